@@ -1,0 +1,65 @@
+/**
+ * The agent's bootstrap file (upstream's guest_info.conf plus the prepare payload).
+ * The server writes it (mode 0600) into the instance directory before it starts the
+ * agent; the agent reads it at every start. Holding the prepare payload here lets the
+ * agent start the engine at once, without waiting for an RPC round trip, and lets a
+ * restarted agent finish an interrupted prepare on its own.
+ */
+export type EngineManager = 'mariadb' | 'mysql' | 'postgresql' | 'redis'
+
+export interface AgentBootstrap {
+  instanceId: string
+  datastore: {
+    manager: EngineManager
+    /** The datastore version name, e.g. '10.11'. */
+    version: string
+    /** Where the engine's binaries are (e.g. /usr/lib/postgresql/15/bin); PATH when absent. */
+    binDir?: string
+  }
+  /** Path of the server's broker.json ({host, port}); re-read at every reconnect. */
+  brokerFile: string
+  mqtt: { username: string; password: string }
+  /** The instance directory: DIR/instances/<id>. */
+  baseDir: string
+  /** The instance's loopback address and its engine's port on it. */
+  address: string
+  port: number
+  flavor: { ramMb: number; vcpus: number }
+  /** Volume size in GB. */
+  volumeSize: number
+  /** The unprivileged system user the engine runs as. */
+  runUser: string
+  /** Stable server id for MySQL/MariaDB replication (1..2^31-1). */
+  serverId: number
+  /** Heartbeat period in milliseconds. */
+  heartbeatMs: number
+  /** cgroup v1 directories to put the engine into (already created by the server), if any. */
+  cgroups?: string[]
+  prepare: {
+    databases: Array<{ name: string; character_set?: string; collate?: string }>
+    users: Array<{ name: string; password: string; host?: string; databases: Array<{ name: string }> }>
+    rootPassword?: string
+  }
+}
+
+/** Broker location file written by the server. */
+export interface BrokerLocation {
+  host: string
+  port: number
+}
+
+/** File names inside an instance directory, shared by server (cleanup) and agent. */
+export const INSTANCE_FILES = {
+  bootstrap: 'agent.json',
+  agentPid: 'agent.pid',
+  agentLog: 'agent.log',
+  /** Written by the agent when prepare finished (upstream .guestagent.prepare.end). */
+  prepareDone: 'prepare.done',
+  dataDir: 'data',
+  runDir: 'run',
+  logDir: 'log',
+  confDir: 'conf',
+  tmpDir: 'tmp',
+} as const
+
+export const DEFAULT_RUN_USER = 'troveguest'

@@ -1,0 +1,91 @@
+import { randomUUID } from 'node:crypto'
+import Fastify, { type FastifyInstance, type FastifyRequest } from 'fastify'
+import type { AuthContext } from '../identity/store.js'
+import { Fault } from './faults.js'
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    auth?: AuthContext
+    troveRequestId: string
+  }
+}
+
+/** The public base URL of a request, from its Host header (as upstream builds links). */
+export function baseUrl(req: FastifyRequest): string {
+  return `${req.protocol}://${req.host}`
+}
+
+/** webob's default error body (upstream answers 415 and malformed JSON with it). */
+function webobBody(code: number, title: string, message: string) {
+  return { message, code: `${code} ${title}`, title }
+}
+
+/**
+ * A fastify instance with upstream's transport rules (api.md section 1): JSON bodies
+ * only with a JSON Content-Type (a body without one is ignored), a `.json` suffix
+ * stripped, every answer carrying x-openstack-request-id, faults in upstream's
+ * body format, unknown routes 404 itemNotFound, and no stack trace ever sent.
+ */
+export function createHttp(log: (m: string) => void): FastifyInstance {
+  const app = Fastify({
+    logger: false,
+    bodyLimit: 1024 * 1024,
+    rewriteUrl: (req) => (req.url ?? '/').replace(/\.json(?=\?|$)/, ''),
+    routerOptions: { ignoreTrailingSlash: true },
+  })
+  app.decorateRequest('troveRequestId', '')
+  app.addHook('onRequest', async (req, reply) => {
+    req.troveRequestId = `req-${randomUUID()}`
+    reply.header('x-openstack-request-id', req.troveRequestId)
+  })
+
+  app.removeAllContentTypeParsers()
+  app.addContentTypeParser(['application/json'], { parseAs: 'string' }, (_req, body, done) => {
+    const text = String(body)
+    if (text.trim() === '') return done(null, undefined)
+    try {
+      done(null, JSON.parse(text))
+    } catch {
+      done(Object.assign(new Error('Malformed request body'), { statusCode: 400, malformed: true }), undefined)
+    }
+  })
+  app.addContentTypeParser('*', (req, payload, done) => {
+    // Upstream silently ignores a body sent without a Content-Type; any other type is refused.
+    if (!req.headers['content-type']) {
+      payload.resume()
+      payload.on('end', () => done(null, undefined))
+      return
+    }
+    payload.resume()
+    done(Object.assign(new Error('unsupported media type'), { statusCode: 415 }), undefined)
+  })
+
+  app.setNotFoundHandler((_req, reply) => {
+    const f = new Fault('itemNotFound', 'The resource could not be found.')
+    reply.code(f.status).send(f.body())
+  })
+
+  app.setErrorHandler((err: Error & { statusCode?: number; malformed?: boolean; code?: string }, req, reply) => {
+    if (err instanceof Fault) {
+      for (const [k, v] of Object.entries(err.headers)) reply.header(k, v)
+      return reply.code(err.status).send(err.body())
+    }
+    if (err.statusCode === 415) {
+      return reply.code(415).send(webobBody(415, 'Unsupported Media Type', `The request media type ${String(req.headers['content-type'])} is not supported by this server.`))
+    }
+    if (err.malformed || err.code === 'FST_ERR_CTP_EMPTY_JSON_BODY') {
+      // Upstream sends webob's bare body here; we send the regular fault shape (same message, same status).
+      return reply.code(400).send(new Fault('badRequest', 'Malformed request body').body())
+    }
+    if (err.statusCode === 413 || err.code === 'FST_ERR_CTP_BODY_TOO_LARGE') {
+      return reply.code(413).send(new Fault('overLimit', 'Request body too large.').body())
+    }
+    if (err.statusCode && err.statusCode >= 400 && err.statusCode < 500) {
+      return reply.code(400).send(new Fault('badRequest', err.message).body())
+    }
+    log(`error ${req.troveRequestId} ${req.method} ${req.url.split('?')[0]}: ${err.stack ?? err.message}`)
+    const id = req.troveRequestId.replace(/^req-/, '')
+    return reply.code(500).send(new Fault('instanceFault', `Internal Server Error. Please keep this ID to help us figure out what went wrong: (${id}).`).body())
+  })
+  return app
+}

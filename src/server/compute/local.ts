@@ -1,0 +1,131 @@
+import { spawn } from 'node:child_process'
+import { chmodSync, closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { dirname, join, resolve } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { INSTANCE_FILES, type AgentBootstrap, type EngineManager } from '../../protocol/index.js'
+import { allocate, claim, release } from './addresses.js'
+import { createInstanceGroups, groupPids, instanceGroupDirs, removeInstanceGroups } from './cgroups.js'
+import { isAlive, processesUnder, terminate } from './processes.js'
+
+/** Standard ports: each instance has its own address, so every engine keeps its usual port. */
+export const ENGINE_PORTS: Record<EngineManager, number> = { mariadb: 3306, mysql: 3306, postgresql: 5432, redis: 6379 }
+
+/** bin/trove of this package, whether running from dist/ or from src/ under a TS loader. */
+const TROVE_BIN = resolve(dirname(fileURLToPath(import.meta.url)), '../../../bin/trove')
+
+export interface LocalComputeOptions {
+  dataDir: string
+  log: (m: string) => void
+  /** Use cgroup v1 limits when the machine allows them (default true). */
+  cgroups?: boolean
+}
+
+/**
+ * Where instances live: processes on this host. Each instance is a directory
+ * DIR/instances/<id> (its volume), a loopback address of its own, and a detached
+ * `trove agent` that runs the engine and outlives the server.
+ */
+export class LocalCompute {
+  readonly instancesDir: string
+  constructor(private readonly opts: LocalComputeOptions) {
+    this.instancesDir = join(opts.dataDir, 'instances')
+    mkdirSync(this.instancesDir, { recursive: true, mode: 0o711 })
+    // The engines run as an unprivileged user and must traverse down to their directories.
+    chmodSync(opts.dataDir, 0o711)
+    chmodSync(this.instancesDir, 0o711)
+  }
+
+  instanceDir(id: string): string {
+    return join(this.instancesDir, id)
+  }
+
+  /** Creates the instance directory and claims a free loopback address for it. */
+  async reserve(id: string, manager: EngineManager, inUse: Set<string>): Promise<{ address: string; port: number }> {
+    const dir = this.instanceDir(id)
+    mkdirSync(dir, { recursive: true, mode: 0o711 })
+    const port = ENGINE_PORTS[manager]
+    try {
+      return { address: await allocate(port, dir, inUse), port }
+    } catch (e) {
+      rmSync(dir, { recursive: true, force: true })
+      throw e
+    }
+  }
+
+  /** Re-asserts an instance's address claim (at server start, e.g. after a reboot emptied /run). */
+  reclaim(id: string, address: string): boolean {
+    return claim(address, this.instanceDir(id))
+  }
+
+  /** Sets up limits, writes the agent's bootstrap (0600) and starts the agent. */
+  launch(boot: Omit<AgentBootstrap, 'baseDir' | 'cgroups'>): number {
+    const baseDir = this.instanceDir(boot.instanceId)
+    const cgroups = this.opts.cgroups === false ? [] : createInstanceGroups(boot.instanceId, boot.flavor.ramMb, boot.flavor.vcpus, this.opts.log)
+    const full: AgentBootstrap = { ...boot, baseDir, cgroups }
+    const file = join(baseDir, INSTANCE_FILES.bootstrap)
+    writeFileSync(file, JSON.stringify(full, null, 2), { mode: 0o600 })
+    chmodSync(file, 0o600)
+    return this.spawnAgent(boot.instanceId)
+  }
+
+  /** Starts (or restarts) the agent of an instance whose bootstrap exists. */
+  spawnAgent(id: string): number {
+    const baseDir = this.instanceDir(id)
+    const log = openSync(join(baseDir, INSTANCE_FILES.agentLog), 'a', 0o600)
+    try {
+      // Detached in its own session: the agent and its engine outlive the server.
+      const child = spawn(process.execPath, [TROVE_BIN, 'agent', '--config', join(baseDir, INSTANCE_FILES.bootstrap)], {
+        detached: true,
+        stdio: ['ignore', log, log],
+        cwd: baseDir,
+        env: { PATH: process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin', LANG: 'C.UTF-8', NODE_ENV: 'production' },
+      })
+      child.unref()
+      return child.pid ?? 0
+    } finally {
+      closeSync(log)
+    }
+  }
+
+  agentPid(id: string): number | undefined {
+    try {
+      const dir = this.instanceDir(id)
+      const pid = Number(readFileSync(join(dir, INSTANCE_FILES.agentPid), 'utf8').trim())
+      if (!Number.isInteger(pid) || pid <= 0) return undefined
+      // A stale pid file may name a recycled pid: only a process started for this instance counts.
+      return readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes(dir + '/') ? pid : undefined
+    } catch {
+      return undefined
+    }
+  }
+
+  agentAlive(id: string): boolean {
+    return isAlive(this.agentPid(id))
+  }
+
+  /** Stops the agent only (SIGTERM: the engine keeps running and is re-adopted). */
+  async stopAgent(id: string): Promise<void> {
+    const pid = this.agentPid(id)
+    if (pid && isAlive(pid)) await terminate([pid], 5000)
+  }
+
+  hasBootstrap(id: string): boolean {
+    return existsSync(join(this.instanceDir(id), INSTANCE_FILES.bootstrap))
+  }
+
+  /**
+   * Removes an instance for good: every process of it (agent first, so it cannot
+   * restart the engine), its cgroups, its directory and its address claim.
+   */
+  async destroy(id: string, address: string | null): Promise<void> {
+    const dir = this.instanceDir(id)
+    const agent = this.agentPid(id)
+    if (agent && isAlive(agent)) await terminate([agent], 5000)
+    const groups = instanceGroupDirs(id)
+    const pids = new Set([...processesUnder(dir), ...groupPids(groups)])
+    if (pids.size) await terminate([...pids], 15_000)
+    removeInstanceGroups(groups)
+    rmSync(dir, { recursive: true, force: true })
+    if (address) release(address, dir)
+  }
+}

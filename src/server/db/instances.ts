@@ -1,0 +1,117 @@
+import { randomUUID } from 'node:crypto'
+import type { DB } from './index.js'
+import { isoNow } from './index.js'
+import { InstanceTask, type InstanceTaskName } from '../tasks/instance-tasks.js'
+import { ServiceStatus, type ServiceStatusName } from '../../protocol/index.js'
+
+export interface InstanceRow {
+  id: string; name: string; tenant_id: string; created: string; updated: string
+  flavor_id: string; volume_size: number | null; volume_type: string | null
+  datastore_version_id: string | null; task_id: number; task_description: string; task_start_time: string | null
+  server_status: string; address: string | null; port: number | null; region_id: string; access: string | null
+  deleted: number; deleted_at: string | null
+}
+
+/** An instance with what its views need in one row: version, datastore, guest status, fault. */
+export interface InstanceJoined extends InstanceRow {
+  ds_name: string | null; dsv_name: string | null; dsv_version: string | null; dsv_manager: string | null; dsv_bin_dir: string | null
+  status_id: number | null; status_description: string | null; status_updated: string | null
+  fault_message: string | null; fault_created: string | null; fault_details: string | null
+}
+
+const JOINED = `
+SELECT i.*, d.name AS ds_name, v.name AS dsv_name, v.version AS dsv_version, v.manager AS dsv_manager, v.bin_dir AS dsv_bin_dir,
+  s.status_id, s.status_description, s.updated_at AS status_updated,
+  f.message AS fault_message, f.created AS fault_created, f.details AS fault_details
+FROM instances i
+LEFT JOIN datastore_versions v ON v.id = i.datastore_version_id
+LEFT JOIN datastores d ON d.id = v.datastore_id
+LEFT JOIN service_statuses s ON s.instance_id = i.id
+LEFT JOIN instance_faults f ON f.id = (SELECT id FROM instance_faults WHERE instance_id = i.id AND deleted = 0 ORDER BY created DESC LIMIT 1)`
+
+/** Prepared statements for instances and their guest statuses and faults. */
+export class Instances {
+  private readonly s
+
+  constructor(private readonly db: DB) {
+    this.s = {
+      get: db.prepare(`${JOINED} WHERE i.id = ? AND i.deleted = 0`),
+      listTenant: db.prepare(`${JOINED} WHERE i.tenant_id = ? AND i.deleted = 0 AND i.id > ? ORDER BY i.id LIMIT ?`),
+      listAll: db.prepare(`${JOINED} WHERE i.deleted = 0 ORDER BY i.id`),
+      addresses: db.prepare('SELECT address FROM instances WHERE deleted = 0 AND address IS NOT NULL').pluck(),
+      insert: db.prepare(`INSERT INTO instances (id, name, tenant_id, created, updated, flavor_id, volume_size, volume_type, datastore_version_id,
+        task_id, task_description, task_start_time, server_status, address, port, region_id, access)
+        VALUES (@id, @name, @tenant_id, @created, @updated, @flavor_id, @volume_size, @volume_type, @datastore_version_id,
+        @task_id, @task_description, @task_start_time, @server_status, @address, @port, @region_id, @access)`),
+      insertStatus: db.prepare('INSERT INTO service_statuses (instance_id, status_id, status_description, updated_at) VALUES (?, ?, ?, ?)'),
+      setTask: db.prepare('UPDATE instances SET task_id = ?, task_description = ?, task_start_time = ?, updated = ? WHERE id = ?'),
+      setServer: db.prepare('UPDATE instances SET server_status = ?, updated = ? WHERE id = ?'),
+      setStatus: db.prepare('UPDATE service_statuses SET status_id = ?, status_description = ?, updated_at = ? WHERE instance_id = ?'),
+      heartbeat: db.prepare(`UPDATE service_statuses SET status_id = ?, status_description = ?, updated_at = ?, last_sent = ?, agent_pid = ?, engine_pid = ?
+        WHERE instance_id = ? AND last_sent < ?`),
+      statusOf: db.prepare('SELECT status_id, status_description, updated_at, agent_pid, engine_pid FROM service_statuses WHERE instance_id = ?'),
+      addFault: db.prepare('INSERT INTO instance_faults (id, instance_id, message, details, created, updated) VALUES (?, ?, ?, ?, ?, ?)'),
+      markDeleted: db.prepare('UPDATE instances SET deleted = 1, deleted_at = ?, updated = ?, task_id = ?, task_description = ?, address = NULL WHERE id = ?'),
+    }
+  }
+
+  get(id: string): InstanceJoined | undefined {
+    return this.s.get.get(id) as InstanceJoined | undefined
+  }
+
+  /** One page of a project's instances, ids ascending after `marker` (upstream's pagination). */
+  listForTenant(tenantId: string, marker: string, limit: number): InstanceJoined[] {
+    return this.s.listTenant.all(tenantId, marker, limit) as InstanceJoined[]
+  }
+
+  listAll(): InstanceJoined[] {
+    return this.s.listAll.all() as InstanceJoined[]
+  }
+
+  addressesInUse(): Set<string> {
+    return new Set(this.s.addresses.all() as string[])
+  }
+
+  create(row: Omit<InstanceRow, 'created' | 'updated' | 'task_id' | 'task_description' | 'task_start_time' | 'server_status' | 'deleted' | 'deleted_at'>): void {
+    const now = isoNow()
+    this.db.transaction(() => {
+      this.s.insert.run({ ...row, created: now, updated: now, task_id: InstanceTask.BUILDING.id, task_description: InstanceTask.BUILDING.description, task_start_time: now, server_status: 'BUILD' })
+      this.s.insertStatus.run(row.id, ServiceStatus.NEW.code, ServiceStatus.NEW.description, now)
+    })()
+  }
+
+  setTask(id: string, task: InstanceTaskName): void {
+    const t = InstanceTask[task]
+    const now = isoNow()
+    this.s.setTask.run(t.id, t.description, task === 'NONE' ? null : now, now, id)
+  }
+
+  setServerStatus(id: string, status: 'BUILD' | 'ACTIVE' | 'ERROR' | 'SHUTDOWN'): void {
+    this.s.setServer.run(status, isoNow(), id)
+  }
+
+  setServiceStatus(id: string, status: ServiceStatusName): void {
+    const s = ServiceStatus[status]
+    this.s.setStatus.run(s.code, s.description, isoNow(), id)
+  }
+
+  /** Applies a heartbeat unless an equally new or newer one was seen (upstream's conductor_lastseen guard). */
+  heartbeat(id: string, status: ServiceStatusName, sent: number, agentPid: number | null, enginePid: number | null): boolean {
+    const s = ServiceStatus[status]
+    return this.s.heartbeat.run(s.code, s.description, isoNow(), sent, agentPid, enginePid, id, sent).changes > 0
+  }
+
+  guestStatus(id: string): { status_id: number; status_description: string; updated_at: string; agent_pid: number | null; engine_pid: number | null } | undefined {
+    return this.s.statusOf.get(id) as never
+  }
+
+  addFault(id: string, message: string, details: string | null = null): void {
+    const now = isoNow()
+    this.s.addFault.run(randomUUID(), id, message.slice(0, 255), details, now, now)
+  }
+
+  markDeleted(id: string): void {
+    const now = isoNow()
+    this.s.markDeleted.run(now, now, InstanceTask.NONE.id, InstanceTask.NONE.description, id)
+  }
+}

@@ -1,0 +1,196 @@
+import { randomUUID } from 'node:crypto'
+import type { DB } from '../db/index.js'
+import { isoNow } from '../db/index.js'
+import { hashPassword, hexId, randomSecret, sha256, verifyPassword } from './secrets.js'
+
+export interface Project { id: string; name: string; domain_id: string }
+export interface User { id: string; name: string; domain_id: string; default_project_id: string | null }
+export interface Role { id: string; name: string }
+
+/** What a validated token says about its bearer. */
+export interface AuthContext {
+  user: User
+  project: Project | null
+  roles: Role[]
+  methods: string[]
+  auditId: string
+  issuedAt: string
+  expiresAt: string
+  isAdmin: boolean
+}
+
+export const DEFAULT_DOMAIN = { id: 'default', name: 'Default' }
+
+/** Keystone's expires_at form: UTC with microseconds and a Z. */
+export function keystoneTime(d: Date): string {
+  return d.toISOString().replace(/\.(\d{3})Z$/, '.$1000Z')
+}
+
+/**
+ * The lab's identity data (a Keystone v3 subset). Passwords are scrypt hashes and
+ * tokens SHA-256 digests, so the database holds nothing a reader could log in with.
+ * Validated tokens are cached in memory: the API checks a token on every request.
+ */
+export class IdentityStore {
+  private readonly cache = new Map<string, { ctx: AuthContext; until: number }>()
+  private readonly stmts
+
+  constructor(private readonly db: DB, private readonly tokenTtlSeconds = 3600) {
+    this.stmts = {
+      projectById: db.prepare('SELECT id, name, domain_id FROM projects WHERE id = ?'),
+      projectByName: db.prepare('SELECT id, name, domain_id FROM projects WHERE name = ? AND domain_id = ?'),
+      userById: db.prepare('SELECT id, name, domain_id, default_project_id, password_hash, enabled FROM users WHERE id = ?'),
+      userByName: db.prepare('SELECT id, name, domain_id, default_project_id, password_hash, enabled FROM users WHERE name = ? AND domain_id = ?'),
+      rolesFor: db.prepare('SELECT r.id, r.name FROM role_assignments a JOIN roles r ON r.id = a.role_id WHERE a.user_id = ? AND a.project_id = ? ORDER BY r.name'),
+      insertToken: db.prepare('INSERT INTO tokens (digest, user_id, project_id, methods, audit_id, issued_at, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?)'),
+      tokenByDigest: db.prepare('SELECT user_id, project_id, methods, audit_id, issued_at, expires_at FROM tokens WHERE digest = ?'),
+      purgeTokens: db.prepare('DELETE FROM tokens WHERE expires_at < ?'),
+    }
+  }
+
+  /** Resolves a domain reference ({id} or {name}) to its id; only the default domain exists. */
+  static domainId(ref: { id?: unknown; name?: unknown } | undefined): string | undefined {
+    if (!ref) return DEFAULT_DOMAIN.id
+    if (ref.id !== undefined) return ref.id === DEFAULT_DOMAIN.id ? DEFAULT_DOMAIN.id : undefined
+    if (ref.name !== undefined) return ref.name === DEFAULT_DOMAIN.name ? DEFAULT_DOMAIN.id : undefined
+    return DEFAULT_DOMAIN.id
+  }
+
+  findProject(ref: { id?: string; name?: string; domainId?: string }): Project | undefined {
+    if (ref.id) return this.stmts.projectById.get(ref.id) as Project | undefined
+    if (ref.name) return this.stmts.projectByName.get(ref.name, ref.domainId ?? DEFAULT_DOMAIN.id) as Project | undefined
+    return undefined
+  }
+
+  listProjects(): Project[] {
+    return this.db.prepare('SELECT id, name, domain_id FROM projects ORDER BY name').all() as Project[]
+  }
+
+  ensureRole(name: string): Role {
+    const row = this.db.prepare('SELECT id, name FROM roles WHERE name = ?').get(name) as Role | undefined
+    if (row) return row
+    const role = { id: hexId(), name }
+    this.db.prepare('INSERT INTO roles (id, name) VALUES (?, ?)').run(role.id, role.name)
+    return role
+  }
+
+  createProject(name: string, description = ''): Project {
+    const p = { id: hexId(), name, domain_id: DEFAULT_DOMAIN.id }
+    this.db.prepare('INSERT INTO projects (id, name, domain_id, description, created) VALUES (?, ?, ?, ?, ?)').run(p.id, p.name, p.domain_id, description, isoNow())
+    return p
+  }
+
+  createUser(name: string, password: string, defaultProjectId: string | null): User {
+    const u = { id: hexId(), name, domain_id: DEFAULT_DOMAIN.id, default_project_id: defaultProjectId }
+    this.db.prepare('INSERT INTO users (id, name, domain_id, password_hash, default_project_id, created) VALUES (?, ?, ?, ?, ?, ?)')
+      .run(u.id, u.name, u.domain_id, hashPassword(password), defaultProjectId, isoNow())
+    return u
+  }
+
+  setPassword(userId: string, password: string): void {
+    this.db.prepare('UPDATE users SET password_hash = ? WHERE id = ?').run(hashPassword(password), userId)
+    this.cache.clear()
+  }
+
+  assignRole(userId: string, projectId: string, roleName: string): void {
+    const role = this.ensureRole(roleName)
+    this.db.prepare('INSERT OR IGNORE INTO role_assignments (user_id, project_id, role_id) VALUES (?, ?, ?)').run(userId, projectId, role.id)
+  }
+
+  userByName(name: string, domainId = DEFAULT_DOMAIN.id): User | undefined {
+    const row = this.stmts.userByName.get(name, domainId) as (User & { password_hash: string }) | undefined
+    return row ? { id: row.id, name: row.name, domain_id: row.domain_id, default_project_id: row.default_project_id } : undefined
+  }
+
+  /** Checks a password; undefined when the user is unknown, disabled or the password is wrong. */
+  checkPassword(ref: { id?: string; name?: string; domainId?: string }, password: string): User | undefined {
+    const row = (ref.id ? this.stmts.userById.get(ref.id) : this.stmts.userByName.get(ref.name ?? '', ref.domainId ?? DEFAULT_DOMAIN.id)) as
+      | (User & { password_hash: string; enabled: number })
+      | undefined
+    if (!row || !row.enabled || !verifyPassword(password, row.password_hash)) return undefined
+    return { id: row.id, name: row.name, domain_id: row.domain_id, default_project_id: row.default_project_id }
+  }
+
+  rolesFor(userId: string, projectId: string): Role[] {
+    return this.stmts.rolesFor.all(userId, projectId) as Role[]
+  }
+
+  /** Issues a token; `expiresAt` may not extend a parent token's life (token method). */
+  issueToken(user: User, project: Project | null, methods: string[], notAfter?: Date): { token: string; ctx: AuthContext } {
+    const token = 'tlab' + randomSecret(32)
+    const now = new Date()
+    let expires = new Date(now.getTime() + this.tokenTtlSeconds * 1000)
+    if (notAfter && notAfter < expires) expires = notAfter
+    const ctx = this.contextFor(user, project, methods, randomSecret(16), keystoneTime(now), keystoneTime(expires))
+    this.stmts.insertToken.run(sha256(token), user.id, project?.id ?? null, methods.join(','), ctx.auditId, ctx.issuedAt, ctx.expiresAt)
+    if (Math.random() < 0.01) this.stmts.purgeTokens.run(keystoneTime(now))
+    return { token, ctx }
+  }
+
+  private contextFor(user: User, project: Project | null, methods: string[], auditId: string, issuedAt: string, expiresAt: string): AuthContext {
+    const roles = project ? this.rolesFor(user.id, project.id) : []
+    return { user, project, roles, methods, auditId, issuedAt, expiresAt, isAdmin: roles.some((r) => r.name === 'admin') }
+  }
+
+  /** The bearer of a token, or undefined when it is unknown or expired. */
+  validate(token: string | undefined): AuthContext | undefined {
+    if (!token) return undefined
+    const digest = sha256(token)
+    const now = Date.now()
+    const hit = this.cache.get(digest)
+    if (hit && hit.until > now) return hit.ctx
+    const row = this.stmts.tokenByDigest.get(digest) as
+      | { user_id: string; project_id: string | null; methods: string; audit_id: string; issued_at: string; expires_at: string }
+      | undefined
+    if (!row || Date.parse(row.expires_at) <= now) {
+      this.cache.delete(digest)
+      return undefined
+    }
+    const u = this.stmts.userById.get(row.user_id) as (User & { enabled: number }) | undefined
+    if (!u || !u.enabled) return undefined
+    const project = row.project_id ? this.findProject({ id: row.project_id }) ?? null : null
+    const user = { id: u.id, name: u.name, domain_id: u.domain_id, default_project_id: u.default_project_id }
+    const ctx = this.contextFor(user, project, row.methods.split(','), row.audit_id, row.issued_at, row.expires_at)
+    // Cache briefly (never past expiry) so role changes still show up within a minute.
+    if (this.cache.size > 10000) this.cache.clear()
+    this.cache.set(digest, { ctx, until: Math.min(now + 60_000, Date.parse(row.expires_at)) })
+    return ctx
+  }
+
+  /**
+   * First start: projects admin and demo with users of the same names and random
+   * passwords. Returns the passwords (only then known in clear) for clouds.yaml.
+   */
+  bootstrap(): { admin: string; demo: string } | undefined {
+    const existing = this.db.prepare('SELECT count(*) FROM users').pluck().get() as number
+    if (existing > 0) return undefined
+    const pw = { admin: randomSecret(18), demo: randomSecret(18) }
+    this.db.transaction(() => {
+      this.ensureRole('admin')
+      this.ensureRole('member')
+      this.ensureRole('reader')
+      const admin = this.createProject('admin', 'Lab administrators')
+      const demo = this.createProject('demo', 'Lab demo project')
+      const au = this.createUser('admin', pw.admin, admin.id)
+      const du = this.createUser('demo', pw.demo, demo.id)
+      this.assignRole(au.id, admin.id, 'admin')
+      this.assignRole(du.id, demo.id, 'member')
+      this.assignRole(du.id, demo.id, 'reader')
+    })()
+    return pw
+  }
+
+  /** New random passwords for the lab users (when clouds.yaml, the only clear copy, is lost). */
+  resetLabPasswords(): { admin: string; demo: string } {
+    const pw = { admin: randomSecret(18), demo: randomSecret(18) }
+    for (const name of ['admin', 'demo'] as const) {
+      const u = this.userByName(name)
+      if (u) this.setPassword(u.id, pw[name])
+    }
+    return pw
+  }
+
+  newId(): string {
+    return randomUUID()
+  }
+}

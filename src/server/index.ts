@@ -1,0 +1,196 @@
+import { existsSync, mkdirSync, readFileSync, writeFileSync, statSync, chmodSync } from 'node:fs'
+import { homedir } from 'node:os'
+import { dirname, join, resolve } from 'node:path'
+import type { FastifyInstance } from 'fastify'
+import { DEFAULT_RUN_USER, type AgentEvent, type BrokerLocation } from '../protocol/index.js'
+import { openDatabase, type DB } from './db/index.js'
+import { Instances } from './db/instances.js'
+import { registerDatastores, seedFlavors } from './db/seed.js'
+import { IdentityStore } from './identity/store.js'
+import { identityRoutes } from './identity/routes.js'
+import { AgentCredentials, startBroker, type BrokerHandle } from './broker/index.js'
+import { RpcClient } from './broker/rpc.js'
+import { LocalCompute } from './compute/local.js'
+import { detectEngines, type DetectedEngine } from './compute/engines.js'
+import { TaskEngine } from './tasks/engine.js'
+import { CreateInstanceFlow } from './tasks/create-instance.js'
+import { DeleteInstanceFlow } from './tasks/delete-instance.js'
+import { InstanceTask } from './tasks/instance-tasks.js'
+import { createHttp, baseUrl } from './api/http.js'
+import { tenantGuard } from './api/guard.js'
+import { versionRoutes } from './api/versions.js'
+import { flavorRoutes } from './api/flavors.js'
+import { datastoreRoutes } from './api/datastores.js'
+import { instanceRoutes } from './api/instances.js'
+import { readCloudPasswords, writeClouds } from './clouds.js'
+import type { Lab, LabConfig } from './lab.js'
+
+export type { Lab, LabConfig } from './lab.js'
+
+export interface ServerOptions extends Partial<LabConfig> {
+  /** Log sink (default: stderr with a timestamp). */
+  log?: (m: string) => void
+  /** Engines to offer; detected from the host when absent (tests may pass a subset). */
+  engines?: DetectedEngine[]
+}
+
+/** Default data directory: TROVE_DATA_DIR, else /var/lib/trove for root (engines must reach it), else ~/.local/share/trove. */
+export function defaultDataDir(env: NodeJS.ProcessEnv = process.env): string {
+  if (env.TROVE_DATA_DIR) return resolve(env.TROVE_DATA_DIR)
+  if (process.getuid?.() === 0) return '/var/lib/trove'
+  return join(env.XDG_DATA_HOME ?? join(homedir(), '.local', 'share'), 'trove')
+}
+
+// pg's socket path DIR/instances/<36-char id>/run/.s.PGSQL.5432 must stay within 107 bytes.
+const MAX_DATA_DIR_LENGTH = 107 - '/instances/'.length - 36 - '/run/.s.PGSQL.5432'.length
+
+/** Every ancestor must let the engine user through (x for others), or engines cannot reach their data. */
+function checkTraversable(dir: string): void {
+  for (let d = dirname(dir); ; d = dirname(d)) {
+    const mode = statSync(d).mode
+    if ((mode & 0o001) === 0) {
+      throw new Error(`data directory ${dir} is not reachable by the engine user: ${d} has mode ${(mode & 0o777).toString(8)}; pick a directory outside it (e.g. --data-dir /var/lib/trove) or run: chmod o+x ${d}`)
+    }
+    if (d === dirname(d)) break
+  }
+}
+
+export interface TroveServer {
+  lab: Lab
+  http: FastifyInstance
+  /** Listens, starts the broker and resumes unfinished work; resolves with the bound URL. */
+  start(): Promise<{ url: string; brokerPort: number; cloudsFile: string; createdPasswords: boolean }>
+  close(): Promise<void>
+}
+
+/** Wires database, identity, broker, compute, tasks and HTTP without listening (CONVENTIONS 11). */
+export async function buildServer(opts: ServerOptions = {}): Promise<TroveServer> {
+  const log = opts.log ?? ((m: string) => process.stderr.write(`${new Date().toISOString()} ${m}\n`))
+  const config: LabConfig = {
+    dataDir: resolve(opts.dataDir ?? defaultDataDir()),
+    host: opts.host ?? '127.0.0.1',
+    port: opts.port ?? 8779,
+    region: opts.region ?? 'RegionOne',
+    maxVolumeSize: opts.maxVolumeSize ?? 10,
+    buildTimeoutMs: opts.buildTimeoutMs ?? 180_000,
+    heartbeatMs: opts.heartbeatMs ?? 5_000,
+    heartbeatExpiryMs: opts.heartbeatExpiryMs ?? 30_000,
+    runUser: opts.runUser ?? DEFAULT_RUN_USER,
+    pageSize: opts.pageSize ?? 20,
+  }
+  if (config.dataDir.length > MAX_DATA_DIR_LENGTH) {
+    throw new Error(`data directory path is too long (${config.dataDir.length} > ${MAX_DATA_DIR_LENGTH} characters): engine socket paths would exceed 107 bytes`)
+  }
+  mkdirSync(config.dataDir, { recursive: true, mode: 0o711 })
+  chmodSync(config.dataDir, 0o711)
+  checkTraversable(config.dataDir)
+
+  const db: DB = openDatabase(join(config.dataDir, 'trove.db'))
+  chmodSync(join(config.dataDir, 'trove.db'), 0o600)
+  seedFlavors(db)
+  registerDatastores(db, opts.engines ?? (await detectEngines()))
+
+  const identity = new IdentityStore(db)
+  const instances = new Instances(db)
+  const compute = new LocalCompute({ dataDir: config.dataDir, log })
+  const tasks = new TaskEngine(db, log)
+  const brokerFile = join(config.dataDir, 'broker.json')
+  let broker: BrokerHandle | undefined
+  let rpc: RpcClient | undefined
+
+  const lab: Lab = {
+    config, db, identity, instances, compute, tasks, brokerFile, log,
+    credentials: new AgentCredentials(db),
+    get rpc(): RpcClient {
+      if (!rpc) throw new Error('server not started')
+      return rpc
+    },
+  }
+  const create = new CreateInstanceFlow(lab)
+  tasks.register(create)
+  tasks.register(new DeleteInstanceFlow(lab))
+
+  const onAgentEvent = (id: string, ev: AgentEvent) => {
+    if (ev.kind !== 'heartbeat') return
+    if (!instances.heartbeat(id, ev.status, ev.sent, ev.agentPid ?? null, ev.enginePid ?? null)) return
+    create.onAgentEvent(id, ev)
+  }
+
+  const http = createHttp(log)
+  await http.register(versionRoutes)
+  await http.register(async (app) => identityRoutes(app, { store: identity, baseUrl, region: config.region }))
+  await http.register(async (app) => {
+    app.addHook('preHandler', tenantGuard(lab))
+    await app.register(flavorRoutes, { lab })
+    await app.register(datastoreRoutes, { lab })
+    await app.register(instanceRoutes, { lab })
+  }, { prefix: '/v1.0/:tenant' })
+  // Paths with no project segment fail the tenant check upstream (api.md 1), after authentication.
+  http.get('/v1.0', { preHandler: tenantGuard(lab) }, async () => ({}))
+
+  let started = false
+  return {
+    lab,
+    http,
+    async start() {
+      const previous = existsSync(brokerFile) ? (JSON.parse(readFileSync(brokerFile, 'utf8')) as BrokerLocation) : undefined
+      broker = await startBroker({ db, host: config.host, preferredPort: previous?.port, log })
+      writeFileSync(brokerFile, JSON.stringify({ host: config.host, port: broker.port } satisfies BrokerLocation), { mode: 0o644 })
+      rpc = new RpcClient(broker.broker)
+      await rpc.start(onAgentEvent)
+
+      await http.listen({ host: config.host, port: config.port })
+      const addr = http.server.address() as { port: number }
+      const url = `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${addr.port}`
+
+      const cloudsFile = join(config.dataDir, 'clouds.yaml')
+      let pw = identity.bootstrap()
+      const createdPasswords = pw !== undefined
+      pw ??= readCloudPasswords(cloudsFile) ?? identity.resetLabPasswords()
+      writeClouds(cloudsFile, `${url}/identity/v3`, config.region, pw)
+
+      // Pick up what the last run left: claims, dead agents of live instances, unfinished flows.
+      for (const inst of instances.listAll()) {
+        if (inst.address && !compute.reclaim(inst.id, inst.address)) log(`instance ${inst.id}: address ${inst.address} is claimed by another lab`)
+        if (inst.task_id === InstanceTask.NONE.id && compute.hasBootstrap(inst.id) && !compute.agentAlive(inst.id)) {
+          log(`instance ${inst.id}: agent not running, starting it`)
+          compute.spawnAgent(inst.id)
+        }
+      }
+      tasks.resumeAll()
+      started = true
+      return { url, brokerPort: broker.port, cloudsFile, createdPasswords }
+    },
+    async close() {
+      await tasks.close()
+      create.close()
+      if (started) await http.close()
+      rpc?.close()
+      await broker?.close()
+      db.close()
+    },
+  }
+}
+
+/** `trove server`: runs until SIGTERM/SIGINT; instances keep running. */
+export async function runServer(opts: ServerOptions & { out?: (s: string) => void }): Promise<number> {
+  const out = opts.out ?? ((s: string) => process.stdout.write(s))
+  const server = await buildServer(opts)
+  const { url, cloudsFile, brokerPort } = await server.start()
+  out([
+    `trove lab server listening on ${url}`,
+    `  Trove API  ${url}/v1.0/<project_id>    Keystone  ${url}/identity/v3    MQTT broker  ${server.lab.config.host}:${brokerPort}`,
+    `  data       ${server.lab.config.dataDir}`,
+    `  use it:    export OS_CLIENT_CONFIG_FILE=${cloudsFile} OS_CLOUD=trove-lab   (trove-lab-admin for admin)`,
+    `             trove instance list        # or: openstack database instance list`,
+    '',
+  ].join('\n'))
+  await new Promise<void>((done) => {
+    const stop = () => { process.off('SIGTERM', stop); process.off('SIGINT', stop); done() }
+    process.on('SIGTERM', stop)
+    process.on('SIGINT', stop)
+  })
+  server.lab.log('shutting down (instances keep running)')
+  await server.close()
+  return 0
+}

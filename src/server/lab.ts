@@ -1,0 +1,38 @@
+import type { DB } from './db/index.js'
+import type { Instances } from './db/instances.js'
+import type { IdentityStore } from './identity/store.js'
+import type { AgentCredentials } from './broker/index.js'
+import type { RpcClient } from './broker/rpc.js'
+import type { LocalCompute } from './compute/local.js'
+import type { TaskEngine } from './tasks/engine.js'
+
+export interface LabConfig {
+  dataDir: string
+  host: string
+  port: number
+  region: string
+  /** Upstream max_accepted_volume_size (GB). */
+  maxVolumeSize: number
+  /** How long a build may take before the instance goes to ERROR. */
+  buildTimeoutMs: number
+  /** Agent heartbeat period and the age after which a heartbeat is stale (upstream agent_heartbeat_expiry). */
+  heartbeatMs: number
+  heartbeatExpiryMs: number
+  runUser: string
+  /** Page size cap for paginated lists (upstream *_page_size). */
+  pageSize: number
+}
+
+/** Everything routes and flows share; built once by buildServer(). */
+export interface Lab {
+  config: LabConfig
+  db: DB
+  identity: IdentityStore
+  instances: Instances
+  credentials: AgentCredentials
+  compute: LocalCompute
+  rpc: RpcClient
+  tasks: TaskEngine
+  brokerFile: string
+  log: (m: string) => void
+}
