@@ -37,9 +37,7 @@ export async function identityRoutes(app: FastifyInstance, opts: IdentityRouteOp
   })
 
   app.get('/identity', async (req, reply) => reply.code(300).send({ versions: { values: [versionDoc(req)] } }))
-  app.get('/identity/', async (req, reply) => reply.code(300).send({ versions: { values: [versionDoc(req)] } }))
   app.get('/identity/v3', async (req) => ({ version: versionDoc(req) }))
-  app.get('/identity/v3/', async (req) => ({ version: versionDoc(req) }))
 
   const catalog = (req: FastifyRequest, project: Project | null) => {
     if (!project) return []
@@ -104,7 +102,8 @@ export async function identityRoutes(app: FastifyInstance, opts: IdentityRouteOp
     return reply.code(201).header('X-Subject-Token', token).send(tokenBody(req, ctx))
   })
 
-  const validateSubject = async (req: FastifyRequest, reply: FastifyReply, head: boolean) => {
+  // HEAD comes for free: fastify answers it from the GET route without the body.
+  const validateSubject = async (req: FastifyRequest, reply: FastifyReply) => {
     const caller = store.validate(str(req.headers['x-auth-token']))
     if (!caller) return unauthorized(reply)
     const subject = str(req.headers['x-subject-token'])
@@ -113,10 +112,9 @@ export async function identityRoutes(app: FastifyInstance, opts: IdentityRouteOp
     // Only admins may look at someone else's token.
     if (ctx.user.id !== caller.user.id && !caller.isAdmin) return keystoneError(reply, 403, 'Forbidden', 'You are not authorized to perform the requested action.')
     reply.header('X-Subject-Token', subject)
-    return head ? reply.code(200).send() : reply.send(tokenBody(req, ctx))
+    return reply.send(tokenBody(req, ctx))
   }
-  app.get('/identity/v3/auth/tokens', (req, reply) => validateSubject(req, reply, false))
-  app.head('/identity/v3/auth/tokens', (req, reply) => validateSubject(req, reply, true))
+  app.get('/identity/v3/auth/tokens', (req, reply) => validateSubject(req, reply))
 
   // Project look-ups (openstack CLI resolves project names this way for quota commands).
   const projectView = (req: FastifyRequest, p: Project) => ({

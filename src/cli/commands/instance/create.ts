@@ -1,0 +1,76 @@
+import type { InstanceCreate } from '../../../sdk/index.js'
+import type { CommandSpec } from '../../spec.js'
+import { CliError } from '../../errors.js'
+import { findFlavor } from '../../resolve.js'
+import { waitForInstance } from '../../ui/wait.js'
+import { showFields } from './fields.js'
+
+const collect = (v: unknown): string[] => (Array.isArray(v) ? v.map(String) : v === undefined ? [] : [String(v)])
+
+export const instanceCreate: CommandSpec = {
+  path: ['instance', 'create'],
+  summary: 'Create a new database instance',
+  args: [{ name: 'name', description: 'Name of the instance' }],
+  output: 'show',
+  wait: true,
+  options: [
+    { flags: '--flavor <flavor>', description: 'Flavor to create the instance (name or ID)' },
+    { flags: '--size <size>', description: 'Size of the instance disk volume in GB', int: true },
+    { flags: '--volume-type <volume_type>', description: 'Volume type' },
+    { flags: '--databases <database...>', description: 'Optional list of databases' },
+    { flags: '--users <user:password...>', description: 'Optional list of users' },
+    { flags: '--availability-zone <availability_zone>', description: 'The Zone hint to give to Nova' },
+    { flags: '--datastore <datastore>', description: 'A datastore name or ID' },
+    { flags: '--datastore-version <datastore_version>', description: 'A datastore version name or ID' },
+    { flags: '--datastore-version-number <DATASTORE_VERSION_NUMBER>', description: 'The version number for the database' },
+    { flags: '--nic <net-id=<net-uuid>,subnet-id=<subnet-uuid>,ip-address=<ip-address>>', description: 'Create instance with the given network' },
+    { flags: '--is-public', description: 'Whether or not to make the instance public' },
+    { flags: '--allowed-cidr <ALLOWED_CIDRS>', description: 'The IP CIDRs that are allowed to access the database instance', repeatable: true },
+    { flags: '--region <region>', description: 'Name of region in which to create the instance', hidden: true },
+  ],
+  examples: [
+    'trove instance create db1 --flavor m1.tiny --size 1 --datastore postgresql --wait',
+    'trove instance create app --flavor 2 --size 2 --datastore mariadb --databases app --users app:secret',
+  ],
+  async run(ctx, args, opts) {
+    if (!opts.flavor) throw new CliError('Please specify a flavor')
+    const size = opts.size as number | undefined
+    if (size !== undefined && size <= 0) throw new CliError(`Volume size '${size}' must be an integer and greater than 0.`)
+    const body: InstanceCreate = { name: String(args.name) }
+    const client = await ctx.client()
+    const flavor = await findFlavor(client, String(opts.flavor))
+    body.flavorRef = String(flavor.id ?? flavor.str_id)
+    if (size !== undefined) body.volume = { size, type: (opts.volumeType as string | undefined) ?? null }
+    const databases = collect(opts.databases).map((name) => ({ name }))
+    if (databases.length) body.databases = databases
+    const users = collect(opts.users).map((u) => {
+      const i = u.indexOf(':')
+      if (i <= 0) throw new CliError(`user '${u}' must be given as <user:password>`)
+      return { name: u.slice(0, i), password: u.slice(i + 1), databases }
+    })
+    if (users.length) body.users = users
+    if (opts.availabilityZone) body.availability_zone = String(opts.availabilityZone)
+    const ds: InstanceCreate['datastore'] = {}
+    if (opts.datastore) ds.type = String(opts.datastore)
+    if (opts.datastoreVersion) ds.version = String(opts.datastoreVersion)
+    if (opts.datastoreVersionNumber) ds.version_number = String(opts.datastoreVersionNumber)
+    if (Object.keys(ds).length) body.datastore = ds
+    if (opts.nic) {
+      const nic: Record<string, string> = {}
+      const map: Record<string, string> = { 'net-id': 'network_id', 'subnet-id': 'subnet_id', 'ip-address': 'ip_address' }
+      for (const kv of String(opts.nic).split(',')) {
+        const [k, v] = kv.split('=')
+        if (!map[k]) throw new CliError(`${k} is not allowed.`)
+        if (v) nic[map[k]] = v
+      }
+      body.nics = [nic]
+    }
+    if (opts.region) body.region_name = String(opts.region)
+    const cidrs = collect(opts.allowedCidr)
+    body.access = { is_public: Boolean(opts.isPublic), ...(cidrs.length ? { allowed_cidrs: cidrs } : {}) }
+
+    let inst = await client.instances.create(body)
+    if (opts.wait) inst = (await waitForInstance(ctx, client, inst.id, 'ACTIVE', opts)) ?? inst
+    return { kind: 'show', fields: showFields(inst) }
+  },
+}

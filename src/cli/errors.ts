@@ -1,0 +1,38 @@
+import { APIConnectionError, APIError, APITimeoutError, EndpointNotFoundError, TroveError, UnauthorizedError, WaitFailedError, WaitTimeoutError } from '../sdk/index.js'
+import { EXIT } from './spec.js'
+
+/** A failure with a ready one-line message and an exit code (CONVENTIONS 7). */
+export class CliError extends Error {
+  constructor(message: string, readonly exitCode: number = EXIT.failure, readonly hint?: string) { super(message) }
+}
+
+/** A usage error (exit 2). */
+export const usageError = (m: string, hint?: string) => new CliError(m, EXIT.usage, hint)
+
+/**
+ * The one place that turns any failure into a message, a hint and an exit code.
+ * API errors read like the openstack client's: `<message> (HTTP <status>) (Request-ID: <id>)`.
+ */
+export function describeError(e: unknown): { message: string; hint?: string; exitCode: number } {
+  if (e instanceof CliError) return { message: e.message, hint: e.hint, exitCode: e.exitCode }
+  if (e instanceof WaitTimeoutError) return { message: e.message, exitCode: EXIT.waitTimeout, hint: 'wait longer with --timeout SECONDS, or check the server log' }
+  if (e instanceof WaitFailedError) return { message: e.message, exitCode: EXIT.failure }
+  if (e instanceof UnauthorizedError && (e.fault === 'error' || e.fault === undefined)) {
+    return {
+      message: `${e.message} (HTTP 401)`,
+      exitCode: EXIT.auth,
+      hint: 'check OS_CLOUD / OS_USERNAME / OS_PASSWORD; for a lab: export OS_CLIENT_CONFIG_FILE=<data dir>/clouds.yaml OS_CLOUD=trove-lab',
+    }
+  }
+  if (e instanceof APIError) {
+    return { message: `${e.message} (HTTP ${e.status})${e.requestId ? ` (Request-ID: ${e.requestId})` : ''}`, exitCode: EXIT.failure }
+  }
+  if (e instanceof APIConnectionError) {
+    return { message: e.message, exitCode: EXIT.failure, hint: "is the server running? Start a lab with 'trove server', or check OS_AUTH_URL / --os-auth-url" }
+  }
+  if (e instanceof APITimeoutError || e instanceof EndpointNotFoundError || e instanceof TroveError) return { message: e.message, exitCode: EXIT.failure }
+  if (e instanceof Error && e.name === 'ConfigError') return { message: e.message, exitCode: EXIT.auth }
+  if (e instanceof Error && e.name === 'OutputError') return { message: e.message, exitCode: EXIT.failure }
+  if (e instanceof Error && e.name === 'AbortError') return { message: 'cancelled', exitCode: EXIT.cancelled }
+  return { message: e instanceof Error ? e.message : String(e), exitCode: EXIT.failure }
+}

@@ -1,0 +1,28 @@
+import type { IO } from './spec.js'
+
+/** The real process as IO. */
+export function processIO(): IO {
+  return {
+    stdout: (s) => { process.stdout.write(s) },
+    stderr: (s) => { process.stderr.write(s) },
+    stdinIsTTY: Boolean(process.stdin.isTTY),
+    stdoutIsTTY: Boolean(process.stdout.isTTY),
+    stderrIsTTY: Boolean(process.stderr.isTTY),
+    columns: process.stdout.columns,
+    env: process.env,
+  }
+}
+
+/**
+ * The CLI entry: returns the exit code and never calls process.exit (CONVENTIONS 2).
+ * `trove agent` takes a fast path that loads only the agent, which keeps every
+ * instance's agent small; everything else loads the command-line program.
+ */
+export async function main(argv: string[], io: IO = processIO()): Promise<number> {
+  if (argv[0] === 'agent' && !argv.includes('--help') && !argv.includes('-h')) {
+    const { runAgent } = await import('../agent/index.js')
+    return runAgent(argv.slice(1))
+  }
+  const { runProgram } = await import('./program.js')
+  return runProgram(argv, io)
+}

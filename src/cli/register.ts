@@ -1,0 +1,108 @@
+import { Command, Option, InvalidArgumentError } from 'commander'
+import { LIST_FORMATS, QUOTE_MODES, SHOW_FORMATS, formatDefaultsFromEnv, render, type FormatOptions } from './output/index.js'
+import type { CommandContext, CommandSpec, IO } from './spec.js'
+
+const int = (v: string) => {
+  if (!/^-?\d+$/.test(v.trim())) throw new InvalidArgumentError('not an integer.')
+  return Number.parseInt(v, 10)
+}
+const collectRepeat = (v: string, prev: string[] | undefined) => [...(prev ?? []), v]
+
+/** cliff's formatter options for a list or show command (cli.md section 3). */
+function addOutputOptions(cmd: Command, kind: 'list' | 'show'): void {
+  const formats = kind === 'list' ? LIST_FORMATS : SHOW_FORMATS
+  cmd.addOption(new Option('-f, --format <format>', 'the output format').choices([...formats]).default('table'))
+  cmd.addOption(new Option('-c, --column <column>', 'specify the column(s) to include, can be repeated').argParser(collectRepeat))
+  cmd.addOption(new Option('--noindent', 'whether to disable indenting the JSON'))
+  cmd.addOption(new Option('--max-width <integer>', 'maximum display width, <1 to disable').argParser(int))
+  cmd.addOption(new Option('--fit-width', 'fit the table to the display width'))
+  cmd.addOption(new Option('--print-empty', 'print empty table if there is no data to show'))
+  if (kind === 'list') {
+    cmd.addOption(new Option('--sort-column <SORT_COLUMN>', 'specify the column(s) to sort the data (columns specified first have a priority)').argParser(collectRepeat))
+    cmd.addOption(new Option('--sort-ascending', 'sort the column(s) in ascending order'))
+    cmd.addOption(new Option('--sort-descending', 'sort the column(s) in descending order'))
+    cmd.addOption(new Option('--quote <quote_mode>', 'when to include quotes (csv)').choices([...QUOTE_MODES]).default('nonnumeric'))
+  } else {
+    cmd.addOption(new Option('--prefix <prefix>', 'add a prefix to all variable names (shell)').default(''))
+  }
+}
+
+function formatOptions(opts: Record<string, unknown>, io: IO): FormatOptions {
+  return {
+    ...formatDefaultsFromEnv(io.env),
+    format: opts.format as string,
+    columns: opts.column as string[] | undefined,
+    sortColumns: opts.sortColumn as string[] | undefined,
+    sortDirection: opts.sortDescending ? 'desc' : 'asc',
+    noindent: Boolean(opts.noindent),
+    ...(opts.maxWidth !== undefined ? { maxWidth: opts.maxWidth as number } : {}),
+    ...(opts.fitWidth ? { fitWidth: true } : {}),
+    printEmpty: Boolean(opts.printEmpty),
+    quote: opts.quote as FormatOptions['quote'],
+    prefix: opts.prefix as string | undefined,
+    terminalWidth: io.columns,
+  }
+}
+
+/** Finds or creates the chain of parent commands for a spec's words. */
+function parentFor(program: Command, words: string[], summaries: Record<string, string>): Command {
+  let cur = program
+  for (let i = 0; i < words.length; i++) {
+    const w = words[i]
+    let next = cur.commands.find((c) => c.name() === w)
+    if (!next) {
+      next = cur.command(w).description(summaries[words.slice(0, i + 1).join(' ')] ?? `${words.slice(0, i + 1).join(' ')} commands`)
+      next.helpCommand(false)
+    }
+    cur = next
+  }
+  return cur
+}
+
+/**
+ * Turns command specs into commander commands. When a command is invoked its
+ * result is rendered and printed; the promise it leaves in `outcome` carries any
+ * error to main(), which owns exit codes.
+ */
+export function registerCommands(
+  program: Command,
+  specs: CommandSpec[],
+  makeContext: (cmd: Command) => CommandContext,
+  outcome: { promise?: Promise<void> },
+  groupSummaries: Record<string, string> = {},
+): void {
+  for (const spec of specs) {
+    const parent = parentFor(program, spec.path.slice(0, -1), groupSummaries)
+    const cmd = parent.command(spec.path[spec.path.length - 1]).description(spec.summary + (spec.description ? `\n\n${spec.description}` : ''))
+    for (const a of spec.args ?? []) {
+      const n = a.variadic ? `${a.name}...` : a.name
+      cmd.argument(a.optional ? `[${n}]` : `<${n}>`, a.description)
+    }
+    for (const o of spec.options ?? []) {
+      const opt = new Option(o.flags, o.description)
+      if (o.choices) opt.choices(o.choices)
+      if (o.default !== undefined) opt.default(o.default)
+      if (o.int) opt.argParser(int)
+      else if (o.repeatable) opt.argParser(collectRepeat)
+      if (o.hidden) opt.hideHelp()
+      cmd.addOption(opt)
+    }
+    if (spec.wait) {
+      cmd.addOption(new Option('--wait', 'wait until the operation has finished (shows progress on a terminal)'))
+      cmd.addOption(new Option('--timeout <seconds>', 'with --wait: give up after this many seconds (exit code 8)').argParser(int))
+    }
+    if (spec.output !== 'none') addOutputOptions(cmd, spec.output)
+    if (spec.examples?.length) cmd.addHelpText('after', `\nExamples:\n${spec.examples.map((e) => `  ${e}`).join('\n')}\n`)
+    cmd.action((...params: unknown[]) => {
+      const command = params[params.length - 1] as Command
+      const opts = command.opts()
+      const args: Record<string, unknown> = {}
+      ;(spec.args ?? []).forEach((a, i) => { args[a.name] = params[i] })
+      const ctx = makeContext(command)
+      outcome.promise = spec.run(ctx, args, opts).then((data) => {
+        const text = render(data, formatOptions(opts, ctx.io))
+        if (text) ctx.io.stdout(text)
+      })
+    })
+  }
+}

@@ -1,0 +1,60 @@
+import { waitFor, type Instance, type TroveClient } from '../../sdk/index.js'
+import type { CommandContext } from '../spec.js'
+import { CliError } from '../errors.js'
+
+/** What --wait shows while it polls: an ink line on a TTY, plain status lines otherwise. */
+interface Progress { update(status: string, detail?: string): void; finish(status: string): void }
+
+async function progressFor(ctx: CommandContext, label: string): Promise<Progress> {
+  const start = Date.now()
+  if (!ctx.io.stderrIsTTY) {
+    let last = ''
+    return {
+      update(status) { if (status !== last) { last = status; ctx.io.stderr(`${label}: ${status} (${((Date.now() - start) / 1000).toFixed(1)}s)\n`) } },
+      finish() {},
+    }
+  }
+  // ink and React load only here, so that commands without a TTY view start fast.
+  const [{ render }, { createElement }, { WaitView }] = await Promise.all([import('ink'), import('react'), import('./wait-view.js')])
+  let state = { status: '…', detail: undefined as string | undefined, frame: 0 }
+  const view = () => createElement(WaitView, { label, status: state.status, detail: state.detail, elapsedMs: Date.now() - start, frame: state.frame })
+  const app = render(view(), { stdout: process.stderr, patchConsole: false, exitOnCtrlC: false })
+  const tick = setInterval(() => { state = { ...state, frame: state.frame + 1 }; app.rerender(view()) }, 100)
+  return {
+    update(status, detail) { state = { ...state, status, detail }; app.rerender(view()) },
+    finish(status) {
+      clearInterval(tick)
+      app.rerender(createElement(WaitView, { label, status, elapsedMs: Date.now() - start, frame: 0, done: status !== 'ERROR' }))
+      app.unmount()
+    },
+  }
+}
+
+/**
+ * --wait for an instance: until ACTIVE (failing on ERROR with the instance's fault)
+ * or until it is gone (target DELETED). `--timeout SECONDS` bounds it (exit 8).
+ */
+export async function waitForInstance(ctx: CommandContext, client: TroveClient, id: string, target: 'ACTIVE' | 'DELETED', opts: Record<string, unknown>): Promise<Instance | undefined> {
+  const timeoutS = opts.timeout === undefined ? 1800 : Number(opts.timeout)
+  if (!Number.isFinite(timeoutS) || timeoutS <= 0) throw new CliError(`--timeout must be a positive number of seconds, not '${String(opts.timeout)}'`, 2)
+  const progress = await progressFor(ctx, `instance ${id}`)
+  let last = ''
+  try {
+    const r = await waitFor<Instance>({
+      fetch: () => client.instances.get(id),
+      status: (i) => i.status,
+      until: [target],
+      failOn: ['ERROR'],
+      failMessage: (i) => `instance ${i.name} (${i.id}) is ERROR${i.fault?.message ? `: ${i.fault.message}` : ''}`,
+      timeoutMs: timeoutS * 1000,
+      intervalMs: 250,
+      signal: ctx.io.signal,
+      onProgress: (i) => { last = i ? i.status : 'DELETED'; progress.update(last, i?.operating_status || undefined) },
+    })
+    progress.finish(r ? r.status : 'DELETED')
+    return r
+  } catch (e) {
+    progress.finish(last === 'ERROR' ? 'ERROR' : last || 'ERROR')
+    throw e
+  }
+}

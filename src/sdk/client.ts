@@ -1,0 +1,186 @@
+import { Agent, request } from 'undici'
+import type { AuthOptions } from './auth/config.js'
+import { databaseUrl, findEndpoint, issueToken, type JsonHttp, type TokenInfo } from './auth/keystone.js'
+import { APIConnectionError, APIError, APITimeoutError, TroveError, UnauthorizedError, makeAPIError } from './errors.js'
+import { Instances } from './resources/instances.js'
+import { Flavors } from './resources/flavors.js'
+import { Datastores, DatastoreVersions } from './resources/datastores.js'
+
+/** How to reach and authenticate to a Trove API. */
+export interface ClientOptions {
+  /** Keystone v3 authentication (password or token), or a fixed endpoint (`none`/`admin_token`). */
+  auth?: AuthOptions
+  /** A Trove endpoint to use directly, e.g. http://host:8779/v1.0/<project_id> (skips the catalog). */
+  endpoint?: string
+  /** A token to send as X-Auth-Token with `endpoint`. */
+  token?: string
+  /** Per-request timeout in milliseconds (default 60 000). */
+  timeoutMs?: number
+  /** Retries of connection errors, 429/413 with Retry-After and 503 (default 2). */
+  maxRetries?: number
+  /** User-Agent header. */
+  userAgent?: string
+  /** Receives one line per request and response (tokens and passwords redacted). */
+  debug?: (line: string) => void
+}
+
+/** Query values: undefined/null are dropped; booleans render as Python does (True/False), like troveclient. */
+export type Query = Record<string, string | number | boolean | undefined | null>
+
+export interface RequestOptions {
+  body?: unknown
+  query?: Query
+  /** Allow retries on failures after the request may have been sent (GET/PUT/DELETE are idempotent). */
+  idempotent?: boolean
+}
+
+export interface Response<T> { status: number; body: T; headers: Record<string, string | string[] | undefined> }
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
+const CONNECT_CODES = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH', 'UND_ERR_CONNECT_TIMEOUT'])
+
+function redact(s: string): string {
+  return s.replace(/("password"\s*:\s*)"[^"]*"/g, '$1"***"').replace(/("(?:id|token)"\s*:\s*)"tlab[^"]*"/g, '$1"***"')
+}
+
+/**
+ * A Trove v1.0 client. Authenticates lazily (once, again on a 401), finds the
+ * database endpoint in the catalog, and exposes one object per resource.
+ */
+export class TroveClient {
+  /** Database instances. */
+  readonly instances: Instances
+  /** Flavors. */
+  readonly flavors: Flavors
+  /** Datastores. */
+  readonly datastores: Datastores
+  /** Datastore versions. */
+  readonly datastoreVersions: DatastoreVersions
+
+  private readonly dispatcher = new Agent({ keepAliveTimeout: 10_000, connections: 16 })
+  private session?: Promise<{ endpoint: string; token?: string; info?: TokenInfo }>
+
+  constructor(private readonly opts: ClientOptions) {
+    if (!opts.auth && !opts.endpoint) throw new TroveError('either auth options or an endpoint is required')
+    this.instances = new Instances(this)
+    this.flavors = new Flavors(this)
+    this.datastores = new Datastores(this)
+    this.datastoreVersions = new DatastoreVersions(this)
+  }
+
+  private readonly rawJson: JsonHttp = async (method, url, body, headers = {}) => {
+    const res = await this.send(method, url, body, headers)
+    if (res.status >= 400) throw makeAPIError(res.status, res.body, res.headers)
+    return res
+  }
+
+  private async send(method: string, url: string, body: unknown, headers: Record<string, string>): Promise<Response<unknown>> {
+    const timeout = this.opts.timeoutMs ?? 60_000
+    const h: Record<string, string> = { accept: 'application/json', 'user-agent': this.opts.userAgent ?? 'trove-sdk', ...headers }
+    let payload: string | undefined
+    if (body !== undefined) { payload = JSON.stringify(body); h['content-type'] = 'application/json' }
+    this.opts.debug?.(`REQ: ${method} ${url}${payload ? ` ${redact(payload)}` : ''}`)
+    let res
+    try {
+      res = await request(url, { method: method as 'GET', headers: h, body: payload, dispatcher: this.dispatcher, headersTimeout: timeout, bodyTimeout: timeout })
+    } catch (e) {
+      const code = (e as { code?: string }).code
+      if (code === 'UND_ERR_HEADERS_TIMEOUT' || code === 'UND_ERR_BODY_TIMEOUT') throw new APITimeoutError(url, timeout)
+      throw new APIConnectionError(url, (e as { cause?: unknown }).cause ?? e)
+    }
+    const text = await res.body.text()
+    let parsed: unknown = undefined
+    if (text) { try { parsed = JSON.parse(text) } catch { parsed = text } }
+    this.opts.debug?.(`RESP: [${res.statusCode}] ${res.headers['x-openstack-request-id'] ?? ''} ${redact(text.slice(0, 2000))}`)
+    return { status: res.statusCode, body: parsed, headers: res.headers }
+  }
+
+  private connect(force = false): Promise<{ endpoint: string; token?: string; info?: TokenInfo }> {
+    if (this.session && !force) return this.session
+    const o = this.opts
+    this.session = (async () => {
+      if (o.endpoint) return { endpoint: o.endpoint.replace(/\/+$/, ''), token: o.token }
+      const a = o.auth!
+      if (a.authType === 'none' || a.authType === 'admin_token') {
+        if (!a.endpoint) throw new TroveError('an endpoint is required with auth type ' + a.authType + ' (OS_ENDPOINT or --os-endpoint)')
+        return { endpoint: a.endpoint.replace(/\/+$/, ''), token: a.authType === 'admin_token' ? a.token : undefined }
+      }
+      const info = await issueToken(this.rawJson, a)
+      const url = findEndpoint(info.catalog, 'database', a.interface ?? 'public', a.regionName)
+      return { endpoint: databaseUrl(url, info.projectId), token: info.token, info }
+    })()
+    this.session.catch(() => { this.session = undefined })
+    return this.session
+  }
+
+  /** The token information of the current session (authenticating if needed); undefined without Keystone. */
+  async tokenInfo(): Promise<TokenInfo | undefined> {
+    return (await this.connect()).info
+  }
+
+  /** The database endpoint in use, e.g. http://127.0.0.1:8779/v1.0/<project_id>. */
+  async endpoint(): Promise<string> {
+    return (await this.connect()).endpoint
+  }
+
+  /**
+   * One API request below the database endpoint, with the retry policy: connection
+   * failures before anything was sent, 429 and 413 with Retry-After, and 503 are
+   * retried with jittered backoff; a request that may have reached the server is
+   * retried only when idempotent. A 401 re-authenticates once.
+   */
+  async request<T>(method: string, path: string, o: RequestOptions = {}): Promise<Response<T>> {
+    const idempotent = o.idempotent ?? method !== 'POST'
+    const max = this.opts.maxRetries ?? 2
+    let reauthed = false
+    for (let attempt = 0; ; attempt++) {
+      const s = await this.connect()
+      const url = s.endpoint + path + queryString(o.query)
+      let res: Response<unknown>
+      try {
+        res = await this.send(method, url, o.body, s.token ? { 'x-auth-token': s.token } : {})
+      } catch (e) {
+        const code = (e as { cause?: { code?: string } }).cause?.code
+        const safe = e instanceof APIConnectionError && (idempotent || (code !== undefined && CONNECT_CODES.has(code)))
+        if (safe && attempt < max) { await sleep(backoff(attempt)); continue }
+        throw e
+      }
+      if (res.status < 400) return res as Response<T>
+      const err = makeAPIError(res.status, res.body, res.headers)
+      if (err instanceof UnauthorizedError && !reauthed && s.info && err.fault !== 'unauthorized') {
+        reauthed = true
+        await this.connect(true)
+        attempt--
+        continue
+      }
+      if (attempt < max && retryable(err, idempotent)) { await sleep(err.retryAfter !== undefined ? err.retryAfter * 1000 : backoff(attempt)); continue }
+      throw err
+    }
+  }
+
+  /** Closes pooled connections. */
+  async close(): Promise<void> {
+    await this.dispatcher.close()
+  }
+}
+
+function retryable(e: APIError, idempotent: boolean): boolean {
+  if ((e.status === 429 || e.status === 413) && e.retryAfter !== undefined) return e.retryAfter <= 60
+  return e.status === 503 && idempotent
+}
+
+function backoff(attempt: number): number {
+  return Math.min(8000, 250 * 2 ** attempt) * (0.5 + Math.random() / 2)
+}
+
+/** troveclient's query strings: keys in the given order, null/undefined dropped, booleans True/False. */
+export function queryString(q?: Query): string {
+  if (!q) return ''
+  const parts: string[] = []
+  for (const [k, v] of Object.entries(q)) {
+    if (v === undefined || v === null) continue
+    const s = typeof v === 'boolean' ? (v ? 'True' : 'False') : String(v)
+    parts.push(`${encodeURIComponent(k)}=${encodeURIComponent(s)}`)
+  }
+  return parts.length ? `?${parts.join('&')}` : ''
+}

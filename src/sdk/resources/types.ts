@@ -1,0 +1,89 @@
+/** Wire types (snake_case, field for field: api.md section 8). */
+
+/** A link of a resource. */
+export interface Link { href: string; rel: string }
+
+/** An instance as list and show return it. */
+export interface Instance {
+  id: string
+  name: string
+  status: string
+  operating_status: string
+  links: Link[]
+  flavor: { id: string; links?: Link[] }
+  datastore: { type: string | null; version: string | null; version_number?: string | null }
+  region: string
+  access?: { is_public?: boolean; allowed_cidrs?: string[] }
+  volume?: { size: number | null; used?: number; used_percent?: number }
+  ip?: string[]
+  addresses?: Array<{ address: string; type: string; network?: string }>
+  hostname?: string
+  tenant_id?: string
+  created?: string
+  updated?: string
+  service_status_updated?: string
+  fault?: { message: string; created: string; details: string | null }
+  configuration?: { id: string; name: string; links: Link[] }
+  replica_of?: { id: string; links: Link[] }
+  replicas?: Array<{ id: string; links: Link[] }>
+  locality?: string
+  password?: string
+  [extra: string]: unknown
+}
+
+/** Body of POST /instances (the `instance` object). */
+export interface InstanceCreate {
+  name: string
+  flavorRef?: string | number
+  volume?: { size: number; type?: string | null }
+  datastore?: { type?: string; version?: string; version_number?: string }
+  databases?: Array<{ name: string; character_set?: string; collate?: string }>
+  users?: Array<{ name: string; password: string; host?: string; databases?: Array<{ name: string }> }>
+  restorePoint?: { backupRef: string }
+  availability_zone?: string
+  nics?: Array<Record<string, string>>
+  configuration?: string
+  replica_of?: string
+  replica_count?: number
+  modules?: Array<{ id: string }>
+  locality?: string
+  region_name?: string
+  access?: { is_public?: boolean; allowed_cidrs?: string[] }
+}
+
+/** A flavor. `id` is null when the flavor id is not an integer (then use `str_id`). */
+export interface Flavor {
+  id: number | null
+  str_id: string
+  name: string
+  ram: number
+  vcpus: number
+  disk: number
+  ephemeral: number
+  links: Link[]
+  local_storage?: number
+}
+
+/** A datastore version. Admin callers also see active, packages, image, image_tags, registry_ext, repl_strategy. */
+export interface DatastoreVersion {
+  id: string
+  name: string
+  version: string
+  links: Link[]
+  datastore?: string
+  active?: boolean
+  packages?: string
+  image?: string | null
+  image_tags?: string[]
+  registry_ext?: string | null
+  repl_strategy?: string | null
+}
+
+/** A datastore with its (visible) versions. */
+export interface Datastore {
+  id: string
+  name: string
+  links: Link[]
+  versions: DatastoreVersion[]
+  default_version?: string
+}
