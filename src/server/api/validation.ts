@@ -68,7 +68,9 @@ export function compileBodySchema(schema: object): (body: unknown) => void {
   const validate: ValidateFunction = ajv.compile(schema)
   return (body: unknown) => {
     if (validate(body)) return
-    const e = (validate.errors ?? [])[0]
+    const errors = validate.errors ?? []
+    // ajv lists the failing branches of a oneOf before the oneOf itself; jsonschema reports the oneOf.
+    const e = errors.find((x) => (x.keyword === 'oneOf' || x.keyword === 'anyOf') && errors[0].instancePath.startsWith(x.instancePath)) ?? errors[0]
     if (!e) throw badRequest('Validation error: invalid request body')
     const path = pathOf(e.instancePath)
     const where = path ? `${path} ` : ''

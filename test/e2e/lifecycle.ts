@@ -1,0 +1,90 @@
+import t from 'tap'
+import { execFile } from 'node:child_process'
+import { existsSync, readdirSync, readFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { promisify } from 'node:util'
+import { runCli, startServerProcess, tempDir } from '../helpers/lab.js'
+import { processesUnder } from '../../src/server/compute/processes.js'
+import { CLAIM_DIR } from '../../src/server/compute/addresses.js'
+
+const exec = promisify(execFile)
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
+
+/** Asks the engine at ip with its own client; resolves with what it said. */
+async function engineAnswers(engine: string, ip: string): Promise<string> {
+  if (engine === 'postgresql') return (await exec('pg_isready', ['-h', ip, '-p', '5432', '-U', 'postgres', '-d', 'postgres'])).stdout
+  // The engine answering with a refusal of our host or login (error 1130/1045) proves it serves there.
+  if (engine === 'mariadb') {
+    try {
+      return (await exec('mariadb-admin', ['-h', ip, '-P', '3306', '--connect-timeout=5', 'ping'])).stdout
+    } catch (e) {
+      const err = String((e as { stderr?: string }).stderr)
+      if (/\b(1130|1045)\b/.test(err)) return `alive (refused: ${/\b(1130|1045)\b/.exec(err)![1]})`
+      throw e
+    }
+  }
+  return (await exec('redis-cli', ['-h', ip, '-p', '6379', 'ping'])).stdout
+}
+
+function uidOf(pid: number): number {
+  return Number(/^Uid:\s+(\d+)/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))![1])
+}
+
+t.test('create, serve, survive a server restart and delete one instance of each engine through the CLI', async (t) => {
+  const dir = tempDir(t, 'te')
+  const dataDir = join(dir, 'lab')
+  let server = await startServerProcess(t, dataDir)
+  t.ok(existsSync(server.cloudsFile), 'the server wrote clouds.yaml')
+  const env = server.env
+
+  const engines = ['postgresql', 'mariadb', 'redis']
+  const created = new Map<string, { id: string; ip: string }>()
+  await Promise.all(engines.map(async (engine) => {
+    const r = await runCli(['instance', 'create', `e2e-${engine}`, '--flavor', 'm1.tiny', '--size', '1', '--datastore', engine, '--wait', '--timeout', '120', '-f', 'json'], env)
+    t.equal(r.code, 0, `${engine}: create --wait exits 0 (${r.stderr.trim().split('\n').pop()})`)
+    const inst = JSON.parse(r.stdout)
+    t.equal(inst.status, 'ACTIVE', `${engine}: ACTIVE`)
+    t.equal(inst.operating_status, 'HEALTHY', `${engine}: HEALTHY`)
+    t.match(inst.ip, /^127\.0\.\d+\.\d+$/, `${engine}: its own loopback address`)
+    t.equal(inst.datastore, engine)
+    created.set(engine, { id: inst.id, ip: inst.ip })
+  }))
+  t.equal(new Set([...created.values()].map((c) => c.ip)).size, 3, 'three different addresses')
+
+  for (const [engine, { id, ip }] of created) {
+    t.match(await engineAnswers(engine, ip), engine === 'redis' ? /NOAUTH/ : /accepting|alive/, `${engine} answers its own client at ${ip} (and refuses anonymous logins)`)
+    const pids = processesUnder(join(dataDir, 'instances', id))
+    const engineUids = pids.map(uidOf).filter((u) => u !== 0)
+    t.ok(engineUids.length > 0, `${engine}: the engine runs as an unprivileged user`)
+  }
+
+  const list = await runCli(['instance', 'list', '-f', 'json'], env)
+  t.same(JSON.parse(list.stdout).map((i: Record<string, string>) => i.Status), ['ACTIVE', 'ACTIVE', 'ACTIVE'])
+
+  // The real openstack client reads the same clouds.yaml and talks to the same lab.
+  const os = await exec('openstack', ['database', 'instance', 'list', '-f', 'json'], { env: { ...env, HOME: dir } })
+  t.same(JSON.parse(os.stdout).map((i: Record<string, string>) => i.Name).sort(), engines.map((e) => `e2e-${e}`).sort(), 'openstack database instance list sees them')
+
+  // Stopping the server leaves the databases up; a new server picks them up again.
+  t.equal(await server.stop(), 0, 'SIGTERM: clean exit')
+  for (const [engine, { ip }] of created) t.ok(await engineAnswers(engine, ip), `${engine} still serves with no server`)
+  const restartedAt = Date.now()
+  server = await startServerProcess(t, dataDir)
+  let statuses: string[] = []
+  while (Date.now() - restartedAt < 10_000) {
+    const r = await runCli(['instance', 'list', '-f', 'json'], env)
+    statuses = JSON.parse(r.stdout).map((i: Record<string, string>) => `${i.Status}/${i['Operating Status']}`)
+    if (statuses.every((s) => s === 'ACTIVE/HEALTHY')) break
+    await sleep(250)
+  }
+  t.same(statuses, ['ACTIVE/HEALTHY', 'ACTIVE/HEALTHY', 'ACTIVE/HEALTHY'], 'ACTIVE and HEALTHY again within 10 s of the restart')
+
+  const del = await runCli(['instance', 'delete', ...engines.map((e) => `e2e-${e}`), '--wait', '--timeout', '60'], env)
+  t.equal(del.code, 0, `delete --wait exits 0 (${del.stderr.trim()})`)
+  t.equal(del.stdout.match(/has been accepted/g)?.length, 3)
+  t.same(JSON.parse((await runCli(['instance', 'list', '-f', 'json'], env)).stdout), [], 'no instance left')
+  t.same(readdirSync(join(dataDir, 'instances')), [], 'instance directories removed')
+  t.same(processesUnder(join(dataDir, 'instances')), [], 'no engine or agent process left')
+  for (const { ip } of created.values()) t.notOk(existsSync(join(CLAIM_DIR, ip)) && readFileSync(join(CLAIM_DIR, ip), 'utf8').startsWith(dataDir), `address ${ip} released`)
+  t.equal(await server.stop(), 0)
+})

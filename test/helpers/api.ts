@@ -1,0 +1,63 @@
+import type { Test } from 'tap'
+import { readCloudPasswords } from '../../src/server/clouds.js'
+import { startLab, type InProcessLab } from './lab.js'
+import type { ServerOptions } from '../../src/server/index.js'
+
+export interface ApiLab extends InProcessLab {
+  /** Tokens and project ids of the lab users. */
+  demo: { token: string; project: string }
+  admin: { token: string; project: string }
+  /** An injected request; headers default to the demo user's token. */
+  req(method: string, path: string, o?: { body?: unknown; token?: string | null; headers?: Record<string, string>; raw?: string }): Promise<{ status: number; body: any; headers: Record<string, unknown> }>
+}
+
+export async function apiLab(t: Test, opts: ServerOptions = {}): Promise<ApiLab> {
+  const lab = await startLab(t, opts)
+  const pw = readCloudPasswords(lab.cloudsFile)!
+  const http = lab.server.http
+  const login = async (user: 'demo' | 'admin') => {
+    const r = await http.inject({
+      method: 'POST', url: '/identity/v3/auth/tokens',
+      payload: { auth: { identity: { methods: ['password'], password: { user: { name: user, domain: { name: 'Default' }, password: pw[user] } } }, scope: { project: { name: user, domain: { name: 'Default' } } } } },
+    })
+    return { token: String(r.headers['x-subject-token']), project: (r.json() as any).token.project.id as string }
+  }
+  const demo = await login('demo')
+  const admin = await login('admin')
+  const req: ApiLab['req'] = async (method, path, o = {}) => {
+    const headers: Record<string, string> = { ...(o.headers ?? {}) }
+    const token = o.token === undefined ? demo.token : o.token
+    if (token) headers['x-auth-token'] = token
+    if (o.body !== undefined || o.raw !== undefined) headers['content-type'] ??= 'application/json'
+    const r = await http.inject({ method: method as 'GET', url: path, headers, payload: o.raw ?? (o.body === undefined ? undefined : JSON.stringify(o.body)) })
+    let body: unknown = r.body
+    try { body = r.body ? JSON.parse(r.body) : undefined } catch { /* not json */ }
+    return { status: r.statusCode, body, headers: r.headers as Record<string, unknown> }
+  }
+  return { ...lab, demo, admin, req }
+}
+
+/** The key structure of a JSON value (arrays reduced to their first item), for contract checks. */
+export function shape(v: unknown): unknown {
+  if (Array.isArray(v)) return v.length ? [shape(v[0])] : []
+  if (v !== null && typeof v === 'object') return Object.fromEntries(Object.keys(v).sort().map((k) => [k, shape((v as Record<string, unknown>)[k])]))
+  return typeof v
+}
+
+/**
+ * Paths of `sample` (an upstream example) that `actual` lacks. The samples predate
+ * some fields real servers send (the transcript has them), so a contract holds
+ * when nothing of the sample is missing.
+ */
+export function missingFields(actual: unknown, sample: unknown, path = ''): string[] {
+  if (Array.isArray(sample)) {
+    if (!Array.isArray(actual)) return [path || '(root)']
+    return sample.length && actual.length ? missingFields(actual[0], sample[0], `${path}[0]`) : []
+  }
+  if (sample !== null && typeof sample === 'object') {
+    if (actual === null || typeof actual !== 'object') return [path || '(root)']
+    return Object.keys(sample).flatMap((k) =>
+      k in (actual as object) ? missingFields((actual as Record<string, unknown>)[k], (sample as Record<string, unknown>)[k], `${path}.${k}`) : [`${path}.${k}`])
+  }
+  return []
+}

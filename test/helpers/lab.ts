@@ -1,0 +1,146 @@
+import { spawn, type ChildProcess } from 'node:child_process'
+import { chmodSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs'
+import { join, resolve } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import type { Test } from 'tap'
+import { buildServer, type ServerOptions, type TroveServer } from '../../src/server/index.js'
+import { processesUnder, terminate } from '../../src/server/compute/processes.js'
+import { CLAIM_DIR } from '../../src/server/compute/addresses.js'
+import { main } from '../../src/cli/main.js'
+import type { IO } from '../../src/cli/spec.js'
+
+export const ROOT = resolve(fileURLToPath(import.meta.url), '../../..')
+export const TROVE = join(ROOT, 'bin/trove')
+export const SAMPLES = resolve(ROOT, '../shared/spec/samples')
+
+/**
+ * Runs the real bin/trove. tap's processinfo injects its loader into every child's
+ * NODE_OPTIONS; `env -u` drops it, so the child is exactly what a user runs (env
+ * execs node in place: the pid stays the child's).
+ */
+export function troveCommand(args: string[]): [string, string[]] {
+  return ['/usr/bin/env', ['-u', 'NODE_OPTIONS', process.execPath, TROVE, ...args]]
+}
+
+export function sample(name: string): unknown {
+  return JSON.parse(readFileSync(join(SAMPLES, name), 'utf8'))
+}
+
+/** A short temp dir the engine user can traverse (mkdtemp makes 0700 dirs). */
+export function tempDir(t: Test, prefix = 'tv'): string {
+  const d = mkdtempSync(`/tmp/${prefix}.`)
+  chmodSync(d, 0o711)
+  t.teardown(async () => {
+    await killEverythingUnder(d)
+    rmSync(d, { recursive: true, force: true })
+  })
+  return d
+}
+
+/** Kills whatever an instance under `dir` left running and drops its address claims. */
+export async function killEverythingUnder(dir: string): Promise<void> {
+  const pids = processesUnder(dir)
+  if (pids.length) await terminate(pids, 5000)
+  try {
+    for (const a of readdirSync(CLAIM_DIR)) {
+      try { if (readFileSync(join(CLAIM_DIR, a), 'utf8').startsWith(dir + '/')) rmSync(join(CLAIM_DIR, a)) } catch { /* raced */ }
+    }
+  } catch { /* no claims dir */ }
+}
+
+export interface InProcessLab {
+  server: TroveServer
+  url: string
+  dataDir: string
+  cloudsFile: string
+  /** Environment for CLI runs against this lab as the demo user. */
+  env: Record<string, string>
+  logs: string[]
+}
+
+/** A server in this process on port 0 (HTTP, broker, tasks; no agents needed for API tests). */
+export async function startLab(t: Test, opts: ServerOptions = {}): Promise<InProcessLab> {
+  const dir = tempDir(t)
+  const logs: string[] = []
+  const server = await buildServer({ dataDir: join(dir, 'lab'), host: '127.0.0.1', port: 0, log: (m) => logs.push(m), ...opts })
+  const { url, cloudsFile } = await server.start()
+  t.teardown(() => server.close())
+  return { server, url, dataDir: join(dir, 'lab'), cloudsFile, env: labEnv(cloudsFile), logs }
+}
+
+/** This process's environment without the test runner's loaders (NODE_OPTIONS, TAP_*) and lab settings. */
+export function cleanEnv(extra: Record<string, string> = {}): Record<string, string> {
+  const env: Record<string, string> = {}
+  for (const [k, v] of Object.entries(process.env)) {
+    if (v === undefined || k === 'NODE_OPTIONS' || k.startsWith('TAP') || k.startsWith('OS_') || k === 'TROVE_DATA_DIR') continue
+    env[k] = v
+  }
+  return { ...env, ...extra }
+}
+
+export function labEnv(cloudsFile: string, cloud = 'trove-lab'): Record<string, string> {
+  return { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: '/nonexistent', OS_CLIENT_CONFIG_FILE: cloudsFile, OS_CLOUD: cloud }
+}
+
+/** Runs main() in-process with captured IO. */
+export async function runMain(args: string[], env: Record<string, string | undefined>, tty = false): Promise<{ code: number; stdout: string; stderr: string }> {
+  let stdout = ''
+  let stderr = ''
+  const io: IO = {
+    stdout: (s) => { stdout += s },
+    stderr: (s) => { stderr += s },
+    stdinIsTTY: tty, stdoutIsTTY: tty, stderrIsTTY: tty, columns: 200, env,
+  }
+  const code = await main(args, io)
+  return { code, stdout, stderr }
+}
+
+/** Runs bin/trove as a child process (the real thing: argv, exit code, streams). */
+export function runCli(args: string[], env: Record<string, string | undefined>, timeoutMs = 180_000): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((done, fail) => {
+    const [cmd, argv] = troveCommand(args)
+    const child = spawn(cmd, argv, { env: env as NodeJS.ProcessEnv, stdio: ['ignore', 'pipe', 'pipe'] })
+    let stdout = ''
+    let stderr = ''
+    child.stdout.on('data', (b) => { stdout += b })
+    child.stderr.on('data', (b) => { stderr += b })
+    const timer = setTimeout(() => { child.kill('SIGKILL'); fail(new Error(`trove ${args.join(' ')} timed out; stderr: ${stderr}`)) }, timeoutMs)
+    child.on('close', (code) => { clearTimeout(timer); done({ code: code ?? -1, stdout, stderr }) })
+  })
+}
+
+export interface ServerProcess {
+  child: ChildProcess
+  url: string
+  dataDir: string
+  cloudsFile: string
+  env: Record<string, string>
+  output(): string
+  /** SIGTERM and wait for exit. */
+  stop(): Promise<number | null>
+}
+
+/** `trove server --data-dir D --port 0` as a child process; resolves once its banner is out. */
+export function startServerProcess(t: Test, dataDir: string): Promise<ServerProcess> {
+  return new Promise((done, fail) => {
+    const [cmd, argv] = troveCommand(['server', '--data-dir', dataDir, '--port', '0'])
+    const child = spawn(cmd, argv, { stdio: ['ignore', 'pipe', 'pipe'], env: cleanEnv() })
+    let out = ''
+    const onData = (b: Buffer) => {
+      out += b
+      const m = /listening on (http:\/\/\S+)/.exec(out)
+      if (m && out.includes('use it:')) {
+        const cloudsFile = join(dataDir, 'clouds.yaml')
+        const proc: ServerProcess = {
+          child, url: m[1], dataDir, cloudsFile, env: labEnv(cloudsFile), output: () => out,
+          stop: () => new Promise((r) => { if (child.exitCode !== null) return r(child.exitCode); child.once('exit', (c) => r(c)); child.kill('SIGTERM') }),
+        }
+        done(proc)
+      }
+    }
+    child.stdout.on('data', onData)
+    child.stderr.on('data', onData)
+    child.once('exit', (c) => { if (!/listening on/.test(out)) fail(new Error(`server exited ${c}: ${out}`)) })
+    t.teardown(async () => { if (child.exitCode === null) { child.kill('SIGTERM'); await new Promise((r) => child.once('exit', r)) } })
+  })
+}
