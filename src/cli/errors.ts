@@ -32,7 +32,7 @@ export function describeError(e: unknown): { message: string; hint?: string; exi
   }
   if (e instanceof APITimeoutError || e instanceof EndpointNotFoundError || e instanceof TroveError) return { message: e.message, exitCode: EXIT.failure }
   if (e instanceof Error && e.name === 'ConfigError') return { message: e.message, exitCode: EXIT.auth }
-  if (e instanceof Error && e.name === 'OutputError') return { message: e.message, exitCode: EXIT.failure }
+  if (e instanceof Error && e.name === 'OutputError') return { message: e.message, exitCode: (e as Error & { exitCode?: number }).exitCode ?? EXIT.failure }
   if (e instanceof Error && e.name === 'AbortError') return { message: 'cancelled', exitCode: EXIT.cancelled }
   return { message: e instanceof Error ? e.message : String(e), exitCode: EXIT.failure }
 }

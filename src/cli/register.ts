@@ -41,6 +41,7 @@ function formatOptions(opts: Record<string, unknown>, io: IO): FormatOptions {
     quote: opts.quote as FormatOptions['quote'],
     prefix: opts.prefix as string | undefined,
     terminalWidth: io.columns,
+    stdoutIsTty: io.stdoutIsTTY,
   }
 }
 
