@@ -1,0 +1,166 @@
+// create->ACTIVE per engine next to the engine's own init+start, server idle RSS, agent RSS.
+// Run with `npm run bench` (or `node bench/create.mjs` after a build). Writes its section of BENCHMARKS.md.
+import { spawn, execFileSync } from 'node:child_process'
+import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync } from 'node:fs'
+import { createServer } from 'node:net'
+import { join } from 'node:path'
+import { parse } from 'yaml'
+import { TroveClient } from '../dist/sdk/index.js'
+import { median, machine, rssMb, sleep, writeSection, ROOT } from './lib.mjs'
+
+const RUNS = Number(process.env.BENCH_RUNS ?? 5)
+const USER = 'troveguest'
+
+function freePort() {
+  return new Promise((resolve) => { const s = createServer(); s.listen(0, '127.0.0.1', () => { const p = s.address().port; s.close(() => resolve(p)) }) })
+}
+
+async function until(check, timeoutMs = 60_000, everyMs = 10) {
+  const end = Date.now() + timeoutMs
+  for (;;) {
+    try { if (await check()) return } catch { /* not yet */ }
+    if (Date.now() > end) throw new Error('timed out')
+    await sleep(everyMs)
+  }
+}
+
+const ok = (cmd, args, opts = {}) => { try { execFileSync(cmd, args, { stdio: 'pipe', ...opts }); return true } catch { return false } }
+const asUser = (args) => ['setpriv', `--reuid=${USER}`, `--regid=${USER}`, '--init-groups', ...args]
+
+// The engines' own init + start + ready, with the recipes of shared/spec/engines.md.
+const BASELINES = {
+  async mariadb(dir, port) {
+    for (const d of ['data', 'run', 'log', 'tmp']) mkdirSync(join(dir, d), { recursive: true })
+    execFileSync('chown', ['-R', `${USER}:${USER}`, dir])
+    const cnf = join(dir, 'my.cnf')
+    writeFileSync(cnf, `[client]\nport=${port}\nsocket=${dir}/run/mysqld.sock\n[mysqld]\nuser=${USER}\ndatadir=${dir}/data\ntmpdir=${dir}/tmp\nport=${port}\nbind-address=127.0.0.1\nsocket=${dir}/run/mysqld.sock\npid-file=${dir}/run/mysqld.pid\nlog-error=${dir}/log/error.log\nskip-name-resolve\ninnodb-buffer-pool-size=150M\ninnodb-log-file-size=50M\n`)
+    const t0 = performance.now()
+    execFileSync('mariadb-install-db', [`--defaults-file=${cnf}`, `--user=${USER}`, '--skip-test-db', '--auth-root-authentication-method=socket', '--auth-root-socket-user=root'], { stdio: 'ignore' })
+    const p = spawn('mariadbd', [`--defaults-file=${cnf}`], { stdio: 'ignore' })
+    await until(() => ok('mariadb-admin', [`--defaults-file=${cnf}`, '-uroot', 'ping']))
+    const ms = performance.now() - t0
+    p.kill('SIGTERM'); await new Promise((r) => p.once('exit', r))
+    return ms
+  },
+  async postgresql(dir, port) {
+    const bin = execFileSync('sh', ['-c', 'ls -d /usr/lib/postgresql/*/bin | sort -V | tail -1']).toString().trim()
+    mkdirSync(join(dir, 'run'), { recursive: true })
+    execFileSync('chown', ['-R', `${USER}:${USER}`, dir])
+    const t0 = performance.now()
+    const init = asUser([join(bin, 'initdb'), '-D', join(dir, 'data'), '-U', 'postgres', '-E', 'UTF8', '--locale=C.UTF-8', '--auth-local=trust', '--auth-host=scram-sha-256'])
+    execFileSync(init[0], init.slice(1), { stdio: 'ignore' })
+    const args = asUser([join(bin, 'postgres'), '-D', join(dir, 'data'), '-c', `port=${port}`, '-c', 'listen_addresses=127.0.0.1', '-c', `unix_socket_directories=${dir}/run`, '-c', 'shared_buffers=51MB'])
+    const p = spawn(args[0], args.slice(1), { stdio: 'ignore' })
+    await until(() => ok(join(bin, 'pg_isready'), ['-q', '-h', join(dir, 'run'), '-p', String(port), '-U', 'postgres', '-d', 'postgres']))
+    const ms = performance.now() - t0
+    p.kill('SIGINT'); await new Promise((r) => p.once('exit', r))
+    return ms
+  },
+  async redis(dir, port) {
+    mkdirSync(join(dir, 'data'), { recursive: true })
+    execFileSync('chown', ['-R', `${USER}:${USER}`, dir])
+    const conf = join(dir, 'redis.conf')
+    const t0 = performance.now()
+    writeFileSync(conf, `bind 127.0.0.1\nport ${port}\ndir ${dir}/data\ndaemonize no\nsave ""\nappendonly no\n`)
+    chmodSync(conf, 0o644)
+    const args = asUser(['redis-server', conf])
+    const p = spawn(args[0], args.slice(1), { stdio: 'ignore' })
+    await until(() => execFileSync('redis-cli', ['-p', String(port), 'ping']).toString().includes('PONG'))
+    const ms = performance.now() - t0
+    p.kill('SIGTERM'); await new Promise((r) => p.once('exit', r))
+    return ms
+  },
+}
+
+function startServer(dataDir) {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [join(ROOT, 'bin/trove'), 'server', '--data-dir', dataDir, '--port', '0'], { stdio: ['ignore', 'pipe', 'pipe'] })
+    let out = ''
+    const on = (b) => { out += b; const m = /listening on (http:\/\/\S+)/.exec(out); if (m && out.includes('use it:')) resolve({ child, url: m[1] }) }
+    child.stdout.on('data', on); child.stderr.on('data', on)
+    child.once('exit', (c) => reject(new Error(`server exited ${c}: ${out}`)))
+  })
+}
+
+function clientFor(cloudsFile) {
+  const a = parse(readFileSync(cloudsFile, 'utf8')).clouds['trove-lab'].auth
+  return new TroveClient({ auth: { authType: 'password', authUrl: a.auth_url, username: a.username, password: a.password, projectName: a.project_name, userDomainName: 'Default', projectDomainName: 'Default', interface: 'public' } })
+}
+
+async function main() {
+  const root = mkdtempSync('/tmp/tb.')
+  chmodSync(root, 0o711)
+  const dataDir = join(root, 'lab')
+  const results = {}
+  let server
+  try {
+    for (const engine of Object.keys(BASELINES)) {
+      const times = []
+      for (let i = 0; i < RUNS; i++) {
+        const dir = join(root, `base-${engine}-${i}`)
+        mkdirSync(dir)
+        times.push(await BASELINES[engine](dir, await freePort()))
+        rmSync(dir, { recursive: true, force: true })
+      }
+      results[engine] = { baseline: median(times) }
+    }
+
+    server = await startServer(dataDir)
+    await sleep(1000)
+    const serverIdle = rssMb(server.child.pid)
+    const client = clientFor(join(dataDir, 'clouds.yaml'))
+    await client.flavors.list() // authenticate once, outside the timings
+    const agentRss = []
+    for (const engine of Object.keys(BASELINES)) {
+      const times = []
+      for (let i = 0; i < RUNS; i++) {
+        const t0 = performance.now()
+        const inst = await client.instances.create({ name: `bench-${engine}-${i}`, flavorRef: '1', volume: { size: 1 }, datastore: { type: engine } })
+        let status = inst.status
+        while (status !== 'ACTIVE') {
+          if (status === 'ERROR') throw new Error(`${engine} instance went to ERROR`)
+          await sleep(10)
+          status = (await client.instances.get(inst.id)).status
+        }
+        times.push(performance.now() - t0)
+        if (i === 0) {
+          await sleep(1500) // let the agent settle before reading its memory
+          const pid = Number(readFileSync(join(dataDir, 'instances', inst.id, 'agent.pid'), 'utf8'))
+          agentRss.push([engine, rssMb(pid)])
+        }
+        await client.instances.delete(inst.id)
+        while (true) { try { await client.instances.get(inst.id); await sleep(50) } catch { break } }
+      }
+      results[engine].trove = median(times)
+    }
+    await client.close()
+
+    const rows = Object.entries(results).map(([e, r]) =>
+      `| ${e} | ${(r.baseline / 1000).toFixed(2)} s | ${(r.trove / 1000).toFixed(2)} s | ${((r.trove - r.baseline) / 1000).toFixed(2)} s | <= 0.30 s | ${r.trove - r.baseline <= 300 ? 'met' : 'not met'} |`)
+    const text = [
+      `Command: \`npm run bench\` (bench/create.mjs), ${new Date().toISOString().slice(0, 10)}, ${machine()}. Median of ${RUNS} runs.`,
+      '',
+      'create->ACTIVE: from POST /instances to the first GET that shows ACTIVE, polling every 10 ms (flavor m1.tiny, 1 GB).',
+      "The engine's own init+start: the same engine initialised and started by hand with the engines.md recipe, until its",
+      'own client sees it ready, measured by the same script on the same machine.',
+      '',
+      "| engine | engine's own init+start | trove create->ACTIVE | overhead | goal | |",
+      '|---|---|---|---|---|---|',
+      ...rows,
+      '',
+      '| process | RSS | goal |',
+      '|---|---|---|',
+      `| trove server, idle (no instances) | ${serverIdle.toFixed(0)} MB | |`,
+      ...agentRss.map(([e, mb]) => `| trove agent (${e}) | ${mb.toFixed(0)} MB | <= 60 MB (issue 7) |`),
+    ].join('\n')
+    writeSection('create', 'Create -> ACTIVE, server and agent memory', text)
+    process.stdout.write(text + '\n')
+  } finally {
+    if (server) { server.child.kill('SIGTERM'); await new Promise((r) => server.child.once('exit', r)) }
+    // Anything a failed run left behind.
+    try { execFileSync('sh', ['-c', `for p in $(ls /proc | grep -E '^[0-9]+$'); do readlink /proc/$p/cwd 2>/dev/null | grep -q '^${root}' && kill -9 $p; tr '\\0' ' ' < /proc/$p/cmdline 2>/dev/null | grep -q '${root}' && kill -9 $p; done; true`]) } catch { /* best effort */ }
+    rmSync(root, { recursive: true, force: true })
+  }
+}
+
+await main()

@@ -1,0 +1,6 @@
+// `npm run bench`: every benchmark script, one after the other.
+const scripts = ['./create.mjs']
+for (const s of scripts) {
+  process.stdout.write(`== ${s}\n`)
+  await import(s)
+}
