@@ -6,6 +6,7 @@ import { promisify } from 'node:util'
 import { runCli, startServerProcess, tempDir } from '../helpers/lab.js'
 import { processesUnder } from '../../src/server/compute/processes.js'
 import { CLAIM_DIR } from '../../src/server/compute/addresses.js'
+import { instanceGroupDirs } from '../../src/server/compute/cgroups.js'
 
 const exec = promisify(execFile)
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
@@ -56,6 +57,12 @@ t.test('create, serve, survive a server restart and delete one instance of each 
     const pids = processesUnder(join(dataDir, 'instances', id))
     const engineUids = pids.map(uidOf).filter((u) => u !== 0)
     t.ok(engineUids.length > 0, `${engine}: the engine runs as an unprivileged user`)
+    const groups = instanceGroupDirs(id)
+    if (groups.length === 0) { t.comment('no cgroup v1 memory/cpu controllers on this machine: limits not checked'); continue }
+    const mem = groups.find((g) => g.includes('/memory/'))!
+    t.equal(readFileSync(join(mem, 'memory.limit_in_bytes'), 'utf8').trim(), String(512 * 1024 * 1024), `${engine}: memory limit = the flavor's RAM`)
+    const inGroup = readFileSync(join(mem, 'cgroup.procs'), 'utf8').split('\n').filter(Boolean).map(Number)
+    t.ok(pids.some((p) => inGroup.includes(p) && uidOf(p) !== 0), `${engine}: the engine is in its memory cgroup`)
   }
 
   const list = await runCli(['instance', 'list', '-f', 'json'], env)
@@ -85,6 +92,7 @@ t.test('create, serve, survive a server restart and delete one instance of each 
   t.same(JSON.parse((await runCli(['instance', 'list', '-f', 'json'], env)).stdout), [], 'no instance left')
   t.same(readdirSync(join(dataDir, 'instances')), [], 'instance directories removed')
   t.same(processesUnder(join(dataDir, 'instances')), [], 'no engine or agent process left')
+  t.same([...created.values()].flatMap(({ id }) => instanceGroupDirs(id)).filter((g) => existsSync(g)), [], 'cgroups removed')
   for (const { ip } of created.values()) t.notOk(existsSync(join(CLAIM_DIR, ip)) && readFileSync(join(CLAIM_DIR, ip), 'utf8').startsWith(dataDir), `address ${ip} released`)
   t.equal(await server.stop(), 0)
 })

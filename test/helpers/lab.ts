@@ -6,6 +6,7 @@ import type { Test } from 'tap'
 import { buildServer, type ServerOptions, type TroveServer } from '../../src/server/index.js'
 import { processesUnder, terminate } from '../../src/server/compute/processes.js'
 import { CLAIM_DIR } from '../../src/server/compute/addresses.js'
+import { instanceGroupDirs, removeInstanceGroups } from '../../src/server/compute/cgroups.js'
 import { main } from '../../src/cli/main.js'
 import type { IO } from '../../src/cli/spec.js'
 
@@ -41,6 +42,9 @@ export function tempDir(t: Test, prefix = 'tv'): string {
 export async function killEverythingUnder(dir: string): Promise<void> {
   const pids = processesUnder(dir)
   if (pids.length) await terminate(pids, 5000)
+  const ids: string[] = []
+  for (const sub of ['lab/instances', 'instances']) { try { ids.push(...readdirSync(join(dir, sub))) } catch { /* none */ } }
+  for (const id of ids) await removeInstanceGroups(instanceGroupDirs(id), 2000)
   try {
     for (const a of readdirSync(CLAIM_DIR)) {
       try { if (readFileSync(join(CLAIM_DIR, a), 'utf8').startsWith(dir + '/')) rmSync(join(CLAIM_DIR, a)) } catch { /* raced */ }

@@ -1,4 +1,4 @@
-import { mkdirSync, readFileSync, rmdirSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdirSync, readFileSync, rmdirSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 
 /**
@@ -48,10 +48,21 @@ export function groupPids(dirs: string[]): number[] {
   return pids
 }
 
-export function removeInstanceGroups(dirs: string[]): void {
-  for (const d of dirs) {
-    try { rmdirSync(d) } catch { /* still busy or gone: reconciliation retries */ }
+/**
+ * Removes the groups. A just-killed engine can stay in its group until its parent
+ * reaps it, so busy groups are retried for a few seconds; false if one remains.
+ */
+export async function removeInstanceGroups(dirs: string[], patienceMs = 5000): Promise<boolean> {
+  const until = Date.now() + patienceMs
+  let left = dirs.filter((d) => existsSync(d))
+  while (left.length) {
+    left = left.filter((d) => {
+      try { rmdirSync(d); return false } catch (e) { return (e as NodeJS.ErrnoException).code !== 'ENOENT' }
+    })
+    if (!left.length || Date.now() > until) break
+    await new Promise((r) => setTimeout(r, 100))
   }
+  return left.length === 0
 }
 
 export function instanceGroupDirs(instanceId: string): string[] {

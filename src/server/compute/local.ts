@@ -124,7 +124,7 @@ export class LocalCompute {
     const groups = instanceGroupDirs(id)
     const pids = new Set([...processesUnder(dir), ...groupPids(groups)])
     if (pids.size) await terminate([...pids], 15_000)
-    removeInstanceGroups(groups)
+    if (!(await removeInstanceGroups(groups))) this.opts.log(`instance ${id}: cgroups still busy, left in place: ${groups.join(' ')}`)
     rmSync(dir, { recursive: true, force: true })
     if (address) release(address, dir)
   }
