@@ -32,6 +32,8 @@ export interface ServerOptions extends Partial<LabConfig> {
   log?: (m: string) => void
   /** Engines to offer; detected from the host when absent (tests may pass a subset). */
   engines?: DetectedEngine[]
+  /** false: start no agent processes (see LocalComputeOptions.spawnAgents). */
+  spawnAgents?: boolean
 }
 
 /** Default data directory: TROVE_DATA_DIR, else /var/lib/trove for root (engines must reach it), else ~/.local/share/trove. */
@@ -92,7 +94,7 @@ export async function buildServer(opts: ServerOptions = {}): Promise<TroveServer
 
   const identity = new IdentityStore(db)
   const instances = new Instances(db)
-  const compute = new LocalCompute({ dataDir: config.dataDir, log })
+  const compute = new LocalCompute({ dataDir: config.dataDir, log, spawnAgents: opts.spawnAgents })
   const tasks = new TaskEngine(db, log)
   const brokerFile = join(config.dataDir, 'broker.json')
   let broker: BrokerHandle | undefined
@@ -152,7 +154,7 @@ export async function buildServer(opts: ServerOptions = {}): Promise<TroveServer
       // Pick up what the last run left: claims, dead agents of live instances, unfinished flows.
       for (const inst of instances.listAll()) {
         if (inst.address && !compute.reclaim(inst.id, inst.address)) log(`instance ${inst.id}: address ${inst.address} is claimed by another lab`)
-        if (inst.task_id === InstanceTask.NONE.id && compute.hasBootstrap(inst.id) && !compute.agentAlive(inst.id)) {
+        if (opts.spawnAgents !== false && inst.task_id === InstanceTask.NONE.id && compute.hasBootstrap(inst.id) && !compute.agentAlive(inst.id)) {
           log(`instance ${inst.id}: agent not running, starting it`)
           compute.spawnAgent(inst.id)
         }

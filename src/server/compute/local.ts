@@ -18,6 +18,11 @@ export interface LocalComputeOptions {
   log: (m: string) => void
   /** Use cgroup v1 limits when the machine allows them (default true). */
   cgroups?: boolean
+  /**
+   * false: write each agent's bootstrap but start no agent process; agents are run
+   * by someone else (tests drive the protocol with scripted agents this way).
+   */
+  spawnAgents?: boolean
 }
 
 /**
@@ -70,6 +75,7 @@ export class LocalCompute {
 
   /** Starts (or restarts) the agent of an instance whose bootstrap exists. */
   spawnAgent(id: string): number {
+    if (this.opts.spawnAgents === false) return 0
     const baseDir = this.instanceDir(id)
     const log = openSync(join(baseDir, INSTANCE_FILES.agentLog), 'a', 0o600)
     try {

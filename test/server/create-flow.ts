@@ -1,0 +1,117 @@
+import t from 'tap'
+import mqtt from 'mqtt'
+import { readFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { apiLab } from '../helpers/api.js'
+import { runMain } from '../helpers/lab.js'
+import { buildServer } from '../../src/server/index.js'
+import { agentEventTopic, agentReplyTopic, agentRpcTopic, encode, type AgentBootstrap, type RpcRequest } from '../../src/protocol/index.js'
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
+
+/** A scripted agent: the instance's real credentials and topics, behaviour chosen by the test. */
+async function scriptedAgent(dataDir: string, id: string) {
+  const boot = JSON.parse(readFileSync(join(dataDir, 'instances', id, 'agent.json'), 'utf8')) as AgentBootstrap
+  const broker = JSON.parse(readFileSync(boot.brokerFile, 'utf8')) as { host: string; port: number }
+  const client = await mqtt.connectAsync({ host: broker.host, port: broker.port, username: boot.mqtt.username, password: boot.mqtt.password, clientId: boot.mqtt.username, clean: false, reconnectPeriod: 200 })
+  await client.subscribeAsync(agentRpcTopic(id), { qos: 1 })
+  client.on('message', (_topic, payload) => {
+    const req = JSON.parse(payload.toString()) as RpcRequest
+    if (req.reply) client.publish(agentReplyTopic(id), encode({ id: req.id, ok: true, result: req.method === 'get_filesystem_stats' ? { used: 0.1, total: 1, free: 1 } : true }), { qos: 1 })
+  })
+  return {
+    boot,
+    heartbeat: (status: 'BUILDING' | 'HEALTHY' | 'FAILED', fault?: string) =>
+      client.publishAsync(agentEventTopic(id), encode({ kind: 'heartbeat', sent: Date.now(), status, agentPid: process.pid, ...(fault ? { fault } : {}) }), { qos: 1 }),
+    close: () => client.endAsync(true),
+  }
+}
+
+const body = (name: string) => ({ instance: { name, flavorRef: '1', volume: { size: 1 }, datastore: { type: 'postgresql' } } })
+
+t.test('a guest failure or a build timeout ends in ERROR with a fault; --wait fails with it', async (t) => {
+  const lab = await apiLab(t, { spawnAgents: false, buildTimeoutMs: 3000 })
+  const p = `/v1.0/${lab.demo.project}`
+
+  const created = await lab.req('POST', `${p}/instances`, { body: body('will-fail') })
+  t.equal(created.status, 200)
+  t.equal(created.body.instance.status, 'BUILD')
+  t.equal(created.body.instance.operating_status, '')
+  const id = created.body.instance.id
+  const agent = await scriptedAgent(lab.dataDir, id)
+  t.teardown(() => agent.close())
+  t.equal(agent.boot.flavor.ramMb, 512, 'the bootstrap carries the flavor')
+  t.equal(agent.boot.port, 5432, 'the standard port')
+
+  const del = await lab.req('DELETE', `${p}/instances/${id}`)
+  t.equal(del.status, 422, 'no delete while building (upstream)')
+  t.match(del.body.unprocessableEntity.message, /is not ready/)
+
+  const waiting = runMain(['instance', 'create', 'x', '--flavor', '1', '--size', '1', '--datastore', 'postgresql'], lab.env) // another instance, left to time out
+  await agent.heartbeat('BUILDING')
+  await agent.heartbeat('FAILED', 'initdb: error: could not create directory: No space left on device')
+  await sleep(200)
+  const shown = await lab.req('GET', `${p}/instances/${id}`)
+  t.equal(shown.body.instance.status, 'ERROR')
+  t.equal(shown.body.instance.fault.message, 'initdb: error: could not create directory: No space left on device')
+  t.equal(shown.body.instance.fault.details, null, 'no details for members')
+
+  const w = await runMain(['instance', 'show', id, '-f', 'value', '-c', 'fault'], lab.env)
+  t.equal(w.stdout.trim(), 'initdb: error: could not create directory: No space left on device')
+
+  const other = JSON.parse((await runMain(['instance', 'list', '-f', 'json'], lab.env)).stdout).find((i: Record<string, string>) => i.Name === 'x')
+  t.equal((await waiting).code, 0)
+  const refused = await runMain(['instance', 'delete', 'x'], lab.env)
+  t.equal(refused.code, 1, 'deleting while it still builds is refused')
+  t.match(refused.stdout, /is not ready\. \(Status is BUILD\)\. \(HTTP 422\)/)
+  const start = Date.now()
+  let status = ''
+  while (Date.now() - start < 6000) {
+    status = (await lab.req('GET', `${p}/instances/${other.ID}`)).body.instance.status
+    if (status === 'ERROR') break
+    await sleep(100)
+  }
+  t.equal(status, 'ERROR', 'no heartbeat: ERROR after the build timeout')
+  t.match((await lab.req('GET', `${p}/instances/${other.ID}`)).body.instance.fault.message, /did not report the database as healthy within 3 s/)
+
+  const delErr = await runMain(['instance', 'delete', id, other.ID, '--wait', '--timeout', '30'], lab.env)
+  t.equal(delErr.code, 0, `instances in ERROR can be deleted (${delErr.stderr})`)
+  t.same(JSON.parse((await runMain(['instance', 'list', '-f', 'json'], lab.env)).stdout), [])
+})
+
+t.test('--wait reports the fault and exits 1 when the build fails', async (t) => {
+  const lab = await apiLab(t, { spawnAgents: false })
+  const run = runMain(['instance', 'create', 'doomed', '--flavor', '1', '--size', '1', '--datastore', 'postgresql', '--wait', '-f', 'json'], lab.env)
+  let id: string | undefined
+  for (let i = 0; i < 50 && !id; i++) { await sleep(50); id = lab.server.lab.instances.listAll()[0]?.id }
+  const agent = await scriptedAgent(lab.dataDir, id!)
+  t.teardown(() => agent.close())
+  await agent.heartbeat('FAILED', 'mariadbd: Can\'t create/write to file')
+  const r = await run
+  t.equal(r.code, 1)
+  t.equal(r.stdout, '', 'nothing on stdout')
+  t.match(r.stderr, /instance doomed \([0-9a-f-]+\) is ERROR: mariadbd: Can't create\/write to file\n$/)
+})
+
+t.test('a build survives a server restart: the task resumes and the instance becomes ACTIVE', async (t) => {
+  const lab = await apiLab(t, { spawnAgents: false })
+  const p = `/v1.0/${lab.demo.project}`
+  const id = (await lab.req('POST', `${p}/instances`, { body: body('across') })).body.instance.id
+  await lab.server.close()
+
+  const again = await buildServer({ dataDir: lab.dataDir, host: '127.0.0.1', port: 0, spawnAgents: false, log: () => {} })
+  await again.start()
+  t.teardown(() => again.close())
+  const agent = await scriptedAgent(lab.dataDir, id)
+  t.teardown(() => agent.close())
+  await agent.heartbeat('HEALTHY')
+  let inst
+  for (let i = 0; i < 40; i++) {
+    inst = again.lab.instances.get(id)
+    if (inst?.server_status === 'ACTIVE') break
+    await sleep(50)
+  }
+  t.equal(inst?.server_status, 'ACTIVE', 'resumed after the restart')
+  const task = again.lab.db.prepare("SELECT state, step FROM tasks WHERE instance_id = ? AND kind = 'create_instance'").get(id)
+  t.same(task, { state: 'done', step: 'wait' })
+})
