@@ -10,8 +10,9 @@ if [ "$(id -u)" != 0 ]; then
   exit 1
 fi
 
-# python3-openstackclient + python3-troveclient: the real client, used by the interop tests and benchmarks.
-pkgs=(mariadb-server mariadb-backup postgresql redis-server procps iproute2 util-linux python3-openstackclient python3-troveclient)
+# python3-openstackclient + python3-troveclient: the real client, used by the interop tests and benchmarks;
+# tmux: a real terminal for the tests of the interactive views.
+pkgs=(mariadb-server mariadb-backup postgresql redis-server procps iproute2 util-linux python3-openstackclient python3-troveclient tmux)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")

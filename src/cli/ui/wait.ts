@@ -34,10 +34,10 @@ async function progressFor(ctx: CommandContext, label: string): Promise<Progress
  * --wait for an instance: until ACTIVE (failing on ERROR with the instance's fault)
  * or until it is gone (target DELETED). `--timeout SECONDS` bounds it (exit 8).
  */
-export async function waitForInstance(ctx: CommandContext, client: TroveClient, id: string, target: 'ACTIVE' | 'DELETED', opts: Record<string, unknown>): Promise<Instance | undefined> {
+export async function waitForInstance(ctx: CommandContext, client: TroveClient, id: string, target: 'ACTIVE' | 'DELETED', opts: Record<string, unknown>, name?: string): Promise<Instance | undefined> {
   const timeoutS = opts.timeout === undefined ? 1800 : Number(opts.timeout)
   if (!Number.isFinite(timeoutS) || timeoutS <= 0) throw new CliError(`--timeout must be a positive number of seconds, not '${String(opts.timeout)}'`, 2)
-  const progress = await progressFor(ctx, `instance ${id}`)
+  const progress = await progressFor(ctx, name ? `instance ${name} (${id})` : `instance ${id}`)
   let last = ''
   try {
     const r = await waitFor<Instance>({

@@ -70,7 +70,7 @@ export const instanceCreate: CommandSpec = {
     body.access = { is_public: Boolean(opts.isPublic), ...(cidrs.length ? { allowed_cidrs: cidrs } : {}) }
 
     let inst = await client.instances.create(body)
-    if (opts.wait) inst = (await waitForInstance(ctx, client, inst.id, 'ACTIVE', opts)) ?? inst
+    if (opts.wait) inst = (await waitForInstance(ctx, client, inst.id, 'ACTIVE', opts, inst.name)) ?? inst
     return { kind: 'show', fields: showFields(inst) }
   },
 }
