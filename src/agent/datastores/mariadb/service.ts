@@ -1,0 +1,81 @@
+import { chown, writeFile } from 'node:fs/promises'
+import { join } from 'node:path'
+import type { Datastore, EngineCommand, EngineContext } from '../types.js'
+import { lastMatchingLine } from '../../engine-process.js'
+import { renderMariadbCnf } from './config.js'
+import { mariadbPing } from './probe.js'
+
+/**
+ * MariaDB (and `mysql`, which on Debian is the same server): mariadbd runs as root in
+ * the foreground and drops to the run user itself (`user=` in the cnf), and
+ * `--defaults-file` first on every command line keeps /etc/mysql out (engines.md 1).
+ */
+export class MariadbService implements Datastore {
+  readonly name: string
+  readonly pidFiles: string[]
+  readonly logFile: string
+  readonly sockets: string[]
+  readonly stopSignal = 'SIGTERM' as const
+  readonly staleFiles: string[] = []
+  private readonly cnf: string
+
+  constructor(
+    private readonly ctx: EngineContext,
+    private readonly flavour: 'mariadb' | 'mysql',
+  ) {
+    const p = ctx.paths
+    this.name = flavour
+    this.cnf = join(p.conf, 'my.cnf')
+    this.pidFiles = [join(p.run, 'mysqld.pid')]
+    this.logFile = join(p.log, 'error.log')
+    this.sockets = [join(p.run, 'mysqld.sock')]
+  }
+
+  private bin(name: string): string {
+    const dir = this.ctx.bootstrap.datastore.binDir
+    return dir ? join(dir, name) : name
+  }
+
+  async writeConfig(): Promise<void> {
+    const b = this.ctx.bootstrap
+    const text = renderMariadbCnf({
+      paths: this.ctx.paths,
+      address: b.address,
+      port: b.port,
+      runUser: b.runUser,
+      serverId: b.serverId,
+      ramMb: b.flavor.ramMb,
+    })
+    await writeFile(this.cnf, text, { mode: 0o600 })
+    await chown(this.cnf, this.ctx.user.uid, this.ctx.user.gid)
+  }
+
+  async initCommand(): Promise<EngineCommand> {
+    const tool = this.flavour === 'mysql' ? 'mysql_install_db' : 'mariadb-install-db'
+    return {
+      file: this.bin(tool),
+      args: [
+        `--defaults-file=${this.cnf}`,
+        `--user=${this.ctx.user.name}`,
+        '--skip-test-db',
+        '--auth-root-authentication-method=socket',
+        '--auth-root-socket-user=root',
+      ],
+      asUser: false,
+    }
+  }
+
+  async serverCommand(): Promise<EngineCommand> {
+    return { file: this.bin(this.flavour === 'mysql' ? 'mysqld' : 'mariadbd'), args: [`--defaults-file=${this.cnf}`], asUser: false }
+  }
+
+  probe(timeoutMs: number): Promise<boolean> {
+    return mariadbPing(this.sockets[0]!, timeoutMs)
+  }
+
+  faultLine(text: string): string | undefined {
+    // Its last [ERROR] lines are follow-ups ("Do you already have another server...",
+    // "Aborting"); the reason comes before them.
+    return lastMatchingLine(text, /^(?!.*\[ERROR\] (Aborting|Do you already have another))(.*(\[ERROR\]|ERROR:|FATAL))/)
+  }
+}

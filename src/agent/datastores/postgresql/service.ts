@@ -1,0 +1,77 @@
+import { access, chown, writeFile } from 'node:fs/promises'
+import { join } from 'node:path'
+import type { Datastore, EngineCommand, EngineContext } from '../types.js'
+import { lastMatchingLine } from '../../engine-process.js'
+import { renderPgHba, renderPostgresConf } from './config.js'
+import { postgresPing } from './probe.js'
+
+/**
+ * PostgreSQL: initdb and postgres refuse root, so both run as the run user (setpriv).
+ * `postgres -D CONFDIR` stays in the foreground (no pg_ctl daemonising), so the PID
+ * the agent spawned is the postmaster it supervises.
+ */
+export class PostgresqlService implements Datastore {
+  readonly name = 'postgresql'
+  readonly pidFiles: string[]
+  readonly logFile: string
+  readonly sockets: string[]
+  readonly staleFiles: string[]
+  /** SIGINT is a fast shutdown (pg_ctl -m fast): sessions are rolled back, nothing is lost. */
+  readonly stopSignal = 'SIGINT' as const
+  private readonly binDir: string | undefined
+
+  constructor(private readonly ctx: EngineContext) {
+    const p = ctx.paths
+    this.pidFiles = [join(p.run, 'postgres.pid'), join(p.data, 'postmaster.pid')]
+    this.logFile = join(p.log, 'postgresql.log')
+    this.sockets = [join(p.run, `.s.PGSQL.${ctx.bootstrap.port}`)]
+    // postgres refuses to start while the PID in these is alive, whoever it is now.
+    this.staleFiles = [join(p.data, 'postmaster.pid'), `${this.sockets[0]}.lock`]
+    this.binDir = ctx.bootstrap.datastore.binDir
+  }
+
+  private async bin(name: string): Promise<string> {
+    if (this.binDir) return join(this.binDir, name)
+    // Debian keeps the server binaries off PATH; use its versioned dir when it exists.
+    const debian = `/usr/lib/postgresql/${this.ctx.bootstrap.datastore.version.split('.')[0]}/bin`
+    return access(join(debian, name)).then(
+      () => join(debian, name),
+      () => name,
+    )
+  }
+
+  async writeConfig(): Promise<void> {
+    const b = this.ctx.bootstrap
+    const conf = this.ctx.paths.conf
+    const files: Array<[string, string]> = [
+      ['postgresql.conf', renderPostgresConf({ paths: this.ctx.paths, address: b.address, port: b.port, ramMb: b.flavor.ramMb })],
+      ['pg_hba.conf', renderPgHba()],
+      ['pg_ident.conf', ''],
+    ]
+    for (const [name, text] of files) {
+      await writeFile(join(conf, name), text, { mode: 0o600 })
+      await chown(join(conf, name), this.ctx.user.uid, this.ctx.user.gid)
+    }
+  }
+
+  async initCommand(): Promise<EngineCommand> {
+    return {
+      file: await this.bin('initdb'),
+      args: ['-D', this.ctx.paths.data, '-U', 'postgres', '-E', 'UTF8', '--locale=C.UTF-8', '--auth-local=trust', '--auth-host=scram-sha-256'],
+      asUser: true,
+    }
+  }
+
+  async serverCommand(): Promise<EngineCommand> {
+    return { file: await this.bin('postgres'), args: ['-D', this.ctx.paths.conf], asUser: true }
+  }
+
+  probe(timeoutMs: number): Promise<boolean> {
+    return postgresPing(this.sockets[0]!, this.pidFiles[1]!, timeoutMs)
+  }
+
+  faultLine(text: string): string | undefined {
+    // Not the "starting up"/"shutting down" refusals: those are clients', not the server's.
+    return lastMatchingLine(text, /^(?!.*the database system is (starting up|shutting down)).*(\b(FATAL|PANIC):|initdb: error)/)
+  }
+}

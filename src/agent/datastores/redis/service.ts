@@ -1,0 +1,77 @@
+import { randomBytes } from 'node:crypto'
+import { chown, readFile, writeFile } from 'node:fs/promises'
+import { join } from 'node:path'
+import type { Datastore, EngineCommand, EngineContext } from '../types.js'
+import { lastMatchingLine } from '../../engine-process.js'
+import { renderRedisAcl, renderRedisConf } from './config.js'
+import { redisPing } from './probe.js'
+
+/** File (root, 0600) with the agent's admin password: the ACL `default` user's. */
+export const REDIS_ADMIN_SECRET = 'admin.secret'
+
+/**
+ * Redis has no user option, so it runs under setpriv as the run user, `daemonize no`
+ * keeping the spawned PID. Files it rewrites (ACL SAVE, CONFIG REWRITE) stay 0600
+ * because the launcher sets umask 077.
+ */
+export class RedisService implements Datastore {
+  readonly name = 'redis'
+  readonly pidFiles: string[]
+  readonly logFile: string
+  readonly sockets: string[]
+  readonly stopSignal = 'SIGTERM' as const
+  readonly staleFiles: string[] = []
+  private readonly conf: string
+  private readonly secretFile: string
+  private password: string | undefined
+
+  constructor(private readonly ctx: EngineContext) {
+    const p = ctx.paths
+    this.conf = join(p.conf, 'redis.conf')
+    this.secretFile = join(p.conf, REDIS_ADMIN_SECRET)
+    this.pidFiles = [join(p.run, 'redis.pid')]
+    this.logFile = join(p.log, 'redis.log')
+    this.sockets = [join(p.run, 'redis.sock')]
+  }
+
+  async writeConfig(): Promise<void> {
+    const b = this.ctx.bootstrap
+    const { uid, gid } = this.ctx.user
+    // A fresh password per prepare: a re-prepare starts from an empty data dir anyway.
+    this.password = randomBytes(24).toString('hex')
+    await writeFile(this.secretFile, this.password + '\n', { mode: 0o600 })
+    const acl = join(this.ctx.paths.conf, 'users.acl')
+    await writeFile(acl, renderRedisAcl(this.password), { mode: 0o600 })
+    await chown(acl, uid, gid)
+    await writeFile(this.conf, renderRedisConf({ paths: this.ctx.paths, address: b.address, port: b.port, ramMb: b.flavor.ramMb }), {
+      mode: 0o600,
+    })
+    await chown(this.conf, uid, gid)
+  }
+
+  async initCommand(): Promise<undefined> {
+    return undefined
+  }
+
+  async serverCommand(): Promise<EngineCommand> {
+    const dir = this.ctx.bootstrap.datastore.binDir
+    return { file: dir ? join(dir, 'redis-server') : 'redis-server', args: [this.conf], asUser: true }
+  }
+
+  async probe(timeoutMs: number): Promise<boolean> {
+    if (this.password === undefined) {
+      try {
+        this.password = (await readFile(this.secretFile, 'utf8')).trim()
+      } catch {
+        return false
+      }
+    }
+    return redisPing(this.sockets[0]!, this.password, timeoutMs)
+  }
+
+  faultLine(text: string): string | undefined {
+    // Redis logs why it gives up as its last line (config errors end with the reason too);
+    // skip advisory "# WARNING ..." lines (overcommit, THP), which are no reason to fail.
+    return lastMatchingLine(text, /^(?!.*# WARNING)\S/)
+  }
+}

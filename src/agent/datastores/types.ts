@@ -1,0 +1,71 @@
+import type { AgentBootstrap } from '../../protocol/index.js'
+import type { Log } from '../log.js'
+
+/** The instance directory's parts (names from INSTANCE_FILES). */
+export interface InstancePaths {
+  base: string
+  data: string
+  run: string
+  log: string
+  conf: string
+  tmp: string
+}
+
+/** The unprivileged account the engine runs as. */
+export interface RunUser {
+  name: string
+  uid: number
+  gid: number
+}
+
+/** Everything an engine driver needs; built once per agent. */
+export interface EngineContext {
+  bootstrap: AgentBootstrap
+  paths: InstancePaths
+  user: RunUser
+  log: Log
+}
+
+/** A program to run: `asUser` drops to the run user with setpriv before exec. */
+export interface EngineCommand {
+  file: string
+  args: string[]
+  asUser: boolean
+}
+
+/**
+ * One database engine as the agent drives it: files, commands and a readiness probe.
+ * Process handling (spawn, cgroups, adopt, stop, crash restarts) is common to all
+ * engines and lives in the supervisor.
+ */
+export interface Datastore {
+  readonly name: string
+  /** Pid files the engine writes, checked in order when re-adopting a running engine. */
+  readonly pidFiles: string[]
+  /** The engine's own log; its stdout/stderr are appended to it too. */
+  readonly logFile: string
+  /** Unix sockets the engine creates (checked against the 107-byte limit). */
+  readonly sockets: string[]
+  /** The signal that stops it gracefully. */
+  readonly stopSignal: NodeJS.Signals
+  /**
+   * Lock files a killed engine leaves behind that would stop the next start when their
+   * PID has been reused; removed only once no engine of this instance is running.
+   */
+  readonly staleFiles: string[]
+  /** Writes the config files (and secrets) derived from the bootstrap. */
+  writeConfig(): Promise<void>
+  /** The command that initialises an empty data dir, if the engine needs one. */
+  initCommand(): Promise<EngineCommand | undefined>
+  /** The server, run in the foreground so its PID is the one the agent supervises. */
+  serverCommand(): Promise<EngineCommand>
+  /** One readiness check: true when the engine answered a ping/query. Never throws. */
+  probe(timeoutMs: number): Promise<boolean>
+  /** The engine's own error line in a piece of its log or tool output, if any. */
+  faultLine(text: string): string | undefined
+  /**
+   * Hook for the prepare payload (databases, users, root password). A later issue
+   * implements it per engine; until then prepare ignores the payload.
+   */
+  applyPreparePayload?(payload: AgentBootstrap['prepare']): Promise<void>
+}

@@ -1,0 +1,188 @@
+import { readFile, rm, writeFile } from 'node:fs/promises'
+import { join, resolve } from 'node:path'
+import {
+  INSTANCE_FILES,
+  agentEventTopic,
+  agentReplyTopic,
+  decode,
+  encode,
+  type AgentBootstrap,
+  type AgentEvent,
+  type RpcReply,
+  type RpcRequest,
+} from '../protocol/index.js'
+import type { MqttClient } from './connection.js'
+import { isAlive, oneLine } from './engine-process.js'
+import { filesystemStats } from './fs-stats.js'
+import { timestampedLog, type Log } from './log.js'
+import { RpcDispatcher, agentMethods } from './rpc.js'
+import { Supervisor } from './supervisor.js'
+
+export interface AgentHandle {
+  /** Settles with the exit code when the agent has ended (close() or shutdown_agent). */
+  done: Promise<number>
+  /** Stop the agent gracefully WITHOUT stopping the engine (what SIGTERM does). */
+  close(): Promise<void>
+}
+
+export interface AgentOptions {
+  /** Where log lines go (timestamped); stderr by default. */
+  log?: (line: string) => void
+}
+
+async function readBootstrap(path: string): Promise<AgentBootstrap> {
+  let b: Partial<AgentBootstrap> | undefined
+  try {
+    b = decode<AgentBootstrap>(await readFile(path))
+  } catch (err) {
+    throw new Error(`cannot read ${path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`)
+  }
+  const missing = (['instanceId', 'datastore', 'brokerFile', 'mqtt', 'baseDir', 'address', 'port', 'flavor', 'runUser', 'prepare'] as const).filter(
+    (k) => b?.[k] === undefined,
+  )
+  if (!b || missing.length) throw new Error(`${path} is not an agent bootstrap (missing ${missing.join(', ') || 'everything'})`)
+  return b as AgentBootstrap
+}
+
+/**
+ * Two agents for one instance would share an MQTT client id and kick each other off
+ * the broker every 500 ms, so refuse to start while another live agent owns agent.pid.
+ */
+async function claimPidFile(pidFile: string, baseDir: string): Promise<void> {
+  const other = Number.parseInt(await readFile(pidFile, 'utf8').catch(() => ''), 10)
+  if (Number.isInteger(other) && other !== process.pid && (await isAlive(other))) {
+    const cmdline = await readFile(`/proc/${other}/cmdline`, 'utf8').catch(() => '')
+    if (cmdline.includes(baseDir)) throw new Error(`another agent (pid ${other}) is running for this instance`)
+  }
+  await writeFile(pidFile, `${process.pid}\n`)
+}
+
+/**
+ * Starts the guest agent for the instance described by the bootstrap file. It returns
+ * once the agent runs; prepare (or re-adopting the engine) and the broker connection
+ * proceed in the background, in parallel, so the engine's first answer is reported
+ * without waiting on anything else.
+ */
+export async function startAgent(bootstrapPath: string, opts: AgentOptions = {}): Promise<AgentHandle> {
+  const log: Log = timestampedLog(opts.log)
+  const bootstrap = await readBootstrap(bootstrapPath)
+  const id = bootstrap.instanceId
+  const pidFile = join(bootstrap.baseDir, INSTANCE_FILES.agentPid)
+  await claimPidFile(pidFile, bootstrap.baseDir)
+  log(`agent ${process.pid} starting for instance ${id} (${bootstrap.datastore.manager} ${bootstrap.datastore.version})`)
+
+  let lastSent = 0
+  const heartbeat = (): void => {
+    // Offline: skip (one goes out on reconnect, no stale backlog); at boot: wait for a real status.
+    if (!client?.connected || !supervisor.reporting) return
+    // The server drops an event whose `sent` is not newer than the last one it saw.
+    const sent = Math.max(Date.now(), lastSent + 1)
+    lastSent = sent
+    const status = supervisor.status
+    const event: AgentEvent = { kind: 'heartbeat', sent, status, agentPid: process.pid }
+    const enginePid = supervisor.enginePid
+    if (enginePid !== undefined) event.enginePid = enginePid
+    const fault = supervisor.faultMessage
+    if (fault !== undefined) event.fault = fault
+    client.publish(agentEventTopic(id), encode(event), { qos: 1 })
+  }
+
+  const supervisor = new Supervisor(bootstrap, log, (status) => {
+    log(`status ${status}`)
+    heartbeat()
+  })
+
+  let client: MqttClient | undefined
+  let finish!: (code: number) => void
+  const done = new Promise<number>((r) => (finish = r))
+  let closing: Promise<void> | undefined
+  const end = (code: number): Promise<void> =>
+    (closing ??= (async () => {
+      clearInterval(timer)
+      supervisor.close()
+      if (client) await (await import('./connection.js')).endConnection(client)
+      const owner = await readFile(pidFile, 'utf8').catch(() => '')
+      if (owner.trim() === String(process.pid)) await rm(pidFile, { force: true })
+      log(`agent stopped (exit code ${code})`)
+      finish(code)
+    })())
+
+  const rpc = new RpcDispatcher(
+    agentMethods({
+      prepare: () => supervisor.prepare(),
+      stopDb: () => supervisor.stopDb(),
+      restart: (timeoutMs) => supervisor.restart(timeoutMs),
+      shutdown: () => supervisor.shutdown(),
+      filesystemStats: () => filesystemStats(supervisor.paths.data, bootstrap.volumeSize),
+    }),
+    (reply: RpcReply) =>
+      new Promise<void>((res, rej) => client!.publish(agentReplyTopic(id), encode(reply), { qos: 1 }, (err) => (err ? rej(err) : res()))),
+    log,
+    (req, reply) => {
+      if (req.method === 'shutdown_agent' && reply.ok) void end(0)
+    },
+  )
+
+  const timer = setInterval(() => {
+    supervisor
+      .measure()
+      .catch((err: Error) => log(`measure: ${oneLine(err.message)}`))
+      .finally(heartbeat)
+  }, Math.max(bootstrap.heartbeatMs, 100))
+
+  // The engine's init/start runs in other processes, so start it first and load the
+  // MQTT client (~40 ms of module loading) meanwhile: create -> HEALTHY is measured.
+  void supervisor.boot().catch((err: Error) => log(`boot: ${oneLine(err.message)}`))
+  const { connectBroker } = await import('./connection.js')
+  client = connectBroker({
+    instanceId: id,
+    brokerFile: bootstrap.brokerFile,
+    username: bootstrap.mqtt.username,
+    password: bootstrap.mqtt.password,
+    log,
+    onConnect: heartbeat,
+    onMessage: (payload) => {
+      if (closing) return
+      rpc.handle(decode<RpcRequest>(payload)).catch((err: Error) => log(`rpc: ${oneLine(err.message)}`))
+    },
+  })
+
+  return { done, close: () => end(0) }
+}
+
+const USAGE = 'usage: trove agent --config FILE'
+
+/** CLI entry: `trove agent --config FILE`. Resolves with the exit code; never exits the process. */
+export async function runAgent(argv: string[]): Promise<number> {
+  let config: string | undefined
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]!
+    if (a === '--config') config = argv[++i]
+    else if (a.startsWith('--config=')) config = a.slice('--config='.length)
+    else {
+      process.stderr.write(`unknown argument: ${a}\n${USAGE}\n`)
+      return 2
+    }
+  }
+  if (!config) {
+    process.stderr.write(`missing --config\n${USAGE}\n`)
+    return 2
+  }
+  let handle: AgentHandle
+  try {
+    handle = await startAgent(resolve(config))
+  } catch (err) {
+    timestampedLog()(`agent: ${oneLine((err as Error).message)}`)
+    return 1
+  }
+  // The engine keeps running on SIGTERM/SIGINT, so a restarted agent re-adopts it.
+  const onSignal = (): void => void handle.close()
+  process.on('SIGTERM', onSignal)
+  process.on('SIGINT', onSignal)
+  try {
+    return await handle.done
+  } finally {
+    process.off('SIGTERM', onSignal)
+    process.off('SIGINT', onSignal)
+  }
+}

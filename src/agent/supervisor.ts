@@ -1,0 +1,468 @@
+import type { ChildProcess } from 'node:child_process'
+import { access, chmod, chown, mkdir, readdir, realpath, rm, stat, writeFile } from 'node:fs/promises'
+import { join } from 'node:path'
+import { INSTANCE_FILES, type AgentBootstrap, type MeasuredStatus } from '../protocol/index.js'
+import { loadDatastore } from './datastores/index.js'
+import type { Datastore, InstancePaths, RunUser } from './datastores/types.js'
+import {
+  CGROUP_EXIT,
+  EngineProcess,
+  isEngineProcess,
+  lookupUser,
+  oneLine,
+  readPidFile,
+  readTail,
+  resolveExecutable,
+  runTool,
+  socketPathProblem,
+  type ExitInfo,
+} from './engine-process.js'
+import type { Log } from './log.js'
+import { deriveStatus, type EngineState } from './status.js'
+
+/** How long prepare waits for a fresh engine to answer before reporting FAILED. */
+const PREPARE_ANSWER_MS = 120_000
+/** Fast (25 ms) polling after a (re)start; afterwards the heartbeat's probe takes over. */
+const START_ANSWER_MS = 120_000
+const POLL_MS = 25
+/** A graceful stop gets this long before SIGKILL. */
+const STOP_GRACE_MS = 60_000
+/** Crash restarts back off from 0.5 s, doubling up to 30 s; 60 s of health resets it. */
+const BACKOFF_MIN_MS = 500
+const BACKOFF_MAX_MS = 30_000
+const BACKOFF_RESET_MS = 60_000
+
+/** An error whose message is fit for the heartbeat's fault and an RPC reply. */
+export class GuestError extends Error {}
+
+export function instancePaths(baseDir: string): InstancePaths {
+  return {
+    base: baseDir,
+    data: join(baseDir, INSTANCE_FILES.dataDir),
+    run: join(baseDir, INSTANCE_FILES.runDir),
+    log: join(baseDir, INSTANCE_FILES.logDir),
+    conf: join(baseDir, INSTANCE_FILES.confDir),
+    tmp: join(baseDir, INSTANCE_FILES.tmpDir),
+  }
+}
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms))
+
+/**
+ * Owns the engine process: prepare on first boot, re-adopt or start on later boots,
+ * crash restarts with backoff, and the stop/restart operations. Lifecycle operations
+ * run one at a time (a promise chain); the derived status is pushed to `onChange` the
+ * moment it changes, so a heartbeat goes out without waiting for the next period.
+ */
+export class Supervisor {
+  private state: EngineState = { phase: 'building', alive: false, answering: false, lastExit: 'none' }
+  private current: MeasuredStatus = 'BUILDING'
+  private fault: string | undefined
+  private ds: Datastore | undefined
+  private user: RunUser | undefined
+  private dataReal: string | undefined
+  /** The server binary's real path, to recognise our engine in /proc. */
+  private exe: string | undefined
+  private proc: EngineProcess | undefined
+  /** The process a stop was asked of: its exit is not a crash. */
+  private stopping: EngineProcess | undefined
+  /** Where the log stood when the current process started (its own lines come after). */
+  private logMark = 0
+  private wanted: 'running' | 'stopped' = 'running'
+  private queue: Promise<unknown> = Promise.resolve()
+  private busy = 0
+  private measuring = false
+  private restartTimer: NodeJS.Timeout | undefined
+  private backoffMs = BACKOFF_MIN_MS
+  private answeringSince = 0
+  private tool: ChildProcess | undefined
+  private preparing: Promise<void> | undefined
+  private closed = false
+  readonly paths: InstancePaths
+
+  constructor(
+    private readonly bootstrap: AgentBootstrap,
+    private readonly log: Log,
+    private readonly onChange: (status: MeasuredStatus) => void,
+  ) {
+    this.paths = instancePaths(bootstrap.baseDir)
+  }
+
+  get status(): MeasuredStatus {
+    return this.current
+  }
+
+  /** The heartbeat's fault: only while FAILED. */
+  get faultMessage(): string | undefined {
+    return this.current === 'FAILED' ? this.fault : undefined
+  }
+
+  get enginePid(): number | undefined {
+    return this.proc?.alive ? this.proc.pid : undefined
+  }
+
+  /** First thing after the agent starts: prepare, or re-adopt/start a prepared engine. */
+  async boot(): Promise<void> {
+    try {
+      await this.load()
+    } catch (err) {
+      this.fail(err)
+      this.report()
+      return
+    }
+    if (await exists(join(this.paths.base, INSTANCE_FILES.prepareDone))) {
+      await this.exclusive(() => this.adoptOrStart()).finally(() => this.report())
+    } else {
+      this.report()
+      await this.prepare()
+    }
+  }
+
+  /** Heartbeats start once the first status is known (not a transient SHUTDOWN at boot). */
+  get reporting(): boolean {
+    return this.reportingOn
+  }
+
+  private reportingOn = false
+
+  private report(): void {
+    if (this.reportingOn || this.closed) return
+    this.reportingOn = true
+    this.onChange(this.current)
+  }
+
+  private async load(): Promise<void> {
+    if (this.ds) return
+    const user = await lookupUser(this.bootstrap.runUser)
+    const ds = await loadDatastore(this.bootstrap.datastore.manager, { bootstrap: this.bootstrap, paths: this.paths, user, log: this.log })
+    for (const s of ds.sockets) {
+      const problem = socketPathProblem(s)
+      if (problem) throw new GuestError(problem)
+    }
+    const server = (await ds.serverCommand()).file
+    this.exe = await resolveExecutable(server).catch(() => {
+      throw new GuestError(`${server} is not installed`)
+    })
+    this.user = user
+    this.ds = ds
+  }
+
+  /** Prepare (first boot, or the prepare RPC after a failure); joins one in progress. */
+  prepare(): Promise<void> {
+    if (this.state.phase === 'ready') return Promise.resolve()
+    this.preparing ??= this.exclusive(() => this.doPrepare()).finally(() => (this.preparing = undefined))
+    return this.preparing
+  }
+
+  private async doPrepare(): Promise<void> {
+    const t0 = Date.now()
+    this.fault = undefined
+    this.set({ phase: 'building', alive: false, answering: false, lastExit: 'none' })
+    try {
+      await this.load()
+      const ds = this.ds!
+      const user = this.user!
+      this.log(`prepare: ${ds.name} ${this.bootstrap.datastore.version}, ${this.bootstrap.flavor.ramMb} MB RAM`)
+      // An engine still running here comes from a prepare that failed or was interrupted:
+      // its data is not trusted.
+      if (this.proc?.alive) {
+        this.stopping = this.proc
+        this.proc.kill('SIGKILL')
+        await this.proc.waitGone(10_000)
+        this.proc = undefined
+      }
+      const leftover = await this.findRunning()
+      if (leftover) {
+        this.log(`prepare: killing engine pid ${leftover} left by an interrupted prepare`)
+        const p = EngineProcess.adopt(leftover)
+        p.kill('SIGKILL')
+        await p.waitGone(10_000)
+        p.release()
+      }
+      for (const dir of [this.paths.data, this.paths.run, this.paths.log, this.paths.tmp, this.paths.conf]) {
+        await mkdir(dir, { recursive: true })
+        await chown(dir, user.uid, user.gid)
+        await chmod(dir, 0o700)
+      }
+      this.dataReal = await realpath(this.paths.data)
+      // Wipe a half-initialised data dir (an earlier prepare died); keep the dir and its owner.
+      const leftovers = await readdir(this.paths.data)
+      if (leftovers.length > 0) this.log(`prepare: wiping ${leftovers.length} entries of a half-initialised data dir`)
+      await Promise.all(leftovers.map((n) => rm(join(this.paths.data, n), { recursive: true, force: true })))
+      await ds.writeConfig()
+      const init = await ds.initCommand()
+      if (init) {
+        const t1 = Date.now()
+        const r = await runTool(init, user, (c) => (this.tool = c))
+        this.checkClosed()
+        if (r.code !== 0) {
+          const why = ds.faultLine(r.output) ?? lastLine(r.output) ?? `exit code ${r.code ?? r.signal}`
+          throw new GuestError(`${init.file} failed: ${why}`)
+        }
+        this.log(`prepare: data dir initialised in ${Date.now() - t1} ms`)
+      }
+      const t2 = Date.now()
+      const proc = await this.spawn()
+      const answered = await this.waitAnswering(proc, PREPARE_ANSWER_MS)
+      this.checkClosed()
+      if (!answered) {
+        if (!proc.alive) throw new GuestError(await this.exitFault(await proc.exited))
+        throw new GuestError(`${ds.name} did not answer within ${PREPARE_ANSWER_MS / 1000} s`)
+      }
+      this.log(`prepare: ${ds.name} answered ${Date.now() - t2} ms after start`)
+      const payload = this.bootstrap.prepare
+      if (ds.applyPreparePayload) await ds.applyPreparePayload(payload)
+      else if (payload.databases.length + payload.users.length > 0 || payload.rootPassword)
+        this.log(`prepare: databases/users/root password of the payload are not supported yet, ignored`)
+      await writeFile(join(this.paths.base, INSTANCE_FILES.prepareDone), new Date().toISOString() + '\n')
+      this.set({ phase: 'ready' })
+      this.log(`prepare: done in ${Date.now() - t0} ms, engine pid ${proc.pid}`)
+    } catch (err) {
+      if (this.closed) return
+      this.fail(err)
+    }
+  }
+
+  private fail(err: unknown): void {
+    this.fault = oneLine(err instanceof Error ? err.message : String(err))
+    this.log(`prepare failed: ${this.fault}`)
+    this.set({ phase: 'failed' })
+  }
+
+  private checkClosed(): void {
+    if (this.closed) throw new GuestError('agent closing')
+  }
+
+  /** A running engine of this instance, by its pid files; stale or reused PIDs do not count. */
+  private async findRunning(): Promise<number | undefined> {
+    this.dataReal ??= await realpath(this.paths.data).catch(() => this.paths.data)
+    for (const file of this.ds!.pidFiles) {
+      const pid = await readPidFile(file)
+      if (pid !== undefined && (await isEngineProcess(pid, this.exe!, this.dataReal))) return pid
+    }
+    return undefined
+  }
+
+  private async adoptOrStart(): Promise<void> {
+    this.set({ phase: 'ready' })
+    const pid = await this.findRunning()
+    if (pid === undefined) {
+      const t0 = Date.now()
+      const proc = await this.spawn()
+      this.report()
+      if (await this.waitAnswering(proc, START_ANSWER_MS)) this.log(`${this.ds!.name} answered ${Date.now() - t0} ms after start`)
+      return
+    }
+    const proc = EngineProcess.adopt(pid)
+    this.watch(proc)
+    this.logMark = await logSize(this.ds!.logFile)
+    this.log(`re-adopted running ${this.ds!.name}, pid ${pid}`)
+    this.set({ alive: true, answering: false })
+    if (await this.ds!.probe(1000)) {
+      this.answeringSince = Date.now()
+      this.set({ answering: true })
+    }
+    this.report()
+    if (!this.state.answering) await this.waitAnswering(proc, START_ANSWER_MS)
+  }
+
+  private async spawn(): Promise<EngineProcess> {
+    const ds = this.ds!
+    for (const f of ds.staleFiles) await rm(f, { force: true })
+    this.logMark = await logSize(ds.logFile)
+    const proc = await EngineProcess.spawn(await ds.serverCommand(), this.user!, await this.cgroups(), ds.logFile)
+    this.watch(proc)
+    this.log(`started ${ds.name}, pid ${proc.pid}`)
+    this.set({ alive: true, answering: false })
+    return proc
+  }
+
+  /** Start and wait (polling fast) until it answers; a failed start shows up as a crash. */
+  private async start(): Promise<void> {
+    const t0 = Date.now()
+    const proc = await this.spawn()
+    if (await this.waitAnswering(proc, START_ANSWER_MS)) this.log(`${this.ds!.name} answered ${Date.now() - t0} ms after start`)
+    else if (proc.alive) this.log(`${this.ds!.name} is up but did not answer within ${START_ANSWER_MS / 1000} s`)
+  }
+
+  private watch(proc: EngineProcess): void {
+    this.proc = proc
+    this.answeringSince = 0
+    void proc.exited.then((info) => this.onExit(proc, info))
+  }
+
+  private async onExit(proc: EngineProcess, info: ExitInfo): Promise<void> {
+    if (this.closed || proc !== this.proc || proc === this.stopping) return
+    this.proc = undefined
+    const healthyFor = this.answeringSince ? Date.now() - this.answeringSince : 0
+    this.set({ alive: false, answering: false, lastExit: 'crashed' })
+    this.log(`${this.ds!.name} pid ${proc.pid} died: ${await this.exitFault(info)}`)
+    if (this.state.phase !== 'ready' || this.wanted !== 'running' || this.closed) return
+    if (healthyFor >= BACKOFF_RESET_MS) this.backoffMs = BACKOFF_MIN_MS
+    const delay = this.backoffMs
+    this.backoffMs = Math.min(delay * 2, BACKOFF_MAX_MS)
+    this.log(`restarting ${this.ds!.name} in ${delay} ms`)
+    clearTimeout(this.restartTimer)
+    this.restartTimer = setTimeout(() => {
+      this.restartTimer = undefined
+      void this.exclusive(async () => {
+        if (this.closed || this.wanted !== 'running' || this.proc) return
+        await this.start()
+      }).catch((err: Error) => this.log(`restart failed: ${oneLine(err.message)}`))
+    }, delay)
+  }
+
+  /** Why it ended: the signal, or the engine's own error line since it started, or its exit code. */
+  private async exitFault(info: ExitInfo): Promise<string> {
+    const ds = this.ds!
+    if (info.signal) return `${ds.name} killed by ${info.signal}`
+    if (info.code === CGROUP_EXIT) return 'could not join the cgroups'
+    const line = ds.faultLine(await readTail(ds.logFile, 65_536, this.logMark))
+    if (line) return line
+    return info.code === null ? `${ds.name} exited` : `${ds.name} exited with code ${info.code}`
+  }
+
+  /** Poll every 25 ms until the engine answers, it dies, or the time is up. */
+  private async waitAnswering(proc: EngineProcess, timeoutMs: number): Promise<boolean> {
+    const deadline = Date.now() + timeoutMs
+    while (!this.closed && proc.alive && proc === this.proc) {
+      if (await this.ds!.probe(1000)) {
+        if (proc !== this.proc || !proc.alive) return false
+        this.answeringSince = Date.now()
+        this.set({ answering: true })
+        return true
+      }
+      if (Date.now() >= deadline) return false
+      await sleep(POLL_MS)
+    }
+    return false
+  }
+
+  /** The heartbeat's measurement: probe the engine unless an operation is changing it. */
+  async measure(): Promise<void> {
+    const proc = this.proc
+    if (!proc?.alive || this.busy > 0 || this.measuring || this.state.phase !== 'ready') return
+    this.measuring = true
+    const ok = await this.ds!.probe(2000).finally(() => (this.measuring = false))
+    if (proc !== this.proc || !proc.alive || this.busy > 0) return
+    if (ok && !this.state.answering) this.answeringSince = Date.now()
+    if (!ok) this.answeringSince = 0
+    this.set({ answering: ok })
+  }
+
+  /** stop_db: a graceful stop that lasts (no crash restarts) until restart. */
+  stopDb(): Promise<void> {
+    this.requirePrepared()
+    this.wanted = 'stopped'
+    return this.exclusive(() => this.stopEngine())
+  }
+
+  /** restart: stop, start, and wait until it answers. */
+  restart(timeoutMs = START_ANSWER_MS): Promise<void> {
+    this.requirePrepared()
+    this.wanted = 'running'
+    return this.exclusive(async () => {
+      await this.stopEngine()
+      this.backoffMs = BACKOFF_MIN_MS
+      const proc = await this.spawn()
+      if (await this.waitAnswering(proc, timeoutMs)) return
+      if (!proc.alive) throw new GuestError(await this.exitFault(await proc.exited))
+      throw new GuestError(`${this.ds!.name} did not answer within ${Math.round(timeoutMs / 1000)} s`)
+    })
+  }
+
+  /** shutdown_agent: stop the engine gracefully whatever state it is in. */
+  shutdown(): Promise<void> {
+    this.wanted = 'stopped'
+    this.tool?.kill('SIGTERM')
+    return this.exclusive(() => this.stopEngine())
+  }
+
+  private requirePrepared(): void {
+    if (this.state.phase !== 'ready') throw new GuestError(`the instance is not prepared (status ${this.current})`)
+  }
+
+  private async stopEngine(): Promise<void> {
+    clearTimeout(this.restartTimer)
+    this.restartTimer = undefined
+    const proc = this.proc
+    if (!proc?.alive) {
+      this.proc = undefined
+      this.set({ alive: false, answering: false, lastExit: 'stopped' })
+      return
+    }
+    const t0 = Date.now()
+    const ds = this.ds!
+    this.stopping = proc
+    proc.kill(ds.stopSignal)
+    this.log(`stopping ${ds.name} pid ${proc.pid} (${ds.stopSignal})`)
+    if (!(await proc.waitGone(STOP_GRACE_MS))) {
+      this.log(`${ds.name} pid ${proc.pid} did not stop within ${STOP_GRACE_MS / 1000} s, killing it`)
+      proc.kill('SIGKILL')
+      await proc.waitGone(10_000)
+    }
+    proc.release()
+    this.proc = undefined
+    this.set({ alive: false, answering: false, lastExit: 'stopped' })
+    this.log(`${ds.name} stopped in ${Date.now() - t0} ms`)
+  }
+
+  /** cgroup v1 dirs to join; missing ones are skipped with a log line. */
+  private async cgroups(): Promise<string[]> {
+    const dirs: string[] = []
+    for (const dir of this.bootstrap.cgroups ?? []) {
+      if (await exists(join(dir, 'cgroup.procs'))) dirs.push(dir)
+      else this.log(`cgroup ${dir} does not exist, not used`)
+    }
+    return dirs
+  }
+
+  private exclusive<T>(fn: () => Promise<T>): Promise<T> {
+    const run = this.queue.then(async () => {
+      this.busy++
+      try {
+        return await fn()
+      } finally {
+        this.busy--
+      }
+    })
+    this.queue = run.catch(() => undefined)
+    return run
+  }
+
+  private set(change: Partial<EngineState>): void {
+    this.state = { ...this.state, ...change }
+    const status = deriveStatus(this.state)
+    if (status !== this.current) {
+      this.current = status
+      if (this.reportingOn && !this.closed) this.onChange(status)
+    }
+  }
+
+  /** The agent is going away: forget the engine without stopping it. */
+  close(): void {
+    this.closed = true
+    clearTimeout(this.restartTimer)
+    this.proc?.release()
+    this.tool?.kill('SIGTERM')
+  }
+}
+
+async function exists(path: string): Promise<boolean> {
+  return access(path).then(
+    () => true,
+    () => false,
+  )
+}
+
+function logSize(path: string): Promise<number> {
+  return stat(path).then(
+    (s) => s.size,
+    () => 0,
+  )
+}
+
+function lastLine(text: string): string | undefined {
+  const lines = text.split('\n').filter((l) => l.trim() !== '')
+  return lines.length ? oneLine(lines[lines.length - 1]!) : undefined
+}

@@ -1,0 +1,54 @@
+import t from 'tap'
+import { writeFileSync } from 'node:fs'
+import { join } from 'node:path'
+import {
+  isAlive,
+  lastMatchingLine,
+  oneLine,
+  readPidFile,
+  readTail,
+  resolveExecutable,
+  socketPathProblem,
+  wrapperArgs,
+} from '../../src/agent/engine-process.js'
+
+const user = { name: 'troveguest', uid: 999, gid: 995 }
+
+t.test('the launcher drops privileges with setpriv and joins cgroups before exec', async (t) => {
+  const args = wrapperArgs({ file: 'redis-server', args: ['/x/redis.conf'], asUser: true }, user, ['/cg/memory/a', '/cg/pids/a'])
+  t.equal(args[0], '-c')
+  t.match(args[1], /^umask 077; .*cgroup\.procs.*exec "\$@"$/)
+  t.same(args.slice(2), ['sh', '/cg/memory/a', '/cg/pids/a', '--', 'setpriv', '--reuid=troveguest', '--regid=troveguest', '--init-groups', '--', 'redis-server', '/x/redis.conf'])
+  t.same(wrapperArgs({ file: 'mariadbd', args: ['--defaults-file=/c'], asUser: false }, user, []).slice(2), ['sh', '--', 'mariadbd', '--defaults-file=/c'], 'root engines run as is')
+})
+
+t.test('socket path limit', async (t) => {
+  t.equal(socketPathProblem('/' + 'a'.repeat(106)), undefined, '107 bytes is fine')
+  t.match(socketPathProblem('/' + 'a'.repeat(107)), /^socket path too long \(108 bytes, max 107\): \//)
+})
+
+t.test('log lines', async (t) => {
+  t.equal(oneLine('a\n\tb\x1b[0m  c'), 'a b [0m c')
+  t.equal(oneLine('x'.repeat(400)).length, 300)
+  t.equal(lastMatchingLine('ok\n[ERROR] one\nfine\n[ERROR] two\nend', /\[ERROR\]/), '[ERROR] two')
+  t.equal(lastMatchingLine('ok', /\[ERROR\]/), undefined)
+})
+
+t.test('files', async (t) => {
+  const dir = t.testdir({ pid: '1234\n/data\n', bad: 'nope', log: 'old line\nnew line\n' })
+  t.equal(await readPidFile(join(dir, 'pid')), 1234)
+  t.equal(await readPidFile(join(dir, 'bad')), undefined)
+  t.equal(await readPidFile(join(dir, 'missing')), undefined)
+  t.equal(await readTail(join(dir, 'log'), 100, 9), 'new line\n', 'from an offset')
+  t.equal(await readTail(join(dir, 'log'), 5), 'line\n', 'last bytes')
+  t.equal(await readTail(join(dir, 'missing')), '')
+  writeFileSync(join(dir, 'log'), 'short\n')
+  t.equal(await readTail(join(dir, 'log'), 100, 50), '', 'offset past a truncated file')
+})
+
+t.test('processes', async (t) => {
+  t.equal(await isAlive(process.pid), true)
+  t.equal(await isAlive(2 ** 22 + 1), false)
+  t.equal(await resolveExecutable('sh'), await resolveExecutable('/bin/sh'))
+  await t.rejects(resolveExecutable('no-such-binary-here'), /not found/)
+})

@@ -1,0 +1,54 @@
+import t from 'tap'
+import { runAgent, startAgent } from '../../src/agent/index.js'
+
+t.test('usage errors', async (t) => {
+  const write = process.stderr.write
+  const err: string[] = []
+  process.stderr.write = ((s: string) => err.push(s) > 0) as typeof process.stderr.write
+  t.teardown(() => void (process.stderr.write = write))
+  t.equal(await runAgent([]), 2)
+  t.equal(await runAgent(['--bogus']), 2)
+  t.equal(await runAgent(['--config', '/nonexistent/agent.json']), 1)
+  t.match(err.join(''), /missing --config[\s\S]*unknown argument: --bogus[\s\S]*cannot read \/nonexistent\/agent.json: ENOENT/)
+})
+
+t.test('a file that is not a bootstrap is refused', async (t) => {
+  const dir = t.testdir({ 'agent.json': '{"instanceId":"x"}' })
+  await t.rejects(startAgent(`${dir}/agent.json`), /is not an agent bootstrap \(missing datastore, brokerFile/)
+})
+
+t.test('with no broker and a bad run user: FAILED, and close() still ends it', async (t) => {
+  const dir = t.testdir({})
+  const bootstrap = {
+    instanceId: 'i1',
+    datastore: { manager: 'redis', version: '7.0' },
+    brokerFile: `${dir}/no-broker.json`,
+    mqtt: { username: 'agent-i1', password: 'secret-pw' },
+    baseDir: dir,
+    address: '127.0.0.1',
+    port: 1,
+    flavor: { ramMb: 256, vcpus: 1 },
+    volumeSize: 1,
+    runUser: 'no-such-user-here',
+    serverId: 1,
+    heartbeatMs: 100,
+    prepare: { databases: [], users: [] },
+  }
+  const { writeFileSync, existsSync } = await import('node:fs')
+  writeFileSync(`${dir}/agent.json`, JSON.stringify(bootstrap))
+  const lines: string[] = []
+  const agent = await startAgent(`${dir}/agent.json`, { log: (l) => lines.push(l) })
+  t.equal(existsSync(`${dir}/agent.pid`), true)
+  await new Promise((r) => setTimeout(r, 300))
+  const t0 = Date.now()
+  await agent.close()
+  t.equal(await agent.done, 0)
+  t.ok(Date.now() - t0 < 3000, 'close does not hang without a broker')
+  t.equal(existsSync(`${dir}/agent.pid`), false, 'agent.pid removed')
+  const log = lines.join('\n')
+  t.match(log, /prepare failed: run user no-such-user-here does not exist/)
+  t.match(log, /broker: ENOENT/)
+  t.equal(log.match(/broker: ENOENT/g)?.length, 1, 'the same broker error is logged once')
+  t.notMatch(log, /secret-pw/, 'no password in the log')
+  t.ok(lines.every((l) => /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z /.test(l)), 'ISO timestamps')
+})
