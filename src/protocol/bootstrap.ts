@@ -35,6 +35,12 @@ export interface AgentBootstrap {
   heartbeatMs: number
   /** cgroup v1 directories to put the engine into (already created by the server), if any. */
   cgroups?: string[]
+  /**
+   * A directory shared by the lab's agents (DIR/templates, root 0711) for
+   * pre-initialised engine data directories: prepare copies one instead of running
+   * initdb/mariadb-install-db each time. Absent: always initialise from scratch.
+   */
+  templateDir?: string
   prepare: {
     databases: Array<{ name: string; character_set?: string; collate?: string }>
     users: Array<{ name: string; password: string; host?: string; databases: Array<{ name: string }> }>

@@ -32,9 +32,12 @@ export interface LocalComputeOptions {
  */
 export class LocalCompute {
   readonly instancesDir: string
+  readonly templatesDir: string
   constructor(private readonly opts: LocalComputeOptions) {
     this.instancesDir = join(opts.dataDir, 'instances')
+    this.templatesDir = join(opts.dataDir, 'templates')
     mkdirSync(this.instancesDir, { recursive: true, mode: 0o711 })
+    mkdirSync(this.templatesDir, { recursive: true, mode: 0o711 })
     // The engines run as an unprivileged user and must traverse down to their directories.
     chmodSync(opts.dataDir, 0o711)
     chmodSync(this.instancesDir, 0o711)
@@ -66,7 +69,7 @@ export class LocalCompute {
   launch(boot: Omit<AgentBootstrap, 'baseDir' | 'cgroups'>): number {
     const baseDir = this.instanceDir(boot.instanceId)
     const cgroups = this.opts.cgroups === false ? [] : createInstanceGroups(boot.instanceId, boot.flavor.ramMb, boot.flavor.vcpus, this.opts.log)
-    const full: AgentBootstrap = { ...boot, baseDir, cgroups }
+    const full: AgentBootstrap = { ...boot, baseDir, cgroups, templateDir: this.templatesDir }
     const file = join(baseDir, INSTANCE_FILES.bootstrap)
     writeFileSync(file, JSON.stringify(full, null, 2), { mode: 0o600 })
     chmodSync(file, 0o600)
