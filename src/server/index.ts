@@ -19,9 +19,7 @@ import { InstanceTask } from './tasks/instance-tasks.js'
 import { createHttp, baseUrl } from './api/http.js'
 import { tenantGuard } from './api/guard.js'
 import { versionRoutes } from './api/versions.js'
-import { flavorRoutes } from './api/flavors.js'
-import { datastoreRoutes } from './api/datastores.js'
-import { instanceRoutes } from './api/instances.js'
+import { tenantRoutes } from './api/routes.js'
 import { readCloudPasswords, writeClouds } from './clouds.js'
 import type { Lab, LabConfig } from './lab.js'
 
@@ -123,9 +121,7 @@ export async function buildServer(opts: ServerOptions = {}): Promise<TroveServer
   await http.register(async (app) => identityRoutes(app, { store: identity, baseUrl, region: config.region }))
   await http.register(async (app) => {
     app.addHook('preHandler', tenantGuard(lab))
-    await app.register(flavorRoutes, { lab })
-    await app.register(datastoreRoutes, { lab })
-    await app.register(instanceRoutes, { lab })
+    await app.register(tenantRoutes, { lab })
   }, { prefix: '/v1.0/:tenant' })
   // Paths with no project segment fail the tenant check upstream (api.md 1), after authentication.
   http.get('/v1.0', { preHandler: tenantGuard(lab) }, async () => ({}))

@@ -1,5 +1,5 @@
 import Database from 'better-sqlite3'
-import { MIGRATIONS } from './migrations.js'
+import { MIGRATIONS } from './migrations/index.js'
 
 export type DB = Database.Database
 

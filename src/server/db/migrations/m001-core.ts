@@ -1,11 +1,7 @@
-/**
- * Versioned schema. Never edit a released migration: add a new one. Column names
- * follow upstream's tables (internals.md section 7) where they exist.
- */
-export interface Migration { version: number; name: string; sql: string }
+import type { Migration } from './index.js'
 
-export const MIGRATIONS: Migration[] = [
-  {
+/** Identity, datastores, flavors, instances, guest statuses, faults, agent credentials, tasks. */
+export const m001: Migration = {
     version: 1,
     name: 'identity, datastores, flavors, instances, tasks',
     sql: `
@@ -78,5 +74,4 @@ CREATE TABLE tasks (
   created TEXT NOT NULL, updated TEXT NOT NULL);
 CREATE INDEX tasks_state ON tasks(state);
 `,
-  },
-]
+  }
