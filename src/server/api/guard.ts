@@ -30,3 +30,13 @@ export function caller(req: FastifyRequest) {
   if (!ctx || !ctx.project) throw new Fault('unauthorized', 'The request you have made requires authentication.')
   return { projectId: ctx.project.id, isAdmin: ctx.isAdmin, ctx }
 }
+
+/**
+ * Upstream's admin_context for mgmt routes: a non-admin gets 401 `unauthorized`
+ * "User does not have admin privileges." (not 403: exception.Forbidden maps to 401).
+ */
+export function requireAdmin(req: FastifyRequest): { projectId: string; isAdmin: true } {
+  const c = caller(req)
+  if (!c.isAdmin) throw new Fault('unauthorized', 'User does not have admin privileges.')
+  return { projectId: c.projectId, isAdmin: true }
+}
