@@ -1,0 +1,24 @@
+import t from 'tap'
+import { chmodSync, mkdirSync, statSync } from 'node:fs'
+import { join } from 'node:path'
+import { buildServer, defaultDataDir } from '../../src/server/index.js'
+import { tempDir } from '../helpers/lab.js'
+
+t.test('default data directory', async (t) => {
+  t.equal(defaultDataDir({ TROVE_DATA_DIR: '/srv/x' }), '/srv/x', 'TROVE_DATA_DIR wins')
+  if (process.getuid?.() === 0) t.equal(defaultDataDir({}), '/var/lib/trove', 'root: a directory the engine user can reach')
+})
+
+t.test('the data directory must be reachable by the engine user and short enough for sockets', async (t) => {
+  const dir = tempDir(t, 'td')
+  const locked = join(dir, 'locked')
+  mkdirSync(locked, { mode: 0o700 })
+  chmodSync(locked, 0o700)
+  await t.rejects(buildServer({ dataDir: join(locked, 'lab'), port: 0, log: () => {} }), /not reachable by the engine user: .*locked has mode 700/)
+  await t.rejects(buildServer({ dataDir: join(dir, 'x'.repeat(60)), port: 0, log: () => {} }), /data directory path is too long/)
+
+  const ok = await buildServer({ dataDir: join(dir, 'lab'), port: 0, log: () => {} })
+  t.teardown(() => ok.close())
+  t.equal(statSync(join(dir, 'lab')).mode & 0o777, 0o711, 'DIR is 0711: traversable, not listable')
+  t.equal(statSync(join(dir, 'lab', 'trove.db')).mode & 0o777, 0o600, 'trove.db is 0600')
+})
