@@ -86,7 +86,6 @@ export async function buildServer(opts: ServerOptions = {}): Promise<TroveServer
   checkTraversable(config.dataDir)
 
   const db: DB = openDatabase(join(config.dataDir, 'trove.db'))
-  chmodSync(join(config.dataDir, 'trove.db'), 0o600)
   seedFlavors(db)
   registerDatastores(db, opts.engines ?? (await detectEngines()))
 

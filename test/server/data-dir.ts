@@ -20,5 +20,5 @@ t.test('the data directory must be reachable by the engine user and short enough
   const ok = await buildServer({ dataDir: join(dir, 'lab'), port: 0, log: () => {} })
   t.teardown(() => ok.close())
   t.equal(statSync(join(dir, 'lab')).mode & 0o777, 0o711, 'DIR is 0711: traversable, not listable')
-  t.equal(statSync(join(dir, 'lab', 'trove.db')).mode & 0o777, 0o600, 'trove.db is 0600')
+  for (const f of ['trove.db', 'trove.db-wal', 'trove.db-shm']) t.equal(statSync(join(dir, 'lab', f)).mode & 0o777, 0o600, `${f} is 0600`)
 })

@@ -1,3 +1,4 @@
+import { chmodSync, closeSync, existsSync, openSync } from 'node:fs'
 import Database from 'better-sqlite3'
 import { MIGRATIONS } from './migrations/index.js'
 
@@ -10,6 +11,11 @@ export type DB = Database.Database
  * fsync cost stays off the hot path.
  */
 export function openDatabase(file: string): DB {
+  // SQLite gives its -wal and -shm files the main file's mode, so create it 0600 first:
+  // the journals hold the same rows (password and token hashes) as the database.
+  closeSync(openSync(file, 'a', 0o600))
+  chmodSync(file, 0o600)
+  for (const j of [`${file}-wal`, `${file}-shm`]) if (existsSync(j)) chmodSync(j, 0o600)
   const db = new Database(file)
   db.pragma('journal_mode = WAL')
   db.pragma('synchronous = FULL')
