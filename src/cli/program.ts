@@ -60,12 +60,21 @@ export function buildProgram(io: IO, outcome: { promise?: Promise<void> }, onGlo
     .option('--data-dir <dir>', 'state, instances and clouds.yaml (env: TROVE_DATA_DIR; default /var/lib/trove for root, else ~/.local/share/trove)')
     .option('--host <address>', 'address to listen on', '127.0.0.1')
     .option('--port <port>', 'API port (0 picks a free one)', '8779')
-    .action((opts: { dataDir?: string; host: string; port: string }) => {
+    .option('--rate-limits <rules>', "API rate limits as upstream writes them, '(VERB, URI, REGEX, VALUE, UNIT);...', or 'none' (default: 200 per minute per verb and project)")
+    .action((opts: { dataDir?: string; host: string; port: string; rateLimits?: string }) => {
       outcome.promise = (async () => {
-        const { runServer } = await import('../server/index.js')
+        const { runServer, parseRateLimits } = await import('../server/index.js')
         const port = Number(opts.port)
         if (!Number.isInteger(port) || port < 0 || port > 65535) throw new CommanderError(EXIT.usage, 'trove.port', `error: --port must be a port number, not '${opts.port}'`)
-        await runServer({ dataDir: opts.dataDir ?? io.env.TROVE_DATA_DIR, host: opts.host, port })
+        let rateLimits
+        if (opts.rateLimits !== undefined) {
+          try {
+            rateLimits = opts.rateLimits === 'none' ? [] : parseRateLimits(opts.rateLimits)
+          } catch (e) {
+            throw new CommanderError(EXIT.usage, 'trove.port', `error: --rate-limits: ${(e as Error).message}`)
+          }
+        }
+        await runServer({ dataDir: opts.dataDir ?? io.env.TROVE_DATA_DIR, host: opts.host, port, ...(rateLimits ? { rateLimits } : {}) })
       })()
     })
   program.command('agent')

@@ -6,6 +6,7 @@ import { DEFAULT_RUN_USER, type AgentEvent, type BrokerLocation } from '../proto
 import { openDatabase, type DB } from './db/index.js'
 import { Instances } from './db/instances.js'
 import { registerDatastores, seedFlavors } from './db/seed.js'
+import { seedConfigurationParameters } from './configurations/parameter-seed.js'
 import { IdentityStore } from './identity/store.js'
 import { identityRoutes } from './identity/routes.js'
 import { AgentCredentials, startBroker, type BrokerHandle } from './broker/index.js'
@@ -15,15 +16,20 @@ import { detectEngines, type DetectedEngine } from './compute/engines.js'
 import { TaskEngine } from './tasks/engine.js'
 import { CreateInstanceFlow } from './tasks/create-instance.js'
 import { DeleteInstanceFlow } from './tasks/delete-instance.js'
+import { RestartInstanceFlow } from './tasks/restart-instance.js'
+import { RebootInstanceFlow } from './tasks/reboot-instance.js'
 import { InstanceTask } from './tasks/instance-tasks.js'
 import { createHttp, baseUrl } from './api/http.js'
 import { tenantGuard } from './api/guard.js'
 import { versionRoutes } from './api/versions.js'
 import { tenantRoutes } from './api/routes.js'
 import { readCloudPasswords, writeClouds } from './clouds.js'
+import { DEFAULT_QUOTAS, Quotas } from './quotas.js'
+import { DEFAULT_RATE_LIMITS, RateLimiter, rateLimitHook } from './api/rate-limit.js'
 import type { Lab, LabConfig } from './lab.js'
 
 export type { Lab, LabConfig } from './lab.js'
+export { parseRateLimits } from './api/rate-limit.js'
 
 export interface ServerOptions extends Partial<LabConfig> {
   /** Log sink (default: stderr with a timestamp). */
@@ -77,6 +83,8 @@ export async function buildServer(opts: ServerOptions = {}): Promise<TroveServer
     heartbeatExpiryMs: opts.heartbeatExpiryMs ?? 30_000,
     runUser: opts.runUser ?? DEFAULT_RUN_USER,
     pageSize: opts.pageSize ?? 20,
+    quotaDefaults: { ...DEFAULT_QUOTAS, ...opts.quotaDefaults },
+    rateLimits: [...(opts.rateLimits ?? DEFAULT_RATE_LIMITS)],
   }
   if (config.dataDir.length > MAX_DATA_DIR_LENGTH) {
     throw new Error(`data directory path is too long (${config.dataDir.length} > ${MAX_DATA_DIR_LENGTH} characters): engine socket paths would exceed 107 bytes`)
@@ -87,7 +95,9 @@ export async function buildServer(opts: ServerOptions = {}): Promise<TroveServer
 
   const db: DB = openDatabase(join(config.dataDir, 'trove.db'))
   seedFlavors(db)
-  registerDatastores(db, opts.engines ?? (await detectEngines()))
+  const engines = opts.engines ?? (await detectEngines())
+  registerDatastores(db, engines)
+  seedConfigurationParameters(db)
 
   const identity = new IdentityStore(db)
   const instances = new Instances(db)
@@ -98,7 +108,9 @@ export async function buildServer(opts: ServerOptions = {}): Promise<TroveServer
   let rpc: RpcClient | undefined
 
   const lab: Lab = {
-    config, db, identity, instances, compute, tasks, brokerFile, log,
+    config, db, identity, instances, compute, tasks, brokerFile, log, engines,
+    quotas: new Quotas(db, config.quotaDefaults),
+    rateLimiter: new RateLimiter(config.rateLimits),
     credentials: new AgentCredentials(db),
     get rpc(): RpcClient {
       if (!rpc) throw new Error('server not started')
@@ -108,6 +120,11 @@ export async function buildServer(opts: ServerOptions = {}): Promise<TroveServer
   const create = new CreateInstanceFlow(lab)
   tasks.register(create)
   tasks.register(new DeleteInstanceFlow(lab))
+  tasks.register(new RestartInstanceFlow(lab))
+  tasks.register(new RebootInstanceFlow(lab))
+  // Reservations of API calls the last run died in would hold their usage forever.
+  const interrupted = lab.quotas.rollbackOpen()
+  if (interrupted) log(`rolled back ${interrupted} quota reservation(s) of requests interrupted by the last shutdown`)
 
   const onAgentEvent = (id: string, ev: AgentEvent) => {
     if (ev.kind !== 'heartbeat') return
@@ -120,6 +137,7 @@ export async function buildServer(opts: ServerOptions = {}): Promise<TroveServer
   await http.register(async (app) => identityRoutes(app, { store: identity, baseUrl, region: config.region }))
   await http.register(async (app) => {
     app.addHook('preHandler', tenantGuard(lab))
+    app.addHook('preHandler', rateLimitHook(lab.rateLimiter))
     await app.register(tenantRoutes, { lab })
   }, { prefix: '/v1.0/:tenant' })
   // Paths with no project segment fail the tenant check upstream (api.md 1), after authentication.

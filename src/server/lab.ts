@@ -4,7 +4,10 @@ import type { IdentityStore } from './identity/store.js'
 import type { AgentCredentials } from './broker/index.js'
 import type { RpcClient } from './broker/rpc.js'
 import type { LocalCompute } from './compute/local.js'
+import type { DetectedEngine } from './compute/engines.js'
 import type { TaskEngine } from './tasks/engine.js'
+import type { QuotaLimits, Quotas } from './quotas.js'
+import type { RateLimiter, RateLimitRule } from './api/rate-limit.js'
 
 export interface LabConfig {
   dataDir: string
@@ -21,6 +24,10 @@ export interface LabConfig {
   runUser: string
   /** Page size cap for paginated lists (upstream *_page_size). */
   pageSize: number
+  /** Quota of a project without overrides (upstream max_*_per_tenant); -1 = unlimited. */
+  quotaDefaults: QuotaLimits
+  /** Rate-limit rules per project (upstream's ratelimit filter); [] turns rate limiting off. */
+  rateLimits: RateLimitRule[]
 }
 
 /** Everything routes and flows share; built once by buildServer(). */
@@ -35,4 +42,8 @@ export interface Lab {
   tasks: TaskEngine
   brokerFile: string
   log: (m: string) => void
+  quotas: Quotas
+  rateLimiter: RateLimiter
+  /** The engines found on this host at start (what datastore versions can run). */
+  engines: DetectedEngine[]
 }

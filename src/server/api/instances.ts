@@ -11,6 +11,7 @@ import { findFlavor } from './flavors.js'
 import { resolveDatastoreVersion } from './datastores.js'
 import { baseUrl } from './http.js'
 import { instanceStatus, instanceView, type VolumeUsage } from './views.js'
+import { instanceDeltas } from '../quotas.js'
 
 /** Upstream's instance.create schema (apischema.py), the parts a lab can honour. */
 const checkCreate = compileBodySchema({
@@ -151,15 +152,18 @@ export async function instanceRoutes(app: FastifyInstance, { lab }: { lab: Lab }
     for (const c of body.access?.allowed_cidrs ?? []) if (!CIDR_RE.test(c)) throw badRequest(`Validation error: instance['access']['allowed_cidrs'] '${c}' is not a 'cidr'`)
 
     const id = randomUUID()
+    // Quota (internals.md 6): reserved before anything is made (413 leaves nothing behind),
+    // committed in the transaction that writes the row, rolled back if the create fails.
+    const reservation = lab.quotas.reserve(projectId, instanceDeltas(flavor.ram, size))
     // Reserve an address and write the row under one lock, so two creates never pick the same address.
-    await allocationLock.run(async () => {
+    await lab.quotas.settle(reservation, allocationLock.run(async () => {
       const { address, port } = await lab.compute.reserve(id, version.manager as EngineManager, lab.instances.addressesInUse())
-      lab.instances.create({
+      lab.quotas.commitWith(reservation, () => lab.instances.create({
         id, name: body.name, tenant_id: projectId, flavor_id: flavor.id, volume_size: size, volume_type: body.volume?.type ?? null,
         datastore_version_id: version.id, address, port, region_id: lab.config.region,
         access: body.access ? JSON.stringify({ is_public: body.access.is_public ?? false, allowed_cidrs: body.access.allowed_cidrs ?? [] }) : null,
-      })
-    })
+      }))
+    }))
     lab.tasks.submit('create_instance', id, { databases: body.databases ?? [], users: body.users ?? [] })
     const inst = lab.instances.get(id)!
     return { instance: instanceView(req, inst, lab, { detail: true, admin: isAdmin }) }
@@ -171,7 +175,8 @@ export async function instanceRoutes(app: FastifyInstance, { lab }: { lab: Lab }
     const status = instanceStatus(inst)
     if (inst.task_id === InstanceTask.DELETING.id) return reply.code(202).send()
     if (status === 'BUILD') throw unprocessable(`Instance ${id} is not ready. (Status is ${status}).`)
-    lab.instances.setTask(id, 'DELETING')
+    // Upstream releases the usage when the delete is accepted, not when it completes.
+    lab.quotas.run(inst.tenant_id, instanceDeltas(findFlavor(lab, inst.flavor_id)?.ram ?? 0, inst.volume_size, -1), () => lab.instances.setTask(id, 'DELETING'))
     lab.tasks.submit('delete_instance', id)
     return reply.code(202).send()
   })

@@ -3,10 +3,24 @@ import type { Lab } from '../lab.js'
 import { flavorRoutes } from './flavors.js'
 import { datastoreRoutes } from './datastores.js'
 import { instanceRoutes } from './instances.js'
+import { limitRoutes } from './limits.js'
+import { quotaRoutes } from './quotas.js'
+import { instanceActionRoutes } from './instance-actions.js'
+import { mgmtInstanceRoutes } from './mgmt-instances.js'
+import { datastoreAdminRoutes } from './datastore-admin.js'
+import { configurationRoutes } from './configurations.js'
+import { parameterRoutes } from './parameters.js'
 
 /** Every route module below /v1.0/{project_id} (the tenant guard runs before each). Add new modules here. */
 export async function tenantRoutes(app: FastifyInstance, { lab }: { lab: Lab }): Promise<void> {
   await app.register(flavorRoutes, { lab })
   await app.register(datastoreRoutes, { lab })
   await app.register(instanceRoutes, { lab })
+  await app.register(limitRoutes, { lab })
+  await app.register(quotaRoutes, { lab })
+  await app.register(instanceActionRoutes, { lab })
+  await app.register(mgmtInstanceRoutes, { lab })
+  await app.register(datastoreAdminRoutes, { lab })
+  await app.register(configurationRoutes, { lab })
+  await app.register(parameterRoutes, { lab })
 }

@@ -38,6 +38,10 @@ export class Instances {
       get: db.prepare(`${JOINED} WHERE i.id = ? AND i.deleted = 0`),
       listTenant: db.prepare(`${JOINED} WHERE i.tenant_id = ? AND i.deleted = 0 AND i.id > ? ORDER BY i.id LIMIT ?`),
       listAll: db.prepare(`${JOINED} WHERE i.deleted = 0 ORDER BY i.id`),
+      getAny: db.prepare(`${JOINED} WHERE i.id = ?`),
+      // Mgmt list (api.md 3): every project, newest update first, offset pagination; NULL = no filter.
+      listMgmt: db.prepare(`${JOINED} WHERE (@deleted IS NULL OR i.deleted = @deleted) AND (@tenant IS NULL OR i.tenant_id = @tenant)
+        ORDER BY i.updated DESC, i.id LIMIT @limit OFFSET @offset`),
       addresses: db.prepare('SELECT address FROM instances WHERE deleted = 0 AND address IS NOT NULL').pluck(),
       insert: db.prepare(`INSERT INTO instances (id, name, tenant_id, created, updated, flavor_id, volume_size, volume_type, datastore_version_id,
         task_id, task_description, task_start_time, server_status, address, port, region_id, access)
@@ -66,6 +70,16 @@ export class Instances {
 
   listAll(): InstanceJoined[] {
     return this.s.listAll.all() as InstanceJoined[]
+  }
+
+  /** An instance, deleted or not (mgmt views). */
+  getAny(id: string): InstanceJoined | undefined {
+    return this.s.getAny.get(id) as InstanceJoined | undefined
+  }
+
+  /** A page of every project's instances for the mgmt list; `deleted`/`tenantId` undefined: no filter. */
+  listMgmt(o: { deleted?: boolean; tenantId?: string; offset: number; limit: number }): InstanceJoined[] {
+    return this.s.listMgmt.all({ deleted: o.deleted === undefined ? null : Number(o.deleted), tenant: o.tenantId ?? null, offset: o.offset, limit: o.limit }) as InstanceJoined[]
   }
 
   addressesInUse(): Set<string> {

@@ -1,6 +1,6 @@
-import { randomUUID } from 'node:crypto'
 import type { DetectedEngine } from '../compute/engines.js'
 import type { DB } from './index.js'
+import { registerEngines } from './datastore-registry.js'
 
 /** The lab's flavors: 512 MB to 8 GB of RAM, 1 to 4 vCPUs (ids are integers, like Nova's). */
 export const LAB_FLAVORS = [
@@ -20,36 +20,9 @@ export function seedFlavors(db: DB): void {
  * Registers what is installed: one datastore per engine, one active version per
  * installed version (ids stay stable across restarts). Versions whose engine has
  * gone are marked inactive, so they are no longer offered, and instances keep
- * their rows.
+ * their rows. What an admin changed through the mgmt API (deactivated, renamed or
+ * deleted versions, defaults) is kept: see registerEngines.
  */
 export function registerDatastores(db: DB, engines: DetectedEngine[]): void {
-  db.transaction(() => {
-    const seen = new Set<string>()
-    for (const e of engines) {
-      let ds = db.prepare('SELECT id FROM datastores WHERE name = ?').get(e.datastore) as { id: string } | undefined
-      if (!ds) {
-        ds = { id: randomUUID() }
-        db.prepare('INSERT INTO datastores (id, name) VALUES (?, ?)').run(ds.id, e.datastore)
-      }
-      let v = db.prepare('SELECT id FROM datastore_versions WHERE datastore_id = ? AND name = ?').get(ds.id, e.name) as { id: string } | undefined
-      if (!v) {
-        v = { id: randomUUID() }
-        db.prepare('INSERT INTO datastore_versions (id, datastore_id, name, manager, version, packages, active, bin_dir) VALUES (?, ?, ?, ?, ?, ?, 1, ?)')
-          .run(v.id, ds.id, e.name, e.manager, e.version, e.packages, e.binDir ?? null)
-      } else {
-        db.prepare('UPDATE datastore_versions SET version = ?, manager = ?, packages = ?, bin_dir = ?, active = 1 WHERE id = ?')
-          .run(e.version, e.manager, e.packages, e.binDir ?? null, v.id)
-      }
-      seen.add(v.id)
-    }
-    const all = db.prepare('SELECT id, datastore_id FROM datastore_versions').all() as Array<{ id: string; datastore_id: string }>
-    for (const v of all) if (!seen.has(v.id)) db.prepare('UPDATE datastore_versions SET active = 0 WHERE id = ?').run(v.id)
-    // Default version: keep a still-active default, else the newest active version.
-    for (const ds of db.prepare('SELECT id, default_version_id FROM datastores').all() as Array<{ id: string; default_version_id: string | null }>) {
-      const active = db.prepare('SELECT id, version FROM datastore_versions WHERE datastore_id = ? AND active = 1').all(ds.id) as Array<{ id: string; version: string }>
-      if (ds.default_version_id && active.some((a) => a.id === ds.default_version_id)) continue
-      active.sort((a, b) => b.version.localeCompare(a.version, undefined, { numeric: true }))
-      db.prepare('UPDATE datastores SET default_version_id = ? WHERE id = ?').run(active[0]?.id ?? null, ds.id)
-    }
-  })()
+  registerEngines(db, engines)
 }

@@ -1,0 +1,74 @@
+import mqtt from 'mqtt'
+import { readFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { agentEventTopic, agentReplyTopic, agentRpcTopic, encode, type AgentBootstrap, type MeasuredStatus, type RpcRequest } from '../../src/protocol/index.js'
+
+/** A handler's result is the call's result; a thrown error becomes a GuestError reply. */
+export type ScriptedHandler = (req: RpcRequest) => unknown
+
+export interface ScriptedAgent {
+  boot: AgentBootstrap
+  /** Methods of every request received, in order. */
+  calls: string[]
+  heartbeat(status: MeasuredStatus, fault?: string): Promise<unknown>
+  /** Resolves when `n` requests for `method` have arrived (at once if they already have). */
+  called(method: string, n?: number): Promise<void>
+  close(): Promise<void>
+}
+
+const DEFAULTS: Record<string, unknown> = { get_filesystem_stats: { used: 0.1, total: 1, free: 1 } }
+
+/**
+ * An agent for flow tests without engines: it connects with the instance's real
+ * credentials (from the bootstrap the server wrote) on the real broker, answers
+ * calls through `handlers` (default: `true`), and sends the heartbeats a test asks for.
+ */
+export async function scriptedAgent(dataDir: string, id: string, handlers: Record<string, ScriptedHandler> = {}): Promise<ScriptedAgent> {
+  const boot = JSON.parse(readFileSync(join(dataDir, 'instances', id, 'agent.json'), 'utf8')) as AgentBootstrap
+  const broker = JSON.parse(readFileSync(boot.brokerFile, 'utf8')) as { host: string; port: number }
+  const client = await mqtt.connectAsync({ host: broker.host, port: broker.port, username: boot.mqtt.username, password: boot.mqtt.password, clientId: boot.mqtt.username, clean: false, reconnectPeriod: 200 })
+  await client.subscribeAsync(agentRpcTopic(id), { qos: 1 })
+  const calls: string[] = []
+  client.on('message', (_topic, payload) => {
+    const req = JSON.parse(payload.toString()) as RpcRequest
+    calls.push(req.method)
+    void (async () => {
+      let reply
+      try {
+        const h = handlers[req.method]
+        reply = { id: req.id, ok: true, result: h ? await h(req) : (DEFAULTS[req.method] ?? true) }
+      } catch (e) {
+        reply = { id: req.id, ok: false, error: { type: 'GuestError', message: (e as Error).message } }
+      }
+      if (req.reply) client.publish(agentReplyTopic(id), encode(reply), { qos: 1 })
+    })()
+  })
+  let lastSent = 0
+  return {
+    boot,
+    calls,
+    heartbeat: (status, fault) => {
+      lastSent = Math.max(Date.now(), lastSent + 1)
+      return client.publishAsync(agentEventTopic(id), encode({ kind: 'heartbeat', sent: lastSent, status, agentPid: process.pid, ...(fault ? { fault } : {}) }), { qos: 1 })
+    },
+    called: (method, n = 1) => until(() => calls.filter((m) => m === method).length >= n, 10_000, `${n} ${method} call(s)`),
+    close: () => client.endAsync(true),
+  }
+}
+
+/** Polls `probe` every 50 ms until it returns true; fails after `ms`. */
+export async function until(probe: () => Promise<boolean> | boolean, ms = 5000, what = 'condition'): Promise<void> {
+  const end = Date.now() + ms
+  while (!(await probe())) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`)
+    await new Promise((r) => setTimeout(r, 50))
+  }
+}
+
+/** A promise with its resolve handle, for holding a scripted call open. */
+export function deferred<T = void>(): { promise: Promise<T>; resolve: (v: T) => void; reject: (e: Error) => void } {
+  let resolve!: (v: T) => void
+  let reject!: (e: Error) => void
+  const promise = new Promise<T>((res, rej) => { resolve = res; reject = rej })
+  return { promise, resolve, reject }
+}
