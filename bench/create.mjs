@@ -74,7 +74,7 @@ const BASELINES = {
 
 function startServer(dataDir) {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [join(ROOT, 'bin/trove'), 'server', '--data-dir', dataDir, '--port', '0'], { stdio: ['ignore', 'pipe', 'pipe'] })
+    const child = spawn(process.execPath, [join(ROOT, 'bin/trove'), 'server', '--data-dir', dataDir, '--port', '0', '--rate-limits', 'none'], { stdio: ['ignore', 'pipe', 'pipe'] })
     let out = ''
     const on = (b) => { out += b; const m = /listening on (http:\/\/\S+)/.exec(out); if (m && out.includes('use it:')) resolve({ child, url: m[1] }) }
     child.stdout.on('data', on); child.stderr.on('data', on)
@@ -131,6 +131,7 @@ async function main() {
         await client.instances.delete(inst.id)
         while (true) { try { await client.instances.get(inst.id); await sleep(50) } catch { break } }
       }
+      if (process.env.BENCH_VERBOSE) process.stderr.write(`${engine}: ${times.map((x) => x.toFixed(0)).join(' ')} ms\n`)
       results[engine].trove = median(times)
     }
     await client.close()
@@ -142,7 +143,10 @@ async function main() {
       '',
       'create->ACTIVE: from POST /instances to the first GET that shows ACTIVE, polling every 10 ms (flavor m1.tiny, 1 GB).',
       "The engine's own init+start: the same engine initialised and started by hand with the engines.md recipe, until its",
-      'own client sees it ready, measured by the same script on the same machine.',
+      'own client sees it ready, measured by the same script on the same machine. trove copies a pre-initialised data',
+      'directory (a template per engine version) instead of running initdb / mariadb-install-db; the first create of an',
+      'engine version builds the template (about 1 s more), the median is of the creates after it. The disk here is ext4',
+      'without a journal: file creation slows for minutes after mass deletions, so PostgreSQL figures vary by run.',
       '',
       "| engine | engine's own init+start | trove create->ACTIVE | overhead | goal | |",
       '|---|---|---|---|---|---|',

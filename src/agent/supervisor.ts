@@ -3,7 +3,7 @@ import { access, chmod, chown, mkdir, readdir, realpath, rm, stat, writeFile } f
 import { join } from 'node:path'
 import { INSTANCE_FILES, type AgentBootstrap, type MeasuredStatus } from '../protocol/index.js'
 import { loadDatastore } from './datastores/index.js'
-import type { Datastore, InstancePaths, RunUser } from './datastores/types.js'
+import type { Datastore, EngineCommand, InstancePaths, RunUser } from './datastores/types.js'
 import {
   CGROUP_EXIT,
   EngineProcess,
@@ -19,6 +19,7 @@ import {
 } from './engine-process.js'
 import type { Log } from './log.js'
 import { deriveStatus, type EngineState } from './status.js'
+import type { TemplateCache, TemplateIdentity } from './template-cache.js'
 
 /** How long prepare waits for a fresh engine to answer before reporting FAILED. */
 const PREPARE_ANSWER_MS = 120_000
@@ -32,8 +33,17 @@ const BACKOFF_MIN_MS = 500
 const BACKOFF_MAX_MS = 30_000
 const BACKOFF_RESET_MS = 60_000
 
+/** A data dir copied from a template; `synced` settles (with the error, if any) once the copy is on disk. */
+interface CopiedTemplate {
+  key: string
+  synced: Promise<Error | undefined>
+}
+
 /** An error whose message is fit for the heartbeat's fault and an RPC reply. */
 export class GuestError extends Error {}
+
+/** The copied data dir could not be synced: a disk problem, not the template's. */
+class CopySyncError extends GuestError {}
 
 export function instancePaths(baseDir: string): InstancePaths {
   return {
@@ -60,6 +70,8 @@ export class Supervisor {
   private fault: string | undefined
   private ds: Datastore | undefined
   private user: RunUser | undefined
+  /** The lab's template cache, for engines with an init command when the bootstrap names one. */
+  private templates: TemplateCache | undefined
   private dataReal: string | undefined
   /** The server binary's real path, to recognise our engine in /proc. */
   private exe: string | undefined
@@ -145,6 +157,16 @@ export class Supervisor {
     })
     this.user = user
     this.ds = ds
+    const templateDir = this.bootstrap.templateDir
+    if (templateDir && ds.templateInit && ds.versionCommand)
+      this.templates = new (await import('./template-cache.js')).TemplateCache({
+        dir: templateDir,
+        manager: this.bootstrap.datastore.manager,
+        user,
+        instanceId: this.bootstrap.instanceId,
+        log: this.log,
+        track: (c) => (this.tool = c),
+      })
   }
 
   /** Prepare (first boot, or the prepare RPC after a failure); joins one in progress. */
@@ -162,15 +184,13 @@ export class Supervisor {
       await this.load()
       const ds = this.ds!
       const user = this.user!
+      // The template key needs the engine's version (a process): read it meanwhile.
+      const identity = this.templates?.identify(ds)
+      identity?.catch(() => undefined)
       this.log(`prepare: ${ds.name} ${this.bootstrap.datastore.version}, ${this.bootstrap.flavor.ramMb} MB RAM`)
       // An engine still running here comes from a prepare that failed or was interrupted:
       // its data is not trusted.
-      if (this.proc?.alive) {
-        this.stopping = this.proc
-        this.proc.kill('SIGKILL')
-        await this.proc.waitGone(10_000)
-        this.proc = undefined
-      }
+      await this.killCurrent()
       const leftover = await this.findRunning()
       if (leftover) {
         this.log(`prepare: killing engine pid ${leftover} left by an interrupted prepare`)
@@ -186,30 +206,35 @@ export class Supervisor {
       }
       this.dataReal = await realpath(this.paths.data)
       // Wipe a half-initialised data dir (an earlier prepare died); keep the dir and its owner.
-      const leftovers = await readdir(this.paths.data)
-      if (leftovers.length > 0) this.log(`prepare: wiping ${leftovers.length} entries of a half-initialised data dir`)
-      await Promise.all(leftovers.map((n) => rm(join(this.paths.data, n), { recursive: true, force: true })))
+      const leftovers = await this.wipeDataDir()
+      if (leftovers > 0) this.log(`prepare: wiped ${leftovers} entries of a half-initialised data dir`)
       await ds.writeConfig()
       const init = await ds.initCommand()
-      if (init) {
-        const t1 = Date.now()
-        const r = await runTool(init, user, (c) => (this.tool = c))
-        this.checkClosed()
-        if (r.code !== 0) {
-          const why = ds.faultLine(r.output) ?? lastLine(r.output) ?? `exit code ${r.code ?? r.signal}`
-          throw new GuestError(`${init.file} failed: ${why}`)
-        }
-        this.log(`prepare: data dir initialised in ${Date.now() - t1} ms`)
+      const template = init && identity ? await this.copyTemplate(identity) : undefined
+      if (init && !template) await this.runInit(init)
+      let proc: EngineProcess
+      try {
+        proc = await this.startAnswering()
+        const unsynced = await template?.synced
+        if (unsynced) throw new CopySyncError(`could not sync the copied data dir: ${unsynced.message}`)
+      } catch (err) {
+        if (!template || !init || this.closed) throw err
+        // Whatever the reason (a bad template, or the instance's own config or port), a
+        // normal init tells: if it fails too, its fault is the one reported.
+        const what = err instanceof CopySyncError ? 'could not use' : 'did not come up from'
+        this.log(`prepare: ${ds.name} ${what} template ${template.key} (${oneLine((err as Error).message)}); initialising from scratch`)
+        await template.synced
+        await this.killCurrent()
+        await this.wipeDataDir()
+        await this.runInit(init)
+        proc = await this.startAnswering()
+        // A fresh init came up where the template's copy did not: the template is bad.
+        if (!(err instanceof CopySyncError))
+          await this.templates!.evict(template.key).then(
+            () => this.log(`template ${template.key} evicted: a fresh init started where its copy did not`),
+            (e: Error) => this.log(`template ${template.key}: could not evict it: ${oneLine(e.message)}`),
+          )
       }
-      const t2 = Date.now()
-      const proc = await this.spawn()
-      const answered = await this.waitAnswering(proc, PREPARE_ANSWER_MS)
-      this.checkClosed()
-      if (!answered) {
-        if (!proc.alive) throw new GuestError(await this.exitFault(await proc.exited))
-        throw new GuestError(`${ds.name} did not answer within ${PREPARE_ANSWER_MS / 1000} s`)
-      }
-      this.log(`prepare: ${ds.name} answered ${Date.now() - t2} ms after start`)
       const payload = this.bootstrap.prepare
       if (ds.applyPreparePayload) await ds.applyPreparePayload(payload)
       else if (payload.databases.length + payload.users.length > 0 || payload.rootPassword)
@@ -221,6 +246,82 @@ export class Supervisor {
       if (this.closed) return
       this.fail(err)
     }
+  }
+
+  /**
+   * The data dir from the lab's template (made first when there is none). Any problem
+   * (no usable template dir, init or copy failing, a corrupt template) is logged once
+   * and leaves an empty data dir for a normal init: the cache never fails a create.
+   */
+  private async copyTemplate(identity: Promise<TemplateIdentity>): Promise<CopiedTemplate | undefined> {
+    const cache = this.templates!
+    const t0 = Date.now()
+    try {
+      const tpl = await cache.provide(this.ds!, await identity)
+      this.checkClosed()
+      const t1 = Date.now()
+      await cache.copyInto(tpl.path, this.paths.data)
+      this.checkClosed()
+      // Synced while the engine starts; prepare.done waits for it.
+      const t2 = Date.now()
+      const synced = cache.sync(this.paths.data).then(
+        () => void this.log(`prepare: copy synced in ${Date.now() - t2} ms`),
+        (err: Error) => err,
+      )
+      const made = tpl.built ? `, template made in ${t1 - t0} ms` : ''
+      this.log(`prepare: data dir copied from template ${tpl.key} in ${Date.now() - t1} ms${made}`)
+      return { key: tpl.key, synced }
+    } catch (err) {
+      this.checkClosed()
+      this.log(`prepare: template not used (${oneLine((err as Error).message)}); initialising from scratch`)
+      await this.wipeDataDir()
+      return undefined
+    }
+  }
+
+  private async runInit(init: EngineCommand): Promise<void> {
+    const t1 = Date.now()
+    const r = await runTool(init, this.user!, (c) => (this.tool = c))
+    this.checkClosed()
+    if (r.code !== 0) {
+      const why = this.ds!.faultLine(r.output) ?? lastLine(r.output) ?? `exit code ${r.code ?? r.signal}`
+      throw new GuestError(`${init.file} failed: ${why}`)
+    }
+    this.log(`prepare: data dir initialised in ${Date.now() - t1} ms`)
+  }
+
+  /** Start a freshly prepared engine and wait until it answers, or throw why not. */
+  private async startAnswering(): Promise<EngineProcess> {
+    const ds = this.ds!
+    const t0 = Date.now()
+    const proc = await this.spawn()
+    const answered = await this.waitAnswering(proc, PREPARE_ANSWER_MS)
+    this.checkClosed()
+    if (!answered) {
+      if (!proc.alive) throw new GuestError(await this.exitFault(await proc.exited))
+      throw new GuestError(`${ds.name} did not answer within ${PREPARE_ANSWER_MS / 1000} s`)
+    }
+    this.log(`prepare: ${ds.name} answered ${Date.now() - t0} ms after start`)
+    return proc
+  }
+
+  /** Kill (not stop) the engine this agent runs, if any: during prepare its data is not trusted. */
+  private async killCurrent(): Promise<void> {
+    if (!this.proc?.alive) return
+    this.stopping = this.proc
+    this.proc.kill('SIGKILL')
+    await this.proc.waitGone(10_000)
+    this.proc = undefined
+  }
+
+  /** Empties the data dir, keeping the dir itself with the run user as owner and mode 0700. */
+  private async wipeDataDir(): Promise<number> {
+    const data = this.paths.data
+    const entries = await readdir(data)
+    await Promise.all(entries.map((n) => rm(join(data, n), { recursive: true, force: true })))
+    await chown(data, this.user!.uid, this.user!.gid)
+    await chmod(data, 0o700)
+    return entries.length
   }
 
   private fail(err: unknown): void {

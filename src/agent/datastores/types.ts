@@ -33,6 +33,15 @@ export interface EngineCommand {
   asUser: boolean
 }
 
+/** An init command for a template data dir, and what else shapes the files it writes. */
+export interface TemplateInit {
+  command: EngineCommand
+  /** Files the command reads (its config), at paths derived from the data dir's; written before it runs, removed after. */
+  files: Array<{ path: string; text: string }>
+  /** Anything else the output depends on (e.g. the host name MariaDB writes into its grant tables). */
+  extra: Record<string, string>
+}
+
 /**
  * One database engine as the agent drives it: files, commands and a readiness probe.
  * Process handling (spawn, cgroups, adopt, stop, crash restarts) is common to all
@@ -57,6 +66,18 @@ export interface Datastore {
   writeConfig(): Promise<void>
   /** The command that initialises an empty data dir, if the engine needs one. */
   initCommand(): Promise<EngineCommand | undefined>
+  /**
+   * Engines with an init command: the command printing the exact version of the program
+   * that writes the data files (initdb, mariadbd). Part of the template key.
+   */
+  versionCommand?(): Promise<EngineCommand>
+  /**
+   * Engines with an init command: how to initialise a data dir at `dataDir` that any
+   * instance of this engine can start from (the shared template cache). It must not
+   * depend on the flavor, port, address, server id or instance paths: whatever it
+   * returns (with `dataDir` replaced by a placeholder) is hashed into the template key.
+   */
+  templateInit?(dataDir: string): Promise<TemplateInit>
   /** The server, run in the foreground so its PID is the one the agent supervises. */
   serverCommand(): Promise<EngineCommand>
   /** One readiness check: true when the engine answered a ping/query. Never throws. */

@@ -1,8 +1,9 @@
 import { chown, writeFile } from 'node:fs/promises'
+import { hostname } from 'node:os'
 import { join } from 'node:path'
-import type { Datastore, EngineCommand, EngineContext } from '../types.js'
+import type { Datastore, EngineCommand, EngineContext, TemplateInit } from '../types.js'
 import { lastMatchingLine } from '../../engine-process.js'
-import { renderMariadbCnf } from './config.js'
+import { renderMariadbCnf, renderMariadbTemplateCnf } from './config.js'
 import { mariadbPing } from './probe.js'
 
 /**
@@ -51,17 +52,40 @@ export class MariadbService implements Datastore {
   }
 
   async initCommand(): Promise<EngineCommand> {
+    return this.installDb(this.cnf)
+  }
+
+  private installDb(cnf: string): EngineCommand {
     const tool = this.flavour === 'mysql' ? 'mysql_install_db' : 'mariadb-install-db'
     return {
       file: this.bin(tool),
       args: [
-        `--defaults-file=${this.cnf}`,
+        `--defaults-file=${cnf}`,
         `--user=${this.ctx.user.name}`,
         '--skip-test-db',
         '--auth-root-authentication-method=socket',
         '--auth-root-socket-user=root',
       ],
       asUser: false,
+    }
+  }
+
+  /** install-db is a script; the server binary it runs in bootstrap mode writes the files. */
+  async versionCommand(): Promise<EngineCommand> {
+    return { ...(await this.serverCommand()), args: ['--version'] }
+  }
+
+  /**
+   * The template's cnf sits beside its data dir (not in it: it would be copied) and has
+   * only what shapes install-db's files. root@localhost (unix_socket) is host-independent,
+   * but install-db also writes a proxies_priv row for this host, hence the host name.
+   */
+  async templateInit(dataDir: string): Promise<TemplateInit> {
+    const cnf = `${dataDir}.cnf`
+    return {
+      command: this.installDb(cnf),
+      files: [{ path: cnf, text: renderMariadbTemplateCnf({ dataDir, runUser: this.ctx.user.name }) }],
+      extra: { hostname: hostname() },
     }
   }
 

@@ -1,6 +1,6 @@
 import { access, chown, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
-import type { Datastore, EngineCommand, EngineContext } from '../types.js'
+import type { Datastore, EngineCommand, EngineContext, TemplateInit } from '../types.js'
 import { lastMatchingLine } from '../../engine-process.js'
 import { renderPgHba, renderPostgresConf } from './config.js'
 import { postgresPing } from './probe.js'
@@ -55,11 +55,31 @@ export class PostgresqlService implements Datastore {
   }
 
   async initCommand(): Promise<EngineCommand> {
+    return this.initdb(this.ctx.paths.data)
+  }
+
+  private async initdb(dataDir: string): Promise<EngineCommand> {
     return {
       file: await this.bin('initdb'),
-      args: ['-D', this.ctx.paths.data, '-U', 'postgres', '-E', 'UTF8', '--locale=C.UTF-8', '--auth-local=trust', '--auth-host=scram-sha-256'],
+      args: ['-D', dataDir, '-U', 'postgres', '-E', 'UTF8', '--locale=C.UTF-8', '--auth-local=trust', '--auth-host=scram-sha-256'],
       asUser: true,
     }
+  }
+
+  async versionCommand(): Promise<EngineCommand> {
+    return { file: await this.bin('initdb'), args: ['--version'], asUser: true }
+  }
+
+  /**
+   * initdb's output depends only on its arguments and version: the config it writes
+   * into the data dir is unused (postgres -D points at conf/). Instances copied from one
+   * template share its system identifier. That is fine: the identifier only has to tell
+   * apart clusters that exchange WAL, i.e. a primary and its replicas, and a replica is
+   * always made from a base backup of its primary, never from the template; backups are
+   * kept per instance, so none are mixed up by a shared identifier.
+   */
+  async templateInit(dataDir: string): Promise<TemplateInit> {
+    return { command: await this.initdb(dataDir), files: [], extra: {} }
   }
 
   async serverCommand(): Promise<EngineCommand> {
