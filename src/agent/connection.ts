@@ -59,7 +59,8 @@ export function connectBroker(o: ConnectionOptions): MqttClient {
       return s
     }
     will.payload = encode({ kind: 'gone', sent: Date.now() }) // mqtt.js sends options.will (this object) at each connect
-    return createConnection({ host: loc.host, port: loc.port })
+    // noDelay: RPC replies are small writes; Nagle + delayed ACK would add ~40 ms to each.
+    return createConnection({ host: loc.host, port: loc.port, noDelay: true })
   }, options)
   // Subscribe on every connect: a subscribe queued while offline is failed by mqtt.js
   // when the attempt dies, and a restarted server's broker has no session for us.

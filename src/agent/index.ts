@@ -114,6 +114,7 @@ export async function startAgent(bootstrapPath: string, opts: AgentOptions = {})
       restart: (timeoutMs) => supervisor.restart(timeoutMs),
       shutdown: () => supervisor.shutdown(),
       filesystemStats: () => filesystemStats(supervisor.paths.data, bootstrap.volumeSize),
+      accounts: () => supervisor.accounts(),
     }),
     (reply: RpcReply) =>
       new Promise<void>((res, rej) => client!.publish(agentReplyTopic(id), encode(reply), { qos: 1 }, (err) => (err ? rej(err) : res()))),

@@ -2,6 +2,8 @@ import type { FilesystemStats, RpcError, RpcReply, RpcRequest } from '../protoco
 import { oneLine } from './engine-process.js'
 import type { Log } from './log.js'
 import { ReplyCache } from './reply-cache.js'
+import { accountMethods } from './account-rpc.js'
+import type { Accounts } from './datastores/accounts.js'
 
 /** An error with an explicit type for the reply (otherwise it is a GuestError). */
 export class RpcFailure extends Error {
@@ -22,6 +24,8 @@ export interface AgentOperations {
   restart(timeoutMs?: number): Promise<void>
   shutdown(): Promise<void>
   filesystemStats(): Promise<FilesystemStats>
+  /** The engine's databases/users/root; without it those RPCs are not supported. */
+  accounts?(): Promise<Accounts>
 }
 
 /** The guest RPC methods implemented so far (upstream names, internals.md 2). */
@@ -45,6 +49,7 @@ export function agentMethods(ops: AgentOperations): Record<string, RpcHandler> {
       await ops.shutdown()
       return null
     },
+    ...(ops.accounts ? accountMethods(() => ops.accounts!()) : {}),
   }
 }
 

@@ -4,6 +4,7 @@ import { join } from 'node:path'
 import { INSTANCE_FILES, type AgentBootstrap, type MeasuredStatus } from '../protocol/index.js'
 import { loadDatastore } from './datastores/index.js'
 import type { Datastore, EngineCommand, InstancePaths, RunUser } from './datastores/types.js'
+import type { Accounts } from './datastores/accounts.js'
 import {
   CGROUP_EXIT,
   EngineProcess,
@@ -477,6 +478,13 @@ export class Supervisor {
     this.wanted = 'stopped'
     this.tool?.kill('SIGTERM')
     return this.exclusive(() => this.stopEngine())
+  }
+
+  /** The engine's databases/users/root, once prepared (the account RPCs). */
+  async accounts(): Promise<Accounts> {
+    this.requirePrepared()
+    if (!this.ds?.accounts) throw new GuestError(`${this.ds?.name ?? 'this datastore'} has no users or databases`)
+    return this.ds.accounts()
   }
 
   private requirePrepared(): void {

@@ -40,6 +40,23 @@ export type RpcMethod =
   | 'stop_db'
   | 'restart'
   | 'shutdown_agent'
+  // databases, users and root (issue 4)
+  | 'create_database'
+  | 'delete_database'
+  | 'list_databases'
+  | 'create_user'
+  | 'delete_user'
+  | 'list_users'
+  | 'get_user'
+  | 'update_attributes'
+  | 'change_passwords'
+  | 'grant_access'
+  | 'revoke_access'
+  | 'list_access'
+  | 'enable_root'
+  | 'enable_root_with_password'
+  | 'disable_root'
+  | 'is_root_enabled'
 
 /** Result of get_filesystem_stats: sizes of the instance's volume (its data dir). */
 export interface FilesystemStats {

@@ -1,5 +1,6 @@
 import type { AgentBootstrap } from '../../protocol/index.js'
 import type { Log } from '../log.js'
+import type { Accounts } from './accounts.js'
 
 /** The instance directory's parts (names from INSTANCE_FILES). */
 export interface InstancePaths {
@@ -89,4 +90,6 @@ export interface Datastore {
    * implements it per engine; until then prepare ignores the payload.
    */
   applyPreparePayload?(payload: AgentBootstrap['prepare']): Promise<void>
+  /** Databases, users and root of the running engine (the account RPCs). */
+  accounts?(): Promise<Accounts>
 }

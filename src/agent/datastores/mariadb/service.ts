@@ -5,6 +5,9 @@ import type { Datastore, EngineCommand, EngineContext, TemplateInit } from '../t
 import { lastMatchingLine } from '../../engine-process.js'
 import { renderMariadbCnf, renderMariadbTemplateCnf } from './config.js'
 import { mariadbPing } from './probe.js'
+import { MariadbAccounts, mariadbClient } from './users.js'
+import type { AgentBootstrap } from '../../../protocol/index.js'
+import type { Accounts } from '../accounts.js'
 
 /**
  * MariaDB (and `mysql`, which on Debian is the same server): mariadbd runs as root in
@@ -95,6 +98,18 @@ export class MariadbService implements Datastore {
 
   probe(timeoutMs: number): Promise<boolean> {
     return mariadbPing(this.sockets[0]!, timeoutMs)
+  }
+
+  async accounts(): Promise<Accounts> {
+    return new MariadbAccounts(mariadbClient(this.cnf, this.sockets[0]!))
+  }
+
+  /** The create-time databases, users (granted their databases) and root password, before prepare reports HEALTHY. */
+  async applyPreparePayload(payload: AgentBootstrap['prepare']): Promise<void> {
+    const a = await this.accounts()
+    await a.createDatabases(payload.databases ?? [])
+    await a.createUsers(payload.users ?? [])
+    if (payload.rootPassword) await a.enableRoot(payload.rootPassword)
   }
 
   faultLine(text: string): string | undefined {

@@ -4,6 +4,9 @@ import type { Datastore, EngineCommand, EngineContext, TemplateInit } from '../t
 import { lastMatchingLine } from '../../engine-process.js'
 import { renderPgHba, renderPostgresConf } from './config.js'
 import { postgresPing } from './probe.js'
+import { PostgresAccounts, postgresClient } from './users.js'
+import type { AgentBootstrap } from '../../../protocol/index.js'
+import type { Accounts } from '../accounts.js'
 
 /**
  * PostgreSQL: initdb and postgres refuse root, so both run as the run user (setpriv).
@@ -88,6 +91,19 @@ export class PostgresqlService implements Datastore {
 
   probe(timeoutMs: number): Promise<boolean> {
     return postgresPing(this.sockets[0]!, this.pidFiles[1]!, timeoutMs)
+  }
+
+  async accounts(): Promise<Accounts> {
+    const b = this.ctx.bootstrap
+    return new PostgresAccounts(postgresClient(await this.bin('psql'), this.ctx.paths.run, b.port, this.ctx.user.name))
+  }
+
+  /** The create-time databases, users (granted their databases) and root password, before prepare reports HEALTHY. */
+  async applyPreparePayload(payload: AgentBootstrap['prepare']): Promise<void> {
+    const a = await this.accounts()
+    await a.createDatabases(payload.databases ?? [])
+    await a.createUsers(payload.users ?? [])
+    if (payload.rootPassword) await a.enableRoot(payload.rootPassword)
   }
 
   faultLine(text: string): string | undefined {

@@ -5,6 +5,9 @@ import type { Datastore, EngineCommand, EngineContext } from '../types.js'
 import { lastMatchingLine } from '../../engine-process.js'
 import { renderRedisAcl, renderRedisConf } from './config.js'
 import { redisPing } from './probe.js'
+import { RedisAccounts, redisClient } from './users.js'
+import type { AgentBootstrap } from '../../../protocol/index.js'
+import type { Accounts } from '../accounts.js'
 
 /** File (root, 0600) with the agent's admin password: the ACL `default` user's. */
 export const REDIS_ADMIN_SECRET = 'admin.secret'
@@ -67,6 +70,17 @@ export class RedisService implements Datastore {
       }
     }
     return redisPing(this.sockets[0]!, this.password, timeoutMs)
+  }
+
+  async accounts(): Promise<Accounts> {
+    return new RedisAccounts(redisClient(this.sockets[0]!, this.secretFile))
+  }
+
+  /** Redis has no users or databases to create; only a root password (an ACL user, not requirepass). */
+  async applyPreparePayload(payload: AgentBootstrap['prepare']): Promise<void> {
+    if ((payload.databases ?? []).length + (payload.users ?? []).length > 0)
+      this.ctx.log('prepare: redis has no databases or users; those of the payload are ignored')
+    if (payload.rootPassword) await (await this.accounts()).enableRoot(payload.rootPassword)
   }
 
   faultLine(text: string): string | undefined {

@@ -1,0 +1,137 @@
+import { spawn } from 'node:child_process'
+import { randomInt } from 'node:crypto'
+import { ENGINE_ENV, oneLine } from '../engine-process.js'
+
+/**
+ * Databases, users and root of one engine (internals.md 2 and 4.1-4.3): what the
+ * guest RPCs create_database ... is_root_enabled act on. Payloads use plain keys
+ * (name, host, password, databases, character_set, collate), not upstream's
+ * serialized models (_name, _host, ...): both ends are ours.
+ */
+export interface DatabaseSpec {
+  name: string
+  character_set?: string
+  collate?: string
+}
+
+export interface UserSpec {
+  name: string
+  host?: string
+  password: string
+  databases?: Array<{ name: string }>
+}
+
+export interface UserView {
+  name: string
+  host: string
+  databases: Array<{ name: string }>
+}
+
+export interface UserAttributes {
+  name?: string
+  host?: string
+  password?: string
+}
+
+/** A page: the items and the marker of the next page (null on the last page), as upstream returns it. */
+export type Page<T> = [T[], string | null]
+
+export interface Accounts {
+  createDatabases(dbs: DatabaseSpec[]): Promise<void>
+  deleteDatabase(name: string): Promise<void>
+  listDatabases(): Promise<Array<{ name: string }>>
+  createUsers(users: UserSpec[]): Promise<void>
+  deleteUser(name: string, host: string): Promise<void>
+  /** Every visible user with its databases. */
+  listUsers(): Promise<UserView[]>
+  getUser(name: string, host: string): Promise<UserView | null>
+  updateAttributes(name: string, host: string, attrs: UserAttributes): Promise<void>
+  changePasswords(users: Array<{ name: string; host?: string; password: string }>): Promise<void>
+  grantAccess(name: string, host: string, databases: string[]): Promise<void>
+  revokeAccess(name: string, host: string, database: string): Promise<void>
+  listAccess(name: string, host: string): Promise<Array<{ name: string }>>
+  /** Enables root with `password` or a generated one; returns the root user as upstream does. */
+  enableRoot(password?: string): Promise<{ name: string; password: string }>
+  disableRoot(): Promise<void>
+  isRootEnabled(): Promise<boolean>
+}
+
+/** An operation the engine does not have (Redis users/databases); the RPC reply's type is NotSupported. */
+export class NotSupportedError extends Error {
+  readonly rpcType = 'NotSupported'
+}
+
+/** A caller mistake (bad or reserved name, missing user): the RPC reply's type is BadRequest / NotFound. */
+export class AccountError extends Error {
+  constructor(
+    readonly rpcType: 'BadRequest' | 'NotFound',
+    message: string,
+  ) {
+    super(message)
+  }
+}
+
+const ALNUM = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789'
+
+/** Upstream's generated root password: 36 random letters and digits. */
+export function generatePassword(length = 36): string {
+  let s = ''
+  for (let i = 0; i < length; i++) s += ALNUM[randomInt(ALNUM.length)]
+  return s
+}
+
+/**
+ * Marker paging as the guest does it (internals.md 2): sorted by key, items after the
+ * marker (from it with includeMarker), at most `limit`; the next marker is the last
+ * item's key when more follow.
+ */
+export function pageOf<T>(items: T[], key: (t: T) => string, limit: unknown, marker: unknown, includeMarker: unknown): Page<T> {
+  const sorted = [...items].sort((a, b) => (key(a) < key(b) ? -1 : key(a) > key(b) ? 1 : 0))
+  const m = typeof marker === 'string' && marker !== '' ? marker : undefined
+  const from = m === undefined ? sorted : sorted.filter((x) => (includeMarker === true ? key(x) >= m : key(x) > m))
+  const n = typeof limit === 'number' && Number.isInteger(limit) && limit > 0 ? limit : from.length
+  const page = from.slice(0, n)
+  return [page, from.length > n && page.length > 0 ? key(page[page.length - 1]!) : null]
+}
+
+/** Control characters would break the line/tab-separated output of the engines' clients. */
+export const CONTROL_CHARS = /[\x00-\x1f\x7f]/
+
+export interface ClientRun {
+  file: string
+  args: string[]
+  env?: Record<string, string>
+  input: string
+  timeoutMs?: number
+}
+
+/**
+ * Runs an engine client with the statements on stdin (never in argv, where any local
+ * user could read a password), and resolves with stdout. A non-zero exit rejects with
+ * the client's own error line.
+ */
+export function runClient(run: ClientRun): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(run.file, run.args, {
+      stdio: ['pipe', 'pipe', 'pipe'],
+      env: { ...ENGINE_ENV, ...(run.env ?? {}) },
+    })
+    let out = ''
+    let err = ''
+    const timer = setTimeout(() => child.kill('SIGKILL'), run.timeoutMs ?? 60_000)
+    child.stdout.on('data', (b: Buffer) => (out += b.toString()))
+    child.stderr.on('data', (b: Buffer) => (err = (err + b.toString()).slice(-8192)))
+    child.once('error', (e) => {
+      clearTimeout(timer)
+      reject(new Error(`${run.file}: ${e.message}`))
+    })
+    child.once('close', (code, signal) => {
+      clearTimeout(timer)
+      if (code === 0) return resolve(out)
+      const line = err.split('\n').find((l) => /ERROR|FATAL|error/.test(l)) ?? err
+      reject(new Error(oneLine(line || `${run.file} ended with ${signal ?? `code ${code}`}`)))
+    })
+    child.stdin.on('error', () => undefined)
+    child.stdin.end(run.input)
+  })
+}

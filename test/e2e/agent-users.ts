@@ -1,0 +1,297 @@
+// Databases, users and root through the guest agent, against real engines (logins over TCP with their own clients).
+import t from 'tap'
+import { Aedes } from 'aedes'
+import { spawn, spawnSync } from 'node:child_process'
+import { randomUUID } from 'node:crypto'
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, rmdirSync, writeFileSync } from 'node:fs'
+import net from 'node:net'
+import { join } from 'node:path'
+import mqtt from 'mqtt'
+import {
+  ALL_AGENT_EVENTS,
+  ALL_AGENT_REPLIES,
+  agentRpcTopic,
+  decode,
+  encode,
+  instanceIdFromTopic,
+  type AgentBootstrap,
+  type AgentEvent,
+  type EngineManager,
+  type RpcReply,
+  type RpcRequest,
+} from '../../src/protocol/index.js'
+import { startAgent, type AgentHandle } from '../../src/agent/index.js'
+
+type Heartbeat = Extract<AgentEvent, { kind: 'heartbeat' }> & { at: number }
+
+const isRoot = process.getuid?.() === 0
+const hasUser = spawnSync('id', ['troveguest']).status === 0
+if (!isRoot || !hasUser) {
+  t.plan(0, 'needs root and the troveguest user (scripts/setup.sh)')
+  process.exit(0)
+}
+
+
+// ---- broker and a server-side client ----
+const broker = await Aedes.createBroker()
+const brokerServer = net.createServer(broker.handle)
+await new Promise<void>((r) => brokerServer.listen(0, '127.0.0.1', r))
+const brokerPort = (brokerServer.address() as net.AddressInfo).port
+const root = mkdtempSync('/tmp/tva-')
+chmodSync(root, 0o711)
+const brokerFile = join(root, 'broker.json')
+writeFileSync(brokerFile, JSON.stringify({ host: '127.0.0.1', port: brokerPort }))
+
+const heartbeats = new Map<string, Heartbeat[]>()
+const gone = new Map<string, number>()
+const replies = new Map<string, (r: RpcReply) => void>()
+const server = await mqtt.connectAsync({ host: '127.0.0.1', port: brokerPort, clientId: 'test-server', clean: true })
+await server.subscribeAsync([ALL_AGENT_EVENTS, ALL_AGENT_REPLIES], { qos: 1 })
+server.on('message', (topic, payload) => {
+  const id = instanceIdFromTopic(topic)!
+  if (topic.endsWith('/event')) {
+    const ev = decode<AgentEvent>(payload)
+    if (ev?.kind === 'gone') gone.set(id, (gone.get(id) ?? 0) + 1)
+    if (ev?.kind === 'heartbeat') {
+      const list = heartbeats.get(id) ?? []
+      list.push({ ...ev, at: Date.now() })
+      heartbeats.set(id, list)
+    }
+  } else {
+    const r = decode<RpcReply>(payload)
+    if (r) replies.get(r.id)?.(r)
+  }
+})
+
+t.teardown(async () => {
+  await server.endAsync(true)
+  await new Promise<void>((r) => broker.close(() => r()))
+  brokerServer.close()
+  rmSync(root, { recursive: true, force: true })
+})
+
+// ---- helpers ----
+async function freePort(): Promise<number> {
+  const s = net.createServer()
+  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r))
+  const port = (s.address() as net.AddressInfo).port
+  await new Promise((r) => s.close(r))
+  return port
+}
+
+function alive(pid: number): boolean {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
+    return !/^\S+ \(.*\) [ZX]/.test(stat)
+  } catch {
+    return false
+  }
+}
+
+async function waitFor<T>(what: string, fn: () => T | undefined, timeoutMs = 20_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs
+  for (;;) {
+    const v = fn()
+    if (v !== undefined && v !== false) return v
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
+    await new Promise((r) => setTimeout(r, 10))
+  }
+}
+
+/** The first heartbeat at index >= from with the given status. */
+function heartbeat(id: string, status: string, from = 0, pred: (h: Heartbeat) => boolean = () => true): Promise<Heartbeat> {
+  return waitFor(`${status} heartbeat`, () => (heartbeats.get(id) ?? []).slice(from).find((h) => h.status === status && pred(h)))
+}
+
+const count = (id: string): number => heartbeats.get(id)?.length ?? 0
+
+async function call(id: string, method: string, args: Record<string, unknown> = {}, reqId = randomUUID()): Promise<RpcReply> {
+  const reply = new Promise<RpcReply>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`no reply to ${method}`)), 30_000)
+    replies.set(reqId, (r) => {
+      clearTimeout(timer)
+      resolve(r)
+    })
+  })
+  const req: RpcRequest = { id: reqId, method: method as RpcRequest['method'], args, sent: Date.now(), reply: true, timeoutMs: 30_000 }
+  await server.publishAsync(agentRpcTopic(id), encode(req), { qos: 1 })
+  return reply
+}
+
+interface Instance {
+  id: string
+  base: string
+  config: string
+  bootstrap: AgentBootstrap
+}
+
+interface InstanceOptions {
+  binDir?: string
+  cgroups?: string[]
+  parent?: string
+  brokerFile?: string
+  prepare?: AgentBootstrap['prepare']
+}
+
+function makeInstance(manager: EngineManager, version: string, port: number, o: InstanceOptions = {}): Instance {
+  const { binDir, cgroups } = o
+  const id = randomUUID()
+  const base = mkdtempSync(join(o.parent ?? root, `${manager.slice(0, 2)}-`))
+  chmodSync(base, 0o711)
+  const bootstrap: AgentBootstrap = {
+    instanceId: id,
+    datastore: { manager, version, ...(binDir ? { binDir } : {}) },
+    brokerFile: o.brokerFile ?? brokerFile,
+    mqtt: { username: `agent-${id}`, password: 'x' },
+    baseDir: base,
+    address: '127.0.0.1',
+    port,
+    flavor: { ramMb: 512, vcpus: 1 },
+    volumeSize: 2,
+    runUser: 'troveguest',
+    serverId: 7,
+    heartbeatMs: 1000,
+    ...(cgroups ? { cgroups } : {}),
+    prepare: o.prepare ?? { databases: [], users: [] },
+  }
+  const config = join(base, 'agent.json')
+  writeFileSync(config, JSON.stringify(bootstrap), { mode: 0o600 })
+  return { id, base, config, bootstrap }
+}
+
+/** Kill whatever engine an instance left running (pid files under run/ and data/). */
+function killEngines(base: string): void {
+  for (const f of ['run/mysqld.pid', 'run/postgres.pid', 'data/postmaster.pid', 'run/redis.pid']) {
+    try {
+      const pid = Number.parseInt(readFileSync(join(base, f), 'utf8'), 10)
+      if (pid > 1 && alive(pid)) process.kill(pid, 'SIGKILL')
+    } catch {
+      /* none */
+    }
+  }
+}
+
+
+// ---- the engines' own clients over TCP, as a user would log in (passwords in the environment, not argv) ----
+const PSQL = '/usr/lib/postgresql/15/bin/psql'
+
+function sql(inst: Instance, user: string, password: string, db: string, statement: string): { ok: boolean; out: string } {
+  const b = inst.bootstrap
+  const r =
+    b.datastore.manager === 'mariadb'
+      ? spawnSync('mariadb', ['--no-defaults', '-h', b.address, '-P', String(b.port), '-u', user, '-N', '-B', db], {
+          input: statement, encoding: 'utf8', env: { ...process.env, MYSQL_PWD: password },
+        })
+      : spawnSync(PSQL, ['-X', '-q', '-A', '-t', '-v', 'ON_ERROR_STOP=1', '-h', b.address, '-p', String(b.port), '-U', user, '-d', db], {
+          input: statement, encoding: 'utf8', env: { ...process.env, PGPASSWORD: password, PGCONNECT_TIMEOUT: '5' },
+        })
+  return { ok: r.status === 0, out: (r.stdout + r.stderr).trim() }
+}
+
+async function ok(id: string, method: string, args: Record<string, unknown> = {}): Promise<unknown> {
+  const r = await call(id, method, args)
+  if (!r.ok) throw new Error(`${method}: ${r.error?.type}: ${r.error?.message}`)
+  return r.result
+}
+
+const started: Array<{ inst: Instance; handle: AgentHandle }> = []
+t.teardown(async () => {
+  for (const s of started) {
+    await s.handle.close()
+    killEngines(s.inst.base)
+  }
+})
+
+async function launch(manager: EngineManager, version: string, binDir: string | undefined, prepare: AgentBootstrap['prepare']): Promise<Instance> {
+  const inst = makeInstance(manager, version, await freePort(), { ...(binDir ? { binDir } : {}), prepare })
+  const handle = await startAgent(inst.config, { log: () => {} })
+  started.push({ inst, handle })
+  await waitFor('HEALTHY', () => (heartbeats.get(inst.id) ?? []).find((h) => h.status === 'HEALTHY'), 120_000)
+  return inst
+}
+
+for (const [manager, version, binDir] of [
+  ['mariadb', '10.11', undefined],
+  ['postgresql', '15', '/usr/lib/postgresql/15/bin'],
+] as const) {
+  t.test(`${manager}: databases, users, access and root through the agent`, async (t) => {
+    const inst = await launch(manager, version, binDir, {
+      databases: [{ name: 'appdb' }],
+      users: [{ name: 'app', password: "s3cret'pw\\x", databases: [{ name: 'appdb' }] }],
+    })
+    const id = inst.id
+    // The create-time payload is there as soon as the guest is HEALTHY.
+    t.ok(sql(inst, 'app', "s3cret'pw\\x", 'appdb', 'CREATE TABLE t (v int); INSERT INTO t VALUES (1); SELECT count(*) FROM t;').ok, 'the prepare user writes a row in its database')
+    t.same(await ok(id, 'list_databases', {}), [[{ name: 'appdb' }], null], 'system databases hidden')
+    const users = (await ok(id, 'list_users', {})) as [Array<{ name: string }>, string | null]
+    t.same(users[0].map((u) => u.name), ['app'], 'system users hidden')
+
+    await ok(id, 'create_database', { databases: [{ name: 'db_2' }, { name: 'other' }] })
+    await ok(id, 'create_user', { users: [{ name: 'bob', password: 'bob-pw-1', host: '%', databases: [{ name: 'db_2' }] }] })
+    t.same(await ok(id, 'list_databases', { limit: 2 }), [[{ name: 'appdb' }, { name: 'db_2' }], 'db_2'], 'paged by name')
+    t.same(await ok(id, 'list_databases', { limit: 2, marker: 'db_2' }), [[{ name: 'other' }], null])
+    t.same(await ok(id, 'get_user', { username: 'bob', hostname: '%' }), { name: 'bob', host: '%', databases: [{ name: 'db_2' }] })
+    t.ok(sql(inst, 'bob', 'bob-pw-1', 'db_2', 'CREATE TABLE b (v int); INSERT INTO b VALUES (2);').ok, 'bob writes in db_2')
+    t.notOk(sql(inst, 'bob', 'bob-pw-1', 'appdb', 'SELECT 1;').ok, 'bob is refused on appdb (no grant)')
+    t.notOk(sql(inst, 'bob', 'bob-pw-1', 'other', 'SELECT 1;').ok, 'and on other')
+
+    await ok(id, 'grant_access', { username: 'bob', hostname: '%', databases: ['other'] })
+    t.same(await ok(id, 'list_access', { username: 'bob', hostname: '%' }), [{ name: 'db_2' }, { name: 'other' }])
+    t.ok(sql(inst, 'bob', 'bob-pw-1', 'other', 'CREATE TABLE o (v int);').ok, 'granted: bob creates a table in other')
+    await ok(id, 'revoke_access', { username: 'bob', hostname: '%', database: 'other' })
+    t.notOk(sql(inst, 'bob', 'bob-pw-1', 'other', 'SELECT 1;').ok, 'revoked: refused again')
+    const missing = await call(id, 'revoke_access', { username: 'bob', hostname: '%', database: 'other' })
+    t.match(missing.error, { type: 'NotFound' }, 'revoking what is not granted: NotFound')
+
+    await ok(id, 'change_passwords', { users: [{ name: 'bob', host: '%', password: 'bob-pw-2' }] })
+    t.notOk(sql(inst, 'bob', 'bob-pw-1', 'db_2', 'SELECT 1;').ok, 'old password refused')
+    t.ok(sql(inst, 'bob', 'bob-pw-2', 'db_2', 'SELECT 1;').ok, 'new password works')
+    await ok(id, 'update_attributes', { username: 'bob', hostname: '%', user_attrs: { name: 'robert', password: 'rob-pw-3' } })
+    t.ok(sql(inst, 'robert', 'rob-pw-3', 'db_2', 'SELECT count(*) FROM b;').ok, 'renamed, keeps its access')
+
+    const bad = await call(id, 'create_database', { databases: [{ name: manager === 'mariadb' ? 'bad name!' : 'bad\nname' }] })
+    t.match(bad.error, { type: 'BadRequest', message: /is not a valid schema name\.$/ })
+    const reserved = await call(id, 'create_user', { users: [{ name: 'root', password: 'x1' }] })
+    t.match(reserved.error, { type: 'BadRequest', message: "'root' is a reserved user name." })
+
+    await ok(id, 'delete_user', { user: { name: 'robert', host: '%' } })
+    t.notOk(sql(inst, 'robert', 'rob-pw-3', 'db_2', 'SELECT 1;').ok, 'deleted user refused')
+    await ok(id, 'delete_database', { database: { name: 'other' } })
+    t.same((await ok(id, 'list_databases', {}) as [unknown[]])[0], [{ name: 'appdb' }, { name: 'db_2' }])
+
+    t.equal(await ok(id, 'is_root_enabled'), false)
+    const root = (await ok(id, 'enable_root')) as { name: string; password: string }
+    t.match(root, { name: 'root', password: /^[A-Za-z0-9]{36}$/ }, 'generated 36-character password')
+    t.ok(sql(inst, 'root', root.password, manager === 'mariadb' ? 'appdb' : 'postgres', 'SELECT 1;').ok, 'root logs in over TCP')
+    t.equal(await ok(id, 'is_root_enabled'), true)
+    t.same(((await ok(id, 'list_users', {})) as [Array<{ name: string }>])[0].map((u) => u.name), ['app'], 'root is not listed')
+    await ok(id, 'enable_root_with_password', { root_password: 'Given-pw-9' })
+    t.ok(sql(inst, 'root', 'Given-pw-9', manager === 'mariadb' ? 'appdb' : 'postgres', 'SELECT 1;').ok, 'root with the given password')
+    await ok(id, 'disable_root')
+    t.notOk(sql(inst, 'root', 'Given-pw-9', manager === 'mariadb' ? 'appdb' : 'postgres', 'SELECT 1;').ok, 'root disabled')
+    t.equal(await ok(id, 'is_root_enabled'), false)
+    t.equal(await ok(id, 'rpc_ping'), true, 'the agent still reaches its engine')
+  })
+}
+
+t.test('redis: root is an ACL user; users and databases are not supported', async (t) => {
+  const inst = await launch('redis', '7.0', undefined, { databases: [], users: [] })
+  const id = inst.id
+  const sock = join(inst.base, 'run/redis.sock')
+  const cli = (user: string, pw: string, ...cmd: string[]) =>
+    spawnSync('redis-cli', ['--no-auth-warning', '-h', inst.bootstrap.address, '-p', String(inst.bootstrap.port), '--user', user, ...cmd], {
+      encoding: 'utf8', env: { ...process.env, REDISCLI_AUTH: pw },
+    }).stdout.trim()
+  const r = await call(id, 'list_databases', {})
+  t.match(r.error, { type: 'NotSupported', message: "The 'list_databases' operation is not supported for the 'redis' datastore." })
+  t.equal(await ok(id, 'is_root_enabled'), false)
+  const root = (await ok(id, 'enable_root_with_password', { root_password: 'r00t "pw"' })) as { password: string }
+  t.equal(root.password, 'r00t "pw"')
+  t.equal(cli('root', 'r00t "pw"', 'SET', 'k', 'v'), 'OK', 'root writes over TCP')
+  t.equal(await ok(id, 'is_root_enabled'), true)
+  await ok(id, 'disable_root')
+  t.match(cli('root', 'r00t "pw"', 'GET', 'k'), /WRONGPASS|invalid username-password|NOAUTH/, 'root refused after disable')
+  t.equal(await ok(id, 'is_root_enabled'), false)
+  const admin = readFileSync(join(inst.base, 'conf/admin.secret'), 'utf8').trim()
+  t.equal(spawnSync('redis-cli', ['-s', sock, 'GET', 'k'], { encoding: 'utf8', env: { ...process.env, REDISCLI_AUTH: admin } }).stdout.trim(), 'v', "the agent's admin login is untouched")
+})
