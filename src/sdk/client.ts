@@ -1,10 +1,12 @@
 import { Agent, request } from 'undici'
 import type { AuthOptions } from './auth/config.js'
 import { databaseUrl, findEndpoint, issueToken, type JsonHttp, type TokenInfo } from './auth/keystone.js'
+import { v3Root } from './auth/keystone.js'
 import { APIConnectionError, APIError, APITimeoutError, TroveError, UnauthorizedError, makeAPIError } from './errors.js'
 import { Instances } from './resources/instances.js'
 import { Flavors } from './resources/flavors.js'
 import { Datastores, DatastoreVersions } from './resources/datastores.js'
+import { Identity } from './resources/identity.js'
 
 /** How to reach and authenticate to a Trove API. */
 export interface ClientOptions {
@@ -32,6 +34,8 @@ export interface RequestOptions {
   query?: Query
   /** Allow retries on failures after the request may have been sent (GET/PUT/DELETE are idempotent). */
   idempotent?: boolean
+  /** The service the path is below: the database endpoint (default) or the identity (Keystone v3) one. */
+  service?: 'database' | 'identity'
 }
 
 export interface Response<T> { status: number; body: T; headers: Record<string, string | string[] | undefined> }
@@ -56,6 +60,8 @@ export class TroveClient {
   readonly datastores: Datastores
   /** Datastore versions. */
   readonly datastoreVersions: DatastoreVersions
+  /** Keystone v3 projects, users and roles (admin). */
+  readonly identity: Identity
 
   private readonly dispatcher = new Agent({ keepAliveTimeout: 10_000, connections: 16 })
   private session?: Promise<{ endpoint: string; token?: string; info?: TokenInfo }>
@@ -66,6 +72,7 @@ export class TroveClient {
     this.flavors = new Flavors(this)
     this.datastores = new Datastores(this)
     this.datastoreVersions = new DatastoreVersions(this)
+    this.identity = new Identity(this)
   }
 
   private readonly rawJson: JsonHttp = async (method, url, body, headers = {}) => {
@@ -135,7 +142,7 @@ export class TroveClient {
     let reauthed = false
     for (let attempt = 0; ; attempt++) {
       const s = await this.connect()
-      const url = s.endpoint + path + queryString(o.query)
+      const url = (o.service === 'identity' ? await this.identityEndpoint() : s.endpoint) + path + queryString(o.query)
       let res: Response<unknown>
       try {
         res = await this.send(method, url, o.body, s.token ? { 'x-auth-token': s.token } : {})
@@ -155,6 +162,18 @@ export class TroveClient {
       }
       if (attempt < max && retryable(err, idempotent)) { await sleep(err.retryAfter !== undefined ? err.retryAfter * 1000 : backoff(attempt)); continue }
       throw err
+    }
+  }
+
+  /** The identity (Keystone v3) endpoint: the catalog's `identity` service, else the auth URL's v3 root. */
+  async identityEndpoint(): Promise<string> {
+    const s = await this.connect()
+    const a = this.opts.auth
+    if (!s.info || !a?.authUrl) throw new TroveError('the identity service needs Keystone authentication (OS_AUTH_URL or a clouds.yaml profile)')
+    try {
+      return findEndpoint(s.info.catalog, 'identity', a.interface ?? 'public', a.regionName).replace(/\/+$/, '')
+    } catch {
+      return v3Root(this.rawJson, a.authUrl)
     }
   }
 

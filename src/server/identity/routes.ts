@@ -1,5 +1,6 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import { DEFAULT_DOMAIN, IdentityStore, type AuthContext, type Project, type User } from './store.js'
+import { identityAdminRoutes } from './admin-routes.js'
 
 /** Keystone's error body; keystonemiddleware answers the v1.0 API with it too. */
 export function keystoneError(reply: FastifyReply, code: number, title: string, message: string): FastifyReply {
@@ -118,7 +119,7 @@ export async function identityRoutes(app: FastifyInstance, opts: IdentityRouteOp
 
   // Project look-ups (openstack CLI resolves project names this way for quota commands).
   const projectView = (req: FastifyRequest, p: Project) => ({
-    id: p.id, name: p.name, domain_id: p.domain_id, description: '', enabled: true, is_domain: false, parent_id: p.domain_id, tags: [],
+    id: p.id, name: p.name, domain_id: p.domain_id, description: p.description ?? '', enabled: true, is_domain: false, parent_id: p.domain_id, tags: [],
     links: { self: `${v3(req)}/projects/${p.id}` },
   })
   app.get('/identity/v3/projects/:id', async (req, reply) => {
@@ -136,4 +137,7 @@ export async function identityRoutes(app: FastifyInstance, opts: IdentityRouteOp
     const visible = store.listProjects().filter((p) => (caller.isAdmin || p.id === caller.project?.id) && (name === undefined || p.name === name))
     return { projects: visible.map((p) => projectView(req, p)), links: { self: `${v3(req)}/projects`, next: null, previous: null } }
   })
+
+  // Projects, users, roles and grants for admins (admin-routes.ts).
+  await identityAdminRoutes(app, opts)
 }

@@ -3,7 +3,7 @@ import type { DB } from '../db/index.js'
 import { isoNow } from '../db/index.js'
 import { hashPassword, hexId, randomSecret, sha256, verifyPassword } from './secrets.js'
 
-export interface Project { id: string; name: string; domain_id: string }
+export interface Project { id: string; name: string; domain_id: string; description?: string }
 export interface User { id: string; name: string; domain_id: string; default_project_id: string | null }
 export interface Role { id: string; name: string }
 
@@ -37,8 +37,8 @@ export class IdentityStore {
 
   constructor(private readonly db: DB, private readonly tokenTtlSeconds = 3600) {
     this.stmts = {
-      projectById: db.prepare('SELECT id, name, domain_id FROM projects WHERE id = ?'),
-      projectByName: db.prepare('SELECT id, name, domain_id FROM projects WHERE name = ? AND domain_id = ?'),
+      projectById: db.prepare('SELECT id, name, domain_id, description FROM projects WHERE id = ?'),
+      projectByName: db.prepare('SELECT id, name, domain_id, description FROM projects WHERE name = ? AND domain_id = ?'),
       userById: db.prepare('SELECT id, name, domain_id, default_project_id, password_hash, enabled FROM users WHERE id = ?'),
       userByName: db.prepare('SELECT id, name, domain_id, default_project_id, password_hash, enabled FROM users WHERE name = ? AND domain_id = ?'),
       rolesFor: db.prepare('SELECT r.id, r.name FROM role_assignments a JOIN roles r ON r.id = a.role_id WHERE a.user_id = ? AND a.project_id = ? ORDER BY r.name'),
@@ -63,7 +63,7 @@ export class IdentityStore {
   }
 
   listProjects(): Project[] {
-    return this.db.prepare('SELECT id, name, domain_id FROM projects ORDER BY name').all() as Project[]
+    return this.db.prepare('SELECT id, name, domain_id, description FROM projects ORDER BY name').all() as Project[]
   }
 
   ensureRole(name: string): Role {
@@ -192,5 +192,15 @@ export class IdentityStore {
 
   newId(): string {
     return randomUUID()
+  }
+
+  /** The database, for the Keystone admin operations (admin-store.ts). */
+  get database(): DB {
+    return this.db
+  }
+
+  /** Forgets every validated token (after a role, password or user change). */
+  invalidate(): void {
+    this.cache.clear()
   }
 }

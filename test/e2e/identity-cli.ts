@@ -1,0 +1,58 @@
+import t from 'tap'
+import { execFile } from 'node:child_process'
+import { writeFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { promisify } from 'node:util'
+import { labEnv, runCli, startServerProcess, tempDir } from '../helpers/lab.js'
+
+const exec = promisify(execFile)
+const hasOpenstack = await exec('openstack', ['--version']).then(() => true, () => false)
+
+t.test('the real openstack CLI as admin makes a project and a user; the new user lists instances', { skip: hasOpenstack ? false : 'the openstack client is not installed' }, async (t) => {
+  const dir = tempDir(t, 'ti')
+  const server = await startServerProcess(t, join(dir, 'lab'))
+  const run = async (env: Record<string, string>, args: string[]) => {
+    try {
+      return (await exec('openstack', args, { env: { ...env, HOME: dir }, timeout: 60_000 })).stdout
+    } catch (e) {
+      throw new Error(`openstack ${args.join(' ')} failed: ${(e as { stderr?: string }).stderr ?? (e as Error).message}`)
+    }
+  }
+  const admin = labEnv(server.cloudsFile, 'trove-lab-admin')
+  const asAdmin = (...args: string[]) => run(admin, args)
+
+  const project = JSON.parse(await asAdmin('project', 'create', 'e2e-team', '--description', 'made by openstack', '-f', 'json')) as Record<string, unknown>
+  t.match(project, { name: 'e2e-team', description: 'made by openstack', domain_id: 'default', enabled: true })
+  const user = JSON.parse(await asAdmin('user', 'create', 'e2e-user', '--project', 'e2e-team', '--password', 'e2e-pass-1', '-f', 'json')) as Record<string, unknown>
+  t.match(user, { name: 'e2e-user', default_project_id: project.id, enabled: true })
+  await asAdmin('role', 'add', '--project', 'e2e-team', '--user', 'e2e-user', 'member')
+  const assignments = JSON.parse(await asAdmin('role', 'assignment', 'list', '--project', 'e2e-team', '--names', '-f', 'json')) as Array<Record<string, string>>
+  t.same(assignments.map((a) => [a.Role, a.User, a.Project]), [['member', 'e2e-user@Default', 'e2e-team@Default']], 'role assignment list --project --names')
+  t.ok((JSON.parse(await asAdmin('project', 'list', '-f', 'json')) as Array<{ Name: string }>).some((p) => p.Name === 'e2e-team'), 'project list')
+  t.equal((JSON.parse(await asAdmin('user', 'show', 'e2e-user', '-f', 'json')) as { id: string }).id, user.id, 'user show by name')
+  t.ok((JSON.parse(await asAdmin('role', 'list', '-f', 'json')) as Array<{ Name: string }>).some((r) => r.Name === 'member'), 'role list')
+
+  // The new user's own clouds.yaml.
+  const clouds = join(dir, 'e2e-clouds.yaml')
+  const write = (password: string) => writeFileSync(clouds, [
+    'clouds:', '  e2e:', '    auth:', `      auth_url: ${server.url}/identity/v3`, '      username: e2e-user', `      password: ${password}`,
+    '      project_name: e2e-team', '      user_domain_name: Default', '      project_domain_name: Default', '    region_name: RegionOne', '    interface: public', '    identity_api_version: 3', '',
+  ].join('\n'), { mode: 0o600 })
+  write('e2e-pass-1')
+  const mine = labEnv(clouds, 'e2e')
+  const ours = await runCli(['instance', 'list', '-f', 'json'], mine)
+  t.same([ours.code, JSON.parse(ours.stdout)], [0, []], `trove instance list as the new user (${ours.stderr.trim()})`)
+  t.same(JSON.parse(await run(mine, ['database', 'instance', 'list', '-f', 'json'])), [], 'openstack database instance list as the new user')
+  await t.rejects(run(mine, ['project', 'create', 'not-mine']), /You are not authorized to perform the requested action: identity:create_project\. \(HTTP 403\)/, 'a member is no admin')
+
+  // Password change: the old one stops working.
+  await asAdmin('user', 'set', '--password', 'e2e-pass-2', 'e2e-user')
+  t.match((await runCli(['instance', 'list'], mine)).code, 4, 'old password: authentication failure')
+  write('e2e-pass-2')
+  t.equal((await runCli(['instance', 'list'], mine)).code, 0, 'new password works')
+
+  await asAdmin('role', 'remove', '--project', 'e2e-team', '--user', 'e2e-user', 'member')
+  await asAdmin('user', 'delete', 'e2e-user')
+  await asAdmin('project', 'delete', 'e2e-team')
+  t.notOk((JSON.parse(await asAdmin('project', 'list', '-f', 'json')) as Array<{ Name: string }>).some((p) => p.Name === 'e2e-team'), 'deleted')
+})
