@@ -26,6 +26,7 @@ import { tenantRoutes } from './api/routes.js'
 import { readCloudPasswords, writeClouds } from './clouds.js'
 import { DEFAULT_QUOTAS, Quotas } from './quotas.js'
 import { DEFAULT_RATE_LIMITS, RateLimiter, rateLimitHook } from './api/rate-limit.js'
+import { Notifier } from './notifications.js'
 import type { Lab, LabConfig } from './lab.js'
 
 export type { Lab, LabConfig } from './lab.js'
@@ -85,6 +86,7 @@ export async function buildServer(opts: ServerOptions = {}): Promise<TroveServer
     pageSize: opts.pageSize ?? 20,
     quotaDefaults: { ...DEFAULT_QUOTAS, ...opts.quotaDefaults },
     rateLimits: [...(opts.rateLimits ?? DEFAULT_RATE_LIMITS)],
+    ...(opts.notificationWebhook ? { notificationWebhook: opts.notificationWebhook } : {}),
   }
   if (config.dataDir.length > MAX_DATA_DIR_LENGTH) {
     throw new Error(`data directory path is too long (${config.dataDir.length} > ${MAX_DATA_DIR_LENGTH} characters): engine socket paths would exceed 107 bytes`)
@@ -112,6 +114,7 @@ export async function buildServer(opts: ServerOptions = {}): Promise<TroveServer
     quotas: new Quotas(db, config.quotaDefaults),
     rateLimiter: new RateLimiter(config.rateLimits),
     credentials: new AgentCredentials(db),
+    notifications: new Notifier({ db, log, host: config.host, region: config.region, webhook: config.notificationWebhook }),
     get rpc(): RpcClient {
       if (!rpc) throw new Error('server not started')
       return rpc
@@ -152,6 +155,7 @@ export async function buildServer(opts: ServerOptions = {}): Promise<TroveServer
       broker = await startBroker({ db, host: config.host, preferredPort: previous?.port, log })
       writeFileSync(brokerFile, JSON.stringify({ host: config.host, port: broker.port } satisfies BrokerLocation), { mode: 0o644 })
       rpc = new RpcClient(broker.broker)
+      lab.notifications.attach(broker.broker)
       await rpc.start(onAgentEvent)
 
       await http.listen({ host: config.host, port: config.port })
@@ -180,6 +184,7 @@ export async function buildServer(opts: ServerOptions = {}): Promise<TroveServer
       await tasks.close()
       create.close()
       if (started) await http.close()
+      lab.notifications.attach(undefined)
       rpc?.close()
       await broker?.close()
       db.close()

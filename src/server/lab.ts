@@ -8,6 +8,7 @@ import type { DetectedEngine } from './compute/engines.js'
 import type { TaskEngine } from './tasks/engine.js'
 import type { QuotaLimits, Quotas } from './quotas.js'
 import type { RateLimiter, RateLimitRule } from './api/rate-limit.js'
+import type { Notifier } from './notifications.js'
 
 export interface LabConfig {
   dataDir: string
@@ -28,6 +29,8 @@ export interface LabConfig {
   quotaDefaults: QuotaLimits
   /** Rate-limit rules per project (upstream's ratelimit filter); [] turns rate limiting off. */
   rateLimits: RateLimitRule[]
+  /** Every notification is also POSTed here (background, bounded time; failures logged). */
+  notificationWebhook?: string
 }
 
 /** Everything routes and flows share; built once by buildServer(). */
@@ -46,4 +49,6 @@ export interface Lab {
   rateLimiter: RateLimiter
   /** The engines found on this host at start (what datastore versions can run). */
   engines: DetectedEngine[]
+  /** Notifications (internals.md 5): stored, published on the broker, optionally POSTed. */
+  notifications: Notifier
 }

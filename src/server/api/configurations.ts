@@ -147,6 +147,7 @@ export async function configurationRoutes(app: FastifyInstance, { lab }: { lab: 
     const version = groupVersion(lab, body.datastore)
     const stored = checkValues(body.values ?? {}, parameters.list(version.id), { datastore: datastoreName(lab, version), name: version.name })
     const id = groups.create({ name: body.name!, description: body.description ?? null, tenant_id: projectId, datastore_version_id: version.id }, stored)
+    lab.notifications.sync(req, 'configuration_create', { name: body.name, datastore: datastoreName(lab, version), datastore_version: version.name }, { configuration_id: id })
     // The values in the order given (upstream shows the request's dict), typed as a show would.
     const values = typedValues(parameters, version.id, stored.map(([k, v]) => ({ configuration_key: k, configuration_value: v })))
     return sendJson(reply, 200, { configuration: detailView(groups.get(id)!, values, 0) })
@@ -175,6 +176,7 @@ export async function configurationRoutes(app: FastifyInstance, { lab }: { lab: 
     const body = (req.body as GroupBody).configuration
     const stored = checkValues(body.values ?? {}, parameters.list(g.datastore_version_id), { datastore: g.ds_name, name: g.dsv_name })
     groups.replace(g.id, { name: body.name ?? g.name, description: 'description' in body ? body.description ?? null : g.description }, stored)
+    lab.notifications.sync(req, 'configuration_update', { configuration_id: g.id, name: body.name ?? g.name, description: body.description ?? g.description })
     return reply.code(202).send()
   })
 
@@ -185,6 +187,7 @@ export async function configurationRoutes(app: FastifyInstance, { lab }: { lab: 
     const body = (req.body as GroupBody).configuration
     const stored = checkValues(body.values ?? {}, parameters.list(g.datastore_version_id), { datastore: g.ds_name, name: g.dsv_name })
     groups.merge(g.id, stored)
+    lab.notifications.sync(req, 'configuration_edit', { configuration_id: g.id })
     return reply.code(200).send()
   })
 
@@ -194,6 +197,7 @@ export async function configurationRoutes(app: FastifyInstance, { lab }: { lab: 
       throw badRequest('A configuration group cannot be deleted if it is associated with one or more non-terminated instances. Detach the configuration group from all non-terminated instances and please try again.')
     }
     groups.delete(g.id)
+    lab.notifications.sync(req, 'configuration_delete', { configuration_id: g.id })
     return reply.code(202).send()
   })
 }

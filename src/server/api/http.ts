@@ -1,7 +1,8 @@
 import { randomUUID } from 'node:crypto'
-import Fastify, { type FastifyInstance, type FastifyRequest } from 'fastify'
+import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify'
 import type { AuthContext } from '../identity/store.js'
 import { Fault } from './faults.js'
+import { installXml } from './xml.js'
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -32,6 +33,13 @@ export function createHttp(log: (m: string) => void): FastifyInstance {
     bodyLimit: 1024 * 1024,
     rewriteUrl: (req) => (req.url ?? '/').replace(/\.json(?=\?|$)/, ''),
     routerOptions: { ignoreTrailingSlash: true },
+    // The router's own refusals (bad percent-encoding, over-long path parameters) would
+    // otherwise answer with fastify's body and no request id: send upstream faults.
+    frameworkErrors: (err, req, reply) => {
+      reply.header('x-openstack-request-id', `req-${randomUUID()}`)
+      const f = err.code === 'FST_ERR_BAD_URL' ? new Fault('badRequest', 'Malformed request URL.') : new Fault('itemNotFound', 'The resource could not be found.')
+      void (reply as FastifyReply).code(f.status).send(f.body())
+    },
   })
   app.decorateRequest('troveRequestId', '')
   app.addHook('onRequest', async (req, reply) => {
@@ -59,6 +67,8 @@ export function createHttp(log: (m: string) => void): FastifyInstance {
     payload.resume()
     done(Object.assign(new Error('unsupported media type'), { statusCode: 415 }), undefined)
   })
+  // Legacy XML bodies and answers (api.md 1): see xml.ts for the mapping.
+  installXml(app)
 
   app.setNotFoundHandler((_req, reply) => {
     const f = new Fault('itemNotFound', 'The resource could not be found.')

@@ -148,6 +148,7 @@ export async function instanceActionRoutes(app: FastifyInstance, { lab }: { lab:
       lab.instances.setTask(id, 'REBOOTING')
       lab.instances.setServiceStatus(id, 'RESTARTING')
     })()
+    lab.notifications.start(req, 'instance_restart', id, { instance_id: id })
     lab.tasks.submit('restart_instance', id)
     return reply.code(202).send()
   })

@@ -12,6 +12,7 @@ import { resolveDatastoreVersion } from './datastores.js'
 import { baseUrl } from './http.js'
 import { instanceStatus, instanceView, type VolumeUsage } from './views.js'
 import { instanceDeltas } from '../quotas.js'
+import { checkCreatePayload } from './guest-accounts.js'
 
 /** Upstream's instance.create schema (apischema.py), the parts a lab can honour. */
 const checkCreate = compileBodySchema({
@@ -143,6 +144,7 @@ export async function instanceRoutes(app: FastifyInstance, { lab }: { lab: Lab }
       throw new Fault('overLimit', `Volume 'size' cannot exceed maximum of ${lab.config.maxVolumeSize} GB, ${size} cannot be accepted.`)
     }
     if (body.region_name && body.region_name !== lab.config.region) throw badRequest(`Region '${body.region_name}' is not available; this lab has only '${lab.config.region}'.`)
+    checkCreatePayload(version.manager, body.databases, body.users)
     const dbNames = new Set((body.databases ?? []).map((d) => d.name))
     for (const u of body.users ?? []) {
       for (const d of u.databases ?? []) {
@@ -164,6 +166,7 @@ export async function instanceRoutes(app: FastifyInstance, { lab }: { lab: Lab }
         access: body.access ? JSON.stringify({ is_public: body.access.is_public ?? false, allowed_cidrs: body.access.allowed_cidrs ?? [] }) : null,
       }))
     }))
+    lab.notifications.instanceCreateStarted(req, lab.instances.get(id), body)
     lab.tasks.submit('create_instance', id, { databases: body.databases ?? [], users: body.users ?? [] })
     const inst = lab.instances.get(id)!
     return { instance: instanceView(req, inst, lab, { detail: true, admin: isAdmin }) }
@@ -177,6 +180,7 @@ export async function instanceRoutes(app: FastifyInstance, { lab }: { lab: Lab }
     if (status === 'BUILD') throw unprocessable(`Instance ${id} is not ready. (Status is ${status}).`)
     // Upstream releases the usage when the delete is accepted, not when it completes.
     lab.quotas.run(inst.tenant_id, instanceDeltas(findFlavor(lab, inst.flavor_id)?.ram ?? 0, inst.volume_size, -1), () => lab.instances.setTask(id, 'DELETING'))
+    lab.notifications.start(req, 'instance_delete', id, { instance_id: id })
     lab.tasks.submit('delete_instance', id)
     return reply.code(202).send()
   })

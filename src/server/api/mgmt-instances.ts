@@ -203,6 +203,7 @@ export async function mgmtInstanceRoutes(app: FastifyInstance, { lab }: { lab: L
           lab.instances.setTask(id, 'REBOOTING')
           lab.instances.setServiceStatus(id, 'RESTARTING')
         })()
+        lab.notifications.start(req, 'instance_reboot', id, { instance_id: id })
         lab.tasks.submit('reboot_instance', id, {}, REBOOT_FIRST_STEP)
         break
       }

@@ -13,14 +13,16 @@ export const nonEmptyString = { type: 'string', minLength: 1, maxLength: 255, pa
 export const uuid = { type: 'string', pattern: '^([0-9a-fA-F]){8}-([0-9a-fA-F]){4}-([0-9a-fA-F]){4}-([0-9a-fA-F]){4}-([0-9a-fA-F]){12}$' } as const
 
 /** Python repr of a JSON value, as jsonschema prints instances in its messages. */
-export function pyRepr(v: unknown): string {
+export function pyRepr(v: unknown, depth = 0): string {
   if (v === null || v === undefined) return 'None'
   if (v === true) return 'True'
   if (v === false) return 'False'
   if (typeof v === 'number') return String(v)
   if (typeof v === 'string') return v.includes("'") && !v.includes('"') ? `"${v}"` : `'${v.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'`
-  if (Array.isArray(v)) return `[${v.map(pyRepr).join(', ')}]`
-  return `{${Object.entries(v as Record<string, unknown>).map(([k, x]) => `${pyRepr(k)}: ${pyRepr(x)}`).join(', ')}}`
+  // Cut off like Python's reprlib: a deeply nested body must not exhaust the stack (that was a 500).
+  if (depth > 64) return '...'
+  if (Array.isArray(v)) return `[${v.map((x) => pyRepr(x, depth + 1)).join(', ')}]`
+  return `{${Object.entries(v as Record<string, unknown>).map(([k, x]) => `${pyRepr(k)}: ${pyRepr(x, depth + 1)}`).join(', ')}}`
 }
 
 /** jsonschema's error path: the first segment bare, the rest as Python subscripts. */

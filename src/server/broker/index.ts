@@ -79,7 +79,8 @@ export async function startBroker(opts: { db: DB; host: string; preferredPort?: 
       done(null, sub)
     },
   })
-  const server: Server = createServer(broker.handle)
+  // No Nagle: an RPC is a small request and a small reply; with Nagle and delayed ACKs each round trip waited ~40 ms twice.
+  const server: Server = createServer((socket) => { socket.setNoDelay(true); broker.handle(socket) })
   const listen = (port: number) =>
     new Promise<number>((resolve, reject) => {
       const onError = (e: Error) => { server.off('listening', onListening); reject(e) }

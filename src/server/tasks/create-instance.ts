@@ -78,6 +78,7 @@ export class CreateInstanceFlow implements FlowHandler {
       lab.instances.setTask(inst.id, 'NONE')
       lab.instances.setServerStatus(inst.id, 'ACTIVE')
       lab.log(`instance ${inst.id} is ACTIVE`)
+      lab.notifications.instanceCreated(lab.instances.get(inst.id))
     } else {
       this.fail(inst.id, 'BUILDING_ERROR_TIMEOUT_GA', outcome.message)
       throw new Error(outcome.message)
@@ -91,6 +92,7 @@ export class CreateInstanceFlow implements FlowHandler {
     instances.setServerStatus(id, 'ERROR')
     if (task === 'BUILDING_ERROR_TIMEOUT_GA' && instances.guestStatus(id)?.status_description !== 'failed to spawn') instances.setServiceStatus(id, 'FAILED_TIMEOUT_GUESTAGENT')
     this.lab.log(`instance ${id} is ERROR: ${message}`)
+    this.lab.notifications.end('instance_create', id, message)
   }
 
   private waitFor(id: string, deadline: number): Promise<Outcome> {

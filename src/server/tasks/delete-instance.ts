@@ -31,6 +31,7 @@ export class DeleteInstanceFlow implements FlowHandler {
     lab.credentials.revoke(inst.id)
     lab.instances.setServiceStatus(inst.id, 'DELETED')
     lab.instances.markDeleted(inst.id)
+    lab.notifications.instanceDeleted(lab.instances.getAny(inst.id))
     lab.log(`instance ${inst.id} deleted`)
   }
 }

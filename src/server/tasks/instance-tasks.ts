@@ -6,6 +6,7 @@ export const InstanceTask = {
   RESIZING: { id: 0x04, action: 'RESIZING', description: 'Resizing the instance.', error: false },
   BUILDING: { id: 0x05, action: 'BUILDING', description: 'The instance is building.', error: false },
   RESTART_REQUIRED: { id: 0x07, action: 'RESTART_REQUIRED', description: 'Instance requires a restart.', error: false },
+  UPDATING: { id: 0x0c, action: 'UPDATING', description: 'Updating the instance.', error: false },
   BUILDING_ERROR_SERVER: { id: 0x51, action: 'BUILDING', description: 'Build error: Server.', error: true },
   BUILDING_ERROR_TIMEOUT_GA: { id: 0x5b, action: 'ERROR', description: 'Build error: guestagent timeout.', error: true },
 } as const

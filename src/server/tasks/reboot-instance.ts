@@ -71,6 +71,7 @@ export class RebootInstanceFlow implements FlowHandler {
       failure = e as Error
     }
     endRebooting(lab, id)
+    lab.notifications.end('instance_reboot', id, failure)
     if (failure) {
       lab.log(`instance ${id}: reboot failed: ${failure.message}`)
       throw failure

@@ -56,6 +56,7 @@ export class RestartInstanceFlow implements FlowHandler {
     // Shutting down: leave the task running (it resumes at the next start) and the DB alone.
     if (lab.tasks.isClosed) throw new Error('server shutting down')
     endRebooting(lab, id)
+    lab.notifications.end('instance_restart', id, failure)
     if (failure) {
       lab.log(`instance ${id}: restart failed: ${failure.message}`)
       throw failure

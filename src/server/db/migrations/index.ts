@@ -7,5 +7,9 @@ export interface Migration { version: number; name: string; sql: string }
 import { m001 } from './m001-core.js'
 import { m002 } from './m002-quotas.js'
 import { m003 } from './m003-configurations.js'
+import { m005 } from './m005-modules.js'
+import { m006 } from './m006-backup-strategies.js'
+import { m007 } from './m007-notifications.js'
+import { m008 } from './m008-root-history.js'
 
-export const MIGRATIONS: Migration[] = [m001, m002, m003]
+export const MIGRATIONS: Migration[] = [m001, m002, m003, m005, m006, m007, m008]

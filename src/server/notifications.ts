@@ -1,0 +1,230 @@
+import { randomUUID } from 'node:crypto'
+import { hostname } from 'node:os'
+import type { Aedes } from 'aedes'
+import type { FastifyRequest } from 'fastify'
+import { notificationTopic } from '../protocol/index.js'
+import type { DB } from './db/index.js'
+import { isoNow } from './db/index.js'
+import type { InstanceJoined } from './db/instances.js'
+
+/**
+ * Notifications (internals.md 5, upstream trove/common/notification.py). Each event is
+ * written to SQLite, published in-process on the broker at notificationTopic(event)
+ * with QoS 1, and, when a webhook is configured, POSTed to it in the background
+ * (bounded time, failures logged). Nothing here throws into a flow or a route, and
+ * nothing is awaited: a notification never slows down or breaks the work it reports.
+ *
+ * The message is oslo.messaging's notification body: message_id, publisher_id
+ * (`<service>.<host>`), event_type, priority (INFO, ERROR for `.error`), payload,
+ * timestamp (Python's `str(datetime.utcnow())` form).
+ *
+ * API action events `dbaas.<event>.start|end|error`: the API sends `.start` with the
+ * base traits (tenant_id, client_ip, server_ip, server_type, request_id) and the
+ * event's start traits; the component that finishes the work sends `.end`/`.error`
+ * with the same request's traits. Upstream carries the start's traits to the
+ * taskmanager in the RPC context; here the `.end` reads them back from the stored
+ * `.start` of the same instance (same result, no change to task payloads).
+ * Usage events `trove.instance.create|delete` (publisher taskmanager) carry the
+ * instance's usage payload.
+ */
+
+export type NotificationPriority = 'INFO' | 'ERROR'
+
+export interface NotificationMessage {
+  message_id: string
+  publisher_id: string
+  event_type: string
+  priority: NotificationPriority
+  payload: Record<string, unknown>
+  timestamp: string
+}
+
+export interface NotifierOptions {
+  db: DB
+  log: (m: string) => void
+  /** The API's address (server_ip trait). */
+  host: string
+  region: string
+  /** POST every notification here (JSON body = the message). */
+  webhook?: string
+  webhookTimeoutMs?: number
+}
+
+/** Upstream's notification_service_id defaults: a fixed UUID per datastore. */
+const SERVICE_IDS: Record<string, string> = {
+  mysql: '2f3ff068-2bfb-4f70-9a9d-a6bb65bc084b',
+  percona: 'fd1723f5-68d2-409c-994f-a4a197892a17',
+  pxc: '75a628c3-f81b-4ffb-b10a-4087c26bc854',
+  redis: 'b216ffc5-1947-456c-a4cf-70f94c05f7d0',
+  cassandra: '459a230d-4e97-4344-9067-2a54a310b0ed',
+  couchbase: 'fa62fe68-74d9-4779-a24e-36f19602c415',
+  mongodb: 'c8c907af-7375-456f-b929-b637ff9209ee',
+  postgresql: 'ac277e0d-4f21-40aa-b347-1ea31e571720',
+  couchdb: 'f0a9ab7b-66f7-4352-93d7-071521d44c7c',
+  vertica: 'a8d805ae-a3b2-c4fd-gb23-b62cee5201ae', // sic: upstream's default is not valid hex
+  db2: 'e040cd37-263d-4869-aaa6-c62aa97523b5',
+  mariadb: '7a4f82cc-10d2-4bc6-aadc-d9aacc2a3cb5',
+}
+
+const MAX_WEBHOOKS_IN_FLIGHT = 64
+
+/** `2019-12-23 20:53:38.123456`: Python's str(datetime.utcnow()). */
+function pythonUtcNow(d = new Date()): string {
+  return `${d.toISOString().slice(0, 23).replace('T', ' ')}000`
+}
+
+export class Notifier {
+  private broker: Aedes | undefined
+  private webhooksInFlight = 0
+  private readonly host = hostname()
+  private readonly insert
+
+  constructor(private readonly o: NotifierOptions) {
+    this.insert = o.db.prepare('INSERT INTO notifications (id, event_type, publisher_id, priority, payload, created, instance_id, request_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?)')
+  }
+
+  /** The broker notifications go out on, once it runs (in-process subscribers: aedes.subscribe). */
+  get bus(): Aedes | undefined {
+    return this.broker
+  }
+
+  /** The broker to publish on (set once it runs; before that, events are only stored and POSTed). */
+  attach(broker: Aedes | undefined): void {
+    this.broker = broker
+  }
+
+  /** Records and sends one event. Never throws. */
+  emit(eventType: string, payload: Record<string, unknown>, o: { service?: string; priority?: NotificationPriority; instanceId?: string } = {}): NotificationMessage | undefined {
+    try {
+      const msg: NotificationMessage = {
+        message_id: randomUUID(),
+        publisher_id: `${o.service ?? 'taskmanager'}.${this.host}`,
+        event_type: eventType,
+        priority: o.priority ?? 'INFO',
+        payload,
+        timestamp: pythonUtcNow(),
+      }
+      const text = JSON.stringify(msg)
+      const requestId = typeof payload.request_id === 'string' ? payload.request_id : null
+      this.insert.run(msg.message_id, eventType, msg.publisher_id, msg.priority, JSON.stringify(payload), isoNow(), o.instanceId ?? null, requestId)
+      this.broker?.publish({ cmd: 'publish', topic: notificationTopic(eventType), payload: Buffer.from(text), qos: 1, retain: false, dup: false }, (err) => {
+        if (err) this.o.log(`notification ${eventType}: broker publish failed: ${err.message}`)
+      })
+      this.post(eventType, text)
+      return msg
+    } catch (e) {
+      this.o.log(`notification ${eventType} not sent: ${(e as Error).message}`)
+      return undefined
+    }
+  }
+
+  private post(eventType: string, text: string): void {
+    const url = this.o.webhook
+    if (!url) return
+    if (this.webhooksInFlight >= MAX_WEBHOOKS_IN_FLIGHT) {
+      this.o.log(`notification ${eventType}: webhook ${url} is backed up (${MAX_WEBHOOKS_IN_FLIGHT} in flight); dropped`)
+      return
+    }
+    this.webhooksInFlight++
+    fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: text, signal: AbortSignal.timeout(this.o.webhookTimeoutMs ?? 3000) })
+      .then(async (r) => {
+        await r.body?.cancel()
+        if (!r.ok) this.o.log(`notification ${eventType}: webhook ${url} answered ${r.status}`)
+      }, (e: Error) => this.o.log(`notification ${eventType}: webhook ${url} failed: ${e.message}`))
+      .finally(() => { this.webhooksInFlight-- })
+  }
+
+  // ------------------------------------------------------------ API action events
+
+  /** `dbaas.<event>.start`, sent by the API for the request `req`. */
+  start(req: FastifyRequest, event: string, instanceId: string | undefined, traits: Record<string, unknown>): void {
+    this.emit(`dbaas.${event}.start`, { ...this.apiTraits(req), ...traits }, { service: 'api', instanceId })
+  }
+
+  /** `.start` then `.end` for work the API finishes itself (configuration groups). */
+  sync(req: FastifyRequest, event: string, startTraits: Record<string, unknown>, endTraits: Record<string, unknown> = {}): void {
+    this.start(req, event, undefined, startTraits)
+    this.emit(`dbaas.${event}.end`, { ...this.apiTraits(req), ...startTraits, ...endTraits }, { service: 'api' })
+  }
+
+  /** `.end` (no failure) or `.error` of an instance flow, with the traits of the `.start` that began it. */
+  end(event: string, instanceId: string, failure?: Error | string): void {
+    const traits = { ...this.startTraits(event, instanceId), server_type: 'taskmanager', instance_id: instanceId }
+    if (failure === undefined) {
+      this.emit(`dbaas.${event}.end`, traits, { instanceId })
+    } else {
+      const message = typeof failure === 'string' ? failure : failure.message
+      // Upstream sends the traceback's lines; a lab flow has only its message.
+      this.emit(`dbaas.${event}.error`, { ...traits, message, exception: [message] }, { priority: 'ERROR', instanceId })
+    }
+  }
+
+  // ------------------------------------------------------------ usage events
+
+  /** The guest is ACTIVE: `trove.instance.create` and `dbaas.instance_create.end`. */
+  instanceCreated(inst: InstanceJoined | undefined): void {
+    if (!inst) return
+    this.emit('trove.instance.create', this.usage(inst), { instanceId: inst.id })
+    this.end('instance_create', inst.id)
+  }
+
+  /** The instance is gone: `trove.instance.delete` and `dbaas.instance_delete.end`. */
+  instanceDeleted(inst: InstanceJoined | undefined): void {
+    if (!inst) return
+    this.emit('trove.instance.delete', { ...this.usage(inst), deleted_at: inst.deleted_at ?? isoNow() }, { instanceId: inst.id })
+    this.end('instance_delete', inst.id)
+  }
+
+  /** Upstream's base usage payload (TroveInstanceCreate & co). */
+  usage(inst: InstanceJoined): Record<string, unknown> {
+    const flavor = this.o.db.prepare('SELECT name, ram FROM flavors WHERE id = ?').get(inst.flavor_id) as { name: string; ram: number } | undefined
+    const launched = this.o.db.prepare("SELECT created FROM notifications WHERE instance_id = ? AND event_type = 'trove.instance.create' ORDER BY created DESC LIMIT 1").pluck().get(inst.id) as string | undefined
+    const state = inst.deleted ? 'deleted' : (inst.status_description ?? 'unknown')
+    return {
+      created_at: inst.created,
+      name: inst.name,
+      instance_id: inst.id,
+      instance_name: inst.name,
+      instance_type_id: inst.flavor_id,
+      launched_at: launched ?? isoNow(),
+      nova_instance_id: inst.id, // the lab's "server" is the instance's agent
+      region: inst.region_id,
+      state_description: state,
+      state,
+      tenant_id: inst.tenant_id,
+      user_id: null,
+      instance_type: flavor?.name ?? null,
+      instance_size: flavor?.ram ?? null,
+      availability_zone: null,
+      service_id: SERVICE_IDS[inst.ds_name ?? ''] ?? null,
+      ...(inst.volume_size ? { volume_size: inst.volume_size, nova_volume_id: null } : {}),
+    }
+  }
+
+  /** `dbaas.instance_create.start` for the new instance `id` (its row written) and the request body. */
+  instanceCreateStarted(req: FastifyRequest, inst: InstanceJoined | undefined, body: { databases?: Array<{ name: string }>; users?: Array<{ name: string }> }): void {
+    if (!inst) return
+    this.start(req, 'instance_create', inst.id, {
+      name: inst.name, flavor_id: inst.flavor_id, datastore: inst.ds_name, datastore_version: inst.dsv_name, image_id: null,
+      availability_zone: null, region_name: inst.region_id, volume_size: inst.volume_size,
+      // Upstream sends the names, never the passwords.
+      ...(body.databases?.length ? { databases: body.databases.map((d) => d.name).join(', ') } : {}),
+      ...(body.users?.length ? { users: body.users.map((u) => u.name).join(', ') } : {}),
+    })
+  }
+
+  private apiTraits(req: FastifyRequest): Record<string, unknown> {
+    return { tenant_id: req.auth?.project?.id ?? null, client_ip: req.ip, server_ip: this.o.host, server_type: 'api', request_id: req.troveRequestId }
+  }
+
+  private startTraits(event: string, instanceId: string): Record<string, unknown> {
+    const row = this.o.db.prepare('SELECT payload FROM notifications WHERE instance_id = ? AND event_type = ? ORDER BY created DESC, rowid DESC LIMIT 1').pluck().get(instanceId, `dbaas.${event}.start`) as string | undefined
+    return row ? (JSON.parse(row) as Record<string, unknown>) : { tenant_id: null, client_ip: null, server_ip: this.o.host, request_id: null }
+  }
+
+  /** Stored events, oldest first (tests, diagnostics). */
+  list(eventType?: string): Array<{ event_type: string; publisher_id: string; priority: string; payload: Record<string, unknown>; created: string; instance_id: string | null }> {
+    const rows = this.o.db.prepare(`SELECT * FROM notifications ${eventType ? 'WHERE event_type = ?' : ''} ORDER BY rowid`).all(...(eventType ? [eventType] : [])) as Array<{ event_type: string; publisher_id: string; priority: string; payload: string; created: string; instance_id: string | null }>
+    return rows.map((r) => ({ ...r, payload: JSON.parse(r.payload) as Record<string, unknown> }))
+  }
+}
