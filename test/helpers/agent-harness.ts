@@ -1,0 +1,169 @@
+// A real (in-process aedes) broker and a server-side MQTT client for agent tests against real
+// engines: heartbeats and replies are collected, RPCs are sent as the server would.
+import { Aedes } from 'aedes'
+import { randomUUID } from 'node:crypto'
+import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import net from 'node:net'
+import { join } from 'node:path'
+import mqtt from 'mqtt'
+import {
+  ALL_AGENT_EVENTS,
+  ALL_AGENT_REPLIES,
+  agentRpcTopic,
+  decode,
+  encode,
+  instanceIdFromTopic,
+  type AgentBootstrap,
+  type AgentEvent,
+  type EngineManager,
+  type RpcReply,
+  type RpcRequest,
+} from '../../src/protocol/index.js'
+
+export type Heartbeat = Extract<AgentEvent, { kind: 'heartbeat' }> & { at: number }
+
+export interface Instance {
+  id: string
+  base: string
+  config: string
+  bootstrap: AgentBootstrap
+}
+
+export interface InstanceOptions {
+  binDir?: string
+  cgroups?: string[]
+  parent?: string
+  brokerFile?: string
+  prepare?: AgentBootstrap['prepare']
+}
+
+/** Starts the broker and the server-side client; everything is torn down with `t`. */
+export async function startAgentHarness(t: { teardown(fn: () => unknown): void }) {
+  // ---- broker and a server-side client ----
+  const broker = await Aedes.createBroker()
+  const brokerServer = net.createServer(broker.handle)
+  await new Promise<void>((r) => brokerServer.listen(0, '127.0.0.1', r))
+  const brokerPort = (brokerServer.address() as net.AddressInfo).port
+  const root = mkdtempSync('/tmp/tva-')
+  chmodSync(root, 0o711)
+  const brokerFile = join(root, 'broker.json')
+  writeFileSync(brokerFile, JSON.stringify({ host: '127.0.0.1', port: brokerPort }))
+
+  const heartbeats = new Map<string, Heartbeat[]>()
+  const gone = new Map<string, number>()
+  const replies = new Map<string, (r: RpcReply) => void>()
+  const server = await mqtt.connectAsync({ host: '127.0.0.1', port: brokerPort, clientId: 'test-server', clean: true })
+  await server.subscribeAsync([ALL_AGENT_EVENTS, ALL_AGENT_REPLIES], { qos: 1 })
+  server.on('message', (topic, payload) => {
+    const id = instanceIdFromTopic(topic)!
+    if (topic.endsWith('/event')) {
+      const ev = decode<AgentEvent>(payload)
+      if (ev?.kind === 'gone') gone.set(id, (gone.get(id) ?? 0) + 1)
+      if (ev?.kind === 'heartbeat') {
+        const list = heartbeats.get(id) ?? []
+        list.push({ ...ev, at: Date.now() })
+        heartbeats.set(id, list)
+      }
+    } else {
+      const r = decode<RpcReply>(payload)
+      if (r) replies.get(r.id)?.(r)
+    }
+  })
+
+  t.teardown(async () => {
+    await server.endAsync(true)
+    await new Promise<void>((r) => broker.close(() => r()))
+    brokerServer.close()
+    rmSync(root, { recursive: true, force: true })
+  })
+
+  // ---- helpers ----
+  async function freePort(): Promise<number> {
+    const s = net.createServer()
+    await new Promise<void>((r) => s.listen(0, '127.0.0.1', r))
+    const port = (s.address() as net.AddressInfo).port
+    await new Promise((r) => s.close(r))
+    return port
+  }
+
+  function alive(pid: number): boolean {
+    try {
+      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
+      return !/^\S+ \(.*\) [ZX]/.test(stat)
+    } catch {
+      return false
+    }
+  }
+
+  async function waitFor<T>(what: string, fn: () => T | undefined, timeoutMs = 20_000): Promise<T> {
+    const deadline = Date.now() + timeoutMs
+    for (;;) {
+      const v = fn()
+      if (v !== undefined && v !== false) return v
+      if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
+      await new Promise((r) => setTimeout(r, 10))
+    }
+  }
+
+  /** The first heartbeat at index >= from with the given status. */
+  function heartbeat(id: string, status: string, from = 0, pred: (h: Heartbeat) => boolean = () => true): Promise<Heartbeat> {
+    return waitFor(`${status} heartbeat`, () => (heartbeats.get(id) ?? []).slice(from).find((h) => h.status === status && pred(h)))
+  }
+
+  const count = (id: string): number => heartbeats.get(id)?.length ?? 0
+
+  async function call(id: string, method: string, args: Record<string, unknown> = {}, reqId = randomUUID()): Promise<RpcReply> {
+    const reply = new Promise<RpcReply>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`no reply to ${method}`)), 30_000)
+      replies.set(reqId, (r) => {
+        clearTimeout(timer)
+        resolve(r)
+      })
+    })
+    const req: RpcRequest = { id: reqId, method: method as RpcRequest['method'], args, sent: Date.now(), reply: true, timeoutMs: 30_000 }
+    await server.publishAsync(agentRpcTopic(id), encode(req), { qos: 1 })
+    return reply
+  }
+
+
+
+  function makeInstance(manager: EngineManager, version: string, port: number, o: InstanceOptions = {}): Instance {
+    const { binDir, cgroups } = o
+    const id = randomUUID()
+    const base = mkdtempSync(join(o.parent ?? root, `${manager.slice(0, 2)}-`))
+    chmodSync(base, 0o711)
+    const bootstrap: AgentBootstrap = {
+      instanceId: id,
+      datastore: { manager, version, ...(binDir ? { binDir } : {}) },
+      brokerFile: o.brokerFile ?? brokerFile,
+      mqtt: { username: `agent-${id}`, password: 'x' },
+      baseDir: base,
+      address: '127.0.0.1',
+      port,
+      flavor: { ramMb: 512, vcpus: 1 },
+      volumeSize: 2,
+      runUser: 'troveguest',
+      serverId: 7,
+      heartbeatMs: 1000,
+      ...(cgroups ? { cgroups } : {}),
+      prepare: o.prepare ?? { databases: [], users: [] },
+    }
+    const config = join(base, 'agent.json')
+    writeFileSync(config, JSON.stringify(bootstrap), { mode: 0o600 })
+    return { id, base, config, bootstrap }
+  }
+
+  /** Kill whatever engine an instance left running (pid files under run/ and data/). */
+  function killEngines(base: string): void {
+    for (const f of ['run/mysqld.pid', 'run/postgres.pid', 'data/postmaster.pid', 'run/redis.pid']) {
+      try {
+        const pid = Number.parseInt(readFileSync(join(base, f), 'utf8'), 10)
+        if (pid > 1 && alive(pid)) process.kill(pid, 'SIGKILL')
+      } catch {
+        /* none */
+      }
+    }
+  }
+
+  return { root, brokerFile, heartbeats, gone, call, heartbeat, count, waitFor, makeInstance, killEngines, freePort, alive }
+}
