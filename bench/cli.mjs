@@ -1,0 +1,53 @@
+// `trove instance list` next to `openstack database instance list` against the same lab (goal: <= 0.15x).
+import { spawn, execFileSync } from 'node:child_process'
+import { chmodSync, mkdtempSync, rmSync } from 'node:fs'
+import { join } from 'node:path'
+import { median, machine, writeSection, ROOT } from './lib.mjs'
+
+const RUNS = Number(process.env.BENCH_RUNS ?? 7)
+
+function startServer(dataDir) {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [join(ROOT, 'bin/trove'), 'server', '--data-dir', dataDir, '--port', '0', '--rate-limits', 'none'], { stdio: ['ignore', 'pipe', 'pipe'] })
+    let out = ''
+    const on = (b) => { out += b; if (/listening on/.test(out) && out.includes('use it:')) resolve(child) }
+    child.stdout.on('data', on); child.stderr.on('data', on)
+    child.once('exit', (c) => reject(new Error(`server exited ${c}: ${out}`)))
+  })
+}
+
+function timed(cmd, args, env) {
+  const t0 = performance.now()
+  execFileSync(cmd, args, { env, stdio: ['ignore', 'pipe', 'pipe'] })
+  return performance.now() - t0
+}
+
+const root = mkdtempSync('/tmp/tc.')
+chmodSync(root, 0o711)
+const dataDir = join(root, 'lab')
+const server = await startServer(dataDir)
+try {
+  const env = { PATH: process.env.PATH, HOME: root, OS_CLIENT_CONFIG_FILE: join(dataDir, 'clouds.yaml'), OS_CLOUD: 'trove-lab' }
+  const trove = [process.execPath, [join(ROOT, 'bin/trove'), 'instance', 'list']]
+  const openstack = ['openstack', ['database', 'instance', 'list']]
+  timed(...trove, env); timed(...openstack, env) // warm the page cache
+  const t = []; const o = []
+  for (let i = 0; i < RUNS; i++) { t.push(timed(...trove, env)); o.push(timed(...openstack, env)) }
+  const mt = median(t); const mo = median(o)
+  const ratio = mt / mo
+  const text = [
+    `Command: \`npm run bench\` (bench/cli.mjs), ${new Date().toISOString().slice(0, 10)}, ${machine()}. Median of ${RUNS} alternating runs, each a`,
+    'fresh process that authenticates with Keystone (password, clouds.yaml) and lists the instances of an empty project.',
+    '',
+    '| command | wall time | ratio | goal |',
+    '|---|---|---|---|',
+    `| openstack database instance list (python-openstackclient 6.0.0, Debian) | ${(mo / 1000).toFixed(3)} s | 1.00 | |`,
+    `| trove instance list | ${(mt / 1000).toFixed(3)} s | ${ratio.toFixed(2)} | <= 0.15 (issue 5/7): ${ratio <= 0.15 ? 'met' : 'not met'} |`,
+  ].join('\n')
+  writeSection('cli', 'CLI start-up: trove instance list next to the openstack client', text)
+  process.stdout.write(text + '\n')
+} finally {
+  server.kill('SIGTERM')
+  await new Promise((r) => server.once('exit', r))
+  rmSync(root, { recursive: true, force: true })
+}
