@@ -2,6 +2,10 @@ import type { IO } from './spec.js'
 
 /** The real process as IO. */
 export function processIO(): IO {
+  // `trove ... | head`: the reader went away; that is not an error of ours.
+  for (const stream of [process.stdout, process.stderr]) {
+    stream.on('error', (e: NodeJS.ErrnoException) => { if (e.code !== 'EPIPE') throw e })
+  }
   return {
     stdout: (s) => { process.stdout.write(s) },
     stderr: (s) => { process.stderr.write(s) },

@@ -72,6 +72,7 @@ export function registerCommands(
   outcome: { promise?: Promise<void> },
   groupSummaries: Record<string, string> = {},
 ): void {
+  const leaves: Command[] = []
   for (const spec of specs) {
     const parent = parentFor(program, spec.path.slice(0, -1), groupSummaries)
     const cmd = parent.command(spec.path[spec.path.length - 1]).description(spec.summary + (spec.description ? `\n\n${spec.description}` : ''))
@@ -92,6 +93,7 @@ export function registerCommands(
       cmd.addOption(new Option('--wait', 'wait until the operation has finished (shows progress on a terminal)'))
       cmd.addOption(new Option('--timeout <seconds>', 'with --wait: give up after this many seconds (exit code 8)').argParser(int))
     }
+    leaves.push(cmd)
     if (spec.output !== 'none') addOutputOptions(cmd, spec.output)
     if (spec.examples?.length) cmd.addHelpText('after', `\nExamples:\n${spec.examples.map((e) => `  ${e}`).join('\n')}\n`)
     cmd.action((...params: unknown[]) => {
@@ -104,6 +106,26 @@ export function registerCommands(
         const text = render(data, formatOptions(opts, ctx.io))
         if (text) ctx.io.stdout(text)
       })
+    })
+  }
+  // A command that is also a group ('user show' and 'user show access'): commander parses the
+  // options after the subcommand's name as the parent's own ('-f json', '--host h'), so hand
+  // the ones given on the command line to the subcommand before it runs.
+  for (const cmd of leaves) {
+    if (cmd.commands.length === 0) continue
+    // The parent parses the subcommand's '-f csv' first: accept any format here (help still
+    // lists the parent's own); the renderer checks it against the command that runs.
+    cmd.options.find((o) => o.long === '--format')?.argParser((v: string) => {
+      if (!([...SHOW_FORMATS, ...LIST_FORMATS] as string[]).includes(v)) throw new InvalidArgumentError(`Allowed choices are ${SHOW_FORMATS.join(', ')}.`)
+      return v
+    })
+    cmd.hook('preSubcommand', (parent, sub) => {
+      for (const o of parent.options) {
+        const key = o.attributeName()
+        if (parent.getOptionValueSource(key) !== 'cli') continue
+        if (!sub.options.some((x) => x.attributeName() === key)) sub.error(`error: unknown option '${o.long ?? o.short ?? key}'`, { code: 'commander.unknownOption', exitCode: 2 })
+        sub.setOptionValueWithSource(key, parent.getOptionValue(key), 'cli')
+      }
     })
   }
 }

@@ -48,3 +48,37 @@ export async function instanceIdFor(client: TroveClient, arg: string): Promise<s
   if (ids.length === 1) return ids[0]
   throw new CliError(`Failed to get database instance ${arg}, error: ${ids.length === 0 ? '404 (HTTP 404)' : ''}`)
 }
+
+export function findConfiguration(client: TroveClient, arg: string) {
+  return findResource('configuration', arg, (id) => client.configurations.get(id), () => client.configurations.list())
+}
+
+export function findCluster(client: TroveClient, arg: string) {
+  return findResource('cluster', arg, (id) => client.clusters.get(id), () => client.clusters.list())
+}
+
+/**
+ * `<instance_or_cluster>` of root enable/show (cli.md section 7.9): an instance (A),
+ * else a cluster (A), else one combined error.
+ */
+export async function findInstanceOrCluster(client: TroveClient, arg: string): Promise<{ id: string; target: 'instances' | 'clusters' }> {
+  // Only "not found" moves on (osc-lib's CommandError); connection and server errors surface.
+  try {
+    return { id: (await findInstance(client, arg)).id, target: 'instances' }
+  } catch (e) { if (!(e instanceof CliError)) throw e }
+  try {
+    return { id: (await findCluster(client, arg)).id, target: 'clusters' }
+  } catch (e) { if (!(e instanceof CliError)) throw e }
+  throw new CliError(`No instance or cluster with a name or ID of '${arg}' exists.`)
+}
+
+/** Project arguments of quota commands (cli.md section 4): UUID-like verbatim, else Keystone. */
+export async function projectIdFor(client: TroveClient, arg: string): Promise<string> {
+  if (isUuidLike(arg)) return arg
+  try {
+    return (await client.identity.findProject(arg)).id
+  } catch {
+    throw new CliError(`Failed to get project ID for ${arg}, error: No project with a name or ID of '${arg}' exists.`)
+  }
+}
+

@@ -7,6 +7,16 @@ import { Instances } from './resources/instances.js'
 import { Flavors } from './resources/flavors.js'
 import { Datastores, DatastoreVersions } from './resources/datastores.js'
 import { Identity } from './resources/identity.js'
+import { Databases } from './resources/databases.js'
+import { Users } from './resources/users.js'
+import { Root } from './resources/root.js'
+import { Configurations } from './resources/configurations.js'
+import { ConfigurationParameters } from './resources/configuration-parameters.js'
+import { Limits } from './resources/limits.js'
+import { Quotas } from './resources/quotas.js'
+import { BackupStrategies } from './resources/backup-strategies.js'
+import { Clusters } from './resources/clusters.js'
+import { MgmtDatastoreVersions } from './resources/mgmt-datastore-versions.js'
 
 /** How to reach and authenticate to a Trove API. */
 export interface ClientOptions {
@@ -62,6 +72,26 @@ export class TroveClient {
   readonly datastoreVersions: DatastoreVersions
   /** Keystone v3 projects, users and roles (admin). */
   readonly identity: Identity
+  /** Databases (schemas) of an instance. */
+  readonly databases: Databases
+  /** Database users of an instance. */
+  readonly users: Users
+  /** The root user of an instance or cluster. */
+  readonly root: Root
+  /** Configuration groups. */
+  readonly configurations: Configurations
+  /** Configuration parameters of datastore versions. */
+  readonly configurationParameters: ConfigurationParameters
+  /** Absolute and rate limits of the caller's project. */
+  readonly limits: Limits
+  /** Project quotas (admin). */
+  readonly quotas: Quotas
+  /** Backup strategies. */
+  readonly backupStrategies: BackupStrategies
+  /** Clusters. */
+  readonly clusters: Clusters
+  /** Datastore versions (admin). */
+  readonly mgmtDatastoreVersions: MgmtDatastoreVersions
 
   private readonly dispatcher = new Agent({ keepAliveTimeout: 10_000, connections: 16 })
   private session?: Promise<{ endpoint: string; token?: string; info?: TokenInfo }>
@@ -73,6 +103,16 @@ export class TroveClient {
     this.datastores = new Datastores(this)
     this.datastoreVersions = new DatastoreVersions(this)
     this.identity = new Identity(this)
+    this.databases = new Databases(this)
+    this.users = new Users(this)
+    this.root = new Root(this)
+    this.configurations = new Configurations(this)
+    this.configurationParameters = new ConfigurationParameters(this)
+    this.limits = new Limits(this)
+    this.quotas = new Quotas(this)
+    this.backupStrategies = new BackupStrategies(this)
+    this.clusters = new Clusters(this)
+    this.mgmtDatastoreVersions = new MgmtDatastoreVersions(this)
   }
 
   private readonly rawJson: JsonHttp = async (method, url, body, headers = {}) => {

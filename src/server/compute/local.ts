@@ -82,8 +82,11 @@ export class LocalCompute {
     const baseDir = this.instanceDir(id)
     const log = openSync(join(baseDir, INSTANCE_FILES.agentLog), 'a', 0o600)
     try {
-      // Detached in its own session: the agent and its engine outlive the server.
-      const child = spawn(process.execPath, [TROVE_BIN, 'agent', '--config', join(baseDir, INSTANCE_FILES.bootstrap)], {
+      // Detached in its own session: the agent and its engine outlive the server. Started
+      // through `env -u NODE_OPTIONS` (which execs in place, so the pid is the agent's): an
+      // agent must not inherit loaders or inspectors that a wrapper (a test runner, a
+      // profiler) injects into the server's children.
+      const child = spawn('/usr/bin/env', ['-u', 'NODE_OPTIONS', process.execPath, TROVE_BIN, 'agent', '--config', join(baseDir, INSTANCE_FILES.bootstrap)], {
         detached: true,
         stdio: ['ignore', log, log],
         cwd: baseDir,
