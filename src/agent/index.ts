@@ -115,6 +115,8 @@ export async function startAgent(bootstrapPath: string, opts: AgentOptions = {})
       shutdown: () => supervisor.shutdown(),
       filesystemStats: () => filesystemStats(supervisor.paths.data, bootstrap.volumeSize),
       accounts: () => supervisor.accounts(),
+      updateOverrides: (o, remove) => supervisor.updateOverrides(o, remove),
+      applyOverrides: (o) => supervisor.applyOverrides(o),
     }),
     (reply: RpcReply) =>
       new Promise<void>((res, rej) => client!.publish(agentReplyTopic(id), encode(reply), { qos: 1 }, (err) => (err ? rej(err) : res()))),

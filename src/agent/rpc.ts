@@ -4,6 +4,8 @@ import type { Log } from './log.js'
 import { ReplyCache } from './reply-cache.js'
 import { accountMethods } from './account-rpc.js'
 import type { Accounts } from './datastores/accounts.js'
+import type { Overrides } from './datastores/overrides.js'
+import { configMethods } from './config-rpc.js'
 
 /** An error with an explicit type for the reply (otherwise it is a GuestError). */
 export class RpcFailure extends Error {
@@ -26,6 +28,9 @@ export interface AgentOperations {
   filesystemStats(): Promise<FilesystemStats>
   /** The engine's databases/users/root; without it those RPCs are not supported. */
   accounts?(): Promise<Accounts>
+  /** update_overrides/apply_overrides; without them those RPCs are not supported. */
+  updateOverrides?(overrides: Overrides, remove: boolean): Promise<void>
+  applyOverrides?(overrides: Overrides): Promise<void>
 }
 
 /** The guest RPC methods implemented so far (upstream names, internals.md 2). */
@@ -50,6 +55,7 @@ export function agentMethods(ops: AgentOperations): Record<string, RpcHandler> {
       return null
     },
     ...(ops.accounts ? accountMethods(() => ops.accounts!()) : {}),
+    ...configMethods(ops),
   }
 }
 

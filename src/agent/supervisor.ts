@@ -5,6 +5,7 @@ import { INSTANCE_FILES, type AgentBootstrap, type MeasuredStatus } from '../pro
 import { loadDatastore } from './datastores/index.js'
 import type { Datastore, EngineCommand, InstancePaths, RunUser } from './datastores/types.js'
 import type { Accounts } from './datastores/accounts.js'
+import type { Overrides } from './datastores/overrides.js'
 import {
   CGROUP_EXIT,
   EngineProcess,
@@ -485,6 +486,25 @@ export class Supervisor {
     this.requirePrepared()
     if (!this.ds?.accounts) throw new GuestError(`${this.ds?.name ?? 'this datastore'} has no users or databases`)
     return this.ds.accounts()
+  }
+
+  /** update_overrides: persist the group's values (one at a time with restarts, so a restart reads a whole file). */
+  updateOverrides(overrides: Overrides, remove: boolean): Promise<void> {
+    this.requirePrepared()
+    const ds = this.ds!
+    if (!ds.updateOverrides) throw new GuestError(`${ds.name} has no configuration overrides`)
+    return this.exclusive(() => ds.updateOverrides!(overrides, remove))
+  }
+
+  /** apply_overrides: the values live in the running engine. */
+  applyOverrides(overrides: Overrides): Promise<void> {
+    this.requirePrepared()
+    const ds = this.ds!
+    if (!ds.applyOverrides) throw new GuestError(`${ds.name} has no configuration overrides`)
+    return this.exclusive(async () => {
+      if (!this.proc?.alive) throw new GuestError(`${ds.name} is not running`)
+      await ds.applyOverrides!(overrides)
+    })
   }
 
   private requirePrepared(): void {

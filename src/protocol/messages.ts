@@ -57,6 +57,9 @@ export type RpcMethod =
   | 'enable_root_with_password'
   | 'disable_root'
   | 'is_root_enabled'
+  // configuration groups (issue 4 item 4)
+  | 'update_overrides'
+  | 'apply_overrides'
 
 /** Result of get_filesystem_stats: sizes of the instance's volume (its data dir). */
 export interface FilesystemStats {

@@ -1,6 +1,7 @@
 import type { AgentBootstrap } from '../../protocol/index.js'
 import type { Log } from '../log.js'
 import type { Accounts } from './accounts.js'
+import type { Overrides } from './overrides.js'
 
 /** The instance directory's parts (names from INSTANCE_FILES). */
 export interface InstancePaths {
@@ -92,4 +93,8 @@ export interface Datastore {
   applyPreparePayload?(payload: AgentBootstrap['prepare']): Promise<void>
   /** Databases, users and root of the running engine (the account RPCs). */
   accounts?(): Promise<Accounts>
+  /** update_overrides: persist the attached group's values in the engine's config (remove: none). */
+  updateOverrides?(overrides: Overrides, remove: boolean): Promise<void>
+  /** apply_overrides: make the values live in the running engine. */
+  applyOverrides?(overrides: Overrides): Promise<void>
 }

@@ -9,6 +9,7 @@ import { baseUrl } from './http.js'
 import { findDatastore, resolveDatastoreVersion } from './datastores.js'
 import { sendJson } from './json-literal.js'
 import type { VersionRow } from './views.js'
+import { reapplyGroup } from '../configurations/attach.js'
 
 /** Upstream's configuration schemas (apischema.py: create, update, edit). */
 const checkCreate = compileBodySchema({
@@ -168,8 +169,8 @@ export async function configurationRoutes(app: FastifyInstance, { lab }: { lab: 
   })
 
   // PUT replaces everything: values absent from the body are removed (as upstream does).
-  // Instances using the group get its new values through the attach flow, which
-  // needs the guest (update_overrides); until then no instance can use a group.
+  // Instances using the group get its new values through the attach flow
+  // (update_overrides, then apply_overrides when all are dynamic), as upstream.
   app.put('/configurations/:id', async (req, reply) => {
     checkUpdate(req.body)
     const g = loadConfiguration(lab, req, (req.params as { id: string }).id)
@@ -177,6 +178,7 @@ export async function configurationRoutes(app: FastifyInstance, { lab }: { lab: 
     const stored = checkValues(body.values ?? {}, parameters.list(g.datastore_version_id), { datastore: g.ds_name, name: g.dsv_name })
     groups.replace(g.id, { name: body.name ?? g.name, description: 'description' in body ? body.description ?? null : g.description }, stored)
     lab.notifications.sync(req, 'configuration_update', { configuration_id: g.id, name: body.name ?? g.name, description: body.description ?? g.description })
+    await reapplyGroup(lab, g.id)
     return reply.code(202).send()
   })
 
@@ -188,6 +190,7 @@ export async function configurationRoutes(app: FastifyInstance, { lab }: { lab: 
     const stored = checkValues(body.values ?? {}, parameters.list(g.datastore_version_id), { datastore: g.ds_name, name: g.dsv_name })
     groups.merge(g.id, stored)
     lab.notifications.sync(req, 'configuration_edit', { configuration_id: g.id })
+    await reapplyGroup(lab, g.id)
     return reply.code(200).send()
   })
 

@@ -8,6 +8,8 @@ import { Fault, badRequest } from './faults.js'
 import { loadInstance } from './instances.js'
 import { validateCanPerformAction } from './instance-actions.js'
 import { compileBodySchema, nonEmptyString, uuid } from './validation.js'
+import { caller } from './guard.js'
+import { attachConfiguration, checkAttach, checkDetach, detachConfiguration } from '../configurations/attach.js'
 import type { VersionRow } from './views.js'
 
 const access = {
@@ -101,13 +103,14 @@ export async function instanceUpdateRoutes(app: FastifyInstance, { lab }: { lab:
     // Upstream renames first and then validates the other change, so a refused
     // change still renames. Here everything is checked before anything is written.
     let apply: (() => void) | undefined
+    let guest: (() => Promise<void>) | undefined
     if ('replica_of' in body || 'slave_of' in body) {
       validateCanPerformAction(lab, inst)
       // The lab has no replicas yet: every instance is a source (upstream's 400).
       throw badRequest(`Instance ${inst.id} is not a replica.`)
     } else if ('configuration' in body || keys.length === 0) {
       // `{"instance": {}}` detaches too (api.md 10).
-      configurationChange(inst, body.configuration ?? null)
+      guest = configurationChange(lab, req, inst, body.configuration ?? null)
     } else if (body.datastore_version !== undefined) {
       upgradeTarget(lab, inst, body.datastore_version)
       throw new Fault('notImplemented', 'upgrade is not supported by this lab server yet')
@@ -128,6 +131,8 @@ export async function instanceUpdateRoutes(app: FastifyInstance, { lab }: { lab:
       apply?.()
     })()
     if (apply) lab.tasks.submit('update_access', inst.id)
+    // Synchronous as upstream's (internals.md 1.11): the guest calls finish before the 202.
+    if (guest) await guest()
     return reply.code(202).send()
   }
 
@@ -136,14 +141,17 @@ export async function instanceUpdateRoutes(app: FastifyInstance, { lab }: { lab:
 }
 
 /**
- * Attaching a configuration group needs the guest (next issue): 501 for now.
- * Detaching when none is attached is upstream's no-op; detaching an attached group
- * needs the guest too.
+ * Attach or detach (internals.md 1.11): everything is checked here, before the
+ * rename is written; the returned step makes the guest calls. Detaching when
+ * nothing is attached is upstream's no-op.
  */
-function configurationChange(inst: InstanceJoined, configuration: string | null): void {
-  const attached = (inst as InstanceJoined & { configuration_id?: string | null }).configuration_id
-  if (configuration !== null) throw new Fault('notImplemented', 'Attaching a configuration group to an instance is not supported by this lab server yet.')
-  if (attached) throw new Fault('notImplemented', 'Detaching a configuration group from an instance is not supported by this lab server yet.')
+function configurationChange(lab: Lab, req: FastifyRequest, inst: InstanceJoined, configuration: string | null): (() => Promise<void>) | undefined {
+  if (configuration !== null) {
+    const g = checkAttach(lab, inst, configuration, caller(req))
+    return () => attachConfiguration(lab, inst.id, g)
+  }
+  if (!checkDetach(lab, inst)) return undefined
+  return () => detachConfiguration(lab, inst)
 }
 
 /**

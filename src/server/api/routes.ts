@@ -18,6 +18,7 @@ import { sslRoutes } from './ssl.js'
 import { databaseRoutes } from './databases.js'
 import { userRoutes } from './users.js'
 import { rootRoutes } from './root.js'
+import { instanceConfigurationRoutes } from './instance-configuration.js'
 
 /** Every route module below /v1.0/{project_id} (the tenant guard runs before each). Add new modules here. */
 export async function tenantRoutes(app: FastifyInstance, { lab }: { lab: Lab }): Promise<void> {
@@ -39,4 +40,5 @@ export async function tenantRoutes(app: FastifyInstance, { lab }: { lab: Lab }):
   await app.register(databaseRoutes, { lab })
   await app.register(userRoutes, { lab })
   await app.register(rootRoutes, { lab })
+  await app.register(instanceConfigurationRoutes, { lab })
 }

@@ -76,6 +76,10 @@ export function instanceView(req: FastifyRequest, inst: InstanceJoined, lab: Lab
     view.updated = inst.updated
     view.service_status_updated = inst.status_updated ?? inst.updated
     if (inst.fault_message) view.fault = { message: inst.fault_message, created: inst.fault_created, details: o.admin ? inst.fault_details : null }
+    // The attached configuration group (transcript: after service_status_updated).
+    const configurationId = (inst as InstanceJoined & { configuration_id?: string | null }).configuration_id
+    const group = configurationId ? (lab.db.prepare('SELECT name FROM configurations WHERE id = ?').get(configurationId) as { name: string } | undefined) : undefined
+    if (configurationId && group) view.configuration = { id: configurationId, name: group.name, links: links(req, (req.params as { tenant?: string }).tenant ?? tenant, 'configurations', configurationId) }
   }
   return view
 }

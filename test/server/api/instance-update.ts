@@ -74,7 +74,7 @@ t.test('PUT/PATCH /instances/{id}: samples, the one-attribute rule, schemas, iso
     fault('notImplemented', 501, 'upgrade is not supported by this lab server yet'))
 
   t.same((await lab.req('PUT', url, { body: sample('instance-put-attach-config-group-request.json') })).body,
-    fault('notImplemented', 501, 'Attaching a configuration group to an instance is not supported by this lab server yet.'))
+    fault('itemNotFound', 404, 'Configuration group id: 2aa51628-5c42-4086-8682-137caffd2ba6 could not be found.'), 'attaching an unknown group: 404 (config-attach.ts has the rest)')
   t.equal((await lab.req('PUT', url, { body: sample('instance-put-detach-config-group-request.json') })).status, 202, '{} detaches: nothing attached, a no-op')
   t.equal((await lab.req('PUT', url, { body: sample('instance-put-detach-config-group-request-2.json') })).status, 202, 'configuration null: the same')
 

@@ -8,6 +8,8 @@ import { mariadbPing } from './probe.js'
 import { MariadbAccounts, mariadbClient } from './users.js'
 import type { AgentBootstrap } from '../../../protocol/index.js'
 import type { Accounts } from '../accounts.js'
+import type { Overrides } from '../overrides.js'
+import { mariadbApplyOverrides, mariadbUpdateOverrides } from './overrides.js'
 
 /**
  * MariaDB (and `mysql`, which on Debian is the same server): mariadbd runs as root in
@@ -110,6 +112,14 @@ export class MariadbService implements Datastore {
     await a.createDatabases(payload.databases ?? [])
     await a.createUsers(payload.users ?? [])
     if (payload.rootPassword) await a.enableRoot(payload.rootPassword)
+  }
+
+  updateOverrides(overrides: Overrides, remove: boolean): Promise<void> {
+    return mariadbUpdateOverrides(this.ctx.paths, this.cnf, this.ctx.user, overrides, remove)
+  }
+
+  applyOverrides(overrides: Overrides): Promise<void> {
+    return mariadbApplyOverrides(mariadbClient(this.cnf, this.sockets[0]!), overrides)
   }
 
   faultLine(text: string): string | undefined {

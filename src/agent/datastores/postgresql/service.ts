@@ -7,6 +7,8 @@ import { postgresPing } from './probe.js'
 import { PostgresAccounts, postgresClient } from './users.js'
 import type { AgentBootstrap } from '../../../protocol/index.js'
 import type { Accounts } from '../accounts.js'
+import type { Overrides } from '../overrides.js'
+import { postgresApplyOverrides, postgresUpdateOverrides } from './overrides.js'
 
 /**
  * PostgreSQL: initdb and postgres refuse root, so both run as the run user (setpriv).
@@ -104,6 +106,15 @@ export class PostgresqlService implements Datastore {
     await a.createDatabases(payload.databases ?? [])
     await a.createUsers(payload.users ?? [])
     if (payload.rootPassword) await a.enableRoot(payload.rootPassword)
+  }
+
+  updateOverrides(overrides: Overrides, remove: boolean): Promise<void> {
+    return postgresUpdateOverrides(this.ctx.paths, this.ctx.user, overrides, remove)
+  }
+
+  async applyOverrides(): Promise<void> {
+    const b = this.ctx.bootstrap
+    await postgresApplyOverrides(postgresClient(await this.bin('psql'), this.ctx.paths.run, b.port, this.ctx.user.name))
   }
 
   faultLine(text: string): string | undefined {

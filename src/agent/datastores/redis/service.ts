@@ -8,6 +8,8 @@ import { redisPing } from './probe.js'
 import { RedisAccounts, redisClient } from './users.js'
 import type { AgentBootstrap } from '../../../protocol/index.js'
 import type { Accounts } from '../accounts.js'
+import type { Overrides } from '../overrides.js'
+import { redisApplyOverrides, redisUpdateOverrides } from './overrides.js'
 
 /** File (root, 0600) with the agent's admin password: the ACL `default` user's. */
 export const REDIS_ADMIN_SECRET = 'admin.secret'
@@ -81,6 +83,14 @@ export class RedisService implements Datastore {
     if ((payload.databases ?? []).length + (payload.users ?? []).length > 0)
       this.ctx.log('prepare: redis has no databases or users; those of the payload are ignored')
     if (payload.rootPassword) await (await this.accounts()).enableRoot(payload.rootPassword)
+  }
+
+  updateOverrides(overrides: Overrides, remove: boolean): Promise<void> {
+    return redisUpdateOverrides(this.ctx.paths, this.conf, this.ctx.user, overrides, remove)
+  }
+
+  applyOverrides(overrides: Overrides): Promise<void> {
+    return redisApplyOverrides(redisClient(this.sockets[0]!, this.secretFile), overrides)
   }
 
   faultLine(text: string): string | undefined {
