@@ -3,7 +3,7 @@ import t from 'tap'
 import { Aedes } from 'aedes'
 import { spawn, spawnSync } from 'node:child_process'
 import { randomUUID } from 'node:crypto'
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, rmdirSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdirSync, readFileSync, rmdirSync, writeFileSync } from 'node:fs'
 import net from 'node:net'
 import { join } from 'node:path'
 import mqtt from 'mqtt'
@@ -13,8 +13,6 @@ import {
   agentRpcTopic,
   decode,
   encode,
-  instanceIdFromTopic,
-  type AgentBootstrap,
   type AgentEvent,
   type EngineManager,
   type RpcReply,
@@ -22,8 +20,6 @@ import {
 } from '../../src/protocol/index.js'
 import { startAgent, type AgentHandle } from '../../src/agent/index.js'
 import { startAgentHarness, type Instance } from '../helpers/agent-harness.js'
-
-type Heartbeat = Extract<AgentEvent, { kind: 'heartbeat' }> & { at: number }
 
 const isRoot = process.getuid?.() === 0
 const hasUser = spawnSync('id', ['troveguest']).status === 0
@@ -38,7 +34,7 @@ const ENGINES: Array<{ manager: EngineManager; version: string; binDir?: string;
   { manager: 'redis', version: '7.0', bin: '/usr/bin/redis-server' },
 ]
 
-const { root, brokerFile, heartbeats, gone, call, heartbeat, count, waitFor, makeInstance, killEngines, freePort, alive } = await startAgentHarness(t)
+const { root, heartbeats, gone, call, heartbeat, count, waitFor, makeInstance, killEngines, freePort, alive } = await startAgentHarness(t)
 
 /** The engine's own client answers (over its unix socket). */
 function clientAnswers(inst: Instance): boolean {

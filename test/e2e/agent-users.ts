@@ -1,29 +1,11 @@
 // Databases, users and root through the guest agent, against real engines (logins over TCP with their own clients).
 import t from 'tap'
-import { Aedes } from 'aedes'
-import { spawn, spawnSync } from 'node:child_process'
-import { randomUUID } from 'node:crypto'
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, rmdirSync, writeFileSync } from 'node:fs'
-import net from 'node:net'
+import { spawnSync } from 'node:child_process'
+import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
-import mqtt from 'mqtt'
-import {
-  ALL_AGENT_EVENTS,
-  ALL_AGENT_REPLIES,
-  agentRpcTopic,
-  decode,
-  encode,
-  instanceIdFromTopic,
-  type AgentBootstrap,
-  type AgentEvent,
-  type EngineManager,
-  type RpcReply,
-  type RpcRequest,
-} from '../../src/protocol/index.js'
+import type { AgentBootstrap, EngineManager } from '../../src/protocol/index.js'
 import { startAgent, type AgentHandle } from '../../src/agent/index.js'
 import { startAgentHarness, type Instance } from '../helpers/agent-harness.js'
-
-type Heartbeat = Extract<AgentEvent, { kind: 'heartbeat' }> & { at: number }
 
 const isRoot = process.getuid?.() === 0
 const hasUser = spawnSync('id', ['troveguest']).status === 0
@@ -33,7 +15,7 @@ if (!isRoot || !hasUser) {
 }
 
 
-const { root, brokerFile, heartbeats, gone, call, heartbeat, count, waitFor, makeInstance, killEngines, freePort, alive } = await startAgentHarness(t)
+const { heartbeats, call, waitFor, makeInstance, killEngines, freePort } = await startAgentHarness(t)
 
 
 // ---- the engines' own clients over TCP, as a user would log in (passwords in the environment, not argv) ----
