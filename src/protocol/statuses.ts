@@ -27,9 +27,5 @@ export const ServiceStatus = {
 
 export type ServiceStatusName = keyof typeof ServiceStatus
 
-export function isServiceStatusName(s: unknown): s is ServiceStatusName {
-  return typeof s === 'string' && Object.prototype.hasOwnProperty.call(ServiceStatus, s)
-}
-
 /** Statuses a guest reports by measuring its engine. */
 export type MeasuredStatus = Extract<ServiceStatusName, 'HEALTHY' | 'RUNNING' | 'SHUTDOWN' | 'CRASHED' | 'BUILDING' | 'FAILED' | 'BLOCKED'>

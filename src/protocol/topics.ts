@@ -30,9 +30,6 @@ export function notificationTopic(eventType: string): string {
   return `${TOPIC_PREFIX}/notify/${eventType}`
 }
 
-/** MQTT user name of the server's own client. */
-export const SERVER_MQTT_USER = 'trove-server'
-
 /** MQTT user name of an instance's agent. */
 export function agentMqttUser(instanceId: string): string {
   return `agent-${instanceId}`

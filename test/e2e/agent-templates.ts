@@ -5,9 +5,9 @@ import t, { type Test } from 'tap'
 import { spawnSync } from 'node:child_process'
 import { randomUUID } from 'node:crypto'
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs'
-import net from 'node:net'
 import { join } from 'node:path'
 import type { AgentBootstrap, EngineManager } from '../../src/protocol/index.js'
+import { freePort } from '../helpers/agent-harness.js'
 import { startAgent, type AgentHandle } from '../../src/agent/index.js'
 import { TEMPLATE_INFO } from '../../src/agent/template-cache.js'
 
@@ -34,14 +34,6 @@ t.teardown(async () => {
   for (const b of bases) killEngines(b)
   rmSync(root, { recursive: true, force: true })
 })
-
-async function freePort(): Promise<number> {
-  const s = net.createServer()
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r))
-  const port = (s.address() as net.AddressInfo).port
-  await new Promise((r) => s.close(r))
-  return port
-}
 
 /** A lab's template dir: root-owned, 0711, like DIR/templates. */
 function templateDir(name: string): string {

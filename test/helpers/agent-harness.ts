@@ -37,6 +37,15 @@ export interface InstanceOptions {
   prepare?: AgentBootstrap['prepare']
 }
 
+/** A port nobody listens on now (bound to 0, then released). */
+export async function freePort(): Promise<number> {
+  const s = net.createServer()
+  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r))
+  const port = (s.address() as net.AddressInfo).port
+  await new Promise((r) => s.close(r))
+  return port
+}
+
 /** Starts the broker and the server-side client; everything is torn down with `t`. */
 export async function startAgentHarness(t: { teardown(fn: () => unknown): void }) {
   // ---- broker and a server-side client ----
@@ -78,13 +87,6 @@ export async function startAgentHarness(t: { teardown(fn: () => unknown): void }
   })
 
   // ---- helpers ----
-  async function freePort(): Promise<number> {
-    const s = net.createServer()
-    await new Promise<void>((r) => s.listen(0, '127.0.0.1', r))
-    const port = (s.address() as net.AddressInfo).port
-    await new Promise((r) => s.close(r))
-    return port
-  }
 
   function alive(pid: number): boolean {
     try {

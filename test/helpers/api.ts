@@ -61,3 +61,12 @@ export function missingFields(actual: unknown, sample: unknown, path = ''): stri
   }
   return []
 }
+
+/** A member of a third project (neither demo nor admin), for isolation checks. */
+export function otherMember(lab: ApiLab): { token: string; project: string } {
+  const identity = lab.server.lab.identity
+  const project = identity.createProject('other')
+  const user = identity.createUser('other', 'other-password-1', project.id)
+  identity.assignRole(user.id, project.id, 'member')
+  return { token: identity.issueToken(user, project, ['password']).token, project: project.id }
+}

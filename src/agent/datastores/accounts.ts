@@ -105,6 +105,19 @@ export interface ClientRun {
   timeoutMs?: number
 }
 
+/** The create-time databases, users (granted their databases) and root password, applied before prepare reports HEALTHY. */
+export async function applyPreparePayload(a: Accounts, payload: { databases?: DatabaseSpec[]; users?: UserSpec[]; rootPassword?: string }): Promise<void> {
+  await a.createDatabases(payload.databases ?? [])
+  await a.createUsers(payload.users ?? [])
+  if (payload.rootPassword) await a.enableRoot(payload.rootPassword)
+}
+
+/** runClient for a client in batch mode: one row per line, columns separated by tabs. */
+export async function runQuery(run: ClientRun): Promise<string[][]> {
+  const out = await runClient(run)
+  return out.split('\n').filter((l) => l !== '').map((l) => l.split('\t'))
+}
+
 /**
  * Runs an engine client with the statements on stdin (never in argv, where any local
  * user could read a password), and resolves with stdout. A non-zero exit rejects with

@@ -35,7 +35,7 @@ export function createHttp(log: (m: string) => void): FastifyInstance {
     routerOptions: { ignoreTrailingSlash: true },
     // The router's own refusals (bad percent-encoding, over-long path parameters) would
     // otherwise answer with fastify's body and no request id: send upstream faults.
-    frameworkErrors: (err, req, reply) => {
+    frameworkErrors: (err, _req, reply) => {
       reply.header('x-openstack-request-id', `req-${randomUUID()}`)
       const f = err.code === 'FST_ERR_BAD_URL' ? new Fault('badRequest', 'Malformed request URL.') : new Fault('itemNotFound', 'The resource could not be found.')
       void (reply as FastifyReply).code(f.status).send(f.body())

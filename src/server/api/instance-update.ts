@@ -5,56 +5,38 @@ import type { Lab } from '../lab.js'
 import type { FlowHandler, TaskRow } from '../tasks/engine.js'
 import { InstanceTask } from '../tasks/instance-tasks.js'
 import { Fault, badRequest } from './faults.js'
-import { loadInstance } from './instances.js'
+import { accessSchema, loadInstance } from './instances.js'
 import { validateCanPerformAction } from './instance-actions.js'
 import { compileBodySchema, nonEmptyString, uuid } from './validation.js'
 import { caller } from './guard.js'
 import { attachConfiguration, checkAttach, checkDetach, detachConfiguration } from '../configurations/attach.js'
 import type { VersionRow } from './views.js'
 
-const access = {
-  type: 'object',
-  additionalProperties: false,
-  properties: { is_public: { type: 'boolean' }, allowed_cidrs: { type: 'array', uniqueItems: true, items: { type: 'string' } } },
-} as const
-
-/** Upstream's instance.update (PUT): no extra keys, no `slave_of`. */
-const checkPut = compileBodySchema({
-  type: 'object',
-  required: ['instance'],
-  properties: {
-    instance: {
-      type: 'object',
-      additionalProperties: false,
-      properties: {
-        name: nonEmptyString,
-        configuration: { oneOf: [uuid, { type: 'null' }] },
-        replica_of: {},
-        datastore_version: nonEmptyString,
-        access,
+/**
+ * Upstream's instance.update (PUT: `access`, no `slave_of`) and instance.edit (PATCH,
+ * deprecated: `slave_of`, no `access`); neither allows other keys.
+ */
+function updateSchema(extra: Record<string, unknown>) {
+  return compileBodySchema({
+    type: 'object',
+    required: ['instance'],
+    properties: {
+      instance: {
+        type: 'object',
+        additionalProperties: false,
+        properties: {
+          name: nonEmptyString,
+          configuration: { oneOf: [uuid, { type: 'null' }] },
+          replica_of: {},
+          datastore_version: nonEmptyString,
+          ...extra,
+        },
       },
     },
-  },
-})
-
-/** Upstream's instance.edit (PATCH, deprecated): `slave_of` allowed, no `access`. */
-const checkPatch = compileBodySchema({
-  type: 'object',
-  required: ['instance'],
-  properties: {
-    instance: {
-      type: 'object',
-      additionalProperties: false,
-      properties: {
-        name: nonEmptyString,
-        configuration: { oneOf: [uuid, { type: 'null' }] },
-        replica_of: {},
-        slave_of: {},
-        datastore_version: nonEmptyString,
-      },
-    },
-  },
-})
+  })
+}
+const checkPut = updateSchema({ access: accessSchema })
+const checkPatch = updateSchema({ slave_of: {} })
 
 interface UpdateBody {
   name?: string

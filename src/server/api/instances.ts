@@ -14,6 +14,13 @@ import { instanceStatus, instanceView, type VolumeUsage } from './views.js'
 import { instanceDeltas } from '../quotas.js'
 import { checkCreatePayload } from './guest-accounts.js'
 
+/** An instance's `access` in create and update bodies. */
+export const accessSchema = {
+  type: 'object',
+  additionalProperties: false,
+  properties: { is_public: { type: 'boolean' }, allowed_cidrs: { type: 'array', uniqueItems: true, items: { type: 'string' } } },
+} as const
+
 /** Upstream's instance.create schema (apischema.py), the parts a lab can honour. */
 const checkCreate = compileBodySchema({
   type: 'object',
@@ -55,11 +62,7 @@ const checkCreate = compileBodySchema({
         modules: { type: 'array', items: { type: 'object', required: ['id'], properties: { id: uuid } } },
         locality: { enum: ['affinity', 'anti-affinity', 'soft-affinity', 'soft-anti-affinity'] },
         region_name: nonEmptyString,
-        access: {
-          type: 'object',
-          additionalProperties: false,
-          properties: { is_public: { type: 'boolean' }, allowed_cidrs: { type: 'array', uniqueItems: true, items: { type: 'string' } } },
-        },
+        access: accessSchema,
       },
     },
   },

@@ -26,7 +26,6 @@ export const INSTALL_HINT: Record<string, string> = {
   mysql: 'install a MySQL server package (mysql-server) from a MySQL APT repository',
 }
 
-export const KNOWN_DATASTORES = Object.keys(INSTALL_HINT)
 
 async function versionOf(bin: string, args: string[], re: RegExp): Promise<string | undefined> {
   try {

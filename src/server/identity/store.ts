@@ -1,4 +1,3 @@
-import { randomUUID } from 'node:crypto'
 import type { DB } from '../db/index.js'
 import { isoNow } from '../db/index.js'
 import { hashPassword, hexId, randomSecret, sha256, verifyPassword } from './secrets.js'
@@ -188,10 +187,6 @@ export class IdentityStore {
       if (u) this.setPassword(u.id, pw[name])
     }
     return pw
-  }
-
-  newId(): string {
-    return randomUUID()
   }
 
   /** The database, for the Keystone admin operations (admin-store.ts). */

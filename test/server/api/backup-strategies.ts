@@ -1,15 +1,8 @@
 import t from 'tap'
 import { randomUUID } from 'node:crypto'
-import { apiLab, missingFields, type ApiLab } from '../../helpers/api.js'
+import { apiLab, missingFields, type ApiLab, otherMember } from '../../helpers/api.js'
 import { sample } from '../../helpers/lab.js'
 
-function otherMember(lab: ApiLab): { token: string; project: string } {
-  const identity = lab.server.lab.identity
-  const project = identity.createProject('other')
-  const user = identity.createUser('other', 'other-password-1', project.id)
-  identity.assignRole(user.id, project.id, 'member')
-  return { token: identity.issueToken(user, project, ['password']).token, project: project.id }
-}
 
 async function createInstance(lab: ApiLab, token?: string, project = lab.demo.project): Promise<string> {
   const r = await lab.req('POST', `/v1.0/${project}/instances`, { token, body: { instance: { name: 'bs', flavorRef: '1', volume: { size: 1 }, datastore: { type: 'mariadb' } } } })

@@ -1,15 +1,8 @@
 import t from 'tap'
-import { apiLab, missingFields, type ApiLab } from '../../helpers/api.js'
+import { apiLab, missingFields, type ApiLab, otherMember } from '../../helpers/api.js'
 import { sample } from '../../helpers/lab.js'
 
 /** A second ordinary project with a member of its own (the lab has demo and admin). */
-function otherMember(lab: ApiLab): { token: string; project: string } {
-  const identity = lab.server.lab.identity
-  const project = identity.createProject('other')
-  const user = identity.createUser('other', 'other-password-1', project.id)
-  identity.assignRole(user.id, project.id, 'member')
-  return { token: identity.issueToken(user, project, ['password']).token, project: project.id }
-}
 
 async function versionOf(lab: ApiLab, datastore: string): Promise<{ id: string; name: string; version: string }> {
   const r = await lab.req('GET', `/v1.0/${lab.demo.project}/datastores/${datastore}/versions`)

@@ -3,15 +3,8 @@ import { randomUUID } from 'node:crypto'
 import { readFileSync, statSync } from 'node:fs'
 import { join } from 'node:path'
 import { createHash } from 'node:crypto'
-import { apiLab, type ApiLab } from '../../helpers/api.js'
+import { apiLab, type ApiLab, otherMember } from '../../helpers/api.js'
 
-function otherMember(lab: ApiLab): { token: string; project: string } {
-  const identity = lab.server.lab.identity
-  const project = identity.createProject('other')
-  const user = identity.createUser('other', 'other-password-1', project.id)
-  identity.assignRole(user.id, project.id, 'member')
-  return { token: identity.issueToken(user, project, ['password']).token, project: project.id }
-}
 
 const LIST_KEYS = ['id', 'name', 'type', 'description', 'tenant_id', 'datastore_id', 'datastore_version_id', 'auto_apply', 'priority_apply',
   'apply_order', 'is_admin', 'md5', 'visible', 'created', 'updated', 'tenant', 'datastore', 'datastore_version']

@@ -7,7 +7,7 @@ import { renderMariadbCnf, renderMariadbTemplateCnf } from './config.js'
 import { mariadbPing } from './probe.js'
 import { MariadbAccounts, mariadbClient } from './users.js'
 import type { AgentBootstrap } from '../../../protocol/index.js'
-import type { Accounts } from '../accounts.js'
+import { applyPreparePayload, type Accounts } from '../accounts.js'
 import type { Overrides } from '../overrides.js'
 import { mariadbApplyOverrides, mariadbUpdateOverrides } from './overrides.js'
 
@@ -106,12 +106,9 @@ export class MariadbService implements Datastore {
     return new MariadbAccounts(mariadbClient(this.cnf, this.sockets[0]!))
   }
 
-  /** The create-time databases, users (granted their databases) and root password, before prepare reports HEALTHY. */
+  /** The create-time databases, users and root password, before prepare reports HEALTHY. */
   async applyPreparePayload(payload: AgentBootstrap['prepare']): Promise<void> {
-    const a = await this.accounts()
-    await a.createDatabases(payload.databases ?? [])
-    await a.createUsers(payload.users ?? [])
-    if (payload.rootPassword) await a.enableRoot(payload.rootPassword)
+    await applyPreparePayload(await this.accounts(), payload)
   }
 
   updateOverrides(overrides: Overrides, remove: boolean): Promise<void> {

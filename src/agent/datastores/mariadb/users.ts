@@ -2,7 +2,7 @@ import {
   AccountError,
   CONTROL_CHARS,
   generatePassword,
-  runClient,
+  runQuery,
   type Accounts,
   type DatabaseSpec,
   type UserAttributes,
@@ -89,15 +89,11 @@ export interface MariadbClient {
 export function mariadbClient(cnf: string, socket: string): MariadbClient {
   return {
     async query(sql) {
-      const out = await runClient({
+      return runQuery({
         file: 'mariadb',
         args: [`--defaults-file=${cnf}`, `--socket=${socket}`, '-uroot', '--batch', '--raw', '--skip-column-names'],
         input: sql + '\n',
       })
-      return out
-        .split('\n')
-        .filter((l) => l !== '')
-        .map((l) => l.split('\t'))
     },
   }
 }

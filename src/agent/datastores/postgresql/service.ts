@@ -6,7 +6,7 @@ import { renderPgHba, renderPostgresConf } from './config.js'
 import { postgresPing } from './probe.js'
 import { PostgresAccounts, postgresClient } from './users.js'
 import type { AgentBootstrap } from '../../../protocol/index.js'
-import type { Accounts } from '../accounts.js'
+import { applyPreparePayload, type Accounts } from '../accounts.js'
 import type { Overrides } from '../overrides.js'
 import { postgresApplyOverrides, postgresUpdateOverrides } from './overrides.js'
 
@@ -100,12 +100,9 @@ export class PostgresqlService implements Datastore {
     return new PostgresAccounts(postgresClient(await this.bin('psql'), this.ctx.paths.run, b.port, this.ctx.user.name))
   }
 
-  /** The create-time databases, users (granted their databases) and root password, before prepare reports HEALTHY. */
+  /** The create-time databases, users and root password, before prepare reports HEALTHY. */
   async applyPreparePayload(payload: AgentBootstrap['prepare']): Promise<void> {
-    const a = await this.accounts()
-    await a.createDatabases(payload.databases ?? [])
-    await a.createUsers(payload.users ?? [])
-    if (payload.rootPassword) await a.enableRoot(payload.rootPassword)
+    await applyPreparePayload(await this.accounts(), payload)
   }
 
   updateOverrides(overrides: Overrides, remove: boolean): Promise<void> {

@@ -2,7 +2,7 @@ import {
   AccountError,
   CONTROL_CHARS,
   generatePassword,
-  runClient,
+  runQuery,
   type Accounts,
   type DatabaseSpec,
   type UserAttributes,
@@ -83,16 +83,12 @@ export interface PostgresClient {
 export function postgresClient(psql: string, runDir: string, port: number, runUser: string): PostgresClient {
   return {
     async query(sql, database = 'postgres') {
-      const out = await runClient({
+      return runQuery({
         file: 'setpriv',
         args: [`--reuid=${runUser}`, `--regid=${runUser}`, '--init-groups', '--', psql, '-X', '-q', '-A', '-t', '-F', '\t', '-v', 'ON_ERROR_STOP=1',
           '-h', runDir, '-p', String(port), '-U', 'postgres', '-d', `dbname=${conninfoValue(database)}`],
         input: sql + '\n',
       })
-      return out
-        .split('\n')
-        .filter((l) => l !== '')
-        .map((l) => l.split('\t'))
     },
   }
 }
