@@ -211,7 +211,8 @@ export class Supervisor {
       const leftovers = await this.wipeDataDir()
       if (leftovers > 0) this.log(`prepare: wiped ${leftovers} entries of a half-initialised data dir`)
       await ds.writeConfig()
-      const init = await ds.initCommand()
+      const seeded = await this.seed(ds)
+      const init = seeded ? undefined : await ds.initCommand()
       const template = init && identity ? await this.copyTemplate(identity) : undefined
       if (init && !template) await this.runInit(init)
       let proc: EngineProcess
@@ -238,7 +239,9 @@ export class Supervisor {
           )
       }
       const payload = this.bootstrap.prepare
-      if (ds.applyPreparePayload) await ds.applyPreparePayload(payload)
+      if (payload.restore) await ds.afterRestore?.(payload.restore)
+      if (payload.replica) await ds.attachReplica!(payload.replica)
+      else if (ds.applyPreparePayload) await ds.applyPreparePayload(payload)
       else if (payload.databases.length + payload.users.length > 0 || payload.rootPassword)
         this.log(`prepare: databases/users/root password of the payload are not supported yet, ignored`)
       await writeFile(join(this.paths.base, INSTANCE_FILES.prepareDone), new Date().toISOString() + '\n')
@@ -248,6 +251,23 @@ export class Supervisor {
       if (this.closed) return
       this.fail(err)
     }
+  }
+
+  /** Restore or replica seeding instead of init: true when the data dir was filled. */
+  private async seed(ds: Datastore): Promise<boolean> {
+    const { restore, replica } = this.bootstrap.prepare
+    if (restore) {
+      if (!ds.restoreBackup) throw new GuestError(`${ds.name} cannot restore backups`)
+      const t0 = Date.now()
+      await ds.restoreBackup(restore)
+      this.log(`prepare: restored backup ${restore.backupId} in ${Date.now() - t0} ms`)
+      return true
+    }
+    if (replica) {
+      if (!ds.attachReplica) throw new GuestError(`${ds.name} cannot be a replica`)
+      return ds.seedReplica ? ds.seedReplica(replica) : false
+    }
+    return false
   }
 
   /**
@@ -504,6 +524,50 @@ export class Supervisor {
     return this.exclusive(async () => {
       if (!this.proc?.alive) throw new GuestError(`${ds.name} is not running`)
       await ds.applyOverrides!(overrides)
+    })
+  }
+
+  /** The bootstrap the agent runs with (the engine modules share this object). */
+  get config(): AgentBootstrap {
+    return this.bootstrap
+  }
+
+  /** The engine's driver, once loaded. */
+  get datastore(): Datastore | undefined {
+    return this.ds
+  }
+
+  /**
+   * Runs `fn` with no other lifecycle operation meanwhile (backup, resize, replication
+   * changes). With `stopped`, the engine is stopped gracefully first and started again
+   * afterwards, whether `fn` succeeded or not, and waited for until it answers; the
+   * heartbeats show SHUTDOWN meanwhile and no crash restart interferes.
+   */
+  maintenance<T>(fn: (ds: Datastore) => Promise<T>, opts: { stopped?: boolean; timeoutMs?: number } = {}): Promise<T> {
+    this.requirePrepared()
+    const ds = this.ds!
+    return this.exclusive(async () => {
+      if (!opts.stopped) return fn(ds)
+      this.wanted = 'stopped'
+      await this.stopEngine()
+      let failure: { error: unknown } | undefined
+      let result: T | undefined
+      try {
+        result = await fn(ds)
+      } catch (error) {
+        failure = { error }
+      }
+      this.wanted = 'running'
+      this.backoffMs = BACKOFF_MIN_MS
+      const timeoutMs = opts.timeoutMs ?? START_ANSWER_MS
+      const proc = await this.spawn()
+      const answered = await this.waitAnswering(proc, timeoutMs)
+      if (failure) throw failure.error
+      if (!answered) {
+        if (!proc.alive) throw new GuestError(await this.exitFault(await proc.exited))
+        throw new GuestError(`${ds.name} did not answer within ${Math.round(timeoutMs / 1000)} s`)
+      }
+      return result as T
     })
   }
 

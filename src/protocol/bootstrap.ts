@@ -5,6 +5,9 @@
  * agent start the engine at once, without waiting for an RPC round trip, and lets a
  * restarted agent finish an interrupted prepare on its own.
  */
+import type { RestoreSpec } from './backup.js'
+import type { ReplicaSpec } from './replication.js'
+
 export type EngineManager = 'mariadb' | 'mysql' | 'postgresql' | 'redis'
 
 export interface AgentBootstrap {
@@ -41,10 +44,16 @@ export interface AgentBootstrap {
    * initdb/mariadb-install-db each time. Absent: always initialise from scratch.
    */
   templateDir?: string
+  /** The lab's backup storage root (a directory store), where backups are written and read. */
+  backupDir?: string
   prepare: {
     databases: Array<{ name: string; character_set?: string; collate?: string }>
     users: Array<{ name: string; password: string; host?: string; databases: Array<{ name: string }> }>
     rootPassword?: string
+    /** Create from a backup: the data dir is restored from this chain instead of initialised. */
+    restore?: RestoreSpec
+    /** Create as a replica of another instance (seeded from it, then attached). */
+    replica?: ReplicaSpec
   }
 }
 

@@ -60,6 +60,37 @@ export type RpcMethod =
   // configuration groups (issue 4 item 4)
   | 'update_overrides'
   | 'apply_overrides'
+  // backups and restore (issue 4 item 6; src/protocol/backup.ts)
+  | 'create_backup'
+  | 'delete_backup_files'
+  // resize and upgrade (issue 4 item 5)
+  | 'start_db_with_conf_changes'
+  | 'reset_configuration'
+  | 'resize_fs'
+  | 'pre_upgrade'
+  | 'post_upgrade'
+  | 'upgrade'
+  // access (is_public / allowed_cidrs, issue 4 item 3)
+  | 'update_access'
+  // replication (issue 4 item 7; src/protocol/replication.ts)
+  | 'backup_required_for_replication'
+  | 'get_replication_snapshot'
+  | 'get_replica_context'
+  | 'attach_replica'
+  | 'detach_replica'
+  | 'enable_as_master'
+  | 'demote_replication_master'
+  | 'make_read_only'
+  | 'get_latest_txn_id'
+  | 'get_last_txn'
+  | 'wait_for_txn'
+  // guest logs (issue 4 item 8)
+  | 'guest_log_list'
+  | 'guest_log_action'
+  // modules (issue 4 item 9)
+  | 'module_list'
+  | 'module_apply'
+  | 'module_remove'
 
 /** Result of get_filesystem_stats: sizes of the instance's volume (its data dir). */
 export interface FilesystemStats {
@@ -83,6 +114,21 @@ export type AgentEvent =
       /** Process ids, so the server can clean up if the agent is gone. */
       agentPid: number
       enginePid?: number
+    }
+  | {
+      /**
+       * Progress of a backup (upstream's conductor update_backup): BUILDING when it
+       * starts, then COMPLETED (with size, checksum, location) or FAILED (with message).
+       */
+      kind: 'update_backup'
+      sent: number
+      backupId: string
+      state: 'BUILDING' | 'COMPLETED' | 'FAILED'
+      /** GB, as upstream reports it. */
+      size?: number
+      checksum?: string
+      location?: string
+      message?: string
     }
   | {
       /** Published by the broker as the agent's last will when its connection drops. */

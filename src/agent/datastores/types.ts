@@ -1,4 +1,4 @@
-import type { AgentBootstrap } from '../../protocol/index.js'
+import type { AgentBootstrap, ReplicaSpec, RestoreSpec } from '../../protocol/index.js'
 import type { Log } from '../log.js'
 import type { Accounts } from './accounts.js'
 import type { Overrides } from './overrides.js'
@@ -97,4 +97,18 @@ export interface Datastore {
   updateOverrides?(overrides: Overrides, remove: boolean): Promise<void>
   /** apply_overrides: make the values live in the running engine. */
   applyOverrides?(overrides: Overrides): Promise<void>
+  /**
+   * Restore (create from a backup): fill the empty data dir from the chain, whose files
+   * the caller has verified; the engine is not running. Replaces init.
+   */
+  restoreBackup?(spec: RestoreSpec): Promise<void>
+  /** After a restore, once the engine answers (e.g. re-create the agent's admin access). */
+  afterRestore?(spec: RestoreSpec): Promise<void>
+  /**
+   * Replica: fill the empty data dir from the source (e.g. pg_basebackup); false when
+   * the engine rather initialises normally and copies the data in attachReplica.
+   */
+  seedReplica?(spec: ReplicaSpec): Promise<boolean>
+  /** Replica: once the engine answers, replicate from the source. */
+  attachReplica?(spec: ReplicaSpec): Promise<void>
 }
