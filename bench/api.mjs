@@ -1,158 +1,147 @@
 // API throughput and latency (issue 3 figures, issue 7 goal): GET /instances, GET /instances/{id},
-// GET /flavors at 1 and 10 connections with 10 real Redis instances, and POST /instances until the 200.
-// Run with `npm run bench` (or `node bench/api.mjs` after a build; BENCH_NODE_ARGS=--cpu-prof profiles the server). Writes its section of BENCHMARKS.md.
-import { spawn, execFileSync } from 'node:child_process'
-import { chmodSync, mkdtempSync, readFileSync, rmSync } from 'node:fs'
+// GET /flavors and POST /instances at 1 and 10 connections, with 10 and 100 instances present.
+//  - 10 instances: `trove server` with 10 real ACTIVE Redis instances (GET /instances/{id} asks the
+//    agent for the volume usage, as it does for a user), plus POST /instances of real Redis creates.
+//  - 100 instances: bench/lab-server.mjs (the same server with spawnAgents:false) with 100 ACTIVE rows
+//    and no engines; POST /instances under load there too (each create is accepted, its build waits
+//    for an agent that never comes; the bench marks them ACTIVE and deletes them through the API).
+// Knobs: BENCH_API_MS (5000) measuring time per GET row, BENCH_API_POSTS (100) creates per POST row,
+// BENCH_API_INSTANCES (10), BENCH_API_ROWS (100), BENCH_NODE_ARGS (e.g. --cpu-prof, real server only),
+// BENCH_VERBOSE=1. Run with `npm run bench` (or `node bench/api.mjs` after a build).
 import { join } from 'node:path'
-import { Pool, request } from 'undici'
-import { parse } from 'yaml'
-import { median, machine, sleep, writeSection, ROOT } from './lib.mjs'
+import { Pool } from 'undici'
+import { median, machine, writeSection } from './lib.mjs'
+import { apiClient, deleteAll, fmtMs, load, login, pct, startLabServer, startTroveServer, stopChild, today, unlimitedQuota, verbose, waitAll, withRoot } from './harness.mjs'
 
 const DURATION_MS = Number(process.env.BENCH_API_MS ?? 5000)
-const WARMUP_MS = 1000
-const INSTANCES = 10
+const WARMUP_MS = Math.min(1000, DURATION_MS)
+const INSTANCES = Number(process.env.BENCH_API_INSTANCES ?? 10)
+const ROWS = Number(process.env.BENCH_API_ROWS ?? 100)
+const POSTS = Number(process.env.BENCH_API_POSTS ?? 100)
 const CREATE_SAMPLES = 5
+const GOAL = { rps: 5000, p99: 10 }
 
-function startServer(dataDir) {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [...(process.env.BENCH_NODE_ARGS ? process.env.BENCH_NODE_ARGS.split(' ') : []), join(ROOT, 'bin/trove'), 'server', '--data-dir', dataDir, '--port', '0', '--rate-limits', 'none'], { stdio: ['ignore', 'pipe', 'pipe'] })
-    let out = ''
-    const on = (b) => { out += b; const m = /listening on (http:\/\/\S+)/.exec(out); if (m && out.includes('use it:')) resolve({ child, url: m[1] }) }
-    child.stdout.on('data', on); child.stderr.on('data', on)
-    child.once('exit', (c) => reject(new Error(`server exited ${c}: ${out}`)))
-  })
+const row = (label, present, connections, r, goal = '') => {
+  const rps = r.lat.length / r.secs
+  verbose(`${label} (${present}) c=${connections}: ${rps.toFixed(0)} req/s p50 ${pct(r.lat, 50).toFixed(2)} p99 ${pct(r.lat, 99).toFixed(2)}`)
+  return { rps, p99: pct(r.lat, 99), text: `| ${label} | ${present} | ${connections} | ${rps.toFixed(0)} | ${fmtMs(pct(r.lat, 50))} | ${fmtMs(pct(r.lat, 99))} | ${goal} |` }
 }
 
-async function login(url, cloudsFile) {
-  const a = parse(readFileSync(cloudsFile, 'utf8')).clouds['trove-lab'].auth
-  const r = await request(`${url}/identity/v3/auth/tokens`, {
-    method: 'POST', headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ auth: { identity: { methods: ['password'], password: { user: { name: a.username, domain: { name: 'Default' }, password: a.password } } }, scope: { project: { name: a.project_name, domain: { name: 'Default' } } } } }),
-  })
-  const body = await r.body.json()
-  return { token: r.headers['x-subject-token'], project: body.token.project.id }
-}
-
-/** Requests back to back on `connections` connections for `ms`; latencies in ms. */
-async function load(pool, path, headers, connections, ms) {
-  const lat = []
-  let errors = 0
-  const end = performance.now() + ms
-  await Promise.all(Array.from({ length: connections }, async () => {
-    while (performance.now() < end) {
-      const t0 = performance.now()
-      const r = await pool.request({ method: 'GET', path, headers })
-      await r.body.dump()
-      if (r.statusCode !== 200) errors++
-      lat.push(performance.now() - t0)
-    }
-  }))
-  return { lat, errors }
-}
-
-const pct = (xs, p) => { const s = [...xs].sort((a, b) => a - b); return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))] }
-
-async function main() {
-  const root = mkdtempSync('/tmp/tba.')
-  chmodSync(root, 0o711)
-  const dataDir = join(root, 'lab')
-  let server
-  let api
-  let base
-  const ids = []
-  try {
-    server = await startServer(dataDir)
-    const { token, project } = await login(server.url, join(dataDir, 'clouds.yaml'))
-    const headers = { 'x-auth-token': token, 'content-type': 'application/json' }
-    base = `/v1.0/${project}`
-    api = async (method, path, body) => {
-      const r = await request(`${server.url}${path}`, { method, headers, body: body ? JSON.stringify(body) : undefined })
-      const text = await r.body.text()
-      return { status: r.statusCode, body: text ? JSON.parse(text) : undefined }
-    }
-    const create = (name) => api('POST', `${base}/instances`, { instance: { name, flavorRef: '1', volume: { size: 1 }, datastore: { type: 'redis' } } })
-    const waitActive = async (id) => {
-      for (const end = Date.now() + 60_000; Date.now() < end; await sleep(50)) {
-        const s = (await api('GET', `${base}/instances/${id}`)).body.instance.status
-        if (s === 'ACTIVE') return
-        if (s === 'ERROR') throw new Error(`instance ${id} went to ERROR`)
+/** The GET rows of one setting. */
+async function getRows(url, headers, base, id, present, goalFor) {
+  const rows = []
+  for (const [label, path] of [['GET /instances', `${base}/instances`], ['GET /instances/{id}', `${base}/instances/${id}`], ['GET /flavors', `${base}/flavors`]]) {
+    for (const connections of [1, 10]) {
+      const pool = new Pool(url, { connections, pipelining: 1 })
+      try {
+        await load(pool, { path, headers }, connections, { ms: WARMUP_MS })
+        const r = await load(pool, { path, headers }, connections, { ms: DURATION_MS })
+        if (r.errors) throw new Error(`${label}: ${r.errors} non-200 answers`)
+        const g = goalFor?.(label, connections)
+        const res = row(label, present, connections, r)
+        rows.push(g ? row(label, present, connections, r, `>= ${g.rps} req/s, p99 <= ${g.p99} ms (issue 7): ${res.rps >= g.rps && res.p99 <= g.p99 ? 'met' : 'not met'}`).text : res.text)
+      } finally {
+        await pool.close()
       }
-      throw new Error(`instance ${id} not ACTIVE within 60 s`)
     }
+  }
+  return rows
+}
 
-    // POST /instances until the 200 (the create is accepted; the build goes on in the background);
-    // first, while the project's quota (10 instances) has room.
+/** POST /instances rows (1 and 10 connections, POSTS creates each) in the lab server; deletes what they made. */
+async function postRows(lab, client, present) {
+  const rows = []
+  let n = 0
+  const body = () => JSON.stringify({ instance: { name: `bench-post-${n++}`, flavorRef: '1', volume: { size: 1 }, datastore: { type: 'redis' } } })
+  for (const connections of [1, 10]) {
+    const pool = new Pool(lab.url, { connections, pipelining: 1 })
+    try {
+      const r = await load(pool, { method: 'POST', path: `${client.base}/instances`, headers: client.headers, body }, connections, { count: POSTS })
+      if (r.errors) throw new Error(`POST /instances: ${r.errors} non-200 answers`)
+      rows.push(row('POST /instances', present, connections, r).text)
+    } finally {
+      await pool.close()
+      const made = await lab.call('activateBuilding', { project: client.project })
+      await deleteAll(client.api, made)
+    }
+  }
+  return rows
+}
+
+async function realServer(root) {
+  const server = await startTroveServer(join(root, 'lab'))
+  const ids = []
+  const client = apiClient(server.url, await login(server.url, server.cloudsFile))
+  try {
+    await unlimitedQuota(server.url, server.cloudsFile, client.project)
+    const create = (name) => client.api('POST', '/instances', { instance: { name, flavorRef: '1', volume: { size: 1 }, datastore: { type: 'redis' } } })
+    // POST /instances until the 200 (the create is accepted; the build goes on in the background).
     const createMs = []
     for (let i = 0; i < CREATE_SAMPLES; i++) {
       const t0 = performance.now()
       const r = await create(`bench-post-${i}`)
       createMs.push(performance.now() - t0)
-      if (r.status !== 200) throw new Error(`create failed: ${r.status}`)
-      await waitActive(r.body.instance.id)
-      await api('DELETE', `${base}/instances/${r.body.instance.id}`)
+      if (r.status !== 200) throw new Error(`create failed: ${r.status} ${JSON.stringify(r.body)}`)
+      ids.push(r.body.instance.id)
+      await waitAll(client.api, [r.body.instance.id])
+      await deleteAll(client.api, ids.splice(0))
     }
-
     for (let i = 0; i < INSTANCES; i++) {
       const r = await create(`bench-${i}`)
       if (r.status !== 200) throw new Error(`create failed: ${r.status} ${JSON.stringify(r.body)}`)
       ids.push(r.body.instance.id)
     }
-    for (const id of ids) await waitActive(id)
+    await waitAll(client.api, ids)
+    const rows = await getRows(server.url, client.headers, client.base, ids[0], `${INSTANCES} (Redis)`, (label, c) => (label === 'GET /instances' && c === 10 && INSTANCES === 10 ? GOAL : undefined))
+    return { rows, createMs }
+  } finally {
+    await deleteAll(client.api, ids).catch((e) => verbose(`delete: ${e.message}`))
+    await stopChild(server.child)
+  }
+}
 
-    const targets = [
-      ['GET /instances', `${base}/instances`, { rps: 5000, p99: 10 }],
-      ['GET /instances/{id}', `${base}/instances/${ids[0]}`, null],
-      ['GET /flavors', `${base}/flavors`, null],
-    ]
-    const rows = []
-    for (const [label, path, goal] of targets) {
-      for (const connections of [1, 10]) {
-        const pool = new Pool(server.url, { connections, pipelining: 1 })
-        await load(pool, path, headers, connections, WARMUP_MS)
-        const t0 = performance.now()
-        const { lat, errors } = await load(pool, path, headers, connections, DURATION_MS)
-        const secs = (performance.now() - t0) / 1000
-        await pool.close()
-        if (errors) throw new Error(`${label}: ${errors} non-200 answers`)
-        const rps = lat.length / secs
-        const p50 = pct(lat, 50)
-        const p99 = pct(lat, 99)
-        const g = goal && connections === 10
-          ? `>= ${goal.rps} req/s, p99 <= ${goal.p99} ms (issue 7): ${rps >= goal.rps && p99 <= goal.p99 ? 'met' : 'not met'}`
-          : ''
-        rows.push(`| ${label} | ${connections} | ${rps.toFixed(0)} | ${p50.toFixed(2)} ms | ${p99.toFixed(2)} ms | ${g} |`)
-        if (process.env.BENCH_VERBOSE) process.stderr.write(`${label} c=${connections}: ${rps.toFixed(0)} req/s p50 ${p50.toFixed(2)} p99 ${p99.toFixed(2)}\n`)
-      }
-    }
+async function rowsServer(root) {
+  const lab = await startLabServer(join(root, 'rows'))
+  try {
+    const client = apiClient(lab.url, await login(lab.url, lab.cloudsFile))
+    const seeded = await lab.call('seed', { project: client.project, n: INSTANCES })
+    const rows = await postRows(lab, client, `${INSTANCES} (rows)`)
+    seeded.push(...await lab.call('seed', { project: client.project, n: ROWS - INSTANCES }))
+    rows.push(...await getRows(lab.url, client.headers, client.base, seeded[0], `${ROWS} (rows)`))
+    rows.push(...await postRows(lab, client, `${ROWS} (rows)`))
+    await lab.call('unseed', { ids: seeded })
+    return rows
+  } finally {
+    await stopChild(lab.child)
+  }
+}
 
+async function main() {
+  await withRoot('tba', async (root) => {
+    const real = await realServer(root)
+    const rows = await rowsServer(root)
     const text = [
-      `Command: \`npm run bench\` (bench/api.mjs), ${new Date().toISOString().slice(0, 10)}, ${machine()}.`,
+      `Command: \`npm run bench\` (bench/api.mjs), ${today()}, ${machine()}.`,
       '',
-      `\`trove server --rate-limits none\` with ${INSTANCES} ACTIVE Redis instances (flavor m1.tiny). Each row: an undici Pool with`,
-      `N connections sending requests back to back for ${DURATION_MS / 1000} s after a ${WARMUP_MS / 1000} s warm-up; latency from request to the end of the body.`,
+      `Servers run with \`--rate-limits none\` in a process of their own. "${INSTANCES} (Redis)": \`trove server\` with ${INSTANCES} ACTIVE Redis`,
+      `instances (flavor m1.tiny); GET /instances/{id} includes the agent's answer on the volume usage (an RPC, as for any user).`,
+      `"N (rows)": the same server code started with spawnAgents:false (bench/lab-server.mjs) and N ACTIVE instance rows`,
+      'without engines (no RPC in GET /instances/{id}). GET rows: an undici Pool with N connections sending requests back',
+      `to back for ${DURATION_MS / 1000} s after a ${WARMUP_MS / 1000} s warm-up; latency from request to the end of the body. GET /instances`,
+      `answers one page (20 instances). POST rows: ${POSTS} creates of Redis instances until the 200 each (accepted:`,
+      'the row, address claim, quota, task; no engine starts), deleted through the API afterwards.',
       '',
-      '| request | connections | requests/s | p50 | p99 | goal |',
-      '|---|---|---|---|---|---|',
+      '| request | instances present | connections | requests/s | p50 | p99 | goal |',
+      '|---|---|---|---|---|---|---|',
+      ...real.rows,
       ...rows,
       '',
-      `POST /instances until the 200 (Redis, accepted; the build goes on in the background): median ${median(createMs).toFixed(1)} ms,`,
-      `max ${Math.max(...createMs).toFixed(1)} ms over ${CREATE_SAMPLES} creates (each deleted after it went ACTIVE).`,
+      `POST /instances until the 200 with a real build after it (Redis, \`trove server\`): median ${median(real.createMs).toFixed(1)} ms,`,
+      `max ${Math.max(...real.createMs).toFixed(1)} ms over ${CREATE_SAMPLES} creates (each deleted after it went ACTIVE).`,
     ].join('\n')
     writeSection('api', 'API throughput and latency', text)
     process.stdout.write(text + '\n')
-  } finally {
-    if (api && server) {
-      for (const id of ids) await api('DELETE', `${base}/instances/${id}`).catch(() => undefined)
-      for (const end = Date.now() + 30_000; Date.now() < end; await sleep(200)) {
-        const r = await api('GET', `${base}/instances`).catch(() => undefined)
-        if (!r || r.body?.instances?.length === 0) break
-      }
-    }
-    if (server) { server.child.kill('SIGTERM'); await new Promise((r) => server.child.once('exit', r)) }
-    // Anything a failed run left behind.
-    try { execFileSync('sh', ['-c', `for p in $(ls /proc | grep -E '^[0-9]+$'); do readlink /proc/$p/cwd 2>/dev/null | grep -q '^${root}' && kill -9 $p; tr '\\0' ' ' 2>/dev/null < /proc/$p/cmdline | grep -q '${root}' && kill -9 $p; done; true`]) } catch { /* best effort */ }
-    rmSync(root, { recursive: true, force: true })
-  }
+  })
 }
 
 await main()

@@ -6,6 +6,13 @@ import { accountMethods } from './account-rpc.js'
 import type { Accounts } from './datastores/accounts.js'
 import type { Overrides } from './datastores/overrides.js'
 import { configMethods } from './config-rpc.js'
+import { backupMethods } from './backup-rpc.js'
+import type { BackupInfo } from '../protocol/index.js'
+import { replicationMethods, type ReplicationHost } from './replication-rpc.js'
+import { reconfigureMethods, type Reconfigurable } from './resize-rpc.js'
+import { logMethods } from './log-rpc.js'
+import type { GuestLogManager } from './guest-log.js'
+import { moduleMethods, type ModuleManager } from './module-rpc.js'
 
 /** An error with an explicit type for the reply (otherwise it is a GuestError). */
 export class RpcFailure extends Error {
@@ -31,6 +38,16 @@ export interface AgentOperations {
   /** update_overrides/apply_overrides; without them those RPCs are not supported. */
   updateOverrides?(overrides: Overrides, remove: boolean): Promise<void>
   applyOverrides?(overrides: Overrides): Promise<void>
+  /** Resize, upgrade and access methods (resize-rpc.ts); without it those RPCs are not supported. */
+  reconfigure?: () => Reconfigurable
+  /** guest_log_list/guest_log_action; without it those RPCs are not supported. */
+  guestLogs?(): Promise<GuestLogManager>
+  /** module_apply/module_list/module_remove; without it those RPCs are not supported. */
+  modules?: ModuleManager
+  /** The replication methods (replication-rpc.ts); without it those RPCs are not supported. */
+  replication?: () => ReplicationHost
+  /** create_backup (backup-rpc.ts); without it that RPC is not supported. */
+  createBackup?(info: BackupInfo): Promise<void>
 }
 
 /** The guest RPC methods implemented so far (upstream names, internals.md 2). */
@@ -56,6 +73,11 @@ export function agentMethods(ops: AgentOperations): Record<string, RpcHandler> {
     },
     ...(ops.accounts ? accountMethods(() => ops.accounts!()) : {}),
     ...configMethods(ops),
+    ...(ops.reconfigure ? reconfigureMethods(ops.reconfigure) : {}),
+    ...(ops.guestLogs ? logMethods(() => ops.guestLogs!()) : {}),
+    ...(ops.modules ? moduleMethods(ops.modules) : {}),
+    ...(ops.replication ? replicationMethods(ops.replication) : {}),
+    ...backupMethods(ops),
   }
 }
 

@@ -1,5 +1,5 @@
 import type { ChildProcess } from 'node:child_process'
-import { access, chmod, chown, mkdir, readdir, realpath, rm, stat, writeFile } from 'node:fs/promises'
+import { access, chmod, chown, mkdir, readFile, readdir, realpath, rename, rm, stat, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { INSTANCE_FILES, type AgentBootstrap, type MeasuredStatus } from '../protocol/index.js'
 import { loadDatastore } from './datastores/index.js'
@@ -245,11 +245,33 @@ export class Supervisor {
       else if (payload.databases.length + payload.users.length > 0 || payload.rootPassword)
         this.log(`prepare: databases/users/root password of the payload are not supported yet, ignored`)
       await writeFile(join(this.paths.base, INSTANCE_FILES.prepareDone), new Date().toISOString() + '\n')
+      await this.forgetPreparePasswords()
       this.set({ phase: 'ready' })
       this.log(`prepare: done in ${Date.now() - t0} ms, engine pid ${proc.pid}`)
     } catch (err) {
       if (this.closed) return
       this.fail(err)
+    }
+  }
+
+  /**
+   * Once prepared, the create-time passwords (users, root) are no longer needed: remove
+   * them from agent.json so they do not rest on disk (the file is 0600, but still).
+   * Read-modify-rename, as the server does when it updates the file.
+   */
+  private async forgetPreparePasswords(): Promise<void> {
+    const file = join(this.paths.base, INSTANCE_FILES.bootstrap)
+    try {
+      const b = JSON.parse(await readFile(file, 'utf8')) as AgentBootstrap
+      const p = b.prepare
+      if (!p || (!p.rootPassword && !p.users?.some((u) => u.password))) return
+      delete p.rootPassword
+      p.users = (p.users ?? []).map((u) => ({ ...u, password: '' }))
+      const tmp = `${file}.${process.pid}.tmp`
+      await writeFile(tmp, JSON.stringify(b, null, 2), { mode: 0o600 })
+      await rename(tmp, file)
+    } catch (err) {
+      this.log(`prepare: could not remove the create-time passwords from agent.json: ${oneLine((err as Error).message)}`)
     }
   }
 

@@ -36,3 +36,22 @@ export function describeError(e: unknown): { message: string; hint?: string; exi
   if (e instanceof Error && e.name === 'AbortError') return { message: 'cancelled', exitCode: EXIT.cancelled }
   return { message: e instanceof Error ? e.message : String(e), exitCode: EXIT.failure }
 }
+
+/** Secrets out of text shown with --debug (stack traces, messages). */
+export function redactSecrets(s: string): string {
+  return s
+    .replace(/(password|passwd|secret|token)(["']?\s*[:=]\s*["']?)[^\s"',}]+/gi, '$1$2***')
+    .replace(/\btlab[A-Za-z0-9._-]+/g, '***')
+}
+
+/**
+ * Prints a failure the one way (CONVENTIONS 7): the message line, a `Try:` hint when
+ * there is one, and the stack only with --debug (redacted). Returns the exit code.
+ */
+export function reportError(e: unknown, io: { stderr(s: string): void }, debug: boolean): number {
+  const d = describeError(e)
+  io.stderr(`${d.message}\n`)
+  if (d.hint) io.stderr(`Try: ${d.hint}\n`)
+  if (debug && e instanceof Error && e.stack) io.stderr(`${redactSecrets(e.stack)}\n`)
+  return d.exitCode
+}

@@ -27,6 +27,12 @@ export async function main(argv: string[], io: IO = processIO()): Promise<number
     const { runAgent } = await import('../agent/index.js')
     return runAgent(argv.slice(1))
   }
+  // The most used read commands skip commander and the command index (cli start-up time).
+  if (argv.length >= 2 && !argv[0].startsWith('-') && io.env.TROVE_NO_FAST_PATH === undefined) {
+    const { runFast } = await import('./fast.js')
+    const code = await runFast(argv, io)
+    if (code !== undefined) return code
+  }
   const { runProgram } = await import('./program.js')
   return runProgram(argv, io)
 }

@@ -2,6 +2,7 @@ import { mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { COMMANDS } from './commands/index.js'
 import { ENV_VARS } from './config/index.js'
+import { LEGACY_ALIASES, LEGACY_ONLY } from './legacy.js'
 import type { CommandSpec, OptionSpec } from './spec.js'
 import { LIST_FORMATS, SHOW_FORMATS } from './output/index.js'
 
@@ -75,15 +76,24 @@ function mainPage(): string {
   out += '.PP\n\\fBtrove server\\fR runs the lab: the Trove API at http://HOST:PORT/v1.0/{project_id}, a Keystone v3 subset at http://HOST:PORT/identity/v3, an embedded MQTT broker, a task engine, and state in DIR/trove.db. On first start it creates the projects admin and demo and writes DIR/clouds.yaml. Each instance gets its own loopback address, its engine on the standard port, a directory under DIR/instances as its volume, and a detached \\fBtrove agent\\fR that supervises it. Instances keep running when the server stops.\n'
   out += '.SH COMMANDS\n'
   for (const c of COMMANDS) out += `.TP\n.B trove ${esc(c.path.join(' '))}\n${esc(c.summary)}. See \\fB${page(c)}\\fR(1).\n`
+  out += optionItem('trove top [--interval SECONDS]', "A live view of the project's instances: status, datastore, address, flavor, volume used, last heartbeat, running tasks and backups; refreshed every SECONDS (default 5). Keys: / filter, up/down select, Enter details, Esc back, q quit. When stdout or stdin is not a terminal it prints one snapshot table and exits.")
+  out += optionItem('trove completion bash|zsh', 'Print a completion script for the shell (commands, legacy names and options): eval "$(trove completion bash)".')
   out += optionItem('trove server', 'Run the lab server in the foreground until SIGTERM or SIGINT.')
   out += optionItem('trove agent --config FILE', 'Run a guest agent; the server starts one per instance.')
+  out += '.SH LEGACY COMMAND NAMES\n'
+  out += "The command names of python\\-troveclient's legacy \\fBtrove\\fR shell are accepted as aliases, with their legacy arguments (e.g. \\fBtrove create NAME FLAVOR\\fR, \\fBtrove backup\\-create INSTANCE NAME\\fR) and both option spellings (\\-\\-volume_type and \\-\\-volume\\-type); output is that of the new command. \\fBtrove NAME \\-\\-help\\fR shows the legacy usage.\n"
+  for (const a of LEGACY_ALIASES) out += `.TP\n.B trove ${esc(a.name)}\n\\fBtrove ${esc(a.target.join(' '))}\\fR\n`
+  out += '.PP\nLegacy\\-only commands: ' + esc(LEGACY_ONLY.map((c) => c.path[0]).join(', ')) + '. volume\\-type\\-list and volume\\-type\\-show call the API; the metadata, security group, schedule and execution commands fail with one line (exit 1): the Trove v1.0 API of the lab has no such resources.\n'
   out += '.SH GLOBAL OPTIONS\n'
   for (const v of ENV_VARS) if (v.flag && (v.flag.startsWith('--os-') || v.flag === '--insecure')) out += optionItem(v.flag, `${v.description} Overrides ${v.name}.`)
   out += optionItem('--debug', 'Print each request and response (secrets redacted) and stack traces of errors.')
   out += optionItem('--version, -h, --help', 'Version; help of trove or of any command.')
   out += '.SH ENVIRONMENT\n'
   for (const v of ENV_VARS) out += optionItem(v.name, v.description)
+  out += optionItem('TROVE_NO_TOKEN_CACHE', '1 to not keep Keystone tokens between runs.')
+  out += optionItem('XDG_CACHE_HOME', 'Where the token cache lives (default ~/.cache).')
   out += '.SH FILES\n'
+  out += optionItem('~/.cache/trove/tokens/KEY.json', 'Keystone tokens kept between runs (0600, directory 0700), one per auth URL, user, project and secret; reused until five minutes before expiry, dropped when the API answers 401.')
   out += optionItem('clouds.yaml', 'Cloud settings, read from OS_CLIENT_CONFIG_FILE, ./clouds.yaml, ~/.config/openstack/clouds.yaml, /etc/openstack/clouds.yaml (secure.yaml beside it is merged over it).')
   out += optionItem('DIR/clouds.yaml', 'Written by trove server (mode 0600): clouds trove-lab (demo) and trove-lab-admin (admin) with their passwords.')
   out += optionItem('DIR/trove.db', 'The lab server state (SQLite, WAL).')
@@ -91,7 +101,8 @@ function mainPage(): string {
   out += optionItem('/run/trove/addresses/', 'Machine-wide claims of the loopback addresses given to instances.')
   out += 'DIR is \\-\\-data\\-dir, else TROVE_DATA_DIR, else /var/lib/trove for root, else ~/.local/share/trove.\n'
   out += '.SH EXIT STATUS\n'
-  for (const [code, what] of [['0', 'Success.'], ['1', 'Failure: the server refused the request, a name could not be resolved, a wait ended in ERROR.'], ['2', 'Usage error: unknown command or option, a bad option value.'], ['3', 'Cancelled (Ctrl-C, or a declined prompt).'], ['4', 'Authentication failed, or the cloud settings are missing or wrong.'], ['8', 'A --wait timed out.']]) out += optionItem(code, what)
+  for (const [code, what] of [['0', 'Success.'], ['1', 'Failure: the server refused the request, a name could not be resolved, the server could not be reached, a wait ended in ERROR.'], ['2', 'Usage error: unknown command or option, a missing argument, a bad option value.'], ['3', 'Cancelled (Ctrl-C, or a declined prompt).'], ['4', 'Authentication failed (HTTP 401 from Keystone: wrong password, expired or revoked token), or the cloud settings are missing or wrong (no such cloud, a bad clouds.yaml).'], ['8', 'A --wait timed out.']]) out += optionItem(code, what)
+  out += '.PP\nErrors are one line on stderr naming the option or value, sometimes followed by a line starting with Try: (what to check). Stack traces are printed only with \\-\\-debug, with passwords and tokens redacted. Prompts (confirmation of deletes, pickers of \\fBinstance create\\fR) appear only when stdin and stdout are terminals; \\-y/\\-\\-yes skips the confirmation.\n'
   out += '.SH EXAMPLES\n.nf\nexport OS_CLIENT_CONFIG_FILE=/var/lib/trove/clouds.yaml OS_CLOUD=trove\\-lab\ntrove instance create db1 \\-\\-flavor m1.tiny \\-\\-size 1 \\-\\-datastore postgresql \\-\\-wait\ntrove instance list \\-f json\ntrove instance delete db1 \\-\\-wait\n.fi\n'
   out += `.SH SEE ALSO\n${COMMANDS.map((c) => `.BR ${page(c)} (1)`).join(',\n')},\n.BR openstack (1)\n`
   return out

@@ -1,13 +1,13 @@
-import { readFileSync } from 'node:fs'
 import { Command, CommanderError, Option } from 'commander'
-import { TroveClient } from '../sdk/index.js'
-import { ENV_VARS, resolveCliAuth } from './config/index.js'
+import type { TroveClient } from '../sdk/index.js'
+import { ENV_VARS } from './config/index.js'
+import { VERSION, makeClient } from './client-factory.js'
 import { COMMANDS } from './commands/index.js'
-import { describeError } from './errors.js'
+import { reportError } from './errors.js'
 import { registerCommands } from './register.js'
+import { legacySpecs } from './legacy.js'
 import { EXIT, type CommandContext, type IO } from './spec.js'
 
-const VERSION = (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version
 
 /** Summaries of the command groups, for help. */
 export const GROUPS: Record<string, string> = {
@@ -15,6 +15,17 @@ export const GROUPS: Record<string, string> = {
   flavor: 'Flavors',
   datastore: 'Datastores',
   'datastore version': 'Datastore versions',
+  cluster: 'Database clusters',
+  backup: 'Backups',
+  configuration: 'Configuration groups',
+  db: 'Databases (schemas) of an instance',
+  user: 'Database users of an instance',
+  root: 'The root user of an instance or cluster',
+  log: 'Guest logs',
+  module: 'Modules',
+  quota: 'Quotas (admin)',
+  limit: 'Limits',
+  admin: 'Keystone projects, users and roles of the lab (admin)',
 }
 
 /** The commander program with every command and the global --os-* options. */
@@ -42,18 +53,44 @@ export function buildProgram(io: IO, outcome: { promise?: Promise<void> }, onGlo
       io,
       globals,
       async client() {
-        if (!client) {
-          client = new TroveClient({
-            auth: resolveCliAuth(globals as Record<string, string | undefined>, io.env),
-            userAgent: `trove/${VERSION}`,
-            ...(globals.debug ? { debug: (l: string) => io.stderr(`${l}\n`) } : {}),
-          })
-        }
+        client ??= makeClient(globals, io)
         return client
       },
     }
   }
   registerCommands(program, COMMANDS, makeContext, outcome, GROUPS)
+  // One by one: a legacy alias that cannot be registered (a clash with its target's
+  // options) is left out rather than breaking every command.
+  for (const spec of legacySpecs(COMMANDS).specs) {
+    try { registerCommands(program, [spec], makeContext, outcome, GROUPS) } catch (e) {
+      const i = program.commands.findLastIndex((c) => c.name() === spec.path[0])
+      if (i >= 0) (program.commands as Command[]).splice(i, 1)
+      if (io.env.TROVE_DEBUG_LEGACY) io.stderr(`legacy ${spec.path[0]}: ${(e as Error).message}\n`)
+    }
+  }
+  program.addHelpText('after', "\nThe legacy trove shell's command names (list, show, create, backup-create, user-grant-access, ...) are\naccepted too, with their legacy arguments: 'trove <name> --help'. Exit status: see man trove.\n")
+
+  program.command('completion')
+    .description('Print a shell completion script: eval "$(trove completion bash)"')
+    .argument('<shell>', 'bash or zsh')
+    .action((shell: string) => {
+      outcome.promise = (async () => {
+        if (shell !== 'bash' && shell !== 'zsh') throw new CommanderError(EXIT.usage, 'trove.usage', `error: completion: unknown shell '${shell}' (bash or zsh)`)
+        const { completionScript } = await import('./completion.js')
+        io.stdout(completionScript(program, shell))
+      })()
+    })
+  program.command('top')
+    .description("A live view of the project's instances (a snapshot table when not on a terminal)")
+    .option('--interval <seconds>', 'refresh every N seconds', '5')
+    .action((opts: { interval: string }) => {
+      outcome.promise = (async () => {
+        const interval = Number(opts.interval)
+        if (!Number.isFinite(interval) || interval <= 0) throw new CommanderError(EXIT.usage, 'trove.usage', `error: --interval must be a positive number of seconds, not '${opts.interval}'`)
+        const { runTop } = await import('./top/index.js')
+        await runTop(makeContext(), { intervalS: interval })
+      })()
+    })
 
   program.command('server')
     .description('Run the lab server: Trove API, Keystone subset, MQTT broker and task engine (instances keep running when it stops)')
@@ -84,6 +121,20 @@ export function buildProgram(io: IO, outcome: { promise?: Promise<void> }, onGlo
   return program
 }
 
+/** The command words of argv that name registered (sub)commands, e.g. ['instance', 'list']. */
+function commandWords(program: Command, argv: string[]): string[] {
+  const words: string[] = []
+  let cur = program
+  for (const w of argv) {
+    if (w.startsWith('-')) continue
+    const next = cur.commands.find((c) => c.name() === w)
+    if (!next) break
+    words.push(w)
+    cur = next
+  }
+  return words
+}
+
 /** Parses argv, runs the command, prints errors; returns the exit code. */
 export async function runProgram(argv: string[], io: IO): Promise<number> {
   const outcome: { promise?: Promise<void> } = {}
@@ -99,7 +150,10 @@ export async function runProgram(argv: string[], io: IO): Promise<number> {
     } catch (e) {
       if (e instanceof CommanderError) {
         if (e.code === 'commander.helpDisplayed' || e.code === 'commander.version') return EXIT.ok
-        if (e.code === 'trove.port') { io.stderr(`${e.message}\n`); return EXIT.usage }
+        if (e.code === 'commander.help') return EXIT.usage
+        if (e.code === 'trove.port' || e.code === 'trove.usage') { io.stderr(`${e.message}\n`); return EXIT.usage }
+        // commander printed the one-line error; add where to look.
+        io.stderr(`Try: trove ${commandWords(program, argv).map((w) => `${w} `).join('')}--help\n`)
         return EXIT.usage
       }
       throw e
@@ -112,11 +166,8 @@ export async function runProgram(argv: string[], io: IO): Promise<number> {
     return EXIT.ok
   } catch (e) {
     if (e instanceof CommanderError) { io.stderr(`${e.message}\n`); return EXIT.usage }
-    const d = describeError(e)
-    io.stderr(`${d.message}\n`)
-    if (d.hint) io.stderr(`Try: ${d.hint}\n`)
-    if (globals().debug && e instanceof Error && e.stack) io.stderr(`${e.stack}\n`)
-    return d.exitCode
+    if (abort.signal.aborted && io.signal === abort.signal) { io.stderr('cancelled\n'); return EXIT.cancelled }
+    return reportError(e, io, Boolean(globals().debug))
   } finally {
     process.off('SIGINT', onSigint)
   }

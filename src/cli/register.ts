@@ -1,5 +1,6 @@
 import { Command, Option, InvalidArgumentError } from 'commander'
-import { LIST_FORMATS, QUOTE_MODES, SHOW_FORMATS, formatDefaultsFromEnv, render, type FormatOptions } from './output/index.js'
+import { LIST_FORMATS, QUOTE_MODES, SHOW_FORMATS, render } from './output/index.js'
+import { formatOptions } from './format-options.js'
 import type { CommandContext, CommandSpec, IO } from './spec.js'
 
 const int = (v: string) => {
@@ -24,24 +25,6 @@ function addOutputOptions(cmd: Command, kind: 'list' | 'show'): void {
     cmd.addOption(new Option('--quote <quote_mode>', 'when to include quotes (csv)').choices([...QUOTE_MODES]).default('nonnumeric'))
   } else {
     cmd.addOption(new Option('--prefix <prefix>', 'add a prefix to all variable names (shell)').default(''))
-  }
-}
-
-function formatOptions(opts: Record<string, unknown>, io: IO): FormatOptions {
-  return {
-    ...formatDefaultsFromEnv(io.env),
-    format: opts.format as string,
-    columns: opts.column as string[] | undefined,
-    sortColumns: opts.sortColumn as string[] | undefined,
-    sortDirection: opts.sortDescending ? 'desc' : 'asc',
-    noindent: Boolean(opts.noindent),
-    ...(opts.maxWidth !== undefined ? { maxWidth: opts.maxWidth as number } : {}),
-    ...(opts.fitWidth ? { fitWidth: true } : {}),
-    printEmpty: Boolean(opts.printEmpty),
-    quote: opts.quote as FormatOptions['quote'],
-    prefix: opts.prefix as string | undefined,
-    terminalWidth: io.columns,
-    stdoutIsTty: io.stdoutIsTTY,
   }
 }
 
@@ -75,7 +58,7 @@ export function registerCommands(
   const leaves: Command[] = []
   for (const spec of specs) {
     const parent = parentFor(program, spec.path.slice(0, -1), groupSummaries)
-    const cmd = parent.command(spec.path[spec.path.length - 1]).description(spec.summary + (spec.description ? `\n\n${spec.description}` : ''))
+    const cmd = parent.command(spec.path[spec.path.length - 1], { hidden: Boolean(spec.hidden) }).description(spec.summary + (spec.description ? `\n\n${spec.description}` : ''))
     for (const a of spec.args ?? []) {
       const n = a.variadic ? `${a.name}...` : a.name
       cmd.argument(a.optional ? `[${n}]` : `<${n}>`, a.description)

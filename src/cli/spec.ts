@@ -12,6 +12,8 @@ export interface IO {
   env: Record<string, string | undefined>
   /** Aborted on Ctrl-C. */
   signal?: AbortSignal
+  /** Answers a prompt (tests); by default prompts read the terminal with node:readline. Null = cancelled. */
+  ask?(question: string): Promise<string | null>
 }
 
 /** An option of a command, in commander's flag syntax ('--size <size>'). */
@@ -59,6 +61,10 @@ export interface CommandSpec {
   /** Adds --wait and --timeout. */
   wait?: boolean
   examples?: string[]
+  /** Left out of `trove --help` (legacy names). */
+  hidden?: boolean
+  /** A legacy `trove` shell name (cli.md section 1, column 2; section 8). */
+  legacy?: boolean
   run(ctx: CommandContext, args: Record<string, unknown>, opts: Record<string, unknown>): Promise<CommandData>
 }
 

@@ -7,6 +7,7 @@
  */
 import type { RestoreSpec } from './backup.js'
 import type { ReplicaSpec } from './replication.js'
+import type { AccessSpec } from './resize.js'
 
 export type EngineManager = 'mariadb' | 'mysql' | 'postgresql' | 'redis'
 
@@ -46,6 +47,13 @@ export interface AgentBootstrap {
   templateDir?: string
   /** The lab's backup storage root (a directory store), where backups are written and read. */
   backupDir?: string
+  /**
+   * The lab's object storage root (a directory store standing in for Swift): published
+   * guest logs go to STORAGE/database_logs/<instance>/... Absent: log publishing is not supported.
+   */
+  storageDir?: string
+  /** Who may connect over TCP (the instance's access); absent or no CIDRs: anyone. */
+  access?: AccessSpec
   prepare: {
     databases: Array<{ name: string; character_set?: string; collate?: string }>
     users: Array<{ name: string; password: string; host?: string; databases: Array<{ name: string }> }>

@@ -1,7 +1,9 @@
-import { Agent, request } from 'undici'
+import { Agent as HttpAgent, request as httpRequest, type IncomingMessage } from 'node:http'
+import type { Agent as HttpsAgent } from 'node:https'
 import type { AuthOptions } from './auth/config.js'
 import { databaseUrl, findEndpoint, issueToken, type JsonHttp, type TokenInfo } from './auth/keystone.js'
 import { v3Root } from './auth/keystone.js'
+import { tokenCacheKey, tokenStillGood, type TokenCache } from './auth/token-cache.js'
 import { APIConnectionError, APIError, APITimeoutError, TroveError, UnauthorizedError, makeAPIError } from './errors.js'
 import { Instances } from './resources/instances.js'
 import { Flavors } from './resources/flavors.js'
@@ -15,8 +17,11 @@ import { ConfigurationParameters } from './resources/configuration-parameters.js
 import { Limits } from './resources/limits.js'
 import { Quotas } from './resources/quotas.js'
 import { BackupStrategies } from './resources/backup-strategies.js'
+import { Backups } from './resources/backups.js'
 import { Clusters } from './resources/clusters.js'
 import { MgmtDatastoreVersions } from './resources/mgmt-datastore-versions.js'
+import { Logs } from './resources/logs.js'
+import { Modules } from './resources/modules.js'
 
 /** How to reach and authenticate to a Trove API. */
 export interface ClientOptions {
@@ -34,6 +39,8 @@ export interface ClientOptions {
   userAgent?: string
   /** Receives one line per request and response (tokens and passwords redacted). */
   debug?: (line: string) => void
+  /** Keeps Keystone tokens between clients (processes); a cached token is reused until near expiry and dropped on a 401. */
+  tokenCache?: TokenCache
 }
 
 /** Query values: undefined/null are dropped; booleans render as Python does (True/False), like troveclient. */
@@ -53,9 +60,16 @@ export interface Response<T> { status: number; body: T; headers: Record<string, 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
 const CONNECT_CODES = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH', 'UND_ERR_CONNECT_TIMEOUT'])
 
-function redact(s: string): string {
-  return s.replace(/("password"\s*:\s*)"[^"]*"/g, '$1"***"').replace(/("(?:id|token)"\s*:\s*)"tlab[^"]*"/g, '$1"***"')
+/** Passwords, token ids and lab tokens out of debug lines. */
+export function redact(s: string): string {
+  return s
+    .replace(/("(?:password|admin_pass|root_password|secret)"\s*:\s*)"(?:[^"\\]|\\.)*"/g, '$1"***"')
+    .replace(/("token"\s*:\s*\{\s*"id"\s*:\s*)"[^"]*"/g, '$1"***"')
+    .replace(/("(?:id|token)"\s*:\s*)"tlab[^"]*"/g, '$1"***"')
 }
+
+/** A transport error with the system error code (ECONNREFUSED, ...) as its cause. */
+class TransportTimeout extends Error { readonly code = 'TRANSPORT_TIMEOUT' }
 
 /**
  * A Trove v1.0 client. Authenticates lazily (once, again on a 401), finds the
@@ -88,12 +102,21 @@ export class TroveClient {
   readonly quotas: Quotas
   /** Backup strategies. */
   readonly backupStrategies: BackupStrategies
+  /** Backups (and an instance's backups). */
+  readonly backups: Backups
   /** Clusters. */
   readonly clusters: Clusters
   /** Datastore versions (admin). */
   readonly mgmtDatastoreVersions: MgmtDatastoreVersions
+  /** Guest logs of instances. */
+  readonly logs: Logs
+  /** Modules, and the modules applied to instances. */
+  readonly modules: Modules
 
-  private readonly dispatcher = new Agent({ keepAliveTimeout: 10_000, connections: 16 })
+  private readonly httpAgent = new HttpAgent({ keepAlive: true, maxSockets: 16 })
+  private httpsAgent?: HttpsAgent
+  private httpsModule?: typeof import('node:https')
+  private closed = false
   private session?: Promise<{ endpoint: string; token?: string; info?: TokenInfo }>
 
   constructor(private readonly opts: ClientOptions) {
@@ -111,8 +134,11 @@ export class TroveClient {
     this.limits = new Limits(this)
     this.quotas = new Quotas(this)
     this.backupStrategies = new BackupStrategies(this)
+    this.backups = new Backups(this)
     this.clusters = new Clusters(this)
     this.mgmtDatastoreVersions = new MgmtDatastoreVersions(this)
+    this.logs = new Logs(this)
+    this.modules = new Modules(this)
   }
 
   private readonly rawJson: JsonHttp = async (method, url, body, headers = {}) => {
@@ -127,19 +153,45 @@ export class TroveClient {
     let payload: string | undefined
     if (body !== undefined) { payload = JSON.stringify(body); h['content-type'] = 'application/json' }
     this.opts.debug?.(`REQ: ${method} ${url}${payload ? ` ${redact(payload)}` : ''}`)
-    let res
+    if (payload !== undefined) h['content-length'] = String(Buffer.byteLength(payload))
+    let res: { status: number; text: string; headers: IncomingMessage['headers'] }
     try {
-      res = await request(url, { method: method as 'GET', headers: h, body: payload, dispatcher: this.dispatcher, headersTimeout: timeout, bodyTimeout: timeout })
+      res = await this.transport(method, url, h, payload, timeout)
     } catch (e) {
-      const code = (e as { code?: string }).code
-      if (code === 'UND_ERR_HEADERS_TIMEOUT' || code === 'UND_ERR_BODY_TIMEOUT') throw new APITimeoutError(url, timeout)
-      throw new APIConnectionError(url, (e as { cause?: unknown }).cause ?? e)
+      if (e instanceof TransportTimeout) throw new APITimeoutError(url, timeout)
+      throw new APIConnectionError(url, e)
     }
-    const text = await res.body.text()
+    const text = res.text
     let parsed: unknown = undefined
     if (text) { try { parsed = JSON.parse(text) } catch { parsed = text } }
-    this.opts.debug?.(`RESP: [${res.statusCode}] ${res.headers['x-openstack-request-id'] ?? ''} ${redact(text.slice(0, 2000))}`)
-    return { status: res.statusCode, body: parsed, headers: res.headers }
+    this.opts.debug?.(`RESP: [${res.status}] ${res.headers['x-openstack-request-id'] ?? ''} ${redact(text.slice(0, 2000))}`)
+    return { status: res.status, body: parsed, headers: res.headers }
+  }
+
+  /** One HTTP exchange with node:http(s) and pooled keep-alive connections (node:https loads only for https URLs). */
+  private async transport(method: string, url: string, headers: Record<string, string>, payload: string | undefined, timeout: number):
+    Promise<{ status: number; text: string; headers: IncomingMessage['headers'] }> {
+    if (this.closed) throw new TroveError('the client was closed')
+    const u = new URL(url)
+    let doRequest = httpRequest
+    let agent: HttpAgent | HttpsAgent = this.httpAgent
+    if (u.protocol === 'https:') {
+      this.httpsModule ??= await import('node:https')
+      this.httpsAgent ??= new this.httpsModule.Agent({ keepAlive: true, maxSockets: 16, rejectUnauthorized: !this.opts.auth?.insecure })
+      doRequest = this.httpsModule.request as unknown as typeof httpRequest
+      agent = this.httpsAgent
+    }
+    return new Promise((resolve, reject) => {
+      const req = doRequest(u, { method, headers, agent }, (res) => {
+        const chunks: Buffer[] = []
+        res.on('data', (c: Buffer) => chunks.push(c))
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString('utf8'), headers: res.headers }))
+        res.on('error', reject)
+      })
+      req.setTimeout(timeout, () => req.destroy(new TransportTimeout(`no answer within ${timeout} ms`)))
+      req.on('error', reject)
+      req.end(payload)
+    })
   }
 
   private connect(force = false): Promise<{ endpoint: string; token?: string; info?: TokenInfo }> {
@@ -152,7 +204,15 @@ export class TroveClient {
         if (!a.endpoint) throw new TroveError('an endpoint is required with auth type ' + a.authType + ' (OS_ENDPOINT or --os-endpoint)')
         return { endpoint: a.endpoint.replace(/\/+$/, ''), token: a.authType === 'admin_token' ? a.token : undefined }
       }
-      const info = await issueToken(this.rawJson, a)
+      const cache = this.opts.tokenCache
+      const key = cache ? tokenCacheKey(a) : ''
+      let info = cache && !force ? cache.get(key) : undefined
+      if (info && !tokenStillGood(info)) info = undefined
+      if (!info) {
+        if (cache && force) cache.delete(key)
+        info = await issueToken(this.rawJson, a)
+        cache?.set(key, info)
+      }
       const url = findEndpoint(info.catalog, 'database', a.interface ?? 'public', a.regionName)
       return { endpoint: databaseUrl(url, info.projectId), token: info.token, info }
     })()
@@ -188,7 +248,7 @@ export class TroveClient {
         res = await this.send(method, url, o.body, s.token ? { 'x-auth-token': s.token } : {})
       } catch (e) {
         const code = (e as { cause?: { code?: string } }).cause?.code
-        const safe = e instanceof APIConnectionError && (idempotent || (code !== undefined && CONNECT_CODES.has(code)))
+        const safe = !this.closed && e instanceof APIConnectionError && (idempotent || (code !== undefined && CONNECT_CODES.has(code)))
         if (safe && attempt < max) { await sleep(backoff(attempt)); continue }
         throw e
       }
@@ -217,9 +277,11 @@ export class TroveClient {
     }
   }
 
-  /** Closes pooled connections. */
+  /** Closes pooled connections; requests still pending and any later ones fail (Ctrl-C in the CLI). */
   async close(): Promise<void> {
-    await this.dispatcher.close()
+    this.closed = true
+    this.httpAgent.destroy()
+    this.httpsAgent?.destroy()
   }
 }
 

@@ -23,8 +23,11 @@ export interface WaitOptions<T> {
 }
 
 const sleep = (ms: number, signal?: AbortSignal) => new Promise<void>((resolve, reject) => {
-  const t = setTimeout(resolve, ms)
-  signal?.addEventListener('abort', () => { clearTimeout(t); reject(signal.reason ?? new Error('aborted')) }, { once: true })
+  if (signal?.aborted) { reject(signal.reason ?? new Error('aborted')); return }
+  const onAbort = () => { clearTimeout(t); reject(signal!.reason ?? new Error('aborted')) }
+  // The listener goes when the sleep ends: long waits must not pile listeners on one signal.
+  const t = setTimeout(() => { signal?.removeEventListener('abort', onAbort); resolve() }, ms)
+  signal?.addEventListener('abort', onAbort, { once: true })
 })
 
 /**

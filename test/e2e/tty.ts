@@ -21,7 +21,7 @@ t.test('--wait draws its progress view on a terminal (tmux) and prints the resul
   t.notMatch(screen, /: ACTIVE \(/, 'not the plain lines of a pipe')
   t.match(screen, /\| status \| ACTIVE \|/)
 
-  tmux('send-keys', '-t', session, `clear; ${env} ${process.execPath} ${TROVE} instance delete tty-db --wait; echo "EXIT=$?"`, 'Enter')
+  tmux('send-keys', '-t', session, `clear; ${env} ${process.execPath} ${TROVE} instance delete tty-db --yes --wait; echo "EXIT=$?"`, 'Enter')
   screen = ''
   for (let i = 0; i < 200 && !/EXIT=\d+/.test(screen); i++) { await sleep(100); screen = tmux('capture-pane', '-t', session, '-p') }
   t.match(screen, /EXIT=0/)

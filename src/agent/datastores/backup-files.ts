@@ -163,7 +163,11 @@ export async function toolToStore(cmd: EngineCommand, user: RunUser, dir: string
     const hash = createHash('md5')
     const flush = rollingSync(out)
     const tool = streamTool(cmd, user, { stdoutFd: out.fd })
-    const [r, bytes] = await Promise.all([tool, hashBehind(reader, hash, tool, flush.progress)])
+    const hashed = hashBehind(reader, hash, tool, flush.progress)
+    hashed.catch(() => undefined)
+    // The tool first, whatever happens to the reading: it is never left running behind.
+    const r = await tool
+    const bytes = await hashed
     await flush.settled()
     const stored = { location: final, checksum: hash.digest('hex'), bytes }
     if (r.code !== 0) return { tool: r, stored }

@@ -1,7 +1,10 @@
-import type { AgentBootstrap, ReplicaSpec, RestoreSpec } from '../../protocol/index.js'
+import type { AgentBootstrap, BackupInfo, ReplicaSpec, RestoreSpec } from '../../protocol/index.js'
+import type { StoredBackup } from './backup-files.js'
 import type { Log } from '../log.js'
 import type { Accounts } from './accounts.js'
 import type { Overrides } from './overrides.js'
+import type { EngineReplication } from './replication.js'
+import type { GuestLogDef } from '../guest-log.js'
 
 /** The instance directory's parts (names from INSTANCE_FILES). */
 export interface InstancePaths {
@@ -98,6 +101,12 @@ export interface Datastore {
   /** apply_overrides: make the values live in the running engine. */
   applyOverrides?(overrides: Overrides): Promise<void>
   /**
+   * Backup (create_backup): stream an online backup of the running engine into the
+   * directory store `storeDir` (datastores/backup-files.ts), with its metadata. The
+   * caller serialises it with other lifecycle operations (supervisor.maintenance).
+   */
+  backup?(info: BackupInfo, storeDir: string): Promise<StoredBackup>
+  /**
    * Restore (create from a backup): fill the empty data dir from the chain, whose files
    * the caller has verified; the engine is not running. Replaces init.
    */
@@ -111,4 +120,19 @@ export interface Datastore {
   seedReplica?(spec: ReplicaSpec): Promise<boolean>
   /** Replica: once the engine answers, replicate from the source. */
   attachReplica?(spec: ReplicaSpec): Promise<void>
+  /** The replication RPCs' engine side (replication.ts), for engines that replicate. */
+  readonly replication?: EngineReplication
+  /**
+   * Re-renders the engine's config files from the bootstrap as it is now (a resize's
+   * flavor, an access change, an upgrade's version), keeping secrets and the
+   * configuration group's include; the caller restarts or reloads the engine.
+   */
+  rewriteConfig?(): Promise<void>
+  /**
+   * update_access on the running engine: make bootstrap.access live (pg_hba + reload,
+   * init_connect); false when the engine has no way to check client addresses.
+   */
+  applyAccess?(): Promise<boolean>
+  /** The guest logs this engine exposes (guest_log_list/guest_log_action). */
+  guestLogs?(): GuestLogDef[]
 }

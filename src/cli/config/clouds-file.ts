@@ -5,7 +5,8 @@
 import * as fs from 'node:fs'
 import * as os from 'node:os'
 import * as path from 'node:path'
-import { parse, YAMLParseError } from 'yaml'
+import { createRequire } from 'node:module'
+import { parseSimpleYaml } from './simple-yaml.js'
 import { ConfigError } from '../../sdk/auth/config.js'
 
 /** The file-system access `loadClouds` needs; tests inject temp directories through it. */
@@ -65,6 +66,10 @@ function readYaml(file: string, fsImpl: ConfigFs): unknown {
   } catch (err) {
     throw new ConfigError('unreadable_config', `cannot read ${file}: ${errorText(err)}`)
   }
+  // Most files are plain block mappings: read those without loading the yaml library.
+  const simple = parseSimpleYaml(text)
+  if (simple !== undefined) return simple ?? {}
+  const { parse, YAMLParseError } = createRequire(import.meta.url)('yaml') as typeof import('yaml')
   try {
     // YAML 1.1 and duplicate keys allowed: what PyYAML's safe_load accepts.
     return parse(text, { version: '1.1', uniqueKeys: false }) ?? {}

@@ -1,4 +1,4 @@
-import { waitFor, type Instance, type TroveClient } from '../../sdk/index.js'
+import { waitFor, type Backup, type Instance, type TroveClient } from '../../sdk/index.js'
 import type { CommandContext } from '../spec.js'
 import { CliError } from '../errors.js'
 
@@ -31,10 +31,11 @@ async function progressFor(ctx: CommandContext, label: string): Promise<Progress
 }
 
 /**
- * --wait for an instance: until ACTIVE (failing on ERROR with the instance's fault)
- * or until it is gone (target DELETED). `--timeout SECONDS` bounds it (exit 8).
+ * --wait for an instance: until ACTIVE (failing on ERROR with the instance's fault),
+ * until it is gone (target DELETED), or until any status of a list (e.g. ACTIVE or
+ * RESTART_REQUIRED after a configuration attach). `--timeout SECONDS` bounds it (exit 8).
  */
-export async function waitForInstance(ctx: CommandContext, client: TroveClient, id: string, target: 'ACTIVE' | 'DELETED', opts: Record<string, unknown>, name?: string): Promise<Instance | undefined> {
+export async function waitForInstance(ctx: CommandContext, client: TroveClient, id: string, target: 'ACTIVE' | 'DELETED' | readonly string[], opts: Record<string, unknown>, name?: string): Promise<Instance | undefined> {
   const timeoutS = opts.timeout === undefined ? 1800 : Number(opts.timeout)
   if (!Number.isFinite(timeoutS) || timeoutS <= 0) throw new CliError(`--timeout must be a positive number of seconds, not '${String(opts.timeout)}'`, 2)
   const progress = await progressFor(ctx, name ? `instance ${name} (${id})` : `instance ${id}`)
@@ -43,7 +44,7 @@ export async function waitForInstance(ctx: CommandContext, client: TroveClient, 
     const r = await waitFor<Instance>({
       fetch: () => client.instances.get(id),
       status: (i) => i.status,
-      until: [target],
+      until: typeof target === 'string' ? [target] : [...target],
       failOn: ['ERROR'],
       failMessage: (i) => `instance ${i.name} (${i.id}) is ERROR${i.fault?.message ? `: ${i.fault.message}` : ''}`,
       timeoutMs: timeoutS * 1000,
@@ -55,6 +56,35 @@ export async function waitForInstance(ctx: CommandContext, client: TroveClient, 
     return r
   } catch (e) {
     progress.finish(last === 'ERROR' ? 'ERROR' : last || 'ERROR')
+    throw e
+  }
+}
+
+/**
+ * --wait for a backup: until COMPLETED (failing on FAILED) or until it is gone (target
+ * DELETED), with the same progress display and `--timeout` as instances.
+ */
+export async function waitForBackup(ctx: CommandContext, client: TroveClient, id: string, target: 'COMPLETED' | 'DELETED', opts: Record<string, unknown>, name?: string): Promise<Backup | undefined> {
+  const timeoutS = opts.timeout === undefined ? 1800 : Number(opts.timeout)
+  if (!Number.isFinite(timeoutS) || timeoutS <= 0) throw new CliError(`--timeout must be a positive number of seconds, not '${String(opts.timeout)}'`, 2)
+  const progress = await progressFor(ctx, name ? `backup ${name} (${id})` : `backup ${id}`)
+  let last = ''
+  try {
+    const r = await waitFor<Backup>({
+      fetch: () => client.backups.get(id),
+      status: (b) => b.status,
+      until: [target],
+      failOn: ['FAILED', 'DELETE_FAILED'],
+      failMessage: (b) => `backup ${b.name} (${b.id}) is ${b.status}`,
+      timeoutMs: timeoutS * 1000,
+      intervalMs: 250,
+      signal: ctx.io.signal,
+      onProgress: (b) => { last = b ? b.status : 'DELETED'; progress.update(last) },
+    })
+    progress.finish(r ? r.status : 'DELETED')
+    return r
+  } catch (e) {
+    progress.finish(last === 'FAILED' ? 'ERROR' : last || 'ERROR')
     throw e
   }
 }

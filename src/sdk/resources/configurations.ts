@@ -78,6 +78,16 @@ export class Configurations {
     await this.client.request('PATCH', `/configurations/${enc(id)}`, { body: { configuration: { values } } })
   }
 
+  /** PUT /instances/{instanceId} {configuration: id}: attach the group to an instance (202). */
+  async attach(instanceId: string, configurationId: string): Promise<void> {
+    await this.client.request('PUT', `/instances/${enc(instanceId)}`, { body: { instance: { configuration: configurationId } } })
+  }
+
+  /** PUT /instances/{instanceId} {configuration: null}: detach the instance's group (202). */
+  async detach(instanceId: string): Promise<void> {
+    await this.client.request('PUT', `/instances/${enc(instanceId)}`, { body: { instance: { configuration: null } } })
+  }
+
   /** DELETE /configurations/{id}. */
   async delete(id: string): Promise<void> {
     await this.client.request('DELETE', `/configurations/${enc(id)}`)

@@ -12,6 +12,16 @@ export interface InstanceListOptions {
   detailed?: boolean
 }
 
+/** Body of `PUT /instances/{id}`: at most one change besides `name`. */
+export interface InstanceUpdate {
+  name?: string
+  /** A configuration group id to attach, or null to detach. */
+  configuration?: string | null
+  /** null: detach the instance from its replica source. */
+  replica_of?: null
+  access?: { is_public?: boolean; allowed_cidrs?: string[] }
+}
+
 /** Database instances: `/instances`. */
 export class Instances {
   constructor(private readonly client: TroveClient) {}
@@ -39,5 +49,69 @@ export class Instances {
   /** DELETE /instances/{id}: starts deletion (202). */
   async delete(id: string): Promise<void> {
     await this.client.request('DELETE', `/instances/${encodeURIComponent(id)}`)
+  }
+
+  /** POST /instances/{id}/action {resize: {flavorRef}}: resize to another flavor (202; status RESIZE). */
+  async resizeFlavor(id: string, flavorId: string): Promise<void> {
+    await this.action(id, { resize: { flavorRef: flavorId } })
+  }
+
+  /** POST /instances/{id}/action {resize: {volume: {size}}}: grow the volume to `size` GB (202). */
+  async resizeVolume(id: string, size: number): Promise<void> {
+    await this.action(id, { resize: { volume: { size } } })
+  }
+
+  /** POST /instances/{id}/action {restart: {}}: restart the datastore (202; status REBOOT). */
+  async restart(id: string): Promise<void> {
+    await this.action(id, { restart: {} })
+  }
+
+  /** POST /instances/{id}/action {reset_status: {}}: task NONE, service status unknown (admin, or owner before a forced delete). */
+  async resetStatus(id: string): Promise<void> {
+    await this.action(id, { reset_status: {} })
+  }
+
+  /** PATCH /instances/{id} {datastore_version}: upgrade to another version of the datastore (202; status UPGRADE). */
+  async upgrade(id: string, datastoreVersion: string): Promise<void> {
+    await this.client.request('PATCH', `/instances/${encodeURIComponent(id)}`, { body: { instance: { datastore_version: datastoreVersion } } })
+  }
+
+  /** PUT /instances/{id} {instance: body}: rename, attach/detach a configuration, access (202). */
+  async update(id: string, body: InstanceUpdate): Promise<void> {
+    await this.client.request('PUT', `/instances/${encodeURIComponent(id)}`, { body: { instance: body } })
+  }
+
+  /** GET /instances/{id}/configuration: the configuration values the instance runs with. */
+  async defaultConfiguration(id: string): Promise<Record<string, unknown>> {
+    return (await this.client.request<{ instance: { configuration: Record<string, unknown> } }>('GET', `/instances/${encodeURIComponent(id)}/configuration`)).body.instance.configuration
+  }
+
+  /** POST /mgmt/instances/{id}/action {reboot: {}} (admin): restart the instance's guest (202). */
+  async reboot(id: string): Promise<void> {
+    await this.client.request('POST', `/mgmt/instances/${encodeURIComponent(id)}/action`, { body: { reboot: {} } })
+  }
+
+  /** POST /mgmt/instances/{id}/action {rebuild: {image_id}} (admin): rebuild on a new guest image (the lab has none: 501). */
+  async rebuild(id: string, imageId: string): Promise<void> {
+    await this.client.request('POST', `/mgmt/instances/${encodeURIComponent(id)}/action`, { body: { rebuild: { image_id: imageId } } })
+  }
+
+  /** POST /instances/{id}/action {promote_to_replica_source: {}}: the replica becomes the source of its set (202; status PROMOTE). */
+  async promoteToReplicaSource(id: string): Promise<void> {
+    await this.action(id, { promote_to_replica_source: {} })
+  }
+
+  /** POST /instances/{id}/action {eject_replica_source: {}}: replace a dead replica source by its most advanced replica (202; status EJECT). */
+  async ejectReplicaSource(id: string): Promise<void> {
+    await this.action(id, { eject_replica_source: {} })
+  }
+
+  /** PUT /instances/{id} {replica_of: null}: detach a replica from its source; it becomes a standalone instance (202; status DETACH). */
+  async detachReplica(id: string): Promise<void> {
+    await this.client.request('PUT', `/instances/${encodeURIComponent(id)}`, { body: { instance: { replica_of: null } } })
+  }
+
+  private async action(id: string, body: Record<string, unknown>): Promise<void> {
+    await this.client.request('POST', `/instances/${encodeURIComponent(id)}/action`, { body })
   }
 }

@@ -75,7 +75,7 @@ export function createHttp(log: (m: string) => void): FastifyInstance {
     reply.code(f.status).send(f.body())
   })
 
-  app.setErrorHandler((err: Error & { statusCode?: number; malformed?: boolean; code?: string }, req, reply) => {
+  app.setErrorHandler(async (err: Error & { statusCode?: number; malformed?: boolean; code?: string }, req, reply) => {
     if (err instanceof Fault) {
       for (const [k, v] of Object.entries(err.headers)) reply.header(k, v)
       return reply.code(err.status).send(err.body())
@@ -88,10 +88,25 @@ export function createHttp(log: (m: string) => void): FastifyInstance {
       return reply.code(400).send(new Fault('badRequest', 'Malformed request body').body())
     }
     if (err.statusCode === 413 || err.code === 'FST_ERR_CTP_BODY_TOO_LARGE') {
-      return reply.code(413).send(new Fault('overLimit', 'Request body too large.').body())
+      // Read and drop the rest of the body first (for at most 10 s), and only then answer:
+      // an answer sent while the client still writes ends in a reset (EPIPE) on its side.
+      const raw = req.raw
+      if (!raw.readableEnded && !raw.destroyed) {
+        await new Promise<void>((done) => {
+          const stop = setTimeout(done, 10_000).unref()
+          const finish = () => { clearTimeout(stop); done() }
+          raw.once('end', finish).once('close', finish).resume()
+        })
+      }
+      return reply.code(413).header('connection', 'close').send(new Fault('overLimit', 'Request body too large.').body())
     }
     if (err.statusCode && err.statusCode >= 400 && err.statusCode < 500) {
       return reply.code(400).send(new Fault('badRequest', err.message).body())
+    }
+    if (err.code === 'SQLITE_FULL' || err.code === 'ENOSPC') {
+      // The lab's disk is full: nothing was changed (SQLite rolled back); retry once space is freed.
+      log(`refused ${req.troveRequestId} ${req.method} ${req.url.split('?')[0]}: no space left on the data directory's device`)
+      return reply.code(503).header('retry-after', '30').send({ serviceUnavailable: { code: 503, message: 'The server cannot record the request: no space is left on its data device. Retry once space is freed.' } })
     }
     log(`error ${req.troveRequestId} ${req.method} ${req.url.split('?')[0]}: ${err.stack ?? err.message}`)
     const id = req.troveRequestId.replace(/^req-/, '')

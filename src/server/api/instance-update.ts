@@ -7,10 +7,12 @@ import { InstanceTask } from '../tasks/instance-tasks.js'
 import { Fault, badRequest } from './faults.js'
 import { accessSchema, loadInstance } from './instances.js'
 import { validateCanPerformAction } from './instance-actions.js'
+import { checkDetachReplica } from './replicas.js'
 import { compileBodySchema, nonEmptyString, uuid } from './validation.js'
 import { caller } from './guard.js'
 import { attachConfiguration, checkAttach, checkDetach, detachConfiguration } from '../configurations/attach.js'
-import type { VersionRow } from './views.js'
+import { upgradeChange } from './instance-upgrade.js'
+import { runUpdateAccess } from '../tasks/update-access.js'
 
 /**
  * Upstream's instance.update (PUT: `access`, no `slave_of`) and instance.edit (PATCH,
@@ -49,18 +51,14 @@ interface UpdateBody {
 
 const CIDR_RE = /^(25[0-5]|2[0-4]\d|1?\d?\d)(\.(25[0-5]|2[0-4]\d|1?\d?\d)){3}\/(3[0-2]|[12]?\d)$/
 
-/**
- * The access change's flow. The guest side (binding the engine to the allowed
- * networks) comes with the next issue: for now the API has recorded the new access
- * and set the task UPDATING, and this flow only returns the task to NONE, so
- * clients see upstream's task sequence. A task row makes it survive a restart.
- */
+/** The access change's flow (task UPDATING): see tasks/update-access.ts. A task row makes it survive a restart. */
 export class UpdateAccessFlow implements FlowHandler {
   readonly kind = 'update_access'
   constructor(private readonly lab: Lab) {}
 
   async run(task: TaskRow): Promise<void> {
-    if (this.lab.instances.get(task.instance_id)?.task_id === InstanceTask.UPDATING.id) this.lab.instances.setTask(task.instance_id, 'NONE')
+    // The engine enforces the new access (tasks/update-access.ts).
+    await runUpdateAccess(this.lab, task)
   }
 }
 
@@ -86,16 +84,16 @@ export async function instanceUpdateRoutes(app: FastifyInstance, { lab }: { lab:
     // change still renames. Here everything is checked before anything is written.
     let apply: (() => void) | undefined
     let guest: (() => Promise<void>) | undefined
+    let after: (() => void) | undefined
     if ('replica_of' in body || 'slave_of' in body) {
-      validateCanPerformAction(lab, inst)
-      // The lab has no replicas yet: every instance is a source (upstream's 400).
-      throw badRequest(`Instance ${inst.id} is not a replica.`)
+      // Detach the replica (replicas.ts, internals.md 1.9): task DETACHING, then the flow.
+      apply = checkDetachReplica(lab, req, inst)
+      after = () => lab.tasks.submit('detach_replica', inst.id)
     } else if ('configuration' in body || keys.length === 0) {
       // `{"instance": {}}` detaches too (api.md 10).
       guest = configurationChange(lab, req, inst, body.configuration ?? null)
     } else if (body.datastore_version !== undefined) {
-      upgradeTarget(lab, inst, body.datastore_version)
-      throw new Fault('notImplemented', 'upgrade is not supported by this lab server yet')
+      ;({ apply, after } = upgradeChange(lab, req, inst, body.datastore_version))
     } else if (body.access !== undefined) {
       for (const c of body.access.allowed_cidrs ?? []) if (!CIDR_RE.test(c)) throw badRequest(`Validation error: instance['access']['allowed_cidrs'] '${c}' is not a 'cidr'`)
       // Upstream does not check the instance's state and would overwrite a running
@@ -106,13 +104,14 @@ export async function instanceUpdateRoutes(app: FastifyInstance, { lab }: { lab:
         setAccess.run(value, isoNow(), inst.id)
         lab.instances.setTask(inst.id, 'UPDATING')
       }
+      after = () => lab.tasks.submit('update_access', inst.id)
     }
 
     lab.db.transaction(() => {
       if (body.name !== undefined) rename.run(body.name, isoNow(), inst.id)
       apply?.()
     })()
-    if (apply) lab.tasks.submit('update_access', inst.id)
+    after?.()
     // Synchronous as upstream's (internals.md 1.11): the guest calls finish before the 202.
     if (guest) await guest()
     return reply.code(202).send()
@@ -128,25 +127,12 @@ export async function instanceUpdateRoutes(app: FastifyInstance, { lab }: { lab:
  * nothing is attached is upstream's no-op.
  */
 function configurationChange(lab: Lab, req: FastifyRequest, inst: InstanceJoined, configuration: string | null): (() => Promise<void>) | undefined {
+  // dbaas.instance_attach_configuration / _detach_configuration: .start, then .end or .error when the guest calls finish.
   if (configuration !== null) {
     const g = checkAttach(lab, inst, configuration, caller(req))
-    return () => attachConfiguration(lab, inst.id, g)
+    return () => lab.notifications.action(req, 'instance_attach_configuration', inst.id, { instance_id: inst.id, configuration_id: g.id }, () => attachConfiguration(lab, inst.id, g))
   }
-  if (!checkDetach(lab, inst)) return undefined
-  return () => detachConfiguration(lab, inst)
-}
-
-/**
- * Upstream's DatastoreVersion.load within the instance's datastore: by id, then by
- * name; an unknown version is a 400 (DatastoreVersionNotFound is not in the fault
- * map), an inactive one too.
- */
-function upgradeTarget(lab: Lab, inst: InstanceJoined, ref: string): VersionRow {
-  const current = lab.db.prepare('SELECT datastore_id FROM datastore_versions WHERE id = ?').get(inst.datastore_version_id) as { datastore_id: string } | undefined
-  if (!current) throw badRequest(`Datastore version '${ref}' cannot be found.`)
-  const all = lab.db.prepare('SELECT * FROM datastore_versions WHERE datastore_id = ?').all(current.datastore_id) as VersionRow[]
-  const v = all.find((x) => x.id === ref) ?? all.find((x) => x.name === ref)
-  if (!v) throw badRequest(`Datastore version '${ref}' cannot be found.`)
-  if (!v.active) throw badRequest(`Datastore version '${v.name}' is not active.`)
-  return v
+  // Upstream notifies a detach with nothing attached too (a no-op inside the notification).
+  const detach = checkDetach(lab, inst)
+  return () => lab.notifications.action(req, 'instance_detach_configuration', inst.id, { instance_id: inst.id }, async () => { if (detach) await detachConfiguration(lab, inst) })
 }

@@ -13,6 +13,9 @@ import { baseUrl } from './http.js'
 import { instanceStatus, instanceView, type VolumeUsage } from './views.js'
 import { instanceDeltas } from '../quotas.js'
 import { checkCreatePayload } from './guest-accounts.js'
+import { createReplicas, refuseDeleteOfSource } from './replicas.js'
+import { loadModulesByIds, validateModulesFor } from '../modules/apply.js'
+import { resolveRestorePoint } from './restore-point.js'
 
 /** An instance's `access` in create and update bodies. */
 export const accessSchema = {
@@ -131,16 +134,23 @@ export async function instanceRoutes(app: FastifyInstance, { lab }: { lab: Lab }
     const { projectId, isAdmin } = caller(req)
     checkCreate(req.body)
     const body = (req.body as CreateBody).instance
-    for (const [field, what] of [['replica_of', 'Replication'], ['restorePoint', 'Restoring from a backup'], ['configuration', 'Configuration groups'], ['modules', 'Modules']] as const) {
+    for (const [field, what] of [['configuration', 'Configuration groups']] as const) {
       if (body[field] !== undefined && body[field] !== null) throw new Fault('notImplemented', `${what} (${field}) is not supported by this lab server yet.`)
     }
-    if (body.replica_count !== undefined && body.replica_count > 1) throw badRequest('Cannot create multiple instances unless creating replicas.')
+    // Replication (replicas.ts): a replica copies flavor, volume and datastore from its source.
+    if (body.replica_of !== undefined && body.replica_of !== null) return createReplicas(lab, req, body)
+    if (body.replica_count !== undefined && body.replica_count > 1) throw badRequest(`Replica count only valid when creating replicas. Cannot create ${body.replica_count} instances.`)
     if (body.flavorRef === undefined) throw badRequest('Validation error: instance flavorRef is required')
     const flavorRef = String(body.flavorRef).split('/').pop() ?? ''
     const flavor = findFlavor(lab, flavorRef)
     if (!flavor) throw badRequest(`Resource ${flavorRef} cannot be found.`)
-    const version = resolveDatastoreVersion(lab, body.datastore)
+    // Backups: a restore builds the backup's datastore version unless the body names one (restore-point.ts).
+    const restore = body.restorePoint ? resolveRestorePoint(lab, req, (body.restorePoint as { backupRef: string }).backupRef, body.datastore, Number(body.volume?.size ?? lab.config.maxVolumeSize)) : undefined
+    const version = restore?.version ?? resolveDatastoreVersion(lab, body.datastore)
     if (!body.volume) throw badRequest('Volume size was not specified.')
+    // Modules applied once the guest is up (modules/apply.ts); unknown or foreign ids are skipped (upstream).
+    const createModules = loadModulesByIds(lab, ((body.modules ?? []) as Array<{ id: string }>).map((m) => m.id), projectId, isAdmin)
+    validateModulesFor(lab, createModules, version.id)
     const size = Number(body.volume.size)
     if (!Number.isInteger(size) || size <= 0) throw badRequest(`Volume 'size' needs to be a positive integer value, ${String(body.volume.size)} cannot be accepted.`)
     if (size > lab.config.maxVolumeSize) {
@@ -170,7 +180,7 @@ export async function instanceRoutes(app: FastifyInstance, { lab }: { lab: Lab }
       }))
     }))
     lab.notifications.instanceCreateStarted(req, lab.instances.get(id), body)
-    lab.tasks.submit('create_instance', id, { databases: body.databases ?? [], users: body.users ?? [] })
+    lab.tasks.submit('create_instance', id, { databases: body.databases ?? [], users: body.users ?? [], ...(restore ? { restore: restore.spec } : {}), ...(createModules.length ? { modules: createModules.map((m) => m.id) } : {}) })
     const inst = lab.instances.get(id)!
     return { instance: instanceView(req, inst, lab, { detail: true, admin: isAdmin }) }
   })
@@ -181,6 +191,7 @@ export async function instanceRoutes(app: FastifyInstance, { lab }: { lab: Lab }
     const status = instanceStatus(inst)
     if (inst.task_id === InstanceTask.DELETING.id) return reply.code(202).send()
     if (status === 'BUILD') throw unprocessable(`Instance ${id} is not ready. (Status is ${status}).`)
+    refuseDeleteOfSource(lab, inst)
     // Upstream releases the usage when the delete is accepted, not when it completes.
     lab.quotas.run(inst.tenant_id, instanceDeltas(findFlavor(lab, inst.flavor_id)?.ram ?? 0, inst.volume_size, -1), () => lab.instances.setTask(id, 'DELETING'))
     lab.notifications.start(req, 'instance_delete', id, { instance_id: id })
@@ -198,4 +209,5 @@ class Lock {
     return next
   }
 }
-const allocationLock = new Lock()
+/** Held while an address is reserved and the row written (replicas.ts takes it too). */
+export const allocationLock = new Lock()

@@ -10,6 +10,9 @@ import { findDatastore, resolveDatastoreVersion } from './datastores.js'
 import { loadInstance } from './instances.js'
 import { baseUrl } from './http.js'
 import { instanceView } from './views.js'
+import { RPC_TIMEOUT } from '../broker/rpc.js'
+import { guestCall } from './logs.js'
+import { guestModulePayload, loadModulesByIds, recordInstanceModules, runReapply, validateModulesFor, type GuestModuleResult } from '../modules/apply.js'
 
 /** Upstream's config module_types (the guest drivers that exist). */
 export const MODULE_TYPES = ['ping', 'new_relic_license']
@@ -348,23 +351,29 @@ export async function moduleRoutes(app: FastifyInstance, { lab }: { lab: Lab }):
     return body
   })
 
-  // Reapply needs the guest: the request is recorded for the task side and answered 202.
+  // Reapply: the request is recorded and run in the background (modules/apply.ts runReapply), answered 202.
   app.put('/modules/:id/instances', async (req, reply) => {
     const { projectId, isAdmin } = caller(req)
     checkReapply(req.body)
     const m = load(req, (req.params as { id: string }).id)
     const r = (req.body as { reapply: { md5?: string; include_clustered?: number | boolean; batch_size?: number; batch_delay?: number; force?: number | boolean } }).reapply
+    const requestId = randomUUID()
     db.prepare(`INSERT INTO module_reapply_requests (id, module_id, tenant_id, is_admin, md5, include_clustered, batch_size, batch_delay, force, created)
-      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`).run(randomUUID(), m.id, projectId, isAdmin ? 1 : 0, r.md5 ?? null, r.include_clustered ? 1 : 0,
+      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`).run(requestId, m.id, projectId, isAdmin ? 1 : 0, r.md5 ?? null, r.include_clustered ? 1 : 0,
       r.batch_size ?? null, r.batch_delay ?? null, r.force ? 1 : 0, isoNow())
+    // Upstream casts reapply_module to the task manager; here it runs in the background.
+    setImmediate(() => void runReapply(lab, requestId).catch((e: Error) => lab.log(`module ${m.id}: reapply failed: ${e.message}`)))
     return reply.code(202).send()
   })
 
-  // Instance modules (6.7): the server's record of what was applied; the guest is not asked yet.
+  // Instance modules (6.7): the server's record of what was applied, or (from_guest) the guest's.
   app.get('/instances/:id/modules', async (req) => {
     const inst = loadInstance(lab, req, (req.params as { id: string }).id)
     const q = req.query as { include_contents?: string; from_guest?: string }
-    if (q.from_guest) throw new Fault('notImplemented', 'Querying the modules on the guest (from_guest) is not supported by this lab server yet.')
+    if (q.from_guest) {
+      const modules = await guestCall<GuestModuleResult[]>(lab, inst.id, 'module_list', { include_contents: !!q.include_contents }, RPC_TIMEOUT.high)
+      return { modules }
+    }
     const rows = db.prepare(`SELECT m.*, im.md5 AS applied_md5, im.created AS applied_created, im.updated AS applied_updated
       FROM instance_modules im JOIN modules m ON m.id = im.module_id WHERE im.instance_id = ? AND im.deleted = 0 ORDER BY im.created, im.rowid`)
       .all(inst.id) as Array<ModuleRow & { applied_md5: string; applied_created: string; applied_updated: string }>
@@ -378,15 +387,32 @@ export async function moduleRoutes(app: FastifyInstance, { lab }: { lab: Lab }):
     }
   })
 
+  /** Upstream's module_apply: unknown or foreign ids skipped, a datastore mismatch 400, the guest applies them. */
   app.post('/instances/:id/modules', async (req) => {
-    loadInstance(lab, req, (req.params as { id: string }).id)
-    throw new Fault('notImplemented', 'Applying modules to an instance is not supported by this lab server yet.')
+    const { projectId, isAdmin } = caller(req)
+    const inst = loadInstance(lab, req, (req.params as { id: string }).id)
+    const body = req.body as { modules?: unknown } | undefined
+    if (!body || typeof body !== 'object' || !Array.isArray(body.modules)) throw badRequest("Validation error: 'modules' is a required property")
+    const ids = body.modules.map((m) => (m && typeof m === 'object' ? (m as { id?: unknown }).id : undefined)).filter((x): x is string => typeof x === 'string')
+    const modules = loadModulesByIds(lab, ids, projectId, isAdmin)
+    validateModulesFor(lab, modules, inst.datastore_version_id ?? '')
+    if (!modules.length) return { modules: [] }
+    const results = await guestCall<GuestModuleResult[]>(lab, inst.id, 'module_apply', { modules: guestModulePayload(lab, modules) }, RPC_TIMEOUT.high)
+    recordInstanceModules(lab, inst.id, modules)
+    return { modules: results }
   })
 
-  app.delete('/instances/:id/modules/:module_id', async (req) => {
+  /** Upstream's module_remove: the guest undoes each applied copy, then the records go. */
+  app.delete('/instances/:id/modules/:module_id', async (req, reply) => {
     const { id, module_id: moduleId } = req.params as { id: string; module_id: string }
-    loadInstance(lab, req, id)
-    load(req, moduleId)
-    throw new Fault('notImplemented', 'Removing modules from an instance is not supported by this lab server yet.')
+    const inst = loadInstance(lab, req, id)
+    const m = load(req, moduleId)
+    const applied = db.prepare('SELECT id FROM instance_modules WHERE instance_id = ? AND module_id = ? AND deleted = 0').pluck().all(inst.id, m.id) as string[]
+    if (applied.length) {
+      await guestCall(lab, inst.id, 'module_remove', { module: guestModulePayload(lab, [m])[0] }, RPC_TIMEOUT.high)
+      const now = isoNow()
+      db.prepare('UPDATE instance_modules SET deleted = 1, deleted_at = ?, updated = ? WHERE instance_id = ? AND module_id = ? AND deleted = 0').run(now, now, inst.id, m.id)
+    }
+    return reply.code(200).send()
   })
 }

@@ -19,6 +19,8 @@ import { databaseRoutes } from './databases.js'
 import { userRoutes } from './users.js'
 import { rootRoutes } from './root.js'
 import { instanceConfigurationRoutes } from './instance-configuration.js'
+import { backupRoutes } from './backups.js'
+import { logRoutes } from './logs.js'
 
 /** Every route module below /v1.0/{project_id} (the tenant guard runs before each). Add new modules here. */
 export async function tenantRoutes(app: FastifyInstance, { lab }: { lab: Lab }): Promise<void> {
@@ -41,4 +43,6 @@ export async function tenantRoutes(app: FastifyInstance, { lab }: { lab: Lab }):
   await app.register(userRoutes, { lab })
   await app.register(rootRoutes, { lab })
   await app.register(instanceConfigurationRoutes, { lab })
+  await app.register(backupRoutes, { lab })
+  await app.register(logRoutes, { lab })
 }

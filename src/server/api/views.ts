@@ -28,9 +28,14 @@ export function instanceStatus(inst: InstanceJoined): string {
     case 'BUILDING': return inst.server_status === 'ERROR' ? 'ERROR' : 'BUILD'
     case 'REBOOTING': return 'REBOOT'
     case 'RESIZING': return 'RESIZE'
+    case 'UPGRADING': return 'UPGRADE'
     case 'RESTART_REQUIRED': return 'RESTART_REQUIRED'
+    case 'PROMOTING': return 'PROMOTE'
+    case 'EJECTING': return 'EJECT'
+    case 'DETACHING': return 'DETACH'
     case 'DELETING': return ['ACTIVE', 'SHUTDOWN', 'DELETED'].includes(inst.server_status) ? 'SHUTDOWN' : 'ERROR'
   }
+  if (inst.backup_running) return 'BACKUP'
   if (['BUILD', 'ERROR', 'REBOOT', 'RESIZE', 'ACTIVE', 'SHUTDOWN'].includes(inst.server_status)) return inst.server_status
   if (inst.server_status === 'VERIFY_RESIZE') return 'RESIZE'
   return 'UNKNOWN'
@@ -71,6 +76,7 @@ export function instanceView(req: FastifyRequest, inst: InstanceJoined, lab: Lab
   }
   view.volume = { size: inst.volume_size, ...(o.usage ?? {}) }
   if (o.admin) view.tenant_id = tenant
+  Object.assign(view, replicationView(req, inst, lab))
   if (o.detail) {
     view.created = inst.created
     view.updated = inst.updated
@@ -123,4 +129,18 @@ export function versionView(req: FastifyRequest, tenant: string, v: VersionRow, 
     })
   }
   return view
+}
+
+/**
+ * `replica_of: {id, links}` on a replica and `replicas: [{id, links}]` on a source,
+ * in list and show views alike (upstream's InstanceView).
+ */
+export function replicationView(req: FastifyRequest, inst: InstanceJoined, lab: Lab): Record<string, unknown> {
+  const tenant = (req.params as { tenant?: string }).tenant ?? inst.tenant_id
+  const out: Record<string, unknown> = {}
+  const source = inst.slave_of_id
+  if (source) out.replica_of = { id: source, links: links(req, tenant, 'instances', source) }
+  const replicas = lab.instances.replicasOf(inst.id)
+  if (replicas.length) out.replicas = replicas.map((r) => ({ id: r.id, links: links(req, tenant, 'instances', r.id) }))
+  return out
 }

@@ -1,17 +1,26 @@
 import { spawn } from 'node:child_process'
-import { chmodSync, closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { chmodSync, closeSync, existsSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs'
 import { dirname, join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { INSTANCE_FILES, type AgentBootstrap, type EngineManager } from '../../protocol/index.js'
 import { allocate, claim, release } from './addresses.js'
 import { createInstanceGroups, groupPids, instanceGroupDirs, removeInstanceGroups } from './cgroups.js'
 import { isAlive, processesUnder, terminate } from './processes.js'
+import { ensureBackupStore } from './backup-store.js'
 
 /** Standard ports: each instance has its own address, so every engine keeps its usual port. */
 export const ENGINE_PORTS: Record<EngineManager, number> = { mariadb: 3306, mysql: 3306, postgresql: 5432, redis: 6379 }
 
 /** bin/trove of this package, whether running from dist/ or from src/ under a TS loader. */
 const TROVE_BIN = resolve(dirname(fileURLToPath(import.meta.url)), '../../../bin/trove')
+
+/**
+ * V8 flags of every agent (issue 7: <= 60 MB RSS each). An agent mostly waits on the broker and on
+ * engine tools, so it runs interpreted (--jitless: no optimising compilers, their threads and code;
+ * ~10 MB less) with a 1 MB young generation (a guest call that walks the data directory otherwise
+ * grows it by up to 32 MB). The agent loads no WebAssembly, which --jitless turns off.
+ */
+export const AGENT_NODE_FLAGS = ['--jitless', '--max-semi-space-size=1']
 
 export interface LocalComputeOptions {
   dataDir: string
@@ -33,9 +42,15 @@ export interface LocalComputeOptions {
 export class LocalCompute {
   readonly instancesDir: string
   readonly templatesDir: string
+  /** The backup store (backup-store.ts): DIR/backups, root 0700. */
+  readonly backupsDir: string
+  /** The lab's object store (a directory store for Swift's containers, e.g. database_logs), root 0700. */
+  readonly storageDir: string
   constructor(private readonly opts: LocalComputeOptions) {
     this.instancesDir = join(opts.dataDir, 'instances')
     this.templatesDir = join(opts.dataDir, 'templates')
+    this.backupsDir = ensureBackupStore(opts.dataDir)
+    this.storageDir = join(opts.dataDir, 'storage')
     mkdirSync(this.instancesDir, { recursive: true, mode: 0o711 })
     mkdirSync(this.templatesDir, { recursive: true, mode: 0o711 })
     // The engines run as an unprivileged user and must traverse down to their directories.
@@ -69,11 +84,48 @@ export class LocalCompute {
   launch(boot: Omit<AgentBootstrap, 'baseDir' | 'cgroups'>): number {
     const baseDir = this.instanceDir(boot.instanceId)
     const cgroups = this.opts.cgroups === false ? [] : createInstanceGroups(boot.instanceId, boot.flavor.ramMb, boot.flavor.vcpus, this.opts.log)
-    const full: AgentBootstrap = { ...boot, baseDir, cgroups, templateDir: this.templatesDir }
+    const full: AgentBootstrap = { ...boot, baseDir, cgroups, templateDir: this.templatesDir, backupDir: this.backupsDir, storageDir: this.storageDir }
     const file = join(baseDir, INSTANCE_FILES.bootstrap)
     writeFileSync(file, JSON.stringify(full, null, 2), { mode: 0o600 })
     chmodSync(file, 0o600)
     return this.spawnAgent(boot.instanceId)
+  }
+
+  /**
+   * Changes an instance's agent.json (resize, upgrade, access): read, changed by
+   * `change`, written to a temporary file (0600) and renamed over it, so an agent
+   * starting meanwhile reads the old or the new file, never half of one.
+   */
+  updateBootstrap(id: string, change: (b: AgentBootstrap) => void): AgentBootstrap {
+    const file = join(this.instanceDir(id), INSTANCE_FILES.bootstrap)
+    const b = JSON.parse(readFileSync(file, 'utf8')) as AgentBootstrap
+    change(b)
+    const tmp = `${file}.${process.pid}.tmp`
+    writeFileSync(tmp, JSON.stringify(b, null, 2), { mode: 0o600 })
+    chmodSync(tmp, 0o600)
+    renameSync(tmp, file)
+    return b
+  }
+
+  /**
+   * Sets the cgroup v1 limits of an instance to a flavor (resize): memory from its
+   * RAM, CPU quota from its vCPUs, in the groups its engine runs in. Returns the
+   * problems (a controller missing, a memory limit the kernel refuses because the
+   * group uses more than it: EBUSY) instead of throwing; none when cgroups are off.
+   */
+  setLimits(id: string, ramMb: number, vcpus: number): string[] {
+    if (this.opts.cgroups === false) return []
+    const problems: string[] = []
+    for (const dir of instanceGroupDirs(id)) {
+      if (!existsSync(dir)) continue
+      const files: Record<string, string> = dir.startsWith('/sys/fs/cgroup/memory/')
+        ? { 'memory.limit_in_bytes': String(ramMb * 1024 * 1024) }
+        : { 'cpu.cfs_period_us': '100000', 'cpu.cfs_quota_us': String(vcpus * 100000) }
+      for (const [f, v] of Object.entries(files)) {
+        try { writeFileSync(join(dir, f), v) } catch (e) { problems.push(`${join(dir, f)}: ${(e as Error).message}`) }
+      }
+    }
+    return problems
   }
 
   /** Starts (or restarts) the agent of an instance whose bootstrap exists. */
@@ -86,7 +138,7 @@ export class LocalCompute {
       // through `env -u NODE_OPTIONS` (which execs in place, so the pid is the agent's): an
       // agent must not inherit loaders or inspectors that a wrapper (a test runner, a
       // profiler) injects into the server's children.
-      const child = spawn('/usr/bin/env', ['-u', 'NODE_OPTIONS', process.execPath, TROVE_BIN, 'agent', '--config', join(baseDir, INSTANCE_FILES.bootstrap)], {
+      const child = spawn('/usr/bin/env', ['-u', 'NODE_OPTIONS', process.execPath, ...AGENT_NODE_FLAGS, TROVE_BIN, 'agent', '--config', join(baseDir, INSTANCE_FILES.bootstrap)], {
         detached: true,
         stdio: ['ignore', log, log],
         cwd: baseDir,

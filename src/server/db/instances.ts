@@ -10,6 +10,8 @@ export interface InstanceRow {
   datastore_version_id: string | null; task_id: number; task_description: string; task_start_time: string | null
   server_status: string; address: string | null; port: number | null; region_id: string; access: string | null
   deleted: number; deleted_at: string | null
+  /** The replica source of a replica (m010); absent in rows of callers that do not set it. */
+  slave_of_id?: string | null
 }
 
 /** An instance with what its views need in one row: version, datastore, guest status, fault. */
@@ -17,12 +19,15 @@ export interface InstanceJoined extends InstanceRow {
   ds_name: string | null; dsv_name: string | null; dsv_version: string | null; dsv_manager: string | null; dsv_bin_dir: string | null
   status_id: number | null; status_description: string | null; status_updated: string | null
   fault_message: string | null; fault_created: string | null; fault_details: string | null
+  /** 1 while a backup of the instance is NEW/BUILDING/SAVING (API status BACKUP). */
+  backup_running?: number | null
 }
 
 const JOINED = `
 SELECT i.*, d.name AS ds_name, v.name AS dsv_name, v.version AS dsv_version, v.manager AS dsv_manager, v.bin_dir AS dsv_bin_dir,
   s.status_id, s.status_description, s.updated_at AS status_updated,
-  f.message AS fault_message, f.created AS fault_created, f.details AS fault_details
+  f.message AS fault_message, f.created AS fault_created, f.details AS fault_details,
+  (SELECT 1 FROM backups b WHERE b.instance_id = i.id AND b.deleted = 0 AND b.state IN ('NEW', 'BUILDING', 'SAVING') LIMIT 1) AS backup_running
 FROM instances i
 LEFT JOIN datastore_versions v ON v.id = i.datastore_version_id
 LEFT JOIN datastores d ON d.id = v.datastore_id
@@ -53,6 +58,9 @@ export class Instances {
       setStatus: db.prepare('UPDATE service_statuses SET status_id = ?, status_description = ?, updated_at = ? WHERE instance_id = ?'),
       heartbeat: db.prepare(`UPDATE service_statuses SET status_id = ?, status_description = ?, updated_at = ?, last_sent = ?, agent_pid = ?, engine_pid = ?
         WHERE instance_id = ? AND last_sent < ?`),
+      // Heartbeats commit without their own fsync (see heartbeat()).
+      syncNormal: db.prepare('PRAGMA synchronous = NORMAL'),
+      syncFull: db.prepare('PRAGMA synchronous = FULL'),
       statusOf: db.prepare('SELECT status_id, status_description, updated_at, agent_pid, engine_pid FROM service_statuses WHERE instance_id = ?'),
       addFault: db.prepare('INSERT INTO instance_faults (id, instance_id, message, details, created, updated) VALUES (?, ?, ?, ?, ?, ?)'),
       markDeleted: db.prepare('UPDATE instances SET deleted = 1, deleted_at = ?, updated = ?, task_id = ?, task_description = ?, address = NULL WHERE id = ?'),
@@ -112,7 +120,16 @@ export class Instances {
   /** Applies a heartbeat unless an equally new or newer one was seen (upstream's conductor_lastseen guard). */
   heartbeat(id: string, status: ServiceStatusName, sent: number, agentPid: number | null, enginePid: number | null): boolean {
     const s = ServiceStatus[status]
-    return this.s.heartbeat.run(s.code, s.description, isoNow(), sent, agentPid, enginePid, id, sent).changes > 0
+    // Every agent sends one every few seconds: an fsync each (synchronous=FULL) blocked the event loop
+    // for most of the time at 1,000 agents. A heartbeat that a crash loses is simply sent again, and
+    // in WAL mode the next FULL commit or checkpoint makes it durable anyway.
+    if (this.db.inTransaction) return this.s.heartbeat.run(s.code, s.description, isoNow(), sent, agentPid, enginePid, id, sent).changes > 0
+    this.s.syncNormal.run()
+    try {
+      return this.s.heartbeat.run(s.code, s.description, isoNow(), sent, agentPid, enginePid, id, sent).changes > 0
+    } finally {
+      this.s.syncFull.run()
+    }
   }
 
   guestStatus(id: string): { status_id: number; status_description: string; updated_at: string; agent_pid: number | null; engine_pid: number | null } | undefined {
@@ -122,6 +139,16 @@ export class Instances {
   addFault(id: string, message: string, details: string | null = null): void {
     const now = isoNow()
     this.s.addFault.run(randomUUID(), id, message.slice(0, 255), details, now, now)
+  }
+
+  /** Makes `id` a replica of `sourceId`, or (null) a standalone instance. */
+  setSlaveOf(id: string, sourceId: string | null): void {
+    this.db.prepare('UPDATE instances SET slave_of_id = ?, updated = ? WHERE id = ?').run(sourceId, isoNow(), id)
+  }
+
+  /** The live replicas of a source, oldest first. */
+  replicasOf(id: string): InstanceJoined[] {
+    return this.db.prepare(`${JOINED} WHERE i.slave_of_id = ? AND i.deleted = 0 ORDER BY i.created, i.id`).all(id) as InstanceJoined[]
   }
 
   markDeleted(id: string): void {

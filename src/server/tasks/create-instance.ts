@@ -1,8 +1,12 @@
 import type { AgentEvent } from '../../protocol/index.js'
 import type { EngineManager } from '../../protocol/index.js'
+import type { RestoreSpec } from '../../protocol/index.js'
 import type { Lab } from '../lab.js'
 import { InstanceTask } from './instance-tasks.js'
+import { accessSpec } from './resize-instance.js'
+import { applyModulesAtCreate } from '../modules/apply.js'
 import type { FlowHandler, TaskRow } from './engine.js'
+import { replicaSnapshot } from './replica-create.js'
 
 type Outcome = { ok: true } | { ok: false; message: string; timeout?: boolean }
 
@@ -17,6 +21,12 @@ export interface CreatePayload {
   databases?: unknown[]
   users?: unknown[]
   rootPassword?: string
+  /** Modules to apply once the guest is up (besides the auto-apply ones). */
+  modules?: string[]
+  /** Backups: restore the data dir from this chain instead of initialising it. */
+  restore?: RestoreSpec
+  /** Replication: a replica of this source, seeded from it (replica-create.ts). */
+  replicaOf?: string
 }
 
 /**
@@ -35,6 +45,8 @@ export class CreateInstanceFlow implements FlowHandler {
     const inst = lab.instances.get(task.instance_id)
     if (!inst || inst.task_id !== InstanceTask.BUILDING.id) return
     const payload = JSON.parse(task.payload) as CreatePayload
+    // A replica asks its source for the replication snapshot before it is launched.
+    const replica = payload.replicaOf && (task.step === 'start' || task.step === 'launch' || !lab.compute.hasBootstrap(inst.id)) ? await replicaSnapshot(lab, inst.id, payload.replicaOf) : undefined
     try {
       if (task.step === 'start' || task.step === 'launch' || !lab.compute.hasBootstrap(inst.id)) {
         lab.tasks.step(task, 'launch')
@@ -50,6 +62,7 @@ export class CreateInstanceFlow implements FlowHandler {
           address: inst.address,
           port: inst.port,
           flavor: { ramMb: flavor.ram, vcpus: flavor.vcpus },
+          ...(inst.access && accessSpec(inst.access) ? { access: accessSpec(inst.access)! } : {}),
           volumeSize: inst.volume_size ?? 1,
           runUser: lab.config.runUser,
           serverId: serverIdFor(inst.id),
@@ -58,6 +71,8 @@ export class CreateInstanceFlow implements FlowHandler {
             databases: (payload.databases ?? []) as never,
             users: (payload.users ?? []) as never,
             ...(payload.rootPassword ? { rootPassword: payload.rootPassword } : {}),
+            ...(payload.restore ? { restore: payload.restore } : {}),
+            ...(replica ? { replica } : {}),
           },
         })
         lab.tasks.step(task, 'wait')
@@ -75,6 +90,7 @@ export class CreateInstanceFlow implements FlowHandler {
     if (lab.tasks.isClosed) throw new Error('server shutting down')
     if (lab.instances.get(inst.id)?.task_id !== InstanceTask.BUILDING.id) return // deleted or reset meanwhile
     if (outcome.ok) {
+      await applyModulesAtCreate(lab, inst.id, payload.modules ?? [])
       lab.instances.setTask(inst.id, 'NONE')
       lab.instances.setServerStatus(inst.id, 'ACTIVE')
       lab.log(`instance ${inst.id} is ACTIVE`)

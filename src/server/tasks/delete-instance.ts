@@ -1,6 +1,7 @@
 import type { Lab } from '../lab.js'
 import { RPC_TIMEOUT } from '../broker/rpc.js'
 import type { FlowHandler, TaskRow } from './engine.js'
+import { heardSince } from './agent-health.js'
 
 /**
  * Delete: ask the agent to stop its engine and exit (a clean shutdown flushes the
@@ -18,7 +19,16 @@ export class DeleteInstanceFlow implements FlowHandler {
     const inst = lab.instances.get(task.instance_id)
     if (!inst) return
     lab.tasks.step(task, 'stop')
-    if (lab.compute.agentAlive(inst.id)) {
+    // Resumed after a server restart: a call published before the agent is back on the new
+    // broker would be lost (and waited for in vain), so wait briefly for it to report again.
+    const since = Date.now()
+    if (task.resumed && lab.compute.agentAlive(inst.id)) {
+      while (!heardSince(lab, inst.id, since) && Date.now() - since < Math.min(lab.config.heartbeatExpiryMs, 3 * lab.config.heartbeatMs)) {
+        if (lab.tasks.isClosed) throw new Error('server shutting down')
+        await new Promise((r) => setTimeout(r, 100))
+      }
+    }
+    if (lab.compute.agentAlive(inst.id) && (!task.resumed || heardSince(lab, inst.id, since))) {
       try {
         await lab.rpc.call(inst.id, 'shutdown_agent', {}, RPC_TIMEOUT.low * 2)
       } catch (e) {

@@ -5,6 +5,29 @@ import { isoNow } from '../db/index.js'
 export interface TaskRow {
   id: string; instance_id: string; kind: string; state: 'running' | 'done' | 'failed'; step: string
   payload: string; error: string | null; created: string; updated: string
+  /** Set on a task picked up by resumeAll (a previous run died or stopped mid-flow), even at its first step. */
+  resumed?: boolean
+}
+
+/**
+ * Fault injection for the chaos tests: TROVE_TEST_CRASH_AT=<kind>:<step> (several
+ * separated by commas; `*` matches any kind) makes the server SIGKILL itself right
+ * after recording that step, as a power cut would. Does nothing when unset.
+ */
+function crashPoint(kind: string, step: string): void {
+  const spec = process.env.TROVE_TEST_CRASH_AT
+  if (!spec) return
+  if (spec.split(',').some((p) => p === `${kind}:${step}` || p === `*:${step}`)) process.kill(process.pid, 'SIGKILL')
+}
+
+/** A finished task keeps no secrets: passwords in its payload (users, root) are masked. */
+function scrubSecrets(payload: string): string {
+  if (!/password/i.test(payload)) return payload
+  try {
+    return JSON.stringify(JSON.parse(payload), (k, v: unknown) => (/password/i.test(k) && typeof v === 'string' ? '***' : v))
+  } catch {
+    return '{}'
+  }
 }
 
 /** A flow: `run` starts a new task; `resume` picks one up after a server restart. */
@@ -37,6 +60,7 @@ export class TaskEngine {
     const task: TaskRow = { id: randomUUID(), instance_id: instanceId, kind, state: 'running', step: firstStep, payload: JSON.stringify(payload), error: null, created: now, updated: now }
     this.db.prepare('INSERT INTO tasks (id, instance_id, kind, state, step, payload, created, updated) VALUES (?, ?, ?, ?, ?, ?, ?, ?)')
       .run(task.id, task.instance_id, task.kind, task.state, task.step, task.payload, task.created, task.updated)
+    crashPoint(kind, firstStep)
     this.start(task)
     return task
   }
@@ -45,11 +69,13 @@ export class TaskEngine {
   step(task: TaskRow, step: string): void {
     task.step = step
     this.db.prepare('UPDATE tasks SET step = ?, updated = ? WHERE id = ?').run(step, isoNow(), task.id)
+    crashPoint(task.kind, step)
   }
 
   finish(task: TaskRow, state: 'done' | 'failed', error?: string): void {
     task.state = state
-    this.db.prepare('UPDATE tasks SET state = ?, error = ?, updated = ? WHERE id = ?').run(state, error ?? null, isoNow(), task.id)
+    task.payload = scrubSecrets(task.payload)
+    this.db.prepare('UPDATE tasks SET state = ?, error = ?, payload = ?, updated = ? WHERE id = ?').run(state, error ?? null, task.payload, isoNow(), task.id)
   }
 
   running(instanceId: string, kind?: string): TaskRow | undefined {
@@ -76,6 +102,7 @@ export class TaskEngine {
   resumeAll(): number {
     const rows = this.db.prepare("SELECT * FROM tasks WHERE state = 'running' ORDER BY created").all() as TaskRow[]
     for (const t of rows) {
+      t.resumed = true
       this.log(`resuming task ${t.kind} for instance ${t.instance_id} at step ${t.step}`)
       this.start(t)
     }

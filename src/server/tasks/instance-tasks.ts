@@ -6,8 +6,16 @@ export const InstanceTask = {
   RESIZING: { id: 0x04, action: 'RESIZING', description: 'Resizing the instance.', error: false },
   BUILDING: { id: 0x05, action: 'BUILDING', description: 'The instance is building.', error: false },
   RESTART_REQUIRED: { id: 0x07, action: 'RESTART_REQUIRED', description: 'Instance requires a restart.', error: false },
+  PROMOTING: { id: 0x08, action: 'PROMOTING', description: 'Promoting the instance to replica source.', error: false },
+  EJECTING: { id: 0x09, action: 'EJECTING', description: 'Ejecting the replica source.', error: false },
+  DETACHING: { id: 0x0b, action: 'DETACHING', description: 'Detaching the instance from replica source.', error: false },
+  BUILDING_ERROR_REPLICA: { id: 0x54, action: 'BUILDING', description: 'Build error: Replica.', error: true },
+  PROMOTION_ERROR: { id: 0x55, action: 'PROMOTING', description: 'Replica Promotion Error.', error: true },
+  EJECTION_ERROR: { id: 0x56, action: 'EJECTING', description: 'Replica Source Ejection Error.', error: true },
   UPDATING: { id: 0x0c, action: 'UPDATING', description: 'Updating the instance.', error: false },
+  UPGRADING: { id: 0x59, action: 'UPGRADING', description: 'Upgrading the instance.', error: false },
   BUILDING_ERROR_SERVER: { id: 0x51, action: 'BUILDING', description: 'Build error: Server.', error: true },
+  UPDATING_ERROR_ACCESS: { id: 0x5d, action: 'UPDATING', description: 'Updating instance failed: access.', error: true },
   BUILDING_ERROR_TIMEOUT_GA: { id: 0x5b, action: 'ERROR', description: 'Build error: guestagent timeout.', error: true },
 } as const
 

@@ -2,7 +2,7 @@ import type { Lab } from '../lab.js'
 import { RPC_TIMEOUT } from '../broker/rpc.js'
 import { InstanceTask } from './instance-tasks.js'
 import type { FlowHandler, TaskRow } from './engine.js'
-import { agentReachable, healthySince } from './agent-health.js'
+import { agentReachable, healthySince, heardSince } from './agent-health.js'
 import { endRebooting } from './restart-instance.js'
 
 /** Upstream polls for a healthy guest for 60 s after a reboot (internals.md 1.3). */
@@ -38,7 +38,16 @@ export class RebootInstanceFlow implements FlowHandler {
     let failure: Error | undefined
     try {
       if (task.step === REBOOT_FIRST_STEP) {
-        if (agentReachable(lab, id)) {
+        // Resumed after a server restart: a call published before the agent is back on the
+        // new broker would be lost (and waited for in vain), so wait briefly for it to report.
+        const since = Date.now()
+        if (task.resumed && lab.compute.agentAlive(id)) {
+          while (!heardSince(lab, id, since) && Date.now() - since < Math.min(lab.config.heartbeatExpiryMs, 3 * lab.config.heartbeatMs)) {
+            if (lab.tasks.isClosed) throw new Error('server shutting down')
+            await sleep(100)
+          }
+        }
+        if (task.resumed ? heardSince(lab, id, since) : agentReachable(lab, id)) {
           try {
             await lab.rpc.call(id, 'shutdown_agent', {}, RPC_TIMEOUT.low * 2)
           } catch (e) {

@@ -32,7 +32,7 @@ export class RestartInstanceFlow implements FlowHandler {
     const id = task.instance_id
     if (lab.instances.get(id)?.task_id !== InstanceTask.REBOOTING.id) return // reset or deleted meanwhile
     let failure: Error | undefined
-    if (task.step === 'restart') {
+    if (task.step === 'restart' || task.resumed) {
       // Resumed: a call published before the agent is back on the new broker would be
       // lost, so first wait (up to a heartbeat expiry) for the agent to report again.
       const since = Date.now()

@@ -134,11 +134,11 @@ t.test('bad action bodies get upstream faults (400, never 500) and change nothin
     ['restart null', { body: { restart: null } }, 400, { badRequest: { code: 400, message: "Validation error: restart None is not of type 'object'" } }],
     ['reset_status null after a valid first key', { body: { restart: {}, reset_status: null } }, 400, { badRequest: { code: 400, message: "Validation error: reset_status None is not of type 'object'" } }],
     ['resize with neither flavor nor volume', { body: { resize: {} } }, 400, { badRequest: { code: 400, message: 'Validation error: resize {} is not valid under any of the given schemas' } }],
-    ['resize (not yet)', { body: sample('instance-action-resize-request.json') }, 501, { notImplemented: { code: 501, message: 'Resizing an instance (resize) is not supported by this lab server yet.' } }],
-    ['resize volume (not yet)', { body: sample('instance-action-resize-volume-request.json') }, 501, { notImplemented: { code: 501, message: 'Resizing an instance (resize) is not supported by this lab server yet.' } }],
-    ['promote (not yet)', { body: sample('instance-action-promote-replica-request.json') }, 501, { notImplemented: { code: 501, message: 'Replication (promote_to_replica_source) is not supported by this lab server yet.' } }],
-    ['eject (not yet)', { body: sample('instance-action-eject-replica-request.json') }, 501, { notImplemented: { code: 501, message: 'Replication (eject_replica_source) is not supported by this lab server yet.' } }],
-    ['the last recognised key wins', { body: { restart: {}, bogus: 1, resize: { flavorRef: '2' } } }, 501, { notImplemented: { code: 501, message: 'Resizing an instance (resize) is not supported by this lab server yet.' } }],
+    ['resize to the same flavor (resize.ts has the rest)', { body: { resize: { flavorRef: '1' } } }, 400, { badRequest: { code: 400, message: "The new flavor id must be different than the current flavor id of '1'." } }],
+    ['resize volume not larger', { body: { resize: { volume: { size: 1 } } } }, 400, { badRequest: { code: 400, message: "The new volume 'size' must be larger than the current volume size of '1'." } }],
+    ['promote a non-replica (replication.ts has the rest)', { body: sample('instance-action-promote-replica-request.json') }, 400, { badRequest: { code: 400, message: `Instance ${id} is not a replica.` } }],
+    ['eject a non-source', { body: sample('instance-action-eject-replica-request.json') }, 400, { badRequest: { code: 400, message: `Instance ${id} is not a replica source.` } }],
+    ['the last recognised key wins', { body: { restart: {}, bogus: 1, resize: { flavorRef: '1' } } }, 400, { badRequest: { code: 400, message: "The new flavor id must be different than the current flavor id of '1'." } }],
   ]
   for (const [what, o, status, body] of cases) {
     const r = await lab.req('POST', url, o)

@@ -71,7 +71,7 @@ t.test('PUT/PATCH /instances/{id}: samples, the one-attribute rule, schemas, iso
     fault('badRequest', 400, "Datastore version 'sample_datastore_version' cannot be found."), 'unknown version: 400 as upstream')
   const current = (await show()).datastore.version as string
   t.same((await lab.req('PATCH', url, { body: { instance: { datastore_version: current } } })).body,
-    fault('notImplemented', 501, 'upgrade is not supported by this lab server yet'))
+    fault('badRequest', 400, `Instance ${id} already runs datastore version '${current}'.`), 'upgrade to the current version: 400 (resize.ts has the rest)')
 
   t.same((await lab.req('PUT', url, { body: sample('instance-put-attach-config-group-request.json') })).body,
     fault('itemNotFound', 404, 'Configuration group id: 2aa51628-5c42-4086-8682-137caffd2ba6 could not be found.'), 'attaching an unknown group: 404 (config-attach.ts has the rest)')

@@ -24,7 +24,7 @@ t.test('instance create refuses bad input with upstream faults and leaves nothin
     ['user db not created', { instance: { ...ok, users: [{ name: 'u', password: 'p', databases: [{ name: 'nope' }] }] } }, 400, 'badRequest', "Database 'nope' of user 'u' is not in the databases to create."],
     ['extra key in access', { instance: { ...ok, access: { is_public: true, x: 1 } } }, 400, 'badRequest', "Validation error: instance['access'] Additional properties are not allowed ('x' was unexpected)"],
     ['bad cidr', { instance: { ...ok, access: { allowed_cidrs: ['300.1.1.1/8'] } } }, 400, 'badRequest', "Validation error: instance['access']['allowed_cidrs'] '300.1.1.1/8' is not a 'cidr'"],
-    ['replica_count without replica_of', { instance: { ...ok, replica_count: 2 } }, 400, 'badRequest', 'Cannot create multiple instances unless creating replicas.'],
+    ['replica_count without replica_of', { instance: { ...ok, replica_count: 2 } }, 400, 'badRequest', 'Replica count only valid when creating replicas. Cannot create 2 instances.'],
     ['not an object', { instance: 'x' }, 400, 'badRequest', "Validation error: instance 'x' is not of type 'object'"],
     ['no body key', {}, 400, 'badRequest', "Validation error: 'instance' is a required property"],
   ]

@@ -2,7 +2,7 @@ import { chown, mkdir, readFile, readdir, rm } from 'node:fs/promises'
 import { join } from 'node:path'
 import type { BackupInfo, RestoreSpec } from '../../../protocol/index.js'
 import type { InstancePaths, RunUser } from '../types.js'
-import { BackupError, checkTool, metaFor, removePartial, storeSink, streamTool, verifyChain, writeMeta, type StoredBackup } from '../backup-files.js'
+import { BackupError, checkTool, metaFor, removePartial, streamTool, toolToStore, unpackVerified, writeMeta, type StoredBackup } from '../backup-files.js'
 
 /** What the MariaDB backup code needs from the service. */
 export interface MariadbBackupContext {
@@ -17,6 +17,8 @@ export interface MariadbBackupContext {
 interface MariadbMeta { engine: 'mariadb'; type: 'full' | 'incremental'; from_lsn: string; to_lsn: string }
 
 const EXT = '.xbstream'
+/** mariadb-backup's --log-copy-interval (default 1000 ms). */
+const LOG_COPY_INTERVAL_MS = 10
 
 /**
  * An online backup with mariadb-backup, streamed as xbstream straight into the store
@@ -31,19 +33,20 @@ export async function mariadbBackup(ctx: MariadbBackupContext, info: BackupInfo,
   await rm(work, { recursive: true, force: true })
   await mkdir(join(work, 'lsn'), { recursive: true, mode: 0o700 })
   try {
-    const args = [`--defaults-file=${ctx.cnf}`, '--backup', '--user=root', '--stream=xbstream', `--target-dir=${work}`, `--extra-lsndir=${join(work, 'lsn')}`]
+    // --log-copy-interval: the redo log copier checks every 10 ms, not every second: the
+    // backup's end waits for it to reach the final LSN (up to 1 s more on a busy instance).
+    const args = [`--defaults-file=${ctx.cnf}`, '--backup', '--user=root', '--stream=xbstream', `--log-copy-interval=${LOG_COPY_INTERVAL_MS}`, `--target-dir=${work}`, `--extra-lsndir=${join(work, 'lsn')}`]
     if (info.backup_type === 'incremental') {
       if (!info.parent) throw new BackupError('an incremental backup needs its parent')
       const parent = await metaFor<MariadbMeta>(info.parent.location, info.parent.id)
       if (parent?.engine !== 'mariadb' || !/^\d+$/.test(parent.to_lsn ?? '')) throw new BackupError(`the parent backup ${info.parent.id} has no MariaDB checkpoint metadata`)
       args.push(`--incremental-lsn=${parent.to_lsn}`)
     }
-    const out = storeSink(storeDir, info.id, EXT)
-    const r = await streamTool({ file: ctx.bin('mariadb-backup'), args, asUser: false }, ctx.user, { sink: out.sink })
-    checkTool('mariadb-backup --backup', r)
+    const { tool, stored } = await toolToStore({ file: ctx.bin('mariadb-backup'), args, asUser: false }, ctx.user, storeDir, info.id, EXT)
+    checkTool('mariadb-backup --backup', tool)
     const cp = parseCheckpoints(await readFile(join(work, 'lsn', 'xtrabackup_checkpoints'), 'utf8'))
     await writeMeta(storeDir, info.id, { engine: 'mariadb', type: info.backup_type, from_lsn: cp.from_lsn ?? '0', to_lsn: cp.to_lsn ?? '' } satisfies MariadbMeta)
-    return out.result()
+    return stored
   } catch (e) {
     await removePartial(storeDir, info.id, [EXT])
     throw e
@@ -62,46 +65,38 @@ function parseCheckpoints(text: string): Record<string, string> {
 }
 
 /**
- * Restore (engines.md 1): every file's MD5 checked first; each stream unpacked with
- * mbstream, the full prepared, each incremental applied in order
- * (`--prepare --incremental-dir`), then moved into the (empty) data dir and given to
- * the run user. The restored mysql.* tables come from the source, whose
- * root@localhost is unix_socket: the agent's admin access keeps working.
+ * Restore (engines.md 1): each stream unpacked with mbstream into a scratch dir while
+ * its MD5 is checked (nothing reaches the data dir before every file matched), the
+ * full prepared, each incremental applied in order (`--prepare --incremental-dir`),
+ * then moved (renamed: same filesystem) into the empty data dir. The run user unpacks,
+ * prepares and moves, so the files are its own with no chown pass. The restored
+ * mysql.* tables come from the source, whose root@localhost is unix_socket: the
+ * agent's admin access keeps working.
  */
 export async function mariadbRestore(ctx: MariadbBackupContext, spec: RestoreSpec): Promise<void> {
-  await verifyChain(spec)
+  if (!spec.chain.length) throw new BackupError(`backup ${spec.backupId} has no files to restore`)
   const work = join(ctx.paths.tmp, 'restore')
   await rm(work, { recursive: true, force: true })
-  await mkdir(work, { recursive: true, mode: 0o700 })
+  await mkdir(work, { mode: 0o700 })
+  await chown(work, ctx.user.uid, ctx.user.gid)
   try {
-    const dirs: string[] = []
-    for (const [i, b] of spec.chain.entries()) {
-      const dir = join(work, String(i))
+    const dirs = spec.chain.map((_, i) => join(work, String(i)))
+    for (const dir of dirs) {
       await mkdir(dir, { mode: 0o700 })
-      const r = await streamTool({ file: ctx.bin('mbstream'), args: ['-x', '-C', dir], asUser: false }, ctx.user, { input: b.location })
-      checkTool(`unpacking backup ${b.id} (mbstream)`, r)
-      dirs.push(dir)
+      await chown(dir, ctx.user.uid, ctx.user.gid)
     }
+    // Independent files: unpacked (and checked) side by side.
+    await Promise.all(spec.chain.map((b, i) =>
+      unpackVerified(b, `unpacking backup ${b.id} (mbstream)`, { file: ctx.bin('mbstream'), args: ['-x', '-C', dirs[i]!], asUser: true }, ctx.user)))
     const tool = ctx.bin('mariadb-backup')
-    checkTool('mariadb-backup --prepare', await streamTool({ file: tool, args: ['--no-defaults', '--prepare', `--target-dir=${dirs[0]}`], asUser: false }, ctx.user))
+    checkTool('mariadb-backup --prepare', await streamTool({ file: tool, args: ['--no-defaults', '--prepare', `--target-dir=${dirs[0]}`], asUser: true }, ctx.user))
     for (const [i, dir] of dirs.slice(1).entries()) {
-      const r = await streamTool({ file: tool, args: ['--no-defaults', '--prepare', `--target-dir=${dirs[0]}`, `--incremental-dir=${dir}`], asUser: false }, ctx.user)
+      const r = await streamTool({ file: tool, args: ['--no-defaults', '--prepare', `--target-dir=${dirs[0]}`, `--incremental-dir=${dir}`], asUser: true }, ctx.user)
       checkTool(`mariadb-backup --prepare of incremental backup ${spec.chain[i + 1]!.id}`, r)
     }
-    const r = await streamTool({ file: tool, args: ['--no-defaults', '--move-back', `--target-dir=${dirs[0]}`, `--datadir=${ctx.paths.data}`], asUser: false }, ctx.user)
+    const r = await streamTool({ file: tool, args: ['--no-defaults', '--move-back', `--target-dir=${dirs[0]}`, `--datadir=${ctx.paths.data}`], asUser: true }, ctx.user)
     checkTool('mariadb-backup --move-back', r)
-    await chownTree(ctx.paths.data, ctx.user)
   } finally {
     await rm(work, { recursive: true, force: true })
-  }
-}
-
-/** chown -R (the files mariadb-backup wrote are root's). */
-async function chownTree(dir: string, user: RunUser): Promise<void> {
-  await chown(dir, user.uid, user.gid)
-  for (const e of await readdir(dir, { withFileTypes: true })) {
-    const p = join(dir, e.name)
-    if (e.isDirectory()) await chownTree(p, user)
-    else await chown(p, user.uid, user.gid)
   }
 }

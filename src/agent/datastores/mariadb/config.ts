@@ -1,4 +1,6 @@
 import type { InstancePaths } from '../types.js'
+import type { AccessSpec } from '../../../protocol/index.js'
+import { mariadbInitConnectLine } from './access.js'
 
 export interface MariadbConfigInput {
   paths: InstancePaths
@@ -7,6 +9,8 @@ export interface MariadbConfigInput {
   runUser: string
   serverId: number
   ramMb: number
+  /** allowed_cidrs, enforced with init_connect (access.ts). */
+  access?: AccessSpec
 }
 
 /**
@@ -103,7 +107,7 @@ sort_buffer_size=1M
 join_buffer_size=1M
 read_buffer_size=512K
 read_rnd_buffer_size=512K
-
+${mariadbInitConnectLine(c.access)}
 [mariadb-backup]
 socket=${socket}
 `

@@ -1,15 +1,23 @@
 import { chown, writeFile } from 'node:fs/promises'
 import { hostname } from 'node:os'
 import { join } from 'node:path'
+import { MariadbReplication } from './replication.js'
+import { replicaContextOf, type ReplicaSpec } from '../../../protocol/index.js'
 import type { Datastore, EngineCommand, EngineContext, TemplateInit } from '../types.js'
 import { lastMatchingLine } from '../../engine-process.js'
 import { renderMariadbCnf, renderMariadbTemplateCnf } from './config.js'
 import { mariadbPing } from './probe.js'
-import { MariadbAccounts, mariadbClient } from './users.js'
+import { MariadbAccounts, lit, mariadbClient } from './users.js'
 import type { AgentBootstrap } from '../../../protocol/index.js'
 import { applyPreparePayload, type Accounts } from '../accounts.js'
 import type { Overrides } from '../overrides.js'
-import { mariadbApplyOverrides, mariadbUpdateOverrides } from './overrides.js'
+import type { BackupInfo, RestoreSpec } from '../../../protocol/index.js'
+import type { StoredBackup } from '../backup-files.js'
+import { mariadbApplyOverrides, mariadbOverridesFile, mariadbUpdateOverrides } from './overrides.js'
+import { keepIncluded } from '../reconfigure.js'
+import { mariadbInitConnect } from './access.js'
+import { mariadbGuestLogs } from './logs.js'
+import type { GuestLogDef } from '../../guest-log.js'
 
 /**
  * MariaDB (and `mysql`, which on Debian is the same server): mariadbd runs as root in
@@ -51,6 +59,7 @@ export class MariadbService implements Datastore {
       runUser: b.runUser,
       serverId: b.serverId,
       ramMb: b.flavor.ramMb,
+      access: b.access,
     })
     await writeFile(this.cnf, text, { mode: 0o600 })
     await chown(this.cnf, this.ctx.user.uid, this.ctx.user.gid)
@@ -117,6 +126,49 @@ export class MariadbService implements Datastore {
 
   applyOverrides(overrides: Overrides): Promise<void> {
     return mariadbApplyOverrides(mariadbClient(this.cnf, this.sockets[0]!), overrides)
+  }
+
+  guestLogs(): GuestLogDef[] {
+    return mariadbGuestLogs(this.ctx, this.cnf, this.logFile, mariadbClient(this.cnf, this.sockets[0]!))
+  }
+
+  /** Resize/access/upgrade: my.cnf again (no secrets in it), with the group's include kept. */
+  async rewriteConfig(): Promise<void> {
+    await this.writeConfig()
+    const file = mariadbOverridesFile(this.ctx.paths)
+    await keepIncluded(this.cnf, file, `!include ${file}`)
+    await this.replication.keepIncluded()
+  }
+
+  /** update_access: my.cnf for the next start, SET GLOBAL init_connect for new connections now. */
+  async applyAccess(): Promise<boolean> {
+    await this.rewriteConfig()
+    await mariadbClient(this.cnf, this.sockets[0]!).query(`SET GLOBAL init_connect = ${lit(mariadbInitConnect(this.ctx.bootstrap.access) ?? '')};`)
+    return true
+  }
+
+  private repl: MariadbReplication | undefined
+  /** GTID replication (replication.ts). */
+  get replication(): MariadbReplication {
+    return (this.repl ??= new MariadbReplication(this.ctx, this.cnf, this.sockets[0]!))
+  }
+
+  /** A new replica: initialised normally, then loaded from the source and attached. */
+  async attachReplica(spec: ReplicaSpec): Promise<void> {
+    await this.replication.attach(replicaContextOf(spec.snapshot))
+  }
+
+  // Backups (mariadb/backup.ts), loaded only when used.
+  async backup(info: BackupInfo, storeDir: string): Promise<StoredBackup> {
+    return (await import('./backup.js')).mariadbBackup(this.backupContext(), info, storeDir)
+  }
+
+  async restoreBackup(spec: RestoreSpec): Promise<void> {
+    return (await import('./backup.js')).mariadbRestore(this.backupContext(), spec)
+  }
+
+  private backupContext() {
+    return { cnf: this.cnf, paths: this.ctx.paths, user: this.ctx.user, bin: (n: string) => this.bin(n), log: this.ctx.log }
   }
 
   faultLine(text: string): string | undefined {

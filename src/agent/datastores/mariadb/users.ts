@@ -14,6 +14,8 @@ import {
 export const MARIADB_HIDDEN_DBS = new Set(['mysql', 'information_schema', 'performance_schema', 'sys', 'lost+found'])
 /** Upstream's ignore_users, plus MariaDB's own system accounts and roles. */
 export const MARIADB_HIDDEN_USERS = new Set(['os_admin', 'root', 'mariadb.sys', 'PUBLIC', ''])
+/** The replication accounts the agent creates (replication.ts: slave_<8 hex>): system accounts, never listed. */
+const MARIADB_REPLICATION_USER = /^slave_[0-9a-f]{8}$/
 
 /**
  * Upstream's MySQLSchema name rule. Upstream's regex needs at least two characters
@@ -144,7 +146,7 @@ export class MariadbAccounts implements Accounts {
     ])
     const existing = new Set(dbs)
     return users
-      .filter(([name, host]) => !MARIADB_HIDDEN_USERS.has(name!) && host !== 'localhost')
+      .filter(([name, host]) => !MARIADB_HIDDEN_USERS.has(name!) && !MARIADB_REPLICATION_USER.test(name!) && host !== 'localhost')
       .map(([name, host]) => ({
         name: name!,
         host: host!,

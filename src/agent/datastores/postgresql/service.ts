@@ -1,14 +1,22 @@
 import { access, chown, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
+import { PostgresReplication } from './replication.js'
+import { replicaContextOf, type ReplicaSpec } from '../../../protocol/index.js'
 import type { Datastore, EngineCommand, EngineContext, TemplateInit } from '../types.js'
 import { lastMatchingLine } from '../../engine-process.js'
 import { renderPgHba, renderPostgresConf } from './config.js'
 import { postgresPing } from './probe.js'
-import { PostgresAccounts, postgresClient } from './users.js'
+import { PostgresAccounts, pgLit, postgresClient } from './users.js'
 import type { AgentBootstrap } from '../../../protocol/index.js'
 import { applyPreparePayload, type Accounts } from '../accounts.js'
 import type { Overrides } from '../overrides.js'
-import { postgresApplyOverrides, postgresUpdateOverrides } from './overrides.js'
+import type { BackupInfo, RestoreSpec } from '../../../protocol/index.js'
+import type { StoredBackup } from '../backup-files.js'
+import { postgresArchiveConf } from './backup.js'
+import { postgresApplyOverrides, postgresOverridesFile, postgresUpdateOverrides } from './overrides.js'
+import { keepIncluded } from '../reconfigure.js'
+import { postgresGuestLogs } from './logs.js'
+import type { GuestLogDef } from '../../guest-log.js'
 
 /**
  * PostgreSQL: initdb and postgres refuse root, so both run as the run user (setpriv).
@@ -23,7 +31,6 @@ export class PostgresqlService implements Datastore {
   readonly staleFiles: string[]
   /** SIGINT is a fast shutdown (pg_ctl -m fast): sessions are rolled back, nothing is lost. */
   readonly stopSignal = 'SIGINT' as const
-  private readonly binDir: string | undefined
 
   constructor(private readonly ctx: EngineContext) {
     const p = ctx.paths
@@ -32,11 +39,12 @@ export class PostgresqlService implements Datastore {
     this.sockets = [join(p.run, `.s.PGSQL.${ctx.bootstrap.port}`)]
     // postgres refuses to start while the PID in these is alive, whoever it is now.
     this.staleFiles = [join(p.data, 'postmaster.pid'), `${this.sockets[0]}.lock`]
-    this.binDir = ctx.bootstrap.datastore.binDir
   }
 
   private async bin(name: string): Promise<string> {
-    if (this.binDir) return join(this.binDir, name)
+    // Read at each use: an upgrade changes the bootstrap's binDir in place.
+    const binDir = this.ctx.bootstrap.datastore.binDir
+    if (binDir) return join(binDir, name)
     // Debian keeps the server binaries off PATH; use its versioned dir when it exists.
     const debian = `/usr/lib/postgresql/${this.ctx.bootstrap.datastore.version.split('.')[0]}/bin`
     return access(join(debian, name)).then(
@@ -49,8 +57,8 @@ export class PostgresqlService implements Datastore {
     const b = this.ctx.bootstrap
     const conf = this.ctx.paths.conf
     const files: Array<[string, string]> = [
-      ['postgresql.conf', renderPostgresConf({ paths: this.ctx.paths, address: b.address, port: b.port, ramMb: b.flavor.ramMb })],
-      ['pg_hba.conf', renderPgHba()],
+      ['postgresql.conf', renderPostgresConf({ paths: this.ctx.paths, address: b.address, port: b.port, ramMb: b.flavor.ramMb }) + postgresArchiveConf(this.ctx.paths)],
+      ['pg_hba.conf', renderPgHba(b.access)],
       ['pg_ident.conf', ''],
     ]
     for (const [name, text] of files) {
@@ -112,6 +120,61 @@ export class PostgresqlService implements Datastore {
   async applyOverrides(): Promise<void> {
     const b = this.ctx.bootstrap
     await postgresApplyOverrides(postgresClient(await this.bin('psql'), this.ctx.paths.run, b.port, this.ctx.user.name))
+  }
+
+  guestLogs(): GuestLogDef[] {
+    return postgresGuestLogs(this.ctx)
+  }
+
+  /** Resize/access/upgrade: postgresql.conf and pg_hba.conf again, with the group's include kept. */
+  async rewriteConfig(): Promise<void> {
+    await this.writeConfig()
+    const file = postgresOverridesFile(this.ctx.paths)
+    await keepIncluded(join(this.ctx.paths.conf, 'postgresql.conf'), file, `include_if_exists = ${pgLit(file)}`)
+    await this.replication.keepIncluded()
+  }
+
+  /** update_access: pg_hba.conf again, then a reload (new connections are checked against it). */
+  async applyAccess(): Promise<boolean> {
+    await this.rewriteConfig()
+    const b = this.ctx.bootstrap
+    await postgresClient(await this.bin('psql'), this.ctx.paths.run, b.port, this.ctx.user.name).query('SELECT pg_reload_conf();')
+    return true
+  }
+
+  private repl: PostgresReplication | undefined
+  /** Streaming replication (replication.ts). */
+  get replication(): PostgresReplication {
+    return (this.repl ??= new PostgresReplication(this.ctx, (n) => this.bin(n)))
+  }
+
+  /** A new replica's data dir is a pg_basebackup of the source (instead of initdb). */
+  seedReplica(spec: ReplicaSpec): Promise<boolean> {
+    return this.replication.seed(replicaContextOf(spec.snapshot))
+  }
+
+  /** Once the standby answers: wait until it streams from the source. */
+  async attachReplica(spec: ReplicaSpec): Promise<void> {
+    await this.replication.attach(replicaContextOf(spec.snapshot))
+  }
+
+  // Backups (postgresql/backup.ts).
+  async backup(info: BackupInfo, storeDir: string): Promise<StoredBackup> {
+    return (await import('./backup.js')).postgresBackup(this.backupContext(), info, storeDir)
+  }
+
+  async restoreBackup(spec: RestoreSpec): Promise<void> {
+    return (await import('./backup.js')).postgresRestore(this.backupContext(), spec)
+  }
+
+  async afterRestore(spec: RestoreSpec): Promise<void> {
+    return (await import('./backup.js')).postgresAfterRestore(this.backupContext(), spec)
+  }
+
+  private backupContext() {
+    const b = this.ctx.bootstrap
+    return { paths: this.ctx.paths, user: this.ctx.user, port: b.port, bin: (n: string) => this.bin(n), log: this.ctx.log,
+      client: async () => postgresClient(await this.bin('psql'), this.ctx.paths.run, b.port, this.ctx.user.name) }
   }
 
   faultLine(text: string): string | undefined {

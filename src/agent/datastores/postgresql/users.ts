@@ -12,8 +12,8 @@ import {
 
 /** Databases never listed nor touchable (internals.md 4.2). */
 export const PG_HIDDEN_DBS = new Set(['postgres', 'template0', 'template1'])
-/** Upstream's ignore_users for PostgreSQL; pg_* roles are the engine's own. */
-export const PG_HIDDEN_USERS = new Set(['os_admin', 'postgres', 'root'])
+/** Upstream's ignore_users for PostgreSQL (plus the replication role, replication.ts); pg_* roles are the engine's own. */
+export const PG_HIDDEN_USERS = new Set(['os_admin', 'postgres', 'root', 'replicator'])
 /** NAMEDATALEN - 1: longer identifiers are silently truncated by the engine. */
 export const PG_NAME_MAX = 63
 const ENCODING = /^[A-Za-z0-9_-]{1,64}$/

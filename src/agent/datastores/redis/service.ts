@@ -1,6 +1,8 @@
 import { randomBytes } from 'node:crypto'
 import { chown, readFile, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
+import { RedisReplication } from './replication.js'
+import { replicaContextOf, type ReplicaSpec } from '../../../protocol/index.js'
 import type { Datastore, EngineCommand, EngineContext } from '../types.js'
 import { lastMatchingLine } from '../../engine-process.js'
 import { renderRedisAcl, renderRedisConf } from './config.js'
@@ -9,7 +11,12 @@ import { RedisAccounts, redisClient } from './users.js'
 import type { AgentBootstrap } from '../../../protocol/index.js'
 import type { Accounts } from '../accounts.js'
 import type { Overrides } from '../overrides.js'
-import { redisApplyOverrides, redisUpdateOverrides } from './overrides.js'
+import type { BackupInfo, RestoreSpec } from '../../../protocol/index.js'
+import type { StoredBackup } from '../backup-files.js'
+import { redisApplyOverrides, redisOverridesFile, redisUpdateOverrides } from './overrides.js'
+import { keepIncluded } from '../reconfigure.js'
+import { redisGuestLogs } from './logs.js'
+import type { GuestLogDef } from '../../guest-log.js'
 
 /** File (root, 0600) with the agent's admin password: the ACL `default` user's. */
 export const REDIS_ADMIN_SECRET = 'admin.secret'
@@ -91,6 +98,56 @@ export class RedisService implements Datastore {
 
   applyOverrides(overrides: Overrides): Promise<void> {
     return redisApplyOverrides(redisClient(this.sockets[0]!, this.secretFile), overrides)
+  }
+
+  guestLogs(): GuestLogDef[] {
+    return redisGuestLogs(this.ctx, this.logFile)
+  }
+
+  /**
+   * Resize/upgrade: redis.conf again (maxmemory from the flavor), with the group's
+   * include kept. Not the password or the ACL file: those stay as they are.
+   */
+  async rewriteConfig(): Promise<void> {
+    const b = this.ctx.bootstrap
+    await writeFile(this.conf, renderRedisConf({ paths: this.ctx.paths, address: b.address, port: b.port, ramMb: b.flavor.ramMb }), { mode: 0o600 })
+    await chown(this.conf, this.ctx.user.uid, this.ctx.user.gid)
+    const file = redisOverridesFile(this.ctx.paths)
+    await keepIncluded(this.conf, file, `include ${file}`)
+    await this.replication.keepIncluded()
+  }
+
+  /**
+   * Redis authenticates users, not addresses: it has no per-client address check
+   * (only `bind`, which picks the listening address, and protected-mode, which only
+   * matters without passwords). allowed_cidrs are recorded but not enforced here.
+   */
+  async applyAccess(): Promise<boolean> {
+    return false
+  }
+
+  private repl: RedisReplication | undefined
+  /** REPLICAOF replication (replication.ts). */
+  get replication(): RedisReplication {
+    return (this.repl ??= new RedisReplication(this.ctx, this.conf, this.sockets[0]!, this.secretFile))
+  }
+
+  /** A new replica: REPLICAOF the source and wait for the first sync. */
+  async attachReplica(spec: ReplicaSpec): Promise<void> {
+    await this.replication.attach(replicaContextOf(spec.snapshot))
+  }
+
+  // Backups (redis/backup.ts).
+  async backup(info: BackupInfo, storeDir: string): Promise<StoredBackup> {
+    return (await import('./backup.js')).redisBackup(this.backupContext(), info, storeDir)
+  }
+
+  async restoreBackup(spec: RestoreSpec): Promise<void> {
+    return (await import('./backup.js')).redisRestore(this.backupContext(), spec)
+  }
+
+  private backupContext() {
+    return { paths: this.ctx.paths, user: this.ctx.user, client: () => redisClient(this.sockets[0]!, this.secretFile) }
   }
 
   faultLine(text: string): string | undefined {

@@ -1,6 +1,7 @@
 import type { CommandSpec } from '../../spec.js'
 import { CliError, describeError } from '../../errors.js'
 import { findInstance } from '../../resolve.js'
+import { YES_OPTION, confirm } from '../../prompt.js'
 
 export const dbDelete: CommandSpec = {
   path: ['db', 'delete'],
@@ -10,10 +11,12 @@ export const dbDelete: CommandSpec = {
     { name: 'database', description: 'Name of the database' },
   ],
   output: 'none',
+  options: [YES_OPTION],
   examples: ['trove db delete db1 shop'],
-  async run(ctx, args) {
+  async run(ctx, args, opts) {
     const client = await ctx.client()
     const inst = await findInstance(client, String(args.instance))
+    await confirm(ctx, `Delete database ${String(args.database)} of instance ${inst.name}?`, opts)
     try {
       await client.databases.delete(inst.id, String(args.database))
     } catch (e) {

@@ -1,9 +1,11 @@
 import type { InstanceCreate } from '../../../sdk/index.js'
 import type { CommandSpec } from '../../spec.js'
 import { CliError } from '../../errors.js'
-import { findFlavor } from '../../resolve.js'
+import { findFlavor, findInstance } from '../../resolve.js'
 import { waitForInstance } from '../../ui/wait.js'
 import { showFields } from './fields.js'
+import { findBackup } from '../backup/fields.js'
+import { promptMissingCreateValues } from '../../prompt.js'
 
 const collect = (v: unknown): string[] => (Array.isArray(v) ? v.map(String) : v === undefined ? [] : [String(v)])
 
@@ -19,6 +21,7 @@ export const instanceCreate: CommandSpec = {
     { flags: '--volume-type <volume_type>', description: 'Volume type' },
     { flags: '--databases <database...>', description: 'Optional list of databases' },
     { flags: '--users <user:password...>', description: 'Optional list of users' },
+    { flags: '--backup <backup>', description: 'A backup name or ID' },
     { flags: '--availability-zone <availability_zone>', description: 'The Zone hint to give to Nova' },
     { flags: '--datastore <datastore>', description: 'A datastore name or ID' },
     { flags: '--datastore-version <datastore_version>', description: 'A datastore version name or ID' },
@@ -26,20 +29,28 @@ export const instanceCreate: CommandSpec = {
     { flags: '--nic <net-id=<net-uuid>,subnet-id=<subnet-uuid>,ip-address=<ip-address>>', description: 'Create instance with the given network' },
     { flags: '--is-public', description: 'Whether or not to make the instance public' },
     { flags: '--allowed-cidr <ALLOWED_CIDRS>', description: 'The IP CIDRs that are allowed to access the database instance', repeatable: true },
+    { flags: '--replica-of <source_instance>', description: 'ID or name of an existing instance to replicate from' },
+    { flags: '--replica-count <count>', description: 'Number of replicas to create (defaults to 1 if replica_of specified)', int: true },
     { flags: '--region <region>', description: 'Name of region in which to create the instance', hidden: true },
   ],
   examples: [
     'trove instance create db1 --flavor m1.tiny --size 1 --datastore postgresql --wait',
     'trove instance create app --flavor 2 --size 2 --datastore mariadb --databases app --users app:secret',
+    'trove instance create app-replica --replica-of app --wait',
   ],
   async run(ctx, args, opts) {
-    if (!opts.flavor) throw new CliError('Please specify a flavor')
+    await promptMissingCreateValues(ctx, opts)
+    if (!opts.flavor && !opts.replicaOf) throw new CliError('Please specify a flavor')
     const size = opts.size as number | undefined
     if (size !== undefined && size <= 0) throw new CliError(`Volume size '${size}' must be an integer and greater than 0.`)
     const body: InstanceCreate = { name: String(args.name) }
     const client = await ctx.client()
-    const flavor = await findFlavor(client, String(opts.flavor))
-    body.flavorRef = String(flavor.id ?? flavor.str_id)
+    // A replica takes its source's flavor: the openstack client warns and sends none (cli.md 3).
+    if (opts.replicaOf && opts.flavor) ctx.io.stdout('Warning: Flavor is ignored for creating replica.\n')
+    if (!opts.replicaOf) {
+      const flavor = await findFlavor(client, String(opts.flavor))
+      body.flavorRef = String(flavor.id ?? flavor.str_id)
+    }
     if (size !== undefined) body.volume = { size, type: (opts.volumeType as string | undefined) ?? null }
     const databases = collect(opts.databases).map((name) => ({ name }))
     if (databases.length) body.databases = databases
@@ -49,6 +60,7 @@ export const instanceCreate: CommandSpec = {
       return { name: u.slice(0, i), password: u.slice(i + 1), databases }
     })
     if (users.length) body.users = users
+    if (opts.backup) body.restorePoint = { backupRef: (await findBackup(client, String(opts.backup))).id }
     if (opts.availabilityZone) body.availability_zone = String(opts.availabilityZone)
     const ds: InstanceCreate['datastore'] = {}
     if (opts.datastore) ds.type = String(opts.datastore)
@@ -65,6 +77,10 @@ export const instanceCreate: CommandSpec = {
       }
       body.nics = [nic]
     }
+    if (opts.replicaOf) body.replica_of = (await findInstance(client, String(opts.replicaOf))).id
+    // Defaults to 1 with --replica-of; without it a count is sent as given (the server refuses > 1).
+    const count = (opts.replicaCount as number | undefined) ?? (opts.replicaOf ? 1 : undefined)
+    if (count !== undefined) body.replica_count = count
     if (opts.region) body.region_name = String(opts.region)
     const cidrs = collect(opts.allowedCidr)
     body.access = { is_public: Boolean(opts.isPublic), ...(cidrs.length ? { allowed_cidrs: cidrs } : {}) }

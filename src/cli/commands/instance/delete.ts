@@ -3,12 +3,14 @@ import { CliError } from '../../errors.js'
 import { describeError } from '../../errors.js'
 import { instanceIdFor } from '../../resolve.js'
 import { waitForInstance } from '../../ui/wait.js'
+import { YES_OPTION, confirm } from '../../prompt.js'
 
 export const instanceDelete: CommandSpec = {
   path: ['instance', 'delete'],
   summary: 'Delete one or more instances',
   args: [{ name: 'instance', description: 'Instance(s) to delete (name or ID)', variadic: true }],
   output: 'none',
+  options: [YES_OPTION],
   wait: true,
   examples: ['trove instance delete db1', 'trove instance delete db1 db2 --wait'],
   async run(ctx, args, opts) {
@@ -17,6 +19,7 @@ export const instanceDelete: CommandSpec = {
     // All names are resolved before anything is deleted, as the openstack client does.
     const ids: string[] = []
     for (const n of names) ids.push(await instanceIdFor(client, n))
+    await confirm(ctx, `Delete instance${names.length > 1 ? 's' : ''} ${names.join(', ')}?`, opts)
     let failed = false
     const accepted: string[] = []
     for (const id of ids) {

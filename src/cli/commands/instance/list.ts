@@ -14,7 +14,7 @@ export const instanceList: CommandSpec = {
   async run(ctx, _args, opts) {
     const client = await ctx.client()
     // One page, as the openstack client shows (links are not followed).
-    const page = await client.instances.page({ limit: opts.limit ? Number(opts.limit) : undefined, marker: opts.marker as string | undefined, includeClustered: Boolean(opts.includeClustered) })
+    const page = await client.instances.page({ limit: opts.limit ? Number(opts.limit) : undefined, marker: opts.marker as string | undefined, includeClustered: Boolean(opts.includeClustered ?? opts.include_clustered) })
     return { kind: 'list', columns: LIST_COLUMNS, rows: page.items.map(listRow) }
   },
 }
