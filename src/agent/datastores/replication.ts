@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto'
 import { readFile, rename, rm, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import type { ReplicaContext, ReplicationUser } from '../../protocol/index.js'
-import type { InstancePaths } from './types.js'
+import type { EngineContext, InstancePaths } from './types.js'
 
 /**
  * Runs engine work with no other lifecycle operation meanwhile (the supervisor's
@@ -82,5 +82,20 @@ export async function pollUntil<T>(probe: () => Promise<T | undefined>, ms: numb
     if (v !== undefined) return v
     if (Date.now() >= deadline) throw timeout()
     await new Promise((r) => setTimeout(r, everyMs))
+  }
+}
+
+/**
+ * get_replica_context: where this source is and how to log in to it, with the position
+ * a replica starts from. Refused until enable_as_master made the replication account.
+ */
+export async function replicaContextOf(ctx: EngineContext, logPosition: () => Promise<string>): Promise<ReplicaContext> {
+  const state = await loadReplicationState(ctx.paths)
+  if (!state.user) throw new Error('this instance is not a replication source (enable_as_master first)')
+  const b = ctx.bootstrap
+  return {
+    master: { host: b.address, port: b.port },
+    replica_conf: { log_position: await logPosition(), replication_user: state.user },
+    datastore_manager: b.datastore.manager,
   }
 }

@@ -3,7 +3,7 @@ import type { Lab } from '../lab.js'
 import { InstanceTask } from './instance-tasks.js'
 import type { FlowHandler, TaskRow } from './engine.js'
 import { guestMessage } from './replica-create.js'
-import { Steps, awaitAgents, guest, setTasks, type ReplicationSetPayload } from './promote-replica.js'
+import { Steps, awaitAgents, guest, setTasks, takeOver, type ReplicationSetPayload } from './promote-replica.js'
 
 /**
  * Eject a dead replica source (internals.md 1.8): every replica reports the source it
@@ -30,13 +30,7 @@ export class EjectReplicaSourceFlow implements FlowHandler {
       const candidate = await this.pickCandidate(replicas)
       const others = replicas.filter((r) => r !== candidate)
       const steps = new Steps(lab, task, ['start', 'detach', 'enable_as_master', 'writable', ...others.map((r) => `replica:${r}`), 'finish'])
-      await steps.run('detach', () => guest(lab, candidate, 'detach_replica', { for_failover: true }).then(() => undefined))
-      await steps.run('enable_as_master', async () => {
-        await guest(lab, candidate, 'enable_as_master', { replica_source_config: {} })
-        lab.instances.setSlaveOf(candidate, null)
-      })
-      await steps.run('writable', () => guest(lab, candidate, 'make_read_only', { read_only: false }).then(() => undefined))
-      const context = await guest<ReplicaContext>(lab, candidate, 'get_replica_context')
+      const context = await takeOver(lab, steps, candidate)
       for (const r of others) {
         await steps.run(`replica:${r}`, async () => {
           await guest(lab, r, 'detach_replica', { for_failover: true })

@@ -76,6 +76,20 @@ export function setTasks(lab: Lab, ids: string[], from: InstanceTaskName, to: In
  * candidate) when a step fails. A replica that fails to follow is PROMOTION_ERROR
  * alone; the others finish.
  */
+/**
+ * The candidate becomes the source (promote and eject alike): detach it, make it a
+ * master, let it take writes; returns the context the other members attach with.
+ */
+export async function takeOver(lab: Lab, steps: Steps, candidate: string): Promise<ReplicaContext> {
+  await steps.run('detach', () => guest(lab, candidate, 'detach_replica', { for_failover: true }).then(() => undefined))
+  await steps.run('enable_as_master', async () => {
+    await guest(lab, candidate, 'enable_as_master', { replica_source_config: {} })
+    lab.instances.setSlaveOf(candidate, null)
+  })
+  await steps.run('writable', () => guest(lab, candidate, 'make_read_only', { read_only: false }).then(() => undefined))
+  return guest<ReplicaContext>(lab, candidate, 'get_replica_context')
+}
+
 export class PromoteReplicaFlow implements FlowHandler {
   readonly kind = 'promote_to_replica_source'
 
@@ -99,13 +113,7 @@ export class PromoteReplicaFlow implements FlowHandler {
         txn = await guest(lab, source, 'get_latest_txn_id')
         await guest(lab, candidate, 'wait_for_txn', { txn })
       })
-      await steps.run('detach', () => guest(lab, candidate, 'detach_replica', { for_failover: true }).then(() => undefined))
-      await steps.run('enable_as_master', async () => {
-        await guest(lab, candidate, 'enable_as_master', { replica_source_config: {} })
-        lab.instances.setSlaveOf(candidate, null)
-      })
-      await steps.run('writable', () => guest(lab, candidate, 'make_read_only', { read_only: false }).then(() => undefined))
-      const context = await guest<ReplicaContext>(lab, candidate, 'get_replica_context')
+      const context = await takeOver(lab, steps, candidate)
       for (const r of others) {
         await steps.run(`replica:${r}`, async () => {
           try {

@@ -8,6 +8,7 @@ import { ensureIncluded, writeOwned } from '../overrides.js'
 import { keepIncluded } from '../reconfigure.js'
 import {
   loadReplicationState,
+  replicaContextOf,
   pollUntil,
   replicationUserOf,
   saveReplicationState,
@@ -70,17 +71,10 @@ export class MariadbReplication implements EngineReplication {
     await saveReplicationState(this.ctx.paths, { ...state, role: state.role === 'replica' ? 'replica' : 'primary', user })
   }
 
-  async replicaContext(): Promise<ReplicaContext> {
-    const state = await loadReplicationState(this.ctx.paths)
-    if (!state.user) throw new Error('this instance is not a replication source (enable_as_master first)')
-    const pos = (await this.db.query('SELECT @@gtid_binlog_pos;'))[0]?.[0] ?? ''
-    const b = this.ctx.bootstrap
-    return {
-      master: { host: b.address, port: b.port },
-      replica_conf: { log_position: pos, replication_user: state.user },
-      datastore_manager: b.datastore.manager,
-    }
+  replicaContext(): Promise<ReplicaContext> {
+    return replicaContextOf(this.ctx, async () => (await this.db.query('SELECT @@gtid_binlog_pos;'))[0]?.[0] ?? '')
   }
+
 
   async attach(ctx: ReplicaContext, m?: Maintenance): Promise<void> {
     const state = await loadReplicationState(this.ctx.paths)

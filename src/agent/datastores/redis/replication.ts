@@ -6,6 +6,7 @@ import { ensureIncluded, writeOwned } from '../overrides.js'
 import { keepIncluded } from '../reconfigure.js'
 import {
   loadReplicationState,
+  replicaContextOf,
   pollUntil,
   replicationUserOf,
   saveReplicationState,
@@ -71,16 +72,10 @@ export class RedisReplication implements EngineReplication {
     await saveReplicationState(this.ctx.paths, { ...state, role: state.role === 'replica' ? 'replica' : 'primary', user })
   }
 
-  async replicaContext(): Promise<ReplicaContext> {
-    const state = await loadReplicationState(this.ctx.paths)
-    if (!state.user) throw new Error('this instance is not a replication source (enable_as_master first)')
-    const b = this.ctx.bootstrap
-    return {
-      master: { host: b.address, port: b.port },
-      replica_conf: { log_position: await this.latestTxnId(), replication_user: state.user },
-      datastore_manager: b.datastore.manager,
-    }
+  replicaContext(): Promise<ReplicaContext> {
+    return replicaContextOf(this.ctx, () => this.latestTxnId())
   }
+
 
   async attach(ctx: ReplicaContext, m?: Maintenance): Promise<void> {
     const state = await loadReplicationState(this.ctx.paths)
