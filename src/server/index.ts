@@ -9,7 +9,7 @@ import { registerDatastores, seedFlavors } from './db/seed.js'
 import { seedConfigurationParameters } from './configurations/parameter-seed.js'
 import { IdentityStore } from './identity/store.js'
 import { identityRoutes } from './identity/routes.js'
-import { AgentCredentials, startBroker, type BrokerHandle } from './broker/index.js'
+import { AgentCredentials, SubscriberCredentials, startBroker, type BrokerHandle } from './broker/index.js'
 import { RpcClient } from './broker/rpc.js'
 import { LocalCompute } from './compute/local.js'
 import { detectEngines, type DetectedEngine } from './compute/engines.js'
@@ -18,6 +18,11 @@ import { CreateInstanceFlow } from './tasks/create-instance.js'
 import { DeleteInstanceFlow } from './tasks/delete-instance.js'
 import { RestartInstanceFlow } from './tasks/restart-instance.js'
 import { RebootInstanceFlow } from './tasks/reboot-instance.js'
+import { PromoteReplicaFlow } from './tasks/promote-replica.js'
+import { EjectReplicaSourceFlow } from './tasks/eject-replica.js'
+import { DetachReplicaFlow } from './tasks/detach-replica.js'
+import { ResizeFlavorFlow, ResizeVolumeFlow, UpgradeInstanceFlow } from './tasks/resize-instance.js'
+import { BackupInstanceFlow } from './tasks/backup-instance.js'
 import { InstanceTask } from './tasks/instance-tasks.js'
 import { createHttp, baseUrl } from './api/http.js'
 import { tenantGuard } from './api/guard.js'
@@ -26,7 +31,8 @@ import { tenantRoutes } from './api/routes.js'
 import { readCloudPasswords, writeClouds } from './clouds.js'
 import { DEFAULT_QUOTAS, Quotas } from './quotas.js'
 import { DEFAULT_RATE_LIMITS, RateLimiter, rateLimitHook } from './api/rate-limit.js'
-import { Notifier } from './notifications.js'
+import { DEFAULT_EXISTS_INTERVAL_MS, Notifier } from './notifications.js'
+import { Reconciler } from './reconcile.js'
 import type { Lab, LabConfig } from './lab.js'
 
 export type { Lab, LabConfig } from './lab.js'
@@ -39,6 +45,12 @@ export interface ServerOptions extends Partial<LabConfig> {
   engines?: DetectedEngine[]
   /** false: start no agent processes (see LocalComputeOptions.spawnAgents). */
   spawnAgents?: boolean
+  /** Reconciliation period (ms; default TROVE_RECONCILE_MS or 10 s); 0 turns periodic passes off. */
+  reconcileMs?: number
+  /** `trove.instance.exists` period (ms; default TROVE_EXISTS_INTERVAL_MS or 3600 s); 0 turns it off. */
+  existsIntervalMs?: number
+  /** `dbaas.quota` period (ms; default TROVE_QUOTA_NOTIFICATION_INTERVAL_MS, else off). */
+  quotaNotificationIntervalMs?: number
 }
 
 /** Default data directory: TROVE_DATA_DIR, else /var/lib/trove for root (engines must reach it), else ~/.local/share/trove. */
@@ -114,7 +126,7 @@ export async function buildServer(opts: ServerOptions = {}): Promise<TroveServer
     quotas: new Quotas(db, config.quotaDefaults),
     rateLimiter: new RateLimiter(config.rateLimits),
     credentials: new AgentCredentials(db),
-    notifications: new Notifier({ db, log, host: config.host, region: config.region, webhook: config.notificationWebhook }),
+    notifications: new Notifier({ db, log, host: config.host, region: config.region, webhook: config.notificationWebhook, faults: instances }),
     get rpc(): RpcClient {
       if (!rpc) throw new Error('server not started')
       return rpc
@@ -125,11 +137,21 @@ export async function buildServer(opts: ServerOptions = {}): Promise<TroveServer
   tasks.register(new DeleteInstanceFlow(lab))
   tasks.register(new RestartInstanceFlow(lab))
   tasks.register(new RebootInstanceFlow(lab))
+  // Replication (promote, eject, detach; replicas are built by the create flow).
+  tasks.register(new PromoteReplicaFlow(lab))
+  tasks.register(new EjectReplicaSourceFlow(lab))
+  tasks.register(new DetachReplicaFlow(lab))
+  tasks.register(new ResizeFlavorFlow(lab))
+  tasks.register(new ResizeVolumeFlow(lab))
+  tasks.register(new UpgradeInstanceFlow(lab))
+  const backupFlow = new BackupInstanceFlow(lab)
+  tasks.register(backupFlow)
   // Reservations of API calls the last run died in would hold their usage forever.
   const interrupted = lab.quotas.rollbackOpen()
   if (interrupted) log(`rolled back ${interrupted} quota reservation(s) of requests interrupted by the last shutdown`)
 
   const onAgentEvent = (id: string, ev: AgentEvent) => {
+    if (ev.kind === 'update_backup') return backupFlow.onAgentEvent(id, ev)
     if (ev.kind !== 'heartbeat') return
     if (!instances.heartbeat(id, ev.status, ev.sent, ev.agentPid ?? null, ev.enginePid ?? null)) return
     create.onAgentEvent(id, ev)
@@ -147,6 +169,7 @@ export async function buildServer(opts: ServerOptions = {}): Promise<TroveServer
   http.get('/v1.0', { preHandler: tenantGuard(lab) }, async () => ({}))
 
   let started = false
+  let reconciler: Reconciler | undefined
   return {
     lab,
     http,
@@ -156,6 +179,8 @@ export async function buildServer(opts: ServerOptions = {}): Promise<TroveServer
       writeFileSync(brokerFile, JSON.stringify({ host: config.host, port: broker.port } satisfies BrokerLocation), { mode: 0o644 })
       rpc = new RpcClient(broker.broker)
       lab.notifications.attach(broker.broker)
+      // External notification subscribers: read-only MQTT credential in DIR/notifications.json (0600).
+      new SubscriberCredentials(db).ensure(join(config.dataDir, 'notifications.json'), { host: config.host, port: broker.port })
       await rpc.start(onAgentEvent)
 
       await http.listen({ host: config.host, port: config.port })
@@ -177,10 +202,23 @@ export async function buildServer(opts: ServerOptions = {}): Promise<TroveServer
         }
       }
       tasks.resumeAll()
+      // Reconciliation (reconcile.ts): at start and then periodically.
+      const reconcileMs = opts.reconcileMs ?? (Number(process.env.TROVE_RECONCILE_MS) || 10_000)
+      reconciler = new Reconciler(lab, { spawnAgents: opts.spawnAgents })
+      if (reconcileMs > 0) reconciler.start(reconcileMs)
+      const envMs = (name: string) => (process.env[name] !== undefined && process.env[name] !== '' ? Number(process.env[name]) : undefined)
+      lab.notifications.startPeriodic({
+        existsMs: opts.existsIntervalMs ?? envMs('TROVE_EXISTS_INTERVAL_MS') ?? DEFAULT_EXISTS_INTERVAL_MS,
+        quotaMs: opts.quotaNotificationIntervalMs ?? envMs('TROVE_QUOTA_NOTIFICATION_INTERVAL_MS') ?? 0,
+        instances: () => instances.listAll(),
+        quotaUsage: (tenantId) => lab.quotas.usage(tenantId),
+      })
       started = true
       return { url, brokerPort: broker.port, cloudsFile, createdPasswords }
     },
     async close() {
+      reconciler?.stop()
+      lab.notifications.stopPeriodic()
       await tasks.close()
       create.close()
       if (started) await http.close()

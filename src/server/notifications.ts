@@ -6,6 +6,7 @@ import { notificationTopic } from '../protocol/index.js'
 import type { DB } from './db/index.js'
 import { isoNow } from './db/index.js'
 import type { InstanceJoined } from './db/instances.js'
+import { instanceStatus } from './api/views.js'
 
 /**
  * Notifications (internals.md 5, upstream trove/common/notification.py). Each event is
@@ -48,7 +49,24 @@ export interface NotifierOptions {
   /** POST every notification here (JSON body = the message). */
   webhook?: string
   webhookTimeoutMs?: number
+  /** Where an `.error` of an instance's action is recorded (upstream writes instance_faults). */
+  faults?: { addFault(id: string, message: string, details?: string | null): void }
 }
+
+/** Periodic events (internals.md 5 A and C); an interval of 0 (or absent) turns one off. */
+export interface PeriodicNotifications {
+  /** `trove.instance.exists` for every instance, every this many ms (upstream exists_notification_interval, 3600 s). */
+  existsMs?: number
+  /** `dbaas.quota` for every project's quota, every this many ms (upstream quota_notification_interval, off). */
+  quotaMs?: number
+  /** Instances alive now (the exists events). */
+  instances: () => InstanceJoined[]
+  /** A project's quota usage (the quota events). */
+  quotaUsage: (tenantId: string) => Array<{ resource: string; in_use: number; reserved: number; limit: number }>
+}
+
+/** Upstream's exists_notification_interval (seconds → ms). */
+export const DEFAULT_EXISTS_INTERVAL_MS = 3_600_000
 
 /** Upstream's notification_service_id defaults: a fixed UUID per datastore. */
 const SERVICE_IDS: Record<string, string> = {
@@ -73,11 +91,17 @@ function pythonUtcNow(d = new Date()): string {
   return `${d.toISOString().slice(0, 23).replace('T', ' ')}000`
 }
 
+/** `2019-12-23T20:53:38`: upstream's utils.isotime() form of the audit period bounds. */
+function isoSeconds(d: Date): string {
+  return `${d.toISOString().slice(0, 19)}Z`
+}
+
 export class Notifier {
   private broker: Aedes | undefined
   private webhooksInFlight = 0
   private readonly host = hostname()
   private readonly insert
+  private timers: NodeJS.Timeout[] = []
 
   constructor(private readonly o: NotifierOptions) {
     this.insert = o.db.prepare('INSERT INTO notifications (id, event_type, publisher_id, priority, payload, created, instance_id, request_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?)')
@@ -147,9 +171,9 @@ export class Notifier {
     this.emit(`dbaas.${event}.end`, { ...this.apiTraits(req), ...startTraits, ...endTraits }, { service: 'api' })
   }
 
-  /** `.end` (no failure) or `.error` of an instance flow, with the traits of the `.start` that began it. */
-  end(event: string, instanceId: string, failure?: Error | string): void {
-    const traits = { ...this.startTraits(event, instanceId), server_type: 'taskmanager', instance_id: instanceId }
+  /** `.end` (no failure) or `.error` of an instance flow, with the traits of the `.start` that began it (plus `endTraits`, e.g. backup_id). */
+  end(event: string, instanceId: string, failure?: Error | string, endTraits: Record<string, unknown> = {}): void {
+    const traits = { ...this.startTraits(event, instanceId), server_type: 'taskmanager', instance_id: instanceId, ...endTraits }
     if (failure === undefined) {
       this.emit(`dbaas.${event}.end`, traits, { instanceId })
     } else {
@@ -157,6 +181,37 @@ export class Notifier {
       // Upstream sends the traceback's lines; a lab flow has only its message.
       this.emit(`dbaas.${event}.error`, { ...traits, message, exception: [message] }, { priority: 'ERROR', instanceId })
     }
+  }
+
+  /**
+   * Work the API finishes itself on an instance (upstream's `with StartNotification`
+   * around a synchronous guest call or a database write): `.start` now, then `.end`
+   * when `work` resolves, or `.error` (message, exception) and an instance fault when
+   * it throws; the error is rethrown unchanged, so the route answers as before.
+   */
+  async action<T>(req: FastifyRequest, event: string, instanceId: string, traits: Record<string, unknown>, work: () => T | Promise<T>): Promise<T> {
+    this.start(req, event, instanceId, traits)
+    const base = { ...this.apiTraits(req), ...traits }
+    let result: T
+    try {
+      result = await work()
+    } catch (e) {
+      const message = e instanceof Error ? e.message : String(e)
+      this.emit(`dbaas.${event}.error`, { ...base, instance_id: instanceId, message, exception: [message] }, { service: 'api', priority: 'ERROR', instanceId })
+      // A client's mistake (a 4xx fault: a duplicate name, a user that does not exist) says
+      // nothing about the instance, so only failures of the work itself (the guest failing)
+      // are recorded as its fault; upstream records every error, which leaves a typo shown
+      // as the fault of an ACTIVE instance.
+      const { status, guestFailure } = e as { status?: unknown; guestFailure?: boolean }
+      try {
+        if (guestFailure || !(typeof status === 'number' && status >= 400 && status < 500)) this.o.faults?.addFault(instanceId, message, null)
+      } catch (f) {
+        this.o.log(`notification ${event}: instance fault not recorded: ${(f as Error).message}`)
+      }
+      throw e
+    }
+    this.emit(`dbaas.${event}.end`, base, { service: 'api', instanceId })
+    return result
   }
 
   // ------------------------------------------------------------ usage events
@@ -179,7 +234,8 @@ export class Notifier {
   usage(inst: InstanceJoined): Record<string, unknown> {
     const flavor = this.o.db.prepare('SELECT name, ram FROM flavors WHERE id = ?').get(inst.flavor_id) as { name: string; ram: number } | undefined
     const launched = this.o.db.prepare("SELECT created FROM notifications WHERE instance_id = ? AND event_type = 'trove.instance.create' ORDER BY created DESC LIMIT 1").pluck().get(inst.id) as string | undefined
-    const state = inst.deleted ? 'deleted' : (inst.status_description ?? 'unknown')
+    // Upstream: the API status, lower-cased (instance.status.lower()).
+    const state = inst.deleted ? 'deleted' : instanceStatus(inst).toLowerCase()
     return {
       created_at: inst.created,
       name: inst.name,
@@ -211,6 +267,61 @@ export class Notifier {
       ...(body.databases?.length ? { databases: body.databases.map((d) => d.name).join(', ') } : {}),
       ...(body.users?.length ? { users: body.users.map((u) => u.name).join(', ') } : {}),
     })
+  }
+
+  // ------------------------------------------------------------ periodic events
+
+  /** `trove.instance.exists` for every instance alive now, over the audit period that ends now. */
+  instancesExist(instances: InstanceJoined[], periodMs: number): void {
+    const end = new Date()
+    const audit = { audit_period_beginning: isoSeconds(new Date(end.getTime() - periodMs)), audit_period_ending: isoSeconds(end) }
+    for (const inst of instances) {
+      try {
+        this.emit('trove.instance.exists', { ...this.usage(inst), ...audit, display_name: inst.name }, { instanceId: inst.id })
+      } catch (e) {
+        this.o.log(`notification trove.instance.exists for ${inst.id} not sent: ${(e as Error).message}`)
+      }
+    }
+  }
+
+  /** `dbaas.quota` for every resource of every project that has a quota or a usage. */
+  quotas(usage: PeriodicNotifications['quotaUsage']): void {
+    try {
+      const tenants = this.o.db.prepare('SELECT tenant_id FROM quota_usages UNION SELECT tenant_id FROM quotas ORDER BY 1').pluck().all() as string[]
+      const updatedOf = this.o.db.prepare('SELECT updated FROM quota_usages WHERE tenant_id = ? AND resource = ?').pluck()
+      for (const tenantId of tenants) {
+        for (const q of usage(tenantId)) {
+          const updated = (updatedOf.get(tenantId, q.resource) as string | undefined) ?? null
+          this.emit('dbaas.quota', { tenant_id: tenantId, resource: q.resource, in_use: q.in_use, reserved: q.reserved, limit: q.limit, updated })
+        }
+      }
+    } catch (e) {
+      this.o.log(`notification dbaas.quota not sent: ${(e as Error).message}`)
+    }
+  }
+
+  /** Starts the periodic events (taskmanager periodic tasks upstream); stopPeriodic() ends them. */
+  startPeriodic(p: PeriodicNotifications): void {
+    this.stopPeriodic()
+    const every = (ms: number | undefined, fn: () => void) => {
+      if (!ms || ms <= 0 || !Number.isFinite(ms)) return
+      const t = setInterval(() => {
+        try {
+          fn()
+        } catch (e) {
+          this.o.log(`periodic notifications failed: ${(e as Error).message}`)
+        }
+      }, ms)
+      t.unref()
+      this.timers.push(t)
+    }
+    every(p.existsMs, () => this.instancesExist(p.instances(), p.existsMs!))
+    every(p.quotaMs, () => this.quotas(p.quotaUsage))
+  }
+
+  stopPeriodic(): void {
+    for (const t of this.timers) clearInterval(t)
+    this.timers = []
   }
 
   private apiTraits(req: FastifyRequest): Record<string, unknown> {

@@ -42,7 +42,7 @@ t.test('instance and configuration events: stored, published at QoS 1, POSTed to
   t.match(end, { publisher_id: /^taskmanager\./ })
   t.match(end.payload, { instance_id: id, server_type: 'taskmanager', request_id: start.payload.request_id, tenant_id: lab.demo.project })
   const usage = n.list('trove.instance.create')[0].payload
-  t.match(usage, { instance_id: id, instance_name: 'noisy', instance_type_id: '1', instance_type: 'm1.tiny', instance_size: 512, tenant_id: lab.demo.project, region: 'RegionOne', state: 'healthy', volume_size: 1, service_id: 'ac277e0d-4f21-40aa-b347-1ea31e571720' })
+  t.match(usage, { instance_id: id, instance_name: 'noisy', instance_type_id: '1', instance_type: 'm1.tiny', instance_size: 512, tenant_id: lab.demo.project, region: 'RegionOne', state: 'active', state_description: 'active', volume_size: 1, service_id: 'ac277e0d-4f21-40aa-b347-1ea31e571720' })
 
   t.equal((await lab.req('POST', `${p}/instances/${id}/action`, { body: { restart: {} } })).status, 202)
   await until(() => n.list('dbaas.instance_restart.end').length === 1, 5000, 'restart end')

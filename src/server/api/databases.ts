@@ -36,20 +36,23 @@ export async function databaseRoutes(app: FastifyInstance, { lab }: { lab: Lab }
     const inst = accountsInstance(lab, req, id)
     checkCreate(req.body)
     const dbs = (req.body as { databases: Db[] }).databases
-    const names = new Set<string>()
-    for (const d of dbs) {
-      checkDatabaseName(inst.dsv_manager!, d.name)
-      if (names.has(d.name)) throw badRequest('Two or more databases have the same name.')
-      names.add(d.name)
-    }
-    // Upstream asks the guest for a page starting at each name (Schemas.create).
-    for (const d of dbs) {
-      const [found] = await accountsCall<[Array<{ name: string }>, string | null]>(lab, id, 'list_databases', { limit: 1, marker: d.name, include_marker: true })
-      if (found[0]?.name === d.name) throw badRequest(`A database with the name "${d.name}" already exists.`)
-    }
-    const payload = dbs.map((d) => ({ name: d.name, ...(d.character_set ? { character_set: d.character_set } : {}), ...(d.collate ? { collate: d.collate } : {}) }))
-    // Upstream casts; a synchronous call lets a client see the database right after the 202.
-    await accountsCall(lab, id, 'create_database', { databases: payload }, RPC_TIMEOUT.high)
+    // dbaas.database_create (upstream joins the names with "."); .end once the guest has created them.
+    await lab.notifications.action(req, 'database_create', id, { instance_id: id, dbname: dbs.map((d) => d.name).join('.') }, async () => {
+      const names = new Set<string>()
+      for (const d of dbs) {
+        checkDatabaseName(inst.dsv_manager!, d.name)
+        if (names.has(d.name)) throw badRequest('Two or more databases have the same name.')
+        names.add(d.name)
+      }
+      // Upstream asks the guest for a page starting at each name (Schemas.create).
+      for (const d of dbs) {
+        const [found] = await accountsCall<[Array<{ name: string }>, string | null]>(lab, id, 'list_databases', { limit: 1, marker: d.name, include_marker: true })
+        if (found[0]?.name === d.name) throw badRequest(`A database with the name "${d.name}" already exists.`)
+      }
+      const payload = dbs.map((d) => ({ name: d.name, ...(d.character_set ? { character_set: d.character_set } : {}), ...(d.collate ? { collate: d.collate } : {}) }))
+      // Upstream casts; a synchronous call lets a client see the database right after the 202.
+      await accountsCall(lab, id, 'create_database', { databases: payload }, RPC_TIMEOUT.high)
+    })
     return reply.code(202).send()
   })
 
@@ -63,8 +66,10 @@ export async function databaseRoutes(app: FastifyInstance, { lab }: { lab: Lab }
   app.delete('/instances/:id/databases/:name', async (req, reply) => {
     const { id, name } = req.params as { id: string; name: string }
     const inst = accountsInstance(lab, req, id)
-    checkDatabaseName(inst.dsv_manager!, name)
-    await accountsCall(lab, id, 'delete_database', { database: { name } }, RPC_TIMEOUT.high)
+    await lab.notifications.action(req, 'database_delete', id, { instance_id: id, dbname: name }, async () => {
+      checkDatabaseName(inst.dsv_manager!, name)
+      await accountsCall(lab, id, 'delete_database', { database: { name } }, RPC_TIMEOUT.high)
+    })
     return reply.code(202).send()
   })
 }

@@ -15,6 +15,8 @@ const CODES: Record<FaultName, number> = {
 
 export class Fault extends Error {
   readonly status: number
+  /** Set by guestFault when the guest failed (not when it refused bad input). */
+  guestFailure = false
   constructor(readonly fault: FaultName, message: string, readonly headers: Record<string, string> = {}) {
     super(message)
     this.status = CODES[fault]

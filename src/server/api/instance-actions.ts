@@ -4,8 +4,11 @@ import type { InstanceJoined } from '../db/instances.js'
 import type { Lab } from '../lab.js'
 import { InstanceTask, taskById } from '../tasks/instance-tasks.js'
 import { agentReachable } from '../tasks/agent-health.js'
+import { Backups } from '../db/backups.js'
 import { Fault, badRequest, unprocessable } from './faults.js'
 import { loadInstance } from './instances.js'
+import { resizeAction, type ResizeBody } from './instance-resize.js'
+import { ejectReplicaSource, promoteToReplicaSource } from './replicas.js'
 import { authorizeAdminRule } from './policy.js'
 import { compileBodySchema, nonEmptyString } from './validation.js'
 
@@ -30,8 +33,8 @@ export function effectiveServiceStatus(lab: Lab, inst: InstanceJoined): { descri
 
 /**
  * Upstream's validate_can_perform_action: server ACTIVE, task NONE or
- * RESTART_REQUIRED, an allowed service status (no backups exist in this lab yet, so
- * the "running backup" rule cannot apply). When the service status is what refuses,
+ * RESTART_REQUIRED, an allowed service status, no running backup (instance status
+ * BACKUP). When the service status is what refuses,
  * upstream names the instance's API status (usually a misleading "ACTIVE"); this
  * names the service status that refused instead.
  */
@@ -47,9 +50,15 @@ export function validateCanPerformAction(lab: Lab, inst: InstanceJoined): void {
     status = task.action
   } else {
     const svc = effectiveServiceStatus(lab, inst)
-    if (ACTION_ALLOWED.has(svc.description)) return
-    what = 'service'
-    status = svc.api
+    if (ACTION_ALLOWED.has(svc.description)) {
+      // Backups: a running backup refuses other actions (upstream's Backup.running).
+      if (!new Backups(lab.db).running(inst.id)) return
+      what = 'instance'
+      status = 'BACKUP'
+    } else {
+      what = 'service'
+      status = svc.api
+    }
   }
   throw unprocessable(`Instance ${inst.id} is not currently available for an action to be performed (${what} status was ${status}).`)
 }
@@ -72,6 +81,7 @@ export function resetInstanceStatus(lab: Lab, inst: InstanceJoined): void {
     lab.instances.setTask(inst.id, 'NONE')
     lab.instances.setServiceStatus(inst.id, 'UNKNOWN')
     settleServerStatus(lab, inst)
+    new Backups(lab.db).failRunning(inst.id) // internals.md 3.4: running backups become FAILED
   })()
 }
 
@@ -79,6 +89,7 @@ export function resetInstanceStatus(lab: Lab, inst: InstanceJoined): void {
 export function resetInstanceTask(lab: Lab, inst: InstanceJoined): void {
   lab.db.transaction(() => {
     lab.instances.setTask(inst.id, 'NONE')
+    new Backups(lab.db).failRunning(inst.id) // api.md 7.2: running backups become FAILED
     settleServerStatus(lab, inst)
   })()
 }
@@ -109,11 +120,7 @@ const ACTION_SCHEMAS: Record<string, (body: unknown) => void> = {
   eject_replica_source: compileBodySchema({ type: 'object', properties: { eject_replica_source: { type: 'object' } } }),
 }
 
-const NOT_YET: Record<string, string> = {
-  resize: 'Resizing an instance (resize) is not supported by this lab server yet.',
-  promote_to_replica_source: 'Replication (promote_to_replica_source) is not supported by this lab server yet.',
-  eject_replica_source: 'Replication (eject_replica_source) is not supported by this lab server yet.',
-}
+const NOT_YET: Record<string, string> = {}
 
 /** Route 10, `POST /instances/{id}/action` (api.md 6.3). */
 export async function instanceActionRoutes(app: FastifyInstance, { lab }: { lab: Lab }): Promise<void> {
@@ -132,11 +139,20 @@ export async function instanceActionRoutes(app: FastifyInstance, { lab }: { lab:
     const inst = loadInstance(lab, req, id)
 
     if (NOT_YET[action]) throw new Fault('notImplemented', NOT_YET[action])
+    // Replication (replicas.ts, internals.md 1.7 and 1.8).
+    if (action === 'promote_to_replica_source' || action === 'eject_replica_source') {
+      ;(action === 'promote_to_replica_source' ? promoteToReplicaSource : ejectReplicaSource)(lab, req, inst)
+      return reply.code(202).send()
+    }
+    if (action === 'resize') {
+      resizeAction(lab, req, inst, (body as { resize: ResizeBody }).resize)
+      return reply.code(202).send()
+    }
     if (action === 'reset_status') {
       // force_delete asks only for instance:force_delete (admin_or_owner: loadInstance
       // already refused other projects), so owners can reset before a forced delete.
       if (!Object.hasOwn((body as { reset_status: object }).reset_status, 'force_delete')) authorizeAdminRule(req, 'instance:reset_status')
-      resetInstanceStatus(lab, inst)
+      await lab.notifications.action(req, 'instance_reset_status', id, { instance_id: id }, () => resetInstanceStatus(lab, inst))
       lab.log(`instance ${id}: status reset (task NONE, service status unknown)`)
       return reply.code(202).send()
     }

@@ -69,19 +69,22 @@ export async function userRoutes(app: FastifyInstance, { lab }: { lab: Lab }): P
     const inst = accountsInstance(lab, req, id)
     checkCreate(req.body)
     const users = (req.body as { users: Array<{ name: string; password: string; host?: string; databases?: Array<{ name: string }> }> }).users
-    const seen = new Set<string>()
-    for (const u of users) {
-      checkUserName(inst.dsv_manager!, u.name, u.host)
-      for (const d of u.databases ?? []) checkDatabaseName(inst.dsv_manager!, d.name)
-      const key = `${u.name}@${u.host ?? '%'}`
-      if (seen.has(key)) throw badRequest('Two or more users have the same name and host.')
-      seen.add(key)
-    }
-    for (const u of users) {
-      if (await accountsCall(lab, id, 'get_user', { username: u.name, hostname: u.host ?? '%' })) throw badRequest(`A user with the name "${u.name}" already exists.`)
-    }
-    const payload = users.map((u) => ({ name: u.name, password: u.password, host: u.host ?? '%', databases: (u.databases ?? []).map((d) => ({ name: d.name })) }))
-    await accountsCall(lab, id, 'create_user', { users: payload }, RPC_TIMEOUT.high)
+    // dbaas.user_create (names joined with ","; never the passwords).
+    await lab.notifications.action(req, 'user_create', id, { instance_id: id, username: users.map((u) => u.name).join(',') }, async () => {
+      const seen = new Set<string>()
+      for (const u of users) {
+        checkUserName(inst.dsv_manager!, u.name, u.host)
+        for (const d of u.databases ?? []) checkDatabaseName(inst.dsv_manager!, d.name)
+        const key = `${u.name}@${u.host ?? '%'}`
+        if (seen.has(key)) throw badRequest('Two or more users have the same name and host.')
+        seen.add(key)
+      }
+      for (const u of users) {
+        if (await accountsCall(lab, id, 'get_user', { username: u.name, hostname: u.host ?? '%' })) throw badRequest(`A user with the name "${u.name}" already exists.`)
+      }
+      const payload = users.map((u) => ({ name: u.name, password: u.password, host: u.host ?? '%', databases: (u.databases ?? []).map((d) => ({ name: d.name })) }))
+      await accountsCall(lab, id, 'create_user', { users: payload }, RPC_TIMEOUT.high)
+    })
     return reply.code(202).send()
   })
 
@@ -90,15 +93,17 @@ export async function userRoutes(app: FastifyInstance, { lab }: { lab: Lab }): P
     const inst = accountsInstance(lab, req, id)
     checkPasswords(req.body)
     const users = (req.body as { users: Array<{ name: string; password: string; host?: string }> }).users
-    for (const u of users) {
-      try {
-        checkUserName(inst.dsv_manager!, u.name, u.host)
-      } catch {
-        throw userNotFound(u.name)
+    await lab.notifications.action(req, 'user_change_password', id, { instance_id: id, username: users.map((u) => u.name).join(',') }, async () => {
+      for (const u of users) {
+        try {
+          checkUserName(inst.dsv_manager!, u.name, u.host)
+        } catch {
+          throw userNotFound(u.name)
+        }
+        if (!(await accountsCall(lab, id, 'get_user', { username: u.name, hostname: u.host ?? '%' }))) throw userNotFound(u.name)
       }
-      if (!(await accountsCall(lab, id, 'get_user', { username: u.name, hostname: u.host ?? '%' }))) throw userNotFound(u.name)
-    }
-    await accountsCall(lab, id, 'change_passwords', { users: users.map((u) => ({ name: u.name, host: u.host ?? '%', password: u.password })) }, RPC_TIMEOUT.high)
+      await accountsCall(lab, id, 'change_passwords', { users: users.map((u) => ({ name: u.name, host: u.host ?? '%', password: u.password })) }, RPC_TIMEOUT.high)
+    })
     return reply.code(202).send()
   }
   app.put('/instances/:id/users', changePasswords)
@@ -107,24 +112,32 @@ export async function userRoutes(app: FastifyInstance, { lab }: { lab: Lab }): P
   app.get('/instances/:id/users/:user', async (req) => ({ user: view((await pathUser(req)).user) }))
 
   const update = async (req: FastifyRequest, reply: FastifyReply) => {
-    const { id, inst, user } = await pathUser(req)
+    const params = req.params as { id: string; user: string }
+    accountsInstance(lab, req, params.id)
     checkUpdate(req.body)
-    const attrs = (req.body as { user: { name?: string; password?: string; host?: string } }).user
-    const name = attrs.name ?? user.name
-    const h = attrs.host ?? user.host
-    if (name !== user.name || h !== user.host) {
-      checkUserName(inst.dsv_manager!, name, h)
-      if (await accountsCall(lab, id, 'get_user', { username: name, hostname: h })) throw badRequest(`A user with the name "${name}" already exists.`)
-    }
-    await accountsCall(lab, id, 'update_attributes', { username: user.name, hostname: user.host, user_attrs: attrs }, RPC_TIMEOUT.high)
+    await lab.notifications.action(req, 'user_update_attributes', params.id, { instance_id: params.id, username: parseUserId(params.user).name }, async () => {
+      const { id, inst, user } = await pathUser(req)
+      const attrs = (req.body as { user: { name?: string; password?: string; host?: string } }).user
+      const name = attrs.name ?? user.name
+      const h = attrs.host ?? user.host
+      if (name !== user.name || h !== user.host) {
+        checkUserName(inst.dsv_manager!, name, h)
+        if (await accountsCall(lab, id, 'get_user', { username: name, hostname: h })) throw badRequest(`A user with the name "${name}" already exists.`)
+      }
+      await accountsCall(lab, id, 'update_attributes', { username: user.name, hostname: user.host, user_attrs: attrs }, RPC_TIMEOUT.high)
+    })
     return reply.code(202).send()
   }
   app.put('/instances/:id/users/:user', update)
   app.put('/instances/:id/users/:user/update', update)
 
   app.delete('/instances/:id/users/:user', async (req, reply) => {
-    const { id, user } = await pathUser(req)
-    await accountsCall(lab, id, 'delete_user', { user: { name: user.name, host: user.host } }, RPC_TIMEOUT.high)
+    const params = req.params as { id: string; user: string }
+    accountsInstance(lab, req, params.id)
+    await lab.notifications.action(req, 'user_delete', params.id, { instance_id: params.id, username: parseUserId(params.user).name }, async () => {
+      const { id, user } = await pathUser(req)
+      await accountsCall(lab, id, 'delete_user', { user: { name: user.name, host: user.host } }, RPC_TIMEOUT.high)
+    })
     return reply.code(202).send()
   })
 
@@ -141,8 +154,10 @@ export async function userRoutes(app: FastifyInstance, { lab }: { lab: Lab }): P
     if (!Array.isArray(dbs) || dbs.some((d) => typeof (d as { name?: unknown })?.name !== 'string'))
       throw badRequest("Validation error: 'databases' is a required property")
     const names = (dbs as Array<{ name: string }>).map((d) => d.name)
-    for (const n of names) checkDatabaseName(inst.dsv_manager!, n)
-    await accountsCall(lab, id, 'grant_access', { username: user.name, hostname: user.host, databases: names })
+    await lab.notifications.action(req, 'user_grant', id, { instance_id: id, username: user.name, database: names }, async () => {
+      for (const n of names) checkDatabaseName(inst.dsv_manager!, n)
+      await accountsCall(lab, id, 'grant_access', { username: user.name, hostname: user.host, databases: names })
+    })
     return reply.code(202).send()
   }
   app.put('/instances/:id/users/:user/databases', grant)
@@ -151,8 +166,11 @@ export async function userRoutes(app: FastifyInstance, { lab }: { lab: Lab }): P
   app.delete('/instances/:id/users/:user/databases/:db', async (req, reply) => {
     const { id, user } = await pathUser(req)
     const { db } = req.params as { db: string }
-    if (!user.databases.some((d) => d.name === db)) throw notFound(`Database ${db} cannot be found on the instance.`)
-    await accountsCall(lab, id, 'revoke_access', { username: user.name, hostname: user.host, database: db })
+    // Upstream's database trait is the user's databases before the revoke.
+    await lab.notifications.action(req, 'user_revoke', id, { instance_id: id, username: user.name, database: user.databases.map((d) => d.name) }, async () => {
+      if (!user.databases.some((d) => d.name === db)) throw notFound(`Database ${db} cannot be found on the instance.`)
+      await accountsCall(lab, id, 'revoke_access', { username: user.name, hostname: user.host, database: db })
+    })
     return reply.code(202).send()
   })
 }

@@ -1,12 +1,13 @@
 import { createServer, type Server } from 'node:net'
 import { randomBytes, timingSafeEqual } from 'node:crypto'
+import { chmodSync, existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs'
 import { Aedes, type Client } from 'aedes'
 import type { DB } from '../db/index.js'
 import { isoNow } from '../db/index.js'
-import { agentMay, agentMqttUser, instanceIdFromAgentUser } from '../../protocol/index.js'
+import { agentMay, agentMqttUser, instanceIdFromAgentUser, notificationTopic } from '../../protocol/index.js'
 import { sha256 } from '../identity/secrets.js'
 
-type AgentClient = Client & { troveInstanceId?: string }
+type AgentClient = Client & { troveInstanceId?: string; troveSubscriber?: boolean }
 
 function authError(code: 4 | 5, message: string): Error & { returnCode: number } {
   return Object.assign(new Error(message), { returnCode: code })
@@ -42,6 +43,72 @@ export class AgentCredentials {
   }
 }
 
+/** The MQTT user external subscribers log in as (read-only, notifications only). */
+export const NOTIFICATIONS_MQTT_USER = 'notifications'
+/** Every notification (notificationTopic(event) for any event). */
+export const NOTIFICATIONS_TOPIC_FILTER = notificationTopic('#')
+const SUBSCRIBER_KEY = 'broker.subscriber.notifications'
+
+/**
+ * May the notifications subscriber subscribe to `filter`? Only filters inside the
+ * notification subtree (notificationTopic(x) for any x, wildcards allowed in x): a filter
+ * such as `#`, `trove/#` or `+/notify/#` could also match agents' rpc traffic.
+ */
+export function subscriberMay(filter: string): boolean {
+  const prefix = notificationTopic('')
+  return filter.startsWith(prefix) && filter.length > prefix.length
+}
+
+/** What `DIR/notifications.json` holds (mode 0600): how a lab user subscribes to notifications. */
+export interface SubscriberFile { host: string; port: number; username: string; password: string; topic: string }
+
+/**
+ * The credential of external notification subscribers: one MQTT user, its secret
+ * hashed in `settings` exactly as agent secrets are (salted SHA-256 of 256 random
+ * bits). The clear secret lives only in the 0600 file handed to the lab's owner.
+ */
+export class SubscriberCredentials {
+  constructor(private readonly db: DB) {}
+
+  verify(username: string, password: string): boolean {
+    if (username !== NOTIFICATIONS_MQTT_USER) return false
+    const raw = this.db.prepare('SELECT value FROM settings WHERE key = ?').pluck().get(SUBSCRIBER_KEY) as string | undefined
+    if (!raw) return false
+    const row = JSON.parse(raw) as { salt: string; digest: string }
+    const got = Buffer.from(sha256(row.salt + password), 'hex')
+    const want = Buffer.from(row.digest, 'hex')
+    return got.length === want.length && timingSafeEqual(got, want)
+  }
+
+  /**
+   * Creates the credential once and (re)writes `file` with the broker's current
+   * address: an existing file whose password still verifies keeps it; otherwise a
+   * new secret replaces the stored one.
+   */
+  ensure(file: string, at: { host: string; port: number }): SubscriberFile {
+    let password: string | undefined
+    if (existsSync(file)) {
+      try {
+        const old = JSON.parse(readFileSync(file, 'utf8')) as Partial<SubscriberFile>
+        if (typeof old.password === 'string' && this.verify(NOTIFICATIONS_MQTT_USER, old.password)) password = old.password
+      } catch { /* unreadable: issue a new one */ }
+    }
+    if (!password) {
+      password = randomBytes(32).toString('base64url')
+      const salt = randomBytes(16).toString('hex')
+      this.db.prepare('INSERT INTO settings (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value')
+        .run(SUBSCRIBER_KEY, JSON.stringify({ username: NOTIFICATIONS_MQTT_USER, salt, digest: sha256(salt + password), created: isoNow() }))
+    }
+    const content: SubscriberFile = { host: at.host, port: at.port, username: NOTIFICATIONS_MQTT_USER, password, topic: NOTIFICATIONS_TOPIC_FILTER }
+    // Written beside and renamed: the secret is never in a file readable by others, even briefly.
+    const tmp = `${file}.${process.pid}.tmp`
+    writeFileSync(tmp, `${JSON.stringify(content, null, 2)}\n`, { mode: 0o600 })
+    chmodSync(tmp, 0o600)
+    renameSync(tmp, file)
+    return content
+  }
+}
+
 export interface BrokerHandle {
   broker: Aedes
   port: number
@@ -52,14 +119,24 @@ export interface BrokerHandle {
 /**
  * The embedded broker. Anonymous clients and unknown credentials are refused at
  * CONNECT; an agent may subscribe only to its own rpc topic and publish only to its
- * own reply/event topics (src/protocol/topics.ts holds the rule). The server itself
- * publishes and subscribes in-process, without a network client.
+ * own reply/event topics (src/protocol/topics.ts holds the rule). The `notifications`
+ * user (SubscriberCredentials) may subscribe to notification topics only and publish
+ * nothing (not even a will). The server itself publishes and subscribes in-process,
+ * without a network client.
  */
 export async function startBroker(opts: { db: DB; host: string; preferredPort?: number; log: (m: string) => void }): Promise<BrokerHandle> {
   const creds = new AgentCredentials(opts.db)
+  const subscriber = new SubscriberCredentials(opts.db)
   const broker = await Aedes.createBroker({
     heartbeatInterval: 60_000,
     authenticate(client, username, password, done) {
+      if (username === NOTIFICATIONS_MQTT_USER) {
+        if (!password || !subscriber.verify(username, password.toString())) return done(authError(4, 'bad user name or password') as never, false)
+        // An agent's client id would take over (disconnect) that agent's session.
+        if (instanceIdFromAgentUser(client.id)) return done(authError(5, 'not authorized') as never, false)
+        ;(client as AgentClient).troveSubscriber = true
+        return done(null, true)
+      }
       const instanceId = username ? instanceIdFromAgentUser(username) : undefined
       if (!username || !password || !instanceId) return done(authError(5, 'not authorized') as never, false)
       const ok = creds.verify(username, password.toString())
@@ -74,6 +151,7 @@ export async function startBroker(opts: { db: DB; host: string; preferredPort?: 
       done(null)
     },
     authorizeSubscribe(client, sub, done) {
+      if ((client as AgentClient).troveSubscriber) return done(null, subscriberMay(sub.topic) ? sub : null)
       const id = (client as AgentClient).troveInstanceId
       if (!id || !agentMay(id, 'subscribe', sub.topic)) return done(null, null)
       done(null, sub)
