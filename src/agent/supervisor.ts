@@ -5,7 +5,7 @@ import { INSTANCE_FILES, type AgentBootstrap, type MeasuredStatus } from '../pro
 import { loadDatastore } from './datastores/index.js'
 import type { Datastore, EngineCommand, InstancePaths, RunUser } from './datastores/types.js'
 import type { Accounts } from './datastores/accounts.js'
-import type { Overrides } from './datastores/overrides.js'
+import { checkOverrides, type Overrides } from './datastores/overrides.js'
 import {
   CGROUP_EXIT,
   EngineProcess,
@@ -211,6 +211,10 @@ export class Supervisor {
       const leftovers = await this.wipeDataDir()
       if (leftovers > 0) this.log(`prepare: wiped ${leftovers} entries of a half-initialised data dir`)
       await ds.writeConfig()
+      if (this.bootstrap.prepare.overrides && Object.keys(this.bootstrap.prepare.overrides).length) {
+        if (!ds.updateOverrides) throw new GuestError(`${ds.name} has no configuration overrides`)
+        await ds.updateOverrides(checkOverrides(this.bootstrap.prepare.overrides), false)
+      }
       const seeded = await this.seed(ds)
       const init = seeded ? undefined : await ds.initCommand()
       const template = init && identity ? await this.copyTemplate(identity) : undefined

@@ -58,6 +58,8 @@ export interface AgentBootstrap {
     databases: Array<{ name: string; character_set?: string; collate?: string }>
     users: Array<{ name: string; password: string; host?: string; databases: Array<{ name: string }> }>
     rootPassword?: string
+    /** The configuration group attached at create: written into the engine's config before its first start. */
+    overrides?: Record<string, string | number | boolean>
     /** Create from a backup: the data dir is restored from this chain instead of initialised. */
     restore?: RestoreSpec
     /** Create as a replica of another instance (seeded from it, then attached). */

@@ -77,8 +77,9 @@ t.test('backup and restore per engine through the CLI', async (t) => {
     t.equal(rf.status, 'ACTIVE', `${engine}: restored the full backup into a new instance`)
     const [ru, rp] = await credentials(engine, rf.name)
     t.equal(count(engine, rf.ip, ru, rp), N, `${engine}: the full restore has ${N} rows`)
-    // The project's quota is 10 instances: make room.
-    t.equal((await cli('instance', 'delete', rf.id)).code, 0, `${engine}: the first restored instance deleted`)
+    // The project's quota is 10 instances: make room. --wait: an instance still being deleted
+    // when the final cleanup lists the instances could be gone by the time that deletes it by name.
+    t.equal((await cli('instance', 'delete', rf.id, '--wait', '--timeout', '120')).code, 0, `${engine}: the first restored instance deleted`)
     if (engine !== 'redis') {
       const ri = await create(`ri-${engine}`, engine, ['--backup', restoreFrom.id])
       t.equal(count(engine, ri.ip, ru, rp), N + M, `${engine}: the incremental restore has ${N + M} rows`)
@@ -113,7 +114,7 @@ t.test('backup and restore per engine through the CLI', async (t) => {
   // Everything goes: instances, then backups (the full takes its incremental with it).
   const names = (await json('instance', 'list')).map((i: { Name: string }) => i.Name)
   const del = await cli('instance', 'delete', ...names, '--wait', '--timeout', '120')
-  t.equal(del.code, 0, 'instances deleted')
+  t.equal(del.code, 0, `instances deleted${del.code ? `: ${del.stderr.trim().split('\n').slice(-3).join(' | ')}` : ''}`)
   const del2 = await cli('backup', 'delete', 'full-mariadb', 'full-postgresql', 'full-redis', '--wait')
   t.equal(del2.code, 0, 'backups deleted')
   t.same(await json('backup', 'list'), [], 'no backups left (incrementals deleted with their parents)')

@@ -100,6 +100,15 @@ t.test('attach/detach configuration groups to MariaDB, PostgreSQL and Redis with
       t.equal(after.status, 'ACTIVE', `${e.engine}: dynamic detach: ACTIVE`)
     }
     t.equal(live(), before, `${e.engine}: ${e.key} back to ${before}`)
+
+    // A group given at create: its values are in the engine's config before its first start.
+    const c = await runCli(['instance', 'create', `c-${e.engine}`, '--flavor', 'm1.tiny', '--size', '1', '--datastore', e.engine, ...extra, '--configuration', `cfg-${e.engine}`, '--wait', '--timeout', '120', '-f', 'json'], server.env)
+    t.equal(c.code, 0, `${e.engine}: create --configuration --wait (${c.stderr.trim().split('\n').pop()})`)
+    const created = JSON.parse(c.stdout) as { id: string; ip: string; status: string }
+    t.equal(created.status, 'ACTIVE', `${e.engine}: ACTIVE, no restart needed`)
+    t.match((await osJson('instance', 'show', created.id)).configuration, cfg.id, `${e.engine}: the group is attached from the start`)
+    t.equal(engineValue(e.engine, created.ip, join(dataDir, 'instances', created.id), e.key), e.shown, `${e.engine}: ${e.key} = ${e.shown} from the first start`)
+    t.equal((await runCli(['instance', 'delete', created.id, '--wait'], server.env)).code, 0, `${e.engine}: deleted`)
     await os('configuration', 'delete', cfg.id)
   }
 })

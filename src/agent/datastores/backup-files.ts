@@ -1,6 +1,6 @@
 import { spawn } from 'node:child_process'
 import { createHash, type Hash } from 'node:crypto'
-import { open, readFile, rename, rm, stat, writeFile, type FileHandle } from 'node:fs/promises'
+import { cp, open, readdir, readFile, rename, rm, stat, writeFile, type FileHandle } from 'node:fs/promises'
 import { join } from 'node:path'
 import type { Readable, Writable } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
@@ -39,7 +39,7 @@ export class BackupError extends Error {}
 
 const CHUNK = 1 << 20
 /** While a backup file grows, its data is flushed to disk every this many bytes (the last fsync then has little left). */
-const SYNC_EVERY = 16 << 20
+const SYNC_EVERY = 8 << 20
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms))
 
 /** A tool's stdin or stdout: a stream through the agent, a file descriptor, or nothing. */
@@ -320,4 +320,24 @@ export async function copyVerified(b: ChainFile, dest: string): Promise<void> {
     await rm(dest, { force: true })
     throw mismatch(b, actual)
   }
+}
+
+/**
+ * Moves `from` (a file or directory) to `to`: a rename (the scratch dir and the data dir
+ * share the instance's filesystem), or a copy keeping owners and modes, then removal,
+ * when they do not.
+ */
+export async function move(from: string, to: string): Promise<void> {
+  try {
+    await rename(from, to)
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== 'EXDEV') throw e
+    await cp(from, to, { recursive: true, preserveTimestamps: true, verbatimSymlinks: true, errorOnExist: true, force: false })
+    await rm(from, { recursive: true, force: true })
+  }
+}
+
+/** Moves every entry of directory `from` into directory `to`. */
+export async function moveEntries(from: string, to: string): Promise<void> {
+  for (const name of await readdir(from)) await move(join(from, name), join(to, name))
 }

@@ -5,7 +5,7 @@ import type { InstanceJoined } from '../db/instances.js'
 import type { Lab } from '../lab.js'
 import { InstanceTask } from '../tasks/instance-tasks.js'
 import { caller } from './guard.js'
-import { Fault, badRequest, resourceNotFound, unprocessable } from './faults.js'
+import { Fault, badRequest, notFound, resourceNotFound, unprocessable } from './faults.js'
 import { compileBodySchema, nonEmptyString, uuid } from './validation.js'
 import { findFlavor } from './flavors.js'
 import { resolveDatastoreVersion } from './datastores.js'
@@ -16,6 +16,7 @@ import { checkCreatePayload } from './guest-accounts.js'
 import { createReplicas, refuseDeleteOfSource } from './replicas.js'
 import { loadModulesByIds, validateModulesFor } from '../modules/apply.js'
 import { resolveRestorePoint } from './restore-point.js'
+import { configurationStore } from '../db/configurations.js'
 
 /** An instance's `access` in create and update bodies. */
 export const accessSchema = {
@@ -134,9 +135,6 @@ export async function instanceRoutes(app: FastifyInstance, { lab }: { lab: Lab }
     const { projectId, isAdmin } = caller(req)
     checkCreate(req.body)
     const body = (req.body as CreateBody).instance
-    for (const [field, what] of [['configuration', 'Configuration groups']] as const) {
-      if (body[field] !== undefined && body[field] !== null) throw new Fault('notImplemented', `${what} (${field}) is not supported by this lab server yet.`)
-    }
     // Replication (replicas.ts): a replica copies flavor, volume and datastore from its source.
     if (body.replica_of !== undefined && body.replica_of !== null) return createReplicas(lab, req, body)
     if (body.replica_count !== undefined && body.replica_count > 1) throw badRequest(`Replica count only valid when creating replicas. Cannot create ${body.replica_count} instances.`)
@@ -147,6 +145,12 @@ export async function instanceRoutes(app: FastifyInstance, { lab }: { lab: Lab }
     // Backups: a restore builds the backup's datastore version unless the body names one (restore-point.ts).
     const restore = body.restorePoint ? resolveRestorePoint(lab, req, (body.restorePoint as { backupRef: string }).backupRef, body.datastore, Number(body.volume?.size ?? lab.config.maxVolumeSize)) : undefined
     const version = restore?.version ?? resolveDatastoreVersion(lab, body.datastore)
+    // A configuration group at create (upstream's load + datastore version check): its values
+    // are written into the engine's config before the first start (prepare's overrides).
+    const group = body.configuration ? configurationStore(lab.db).groups.get(body.configuration) : undefined
+    if (body.configuration && (!group || (group.tenant_id !== projectId && !isAdmin))) throw notFound(`Configuration group id: ${body.configuration} could not be found.`)
+    if (group && group.datastore_version_id !== version.id)
+      throw badRequest(`Datastore Version on Configuration ${group.datastore_version_id} does not match the Datastore Version on the instance ${version.id}.`)
     if (!body.volume) throw badRequest('Volume size was not specified.')
     // Modules applied once the guest is up (modules/apply.ts); unknown or foreign ids are skipped (upstream).
     const createModules = loadModulesByIds(lab, ((body.modules ?? []) as Array<{ id: string }>).map((m) => m.id), projectId, isAdmin)
@@ -180,7 +184,8 @@ export async function instanceRoutes(app: FastifyInstance, { lab }: { lab: Lab }
       }))
     }))
     lab.notifications.instanceCreateStarted(req, lab.instances.get(id), body)
-    lab.tasks.submit('create_instance', id, { databases: body.databases ?? [], users: body.users ?? [], ...(restore ? { restore: restore.spec } : {}), ...(createModules.length ? { modules: createModules.map((m) => m.id) } : {}) })
+    if (group) lab.db.prepare('UPDATE instances SET configuration_id = ? WHERE id = ?').run(group.id, id)
+    lab.tasks.submit('create_instance', id, { databases: body.databases ?? [], users: body.users ?? [], ...(restore ? { restore: restore.spec } : {}), ...(group ? { configuration: group.id } : {}), ...(createModules.length ? { modules: createModules.map((m) => m.id) } : {}) })
     const inst = lab.instances.get(id)!
     return { instance: instanceView(req, inst, lab, { detail: true, admin: isAdmin }) }
   })

@@ -5,6 +5,7 @@ import type { Lab } from '../lab.js'
 import { InstanceTask } from './instance-tasks.js'
 import { accessSpec } from './resize-instance.js'
 import { applyModulesAtCreate } from '../modules/apply.js'
+import { groupOverrides } from '../configurations/attach.js'
 import type { FlowHandler, TaskRow } from './engine.js'
 import { replicaSnapshot } from './replica-create.js'
 
@@ -23,6 +24,8 @@ export interface CreatePayload {
   rootPassword?: string
   /** Modules to apply once the guest is up (besides the auto-apply ones). */
   modules?: string[]
+  /** The configuration group attached at create (its values go into prepare's overrides). */
+  configuration?: string
   /** Backups: restore the data dir from this chain instead of initialising it. */
   restore?: RestoreSpec
   /** Replication: a replica of this source, seeded from it (replica-create.ts). */
@@ -72,6 +75,7 @@ export class CreateInstanceFlow implements FlowHandler {
             users: (payload.users ?? []) as never,
             ...(payload.rootPassword ? { rootPassword: payload.rootPassword } : {}),
             ...(payload.restore ? { restore: payload.restore } : {}),
+            ...(payload.configuration && inst.datastore_version_id ? { overrides: groupOverrides(lab, payload.configuration, inst.datastore_version_id).overrides } : {}),
             ...(replica ? { replica } : {}),
           },
         })

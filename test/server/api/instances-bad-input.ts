@@ -25,6 +25,7 @@ t.test('instance create refuses bad input with upstream faults and leaves nothin
     ['extra key in access', { instance: { ...ok, access: { is_public: true, x: 1 } } }, 400, 'badRequest', "Validation error: instance['access'] Additional properties are not allowed ('x' was unexpected)"],
     ['bad cidr', { instance: { ...ok, access: { allowed_cidrs: ['300.1.1.1/8'] } } }, 400, 'badRequest', "Validation error: instance['access']['allowed_cidrs'] '300.1.1.1/8' is not a 'cidr'"],
     ['replica_count without replica_of', { instance: { ...ok, replica_count: 2 } }, 400, 'badRequest', 'Replica count only valid when creating replicas. Cannot create 2 instances.'],
+    ['unknown configuration group', { instance: { ...ok, configuration: '00000000-0000-4000-8000-000000000000' } }, 404, 'itemNotFound', 'Configuration group id: 00000000-0000-4000-8000-000000000000 could not be found.'],
     ['not an object', { instance: 'x' }, 400, 'badRequest', "Validation error: instance 'x' is not of type 'object'"],
     ['no body key', {}, 400, 'badRequest', "Validation error: 'instance' is a required property"],
   ]
@@ -33,6 +34,12 @@ t.test('instance create refuses bad input with upstream faults and leaves nothin
     t.equal(r.status, status, `${what}: status`)
     t.same(r.body, { [fault]: { code: status, message } }, `${what}: fault body`)
   }
+  // A group of another datastore version (upstream's message, 400).
+  const g = await lab.req('POST', `${p}/configurations`, { body: { configuration: { name: 'maria', values: { max_connections: 50 }, datastore: { type: 'mariadb' } } } })
+  t.equal(g.status, 200, 'a mariadb group')
+  const mismatch = await lab.req('POST', `${p}/instances`, { body: { instance: { ...ok, configuration: g.body.configuration.id } } })
+  t.equal(mismatch.status, 400, 'a mariadb group on a postgresql instance: 400')
+  t.match(mismatch.body, { badRequest: { message: /^Datastore Version on Configuration .* does not match the Datastore Version on the instance / } })
   t.same((await lab.req('GET', `${p}/instances`)).body, { instances: [] }, 'no instance row was written')
   t.same(readdirSync(join(lab.dataDir, 'instances')), [], 'no instance directory was left')
   let claims: string[] = []

@@ -1,8 +1,8 @@
-import { chmod, chown, mkdir, readdir, rm, writeFile, appendFile, access } from 'node:fs/promises'
+import { chmod, chown, mkdir, readdir, rm, stat, writeFile, appendFile, access } from 'node:fs/promises'
 import { join } from 'node:path'
 import type { BackupInfo, RestoreSpec } from '../../../protocol/index.js'
 import type { InstancePaths, RunUser } from '../types.js'
-import { BackupError, checkTool, metaFor, removePartial, storeSink, streamTool, verifyChain, writeMeta, type StoredBackup } from '../backup-files.js'
+import { BackupError, checkTool, metaFor, moveEntries, removePartial, toolToStore, unpackVerified, writeMeta, type StoredBackup } from '../backup-files.js'
 import { pgLit, type PostgresClient } from './users.js'
 
 /** What the PostgreSQL backup code needs from the service. */
@@ -67,31 +67,33 @@ const segnoOf = (name: string, segSize: number): bigint => BigInt('0x' + name.sl
 export async function postgresBackup(ctx: PostgresBackupContext, info: BackupInfo, storeDir: string): Promise<StoredBackup> {
   const pg = await ctx.client()
   const archive = walArchiveDir(ctx.paths)
-  const segSize = Number((await pg.query("SELECT setting FROM pg_settings WHERE name = 'wal_segment_size';"))[0]?.[0] ?? 16777216)
+  const segSizeQuery = walSegmentSize(ctx, pg)
+  segSizeQuery.catch(() => undefined)
   if (info.backup_type === 'full') {
     // From now on every completed segment is archived: the next incremental starts here.
     await mkdir(archive, { recursive: true, mode: 0o700 })
     await chown(archive, ctx.user.uid, ctx.user.gid)
-    const out = storeSink(storeDir, info.id, FULL_EXT)
     try {
-      const r = await streamTool({
+      const { tool: r, stored } = await toolToStore({
         file: await ctx.bin('pg_basebackup'),
         args: ['-h', ctx.paths.run, '-p', String(ctx.port), '-U', 'postgres', '-D', '-', '-Ft', '-Xfetch', '-c', 'fast', '-v', '--no-manifest'],
         asUser: true,
-      }, ctx.user, { sink: out.sink })
+      }, ctx.user, storeDir, info.id, FULL_EXT)
       checkTool('pg_basebackup', r)
       const end = /write-ahead log end point: ([0-9A-F]+\/[0-9A-F]+)/i.exec(r.stderr)?.[1]
       const tli = Number(/on timeline (\d+)/.exec(r.stderr)?.[1] ?? 1)
       if (!end) throw new BackupError('pg_basebackup did not report its write-ahead log end point')
+      const segSize = await segSizeQuery
       await writeMeta(storeDir, info.id, { engine: 'postgresql', type: 'full', timeline: tli, end_lsn: end, segment_size: segSize } satisfies PostgresMeta)
       await pruneArchive(archive, segmentName(tli, lsnToBig(end), segSize), segSize)
-      return out.result()
+      return stored
     } catch (e) {
       await removePartial(storeDir, info.id, [FULL_EXT])
       throw e
     }
   }
 
+  const segSize = await segSizeQuery
   if (!info.parent) throw new BackupError('an incremental backup needs its parent')
   const parent = await metaFor<PostgresMeta>(info.parent.location, info.parent.id)
   if (parent?.engine !== 'postgresql') throw new BackupError(`the parent backup ${info.parent.id} has no PostgreSQL WAL metadata`)
@@ -128,16 +130,28 @@ export async function postgresBackup(ctx: PostgresBackupContext, info: BackupInf
     }
     throw new BackupError(`WAL segment ${missing} since the parent backup is no longer in the archive: take a full backup`)
   }
-  const out = storeSink(storeDir, info.id, WAL_EXT)
   try {
-    const r = await streamTool({ file: 'tar', args: ['-c', '-f', '-', '-C', archive, ...names], asUser: false }, ctx.user, { sink: out.sink })
+    const { tool: r, stored } = await toolToStore({ file: 'tar', args: ['-c', '-f', '-', '-C', archive, ...names], asUser: false }, ctx.user, storeDir, info.id, WAL_EXT)
     checkTool('tar of the archived WAL', r)
     await writeMeta(storeDir, info.id, { engine: 'postgresql', type: 'incremental', timeline: tli, end_lsn: lsn, target_lsn: lsn, segment_size: segSize } satisfies PostgresMeta)
-    return out.result()
+    return stored
   } catch (e) {
     await removePartial(storeDir, info.id, [WAL_EXT])
     throw e
   }
+}
+
+/**
+ * wal_segment_size (fixed at initdb): the size of any segment in pg_wal (segments are
+ * created at full size), without a psql process beside the backup; else asked.
+ */
+async function walSegmentSize(ctx: PostgresBackupContext, pg: PostgresClient): Promise<number> {
+  const walDir = join(ctx.paths.data, 'pg_wal')
+  const name = (await readdir(walDir).catch(() => [] as string[])).find((n) => /^[0-9A-F]{24}$/.test(n))
+  const size = name ? (await stat(join(walDir, name)).catch(() => undefined))?.size : undefined
+  // A power of two from 1 MB to 1 GB, as initdb allows.
+  if (size && size >= 1 << 20 && size <= 1 << 30 && (size & (size - 1)) === 0) return size
+  return Number((await pg.query("SELECT setting FROM pg_settings WHERE name = 'wal_segment_size';"))[0]?.[0] ?? 16777216)
 }
 
 /** After a full backup, segments before its end point are needed by no later incremental of this instance. */
@@ -149,27 +163,43 @@ async function pruneArchive(archive: string, keepFrom: string, segSize: number):
 }
 
 /**
- * Restore: MD5s first; the base tar unpacked into the empty data dir as the run user
- * (0700). With incrementals, their WAL goes to tmp/restore-wal (the run user's:
- * restore_command runs as it), and the data dir gets recovery.signal plus
- * restore_command / recovery_target_lsn / promote in postgresql.auto.conf: recovery
- * that cannot reach the target fails instead of promoting early, and afterRestore
- * waits for the promotion and removes those settings again.
+ * Restore: the base tar unpacked as the run user into a scratch dir beside the data dir
+ * while its MD5 is checked, then (every file of the chain matched) its entries renamed
+ * into the empty data dir (0700): one read of the file, no copy. With incrementals,
+ * their WAL goes to tmp/restore-wal (the run user's: restore_command runs as it), and
+ * the data dir gets recovery.signal plus restore_command / recovery_target_lsn /
+ * promote in postgresql.auto.conf: recovery that cannot reach the target fails instead
+ * of promoting early, and afterRestore waits for the promotion and removes those
+ * settings again.
  */
 export async function postgresRestore(ctx: PostgresBackupContext, spec: RestoreSpec): Promise<void> {
-  await verifyChain(spec)
+  if (!spec.chain.length) throw new BackupError(`backup ${spec.backupId} has no files to restore`)
   const [full, ...incs] = spec.chain
   const data = ctx.paths.data
-  checkTool(`unpacking backup ${full!.id}`, await streamTool({ file: 'tar', args: ['-x', '-f', '-', '-C', data], asUser: true }, ctx.user, { input: full!.location }))
+  const base = join(ctx.paths.tmp, 'restore-base')
+  const wal = restoreWalDir(ctx.paths)
+  for (const dir of incs.length ? [base, wal] : [base]) {
+    await rm(dir, { recursive: true, force: true })
+    await mkdir(dir, { mode: 0o700 })
+    await chown(dir, ctx.user.uid, ctx.user.gid)
+  }
+  try {
+    // Independent files: unpacked (and checked) side by side, none into the data dir yet.
+    await Promise.all([
+      unpackVerified(full!, `unpacking backup ${full!.id}`, { file: 'tar', args: ['-x', '-f', '-', '-C', base], asUser: true }, ctx.user),
+      ...incs.map((b) => unpackVerified(b, `unpacking the WAL of backup ${b.id}`, { file: 'tar', args: ['-x', '-f', '-', '-C', wal], asUser: true }, ctx.user)),
+    ])
+    await moveEntries(base, data)
+  } catch (e) {
+    await rm(wal, { recursive: true, force: true })
+    throw e
+  } finally {
+    await rm(base, { recursive: true, force: true })
+  }
   await chmod(data, 0o700)
   if (!incs.length) return
   const last = await metaFor<PostgresMeta>(incs[incs.length - 1]!.location, incs[incs.length - 1]!.id)
   if (!last?.target_lsn) throw new BackupError(`backup ${spec.backupId} has no recovery target in its metadata`)
-  const wal = restoreWalDir(ctx.paths)
-  await rm(wal, { recursive: true, force: true })
-  await mkdir(wal, { mode: 0o700 })
-  await chown(wal, ctx.user.uid, ctx.user.gid)
-  for (const b of incs) checkTool(`unpacking the WAL of backup ${b.id}`, await streamTool({ file: 'tar', args: ['-x', '-f', '-', '-C', wal], asUser: true }, ctx.user, { input: b.location }))
   const auto = join(data, 'postgresql.auto.conf')
   await appendFile(auto, `${RESTORE_MARK}\nrestore_command = ${pgLit(`cp "${wal}/%f" "%p"`)}\nrecovery_target_lsn = ${pgLit(last.target_lsn)}\nrecovery_target_action = 'promote'\n`)
   await chown(auto, ctx.user.uid, ctx.user.gid)

@@ -1,4 +1,4 @@
-import { access, chown, writeFile } from 'node:fs/promises'
+import { access, chown, rm, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { PostgresReplication } from './replication.js'
 import { replicaContextOf, type ReplicaSpec } from '../../../protocol/index.js'
@@ -16,6 +16,7 @@ import { postgresArchiveConf } from './backup.js'
 import { postgresApplyOverrides, postgresOverridesFile, postgresUpdateOverrides } from './overrides.js'
 import { keepIncluded } from '../reconfigure.js'
 import { postgresGuestLogs } from './logs.js'
+import { keepStandbyMinimums, raiseToPrimarySettings } from './standby-minimums.js'
 import type { GuestLogDef } from '../../guest-log.js'
 
 /**
@@ -130,6 +131,7 @@ export class PostgresqlService implements Datastore {
   async rewriteConfig(): Promise<void> {
     await this.writeConfig()
     const file = postgresOverridesFile(this.ctx.paths)
+    await keepStandbyMinimums(this.ctx.paths)
     await keepIncluded(join(this.ctx.paths.conf, 'postgresql.conf'), file, `include_if_exists = ${pgLit(file)}`)
     await this.replication.keepIncluded()
   }
@@ -149,8 +151,16 @@ export class PostgresqlService implements Datastore {
   }
 
   /** A new replica's data dir is a pg_basebackup of the source (instead of initdb). */
-  seedReplica(spec: ReplicaSpec): Promise<boolean> {
-    return this.replication.seed(replicaContextOf(spec.snapshot))
+  async seedReplica(spec: ReplicaSpec): Promise<boolean> {
+    const seeded = await this.replication.seed(replicaContextOf(spec.snapshot))
+    if (seeded) await this.raiseToPrimarySettings()
+    return seeded
+  }
+
+  /** A hot standby needs the primary's max_connections etc. at least (standby-minimums.ts). */
+  private async raiseToPrimarySettings(): Promise<void> {
+    const raised = await raiseToPrimarySettings(this.ctx.paths, this.ctx.user, await this.bin('pg_controldata'))
+    if (raised.length) this.ctx.log(`prepare: the primary's settings kept for recovery: ${raised.join(', ')}`)
   }
 
   /** Once the standby answers: wait until it streams from the source. */
@@ -164,7 +174,11 @@ export class PostgresqlService implements Datastore {
   }
 
   async restoreBackup(spec: RestoreSpec): Promise<void> {
-    return (await import('./backup.js')).postgresRestore(this.backupContext(), spec)
+    await (await import('./backup.js')).postgresRestore(this.backupContext(), spec)
+    // A backup of a replica carries its standby.signal (pg_basebackup copies it): a restore is a primary.
+    await rm(join(this.ctx.paths.data, 'standby.signal'), { force: true })
+    // WAL replayed in archive recovery (an incremental chain) is checked like a standby's.
+    if (await access(join(this.ctx.paths.data, 'recovery.signal')).then(() => true, () => false)) await this.raiseToPrimarySettings()
   }
 
   async afterRestore(spec: RestoreSpec): Promise<void> {

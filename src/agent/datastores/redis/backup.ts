@@ -1,9 +1,8 @@
-import { createReadStream } from 'node:fs'
-import { chown, copyFile, rm } from 'node:fs/promises'
+import { chown, rm } from 'node:fs/promises'
 import { join } from 'node:path'
 import type { BackupInfo, RestoreSpec } from '../../../protocol/index.js'
 import type { InstancePaths, RunUser } from '../types.js'
-import { BackupError, removePartial, storeSink, verifyChain, writeMeta, type StoredBackup } from '../backup-files.js'
+import { BackupError, copyVerified, fileToStore, move, removePartial, writeMeta, type StoredBackup } from '../backup-files.js'
 import type { RedisClient } from './users.js'
 
 /** What the Redis backup code needs from the service. */
@@ -61,13 +60,13 @@ export async function redisBackup(ctx: RedisBackupContext, info: BackupInfo, sto
       break
     }
     if (Date.now() > deadline) throw new BackupError('BGSAVE did not finish within 600 s')
-    await new Promise((r) => setTimeout(r, 20))
+    // INFO over the unix socket is cheap: a fine poll keeps a small save from waiting on it.
+    await new Promise((r) => setTimeout(r, 5))
   }
-  const out = storeSink(storeDir, info.id, EXT)
   try {
-    await out.sink(createReadStream(join(ctx.paths.data, DUMP)))
+    const stored = await fileToStore(join(ctx.paths.data, DUMP), storeDir, info.id, EXT)
     await writeMeta(storeDir, info.id, { engine: 'redis', type: 'full' })
-    return out.result()
+    return stored
   } catch (e) {
     await removePartial(storeDir, info.id, [EXT])
     throw e
@@ -75,15 +74,17 @@ export async function redisBackup(ctx: RedisBackupContext, info: BackupInfo, sto
 }
 
 /**
- * Restore: MD5 first, then the RDB becomes the empty data dir's dump.rdb (the run
- * user's, 0600), loaded at start (the config has appendonly no: engines.md 3's
- * trap). The admin password lives in the config/ACL file, not in the data.
+ * Restore: the RDB copied into tmp with its MD5 checked on the way (one read), then
+ * renamed to the empty data dir's dump.rdb (the run user's, 0600), loaded at start
+ * (the config has appendonly no: engines.md 3's trap). The admin password lives in the
+ * config/ACL file, not in the data.
  */
 export async function redisRestore(ctx: RedisBackupContext, spec: RestoreSpec): Promise<void> {
-  await verifyChain(spec)
+  if (!spec.chain.length) throw new BackupError(`backup ${spec.backupId} has no files to restore`)
   if (spec.chain.length !== 1) throw new BackupError('a redis backup is a single full backup')
-  const dest = join(ctx.paths.data, DUMP)
-  await rm(dest, { force: true })
-  await copyFile(spec.chain[0]!.location, dest)
-  await chown(dest, ctx.user.uid, ctx.user.gid)
+  const tmp = join(ctx.paths.tmp, `restore-${DUMP}`)
+  await rm(tmp, { force: true })
+  await copyVerified(spec.chain[0]!, tmp)
+  await chown(tmp, ctx.user.uid, ctx.user.gid)
+  await move(tmp, join(ctx.paths.data, DUMP))
 }

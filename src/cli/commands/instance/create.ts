@@ -5,6 +5,7 @@ import { findFlavor, findInstance } from '../../resolve.js'
 import { waitForInstance } from '../../ui/wait.js'
 import { showFields } from './fields.js'
 import { findBackup } from '../backup/fields.js'
+import { configurationIdB } from './action-util.js'
 import { promptMissingCreateValues } from '../../prompt.js'
 
 const collect = (v: unknown): string[] => (Array.isArray(v) ? v.map(String) : v === undefined ? [] : [String(v)])
@@ -22,6 +23,7 @@ export const instanceCreate: CommandSpec = {
     { flags: '--databases <database...>', description: 'Optional list of databases' },
     { flags: '--users <user:password...>', description: 'Optional list of users' },
     { flags: '--backup <backup>', description: 'A backup name or ID' },
+    { flags: '--configuration <configuration>', description: 'ID or name of the configuration group to attach to the instance' },
     { flags: '--availability-zone <availability_zone>', description: 'The Zone hint to give to Nova' },
     { flags: '--datastore <datastore>', description: 'A datastore name or ID' },
     { flags: '--datastore-version <datastore_version>', description: 'A datastore version name or ID' },
@@ -60,6 +62,7 @@ export const instanceCreate: CommandSpec = {
       return { name: u.slice(0, i), password: u.slice(i + 1), databases }
     })
     if (users.length) body.users = users
+    if (opts.configuration) body.configuration = await configurationIdB(client, String(opts.configuration))
     if (opts.backup) body.restorePoint = { backupRef: (await findBackup(client, String(opts.backup))).id }
     if (opts.availabilityZone) body.availability_zone = String(opts.availabilityZone)
     const ds: InstanceCreate['datastore'] = {}
