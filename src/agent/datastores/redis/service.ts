@@ -147,7 +147,7 @@ export class RedisService implements Datastore {
   }
 
   private backupContext() {
-    return { paths: this.ctx.paths, user: this.ctx.user, client: () => redisClient(this.sockets[0]!, this.secretFile) }
+    return { paths: this.ctx.paths, user: this.ctx.user, client: () => redisClient(this.sockets[0]!, this.secretFile), socket: this.sockets[0]!, secretFile: this.secretFile }
   }
 
   faultLine(text: string): string | undefined {
