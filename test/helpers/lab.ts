@@ -125,9 +125,9 @@ export interface ServerProcess {
 }
 
 /** `trove server --data-dir D --port 0` as a child process; resolves once its banner is out. */
-export function startServerProcess(t: Test, dataDir: string): Promise<ServerProcess> {
+export function startServerProcess(t: Test, dataDir: string, extraArgs: string[] = []): Promise<ServerProcess> {
   return new Promise((done, fail) => {
-    const [cmd, argv] = troveCommand(['server', '--data-dir', dataDir, '--port', '0'])
+    const [cmd, argv] = troveCommand(['server', '--data-dir', dataDir, '--port', '0', ...extraArgs])
     const child = spawn(cmd, argv, { stdio: ['ignore', 'pipe', 'pipe'], env: cleanEnv() })
     let out = ''
     const onData = (b: Buffer) => {

@@ -160,6 +160,12 @@ export async function backupRoutes(app: FastifyInstance, { lab }: { lab: Lab }):
     if ((parentId || body.incremental === 1) && !INCREMENTAL_MANAGERS.has(manager)) {
       throw badRequest(`Incremental backups are not supported by datastore ${inst.ds_name ?? manager}: it has no incremental backup (take a full backup instead).`)
     }
+    // A PostgreSQL standby neither switches WAL segments nor archives them (archive_mode=on
+    // archives on the primary only), so its incrementals have nothing to chain: refused
+    // up front rather than left to fail on the guest. Full backups of a replica work.
+    if ((parentId || body.incremental === 1) && manager === 'postgresql' && inst.slave_of_id) {
+      throw badRequest(`Incremental backups of a PostgreSQL replica are not supported: instance ${inst.id} is a replica of ${inst.slave_of_id} (take a full backup of it, or back up its source).`)
+    }
     const id = randomUUID()
     lab.quotas.run(projectId, { backups: 1 }, () => {
       // Checked again in the transaction that writes the row: two creates cannot both pass.

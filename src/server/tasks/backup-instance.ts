@@ -151,6 +151,7 @@ export class BackupInstanceFlow implements FlowHandler {
     } else if (ev.state === 'FAILED') {
       this.lastMessage.set(row.id, ev.message ?? 'The backup failed on the guest.')
       applied = backups.update(row.id, { state: 'FAILED' }, ev.sent)
+      if (applied) lab.log(`backup ${row.id} of instance ${instanceId} FAILED on the guest: ${ev.message ?? 'no reason given'}`)
     } else {
       applied = backups.update(row.id, { state: 'BUILDING', ...(typeof ev.size === 'number' ? { size: ev.size } : {}) }, ev.sent)
     }

@@ -15,6 +15,9 @@ import {
 } from '../replication.js'
 import { redisArg, redisClient, type RedisClient } from './users.js'
 
+/** One word of an `ACL LIST` rule (flags, #hash, key/channel patterns, +@categories). */
+const ROOT_RULE = /^[A-Za-z0-9~*&%@+#:_-]+$/
+
 /** A value redis.conf takes as one word (addresses, user names, base64url passwords). */
 const WORD = /^[A-Za-z0-9_.:@+/=-]+$/
 
@@ -72,8 +75,21 @@ export class RedisReplication implements EngineReplication {
     await saveReplicationState(this.ctx.paths, { ...state, role: state.role === 'replica' ? 'replica' : 'primary', user })
   }
 
-  replicaContext(): Promise<ReplicaContext> {
-    return replicaContextOf(this.ctx, () => this.latestTxnId())
+  /**
+   * ACL users are not replicated: the snapshot carries the source's root rule (its
+   * password as a SHA-256 hash, never in clear) so that a replica, once promoted, takes
+   * the root login its source had.
+   */
+  async replicaContext(): Promise<ReplicaContext> {
+    const c = await replicaContextOf(this.ctx, () => this.latestTxnId())
+    const line = (await this.redis.run(['ACL LIST'])).find((l) => l.startsWith('user root '))
+    return line ? ({ ...c, replica_conf: { ...c.replica_conf, root_acl: line.slice('user root '.length) } } as ReplicaContext) : c
+  }
+
+  /** The source's root rule from the snapshot, when it is one we can pass on as is. */
+  private static rootRules(ctx: ReplicaContext): string | undefined {
+    const r = (ctx.replica_conf as { root_acl?: unknown }).root_acl
+    return typeof r === 'string' && r.split(' ').every((w) => ROOT_RULE.test(w)) && /(^| )#[0-9a-f]{64}( |$)/.test(r) ? r : undefined
   }
 
 
@@ -91,6 +107,8 @@ export class RedisReplication implements EngineReplication {
         'CONFIG SET replica-read-only yes',
         `REPLICAOF ${redisArg(host)} ${port}`,
       ])
+      const root = RedisReplication.rootRules(ctx)
+      if (root) await this.redis.run([`ACL SETUSER root reset ${root}`, 'ACL SAVE'])
       await saveReplicationState(this.ctx.paths, { ...state, role: 'replica', user: u, source: ctx.master })
     }
     await (m ? m.run(work) : work())
