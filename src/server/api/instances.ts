@@ -102,7 +102,7 @@ export async function instanceRoutes(app: FastifyInstance, { lab }: { lab: Lab }
     const requested = q.limit !== undefined ? Number.parseInt(q.limit, 10) : lab.config.pageSize
     if (!Number.isFinite(requested) || requested < 0) throw badRequest(`Invalid limit '${q.limit}'.`)
     const limit = Math.min(requested || lab.config.pageSize, lab.config.pageSize)
-    const rows = lab.instances.listForTenant(projectId, q.marker ?? '', limit + 1)
+    const rows = lab.instances.listForTenant(projectId, q.marker ?? '', limit + 1, detail)
     const page = rows.slice(0, limit)
     // Upstream pages by id, then shows each page newest first.
     page.sort((a, b) => (a.created < b.created ? 1 : a.created > b.created ? -1 : 0))

@@ -140,7 +140,8 @@ export function replicationView(req: FastifyRequest, inst: InstanceJoined, lab: 
   const out: Record<string, unknown> = {}
   const source = inst.slave_of_id
   if (source) out.replica_of = { id: source, links: links(req, tenant, 'instances', source) }
-  const replicas = lab.instances.replicasOf(inst.id)
-  if (replicas.length) out.replicas = replicas.map((r) => ({ id: r.id, links: links(req, tenant, 'instances', r.id) }))
+  // Rows of the instance queries carry their replicas' ids; other callers look them up.
+  const replicas = inst.replica_ids !== undefined ? (inst.replica_ids ? inst.replica_ids.split(',') : []) : lab.instances.replicaIds(inst.id)
+  if (replicas.length) out.replicas = replicas.map((r) => ({ id: r, links: links(req, tenant, 'instances', r) }))
   return out
 }

@@ -21,18 +21,44 @@ export interface InstanceJoined extends InstanceRow {
   fault_message: string | null; fault_created: string | null; fault_details: string | null
   /** 1 while a backup of the instance is NEW/BUILDING/SAVING (API status BACKUP). */
   backup_running?: number | null
+  /** The live replicas' ids, comma-separated, oldest first (NULL: none). */
+  replica_ids?: string | null
 }
 
 const JOINED = `
 SELECT i.*, d.name AS ds_name, v.name AS dsv_name, v.version AS dsv_version, v.manager AS dsv_manager, v.bin_dir AS dsv_bin_dir,
   s.status_id, s.status_description, s.updated_at AS status_updated,
   f.message AS fault_message, f.created AS fault_created, f.details AS fault_details,
-  (SELECT 1 FROM backups b WHERE b.instance_id = i.id AND b.deleted = 0 AND b.state IN ('NEW', 'BUILDING', 'SAVING') LIMIT 1) AS backup_running
+  (SELECT 1 FROM backups b WHERE b.instance_id = i.id AND b.deleted = 0 AND b.state IN ('NEW', 'BUILDING', 'SAVING') LIMIT 1) AS backup_running,
+  (SELECT group_concat(id) FROM (SELECT r.id FROM instances r WHERE r.slave_of_id = i.id AND r.deleted = 0 ORDER BY r.created, r.id)) AS replica_ids
 FROM instances i
 LEFT JOIN datastore_versions v ON v.id = i.datastore_version_id
 LEFT JOIN datastores d ON d.id = v.datastore_id
 LEFT JOIN service_statuses s ON s.instance_id = i.id
 LEFT JOIN instance_faults f ON f.id = (SELECT id FROM instance_faults WHERE instance_id = i.id AND deleted = 0 ORDER BY created DESC LIMIT 1)`
+
+/**
+ * The same columns without the latest fault (NULLs): the plain instance list never
+ * shows a fault, and its per-row fault lookup is a sixth of a list request's time.
+ */
+const JOINED_NO_FAULT = JOINED.replace(
+  'f.message AS fault_message, f.created AS fault_created, f.details AS fault_details,',
+  'NULL AS fault_message, NULL AS fault_created, NULL AS fault_details,',
+).replace(/\nLEFT JOIN instance_faults f ON [^\n]*/, '')
+
+/**
+ * A list statement returning plain objects faster than better-sqlite3's own: rows come
+ * raw (arrays) and one generated function per statement builds each object with a fixed
+ * shape (a quarter less time for a page of instances, the API's most frequent query).
+ */
+function fastRows(stmt: ReturnType<DB['prepare']>): (...args: unknown[]) => unknown[] {
+  const names = stmt.columns().map((c) => c.name)
+  // eslint-disable-next-line @typescript-eslint/no-implied-eval -- column names from our own SQL, quoted with JSON.stringify
+  const make = new Function('r', `return {${names.map((n, i) => `${JSON.stringify(n)}: r[${i}]`).join(', ')}}`) as (r: unknown[]) => unknown
+  stmt.raw(true)
+  const all = stmt.all.bind(stmt) as (...a: unknown[]) => unknown[][]
+  return (...args) => all(...args).map(make)
+}
 
 /** Prepared statements for instances and their guest statuses and faults. */
 export class Instances {
@@ -41,7 +67,8 @@ export class Instances {
   constructor(private readonly db: DB) {
     this.s = {
       get: db.prepare(`${JOINED} WHERE i.id = ? AND i.deleted = 0`),
-      listTenant: db.prepare(`${JOINED} WHERE i.tenant_id = ? AND i.deleted = 0 AND i.id > ? ORDER BY i.id LIMIT ?`),
+      listTenant: fastRows(db.prepare(`${JOINED} WHERE i.tenant_id = ? AND i.deleted = 0 AND i.id > ? ORDER BY i.id LIMIT ?`)),
+      listTenantNoFault: fastRows(db.prepare(`${JOINED_NO_FAULT} WHERE i.tenant_id = ? AND i.deleted = 0 AND i.id > ? ORDER BY i.id LIMIT ?`)),
       listAll: db.prepare(`${JOINED} WHERE i.deleted = 0 ORDER BY i.id`),
       getAny: db.prepare(`${JOINED} WHERE i.id = ?`),
       // Mgmt list (api.md 3): every project, newest update first, offset pagination; NULL = no filter.
@@ -72,8 +99,9 @@ export class Instances {
   }
 
   /** One page of a project's instances, ids ascending after `marker` (upstream's pagination). */
-  listForTenant(tenantId: string, marker: string, limit: number): InstanceJoined[] {
-    return this.s.listTenant.all(tenantId, marker, limit) as InstanceJoined[]
+  /** A page of a project's instances by id; `withFault: false` leaves the fault columns NULL (cheaper). */
+  listForTenant(tenantId: string, marker: string, limit: number, withFault = true): InstanceJoined[] {
+    return (withFault ? this.s.listTenant : this.s.listTenantNoFault)(tenantId, marker, limit) as InstanceJoined[]
   }
 
   listAll(): InstanceJoined[] {
@@ -150,6 +178,14 @@ export class Instances {
   replicasOf(id: string): InstanceJoined[] {
     return this.db.prepare(`${JOINED} WHERE i.slave_of_id = ? AND i.deleted = 0 ORDER BY i.created, i.id`).all(id) as InstanceJoined[]
   }
+
+  /** The ids of an instance's replicas (every instance view asks: one prepared index lookup). */
+  replicaIds(id: string): string[] {
+    this.replicaIdsStmt ??= this.db.prepare('SELECT id FROM instances WHERE slave_of_id = ? AND deleted = 0 ORDER BY created, id').pluck()
+    return this.replicaIdsStmt.all(id) as string[]
+  }
+
+  private replicaIdsStmt: ReturnType<DB['prepare']> | undefined
 
   markDeleted(id: string): void {
     const now = isoNow()
