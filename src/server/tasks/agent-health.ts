@@ -23,3 +23,22 @@ export function heardSince(lab: Lab, id: string, since: number): boolean {
   const sent = lab.db.prepare('SELECT last_sent FROM service_statuses WHERE instance_id = ?').pluck().get(id) as number | undefined
   return sent !== undefined && sent >= since
 }
+
+/**
+ * Waits (up to a heartbeat expiry) until the guest answers a ping on this broker. Right
+ * after a server restart its agent is not back yet, and a call published before it is
+ * lost: a call or cast would wait out its whole timeout (a snapshot: 30 min).
+ */
+export async function answering(lab: Lab, id: string): Promise<boolean> {
+  const since = Date.now()
+  for (;;) {
+    if (lab.tasks.isClosed) throw new Error('server shutting down')
+    try {
+      await lab.rpc.call(id, 'rpc_ping', {}, 2_000)
+      return true
+    } catch {
+      if (Date.now() - since > lab.config.heartbeatExpiryMs) return false
+      await new Promise((r) => setTimeout(r, 200))
+    }
+  }
+}

@@ -4,6 +4,7 @@ import { Backups, RUNNING_STATES, type BackupRow } from '../db/backups.js'
 import { isStoreLocation, removeBackupFiles } from '../compute/backup-store.js'
 import { isoNow } from '../db/index.js'
 import type { FlowHandler, TaskRow } from './engine.js'
+import { answering } from './agent-health.js'
 import { agentReachable, heardSince } from './agent-health.js'
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
@@ -47,7 +48,7 @@ export class BackupInstanceFlow implements FlowHandler {
     if (!inst) return this.fail(row, 'The instance was deleted before its backup finished.')
     const deadline = Date.parse(task.created + 'Z') + BACKUP_TIMEOUT_MS
 
-    if (task.step === 'cast') {
+    if (task.step === 'cast' || task.resumed) {
       // Resumed: a cast published before the agent is back on the new broker would be
       // lost, so first wait (up to a heartbeat expiry) for the agent to report again.
       const since = Date.now()
@@ -70,6 +71,9 @@ export class BackupInstanceFlow implements FlowHandler {
       if (casts === 0 || (castPid !== undefined && pid !== castPid && pid !== null)) {
         if (casts >= MAX_CASTS) return this.fail(cur, `The guest agent restarted ${casts} times during the backup.`)
         lab.tasks.step(task, 'cast')
+        // A cast published before the agent is (back) on this broker is lost, e.g. right
+        // after a server restart: make sure it answers first (up to a heartbeat expiry).
+        if (!(await answering(lab, inst.id))) return this.fail(cur, 'The guest agent does not answer.')
         await lab.rpc.cast(inst.id, 'create_backup', { backup_info: this.info(cur) })
         casts++
         castPid = pid

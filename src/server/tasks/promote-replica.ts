@@ -3,7 +3,7 @@ import type { Lab } from '../lab.js'
 import { RPC_TIMEOUT } from '../broker/rpc.js'
 import { InstanceTask, type InstanceTaskName } from './instance-tasks.js'
 import type { FlowHandler, TaskRow } from './engine.js'
-import { heardSince } from './agent-health.js'
+import { answering, heardSince } from './agent-health.js'
 import { guestMessage } from './replica-create.js'
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
@@ -52,7 +52,8 @@ export function guest<T = unknown>(lab: Lab, id: string, method: RpcMethod, args
  * broker would be lost, so wait (up to a heartbeat expiry) until every member reported again.
  */
 export async function awaitAgents(lab: Lab, task: TaskRow, ids: string[]): Promise<void> {
-  if (task.step === 'start') return
+  // A new task right after a server restart: the agents may not be back either (a ping each).
+  if (task.step === 'start' && !task.resumed) { for (const id of ids) await answering(lab, id); return }
   const since = Date.now()
   while (ids.some((id) => !heardSince(lab, id, since)) && Date.now() - since < lab.config.heartbeatExpiryMs) {
     if (lab.tasks.isClosed) throw new Error('server shutting down')

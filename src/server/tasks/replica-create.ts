@@ -1,5 +1,6 @@
 import type { ReplicaSpec } from '../../protocol/index.js'
 import type { Lab } from '../lab.js'
+import { answering } from './agent-health.js'
 import { InstanceTask } from './instance-tasks.js'
 
 /** Upstream's agent_replication_snapshot_timeout (internals.md 2): 1800 s. */
@@ -9,6 +10,7 @@ export const SNAPSHOT_TIMEOUT_MS = 1_800_000
 export function guestMessage(e: unknown): string {
   return (e instanceof Error ? e.message : String(e)).replace(/\s+/g, ' ').trim()
 }
+
 
 /**
  * Create replica, step 1 (internals.md 1.6): the source's get_replication_snapshot
@@ -22,6 +24,7 @@ export async function replicaSnapshot(lab: Lab, replicaId: string, sourceId: str
   try {
     const source = lab.instances.get(sourceId)
     if (!source) throw new Error(`the replica source ${sourceId} no longer exists`)
+    if (!(await answering(lab, sourceId))) throw new Error(`the guest agent of ${sourceId} does not answer`)
     const snapshot = await lab.rpc.call<Record<string, unknown>>(
       sourceId,
       'get_replication_snapshot',
