@@ -99,3 +99,10 @@ export async function replicaContextOf(ctx: EngineContext, logPosition: () => Pr
     datastore_manager: b.datastore.manager,
   }
 }
+
+/** After a detach: this instance follows no source any more and is a primary. */
+export async function markDetached(paths: InstancePaths): Promise<void> {
+  const state = await loadReplicationState(paths)
+  delete state.source
+  await saveReplicationState(paths, { ...state, role: 'primary' })
+}

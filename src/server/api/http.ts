@@ -64,8 +64,17 @@ export function createHttp(log: (m: string) => void): FastifyInstance {
       payload.on('end', () => done(null, undefined))
       return
     }
-    payload.resume()
-    done(Object.assign(new Error('unsupported media type'), { statusCode: 415 }), undefined)
+    // Refused, but only once the body is read (at most 10 s): an answer sent while the
+    // client still writes reaches it as a connection reset (EPIPE), not as this 415.
+    let refused = false
+    const refuse = () => {
+      if (refused) return
+      refused = true
+      clearTimeout(stop)
+      done(Object.assign(new Error('unsupported media type'), { statusCode: 415 }), undefined)
+    }
+    const stop = setTimeout(refuse, 10_000)
+    payload.once('end', refuse).once('error', refuse).resume()
   })
   // Legacy XML bodies and answers (api.md 1): see xml.ts for the mapping.
   installXml(app)

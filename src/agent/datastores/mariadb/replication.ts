@@ -8,6 +8,7 @@ import { ensureIncluded, writeOwned } from '../overrides.js'
 import { keepIncluded } from '../reconfigure.js'
 import {
   loadReplicationState,
+  markDetached,
   replicaContextOf,
   pollUntil,
   replicationUserOf,
@@ -148,9 +149,7 @@ export class MariadbReplication implements EngineReplication {
     await m.run(async () => {
       await this.db.query('STOP SLAVE;\nRESET SLAVE ALL;\nSET GLOBAL read_only=OFF;')
       await this.persistReadOnly(false)
-      const state = await loadReplicationState(this.ctx.paths)
-      delete state.source
-      await saveReplicationState(this.ctx.paths, { ...state, role: 'primary' })
+      await markDetached(this.ctx.paths)
     })
   }
 

@@ -6,6 +6,7 @@ import { ensureIncluded, writeOwned } from '../overrides.js'
 import { keepIncluded } from '../reconfigure.js'
 import {
   loadReplicationState,
+  markDetached,
   replicaContextOf,
   pollUntil,
   replicationUserOf,
@@ -128,9 +129,7 @@ export class RedisReplication implements EngineReplication {
     await m.run(async () => {
       await this.persist(['repl-diskless-sync-delay 0'])
       await this.redis.run(['REPLICAOF NO ONE', 'CONFIG SET masterauth ""', 'CONFIG SET masteruser ""'])
-      const state = await loadReplicationState(this.ctx.paths)
-      delete state.source
-      await saveReplicationState(this.ctx.paths, { ...state, role: 'primary' })
+      await markDetached(this.ctx.paths)
     })
   }
 
