@@ -103,6 +103,9 @@ t.test('backup and restore per engine through the CLI', async (t) => {
 
     const notActive = await cli('backup', 'create', 'nope', '--instance', `bad-${engine}`)
     t.match(notActive, { code: 1, stderr: /is not currently available for an action to be performed.*\(HTTP 422\)/ }, `${engine}: backing up an instance that is not ACTIVE is refused`)
+    // An instance in ERROR shows ERROR while it is deleted: --wait waits until it is gone.
+    const gone = await cli('instance', 'delete', `bad-${engine}`, '--wait', '--timeout', '120')
+    t.equal(gone.code, 0, `${engine}: the ERROR instance deleted with --wait (${gone.stderr.trim().split('\n').pop()})`)
   })))
 
   const cross = await cli('instance', 'create', 'cross', '--flavor', 'm1.tiny', '--size', '1', '--backup', 'full-mariadb', '--datastore', 'postgresql')
