@@ -44,17 +44,6 @@ function resizeFlavor(lab: Lab, req: FastifyRequest, inst: InstanceJoined, flavo
 }
 
 /**
- * The replicas of an instance, when replication's `slave_of_id` column exists (the
- * replication work adds it); none otherwise.
- */
-function replicasOf(lab: Lab, id: string): InstanceJoined[] {
-  const cols = lab.db.prepare("SELECT name FROM pragma_table_info('instances')").pluck().all() as string[]
-  if (!cols.includes('slave_of_id')) return []
-  const ids = lab.db.prepare('SELECT id FROM instances WHERE slave_of_id = ? AND deleted = 0').pluck().all(id) as string[]
-  return ids.map((r) => lab.instances.get(r)).filter((r): r is InstanceJoined => r !== undefined)
-}
-
-/**
  * Upstream's Instance.resize_volume: the instance must have a volume (400), the size
  * stay within max_accepted_volume_size (413), the quota `volumes` take the delta
  * for the instance and each of its replicas (413); then can act and a size larger
@@ -63,7 +52,7 @@ function replicasOf(lab: Lab, id: string): InstanceJoined[] {
 function resizeVolume(lab: Lab, req: FastifyRequest, inst: InstanceJoined, size: number): void {
   if (!inst.volume_size) throw badRequest(`Instance ${inst.id} has no volume.`)
   if (size > lab.config.maxVolumeSize) throw new Fault('overLimit', `Volume 'size' cannot exceed maximum of ${lab.config.maxVolumeSize} GB, ${size} cannot be accepted.`)
-  const members = [inst, ...replicasOf(lab, inst.id).filter((r) => (r.volume_size ?? 0) < size)]
+  const members = [inst, ...lab.instances.replicasOf(inst.id).filter((r) => (r.volume_size ?? 0) < size)]
   const deltas = members.map((m) => size - (m.volume_size ?? 0))
   const total = deltas.reduce((a, b) => a + b, 0)
   lab.quotas.run(inst.tenant_id, { volumes: total }, () => {

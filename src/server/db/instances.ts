@@ -176,8 +176,11 @@ export class Instances {
 
   /** The live replicas of a source, oldest first. */
   replicasOf(id: string): InstanceJoined[] {
-    return this.db.prepare(`${JOINED} WHERE i.slave_of_id = ? AND i.deleted = 0 ORDER BY i.created, i.id`).all(id) as InstanceJoined[]
+    this.replicasStmt ??= this.db.prepare(`${JOINED} WHERE i.slave_of_id = ? AND i.deleted = 0 ORDER BY i.created, i.id`)
+    return this.replicasStmt.all(id) as InstanceJoined[]
   }
+
+  private replicasStmt: ReturnType<DB['prepare']> | undefined
 
   /** The ids of an instance's replicas (every instance view asks: one prepared index lookup). */
   replicaIds(id: string): string[] {
