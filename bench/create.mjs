@@ -91,7 +91,7 @@ const BASELINES = {
       copy(template, join(dir, 'data'))
       const args = asUser(['redis-server', conf])
       const p = spawn(args[0], args.slice(1), { stdio: 'ignore' })
-      await until(() => execFileSync('redis-cli', ['-p', String(port), 'ping']).toString().includes('PONG'))
+      await until(() => execFileSync('redis-cli', ['-p', String(port), 'ping'], { stdio: 'pipe' }).toString().includes('PONG'))
       return { ms: performance.now() - t0, stop: () => { p.kill('SIGTERM'); return new Promise((r) => p.once('exit', r)) } }
     },
   },
