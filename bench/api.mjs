@@ -21,10 +21,15 @@ const POSTS = Number(process.env.BENCH_API_POSTS ?? 100)
 const CREATE_SAMPLES = 5
 const GOAL = { rps: 5000, p99: 10 }
 
+/** The servers' rate-limit setting, stated in every row: the figures hold for it. */
+const RATE_LIMITS = 'none'
+/** Answers other than 2xx: a count per status, or 0. */
+const others = (r) => (r.errors ? Object.entries(r.statuses).map(([st, n]) => `${n} x ${st}`).join(', ') : '0')
+
 const row = (label, present, connections, r, goal = '') => {
-  const rps = r.lat.length / r.secs
-  verbose(`${label} (${present}) c=${connections}: ${rps.toFixed(0)} req/s p50 ${pct(r.lat, 50).toFixed(2)} p99 ${pct(r.lat, 99).toFixed(2)}`)
-  return { rps, p99: pct(r.lat, 99), text: `| ${label} | ${present} | ${connections} | ${rps.toFixed(0)} | ${fmtMs(pct(r.lat, 50))} | ${fmtMs(pct(r.lat, 99))} | ${goal} |` }
+  const rps = r.lat.length / r.secs // 2xx answers only (harness.load)
+  verbose(`${label} (${present}) c=${connections}: ${rps.toFixed(0)} req/s p50 ${pct(r.lat, 50).toFixed(2)} p99 ${pct(r.lat, 99).toFixed(2)} non-2xx ${others(r)}`)
+  return { rps, p99: pct(r.lat, 99), text: `| ${label} | ${present} | ${RATE_LIMITS} | ${connections} | ${rps.toFixed(0)} | ${fmtMs(pct(r.lat, 50))} | ${fmtMs(pct(r.lat, 99))} | ${others(r)} | ${goal} |` }
 }
 
 /** The GET rows of one setting. */
@@ -36,10 +41,9 @@ async function getRows(url, headers, base, id, present, goalFor) {
       try {
         await load(pool, { path, headers }, connections, { ms: WARMUP_MS })
         const r = await load(pool, { path, headers }, connections, { ms: DURATION_MS })
-        if (r.errors) throw new Error(`${label}: ${r.errors} non-200 answers`)
         const g = goalFor?.(label, connections)
         const res = row(label, present, connections, r)
-        rows.push(g ? row(label, present, connections, r, `>= ${g.rps} req/s, p99 <= ${g.p99} ms (issue 7): ${res.rps >= g.rps && res.p99 <= g.p99 ? 'met' : 'not met'}`).text : res.text)
+        rows.push(g ? row(label, present, connections, r, `>= ${g.rps} req/s, p99 <= ${g.p99} ms (issue 7): ${res.rps >= g.rps && res.p99 <= g.p99 && !r.errors ? 'met' : 'not met'}`).text : res.text)
       } finally {
         await pool.close()
       }
@@ -57,7 +61,6 @@ async function postRows(lab, client, present) {
     const pool = new Pool(lab.url, { connections, pipelining: 1 })
     try {
       const r = await load(pool, { method: 'POST', path: `${client.base}/instances`, headers: client.headers, body }, connections, { count: POSTS })
-      if (r.errors) throw new Error(`POST /instances: ${r.errors} non-200 answers`)
       rows.push(row('POST /instances', present, connections, r).text)
     } finally {
       await pool.close()
@@ -121,18 +124,19 @@ async function main() {
     const real = await realServer(root)
     const rows = await rowsServer(root)
     const text = [
-      `Command: \`npm run bench\` (bench/api.mjs), ${today()}, ${machine()}.`,
+      `Command: \`BENCH_ONLY=api node bench/run.mjs\` (bench/api.mjs), ${today()}, ${machine()}. The machine is shared with other work: figures vary between runs.`,
       '',
-      `Servers run with \`--rate-limits none\` in a process of their own. "${INSTANCES} (Redis)": \`trove server\` with ${INSTANCES} ACTIVE Redis`,
+      `Servers run with \`--rate-limits none\` (the "rate limits" column; the default limits would answer 429 long before these rates) in a process of their own. "${INSTANCES} (Redis)": \`trove server\` with ${INSTANCES} ACTIVE Redis`,
       `instances (flavor m1.tiny); GET /instances/{id} includes the agent's answer on the volume usage (an RPC, as for any user).`,
       `"N (rows)": the same server code started with spawnAgents:false (bench/lab-server.mjs) and N ACTIVE instance rows`,
       'without engines (no RPC in GET /instances/{id}). GET rows: an undici Pool with N connections sending requests back',
       `to back for ${DURATION_MS / 1000} s after a ${WARMUP_MS / 1000} s warm-up; latency from request to the end of the body. GET /instances`,
       `answers one page (20 instances). POST rows: ${POSTS} creates of Redis instances until the 200 each (accepted:`,
-      'the row, address claim, quota, task; no engine starts), deleted through the API afterwards.',
+      'the row, address claim, quota, task; no engine starts), deleted through the API afterwards. requests/s, p50 and p99 count',
+      'only 2xx answers; any other answer is in the "non-2xx" column and never in the throughput (a goal with any is not met).',
       '',
-      '| request | instances present | connections | requests/s | p50 | p99 | goal |',
-      '|---|---|---|---|---|---|---|',
+      '| request | instances present | rate limits | connections | requests/s | p50 | p99 | non-2xx | goal |',
+      '|---|---|---|---|---|---|---|---|---|',
       ...real.rows,
       ...rows,
       '',

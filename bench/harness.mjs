@@ -199,11 +199,14 @@ export async function deleteAll(api, ids, timeoutMs = 180_000) {
 
 /**
  * Back-to-back requests on `connections` connections of `pool` for `ms` ms, or until
- * `count` requests were sent: { lat (ms), errors, secs, bodies (when keep) }.
+ * `count` requests were sent: { lat (ms, of 2xx answers only), errors (answers other than
+ * 2xx), statuses (count per non-2xx status), secs, bodies (when keep) }. Throughput is
+ * lat.length / secs: an answer other than 2xx (a 429 of a rate limit, a 500) never counts.
  */
-export async function load(pool, { method = 'GET', path, headers, body, expect = 200, keep = false }, connections, { ms, count } = {}) {
+export async function load(pool, { method = 'GET', path, headers, body, keep = false }, connections, { ms, count } = {}) {
   const lat = []
   const bodies = []
+  const statuses = {}
   let errors = 0
   let sent = 0
   const end = performance.now() + (ms ?? 1e12)
@@ -215,9 +218,9 @@ export async function load(pool, { method = 'GET', path, headers, body, expect =
       const r = await pool.request({ method, path, headers, body: typeof body === 'function' ? body() : body })
       if (keep) bodies.push(await r.body.json().catch(() => undefined))
       else await r.body.dump()
-      if (r.statusCode !== expect) errors++
-      lat.push(performance.now() - t)
+      if (r.statusCode >= 200 && r.statusCode < 300) lat.push(performance.now() - t)
+      else { errors++; statuses[r.statusCode] = (statuses[r.statusCode] ?? 0) + 1 }
     }
   }))
-  return { lat, errors, secs: (performance.now() - t0) / 1000, bodies }
+  return { lat, errors, statuses, secs: (performance.now() - t0) / 1000, bodies }
 }

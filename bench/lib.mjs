@@ -1,5 +1,5 @@
 // Shared helpers of the benchmark scripts.
-import { cpus, totalmem } from 'node:os'
+import { cpus, loadavg, totalmem } from 'node:os'
 import { execFileSync } from 'node:child_process'
 import { existsSync, readFileSync, writeFileSync } from 'node:fs'
 import { dirname, join } from 'node:path'
@@ -19,9 +19,13 @@ export function rssMb(pid) {
   return kb / 1024
 }
 
+/**
+ * The machine, and how busy it was: the 5-minute load average when the figures were written
+ * (the machine is shared; at a load above the core count every figure is stretched).
+ */
 export function machine() {
   const kernel = execFileSync('uname', ['-r']).toString().trim()
-  return `${cpus().length} cores (${cpus()[0]?.model.trim()}), ${Math.round(totalmem() / 2 ** 30)} GiB, Linux ${kernel}, Node ${process.version}`
+  return `${cpus().length} cores (${cpus()[0]?.model.trim()}), ${Math.round(totalmem() / 2 ** 30)} GiB, Linux ${kernel}, Node ${process.version}, load average ${loadavg()[1].toFixed(1)} (5 min)`
 }
 
 /** Replaces (or appends) the section `key` of BENCHMARKS.md. */

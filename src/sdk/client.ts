@@ -225,6 +225,11 @@ export class TroveClient {
     return (await this.connect()).info
   }
 
+  /** The per-request timeout in ms (ClientOptions.timeoutMs, default 60 000). */
+  get requestTimeoutMs(): number {
+    return this.opts.timeoutMs ?? 60_000
+  }
+
   /** The database endpoint in use, e.g. http://127.0.0.1:8779/v1.0/<project_id>. */
   async endpoint(): Promise<string> {
     return (await this.connect()).endpoint

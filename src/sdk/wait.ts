@@ -16,6 +16,12 @@ export interface WaitOptions<T> {
   timeoutMs?: number
   /** Poll period (default 500 ms, growing to 2 s). */
   intervalMs?: number
+  /**
+   * Waits for the next change instead of sleeping, then fetching: resolves with the resource
+   * once its status is no longer `last`'s (or as it is after at most `maxMs`); returns
+   * undefined where the server offers no such wait, and waitFor polls (e.g. Instances.changed).
+   */
+  watch?: (last: T, maxMs: number) => Promise<T> | undefined
   /** Called on every poll. */
   onProgress?: (r: T | undefined, elapsedMs: number) => void
   /** Aborts the wait. */
@@ -30,20 +36,43 @@ const sleep = (ms: number, signal?: AbortSignal) => new Promise<void>((resolve, 
   signal?.addEventListener('abort', onAbort, { once: true })
 })
 
+/** `p`, or a rejection as soon as `signal` aborts (a pending request is left to the client's close). */
+function unlessAborted<T>(p: Promise<T>, signal?: AbortSignal): Promise<T> {
+  if (!signal) return p
+  p.catch(() => undefined) // settles after an abort: nobody listens any more
+  return new Promise<T>((resolve, reject) => {
+    if (signal.aborted) { reject(signal.reason ?? new Error('aborted')); return }
+    const onAbort = () => reject(signal.reason ?? new Error('aborted'))
+    signal.addEventListener('abort', onAbort, { once: true })
+    p.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort))
+  })
+}
+
 /**
  * Polls a resource until it reaches a terminal status: resolves with it (or with
  * undefined once it is gone, when waiting for 'DELETED'), rejects with
- * WaitFailedError or WaitTimeoutError. The one wait the CLI's --wait uses.
+ * WaitFailedError or WaitTimeoutError. The one wait the CLI's --wait uses. With
+ * `watch`, the server tells of each change as it happens (no polling gap) where it can.
  */
 export async function waitFor<T>(o: WaitOptions<T>): Promise<T | undefined> {
   const start = Date.now()
   const timeout = o.timeoutMs ?? 30 * 60_000
   let interval = o.intervalMs ?? 500
   const cap = Math.max(interval, 2000)
+  let last: T | undefined
+  const next = async (): Promise<T> => {
+    if (last === undefined) return o.fetch()
+    const left = Math.max(0, timeout - (Date.now() - start))
+    const changed = o.watch?.(last, left)
+    if (changed) return unlessAborted(changed, o.signal)
+    await sleep(Math.min(interval, left), o.signal)
+    interval = Math.min(cap, Math.round(interval * 1.25))
+    return o.fetch()
+  }
   for (;;) {
-    let r: T | undefined
+    let r: T
     try {
-      r = await o.fetch()
+      r = await next()
     } catch (e) {
       if (e instanceof NotFoundError && o.until.includes('DELETED')) { o.onProgress?.(undefined, Date.now() - start); return undefined }
       throw e
@@ -53,7 +82,6 @@ export async function waitFor<T>(o: WaitOptions<T>): Promise<T | undefined> {
     if (o.until.includes(s)) return r
     if (o.failOn?.includes(s)) throw new WaitFailedError(o.failMessage?.(r) ?? `status is ${s}`, r)
     if (Date.now() - start >= timeout) throw new WaitTimeoutError(`timed out after ${Math.round(timeout / 1000)} s waiting for status ${o.until.join(' or ')} (status is ${s})`, r)
-    await sleep(Math.min(interval, Math.max(0, timeout - (Date.now() - start))), o.signal)
-    interval = Math.min(cap, Math.round(interval * 1.25))
+    last = r
   }
 }

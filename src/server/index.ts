@@ -221,6 +221,7 @@ export async function buildServer(opts: ServerOptions = {}): Promise<TroveServer
       lab.notifications.stopPeriodic()
       await tasks.close()
       create.close()
+      instances.changes.close() // long polls answer now: http.close() waits for requests in flight
       if (started) await http.close()
       lab.notifications.attach(undefined)
       rpc?.close()

@@ -43,6 +43,7 @@ export async function waitForInstance(ctx: CommandContext, client: TroveClient, 
   try {
     const r = await waitFor<Instance>({
       fetch: () => client.instances.get(id),
+      watch: (i, maxMs) => client.instances.changed(id, i.status, maxMs),
       status: (i) => i.status,
       until: typeof target === 'string' ? [target] : [...target],
       // A delete runs until the instance is gone: one in ERROR stays ERROR meanwhile (upstream's status).

@@ -2,6 +2,9 @@ import type { TroveClient } from '../client.js'
 import { getPage, paginate, type Page } from '../pagination.js'
 import type { Instance, InstanceCreate } from './types.js'
 
+/** The response header by which a server offers the long poll of {@link Instances.changed}: its longest wait, in seconds. */
+export const WAIT_HEADER = 'x-trove-wait-for-change'
+
 /** Options of instance listing. */
 export interface InstanceListOptions {
   limit?: number
@@ -36,9 +39,34 @@ export class Instances {
     return paginate<Instance>(this.client, o.detailed ? '/instances/detail' : '/instances', 'instances', { limit: o.limit, marker: o.marker, include_clustered: o.includeClustered ?? false })
   }
 
+  /** The longest long poll the server offers, in ms, from the header of the last get(); undefined: none (poll). */
+  private longPollMs: number | undefined
+
   /** GET /instances/{id}. */
   async get(id: string): Promise<Instance> {
-    return (await this.client.request<{ instance: Instance }>('GET', `/instances/${encodeURIComponent(id)}`)).body.instance
+    const r = await this.client.request<{ instance: Instance }>('GET', `/instances/${encodeURIComponent(id)}`)
+    this.learnLongPoll(r.headers[WAIT_HEADER])
+    return r.body.instance
+  }
+
+  /**
+   * GET /instances/{id}?wait_for_change=STATUS (a trove lab's extension, README "API notes"):
+   * the instance as soon as its status is no longer `status` (a NotFoundError once it is
+   * gone), or as it is after at most `maxMs`. Returns undefined, sending nothing, unless an
+   * earlier get() saw the server offer it (other clouds: poll with get()).
+   */
+  changed(id: string, status: string, maxMs: number): Promise<Instance> | undefined {
+    if (this.longPollMs === undefined) return undefined
+    // The answer must come well within the client's own request timeout.
+    const ms = Math.min(maxMs, this.longPollMs, this.client.requestTimeoutMs - 5000)
+    if (!(ms > 0)) return undefined
+    return this.client.request<{ instance: Instance }>('GET', `/instances/${encodeURIComponent(id)}`, { query: { wait_for_change: status, wait_timeout: (ms / 1000).toFixed(3) } })
+      .then((r) => { this.learnLongPoll(r.headers[WAIT_HEADER]); return r.body.instance })
+  }
+
+  private learnLongPoll(header: string | string[] | undefined): void {
+    const s = Number(Array.isArray(header) ? header[0] : header)
+    this.longPollMs = header !== undefined && Number.isFinite(s) && s > 0 ? s * 1000 : undefined
   }
 
   /** POST /instances: starts a build; the instance comes back in BUILD. */

@@ -176,6 +176,7 @@ export async function backupRoutes(app: FastifyInstance, { lab }: { lab: Lab }):
         storage_driver: body.storage_driver ?? 'local',
       })
     })
+    lab.instances.changes.notify(inst.id) // its status is BACKUP now
     lab.notifications.start(req, 'backup_create', inst.id, { name: body.name, instance_id: inst.id, description: body.description ?? null, parent_id: parentId })
     lab.tasks.submit('create_backup', inst.id, { backupId: id })
     return reply.code(202).send({ backup: backupView(backups.get(id)!) })

@@ -17,6 +17,7 @@ import { createReplicas, refuseDeleteOfSource } from './replicas.js'
 import { loadModulesByIds, validateModulesFor } from '../modules/apply.js'
 import { resolveRestorePoint } from './restore-point.js'
 import { configurationStore } from '../db/configurations.js'
+import { MAX_WAIT_S, WAIT_HEADER, waitForChange } from './instance-wait.js'
 
 /** An instance's `access` in create and update bodies. */
 export const accessSchema = {
@@ -118,9 +119,12 @@ export async function instanceRoutes(app: FastifyInstance, { lab }: { lab: Lab }
   app.get('/instances', list(false))
   app.get('/instances/detail', list(true))
 
-  app.get('/instances/:id', async (req) => {
+  app.get('/instances/:id', async (req, reply) => {
     const { id } = req.params as { id: string }
-    const inst = loadInstance(lab, req, id)
+    let inst = loadInstance(lab, req, id)
+    reply.header(WAIT_HEADER, String(MAX_WAIT_S))
+    const q = req.query as { wait_for_change?: string; wait_timeout?: string }
+    if (q.wait_for_change !== undefined) inst = await waitForChange(lab, reply, inst, q)
     let usage: VolumeUsage | undefined
     if (!NO_USAGE_STATUSES.has(instanceStatus(inst)) && lab.compute.agentAlive(inst.id)) {
       try {

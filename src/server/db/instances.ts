@@ -3,6 +3,7 @@ import type { DB } from './index.js'
 import { isoNow } from './index.js'
 import { InstanceTask, type InstanceTaskName } from '../tasks/instance-tasks.js'
 import { ServiceStatus, type ServiceStatusName } from '../../protocol/index.js'
+import { InstanceChanges } from '../instance-changes.js'
 
 export interface InstanceRow {
   id: string; name: string; tenant_id: string; created: string; updated: string
@@ -63,6 +64,8 @@ function fastRows(stmt: ReturnType<DB['prepare']>): (...args: unknown[]) => unkn
 /** Prepared statements for instances and their guest statuses and faults. */
 export class Instances {
   private readonly s
+  /** Wakes long polls of GET /instances/{id}?wait_for_change when a row below changes. */
+  readonly changes = new InstanceChanges()
 
   constructor(private readonly db: DB) {
     this.s = {
@@ -134,15 +137,18 @@ export class Instances {
     const t = InstanceTask[task]
     const now = isoNow()
     this.s.setTask.run(t.id, t.description, task === 'NONE' ? null : now, now, id)
+    this.changes.notify(id)
   }
 
   setServerStatus(id: string, status: 'BUILD' | 'ACTIVE' | 'ERROR' | 'SHUTDOWN'): void {
     this.s.setServer.run(status, isoNow(), id)
+    this.changes.notify(id)
   }
 
   setServiceStatus(id: string, status: ServiceStatusName): void {
     const s = ServiceStatus[status]
     this.s.setStatus.run(s.code, s.description, isoNow(), id)
+    this.changes.notify(id)
   }
 
   /** Applies a heartbeat unless an equally new or newer one was seen (upstream's conductor_lastseen guard). */
@@ -151,13 +157,18 @@ export class Instances {
     // Every agent sends one every few seconds: an fsync each (synchronous=FULL) blocked the event loop
     // for most of the time at 1,000 agents. A heartbeat that a crash loses is simply sent again, and
     // in WAL mode the next FULL commit or checkpoint makes it durable anyway.
-    if (this.db.inTransaction) return this.s.heartbeat.run(s.code, s.description, isoNow(), sent, agentPid, enginePid, id, sent).changes > 0
-    this.s.syncNormal.run()
-    try {
-      return this.s.heartbeat.run(s.code, s.description, isoNow(), sent, agentPid, enginePid, id, sent).changes > 0
-    } finally {
-      this.s.syncFull.run()
+    let applied: boolean
+    if (this.db.inTransaction) applied = this.s.heartbeat.run(s.code, s.description, isoNow(), sent, agentPid, enginePid, id, sent).changes > 0
+    else {
+      this.s.syncNormal.run()
+      try {
+        applied = this.s.heartbeat.run(s.code, s.description, isoNow(), sent, agentPid, enginePid, id, sent).changes > 0
+      } finally {
+        this.s.syncFull.run()
+      }
     }
+    if (applied) this.changes.notify(id)
+    return applied
   }
 
   guestStatus(id: string): { status_id: number; status_description: string; updated_at: string; agent_pid: number | null; engine_pid: number | null } | undefined {
@@ -167,11 +178,13 @@ export class Instances {
   addFault(id: string, message: string, details: string | null = null): void {
     const now = isoNow()
     this.s.addFault.run(randomUUID(), id, message.slice(0, 255), details, now, now)
+    this.changes.notify(id)
   }
 
   /** Makes `id` a replica of `sourceId`, or (null) a standalone instance. */
   setSlaveOf(id: string, sourceId: string | null): void {
     this.db.prepare('UPDATE instances SET slave_of_id = ?, updated = ? WHERE id = ?').run(sourceId, isoNow(), id)
+    this.changes.notify(id)
   }
 
   /** The live replicas of a source, oldest first. */
@@ -193,5 +206,6 @@ export class Instances {
   markDeleted(id: string): void {
     const now = isoNow()
     this.s.markDeleted.run(now, now, InstanceTask.NONE.id, InstanceTask.NONE.description, id)
+    this.changes.notify(id)
   }
 }

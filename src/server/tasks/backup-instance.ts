@@ -113,6 +113,7 @@ export class BackupInstanceFlow implements FlowHandler {
 
   private fail(row: BackupRow, message: string): void {
     this.backups.update(row.id, { state: 'FAILED' })
+    if (row.instance_id) this.lab.instances.changes.notify(row.instance_id) // its status leaves BACKUP
     this.lastMessage.set(row.id, message)
     this.lab.log(`backup ${row.id} of instance ${row.instance_id} FAILED: ${message}`)
     return this.ended(row.id, row.instance_id ?? '')
@@ -159,6 +160,6 @@ export class BackupInstanceFlow implements FlowHandler {
     } else {
       applied = backups.update(row.id, { state: 'BUILDING', ...(typeof ev.size === 'number' ? { size: ev.size } : {}) }, ev.sent)
     }
-    if (applied) this.wake.get(row.id)?.()
+    if (applied) { this.wake.get(row.id)?.(); lab.instances.changes.notify(instanceId) }
   }
 }
