@@ -116,6 +116,18 @@ export async function identityRoutes(app: FastifyInstance, opts: IdentityRouteOp
     return reply.send(tokenBody(req, ctx))
   }
   app.get('/identity/v3/auth/tokens', (req, reply) => validateSubject(req, reply))
+  // Keystone's revoke_token (`openstack token revoke`): the subject's own user or an admin; 204.
+  // The revoked token then fails validation: 404 as a subject, 401 as X-Auth-Token.
+  app.delete('/identity/v3/auth/tokens', async (req, reply) => {
+    const caller = store.validate(str(req.headers['x-auth-token']))
+    if (!caller) return unauthorized(reply)
+    const subject = str(req.headers['x-subject-token'])
+    const ctx = store.validate(subject)
+    if (!subject || !ctx) return keystoneError(reply, 404, 'Not Found', 'Could not find token.')
+    if (ctx.user.id !== caller.user.id && !caller.isAdmin) return keystoneError(reply, 403, 'Forbidden', 'You are not authorized to perform the requested action.')
+    store.revoke(subject)
+    return reply.code(204).send()
+  })
 
   // Project look-ups (openstack CLI resolves project names this way for quota commands).
   const projectView = (req: FastifyRequest, p: Project) => ({

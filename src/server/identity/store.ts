@@ -44,6 +44,7 @@ export class IdentityStore {
       insertToken: db.prepare('INSERT INTO tokens (digest, user_id, project_id, methods, audit_id, issued_at, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?)'),
       tokenByDigest: db.prepare('SELECT user_id, project_id, methods, audit_id, issued_at, expires_at FROM tokens WHERE digest = ?'),
       purgeTokens: db.prepare('DELETE FROM tokens WHERE expires_at < ?'),
+      deleteToken: db.prepare('DELETE FROM tokens WHERE digest = ?'),
     }
   }
 
@@ -154,6 +155,13 @@ export class IdentityStore {
     if (this.cache.size > 10000) this.cache.clear()
     this.cache.set(digest, { ctx, until: Math.min(now + 60_000, Date.parse(row.expires_at)) })
     return ctx
+  }
+
+  /** Revokes a token (Keystone's DELETE /v3/auth/tokens): from now on it validates nowhere. */
+  revoke(token: string): void {
+    const digest = sha256(token)
+    this.stmts.deleteToken.run(digest)
+    this.cache.delete(digest)
   }
 
   /**
