@@ -9,6 +9,7 @@ import { registerDatastores, seedFlavors } from './db/seed.js'
 import { seedConfigurationParameters } from './configurations/parameter-seed.js'
 import { IdentityStore } from './identity/store.js'
 import { identityRoutes } from './identity/routes.js'
+import { LoginGuard, type LoginThrottleOptions } from './identity/login-guard.js'
 import { AgentCredentials, SubscriberCredentials, startBroker, type BrokerHandle } from './broker/index.js'
 import { RpcClient } from './broker/rpc.js'
 import { LocalCompute } from './compute/local.js'
@@ -51,6 +52,8 @@ export interface ServerOptions extends Partial<LabConfig> {
   existsIntervalMs?: number
   /** `dbaas.quota` period (ms; default TROVE_QUOTA_NOTIFICATION_INTERVAL_MS, else off). */
   quotaNotificationIntervalMs?: number
+  /** Password login throttle (identity/login-guard.ts; default DEFAULT_LOGIN_THROTTLE). */
+  loginThrottle?: Partial<LoginThrottleOptions>
 }
 
 /** Default data directory: TROVE_DATA_DIR, else /var/lib/trove for root (engines must reach it), else ~/.local/share/trove. */
@@ -159,7 +162,8 @@ export async function buildServer(opts: ServerOptions = {}): Promise<TroveServer
 
   const http = createHttp(log)
   await http.register(versionRoutes)
-  await http.register(async (app) => identityRoutes(app, { store: identity, baseUrl, region: config.region }))
+  const logins = new LoginGuard(opts.loginThrottle, log)
+  await http.register(async (app) => identityRoutes(app, { store: identity, baseUrl, region: config.region, logins }))
   await http.register(async (app) => {
     app.addHook('preHandler', tenantGuard(lab))
     app.addHook('preHandler', rateLimitHook(lab.rateLimiter))

@@ -1,6 +1,6 @@
 import type { DB } from '../db/index.js'
 import { isoNow } from '../db/index.js'
-import { hashPassword, hexId, randomSecret, sha256, verifyPassword } from './secrets.js'
+import { DUMMY_PASSWORD_HASH, hashPassword, hexId, randomSecret, sha256, verifyPassword } from './secrets.js'
 
 export interface Project { id: string; name: string; domain_id: string; description?: string }
 export interface User { id: string; name: string; domain_id: string; default_project_id: string | null }
@@ -102,13 +102,28 @@ export class IdentityStore {
     return row ? { id: row.id, name: row.name, domain_id: row.domain_id, default_project_id: row.default_project_id } : undefined
   }
 
-  /** Checks a password; undefined when the user is unknown, disabled or the password is wrong. */
-  checkPassword(ref: { id?: string; name?: string; domainId?: string }, password: string): User | undefined {
-    const row = (ref.id ? this.stmts.userById.get(ref.id) : this.stmts.userByName.get(ref.name ?? '', ref.domainId ?? DEFAULT_DOMAIN.id)) as
+  /**
+   * Checks a password (off the event loop, secrets.ts); undefined when the user is unknown,
+   * disabled or the password is wrong. An unknown user costs one hash too, so the answer's
+   * timing does not tell which names exist.
+   */
+  async checkPassword(ref: { id?: string; name?: string; domainId?: string }, password: string): Promise<User | undefined> {
+    const row = this.loginRow(ref)
+    const ok = await verifyPassword(password, row?.password_hash ?? DUMMY_PASSWORD_HASH)
+    if (!row || !row.enabled || !ok) return undefined
+    return { id: row.id, name: row.name, domain_id: row.domain_id, default_project_id: row.default_project_id }
+  }
+
+  /** Who a password login names, for per-user throttling: the user id, else the name as given. */
+  loginKey(ref: { id?: string; name?: string; domainId?: string }): string {
+    const row = this.loginRow(ref)
+    return row ? row.id : `${ref.domainId ?? DEFAULT_DOMAIN.id}/${ref.name ?? ref.id ?? ''}`
+  }
+
+  private loginRow(ref: { id?: string; name?: string; domainId?: string }) {
+    return (ref.id ? this.stmts.userById.get(ref.id) : this.stmts.userByName.get(ref.name ?? '', ref.domainId ?? DEFAULT_DOMAIN.id)) as
       | (User & { password_hash: string; enabled: number })
       | undefined
-    if (!row || !row.enabled || !verifyPassword(password, row.password_hash)) return undefined
-    return { id: row.id, name: row.name, domain_id: row.domain_id, default_project_id: row.default_project_id }
   }
 
   rolesFor(userId: string, projectId: string): Role[] {
