@@ -26,6 +26,7 @@ import { ResizeFlavorFlow, ResizeVolumeFlow, UpgradeInstanceFlow } from './tasks
 import { BackupInstanceFlow } from './tasks/backup-instance.js'
 import { InstanceTask } from './tasks/instance-tasks.js'
 import { createHttp, baseUrl } from './api/http.js'
+import type { ConnectionLimits } from './api/connections.js'
 import { tenantGuard } from './api/guard.js'
 import { versionRoutes } from './api/versions.js'
 import { tenantRoutes } from './api/routes.js'
@@ -54,6 +55,8 @@ export interface ServerOptions extends Partial<LabConfig> {
   quotaNotificationIntervalMs?: number
   /** Password login throttle (identity/login-guard.ts; default DEFAULT_LOGIN_THROTTLE). */
   loginThrottle?: Partial<LoginThrottleOptions>
+  /** Caps and timeouts of API connections (api/connections.ts; default defaultConnectionLimits()). */
+  connectionLimits?: Partial<ConnectionLimits>
 }
 
 /** Default data directory: TROVE_DATA_DIR, else /var/lib/trove for root (engines must reach it), else ~/.local/share/trove. */
@@ -160,7 +163,7 @@ export async function buildServer(opts: ServerOptions = {}): Promise<TroveServer
     create.onAgentEvent(id, ev)
   }
 
-  const http = createHttp(log)
+  const http = createHttp(log, opts.connectionLimits)
   await http.register(versionRoutes)
   const logins = new LoginGuard(opts.loginThrottle, log)
   await http.register(async (app) => identityRoutes(app, { store: identity, baseUrl, region: config.region, logins }))
