@@ -182,7 +182,7 @@ export async function buildServer(opts: ServerOptions = {}): Promise<TroveServer
     http,
     async start() {
       const previous = existsSync(brokerFile) ? (JSON.parse(readFileSync(brokerFile, 'utf8')) as BrokerLocation) : undefined
-      broker = await startBroker({ db, host: config.host, preferredPort: previous?.port, log })
+      broker = await startBroker({ db, host: config.host, preferredPort: previous?.port, log, maxConnections: opts.connectionLimits?.total })
       writeFileSync(brokerFile, JSON.stringify({ host: config.host, port: broker.port } satisfies BrokerLocation), { mode: 0o644 })
       rpc = new RpcClient(broker.broker)
       lab.notifications.attach(broker.broker)

@@ -88,3 +88,26 @@ t.test('openstack token revoke: the token stops working at once', { skip: hasOpe
   t.match(again.out, /Could not find token.*\(HTTP 404\)/, `404 (${again.out.trim().split('\n').pop()})`)
   t.equal((await run(demo, ['database', 'instance', 'list', '-f', 'json'])).code, 0, 'the user still logs in with the password')
 })
+
+t.test('password guessing through the real clients: 401 ten times, then 429 with Retry-After, one line each', { skip: hasOpenstack ? false : 'the openstack client is not installed' }, async (t) => {
+  const dir = tempDir(t, 'tg')
+  const server = await startServerProcess(t, join(dir, 'lab'))
+  const wrong = { ...labEnv(server.cloudsFile, 'trove-lab'), OS_PASSWORD: 'not-the-password' }
+  // Ten wrong passwords from this host (127.0.0.1) use up its failures for the minute.
+  const first = await Promise.all(Array.from({ length: 10 }, () => runCli(['instance', 'list'], wrong)))
+  t.same(first.map((r) => r.code), Array(10).fill(4), 'ten authentication failures (exit 4)')
+  t.match(first[0].stderr, /HTTP 401/, `401: ${first[0].stderr.trim()}`)
+  const ours = await runCli(['instance', 'list'], wrong)
+  t.not(ours.code, 0)
+  t.equal(ours.stderr.trim().split('\n').length, 1, 'one line')
+  t.match(ours.stderr, /Too many failed logins from this address; retry in \d+ seconds\. \(HTTP 429\)/, `trove: ${ours.stderr.trim()}`)
+  let theirs = ''
+  try {
+    await exec('openstack', ['token', 'issue'], { env: { ...wrong, HOME: dir }, timeout: 60_000 })
+  } catch (e) {
+    theirs = (e as { stderr?: string }).stderr ?? ''
+  }
+  t.match(theirs, /429|Too many failed logins/, `openstack: ${theirs.trim().split('\n').pop()}`)
+  // The right password is still refused from this address until the window passes (it could be the guesser's).
+  t.match((await runCli(['instance', 'list'], labEnv(server.cloudsFile, 'trove-lab'))).stderr, /HTTP 429/, 'the right password waits too')
+})

@@ -19,13 +19,14 @@ export interface ConnectionLimits {
 }
 
 /**
- * Half the process's open-file limit (the rest is for SQLite, the broker, agents, engines'
- * sockets, /proc reads), at most 4096. Node has no getrlimit: /proc/self/limits tells.
+ * A quarter of the process's open-file limit, at most 4096: the API and the broker may each
+ * hold that many connections, and half the table stays for SQLite, agents' processes, engine
+ * sockets and the reconciler's /proc reads. Node has no getrlimit: /proc/self/limits tells.
  */
-function defaultTotal(): number {
+export function connectionBudget(): number {
   try {
     const soft = /^Max open files\s+(\d+|unlimited)/m.exec(readFileSync('/proc/self/limits', 'utf8'))?.[1]
-    if (soft && soft !== 'unlimited') return Math.max(64, Math.min(4096, Math.floor(Number(soft) / 2)))
+    if (soft && soft !== 'unlimited') return Math.max(64, Math.min(4096, Math.floor(Number(soft) / 4)))
   } catch { /* not Linux: keep the cap */ }
   return 4096
 }
@@ -37,7 +38,7 @@ function defaultTotal(): number {
  * reconciler with EMFILE for over a minute.
  */
 export function defaultConnectionLimits(): ConnectionLimits {
-  const total = defaultTotal()
+  const total = connectionBudget()
   return { total, perSource: Math.min(256, total), headersTimeoutMs: 10_000, requestTimeoutMs: 30_000, keepAliveTimeoutMs: 72_000, checkIntervalMs: 1_000 }
 }
 

@@ -2,7 +2,7 @@
 // one source are capped and timed out; the API keeps answering other sources, and the
 // reconciler (which needs file descriptors for /proc and the data directory) keeps running.
 import t, { type Test } from 'tap'
-import { mkdirSync, utimesSync, existsSync } from 'node:fs'
+import { existsSync, mkdirSync, readFileSync, utimesSync } from 'node:fs'
 import { connect, createServer, type Socket } from 'node:net'
 import { join } from 'node:path'
 import { randomUUID } from 'node:crypto'
@@ -18,21 +18,20 @@ const canBind = (address: string) => new Promise<boolean>((resolve) => {
 })
 const bindable = (await canBind('127.0.0.3')) && (await canBind('127.0.0.4'))
 
-/** `count` connections from 127.0.0.1 (in batches, within the listen backlog), every other one sending half a request. */
-async function openIdle(t: Test, lab: InProcessLab, count: number): Promise<{ sockets: Socket[]; open: () => number }> {
-  const { port } = new URL(lab.url)
+/** `count` connections from 127.0.0.1 (in batches, within the listen backlog), every other one sending half an HTTP request. */
+async function openIdle(t: Test, lab: InProcessLab, count: number, port = Number(new URL(lab.url).port), halfRequests = true): Promise<{ sockets: Socket[]; open: () => number }> {
   const sockets: Socket[] = []
   let closed = 0
   t.teardown(() => { for (const s of sockets) s.destroy() })
   for (let i = 0; i < count; i += 250) {
     await Promise.all(Array.from({ length: Math.min(250, count - i) }, (_, k) => new Promise<void>((resolve) => {
-      const s = connect({ host: '127.0.0.1', port: Number(port), localAddress: '127.0.0.1' })
+      const s = connect({ host: '127.0.0.1', port, localAddress: '127.0.0.1' })
       sockets.push(s)
       // Read what the server sends (its 408), or the end of the stream is never seen.
       s.on('error', () => {}).resume()
       s.once('close', () => { closed++; resolve() })
       s.once('connect', () => {
-        if ((i + k) % 2) s.write('GET /v1.0 HTTP/1.1\r\nHost: lab\r\n')
+        if (halfRequests && (i + k) % 2) s.write('GET /v1.0 HTTP/1.1\r\nHost: lab\r\n')
         resolve()
       })
     })))
@@ -95,4 +94,11 @@ t.test('the total cap: beyond it new connections are closed at once; they are ac
   t.ok(lab.logs.includes('refusing connections: 40 are open (the total cap)'), 'logged')
   await until(() => flood.open() === 0, 30_000, 'the idle connections to time out')
   t.equal((await apiCall(lab, '127.0.0.4', demo.token, demo.project))[0], 200, 'then it is served again')
+
+  // The broker (same process, same file table) has the same total cap.
+  const { port } = JSON.parse(readFileSync(lab.server.lab.brokerFile, 'utf8')) as { port: number }
+  const mqtt = await openIdle(t, lab, 60, port, false)
+  await until(() => mqtt.open() <= 40, 20_000, 'the broker to close the connections beyond the total cap')
+  t.equal(mqtt.open(), 40, 'the broker keeps the first 40 (until its CONNECT timeout)')
+  t.ok(lab.logs.includes('broker: refusing connections: 40 are open (the total cap)'), 'the broker logs it')
 })
