@@ -9,6 +9,7 @@ import { registerDatastores, seedFlavors } from './db/seed.js'
 import { seedConfigurationParameters } from './configurations/parameter-seed.js'
 import { IdentityStore } from './identity/store.js'
 import { identityRoutes } from './identity/routes.js'
+import { LoginGuard, type LoginThrottleOptions } from './identity/login-guard.js'
 import { AgentCredentials, SubscriberCredentials, startBroker, type BrokerHandle } from './broker/index.js'
 import { RpcClient } from './broker/rpc.js'
 import { LocalCompute } from './compute/local.js'
@@ -25,6 +26,7 @@ import { ResizeFlavorFlow, ResizeVolumeFlow, UpgradeInstanceFlow } from './tasks
 import { BackupInstanceFlow } from './tasks/backup-instance.js'
 import { InstanceTask } from './tasks/instance-tasks.js'
 import { createHttp, baseUrl } from './api/http.js'
+import type { ConnectionLimits } from './api/connections.js'
 import { tenantGuard } from './api/guard.js'
 import { versionRoutes } from './api/versions.js'
 import { tenantRoutes } from './api/routes.js'
@@ -51,6 +53,10 @@ export interface ServerOptions extends Partial<LabConfig> {
   existsIntervalMs?: number
   /** `dbaas.quota` period (ms; default TROVE_QUOTA_NOTIFICATION_INTERVAL_MS, else off). */
   quotaNotificationIntervalMs?: number
+  /** Password login throttle (identity/login-guard.ts; default DEFAULT_LOGIN_THROTTLE). */
+  loginThrottle?: Partial<LoginThrottleOptions>
+  /** Caps and timeouts of API connections (api/connections.ts; default defaultConnectionLimits()). */
+  connectionLimits?: Partial<ConnectionLimits>
 }
 
 /** Default data directory: TROVE_DATA_DIR, else /var/lib/trove for root (engines must reach it), else ~/.local/share/trove. */
@@ -157,9 +163,10 @@ export async function buildServer(opts: ServerOptions = {}): Promise<TroveServer
     create.onAgentEvent(id, ev)
   }
 
-  const http = createHttp(log)
+  const http = createHttp(log, opts.connectionLimits)
   await http.register(versionRoutes)
-  await http.register(async (app) => identityRoutes(app, { store: identity, baseUrl, region: config.region }))
+  const logins = new LoginGuard(opts.loginThrottle, log)
+  await http.register(async (app) => identityRoutes(app, { store: identity, baseUrl, region: config.region, logins }))
   await http.register(async (app) => {
     app.addHook('preHandler', tenantGuard(lab))
     app.addHook('preHandler', rateLimitHook(lab.rateLimiter))
@@ -175,7 +182,7 @@ export async function buildServer(opts: ServerOptions = {}): Promise<TroveServer
     http,
     async start() {
       const previous = existsSync(brokerFile) ? (JSON.parse(readFileSync(brokerFile, 'utf8')) as BrokerLocation) : undefined
-      broker = await startBroker({ db, host: config.host, preferredPort: previous?.port, log })
+      broker = await startBroker({ db, host: config.host, preferredPort: previous?.port, log, maxConnections: opts.connectionLimits?.total })
       writeFileSync(brokerFile, JSON.stringify({ host: config.host, port: broker.port } satisfies BrokerLocation), { mode: 0o644 })
       rpc = new RpcClient(broker.broker)
       lab.notifications.attach(broker.broker)

@@ -56,3 +56,58 @@ t.test('the real openstack CLI as admin makes a project and a user; the new user
   await asAdmin('project', 'delete', 'e2e-team')
   t.notOk((JSON.parse(await asAdmin('project', 'list', '-f', 'json')) as Array<{ Name: string }>).some((p) => p.Name === 'e2e-team'), 'deleted')
 })
+
+t.test('openstack token revoke: the token stops working at once', { skip: hasOpenstack ? false : 'the openstack client is not installed' }, async (t) => {
+  const dir = tempDir(t, 'tr')
+  const server = await startServerProcess(t, join(dir, 'lab'))
+  const run = async (env: Record<string, string>, args: string[]): Promise<{ code: number; out: string }> => {
+    try {
+      const r = await exec('openstack', args, { env: { ...env, HOME: dir }, timeout: 60_000 })
+      return { code: 0, out: r.stdout }
+    } catch (e) {
+      const err = e as { code?: number; stdout?: string; stderr?: string }
+      return { code: typeof err.code === 'number' ? err.code : -1, out: `${err.stdout ?? ''}${err.stderr ?? ''}` }
+    }
+  }
+  const demo = labEnv(server.cloudsFile, 'trove-lab')
+  const issued = await run(demo, ['token', 'issue', '-f', 'json'])
+  t.equal(issued.code, 0, `token issue${issued.code ? ` (${issued.out.trim()})` : ''}`)
+  const { id: token, project_id: project } = JSON.parse(issued.out) as { id: string; project_id: string }
+  // The token alone, as a client that holds only it.
+  const bearer = { PATH: process.env.PATH ?? '/usr/bin:/bin', OS_AUTH_TYPE: 'token', OS_TOKEN: token, OS_AUTH_URL: `${server.url}/identity/v3`, OS_PROJECT_ID: project, OS_REGION_NAME: 'RegionOne' }
+  const before = await run(bearer, ['database', 'instance', 'list', '-f', 'json'])
+  t.same([before.code, before.out.trim()], [0, '[]'], 'the token works before the revoke')
+
+  const revoked = await run(demo, ['token', 'revoke', token])
+  t.equal(revoked.code, 0, `openstack token revoke (${revoked.out.trim()})`)
+  const after = await run(bearer, ['database', 'instance', 'list'])
+  t.not(after.code, 0, 'the revoked token is refused')
+  t.match(after.out, /HTTP 401|requires authentication/, `401 (${after.out.trim().split('\n').pop()})`)
+  const again = await run(demo, ['token', 'revoke', token])
+  t.not(again.code, 0, 'a second revoke fails')
+  t.match(again.out, /Could not find token.*\(HTTP 404\)/, `404 (${again.out.trim().split('\n').pop()})`)
+  t.equal((await run(demo, ['database', 'instance', 'list', '-f', 'json'])).code, 0, 'the user still logs in with the password')
+})
+
+t.test('password guessing through the real clients: 401 ten times, then 429 with Retry-After, one line each', { skip: hasOpenstack ? false : 'the openstack client is not installed' }, async (t) => {
+  const dir = tempDir(t, 'tg')
+  const server = await startServerProcess(t, join(dir, 'lab'))
+  const wrong = { ...labEnv(server.cloudsFile, 'trove-lab'), OS_PASSWORD: 'not-the-password' }
+  // Ten wrong passwords from this host (127.0.0.1) use up its failures for the minute.
+  const first = await Promise.all(Array.from({ length: 10 }, () => runCli(['instance', 'list'], wrong)))
+  t.same(first.map((r) => r.code), Array(10).fill(4), 'ten authentication failures (exit 4)')
+  t.match(first[0].stderr, /HTTP 401/, `401: ${first[0].stderr.trim()}`)
+  const ours = await runCli(['instance', 'list'], wrong)
+  t.not(ours.code, 0)
+  t.equal(ours.stderr.trim().split('\n').length, 1, 'one line')
+  t.match(ours.stderr, /Too many failed logins from this address; retry in \d+ seconds\. \(HTTP 429\)/, `trove: ${ours.stderr.trim()}`)
+  let theirs = ''
+  try {
+    await exec('openstack', ['token', 'issue'], { env: { ...wrong, HOME: dir }, timeout: 60_000 })
+  } catch (e) {
+    theirs = (e as { stderr?: string }).stderr ?? ''
+  }
+  t.match(theirs, /429|Too many failed logins/, `openstack: ${theirs.trim().split('\n').pop()}`)
+  // The right password is still refused from this address until the window passes (it could be the guesser's).
+  t.match((await runCli(['instance', 'list'], labEnv(server.cloudsFile, 'trove-lab'))).stderr, /HTTP 429/, 'the right password waits too')
+})

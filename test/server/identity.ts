@@ -63,3 +63,39 @@ t.test('passwords and tokens are stored hashed', async (t) => {
   t.notOk(digests.includes(lab.demo.token), 'no clear token in the database')
   t.ok(digests.length >= 2)
 })
+
+t.test('token revocation (DELETE /v3/auth/tokens): the subject or an admin; the token is dead at once', async (t) => {
+  const lab = await apiLab(t)
+  const pw = readCloudPasswords(lab.cloudsFile)!
+  const issue = async () => String((await lab.req('POST', '/identity/v3/auth/tokens', { token: null, body: { auth: { identity: { methods: ['password'], password: { user: { name: 'demo', domain: { id: 'default' }, password: pw.demo } } } } } })).headers['x-subject-token'])
+  const mine = await issue()
+  const list = `/v1.0/${lab.demo.project}/instances`
+  t.equal((await lab.req('GET', list, { token: mine })).status, 200, 'the token works (and is now cached)')
+
+  t.equal((await lab.req('DELETE', '/identity/v3/auth/tokens', { token: null, headers: { 'x-subject-token': mine } })).status, 401, 'no caller token: 401')
+  const missing = await lab.req('DELETE', '/identity/v3/auth/tokens', { token: mine })
+  t.same([missing.status, missing.body], [404, { error: { code: 404, title: 'Not Found', message: 'Could not find token.' } }], 'no subject: 404')
+  const other = lab.server.lab.identity.createUser('mallory', 'mallory-password-1', lab.demo.project)
+  lab.server.lab.identity.assignRole(other.id, lab.demo.project, 'member')
+  const mallory = lab.server.lab.identity.issueToken(other, lab.server.lab.identity.findProject({ id: lab.demo.project })!, ['password']).token
+  const forbidden = await lab.req('DELETE', '/identity/v3/auth/tokens', { token: mallory, headers: { 'x-subject-token': mine } })
+  t.equal(forbidden.status, 403, 'a member may not revoke another user\'s token')
+  t.equal((await lab.req('GET', list, { token: mine })).status, 200, 'still valid after the refused revoke')
+
+  // The owner revokes its token with a second token of its own (as `openstack token revoke` does).
+  const del = await lab.req('DELETE', '/identity/v3/auth/tokens', { token: lab.demo.token, headers: { 'x-subject-token': mine } })
+  t.same([del.status, del.body], [204, undefined], '204, no body')
+  t.equal((await lab.req('GET', list, { token: mine })).status, 401, 'the revoked token is refused by the API at once (not after the cache expires)')
+  t.equal((await lab.req('GET', '/identity/v3/auth/tokens', { token: lab.demo.token, headers: { 'x-subject-token': mine } })).status, 404, 'validation: 404 Could not find token')
+  const viaToken = await lab.req('POST', '/identity/v3/auth/tokens', { token: null, body: { auth: { identity: { methods: ['token'], token: { id: mine } } } } })
+  t.equal(viaToken.status, 401, 'no new token from a revoked one')
+  t.equal((await lab.req('DELETE', '/identity/v3/auth/tokens', { token: lab.demo.token, headers: { 'x-subject-token': mine } })).status, 404, 'a second revoke: 404')
+
+  const second = await issue()
+  t.equal((await lab.req('DELETE', '/identity/v3/auth/tokens', { token: lab.admin.token, headers: { 'x-subject-token': second } })).status, 204, 'an admin revokes anyone\'s token')
+  t.equal((await lab.req('GET', list, { token: second })).status, 401)
+  const self = await issue()
+  t.equal((await lab.req('DELETE', '/identity/v3/auth/tokens', { token: self, headers: { 'x-subject-token': self } })).status, 204, 'a token revokes itself')
+  t.equal((await lab.req('GET', list, { token: self })).status, 401)
+  t.equal((await lab.req('GET', list)).status, 200, 'the user\'s other tokens still work')
+})

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto'
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify'
 import type { AuthContext } from '../identity/store.js'
+import { capConnections, defaultConnectionLimits, type ConnectionLimits } from './connections.js'
 import { Fault } from './faults.js'
 import { installXml } from './xml.js'
 
@@ -27,9 +28,14 @@ function webobBody(code: number, title: string, message: string) {
  * stripped, every answer carrying x-openstack-request-id, faults in upstream's
  * body format, unknown routes 404 itemNotFound, and no stack trace ever sent.
  */
-export function createHttp(log: (m: string) => void): FastifyInstance {
+export function createHttp(log: (m: string) => void, connections: Partial<ConnectionLimits> = {}): FastifyInstance {
+  const limits = { ...defaultConnectionLimits(), ...connections }
   const app = Fastify({
     logger: false,
+    // Half-open and slow clients go away (connections.ts): headers within 10 s, the request within 30 s.
+    keepAliveTimeout: limits.keepAliveTimeoutMs,
+    requestTimeout: limits.requestTimeoutMs,
+    http: { headersTimeout: limits.headersTimeoutMs, connectionsCheckingInterval: limits.checkIntervalMs },
     bodyLimit: 1024 * 1024,
     rewriteUrl: (req) => (req.url ?? '/').replace(/\.json(?=\?|$)/, ''),
     routerOptions: { ignoreTrailingSlash: true },
@@ -41,6 +47,7 @@ export function createHttp(log: (m: string) => void): FastifyInstance {
       void (reply as FastifyReply).code(f.status).send(f.body())
     },
   })
+  capConnections(app.server, limits, log)
   app.decorateRequest('troveRequestId', '')
   app.addHook('onRequest', async (req, reply) => {
     req.troveRequestId = `req-${randomUUID()}`

@@ -79,7 +79,15 @@ async function mgmtInstanceDetail(req: FastifyRequest, lab: Lab, inst: InstanceJ
     }
   }
   view.guest_status = { state_description: inst.status_description }
+  // Upstream's MgmtInstanceDetailView adds these only when the instance has a root history.
+  const h = rootHistory(lab, inst.id)
+  if (h) Object.assign(view, { root_enabled: h.created, root_enabled_by: h.user })
   return view
+}
+
+/** Who last enabled root through the API and when (root.ts records it; a disable keeps it, as upstream). */
+function rootHistory(lab: Lab, id: string): { user: string; created: string } | undefined {
+  return lab.db.prepare('SELECT user, created FROM root_enabled_history WHERE id = ?').get(id) as { user: string; created: string } | undefined
 }
 
 function queryFlag(v: unknown): boolean | undefined {
@@ -140,8 +148,9 @@ export async function mgmtInstanceRoutes(app: FastifyInstance, { lab }: { lab: L
     requireAdmin(req)
     const { id } = req.params as { id: string }
     load(id)
-    // Root enabling is not implemented yet, so no instance has a root history.
-    return { root_history: { id, enabled: 'Never', user: 'Nobody' } }
+    // Upstream's RootHistoryView: the last enable through the API (who, when), else Never/Nobody.
+    const h = rootHistory(lab, id)
+    return { root_history: { id, enabled: h?.created ?? 'Never', user: h?.user ?? 'Nobody' } }
   })
 
   app.get('/mgmt/instances/:id/diagnostics', async (req) => {

@@ -1,4 +1,5 @@
 import { createServer, type Server } from 'node:net'
+import { connectionBudget } from '../api/connections.js'
 import { randomBytes, timingSafeEqual } from 'node:crypto'
 import { chmodSync, existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs'
 import { Aedes, type Client } from 'aedes'
@@ -124,7 +125,7 @@ export interface BrokerHandle {
  * nothing (not even a will). The server itself publishes and subscribes in-process,
  * without a network client.
  */
-export async function startBroker(opts: { db: DB; host: string; preferredPort?: number; log: (m: string) => void }): Promise<BrokerHandle> {
+export async function startBroker(opts: { db: DB; host: string; preferredPort?: number; log: (m: string) => void; maxConnections?: number }): Promise<BrokerHandle> {
   const creds = new AgentCredentials(opts.db)
   const subscriber = new SubscriberCredentials(opts.db)
   const broker = await Aedes.createBroker({
@@ -159,6 +160,16 @@ export async function startBroker(opts: { db: DB; host: string; preferredPort?: 
   })
   // No Nagle: an RPC is a small request and a small reply; with Nagle and delayed ACKs each round trip waited ~40 ms twice.
   const server: Server = createServer((socket) => { socket.setNoDelay(true); broker.handle(socket) })
+  // A flood of idle connections must not take the process's file table (the API and the
+  // reconciler share it): beyond the cap Node closes new ones at once, and aedes closes a
+  // connection that sends no CONNECT within its connectTimeout (30 s).
+  server.maxConnections = opts.maxConnections ?? connectionBudget()
+  let dropLogged = 0
+  server.on('drop', () => {
+    if (Date.now() - dropLogged < 60_000) return
+    dropLogged = Date.now()
+    opts.log(`broker: refusing connections: ${server.maxConnections} are open (the total cap)`)
+  })
   const listen = (port: number) =>
     new Promise<number>((resolve, reject) => {
       const onError = (e: Error) => { server.off('listening', onListening); reject(e) }

@@ -1,6 +1,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import { DEFAULT_DOMAIN, IdentityStore, type AuthContext, type Project, type User } from './store.js'
 import { identityAdminRoutes } from './admin-routes.js'
+import { LoginGuard } from './login-guard.js'
 
 /** Keystone's error body; keystonemiddleware answers the v1.0 API with it too. */
 export function keystoneError(reply: FastifyReply, code: number, title: string, message: string): FastifyReply {
@@ -16,6 +17,8 @@ export interface IdentityRouteOptions {
   /** Public base URL for a request, e.g. http://127.0.0.1:8779 */
   baseUrl(req: FastifyRequest): string
   region: string
+  /** Password checks: off the event loop, throttled per source and per user (login-guard.ts). */
+  logins?: LoginGuard
 }
 
 const VERSION = { id: 'v3.14', status: 'stable', updated: '2020-04-07T00:00:00Z' }
@@ -30,6 +33,7 @@ const str = (v: unknown): string | undefined => (typeof v === 'string' ? v : und
  */
 export async function identityRoutes(app: FastifyInstance, opts: IdentityRouteOptions): Promise<void> {
   const { store } = opts
+  const logins = opts.logins ?? new LoginGuard()
   const v3 = (req: FastifyRequest) => `${opts.baseUrl(req)}/identity/v3`
   const versionDoc = (req: FastifyRequest) => ({
     ...VERSION,
@@ -77,7 +81,13 @@ export async function identityRoutes(app: FastifyInstance, opts: IdentityRouteOp
       const u = obj(obj(identity.password)?.user)
       const password = str(u?.password)
       const domainId = IdentityStore.domainId(obj(u?.domain) as { id?: unknown; name?: unknown } | undefined)
-      if (u && password !== undefined && domainId) user = store.checkPassword({ id: str(u.id), name: str(u.name), domainId }, password)
+      if (u && password !== undefined && domainId) {
+        const ref = { id: str(u.id), name: str(u.name), domainId }
+        const verdict = await logins.attempt(req.ip, store.loginKey(ref), () => store.checkPassword(ref, password))
+        // Keystone's error body with the status and header of a rate limiter in front of it.
+        if (!verdict.ok) return keystoneError(reply.header('Retry-After', String(verdict.retryAfter)), 429, 'Too Many Requests', verdict.message)
+        user = verdict.value
+      }
     } else if (methods.includes('token')) {
       parent = store.validate(str(obj(identity.token)?.id))
       user = parent?.user
@@ -116,6 +126,18 @@ export async function identityRoutes(app: FastifyInstance, opts: IdentityRouteOp
     return reply.send(tokenBody(req, ctx))
   }
   app.get('/identity/v3/auth/tokens', (req, reply) => validateSubject(req, reply))
+  // Keystone's revoke_token (`openstack token revoke`): the subject's own user or an admin; 204.
+  // The revoked token then fails validation: 404 as a subject, 401 as X-Auth-Token.
+  app.delete('/identity/v3/auth/tokens', async (req, reply) => {
+    const caller = store.validate(str(req.headers['x-auth-token']))
+    if (!caller) return unauthorized(reply)
+    const subject = str(req.headers['x-subject-token'])
+    const ctx = store.validate(subject)
+    if (!subject || !ctx) return keystoneError(reply, 404, 'Not Found', 'Could not find token.')
+    if (ctx.user.id !== caller.user.id && !caller.isAdmin) return keystoneError(reply, 403, 'Forbidden', 'You are not authorized to perform the requested action.')
+    store.revoke(subject)
+    return reply.code(204).send()
+  })
 
   // Project look-ups (openstack CLI resolves project names this way for quota commands).
   const projectView = (req: FastifyRequest, p: Project) => ({

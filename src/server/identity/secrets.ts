@@ -1,4 +1,4 @@
-import { createHash, randomBytes, scryptSync, timingSafeEqual } from 'node:crypto'
+import { createHash, randomBytes, scrypt, scryptSync, timingSafeEqual, type ScryptOptions } from 'node:crypto'
 
 /** A URL-safe random secret (passwords, tokens, agent credentials). */
 export function randomSecret(bytes = 24): string {
@@ -25,10 +25,25 @@ export function hashPassword(password: string): string {
   return `scrypt$${SCRYPT.N}$${SCRYPT.r}$${SCRYPT.p}$${salt.toString('base64')}$${hash.toString('base64')}`
 }
 
-export function verifyPassword(password: string, stored: string): boolean {
+const scryptAsync = (password: string, salt: Buffer, length: number, o: ScryptOptions) =>
+  new Promise<Buffer>((resolve, reject) => scrypt(password, salt, length, o, (err, key) => (err ? reject(err) : resolve(key))))
+
+/**
+ * Checks a password against its stored hash in libuv's thread pool (node:crypto's async
+ * scrypt), so the event loop keeps serving while it runs. False for a malformed hash.
+ */
+export async function verifyPassword(password: string, stored: string): Promise<boolean> {
   const [kind, n, r, p, salt, hash] = stored.split('$')
   if (kind !== 'scrypt' || !salt || !hash) return false
   const expected = Buffer.from(hash, 'base64')
-  const got = scryptSync(password, Buffer.from(salt, 'base64'), expected.length, { N: Number(n), r: Number(r), p: Number(p) })
-  return timingSafeEqual(expected, got)
+  if (expected.length === 0) return false
+  try {
+    const got = await scryptAsync(password, Buffer.from(salt, 'base64'), expected.length, { N: Number(n), r: Number(r), p: Number(p), maxmem: 64 * 1024 * 1024 })
+    return timingSafeEqual(expected, got)
+  } catch {
+    return false // parameters scrypt refuses (a damaged row): no password matches
+  }
 }
+
+/** A hash no password matches in practice: checked for unknown users so they cost (and take) as long as known ones. */
+export const DUMMY_PASSWORD_HASH = `scrypt$${SCRYPT.N}$${SCRYPT.r}$${SCRYPT.p}$${Buffer.alloc(16).toString('base64')}$${Buffer.alloc(32).toString('base64')}`

@@ -1,6 +1,6 @@
 import type { DB } from '../db/index.js'
 import { isoNow } from '../db/index.js'
-import { hashPassword, hexId, randomSecret, sha256, verifyPassword } from './secrets.js'
+import { DUMMY_PASSWORD_HASH, hashPassword, hexId, randomSecret, sha256, verifyPassword } from './secrets.js'
 
 export interface Project { id: string; name: string; domain_id: string; description?: string }
 export interface User { id: string; name: string; domain_id: string; default_project_id: string | null }
@@ -44,6 +44,7 @@ export class IdentityStore {
       insertToken: db.prepare('INSERT INTO tokens (digest, user_id, project_id, methods, audit_id, issued_at, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?)'),
       tokenByDigest: db.prepare('SELECT user_id, project_id, methods, audit_id, issued_at, expires_at FROM tokens WHERE digest = ?'),
       purgeTokens: db.prepare('DELETE FROM tokens WHERE expires_at < ?'),
+      deleteToken: db.prepare('DELETE FROM tokens WHERE digest = ?'),
     }
   }
 
@@ -101,13 +102,28 @@ export class IdentityStore {
     return row ? { id: row.id, name: row.name, domain_id: row.domain_id, default_project_id: row.default_project_id } : undefined
   }
 
-  /** Checks a password; undefined when the user is unknown, disabled or the password is wrong. */
-  checkPassword(ref: { id?: string; name?: string; domainId?: string }, password: string): User | undefined {
-    const row = (ref.id ? this.stmts.userById.get(ref.id) : this.stmts.userByName.get(ref.name ?? '', ref.domainId ?? DEFAULT_DOMAIN.id)) as
+  /**
+   * Checks a password (off the event loop, secrets.ts); undefined when the user is unknown,
+   * disabled or the password is wrong. An unknown user costs one hash too, so the answer's
+   * timing does not tell which names exist.
+   */
+  async checkPassword(ref: { id?: string; name?: string; domainId?: string }, password: string): Promise<User | undefined> {
+    const row = this.loginRow(ref)
+    const ok = await verifyPassword(password, row?.password_hash ?? DUMMY_PASSWORD_HASH)
+    if (!row || !row.enabled || !ok) return undefined
+    return { id: row.id, name: row.name, domain_id: row.domain_id, default_project_id: row.default_project_id }
+  }
+
+  /** Who a password login names, for per-user throttling: the user id, else the name as given. */
+  loginKey(ref: { id?: string; name?: string; domainId?: string }): string {
+    const row = this.loginRow(ref)
+    return row ? row.id : `${ref.domainId ?? DEFAULT_DOMAIN.id}/${ref.name ?? ref.id ?? ''}`
+  }
+
+  private loginRow(ref: { id?: string; name?: string; domainId?: string }) {
+    return (ref.id ? this.stmts.userById.get(ref.id) : this.stmts.userByName.get(ref.name ?? '', ref.domainId ?? DEFAULT_DOMAIN.id)) as
       | (User & { password_hash: string; enabled: number })
       | undefined
-    if (!row || !row.enabled || !verifyPassword(password, row.password_hash)) return undefined
-    return { id: row.id, name: row.name, domain_id: row.domain_id, default_project_id: row.default_project_id }
   }
 
   rolesFor(userId: string, projectId: string): Role[] {
@@ -154,6 +170,13 @@ export class IdentityStore {
     if (this.cache.size > 10000) this.cache.clear()
     this.cache.set(digest, { ctx, until: Math.min(now + 60_000, Date.parse(row.expires_at)) })
     return ctx
+  }
+
+  /** Revokes a token (Keystone's DELETE /v3/auth/tokens): from now on it validates nowhere. */
+  revoke(token: string): void {
+    const digest = sha256(token)
+    this.stmts.deleteToken.run(digest)
+    this.cache.delete(digest)
   }
 
   /**

@@ -95,13 +95,27 @@ t.test('root history, diagnostics, hwinfo and rpc_ping', async (t) => {
   const lab = await apiLab(t, { spawnAgents: false })
   const a = `/v1.0/${lab.admin.project}`
   const admin = { token: lab.admin.token }
-  const up = await instance(t, lab, 'demo', 'up', 'HEALTHY', { rpc_ping: () => true })
+  const up = await instance(t, lab, 'demo', 'up', 'HEALTHY', { rpc_ping: () => true, enable_root: () => ({ name: 'root', password: 'R'.repeat(36) }), disable_root: () => null })
   const broken = await instance(t, lab, 'demo', 'broken', 'HEALTHY', { rpc_ping: () => { throw new Error('rpc_ping is broken') } })
   const silent = await instance(t, lab, 'demo', 'silent')
 
   const root = await lab.req('GET', `${a}/mgmt/instances/${up.id}/root`, admin)
   t.same(missingFields(root.body, sample('user-show-root-history-response.json')), [])
   t.same(root.body, { root_history: { id: up.id, enabled: 'Never', user: 'Nobody' } }, 'no root history yet')
+  t.notOk('root_enabled' in (await lab.req('GET', `${a}/mgmt/instances/${up.id}`, admin)).body.instance, 'mgmt show: no root_enabled before an enable')
+  // The demo user enables root: the history names that user and the time, in mgmt root and mgmt show.
+  const before = new Date().toISOString().slice(0, 19)
+  t.equal((await lab.req('POST', `/v1.0/${lab.demo.project}/instances/${up.id}/root`)).status, 200)
+  const after = new Date().toISOString().slice(0, 19)
+  const demoUser = lab.server.lab.identity.userByName('demo')!.id
+  const hist = (await lab.req('GET', `${a}/mgmt/instances/${up.id}/root`, admin)).body.root_history
+  t.equal(hist.id, up.id)
+  t.equal(hist.user, demoUser, 'the user who enabled root')
+  t.match(hist.enabled, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d$/, 'upstream date form')
+  t.ok(hist.enabled >= before && hist.enabled <= after, `enabled at the enable (${before} <= ${hist.enabled} <= ${after})`)
+  t.match((await lab.req('GET', `${a}/mgmt/instances/${up.id}`, admin)).body.instance, { root_enabled: hist.enabled, root_enabled_by: demoUser }, 'mgmt show')
+  t.equal((await lab.req('DELETE', `/v1.0/${lab.demo.project}/instances/${up.id}/root`)).status, 204)
+  t.same((await lab.req('GET', `${a}/mgmt/instances/${up.id}/root`, admin)).body.root_history, hist, 'a disable keeps the history (upstream)')
 
   t.same((await lab.req('GET', `${a}/mgmt/instances/${up.id}/hwinfo`, admin)).body, { hwinfo: { mem_total: 512, num_cpus: 1 } }, 'the flavor (m1.tiny)')
 
