@@ -236,6 +236,7 @@ export async function updateGroupEverywhere(lab: Lab, g: ConfigurationJoined, va
     }
   } catch (e) {
     const fault = guestFault(e)
+    const stuck: string[] = []
     for (const { inst, applied } of [...changed].reverse()) {
       try {
         await guestCall(lab, inst.id, 'update_overrides', { overrides: before.overrides, remove: false })
@@ -246,9 +247,11 @@ export async function updateGroupEverywhere(lab: Lab, g: ConfigurationJoined, va
         // The old values could not be put back: the instance says it needs a restart.
         lab.log(`instance ${inst.id}: configuration ${g.id} not restored: ${(undo as Error).message}`)
         lab.instances.setTask(inst.id, 'RESTART_REQUIRED')
+        stuck.push(inst.id)
       }
     }
-    const refused = badRequest(`The configuration could not be applied to instance ${current?.id}, nothing was changed: ${fault.message}`)
+    const outcome = stuck.length ? `the group was not changed, but instance(s) ${stuck.join(', ')} could not get the old values back and need a restart` : 'nothing was changed'
+    const refused = badRequest(`The configuration could not be applied to instance ${current?.id}, ${outcome}: ${fault.message}`)
     refused.guestFailure = fault.guestFailure
     throw refused
   }

@@ -102,9 +102,10 @@ t.test('a PATCH/PUT the engine refuses on an instance is an error, the old value
   const lab = await apiLab(t, { spawnAgents: false, rateLimits: [] })
   const p = `/v1.0/${lab.demo.project}`
   let refuse: ((req: RpcRequest) => boolean) | undefined
+  let refuseBack: ((name: string, req: RpcRequest) => boolean) | undefined
   let refuser = ''
   const refusing = (name: string, method: string): ScriptedHandler => (req) => {
-    if (refuser === name && refuse?.(req)) throw new Error(`${method} refused: Variable 'max_connections' can't be set to the value of '0'`)
+    if ((refuser === name && refuse?.(req)) || refuseBack?.(name, req)) throw new Error(`${method} refused: Variable 'max_connections' can't be set to the value of '0'`)
     return null
   }
   const handlers = (name: string) => ({ update_overrides: refusing(name, 'update_overrides'), apply_overrides: refusing(name, 'apply_overrides') })
@@ -138,7 +139,18 @@ t.test('a PATCH/PUT the engine refuses on an instance is an error, the old value
     t.same((await lab.req('GET', `${p}/configurations/${cfg}`)).body.configuration, before, 'the group is unchanged')
     for (const i of [a, b]) t.equal((await i.show()).status, 'ACTIVE', 'both instances ACTIVE on their old values')
   }
+  // The first instance cannot even get its old values back: it is marked, and the answer says so.
+  refuse = (req) => req.method === 'apply_overrides' && (req.args.overrides as Record<string, unknown>).max_connections === 500
+  refuseBack = (name, req) => name !== refuser && req.method === 'update_overrides' && (req.args.overrides as Record<string, unknown>).max_connections === 321
+  const stuck = await lab.req('PATCH', `${p}/configurations/${cfg}`, { body: { configuration: { values: { max_connections: 500 } } } })
+  t.equal(stuck.status, 400)
+  t.match(stuck.body.badRequest.message, `the group was not changed, but instance(s) ${a.id} could not get the old values back and need a restart`)
+  t.equal((await a.show()).status, 'RESTART_REQUIRED', 'that instance says it needs a restart')
+  t.equal((await b.show()).status, 'ACTIVE', 'the other one is back on its old values')
+  t.same((await lab.req('GET', `${p}/configurations/${cfg}`)).body.configuration.values, before.values, 'the group is unchanged')
+  lab.server.lab.instances.setTask(a.id, 'NONE')
   refuse = undefined
+  refuseBack = undefined
   const put = await lab.req('PUT', `${p}/configurations/${cfg}`, { body: { configuration: { values: { max_connections: 300 } } } })
   t.equal(put.status, 202, 'accepted everywhere: 202')
   t.same(a.guest().slice(-2), [
