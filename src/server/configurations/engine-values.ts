@@ -49,16 +49,21 @@ function syntaxProblem(manager: string, text: string): string | undefined {
  * the first problem is a 422 naming the parameter, as the upstream validation's are.
  */
 export function checkEngineValues(manager: string, values: Array<[string, string]>, types: Map<string, string>): void {
+  // Own properties only: an admin may register a parameter named "__proto__".
+  const own = <T>(table: Record<string, Record<string, T>>, key: string): T | undefined => {
+    const forManager = Object.hasOwn(table, manager) ? table[manager]! : undefined
+    return forManager && Object.hasOwn(forManager, key) ? forManager[key] : undefined
+  }
   for (const [name, text] of values) {
     const key = name.toLowerCase()
-    const lockout = LOCKOUT[manager]?.[key]
+    const lockout = own(LOCKOUT, key)
     if (lockout) throw unprocessable(`The configuration parameter ${name} cannot be set for this datastore: ${lockout}.`)
     const problem = syntaxProblem(manager, text)
     if (problem) throw unprocessable(`The value provided for the configuration parameter ${name} is not valid: it ${problem}.`)
-    const min = MINIMUM[manager]?.[key]
+    const min = own(MINIMUM, key)
     if (min !== undefined && types.get(name) === 'integer' && /^-?\d+$/.test(text) && BigInt(text) < BigInt(min))
       throw unprocessable(`The value for the configuration parameter ${name} is less than the minimum allowed: ${min}`)
-    const choices = CHOICES[manager]?.[key]
+    const choices = own(CHOICES, key)
     if (choices && !choices.includes(text.toLowerCase()))
       throw unprocessable(`The value provided for the configuration parameter ${name} is not valid: it must be one of ${choices.join(', ')}.`)
   }
