@@ -19,7 +19,10 @@ export function configMethods(ops: AgentOperations): Record<string, RpcHandler> 
   }
   return {
     update_overrides: async (args) => {
-      await updateOverrides(overrides(args.overrides), args.remove === true)
+      // The engine's own checks (a Redis quote, a PostgreSQL backslash) throw OverrideError too.
+      await updateOverrides(overrides(args.overrides), args.remove === true).catch((err: unknown) => {
+        throw err instanceof OverrideError ? new RpcFailure('BadRequest', err.message) : err
+      })
       return null
     },
     apply_overrides: async (args) => {

@@ -46,7 +46,8 @@ export function supervisorLogs(supervisor: Supervisor, log: Log): () => Promise<
   let made: GuestLogManager | undefined
   return async () => {
     if (made) return made
-    const ds = supervisor.datastore
+    // A restarted agent answers once it has re-adopted its engine (Supervisor.ready).
+    const ds = await supervisor.ready().catch(() => supervisor.datastore)
     if (!ds) throw new RpcFailure('GuestError', `the instance is not prepared (status ${supervisor.status})`)
     if (!ds.guestLogs) throw new RpcFailure('NotSupported', `${ds.name} has no guest logs`)
     const b = supervisor.config

@@ -6,6 +6,8 @@ import { RpcFailure, type RpcHandler } from './rpc.js'
 /** What the replication methods act on: the supervisor's engine and its maintenance. */
 export interface ReplicationHost {
   readonly datastore: Datastore | undefined
+  /** Settles once a restarted agent has re-adopted its engine (then requires a prepared instance). */
+  ready(): Promise<unknown>
   maintenance<T>(fn: (ds: Datastore) => Promise<T>, opts?: { stopped?: boolean; timeoutMs?: number }): Promise<T>
 }
 
@@ -33,6 +35,11 @@ export function replicationMethods(host: () => ReplicationHost): Record<string, 
   }
   /** Also checks that the instance is prepared (maintenance refuses otherwise). */
   const prepared = async (): Promise<EngineReplication> => {
+    await host()
+      .ready()
+      .catch((err: Error) => {
+        throw new RpcFailure('GuestError', err.message)
+      })
     const r = engine()
     await host().maintenance(async () => undefined)
     return r

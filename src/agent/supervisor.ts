@@ -100,6 +100,7 @@ export class Supervisor {
     private readonly onChange: (status: MeasuredStatus) => void,
   ) {
     this.paths = instancePaths(bootstrap.baseDir)
+    this.booted = new Promise<void>((r) => (this.bootDone = r))
   }
 
   get status(): MeasuredStatus {
@@ -115,6 +116,15 @@ export class Supervisor {
     return this.proc?.alive ? this.proc.pid : undefined
   }
 
+  /**
+   * Settles once boot knows what this instance is: loaded, and a prepared one's engine
+   * re-adopted (or started). Guest calls wait for it: an agent restarted while its
+   * engine runs must not answer "not prepared" (nor let a prepare wipe the data dir)
+   * in the moments before it has found the engine again.
+   */
+  private booted: Promise<void>
+  private bootDone!: () => void
+
   /** First thing after the agent starts: prepare, or re-adopt/start a prepared engine. */
   async boot(): Promise<void> {
     try {
@@ -122,14 +132,25 @@ export class Supervisor {
     } catch (err) {
       this.fail(err)
       this.report()
+      this.bootDone()
       return
     }
     if (await exists(join(this.paths.base, INSTANCE_FILES.prepareDone))) {
-      await this.exclusive(() => this.adoptOrStart()).finally(() => this.report())
+      await this.exclusive(() => this.adoptOrStart())
+        .finally(() => this.report())
+        .finally(() => this.bootDone())
     } else {
       this.report()
+      this.bootDone()
       await this.prepare()
     }
+  }
+
+  /** Waits for boot (see `booted`), then requires a prepared instance. */
+  async ready(): Promise<Datastore> {
+    await this.booted
+    this.requirePrepared()
+    return this.ds!
   }
 
   /** Heartbeats start once the first status is known (not a transient SHUTDOWN at boot). */
@@ -172,8 +193,9 @@ export class Supervisor {
   }
 
   /** Prepare (first boot, or the prepare RPC after a failure); joins one in progress. */
-  prepare(): Promise<void> {
-    if (this.state.phase === 'ready') return Promise.resolve()
+  async prepare(): Promise<void> {
+    await this.booted
+    if (this.state.phase === 'ready') return
     this.preparing ??= this.exclusive(() => this.doPrepare()).finally(() => (this.preparing = undefined))
     return this.preparing
   }
@@ -500,15 +522,15 @@ export class Supervisor {
   }
 
   /** stop_db: a graceful stop that lasts (no crash restarts) until restart. */
-  stopDb(): Promise<void> {
-    this.requirePrepared()
+  async stopDb(): Promise<void> {
+    await this.ready()
     this.wanted = 'stopped'
     return this.exclusive(() => this.stopEngine())
   }
 
   /** restart: stop, start, and wait until it answers. */
-  restart(timeoutMs = START_ANSWER_MS): Promise<void> {
-    this.requirePrepared()
+  async restart(timeoutMs = START_ANSWER_MS): Promise<void> {
+    await this.ready()
     this.wanted = 'running'
     return this.exclusive(async () => {
       await this.stopEngine()
@@ -529,23 +551,21 @@ export class Supervisor {
 
   /** The engine's databases/users/root, once prepared (the account RPCs). */
   async accounts(): Promise<Accounts> {
-    this.requirePrepared()
+    await this.ready()
     if (!this.ds?.accounts) throw new GuestError(`${this.ds?.name ?? 'this datastore'} has no users or databases`)
     return this.ds.accounts()
   }
 
   /** update_overrides: persist the group's values (one at a time with restarts, so a restart reads a whole file). */
-  updateOverrides(overrides: Overrides, remove: boolean): Promise<void> {
-    this.requirePrepared()
-    const ds = this.ds!
+  async updateOverrides(overrides: Overrides, remove: boolean): Promise<void> {
+    const ds = await this.ready()
     if (!ds.updateOverrides) throw new GuestError(`${ds.name} has no configuration overrides`)
     return this.exclusive(() => ds.updateOverrides!(overrides, remove))
   }
 
   /** apply_overrides: the values live in the running engine. */
-  applyOverrides(overrides: Overrides): Promise<void> {
-    this.requirePrepared()
-    const ds = this.ds!
+  async applyOverrides(overrides: Overrides): Promise<void> {
+    const ds = await this.ready()
     if (!ds.applyOverrides) throw new GuestError(`${ds.name} has no configuration overrides`)
     return this.exclusive(async () => {
       if (!this.proc?.alive) throw new GuestError(`${ds.name} is not running`)
@@ -569,9 +589,8 @@ export class Supervisor {
    * afterwards, whether `fn` succeeded or not, and waited for until it answers; the
    * heartbeats show SHUTDOWN meanwhile and no crash restart interferes.
    */
-  maintenance<T>(fn: (ds: Datastore) => Promise<T>, opts: { stopped?: boolean; timeoutMs?: number } = {}): Promise<T> {
-    this.requirePrepared()
-    const ds = this.ds!
+  async maintenance<T>(fn: (ds: Datastore) => Promise<T>, opts: { stopped?: boolean; timeoutMs?: number } = {}): Promise<T> {
+    const ds = await this.ready()
     return this.exclusive(async () => {
       if (!opts.stopped) return fn(ds)
       this.wanted = 'stopped'

@@ -94,8 +94,11 @@ export function pageOf<T>(items: T[], key: (t: T) => string, limit: unknown, mar
   return [page, from.length > n && page.length > 0 ? key(page[page.length - 1]!) : null]
 }
 
-/** Control characters would break the line/tab-separated output of the engines' clients. */
-export const CONTROL_CHARS = /[\x00-\x1f\x7f]/
+/**
+ * Control characters (C0, DEL and C1) would break the line/tab-separated output of the
+ * engines' clients: a name with a tab was listed truncated and could not be deleted.
+ */
+export const CONTROL_CHARS = /\p{Cc}/u
 
 export interface ClientRun {
   file: string

@@ -20,7 +20,7 @@ export function checkOverrides(v: unknown): Overrides {
     if (!KEY.test(k)) throw new OverrideError(`'${k}' is not a valid configuration parameter name`)
     if (typeof x === 'number' && !Number.isFinite(x)) throw new OverrideError(`the value of ${k} is not a finite number`)
     if (typeof x !== 'string' && typeof x !== 'number' && typeof x !== 'boolean') throw new OverrideError(`the value of ${k} must be a string, number or boolean`)
-    if (typeof x === 'string' && /[\0-\x1f\x7f]/.test(x)) throw new OverrideError(`the value of ${k} has control characters`)
+    if (typeof x === 'string' && /\p{Cc}/u.test(x)) throw new OverrideError(`the value of ${k} has control characters`)
     out[k] = x
   }
   return out

@@ -9,7 +9,8 @@ import { baseUrl } from './http.js'
 import { findDatastore, resolveDatastoreVersion } from './datastores.js'
 import { sendJson } from './json-literal.js'
 import type { VersionRow } from './views.js'
-import { reapplyGroup } from '../configurations/attach.js'
+import { updateGroupEverywhere } from '../configurations/attach.js'
+import { checkEngineValues } from '../configurations/engine-values.js'
 
 /** Upstream's configuration schemas (apischema.py: create, update, edit). */
 const checkCreate = compileBodySchema({
@@ -36,7 +37,7 @@ const checkUpdate = compileBodySchema({
 const checkEdit = compileBodySchema({
   type: 'object',
   required: ['configuration'],
-  properties: { configuration: { type: 'object', properties: { values: { type: 'object' } } } },
+  properties: { configuration: { type: 'object', properties: { values: { type: 'object' }, name: nonEmptyString, description: nonEmptyString } } },
 })
 
 interface GroupBody {
@@ -141,12 +142,20 @@ export async function configurationRoutes(app: FastifyInstance, { lab }: { lab: 
     return body
   })
 
+  /** Upstream's validation, then what the guest or the engine would refuse (engine-values.ts). */
+  const validValues = (values: Record<string, unknown>, versionId: string, manager: string, version: { datastore: string; name: string }): Array<[string, string]> => {
+    const rules = parameters.list(versionId)
+    const stored = checkValues(values, rules, version)
+    checkEngineValues(manager, stored, new Map(rules.map((r) => [r.name, r.data_type])))
+    return stored
+  }
+
   app.post('/configurations', async (req, reply) => {
     const { projectId } = caller(req)
     checkCreate(req.body)
     const body = (req.body as GroupBody).configuration
     const version = groupVersion(lab, body.datastore)
-    const stored = checkValues(body.values ?? {}, parameters.list(version.id), { datastore: datastoreName(lab, version), name: version.name })
+    const stored = validValues(body.values ?? {}, version.id, version.manager, { datastore: datastoreName(lab, version), name: version.name })
     const id = groups.create({ name: body.name!, description: body.description ?? null, tenant_id: projectId, datastore_version_id: version.id }, stored)
     lab.notifications.sync(req, 'configuration_create', { name: body.name, datastore: datastoreName(lab, version), datastore_version: version.name }, { configuration_id: id })
     // The values in the order given (upstream shows the request's dict), typed as a show would.
@@ -170,27 +179,36 @@ export async function configurationRoutes(app: FastifyInstance, { lab }: { lab: 
 
   // PUT replaces everything: values absent from the body are removed (as upstream does).
   // Instances using the group get its new values through the attach flow
-  // (update_overrides, then apply_overrides when all are dynamic), as upstream.
+  // (update_overrides, then apply_overrides when all are dynamic), as upstream; all or
+  // nothing (updateGroupEverywhere): a refusal is the answer, the group stays as it was.
   app.put('/configurations/:id', async (req, reply) => {
     checkUpdate(req.body)
     const g = loadConfiguration(lab, req, (req.params as { id: string }).id)
     const body = (req.body as GroupBody).configuration
-    const stored = checkValues(body.values ?? {}, parameters.list(g.datastore_version_id), { datastore: g.ds_name, name: g.dsv_name })
-    groups.replace(g.id, { name: body.name ?? g.name, description: 'description' in body ? body.description ?? null : g.description }, stored)
-    lab.notifications.sync(req, 'configuration_update', { configuration_id: g.id, name: body.name ?? g.name, description: body.description ?? g.description })
-    await reapplyGroup(lab, g.id)
+    const stored = validValues(body.values ?? {}, g.datastore_version_id, g.dsv_manager, { datastore: g.ds_name, name: g.dsv_name })
+    const name = body.name ?? g.name
+    const description = 'description' in body ? body.description ?? null : g.description
+    await updateGroupEverywhere(lab, g, stored, () => groups.replace(g.id, { name, description }, stored))
+    lab.notifications.sync(req, 'configuration_update', { configuration_id: g.id, name, description })
     return reply.code(202).send()
   })
 
-  // PATCH merges: the given values are added or overwritten, the others stay.
+  // PATCH merges: the given values are added or overwritten, the others stay. Unlike
+  // upstream (which ignores them silently), a name or description sent is applied.
+  // The merged values are what is checked: the whole group must be one the engine takes.
   app.patch('/configurations/:id', async (req, reply) => {
     checkEdit(req.body)
     const g = loadConfiguration(lab, req, (req.params as { id: string }).id)
     const body = (req.body as GroupBody).configuration
-    const stored = checkValues(body.values ?? {}, parameters.list(g.datastore_version_id), { datastore: g.ds_name, name: g.dsv_name })
-    groups.merge(g.id, stored)
+    const given = validValues(body.values ?? {}, g.datastore_version_id, g.dsv_manager, { datastore: g.ds_name, name: g.dsv_name })
+    const merged = new Map(groups.values(g.id).map((v) => [v.configuration_key, v.configuration_value]))
+    for (const [k, v] of given) merged.set(k, v)
+    const all = [...merged]
+    checkEngineValues(g.dsv_manager, all, new Map(parameters.list(g.datastore_version_id).map((r) => [r.name, r.data_type])))
+    const name = body.name ?? g.name
+    const description = 'description' in body ? body.description ?? null : g.description
+    await updateGroupEverywhere(lab, g, all, () => groups.replace(g.id, { name, description }, all))
     lab.notifications.sync(req, 'configuration_edit', { configuration_id: g.id })
-    await reapplyGroup(lab, g.id)
     return reply.code(200).send()
   })
 

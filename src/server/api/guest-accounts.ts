@@ -77,9 +77,11 @@ export function parseUserId(raw: string): { name: string; host: string } {
 
 // Name rules, checked before the guest is asked (the guest checks them again): upstream
 // validates in the API (populate_databases/populate_users) so bad names never reach it.
-const MYSQL_DB = /^[A-Za-z0-9_-]+(?:[\s?#@]*[A-Za-z0-9_-]+)?$/
+// Upstream's `\s` between words let a tab or newline in (then listed truncated, impossible
+// to delete): only spaces here. CONTROL: C0, DEL and C1 controls.
+const MYSQL_DB = /^[A-Za-z0-9_-]+(?:[ ?#@]*[A-Za-z0-9_-]+)?$/
 const MYSQL_USER_BAD = /^\s|\s$|'|"|;|`|,|\/|\\/
-const CONTROL = /[\x00-\x1f\x7f]/
+const CONTROL = /\p{Cc}/u
 const HIDDEN_DBS: Record<string, string[]> = {
   mysql: ['mysql', 'information_schema', 'performance_schema', 'sys', 'lost+found'],
   postgresql: ['postgres', 'template0', 'template1'],

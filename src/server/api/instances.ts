@@ -18,6 +18,7 @@ import { loadModulesByIds, validateModulesFor } from '../modules/apply.js'
 import { resolveRestorePoint } from './restore-point.js'
 import { configurationStore } from '../db/configurations.js'
 import { MAX_WAIT_S, WAIT_HEADER, waitForChange } from './instance-wait.js'
+import { checkGroupForEngine } from '../configurations/attach.js'
 
 /** An instance's `access` in create and update bodies. */
 export const accessSchema = {
@@ -155,6 +156,7 @@ export async function instanceRoutes(app: FastifyInstance, { lab }: { lab: Lab }
     if (body.configuration && (!group || (group.tenant_id !== projectId && !isAdmin))) throw notFound(`Configuration group id: ${body.configuration} could not be found.`)
     if (group && group.datastore_version_id !== version.id)
       throw badRequest(`Datastore Version on Configuration ${group.datastore_version_id} does not match the Datastore Version on the instance ${version.id}.`)
+    if (group) checkGroupForEngine(lab, group)
     if (!body.volume) throw badRequest('Volume size was not specified.')
     // Modules applied once the guest is up (modules/apply.ts); unknown or foreign ids are skipped (upstream).
     const createModules = loadModulesByIds(lab, ((body.modules ?? []) as Array<{ id: string }>).map((m) => m.id), projectId, isAdmin)

@@ -6,8 +6,10 @@ import { configurationStore, type ConfigurationJoined } from '../db/configuratio
 import { InstanceTask } from '../tasks/instance-tasks.js'
 import { badRequest, notFound } from '../api/faults.js'
 import { guestFault } from '../api/guest.js'
+import { agentReachable } from '../tasks/agent-health.js'
 import { instanceStatus } from '../api/views.js'
 import { baseConfiguration, type DefaultValue } from './defaults.js'
+import { checkEngineValues } from './engine-values.js'
 
 /** The group's values typed per parameter, as the guest gets them (JSON scalars). */
 export type Overrides = Record<string, DefaultValue>
@@ -31,13 +33,19 @@ function typed(text: string, dataType: string | undefined): DefaultValue {
 
 /** A group's values with their parameters: what to send, and whether any needs a restart. */
 export function groupOverrides(lab: Lab, groupId: string, versionId: string): { overrides: Overrides; restartRequired: boolean } {
-  const { groups, parameters } = configurationStore(lab.db)
+  const rows = configurationStore(lab.db).groups.values(groupId)
+  return overridesOf(lab, versionId, rows.map((v) => [v.configuration_key, v.configuration_value]))
+}
+
+/** Stored values (name, text) typed per the version's parameters, and whether any needs a restart. */
+export function overridesOf(lab: Lab, versionId: string, values: Array<[string, string]>): { overrides: Overrides; restartRequired: boolean } {
+  const { parameters } = configurationStore(lab.db)
   const rules = new Map(parameters.list(versionId).map((p) => [p.name.toLowerCase(), p]))
   const overrides: Overrides = {}
   let restartRequired = false
-  for (const v of groups.values(groupId)) {
-    const rule = rules.get(v.configuration_key.toLowerCase())
-    overrides[v.configuration_key] = typed(v.configuration_value, rule?.data_type)
+  for (const [key, text] of values) {
+    const rule = rules.get(key.toLowerCase())
+    overrides[key] = typed(text, rule?.data_type)
     // A value whose parameter was deleted since: assume the worst.
     if (!rule || rule.restart_required) restartRequired = true
   }
@@ -100,7 +108,19 @@ export function checkAttach(lab: Lab, inst: InstanceJoined, groupId: string, cal
   if (!g || (g.tenant_id !== caller.projectId && !caller.isAdmin)) throw notFound(`Configuration group id: ${groupId} could not be found.`)
   if (g.datastore_version_id !== inst.datastore_version_id)
     throw badRequest(`Datastore Version on Configuration ${g.datastore_version_id} does not match the Datastore Version on the instance ${inst.datastore_version_id}.`)
+  checkGroupForEngine(lab, g)
   return g
+}
+
+/**
+ * A stored group's values checked as a create would check them now (engine-values.ts):
+ * a group stored before those checks existed is refused at attach and instance create
+ * rather than breaking the instance.
+ */
+export function checkGroupForEngine(lab: Lab, g: ConfigurationJoined): void {
+  const { groups, parameters } = configurationStore(lab.db)
+  const types = new Map(parameters.list(g.datastore_version_id).map((r) => [r.name, r.data_type]))
+  checkEngineValues(g.dsv_manager, groups.values(g.id).map((v) => [v.configuration_key, v.configuration_value]), types)
 }
 
 /** A detach is checked like an attach; detaching when nothing is attached is a no-op (false). */
@@ -122,7 +142,16 @@ export async function attachConfiguration(lab: Lab, instanceId: string, g: Confi
     lab.db.prepare('UPDATE instances SET configuration_id = ?, updated = ? WHERE id = ?').run(g.id, isoNow(), instanceId)
     lab.instances.setTask(instanceId, 'RESTART_REQUIRED')
   })()
-  await applyIfDynamic(lab, instanceId, overrides, restartRequired)
+  try {
+    await applyIfDynamic(lab, instanceId, overrides, restartRequired)
+  } catch (e) {
+    // The engine refused the values live: the attach is undone (file emptied, base values
+    // back, group unrecorded) so the answer's error is the whole story. When even that
+    // fails, the instance stays attached and RESTART_REQUIRED, which says what it runs.
+    const inst = lab.instances.get(instanceId)
+    if (inst) await detachConfiguration(lab, inst).catch((undo: Error) => lab.log(`instance ${instanceId}: attach of ${g.id} not undone: ${undo.message}`))
+    throw e
+  }
 }
 
 /**
@@ -157,27 +186,79 @@ async function applyIfDynamic(lab: Lab, id: string, overrides: Overrides, restar
 }
 
 /**
- * PUT/PATCH of a group: upstream re-runs the attach logic on every instance using it
- * (its new values persisted, applied live when all are dynamic). An instance busy
- * with a task keeps its file for its next restart; failures are logged, not raised:
- * the group itself has been saved.
+ * PUT/PATCH of a group (upstream re-runs the attach logic on every instance using it),
+ * all or nothing: each instance gets the new values (update_overrides; apply_overrides
+ * when every value is dynamic and the instance is idle) before `save` stores them. The
+ * first refusal puts the old values back on the instances already changed, and is the
+ * answer: the group is unchanged, and no instance is left on values the answer denies.
+ * Upstream logs the failure and answers success, the instance silently keeping its old
+ * values. Keys a PUT removes go back to their base values live, as on a detach; one
+ * without a base value needs a restart. An instance busy with a task gets the file only
+ * (its values apply at its next restart, task RESTART_REQUIRED once the task is done).
  */
-export async function reapplyGroup(lab: Lab, groupId: string): Promise<void> {
+export async function updateGroupEverywhere(lab: Lab, g: ConfigurationJoined, values: Array<[string, string]>, save: () => void): Promise<void> {
   const { groups } = configurationStore(lab.db)
-  const g = groups.get(groupId)
-  if (!g) return
-  const { overrides, restartRequired } = groupOverrides(lab, g.id, g.datastore_version_id)
-  for (const { id } of groups.instancesUsing(g.id, '', 1_000_000)) {
-    const inst = lab.instances.get(id)
-    if (!inst) continue
-    try {
-      await guestCall(lab, id, 'update_overrides', { overrides, remove: false })
-      if (inst.task_id === InstanceTask.NONE.id) {
-        lab.instances.setTask(id, 'RESTART_REQUIRED')
-        await applyIfDynamic(lab, id, overrides, restartRequired)
-      }
-    } catch (e) {
-      lab.log(`instance ${id}: configuration ${g.id} not re-applied: ${(e as Error).message}`)
+  const before = groupOverrides(lab, g.id, g.datastore_version_id)
+  const after = overridesOf(lab, g.datastore_version_id, values)
+  const targets = groups.instancesUsing(g.id, '', 1_000_000).map((r) => lab.instances.get(r.id)).filter((i): i is InstanceJoined => i !== undefined)
+  const changed: Array<{ inst: InstanceJoined; applied: boolean }> = []
+  const live = (inst: InstanceJoined, from: Overrides, to: Overrides, restart: boolean): Overrides | undefined => {
+    // What apply_overrides gets to move an instance from one set of values to another.
+    if (restart) return undefined
+    const out: Overrides = { ...to }
+    const base = instanceBaseConfiguration(lab, inst)
+    for (const k of Object.keys(from)) {
+      if (Object.hasOwn(to, k)) continue
+      const v = baseValue(base, k)
+      if (v === undefined) return undefined
+      out[k] = v
     }
+    return out
+  }
+  const forward = new Map<string, Overrides | undefined>()
+  let current: InstanceJoined | undefined
+  try {
+    for (const inst of targets) {
+      current = inst
+      if (!agentReachable(lab, inst.id)) throw badRequest(`The guest agent of instance ${inst.id} is not running.`)
+      await guestCall(lab, inst.id, 'update_overrides', { overrides: after.overrides, remove: false })
+      const entry = { inst, applied: false }
+      changed.push(entry)
+      const idle = inst.task_id === InstanceTask.NONE.id
+      // A removed restart-required key (before's) cannot go back live either.
+      const apply = idle ? live(inst, before.overrides, after.overrides, after.restartRequired || before.restartRequired) : undefined
+      forward.set(inst.id, apply)
+      if (apply) {
+        // Marked before the call: a partly applied set (one CONFIG SET of several) is undone too.
+        entry.applied = true
+        await guestCall(lab, inst.id, 'apply_overrides', { overrides: apply })
+      }
+    }
+  } catch (e) {
+    const fault = guestFault(e)
+    const stuck: string[] = []
+    for (const { inst, applied } of [...changed].reverse()) {
+      try {
+        await guestCall(lab, inst.id, 'update_overrides', { overrides: before.overrides, remove: false })
+        const back = applied ? live(inst, after.overrides, before.overrides, false) : undefined
+        if (back) await guestCall(lab, inst.id, 'apply_overrides', { overrides: back })
+        else if (applied) lab.instances.setTask(inst.id, 'RESTART_REQUIRED')
+      } catch (undo) {
+        // The old values could not be put back: the instance says it needs a restart.
+        lab.log(`instance ${inst.id}: configuration ${g.id} not restored: ${(undo as Error).message}`)
+        lab.instances.setTask(inst.id, 'RESTART_REQUIRED')
+        stuck.push(inst.id)
+      }
+    }
+    const outcome = stuck.length ? `the group was not changed, but instance(s) ${stuck.join(', ')} could not get the old values back and need a restart` : 'nothing was changed'
+    const refused = badRequest(`The configuration could not be applied to instance ${current?.id}, ${outcome}: ${fault.message}`)
+    refused.guestFailure = fault.guestFailure
+    throw refused
+  }
+  save()
+  for (const { inst, applied } of changed) {
+    const now = lab.instances.get(inst.id)
+    if (now?.task_id !== InstanceTask.NONE.id) continue
+    if (!applied || !forward.get(inst.id)) lab.instances.setTask(inst.id, 'RESTART_REQUIRED')
   }
 }

@@ -67,3 +67,35 @@ t.test('update_overrides/apply_overrides RPCs: arguments checked, remove passed 
   const without = agentMethods({ ...ops, updateOverrides: undefined, applyOverrides: undefined })
   t.notOk('update_overrides' in without, 'not offered without the operations')
 })
+
+t.test('attacks: the guest refuses what Redis or PostgreSQL would misread, before writing anything', async (t) => {
+  const { instancePaths } = await import('../../../src/agent/supervisor.js')
+  const { redisUpdateOverrides, redisOverridesFile } = await import('../../../src/agent/datastores/redis/overrides.js')
+  const { postgresUpdateOverrides, postgresOverridesFile } = await import('../../../src/agent/datastores/postgresql/overrides.js')
+  const dir = mkdtempSync('/tmp/ov.')
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }))
+  const paths = instancePaths(dir)
+  const { mkdirSync, existsSync } = await import('node:fs')
+  mkdirSync(paths.conf, { recursive: true })
+  writeFileSync(join(paths.conf, 'redis.conf'), 'port 1\n')
+  const me = { name: 'root', uid: process.getuid!(), gid: process.getgid!() }
+  const ops: AgentOperations = {
+    prepare: async () => {}, stopDb: async () => {}, restart: async () => {}, shutdown: async () => {},
+    filesystemStats: async () => ({ used: 0, total: 1, free: 1 }),
+    updateOverrides: (o, remove) => redisUpdateOverrides(paths, join(paths.conf, 'redis.conf'), me as never, o, remove),
+    applyOverrides: async () => {},
+  }
+  const m = agentMethods(ops)
+  for (const overrides of [{ 'notify-keyspace-events': 'K"' }, { save: "'900 1" }, { save: '900 1\\' }, { requirepass: 'x' }, { save: '900 1\u0085' }]) {
+    const e = (await m.update_overrides!({ overrides }, {} as never).catch((err: RpcFailure) => err)) as RpcFailure
+    t.equal(e.type, 'BadRequest', `redis ${JSON.stringify(overrides)}: BadRequest`)
+  }
+  t.notOk(existsSync(redisOverridesFile(paths)), 'no Redis file written')
+  await m.update_overrides!({ overrides: { save: '900 1 300 10' } }, {} as never)
+  t.match(readFileSync(redisOverridesFile(paths), 'utf8'), /\nsave 900 1 300 10\n/, 'a sane value is written')
+  const pgPaths = instancePaths(join(dir, 'pg'))
+  mkdirSync(pgPaths.conf, { recursive: true })
+  writeFileSync(join(pgPaths.conf, 'postgresql.conf'), 'port = 1\n')
+  await t.rejects(postgresUpdateOverrides(pgPaths, me as never, { search_path: 'public\\' }, false), { message: 'the value of search_path contains a backslash' })
+  t.notOk(existsSync(postgresOverridesFile(pgPaths)), 'no PostgreSQL file written')
+})

@@ -8,6 +8,7 @@ import {
   grantTarget,
   ident,
   lit,
+  nativePasswordHash,
   unescapeGrantDb,
   validateMariadbDatabase,
   validateMariadbUser,
@@ -27,7 +28,23 @@ t.test('mariadb: quoting', async (t) => {
   t.equal(createDatabaseSql({ name: 'a', character_set: 'utf8mb4' }), 'CREATE DATABASE `a` CHARACTER SET utf8mb4;')
   t.throws(() => createDatabaseSql({ name: 'a', character_set: 'utf8; DROP' }), { message: "'utf8; DROP' is not a valid character set." })
   t.equal(createUserSql({ name: 'u', password: "p'w", databases: [{ name: 'd_1' }] }),
-    "CREATE USER 'u'@'%' IDENTIFIED BY 'p''w';\nGRANT ALL PRIVILEGES ON `d\\_1`.* TO 'u'@'%';")
+    `CREATE USER 'u'@'%' IDENTIFIED BY PASSWORD '${nativePasswordHash("p'w")}';\nGRANT ALL PRIVILEGES ON \`d\\_1\`.* TO 'u'@'%';`, 'the hash, never the clear password')
+})
+
+t.test('mariadb: passwords go out as their mysql_native_password hash', async (t) => {
+  // PASSWORD('password') and PASSWORD('') as MariaDB computes them.
+  t.equal(nativePasswordHash('password'), '*2470C0C06DEE42FD1618BB99005ADCA2EC9D1E19')
+  t.equal(nativePasswordHash('pässwört'), nativePasswordHash('pässwört'), 'utf-8 bytes, deterministic')
+  const sent: string[] = []
+  const a = new MariadbAccounts({ query: async (sql) => { sent.push(sql); return sql.startsWith('SELECT User, Host FROM') ? [['bob', '%']] : [] } })
+  await a.createUsers([{ name: 'bob', password: 'Secret-1' }])
+  await a.changePasswords([{ name: 'bob', host: '%', password: 'Secret-2' }])
+  await a.updateAttributes('bob', '%', { password: 'Secret-3' })
+  await a.enableRoot('Secret-4')
+  for (const pw of ['Secret-1', 'Secret-2', 'Secret-3', 'Secret-4']) {
+    t.notOk(sent.some((s) => s.includes(pw)), `${pw} never sent in clear`)
+    t.ok(sent.some((s) => s.includes(`IDENTIFIED BY PASSWORD '${nativePasswordHash(pw)}'`)), `${pw} sent as its hash`)
+  }
 })
 
 t.test('mariadb: names', async (t) => {
@@ -36,6 +53,8 @@ t.test('mariadb: names', async (t) => {
   t.throws(() => validateMariadbDatabase('x'.repeat(65)), { message: /is too long\. Max length = 64\.$/ })
   t.throws(() => validateMariadbDatabase('mysql'), { message: "'mysql' is a reserved database name." })
   t.throws(() => validateMariadbDatabase('a`b'), { message: "'a`b' is not a valid schema name." })
+  for (const bad of ['a\tb', 'a\nb', 'a\rb', 'a\u0085b']) t.throws(() => validateMariadbDatabase(bad), { message: `'${bad}' is not a valid schema name.` }, JSON.stringify(bad))
+  for (const bad of ['a\tb', 'a\u0085b', 'a\u007fb']) t.throws(() => validateMariadbUser(bad, '%'), { message: `'${bad}' is not a valid user name.` }, JSON.stringify(bad))
   for (const bad of ["o'x", 'a;b', 'a`b', ' a', 'a ', 'a,b', 'a/b', 'a\\b', 'a"b', '']) t.throws(() => validateMariadbUser(bad, '%'), { message: `'${bad}' is not a valid user name.` })
   t.throws(() => validateMariadbUser('root', '%'), { message: "'root' is a reserved user name." })
   t.throws(() => validateMariadbUser('u', 'localhost'), { message: "'localhost' is not a valid hostname." })

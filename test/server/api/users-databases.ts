@@ -163,3 +163,27 @@ t.test('errors: not ours 404, not ready 422, redis 422 for users but root works,
   t.match((await lab.req('POST', `${p}/instances`, { body: { instance: { name: 'c', flavorRef: '1', volume: { size: 1 }, datastore: { type: 'mariadb' }, databases: [{ name: 'bad name!' }] } } })).body,
     { badRequest: { message: "'bad name!' is not a valid schema name." } }, 'create checks the names too')
 })
+
+t.test('attacks: MariaDB database and user names with a tab or another control character are refused, nothing created', async (t) => {
+  const lab = await apiLab(t, { spawnAgents: false, rateLimits: [] })
+  const g = fakeGuest()
+  const { base } = await activeInstance(t, lab, 'mariadb', g.h)
+  const before = { dbs: [...g.dbs], users: g.users.map((u) => u.name) }
+  for (const bad of ['my\tdb', 'my\ndb', 'my\rdb', 'my\u0085db', 'tab\t']) {
+    const label = JSON.stringify(bad)
+    // A newline or CR already fails upstream's schema (its `.` stops at a line break).
+    t.match((await lab.req('POST', `${base}/databases`, { body: { databases: [{ name: bad }] } })).body,
+      { badRequest: { code: 400, message: /^'.*' is not a valid schema name\.$|^Validation error: databases\[0\]\['name'\]/s } }, `database ${label}`)
+    t.equal((await lab.req('POST', `${base}/users`, { body: { users: [{ name: 'u1', password: 'pw-1', databases: [{ name: bad }] }] } })).status, 400, `a user granted database ${label}`)
+    t.equal((await lab.req('PUT', `${base}/users/dbuser1/databases`, { body: { databases: [{ name: bad }] } })).status, 404, `grant of ${label} to a missing user`)
+  }
+  for (const bad of ['us\ter', 'us\u0085er', 'us\u007fer', 'us\u0000er']) {
+    t.same((await lab.req('POST', `${base}/users`, { body: { users: [{ name: bad, password: 'pw-1' }] } })).body,
+      { badRequest: { code: 400, message: `'${bad}' is not a valid user name.` } }, `user ${JSON.stringify(bad)}`)
+  }
+  t.same({ dbs: [...g.dbs], users: g.users.map((u) => u.name) }, before, 'nothing was created')
+  const created = await lab.req('POST', `/v1.0/${lab.demo.project}/instances`, {
+    body: { instance: { name: 'tabbed', flavorRef: '1', volume: { size: 1 }, datastore: { type: 'mariadb' }, databases: [{ name: 'a\tb' }] } },
+  })
+  t.same(created.body, { badRequest: { code: 400, message: "'a\tb' is not a valid schema name." } }, 'an instance create with a tabbed database')
+})

@@ -16,7 +16,7 @@ import {
   type EngineReplication,
   type Maintenance,
 } from '../replication.js'
-import { account, lit, mariadbClient, type MariadbClient } from './users.js'
+import { account, identifiedBy, lit, mariadbClient, type MariadbClient } from './users.js'
 import { runQuery } from '../accounts.js'
 
 /**
@@ -66,7 +66,7 @@ export class MariadbReplication implements EngineReplication {
     const who = account(user.name, '%')
     const work = () =>
       this.db.query(
-        `CREATE USER IF NOT EXISTS ${who} IDENTIFIED BY ${lit(user.password)};\nALTER USER ${who} IDENTIFIED BY ${lit(user.password)};\nGRANT ${REPL_GRANTS} ON *.* TO ${who};`,
+        `CREATE USER IF NOT EXISTS ${who} ${identifiedBy(user.password)};\nALTER USER ${who} ${identifiedBy(user.password)};\nGRANT ${REPL_GRANTS} ON *.* TO ${who};`,
       )
     await (m ? m.run(work) : work())
     await saveReplicationState(this.ctx.paths, { ...state, role: state.role === 'replica' ? 'replica' : 'primary', user })

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto'
 import {
   AccountError,
   CONTROL_CHARS,
@@ -20,9 +21,10 @@ const MARIADB_REPLICATION_USER = /^slave_[0-9a-f]{8}$/
 /**
  * Upstream's MySQLSchema name rule. Upstream's regex needs at least two characters
  * (`^[A-Za-z0-9_-]+[\s?#@]*[A-Za-z0-9_-]+$`), a quirk not copied: one-letter names are
- * valid databases.
+ * valid databases. Its `\s` also let tabs and newlines in, which the client's tab-separated
+ * listing then cut: only spaces are allowed between the words here.
  */
-const DB_NAME = /^[A-Za-z0-9_-]+(?:[\s?#@]*[A-Za-z0-9_-]+)?$/
+const DB_NAME = /^[A-Za-z0-9_-]+(?:[ ?#@]*[A-Za-z0-9_-]+)?$/
 /** Upstream's MySQLUser.not_supported_chars, for names and hosts. */
 const USER_BAD = /^\s|\s$|'|"|;|`|,|\/|\\/
 /**
@@ -60,6 +62,19 @@ export const ident = (name: string): string => '`' + name.replace(/`/g, '``') + 
 /** A string literal (the server runs without NO_BACKSLASH_ESCAPES). */
 export const lit = (s: string): string => "'" + s.replace(/\\/g, '\\\\').replace(/'/g, "''").replace(/\0/g, '\\0') + "'"
 export const account = (name: string, host: string): string => `${lit(name)}@${lit(host)}`
+
+/**
+ * The mysql_native_password hash of a password: '*' and SHA1(SHA1(password)) in upper-case
+ * hex, what PASSWORD() computes. Statements carry this hash (IDENTIFIED BY PASSWORD '*...'),
+ * never the clear password: statements go to the binlog, which travels to replicas and backups.
+ */
+export function nativePasswordHash(password: string): string {
+  const inner = createHash('sha1').update(password, 'utf8').digest()
+  return '*' + createHash('sha1').update(inner).digest('hex').toUpperCase()
+}
+
+/** `IDENTIFIED BY PASSWORD '*hash'`: the clause for CREATE/ALTER USER, without the clear password. */
+export const identifiedBy = (password: string): string => `IDENTIFIED BY PASSWORD ${lit(nativePasswordHash(password))}`
 /**
  * A database in GRANT ... ON `db`.*: `_` and `%` are wildcards there, so upstream's
  * unescaped grant on `my_db` also opened `myXdb`. Escaped, it opens exactly `my_db`.
@@ -79,7 +94,7 @@ export function createDatabaseSql(db: DatabaseSpec): string {
 export function createUserSql(u: UserSpec): string {
   const host = u.host ?? '%'
   const who = account(u.name, host)
-  return [`CREATE USER ${who} IDENTIFIED BY ${lit(u.password)};`, ...(u.databases ?? []).map((d) => `GRANT ALL PRIVILEGES ON ${grantTarget(d.name)} TO ${who};`)].join('\n')
+  return [`CREATE USER ${who} ${identifiedBy(u.password)};`, ...(u.databases ?? []).map((d) => `GRANT ALL PRIVILEGES ON ${grantTarget(d.name)} TO ${who};`)].join('\n')
 }
 
 export interface MariadbClient {
@@ -180,7 +195,7 @@ export class MariadbAccounts implements Accounts {
     }
     if (attrs.password !== undefined) {
       validatePassword(attrs.password)
-      sql.push(`ALTER USER ${account(newName, newHost)} IDENTIFIED BY ${lit(attrs.password)};`)
+      sql.push(`ALTER USER ${account(newName, newHost)} ${identifiedBy(attrs.password)};`)
     }
     if (sql.length) await this.db.query(sql.join('\n'))
   }
@@ -190,7 +205,7 @@ export class MariadbAccounts implements Accounts {
       await this.requireUser(u.name, u.host ?? '%')
       validatePassword(u.password)
     }
-    if (users.length) await this.db.query(users.map((u) => `ALTER USER ${account(u.name, u.host ?? '%')} IDENTIFIED BY ${lit(u.password)};`).join('\n'))
+    if (users.length) await this.db.query(users.map((u) => `ALTER USER ${account(u.name, u.host ?? '%')} ${identifiedBy(u.password)};`).join('\n'))
   }
 
   async grantAccess(name: string, host: string, databases: string[]): Promise<void> {
@@ -222,8 +237,8 @@ export class MariadbAccounts implements Accounts {
     validatePassword(pw)
     await this.db.query(
       [
-        `CREATE USER IF NOT EXISTS 'root'@'%' IDENTIFIED BY ${lit(pw)};`,
-        `ALTER USER 'root'@'%' IDENTIFIED BY ${lit(pw)} ACCOUNT UNLOCK;`,
+        `CREATE USER IF NOT EXISTS 'root'@'%' ${identifiedBy(pw)};`,
+        `ALTER USER 'root'@'%' ${identifiedBy(pw)} ACCOUNT UNLOCK;`,
         `GRANT ALL PRIVILEGES ON *.* TO 'root'@'%' WITH GRANT OPTION;`,
       ].join('\n'),
     )

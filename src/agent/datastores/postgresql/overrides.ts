@@ -1,6 +1,8 @@
+import { access, readFile, rm } from 'node:fs/promises'
 import { join } from 'node:path'
+import { oneLine, runTool } from '../../engine-process.js'
 import type { InstancePaths, RunUser } from '../types.js'
-import { ensureIncluded, writeOwned, type OverrideValue, type Overrides } from '../overrides.js'
+import { OverrideError, ensureIncluded, writeOwned, type OverrideValue, type Overrides } from '../overrides.js'
 import { pgLit, type PostgresClient } from './users.js'
 
 /** The user overrides file, included at the end of postgresql.conf. */
@@ -18,14 +20,47 @@ export function renderPostgresOverrides(o: Overrides): string {
 }
 
 /**
+ * In postgresql.conf a backslash escapes the next character: `\'` ends no string (the
+ * value ending in one stopped PostgreSQL at start), `\b` is a backspace. Refused (the
+ * server refuses them first).
+ */
+export function checkPostgresOverrides(o: Overrides): void {
+  for (const [k, v] of Object.entries(o)) if (typeof v === 'string' && v.includes('\\')) throw new OverrideError(`the value of ${k} contains a backslash`)
+}
+
+/**
+ * PostgreSQL's own verdict on its whole configuration, as at its next start: `postgres
+ * -C port` reads every file (ours included) and fails on a value it refuses (a bad
+ * timezone, `work_mem = 'lots'`), which a reload would only log while the instance keeps
+ * its old values, and a restart would not survive. Undefined when it accepts.
+ */
+async function postgresRefusal(postgres: string, paths: InstancePaths, user: RunUser): Promise<string | undefined> {
+  const r = await runTool({ file: postgres, args: ['-D', paths.conf, '-C', 'port'], asUser: true }, user)
+  if (r.code === 0) return undefined
+  const lines = r.output.split('\n').map((l) => /\b(?:LOG|FATAL|ERROR):\s+(.*)$/.exec(l)?.[1]).filter((l): l is string => !!l)
+  return oneLine(lines.find((l) => !/contains errors$/.test(l)) ?? lines[0] ?? r.output)
+}
+
+/**
  * update_overrides: the include file, not ALTER SYSTEM. postgresql.auto.conf lives in
  * the data dir and is read after postgresql.conf, so a value set there would outlive a
- * detach and travel with backups (engines.md 2).
+ * detach and travel with backups (engines.md 2). With `postgres` (the server binary) and
+ * an initialised data dir, PostgreSQL checks the new file first: refused, the old file
+ * is put back and the refusal is the answer (BadRequest).
  */
-export async function postgresUpdateOverrides(paths: InstancePaths, user: RunUser, o: Overrides, remove: boolean): Promise<void> {
+export async function postgresUpdateOverrides(paths: InstancePaths, user: RunUser, o: Overrides, remove: boolean, postgres?: string): Promise<void> {
+  if (!remove) checkPostgresOverrides(o)
   const file = postgresOverridesFile(paths)
+  const previous = await readFile(file, 'utf8').catch(() => undefined)
   await writeOwned(file, renderPostgresOverrides(remove ? {} : o), user)
   await ensureIncluded(join(paths.conf, 'postgresql.conf'), `include_if_exists = ${pgLit(file)}`)
+  const initialised = await access(join(paths.data, 'PG_VERSION')).then(() => true, () => false)
+  if (remove || !postgres || !initialised) return
+  const refusal = await postgresRefusal(postgres, paths, user)
+  if (refusal === undefined) return
+  if (previous === undefined) await rm(file, { force: true })
+  else await writeOwned(file, previous, user)
+  throw new OverrideError(`PostgreSQL refuses the configuration: ${refusal}`)
 }
 
 /**

@@ -114,8 +114,8 @@ export class PostgresqlService implements Datastore {
     await applyPreparePayload(await this.accounts(), payload)
   }
 
-  updateOverrides(overrides: Overrides, remove: boolean): Promise<void> {
-    return postgresUpdateOverrides(this.ctx.paths, this.ctx.user, overrides, remove)
+  async updateOverrides(overrides: Overrides, remove: boolean): Promise<void> {
+    return postgresUpdateOverrides(this.ctx.paths, this.ctx.user, overrides, remove, await this.bin('postgres'))
   }
 
   async applyOverrides(): Promise<void> {

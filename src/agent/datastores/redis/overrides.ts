@@ -1,6 +1,6 @@
 import { join } from 'node:path'
 import type { InstancePaths, RunUser } from '../types.js'
-import { ensureIncluded, writeOwned, type OverrideValue, type Overrides } from '../overrides.js'
+import { OverrideError, ensureIncluded, writeOwned, type OverrideValue, type Overrides } from '../overrides.js'
 import { redisArg, type RedisClient } from './users.js'
 
 /** The user overrides file, included at the end of redis.conf. */
@@ -18,11 +18,24 @@ export function renderRedisOverrides(o: Overrides): string {
 }
 
 /**
+ * Refuses what would break Redis or lock the agent out (the server refuses them first):
+ * redis.conf has its own quoting, so a quote or backslash in a value changes what Redis
+ * reads and an unbalanced one stops it at start; requirepass would lock the agent out.
+ */
+export function checkRedisOverrides(o: Overrides): void {
+  for (const [k, v] of Object.entries(o)) {
+    if (k.toLowerCase() === 'requirepass') throw new OverrideError('requirepass cannot be set: the guest agent would be locked out of Redis')
+    if (typeof v === 'string' && /["'\\]/.test(v)) throw new OverrideError(`the value of ${k} contains a quote or a backslash`)
+  }
+}
+
+/**
  * update_overrides: the include file. Redis fails to start on a missing include, so
  * the file is written before the line is added. No CONFIG REWRITE: it would copy
  * the group's values into redis.conf itself, where a detach could not remove them.
  */
 export async function redisUpdateOverrides(paths: InstancePaths, conf: string, user: RunUser, o: Overrides, remove: boolean): Promise<void> {
+  if (!remove) checkRedisOverrides(o)
   const file = redisOverridesFile(paths)
   await writeOwned(file, renderRedisOverrides(remove ? {} : o), user)
   await ensureIncluded(conf, `include ${file}`)
