@@ -22,6 +22,7 @@ import { Clusters } from './resources/clusters.js'
 import { MgmtDatastoreVersions } from './resources/mgmt-datastore-versions.js'
 import { Logs } from './resources/logs.js'
 import { Modules } from './resources/modules.js'
+import { LinkMarker } from './pagination.js'
 
 /** How to reach and authenticate to a Trove API. */
 export interface ClientOptions {
@@ -43,8 +44,11 @@ export interface ClientOptions {
   tokenCache?: TokenCache
 }
 
-/** Query values: undefined/null are dropped; booleans render as Python does (True/False), like troveclient. */
-export type Query = Record<string, string | number | boolean | undefined | null>
+/**
+ * Query values: undefined/null are dropped; booleans render as Python does (True/False), like
+ * troveclient; a LinkMarker (a marker from a next link) is sent as the server gave it.
+ */
+export type Query = Record<string, string | number | boolean | LinkMarker | undefined | null>
 
 export interface RequestOptions {
   body?: unknown
@@ -300,8 +304,18 @@ export function queryString(q?: Query): string {
   const parts: string[] = []
   for (const [k, v] of Object.entries(q)) {
     if (v === undefined || v === null) continue
+    if (v instanceof LinkMarker) { parts.push(`${encodeURIComponent(k)}=${escapeIllegal(v.value)}`); continue }
     const s = typeof v === 'boolean' ? (v ? 'True' : 'False') : String(v)
     parts.push(`${encodeURIComponent(k)}=${encodeURIComponent(s)}`)
   }
   return parts.length ? `?${parts.join('&')}` : ''
+}
+
+/**
+ * What python-requests does to a URL troveclient built by concatenation (requote_uri):
+ * characters a query cannot carry are percent-encoded, everything else (including `%XX`
+ * escapes, `@`, `&`) stays as given. Hand-written: no URL library offers this half-encoding.
+ */
+export function escapeIllegal(s: string): string {
+  return s.replace(/%(?![0-9A-Fa-f]{2})|[^A-Za-z0-9\-._~!#$%&'()*+,/:;=?@[\]]+/gu, (m) => encodeURIComponent(m))
 }

@@ -7,10 +7,10 @@
  * const inst = await client.instances.create({ name: 'db1', flavorRef: '1', volume: { size: 1 }, datastore: { type: 'postgresql' } })
  * ```
  */
-export { TroveClient, queryString, type ClientOptions, type RequestOptions, type Response, type Query } from './client.js'
+export { TroveClient, queryString, escapeIllegal, type ClientOptions, type RequestOptions, type Response, type Query } from './client.js'
 export * from './errors.js'
 export { waitFor, type WaitOptions } from './wait.js'
-export { paginate, getPage, type Page } from './pagination.js'
+export { paginate, getPage, linkMarker, LinkMarker, type Page } from './pagination.js'
 export type { AuthOptions } from './auth/config.js'
 export { findEndpoint, databaseUrl, type CatalogEntry, type TokenInfo } from './auth/keystone.js'
 export type * from './resources/types.js'
