@@ -42,6 +42,12 @@ export interface ClientOptions {
   debug?: (line: string) => void
   /** Keeps Keystone tokens between clients (processes); a cached token is reused until near expiry and dropped on a 401. */
   tokenCache?: TokenCache
+  /**
+   * Parses JSON response bodies (default JSON.parse). Trove is Python: its integers have no
+   * size limit (parameter maxima reach 2^64-1), so pass a parser that keeps them exact
+   * (e.g. lossless-json returning bigints) to read them as sent.
+   */
+  parseJson?: (text: string) => unknown
 }
 
 /**
@@ -167,7 +173,7 @@ export class TroveClient {
     }
     const text = res.text
     let parsed: unknown = undefined
-    if (text) { try { parsed = JSON.parse(text) } catch { parsed = text } }
+    if (text) { try { parsed = (this.opts.parseJson ?? JSON.parse)(text) } catch { parsed = text } }
     this.opts.debug?.(`RESP: [${res.status}] ${res.headers['x-openstack-request-id'] ?? ''} ${redact(text.slice(0, 2000))}`)
     return { status: res.status, body: parsed, headers: res.headers }
   }

@@ -32,3 +32,43 @@ t.test('user list follows next links as upstream encodes them (markers encoded t
   t.same(markers, [`marker=${key(users[19]).replace(/%/g, '%25').replace(/@/g, '%40')}`, `marker=${key(users[39]).replace(/%/g, '%25').replace(/@/g, '%40').replace(/ /g, '%20')}`],
     'the marker decoded once and sent as it is, as the openstack client does')
 })
+
+t.test('integers beyond 2^53 print exactly as the server sent them', async (t) => {
+  const DSV = '0c6a5f7e-4e4e-4d2a-9a8e-7f7b1c2d3e4f'
+  const param = '{"name": "max_heap_table_size", "type": "integer", "restart_required": false, "min": 16384, "max": 18446744073709551615, "datastore_version_id": "' + DSV + '"}'
+  const cloud = await fakeCloud(t, (s) => {
+    if (s.url === `/datastores/versions/${DSV}/parameters`) return { raw: `{"configuration-parameters": [${param}]}` }
+    if (s.url === `/datastores/versions/${DSV}/parameters/max_heap_table_size`) return { raw: param }
+    return fault(404, 'itemNotFound', `unexpected ${s.method} ${s.url}`)
+  })
+  const list = await runMain(['configuration', 'parameter', 'list', DSV], cloud.env)
+  t.equal(list.stderr, '')
+  t.match(list.stdout, /\| max_heap_table_size \| integer \|    16384 \| 18446744073709551615 \| False/)
+  const json = await runMain(['configuration', 'parameter', 'list', DSV, '-f', 'json'], cloud.env)
+  t.match(json.stdout, /"Max Size": 18446744073709551615,/)
+  const show = await runMain(['configuration', 'parameter', 'show', DSV, 'max_heap_table_size', '-f', 'yaml'], cloud.env)
+  t.match(show.stdout, /^max: 18446744073709551615$/m)
+  const value = await runMain(['configuration', 'parameter', 'show', DSV, 'max_heap_table_size', '-f', 'value', '-c', 'max'], cloud.env)
+  t.equal(value.stdout, '18446744073709551615\n')
+})
+
+t.test('configuration list fills Datastore Version Number as the openstack client does', async (t) => {
+  const C1 = 'd68de1e9-ce1d-4936-aafe-77496d2df295'
+  const C2 = 'e79ef2fa-df2e-4a47-bbf0-88507e3ef3a6'
+  // Upstream's list items (upstream-transcript 30) carry no datastore_version_number.
+  const item = (id: string, name: string) => ({ id, name, description: null, created: '2026-11-24T21:43:33', updated: '2026-11-24T21:43:33', datastore_version_id: 'v1', datastore_name: 'mysql', datastore_version_name: '5.7.29' })
+  const cloud = await fakeCloud(t, (s) => {
+    if (s.url === '/configurations') return { body: { configurations: [item(C1, 'cfg-demo'), item(C2, 'gone')] } }
+    if (s.url === `/configurations/${C1}`) return { raw: JSON.stringify({ configuration: { ...item(C1, 'cfg-demo'), datastore_version_number: '5.7.29', instance_count: 0, values: { big: 0 } } }).replace('"big":0', '"big":18446744073709551615') }
+    return fault(404, 'itemNotFound', `unexpected ${s.method} ${s.url}`)
+  })
+  const r = await runMain(['configuration', 'list', '-f', 'csv'], cloud.env)
+  t.equal(r.stderr, '')
+  t.equal(r.stdout, [
+    '"ID","Name","Description","Datastore Name","Datastore Version Name","Datastore Version Number"',
+    `"${C1}","cfg-demo","","mysql","5.7.29","5.7.29"`,
+    `"${C2}","gone","","mysql","5.7.29",""`, ''].join('\n'))
+  t.same(cloud.seen.map((s) => s.url).sort(), ['/configurations', `/configurations/${C1}`, `/configurations/${C2}`])
+  const show = await runMain(['configuration', 'show', C1, '-f', 'value', '-c', 'values'], cloud.env)
+  t.equal(show.stdout, '{"big": 18446744073709551615}\n', 'values as a JSON string, exact')
+})
