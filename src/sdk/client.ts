@@ -22,6 +22,7 @@ import { Clusters } from './resources/clusters.js'
 import { MgmtDatastoreVersions } from './resources/mgmt-datastore-versions.js'
 import { Logs } from './resources/logs.js'
 import { Modules } from './resources/modules.js'
+import { MgmtInstances } from './resources/mgmt-instances.js'
 import { LinkMarker } from './pagination.js'
 
 /** How to reach and authenticate to a Trove API. */
@@ -122,6 +123,8 @@ export class TroveClient {
   readonly logs: Logs
   /** Modules, and the modules applied to instances. */
   readonly modules: Modules
+  /** Instances of every project (admin). */
+  readonly mgmtInstances: MgmtInstances
 
   private readonly httpAgent = new HttpAgent({ keepAlive: true, maxSockets: 16 })
   private httpsAgent?: HttpsAgent
@@ -149,6 +152,7 @@ export class TroveClient {
     this.mgmtDatastoreVersions = new MgmtDatastoreVersions(this)
     this.logs = new Logs(this)
     this.modules = new Modules(this)
+    this.mgmtInstances = new MgmtInstances(this)
   }
 
   private readonly rawJson: JsonHttp = async (method, url, body, headers = {}) => {

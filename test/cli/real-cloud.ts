@@ -72,3 +72,48 @@ t.test('configuration list fills Datastore Version Number as the openstack clien
   const show = await runMain(['configuration', 'show', C1, '-f', 'value', '-c', 'values'], cloud.env)
   t.equal(show.stdout, '{"big": 18446744073709551615}\n', 'values as a JSON string, exact')
 })
+
+t.test("the openstack client's instance options: list --all-projects/--project-id, delete --force, create --module --locality", async (t) => {
+  const MOD = '5e0c2b8a-1111-4c3d-8e9f-0a1b2c3d4e5f'
+  const mgmt = { ...instance, server_id: 'srv-1', tenant_id: 'proj-9', deleted: false }
+  const cloud = await fakeCloud(t, (s) => {
+    if (s.method === 'GET' && s.url.startsWith('/mgmt/instances?')) return { body: { instances: [mgmt] } }
+    if (s.method === 'GET' && s.url === `/instances/${IID}`) return { body: { instance } }
+    if (s.method === 'GET' && s.url === '/flavors/2') return { body: { flavor: { id: 2, str_id: '2', name: 'm1.small', ram: 1024, vcpus: 1, disk: 10, ephemeral: 0 } } }
+    if (s.method === 'GET' && s.url === '/modules/ping') return fault(404, 'itemNotFound', 'no')
+    if (s.method === 'GET' && s.url === '/modules') return { body: { modules: [{ id: MOD, name: 'ping', type: 'ping' }] } }
+    if (s.method === 'GET' && s.url === `/modules/${MOD}`) return { body: { module: { id: MOD, name: 'ping', type: 'ping' } } }
+    if (s.method === 'POST' && s.url === '/instances') return { body: { instance } }
+    if (s.method === 'POST' || s.method === 'DELETE') return { status: 202 }
+    return fault(404, 'itemNotFound', `unexpected ${s.method} ${s.url}`)
+  })
+  const run = (...args: string[]) => { cloud.seen.length = 0; return runMain(args, cloud.env) }
+  const reqs = () => cloud.seen.map((s: Seen) => [s.method, s.url, s.body])
+
+  let r = await run('instance', 'list', '--all-projects', '-f', 'json')
+  t.equal(r.stderr, '')
+  t.same(reqs(), [['GET', '/mgmt/instances?include_clustered=False&deleted=False', undefined]])
+  t.match(JSON.parse(r.stdout), [{ ID: IID, 'Server ID': 'srv-1', 'Tenant ID': 'proj-9' }])
+  r = await run('instance', 'list', '--project-id', 'proj-9', '--limit', '5', '-c', 'Tenant ID', '-f', 'value')
+  t.same(reqs(), [['GET', '/mgmt/instances?limit=5&include_clustered=False&project_id=proj-9&deleted=False', undefined]])
+  t.equal(r.stdout, 'proj-9\n')
+
+  r = await run('instance', 'delete', IID, '--force', '--yes')
+  t.equal(r.code, 0)
+  t.same(reqs(), [['POST', `/instances/${IID}/action`, { reset_status: {} }], ['DELETE', `/instances/${IID}`, undefined]])
+  t.equal(r.stdout, `Request to delete database instance ${IID} has been accepted.\n`)
+
+  r = await run('instance', 'create', 'db2', '--flavor', '2', '--size', '1', '--module', 'ping', '--module', MOD, '--locality', 'anti-affinity')
+  t.equal(r.stderr, '')
+  const body = cloud.seen.find((s) => s.method === 'POST')?.body as { instance: Record<string, unknown> }
+  t.same(body.instance.modules, [{ id: MOD }, { id: MOD }])
+  t.equal(body.instance.locality, 'anti-affinity')
+  t.same(Object.keys(body.instance), ['name', 'flavorRef', 'volume', 'modules', 'locality', 'access'], 'upstream key order')
+
+  r = await run('instance', 'create', 'db3', '--replica-of', IID, '--locality', 'affinity')
+  t.same([r.code, r.stderr], [1, 'Cannot specify locality when adding replicas to existing master.\n'])
+  t.same(reqs().filter(([m]) => m !== 'GET'), [], 'nothing created')
+  r = await run('instance', 'create', 'db3', '--flavor', '2', '--locality', 'near')
+  t.equal(r.code, 2)
+  t.match(r.stderr, /argument 'near' is invalid. Allowed choices are affinity, anti-affinity/)
+})
