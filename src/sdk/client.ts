@@ -69,6 +69,8 @@ export interface RequestOptions {
 export interface Response<T> { status: number; body: T; headers: Record<string, string | string[] | undefined> }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
+/** The mark on every answer of a trove lab (src/server/api/http.ts; the SDK imports nothing from the server). */
+const LAB_HEADER = 'x-trove-lab'
 const CONNECT_CODES = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH', 'UND_ERR_CONNECT_TIMEOUT'])
 
 /** Passwords, token ids and lab tokens out of debug lines. */
@@ -131,6 +133,8 @@ export class TroveClient {
   private httpsModule?: typeof import('node:https')
   private closed = false
   private session?: Promise<{ endpoint: string; token?: string; info?: TokenInfo }>
+  /** Whether the last API or identity answer carried the lab's mark (undefined before any). */
+  private labSeen?: boolean
 
   constructor(private readonly opts: ClientOptions) {
     if (!opts.auth && !opts.endpoint) throw new TroveError('either auth options or an endpoint is required')
@@ -161,7 +165,7 @@ export class TroveClient {
     return res
   }
 
-  private async send(method: string, url: string, body: unknown, headers: Record<string, string>): Promise<Response<unknown>> {
+  private async send(method: string, url: string, body: unknown, headers: Record<string, string>, o: { raw?: boolean } = {}): Promise<Response<unknown>> {
     const timeout = this.opts.timeoutMs ?? 60_000
     const h: Record<string, string> = { accept: 'application/json', 'user-agent': this.opts.userAgent ?? 'trove-sdk', ...headers }
     let payload: string | undefined
@@ -176,9 +180,11 @@ export class TroveClient {
       throw new APIConnectionError(url, e)
     }
     const text = res.text
+    this.opts.debug?.(`RESP: [${res.status}] ${res.headers['x-openstack-request-id'] ?? ''} ${redact(text.slice(0, 2000))}`)
+    if (o.raw) return { status: res.status, body: text, headers: res.headers }
+    this.labSeen = res.headers[LAB_HEADER] !== undefined
     let parsed: unknown = undefined
     if (text) { try { parsed = (this.opts.parseJson ?? JSON.parse)(text) } catch { parsed = text } }
-    this.opts.debug?.(`RESP: [${res.status}] ${res.headers['x-openstack-request-id'] ?? ''} ${redact(text.slice(0, 2000))}`)
     return { status: res.status, body: parsed, headers: res.headers }
   }
 
@@ -275,6 +281,57 @@ export class TroveClient {
         continue
       }
       if (attempt < max && retryable(err, idempotent)) { await sleep(err.retryAfter !== undefined ? err.retryAfter * 1000 : backoff(attempt)); continue }
+      throw err
+    }
+  }
+
+  /**
+   * Whether the server is a trove lab (`trove server`) rather than an OpenStack cloud: every
+   * lab answer carries the X-Trove-Lab header, so this is free after any request; before
+   * one, it asks the (unauthenticated) version document. Unreachable: false.
+   */
+  async isLab(): Promise<boolean> {
+    if (this.labSeen !== undefined) return this.labSeen
+    try {
+      const endpoint = await this.endpoint()
+      if (this.labSeen === undefined) await this.send('GET', `${endpoint.replace(/\/v1\.0(?:\/.*)?$/, '')}/`, undefined, {})
+    } catch {
+      return false
+    }
+    return this.labSeen ?? false
+  }
+
+  /**
+   * The object store (Swift) endpoint from the Keystone catalog, e.g.
+   * https://swift.example/v1/AUTH_<project>: where upstream Trove publishes guest logs.
+   */
+  async objectStoreEndpoint(): Promise<string> {
+    const s = await this.connect()
+    const a = this.opts.auth
+    if (!s.info) throw new TroveError('the object store (Swift) is found in the Keystone catalog: authenticate with Keystone (OS_AUTH_URL or a clouds.yaml profile), not a fixed endpoint')
+    return findEndpoint(s.info.catalog, 'object-store', a?.interface ?? 'public', a?.regionName).replace(/\/+$/, '')
+  }
+
+  /**
+   * One object store request with the session's token (GET/HEAD of containers and objects).
+   * The body is returned as text; a status >= 400 throws an APIError (404 a NotFoundError).
+   * Idempotent requests only, retried like API requests on connection failures.
+   */
+  async objectStore(method: 'GET' | 'HEAD', path: string, query?: Query): Promise<Response<string>> {
+    const max = this.opts.maxRetries ?? 2
+    for (let attempt = 0; ; attempt++) {
+      const s = await this.connect()
+      const url = (await this.objectStoreEndpoint()) + path + queryString(query)
+      let res: Response<unknown>
+      try {
+        res = await this.send(method, url, undefined, s.token ? { 'x-auth-token': s.token } : {}, { raw: true })
+      } catch (e) {
+        if (!this.closed && e instanceof APIConnectionError && attempt < max) { await sleep(backoff(attempt)); continue }
+        throw e
+      }
+      if (res.status < 400) return res as Response<string>
+      const err = makeAPIError(res.status, undefined, res.headers)
+      if (attempt < max && retryable(err, true)) { await sleep(err.retryAfter !== undefined ? err.retryAfter * 1000 : backoff(attempt)); continue }
       throw err
     }
   }

@@ -117,3 +117,105 @@ t.test("the openstack client's instance options: list --all-projects/--project-i
   t.equal(r.code, 2)
   t.match(r.stderr, /argument 'near' is invalid. Allowed choices are affinity, anti-affinity/)
 })
+
+t.test('log tail and save read the published log from Swift in the catalog, as the openstack client does', async (t) => {
+  const prefix = `${IID}/mysql-general/`
+  const log = (name: string, p: string) => ({ name, type: 'USER', status: 'Published', published: '128', pending: '0', container: 'data_logs', prefix: p, metafile: `${p.replace(/\/$/, '')}_metafile` })
+  const cloud = await fakeCloud(t, (s) => {
+    if (s.method === 'GET' && s.url === `/instances/${IID}`) return { body: { instance } }
+    if (s.method === 'POST' && s.url === `/instances/${IID}/log`) {
+      const name = (s.body as { name: string }).name
+      return { body: { log: log(name, name === 'general' ? prefix : `${IID}/mysql-${name}/`) } }
+    }
+    return fault(404, 'itemNotFound', `unexpected ${s.method} ${s.url}`)
+  }, {
+    data_logs: {
+      [`${prefix}log-2026-01-01T00:00:02`]: { text: 'line4\nline5\n', lastModified: '2026-01-01T00:00:02.000000', headers: { 'x-object-meta-lines': '2' } },
+      [`${prefix}log-2026-01-01T00:00:01`]: { text: 'line1\nline2\nline3\n', lastModified: '2026-01-01T00:00:01.000000', headers: { 'x-object-meta-lines': '3' } },
+      [`${IID}/mysql-general_metafile`]: { text: '{"log_name": "general"}', lastModified: '2026-01-01T00:00:03.000000' },
+    },
+  })
+  let r = await runMain(['log', 'tail', IID, 'general', '--lines', '3'], cloud.env)
+  t.same([r.code, r.stderr, r.stdout], [0, '', 'line3\nline4\nline5\n'], 'the last 3 lines across two objects')
+  t.same(cloud.swiftSeen.map((s) => `${s.method} ${s.url}`), [
+    `GET /data_logs?format=json&prefix=${encodeURIComponent(prefix)}`,
+    `HEAD /data_logs/${IID}/mysql-general/log-2026-01-01T00%3A00%3A02`,
+    `HEAD /data_logs/${IID}/mysql-general/log-2026-01-01T00%3A00%3A01`,
+    `GET /data_logs/${IID}/mysql-general/log-2026-01-01T00%3A00%3A01`,
+    `GET /data_logs/${IID}/mysql-general/log-2026-01-01T00%3A00%3A02`,
+  ], 'container listing by prefix, HEADs newest first, then the objects (with the Keystone token)')
+  t.notOk(cloud.seen.some((s) => s.url.includes('/contents')), 'the lab-only route is not asked')
+  r = await runMain(['log', 'tail', IID, 'general'], cloud.env)
+  t.equal(r.stdout, 'line1\nline2\nline3\nline4\nline5\n', '50 lines: everything')
+
+  const dir = t.testdir({})
+  const file = `${dir}/general.log`
+  r = await runMain(['log', 'save', IID, 'general', '--file', file], cloud.env)
+  t.same([r.code, r.stdout], [0, `Log "general" written to ${file}\n`])
+  const { readFileSync } = await import('node:fs')
+  t.equal(readFileSync(file, 'utf8'), 'line1\nline2\nline3\nline4\nline5\n', 'every object, oldest first')
+
+  r = await runMain(['log', 'tail', IID, 'slow_query'], cloud.env)
+  t.same([r.code, r.stdout], [0, `ERROR: No published 'slow_query' log was found for ${IID}\n`], 'nothing under the prefix')
+  cloud.swiftSeen.length = 0
+  const other = await fakeCloud(t, (s) => (s.method === 'POST' ? { body: { log: { ...log('general', prefix), container: 'gone' } } } : { body: { instance } }))
+  r = await runMain(['log', 'tail', IID, 'general'], other.env)
+  t.same([r.code, r.stdout], [0, `ERROR: No published 'general' log was found for ${IID}\n`], 'Swift 404 on the container')
+})
+
+t.test('a fixed endpoint that is not a lab has no catalog to find Swift in', async (t) => {
+  const { fakeTrove } = await import('../helpers/fake-trove.js')
+  const api = await fakeTrove(t, (s) => {
+    if (s.method === 'GET' && s.url === `/instances/${IID}`) return { body: { instance } }
+    if (s.method === 'POST') return { body: { log: { name: 'general', container: 'data_logs', prefix: `${IID}/mysql-general/` } } }
+    return fault(404, 'itemNotFound', `unexpected ${s.method} ${s.url}`)
+  })
+  const r = await runMain(['log', 'tail', IID, 'general'], api.env)
+  t.same([r.code, r.stdout], [1, ''])
+  t.equal(r.stderr, 'the object store (Swift) is found in the Keystone catalog: authenticate with Keystone (OS_AUTH_URL or a clouds.yaml profile), not a fixed endpoint\n')
+})
+
+t.test('messages mention the lab only against a lab', async (t) => {
+  const cloud = await fakeCloud(t, () => fault(404, 'itemNotFound', 'no'))
+  const meta = await runMain(['metadata-list', 'x'], cloud.env)
+  t.same([meta.code, meta.stderr], [1, 'metadata-list: not supported by this client\n'])
+  const exec = await runMain(['backup', 'execution', 'delete', 'e1'], cloud.env)
+  t.same([exec.code, exec.stderr], [1, 'cannot delete execution e1: Mistral workflow executions (scheduled backups) are not supported by this client\n'])
+  // A wrong password: the cloud's Keystone refuses it.
+  const refusing = await fakeCloud(t, () => ({}))
+  const { createServer } = await import('node:http')
+  const keystone = createServer((_req, res) => { res.writeHead(401, { 'content-type': 'application/json' }); res.end('{"error": {"code": 401, "title": "Unauthorized", "message": "The request you have made requires authentication."}}') })
+  await new Promise<void>((r) => keystone.listen(0, '127.0.0.1', r))
+  t.teardown(() => new Promise<void>((r) => keystone.close(() => r())))
+  const port = (keystone.address() as { port: number }).port
+  const denied = await runMain(['instance', 'list'], { ...refusing.env, OS_AUTH_URL: `http://127.0.0.1:${port}/v3` })
+  t.same([denied.code, denied.stderr], [4, 'The request you have made requires authentication. (HTTP 401)\nTry: check OS_CLOUD / OS_USERNAME / OS_PASSWORD\n'])
+})
+
+t.test('an unreachable server: the lab hint only for this host, where a lab runs', async (t) => {
+  const { describeError } = await import('../../src/cli/errors.js')
+  const { APIConnectionError } = await import('../../src/sdk/index.js')
+  const refused = Object.assign(new Error('connect ECONNREFUSED'), { code: 'ECONNREFUSED' })
+  t.match(describeError(new APIConnectionError('http://127.0.0.1:8779/v1.0/p1/instances', refused)).hint, /Start a lab with 'trove server'/)
+  t.match(describeError(new APIConnectionError('http://[::1]:5000/v3/auth/tokens', refused)).hint, /Start a lab/)
+  t.equal(describeError(new APIConnectionError('https://cloud.example.com:5000/v3/auth/tokens', refused)).hint, 'is the cloud reachable from here? Check OS_AUTH_URL / --os-auth-url and the network')
+})
+
+t.test('a lab says so: every answer carries X-Trove-Lab', async (t) => {
+  const { startLab } = await import('../helpers/lab.js')
+  const { TroveClient } = await import('../../src/sdk/index.js')
+  const { fakeTrove } = await import('../helpers/fake-trove.js')
+  const lab = await startLab(t, { spawnAgents: false, rateLimits: [] })
+  const c = new TroveClient({ endpoint: `${lab.url}/v1.0/p1` })
+  t.teardown(() => c.close())
+  t.equal(await c.isLab(), true, 'asked before any request: the version document')
+  const api = await fakeTrove(t, () => ({ body: { versions: [] } }))
+  const d = new TroveClient({ endpoint: api.url })
+  t.teardown(() => d.close())
+  t.equal(await d.isLab(), false)
+  t.same(api.seen.map((s) => s.url), ['/'], 'one GET of the version document')
+  const wrong = await runMain(['instance', 'list'], { ...lab.env, OS_PASSWORD: 'wrong' })
+  t.match(wrong.stderr, /^The request you have made requires authentication\. \(HTTP 401\)\nTry: check OS_CLOUD \/ OS_USERNAME \/ OS_PASSWORD; for a lab: export OS_CLIENT_CONFIG_FILE/)
+  const meta = await runMain(['metadata-list', 'x'], lab.env)
+  t.same([meta.code, meta.stderr], [1, 'metadata-list: not supported by the Trove v1.0 API of this lab\n'])
+})
