@@ -21,10 +21,14 @@ export function exactJson(text: string): unknown {
   if (!DIGITS.test(text)) return JSON.parse(text)
   lossless ??= createRequire(import.meta.url)('lossless-json') as typeof import('lossless-json')
   const { parse, isInteger } = lossless
-  return parse(text, null, (s: string) => {
-    const n = Number(s)
-    return isInteger(s) && !Number.isSafeInteger(n) ? BigInt(s) : n
-  })
+  try {
+    return parse(text, null, (s: string) => {
+      const n = Number(s)
+      return isInteger(s) && !Number.isSafeInteger(n) ? BigInt(s) : n
+    })
+  } catch {
+    return JSON.parse(text) // what lossless-json refuses and JSON.parse takes: duplicate keys (the last wins, as in Python)
+  }
 }
 
 /** The SDK client of a CLI run: flags > OS_* > clouds.yaml, the token cache, --debug lines on stderr. */

@@ -219,3 +219,11 @@ t.test('a lab says so: every answer carries X-Trove-Lab', async (t) => {
   const meta = await runMain(['metadata-list', 'x'], lab.env)
   t.same([meta.code, meta.stderr], [1, 'metadata-list: not supported by the Trove v1.0 API of this lab\n'])
 })
+
+t.test('exact JSON: bigints only where a number would lose digits', async (t) => {
+  const { exactJson } = await import('../../src/cli/client-factory.js')
+  t.same(exactJson('{"a": 12345678901234567890, "b": [1.5, -9007199254740993, 9007199254740991, "12345678901234567"]}'),
+    { a: 12345678901234567890n, b: [1.5, -9007199254740993n, 9007199254740991, '12345678901234567'] })
+  t.same(exactJson('{"a": 1, "a": 12345678901234567890}'), { a: 12345678901234567000 }, 'duplicate keys: the last wins, as JSON.parse and Python do')
+  t.same(exactJson('{"id": 5}'), { id: 5 })
+})
