@@ -180,7 +180,8 @@ export class TroveClient {
       throw new APIConnectionError(url, e)
     }
     const text = res.text
-    this.opts.debug?.(`RESP: [${res.status}] ${res.headers['x-openstack-request-id'] ?? ''} ${redact(text.slice(0, 2000))}`)
+    // Object store bodies (guest logs) may hold anything: their size only.
+    this.opts.debug?.(`RESP: [${res.status}] ${res.headers['x-openstack-request-id'] ?? ''} ${o.raw ? `(${Buffer.byteLength(text)} bytes)` : redact(text.slice(0, 2000))}`)
     if (o.raw) return { status: res.status, body: text, headers: res.headers }
     this.labSeen = res.headers[LAB_HEADER] !== undefined
     let parsed: unknown = undefined

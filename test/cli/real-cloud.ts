@@ -227,3 +227,15 @@ t.test('exact JSON: bigints only where a number would lose digits', async (t) =>
   t.same(exactJson('{"a": 1, "a": 12345678901234567890}'), { a: 12345678901234567000 }, 'duplicate keys: the last wins, as JSON.parse and Python do')
   t.same(exactJson('{"id": 5}'), { id: 5 })
 })
+
+t.test('--debug shows object store answers by size only (guest logs may hold anything)', async (t) => {
+  const prefix = `${IID}/mysql-general/`
+  const cloud = await fakeCloud(t, (s) => (s.method === 'POST' ? { body: { log: { name: 'general', container: 'data_logs', prefix } } } : { body: { instance } }), {
+    data_logs: { [`${prefix}log-1`]: { text: "SET PASSWORD FOR 'u'@'%' = PASSWORD('hunter2')\n", lastModified: '2026-01-01T00:00:01', headers: { 'x-object-meta-lines': '1' } } },
+  })
+  const r = await runMain(['--debug', 'log', 'tail', IID, 'general'], cloud.env)
+  t.equal(r.code, 0)
+  t.match(r.stdout, /hunter2/, 'the log itself is printed')
+  t.notMatch(r.stderr, /hunter2/, 'but not in the debug lines')
+  t.match(r.stderr, /RESP: \[200\]\s+\(\d+ bytes\)/)
+})
