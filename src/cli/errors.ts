@@ -21,20 +21,32 @@ export function describeError(e: unknown): { message: string; hint?: string; exi
     return {
       message: `${e.message} (HTTP 401)`,
       exitCode: EXIT.auth,
-      hint: 'check OS_CLOUD / OS_USERNAME / OS_PASSWORD; for a lab: export OS_CLIENT_CONFIG_FILE=<data dir>/clouds.yaml OS_CLOUD=trove-lab',
+      hint: `check OS_CLOUD / OS_USERNAME / OS_PASSWORD${e.lab ? '; for a lab: export OS_CLIENT_CONFIG_FILE=<data dir>/clouds.yaml OS_CLOUD=trove-lab' : ''}`,
     }
   }
   if (e instanceof APIError) {
     return { message: `${e.message} (HTTP ${e.status})${e.requestId ? ` (Request-ID: ${e.requestId})` : ''}`, exitCode: EXIT.failure }
   }
   if (e instanceof APIConnectionError) {
-    return { message: e.message, exitCode: EXIT.failure, hint: "is the server running? Start a lab with 'trove server', or check OS_AUTH_URL / --os-auth-url" }
+    // Nothing answered, so nothing says whether a lab was meant: a lab listens on this host.
+    const local = onLoopback(e.url)
+    return { message: e.message, exitCode: EXIT.failure, hint: local ? "is the server running? Start a lab with 'trove server', or check OS_AUTH_URL / --os-auth-url" : 'is the cloud reachable from here? Check OS_AUTH_URL / --os-auth-url and the network' }
   }
   if (e instanceof APITimeoutError || e instanceof EndpointNotFoundError || e instanceof TroveError) return { message: e.message, exitCode: EXIT.failure }
   if (e instanceof Error && e.name === 'ConfigError') return { message: e.message, exitCode: EXIT.auth }
   if (e instanceof Error && e.name === 'OutputError') return { message: e.message, exitCode: (e as Error & { exitCode?: number }).exitCode ?? EXIT.failure }
   if (e instanceof Error && e.name === 'AbortError') return { message: 'cancelled', exitCode: EXIT.cancelled }
   return { message: e instanceof Error ? e.message : String(e), exitCode: EXIT.failure }
+}
+
+/** Is the URL's host this machine (127.0.0.0/8, ::1, localhost), where `trove server` runs? */
+function onLoopback(url: string): boolean {
+  try {
+    const h = new URL(url).hostname.replace(/^\[|\]$/g, '')
+    return h === 'localhost' || h === '::1' || /^127\./.test(h)
+  } catch {
+    return false
+  }
 }
 
 /** Secrets out of text shown with --debug (stack traces, messages). */

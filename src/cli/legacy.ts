@@ -136,12 +136,17 @@ export const LEGACY_ALIASES: LegacyAlias[] = [
   { name: 'module-retrieve', target: ['module', 'retrieve'] },
 ]
 
-/** A one-line failure for legacy commands this lab's Trove v1.0 API cannot serve. */
-function unsupported(name: string, why: string): CommandSpec['run'] {
-  return async () => { throw new CliError(`${name}: ${why}`) }
+/** A one-line failure for legacy commands this client cannot serve (the reason may depend on talking to a lab). */
+function unsupported(name: string, why: string | ((lab: boolean) => string)): CommandSpec['run'] {
+  return async (ctx) => {
+    if (typeof why === 'string') throw new CliError(`${name}: ${why}`)
+    let lab = false
+    try { lab = await (await ctx.client()).isLab() } catch { /* no usable settings: not known to be a lab */ }
+    throw new CliError(`${name}: ${why(lab)}`)
+  }
 }
 
-const NOT_IN_API = 'not supported by the Trove v1.0 API of this lab'
+const NOT_IN_API = (lab: boolean) => (lab ? 'not supported by the Trove v1.0 API of this lab' : 'not supported by this client')
 const MISTRAL = 'backup schedules are Mistral workflows, not part of the Trove v1.0 API; not supported'
 
 function legacyOnly(name: string, summary: string, args: ArgSpec[], run: CommandSpec['run'], output: CommandSpec['output'] = 'none', options: OptionSpec[] = []): CommandSpec {

@@ -22,6 +22,8 @@ import { Clusters } from './resources/clusters.js'
 import { MgmtDatastoreVersions } from './resources/mgmt-datastore-versions.js'
 import { Logs } from './resources/logs.js'
 import { Modules } from './resources/modules.js'
+import { MgmtInstances } from './resources/mgmt-instances.js'
+import { LinkMarker } from './pagination.js'
 
 /** How to reach and authenticate to a Trove API. */
 export interface ClientOptions {
@@ -41,10 +43,19 @@ export interface ClientOptions {
   debug?: (line: string) => void
   /** Keeps Keystone tokens between clients (processes); a cached token is reused until near expiry and dropped on a 401. */
   tokenCache?: TokenCache
+  /**
+   * Parses JSON response bodies (default JSON.parse). Trove is Python: its integers have no
+   * size limit (parameter maxima reach 2^64-1), so pass a parser that keeps them exact
+   * (e.g. lossless-json returning bigints) to read them as sent.
+   */
+  parseJson?: (text: string) => unknown
 }
 
-/** Query values: undefined/null are dropped; booleans render as Python does (True/False), like troveclient. */
-export type Query = Record<string, string | number | boolean | undefined | null>
+/**
+ * Query values: undefined/null are dropped; booleans render as Python does (True/False), like
+ * troveclient; a LinkMarker (a marker from a next link) is sent as the server gave it.
+ */
+export type Query = Record<string, string | number | boolean | LinkMarker | undefined | null>
 
 export interface RequestOptions {
   body?: unknown
@@ -58,6 +69,8 @@ export interface RequestOptions {
 export interface Response<T> { status: number; body: T; headers: Record<string, string | string[] | undefined> }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
+/** The mark on every answer of a trove lab (src/server/api/http.ts; the SDK imports nothing from the server). */
+const LAB_HEADER = 'x-trove-lab'
 const CONNECT_CODES = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH', 'UND_ERR_CONNECT_TIMEOUT'])
 
 /** Passwords, token ids and lab tokens out of debug lines. */
@@ -112,12 +125,16 @@ export class TroveClient {
   readonly logs: Logs
   /** Modules, and the modules applied to instances. */
   readonly modules: Modules
+  /** Instances of every project (admin). */
+  readonly mgmtInstances: MgmtInstances
 
   private readonly httpAgent = new HttpAgent({ keepAlive: true, maxSockets: 16 })
   private httpsAgent?: HttpsAgent
   private httpsModule?: typeof import('node:https')
   private closed = false
   private session?: Promise<{ endpoint: string; token?: string; info?: TokenInfo }>
+  /** Whether the last API or identity answer carried the lab's mark (undefined before any). */
+  private labSeen?: boolean
 
   constructor(private readonly opts: ClientOptions) {
     if (!opts.auth && !opts.endpoint) throw new TroveError('either auth options or an endpoint is required')
@@ -139,6 +156,7 @@ export class TroveClient {
     this.mgmtDatastoreVersions = new MgmtDatastoreVersions(this)
     this.logs = new Logs(this)
     this.modules = new Modules(this)
+    this.mgmtInstances = new MgmtInstances(this)
   }
 
   private readonly rawJson: JsonHttp = async (method, url, body, headers = {}) => {
@@ -147,7 +165,7 @@ export class TroveClient {
     return res
   }
 
-  private async send(method: string, url: string, body: unknown, headers: Record<string, string>): Promise<Response<unknown>> {
+  private async send(method: string, url: string, body: unknown, headers: Record<string, string>, o: { raw?: boolean } = {}): Promise<Response<unknown>> {
     const timeout = this.opts.timeoutMs ?? 60_000
     const h: Record<string, string> = { accept: 'application/json', 'user-agent': this.opts.userAgent ?? 'trove-sdk', ...headers }
     let payload: string | undefined
@@ -162,9 +180,12 @@ export class TroveClient {
       throw new APIConnectionError(url, e)
     }
     const text = res.text
+    // Object store bodies (guest logs) may hold anything: their size only.
+    this.opts.debug?.(`RESP: [${res.status}] ${res.headers['x-openstack-request-id'] ?? ''} ${o.raw ? `(${Buffer.byteLength(text)} bytes)` : redact(text.slice(0, 2000))}`)
+    if (o.raw) return { status: res.status, body: text, headers: res.headers }
+    this.labSeen = res.headers[LAB_HEADER] !== undefined
     let parsed: unknown = undefined
-    if (text) { try { parsed = JSON.parse(text) } catch { parsed = text } }
-    this.opts.debug?.(`RESP: [${res.status}] ${res.headers['x-openstack-request-id'] ?? ''} ${redact(text.slice(0, 2000))}`)
+    if (text) { try { parsed = (this.opts.parseJson ?? JSON.parse)(text) } catch { parsed = text } }
     return { status: res.status, body: parsed, headers: res.headers }
   }
 
@@ -270,6 +291,57 @@ export class TroveClient {
     }
   }
 
+  /**
+   * Whether the server is a trove lab (`trove server`) rather than an OpenStack cloud: every
+   * lab answer carries the X-Trove-Lab header, so this is free after any request; before
+   * one, it asks the (unauthenticated) version document. Unreachable: false.
+   */
+  async isLab(): Promise<boolean> {
+    if (this.labSeen !== undefined) return this.labSeen
+    try {
+      const endpoint = await this.endpoint()
+      if (this.labSeen === undefined) await this.send('GET', `${endpoint.replace(/\/v1\.0(?:\/.*)?$/, '')}/`, undefined, {})
+    } catch {
+      return false
+    }
+    return this.labSeen ?? false
+  }
+
+  /**
+   * The object store (Swift) endpoint from the Keystone catalog, e.g.
+   * https://swift.example/v1/AUTH_<project>: where upstream Trove publishes guest logs.
+   */
+  async objectStoreEndpoint(): Promise<string> {
+    const s = await this.connect()
+    const a = this.opts.auth
+    if (!s.info) throw new TroveError('the object store (Swift) is found in the Keystone catalog: authenticate with Keystone (OS_AUTH_URL or a clouds.yaml profile), not a fixed endpoint')
+    return findEndpoint(s.info.catalog, 'object-store', a?.interface ?? 'public', a?.regionName).replace(/\/+$/, '')
+  }
+
+  /**
+   * One object store request with the session's token (GET/HEAD of containers and objects).
+   * The body is returned as text; a status >= 400 throws an APIError (404 a NotFoundError).
+   * Idempotent requests only, retried like API requests on connection failures.
+   */
+  async objectStore(method: 'GET' | 'HEAD', path: string, query?: Query): Promise<Response<string>> {
+    const max = this.opts.maxRetries ?? 2
+    for (let attempt = 0; ; attempt++) {
+      const s = await this.connect()
+      const url = (await this.objectStoreEndpoint()) + path + queryString(query)
+      let res: Response<unknown>
+      try {
+        res = await this.send(method, url, undefined, s.token ? { 'x-auth-token': s.token } : {}, { raw: true })
+      } catch (e) {
+        if (!this.closed && e instanceof APIConnectionError && attempt < max) { await sleep(backoff(attempt)); continue }
+        throw e
+      }
+      if (res.status < 400) return res as Response<string>
+      const err = makeAPIError(res.status, undefined, res.headers)
+      if (attempt < max && retryable(err, true)) { await sleep(err.retryAfter !== undefined ? err.retryAfter * 1000 : backoff(attempt)); continue }
+      throw err
+    }
+  }
+
   /** The identity (Keystone v3) endpoint: the catalog's `identity` service, else the auth URL's v3 root. */
   async identityEndpoint(): Promise<string> {
     const s = await this.connect()
@@ -305,8 +377,18 @@ export function queryString(q?: Query): string {
   const parts: string[] = []
   for (const [k, v] of Object.entries(q)) {
     if (v === undefined || v === null) continue
+    if (v instanceof LinkMarker) { parts.push(`${encodeURIComponent(k)}=${escapeIllegal(v.value)}`); continue }
     const s = typeof v === 'boolean' ? (v ? 'True' : 'False') : String(v)
     parts.push(`${encodeURIComponent(k)}=${encodeURIComponent(s)}`)
   }
   return parts.length ? `?${parts.join('&')}` : ''
+}
+
+/**
+ * What python-requests does to a URL troveclient built by concatenation (requote_uri):
+ * characters a query cannot carry are percent-encoded, everything else (including `%XX`
+ * escapes, `@`, `&`) stays as given. Hand-written: no URL library offers this half-encoding.
+ */
+export function escapeIllegal(s: string): string {
+  return s.replace(/%(?![0-9A-Fa-f]{2})|[^A-Za-z0-9\-._~!#$%&'()*+,/:;=?@[\]]+/gu, (m) => encodeURIComponent(m))
 }

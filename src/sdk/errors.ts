@@ -22,14 +22,17 @@ export class APIError extends TroveError {
   readonly body: unknown
   /** Seconds to wait, from a Retry-After header. */
   readonly retryAfter: number | undefined
+  /** The answer came from a trove lab (`trove server`), which marks its answers with X-Trove-Lab. */
+  readonly lab: boolean
 
-  constructor(status: number, message: string, o: { fault?: string; requestId?: string; body?: unknown; retryAfter?: number } = {}) {
+  constructor(status: number, message: string, o: { fault?: string; requestId?: string; body?: unknown; retryAfter?: number; lab?: boolean } = {}) {
     super(message)
     this.status = status
     this.fault = o.fault
     this.requestId = o.requestId
     this.body = o.body
     this.retryAfter = o.retryAfter
+    this.lab = o.lab ?? false
   }
 }
 
@@ -119,5 +122,6 @@ export function makeAPIError(status: number, body: unknown, headers: Record<stri
     fault, body,
     requestId: h('x-openstack-request-id') ?? h('x-compute-request-id'),
     retryAfter: Number.isFinite(retry) && h('retry-after') !== undefined ? retry : undefined,
+    lab: h('x-trove-lab') !== undefined,
   })
 }

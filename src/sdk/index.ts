@@ -7,10 +7,10 @@
  * const inst = await client.instances.create({ name: 'db1', flavorRef: '1', volume: { size: 1 }, datastore: { type: 'postgresql' } })
  * ```
  */
-export { TroveClient, queryString, type ClientOptions, type RequestOptions, type Response, type Query } from './client.js'
+export { TroveClient, queryString, escapeIllegal, type ClientOptions, type RequestOptions, type Response, type Query } from './client.js'
 export * from './errors.js'
 export { waitFor, type WaitOptions } from './wait.js'
-export { paginate, getPage, type Page } from './pagination.js'
+export { paginate, getPage, linkMarker, LinkMarker, type Page } from './pagination.js'
 export type { AuthOptions } from './auth/config.js'
 export { findEndpoint, databaseUrl, type CatalogEntry, type TokenInfo } from './auth/keystone.js'
 export type * from './resources/types.js'
@@ -29,3 +29,4 @@ export type { VolumeType } from './resources/datastores.js'
 export type { MgmtDatastoreVersionCreate, MgmtDatastoreVersionUpdate } from './resources/mgmt-datastore-versions.js'
 export type { GuestLog, LogActions, PublishedLog } from './resources/logs.js'
 export type { Module, InstanceModule, ModuleInstanceCount, ModuleFields, ModuleReapply } from './resources/modules.js'
+export type { MgmtInstance, MgmtInstanceListOptions } from './resources/mgmt-instances.js'

@@ -3,9 +3,27 @@ import type { Query, TroveClient } from './client.js'
 /** One page of a paginated collection, plus the marker of the next page if the server gave one. */
 export interface Page<T> {
   items: T[]
-  /** Marker for the next page (from the `links` rel=next href), undefined on the last page. */
+  /**
+   * Marker for the next page, undefined on the last page: the `marker` query value of the
+   * `links` rel=next href, decoded once (as troveclient's parse_qsl does). Pass it back with
+   * `linkMarker()` so it is sent as the openstack client sends it.
+   */
   next?: string
 }
+
+/**
+ * A marker taken from a next link, to send back the way troveclient does: as it is,
+ * escaping only characters a URL cannot carry. Upstream Trove encodes non-UUID markers
+ * (`name@host`, database names) twice in its links precisely because its client decodes
+ * once and sends the result without encoding it again; encoding it again would make the
+ * server compare against the still-encoded text and skip or repeat rows.
+ */
+export class LinkMarker {
+  constructor(readonly value: string) {}
+}
+
+/** Wraps a marker from `Page.next` for a query (see LinkMarker). */
+export const linkMarker = (m: string | undefined): LinkMarker | undefined => (m === undefined ? undefined : new LinkMarker(m))
 
 interface ListBody { links?: Array<{ rel?: string; href?: string }> }
 
@@ -14,26 +32,28 @@ export async function getPage<T>(client: TroveClient, path: string, key: string,
   const res = await client.request<ListBody & Record<string, unknown>>('GET', path, { query })
   const body = res.body ?? {}
   const items = (body[key] ?? []) as T[]
-  const href = body.links?.find((l) => l.rel === 'next')?.href
   let next: string | undefined
-  if (href) {
-    try { next = new URL(href).searchParams.get('marker') ?? undefined } catch { next = undefined }
+  // The last next link wins, as in troveclient.
+  for (const l of body.links ?? []) {
+    if (l.rel !== 'next' || !l.href) continue
+    try { next = new URL(l.href).searchParams.get('marker') ?? undefined } catch { next = undefined }
   }
   return { items, next }
 }
 
 /**
  * Every item of a paginated collection, page after page: `for await (const i of pages) ...`.
- * Stops when a page has no next link (or repeats a marker, to never loop forever).
+ * Follows each next link's marker as the server gave it (LinkMarker). Stops when a page has
+ * no next link (or repeats a marker, to never loop forever).
  */
 export async function* paginate<T>(client: TroveClient, path: string, key: string, query: Query = {}): AsyncGenerator<T> {
-  let marker: string | undefined = query.marker as string | undefined
+  let marker: Query[string] = query.marker
   const seen = new Set<string>()
   for (;;) {
     const page: Page<T> = await getPage<T>(client, path, key, { ...query, marker })
     yield* page.items
-    if (!page.next || seen.has(page.next)) return
+    if (page.next === undefined || seen.has(page.next)) return
     seen.add(page.next)
-    marker = page.next
+    marker = linkMarker(page.next)
   }
 }

@@ -56,14 +56,16 @@ export function pageQuery(lab: Lab, req: FastifyRequest): { limit: number; marke
   return { limit: Math.min(requested || lab.config.pageSize, lab.config.pageSize), marker: q.marker || undefined }
 }
 
-/** `{key: items}` plus a next link (request URL with marker set, https) when the guest says more follow. */
+/** `{key: items}` plus a next link (request URL with marker set, encoded twice, https) when the guest says more follow. */
 export function pageBody(req: FastifyRequest, key: string, items: unknown[], limit: number, next: string | null): Record<string, unknown> {
   const body: Record<string, unknown> = { [key]: items }
   if (next) {
     const url = new URL(`${baseUrl(req)}${req.url}`)
     url.protocol = 'https:'
     url.searchParams.set('limit', String(limit))
-    url.searchParams.set('marker', next)
+    // Twice, as upstream does for these non-UUID markers (name@host, database names): its
+    // client decodes the link once and sends the result as it is (cli.md 7.8).
+    url.searchParams.set('marker', encodeURIComponent(next))
     body.links = [{ rel: 'next', href: url.toString() }]
   }
   return body

@@ -22,6 +22,9 @@ function webobBody(code: number, title: string, message: string) {
   return { message, code: `${code} ${title}`, title }
 }
 
+/** The response header that marks every answer of a lab (`trove server`); api.md has no such header. */
+export const LAB_HEADER = 'x-trove-lab'
+
 /**
  * A fastify instance with upstream's transport rules (api.md section 1): JSON bodies
  * only with a JSON Content-Type (a body without one is ignored), a `.json` suffix
@@ -43,6 +46,7 @@ export function createHttp(log: (m: string) => void, connections: Partial<Connec
     // otherwise answer with fastify's body and no request id: send upstream faults.
     frameworkErrors: (err, _req, reply) => {
       reply.header('x-openstack-request-id', `req-${randomUUID()}`)
+      reply.header(LAB_HEADER, '1')
       const f = err.code === 'FST_ERR_BAD_URL' ? new Fault('badRequest', 'Malformed request URL.') : new Fault('itemNotFound', 'The resource could not be found.')
       void (reply as FastifyReply).code(f.status).send(f.body())
     },
@@ -52,6 +56,8 @@ export function createHttp(log: (m: string) => void, connections: Partial<Connec
   app.addHook('onRequest', async (req, reply) => {
     req.troveRequestId = `req-${randomUUID()}`
     reply.header('x-openstack-request-id', req.troveRequestId)
+    // Tells our CLI it talks to a lab (lab-only routes and hints); clients ignore it.
+    reply.header(LAB_HEADER, '1')
   })
 
   app.removeAllContentTypeParsers()

@@ -7,6 +7,7 @@ import { showFields } from './fields.js'
 import { findBackup } from '../backup/fields.js'
 import { configurationIdB } from './action-util.js'
 import { promptMissingCreateValues } from '../../prompt.js'
+import { findModule } from '../module/find.js'
 
 const collect = (v: unknown): string[] => (Array.isArray(v) ? v.map(String) : v === undefined ? [] : [String(v)])
 
@@ -33,6 +34,8 @@ export const instanceCreate: CommandSpec = {
     { flags: '--allowed-cidr <ALLOWED_CIDRS>', description: 'The IP CIDRs that are allowed to access the database instance', repeatable: true },
     { flags: '--replica-of <source_instance>', description: 'ID or name of an existing instance to replicate from' },
     { flags: '--replica-count <count>', description: 'Number of replicas to create (defaults to 1 if replica_of specified)', int: true },
+    { flags: '--module <module>', description: 'ID or name of the module to apply. Specify multiple times to apply multiple modules', repeatable: true },
+    { flags: '--locality <policy>', description: 'Locality policy to use when creating replicas. Choose one of affinity, anti-affinity', choices: ['affinity', 'anti-affinity'] },
     { flags: '--region <region>', description: 'Name of region in which to create the instance', hidden: true },
   ],
   examples: [
@@ -45,6 +48,7 @@ export const instanceCreate: CommandSpec = {
     if (!opts.flavor && !opts.replicaOf) throw new CliError('Please specify a flavor')
     const size = opts.size as number | undefined
     if (size !== undefined && size <= 0) throw new CliError(`Volume size '${size}' must be an integer and greater than 0.`)
+    if (opts.locality && opts.replicaOf) throw new CliError('Cannot specify locality when adding replicas to existing master.')
     const body: InstanceCreate = { name: String(args.name) }
     const client = await ctx.client()
     // A replica takes its source's flavor: the openstack client warns and sends none (cli.md 3).
@@ -84,6 +88,9 @@ export const instanceCreate: CommandSpec = {
     // Defaults to 1 with --replica-of; without it a count is sent as given (the server refuses > 1).
     const count = (opts.replicaCount as number | undefined) ?? (opts.replicaOf ? 1 : undefined)
     if (count !== undefined) body.replica_count = count
+    const modules = collect(opts.module)
+    if (modules.length) body.modules = await Promise.all(modules.map(async (m) => ({ id: (await findModule(client, m)).id })))
+    if (opts.locality) body.locality = String(opts.locality)
     if (opts.region) body.region_name = String(opts.region)
     const cidrs = collect(opts.allowedCidr)
     body.access = { is_public: Boolean(opts.isPublic), ...(cidrs.length ? { allowed_cidrs: cidrs } : {}) }

@@ -10,9 +10,9 @@ export const instanceDelete: CommandSpec = {
   summary: 'Delete one or more instances',
   args: [{ name: 'instance', description: 'Instance(s) to delete (name or ID)', variadic: true }],
   output: 'none',
-  options: [YES_OPTION],
+  options: [YES_OPTION, { flags: '--force', description: 'Force delete the instance, will reset the instance status before deleting' }],
   wait: true,
-  examples: ['trove instance delete db1', 'trove instance delete db1 db2 --wait'],
+  examples: ['trove instance delete db1', 'trove instance delete db1 db2 --wait', 'trove instance delete db1 --force --yes'],
   async run(ctx, args, opts) {
     const client = await ctx.client()
     const names = args.instance as string[]
@@ -24,6 +24,7 @@ export const instanceDelete: CommandSpec = {
     const accepted: string[] = []
     for (const id of ids) {
       try {
+        if (opts.force) await client.instances.resetStatus(id)
         await client.instances.delete(id)
         ctx.io.stdout(`Request to delete database instance ${id} has been accepted.\n`)
         accepted.push(id)
