@@ -28,7 +28,7 @@ export function describeError(e: unknown): { message: string; hint?: string; exi
     return { message: `${e.message} (HTTP ${e.status})${e.requestId ? ` (Request-ID: ${e.requestId})` : ''}`, exitCode: EXIT.failure }
   }
   if (e instanceof APIConnectionError) {
-    return { message: e.message, exitCode: EXIT.failure, hint: "is the server running? Start a lab with 'trove server', or check OS_AUTH_URL / --os-auth-url" }
+    return { message: e.message, exitCode: EXIT.failure, hint: "is the server running? Start a lab with 'trove server start' (or see 'trove server status'), or check OS_AUTH_URL / --os-auth-url" }
   }
   if (e instanceof APITimeoutError || e instanceof EndpointNotFoundError || e instanceof TroveError) return { message: e.message, exitCode: EXIT.failure }
   if (e instanceof Error && e.name === 'ConfigError') return { message: e.message, exitCode: EXIT.auth }
