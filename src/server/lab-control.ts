@@ -5,7 +5,7 @@ import { fileURLToPath } from 'node:url'
 import { CLAIM_DIR } from './compute/addresses.js'
 import { instanceGroupDirs, removeInstanceGroups } from './compute/cgroups.js'
 import { isAlive, processesUnder, terminate } from './compute/processes.js'
-import { acquireLock, assertNotRunning, LabError, lockHolder, logFile, readState, type LabState } from './lab-state.js'
+import { acquireLock, assertNotRunning, choosePort, LabError, lockHolder, logFile, readState, type LabState } from './lab-state.js'
 
 /**
  * The lab as a local service: `trove server start|stop|status|logs|reset`. A background
@@ -31,6 +31,7 @@ export interface StartOptions {
 export async function startBackground(opts: StartOptions): Promise<LabState> {
   const dir = resolve(opts.dataDir)
   assertNotRunning(dir)
+  if (opts.port) await choosePort(opts.host ?? '127.0.0.1', opts.port, undefined) // a taken port: refused before anything exists
   mkdirSync(dir, { recursive: true, mode: 0o711 })
   const log = logFile(dir)
   const from = existsSync(log) ? statSync(log).size : 0
