@@ -24,8 +24,9 @@ node_ok() {
 pkgs=(mariadb-server mariadb-backup postgresql redis-server procps iproute2 util-linux python3-openstackclient python3-troveclient tmux make g++ python3)
 node_ok || command -v npm >/dev/null || pkgs+=(nodejs npm)
 missing=()
+installed=" $(dpkg-query -W -f='${Package}:${Status} ' "${pkgs[@]}" 2>/dev/null || true) "
 for p in "${pkgs[@]}"; do
-  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+  [[ $installed == *" $p:install ok installed "* ]] || missing+=("$p")
 done
 if [ ${#missing[@]} -gt 0 ]; then
   say "installing ${missing[*]}"
@@ -73,16 +74,16 @@ fi
 node scripts/build.mjs   # nothing happens when dist/ is up to date
 
 # This package's CLI on PATH and its man pages where `man trove` finds them.
-link() { # link TARGET LINKNAME: refuses to replace anything but a symlink
-  if [ -e "$2" ] && [ ! -L "$2" ]; then fail "$2 exists and is not a link to this package: move it away and run again"; fi
-  ln -sfn "$1" "$2"
-}
 mkdir -p "$prefix/bin" "$prefix/share/man/man1"
-link "$repo/bin/trove" "$prefix/bin/trove"
-for l in "$prefix"/share/man/man1/trove*.1; do   # pages of a previous checkout that are gone now
-  [ -L "$l" ] && [ ! -e "$l" ] && rm -f "$l"
+pages=(man/*.1)
+for l in "$prefix/bin/trove" "${pages[@]/#man/$prefix/share/man/man1}"; do   # replace links only
+  if [ -e "$l" ] && [ ! -L "$l" ]; then fail "$l exists and is not a link to this package: move it away and run again"; fi
 done
-for page in man/*.1; do link "$repo/$page" "$prefix/share/man/man1/$(basename "$page")"; done
+for l in "$prefix"/share/man/man1/trove*.1; do   # pages of a previous checkout that are gone now
+  if [ -L "$l" ] && [ ! -e "$l" ]; then rm -f "$l"; fi
+done
+ln -sfn "$repo/bin/trove" "$prefix/bin/trove"
+ln -sfn "${pages[@]/#/$repo/}" -t "$prefix/share/man/man1"
 if [ "$(command -v trove)" != "$prefix/bin/trove" ]; then
   say "note: 'trove' resolves to $(command -v trove || echo nothing) here: put $prefix/bin first on PATH"
 fi
