@@ -30,7 +30,7 @@ export function describeError(e: unknown): { message: string; hint?: string; exi
   if (e instanceof APIConnectionError) {
     // Nothing answered, so nothing says whether a lab was meant: a lab listens on this host.
     const local = onLoopback(e.url)
-    return { message: e.message, exitCode: EXIT.failure, hint: local ? "is the server running? Start a lab with 'trove server', or check OS_AUTH_URL / --os-auth-url" : 'is the cloud reachable from here? Check OS_AUTH_URL / --os-auth-url and the network' }
+    return { message: e.message, exitCode: EXIT.failure, hint: local ? "is the server running? Start a lab with 'trove server start' (or see 'trove server status'), or check OS_AUTH_URL / --os-auth-url" : 'is the cloud reachable from here? Check OS_AUTH_URL / --os-auth-url and the network' }
   }
   if (e instanceof APITimeoutError || e instanceof EndpointNotFoundError || e instanceof TroveError) return { message: e.message, exitCode: EXIT.failure }
   if (e instanceof Error && e.name === 'ConfigError') return { message: e.message, exitCode: EXIT.auth }

@@ -5,6 +5,7 @@ import { VERSION, makeClient } from './client-factory.js'
 import { COMMANDS } from './commands/index.js'
 import { reportError } from './errors.js'
 import { registerCommands } from './register.js'
+import { registerServerCommands } from './server-commands.js'
 import { legacySpecs } from './legacy.js'
 import { EXIT, type CommandContext, type IO } from './spec.js'
 
@@ -92,28 +93,7 @@ export function buildProgram(io: IO, outcome: { promise?: Promise<void> }, onGlo
       })()
     })
 
-  program.command('server')
-    .description('Run the lab server: Trove API, Keystone subset, MQTT broker and task engine (instances keep running when it stops)')
-    .option('--data-dir <dir>', 'state, instances and clouds.yaml (env: TROVE_DATA_DIR; default /var/lib/trove for root, else ~/.local/share/trove)')
-    .option('--host <address>', 'address to listen on', '127.0.0.1')
-    .option('--port <port>', 'API port (0 picks a free one)', '8779')
-    .option('--rate-limits <rules>', "API rate limits as upstream writes them, '(VERB, URI, REGEX, VALUE, UNIT);...', or 'none' (default: 200 per minute per verb and project)")
-    .action((opts: { dataDir?: string; host: string; port: string; rateLimits?: string }) => {
-      outcome.promise = (async () => {
-        const { runServer, parseRateLimits } = await import('../server/index.js')
-        const port = Number(opts.port)
-        if (!Number.isInteger(port) || port < 0 || port > 65535) throw new CommanderError(EXIT.usage, 'trove.port', `error: --port must be a port number, not '${opts.port}'`)
-        let rateLimits
-        if (opts.rateLimits !== undefined) {
-          try {
-            rateLimits = opts.rateLimits === 'none' ? [] : parseRateLimits(opts.rateLimits)
-          } catch (e) {
-            throw new CommanderError(EXIT.usage, 'trove.port', `error: --rate-limits: ${(e as Error).message}`)
-          }
-        }
-        await runServer({ dataDir: opts.dataDir ?? io.env.TROVE_DATA_DIR, host: opts.host, port, ...(rateLimits ? { rateLimits } : {}) })
-      })()
-    })
+  registerServerCommands(program, io, outcome)
   program.command('agent')
     .description('Run a guest agent (started by the server, one per instance)')
     .requiredOption('--config <file>', "the instance's agent.json")

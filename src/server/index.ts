@@ -1,5 +1,4 @@
 import { existsSync, mkdirSync, readFileSync, writeFileSync, statSync, chmodSync } from 'node:fs'
-import { homedir } from 'node:os'
 import { dirname, join, resolve } from 'node:path'
 import type { FastifyInstance } from 'fastify'
 import { DEFAULT_RUN_USER, type AgentEvent, type BrokerLocation } from '../protocol/index.js'
@@ -36,9 +35,12 @@ import { DEFAULT_RATE_LIMITS, RateLimiter, rateLimitHook } from './api/rate-limi
 import { DEFAULT_EXISTS_INTERVAL_MS, Notifier } from './notifications.js'
 import { Reconciler } from './reconcile.js'
 import type { Lab, LabConfig } from './lab.js'
+import { acquireLock, assertNotRunning, banner, checkRunUser, choosePort, DEFAULT_PORT, defaultDataDir, previousPort, writeState } from './lab-state.js'
 
 export type { Lab, LabConfig } from './lab.js'
 export { parseRateLimits } from './api/rate-limit.js'
+export { DEFAULT_PORT, defaultDataDir, logFile, readState, banner, LabError, type LabState } from './lab-state.js'
+export { startBackground, stopServer, resetLab, type ResetSummary, type StartOptions } from './lab-control.js'
 
 export interface ServerOptions extends Partial<LabConfig> {
   /** Log sink (default: stderr with a timestamp). */
@@ -59,13 +61,6 @@ export interface ServerOptions extends Partial<LabConfig> {
   connectionLimits?: Partial<ConnectionLimits>
 }
 
-/** Default data directory: TROVE_DATA_DIR, else /var/lib/trove for root (engines must reach it), else ~/.local/share/trove. */
-export function defaultDataDir(env: NodeJS.ProcessEnv = process.env): string {
-  if (env.TROVE_DATA_DIR) return resolve(env.TROVE_DATA_DIR)
-  if (process.getuid?.() === 0) return '/var/lib/trove'
-  return join(env.XDG_DATA_HOME ?? join(homedir(), '.local', 'share'), 'trove')
-}
-
 // pg's socket path DIR/instances/<36-char id>/run/.s.PGSQL.5432 must stay within 107 bytes.
 const MAX_DATA_DIR_LENGTH = 107 - '/instances/'.length - 36 - '/run/.s.PGSQL.5432'.length
 
@@ -74,7 +69,7 @@ function checkTraversable(dir: string): void {
   for (let d = dirname(dir); ; d = dirname(d)) {
     const mode = statSync(d).mode
     if ((mode & 0o001) === 0) {
-      throw new Error(`data directory ${dir} is not reachable by the engine user: ${d} has mode ${(mode & 0o777).toString(8)}; pick a directory outside it (e.g. --data-dir /var/lib/trove) or run: chmod o+x ${d}`)
+      throw new Error(`data directory ${dir} is not reachable by the engine user: ${d} has mode ${(mode & 0o777).toString(8)}; pick a directory outside it (e.g. --data-dir /var/lib/trove-lab) or run: chmod o+x ${d}`)
     }
     if (d === dirname(d)) break
   }
@@ -94,7 +89,7 @@ export async function buildServer(opts: ServerOptions = {}): Promise<TroveServer
   const config: LabConfig = {
     dataDir: resolve(opts.dataDir ?? defaultDataDir()),
     host: opts.host ?? '127.0.0.1',
-    port: opts.port ?? 8779,
+    port: opts.port ?? DEFAULT_PORT,
     region: opts.region ?? 'RegionOne',
     maxVolumeSize: opts.maxVolumeSize ?? 10,
     buildTimeoutMs: opts.buildTimeoutMs ?? 180_000,
@@ -238,19 +233,34 @@ export async function buildServer(opts: ServerOptions = {}): Promise<TroveServer
   }
 }
 
-/** `trove server`: runs until SIGTERM/SIGINT; instances keep running. */
-export async function runServer(opts: ServerOptions & { out?: (s: string) => void }): Promise<number> {
+/**
+ * `trove server`: runs until SIGTERM/SIGINT; instances keep running. One server per data
+ * dir (DIR/server.pid); a taken default port moves to a free one, a taken explicit port is
+ * refused. Every refusal comes before anything starts; a failed start closes what it opened.
+ */
+export async function runServer(opts: ServerOptions & { out?: (s: string) => void; explicitPort?: boolean }): Promise<number> {
   const out = opts.out ?? ((s: string) => process.stdout.write(s))
-  const server = await buildServer(opts)
-  const { url, cloudsFile, brokerPort } = await server.start()
-  out([
-    `trove lab server listening on ${url}`,
-    `  Trove API  ${url}/v1.0/<project_id>    Keystone  ${url}/identity/v3    MQTT broker  ${server.lab.config.host}:${brokerPort}`,
-    `  data       ${server.lab.config.dataDir}`,
-    `  use it:    export OS_CLIENT_CONFIG_FILE=${cloudsFile} OS_CLOUD=trove-lab   (trove-lab-admin for admin)`,
-    `             trove instance list        # or: openstack database instance list`,
-    '',
-  ].join('\n'))
+  const dataDir = resolve(opts.dataDir ?? defaultDataDir())
+  const host = opts.host ?? '127.0.0.1'
+  assertNotRunning(dataDir)
+  checkRunUser(opts.runUser ?? DEFAULT_RUN_USER)
+  const { port, note } = await choosePort(host, opts.explicitPort ? opts.port : undefined, previousPort(dataDir))
+  const release = acquireLock(dataDir)
+  let server: TroveServer | undefined
+  let started: Awaited<ReturnType<TroveServer['start']>>
+  try {
+    server = await buildServer({ ...opts, dataDir, host, port })
+    started = await server.start()
+  } catch (e) {
+    await server?.close().catch(() => undefined)
+    release()
+    throw e
+  }
+  const state = { pid: process.pid, url: started.url, host, port: Number(new URL(started.url).port), dataDir, cloudsFile: started.cloudsFile, brokerPort: started.brokerPort, startedAt: new Date().toISOString() }
+  writeState(dataDir, state)
+  if (note) server.lab.log(note)
+  if (!server.lab.engines.length) server.lab.log('no database engine found (mariadb, postgresql, redis): instances cannot be created; run bash scripts/setup.sh')
+  out(banner(state))
   await new Promise<void>((done) => {
     const stop = () => { process.off('SIGTERM', stop); process.off('SIGINT', stop); done() }
     process.on('SIGTERM', stop)
@@ -258,5 +268,6 @@ export async function runServer(opts: ServerOptions & { out?: (s: string) => voi
   })
   server.lab.log('shutting down (instances keep running)')
   await server.close()
+  release()
   return 0
 }

@@ -44,7 +44,7 @@ t.test('bad input: one clear line, the right exit code, no stack trace', async (
 
   const refused = await runMain(['instance', 'list'], { PATH: env.PATH, HOME: '/nonexistent', OS_AUTH_URL: 'http://127.0.0.1:1/v3', OS_USERNAME: 'u', OS_PASSWORD: 'p', OS_PROJECT_NAME: 'p' })
   t.equal(refused.code, 1)
-  t.match(refused.stderr, /^Unable to establish connection to http:\/\/127\.0\.0\.1:1\/v3\/auth\/tokens: connect ECONNREFUSED 127\.0\.0\.1:1\nTry: is the server running\? Start a lab with 'trove server', or check OS_AUTH_URL \/ --os-auth-url\n$/)
+  t.match(refused.stderr, /^Unable to establish connection to http:\/\/127\.0\.0\.1:1\/v3\/auth\/tokens: connect ECONNREFUSED 127\.0\.0\.1:1\nTry: is the server running\? Start a lab with 'trove server start' \(or see 'trove server status'\), or check OS_AUTH_URL \/ --os-auth-url\n$/)
 
   const wrongPw = await runMain(['instance', 'list'], { ...env, OS_PASSWORD: 'wrong' })
   t.equal(wrongPw.code, 4, '401 from Keystone: exit 4')

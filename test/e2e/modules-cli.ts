@@ -6,6 +6,7 @@ import { join } from 'node:path'
 import { promisify } from 'node:util'
 import { readCloudPasswords } from '../../src/server/clouds.js'
 import { startServerProcess, tempDir } from '../helpers/lab.js'
+import { PYTHON_TROVE } from '../helpers/clients.js'
 
 const exec = promisify(execFile)
 
@@ -40,7 +41,7 @@ t.test('the real clients manage modules, backup strategies and list clusters', a
     OS_PROJECT_NAME: 'demo', OS_USER_DOMAIN_NAME: 'Default', OS_PROJECT_DOMAIN_NAME: 'Default', OS_REGION_NAME: 'RegionOne',
   }
   const trove = async (...args: string[]) => {
-    const r = await run('trove', args, troveEnv)
+    const r = await run(PYTHON_TROVE, args, troveEnv)
     t.equal(r.code, 0, `trove ${args.join(' ')} (${r.stderr.trim()})`)
     return r.stdout
   }
@@ -63,7 +64,7 @@ t.test('the real clients manage modules, backup strategies and list clusters', a
 
   const updated = props(await trove('module-update', created.id, '--name', 'mod-renamed', '--description', 'changed', '--type', 'new_relic_license'))
   t.match(updated, { id: created.id, name: 'mod-renamed', description: 'changed', type: 'new_relic_license' })
-  const refused = await run('trove', ['module-create', 'admin-only', 'ping', file, '--auto_apply'], troveEnv)
+  const refused = await run(PYTHON_TROVE, ['module-create', 'admin-only', 'ping', file, '--auto_apply'], troveEnv)
   t.equal(refused.code, 1)
   t.match(refused.stderr, /You must be admin to create a module with these options\. \(Auto: 1\)/)
 

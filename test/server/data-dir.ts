@@ -6,7 +6,9 @@ import { tempDir } from '../helpers/lab.js'
 
 t.test('default data directory', async (t) => {
   t.equal(defaultDataDir({ TROVE_DATA_DIR: '/srv/x' }), '/srv/x', 'TROVE_DATA_DIR wins')
-  if (process.getuid?.() === 0) t.equal(defaultDataDir({}), '/var/lib/trove', 'root: a directory the engine user can reach')
+  // Not upstream Trove's /var/lib/trove: Debian's trove packages own that one.
+  if (process.getuid?.() === 0) t.equal(defaultDataDir({}), '/var/lib/trove-lab', 'root: a directory the engine user can reach')
+  else t.equal(defaultDataDir({ XDG_DATA_HOME: '/x' }), '/x/trove-lab')
 })
 
 t.test('the data directory must be reachable by the engine user and short enough for sockets', async (t) => {

@@ -61,6 +61,7 @@ export const ENV_VARS: readonly EnvVar[] = [
     description: 'Maximum table width; wider tables wrap their widest columns (0 disables).',
   },
   { name: 'CLIFF_FIT_WIDTH', flag: '--fit-width', description: 'Set to 1 to always fit tables to the terminal width.' },
-  { name: 'TROVE_DATA_DIR', description: 'Directory where trove keeps its local state (server database, instance data).' },
+  { name: 'TROVE_DATA_DIR', description: 'Directory of the lab server: its database, instances, clouds.yaml and log (default /var/lib/trove-lab for root, else ~/.local/share/trove-lab).' },
+  { name: 'TROVE_PORT', description: 'API port of the lab server (default 18779, or the next free one when it is taken).' },
   { name: 'NO_COLOR', description: 'Set to any value to disable colour in terminal output.' },
 ]

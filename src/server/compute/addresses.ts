@@ -18,7 +18,8 @@ function* candidates(): Generator<string> {
   for (let b = 0; b < 256; b++) for (let c = b === 0 ? 2 : 1; c < 255; c++) yield `127.0.${b}.${c}`
 }
 
-function portFree(address: string, port: number): Promise<boolean> {
+/** Whether `port` can be bound on `address` right now (probed by binding it). */
+export function portFree(address: string, port: number): Promise<boolean> {
   return new Promise((resolve) => {
     const s = createServer()
     s.once('error', () => resolve(false))

@@ -1,0 +1,66 @@
+#!/usr/bin/env node
+// Builds src/ into a fresh sibling directory `.dist.<id>` and then points the `dist`
+// symlink at it with one rename(2), so a lab, an agent or a CLI run that is loading
+// modules never sees a half-written dist/ (tsc writes files one by one). Processes
+// resolve modules through their real path, so a running lab keeps loading from the
+// build it started with; the two previous builds are kept for such labs.
+// When nothing tsc reads changed since the current build, nothing is rebuilt.
+// tsc has no atomic output mode and no up-to-date check for a full build (its
+// incremental mode still rewrites files in place), hence this small script.
+import { spawnSync } from 'node:child_process'
+import { createHash } from 'node:crypto'
+import { existsSync, lstatSync, readdirSync, readFileSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs'
+import { dirname, join, relative } from 'node:path'
+import { fileURLToPath } from 'node:url'
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..')
+const dist = join(root, 'dist')
+const KEEP = 3
+
+/** A digest of everything the build reads: sources, tsconfig, the compiler's version. */
+function sourceDigest() {
+  const h = createHash('sha256')
+  const walk = (dir) => {
+    for (const e of readdirSync(dir, { withFileTypes: true }).sort((a, b) => a.name.localeCompare(b.name))) {
+      const p = join(dir, e.name)
+      if (e.isDirectory()) walk(p)
+      else { h.update(relative(root, p)); h.update('\0'); h.update(readFileSync(p)); h.update('\0') }
+    }
+  }
+  walk(join(root, 'src'))
+  h.update(readFileSync(join(root, 'tsconfig.json')))
+  try { h.update(readFileSync(join(root, 'node_modules/typescript/package.json'))) } catch { /* tsc's own error follows */ }
+  return h.digest('hex')
+}
+
+const digest = sourceDigest()
+const force = process.argv.includes('--force')
+try {
+  if (!force && readFileSync(join(dist, '.source-digest'), 'utf8') === digest) process.exit(0)
+} catch { /* no build yet */ }
+
+const id = `${Date.now().toString(36)}-${process.pid}`
+const out = join(root, `.dist.${id}`)
+const tsc = join(root, 'node_modules/typescript/bin/tsc')
+if (!existsSync(tsc)) {
+  console.error('trove build: typescript is not installed: run bash scripts/setup.sh (or npm ci)')
+  process.exit(1)
+}
+const r = spawnSync(process.execPath, [tsc, '-p', join(root, 'tsconfig.json'), '--outDir', out], { stdio: 'inherit' })
+if (r.status !== 0) {
+  rmSync(out, { recursive: true, force: true })
+  process.exit(r.status ?? 1)
+}
+writeFileSync(join(out, '.source-digest'), digest)
+
+// An old in-place dist/ directory (before this script) moves aside first; a symlink is replaced atomically.
+let st
+try { st = lstatSync(dist) } catch { /* none */ }
+if (st && !st.isSymbolicLink()) renameSync(dist, join(root, `.dist.old-${id}`))
+const link = join(root, `.dist-link.${id}`)
+symlinkSync(`.dist.${id}`, link)
+renameSync(link, dist)
+
+// Older builds: keep the newest KEEP (running labs may still load from them).
+const builds = readdirSync(root).filter((n) => n.startsWith('.dist.')).map((n) => ({ n, t: lstatSync(join(root, n)).mtimeMs })).sort((a, b) => b.t - a.t)
+for (const b of builds.slice(KEEP)) rmSync(join(root, b.n), { recursive: true, force: true })

@@ -1,0 +1,120 @@
+import t from 'tap'
+import { execFileSync, spawn } from 'node:child_process'
+import { createHash } from 'node:crypto'
+import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, realpathSync, symlinkSync, writeFileSync } from 'node:fs'
+import { createServer } from 'node:net'
+import { dirname, join } from 'node:path'
+import { CLAIM_DIR } from '../../src/server/compute/addresses.js'
+import { processesUnder } from '../../src/server/compute/processes.js'
+import { PYTHON_TROVE_DIVERTED } from '../helpers/clients.js'
+import { cleanEnv, ROOT, tempDir } from '../helpers/lab.js'
+
+/**
+ * The README, literally: its Quick start's first line (set up and start) and every command
+ * of "Using the lab", run by bash on a clean copy of the repository (tracked files only: no
+ * dist/, no ../shared), with the python clients installed as the set-up installs them.
+ * The commands are changed in one way only: the default data dir becomes a temp dir and
+ * the port a free one (TROVE_DATA_DIR, TROVE_PORT). What is not literal: node_modules is
+ * linked to this checkout's install (npm ci would take minutes; the set-up's own check
+ * sees it as installed), and TROVE_PREFIX points the PATH and man links at a temp prefix
+ * so the host's /usr/local stays as it is. At the end nothing of the lab may be left.
+ */
+
+const README = readFileSync(join(ROOT, 'README.md'), 'utf8')
+
+/** The shell lines of the ```sh blocks of a `## title` section. */
+function sectionCommands(title: string): string[] {
+  const start = README.indexOf(`\n## ${title}\n`)
+  if (start < 0) throw new Error(`README has no section '## ${title}'`)
+  const next = /\n#{2,3} /.exec(README.slice(start + 1)) // the section, up to its first subsection
+  const body = README.slice(start, next ? start + 1 + next.index : undefined)
+  return [...body.matchAll(/```sh\n([\s\S]*?)```/g)].flatMap((m) => m[1].split('\n')).map((l) => l.trim()).filter((l) => l && !l.startsWith('#'))
+}
+
+const freePort = (): Promise<number> => new Promise((done) => {
+  const s = createServer()
+  s.listen(0, '127.0.0.1', () => { const p = (s.address() as { port: number }).port; s.close(() => done(p)) })
+})
+
+function run(line: string, env: Record<string, string>, cwd: string): Promise<{ code: number; out: string }> {
+  return new Promise((done) => {
+    // env -u: tap injects its loaders into children through NODE_OPTIONS (see troveCommand)
+    const child = spawn('/usr/bin/env', ['-u', 'NODE_OPTIONS', 'bash', '-c', line], { cwd, env, stdio: ['ignore', 'pipe', 'pipe'] })
+    let out = ''
+    child.stdout.on('data', (b) => { out += b })
+    child.stderr.on('data', (b) => { out += b })
+    child.on('close', (code) => done({ code: code ?? -1, out }))
+  })
+}
+
+t.test('the Quick start has exactly two command lines: set up and start, set up and test', async (t) => {
+  t.same(sectionCommands('Quick start'), ['bash scripts/setup.sh && trove server start', 'bash scripts/setup.sh && npm test'])
+  t.match(readFileSync(join(ROOT, '.ci/run'), 'utf8'), /bash scripts\/setup\.sh[\s\S]*npm test/, '.ci/run runs the second line')
+})
+
+t.test('the README Quick start and usage, literally, on a clean clone; teardown leaves nothing', async (t) => {
+  if (process.getuid?.() !== 0) { t.plan(0, 'the set-up needs root'); return }
+  const tmp = tempDir(t, 'rm')
+  const clone = join(tmp, 'trove')
+  const prefix = join(tmp, 'prefix')
+  const lab = join(tmp, 'lab')
+  const home = join(tmp, 'home')
+  mkdirSync(home)
+
+  // A clean clone of the working tree: tracked (and new, not ignored) files.
+  const files = execFileSync('git', ['ls-files', '-z', '--cached', '--others', '--exclude-standard'], { cwd: ROOT, encoding: 'utf8' }).split('\0').filter(Boolean)
+  for (const f of files) {
+    if (!existsSync(join(ROOT, f)) || f === 'node_modules' || f === 'dist') continue
+    mkdirSync(dirname(join(clone, f)), { recursive: true })
+    copyFileSync(join(ROOT, f), join(clone, f))
+  }
+  t.notOk(existsSync(join(clone, 'dist')), 'no build in the clone')
+  mkdirSync(join(clone, 'node_modules'))
+  for (const e of readdirSync(join(ROOT, 'node_modules'))) symlinkSync(realpathSync(join(ROOT, 'node_modules', e)), join(clone, 'node_modules', e))
+  const lock = createHash('sha256').update(readFileSync(join(clone, 'package-lock.json'))).digest('hex')
+  writeFileSync(join(clone, 'node_modules/.trove-setup'), `${lock} node-abi-${process.versions.modules}\n`)
+
+  const port = await freePort()
+  const base = cleanEnv({ HOME: home, TROVE_PREFIX: prefix, TROVE_DATA_DIR: lab, TROVE_PORT: String(port) })
+  const env = { ...base, PATH: `${prefix}/bin:${base.PATH ?? '/usr/bin:/bin'}` }
+  const param = (line: string) => line.replaceAll('/var/lib/trove-lab', lab)
+
+  const [first] = sectionCommands('Quick start')
+  let r = await run(param(first), env, clone)
+  t.equal(r.code, 0, `${first}\n${r.out}`)
+  t.match(r.out, `trove lab server listening on http://127.0.0.1:${port}`)
+  t.match(r.out, `export OS_CLIENT_CONFIG_FILE=${lab}/clouds.yaml OS_CLOUD=trove-lab`)
+
+  // `trove` is this package's CLI; its man pages are where man finds them; the python client is out of the way.
+  r = await run('command -v trove', env, home)
+  t.equal(realpathSync(r.out.trim()), join(clone, 'bin/trove'))
+  t.ok(existsSync(join(prefix, 'share/man/man1/trove-instance-create.1')), 'one page per command')
+  r = await run('man -w trove', env, home)
+  t.equal(realpathSync(r.out.trim()), join(clone, 'man/trove.1'), 'man trove finds our page (man -w prints the link\'s target)')
+  t.equal(execFileSync('dpkg-divert', ['--truename', '/usr/bin/trove'], { encoding: 'utf8' }).trim(), PYTHON_TROVE_DIVERTED)
+  t.ok(existsSync(PYTHON_TROVE_DIVERTED), 'the python trove client is where the tests look')
+
+  const ids = new Set<string>()
+  const exports: string[] = []
+  for (const line of sectionCommands('Using the lab')) {
+    const cmd = param(line)
+    r = await run([...exports, cmd].join('\n'), env, home)
+    t.equal(r.code, 0, `${line}\n${r.out}`)
+    if (cmd.startsWith('export ')) exports.push(cmd)
+    try { for (const id of readdirSync(join(lab, 'instances'))) ids.add(id) } catch { /* none yet, or reset */ }
+  }
+  t.ok(ids.size >= 1, 'the usage made instances')
+  t.notOk(existsSync(lab), 'no file of the lab is left')
+  t.same(processesUnder(tmp), [], 'no process (server, agents, engines)')
+  let claims: string[] = []
+  try { claims = readdirSync(CLAIM_DIR).filter((a) => { try { return readFileSync(join(CLAIM_DIR, a), 'utf8').startsWith(`${lab}/`) } catch { return false } }) } catch { /* none */ }
+  t.same(claims, [], 'no address claim')
+  const groups: string[] = []
+  const walk = (d: string, depth: number) => {
+    let es
+    try { es = readdirSync(d, { withFileTypes: true }) } catch { return }
+    for (const e of es) if (e.isDirectory()) { if (ids.has(e.name.replace(/^trove-/, ''))) groups.push(join(d, e.name)); else if (depth < 6) walk(join(d, e.name), depth + 1) }
+  }
+  for (const c of ['memory', 'cpu']) walk(join('/sys/fs/cgroup', c), 0)
+  t.same(groups, [], 'no cgroup')
+})
