@@ -11,6 +11,8 @@ import { IdentityStore } from './identity/store.js'
 import { identityRoutes } from './identity/routes.js'
 import { AgentCredentials, SubscriberCredentials, startBroker, type BrokerHandle } from './broker/index.js'
 import { RpcClient } from './broker/rpc.js'
+import { ensureBrokerTls, type BrokerTls } from './broker/tls.js'
+import { pinBrokerCa } from './broker/pin-ca.js'
 import { LocalCompute } from './compute/local.js'
 import { detectEngines, type DetectedEngine } from './compute/engines.js'
 import { TaskEngine } from './tasks/engine.js'
@@ -120,6 +122,7 @@ export async function buildServer(opts: ServerOptions = {}): Promise<TroveServer
   const brokerFile = join(config.dataDir, 'broker.json')
   let broker: BrokerHandle | undefined
   let rpc: RpcClient | undefined
+  let brokerTls: BrokerTls | undefined
 
   const lab: Lab = {
     config, db, identity, instances, compute, tasks, brokerFile, log, engines,
@@ -130,6 +133,10 @@ export async function buildServer(opts: ServerOptions = {}): Promise<TroveServer
     get rpc(): RpcClient {
       if (!rpc) throw new Error('server not started')
       return rpc
+    },
+    get brokerCa(): string {
+      if (!brokerTls) throw new Error('server not started')
+      return brokerTls.ca
     },
   }
   const create = new CreateInstanceFlow(lab)
@@ -175,12 +182,14 @@ export async function buildServer(opts: ServerOptions = {}): Promise<TroveServer
     http,
     async start() {
       const previous = existsSync(brokerFile) ? (JSON.parse(readFileSync(brokerFile, 'utf8')) as BrokerLocation) : undefined
-      broker = await startBroker({ db, host: config.host, preferredPort: previous?.port, log })
+      // The lab's CA (made at the first start) and the broker's certificate for the address agents dial.
+      brokerTls = ensureBrokerTls(join(config.dataDir, 'tls'), [config.host])
+      broker = await startBroker({ db, host: config.host, tls: brokerTls, preferredPort: previous?.port, log })
       writeFileSync(brokerFile, JSON.stringify({ host: config.host, port: broker.port } satisfies BrokerLocation), { mode: 0o644 })
-      rpc = new RpcClient(broker.broker)
+      rpc = new RpcClient(broker.broker, log)
       lab.notifications.attach(broker.broker)
       // External notification subscribers: read-only MQTT credential in DIR/notifications.json (0600).
-      new SubscriberCredentials(db).ensure(join(config.dataDir, 'notifications.json'), { host: config.host, port: broker.port })
+      new SubscriberCredentials(db).ensure(join(config.dataDir, 'notifications.json'), { host: config.host, port: broker.port, ca: brokerTls.caFile })
       await rpc.start(onAgentEvent)
 
       await http.listen({ host: config.host, port: config.port })
@@ -193,6 +202,8 @@ export async function buildServer(opts: ServerOptions = {}): Promise<TroveServer
       pw ??= readCloudPasswords(cloudsFile) ?? identity.resetLabPasswords()
       writeClouds(cloudsFile, `${url}/identity/v3`, config.region, pw)
 
+      // Bootstraps from before TLS (or from a lost CA) get the CA pinned, their agents a restart.
+      await pinBrokerCa({ ca: brokerTls.ca, instances, compute, log, spawnAgents: opts.spawnAgents !== false })
       // Pick up what the last run left: claims, dead agents of live instances, unfinished flows.
       for (const inst of instances.listAll()) {
         if (inst.address && !compute.reclaim(inst.id, inst.address)) log(`instance ${inst.id}: address ${inst.address} is claimed by another lab`)
@@ -237,7 +248,7 @@ export async function runServer(opts: ServerOptions & { out?: (s: string) => voi
   const { url, cloudsFile, brokerPort } = await server.start()
   out([
     `trove lab server listening on ${url}`,
-    `  Trove API  ${url}/v1.0/<project_id>    Keystone  ${url}/identity/v3    MQTT broker  ${server.lab.config.host}:${brokerPort}`,
+    `  Trove API  ${url}/v1.0/<project_id>    Keystone  ${url}/identity/v3    MQTT broker  mqtts://${server.lab.config.host}:${brokerPort}`,
     `  data       ${server.lab.config.dataDir}`,
     `  use it:    export OS_CLIENT_CONFIG_FILE=${cloudsFile} OS_CLOUD=trove-lab   (trove-lab-admin for admin)`,
     `             trove instance list        # or: openstack database instance list`,
