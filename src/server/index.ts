@@ -203,11 +203,12 @@ export async function buildServer(opts: ServerOptions = {}): Promise<TroveServer
       writeClouds(cloudsFile, `${url}/identity/v3`, config.region, pw)
 
       // Bootstraps from before TLS (or from a lost CA) get the CA pinned, their agents a restart.
-      await pinBrokerCa({ ca: brokerTls.ca, instances, compute, log, spawnAgents: opts.spawnAgents !== false })
+      const restarted = new Set(await pinBrokerCa({ ca: brokerTls.ca, instances, compute, log, spawnAgents: opts.spawnAgents !== false }))
       // Pick up what the last run left: claims, dead agents of live instances, unfinished flows.
       for (const inst of instances.listAll()) {
         if (inst.address && !compute.reclaim(inst.id, inst.address)) log(`instance ${inst.id}: address ${inst.address} is claimed by another lab`)
-        if (opts.spawnAgents !== false && inst.task_id === InstanceTask.NONE.id && compute.hasBootstrap(inst.id) && !compute.agentAlive(inst.id)) {
+        // (A just restarted agent may not have written agent.pid yet.)
+        if (opts.spawnAgents !== false && !restarted.has(inst.id) && inst.task_id === InstanceTask.NONE.id && compute.hasBootstrap(inst.id) && !compute.agentAlive(inst.id)) {
           log(`instance ${inst.id}: agent not running, starting it`)
           compute.spawnAgent(inst.id)
         }

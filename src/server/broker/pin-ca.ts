@@ -7,10 +7,10 @@ import type { LocalCompute } from '../compute/local.js'
  * new CA made), and restarts such an instance's running agent (SIGTERM: the engine
  * keeps running and the new agent adopts it): the running one speaks plain TCP or
  * trusts the old CA, so it could not reach the broker again. Runs at server start,
- * before flows resume. Returns the ids of the instances changed.
+ * before flows resume. Returns the ids of the instances whose agent it restarted.
  */
 export async function pinBrokerCa(o: { ca: string; instances: Instances; compute: LocalCompute; log: (m: string) => void; spawnAgents: boolean }): Promise<string[]> {
-  const changed: string[] = []
+  const restarted: string[] = []
   await Promise.all(o.instances.listAll().map(async (inst) => {
     if (!o.compute.hasBootstrap(inst.id)) return
     let restart = false
@@ -25,11 +25,11 @@ export async function pinBrokerCa(o: { ca: string; instances: Instances; compute
       return
     }
     if (!restart) return
-    changed.push(inst.id)
     if (!o.spawnAgents || !o.compute.agentAlive(inst.id)) return
+    restarted.push(inst.id)
     o.log(`instance ${inst.id}: broker CA pinned in the bootstrap, restarting its agent`)
     await o.compute.stopAgent(inst.id)
     o.compute.spawnAgent(inst.id)
   }))
-  return changed
+  return restarted
 }
