@@ -185,7 +185,9 @@ t.test('external subscribers: DIR/notifications.json (0600) logs in read-only to
   const brokerPort = JSON.parse(readFileSync(lab.server.lab.brokerFile, 'utf8')).port as number
   t.match(cred, { host: '127.0.0.1', port: brokerPort, ca: join(lab.dataDir, 'tls', 'ca.crt'), username: 'notifications', topic: 'trove/notify/#' })
   // The broker speaks TLS only: a plain MQTT client gets no CONNACK.
-  await t.rejects(mqtt.connectAsync({ host: '127.0.0.1', port: cred.port, username: cred.username, password: cred.password, reconnectPeriod: 0, connectTimeout: 3000 }), 'a plain-TCP login fails')
+  const plain = mqtt.connect({ host: '127.0.0.1', port: cred.port, username: cred.username, password: cred.password, reconnectPeriod: 0, connectTimeout: 3000 })
+  t.equal(await new Promise((r) => { plain.once('connect', () => r('connected')); plain.once('close', () => r('closed')) }), 'closed', 'a plain-TCP login gets no CONNACK')
+  plain.end(true)
   t.ok(cred.password.length >= 40, 'a long random secret')
   t.notMatch(JSON.stringify(lab.server.lab.db.prepare('SELECT value FROM settings').pluck().all()), cred.password, 'only a digest is stored')
   t.notMatch(lab.logs.join('\n'), cred.password, 'the secret is not logged')
