@@ -79,7 +79,7 @@ async function main() {
     const text = [
       `Command: \`npm run bench\` (bench/heartbeats.mjs), ${today()}, ${machine()}.`,
       '',
-      `${AGENTS} simulated agents (mqtt.js clients in ${PROCS} processes of their own, connected like \`trove agent\` with the per-agent`,
+      `${AGENTS} simulated agents (mqtt.js clients in ${PROCS} processes of their own, connected like \`trove agent\`: TLS with the lab's CA, each from an address of its own, with the per-agent`,
       `credentials the server issued for ${AGENTS} instance rows) each publishing a heartbeat event (QoS 1) every ${PERIOD_MS / 1000} s:`,
       `${rate.toFixed(0)} heartbeats/s, each authorised, parsed and applied to the instance's guest status. The server (buildServer`,
       'with spawnAgents:false, bench/lab-server.mjs) runs in its own process; CPU is its utime+stime from /proc/<pid>/stat',
