@@ -24,7 +24,7 @@ export interface ConnectionOptions {
 
 function brokerLocation(file: string): BrokerLocation {
   const loc = JSON.parse(readFileSync(file, 'utf8')) as Partial<BrokerLocation>
-  if (typeof loc.host !== 'string' || typeof loc.port !== 'number') throw new Error(`no host/port in ${file}`)
+  if (typeof loc.host !== 'string' || typeof loc.port !== 'number') throw Object.assign(new Error(`no host/port in ${file}`), { code: 'EBROKERFILE' })
   return { host: loc.host, port: loc.port }
 }
 
@@ -61,8 +61,9 @@ export function connectBroker(o: ConnectionOptions): MqttClient {
     let loc: BrokerLocation
     try {
       loc = brokerLocation(o.brokerFile)
-      if (!o.ca) throw new Error('the bootstrap pins no broker CA: not connecting (the server pins one at its next start)')
+      if (!o.ca) throw Object.assign(new Error('the bootstrap pins no broker CA: not connecting (the server pins one at its next start)'), { code: 'ENOCA' })
     } catch (err) {
+      // mqtt.js reports (emits 'error' for) stream errors with a code only.
       const s = new Socket()
       process.nextTick(() => s.destroy(err as Error))
       return s
