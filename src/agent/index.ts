@@ -1,7 +1,6 @@
 import { readFile, rm, writeFile } from 'node:fs/promises'
 import { join, resolve } from 'node:path'
 import {
-  MAX_MQTT_PACKET,
   INSTANCE_FILES,
   agentEventTopic,
   agentReplyTopic,
@@ -16,7 +15,7 @@ import type { MqttClient } from './connection.js'
 import { isAlive, oneLine } from './engine-process.js'
 import { filesystemStats } from './fs-stats.js'
 import { timestampedLog, type Log } from './log.js'
-import { RpcDispatcher, agentMethods } from './rpc.js'
+import { RpcDispatcher, agentMethods, encodeReply } from './rpc.js'
 import { BackupRunner } from './backup-rpc.js'
 import { Supervisor } from './supervisor.js'
 import { supervisorLogs } from './log-rpc.js'
@@ -154,15 +153,8 @@ export async function startAgent(bootstrapPath: string, opts: AgentOptions = {})
       replication: () => supervisor,
       createBackup: (info) => backups.create(info),
     }),
-    (reply: RpcReply) => {
-      let body = encode(reply)
-      // The broker drops a connection that sends a packet over MAX_MQTT_PACKET: say so instead (room left for topic and header).
-      if (body.length > MAX_MQTT_PACKET - 1024) {
-        log(`rpc reply ${reply.id}: ${body.length} bytes, over the broker's limit; sending an error instead`)
-        body = encode({ id: reply.id, ok: false, error: { type: 'ReplyTooLarge', message: `The guest's reply (${body.length} bytes) exceeds the message size limit (${MAX_MQTT_PACKET} bytes).` } } satisfies RpcReply)
-      }
-      return new Promise<void>((res, rej) => client!.publish(agentReplyTopic(id), body, { qos: 1 }, (err) => (err ? rej(err) : res())))
-    },
+    (reply: RpcReply) =>
+      new Promise<void>((res, rej) => client!.publish(agentReplyTopic(id), encodeReply(reply, log), { qos: 1 }, (err) => (err ? rej(err) : res()))),
     log,
     (req, reply) => {
       if (req.method === 'shutdown_agent' && reply.ok) void end(0)
