@@ -185,3 +185,28 @@ t.test('limits: oversized CONNECT and packets are cut off, connections per sourc
   for (const s of held.splice(0)) s.destroy()
   await until(async () => { try { (await connect(broker, a)).end(true); return true } catch { return false } }, 10_000, 'a connection from 127.0.0.1 once the others closed')
 })
+
+t.test('a clean disconnect sends no last will; a dropped connection does', async (t) => {
+  const { lab, broker, a } = await twoAgents(t)
+  const events: string[] = []
+  const bus = lab.server.lab.notifications.bus!
+  await new Promise<void>((r) => bus.subscribe(agentEventTopic(A), (packet, cb) => { events.push(JSON.parse(packet.payload.toString()).kind); cb() }, r))
+  const will = { topic: agentEventTopic(A), payload: encode({ kind: 'gone', sent: Date.now() }), qos: 1 as const, retain: false }
+  const withWill = (): Promise<mqtt.MqttClient> => new Promise((resolve, reject) => {
+    const c = mqtt.connect({ host: '127.0.0.1', port: broker.port, protocol: 'mqtts', ca: broker.ca, ...a, clientId: a.username, reconnectPeriod: 0, will })
+    c.once('connect', () => resolve(c))
+    c.once('error', reject)
+  })
+  const c1 = await withWill()
+  await c1.publishAsync(agentEventTopic(A), encode({ kind: 'heartbeat', sent: Date.now(), status: 'HEALTHY', agentPid: 1 }), { qos: 1 })
+  await c1.endAsync()
+  // A marker after the clean end: whatever the end caused has been delivered before it.
+  const c2 = await withWill()
+  await c2.publishAsync(agentEventTopic(A), encode({ kind: 'heartbeat', sent: Date.now(), status: 'HEALTHY', agentPid: 2 }), { qos: 1 })
+  await until(() => events.length >= 2, 5000, 'the marker')
+  t.same(events, ['heartbeat', 'heartbeat'], 'no last will after a clean DISCONNECT')
+  ;(c2 as unknown as { stream: import('node:net').Socket }).stream.destroy()
+  await until(() => events.includes('gone'), 5000, 'the last will')
+  t.pass('a dropped connection publishes the last will')
+  c2.end(true)
+})

@@ -61,7 +61,7 @@ export class PacketSizeGuard extends Transform {
 
 /**
  * The socket as aedes sees it: reads pass through a PacketSizeGuard, writes go
- * straight to the socket; destroying either end destroys both.
+ * straight to the socket; destroying either destroys both.
  */
 export function guardedConnection(socket: Socket | Duplex, limit: () => number): Duplex {
   const guard = new PacketSizeGuard(limit)
@@ -69,7 +69,9 @@ export function guardedConnection(socket: Socket | Duplex, limit: () => number):
   const conn = Duplex.from({ readable: guard, writable: socket })
   guard.on('error', (err) => { socket.destroy(); conn.destroy(err) })
   socket.on('error', (err) => conn.destroy(err))
-  socket.on('close', () => conn.destroy())
+  // A socket that ended cleanly has its last packets (a DISCONNECT, say) still in the guard:
+  // the end reaches aedes through the guard. Only a socket gone without an end is cut short.
+  socket.on('close', () => { if (!guard.writableEnded) conn.destroy() })
   conn.on('close', () => socket.destroy())
   return conn
 }
