@@ -139,8 +139,10 @@ t.test('periodic trove.instance.exists and dbaas.quota', async (t) => {
   const lab = await apiLab(t, { spawnAgents: false, rateLimits: [], existsIntervalMs: 150, quotaNotificationIntervalMs: 150 })
   const n = lab.server.lab.notifications
   const { id } = await activeInstance(t, lab)
-  await until(() => n.list('trove.instance.exists').some((e) => e.instance_id === id), 5000, 'exists event')
-  const exists = n.list('trove.instance.exists').filter((e) => e.instance_id === id).at(-1)!
+  // Events from before the instance turned ACTIVE (every 150 ms) say `build`: wait for an active one.
+  const active = () => n.list('trove.instance.exists').filter((e) => e.instance_id === id && (e.payload as { state?: string }).state === 'active')
+  await until(() => active().length > 0, 5000, 'exists event of the active instance')
+  const exists = active().at(-1)!
   t.match(exists, { publisher_id: /^taskmanager\./, priority: 'INFO' })
   t.match(exists.payload, {
     instance_id: id, instance_name: 'events', display_name: 'events', instance_type_id: '1', instance_type: 'm1.tiny', instance_size: 512,
