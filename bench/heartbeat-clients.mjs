@@ -1,5 +1,5 @@
 // Simulated agents for bench/heartbeats.mjs, run in a process of its own (forked with IPC), so their CPU
-// is not the server's. Each client connects like `trove agent` (client id = user name, clean: false,
+// is not the server's. Each client connects like `trove agent` (TLS with the lab's CA, from an address of its own, client id = user name, clean: false,
 // keepalive 15 s, subscribes to its rpc topic at QoS 1) with the per-agent credentials the server issued,
 // then, on 'go', publishes a heartbeat event (QoS 1) every periodMs, phases spread over the period.
 // Messages from the parent: { agents: [{ id, username, password }], port } -> { connected, failed };
@@ -12,7 +12,7 @@ let timers = []
 let sent = 0
 let acked = 0
 
-async function connectAll(agents, port) {
+async function connectAll(agents, port, ca) {
   let failed = 0
   const queue = [...agents]
   // At most 25 CONNECTs in flight per process: what a fleet of agents starting over a few seconds does.
@@ -20,7 +20,7 @@ async function connectAll(agents, port) {
     for (let a = queue.shift(); a; a = queue.shift()) {
       const agent = a
       try {
-        const c = await mqtt.connectAsync({ host: '127.0.0.1', port, clientId: agent.username, username: agent.username, password: agent.password, clean: false, protocolVersion: 4, keepalive: 15, reconnectPeriod: 1000, connectTimeout: 10_000, resubscribe: false, writeCache: false })
+        const c = await mqtt.connectAsync({ host: '127.0.0.1', port, protocol: 'mqtts', ca, localAddress: agent.localAddress, clientId: agent.username, username: agent.username, password: agent.password, clean: false, protocolVersion: 4, keepalive: 15, reconnectPeriod: 1000, connectTimeout: 10_000, resubscribe: false, writeCache: false })
         await c.subscribeAsync(agentRpcTopic(agent.id), { qos: 1 })
         clients.push({ c, agent, last: 0 })
       } catch { failed++ }
@@ -51,7 +51,7 @@ async function stop() {
 }
 
 process.on('message', async (m) => {
-  if (m.agents) process.send({ connectedReply: await connectAll(m.agents, m.port) })
+  if (m.agents) process.send({ connectedReply: await connectAll(m.agents, m.port, m.ca) })
   else if (m.go) { go(m.go); process.send({ going: true }) }
   else if (m.stop) process.send({ stopped: await stop() })
 })

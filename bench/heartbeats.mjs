@@ -6,6 +6,7 @@
 // Knobs: BENCH_HB_AGENTS (1000), BENCH_HB_PROCS (4), BENCH_HB_SECONDS (30), BENCH_HB_PERIOD_MS (1000),
 // BENCH_VERBOSE=1. Run with `npm run bench` (or `node bench/heartbeats.mjs` after a build).
 import { fork } from 'node:child_process'
+import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { machine, sleep, writeSection, ROOT } from './lib.mjs'
 import { cpuSeconds, login, rssOf, startLabServer, stopChild, today, verbose, withRoot } from './harness.mjs'
@@ -52,7 +53,10 @@ async function main() {
     for (let i = 0; i < PROCS; i++) procs.push(await startClients())
     const c0 = cpuSeconds(lab.pid)
     const t0 = performance.now()
-    const replies = await Promise.all(procs.map((p, i) => p.next({ agents: agents.filter((_, j) => j % PROCS === i), port: lab.brokerPort })))
+    // Each simulated agent dials from an address of its own, as agents do (their instance address): the broker caps connections per source.
+    const placed = agents.map((a, j) => ({ ...a, localAddress: `127.77.${Math.floor(j / 250)}.${(j % 250) + 1}` }))
+    const ca = readFileSync(join(root, 'lab', 'tls', 'ca.crt'), 'utf8')
+    const replies = await Promise.all(procs.map((p, i) => p.next({ agents: placed.filter((_, j) => j % PROCS === i), port: lab.brokerPort, ca })))
     const connectSecs = (performance.now() - t0) / 1000
     const connectCpu = cpuSeconds(lab.pid) - c0
     const connected = replies.reduce((n, r) => n + (r.connectedReply?.connected ?? 0), 0)
@@ -75,7 +79,7 @@ async function main() {
     const text = [
       `Command: \`npm run bench\` (bench/heartbeats.mjs), ${today()}, ${machine()}.`,
       '',
-      `${AGENTS} simulated agents (mqtt.js clients in ${PROCS} processes of their own, connected like \`trove agent\` with the per-agent`,
+      `${AGENTS} simulated agents (mqtt.js clients in ${PROCS} processes of their own, connected like \`trove agent\`: TLS with the lab's CA, each from an address of its own, with the per-agent`,
       `credentials the server issued for ${AGENTS} instance rows) each publishing a heartbeat event (QoS 1) every ${PERIOD_MS / 1000} s:`,
       `${rate.toFixed(0)} heartbeats/s, each authorised, parsed and applied to the instance's guest status. The server (buildServer`,
       'with spawnAgents:false, bench/lab-server.mjs) runs in its own process; CPU is its utime+stime from /proc/<pid>/stat',

@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs'
-import { Socket, createConnection } from 'node:net'
+import { Socket, isIP } from 'node:net'
+import { connect as tlsConnect } from 'node:tls'
 // The client alone: the package's index also loads the ws/tls/socks transports (~10 MB RSS).
 import mqttClient, { type IClientOptions } from 'mqtt/lib/client'
 import { agentEventTopic, agentRpcTopic, encode, type BrokerLocation } from '../protocol/index.js'
@@ -12,6 +13,10 @@ export interface ConnectionOptions {
   brokerFile: string
   username: string
   password: string
+  /** PEM of the lab's broker CA (the bootstrap pins it); without it the agent never connects. */
+  ca?: string
+  /** The instance's own address: connections come from it (the broker caps connections per source). */
+  localAddress?: string
   log: Log
   onConnect: () => void
   onMessage: (payload: Buffer) => void
@@ -19,13 +24,16 @@ export interface ConnectionOptions {
 
 function brokerLocation(file: string): BrokerLocation {
   const loc = JSON.parse(readFileSync(file, 'utf8')) as Partial<BrokerLocation>
-  if (typeof loc.host !== 'string' || typeof loc.port !== 'number') throw new Error(`no host/port in ${file}`)
+  if (typeof loc.host !== 'string' || typeof loc.port !== 'number') throw Object.assign(new Error(`no host/port in ${file}`), { code: 'EBROKERFILE' })
   return { host: loc.host, port: loc.port }
 }
 
 /**
- * The agent's MQTT session. Every (re)connect re-reads the broker file, because a
- * restarted server may listen on another port; retries run every 500 ms forever.
+ * The agent's MQTT session, over TLS only: the broker must show a certificate from
+ * the CA pinned in the bootstrap, for the host dialled, before mqtt.js sends CONNECT
+ * (and so the password): anyone else who binds the broker's port while the server is
+ * down gets a failed handshake and nothing else. Every (re)connect re-reads the broker
+ * file, because a restarted server may listen on another port; retries run every 500 ms forever.
  * clean: false keeps the broker queueing our rpc messages (QoS 1) while we are away,
  * and the last will tells the server when the connection drops without a goodbye.
  */
@@ -53,14 +61,25 @@ export function connectBroker(o: ConnectionOptions): MqttClient {
     let loc: BrokerLocation
     try {
       loc = brokerLocation(o.brokerFile)
+      if (!o.ca) throw Object.assign(new Error('the bootstrap pins no broker CA: not connecting (the server pins one at its next start)'), { code: 'ENOCA' })
     } catch (err) {
+      // mqtt.js reports (emits 'error' for) stream errors with a code only.
       const s = new Socket()
       process.nextTick(() => s.destroy(err as Error))
       return s
     }
     will.payload = encode({ kind: 'gone', sent: Date.now() }) // mqtt.js sends options.will (this object) at each connect
     // noDelay: RPC replies are small writes; Nagle + delayed ACK would add ~40 ms to each.
-    return createConnection({ host: loc.host, port: loc.port, noDelay: true })
+    // mqtt.js writes CONNECT at once, but a TLS socket holds writes until the handshake
+    // (with its certificate check) succeeded; one that fails destroys the socket with them.
+    return tlsConnect({
+      host: loc.host,
+      port: loc.port,
+      ca: o.ca,
+      ...(isIP(loc.host) ? {} : { servername: loc.host }),
+      ...(o.localAddress && isIP(o.localAddress) ? { localAddress: o.localAddress } : {}),
+      minVersion: 'TLSv1.2',
+    }).setNoDelay(true)
   }, options)
   // Subscribe on every connect: a subscribe queued while offline is failed by mqtt.js
   // when the attempt dies, and a restarted server's broker has no session for us.

@@ -15,7 +15,7 @@ import type { MqttClient } from './connection.js'
 import { isAlive, oneLine } from './engine-process.js'
 import { filesystemStats } from './fs-stats.js'
 import { timestampedLog, type Log } from './log.js'
-import { RpcDispatcher, agentMethods } from './rpc.js'
+import { RpcDispatcher, agentMethods, encodeReply } from './rpc.js'
 import { BackupRunner } from './backup-rpc.js'
 import { Supervisor } from './supervisor.js'
 import { supervisorLogs } from './log-rpc.js'
@@ -154,7 +154,7 @@ export async function startAgent(bootstrapPath: string, opts: AgentOptions = {})
       createBackup: (info) => backups.create(info),
     }),
     (reply: RpcReply) =>
-      new Promise<void>((res, rej) => client!.publish(agentReplyTopic(id), encode(reply), { qos: 1 }, (err) => (err ? rej(err) : res()))),
+      new Promise<void>((res, rej) => client!.publish(agentReplyTopic(id), encodeReply(reply, log), { qos: 1 }, (err) => (err ? rej(err) : res()))),
     log,
     (req, reply) => {
       if (req.method === 'shutdown_agent' && reply.ok) void end(0)
@@ -177,6 +177,8 @@ export async function startAgent(bootstrapPath: string, opts: AgentOptions = {})
     brokerFile: bootstrap.brokerFile,
     username: bootstrap.mqtt.username,
     password: bootstrap.mqtt.password,
+    ...(bootstrap.mqtt.ca ? { ca: bootstrap.mqtt.ca } : {}),
+    localAddress: bootstrap.address,
     log,
     onConnect: heartbeat,
     onMessage: (payload) => {

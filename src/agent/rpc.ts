@@ -1,4 +1,4 @@
-import type { FilesystemStats, RpcError, RpcReply, RpcRequest } from '../protocol/index.js'
+import { MAX_MQTT_PACKET, encode, type FilesystemStats, type RpcError, type RpcReply, type RpcRequest } from '../protocol/index.js'
 import { oneLine } from './engine-process.js'
 import type { Log } from './log.js'
 import { ReplyCache } from './reply-cache.js'
@@ -148,4 +148,16 @@ export class RpcDispatcher {
       this.log(`rpc reply ${reply.id} not published: ${oneLine((err as Error).message)}`)
     }
   }
+}
+
+/**
+ * The encoded reply, or, when it would not fit in one packet the broker takes
+ * (MAX_MQTT_PACKET, less room for the topic and header), an error reply saying so:
+ * the broker would drop the connection and the caller would only see a timeout.
+ */
+export function encodeReply(reply: RpcReply, log: Log): Buffer {
+  const body = encode(reply)
+  if (body.length <= MAX_MQTT_PACKET - 1024) return body
+  log(`rpc reply ${reply.id}: ${body.length} bytes, over the broker's limit; sending an error instead`)
+  return encode({ id: reply.id, ok: false, error: { type: 'ReplyTooLarge', message: `The guest's reply (${body.length} bytes) exceeds the message size limit (${MAX_MQTT_PACKET} bytes).` } })
 }

@@ -22,7 +22,12 @@ export interface AgentBootstrap {
   }
   /** Path of the server's broker.json ({host, port}); re-read at every reconnect. */
   brokerFile: string
-  mqtt: { username: string; password: string }
+  /**
+   * The agent's MQTT credential and `ca`, the PEM of the lab's broker CA: the agent
+   * speaks TLS only, checks the broker's certificate against this CA (and the host it
+   * dials) before it sends the password, and refuses to connect when `ca` is absent.
+   */
+  mqtt: { username: string; password: string; ca?: string }
   /** The instance directory: DIR/instances/<id>. */
   baseDir: string
   /** The instance's loopback address and its engine's port on it. */

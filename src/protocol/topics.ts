@@ -51,3 +51,10 @@ export function agentMay(instanceId: string, action: 'publish' | 'subscribe', to
   if (action === 'subscribe') return topic === agentRpcTopic(instanceId)
   return topic === agentReplyTopic(instanceId) || topic === agentEventTopic(instanceId)
 }
+
+/**
+ * The largest MQTT packet the broker takes from an authenticated client (agents'
+ * replies and events); a bigger one drops the connection. Agents check their replies
+ * against it (with room for the topic and header) and send an error instead.
+ */
+export const MAX_MQTT_PACKET = 1024 * 1024

@@ -11,6 +11,8 @@ import { identityRoutes } from './identity/routes.js'
 import { LoginGuard, type LoginThrottleOptions } from './identity/login-guard.js'
 import { AgentCredentials, SubscriberCredentials, startBroker, type BrokerHandle } from './broker/index.js'
 import { RpcClient } from './broker/rpc.js'
+import { ensureBrokerTls, type BrokerTls } from './broker/tls.js'
+import { pinBrokerCa } from './broker/pin-ca.js'
 import { LocalCompute } from './compute/local.js'
 import { detectEngines, type DetectedEngine } from './compute/engines.js'
 import { TaskEngine } from './tasks/engine.js'
@@ -121,6 +123,7 @@ export async function buildServer(opts: ServerOptions = {}): Promise<TroveServer
   const brokerFile = join(config.dataDir, 'broker.json')
   let broker: BrokerHandle | undefined
   let rpc: RpcClient | undefined
+  let brokerTls: BrokerTls | undefined
 
   const lab: Lab = {
     config, db, identity, instances, compute, tasks, brokerFile, log, engines,
@@ -131,6 +134,10 @@ export async function buildServer(opts: ServerOptions = {}): Promise<TroveServer
     get rpc(): RpcClient {
       if (!rpc) throw new Error('server not started')
       return rpc
+    },
+    get brokerCa(): string {
+      if (!brokerTls) throw new Error('server not started')
+      return brokerTls.ca
     },
   }
   const create = new CreateInstanceFlow(lab)
@@ -177,12 +184,14 @@ export async function buildServer(opts: ServerOptions = {}): Promise<TroveServer
     http,
     async start() {
       const previous = existsSync(brokerFile) ? (JSON.parse(readFileSync(brokerFile, 'utf8')) as BrokerLocation) : undefined
-      broker = await startBroker({ db, host: config.host, preferredPort: previous?.port, log, maxConnections: opts.connectionLimits?.total })
+      // The lab's CA (made at the first start) and the broker's certificate for the address agents dial.
+      brokerTls = ensureBrokerTls(join(config.dataDir, 'tls'), [config.host])
+      broker = await startBroker({ db, host: config.host, tls: brokerTls, preferredPort: previous?.port, log, maxConnections: opts.connectionLimits?.total })
       writeFileSync(brokerFile, JSON.stringify({ host: config.host, port: broker.port } satisfies BrokerLocation), { mode: 0o644 })
-      rpc = new RpcClient(broker.broker)
+      rpc = new RpcClient(broker.broker, log)
       lab.notifications.attach(broker.broker)
       // External notification subscribers: read-only MQTT credential in DIR/notifications.json (0600).
-      new SubscriberCredentials(db).ensure(join(config.dataDir, 'notifications.json'), { host: config.host, port: broker.port })
+      new SubscriberCredentials(db).ensure(join(config.dataDir, 'notifications.json'), { host: config.host, port: broker.port, ca: brokerTls.caFile })
       await rpc.start(onAgentEvent)
 
       await http.listen({ host: config.host, port: config.port })
@@ -195,10 +204,13 @@ export async function buildServer(opts: ServerOptions = {}): Promise<TroveServer
       pw ??= readCloudPasswords(cloudsFile) ?? identity.resetLabPasswords()
       writeClouds(cloudsFile, `${url}/identity/v3`, config.region, pw)
 
+      // Bootstraps from before TLS (or from a lost CA) get the CA pinned, their agents a restart.
+      const restarted = new Set(await pinBrokerCa({ ca: brokerTls.ca, instances, compute, log, spawnAgents: opts.spawnAgents !== false }))
       // Pick up what the last run left: claims, dead agents of live instances, unfinished flows.
       for (const inst of instances.listAll()) {
         if (inst.address && !compute.reclaim(inst.id, inst.address)) log(`instance ${inst.id}: address ${inst.address} is claimed by another lab`)
-        if (opts.spawnAgents !== false && inst.task_id === InstanceTask.NONE.id && compute.hasBootstrap(inst.id) && !compute.agentAlive(inst.id)) {
+        // (A just restarted agent may not have written agent.pid yet.)
+        if (opts.spawnAgents !== false && !restarted.has(inst.id) && inst.task_id === InstanceTask.NONE.id && compute.hasBootstrap(inst.id) && !compute.agentAlive(inst.id)) {
           log(`instance ${inst.id}: agent not running, starting it`)
           compute.spawnAgent(inst.id)
         }

@@ -142,7 +142,7 @@ export async function choosePort(host: string, explicit: number | undefined, pre
 export function banner(s: LabState): string {
   return [
     `trove lab server listening on ${s.url}`,
-    `  Trove API  ${s.url}/v1.0/<project_id>    Keystone  ${s.url}/identity/v3    MQTT broker  ${s.host}:${s.brokerPort}`,
+    `  Trove API  ${s.url}/v1.0/<project_id>    Keystone  ${s.url}/identity/v3    MQTT broker  mqtts://${s.host}:${s.brokerPort}`,
     `  data       ${s.dataDir}`,
     `  use it:    export OS_CLIENT_CONFIG_FILE=${s.cloudsFile} OS_CLOUD=trove-lab   (trove-lab-admin for admin)`,
     `             trove instance list        # or: openstack database instance list`,

@@ -42,6 +42,8 @@ export interface Lab {
   credentials: AgentCredentials
   compute: LocalCompute
   rpc: RpcClient
+  /** PEM of the lab's broker CA (broker/tls.ts), pinned in each agent's bootstrap. */
+  brokerCa: string
   tasks: TaskEngine
   brokerFile: string
   log: (m: string) => void

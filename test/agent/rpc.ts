@@ -1,6 +1,7 @@
 import t from 'tap'
 import type { RpcReply, RpcRequest } from '../../src/protocol/index.js'
-import { RpcDispatcher, RpcFailure, agentMethods, type RpcHandler } from '../../src/agent/rpc.js'
+import { RpcDispatcher, RpcFailure, agentMethods, encodeReply, type RpcHandler } from '../../src/agent/rpc.js'
+import { MAX_MQTT_PACKET } from '../../src/protocol/index.js'
 
 function setup(methods: Record<string, RpcHandler>) {
   const sent: RpcReply[] = []
@@ -114,4 +115,14 @@ t.test('the method table maps to the operations', async (t) => {
   t.same(await m.get_filesystem_stats!({}, req({})), { used: 0.1, total: 1, free: 5 })
   for (const k of ['prepare', 'stop_db', 'restart', 'shutdown_agent']) t.equal(await m[k]!({}, req({ timeoutMs: 9 })), null)
   t.same(calls, ['prepare', 'stopDb', 'restart 9', 'shutdown'])
+})
+
+t.test('a reply too big for the broker goes out as a ReplyTooLarge error', async (t) => {
+  const lines: string[] = []
+  const small = encodeReply({ id: 'r1', ok: true, result: ['a'] }, (l) => lines.push(l))
+  t.same(JSON.parse(small.toString()), { id: 'r1', ok: true, result: ['a'] }, 'a small reply as it is')
+  const big = encodeReply({ id: 'r2', ok: true, result: 'x'.repeat(MAX_MQTT_PACKET) }, (l) => lines.push(l))
+  t.ok(big.length < 1024, 'what goes out is small')
+  t.match(JSON.parse(big.toString()), { id: 'r2', ok: false, error: { type: 'ReplyTooLarge', message: /exceeds the message size limit \(1048576 bytes\)/ } })
+  t.match(lines, [/rpc reply r2: \d+ bytes, over the broker's limit/])
 })

@@ -5,6 +5,7 @@ import { spawn, spawnSync } from 'node:child_process'
 import { randomUUID } from 'node:crypto'
 import { existsSync, mkdirSync, readFileSync, rmdirSync, writeFileSync } from 'node:fs'
 import net from 'node:net'
+import tls from 'node:tls'
 import { join } from 'node:path'
 import mqtt from 'mqtt'
 import {
@@ -34,7 +35,7 @@ const ENGINES: Array<{ manager: EngineManager; version: string; binDir?: string;
   { manager: 'redis', version: '7.0', bin: '/usr/bin/redis-server' },
 ]
 
-const { root, heartbeats, gone, call, heartbeat, count, waitFor, makeInstance, killEngines, freePort, alive } = await startAgentHarness(t)
+const { root, pki, heartbeats, gone, call, heartbeat, count, waitFor, makeInstance, killEngines, freePort, alive } = await startAgentHarness(t)
 
 /** The engine's own client answers (over its unix socket). */
 function clientAnswers(inst: Instance): boolean {
@@ -275,10 +276,10 @@ t.test('the agent follows the broker to another port (broker file re-read at eac
   const own = join(root, 'broker-moving.json')
   const start = async () => {
     const b = await Aedes.createBroker()
-    const s = net.createServer(b.handle)
+    const s = tls.createServer({ key: pki.key, cert: pki.cert }, b.handle)
     await new Promise<void>((r) => s.listen(0, '127.0.0.1', r))
     const port = (s.address() as net.AddressInfo).port
-    const watcher = await mqtt.connectAsync({ host: '127.0.0.1', port, clientId: `watch-${port}` })
+    const watcher = await mqtt.connectAsync({ host: '127.0.0.1', port, protocol: 'mqtts', ca: pki.ca, clientId: `watch-${port}` })
     const events: AgentEvent[] = []
     const replies: RpcReply[] = []
     watcher.on('message', (topic, payload) => (topic.endsWith('/event') ? events : replies).push(decode(payload)!))

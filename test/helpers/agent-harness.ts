@@ -4,6 +4,7 @@ import { Aedes } from 'aedes'
 import { randomUUID } from 'node:crypto'
 import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import net from 'node:net'
+import tls from 'node:tls'
 import { join } from 'node:path'
 import mqtt from 'mqtt'
 import {
@@ -19,6 +20,7 @@ import {
   type RpcReply,
   type RpcRequest,
 } from '../../src/protocol/index.js'
+import { ensureBrokerTls } from '../../src/server/broker/tls.js'
 
 export type Heartbeat = Extract<AgentEvent, { kind: 'heartbeat' }> & { at: number }
 
@@ -49,19 +51,21 @@ export async function freePort(): Promise<number> {
 /** Starts the broker and the server-side client; everything is torn down with `t`. */
 export async function startAgentHarness(t: { teardown(fn: () => unknown): void }) {
   // ---- broker and a server-side client ----
-  const broker = await Aedes.createBroker()
-  const brokerServer = net.createServer(broker.handle)
-  await new Promise<void>((r) => brokerServer.listen(0, '127.0.0.1', r))
-  const brokerPort = (brokerServer.address() as net.AddressInfo).port
+  // TLS with a CA of its own, as the lab's broker: agents connect to nothing else.
   const root = mkdtempSync('/tmp/tva-')
   chmodSync(root, 0o711)
+  const pki = ensureBrokerTls(join(root, 'tls'), ['127.0.0.1'])
+  const broker = await Aedes.createBroker()
+  const brokerServer = tls.createServer({ key: pki.key, cert: pki.cert }, broker.handle)
+  await new Promise<void>((r) => brokerServer.listen(0, '127.0.0.1', r))
+  const brokerPort = (brokerServer.address() as net.AddressInfo).port
   const brokerFile = join(root, 'broker.json')
   writeFileSync(brokerFile, JSON.stringify({ host: '127.0.0.1', port: brokerPort }))
 
   const heartbeats = new Map<string, Heartbeat[]>()
   const gone = new Map<string, number>()
   const replies = new Map<string, (r: RpcReply) => void>()
-  const server = await mqtt.connectAsync({ host: '127.0.0.1', port: brokerPort, clientId: 'test-server', clean: true })
+  const server = await mqtt.connectAsync({ host: '127.0.0.1', port: brokerPort, protocol: 'mqtts', ca: pki.ca, clientId: 'test-server', clean: true })
   await server.subscribeAsync([ALL_AGENT_EVENTS, ALL_AGENT_REPLIES], { qos: 1 })
   server.on('message', (topic, payload) => {
     const id = instanceIdFromTopic(topic)!
@@ -138,7 +142,7 @@ export async function startAgentHarness(t: { teardown(fn: () => unknown): void }
       instanceId: id,
       datastore: { manager, version, ...(binDir ? { binDir } : {}) },
       brokerFile: o.brokerFile ?? brokerFile,
-      mqtt: { username: `agent-${id}`, password: 'x' },
+      mqtt: { username: `agent-${id}`, password: 'x', ca: pki.ca },
       baseDir: base,
       address: '127.0.0.1',
       port,
@@ -167,5 +171,5 @@ export async function startAgentHarness(t: { teardown(fn: () => unknown): void }
     }
   }
 
-  return { root, brokerFile, heartbeats, gone, call, heartbeat, count, waitFor, makeInstance, killEngines, freePort, alive }
+  return { root, brokerFile, pki, heartbeats, gone, call, heartbeat, count, waitFor, makeInstance, killEngines, freePort, alive }
 }

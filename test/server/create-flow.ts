@@ -13,7 +13,7 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
 async function scriptedAgent(dataDir: string, id: string) {
   const boot = JSON.parse(readFileSync(join(dataDir, 'instances', id, 'agent.json'), 'utf8')) as AgentBootstrap
   const broker = JSON.parse(readFileSync(boot.brokerFile, 'utf8')) as { host: string; port: number }
-  const client = await mqtt.connectAsync({ host: broker.host, port: broker.port, username: boot.mqtt.username, password: boot.mqtt.password, clientId: boot.mqtt.username, clean: false, reconnectPeriod: 200 })
+  const client = await mqtt.connectAsync({ host: broker.host, port: broker.port, protocol: 'mqtts', ca: boot.mqtt.ca, username: boot.mqtt.username, password: boot.mqtt.password, clientId: boot.mqtt.username, clean: false, reconnectPeriod: 200 })
   await client.subscribeAsync(agentRpcTopic(id), { qos: 1 })
   client.on('message', (_topic, payload) => {
     const req = JSON.parse(payload.toString()) as RpcRequest

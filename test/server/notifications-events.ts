@@ -139,8 +139,10 @@ t.test('periodic trove.instance.exists and dbaas.quota', async (t) => {
   const lab = await apiLab(t, { spawnAgents: false, rateLimits: [], existsIntervalMs: 150, quotaNotificationIntervalMs: 150 })
   const n = lab.server.lab.notifications
   const { id } = await activeInstance(t, lab)
-  await until(() => n.list('trove.instance.exists').some((e) => e.instance_id === id), 5000, 'exists event')
-  const exists = n.list('trove.instance.exists').filter((e) => e.instance_id === id).at(-1)!
+  // Events from before the instance turned ACTIVE (every 150 ms) say `build`: wait for an active one.
+  const active = () => n.list('trove.instance.exists').filter((e) => e.instance_id === id && (e.payload as { state?: string }).state === 'active')
+  await until(() => active().length > 0, 5000, 'exists event of the active instance')
+  const exists = active().at(-1)!
   t.match(exists, { publisher_id: /^taskmanager\./, priority: 'INFO' })
   t.match(exists.payload, {
     instance_id: id, instance_name: 'events', display_name: 'events', instance_type_id: '1', instance_type: 'm1.tiny', instance_size: 512,
@@ -169,9 +171,9 @@ t.test('periodic events are off when their interval is 0 (quota off by default)'
   t.equal(lab.server.lab.notifications.list('dbaas.quota').length, 0)
 })
 
-function connect(o: { port: number; username?: string; password?: string; clientId?: string }): Promise<mqtt.MqttClient> {
+function connect(o: { port: number; ca: string; username?: string; password?: string; clientId?: string }): Promise<mqtt.MqttClient> {
   return new Promise((resolve, reject) => {
-    const c = mqtt.connect({ host: '127.0.0.1', port: o.port, username: o.username, password: o.password, clientId: o.clientId ?? `sub-${Math.random().toString(16).slice(2)}`, reconnectPeriod: 0, connectTimeout: 3000 })
+    const c = mqtt.connect({ host: '127.0.0.1', port: o.port, protocol: 'mqtts', ca: readFileSync(o.ca), username: o.username, password: o.password, clientId: o.clientId ?? `sub-${Math.random().toString(16).slice(2)}`, reconnectPeriod: 0, connectTimeout: 3000 })
     c.once('connect', () => resolve(c))
     c.once('error', (err) => { c.end(true); reject(err) })
   })
@@ -181,21 +183,25 @@ t.test('external subscribers: DIR/notifications.json (0600) logs in read-only to
   const lab = await apiLab(t, { spawnAgents: false, rateLimits: [] })
   const file = join(lab.dataDir, 'notifications.json')
   t.equal(statSync(file).mode & 0o777, 0o600, 'notifications.json is 0600')
-  const cred = JSON.parse(readFileSync(file, 'utf8')) as { host: string; port: number; username: string; password: string; topic: string }
+  const cred = JSON.parse(readFileSync(file, 'utf8')) as { host: string; port: number; ca: string; username: string; password: string; topic: string }
   const brokerPort = JSON.parse(readFileSync(lab.server.lab.brokerFile, 'utf8')).port as number
-  t.match(cred, { host: '127.0.0.1', port: brokerPort, username: 'notifications', topic: 'trove/notify/#' })
+  t.match(cred, { host: '127.0.0.1', port: brokerPort, ca: join(lab.dataDir, 'tls', 'ca.crt'), username: 'notifications', topic: 'trove/notify/#' })
+  // The broker speaks TLS only: a plain MQTT client gets no CONNACK.
+  const plain = mqtt.connect({ host: '127.0.0.1', port: cred.port, username: cred.username, password: cred.password, reconnectPeriod: 0, connectTimeout: 3000 })
+  t.equal(await new Promise((r) => { plain.once('connect', () => r('connected')); plain.once('close', () => r('closed')) }), 'closed', 'a plain-TCP login gets no CONNACK')
+  plain.end(true)
   t.ok(cred.password.length >= 40, 'a long random secret')
   t.notMatch(JSON.stringify(lab.server.lab.db.prepare('SELECT value FROM settings').pluck().all()), cred.password, 'only a digest is stored')
   t.notMatch(lab.logs.join('\n'), cred.password, 'the secret is not logged')
   // The same secret on the next start (the file keeps working), with the current address.
-  const again = new SubscriberCredentials(lab.server.lab.db).ensure(file, { host: '127.0.0.1', port: brokerPort })
+  const again = new SubscriberCredentials(lab.server.lab.db).ensure(file, { host: '127.0.0.1', port: brokerPort, ca: cred.ca })
   t.equal(again.password, cred.password, 'stable across starts')
 
-  await t.rejects(connect({ port: cred.port }), /not authorized/i, 'anonymous still refused')
-  await t.rejects(connect({ port: cred.port, username: 'notifications', password: 'wrong' }), /Bad username or password|not authorized/i, 'wrong password refused')
+  await t.rejects(connect({ port: cred.port, ca: cred.ca }), /not authorized/i, 'anonymous still refused')
+  await t.rejects(connect({ port: cred.port, ca: cred.ca, username: 'notifications', password: 'wrong' }), /Bad username or password|not authorized/i, 'wrong password refused')
 
-  await t.rejects(connect({ port: cred.port, username: cred.username, password: cred.password, clientId: 'agent-11111111-1111-1111-1111-111111111111' }), /not authorized/i, "an agent's client id refused (it would take over the agent's session)")
-  const sub = await connect({ port: cred.port, username: cred.username, password: cred.password })
+  await t.rejects(connect({ port: cred.port, ca: cred.ca, username: cred.username, password: cred.password, clientId: 'agent-11111111-1111-1111-1111-111111111111' }), /not authorized/i, "an agent's client id refused (it would take over the agent's session)")
+  const sub = await connect({ port: cred.port, ca: cred.ca, username: cred.username, password: cred.password })
   t.teardown(() => { sub.end(true) })
   const got: Array<{ topic: string; msg: Record<string, any> }> = []
   sub.on('message', (topic, payload) => got.push({ topic, msg: JSON.parse(payload.toString()) }))

@@ -1,16 +1,18 @@
-import { createServer, type Server } from 'node:net'
+import { createServer, type Server } from 'node:tls'
 import { connectionBudget } from '../api/connections.js'
 import { randomBytes, timingSafeEqual } from 'node:crypto'
 import { chmodSync, existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs'
 import { Aedes, type Client } from 'aedes'
 import type { DB } from '../db/index.js'
 import { isoNow } from '../db/index.js'
-import { agentMay, agentMqttUser, instanceIdFromAgentUser, notificationTopic } from '../../protocol/index.js'
+import { MAX_MQTT_PACKET, agentMay, agentMqttUser, instanceIdFromAgentUser, notificationTopic } from '../../protocol/index.js'
 import { sha256 } from '../identity/secrets.js'
+import { MAX_CONNECTIONS_PER_SOURCE, PRE_CONNECT_MAX_PACKET, capConnectionsPerSource, guardedConnection } from './limits.js'
+import type { BrokerTls } from './tls.js'
 
 type AgentClient = Client & { troveInstanceId?: string; troveSubscriber?: boolean }
 
-function authError(code: 4 | 5, message: string): Error & { returnCode: number } {
+function authError(code: 2 | 4 | 5, message: string): Error & { returnCode: number } {
   return Object.assign(new Error(message), { returnCode: code })
 }
 
@@ -60,8 +62,11 @@ export function subscriberMay(filter: string): boolean {
   return filter.startsWith(prefix) && filter.length > prefix.length
 }
 
-/** What `DIR/notifications.json` holds (mode 0600): how a lab user subscribes to notifications. */
-export interface SubscriberFile { host: string; port: number; username: string; password: string; topic: string }
+/**
+ * What `DIR/notifications.json` holds (mode 0600): how a lab user subscribes to
+ * notifications. The broker speaks TLS only; `ca` is the path of the lab's CA certificate.
+ */
+export interface SubscriberFile { host: string; port: number; ca: string; username: string; password: string; topic: string }
 
 /**
  * The credential of external notification subscribers: one MQTT user, its secret
@@ -86,7 +91,7 @@ export class SubscriberCredentials {
    * address: an existing file whose password still verifies keeps it; otherwise a
    * new secret replaces the stored one.
    */
-  ensure(file: string, at: { host: string; port: number }): SubscriberFile {
+  ensure(file: string, at: { host: string; port: number; ca: string }): SubscriberFile {
     let password: string | undefined
     if (existsSync(file)) {
       try {
@@ -100,7 +105,7 @@ export class SubscriberCredentials {
       this.db.prepare('INSERT INTO settings (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value')
         .run(SUBSCRIBER_KEY, JSON.stringify({ username: NOTIFICATIONS_MQTT_USER, salt, digest: sha256(salt + password), created: isoNow() }))
     }
-    const content: SubscriberFile = { host: at.host, port: at.port, username: NOTIFICATIONS_MQTT_USER, password, topic: NOTIFICATIONS_TOPIC_FILTER }
+    const content: SubscriberFile = { host: at.host, port: at.port, ca: at.ca, username: NOTIFICATIONS_MQTT_USER, password, topic: NOTIFICATIONS_TOPIC_FILTER }
     // Written beside and renamed: the secret is never in a file readable by others, even briefly.
     const tmp = `${file}.${process.pid}.tmp`
     writeFileSync(tmp, `${JSON.stringify(content, null, 2)}\n`, { mode: 0o600 })
@@ -117,19 +122,46 @@ export interface BrokerHandle {
   close(): Promise<void>
 }
 
+/** Limits of the broker (defaults: limits.ts and MAX_MQTT_PACKET). */
+export interface BrokerLimits {
+  preConnectMaxPacket?: number
+  maxPacket?: number
+  maxConnectionsPerSource?: number
+}
+
 /**
- * The embedded broker. Anonymous clients and unknown credentials are refused at
- * CONNECT; an agent may subscribe only to its own rpc topic and publish only to its
- * own reply/event topics (src/protocol/topics.ts holds the rule). The `notifications`
- * user (SubscriberCredentials) may subscribe to notification topics only and publish
- * nothing (not even a will). The server itself publishes and subscribes in-process,
- * without a network client.
+ * The embedded broker, TLS only (the lab's CA, tls.ts: agents authenticate the broker
+ * before they send their secret). Anonymous clients and unknown credentials are refused
+ * at CONNECT. An agent logs in only with its own client id (its user name) and one
+ * session at a time: a second CONNECT for a live session is refused rather than taking
+ * it over (a takeover would hand the newcomer the session's queued RPCs). An agent may
+ * subscribe only to its own rpc topic, publish only to its own reply/event topics, and
+ * is forwarded only its own rpc topic, queued messages included (src/protocol/topics.ts
+ * holds the rule). The `notifications` user (SubscriberCredentials) may subscribe to
+ * notification topics only and publish nothing (not even a will). Packet sizes and
+ * connections per source address are capped (limits.ts). The server itself publishes
+ * and subscribes in-process, without a network client.
  */
-export async function startBroker(opts: { db: DB; host: string; preferredPort?: number; log: (m: string) => void; maxConnections?: number }): Promise<BrokerHandle> {
+export async function startBroker(opts: {
+  db: DB
+  host: string
+  tls: Pick<BrokerTls, 'key' | 'cert'>
+  preferredPort?: number
+  log: (m: string) => void
+  limits?: BrokerLimits
+  /** The total cap of open connections (default: connectionBudget()). */
+  maxConnections?: number
+}): Promise<BrokerHandle> {
   const creds = new AgentCredentials(opts.db)
   const subscriber = new SubscriberCredentials(opts.db)
+  const maxPacket = opts.limits?.maxPacket ?? MAX_MQTT_PACKET
+  const preConnectMax = opts.limits?.preConnectMaxPacket ?? PRE_CONNECT_MAX_PACKET
+  // The client that holds each agent's session now: a second CONNECT is refused while it is open.
+  const sessions = new Map<string, Client>()
   const broker = await Aedes.createBroker({
     heartbeatInterval: 60_000,
+    // A TCP+TLS connection that sends no CONNECT is dropped after this.
+    connectTimeout: 10_000,
     authenticate(client, username, password, done) {
       if (username === NOTIFICATIONS_MQTT_USER) {
         if (!password || !subscriber.verify(username, password.toString())) return done(authError(4, 'bad user name or password') as never, false)
@@ -142,6 +174,16 @@ export async function startBroker(opts: { db: DB; host: string; preferredPort?: 
       if (!username || !password || !instanceId) return done(authError(5, 'not authorized') as never, false)
       const ok = creds.verify(username, password.toString())
       if (!ok || ok !== instanceId) return done(authError(4, 'bad user name or password') as never, false)
+      if (client.id !== agentMqttUser(instanceId)) {
+        opts.log(`broker: refused ${username} with client id ${JSON.stringify(client.id.slice(0, 80))} (an agent uses its own)`)
+        return done(authError(2, 'identifier rejected: an agent connects with its own client id') as never, false)
+      }
+      const holder = sessions.get(client.id)
+      if (holder && holder !== client && !holder.closed) {
+        opts.log(`broker: refused a second session for ${username} (one is open)`)
+        return done(authError(2, 'identifier rejected: this agent has a session open') as never, false)
+      }
+      sessions.set(client.id, client)
       ;(client as AgentClient).troveInstanceId = instanceId
       done(null, true)
     },
@@ -157,12 +199,26 @@ export async function startBroker(opts: { db: DB; host: string; preferredPort?: 
       if (!id || !agentMay(id, 'subscribe', sub.topic)) return done(null, null)
       done(null, sub)
     },
+    // Also applied to a persistent session's queue when it is delivered at CONNECT.
+    authorizeForward(client, packet) {
+      const c = client as AgentClient
+      if (c.troveSubscriber) return subscriberMay(packet.topic) ? packet : null
+      return c.troveInstanceId && agentMay(c.troveInstanceId, 'subscribe', packet.topic) ? packet : null
+    },
   })
-  // No Nagle: an RPC is a small request and a small reply; with Nagle and delayed ACKs each round trip waited ~40 ms twice.
-  const server: Server = createServer((socket) => { socket.setNoDelay(true); broker.handle(socket) })
+  broker.on('clientDisconnect', (client) => { if (sessions.get(client.id) === client) sessions.delete(client.id) })
+  const server: Server = createServer({ key: opts.tls.key, cert: opts.tls.cert, minVersion: 'TLSv1.2', handshakeTimeout: 10_000 }, (socket) => {
+    // No Nagle: an RPC is a small request and a small reply; with Nagle and delayed ACKs each round trip waited ~40 ms twice.
+    socket.setNoDelay(true)
+    let client: Client | undefined
+    const conn = guardedConnection(socket, () => (client?.connected ? maxPacket : preConnectMax))
+    client = broker.handle(conn as never)
+  })
+  server.on('tlsClientError', () => { /* a failed handshake: the socket is already gone */ })
+  capConnectionsPerSource(server, opts.limits?.maxConnectionsPerSource ?? MAX_CONNECTIONS_PER_SOURCE)
   // A flood of idle connections must not take the process's file table (the API and the
-  // reconciler share it): beyond the cap Node closes new ones at once, and aedes closes a
-  // connection that sends no CONNECT within its connectTimeout (30 s).
+  // reconciler share it): beyond the cap Node closes new ones at once, and a connection
+  // that sends no CONNECT is closed after connectTimeout.
   server.maxConnections = opts.maxConnections ?? connectionBudget()
   let dropLogged = 0
   server.on('drop', () => {

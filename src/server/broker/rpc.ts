@@ -23,11 +23,16 @@ export const RPC_TIMEOUT = { low: 15_000, high: 180_000 }
  * are matched by id. Agent events are handed to one listener.
  */
 export class RpcClient {
-  private readonly pending = new Map<string, { resolve: (v: unknown) => void; reject: (e: Error) => void; timer: NodeJS.Timeout }>()
+  private readonly pending = new Map<string, { instanceId: string; resolve: (v: unknown) => void; reject: (e: Error) => void; timer: NodeJS.Timeout }>()
   private readonly onReply = (packet: { topic: string; payload: Buffer | string }, cb: () => void) => {
     const reply = decode<RpcReply>(packet.payload)
-    const p = reply && this.pending.get(reply.id)
-    if (reply && p) {
+    const p = reply && typeof reply.id === 'string' ? this.pending.get(reply.id) : undefined
+    // The broker lets an agent publish only on its own reply topic, so the topic names
+    // the sender: a reply counts only from the instance the call went to.
+    const from = instanceIdFromTopic(packet.topic)
+    if (reply && p && from !== p.instanceId) {
+      this.log(`rpc: dropped a reply to ${p.instanceId}'s call ${reply.id} that came from ${from ?? 'an unknown sender'}`)
+    } else if (reply && p) {
       this.pending.delete(reply.id)
       clearTimeout(p.timer)
       if (reply.ok) p.resolve(reply.result)
@@ -45,7 +50,7 @@ export class RpcClient {
   }
   private eventListener?: (instanceId: string, ev: AgentEvent) => void
 
-  constructor(private readonly broker: Aedes) {}
+  constructor(private readonly broker: Aedes, private readonly log: (m: string) => void = () => {}) {}
 
   async start(onEvent: (instanceId: string, ev: AgentEvent) => void): Promise<void> {
     this.eventListener = onEvent
@@ -66,7 +71,7 @@ export class RpcClient {
     const req: RpcRequest = { id: randomUUID(), method, args, sent: Date.now(), reply: true, timeoutMs }
     return new Promise<T>((resolve, reject) => {
       const timer = setTimeout(() => { this.pending.delete(req.id); reject(new GuestTimeout()) }, timeoutMs)
-      this.pending.set(req.id, { resolve: resolve as (v: unknown) => void, reject, timer })
+      this.pending.set(req.id, { instanceId, resolve: resolve as (v: unknown) => void, reject, timer })
       this.publish(instanceId, req).catch((e: Error) => { clearTimeout(timer); this.pending.delete(req.id); reject(e) })
     })
   }

@@ -61,7 +61,7 @@ export class CreateInstanceFlow implements FlowHandler {
           instanceId: inst.id,
           datastore: { manager: inst.dsv_manager as EngineManager, version: inst.dsv_name ?? '', ...(inst.dsv_bin_dir ? { binDir: inst.dsv_bin_dir } : {}) },
           brokerFile: lab.brokerFile,
-          mqtt: lab.credentials.issue(inst.id),
+          mqtt: { ...lab.credentials.issue(inst.id), ca: lab.brokerCa },
           address: inst.address,
           port: inst.port,
           flavor: { ramMb: flavor.ram, vcpus: flavor.vcpus },
