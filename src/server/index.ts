@@ -9,7 +9,7 @@ import { seedConfigurationParameters } from './configurations/parameter-seed.js'
 import { IdentityStore } from './identity/store.js'
 import { identityRoutes } from './identity/routes.js'
 import { LoginGuard, type LoginThrottleOptions } from './identity/login-guard.js'
-import { AgentCredentials, SubscriberCredentials, startBroker, type BrokerHandle } from './broker/index.js'
+import { AgentCredentials, SubscriberCredentials, startBroker, type BrokerHandle, type BrokerLimits } from './broker/index.js'
 import { RpcClient } from './broker/rpc.js'
 import { ensureBrokerTls, type BrokerTls } from './broker/tls.js'
 import { pinBrokerCa } from './broker/pin-ca.js'
@@ -61,6 +61,8 @@ export interface ServerOptions extends Partial<LabConfig> {
   loginThrottle?: Partial<LoginThrottleOptions>
   /** Caps and timeouts of API connections (api/connections.ts; default defaultConnectionLimits()). */
   connectionLimits?: Partial<ConnectionLimits>
+  /** The broker's packet and per-source limits (defaults: broker/limits.ts). */
+  brokerLimits?: BrokerLimits
 }
 
 // pg's socket path DIR/instances/<36-char id>/run/.s.PGSQL.5432 must stay within 107 bytes.
@@ -186,7 +188,7 @@ export async function buildServer(opts: ServerOptions = {}): Promise<TroveServer
       const previous = existsSync(brokerFile) ? (JSON.parse(readFileSync(brokerFile, 'utf8')) as BrokerLocation) : undefined
       // The lab's CA (made at the first start) and the broker's certificate for the address agents dial.
       brokerTls = ensureBrokerTls(join(config.dataDir, 'tls'), [config.host])
-      broker = await startBroker({ db, host: config.host, tls: brokerTls, preferredPort: previous?.port, log, maxConnections: opts.connectionLimits?.total })
+      broker = await startBroker({ db, host: config.host, tls: brokerTls, preferredPort: previous?.port, log, limits: opts.brokerLimits, maxConnections: opts.connectionLimits?.total })
       writeFileSync(brokerFile, JSON.stringify({ host: config.host, port: broker.port } satisfies BrokerLocation), { mode: 0o644 })
       rpc = new RpcClient(broker.broker, log)
       lab.notifications.attach(broker.broker)

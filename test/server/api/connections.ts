@@ -86,7 +86,7 @@ t.test('3000 idle connections from one source: 100 kept, then timed out; the API
 })
 
 t.test('the total cap: beyond it new connections are closed at once; they are accepted again once idle ones time out', { skip: bindable ? false : 'cannot bind 127.0.0.4' }, async (t) => {
-  const lab = await startLab(t, { spawnAgents: false, rateLimits: [], connectionLimits: { total: 40, perSource: 1000, headersTimeoutMs: 3000, checkIntervalMs: 500 } })
+  const lab = await startLab(t, { spawnAgents: false, rateLimits: [], connectionLimits: { total: 40, perSource: 1000, headersTimeoutMs: 3000, checkIntervalMs: 500 }, brokerLimits: { maxConnectionsPerSource: 1000 } })
   const demo = await demoToken(lab)
   const flood = await openIdle(t, lab, 60)
   await until(() => flood.open() <= 40, 20_000, 'the server to close the connections beyond the total cap')
