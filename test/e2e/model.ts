@@ -48,7 +48,7 @@ async function engineRun(t: Test, sys: System, engine: Engine, seed: number): Pr
     }
   })
   const out = await fc.check(property, { seed, numRuns, endOnFailure: true, ...(path ? { path } : {}) })
-  if (out.failed) t.fail(`${engine}: ${fc.defaultReportMessage(out)}`)
+  if (out.failed) t.fail(`${engine}: ${out.errorInstance instanceof Error ? out.errorInstance.message : String(out.errorInstance)}`, { report: fc.defaultReportMessage(out), seed: out.seed, path: out.counterexamplePath })
   else t.pass(`${engine}: ${out.numRuns} run(s) matched the model`)
 }
 
