@@ -44,6 +44,17 @@ export function replicationMethods(host: () => ReplicationHost): Record<string, 
     await host().maintenance(async () => undefined)
     return r
   }
+  /**
+   * enable_as_master reads the replication account from replication.json, or makes one
+   * with a new password: two at once (two replicas created together) would each make
+   * one, and the first replica would log in with a password the second replaced.
+   */
+  let masterChain: Promise<unknown> = Promise.resolve()
+  const oneAtATime = <T>(fn: () => Promise<T>): Promise<T> => {
+    const run = masterChain.then(fn, fn)
+    masterChain = run.catch(() => undefined)
+    return run
+  }
   const context = (v: unknown): ReplicaContext => {
     try {
       return replicaContextOf(v)
@@ -56,8 +67,10 @@ export function replicationMethods(host: () => ReplicationHost): Record<string, 
     backup_required_for_replication: async () => false,
     get_replication_snapshot: async () => {
       const r = await prepared()
-      await r.enableAsMaster(maintenance())
-      const ctx = await r.replicaContext()
+      const ctx = await oneAtATime(async () => {
+        await r.enableAsMaster(maintenance())
+        return r.replicaContext()
+      })
       const ds = host().datastore!
       return {
         dataset: { datastore_manager: ctx.datastore_manager ?? ds.name, dataset_size: 0, snapshot_id: null },
@@ -76,7 +89,8 @@ export function replicationMethods(host: () => ReplicationHost): Record<string, 
       return null
     },
     enable_as_master: async () => {
-      await (await prepared()).enableAsMaster(maintenance())
+      const r = await prepared()
+      await oneAtATime(() => r.enableAsMaster(maintenance()))
       return null
     },
     demote_replication_master: async () => {

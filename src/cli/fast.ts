@@ -93,6 +93,8 @@ export function fastParse(spec: CommandSpec, rest: string[]): { args: Record<str
     args[a.name] = positional[p++]
   }
   if (p !== positional.length) return undefined
+  // An empty name: the normal path's usage error.
+  if (positional.some((w) => w.trim() === '')) return undefined
   return { args, opts }
 }
 

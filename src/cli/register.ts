@@ -1,6 +1,7 @@
 import { Command, Option, InvalidArgumentError } from 'commander'
 import { LIST_FORMATS, QUOTE_MODES, SHOW_FORMATS, render } from './output/index.js'
 import { formatOptions } from './format-options.js'
+import { usageError } from './errors.js'
 import type { CommandContext, CommandSpec, IO } from './spec.js'
 
 const int = (v: string) => {
@@ -85,6 +86,12 @@ export function registerCommands(
       const args: Record<string, unknown> = {}
       ;(spec.args ?? []).forEach((a, i) => { args[a.name] = params[i] })
       const ctx = makeContext(command)
+      // An empty name or id would look up the whole collection (GET /instances/) and fail in odd ways.
+      const empty = (spec.args ?? []).find((a) => [args[a.name]].flat().some((v) => typeof v === 'string' && v.trim() === ''))
+      if (empty) {
+        outcome.promise = Promise.reject(usageError(`error: argument '${empty.name}' must not be empty`, `trove ${spec.path.join(' ')} --help`))
+        return
+      }
       outcome.promise = spec.run(ctx, args, opts).then((data) => {
         const text = render(data, formatOptions(opts, ctx.io))
         if (text) ctx.io.stdout(text)

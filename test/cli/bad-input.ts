@@ -123,3 +123,32 @@ t.test('Ctrl-C while a request hangs: cancelled, exit 3, at once', async (t) => 
     t.ok(Date.now() - t0 < 10_000, 'without waiting for the request timeout')
   }
 })
+
+t.test('every command with empty or garbage positional arguments: one clear line, never a JavaScript error', async (t) => {
+  const { COMMANDS } = await import('../../src/cli/commands/index.js')
+  const { legacySpecs } = await import('../../src/cli/legacy.js')
+  const lab = await apiLab(t, { spawnAgents: false })
+  const specs = [...COMMANDS, ...legacySpecs(COMMANDS).specs].filter((s) => (s.args ?? []).some((a) => !a.optional))
+  t.ok(specs.length > 60, `${specs.length} commands take positional arguments`)
+  const jsError = /TypeError|ReferenceError|Cannot read|Cannot convert|is not a function|is not iterable|undefined|\bnull\b|\[object |NaN/
+  const envs = { admin: { ...lab.env, OS_CLOUD: 'trove-lab-admin' }, demo: lab.env }
+  for (const spec of specs) {
+    const name = spec.path.join(' ')
+    const argsWith = (v: string) => (spec.args ?? []).filter((a) => !a.optional).map(() => v)
+    const first = (spec.args ?? []).find((a) => !a.optional)!.name
+    // ' ' goes the same way as '' (trimmed); a few commands check it.
+    for (const blank of specs.indexOf(spec) % 10 === 0 ? ['', ' '] : ['']) {
+      const empty = await runMain([...spec.path, ...argsWith(blank)], envs.admin)
+      t.same([empty.code, empty.stderr], [2, `error: argument '${first}' must not be empty\nTry: trove ${name} --help\n`], `${name} ${JSON.stringify(blank)}: a usage error`)
+    }
+    // Not found, with characters that need encoding in a path.
+    for (const garbage of ['%zz/../?#']) {
+      for (const [who, env] of Object.entries(envs).slice(0, 1)) {
+        const r = await runMain([...spec.path, ...argsWith(garbage), '--yes'].filter((a) => a !== '--yes' || spec.options?.some((o) => o.flags.includes('--yes'))), env)
+        const lines = r.stderr.split('\n').filter(Boolean)
+        const ok = r.code === 0 || ([1, 2].includes(r.code) && lines.length >= 1 && lines.length <= 2 && (lines.length === 1 || lines[1]!.startsWith('Try: ')) && !jsError.test(r.stderr) && noStack(r.stderr))
+        if (!ok) t.fail(`${name} ${JSON.stringify(garbage)} (${who}): exit ${r.code}: ${JSON.stringify(r.stderr)}`)
+      }
+    }
+  }
+})

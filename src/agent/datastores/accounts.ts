@@ -108,10 +108,28 @@ export interface ClientRun {
   timeoutMs?: number
 }
 
-/** The create-time databases, users (granted their databases) and root password, applied before prepare reports HEALTHY. */
+/**
+ * The create-time databases, users (granted their databases) and root password, applied
+ * before prepare reports HEALTHY. A restored backup may already hold some of them: a
+ * database that exists is kept as it is, a user that exists gets the request's password
+ * and its databases granted (what upstream's GRANT ... IDENTIFIED BY did), so the request
+ * describes the instance it gets instead of failing on "database exists".
+ */
 export async function applyPreparePayload(a: Accounts, payload: { databases?: DatabaseSpec[]; users?: UserSpec[]; rootPassword?: string }): Promise<void> {
-  await a.createDatabases(payload.databases ?? [])
-  await a.createUsers(payload.users ?? [])
+  const dbs = payload.databases ?? []
+  const have = new Set(dbs.length ? (await a.listDatabases()).map((d) => d.name) : [])
+  await a.createDatabases(dbs.filter((d) => !have.has(d.name)))
+  const fresh: UserSpec[] = []
+  for (const u of payload.users ?? []) {
+    const host = u.host ?? '%'
+    if (!(await a.getUser(u.name, host))) {
+      fresh.push(u)
+      continue
+    }
+    await a.changePasswords([{ name: u.name, host, password: u.password }])
+    if (u.databases?.length) await a.grantAccess(u.name, host, u.databases.map((d) => d.name))
+  }
+  await a.createUsers(fresh)
   if (payload.rootPassword) await a.enableRoot(payload.rootPassword)
 }
 

@@ -3,7 +3,7 @@ import type { Lab } from '../lab.js'
 import { InstanceTask } from './instance-tasks.js'
 import type { FlowHandler, TaskRow } from './engine.js'
 import { guestMessage } from './replica-create.js'
-import { Steps, awaitAgents, guest, setTasks, takeOver, type ReplicationSetPayload } from './promote-replica.js'
+import { Steps, awaitAgents, follow, guest, setTasks, takeOver, type ReplicationSetPayload } from './promote-replica.js'
 
 /**
  * Eject a dead replica source (internals.md 1.8): every replica reports the source it
@@ -33,8 +33,7 @@ export class EjectReplicaSourceFlow implements FlowHandler {
       const context = await takeOver(lab, steps, candidate)
       for (const r of others) {
         await steps.run(`replica:${r}`, async () => {
-          await guest(lab, r, 'detach_replica', { for_failover: true })
-          await guest(lab, r, 'attach_replica', { replica_info: context, slave_config: {}, restart: true })
+          await follow(lab, r, context)
           lab.instances.setSlaveOf(r, candidate)
         })
       }

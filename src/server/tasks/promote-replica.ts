@@ -91,6 +91,18 @@ export async function takeOver(lab: Lab, steps: Steps, candidate: string): Promi
   return guest<ReplicaContext>(lab, candidate, 'get_replica_context')
 }
 
+/**
+ * Another replica of the set follows the new source. MariaDB and Redis replicas leave
+ * the old source first; a PostgreSQL standby is only re-pointed (attach rewrites its
+ * primary_conninfo and it follows the new timeline): detaching it would promote it to a
+ * timeline of its own that forks at the same WAL position as the new source's, which
+ * pg_rewind cannot tell apart, and it would never receive the new source's writes.
+ */
+export async function follow(lab: Lab, replica: string, context: ReplicaContext): Promise<void> {
+  if (lab.instances.get(replica)?.dsv_manager !== 'postgresql') await guest(lab, replica, 'detach_replica', { for_failover: true })
+  await guest(lab, replica, 'attach_replica', { replica_info: context, slave_config: {}, restart: true })
+}
+
 export class PromoteReplicaFlow implements FlowHandler {
   readonly kind = 'promote_to_replica_source'
 
@@ -118,8 +130,7 @@ export class PromoteReplicaFlow implements FlowHandler {
       for (const r of others) {
         await steps.run(`replica:${r}`, async () => {
           try {
-            await guest(lab, r, 'detach_replica', { for_failover: true })
-            await guest(lab, r, 'attach_replica', { replica_info: context, slave_config: {}, restart: true })
+            await follow(lab, r, context)
             lab.instances.setSlaveOf(r, candidate)
           } catch (e) {
             if (lab.tasks.isClosed) throw e

@@ -16,6 +16,7 @@ import {
   type Maintenance,
 } from '../replication.js'
 import { pgIdent, pgLit, postgresClient, type PostgresClient } from './users.js'
+import { STANDBY_SETTING_NAMES } from './standby-minimums.js'
 
 /** Upstream's replication role (REPLICATION SUPERUSER LOGIN: pg_rewind needs a superuser). */
 export const PG_REPL_ROLE = 'replicator'
@@ -41,6 +42,8 @@ export class PostgresReplication implements EngineReplication {
   constructor(
     private readonly ctx: EngineContext,
     private readonly bin: (name: string) => Promise<string>,
+    /** Keeps the primary's values a hot standby needs (standby-minimums.ts, through the service). */
+    private readonly raiseToPrimary: (primary: Record<string, number>) => Promise<void> = async () => undefined,
   ) {
     this.file = join(ctx.paths.conf, 'replication.conf')
     this.pgpass = join(ctx.paths.conf, 'pgpass')
@@ -128,12 +131,15 @@ export class PostgresReplication implements EngineReplication {
       await m.run(
         async () => {
           // A former primary first drops whatever it wrote after the new primary took over.
+          await this.writePgpass(ctx)
           if (!standby) {
-            await this.writePgpass(ctx)
             const u = ctx.replica_conf.replication_user
             const src = `host=${conninfo(ctx.master.host)} port=${ctx.master.port} user=${conninfo(u.name)} dbname=postgres`
             await this.tool('pg_rewind', [`--target-pgdata=${this.ctx.paths.data}`, `--source-server=${src}`])
           }
+          // The new source may run a higher max_connections (etc.) than this instance's own
+          // config or group: as its standby this instance must run at least as much.
+          await this.raiseToPrimary(await this.sourceSettings(ctx))
           await this.writeStandby(ctx)
         },
         { stopped: true },
@@ -141,6 +147,24 @@ export class PostgresReplication implements EngineReplication {
     }
     await saveReplicationState(this.ctx.paths, { ...state, role: 'replica', user: ctx.replica_conf.replication_user, source: ctx.master })
     await this.waitStreaming(60_000)
+  }
+
+  /** What the source runs of the settings a standby must match, asked as the replication user. */
+  private async sourceSettings(ctx: ReplicaContext): Promise<Record<string, number>> {
+    const u = ctx.replica_conf.replication_user
+    const names = STANDBY_SETTING_NAMES.map(pgLit).join(', ')
+    const r = await runTool(
+      { file: 'env', args: [`PGPASSFILE=${this.pgpass}`, 'PGCONNECT_TIMEOUT=10', await this.bin('psql'), '-X', '-q', '-A', '-t', '-F', '=', '-w',
+        '-h', ctx.master.host, '-p', String(ctx.master.port), '-U', u.name, '-d', 'postgres', '-c', `SELECT name, setting FROM pg_settings WHERE name IN (${names});`], asUser: true },
+      this.ctx.user,
+    )
+    if (r.code !== 0) throw new Error(`could not read the settings of the new source: ${oneLine(r.output.trim().split('\n').pop() ?? `exit ${r.code}`)}`)
+    const out: Record<string, number> = {}
+    for (const line of r.output.split('\n')) {
+      const m = /^([a-z_]+)=(\d+)$/.exec(line.trim())
+      if (m && STANDBY_SETTING_NAMES.includes(m[1]!)) out[m[1]!] = Number(m[2])
+    }
+    return out
   }
 
   private async waitStreaming(ms: number): Promise<void> {

@@ -16,7 +16,7 @@ import { postgresArchiveConf } from './backup.js'
 import { postgresApplyOverrides, postgresOverridesFile, postgresUpdateOverrides } from './overrides.js'
 import { keepIncluded } from '../reconfigure.js'
 import { postgresGuestLogs } from './logs.js'
-import { keepStandbyMinimums, raiseToPrimarySettings } from './standby-minimums.js'
+import { controlSettings, currentMinimums, keepStandbyMinimums, raiseOverrides, raiseToPrimarySettings } from './standby-minimums.js'
 import type { GuestLogDef } from '../../guest-log.js'
 
 /**
@@ -114,8 +114,11 @@ export class PostgresqlService implements Datastore {
     await applyPreparePayload(await this.accounts(), payload)
   }
 
+  /** A standby's group may not go below what its primary runs (standby-minimums.ts): those values are raised. */
   async updateOverrides(overrides: Overrides, remove: boolean): Promise<void> {
-    return postgresUpdateOverrides(this.ctx.paths, this.ctx.user, overrides, remove, await this.bin('postgres'))
+    const { overrides: kept, raised } = raiseOverrides(overrides, await currentMinimums(this.ctx.paths))
+    if (raised.length && !remove) this.ctx.log(`configuration: raised to what the primary runs (a standby needs it): ${raised.join(', ')}`)
+    return postgresUpdateOverrides(this.ctx.paths, this.ctx.user, kept, remove, await this.bin('postgres'))
   }
 
   async applyOverrides(): Promise<void> {
@@ -147,7 +150,7 @@ export class PostgresqlService implements Datastore {
   private repl: PostgresReplication | undefined
   /** Streaming replication (replication.ts). */
   get replication(): PostgresReplication {
-    return (this.repl ??= new PostgresReplication(this.ctx, (n) => this.bin(n)))
+    return (this.repl ??= new PostgresReplication(this.ctx, (n) => this.bin(n), (primary) => this.keepPrimarySettings(primary)))
   }
 
   /** A new replica's data dir is a pg_basebackup of the source (instead of initdb). */
@@ -159,8 +162,12 @@ export class PostgresqlService implements Datastore {
 
   /** A hot standby needs the primary's max_connections etc. at least (standby-minimums.ts). */
   private async raiseToPrimarySettings(): Promise<void> {
-    const raised = await raiseToPrimarySettings(this.ctx.paths, this.ctx.user, await this.bin('pg_controldata'))
-    if (raised.length) this.ctx.log(`prepare: the primary's settings kept for recovery: ${raised.join(', ')}`)
+    await this.keepPrimarySettings(await controlSettings(await this.bin('pg_controldata'), this.ctx.paths.data))
+  }
+
+  private async keepPrimarySettings(primary: Record<string, number>): Promise<void> {
+    const raised = await raiseToPrimarySettings(this.ctx.paths, this.ctx.user, primary)
+    if (raised.length) this.ctx.log(`the primary's settings kept for recovery: ${raised.join(', ')}`)
   }
 
   /** Once the standby answers: wait until it streams from the source. */
