@@ -196,7 +196,7 @@ t.test('an unreachable server: the lab hint only for this host, where a lab runs
   const { describeError } = await import('../../src/cli/errors.js')
   const { APIConnectionError } = await import('../../src/sdk/index.js')
   const refused = Object.assign(new Error('connect ECONNREFUSED'), { code: 'ECONNREFUSED' })
-  t.match(describeError(new APIConnectionError('http://127.0.0.1:8779/v1.0/p1/instances', refused)).hint, /Start a lab with 'trove server'/)
+  t.match(describeError(new APIConnectionError('http://127.0.0.1:8779/v1.0/p1/instances', refused)).hint, /Start a lab with 'trove server start'/)
   t.match(describeError(new APIConnectionError('http://[::1]:5000/v3/auth/tokens', refused)).hint, /Start a lab/)
   t.equal(describeError(new APIConnectionError('https://cloud.example.com:5000/v3/auth/tokens', refused)).hint, 'is the cloud reachable from here? Check OS_AUTH_URL / --os-auth-url and the network')
 })
