@@ -29,7 +29,7 @@ export const GROUPS: Record<string, string> = {
 }
 
 /** The commander program with every command and the global --os-* options. */
-export function buildProgram(io: IO, outcome: { promise?: Promise<void> }, onGlobals: (g: () => Record<string, unknown>) => void): Command {
+export function buildProgram(io: IO, outcome: { promise?: Promise<void>; exitCode?: number }, onGlobals: (g: () => Record<string, unknown>) => void): Command {
   const program = new Command('trove')
   program
     .description('trove: a Database-as-a-Service toolkit (the OpenStack Trove API, a lab server, and this client)')
@@ -137,7 +137,7 @@ function commandWords(program: Command, argv: string[]): string[] {
 
 /** Parses argv, runs the command, prints errors; returns the exit code. */
 export async function runProgram(argv: string[], io: IO): Promise<number> {
-  const outcome: { promise?: Promise<void> } = {}
+  const outcome: { promise?: Promise<void>; exitCode?: number } = {}
   let globals: () => Record<string, unknown> = () => ({})
   const abort = new AbortController()
   const onSigint = () => abort.abort(Object.assign(new Error('cancelled'), { name: 'AbortError' }))
@@ -163,7 +163,7 @@ export async function runProgram(argv: string[], io: IO): Promise<number> {
       return argv.length === 0 ? (program.outputHelp(), EXIT.usage) : EXIT.usage
     }
     await outcome.promise
-    return EXIT.ok
+    return outcome.exitCode ?? EXIT.ok
   } catch (e) {
     if (e instanceof CommanderError) { io.stderr(`${e.message}\n`); return EXIT.usage }
     if (abort.signal.aborted && io.signal === abort.signal) { io.stderr('cancelled\n'); return EXIT.cancelled }

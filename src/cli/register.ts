@@ -52,7 +52,7 @@ export function registerCommands(
   program: Command,
   specs: CommandSpec[],
   makeContext: (cmd: Command) => CommandContext,
-  outcome: { promise?: Promise<void> },
+  outcome: { promise?: Promise<void>; exitCode?: number },
   groupSummaries: Record<string, string> = {},
 ): void {
   const leaves: Command[] = []
@@ -86,6 +86,7 @@ export function registerCommands(
       ;(spec.args ?? []).forEach((a, i) => { args[a.name] = params[i] })
       const ctx = makeContext(command)
       outcome.promise = spec.run(ctx, args, opts).then((data) => {
+        if (data.kind === 'exit') { outcome.exitCode = data.code; return }
         const text = render(data, formatOptions(opts, ctx.io))
         if (text) ctx.io.stdout(text)
       })

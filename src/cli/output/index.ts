@@ -26,7 +26,7 @@ export interface ShowData {
 }
 
 /** What a command returns: a list, one object, nothing, or plain lines for stdout. */
-export type CommandData = ListData | ShowData | { kind: 'none' } | { kind: 'lines'; lines: string[] }
+export type CommandData = ListData | ShowData | { kind: 'none' } | { kind: 'lines'; lines: string[] } | { kind: 'exit'; code: number }
 
 /** The output options cliff adds to list and show commands. */
 export interface FormatOptions {
@@ -262,6 +262,7 @@ function renderShow(data: ShowData, opts: FormatOptions): string {
 export function render(data: CommandData, opts: FormatOptions = {}): string {
   switch (data.kind) {
     case 'none':
+    case 'exit':
       return ''
     case 'lines':
       return data.lines.map((l) => l + '\n').join('')
