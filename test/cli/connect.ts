@@ -1,7 +1,7 @@
 // instance connect / instance connection against a fake Trove endpoint: the client and its
 // arguments per engine, where the password comes from (never argv), exit codes, errors.
 // test/e2e/connect.ts drives the real clients against real engines under tmux.
-import t from 'tap'
+import t, { type Test } from 'tap'
 import { main } from '../../src/cli/main.js'
 import type { IO } from '../../src/cli/spec.js'
 import { fakeTrove } from '../helpers/fake-trove.js'
@@ -10,7 +10,7 @@ const instance = (type: string, ip = '127.0.0.9') => ({
   instance: { id: '7a1a2f4e-1111-4222-8333-944445555666', name: 'db1', status: 'ACTIVE', links: [], flavor: { id: '1' }, datastore: { type, version: 'x' }, ip: [ip] },
 })
 
-async function run(t: Parameters<Parameters<typeof t.test>[1]>[0], type: string, args: string[], o: { tty?: boolean; env?: Record<string, string>; installed?: string[]; code?: number } = {}) {
+async function run(t: Test, type: string, args: string[], o: { tty?: boolean; env?: Record<string, string>; installed?: string[]; code?: number } = {}) {
   const srv = await fakeTrove(t, (s) =>
     s.url.startsWith('/instances/db1') ? { body: instance(type) }
       : /^\/instances(\/detail)?(\?|$)/.test(s.url) ? { body: { instances: [instance(type).instance] } }
