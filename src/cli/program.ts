@@ -53,7 +53,12 @@ export function buildProgram(io: IO, outcome: { promise?: Promise<void>; exitCod
       io,
       globals,
       async client() {
-        client ??= makeClient(globals, io)
+        if (!client) {
+          client = makeClient(globals, io)
+          // Ctrl-C: drop the requests in flight (a --wait long poll), so that the process ends now.
+          const c = client
+          io.signal?.addEventListener('abort', () => { void c.close() }, { once: true })
+        }
         return client
       },
     }
@@ -142,7 +147,8 @@ export async function runProgram(argv: string[], io: IO): Promise<number> {
   const abort = new AbortController()
   const onSigint = () => abort.abort(Object.assign(new Error('cancelled'), { name: 'AbortError' }))
   io.signal ??= abort.signal
-  process.once('SIGINT', onSigint)
+  // on, not once: a second Ctrl-C while we finish must not kill us halfway (a stale spinner).
+  process.on('SIGINT', onSigint)
   try {
     const program = buildProgram(io, outcome, (g) => { globals = g })
     try {
