@@ -1,4 +1,4 @@
-import { Command, CommanderError, Option } from 'commander'
+import { Command, CommanderError, Help, Option } from 'commander'
 import type { TroveClient } from '../sdk/index.js'
 import { ENV_VARS } from './config/index.js'
 import { VERSION, makeClient } from './client-factory.js'
@@ -36,6 +36,7 @@ export function buildProgram(io: IO, outcome: { promise?: Promise<void>; exitCod
     .version(VERSION, '--version', 'show the version and exit')
     .exitOverride()
     .configureOutput({ writeOut: io.stdout, writeErr: io.stderr, getOutHelpWidth: () => io.columns ?? 100, getErrHelpWidth: () => io.columns ?? 100 })
+    .configureHelp({ formatItem: narrowFormatItem })
     .showSuggestionAfterError()
     .helpCommand(false)
   for (const v of ENV_VARS) {
@@ -124,6 +125,18 @@ export function buildProgram(io: IO, outcome: { promise?: Promise<void>; exitCod
     .requiredOption('--config <file>', "the instance's agent.json")
     .action(() => { /* handled by main()'s fast path */ })
   return program
+}
+
+/**
+ * Help items on a narrow terminal: when the widest term leaves the description column too
+ * narrow to wrap (commander then lets lines run past the edge), the description goes under
+ * its term instead, indented and wrapped to the width (as argparse does).
+ */
+function narrowFormatItem(this: Help, term: string, termWidth: number, description: string, helper: Help): string {
+  const width = helper.helpWidth ?? 80
+  if (!description || width - termWidth - 4 >= helper.minWidthToWrap) return Help.prototype.formatItem.call(this, term, termWidth, description, helper)
+  const indent = 8
+  return `  ${term}\n${' '.repeat(indent)}${helper.boxWrap(description, Math.max(20, width - indent)).replace(/\n/g, `\n${' '.repeat(indent)}`)}`
 }
 
 /** The command words of argv that name registered (sub)commands, e.g. ['instance', 'list']. */

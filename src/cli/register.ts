@@ -28,6 +28,17 @@ function addOutputOptions(cmd: Command, kind: 'list' | 'show'): void {
   }
 }
 
+/** An example as shell lines that fit `width`: broken between words with ` \\` continuations. */
+export function wrapExample(example: string, width: number): string {
+  const lines: string[] = []
+  let line = '  '
+  for (const word of example.split(' ')) {
+    if (line.trim() && line.length + 1 + word.length + 2 > width) { lines.push(line + ' \\'); line = '      ' }
+    line += (line.trim() ? ' ' : '') + word
+  }
+  return [...lines, line].join('\n')
+}
+
 /** Finds or creates the chain of parent commands for a spec's words. */
 function parentFor(program: Command, words: string[], summaries: Record<string, string>): Command {
   let cur = program
@@ -78,7 +89,14 @@ export function registerCommands(
     }
     leaves.push(cmd)
     if (spec.output !== 'none') addOutputOptions(cmd, spec.output)
-    if (spec.examples?.length) cmd.addHelpText('after', `\nExamples:\n${spec.examples.map((e) => `  ${e}`).join('\n')}\n`)
+    if (spec.examples?.length) {
+      const examples = spec.examples
+      cmd.addHelpText('after', (ctx) => {
+        const out = ctx.command.configureOutput()
+        const width = (ctx.error ? out.getErrHelpWidth?.() : out.getOutHelpWidth?.()) ?? 80
+        return `\nExamples:\n${examples.map((e) => wrapExample(e, width)).join('\n')}\n`
+      })
+    }
     cmd.action((...params: unknown[]) => {
       const command = params[params.length - 1] as Command
       const opts = command.opts()

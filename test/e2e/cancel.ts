@@ -1,6 +1,7 @@
 // Ctrl-C during `--wait` on a real terminal (tmux): exit 3, "cancelled", the progress line ends
 // on a clean "✖ ... cancelled" (no stale spinner, no ERROR), the process ends at once (the long
-// poll in flight is dropped), and the instance goes on to ACTIVE without us.
+// poll in flight is dropped), and the instance goes on to ACTIVE without us. MariaDB: its first instance in a new lab makes
+// the data-dir template, which leaves time to see BUILD; the server is then paused.
 import t from 'tap'
 import { execFileSync } from 'node:child_process'
 import { join } from 'node:path'
@@ -14,7 +15,7 @@ async function screenMatching(session: string, re: RegExp, ms = 120_000): Promis
   while (Date.now() < deadline) {
     screen = tmux('capture-pane', '-t', session, '-p')
     if (re.test(screen)) return screen
-    await new Promise((r) => setTimeout(r, 50))
+    await new Promise((r) => setTimeout(r, 20))
   }
   throw new Error(`the terminal never showed ${re}; it shows:\n${screen}`)
 }
@@ -26,8 +27,11 @@ t.test('Ctrl-C during instance create --wait', async (t) => {
   tmux('new-session', '-d', '-s', session, '-x', '140', '-y', '30', 'bash --norc --noprofile')
   t.teardown(() => { try { tmux('kill-session', '-t', session) } catch { /* gone */ } })
   const env = `env -u NODE_OPTIONS OS_CLIENT_CONFIG_FILE=${server.cloudsFile} OS_CLOUD=trove-lab`
-  tmux('send-keys', '-t', session, `${env} ${process.execPath} ${TROVE} instance create cx-db --flavor 1 --size 1 --datastore redis --wait; echo "EXIT=$?"`, 'Enter')
+  tmux('send-keys', '-t', session, `${env} ${process.execPath} ${TROVE} instance create cx-db --flavor 1 --size 1 --datastore mariadb --wait; echo "EXIT=$?"`, 'Enter')
   await screenMatching(session, /instance cx-db \([0-9a-f-]{36}\) BUILD/)
+  // The server paused: the build cannot finish first, and the CLI's long poll hangs in flight.
+  process.kill(server.child.pid!, 'SIGSTOP')
+  t.teardown(() => { try { process.kill(server.child.pid!, 'SIGCONT') } catch { /* gone */ } })
   tmux('send-keys', '-t', session, 'C-c')
   // Well under the long poll's length: the request in flight does not hold the process.
   const screen = await screenMatching(session, /EXIT=\d+/, 10_000)
@@ -36,6 +40,7 @@ t.test('Ctrl-C during instance create --wait', async (t) => {
   t.match(screen, /^cancelled$/m, 'the one-line message')
   t.notMatch(screen, /ERROR|BUILD \d/, 'no ERROR, no stale BUILD spinner')
 
+  process.kill(server.child.pid!, 'SIGCONT')
   // The create goes on without us.
   const deadline = Date.now() + 300_000
   let status = ''

@@ -24,7 +24,7 @@ async function progressFor(ctx: CommandContext, label: string): Promise<Progress
     update(status, detail) { state = { ...state, status, detail }; app.rerender(view()) },
     finish(status) {
       clearInterval(tick)
-      app.rerender(createElement(WaitView, { label, status, elapsedMs: Date.now() - start, frame: 0, done: status !== 'ERROR' }))
+      app.rerender(createElement(WaitView, { label, status, elapsedMs: Date.now() - start, frame: 0, done: status !== 'ERROR' && status !== 'cancelled' && status !== '?' }))
       app.unmount()
     },
   }
