@@ -23,6 +23,8 @@ export interface ListData {
 export interface ShowData {
   kind: 'show'
   fields: Record<string, unknown>
+  /** Human text for some fields in the table format only (machine formats keep the wire value). */
+  display?: Record<string, string>
 }
 
 /** What a command returns: a list, one object, nothing, or plain lines for stdout. */
@@ -228,7 +230,7 @@ function renderShow(data: ShowData, opts: FormatOptions): string {
     case 'table': {
       const spec: PrettyTableSpec = {
         fieldNames: ['Field', 'Value'],
-        rows: names.map((n, i) => [cellText(n), cellText(values[i])]),
+        rows: names.map((n, i) => [cellText(n), data.display?.[n] ?? cellText(values[i])]),
         align: ['l', 'l'],
         printEmpty: false,
       }
