@@ -1,7 +1,8 @@
 // Ctrl-C during `--wait` on a real terminal (tmux): exit 3, "cancelled", the progress line ends
 // on a clean "✖ ... cancelled" (no stale spinner, no ERROR), the process ends at once (the long
-// poll in flight is dropped), and the instance goes on to ACTIVE without us. MariaDB: its first instance in a new lab makes
-// the data-dir template, which leaves time to see BUILD; the server is then paused.
+// poll in flight is dropped), and the instance goes on to ACTIVE without us. MariaDB: its first
+// instance in a new lab makes the data-dir template, which leaves time to see BUILD; the server
+// is then paused (SIGSTOP), so the build cannot finish first and the long poll hangs in flight.
 import t from 'tap'
 import { execFileSync } from 'node:child_process'
 import { join } from 'node:path'
