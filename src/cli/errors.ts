@@ -24,6 +24,14 @@ export function describeError(e: unknown): { message: string; hint?: string; exi
       hint: `check OS_CLOUD / OS_USERNAME / OS_PASSWORD${e.lab ? '; for a lab: export OS_CLIENT_CONFIG_FILE=<data dir>/clouds.yaml OS_CLOUD=trove-lab' : ''}`,
     }
   }
+  if (e instanceof APIError && e.status === 413 && /^Quota exceeded for resources: \[(.*)\]/.test(e.message)) {
+    const resource = /'(\w+)'/.exec(e.message)?.[1] ?? 'instances'
+    return {
+      message: `${e.message} (HTTP ${e.status})${e.requestId ? ` (Request-ID: ${e.requestId})` : ''}`,
+      exitCode: EXIT.failure,
+      hint: `see the project's usage with 'trove quota show PROJECT'; an admin raises the limit: 'trove quota update PROJECT ${resource} N' (a lab: OS_CLOUD=trove-lab-admin), or frees some (delete instances or backups)`,
+    }
+  }
   if (e instanceof APIError) {
     return { message: `${e.message} (HTTP ${e.status})${e.requestId ? ` (Request-ID: ${e.requestId})` : ''}`, exitCode: EXIT.failure }
   }

@@ -1,3 +1,5 @@
+import { spawn } from 'node:child_process'
+import { constants as osConstants } from 'node:os'
 import type { IO } from './spec.js'
 
 /** The real process as IO. */
@@ -14,6 +16,17 @@ export function processIO(): IO {
     stderrIsTTY: Boolean(process.stderr.isTTY),
     columns: process.stdout.columns,
     env: process.env,
+    exec: (program, args) => new Promise((resolve, reject) => {
+      // The terminal sends Ctrl-C and Ctrl-\\ to the client and to us: the client decides what
+      // they mean (psql cancels a query), we stay until it exits.
+      const ignore = () => {}
+      process.on('SIGINT', ignore)
+      process.on('SIGQUIT', ignore)
+      const done = () => { process.off('SIGINT', ignore); process.off('SIGQUIT', ignore) }
+      const child = spawn(program, args, { stdio: 'inherit' })
+      child.once('error', (e: NodeJS.ErrnoException) => { done(); if (e.code === 'ENOENT') resolve(undefined); else reject(e) })
+      child.once('exit', (code, signal) => { done(); resolve(code ?? 128 + (signal ? (osConstants.signals[signal] ?? 0) : 0)) })
+    }),
   }
 }
 

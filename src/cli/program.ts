@@ -1,4 +1,4 @@
-import { Command, CommanderError, Option } from 'commander'
+import { Command, CommanderError, Help, Option } from 'commander'
 import type { TroveClient } from '../sdk/index.js'
 import { ENV_VARS } from './config/index.js'
 import { VERSION, makeClient } from './client-factory.js'
@@ -30,13 +30,14 @@ export const GROUPS: Record<string, string> = {
 }
 
 /** The commander program with every command and the global --os-* options. */
-export function buildProgram(io: IO, outcome: { promise?: Promise<void> }, onGlobals: (g: () => Record<string, unknown>) => void): Command {
+export function buildProgram(io: IO, outcome: { promise?: Promise<void>; exitCode?: number }, onGlobals: (g: () => Record<string, unknown>) => void): Command {
   const program = new Command('trove')
   program
     .description('trove: a Database-as-a-Service toolkit (the OpenStack Trove API, a lab server, and this client)')
     .version(VERSION, '--version', 'show the version and exit')
     .exitOverride()
     .configureOutput({ writeOut: io.stdout, writeErr: io.stderr, getOutHelpWidth: () => io.columns ?? 100, getErrHelpWidth: () => io.columns ?? 100 })
+    .configureHelp({ formatItem: narrowFormatItem })
     .showSuggestionAfterError()
     .helpCommand(false)
   for (const v of ENV_VARS) {
@@ -54,7 +55,12 @@ export function buildProgram(io: IO, outcome: { promise?: Promise<void> }, onGlo
       io,
       globals,
       async client() {
-        client ??= makeClient(globals, io)
+        if (!client) {
+          client = makeClient(globals, io)
+          // Ctrl-C: drop the requests in flight (a --wait long poll), so that the process ends now.
+          const c = client
+          io.signal?.addEventListener('abort', () => { void c.close() }, { once: true })
+        }
         return client
       },
     }
@@ -101,6 +107,18 @@ export function buildProgram(io: IO, outcome: { promise?: Promise<void> }, onGlo
   return program
 }
 
+/**
+ * Help items on a narrow terminal: when the widest term leaves the description column too
+ * narrow to wrap (commander then lets lines run past the edge), the description goes under
+ * its term instead, indented and wrapped to the width (as argparse does).
+ */
+function narrowFormatItem(this: Help, term: string, termWidth: number, description: string, helper: Help): string {
+  const width = helper.helpWidth ?? 80
+  if (!description || width - termWidth - 4 >= helper.minWidthToWrap) return Help.prototype.formatItem.call(this, term, termWidth, description, helper)
+  const indent = 8
+  return `  ${term}\n${' '.repeat(indent)}${helper.boxWrap(description, Math.max(20, width - indent)).replace(/\n/g, `\n${' '.repeat(indent)}`)}`
+}
+
 /** The command words of argv that name registered (sub)commands, e.g. ['instance', 'list']. */
 function commandWords(program: Command, argv: string[]): string[] {
   const words: string[] = []
@@ -117,12 +135,13 @@ function commandWords(program: Command, argv: string[]): string[] {
 
 /** Parses argv, runs the command, prints errors; returns the exit code. */
 export async function runProgram(argv: string[], io: IO): Promise<number> {
-  const outcome: { promise?: Promise<void> } = {}
+  const outcome: { promise?: Promise<void>; exitCode?: number } = {}
   let globals: () => Record<string, unknown> = () => ({})
   const abort = new AbortController()
   const onSigint = () => abort.abort(Object.assign(new Error('cancelled'), { name: 'AbortError' }))
   io.signal ??= abort.signal
-  process.once('SIGINT', onSigint)
+  // on, not once: a second Ctrl-C while we finish must not kill us halfway (a stale spinner).
+  process.on('SIGINT', onSigint)
   try {
     const program = buildProgram(io, outcome, (g) => { globals = g })
     try {
@@ -143,7 +162,7 @@ export async function runProgram(argv: string[], io: IO): Promise<number> {
       return argv.length === 0 ? (program.outputHelp(), EXIT.usage) : EXIT.usage
     }
     await outcome.promise
-    return EXIT.ok
+    return outcome.exitCode ?? EXIT.ok
   } catch (e) {
     if (e instanceof CommanderError) { io.stderr(`${e.message}\n`); return EXIT.usage }
     if (abort.signal.aborted && io.signal === abort.signal) { io.stderr('cancelled\n'); return EXIT.cancelled }

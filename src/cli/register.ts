@@ -29,6 +29,17 @@ function addOutputOptions(cmd: Command, kind: 'list' | 'show'): void {
   }
 }
 
+/** An example as shell lines that fit `width`: broken between words with ` \\` continuations. */
+export function wrapExample(example: string, width: number): string {
+  const lines: string[] = []
+  let line = '  '
+  for (const word of example.split(' ')) {
+    if (line.trim() && line.length + 1 + word.length + 2 > width) { lines.push(line + ' \\'); line = '      ' }
+    line += (line.trim() ? ' ' : '') + word
+  }
+  return [...lines, line].join('\n')
+}
+
 /** Finds or creates the chain of parent commands for a spec's words. */
 function parentFor(program: Command, words: string[], summaries: Record<string, string>): Command {
   let cur = program
@@ -53,7 +64,7 @@ export function registerCommands(
   program: Command,
   specs: CommandSpec[],
   makeContext: (cmd: Command) => CommandContext,
-  outcome: { promise?: Promise<void> },
+  outcome: { promise?: Promise<void>; exitCode?: number },
   groupSummaries: Record<string, string> = {},
 ): void {
   const leaves: Command[] = []
@@ -79,7 +90,14 @@ export function registerCommands(
     }
     leaves.push(cmd)
     if (spec.output !== 'none') addOutputOptions(cmd, spec.output)
-    if (spec.examples?.length) cmd.addHelpText('after', `\nExamples:\n${spec.examples.map((e) => `  ${e}`).join('\n')}\n`)
+    if (spec.examples?.length) {
+      const examples = spec.examples
+      cmd.addHelpText('after', (ctx) => {
+        const out = ctx.command.configureOutput()
+        const width = (ctx.error ? out.getErrHelpWidth?.() : out.getOutHelpWidth?.()) ?? 80
+        return `\nExamples:\n${examples.map((e) => wrapExample(e, width)).join('\n')}\n`
+      })
+    }
     cmd.action((...params: unknown[]) => {
       const command = params[params.length - 1] as Command
       const opts = command.opts()
@@ -93,6 +111,7 @@ export function registerCommands(
         return
       }
       outcome.promise = spec.run(ctx, args, opts).then((data) => {
+        if (data.kind === 'exit') { outcome.exitCode = data.code; return }
         const text = render(data, formatOptions(opts, ctx.io))
         if (text) ctx.io.stdout(text)
       })

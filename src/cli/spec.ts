@@ -14,6 +14,11 @@ export interface IO {
   signal?: AbortSignal
   /** Answers a prompt (tests); by default prompts read the terminal with node:readline. Null = cancelled. */
   ask?(question: string): Promise<string | null>
+  /**
+   * Runs a program on this terminal (stdio inherited) and resolves its exit code, or
+   * undefined when the program is not installed (`instance connect`).
+   */
+  exec?(program: string, args: string[]): Promise<number | undefined>
 }
 
 /** An option of a command, in commander's flag syntax ('--size <size>'). */

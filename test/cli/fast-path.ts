@@ -3,7 +3,7 @@ import { parse } from 'yaml'
 import { fastParse } from '../../src/cli/fast.js'
 import { instanceList } from '../../src/cli/commands/instance/list.js'
 import { instanceShow } from '../../src/cli/commands/instance/show.js'
-import { parseSimpleYaml } from '../../src/cli/config/simple-yaml.js'
+import { parseSimpleYaml } from '../../src/sdk/auth/simple-yaml.js'
 import { apiLab } from '../helpers/api.js'
 import { runMain } from '../helpers/lab.js'
 

@@ -40,7 +40,9 @@ t.test('wait view frames', async (t) => {
   view.rerender(createElement(WaitView, { label: 'instance db1 (42)', status: 'ACTIVE', elapsedMs: 9876, frame: 0, done: true }))
   t.equal(plain(view.lastFrame()), '✔ instance db1 (42) ACTIVE 9.9s')
   view.rerender(createElement(WaitView, { label: 'instance db1 (42)', status: 'ERROR', elapsedMs: 500, frame: 0 }))
-  t.equal(plain(view.lastFrame()), '⠋ instance db1 (42) ERROR 0.5s')
+  t.equal(plain(view.lastFrame()), '✖ instance db1 (42) ERROR 0.5s', 'a failed wait ends on ✖, not a spinner frame')
+  view.rerender(createElement(WaitView, { label: 'instance db1 (42)', status: 'cancelled', elapsedMs: 500, frame: 3 }))
+  t.equal(plain(view.lastFrame()), '✖ instance db1 (42) cancelled 0.5s')
   view.unmount()
 })
 

@@ -3,6 +3,8 @@ import { instanceCreate } from './instance/create.js'
 import { instanceDelete } from './instance/delete.js'
 import { instanceList } from './instance/list.js'
 import { instanceShow } from './instance/show.js'
+import { instanceConnect } from './instance/connect.js'
+import { instanceConnection } from './instance/connection.js'
 import { instanceResizeFlavor } from './instance/resize-flavor.js'
 import { instanceResizeVolume } from './instance/resize-volume.js'
 import { instanceRestart } from './instance/restart.js'
@@ -100,7 +102,7 @@ import { moduleRemove } from './module/remove.js'
 import { moduleRetrieve } from './module/retrieve.js'
 /** Every API command, in help order. */
 export const COMMANDS: CommandSpec[] = [
-  instanceCreate, instanceDelete, instanceList, instanceShow,
+  instanceCreate, instanceDelete, instanceList, instanceShow, instanceConnect, instanceConnection,
   instanceResizeFlavor, instanceResizeVolume, instanceRestart, instanceUpgrade, instanceUpdate,
   instanceResetStatus, instanceForceDelete, instanceReboot, instanceRebuild,
   instancePromote, instanceEject, instanceDetach,

@@ -23,10 +23,12 @@ export interface ListData {
 export interface ShowData {
   kind: 'show'
   fields: Record<string, unknown>
+  /** Human text for some fields in the table format only (machine formats keep the wire value). */
+  display?: Record<string, string>
 }
 
 /** What a command returns: a list, one object, nothing, or plain lines for stdout. */
-export type CommandData = ListData | ShowData | { kind: 'none' } | { kind: 'lines'; lines: string[] }
+export type CommandData = ListData | ShowData | { kind: 'none' } | { kind: 'lines'; lines: string[] } | { kind: 'exit'; code: number }
 
 /** The output options cliff adds to list and show commands. */
 export interface FormatOptions {
@@ -228,7 +230,7 @@ function renderShow(data: ShowData, opts: FormatOptions): string {
     case 'table': {
       const spec: PrettyTableSpec = {
         fieldNames: ['Field', 'Value'],
-        rows: names.map((n, i) => [cellText(n), cellText(values[i])]),
+        rows: names.map((n, i) => [cellText(n), data.display?.[n] ?? cellText(values[i])]),
         align: ['l', 'l'],
         printEmpty: false,
       }
@@ -262,6 +264,7 @@ function renderShow(data: ShowData, opts: FormatOptions): string {
 export function render(data: CommandData, opts: FormatOptions = {}): string {
   switch (data.kind) {
     case 'none':
+    case 'exit':
       return ''
     case 'lines':
       return data.lines.map((l) => l + '\n').join('')

@@ -4,9 +4,10 @@ import { Box, Text } from 'ink'
 export function WaitView(props: { label: string; status: string; detail?: string; elapsedMs: number; frame: number; done?: boolean }) {
   const frames = ['⠋', '⠙', '⠹', '⠸', '⠼', '⠴', '⠦', '⠧', '⠇', '⠏']
   const color = props.status === 'ERROR' ? 'red' : props.done ? 'green' : 'yellow'
+  const stopped = props.status === 'ERROR' || props.status === 'cancelled'
   return (
     <Box>
-      <Text color={color}>{props.done ? '✔' : frames[props.frame % frames.length]} </Text>
+      <Text color={color}>{props.done ? '✔' : stopped ? '✖' : frames[props.frame % frames.length]} </Text>
       <Text>{props.label} </Text>
       <Text color={color} bold>{props.status}</Text>
       {props.detail ? <Text dimColor> {props.detail}</Text> : null}

@@ -24,10 +24,20 @@ async function progressFor(ctx: CommandContext, label: string): Promise<Progress
     update(status, detail) { state = { ...state, status, detail }; app.rerender(view()) },
     finish(status) {
       clearInterval(tick)
-      app.rerender(createElement(WaitView, { label, status, elapsedMs: Date.now() - start, frame: 0, done: status !== 'ERROR' }))
+      app.rerender(createElement(WaitView, { label, status, elapsedMs: Date.now() - start, frame: 0, done: status !== 'ERROR' && status !== 'cancelled' && status !== '?' }))
       app.unmount()
     },
   }
+}
+
+/**
+ * The status the progress line ends on when the wait throws: `cancelled` on Ctrl-C (the
+ * operation goes on without us: never ERROR for an instance that may yet become ACTIVE),
+ * ERROR only when the status was the failure, else the last status seen.
+ */
+function endStatus(e: unknown, last: string, failure: string): string {
+  if (e instanceof Error && e.name === 'AbortError') return 'cancelled'
+  return last === failure ? 'ERROR' : last || '?'
 }
 
 /**
@@ -57,7 +67,7 @@ export async function waitForInstance(ctx: CommandContext, client: TroveClient, 
     progress.finish(r ? r.status : 'DELETED')
     return r
   } catch (e) {
-    progress.finish(last === 'ERROR' ? 'ERROR' : last || 'ERROR')
+    progress.finish(endStatus(e, last, 'ERROR'))
     throw e
   }
 }
@@ -86,7 +96,7 @@ export async function waitForBackup(ctx: CommandContext, client: TroveClient, id
     progress.finish(r ? r.status : 'DELETED')
     return r
   } catch (e) {
-    progress.finish(last === 'FAILED' ? 'ERROR' : last || 'ERROR')
+    progress.finish(endStatus(e, last, 'FAILED'))
     throw e
   }
 }

@@ -191,6 +191,13 @@ export async function instanceRoutes(app: FastifyInstance, { lab }: { lab: Lab }
     }))
     lab.notifications.instanceCreateStarted(req, lab.instances.get(id), body)
     if (group) lab.db.prepare('UPDATE instances SET configuration_id = ? WHERE id = ?').run(group.id, id)
+    // A restore has the root its backup's instance had (MariaDB and PostgreSQL keep it in the
+    // data; Redis in the backup's metadata), so root show says so, as upstream records it.
+    if (restore) {
+      lab.db.prepare(`INSERT INTO root_enabled_history (id, user, created, deleted_at)
+        SELECT ?, h.user, ?, NULL FROM backups b JOIN root_enabled_history h ON h.id = b.instance_id AND h.deleted_at IS NULL WHERE b.id = ?
+        ON CONFLICT(id) DO NOTHING`).run(id, new Date().toISOString().slice(0, 19), restore.spec.backupId)
+    }
     lab.tasks.submit('create_instance', id, { databases: body.databases ?? [], users: body.users ?? [], ...(restore ? { restore: restore.spec } : {}), ...(group ? { configuration: group.id } : {}), ...(createModules.length ? { modules: createModules.map((m) => m.id) } : {}) })
     const inst = lab.instances.get(id)!
     return { instance: instanceView(req, inst, lab, { detail: true, admin: isAdmin }) }

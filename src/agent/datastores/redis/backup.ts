@@ -3,7 +3,8 @@ import { createConnection, type Socket } from 'node:net'
 import { join } from 'node:path'
 import type { BackupInfo, RestoreSpec } from '../../../protocol/index.js'
 import type { InstancePaths, RunUser } from '../types.js'
-import { BackupError, copyVerified, fileToStore, move, removePartial, writeMeta, type StoredBackup } from '../backup-files.js'
+import { BackupError, copyVerified, fileToStore, metaFor, move, removePartial, writeMeta, type StoredBackup } from '../backup-files.js'
+import { safeRootRules } from './replication.js'
 
 /** What the Redis backup code needs from the service. */
 export interface RedisBackupContext {
@@ -12,6 +13,8 @@ export interface RedisBackupContext {
   /** The admin unix socket and the file holding the admin password (for a direct connection). */
   socket: string
   secretFile: string
+  /** Root's ACL rule when root is enabled (password as a hash): kept in the backup's metadata for a restore. */
+  rootAcl?: string
 }
 
 const EXT = '.rdb'
@@ -136,7 +139,7 @@ export async function redisBackup(ctx: RedisBackupContext, info: BackupInfo, sto
   }
   try {
     const stored = await fileToStore(join(ctx.paths.data, DUMP), storeDir, info.id, EXT)
-    await writeMeta(storeDir, info.id, { engine: 'redis', type: 'full' })
+    await writeMeta(storeDir, info.id, { engine: 'redis', type: 'full', ...(ctx.rootAcl ? { root_acl: ctx.rootAcl } : {}) })
     return stored
   } catch (e) {
     await removePartial(storeDir, info.id, [EXT])
@@ -150,7 +153,8 @@ const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms))
  * Restore: the RDB copied into tmp with its MD5 checked on the way (one read), then
  * renamed to the empty data dir's dump.rdb (the run user's, 0600), loaded at start
  * (the config has appendonly no: engines.md 3's trap). The admin password lives in the
- * config/ACL file, not in the data.
+ * config/ACL file, not in the data; root's rule comes from the backup's metadata
+ * (redisRootAfterRestore, once the engine runs).
  */
 export async function redisRestore(ctx: RedisBackupContext, spec: RestoreSpec): Promise<void> {
   if (!spec.chain.length) throw new BackupError(`backup ${spec.backupId} has no files to restore`)
@@ -160,4 +164,11 @@ export async function redisRestore(ctx: RedisBackupContext, spec: RestoreSpec): 
   await copyVerified(spec.chain[0]!, tmp)
   await chown(tmp, ctx.user.uid, ctx.user.gid)
   await move(tmp, join(ctx.paths.data, DUMP))
+}
+
+/** The root rule the restored backup's instance had (from its metadata), when it is safe to apply. */
+export async function redisRootOfBackup(spec: RestoreSpec): Promise<string | undefined> {
+  const full = spec.chain[0]
+  if (!full) return undefined
+  return safeRootRules((await metaFor<{ root_acl?: unknown }>(full.location, full.id))?.root_acl)
 }

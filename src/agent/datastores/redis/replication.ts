@@ -89,8 +89,7 @@ export class RedisReplication implements EngineReplication {
 
   /** The source's root rule from the snapshot, when it is one we can pass on as is. */
   private static rootRules(ctx: ReplicaContext): string | undefined {
-    const r = (ctx.replica_conf as { root_acl?: unknown }).root_acl
-    return typeof r === 'string' && r.split(' ').every((w) => ROOT_RULE.test(w)) && /(^| )#[0-9a-f]{64}( |$)/.test(r) ? r : undefined
+    return safeRootRules((ctx.replica_conf as { root_acl?: unknown }).root_acl)
   }
 
 
@@ -158,4 +157,13 @@ export class RedisReplication implements EngineReplication {
     const i = await this.info()
     return [i.master_host ? `${i.master_host}:${i.master_port ?? ''}` : '', Number(i.slave_repl_offset ?? 0)]
   }
+}
+
+/**
+ * A root ACL rule (what follows `user root ` in ACL LIST) that came from another agent (a
+ * replication snapshot, a backup's metadata) and may be applied as is: known words only, and
+ * the password as a SHA-256 hash, never in clear.
+ */
+export function safeRootRules(r: unknown): string | undefined {
+  return typeof r === 'string' && r.split(' ').every((w) => ROOT_RULE.test(w)) && /(^| )#[0-9a-f]{64}( |$)/.test(r) ? r : undefined
 }

@@ -139,11 +139,19 @@ export class RedisService implements Datastore {
 
   // Backups (redis/backup.ts).
   async backup(info: BackupInfo, storeDir: string): Promise<StoredBackup> {
-    return (await import('./backup.js')).redisBackup(this.backupContext(), info, storeDir)
+    // ACL users are not in the RDB: root's rule (a hash, not the password) goes in the metadata.
+    const line = (await redisClient(this.sockets[0]!, this.secretFile).run(['ACL LIST'])).find((l) => l.startsWith('user root on '))
+    return (await import('./backup.js')).redisBackup({ ...this.backupContext(), rootAcl: line?.slice('user root '.length) }, info, storeDir)
   }
 
   async restoreBackup(spec: RestoreSpec): Promise<void> {
     return (await import('./backup.js')).redisRestore(this.backupContext(), spec)
+  }
+
+  /** A restored instance keeps the root its backup's instance had (same password). */
+  async afterRestore(spec: RestoreSpec): Promise<void> {
+    const rules = await (await import('./backup.js')).redisRootOfBackup(spec)
+    if (rules) await redisClient(this.sockets[0]!, this.secretFile).run([`ACL SETUSER root reset ${rules}`, 'ACL SAVE'])
   }
 
   private backupContext() {

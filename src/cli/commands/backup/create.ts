@@ -2,7 +2,7 @@ import type { BackupCreate } from '../../../sdk/index.js'
 import type { CommandSpec } from '../../spec.js'
 import { CliError } from '../../errors.js'
 import { waitForBackup } from '../../ui/wait.js'
-import { instanceRefFor, showFields } from './fields.js'
+import { instanceRefFor, showData } from './fields.js'
 
 export const backupCreate: CommandSpec = {
   path: ['backup', 'create'],
@@ -40,6 +40,6 @@ export const backupCreate: CommandSpec = {
     }
     let backup = await client.backups.create(body)
     if (opts.wait) backup = (await waitForBackup(ctx, client, backup.id, 'COMPLETED', opts, backup.name)) ?? backup
-    return { kind: 'show', fields: showFields(backup) }
+    return showData(backup)
   },
 }

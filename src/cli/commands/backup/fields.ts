@@ -1,5 +1,6 @@
 import type { Backup, TroveClient } from '../../../sdk/index.js'
 import { CliError } from '../../errors.js'
+import { pyStr } from '../../output/python-repr.js'
 import { findResource, isUuidLike } from '../../resolve.js'
 
 /** `backup list` columns (cli.md 7.3), in order. */
@@ -25,6 +26,27 @@ export function showFields(b: Backup): Record<string, unknown> {
     } else out[k] = v
   }
   return out
+}
+
+/**
+ * A backup's size (GiB on the wire, so a small one is 9.4e-08) as people read it, with the wire
+ * value after it: `101 B (9.4e-08 GB)`. Tables only: -f value/json keep the number.
+ */
+export function readableSize(gb: unknown): string | undefined {
+  if (typeof gb !== 'number' || !Number.isFinite(gb) || gb < 0) return undefined
+  const bytes = gb * 1024 ** 3
+  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB']
+  let v = bytes
+  let u = 0
+  while (v >= 1024 && u < units.length - 1) { v /= 1024; u++ }
+  const text = u === 0 ? `${Math.round(v)} B` : `${v < 10 ? v.toFixed(1) : Math.round(v)} ${units[u]}`
+  return `${text} (${pyStr(gb)} GB)`
+}
+
+/** `backup show`/`create` output: the fields, with the size readable in a table. */
+export function showData(b: Backup): { kind: 'show'; fields: Record<string, unknown>; display?: Record<string, string> } {
+  const size = readableSize(b.size)
+  return { kind: 'show', fields: showFields(b), ...(size ? { display: { size } } : {}) }
 }
 
 /** Algorithm A (cli.md 4): GET by id, else list and match the name exactly. */

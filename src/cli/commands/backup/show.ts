@@ -1,5 +1,5 @@
 import type { CommandSpec } from '../../spec.js'
-import { findBackup, showFields } from './fields.js'
+import { findBackup, showData } from './fields.js'
 
 export const backupShow: CommandSpec = {
   path: ['backup', 'show'],
@@ -9,6 +9,6 @@ export const backupShow: CommandSpec = {
   examples: ['trove backup show b1', 'trove backup show b1 -f value -c status'],
   async run(ctx, args) {
     const client = await ctx.client()
-    return { kind: 'show', fields: showFields(await findBackup(client, String(args.backup))) }
+    return showData(await findBackup(client, String(args.backup)))
   },
 }

@@ -7,7 +7,7 @@ import * as os from 'node:os'
 import * as path from 'node:path'
 import { createRequire } from 'node:module'
 import { parseSimpleYaml } from './simple-yaml.js'
-import { ConfigError } from '../../sdk/auth/config.js'
+import { ConfigError } from './config.js'
 
 /** The file-system access `loadClouds` needs; tests inject temp directories through it. */
 export interface ConfigFs {
