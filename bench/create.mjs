@@ -1,7 +1,7 @@
 // create->ACTIVE per engine next to the engine's own init+start, server idle RSS, agent RSS.
 // Run with `npm run bench` (or `node bench/create.mjs` after a build). Writes its section of BENCHMARKS.md.
 import { spawn, execFileSync } from 'node:child_process'
-import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync } from 'node:fs'
+import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { createServer } from 'node:net'
 import { join } from 'node:path'
 import { parse } from 'yaml'

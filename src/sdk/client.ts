@@ -4,7 +4,7 @@ import type { AuthOptions } from './auth/config.js'
 import { databaseUrl, findEndpoint, issueToken, type JsonHttp, type TokenInfo } from './auth/keystone.js'
 import { v3Root } from './auth/keystone.js'
 import { tokenCacheKey, tokenStillGood, type TokenCache } from './auth/token-cache.js'
-import { APIConnectionError, APIError, APITimeoutError, TroveError, UnauthorizedError, makeAPIError } from './errors.js'
+import { APIConnectionError, type APIError, APITimeoutError, TroveError, UnauthorizedError, makeAPIError } from './errors.js'
 import { Instances } from './resources/instances.js'
 import { Flavors } from './resources/flavors.js'
 import { Datastores, DatastoreVersions } from './resources/datastores.js'
@@ -162,7 +162,7 @@ export class TroveClient {
       throw new APIConnectionError(url, e)
     }
     const text = res.text
-    let parsed: unknown = undefined
+    let parsed: unknown
     if (text) { try { parsed = JSON.parse(text) } catch { parsed = text } }
     this.opts.debug?.(`RESP: [${res.status}] ${res.headers['x-openstack-request-id'] ?? ''} ${redact(text.slice(0, 2000))}`)
     return { status: res.status, body: parsed, headers: res.headers }

@@ -100,6 +100,7 @@ export function TopApp(p: { load: () => Promise<TopSnapshot>; intervalS: number;
   const [detailId, setDetailId] = useState<string>()
   const alive = useRef(true)
 
+  // biome-ignore lint/correctness/useExhaustiveDependencies: one polling loop for the view's life; load and interval are fixed props
   useEffect(() => {
     alive.current = true
     let timer: NodeJS.Timeout | undefined

@@ -106,7 +106,7 @@ export class IdentityStore {
     const row = (ref.id ? this.stmts.userById.get(ref.id) : this.stmts.userByName.get(ref.name ?? '', ref.domainId ?? DEFAULT_DOMAIN.id)) as
       | (User & { password_hash: string; enabled: number })
       | undefined
-    if (!row || !row.enabled || !verifyPassword(password, row.password_hash)) return undefined
+    if (!row?.enabled || !verifyPassword(password, row.password_hash)) return undefined
     return { id: row.id, name: row.name, domain_id: row.domain_id, default_project_id: row.default_project_id }
   }
 
@@ -146,7 +146,7 @@ export class IdentityStore {
       return undefined
     }
     const u = this.stmts.userById.get(row.user_id) as (User & { enabled: number }) | undefined
-    if (!u || !u.enabled) return undefined
+    if (!u?.enabled) return undefined
     const project = row.project_id ? this.findProject({ id: row.project_id }) ?? null : null
     const user = { id: u.id, name: u.name, domain_id: u.domain_id, default_project_id: u.default_project_id }
     const ctx = this.contextFor(user, project, row.methods.split(','), row.audit_id, row.issued_at, row.expires_at)

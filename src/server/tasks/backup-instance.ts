@@ -115,7 +115,7 @@ export class BackupInstanceFlow implements FlowHandler {
     this.backups.update(row.id, { state: 'FAILED' })
     this.lastMessage.set(row.id, message)
     this.lab.log(`backup ${row.id} of instance ${row.instance_id} FAILED: ${message}`)
-    return this.ended(row.id, row.instance_id ?? '')
+    this.ended(row.id, row.instance_id ?? '')
   }
 
   private info(b: BackupRow): BackupInfo {

@@ -10,7 +10,7 @@ t.test('GET /limits: absolute limits then every rate-limit rule, as the sample',
   t.equal(r.status, 200)
   const expected = sample('limit-show-response.json') as { limits: Array<Record<string, unknown>> }
   t.equal(r.body.limits.length, expected.limits.length, 'one absolute entry and the five default rules')
-  expected.limits.forEach((s, i) => t.same(missingFields(r.body.limits[i], s), [], `entry ${i} has every field of the sample`))
+  expected.limits.forEach((s, i) => { t.same(missingFields(r.body.limits[i], s), [], `entry ${i} has every field of the sample`) })
 
   t.same(r.body.limits[0], { verb: 'ABSOLUTE', max_instances: 10, max_ram: -1, max_backups: 50, max_volumes: 40 }, 'upstream defaults')
   t.same(Object.keys(r.body.limits[0]), ['verb', 'max_instances', 'max_ram', 'max_backups', 'max_volumes'], 'keys in upstream order (transcript 10)')
