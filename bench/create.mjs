@@ -27,7 +27,7 @@ async function until(check, timeoutMs = 60_000, everyMs = 10) {
 const ok = (cmd, args, opts = {}) => { try { execFileSync(cmd, args, { stdio: 'pipe', ...opts }); return true } catch { return false } }
 const asUser = (args) => ['setpriv', `--reuid=${USER}`, `--regid=${USER}`, '--init-groups', ...args]
 
-// The engines' own init + start + ready, with the recipes of shared/spec/engines.md.
+// The engines' own init + start + ready, with the recipes the agents use (src/agent/datastores).
 const BASELINES = {
   async mariadb(dir, port) {
     for (const d of ['data', 'run', 'log', 'tmp']) mkdirSync(join(dir, d), { recursive: true })
