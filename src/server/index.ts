@@ -239,6 +239,7 @@ export async function runServer(opts: ServerOptions & { out?: (s: string) => voi
     `trove lab server listening on ${url}`,
     `  Trove API  ${url}/v1.0/<project_id>    Keystone  ${url}/identity/v3    MQTT broker  ${server.lab.config.host}:${brokerPort}`,
     `  data       ${server.lab.config.dataDir}`,
+    `  limits     ${server.lab.compute.limitsText()}`,
     `  use it:    export OS_CLIENT_CONFIG_FILE=${cloudsFile} OS_CLOUD=trove-lab   (trove-lab-admin for admin)`,
     `             trove instance list        # or: openstack database instance list`,
     '',

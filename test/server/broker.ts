@@ -1,6 +1,7 @@
 import t from 'tap'
 import mqtt from 'mqtt'
 import { startLab } from '../helpers/lab.js'
+import { until } from '../helpers/scripted-agent.js'
 import { agentEventTopic, agentReplyTopic, agentRpcTopic, encode, type RpcRequest } from '../../src/protocol/index.js'
 
 function connect(port: number, username?: string, password?: string): Promise<mqtt.MqttClient> {
@@ -44,7 +45,7 @@ t.test('the broker refuses anonymous and wrong credentials and confines an agent
   // A heartbeat A publishes for itself is applied; one it forges for B is dropped (and A is disconnected).
   const sent = Date.now()
   ca.publish(agentEventTopic(a), encode({ kind: 'heartbeat', sent, status: 'HEALTHY', agentPid: 1 }), { qos: 1 })
-  await new Promise((r) => setTimeout(r, 300))
+  await until(() => lab.server.lab.instances.guestStatus(a)?.status_description === 'healthy', 5000, "A's heartbeat")
   t.equal(lab.server.lab.instances.guestStatus(a)?.status_description, 'healthy', "A's own heartbeat applied")
   ca.publish(agentEventTopic(b), encode({ kind: 'heartbeat', sent: sent + 1, status: 'HEALTHY', agentPid: 1 }), { qos: 0 })
   await new Promise((r) => setTimeout(r, 300))
