@@ -1,7 +1,7 @@
 // create->ACTIVE per engine next to the engine's own init+start, server idle RSS, agent RSS.
 // Run with `npm run bench` (or `node bench/create.mjs` after a build). Writes its section of BENCHMARKS.md.
 import { spawn, execFileSync } from 'node:child_process'
-import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync } from 'node:fs'
+import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { createServer } from 'node:net'
 import { join } from 'node:path'
 import { parse } from 'yaml'
@@ -33,7 +33,7 @@ const copy = (template, data) => execFileSync('cp', ['-a', '--reflink=auto', '--
  * The same work by hand, like for like: trove copies a pre-initialised data directory (a
  * template per engine version, made once) and starts the engine on it, so the baseline is
  * `init` once (untimed), then per run the same `cp -a` of it plus the engine's start until
- * its own client gets an answer (polled every 10 ms), with the recipes of shared/spec/engines.md.
+ * its own client gets an answer (polled every 10 ms), with the recipes the agents use (src/agent/datastores).
  */
 const BASELINES = {
   mariadb: {

@@ -17,9 +17,9 @@ export function figures(text: string): string[] {
 
 /** Whether BENCHMARKS.md records `figure` (a throughput as the bare number of its table column). */
 function recorded(figure: string): boolean {
-  const escape = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')
+  const esc = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')
   const [num, unit] = figure.endsWith(' requests/s') ? [figure.slice(0, -' requests/s'.length), ''] : [figure, '']
-  return new RegExp(`(^|[^\\d.])${escape(num + unit)}(?![\\d])`, 'm').test(benchmarks)
+  return new RegExp(`(^|[^\\d.])${esc(num + unit)}(?![\\d])`, 'm').test(benchmarks)
 }
 
 t.test('figures(): numbers with their units', async (t) => {

@@ -125,7 +125,7 @@ export class RpcDispatcher {
     const t0 = Date.now()
     let reply: RpcReply
     try {
-      const handler = Object.prototype.hasOwnProperty.call(this.methods, req.method) ? this.methods[req.method] : undefined
+      const handler = Object.hasOwn(this.methods, req.method) ? this.methods[req.method] : undefined
       if (!handler) throw new RpcFailure('NotSupported', `method ${oneLine(String(req.method), 80)} is not supported`)
       if (typeof req.timeoutMs === 'number' && typeof req.sent === 'number' && req.sent + req.timeoutMs < t0)
         throw new RpcFailure('Timeout', `request expired ${t0 - req.sent - req.timeoutMs} ms before it arrived`)

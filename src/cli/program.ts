@@ -159,7 +159,8 @@ export async function runProgram(argv: string[], io: IO): Promise<number> {
     }
     if (!outcome.promise) {
       // A group word alone (e.g. `trove instance`): show its help.
-      return argv.length === 0 ? (program.outputHelp(), EXIT.usage) : EXIT.usage
+      if (argv.length === 0) program.outputHelp()
+      return EXIT.usage
     }
     await outcome.promise
     return outcome.exitCode ?? EXIT.ok

@@ -1,8 +1,8 @@
-import { Command, Option, InvalidArgumentError } from 'commander'
+import { type Command, Option, InvalidArgumentError } from 'commander'
 import { LIST_FORMATS, QUOTE_MODES, SHOW_FORMATS, render } from './output/index.js'
 import { formatOptions } from './format-options.js'
 import { usageError } from './errors.js'
-import type { CommandContext, CommandSpec, IO } from './spec.js'
+import type { CommandContext, CommandSpec } from './spec.js'
 
 const int = (v: string) => {
   if (!/^-?\d+$/.test(v.trim())) throw new InvalidArgumentError('not an integer.')

@@ -1,5 +1,5 @@
 import { closeSync, openSync, readSync, statSync, watchFile, unwatchFile } from 'node:fs'
-import { Command, CommanderError } from 'commander'
+import { type Command, CommanderError } from 'commander'
 import { CliError } from './errors.js'
 import { canPrompt, confirm } from './prompt.js'
 import { EXIT, type IO } from './spec.js'

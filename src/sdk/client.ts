@@ -4,7 +4,7 @@ import type { AuthOptions } from './auth/config.js'
 import { databaseUrl, findEndpoint, issueToken, type JsonHttp, type TokenInfo } from './auth/keystone.js'
 import { v3Root } from './auth/keystone.js'
 import { tokenCacheKey, tokenStillGood, type TokenCache } from './auth/token-cache.js'
-import { APIConnectionError, APIError, APITimeoutError, TroveError, UnauthorizedError, makeAPIError } from './errors.js'
+import { APIConnectionError, type APIError, APITimeoutError, TroveError, UnauthorizedError, makeAPIError } from './errors.js'
 import { Instances } from './resources/instances.js'
 import { Flavors } from './resources/flavors.js'
 import { Datastores, DatastoreVersions } from './resources/datastores.js'
@@ -184,7 +184,7 @@ export class TroveClient {
     this.opts.debug?.(`RESP: [${res.status}] ${res.headers['x-openstack-request-id'] ?? ''} ${o.raw ? `(${Buffer.byteLength(text)} bytes)` : redact(text.slice(0, 2000))}`)
     if (o.raw) return { status: res.status, body: text, headers: res.headers }
     this.labSeen = res.headers[LAB_HEADER] !== undefined
-    let parsed: unknown = undefined
+    let parsed: unknown
     if (text) { try { parsed = (this.opts.parseJson ?? JSON.parse)(text) } catch { parsed = text } }
     return { status: res.status, body: parsed, headers: res.headers }
   }

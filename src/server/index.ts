@@ -270,7 +270,7 @@ export async function runServer(opts: ServerOptions & { out?: (s: string) => voi
     release()
     throw e
   }
-  const state = { pid: process.pid, url: started.url, host, port: Number(new URL(started.url).port), dataDir, cloudsFile: started.cloudsFile, brokerPort: started.brokerPort, startedAt: new Date().toISOString() }
+  const state = { pid: process.pid, url: started.url, host, port: Number(new URL(started.url).port), dataDir, cloudsFile: started.cloudsFile, brokerPort: started.brokerPort, startedAt: new Date().toISOString(), limits: server.lab.compute.limitsText() }
   writeState(dataDir, state)
   if (note) server.lab.log(note)
   if (!server.lab.engines.length) server.lab.log('no database engine found (mariadb, postgresql, redis): instances cannot be created; run bash scripts/setup.sh')

@@ -35,6 +35,8 @@ export interface LabState {
   cloudsFile: string
   brokerPort: number
   startedAt: string
+  /** What resource limits instances get here (cgroups), or why they are not enforced. */
+  limits?: string
 }
 
 /** A failure of a lab command with its one-line message (the CLI prints it as is). */
@@ -144,6 +146,7 @@ export function banner(s: LabState): string {
     `trove lab server listening on ${s.url}`,
     `  Trove API  ${s.url}/v1.0/<project_id>    Keystone  ${s.url}/identity/v3    MQTT broker  mqtts://${s.host}:${s.brokerPort}`,
     `  data       ${s.dataDir}`,
+    ...(s.limits ? [`  limits     ${s.limits}`] : []),
     `  use it:    export OS_CLIENT_CONFIG_FILE=${s.cloudsFile} OS_CLOUD=trove-lab   (trove-lab-admin for admin)`,
     `             trove instance list        # or: openstack database instance list`,
     '',

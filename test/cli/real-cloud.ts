@@ -43,7 +43,7 @@ t.test('integers beyond 2^53 print exactly as the server sent them', async (t) =
   })
   const list = await runMain(['configuration', 'parameter', 'list', DSV], cloud.env)
   t.equal(list.stderr, '')
-  t.match(list.stdout, /\| max_heap_table_size \| integer \|    16384 \| 18446744073709551615 \| False/)
+  t.match(list.stdout, /\| max_heap_table_size \| integer \| {4}16384 \| 18446744073709551615 \| False/)
   const json = await runMain(['configuration', 'parameter', 'list', DSV, '-f', 'json'], cloud.env)
   t.match(json.stdout, /"Max Size": 18446744073709551615,/)
   const show = await runMain(['configuration', 'parameter', 'show', DSV, 'max_heap_table_size', '-f', 'yaml'], cloud.env)

@@ -9,12 +9,13 @@ import { render as renderData } from '../../src/cli/output/index.js'
 
 // eslint-disable-next-line no-control-regex
 const plain = (s: string | undefined) => (s ?? '').replace(/\x1b\[[0-9;]*m/g, '')
-const tick = (ms = 30) => new Promise((r) => setTimeout(r, ms))
-/** Polls until the predicate holds (ink renders asynchronously; the machine may be busy). */
-async function until(pred: () => boolean, ms = 3000): Promise<boolean> {
-  // After a frame shows the new state, give ink a moment to re-subscribe its key handler.
-  for (const end = Date.now() + ms; Date.now() < end; await tick(10)) if (pred()) { await tick(50); return true }
-  return pred()
+/**
+ * Waits until the predicate holds: ink renders asynchronously and the machine may be busy, so
+ * no fixed delay and no deadline of our own (tap's timeout ends a test that never gets there).
+ */
+async function until(pred: () => boolean): Promise<boolean> {
+  while (!pred()) await new Promise((r) => setTimeout(r, 5))
+  return true
 }
 
 const NOW = Date.parse('2026-11-25T10:00:00Z')
@@ -63,12 +64,13 @@ t.test('trove top view: table, filter, selection and details', async (t) => {
 
 t.test('trove top app: keys drive the view; refreshes with load()', async (t) => {
   let loads = 0
-  const app = render(createElement(TopApp, { load: async () => { loads++; return snapshot }, intervalS: 0.05 }))
+  let exited = false
+  const app = render(createElement(TopApp, { load: async () => { loads++; return snapshot }, intervalS: 0.05, onExit: () => { exited = true } }))
   const frame = () => plain(app.lastFrame())
   t.ok(await until(() => /db1 .*\n.*cache/.test(frame())), 'the table after the first load')
   t.ok(await until(() => loads >= 3), `refreshed (${loads} loads)`)
+  // Keys act on the state the previous key left, rendered or not (the burst test below): no wait between them.
   app.stdin.write('\u001B[B') // down
-  await tick()
   app.stdin.write('\r') // enter: details of the selected row
   t.ok(await until(() => /name\s+cache/.test(frame())), 'enter opens the selected (second) instance')
   const detail = frame()
@@ -90,7 +92,19 @@ t.test('trove top app: keys drive the view; refreshes with load()', async (t) =>
   t.match(filtered, /^db1 /m)
   t.notMatch(filtered, /^cache /m)
   app.stdin.write('q')
-  await tick()
+  t.ok(await until(() => exited), 'q quits')
+  app.unmount()
+})
+
+t.test('trove top app: keys of one burst act in order (a fast typist, a paste, a busy terminal)', async (t) => {
+  const app = render(createElement(TopApp, { load: async () => snapshot, intervalS: 60 }))
+  const frame = () => plain(app.lastFrame())
+  await until(() => /db1 .*\n.*cache/.test(frame()))
+  app.stdin.write('\u001B[B\r') // down and enter in one chunk: enter opens the row down selected
+  t.ok(await until(() => /name\s+(cache|db1)\b/.test(frame())))
+  t.match(frame(), /name\s+cache/, 'the second instance, not the first')
+  app.stdin.write('\u001B[D\u001B[A\r') // back (left), up, enter: the first row's details
+  t.ok(await until(() => /name\s+db1\b/.test(frame())), 'back, up and enter, in order')
   app.unmount()
 })
 

@@ -6,10 +6,10 @@ import { promisify } from 'node:util'
 import { runCli, startServerProcess, tempDir } from '../helpers/lab.js'
 import { processesUnder } from '../../src/server/compute/processes.js'
 import { CLAIM_DIR } from '../../src/server/compute/addresses.js'
-import { instanceGroupDirs } from '../../src/server/compute/cgroups.js'
+import { until } from '../helpers/scripted-agent.js'
+import { enforcementText, instanceGroupDirs, instanceGroups, limitFiles, LIMITS } from '../../src/server/compute/cgroups.js'
 
 const exec = promisify(execFile)
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
 
 /** Asks the engine at ip with its own client; resolves with what it said. */
 async function engineAnswers(engine: string, ip: string): Promise<string> {
@@ -57,12 +57,17 @@ t.test('create, serve, survive a server restart and delete one instance of each 
     const pids = processesUnder(join(dataDir, 'instances', id))
     const engineUids = pids.map(uidOf).filter((u) => u !== 0)
     t.ok(engineUids.length > 0, `${engine}: the engine runs as an unprivileged user`)
-    const groups = instanceGroupDirs(id)
-    if (groups.length === 0) { t.comment('no cgroup v1 memory/cpu controllers on this machine: limits not checked'); continue }
-    const mem = groups.find((g) => g.includes('/memory/'))!
-    t.equal(readFileSync(join(mem, 'memory.limit_in_bytes'), 'utf8').trim(), String(512 * 1024 * 1024), `${engine}: memory limit = the flavor's RAM`)
-    const inGroup = readFileSync(join(mem, 'cgroup.procs'), 'utf8').split('\n').filter(Boolean).map(Number)
-    t.ok(pids.some((p) => inGroup.includes(p) && uidOf(p) !== 0), `${engine}: the engine is in its memory cgroup`)
+    // Every limit this host can enforce (cgroup v1 or v2) holds the flavor's value and the engine; the others are a skip, not a pass.
+    const groups = instanceGroups(id)
+    const notEnforced = LIMITS.filter((l) => !groups.some((g) => g.limits.includes(l)))
+    if (notEnforced.length) t.skip(`${engine}: ${notEnforced.join(', ')} limit not enforced on this host (${enforcementText()})`, () => {})
+    for (const g of groups) {
+      for (const l of g.limits) {
+        for (const [f, v] of Object.entries(limitFiles(l, g.version, 512, 1))) t.equal(readFileSync(join(g.dir, f), 'utf8').trim(), v, `${engine}: ${l} limit (cgroup ${g.version} ${f}) from the flavor`)
+      }
+      const inGroup = readFileSync(join(g.dir, 'cgroup.procs'), 'utf8').split('\n').filter(Boolean).map(Number)
+      t.ok(pids.some((p) => inGroup.includes(p) && uidOf(p) !== 0), `${engine}: the engine is in its ${g.limits.join('/')} cgroup`)
+    }
   }
 
   const list = await runCli(['instance', 'list', '-f', 'json'], env)
@@ -77,14 +82,15 @@ t.test('create, serve, survive a server restart and delete one instance of each 
   for (const [engine, { ip }] of created) t.ok(await engineAnswers(engine, ip), `${engine} still serves with no server`)
   const restartedAt = Date.now()
   server = await startServerProcess(t, dataDir)
+  // A condition, not a time budget: how long it took is reported (BENCHMARKS.md has the figures on a quiet machine).
   let statuses: string[] = []
-  while (Date.now() - restartedAt < 10_000) {
+  await until(async () => {
     const r = await runCli(['instance', 'list', '-f', 'json'], env)
-    statuses = JSON.parse(r.stdout).map((i: Record<string, string>) => `${i.Status}/${i['Operating Status']}`)
-    if (statuses.every((s) => s === 'ACTIVE/HEALTHY')) break
-    await sleep(250)
-  }
-  t.same(statuses, ['ACTIVE/HEALTHY', 'ACTIVE/HEALTHY', 'ACTIVE/HEALTHY'], 'ACTIVE and HEALTHY again within 10 s of the restart')
+    try { statuses = JSON.parse(r.stdout).map((i: Record<string, string>) => `${i.Status}/${i['Operating Status']}`) } catch { return false }
+    return statuses.length === 3 && statuses.every((s) => s === 'ACTIVE/HEALTHY')
+  }, 10_000, 'ACTIVE/HEALTHY after the restart')
+  t.same(statuses, ['ACTIVE/HEALTHY', 'ACTIVE/HEALTHY', 'ACTIVE/HEALTHY'], 'ACTIVE and HEALTHY again after the restart')
+  t.comment(`ACTIVE/HEALTHY ${Date.now() - restartedAt} ms after the restart`)
 
   const del = await runCli(['instance', 'delete', ...engines.map((e) => `e2e-${e}`), '--wait', '--timeout', '60'], env)
   t.equal(del.code, 0, `delete --wait exits 0 (${del.stderr.trim()})`)

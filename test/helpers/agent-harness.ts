@@ -102,7 +102,7 @@ export async function startAgentHarness(t: { teardown(fn: () => unknown): void }
   }
 
   async function waitFor<T>(what: string, fn: () => T | undefined, timeoutMs = 20_000): Promise<T> {
-    const deadline = Date.now() + timeoutMs
+    const deadline = Date.now() + Math.max(timeoutMs, 120_000) // ends a hang; a busy machine is only slower
     for (;;) {
       const v = fn()
       if (v !== undefined && v !== false) return v

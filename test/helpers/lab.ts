@@ -9,10 +9,10 @@ import { CLAIM_DIR } from '../../src/server/compute/addresses.js'
 import { instanceGroupDirs, removeInstanceGroups } from '../../src/server/compute/cgroups.js'
 import { main } from '../../src/cli/main.js'
 import type { IO } from '../../src/cli/spec.js'
+import { contract } from './contract.js'
 
 export const ROOT = resolve(fileURLToPath(import.meta.url), '../../..')
 export const TROVE = join(ROOT, 'bin/trove')
-export const SAMPLES = resolve(ROOT, '../shared/spec/samples')
 
 /**
  * Runs the real bin/trove. tap's processinfo injects its loader into every child's
@@ -23,8 +23,9 @@ export function troveCommand(args: string[]): [string, string[]] {
   return ['/usr/bin/env', ['-u', 'NODE_OPTIONS', process.execPath, TROVE, ...args]]
 }
 
+/** An upstream request body or response shape, from the repository's own contract table. */
 export function sample(name: string): unknown {
-  return JSON.parse(readFileSync(join(SAMPLES, name), 'utf8'))
+  return contract(name)
 }
 
 /** A short temp dir the engine user can traverse (mkdtemp makes 0700 dirs). */

@@ -75,7 +75,7 @@ export async function verify(m: Model, r: Real): Promise<void> {
   }
 }
 
-async function create(m: Model, r: Real, name: string, body: Record<string, unknown>): Promise<Instance> {
+async function create(_m: Model, r: Real, name: string, body: Record<string, unknown>): Promise<Instance> {
   const made = await r.sys.client.instances.create({ name, ...body } as never)
   const inst = await settle(r.sys, made.id)
   if (inst.status !== 'ACTIVE') throw new Error(`${name}: create ended ${inst.status}`)

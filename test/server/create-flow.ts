@@ -5,9 +5,9 @@ import { join } from 'node:path'
 import { apiLab } from '../helpers/api.js'
 import { runMain } from '../helpers/lab.js'
 import { buildServer } from '../../src/server/index.js'
+import { until } from '../helpers/scripted-agent.js'
 import { agentEventTopic, agentReplyTopic, agentRpcTopic, encode, type AgentBootstrap, type RpcRequest } from '../../src/protocol/index.js'
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
 
 /** A scripted agent: the instance's real credentials and topics, behaviour chosen by the test. */
 async function scriptedAgent(dataDir: string, id: string) {
@@ -50,7 +50,7 @@ t.test('a guest failure or a build timeout ends in ERROR with a fault; --wait fa
   const waiting = runMain(['instance', 'create', 'x', '--flavor', '1', '--size', '1', '--datastore', 'postgresql'], lab.env) // another instance, left to time out
   await agent.heartbeat('BUILDING')
   await agent.heartbeat('FAILED', 'initdb: error: could not create directory: No space left on device')
-  await sleep(200)
+  await until(async () => (await lab.req('GET', `${p}/instances/${id}`)).body.instance.status === 'ERROR', 5000, 'ERROR')
   const shown = await lab.req('GET', `${p}/instances/${id}`)
   t.equal(shown.body.instance.status, 'ERROR')
   t.equal(shown.body.instance.fault.message, 'initdb: error: could not create directory: No space left on device')
@@ -64,13 +64,8 @@ t.test('a guest failure or a build timeout ends in ERROR with a fault; --wait fa
   const refused = await runMain(['instance', 'delete', 'x'], lab.env)
   t.equal(refused.code, 1, 'deleting while it still builds is refused')
   t.match(refused.stdout, /is not ready\. \(Status is BUILD\)\. \(HTTP 422\)/)
-  const start = Date.now()
   let status = ''
-  while (Date.now() - start < 6000) {
-    status = (await lab.req('GET', `${p}/instances/${other.ID}`)).body.instance.status
-    if (status === 'ERROR') break
-    await sleep(100)
-  }
+  await until(async () => (status = (await lab.req('GET', `${p}/instances/${other.ID}`)).body.instance.status) === 'ERROR', 6000, 'ERROR after the build timeout')
   t.equal(status, 'ERROR', 'no heartbeat: ERROR after the build timeout')
   t.match((await lab.req('GET', `${p}/instances/${other.ID}`)).body.instance.fault.message, /did not report the database as healthy within 3 s/)
 
@@ -83,7 +78,7 @@ t.test('--wait reports the fault and exits 1 when the build fails', async (t) =>
   const lab = await apiLab(t, { spawnAgents: false })
   const run = runMain(['instance', 'create', 'doomed', '--flavor', '1', '--size', '1', '--datastore', 'postgresql', '--wait', '-f', 'json'], lab.env)
   let id: string | undefined
-  for (let i = 0; i < 50 && !id; i++) { await sleep(50); id = lab.server.lab.instances.listAll()[0]?.id }
+  await until(() => !!(id = lab.server.lab.instances.listAll()[0]?.id), 2500, 'the instance row')
   const agent = await scriptedAgent(lab.dataDir, id!)
   t.teardown(() => agent.close())
   await agent.heartbeat('FAILED', 'mariadbd: Can\'t create/write to file')
@@ -105,13 +100,8 @@ t.test('a build survives a server restart: the task resumes and the instance bec
   const agent = await scriptedAgent(lab.dataDir, id)
   t.teardown(() => agent.close())
   await agent.heartbeat('HEALTHY')
-  let inst
-  for (let i = 0; i < 40; i++) {
-    inst = again.lab.instances.get(id)
-    if (inst?.server_status === 'ACTIVE') break
-    await sleep(50)
-  }
-  t.equal(inst?.server_status, 'ACTIVE', 'resumed after the restart')
+  await until(() => again.lab.instances.get(id)?.server_status === 'ACTIVE', 2000, 'ACTIVE after the restart')
+  t.equal(again.lab.instances.get(id)?.server_status, 'ACTIVE', 'resumed after the restart')
   const task = again.lab.db.prepare("SELECT state, step FROM tasks WHERE instance_id = ? AND kind = 'create_instance'").get(id)
   t.same(task, { state: 'done', step: 'wait' })
 })

@@ -122,7 +122,7 @@ t.test('heartbeat loss: status stays ACTIVE (the "server" is up), operating_stat
   const show = async () => (await lab.req('GET', `${p}/instances/${id}`)).body.instance
   await until(async () => (await show()).status === 'ACTIVE', 5000, 'ACTIVE')
   t.match(await show(), { status: 'ACTIVE', operating_status: 'HEALTHY' })
-  await new Promise((r) => setTimeout(r, 3100))
+  await until(async () => (await show()).operating_status === 'ERROR', 3100, 'the heartbeat gone stale')
   t.match(await show(), { status: 'ACTIVE', operating_status: 'ERROR' }, 'stale heartbeat: "guestagent error" (internals.md 3.2), shown as ERROR')
   const mgmt = (await lab.req('GET', `/v1.0/${lab.admin.project}/mgmt/instances/${id}`, { token: lab.admin.token })).body.instance
   t.comment(`mgmt view while stale: status ${mgmt.status}, server ${JSON.stringify(mgmt.server?.status ?? null)}, service_status ${mgmt.service_status}`)

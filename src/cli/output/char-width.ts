@@ -5,6 +5,7 @@
  */
 
 const ANSI = /\u001b\[[0-9;]*m|\u001b\(B/g
+// biome-ignore lint/suspicious/noMisleadingCharacterClass: each class member is tested alone, one code point at a time
 const ZERO_WIDTH = /^[\p{Mn}\p{Me}\u034f\u200b-\u200f\u2028-\u202e\u2060-\u2063]$/u
 
 // East Asian Wide and Fullwidth ranges (Unicode 15), enough for CJK text and emoji.

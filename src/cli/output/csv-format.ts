@@ -23,12 +23,12 @@ function field(value: unknown, mode: QuoteMode): string {
   for (const ch of text) {
     const special = ch === ',' || ch === '\\' || ch === '"' || ch === '\n'
     if (special) {
-      let escape = false
-      if (mode === 'none') escape = true
+      let escaped = false
+      if (mode === 'none') escaped = true
       else if (ch === '"') out += '"'
-      else if (ch === '\\') escape = true
-      if (!escape && mode !== 'none') quoted = true
-      if (escape) out += '\\'
+      else if (ch === '\\') escaped = true
+      if (!escaped && mode !== 'none') quoted = true
+      if (escaped) out += '\\'
     }
     out += ch
   }

@@ -89,24 +89,57 @@ export function visibleRows(s: TopSnapshot | undefined, filter: string): TopRow[
   return (s?.rows ?? []).filter((r) => !f || [r.name, r.status, r.datastore, r.address, r.id].some((x) => x.toLowerCase().includes(f)))
 }
 
+/** What the keys act on: the filter, whether it is being typed, the selected row and the open details. */
+export interface TopKeyState {
+  filter: string
+  editing: boolean
+  selected: number
+  detailId?: string
+}
+
+/** The key subset the app reads (ink's Key has more). */
+export interface TopKey { return?: boolean; escape?: boolean; backspace?: boolean; delete?: boolean; ctrl?: boolean; meta?: boolean; upArrow?: boolean; downArrow?: boolean; leftArrow?: boolean }
+
+/** One keypress: the next state, or 'quit'. Pure, so keys arriving in one burst each see the state the previous one left. */
+export function topKey(u: TopKeyState, snapshot: TopSnapshot | undefined, input: string, key: TopKey): TopKeyState | 'quit' {
+  if (u.editing) {
+    if (key.return || key.escape) return { ...u, editing: false }
+    if (key.backspace || key.delete) return { ...u, filter: u.filter.slice(0, -1) }
+    if (input && !key.ctrl && !key.meta) return { ...u, filter: u.filter + input, selected: 0 }
+    return u
+  }
+  if (input === 'q' || (key.ctrl && input === 'c')) return 'quit'
+  if (u.detailId) return key.escape || key.backspace || key.leftArrow ? { ...u, detailId: undefined } : u
+  if (input === '/') return { ...u, editing: true }
+  if (key.escape) return { ...u, filter: '' }
+  const rows = visibleRows(snapshot, u.filter)
+  const at = Math.min(u.selected, Math.max(0, rows.length - 1))
+  if (key.upArrow || input === 'k') return { ...u, selected: Math.max(0, at - 1) }
+  if (key.downArrow || input === 'j') return { ...u, selected: Math.min(Math.max(0, rows.length - 1), at + 1) }
+  if (key.return && rows[at]) return { ...u, detailId: rows[at].id }
+  return u
+}
+
 /** The interactive app: refreshes with `load` every intervalS seconds; keys as in TopView's help line. */
 export function TopApp(p: { load: () => Promise<TopSnapshot>; intervalS: number; onExit?: () => void }) {
   const { exit } = useApp()
   const [snapshot, setSnapshot] = useState<TopSnapshot>()
   const [error, setError] = useState<string>()
-  const [filter, setFilter] = useState('')
-  const [editing, setEditing] = useState(false)
-  const [selected, setSelected] = useState(0)
-  const [detailId, setDetailId] = useState<string>()
+  const [ui, setUi] = useState<TopKeyState>({ filter: '', editing: false, selected: 0 })
+  // ink hands every key of one input chunk to the same handler before React re-renders: keys act
+  // on these refs (the latest state), never on the values this render closed over.
+  const uiNow = useRef(ui)
+  const snapshotNow = useRef(snapshot)
   const alive = useRef(true)
 
+  // biome-ignore lint/correctness/useExhaustiveDependencies: one polling loop for the view's life; load and interval are fixed props
   useEffect(() => {
     alive.current = true
     let timer: NodeJS.Timeout | undefined
     const tick = async () => {
       try {
         const s = await p.load()
-        if (alive.current) { setSnapshot(s); setError(undefined) }
+        if (alive.current) { snapshotNow.current = s; setSnapshot(s); setError(undefined) }
       } catch (e) {
         if (alive.current) setError(e instanceof Error ? e.message : String(e))
       }
@@ -116,25 +149,15 @@ export function TopApp(p: { load: () => Promise<TopSnapshot>; intervalS: number;
     return () => { alive.current = false; if (timer) clearTimeout(timer) }
   }, [])
 
-  const rows = visibleRows(snapshot, filter)
-  const detail = detailId ? snapshot?.rows.find((r) => r.id === detailId) : undefined
-  const quit = () => { p.onExit?.(); exit() }
+  const rows = visibleRows(snapshot, ui.filter)
+  const detail = ui.detailId ? snapshot?.rows.find((r) => r.id === ui.detailId) : undefined
 
   useInput((input, key) => {
-    if (editing) {
-      if (key.return || key.escape) setEditing(false)
-      else if (key.backspace || key.delete) setFilter((f) => f.slice(0, -1))
-      else if (input && !key.ctrl && !key.meta) { setFilter((f) => f + input); setSelected(0) }
-      return
-    }
-    if (input === 'q' || (key.ctrl && input === 'c')) return quit()
-    if (detailId) { if (key.escape || key.backspace || key.leftArrow) setDetailId(undefined); return }
-    if (input === '/') { setEditing(true); return }
-    if (key.escape) { setFilter(''); return }
-    if (key.upArrow || input === 'k') setSelected((s) => Math.max(0, s - 1))
-    else if (key.downArrow || input === 'j') setSelected((s) => Math.min(Math.max(0, rows.length - 1), s + 1))
-    else if (key.return && rows[selected]) setDetailId(rows[selected].id)
+    const next = topKey(uiNow.current, snapshotNow.current, input, key)
+    if (next === 'quit') { p.onExit?.(); exit(); return }
+    uiNow.current = next
+    setUi(next)
   })
 
-  return <TopView snapshot={snapshot} error={error} filter={filter} editingFilter={editing} selected={Math.min(selected, Math.max(0, rows.length - 1))} detail={detail} intervalS={p.intervalS} />
+  return <TopView snapshot={snapshot} error={error} filter={ui.filter} editingFilter={ui.editing} selected={Math.min(ui.selected, Math.max(0, rows.length - 1))} detail={detail} intervalS={p.intervalS} />
 }

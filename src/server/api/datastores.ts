@@ -2,7 +2,7 @@ import type { FastifyInstance } from 'fastify'
 import type { Lab } from '../lab.js'
 import { INSTALL_HINT } from '../compute/engines.js'
 import { caller } from './guard.js'
-import { Fault, badRequest, notFound } from './faults.js'
+import { type Fault, badRequest, notFound } from './faults.js'
 import { links, versionView, type VersionRow } from './views.js'
 import { listFlavors } from './flavors.js'
 import { flavorView } from './views.js'
@@ -43,7 +43,7 @@ export function resolveDatastoreVersion(lab: Lab, spec: { type?: string; version
   if (!spec?.type) {
     if (spec?.version && UUID_RE.test(spec.version)) {
       const v = lab.db.prepare('SELECT * FROM datastore_versions WHERE id = ?').get(spec.version) as VersionRow | undefined
-      if (v && v.active) return v
+      if (v?.active) return v
     }
     throw badRequest("Please specify datastore. Default datastore 'None' cannot be found.")
   }

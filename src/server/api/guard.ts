@@ -27,7 +27,7 @@ export function tenantGuard(lab: Lab) {
 /** The caller of a guarded route. */
 export function caller(req: FastifyRequest) {
   const ctx = req.auth
-  if (!ctx || !ctx.project) throw new Fault('unauthorized', 'The request you have made requires authentication.')
+  if (!ctx?.project) throw new Fault('unauthorized', 'The request you have made requires authentication.')
   return { projectId: ctx.project.id, isAdmin: ctx.isAdmin, ctx }
 }
 

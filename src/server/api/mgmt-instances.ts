@@ -168,9 +168,10 @@ export async function mgmtInstanceRoutes(app: FastifyInstance, { lab }: { lab: L
     requireAdmin(req)
     const { id } = req.params as { id: string }
     const inst = load(id)
-    // The instance's hardware is its flavor, enforced as cgroup limits: RAM in MB, vCPUs.
+    // The instance's hardware is its flavor, enforced as cgroup limits: RAM in MB, vCPUs; `limits` says
+    // which of them this host enforces ("not enforced" where no cgroup controller can be used).
     const flavor = lab.db.prepare('SELECT ram, vcpus FROM flavors WHERE id = ?').get(inst.flavor_id) as { ram: number; vcpus: number } | undefined
-    return { hwinfo: { mem_total: flavor?.ram ?? null, num_cpus: flavor?.vcpus ?? null } }
+    return { hwinfo: { mem_total: flavor?.ram ?? null, num_cpus: flavor?.vcpus ?? null, limits: lab.compute.limitsText() } }
   })
 
   app.get('/mgmt/instances/:id/rpc_ping', async (req, reply) => {

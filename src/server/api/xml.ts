@@ -193,7 +193,7 @@ function setKey(obj: Record<string, unknown>, k: string, v: unknown): void {
 }
 
 /** The JSON value of a closed element (the mapping above, read backwards). */
-function valueOf(n: XmlNode): unknown {
+function nodeValue(n: XmlNode): unknown {
   const type = n.attrs.get('t:type')
   const plain: Array<[string, string]> = []
   for (const [k, v] of n.attrs) {
@@ -312,7 +312,7 @@ function parse(input: string): unknown {
       ws(); expect('>')
       const top = stack.pop()
       if (!top || top.name !== n) throw new XmlSyntax('mismatched end tag')
-      top.value = valueOf(top)
+      top.value = nodeValue(top)
       if (!stack.length) root = top
       continue
     }
@@ -341,7 +341,7 @@ function parse(input: string): unknown {
     if (stack.length >= MAX_DEPTH) throw badRequest(`Malformed request body: XML nested deeper than ${MAX_DEPTH} levels.`)
     if (s.startsWith('/>', i)) {
       i += 2
-      node.value = valueOf(node)
+      node.value = nodeValue(node)
       if (!parent) root = node
     } else {
       i++
@@ -354,7 +354,7 @@ function parse(input: string): unknown {
 
 /** Does the Accept header ask for XML (explicitly, and more than for JSON)? */
 export function wantsXml(accept: string | undefined): boolean {
-  if (!accept || !accept.includes('xml')) return false
+  if (!accept?.includes('xml')) return false
   let xml = 0
   let json = 0
   for (const part of accept.split(',')) {

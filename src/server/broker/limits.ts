@@ -38,7 +38,7 @@ export class PacketSizeGuard extends Transform {
       }
       const byte = chunk[i++]!
       if (this.state === 'type') {
-        if (this.first && byte >> 4 !== 1) return done(new Error('the first packet is not a CONNECT'))
+        if (this.first && byte >> 4 !== 1) { done(new Error('the first packet is not a CONNECT')); return }
         this.first = false
         this.state = 'length'
         this.length = 0
@@ -47,9 +47,9 @@ export class PacketSizeGuard extends Transform {
       }
       this.length += (byte & 0x7f) * this.multiplier
       this.multiplier *= 128
-      if (this.length > this.limit()) return done(new Error(`packet larger than ${this.limit()} bytes`))
+      if (this.length > this.limit()) { done(new Error(`packet larger than ${this.limit()} bytes`)); return }
       if (byte & 0x80) {
-        if (this.multiplier > 128 ** 3) return done(new Error('malformed remaining length'))
+        if (this.multiplier > 128 ** 3) { done(new Error('malformed remaining length')); return }
         continue
       }
       this.left = this.length

@@ -4,7 +4,7 @@ import { dirname, join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { INSTANCE_FILES, type AgentBootstrap, type EngineManager } from '../../protocol/index.js'
 import { allocate, claim, release } from './addresses.js'
-import { createInstanceGroups, groupPids, instanceGroupDirs, removeInstanceGroups } from './cgroups.js'
+import { createInstanceGroups, groupPids, instanceGroupDirs, removeInstanceGroups, enforcementText, setInstanceLimits } from './cgroups.js'
 import { isAlive, processesUnder, terminate } from './processes.js'
 import { ensureBackupStore } from './backup-store.js'
 
@@ -25,7 +25,7 @@ export const AGENT_NODE_FLAGS = ['--jitless', '--max-semi-space-size=1']
 export interface LocalComputeOptions {
   dataDir: string
   log: (m: string) => void
-  /** Use cgroup v1 limits when the machine allows them (default true). */
+  /** Use cgroup limits (v1 or v2) when the machine allows them (default true). */
   cgroups?: boolean
   /**
    * false: write each agent's bootstrap but start no agent process; agents are run
@@ -108,24 +108,19 @@ export class LocalCompute {
   }
 
   /**
-   * Sets the cgroup v1 limits of an instance to a flavor (resize): memory from its
-   * RAM, CPU quota from its vCPUs, in the groups its engine runs in. Returns the
-   * problems (a controller missing, a memory limit the kernel refuses because the
-   * group uses more than it: EBUSY) instead of throwing; none when cgroups are off.
+   * Sets the cgroup limits of an instance to a flavor (resize): memory from its RAM, CPU
+   * quota from its vCPUs, in the groups its engine runs in (v1 or v2, cgroups.ts). Returns
+   * the problems (a memory limit the kernel refuses because the group uses more than it:
+   * EBUSY) instead of throwing; none when cgroups are off.
    */
+  /** What of the flavor's limits this host enforces, in one line (banner, hwinfo). */
+  limitsText(): string {
+    return this.opts.cgroups === false ? 'not enforced (cgroups turned off)' : enforcementText()
+  }
+
   setLimits(id: string, ramMb: number, vcpus: number): string[] {
     if (this.opts.cgroups === false) return []
-    const problems: string[] = []
-    for (const dir of instanceGroupDirs(id)) {
-      if (!existsSync(dir)) continue
-      const files: Record<string, string> = dir.startsWith('/sys/fs/cgroup/memory/')
-        ? { 'memory.limit_in_bytes': String(ramMb * 1024 * 1024) }
-        : { 'cpu.cfs_period_us': '100000', 'cpu.cfs_quota_us': String(vcpus * 100000) }
-      for (const [f, v] of Object.entries(files)) {
-        try { writeFileSync(join(dir, f), v) } catch (e) { problems.push(`${join(dir, f)}: ${(e as Error).message}`) }
-      }
-    }
-    return problems
+    return setInstanceLimits(id, ramMb, vcpus)
   }
 
   /** Starts (or restarts) the agent of an instance whose bootstrap exists. */

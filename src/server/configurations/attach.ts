@@ -60,7 +60,7 @@ export function instanceBaseConfiguration(lab: Lab, inst: InstanceJoined): Recor
 
 /** The base value of a key: option names take `-` and `_` alike. */
 function baseValue(base: Record<string, DefaultValue>, key: string): DefaultValue | undefined {
-  for (const k of [key, key.replace(/-/g, '_'), key.replace(/_/g, '-')]) if (Object.prototype.hasOwnProperty.call(base, k)) return base[k]
+  for (const k of [key, key.replace(/-/g, '_'), key.replace(/_/g, '-')]) if (Object.hasOwn(base, k)) return base[k]
   return undefined
 }
 
@@ -70,7 +70,7 @@ export function effectiveConfiguration(lab: Lab, inst: InstanceJoined): Record<s
   const attached = configurationIdOf(lab, inst.id)
   if (attached && inst.datastore_version_id) {
     for (const [k, v] of Object.entries(groupOverrides(lab, attached, inst.datastore_version_id).overrides)) {
-      const same = [k, k.replace(/-/g, '_'), k.replace(/_/g, '-')].find((x) => Object.prototype.hasOwnProperty.call(out, x))
+      const same = [k, k.replace(/-/g, '_'), k.replace(/_/g, '-')].find((x) => Object.hasOwn(out, x))
       out[same ?? k] = v
     }
   }

@@ -120,6 +120,6 @@ export function registerEngines(db: DB, engines: DetectedEngine[]): void {
  */
 export function forgetParked(db: DB, versionId: string): void {
   const s = loadState(db)
-  if (!s || !s.parked.includes(versionId)) return
+  if (!s?.parked.includes(versionId)) return
   saveState(db, { versions: s.versions, parked: s.parked.filter((id) => id !== versionId) })
 }

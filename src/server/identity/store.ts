@@ -110,7 +110,7 @@ export class IdentityStore {
   async checkPassword(ref: { id?: string; name?: string; domainId?: string }, password: string): Promise<User | undefined> {
     const row = this.loginRow(ref)
     const ok = await verifyPassword(password, row?.password_hash ?? DUMMY_PASSWORD_HASH)
-    if (!row || !row.enabled || !ok) return undefined
+    if (!row?.enabled || !ok) return undefined
     return { id: row.id, name: row.name, domain_id: row.domain_id, default_project_id: row.default_project_id }
   }
 
@@ -162,7 +162,7 @@ export class IdentityStore {
       return undefined
     }
     const u = this.stmts.userById.get(row.user_id) as (User & { enabled: number }) | undefined
-    if (!u || !u.enabled) return undefined
+    if (!u?.enabled) return undefined
     const project = row.project_id ? this.findProject({ id: row.project_id }) ?? null : null
     const user = { id: u.id, name: u.name, domain_id: u.domain_id, default_project_id: u.default_project_id }
     const ctx = this.contextFor(user, project, row.methods.split(','), row.audit_id, row.issued_at, row.expires_at)

@@ -94,7 +94,7 @@ export function recordInstanceModules(lab: Lab, instanceId: string, modules: Row
  */
 export async function applyModulesAtCreate(lab: Lab, instanceId: string, moduleIds: string[]): Promise<void> {
   const inst = lab.instances.get(instanceId)
-  if (!inst || !inst.datastore_version_id) return
+  if (!inst?.datastore_version_id) return
   // The API checked the caller may use them when it accepted the create.
   const asked = loadModulesByIds(lab, moduleIds, inst.tenant_id, true)
   const auto = loadAutoApply(lab, inst.tenant_id, inst.datastore_version_id)
@@ -128,7 +128,7 @@ const REAPPLY_MIN_DELAY_S = 2
  */
 export async function runReapply(lab: Lab, requestId: string): Promise<void> {
   const r = lab.db.prepare('SELECT * FROM module_reapply_requests WHERE id = ?').get(requestId) as ReapplyRow | undefined
-  if (!r || r.state !== 'pending') return
+  if (r?.state !== 'pending') return
   lab.db.prepare("UPDATE module_reapply_requests SET state = 'running' WHERE id = ?").run(r.id)
   const m = lab.db.prepare('SELECT * FROM modules WHERE id = ? AND deleted = 0').get(r.module_id) as Row | undefined
   let applied = 0

@@ -116,7 +116,7 @@ export class BackupInstanceFlow implements FlowHandler {
     if (row.instance_id) this.lab.instances.changes.notify(row.instance_id) // its status leaves BACKUP
     this.lastMessage.set(row.id, message)
     this.lab.log(`backup ${row.id} of instance ${row.instance_id} FAILED: ${message}`)
-    return this.ended(row.id, row.instance_id ?? '')
+    this.ended(row.id, row.instance_id ?? '')
   }
 
   private info(b: BackupRow): BackupInfo {

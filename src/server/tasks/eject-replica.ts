@@ -1,4 +1,3 @@
-import type { ReplicaContext } from '../../protocol/index.js'
 import type { Lab } from '../lab.js'
 import { InstanceTask } from './instance-tasks.js'
 import type { FlowHandler, TaskRow } from './engine.js'

@@ -29,7 +29,7 @@ export class Steps {
     private readonly names: string[],
   ) {
     const i = names.indexOf(task.step)
-    this.done = i < 0 ? 0 : i
+    this.done = Math.max(0, i)
   }
 
   /** Runs `fn` unless the flow already got past `name`. */

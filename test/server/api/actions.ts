@@ -162,7 +162,7 @@ t.test('restart needs an instance that can act', async (t) => {
   const stale = await apiLab(t, { spawnAgents: false, heartbeatExpiryMs: 300 })
   const sp = `/v1.0/${stale.demo.project}`
   const { id: quiet } = await activeInstance(t, stale, 'quiet')
-  await new Promise((r) => setTimeout(r, 1200))
+  await until(async () => (await stale.req('GET', `${sp}/instances/${quiet}`)).body.instance.operating_status === 'ERROR', 1200, 'the heartbeat gone stale')
   const refused = await stale.req('POST', `${sp}/instances/${quiet}/action`, { body: { restart: {} } })
   t.equal(refused.body.unprocessableEntity.message, `Instance ${quiet} is not currently available for an action to be performed (service status was ERROR).`)
 })

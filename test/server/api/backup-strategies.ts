@@ -20,7 +20,7 @@ t.test('create, list and delete strategies (samples backup-strategy-*)', async (
   const created = await lab.req('POST', `${p}/backup_strategies`, { body: req })
   t.equal(created.status, 202, 'create answers 202')
   t.same(Object.keys(created.body.backup_strategy), ['project_id', 'instance_id', 'backend', 'swift_container'])
-  t.same(created.body, { backup_strategy: { project_id: lab.demo.project, instance_id: inst, backend: 'swift', swift_container: 'my_trove_backups' } })
+  t.same(created.body, { backup_strategy: { project_id: lab.demo.project, instance_id: inst, backend: 'swift', swift_container: 'nightly_backups' } })
   t.same(missingFields(created.body, sample('backup-strategy-create-response.json')), [])
 
   const projectWide = await lab.req('POST', `${p}/backup_strategies`, { body: { backup_strategy: { swift_container: 'project-wide' } } })
@@ -31,7 +31,7 @@ t.test('create, list and delete strategies (samples backup-strategy-*)', async (
   const list = await lab.req('GET', `${p}/backup_strategies`)
   t.equal(list.status, 200)
   t.same(missingFields(list.body, sample('backup-strategy-list-response.json')), [])
-  t.same(list.body.backup_strategies.map((s: { swift_container: string }) => s.swift_container), ['my_trove_backups', 'project-wide-2'], 'all of the project\'s')
+  t.same(list.body.backup_strategies.map((s: { swift_container: string }) => s.swift_container), ['nightly_backups', 'project-wide-2'], 'all of the project\'s')
   t.same((await lab.req('GET', `${p}/backup_strategies?instance_id=${inst}`)).body.backup_strategies.map((s: { instance_id: string }) => s.instance_id), [inst])
   t.same((await lab.req('GET', `${p}/backup_strategies?project_id=${lab.demo.project}`)).body.backup_strategies.length, 2)
 

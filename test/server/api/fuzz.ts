@@ -1,6 +1,6 @@
 import t from 'tap'
 import { createHash, randomUUID } from 'node:crypto'
-import { readdirSync } from 'node:fs'
+import { REQUEST_NAMES } from '../../helpers/contract.js'
 import { apiLab } from '../../helpers/api.js'
 import { sample } from '../../helpers/lab.js'
 
@@ -58,10 +58,9 @@ function routesOf(tree: string): Array<[string, string]> {
   return out
 }
 
-const SAMPLES = readdirSync(new URL('../../../../shared/spec/samples', import.meta.url)).filter((f) => f.endsWith('-request.json') || f === 'quota-update.json')
 /** Request samples by route (method + template tail). */
 function templatesFor(method: string, path: string): unknown[] {
-  const s = (...names: string[]) => names.filter((n) => SAMPLES.includes(`${n}.json`)).map((n) => sample(`${n}.json`))
+  const s = (...names: string[]) => names.filter((n) => REQUEST_NAMES.includes(n)).map((n) => sample(`${n}.json`))
   const tail = path.replace(/^\/v1\.0\/:tenant/, '')
   const key = `${method} ${tail}`
   const byRoute: Record<string, unknown[]> = {

@@ -29,7 +29,7 @@ t.test('PUT/PATCH /instances/{id}: samples, the one-attribute rule, schemas, iso
   const renamed = await lab.req('PATCH', url, { body: sample('instance-patch-update-name-request.json') })
   t.equal(renamed.status, 202, 'PATCH rename sample accepted')
   t.equal(renamed.body, undefined, 'empty body')
-  t.equal((await show()).name, 'sample_instance', 'renamed at once')
+  t.equal((await show()).name, 'renamed', 'renamed at once')
   t.equal((await lab.req('PUT', url, { body: { instance: { name: 'again' } } })).status, 202)
   t.equal((await show()).name, 'again', 'PUT renames too')
 
@@ -68,13 +68,13 @@ t.test('PUT/PATCH /instances/{id}: samples, the one-attribute rule, schemas, iso
   t.same((await lab.req('PUT', url, { body: { instance: { replica_of: null } } })).body, notReplica)
 
   t.same((await lab.req('PATCH', url, { body: sample('instance-patch-upgrade-datastore-version-request.json') })).body,
-    fault('badRequest', 400, "Datastore version 'sample_datastore_version' cannot be found."), 'unknown version: 400 as upstream')
+    fault('badRequest', 400, "Datastore version 'next-version' cannot be found."), 'unknown version: 400 as upstream')
   const current = (await show()).datastore.version as string
   t.same((await lab.req('PATCH', url, { body: { instance: { datastore_version: current } } })).body,
     fault('badRequest', 400, `Instance ${id} already runs datastore version '${current}'.`), 'upgrade to the current version: 400 (resize.ts has the rest)')
 
   t.same((await lab.req('PUT', url, { body: sample('instance-put-attach-config-group-request.json') })).body,
-    fault('itemNotFound', 404, 'Configuration group id: 2aa51628-5c42-4086-8682-137caffd2ba6 could not be found.'), 'attaching an unknown group: 404 (config-attach.ts has the rest)')
+    fault('itemNotFound', 404, 'Configuration group id: 00000000-0000-4000-8000-000000000000 could not be found.'), 'attaching an unknown group: 404 (config-attach.ts has the rest)')
   t.equal((await lab.req('PUT', url, { body: sample('instance-put-detach-config-group-request.json') })).status, 202, '{} detaches: nothing attached, a no-op')
   t.equal((await lab.req('PUT', url, { body: sample('instance-put-detach-config-group-request-2.json') })).status, 202, 'configuration null: the same')
 

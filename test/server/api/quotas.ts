@@ -2,9 +2,9 @@ import t from 'tap'
 import { readdirSync } from 'node:fs'
 import { join } from 'node:path'
 import { apiLab, missingFields, type ApiLab } from '../../helpers/api.js'
+import { until } from '../../helpers/scripted-agent.js'
 import { sample } from '../../helpers/lab.js'
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
 
 // Flavor 1 (m1.tiny) has 512 MB of RAM.
 const create = (name: string, size = 1) => ({ instance: { name, flavorRef: '1', volume: { size }, datastore: { type: 'postgresql' } } })
@@ -131,7 +131,7 @@ t.test('create is refused with 413 at the limit and leaves nothing behind; delet
 
   // Deleting needs the instance out of BUILD: the build times out (no agent) into ERROR.
   const id = first.body.instance.id
-  for (let i = 0; i < 100 && (await lab.req('GET', `${p}/instances/${id}`)).body.instance.status === 'BUILD'; i++) await sleep(50)
+  await until(async () => (await lab.req('GET', `${p}/instances/${id}`)).body.instance.status !== 'BUILD', 5000, 'out of BUILD')
   await setQuota(lab, { instances: 1 })
   const del = await lab.req('DELETE', `${p}/instances/${id}`)
   t.equal(del.status, 202)

@@ -19,7 +19,7 @@ export const logTail: CommandSpec = {
     const client = await ctx.client()
     const inst = await findInstance(client, String(args.instance))
     const lines = Number(opts.lines ?? 50)
-    const text = await publishedText(client, inst.id, String(args.log_name), { publish: !!opts.publish, lines: lines < 0 ? 0 : lines }, (s) => ctx.io.stdout(s))
+    const text = await publishedText(client, inst.id, String(args.log_name), { publish: !!opts.publish, lines: Math.max(0, lines) }, (s) => ctx.io.stdout(s))
     if (text) ctx.io.stdout(text.endsWith('\n') ? text : text + '\n')
     return { kind: 'none' }
   },

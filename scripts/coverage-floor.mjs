@@ -1,0 +1,26 @@
+// Fails when the suite's coverage (tap's json-summary, .tap/report/coverage-summary.json) falls
+// below the floor in scripts/coverage-floor.json: the level of the day coverage was switched on,
+// rounded down to a whole percent. Raise the floor when coverage grows; never lower it.
+// `node scripts/coverage-floor.mjs --set` writes the last run's level (rounded down) as the floor.
+import { readFileSync, writeFileSync } from 'node:fs'
+
+const floor = JSON.parse(readFileSync(new URL('./coverage-floor.json', import.meta.url), 'utf8'))
+let total
+try {
+  total = JSON.parse(readFileSync('.tap/report/coverage-summary.json', 'utf8')).total
+} catch (e) {
+  console.error(`coverage: no .tap/report/coverage-summary.json (${e.message}); run the suite with coverage first`)
+  process.exit(1)
+}
+if (process.argv.includes('--set')) {
+  const next = Object.fromEntries(Object.keys(floor).map((k) => [k, Math.max(floor[k], Math.floor(total[k]?.pct ?? 0))]))
+  writeFileSync(new URL('./coverage-floor.json', import.meta.url), `${JSON.stringify(next)}\n`)
+  console.log(`coverage floor set: ${JSON.stringify(next)}`)
+  process.exit(0)
+}
+const low = Object.entries(floor).filter(([k, min]) => !(total[k]?.pct >= min))
+console.log(`coverage: ${Object.keys(floor).map((k) => `${k} ${total[k]?.pct}% (floor ${floor[k]}%)`).join(', ')}`)
+if (low.length) {
+  console.error(`coverage fell below its floor: ${low.map(([k, min]) => `${k} ${total[k]?.pct}% < ${min}%`).join(', ')}`)
+  process.exit(1)
+}
