@@ -24,18 +24,31 @@ const GOAL = { rps: 5000, p99: 10 }
 /** The servers' rate-limit setting, stated in every row: the figures hold for it. */
 const RATE_LIMITS = 'none'
 /** Answers other than 2xx: a count per status, or 0. */
-const others = (r) => (r.errors ? Object.entries(r.statuses).map(([st, n]) => `${n} x ${st}`).join(', ') : '0')
+const others = (r) =>
+  r.errors
+    ? Object.entries(r.statuses)
+        .map(([st, n]) => `${n} x ${st}`)
+        .join(', ')
+    : '0'
 
 const row = (label, present, connections, r, goal = '') => {
   const rps = r.lat.length / r.secs // 2xx answers only (harness.load)
   verbose(`${label} (${present}) c=${connections}: ${rps.toFixed(0)} req/s p50 ${pct(r.lat, 50).toFixed(2)} p99 ${pct(r.lat, 99).toFixed(2)} non-2xx ${others(r)}`)
-  return { rps, p99: pct(r.lat, 99), text: `| ${label} | ${present} | ${RATE_LIMITS} | ${connections} | ${rps.toFixed(0)} | ${fmtMs(pct(r.lat, 50))} | ${fmtMs(pct(r.lat, 99))} | ${others(r)} | ${goal} |` }
+  return {
+    rps,
+    p99: pct(r.lat, 99),
+    text: `| ${label} | ${present} | ${RATE_LIMITS} | ${connections} | ${rps.toFixed(0)} | ${fmtMs(pct(r.lat, 50))} | ${fmtMs(pct(r.lat, 99))} | ${others(r)} | ${goal} |`,
+  }
 }
 
 /** The GET rows of one setting. */
 async function getRows(url, headers, base, id, present, goalFor) {
   const rows = []
-  for (const [label, path] of [['GET /instances', `${base}/instances`], ['GET /instances/{id}', `${base}/instances/${id}`], ['GET /flavors', `${base}/flavors`]]) {
+  for (const [label, path] of [
+    ['GET /instances', `${base}/instances`],
+    ['GET /instances/{id}', `${base}/instances/${id}`],
+    ['GET /flavors', `${base}/flavors`],
+  ]) {
     for (const connections of [1, 10]) {
       const pool = new Pool(url, { connections, pipelining: 1 })
       try {
@@ -109,9 +122,9 @@ async function rowsServer(root) {
     const client = apiClient(lab.url, await login(lab.url, lab.cloudsFile))
     const seeded = await lab.call('seed', { project: client.project, n: INSTANCES })
     const rows = await postRows(lab, client, `${INSTANCES} (rows)`)
-    seeded.push(...await lab.call('seed', { project: client.project, n: ROWS - INSTANCES }))
-    rows.push(...await getRows(lab.url, client.headers, client.base, seeded[0], `${ROWS} (rows)`))
-    rows.push(...await postRows(lab, client, `${ROWS} (rows)`))
+    seeded.push(...(await lab.call('seed', { project: client.project, n: ROWS - INSTANCES })))
+    rows.push(...(await getRows(lab.url, client.headers, client.base, seeded[0], `${ROWS} (rows)`)))
+    rows.push(...(await postRows(lab, client, `${ROWS} (rows)`)))
     await lab.call('unseed', { ids: seeded })
     return rows
   } finally {

@@ -45,18 +45,20 @@ async function flood(url, sources, ms) {
   const end = performance.now() + ms
   const t0 = performance.now()
   let n = 0
-  await Promise.all(Array.from({ length: CONNECTIONS }, async (_, i) => {
-    const pool = pools[i % pools.length]
-    while (performance.now() < end) {
-      try {
-        const r = await pool.request({ method: 'POST', path: '/identity/v3/auth/tokens', headers: { 'content-type': 'application/json' }, body: passwordBody('demo', `guess-${n++}`) })
-        await r.body.dump()
-        counts[r.statusCode] = (counts[r.statusCode] ?? 0) + 1
-      } catch (e) {
-        counts[e.code ?? 'error'] = (counts[e.code ?? 'error'] ?? 0) + 1
+  await Promise.all(
+    Array.from({ length: CONNECTIONS }, async (_, i) => {
+      const pool = pools[i % pools.length]
+      while (performance.now() < end) {
+        try {
+          const r = await pool.request({ method: 'POST', path: '/identity/v3/auth/tokens', headers: { 'content-type': 'application/json' }, body: passwordBody('demo', `guess-${n++}`) })
+          await r.body.dump()
+          counts[r.statusCode] = (counts[r.statusCode] ?? 0) + 1
+        } catch (e) {
+          counts[e.code ?? 'error'] = (counts[e.code ?? 'error'] ?? 0) + 1
+        }
       }
-    }
-  }))
+    }),
+  )
   const secs = (performance.now() - t0) / 1000
   await Promise.all(pools.map((p) => p.close()))
   return { counts, secs }
@@ -99,7 +101,10 @@ await withRoot('bench-auth', async (root, onCleanup) => {
   const load = loadavg()[0]
   const quiet = await measure(server.url, client, adminPw, () => sleep(3000))
   rows.push(`| no flood | - | - | ${fmt(quiet.api.lat)} | ${fmt(quiet.logins.lat)} |`)
-  for (const [label, sources] of [['1 source (127.0.0.1)', ['127.0.0.1']], ['16 sources (127.0.1.1-16)', Array.from({ length: 16 }, (_, i) => `127.0.1.${i + 1}`)]]) {
+  for (const [label, sources] of [
+    ['1 source (127.0.0.1)', ['127.0.0.1']],
+    ['16 sources (127.0.1.1-16)', Array.from({ length: 16 }, (_, i) => `127.0.1.${i + 1}`)],
+  ]) {
     const m = await measure(server.url, client, adminPw, () => flood(server.url, sources, FLOOD_MS))
     const { counts, secs } = m.result
     const checked = (counts[401] ?? 0) / secs
@@ -121,7 +126,7 @@ await withRoot('bench-auth', async (root, onCleanup) => {
     ...rows,
     '',
     'Throttle: 10 failed logins a minute per source and 30 per user (a source that logged the user in before is exempt from the',
-    'user\'s count), so a steady flood gets 0.17 guesses/s per address and 0.5/s per user; the rows above include the first burst.',
+    "user's count), so a steady flood gets 0.17 guesses/s per address and 0.5/s per user; the rows above include the first burst.",
     '',
     ...BEFORE,
   ].join('\n')

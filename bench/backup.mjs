@@ -20,15 +20,33 @@ const POLL_MS = 10
 const USER = 'troveguest'
 const PGBIN = '/usr/lib/postgresql/15/bin'
 
-const freePort = () => new Promise((resolve) => { const s = createServer(); s.listen(0, '127.0.0.1', () => { const p = s.address().port; s.close(() => resolve(p)) }) })
-const ok = (cmd, args, opts = {}) => { try { execFileSync(cmd, args, { stdio: 'pipe', ...opts }); return true } catch { return false } }
+const freePort = () =>
+  new Promise((resolve) => {
+    const s = createServer()
+    s.listen(0, '127.0.0.1', () => {
+      const p = s.address().port
+      s.close(() => resolve(p))
+    })
+  })
+const ok = (cmd, args, opts = {}) => {
+  try {
+    execFileSync(cmd, args, { stdio: 'pipe', ...opts })
+    return true
+  } catch {
+    return false
+  }
+}
 const asUser = (args) => ['setpriv', `--reuid=${USER}`, `--regid=${USER}`, '--init-groups', '--', ...args]
 const run = (cmd, args, opts = {}) => execFileSync(cmd, args, { stdio: ['pipe', 'pipe', 'pipe'], maxBuffer: 1 << 26, ...opts }).toString()
 async function until(check, timeoutMs = 120_000, everyMs = 10) {
   const end = Date.now() + timeoutMs
   let last
   for (;;) {
-    try { if (await check()) return } catch (e) { last = e }
+    try {
+      if (await check()) return
+    } catch (e) {
+      last = e
+    }
     if (Date.now() > end) throw new Error(`timed out${last ? ` (${last.message})` : ''}: ${check.toString().slice(0, 120)}`)
     await sleep(everyMs)
   }
@@ -44,14 +62,20 @@ function toFile(cmd, args, file, t0) {
     const tool = performance.now() - t0
     fsyncSync(fd)
     return tool
-  } finally { closeSync(fd) }
+  } finally {
+    closeSync(fd)
+  }
 }
 /** Copies src to dest and fsyncs dest; returns ms at the end of the copy (before the fsync). */
 function copySynced(src, dest, t0) {
   copyFileSync(src, dest)
   const tool = performance.now() - t0
   const fd = openSync(dest, 'r+')
-  try { fsyncSync(fd) } finally { closeSync(fd) }
+  try {
+    fsyncSync(fd)
+  } finally {
+    closeSync(fd)
+  }
   return tool
 }
 
@@ -60,75 +84,138 @@ function startServer(dataDir) {
     const child = spawn(process.execPath, [join(ROOT, 'bin/trove'), 'server', '--data-dir', dataDir, '--port', '0', '--rate-limits', 'none'], { stdio: ['ignore', 'pipe', 'pipe'] })
     let out = ''
     const logFile = join(dataDir, '..', 'server.log')
-    const on = (b) => { try { appendFileSync(logFile, b) } catch { /* best effort */ } out += b; const m = /listening on (http:\/\/\S+)/.exec(out); if (m && out.includes('use it:')) resolve({ child, url: m[1] }) }
-    child.stdout.on('data', on); child.stderr.on('data', on)
+    const on = (b) => {
+      try {
+        appendFileSync(logFile, b)
+      } catch {
+        /* best effort */
+      }
+      out += b
+      const m = /listening on (http:\/\/\S+)/.exec(out)
+      if (m && out.includes('use it:')) resolve({ child, url: m[1] })
+    }
+    child.stdout.on('data', on)
+    child.stderr.on('data', on)
     child.once('exit', (c) => reject(new Error(`server exited ${c}: ${out}`)))
   })
 }
 function clientFor(cloudsFile) {
   const a = parse(readFileSync(cloudsFile, 'utf8')).clouds['trove-lab'].auth
-  return new TroveClient({ auth: { authType: 'password', authUrl: a.auth_url, username: a.username, password: a.password, projectName: a.project_name, userDomainName: 'Default', projectDomainName: 'Default', interface: 'public' } })
+  return new TroveClient({
+    auth: {
+      authType: 'password',
+      authUrl: a.auth_url,
+      username: a.username,
+      password: a.password,
+      projectName: a.project_name,
+      userDomainName: 'Default',
+      projectDomainName: 'Default',
+      interface: 'public',
+    },
+  })
 }
 
 /** Per engine: load the data into an instance, and the by-hand backup and restore. */
 const ENGINES = {
   mariadb: {
     load(base) {
-      run('mariadb', [`--defaults-file=${base}/conf/my.cnf`, '-uroot'], { input: `CREATE DATABASE b; USE b; CREATE TABLE b.t (id int primary key, v varchar(40)); INSERT INTO b.t SELECT seq, md5(seq) FROM seq_1_to_${ROWS};` })
+      run('mariadb', [`--defaults-file=${base}/conf/my.cnf`, '-uroot'], {
+        input: `CREATE DATABASE b; USE b; CREATE TABLE b.t (id int primary key, v varchar(40)); INSERT INTO b.t SELECT seq, md5(seq) FROM seq_1_to_${ROWS};`,
+      })
     },
     count: (base) => Number(run('mariadb', [`--defaults-file=${base}/conf/my.cnf`, '-uroot', '-N', '-B'], { input: 'SELECT count(*) FROM b.t;' }).trim()),
     backup(base, file, work, t0) {
       mkdirSync(join(work, 'lsn'), { recursive: true })
       // The options the guest uses (mariadb/backup.ts), so that both sides do the same work.
-      return toFile('mariadb-backup', [`--defaults-file=${base}/conf/my.cnf`, '--backup', '--user=root', '--stream=xbstream', '--log-copy-interval=10', `--target-dir=${work}`, `--extra-lsndir=${work}/lsn`], file, t0)
+      return toFile(
+        'mariadb-backup',
+        [`--defaults-file=${base}/conf/my.cnf`, '--backup', '--user=root', '--stream=xbstream', '--log-copy-interval=10', `--target-dir=${work}`, `--extra-lsndir=${work}/lsn`],
+        file,
+        t0,
+      )
     },
     async restore(file, dir) {
-      const w = join(dir, 'w'); const data = join(dir, 'data')
+      const w = join(dir, 'w')
+      const data = join(dir, 'data')
       for (const d of [w, data, join(dir, 'run'), join(dir, 'tmp')]) mkdirSync(d, { recursive: true })
       const fd = openSync(file, 'r')
-      try { execFileSync('mbstream', ['-x', '-C', w], { stdio: [fd, 'ignore', 'pipe'] }) } finally { closeSync(fd) }
+      try {
+        execFileSync('mbstream', ['-x', '-C', w], { stdio: [fd, 'ignore', 'pipe'] })
+      } finally {
+        closeSync(fd)
+      }
       run('mariadb-backup', ['--no-defaults', '--prepare', `--target-dir=${w}`])
       run('mariadb-backup', ['--no-defaults', '--move-back', `--target-dir=${w}`, `--datadir=${data}`])
       execFileSync('chown', ['-R', `${USER}:${USER}`, dir])
       const port = await freePort()
       const cnf = join(dir, 'my.cnf')
-      writeFileSync(cnf, `[mysqld]\nuser=${USER}\ndatadir=${data}\ntmpdir=${dir}/tmp\nport=${port}\nbind-address=127.0.0.1\nsocket=${dir}/run/s.sock\npid-file=${dir}/run/p.pid\nlog-error=${dir}/error.log\nskip-name-resolve\ninnodb-log-file-size=50M\n`)
+      writeFileSync(
+        cnf,
+        `[mysqld]\nuser=${USER}\ndatadir=${data}\ntmpdir=${dir}/tmp\nport=${port}\nbind-address=127.0.0.1\nsocket=${dir}/run/s.sock\npid-file=${dir}/run/p.pid\nlog-error=${dir}/error.log\nskip-name-resolve\ninnodb-log-file-size=50M\n`,
+      )
       const p = spawn('mariadbd', [`--defaults-file=${cnf}`], { stdio: 'ignore' })
-      await until(() => ok('mariadb-admin', ['--no-defaults', `--socket=${dir}/run/s.sock`, '-uroot', 'ping']), 60_000).catch((e) => { throw new Error(`${e.message}: ${readFileSync(`${dir}/error.log`, 'utf8').split('\n').filter((l) => /ERROR/.test(l)).slice(-3).join(' | ')}`) })
+      await until(() => ok('mariadb-admin', ['--no-defaults', `--socket=${dir}/run/s.sock`, '-uroot', 'ping']), 60_000).catch((e) => {
+        throw new Error(
+          `${e.message}: ${readFileSync(`${dir}/error.log`, 'utf8')
+            .split('\n')
+            .filter((l) => /ERROR/.test(l))
+            .slice(-3)
+            .join(' | ')}`,
+        )
+      })
       return p
     },
   },
   postgresql: {
     psql: (base, sql) => run('setpriv', asUser([join(PGBIN, 'psql'), '-X', '-q', '-At', '-h', `${base}/run`, '-p', '5432', '-U', 'postgres', '-d', 'postgres', '-c', sql])),
-    load(base) { this.psql(base, `CREATE TABLE t AS SELECT g AS id, md5(g::text) AS v FROM generate_series(1, ${ROWS}) g; ALTER TABLE t ADD PRIMARY KEY (id);`) },
-    count(base) { return Number(this.psql(base, 'SELECT count(*) FROM t;').trim()) },
-    settle(base) { this.psql(base, 'CHECKPOINT;') },
+    load(base) {
+      this.psql(base, `CREATE TABLE t AS SELECT g AS id, md5(g::text) AS v FROM generate_series(1, ${ROWS}) g; ALTER TABLE t ADD PRIMARY KEY (id);`)
+    },
+    count(base) {
+      return Number(this.psql(base, 'SELECT count(*) FROM t;').trim())
+    },
+    settle(base) {
+      this.psql(base, 'CHECKPOINT;')
+    },
     backup(base, file, _work, t0) {
       return toFile('setpriv', asUser([join(PGBIN, 'pg_basebackup'), '-h', `${base}/run`, '-p', '5432', '-U', 'postgres', '-D', '-', '-Ft', '-Xfetch', '-c', 'fast', '-v', '--no-manifest']), file, t0)
     },
     async restore(file, dir) {
       const data = join(dir, 'data')
-      mkdirSync(data, { recursive: true }); mkdirSync(join(dir, 'run'))
+      mkdirSync(data, { recursive: true })
+      mkdirSync(join(dir, 'run'))
       execFileSync('chown', ['-R', `${USER}:${USER}`, dir])
       chmodSync(file, 0o644)
       execFileSync('setpriv', asUser(['tar', '-x', '-f', file, '-C', data]))
       chmodSync(data, 0o700)
       // The lab keeps its config outside the data dir (engines.md 2): give the copy a minimal one.
-      for (const [f, text] of [['postgresql.conf', ''], ['pg_hba.conf', 'local all all trust\n'], ['pg_ident.conf', '']]) writeFileSync(join(data, f), text, { mode: 0o600 })
+      for (const [f, text] of [
+        ['postgresql.conf', ''],
+        ['pg_hba.conf', 'local all all trust\n'],
+        ['pg_ident.conf', ''],
+      ])
+        writeFileSync(join(data, f), text, { mode: 0o600 })
       execFileSync('chown', ['-R', `${USER}:${USER}`, data])
       const port = await freePort()
       const log = openSync(join(dir, 'pg.log'), 'w')
-      const p = spawn('setpriv', asUser([join(PGBIN, 'postgres'), '-D', data, '-p', String(port), '-k', join(dir, 'run'), '-c', 'listen_addresses=', '-c', 'archive_mode=off']), { stdio: ['ignore', log, log] })
+      const p = spawn('setpriv', asUser([join(PGBIN, 'postgres'), '-D', data, '-p', String(port), '-k', join(dir, 'run'), '-c', 'listen_addresses=', '-c', 'archive_mode=off']), {
+        stdio: ['ignore', log, log],
+      })
       closeSync(log)
-      await until(() => ok(join(PGBIN, 'pg_isready'), ['-q', '-h', join(dir, 'run'), '-p', String(port), '-U', 'postgres', '-d', 'postgres']), 60_000)
-        .catch((e) => { throw new Error(`${e.message.slice(0, 20)}: ${readFileSync(join(dir, 'pg.log'), 'utf8').slice(-400)}`) })
+      await until(() => ok(join(PGBIN, 'pg_isready'), ['-q', '-h', join(dir, 'run'), '-p', String(port), '-U', 'postgres', '-d', 'postgres']), 60_000).catch((e) => {
+        throw new Error(`${e.message.slice(0, 20)}: ${readFileSync(join(dir, 'pg.log'), 'utf8').slice(-400)}`)
+      })
       return p
     },
   },
   redis: {
     cli: (base, lines) => run('redis-cli', ['-s', `${base}/run/redis.sock`], { input: lines, env: { ...process.env, REDISCLI_AUTH: readFileSync(`${base}/conf/admin.secret`, 'utf8').trim() } }),
-    load(base) { this.cli(base, `EVAL "for i=1,${ROWS} do redis.call('SET','k'..i, i) end" 0\n`) },
-    count(base) { return Number(this.cli(base, 'DBSIZE\n').trim()) },
+    load(base) {
+      this.cli(base, `EVAL "for i=1,${ROWS} do redis.call('SET','k'..i, i) end" 0\n`)
+    },
+    count(base) {
+      return Number(this.cli(base, 'DBSIZE\n').trim())
+    },
     async backup(base, file, _work, t0) {
       const saves = () => Number(/rdb_saves:(\d+)/.exec(this.cli(base, 'INFO persistence\n'))?.[1])
       const before = saves()
@@ -154,22 +241,46 @@ async function main() {
   const dataDir = join(root, 'lab')
   const rows = []
   /** BENCH_KEEP: timestamps of our side, to line up with server.log and the agents' logs. */
-  const trace = (m) => { if (process.env.BENCH_KEEP) appendFileSync(join(root, 'bench.trace'), `${new Date().toISOString()} ${m}\n`) }
+  const trace = (m) => {
+    if (process.env.BENCH_KEEP) appendFileSync(join(root, 'bench.trace'), `${new Date().toISOString()} ${m}\n`)
+  }
   let server
   try {
     server = await startServer(dataDir)
     const client = clientFor(join(dataDir, 'clouds.yaml'))
     for (const [engine, e] of Object.entries(ENGINES)) {
       if (ENGINE_FILTER && !ENGINE_FILTER.includes(engine)) continue
-      const keepLog = (id, name) => { if (process.env.BENCH_KEEP) try { copyFileSync(join(dataDir, 'instances', id, 'agent.log'), join(root, `${name}.agent.log`)) } catch { /* gone */ } }
-      const gone = (id) => until(async () => { try { await client.instances.get(id); return false } catch (err) { if (err.status === 404 || /not found|404/i.test(err.message)) return true; throw err } }, 120_000, 50)
+      const keepLog = (id, name) => {
+        if (process.env.BENCH_KEEP)
+          try {
+            copyFileSync(join(dataDir, 'instances', id, 'agent.log'), join(root, `${name}.agent.log`))
+          } catch {
+            /* gone */
+          }
+      }
+      const gone = (id) =>
+        until(
+          async () => {
+            try {
+              await client.instances.get(id)
+              return false
+            } catch (err) {
+              if (err.status === 404 || /not found|404/i.test(err.message)) return true
+              throw err
+            }
+          },
+          120_000,
+          50,
+        )
       const inst = await client.instances.create({ name: `bench-${engine}`, flavorRef: '2', volume: { size: 2 }, datastore: { type: engine } })
       await until(async () => (await client.instances.get(inst.id)).status === 'ACTIVE', 180_000, 50)
       const base = join(dataDir, 'instances', inst.id)
       e.load(base)
       e.settle?.(base)
-      const ours = { backup: [], restore: [], create: [] }, hand = { backup: [], restore: [], tool: [] }
-      let size = 0, handSize = 0
+      const ours = { backup: [], restore: [], create: [] },
+        hand = { backup: [], restore: [], tool: [] }
+      let size = 0,
+        handSize = 0
       const handRun = async (name) => {
         const dir = join(root, `hand-${engine}-${name}`)
         mkdirSync(dir, { recursive: true })
@@ -181,7 +292,8 @@ async function main() {
         t0 = performance.now()
         const p = await e.restore(file, join(dir, 'restore'))
         const restored = performance.now() - t0
-        p.kill('SIGTERM'); await new Promise((res) => p.once('exit', res))
+        p.kill('SIGTERM')
+        await new Promise((res) => p.once('exit', res))
         rmSync(dir, { recursive: true, force: true })
         return { took, tool, restored }
       }
@@ -195,7 +307,15 @@ async function main() {
         const b = await client.backups.create({ name: `b-${engine}-${i}`, instance: inst.id })
         trace(`${engine} ${i}: POST /backups answered`)
         let got
-        await until(async () => { got = await client.backups.get(b.id); if (got.status === 'FAILED') throw new Error('backup FAILED'); return got.status === 'COMPLETED' }, 600_000, POLL_MS)
+        await until(
+          async () => {
+            got = await client.backups.get(b.id)
+            if (got.status === 'FAILED') throw new Error('backup FAILED')
+            return got.status === 'COMPLETED'
+          },
+          600_000,
+          POLL_MS,
+        )
         ours.backup.push(performance.now() - t0)
         trace(`${engine} ${i}: COMPLETED seen`)
         size = statSync(got.locationRef).size
@@ -203,10 +323,21 @@ async function main() {
         t0 = performance.now()
         trace(`${engine} ${i}: POST /instances (restore)`)
         const r = await client.instances.create({ name: `r-${engine}-${i}`, flavorRef: '2', volume: { size: 2 }, restorePoint: { backupRef: b.id } })
-        await until(async () => { const s = (await client.instances.get(r.id)).status; if (s === 'ERROR') throw new Error('restore ERROR'); return s === 'ACTIVE' }, 600_000, POLL_MS)
+        await until(
+          async () => {
+            const s = (await client.instances.get(r.id)).status
+            if (s === 'ERROR') throw new Error('restore ERROR')
+            return s === 'ACTIVE'
+          },
+          600_000,
+          POLL_MS,
+        )
         ours.restore.push(performance.now() - t0)
         trace(`${engine} ${i}: ACTIVE seen`)
-        if (i === 0) { const n = e.count(join(dataDir, 'instances', r.id)); if (n !== ROWS) throw new Error(`${engine}: restored ${n} rows, not ${ROWS}`) }
+        if (i === 0) {
+          const n = e.count(join(dataDir, 'instances', r.id))
+          if (n !== ROWS) throw new Error(`${engine}: restored ${n} rows, not ${ROWS}`)
+        }
         keepLog(r.id, `${engine}-restore-${i}`)
         await client.instances.delete(r.id)
         await gone(r.id)
@@ -222,8 +353,19 @@ async function main() {
       }
       for (let i = 0; i < RUNS; i++) {
         // The order alternates, so that neither side always runs on the state the other left.
-        if (i % 2) { const h = await handRun(i); await oursRun(i); hand.backup.push(h.took); hand.tool.push(h.tool); hand.restore.push(h.restored) }
-        else { await oursRun(i); const h = await handRun(i); hand.backup.push(h.took); hand.tool.push(h.tool); hand.restore.push(h.restored) }
+        if (i % 2) {
+          const h = await handRun(i)
+          await oursRun(i)
+          hand.backup.push(h.took)
+          hand.tool.push(h.tool)
+          hand.restore.push(h.restored)
+        } else {
+          await oursRun(i)
+          const h = await handRun(i)
+          hand.backup.push(h.took)
+          hand.tool.push(h.tool)
+          hand.restore.push(h.restored)
+        }
       }
       keepLog(inst.id, `${engine}-source`)
       await client.instances.delete(inst.id)
@@ -244,7 +386,10 @@ async function main() {
       '',
       `| engine | backup: ours | by hand | ratio | goal <= ${GOAL}x | restore: ours | by hand | ratio | goal <= ${GOAL}x | size ours / by hand | by hand, tool without fsync | plain create -> ACTIVE |`,
       '|---|---|---|---|---|---|---|---|---|---|---|---|',
-      ...rows.map((r) => `| ${r.engine} | ${s(r.ours.backup)} | ${s(r.hand.backup)} | ${ratio(r.ours.backup, r.hand.backup)} | ${verdict(r.ours.backup, r.hand.backup)} | ${s(r.ours.restore)} | ${s(r.hand.restore)} | ${ratio(r.ours.restore, r.hand.restore)} | ${verdict(r.ours.restore, r.hand.restore)} | ${(r.size / 2 ** 20).toFixed(1)} / ${(r.handSize / 2 ** 20).toFixed(1)} MB | ${s(r.hand.tool)} | ${s(r.ours.create)} |`),
+      ...rows.map(
+        (r) =>
+          `| ${r.engine} | ${s(r.ours.backup)} | ${s(r.hand.backup)} | ${ratio(r.ours.backup, r.hand.backup)} | ${verdict(r.ours.backup, r.hand.backup)} | ${s(r.ours.restore)} | ${s(r.hand.restore)} | ${ratio(r.ours.restore, r.hand.restore)} | ${verdict(r.ours.restore, r.hand.restore)} | ${(r.size / 2 ** 20).toFixed(1)} / ${(r.handSize / 2 ** 20).toFixed(1)} MB | ${s(r.hand.tool)} | ${s(r.ours.create)} |`,
+      ),
       '',
       'What each side includes (same instance, same data, same tool options):',
       '',
@@ -259,7 +404,7 @@ async function main() {
       '- **Restore, ours**: `POST /instances` with `restorePoint` until `GET /instances/{id}` shows ACTIVE (polled every',
       `  ${POLL_MS} ms): the new instance (directories, config, agent process), the MD5 check of the backup file (read`,
       '  once, beside the unpack into a scratch dir), unpack/prepare/move into the data dir, the engine started until it answers,',
-      '  the agent\'s own checks and the ACTIVE status back to the server.',
+      "  the agent's own checks and the ACTIVE status back to the server.",
       '- **Restore, by hand**: mariadb: `mbstream -x` + `--prepare` + `--move-back` + `chown -R` + `mariadbd` until',
       '  `mariadb-admin ping` answers; postgresql: `tar -x` as the run user + a minimal config + `postgres` until',
       '  `pg_isready`; redis: copy to dump.rdb + `redis-server` until `PING` answers. No checksum, no instance to create.',
@@ -269,12 +414,27 @@ async function main() {
       '- **Plain create -> ACTIVE**: for scale, a new empty instance of the same engine (from the template) until ACTIVE: the',
       '  part of our restore that is creating an instance at all (API, task, agent process start, engine start, status).',
     ].join('\n')
-    writeSection('backup', 'Backup and restore next to the engines\' own tools', text)
+    writeSection('backup', "Backup and restore next to the engines' own tools", text)
     process.stdout.write(text + '\n')
   } finally {
-    if (server) { server.child.kill('SIGTERM'); await new Promise((r) => server.child.once('exit', r)) }
+    if (server) {
+      server.child.kill('SIGTERM')
+      await new Promise((r) => server.child.once('exit', r))
+    }
     // Twice: an agent the server was starting while it stopped shows up a moment later.
-    for (let pass = 0; pass < 2; pass++, await sleep(1000)) try { execFileSync('sh', ['-c', `for p in $(ls /proc | grep -E '^[0-9]+$'); do readlink /proc/$p/cwd 2>/dev/null | grep -q '^${root}' && kill -9 $p; tr '\\0' ' ' < /proc/$p/cmdline 2>/dev/null | grep -q '${root}' && kill -9 $p; done; true`], { stdio: 'ignore' }) } catch { /* best effort */ }
+    for (let pass = 0; pass < 2; pass++, await sleep(1000))
+      try {
+        execFileSync(
+          'sh',
+          [
+            '-c',
+            `for p in $(ls /proc | grep -E '^[0-9]+$'); do readlink /proc/$p/cwd 2>/dev/null | grep -q '^${root}' && kill -9 $p; tr '\\0' ' ' < /proc/$p/cmdline 2>/dev/null | grep -q '${root}' && kill -9 $p; done; true`,
+          ],
+          { stdio: 'ignore' },
+        )
+      } catch {
+        /* best effort */
+      }
     if (process.env.BENCH_KEEP) process.stdout.write(`kept ${root}\n`)
     else rmSync(root, { recursive: true, force: true })
   }

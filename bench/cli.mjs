@@ -10,8 +10,12 @@ function startServer(dataDir) {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [join(ROOT, 'bin/trove'), 'server', '--data-dir', dataDir, '--port', '0', '--rate-limits', 'none'], { stdio: ['ignore', 'pipe', 'pipe'] })
     let out = ''
-    const on = (b) => { out += b; if (/listening on/.test(out) && out.includes('use it:')) resolve(child) }
-    child.stdout.on('data', on); child.stderr.on('data', on)
+    const on = (b) => {
+      out += b
+      if (/listening on/.test(out) && out.includes('use it:')) resolve(child)
+    }
+    child.stdout.on('data', on)
+    child.stderr.on('data', on)
     child.once('exit', (c) => reject(new Error(`server exited ${c}: ${out}`)))
   })
 }
@@ -31,12 +35,26 @@ try {
   const trove = [process.execPath, [join(ROOT, 'bin/trove'), 'instance', 'list']]
   const openstack = ['openstack', ['database', 'instance', 'list']]
   const cold = { ...env, TROVE_NO_TOKEN_CACHE: '1' }
-  timed(...trove, env); timed(...openstack, env); timed(...trove, cold) // warm the page cache (and the token cache)
-  const t = []; const o = []; const c = []
-  for (let i = 0; i < RUNS; i++) { t.push(timed(...trove, env)); o.push(timed(...openstack, env)); c.push(timed(...trove, cold)) }
-  const mt = median(t); const mo = median(o); const mc = median(c)
+  timed(...trove, env)
+  timed(...openstack, env)
+  timed(...trove, cold) // warm the page cache (and the token cache)
+  const t = []
+  const o = []
+  const c = []
+  for (let i = 0; i < RUNS; i++) {
+    t.push(timed(...trove, env))
+    o.push(timed(...openstack, env))
+    c.push(timed(...trove, cold))
+  }
+  const mt = median(t)
+  const mo = median(o)
+  const mc = median(c)
   const GOAL = 0.15
-  const osVersion = execFileSync('openstack', ['--version'], { env, stdio: ['ignore', 'pipe', 'pipe'] }).toString().trim().split(/\s+/).pop()
+  const osVersion = execFileSync('openstack', ['--version'], { env, stdio: ['ignore', 'pipe', 'pipe'] })
+    .toString()
+    .trim()
+    .split(/\s+/)
+    .pop()
   const verdict = (ms) => `<= ${GOAL} (issue 5/7): ${ms / mo <= GOAL ? 'met' : 'not met'}`
   const text = [
     `Command: \`BENCH_ONLY=cli node bench/run.mjs\` (bench/cli.mjs), ${new Date().toISOString().slice(0, 10)}, ${machine()}. Median of ${RUNS} alternating runs, each a`,

@@ -12,19 +12,36 @@ const RUNS = Number(process.env.BENCH_RUNS ?? 5)
 const USER = 'troveguest'
 
 function freePort() {
-  return new Promise((resolve) => { const s = createServer(); s.listen(0, '127.0.0.1', () => { const p = s.address().port; s.close(() => resolve(p)) }) })
+  return new Promise((resolve) => {
+    const s = createServer()
+    s.listen(0, '127.0.0.1', () => {
+      const p = s.address().port
+      s.close(() => resolve(p))
+    })
+  })
 }
 
 async function until(check, timeoutMs = 60_000, everyMs = 10) {
   const end = Date.now() + timeoutMs
   for (;;) {
-    try { if (await check()) return } catch { /* not yet */ }
+    try {
+      if (await check()) return
+    } catch {
+      /* not yet */
+    }
     if (Date.now() > end) throw new Error('timed out')
     await sleep(everyMs)
   }
 }
 
-const ok = (cmd, args, opts = {}) => { try { execFileSync(cmd, args, { stdio: 'pipe', ...opts }); return true } catch { return false } }
+const ok = (cmd, args, opts = {}) => {
+  try {
+    execFileSync(cmd, args, { stdio: 'pipe', ...opts })
+    return true
+  } catch {
+    return false
+  }
+}
 const asUser = (args) => ['setpriv', `--reuid=${USER}`, `--regid=${USER}`, '--init-groups', ...args]
 
 const copy = (template, data) => execFileSync('cp', ['-a', '--reflink=auto', '--', `${template}/.`, `${data}/`])
@@ -39,14 +56,19 @@ const BASELINES = {
   mariadb: {
     cnf(dir, data, port) {
       const cnf = join(dir, 'my.cnf')
-      writeFileSync(cnf, `[client]\nport=${port}\nsocket=${dir}/run/mysqld.sock\n[mysqld]\nuser=${USER}\ndatadir=${data}\ntmpdir=${dir}/tmp\nport=${port}\nbind-address=127.0.0.1\nsocket=${dir}/run/mysqld.sock\npid-file=${dir}/run/mysqld.pid\nlog-error=${dir}/log/error.log\nskip-name-resolve\ninnodb-buffer-pool-size=150M\ninnodb-log-file-size=50M\n`)
+      writeFileSync(
+        cnf,
+        `[client]\nport=${port}\nsocket=${dir}/run/mysqld.sock\n[mysqld]\nuser=${USER}\ndatadir=${data}\ntmpdir=${dir}/tmp\nport=${port}\nbind-address=127.0.0.1\nsocket=${dir}/run/mysqld.sock\npid-file=${dir}/run/mysqld.pid\nlog-error=${dir}/log/error.log\nskip-name-resolve\ninnodb-buffer-pool-size=150M\ninnodb-log-file-size=50M\n`,
+      )
       return cnf
     },
     init(dir) {
       for (const d of ['template', 'run', 'log', 'tmp']) mkdirSync(join(dir, d), { recursive: true })
       execFileSync('chown', ['-R', `${USER}:${USER}`, dir])
       const cnf = this.cnf(dir, join(dir, 'template'), 3306)
-      execFileSync('mariadb-install-db', [`--defaults-file=${cnf}`, `--user=${USER}`, '--skip-test-db', '--auth-root-authentication-method=socket', '--auth-root-socket-user=root'], { stdio: 'ignore' })
+      execFileSync('mariadb-install-db', [`--defaults-file=${cnf}`, `--user=${USER}`, '--skip-test-db', '--auth-root-authentication-method=socket', '--auth-root-socket-user=root'], {
+        stdio: 'ignore',
+      })
     },
     async start(dir, template, port) {
       for (const d of ['data', 'run', 'log', 'tmp']) mkdirSync(join(dir, d), { recursive: true })
@@ -56,7 +78,13 @@ const BASELINES = {
       copy(template, join(dir, 'data'))
       const p = spawn('mariadbd', [`--defaults-file=${cnf}`], { stdio: 'ignore' })
       await until(() => ok('mariadb-admin', [`--defaults-file=${cnf}`, '-uroot', 'ping']))
-      return { ms: performance.now() - t0, stop: () => { p.kill('SIGTERM'); return new Promise((r) => p.once('exit', r)) } }
+      return {
+        ms: performance.now() - t0,
+        stop: () => {
+          p.kill('SIGTERM')
+          return new Promise((r) => p.once('exit', r))
+        },
+      }
     },
   },
   postgresql: {
@@ -69,18 +97,40 @@ const BASELINES = {
     },
     async start(dir, template, port) {
       const bin = this.bin()
-      mkdirSync(join(dir, 'run'), { recursive: true }); mkdirSync(join(dir, 'data'), { mode: 0o700 })
+      mkdirSync(join(dir, 'run'), { recursive: true })
+      mkdirSync(join(dir, 'data'), { mode: 0o700 })
       execFileSync('chown', ['-R', `${USER}:${USER}`, dir])
       const t0 = performance.now()
       copy(template, join(dir, 'data'))
-      const args = asUser([join(bin, 'postgres'), '-D', join(dir, 'data'), '-c', `port=${port}`, '-c', 'listen_addresses=127.0.0.1', '-c', `unix_socket_directories=${dir}/run`, '-c', 'shared_buffers=51MB'])
+      const args = asUser([
+        join(bin, 'postgres'),
+        '-D',
+        join(dir, 'data'),
+        '-c',
+        `port=${port}`,
+        '-c',
+        'listen_addresses=127.0.0.1',
+        '-c',
+        `unix_socket_directories=${dir}/run`,
+        '-c',
+        'shared_buffers=51MB',
+      ])
       const p = spawn(args[0], args.slice(1), { stdio: 'ignore' })
       await until(() => ok(join(bin, 'pg_isready'), ['-q', '-h', join(dir, 'run'), '-p', String(port), '-U', 'postgres', '-d', 'postgres']))
-      return { ms: performance.now() - t0, stop: () => { p.kill('SIGINT'); return new Promise((r) => p.once('exit', r)) } }
+      return {
+        ms: performance.now() - t0,
+        stop: () => {
+          p.kill('SIGINT')
+          return new Promise((r) => p.once('exit', r))
+        },
+      }
     },
   },
   redis: {
-    init(dir) { mkdirSync(join(dir, 'template'), { recursive: true }); execFileSync('chown', ['-R', `${USER}:${USER}`, dir]) },
+    init(dir) {
+      mkdirSync(join(dir, 'template'), { recursive: true })
+      execFileSync('chown', ['-R', `${USER}:${USER}`, dir])
+    },
     async start(dir, template, port) {
       mkdirSync(join(dir, 'data'), { recursive: true })
       execFileSync('chown', ['-R', `${USER}:${USER}`, dir])
@@ -91,8 +141,18 @@ const BASELINES = {
       copy(template, join(dir, 'data'))
       const args = asUser(['redis-server', conf])
       const p = spawn(args[0], args.slice(1), { stdio: 'ignore' })
-      await until(() => execFileSync('redis-cli', ['-p', String(port), 'ping'], { stdio: 'pipe' }).toString().includes('PONG'))
-      return { ms: performance.now() - t0, stop: () => { p.kill('SIGTERM'); return new Promise((r) => p.once('exit', r)) } }
+      await until(() =>
+        execFileSync('redis-cli', ['-p', String(port), 'ping'], { stdio: 'pipe' })
+          .toString()
+          .includes('PONG'),
+      )
+      return {
+        ms: performance.now() - t0,
+        stop: () => {
+          p.kill('SIGTERM')
+          return new Promise((r) => p.once('exit', r))
+        },
+      }
     },
   },
 }
@@ -101,15 +161,31 @@ function startServer(dataDir) {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [join(ROOT, 'bin/trove'), 'server', '--data-dir', dataDir, '--port', '0', '--rate-limits', 'none'], { stdio: ['ignore', 'pipe', 'pipe'] })
     let out = ''
-    const on = (b) => { out += b; const m = /listening on (http:\/\/\S+)/.exec(out); if (m && out.includes('use it:')) resolve({ child, url: m[1] }) }
-    child.stdout.on('data', on); child.stderr.on('data', on)
+    const on = (b) => {
+      out += b
+      const m = /listening on (http:\/\/\S+)/.exec(out)
+      if (m && out.includes('use it:')) resolve({ child, url: m[1] })
+    }
+    child.stdout.on('data', on)
+    child.stderr.on('data', on)
     child.once('exit', (c) => reject(new Error(`server exited ${c}: ${out}`)))
   })
 }
 
 function clientFor(cloudsFile) {
   const a = parse(readFileSync(cloudsFile, 'utf8')).clouds['trove-lab'].auth
-  return new TroveClient({ auth: { authType: 'password', authUrl: a.auth_url, username: a.username, password: a.password, projectName: a.project_name, userDomainName: 'Default', projectDomainName: 'Default', interface: 'public' } })
+  return new TroveClient({
+    auth: {
+      authType: 'password',
+      authUrl: a.auth_url,
+      username: a.username,
+      password: a.password,
+      projectName: a.project_name,
+      userDomainName: 'Default',
+      projectDomainName: 'Default',
+      interface: 'public',
+    },
+  })
 }
 
 async function main() {
@@ -148,7 +224,14 @@ async function main() {
       const warm = await client.instances.create({ name: `bench-${engine}-template`, flavorRef: '1', volume: { size: 1 }, datastore: { type: engine } })
       while ((await client.instances.get(warm.id)).status !== 'ACTIVE') await sleep(50)
       await client.instances.delete(warm.id)
-      while (true) { try { await client.instances.get(warm.id); await sleep(50) } catch { break } }
+      while (true) {
+        try {
+          await client.instances.get(warm.id)
+          await sleep(50)
+        } catch {
+          break
+        }
+      }
       const times = []
       for (let i = 0; i < RUNS; i++) {
         const t0 = performance.now()
@@ -166,15 +249,24 @@ async function main() {
           agentRss.push([engine, rssMb(pid)])
         }
         await client.instances.delete(inst.id)
-        while (true) { try { await client.instances.get(inst.id); await sleep(50) } catch { break } }
+        while (true) {
+          try {
+            await client.instances.get(inst.id)
+            await sleep(50)
+          } catch {
+            break
+          }
+        }
       }
       if (process.env.BENCH_VERBOSE) process.stderr.write(`${engine}: ${times.map((x) => x.toFixed(0)).join(' ')} ms\n`)
       results[engine].trove = median(times)
     }
     await client.close()
 
-    const rows = Object.entries(results).map(([e, r]) =>
-      `| ${e} | ${(r.baseline / 1000).toFixed(2)} s | ${(r.trove / 1000).toFixed(2)} s | ${((r.trove - r.baseline) / 1000).toFixed(2)} s | <= 0.30 s: ${r.trove - r.baseline <= 300 ? 'met' : 'not met'} |`)
+    const rows = Object.entries(results).map(
+      ([e, r]) =>
+        `| ${e} | ${(r.baseline / 1000).toFixed(2)} s | ${(r.trove / 1000).toFixed(2)} s | ${((r.trove - r.baseline) / 1000).toFixed(2)} s | <= 0.30 s: ${r.trove - r.baseline <= 300 ? 'met' : 'not met'} |`,
+    )
     const text = [
       `Command: \`BENCH_ONLY=create node bench/run.mjs\` (bench/create.mjs), ${new Date().toISOString().slice(0, 10)}, ${machine()}. Medians of ${RUNS} runs per engine`,
       'and side; the machine is shared with other work, figures vary between runs.',
@@ -198,9 +290,19 @@ async function main() {
     writeSection('create', 'Create -> ACTIVE, server and agent memory', text)
     process.stdout.write(text + '\n')
   } finally {
-    if (server) { server.child.kill('SIGTERM'); await new Promise((r) => server.child.once('exit', r)) }
+    if (server) {
+      server.child.kill('SIGTERM')
+      await new Promise((r) => server.child.once('exit', r))
+    }
     // Anything a failed run left behind.
-    try { execFileSync('sh', ['-c', `for p in $(ls /proc | grep -E '^[0-9]+$'); do readlink /proc/$p/cwd 2>/dev/null | grep -q '^${root}' && kill -9 $p; tr '\\0' ' ' < /proc/$p/cmdline 2>/dev/null | grep -q '${root}' && kill -9 $p; done; true`]) } catch { /* best effort */ }
+    try {
+      execFileSync('sh', [
+        '-c',
+        `for p in $(ls /proc | grep -E '^[0-9]+$'); do readlink /proc/$p/cwd 2>/dev/null | grep -q '^${root}' && kill -9 $p; tr '\\0' ' ' < /proc/$p/cmdline 2>/dev/null | grep -q '${root}' && kill -9 $p; done; true`,
+      ])
+    } catch {
+      /* best effort */
+    }
     rmSync(root, { recursive: true, force: true })
   }
 }

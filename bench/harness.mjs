@@ -26,7 +26,9 @@ export function cpuSeconds(pid) {
 export function rssOf(pid) {
   try {
     return Number(/^VmRSS:\s+(\d+)/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0) / 1024
-  } catch { return 0 }
+  } catch {
+    return 0
+  }
 }
 
 /** MemAvailable of the machine, MB. */
@@ -34,10 +36,15 @@ export function memAvailableMb() {
   return Number(/^MemAvailable:\s+(\d+)/m.exec(readFileSync('/proc/meminfo', 'utf8'))[1]) / 1024
 }
 
-export const pct = (xs, p) => { const s = [...xs].sort((a, b) => a - b); return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))] }
+export const pct = (xs, p) => {
+  const s = [...xs].sort((a, b) => a - b)
+  return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))]
+}
 export const fmtMs = (x) => `${x.toFixed(x < 10 ? 2 : 1)} ms`
 export const today = () => new Date().toISOString().slice(0, 10)
-export const verbose = (m) => { if (process.env.BENCH_VERBOSE) process.stderr.write(`${m}\n`) }
+export const verbose = (m) => {
+  if (process.env.BENCH_VERBOSE) process.stderr.write(`${m}\n`)
+}
 
 /**
  * A temp root (traversable by the engine user) for one benchmark; `fn(root, onCleanup)`
@@ -48,11 +55,20 @@ export async function withRoot(prefix, fn) {
   chmodSync(root, 0o711)
   const hooks = []
   let cleaned
-  const cleanup = () => (cleaned ??= (async () => {
-    for (const h of hooks.reverse()) { try { await h() } catch (e) { verbose(`cleanup: ${e.message}`) } }
-    await cleanRoot(root)
-  })())
-  const onSignal = () => { void cleanup().finally(() => process.exit(130)) }
+  const cleanup = () =>
+    (cleaned ??= (async () => {
+      for (const h of hooks.reverse()) {
+        try {
+          await h()
+        } catch (e) {
+          verbose(`cleanup: ${e.message}`)
+        }
+      }
+      await cleanRoot(root)
+    })())
+  const onSignal = () => {
+    void cleanup().finally(() => process.exit(130))
+  }
   process.once('SIGINT', onSignal)
   process.once('SIGTERM', onSignal)
   try {
@@ -69,13 +85,25 @@ export async function cleanRoot(root) {
   const pids = processesUnder(root)
   if (pids.length) await terminate(pids, 5000)
   const ids = []
-  for (const sub of ['lab/instances', 'instances']) { try { ids.push(...readdirSync(join(root, sub))) } catch { /* none */ } }
+  for (const sub of ['lab/instances', 'instances']) {
+    try {
+      ids.push(...readdirSync(join(root, sub)))
+    } catch {
+      /* none */
+    }
+  }
   for (const id of ids) await removeInstanceGroups(instanceGroupDirs(id), 2000)
   try {
     for (const a of readdirSync(CLAIM_DIR)) {
-      try { if (readFileSync(join(CLAIM_DIR, a), 'utf8').startsWith(root + '/')) rmSync(join(CLAIM_DIR, a)) } catch { /* raced */ }
+      try {
+        if (readFileSync(join(CLAIM_DIR, a), 'utf8').startsWith(root + '/')) rmSync(join(CLAIM_DIR, a))
+      } catch {
+        /* raced */
+      }
     }
-  } catch { /* no claims dir */ }
+  } catch {
+    /* no claims dir */
+  }
   rmSync(root, { recursive: true, force: true })
 }
 
@@ -92,7 +120,11 @@ export async function stopChild(child, graceMs = 10_000) {
 /** `trove server` (bin/trove, as a user runs it) in its own process: { child, pid, url, cloudsFile }. */
 export function startTroveServer(dataDir, args = [], nodeArgs = process.env.BENCH_NODE_ARGS ? process.env.BENCH_NODE_ARGS.split(' ') : []) {
   return new Promise((resolve, reject) => {
-    const child = spawn('/usr/bin/env', ['-u', 'NODE_OPTIONS', process.execPath, ...nodeArgs, join(ROOT, 'bin/trove'), 'server', '--data-dir', dataDir, '--port', '0', '--rate-limits', 'none', ...args], { stdio: ['ignore', 'pipe', 'pipe'] })
+    const child = spawn(
+      '/usr/bin/env',
+      ['-u', 'NODE_OPTIONS', process.execPath, ...nodeArgs, join(ROOT, 'bin/trove'), 'server', '--data-dir', dataDir, '--port', '0', '--rate-limits', 'none', ...args],
+      { stdio: ['ignore', 'pipe', 'pipe'] },
+    )
     let out = ''
     const on = (b) => {
       out += b
@@ -116,11 +148,12 @@ export function startLabServer(dataDir) {
     const child = fork(join(ROOT, 'bench/lab-server.mjs'), [dataDir], { execArgv, stdio: ['ignore', 'inherit', 'inherit', 'ipc'], env: { ...process.env, NODE_OPTIONS: '' } })
     const pending = new Map()
     let seq = 0
-    const call = (op, args) => new Promise((res, rej) => {
-      const id = ++seq
-      pending.set(id, { res, rej })
-      child.send({ id, op, args })
-    })
+    const call = (op, args) =>
+      new Promise((res, rej) => {
+        const id = ++seq
+        pending.set(id, { res, rej })
+        child.send({ id, op, args })
+      })
     child.on('message', (m) => {
       if (m.ready) return resolve({ child, pid: child.pid, url: m.url, cloudsFile: m.cloudsFile, brokerPort: m.brokerPort, call })
       const p = pending.get(m.id)
@@ -140,8 +173,14 @@ export function startLabServer(dataDir) {
 export async function login(url, cloudsFile, cloud = 'trove-lab') {
   const a = parse(readFileSync(cloudsFile, 'utf8')).clouds[cloud].auth
   const r = await request(`${url}/identity/v3/auth/tokens`, {
-    method: 'POST', headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ auth: { identity: { methods: ['password'], password: { user: { name: a.username, domain: { name: 'Default' }, password: a.password } } }, scope: { project: { name: a.project_name, domain: { name: 'Default' } } } } }),
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({
+      auth: {
+        identity: { methods: ['password'], password: { user: { name: a.username, domain: { name: 'Default' }, password: a.password } } },
+        scope: { project: { name: a.project_name, domain: { name: 'Default' } } },
+      },
+    }),
   })
   const body = await r.body.json()
   return { token: r.headers['x-subject-token'], project: body.token.project.id }
@@ -155,7 +194,11 @@ export function apiClient(url, { token, project }) {
     const r = await request(`${url}${base}${path}`, { method, headers, body: body ? JSON.stringify(body) : undefined })
     const text = await r.body.text()
     let parsed
-    try { parsed = text ? JSON.parse(text) : undefined } catch { parsed = text }
+    try {
+      parsed = text ? JSON.parse(text) : undefined
+    } catch {
+      parsed = text
+    }
     return { status: r.statusCode, body: parsed }
   }
   return { api, headers, base, project }
@@ -211,16 +254,21 @@ export async function load(pool, { method = 'GET', path, headers, body, keep = f
   let sent = 0
   const end = performance.now() + (ms ?? 1e12)
   const t0 = performance.now()
-  await Promise.all(Array.from({ length: connections }, async () => {
-    while (performance.now() < end && (count === undefined || sent < count)) {
-      sent++
-      const t = performance.now()
-      const r = await pool.request({ method, path, headers, body: typeof body === 'function' ? body() : body })
-      if (keep) bodies.push(await r.body.json().catch(() => undefined))
-      else await r.body.dump()
-      if (r.statusCode >= 200 && r.statusCode < 300) lat.push(performance.now() - t)
-      else { errors++; statuses[r.statusCode] = (statuses[r.statusCode] ?? 0) + 1 }
-    }
-  }))
+  await Promise.all(
+    Array.from({ length: connections }, async () => {
+      while (performance.now() < end && (count === undefined || sent < count)) {
+        sent++
+        const t = performance.now()
+        const r = await pool.request({ method, path, headers, body: typeof body === 'function' ? body() : body })
+        if (keep) bodies.push(await r.body.json().catch(() => undefined))
+        else await r.body.dump()
+        if (r.statusCode >= 200 && r.statusCode < 300) lat.push(performance.now() - t)
+        else {
+          errors++
+          statuses[r.statusCode] = (statuses[r.statusCode] ?? 0) + 1
+        }
+      }
+    }),
+  )
   return { lat, errors, statuses, secs: (performance.now() - t0) / 1000, bodies }
 }

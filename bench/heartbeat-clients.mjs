@@ -16,16 +16,36 @@ async function connectAll(agents, port, ca) {
   let failed = 0
   const queue = [...agents]
   // At most 25 CONNECTs in flight per process: what a fleet of agents starting over a few seconds does.
-  await Promise.all(Array.from({ length: 25 }, async () => {
-    for (let a = queue.shift(); a; a = queue.shift()) {
-      const agent = a
-      try {
-        const c = await mqtt.connectAsync({ host: '127.0.0.1', port, protocol: 'mqtts', ca, localAddress: agent.localAddress, clientId: agent.username, username: agent.username, password: agent.password, clean: false, protocolVersion: 4, keepalive: 15, reconnectPeriod: 1000, connectTimeout: 10_000, resubscribe: false, writeCache: false })
-        await c.subscribeAsync(agentRpcTopic(agent.id), { qos: 1 })
-        clients.push({ c, agent, last: 0 })
-      } catch { failed++ }
-    }
-  }))
+  await Promise.all(
+    Array.from({ length: 25 }, async () => {
+      for (let a = queue.shift(); a; a = queue.shift()) {
+        const agent = a
+        try {
+          const c = await mqtt.connectAsync({
+            host: '127.0.0.1',
+            port,
+            protocol: 'mqtts',
+            ca,
+            localAddress: agent.localAddress,
+            clientId: agent.username,
+            username: agent.username,
+            password: agent.password,
+            clean: false,
+            protocolVersion: 4,
+            keepalive: 15,
+            reconnectPeriod: 1000,
+            connectTimeout: 10_000,
+            resubscribe: false,
+            writeCache: false,
+          })
+          await c.subscribeAsync(agentRpcTopic(agent.id), { qos: 1 })
+          clients.push({ c, agent, last: 0 })
+        } catch {
+          failed++
+        }
+      }
+    }),
+  )
   return { connected: clients.length, failed }
 }
 
@@ -35,14 +55,27 @@ function go(periodMs) {
       const s = Math.max(Date.now(), cl.last + 1)
       cl.last = s
       sent++
-      cl.c.publish(agentEventTopic(cl.agent.id), encode({ kind: 'heartbeat', sent: s, status: 'HEALTHY', agentPid: process.pid }), { qos: 1 }, (err) => { if (!err) acked++ })
+      cl.c.publish(agentEventTopic(cl.agent.id), encode({ kind: 'heartbeat', sent: s, status: 'HEALTHY', agentPid: process.pid }), { qos: 1 }, (err) => {
+        if (!err) acked++
+      })
     }
-    timers.push(setTimeout(() => { beat(); timers.push(setInterval(beat, periodMs)) }, Math.floor((i / clients.length) * periodMs)))
+    timers.push(
+      setTimeout(
+        () => {
+          beat()
+          timers.push(setInterval(beat, periodMs))
+        },
+        Math.floor((i / clients.length) * periodMs),
+      ),
+    )
   }
 }
 
 async function stop() {
-  for (const t of timers) { clearTimeout(t); clearInterval(t) }
+  for (const t of timers) {
+    clearTimeout(t)
+    clearInterval(t)
+  }
   timers = []
   const result = { sent, acked }
   await Promise.all(clients.map(({ c }) => c.endAsync(false).catch(() => c.end(true))))
@@ -52,8 +85,12 @@ async function stop() {
 
 process.on('message', async (m) => {
   if (m.agents) process.send({ connectedReply: await connectAll(m.agents, m.port, m.ca) })
-  else if (m.go) { go(m.go); process.send({ going: true }) }
-  else if (m.stop) process.send({ stopped: await stop() })
+  else if (m.go) {
+    go(m.go)
+    process.send({ going: true })
+  } else if (m.stop) process.send({ stopped: await stop() })
 })
-process.on('disconnect', () => { void stop().finally(() => process.exit(0)) })
+process.on('disconnect', () => {
+  void stop().finally(() => process.exit(0))
+})
 process.send({ ready: true })

@@ -21,9 +21,19 @@ function startClients() {
   return new Promise((resolve, reject) => {
     const child = fork(join(ROOT, 'bench/heartbeat-clients.mjs'), [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'], env: { ...process.env, NODE_OPTIONS: '' } })
     const waiters = []
-    child.on('message', (m) => { if (m.ready) resolve({ child, next }); else waiters.shift()?.(m) })
-    child.once('exit', (c) => { reject(new Error(`client process exited ${c}`)); for (const w of waiters.splice(0)) w({ error: `exited ${c}` }) })
-    const next = (msg) => new Promise((r) => { waiters.push(r); child.send(msg) })
+    child.on('message', (m) => {
+      if (m.ready) resolve({ child, next })
+      else waiters.shift()?.(m)
+    })
+    child.once('exit', (c) => {
+      reject(new Error(`client process exited ${c}`))
+      for (const w of waiters.splice(0)) w({ error: `exited ${c}` })
+    })
+    const next = (msg) =>
+      new Promise((r) => {
+        waiters.push(r)
+        child.send(msg)
+      })
   })
 }
 
@@ -32,7 +42,10 @@ async function watch(pid, ms) {
   const c0 = cpuSeconds(pid)
   const t0 = performance.now()
   let maxRss = rssOf(pid)
-  for (let left = ms; left > 0; left -= 1000) { await sleep(Math.min(1000, left)); maxRss = Math.max(maxRss, rssOf(pid)) }
+  for (let left = ms; left > 0; left -= 1000) {
+    await sleep(Math.min(1000, left))
+    maxRss = Math.max(maxRss, rssOf(pid))
+  }
   const secs = (performance.now() - t0) / 1000
   return { cpuPct: ((cpuSeconds(pid) - c0) / secs) * 100, maxRss, rss: rssOf(pid), secs }
 }

@@ -9,7 +9,11 @@ import { buildServer } from '../dist/server/index.js'
 
 const dataDir = process.argv[2]
 const server = await buildServer({
-  dataDir, host: '127.0.0.1', port: 0, rateLimits: [], spawnAgents: false,
+  dataDir,
+  host: '127.0.0.1',
+  port: 0,
+  rateLimits: [],
+  spawnAgents: false,
   quotaDefaults: { instances: -1, ram: -1, volumes: -1, backups: -1 },
   // Rows made by POST /instances stay BUILD (no agent) until the parent marks them ACTIVE.
   buildTimeoutMs: 3_600_000,
@@ -21,13 +25,26 @@ const { lab } = server
 const ops = {
   /** n ACTIVE instance rows (HEALTHY guest, no address, no agent) in `project`; their ids. */
   seed({ project, n, prefix = 'bench-row' }) {
-    const dsv = lab.db.prepare("SELECT v.id FROM datastore_versions v JOIN datastores d ON d.id = v.datastore_id WHERE v.manager = 'redis' ORDER BY v.id LIMIT 1").pluck().get()
-      ?? lab.db.prepare('SELECT id FROM datastore_versions LIMIT 1').pluck().get()
+    const dsv =
+      lab.db.prepare("SELECT v.id FROM datastore_versions v JOIN datastores d ON d.id = v.datastore_id WHERE v.manager = 'redis' ORDER BY v.id LIMIT 1").pluck().get() ??
+      lab.db.prepare('SELECT id FROM datastore_versions LIMIT 1').pluck().get()
     const ids = []
     lab.db.transaction(() => {
       for (let i = 0; i < n; i++) {
         const id = randomUUID()
-        lab.instances.create({ id, name: `${prefix}-${i}`, tenant_id: project, flavor_id: '1', volume_size: 1, volume_type: null, datastore_version_id: dsv, address: null, port: null, region_id: lab.config.region, access: null })
+        lab.instances.create({
+          id,
+          name: `${prefix}-${i}`,
+          tenant_id: project,
+          flavor_id: '1',
+          volume_size: 1,
+          volume_type: null,
+          datastore_version_id: dsv,
+          address: null,
+          port: null,
+          region_id: lab.config.region,
+          access: null,
+        })
         lab.instances.setTask(id, 'NONE')
         lab.instances.setServerStatus(id, 'ACTIVE')
         lab.instances.heartbeat(id, 'HEALTHY', Date.now(), null, null)
@@ -43,12 +60,20 @@ const ops = {
   /** Marks the BUILD rows of `project` ACTIVE (so that DELETE accepts them); their ids. */
   activateBuilding({ project }) {
     const ids = lab.db.prepare("SELECT id FROM instances WHERE tenant_id = ? AND deleted = 0 AND server_status = 'BUILD'").pluck().all(project)
-    for (const id of ids) { lab.instances.setTask(id, 'NONE'); lab.instances.setServerStatus(id, 'ACTIVE') }
+    for (const id of ids) {
+      lab.instances.setTask(id, 'NONE')
+      lab.instances.setServerStatus(id, 'ACTIVE')
+    }
     return ids
   },
   /** Rows inserted by seed() go away without a delete flow (they have nothing on disk). */
   unseed({ ids }) {
-    lab.db.transaction(() => { for (const id of ids) { lab.credentials.revoke(id); lab.instances.markDeleted(id) } })()
+    lab.db.transaction(() => {
+      for (const id of ids) {
+        lab.credentials.revoke(id)
+        lab.instances.markDeleted(id)
+      }
+    })()
     return ids.length
   },
   /** Heartbeats applied per instance (last_sent > 0 and status healthy). */
@@ -68,7 +93,11 @@ process.on('message', async (m) => {
     process.send({ id: m.id, ok: false, error: e.stack ?? String(e) })
   }
 })
-const stop = async () => { await server.close(); process.disconnect?.(); process.exit(0) }
+const stop = async () => {
+  await server.close()
+  process.disconnect?.()
+  process.exit(0)
+}
 process.once('SIGTERM', stop)
 process.once('SIGINT', stop)
 process.on('disconnect', () => void stop())

@@ -31,7 +31,7 @@ export function machine() {
 /** Replaces (or appends) the section `key` of BENCHMARKS.md. */
 export function writeSection(key, title, body) {
   const file = join(ROOT, 'BENCHMARKS.md')
-  let text = existsSync(file) ? readFileSync(file, 'utf8') : '# Benchmarks\n\nFigures measured on this project\'s machine by the scripts in bench/. Each section says the command that made it.\n'
+  let text = existsSync(file) ? readFileSync(file, 'utf8') : "# Benchmarks\n\nFigures measured on this project's machine by the scripts in bench/. Each section says the command that made it.\n"
   const start = `<!-- bench:${key}:start -->`
   const end = `<!-- bench:${key}:end -->`
   const block = `${start}\n## ${title}\n\n${body}\n${end}`

@@ -29,7 +29,10 @@ async function main() {
     const rows = []
     for (const engine of ENGINES) {
       const r = await client.api('POST', '/instances', { instance: { name: `bench-mem-${engine}`, flavorRef: '1', volume: { size: 1 }, datastore: { type: engine } } })
-      if (r.status !== 200) { verbose(`${engine}: ${r.status} ${JSON.stringify(r.body)}`); continue }
+      if (r.status !== 200) {
+        verbose(`${engine}: ${r.status} ${JSON.stringify(r.body)}`)
+        continue
+      }
       const id = r.body.instance.id
       ids.push(id)
       await waitAll(client.api, [id])
@@ -42,7 +45,9 @@ async function main() {
       const afterRpc = rssOf(pid)
       verbose(`${engine} agent ${pid}: ${atActive.toFixed(1)} / ${settled.toFixed(1)} / ${afterRpc.toFixed(1)} MB`)
       const worst = Math.max(atActive, settled, afterRpc)
-      rows.push(`| trove agent (${engine}) | ${atActive.toFixed(0)} MB | ${settled.toFixed(0)} MB | ${afterRpc.toFixed(0)} MB | <= ${AGENT_GOAL} MB (issue 7): ${worst <= AGENT_GOAL ? 'met' : 'not met'} |`)
+      rows.push(
+        `| trove agent (${engine}) | ${atActive.toFixed(0)} MB | ${settled.toFixed(0)} MB | ${afterRpc.toFixed(0)} MB | <= ${AGENT_GOAL} MB (issue 7): ${worst <= AGENT_GOAL ? 'met' : 'not met'} |`,
+      )
       await deleteAll(client.api, ids.splice(0))
     }
     await sleep(1000)
@@ -50,7 +55,7 @@ async function main() {
     const text = [
       `Command: \`npm run bench\` (bench/memory.mjs), ${today()}, ${machine()}.`,
       '',
-      'Resident memory (VmRSS). The agents: one real instance per engine (flavor m1.tiny) of `trove server`; the agent\'s RSS',
+      "Resident memory (VmRSS). The agents: one real instance per engine (flavor m1.tiny) of `trove server`; the agent's RSS",
       `1.5 s after the instance went ACTIVE, after ${SETTLE_MS / 1000} s more of heartbeats, and after ${RPCS} GET /instances/{id} (each a guest call`,
       'for the volume usage). The server with 50 instances: see the scale section.',
       '',

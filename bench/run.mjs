@@ -1,6 +1,21 @@
 // `npm run bench`: every benchmark script, one after the other. A script that fails is reported and
 // the others still run (exit code 1 at the end). BENCH_ONLY=api,rpc runs only the scripts named.
-const scripts = ['./create.mjs', './wait.mjs', './cli.mjs', './api.mjs', './auth-flood.mjs', './rpc.mjs', './heartbeats.mjs', './mqtt-limits.mjs', './memory.mjs', './scale.mjs', './replication.mjs', './backup.mjs', './recovery.mjs', './soak.mjs']
+const scripts = [
+  './create.mjs',
+  './wait.mjs',
+  './cli.mjs',
+  './api.mjs',
+  './auth-flood.mjs',
+  './rpc.mjs',
+  './heartbeats.mjs',
+  './mqtt-limits.mjs',
+  './memory.mjs',
+  './scale.mjs',
+  './replication.mjs',
+  './backup.mjs',
+  './recovery.mjs',
+  './soak.mjs',
+]
 const only = process.env.BENCH_ONLY?.split(',').map((s) => `./${s.replace(/^\.\//, '').replace(/\.mjs$/, '')}.mjs`)
 const started = performance.now()
 const failed = []

@@ -24,7 +24,11 @@ const SERVER_GOAL = 150
 
 /** Proportional set size of a process (shared pages split between their users), MB. */
 function pssOf(pid) {
-  try { return Number(/^Pss:\s+(\d+)/m.exec(readFileSync(`/proc/${pid}/smaps_rollup`, 'utf8'))?.[1] ?? 0) / 1024 } catch { return 0 }
+  try {
+    return Number(/^Pss:\s+(\d+)/m.exec(readFileSync(`/proc/${pid}/smaps_rollup`, 'utf8'))?.[1] ?? 0) / 1024
+  } catch {
+    return 0
+  }
 }
 
 async function main() {
@@ -37,7 +41,13 @@ async function main() {
     const client = apiClient(server.url, await login(server.url, server.cloudsFile))
     await unlimitedQuota(server.url, server.cloudsFile, client.project)
     const all = []
-    onCleanup(() => deleteAll(client.api, all.filter((x) => x.id).map((x) => x.id), 300_000))
+    onCleanup(() =>
+      deleteAll(
+        client.api,
+        all.filter((x) => x.id).map((x) => x.id),
+        300_000,
+      ),
+    )
     await sleep(1000)
     const serverIdle = rssOf(server.pid)
 
@@ -58,12 +68,15 @@ async function main() {
         verbose(`${engine}: ${Math.min(count, done + BATCH)}/${count} ACTIVE after ${((performance.now() - t0) / 1000).toFixed(1)} s`)
       }
       created[engine] = { count, secs: (performance.now() - t0) / 1000 }
-      if (engine === 'redis') { await sleep(2000); serverAt50 = rssOf(server.pid) }
+      if (engine === 'redis') {
+        await sleep(2000)
+        serverAt50 = rssOf(server.pid)
+      }
     }
     await sleep(3000)
     // Everything ACTIVE at once, as the API reports it.
     const listed = []
-    for (let marker = ''; ;) {
+    for (let marker = ''; ; ) {
       const r = await client.api('GET', `/instances?limit=100${marker ? `&marker=${marker}` : ''}`)
       listed.push(...r.body.instances)
       if (!r.body.links?.length) break
@@ -96,7 +109,17 @@ async function main() {
     const leftDirs = existsSync(instancesDir) ? readdirSync(instancesDir).length : 0
     const leftGroups = ids.flatMap((id) => instanceGroupDirs(id)).filter((d) => existsSync(d)).length
     let leftClaims = 0
-    try { for (const a of readdirSync(CLAIM_DIR)) { try { if (readFileSync(join(CLAIM_DIR, a), 'utf8').startsWith(root + '/')) leftClaims++ } catch { /* raced */ } } } catch { /* none */ }
+    try {
+      for (const a of readdirSync(CLAIM_DIR)) {
+        try {
+          if (readFileSync(join(CLAIM_DIR, a), 'utf8').startsWith(root + '/')) leftClaims++
+        } catch {
+          /* raced */
+        }
+      }
+    } catch {
+      /* none */
+    }
     const leftRows = (await client.api('GET', '/instances')).body.instances.length
     const serverAfter = rssOf(server.pid)
     const memAfter = memAvailableMb()
@@ -120,9 +143,14 @@ async function main() {
       '|---|---|---|',
       `| instances ACTIVE and HEALTHY at once | ${active} of ${total} | all: ${active === total ? 'met' : 'not met'} |`,
       `| trove server RSS, idle | ${serverIdle.toFixed(0)} MB | |`,
-      ...(serverAt50 !== undefined ? [`| trove server RSS, ${COUNTS.redis} Redis instances | ${serverAt50.toFixed(0)} MB | <= ${SERVER_GOAL} MB with 50 instances (issue 7): ${serverAt50 <= SERVER_GOAL ? 'met' : 'not met'} |`] : []),
+      ...(serverAt50 !== undefined
+        ? [`| trove server RSS, ${COUNTS.redis} Redis instances | ${serverAt50.toFixed(0)} MB | <= ${SERVER_GOAL} MB with 50 instances (issue 7): ${serverAt50 <= SERVER_GOAL ? 'met' : 'not met'} |`]
+        : []),
       `| trove server RSS, all ${total} instances | ${serverAll.toFixed(0)} MB | |`,
-      ...Object.entries(perEngine).map(([e, m]) => `| ${m.n} ${e}: agents / engines (PSS, mean) | ${m.agents.toFixed(0)} MB / ${m.engines.toFixed(0)} MB (${(m.agents / m.n).toFixed(0)} / ${(m.engines / m.n).toFixed(0)} MB each) | |`),
+      ...Object.entries(perEngine).map(
+        ([e, m]) =>
+          `| ${m.n} ${e}: agents / engines (PSS, mean) | ${m.agents.toFixed(0)} MB / ${m.engines.toFixed(0)} MB (${(m.agents / m.n).toFixed(0)} / ${(m.engines / m.n).toFixed(0)} MB each) | |`,
+      ),
       `| machine memory in use for all ${total} (MemAvailable drop) | ${(memBefore - memAll).toFixed(0)} MB | |`,
       `| delete all ${total} (DELETE each, until every GET is 404) | ${deleteSecs.toFixed(1)} s | |`,
       `| left after the deletes: processes, instance dirs, cgroups, address claims, rows | ${leftProcs}, ${leftDirs}, ${leftGroups}, ${leftClaims}, ${leftRows} | none: ${leaks === 0 ? 'met' : 'not met'} |`,

@@ -19,7 +19,18 @@ const CLIENTS = Number(process.env.SOAK_CLIENTS ?? 4)
 
 function clientOf(cloudsFile) {
   const a = parse(readFileSync(cloudsFile, 'utf8')).clouds['trove-lab'].auth
-  return new TroveClient({ auth: { authType: 'password', authUrl: a.auth_url, username: a.username, password: a.password, projectName: a.project_name, userDomainName: 'Default', projectDomainName: 'Default', interface: 'public' } })
+  return new TroveClient({
+    auth: {
+      authType: 'password',
+      authUrl: a.auth_url,
+      username: a.username,
+      password: a.password,
+      projectName: a.project_name,
+      userDomainName: 'Default',
+      projectDomainName: 'Default',
+      interface: 'public',
+    },
+  })
 }
 
 await withRoot('tsk', async (root, onCleanup) => {
@@ -59,14 +70,19 @@ await withRoot('tsk', async (root, onCleanup) => {
     const c = clientOf(server.cloudsFile)
     for (let i = 0; Date.now() < end; i++) {
       const inst = await timed('POST /instances', () => c.instances.create({ name: `soak-${w}-${i}`, flavorRef: '1', volume: { size: 1 }, datastore: { type: 'redis' } }))
-      if (!inst) { await sleep(500); continue }
+      if (!inst) {
+        await sleep(500)
+        continue
+      }
       created.add(inst.id)
-      await timed('create -> ACTIVE', () => until('ACTIVE', async () => {
-        const got = await c.instances.get(inst.id)
-        const s = got.status
-        if (s === 'ERROR') throw new Error(`instance ${inst.id} went to ERROR: ${got.fault?.message ?? 'no fault'}`)
-        return s === 'ACTIVE'
-      }))
+      await timed('create -> ACTIVE', () =>
+        until('ACTIVE', async () => {
+          const got = await c.instances.get(inst.id)
+          const s = got.status
+          if (s === 'ERROR') throw new Error(`instance ${inst.id} went to ERROR: ${got.fault?.message ?? 'no fault'}`)
+          return s === 'ACTIVE'
+        }),
+      )
       await timed('GET /instances', () => c.instances.page({ limit: 50 }))
       await timed('GET /instances/{id}', () => c.instances.get(inst.id))
       if (backupsSupported) {
@@ -75,17 +91,31 @@ await withRoot('tsk', async (root, onCleanup) => {
         else if (b?.status >= 400 || !b?.body?.backup?.id) errors.push(`POST /backups: ${b?.status} ${b?.message ?? ''}`)
         else {
           const id = b.body.backup.id
-          await timed('backup -> COMPLETED', () => until('backup COMPLETED', async () => {
-            const s = (await c.request('GET', `/backups/${id}`)).body.backup.status
-            if (s === 'FAILED') throw new Error(`backup ${id} FAILED`)
-            return s === 'COMPLETED'
-          }, 120_000))
+          await timed('backup -> COMPLETED', () =>
+            until(
+              'backup COMPLETED',
+              async () => {
+                const s = (await c.request('GET', `/backups/${id}`)).body.backup.status
+                if (s === 'FAILED') throw new Error(`backup ${id} FAILED`)
+                return s === 'COMPLETED'
+              },
+              120_000,
+            ),
+          )
           await timed('DELETE /backups/{id}', () => c.request('DELETE', `/backups/${id}`))
         }
       }
       await timed('delete -> gone', async () => {
         await c.instances.delete(inst.id)
-        await until('deleted', async () => { try { await c.instances.get(inst.id); return false } catch (e) { if (e.status === 404) return true; throw e } })
+        await until('deleted', async () => {
+          try {
+            await c.instances.get(inst.id)
+            return false
+          } catch (e) {
+            if (e.status === 404) return true
+            throw e
+          }
+        })
       })
     }
     await c.close()
@@ -103,7 +133,17 @@ await withRoot('tsk', async (root, onCleanup) => {
   const dirs = existsSync(instancesDir) ? readdirSync(instancesDir) : []
   if (dirs.length) leaks.push(`${dirs.length} instance director(ies)`)
   let claims = 0
-  try { for (const a of readdirSync(CLAIM_DIR)) { try { if (readFileSync(join(CLAIM_DIR, a), 'utf8').startsWith(instancesDir + '/')) claims++ } catch { /* raced */ } } } catch { /* none */ }
+  try {
+    for (const a of readdirSync(CLAIM_DIR)) {
+      try {
+        if (readFileSync(join(CLAIM_DIR, a), 'utf8').startsWith(instancesDir + '/')) claims++
+      } catch {
+        /* raced */
+      }
+    }
+  } catch {
+    /* none */
+  }
   if (claims) leaks.push(`${claims} address claim(s)`)
   const groups = [...created].flatMap((id) => instanceGroupDirs(id)).filter((g) => existsSync(g))
   if (groups.length) leaks.push(`${groups.length} cgroup(s)`)

@@ -17,13 +17,31 @@ const ENGINES = (process.env.BENCH_WAIT_ENGINES ?? 'redis').split(',')
 const GOAL_MS = 300
 const USER = 'troveguest'
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms))
-const freePort = () => new Promise((resolve) => { const s = createServer(); s.listen(0, '127.0.0.1', () => { const p = s.address().port; s.close(() => resolve(p)) }) })
+const freePort = () =>
+  new Promise((resolve) => {
+    const s = createServer()
+    s.listen(0, '127.0.0.1', () => {
+      const p = s.address().port
+      s.close(() => resolve(p))
+    })
+  })
 const asUser = (args) => ['setpriv', `--reuid=${USER}`, `--regid=${USER}`, '--init-groups', '--', ...args]
-const ok = (cmd, args) => { try { execFileSync(cmd, args, { stdio: 'pipe' }); return true } catch { return false } }
+const ok = (cmd, args) => {
+  try {
+    execFileSync(cmd, args, { stdio: 'pipe' })
+    return true
+  } catch {
+    return false
+  }
+}
 async function until(check, timeoutMs = 60_000, everyMs = 5) {
   const end = Date.now() + timeoutMs
   for (;;) {
-    try { if (await check()) return } catch { /* not yet */ }
+    try {
+      if (await check()) return
+    } catch {
+      /* not yet */
+    }
     if (Date.now() > end) throw new Error('timed out')
     await sleep(everyMs)
   }
@@ -56,7 +74,19 @@ const BY_HAND = {
     execFileSync(init[0], init.slice(1), { stdio: 'ignore' })
     const port = await freePort()
     const t0 = performance.now()
-    const args = asUser([join(bin, 'postgres'), '-D', join(dir, 'data'), '-c', `port=${port}`, '-c', 'listen_addresses=127.0.0.1', '-c', `unix_socket_directories=${dir}/run`, '-c', 'shared_buffers=51MB'])
+    const args = asUser([
+      join(bin, 'postgres'),
+      '-D',
+      join(dir, 'data'),
+      '-c',
+      `port=${port}`,
+      '-c',
+      'listen_addresses=127.0.0.1',
+      '-c',
+      `unix_socket_directories=${dir}/run`,
+      '-c',
+      'shared_buffers=51MB',
+    ])
     const p = spawn(args[0], args.slice(1), { stdio: 'ignore' })
     await until(() => ok(join(bin, 'pg_isready'), ['-q', '-h', join(dir, 'run'), '-p', String(port), '-U', 'postgres', '-d', 'postgres']))
     return { ms: performance.now() - t0, p }
@@ -66,7 +96,10 @@ const BY_HAND = {
     execFileSync('chown', ['-R', `${USER}:${USER}`, dir])
     const port = await freePort()
     const cnf = join(dir, 'my.cnf')
-    writeFileSync(cnf, `[client]\nport=${port}\nsocket=${dir}/run/mysqld.sock\n[mysqld]\nuser=${USER}\ndatadir=${dir}/data\ntmpdir=${dir}/tmp\nport=${port}\nbind-address=127.0.0.1\nsocket=${dir}/run/mysqld.sock\npid-file=${dir}/run/mysqld.pid\nlog-error=${dir}/log/error.log\nskip-name-resolve\ninnodb-buffer-pool-size=150M\ninnodb-log-file-size=50M\n`)
+    writeFileSync(
+      cnf,
+      `[client]\nport=${port}\nsocket=${dir}/run/mysqld.sock\n[mysqld]\nuser=${USER}\ndatadir=${dir}/data\ntmpdir=${dir}/tmp\nport=${port}\nbind-address=127.0.0.1\nsocket=${dir}/run/mysqld.sock\npid-file=${dir}/run/mysqld.pid\nlog-error=${dir}/log/error.log\nskip-name-resolve\ninnodb-buffer-pool-size=150M\ninnodb-log-file-size=50M\n`,
+    )
     execFileSync('mariadb-install-db', [`--defaults-file=${cnf}`, `--user=${USER}`, '--skip-test-db', '--auth-root-authentication-method=socket', '--auth-root-socket-user=root'], { stdio: 'ignore' })
     const t0 = performance.now()
     const p = spawn('mariadbd', [`--defaults-file=${cnf}`], { stdio: 'ignore' })
@@ -80,25 +113,58 @@ function cli(args, env) {
   return new Promise((resolve, reject) => {
     const t0 = performance.now()
     const child = spawn('/usr/bin/env', ['-u', 'NODE_OPTIONS', process.execPath, join(ROOT, 'bin/trove'), ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] })
-    let out = ''; let err = ''; let first
-    child.stdout.on('data', (b) => { first ??= performance.now() - t0; out += b })
-    child.stderr.on('data', (b) => { err += b })
+    let out = ''
+    let err = ''
+    let first
+    child.stdout.on('data', (b) => {
+      first ??= performance.now() - t0
+      out += b
+    })
+    child.stderr.on('data', (b) => {
+      err += b
+    })
     child.once('exit', (code) => (code === 0 ? resolve({ ms: first, out: out.trim() }) : reject(new Error(`trove ${args.join(' ')}: exit ${code}: ${err}`))))
   })
 }
 
 /** Epoch ms of the first agent.log line matching `re`. */
 function logTime(file, re) {
-  const line = readFileSync(file, 'utf8').split('\n').find((l) => re.test(l))
+  const line = readFileSync(file, 'utf8')
+    .split('\n')
+    .find((l) => re.test(l))
   return line ? Date.parse(line.slice(0, 24)) : NaN
 }
 
 await withRoot('tw', async (root) => {
   const server = await startTroveServer(join(root, 'lab'))
   const a = parse(readFileSync(server.cloudsFile, 'utf8')).clouds['trove-lab'].auth
-  const client = new TroveClient({ auth: { authType: 'password', authUrl: a.auth_url, username: a.username, password: a.password, projectName: a.project_name, userDomainName: 'Default', projectDomainName: 'Default', interface: 'public' } })
+  const client = new TroveClient({
+    auth: {
+      authType: 'password',
+      authUrl: a.auth_url,
+      username: a.username,
+      password: a.password,
+      projectName: a.project_name,
+      userDomainName: 'Default',
+      projectDomainName: 'Default',
+      interface: 'public',
+    },
+  })
   const env = { PATH: process.env.PATH, HOME: root, OS_CLIENT_CONFIG_FILE: server.cloudsFile, OS_CLOUD: 'trove-lab' }
-  const gone = (id) => until(async () => { try { await client.instances.get(id); return false } catch (e) { if (e.status === 404) return true; throw e } }, 60_000, 20)
+  const gone = (id) =>
+    until(
+      async () => {
+        try {
+          await client.instances.get(id)
+          return false
+        } catch (e) {
+          if (e.status === 404) return true
+          throw e
+        }
+      },
+      60_000,
+      20,
+    )
   const rows = []
   try {
     await cli(['instance', 'list'], env) // the token cache, as for any user after the first command
@@ -107,35 +173,49 @@ await withRoot('tw', async (root) => {
       // The first create of an engine version builds its template: not timed.
       const warm = await client.instances.create({ name: `warm-${engine}`, flavorRef: '1', volume: { size: 1 }, datastore: { type: engine } })
       await until(async () => (await client.instances.get(warm.id)).status === 'ACTIVE', 180_000, 50)
-      await client.instances.delete(warm.id); await gone(warm.id)
+      await client.instances.delete(warm.id)
+      await gone(warm.id)
       for (let i = 0; i < RUNS; i++) {
         const dir = join(root, `hand-${engine}-${i}`)
         const h = await BY_HAND[engine](dir)
         r.hand.push(h.ms)
-        h.p.kill('SIGTERM'); await new Promise((res) => h.p.once('exit', res))
+        h.p.kill('SIGTERM')
+        await new Promise((res) => h.p.once('exit', res))
         rmSync(dir, { recursive: true, force: true })
 
         // The CLI, as a user types it: flavor by name, --wait, the id printed once ACTIVE.
         const c = await cli(['instance', 'create', `cli-${engine}-${i}`, '--flavor', 'm1.tiny', '--size', '1', '--datastore', engine, '--wait', '-f', 'value', '-c', 'id'], env)
         r.cli.push(c.ms)
-        await client.instances.delete(c.out); await gone(c.out)
+        await client.instances.delete(c.out)
+        await gone(c.out)
         // The same command without --wait: the part before the wait (start-up, look-ups, POST).
         const n = await cli(['instance', 'create', `nowait-${engine}-${i}`, '--flavor', 'm1.tiny', '--size', '1', '--datastore', engine, '-f', 'value', '-c', 'id'], env)
         r.cliNoWait.push(n.ms)
         await until(async () => (await client.instances.get(n.out)).status === 'ACTIVE', 60_000, 50)
-        await client.instances.delete(n.out); await gone(n.out)
+        await client.instances.delete(n.out)
+        await gone(n.out)
 
         // The API through the SDK's wait (the long poll where the server offers it), with the agent's log.
         const t0 = Date.now()
         const inst = await client.instances.create({ name: `api-${engine}-${i}`, flavorRef: '1', volume: { size: 1 }, datastore: { type: engine } })
-        await waitFor({ fetch: () => client.instances.get(inst.id), watch: (x, ms) => client.instances.changed(inst.id, x.status, ms), status: (x) => x.status, until: ['ACTIVE'], failOn: ['ERROR'], intervalMs: 10 })
+        await waitFor({
+          fetch: () => client.instances.get(inst.id),
+          watch: (x, ms) => client.instances.changed(inst.id, x.status, ms),
+          status: (x) => x.status,
+          until: ['ACTIVE'],
+          failOn: ['ERROR'],
+          intervalMs: 10,
+        })
         r.api.push(Date.now() - t0)
         const log = join(root, 'lab', 'instances', inst.id, 'agent.log')
         r.agentUp.push(logTime(log, / agent \d+ starting /) - t0)
         r.engineUp.push(logTime(log, / started \S+, pid /) - t0)
         r.healthy.push(logTime(log, / status HEALTHY/) - t0)
-        await client.instances.delete(inst.id); await gone(inst.id)
-        verbose(`${engine} ${i}: hand ${h.ms.toFixed(0)} cli ${c.ms.toFixed(0)} cli-no-wait ${n.ms.toFixed(0)} api ${r.api.at(-1)} agent ${r.agentUp.at(-1)} engine ${r.engineUp.at(-1)} healthy ${r.healthy.at(-1)} ms`)
+        await client.instances.delete(inst.id)
+        await gone(inst.id)
+        verbose(
+          `${engine} ${i}: hand ${h.ms.toFixed(0)} cli ${c.ms.toFixed(0)} cli-no-wait ${n.ms.toFixed(0)} api ${r.api.at(-1)} agent ${r.agentUp.at(-1)} engine ${r.engineUp.at(-1)} healthy ${r.healthy.at(-1)} ms`,
+        )
       }
       rows.push([engine, r])
     }
@@ -149,16 +229,19 @@ await withRoot('tw', async (root) => {
     `Command: \`BENCH_ONLY=wait node bench/run.mjs\` (bench/wait.mjs), ${new Date().toISOString().slice(0, 10)}, ${machine()}. Median of ${RUNS} runs; the machine is shared with other work, figures vary between runs.`,
     '',
     '`trove instance create NAME --flavor m1.tiny --size 1 --datastore ENGINE --wait -f value -c id`: from the spawn of the',
-    "process to the id on stdout (printed once the instance is ACTIVE); the token cached by an earlier command, as for any",
+    'process to the id on stdout (printed once the instance is ACTIVE); the token cached by an earlier command, as for any',
     "user after the first. Without --wait: the same command ending at the POST's answer (start-up, flavor look-up, POST).",
     "API: `POST /instances` until the SDK's wait returns ACTIVE (`waitFor` with the long poll GET /instances/{id}?wait_for_change,",
     "as --wait uses it). The engine's own start: the engine started by hand on an initialised data directory (trove copies",
-    "a template, so no init on either side) until its own client gets an answer, polled every 5 ms. The timeline comes from",
+    'a template, so no init on either side) until its own client gets an answer, polled every 5 ms. The timeline comes from',
     "the agent's log of the API runs, from the POST.",
     '',
     "| engine | engine's own start | trove instance create --wait | goal: <= own start + 0.3 s | create without --wait | API create -> ACTIVE | agent up | engine started | HEALTHY |",
     '|---|---|---|---|---|---|---|---|---|',
-    ...rows.map(([e, r]) => `| ${e} | ${s(m(r.hand))} | ${s(m(r.cli))} | ${s(m(r.hand) + GOAL_MS)}: ${m(r.cli) <= m(r.hand) + GOAL_MS ? 'met' : 'not met'} | ${s(m(r.cliNoWait))} | ${s(m(r.api))} | ${s(m(r.agentUp))} | ${s(m(r.engineUp))} | ${s(m(r.healthy))} |`),
+    ...rows.map(
+      ([e, r]) =>
+        `| ${e} | ${s(m(r.hand))} | ${s(m(r.cli))} | ${s(m(r.hand) + GOAL_MS)}: ${m(r.cli) <= m(r.hand) + GOAL_MS ? 'met' : 'not met'} | ${s(m(r.cliNoWait))} | ${s(m(r.api))} | ${s(m(r.agentUp))} | ${s(m(r.engineUp))} | ${s(m(r.healthy))} |`,
+    ),
   ].join('\n')
   writeSection('wait', 'What a user waits: trove instance create --wait', text)
   process.stdout.write(text + '\n')

@@ -24,12 +24,21 @@ function sourceDigest() {
     for (const e of readdirSync(dir, { withFileTypes: true }).sort((a, b) => a.name.localeCompare(b.name))) {
       const p = join(dir, e.name)
       if (e.isDirectory()) walk(p)
-      else { h.update(relative(root, p)); h.update('\0'); h.update(readFileSync(p)); h.update('\0') }
+      else {
+        h.update(relative(root, p))
+        h.update('\0')
+        h.update(readFileSync(p))
+        h.update('\0')
+      }
     }
   }
   walk(join(root, 'src'))
   h.update(readFileSync(join(root, 'tsconfig.json')))
-  try { h.update(readFileSync(join(root, 'node_modules/typescript/package.json'))) } catch { /* tsc's own error follows */ }
+  try {
+    h.update(readFileSync(join(root, 'node_modules/typescript/package.json')))
+  } catch {
+    /* tsc's own error follows */
+  }
   return h.digest('hex')
 }
 
@@ -37,7 +46,9 @@ const digest = sourceDigest()
 const force = process.argv.includes('--force')
 try {
   if (!force && readFileSync(join(dist, '.source-digest'), 'utf8') === digest) process.exit(0)
-} catch { /* no build yet */ }
+} catch {
+  /* no build yet */
+}
 
 const id = `${Date.now().toString(36)}-${process.pid}`
 const out = join(root, `.dist.${id}`)
@@ -55,12 +66,19 @@ writeFileSync(join(out, '.source-digest'), digest)
 
 // An old in-place dist/ directory (before this script) moves aside first; a symlink is replaced atomically.
 let st
-try { st = lstatSync(dist) } catch { /* none */ }
+try {
+  st = lstatSync(dist)
+} catch {
+  /* none */
+}
 if (st && !st.isSymbolicLink()) renameSync(dist, join(root, `.dist.old-${id}`))
 const link = join(root, `.dist-link.${id}`)
 symlinkSync(`.dist.${id}`, link)
 renameSync(link, dist)
 
 // Older builds: keep the newest KEEP (running labs may still load from them).
-const builds = readdirSync(root).filter((n) => n.startsWith('.dist.')).map((n) => ({ n, t: lstatSync(join(root, n)).mtimeMs })).sort((a, b) => b.t - a.t)
+const builds = readdirSync(root)
+  .filter((n) => n.startsWith('.dist.'))
+  .map((n) => ({ n, t: lstatSync(join(root, n)).mtimeMs }))
+  .sort((a, b) => b.t - a.t)
 for (const b of builds.slice(KEEP)) rmSync(join(root, b.n), { recursive: true, force: true })

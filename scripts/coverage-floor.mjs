@@ -19,7 +19,11 @@ if (process.argv.includes('--set')) {
   process.exit(0)
 }
 const low = Object.entries(floor).filter(([k, min]) => !(total[k]?.pct >= min))
-console.log(`coverage: ${Object.keys(floor).map((k) => `${k} ${total[k]?.pct}% (floor ${floor[k]}%)`).join(', ')}`)
+console.log(
+  `coverage: ${Object.keys(floor)
+    .map((k) => `${k} ${total[k]?.pct}% (floor ${floor[k]}%)`)
+    .join(', ')}`,
+)
 if (low.length) {
   console.error(`coverage fell below its floor: ${low.map(([k, min]) => `${k} ${total[k]?.pct}% < ${min}%`).join(', ')}`)
   process.exit(1)

@@ -11,8 +11,7 @@ const benchmarks = readFileSync(join(ROOT, 'BENCHMARKS.md'), 'utf8')
 
 /** The figures of a text: number (thousands separators dropped) and unit. */
 export function figures(text: string): string[] {
-  return [...text.matchAll(/(\d[\d,]*(?:\.\d+)?)(?: ?(ms|s|MB|%)|(x)|( requests\/s))(?![\w/])/g)]
-    .map((m) => `${m[1]!.replace(/,/g, '')}${m[2] ? ` ${m[2]}` : m[3] ? 'x' : ' requests/s'}`)
+  return [...text.matchAll(/(\d[\d,]*(?:\.\d+)?)(?: ?(ms|s|MB|%)|(x)|( requests\/s))(?![\w/])/g)].map((m) => `${m[1]!.replace(/,/g, '')}${m[2] ? ` ${m[2]}` : m[3] ? 'x' : ' requests/s'}`)
 }
 
 /** Whether BENCHMARKS.md records `figure` (a throughput as the bare number of its table column). */
@@ -23,8 +22,7 @@ function recorded(figure: string): boolean {
 }
 
 t.test('figures(): numbers with their units', async (t) => {
-  t.same(figures('about 0.16 s, p99 5.09 ms, 118 MB, 10.0 %, 1.12x, 6,089 requests/s; 2 cores, 50 instances'),
-    ['0.16 s', '5.09 ms', '118 MB', '10.0 %', '1.12x', '6089 requests/s'])
+  t.same(figures('about 0.16 s, p99 5.09 ms, 118 MB, 10.0 %, 1.12x, 6,089 requests/s; 2 cores, 50 instances'), ['0.16 s', '5.09 ms', '118 MB', '10.0 %', '1.12x', '6089 requests/s'])
 })
 
 t.test("README's Performance figures are BENCHMARKS.md's", async (t) => {
@@ -33,5 +31,9 @@ t.test("README's Performance figures are BENCHMARKS.md's", async (t) => {
   const section = readme.slice(start, readme.indexOf('\n## ', start + 1))
   const found = figures(section)
   t.ok(found.length >= 10, `${found.length} figures in README's Performance section`)
-  t.same(found.filter((f) => !recorded(f)), [], 'each is in BENCHMARKS.md')
+  t.same(
+    found.filter((f) => !recorded(f)),
+    [],
+    'each is in BENCHMARKS.md',
+  )
 })

@@ -12,7 +12,11 @@ function files(dir: string): string[] {
   })
 }
 
-interface Imp { from: string; target: string; dynamic: boolean }
+interface Imp {
+  from: string
+  target: string
+  dynamic: boolean
+}
 
 function imports(file: string): Imp[] {
   const text = readFileSync(file, 'utf8')
@@ -32,30 +36,55 @@ const all = files(SRC).flatMap(imports)
 const areaOf = (f: string) => relative(SRC, f).split('/')[0]
 
 t.test('the scan sees the imports it checks', async (t) => {
-  t.ok(all.some((i) => areaOf(i.from) === 'cli' && area(i) === 'sdk'), 'cli -> sdk found')
-  t.ok(all.some((i) => areaOf(i.from) === 'cli' && area(i) === 'server' && i.dynamic), 'the lazy cli -> server entry found')
-  t.ok(all.some((i) => areaOf(i.from) === 'agent' && area(i) === 'protocol'), 'agent -> protocol found')
+  t.ok(
+    all.some((i) => areaOf(i.from) === 'cli' && area(i) === 'sdk'),
+    'cli -> sdk found',
+  )
+  t.ok(
+    all.some((i) => areaOf(i.from) === 'cli' && area(i) === 'server' && i.dynamic),
+    'the lazy cli -> server entry found',
+  )
+  t.ok(
+    all.some((i) => areaOf(i.from) === 'agent' && area(i) === 'protocol'),
+    'agent -> protocol found',
+  )
 })
 
 // undici and yaml are the dependencies of the SDK's own package (scripts/pack-sdk.mjs).
 t.test('the SDK is a leaf: node built-ins, undici, yaml and its own files only', async (t) => {
   const bad = all.filter((i) => areaOf(i.from) === 'sdk' && !['sdk', 'node', 'undici', 'yaml'].includes(area(i)))
-  t.same(bad.map((i) => `${relative(ROOT, i.from)} -> ${i.target}`), [])
+  t.same(
+    bad.map((i) => `${relative(ROOT, i.from)} -> ${i.target}`),
+    [],
+  )
 })
 
 t.test('server and agent share only src/protocol', async (t) => {
   const bad = all.filter((i) => (areaOf(i.from) === 'agent' && ['server', 'cli', 'sdk'].includes(area(i))) || (areaOf(i.from) === 'server' && ['agent', 'cli', 'sdk'].includes(area(i))))
-  t.same(bad.map((i) => `${relative(ROOT, i.from)} -> ${i.target}`), [])
+  t.same(
+    bad.map((i) => `${relative(ROOT, i.from)} -> ${i.target}`),
+    [],
+  )
   const proto = all.filter((i) => areaOf(i.from) === 'protocol' && !['protocol', 'node'].includes(area(i)))
-  t.same(proto.map((i) => `${relative(ROOT, i.from)} -> ${i.target}`), [], 'protocol depends on nothing')
+  t.same(
+    proto.map((i) => `${relative(ROOT, i.from)} -> ${i.target}`),
+    [],
+    'protocol depends on nothing',
+  )
 })
 
 t.test('the CLI reaches server and agent only through lazily loaded entry points', async (t) => {
   const bad = all.filter((i) => areaOf(i.from) === 'cli' && ['server', 'agent'].includes(area(i)) && !(i.dynamic && /\/(server|agent)\/index\.js$/.test(i.target)))
-  t.same(bad.map((i) => `${relative(ROOT, i.from)} -> ${i.target}`), [])
+  t.same(
+    bad.map((i) => `${relative(ROOT, i.from)} -> ${i.target}`),
+    [],
+  )
 })
 
 t.test('no MQTT topic literal outside src/protocol', async (t) => {
   const offenders = files(SRC).filter((f) => areaOf(f) !== 'protocol' && /['"`]trove\/(agent|notify)\//.test(readFileSync(f, 'utf8')))
-  t.same(offenders.map((f) => relative(ROOT, f)), [])
+  t.same(
+    offenders.map((f) => relative(ROOT, f)),
+    [],
+  )
 })

@@ -47,7 +47,11 @@ export function accountMethods(accounts: () => Promise<Accounts>): Record<string
     }),
     change_passwords: wrap((a, x) => a.changePasswords(list(x.users, 'users'))),
     grant_access: wrap((a, x) =>
-      a.grantAccess(str(x.username, 'username'), host(x.hostname), list<unknown>(x.databases, 'databases').map((d) => nameOf(d, 'database'))),
+      a.grantAccess(
+        str(x.username, 'username'),
+        host(x.hostname),
+        list<unknown>(x.databases, 'databases').map((d) => nameOf(d, 'database')),
+      ),
     ),
     revoke_access: wrap((a, x) => a.revokeAccess(str(x.username, 'username'), host(x.hostname), nameOf(x.database, 'database'))),
     list_access: wrap((a, x) => a.listAccess(str(x.username, 'username'), host(x.hostname))),

@@ -80,7 +80,8 @@ export function backupMethods(ops: AgentOperations): Record<string, RpcHandler> 
   return {
     create_backup: async (args) => {
       const info = args.backup_info as BackupInfo | undefined
-      if (!info || typeof info.id !== 'string' || !['full', 'incremental'].includes(info.backup_type)) throw new RpcFailure('BadRequest', 'create_backup needs backup_info with an id and a backup_type')
+      if (!info || typeof info.id !== 'string' || !['full', 'incremental'].includes(info.backup_type))
+        throw new RpcFailure('BadRequest', 'create_backup needs backup_info with an id and a backup_type')
       await createBackup(info)
       return null
     },

@@ -18,8 +18,7 @@ export const ENGINE_ENV = {
  * v1 does not move charges), then execs. Every step keeps the same PID, so the
  * spawned child's PID is the engine's.
  */
-const WRAPPER =
-  'umask 077; while [ "$1" != -- ]; do echo $$ > "$1/cgroup.procs" || exit 97; shift; done; shift; exec "$@"'
+const WRAPPER = 'umask 077; while [ "$1" != -- ]; do echo $$ > "$1/cgroup.procs" || exit 97; shift; done; shift; exec "$@"'
 
 /** Exit code of the wrapper when it could not join a cgroup. */
 export const CGROUP_EXIT = 97
@@ -56,7 +55,13 @@ export async function isAlive(pid: number): Promise<boolean> {
 export async function resolveExecutable(file: string): Promise<string> {
   const candidates = file.includes('/') ? [file] : ENGINE_ENV.PATH.split(':').map((d) => join(d, file))
   for (const c of candidates) {
-    if (await access(c, constants.X_OK).then(() => true, () => false)) return realpath(c)
+    if (
+      await access(c, constants.X_OK).then(
+        () => true,
+        () => false,
+      )
+    )
+      return realpath(c)
   }
   throw new Error(`${file} not found`)
 }
@@ -228,7 +233,10 @@ export async function readTail(path: string, bytes = 16_384, from = 0): Promise<
 
 /** A fault or log message as one short printable line. */
 export function oneLine(text: string, max = 300): string {
-  const line = text.replace(/[\x00-\x1f\x7f]+/g, ' ').replace(/\s+/g, ' ').trim()
+  const line = text
+    .replace(/[\x00-\x1f\x7f]+/g, ' ')
+    .replace(/\s+/g, ' ')
+    .trim()
   return line.length > max ? line.slice(0, max - 3) + '...' : line
 }
 

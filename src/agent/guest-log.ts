@@ -36,7 +36,10 @@ export interface GuestLogView {
 
 /** Why an action is refused; the RPC layer turns `kind` into the reply's error type. */
 export class GuestLogError extends Error {
-  constructor(readonly kind: 'BadRequest' | 'NotFound' | 'Forbidden' | 'NotSupported', message: string) {
+  constructor(
+    readonly kind: 'BadRequest' | 'NotFound' | 'Forbidden' | 'NotSupported',
+    message: string,
+  ) {
     super(message)
   }
 }
@@ -109,8 +112,7 @@ export class GuestLogManager {
       const enable = a.enable || (a.publish && !a.disable)
       const what = a.publish ? 'publish' : a.discard ? 'discard' : 'show'
       if (!d.exposed && !a.isAdmin) throw new GuestLogError('Forbidden', `User does not have admin privileges to '${what}' the '${d.name}' log.`)
-      if (d.type === 'SYS' && !a.publish && (a.enable || a.disable))
-        throw new GuestLogError('BadRequest', `Cannot ${a.enable ? 'enable' : 'disable'} a SYSTEM log ('${d.name}').`)
+      if (d.type === 'SYS' && !a.publish && (a.enable || a.disable)) throw new GuestLogError('BadRequest', `Cannot ${a.enable ? 'enable' : 'disable'} a SYSTEM log ('${d.name}').`)
       if ((a.publish || a.discard) && !this.o.storageDir) throw new GuestLogError('NotSupported', 'Log actions are not supported.')
       if (d.type === 'USER' && d.setEnabled) {
         const on = await this.enabled(d)
@@ -295,7 +297,9 @@ async function headerDigest(path: string): Promise<string> {
       const { bytesRead } = await fh.read(buf, 0, HEADER_BYTES, 0)
       const head = buf.subarray(0, bytesRead)
       const nl = head.indexOf(10)
-      return createHash('md5').update(nl >= 0 ? head.subarray(0, nl + 1) : head).digest('hex')
+      return createHash('md5')
+        .update(nl >= 0 ? head.subarray(0, nl + 1) : head)
+        .digest('hex')
     } finally {
       await fh.close()
     }

@@ -1,16 +1,6 @@
 import { readFile, rm, writeFile } from 'node:fs/promises'
 import { join, resolve } from 'node:path'
-import {
-  INSTANCE_FILES,
-  agentEventTopic,
-  agentReplyTopic,
-  decode,
-  encode,
-  type AgentBootstrap,
-  type AgentEvent,
-  type RpcReply,
-  type RpcRequest,
-} from '../protocol/index.js'
+import { INSTANCE_FILES, agentEventTopic, agentReplyTopic, decode, encode, type AgentBootstrap, type AgentEvent, type RpcReply, type RpcRequest } from '../protocol/index.js'
 import type { MqttClient } from './connection.js'
 import { isAlive, oneLine } from './engine-process.js'
 import { filesystemStats } from './fs-stats.js'
@@ -40,9 +30,7 @@ async function readBootstrap(path: string): Promise<AgentBootstrap> {
   } catch (err) {
     throw new Error(`cannot read ${path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`)
   }
-  const missing = (['instanceId', 'datastore', 'brokerFile', 'mqtt', 'baseDir', 'address', 'port', 'flavor', 'runUser', 'prepare'] as const).filter(
-    (k) => b?.[k] === undefined,
-  )
+  const missing = (['instanceId', 'datastore', 'brokerFile', 'mqtt', 'baseDir', 'address', 'port', 'flavor', 'runUser', 'prepare'] as const).filter((k) => b?.[k] === undefined)
   if (!b || missing.length) throw new Error(`${path} is not an agent bootstrap (missing ${missing.join(', ') || 'everything'})`)
   return b as AgentBootstrap
 }
@@ -128,7 +116,9 @@ export async function startAgent(bootstrapPath: string, opts: AgentOptions = {})
     if (!stats || Date.now() - stats.at > 1000 || stats.volume !== bootstrap.volumeSize) {
       const p = filesystemStats(supervisor.paths.data, bootstrap.volumeSize)
       stats = { at: Date.now(), volume: bootstrap.volumeSize, p }
-      p.catch(() => { if (stats?.p === p) stats = undefined })
+      p.catch(() => {
+        if (stats?.p === p) stats = undefined
+      })
     }
     return stats.p
   }
@@ -153,20 +143,22 @@ export async function startAgent(bootstrapPath: string, opts: AgentOptions = {})
       replication: () => supervisor,
       createBackup: (info) => backups.create(info),
     }),
-    (reply: RpcReply) =>
-      new Promise<void>((res, rej) => client!.publish(agentReplyTopic(id), encodeReply(reply, log), { qos: 1 }, (err) => (err ? rej(err) : res()))),
+    (reply: RpcReply) => new Promise<void>((res, rej) => client!.publish(agentReplyTopic(id), encodeReply(reply, log), { qos: 1 }, (err) => (err ? rej(err) : res()))),
     log,
     (req, reply) => {
       if (req.method === 'shutdown_agent' && reply.ok) void end(0)
     },
   )
 
-  const timer = setInterval(() => {
-    supervisor
-      .measure()
-      .catch((err: Error) => log(`measure: ${oneLine(err.message)}`))
-      .finally(heartbeat)
-  }, Math.max(bootstrap.heartbeatMs, 100))
+  const timer = setInterval(
+    () => {
+      supervisor
+        .measure()
+        .catch((err: Error) => log(`measure: ${oneLine(err.message)}`))
+        .finally(heartbeat)
+    },
+    Math.max(bootstrap.heartbeatMs, 100),
+  )
 
   // The engine's init/start runs in other processes, so start it first and load the
   // MQTT client (~40 ms of module loading) meanwhile: create -> HEALTHY is measured.

@@ -6,19 +6,7 @@ import { loadDatastore } from './datastores/index.js'
 import type { Datastore, EngineCommand, InstancePaths, RunUser } from './datastores/types.js'
 import type { Accounts } from './datastores/accounts.js'
 import { checkOverrides, type Overrides } from './datastores/overrides.js'
-import {
-  CGROUP_EXIT,
-  EngineProcess,
-  isEngineProcess,
-  lookupUser,
-  oneLine,
-  readPidFile,
-  readTail,
-  resolveExecutable,
-  runTool,
-  socketPathProblem,
-  type ExitInfo,
-} from './engine-process.js'
+import { CGROUP_EXIT, EngineProcess, isEngineProcess, lookupUser, oneLine, readPidFile, readTail, resolveExecutable, runTool, socketPathProblem, type ExitInfo } from './engine-process.js'
 import type { Log } from './log.js'
 import { deriveStatus, type EngineState } from './status.js'
 import type { TemplateCache, TemplateIdentity } from './template-cache.js'
@@ -268,8 +256,7 @@ export class Supervisor {
       if (payload.restore) await ds.afterRestore?.(payload.restore)
       if (payload.replica) await ds.attachReplica!(payload.replica)
       else if (ds.applyPreparePayload) await ds.applyPreparePayload(payload)
-      else if (payload.databases.length + payload.users.length > 0 || payload.rootPassword)
-        this.log(`prepare: databases/users/root password of the payload are not supported yet, ignored`)
+      else if (payload.databases.length + payload.users.length > 0 || payload.rootPassword) this.log(`prepare: databases/users/root password of the payload are not supported yet, ignored`)
       await writeFile(join(this.paths.base, INSTANCE_FILES.prepareDone), new Date().toISOString() + '\n')
       await this.forgetPreparePasswords()
       this.set({ phase: 'ready' })

@@ -106,8 +106,7 @@ export async function syncTree(root: string, user: RunUser, track?: (child: Chil
   await syncDir(root) // and a vanished root is an error, not a file the engine removed
   const problems = r.output.split('\n').filter((l) => l.trim() !== '' && !/No such file or directory/.test(l))
   // xargs exits with 123 when a sync failed: fine if only for vanished files.
-  if (problems.length > 0 || r.signal || (r.code !== 0 && r.code !== 123))
-    throw new Error(`sync failed: ${oneLine(problems.at(-1) ?? (r.signal ? `killed by ${r.signal}` : `exit code ${r.code}`))}`)
+  if (problems.length > 0 || r.signal || (r.code !== 0 && r.code !== 123)) throw new Error(`sync failed: ${oneLine(problems.at(-1) ?? (r.signal ? `killed by ${r.signal}` : `exit code ${r.code}`))}`)
 }
 
 async function syncDir(dir: string): Promise<void> {

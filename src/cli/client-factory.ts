@@ -42,6 +42,12 @@ export function makeClient(globals: Record<string, unknown>, io: IO): TroveClien
     ...(globals.debug ? { debug: (l: string) => io.stderr(`${l}\n`) } : {}),
   })
   // Ctrl-C: drop the connections so a pending request ends now (main() then exits 3).
-  io.signal?.addEventListener('abort', () => { void client.close() }, { once: true })
+  io.signal?.addEventListener(
+    'abort',
+    () => {
+      void client.close()
+    },
+    { once: true },
+  )
   return client
 }

@@ -3,7 +3,13 @@ import { EXIT } from './spec.js'
 
 /** A failure with a ready one-line message and an exit code (CONVENTIONS 7). */
 export class CliError extends Error {
-  constructor(message: string, readonly exitCode: number = EXIT.failure, readonly hint?: string) { super(message) }
+  constructor(
+    message: string,
+    readonly exitCode: number = EXIT.failure,
+    readonly hint?: string,
+  ) {
+    super(message)
+  }
 }
 
 /** A usage error (exit 2). */
@@ -38,7 +44,13 @@ export function describeError(e: unknown): { message: string; hint?: string; exi
   if (e instanceof APIConnectionError) {
     // Nothing answered, so nothing says whether a lab was meant: a lab listens on this host.
     const local = onLoopback(e.url)
-    return { message: e.message, exitCode: EXIT.failure, hint: local ? "is the server running? Start a lab with 'trove server start' (or see 'trove server status'), or check OS_AUTH_URL / --os-auth-url" : 'is the cloud reachable from here? Check OS_AUTH_URL / --os-auth-url and the network' }
+    return {
+      message: e.message,
+      exitCode: EXIT.failure,
+      hint: local
+        ? "is the server running? Start a lab with 'trove server start' (or see 'trove server status'), or check OS_AUTH_URL / --os-auth-url"
+        : 'is the cloud reachable from here? Check OS_AUTH_URL / --os-auth-url and the network',
+    }
   }
   if (e instanceof APITimeoutError || e instanceof EndpointNotFoundError || e instanceof TroveError) return { message: e.message, exitCode: EXIT.failure }
   if (e instanceof Error && e.name === 'ConfigError') return { message: e.message, exitCode: EXIT.auth }
@@ -59,9 +71,7 @@ function onLoopback(url: string): boolean {
 
 /** Secrets out of text shown with --debug (stack traces, messages). */
 export function redactSecrets(s: string): string {
-  return s
-    .replace(/(password|passwd|secret|token)(["']?\s*[:=]\s*["']?)[^\s"',}]+/gi, '$1$2***')
-    .replace(/\btlab[A-Za-z0-9._-]+/g, '***')
+  return s.replace(/(password|passwd|secret|token)(["']?\s*[:=]\s*["']?)[^\s"',}]+/gi, '$1$2***').replace(/\btlab[A-Za-z0-9._-]+/g, '***')
 }
 
 /**

@@ -24,7 +24,15 @@ const FAST: Record<string, () => Promise<CommandSpec>> = {
 const LIST_FORMATS = ['csv', 'json', 'table', 'value', 'yaml']
 const SHOW_FORMATS = ['json', 'shell', 'table', 'value', 'yaml']
 
-interface FastOption { longs: string[]; short?: string; attr: string; valued: boolean; repeatable?: boolean; int?: boolean; choices?: string[] }
+interface FastOption {
+  longs: string[]
+  short?: string
+  attr: string
+  valued: boolean
+  repeatable?: boolean
+  int?: boolean
+  choices?: string[]
+}
 
 function camel(s: string): string {
   return s.replace(/-([a-z0-9])/g, (_m, c: string) => c.toUpperCase())
@@ -45,7 +53,10 @@ function outputOptions(kind: 'list' | 'show'): FastOption[] {
   const common = [
     o('-f, --format <format>', { choices: kind === 'list' ? LIST_FORMATS : SHOW_FORMATS }),
     o('-c, --column <column>', { repeatable: true }),
-    o('--noindent'), o('--max-width <integer>', { int: true }), o('--fit-width'), o('--print-empty'),
+    o('--noindent'),
+    o('--max-width <integer>', { int: true }),
+    o('--fit-width'),
+    o('--print-empty'),
   ]
   return kind === 'list'
     ? [...common, o('--sort-column <c>', { repeatable: true }), o('--sort-ascending'), o('--sort-descending'), o('--quote <q>', { choices: ['all', 'minimal', 'none', 'nonnumeric'] })]
@@ -68,7 +79,10 @@ export function fastParse(spec: CommandSpec, rest: string[]): { args: Record<str
   for (let i = 0; i < rest.length; i++) {
     const w = rest[i]
     if (w === '--' || w === '-h' || w === '--help') return undefined
-    if (!w.startsWith('-') || w === '-') { positional.push(w); continue }
+    if (!w.startsWith('-') || w === '-') {
+      positional.push(w)
+      continue
+    }
     const eq = w.startsWith('--') ? w.indexOf('=') : -1
     const name = eq > 0 ? w.slice(0, eq) : w
     const o = options.find((x) => x.longs.includes(name) || x.short === name)
@@ -80,7 +94,10 @@ export function fastParse(spec: CommandSpec, rest: string[]): { args: Record<str
       else return undefined
       const v = String(value)
       if (o.choices && !o.choices.includes(v)) return undefined
-      if (o.int) { if (!/^-?\d+$/.test(v.trim())) return undefined; value = Number.parseInt(v, 10) }
+      if (o.int) {
+        if (!/^-?\d+$/.test(v.trim())) return undefined
+        value = Number.parseInt(v, 10)
+      }
     } else if (eq > 0) return undefined
     opts[o.attr] = o.repeatable ? [...((opts[o.attr] as unknown[] | undefined) ?? []), value] : value
   }
@@ -88,8 +105,16 @@ export function fastParse(spec: CommandSpec, rest: string[]): { args: Record<str
   const specArgs = spec.args ?? []
   let p = 0
   for (const a of specArgs) {
-    if (a.variadic) { if (p >= positional.length && !a.optional) return undefined; args[a.name] = positional.slice(p); p = positional.length; continue }
-    if (p >= positional.length) { if (a.optional) continue; return undefined }
+    if (a.variadic) {
+      if (p >= positional.length && !a.optional) return undefined
+      args[a.name] = positional.slice(p)
+      p = positional.length
+      continue
+    }
+    if (p >= positional.length) {
+      if (a.optional) continue
+      return undefined
+    }
     args[a.name] = positional[p++]
   }
   if (p !== positional.length) return undefined
@@ -104,14 +129,21 @@ export async function runFast(argv: string[], io: IO): Promise<number | undefine
   let key = ''
   for (let n = Math.min(3, argv.length); n >= 2; n--) {
     const k = argv.slice(0, n).join(' ')
-    if (FAST[k]) { key = k; words = n; break }
+    if (FAST[k]) {
+      key = k
+      words = n
+      break
+    }
   }
   if (!key) return undefined
   const spec = await FAST[key]()
   const parsed = fastParse(spec, argv.slice(words))
   if (!parsed) return undefined
   const [{ makeClient }, { render }, { formatOptions }, { reportError }] = await Promise.all([
-    import('./client-factory.js'), import('./output/index.js'), import('./format-options.js'), import('./errors.js'),
+    import('./client-factory.js'),
+    import('./output/index.js'),
+    import('./format-options.js'),
+    import('./errors.js'),
   ])
   const abort = new AbortController()
   const onSigint = () => abort.abort()
@@ -126,7 +158,10 @@ export async function runFast(argv: string[], io: IO): Promise<number | undefine
     void client?.close()
     return 0
   } catch (e) {
-    if (abort.signal.aborted && io.signal === abort.signal) { io.stderr('cancelled\n'); return 3 }
+    if (abort.signal.aborted && io.signal === abort.signal) {
+      io.stderr('cancelled\n')
+      return 3
+    }
     return reportError(e, io, false)
   } finally {
     process.off('SIGINT', onSigint)

@@ -19,4 +19,3 @@ export function formatOptions(opts: Record<string, unknown>, io: IO): FormatOpti
     stdoutIsTty: io.stdoutIsTTY,
   }
 }
-

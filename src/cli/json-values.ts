@@ -24,8 +24,13 @@ export function pythonJsonError(s: string): string | undefined {
     const col = pos - (before.lastIndexOf('\n') + 1) + 1
     return `${msg}: line ${line} column ${col} (char ${pos})`
   }
-  const ws = (i: number) => { while (i < s.length && ' \t\n\r'.includes(s[i])) i++; return i }
-  class Fail { constructor(readonly text: string) {} }
+  const ws = (i: number) => {
+    while (i < s.length && ' \t\n\r'.includes(s[i])) i++
+    return i
+  }
+  class Fail {
+    constructor(readonly text: string) {}
+  }
   const str = (i: number): number => {
     // s[i] is the opening quote
     const start = i

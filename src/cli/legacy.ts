@@ -24,7 +24,9 @@ export interface LegacyAlias {
   adapt?(args: Record<string, unknown>, opts: Record<string, unknown>): void
 }
 
-const setFlag = (key: string) => (_a: Record<string, unknown>, o: Record<string, unknown>) => { o[key] = true }
+const setFlag = (key: string) => (_a: Record<string, unknown>, o: Record<string, unknown>) => {
+  o[key] = true
+}
 
 /** Every legacy name that maps onto a command of this CLI. */
 export const LEGACY_ALIASES: LegacyAlias[] = [
@@ -32,10 +34,17 @@ export const LEGACY_ALIASES: LegacyAlias[] = [
   { name: 'list', target: ['instance', 'list'] },
   { name: 'show', target: ['instance', 'show'] },
   {
-    name: 'create', target: ['instance', 'create'],
-    args: [{ name: 'name', description: 'Name of the instance' }, { name: 'flavor', description: 'A flavor name or ID' }],
+    name: 'create',
+    target: ['instance', 'create'],
+    args: [
+      { name: 'name', description: 'Name of the instance' },
+      { name: 'flavor', description: 'A flavor name or ID' },
+    ],
     drop: ['flavor'],
-    adapt(a, o) { o.flavor = a.flavor; delete a.flavor },
+    adapt(a, o) {
+      o.flavor = a.flavor
+      delete a.flavor
+    },
   },
   { name: 'delete', target: ['instance', 'delete'] },
   { name: 'force-delete', target: ['instance', 'force', 'delete'] },
@@ -57,10 +66,17 @@ export const LEGACY_ALIASES: LegacyAlias[] = [
   { name: 'backup-list-instance', target: ['backup', 'list', 'instance'] },
   { name: 'backup-show', target: ['backup', 'show'] },
   {
-    name: 'backup-create', target: ['backup', 'create'],
-    args: [{ name: 'instance', description: 'ID or name of the instance' }, { name: 'name', description: 'Name of the backup' }],
+    name: 'backup-create',
+    target: ['backup', 'create'],
+    args: [
+      { name: 'instance', description: 'ID or name of the instance' },
+      { name: 'name', description: 'Name of the backup' },
+    ],
     drop: ['instance'],
-    adapt(a, o) { o.instance = a.instance; delete a.instance },
+    adapt(a, o) {
+      o.instance = a.instance
+      delete a.instance
+    },
   },
   { name: 'backup-delete', target: ['backup', 'delete'] },
   { name: 'execution-delete', target: ['backup', 'execution', 'delete'] },
@@ -141,7 +157,11 @@ function unsupported(name: string, why: string | ((lab: boolean) => string)): Co
   return async (ctx) => {
     if (typeof why === 'string') throw new CliError(`${name}: ${why}`)
     let lab = false
-    try { lab = await (await ctx.client()).isLab() } catch { /* no usable settings: not known to be a lab */ }
+    try {
+      lab = await (await ctx.client()).isLab()
+    } catch {
+      /* no usable settings: not known to be a lab */
+    }
     throw new CliError(`${name}: ${why(lab)}`)
   }
 }
@@ -159,23 +179,41 @@ const sg: ArgSpec = { name: 'security_group', description: 'ID of the security g
 
 /** The legacy commands with no `openstack database` equivalent (cli.md section 8). */
 export const LEGACY_ONLY: CommandSpec[] = [
-  legacyOnly('volume-type-list', 'Lists available volume types', [], async (ctx, _a, o) => {
-    if (Boolean(o.datastoreType) !== Boolean(o.datastoreVersionId)) throw new CliError('Missing argument(s): datastore-type, datastore-version-id')
-    const client = await ctx.client()
-    const types = await client.datastores.volumeTypes(o.datastoreType as string | undefined, o.datastoreVersionId as string | undefined)
-    return { kind: 'list', columns: ['ID', 'Name', 'Is Public', 'Description'], rows: types.map((v) => [v.id, v.name, v.is_public ?? '', v.description ?? '']) }
-  }, 'list', [
-    { flags: '--datastore_type, --datastore-type <datastore_type>', description: 'Type of the datastore (with --datastore_version_id)' },
-    { flags: '--datastore_version_id, --datastore-version-id <datastore_version_id>', description: 'ID of the datastore version (with --datastore_type)' },
-  ]),
-  legacyOnly('volume-type-show', 'Shows details of a volume type', [{ name: 'volume_type', description: 'ID or name of the volume type' }], async (ctx, a) => {
-    const client = await ctx.client()
-    return { kind: 'show', fields: { ...(await client.datastores.volumeType(String(a.volume_type))) } }
-  }, 'show'),
+  legacyOnly(
+    'volume-type-list',
+    'Lists available volume types',
+    [],
+    async (ctx, _a, o) => {
+      if (Boolean(o.datastoreType) !== Boolean(o.datastoreVersionId)) throw new CliError('Missing argument(s): datastore-type, datastore-version-id')
+      const client = await ctx.client()
+      const types = await client.datastores.volumeTypes(o.datastoreType as string | undefined, o.datastoreVersionId as string | undefined)
+      return { kind: 'list', columns: ['ID', 'Name', 'Is Public', 'Description'], rows: types.map((v) => [v.id, v.name, v.is_public ?? '', v.description ?? '']) }
+    },
+    'list',
+    [
+      { flags: '--datastore_type, --datastore-type <datastore_type>', description: 'Type of the datastore (with --datastore_version_id)' },
+      { flags: '--datastore_version_id, --datastore-version-id <datastore_version_id>', description: 'ID of the datastore version (with --datastore_type)' },
+    ],
+  ),
+  legacyOnly(
+    'volume-type-show',
+    'Shows details of a volume type',
+    [{ name: 'volume_type', description: 'ID or name of the volume type' }],
+    async (ctx, a) => {
+      const client = await ctx.client()
+      return { kind: 'show', fields: { ...(await client.datastores.volumeType(String(a.volume_type))) } }
+    },
+    'show',
+  ),
   legacyOnly('metadata-list', 'Shows all metadata of an instance', [inst], unsupported('metadata-list', NOT_IN_API)),
   legacyOnly('metadata-show', 'Shows one metadata entry of an instance', [inst, key], unsupported('metadata-show', NOT_IN_API)),
   legacyOnly('metadata-create', 'Creates a metadata entry of an instance', [inst, key, { name: 'value', description: 'Value' }], unsupported('metadata-create', NOT_IN_API)),
-  legacyOnly('metadata-update', 'Replaces a metadata entry of an instance', [inst, key, { name: 'newkey', description: 'New key' }, { name: 'value', description: 'Value' }], unsupported('metadata-update', NOT_IN_API)),
+  legacyOnly(
+    'metadata-update',
+    'Replaces a metadata entry of an instance',
+    [inst, key, { name: 'newkey', description: 'New key' }, { name: 'value', description: 'Value' }],
+    unsupported('metadata-update', NOT_IN_API),
+  ),
   legacyOnly('metadata-edit', 'Edits a metadata entry of an instance', [inst, key, { name: 'value', description: 'Value' }], unsupported('metadata-edit', NOT_IN_API)),
   legacyOnly('metadata-delete', 'Deletes a metadata entry of an instance', [inst, key], unsupported('metadata-delete', NOT_IN_API)),
   legacyOnly('secgroup-list', 'Lists all security groups', [], unsupported('secgroup-list', NOT_IN_API)),
@@ -183,7 +221,16 @@ export const LEGACY_ONLY: CommandSpec[] = [
   legacyOnly('secgroup-list-rules', 'Lists the rules of a security group', [sg], unsupported('secgroup-list-rules', NOT_IN_API)),
   legacyOnly('secgroup-add-rule', 'Adds a rule to a security group', [sg, { name: 'cidr', description: 'CIDR address' }], unsupported('secgroup-add-rule', NOT_IN_API)),
   legacyOnly('secgroup-delete-rule', 'Deletes a security group rule', [{ name: 'security_group_rule', description: 'ID of the rule' }], unsupported('secgroup-delete-rule', NOT_IN_API)),
-  legacyOnly('schedule-create', 'Schedules backups for an instance', [{ name: 'instance', description: 'ID or name of the instance' }, { name: 'pattern', description: 'Cron style pattern' }, { name: 'name', description: 'Name of the backup' }], unsupported('schedule-create', MISTRAL)),
+  legacyOnly(
+    'schedule-create',
+    'Schedules backups for an instance',
+    [
+      { name: 'instance', description: 'ID or name of the instance' },
+      { name: 'pattern', description: 'Cron style pattern' },
+      { name: 'name', description: 'Name of the backup' },
+    ],
+    unsupported('schedule-create', MISTRAL),
+  ),
   legacyOnly('schedule-list', 'Lists scheduled backups of an instance', [{ name: 'instance', description: 'ID or name of the instance' }], unsupported('schedule-list', MISTRAL)),
   legacyOnly('schedule-show', 'Shows a backup schedule', [{ name: 'id', description: 'Schedule ID' }], unsupported('schedule-show', MISTRAL)),
   legacyOnly('schedule-delete', 'Deletes a backup schedule', [{ name: 'id', description: 'Schedule ID' }], unsupported('schedule-delete', MISTRAL)),
@@ -223,7 +270,11 @@ function aliasSpec(alias: LegacyAlias, target: CommandSpec): CommandSpec {
     run(ctx: CommandContext, args, opts) {
       const a = { ...args }
       const o = { ...opts }
-      for (const [from, to] of renames) if (from in o) { o[to] = o[from]; delete o[from] }
+      for (const [from, to] of renames)
+        if (from in o) {
+          o[to] = o[from]
+          delete o[from]
+        }
       alias.adapt?.(a, o)
       return target.run(ctx, a, o)
     },
@@ -241,7 +292,10 @@ export function legacySpecs(commands: CommandSpec[]): { specs: CommandSpec[]; un
   const unresolved: LegacyAlias[] = []
   for (const alias of LEGACY_ALIASES) {
     const target = byPath.get(alias.target.join(' '))
-    if (!target) { unresolved.push(alias); continue }
+    if (!target) {
+      unresolved.push(alias)
+      continue
+    }
     specs.push(aliasSpec(alias, target))
   }
   return { specs: [...specs, ...LEGACY_ONLY], unresolved }

@@ -6,27 +6,44 @@ import type { IO } from './spec.js'
 export function processIO(): IO {
   // `trove ... | head`: the reader went away; that is not an error of ours.
   for (const stream of [process.stdout, process.stderr]) {
-    stream.on('error', (e: NodeJS.ErrnoException) => { if (e.code !== 'EPIPE') throw e })
+    stream.on('error', (e: NodeJS.ErrnoException) => {
+      if (e.code !== 'EPIPE') throw e
+    })
   }
   return {
-    stdout: (s) => { process.stdout.write(s) },
-    stderr: (s) => { process.stderr.write(s) },
+    stdout: (s) => {
+      process.stdout.write(s)
+    },
+    stderr: (s) => {
+      process.stderr.write(s)
+    },
     stdinIsTTY: Boolean(process.stdin.isTTY),
     stdoutIsTTY: Boolean(process.stdout.isTTY),
     stderrIsTTY: Boolean(process.stderr.isTTY),
     columns: process.stdout.columns,
     env: process.env,
-    exec: (program, args) => new Promise((resolve, reject) => {
-      // The terminal sends Ctrl-C and Ctrl-\\ to the client and to us: the client decides what
-      // they mean (psql cancels a query), we stay until it exits.
-      const ignore = () => {}
-      process.on('SIGINT', ignore)
-      process.on('SIGQUIT', ignore)
-      const done = () => { process.off('SIGINT', ignore); process.off('SIGQUIT', ignore) }
-      const child = spawn(program, args, { stdio: 'inherit' })
-      child.once('error', (e: NodeJS.ErrnoException) => { done(); if (e.code === 'ENOENT') resolve(undefined); else reject(e) })
-      child.once('exit', (code, signal) => { done(); resolve(code ?? 128 + (signal ? (osConstants.signals[signal] ?? 0) : 0)) })
-    }),
+    exec: (program, args) =>
+      new Promise((resolve, reject) => {
+        // The terminal sends Ctrl-C and Ctrl-\\ to the client and to us: the client decides what
+        // they mean (psql cancels a query), we stay until it exits.
+        const ignore = () => {}
+        process.on('SIGINT', ignore)
+        process.on('SIGQUIT', ignore)
+        const done = () => {
+          process.off('SIGINT', ignore)
+          process.off('SIGQUIT', ignore)
+        }
+        const child = spawn(program, args, { stdio: 'inherit' })
+        child.once('error', (e: NodeJS.ErrnoException) => {
+          done()
+          if (e.code === 'ENOENT') resolve(undefined)
+          else reject(e)
+        })
+        child.once('exit', (code, signal) => {
+          done()
+          resolve(code ?? 128 + (signal ? (osConstants.signals[signal] ?? 0) : 0))
+        })
+      }),
   }
 }
 

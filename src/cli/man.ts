@@ -70,25 +70,41 @@ function commandPage(cmd: CommandSpec): string {
 function mainPage(): string {
   let out = th('trove')
   out += '.SH NAME\ntrove \\- Database-as-a-Service: the OpenStack Trove API, a lab server, and a client\n'
-  out += '.SH SYNOPSIS\n.B trove\n[global options]\n.I noun verb\n[options] [arguments]\n.br\n.B trove server\n[\\-\\-data\\-dir DIR] [\\-\\-host ADDRESS] [\\-\\-port PORT]\n.br\n.B trove server\nstart | status | stop | logs [\\-f] | reset [\\-\\-yes]\n.br\n.B trove agent \\-\\-config FILE\n'
+  out +=
+    '.SH SYNOPSIS\n.B trove\n[global options]\n.I noun verb\n[options] [arguments]\n.br\n.B trove server\n[\\-\\-data\\-dir DIR] [\\-\\-host ADDRESS] [\\-\\-port PORT]\n.br\n.B trove server\nstart | status | stop | logs [\\-f] | reset [\\-\\-yes]\n.br\n.B trove agent \\-\\-config FILE\n'
   out += '.SH DESCRIPTION\n'
-  out += 'trove creates and deletes real databases (MariaDB, PostgreSQL, Redis) through the OpenStack Trove v1.0 API, against a local lab (\\fBtrove server\\fR) or any OpenStack Trove cloud. Commands are named like \\fBopenstack database ...\\fR without that prefix, with the same options, columns and output formats.\n'
-  out += '.PP\n\\fBtrove server\\fR runs the lab: the Trove API at http://HOST:PORT/v1.0/{project_id}, a Keystone v3 subset at http://HOST:PORT/identity/v3, an embedded MQTT broker (TLS only, with a CA made for the lab in DIR/tls), a task engine, and state in DIR/trove.db. On first start it creates the projects admin and demo, the CA, and writes DIR/clouds.yaml. Each instance gets its own loopback address, its engine on the standard port, a directory under DIR/instances as its volume, and a detached \\fBtrove agent\\fR that supervises it. Instances keep running when the server stops.\n'
+  out +=
+    'trove creates and deletes real databases (MariaDB, PostgreSQL, Redis) through the OpenStack Trove v1.0 API, against a local lab (\\fBtrove server\\fR) or any OpenStack Trove cloud. Commands are named like \\fBopenstack database ...\\fR without that prefix, with the same options, columns and output formats.\n'
+  out +=
+    '.PP\n\\fBtrove server\\fR runs the lab: the Trove API at http://HOST:PORT/v1.0/{project_id}, a Keystone v3 subset at http://HOST:PORT/identity/v3, an embedded MQTT broker (TLS only, with a CA made for the lab in DIR/tls), a task engine, and state in DIR/trove.db. On first start it creates the projects admin and demo, the CA, and writes DIR/clouds.yaml. Each instance gets its own loopback address, its engine on the standard port, a directory under DIR/instances as its volume, and a detached \\fBtrove agent\\fR that supervises it. Instances keep running when the server stops.\n'
   out += '.SH COMMANDS\n'
   for (const c of COMMANDS) out += `.TP\n.B trove ${esc(c.path.join(' '))}\n${esc(c.summary)}. See \\fB${page(c)}\\fR(1).\n`
-  out += optionItem('trove top [--interval SECONDS]', "A live view of the project's instances: status, datastore, address, flavor, volume used, last heartbeat, running tasks and backups; refreshed every SECONDS (default 5). Keys: / filter, up/down select, Enter details, Esc back, q quit. When stdout or stdin is not a terminal it prints one snapshot table and exits.")
+  out += optionItem(
+    'trove top [--interval SECONDS]',
+    "A live view of the project's instances: status, datastore, address, flavor, volume used, last heartbeat, running tasks and backups; refreshed every SECONDS (default 5). Keys: / filter, up/down select, Enter details, Esc back, q quit. When stdout or stdin is not a terminal it prints one snapshot table and exits.",
+  )
   out += optionItem('trove completion bash|zsh', 'Print a completion script for the shell (commands, legacy names and options): eval "$(trove completion bash)".')
-  out += optionItem('trove server', 'Run the lab server in the foreground until SIGTERM or SIGINT. One server per data dir (a second one is refused); PORT defaults to TROVE_PORT, else the last run\'s port, else 18779, else the next free port (printed); an explicit PORT that is taken is refused.')
+  out += optionItem(
+    'trove server',
+    "Run the lab server in the foreground until SIGTERM or SIGINT. One server per data dir (a second one is refused); PORT defaults to TROVE_PORT, else the last run's port, else 18779, else the next free port (printed); an explicit PORT that is taken is refused.",
+  )
   out += optionItem('trove server start', 'Start the same server in the background (output in DIR/server.log) and print where it listens, once it does.')
   out += optionItem('trove server status', 'Whether the lab server runs (pid, URL, data dir); exit 1 when it does not.')
   out += optionItem('trove server stop', 'Stop the lab server; instances keep running and the next start picks them up.')
   out += optionItem('trove server logs [-n N] [-f]', 'Print DIR/server.log (the last N lines; -f keeps following it).')
-  out += optionItem('trove server reset [--yes]', 'Tear the lab down: stop its server, kill every agent and engine of its instances, remove their cgroups and address claims, and the whole DIR. Off a terminal it needs --yes.')
+  out += optionItem(
+    'trove server reset [--yes]',
+    'Tear the lab down: stop its server, kill every agent and engine of its instances, remove their cgroups and address claims, and the whole DIR. Off a terminal it needs --yes.',
+  )
   out += optionItem('trove agent --config FILE', 'Run a guest agent; the server starts one per instance.')
   out += '.SH LEGACY COMMAND NAMES\n'
-  out += "The command names of python\\-troveclient's legacy \\fBtrove\\fR shell are accepted as aliases, with their legacy arguments (e.g. \\fBtrove create NAME FLAVOR\\fR, \\fBtrove backup\\-create INSTANCE NAME\\fR) and both option spellings (\\-\\-volume_type and \\-\\-volume\\-type); output is that of the new command. \\fBtrove NAME \\-\\-help\\fR shows the legacy usage.\n"
+  out +=
+    "The command names of python\\-troveclient's legacy \\fBtrove\\fR shell are accepted as aliases, with their legacy arguments (e.g. \\fBtrove create NAME FLAVOR\\fR, \\fBtrove backup\\-create INSTANCE NAME\\fR) and both option spellings (\\-\\-volume_type and \\-\\-volume\\-type); output is that of the new command. \\fBtrove NAME \\-\\-help\\fR shows the legacy usage.\n"
   for (const a of LEGACY_ALIASES) out += `.TP\n.B trove ${esc(a.name)}\n\\fBtrove ${esc(a.target.join(' '))}\\fR\n`
-  out += '.PP\nLegacy\\-only commands: ' + esc(LEGACY_ONLY.map((c) => c.path[0]).join(', ')) + '. volume\\-type\\-list and volume\\-type\\-show call the API; the metadata, security group, schedule and execution commands fail with one line (exit 1): the Trove v1.0 API of the lab has no such resources.\n'
+  out +=
+    '.PP\nLegacy\\-only commands: ' +
+    esc(LEGACY_ONLY.map((c) => c.path[0]).join(', ')) +
+    '. volume\\-type\\-list and volume\\-type\\-show call the API; the metadata, security group, schedule and execution commands fail with one line (exit 1): the Trove v1.0 API of the lab has no such resources.\n'
   out += '.SH GLOBAL OPTIONS\n'
   for (const v of ENV_VARS) if (v.flag && (v.flag.startsWith('--os-') || v.flag === '--insecure')) out += optionItem(v.flag, `${v.description} Overrides ${v.name}.`)
   out += optionItem('--debug', 'Print each request and response (secrets redacted) and stack traces of errors.')
@@ -98,18 +114,35 @@ function mainPage(): string {
   out += optionItem('TROVE_NO_TOKEN_CACHE', '1 to not keep Keystone tokens between runs.')
   out += optionItem('XDG_CACHE_HOME', 'Where the token cache lives (default ~/.cache).')
   out += '.SH FILES\n'
-  out += optionItem('~/.cache/trove/tokens/KEY.json', 'Keystone tokens kept between runs (0600, directory 0700), one per auth URL, user, project and secret; reused until five minutes before expiry, dropped when the API answers 401.')
-  out += optionItem('clouds.yaml', 'Cloud settings, read from OS_CLIENT_CONFIG_FILE, ./clouds.yaml, ~/.config/openstack/clouds.yaml, /etc/openstack/clouds.yaml (secure.yaml beside it is merged over it).')
+  out += optionItem(
+    '~/.cache/trove/tokens/KEY.json',
+    'Keystone tokens kept between runs (0600, directory 0700), one per auth URL, user, project and secret; reused until five minutes before expiry, dropped when the API answers 401.',
+  )
+  out += optionItem(
+    'clouds.yaml',
+    'Cloud settings, read from OS_CLIENT_CONFIG_FILE, ./clouds.yaml, ~/.config/openstack/clouds.yaml, /etc/openstack/clouds.yaml (secure.yaml beside it is merged over it).',
+  )
   out += optionItem('DIR/clouds.yaml', 'Written by trove server (mode 0600): clouds trove-lab (demo) and trove-lab-admin (admin) with their passwords.')
   out += optionItem('DIR/trove.db', 'The lab server state (SQLite, WAL).')
   out += optionItem('DIR/server.pid, DIR/server.json, DIR/server.log', 'The running server (its lock), where it listens, and the log of a background server.')
   out += optionItem('DIR/instances/ID/', 'An instance: agent.json (0600), agent.log, and the engine directories data, conf, run, log, tmp (owned by troveguest, 0700).')
   out += optionItem('/run/trove/addresses/', 'Machine-wide claims of the loopback addresses given to instances.')
-  out += 'DIR is \\-\\-data\\-dir, else TROVE_DATA_DIR, else /var/lib/trove\\-lab for root, else ~/.local/share/trove\\-lab (not upstream Trove\'s /var/lib/trove and port 8779, so a lab and a real Trove can share a host).\n'
+  out +=
+    "DIR is \\-\\-data\\-dir, else TROVE_DATA_DIR, else /var/lib/trove\\-lab for root, else ~/.local/share/trove\\-lab (not upstream Trove's /var/lib/trove and port 8779, so a lab and a real Trove can share a host).\n"
   out += '.SH EXIT STATUS\n'
-  for (const [code, what] of [['0', 'Success.'], ['1', 'Failure: the server refused the request, a name could not be resolved, the server could not be reached, a wait ended in ERROR.'], ['2', 'Usage error: unknown command or option, a missing argument, a bad option value.'], ['3', 'Cancelled (Ctrl-C, or a declined prompt).'], ['4', 'Authentication failed (HTTP 401 from Keystone: wrong password, expired or revoked token), or the cloud settings are missing or wrong (no such cloud, a bad clouds.yaml).'], ['8', 'A --wait timed out.']]) out += optionItem(code, what)
-  out += '.PP\nErrors are one line on stderr naming the option or value, sometimes followed by a line starting with Try: (what to check). Stack traces are printed only with \\-\\-debug, with passwords and tokens redacted. Prompts (confirmation of deletes, pickers of \\fBinstance create\\fR) appear only when stdin and stdout are terminals; \\-y/\\-\\-yes skips the confirmation.\n'
-  out += '.SH EXAMPLES\n.nf\ntrove server start\nexport OS_CLIENT_CONFIG_FILE=/var/lib/trove\\-lab/clouds.yaml OS_CLOUD=trove\\-lab\ntrove instance create db1 \\-\\-flavor m1.tiny \\-\\-size 1 \\-\\-datastore postgresql \\-\\-wait\ntrove instance list \\-f json\ntrove instance delete db1 \\-\\-wait\ntrove server reset \\-\\-yes\n.fi\n'
+  for (const [code, what] of [
+    ['0', 'Success.'],
+    ['1', 'Failure: the server refused the request, a name could not be resolved, the server could not be reached, a wait ended in ERROR.'],
+    ['2', 'Usage error: unknown command or option, a missing argument, a bad option value.'],
+    ['3', 'Cancelled (Ctrl-C, or a declined prompt).'],
+    ['4', 'Authentication failed (HTTP 401 from Keystone: wrong password, expired or revoked token), or the cloud settings are missing or wrong (no such cloud, a bad clouds.yaml).'],
+    ['8', 'A --wait timed out.'],
+  ])
+    out += optionItem(code, what)
+  out +=
+    '.PP\nErrors are one line on stderr naming the option or value, sometimes followed by a line starting with Try: (what to check). Stack traces are printed only with \\-\\-debug, with passwords and tokens redacted. Prompts (confirmation of deletes, pickers of \\fBinstance create\\fR) appear only when stdin and stdout are terminals; \\-y/\\-\\-yes skips the confirmation.\n'
+  out +=
+    '.SH EXAMPLES\n.nf\ntrove server start\nexport OS_CLIENT_CONFIG_FILE=/var/lib/trove\\-lab/clouds.yaml OS_CLOUD=trove\\-lab\ntrove instance create db1 \\-\\-flavor m1.tiny \\-\\-size 1 \\-\\-datastore postgresql \\-\\-wait\ntrove instance list \\-f json\ntrove instance delete db1 \\-\\-wait\ntrove server reset \\-\\-yes\n.fi\n'
   out += `.SH SEE ALSO\n${COMMANDS.map((c) => `.BR ${page(c)} (1)`).join(',\n')},\n.BR openstack (1)\n`
   return out
 }

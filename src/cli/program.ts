@@ -9,7 +9,6 @@ import { registerServerCommands } from './server-commands.js'
 import { legacySpecs } from './legacy.js'
 import { EXIT, type CommandContext, type IO } from './spec.js'
 
-
 /** Summaries of the command groups, for help. */
 export const GROUPS: Record<string, string> = {
   instance: 'Database instances',
@@ -59,7 +58,13 @@ export function buildProgram(io: IO, outcome: { promise?: Promise<void>; exitCod
           client = makeClient(globals, io)
           // Ctrl-C: drop the requests in flight (a --wait long poll), so that the process ends now.
           const c = client
-          io.signal?.addEventListener('abort', () => { void c.close() }, { once: true })
+          io.signal?.addEventListener(
+            'abort',
+            () => {
+              void c.close()
+            },
+            { once: true },
+          )
         }
         return client
       },
@@ -69,15 +74,21 @@ export function buildProgram(io: IO, outcome: { promise?: Promise<void>; exitCod
   // One by one: a legacy alias that cannot be registered (a clash with its target's
   // options) is left out rather than breaking every command.
   for (const spec of legacySpecs(COMMANDS).specs) {
-    try { registerCommands(program, [spec], makeContext, outcome, GROUPS) } catch (e) {
+    try {
+      registerCommands(program, [spec], makeContext, outcome, GROUPS)
+    } catch (e) {
       const i = program.commands.findLastIndex((c) => c.name() === spec.path[0])
       if (i >= 0) (program.commands as Command[]).splice(i, 1)
       if (io.env.TROVE_DEBUG_LEGACY) io.stderr(`legacy ${spec.path[0]}: ${(e as Error).message}\n`)
     }
   }
-  program.addHelpText('after', "\nThe legacy trove shell's command names (list, show, create, backup-create, user-grant-access, ...) are\naccepted too, with their legacy arguments: 'trove <name> --help'. Exit status: see man trove.\n")
+  program.addHelpText(
+    'after',
+    "\nThe legacy trove shell's command names (list, show, create, backup-create, user-grant-access, ...) are\naccepted too, with their legacy arguments: 'trove <name> --help'. Exit status: see man trove.\n",
+  )
 
-  program.command('completion')
+  program
+    .command('completion')
     .description('Print a shell completion script: eval "$(trove completion bash)"')
     .argument('<shell>', 'bash or zsh')
     .action((shell: string) => {
@@ -87,7 +98,8 @@ export function buildProgram(io: IO, outcome: { promise?: Promise<void>; exitCod
         io.stdout(completionScript(program, shell))
       })()
     })
-  program.command('top')
+  program
+    .command('top')
     .description("A live view of the project's instances (a snapshot table when not on a terminal)")
     .option('--interval <seconds>', 'refresh every N seconds', '5')
     .action((opts: { interval: string }) => {
@@ -100,10 +112,13 @@ export function buildProgram(io: IO, outcome: { promise?: Promise<void>; exitCod
     })
 
   registerServerCommands(program, io, outcome)
-  program.command('agent')
+  program
+    .command('agent')
     .description('Run a guest agent (started by the server, one per instance)')
     .requiredOption('--config <file>', "the instance's agent.json")
-    .action(() => { /* handled by main()'s fast path */ })
+    .action(() => {
+      /* handled by main()'s fast path */
+    })
   return program
 }
 
@@ -143,16 +158,25 @@ export async function runProgram(argv: string[], io: IO): Promise<number> {
   // on, not once: a second Ctrl-C while we finish must not kill us halfway (a stale spinner).
   process.on('SIGINT', onSigint)
   try {
-    const program = buildProgram(io, outcome, (g) => { globals = g })
+    const program = buildProgram(io, outcome, (g) => {
+      globals = g
+    })
     try {
       await program.parseAsync(argv, { from: 'user' })
     } catch (e) {
       if (e instanceof CommanderError) {
         if (e.code === 'commander.helpDisplayed' || e.code === 'commander.version') return EXIT.ok
         if (e.code === 'commander.help') return EXIT.usage
-        if (e.code === 'trove.port' || e.code === 'trove.usage') { io.stderr(`${e.message}\n`); return EXIT.usage }
+        if (e.code === 'trove.port' || e.code === 'trove.usage') {
+          io.stderr(`${e.message}\n`)
+          return EXIT.usage
+        }
         // commander printed the one-line error; add where to look.
-        io.stderr(`Try: trove ${commandWords(program, argv).map((w) => `${w} `).join('')}--help\n`)
+        io.stderr(
+          `Try: trove ${commandWords(program, argv)
+            .map((w) => `${w} `)
+            .join('')}--help\n`,
+        )
         return EXIT.usage
       }
       throw e
@@ -165,8 +189,14 @@ export async function runProgram(argv: string[], io: IO): Promise<number> {
     await outcome.promise
     return outcome.exitCode ?? EXIT.ok
   } catch (e) {
-    if (e instanceof CommanderError) { io.stderr(`${e.message}\n`); return EXIT.usage }
-    if (abort.signal.aborted && io.signal === abort.signal) { io.stderr('cancelled\n'); return EXIT.cancelled }
+    if (e instanceof CommanderError) {
+      io.stderr(`${e.message}\n`)
+      return EXIT.usage
+    }
+    if (abort.signal.aborted && io.signal === abort.signal) {
+      io.stderr('cancelled\n')
+      return EXIT.cancelled
+    }
     return reportError(e, io, Boolean(globals().debug))
   } finally {
     process.off('SIGINT', onSigint)

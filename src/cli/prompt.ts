@@ -19,9 +19,20 @@ export async function ask(io: IO, question: string): Promise<string | null> {
   const rl = createInterface({ input: process.stdin, output: process.stderr, terminal: true })
   return new Promise((resolve) => {
     let answered = false
-    rl.on('SIGINT', () => { rl.close() })
-    rl.on('close', () => { if (!answered) { process.stderr.write('\n'); resolve(null) } })
-    rl.question(question, (a) => { answered = true; rl.close(); resolve(a) })
+    rl.on('SIGINT', () => {
+      rl.close()
+    })
+    rl.on('close', () => {
+      if (!answered) {
+        process.stderr.write('\n')
+        resolve(null)
+      }
+    })
+    rl.question(question, (a) => {
+      answered = true
+      rl.close()
+      resolve(a)
+    })
   })
 }
 
@@ -44,7 +55,10 @@ export async function confirm(ctx: CommandContext, question: string, opts: Recor
  */
 export async function pick<T>(io: IO, what: string, choices: Array<{ label: string; value: T }>): Promise<T> {
   if (choices.length === 0) throw new CliError(`no ${what} to choose from`)
-  if (choices.length === 1) { io.stderr(`${what}: ${choices[0].label}\n`); return choices[0].value }
+  if (choices.length === 1) {
+    io.stderr(`${what}: ${choices[0].label}\n`)
+    return choices[0].value
+  }
   io.stderr(`${what}:\n${choices.map((c, i) => `  ${String(i + 1).padStart(2)}) ${c.label}`).join('\n')}\n`)
   for (let tries = 0; tries < 3; tries++) {
     const a = await ask(io, `Choose ${what} [1-${choices.length}]: `)
@@ -68,15 +82,27 @@ export async function promptMissingCreateValues(ctx: CommandContext, opts: Recor
   const client = await ctx.client()
   if (!opts.datastore) {
     const list = await client.datastores.list()
-    opts.datastore = await pick(ctx.io, 'datastore', list.map((d) => ({ label: d.name, value: d.name })))
+    opts.datastore = await pick(
+      ctx.io,
+      'datastore',
+      list.map((d) => ({ label: d.name, value: d.name })),
+    )
   }
   if (!opts.datastoreVersion) {
     const versions = (await client.datastoreVersions.list(String(opts.datastore))).filter((v) => (v as { active?: unknown }).active !== false)
-    opts.datastoreVersion = await pick(ctx.io, 'datastore version', versions.map((v) => ({ label: v.name, value: v.name })))
+    opts.datastoreVersion = await pick(
+      ctx.io,
+      'datastore version',
+      versions.map((v) => ({ label: v.name, value: v.name })),
+    )
   }
   if (!opts.flavor) {
     const flavors = await client.flavors.list()
-    opts.flavor = await pick(ctx.io, 'flavor', flavors.map((f) => ({ label: `${f.name} (${f.ram} MB RAM, ${f.vcpus} vCPU)`, value: String(f.id ?? f.str_id) })))
+    opts.flavor = await pick(
+      ctx.io,
+      'flavor',
+      flavors.map((f) => ({ label: `${f.name} (${f.ram} MB RAM, ${f.vcpus} vCPU)`, value: String(f.id ?? f.str_id) })),
+    )
   }
 }
 

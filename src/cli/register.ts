@@ -34,7 +34,10 @@ export function wrapExample(example: string, width: number): string {
   const lines: string[] = []
   let line = '  '
   for (const word of example.split(' ')) {
-    if (line.trim() && line.length + 1 + word.length + 2 > width) { lines.push(line + ' \\'); line = '      ' }
+    if (line.trim() && line.length + 1 + word.length + 2 > width) {
+      lines.push(line + ' \\')
+      line = '      '
+    }
     line += (line.trim() ? ' ' : '') + word
   }
   return [...lines, line].join('\n')
@@ -102,7 +105,9 @@ export function registerCommands(
       const command = params[params.length - 1] as Command
       const opts = command.opts()
       const args: Record<string, unknown> = {}
-      ;(spec.args ?? []).forEach((a, i) => { args[a.name] = params[i] })
+      ;(spec.args ?? []).forEach((a, i) => {
+        args[a.name] = params[i]
+      })
       const ctx = makeContext(command)
       // An empty name or id would look up the whole collection (GET /instances/) and fail in odd ways.
       const empty = (spec.args ?? []).find((a) => [args[a.name]].flat().some((v) => typeof v === 'string' && v.trim() === ''))
@@ -111,7 +116,10 @@ export function registerCommands(
         return
       }
       outcome.promise = spec.run(ctx, args, opts).then((data) => {
-        if (data.kind === 'exit') { outcome.exitCode = data.code; return }
+        if (data.kind === 'exit') {
+          outcome.exitCode = data.code
+          return
+        }
         const text = render(data, formatOptions(opts, ctx.io))
         if (text) ctx.io.stdout(text)
       })
@@ -124,10 +132,12 @@ export function registerCommands(
     if (cmd.commands.length === 0) continue
     // The parent parses the subcommand's '-f csv' first: accept any format here (help still
     // lists the parent's own); the renderer checks it against the command that runs.
-    cmd.options.find((o) => o.long === '--format')?.argParser((v: string) => {
-      if (!([...SHOW_FORMATS, ...LIST_FORMATS] as string[]).includes(v)) throw new InvalidArgumentError(`Allowed choices are ${SHOW_FORMATS.join(', ')}.`)
-      return v
-    })
+    cmd.options
+      .find((o) => o.long === '--format')
+      ?.argParser((v: string) => {
+        if (!([...SHOW_FORMATS, ...LIST_FORMATS] as string[]).includes(v)) throw new InvalidArgumentError(`Allowed choices are ${SHOW_FORMATS.join(', ')}.`)
+        return v
+      })
     cmd.hook('preSubcommand', (parent, sub) => {
       for (const o of parent.options) {
         const key = o.attributeName()

@@ -10,7 +10,12 @@ import { EXIT, type IO } from './spec.js'
  * is reached only through its lazily loaded entry point (CONVENTIONS 1).
  */
 
-interface ServerOpts { dataDir?: string; host?: string; port?: string; rateLimits?: string }
+interface ServerOpts {
+  dataDir?: string
+  host?: string
+  port?: string
+  rateLimits?: string
+}
 
 const server = () => import('../server/index.js')
 
@@ -37,7 +42,8 @@ export function registerServerCommands(program: Command, io: IO, outcome: { prom
   const dataDirHelp = 'state, instances, clouds.yaml and logs (env: TROVE_DATA_DIR; default /var/lib/trove-lab for root, else ~/.local/share/trove-lab)'
   const portHelp = 'API port (env: TROVE_PORT; default 18779, or the next free one when taken; 0 picks any free one)'
   const rateHelp = "API rate limits as upstream writes them, '(VERB, URI, REGEX, VALUE, UNIT);...', or 'none' (default: 200 per minute per verb and project)"
-  const cmd = program.command('server')
+  const cmd = program
+    .command('server')
     .description('Run the lab server in the foreground: Trove API, Keystone subset, MQTT broker and task engine (instances keep running when it stops)')
     .option('--data-dir <dir>', dataDirHelp)
     .option('--host <address>', 'address to listen on (default 127.0.0.1)')
@@ -65,7 +71,8 @@ export function registerServerCommands(program: Command, io: IO, outcome: { prom
     return o.dataDir ?? defaultDataDir(io.env)
   }
 
-  cmd.command('start')
+  cmd
+    .command('start')
     .description('Start the lab server in the background (output in DATA_DIR/server.log) and print where it listens')
     .option('--data-dir <dir>', dataDirHelp)
     .option('--host <address>', 'address to listen on (default 127.0.0.1)')
@@ -82,7 +89,8 @@ export function registerServerCommands(program: Command, io: IO, outcome: { prom
       })()
     })
 
-  cmd.command('status')
+  cmd
+    .command('status')
     .description('Say whether the lab server runs, where, and with which data dir (exit 1 when it does not run)')
     .option('--data-dir <dir>', dataDirHelp)
     .action(function (this: Command) {
@@ -96,7 +104,8 @@ export function registerServerCommands(program: Command, io: IO, outcome: { prom
       })()
     })
 
-  cmd.command('stop')
+  cmd
+    .command('stop')
     .description('Stop the lab server (instances keep running; the next start picks them up)')
     .option('--data-dir <dir>', dataDirHelp)
     .action(function (this: Command) {
@@ -108,7 +117,8 @@ export function registerServerCommands(program: Command, io: IO, outcome: { prom
       })()
     })
 
-  cmd.command('logs')
+  cmd
+    .command('logs')
     .description("Print a background lab server's log (DATA_DIR/server.log)")
     .option('--data-dir <dir>', dataDirHelp)
     .option('-n, --lines <n>', 'only the last N lines')
@@ -132,7 +142,10 @@ export function registerServerCommands(program: Command, io: IO, outcome: { prom
         if (opts.lines !== undefined) {
           const n = Number(opts.lines)
           if (!Number.isInteger(n) || n < 0) throw new CommanderError(EXIT.usage, 'trove.usage', `error: --lines must be a number, not '${opts.lines}'`)
-          text = text.split('\n').slice(-n - 1).join('\n')
+          text = text
+            .split('\n')
+            .slice(-n - 1)
+            .join('\n')
         }
         io.stdout(text)
         if (!opts.follow) return
@@ -149,12 +162,16 @@ export function registerServerCommands(program: Command, io: IO, outcome: { prom
             io.stdout(buf.toString('utf8'))
           }
           watchFile(file, { interval: 250 }, onChange)
-          io.signal?.addEventListener('abort', () => { unwatchFile(file, onChange); done() })
+          io.signal?.addEventListener('abort', () => {
+            unwatchFile(file, onChange)
+            done()
+          })
         })
       })()
     })
 
-  cmd.command('reset')
+  cmd
+    .command('reset')
     .description("Tear the lab down: stop its server, kill its instances' agents and engines, remove their cgroups, address claims and the whole data dir")
     .option('--data-dir <dir>', dataDirHelp)
     .option('-y, --yes', 'do not ask for confirmation (needed off a terminal)')
@@ -162,11 +179,26 @@ export function registerServerCommands(program: Command, io: IO, outcome: { prom
       outcome.promise = (async () => {
         const dir = await dataDirOf(this)
         if (!opts.yes && !canPrompt(io)) throw new CliError(`trove server reset removes every instance and all data of ${dir}: add --yes`, EXIT.usage)
-        await confirm({ io, globals: {}, client: async () => { throw new Error('no client') } }, `Remove every instance and all data of the lab at ${dir}?`, opts)
+        await confirm(
+          {
+            io,
+            globals: {},
+            client: async () => {
+              throw new Error('no client')
+            },
+          },
+          `Remove every instance and all data of the lab at ${dir}?`,
+          opts,
+        )
         const { resetLab } = await server()
         const r = await labCall(() => resetLab(dir))
-        if (r.missing) { io.stdout(`no lab at ${r.dataDir}: nothing to remove\n`); return }
-        io.stdout(`removed the lab at ${r.dataDir}: ${r.serverPid ? `server (pid ${r.serverPid}) stopped, ` : ''}${r.instances} instance(s), ${r.processes} process(es), ${r.addresses} address claim(s), ${r.cgroups} cgroup(s)\n`)
+        if (r.missing) {
+          io.stdout(`no lab at ${r.dataDir}: nothing to remove\n`)
+          return
+        }
+        io.stdout(
+          `removed the lab at ${r.dataDir}: ${r.serverPid ? `server (pid ${r.serverPid}) stopped, ` : ''}${r.instances} instance(s), ${r.processes} process(es), ${r.addresses} address claim(s), ${r.cgroups} cgroup(s)\n`,
+        )
       })()
     })
 }

@@ -32,13 +32,7 @@ export interface ReplicaSpec {
 export function replicaContextOf(v: unknown): ReplicaContext {
   const c = v as Partial<ReplicaContext> | null | undefined
   const user = c?.replica_conf?.replication_user
-  if (
-    !c ||
-    typeof c.master?.host !== 'string' ||
-    typeof c.master.port !== 'number' ||
-    typeof user?.name !== 'string' ||
-    typeof user.password !== 'string'
-  )
+  if (!c || typeof c.master?.host !== 'string' || typeof c.master.port !== 'number' || typeof user?.name !== 'string' || typeof user.password !== 'string')
     throw new Error('the replication context is incomplete (master host/port and replication user needed)')
   return c as ReplicaContext
 }

@@ -66,7 +66,11 @@ export interface RequestOptions {
   service?: 'database' | 'identity'
 }
 
-export interface Response<T> { status: number; body: T; headers: Record<string, string | string[] | undefined> }
+export interface Response<T> {
+  status: number
+  body: T
+  headers: Record<string, string | string[] | undefined>
+}
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
 /** The mark on every answer of a trove lab (src/server/api/http.ts; the SDK imports nothing from the server). */
@@ -82,7 +86,9 @@ export function redact(s: string): string {
 }
 
 /** A transport error with the system error code (ECONNREFUSED, ...) as its cause. */
-class TransportTimeout extends Error { readonly code = 'TRANSPORT_TIMEOUT' }
+class TransportTimeout extends Error {
+  readonly code = 'TRANSPORT_TIMEOUT'
+}
 
 /**
  * A Trove v1.0 client. Authenticates lazily (once, again on a 401), finds the
@@ -169,7 +175,10 @@ export class TroveClient {
     const timeout = this.opts.timeoutMs ?? 60_000
     const h: Record<string, string> = { accept: 'application/json', 'user-agent': this.opts.userAgent ?? 'trove-sdk', ...headers }
     let payload: string | undefined
-    if (body !== undefined) { payload = JSON.stringify(body); h['content-type'] = 'application/json' }
+    if (body !== undefined) {
+      payload = JSON.stringify(body)
+      h['content-type'] = 'application/json'
+    }
     this.opts.debug?.(`REQ: ${method} ${url}${payload ? ` ${redact(payload)}` : ''}`)
     if (payload !== undefined) h['content-length'] = String(Buffer.byteLength(payload))
     let res: { status: number; text: string; headers: IncomingMessage['headers'] }
@@ -185,13 +194,24 @@ export class TroveClient {
     if (o.raw) return { status: res.status, body: text, headers: res.headers }
     this.labSeen = res.headers[LAB_HEADER] !== undefined
     let parsed: unknown
-    if (text) { try { parsed = (this.opts.parseJson ?? JSON.parse)(text) } catch { parsed = text } }
+    if (text) {
+      try {
+        parsed = (this.opts.parseJson ?? JSON.parse)(text)
+      } catch {
+        parsed = text
+      }
+    }
     return { status: res.status, body: parsed, headers: res.headers }
   }
 
   /** One HTTP exchange with node:http(s) and pooled keep-alive connections (node:https loads only for https URLs). */
-  private async transport(method: string, url: string, headers: Record<string, string>, payload: string | undefined, timeout: number):
-    Promise<{ status: number; text: string; headers: IncomingMessage['headers'] }> {
+  private async transport(
+    method: string,
+    url: string,
+    headers: Record<string, string>,
+    payload: string | undefined,
+    timeout: number,
+  ): Promise<{ status: number; text: string; headers: IncomingMessage['headers'] }> {
     if (this.closed) throw new TroveError('the client was closed')
     const u = new URL(url)
     let doRequest = httpRequest
@@ -237,7 +257,9 @@ export class TroveClient {
       const url = findEndpoint(info.catalog, 'database', a.interface ?? 'public', a.regionName)
       return { endpoint: databaseUrl(url, info.projectId), token: info.token, info }
     })()
-    this.session.catch(() => { this.session = undefined })
+    this.session.catch(() => {
+      this.session = undefined
+    })
     return this.session
   }
 
@@ -275,7 +297,10 @@ export class TroveClient {
       } catch (e) {
         const code = (e as { cause?: { code?: string } }).cause?.code
         const safe = !this.closed && e instanceof APIConnectionError && (idempotent || (code !== undefined && CONNECT_CODES.has(code)))
-        if (safe && attempt < max) { await sleep(backoff(attempt)); continue }
+        if (safe && attempt < max) {
+          await sleep(backoff(attempt))
+          continue
+        }
         throw e
       }
       if (res.status < 400) return res as Response<T>
@@ -286,7 +311,10 @@ export class TroveClient {
         attempt--
         continue
       }
-      if (attempt < max && retryable(err, idempotent)) { await sleep(err.retryAfter !== undefined ? err.retryAfter * 1000 : backoff(attempt)); continue }
+      if (attempt < max && retryable(err, idempotent)) {
+        await sleep(err.retryAfter !== undefined ? err.retryAfter * 1000 : backoff(attempt))
+        continue
+      }
       throw err
     }
   }
@@ -332,12 +360,18 @@ export class TroveClient {
       try {
         res = await this.send(method, url, undefined, s.token ? { 'x-auth-token': s.token } : {}, { raw: true })
       } catch (e) {
-        if (!this.closed && e instanceof APIConnectionError && attempt < max) { await sleep(backoff(attempt)); continue }
+        if (!this.closed && e instanceof APIConnectionError && attempt < max) {
+          await sleep(backoff(attempt))
+          continue
+        }
         throw e
       }
       if (res.status < 400) return res as Response<string>
       const err = makeAPIError(res.status, undefined, res.headers)
-      if (attempt < max && retryable(err, true)) { await sleep(err.retryAfter !== undefined ? err.retryAfter * 1000 : backoff(attempt)); continue }
+      if (attempt < max && retryable(err, true)) {
+        await sleep(err.retryAfter !== undefined ? err.retryAfter * 1000 : backoff(attempt))
+        continue
+      }
       throw err
     }
   }
@@ -377,7 +411,10 @@ export function queryString(q?: Query): string {
   const parts: string[] = []
   for (const [k, v] of Object.entries(q)) {
     if (v === undefined || v === null) continue
-    if (v instanceof LinkMarker) { parts.push(`${encodeURIComponent(k)}=${escapeIllegal(v.value)}`); continue }
+    if (v instanceof LinkMarker) {
+      parts.push(`${encodeURIComponent(k)}=${escapeIllegal(v.value)}`)
+      continue
+    }
     const s = typeof v === 'boolean' ? (v ? 'True' : 'False') : String(v)
     parts.push(`${encodeURIComponent(k)}=${encodeURIComponent(s)}`)
   }

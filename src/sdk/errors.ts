@@ -59,14 +59,20 @@ export class NotImplementedError extends APIError {}
 
 /** The server could not be reached (refused, reset, DNS). */
 export class APIConnectionError extends TroveError {
-  constructor(readonly url: string, cause: unknown) {
+  constructor(
+    readonly url: string,
+    cause: unknown,
+  ) {
     super(`Unable to establish connection to ${url}: ${(cause as Error)?.message ?? String(cause)}`, { cause })
   }
 }
 
 /** No response within the timeout. */
 export class APITimeoutError extends TroveError {
-  constructor(readonly url: string, readonly timeoutMs: number) {
+  constructor(
+    readonly url: string,
+    readonly timeoutMs: number,
+  ) {
     super(`Request to ${url} timed out after ${timeoutMs} ms`)
   }
 }
@@ -76,23 +82,50 @@ export class EndpointNotFoundError extends TroveError {}
 
 /** A wait ended because the resource reached an error state. */
 export class WaitFailedError extends TroveError {
-  constructor(message: string, readonly resource: unknown) { super(message) }
+  constructor(
+    message: string,
+    readonly resource: unknown,
+  ) {
+    super(message)
+  }
 }
 
 /** A wait ran out of time. */
 export class WaitTimeoutError extends TroveError {
-  constructor(message: string, readonly resource: unknown) { super(message) }
+  constructor(
+    message: string,
+    readonly resource: unknown,
+  ) {
+    super(message)
+  }
 }
 
 const BY_STATUS: Record<number, typeof APIError> = {
-  400: BadRequestError, 401: UnauthorizedError, 403: ForbiddenError, 404: NotFoundError, 409: ConflictError,
-  413: OverLimitError, 422: UnprocessableEntityError, 429: RateLimitError, 501: NotImplementedError,
+  400: BadRequestError,
+  401: UnauthorizedError,
+  403: ForbiddenError,
+  404: NotFoundError,
+  409: ConflictError,
+  413: OverLimitError,
+  422: UnprocessableEntityError,
+  429: RateLimitError,
+  501: NotImplementedError,
 }
 
 const DEFAULT_TEXT: Record<number, string> = {
-  400: 'Bad Request', 401: 'Unauthorized', 403: 'Forbidden', 404: 'Not Found', 405: 'Method Not Allowed', 409: 'Conflict',
-  413: 'Request Entity Too Large', 422: 'Unprocessable Entity', 500: 'Internal Server Error', 501: 'Not Implemented',
-  502: 'Bad Gateway', 503: 'Service Unavailable', 504: 'Gateway Timeout',
+  400: 'Bad Request',
+  401: 'Unauthorized',
+  403: 'Forbidden',
+  404: 'Not Found',
+  405: 'Method Not Allowed',
+  409: 'Conflict',
+  413: 'Request Entity Too Large',
+  422: 'Unprocessable Entity',
+  500: 'Internal Server Error',
+  501: 'Not Implemented',
+  502: 'Bad Gateway',
+  503: 'Service Unavailable',
+  504: 'Gateway Timeout',
 }
 
 /**
@@ -115,11 +148,15 @@ export function makeAPIError(status: number, body: unknown, headers: Record<stri
     }
   }
   message ??= DEFAULT_TEXT[status] ?? (status >= 500 ? 'HTTP Server Error' : 'HTTP Client Error')
-  const h = (n: string) => { const v = headers[n]; return Array.isArray(v) ? v[0] : v }
+  const h = (n: string) => {
+    const v = headers[n]
+    return Array.isArray(v) ? v[0] : v
+  }
   const retry = Number(h('retry-after'))
   const Cls = BY_STATUS[status] ?? (status >= 500 ? InternalServerError : APIError)
   return new Cls(status, message, {
-    fault, body,
+    fault,
+    body,
     requestId: h('x-openstack-request-id') ?? h('x-compute-request-id'),
     retryAfter: Number.isFinite(retry) && h('retry-after') !== undefined ? retry : undefined,
     lab: h('x-trove-lab') !== undefined,

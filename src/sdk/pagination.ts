@@ -25,7 +25,9 @@ export class LinkMarker {
 /** Wraps a marker from `Page.next` for a query (see LinkMarker). */
 export const linkMarker = (m: string | undefined): LinkMarker | undefined => (m === undefined ? undefined : new LinkMarker(m))
 
-interface ListBody { links?: Array<{ rel?: string; href?: string }> }
+interface ListBody {
+  links?: Array<{ rel?: string; href?: string }>
+}
 
 /** Fetches one page and reads the next marker from `links`, as troveclient's Paginated does. */
 export async function getPage<T>(client: TroveClient, path: string, key: string, query: Query): Promise<Page<T>> {
@@ -36,7 +38,11 @@ export async function getPage<T>(client: TroveClient, path: string, key: string,
   // The last next link wins, as in troveclient.
   for (const l of body.links ?? []) {
     if (l.rel !== 'next' || !l.href) continue
-    try { next = new URL(l.href).searchParams.get('marker') ?? undefined } catch { next = undefined }
+    try {
+      next = new URL(l.href).searchParams.get('marker') ?? undefined
+    } catch {
+      next = undefined
+    }
   }
   return { items, next }
 }

@@ -28,20 +28,33 @@ export interface WaitOptions<T> {
   signal?: AbortSignal
 }
 
-const sleep = (ms: number, signal?: AbortSignal) => new Promise<void>((resolve, reject) => {
-  if (signal?.aborted) { reject(signal.reason ?? new Error('aborted')); return }
-  const onAbort = () => { clearTimeout(t); reject(signal!.reason ?? new Error('aborted')) }
-  // The listener goes when the sleep ends: long waits must not pile listeners on one signal.
-  const t = setTimeout(() => { signal?.removeEventListener('abort', onAbort); resolve() }, ms)
-  signal?.addEventListener('abort', onAbort, { once: true })
-})
+const sleep = (ms: number, signal?: AbortSignal) =>
+  new Promise<void>((resolve, reject) => {
+    if (signal?.aborted) {
+      reject(signal.reason ?? new Error('aborted'))
+      return
+    }
+    const onAbort = () => {
+      clearTimeout(t)
+      reject(signal!.reason ?? new Error('aborted'))
+    }
+    // The listener goes when the sleep ends: long waits must not pile listeners on one signal.
+    const t = setTimeout(() => {
+      signal?.removeEventListener('abort', onAbort)
+      resolve()
+    }, ms)
+    signal?.addEventListener('abort', onAbort, { once: true })
+  })
 
 /** `p`, or a rejection as soon as `signal` aborts (a pending request is left to the client's close). */
 function unlessAborted<T>(p: Promise<T>, signal?: AbortSignal): Promise<T> {
   if (!signal) return p
   p.catch(() => undefined) // settles after an abort: nobody listens any more
   return new Promise<T>((resolve, reject) => {
-    if (signal.aborted) { reject(signal.reason ?? new Error('aborted')); return }
+    if (signal.aborted) {
+      reject(signal.reason ?? new Error('aborted'))
+      return
+    }
     const onAbort = () => reject(signal.reason ?? new Error('aborted'))
     signal.addEventListener('abort', onAbort, { once: true })
     p.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort))
@@ -74,7 +87,10 @@ export async function waitFor<T>(o: WaitOptions<T>): Promise<T | undefined> {
     try {
       r = await next()
     } catch (e) {
-      if (e instanceof NotFoundError && o.until.includes('DELETED')) { o.onProgress?.(undefined, Date.now() - start); return undefined }
+      if (e instanceof NotFoundError && o.until.includes('DELETED')) {
+        o.onProgress?.(undefined, Date.now() - start)
+        return undefined
+      }
       throw e
     }
     o.onProgress?.(r, Date.now() - start)

@@ -1,7 +1,10 @@
 import { chmodSync, existsSync, readFileSync, writeFileSync } from 'node:fs'
 import { parse, stringify } from 'yaml'
 
-export interface LabPasswords { admin: string; demo: string }
+export interface LabPasswords {
+  admin: string
+  demo: string
+}
 
 /**
  * DIR/clouds.yaml (mode 0600) with clouds trove-lab (demo) and trove-lab-admin

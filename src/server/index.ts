@@ -73,7 +73,9 @@ function checkTraversable(dir: string): void {
   for (let d = dirname(dir); ; d = dirname(d)) {
     const mode = statSync(d).mode
     if ((mode & 0o001) === 0) {
-      throw new Error(`data directory ${dir} is not reachable by the engine user: ${d} has mode ${(mode & 0o777).toString(8)}; pick a directory outside it (e.g. --data-dir /var/lib/trove-lab) or run: chmod o+x ${d}`)
+      throw new Error(
+        `data directory ${dir} is not reachable by the engine user: ${d} has mode ${(mode & 0o777).toString(8)}; pick a directory outside it (e.g. --data-dir /var/lib/trove-lab) or run: chmod o+x ${d}`,
+      )
     }
     if (d === dirname(d)) break
   }
@@ -128,7 +130,15 @@ export async function buildServer(opts: ServerOptions = {}): Promise<TroveServer
   let brokerTls: BrokerTls | undefined
 
   const lab: Lab = {
-    config, db, identity, instances, compute, tasks, brokerFile, log, engines,
+    config,
+    db,
+    identity,
+    instances,
+    compute,
+    tasks,
+    brokerFile,
+    log,
+    engines,
     quotas: new Quotas(db, config.quotaDefaults),
     rateLimiter: new RateLimiter(config.rateLimits),
     credentials: new AgentCredentials(db),
@@ -171,11 +181,14 @@ export async function buildServer(opts: ServerOptions = {}): Promise<TroveServer
   await http.register(versionRoutes)
   const logins = new LoginGuard(opts.loginThrottle, log)
   await http.register(async (app) => identityRoutes(app, { store: identity, baseUrl, region: config.region, logins }))
-  await http.register(async (app) => {
-    app.addHook('preHandler', tenantGuard(lab))
-    app.addHook('preHandler', rateLimitHook(lab.rateLimiter))
-    await app.register(tenantRoutes, { lab })
-  }, { prefix: '/v1.0/:tenant' })
+  await http.register(
+    async (app) => {
+      app.addHook('preHandler', tenantGuard(lab))
+      app.addHook('preHandler', rateLimitHook(lab.rateLimiter))
+      await app.register(tenantRoutes, { lab })
+    },
+    { prefix: '/v1.0/:tenant' },
+  )
   // Paths with no project segment fail the tenant check upstream (api.md 1), after authentication.
   http.get('/v1.0', { preHandler: tenantGuard(lab) }, async () => ({}))
 
@@ -270,13 +283,27 @@ export async function runServer(opts: ServerOptions & { out?: (s: string) => voi
     release()
     throw e
   }
-  const state = { pid: process.pid, url: started.url, host, port: Number(new URL(started.url).port), dataDir, cloudsFile: started.cloudsFile, brokerPort: started.brokerPort, startedAt: new Date().toISOString(), limits: server.lab.compute.limitsText() }
+  const state = {
+    pid: process.pid,
+    url: started.url,
+    host,
+    port: Number(new URL(started.url).port),
+    dataDir,
+    cloudsFile: started.cloudsFile,
+    brokerPort: started.brokerPort,
+    startedAt: new Date().toISOString(),
+    limits: server.lab.compute.limitsText(),
+  }
   writeState(dataDir, state)
   if (note) server.lab.log(note)
   if (!server.lab.engines.length) server.lab.log('no database engine found (mariadb, postgresql, redis): instances cannot be created; run bash scripts/setup.sh')
   out(banner(state))
   await new Promise<void>((done) => {
-    const stop = () => { process.off('SIGTERM', stop); process.off('SIGINT', stop); done() }
+    const stop = () => {
+      process.off('SIGTERM', stop)
+      process.off('SIGINT', stop)
+      done()
+    }
     process.on('SIGTERM', stop)
     process.on('SIGINT', stop)
   })

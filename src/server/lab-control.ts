@@ -46,7 +46,9 @@ export async function startBackground(opts: StartOptions): Promise<LabState> {
   closeSync(fd)
   child.unref()
   let exited: number | null | undefined
-  child.once('exit', (code, signal) => { exited = code ?? (signal ? 128 : 1) })
+  child.once('exit', (code, signal) => {
+    exited = code ?? (signal ? 128 : 1)
+  })
   const until = Date.now() + (opts.timeoutMs ?? 120_000)
   while (Date.now() < until) {
     const s = readState(dir)
@@ -61,10 +63,16 @@ export async function startBackground(opts: StartOptions): Promise<LabState> {
 /** The server's own failure line from its log (what it printed after `from`). */
 function lastError(log: string, from: number): string | undefined {
   try {
-    const lines = readFileSync(log, 'utf8').slice(from).split('\n').map((l) => l.trim()).filter(Boolean)
+    const lines = readFileSync(log, 'utf8')
+      .slice(from)
+      .split('\n')
+      .map((l) => l.trim())
+      .filter(Boolean)
     const tryAt = lines.findIndex((l) => l.startsWith('Try: '))
     return (tryAt > 0 ? lines[tryAt - 1] : lines.at(-1))?.replace(/^\S+Z /, '')
-  } catch { return undefined }
+  } catch {
+    return undefined
+  }
 }
 
 /** SIGTERM to the data dir's server and wait until it is gone; undefined when none ran. Instances keep running. */
@@ -84,12 +92,14 @@ export async function stopServer(dataDir: string, timeoutMs = 60_000): Promise<n
 /** This process's ancestors (parent, grandparent, ...). */
 function ancestors(): Set<number> {
   const found = new Set<number>()
-  for (let pid = process.ppid; pid > 1 && !found.has(pid);) {
+  for (let pid = process.ppid; pid > 1 && !found.has(pid); ) {
     found.add(pid)
     try {
       const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
       pid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1])
-    } catch { break }
+    } catch {
+      break
+    }
   }
   return found
 }
@@ -110,7 +120,11 @@ function findGroups(ids: Set<string>): string[] {
   const found: string[] = []
   const walk = (d: string, depth: number) => {
     let entries
-    try { entries = readdirSync(d, { withFileTypes: true }) } catch { return }
+    try {
+      entries = readdirSync(d, { withFileTypes: true })
+    } catch {
+      return
+    }
     for (const e of entries) {
       if (!e.isDirectory()) continue
       if (e.name.startsWith('trove-') && ids.has(e.name.slice('trove-'.length))) found.push(join(d, e.name))
@@ -135,7 +149,11 @@ export async function resetLab(dataDir: string): Promise<ResetSummary> {
   const release = acquireLock(dir) // no server starts while the lab goes away
   try {
     let ids: string[] = []
-    try { ids = readdirSync(join(dir, 'instances')) } catch { /* none */ }
+    try {
+      ids = readdirSync(join(dir, 'instances'))
+    } catch {
+      /* none */
+    }
     // Not the shell (or any ancestor of this command) that happens to sit in the data dir.
     const pids = processesUnder(dir).filter((p) => !ancestors().has(p))
     if (pids.length) await terminate(pids, 10_000)
@@ -145,10 +163,17 @@ export async function resetLab(dataDir: string): Promise<ResetSummary> {
     try {
       for (const a of readdirSync(CLAIM_DIR)) {
         try {
-          if (readFileSync(join(CLAIM_DIR, a), 'utf8').startsWith(`${dir}/`)) { rmSync(join(CLAIM_DIR, a)); addresses++ }
-        } catch { /* raced */ }
+          if (readFileSync(join(CLAIM_DIR, a), 'utf8').startsWith(`${dir}/`)) {
+            rmSync(join(CLAIM_DIR, a))
+            addresses++
+          }
+        } catch {
+          /* raced */
+        }
       }
-    } catch { /* no claims */ }
+    } catch {
+      /* no claims */
+    }
     const left = groups.filter((g) => existsSync(g))
     if (left.length) throw new LabError(`cgroup ${left[0]} is still busy: nothing else removed yet`, 'run trove server reset again')
     rmSync(dir, { recursive: true, force: true })

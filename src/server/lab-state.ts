@@ -42,7 +42,12 @@ export interface LabState {
 /** A failure of a lab command with its one-line message (the CLI prints it as is). */
 export class LabError extends Error {
   override name = 'LabError'
-  constructor(message: string, readonly hint?: string) { super(message) }
+  constructor(
+    message: string,
+    readonly hint?: string,
+  ) {
+    super(message)
+  }
 }
 
 /** The kernel's start time of a process (ticks since boot), to tell a recycled pid apart. */
@@ -50,14 +55,23 @@ export function processStartTime(pid: number): string | undefined {
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
     return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19]
-  } catch { return undefined }
+  } catch {
+    return undefined
+  }
 }
 
 /** The pid holding the data dir's lock, if that very process (not a recycled pid) is alive. */
 export function lockHolder(dir: string): number | undefined {
   let pid: number
   let started: string | undefined
-  try { [pid, started] = readFileSync(lockFile(dir), 'utf8').trim().split(' ').map((v, i) => (i === 0 ? Number(v) : v)) as [number, string] } catch { return undefined }
+  try {
+    ;[pid, started] = readFileSync(lockFile(dir), 'utf8')
+      .trim()
+      .split(' ')
+      .map((v, i) => (i === 0 ? Number(v) : v)) as [number, string]
+  } catch {
+    return undefined
+  }
   if (!isAlive(pid)) return undefined
   if (started !== undefined && processStartTime(pid) !== started) return undefined
   return pid
@@ -70,12 +84,18 @@ export function readState(dir: string): LabState | undefined {
   try {
     const s = JSON.parse(readFileSync(stateFile(dir), 'utf8')) as LabState
     return s.pid === pid ? s : undefined
-  } catch { return undefined }
+  } catch {
+    return undefined
+  }
 }
 
 /** The port the last run listened on (kept in server.json after a stop). */
 export function previousPort(dir: string): number | undefined {
-  try { return (JSON.parse(readFileSync(stateFile(dir), 'utf8')) as LabState).port } catch { return undefined }
+  try {
+    return (JSON.parse(readFileSync(stateFile(dir), 'utf8')) as LabState).port
+  } catch {
+    return undefined
+  }
 }
 
 const inUseMessage = (dir: string, pid: number) =>
@@ -95,12 +115,22 @@ export function acquireLock(dir: string, pid = process.pid): () => void {
       const fd = openSync(file, 'wx', 0o644)
       writeSync(fd, `${pid} ${processStartTime(pid) ?? ''}\n`)
       closeSync(fd)
-      return () => { try { if (Number(readFileSync(file, 'utf8').trim().split(' ')[0]) === pid) unlinkSync(file) } catch { /* gone */ } }
+      return () => {
+        try {
+          if (Number(readFileSync(file, 'utf8').trim().split(' ')[0]) === pid) unlinkSync(file)
+        } catch {
+          /* gone */
+        }
+      }
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e
       const holder = lockHolder(dir)
       if (holder !== undefined) throw inUseMessage(dir, holder)
-      try { unlinkSync(file) } catch { /* raced with another taker */ }
+      try {
+        unlinkSync(file)
+      } catch {
+        /* raced with another taker */
+      }
     }
   }
   throw new LabError(`could not lock data dir ${dir} (another server is starting on it)`)
@@ -157,7 +187,11 @@ export function banner(s: LabState): string {
 export function checkRunUser(user: string): void {
   if (process.getuid?.() !== 0) return
   let passwd = ''
-  try { passwd = readFileSync('/etc/passwd', 'utf8') } catch { return }
+  try {
+    passwd = readFileSync('/etc/passwd', 'utf8')
+  } catch {
+    return
+  }
   if (!passwd.split('\n').some((l) => l.startsWith(`${user}:`))) {
     throw new LabError(`the engine user ${user} does not exist: this host is not set up`, 'bash scripts/setup.sh (as root, in a clone of trove)')
   }

@@ -151,11 +151,16 @@ export class Notifier {
     }
     this.webhooksInFlight++
     fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: text, signal: AbortSignal.timeout(this.o.webhookTimeoutMs ?? 3000) })
-      .then(async (r) => {
-        await r.body?.cancel()
-        if (!r.ok) this.o.log(`notification ${eventType}: webhook ${url} answered ${r.status}`)
-      }, (e: Error) => this.o.log(`notification ${eventType}: webhook ${url} failed: ${e.message}`))
-      .finally(() => { this.webhooksInFlight-- })
+      .then(
+        async (r) => {
+          await r.body?.cancel()
+          if (!r.ok) this.o.log(`notification ${eventType}: webhook ${url} answered ${r.status}`)
+        },
+        (e: Error) => this.o.log(`notification ${eventType}: webhook ${url} failed: ${e.message}`),
+      )
+      .finally(() => {
+        this.webhooksInFlight--
+      })
   }
 
   // ------------------------------------------------------------ API action events
@@ -233,7 +238,9 @@ export class Notifier {
   /** Upstream's base usage payload (TroveInstanceCreate & co). */
   usage(inst: InstanceJoined): Record<string, unknown> {
     const flavor = this.o.db.prepare('SELECT name, ram FROM flavors WHERE id = ?').get(inst.flavor_id) as { name: string; ram: number } | undefined
-    const launched = this.o.db.prepare("SELECT created FROM notifications WHERE instance_id = ? AND event_type = 'trove.instance.create' ORDER BY created DESC LIMIT 1").pluck().get(inst.id) as string | undefined
+    const launched = this.o.db.prepare("SELECT created FROM notifications WHERE instance_id = ? AND event_type = 'trove.instance.create' ORDER BY created DESC LIMIT 1").pluck().get(inst.id) as
+      | string
+      | undefined
     // Upstream: the API status, lower-cased (instance.status.lower()).
     const state = inst.deleted ? 'deleted' : instanceStatus(inst).toLowerCase()
     return {
@@ -261,8 +268,14 @@ export class Notifier {
   instanceCreateStarted(req: FastifyRequest, inst: InstanceJoined | undefined, body: { databases?: Array<{ name: string }>; users?: Array<{ name: string }> }): void {
     if (!inst) return
     this.start(req, 'instance_create', inst.id, {
-      name: inst.name, flavor_id: inst.flavor_id, datastore: inst.ds_name, datastore_version: inst.dsv_name, image_id: null,
-      availability_zone: null, region_name: inst.region_id, volume_size: inst.volume_size,
+      name: inst.name,
+      flavor_id: inst.flavor_id,
+      datastore: inst.ds_name,
+      datastore_version: inst.dsv_name,
+      image_id: null,
+      availability_zone: null,
+      region_name: inst.region_id,
+      volume_size: inst.volume_size,
       // Upstream sends the names, never the passwords.
       ...(body.databases?.length ? { databases: body.databases.map((d) => d.name).join(', ') } : {}),
       ...(body.users?.length ? { users: body.users.map((u) => u.name).join(', ') } : {}),
@@ -329,13 +342,23 @@ export class Notifier {
   }
 
   private startTraits(event: string, instanceId: string): Record<string, unknown> {
-    const row = this.o.db.prepare('SELECT payload FROM notifications WHERE instance_id = ? AND event_type = ? ORDER BY created DESC, rowid DESC LIMIT 1').pluck().get(instanceId, `dbaas.${event}.start`) as string | undefined
+    const row = this.o.db
+      .prepare('SELECT payload FROM notifications WHERE instance_id = ? AND event_type = ? ORDER BY created DESC, rowid DESC LIMIT 1')
+      .pluck()
+      .get(instanceId, `dbaas.${event}.start`) as string | undefined
     return row ? (JSON.parse(row) as Record<string, unknown>) : { tenant_id: null, client_ip: null, server_ip: this.o.host, request_id: null }
   }
 
   /** Stored events, oldest first (tests, diagnostics). */
   list(eventType?: string): Array<{ event_type: string; publisher_id: string; priority: string; payload: Record<string, unknown>; created: string; instance_id: string | null }> {
-    const rows = this.o.db.prepare(`SELECT * FROM notifications ${eventType ? 'WHERE event_type = ?' : ''} ORDER BY rowid`).all(...(eventType ? [eventType] : [])) as Array<{ event_type: string; publisher_id: string; priority: string; payload: string; created: string; instance_id: string | null }>
+    const rows = this.o.db.prepare(`SELECT * FROM notifications ${eventType ? 'WHERE event_type = ?' : ''} ORDER BY rowid`).all(...(eventType ? [eventType] : [])) as Array<{
+      event_type: string
+      publisher_id: string
+      priority: string
+      payload: string
+      created: string
+      instance_id: string | null
+    }>
     return rows.map((r) => ({ ...r, payload: JSON.parse(r.payload) as Record<string, unknown> }))
   }
 }

@@ -16,10 +16,18 @@ export type QuotaDeltas = Partial<Record<QuotaResource, number>>
 export const DEFAULT_QUOTAS: Readonly<QuotaLimits> = Object.freeze({ instances: 10, ram: -1, backups: 50, volumes: 40 })
 
 /** One resource of a project as `GET /mgmt/quotas/{project}` shows it. */
-export interface QuotaUsage { resource: QuotaResource; in_use: number; reserved: number; limit: number }
+export interface QuotaUsage {
+  resource: QuotaResource
+  in_use: number
+  reserved: number
+  limit: number
+}
 
 /** What reserve() holds until commit() or rollback(). */
-export interface Reservation { readonly tenantId: string; readonly ids: readonly string[] }
+export interface Reservation {
+  readonly tenantId: string
+  readonly ids: readonly string[]
+}
 
 const RESERVED = 'Reserved'
 const COMMITTED = 'Committed'
@@ -53,7 +61,10 @@ export class Quotas {
   private readonly reserveTx: (tenantId: string, deltas: QuotaDeltas) => Reservation
   private readonly settleTx: (r: Reservation, commit: boolean) => void
 
-  constructor(private readonly db: DB, private readonly defaults: Readonly<QuotaLimits>) {
+  constructor(
+    private readonly db: DB,
+    private readonly defaults: Readonly<QuotaLimits>,
+  ) {
     for (const r of QUOTA_RESOURCES) {
       if (!Number.isInteger(defaults[r]) || defaults[r] < -1) throw new Error(`quota default for ${r} must be an integer >= -1, not ${String(defaults[r])}`)
     }

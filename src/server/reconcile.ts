@@ -63,7 +63,11 @@ function emptyReport(): ReconcileReport {
 
 /** Age in ms of a path's last change; Infinity when it is gone. */
 function ageOf(path: string): number {
-  try { return Date.now() - statSync(path).mtimeMs } catch { return Number.POSITIVE_INFINITY }
+  try {
+    return Date.now() - statSync(path).mtimeMs
+  } catch {
+    return Number.POSITIVE_INFINITY
+  }
 }
 
 /**
@@ -81,14 +85,28 @@ export function instanceProcesses(instancesDir: string): Map<string, number[]> {
     return UUID.test(id) ? id : undefined
   }
   let names: string[] = []
-  try { names = readdirSync('/proc') } catch { return byId }
+  try {
+    names = readdirSync('/proc')
+  } catch {
+    return byId
+  }
   for (const name of names) {
     if (!/^\d+$/.test(name)) continue
     const pid = Number(name)
     if (pid === process.pid) continue
     let id: string | undefined
-    try { id = idAfter(readFileSync(`/proc/${pid}/cmdline`, 'utf8')) } catch { continue }
-    if (!id) { try { id = idAfter(readlinkSync(`/proc/${pid}/cwd`) + '/') } catch { /* not ours to read */ } }
+    try {
+      id = idAfter(readFileSync(`/proc/${pid}/cmdline`, 'utf8'))
+    } catch {
+      continue
+    }
+    if (!id) {
+      try {
+        id = idAfter(readlinkSync(`/proc/${pid}/cwd`) + '/')
+      } catch {
+        /* not ours to read */
+      }
+    }
     if (id) byId.set(id, [...(byId.get(id) ?? []), pid])
   }
   return byId
@@ -114,7 +132,10 @@ export class Reconciler {
   readonly respawnAfterMs: number
   readonly stuckAfterMs: number
 
-  constructor(private readonly lab: Lab, private readonly opts: ReconcileOptions = {}) {
+  constructor(
+    private readonly lab: Lab,
+    private readonly opts: ReconcileOptions = {},
+  ) {
     this.graceMs = opts.graceMs ?? 60_000
     this.respawnAfterMs = opts.respawnAfterMs ?? 3_000
     this.stuckAfterMs = opts.stuckAfterMs ?? Math.max(600_000, lab.config.buildTimeoutMs * 2)
@@ -124,9 +145,14 @@ export class Reconciler {
   start(intervalMs: number): void {
     const tick = () => {
       if (this.stopped) return
-      void this.run().catch((e: Error) => this.lab.log(`reconcile: pass failed: ${e.message}`)).finally(() => {
-        if (!this.stopped) { this.timer = setTimeout(tick, intervalMs); this.timer.unref() }
-      })
+      void this.run()
+        .catch((e: Error) => this.lab.log(`reconcile: pass failed: ${e.message}`))
+        .finally(() => {
+          if (!this.stopped) {
+            this.timer = setTimeout(tick, intervalMs)
+            this.timer.unref()
+          }
+        })
     }
     tick()
   }
@@ -138,7 +164,9 @@ export class Reconciler {
 
   /** One pass (joins the pass in progress if there is one). */
   run(): Promise<ReconcileReport> {
-    this.running ??= this.pass().finally(() => { this.running = undefined })
+    this.running ??= this.pass().finally(() => {
+      this.running = undefined
+    })
     return this.running
   }
 
@@ -147,16 +175,26 @@ export class Reconciler {
     const report = emptyReport()
     if (lab.tasks.isClosed) return report
     const { compute, log } = lab
-    const rows = lab.db.prepare('SELECT id, deleted, address, task_id, task_start_time FROM instances').all() as
-      Array<{ id: string; deleted: number; address: string | null; task_id: number; task_start_time: string | null }>
+    const rows = lab.db.prepare('SELECT id, deleted, address, task_id, task_start_time FROM instances').all() as Array<{
+      id: string
+      deleted: number
+      address: string | null
+      task_id: number
+      task_start_time: string | null
+    }>
     const live = new Map(rows.filter((r) => !r.deleted).map((r) => [r.id, r]))
     const deleted = new Set(rows.filter((r) => r.deleted).map((r) => r.id))
     const manageProcesses = this.opts.spawnAgents !== false
     const processes = instanceProcesses(compute.instancesDir)
     // An agent just started (by the start-up loop, a flow) may not have written its pid file yet.
-    const agentStarting = (id: string) => (processes.get(id) ?? []).some((pid) => {
-      try { return readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes(`${compute.instanceDir(id)}/agent.json`) && isAlive(pid) } catch { return false }
-    })
+    const agentStarting = (id: string) =>
+      (processes.get(id) ?? []).some((pid) => {
+        try {
+          return readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes(`${compute.instanceDir(id)}/agent.json`) && isAlive(pid)
+        } catch {
+          return false
+        }
+      })
 
     // Instances a running flow drives: its own, and any its payload names (a promote or a
     // cluster resize sets the task of several instances from one task row).
@@ -176,7 +214,10 @@ export class Reconciler {
       }
       if (inst.address && !compute.reclaim(inst.id, inst.address)) log(`reconcile: instance ${inst.id}: address ${inst.address} is claimed by another lab`)
       if (!manageProcesses || running || !RESTING_TASKS.has(inst.task_id) || !compute.hasBootstrap(inst.id)) continue
-      if (compute.agentAlive(inst.id) || agentStarting(inst.id)) { report.adopted++; continue }
+      if (compute.agentAlive(inst.id) || agentStarting(inst.id)) {
+        report.adopted++
+        continue
+      }
       const last = this.spawned.get(inst.id) ?? 0
       if (Date.now() - last < this.respawnAfterMs) continue
       log(`reconcile: instance ${inst.id}: agent not running, starting it`)
@@ -204,7 +245,11 @@ export class Reconciler {
 
     // 3. Directories of instances that are gone: everything of them goes (processes, cgroups, directory).
     let dirs: string[] = []
-    try { dirs = readdirSync(compute.instancesDir) } catch { /* none yet */ }
+    try {
+      dirs = readdirSync(compute.instancesDir)
+    } catch {
+      /* none yet */
+    }
     for (const id of dirs) {
       if (!UUID.test(id) || !leftover(id)) continue
       if (!manageProcesses && processes.has(id)) continue
@@ -215,10 +260,18 @@ export class Reconciler {
 
     // 4. Address claims this lab's instance directories hold for instances that are gone.
     let claims: string[] = []
-    try { claims = readdirSync(CLAIM_DIR) } catch { /* no claims yet */ }
+    try {
+      claims = readdirSync(CLAIM_DIR)
+    } catch {
+      /* no claims yet */
+    }
     for (const address of claims) {
       let owner = ''
-      try { owner = readFileSync(join(CLAIM_DIR, address), 'utf8') } catch { continue }
+      try {
+        owner = readFileSync(join(CLAIM_DIR, address), 'utf8')
+      } catch {
+        continue
+      }
       if (dirname(owner) !== compute.instancesDir) continue
       const id = basename(owner)
       if (live.has(id) || (!deleted.has(id) && ageOf(owner) < this.graceMs)) continue
@@ -226,14 +279,20 @@ export class Reconciler {
         if (readFileSync(join(CLAIM_DIR, address), 'utf8') === owner) unlinkSync(join(CLAIM_DIR, address))
         log(`reconcile: address ${address} was still claimed for ${deleted.has(id) ? 'deleted' : 'unknown'} instance ${id}: released`)
         report.staleClaims.push(address)
-      } catch { /* released meanwhile */ }
+      } catch {
+        /* released meanwhile */
+      }
     }
 
     // 5. cgroups of this lab's deleted instances (other labs on the host share the parent groups).
     const parents = [...new Set(instanceGroupDirs('x').map((d) => dirname(d)))]
     for (const parent of parents) {
       let groups: string[] = []
-      try { groups = readdirSync(parent).filter((g) => g.startsWith('trove-')) } catch { continue }
+      try {
+        groups = readdirSync(parent).filter((g) => g.startsWith('trove-'))
+      } catch {
+        continue
+      }
       for (const g of groups) {
         const id = g.slice('trove-'.length)
         if (!deleted.has(id) && !report.orphanDirs.includes(id)) continue

@@ -1,16 +1,7 @@
 import t from 'tap'
 import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
-import {
-  isAlive,
-  lastMatchingLine,
-  oneLine,
-  readPidFile,
-  readTail,
-  resolveExecutable,
-  socketPathProblem,
-  wrapperArgs,
-} from '../../src/agent/engine-process.js'
+import { isAlive, lastMatchingLine, oneLine, readPidFile, readTail, resolveExecutable, socketPathProblem, wrapperArgs } from '../../src/agent/engine-process.js'
 
 const user = { name: 'troveguest', uid: 999, gid: 995 }
 

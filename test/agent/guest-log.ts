@@ -10,7 +10,16 @@ function setup(t: Test, restart = false) {
   const switched: boolean[] = []
   let pid = 100
   const defs: GuestLogDef[] = [
-    { name: 'general', type: 'USER', file: join(dir, 'general.log'), exposed: true, setEnabled: async (on) => { switched.push(on); return restart } },
+    {
+      name: 'general',
+      type: 'USER',
+      file: join(dir, 'general.log'),
+      exposed: true,
+      setEnabled: async (on) => {
+        switched.push(on)
+        return restart
+      },
+    },
     { name: 'error', type: 'SYS', file: join(dir, 'error.log'), exposed: false },
   ]
   const m = new GuestLogManager(defs, { instanceId: 'inst', manager: 'mariadb', storageDir: join(dir, 'storage'), stateFile: join(dir, 'state.json'), enginePid: () => pid, log: () => {} })
@@ -21,8 +30,15 @@ function setup(t: Test, restart = false) {
 
 t.test('status machine, publish in 1 MB chunks, rotation, discard', async (t) => {
   const { dir, m, act, switched, objects } = setup(t)
-  t.same((await m.list(false)).map((l) => l.name), ['general'], 'non-admins see exposed logs only')
-  t.same((await m.list(true)).map((l) => l.name), ['general', 'error'])
+  t.same(
+    (await m.list(false)).map((l) => l.name),
+    ['general'],
+    'non-admins see exposed logs only',
+  )
+  t.same(
+    (await m.list(true)).map((l) => l.name),
+    ['general', 'error'],
+  )
   t.match(await act('general'), { status: 'Disabled', published: 0, pending: 0, container: 'None', prefix: 'None', metafile: 'inst/mariadb-general_metafile' })
   t.match(await act('general', { enable: true }), { status: 'Unavailable' }, 'enabled, no file yet')
   t.same(switched, [true])
@@ -85,12 +101,29 @@ t.test('modules: ping decodes base64 contents; results, removal', async (t) => {
   const mm = new ModuleManager(dir, () => {})
   const mod = (id: string, contents: string, extra = {}) => ({ module: { id, name: id, type: 'ping', md5: 'x', contents, ...extra } })
   const res = await mm.apply([mod('b', Buffer.from('message=hi there\n').toString('base64'), { apply_order: 6 }), mod('a', 'message: plain text', { priority_apply: true })])
-  t.same(res.map((r) => [r.id, r.status, r.message]), [['a', 'OK', 'plain text'], ['b', 'OK', 'hi there']], 'priority first; base64 and plain contents')
+  t.same(
+    res.map((r) => [r.id, r.status, r.message]),
+    [
+      ['a', 'OK', 'plain text'],
+      ['b', 'OK', 'hi there'],
+    ],
+    'priority first; base64 and plain contents',
+  )
   t.equal(readFileSync(join(dir, 'modules', 'ping', 'b', 'contents.dat'), 'utf8'), 'message=hi there\n')
   t.equal((await mm.apply([mod('c', 'nothing')]))[0]!.status, 'ERROR')
-  t.same((await mm.list(true)).map((r) => [r.id, typeof r.contents]), [['a', 'string'], ['b', 'string'], ['c', 'string']])
+  t.same(
+    (await mm.list(true)).map((r) => [r.id, typeof r.contents]),
+    [
+      ['a', 'string'],
+      ['b', 'string'],
+      ['c', 'string'],
+    ],
+  )
   await mm.remove(mod('a', ''))
-  t.same((await mm.list(false)).map((r) => r.id), ['b', 'c'])
+  t.same(
+    (await mm.list(false)).map((r) => r.id),
+    ['b', 'c'],
+  )
   await refused(t, mm.remove(mod('zz', '')), { type: 'NotFound' })
   await refused(t, (async () => mm.apply([{ module: { id: '../x', name: 'x', type: 'ping' } }]))(), { type: 'BadRequest' })
 })

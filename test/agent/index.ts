@@ -53,29 +53,51 @@ t.test('with no broker and a bad run user: FAILED, and close() still ends it', a
   t.match(log, /broker: ENOENT/)
   t.equal(log.match(/broker: ENOENT/g)?.length, 1, 'the same broker error is logged once')
   t.notMatch(log, /secret-pw/, 'no password in the log')
-  t.ok(lines.every((l) => /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z /.test(l)), 'ISO timestamps')
+  t.ok(
+    lines.every((l) => /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z /.test(l)),
+    'ISO timestamps',
+  )
 })
 
 t.test('a bootstrap that pins no broker CA: the agent does not dial the broker at all', async (t) => {
   const net = await import('node:net')
   const { writeFileSync } = await import('node:fs')
   let dialled = 0
-  const listener = net.createServer((s) => { dialled++; s.destroy() })
+  const listener = net.createServer((s) => {
+    dialled++
+    s.destroy()
+  })
   await new Promise<void>((r) => listener.listen(0, '127.0.0.1', r))
   t.teardown(() => listener.close())
   const dir = t.testdir({})
   writeFileSync(`${dir}/broker.json`, JSON.stringify({ host: '127.0.0.1', port: (listener.address() as { port: number }).port }))
-  writeFileSync(`${dir}/agent.json`, JSON.stringify({
-    instanceId: 'i2', datastore: { manager: 'redis', version: '7.0' }, brokerFile: `${dir}/broker.json`,
-    mqtt: { username: 'agent-i2', password: 'secret-pw' }, baseDir: dir, address: '127.0.0.1', port: 1,
-    flavor: { ramMb: 256, vcpus: 1 }, volumeSize: 1, runUser: 'no-such-user-here', serverId: 1, heartbeatMs: 100,
-    prepare: { databases: [], users: [] },
-  }))
+  writeFileSync(
+    `${dir}/agent.json`,
+    JSON.stringify({
+      instanceId: 'i2',
+      datastore: { manager: 'redis', version: '7.0' },
+      brokerFile: `${dir}/broker.json`,
+      mqtt: { username: 'agent-i2', password: 'secret-pw' },
+      baseDir: dir,
+      address: '127.0.0.1',
+      port: 1,
+      flavor: { ramMb: 256, vcpus: 1 },
+      volumeSize: 1,
+      runUser: 'no-such-user-here',
+      serverId: 1,
+      heartbeatMs: 100,
+      prepare: { databases: [], users: [] },
+    }),
+  )
   const lines: string[] = []
   const agent = await startAgent(`${dir}/agent.json`, { log: (l) => lines.push(l) })
   t.teardown(() => agent.close())
   const deadline = Date.now() + 10_000
   while (!lines.some((l) => l.includes('the bootstrap pins no broker CA: not connecting')) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20))
-  t.ok(lines.some((l) => l.includes('the bootstrap pins no broker CA: not connecting')), 'it says why', { lines })
+  t.ok(
+    lines.some((l) => l.includes('the bootstrap pins no broker CA: not connecting')),
+    'it says why',
+    { lines },
+  )
   t.equal(dialled, 0, 'no connection to the broker port')
 })

@@ -5,16 +5,7 @@ import { existsSync, mkdirSync, readFileSync, readdirSync, statSync, writeFileSy
 import { userInfo } from 'node:os'
 import { join } from 'node:path'
 import type { Datastore, EngineCommand, TemplateInit } from '../../src/agent/datastores/types.js'
-import {
-  TEMPLATE_FORMAT,
-  TEMPLATE_INFO,
-  TemplateCache,
-  canonicalJson,
-  syncTree,
-  templateKey,
-  versionLine,
-  type TemplateIngredients,
-} from '../../src/agent/template-cache.js'
+import { TEMPLATE_FORMAT, TEMPLATE_INFO, TemplateCache, canonicalJson, syncTree, templateKey, versionLine, type TemplateIngredients } from '../../src/agent/template-cache.js'
 
 const me = userInfo()
 const user = { name: me.username, uid: me.uid, gid: me.gid }
@@ -154,7 +145,10 @@ t.test('agents making the same template at once: one rename wins, the others use
   const id = await caches[0]!.identify(ds)
   const results = await Promise.all(caches.map((c) => c.provide(ds, id)))
   t.equal(results.filter((r) => r.built).length, 1, 'one agent built it')
-  t.ok(results.every((r) => r.path === join(root, id.key)), 'all use the final name')
+  t.ok(
+    results.every((r) => r.path === join(root, id.key)),
+    'all use the final name',
+  )
   t.same(readdirSync(root), [id.key], 'no scratch dirs left')
   t.equal(lines.filter((l) => l.endsWith('published')).length, 1)
   t.equal(lines.filter((l) => l.includes('published by another agent first')).length, 3)

@@ -33,20 +33,28 @@ t.test('trove db / user / root against MariaDB', async (t) => {
   // users
   t.equal(await ok('user', 'create', 'acc', 'app', 'Secret-pw1', '--databases', 'shop'), '')
   await ok('user', 'create', 'acc', 'rep', 'Secret-pw2', '--host', '10.%')
-  t.same(JSON.parse(await ok('user', 'list', 'acc', '-f', 'json')), [
-    { Name: 'app', Host: '%', Databases: 'shop' },
-    { Name: 'rep', Host: '10.%', Databases: '' },
-  ], 'user list columns Name, Host, Databases')
-  t.equal(await ok('user', 'show', 'acc', 'app'), [
-    '+-----------+--------------------+',
-    '| Field     | Value              |',
-    '+-----------+--------------------+',
-    "| databases | [{'name': 'shop'}] |",
-    '| host      | %                  |',
-    '| name      | app                |',
-    '+-----------+--------------------+',
-    '',
-  ].join('\n'), 'user show: raw keys, Python repr of the databases list')
+  t.same(
+    JSON.parse(await ok('user', 'list', 'acc', '-f', 'json')),
+    [
+      { Name: 'app', Host: '%', Databases: 'shop' },
+      { Name: 'rep', Host: '10.%', Databases: '' },
+    ],
+    'user list columns Name, Host, Databases',
+  )
+  t.equal(
+    await ok('user', 'show', 'acc', 'app'),
+    [
+      '+-----------+--------------------+',
+      '| Field     | Value              |',
+      '+-----------+--------------------+',
+      "| databases | [{'name': 'shop'}] |",
+      '| host      | %                  |',
+      '| name      | app                |',
+      '+-----------+--------------------+',
+      '',
+    ].join('\n'),
+    'user show: raw keys, Python repr of the databases list',
+  )
   t.equal(await ok('user', 'show', 'acc', 'rep', '--host', '10.%', '-f', 'value', '-c', 'host'), '10.%\n', '--host picks name@host')
 
   t.equal(await ok('user', 'grant', 'access', 'acc', 'app', 'orders'), '')
@@ -67,14 +75,10 @@ t.test('trove db / user / root against MariaDB', async (t) => {
   t.equal(await ok('user', 'list', 'acc'), '\n', 'no users left: an empty list')
 
   // root
-  t.equal(await ok('root', 'show', 'acc'), [
-    '+-----------------+-------+',
-    '| Field           | Value |',
-    '+-----------------+-------+',
-    '| is_root_enabled | False |',
-    '+-----------------+-------+',
-    '',
-  ].join('\n'))
+  t.equal(
+    await ok('root', 'show', 'acc'),
+    ['+-----------------+-------+', '| Field           | Value |', '+-----------------+-------+', '| is_root_enabled | False |', '+-----------------+-------+', ''].join('\n'),
+  )
   const enabled = JSON.parse(await ok('root', 'enable', 'acc', '-f', 'json')) as Record<string, string>
   t.same(Object.keys(enabled), ['name', 'password'], 'root enable fields: name, password')
   t.equal(enabled.name, 'root')

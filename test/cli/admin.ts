@@ -40,7 +40,11 @@ t.test('trove admin: projects, users, roles through the Keystone routes', async 
   // alice, with the printed password, uses the database API of team-a.
   const clouds = join(lab.dataDir, 'alice-clouds.yaml')
   const authUrl = `${lab.url}/identity/v3`
-  writeFileSync(clouds, `clouds:\n  alice:\n    auth:\n      auth_url: ${authUrl}\n      username: alice\n      password: ${alice.password}\n      project_name: team-a\n      user_domain_name: Default\n      project_domain_name: Default\n    region_name: RegionOne\n`, { mode: 0o600 })
+  writeFileSync(
+    clouds,
+    `clouds:\n  alice:\n    auth:\n      auth_url: ${authUrl}\n      username: alice\n      password: ${alice.password}\n      project_name: team-a\n      user_domain_name: Default\n      project_domain_name: Default\n    region_name: RegionOne\n`,
+    { mode: 0o600 },
+  )
   const asAlice = await runMain(['instance', 'list'], labEnv(clouds, 'alice'))
   t.same([asAlice.code, asAlice.stdout], [0, '\n'], 'the new user lists (no) instances')
 

@@ -4,7 +4,20 @@ import { runMain } from '../helpers/lab.js'
 import { fakeTrove } from '../helpers/fake-trove.js'
 
 t.test('backup show: a readable size in the table, the number elsewhere', async (t) => {
-  const backup = { id: '5f0c5f5e-1111-4222-8333-944445555666', name: 'b1', status: 'COMPLETED', size: 9.4e-8, instance_id: null, parent_id: null, locationRef: 'x', created: 'c', updated: 'u', description: null, datastore: { type: 'redis', version: '7.0', version_id: 'v' }, project_id: 'p1' }
+  const backup = {
+    id: '5f0c5f5e-1111-4222-8333-944445555666',
+    name: 'b1',
+    status: 'COMPLETED',
+    size: 9.4e-8,
+    instance_id: null,
+    parent_id: null,
+    locationRef: 'x',
+    created: 'c',
+    updated: 'u',
+    description: null,
+    datastore: { type: 'redis', version: '7.0', version_id: 'v' },
+    project_id: 'p1',
+  }
   const srv = await fakeTrove(t, (s) => (s.url.startsWith('/backups/') ? { body: { backup } } : { body: { backups: [backup] } }))
   const env = { ...srv.env, TROVE_NO_FAST_PATH: '1' }
   let r = await runMain(['backup', 'show', backup.id], env)

@@ -17,7 +17,11 @@ t.test('bad input: one clear line, the right exit code, no stack trace', async (
   t.same([missing.code, missing.stderr], [2, "error: missing required argument 'instance'\nTry: trove instance show --help\n"], 'missing argument: exit 2')
   const badValue = await runMain(['instance', 'list', '-f', 'xml'], env)
   t.equal(badValue.code, 2)
-  t.match(badValue.stderr, /^error: option '-f, --format <format>' argument 'xml' is invalid\. Allowed choices are csv, json, table, value, yaml\.\nTry: trove instance list --help\n$/, 'bad choice names the option and the value')
+  t.match(
+    badValue.stderr,
+    /^error: option '-f, --format <format>' argument 'xml' is invalid\. Allowed choices are csv, json, table, value, yaml\.\nTry: trove instance list --help\n$/,
+    'bad choice names the option and the value',
+  )
   const unknownCmd = await runMain(['instance', 'lst'], env)
   t.equal(unknownCmd.code, 2)
   t.match(unknownCmd.stderr, /unknown command 'lst'[\s\S]*Try: trove instance --help\n$/)
@@ -44,7 +48,10 @@ t.test('bad input: one clear line, the right exit code, no stack trace', async (
 
   const refused = await runMain(['instance', 'list'], { PATH: env.PATH, HOME: '/nonexistent', OS_AUTH_URL: 'http://127.0.0.1:1/v3', OS_USERNAME: 'u', OS_PASSWORD: 'p', OS_PROJECT_NAME: 'p' })
   t.equal(refused.code, 1)
-  t.match(refused.stderr, /^Unable to establish connection to http:\/\/127\.0\.0\.1:1\/v3\/auth\/tokens: connect ECONNREFUSED 127\.0\.0\.1:1\nTry: is the server running\? Start a lab with 'trove server start' \(or see 'trove server status'\), or check OS_AUTH_URL \/ --os-auth-url\n$/)
+  t.match(
+    refused.stderr,
+    /^Unable to establish connection to http:\/\/127\.0\.0\.1:1\/v3\/auth\/tokens: connect ECONNREFUSED 127\.0\.0\.1:1\nTry: is the server running\? Start a lab with 'trove server start' \(or see 'trove server status'\), or check OS_AUTH_URL \/ --os-auth-url\n$/,
+  )
 
   const wrongPw = await runMain(['instance', 'list'], { ...env, OS_PASSWORD: 'wrong' })
   t.equal(wrongPw.code, 4, '401 from Keystone: exit 4')
@@ -105,17 +112,27 @@ t.test('Ctrl-C while a request hangs: cancelled, exit 3, at once', async (t) => 
   const { createServer } = await import('node:http')
   const { spawn } = await import('node:child_process')
   const { troveCommand } = await import('../helpers/lab.js')
-  const server = createServer(() => { /* never answers */ })
+  const server = createServer(() => {
+    /* never answers */
+  })
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r))
-  t.teardown(() => { server.closeAllConnections(); server.close() })
+  t.teardown(() => {
+    server.closeAllConnections()
+    server.close()
+  })
   const url = `http://127.0.0.1:${(server.address() as { port: number }).port}/v1.0/p1`
   for (const args of [['instance', 'list'], ['flavor-list']]) {
     const [cmd, argv] = troveCommand(args)
     const child = spawn(cmd, argv, { env: { PATH: process.env.PATH, HOME: '/nonexistent', OS_AUTH_TYPE: 'none', OS_ENDPOINT: url }, stdio: ['ignore', 'pipe', 'pipe'] })
     let stderr = ''
-    child.stderr.on('data', (b) => { stderr += b })
+    child.stderr.on('data', (b) => {
+      stderr += b
+    })
     let seen = false
-    server.once('request', () => { seen = true; setTimeout(() => child.kill('SIGINT'), 100) })
+    server.once('request', () => {
+      seen = true
+      setTimeout(() => child.kill('SIGINT'), 100)
+    })
     const t0 = Date.now()
     const code = await new Promise<number | null>((r) => child.on('close', r))
     t.ok(seen, 'the request was pending')
@@ -144,9 +161,13 @@ t.test('every command with empty or garbage positional arguments: one clear line
     // Not found, with characters that need encoding in a path.
     for (const garbage of ['%zz/../?#']) {
       for (const [who, env] of Object.entries(envs).slice(0, 1)) {
-        const r = await runMain([...spec.path, ...argsWith(garbage), '--yes'].filter((a) => a !== '--yes' || spec.options?.some((o) => o.flags.includes('--yes'))), env)
+        const r = await runMain(
+          [...spec.path, ...argsWith(garbage), '--yes'].filter((a) => a !== '--yes' || spec.options?.some((o) => o.flags.includes('--yes'))),
+          env,
+        )
         const lines = r.stderr.split('\n').filter(Boolean)
-        const ok = r.code === 0 || ([1, 2].includes(r.code) && lines.length >= 1 && lines.length <= 2 && (lines.length === 1 || lines[1]!.startsWith('Try: ')) && !jsError.test(r.stderr) && noStack(r.stderr))
+        const ok =
+          r.code === 0 || ([1, 2].includes(r.code) && lines.length >= 1 && lines.length <= 2 && (lines.length === 1 || lines[1]!.startsWith('Try: ')) && !jsError.test(r.stderr) && noStack(r.stderr))
         if (!ok) t.fail(`${name} ${JSON.stringify(garbage)} (${who}): exit ${r.code}: ${JSON.stringify(r.stderr)}`)
       }
     }

@@ -14,19 +14,23 @@ t.test('commands against a lab: output, errors and exit codes', async (t) => {
   t.same(rows[0], { ID: 1, Name: 'm1.tiny', RAM: 512, vCPUs: 1, Disk: 5, Ephemeral: 0 })
 
   const table = await runMain(['flavor', 'show', 'm1.small'], env)
-  t.equal(table.stdout, [
-    '+-----------+----------+',
-    '| Field     | Value    |',
-    '+-----------+----------+',
-    '| disk      | 10       |',
-    '| ephemeral | 0        |',
-    '| id        | 2        |',
-    '| name      | m1.small |',
-    '| ram       | 1024     |',
-    '| vcpus     | 1        |',
-    '+-----------+----------+',
-    '',
-  ].join('\n'), 'flavor show by name, fields sorted, PrettyTable layout')
+  t.equal(
+    table.stdout,
+    [
+      '+-----------+----------+',
+      '| Field     | Value    |',
+      '+-----------+----------+',
+      '| disk      | 10       |',
+      '| ephemeral | 0        |',
+      '| id        | 2        |',
+      '| name      | m1.small |',
+      '| ram       | 1024     |',
+      '| vcpus     | 1        |',
+      '+-----------+----------+',
+      '',
+    ].join('\n'),
+    'flavor show by name, fields sorted, PrettyTable layout',
+  )
 
   const value = await runMain(['datastore', 'show', 'postgresql', '-f', 'value', '-c', 'name'], env)
   t.equal(value.stdout, 'postgresql\n')

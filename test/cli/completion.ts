@@ -20,7 +20,10 @@ t.test('trove completion bash: a script bash can source, completing commands and
   t.equal(spec, 'complete -F _trove trove', 'complete -p trove')
   t.equal(inst, 'instance', 'trove inst<TAB>')
   const subs = complete('trove instance ')[1].split(' ')
-  t.ok(['create', 'delete', 'list', 'show'].every((w) => subs.includes(w)), `instance subcommands: ${subs.join(' ')}`)
+  t.ok(
+    ['create', 'delete', 'list', 'show'].every((w) => subs.includes(w)),
+    `instance subcommands: ${subs.join(' ')}`,
+  )
   t.notOk(subs.includes('flavor'), 'only the subcommands of instance')
   t.same(complete('trove instance list --for')[1], '--format', 'options of the command at the cursor')
   t.same(complete('trove backup-cr')[1], 'backup-create', 'legacy names')

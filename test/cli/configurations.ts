@@ -10,9 +10,14 @@ t.test('trove configuration commands against a lab', async (t) => {
     return r.stdout
   }
 
-  const created = JSON.parse(await ok('configuration', 'create', 'tuned', '{"max_connections": 300, "connect_timeout": 30}', '--datastore', 'mariadb', '--description', 'tuned group', '-f', 'json')) as Record<string, unknown>
-  t.same(Object.keys(created), ['created', 'datastore_name', 'datastore_version_name', 'datastore_version_number', 'description', 'id', 'instance_count', 'name', 'updated', 'values'],
-    'configuration create/show fields: all but datastore_version_id, sorted')
+  const created = JSON.parse(
+    await ok('configuration', 'create', 'tuned', '{"max_connections": 300, "connect_timeout": 30}', '--datastore', 'mariadb', '--description', 'tuned group', '-f', 'json'),
+  ) as Record<string, unknown>
+  t.same(
+    Object.keys(created),
+    ['created', 'datastore_name', 'datastore_version_name', 'datastore_version_number', 'description', 'id', 'instance_count', 'name', 'updated', 'values'],
+    'configuration create/show fields: all but datastore_version_id, sorted',
+  )
   t.match(created, { name: 'tuned', description: 'tuned group', datastore_name: 'mariadb', instance_count: 0 })
   t.equal(typeof created.values, 'string', 'values is a JSON string, also in -f json')
   t.same(JSON.parse(created.values as string), { max_connections: 300, connect_timeout: 30 })
@@ -29,15 +34,19 @@ t.test('trove configuration commands against a lab', async (t) => {
   t.match(list[0], { ID: id, Name: 'tuned', Description: 'tuned group', 'Datastore Name': 'mariadb' })
 
   const table = await ok('configuration', 'show', 'tuned', '-c', 'name', '-c', 'values')
-  t.equal(table, [
-    '+--------+-------------------------------------------------+',
-    '| Field  | Value                                           |',
-    '+--------+-------------------------------------------------+',
-    '| name   | tuned                                           |',
-    '| values | {"connect_timeout": 30, "max_connections": 300} |',
-    '+--------+-------------------------------------------------+',
-    '',
-  ].join('\n'), 'show by name; values as Python json.dumps text')
+  t.equal(
+    table,
+    [
+      '+--------+-------------------------------------------------+',
+      '| Field  | Value                                           |',
+      '+--------+-------------------------------------------------+',
+      '| name   | tuned                                           |',
+      '| values | {"connect_timeout": 30, "max_connections": 300} |',
+      '+--------+-------------------------------------------------+',
+      '',
+    ].join('\n'),
+    'show by name; values as Python json.dumps text',
+  )
   const missing = await run('configuration', 'show', 'nope')
   t.same([missing.code, missing.stderr], [1, "No configuration with a name or ID of 'nope' exists.\n"])
 
@@ -58,14 +67,29 @@ t.test('trove configuration commands against a lab', async (t) => {
   // parameters
   const params = JSON.parse(await ok('configuration', 'parameter', 'list', '10.11', '--datastore', 'mariadb', '-f', 'json')) as Record<string, unknown>[]
   t.same(Object.keys(params[0]), ['Name', 'Type', 'Min Size', 'Max Size', 'Restart Required'])
-  t.match(params.find((p) => p.Name === 'max_connections'), { Type: 'integer', 'Min Size': 1, 'Restart Required': false })
-  t.ok(params.some((p) => p['Min Size'] === '-'), "'-' where a parameter has no min")
+  t.match(
+    params.find((p) => p.Name === 'max_connections'),
+    { Type: 'integer', 'Min Size': 1, 'Restart Required': false },
+  )
+  t.ok(
+    params.some((p) => p['Min Size'] === '-'),
+    "'-' where a parameter has no min",
+  )
   const noDs = await run('configuration', 'parameter', 'list', '10.11')
   t.same([noDs.code, noDs.stderr], [1, 'Either datastore version ID or datastore name needs to be specified.\n'])
   const versionId = (await ok('datastore', 'version', 'list', 'mariadb', '-f', 'value', '-c', 'ID')).trim()
-  t.same(JSON.parse(await ok('configuration', 'parameter', 'show', versionId, 'max_connections', '-f', 'json')), {
-    datastore_version_id: versionId, max: 100000, min: 1, name: 'max_connections', restart_required: false, type: 'integer',
-  }, 'parameter show by version ID: all keys')
+  t.same(
+    JSON.parse(await ok('configuration', 'parameter', 'show', versionId, 'max_connections', '-f', 'json')),
+    {
+      datastore_version_id: versionId,
+      max: 100000,
+      min: 1,
+      name: 'max_connections',
+      restart_required: false,
+      type: 'integer',
+    },
+    'parameter show by version ID: all keys',
+  )
   const p2 = await ok('configuration', 'parameter', 'show', '10.11', 'max_connections', '--datastore', 'mariadb', '-f', 'value', '-c', 'type')
   t.equal(p2, 'integer\n')
   const noParam = await run('configuration', 'parameter', 'show', '10.11', 'max_connections')

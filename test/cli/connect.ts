@@ -12,15 +12,26 @@ const instance = (type: string, ip = '127.0.0.9') => ({
 
 async function run(t: Test, type: string, args: string[], o: { tty?: boolean; env?: Record<string, string>; installed?: string[]; code?: number } = {}) {
   const srv = await fakeTrove(t, (s) =>
-    s.url.startsWith('/instances/db1') ? { body: instance(type) }
-      : /^\/instances(\/detail)?(\?|$)/.test(s.url) ? { body: { instances: [instance(type).instance] } }
-        : { status: 404, body: { itemNotFound: { code: 404, message: 'no' } } })
+    s.url.startsWith('/instances/db1')
+      ? { body: instance(type) }
+      : /^\/instances(\/detail)?(\?|$)/.test(s.url)
+        ? { body: { instances: [instance(type).instance] } }
+        : { status: 404, body: { itemNotFound: { code: 404, message: 'no' } } },
+  )
   const execs: Array<{ program: string; args: string[] }> = []
   let stdout = ''
   let stderr = ''
   const io: IO = {
-    stdout: (s) => { stdout += s }, stderr: (s) => { stderr += s },
-    stdinIsTTY: o.tty ?? true, stdoutIsTTY: o.tty ?? true, stderrIsTTY: false, columns: 200,
+    stdout: (s) => {
+      stdout += s
+    },
+    stderr: (s) => {
+      stderr += s
+    },
+    stdinIsTTY: o.tty ?? true,
+    stdoutIsTTY: o.tty ?? true,
+    stderrIsTTY: false,
+    columns: 200,
     env: { ...srv.env, TROVE_NO_FAST_PATH: '1', ...o.env },
     exec: async (program, a) => {
       execs.push({ program, args: a })
@@ -31,12 +42,16 @@ async function run(t: Test, type: string, args: string[], o: { tty?: boolean; en
   return { code, stdout, stderr, execs }
 }
 
-t.test('instance connect runs each engine\'s client; the password is asked for or read from its variable', async (t) => {
+t.test("instance connect runs each engine's client; the password is asked for or read from its variable", async (t) => {
   let r = await run(t, 'mariadb', ['instance', 'connect', 'db1'])
   t.same(r.execs, [{ program: 'mariadb', args: ['-h', '127.0.0.9', '-P', '3306', '-u', 'root', '-p'] }], 'mariadb asks on the terminal (-p without a value)')
   t.equal(r.code, 0)
   r = await run(t, 'mariadb', ['instance', 'connect', 'db1', '--user', 'app', '--database', 'app'], { env: { MYSQL_PWD: 'Secret-1' }, installed: ['mysql'], code: 1 })
-  t.same(r.execs.map((e) => e.program), ['mariadb', 'mysql'], 'mysql when there is no mariadb client')
+  t.same(
+    r.execs.map((e) => e.program),
+    ['mariadb', 'mysql'],
+    'mysql when there is no mariadb client',
+  )
   t.same(r.execs[1]!.args, ['-h', '127.0.0.9', '-P', '3306', '-u', 'app', 'app'], 'MYSQL_PWD set: no prompt')
   t.equal(r.code, 1, "the client's exit code")
   t.notMatch(JSON.stringify(r.execs), 'Secret-1')
@@ -70,7 +85,13 @@ t.test('instance connection gives a URL per engine and never a password', async 
   t.same(urls, { mariadb: 'mysql://root@127.0.0.9:3306/', postgresql: 'postgresql://root@127.0.0.9:5432/postgres', redis: 'redis://root@127.0.0.9:6379/0' })
   const r = await run(t, 'postgresql', ['instance', 'connection', 'db1', '--user', 'app', '--database', 'app', '-f', 'json'])
   t.same(JSON.parse(r.stdout), {
-    datastore: 'postgresql', host: '127.0.0.9', port: 5432, user: 'app', database: 'app', url: 'postgresql://app@127.0.0.9:5432/app',
-    password_env: 'PGPASSWORD', command: 'psql -h 127.0.0.9 -p 5432 -U app -d app',
+    datastore: 'postgresql',
+    host: '127.0.0.9',
+    port: 5432,
+    user: 'app',
+    database: 'app',
+    url: 'postgresql://app@127.0.0.9:5432/app',
+    password_env: 'PGPASSWORD',
+    command: 'psql -h 127.0.0.9 -p 5432 -U app -d app',
   })
 })

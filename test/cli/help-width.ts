@@ -7,17 +7,36 @@ import type { IO } from '../../src/cli/spec.js'
 async function help(args: string[], columns: number): Promise<string> {
   let out = ''
   const io: IO = {
-    stdout: (s) => { out += s }, stderr: (s) => { out += s },
-    stdinIsTTY: false, stdoutIsTTY: false, stderrIsTTY: false, columns, env: { TROVE_NO_FAST_PATH: '1', PATH: process.env.PATH },
+    stdout: (s) => {
+      out += s
+    },
+    stderr: (s) => {
+      out += s
+    },
+    stdinIsTTY: false,
+    stdoutIsTTY: false,
+    stderrIsTTY: false,
+    columns,
+    env: { TROVE_NO_FAST_PATH: '1', PATH: process.env.PATH },
   }
   await main([...args, '--help'], io)
   return out
 }
 
 t.test('help is readable at 80 columns', async (t) => {
-  for (const cmd of [['instance', 'create'], ['backup', 'create'], ['instance', 'connect'], ['configuration', 'create'], ['user', 'create']]) {
+  for (const cmd of [
+    ['instance', 'create'],
+    ['backup', 'create'],
+    ['instance', 'connect'],
+    ['configuration', 'create'],
+    ['user', 'create'],
+  ]) {
     const text = await help(cmd, 80)
-    t.same(text.split('\n').filter((l) => l.length > 80), [], `${cmd.join(' ')}: no line over 80 columns`)
+    t.same(
+      text.split('\n').filter((l) => l.length > 80),
+      [],
+      `${cmd.join(' ')}: no line over 80 columns`,
+    )
   }
   const narrow = await help(['instance', 'create'], 80)
   t.match(narrow, /\n {2}--replica-count <count>\n {8}Number of replicas to create \(defaults to 1 if replica_of specified\)\n/)

@@ -10,7 +10,13 @@ const dir = join(ROOT, 'man')
 
 t.test('man/ holds exactly the generated pages, up to date', async (t) => {
   const pages = manPages()
-  t.same(readdirSync(dir).filter((f) => f.endsWith('.1')).sort(), Object.keys(pages).sort(), 'one page per command plus trove.1 (run `npm run man` after changing a command)')
+  t.same(
+    readdirSync(dir)
+      .filter((f) => f.endsWith('.1'))
+      .sort(),
+    Object.keys(pages).sort(),
+    'one page per command plus trove.1 (run `npm run man` after changing a command)',
+  )
   for (const [f, text] of Object.entries(pages)) t.equal(readFileSync(join(dir, f), 'utf8'), text, `${f} is current`)
   t.equal(Object.keys(pages).length, COMMANDS.length + 1)
 })

@@ -10,9 +10,21 @@ async function run(args: string[], env: Record<string, string>, o: { tty: boolea
   const questions: string[] = []
   const answers = [...(o.answers ?? [])]
   const io: IO = {
-    stdout: (s) => { stdout += s }, stderr: (s) => { stderr += s },
-    stdinIsTTY: o.tty, stdoutIsTTY: o.tty, stderrIsTTY: false, columns: 120, env,
-    ask: async (q) => { questions.push(q); return answers.length ? answers.shift()! : null },
+    stdout: (s) => {
+      stdout += s
+    },
+    stderr: (s) => {
+      stderr += s
+    },
+    stdinIsTTY: o.tty,
+    stdoutIsTTY: o.tty,
+    stderrIsTTY: false,
+    columns: 120,
+    env,
+    ask: async (q) => {
+      questions.push(q)
+      return answers.length ? answers.shift()! : null
+    },
   }
   const code = await main(args, io)
   return { code, stdout, stderr, questions }
@@ -46,7 +58,12 @@ t.test('destructive commands confirm on a terminal only', async (t) => {
   t.same([short.code, short.questions], [0, []], '-y')
   const piped = await run(['instance', 'delete', 'db1'], api.env, { tty: false })
   t.same([piped.code, piped.questions], [0, []], 'never a prompt without a terminal (scripts behave like the openstack client)')
-  for (const args of [['user', 'delete', 'db1', 'app'], ['db', 'delete', 'db1', 'shop'], ['datastore', 'version', 'delete', ID], ['datastore', 'delete', 'redis']]) {
+  for (const args of [
+    ['user', 'delete', 'db1', 'app'],
+    ['db', 'delete', 'db1', 'shop'],
+    ['datastore', 'version', 'delete', ID],
+    ['datastore', 'delete', 'redis'],
+  ]) {
     const r = await run(args, api.env, { tty: true, answers: ['no'] })
     t.same([r.code, r.questions.length], [3, 1], `${args.join(' ')} asks`)
   }
@@ -55,9 +72,25 @@ t.test('destructive commands confirm on a terminal only', async (t) => {
 
 t.test('instance create asks for a missing datastore, version and flavor on a terminal', async (t) => {
   const api = await fakeTrove(t, (s) => {
-    if (s.method === 'GET' && s.url === '/datastores') return { body: { datastores: [{ id: 'd1', name: 'mariadb' }, { id: 'd2', name: 'postgresql' }] } }
+    if (s.method === 'GET' && s.url === '/datastores')
+      return {
+        body: {
+          datastores: [
+            { id: 'd1', name: 'mariadb' },
+            { id: 'd2', name: 'postgresql' },
+          ],
+        },
+      }
     if (s.method === 'GET' && s.url === '/datastores/postgresql/versions') return { body: { versions: [{ id: 'v1', name: '15', active: true }] } }
-    if (s.method === 'GET' && s.url === '/flavors') return { body: { flavors: [{ id: 1, str_id: '1', name: 'm1.tiny', ram: 512, vcpus: 1 }, { id: 2, str_id: '2', name: 'm1.small', ram: 1024, vcpus: 1 }] } }
+    if (s.method === 'GET' && s.url === '/flavors')
+      return {
+        body: {
+          flavors: [
+            { id: 1, str_id: '1', name: 'm1.tiny', ram: 512, vcpus: 1 },
+            { id: 2, str_id: '2', name: 'm1.small', ram: 1024, vcpus: 1 },
+          ],
+        },
+      }
     if (s.method === 'GET' && s.url === '/flavors/2') return { body: { flavor: { id: 2, str_id: '2', name: 'm1.small', ram: 1024, vcpus: 1 } } }
     if (s.method === 'POST' && s.url === '/instances') return { body: { instance: { ...inst, status: 'BUILD' } } }
     return fault(404, 'itemNotFound', `unexpected ${s.method} ${s.url}`)
@@ -66,7 +99,9 @@ t.test('instance create asks for a missing datastore, version and flavor on a te
   t.equal(r.code, 0, r.stderr)
   t.same(r.questions, ['Choose datastore [1-2]: ', 'Choose flavor [1-2]: '])
   t.match(r.stderr, /datastore version: 15/, 'a single choice is taken and said')
-  t.same(api.seen.find((s) => s.method === 'POST')?.body, { instance: { name: 'db1', flavorRef: '2', volume: { size: 1, type: null }, datastore: { type: 'postgresql', version: '15' }, access: { is_public: false } } })
+  t.same(api.seen.find((s) => s.method === 'POST')?.body, {
+    instance: { name: 'db1', flavorRef: '2', volume: { size: 1, type: null }, datastore: { type: 'postgresql', version: '15' }, access: { is_public: false } },
+  })
   const cancelled = await run(['instance', 'create', 'db1', '--size', '1'], api.env, { tty: true, answers: [''] })
   t.same([cancelled.code, cancelled.stderr.endsWith('cancelled\n')], [3, true])
   api.seen.length = 0

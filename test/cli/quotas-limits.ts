@@ -40,28 +40,29 @@ t.test('trove quota show / update (admin)', async (t) => {
   const admin = labEnv(lab.cloudsFile, 'trove-lab-admin')
   const show = await runMain(['quota', 'show', 'demo'], admin)
   t.equal(show.code, 0, show.stderr)
-  t.equal(show.stdout, [
-    '+-----------+--------+----------+-------+',
-    '| Resource  | In Use | Reserved | Limit |',
-    '+-----------+--------+----------+-------+',
-    '| instances |      0 |        0 |    10 |',
-    '| ram       |      0 |        0 |    -1 |',
-    '| backups   |      0 |        0 |    50 |',
-    '| volumes   |      0 |        0 |    40 |',
-    '+-----------+--------+----------+-------+',
-    '',
-  ].join('\n'), 'columns Resource, In Use, Reserved, Limit; numbers right-aligned')
+  t.equal(
+    show.stdout,
+    [
+      '+-----------+--------+----------+-------+',
+      '| Resource  | In Use | Reserved | Limit |',
+      '+-----------+--------+----------+-------+',
+      '| instances |      0 |        0 |    10 |',
+      '| ram       |      0 |        0 |    -1 |',
+      '| backups   |      0 |        0 |    50 |',
+      '| volumes   |      0 |        0 |    40 |',
+      '+-----------+--------+----------+-------+',
+      '',
+    ].join('\n'),
+    'columns Resource, In Use, Reserved, Limit; numbers right-aligned',
+  )
 
   const upd = await runMain(['quota', 'update', 'demo', 'instances', '7'], admin)
   t.equal(upd.code, 0, upd.stderr)
-  t.equal(upd.stdout, [
-    '+-----------+-------+',
-    '| Field     | Value |',
-    '+-----------+-------+',
-    '| instances | 7     |',
-    '+-----------+-------+',
-    '',
-  ].join('\n'), 'update shows the returned quotas mapping')
+  t.equal(
+    upd.stdout,
+    ['+-----------+-------+', '| Field     | Value |', '+-----------+-------+', '| instances | 7     |', '+-----------+-------+', ''].join('\n'),
+    'update shows the returned quotas mapping',
+  )
   const limit = await runMain(['quota', 'show', 'demo', '-f', 'value', '-c', 'Resource', '-c', 'Limit'], admin)
   t.equal(limit.stdout, 'instances 7\nram -1\nbackups 50\nvolumes 40\n')
   t.same(JSON.parse((await runMain(['quota', 'update', 'demo', 'backups', '5', '-f', 'json'], admin)).stdout), { backups: 5 })

@@ -27,10 +27,17 @@ t.test('user list follows next links as upstream encodes them (markers encoded t
   const r = await runMain(['user', 'list', IID, '-f', 'value', '-c', 'Name'], cloud.env)
   t.equal(r.stderr, '')
   t.equal(r.code, 0)
-  t.same(r.stdout.trimEnd().split('\n'), users.map((u) => u.name), 'every user once, in order')
+  t.same(
+    r.stdout.trimEnd().split('\n'),
+    users.map((u) => u.name),
+    'every user once, in order',
+  )
   const markers = cloud.seen.filter((s) => s.url.includes('/users?')).map((s) => s.url.replace(/^.*\?/, ''))
-  t.same(markers, [`marker=${key(users[19]).replace(/%/g, '%25').replace(/@/g, '%40')}`, `marker=${key(users[39]).replace(/%/g, '%25').replace(/@/g, '%40').replace(/ /g, '%20')}`],
-    'the marker decoded once and sent as it is, as the openstack client does')
+  t.same(
+    markers,
+    [`marker=${key(users[19]).replace(/%/g, '%25').replace(/@/g, '%40')}`, `marker=${key(users[39]).replace(/%/g, '%25').replace(/@/g, '%40').replace(/ /g, '%20')}`],
+    'the marker decoded once and sent as it is, as the openstack client does',
+  )
 })
 
 t.test('integers beyond 2^53 print exactly as the server sent them', async (t) => {
@@ -56,18 +63,35 @@ t.test('configuration list fills Datastore Version Number as the openstack clien
   const C1 = 'd68de1e9-ce1d-4936-aafe-77496d2df295'
   const C2 = 'e79ef2fa-df2e-4a47-bbf0-88507e3ef3a6'
   // Upstream's list items (upstream-transcript 30) carry no datastore_version_number.
-  const item = (id: string, name: string) => ({ id, name, description: null, created: '2026-11-24T21:43:33', updated: '2026-11-24T21:43:33', datastore_version_id: 'v1', datastore_name: 'mysql', datastore_version_name: '5.7.29' })
+  const item = (id: string, name: string) => ({
+    id,
+    name,
+    description: null,
+    created: '2026-11-24T21:43:33',
+    updated: '2026-11-24T21:43:33',
+    datastore_version_id: 'v1',
+    datastore_name: 'mysql',
+    datastore_version_name: '5.7.29',
+  })
   const cloud = await fakeCloud(t, (s) => {
     if (s.url === '/configurations') return { body: { configurations: [item(C1, 'cfg-demo'), item(C2, 'gone')] } }
-    if (s.url === `/configurations/${C1}`) return { raw: JSON.stringify({ configuration: { ...item(C1, 'cfg-demo'), datastore_version_number: '5.7.29', instance_count: 0, values: { big: 0 } } }).replace('"big":0', '"big":18446744073709551615') }
+    if (s.url === `/configurations/${C1}`)
+      return {
+        raw: JSON.stringify({ configuration: { ...item(C1, 'cfg-demo'), datastore_version_number: '5.7.29', instance_count: 0, values: { big: 0 } } }).replace('"big":0', '"big":18446744073709551615'),
+      }
     return fault(404, 'itemNotFound', `unexpected ${s.method} ${s.url}`)
   })
   const r = await runMain(['configuration', 'list', '-f', 'csv'], cloud.env)
   t.equal(r.stderr, '')
-  t.equal(r.stdout, [
-    '"ID","Name","Description","Datastore Name","Datastore Version Name","Datastore Version Number"',
-    `"${C1}","cfg-demo","","mysql","5.7.29","5.7.29"`,
-    `"${C2}","gone","","mysql","5.7.29",""`, ''].join('\n'))
+  t.equal(
+    r.stdout,
+    [
+      '"ID","Name","Description","Datastore Name","Datastore Version Name","Datastore Version Number"',
+      `"${C1}","cfg-demo","","mysql","5.7.29","5.7.29"`,
+      `"${C2}","gone","","mysql","5.7.29",""`,
+      '',
+    ].join('\n'),
+  )
   t.same(cloud.seen.map((s) => s.url).sort(), ['/configurations', `/configurations/${C1}`, `/configurations/${C2}`])
   const show = await runMain(['configuration', 'show', C1, '-f', 'value', '-c', 'values'], cloud.env)
   t.equal(show.stdout, '{"big": 18446744073709551615}\n', 'values as a JSON string, exact')
@@ -87,7 +111,10 @@ t.test("the openstack client's instance options: list --all-projects/--project-i
     if (s.method === 'POST' || s.method === 'DELETE') return { status: 202 }
     return fault(404, 'itemNotFound', `unexpected ${s.method} ${s.url}`)
   })
-  const run = (...args: string[]) => { cloud.seen.length = 0; return runMain(args, cloud.env) }
+  const run = (...args: string[]) => {
+    cloud.seen.length = 0
+    return runMain(args, cloud.env)
+  }
   const reqs = () => cloud.seen.map((s: Seen) => [s.method, s.url, s.body])
 
   let r = await run('instance', 'list', '--all-projects', '-f', 'json')
@@ -100,7 +127,10 @@ t.test("the openstack client's instance options: list --all-projects/--project-i
 
   r = await run('instance', 'delete', IID, '--force', '--yes')
   t.equal(r.code, 0)
-  t.same(reqs(), [['POST', `/instances/${IID}/action`, { reset_status: {} }], ['DELETE', `/instances/${IID}`, undefined]])
+  t.same(reqs(), [
+    ['POST', `/instances/${IID}/action`, { reset_status: {} }],
+    ['DELETE', `/instances/${IID}`, undefined],
+  ])
   t.equal(r.stdout, `Request to delete database instance ${IID} has been accepted.\n`)
 
   r = await run('instance', 'create', 'db2', '--flavor', '2', '--size', '1', '--module', 'ping', '--module', MOD, '--locality', 'anti-affinity')
@@ -112,7 +142,11 @@ t.test("the openstack client's instance options: list --all-projects/--project-i
 
   r = await run('instance', 'create', 'db3', '--replica-of', IID, '--locality', 'affinity')
   t.same([r.code, r.stderr], [1, 'Cannot specify locality when adding replicas to existing master.\n'])
-  t.same(reqs().filter(([m]) => m !== 'GET'), [], 'nothing created')
+  t.same(
+    reqs().filter(([m]) => m !== 'GET'),
+    [],
+    'nothing created',
+  )
   r = await run('instance', 'create', 'db3', '--flavor', '2', '--locality', 'near')
   t.equal(r.code, 2)
   t.match(r.stderr, /argument 'near' is invalid. Allowed choices are affinity, anti-affinity/)
@@ -120,31 +154,51 @@ t.test("the openstack client's instance options: list --all-projects/--project-i
 
 t.test('log tail and save read the published log from Swift in the catalog, as the openstack client does', async (t) => {
   const prefix = `${IID}/mysql-general/`
-  const log = (name: string, p: string) => ({ name, type: 'USER', status: 'Published', published: '128', pending: '0', container: 'data_logs', prefix: p, metafile: `${p.replace(/\/$/, '')}_metafile` })
-  const cloud = await fakeCloud(t, (s) => {
-    if (s.method === 'GET' && s.url === `/instances/${IID}`) return { body: { instance } }
-    if (s.method === 'POST' && s.url === `/instances/${IID}/log`) {
-      const name = (s.body as { name: string }).name
-      return { body: { log: log(name, name === 'general' ? prefix : `${IID}/mysql-${name}/`) } }
-    }
-    return fault(404, 'itemNotFound', `unexpected ${s.method} ${s.url}`)
-  }, {
-    data_logs: {
-      [`${prefix}log-2026-01-01T00:00:02`]: { text: 'line4\nline5\n', lastModified: '2026-01-01T00:00:02.000000', headers: { 'x-object-meta-lines': '2' } },
-      [`${prefix}log-2026-01-01T00:00:01`]: { text: 'line1\nline2\nline3\n', lastModified: '2026-01-01T00:00:01.000000', headers: { 'x-object-meta-lines': '3' } },
-      [`${IID}/mysql-general_metafile`]: { text: '{"log_name": "general"}', lastModified: '2026-01-01T00:00:03.000000' },
-    },
+  const log = (name: string, p: string) => ({
+    name,
+    type: 'USER',
+    status: 'Published',
+    published: '128',
+    pending: '0',
+    container: 'data_logs',
+    prefix: p,
+    metafile: `${p.replace(/\/$/, '')}_metafile`,
   })
+  const cloud = await fakeCloud(
+    t,
+    (s) => {
+      if (s.method === 'GET' && s.url === `/instances/${IID}`) return { body: { instance } }
+      if (s.method === 'POST' && s.url === `/instances/${IID}/log`) {
+        const name = (s.body as { name: string }).name
+        return { body: { log: log(name, name === 'general' ? prefix : `${IID}/mysql-${name}/`) } }
+      }
+      return fault(404, 'itemNotFound', `unexpected ${s.method} ${s.url}`)
+    },
+    {
+      data_logs: {
+        [`${prefix}log-2026-01-01T00:00:02`]: { text: 'line4\nline5\n', lastModified: '2026-01-01T00:00:02.000000', headers: { 'x-object-meta-lines': '2' } },
+        [`${prefix}log-2026-01-01T00:00:01`]: { text: 'line1\nline2\nline3\n', lastModified: '2026-01-01T00:00:01.000000', headers: { 'x-object-meta-lines': '3' } },
+        [`${IID}/mysql-general_metafile`]: { text: '{"log_name": "general"}', lastModified: '2026-01-01T00:00:03.000000' },
+      },
+    },
+  )
   let r = await runMain(['log', 'tail', IID, 'general', '--lines', '3'], cloud.env)
   t.same([r.code, r.stderr, r.stdout], [0, '', 'line3\nline4\nline5\n'], 'the last 3 lines across two objects')
-  t.same(cloud.swiftSeen.map((s) => `${s.method} ${s.url}`), [
-    `GET /data_logs?format=json&prefix=${encodeURIComponent(prefix)}`,
-    `HEAD /data_logs/${IID}/mysql-general/log-2026-01-01T00%3A00%3A02`,
-    `HEAD /data_logs/${IID}/mysql-general/log-2026-01-01T00%3A00%3A01`,
-    `GET /data_logs/${IID}/mysql-general/log-2026-01-01T00%3A00%3A01`,
-    `GET /data_logs/${IID}/mysql-general/log-2026-01-01T00%3A00%3A02`,
-  ], 'container listing by prefix, HEADs newest first, then the objects (with the Keystone token)')
-  t.notOk(cloud.seen.some((s) => s.url.includes('/contents')), 'the lab-only route is not asked')
+  t.same(
+    cloud.swiftSeen.map((s) => `${s.method} ${s.url}`),
+    [
+      `GET /data_logs?format=json&prefix=${encodeURIComponent(prefix)}`,
+      `HEAD /data_logs/${IID}/mysql-general/log-2026-01-01T00%3A00%3A02`,
+      `HEAD /data_logs/${IID}/mysql-general/log-2026-01-01T00%3A00%3A01`,
+      `GET /data_logs/${IID}/mysql-general/log-2026-01-01T00%3A00%3A01`,
+      `GET /data_logs/${IID}/mysql-general/log-2026-01-01T00%3A00%3A02`,
+    ],
+    'container listing by prefix, HEADs newest first, then the objects (with the Keystone token)',
+  )
+  t.notOk(
+    cloud.seen.some((s) => s.url.includes('/contents')),
+    'the lab-only route is not asked',
+  )
   r = await runMain(['log', 'tail', IID, 'general'], cloud.env)
   t.equal(r.stdout, 'line1\nline2\nline3\nline4\nline5\n', '50 lines: everything')
 
@@ -184,7 +238,10 @@ t.test('messages mention the lab only against a lab', async (t) => {
   // A wrong password: the cloud's Keystone refuses it.
   const refusing = await fakeCloud(t, () => ({}))
   const { createServer } = await import('node:http')
-  const keystone = createServer((_req, res) => { res.writeHead(401, { 'content-type': 'application/json' }); res.end('{"error": {"code": 401, "title": "Unauthorized", "message": "The request you have made requires authentication."}}') })
+  const keystone = createServer((_req, res) => {
+    res.writeHead(401, { 'content-type': 'application/json' })
+    res.end('{"error": {"code": 401, "title": "Unauthorized", "message": "The request you have made requires authentication."}}')
+  })
   await new Promise<void>((r) => keystone.listen(0, '127.0.0.1', r))
   t.teardown(() => new Promise<void>((r) => keystone.close(() => r())))
   const port = (keystone.address() as { port: number }).port
@@ -213,7 +270,11 @@ t.test('a lab says so: every answer carries X-Trove-Lab', async (t) => {
   const d = new TroveClient({ endpoint: api.url })
   t.teardown(() => d.close())
   t.equal(await d.isLab(), false)
-  t.same(api.seen.map((s) => s.url), ['/'], 'one GET of the version document')
+  t.same(
+    api.seen.map((s) => s.url),
+    ['/'],
+    'one GET of the version document',
+  )
   const wrong = await runMain(['instance', 'list'], { ...lab.env, OS_PASSWORD: 'wrong' })
   t.match(wrong.stderr, /^The request you have made requires authentication\. \(HTTP 401\)\nTry: check OS_CLOUD \/ OS_USERNAME \/ OS_PASSWORD; for a lab: export OS_CLIENT_CONFIG_FILE/)
   const meta = await runMain(['metadata-list', 'x'], lab.env)
@@ -222,8 +283,10 @@ t.test('a lab says so: every answer carries X-Trove-Lab', async (t) => {
 
 t.test('exact JSON: bigints only where a number would lose digits', async (t) => {
   const { exactJson } = await import('../../src/cli/client-factory.js')
-  t.same(exactJson('{"a": 12345678901234567890, "b": [1.5, -9007199254740993, 9007199254740991, "12345678901234567"]}'),
-    { a: 12345678901234567890n, b: [1.5, -9007199254740993n, 9007199254740991, '12345678901234567'] })
+  t.same(exactJson('{"a": 12345678901234567890, "b": [1.5, -9007199254740993, 9007199254740991, "12345678901234567"]}'), {
+    a: 12345678901234567890n,
+    b: [1.5, -9007199254740993n, 9007199254740991, '12345678901234567'],
+  })
   t.same(exactJson('{"a": 1, "a": 12345678901234567890}'), { a: 12345678901234567000 }, 'duplicate keys: the last wins, as JSON.parse and Python do')
   t.same(exactJson('{"id": 5}'), { id: 5 })
 })

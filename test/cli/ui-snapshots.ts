@@ -20,10 +20,19 @@ async function until(pred: () => boolean): Promise<boolean> {
 
 const NOW = Date.parse('2026-11-25T10:00:00Z')
 const inst = (over: Partial<Instance>): Instance => ({
-  id: '00000000-0000-0000-0000-000000000001', name: 'db1', status: 'ACTIVE', operating_status: 'HEALTHY', links: [],
-  flavor: { id: '1' }, datastore: { type: 'postgresql', version: '15' }, region: 'RegionOne',
-  volume: { size: 1, used: 0.03 }, addresses: [{ address: '127.0.0.2', type: 'private' }],
-  service_status_updated: '2026-11-25T09:59:56', created: '2026-11-25T09:00:00', updated: '2026-11-25T09:00:05',
+  id: '00000000-0000-0000-0000-000000000001',
+  name: 'db1',
+  status: 'ACTIVE',
+  operating_status: 'HEALTHY',
+  links: [],
+  flavor: { id: '1' },
+  datastore: { type: 'postgresql', version: '15' },
+  region: 'RegionOne',
+  volume: { size: 1, used: 0.03 },
+  addresses: [{ address: '127.0.0.2', type: 'private' }],
+  service_status_updated: '2026-11-25T09:59:56',
+  created: '2026-11-25T09:00:00',
+  updated: '2026-11-25T09:00:05',
   ...over,
 })
 const snapshot: TopSnapshot = {
@@ -31,7 +40,19 @@ const snapshot: TopSnapshot = {
   warnings: [],
   rows: [
     toRow(inst({}), [{ id: 'b1', name: 'nightly', status: 'BUILDING', instance_id: '00000000-0000-0000-0000-000000000001', updated: '2026-11-25T09:59:00' }], NOW),
-    toRow(inst({ id: '00000000-0000-0000-0000-000000000002', name: 'cache', status: 'BUILD', datastore: { type: 'redis', version: '7' }, volume: { size: 2 }, service_status_updated: undefined, addresses: [{ address: '127.0.0.3', type: 'private' }] }), [], NOW),
+    toRow(
+      inst({
+        id: '00000000-0000-0000-0000-000000000002',
+        name: 'cache',
+        status: 'BUILD',
+        datastore: { type: 'redis', version: '7' },
+        volume: { size: 2 },
+        service_status_updated: undefined,
+        addresses: [{ address: '127.0.0.3', type: 'private' }],
+      }),
+      [],
+      NOW,
+    ),
   ],
 }
 
@@ -49,13 +70,17 @@ t.test('wait view frames', async (t) => {
 
 t.test('trove top view: table, filter, selection and details', async (t) => {
   const frame = plain(render(createElement(TopView, { snapshot, filter: '', editingFilter: false, selected: 0, intervalS: 5 })).lastFrame())
-  t.equal(frame, [
-    'trove top — 2 instances · 10:00:00 UTC · every 5s',
-    'NAME           STATUS     DATASTORE      ADDRESS         FLAVOR VOLUME      BEAT  TASKS',
-    'db1            ACTIVE     postgresql 15  127.0.0.2       1      0.03/1 GB   4s    backup nightly BU…',
-    'cache          BUILD      redis 7        127.0.0.3       1      -/2 GB      -     BUILD',
-    '/ filter · ↑↓ select · enter details · q quit',
-  ].join('\n'), 'rows cut at the 100-column edge, not wrapped')
+  t.equal(
+    frame,
+    [
+      'trove top — 2 instances · 10:00:00 UTC · every 5s',
+      'NAME           STATUS     DATASTORE      ADDRESS         FLAVOR VOLUME      BEAT  TASKS',
+      'db1            ACTIVE     postgresql 15  127.0.0.2       1      0.03/1 GB   4s    backup nightly BU…',
+      'cache          BUILD      redis 7        127.0.0.3       1      -/2 GB      -     BUILD',
+      '/ filter · ↑↓ select · enter details · q quit',
+    ].join('\n'),
+    'rows cut at the 100-column edge, not wrapped',
+  )
   const filtered = plain(render(createElement(TopView, { snapshot, filter: 'redis', editingFilter: true, selected: 0, intervalS: 5 })).lastFrame())
   t.match(filtered, /^trove top — 1 instance matching 'redis'/)
   t.notMatch(filtered, /db1/)
@@ -65,7 +90,18 @@ t.test('trove top view: table, filter, selection and details', async (t) => {
 t.test('trove top app: keys drive the view; refreshes with load()', async (t) => {
   let loads = 0
   let exited = false
-  const app = render(createElement(TopApp, { load: async () => { loads++; return snapshot }, intervalS: 0.05, onExit: () => { exited = true } }))
+  const app = render(
+    createElement(TopApp, {
+      load: async () => {
+        loads++
+        return snapshot
+      },
+      intervalS: 0.05,
+      onExit: () => {
+        exited = true
+      },
+    }),
+  )
   const frame = () => plain(app.lastFrame())
   t.ok(await until(() => /db1 .*\n.*cache/.test(frame())), 'the table after the first load')
   t.ok(await until(() => loads >= 3), `refreshed (${loads} loads)`)
@@ -81,7 +117,10 @@ t.test('trove top app: keys drive the view; refreshes with load()', async (t) =>
   t.ok(await until(() => /^NAME /m.test(frame())), 'esc goes back')
   app.stdin.write('/')
   t.ok(await until(() => /filter: █/.test(frame())), '/ starts the filter')
-  for (const c of 'pg') { app.stdin.write(c); await until(() => frame().includes(`${c}█`)) }
+  for (const c of 'pg') {
+    app.stdin.write(c)
+    await until(() => frame().includes(`${c}█`))
+  }
   app.stdin.write('\u007F') // backspace
   await until(() => /filter: p█/.test(frame()))
   app.stdin.write('o')

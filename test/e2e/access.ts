@@ -25,10 +25,13 @@ async function forwarder(t: Test, target: string, port: number, source: string):
     c.on('error', () => u.destroy())
   })
   await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r))
-  t.teardown(() => new Promise<void>((r) => {
-    srv.close(() => r())
-    for (const s of open) s.destroy()
-  }))
+  t.teardown(
+    () =>
+      new Promise<void>((r) => {
+        srv.close(() => r())
+        for (const s of open) s.destroy()
+      }),
+  )
   return (srv.address() as net.AddressInfo).port
 }
 
@@ -63,8 +66,28 @@ t.test('allowed_cidrs refuse and allow client addresses on PostgreSQL and MariaD
   async function check(t: Test, e: (typeof engines)[number]): Promise<void> {
     const name = `acc-${e.engine}`
     // Created already restricted: only 127.0.0.2 may connect.
-    let r = await trove(['instance', 'create', name, '--flavor', 'm1.tiny', '--size', '1', '--datastore', e.engine, '--databases', 'd1', '--users', 'u1:Pw-one-1',
-      '--allowed-cidr', '127.0.0.2/32', '--wait', '--timeout', '150', '-f', 'json'])
+    let r = await trove([
+      'instance',
+      'create',
+      name,
+      '--flavor',
+      'm1.tiny',
+      '--size',
+      '1',
+      '--datastore',
+      e.engine,
+      '--databases',
+      'd1',
+      '--users',
+      'u1:Pw-one-1',
+      '--allowed-cidr',
+      '127.0.0.2/32',
+      '--wait',
+      '--timeout',
+      '150',
+      '-f',
+      'json',
+    ])
     t.equal(r.code, 0, `create --wait (${r.stderr.trim().split('\n').pop()})`)
     const shown = JSON.parse(r.stdout) as { id: string; ip: string; allowed_cidrs: string[] }
     t.same(shown.allowed_cidrs, ['127.0.0.2/32'], 'instance show: allowed_cidrs')

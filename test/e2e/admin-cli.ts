@@ -41,11 +41,17 @@ t.test('the real openstack CLI: datastore versions as admin, restart of a real R
   const mine = all.find((v) => v.Name === 'e2e-redis')!
   t.ok(mine, 'created (inactive: no --active)')
   t.match(JSON.parse(await asAdmin('datastore', 'version', 'show', mine.ID, '-f', 'json')), { active: false, image_tags: ['lab', 'redis'] })
-  t.notOk((JSON.parse(await openstack('datastore', 'version', 'list', 'redis', '-f', 'json')) as Array<{ Name: string }>).some((v) => v.Name === 'e2e-redis'), 'members do not see an inactive version')
+  t.notOk(
+    (JSON.parse(await openstack('datastore', 'version', 'list', 'redis', '-f', 'json')) as Array<{ Name: string }>).some((v) => v.Name === 'e2e-redis'),
+    'members do not see an inactive version',
+  )
   await asAdmin('datastore', 'version', 'set', mine.ID, '--enable')
   t.match(JSON.parse(await asAdmin('datastore', 'version', 'show', mine.ID, '-f', 'json')), { active: true }, 'enabled: the installed engine runs it')
   await asAdmin('datastore', 'version', 'delete', mine.ID)
-  t.notOk((JSON.parse(await asAdmin('datastore', 'version', 'list', 'redis', '-f', 'json')) as Array<{ Name: string }>).some((v) => v.Name === 'e2e-redis'), 'deleted')
+  t.notOk(
+    (JSON.parse(await asAdmin('datastore', 'version', 'list', 'redis', '-f', 'json')) as Array<{ Name: string }>).some((v) => v.Name === 'e2e-redis'),
+    'deleted',
+  )
 
   const created = await runCli(['instance', 'create', 'e2e-restart', '--flavor', 'm1.tiny', '--size', '1', '--datastore', 'redis', '--wait', '--timeout', '120', '-f', 'json'], server.env)
   t.equal(created.code, 0, `create --wait (${created.stderr.trim().split('\n').pop()})`)
@@ -72,7 +78,11 @@ t.test('the real openstack CLI: datastore versions as admin, restart of a real R
 
   // The admin's list of every project, and a reboot (a new agent and engine), through the mgmt routes.
   const everyone = JSON.parse(await asAdmin('database', 'instance', 'list', '--all-projects', '-f', 'json')) as Array<Record<string, string>>
-  t.match(everyone.find((i) => i.ID === id), { Name: 'e2e-restart', Status: 'ACTIVE', 'Server ID': id, 'Tenant ID': String }, 'database instance list --all-projects')
+  t.match(
+    everyone.find((i) => i.ID === id),
+    { Name: 'e2e-restart', Status: 'ACTIVE', 'Server ID': id, 'Tenant ID': String },
+    'database instance list --all-projects',
+  )
   const agentPid = () => db.prepare('SELECT agent_pid FROM service_statuses WHERE instance_id = ?').pluck().get(id) as number | null
   const agentBefore = agentPid()
   const engineBefore = enginePid()

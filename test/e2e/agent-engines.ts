@@ -8,17 +8,7 @@ import net from 'node:net'
 import tls from 'node:tls'
 import { join } from 'node:path'
 import mqtt from 'mqtt'
-import {
-  ALL_AGENT_EVENTS,
-  ALL_AGENT_REPLIES,
-  agentRpcTopic,
-  decode,
-  encode,
-  type AgentEvent,
-  type EngineManager,
-  type RpcReply,
-  type RpcRequest,
-} from '../../src/protocol/index.js'
+import { ALL_AGENT_EVENTS, ALL_AGENT_REPLIES, agentRpcTopic, decode, encode, type AgentEvent, type EngineManager, type RpcReply, type RpcRequest } from '../../src/protocol/index.js'
 import { startAgent, type AgentHandle } from '../../src/agent/index.js'
 import { startAgentHarness, type Instance } from '../helpers/agent-harness.js'
 
@@ -87,13 +77,21 @@ for (const e of ENGINES) {
     let agent = await start()
     await heartbeat(inst.id, 'BUILDING')
     const healthy = await heartbeat(inst.id, 'HEALTHY', 0, (h) => h.enginePid !== undefined)
-    figures.push(`${e.manager}: create -> HEALTHY heartbeat ${healthy.at - t0} ms; agent log: ${lines.filter((l) => /initialised|answered|done in/.test(l)).map((l) => l.slice(25)).join('; ')}`)
+    figures.push(
+      `${e.manager}: create -> HEALTHY heartbeat ${healthy.at - t0} ms; agent log: ${lines
+        .filter((l) => /initialised|answered|done in/.test(l))
+        .map((l) => l.slice(25))
+        .join('; ')}`,
+    )
     t.ok(existsSync(join(inst.base, 'prepare.done')), 'prepare.done written')
     t.equal(readFileSync(join(inst.base, 'agent.pid'), 'utf8').trim(), String(process.pid), 'agent.pid written')
     t.ok(clientAnswers(inst), `${e.manager}'s own client gets an answer`)
     const enginePid = healthy.enginePid!
     t.ok(alive(enginePid), 'engine pid alive')
-    t.ok(lines.every((l) => !l.includes(inst.bootstrap.mqtt.password + '"')), 'no secrets in the log')
+    t.ok(
+      lines.every((l) => !l.includes(inst.bootstrap.mqtt.password + '"')),
+      'no secrets in the log',
+    )
 
     const ping = await call(inst.id, 'rpc_ping')
     t.same([ping.ok, ping.result], [true, true], 'rpc_ping')
@@ -141,7 +139,10 @@ for (const e of ENGINES) {
     agent = await start()
     const adopted = await heartbeat(inst.id, 'HEALTHY', mark)
     t.equal(adopted.enginePid, restarted.enginePid, `re-adopted pid ${adopted.enginePid} (${adopted.at - t1} ms)`)
-    t.notOk(lines.slice(logMark).some((l) => l.includes('started ')), 'no new engine started')
+    t.notOk(
+      lines.slice(logMark).some((l) => l.includes('started ')),
+      'no new engine started',
+    )
     t.equal(heartbeats.get(inst.id)![mark]!.status, 'HEALTHY', 'the new agent reports HEALTHY first')
 
     // a repeated request id is answered from the cache, not run again
@@ -152,7 +153,13 @@ for (const e of ENGINES) {
     const again = await call(inst.id, 'restart', {}, reqId)
     t.same(again, first, 'same reply for the same id')
     await new Promise((r) => setTimeout(r, 300))
-    t.notOk(heartbeats.get(inst.id)!.slice(mark).some((h) => h.status !== 'HEALTHY'), 'not restarted twice')
+    t.notOk(
+      heartbeats
+        .get(inst.id)!
+        .slice(mark)
+        .some((h) => h.status !== 'HEALTHY'),
+      'not restarted twice',
+    )
 
     // shutdown_agent: engine stopped, agent ends with 0
     const last = heartbeats.get(inst.id)!.at(-1)!.enginePid!
@@ -312,6 +319,9 @@ t.test('the agent follows the broker to another port (broker file re-read at eac
   await second.watcher.publishAsync(agentRpcTopic(inst.id), encode(req), { qos: 1 })
   const reply = await waitFor('the reply via the second broker', () => second!.replies.find((r) => r.id === req.id))
   t.same([reply.ok, reply.result], [true, true], 'rpc over the new broker')
-  t.ok(lines.some((l) => l.includes('broker connection lost')), 'logged the loss once')
+  t.ok(
+    lines.some((l) => l.includes('broker connection lost')),
+    'logged the loss once',
+  )
   t.equal(lines.filter((l) => l.includes('connected to the broker')).length, 2, 'connected twice')
 })

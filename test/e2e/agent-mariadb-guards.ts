@@ -21,13 +21,16 @@ const { heartbeats, call, waitFor, makeInstance, killEngines, freePort } = await
 
 const login = (inst: Instance, user: string, password: string): boolean =>
   spawnSync('mariadb', ['--no-defaults', '-h', inst.bootstrap.address, '-P', String(inst.bootstrap.port), '-u', user, '-N', '-B', '-e', 'SELECT 1'], {
-    encoding: 'utf8', env: { ...process.env, MYSQL_PWD: password },
+    encoding: 'utf8',
+    env: { ...process.env, MYSQL_PWD: password },
   }).status === 0
 
 /** Every event of every binlog file of the instance, decoded by the engine's own tool. */
 function binlogText(inst: Instance): string {
   const data = join(inst.base, 'data')
-  const files = readdirSync(data).filter((f) => /^mysql-bin\.\d+$/.test(f)).map((f) => join(data, f))
+  const files = readdirSync(data)
+    .filter((f) => /^mysql-bin\.\d+$/.test(f))
+    .map((f) => join(data, f))
   const r = spawnSync('mariadb-binlog', ['--no-defaults', ...files], { encoding: 'utf8', maxBuffer: 256 * 1024 * 1024 })
   if (r.status !== 0) throw new Error(`mariadb-binlog: ${r.stderr}`)
   return r.stdout
@@ -84,7 +87,11 @@ t.test('attacks: database and user names with a tab or another control character
     t.match(u.error, { type: 'BadRequest', message: /is not a valid user name\.$/ }, `user ${JSON.stringify(bad)}`)
   }
   const dbs = (await ok(id, 'list_databases', {})) as [Array<{ name: string }>]
-  t.same(dbs[0].map((d) => d.name), ['appdb'], 'no database was created')
+  t.same(
+    dbs[0].map((d) => d.name),
+    ['appdb'],
+    'no database was created',
+  )
   const users = (await ok(id, 'list_users', {})) as [Array<{ name: string }>]
   t.same(users[0].map((u) => u.name).sort(), ['app', 'bob'], 'no user was created')
 })
@@ -94,7 +101,11 @@ t.test('an agent restarted while its engine runs answers once it has re-adopted 
   await handle!.done
   handle = undefined
   const log: string[] = []
-  const sup = new Supervisor(inst.bootstrap, (l) => log.push(l), () => {})
+  const sup = new Supervisor(
+    inst.bootstrap,
+    (l) => log.push(l),
+    () => {},
+  )
   t.teardown(() => sup.close())
   // Calls made the moment boot starts (the RPC connection races the boot in startAgent).
   const boot = sup.boot()
@@ -104,7 +115,13 @@ t.test('an agent restarted while its engine runs answers once it has re-adopted 
   t.same(listed, [{ name: 'appdb' }], 'the account call waited for the re-adoption instead of "not prepared"')
   await prepare
   await boot
-  t.ok(log.some((l) => l.startsWith('re-adopted running mariadb')), 'the engine was re-adopted')
-  t.notOk(log.some((l) => l.startsWith('prepare:')), 'a prepare during the boot did not prepare again (no kill, no wipe)')
+  t.ok(
+    log.some((l) => l.startsWith('re-adopted running mariadb')),
+    'the engine was re-adopted',
+  )
+  t.notOk(
+    log.some((l) => l.startsWith('prepare:')),
+    'a prepare during the boot did not prepare again (no kill, no wipe)',
+  )
   t.ok(login(inst, 'bob', 'Secret-3'), 'data intact')
 })

@@ -151,8 +151,8 @@ t.test('postgresql: two instances from one template start, serve and are indepen
   }
   sql(a, 'create table only_in_a (x int); insert into only_in_a values (1)')
   sql(b, 'create table only_in_b (x int)')
-  t.equal(sql(a, "select to_regclass('only_in_b') is null"), 't', 'a does not see b\'s table')
-  t.equal(sql(b, "select to_regclass('only_in_a') is null"), 't', 'b does not see a\'s table')
+  t.equal(sql(a, "select to_regclass('only_in_b') is null"), 't', "a does not see b's table")
+  t.equal(sql(b, "select to_regclass('only_in_a') is null"), 't', "b does not see a's table")
   t.equal(sql(a, 'select count(*) from only_in_a'), '1')
   // Shared by design: see PostgresqlService.templateInit for why that is fine.
   const ids = [a, b].map((i) => sql(i, 'select system_identifier from pg_control_system()'))
@@ -167,16 +167,19 @@ t.test('mariadb: two instances from one template; root socket login and their ow
   const b = await prepared('mariadb', { templates: dir, serverId: 22 })
   t.match(b.log(), new RegExp(`data dir copied from template ${key} in \\d+ ms\\n`))
   t.notMatch(b.log(), /initialised|published/)
-  for (const [i, id] of [[a, 21], [b, 22]] as const) {
+  for (const [i, id] of [
+    [a, 21],
+    [b, 22],
+  ] as const) {
     t.equal(sql(i, 'select current_user()'), 'root@localhost', 'root@localhost logs in over the socket (unix_socket)')
-    t.equal(sql(i, 'select @@server_id'), String(id), 'server_id is the instance\'s own')
+    t.equal(sql(i, 'select @@server_id'), String(id), "server_id is the instance's own")
     checkDataDir(t, i)
   }
   sql(a, 'create database only_a; create table only_a.t (x int) engine=InnoDB; insert into only_a.t values (1)')
   t.equal(sql(b, "show databases like 'only_a'"), '', 'b has no only_a')
   t.equal(sql(a, 'select count(*) from only_a.t'), '1')
-  t.match(sql(a, 'select @@gtid_binlog_pos'), /^0-21-\d+$/, 'a\'s binlog events carry its server id')
-  t.equal(sql(b, 'select @@gtid_binlog_pos'), '', 'b\'s binlog is its own (empty)')
+  t.match(sql(a, 'select @@gtid_binlog_pos'), /^0-21-\d+$/, "a's binlog events carry its server id")
+  t.equal(sql(b, 'select @@gtid_binlog_pos'), '', "b's binlog is its own (empty)")
 })
 
 t.test('three agents making the same template at once: one publishes, all start', async (t) => {

@@ -14,9 +14,7 @@ if (!isRoot || !hasUser) {
   process.exit(0)
 }
 
-
 const { heartbeats, call, waitFor, makeInstance, killEngines, freePort } = await startAgentHarness(t)
-
 
 // ---- the engines' own clients over TCP, as a user would log in (passwords in the environment, not argv) ----
 const PSQL = '/usr/lib/postgresql/15/bin/psql'
@@ -26,10 +24,14 @@ function sql(inst: Instance, user: string, password: string, db: string, stateme
   const r =
     b.datastore.manager === 'mariadb'
       ? spawnSync('mariadb', ['--no-defaults', '-h', b.address, '-P', String(b.port), '-u', user, '-N', '-B', db], {
-          input: statement, encoding: 'utf8', env: { ...process.env, MYSQL_PWD: password },
+          input: statement,
+          encoding: 'utf8',
+          env: { ...process.env, MYSQL_PWD: password },
         })
       : spawnSync(PSQL, ['-X', '-q', '-A', '-t', '-v', 'ON_ERROR_STOP=1', '-h', b.address, '-p', String(b.port), '-U', user, '-d', db], {
-          input: statement, encoding: 'utf8', env: { ...process.env, PGPASSWORD: password, PGCONNECT_TIMEOUT: '5' },
+          input: statement,
+          encoding: 'utf8',
+          env: { ...process.env, PGPASSWORD: password, PGCONNECT_TIMEOUT: '5' },
         })
   return { ok: r.status === 0, out: (r.stdout + r.stderr).trim() }
 }
@@ -70,7 +72,11 @@ for (const [manager, version, binDir] of [
     t.ok(sql(inst, 'app', "s3cret'pw\\x", 'appdb', 'CREATE TABLE t (v int); INSERT INTO t VALUES (1); SELECT count(*) FROM t;').ok, 'the prepare user writes a row in its database')
     t.same(await ok(id, 'list_databases', {}), [[{ name: 'appdb' }], null], 'system databases hidden')
     const users = (await ok(id, 'list_users', {})) as [Array<{ name: string }>, string | null]
-    t.same(users[0].map((u) => u.name), ['app'], 'system users hidden')
+    t.same(
+      users[0].map((u) => u.name),
+      ['app'],
+      'system users hidden',
+    )
 
     await ok(id, 'create_database', { databases: [{ name: 'db_2' }, { name: 'other' }] })
     await ok(id, 'create_user', { users: [{ name: 'bob', password: 'bob-pw-1', host: '%', databases: [{ name: 'db_2' }] }] })
@@ -103,14 +109,18 @@ for (const [manager, version, binDir] of [
     await ok(id, 'delete_user', { user: { name: 'robert', host: '%' } })
     t.notOk(sql(inst, 'robert', 'rob-pw-3', 'db_2', 'SELECT 1;').ok, 'deleted user refused')
     await ok(id, 'delete_database', { database: { name: 'other' } })
-    t.same((await ok(id, 'list_databases', {}) as [unknown[]])[0], [{ name: 'appdb' }, { name: 'db_2' }])
+    t.same(((await ok(id, 'list_databases', {})) as [unknown[]])[0], [{ name: 'appdb' }, { name: 'db_2' }])
 
     t.equal(await ok(id, 'is_root_enabled'), false)
     const root = (await ok(id, 'enable_root')) as { name: string; password: string }
     t.match(root, { name: 'root', password: /^[A-Za-z0-9]{36}$/ }, 'generated 36-character password')
     t.ok(sql(inst, 'root', root.password, manager === 'mariadb' ? 'appdb' : 'postgres', 'SELECT 1;').ok, 'root logs in over TCP')
     t.equal(await ok(id, 'is_root_enabled'), true)
-    t.same(((await ok(id, 'list_users', {})) as [Array<{ name: string }>])[0].map((u) => u.name), ['app'], 'root is not listed')
+    t.same(
+      ((await ok(id, 'list_users', {})) as [Array<{ name: string }>])[0].map((u) => u.name),
+      ['app'],
+      'root is not listed',
+    )
     await ok(id, 'enable_root_with_password', { root_password: 'Given-pw-9' })
     t.ok(sql(inst, 'root', 'Given-pw-9', manager === 'mariadb' ? 'appdb' : 'postgres', 'SELECT 1;').ok, 'root with the given password')
     await ok(id, 'disable_root')
@@ -126,7 +136,8 @@ t.test('redis: root is an ACL user; users and databases are not supported', asyn
   const sock = join(inst.base, 'run/redis.sock')
   const cli = (user: string, pw: string, ...cmd: string[]) =>
     spawnSync('redis-cli', ['--no-auth-warning', '-h', inst.bootstrap.address, '-p', String(inst.bootstrap.port), '--user', user, ...cmd], {
-      encoding: 'utf8', env: { ...process.env, REDISCLI_AUTH: pw },
+      encoding: 'utf8',
+      env: { ...process.env, REDISCLI_AUTH: pw },
     }).stdout.trim()
   const r = await call(id, 'list_databases', {})
   t.match(r.error, { type: 'NotSupported', message: "The 'list_databases' operation is not supported for the 'redis' datastore." })

@@ -19,12 +19,25 @@ t.test('impostor broker: an agent sends its password to no one but a broker with
   // Whoever binds a port while the server is down: a plain listener, and a TLS one with a CA of its own.
   const other = ensureBrokerTls(join(root, 'impostor-tls'), ['127.0.0.1'])
   const seen = { plain: [] as Buffer[], plainConnections: 0, tls: [] as Buffer[], tlsAttempts: 0 }
-  const plain = net.createServer((s) => { seen.plainConnections++; s.on('data', (d) => { seen.plain.push(d); s.destroy() }); s.on('error', () => {}) })
-  const fake = tls.createServer({ key: other.key, cert: other.cert }, (s) => { s.on('data', (d) => seen.tls.push(d)); s.on('error', () => {}) })
+  const plain = net.createServer((s) => {
+    seen.plainConnections++
+    s.on('data', (d) => {
+      seen.plain.push(d)
+      s.destroy()
+    })
+    s.on('error', () => {})
+  })
+  const fake = tls.createServer({ key: other.key, cert: other.cert }, (s) => {
+    s.on('data', (d) => seen.tls.push(d))
+    s.on('error', () => {})
+  })
   fake.on('connection', () => seen.tlsAttempts++)
   fake.on('tlsClientError', () => {})
   for (const s of [plain, fake]) await new Promise<void>((r) => s.listen(0, '127.0.0.1', r))
-  t.teardown(() => { plain.close(); fake.close() })
+  t.teardown(() => {
+    plain.close()
+    fake.close()
+  })
 
   const own = join(root, 'broker-impostor.json')
   const at = (s: net.Server) => writeFileSync(own, JSON.stringify({ host: '127.0.0.1', port: (s.address() as net.AddressInfo).port }))
@@ -41,12 +54,18 @@ t.test('impostor broker: an agent sends its password to no one but a broker with
   await until(() => seen.plainConnections >= 3, 15_000, 'three attempts on the plain impostor')
   const plainBytes = Buffer.concat(seen.plain)
   t.notOk(plainBytes.includes(password), 'the plain impostor never gets the password')
-  t.ok(seen.plain.every((d) => d[0] === 0x16), 'it gets TLS handshakes only (no MQTT CONNECT)')
+  t.ok(
+    seen.plain.every((d) => d[0] === 0x16),
+    'it gets TLS handshakes only (no MQTT CONNECT)',
+  )
 
   at(fake)
   await until(() => seen.tlsAttempts >= 3, 15_000, 'three attempts on the TLS impostor')
   t.same(seen.tls, [], 'the TLS impostor (another CA) gets no application data at all')
-  t.ok(lines.some((l) => /certificate/.test(l)), 'the agent logs the certificate failure')
+  t.ok(
+    lines.some((l) => /certificate/.test(l)),
+    'the agent logs the certificate failure',
+  )
   t.notOk(lines.join('\n').includes(password), 'no secret in the agent log')
 
   // The control: the real broker (the pinned CA) gets the agent at once.
@@ -85,15 +104,34 @@ t.test('upgrade: a bootstrap without the broker CA gets it at the next server st
   const second = await start()
   running = second
   t.equal((JSON.parse(readFileSync(bootFile, 'utf8')) as AgentBootstrap).mqtt.ca, ca, 'the bootstrap now pins the same CA')
-  t.ok(logs.some((l) => l.includes(`instance ${id}: broker CA pinned in the bootstrap, restarting its agent`)), 'logged')
-  await until(() => {
-    // agent.pid is absent between the old agent's exit and the new one's start.
-    let pid = 0
-    try { pid = Number(readFileSync(join(dataDir, 'instances', id, 'agent.pid'), 'utf8').trim()) } catch { /* not yet */ }
-    return pid > 0 && pid !== oldPid
-  }, 20_000, 'a new agent')
+  t.ok(
+    logs.some((l) => l.includes(`instance ${id}: broker CA pinned in the bootstrap, restarting its agent`)),
+    'logged',
+  )
+  await until(
+    () => {
+      // agent.pid is absent between the old agent's exit and the new one's start.
+      let pid = 0
+      try {
+        pid = Number(readFileSync(join(dataDir, 'instances', id, 'agent.pid'), 'utf8').trim())
+      } catch {
+        /* not yet */
+      }
+      return pid > 0 && pid !== oldPid
+    },
+    20_000,
+    'a new agent',
+  )
   // A call sent before the new agent subscribed is lost (a new broker holds no session for it): ask until it answers.
-  await until(() => second.server.lab.rpc.call(id, 'rpc_ping', {}, 2000).then(() => true, () => false), 30_000, 'an answer from the restarted agent')
+  await until(
+    () =>
+      second.server.lab.rpc.call(id, 'rpc_ping', {}, 2000).then(
+        () => true,
+        () => false,
+      ),
+    30_000,
+    'an answer from the restarted agent',
+  )
   t.pass('the restarted agent answers over TLS')
   t.equal(logs.filter((l) => l.includes(`instance ${id}: agent not running`)).length, 0, 'started once, not again by the start-up sweep')
   const shown = await runMain(['instance', 'show', id, '-f', 'value', '-c', 'status'], env)

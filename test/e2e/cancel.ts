@@ -26,13 +26,25 @@ t.test('Ctrl-C during instance create --wait', async (t) => {
   const server = await startServerProcess(t, join(dir, 'lab'))
   const session = `trove-cancel-${process.pid}`
   tmux('new-session', '-d', '-s', session, '-x', '140', '-y', '30', 'bash --norc --noprofile')
-  t.teardown(() => { try { tmux('kill-session', '-t', session) } catch { /* gone */ } })
+  t.teardown(() => {
+    try {
+      tmux('kill-session', '-t', session)
+    } catch {
+      /* gone */
+    }
+  })
   const env = `env -u NODE_OPTIONS OS_CLIENT_CONFIG_FILE=${server.cloudsFile} OS_CLOUD=trove-lab`
   tmux('send-keys', '-t', session, `${env} ${process.execPath} ${TROVE} instance create cx-db --flavor 1 --size 1 --datastore mariadb --wait; echo "EXIT=$?"`, 'Enter')
   await screenMatching(session, /instance cx-db \([0-9a-f-]{36}\) BUILD/)
   // The server paused: the build cannot finish first, and the CLI's long poll hangs in flight.
   process.kill(server.child.pid!, 'SIGSTOP')
-  t.teardown(() => { try { process.kill(server.child.pid!, 'SIGCONT') } catch { /* gone */ } })
+  t.teardown(() => {
+    try {
+      process.kill(server.child.pid!, 'SIGCONT')
+    } catch {
+      /* gone */
+    }
+  })
   tmux('send-keys', '-t', session, 'C-c')
   // Well under the long poll's length: the request in flight does not hold the process.
   const screen = await screenMatching(session, /EXIT=\d+/, 10_000)

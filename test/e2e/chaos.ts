@@ -23,10 +23,18 @@ const LONG = process.env.CHAOS === 'long'
 const ROUNDS = LONG ? Number(process.env.CHAOS_ROUNDS ?? 3) : 1
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
 /** Like sleep, but does not keep the process alive (a race's deadline). */
-const deadline = (ms: number) => new Promise<void>((r) => { setTimeout(r, ms).unref() })
+const deadline = (ms: number) =>
+  new Promise<void>((r) => {
+    setTimeout(r, ms).unref()
+  })
 const redis = (await detectEngines()).find((e) => e.manager === 'redis')
 
-interface Server { child: ChildProcess; url: string; out: () => string; exited: Promise<{ code: number | null; signal: string | null }> }
+interface Server {
+  child: ChildProcess
+  url: string
+  out: () => string
+  exited: Promise<{ code: number | null; signal: string | null }>
+}
 
 /** `trove server` as a child process; `extra` adds environment (the crash point). */
 function startServer(t: Test, dataDir: string, extra: Record<string, string> = {}): Promise<Server> {
@@ -42,8 +50,15 @@ function startServer(t: Test, dataDir: string, extra: Record<string, string> = {
     }
     child.stdout.on('data', onData)
     child.stderr.on('data', onData)
-    void exited.then(({ code, signal }) => { if (!/listening on/.test(out)) fail(new Error(`server exited ${code ?? signal}: ${out}`)) })
-    t.teardown(async () => { if (child.exitCode === null && child.signalCode === null) { child.kill('SIGTERM'); await exited } })
+    void exited.then(({ code, signal }) => {
+      if (!/listening on/.test(out)) fail(new Error(`server exited ${code ?? signal}: ${out}`))
+    })
+    t.teardown(async () => {
+      if (child.exitCode === null && child.signalCode === null) {
+        child.kill('SIGTERM')
+        await exited
+      }
+    })
   })
 }
 
@@ -56,8 +71,18 @@ function clientOf(dataDir: string, cloud = 'trove-lab'): TroveClient {
   if (known) return known
   const a = parse(text).clouds[cloud].auth
   const made = new TroveClient({
-    maxRetries: 0, timeoutMs: 30_000,
-    auth: { authType: 'password', authUrl: a.auth_url, username: a.username, password: a.password, projectName: a.project_name, userDomainName: 'Default', projectDomainName: 'Default', interface: 'public' },
+    maxRetries: 0,
+    timeoutMs: 30_000,
+    auth: {
+      authType: 'password',
+      authUrl: a.auth_url,
+      username: a.username,
+      password: a.password,
+      projectName: a.project_name,
+      userDomainName: 'Default',
+      projectDomainName: 'Default',
+      interface: 'public',
+    },
   })
   clients.set(key, made)
   return made
@@ -67,14 +92,24 @@ function clientOf(dataDir: string, cloud = 'trove-lab'): TroveClient {
 async function until(probe: () => Promise<boolean> | boolean, ms: number, what: string): Promise<number> {
   const start = Date.now()
   for (;;) {
-    try { if (await probe()) return Date.now() - start } catch { /* not yet */ }
+    try {
+      if (await probe()) return Date.now() - start
+    } catch {
+      /* not yet */
+    }
     if (Date.now() - start > ms) throw new Error(`timed out after ${ms} ms waiting for ${what}`)
     await sleep(200)
   }
 }
 
 const instanceDir = (dataDir: string, id: string) => join(dataDir, 'instances', id)
-const pidIn = (file: string) => { try { return Number(readFileSync(file, 'utf8').trim()) || undefined } catch { return undefined } }
+const pidIn = (file: string) => {
+  try {
+    return Number(readFileSync(file, 'utf8').trim()) || undefined
+  } catch {
+    return undefined
+  }
+}
 const agentPid = (dataDir: string, id: string) => pidIn(join(instanceDir(dataDir, id), 'agent.pid'))
 const enginePid = (dataDir: string, id: string) => pidIn(join(instanceDir(dataDir, id), 'run/redis.pid'))
 
@@ -82,7 +117,9 @@ const enginePid = (dataDir: string, id: string) => pidIn(join(instanceDir(dataDi
 function redisCli(dataDir: string, id: string, ...args: string[]): string {
   const dir = instanceDir(dataDir, id)
   const r = spawnSync('redis-cli', ['-s', join(dir, 'run/redis.sock'), '--raw', ...args], {
-    encoding: 'utf8', timeout: 10_000, env: { PATH: process.env.PATH, REDISCLI_AUTH: readFileSync(join(dir, 'conf/admin.secret'), 'utf8').trim() },
+    encoding: 'utf8',
+    timeout: 10_000,
+    env: { PATH: process.env.PATH, REDISCLI_AUTH: readFileSync(join(dir, 'conf/admin.secret'), 'utf8').trim() },
   })
   return `${r.stdout ?? ''}${r.stderr ?? ''}`.trim()
 }
@@ -98,7 +135,13 @@ function leftovers(dataDir: string, id: string, address: string | undefined): st
   if (existsSync(dir)) found.push(`directory ${dir}`)
   const procs = processesUnder(dir)
   if (procs.length) found.push(`processes ${procs.join(' ')}`)
-  if (address) { try { if (readFileSync(join(CLAIM_DIR, address), 'utf8') === dir) found.push(`claim ${address}`) } catch { /* released */ } }
+  if (address) {
+    try {
+      if (readFileSync(join(CLAIM_DIR, address), 'utf8') === dir) found.push(`claim ${address}`)
+    } catch {
+      /* released */
+    }
+  }
   for (const g of instanceGroupDirs(id)) if (existsSync(g)) found.push(`cgroup ${g}`)
   return found
 }
@@ -121,10 +164,15 @@ t.test('chaos: the server killed at every recorded step of create, restart, rebo
     server = await startServer(t, dataDir)
   }
   const c = () => clientOf(dataDir)
-  const waitStatus = async (name: string, want: string, ms = 90_000) => until(async () => {
-    const i = await byName(c(), name)
-    return i?.status === want
-  }, ms, `${name} ${want}`)
+  const waitStatus = async (name: string, want: string, ms = 90_000) =>
+    until(
+      async () => {
+        const i = await byName(c(), name)
+        return i?.status === want
+      },
+      ms,
+      `${name} ${want}`,
+    )
 
   for (let round = 0; round < ROUNDS; round++) {
     const names = ['start', 'launch', 'wait'].map((s) => `cx${round}-${s}`)
@@ -169,7 +217,9 @@ t.test('chaos: the server killed at every recorded step of create, restart, rebo
       await server.child.kill('SIGTERM')
       await server.exited
       server = await startServer(t, dataDir)
-      const pending = c().instances.create({ name, flavorRef: '1', volume: { size: 1 }, datastore: { type: 'redis' } }).catch((e: Error) => e)
+      const pending = c()
+        .instances.create({ name, flavorRef: '1', volume: { size: 1 }, datastore: { type: 'redis' } })
+        .catch((e: Error) => e)
       await sleep(Math.floor(Math.random() * 1500))
       server.child.kill('SIGKILL')
       await server.exited
@@ -184,7 +234,11 @@ t.test('chaos: the server killed at every recorded step of create, restart, rebo
     }
 
     // Delete: killed at each step; the instance is gone for good and leaves nothing behind.
-    const deletions: Array<[string, string]> = [['start', names[0]!], ['stop', names[1]!], ['destroy', names[2]!]]
+    const deletions: Array<[string, string]> = [
+      ['start', names[0]!],
+      ['stop', names[1]!],
+      ['destroy', names[2]!],
+    ]
     for (const [step, name] of deletions) {
       const { id, ip } = created.get(name)!
       await crashAt(`delete_instance:${step}`, (cl) => cl.instances.delete(id))
@@ -194,7 +248,10 @@ t.test('chaos: the server killed at every recorded step of create, restart, rebo
       created.delete(name)
     }
   }
-  for (const [name, { id }] of created) await c().instances.delete(id).then(() => until(async () => !(await byName(c(), name)), 60_000, 'deleted'))
+  for (const [name, { id }] of created)
+    await c()
+      .instances.delete(id)
+      .then(() => until(async () => !(await byName(c(), name)), 60_000, 'deleted'))
   t.same(readdirSync(join(dataDir, 'instances')), [], 'no instance directory left')
   t.notMatch(server.out(), /error \S+ (GET|POST|PUT|PATCH|DELETE) /, 'no request ended in a 500')
 })
@@ -219,13 +276,21 @@ t.test('chaos: the server killed mid backup, restore, resize, replica create and
     const death = await Promise.race([server.exited, deadline(90_000).then(() => undefined)])
     const outcome = await done
     t.equal(death?.signal, 'SIGKILL', `${point}: the server died there${death ? '' : ` (the request ended: ${outcome instanceof Error ? outcome.message : 'ok'})`}`)
-    if (!death) { server.child.kill('SIGKILL'); await server.exited }
+    if (!death) {
+      server.child.kill('SIGKILL')
+      await server.exited
+    }
     server = await startServer(t, dataDir)
   }
-  const settled = (id: string, ms = 90_000) => until(async () => {
-    const i = await c().instances.get(id)
-    return ['ACTIVE', 'ERROR'].includes(i.status)
-  }, ms, `${id} ACTIVE or ERROR`)
+  const settled = (id: string, ms = 90_000) =>
+    until(
+      async () => {
+        const i = await c().instances.get(id)
+        return ['ACTIVE', 'ERROR'].includes(i.status)
+      },
+      ms,
+      `${id} ACTIVE or ERROR`,
+    )
   const create = async (name: string, extra: Record<string, unknown> = {}) => {
     const inst = await c().instances.create({ name, flavorRef: '1', volume: { size: 1 }, datastore: { type: 'redis' }, ...extra })
     await until(async () => (await c().instances.get(inst.id)).status === 'ACTIVE', 90_000, `${name} ACTIVE`)
@@ -254,9 +319,14 @@ t.test('chaos: the server killed mid backup, restore, resize, replica create and
   let restorable: string | undefined
   for (const step of points.backup) {
     let backupId = ''
-    await crashAt(`create_backup:${step}`, async (cl) => { backupId = (await cl.backups.create({ name: `b-${step}`, instance: src })).id })
+    await crashAt(`create_backup:${step}`, async (cl) => {
+      backupId = (await cl.backups.create({ name: `b-${step}`, instance: src })).id
+    })
     const found = (await c().backups.page({ limit: 100 })).items.find((b) => b.name === `b-${step}`)
-    if (!found) { t.pass(`backup killed at ${step} before its row was written: no backup`); continue }
+    if (!found) {
+      t.pass(`backup killed at ${step} before its row was written: no backup`)
+      continue
+    }
     backupId = found.id
     const ms = await until(async () => ['COMPLETED', 'FAILED'].includes((await c().backups.get(backupId)).status), 120_000, `backup ${step} ended`)
     const status = (await c().backups.get(backupId)).status
@@ -277,7 +347,10 @@ t.test('chaos: the server killed mid backup, restore, resize, replica create and
     const name = `fx-rs-${step}`
     await crashAt(`create_instance:${step}`, (cl) => cl.instances.create({ name, flavorRef: '1', volume: { size: 1 }, datastore: { type: 'redis' }, restorePoint: { backupRef: restorable! } }))
     const got = await byName(c(), name)
-    if (!got) { t.pass(`restore killed at ${step} before its row was written`); continue }
+    if (!got) {
+      t.pass(`restore killed at ${step} before its row was written`)
+      continue
+    }
     const ms = await settled(got.id)
     const inst = await c().instances.get(got.id)
     t.equal(inst.status, 'ACTIVE', `restore killed at ${step}: ${inst.status} ${ms} ms after the restart`)
@@ -290,7 +363,14 @@ t.test('chaos: the server killed mid backup, restore, resize, replica create and
   for (const step of points.resize) {
     const want = flavor === '1' ? '2' : '1'
     await crashAt(`resize_flavor:${step}`, (cl) => cl.instances.resizeFlavor(src, want))
-    const ms = await until(async () => { const i = await c().instances.get(src); return i.status === 'ACTIVE' || i.status === 'ERROR' }, 120_000, 'resized')
+    const ms = await until(
+      async () => {
+        const i = await c().instances.get(src)
+        return i.status === 'ACTIVE' || i.status === 'ERROR'
+      },
+      120_000,
+      'resized',
+    )
     const inst = await c().instances.get(src)
     t.equal(inst.status, 'ACTIVE', `resize killed at ${step}: ${inst.status} ${ms} ms after the restart`)
     const now = String((inst.flavor as { id?: string } | undefined)?.id ?? '')
@@ -307,14 +387,20 @@ t.test('chaos: the server killed mid backup, restore, resize, replica create and
     const name = `fx-rp-${step}`
     await crashAt(`create_instance:${step}`, (cl) => cl.instances.create({ name, replica_of: src }))
     const got = await byName(c(), name)
-    if (!got) { t.pass(`replica create killed at ${step} before its row was written`); continue }
+    if (!got) {
+      t.pass(`replica create killed at ${step} before its row was written`)
+      continue
+    }
     const ms = await settled(got.id)
     const inst = await c().instances.get(got.id)
     t.equal(inst.status, 'ACTIVE', `replica create killed at ${step}: ${inst.status} ${ms} ms after the restart`)
     t.equal(inst.replica_of?.id, src, 'replica_of the source')
     replicas.push(got.id)
   }
-  if (!replicas.length) { t.fail('no replica was created'); return }
+  if (!replicas.length) {
+    t.fail('no replica was created')
+    return
+  }
   const set = async (primary: string, members: string[], tag: string) => {
     const shown = await c().request<{ instance: Record<string, any> }>('GET', `/instances/${primary}`)
     t.notOk(shown.body.instance.replica_of, `${tag}: the primary is no replica`)
@@ -335,7 +421,17 @@ t.test('chaos: the server killed mid backup, restore, resize, replica create and
   let primary = src
   let members = replicas
   const promoteSteps = LONG
-    ? (cand: string, others: string[]) => ['start', 'read_only', 'catch_up', 'detach', 'enable_as_master', 'writable', ...others.filter((r) => r !== cand).map((r) => `replica:${r}`), 'old_primary', 'finish']
+    ? (cand: string, others: string[]) => [
+        'start',
+        'read_only',
+        'catch_up',
+        'detach',
+        'enable_as_master',
+        'writable',
+        ...others.filter((r) => r !== cand).map((r) => `replica:${r}`),
+        'old_primary',
+        'finish',
+      ]
     : () => ['enable_as_master']
   for (let round = 0; ; round++) {
     const candidate = members[round % members.length]!
@@ -343,10 +439,14 @@ t.test('chaos: the server killed mid backup, restore, resize, replica create and
     const step = steps[round]
     if (!step) break
     await crashAt(`promote_to_replica_source:${step}`, (cl) => cl.instances.promoteToReplicaSource(candidate))
-    const ms = await until(async () => {
-      const all = await Promise.all([primary, ...members].map((id) => c().instances.get(id)))
-      return all.every((i) => i.status === 'ACTIVE' || i.status === 'ERROR')
-    }, 120_000, 'promote ended')
+    const ms = await until(
+      async () => {
+        const all = await Promise.all([primary, ...members].map((id) => c().instances.get(id)))
+        return all.every((i) => i.status === 'ACTIVE' || i.status === 'ERROR')
+      },
+      120_000,
+      'promote ended',
+    )
     const st = (await c().instances.get(candidate)).status
     t.equal(st, 'ACTIVE', `promote killed at ${step}: ${st} ${ms} ms after the restart`)
     members = [primary, ...members.filter((m) => m !== candidate)]
@@ -361,10 +461,20 @@ t.test('chaos: the server killed mid backup, restore, resize, replica create and
       const member = members.pop()
       if (!member) break
       await crashAt(`detach_replica:${step}`, (cl) => cl.instances.detachReplica(member))
-      const ms = await until(async () => { const i = await c().instances.get(member); return i.status === 'ACTIVE' && !i.replica_of }, 60_000, 'detached')
+      const ms = await until(
+        async () => {
+          const i = await c().instances.get(member)
+          return i.status === 'ACTIVE' && !i.replica_of
+        },
+        60_000,
+        'detached',
+      )
       t.pass(`detach killed at ${step}: ACTIVE and standalone ${ms} ms after the restart`)
       const shown = await c().request<{ instance: Record<string, any> }>('GET', `/instances/${primary}`)
-      t.notOk(((shown.body.instance.replicas ?? []) as Array<{ id: string }>).some((r) => r.id === member), 'the primary no longer lists it')
+      t.notOk(
+        ((shown.body.instance.replicas ?? []) as Array<{ id: string }>).some((r) => r.id === member),
+        'the primary no longer lists it',
+      )
       t.same(missing(member, before), [], 'the detached instance kept the rows')
       t.equal(redisCli(dataDir, member, 'SET', 'detached:key', 'w'), 'OK', 'and takes writes')
       await c().instances.delete(member)
@@ -379,7 +489,12 @@ t.test('chaos: the server killed mid backup, restore, resize, replica create and
   const group = await c().configurations.create({ name: 'fx-lru', values: { 'maxmemory-policy': 'allkeys-lru' }, datastore: { type: 'redis' } })
   const defaultPolicy = policy(primary)
   for (const delay of LONG ? [-1, 0, 2, 5, 10, 20] : [-1]) {
-    const attach = c().configurations.attach(primary, group.id).then(() => 'answered', (e: Error) => e.message)
+    const attach = c()
+      .configurations.attach(primary, group.id)
+      .then(
+        () => 'answered',
+        (e: Error) => e.message,
+      )
     if (delay >= 0) await sleep(delay)
     else await attach
     server.child.kill('SIGKILL')
@@ -422,11 +537,13 @@ t.test('chaos: killed agents and engines come back; the server killed under traf
   let server = await startServer(t, dataDir)
   const c = () => clientOf(dataDir)
   const names = LONG ? ['ka', 'kb', 'kc'] : ['ka', 'kb']
-  const ids = await Promise.all(names.map(async (name) => {
-    const inst = await c().instances.create({ name, flavorRef: '1', volume: { size: 1 }, datastore: { type: 'redis' } })
-    await until(async () => (await c().instances.get(inst.id)).status === 'ACTIVE', 90_000, `${name} ACTIVE`)
-    return inst.id
-  }))
+  const ids = await Promise.all(
+    names.map(async (name) => {
+      const inst = await c().instances.create({ name, flavorRef: '1', volume: { size: 1 }, datastore: { type: 'redis' } })
+      await until(async () => (await c().instances.get(inst.id)).status === 'ACTIVE', 90_000, `${name} ACTIVE`)
+      return inst.id
+    }),
+  )
   const [a, b] = ids as [string, string]
 
   // A killed agent: started again by the server's reconciliation, re-adopting its running engine.
@@ -434,7 +551,14 @@ t.test('chaos: killed agents and engines come back; the server killed under traf
     const engine = enginePid(dataDir, a)!
     const agent = agentPid(dataDir, a)!
     process.kill(agent, 'SIGKILL')
-    const ms = await until(() => { const p = agentPid(dataDir, a); return p !== undefined && p !== agent && isAlive(p) }, 30_000, 'a new agent')
+    const ms = await until(
+      () => {
+        const p = agentPid(dataDir, a)
+        return p !== undefined && p !== agent && isAlive(p)
+      },
+      30_000,
+      'a new agent',
+    )
     await until(async () => (await c().instances.get(a)).operating_status === 'HEALTHY', 30_000, 'HEALTHY')
     t.ok(ms < 30_000, `killed agent back in ${ms} ms (< 30 s)`)
     t.equal(enginePid(dataDir, a), engine, 'the new agent adopted the running engine (same pid)')
@@ -449,7 +573,14 @@ t.test('chaos: killed agents and engines come back; the server killed under traf
     const engine = enginePid(dataDir, b)!
     const killed = Date.now()
     process.kill(engine, 'SIGKILL')
-    await until(() => { const p = enginePid(dataDir, b); return p !== undefined && p !== engine && redisCli(dataDir, b, 'PING') === 'PONG' }, 30_000, 'the engine back')
+    await until(
+      () => {
+        const p = enginePid(dataDir, b)
+        return p !== undefined && p !== engine && redisCli(dataDir, b, 'PING') === 'PONG'
+      },
+      30_000,
+      'the engine back',
+    )
     const ms = Date.now() - killed
     t.equal(redisCli(dataDir, b, 'GET', 'chaos:engine'), 'kept', `killed engine back in ${ms} ms with its data`)
     await until(async () => (await c().instances.get(b)).operating_status === 'HEALTHY', 30_000, 'HEALTHY again')
@@ -500,7 +631,11 @@ t.test('chaos: a full volume is reported clearly and recovers when space is free
   const dataDir = join(root, 'lab')
   mkdirSync(dataDir, { mode: 0o711 })
   const mounted = spawnSync('mount', ['-t', 'tmpfs', '-o', 'size=48m,mode=0711', 'tmpfs', dataDir]).status === 0
-  if (!mounted) { rmSync(root, { recursive: true, force: true }); t.comment('cannot mount a tmpfs here: not checked'); return }
+  if (!mounted) {
+    rmSync(root, { recursive: true, force: true })
+    t.comment('cannot mount a tmpfs here: not checked')
+    return
+  }
   t.teardown(async () => {
     await killEverythingUnder(root)
     spawnSync('umount', ['-l', dataDir])
@@ -526,7 +661,9 @@ t.test('chaos: a full volume is reported clearly and recovers when space is free
   t.ok(['ACTIVE', 'ERROR'].includes(shown.body.instance.status), 'a clear state')
   const listed = await c().request('GET', '/instances')
   t.equal(listed.status, 200, 'list answers')
-  const refused = await c().request('POST', '/instances', { body: { instance: { name: 'no-room', flavorRef: '1', volume: { size: 1 }, datastore: { type: 'redis' } } } }).catch((e: { status?: number }) => e)
+  const refused = await c()
+    .request('POST', '/instances', { body: { instance: { name: 'no-room', flavorRef: '1', volume: { size: 1 }, datastore: { type: 'redis' } } } })
+    .catch((e: { status?: number }) => e)
   t.equal((refused as { status?: number }).status, 503, 'a create on a full disk: 503 with Retry-After, never a 500')
 
   // Free the space: everything works again.
@@ -534,7 +671,14 @@ t.test('chaos: a full volume is reported clearly and recovers when space is free
   rmSync(`${filler}.2`, { force: true })
   await until(() => redisCli(dataDir, inst.id, 'SAVE') === 'OK', 30_000, 'SAVE works again')
   t.equal(redisCli(dataDir, inst.id, 'SET', 'after', 'freed'), 'OK', 'writes work again')
-  await until(async () => { const i = await c().instances.get(inst.id); return i.status === 'ACTIVE' && i.operating_status === 'HEALTHY' }, 30_000, 'ACTIVE and HEALTHY')
+  await until(
+    async () => {
+      const i = await c().instances.get(inst.id)
+      return i.status === 'ACTIVE' && i.operating_status === 'HEALTHY'
+    },
+    30_000,
+    'ACTIVE and HEALTHY',
+  )
   t.pass('ACTIVE and HEALTHY after the space was freed')
   for (const i of (await c().instances.page({ limit: 100 })).items) await c().instances.delete(i.id)
   await until(async () => (await c().instances.page({ limit: 100 })).items.length === 0, 60_000, 'deleted')

@@ -16,7 +16,11 @@ function sql(engine: string, ip: string, input: string, password = 'Pw-one-1'): 
   const r =
     engine === 'mariadb'
       ? spawnSync('mariadb', ['--no-defaults', '-h', ip, '-P', '3306', '-u', 'u1', '-N', '-B', 'd1'], { input, encoding: 'utf8', env: { ...process.env, MYSQL_PWD: password } })
-      : spawnSync(PSQL, ['-X', '-q', '-At', '-v', 'ON_ERROR_STOP=1', '-h', ip, '-p', '5432', '-U', 'u1', '-d', 'd1'], { input, encoding: 'utf8', env: { ...process.env, PGPASSWORD: password, PGCONNECT_TIMEOUT: '5' } })
+      : spawnSync(PSQL, ['-X', '-q', '-At', '-v', 'ON_ERROR_STOP=1', '-h', ip, '-p', '5432', '-U', 'u1', '-d', 'd1'], {
+          input,
+          encoding: 'utf8',
+          env: { ...process.env, PGPASSWORD: password, PGCONNECT_TIMEOUT: '5' },
+        })
   return { out: (r.stdout ?? '').trim(), err: (r.stderr ?? '').trim(), code: r.status ?? -1 }
 }
 
@@ -97,7 +101,10 @@ t.test('combined flows on real engines', async (t) => {
       const reps = await cli('instance', 'create', 'p2-rep', '--replica-of', 'p2', '--replica-count', '2', '--wait', '--timeout', '180', '-f', 'json')
       t.equal(reps.code, 0, `two replicas (${last(reps.stderr)})`)
       const list = (await json('instance', 'list')) as Array<{ Name: string; ID: string }>
-      const replicaNames = list.map((i) => i.Name).filter((n) => n.startsWith('p2-rep')).sort()
+      const replicaNames = list
+        .map((i) => i.Name)
+        .filter((n) => n.startsWith('p2-rep'))
+        .sort()
       t.equal(replicaNames.length, 2, `two replicas listed (${replicaNames.join(',')})`)
       // --wait follows the last replica; the first may still be building.
       for (const n of replicaNames) {
@@ -109,7 +116,7 @@ t.test('combined flows on real engines', async (t) => {
         }
         t.equal(status, 'ACTIVE', `${n} ACTIVE`)
       }
-      const [a, b] = await Promise.all(replicaNames.map((n) => json('instance', 'show', n))) as Array<{ name: string; ip: string }>
+      const [a, b] = (await Promise.all(replicaNames.map((n) => json('instance', 'show', n)))) as Array<{ name: string; ip: string }>
       t.ok(await until(() => ids('postgresql', a!.ip) === '1' && ids('postgresql', b!.ip) === '1'), 'row 1 on both replicas')
       const p = await cli('instance', 'promote', a!.name, '--wait', '--timeout', '180')
       t.equal(p.code, 0, `promote --wait (${last(p.stderr)})`)

@@ -16,7 +16,10 @@ function engineValue(engine: string, ip: string, instanceDir: string, what: stri
     engine === 'mariadb'
       ? spawnSync('mariadb', ['--no-defaults', '-h', ip, '-P', '3306', '-u', 'u1', '-N', '-B', 'd1'], { input: `SELECT @@${what};`, encoding: 'utf8', env: { ...process.env, MYSQL_PWD: 'Pw-one-1' } })
       : engine === 'postgresql'
-        ? spawnSync(PSQL, ['-X', '-q', '-At', '-h', ip, '-p', '5432', '-U', 'u1', '-d', 'd1', '-c', `SHOW ${what}`], { encoding: 'utf8', env: { ...process.env, PGPASSWORD: 'Pw-one-1', PGCONNECT_TIMEOUT: '5' } })
+        ? spawnSync(PSQL, ['-X', '-q', '-At', '-h', ip, '-p', '5432', '-U', 'u1', '-d', 'd1', '-c', `SHOW ${what}`], {
+            encoding: 'utf8',
+            env: { ...process.env, PGPASSWORD: 'Pw-one-1', PGCONNECT_TIMEOUT: '5' },
+          })
         : spawnSync('redis-cli', ['-s', join(instanceDir, 'run/redis.sock'), '--raw', 'CONFIG', 'GET', what], {
             encoding: 'utf8',
             env: { ...process.env, REDISCLI_AUTH: readFileSync(join(instanceDir, 'conf/admin.secret'), 'utf8').trim() },
@@ -102,7 +105,28 @@ t.test('attach/detach configuration groups to MariaDB, PostgreSQL and Redis with
     t.equal(live(), before, `${e.engine}: ${e.key} back to ${before}`)
 
     // A group given at create: its values are in the engine's config before its first start.
-    const c = await runCli(['instance', 'create', `c-${e.engine}`, '--flavor', 'm1.tiny', '--size', '1', '--datastore', e.engine, ...extra, '--configuration', `cfg-${e.engine}`, '--wait', '--timeout', '120', '-f', 'json'], server.env)
+    const c = await runCli(
+      [
+        'instance',
+        'create',
+        `c-${e.engine}`,
+        '--flavor',
+        'm1.tiny',
+        '--size',
+        '1',
+        '--datastore',
+        e.engine,
+        ...extra,
+        '--configuration',
+        `cfg-${e.engine}`,
+        '--wait',
+        '--timeout',
+        '120',
+        '-f',
+        'json',
+      ],
+      server.env,
+    )
     t.equal(c.code, 0, `${e.engine}: create --configuration --wait (${c.stderr.trim().split('\n').pop()})`)
     const created = JSON.parse(c.stdout) as { id: string; ip: string; status: string }
     t.equal(created.status, 'ACTIVE', `${e.engine}: ACTIVE, no restart needed`)

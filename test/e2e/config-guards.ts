@@ -16,8 +16,18 @@ t.test('bad configuration values against real engines: refused, nothing half-app
   const server = await startServerProcess(t, dataDir)
   const a = parse(readFileSync(server.cloudsFile, 'utf8')).clouds['trove-lab'].auth
   const client = new TroveClient({
-    maxRetries: 0, timeoutMs: 120_000,
-    auth: { authType: 'password', authUrl: a.auth_url, username: a.username, password: a.password, projectName: a.project_name, userDomainName: 'Default', projectDomainName: 'Default', interface: 'public' },
+    maxRetries: 0,
+    timeoutMs: 120_000,
+    auth: {
+      authType: 'password',
+      authUrl: a.auth_url,
+      username: a.username,
+      password: a.password,
+      projectName: a.project_name,
+      userDomainName: 'Default',
+      projectDomainName: 'Default',
+      interface: 'public',
+    },
   })
   const trove = (...args: string[]) => runCli(args, server.env)
   const waitStatus = async (id: string, want: string, ms = 120_000): Promise<string> => {
@@ -37,7 +47,10 @@ t.test('bad configuration values against real engines: refused, nothing half-app
   }
   const overridesFile = (id: string) => readFileSync(join(dataDir, 'instances', id, 'conf', 'overrides.conf'), 'utf8')
   const refusal = async (p: Promise<unknown>): Promise<{ status?: number; message: string }> =>
-    p.then(() => ({ message: 'accepted' }), (e: { status?: number; message: string }) => ({ status: e.status, message: e.message }))
+    p.then(
+      () => ({ message: 'accepted' }),
+      (e: { status?: number; message: string }) => ({ status: e.status, message: e.message }),
+    )
 
   async function guarded(t: Test, engine: string, good: Record<string, unknown>, upFront: Record<string, unknown>, engineRefuses: Record<string, unknown>, reason: RegExp): Promise<void> {
     const id = await create(engine)
@@ -76,7 +89,11 @@ t.test('bad configuration values against real engines: refused, nothing half-app
   }
 
   await Promise.all([
-    t.test('redis', (t) => guarded(t, 'redis', { 'notify-keyspace-events': 'Kx' }, { 'notify-keyspace-events': 'K"' }, { 'notify-keyspace-events': 'KQ' }, /Invalid event class character|notify-keyspace-events/)),
-    t.test('postgresql', (t) => guarded(t, 'postgresql', { work_mem: '4MB' }, { search_path: 'public\\' }, { timezone: 'Nowhere/Bogus' }, /PostgreSQL refuses the configuration: invalid value for parameter "TimeZone"/)),
+    t.test('redis', (t) =>
+      guarded(t, 'redis', { 'notify-keyspace-events': 'Kx' }, { 'notify-keyspace-events': 'K"' }, { 'notify-keyspace-events': 'KQ' }, /Invalid event class character|notify-keyspace-events/),
+    ),
+    t.test('postgresql', (t) =>
+      guarded(t, 'postgresql', { work_mem: '4MB' }, { search_path: 'public\\' }, { timezone: 'Nowhere/Bogus' }, /PostgreSQL refuses the configuration: invalid value for parameter "TimeZone"/),
+    ),
   ])
 })

@@ -27,13 +27,27 @@ t.test('the real openstack client manages configuration groups and reads paramet
   }
 
   const [version] = await json('datastore', 'version', 'list', 'mariadb')
-  const created = await json('database', 'configuration', 'create', 'cfg-e2e', '{"max_connections": 150, "long_query_time": 2.5}',
-    '--datastore', 'mariadb', '--datastore-version', version.Name, '--description', 'e2e group')
+  const created = await json(
+    'database',
+    'configuration',
+    'create',
+    'cfg-e2e',
+    '{"max_connections": 150, "long_query_time": 2.5}',
+    '--datastore',
+    'mariadb',
+    '--datastore-version',
+    version.Name,
+    '--description',
+    'e2e group',
+  )
   t.match(created, { name: 'cfg-e2e', description: 'e2e group', datastore_name: 'mariadb', datastore_version_name: version.Name, datastore_version_number: version.Version, instance_count: 0 })
   t.same(JSON.parse(created.values), { max_connections: 150, long_query_time: 2.5 }, 'create shows the values')
 
   const list = await json('database', 'configuration', 'list')
-  t.same(list.map((c: Record<string, string>) => [c.ID, c.Name, c.Description, c['Datastore Name'], c['Datastore Version Name']]), [[created.id, 'cfg-e2e', 'e2e group', 'mariadb', version.Name]])
+  t.same(
+    list.map((c: Record<string, string>) => [c.ID, c.Name, c.Description, c['Datastore Name'], c['Datastore Version Name']]),
+    [[created.id, 'cfg-e2e', 'e2e group', 'mariadb', version.Name]],
+  )
 
   const shown = await json('database', 'configuration', 'show', 'cfg-e2e')
   t.equal(shown.id, created.id, 'show finds the group by name')
@@ -45,12 +59,16 @@ t.test('the real openstack client manages configuration groups and reads paramet
 
   const refused = await os('database', 'configuration', 'create', 'bad', '{"max_connections": "lots"}', '--datastore', 'mariadb', '--datastore-version', version.Name)
   t.equal(refused.code, 1, 'an invalid value fails')
-  t.equal(refused.stderr.trim(), 'The value provided for the configuration parameter max_connections is not of type integer. (HTTP 422)', 'with the server\'s message')
+  t.equal(refused.stderr.trim(), 'The value provided for the configuration parameter max_connections is not of type integer. (HTTP 422)', "with the server's message")
 
   const params = await json('database', 'configuration', 'parameter', 'list', version.ID)
   t.equal(params.length, rulesFor('mariadb').length, 'parameter list by version id')
   t.same(Object.keys(params[0]), ['Name', 'Type', 'Min Size', 'Max Size', 'Restart Required'])
-  t.same(params.find((p: Record<string, unknown>) => p.Name === 'autocommit'), { Name: 'autocommit', Type: 'integer', 'Min Size': '-', 'Max Size': 1, 'Restart Required': false }, 'a minimum of 0 shows as -')
+  t.same(
+    params.find((p: Record<string, unknown>) => p.Name === 'autocommit'),
+    { Name: 'autocommit', Type: 'integer', 'Min Size': '-', 'Max Size': 1, 'Restart Required': false },
+    'a minimum of 0 shows as -',
+  )
   t.same(await json('database', 'configuration', 'parameter', 'list', version.Name, '--datastore', 'mariadb'), params, 'parameter list by datastore and version name')
 
   const shownParam = await json('database', 'configuration', 'parameter', 'show', version.ID, 'max_connections')

@@ -36,7 +36,13 @@ t.test('instance connect reaches mariadb, postgresql and redis on a terminal', a
 
   const session = `trove-connect-${process.pid}`
   tmux('new-session', '-d', '-s', session, '-x', '120', '-y', '40', 'bash --norc --noprofile')
-  t.teardown(() => { try { tmux('kill-session', '-t', session) } catch { /* gone */ } })
+  t.teardown(() => {
+    try {
+      tmux('kill-session', '-t', session)
+    } catch {
+      /* gone */
+    }
+  })
   const shellEnv = `env -u NODE_OPTIONS -u MYSQL_PWD -u PGPASSWORD -u REDISCLI_AUTH OS_CLIENT_CONFIG_FILE=${server.cloudsFile} OS_CLOUD=trove-lab`
 
   for (const e of engines) {

@@ -6,7 +6,10 @@ import { promisify } from 'node:util'
 import { labEnv, runCli, startServerProcess, tempDir } from '../helpers/lab.js'
 
 const exec = promisify(execFile)
-const hasOpenstack = await exec('openstack', ['--version']).then(() => true, () => false)
+const hasOpenstack = await exec('openstack', ['--version']).then(
+  () => true,
+  () => false,
+)
 
 t.test('the real openstack CLI as admin makes a project and a user; the new user lists instances', { skip: hasOpenstack ? false : 'the openstack client is not installed' }, async (t) => {
   const dir = tempDir(t, 'ti')
@@ -27,17 +30,43 @@ t.test('the real openstack CLI as admin makes a project and a user; the new user
   t.match(user, { name: 'e2e-user', default_project_id: project.id, enabled: true })
   await asAdmin('role', 'add', '--project', 'e2e-team', '--user', 'e2e-user', 'member')
   const assignments = JSON.parse(await asAdmin('role', 'assignment', 'list', '--project', 'e2e-team', '--names', '-f', 'json')) as Array<Record<string, string>>
-  t.same(assignments.map((a) => [a.Role, a.User, a.Project]), [['member', 'e2e-user@Default', 'e2e-team@Default']], 'role assignment list --project --names')
-  t.ok((JSON.parse(await asAdmin('project', 'list', '-f', 'json')) as Array<{ Name: string }>).some((p) => p.Name === 'e2e-team'), 'project list')
+  t.same(
+    assignments.map((a) => [a.Role, a.User, a.Project]),
+    [['member', 'e2e-user@Default', 'e2e-team@Default']],
+    'role assignment list --project --names',
+  )
+  t.ok(
+    (JSON.parse(await asAdmin('project', 'list', '-f', 'json')) as Array<{ Name: string }>).some((p) => p.Name === 'e2e-team'),
+    'project list',
+  )
   t.equal((JSON.parse(await asAdmin('user', 'show', 'e2e-user', '-f', 'json')) as { id: string }).id, user.id, 'user show by name')
-  t.ok((JSON.parse(await asAdmin('role', 'list', '-f', 'json')) as Array<{ Name: string }>).some((r) => r.Name === 'member'), 'role list')
+  t.ok(
+    (JSON.parse(await asAdmin('role', 'list', '-f', 'json')) as Array<{ Name: string }>).some((r) => r.Name === 'member'),
+    'role list',
+  )
 
   // The new user's own clouds.yaml.
   const clouds = join(dir, 'e2e-clouds.yaml')
-  const write = (password: string) => writeFileSync(clouds, [
-    'clouds:', '  e2e:', '    auth:', `      auth_url: ${server.url}/identity/v3`, '      username: e2e-user', `      password: ${password}`,
-    '      project_name: e2e-team', '      user_domain_name: Default', '      project_domain_name: Default', '    region_name: RegionOne', '    interface: public', '    identity_api_version: 3', '',
-  ].join('\n'), { mode: 0o600 })
+  const write = (password: string) =>
+    writeFileSync(
+      clouds,
+      [
+        'clouds:',
+        '  e2e:',
+        '    auth:',
+        `      auth_url: ${server.url}/identity/v3`,
+        '      username: e2e-user',
+        `      password: ${password}`,
+        '      project_name: e2e-team',
+        '      user_domain_name: Default',
+        '      project_domain_name: Default',
+        '    region_name: RegionOne',
+        '    interface: public',
+        '    identity_api_version: 3',
+        '',
+      ].join('\n'),
+      { mode: 0o600 },
+    )
   write('e2e-pass-1')
   const mine = labEnv(clouds, 'e2e')
   const ours = await runCli(['instance', 'list', '-f', 'json'], mine)
@@ -54,7 +83,10 @@ t.test('the real openstack CLI as admin makes a project and a user; the new user
   await asAdmin('role', 'remove', '--project', 'e2e-team', '--user', 'e2e-user', 'member')
   await asAdmin('user', 'delete', 'e2e-user')
   await asAdmin('project', 'delete', 'e2e-team')
-  t.notOk((JSON.parse(await asAdmin('project', 'list', '-f', 'json')) as Array<{ Name: string }>).some((p) => p.Name === 'e2e-team'), 'deleted')
+  t.notOk(
+    (JSON.parse(await asAdmin('project', 'list', '-f', 'json')) as Array<{ Name: string }>).some((p) => p.Name === 'e2e-team'),
+    'deleted',
+  )
 })
 
 t.test('openstack token revoke: the token stops working at once', { skip: hasOpenstack ? false : 'the openstack client is not installed' }, async (t) => {
@@ -95,7 +127,11 @@ t.test('password guessing through the real clients: 401 ten times, then 429 with
   const wrong = { ...labEnv(server.cloudsFile, 'trove-lab'), OS_PASSWORD: 'not-the-password' }
   // Ten wrong passwords from this host (127.0.0.1) use up its failures for the minute.
   const first = await Promise.all(Array.from({ length: 10 }, () => runCli(['instance', 'list'], wrong)))
-  t.same(first.map((r) => r.code), Array(10).fill(4), 'ten authentication failures (exit 4)')
+  t.same(
+    first.map((r) => r.code),
+    Array(10).fill(4),
+    'ten authentication failures (exit 4)',
+  )
   t.match(first[0].stderr, /HTTP 401/, `401: ${first[0].stderr.trim()}`)
   const ours = await runCli(['instance', 'list'], wrong)
   t.not(ours.code, 0)

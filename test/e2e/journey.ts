@@ -15,8 +15,15 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
 /** JOURNEY_ENGINES=mariadb narrows the run (development). */
 const ENGINES = (process.env.JOURNEY_ENGINES ?? 'mariadb,postgresql,redis').split(',')
 
-interface Target { ip: string; dir: string }
-interface Login { user: string; password: string; db?: string }
+interface Target {
+  ip: string
+  dir: string
+}
+interface Login {
+  user: string
+  password: string
+  db?: string
+}
 
 /**
  * Runs SQL (or Redis commands, one a line) with the engine's own client: MariaDB and PostgreSQL over TCP
@@ -25,12 +32,24 @@ interface Login { user: string; password: string; db?: string }
 function engineRun(engine: string, at: Target, input: string, login?: Login): { out: string; err: string; code: number } {
   const r =
     engine === 'mariadb'
-      ? spawnSync('mariadb', ['--no-defaults', '-h', at.ip, '-P', '3306', '-u', login!.user, '-N', '-B', login!.db ?? 'd1'], { input, encoding: 'utf8', env: { ...process.env, MYSQL_PWD: login!.password } })
+      ? spawnSync('mariadb', ['--no-defaults', '-h', at.ip, '-P', '3306', '-u', login!.user, '-N', '-B', login!.db ?? 'd1'], {
+          input,
+          encoding: 'utf8',
+          env: { ...process.env, MYSQL_PWD: login!.password },
+        })
       : engine === 'postgresql'
-        ? spawnSync(PSQL, ['-X', '-q', '-At', '-v', 'ON_ERROR_STOP=1', '-h', at.ip, '-p', '5432', '-U', login!.user, '-d', login!.db ?? 'd1'], { input, encoding: 'utf8', env: { ...process.env, PGPASSWORD: login!.password, PGCONNECT_TIMEOUT: '5' } })
+        ? spawnSync(PSQL, ['-X', '-q', '-At', '-v', 'ON_ERROR_STOP=1', '-h', at.ip, '-p', '5432', '-U', login!.user, '-d', login!.db ?? 'd1'], {
+            input,
+            encoding: 'utf8',
+            env: { ...process.env, PGPASSWORD: login!.password, PGCONNECT_TIMEOUT: '5' },
+          })
         : login
           ? spawnSync('redis-cli', ['-h', at.ip, '-p', '6379', '--user', login.user, '--no-auth-warning'], { input, encoding: 'utf8', env: { ...process.env, REDISCLI_AUTH: login.password } })
-          : spawnSync('redis-cli', ['-s', join(at.dir, 'run/redis.sock'), '--no-auth-warning'], { input, encoding: 'utf8', env: { ...process.env, REDISCLI_AUTH: readFileSync(join(at.dir, 'conf/admin.secret'), 'utf8').trim() } })
+          : spawnSync('redis-cli', ['-s', join(at.dir, 'run/redis.sock'), '--no-auth-warning'], {
+              input,
+              encoding: 'utf8',
+              env: { ...process.env, REDISCLI_AUTH: readFileSync(join(at.dir, 'conf/admin.secret'), 'utf8').trim() },
+            })
   const out = (r.stdout ?? '').trim()
   // redis-cli exits 0 on command errors: an "(error)"/"ERR" line is a failure.
   const failed = r.status !== 0 || (engine === 'redis' && /^(\(error\) )?(ERR|NOAUTH|WRONGPASS|READONLY|NOPERM)/m.test(out))
@@ -82,20 +101,24 @@ t.test('the issue 4 journey per engine through bin/trove against one lab', { job
   const adminEnv = { ...labEnv(server.cloudsFile, 'trove-lab-admin'), HOME: dir }
   const at = (inst: { id: string; ip: string }): Target => ({ ip: inst.ip, dir: join(dataDir, 'instances', inst.id) })
 
-  await Promise.all(ENGINES.map((engine) => t.test(engine, async (t) => {
-    const t0 = Date.now()
-    const made: string[] = []
-    try {
-      await journey(t, engine, made)
-    } finally {
-      // Whatever happened, nothing of this engine is left running.
-      for (const name of made.reverse()) {
-        await runCli(['instance', 'reset', 'status', name], env).catch(() => undefined)
-        await runCli(['instance', 'delete', name, '--wait', '--timeout', '120'], env).catch(() => undefined)
-      }
-      t.comment(`${engine}: journey took ${((Date.now() - t0) / 1000).toFixed(1)} s`)
-    }
-  })))
+  await Promise.all(
+    ENGINES.map((engine) =>
+      t.test(engine, async (t) => {
+        const t0 = Date.now()
+        const made: string[] = []
+        try {
+          await journey(t, engine, made)
+        } finally {
+          // Whatever happened, nothing of this engine is left running.
+          for (const name of made.reverse()) {
+            await runCli(['instance', 'reset', 'status', name], env).catch(() => undefined)
+            await runCli(['instance', 'delete', name, '--wait', '--timeout', '120'], env).catch(() => undefined)
+          }
+          t.comment(`${engine}: journey took ${((Date.now() - t0) / 1000).toFixed(1)} s`)
+        }
+      }),
+    ),
+  )
 
   const left = await runCli(['backup', 'list', '-f', 'json'], env)
   const backups = JSON.parse(left.stdout) as Array<{ ID: string; 'Parent ID': string | null }>
@@ -104,7 +127,10 @@ t.test('the issue 4 journey per engine through bin/trove against one lab', { job
   t.same(JSON.parse((await runCli(['backup', 'list', '-f', 'json'], env)).stdout), [], 'no backups left')
   t.same(JSON.parse((await runCli(['instance', 'list', '-f', 'json'], env)).stdout), [], 'no instances left')
   const ps = spawnSync('ps', ['-eo', 'args'], { encoding: 'utf8' }).stdout
-  t.notOk(ps.split('\n').some((l) => l.includes(join(dataDir, 'instances'))), 'no engine or agent processes left')
+  t.notOk(
+    ps.split('\n').some((l) => l.includes(join(dataDir, 'instances'))),
+    'no engine or agent processes left',
+  )
   t.comment(`journey wall time ${((Date.now() - started) / 1000).toFixed(1)} s`)
 
   async function journey(t: Test, engine: string, made: string[]): Promise<void> {
@@ -152,7 +178,14 @@ t.test('the issue 4 journey per engine through bin/trove against one lab', { job
       t.not(engineRun(engine, S, 'SELECT count(*) FROM t;', { ...U2, db: 'd1' }).code, 0, 'u2 (no grant on d1) is refused on d1')
       t.not(engineRun(engine, S, 'SELECT count(*) FROM t2;', { ...U1, db: 'd2' }).code, 0, 'u1 (no grant on d2) is refused on d2')
       t.same(names(await cli('db list', ['db', 'list', src])), ['d1', 'd2'], 'db list: d1 d2')
-      t.same((await cli('user list', ['user', 'list', src])).map((u: { Name: string; Databases: string }) => [u.Name, u.Databases]), [['u1', 'd1'], ['u2', 'd2']], 'user list: u1 on d1, u2 on d2')
+      t.same(
+        (await cli('user list', ['user', 'list', src])).map((u: { Name: string; Databases: string }) => [u.Name, u.Databases]),
+        [
+          ['u1', 'd1'],
+          ['u2', 'd2'],
+        ],
+        'user list: u1 on d1, u2 on d2',
+      )
     }
 
     // 4. A configuration group with the connection limit, read back from the engine.
@@ -174,7 +207,17 @@ t.test('the issue 4 journey per engine through bin/trove against one lab', { job
     const full = await cli('backup create full --wait', ['backup', 'create', `full-${engine}`, '--instance', src, '--wait', '--timeout', '180'])
     t.match(full, { status: 'COMPLETED', parent_id: null }, 'full backup COMPLETED')
     t.equal(write(engine, S, N + 1, N + M, sql ? U1 : rootLogin).code, 0, `${M} more rows written`)
-    const second = await cli(`backup create ${sql ? '--incremental' : 'second full'} --wait`, ['backup', 'create', `inc-${engine}`, '--instance', src, ...(sql ? ['--incremental'] : []), '--wait', '--timeout', '180'])
+    const second = await cli(`backup create ${sql ? '--incremental' : 'second full'} --wait`, [
+      'backup',
+      'create',
+      `inc-${engine}`,
+      '--instance',
+      src,
+      ...(sql ? ['--incremental'] : []),
+      '--wait',
+      '--timeout',
+      '180',
+    ])
     t.match(second, { status: 'COMPLETED', parent_id: sql ? full.id : null }, `${sql ? 'incremental' : 'second'} backup COMPLETED`)
 
     // 6. Restore each into a new instance and count; users, databases and a configuration group there too.
@@ -219,8 +262,18 @@ t.test('the issue 4 journey per engine through bin/trove against one lab', { job
       const ir = await runCli(['backup', 'create', `repinc-${engine}`, '--instance', rep, '--incremental', '--wait', '--timeout', '120', '-f', 'json'], env)
       const bid = /\(([0-9a-f-]{36})\)/.exec(ir.stderr)?.[1] ?? '?'
       let agentLog = ''
-      try { agentLog = readFileSync(join(R.dir, 'agent.log'), 'utf8') } catch { /* none */ }
-      const why = [ir.stderr.trim().split('\n').pop(), ...agentLog.split('\n').filter((l) => l.includes(bid)).slice(-2)].join('; ')
+      try {
+        agentLog = readFileSync(join(R.dir, 'agent.log'), 'utf8')
+      } catch {
+        /* none */
+      }
+      const why = [
+        ir.stderr.trim().split('\n').pop(),
+        ...agentLog
+          .split('\n')
+          .filter((l) => l.includes(bid))
+          .slice(-2),
+      ].join('; ')
       t.equal(ir.code, 0, `an incremental backup of the replica COMPLETED${ir.code ? ` (${why})` : ''}`)
       if (ir.code === 0) fromReplica = JSON.parse(ir.stdout)
     }

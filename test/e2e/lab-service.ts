@@ -9,27 +9,52 @@ import { cleanEnv, labEnv, runCli, tempDir } from '../helpers/lab.js'
 /** The lab as a local service, through the real CLI: start, status, logs, stop, start again, reset. */
 
 const claimsUnder = (dir: string) => {
-  try { return readdirSync(CLAIM_DIR).filter((a) => { try { return readFileSync(join(CLAIM_DIR, a), 'utf8').startsWith(`${dir}/`) } catch { return false } }) } catch { return [] }
-}
-const groupsOf = (id: string) => ['memory', 'cpu'].flatMap((c) => {
-  const found: string[] = []
-  const walk = (d: string, depth: number) => {
-    let es
-    try { es = readdirSync(d, { withFileTypes: true }) } catch { return }
-    for (const e of es) if (e.isDirectory()) { if (e.name === `trove-${id}`) found.push(join(d, e.name)); else if (depth < 6) walk(join(d, e.name), depth + 1) }
+  try {
+    return readdirSync(CLAIM_DIR).filter((a) => {
+      try {
+        return readFileSync(join(CLAIM_DIR, a), 'utf8').startsWith(`${dir}/`)
+      } catch {
+        return false
+      }
+    })
+  } catch {
+    return []
   }
-  walk(join('/sys/fs/cgroup', c), 0)
-  return found
-})
+}
+const groupsOf = (id: string) =>
+  ['memory', 'cpu'].flatMap((c) => {
+    const found: string[] = []
+    const walk = (d: string, depth: number) => {
+      let es
+      try {
+        es = readdirSync(d, { withFileTypes: true })
+      } catch {
+        return
+      }
+      for (const e of es)
+        if (e.isDirectory()) {
+          if (e.name === `trove-${id}`) found.push(join(d, e.name))
+          else if (depth < 6) walk(join(d, e.name), depth + 1)
+        }
+    }
+    walk(join('/sys/fs/cgroup', c), 0)
+    return found
+  })
 
 t.test('start in the background, status, a second lab refused, stop, start again, reset leaves nothing', async (t) => {
-  if (process.getuid?.() !== 0) { t.plan(0, 'needs root and the troveguest user (scripts/setup.sh)'); return }
+  if (process.getuid?.() !== 0) {
+    t.plan(0, 'needs root and the troveguest user (scripts/setup.sh)')
+    return
+  }
   const dir = tempDir(t, 'ls')
   const lab = join(dir, 'lab')
   const env = cleanEnv({ HOME: dir, TROVE_DATA_DIR: lab })
 
   // A taken explicit port: one line, and nothing created.
-  const blocker: Server = await new Promise((r) => { const s = createServer(); s.listen(0, '127.0.0.1', () => r(s)) })
+  const blocker: Server = await new Promise((r) => {
+    const s = createServer()
+    s.listen(0, '127.0.0.1', () => r(s))
+  })
   const taken = (blocker.address() as { port: number }).port
   let r = await runCli(['server', 'start', '--port', String(taken)], env)
   blocker.close()
@@ -50,7 +75,10 @@ t.test('start in the background, status, a second lab refused, stop, start again
   t.match(r.stdout, url)
 
   // A second lab on the same data dir, in the background or the foreground: one line, exit 1.
-  for (const args of [['server', 'start'], ['server', '--port', '0']]) {
+  for (const args of [
+    ['server', 'start'],
+    ['server', '--port', '0'],
+  ]) {
     r = await runCli(args, env)
     t.equal(r.code, 1, args.join(' '))
     t.equal(r.stderr.split('\n')[0], `a lab server (pid ${pid}) already runs on data dir ${lab}`)

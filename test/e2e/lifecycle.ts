@@ -40,16 +40,18 @@ t.test('create, serve, survive a server restart and delete one instance of each 
 
   const engines = ['postgresql', 'mariadb', 'redis']
   const created = new Map<string, { id: string; ip: string }>()
-  await Promise.all(engines.map(async (engine) => {
-    const r = await runCli(['instance', 'create', `e2e-${engine}`, '--flavor', 'm1.tiny', '--size', '1', '--datastore', engine, '--wait', '--timeout', '120', '-f', 'json'], env)
-    t.equal(r.code, 0, `${engine}: create --wait exits 0 (${r.stderr.trim().split('\n').pop()})`)
-    const inst = JSON.parse(r.stdout)
-    t.equal(inst.status, 'ACTIVE', `${engine}: ACTIVE`)
-    t.equal(inst.operating_status, 'HEALTHY', `${engine}: HEALTHY`)
-    t.match(inst.ip, /^127\.0\.\d+\.\d+$/, `${engine}: its own loopback address`)
-    t.equal(inst.datastore, engine)
-    created.set(engine, { id: inst.id, ip: inst.ip })
-  }))
+  await Promise.all(
+    engines.map(async (engine) => {
+      const r = await runCli(['instance', 'create', `e2e-${engine}`, '--flavor', 'm1.tiny', '--size', '1', '--datastore', engine, '--wait', '--timeout', '120', '-f', 'json'], env)
+      t.equal(r.code, 0, `${engine}: create --wait exits 0 (${r.stderr.trim().split('\n').pop()})`)
+      const inst = JSON.parse(r.stdout)
+      t.equal(inst.status, 'ACTIVE', `${engine}: ACTIVE`)
+      t.equal(inst.operating_status, 'HEALTHY', `${engine}: HEALTHY`)
+      t.match(inst.ip, /^127\.0\.\d+\.\d+$/, `${engine}: its own loopback address`)
+      t.equal(inst.datastore, engine)
+      created.set(engine, { id: inst.id, ip: inst.ip })
+    }),
+  )
   t.equal(new Set([...created.values()].map((c) => c.ip)).size, 3, 'three different addresses')
 
   for (const [engine, { id, ip }] of created) {
@@ -63,19 +65,32 @@ t.test('create, serve, survive a server restart and delete one instance of each 
     if (notEnforced.length) t.skip(`${engine}: ${notEnforced.join(', ')} limit not enforced on this host (${enforcementText()})`, () => {})
     for (const g of groups) {
       for (const l of g.limits) {
-        for (const [f, v] of Object.entries(limitFiles(l, g.version, 512, 1))) t.equal(readFileSync(join(g.dir, f), 'utf8').trim(), v, `${engine}: ${l} limit (cgroup ${g.version} ${f}) from the flavor`)
+        for (const [f, v] of Object.entries(limitFiles(l, g.version, 512, 1)))
+          t.equal(readFileSync(join(g.dir, f), 'utf8').trim(), v, `${engine}: ${l} limit (cgroup ${g.version} ${f}) from the flavor`)
       }
       const inGroup = readFileSync(join(g.dir, 'cgroup.procs'), 'utf8').split('\n').filter(Boolean).map(Number)
-      t.ok(pids.some((p) => inGroup.includes(p) && uidOf(p) !== 0), `${engine}: the engine is in its ${g.limits.join('/')} cgroup`)
+      t.ok(
+        pids.some((p) => inGroup.includes(p) && uidOf(p) !== 0),
+        `${engine}: the engine is in its ${g.limits.join('/')} cgroup`,
+      )
     }
   }
 
   const list = await runCli(['instance', 'list', '-f', 'json'], env)
-  t.same(JSON.parse(list.stdout).map((i: Record<string, string>) => i.Status), ['ACTIVE', 'ACTIVE', 'ACTIVE'])
+  t.same(
+    JSON.parse(list.stdout).map((i: Record<string, string>) => i.Status),
+    ['ACTIVE', 'ACTIVE', 'ACTIVE'],
+  )
 
   // The real openstack client reads the same clouds.yaml and talks to the same lab.
   const os = await exec('openstack', ['database', 'instance', 'list', '-f', 'json'], { env: { ...env, HOME: dir } })
-  t.same(JSON.parse(os.stdout).map((i: Record<string, string>) => i.Name).sort(), engines.map((e) => `e2e-${e}`).sort(), 'openstack database instance list sees them')
+  t.same(
+    JSON.parse(os.stdout)
+      .map((i: Record<string, string>) => i.Name)
+      .sort(),
+    engines.map((e) => `e2e-${e}`).sort(),
+    'openstack database instance list sees them',
+  )
 
   // Stopping the server leaves the databases up; a new server picks them up again.
   t.equal(await server.stop(), 0, 'SIGTERM: clean exit')
@@ -84,11 +99,19 @@ t.test('create, serve, survive a server restart and delete one instance of each 
   server = await startServerProcess(t, dataDir)
   // A condition, not a time budget: how long it took is reported (BENCHMARKS.md has the figures on a quiet machine).
   let statuses: string[] = []
-  await until(async () => {
-    const r = await runCli(['instance', 'list', '-f', 'json'], env)
-    try { statuses = JSON.parse(r.stdout).map((i: Record<string, string>) => `${i.Status}/${i['Operating Status']}`) } catch { return false }
-    return statuses.length === 3 && statuses.every((s) => s === 'ACTIVE/HEALTHY')
-  }, 10_000, 'ACTIVE/HEALTHY after the restart')
+  await until(
+    async () => {
+      const r = await runCli(['instance', 'list', '-f', 'json'], env)
+      try {
+        statuses = JSON.parse(r.stdout).map((i: Record<string, string>) => `${i.Status}/${i['Operating Status']}`)
+      } catch {
+        return false
+      }
+      return statuses.length === 3 && statuses.every((s) => s === 'ACTIVE/HEALTHY')
+    },
+    10_000,
+    'ACTIVE/HEALTHY after the restart',
+  )
   t.same(statuses, ['ACTIVE/HEALTHY', 'ACTIVE/HEALTHY', 'ACTIVE/HEALTHY'], 'ACTIVE and HEALTHY again after the restart')
   t.comment(`ACTIVE/HEALTHY ${Date.now() - restartedAt} ms after the restart`)
 
@@ -98,7 +121,11 @@ t.test('create, serve, survive a server restart and delete one instance of each 
   t.same(JSON.parse((await runCli(['instance', 'list', '-f', 'json'], env)).stdout), [], 'no instance left')
   t.same(readdirSync(join(dataDir, 'instances')), [], 'instance directories removed')
   t.same(processesUnder(join(dataDir, 'instances')), [], 'no engine or agent process left')
-  t.same([...created.values()].flatMap(({ id }) => instanceGroupDirs(id)).filter((g) => existsSync(g)), [], 'cgroups removed')
+  t.same(
+    [...created.values()].flatMap(({ id }) => instanceGroupDirs(id)).filter((g) => existsSync(g)),
+    [],
+    'cgroups removed',
+  )
   for (const { ip } of created.values()) t.notOk(existsSync(join(CLAIM_DIR, ip)) && readFileSync(join(CLAIM_DIR, ip), 'utf8').startsWith(dataDir), `address ${ip} released`)
   t.equal(await server.stop(), 0)
 })

@@ -22,7 +22,8 @@ const BOUNDED_SEEDS: Record<Engine, number> = { mariadb: 253, postgresql: 2291, 
 const ENGINES = (process.env.FC_ENGINES ?? 'mariadb,postgresql,redis').split(',') as Engine[]
 
 async function engineRun(t: Test, sys: System, engine: Engine, seed: number): Promise<void> {
-  const group = async (kind: 'create' | 'live') => (await sys.client.configurations.create({ name: `${engine}-${kind}`, values: (kind === 'create' ? CREATE_GROUP : LIVE_GROUP)[engine] as never, datastore: { type: engine } })).id
+  const group = async (kind: 'create' | 'live') =>
+    (await sys.client.configurations.create({ name: `${engine}-${kind}`, values: (kind === 'create' ? CREATE_GROUP : LIVE_GROUP)[engine] as never, datastore: { type: engine } })).id
   const real: Real = { sys, groups: { create: await group('create'), live: await group('live') }, log: (s) => t.comment(`${engine}: ${s}`) }
   const path = process.env.FC_PATH
   const numRuns = EXPLORE ? Number(process.env.FC_RUNS ?? 3) : 1
@@ -48,7 +49,12 @@ async function engineRun(t: Test, sys: System, engine: Engine, seed: number): Pr
     }
   })
   const out = await fc.check(property, { seed, numRuns, endOnFailure: true, ...(path ? { path } : {}) })
-  if (out.failed) t.fail(`${engine}: ${out.errorInstance instanceof Error ? out.errorInstance.message : String(out.errorInstance)}`, { report: fc.defaultReportMessage(out), seed: out.seed, path: out.counterexamplePath })
+  if (out.failed)
+    t.fail(`${engine}: ${out.errorInstance instanceof Error ? out.errorInstance.message : String(out.errorInstance)}`, {
+      report: fc.defaultReportMessage(out),
+      seed: out.seed,
+      path: out.counterexamplePath,
+    })
   else t.pass(`${engine}: ${out.numRuns} run(s) matched the model`)
 }
 

@@ -37,8 +37,15 @@ t.test('the real clients manage modules, backup strategies and list clusters', a
   // The legacy shell reads no clouds.yaml: the same credentials through OS_* variables.
   const pw = readCloudPasswords(server.cloudsFile)!
   const troveEnv = {
-    PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: dir, OS_AUTH_URL: `${server.url}/identity/v3`, OS_USERNAME: 'demo', OS_PASSWORD: pw.demo,
-    OS_PROJECT_NAME: 'demo', OS_USER_DOMAIN_NAME: 'Default', OS_PROJECT_DOMAIN_NAME: 'Default', OS_REGION_NAME: 'RegionOne',
+    PATH: process.env.PATH ?? '/usr/bin:/bin',
+    HOME: dir,
+    OS_AUTH_URL: `${server.url}/identity/v3`,
+    OS_USERNAME: 'demo',
+    OS_PASSWORD: pw.demo,
+    OS_PROJECT_NAME: 'demo',
+    OS_USER_DOMAIN_NAME: 'Default',
+    OS_PROJECT_DOMAIN_NAME: 'Default',
+    OS_REGION_NAME: 'RegionOne',
   }
   const trove = async (...args: string[]) => {
     const r = await run(PYTHON_TROVE, args, troveEnv)
@@ -46,7 +53,14 @@ t.test('the real clients manage modules, backup strategies and list clusters', a
     return r.stdout
   }
   /** A legacy `trove` property table as an object. */
-  const props = (out: string) => Object.fromEntries(out.split('\n').map((l) => /^\| (\S+)\s+\| (.*?)\s*\|$/.exec(l)).filter((m) => m && m[1] !== 'Property').map((m) => [m![1], m![2]]))
+  const props = (out: string) =>
+    Object.fromEntries(
+      out
+        .split('\n')
+        .map((l) => /^\| (\S+)\s+\| (.*?)\s*\|$/.exec(l))
+        .filter((m) => m && m[1] !== 'Property')
+        .map((m) => [m![1], m![2]]),
+    )
 
   const file = join(dir, 'module.dat')
   writeFileSync(file, 'ping contents\n')

@@ -21,19 +21,40 @@ t.test('trove module create/apply/query/list-instance/retrieve/remove against a 
   const ping = await json(['module', 'create', 'ping1', 'ping', join(dir, 'ping.dat'), '--datastore', 'redis', '--description', 'e2e ping'])
   t.match(ping, { name: 'ping1', type: 'ping', datastore: 'redis', datastore_version: 'all', description: 'e2e ping', apply_order: 5 })
   await json(['module', 'create', 'broken1', 'ping', join(dir, 'broken.dat')])
-  t.same((await json(['module', 'list'])).map((m: { Name: string }) => m.Name), ['ping1', 'broken1'], 'module list')
+  t.same(
+    (await json(['module', 'list'])).map((m: { Name: string }) => m.Name),
+    ['ping1', 'broken1'],
+    'module list',
+  )
 
   // One module at create (applied once the guest is up), one applied later.
   const created = await json(['instance', 'create', 'mg1', '--flavor', 'm1.tiny', '--size', '1', '--datastore', 'redis', '--wait', '--timeout', '120'])
   const id = created.id as string
   const applied = await json(['module', 'apply', 'mg1', 'ping1', 'broken1'])
-  t.same(applied.map((m: Record<string, unknown>) => [m.Name, m.Status, m.Message]).sort(),
-    [['broken1', 'ERROR', 'Message not found in contents file'], ['ping1', 'OK', 'Hello from the ping module']], 'module apply: the guest results')
+  t.same(
+    applied.map((m: Record<string, unknown>) => [m.Name, m.Status, m.Message]).sort(),
+    [
+      ['broken1', 'ERROR', 'Message not found in contents file'],
+      ['ping1', 'OK', 'Hello from the ping module'],
+    ],
+    'module apply: the guest results',
+  )
 
   const query = await json(['module', 'query', 'mg1'])
-  t.same(query.map((m: Record<string, unknown>) => [m.Name, m.Status, m.Datastore]).sort(), [['broken1', 'ERROR', 'all'], ['ping1', 'OK', 'redis']], 'module query (from the guest)')
+  t.same(
+    query.map((m: Record<string, unknown>) => [m.Name, m.Status, m.Datastore]).sort(),
+    [
+      ['broken1', 'ERROR', 'all'],
+      ['ping1', 'OK', 'redis'],
+    ],
+    'module query (from the guest)',
+  )
   t.same((await json(['module', 'list-instance', 'mg1'])).map((m: { Name: string }) => m.Name).sort(), ['broken1', 'ping1'], 'module list-instance (server record)')
-  t.same((await json(['module', 'instances', 'ping1'])).map((i: { ID: string }) => i.ID), [id], 'module instances')
+  t.same(
+    (await json(['module', 'instances', 'ping1'])).map((i: { ID: string }) => i.ID),
+    [id],
+    'module instances',
+  )
   t.match(await json(['module', 'instance-count', 'ping1']), [{ 'Module Name': 'ping1', Current: true, Count: 1 }], 'module instance-count')
 
   // On the guest: BASE/modules/<type>/<id>/{contents.dat,result.json}, 0700 dirs and 0600 files.
@@ -51,7 +72,11 @@ t.test('trove module create/apply/query/list-instance/retrieve/remove against a 
   const del = await runCli(['module', 'delete', 'ping1'], env)
   t.equal(del.code, 1, 'an applied module cannot be deleted')
   await cli(['module', 'remove', 'mg1', 'ping1'])
-  t.same((await json(['module', 'query', 'mg1'])).map((m: { Name: string }) => m.Name), ['broken1'], 'removed: the guest no longer lists it')
+  t.same(
+    (await json(['module', 'query', 'mg1'])).map((m: { Name: string }) => m.Name),
+    ['broken1'],
+    'removed: the guest no longer lists it',
+  )
   t.match(JSON.parse(readFileSync(join(mdir, 'result.json'), 'utf8')), { removed: /^\d{4}-/ }, 'result.json marked removed')
   await cli(['module', 'delete', 'ping1'])
 
@@ -59,7 +84,10 @@ t.test('trove module create/apply/query/list-instance/retrieve/remove against a 
   await cli(['module', 'remove', 'mg1', 'broken1'])
   const m2 = await json(['module', 'update', 'broken1', '--file', join(dir, 'ping.dat'), '--name', 'fixed1'])
   t.match(m2, { name: 'fixed1' }, 'module update (no longer applied)')
-  const os = spawnSync('openstack', ['database', 'instance', 'create', 'mg2', '--flavor', 'm1.tiny', '--size', '1', '--datastore', 'redis', '--module', 'fixed1', '-f', 'json'], { env, encoding: 'utf8' })
+  const os = spawnSync('openstack', ['database', 'instance', 'create', 'mg2', '--flavor', 'm1.tiny', '--size', '1', '--datastore', 'redis', '--module', 'fixed1', '-f', 'json'], {
+    env,
+    encoding: 'utf8',
+  })
   t.equal(os.status, 0, `openstack database instance create --module (${os.stderr})`)
   const id2 = JSON.parse(os.stdout).id as string
   for (let i = 0; i < 240 && (await json(['instance', 'show', id2])).status !== 'ACTIVE'; i++) await new Promise((r) => setTimeout(r, 500))

@@ -8,12 +8,19 @@ import { promisify } from 'node:util'
 import { startLab } from '../helpers/lab.js'
 
 const exec = promisify(execFile)
-const hasOpenstack = await exec('openstack', ['--version']).then(() => true, () => false)
+const hasOpenstack = await exec('openstack', ['--version']).then(
+  () => true,
+  () => false,
+)
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
 /** The client shows a configuration's values as a JSON string. */
 const values = (v: unknown): unknown => (typeof v === 'string' ? JSON.parse(v) : v)
 
-interface Run { code: number; stdout: string; stderr: string }
+interface Run {
+  code: number
+  stdout: string
+  stderr: string
+}
 
 t.test('openstack database/datastore commands against a real lab', { skip: hasOpenstack ? false : 'the openstack client is not installed' }, async (t) => {
   const lab = await startLab(t)
@@ -58,18 +65,32 @@ t.test('openstack database/datastore commands against a real lab', { skip: hasOp
   ])
   t.match(created, { name: 'os-redis', datastore: 'redis', status: 'BUILD', flavor: '1', volume: 1 }, 'instance create')
   const id = created.id as string
-  t.match(flavors.find((f: { Name: string }) => f.Name === 'm1.tiny'), { ID: '1', RAM: Number, vCPUs: Number }, 'flavor list: ID, Name, RAM, vCPUs, Disk, Ephemeral')
+  t.match(
+    flavors.find((f: { Name: string }) => f.Name === 'm1.tiny'),
+    { ID: '1', RAM: Number, vCPUs: Number },
+    'flavor list: ID, Name, RAM, vCPUs, Disk, Ephemeral',
+  )
   t.same(Object.keys(flavors[0]), ['ID', 'Name', 'RAM', 'vCPUs', 'Disk', 'Ephemeral'])
   t.match(limits, /max_instances/, 'limit list: the absolute limits table')
   t.match(limits, /Verb/, 'limit list: the rate limits')
-  t.ok(['mariadb', 'postgresql', 'redis'].every((n) => datastores.some((d: { Name: string }) => d.Name === n)), 'datastore list')
+  t.ok(
+    ['mariadb', 'postgresql', 'redis'].every((n) => datastores.some((d: { Name: string }) => d.Name === n)),
+    'datastore list',
+  )
   t.same(Object.keys(datastores[0]), ['ID', 'Name'])
   t.ok(versions.length >= 1, 'datastore version list redis')
   const version = versions[0] as { ID: string; Name: string; Version: string }
   t.same([clusters, strategies, configs], [[], [], []], 'empty cluster, backup strategy and configuration lists')
   // Listed while the create runs: empty, or the new instance already.
-  t.ok(noInstances.every((i: { Name: string }) => i.Name === 'os-redis'), 'instance list before ACTIVE')
-  t.match(quota.find((q: { Resource: string }) => q.Resource === 'instances'), { 'In Use': Number, Reserved: 0, Limit: Number }, 'quota show')
+  t.ok(
+    noInstances.every((i: { Name: string }) => i.Name === 'os-redis'),
+    'instance list before ACTIVE',
+  )
+  t.match(
+    quota.find((q: { Resource: string }) => q.Resource === 'instances'),
+    { 'In Use': Number, Reserved: 0, Limit: Number },
+    'quota show',
+  )
 
   // Catalog details, configuration groups, admin datastore versions, quotas, strategies, 501s.
   const [flavor, ds, dsv, params, param, cfg] = await Promise.all([
@@ -84,7 +105,10 @@ t.test('openstack database/datastore commands against a real lab', { skip: hasOp
   t.notOk('links' in flavor)
   t.match(ds, { name: 'redis', id: String }, 'datastore show')
   t.match(dsv, { id: version.ID, name: version.Name, datastore: ds.id }, 'datastore version show')
-  t.ok(params.some((p: { Name: string }) => p.Name === 'maxmemory'), 'configuration parameter list')
+  t.ok(
+    params.some((p: { Name: string }) => p.Name === 'maxmemory'),
+    'configuration parameter list',
+  )
   t.same(Object.keys(params[0]), ['Name', 'Type', 'Min Size', 'Max Size', 'Restart Required'])
   t.match(param, { name: 'maxmemory-policy', type: 'string', restart_required: false }, 'configuration parameter show')
   t.match(cfg, { name: 'os-cfg', description: 'contract', datastore_name: 'redis' }, 'configuration create')
@@ -107,7 +131,10 @@ t.test('openstack database/datastore commands against a real lab', { skip: hasOp
       await fails(['datastore', 'version', 'create', 'x', 'y', 'redis', ''], /admin/i)
       await ok(['datastore', 'version', 'delete', mine[0]!.ID], { admin: true, json: false })
       await ok(['datastore', 'delete', 'os-throwaway'], { admin: true, json: false })
-      t.notOk((await ok(['datastore', 'list'])).some((d: { Name: string }) => d.Name === 'os-throwaway'), 'datastore delete')
+      t.notOk(
+        (await ok(['datastore', 'list'])).some((d: { Name: string }) => d.Name === 'os-throwaway'),
+        'datastore delete',
+      )
     })(),
     (async () => {
       t.same(await ok(['database', 'quota', 'update', 'demo', 'instances', '20'], { admin: true }), { instances: 20 }, 'quota update')
@@ -132,10 +159,7 @@ t.test('openstack database/datastore commands against a real lab', { skip: hasOp
     await sleep(500)
   }
   t.match(shown, { id, name: 'os-redis', status: 'ACTIVE', operating_status: 'HEALTHY', datastore: 'redis', datastore_version: version.Name }, 'instance show: ACTIVE')
-  const [list] = await Promise.all([
-    ok(['database', 'instance', 'list']),
-    ok(['database', 'configuration', 'attach', 'os-redis', 'os-cfg'], { json: false }),
-  ])
+  const [list] = await Promise.all([ok(['database', 'instance', 'list']), ok(['database', 'configuration', 'attach', 'os-redis', 'os-cfg'], { json: false })])
   t.match(list, [{ ID: id, Name: 'os-redis', Datastore: 'redis', Status: 'ACTIVE', 'Flavor ID': '1', Size: 1 }], 'instance list')
   const [instances, defaults, root, , , logs, redisLog] = await Promise.all([
     ok(['database', 'configuration', 'instances', 'os-cfg']),
@@ -150,7 +174,7 @@ t.test('openstack database/datastore commands against a real lab', { skip: hasOp
   t.same(logs, [], 'log list: nothing exposed to a member')
   t.match(redisLog, { name: 'redis', type: 'SYS', status: 'Published', container: 'database_logs', prefix: `${id}/redis-redis/`, metafile: `${id}/redis-redis_metafile` }, 'log set --publish (admin)')
   t.same(instances, [{ ID: id, Name: 'os-redis' }], 'configuration instances after attach')
-  t.ok(Object.keys(defaults).length > 3, 'configuration default: the instance\'s values')
+  t.ok(Object.keys(defaults).length > 3, "configuration default: the instance's values")
   t.same(root, { is_root_enabled: false }, 'root show')
   await ok(['database', 'configuration', 'detach', 'os-redis'], { json: false })
   t.same(await ok(['database', 'configuration', 'instances', 'os-cfg']), [], 'configuration detach')

@@ -28,21 +28,32 @@ function sectionCommands(title: string): string[] {
   if (start < 0) throw new Error(`README has no section '## ${title}'`)
   const next = /\n#{2,3} /.exec(README.slice(start + 1)) // the section, up to its first subsection
   const body = README.slice(start, next ? start + 1 + next.index : undefined)
-  return [...body.matchAll(/```sh\n([\s\S]*?)```/g)].flatMap((m) => m[1].split('\n')).map((l) => l.trim()).filter((l) => l && !l.startsWith('#'))
+  return [...body.matchAll(/```sh\n([\s\S]*?)```/g)]
+    .flatMap((m) => m[1].split('\n'))
+    .map((l) => l.trim())
+    .filter((l) => l && !l.startsWith('#'))
 }
 
-const freePort = (): Promise<number> => new Promise((done) => {
-  const s = createServer()
-  s.listen(0, '127.0.0.1', () => { const p = (s.address() as { port: number }).port; s.close(() => done(p)) })
-})
+const freePort = (): Promise<number> =>
+  new Promise((done) => {
+    const s = createServer()
+    s.listen(0, '127.0.0.1', () => {
+      const p = (s.address() as { port: number }).port
+      s.close(() => done(p))
+    })
+  })
 
 function run(line: string, env: Record<string, string>, cwd: string): Promise<{ code: number; out: string }> {
   return new Promise((done) => {
     // env -u: tap injects its loaders into children through NODE_OPTIONS (see troveCommand)
     const child = spawn('/usr/bin/env', ['-u', 'NODE_OPTIONS', 'bash', '-c', line], { cwd, env, stdio: ['ignore', 'pipe', 'pipe'] })
     let out = ''
-    child.stdout.on('data', (b) => { out += b })
-    child.stderr.on('data', (b) => { out += b })
+    child.stdout.on('data', (b) => {
+      out += b
+    })
+    child.stderr.on('data', (b) => {
+      out += b
+    })
     child.on('close', (code) => done({ code: code ?? -1, out }))
   })
 }
@@ -53,7 +64,10 @@ t.test('the Quick start has exactly two command lines: set up and start, set up 
 })
 
 t.test('the README Quick start and usage, literally, on a clean clone; teardown leaves nothing', async (t) => {
-  if (process.getuid?.() !== 0) { t.plan(0, 'the set-up needs root'); return }
+  if (process.getuid?.() !== 0) {
+    t.plan(0, 'the set-up needs root')
+    return
+  }
   const tmp = tempDir(t, 'rm')
   const clone = join(tmp, 'trove')
   const prefix = join(tmp, 'prefix')
@@ -71,7 +85,9 @@ t.test('the README Quick start and usage, literally, on a clean clone; teardown 
   t.notOk(existsSync(join(clone, 'dist')), 'no build in the clone')
   mkdirSync(join(clone, 'node_modules'))
   for (const e of readdirSync(join(ROOT, 'node_modules'))) symlinkSync(realpathSync(join(ROOT, 'node_modules', e)), join(clone, 'node_modules', e))
-  const lock = createHash('sha256').update(readFileSync(join(clone, 'package-lock.json'))).digest('hex')
+  const lock = createHash('sha256')
+    .update(readFileSync(join(clone, 'package-lock.json')))
+    .digest('hex')
   writeFileSync(join(clone, 'node_modules/.trove-setup'), `${lock} node-abi-${process.versions.modules}\n`)
 
   const port = await freePort()
@@ -90,7 +106,7 @@ t.test('the README Quick start and usage, literally, on a clean clone; teardown 
   t.equal(realpathSync(r.out.trim()), join(clone, 'bin/trove'))
   t.ok(existsSync(join(prefix, 'share/man/man1/trove-instance-create.1')), 'one page per command')
   r = await run('man -w trove', env, home)
-  t.equal(realpathSync(r.out.trim()), join(clone, 'man/trove.1'), 'man trove finds our page (man -w prints the link\'s target)')
+  t.equal(realpathSync(r.out.trim()), join(clone, 'man/trove.1'), "man trove finds our page (man -w prints the link's target)")
   t.equal(execFileSync('dpkg-divert', ['--truename', '/usr/bin/trove'], { encoding: 'utf8' }).trim(), PYTHON_TROVE_DIVERTED)
   t.ok(existsSync(PYTHON_TROVE_DIVERTED), 'the python trove client is where the tests look')
 
@@ -101,19 +117,41 @@ t.test('the README Quick start and usage, literally, on a clean clone; teardown 
     r = await run([...exports, cmd].join('\n'), env, home)
     t.equal(r.code, 0, `${line}\n${r.out}`)
     if (cmd.startsWith('export ')) exports.push(cmd)
-    try { for (const id of readdirSync(join(lab, 'instances'))) ids.add(id) } catch { /* none yet, or reset */ }
+    try {
+      for (const id of readdirSync(join(lab, 'instances'))) ids.add(id)
+    } catch {
+      /* none yet, or reset */
+    }
   }
   t.ok(ids.size >= 1, 'the usage made instances')
   t.notOk(existsSync(lab), 'no file of the lab is left')
   t.same(processesUnder(tmp), [], 'no process (server, agents, engines)')
   let claims: string[] = []
-  try { claims = readdirSync(CLAIM_DIR).filter((a) => { try { return readFileSync(join(CLAIM_DIR, a), 'utf8').startsWith(`${lab}/`) } catch { return false } }) } catch { /* none */ }
+  try {
+    claims = readdirSync(CLAIM_DIR).filter((a) => {
+      try {
+        return readFileSync(join(CLAIM_DIR, a), 'utf8').startsWith(`${lab}/`)
+      } catch {
+        return false
+      }
+    })
+  } catch {
+    /* none */
+  }
   t.same(claims, [], 'no address claim')
   const groups: string[] = []
   const walk = (d: string, depth: number) => {
     let es
-    try { es = readdirSync(d, { withFileTypes: true }) } catch { return }
-    for (const e of es) if (e.isDirectory()) { if (ids.has(e.name.replace(/^trove-/, ''))) groups.push(join(d, e.name)); else if (depth < 6) walk(join(d, e.name), depth + 1) }
+    try {
+      es = readdirSync(d, { withFileTypes: true })
+    } catch {
+      return
+    }
+    for (const e of es)
+      if (e.isDirectory()) {
+        if (ids.has(e.name.replace(/^trove-/, ''))) groups.push(join(d, e.name))
+        else if (depth < 6) walk(join(d, e.name), depth + 1)
+      }
   }
   for (const c of ['memory', 'cpu']) walk(join('/sys/fs/cgroup', c), 0)
   t.same(groups, [], 'no cgroup')

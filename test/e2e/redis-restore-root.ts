@@ -14,7 +14,9 @@ t.test('redis: a restore keeps root and its password', async (t) => {
     return JSON.parse(r.stdout) as Record<string, unknown>
   }
   const whoami = (ip: string, password: string) =>
-    spawnSync('redis-cli', ['-h', ip, '-p', '6379', '--user', 'root', '--no-auth-warning', 'ACL', 'WHOAMI'], { env: { ...process.env, REDISCLI_AUTH: password } }).stdout.toString().trim()
+    spawnSync('redis-cli', ['-h', ip, '-p', '6379', '--user', 'root', '--no-auth-warning', 'ACL', 'WHOAMI'], { env: { ...process.env, REDISCLI_AUTH: password } })
+      .stdout.toString()
+      .trim()
 
   const src = await json('instance', 'create', 'rr-src', '--flavor', '1', '--size', '1', '--datastore', 'redis', '--wait')
   const password = (await json('root', 'enable', 'rr-src')).password as string

@@ -11,7 +11,10 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
 /** REPL_ENGINES=mariadb,redis narrows the run (development). */
 const ENGINES = (process.env.REPL_ENGINES ?? 'mariadb,postgresql,redis').split(',')
 
-interface Target { ip: string; dir: string }
+interface Target {
+  ip: string
+  dir: string
+}
 
 /** Runs SQL (MariaDB/PostgreSQL as u1 over TCP) or a Redis command (as the agent over the socket); stdout and stderr. */
 function engineRun(engine: string, at: Target, what: string): { out: string; err: string; code: number } {
@@ -19,7 +22,11 @@ function engineRun(engine: string, at: Target, what: string): { out: string; err
     engine === 'mariadb'
       ? spawnSync('mariadb', ['--no-defaults', '-h', at.ip, '-P', '3306', '-u', 'u1', '-N', '-B', 'd1'], { input: what, encoding: 'utf8', env: { ...process.env, MYSQL_PWD: 'Pw-one-1' } })
       : engine === 'postgresql'
-        ? spawnSync(PSQL, ['-X', '-q', '-At', '-v', 'ON_ERROR_STOP=1', '-h', at.ip, '-p', '5432', '-U', 'u1', '-d', 'd1'], { input: what, encoding: 'utf8', env: { ...process.env, PGPASSWORD: 'Pw-one-1', PGCONNECT_TIMEOUT: '5' } })
+        ? spawnSync(PSQL, ['-X', '-q', '-At', '-v', 'ON_ERROR_STOP=1', '-h', at.ip, '-p', '5432', '-U', 'u1', '-d', 'd1'], {
+            input: what,
+            encoding: 'utf8',
+            env: { ...process.env, PGPASSWORD: 'Pw-one-1', PGCONNECT_TIMEOUT: '5' },
+          })
         : spawnSync('redis-cli', ['-s', join(at.dir, 'run/redis.sock')], {
             input: what + '\n',
             encoding: 'utf8',
@@ -29,13 +36,17 @@ function engineRun(engine: string, at: Target, what: string): { out: string; err
 }
 
 /** Writes row `n` (a table row, or a Redis key). */
-const write = (engine: string, at: Target, n: number) =>
-  engineRun(engine, at, engine === 'redis' ? `SET k${n} v${n}` : `INSERT INTO t VALUES (${n});`)
+const write = (engine: string, at: Target, n: number) => engineRun(engine, at, engine === 'redis' ? `SET k${n} v${n}` : `INSERT INTO t VALUES (${n});`)
 
 /** The rows (keys) present, sorted. */
 function rows(engine: string, at: Target): number[] {
   const r = engineRun(engine, at, engine === 'redis' ? 'KEYS k*' : 'SELECT id FROM t ORDER BY id;')
-  return r.out.split('\n').filter(Boolean).map((l) => Number(l.replace(/^k/, ''))).filter(Number.isFinite).sort((a, b) => a - b)
+  return r.out
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => Number(l.replace(/^k/, '')))
+    .filter(Number.isFinite)
+    .sort((a, b) => a - b)
 }
 
 async function until(probe: () => boolean, ms = 30_000): Promise<boolean> {
@@ -134,5 +145,8 @@ t.test('replication with the real CLI: MariaDB (GTID), PostgreSQL (streaming), R
   }
 
   const ps = spawnSync('ps', ['-eo', 'args'], { encoding: 'utf8' }).stdout
-  t.notOk(ps.split('\n').some((l) => l.includes(join(dataDir, 'instances'))), 'no engine or agent processes left')
+  t.notOk(
+    ps.split('\n').some((l) => l.includes(join(dataDir, 'instances'))),
+    'no engine or agent processes left',
+  )
 })

@@ -15,7 +15,10 @@ function run(engine: string, ip: string, instanceDir: string, what: string): str
     engine === 'mariadb'
       ? spawnSync('mariadb', ['--no-defaults', '-h', ip, '-P', '3306', '-u', 'u1', '-N', '-B', 'd1'], { input: what, encoding: 'utf8', env: { ...process.env, MYSQL_PWD: 'Pw-one-1' } })
       : engine === 'postgresql'
-        ? spawnSync(PSQL, ['-X', '-q', '-At', '-h', ip, '-p', '5432', '-U', 'u1', '-d', 'd1', '-c', what], { encoding: 'utf8', env: { ...process.env, PGPASSWORD: 'Pw-one-1', PGCONNECT_TIMEOUT: '5' } })
+        ? spawnSync(PSQL, ['-X', '-q', '-At', '-h', ip, '-p', '5432', '-U', 'u1', '-d', 'd1', '-c', what], {
+            encoding: 'utf8',
+            env: { ...process.env, PGPASSWORD: 'Pw-one-1', PGCONNECT_TIMEOUT: '5' },
+          })
         : spawnSync('redis-cli', ['-s', join(instanceDir, 'run/redis.sock'), '--raw', ...what.split(' ')], {
             encoding: 'utf8',
             env: { ...process.env, REDISCLI_AUTH: readFileSync(join(instanceDir, 'conf/admin.secret'), 'utf8').trim() },
@@ -26,12 +29,17 @@ function run(engine: string, ip: string, instanceDir: string, what: string): str
 
 const ENGINES = [
   // The memory setting each engine derives from the flavor's RAM, in the engine's own units.
-  { engine: 'mariadb', memory: 'SELECT @@innodb_buffer_pool_size;', tiny: String(150 * MB), small: String(300 * MB),
-    write: 'CREATE TABLE t (i INT); INSERT INTO t VALUES (1),(2),(3);', count: 'SELECT COUNT(*) FROM t;', rows: '3' },
-  { engine: 'postgresql', memory: 'SHOW shared_buffers', tiny: '51MB', small: '102MB',
-    write: 'CREATE TABLE t (i INT); INSERT INTO t VALUES (1),(2),(3);', count: 'SELECT COUNT(*) FROM t', rows: '3' },
-  { engine: 'redis', memory: 'CONFIG GET maxmemory', tiny: String(384 * MB), small: String(768 * MB),
-    write: 'SET k resized', count: 'GET k', rows: 'resized' },
+  {
+    engine: 'mariadb',
+    memory: 'SELECT @@innodb_buffer_pool_size;',
+    tiny: String(150 * MB),
+    small: String(300 * MB),
+    write: 'CREATE TABLE t (i INT); INSERT INTO t VALUES (1),(2),(3);',
+    count: 'SELECT COUNT(*) FROM t;',
+    rows: '3',
+  },
+  { engine: 'postgresql', memory: 'SHOW shared_buffers', tiny: '51MB', small: '102MB', write: 'CREATE TABLE t (i INT); INSERT INTO t VALUES (1),(2),(3);', count: 'SELECT COUNT(*) FROM t', rows: '3' },
+  { engine: 'redis', memory: 'CONFIG GET maxmemory', tiny: String(384 * MB), small: String(768 * MB), write: 'SET k resized', count: 'GET k', rows: 'resized' },
 ]
 
 t.test('resize flavor and volume on MariaDB, PostgreSQL and Redis; upgrade PostgreSQL to a second registered version', async (t) => {
@@ -56,7 +64,11 @@ t.test('resize flavor and volume on MariaDB, PostgreSQL and Redis; upgrade Postg
     const memLimit = () => {
       const mem = instanceGroups(id).find((g) => g.limits.includes('memory'))
       const file = mem && Object.keys(limitFiles('memory', mem.version, 0, 0))[0]!
-      try { return mem ? Number(readFileSync(join(mem.dir, file!), 'utf8')) : undefined } catch { return undefined }
+      try {
+        return mem ? Number(readFileSync(join(mem.dir, file!), 'utf8')) : undefined
+      } catch {
+        return undefined
+      }
     }
 
     sql(e.write)

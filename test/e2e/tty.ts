@@ -11,11 +11,20 @@ t.test('--wait draws its progress view on a terminal (tmux) and prints the resul
   const server = await startServerProcess(t, join(dir, 'lab'))
   const session = `trove-tty-${process.pid}`
   tmux('new-session', '-d', '-s', session, '-x', '140', '-y', '30', 'bash --norc --noprofile')
-  t.teardown(() => { try { tmux('kill-session', '-t', session) } catch { /* gone */ } })
+  t.teardown(() => {
+    try {
+      tmux('kill-session', '-t', session)
+    } catch {
+      /* gone */
+    }
+  })
   const env = `env -u NODE_OPTIONS OS_CLIENT_CONFIG_FILE=${server.cloudsFile} OS_CLOUD=trove-lab`
   tmux('send-keys', '-t', session, `${env} ${process.execPath} ${TROVE} instance create tty-db --flavor 1 --size 1 --datastore redis --wait -c name -c status; echo "EXIT=$?"`, 'Enter')
   let screen = ''
-  for (let i = 0; i < 200 && !/EXIT=\d+/.test(screen); i++) { await sleep(100); screen = tmux('capture-pane', '-t', session, '-p') }
+  for (let i = 0; i < 200 && !/EXIT=\d+/.test(screen); i++) {
+    await sleep(100)
+    screen = tmux('capture-pane', '-t', session, '-p')
+  }
   t.match(screen, /EXIT=0/)
   t.match(screen, /✔ instance tty-db \([0-9a-f-]{36}\) ACTIVE \d+\.\ds/, 'the ink view, finished')
   t.notMatch(screen, /: ACTIVE \(/, 'not the plain lines of a pipe')
@@ -23,7 +32,10 @@ t.test('--wait draws its progress view on a terminal (tmux) and prints the resul
 
   tmux('send-keys', '-t', session, `clear; ${env} ${process.execPath} ${TROVE} instance delete tty-db --yes --wait; echo "EXIT=$?"`, 'Enter')
   screen = ''
-  for (let i = 0; i < 200 && !/EXIT=\d+/.test(screen); i++) { await sleep(100); screen = tmux('capture-pane', '-t', session, '-p') }
+  for (let i = 0; i < 200 && !/EXIT=\d+/.test(screen); i++) {
+    await sleep(100)
+    screen = tmux('capture-pane', '-t', session, '-p')
+  }
   t.match(screen, /EXIT=0/)
   t.match(screen, /DELETED/)
   await server.stop()

@@ -21,7 +21,10 @@ t.test('trove instance create --wait and delete --wait use the long poll', { ski
   const requests = created.stderr.split('\n').filter((l) => l.startsWith(`REQ: GET `) && l.includes(`/instances/${id}`))
   t.ok(requests.length >= 2, `${requests.length} GETs of the instance`)
   t.notOk(requests[0]!.includes('wait_for_change'), 'first a plain GET (it learns that the server offers the long poll)')
-  t.ok(requests.slice(1).every((l) => /\?wait_for_change=BUILD&wait_timeout=[\d.]+$/.test(l)), 'then only long polls from BUILD')
+  t.ok(
+    requests.slice(1).every((l) => /\?wait_for_change=BUILD&wait_timeout=[\d.]+$/.test(l)),
+    'then only long polls from BUILD',
+  )
   t.ok(requests.length <= 3, 'a change answers a poll: no polling loop (one poll per status change, BUILD -> ACTIVE)')
 
   const deleted = await runCli(['instance', 'delete', id, '--yes', '--wait', '--debug'], env)

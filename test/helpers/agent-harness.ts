@@ -131,8 +131,6 @@ export async function startAgentHarness(t: { teardown(fn: () => unknown): void }
     return reply
   }
 
-
-
   function makeInstance(manager: EngineManager, version: string, port: number, o: InstanceOptions = {}): Instance {
     const { binDir, cgroups } = o
     const id = randomUUID()

@@ -8,7 +8,11 @@ export interface ApiLab extends InProcessLab {
   demo: { token: string; project: string }
   admin: { token: string; project: string }
   /** An injected request; headers default to the demo user's token. */
-  req(method: string, path: string, o?: { body?: unknown; token?: string | null; headers?: Record<string, string>; raw?: string }): Promise<{ status: number; body: any; headers: Record<string, unknown> }>
+  req(
+    method: string,
+    path: string,
+    o?: { body?: unknown; token?: string | null; headers?: Record<string, string>; raw?: string },
+  ): Promise<{ status: number; body: any; headers: Record<string, unknown> }>
 }
 
 export async function apiLab(t: Test, opts: ServerOptions = {}): Promise<ApiLab> {
@@ -17,8 +21,14 @@ export async function apiLab(t: Test, opts: ServerOptions = {}): Promise<ApiLab>
   const http = lab.server.http
   const login = async (user: 'demo' | 'admin') => {
     const r = await http.inject({
-      method: 'POST', url: '/identity/v3/auth/tokens',
-      payload: { auth: { identity: { methods: ['password'], password: { user: { name: user, domain: { name: 'Default' }, password: pw[user] } } }, scope: { project: { name: user, domain: { name: 'Default' } } } } },
+      method: 'POST',
+      url: '/identity/v3/auth/tokens',
+      payload: {
+        auth: {
+          identity: { methods: ['password'], password: { user: { name: user, domain: { name: 'Default' }, password: pw[user] } } },
+          scope: { project: { name: user, domain: { name: 'Default' } } },
+        },
+      },
     })
     return { token: String(r.headers['x-subject-token']), project: (r.json() as any).token.project.id as string }
   }
@@ -31,7 +41,11 @@ export async function apiLab(t: Test, opts: ServerOptions = {}): Promise<ApiLab>
     if (o.body !== undefined || o.raw !== undefined) headers['content-type'] ??= 'application/json'
     const r = await http.inject({ method: method as 'GET', url: path, headers, payload: o.raw ?? (o.body === undefined ? undefined : JSON.stringify(o.body)) })
     let body: unknown = r.body
-    try { body = r.body ? JSON.parse(r.body) : undefined } catch { /* not json */ }
+    try {
+      body = r.body ? JSON.parse(r.body) : undefined
+    } catch {
+      /* not json */
+    }
     return { status: r.statusCode, body, headers: r.headers as Record<string, unknown> }
   }
   return { ...lab, demo, admin, req }
@@ -40,7 +54,12 @@ export async function apiLab(t: Test, opts: ServerOptions = {}): Promise<ApiLab>
 /** The key structure of a JSON value (arrays reduced to their first item), for contract checks. */
 export function shape(v: unknown): unknown {
   if (Array.isArray(v)) return v.length ? [shape(v[0])] : []
-  if (v !== null && typeof v === 'object') return Object.fromEntries(Object.keys(v).sort().map((k) => [k, shape((v as Record<string, unknown>)[k])]))
+  if (v !== null && typeof v === 'object')
+    return Object.fromEntries(
+      Object.keys(v)
+        .sort()
+        .map((k) => [k, shape((v as Record<string, unknown>)[k])]),
+    )
   return typeof v
 }
 
@@ -57,7 +76,8 @@ export function missingFields(actual: unknown, sample: unknown, path = ''): stri
   if (sample !== null && typeof sample === 'object') {
     if (actual === null || typeof actual !== 'object') return [path || '(root)']
     return Object.keys(sample).flatMap((k) =>
-      k in (actual as object) ? missingFields((actual as Record<string, unknown>)[k], (sample as Record<string, unknown>)[k], `${path}.${k}`) : [`${path}.${k}`])
+      k in (actual as object) ? missingFields((actual as Record<string, unknown>)[k], (sample as Record<string, unknown>)[k], `${path}.${k}`) : [`${path}.${k}`],
+    )
   }
   return []
 }

@@ -145,7 +145,9 @@ const REQUESTS: Record<string, unknown> = {
   'config-group-patch-request': { configuration: { values: { connect_timeout: 17 } } },
   'config-group-put-request': { configuration: { values: { connect_timeout: 18 }, name: 'new_name', description: 'New description' } },
   'databases-create-request': { databases: [{ character_set: 'utf8mb3', collate: 'utf8mb3_general_ci', name: 'databaseA' }, { name: 'databaseB' }, { name: 'databaseC' }] },
-  'datastore-version-create-request': { version: { datastore_name: 'mysql', datastore_manager: 'mysql', name: 'test', image_tags: ['trove'], active: true, default: false, packages: [], version: '5.7.30' } },
+  'datastore-version-create-request': {
+    version: { datastore_name: 'mysql', datastore_manager: 'mysql', name: 'test', image_tags: ['trove'], active: true, default: false, packages: [], version: '5.7.30' },
+  },
   'datastore-version-mgmt-patch-request': { name: 'new name', image: '42706631-3b76-4d1c-95c9-6a85e72eebda', active: true },
   'datastore-version-parameter-create-request': { 'configuration-parameter': { name: 'connect_timeout', data_type: 'integer', min_size: 64, max_size: 65535, restart_required: 0 } },
   'datastore-version-parameter-update-request': { 'configuration-parameter': { name: 'connect_timeout', data_type: 'integer', min_size: 64, max_size: 65535, restart_required: 1 } },
@@ -157,9 +159,14 @@ const REQUESTS: Record<string, unknown> = {
   'instance-action-restart-request': { restart: {} },
   'instance-create-request': {
     instance: {
-      name: 'orders', flavorRef: 1, volume: { size: 2 }, nics: [{ 'net-id': NIL_UUID }], datastore: { type: 'mysql', version: '8.0' },
+      name: 'orders',
+      flavorRef: 1,
+      volume: { size: 2 },
+      nics: [{ 'net-id': NIL_UUID }],
+      datastore: { type: 'mysql', version: '8.0' },
       databases: [{ character_set: 'utf8mb3', collate: 'utf8mb3_general_ci', name: 'orders' }, { name: 'audit' }],
-      users: [{ databases: [{ name: 'orders' }], name: 'shop', password: 'shop-secret' }], access: { is_public: true, allowed_cidrs: ['192.0.2.0/24'] },
+      users: [{ databases: [{ name: 'orders' }], name: 'shop', password: 'shop-secret' }],
+      access: { is_public: true, allowed_cidrs: ['192.0.2.0/24'] },
     },
   },
   'instance-log-disable-request': { name: 'general', disable: 1 },
@@ -209,13 +216,19 @@ export function fieldsToObject(fields: string): Record<string, unknown> {
     const leaf = LEAF[word.slice(colon + 1)]
     if (colon < 0 || !leaf) throw new Error(`bad field ${word}`)
     // Steps: object keys and array indexes, in order.
-    const steps = word.slice(0, colon).split('.').flatMap((part) => {
-      const [key, ...idx] = part.split('[')
-      return [key!, ...idx.map((i) => Number(i.slice(0, -1)))]
-    })
+    const steps = word
+      .slice(0, colon)
+      .split('.')
+      .flatMap((part) => {
+        const [key, ...idx] = part.split('[')
+        return [key!, ...idx.map((i) => Number(i.slice(0, -1)))]
+      })
     let at: Record<string | number, unknown> = root
     steps.forEach((step, i) => {
-      if (i === steps.length - 1) { at[step] = leaf(); return }
+      if (i === steps.length - 1) {
+        at[step] = leaf()
+        return
+      }
       at[step] ??= typeof steps[i + 1] === 'number' ? [] : {}
       at = at[step] as Record<string | number, unknown>
     })

@@ -3,19 +3,37 @@ import type { AddressInfo } from 'node:net'
 import type { Test } from 'tap'
 
 /** One request the fake Trove saw. */
-export interface Seen { method: string; url: string; body: unknown; headers: IncomingMessage['headers'] }
+export interface Seen {
+  method: string
+  url: string
+  body: unknown
+  headers: IncomingMessage['headers']
+}
 
 /** An answer: `body` is sent as JSON, `raw` as it is (e.g. JSON with integers beyond 2^53). */
-export interface Reply { status?: number; body?: unknown; raw?: string; headers?: Record<string, string> }
+export interface Reply {
+  status?: number
+  body?: unknown
+  raw?: string
+  headers?: Record<string, string>
+}
 
 async function listen(t: Test, handle: (req: IncomingMessage, raw: string, res: ServerResponse) => void): Promise<string> {
   const server = createServer((req: IncomingMessage, res: ServerResponse) => {
     let raw = ''
-    req.on('data', (c) => { raw += c })
+    req.on('data', (c) => {
+      raw += c
+    })
     req.on('end', () => handle(req, raw, res))
   })
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r))
-  t.teardown(() => new Promise<void>((r) => { server.closeAllConnections(); server.close(() => r()) }))
+  t.teardown(
+    () =>
+      new Promise<void>((r) => {
+        server.closeAllConnections()
+        server.close(() => r())
+      }),
+  )
   return `http://127.0.0.1:${(server.address() as AddressInfo).port}`
 }
 
@@ -27,7 +45,11 @@ function send(res: ServerResponse, r: Reply): void {
 
 function seenOf(req: IncomingMessage, raw: string, prefix: RegExp): Seen {
   let body: unknown
-  try { body = raw ? JSON.parse(raw) : undefined } catch { body = raw }
+  try {
+    body = raw ? JSON.parse(raw) : undefined
+  } catch {
+    body = raw
+  }
   return { method: req.method ?? '', url: (req.url ?? '').replace(prefix, ''), body, headers: req.headers }
 }
 
@@ -50,7 +72,11 @@ export async function fakeTrove(t: Test, route: (s: Seen) => Reply): Promise<{ u
 export const fault = (status: number, name: string, message: string) => ({ status, body: { [name]: { code: status, message } } })
 
 /** A Swift object of the fake cloud's object store. */
-export interface SwiftObject { text: string; lastModified: string; headers?: Record<string, string> }
+export interface SwiftObject {
+  text: string
+  lastModified: string
+  headers?: Record<string, string>
+}
 
 /**
  * A fake upstream cloud (not a lab): Keystone v3 at /identity/v3 (password auth, a catalog
@@ -59,15 +85,28 @@ export interface SwiftObject { text: string; lastModified: string; headers?: Rec
  * the way Swift does: JSON container listings with `prefix`, HEAD and GET of objects,
  * x-object-meta-* headers. Swift requests are recorded in `swiftSeen` (without the account).
  */
-export async function fakeCloud(t: Test, route: (s: Seen) => Reply, objects: Record<string, Record<string, SwiftObject>> = {}):
-  Promise<{ origin: string; seen: Seen[]; swiftSeen: Seen[]; env: Record<string, string> }> {
+export async function fakeCloud(
+  t: Test,
+  route: (s: Seen) => Reply,
+  objects: Record<string, Record<string, SwiftObject>> = {},
+): Promise<{ origin: string; seen: Seen[]; swiftSeen: Seen[]; env: Record<string, string> }> {
   const seen: Seen[] = []
   const swiftSeen: Seen[] = []
   let origin = ''
   origin = await listen(t, (req, raw, res) => {
     const path = req.url ?? ''
     if (path === '/identity/v3' || path === '/identity/v3/') {
-      return send(res, { body: { version: { id: 'v3.14', status: 'stable', updated: '2020-04-07T00:00:00Z', links: [{ rel: 'self', href: `${origin}/identity/v3/` }], 'media-types': [{ base: 'application/json', type: 'application/vnd.openstack.identity-v3+json' }] } } })
+      return send(res, {
+        body: {
+          version: {
+            id: 'v3.14',
+            status: 'stable',
+            updated: '2020-04-07T00:00:00Z',
+            links: [{ rel: 'self', href: `${origin}/identity/v3/` }],
+            'media-types': [{ base: 'application/json', type: 'application/vnd.openstack.identity-v3+json' }],
+          },
+        },
+      })
     }
     if (path.startsWith('/identity/v3/auth/tokens') && req.method === 'POST') {
       const catalog = [
@@ -88,7 +127,9 @@ export async function fakeCloud(t: Test, route: (s: Seen) => Reply, objects: Rec
       if (!objs) return send(res, { status: 404, raw: '<html><h1>Not Found</h1><p>The resource could not be found.</p></html>', headers: { 'content-type': 'text/html' } })
       if (rest.length === 0) {
         const prefix = u.searchParams.get('prefix') ?? ''
-        const list = Object.entries(objs).filter(([n]) => n.startsWith(prefix)).sort(([a], [b]) => (a < b ? -1 : 1))
+        const list = Object.entries(objs)
+          .filter(([n]) => n.startsWith(prefix))
+          .sort(([a], [b]) => (a < b ? -1 : 1))
           .map(([name, o]) => ({ name, hash: 'x', bytes: Buffer.byteLength(o.text), content_type: 'text/plain', last_modified: o.lastModified }))
         return send(res, { body: list })
       }
@@ -103,11 +144,20 @@ export async function fakeCloud(t: Test, route: (s: Seen) => Reply, objects: Rec
     send(res, route(s))
   })
   return {
-    origin, seen, swiftSeen,
+    origin,
+    seen,
+    swiftSeen,
     env: {
-      PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: '/nonexistent',
-      OS_AUTH_URL: `${origin}/identity/v3`, OS_USERNAME: 'alice', OS_PASSWORD: 'pw', OS_PROJECT_NAME: 'demo',
-      OS_USER_DOMAIN_NAME: 'Default', OS_PROJECT_DOMAIN_NAME: 'Default', OS_INTERFACE: 'public', OS_IDENTITY_API_VERSION: '3',
+      PATH: process.env.PATH ?? '/usr/bin:/bin',
+      HOME: '/nonexistent',
+      OS_AUTH_URL: `${origin}/identity/v3`,
+      OS_USERNAME: 'alice',
+      OS_PASSWORD: 'pw',
+      OS_PROJECT_NAME: 'demo',
+      OS_USER_DOMAIN_NAME: 'Default',
+      OS_PROJECT_DOMAIN_NAME: 'Default',
+      OS_INTERFACE: 'public',
+      OS_IDENTITY_API_VERSION: '3',
     },
   }
 }

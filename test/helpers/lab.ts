@@ -44,13 +44,25 @@ export async function killEverythingUnder(dir: string): Promise<void> {
   const pids = processesUnder(dir)
   if (pids.length) await terminate(pids, 5000)
   const ids: string[] = []
-  for (const sub of ['lab/instances', 'instances']) { try { ids.push(...readdirSync(join(dir, sub))) } catch { /* none */ } }
+  for (const sub of ['lab/instances', 'instances']) {
+    try {
+      ids.push(...readdirSync(join(dir, sub)))
+    } catch {
+      /* none */
+    }
+  }
   for (const id of ids) await removeInstanceGroups(instanceGroupDirs(id), 2000)
   try {
     for (const a of readdirSync(CLAIM_DIR)) {
-      try { if (readFileSync(join(CLAIM_DIR, a), 'utf8').startsWith(dir + '/')) rmSync(join(CLAIM_DIR, a)) } catch { /* raced */ }
+      try {
+        if (readFileSync(join(CLAIM_DIR, a), 'utf8').startsWith(dir + '/')) rmSync(join(CLAIM_DIR, a))
+      } catch {
+        /* raced */
+      }
     }
-  } catch { /* no claims dir */ }
+  } catch {
+    /* no claims dir */
+  }
 }
 
 export interface InProcessLab {
@@ -92,9 +104,17 @@ export async function runMain(args: string[], env: Record<string, string | undef
   let stdout = ''
   let stderr = ''
   const io: IO = {
-    stdout: (s) => { stdout += s },
-    stderr: (s) => { stderr += s },
-    stdinIsTTY: tty, stdoutIsTTY: tty, stderrIsTTY: tty, columns: 200, env,
+    stdout: (s) => {
+      stdout += s
+    },
+    stderr: (s) => {
+      stderr += s
+    },
+    stdinIsTTY: tty,
+    stdoutIsTTY: tty,
+    stderrIsTTY: tty,
+    columns: 200,
+    env,
   }
   const code = await main(args, io)
   return { code, stdout, stderr }
@@ -107,10 +127,20 @@ export function runCli(args: string[], env: Record<string, string | undefined>, 
     const child = spawn(cmd, argv, { env: env as NodeJS.ProcessEnv, stdio: ['ignore', 'pipe', 'pipe'] })
     let stdout = ''
     let stderr = ''
-    child.stdout.on('data', (b) => { stdout += b })
-    child.stderr.on('data', (b) => { stderr += b })
-    const timer = setTimeout(() => { child.kill('SIGKILL'); fail(new Error(`trove ${args.join(' ')} timed out; stderr: ${stderr}`)) }, timeoutMs)
-    child.on('close', (code) => { clearTimeout(timer); done({ code: code ?? -1, stdout, stderr }) })
+    child.stdout.on('data', (b) => {
+      stdout += b
+    })
+    child.stderr.on('data', (b) => {
+      stderr += b
+    })
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL')
+      fail(new Error(`trove ${args.join(' ')} timed out; stderr: ${stderr}`))
+    }, timeoutMs)
+    child.on('close', (code) => {
+      clearTimeout(timer)
+      done({ code: code ?? -1, stdout, stderr })
+    })
   })
 }
 
@@ -137,15 +167,32 @@ export function startServerProcess(t: Test, dataDir: string, extraArgs: string[]
       if (m && out.includes('use it:')) {
         const cloudsFile = join(dataDir, 'clouds.yaml')
         const proc: ServerProcess = {
-          child, url: m[1], dataDir, cloudsFile, env: labEnv(cloudsFile), output: () => out,
-          stop: () => new Promise((r) => { if (child.exitCode !== null) return r(child.exitCode); child.once('exit', (c) => r(c)); child.kill('SIGTERM') }),
+          child,
+          url: m[1],
+          dataDir,
+          cloudsFile,
+          env: labEnv(cloudsFile),
+          output: () => out,
+          stop: () =>
+            new Promise((r) => {
+              if (child.exitCode !== null) return r(child.exitCode)
+              child.once('exit', (c) => r(c))
+              child.kill('SIGTERM')
+            }),
         }
         done(proc)
       }
     }
     child.stdout.on('data', onData)
     child.stderr.on('data', onData)
-    child.once('exit', (c) => { if (!/listening on/.test(out)) fail(new Error(`server exited ${c}: ${out}`)) })
-    t.teardown(async () => { if (child.exitCode === null) { child.kill('SIGTERM'); await new Promise((r) => child.once('exit', r)) } })
+    child.once('exit', (c) => {
+      if (!/listening on/.test(out)) fail(new Error(`server exited ${c}: ${out}`))
+    })
+    t.teardown(async () => {
+      if (child.exitCode === null) {
+        child.kill('SIGTERM')
+        await new Promise((r) => child.once('exit', r))
+      }
+    })
   })
 }

@@ -2,10 +2,7 @@
 // does to the model, how it runs through the SDK on the real lab, and the checks after each step.
 import fc from 'fast-check'
 import { BadRequestError, type Instance } from '../../src/sdk/index.js'
-import {
-  PASSWORD, createTable, deleteAndWait, leftDir, orphans, readRows, settle, settleBackup, until, writeRow,
-  type Engine, type System,
-} from './model-system.js'
+import { PASSWORD, createTable, deleteAndWait, leftDir, orphans, readRows, settle, settleBackup, until, writeRow, type Engine, type System } from './model-system.js'
 
 export type { Engine, System }
 
@@ -33,7 +30,12 @@ interface MInstance {
   /** The attached configuration group, if any. */
   group?: 'create' | 'live'
 }
-interface MBackup { name: string; id: string; instance: string; rows: number[] }
+interface MBackup {
+  name: string
+  id: string
+  instance: string
+  rows: number[]
+}
 export interface Model {
   engine: Engine
   instances: MInstance[]
@@ -65,7 +67,11 @@ export async function verify(m: Model, r: Real): Promise<void> {
     if (inst.replica_of?.id !== want) throw new Error(`${mi.name}: replica_of ${inst.replica_of?.id ?? 'none'}, the model expects ${want ?? 'none'}`)
     const expected = [...mi.rows].sort((a, b) => a - b).join(',')
     // A replica converges: wait for it (bounded); a primary has its rows at once.
-    const rows = await until(() => readRows(r.sys, m.engine, inst), (v) => Array.isArray(v) && v.join(',') === expected, mi.source ? 30_000 : 2_000)
+    const rows = await until(
+      () => readRows(r.sys, m.engine, inst),
+      (v) => Array.isArray(v) && v.join(',') === expected,
+      mi.source ? 30_000 : 2_000,
+    )
     if (!Array.isArray(rows) || rows.join(',') !== expected) throw new Error(`${mi.name}: rows ${rows instanceof Error ? rows.message : rows.join(',')}, the model expects ${expected}`)
   }
   for (const id of m.deleted) {
@@ -93,12 +99,19 @@ const accounts = (m: Model, extra: boolean) =>
 type Cmd = fc.AsyncCommand<Model, Real>
 
 export class Create implements Cmd {
-  constructor(readonly group: boolean, readonly extra: boolean) {}
+  constructor(
+    readonly group: boolean,
+    readonly extra: boolean,
+  ) {}
   check = (m: Readonly<Model>) => m.instances.length < MAX_INSTANCES
   async run(m: Model, r: Real) {
     const name = newName(m, 'db')
     const inst = await create(m, r, name, {
-      flavorRef: '1', volume: { size: 1 }, datastore: { type: m.engine }, ...accounts(m, this.extra), ...(this.group ? { configuration: r.groups.create } : {}),
+      flavorRef: '1',
+      volume: { size: 1 },
+      datastore: { type: m.engine },
+      ...accounts(m, this.extra),
+      ...(this.group ? { configuration: r.groups.create } : {}),
     })
     await createTable(r.sys, m.engine, inst)
     m.instances.push({ name, id: inst.id, rows: [], ...(this.group ? { group: 'create' as const } : {}) })
@@ -111,7 +124,10 @@ export class Create implements Cmd {
 async function write(m: Model, r: Real, target: MInstance): Promise<void> {
   const n = ++m.next
   await writeRow(r.sys, m.engine, await r.sys.client.instances.get(target.id), n)
-  const reach = (name: string) => { byName(m, name).rows.push(n); for (const x of replicasOf(m, name)) reach(x.name) }
+  const reach = (name: string) => {
+    byName(m, name).rows.push(n)
+    for (const x of replicasOf(m, name)) reach(x.name)
+  }
   reach(target.name)
 }
 
@@ -126,7 +142,10 @@ class Write implements Cmd {
 }
 
 class Backup implements Cmd {
-  constructor(readonly at: number, readonly incremental: boolean) {}
+  constructor(
+    readonly at: number,
+    readonly incremental: boolean,
+  ) {}
   check = (m: Readonly<Model>) => primaries(m as Model).length > 0
   async run(m: Model, r: Real) {
     const target = pick(primaries(m), this.at)
@@ -134,8 +153,12 @@ class Backup implements Cmd {
     const name = newName(m, 'bk')
     if (this.incremental && m.engine === 'redis') {
       // The documented refusal: Redis has no incremental backups (400), nothing changes.
-      const err = await r.sys.client.backups.create({ name, instance: target.id, incremental: 1 }).then(() => undefined, (e: Error) => e)
-      if (!(err instanceof BadRequestError) || !/Incremental backups are not supported/.test(err.message)) throw new Error(`redis incremental backup: expected a 400 refusal, got ${err ? err.message : 'success'}`)
+      const err = await r.sys.client.backups.create({ name, instance: target.id, incremental: 1 }).then(
+        () => undefined,
+        (e: Error) => e,
+      )
+      if (!(err instanceof BadRequestError) || !/Incremental backups are not supported/.test(err.message))
+        throw new Error(`redis incremental backup: expected a 400 refusal, got ${err ? err.message : 'success'}`)
     } else {
       const b = await r.sys.client.backups.create({ name, instance: target.id, ...(parent ? { parent_id: parent.id } : {}) })
       const status = await settleBackup(r.sys, b.id)
@@ -148,7 +171,10 @@ class Backup implements Cmd {
 }
 
 class Restore implements Cmd {
-  constructor(readonly which: number, readonly withUsers: boolean) {}
+  constructor(
+    readonly which: number,
+    readonly withUsers: boolean,
+  ) {}
   check = (m: Readonly<Model>) => m.backups.length > 0 && m.instances.length < MAX_INSTANCES
   async run(m: Model, r: Real) {
     const b = pick(m.backups, this.which)
@@ -268,12 +294,19 @@ class Delete implements Cmd {
   /** Only instances nothing replicates from (a source with replicas is refused: detach first). */
   check = (m: Readonly<Model>) => m.instances.some((i) => !replicasOf(m as Model, i.name).length)
   async run(m: Model, r: Real) {
-    const target = pick(m.instances.filter((i) => !replicasOf(m, i.name).length), this.at)
+    const target = pick(
+      m.instances.filter((i) => !replicasOf(m, i.name).length),
+      this.at,
+    )
     await deleteAndWait(r.sys, target.id)
     m.instances = m.instances.filter((i) => i !== target)
     m.deleted.push(target.id)
     // The engine and agent go with the instance (the delete flow waits for them).
-    await until(async () => orphans(r.sys, target.id).length + Number(leftDir(r.sys, target.id)), (n) => n === 0, 30_000)
+    await until(
+      async () => orphans(r.sys, target.id).length + Number(leftDir(r.sys, target.id)),
+      (n) => n === 0,
+      30_000,
+    )
     await verify(m, r)
   }
   toString = () => `delete(${this.at})`

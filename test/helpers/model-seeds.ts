@@ -10,21 +10,57 @@ const from = Number(process.argv[3] ?? 20261204)
 const want = (process.argv[5] ?? 'replica,promote').split(',')
 for (let s = from; s < from + Number(process.argv[4] ?? 1); s++) {
   const [cmds] = fc.sample(fc.commands(commands, { maxCommands: max }), { seed: s, numRuns: 1 })
-  let N = 1, P = 1, R = 0, B = 0
+  let N = 1,
+    P = 1,
+    R = 0,
+    B = 0
   const eff: string[] = []
   for (const c of [...cmds!]) {
     const n = String(c).split('(')[0]!
-    const ok = { create: N < 4, write: P > 0, backup: P > 0, restore: B > 0 && N < 4, replica: P > 0 && N < 4, promote: R > 0, detach: R > 0, resizeVolume: N > 0, restart: N > 0, 'attach/detach group': P > 0, rootEnable: P > 0, delete: N > 0 }[n]
+    const ok = {
+      create: N < 4,
+      write: P > 0,
+      backup: P > 0,
+      restore: B > 0 && N < 4,
+      replica: P > 0 && N < 4,
+      promote: R > 0,
+      detach: R > 0,
+      resizeVolume: N > 0,
+      restart: N > 0,
+      'attach/detach group': P > 0,
+      rootEnable: P > 0,
+      delete: N > 0,
+    }[n]
     if (!ok) continue
     eff.push(String(c))
-    if (n === 'create' || n === 'restore') { N++; P++ }
+    if (n === 'create' || n === 'restore') {
+      N++
+      P++
+    }
     if (n === 'backup') B++
-    if (n === 'replica') { N++; R++ }
-    if (n === 'detach') { R--; P++ }
-    if (n === 'delete') { N--; if (R > 0) R--; else P-- }
+    if (n === 'replica') {
+      N++
+      R++
+    }
+    if (n === 'detach') {
+      R--
+      P++
+    }
+    if (n === 'delete') {
+      N--
+      if (R > 0) R--
+      else P--
+    }
   }
   const seq = eff.map((e) => e.split('(')[0]).join(',')
   let i = 0
-  for (const w of want) { const j = seq.split(',').indexOf(w, i); if (j < 0) { i = -1; break } i = j + 1 }
+  for (const w of want) {
+    const j = seq.split(',').indexOf(w, i)
+    if (j < 0) {
+      i = -1
+      break
+    }
+    i = j + 1
+  }
   if (i >= 0) console.log(s, eff.length, eff.join(', '))
 }

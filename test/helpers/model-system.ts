@@ -30,7 +30,16 @@ export async function startSystem(t: Test): Promise<System> {
   const a = parse(readFileSync(lab.cloudsFile, 'utf8')).clouds['trove-lab'].auth
   const client = new TroveClient({
     timeoutMs: 60_000,
-    auth: { authType: 'password', authUrl: a.auth_url, username: a.username, password: a.password, projectName: a.project_name, userDomainName: 'Default', projectDomainName: 'Default', interface: 'public' },
+    auth: {
+      authType: 'password',
+      authUrl: a.auth_url,
+      username: a.username,
+      password: a.password,
+      projectName: a.project_name,
+      userDomainName: 'Default',
+      projectDomainName: 'Default',
+      interface: 'public',
+    },
   })
   return { lab, client, instanceDir: (id) => join(lab.dataDir, 'instances', id) }
 }
@@ -67,16 +76,18 @@ export async function engineRun(sys: System, engine: Engine, inst: Instance, inp
   return r.out
 }
 
-export const createTable = (sys: System, engine: Engine, inst: Instance) =>
-  engine === 'redis' ? Promise.resolve('') : engineRun(sys, engine, inst, 'CREATE TABLE t (id int primary key);')
+export const createTable = (sys: System, engine: Engine, inst: Instance) => (engine === 'redis' ? Promise.resolve('') : engineRun(sys, engine, inst, 'CREATE TABLE t (id int primary key);'))
 
-export const writeRow = (sys: System, engine: Engine, inst: Instance, n: number) =>
-  engineRun(sys, engine, inst, engine === 'redis' ? `SET k${n} v${n}` : `INSERT INTO t VALUES (${n});`)
+export const writeRow = (sys: System, engine: Engine, inst: Instance, n: number) => engineRun(sys, engine, inst, engine === 'redis' ? `SET k${n} v${n}` : `INSERT INTO t VALUES (${n});`)
 
 /** The rows (Redis keys) an instance holds, sorted. */
 export async function readRows(sys: System, engine: Engine, inst: Instance): Promise<number[]> {
   const out = await engineRun(sys, engine, inst, engine === 'redis' ? 'KEYS k*' : 'SELECT id FROM t ORDER BY id;')
-  return out.split('\n').filter(Boolean).map((l) => Number(l.replace(/^k/, ''))).sort((a, b) => a - b)
+  return out
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => Number(l.replace(/^k/, '')))
+    .sort((a, b) => a - b)
 }
 
 /** Polls until the instance leaves the statuses of a running flow; its last view. */

@@ -26,7 +26,17 @@ const DEFAULTS: Record<string, unknown> = { get_filesystem_stats: { used: 0.1, t
 export async function scriptedAgent(dataDir: string, id: string, handlers: Record<string, ScriptedHandler> = {}): Promise<ScriptedAgent> {
   const boot = JSON.parse(readFileSync(join(dataDir, 'instances', id, 'agent.json'), 'utf8')) as AgentBootstrap
   const broker = JSON.parse(readFileSync(boot.brokerFile, 'utf8')) as { host: string; port: number }
-  const client = await mqtt.connectAsync({ host: broker.host, port: broker.port, protocol: 'mqtts', ca: boot.mqtt.ca, username: boot.mqtt.username, password: boot.mqtt.password, clientId: boot.mqtt.username, clean: false, reconnectPeriod: 200 })
+  const client = await mqtt.connectAsync({
+    host: broker.host,
+    port: broker.port,
+    protocol: 'mqtts',
+    ca: boot.mqtt.ca,
+    username: boot.mqtt.username,
+    password: boot.mqtt.password,
+    clientId: boot.mqtt.username,
+    clean: false,
+    reconnectPeriod: 200,
+  })
   await client.subscribeAsync(agentRpcTopic(id), { qos: 1 })
   const calls: string[] = []
   client.on('message', (_topic, payload) => {
@@ -73,6 +83,9 @@ export async function until(probe: () => Promise<boolean> | boolean, ms = 5000, 
 export function deferred<T = void>(): { promise: Promise<T>; resolve: (v: T) => void; reject: (e: Error) => void } {
   let resolve!: (v: T) => void
   let reject!: (e: Error) => void
-  const promise = new Promise<T>((res, rej) => { resolve = res; reject = rej })
+  const promise = new Promise<T>((res, rej) => {
+    resolve = res
+    reject = rej
+  })
   return { promise, resolve, reject }
 }

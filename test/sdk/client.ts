@@ -1,8 +1,20 @@
 import t from 'tap'
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http'
 import {
-  TroveClient, NotFoundError, BadRequestError, InternalServerError, OverLimitError, APIConnectionError,
-  WaitFailedError, WaitTimeoutError, waitFor, databaseUrl, findEndpoint, queryString, makeAPIError, linkMarker,
+  TroveClient,
+  NotFoundError,
+  BadRequestError,
+  InternalServerError,
+  OverLimitError,
+  APIConnectionError,
+  WaitFailedError,
+  WaitTimeoutError,
+  waitFor,
+  databaseUrl,
+  findEndpoint,
+  queryString,
+  makeAPIError,
+  linkMarker,
 } from '../../src/sdk/index.js'
 
 type Handler = (req: IncomingMessage, body: string, res: ServerResponse) => void
@@ -12,8 +24,13 @@ async function fake(t: { teardown(fn: () => unknown): void }, handler: Handler) 
   const seen: Array<{ method: string; url: string; token?: string; body: string }> = []
   const srv = createServer((req, res) => {
     let body = ''
-    req.on('data', (c) => { body += c })
-    req.on('end', () => { seen.push({ method: req.method!, url: req.url!, token: req.headers['x-auth-token'] as string | undefined, body }); handler(req, body, res) })
+    req.on('data', (c) => {
+      body += c
+    })
+    req.on('end', () => {
+      seen.push({ method: req.method!, url: req.url!, token: req.headers['x-auth-token'] as string | undefined, body })
+      handler(req, body, res)
+    })
   })
   await new Promise<void>((r) => srv.listen(0, '127.0.0.1', () => r()))
   t.teardown(() => new Promise<void>((r) => srv.close(() => r())))
@@ -34,7 +51,16 @@ t.test('pure helpers', async (t) => {
   t.equal(databaseUrl('http://h:8779/v1.0', 'p1'), 'http://h:8779/v1.0/p1')
   t.equal(databaseUrl('http://h:8779/', 'p1'), 'http://h:8779/v1.0/p1')
   t.equal(databaseUrl('http://h:8779/v1.0/p1', 'p1'), 'http://h:8779/v1.0/p1')
-  const catalog = [{ type: 'database', endpoints: [{ interface: 'public', region: 'R1', url: 'http://a' }, { interface: 'public', region: 'R2', url: 'http://b' }, { interface: 'internal', region: 'R1', url: 'http://c' }] }]
+  const catalog = [
+    {
+      type: 'database',
+      endpoints: [
+        { interface: 'public', region: 'R1', url: 'http://a' },
+        { interface: 'public', region: 'R2', url: 'http://b' },
+        { interface: 'internal', region: 'R1', url: 'http://c' },
+      ],
+    },
+  ]
   t.equal(findEndpoint(catalog, 'database', 'public', 'R2'), 'http://b')
   t.equal(findEndpoint(catalog, 'database', 'internal'), 'http://c')
   t.throws(() => findEndpoint(catalog, 'database', 'admin'), { message: 'admin endpoint for database service not found' })
@@ -60,16 +86,34 @@ t.test('keystone auth, catalog lookup, retries and re-authentication', async (t)
       const b = JSON.parse(body)
       if (b.auth.identity.password.user.password !== 'pw') return json(res, 401, { error: { code: 401, title: 'Unauthorized', message: 'The request you have made requires authentication.' } })
       tokens++
-      return json(res, 201, { token: { expires_at: '2099-01-01T00:00:00.000000Z', project: { id: 'p1' }, roles: [{ name: 'member' }], catalog: [{ type: 'database', endpoints: [{ interface: 'public', region: 'RegionOne', url: `${base}/v1.0` }] }] } }, { 'x-subject-token': `T${tokens}` })
+      return json(
+        res,
+        201,
+        {
+          token: {
+            expires_at: '2099-01-01T00:00:00.000000Z',
+            project: { id: 'p1' },
+            roles: [{ name: 'member' }],
+            catalog: [{ type: 'database', endpoints: [{ interface: 'public', region: 'RegionOne', url: `${base}/v1.0` }] }],
+          },
+        },
+        { 'x-subject-token': `T${tokens}` },
+      )
     }
     if (req.headers['x-auth-token'] !== `T${tokens}`) return json(res, 401, { error: { code: 401, message: 'expired' } })
     if (req.url === '/v1.0/p1/flavors') {
       flavorsCalls++
       if (flavorsCalls === 1) return json(res, 503, { serviceUnavailable: { code: 503, message: 'busy' } })
-      if (flavorsCalls === 2) { tokens++; return json(res, 401, { error: { code: 401, message: 'token expired' } }) }
+      if (flavorsCalls === 2) {
+        tokens++
+        return json(res, 401, { error: { code: 401, message: 'token expired' } })
+      }
       return json(res, 200, { flavors: [{ id: 1, str_id: '1', name: 'm1.tiny', ram: 512, vcpus: 1, disk: 0, ephemeral: 0, links: [] }] })
     }
-    if (req.url === '/v1.0/p1/instances' && req.method === 'POST') { postCalls++; return json(res, 503, { serviceUnavailable: { code: 503, message: 'busy' } }) }
+    if (req.url === '/v1.0/p1/instances' && req.method === 'POST') {
+      postCalls++
+      return json(res, 503, { serviceUnavailable: { code: 503, message: 'busy' } })
+    }
     if (req.url?.startsWith('/v1.0/p1/instances?')) {
       page++
       const marker = new URL(`${base}${req.url}`).searchParams.get('marker')
@@ -117,6 +161,12 @@ t.test('connection errors and waits', async (t) => {
   t.equal(done?.s, 'ACTIVE')
   await t.rejects(waitFor({ fetch: async () => ({ s: 'ERROR', why: 'disk full' }), status: (r) => r.s, until: ['ACTIVE'], failOn: ['ERROR'], failMessage: (r) => r.why }), WaitFailedError)
   await t.rejects(waitFor({ fetch: async () => ({ s: 'BUILD' }), status: (r) => r.s, until: ['ACTIVE'], timeoutMs: 30, intervalMs: 5 }), WaitTimeoutError)
-  const gone = await waitFor({ fetch: async () => { throw new NotFoundError(404, 'gone') }, status: () => 'x', until: ['DELETED'] })
+  const gone = await waitFor({
+    fetch: async () => {
+      throw new NotFoundError(404, 'gone')
+    },
+    status: () => 'x',
+    until: ['DELETED'],
+  })
   t.equal(gone, undefined, 'waiting for DELETED ends when the resource is gone')
 })

@@ -10,28 +10,57 @@ import { fakeTrove, fault } from '../helpers/fake-trove.js'
 
 const ID = '11111111-2222-3333-4444-555555555555'
 const flavor = { id: 1, str_id: '1', name: 'm1.tiny', ram: 512, vcpus: 1, disk: 1, ephemeral: 0, links: [] }
-const instance = (status: string) => ({ id: ID, name: 'w1', status, operating_status: '', flavor: { id: '1', links: [] }, datastore: { type: 'redis', version: '7.0' }, volume: { size: 1 }, links: [] })
+const instance = (status: string) => ({
+  id: ID,
+  name: 'w1',
+  status,
+  operating_status: '',
+  flavor: { id: '1', links: [] },
+  datastore: { type: 'redis', version: '7.0' },
+  volume: { size: 1 },
+  links: [],
+})
 
 t.test('waitFor: a watch that is not offered falls back to polling; an abort ends a watch at once', async (t) => {
   let fetches = 0
   const asked: string[] = []
   const r = await waitFor({
     fetch: async () => ({ s: ++fetches < 3 ? 'BUILD' : 'ACTIVE' }),
-    watch: (last) => { asked.push(last.s); return undefined },
-    status: (x) => x.s, until: ['ACTIVE'], intervalMs: 1,
+    watch: (last) => {
+      asked.push(last.s)
+      return undefined
+    },
+    status: (x) => x.s,
+    until: ['ACTIVE'],
+    intervalMs: 1,
   })
   t.same([r, fetches, asked], [{ s: 'ACTIVE' }, 3, ['BUILD', 'BUILD']], 'asked to watch after each BUILD, then polled')
 
   const ac = new AbortController()
   const never = new Promise<{ s: string }>(() => {})
-  const p = waitFor({ fetch: async () => ({ s: 'BUILD' }), watch: () => { ac.abort(new Error('cancelled')); return never }, status: (x) => x.s, until: ['ACTIVE'], signal: ac.signal })
+  const p = waitFor({
+    fetch: async () => ({ s: 'BUILD' }),
+    watch: () => {
+      ac.abort(new Error('cancelled'))
+      return never
+    },
+    status: (x) => x.s,
+    until: ['ACTIVE'],
+    signal: ac.signal,
+  })
   await t.rejects(p, { message: 'cancelled' }, 'an abort rejects while the watch is pending')
 })
 
 t.test('against the lab: one GET, then a long poll that the status change answers', async (t) => {
   const lab = await apiLab(t, { spawnAgents: false, rateLimits: [] })
   const lines: string[] = []
-  const client = new TroveClient({ endpoint: `${lab.url}/v1.0/${lab.demo.project}`, token: lab.demo.token, debug: (l) => { if (l.startsWith('REQ')) lines.push(l) } })
+  const client = new TroveClient({
+    endpoint: `${lab.url}/v1.0/${lab.demo.project}`,
+    token: lab.demo.token,
+    debug: (l) => {
+      if (l.startsWith('REQ')) lines.push(l)
+    },
+  })
   t.teardown(() => client.close())
   const inst = await client.instances.create({ name: 'sdk-wait', flavorRef: '1', volume: { size: 1 }, datastore: { type: 'redis' } })
   t.equal(client.instances.changed(inst.id, 'BUILD', 1000), undefined, 'before a GET has shown the offer: nothing sent')
@@ -42,7 +71,10 @@ t.test('against the lab: one GET, then a long poll that the status change answer
   const done = waitFor<Instance>({
     fetch: () => client.instances.get(inst.id),
     watch: (i, ms) => client.instances.changed(inst.id, i.status, ms),
-    status: (i) => i.status, until: ['ACTIVE'], failOn: ['ERROR'], intervalMs: 1,
+    status: (i) => i.status,
+    until: ['ACTIVE'],
+    failOn: ['ERROR'],
+    intervalMs: 1,
     onProgress: (i) => seen.push(i!.status),
   })
   await until(() => lab.server.lab.instances.changes.waiting === 1, 10_000, 'the long poll waiting')
@@ -51,8 +83,11 @@ t.test('against the lab: one GET, then a long poll that the status change answer
   t.equal(r?.status, 'ACTIVE')
   t.same(seen, ['BUILD', 'ACTIVE'])
   const base = `${lab.url}/v1.0/${lab.demo.project}/instances/${inst.id}`
-  t.same(lines.slice(1).map((l) => l.replace(/wait_timeout=[\d.]+/, 'wait_timeout=N')), [`REQ: GET ${base}`, `REQ: GET ${base}?wait_for_change=BUILD&wait_timeout=N`],
-    'a GET, then one long poll (intervalMs 1 would have polled many times)')
+  t.same(
+    lines.slice(1).map((l) => l.replace(/wait_timeout=[\d.]+/, 'wait_timeout=N')),
+    [`REQ: GET ${base}`, `REQ: GET ${base}?wait_for_change=BUILD&wait_timeout=N`],
+    'a GET, then one long poll (intervalMs 1 would have polled many times)',
+  )
 })
 
 for (const offered of [false, true]) {
@@ -70,7 +105,10 @@ for (const offered of [false, true]) {
     const r = await runMain(['instance', 'create', 'w1', '--flavor', '1', '--size', '1', '--datastore', 'redis', '--wait', '-f', 'value', '-c', 'status'], api.env)
     t.same([r.code, r.stdout], [0, 'ACTIVE\n'], r.stderr)
     const waits = api.seen.filter((s) => s.url.startsWith(`/instances/${ID}`)).map((s) => s.url.replace(ID, 'ID').replace(/wait_timeout=[\d.]+/, 'wait_timeout=N'))
-    t.same(waits, offered ? ['/instances/ID', '/instances/ID?wait_for_change=BUILD&wait_timeout=N'] : ['/instances/ID', '/instances/ID', '/instances/ID'],
-      offered ? 'a GET, then a long poll that answers ACTIVE' : 'plain polling until ACTIVE, no unknown parameter sent')
+    t.same(
+      waits,
+      offered ? ['/instances/ID', '/instances/ID?wait_for_change=BUILD&wait_timeout=N'] : ['/instances/ID', '/instances/ID', '/instances/ID'],
+      offered ? 'a GET, then a long poll that answers ACTIVE' : 'plain polling until ACTIVE, no unknown parameter sent',
+    )
   })
 }

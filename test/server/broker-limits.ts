@@ -20,7 +20,10 @@ async function feed(limit: () => number, bytes: Buffer, cuts: number[]): Promise
   const g = new PacketSizeGuard(limit)
   const out: Buffer[] = []
   g.on('data', (d: Buffer) => out.push(d))
-  const ended = new Promise<string | undefined>((resolve) => { g.on('error', (e) => resolve(e.message)); g.on('end', () => resolve(undefined)) })
+  const ended = new Promise<string | undefined>((resolve) => {
+    g.on('error', (e) => resolve(e.message))
+    g.on('end', () => resolve(undefined))
+  })
   let at = 0
   for (const c of cuts) {
     if (at >= bytes.length) break
@@ -34,16 +37,19 @@ async function feed(limit: () => number, bytes: Buffer, cuts: number[]): Promise
 }
 
 t.test('a stream of packets within the limits passes unchanged, however it is cut into chunks', async () => {
-  await fc.assert(fc.asyncProperty(
-    fc.integer({ min: 0, max: 300 }),
-    fc.array(fc.record({ type: fc.integer({ min: 2, max: 14 }), len: fc.integer({ min: 0, max: 20_000 }) }), { maxLength: 8 }),
-    fc.array(fc.integer({ min: 1, max: 5000 }), { maxLength: 40 }),
-    async (connectLen, rest, cuts) => {
-      const bytes = Buffer.concat([packet(1, connectLen), ...rest.map((p) => packet(p.type, p.len))])
-      const r = await feed(() => 20_000, bytes, cuts)
-      return r.error === undefined && r.out.equals(bytes)
-    },
-  ), { numRuns: 200 })
+  await fc.assert(
+    fc.asyncProperty(
+      fc.integer({ min: 0, max: 300 }),
+      fc.array(fc.record({ type: fc.integer({ min: 2, max: 14 }), len: fc.integer({ min: 0, max: 20_000 }) }), { maxLength: 8 }),
+      fc.array(fc.integer({ min: 1, max: 5000 }), { maxLength: 40 }),
+      async (connectLen, rest, cuts) => {
+        const bytes = Buffer.concat([packet(1, connectLen), ...rest.map((p) => packet(p.type, p.len))])
+        const r = await feed(() => 20_000, bytes, cuts)
+        return r.error === undefined && r.out.equals(bytes)
+      },
+    ),
+    { numRuns: 200 },
+  )
 })
 
 t.test('the guard fails on the first header over the limit, and on a first packet that is not CONNECT', async (t) => {

@@ -7,7 +7,10 @@ import { until } from '../helpers/scripted-agent.js'
 import { allocate } from '../../src/server/compute/addresses.js'
 import { agentEventTopic, agentReplyTopic, agentRpcTopic, encode, type RpcRequest } from '../../src/protocol/index.js'
 
-interface Broker { port: number; ca: string }
+interface Broker {
+  port: number
+  ca: string
+}
 
 function brokerOf(lab: InProcessLab): Broker {
   const port = JSON.parse(readFileSync(lab.server.lab.brokerFile, 'utf8')).port as number
@@ -17,12 +20,23 @@ function brokerOf(lab: InProcessLab): Broker {
 function connect(b: Broker, o: { username?: string; password?: string; clientId?: string; clean?: boolean; localAddress?: string } = {}): Promise<mqtt.MqttClient> {
   return new Promise((resolve, reject) => {
     const c = mqtt.connect({
-      host: '127.0.0.1', port: b.port, protocol: 'mqtts', ca: b.ca, username: o.username, password: o.password,
-      clientId: o.clientId ?? o.username ?? `anon-${Date.now()}`, clean: o.clean ?? true, reconnectPeriod: 0, connectTimeout: 5000,
+      host: '127.0.0.1',
+      port: b.port,
+      protocol: 'mqtts',
+      ca: b.ca,
+      username: o.username,
+      password: o.password,
+      clientId: o.clientId ?? o.username ?? `anon-${Date.now()}`,
+      clean: o.clean ?? true,
+      reconnectPeriod: 0,
+      connectTimeout: 5000,
       ...(o.localAddress ? { localAddress: o.localAddress } : {}),
     })
     c.once('connect', () => resolve(c))
-    c.once('error', (e) => { c.end(true); reject(e) })
+    c.once('error', (e) => {
+      c.end(true)
+      reject(e)
+    })
   })
 }
 
@@ -33,7 +47,20 @@ const B = '22222222-2222-2222-2222-222222222222'
 async function twoAgents(t: Test) {
   const lab = await startLab(t, { spawnAgents: false, rateLimits: [] })
   const dsv = lab.server.lab.db.prepare('SELECT id FROM datastore_versions LIMIT 1').pluck().get() as string
-  for (const id of [A, B]) lab.server.lab.instances.create({ id, name: id.slice(0, 4), tenant_id: 'p', flavor_id: '1', volume_size: 1, volume_type: null, datastore_version_id: dsv, address: null, port: null, region_id: 'RegionOne', access: null })
+  for (const id of [A, B])
+    lab.server.lab.instances.create({
+      id,
+      name: id.slice(0, 4),
+      tenant_id: 'p',
+      flavor_id: '1',
+      volume_size: 1,
+      volume_type: null,
+      datastore_version_id: dsv,
+      address: null,
+      port: null,
+      region_id: 'RegionOne',
+      access: null,
+    })
   return { lab, broker: brokerOf(lab), a: lab.server.lab.credentials.issue(A), b: lab.server.lab.credentials.issue(B) }
 }
 
@@ -53,7 +80,9 @@ t.test('the broker refuses anonymous and wrong credentials and confines an agent
   await t.rejects(connect(broker, { username: `agent-${B}`, password: credA.password }), /Bad username or password|not authorized/i, "another agent's name with A's password refused")
 
   const ca = await connect(broker, credA)
-  t.teardown(() => { ca.end(true) })
+  t.teardown(() => {
+    ca.end(true)
+  })
   const granted = await ca.subscribeAsync(agentRpcTopic(A), { qos: 1 })
   t.equal(granted[0].qos, 1, 'own rpc topic: granted')
   // SUBACK 0x80: mqtt.js rejects the subscription.
@@ -75,7 +104,7 @@ t.test('the broker refuses anonymous and wrong credentials and confines an agent
   t.equal(lab.server.lab.instances.guestStatus(B)?.status_description, 'new', 'a heartbeat forged for B is dropped')
 })
 
-t.test('client-id takeover: A cannot log in as B, nor get B\'s queued calls; one session per agent', async (t) => {
+t.test("client-id takeover: A cannot log in as B, nor get B's queued calls; one session per agent", async (t) => {
   const { lab, broker, a, b } = await twoAgents(t)
   // B's agent has a persistent session, then drops off; a call (with a password) is queued for it.
   const b1 = await connect(broker, { ...b, clean: false })
@@ -87,11 +116,16 @@ t.test('client-id takeover: A cannot log in as B, nor get B\'s queued calls; one
   for (const clean of [false, true]) {
     await t.rejects(connect(broker, { ...a, clientId: b.username, clean }), /Identifier rejected/, `A with B's client id (clean ${clean}): refused`)
   }
-  t.ok(lab.logs.some((l) => l.includes(`refused ${a.username} with client id "${b.username}"`)), 'the refusal is logged')
+  t.ok(
+    lab.logs.some((l) => l.includes(`refused ${a.username} with client id "${b.username}"`)),
+    'the refusal is logged',
+  )
 
   // B comes back and gets its queued call; nobody else saw it.
   const b2 = await connect(broker, { ...b, clean: false })
-  t.teardown(() => { b2.end(true) })
+  t.teardown(() => {
+    b2.end(true)
+  })
   b2.on('message', (_topic, payload) => leaked.push(payload.toString()))
   answer(b2, B, (req) => (req.method === 'create_user' ? `created ${(req.args as { users: Array<{ name: string }> }).users[0]!.name}` : 'pong'))
   t.equal(await call, 'created u', "B's queued call reached B and was answered")
@@ -103,11 +137,14 @@ t.test('client-id takeover: A cannot log in as B, nor get B\'s queued calls; one
   t.ok(b2.connected, 'B was not kicked off')
 })
 
-t.test('forged reply: a reply with B\'s request id from A is dropped; B\'s own reply counts', async (t) => {
+t.test("forged reply: a reply with B's request id from A is dropped; B's own reply counts", async (t) => {
   const { lab, broker, a, b } = await twoAgents(t)
   const ca = await connect(broker, a)
   const cb = await connect(broker, b)
-  t.teardown(() => { ca.end(true); cb.end(true) })
+  t.teardown(() => {
+    ca.end(true)
+    cb.end(true)
+  })
   await cb.subscribeAsync(agentRpcTopic(B), { qos: 1 })
   // B holds its answer until A's forgery (which names B's request id) has reached the server.
   let replied: Promise<void> = Promise.resolve()
@@ -129,7 +166,9 @@ t.test('limits: oversized CONNECT and packets are cut off, connections per sourc
   // B connects from an address of its own (as agents do: their instance address).
   const own = await allocate(0, join(lab.dataDir, 'instances', B), new Set())
   const cb = await connect(broker, { ...b, localAddress: own })
-  t.teardown(() => { cb.end(true) })
+  t.teardown(() => {
+    cb.end(true)
+  })
   await cb.subscribeAsync(agentRpcTopic(B), { qos: 1 })
   answer(cb, B, () => 'pong')
 
@@ -137,24 +176,36 @@ t.test('limits: oversized CONNECT and packets are cut off, connections per sourc
   const rss0 = process.memoryUsage().rss
   const header = Buffer.from([0x10, 0xff, 0xff, 0xff, 0x77]) // remaining length 250 MB (max is 268435455)
   const chunk = Buffer.alloc(1024 * 1024, 0x41)
-  const sentBytes = await Promise.all(Array.from({ length: 8 }, () => new Promise<number>((resolve) => {
-    let sent = 0
-    let closed = false
-    const s = tls.connect({ host: '127.0.0.1', port: broker.port, ca: broker.ca }, () => {
-      s.write(header)
-      const pump = () => {
-        while (!closed && sent < 250 * 1024 * 1024) {
-          sent += chunk.length
-          if (!s.write(chunk)) return void s.once('drain', pump)
-        }
-      }
-      pump()
-    })
-    s.on('error', () => {})
-    s.on('close', () => { closed = true; resolve(sent) })
-  })))
+  const sentBytes = await Promise.all(
+    Array.from(
+      { length: 8 },
+      () =>
+        new Promise<number>((resolve) => {
+          let sent = 0
+          let closed = false
+          const s = tls.connect({ host: '127.0.0.1', port: broker.port, ca: broker.ca }, () => {
+            s.write(header)
+            const pump = () => {
+              while (!closed && sent < 250 * 1024 * 1024) {
+                sent += chunk.length
+                if (!s.write(chunk)) return void s.once('drain', pump)
+              }
+            }
+            pump()
+          })
+          s.on('error', () => {})
+          s.on('close', () => {
+            closed = true
+            resolve(sent)
+          })
+        }),
+    ),
+  )
   const grown = (process.memoryUsage().rss - rss0) / 1024 / 1024
-  t.ok(sentBytes.every((n) => n < 64 * 1024 * 1024), `each oversized CONNECT was cut off early (MB sent: ${sentBytes.map((n) => n >> 20).join(', ')})`)
+  t.ok(
+    sentBytes.every((n) => n < 64 * 1024 * 1024),
+    `each oversized CONNECT was cut off early (MB sent: ${sentBytes.map((n) => n >> 20).join(', ')})`,
+  )
   t.ok(grown < 100, `RSS grew ${grown.toFixed(0)} MB under the attack`)
   t.equal(await lab.server.lab.rpc.call(B, 'rpc_ping', {}, 5000), 'pong', 'B is still served')
 
@@ -163,13 +214,15 @@ t.test('limits: oversized CONNECT and packets are cut off, connections per sourc
   const aGone = new Promise<void>((r) => ca.once('close', () => r()))
   ca.publish(agentEventTopic(A), Buffer.alloc(2 * 1024 * 1024, 0x20), { qos: 0 })
   await aGone
-  t.equal(await lab.server.lab.rpc.call(B, 'rpc_ping', {}, 5000), 'pong', 'B is still served after A\'s oversized publish')
+  t.equal(await lab.server.lab.rpc.call(B, 'rpc_ping', {}, 5000), 'pong', "B is still served after A's oversized publish")
   t.ok(cb.connected, 'B kept its connection')
 
   // 32 connections from 127.0.0.1 are held open; the 33rd is closed at once; B (another source) is unaffected.
   const net = await import('node:net')
   const held: import('node:net').Socket[] = []
-  t.teardown(() => { for (const s of held) s.destroy() })
+  t.teardown(() => {
+    for (const s of held) s.destroy()
+  })
   for (let i = 0; i < 32; i++) {
     const s = net.connect({ host: '127.0.0.1', port: broker.port })
     s.on('error', () => {})
@@ -179,24 +232,48 @@ t.test('limits: oversized CONNECT and packets are cut off, connections per sourc
   const extra = net.connect({ host: '127.0.0.1', port: broker.port })
   extra.on('error', () => {})
   await new Promise((r) => extra.once('close', r))
-  t.ok(held.every((s) => !s.destroyed), 'the first 32 stay open')
+  t.ok(
+    held.every((s) => !s.destroyed),
+    'the first 32 stay open',
+  )
   t.equal(await lab.server.lab.rpc.call(B, 'rpc_ping', {}, 5000), 'pong', 'B is still served while 127.0.0.1 is at its cap')
   await t.rejects(connect(broker, a), 'A, from the saturated source, cannot connect')
   for (const s of held.splice(0)) s.destroy()
-  await until(async () => { try { (await connect(broker, a)).end(true); return true } catch { return false } }, 10_000, 'a connection from 127.0.0.1 once the others closed')
+  await until(
+    async () => {
+      try {
+        ;(await connect(broker, a)).end(true)
+        return true
+      } catch {
+        return false
+      }
+    },
+    10_000,
+    'a connection from 127.0.0.1 once the others closed',
+  )
 })
 
 t.test('a clean disconnect sends no last will; a dropped connection does', async (t) => {
   const { lab, broker, a } = await twoAgents(t)
   const events: string[] = []
   const bus = lab.server.lab.notifications.bus!
-  await new Promise<void>((r) => bus.subscribe(agentEventTopic(A), (packet, cb) => { events.push(JSON.parse(packet.payload.toString()).kind); cb() }, r))
+  await new Promise<void>((r) =>
+    bus.subscribe(
+      agentEventTopic(A),
+      (packet, cb) => {
+        events.push(JSON.parse(packet.payload.toString()).kind)
+        cb()
+      },
+      r,
+    ),
+  )
   const will = { topic: agentEventTopic(A), payload: encode({ kind: 'gone', sent: Date.now() }), qos: 1 as const, retain: false }
-  const withWill = (): Promise<mqtt.MqttClient> => new Promise((resolve, reject) => {
-    const c = mqtt.connect({ host: '127.0.0.1', port: broker.port, protocol: 'mqtts', ca: broker.ca, ...a, clientId: a.username, reconnectPeriod: 0, will })
-    c.once('connect', () => resolve(c))
-    c.once('error', reject)
-  })
+  const withWill = (): Promise<mqtt.MqttClient> =>
+    new Promise((resolve, reject) => {
+      const c = mqtt.connect({ host: '127.0.0.1', port: broker.port, protocol: 'mqtts', ca: broker.ca, ...a, clientId: a.username, reconnectPeriod: 0, will })
+      c.once('connect', () => resolve(c))
+      c.once('error', reject)
+    })
   const c1 = await withWill()
   await c1.publishAsync(agentEventTopic(A), encode({ kind: 'heartbeat', sent: Date.now(), status: 'HEALTHY', agentPid: 1 }), { qos: 1 })
   await c1.endAsync()

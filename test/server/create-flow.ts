@@ -8,12 +8,21 @@ import { buildServer } from '../../src/server/index.js'
 import { until } from '../helpers/scripted-agent.js'
 import { agentEventTopic, agentReplyTopic, agentRpcTopic, encode, type AgentBootstrap, type RpcRequest } from '../../src/protocol/index.js'
 
-
 /** A scripted agent: the instance's real credentials and topics, behaviour chosen by the test. */
 async function scriptedAgent(dataDir: string, id: string) {
   const boot = JSON.parse(readFileSync(join(dataDir, 'instances', id, 'agent.json'), 'utf8')) as AgentBootstrap
   const broker = JSON.parse(readFileSync(boot.brokerFile, 'utf8')) as { host: string; port: number }
-  const client = await mqtt.connectAsync({ host: broker.host, port: broker.port, protocol: 'mqtts', ca: boot.mqtt.ca, username: boot.mqtt.username, password: boot.mqtt.password, clientId: boot.mqtt.username, clean: false, reconnectPeriod: 200 })
+  const client = await mqtt.connectAsync({
+    host: broker.host,
+    port: broker.port,
+    protocol: 'mqtts',
+    ca: boot.mqtt.ca,
+    username: boot.mqtt.username,
+    password: boot.mqtt.password,
+    clientId: boot.mqtt.username,
+    clean: false,
+    reconnectPeriod: 200,
+  })
   await client.subscribeAsync(agentRpcTopic(id), { qos: 1 })
   client.on('message', (_topic, payload) => {
     const req = JSON.parse(payload.toString()) as RpcRequest
@@ -81,7 +90,7 @@ t.test('--wait reports the fault and exits 1 when the build fails', async (t) =>
   await until(() => !!(id = lab.server.lab.instances.listAll()[0]?.id), 2500, 'the instance row')
   const agent = await scriptedAgent(lab.dataDir, id!)
   t.teardown(() => agent.close())
-  await agent.heartbeat('FAILED', 'mariadbd: Can\'t create/write to file')
+  await agent.heartbeat('FAILED', "mariadbd: Can't create/write to file")
   const r = await run
   t.equal(r.code, 1)
   t.equal(r.stdout, '', 'nothing on stdout')

@@ -13,7 +13,9 @@ t.test('keystone v3 subset', async (t) => {
   t.match(disc.body.version, { id: /^v3\./, status: 'stable' })
   t.equal((await lab.req('GET', '/identity', { token: null })).status, 300, 'unversioned root lists versions with 300')
 
-  const body = (user: string, password: string, scope?: unknown) => ({ auth: { identity: { methods: ['password'], password: { user: { name: user, domain: { name: 'Default' }, password } } }, ...(scope ? { scope } : {}) } })
+  const body = (user: string, password: string, scope?: unknown) => ({
+    auth: { identity: { methods: ['password'], password: { user: { name: user, domain: { name: 'Default' }, password } } }, ...(scope ? { scope } : {}) },
+  })
   const ok = await lab.req('POST', '/identity/v3/auth/tokens', { token: null, body: body('demo', pw.demo, { project: { name: 'demo', domain: { name: 'Default' } } }) })
   t.equal(ok.status, 201)
   t.ok(ok.headers['x-subject-token'], 'X-Subject-Token header')
@@ -26,10 +28,16 @@ t.test('keystone v3 subset', async (t) => {
   t.equal(db.endpoints[0].interface, 'public')
   t.equal(db.endpoints[0].region, 'RegionOne')
   t.match(db.endpoints[0].url, new RegExp(`^http://[^/]+/v1\\.0/${tok.project.id}$`), 'database URL holds the project id')
-  t.ok(tok.catalog.find((s: { type: string }) => s.type === 'identity'), 'identity endpoint in the catalog')
+  t.ok(
+    tok.catalog.find((s: { type: string }) => s.type === 'identity'),
+    'identity endpoint in the catalog',
+  )
 
   const admin = await lab.req('POST', '/identity/v3/auth/tokens', { token: null, body: body('admin', pw.admin, { project: { name: 'admin', domain: { id: 'default' } } }) })
-  t.same(admin.body.token.roles.map((r: { name: string }) => r.name), ['admin'])
+  t.same(
+    admin.body.token.roles.map((r: { name: string }) => r.name),
+    ['admin'],
+  )
 
   const bad = await lab.req('POST', '/identity/v3/auth/tokens', { token: null, body: body('demo', 'wrong') })
   t.equal(bad.status, 401)
@@ -37,7 +45,10 @@ t.test('keystone v3 subset', async (t) => {
   const other = await lab.req('POST', '/identity/v3/auth/tokens', { token: null, body: body('demo', pw.demo, { project: { name: 'admin', domain: { name: 'Default' } } }) })
   t.equal(other.status, 401, 'no role on the project: refused')
 
-  const viaToken = await lab.req('POST', '/identity/v3/auth/tokens', { token: null, body: { auth: { identity: { methods: ['token'], token: { id: ok.headers['x-subject-token'] } }, scope: { project: { id: tok.project.id } } } } })
+  const viaToken = await lab.req('POST', '/identity/v3/auth/tokens', {
+    token: null,
+    body: { auth: { identity: { methods: ['token'], token: { id: ok.headers['x-subject-token'] } }, scope: { project: { id: tok.project.id } } } },
+  })
   t.equal(viaToken.status, 201, 'token method')
   t.ok(viaToken.body.token.expires_at <= tok.expires_at, 'a token from a token does not outlive it')
 
@@ -50,7 +61,10 @@ t.test('keystone v3 subset', async (t) => {
   t.equal((await lab.req('GET', '/identity/v3/auth/tokens', { token: lab.demo.token, headers: { 'x-subject-token': 'nope' } })).status, 404)
 
   const projects = await lab.req('GET', '/identity/v3/projects?name=demo')
-  t.same(projects.body.projects.map((p: { name: string }) => p.name), ['demo'])
+  t.same(
+    projects.body.projects.map((p: { name: string }) => p.name),
+    ['demo'],
+  )
   t.equal((await lab.req('GET', `/identity/v3/projects/${lab.admin.project}`)).status, 404, 'members do not see other projects')
   t.equal((await lab.req('GET', `/identity/v3/projects/${lab.demo.project}`, { token: lab.admin.token })).status, 200, 'admins do')
 })
@@ -67,7 +81,15 @@ t.test('passwords and tokens are stored hashed', async (t) => {
 t.test('token revocation (DELETE /v3/auth/tokens): the subject or an admin; the token is dead at once', async (t) => {
   const lab = await apiLab(t)
   const pw = readCloudPasswords(lab.cloudsFile)!
-  const issue = async () => String((await lab.req('POST', '/identity/v3/auth/tokens', { token: null, body: { auth: { identity: { methods: ['password'], password: { user: { name: 'demo', domain: { id: 'default' }, password: pw.demo } } } } } })).headers['x-subject-token'])
+  const issue = async () =>
+    String(
+      (
+        await lab.req('POST', '/identity/v3/auth/tokens', {
+          token: null,
+          body: { auth: { identity: { methods: ['password'], password: { user: { name: 'demo', domain: { id: 'default' }, password: pw.demo } } } } },
+        })
+      ).headers['x-subject-token'],
+    )
   const mine = await issue()
   const list = `/v1.0/${lab.demo.project}/instances`
   t.equal((await lab.req('GET', list, { token: mine })).status, 200, 'the token works (and is now cached)')
@@ -79,7 +101,7 @@ t.test('token revocation (DELETE /v3/auth/tokens): the subject or an admin; the 
   lab.server.lab.identity.assignRole(other.id, lab.demo.project, 'member')
   const mallory = lab.server.lab.identity.issueToken(other, lab.server.lab.identity.findProject({ id: lab.demo.project })!, ['password']).token
   const forbidden = await lab.req('DELETE', '/identity/v3/auth/tokens', { token: mallory, headers: { 'x-subject-token': mine } })
-  t.equal(forbidden.status, 403, 'a member may not revoke another user\'s token')
+  t.equal(forbidden.status, 403, "a member may not revoke another user's token")
   t.equal((await lab.req('GET', list, { token: mine })).status, 200, 'still valid after the refused revoke')
 
   // The owner revokes its token with a second token of its own (as `openstack token revoke` does).
@@ -92,10 +114,10 @@ t.test('token revocation (DELETE /v3/auth/tokens): the subject or an admin; the 
   t.equal((await lab.req('DELETE', '/identity/v3/auth/tokens', { token: lab.demo.token, headers: { 'x-subject-token': mine } })).status, 404, 'a second revoke: 404')
 
   const second = await issue()
-  t.equal((await lab.req('DELETE', '/identity/v3/auth/tokens', { token: lab.admin.token, headers: { 'x-subject-token': second } })).status, 204, 'an admin revokes anyone\'s token')
+  t.equal((await lab.req('DELETE', '/identity/v3/auth/tokens', { token: lab.admin.token, headers: { 'x-subject-token': second } })).status, 204, "an admin revokes anyone's token")
   t.equal((await lab.req('GET', list, { token: second })).status, 401)
   const self = await issue()
   t.equal((await lab.req('DELETE', '/identity/v3/auth/tokens', { token: self, headers: { 'x-subject-token': self } })).status, 204, 'a token revokes itself')
   t.equal((await lab.req('GET', list, { token: self })).status, 401)
-  t.equal((await lab.req('GET', list)).status, 200, 'the user\'s other tokens still work')
+  t.equal((await lab.req('GET', list)).status, 200, "the user's other tokens still work")
 })

@@ -7,13 +7,14 @@ import { acquireLock, assertNotRunning, checkRunUser, choosePort, DEFAULT_PORT, 
 import { isAlive } from '../../src/server/compute/processes.js'
 import { tempDir } from '../helpers/lab.js'
 
-const listen = (port: number): Promise<Server | undefined> => new Promise((done) => {
-  const s = createServer()
-  s.once('error', () => done(undefined))
-  s.listen({ host: '127.0.0.1', port, exclusive: true }, () => done(s))
-})
+const listen = (port: number): Promise<Server | undefined> =>
+  new Promise((done) => {
+    const s = createServer()
+    s.once('error', () => done(undefined))
+    s.listen({ host: '127.0.0.1', port, exclusive: true }, () => done(s))
+  })
 
-t.test('our own defaults, not upstream Trove\'s', async (t) => {
+t.test("our own defaults, not upstream Trove's", async (t) => {
   t.not(DEFAULT_PORT, 8779)
 })
 
@@ -31,7 +32,9 @@ t.test('one server per data dir: a second lock is refused in one line naming the
 t.test('a stale lock (dead pid, or a recycled pid) is taken over', async (t) => {
   const dir = join(tempDir(t, 'tl'), 'lab')
   const child = spawn('sleep', ['60'])
-  t.teardown(() => { child.kill() })
+  t.teardown(() => {
+    child.kill()
+  })
   await new Promise((r) => child.once('spawn', r))
   acquireLock(dir, child.pid!)
   t.equal(lockHolder(dir), child.pid, 'the live holder')
@@ -63,12 +66,26 @@ t.test('ports: the default when free, else the next free one (said); an explicit
   const r = await choosePort('127.0.0.1', undefined, undefined)
   t.not(r.port, DEFAULT_PORT)
   t.match(r.note, new RegExp(`^port ${DEFAULT_PORT} is in use: using (any free port|port \\d+)`))
-  if (r.port) t.ok(await listen(r.port).then((s) => { s?.close(); return !!s }), 'the chosen port is free')
+  if (r.port)
+    t.ok(
+      await listen(r.port).then((s) => {
+        s?.close()
+        return !!s
+      }),
+      'the chosen port is free',
+    )
 })
 
 t.test('a host without the engine user is told to run the set-up', async (t) => {
-  if (process.getuid?.() !== 0) { t.plan(0, 'only checked as root'); return }
-  t.throws(() => checkRunUser('no-such-user-xyz'), { name: 'LabError', message: 'the engine user no-such-user-xyz does not exist: this host is not set up', hint: 'bash scripts/setup.sh (as root, in a clone of trove)' })
+  if (process.getuid?.() !== 0) {
+    t.plan(0, 'only checked as root')
+    return
+  }
+  t.throws(() => checkRunUser('no-such-user-xyz'), {
+    name: 'LabError',
+    message: 'the engine user no-such-user-xyz does not exist: this host is not set up',
+    hint: 'bash scripts/setup.sh (as root, in a clone of trove)',
+  })
   t.doesNotThrow(() => checkRunUser('root'))
 })
 

@@ -9,7 +9,12 @@ import { scriptedAgent, until, type ScriptedHandler } from '../helpers/scripted-
 import { agentRpcTopic, notificationTopic, type RpcRequest } from '../../src/protocol/index.js'
 import { SubscriberCredentials } from '../../src/server/broker/index.js'
 
-interface User { name: string; host: string; password: string; databases: Array<{ name: string }> }
+interface User {
+  name: string
+  host: string
+  password: string
+  databases: Array<{ name: string }>
+}
 
 /** A guest with databases and users in memory (enough for the account routes). */
 function fakeGuest() {
@@ -29,14 +34,38 @@ function fakeGuest() {
       }
       return null
     },
-    delete_database: (r) => { dbs.delete((r.args.database as { name: string }).name); return null },
-    get_user: (r) => { const u = find(r.args); return u ? view(u) : null },
-    create_user: (r) => { for (const u of r.args.users as User[]) users.push({ ...u }); return null },
-    delete_user: (r) => { const x = r.args.user as { name: string; host: string }; users.splice(users.findIndex((u) => u.name === x.name && u.host === x.host), 1); return null },
+    delete_database: (r) => {
+      dbs.delete((r.args.database as { name: string }).name)
+      return null
+    },
+    get_user: (r) => {
+      const u = find(r.args)
+      return u ? view(u) : null
+    },
+    create_user: (r) => {
+      for (const u of r.args.users as User[]) users.push({ ...u })
+      return null
+    },
+    delete_user: (r) => {
+      const x = r.args.user as { name: string; host: string }
+      users.splice(
+        users.findIndex((u) => u.name === x.name && u.host === x.host),
+        1,
+      )
+      return null
+    },
     change_passwords: () => null,
     update_attributes: () => null,
-    grant_access: (r) => { const u = find(r.args)!; for (const d of r.args.databases as string[]) if (!u.databases.some((x) => x.name === d)) u.databases.push({ name: d }); return null },
-    revoke_access: (r) => { const u = find(r.args)!; u.databases = u.databases.filter((d) => d.name !== r.args.database); return null },
+    grant_access: (r) => {
+      const u = find(r.args)!
+      for (const d of r.args.databases as string[]) if (!u.databases.some((x) => x.name === d)) u.databases.push({ name: d })
+      return null
+    },
+    revoke_access: (r) => {
+      const u = find(r.args)!
+      u.databases = u.databases.filter((d) => d.name !== r.args.database)
+      return null
+    },
   }
   return h
 }
@@ -78,13 +107,37 @@ t.test('account, reset_status and configuration attach/detach actions send .star
   t.equal((await lab.req('DELETE', `${url}/databases/b`)).status, 202)
   t.match(pair(lab, 'database_delete').end.payload, { ...base, dbname: 'b' })
 
-  t.equal((await lab.req('POST', `${url}/users`, { body: { users: [{ name: 'u1', password: 'sekret-1' }, { name: 'u2', password: 'sekret-2', databases: [{ name: 'a' }] }] } })).status, 202)
+  t.equal(
+    (
+      await lab.req('POST', `${url}/users`, {
+        body: {
+          users: [
+            { name: 'u1', password: 'sekret-1' },
+            { name: 'u2', password: 'sekret-2', databases: [{ name: 'a' }] },
+          ],
+        },
+      })
+    ).status,
+    202,
+  )
   e = pair(lab, 'user_create')
   t.match(e.start.payload, { ...base, username: 'u1,u2' })
   t.match(e.end.payload, { ...base, username: 'u1,u2' })
   t.notMatch(JSON.stringify(lab.server.lab.notifications.list()), /sekret/, 'no password in any event')
 
-  t.equal((await lab.req('PUT', `${url}/users`, { body: { users: [{ name: 'u1', password: 'sekret-3' }, { name: 'u2', password: 'sekret-4' }] } })).status, 202)
+  t.equal(
+    (
+      await lab.req('PUT', `${url}/users`, {
+        body: {
+          users: [
+            { name: 'u1', password: 'sekret-3' },
+            { name: 'u2', password: 'sekret-4' },
+          ],
+        },
+      })
+    ).status,
+    202,
+  )
   t.match(pair(lab, 'user_change_password').end.payload, { ...base, username: 'u1,u2' })
   t.equal((await lab.req('PUT', `${url}/users/u1`, { body: { user: { password: 'sekret-5' } } })).status, 202)
   t.match(pair(lab, 'user_update_attributes').end.payload, { ...base, username: 'u1' })
@@ -145,16 +198,37 @@ t.test('periodic trove.instance.exists and dbaas.quota', async (t) => {
   const exists = active().at(-1)!
   t.match(exists, { publisher_id: /^taskmanager\./, priority: 'INFO' })
   t.match(exists.payload, {
-    instance_id: id, instance_name: 'events', display_name: 'events', instance_type_id: '1', instance_type: 'm1.tiny', instance_size: 512,
-    tenant_id: lab.demo.project, region: 'RegionOne', state: 'active', state_description: 'active', volume_size: 1,
+    instance_id: id,
+    instance_name: 'events',
+    display_name: 'events',
+    instance_type_id: '1',
+    instance_type: 'm1.tiny',
+    instance_size: 512,
+    tenant_id: lab.demo.project,
+    region: 'RegionOne',
+    state: 'active',
+    state_description: 'active',
+    volume_size: 1,
     service_id: '7a4f82cc-10d2-4bc6-aadc-d9aacc2a3cb5',
-    audit_period_beginning: /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/, audit_period_ending: /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/,
+    audit_period_beginning: /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/,
+    audit_period_ending: /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/,
   })
   t.ok(Date.parse(exists.payload.audit_period_ending as string) - Date.parse(exists.payload.audit_period_beginning as string) <= 1000, 'the audit period is the interval')
   await until(() => n.list('dbaas.quota').some((e) => e.payload.tenant_id === lab.demo.project && e.payload.resource === 'instances'), 5000, 'quota event')
-  const q = n.list('dbaas.quota').filter((e) => e.payload.tenant_id === lab.demo.project && e.payload.resource === 'instances').at(-1)!
+  const q = n
+    .list('dbaas.quota')
+    .filter((e) => e.payload.tenant_id === lab.demo.project && e.payload.resource === 'instances')
+    .at(-1)!
   t.match(q.payload, { resource: 'instances', in_use: 1, reserved: 0, limit: 10, updated: /^\d{4}-/ })
-  t.same(new Set(n.list('dbaas.quota').filter((e) => e.payload.tenant_id === lab.demo.project).map((e) => e.payload.resource)), new Set(['instances', 'ram', 'backups', 'volumes']))
+  t.same(
+    new Set(
+      n
+        .list('dbaas.quota')
+        .filter((e) => e.payload.tenant_id === lab.demo.project)
+        .map((e) => e.payload.resource),
+    ),
+    new Set(['instances', 'ram', 'backups', 'volumes']),
+  )
 
   // stopPeriodic (called by close) ends them.
   n.stopPeriodic()
@@ -173,9 +247,22 @@ t.test('periodic events are off when their interval is 0 (quota off by default)'
 
 function connect(o: { port: number; ca: string; username?: string; password?: string; clientId?: string }): Promise<mqtt.MqttClient> {
   return new Promise((resolve, reject) => {
-    const c = mqtt.connect({ host: '127.0.0.1', port: o.port, protocol: 'mqtts', ca: readFileSync(o.ca), username: o.username, password: o.password, clientId: o.clientId ?? `sub-${Math.random().toString(16).slice(2)}`, reconnectPeriod: 0, connectTimeout: 3000 })
+    const c = mqtt.connect({
+      host: '127.0.0.1',
+      port: o.port,
+      protocol: 'mqtts',
+      ca: readFileSync(o.ca),
+      username: o.username,
+      password: o.password,
+      clientId: o.clientId ?? `sub-${Math.random().toString(16).slice(2)}`,
+      reconnectPeriod: 0,
+      connectTimeout: 3000,
+    })
     c.once('connect', () => resolve(c))
-    c.once('error', (err) => { c.end(true); reject(err) })
+    c.once('error', (err) => {
+      c.end(true)
+      reject(err)
+    })
   })
 }
 
@@ -188,7 +275,14 @@ t.test('external subscribers: DIR/notifications.json (0600) logs in read-only to
   t.match(cred, { host: '127.0.0.1', port: brokerPort, ca: join(lab.dataDir, 'tls', 'ca.crt'), username: 'notifications', topic: 'trove/notify/#' })
   // The broker speaks TLS only: a plain MQTT client gets no CONNACK.
   const plain = mqtt.connect({ host: '127.0.0.1', port: cred.port, username: cred.username, password: cred.password, reconnectPeriod: 0, connectTimeout: 3000 })
-  t.equal(await new Promise((r) => { plain.once('connect', () => r('connected')); plain.once('close', () => r('closed')) }), 'closed', 'a plain-TCP login gets no CONNACK')
+  t.equal(
+    await new Promise((r) => {
+      plain.once('connect', () => r('connected'))
+      plain.once('close', () => r('closed'))
+    }),
+    'closed',
+    'a plain-TCP login gets no CONNACK',
+  )
   plain.end(true)
   t.ok(cred.password.length >= 40, 'a long random secret')
   t.notMatch(JSON.stringify(lab.server.lab.db.prepare('SELECT value FROM settings').pluck().all()), cred.password, 'only a digest is stored')
@@ -200,9 +294,15 @@ t.test('external subscribers: DIR/notifications.json (0600) logs in read-only to
   await t.rejects(connect({ port: cred.port, ca: cred.ca }), /not authorized/i, 'anonymous still refused')
   await t.rejects(connect({ port: cred.port, ca: cred.ca, username: 'notifications', password: 'wrong' }), /Bad username or password|not authorized/i, 'wrong password refused')
 
-  await t.rejects(connect({ port: cred.port, ca: cred.ca, username: cred.username, password: cred.password, clientId: 'agent-11111111-1111-1111-1111-111111111111' }), /not authorized/i, "an agent's client id refused (it would take over the agent's session)")
+  await t.rejects(
+    connect({ port: cred.port, ca: cred.ca, username: cred.username, password: cred.password, clientId: 'agent-11111111-1111-1111-1111-111111111111' }),
+    /not authorized/i,
+    "an agent's client id refused (it would take over the agent's session)",
+  )
   const sub = await connect({ port: cred.port, ca: cred.ca, username: cred.username, password: cred.password })
-  t.teardown(() => { sub.end(true) })
+  t.teardown(() => {
+    sub.end(true)
+  })
   const got: Array<{ topic: string; msg: Record<string, any> }> = []
   sub.on('message', (topic, payload) => got.push({ topic, msg: JSON.parse(payload.toString()) }))
   t.equal((await sub.subscribeAsync(cred.topic, { qos: 1 }))[0].qos, 1, 'notification topics: granted')
@@ -221,11 +321,24 @@ t.test('external subscribers: DIR/notifications.json (0600) logs in read-only to
   // Publishing anything is refused: nothing reaches the server's own subscribers, and the client is dropped.
   const bus = lab.server.lab.notifications.bus!
   const seen: string[] = []
-  await new Promise<void>((r) => bus.subscribe('trove/#', (packet, cb) => { seen.push(packet.topic); cb() }, r))
+  await new Promise<void>((r) =>
+    bus.subscribe(
+      'trove/#',
+      (packet, cb) => {
+        seen.push(packet.topic)
+        cb()
+      },
+      r,
+    ),
+  )
   const dropped = new Promise<void>((r) => sub.once('close', () => r()))
   sub.publish(notificationTopic('dbaas.forged.end'), '{}', { qos: 1 })
   sub.publish(agentRpcTopic('11111111-1111-1111-1111-111111111111'), '{}', { qos: 0 })
   await dropped
   await new Promise((r) => setTimeout(r, 200))
-  t.same(seen.filter((x) => x.includes('forged') || x.includes('/agent/')), [], 'no forged publication delivered')
+  t.same(
+    seen.filter((x) => x.includes('forged') || x.includes('/agent/')),
+    [],
+    'no forged publication delivered',
+  )
 })

@@ -10,8 +10,13 @@ t.test('instance and configuration events: stored, published at QoS 1, POSTed to
   const posted: Array<Record<string, any>> = []
   const hook = createServer((req, res) => {
     let b = ''
-    req.on('data', (c) => { b += c })
-    req.on('end', () => { posted.push(JSON.parse(b)); res.end() })
+    req.on('data', (c) => {
+      b += c
+    })
+    req.on('end', () => {
+      posted.push(JSON.parse(b))
+      res.end()
+    })
   })
   await new Promise<void>((r) => hook.listen(0, '127.0.0.1', r))
   t.teardown(() => new Promise<void>((r) => hook.close(() => r())))
@@ -20,17 +25,35 @@ t.test('instance and configuration events: stored, published at QoS 1, POSTed to
   const n = lab.server.lab.notifications
 
   const published: Array<{ topic: string; qos: number; msg: Record<string, any> }> = []
-  await new Promise<void>((r) => n.bus!.subscribe(notificationTopic('#'), (packet, cb) => {
-    published.push({ topic: packet.topic, qos: packet.qos, msg: JSON.parse(packet.payload.toString()) })
-    cb()
-  }, r))
+  await new Promise<void>((r) =>
+    n.bus!.subscribe(
+      notificationTopic('#'),
+      (packet, cb) => {
+        published.push({ topic: packet.topic, qos: packet.qos, msg: JSON.parse(packet.payload.toString()) })
+        cb()
+      },
+      r,
+    ),
+  )
 
-  const created = await lab.req('POST', `${p}/instances`, { body: { instance: { name: 'noisy', flavorRef: '1', volume: { size: 1 }, datastore: { type: 'postgresql' }, users: [{ name: 'u', password: 'secret-pw' }] } } })
+  const created = await lab.req('POST', `${p}/instances`, {
+    body: { instance: { name: 'noisy', flavorRef: '1', volume: { size: 1 }, datastore: { type: 'postgresql' }, users: [{ name: 'u', password: 'secret-pw' }] } },
+  })
   t.equal(created.status, 200)
   const id = created.body.instance.id as string
   const start = n.list('dbaas.instance_create.start')[0]
   t.match(start, { publisher_id: /^api\./, priority: 'INFO', instance_id: id })
-  t.match(start.payload, { tenant_id: lab.demo.project, server_type: 'api', request_id: created.headers['x-openstack-request-id'], name: 'noisy', flavor_id: '1', datastore: 'postgresql', region_name: 'RegionOne', users: 'u', image_id: null })
+  t.match(start.payload, {
+    tenant_id: lab.demo.project,
+    server_type: 'api',
+    request_id: created.headers['x-openstack-request-id'],
+    name: 'noisy',
+    flavor_id: '1',
+    datastore: 'postgresql',
+    region_name: 'RegionOne',
+    users: 'u',
+    image_id: null,
+  })
   t.notMatch(JSON.stringify(start), /secret-pw/, 'no passwords in notifications')
 
   await until(() => existsSync(join(lab.dataDir, 'instances', id, 'agent.json')), 5000, 'bootstrap')
@@ -42,7 +65,19 @@ t.test('instance and configuration events: stored, published at QoS 1, POSTed to
   t.match(end, { publisher_id: /^taskmanager\./ })
   t.match(end.payload, { instance_id: id, server_type: 'taskmanager', request_id: start.payload.request_id, tenant_id: lab.demo.project })
   const usage = n.list('trove.instance.create')[0].payload
-  t.match(usage, { instance_id: id, instance_name: 'noisy', instance_type_id: '1', instance_type: 'm1.tiny', instance_size: 512, tenant_id: lab.demo.project, region: 'RegionOne', state: 'active', state_description: 'active', volume_size: 1, service_id: 'ac277e0d-4f21-40aa-b347-1ea31e571720' })
+  t.match(usage, {
+    instance_id: id,
+    instance_name: 'noisy',
+    instance_type_id: '1',
+    instance_type: 'm1.tiny',
+    instance_size: 512,
+    tenant_id: lab.demo.project,
+    region: 'RegionOne',
+    state: 'active',
+    state_description: 'active',
+    volume_size: 1,
+    service_id: 'ac277e0d-4f21-40aa-b347-1ea31e571720',
+  })
 
   t.equal((await lab.req('POST', `${p}/instances/${id}/action`, { body: { restart: {} } })).status, 202)
   await until(() => n.list('dbaas.instance_restart.end').length === 1, 5000, 'restart end')
@@ -67,8 +102,14 @@ t.test('instance and configuration events: stored, published at QoS 1, POSTed to
   const types = n.list().map((e) => e.event_type)
   t.same(types.slice(0, 4), ['dbaas.instance_create.start', 'trove.instance.create', 'dbaas.instance_create.end', 'dbaas.instance_restart.start'])
   await until(() => published.length === types.length && posted.length === types.length, 5000, 'every event published and posted')
-  t.same(published.map((x) => x.topic), types.map((e) => `trove/notify/${e}`))
-  t.ok(published.every((x) => x.qos === 1), 'QoS 1')
+  t.same(
+    published.map((x) => x.topic),
+    types.map((e) => `trove/notify/${e}`),
+  )
+  t.ok(
+    published.every((x) => x.qos === 1),
+    'QoS 1',
+  )
   t.same(posted.map((m) => m.event_type).sort(), [...types].sort(), 'every event POSTed (concurrent POSTs may arrive out of order)')
   t.match(posted[0], { message_id: /^[0-9a-f-]{36}$/, publisher_id: /^api\./, priority: 'INFO', timestamp: /^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{6}$/ })
 })

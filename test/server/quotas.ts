@@ -9,7 +9,11 @@ import { tempDir } from '../helpers/lab.js'
 
 /** The fault `fn` throws, or undefined. */
 function faultOf(fn: () => unknown): { status: number; message: string } | undefined {
-  try { fn() } catch (e) { if (e instanceof Fault) return { status: e.status, message: e.message } }
+  try {
+    fn()
+  } catch (e) {
+    if (e instanceof Fault) return { status: e.status, message: e.message }
+  }
   return undefined
 }
 
@@ -28,16 +32,35 @@ t.test('reserve, commit, rollback (run_with_quotas)', async (t) => {
   t.same(used(q, 'p'), { instances: [1, 0, 2], ram: [512, 0, 1024], backups: [0, 0, 50], volumes: [5, 0, 40] }, 'committed once; later calls do nothing')
 
   const b = q.reserve('p', instanceDeltas(512, 5))
-  t.same(faultOf(() => q.reserve('p', instanceDeltas(512, 1))), { status: 413, message: "Quota exceeded for resources: ['instances', 'ram']." },
-    'what is reserved counts against the limit')
+  t.same(
+    faultOf(() => q.reserve('p', instanceDeltas(512, 1))),
+    { status: 413, message: "Quota exceeded for resources: ['instances', 'ram']." },
+    'what is reserved counts against the limit',
+  )
   q.rollback(b)
   t.same(used(q, 'p').instances, [1, 0, 2], 'rolled back')
   t.same(used(q, 'other').instances, [0, 0, 2], 'per project')
 
-  t.throws(() => q.run('p', { instances: 1 }, () => { throw new Error('boom') }), /boom/)
+  t.throws(
+    () =>
+      q.run('p', { instances: 1 }, () => {
+        throw new Error('boom')
+      }),
+    /boom/,
+  )
   t.same(used(q, 'p').instances, [1, 0, 2], 'run() rolls back when the work throws')
-  t.equal(q.run('p', { instances: -3, ram: -512 }, () => 'done'), 'done')
-  t.same([used(q, 'p').instances, used(q, 'p').ram], [[0, 0, 2], [0, 0, 1024]], 'negative deltas never fail, in_use floors at 0')
+  t.equal(
+    q.run('p', { instances: -3, ram: -512 }, () => 'done'),
+    'done',
+  )
+  t.same(
+    [used(q, 'p').instances, used(q, 'p').ram],
+    [
+      [0, 0, 2],
+      [0, 0, 1024],
+    ],
+    'negative deltas never fail, in_use floors at 0',
+  )
 
   await t.rejects(q.settle(q.reserve('p', { backups: 1 }), Promise.reject(new Error('async boom'))), /async boom/)
   t.same(used(q, 'p').backups, [0, 0, 50], 'settle() rolls back a failed promise')
@@ -48,7 +71,10 @@ t.test('reserve, commit, rollback (run_with_quotas)', async (t) => {
   t.doesNotThrow(() => q.commit(q.reserve('p', { ram: 1_000_000 })), '-1 = unlimited')
   t.throws(() => q.reserve('p', { instances: 1 }), /\['instances'\]/, 'a limit of 0 refuses everything')
   t.doesNotThrow(() => q.rollback(q.reserve('p', { instances: 0, volumes: -1 })), 'zero and negative deltas pass a full quota')
-  t.same(faultOf(() => q.reserve('p', { cores: 1 } as never)), { status: 404, message: "Unknown quota resources ['cores']." })
+  t.same(
+    faultOf(() => q.reserve('p', { cores: 1 } as never)),
+    { status: 404, message: "Unknown quota resources ['cores']." },
+  )
   t.throws(() => new Quotas(db, { ...DEFAULT_QUOTAS, backups: -2 }), /backups must be an integer >= -1/)
 })
 

@@ -36,16 +36,23 @@ t.test('reconcile: instances stuck in a transient task with no flow are ended; r
   setTask(del, 0x02, longAgo)
   setTask(resting, 0x07, longAgo) // RESTART_REQUIRED: a resting state
   setTask(busy, 0x03, longAgo)
-  L.db.prepare("INSERT INTO tasks (id, instance_id, kind, state, step, payload, created, updated) VALUES (?, ?, 'restart_instance', 'running', 'restart', '{}', ?, ?)")
+  L.db
+    .prepare("INSERT INTO tasks (id, instance_id, kind, state, step, payload, created, updated) VALUES (?, ?, 'restart_instance', 'running', 'restart', '{}', ?, ?)")
     .run(randomUUID(), busy, isoNow(), isoNow())
   // A task set a moment ago is within the grace period (its flow is about to be submitted).
   const fresh = (await lab.req('POST', `${p}/instances`, { body: createBody('fresh') })).body.instance.id as string
   L.db.prepare("UPDATE tasks SET state = 'failed' WHERE instance_id = ?").run(fresh)
 
   const report = await new Reconciler(L, { spawnAgents: false, graceMs: 30_000, stuckAfterMs: 30_000 }).run()
-  t.same(report.stuckTasks.map((s) => [s.id, s.task, s.outcome]).sort(), [
-    [reboot, 'REBOOTING', 'task NONE'], [build, 'BUILDING', 'ERROR with a fault'], [del, 'DELETING', 'delete submitted again'],
-  ].sort(), 'only the three stuck ones were ended')
+  t.same(
+    report.stuckTasks.map((s) => [s.id, s.task, s.outcome]).sort(),
+    [
+      [reboot, 'REBOOTING', 'task NONE'],
+      [build, 'BUILDING', 'ERROR with a fault'],
+      [del, 'DELETING', 'delete submitted again'],
+    ].sort(),
+    'only the three stuck ones were ended',
+  )
   const show = async (id: string) => (await lab.req('GET', `${p}/instances/${id}`)).body.instance
   t.match(await show(reboot), { status: 'ACTIVE' }, 'a lost restart ends with task NONE (upstream finally)')
   t.match(await show(build), { status: 'ERROR', fault: { message: 'The build was interrupted and no flow is left to finish it.' } }, 'a lost build: ERROR with a fault')
@@ -53,7 +60,10 @@ t.test('reconcile: instances stuck in a transient task with no flow are ended; r
   t.match(await show(resting), { status: 'RESTART_REQUIRED' }, 'RESTART_REQUIRED is left alone')
   t.match(await show(busy), { status: 'REBOOT' }, 'an instance whose flow runs is left alone')
   t.match(await show(fresh), { status: 'BUILD' }, 'a task within the grace period is left alone')
-  t.ok(lab.logs.some((l) => l.includes(`reconcile: instance ${build} was left in task BUILDING`)), 'reported in the log')
+  t.ok(
+    lab.logs.some((l) => l.includes(`reconcile: instance ${build} was left in task BUILDING`)),
+    'reported in the log',
+  )
 })
 
 t.test('reconcile: directories, processes, claims and cgroups of deleted or unknown instances are removed', async (t) => {
@@ -73,7 +83,13 @@ t.test('reconcile: directories, processes, claims and cgroups of deleted or unkn
   // An engine left running for it (a process whose working directory is in its directory).
   mkdirSync(join(goneDir, 'data'), { recursive: true })
   const engine = spawn('sleep', ['600'], { cwd: join(goneDir, 'data'), stdio: 'ignore', detached: true })
-  t.teardown(() => { try { process.kill(engine.pid!, 'SIGKILL') } catch { /* gone */ } })
+  t.teardown(() => {
+    try {
+      process.kill(engine.pid!, 'SIGKILL')
+    } catch {
+      /* gone */
+    }
+  })
   // A directory and claim of an instance this lab never recorded (a crash between reserve and insert), long ago.
   const unknown = randomUUID()
   const unknownDir = L.compute.instanceDir(unknown)
@@ -87,7 +103,9 @@ t.test('reconcile: directories, processes, claims and cgroups of deleted or unkn
   // Another lab's claim is none of our business.
   const foreignAddress = '127.0.254.252'
   writeFileSync(join(CLAIM_DIR, foreignAddress), `/elsewhere/instances/${unknown}`)
-  t.teardown(() => { for (const a of [unknownAddress, foreignAddress]) rmSync(join(CLAIM_DIR, a), { force: true }) })
+  t.teardown(() => {
+    for (const a of [unknownAddress, foreignAddress]) rmSync(join(CLAIM_DIR, a), { force: true })
+  })
   // A live instance whose claim vanished (a reboot emptied /run) gets it back.
   rmSync(join(CLAIM_DIR, liveAddress))
 
@@ -104,9 +122,16 @@ t.test('reconcile: directories, processes, claims and cgroups of deleted or unkn
   t.notOk(existsSync(join(CLAIM_DIR, unknownAddress)))
   t.equal(readFileSync(join(CLAIM_DIR, foreignAddress), 'utf8'), `/elsewhere/instances/${unknown}`, "another lab's claim is untouched")
   t.equal(readFileSync(join(CLAIM_DIR, liveAddress), 'utf8'), L.compute.instanceDir(live), "the live instance's claim is made again")
-  t.same(groups.filter((g) => existsSync(g)), [], "the deleted instance's cgroups are gone")
+  t.same(
+    groups.filter((g) => existsSync(g)),
+    [],
+    "the deleted instance's cgroups are gone",
+  )
   t.same(report.restartedAgents, [], 'no agent started for an instance still building')
-  t.ok(lab.logs.some((l) => l.includes(`reconcile: instance ${gone} is deleted but processes ${engine.pid}`)), 'reported in the log')
+  t.ok(
+    lab.logs.some((l) => l.includes(`reconcile: instance ${gone} is deleted but processes ${engine.pid}`)),
+    'reported in the log',
+  )
 
   const again = await new Reconciler(L, { spawnAgents: true, graceMs: 30_000 }).run()
   t.same([again.orphanDirs, again.orphanProcesses, again.staleClaims, again.leftoverCgroups], [[], [], [], []], 'a second pass finds nothing')

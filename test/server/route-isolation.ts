@@ -26,8 +26,15 @@ t.test("every route: another project's ids are 404/401, its path 403, nothing of
   // The route table, as the route modules register it.
   const routes: Array<{ method: string; url: string }> = []
   const probe = Fastify()
-  probe.addHook('onRoute', (r) => { for (const method of [r.method].flat()) if (method !== 'HEAD') routes.push({ method, url: r.url }) })
-  await probe.register(async (app) => { await app.register(tenantRoutes, { lab: L }) }, { prefix: '/v1.0/:tenant' })
+  probe.addHook('onRoute', (r) => {
+    for (const method of [r.method].flat()) if (method !== 'HEAD') routes.push({ method, url: r.url })
+  })
+  await probe.register(
+    async (app) => {
+      await app.register(tenantRoutes, { lab: L })
+    },
+    { prefix: '/v1.0/:tenant' },
+  )
   await probe.ready()
   await probe.close()
   t.ok(routes.length > 60, `${routes.length} routes found`)
@@ -64,7 +71,10 @@ t.test("every route: another project's ids are 404/401, its path 403, nothing of
       const r = await lab.req('GET', `${a}/${kind}/${id}`, admin)
       const body = r.body as Record<string, Record<string, unknown>> | undefined
       const item = body && typeof body === 'object' ? { ...(Object.values(body)[0] ?? {}) } : body
-      if (item && typeof item === 'object') { delete (item as Record<string, unknown>).volume; delete (item as Record<string, unknown>).operating_status }
+      if (item && typeof item === 'object') {
+        delete (item as Record<string, unknown>).volume
+        delete (item as Record<string, unknown>).operating_status
+      }
       out[kind] = [r.status, item]
     }
     return out
@@ -74,20 +84,22 @@ t.test("every route: another project's ids are 404/401, its path 403, nothing of
   /** The path with every parameter filled: `tenant` the caller's path project, resource ids the other project's. */
   const fill = (url: string, tenant: string) => {
     const segs = url.split('/')
-    return segs.map((s, i) => {
-      if (!s.startsWith(':')) return s
-      const name = s.slice(1).split('|')[0]!
-      if (name === 'tenant') return tenant
-      const owner = segs[i - 1] ?? ''
-      if ((OWNED as readonly string[]).includes(owner)) return theirs[owner]!
-      if (name === 'module_id') return theirs.modules!
-      if (name === 'project') return lab.admin.project
-      if (['vid', 'ver', 'id'].includes(name) && url.includes('datastore')) return dsv
-      if (name === 'ds') return 'postgresql'
-      if (name === 'user') return 'theirs-user'
-      if (['name', 'db'].includes(name)) return 'theirs_db'
-      return randomUUID()
-    }).join('/')
+    return segs
+      .map((s, i) => {
+        if (!s.startsWith(':')) return s
+        const name = s.slice(1).split('|')[0]!
+        if (name === 'tenant') return tenant
+        const owner = segs[i - 1] ?? ''
+        if ((OWNED as readonly string[]).includes(owner)) return theirs[owner]!
+        if (name === 'module_id') return theirs.modules!
+        if (name === 'project') return lab.admin.project
+        if (['vid', 'ver', 'id'].includes(name) && url.includes('datastore')) return dsv
+        if (name === 'ds') return 'postgresql'
+        if (name === 'user') return 'theirs-user'
+        if (['name', 'db'].includes(name)) return 'theirs_db'
+        return randomUUID()
+      })
+      .join('/')
   }
   const ownedIn = (url: string) => OWNED.some((k) => new RegExp(`/${k}/:`).test(url))
   /**
@@ -147,5 +159,8 @@ t.test("every route: another project's ids are 404/401, its path 403, nothing of
   t.same(problems, [], `${checked} requests: isolation holds on every route`)
   t.same(agent.calls, [], "no request reached the other project's guest")
   t.same(await snapshot(), before, "the other project's resources are unchanged")
-  t.notOk(lab.logs.some((l) => /^error req-/.test(l)), 'no 500 logged')
+  t.notOk(
+    lab.logs.some((l) => /^error req-/.test(l)),
+    'no 500 logged',
+  )
 })

@@ -127,7 +127,12 @@ export async function applyPreparePayload(a: Accounts, payload: { databases?: Da
       continue
     }
     await a.changePasswords([{ name: u.name, host, password: u.password }])
-    if (u.databases?.length) await a.grantAccess(u.name, host, u.databases.map((d) => d.name))
+    if (u.databases?.length)
+      await a.grantAccess(
+        u.name,
+        host,
+        u.databases.map((d) => d.name),
+      )
   }
   await a.createUsers(fresh)
   if (payload.rootPassword) await a.enableRoot(payload.rootPassword)
@@ -136,7 +141,10 @@ export async function applyPreparePayload(a: Accounts, payload: { databases?: Da
 /** runClient for a client in batch mode: one row per line, columns separated by tabs. */
 export async function runQuery(run: ClientRun): Promise<string[][]> {
   const out = await runClient(run)
-  return out.split('\n').filter((l) => l !== '').map((l) => l.split('\t'))
+  return out
+    .split('\n')
+    .filter((l) => l !== '')
+    .map((l) => l.split('\t'))
 }
 
 /**

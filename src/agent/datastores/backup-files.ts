@@ -51,7 +51,11 @@ type Io = Readable | number | undefined
  * descriptor or a stream; stdout: an open descriptor (`stdoutFd`), handed to `sink`,
  * or discarded.
  */
-export async function streamTool(cmd: EngineCommand, user: RunUser, o: { input?: string | number | Readable; stdoutFd?: number; sink?: (stdout: Readable) => Promise<unknown> } = {}): Promise<StreamedTool> {
+export async function streamTool(
+  cmd: EngineCommand,
+  user: RunUser,
+  o: { input?: string | number | Readable; stdoutFd?: number; sink?: (stdout: Readable) => Promise<unknown> } = {},
+): Promise<StreamedTool> {
   let opened: FileHandle | undefined
   try {
     let stdin: Io
@@ -64,7 +68,9 @@ export async function streamTool(cmd: EngineCommand, user: RunUser, o: { input?:
       env: ENGINE_ENV,
     })
     let stderr = ''
-    child.stderr!.on('data', (b: Buffer) => { stderr = (stderr + b.toString()).slice(-16_384) })
+    child.stderr!.on('data', (b: Buffer) => {
+      stderr = (stderr + b.toString()).slice(-16_384)
+    })
     const closed = new Promise<StreamedTool>((resolve) => {
       child.once('error', (err) => resolve({ code: -1, signal: null, stderr: err.message }))
       child.once('close', (code, signal) => resolve({ code, signal, stderr }))
@@ -96,7 +102,10 @@ export async function streamTool(cmd: EngineCommand, user: RunUser, o: { input?:
 /** Throws a BackupError naming the tool and its last error line unless it exited 0. */
 export function checkTool(what: string, r: StreamedTool): void {
   if (r.code === 0) return
-  const lines = r.stderr.split('\n').map((l) => l.trim()).filter(Boolean)
+  const lines = r.stderr
+    .split('\n')
+    .map((l) => l.trim())
+    .filter(Boolean)
   const why = [...lines].reverse().find((l) => /error|fatal|failed|denied|cannot|could not/i.test(l)) ?? lines[lines.length - 1] ?? `exit code ${r.code ?? r.signal}`
   throw new BackupError(`${what} failed: ${oneLine(why)}`)
 }
@@ -112,7 +121,14 @@ export const storePath = (dir: string, id: string, ext: string): string => join(
  */
 async function hashBehind(fh: FileHandle, hash: Hash, finished: Promise<unknown>, onProgress?: (bytes: number) => void): Promise<number> {
   let done = false
-  void finished.then(() => { done = true }, () => { done = true })
+  void finished.then(
+    () => {
+      done = true
+    },
+    () => {
+      done = true
+    },
+  )
   const buf = Buffer.allocUnsafe(CHUNK)
   let pos = 0
   for (;;) {
@@ -138,7 +154,14 @@ function rollingSync(fh: FileHandle): { progress: (bytes: number) => void; settl
     progress(bytes) {
       if (running || bytes - synced < SYNC_EVERY) return
       synced = bytes
-      running = fh.datasync().catch((e: unknown) => { failed = e }).finally(() => { running = undefined })
+      running = fh
+        .datasync()
+        .catch((e: unknown) => {
+          failed = e
+        })
+        .finally(() => {
+          running = undefined
+        })
     },
     async settled() {
       await running
@@ -224,7 +247,11 @@ async function copyHashing(src: string, dest: string, hash: Hash, mode: number):
 
 async function syncDir(dir: string): Promise<void> {
   const d = await open(dir, 'r')
-  try { await d.sync() } finally { await d.close() }
+  try {
+    await d.sync()
+  } finally {
+    await d.close()
+  }
 }
 
 /** Removes whatever a failed backup left in the store. */
@@ -290,11 +317,13 @@ function mismatch(b: ChainFile, actual: string): BackupError {
  */
 export async function verifyChain(spec: RestoreSpec): Promise<void> {
   if (!spec.chain.length) throw new BackupError(`backup ${spec.backupId} has no files to restore`)
-  await Promise.all(spec.chain.map(async (b) => {
-    await checkPresent(b)
-    const actual = await md5File(b.location)
-    if (actual !== b.checksum) throw mismatch(b, actual)
-  }))
+  await Promise.all(
+    spec.chain.map(async (b) => {
+      await checkPresent(b)
+      const actual = await md5File(b.location)
+      if (actual !== b.checksum) throw mismatch(b, actual)
+    }),
+  )
 }
 
 /**

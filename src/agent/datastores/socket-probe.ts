@@ -6,12 +6,7 @@ import { connect, type Socket } from 'node:net'
  * its answer, or undefined to wait for more. Connection errors (no socket yet, refused)
  * and timeouts count as "not answering"; it never throws.
  */
-export function socketProbe(
-  path: string,
-  timeoutMs: number,
-  greeting: Buffer | undefined,
-  step: (received: Buffer, socket: Socket) => boolean | undefined,
-): Promise<boolean> {
+export function socketProbe(path: string, timeoutMs: number, greeting: Buffer | undefined, step: (received: Buffer, socket: Socket) => boolean | undefined): Promise<boolean> {
   return new Promise((resolve) => {
     let received = Buffer.alloc(0)
     let settled = false

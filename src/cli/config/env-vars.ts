@@ -20,8 +20,7 @@ export const ENV_VARS: readonly EnvVar[] = [
   { name: 'OS_CLOUD', flag: '--os-cloud', description: 'Name of the cloud entry in clouds.yaml to take settings from.' },
   {
     name: 'OS_CLIENT_CONFIG_FILE',
-    description:
-      'Path of the clouds.yaml to use before ./clouds.yaml, ~/.config/openstack/clouds.yaml and /etc/openstack/clouds.yaml; it must exist.',
+    description: 'Path of the clouds.yaml to use before ./clouds.yaml, ~/.config/openstack/clouds.yaml and /etc/openstack/clouds.yaml; it must exist.',
   },
   {
     name: 'OS_CLIENT_SECURE_FILE',
@@ -30,8 +29,7 @@ export const ENV_VARS: readonly EnvVar[] = [
   {
     name: 'OS_AUTH_TYPE',
     flag: '--os-auth-type',
-    description:
-      'Authentication plugin: password, token, none or admin_token (v3password and v3token are accepted); inferred from the other settings when unset.',
+    description: 'Authentication plugin: password, token, none or admin_token (v3password and v3token are accepted); inferred from the other settings when unset.',
   },
   { name: 'OS_AUTH_URL', flag: '--os-auth-url', description: 'Keystone URL, e.g. http://host:5000/v3.' },
   { name: 'OS_USERNAME', flag: '--os-username', description: 'User name for password authentication.' },

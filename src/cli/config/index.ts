@@ -11,11 +11,7 @@ export { loadClouds, mergeClouds, candidateFiles, configSearchDirs, resolveConfi
 export { ConfigError, type AuthOptions, type ConfigOrigin, type ResolvedAuth } from '../../sdk/auth/config.js'
 
 /** Like `resolveCliAuth`, but also returns where each setting came from (for `--debug`). */
-export function resolveCliAuthWithOrigin(
-  flags: Record<string, string | undefined>,
-  env: Record<string, string | undefined>,
-  fsImpl: Partial<ConfigFs> = {},
-): ResolvedAuth {
+export function resolveCliAuthWithOrigin(flags: Record<string, string | undefined>, env: Record<string, string | undefined>, fsImpl: Partial<ConfigFs> = {}): ResolvedAuth {
   return resolveAuthWithOrigin({ flags, env, fs: fsImpl })
 }
 
@@ -23,10 +19,6 @@ export function resolveCliAuthWithOrigin(
  * What the CLI calls: flags (`os-auth-url` or commander's `osAuthUrl` keys) > `OS_*`
  * environment > clouds.yaml entry > defaults. Throws ConfigError (one lower-case line).
  */
-export function resolveCliAuth(
-  flags: Record<string, string | undefined>,
-  env: Record<string, string | undefined>,
-  fsImpl: Partial<ConfigFs> = {},
-): AuthOptions {
+export function resolveCliAuth(flags: Record<string, string | undefined>, env: Record<string, string | undefined>, fsImpl: Partial<ConfigFs> = {}): AuthOptions {
   return resolveAuthWithOrigin({ flags, env, fs: fsImpl }).options
 }

@@ -24,7 +24,9 @@ export function fileTokenCache(env: Record<string, string | undefined>): TokenCa
       try {
         const info = JSON.parse(readFileSync(file(key), 'utf8')) as TokenInfo
         return typeof info.token === 'string' && Array.isArray(info.catalog) ? info : undefined
-      } catch { return undefined }
+      } catch {
+        return undefined
+      }
     },
     set(key, info) {
       try {
@@ -33,10 +35,16 @@ export function fileTokenCache(env: Record<string, string | undefined>): TokenCa
         const tmp = `${file(key)}.${process.pid}.tmp`
         writeFileSync(tmp, JSON.stringify(info), { mode: 0o600 })
         renameSync(tmp, file(key))
-      } catch { /* read-only home: no cache */ }
+      } catch {
+        /* read-only home: no cache */
+      }
     },
     delete(key) {
-      try { rmSync(file(key), { force: true }) } catch { /* gone */ }
+      try {
+        rmSync(file(key), { force: true })
+      } catch {
+        /* gone */
+      }
     },
   }
 }

@@ -81,10 +81,7 @@ const LIST_MIN_WIDTH = 8
 const SHOW_MIN_WIDTH = 16
 
 function invalidChoice(option: string, value: string, choices: readonly string[]): OutputError {
-  return new OutputError(
-    `argument ${option}: invalid choice: ${pyRepr(value)} (choose from ${choices.map((c) => pyRepr(c)).join(', ')})`,
-    2,
-  )
+  return new OutputError(`argument ${option}: invalid choice: ${pyRepr(value)} (choose from ${choices.map((c) => pyRepr(c)).join(', ')})`, 2)
 }
 
 function checkChoice<T extends string>(option: string, value: string, choices: readonly T[]): T {

@@ -80,10 +80,7 @@ export function prettyTableString(spec: PrettyTableSpec): string {
   if (spec.rows.length === 0 && !spec.printEmpty) return ''
   const widths = computeWidths(spec)
   const rule = hrule(widths)
-  const header =
-    '|' +
-    spec.fieldNames.map((f, i) => ' ' + justify(f, widths[i] as number, spec.align[i] ?? 'c') + ' ').join('|') +
-    '|'
+  const header = '|' + spec.fieldNames.map((f, i) => ' ' + justify(f, widths[i] as number, spec.align[i] ?? 'c') + ' ').join('|') + '|'
   const lines = [rule, header, rule]
   for (const row of spec.rows) lines.push(stringifyRow(row, widths, spec.align))
   lines.push(rule)

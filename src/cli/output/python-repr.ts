@@ -95,7 +95,9 @@ export function pyRepr(value: unknown): string {
   if (Array.isArray(value)) return `[${value.map(pyRepr).join(', ')}]`
   if (value instanceof Date) return pyStrRepr(value.toISOString())
   if (isPlainObject(value)) {
-    return `{${Object.entries(value).map(([k, v]) => `${pyStrRepr(k)}: ${pyRepr(v)}`).join(', ')}}`
+    return `{${Object.entries(value)
+      .map(([k, v]) => `${pyStrRepr(k)}: ${pyRepr(v)}`)
+      .join(', ')}}`
   }
   return pyStrRepr(String(value))
 }

@@ -176,8 +176,21 @@ function analyzeScalar(text: string): Analysis {
 }
 
 const ESCAPES: Readonly<Record<string, string>> = {
-  '\0': '0', '\x07': 'a', '\x08': 'b', '\x09': 't', '\x0a': 'n', '\x0b': 'v', '\x0c': 'f',
-  '\x0d': 'r', '\x1b': 'e', '"': '"', '\\': '\\', '\x85': 'N', '\xa0': '_', '\u2028': 'L', '\u2029': 'P',
+  '\0': '0',
+  '\x07': 'a',
+  '\x08': 'b',
+  '\x09': 't',
+  '\x0a': 'n',
+  '\x0b': 'v',
+  '\x0c': 'f',
+  '\x0d': 'r',
+  '\x1b': 'e',
+  '"': '"',
+  '\\': '\\',
+  '\x85': 'N',
+  '\xa0': '_',
+  '\u2028': 'L',
+  '\u2029': 'P',
 }
 
 type State = () => void
@@ -364,10 +377,7 @@ class Emitter {
   private chooseScalarStyle(ev: Extract<YamlEvent, { kind: 'scalar' }>): '' | "'" | '"' {
     const a = (this.analysis ??= analyzeScalar(ev.value))
     if (ev.implicit[0]) {
-      if (
-        !(this.simpleKeyContext && (a.empty || a.multiline)) &&
-        ((this.flowLevel > 0 && a.allowFlowPlain) || (this.flowLevel === 0 && a.allowBlockPlain))
-      ) {
+      if (!(this.simpleKeyContext && (a.empty || a.multiline)) && ((this.flowLevel > 0 && a.allowFlowPlain) || (this.flowLevel === 0 && a.allowBlockPlain))) {
         return ''
       }
     }
@@ -492,13 +502,7 @@ class Emitter {
           start = end + 1
         }
       }
-      if (
-        end > 0 &&
-        end < text.length - 1 &&
-        (ch === ' ' || start >= end) &&
-        this.column + (end - start) > this.bestWidth &&
-        split
-      ) {
+      if (end > 0 && end < text.length - 1 && (ch === ' ' || start >= end) && this.column + (end - start) > this.bestWidth && split) {
         const data = text.slice(start, end).join('') + '\\'
         if (start < end) start = end
         this.column += data.length

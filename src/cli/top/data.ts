@@ -1,7 +1,13 @@
 import { APIError, type Instance, type TroveClient } from '../../sdk/index.js'
 
 /** A backup as the public API lists it (only what the view needs). */
-export interface TopBackup { id: string; name: string; status: string; instance_id?: string; updated?: string }
+export interface TopBackup {
+  id: string
+  name: string
+  status: string
+  instance_id?: string
+  updated?: string
+}
 
 /** One instance row of `trove top`. */
 export interface TopRow {
@@ -22,7 +28,11 @@ export interface TopRow {
 }
 
 /** What one refresh returns. */
-export interface TopSnapshot { rows: TopRow[]; at: number; warnings: string[] }
+export interface TopSnapshot {
+  rows: TopRow[]
+  at: number
+  warnings: string[]
+}
 
 const BUSY_BACKUP = new Set(['NEW', 'BUILDING', 'SAVING', 'RESTORING', 'DELETE_FAILED'])
 
@@ -53,10 +63,7 @@ function parseTime(t: string | undefined): number | undefined {
 export function toRow(i: Instance, backups: TopBackup[], now: number): TopRow {
   const hb = parseTime(i.service_status_updated)
   const busy = backups.filter((b) => BUSY_BACKUP.has(b.status))
-  const tasks = [
-    ...(i.status !== 'ACTIVE' ? [i.status] : []),
-    ...busy.map((b) => `backup ${b.name} ${b.status}`),
-  ].join(', ')
+  const tasks = [...(i.status !== 'ACTIVE' ? [i.status] : []), ...busy.map((b) => `backup ${b.name} ${b.status}`)].join(', ')
   return {
     id: i.id,
     name: i.name,
@@ -80,12 +87,16 @@ export function toRow(i: Instance, backups: TopBackup[], now: number): TopRow {
 export async function fetchSnapshot(client: TroveClient, now = () => Date.now()): Promise<TopSnapshot> {
   const warnings: string[] = []
   const list = (await client.instances.page({})).items
-  const details = await Promise.all(list.map(async (i) => {
-    try { return await client.instances.get(i.id) } catch (e) {
-      if (e instanceof APIError && e.status === 404) return undefined
-      return i
-    }
-  }))
+  const details = await Promise.all(
+    list.map(async (i) => {
+      try {
+        return await client.instances.get(i.id)
+      } catch (e) {
+        if (e instanceof APIError && e.status === 404) return undefined
+        return i
+      }
+    }),
+  )
   let backups: TopBackup[] = []
   try {
     backups = (await client.request<{ backups: TopBackup[] }>('GET', '/backups')).body.backups ?? []
@@ -94,7 +105,15 @@ export async function fetchSnapshot(client: TroveClient, now = () => Date.now())
     warnings.push(`backups unavailable (HTTP ${e.status})`)
   }
   const t = now()
-  const rows = details.filter((i): i is Instance => i !== undefined).map((i) => toRow(i, backups.filter((b) => b.instance_id === i.id), t))
+  const rows = details
+    .filter((i): i is Instance => i !== undefined)
+    .map((i) =>
+      toRow(
+        i,
+        backups.filter((b) => b.instance_id === i.id),
+        t,
+      ),
+    )
   rows.sort((a, b) => a.name.localeCompare(b.name))
   return { rows, at: t, warnings }
 }

@@ -36,13 +36,20 @@ export function TopView(p: TopViewProps) {
   const when = p.snapshot ? new Date(p.snapshot.at).toISOString().slice(11, 19) : '--:--:--'
   return (
     <Box flexDirection="column">
-      <Text bold>trove top — {rows.length} instance{rows.length === 1 ? '' : 's'}{p.filter ? ` matching '${p.filter}'` : ''} · {when} UTC · every {p.intervalS}s</Text>
+      <Text bold>
+        trove top — {rows.length} instance{rows.length === 1 ? '' : 's'}
+        {p.filter ? ` matching '${p.filter}'` : ''} · {when} UTC · every {p.intervalS}s
+      </Text>
       {p.error ? <Text color="red">{p.error}</Text> : null}
       {p.snapshot?.warnings.length ? <Text dimColor>{p.snapshot.warnings.join('; ')}</Text> : null}
       {p.detail ? <Detail row={p.detail} /> : <Table rows={rows} selected={p.selected} loading={!p.snapshot} />}
-      {p.editingFilter
-        ? <Text>filter: <Text color="cyan">{p.filter}</Text>█</Text>
-        : <Text dimColor>{p.detail ? 'esc back · q quit' : '/ filter · ↑↓ select · enter details · q quit'}</Text>}
+      {p.editingFilter ? (
+        <Text>
+          filter: <Text color="cyan">{p.filter}</Text>█
+        </Text>
+      ) : (
+        <Text dimColor>{p.detail ? 'esc back · q quit' : '/ filter · ↑↓ select · enter details · q quit'}</Text>
+      )}
     </Box>
   )
 }
@@ -50,12 +57,17 @@ export function TopView(p: TopViewProps) {
 function Table(p: { rows: TopRow[]; selected: number; loading: boolean }) {
   return (
     <Box flexDirection="column">
-      <Text bold wrap="truncate-end">{COLS.map(([h, w]) => cell(h, w)).join(' ')}</Text>
+      <Text bold wrap="truncate-end">
+        {COLS.map(([h, w]) => cell(h, w)).join(' ')}
+      </Text>
       {p.loading ? <Text dimColor>loading…</Text> : p.rows.length === 0 ? <Text dimColor>no instances</Text> : null}
       {p.rows.map((r, i) => (
         <Text key={r.id} inverse={i === p.selected} wrap="truncate-end">
           {COLS.map(([h, w, f], j) => (
-            <Text key={h} color={h === 'STATUS' ? STATUS_COLOR[r.status] : undefined}>{cell(f(r), w)}{j < COLS.length - 1 ? ' ' : ''}</Text>
+            <Text key={h} color={h === 'STATUS' ? STATUS_COLOR[r.status] : undefined}>
+              {cell(f(r), w)}
+              {j < COLS.length - 1 ? ' ' : ''}
+            </Text>
           ))}
         </Text>
       ))}
@@ -66,19 +78,40 @@ function Table(p: { rows: TopRow[]; selected: number; loading: boolean }) {
 function Detail({ row }: { row: TopRow }) {
   const i = row.instance
   const fields: Array<[string, string]> = [
-    ['id', i.id], ['name', i.name], ['status', i.status], ['operating status', i.operating_status ?? ''],
-    ['datastore', row.datastore], ['address', row.address], ['flavor', row.flavor], ['volume', row.volume],
+    ['id', i.id],
+    ['name', i.name],
+    ['status', i.status],
+    ['operating status', i.operating_status ?? ''],
+    ['datastore', row.datastore],
+    ['address', row.address],
+    ['flavor', row.flavor],
+    ['volume', row.volume],
     ['last heartbeat', i.service_status_updated ? `${i.service_status_updated} (${ageText(row.heartbeatAgeS)} ago)` : '-'],
-    ['created', i.created ?? ''], ['updated', i.updated ?? ''],
+    ['created', i.created ?? ''],
+    ['updated', i.updated ?? ''],
     ['configuration', i.configuration ? `${i.configuration.name} (${i.configuration.id})` : ''],
-    ['replica of', i.replica_of?.id ?? ''], ['replicas', (i.replicas ?? []).map((r) => r.id).join(', ')],
-    ['fault', i.fault?.message ?? ''], ['tasks', row.tasks],
+    ['replica of', i.replica_of?.id ?? ''],
+    ['replicas', (i.replicas ?? []).map((r) => r.id).join(', ')],
+    ['fault', i.fault?.message ?? ''],
+    ['tasks', row.tasks],
   ]
   return (
     <Box flexDirection="column">
-      {fields.filter(([, v]) => v !== '').map(([k, v]) => <Text key={k}><Text bold>{k.padEnd(18)}</Text>{v}</Text>)}
+      {fields
+        .filter(([, v]) => v !== '')
+        .map(([k, v]) => (
+          <Text key={k}>
+            <Text bold>{k.padEnd(18)}</Text>
+            {v}
+          </Text>
+        ))}
       <Text bold>backups ({row.backups.length})</Text>
-      {row.backups.map((b) => <Text key={b.id}>  {pad(b.name, 20)} {pad(b.status, 10)} {b.updated ?? ''}</Text>)}
+      {row.backups.map((b) => (
+        <Text key={b.id}>
+          {' '}
+          {pad(b.name, 20)} {pad(b.status, 10)} {b.updated ?? ''}
+        </Text>
+      ))}
     </Box>
   )
 }
@@ -98,7 +131,17 @@ export interface TopKeyState {
 }
 
 /** The key subset the app reads (ink's Key has more). */
-export interface TopKey { return?: boolean; escape?: boolean; backspace?: boolean; delete?: boolean; ctrl?: boolean; meta?: boolean; upArrow?: boolean; downArrow?: boolean; leftArrow?: boolean }
+export interface TopKey {
+  return?: boolean
+  escape?: boolean
+  backspace?: boolean
+  delete?: boolean
+  ctrl?: boolean
+  meta?: boolean
+  upArrow?: boolean
+  downArrow?: boolean
+  leftArrow?: boolean
+}
 
 /** One keypress: the next state, or 'quit'. Pure, so keys arriving in one burst each see the state the previous one left. */
 export function topKey(u: TopKeyState, snapshot: TopSnapshot | undefined, input: string, key: TopKey): TopKeyState | 'quit' {
@@ -139,14 +182,24 @@ export function TopApp(p: { load: () => Promise<TopSnapshot>; intervalS: number;
     const tick = async () => {
       try {
         const s = await p.load()
-        if (alive.current) { snapshotNow.current = s; setSnapshot(s); setError(undefined) }
+        if (alive.current) {
+          snapshotNow.current = s
+          setSnapshot(s)
+          setError(undefined)
+        }
       } catch (e) {
         if (alive.current) setError(e instanceof Error ? e.message : String(e))
       }
-      if (alive.current) timer = setTimeout(() => { void tick() }, p.intervalS * 1000)
+      if (alive.current)
+        timer = setTimeout(() => {
+          void tick()
+        }, p.intervalS * 1000)
     }
     void tick()
-    return () => { alive.current = false; if (timer) clearTimeout(timer) }
+    return () => {
+      alive.current = false
+      if (timer) clearTimeout(timer)
+    }
   }, [])
 
   const rows = visibleRows(snapshot, ui.filter)
@@ -154,10 +207,16 @@ export function TopApp(p: { load: () => Promise<TopSnapshot>; intervalS: number;
 
   useInput((input, key) => {
     const next = topKey(uiNow.current, snapshotNow.current, input, key)
-    if (next === 'quit') { p.onExit?.(); exit(); return }
+    if (next === 'quit') {
+      p.onExit?.()
+      exit()
+      return
+    }
     uiNow.current = next
     setUi(next)
   })
 
-  return <TopView snapshot={snapshot} error={error} filter={ui.filter} editingFilter={ui.editing} selected={Math.min(ui.selected, Math.max(0, rows.length - 1))} detail={detail} intervalS={p.intervalS} />
+  return (
+    <TopView snapshot={snapshot} error={error} filter={ui.filter} editingFilter={ui.editing} selected={Math.min(ui.selected, Math.max(0, rows.length - 1))} detail={detail} intervalS={p.intervalS} />
+  )
 }

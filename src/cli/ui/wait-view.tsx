@@ -9,7 +9,9 @@ export function WaitView(props: { label: string; status: string; detail?: string
     <Box>
       <Text color={color}>{props.done ? '✔' : stopped ? '✖' : frames[props.frame % frames.length]} </Text>
       <Text>{props.label} </Text>
-      <Text color={color} bold>{props.status}</Text>
+      <Text color={color} bold>
+        {props.status}
+      </Text>
       {props.detail ? <Text dimColor> {props.detail}</Text> : null}
       <Text dimColor> {(props.elapsedMs / 1000).toFixed(1)}s</Text>
     </Box>

@@ -3,14 +3,22 @@ import type { CommandContext } from '../spec.js'
 import { CliError } from '../errors.js'
 
 /** What --wait shows while it polls: an ink line on a TTY, plain status lines otherwise. */
-interface Progress { update(status: string, detail?: string): void; finish(status: string): void }
+interface Progress {
+  update(status: string, detail?: string): void
+  finish(status: string): void
+}
 
 async function progressFor(ctx: CommandContext, label: string): Promise<Progress> {
   const start = Date.now()
   if (!ctx.io.stderrIsTTY) {
     let last = ''
     return {
-      update(status) { if (status !== last) { last = status; ctx.io.stderr(`${label}: ${status} (${((Date.now() - start) / 1000).toFixed(1)}s)\n`) } },
+      update(status) {
+        if (status !== last) {
+          last = status
+          ctx.io.stderr(`${label}: ${status} (${((Date.now() - start) / 1000).toFixed(1)}s)\n`)
+        }
+      },
       finish() {},
     }
   }
@@ -19,9 +27,15 @@ async function progressFor(ctx: CommandContext, label: string): Promise<Progress
   let state = { status: '…', detail: undefined as string | undefined, frame: 0 }
   const view = () => createElement(WaitView, { label, status: state.status, detail: state.detail, elapsedMs: Date.now() - start, frame: state.frame })
   const app = render(view(), { stdout: process.stderr, patchConsole: false, exitOnCtrlC: false })
-  const tick = setInterval(() => { state = { ...state, frame: state.frame + 1 }; app.rerender(view()) }, 100)
+  const tick = setInterval(() => {
+    state = { ...state, frame: state.frame + 1 }
+    app.rerender(view())
+  }, 100)
   return {
-    update(status, detail) { state = { ...state, status, detail }; app.rerender(view()) },
+    update(status, detail) {
+      state = { ...state, status, detail }
+      app.rerender(view())
+    },
     finish(status) {
       clearInterval(tick)
       app.rerender(createElement(WaitView, { label, status, elapsedMs: Date.now() - start, frame: 0, done: status !== 'ERROR' && status !== 'cancelled' && status !== '?' }))
@@ -45,7 +59,14 @@ function endStatus(e: unknown, last: string, failure: string): string {
  * until it is gone (target DELETED), or until any status of a list (e.g. ACTIVE or
  * RESTART_REQUIRED after a configuration attach). `--timeout SECONDS` bounds it (exit 8).
  */
-export async function waitForInstance(ctx: CommandContext, client: TroveClient, id: string, target: 'ACTIVE' | 'DELETED' | readonly string[], opts: Record<string, unknown>, name?: string): Promise<Instance | undefined> {
+export async function waitForInstance(
+  ctx: CommandContext,
+  client: TroveClient,
+  id: string,
+  target: 'ACTIVE' | 'DELETED' | readonly string[],
+  opts: Record<string, unknown>,
+  name?: string,
+): Promise<Instance | undefined> {
   const timeoutS = opts.timeout === undefined ? 1800 : Number(opts.timeout)
   if (!Number.isFinite(timeoutS) || timeoutS <= 0) throw new CliError(`--timeout must be a positive number of seconds, not '${String(opts.timeout)}'`, 2)
   const progress = await progressFor(ctx, name ? `instance ${name} (${id})` : `instance ${id}`)
@@ -62,7 +83,10 @@ export async function waitForInstance(ctx: CommandContext, client: TroveClient, 
       timeoutMs: timeoutS * 1000,
       intervalMs: 250,
       signal: ctx.io.signal,
-      onProgress: (i) => { last = i ? i.status : 'DELETED'; progress.update(last, i?.operating_status || undefined) },
+      onProgress: (i) => {
+        last = i ? i.status : 'DELETED'
+        progress.update(last, i?.operating_status || undefined)
+      },
     })
     progress.finish(r ? r.status : 'DELETED')
     return r
@@ -91,7 +115,10 @@ export async function waitForBackup(ctx: CommandContext, client: TroveClient, id
       timeoutMs: timeoutS * 1000,
       intervalMs: 250,
       signal: ctx.io.signal,
-      onProgress: (b) => { last = b ? b.status : 'DELETED'; progress.update(last) },
+      onProgress: (b) => {
+        last = b ? b.status : 'DELETED'
+        progress.update(last)
+      },
     })
     progress.finish(r ? r.status : 'DELETED')
     return r

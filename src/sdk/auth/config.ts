@@ -141,10 +141,7 @@ const FIELDS: readonly FieldSpec[] = [
 
 /** Settings each plugin takes; the rest are dropped, as the real plugins ignore them. */
 const PLUGIN_FIELDS: Readonly<Record<AuthType, readonly string[]>> = {
-  password: [
-    'authUrl', 'username', 'userId', 'password', 'projectName', 'projectId',
-    'userDomainName', 'userDomainId', 'projectDomainName', 'projectDomainId', 'regionName',
-  ],
+  password: ['authUrl', 'username', 'userId', 'password', 'projectName', 'projectId', 'userDomainName', 'userDomainId', 'projectDomainName', 'projectDomainId', 'regionName'],
   token: ['authUrl', 'token', 'projectName', 'projectId', 'projectDomainName', 'projectDomainId', 'regionName'],
   none: ['endpoint'],
   admin_token: ['endpoint', 'token'],
@@ -212,10 +209,7 @@ function selectCloud(src: ConfigSources, flags: Map<string, string>): { name: st
   const entry = clouds[name]
   if (entry === undefined) {
     const known = Object.keys(clouds).sort()
-    throw new ConfigError(
-      'unknown_cloud',
-      `cloud ${quote(name)} not found in clouds.yaml (known: ${known.length > 0 ? known.join(', ') : 'none'})`,
-    )
+    throw new ConfigError('unknown_cloud', `cloud ${quote(name)} not found in clouds.yaml (known: ${known.length > 0 ? known.join(', ') : 'none'})`)
   }
   if (entry !== null && !isMapping(entry)) {
     throw new ConfigError('invalid_clouds', `invalid clouds.yaml: cloud ${quote(name)} must be a mapping`)
@@ -345,10 +339,7 @@ export function resolveAuthOptions(src: ConfigSources): ResolvedAuth {
     const given = values['authType'] as string
     const t = AUTH_TYPE_ALIASES[given]
     if (t === undefined) {
-      throw new ConfigError(
-        'invalid_auth_type',
-        `unsupported auth type ${quote(given)} from ${(sources['authType'] as RawValue).source}; use password, token, none or admin_token`,
-      )
+      throw new ConfigError('invalid_auth_type', `unsupported auth type ${quote(given)} from ${(sources['authType'] as RawValue).source}; use password, token, none or admin_token`)
     }
     authType = t
   } else {
@@ -365,10 +356,7 @@ export function resolveAuthOptions(src: ConfigSources): ResolvedAuth {
     // keystoneauth accepts the v2 spellings publicURL/internalURL/adminURL too.
     const normalised = given.endsWith('URL') ? given.slice(0, -3) : given
     if (normalised !== 'public' && normalised !== 'internal' && normalised !== 'admin') {
-      throw new ConfigError(
-        'invalid_interface',
-        `invalid interface ${quote(given)} from ${(sources['interface'] as RawValue).source}; use public, internal or admin`,
-      )
+      throw new ConfigError('invalid_interface', `invalid interface ${quote(given)} from ${(sources['interface'] as RawValue).source}; use public, internal or admin`)
     }
     iface = normalised
   } else {
@@ -409,10 +397,7 @@ function validate(o: AuthOptions, sources: Record<string, RawValue>): void {
   }
   if (plugin === 'password') {
     if (!o.username && !o.userId) {
-      throw new ConfigError(
-        'missing_username',
-        'missing value username required for auth plugin password; set --os-username or OS_USERNAME (or --os-user-id or OS_USER_ID)',
-      )
+      throw new ConfigError('missing_username', 'missing value username required for auth plugin password; set --os-username or OS_USERNAME (or --os-user-id or OS_USER_ID)')
     }
     if (!o.password) {
       throw new ConfigError('missing_password', 'no password entered, or found via --os-password or OS_PASSWORD')

@@ -19,8 +19,12 @@ export interface TokenInfo {
 }
 
 /** The minimal HTTP the auth code needs (provided by the client, so auth stays pure and testable). */
-export type JsonHttp = (method: string, url: string, body?: unknown, headers?: Record<string, string>) =>
-  Promise<{ status: number; body: unknown; headers: Record<string, string | string[] | undefined> }>
+export type JsonHttp = (
+  method: string,
+  url: string,
+  body?: unknown,
+  headers?: Record<string, string>,
+) => Promise<{ status: number; body: unknown; headers: Record<string, string | string[] | undefined> }>
 
 /** Resolves an auth URL to its v3 root: versioned URLs as they are, else version discovery. */
 export async function v3Root(http: JsonHttp, authUrl: string): Promise<string> {
@@ -36,17 +40,14 @@ export async function v3Root(http: JsonHttp, authUrl: string): Promise<string> {
 
 function authBody(o: AuthOptions): unknown {
   const domain = (name?: string, id?: string) => (id ? { id } : { name: name ?? 'Default' })
-  const identity = o.authType === 'token'
-    ? { methods: ['token'], token: { id: o.token } }
-    : {
-        methods: ['password'],
-        password: { user: { ...(o.userId ? { id: o.userId } : { name: o.username, domain: domain(o.userDomainName, o.userDomainId) }), password: o.password } },
-      }
-  const scope = o.projectId
-    ? { project: { id: o.projectId } }
-    : o.projectName
-      ? { project: { name: o.projectName, domain: domain(o.projectDomainName, o.projectDomainId) } }
-      : undefined
+  const identity =
+    o.authType === 'token'
+      ? { methods: ['token'], token: { id: o.token } }
+      : {
+          methods: ['password'],
+          password: { user: { ...(o.userId ? { id: o.userId } : { name: o.username, domain: domain(o.userDomainName, o.userDomainId) }), password: o.password } },
+        }
+  const scope = o.projectId ? { project: { id: o.projectId } } : o.projectName ? { project: { name: o.projectName, domain: domain(o.projectDomainName, o.projectDomainId) } } : undefined
   return { auth: { identity, ...(scope ? { scope } : {}) } }
 }
 

@@ -20,9 +20,10 @@ export const TOKEN_REUSE_MARGIN_MS = 5 * 60_000
  * hash of the secret, so a changed password or token never reuses another's token.
  */
 export function tokenCacheKey(a: AuthOptions): string {
-  const secret = createHash('sha256').update(`${a.password ?? ''}\0${a.token ?? ''}`).digest('hex')
-  const parts = [a.authType, a.authUrl, a.username, a.userId, a.userDomainName, a.userDomainId, a.projectName, a.projectId,
-    a.projectDomainName, a.projectDomainId, a.interface, a.regionName, secret]
+  const secret = createHash('sha256')
+    .update(`${a.password ?? ''}\0${a.token ?? ''}`)
+    .digest('hex')
+  const parts = [a.authType, a.authUrl, a.username, a.userId, a.userDomainName, a.userDomainId, a.projectName, a.projectId, a.projectDomainName, a.projectDomainId, a.interface, a.regionName, secret]
   return createHash('sha256').update(JSON.stringify(parts)).digest('hex').slice(0, 32)
 }
 

@@ -10,10 +10,16 @@ export interface BackupStrategy {
 }
 
 /** Which strategies to list or delete. */
-export interface BackupStrategyFilter { instance_id?: string; project_id?: string }
+export interface BackupStrategyFilter {
+  instance_id?: string
+  project_id?: string
+}
 
 /** Body of `POST /backup_strategies`. */
-export interface BackupStrategyCreate { instance_id?: string; swift_container?: string }
+export interface BackupStrategyCreate {
+  instance_id?: string
+  swift_container?: string
+}
 
 /** Backup strategies: `/backup_strategies`. */
 export class BackupStrategies {

@@ -50,8 +50,12 @@ export interface BackupCreate {
 
 function query(o: BackupListOptions): Record<string, string | number | boolean | undefined> {
   return {
-    limit: o.limit, marker: o.marker, datastore: o.datastore, instance_id: o.instance_id,
-    all_projects: o.all_projects ? 'True' : undefined, project_id: o.project_id,
+    limit: o.limit,
+    marker: o.marker,
+    datastore: o.datastore,
+    instance_id: o.instance_id,
+    all_projects: o.all_projects ? 'True' : undefined,
+    project_id: o.project_id,
   } as Record<string, string | number | boolean | undefined>
 }
 

@@ -49,7 +49,10 @@ export interface ClusterCreate {
 }
 
 /** Paging of the cluster list (one page, as troveclient does). */
-export interface ClusterListOptions { limit?: number; marker?: string }
+export interface ClusterListOptions {
+  limit?: number
+  marker?: string
+}
 
 /** Clusters: `/clusters`. */
 export class Clusters {
@@ -82,7 +85,9 @@ export class Clusters {
   }
 
   /** `{"reset-status": {}}`: sets the cluster task to NONE. */
-  resetStatus(id: string): Promise<Cluster | undefined> { return this.action(id, { 'reset-status': {} }) }
+  resetStatus(id: string): Promise<Cluster | undefined> {
+    return this.action(id, { 'reset-status': {} })
+  }
 
   /** Force delete: reset status, then delete. */
   async forceDelete(id: string): Promise<void> {
@@ -91,16 +96,24 @@ export class Clusters {
   }
 
   /** `{"grow": [...]}`: adds nodes. */
-  grow(id: string, instances: ClusterInstanceCreate[]): Promise<Cluster | undefined> { return this.action(id, { grow: instances }) }
+  grow(id: string, instances: ClusterInstanceCreate[]): Promise<Cluster | undefined> {
+    return this.action(id, { grow: instances })
+  }
 
   /** `{"shrink": [{"id"}]}`: removes member instances. */
-  shrink(id: string, instanceIds: string[]): Promise<Cluster | undefined> { return this.action(id, { shrink: instanceIds.map((i) => ({ id: i })) }) }
+  shrink(id: string, instanceIds: string[]): Promise<Cluster | undefined> {
+    return this.action(id, { shrink: instanceIds.map((i) => ({ id: i })) })
+  }
 
   /** `{"upgrade": {"datastore_version"}}`. */
-  upgrade(id: string, datastoreVersion: string): Promise<Cluster | undefined> { return this.action(id, { upgrade: { datastore_version: datastoreVersion } }) }
+  upgrade(id: string, datastoreVersion: string): Promise<Cluster | undefined> {
+    return this.action(id, { upgrade: { datastore_version: datastoreVersion } })
+  }
 
   /** `{"add_shard": {}}`. */
-  addShard(id: string): Promise<Cluster | undefined> { return this.action(id, { add_shard: {} }) }
+  addShard(id: string): Promise<Cluster | undefined> {
+    return this.action(id, { add_shard: {} })
+  }
 
   /** GET /instances/{member}/modules of one cluster member. */
   async memberModules(instanceId: string): Promise<Array<Record<string, unknown>>> {

@@ -15,9 +15,7 @@ const enc = encodeURIComponent
 
 /** Where a version's parameters live: by version UUID, or by datastore and version name/id. */
 function base(version: string, datastore?: string): string {
-  return datastore === undefined
-    ? `/datastores/versions/${enc(version)}/parameters`
-    : `/datastores/${enc(datastore)}/versions/${enc(version)}/parameters`
+  return datastore === undefined ? `/datastores/versions/${enc(version)}/parameters` : `/datastores/${enc(datastore)}/versions/${enc(version)}/parameters`
 }
 
 /** Configuration parameters of a datastore version. */

@@ -36,10 +36,16 @@ export interface ConfigurationUpdate {
 }
 
 /** An instance attached to a configuration group. */
-export interface ConfigurationInstance { id: string; name: string }
+export interface ConfigurationInstance {
+  id: string
+  name: string
+}
 
 /** Paging of configuration lists (one page, as troveclient does). */
-export interface ConfigurationListOptions { limit?: number; marker?: string }
+export interface ConfigurationListOptions {
+  limit?: number
+  marker?: string
+}
 
 const enc = encodeURIComponent
 const page = (o: ConfigurationListOptions): Query => ({ limit: o.limit, marker: o.marker })

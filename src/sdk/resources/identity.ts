@@ -2,11 +2,29 @@ import type { TroveClient } from '../client.js'
 import { NotFoundError, TroveError } from '../errors.js'
 
 /** A Keystone v3 project. */
-export interface Project { id: string; name: string; domain_id: string; description: string; enabled: boolean; parent_id?: string; is_domain?: boolean }
+export interface Project {
+  id: string
+  name: string
+  domain_id: string
+  description: string
+  enabled: boolean
+  parent_id?: string
+  is_domain?: boolean
+}
 /** A Keystone v3 user (Keystone never returns the password). */
-export interface User { id: string; name: string; domain_id: string; enabled: boolean; default_project_id?: string; password_expires_at: string | null }
+export interface User {
+  id: string
+  name: string
+  domain_id: string
+  enabled: boolean
+  default_project_id?: string
+  password_expires_at: string | null
+}
 /** A Keystone v3 role. */
-export interface Role { id: string; name: string }
+export interface Role {
+  id: string
+  name: string
+}
 /** One role assignment (with names when asked for). */
 export interface RoleAssignment {
   role: { id: string; name?: string }

@@ -60,8 +60,10 @@ export class Instances {
     // The answer must come well within the client's own request timeout.
     const ms = Math.min(maxMs, this.longPollMs, this.client.requestTimeoutMs - 5000)
     if (!(ms > 0)) return undefined
-    return this.client.request<{ instance: Instance }>('GET', `/instances/${encodeURIComponent(id)}`, { query: { wait_for_change: status, wait_timeout: (ms / 1000).toFixed(3) } })
-      .then((r) => { this.learnLongPoll(r.headers[WAIT_HEADER]); return r.body.instance })
+    return this.client.request<{ instance: Instance }>('GET', `/instances/${encodeURIComponent(id)}`, { query: { wait_for_change: status, wait_timeout: (ms / 1000).toFixed(3) } }).then((r) => {
+      this.learnLongPoll(r.headers[WAIT_HEADER])
+      return r.body.instance
+    })
   }
 
   private learnLongPoll(header: string | string[] | undefined): void {

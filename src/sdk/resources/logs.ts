@@ -15,10 +15,22 @@ export interface GuestLog {
 }
 
 /** The actions of `POST /instances/{id}/log` besides show. */
-export interface LogActions { enable?: boolean; disable?: boolean; publish?: boolean; discard?: boolean }
+export interface LogActions {
+  enable?: boolean
+  disable?: boolean
+  publish?: boolean
+  discard?: boolean
+}
 
 /** The published text of a log (the lab's contents route). */
-export interface PublishedLog { name: string; container: string; prefix: string; published: number; lines: number; contents: string }
+export interface PublishedLog {
+  name: string
+  container: string
+  prefix: string
+  published: number
+  lines: number
+  contents: string
+}
 
 const enc = encodeURIComponent
 
@@ -73,9 +85,12 @@ export class Logs {
     for (const p of newestFirst) {
       const head = await this.client.objectStore('HEAD', objectPath(p.name))
       const h = head.headers['x-object-meta-lines']
-      const n = Number.parseInt(String(Array.isArray(h) ? h[0] : h ?? ''), 10) || 0
+      const n = Number.parseInt(String(Array.isArray(h) ? h[0] : (h ?? '')), 10) || 0
       shown.unshift(p)
-      if (n >= want) { partial = true; break }
+      if (n >= want) {
+        partial = true
+        break
+      }
       want -= n
     }
     if (!partial) want = lines

@@ -71,7 +71,13 @@ export interface ModuleFields {
 }
 
 /** Body of a reapply (`PUT /modules/{id}/instances`). */
-export interface ModuleReapply { md5?: string; include_clustered?: 0 | 1; batch_size?: number; batch_delay?: number; force?: 0 | 1 }
+export interface ModuleReapply {
+  md5?: string
+  include_clustered?: 0 | 1
+  batch_size?: number
+  batch_delay?: number
+  force?: 0 | 1
+}
 
 const enc = encodeURIComponent
 

@@ -1,7 +1,10 @@
 /** Wire types (snake_case, field for field: api.md section 8). */
 
 /** A link of a resource. */
-export interface Link { href: string; rel: string }
+export interface Link {
+  href: string
+  rel: string
+}
 
 /** An instance as list and show return it. */
 export interface Instance {

@@ -21,7 +21,14 @@ const checkCreate = compileBodySchema({
   },
 })
 
-interface StrategyRow { id: string; tenant_id: string; instance_id: string; backend: string; swift_container: string; created: string }
+interface StrategyRow {
+  id: string
+  tenant_id: string
+  instance_id: string
+  backend: string
+  swift_container: string
+  created: string
+}
 
 /** Strategy, in upstream's key order (sample backup-strategy-create-response.json). */
 const view = (s: StrategyRow) => ({ project_id: s.tenant_id, instance_id: s.instance_id, backend: s.backend, swift_container: s.swift_container })
@@ -43,9 +50,11 @@ export async function backupStrategyRoutes(app: FastifyInstance, { lab }: { lab:
   app.get('/backup_strategies', async (req) => {
     const { project, instanceId } = targetProject(req)
     // As upstream: without instance_id, every strategy of the project (project-wide and per instance).
-    const rows = (instanceId
-      ? lab.db.prepare('SELECT * FROM backup_strategy WHERE tenant_id = ? AND instance_id = ? ORDER BY created, rowid').all(project, instanceId)
-      : lab.db.prepare('SELECT * FROM backup_strategy WHERE tenant_id = ? ORDER BY created, rowid').all(project)) as StrategyRow[]
+    const rows = (
+      instanceId
+        ? lab.db.prepare('SELECT * FROM backup_strategy WHERE tenant_id = ? AND instance_id = ? ORDER BY created, rowid').all(project, instanceId)
+        : lab.db.prepare('SELECT * FROM backup_strategy WHERE tenant_id = ? ORDER BY created, rowid').all(project)
+    ) as StrategyRow[]
     return { backup_strategies: rows.map(view) }
   })
 
@@ -56,7 +65,8 @@ export async function backupStrategyRoutes(app: FastifyInstance, { lab }: { lab:
     const b = (req.body as { backup_strategy: { swift_container: string; instance_id?: string } }).backup_strategy
     // Upstream records any instance id; here it must be an instance the caller can see.
     if (b.instance_id) loadInstance(lab, req, b.instance_id)
-    lab.db.prepare(`INSERT INTO backup_strategy (id, tenant_id, instance_id, backend, swift_container, created) VALUES (?, ?, ?, 'swift', ?, ?)
+    lab.db
+      .prepare(`INSERT INTO backup_strategy (id, tenant_id, instance_id, backend, swift_container, created) VALUES (?, ?, ?, 'swift', ?, ?)
       ON CONFLICT (tenant_id, instance_id) DO UPDATE SET swift_container = excluded.swift_container, backend = excluded.backend`)
       .run(randomUUID(), projectId, b.instance_id ?? '', b.swift_container, isoNow())
     const row = lab.db.prepare('SELECT * FROM backup_strategy WHERE tenant_id = ? AND instance_id = ?').get(projectId, b.instance_id ?? '') as StrategyRow

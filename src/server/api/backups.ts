@@ -51,8 +51,14 @@ const checkCreate = compileBodySchema({
 
 interface CreateBody {
   backup: {
-    name: string; instance?: string; description?: string; parent_id?: string; incremental?: number
-    swift_container?: string; storage_driver?: string; restore_from?: unknown
+    name: string
+    instance?: string
+    description?: string
+    parent_id?: string
+    incremental?: number
+    swift_container?: string
+    storage_driver?: string
+    restore_from?: unknown
   }
 }
 
@@ -113,7 +119,7 @@ export async function backupRoutes(app: FastifyInstance, { lab }: { lab: Lab }):
     const q = req.query as { instance_id?: string; datastore?: string; project_id?: string; all_projects?: string }
     const allProjects = q.all_projects !== undefined && /^(true|1|yes|on)$/i.test(q.all_projects)
     if (allProjects || q.project_id) authorizeAdminRule(req, 'backup:index:all_projects')
-    const filter: BackupFilter = { tenantId: allProjects && !q.project_id ? undefined : (q.project_id || projectId) }
+    const filter: BackupFilter = { tenantId: allProjects && !q.project_id ? undefined : q.project_id || projectId }
     if (q.instance_id) filter.instanceId = q.instance_id
     if (q.datastore) {
       const ds = findDatastore(lab, q.datastore)
@@ -171,8 +177,14 @@ export async function backupRoutes(app: FastifyInstance, { lab }: { lab: Lab }):
       // Checked again in the transaction that writes the row: two creates cannot both pass.
       if (backups.running(inst.id)) throw unprocessable(`Instance ${inst.id} is not currently available for an action to be performed (instance status was BACKUP).`)
       backups.insert({
-        id, name: body.name, description: body.description ?? null, tenant_id: projectId, instance_id: inst.id,
-        parent_id: parentId, datastore_version_id: inst.datastore_version_id, backup_type: parentId ? 'incremental' : 'full',
+        id,
+        name: body.name,
+        description: body.description ?? null,
+        tenant_id: projectId,
+        instance_id: inst.id,
+        parent_id: parentId,
+        datastore_version_id: inst.datastore_version_id,
+        backup_type: parentId ? 'incremental' : 'full',
         storage_driver: body.storage_driver ?? 'local',
       })
     })
@@ -188,7 +200,10 @@ export async function backupRoutes(app: FastifyInstance, { lab }: { lab: Lab }):
     // Children first (upstream deletes them recursively); every one is checked before any is touched.
     const order: BackupJoined[] = []
     const visit = (b: BackupJoined) => {
-      for (const c of backups.children(b.id)) { const j = backups.get(c.id); if (j) visit(j) }
+      for (const c of backups.children(b.id)) {
+        const j = backups.get(c.id)
+        if (j) visit(j)
+      }
       order.push(b)
     }
     visit(root)
@@ -211,7 +226,11 @@ export async function backupRoutes(app: FastifyInstance, { lab }: { lab: Lab }):
       })
       lab.log(`backup ${b.id} deleted`)
     }
-    lab.notifications.emit('dbaas.backup_delete.end', { tenant_id: caller(req).projectId, client_ip: req.ip, server_type: 'api', request_id: req.troveRequestId, backup_id: root.id }, { service: 'api', ...(root.instance_id ? { instanceId: root.instance_id } : {}) })
+    lab.notifications.emit(
+      'dbaas.backup_delete.end',
+      { tenant_id: caller(req).projectId, client_ip: req.ip, server_type: 'api', request_id: req.troveRequestId, backup_id: root.id },
+      { service: 'api', ...(root.instance_id ? { instanceId: root.instance_id } : {}) },
+    )
     return reply.code(202).send()
   })
 }

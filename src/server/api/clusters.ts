@@ -5,7 +5,12 @@ import { Fault, badRequest, notFound } from './faults.js'
 import { compileBodySchema, nonEmptyString, uuid } from './validation.js'
 import { resolveDatastoreVersion } from './datastores.js'
 
-const volumeSize = { oneOf: [{ type: 'integer', minimum: 1 }, { type: 'string', pattern: '^[0-9]+$' }] } as const
+const volumeSize = {
+  oneOf: [
+    { type: 'integer', minimum: 1 },
+    { type: 'string', pattern: '^[0-9]+$' },
+  ],
+} as const
 const nodeType = { oneOf: [nonEmptyString, { type: 'array', items: nonEmptyString }] } as const
 const clusterInstance = {
   type: 'object',
@@ -39,8 +44,12 @@ const checkCreate = compileBodySchema({
         extended_properties: {
           type: 'object',
           properties: {
-            num_configsvr: { type: 'integer' }, num_mongos: { type: 'integer' }, configsvr_volume_size: { type: 'integer' },
-            configsvr_volume_type: nonEmptyString, mongos_volume_size: { type: 'integer' }, mongos_volume_type: nonEmptyString,
+            num_configsvr: { type: 'integer' },
+            num_mongos: { type: 'integer' },
+            configsvr_volume_size: { type: 'integer' },
+            configsvr_volume_type: nonEmptyString,
+            mongos_volume_size: { type: 'integer' },
+            mongos_volume_type: nonEmptyString,
           },
         },
         configuration: uuid,
@@ -97,8 +106,14 @@ export async function clusterRoutes(app: FastifyInstance, { lab }: { lab: Lab })
     throw new Fault('notImplemented', `Clusters are not supported for datastore ${ds}.`)
   })
 
-  app.get('/clusters/:id', async (req) => { caller(req); throw clusterNotFound(id(req.params)) })
-  app.delete('/clusters/:id', async (req) => { caller(req); throw clusterNotFound(id(req.params)) })
+  app.get('/clusters/:id', async (req) => {
+    caller(req)
+    throw clusterNotFound(id(req.params))
+  })
+  app.delete('/clusters/:id', async (req) => {
+    caller(req)
+    throw clusterNotFound(id(req.params))
+  })
 
   app.post('/clusters/:id', async (req) => {
     caller(req)
@@ -113,15 +128,24 @@ export async function clusterRoutes(app: FastifyInstance, { lab }: { lab: Lab })
     throw clusterNotFound((req.params as { cid: string }).cid)
   })
 
-  app.get('/clusters/:cid/root', async (req) => { caller(req); throw clusterNotFound((req.params as { cid: string }).cid) })
-  app.post('/clusters/:cid/root', async (req) => { caller(req); throw clusterNotFound((req.params as { cid: string }).cid) })
+  app.get('/clusters/:cid/root', async (req) => {
+    caller(req)
+    throw clusterNotFound((req.params as { cid: string }).cid)
+  })
+  app.post('/clusters/:cid/root', async (req) => {
+    caller(req)
+    throw clusterNotFound((req.params as { cid: string }).cid)
+  })
 
   app.get('/mgmt/clusters', async (req) => {
     requireAdmin(req)
     return { clusters: [] }
   })
 
-  app.get('/mgmt/clusters/:id', async (req) => { requireAdmin(req); throw clusterNotFound(id(req.params)) })
+  app.get('/mgmt/clusters/:id', async (req) => {
+    requireAdmin(req)
+    throw clusterNotFound(id(req.params))
+  })
 
   app.post('/mgmt/clusters/:id/action', async (req) => {
     requireAdmin(req)

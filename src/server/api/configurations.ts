@@ -42,7 +42,9 @@ const checkEdit = compileBodySchema({
 
 interface GroupBody {
   configuration: {
-    name?: string; description?: string; values?: Record<string, unknown>
+    name?: string
+    description?: string
+    values?: Record<string, unknown>
     datastore?: { type?: string; version?: string; version_number?: string }
   }
 }
@@ -159,7 +161,11 @@ export async function configurationRoutes(app: FastifyInstance, { lab }: { lab: 
     const id = groups.create({ name: body.name!, description: body.description ?? null, tenant_id: projectId, datastore_version_id: version.id }, stored)
     lab.notifications.sync(req, 'configuration_create', { name: body.name, datastore: datastoreName(lab, version), datastore_version: version.name }, { configuration_id: id })
     // The values in the order given (upstream shows the request's dict), typed as a show would.
-    const values = typedValues(parameters, version.id, stored.map(([k, v]) => ({ configuration_key: k, configuration_value: v })))
+    const values = typedValues(
+      parameters,
+      version.id,
+      stored.map(([k, v]) => ({ configuration_key: k, configuration_value: v })),
+    )
     return sendJson(reply, 200, { configuration: detailView(groups.get(id)!, values, 0) })
   })
 
@@ -187,7 +193,7 @@ export async function configurationRoutes(app: FastifyInstance, { lab }: { lab: 
     const body = (req.body as GroupBody).configuration
     const stored = validValues(body.values ?? {}, g.datastore_version_id, g.dsv_manager, { datastore: g.ds_name, name: g.dsv_name })
     const name = body.name ?? g.name
-    const description = 'description' in body ? body.description ?? null : g.description
+    const description = 'description' in body ? (body.description ?? null) : g.description
     await updateGroupEverywhere(lab, g, stored, () => groups.replace(g.id, { name, description }, stored))
     lab.notifications.sync(req, 'configuration_update', { configuration_id: g.id, name, description })
     return reply.code(202).send()
@@ -206,7 +212,7 @@ export async function configurationRoutes(app: FastifyInstance, { lab }: { lab: 
     const all = [...merged]
     checkEngineValues(g.dsv_manager, all, new Map(parameters.list(g.datastore_version_id).map((r) => [r.name, r.data_type])))
     const name = body.name ?? g.name
-    const description = 'description' in body ? body.description ?? null : g.description
+    const description = 'description' in body ? (body.description ?? null) : g.description
     await updateGroupEverywhere(lab, g, all, () => groups.replace(g.id, { name, description }, all))
     lab.notifications.sync(req, 'configuration_edit', { configuration_id: g.id })
     return reply.code(200).send()
@@ -215,7 +221,9 @@ export async function configurationRoutes(app: FastifyInstance, { lab }: { lab: 
   app.delete('/configurations/:id', async (req, reply) => {
     const g = loadConfiguration(lab, req, (req.params as { id: string }).id)
     if (groups.countInstancesUsing(g.id) > 0) {
-      throw badRequest('A configuration group cannot be deleted if it is associated with one or more non-terminated instances. Detach the configuration group from all non-terminated instances and please try again.')
+      throw badRequest(
+        'A configuration group cannot be deleted if it is associated with one or more non-terminated instances. Detach the configuration group from all non-terminated instances and please try again.',
+      )
     }
     groups.delete(g.id)
     lab.notifications.sync(req, 'configuration_delete', { configuration_id: g.id })

@@ -27,7 +27,9 @@ export function connectionBudget(): number {
   try {
     const soft = /^Max open files\s+(\d+|unlimited)/m.exec(readFileSync('/proc/self/limits', 'utf8'))?.[1]
     if (soft && soft !== 'unlimited') return Math.max(64, Math.min(4096, Math.floor(Number(soft) / 4)))
-  } catch { /* not Linux: keep the cap */ }
+  } catch {
+    /* not Linux: keep the cap */
+  }
   return 4096
 }
 

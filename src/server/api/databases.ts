@@ -28,7 +28,13 @@ export async function databaseRoutes(app: FastifyInstance, { lab }: { lab: Lab }
     accountsInstance(lab, req, id)
     const { limit, marker } = pageQuery(lab, req)
     const [dbs, next] = await accountsCall<[Array<{ name: string }>, string | null]>(lab, id, 'list_databases', { limit, marker, include_marker: false })
-    return pageBody(req, 'databases', dbs.map((d) => ({ name: d.name })), limit, next)
+    return pageBody(
+      req,
+      'databases',
+      dbs.map((d) => ({ name: d.name })),
+      limit,
+      next,
+    )
   })
 
   app.post('/instances/:id/databases', async (req, reply) => {

@@ -11,9 +11,20 @@ import { authorizeAdminRule } from './policy.js'
 import { compileBodySchema, nonEmptyString, uuid } from './validation.js'
 
 interface MgmtVersionRow {
-  id: string; datastore_id: string; name: string; manager: string; version: string; image_id: string | null; image_tags: string
-  packages: string; active: number; bin_dir: string | null; registry_ext: string | null; repl_strategy: string | null
-  datastore_name: string; default_version_id: string | null
+  id: string
+  datastore_id: string
+  name: string
+  manager: string
+  version: string
+  image_id: string | null
+  image_tags: string
+  packages: string
+  active: number
+  bin_dir: string | null
+  registry_ext: string | null
+  repl_strategy: string | null
+  datastore_name: string
+  default_version_id: string | null
 }
 
 const SELECT_VERSIONS = `SELECT v.*, d.name AS datastore_name, d.default_version_id FROM datastore_versions v JOIN datastores d ON d.id = v.datastore_id`
@@ -32,9 +43,17 @@ const checkCreate = compileBodySchema({
       required: ['name', 'datastore_name', 'datastore_manager', 'active'],
       additionalProperties: false,
       properties: {
-        name: nonEmptyString, datastore_name: nonEmptyString, datastore_manager: nonEmptyString, packages: packageList,
-        image: uuid, image_tags: imageTags, registry_ext: nonEmptyString, repl_strategy: nonEmptyString,
-        active: bool, default: bool, version: nonEmptyString,
+        name: nonEmptyString,
+        datastore_name: nonEmptyString,
+        datastore_manager: nonEmptyString,
+        packages: packageList,
+        image: uuid,
+        image_tags: imageTags,
+        registry_ext: nonEmptyString,
+        repl_strategy: nonEmptyString,
+        active: bool,
+        default: bool,
+        version: nonEmptyString,
       },
     },
   },
@@ -45,14 +64,30 @@ const checkEdit = compileBodySchema({
   type: 'object',
   additionalProperties: false,
   properties: {
-    name: nonEmptyString, datastore_manager: nonEmptyString, packages: packageList, image: uuid, image_tags: imageTags,
-    registry_ext: nonEmptyString, repl_strategy: nonEmptyString, active: bool, default: bool,
+    name: nonEmptyString,
+    datastore_manager: nonEmptyString,
+    packages: packageList,
+    image: uuid,
+    image_tags: imageTags,
+    registry_ext: nonEmptyString,
+    repl_strategy: nonEmptyString,
+    active: bool,
+    default: bool,
   },
 })
 
 interface VersionFields {
-  name: string; datastore_name: string; datastore_manager: string; active: boolean; image?: string; image_tags?: string[]
-  packages?: string[]; registry_ext?: string; repl_strategy?: string; default?: boolean; version?: string
+  name: string
+  datastore_name: string
+  datastore_manager: string
+  active: boolean
+  image?: string
+  image_tags?: string[]
+  packages?: string[]
+  registry_ext?: string
+  repl_strategy?: string
+  default?: boolean
+  version?: string
 }
 
 /** MgmtVersion (api.md 7.6): lists come back as [""] when empty, as upstream's split does. */
@@ -111,9 +146,11 @@ export async function datastoreAdminRoutes(app: FastifyInstance, { lab }: { lab:
   const engineForActive = (name: string, manager: string, version: string) => {
     const engine = installedEngineFor(lab.engines, manager, version)
     if (!engine) {
-      throw badRequest(`Datastore version '${name}' cannot be active: no installed ${manager} engine has version ${version} `
-        + `(installed when the server started: ${describeEngines(lab.engines, manager)}). Install it and restart 'trove server', `
-        + 'use the version number of an installed engine, or make the version inactive.')
+      throw badRequest(
+        `Datastore version '${name}' cannot be active: no installed ${manager} engine has version ${version} ` +
+          `(installed when the server started: ${describeEngines(lab.engines, manager)}). Install it and restart 'trove server', ` +
+          'use the version number of an installed engine, or make the version inactive.',
+      )
     }
     return engine
   }
@@ -162,10 +199,23 @@ export async function datastoreAdminRoutes(app: FastifyInstance, { lab }: { lab:
         lab.db.prepare('INSERT INTO datastores (id, name) VALUES (?, ?)').run(ds.id, ds.name)
       }
       const versionId = randomUUID()
-      lab.db.prepare(`INSERT INTO datastore_versions (id, datastore_id, name, manager, version, image_id, image_tags, packages, active, bin_dir, registry_ext, repl_strategy)
-        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`).run(
-        versionId, ds.id, v.name, v.datastore_manager, version, v.image ?? null, (v.image_tags ?? []).join(','), (v.packages ?? []).join(','),
-        v.active ? 1 : 0, engine?.binDir ?? null, v.registry_ext ?? null, v.repl_strategy ?? null)
+      lab.db
+        .prepare(`INSERT INTO datastore_versions (id, datastore_id, name, manager, version, image_id, image_tags, packages, active, bin_dir, registry_ext, repl_strategy)
+        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
+        .run(
+          versionId,
+          ds.id,
+          v.name,
+          v.datastore_manager,
+          version,
+          v.image ?? null,
+          (v.image_tags ?? []).join(','),
+          (v.packages ?? []).join(','),
+          v.active ? 1 : 0,
+          engine?.binDir ?? null,
+          v.registry_ext ?? null,
+          v.repl_strategy ?? null,
+        )
       if (v.default) lab.db.prepare('UPDATE datastores SET default_version_id = ? WHERE id = ?').run(versionId, ds.id)
       lab.log(`datastore version ${v.datastore_name} ${v.name} (${v.datastore_manager} ${version}) registered by an admin${v.active ? '' : ', inactive'}`)
       return versionId
@@ -195,10 +245,21 @@ export async function datastoreAdminRoutes(app: FastifyInstance, { lab }: { lab:
     }
     const engine = active ? engineForActive(name, manager, v.version) : installedEngineFor(lab.engines, manager, v.version)
     lab.db.transaction(() => {
-      lab.db.prepare(`UPDATE datastore_versions SET name = ?, manager = ?, image_id = ?, image_tags = ?, packages = ?, active = ?, bin_dir = ?,
-        registry_ext = ?, repl_strategy = ? WHERE id = ?`).run(
-        name, manager, image, tags.join(','), body.packages ? body.packages.join(',') : v.packages, active ? 1 : 0, engine?.binDir ?? v.bin_dir,
-        body.registry_ext ?? v.registry_ext, body.repl_strategy ?? v.repl_strategy, id)
+      lab.db
+        .prepare(`UPDATE datastore_versions SET name = ?, manager = ?, image_id = ?, image_tags = ?, packages = ?, active = ?, bin_dir = ?,
+        registry_ext = ?, repl_strategy = ? WHERE id = ?`)
+        .run(
+          name,
+          manager,
+          image,
+          tags.join(','),
+          body.packages ? body.packages.join(',') : v.packages,
+          active ? 1 : 0,
+          engine?.binDir ?? v.bin_dir,
+          body.registry_ext ?? v.registry_ext,
+          body.repl_strategy ?? v.repl_strategy,
+          id,
+        )
       if (body.default === true) lab.db.prepare('UPDATE datastores SET default_version_id = ? WHERE id = ?').run(id, v.datastore_id)
       else if (body.default === false && v.default_version_id === id) lab.db.prepare('UPDATE datastores SET default_version_id = NULL WHERE id = ?').run(v.datastore_id)
       if (body.active !== undefined) forgetParked(lab.db, id)

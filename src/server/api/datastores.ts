@@ -7,15 +7,21 @@ import { links, versionView, type VersionRow } from './views.js'
 import { listFlavors } from './flavors.js'
 import { flavorView } from './views.js'
 
-interface DatastoreRow { id: string; name: string; default_version_id: string | null }
+interface DatastoreRow {
+  id: string
+  name: string
+  default_version_id: string | null
+}
 
 const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i
 
 function datastoreNotFound(name: string): Fault {
   const hint = INSTALL_HINT[name.toLowerCase()]
-  return notFound(hint
-    ? `Datastore '${name}' cannot be found. Its engine is not installed on this lab host: run '${hint}' (or scripts/setup.sh) and restart 'trove server'.`
-    : `Datastore '${name}' cannot be found.`)
+  return notFound(
+    hint
+      ? `Datastore '${name}' cannot be found. Its engine is not installed on this lab host: run '${hint}' (or scripts/setup.sh) and restart 'trove server'.`
+      : `Datastore '${name}' cannot be found.`,
+  )
 }
 
 export function findDatastore(lab: Lab, ref: string): DatastoreRow | undefined {

@@ -4,12 +4,29 @@
  * instanceFault that carries only a request id, never a stack trace.
  */
 export type FaultName =
-  | 'badRequest' | 'unauthorized' | 'forbidden' | 'itemNotFound' | 'notAcceptable' | 'conflict'
-  | 'overLimit' | 'unprocessableEntity' | 'instanceFault' | 'serverError' | 'notImplemented'
+  | 'badRequest'
+  | 'unauthorized'
+  | 'forbidden'
+  | 'itemNotFound'
+  | 'notAcceptable'
+  | 'conflict'
+  | 'overLimit'
+  | 'unprocessableEntity'
+  | 'instanceFault'
+  | 'serverError'
+  | 'notImplemented'
 
 const CODES: Record<FaultName, number> = {
-  badRequest: 400, unauthorized: 401, forbidden: 403, itemNotFound: 404, notAcceptable: 406,
-  conflict: 409, overLimit: 413, unprocessableEntity: 422, instanceFault: 500, serverError: 500,
+  badRequest: 400,
+  unauthorized: 401,
+  forbidden: 403,
+  itemNotFound: 404,
+  notAcceptable: 406,
+  conflict: 409,
+  overLimit: 413,
+  unprocessableEntity: 422,
+  instanceFault: 500,
+  serverError: 500,
   notImplemented: 501,
 }
 
@@ -17,7 +34,11 @@ export class Fault extends Error {
   readonly status: number
   /** Set by guestFault when the guest failed (not when it refused bad input). */
   guestFailure = false
-  constructor(readonly fault: FaultName, message: string, readonly headers: Record<string, string> = {}) {
+  constructor(
+    readonly fault: FaultName,
+    message: string,
+    readonly headers: Record<string, string> = {},
+  ) {
     super(message)
     this.status = CODES[fault]
   }

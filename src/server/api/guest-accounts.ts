@@ -107,19 +107,14 @@ export function checkUserName(manager: string, name: string, host?: string): voi
   const max = f === 'mysql' ? 80 : 63
   if (Buffer.byteLength(name) > max) throw badRequest(`User name '${name}' is too long. Max length = ${max}.`)
   if (HIDDEN_USERS[f]!.includes(name) || (f === 'postgresql' && name.startsWith('pg_'))) throw badRequest(`'${name}' is a reserved user name.`)
-  if (f === 'mysql' && host !== undefined && (host === '' || host === 'localhost' || MYSQL_USER_BAD.test(host) || CONTROL.test(host)))
-    throw badRequest(`'${host}' is not a valid hostname.`)
+  if (f === 'mysql' && host !== undefined && (host === '' || host === 'localhost' || MYSQL_USER_BAD.test(host) || CONTROL.test(host))) throw badRequest(`'${host}' is not a valid hostname.`)
 }
 
 /**
  * The create body's databases and users (api.md 6.2), checked like the routes check
  * them: a bad name fails the request instead of the instance's prepare.
  */
-export function checkCreatePayload(
-  manager: string,
-  databases: Array<{ name: string }> = [],
-  users: Array<{ name: string; host?: string }> = [],
-): void {
+export function checkCreatePayload(manager: string, databases: Array<{ name: string }> = [], users: Array<{ name: string; host?: string }> = []): void {
   // Redis ignores them (its guest has none), as the legacy Redis guest did.
   if (!ACCOUNT_MANAGERS.has(manager)) return
   const dbs = new Set<string>()

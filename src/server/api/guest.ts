@@ -7,9 +7,10 @@ import { Fault, badRequest } from './faults.js'
 /** Upstream's GuestError / GuestTimeout, both 400 (api.md 2). */
 export function guestFault(e: unknown): Fault {
   if (e instanceof Fault) return e
-  const fault = e instanceof GuestTimeout
-    ? badRequest('Timeout trying to connect to the Guest Agent.')
-    : badRequest(`An error occurred communicating with the guest: ${(e instanceof Error ? e.message : String(e)).replace(/\.$/, '')}.`)
+  const fault =
+    e instanceof GuestTimeout
+      ? badRequest('Timeout trying to connect to the Guest Agent.')
+      : badRequest(`An error occurred communicating with the guest: ${(e instanceof Error ? e.message : String(e)).replace(/\.$/, '')}.`)
   // The guest refusing bad input (a BadRequest reply) is the client's mistake; anything
   // else is a failure of the instance (recorded as its fault by the notifications).
   if (!(e instanceof GuestError && e.type === 'BadRequest')) fault.guestFailure = true

@@ -116,7 +116,10 @@ export function createHttp(log: (m: string) => void, connections: Partial<Connec
       if (!raw.readableEnded && !raw.destroyed) {
         await new Promise<void>((done) => {
           const stop = setTimeout(done, 10_000).unref()
-          const finish = () => { clearTimeout(stop); done() }
+          const finish = () => {
+            clearTimeout(stop)
+            done()
+          }
           raw.once('end', finish).once('close', finish).resume()
         })
       }
@@ -128,7 +131,10 @@ export function createHttp(log: (m: string) => void, connections: Partial<Connec
     if (err.code === 'SQLITE_FULL' || err.code === 'ENOSPC') {
       // The lab's disk is full: nothing was changed (SQLite rolled back); retry once space is freed.
       log(`refused ${req.troveRequestId} ${req.method} ${req.url.split('?')[0]}: no space left on the data directory's device`)
-      return reply.code(503).header('retry-after', '30').send({ serviceUnavailable: { code: 503, message: 'The server cannot record the request: no space is left on its data device. Retry once space is freed.' } })
+      return reply
+        .code(503)
+        .header('retry-after', '30')
+        .send({ serviceUnavailable: { code: 503, message: 'The server cannot record the request: no space is left on its data device. Retry once space is freed.' } })
     }
     log(`error ${req.troveRequestId} ${req.method} ${req.url.split('?')[0]}: ${err.stack ?? err.message}`)
     const id = req.troveRequestId.replace(/^req-/, '')

@@ -107,8 +107,22 @@ const ACTION_SCHEMAS: Record<string, (body: unknown) => void> = {
       resize: {
         oneOf: [
           {
-            type: 'object', required: ['volume'],
-            properties: { volume: { type: 'object', required: ['size'], properties: { size: { oneOf: [{ type: 'integer', minimum: 1 }, { type: 'string', pattern: '^[0-9]+$' }] } } } },
+            type: 'object',
+            required: ['volume'],
+            properties: {
+              volume: {
+                type: 'object',
+                required: ['size'],
+                properties: {
+                  size: {
+                    oneOf: [
+                      { type: 'integer', minimum: 1 },
+                      { type: 'string', pattern: '^[0-9]+$' },
+                    ],
+                  },
+                },
+              },
+            },
           },
           { type: 'object', required: ['flavorRef'], properties: { flavorRef: { oneOf: [nonEmptyString, { type: 'integer' }] } } },
         ],

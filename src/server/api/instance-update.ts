@@ -133,5 +133,8 @@ function configurationChange(lab: Lab, req: FastifyRequest, inst: InstanceJoined
   }
   // Upstream notifies a detach with nothing attached too (a no-op inside the notification).
   const detach = checkDetach(lab, inst)
-  return () => lab.notifications.action(req, 'instance_detach_configuration', inst.id, { instance_id: inst.id }, async () => { if (detach) await detachConfiguration(lab, inst) })
+  return () =>
+    lab.notifications.action(req, 'instance_detach_configuration', inst.id, { instance_id: inst.id }, async () => {
+      if (detach) await detachConfiguration(lab, inst)
+    })
 }

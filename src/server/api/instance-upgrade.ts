@@ -32,7 +32,7 @@ export function upgradeTarget(lab: Lab, inst: InstanceJoined, ref: string): Vers
 export function upgradeChange(lab: Lab, req: FastifyRequest, inst: InstanceJoined, ref: string): { apply: () => void; after: () => void } {
   const v = upgradeTarget(lab, inst, ref)
   if (v.id === inst.datastore_version_id) throw badRequest(`Instance ${inst.id} already runs datastore version '${v.name}'.`)
-  if (v.manager !== inst.dsv_manager) throw badRequest(`Datastore version '${v.name}' is for ${v.manager}, not ${inst.dsv_manager ?? 'this instance\'s engine'}.`)
+  if (v.manager !== inst.dsv_manager) throw badRequest(`Datastore version '${v.name}' is for ${v.manager}, not ${inst.dsv_manager ?? "this instance's engine"}.`)
   validateCanPerformAction(lab, inst)
   const payload: UpgradePayload = { oldVersionId: inst.datastore_version_id ?? '', newVersionId: v.id }
   return {

@@ -41,7 +41,15 @@ const checkCreate = compileBodySchema({
         volume: {
           type: 'object',
           required: ['size'],
-          properties: { size: { oneOf: [{ type: 'integer', minimum: 1 }, { type: 'string', pattern: '^[0-9]+$' }] }, type: { oneOf: [nonEmptyString, { type: 'null' }] } },
+          properties: {
+            size: {
+              oneOf: [
+                { type: 'integer', minimum: 1 },
+                { type: 'string', pattern: '^[0-9]+$' },
+              ],
+            },
+            type: { oneOf: [nonEmptyString, { type: 'null' }] },
+          },
         },
         datastore: { type: 'object', properties: { type: nonEmptyString, version: nonEmptyString, version_number: nonEmptyString } },
         databases: {
@@ -54,7 +62,9 @@ const checkCreate = compileBodySchema({
             type: 'object',
             required: ['name', 'password'],
             properties: {
-              name: nonEmptyString, password: nonEmptyString, host: nonEmptyString,
+              name: nonEmptyString,
+              password: nonEmptyString,
+              host: nonEmptyString,
               databases: { type: 'array', uniqueItems: true, items: { type: 'object', required: ['name'], properties: { name: nonEmptyString } } },
             },
           },
@@ -76,12 +86,19 @@ const checkCreate = compileBodySchema({
 
 interface CreateBody {
   instance: {
-    name: string; flavorRef?: string | number; volume?: { size: number | string; type?: string | null }
+    name: string
+    flavorRef?: string | number
+    volume?: { size: number | string; type?: string | null }
     datastore?: { type?: string; version?: string; version_number?: string }
     databases?: Array<{ name: string; character_set?: string; collate?: string }>
     users?: Array<{ name: string; password: string; host?: string; databases?: Array<{ name: string }> }>
-    restorePoint?: unknown; replica_of?: string; replica_count?: number; configuration?: string | null; modules?: unknown[]
-    region_name?: string; access?: { is_public?: boolean; allowed_cidrs?: string[] }
+    restorePoint?: unknown
+    replica_of?: string
+    replica_count?: number
+    configuration?: string | null
+    modules?: unknown[]
+    region_name?: string
+    access?: { is_public?: boolean; allowed_cidrs?: string[] }
   }
 }
 
@@ -131,7 +148,9 @@ export async function instanceRoutes(app: FastifyInstance, { lab }: { lab: Lab }
       try {
         const fs = await lab.rpc.call<FilesystemStats>(inst.id, 'get_filesystem_stats', {}, 3000)
         usage = { used: Math.round(fs.used * 100) / 100, used_percent: fs.total > 0 ? Math.round((fs.used / fs.total) * 10000) / 100 : 0 }
-      } catch { /* upstream omits usage when the guest does not answer */ }
+      } catch {
+        /* upstream omits usage when the guest does not answer */
+      }
     }
     return { instance: instanceView(req, inst, lab, { detail: true, admin: caller(req).isAdmin, usage }) }
   })
@@ -148,7 +167,9 @@ export async function instanceRoutes(app: FastifyInstance, { lab }: { lab: Lab }
     const flavor = findFlavor(lab, flavorRef)
     if (!flavor) throw badRequest(`Resource ${flavorRef} cannot be found.`)
     // Backups: a restore builds the backup's datastore version unless the body names one (restore-point.ts).
-    const restore = body.restorePoint ? resolveRestorePoint(lab, req, (body.restorePoint as { backupRef: string }).backupRef, body.datastore, Number(body.volume?.size ?? lab.config.maxVolumeSize)) : undefined
+    const restore = body.restorePoint
+      ? resolveRestorePoint(lab, req, (body.restorePoint as { backupRef: string }).backupRef, body.datastore, Number(body.volume?.size ?? lab.config.maxVolumeSize))
+      : undefined
     const version = restore?.version ?? resolveDatastoreVersion(lab, body.datastore)
     // A configuration group at create (upstream's load + datastore version check): its values
     // are written into the engine's config before the first start (prepare's overrides).
@@ -159,7 +180,12 @@ export async function instanceRoutes(app: FastifyInstance, { lab }: { lab: Lab }
     if (group) checkGroupForEngine(lab, group)
     if (!body.volume) throw badRequest('Volume size was not specified.')
     // Modules applied once the guest is up (modules/apply.ts); unknown or foreign ids are skipped (upstream).
-    const createModules = loadModulesByIds(lab, ((body.modules ?? []) as Array<{ id: string }>).map((m) => m.id), projectId, isAdmin)
+    const createModules = loadModulesByIds(
+      lab,
+      ((body.modules ?? []) as Array<{ id: string }>).map((m) => m.id),
+      projectId,
+      isAdmin,
+    )
     validateModulesFor(lab, createModules, version.id)
     const size = Number(body.volume.size)
     if (!Number.isInteger(size) || size <= 0) throw badRequest(`Volume 'size' needs to be a positive integer value, ${String(body.volume.size)} cannot be accepted.`)
@@ -181,24 +207,45 @@ export async function instanceRoutes(app: FastifyInstance, { lab }: { lab: Lab }
     // committed in the transaction that writes the row, rolled back if the create fails.
     const reservation = lab.quotas.reserve(projectId, instanceDeltas(flavor.ram, size))
     // Reserve an address and write the row under one lock, so two creates never pick the same address.
-    await lab.quotas.settle(reservation, allocationLock.run(async () => {
-      const { address, port } = await lab.compute.reserve(id, version.manager as EngineManager, lab.instances.addressesInUse())
-      lab.quotas.commitWith(reservation, () => lab.instances.create({
-        id, name: body.name, tenant_id: projectId, flavor_id: flavor.id, volume_size: size, volume_type: body.volume?.type ?? null,
-        datastore_version_id: version.id, address, port, region_id: lab.config.region,
-        access: body.access ? JSON.stringify({ is_public: body.access.is_public ?? false, allowed_cidrs: body.access.allowed_cidrs ?? [] }) : null,
-      }))
-    }))
+    await lab.quotas.settle(
+      reservation,
+      allocationLock.run(async () => {
+        const { address, port } = await lab.compute.reserve(id, version.manager as EngineManager, lab.instances.addressesInUse())
+        lab.quotas.commitWith(reservation, () =>
+          lab.instances.create({
+            id,
+            name: body.name,
+            tenant_id: projectId,
+            flavor_id: flavor.id,
+            volume_size: size,
+            volume_type: body.volume?.type ?? null,
+            datastore_version_id: version.id,
+            address,
+            port,
+            region_id: lab.config.region,
+            access: body.access ? JSON.stringify({ is_public: body.access.is_public ?? false, allowed_cidrs: body.access.allowed_cidrs ?? [] }) : null,
+          }),
+        )
+      }),
+    )
     lab.notifications.instanceCreateStarted(req, lab.instances.get(id), body)
     if (group) lab.db.prepare('UPDATE instances SET configuration_id = ? WHERE id = ?').run(group.id, id)
     // A restore has the root its backup's instance had (MariaDB and PostgreSQL keep it in the
     // data; Redis in the backup's metadata), so root show says so, as upstream records it.
     if (restore) {
-      lab.db.prepare(`INSERT INTO root_enabled_history (id, user, created, deleted_at)
+      lab.db
+        .prepare(`INSERT INTO root_enabled_history (id, user, created, deleted_at)
         SELECT ?, h.user, ?, NULL FROM backups b JOIN root_enabled_history h ON h.id = b.instance_id AND h.deleted_at IS NULL WHERE b.id = ?
-        ON CONFLICT(id) DO NOTHING`).run(id, new Date().toISOString().slice(0, 19), restore.spec.backupId)
+        ON CONFLICT(id) DO NOTHING`)
+        .run(id, new Date().toISOString().slice(0, 19), restore.spec.backupId)
     }
-    lab.tasks.submit('create_instance', id, { databases: body.databases ?? [], users: body.users ?? [], ...(restore ? { restore: restore.spec } : {}), ...(group ? { configuration: group.id } : {}), ...(createModules.length ? { modules: createModules.map((m) => m.id) } : {}) })
+    lab.tasks.submit('create_instance', id, {
+      databases: body.databases ?? [],
+      users: body.users ?? [],
+      ...(restore ? { restore: restore.spec } : {}),
+      ...(group ? { configuration: group.id } : {}),
+      ...(createModules.length ? { modules: createModules.map((m) => m.id) } : {}),
+    })
     const inst = lab.instances.get(id)!
     return { instance: instanceView(req, inst, lab, { detail: true, admin: isAdmin }) }
   })

@@ -11,10 +11,7 @@ export async function limitRoutes(app: FastifyInstance, { lab }: { lab: Lab }): 
     const { projectId } = caller(req)
     const q = lab.quotas.limits(projectId)
     return {
-      limits: [
-        { verb: 'ABSOLUTE', max_instances: q.instances, max_ram: q.ram, max_backups: q.backups, max_volumes: q.volumes },
-        ...lab.rateLimiter.view(projectId),
-      ],
+      limits: [{ verb: 'ABSOLUTE', max_instances: q.instances, max_ram: q.ram, max_backups: q.backups, max_volumes: q.volumes }, ...lab.rateLimiter.view(projectId)],
     }
   })
 }

@@ -12,8 +12,14 @@ import { loadInstance } from './instances.js'
 
 /** The guest's show dict of a log (api.md 6.5 GuestLog). */
 export interface GuestLog {
-  name: string; type: 'SYS' | 'USER'; status: string; published: number; pending: number
-  container: string; prefix: string; metafile: string
+  name: string
+  type: 'SYS' | 'USER'
+  status: string
+  published: number
+  pending: number
+  container: string
+  prefix: string
+  metafile: string
 }
 
 /** Upstream's guest_log_container_name: the container (here a directory of the lab's store) logs are published into. */
@@ -57,14 +63,24 @@ export async function logRoutes(app: FastifyInstance, { lab }: { lab: Lab }): Pr
   app.post('/instances/:id/log', async (req) => {
     const inst = loadInstance(lab, req, (req.params as { id: string }).id)
     const body = req.body as Record<string, unknown> | undefined
-    if (!body || typeof body !== 'object' || Array.isArray(body) || typeof body.name !== 'string' || body.name === '')
-      throw badRequest("Validation error: 'name' is a required property")
+    if (!body || typeof body !== 'object' || Array.isArray(body) || typeof body.name !== 'string' || body.name === '') throw badRequest("Validation error: 'name' is a required property")
     const enable = flag(body.enable)
     const disable = flag(body.disable)
     if (enable && disable) throw badRequest('Cannot enable and disable log.')
-    const log = await guestCall<GuestLog>(lab, inst.id, 'guest_log_action', {
-      log_name: body.name, enable, disable, publish: flag(body.publish), discard: flag(body.discard), is_admin: caller(req).isAdmin,
-    }, RPC_TIMEOUT.high)
+    const log = await guestCall<GuestLog>(
+      lab,
+      inst.id,
+      'guest_log_action',
+      {
+        log_name: body.name,
+        enable,
+        disable,
+        publish: flag(body.publish),
+        discard: flag(body.discard),
+        is_admin: caller(req).isAdmin,
+      },
+      RPC_TIMEOUT.high,
+    )
     // PostgreSQL's general log waits for a restart: upstream then flags the instance.
     if (log.status === 'Restart Required') lab.instances.setTask(inst.id, 'RESTART_REQUIRED')
     return { log }
@@ -84,9 +100,20 @@ export async function logRoutes(app: FastifyInstance, { lab }: { lab: Lab }): Pr
     const q = req.query as { lines?: string }
     const lines = q.lines === undefined || q.lines === '' ? 0 : Number(q.lines)
     if (!Number.isInteger(lines) || lines < 0) throw badRequest(`Invalid lines '${q.lines}': a non-negative integer is expected.`)
-    const log = await guestCall<GuestLog>(lab, inst.id, 'guest_log_action', {
-      log_name: name, enable: false, disable: false, publish: false, discard: false, is_admin: caller(req).isAdmin,
-    }, RPC_TIMEOUT.high)
+    const log = await guestCall<GuestLog>(
+      lab,
+      inst.id,
+      'guest_log_action',
+      {
+        log_name: name,
+        enable: false,
+        disable: false,
+        publish: false,
+        discard: false,
+        is_admin: caller(req).isAdmin,
+      },
+      RPC_TIMEOUT.high,
+    )
     const missing = notFound(`No published '${name}' log was found for ${inst.id}`)
     if (!log.published || log.container !== LOG_CONTAINER || !log.prefix.startsWith(`${inst.id}/`) || log.prefix.includes('..')) throw missing
     const dir = join(lab.compute.storageDir, LOG_CONTAINER, log.prefix)

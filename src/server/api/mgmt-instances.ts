@@ -44,7 +44,7 @@ function mgmtInstanceView(req: FastifyRequest, lab: Lab, inst: InstanceJoined): 
     volume_id: inst.id,
     // Agent traffic is confined per agent by the broker, but payloads are not encrypted.
     encrypted_rpc_messaging: false,
-    service_status: inst.status_id === null ? null : BY_CODE.get(inst.status_id)?.api ?? null,
+    service_status: inst.status_id === null ? null : (BY_CODE.get(inst.status_id)?.api ?? null),
     tenant_id: inst.tenant_id,
     deleted,
     deleted_at: inst.deleted_at,
@@ -225,7 +225,7 @@ export async function mgmtInstanceRoutes(app: FastifyInstance, { lab }: { lab: L
         throw new Fault('notImplemented', 'Migrating an instance (migrate) is not possible in this lab: it has a single host, and every instance runs on it.')
       case 'rebuild':
         checkRebuild(body)
-        throw new Fault('notImplemented', 'Rebuilding an instance (rebuild) is not possible in this lab: there are no guest images; every guest is this host\'s trove agent.')
+        throw new Fault('notImplemented', "Rebuilding an instance (rebuild) is not possible in this lab: there are no guest images; every guest is this host's trove agent.")
     }
     return reply.code(202).send()
   })

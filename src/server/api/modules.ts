@@ -31,9 +31,17 @@ const checkCreate = compileBodySchema({
       type: 'object',
       required: ['name', 'module_type', 'contents'],
       properties: {
-        name: nonEmptyString, module_type: nonEmptyString, contents: moduleContents, description: nonEmptyString,
-        datastore: datastoreRef, auto_apply: booleanString, all_tenants: booleanString, visible: booleanString,
-        live_update: booleanString, priority_apply: booleanString, apply_order: { type: 'integer', minimum: 0, maximum: 9 },
+        name: nonEmptyString,
+        module_type: nonEmptyString,
+        contents: moduleContents,
+        description: nonEmptyString,
+        datastore: datastoreRef,
+        auto_apply: booleanString,
+        all_tenants: booleanString,
+        visible: booleanString,
+        live_update: booleanString,
+        priority_apply: booleanString,
+        apply_order: { type: 'integer', minimum: 0, maximum: 9 },
         full_access: booleanString,
       },
     },
@@ -46,10 +54,21 @@ const checkUpdate = compileBodySchema({
     module: {
       type: 'object',
       properties: {
-        name: nonEmptyString, module_type: nonEmptyString, type: nonEmptyString, contents: moduleContents, description: nonEmptyString,
-        datastore: datastoreRef, all_tenants: booleanString, all_datastores: booleanString, all_datastore_versions: booleanString,
-        auto_apply: booleanString, visible: booleanString, live_update: booleanString, priority_apply: booleanString,
-        apply_order: { type: 'integer', minimum: 0, maximum: 9 }, full_access: booleanString,
+        name: nonEmptyString,
+        module_type: nonEmptyString,
+        type: nonEmptyString,
+        contents: moduleContents,
+        description: nonEmptyString,
+        datastore: datastoreRef,
+        all_tenants: booleanString,
+        all_datastores: booleanString,
+        all_datastore_versions: booleanString,
+        auto_apply: booleanString,
+        visible: booleanString,
+        live_update: booleanString,
+        priority_apply: booleanString,
+        apply_order: { type: 'integer', minimum: 0, maximum: 9 },
+        full_access: booleanString,
       },
     },
   },
@@ -63,8 +82,10 @@ const checkReapply = compileBodySchema({
       type: 'object',
       properties: {
         md5: { type: 'string', pattern: '^[0-9a-fA-F]{32}$' },
-        include_clustered: { type: ['integer', 'boolean'] }, force: { type: ['integer', 'boolean'] },
-        batch_size: { type: 'integer', minimum: 1 }, batch_delay: { type: 'integer', minimum: 0 },
+        include_clustered: { type: ['integer', 'boolean'] },
+        force: { type: ['integer', 'boolean'] },
+        batch_size: { type: 'integer', minimum: 1 },
+        batch_delay: { type: 'integer', minimum: 0 },
       },
     },
   },
@@ -72,17 +93,43 @@ const checkReapply = compileBodySchema({
 
 type Flag = 0 | 1
 interface ModuleFields {
-  name?: string; module_type?: string; type?: string; contents?: string; description?: string
+  name?: string
+  module_type?: string
+  type?: string
+  contents?: string
+  description?: string
   datastore?: { type?: string; version?: string }
-  auto_apply?: Flag; all_tenants?: Flag; visible?: Flag; live_update?: Flag; priority_apply?: Flag; apply_order?: number; full_access?: Flag
-  all_datastores?: Flag; all_datastore_versions?: Flag
+  auto_apply?: Flag
+  all_tenants?: Flag
+  visible?: Flag
+  live_update?: Flag
+  priority_apply?: Flag
+  apply_order?: number
+  full_access?: Flag
+  all_datastores?: Flag
+  all_datastore_versions?: Flag
 }
 
 export interface ModuleRow {
-  id: string; name: string; type: string; contents: string; description: string | null; tenant_id: string | null
-  datastore_id: string | null; datastore_version_id: string | null; auto_apply: number; visible: number; live_update: number
-  md5: string; created: string; updated: string; deleted: number; deleted_at: string | null
-  priority_apply: number; apply_order: number; is_admin: number
+  id: string
+  name: string
+  type: string
+  contents: string
+  description: string | null
+  tenant_id: string | null
+  datastore_id: string | null
+  datastore_version_id: string | null
+  auto_apply: number
+  visible: number
+  live_update: number
+  md5: string
+  created: string
+  updated: string
+  deleted: number
+  deleted_at: string | null
+  priority_apply: number
+  apply_order: number
+  is_admin: number
 }
 
 /**
@@ -90,7 +137,12 @@ export interface ModuleRow {
  * words them ("(Tenant: all, Auto: 1)"); 403 for anyone else, 400 for a full-access
  * module with admin options.
  */
-function adminOptions(isAdmin: boolean, action: string, m: { tenant_id: string | null; auto_apply: number; visible: number; priority_apply: number }, fullAccess: number | undefined): string | undefined {
+function adminOptions(
+  isAdmin: boolean,
+  action: string,
+  m: { tenant_id: string | null; auto_apply: number; visible: number; priority_apply: number },
+  fullAccess: number | undefined,
+): string | undefined {
   const opts: string[] = []
   if (m.tenant_id === null) opts.push(`Tenant: ${ALL}`)
   if (m.auto_apply) opts.push(`Auto: ${m.auto_apply}`)
@@ -128,7 +180,7 @@ export async function moduleRoutes(app: FastifyInstance, { lab }: { lab: Lab }):
   const names = (m: ModuleRow) => {
     if (!m.datastore_id) return { datastore: ALL, datastore_version: ALL }
     const ds = db.prepare('SELECT name FROM datastores WHERE id = ?').pluck().get(m.datastore_id) as string | undefined
-    const ver = m.datastore_version_id ? db.prepare('SELECT name FROM datastore_versions WHERE id = ?').pluck().get(m.datastore_version_id) as string | undefined : ALL
+    const ver = m.datastore_version_id ? (db.prepare('SELECT name FROM datastore_versions WHERE id = ?').pluck().get(m.datastore_version_id) as string | undefined) : ALL
     return { datastore: ds ?? m.datastore_id, datastore_version: ver ?? m.datastore_version_id }
   }
 
@@ -153,7 +205,9 @@ export async function moduleRoutes(app: FastifyInstance, { lab }: { lab: Lab }):
     ...names(m),
   })
   const detailView = (m: ModuleRow, instanceCount?: number) => ({
-    ...view(m), live_update: m.live_update === 1, ...(instanceCount === undefined ? {} : { instance_count: instanceCount }),
+    ...view(m),
+    live_update: m.live_update === 1,
+    ...(instanceCount === undefined ? {} : { instance_count: instanceCount }),
   })
 
   const getRow = (id: string) => db.prepare('SELECT * FROM modules WHERE id = ? AND deleted = 0').get(id) as ModuleRow | undefined
@@ -172,12 +226,18 @@ export async function moduleRoutes(app: FastifyInstance, { lab }: { lab: Lab }):
   }
 
   const countApplied = (m: ModuleRow) =>
-    db.prepare('SELECT COUNT(*) FROM instance_modules im JOIN instances i ON i.id = im.instance_id WHERE im.module_id = ? AND im.md5 = ? AND im.deleted = 0 AND i.deleted = 0').pluck().get(m.id, m.md5) as number
+    db
+      .prepare('SELECT COUNT(*) FROM instance_modules im JOIN instances i ON i.id = im.instance_id WHERE im.module_id = ? AND im.md5 = ? AND im.deleted = 0 AND i.deleted = 0')
+      .pluck()
+      .get(m.id, m.md5) as number
 
   /** Upstream's enforce_live_update: 403 ModuleAppliedToInstance. */
   const enforceLiveUpdate = (m: ModuleRow) => {
     if (!m.live_update && countApplied(m) > 0) {
-      throw new Fault('forbidden', "A module cannot be deleted or its contents modified if it has been applied to a non-terminated instance, unless the module has been marked as 'live_update.' Please remove the module from all non-terminated instances and try again.")
+      throw new Fault(
+        'forbidden',
+        "A module cannot be deleted or its contents modified if it has been applied to a non-terminated instance, unless the module has been marked as 'live_update.' Please remove the module from all non-terminated instances and try again.",
+      )
     }
   }
 
@@ -187,7 +247,8 @@ export async function moduleRoutes(app: FastifyInstance, { lab }: { lab: Lab }):
    * id in the message; the names are shown here.
    */
   const refuseDuplicate = (m: Pick<ModuleRow, 'name' | 'type' | 'tenant_id' | 'datastore_id' | 'datastore_version_id'> & { id?: string }) => {
-    const dup = db.prepare(`SELECT 1 FROM modules WHERE deleted = 0 AND name = ? AND type = ? AND tenant_id IS ? AND datastore_id IS ? AND datastore_version_id IS ? AND id IS NOT ?`)
+    const dup = db
+      .prepare(`SELECT 1 FROM modules WHERE deleted = 0 AND name = ? AND type = ? AND tenant_id IS ? AND datastore_id IS ? AND datastore_version_id IS ? AND id IS NOT ?`)
       .get(m.name, m.type, m.tenant_id, m.datastore_id, m.datastore_version_id, m.id ?? null)
     if (dup) {
       const n = names(m as ModuleRow)
@@ -223,8 +284,11 @@ export async function moduleRoutes(app: FastifyInstance, { lab }: { lab: Lab }):
     const type = checkType(b.module_type!)
     const row = {
       tenant_id: b.all_tenants ? null : projectId,
-      auto_apply: b.auto_apply ?? 0, visible: b.visible ?? 1, live_update: b.live_update ?? 0,
-      priority_apply: b.priority_apply ?? 0, apply_order: b.apply_order ?? 5,
+      auto_apply: b.auto_apply ?? 0,
+      visible: b.visible ?? 1,
+      live_update: b.live_update ?? 0,
+      priority_apply: b.priority_apply ?? 0,
+      apply_order: b.apply_order ?? 5,
     }
     adminOptions(isAdmin, 'create', row, b.full_access)
     const { datastoreId, versionId } = datastoreScope(lab, b.datastore?.type, b.datastore?.version)
@@ -235,8 +299,16 @@ export async function moduleRoutes(app: FastifyInstance, { lab }: { lab: Lab }):
       live_update, md5, created, updated, priority_apply, apply_order, is_admin)
       VALUES (@id, @name, @type, @contents, @description, @tenant_id, @datastore_id, @datastore_version_id, @auto_apply, @visible,
       @live_update, @md5, @now, @now, @priority_apply, @apply_order, @is_admin)`).run({
-      id, name: b.name, type, contents: cipher.encrypt(b.contents!), description: b.description ?? null, ...row,
-      datastore_id: datastoreId, datastore_version_id: versionId, md5: contentsMd5(b.contents!), now,
+      id,
+      name: b.name,
+      type,
+      contents: cipher.encrypt(b.contents!),
+      description: b.description ?? null,
+      ...row,
+      datastore_id: datastoreId,
+      datastore_version_id: versionId,
+      md5: contentsMd5(b.contents!),
+      now,
       // Upstream: an admin's module is an admin module (members cannot change it) unless full_access.
       is_admin: b.full_access ? 0 : isAdmin ? 1 : 0,
     })
@@ -269,7 +341,7 @@ export async function moduleRoutes(app: FastifyInstance, { lab }: { lab: Lab }):
       // Upstream moves a module to the caller's project on all_tenants=0, even an admin
       // editing another project's module; here a module keeps its project, and a
       // global one becomes the caller's.
-      tenant_id: b.all_tenants === undefined ? original.tenant_id : b.all_tenants ? null : original.tenant_id ?? projectId,
+      tenant_id: b.all_tenants === undefined ? original.tenant_id : b.all_tenants ? null : (original.tenant_id ?? projectId),
       auto_apply: b.auto_apply ?? original.auto_apply,
       visible: b.visible ?? original.visible,
       live_update: b.live_update ?? original.live_update,
@@ -322,24 +394,35 @@ export async function moduleRoutes(app: FastifyInstance, { lab }: { lab: Lab }):
     // A member sees only its own project's instances, even for a global module.
     const scope = isAdmin ? '' : ' AND i.tenant_id = @tenant'
     if ((q.count_only ?? '').toLowerCase() === 'true') {
-      const groups = db.prepare(`SELECT im.md5, COUNT(*) AS n, MIN(im.updated) AS min_updated, MAX(im.updated) AS max_updated
+      const groups = db
+        .prepare(`SELECT im.md5, COUNT(*) AS n, MIN(im.updated) AS min_updated, MAX(im.updated) AS max_updated
         FROM instance_modules im JOIN instances i ON i.id = im.instance_id
         WHERE im.module_id = @module AND im.deleted = 0 AND i.deleted = 0${scope} GROUP BY im.md5 ORDER BY im.md5`)
         .all({ module: m.id, tenant: projectId }) as Array<{ md5: string; n: number; min_updated: string; max_updated: string }>
       return {
         instances: groups.map((g) => ({
-          module_name: m.name, module_id: m.id, module_md5: g.md5, instance_count: g.n, current: g.md5 === m.md5,
-          min_updated_date: g.min_updated, max_updated_date: g.max_updated,
+          module_name: m.name,
+          module_id: m.id,
+          module_md5: g.md5,
+          instance_count: g.n,
+          current: g.md5 === m.md5,
+          min_updated_date: g.min_updated,
+          max_updated_date: g.max_updated,
         })),
       }
     }
     const requested = q.limit !== undefined ? Number.parseInt(q.limit, 10) : lab.config.pageSize
     if (!Number.isFinite(requested) || requested < 0) throw badRequest(`Invalid limit '${q.limit}'.`)
     const limit = Math.min(requested || lab.config.pageSize, lab.config.pageSize)
-    const ids = db.prepare(`SELECT DISTINCT i.id FROM instance_modules im JOIN instances i ON i.id = im.instance_id
+    const ids = db
+      .prepare(`SELECT DISTINCT i.id FROM instance_modules im JOIN instances i ON i.id = im.instance_id
       WHERE im.module_id = @module AND im.deleted = 0 AND i.deleted = 0 AND i.id > @marker${scope} ORDER BY i.id LIMIT @limit`)
-      .pluck().all({ module: m.id, tenant: projectId, marker: q.marker ?? '', limit: limit + 1 }) as string[]
-    const page = ids.slice(0, limit).map((id) => lab.instances.get(id)!).filter(Boolean)
+      .pluck()
+      .all({ module: m.id, tenant: projectId, marker: q.marker ?? '', limit: limit + 1 }) as string[]
+    const page = ids
+      .slice(0, limit)
+      .map((id) => lab.instances.get(id)!)
+      .filter(Boolean)
     page.sort((a, b) => (a.created < b.created ? 1 : a.created > b.created ? -1 : 0))
     const body: Record<string, unknown> = { instances: page.map((i) => instanceView(req, i, lab, { detail: false, admin: isAdmin })) }
     if (ids.length > limit) {
@@ -359,8 +442,18 @@ export async function moduleRoutes(app: FastifyInstance, { lab }: { lab: Lab }):
     const r = (req.body as { reapply: { md5?: string; include_clustered?: number | boolean; batch_size?: number; batch_delay?: number; force?: number | boolean } }).reapply
     const requestId = randomUUID()
     db.prepare(`INSERT INTO module_reapply_requests (id, module_id, tenant_id, is_admin, md5, include_clustered, batch_size, batch_delay, force, created)
-      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`).run(requestId, m.id, projectId, isAdmin ? 1 : 0, r.md5 ?? null, r.include_clustered ? 1 : 0,
-      r.batch_size ?? null, r.batch_delay ?? null, r.force ? 1 : 0, isoNow())
+      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`).run(
+      requestId,
+      m.id,
+      projectId,
+      isAdmin ? 1 : 0,
+      r.md5 ?? null,
+      r.include_clustered ? 1 : 0,
+      r.batch_size ?? null,
+      r.batch_delay ?? null,
+      r.force ? 1 : 0,
+      isoNow(),
+    )
     // Upstream casts reapply_module to the task manager; here it runs in the background.
     setImmediate(() => void runReapply(lab, requestId).catch((e: Error) => lab.log(`module ${m.id}: reapply failed: ${e.message}`)))
     return reply.code(202).send()
@@ -374,14 +467,23 @@ export async function moduleRoutes(app: FastifyInstance, { lab }: { lab: Lab }):
       const modules = await guestCall<GuestModuleResult[]>(lab, inst.id, 'module_list', { include_contents: !!q.include_contents }, RPC_TIMEOUT.high)
       return { modules }
     }
-    const rows = db.prepare(`SELECT m.*, im.md5 AS applied_md5, im.created AS applied_created, im.updated AS applied_updated
+    const rows = db
+      .prepare(`SELECT m.*, im.md5 AS applied_md5, im.created AS applied_created, im.updated AS applied_updated
       FROM instance_modules im JOIN modules m ON m.id = im.module_id WHERE im.instance_id = ? AND im.deleted = 0 ORDER BY im.created, im.rowid`)
       .all(inst.id) as Array<ModuleRow & { applied_md5: string; applied_created: string; applied_updated: string }>
     return {
       modules: rows.map((m) => ({
-        id: m.id, name: m.name, type: m.type, ...names(m), tenant: m.tenant_id ?? ALL,
-        auto_apply: m.auto_apply === 1, visible: m.visible === 1, is_admin: m.is_admin === 1, md5: m.applied_md5,
-        created: m.applied_created, updated: m.applied_updated,
+        id: m.id,
+        name: m.name,
+        type: m.type,
+        ...names(m),
+        tenant: m.tenant_id ?? ALL,
+        auto_apply: m.auto_apply === 1,
+        visible: m.visible === 1,
+        is_admin: m.is_admin === 1,
+        md5: m.applied_md5,
+        created: m.applied_created,
+        updated: m.applied_updated,
         ...(q.include_contents ? { contents: cipher.decrypt(m.contents) } : {}),
       })),
     }

@@ -94,9 +94,11 @@ export async function parameterRoutes(app: FastifyInstance, { lab }: { lab: Lab 
     const ds = findDatastore(lab, dsRef)
     if (!ds) {
       const hint = INSTALL_HINT[dsRef.toLowerCase()]
-      throw notFound(hint
-        ? `Datastore '${dsRef}' cannot be found. Its engine is not installed on this lab host: run '${hint}' (or scripts/setup.sh) and restart 'trove server'.`
-        : `Datastore '${dsRef}' cannot be found.`)
+      throw notFound(
+        hint
+          ? `Datastore '${dsRef}' cannot be found. Its engine is not installed on this lab host: run '${hint}' (or scripts/setup.sh) and restart 'trove server'.`
+          : `Datastore '${dsRef}' cannot be found.`,
+      )
     }
     const all = lab.db.prepare('SELECT * FROM datastore_versions WHERE datastore_id = ? ORDER BY name').all(ds.id) as VersionRow[]
     const v = all.find((x) => x.id === ref) ?? all.find((x) => x.name === ref)

@@ -15,7 +15,13 @@ export interface RateLimitRule {
 
 /** One rate-limit entry of `GET /limits`, keys in upstream's order (transcript 10). */
 export interface RateLimitView {
-  nextAvailable: string; remaining: number; unit: RateLimitUnit; value: number; verb: string; uri: string; regex: string
+  nextAvailable: string
+  remaining: number
+  unit: RateLimitUnit
+  value: number
+  verb: string
+  uri: string
+  regex: string
 }
 
 const UNIT_MS: Record<RateLimitUnit, number> = { SECOND: 1_000, MINUTE: 60_000, HOUR: 3_600_000, DAY: 86_400_000 }
@@ -40,7 +46,10 @@ export function parseRateLimits(text: string): RateLimitRule[] {
   return trimmed.split(';').map((group) => {
     const g = group.trim()
     if (!g.startsWith('(') || !g.endsWith(')')) throw new Error('Limit rules must be surrounded by parentheses')
-    const args = g.slice(1, -1).split(',').map((a) => a.trim())
+    const args = g
+      .slice(1, -1)
+      .split(',')
+      .map((a) => a.trim())
     if (args.length !== 5) throw new Error('Limit rules must contain the following arguments: verb, uri, regex, value, unit')
     const [verb, uri, regex, value, unit] = args
     if (!/^\d+$/.test(value)) throw new Error(`invalid limit value '${value}'`)
@@ -61,9 +70,25 @@ function compilePattern(regex: string): RegExp {
   let inClass = false
   for (let i = 0; i < regex.length; i++) {
     const c = regex[i]
-    if (c === '\\') { out += c + (regex[i + 1] ?? ''); i++; continue }
-    if (inClass) { if (c === ']') inClass = false; out += c; continue }
-    if (c === '[') { inClass = true; out += c; if (regex[i + 1] === '^') { out += '^'; i++ } continue }
+    if (c === '\\') {
+      out += c + (regex[i + 1] ?? '')
+      i++
+      continue
+    }
+    if (inClass) {
+      if (c === ']') inClass = false
+      out += c
+      continue
+    }
+    if (c === '[') {
+      inClass = true
+      out += c
+      if (regex[i + 1] === '^') {
+        out += '^'
+        i++
+      }
+      continue
+    }
     out += c === '^' ? '(?<=^/v1\\.0/[^/?]*)' : c
   }
   return new RegExp(out, 'y')
@@ -97,7 +122,10 @@ export class RateLimiter {
   /** The rule that refused the last refused check() (its message goes in the fault). */
   private refusedBy: CompiledRule | undefined
 
-  constructor(rules: readonly RateLimitRule[], private readonly now: () => number = () => performance.now()) {
+  constructor(
+    rules: readonly RateLimitRule[],
+    private readonly now: () => number = () => performance.now(),
+  ) {
     this.rules = rules.map((r, index) => {
       const unitMs = UNIT_MS[r.unit]
       if (unitMs === undefined) throw new Error(`rate limit unit must be SECOND, MINUTE, HOUR or DAY, not ${String(r.unit)}`)
@@ -146,7 +174,10 @@ export class RateLimiter {
       if (over > 0) {
         bucket[at] = level - r.unitMs
         const d = over / r.value
-        if (delay === 0 || d < delay) { delay = d; this.refusedBy = r }
+        if (delay === 0 || d < delay) {
+          delay = d
+          this.refusedBy = r
+        }
       } else {
         bucket[at] = level
       }
@@ -208,13 +239,22 @@ function pathStart(url: string): number {
 export function rateLimitHook(limiter: RateLimiter) {
   return function rateLimit(req: FastifyRequest, reply: FastifyReply, done: HookHandlerDoneFunction): void {
     const key = req.auth?.project?.id
-    if (key === undefined) { done(); return }
+    if (key === undefined) {
+      done()
+      return
+    }
     const delay = limiter.check(key, req.method, req.url)
-    if (delay === 0) { done(); return }
+    if (delay === 0) {
+      done()
+      return
+    }
     // OverLimitFault: Retry-After = ceil(seconds until the request would be accepted).
     const retryAfter = String(Math.ceil(delay / 1000))
-    reply.code(413).header('Retry-After', retryAfter).send({
-      overLimit: { code: 413, message: 'This request was rate-limited.', details: limiter.refusedDetails, retryAfter },
-    })
+    reply
+      .code(413)
+      .header('Retry-After', retryAfter)
+      .send({
+        overLimit: { code: 413, message: 'This request was rate-limited.', details: limiter.refusedDetails, retryAfter },
+      })
   }
 }

@@ -87,8 +87,17 @@ export async function createReplicas(lab: Lab, req: FastifyRequest, body: Replic
           lab.db.transaction(() => {
             ids.forEach((id, i) => {
               lab.instances.create({
-                id, name: names[i]!, tenant_id: projectId, flavor_id: flavor.id, volume_size: size, volume_type: source.volume_type,
-                datastore_version_id: source.datastore_version_id, address: addrs[i]!.address, port: addrs[i]!.port, region_id: lab.config.region, access,
+                id,
+                name: names[i]!,
+                tenant_id: projectId,
+                flavor_id: flavor.id,
+                volume_size: size,
+                volume_type: source.volume_type,
+                datastore_version_id: source.datastore_version_id,
+                address: addrs[i]!.address,
+                port: addrs[i]!.port,
+                region_id: lab.config.region,
+                access,
               })
               lab.instances.setSlaveOf(id, source.id)
             })

@@ -21,7 +21,13 @@ export interface RestorePoint {
  * `datastore` in the body the backup's own version is used. The chain is walked up
  * to its full backup; every link must pass the same checks.
  */
-export function resolveRestorePoint(lab: Lab, req: FastifyRequest, backupRef: string, datastore: { type?: string; version?: string; version_number?: string } | undefined, volumeSize: number): RestorePoint {
+export function resolveRestorePoint(
+  lab: Lab,
+  req: FastifyRequest,
+  backupRef: string,
+  datastore: { type?: string; version?: string; version_number?: string } | undefined,
+  volumeSize: number,
+): RestorePoint {
   const backups = new Backups(lab.db)
   const backup = loadBackup(lab, req, backupRef)
   const chain: BackupJoined[] = []
@@ -50,7 +56,7 @@ export function resolveRestorePoint(lab: Lab, req: FastifyRequest, backupRef: st
     version,
     spec: {
       backupId: backup.id,
-      chain: chain.map((b) => ({ id: b.id, location: b.location!, checksum: b.checksum ?? '', type: b.parent_id ? 'incremental' as const : 'full' as const })),
+      chain: chain.map((b) => ({ id: b.id, location: b.location!, checksum: b.checksum ?? '', type: b.parent_id ? ('incremental' as const) : ('full' as const) })),
     },
   }
 }

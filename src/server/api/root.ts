@@ -13,8 +13,7 @@ const nowIso = (): string => new Date().toISOString().slice(0, 19)
  * as upstream does (true once enabled through the API, until disabled), not from the guest.
  */
 export async function rootRoutes(app: FastifyInstance, { lab }: { lab: Lab }): Promise<void> {
-  const enabled = (id: string): boolean =>
-    lab.db.prepare('SELECT 1 FROM root_enabled_history WHERE id = ? AND deleted_at IS NULL').get(id) !== undefined
+  const enabled = (id: string): boolean => lab.db.prepare('SELECT 1 FROM root_enabled_history WHERE id = ? AND deleted_at IS NULL').get(id) !== undefined
 
   app.get('/instances/:id/root', async (req) => {
     const { id } = req.params as { id: string }
@@ -27,14 +26,15 @@ export async function rootRoutes(app: FastifyInstance, { lab }: { lab: Lab }): P
     accountsInstance(lab, req, id, ROOT_MANAGERS)
     const body = req.body as { password?: unknown } | undefined | null
     const password = body && typeof body === 'object' ? body.password : undefined
-    if (password !== undefined && password !== null && (typeof password !== 'string' || password === ''))
-      throw badRequest("Validation error: password must be a non-empty string")
+    if (password !== undefined && password !== null && (typeof password !== 'string' || password === '')) throw badRequest('Validation error: password must be a non-empty string')
     const user =
       typeof password === 'string'
         ? await accountsCall<{ name: string; password: string }>(lab, id, 'enable_root_with_password', { root_password: password }, RPC_TIMEOUT.high)
         : await accountsCall<{ name: string; password: string }>(lab, id, 'enable_root', {}, RPC_TIMEOUT.high)
     lab.db
-      .prepare('INSERT INTO root_enabled_history (id, user, created, deleted_at) VALUES (?, ?, ?, NULL) ON CONFLICT(id) DO UPDATE SET user = excluded.user, created = excluded.created, deleted_at = NULL')
+      .prepare(
+        'INSERT INTO root_enabled_history (id, user, created, deleted_at) VALUES (?, ?, ?, NULL) ON CONFLICT(id) DO UPDATE SET user = excluded.user, created = excluded.created, deleted_at = NULL',
+      )
       .run(id, caller(req).ctx.user.id, nowIso())
     return { user: { name: user.name, password: user.password } }
   })
@@ -42,8 +42,7 @@ export async function rootRoutes(app: FastifyInstance, { lab }: { lab: Lab }): P
   const disable = async (req: FastifyRequest, reply: FastifyReply) => {
     const { id } = req.params as { id: string }
     accountsInstance(lab, req, id, ROOT_MANAGERS)
-    if (lab.db.prepare('SELECT 1 FROM root_enabled_history WHERE id = ?').get(id) === undefined)
-      throw notFound('Root user has never been enabled on the instance.')
+    if (lab.db.prepare('SELECT 1 FROM root_enabled_history WHERE id = ?').get(id) === undefined) throw notFound('Root user has never been enabled on the instance.')
     await accountsCall(lab, id, 'disable_root', {}, RPC_TIMEOUT.low)
     lab.db.prepare('UPDATE root_enabled_history SET deleted_at = ? WHERE id = ?').run(nowIso(), id)
     return reply.code(204).send()

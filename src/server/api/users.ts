@@ -6,7 +6,11 @@ import { badRequest, notFound } from './faults.js'
 import { accountsCall, accountsInstance, checkDatabaseName, checkUserName, pageBody, pageQuery, parseUserId } from './guest-accounts.js'
 import { compileBodySchema, nonEmptyString } from './validation.js'
 
-interface UserView { name: string; host: string; databases: Array<{ name: string }> }
+interface UserView {
+  name: string
+  host: string
+  databases: Array<{ name: string }>
+}
 
 const host = { type: 'string', pattern: '^[%]?[\\w(-).]*[%]?$' } as const
 const databasesRef = { type: 'array', items: { type: 'object', required: ['name'], properties: { name: nonEmptyString } } } as const
@@ -151,8 +155,7 @@ export async function userRoutes(app: FastifyInstance, { lab }: { lab: Lab }): P
   const grant = async (req: FastifyRequest, reply: FastifyReply) => {
     const { id, inst, user } = await pathUser(req)
     const dbs = (req.body as { databases?: unknown } | undefined)?.databases
-    if (!Array.isArray(dbs) || dbs.some((d) => typeof (d as { name?: unknown })?.name !== 'string'))
-      throw badRequest("Validation error: 'databases' is a required property")
+    if (!Array.isArray(dbs) || dbs.some((d) => typeof (d as { name?: unknown })?.name !== 'string')) throw badRequest("Validation error: 'databases' is a required property")
     const names = (dbs as Array<{ name: string }>).map((d) => d.name)
     await lab.notifications.action(req, 'user_grant', id, { instance_id: id, username: user.name, database: names }, async () => {
       for (const n of names) checkDatabaseName(inst.dsv_manager!, n)

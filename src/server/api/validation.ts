@@ -22,14 +22,25 @@ export function pyRepr(v: unknown, depth = 0): string {
   // Cut off like Python's reprlib: a deeply nested body must not exhaust the stack (that was a 500).
   if (depth > 64) return '...'
   if (Array.isArray(v)) return `[${v.map((x) => pyRepr(x, depth + 1)).join(', ')}]`
-  return `{${Object.entries(v as Record<string, unknown>).map(([k, x]) => `${pyRepr(k)}: ${pyRepr(x, depth + 1)}`).join(', ')}}`
+  return `{${Object.entries(v as Record<string, unknown>)
+    .map(([k, x]) => `${pyRepr(k)}: ${pyRepr(x, depth + 1)}`)
+    .join(', ')}}`
 }
 
 /** jsonschema's error path: the first segment bare, the rest as Python subscripts. */
 function pathOf(instancePath: string): string {
-  const segs = instancePath.split('/').slice(1).map((p) => p.replace(/~1/g, '/').replace(/~0/g, '~'))
+  const segs = instancePath
+    .split('/')
+    .slice(1)
+    .map((p) => p.replace(/~1/g, '/').replace(/~0/g, '~'))
   if (segs.length === 0) return ''
-  return segs[0] + segs.slice(1).map((p) => (/^\d+$/.test(p) ? `[${p}]` : `['${p}']`)).join('')
+  return (
+    segs[0] +
+    segs
+      .slice(1)
+      .map((p) => (/^\d+$/.test(p) ? `[${p}]` : `['${p}']`))
+      .join('')
+  )
 }
 
 function valueAt(data: unknown, instancePath: string): unknown {
@@ -44,21 +55,38 @@ function valueAt(data: unknown, instancePath: string): unknown {
 function message(e: ErrorObject, value: unknown): string {
   const p = e.params as Record<string, unknown>
   switch (e.keyword) {
-    case 'required': return `'${String(p.missingProperty)}' is a required property`
-    case 'maxLength': return `${pyRepr(value)} is too long`
-    case 'minLength': return `${pyRepr(value)} is too short`
-    case 'maxItems': return `${pyRepr(value)} is too long`
-    case 'minItems': return `${pyRepr(value)} is too short`
-    case 'pattern': return `${pyRepr(value)} does not match '${String(p.pattern)}'`
-    case 'type': return `${pyRepr(value)} is not of type ${String(p.type).split(',').map((t) => `'${t === 'object' ? 'object' : t}'`).join(', ')}`
-    case 'additionalProperties': return `Additional properties are not allowed ('${String(p.additionalProperty)}' was unexpected)`
-    case 'minimum': return `${pyRepr(value)} is less than the minimum of ${String(p.limit)}`
-    case 'maximum': return `${pyRepr(value)} is greater than the maximum of ${String(p.limit)}`
-    case 'enum': return `${pyRepr(value)} is not one of ${pyRepr(p.allowedValues)}`
+    case 'required':
+      return `'${String(p.missingProperty)}' is a required property`
+    case 'maxLength':
+      return `${pyRepr(value)} is too long`
+    case 'minLength':
+      return `${pyRepr(value)} is too short`
+    case 'maxItems':
+      return `${pyRepr(value)} is too long`
+    case 'minItems':
+      return `${pyRepr(value)} is too short`
+    case 'pattern':
+      return `${pyRepr(value)} does not match '${String(p.pattern)}'`
+    case 'type':
+      return `${pyRepr(value)} is not of type ${String(p.type)
+        .split(',')
+        .map((t) => `'${t === 'object' ? 'object' : t}'`)
+        .join(', ')}`
+    case 'additionalProperties':
+      return `Additional properties are not allowed ('${String(p.additionalProperty)}' was unexpected)`
+    case 'minimum':
+      return `${pyRepr(value)} is less than the minimum of ${String(p.limit)}`
+    case 'maximum':
+      return `${pyRepr(value)} is greater than the maximum of ${String(p.limit)}`
+    case 'enum':
+      return `${pyRepr(value)} is not one of ${pyRepr(p.allowedValues)}`
     case 'oneOf':
-    case 'anyOf': return `${pyRepr(value)} is not valid under any of the given schemas`
-    case 'uniqueItems': return `${pyRepr(value)} has non-unique elements`
-    default: return `${pyRepr(value)} ${e.message ?? 'is invalid'}`
+    case 'anyOf':
+      return `${pyRepr(value)} is not valid under any of the given schemas`
+    case 'uniqueItems':
+      return `${pyRepr(value)} has non-unique elements`
+    default:
+      return `${pyRepr(value)} ${e.message ?? 'is invalid'}`
   }
 }
 

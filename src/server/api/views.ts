@@ -25,15 +25,24 @@ export function instanceStatus(inst: InstanceJoined): string {
   const task = taskById(inst.task_id)
   if (task.error) return 'ERROR'
   switch (task.action) {
-    case 'BUILDING': return inst.server_status === 'ERROR' ? 'ERROR' : 'BUILD'
-    case 'REBOOTING': return 'REBOOT'
-    case 'RESIZING': return 'RESIZE'
-    case 'UPGRADING': return 'UPGRADE'
-    case 'RESTART_REQUIRED': return 'RESTART_REQUIRED'
-    case 'PROMOTING': return 'PROMOTE'
-    case 'EJECTING': return 'EJECT'
-    case 'DETACHING': return 'DETACH'
-    case 'DELETING': return ['ACTIVE', 'SHUTDOWN', 'DELETED'].includes(inst.server_status) ? 'SHUTDOWN' : 'ERROR'
+    case 'BUILDING':
+      return inst.server_status === 'ERROR' ? 'ERROR' : 'BUILD'
+    case 'REBOOTING':
+      return 'REBOOT'
+    case 'RESIZING':
+      return 'RESIZE'
+    case 'UPGRADING':
+      return 'UPGRADE'
+    case 'RESTART_REQUIRED':
+      return 'RESTART_REQUIRED'
+    case 'PROMOTING':
+      return 'PROMOTE'
+    case 'EJECTING':
+      return 'EJECT'
+    case 'DETACHING':
+      return 'DETACH'
+    case 'DELETING':
+      return ['ACTIVE', 'SHUTDOWN', 'DELETED'].includes(inst.server_status) ? 'SHUTDOWN' : 'ERROR'
   }
   if (inst.backup_running) return 'BACKUP'
   if (['BUILD', 'ERROR', 'REBOOT', 'RESIZE', 'ACTIVE', 'SHUTDOWN'].includes(inst.server_status)) return inst.server_status
@@ -54,7 +63,10 @@ export function operatingStatus(inst: InstanceJoined, lab: Lab): string {
 
 export const LAB_NETWORK = 'trove-lab'
 
-export interface VolumeUsage { used: number; used_percent: number }
+export interface VolumeUsage {
+  used: number
+  used_percent: number
+}
 
 export function instanceView(req: FastifyRequest, inst: InstanceJoined, lab: Lab, o: { detail: boolean; admin: boolean; usage?: VolumeUsage }) {
   const tenant = inst.tenant_id
@@ -85,12 +97,20 @@ export function instanceView(req: FastifyRequest, inst: InstanceJoined, lab: Lab
     // The attached configuration group (transcript: after service_status_updated).
     const configurationId = (inst as InstanceJoined & { configuration_id?: string | null }).configuration_id
     const group = configurationId ? (lab.db.prepare('SELECT name FROM configurations WHERE id = ?').get(configurationId) as { name: string } | undefined) : undefined
-    if (configurationId && group) view.configuration = { id: configurationId, name: group.name, links: links(req, (req.params as { tenant?: string }).tenant ?? tenant, 'configurations', configurationId) }
+    if (configurationId && group)
+      view.configuration = { id: configurationId, name: group.name, links: links(req, (req.params as { tenant?: string }).tenant ?? tenant, 'configurations', configurationId) }
   }
   return view
 }
 
-export interface FlavorRow { id: string; name: string; ram: number; vcpus: number; disk: number; ephemeral: number }
+export interface FlavorRow {
+  id: string
+  name: string
+  ram: number
+  vcpus: number
+  disk: number
+  ephemeral: number
+}
 
 export function flavorView(req: FastifyRequest, tenant: string, f: FlavorRow) {
   return {
@@ -106,8 +126,17 @@ export function flavorView(req: FastifyRequest, tenant: string, f: FlavorRow) {
 }
 
 export interface VersionRow {
-  id: string; datastore_id: string; name: string; manager: string; version: string; image_id: string | null
-  image_tags: string; packages: string; active: number; registry_ext: string | null; repl_strategy: string | null
+  id: string
+  datastore_id: string
+  name: string
+  manager: string
+  version: string
+  image_id: string | null
+  image_tags: string
+  packages: string
+  active: number
+  registry_ext: string | null
+  repl_strategy: string | null
 }
 
 export function versionView(req: FastifyRequest, tenant: string, v: VersionRow, o: { admin: boolean; withDatastore: boolean }) {

@@ -107,8 +107,12 @@ export function toXml(v: unknown): string {
  */
 export function parseJsonKeepingNumbers(text: string): unknown {
   let i = 0
-  const ws = () => { while (i < text.length && (text[i] === ' ' || text[i] === '\n' || text[i] === '\r' || text[i] === '\t')) i++ }
-  const fail = (): never => { throw new SyntaxError(`bad JSON at ${i}`) }
+  const ws = () => {
+    while (i < text.length && (text[i] === ' ' || text[i] === '\n' || text[i] === '\r' || text[i] === '\t')) i++
+  }
+  const fail = (): never => {
+    throw new SyntaxError(`bad JSON at ${i}`)
+  }
   const str = (): string => {
     const m = /"(?:[^"\\]|\\.)*"/y
     m.lastIndex = i
@@ -129,14 +133,34 @@ export function parseJsonKeepingNumbers(text: string): unknown {
       i++
       ws()
       if (c === '[') {
-        if (text[i] === ']') { i++; value = [] } else { stack.push({ kind: 'a', v: [] }); opened = true }
-      } else if (text[i] === '}') { i++; value = {} } else {
-        const key = str(); ws()
+        if (text[i] === ']') {
+          i++
+          value = []
+        } else {
+          stack.push({ kind: 'a', v: [] })
+          opened = true
+        }
+      } else if (text[i] === '}') {
+        i++
+        value = {}
+      } else {
+        const key = str()
+        ws()
         if (text[i++] !== ':') fail()
-        stack.push({ kind: 'o', v: {}, key }); opened = true
+        stack.push({ kind: 'o', v: {}, key })
+        opened = true
       }
     } else if (c === '"') value = str()
-    else if (text.startsWith('true', i)) { i += 4; value = true } else if (text.startsWith('false', i)) { i += 5; value = false } else if (text.startsWith('null', i)) { i += 4; value = null } else {
+    else if (text.startsWith('true', i)) {
+      i += 4
+      value = true
+    } else if (text.startsWith('false', i)) {
+      i += 5
+      value = false
+    } else if (text.startsWith('null', i)) {
+      i += 4
+      value = null
+    } else {
       const m = /-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][+-]?\d+)?|-?Infinity|NaN/y
       m.lastIndex = i
       const r = m.exec(text) ?? fail()
@@ -147,16 +171,30 @@ export function parseJsonKeepingNumbers(text: string): unknown {
     // Attach the value, closing every container that ends here.
     for (;;) {
       const top = stack[stack.length - 1]
-      if (!top) { result = value; ws(); if (i !== text.length) fail(); return result }
+      if (!top) {
+        result = value
+        ws()
+        if (i !== text.length) fail()
+        return result
+      }
       if (top.kind === 'a') top.v.push(value)
       else Object.defineProperty(top.v, top.key, { value, enumerable: true, writable: true, configurable: true })
       ws()
       const d = text[i++]
       if (d === ',') {
-        if (top.kind === 'o') { ws(); top.key = str(); ws(); if (text[i++] !== ':') fail() }
+        if (top.kind === 'o') {
+          ws()
+          top.key = str()
+          ws()
+          if (text[i++] !== ':') fail()
+        }
         break
       }
-      if ((top.kind === 'a' && d === ']') || (top.kind === 'o' && d === '}')) { stack.pop(); value = top.v; continue }
+      if ((top.kind === 'a' && d === ']') || (top.kind === 'o' && d === '}')) {
+        stack.pop()
+        value = top.v
+        continue
+      }
       fail()
     }
   }
@@ -177,7 +215,8 @@ function decodeRefs(s: string): string {
     if (ref.startsWith('#')) {
       const cp = ref[1] === 'x' ? Number.parseInt(ref.slice(2), 16) : /^#\d+$/.test(ref) ? Number.parseInt(ref.slice(1), 10) : NaN
       const ok = ref[1] === 'x' ? /^#x[0-9a-fA-F]+$/.test(ref) : /^#\d+$/.test(ref)
-      if (!ok || !(cp === 0x9 || cp === 0xa || cp === 0xd || (cp >= 0x20 && cp <= 0xd7ff) || (cp >= 0xe000 && cp <= 0xfffd) || (cp >= 0x10000 && cp <= 0x10ffff))) throw new XmlSyntax('bad character reference')
+      if (!ok || !(cp === 0x9 || cp === 0xa || cp === 0xd || (cp >= 0x20 && cp <= 0xd7ff) || (cp >= 0xe000 && cp <= 0xfffd) || (cp >= 0x10000 && cp <= 0x10ffff)))
+        throw new XmlSyntax('bad character reference')
       return String.fromCodePoint(cp)
     }
     if (Object.hasOwn(PREDEFINED, ref)) return PREDEFINED[ref]
@@ -185,7 +224,13 @@ function decodeRefs(s: string): string {
   })
 }
 
-interface XmlNode { name: string; attrs: Map<string, string>; kids: XmlNode[]; text: string; value?: unknown }
+interface XmlNode {
+  name: string
+  attrs: Map<string, string>
+  kids: XmlNode[]
+  text: string
+  value?: unknown
+}
 
 function setKey(obj: Record<string, unknown>, k: string, v: unknown): void {
   if (Object.hasOwn(obj, k)) throw badRequest(`Malformed request body: the XML gives '${k}' twice.`)
@@ -202,9 +247,14 @@ function nodeValue(n: XmlNode): unknown {
     plain.push([k, v])
   }
   const hasText = n.text.trim() !== ''
-  const scalar = (what: string) => { if (plain.length || n.kids.length) throw badRequest(`Malformed request body: a ${what} element cannot have attributes or children.`) }
+  const scalar = (what: string) => {
+    if (plain.length || n.kids.length) throw badRequest(`Malformed request body: a ${what} element cannot have attributes or children.`)
+  }
   switch (type) {
-    case 'null': scalar('null'); if (hasText) throw badRequest('Malformed request body: a null element must be empty.'); return null
+    case 'null':
+      scalar('null')
+      if (hasText) throw badRequest('Malformed request body: a null element must be empty.')
+      return null
     case 'boolean': {
       scalar('boolean')
       const t = n.text.trim()
@@ -217,7 +267,9 @@ function nodeValue(n: XmlNode): unknown {
       if (!/^-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][+-]?\d+)?$/.test(t)) throw badRequest(`Malformed request body: '${t}' is not a number.`)
       return Number(t)
     }
-    case 'string': scalar('string'); return n.text
+    case 'string':
+      scalar('string')
+      return n.text
     case 'list':
       if (plain.length || hasText) throw badRequest('Malformed request body: a list element holds only item elements.')
       return n.kids.map((k) => k.value)
@@ -234,7 +286,8 @@ function nodeValue(n: XmlNode): unknown {
       }
       return obj
     }
-    default: throw badRequest(`Malformed request body: unknown t:type '${type}'.`)
+    default:
+      throw badRequest(`Malformed request body: unknown t:type '${type}'.`)
   }
 }
 
@@ -255,7 +308,10 @@ function parse(input: string): unknown {
   let i = 0
   const stack: XmlNode[] = []
   let root: XmlNode | undefined
-  const expect = (lit: string) => { if (!s.startsWith(lit, i)) throw new XmlSyntax(`expected ${lit}`); i += lit.length }
+  const expect = (lit: string) => {
+    if (!s.startsWith(lit, i)) throw new XmlSyntax(`expected ${lit}`)
+    i += lit.length
+  }
   const name = (): string => {
     NAME_RE.lastIndex = i
     const m = NAME_RE.exec(s)
@@ -270,7 +326,9 @@ function parse(input: string): unknown {
     i = j + end.length
     return body
   }
-  const ws = () => { while (i < s.length && ' \t\n'.includes(s[i])) i++ }
+  const ws = () => {
+    while (i < s.length && ' \t\n'.includes(s[i])) i++
+  }
   if (s.startsWith('<?xml', i) && /[\s?]/.test(s[i + 5] ?? '')) {
     const decl = skipTo('?>')
     const enc = /encoding\s*=\s*["']([^"']*)["']/.exec(decl)?.[1]
@@ -282,12 +340,20 @@ function parse(input: string): unknown {
       const raw = s.slice(i, j < 0 ? s.length : j)
       i = j < 0 ? s.length : j
       const top = stack[stack.length - 1]
-      if (!top) { if (raw.trim() !== '') throw new XmlSyntax('text outside the root'); continue }
+      if (!top) {
+        if (raw.trim() !== '') throw new XmlSyntax('text outside the root')
+        continue
+      }
       if (raw.includes(']]>')) throw new XmlSyntax(']]> in text')
       top.text += decodeRefs(raw)
       continue
     }
-    if (s.startsWith('<!--', i)) { i += 4; const c = skipTo('-->'); if (c.includes('--')) throw new XmlSyntax('-- in comment'); continue }
+    if (s.startsWith('<!--', i)) {
+      i += 4
+      const c = skipTo('-->')
+      if (c.includes('--')) throw new XmlSyntax('-- in comment')
+      continue
+    }
     if (s.startsWith('<![CDATA[', i)) {
       const top = stack[stack.length - 1]
       if (!top) throw new XmlSyntax('CDATA outside the root')
@@ -309,7 +375,8 @@ function parse(input: string): unknown {
     if (s.startsWith('</', i)) {
       i += 2
       const n = name()
-      ws(); expect('>')
+      ws()
+      expect('>')
       const top = stack.pop()
       if (!top || top.name !== n) throw new XmlSyntax('mismatched end tag')
       top.value = nodeValue(top)
@@ -326,7 +393,9 @@ function parse(input: string): unknown {
       if (s.startsWith('/>', i) || s[i] === '>') break
       if (i === before) throw new XmlSyntax('expected white space')
       const a = name()
-      ws(); expect('='); ws()
+      ws()
+      expect('=')
+      ws()
       const q = s[i]
       if (q !== '"' && q !== "'") throw new XmlSyntax('unquoted attribute')
       i++

@@ -27,15 +27,12 @@ export class AgentCredentials {
     const username = agentMqttUser(instanceId)
     const password = randomBytes(32).toString('base64url')
     const salt = randomBytes(16).toString('hex')
-    this.db.prepare('INSERT OR REPLACE INTO agent_credentials (instance_id, username, salt, digest, created) VALUES (?, ?, ?, ?, ?)')
-      .run(instanceId, username, salt, sha256(salt + password), isoNow())
+    this.db.prepare('INSERT OR REPLACE INTO agent_credentials (instance_id, username, salt, digest, created) VALUES (?, ?, ?, ?, ?)').run(instanceId, username, salt, sha256(salt + password), isoNow())
     return { username, password }
   }
 
   verify(username: string, password: string): string | undefined {
-    const row = this.db.prepare('SELECT instance_id, salt, digest FROM agent_credentials WHERE username = ?').get(username) as
-      | { instance_id: string; salt: string; digest: string }
-      | undefined
+    const row = this.db.prepare('SELECT instance_id, salt, digest FROM agent_credentials WHERE username = ?').get(username) as { instance_id: string; salt: string; digest: string } | undefined
     if (!row) return undefined
     const got = Buffer.from(sha256(row.salt + password), 'hex')
     return timingSafeEqual(got, Buffer.from(row.digest, 'hex')) ? row.instance_id : undefined
@@ -66,7 +63,14 @@ export function subscriberMay(filter: string): boolean {
  * What `DIR/notifications.json` holds (mode 0600): how a lab user subscribes to
  * notifications. The broker speaks TLS only; `ca` is the path of the lab's CA certificate.
  */
-export interface SubscriberFile { host: string; port: number; ca: string; username: string; password: string; topic: string }
+export interface SubscriberFile {
+  host: string
+  port: number
+  ca: string
+  username: string
+  password: string
+  topic: string
+}
 
 /**
  * The credential of external notification subscribers: one MQTT user, its secret
@@ -97,12 +101,15 @@ export class SubscriberCredentials {
       try {
         const old = JSON.parse(readFileSync(file, 'utf8')) as Partial<SubscriberFile>
         if (typeof old.password === 'string' && this.verify(NOTIFICATIONS_MQTT_USER, old.password)) password = old.password
-      } catch { /* unreadable: issue a new one */ }
+      } catch {
+        /* unreadable: issue a new one */
+      }
     }
     if (!password) {
       password = randomBytes(32).toString('base64url')
       const salt = randomBytes(16).toString('hex')
-      this.db.prepare('INSERT INTO settings (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value')
+      this.db
+        .prepare('INSERT INTO settings (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value')
         .run(SUBSCRIBER_KEY, JSON.stringify({ username: NOTIFICATIONS_MQTT_USER, salt, digest: sha256(salt + password), created: isoNow() }))
     }
     const content: SubscriberFile = { host: at.host, port: at.port, ca: at.ca, username: NOTIFICATIONS_MQTT_USER, password, topic: NOTIFICATIONS_TOPIC_FILTER }
@@ -206,7 +213,9 @@ export async function startBroker(opts: {
       return c.troveInstanceId && agentMay(c.troveInstanceId, 'subscribe', packet.topic) ? packet : null
     },
   })
-  broker.on('clientDisconnect', (client) => { if (sessions.get(client.id) === client) sessions.delete(client.id) })
+  broker.on('clientDisconnect', (client) => {
+    if (sessions.get(client.id) === client) sessions.delete(client.id)
+  })
   const server: Server = createServer({ key: opts.tls.key, cert: opts.tls.cert, minVersion: 'TLSv1.2', handshakeTimeout: 10_000 }, (socket) => {
     // No Nagle: an RPC is a small request and a small reply; with Nagle and delayed ACKs each round trip waited ~40 ms twice.
     socket.setNoDelay(true)
@@ -214,7 +223,9 @@ export async function startBroker(opts: {
     const conn = guardedConnection(socket, () => (client?.connected ? maxPacket : preConnectMax))
     client = broker.handle(conn as never)
   })
-  server.on('tlsClientError', () => { /* a failed handshake: the socket is already gone */ })
+  server.on('tlsClientError', () => {
+    /* a failed handshake: the socket is already gone */
+  })
   capConnectionsPerSource(server, opts.limits?.maxConnectionsPerSource ?? MAX_CONNECTIONS_PER_SOURCE)
   // A flood of idle connections must not take the process's file table (the API and the
   // reconciler share it): beyond the cap Node closes new ones at once, and a connection
@@ -228,8 +239,14 @@ export async function startBroker(opts: {
   })
   const listen = (port: number) =>
     new Promise<number>((resolve, reject) => {
-      const onError = (e: Error) => { server.off('listening', onListening); reject(e) }
-      const onListening = () => { server.off('error', onError); resolve((server.address() as { port: number }).port) }
+      const onError = (e: Error) => {
+        server.off('listening', onListening)
+        reject(e)
+      }
+      const onListening = () => {
+        server.off('error', onError)
+        resolve((server.address() as { port: number }).port)
+      }
       server.once('error', onError)
       server.once('listening', onListening)
       server.listen(port, opts.host)

@@ -38,7 +38,10 @@ export class PacketSizeGuard extends Transform {
       }
       const byte = chunk[i++]!
       if (this.state === 'type') {
-        if (this.first && byte >> 4 !== 1) { done(new Error('the first packet is not a CONNECT')); return }
+        if (this.first && byte >> 4 !== 1) {
+          done(new Error('the first packet is not a CONNECT'))
+          return
+        }
         this.first = false
         this.state = 'length'
         this.length = 0
@@ -47,9 +50,15 @@ export class PacketSizeGuard extends Transform {
       }
       this.length += (byte & 0x7f) * this.multiplier
       this.multiplier *= 128
-      if (this.length > this.limit()) { done(new Error(`packet larger than ${this.limit()} bytes`)); return }
+      if (this.length > this.limit()) {
+        done(new Error(`packet larger than ${this.limit()} bytes`))
+        return
+      }
       if (byte & 0x80) {
-        if (this.multiplier > 128 ** 3) { done(new Error('malformed remaining length')); return }
+        if (this.multiplier > 128 ** 3) {
+          done(new Error('malformed remaining length'))
+          return
+        }
         continue
       }
       this.left = this.length
@@ -67,11 +76,16 @@ export function guardedConnection(socket: Socket | Duplex, limit: () => number):
   const guard = new PacketSizeGuard(limit)
   socket.pipe(guard)
   const conn = Duplex.from({ readable: guard, writable: socket })
-  guard.on('error', (err) => { socket.destroy(); conn.destroy(err) })
+  guard.on('error', (err) => {
+    socket.destroy()
+    conn.destroy(err)
+  })
   socket.on('error', (err) => conn.destroy(err))
   // A socket that ended cleanly has its last packets (a DISCONNECT, say) still in the guard:
   // the end reaches aedes through the guard. Only a socket gone without an end is cut short.
-  socket.on('close', () => { if (!guard.writableEnded) conn.destroy() })
+  socket.on('close', () => {
+    if (!guard.writableEnded) conn.destroy()
+  })
   conn.on('close', () => socket.destroy())
   return conn
 }

@@ -11,25 +11,27 @@ import type { LocalCompute } from '../compute/local.js'
  */
 export async function pinBrokerCa(o: { ca: string; instances: Instances; compute: LocalCompute; log: (m: string) => void; spawnAgents: boolean }): Promise<string[]> {
   const restarted: string[] = []
-  await Promise.all(o.instances.listAll().map(async (inst) => {
-    if (!o.compute.hasBootstrap(inst.id)) return
-    let restart = false
-    try {
-      o.compute.updateBootstrap(inst.id, (b) => {
-        if (b.mqtt.ca === o.ca) return
-        restart = true
-        b.mqtt = { ...b.mqtt, ca: o.ca }
-      })
-    } catch (e) {
-      o.log(`instance ${inst.id}: bootstrap not updated with the broker CA: ${(e as Error).message}`)
-      return
-    }
-    if (!restart) return
-    if (!o.spawnAgents || !o.compute.agentAlive(inst.id)) return
-    restarted.push(inst.id)
-    o.log(`instance ${inst.id}: broker CA pinned in the bootstrap, restarting its agent`)
-    await o.compute.stopAgent(inst.id)
-    o.compute.spawnAgent(inst.id)
-  }))
+  await Promise.all(
+    o.instances.listAll().map(async (inst) => {
+      if (!o.compute.hasBootstrap(inst.id)) return
+      let restart = false
+      try {
+        o.compute.updateBootstrap(inst.id, (b) => {
+          if (b.mqtt.ca === o.ca) return
+          restart = true
+          b.mqtt = { ...b.mqtt, ca: o.ca }
+        })
+      } catch (e) {
+        o.log(`instance ${inst.id}: bootstrap not updated with the broker CA: ${(e as Error).message}`)
+        return
+      }
+      if (!restart) return
+      if (!o.spawnAgents || !o.compute.agentAlive(inst.id)) return
+      restarted.push(inst.id)
+      o.log(`instance ${inst.id}: broker CA pinned in the bootstrap, restarting its agent`)
+      await o.compute.stopAgent(inst.id)
+      o.compute.spawnAgent(inst.id)
+    }),
+  )
   return restarted
 }

@@ -1,17 +1,21 @@
 import { randomUUID } from 'node:crypto'
 import type { Aedes } from 'aedes'
-import {
-  ALL_AGENT_EVENTS, ALL_AGENT_REPLIES, agentRpcTopic, decode, encode, instanceIdFromTopic,
-  type AgentEvent, type RpcMethod, type RpcReply, type RpcRequest,
-} from '../../protocol/index.js'
+import { ALL_AGENT_EVENTS, ALL_AGENT_REPLIES, agentRpcTopic, decode, encode, instanceIdFromTopic, type AgentEvent, type RpcMethod, type RpcReply, type RpcRequest } from '../../protocol/index.js'
 
 /** A guest call that failed on the guest side (upstream GuestError, a 400 in the API). */
 export class GuestError extends Error {
-  constructor(readonly type: string, message: string) { super(message) }
+  constructor(
+    readonly type: string,
+    message: string,
+  ) {
+    super(message)
+  }
 }
 /** No reply in time (upstream GuestTimeout). */
 export class GuestTimeout extends Error {
-  constructor() { super('Timeout trying to connect to the Guest Agent.') }
+  constructor() {
+    super('Timeout trying to connect to the Guest Agent.')
+  }
 }
 
 /** Upstream's timeouts (internals.md 2), in milliseconds. */
@@ -44,13 +48,20 @@ export class RpcClient {
     const id = instanceIdFromTopic(packet.topic)
     const ev = decode<AgentEvent>(packet.payload)
     if (id && ev) {
-      try { this.eventListener?.(id, ev) } catch { /* a listener bug must not stop the broker */ }
+      try {
+        this.eventListener?.(id, ev)
+      } catch {
+        /* a listener bug must not stop the broker */
+      }
     }
     cb()
   }
   private eventListener?: (instanceId: string, ev: AgentEvent) => void
 
-  constructor(private readonly broker: Aedes, private readonly log: (m: string) => void = () => {}) {}
+  constructor(
+    private readonly broker: Aedes,
+    private readonly log: (m: string) => void = () => {},
+  ) {}
 
   async start(onEvent: (instanceId: string, ev: AgentEvent) => void): Promise<void> {
     this.eventListener = onEvent
@@ -60,19 +71,24 @@ export class RpcClient {
 
   private publish(instanceId: string, req: RpcRequest): Promise<void> {
     return new Promise((resolve, reject) =>
-      this.broker.publish(
-        { cmd: 'publish', topic: agentRpcTopic(instanceId), payload: encode(req), qos: 1, retain: false, dup: false } as never,
-        (err?: Error) => (err ? reject(err) : resolve()),
-      ))
+      this.broker.publish({ cmd: 'publish', topic: agentRpcTopic(instanceId), payload: encode(req), qos: 1, retain: false, dup: false } as never, (err?: Error) => (err ? reject(err) : resolve())),
+    )
   }
 
   /** A call: resolves with the guest's result, rejects with GuestError or GuestTimeout. */
   call<T = unknown>(instanceId: string, method: RpcMethod, args: Record<string, unknown> = {}, timeoutMs = RPC_TIMEOUT.low): Promise<T> {
     const req: RpcRequest = { id: randomUUID(), method, args, sent: Date.now(), reply: true, timeoutMs }
     return new Promise<T>((resolve, reject) => {
-      const timer = setTimeout(() => { this.pending.delete(req.id); reject(new GuestTimeout()) }, timeoutMs)
+      const timer = setTimeout(() => {
+        this.pending.delete(req.id)
+        reject(new GuestTimeout())
+      }, timeoutMs)
       this.pending.set(req.id, { instanceId, resolve: resolve as (v: unknown) => void, reject, timer })
-      this.publish(instanceId, req).catch((e: Error) => { clearTimeout(timer); this.pending.delete(req.id); reject(e) })
+      this.publish(instanceId, req).catch((e: Error) => {
+        clearTimeout(timer)
+        this.pending.delete(req.id)
+        reject(e)
+      })
     })
   }
 
@@ -82,7 +98,10 @@ export class RpcClient {
   }
 
   close(): void {
-    for (const [, p] of this.pending) { clearTimeout(p.timer); p.reject(new GuestTimeout()) }
+    for (const [, p] of this.pending) {
+      clearTimeout(p.timer)
+      p.reject(new GuestTimeout())
+    }
     this.pending.clear()
   }
 }

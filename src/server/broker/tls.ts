@@ -57,9 +57,31 @@ export function ensureBrokerTls(dir: string, hosts: string[]): BrokerTls {
   const caKey = join(dir, 'ca.key')
   const caCrt = join(dir, 'ca.crt')
   if (!existsSync(caKey) || !existsSync(caCrt)) {
-    openssl(['req', '-x509', '-new', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes',
-      '-keyout', 'ca.key.tmp', '-out', 'ca.crt.tmp', '-days', String(CA_DAYS), '-subj', '/CN=trove lab broker CA',
-      '-addext', 'basicConstraints=critical,CA:TRUE,pathlen:0', '-addext', 'keyUsage=critical,keyCertSign,cRLSign'], dir)
+    openssl(
+      [
+        'req',
+        '-x509',
+        '-new',
+        '-newkey',
+        'ec',
+        '-pkeyopt',
+        'ec_paramgen_curve:prime256v1',
+        '-nodes',
+        '-keyout',
+        'ca.key.tmp',
+        '-out',
+        'ca.crt.tmp',
+        '-days',
+        String(CA_DAYS),
+        '-subj',
+        '/CN=trove lab broker CA',
+        '-addext',
+        'basicConstraints=critical,CA:TRUE,pathlen:0',
+        '-addext',
+        'keyUsage=critical,keyCertSign,cRLSign',
+      ],
+      dir,
+    )
     chmodSync(join(dir, 'ca.key.tmp'), 0o600)
     chmodSync(join(dir, 'ca.crt.tmp'), 0o644)
     renameSync(join(dir, 'ca.key.tmp'), caKey)
@@ -72,11 +94,29 @@ export function ensureBrokerTls(dir: string, hosts: string[]): BrokerTls {
   const crt = join(dir, 'server.crt')
   if (!existsSync(key) || !existsSync(crt) || !serverCertFits(readFileSync(crt, 'utf8'), ca, hosts)) {
     writeFileSync(join(dir, 'server.ext'), `basicConstraints=critical,CA:FALSE\nkeyUsage=critical,digitalSignature\nextendedKeyUsage=serverAuth\nsubjectAltName=${subjectAltNames(hosts)}\n`)
-    openssl(['req', '-new', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes',
-      '-keyout', 'server.key.tmp', '-out', 'server.csr', '-subj', '/CN=trove lab broker'], dir)
+    openssl(['req', '-new', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', 'server.key.tmp', '-out', 'server.csr', '-subj', '/CN=trove lab broker'], dir)
     chmodSync(join(dir, 'server.key.tmp'), 0o600)
-    openssl(['x509', '-req', '-in', 'server.csr', '-CA', 'ca.crt', '-CAkey', 'ca.key', '-set_serial', `0x${randomBytes(16).toString('hex')}`,
-      '-days', String(SERVER_DAYS), '-extfile', 'server.ext', '-out', 'server.crt.tmp'], dir)
+    openssl(
+      [
+        'x509',
+        '-req',
+        '-in',
+        'server.csr',
+        '-CA',
+        'ca.crt',
+        '-CAkey',
+        'ca.key',
+        '-set_serial',
+        `0x${randomBytes(16).toString('hex')}`,
+        '-days',
+        String(SERVER_DAYS),
+        '-extfile',
+        'server.ext',
+        '-out',
+        'server.crt.tmp',
+      ],
+      dir,
+    )
     renameSync(join(dir, 'server.key.tmp'), key)
     renameSync(join(dir, 'server.crt.tmp'), crt)
     rmSync(join(dir, 'server.csr'), { force: true })

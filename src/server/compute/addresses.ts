@@ -44,10 +44,18 @@ export function claim(address: string, ownerDir: string): boolean {
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e
       let owner = ''
-      try { owner = readFileSync(file, 'utf8') } catch { continue }
+      try {
+        owner = readFileSync(file, 'utf8')
+      } catch {
+        continue
+      }
       if (owner === ownerDir) return true
       if (owner && existsSync(owner)) return false
-      try { unlinkSync(file) } catch { /* raced with another taker */ }
+      try {
+        unlinkSync(file)
+      } catch {
+        /* raced with another taker */
+      }
     }
   }
   return false
@@ -56,7 +64,9 @@ export function claim(address: string, ownerDir: string): boolean {
 export function release(address: string, ownerDir: string): void {
   try {
     if (readFileSync(claimFile(address), 'utf8') === ownerDir) unlinkSync(claimFile(address))
-  } catch { /* already gone */ }
+  } catch {
+    /* already gone */
+  }
 }
 
 /**

@@ -16,7 +16,11 @@ export function backupStoreDir(dataDir: string): string {
 export function ensureBackupStore(dataDir: string): string {
   const dir = backupStoreDir(dataDir)
   mkdirSync(dir, { recursive: true, mode: 0o700 })
-  try { chmodSync(dir, 0o700) } catch { /* not ours to change */ }
+  try {
+    chmodSync(dir, 0o700)
+  } catch {
+    /* not ours to change */
+  }
   return dir
 }
 
@@ -34,7 +38,11 @@ export function isStoreLocation(dataDir: string, id: string, location: string): 
 export function removeBackupFiles(dataDir: string, id: string): number {
   const dir = backupStoreDir(dataDir)
   let names: string[]
-  try { names = readdirSync(dir) } catch { return 0 }
+  try {
+    names = readdirSync(dir)
+  } catch {
+    return 0
+  }
   const mine = names.filter((n) => n.startsWith(`${id}.`))
   for (const n of mine) rmSync(join(dir, n), { recursive: true, force: true })
   return mine.length

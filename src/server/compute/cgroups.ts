@@ -25,12 +25,19 @@ export interface Hierarchy {
 }
 
 function readOr(path: string): string {
-  try { return readFileSync(path, 'utf8') } catch { return '' }
+  try {
+    return readFileSync(path, 'utf8')
+  } catch {
+    return ''
+  }
 }
 
 /** This process's hierarchy, from /proc/self/cgroup and /proc/self/mounts. */
 export function hostHierarchy(): Hierarchy {
-  const mounts = readOr('/proc/self/mounts').split('\n').map((l) => l.split(' ')).filter((f) => f[2] === 'cgroup' || f[2] === 'cgroup2')
+  const mounts = readOr('/proc/self/mounts')
+    .split('\n')
+    .map((l) => l.split(' '))
+    .filter((f) => f[2] === 'cgroup' || f[2] === 'cgroup2')
   const h: Hierarchy = { v1: {} }
   for (const line of readOr('/proc/self/cgroup').split('\n')) {
     const [num, ctrls, path] = line.split(':')
@@ -117,7 +124,11 @@ export function createInstanceGroups(instanceId: string, ramMb: number, vcpus: n
       made.push(g.dir)
     } catch (e) {
       log(`cgroup: cannot set up ${g.limits.join(', ')} limits in ${g.dir} (${(e as Error).message}); not enforced`)
-      try { rmdirSync(g.dir) } catch { /* nothing to undo */ }
+      try {
+        rmdirSync(g.dir)
+      } catch {
+        /* nothing to undo */
+      }
     }
   }
   return made
@@ -133,7 +144,11 @@ export function setInstanceLimits(instanceId: string, ramMb: number, vcpus: numb
     if (!existsSync(g.dir)) continue
     for (const l of g.limits) {
       for (const [f, v] of Object.entries(limitFiles(l, g.version, ramMb, vcpus))) {
-        try { writeFileSync(join(g.dir, f), v) } catch (e) { problems.push(`${join(g.dir, f)}: ${(e as Error).message}`) }
+        try {
+          writeFileSync(join(g.dir, f), v)
+        } catch (e) {
+          problems.push(`${join(g.dir, f)}: ${(e as Error).message}`)
+        }
       }
     }
   }
@@ -144,7 +159,11 @@ export function setInstanceLimits(instanceId: string, ramMb: number, vcpus: numb
 export function groupPids(dirs: string[]): number[] {
   const pids: number[] = []
   for (const d of dirs) {
-    try { for (const l of readFileSync(join(d, 'cgroup.procs'), 'utf8').split('\n')) if (l.trim()) pids.push(Number(l)) } catch { /* gone */ }
+    try {
+      for (const l of readFileSync(join(d, 'cgroup.procs'), 'utf8').split('\n')) if (l.trim()) pids.push(Number(l))
+    } catch {
+      /* gone */
+    }
   }
   return pids
 }
@@ -158,7 +177,12 @@ export async function removeInstanceGroups(dirs: string[], patienceMs = 5000): P
   let left = dirs.filter((d) => existsSync(d))
   while (left.length) {
     left = left.filter((d) => {
-      try { rmdirSync(d); return false } catch (e) { return (e as NodeJS.ErrnoException).code !== 'ENOENT' }
+      try {
+        rmdirSync(d)
+        return false
+      } catch (e) {
+        return (e as NodeJS.ErrnoException).code !== 'ENOENT'
+      }
     })
     if (!left.length || Date.now() > until) break
     await new Promise((r) => setTimeout(r, 100))

@@ -26,7 +26,6 @@ export const INSTALL_HINT: Record<string, string> = {
   mysql: 'install a MySQL server package (mysql-server) from a MySQL APT repository',
 }
 
-
 async function versionOf(bin: string, args: string[], re: RegExp): Promise<string | undefined> {
   try {
     const { stdout } = await run(bin, args, { timeout: 10_000 })
@@ -47,31 +46,42 @@ export async function detectEngines(): Promise<DetectedEngine[]> {
   const found: Array<Promise<DetectedEngine | undefined>> = []
   const mariadbd = which('mariadbd')
   if (mariadbd) {
-    found.push(versionOf(mariadbd, ['--version'], /Ver\s+(\d+\.\d+\.\d+)-MariaDB/).then((v) =>
-      v ? { datastore: 'mariadb', manager: 'mariadb' as const, name: v.split('.').slice(0, 2).join('.'), version: v, packages: 'mariadb-server,mariadb-backup' } : undefined))
+    found.push(
+      versionOf(mariadbd, ['--version'], /Ver\s+(\d+\.\d+\.\d+)-MariaDB/).then((v) =>
+        v ? { datastore: 'mariadb', manager: 'mariadb' as const, name: v.split('.').slice(0, 2).join('.'), version: v, packages: 'mariadb-server,mariadb-backup' } : undefined,
+      ),
+    )
   }
   // `mysql` only for a real MySQL server: on Debian mysqld is usually MariaDB's symlink.
   const mysqld = which('mysqld')
   if (mysqld) {
-    found.push(versionOf(mysqld, ['--version'], /Ver\s+(\d+\.\d+\.\d+)(?![-\w.]*MariaDB)/).then(async (v) => {
-      if (!v) return undefined
-      const text = await versionOf(mysqld, ['--version'], /(.*)/)
-      return text && !/mariadb/i.test(text) ? { datastore: 'mysql', manager: 'mysql' as const, name: v.split('.').slice(0, 2).join('.'), version: v, packages: 'mysql-server' } : undefined
-    }))
+    found.push(
+      versionOf(mysqld, ['--version'], /Ver\s+(\d+\.\d+\.\d+)(?![-\w.]*MariaDB)/).then(async (v) => {
+        if (!v) return undefined
+        const text = await versionOf(mysqld, ['--version'], /(.*)/)
+        return text && !/mariadb/i.test(text) ? { datastore: 'mysql', manager: 'mysql' as const, name: v.split('.').slice(0, 2).join('.'), version: v, packages: 'mysql-server' } : undefined
+      }),
+    )
   }
   const pgRoot = '/usr/lib/postgresql'
   if (existsSync(pgRoot)) {
     const majors = readdirSync(pgRoot).filter((d) => /^\d+$/.test(d) && existsSync(join(pgRoot, d, 'bin', 'postgres')) && existsSync(join(pgRoot, d, 'bin', 'initdb')))
     for (const major of majors) {
       const binDir = join(pgRoot, major, 'bin')
-      found.push(versionOf(join(binDir, 'postgres'), ['--version'], /PostgreSQL\)\s+(\d+(?:\.\d+)?)/).then((v) =>
-        v ? { datastore: 'postgresql', manager: 'postgresql' as const, name: major, version: v, binDir, packages: `postgresql-${major}` } : undefined))
+      found.push(
+        versionOf(join(binDir, 'postgres'), ['--version'], /PostgreSQL\)\s+(\d+(?:\.\d+)?)/).then((v) =>
+          v ? { datastore: 'postgresql', manager: 'postgresql' as const, name: major, version: v, binDir, packages: `postgresql-${major}` } : undefined,
+        ),
+      )
     }
   }
   const redis = which('redis-server')
   if (redis) {
-    found.push(versionOf(redis, ['--version'], /v=(\d+\.\d+\.\d+)/).then((v) =>
-      v ? { datastore: 'redis', manager: 'redis' as const, name: v.split('.').slice(0, 2).join('.'), version: v, packages: 'redis-server' } : undefined))
+    found.push(
+      versionOf(redis, ['--version'], /v=(\d+\.\d+\.\d+)/).then((v) =>
+        v ? { datastore: 'redis', manager: 'redis' as const, name: v.split('.').slice(0, 2).join('.'), version: v, packages: 'redis-server' } : undefined,
+      ),
+    )
   }
   return (await Promise.all(found)).filter((e): e is DetectedEngine => e !== undefined)
 }

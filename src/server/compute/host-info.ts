@@ -28,8 +28,13 @@ export async function processDiagnostics(pid: number): Promise<ProcessDiagnostic
     return m ? Number(m[1]) : 0
   }
   return {
-    threads: field('Threads'), fdSize: field('FDSize'), openFds: fds.length,
-    vmSize: field('VmSize'), vmPeak: field('VmPeak'), vmRss: field('VmRSS'), vmHwm: field('VmHWM'),
+    threads: field('Threads'),
+    fdSize: field('FDSize'),
+    openFds: fds.length,
+    vmSize: field('VmSize'),
+    vmPeak: field('VmPeak'),
+    vmRss: field('VmRSS'),
+    vmHwm: field('VmHWM'),
   }
 }
 

@@ -26,10 +26,15 @@ export function processesUnder(dir: string): number[] {
     if (pid === process.pid) continue
     try {
       const cmd = readFileSync(`/proc/${pid}/cmdline`, 'utf8')
-      if (cmd.includes(prefix)) { found.push(pid); continue }
+      if (cmd.includes(prefix)) {
+        found.push(pid)
+        continue
+      }
       const cwd = readlinkSync(`/proc/${pid}/cwd`)
       if (cwd === dir || cwd.startsWith(prefix)) found.push(pid)
-    } catch { /* exited or not ours to read */ }
+    } catch {
+      /* exited or not ours to read */
+    }
   }
   return found
 }
@@ -38,10 +43,24 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
 
 /** SIGTERM, wait up to `graceMs`, then SIGKILL whatever is left. */
 export async function terminate(pids: number[], graceMs = 10_000): Promise<void> {
-  for (const p of pids) { try { process.kill(p, 'SIGTERM') } catch { /* gone */ } }
+  for (const p of pids) {
+    try {
+      process.kill(p, 'SIGTERM')
+    } catch {
+      /* gone */
+    }
+  }
   const until = Date.now() + graceMs
   while (Date.now() < until && pids.some(isAlive)) await sleep(50)
-  for (const p of pids) { if (isAlive(p)) { try { process.kill(p, 'SIGKILL') } catch { /* gone */ } } }
+  for (const p of pids) {
+    if (isAlive(p)) {
+      try {
+        process.kill(p, 'SIGKILL')
+      } catch {
+        /* gone */
+      }
+    }
+  }
   const hard = Date.now() + 5000
   while (Date.now() < hard && pids.some(isAlive)) await sleep(50)
 }

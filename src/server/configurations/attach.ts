@@ -34,7 +34,11 @@ function typed(text: string, dataType: string | undefined): DefaultValue {
 /** A group's values with their parameters: what to send, and whether any needs a restart. */
 export function groupOverrides(lab: Lab, groupId: string, versionId: string): { overrides: Overrides; restartRequired: boolean } {
   const rows = configurationStore(lab.db).groups.values(groupId)
-  return overridesOf(lab, versionId, rows.map((v) => [v.configuration_key, v.configuration_value]))
+  return overridesOf(
+    lab,
+    versionId,
+    rows.map((v) => [v.configuration_key, v.configuration_value]),
+  )
 }
 
 /** Stored values (name, text) typed per the version's parameters, and whether any needs a restart. */
@@ -120,7 +124,11 @@ export function checkAttach(lab: Lab, inst: InstanceJoined, groupId: string, cal
 export function checkGroupForEngine(lab: Lab, g: ConfigurationJoined): void {
   const { groups, parameters } = configurationStore(lab.db)
   const types = new Map(parameters.list(g.datastore_version_id).map((r) => [r.name, r.data_type]))
-  checkEngineValues(g.dsv_manager, groups.values(g.id).map((v) => [v.configuration_key, v.configuration_value]), types)
+  checkEngineValues(
+    g.dsv_manager,
+    groups.values(g.id).map((v) => [v.configuration_key, v.configuration_value]),
+    types,
+  )
 }
 
 /** A detach is checked like an attach; detaching when nothing is attached is a no-op (false). */
@@ -200,7 +208,10 @@ export async function updateGroupEverywhere(lab: Lab, g: ConfigurationJoined, va
   const { groups } = configurationStore(lab.db)
   const before = groupOverrides(lab, g.id, g.datastore_version_id)
   const after = overridesOf(lab, g.datastore_version_id, values)
-  const targets = groups.instancesUsing(g.id, '', 1_000_000).map((r) => lab.instances.get(r.id)).filter((i): i is InstanceJoined => i !== undefined)
+  const targets = groups
+    .instancesUsing(g.id, '', 1_000_000)
+    .map((r) => lab.instances.get(r.id))
+    .filter((i): i is InstanceJoined => i !== undefined)
   const changed: Array<{ inst: InstanceJoined; applied: boolean }> = []
   const live = (inst: InstanceJoined, from: Overrides, to: Overrides, restart: boolean): Overrides | undefined => {
     // What apply_overrides gets to move an instance from one set of values to another.

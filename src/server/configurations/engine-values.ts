@@ -64,7 +64,6 @@ export function checkEngineValues(manager: string, values: Array<[string, string
     if (min !== undefined && types.get(name) === 'integer' && /^-?\d+$/.test(text) && BigInt(text) < BigInt(min))
       throw unprocessable(`The value for the configuration parameter ${name} is less than the minimum allowed: ${min}`)
     const choices = own(CHOICES, key)
-    if (choices && !choices.includes(text.toLowerCase()))
-      throw unprocessable(`The value provided for the configuration parameter ${name} is not valid: it must be one of ${choices.join(', ')}.`)
+    if (choices && !choices.includes(text.toLowerCase())) throw unprocessable(`The value provided for the configuration parameter ${name} is not valid: it must be one of ${choices.join(', ')}.`)
   }
 }

@@ -2,7 +2,12 @@ import { badRequest, unprocessable } from '../api/faults.js'
 import { exactInteger, pythonFloat } from '../api/json-literal.js'
 
 /** What validation needs of a parameter (a datastore_configuration_parameters row). */
-export interface ParameterRule { name: string; data_type: string; min_size: string | null; max_size: string | null }
+export interface ParameterRule {
+  name: string
+  data_type: string
+  min_size: string | null
+  max_size: string | null
+}
 
 /** upstream's configuration_value column is String(128). */
 export const MAX_VALUE_LENGTH = 128
@@ -16,11 +21,16 @@ function isType(v: unknown, type: string): boolean {
     // an integer (as upstream) and as a float (upstream refuses a float given as `1`).
     // Upstream's Python also takes true/false as integers (bool is an int there); a
     // boolean is not a number, so it is refused here.
-    case 'integer': return typeof v === 'number' && Number.isInteger(v)
-    case 'float': return typeof v === 'number' && Number.isFinite(v)
-    case 'string': return typeof v === 'string'
-    case 'boolean': return typeof v === 'boolean'
-    default: throw badRequest('Invalid or unsupported type defined in the configuration-parameters configuration file.')
+    case 'integer':
+      return typeof v === 'number' && Number.isInteger(v)
+    case 'float':
+      return typeof v === 'number' && Number.isFinite(v)
+    case 'string':
+      return typeof v === 'string'
+    case 'boolean':
+      return typeof v === 'boolean'
+    default:
+      throw badRequest('Invalid or unsupported type defined in the configuration-parameters configuration file.')
   }
 }
 
@@ -104,7 +114,23 @@ export function readValue(text: string, rule: ParameterRule | undefined): unknow
  * max_connections; upstream 18 shows it (transcript 29), so it is not listed.
  * Redis's requirepass is added: oslo's list misses it, and it is the Redis password.
  */
-const SECRET_KEYS = ['adminPass', 'admin_pass', 'password', 'admin_password', 'auth_token', 'new_pass', 'auth_password', 'secret_uuid', 'secret', 'sys_pswd', 'token', 'configdrive', 'CHAPPASSWORD', 'encrypted_key', 'requirepass'].map((k) => k.toLowerCase())
+const SECRET_KEYS = [
+  'adminPass',
+  'admin_pass',
+  'password',
+  'admin_password',
+  'auth_token',
+  'new_pass',
+  'auth_password',
+  'secret_uuid',
+  'secret',
+  'sys_pswd',
+  'token',
+  'configdrive',
+  'CHAPPASSWORD',
+  'encrypted_key',
+  'requirepass',
+].map((k) => k.toLowerCase())
 
 /** Values for a view: secrets masked, order kept. */
 export function maskValues(values: Array<[string, unknown]>): Record<string, unknown> {

@@ -3,8 +3,13 @@ import { isoNow } from './index.js'
 
 /** Backup states (internals.md 3.4). */
 export const BackupState = {
-  NEW: 'NEW', BUILDING: 'BUILDING', SAVING: 'SAVING', COMPLETED: 'COMPLETED', FAILED: 'FAILED',
-  RESTORED: 'RESTORED', DELETE_FAILED: 'DELETE_FAILED',
+  NEW: 'NEW',
+  BUILDING: 'BUILDING',
+  SAVING: 'SAVING',
+  COMPLETED: 'COMPLETED',
+  FAILED: 'FAILED',
+  RESTORED: 'RESTORED',
+  DELETE_FAILED: 'DELETE_FAILED',
 } as const
 export type BackupStateName = keyof typeof BackupState
 
@@ -14,22 +19,44 @@ export const RUNNING_STATES: readonly string[] = ['NEW', 'BUILDING', 'SAVING']
 export const RESTORABLE_STATES: readonly string[] = ['COMPLETED', 'RESTORED']
 
 export interface BackupRow {
-  id: string; name: string; description: string | null; location: string | null; backup_type: string | null
-  size: number | null; tenant_id: string; state: string; instance_id: string | null; checksum: string | null
-  backup_timestamp: string | null; deleted: number; created: string; updated: string; deleted_at: string | null
-  parent_id: string | null; datastore_version_id: string | null; storage_driver: string | null; last_sent: number
+  id: string
+  name: string
+  description: string | null
+  location: string | null
+  backup_type: string | null
+  size: number | null
+  tenant_id: string
+  state: string
+  instance_id: string | null
+  checksum: string | null
+  backup_timestamp: string | null
+  deleted: number
+  created: string
+  updated: string
+  deleted_at: string | null
+  parent_id: string | null
+  datastore_version_id: string | null
+  storage_driver: string | null
+  last_sent: number
 }
 
 /** A backup with its datastore's and version's names (the view's `datastore`). */
 export interface BackupJoined extends BackupRow {
-  ds_name: string | null; dsv_name: string | null; dsv_manager: string | null; datastore_id: string | null
+  ds_name: string | null
+  dsv_name: string | null
+  dsv_manager: string | null
+  datastore_id: string | null
 }
 
 const JOINED = `SELECT b.*, d.name AS ds_name, v.name AS dsv_name, v.manager AS dsv_manager, v.datastore_id AS datastore_id
 FROM backups b LEFT JOIN datastore_versions v ON v.id = b.datastore_version_id LEFT JOIN datastores d ON d.id = v.datastore_id`
 
 /** Filters of a backup list; undefined = no filter. */
-export interface BackupFilter { tenantId?: string; instanceId?: string; datastoreId?: string }
+export interface BackupFilter {
+  tenantId?: string
+  instanceId?: string
+  datastoreId?: string
+}
 
 /** Prepared statements for the backups table. */
 export class Backups {
@@ -41,7 +68,8 @@ export class Backups {
 
   /** One page, newest update first, offset pagination (upstream's _paginate). */
   list(f: BackupFilter, offset: number, limit: number): BackupJoined[] {
-    return this.db.prepare(`${JOINED} WHERE b.deleted = 0 AND (@tenant IS NULL OR b.tenant_id = @tenant)
+    return this.db
+      .prepare(`${JOINED} WHERE b.deleted = 0 AND (@tenant IS NULL OR b.tenant_id = @tenant)
       AND (@instance IS NULL OR b.instance_id = @instance) AND (@ds IS NULL OR v.datastore_id = @ds)
       ORDER BY b.updated DESC, b.created DESC, b.id LIMIT @limit OFFSET @offset`)
       .all({ tenant: f.tenantId ?? null, instance: f.instanceId ?? null, ds: f.datastoreId ?? null, limit, offset }) as BackupJoined[]
@@ -49,8 +77,10 @@ export class Backups {
 
   insert(row: Pick<BackupRow, 'id' | 'name' | 'description' | 'tenant_id' | 'instance_id' | 'parent_id' | 'datastore_version_id' | 'backup_type' | 'storage_driver'>): void {
     const now = isoNow()
-    this.db.prepare(`INSERT INTO backups (id, name, description, tenant_id, state, instance_id, parent_id, datastore_version_id, backup_type, storage_driver, created, updated)
-      VALUES (@id, @name, @description, @tenant_id, 'NEW', @instance_id, @parent_id, @datastore_version_id, @backup_type, @storage_driver, @now, @now)`).run({ ...row, now })
+    this.db
+      .prepare(`INSERT INTO backups (id, name, description, tenant_id, state, instance_id, parent_id, datastore_version_id, backup_type, storage_driver, created, updated)
+      VALUES (@id, @name, @description, @tenant_id, 'NEW', @instance_id, @parent_id, @datastore_version_id, @backup_type, @storage_driver, @now, @now)`)
+      .run({ ...row, now })
   }
 
   /** The first running backup of an instance (upstream's Backup.running). */

@@ -4,27 +4,53 @@ import { isoNow } from './index.js'
 import { InstanceTask } from '../tasks/instance-tasks.js'
 
 export interface ConfigurationRow {
-  id: string; name: string; description: string | null; tenant_id: string; datastore_version_id: string
-  created: string; updated: string; deleted: number; deleted_at: string | null
+  id: string
+  name: string
+  description: string | null
+  tenant_id: string
+  datastore_version_id: string
+  created: string
+  updated: string
+  deleted: number
+  deleted_at: string | null
 }
 
 /** A group with what its views need: datastore name, version name and number, manager. */
 export interface ConfigurationJoined extends ConfigurationRow {
-  ds_name: string; dsv_name: string; dsv_version: string; dsv_manager: string
+  ds_name: string
+  dsv_name: string
+  dsv_version: string
+  dsv_manager: string
 }
 
 /** One stored value: the text of what was given (see m003). */
-export interface ConfigurationValueRow { configuration_key: string; configuration_value: string }
+export interface ConfigurationValueRow {
+  configuration_key: string
+  configuration_value: string
+}
 
 /** A parameter a datastore version accepts (upstream's datastore_configuration_parameters). */
 export interface ParameterRow {
-  id: string; name: string; datastore_version_id: string; restart_required: number
-  max_size: string | null; min_size: string | null; data_type: string
-  deleted: number; deleted_at: string | null; origin: 'rules' | 'admin'
+  id: string
+  name: string
+  datastore_version_id: string
+  restart_required: number
+  max_size: string | null
+  min_size: string | null
+  data_type: string
+  deleted: number
+  deleted_at: string | null
+  origin: 'rules' | 'admin'
 }
 
 /** What an admin (or the shipped rules) says about a parameter. */
-export interface ParameterSpec { name: string; restart_required: boolean; data_type: string; max_size: string | null; min_size: string | null }
+export interface ParameterSpec {
+  name: string
+  restart_required: boolean
+  data_type: string
+  max_size: string | null
+  min_size: string | null
+}
 
 const JOINED = `
 SELECT c.*, d.name AS ds_name, v.name AS dsv_name, v.version AS dsv_version, v.manager AS dsv_manager
@@ -133,7 +159,7 @@ export class DatastoreParameters {
         VALUES (?, ?, ?, ?, ?, ?, ?, ?)`),
       update: db.prepare(`UPDATE datastore_configuration_parameters SET restart_required = ?, max_size = ?, min_size = ?, data_type = ?,
         deleted = 0, deleted_at = NULL, origin = ? WHERE id = ?`),
-      markDeleted: db.prepare("UPDATE datastore_configuration_parameters SET deleted = 1, deleted_at = ?, origin = ? WHERE id = ?"),
+      markDeleted: db.prepare('UPDATE datastore_configuration_parameters SET deleted = 1, deleted_at = ?, origin = ? WHERE id = ?'),
       ofOrigin: db.prepare('SELECT * FROM datastore_configuration_parameters WHERE datastore_version_id = ? AND origin = ?'),
     }
   }

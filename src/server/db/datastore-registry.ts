@@ -12,7 +12,10 @@ import type { DB } from './index.js'
  *    can run them. Only these are reactivated when their engine comes back; a
  *    version an admin deactivated stays inactive.
  */
-interface RegistryState { versions: Record<string, string>; parked: string[] }
+interface RegistryState {
+  versions: Record<string, string>
+  parked: string[]
+}
 
 const STATE_KEY = 'datastore_registry'
 
@@ -31,7 +34,14 @@ function saveState(db: DB, s: RegistryState): void {
   db.prepare('INSERT INTO settings (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value').run(STATE_KEY, JSON.stringify(s))
 }
 
-interface VersionRow { id: string; datastore_id: string; manager: string; version: string; active: number; bin_dir: string | null }
+interface VersionRow {
+  id: string
+  datastore_id: string
+  manager: string
+  version: string
+  active: number
+  bin_dir: string | null
+}
 
 /**
  * Offers what is installed without undoing what an admin changed (api.md 7.6):
@@ -75,8 +85,15 @@ export function registerEngines(db: DB, engines: DetectedEngine[]): void {
         if (legacy) parked.delete(v.id)
       } else {
         v = { id: randomUUID() }
-        db.prepare('INSERT INTO datastore_versions (id, datastore_id, name, manager, version, packages, active, bin_dir) VALUES (?, ?, ?, ?, ?, ?, 1, ?)')
-          .run(v.id, ds.id, e.name, e.manager, e.version, e.packages, e.binDir ?? null)
+        db.prepare('INSERT INTO datastore_versions (id, datastore_id, name, manager, version, packages, active, bin_dir) VALUES (?, ?, ?, ?, ?, ?, 1, ?)').run(
+          v.id,
+          ds.id,
+          e.name,
+          e.manager,
+          e.version,
+          e.packages,
+          e.binDir ?? null,
+        )
         fresh.add(ds.id)
       }
       state.versions[key] = v.id

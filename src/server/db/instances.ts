@@ -6,20 +6,42 @@ import { ServiceStatus, type ServiceStatusName } from '../../protocol/index.js'
 import { InstanceChanges } from '../instance-changes.js'
 
 export interface InstanceRow {
-  id: string; name: string; tenant_id: string; created: string; updated: string
-  flavor_id: string; volume_size: number | null; volume_type: string | null
-  datastore_version_id: string | null; task_id: number; task_description: string; task_start_time: string | null
-  server_status: string; address: string | null; port: number | null; region_id: string; access: string | null
-  deleted: number; deleted_at: string | null
+  id: string
+  name: string
+  tenant_id: string
+  created: string
+  updated: string
+  flavor_id: string
+  volume_size: number | null
+  volume_type: string | null
+  datastore_version_id: string | null
+  task_id: number
+  task_description: string
+  task_start_time: string | null
+  server_status: string
+  address: string | null
+  port: number | null
+  region_id: string
+  access: string | null
+  deleted: number
+  deleted_at: string | null
   /** The replica source of a replica (m010); absent in rows of callers that do not set it. */
   slave_of_id?: string | null
 }
 
 /** An instance with what its views need in one row: version, datastore, guest status, fault. */
 export interface InstanceJoined extends InstanceRow {
-  ds_name: string | null; dsv_name: string | null; dsv_version: string | null; dsv_manager: string | null; dsv_bin_dir: string | null
-  status_id: number | null; status_description: string | null; status_updated: string | null
-  fault_message: string | null; fault_created: string | null; fault_details: string | null
+  ds_name: string | null
+  dsv_name: string | null
+  dsv_version: string | null
+  dsv_manager: string | null
+  dsv_bin_dir: string | null
+  status_id: number | null
+  status_description: string | null
+  status_updated: string | null
+  fault_message: string | null
+  fault_created: string | null
+  fault_details: string | null
   /** 1 while a backup of the instance is NEW/BUILDING/SAVING (API status BACKUP). */
   backup_running?: number | null
   /** The live replicas' ids, comma-separated, oldest first (NULL: none). */

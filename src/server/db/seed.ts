@@ -13,7 +13,9 @@ export const LAB_FLAVORS = [
 
 export function seedFlavors(db: DB): void {
   const ins = db.prepare('INSERT OR IGNORE INTO flavors (id, name, ram, vcpus, disk, ephemeral) VALUES (?, ?, ?, ?, ?, 0)')
-  db.transaction(() => { for (const f of LAB_FLAVORS) ins.run(f.id, f.name, f.ram, f.vcpus, f.disk) })()
+  db.transaction(() => {
+    for (const f of LAB_FLAVORS) ins.run(f.id, f.name, f.ram, f.vcpus, f.disk)
+  })()
 }
 
 /**

@@ -2,9 +2,29 @@ import { isoNow } from '../db/index.js'
 import { hashPassword, hexId } from './secrets.js'
 import { DEFAULT_DOMAIN, type IdentityStore, type Role } from './store.js'
 
-export interface ProjectRecord { id: string; name: string; domain_id: string; description: string; enabled: number }
-export interface UserRecord { id: string; name: string; domain_id: string; default_project_id: string | null; enabled: number; description: string | null }
-export interface Assignment { user_id: string; user_name: string; project_id: string; project_name: string; role_id: string; role_name: string }
+export interface ProjectRecord {
+  id: string
+  name: string
+  domain_id: string
+  description: string
+  enabled: number
+}
+export interface UserRecord {
+  id: string
+  name: string
+  domain_id: string
+  default_project_id: string | null
+  enabled: number
+  description: string | null
+}
+export interface Assignment {
+  user_id: string
+  user_name: string
+  project_id: string
+  project_name: string
+  role_id: string
+  role_name: string
+}
 
 /** A write refused because the name is taken in the domain (Keystone's 409). */
 export class DuplicateName extends Error {}
@@ -52,7 +72,9 @@ export class IdentityAdmin {
   }
 
   listUsers(name?: string): UserRecord[] {
-    return this.db.prepare('SELECT id, name, domain_id, default_project_id, enabled, NULL AS description FROM users WHERE (? IS NULL OR name = ?) ORDER BY name').all(name ?? null, name ?? null) as UserRecord[]
+    return this.db
+      .prepare('SELECT id, name, domain_id, default_project_id, enabled, NULL AS description FROM users WHERE (? IS NULL OR name = ?) ORDER BY name')
+      .all(name ?? null, name ?? null) as UserRecord[]
   }
 
   getUser(id: string): UserRecord | undefined {
@@ -63,7 +85,8 @@ export class IdentityAdmin {
   createUser(u: { name: string; password?: string; defaultProjectId: string | null; enabled: boolean }): UserRecord {
     if (this.db.prepare('SELECT 1 FROM users WHERE name = ? AND domain_id = ?').get(u.name, DEFAULT_DOMAIN.id)) throw new DuplicateName(u.name)
     const rec: UserRecord = { id: hexId(), name: u.name, domain_id: DEFAULT_DOMAIN.id, default_project_id: u.defaultProjectId, enabled: u.enabled ? 1 : 0, description: null }
-    this.db.prepare('INSERT INTO users (id, name, domain_id, password_hash, default_project_id, enabled, created) VALUES (?, ?, ?, ?, ?, ?, ?)')
+    this.db
+      .prepare('INSERT INTO users (id, name, domain_id, password_hash, default_project_id, enabled, created) VALUES (?, ?, ?, ?, ?, ?, ?)')
       .run(rec.id, rec.name, rec.domain_id, u.password === undefined ? '!' : hashPassword(u.password), rec.default_project_id, rec.enabled, isoNow())
     return rec
   }
@@ -114,9 +137,11 @@ export class IdentityAdmin {
   }
 
   assignments(f: { userId?: string; projectId?: string; roleId?: string }): Assignment[] {
-    return this.db.prepare(`SELECT a.user_id, u.name AS user_name, a.project_id, p.name AS project_name, a.role_id, r.name AS role_name
+    return this.db
+      .prepare(`SELECT a.user_id, u.name AS user_name, a.project_id, p.name AS project_name, a.role_id, r.name AS role_name
       FROM role_assignments a JOIN users u ON u.id = a.user_id JOIN projects p ON p.id = a.project_id JOIN roles r ON r.id = a.role_id
       WHERE (@user IS NULL OR a.user_id = @user) AND (@project IS NULL OR a.project_id = @project) AND (@role IS NULL OR a.role_id = @role)
-      ORDER BY p.name, u.name, r.name`).all({ user: f.userId ?? null, project: f.projectId ?? null, role: f.roleId ?? null }) as Assignment[]
+      ORDER BY p.name, u.name, r.name`)
+      .all({ user: f.userId ?? null, project: f.projectId ?? null, role: f.roleId ?? null }) as Assignment[]
   }
 }

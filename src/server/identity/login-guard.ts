@@ -22,7 +22,12 @@ export interface LoginThrottleOptions {
  * allowed ~22/s and stalled every API call for seconds).
  */
 export const DEFAULT_LOGIN_THROTTLE: LoginThrottleOptions = {
-  sourceFailures: 10, userFailures: 30, windowSeconds: 60, hashConcurrency: 2, queue: 64, trustMs: 24 * 3600_000,
+  sourceFailures: 10,
+  userFailures: 30,
+  windowSeconds: 60,
+  hashConcurrency: 2,
+  queue: 64,
+  trustMs: 24 * 3600_000,
 }
 
 export type LoginVerdict<T> = { ok: true; value: T | undefined } | { ok: false; retryAfter: number; message: string }
@@ -35,7 +40,10 @@ export function sourceKey(address: string | undefined): string {
   const left = head ? head.split(':') : []
   const right = tail ? tail.split(':') : []
   const groups = a.includes('::') ? [...left, ...Array<string>(8 - left.length - right.length).fill('0'), ...right] : left
-  return `${groups.slice(0, 4).map((g) => Number.parseInt(g, 16).toString(16)).join(':')}::/64`
+  return `${groups
+    .slice(0, 4)
+    .map((g) => Number.parseInt(g, 16).toString(16))
+    .join(':')}::/64`
 }
 
 /**
@@ -59,7 +67,10 @@ export class LoginGuard {
   private readonly lanes = new Map<string, { limit: LimitFunction; users: number }>()
   private readonly trusted = new Map<string, number>()
 
-  constructor(opts: Partial<LoginThrottleOptions> = {}, private readonly log: (m: string) => void = () => {}) {
+  constructor(
+    opts: Partial<LoginThrottleOptions> = {},
+    private readonly log: (m: string) => void = () => {},
+  ) {
     this.o = { ...DEFAULT_LOGIN_THROTTLE, ...opts }
     this.bySource = new RateLimiterMemory({ keyPrefix: 'src', points: this.o.sourceFailures, duration: this.o.windowSeconds })
     this.byUser = new RateLimiterMemory({ keyPrefix: 'user', points: this.o.userFailures, duration: this.o.windowSeconds })

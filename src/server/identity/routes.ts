@@ -62,9 +62,7 @@ export async function identityRoutes(app: FastifyInstance, opts: IdentityRouteOp
       audit_ids: [ctx.auditId],
       expires_at: ctx.expiresAt,
       issued_at: ctx.issuedAt,
-      ...(ctx.project
-        ? { project: { id: ctx.project.id, name: ctx.project.name, domain: DEFAULT_DOMAIN }, is_domain: false, roles: ctx.roles, catalog: catalog(req, ctx.project) }
-        : {}),
+      ...(ctx.project ? { project: { id: ctx.project.id, name: ctx.project.name, domain: DEFAULT_DOMAIN }, is_domain: false, roles: ctx.roles, catalog: catalog(req, ctx.project) } : {}),
     },
   })
 
@@ -73,7 +71,12 @@ export async function identityRoutes(app: FastifyInstance, opts: IdentityRouteOp
     const identity = obj(auth?.identity)
     const methods = Array.isArray(identity?.methods) ? (identity!.methods as unknown[]).filter((m): m is string => typeof m === 'string') : []
     if (!identity || methods.length === 0) {
-      return keystoneError(reply, 400, 'Bad Request', "Expecting to find identity in auth. The server could not comply with the request since it is either malformed or otherwise incorrect. The client is assumed to be in error.")
+      return keystoneError(
+        reply,
+        400,
+        'Bad Request',
+        'Expecting to find identity in auth. The server could not comply with the request since it is either malformed or otherwise incorrect. The client is assumed to be in error.',
+      )
     }
     let user: User | undefined
     let parent: AuthContext | undefined
@@ -141,7 +144,14 @@ export async function identityRoutes(app: FastifyInstance, opts: IdentityRouteOp
 
   // Project look-ups (openstack CLI resolves project names this way for quota commands).
   const projectView = (req: FastifyRequest, p: Project) => ({
-    id: p.id, name: p.name, domain_id: p.domain_id, description: p.description ?? '', enabled: true, is_domain: false, parent_id: p.domain_id, tags: [],
+    id: p.id,
+    name: p.name,
+    domain_id: p.domain_id,
+    description: p.description ?? '',
+    enabled: true,
+    is_domain: false,
+    parent_id: p.domain_id,
+    tags: [],
     links: { self: `${v3(req)}/projects/${p.id}` },
   })
   app.get('/identity/v3/projects/:id', async (req, reply) => {

@@ -2,9 +2,22 @@ import type { DB } from '../db/index.js'
 import { isoNow } from '../db/index.js'
 import { DUMMY_PASSWORD_HASH, hashPassword, hexId, randomSecret, sha256, verifyPassword } from './secrets.js'
 
-export interface Project { id: string; name: string; domain_id: string; description?: string }
-export interface User { id: string; name: string; domain_id: string; default_project_id: string | null }
-export interface Role { id: string; name: string }
+export interface Project {
+  id: string
+  name: string
+  domain_id: string
+  description?: string
+}
+export interface User {
+  id: string
+  name: string
+  domain_id: string
+  default_project_id: string | null
+}
+export interface Role {
+  id: string
+  name: string
+}
 
 /** What a validated token says about its bearer. */
 export interface AuthContext {
@@ -34,7 +47,10 @@ export class IdentityStore {
   private readonly cache = new Map<string, { ctx: AuthContext; until: number }>()
   private readonly stmts
 
-  constructor(private readonly db: DB, private readonly tokenTtlSeconds = 3600) {
+  constructor(
+    private readonly db: DB,
+    private readonly tokenTtlSeconds = 3600,
+  ) {
     this.stmts = {
       projectById: db.prepare('SELECT id, name, domain_id, description FROM projects WHERE id = ?'),
       projectByName: db.prepare('SELECT id, name, domain_id, description FROM projects WHERE name = ? AND domain_id = ?'),
@@ -82,7 +98,8 @@ export class IdentityStore {
 
   createUser(name: string, password: string, defaultProjectId: string | null): User {
     const u = { id: hexId(), name, domain_id: DEFAULT_DOMAIN.id, default_project_id: defaultProjectId }
-    this.db.prepare('INSERT INTO users (id, name, domain_id, password_hash, default_project_id, created) VALUES (?, ?, ?, ?, ?, ?)')
+    this.db
+      .prepare('INSERT INTO users (id, name, domain_id, password_hash, default_project_id, created) VALUES (?, ?, ?, ?, ?, ?)')
       .run(u.id, u.name, u.domain_id, hashPassword(password), defaultProjectId, isoNow())
     return u
   }
@@ -121,9 +138,7 @@ export class IdentityStore {
   }
 
   private loginRow(ref: { id?: string; name?: string; domainId?: string }) {
-    return (ref.id ? this.stmts.userById.get(ref.id) : this.stmts.userByName.get(ref.name ?? '', ref.domainId ?? DEFAULT_DOMAIN.id)) as
-      | (User & { password_hash: string; enabled: number })
-      | undefined
+    return (ref.id ? this.stmts.userById.get(ref.id) : this.stmts.userByName.get(ref.name ?? '', ref.domainId ?? DEFAULT_DOMAIN.id)) as (User & { password_hash: string; enabled: number }) | undefined
   }
 
   rolesFor(userId: string, projectId: string): Role[] {
@@ -154,16 +169,14 @@ export class IdentityStore {
     const now = Date.now()
     const hit = this.cache.get(digest)
     if (hit && hit.until > now) return hit.ctx
-    const row = this.stmts.tokenByDigest.get(digest) as
-      | { user_id: string; project_id: string | null; methods: string; audit_id: string; issued_at: string; expires_at: string }
-      | undefined
+    const row = this.stmts.tokenByDigest.get(digest) as { user_id: string; project_id: string | null; methods: string; audit_id: string; issued_at: string; expires_at: string } | undefined
     if (!row || Date.parse(row.expires_at) <= now) {
       this.cache.delete(digest)
       return undefined
     }
     const u = this.stmts.userById.get(row.user_id) as (User & { enabled: number }) | undefined
     if (!u?.enabled) return undefined
-    const project = row.project_id ? this.findProject({ id: row.project_id }) ?? null : null
+    const project = row.project_id ? (this.findProject({ id: row.project_id }) ?? null) : null
     const user = { id: u.id, name: u.name, domain_id: u.domain_id, default_project_id: u.default_project_id }
     const ctx = this.contextFor(user, project, row.methods.split(','), row.audit_id, row.issued_at, row.expires_at)
     // Cache briefly (never past expiry) so role changes still show up within a minute.

@@ -8,14 +8,33 @@ import { ModuleContentsCipher } from './contents.js'
 
 /** The modules table's row (what the guest payload is built from). */
 interface Row {
-  id: string; name: string; type: string; contents: string; description: string | null; tenant_id: string | null
-  datastore_id: string | null; datastore_version_id: string | null; auto_apply: number; visible: number; live_update: number
-  md5: string; created: string; updated: string; priority_apply: number; apply_order: number; is_admin: number
+  id: string
+  name: string
+  type: string
+  contents: string
+  description: string | null
+  tenant_id: string | null
+  datastore_id: string | null
+  datastore_version_id: string | null
+  auto_apply: number
+  visible: number
+  live_update: number
+  md5: string
+  created: string
+  updated: string
+  priority_apply: number
+  apply_order: number
+  is_admin: number
 }
 
 /** What the guest's module_apply returns per module (internals.md 3.6). */
 export interface GuestModuleResult {
-  id: string; name: string; type: string; md5: string; status: string; message: string
+  id: string
+  name: string
+  type: string
+  md5: string
+  status: string
+  message: string
   [k: string]: unknown
 }
 
@@ -29,15 +48,15 @@ const ALL = 'all'
 export function loadModulesByIds(lab: Lab, ids: string[], projectId: string, isAdmin: boolean): Row[] {
   if (!ids.length) return []
   const scope = isAdmin ? '' : ' AND (tenant_id = ? OR tenant_id IS NULL)'
-  const rows = lab.db.prepare(`SELECT * FROM modules WHERE deleted = 0 AND id IN (${ids.map(() => '?').join(',')})${scope}`)
-    .all(...ids, ...(isAdmin ? [] : [projectId])) as Row[]
+  const rows = lab.db.prepare(`SELECT * FROM modules WHERE deleted = 0 AND id IN (${ids.map(() => '?').join(',')})${scope}`).all(...ids, ...(isAdmin ? [] : [projectId])) as Row[]
   return rows
 }
 
 /** Upstream's Modules.load_auto_apply: the project's (and global) auto-apply modules for a datastore version. */
 export function loadAutoApply(lab: Lab, projectId: string, datastoreVersionId: string): Row[] {
   const dsId = datastoreOf(lab, datastoreVersionId)
-  return lab.db.prepare(`SELECT * FROM modules WHERE deleted = 0 AND auto_apply = 1 AND (tenant_id = ? OR tenant_id IS NULL)
+  return lab.db
+    .prepare(`SELECT * FROM modules WHERE deleted = 0 AND auto_apply = 1 AND (tenant_id = ? OR tenant_id IS NULL)
     AND (datastore_id IS NULL OR datastore_id = ?) AND (datastore_version_id IS NULL OR datastore_version_id = ?)`)
     .all(projectId, dsId, datastoreVersionId) as Row[]
 }
@@ -50,8 +69,7 @@ function datastoreOf(lab: Lab, versionId: string): string | null {
 export function validateModulesFor(lab: Lab, modules: Row[], datastoreVersionId: string): void {
   const dsId = datastoreOf(lab, datastoreVersionId)
   for (const m of modules) {
-    if (m.datastore_id && m.datastore_id !== dsId)
-      throw badRequest(`The module is invalid: Module '${m.name}' cannot be applied (Wrong datastore '${m.datastore_id}' - expected '${dsId}')`)
+    if (m.datastore_id && m.datastore_id !== dsId) throw badRequest(`The module is invalid: Module '${m.name}' cannot be applied (Wrong datastore '${m.datastore_id}' - expected '${dsId}')`)
     if (m.datastore_version_id && m.datastore_version_id !== datastoreVersionId)
       throw badRequest(`The module is invalid: Module '${m.name}' cannot be applied (Wrong datastore version '${m.datastore_version_id}' - expected '${datastoreVersionId}')`)
   }
@@ -65,11 +83,22 @@ export function guestModulePayload(lab: Lab, modules: Row[]): Array<{ module: Re
   const sorted = [...modules].sort((a, b) => b.priority_apply - a.priority_apply || a.apply_order - b.apply_order)
   return sorted.map((m) => ({
     module: {
-      id: m.id, name: m.name, type: m.type, md5: m.md5, contents: cipher.decrypt(m.contents),
-      datastore: name('datastores', m.datastore_id), datastore_version: name('datastore_versions', m.datastore_version_id),
-      tenant: m.tenant_id ?? ALL, auto_apply: m.auto_apply === 1, visible: m.visible === 1, is_admin: m.is_admin === 1,
-      priority_apply: m.priority_apply === 1, apply_order: m.apply_order, live_update: m.live_update === 1,
-      created: m.created, updated: m.updated,
+      id: m.id,
+      name: m.name,
+      type: m.type,
+      md5: m.md5,
+      contents: cipher.decrypt(m.contents),
+      datastore: name('datastores', m.datastore_id),
+      datastore_version: name('datastore_versions', m.datastore_version_id),
+      tenant: m.tenant_id ?? ALL,
+      auto_apply: m.auto_apply === 1,
+      visible: m.visible === 1,
+      is_admin: m.is_admin === 1,
+      priority_apply: m.priority_apply === 1,
+      apply_order: m.apply_order,
+      live_update: m.live_update === 1,
+      created: m.created,
+      updated: m.updated,
     },
   }))
 }
@@ -111,8 +140,15 @@ export async function applyModulesAtCreate(lab: Lab, instanceId: string, moduleI
 
 /** A recorded reapply request (module_reapply_requests). */
 interface ReapplyRow {
-  id: string; module_id: string; tenant_id: string; is_admin: number; md5: string | null
-  batch_size: number | null; batch_delay: number | null; force: number; state: string
+  id: string
+  module_id: string
+  tenant_id: string
+  is_admin: number
+  md5: string | null
+  batch_size: number | null
+  batch_delay: number | null
+  force: number
+  state: string
 }
 
 /** Upstream's module_reapply_max_batch_size and module_reapply_min_batch_delay (s). */
@@ -136,27 +172,31 @@ export async function runReapply(lab: Lab, requestId: string): Promise<void> {
     if (!m) return
     const scope = r.is_admin ? '' : ' AND i.tenant_id = @tenant'
     const filter = r.md5 ? ' AND im.md5 = @md5' : r.force ? '' : ' AND im.md5 != @current'
-    const ids = lab.db.prepare(`SELECT DISTINCT i.id FROM instance_modules im JOIN instances i ON i.id = im.instance_id
+    const ids = lab.db
+      .prepare(`SELECT DISTINCT i.id FROM instance_modules im JOIN instances i ON i.id = im.instance_id
       WHERE im.module_id = @module AND im.deleted = 0 AND i.deleted = 0${scope}${filter} ORDER BY i.id`)
-      .pluck().all({ module: m.id, tenant: r.tenant_id, md5: r.md5, current: m.md5 }) as string[]
+      .pluck()
+      .all({ module: m.id, tenant: r.tenant_id, md5: r.md5, current: m.md5 }) as string[]
     const batch = Math.min(r.batch_size ?? REAPPLY_MAX_BATCH, REAPPLY_MAX_BATCH)
     const delayMs = Math.max(r.batch_delay ?? REAPPLY_MIN_DELAY_S, REAPPLY_MIN_DELAY_S) * 1000
     const payload = guestModulePayload(lab, [m])
     for (let i = 0; i < ids.length; i += batch) {
       if (i > 0) await new Promise((res) => setTimeout(res, delayMs))
-      await Promise.all(ids.slice(i, i + batch).map(async (id) => {
-        if (!agentReachable(lab, id)) {
-          lab.log(`module ${m.id}: instance ${id} skipped in the reapply: its guest agent is not running`)
-          return
-        }
-        try {
-          await lab.rpc.call(id, 'module_apply', { modules: payload }, RPC_TIMEOUT.high)
-          recordInstanceModules(lab, id, [m])
-          applied++
-        } catch (e) {
-          lab.log(`module ${m.id}: reapply on instance ${id} failed: ${(e as Error).message}`)
-        }
-      }))
+      await Promise.all(
+        ids.slice(i, i + batch).map(async (id) => {
+          if (!agentReachable(lab, id)) {
+            lab.log(`module ${m.id}: instance ${id} skipped in the reapply: its guest agent is not running`)
+            return
+          }
+          try {
+            await lab.rpc.call(id, 'module_apply', { modules: payload }, RPC_TIMEOUT.high)
+            recordInstanceModules(lab, id, [m])
+            applied++
+          } catch (e) {
+            lab.log(`module ${m.id}: reapply on instance ${id} failed: ${(e as Error).message}`)
+          }
+        }),
+      )
     }
   } finally {
     lab.db.prepare("UPDATE module_reapply_requests SET state = 'done' WHERE id = ?").run(r.id)

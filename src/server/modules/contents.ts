@@ -23,7 +23,11 @@ export class ModuleContentsCipher {
     try {
       // 'wx': exactly one writer creates it, even with two servers racing on a data dir.
       const fd = openSync(file, 'wx', 0o600)
-      try { writeSync(fd, randomBytes(32).toString('base64') + '\n') } finally { closeSync(fd) }
+      try {
+        writeSync(fd, randomBytes(32).toString('base64') + '\n')
+      } finally {
+        closeSync(fd)
+      }
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e
     }

@@ -13,8 +13,7 @@ export function agentReachable(lab: Lab, id: string): boolean {
 
 /** Has the guest reported HEALTHY in a heartbeat sent at or after `since` (epoch ms)? */
 export function healthySince(lab: Lab, id: string, since: number): boolean {
-  const row = lab.db.prepare('SELECT status_description, last_sent FROM service_statuses WHERE instance_id = ?').get(id) as
-    { status_description: string; last_sent: number } | undefined
+  const row = lab.db.prepare('SELECT status_description, last_sent FROM service_statuses WHERE instance_id = ?').get(id) as { status_description: string; last_sent: number } | undefined
   return row?.status_description === 'healthy' && row.last_sent >= since
 }
 

@@ -84,8 +84,15 @@ export class BackupInstanceFlow implements FlowHandler {
       else if (!unreachableSince) unreachableSince = Date.now()
       else if (Date.now() - unreachableSince > lab.config.heartbeatExpiryMs) return this.fail(cur, 'The guest agent stopped responding during the backup.')
       await new Promise<void>((resolve) => {
-        const timer = setTimeout(() => { this.wake.delete(backupId); resolve() }, 1000)
-        this.wake.set(backupId, () => { clearTimeout(timer); this.wake.delete(backupId); resolve() })
+        const timer = setTimeout(() => {
+          this.wake.delete(backupId)
+          resolve()
+        }, 1000)
+        this.wake.set(backupId, () => {
+          clearTimeout(timer)
+          this.wake.delete(backupId)
+          resolve()
+        })
       })
     }
     return this.ended(backupId, inst.id)
@@ -123,10 +130,14 @@ export class BackupInstanceFlow implements FlowHandler {
     const parent = b.parent_id ? this.backups.get(b.parent_id) : undefined
     const joined = this.backups.get(b.id)
     return {
-      id: b.id, name: b.name, description: b.description, instance_id: b.instance_id ?? '',
+      id: b.id,
+      name: b.name,
+      description: b.description,
+      instance_id: b.instance_id ?? '',
       backup_type: b.parent_id ? 'incremental' : 'full',
       parent: parent ? { id: parent.id, location: parent.location ?? '', checksum: parent.checksum ?? '' } : null,
-      datastore: joined?.ds_name ?? '', datastore_version: joined?.dsv_name ?? '',
+      datastore: joined?.ds_name ?? '',
+      datastore_version: joined?.dsv_name ?? '',
     }
   }
 
@@ -160,6 +171,9 @@ export class BackupInstanceFlow implements FlowHandler {
     } else {
       applied = backups.update(row.id, { state: 'BUILDING', ...(typeof ev.size === 'number' ? { size: ev.size } : {}) }, ev.sent)
     }
-    if (applied) { this.wake.get(row.id)?.(); lab.instances.changes.notify(instanceId) }
+    if (applied) {
+      this.wake.get(row.id)?.()
+      lab.instances.changes.notify(instanceId)
+    }
   }
 }

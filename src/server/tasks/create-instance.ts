@@ -124,7 +124,11 @@ export class CreateInstanceFlow implements FlowHandler {
         this.waiters.delete(id)
         resolve({ ok: false, timeout: true, message: `The guest agent did not report the database as healthy within ${Math.round(this.lab.config.buildTimeoutMs / 1000)} s.` })
       }, left)
-      this.waiters.set(id, (o) => { clearTimeout(timer); this.waiters.delete(id); resolve(o) })
+      this.waiters.set(id, (o) => {
+        clearTimeout(timer)
+        this.waiters.delete(id)
+        resolve(o)
+      })
     })
   }
 

@@ -3,8 +3,15 @@ import type { DB } from '../db/index.js'
 import { isoNow } from '../db/index.js'
 
 export interface TaskRow {
-  id: string; instance_id: string; kind: string; state: 'running' | 'done' | 'failed'; step: string
-  payload: string; error: string | null; created: string; updated: string
+  id: string
+  instance_id: string
+  kind: string
+  state: 'running' | 'done' | 'failed'
+  step: string
+  payload: string
+  error: string | null
+  created: string
+  updated: string
   /** Set on a task picked up by resumeAll (a previous run died or stopped mid-flow), even at its first step. */
   resumed?: boolean
 }
@@ -48,7 +55,10 @@ export class TaskEngine {
   private readonly inflight = new Set<Promise<void>>()
   private closed = false
 
-  constructor(private readonly db: DB, private readonly log: (m: string) => void) {}
+  constructor(
+    private readonly db: DB,
+    private readonly log: (m: string) => void,
+  ) {}
 
   register(h: FlowHandler): void {
     this.handlers.set(h.kind, h)
@@ -58,7 +68,8 @@ export class TaskEngine {
   submit(kind: string, instanceId: string, payload: Record<string, unknown> = {}, firstStep = 'start'): TaskRow {
     const now = isoNow()
     const task: TaskRow = { id: randomUUID(), instance_id: instanceId, kind, state: 'running', step: firstStep, payload: JSON.stringify(payload), error: null, created: now, updated: now }
-    this.db.prepare('INSERT INTO tasks (id, instance_id, kind, state, step, payload, created, updated) VALUES (?, ?, ?, ?, ?, ?, ?, ?)')
+    this.db
+      .prepare('INSERT INTO tasks (id, instance_id, kind, state, step, payload, created, updated) VALUES (?, ?, ?, ?, ?, ?, ?, ?)')
       .run(task.id, task.instance_id, task.kind, task.state, task.step, task.payload, task.created, task.updated)
     crashPoint(kind, firstStep)
     this.start(task)
@@ -79,15 +90,21 @@ export class TaskEngine {
   }
 
   running(instanceId: string, kind?: string): TaskRow | undefined {
-    return this.db.prepare(`SELECT * FROM tasks WHERE instance_id = ? AND state = 'running' ${kind ? 'AND kind = ?' : ''} ORDER BY created DESC LIMIT 1`)
+    return this.db
+      .prepare(`SELECT * FROM tasks WHERE instance_id = ? AND state = 'running' ${kind ? 'AND kind = ?' : ''} ORDER BY created DESC LIMIT 1`)
       .get(...(kind ? [instanceId, kind] : [instanceId])) as TaskRow | undefined
   }
 
   private start(task: TaskRow): void {
     const h = this.handlers.get(task.kind)
-    if (!h) { this.finish(task, 'failed', `no handler for ${task.kind}`); return }
+    if (!h) {
+      this.finish(task, 'failed', `no handler for ${task.kind}`)
+      return
+    }
     const p = h.run(task).then(
-      () => { if (task.state === 'running') this.finish(task, 'done') },
+      () => {
+        if (task.state === 'running') this.finish(task, 'done')
+      },
       (e: Error) => {
         if (this.closed) return // shutting down mid-flow: resumed at next start
         this.log(`task ${task.kind} ${task.id} for instance ${task.instance_id} failed: ${e.message}`)

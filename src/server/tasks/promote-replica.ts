@@ -53,7 +53,10 @@ export function guest<T = unknown>(lab: Lab, id: string, method: RpcMethod, args
  */
 export async function awaitAgents(lab: Lab, task: TaskRow, ids: string[]): Promise<void> {
   // A new task right after a server restart: the agents may not be back either (a ping each).
-  if (task.step === 'start' && !task.resumed) { for (const id of ids) await answering(lab, id); return }
+  if (task.step === 'start' && !task.resumed) {
+    for (const id of ids) await answering(lab, id)
+    return
+  }
   const since = Date.now()
   while (ids.some((id) => !heardSince(lab, id, since)) && Date.now() - since < lab.config.heartbeatExpiryMs) {
     if (lab.tasks.isClosed) throw new Error('server shutting down')

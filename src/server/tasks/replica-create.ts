@@ -11,7 +11,6 @@ export function guestMessage(e: unknown): string {
   return (e instanceof Error ? e.message : String(e)).replace(/\s+/g, ' ').trim()
 }
 
-
 /**
  * Create replica, step 1 (internals.md 1.6): the source's get_replication_snapshot
  * (it creates the replication account and answers master{host,port} and

@@ -69,7 +69,11 @@ export function endTask(lab: Lab, id: string, task: InstanceTaskName): void {
 
 /** Gives back usage an API call committed for work that then failed (best effort: logged, never thrown). */
 export function releaseQuota(lab: Lab, tenantId: string, deltas: { ram?: number; volumes?: number }): void {
-  const reverse = Object.fromEntries(Object.entries(deltas).filter(([, v]) => v).map(([k, v]) => [k, -(v as number)]))
+  const reverse = Object.fromEntries(
+    Object.entries(deltas)
+      .filter(([, v]) => v)
+      .map(([k, v]) => [k, -(v as number)]),
+  )
   if (!Object.keys(reverse).length) return
   try {
     lab.quotas.run(tenantId, reverse, () => undefined)
@@ -113,7 +117,9 @@ export class ResizeFlavorFlow implements FlowHandler {
       lab.tasks.step(task, 'resize')
       await agentReady(lab, id, resumed)
       const flavor = { ramMb: newF.ramMb, vcpus: newF.vcpus }
-      lab.compute.updateBootstrap(id, (b) => { b.flavor = flavor })
+      lab.compute.updateBootstrap(id, (b) => {
+        b.flavor = flavor
+      })
       if (newF.ramMb >= oldF.ramMb) this.limits(id, flavor)
       await lab.rpc.call(id, 'start_db_with_conf_changes', { flavor }, RPC_TIMEOUT.high)
       this.limits(id, flavor)
@@ -130,12 +136,16 @@ export class ResizeFlavorFlow implements FlowHandler {
       })()
       const after = lab.instances.get(id)
       if (after) {
-        lab.notifications.emit('trove.instance.modify_flavor', {
-          ...lab.notifications.usage(after),
-          old_instance_size: oldF!.ramMb,
-          instance_size: newF!.ramMb,
-          modify_at: isoNow(),
-        }, { instanceId: id })
+        lab.notifications.emit(
+          'trove.instance.modify_flavor',
+          {
+            ...lab.notifications.usage(after),
+            old_instance_size: oldF!.ramMb,
+            instance_size: newF!.ramMb,
+            modify_at: isoNow(),
+          },
+          { instanceId: id },
+        )
       }
       lab.notifications.end('instance_resize_instance', id)
       lab.log(`instance ${id}: flavor ${before?.flavor_id ?? p.oldFlavorId} -> ${p.newFlavorId} (${newF!.ramMb} MB)`)
@@ -147,7 +157,9 @@ export class ResizeFlavorFlow implements FlowHandler {
     if (oldF) {
       const flavor = { ramMb: oldF.ramMb, vcpus: oldF.vcpus }
       try {
-        lab.compute.updateBootstrap(id, (b) => { b.flavor = flavor })
+        lab.compute.updateBootstrap(id, (b) => {
+          b.flavor = flavor
+        })
         if (newF && newF.ramMb > oldF.ramMb) this.limits(id, flavor) // shrinking back below usage may need the restart first
         await lab.rpc.call(id, 'reset_configuration', { flavor }, RPC_TIMEOUT.high)
         this.limits(id, flavor)
@@ -192,7 +204,9 @@ export class ResizeVolumeFlow implements FlowHandler {
     try {
       lab.tasks.step(task, 'resize_fs')
       await agentReady(lab, id, resumed)
-      lab.compute.updateBootstrap(id, (b) => { b.volumeSize = p.newSize })
+      lab.compute.updateBootstrap(id, (b) => {
+        b.volumeSize = p.newSize
+      })
       const stats = await lab.rpc.call<FilesystemStats>(id, 'resize_fs', { volumeSize: p.newSize }, RPC_TIMEOUT.high)
       lab.log(`instance ${id}: volume ${p.oldSize} -> ${p.newSize} GB (${stats?.used ?? '?'} GB used)`)
     } catch (e) {
@@ -208,7 +222,9 @@ export class ResizeVolumeFlow implements FlowHandler {
       return
     }
     try {
-      lab.compute.updateBootstrap(id, (b) => { b.volumeSize = p.oldSize })
+      lab.compute.updateBootstrap(id, (b) => {
+        b.volumeSize = p.oldSize
+      })
     } catch (e) {
       lab.log(`instance ${id}: agent.json not restored: ${(e as Error).message}`)
     }

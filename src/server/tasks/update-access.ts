@@ -23,7 +23,10 @@ export async function runUpdateAccess(lab: Lab, task: TaskRow): Promise<void> {
   let failure: Error | undefined
   try {
     lab.tasks.step(task, 'update_access')
-    if (lab.compute.hasBootstrap(id)) lab.compute.updateBootstrap(id, (b) => { b.access = access })
+    if (lab.compute.hasBootstrap(id))
+      lab.compute.updateBootstrap(id, (b) => {
+        b.access = access
+      })
     await agentReady(lab, id, resumed)
     const r = await lab.rpc.call<{ enforced?: boolean } | null>(id, 'update_access', { access }, RPC_TIMEOUT.high)
     if (r && r.enforced === false) lab.log(`instance ${id}: access recorded; ${inst.ds_name ?? 'this datastore'} cannot check client addresses, allowed_cidrs not enforced`)

@@ -16,7 +16,7 @@ t.test('the group lowered max_connections under the primary: raised, the minimum
   const main = join(dir, 'postgresql.conf')
   const groupLine = `include_if_exists = '${postgresOverridesFile(paths)}'`
   writeFileSync(main, `port = 5432\n${groupLine}\n`)
-  writeFileSync(postgresOverridesFile(paths), '# group\nmax_connections = 50\nwork_mem = \'8MB\'\n')
+  writeFileSync(postgresOverridesFile(paths), "# group\nmax_connections = 50\nwork_mem = '8MB'\n")
 
   const raised = await raiseToPrimarySettings(paths, user, { max_connections: 100, max_worker_processes: 8, max_wal_senders: 10 })
   t.same(raised, ['max_connections = 100', 'max_wal_senders = 10', "group's max_connections 50 -> 100"], 'what was raised')
@@ -24,10 +24,20 @@ t.test('the group lowered max_connections under the primary: raised, the minimum
   t.same(await currentMinimums(paths), { max_connections: 100, max_wal_senders: 10 }, 'the minimums file keeps them (equal to our base too: a later group is raised as well)')
   t.equal(readFileSync(main, 'utf8'), `port = 5432\ninclude_if_exists = '${standbyMinimumsFile(paths)}'\n${groupLine}\n`, 'minimums included before the group (its raised values still win)')
   await raiseToPrimarySettings(paths, user, { max_connections: 90 })
-  t.equal(readFileSync(main, 'utf8').split('\n').filter((l) => l.includes('standby-minimums')).length, 1, 'included once')
+  t.equal(
+    readFileSync(main, 'utf8')
+      .split('\n')
+      .filter((l) => l.includes('standby-minimums')).length,
+    1,
+    'included once',
+  )
   t.same((await currentMinimums(paths)).max_connections, 100, 'never lowered')
 
-  t.same(raiseOverrides({ max_connections: 40, statement_timeout: 5 }, await currentMinimums(paths)), { overrides: { max_connections: 100, statement_timeout: 5 }, raised: ['max_connections 40 -> 100'] }, 'a group attached later is raised too')
+  t.same(
+    raiseOverrides({ max_connections: 40, statement_timeout: 5 }, await currentMinimums(paths)),
+    { overrides: { max_connections: 100, statement_timeout: 5 }, raised: ['max_connections 40 -> 100'] },
+    'a group attached later is raised too',
+  )
   t.same(raiseOverrides({ max_connections: 300 }, await currentMinimums(paths)).raised, [], 'a higher value stays')
 })
 

@@ -27,8 +27,11 @@ t.test('mariadb: quoting', async (t) => {
   t.equal(createDatabaseSql({ name: 'a' }), 'CREATE DATABASE `a` CHARACTER SET utf8mb3 COLLATE utf8mb3_general_ci;', 'upstream defaults')
   t.equal(createDatabaseSql({ name: 'a', character_set: 'utf8mb4' }), 'CREATE DATABASE `a` CHARACTER SET utf8mb4;')
   t.throws(() => createDatabaseSql({ name: 'a', character_set: 'utf8; DROP' }), { message: "'utf8; DROP' is not a valid character set." })
-  t.equal(createUserSql({ name: 'u', password: "p'w", databases: [{ name: 'd_1' }] }),
-    `CREATE USER 'u'@'%' IDENTIFIED BY PASSWORD '${nativePasswordHash("p'w")}';\nGRANT ALL PRIVILEGES ON \`d\\_1\`.* TO 'u'@'%';`, 'the hash, never the clear password')
+  t.equal(
+    createUserSql({ name: 'u', password: "p'w", databases: [{ name: 'd_1' }] }),
+    `CREATE USER 'u'@'%' IDENTIFIED BY PASSWORD '${nativePasswordHash("p'w")}';\nGRANT ALL PRIVILEGES ON \`d\\_1\`.* TO 'u'@'%';`,
+    'the hash, never the clear password',
+  )
 })
 
 t.test('mariadb: passwords go out as their mysql_native_password hash', async (t) => {
@@ -36,14 +39,25 @@ t.test('mariadb: passwords go out as their mysql_native_password hash', async (t
   t.equal(nativePasswordHash('password'), '*2470C0C06DEE42FD1618BB99005ADCA2EC9D1E19')
   t.equal(nativePasswordHash('pässwört'), nativePasswordHash('pässwört'), 'utf-8 bytes, deterministic')
   const sent: string[] = []
-  const a = new MariadbAccounts({ query: async (sql) => { sent.push(sql); return sql.startsWith('SELECT User, Host FROM') ? [['bob', '%']] : [] } })
+  const a = new MariadbAccounts({
+    query: async (sql) => {
+      sent.push(sql)
+      return sql.startsWith('SELECT User, Host FROM') ? [['bob', '%']] : []
+    },
+  })
   await a.createUsers([{ name: 'bob', password: 'Secret-1' }])
   await a.changePasswords([{ name: 'bob', host: '%', password: 'Secret-2' }])
   await a.updateAttributes('bob', '%', { password: 'Secret-3' })
   await a.enableRoot('Secret-4')
   for (const pw of ['Secret-1', 'Secret-2', 'Secret-3', 'Secret-4']) {
-    t.notOk(sent.some((s) => s.includes(pw)), `${pw} never sent in clear`)
-    t.ok(sent.some((s) => s.includes(`IDENTIFIED BY PASSWORD '${nativePasswordHash(pw)}'`)), `${pw} sent as its hash`)
+    t.notOk(
+      sent.some((s) => s.includes(pw)),
+      `${pw} never sent in clear`,
+    )
+    t.ok(
+      sent.some((s) => s.includes(`IDENTIFIED BY PASSWORD '${nativePasswordHash(pw)}'`)),
+      `${pw} sent as its hash`,
+    )
   }
 })
 
@@ -65,10 +79,24 @@ t.test('mariadb: accounts run the SQL they should and hide system users', async 
   const sent: string[] = []
   const rows: Record<string, string[][]> = {
     'SHOW DATABASES;': [['information_schema'], ['mysql'], ['performance_schema'], ['sys'], ['app_db']],
-    "SELECT User, Host FROM mysql.user WHERE is_role = 'N';": [['root', 'localhost'], ['mariadb.sys', 'localhost'], ['root', '%'], ['app', '%'], ['x', 'localhost']],
-    'SELECT User, Host, Db FROM mysql.db;': [['app', '%', 'app\\_db'], ['app', '%', 'gone']],
+    "SELECT User, Host FROM mysql.user WHERE is_role = 'N';": [
+      ['root', 'localhost'],
+      ['mariadb.sys', 'localhost'],
+      ['root', '%'],
+      ['app', '%'],
+      ['x', 'localhost'],
+    ],
+    'SELECT User, Host, Db FROM mysql.db;': [
+      ['app', '%', 'app\\_db'],
+      ['app', '%', 'gone'],
+    ],
   }
-  const a = new MariadbAccounts({ query: async (sql) => { sent.push(sql); return rows[sql] ?? [] } })
+  const a = new MariadbAccounts({
+    query: async (sql) => {
+      sent.push(sql)
+      return rows[sql] ?? []
+    },
+  })
   t.same(await a.listDatabases(), [{ name: 'app_db' }])
   t.same(await a.listUsers(), [{ name: 'app', host: '%', databases: [{ name: 'app_db' }] }], 'root, localhost and system users hidden; grants unescaped')
   await t.rejects(a.deleteUser('nobody', '%'), { message: 'User nobody cannot be found on the instance.', rpcType: 'NotFound' })
@@ -106,7 +134,10 @@ t.test('postgresql: delete user reassigns and drops owned objects in every datab
   })
   await a.deleteUser('bob', '%')
   const owned = sent.filter(([s]) => s.startsWith('REASSIGN OWNED'))
-  t.same(owned.map(([, db]) => db), ['app', 'postgres', 'template1'])
+  t.same(
+    owned.map(([, db]) => db),
+    ['app', 'postgres', 'template1'],
+  )
   t.equal(sent[sent.length - 1]![0], 'DROP ROLE "bob";')
 })
 
@@ -117,11 +148,27 @@ t.test('redis: arguments quoted, root is an ACL user', async (t) => {
 
 t.test('paging and the RPC table', async (t) => {
   const items = ['c', 'a', 'b', 'd'].map((name) => ({ name }))
-  t.same(pageOf(items, (x) => x.name, 2, undefined, false), [[{ name: 'a' }, { name: 'b' }], 'b'])
-  t.same(pageOf(items, (x) => x.name, 2, 'b', false), [[{ name: 'c' }, { name: 'd' }], null])
-  t.same(pageOf(items, (x) => x.name, 1, 'b', true), [[{ name: 'b' }], 'b'])
+  t.same(
+    pageOf(items, (x) => x.name, 2, undefined, false),
+    [[{ name: 'a' }, { name: 'b' }], 'b'],
+  )
+  t.same(
+    pageOf(items, (x) => x.name, 2, 'b', false),
+    [[{ name: 'c' }, { name: 'd' }], null],
+  )
+  t.same(
+    pageOf(items, (x) => x.name, 1, 'b', true),
+    [[{ name: 'b' }], 'b'],
+  )
   t.equal(generatePassword().length, 36)
-  const m = accountMethods(async () => ({ deleteDatabase: async () => { throw new AccountError('NotFound', 'Database x cannot be found on the instance.') } }) as never)
+  const m = accountMethods(
+    async () =>
+      ({
+        deleteDatabase: async () => {
+          throw new AccountError('NotFound', 'Database x cannot be found on the instance.')
+        },
+      }) as never,
+  )
   const err = await m.delete_database!({ database: { name: 'x' } }, {} as never).catch((e: unknown) => e)
   t.ok(err instanceof RpcFailure, 'typed for the reply')
   t.match(err, { type: 'NotFound', message: 'Database x cannot be found on the instance.' })

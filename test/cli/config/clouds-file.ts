@@ -21,9 +21,15 @@ const cloud = (name: string) => `clouds:\n  ${name}:\n    auth_type: none\n`
 
 t.test('search order: ./clouds.yaml, ~/.config/openstack, /etc/openstack', async (t) => {
   t.same(candidateFiles('clouds', { cwd: () => '/w', homedir: () => '/h' }), [
-    '/w/clouds.yaml', '/w/clouds.yml', '/w/clouds.json',
-    '/h/.config/openstack/clouds.yaml', '/h/.config/openstack/clouds.yml', '/h/.config/openstack/clouds.json',
-    '/etc/openstack/clouds.yaml', '/etc/openstack/clouds.yml', '/etc/openstack/clouds.json',
+    '/w/clouds.yaml',
+    '/w/clouds.yml',
+    '/w/clouds.json',
+    '/h/.config/openstack/clouds.yaml',
+    '/h/.config/openstack/clouds.yml',
+    '/h/.config/openstack/clouds.json',
+    '/etc/openstack/clouds.yaml',
+    '/etc/openstack/clouds.yml',
+    '/etc/openstack/clouds.json',
   ])
   const all = {
     '/work/proj/clouds.yaml': cloud('cwd'),
@@ -66,10 +72,7 @@ t.test('secure.yaml is deep-merged over clouds.yaml', async (t) => {
     files: ['/work/proj/clouds.yaml', '/home/u/.config/openstack/secure.yaml'],
   })
   const named = { ...files, '/s/sec.yaml': 'clouds:\n  lab:\n    auth:\n      password: other\n' }
-  t.equal(
-    (loadClouds({ OS_CLIENT_SECURE_FILE: '/s/sec.yaml' }, virtualFs(named)).document as { clouds: { lab: { auth: { password: string } } } }).clouds.lab.auth.password,
-    'other',
-  )
+  t.equal((loadClouds({ OS_CLIENT_SECURE_FILE: '/s/sec.yaml' }, virtualFs(named)).document as { clouds: { lab: { auth: { password: string } } } }).clouds.lab.auth.password, 'other')
   t.throws(() => loadClouds({ OS_CLIENT_SECURE_FILE: '/s/none.yaml' }, virtualFs(files)), {
     message: 'OS_CLIENT_SECURE_FILE names /s/none.yaml, which does not exist',
   })

@@ -85,10 +85,31 @@ t.test('ENV_VARS lists every variable the CLI reads, each once, with its flag', 
   const names = ENV_VARS.map((v) => v.name)
   t.same(new Set(names).size, names.length, 'no duplicates')
   for (const required of [
-    'OS_CLOUD', 'OS_CLIENT_CONFIG_FILE', 'OS_AUTH_URL', 'OS_USERNAME', 'OS_USER_ID', 'OS_PASSWORD', 'OS_PROJECT_NAME',
-    'OS_PROJECT_ID', 'OS_TENANT_NAME', 'OS_TENANT_ID', 'OS_USER_DOMAIN_NAME', 'OS_USER_DOMAIN_ID', 'OS_PROJECT_DOMAIN_NAME',
-    'OS_PROJECT_DOMAIN_ID', 'OS_AUTH_TYPE', 'OS_TOKEN', 'OS_ENDPOINT', 'OS_REGION_NAME', 'OS_INTERFACE', 'OS_CACERT',
-    'OS_INSECURE', 'CLIFF_MAX_TERM_WIDTH', 'CLIFF_FIT_WIDTH', 'TROVE_DATA_DIR', 'NO_COLOR',
+    'OS_CLOUD',
+    'OS_CLIENT_CONFIG_FILE',
+    'OS_AUTH_URL',
+    'OS_USERNAME',
+    'OS_USER_ID',
+    'OS_PASSWORD',
+    'OS_PROJECT_NAME',
+    'OS_PROJECT_ID',
+    'OS_TENANT_NAME',
+    'OS_TENANT_ID',
+    'OS_USER_DOMAIN_NAME',
+    'OS_USER_DOMAIN_ID',
+    'OS_PROJECT_DOMAIN_NAME',
+    'OS_PROJECT_DOMAIN_ID',
+    'OS_AUTH_TYPE',
+    'OS_TOKEN',
+    'OS_ENDPOINT',
+    'OS_REGION_NAME',
+    'OS_INTERFACE',
+    'OS_CACERT',
+    'OS_INSECURE',
+    'CLIFF_MAX_TERM_WIDTH',
+    'CLIFF_FIT_WIDTH',
+    'TROVE_DATA_DIR',
+    'NO_COLOR',
   ]) {
     t.ok(names.includes(required), required)
   }
@@ -99,7 +120,10 @@ t.test('ENV_VARS lists every variable the CLI reads, each once, with its flag', 
   t.equal(flag('CLIFF_MAX_TERM_WIDTH'), '--max-width')
   t.equal(flag('CLIFF_FIT_WIDTH'), '--fit-width')
   t.equal(flag('OS_CLIENT_CONFIG_FILE'), undefined)
-  t.same(ENV_VARS.filter((v) => v.secret).map((v) => v.name), ['OS_PASSWORD', 'OS_TOKEN'])
+  t.same(
+    ENV_VARS.filter((v) => v.secret).map((v) => v.name),
+    ['OS_PASSWORD', 'OS_TOKEN'],
+  )
   for (const v of ENV_VARS) {
     t.match(v.description, /\.$/, `${v.name} has a one-sentence description`)
     if (v.flag) t.match(v.flag, /^--[a-z][a-z-]*$/, `${v.name} flag is a long option`)
@@ -108,18 +132,24 @@ t.test('ENV_VARS lists every variable the CLI reads, each once, with its flag', 
 
 t.test('every OS_* flag in the registry is honoured by resolveCliAuth', async (t) => {
   const byFlag: Record<string, string> = {
-    '--os-auth-url': 'http://k/v3', '--os-username': 'u', '--os-password': 'p', '--os-project-name': 'pn',
-    '--os-user-domain-name': 'ud', '--os-project-domain-name': 'pd', '--os-region-name': 'r',
-    '--os-interface': 'admin', '--os-cacert': '/ca', '--insecure': 'true', '--os-auth-type': 'password',
+    '--os-auth-url': 'http://k/v3',
+    '--os-username': 'u',
+    '--os-password': 'p',
+    '--os-project-name': 'pn',
+    '--os-user-domain-name': 'ud',
+    '--os-project-domain-name': 'pd',
+    '--os-region-name': 'r',
+    '--os-interface': 'admin',
+    '--os-cacert': '/ca',
+    '--insecure': 'true',
+    '--os-auth-type': 'password',
   }
   const flags = Object.fromEntries(Object.entries(byFlag).map(([f, v]) => [f.slice(2), v]))
   const { origin } = resolveCliAuthWithOrigin(flags, {})
   for (const key of ['authUrl', 'username', 'password', 'projectName', 'userDomainName', 'projectDomainName', 'regionName', 'interface', 'cacert', 'insecure', 'authType']) {
     t.equal(origin[key], 'flag', key)
   }
-  const env = Object.fromEntries(
-    ENV_VARS.filter((v) => v.flag && byFlag[v.flag] !== undefined).map((v) => [v.name, byFlag[v.flag as string] as string]),
-  )
+  const env = Object.fromEntries(ENV_VARS.filter((v) => v.flag && byFlag[v.flag] !== undefined).map((v) => [v.name, byFlag[v.flag as string] as string]))
   const fromEnv = resolveCliAuthWithOrigin({}, env)
   for (const key of ['authUrl', 'username', 'password', 'projectName', 'userDomainName', 'projectDomainName', 'regionName', 'interface', 'cacert', 'insecure', 'authType']) {
     t.equal(fromEnv.origin[key], 'env', key)

@@ -68,10 +68,7 @@ t.test('json --noindent: one line with ", " and ": " separators', async (t) => {
 })
 
 t.test('json show: sorted fields; non-ASCII escaped like Python (ensure_ascii)', async (t) => {
-  t.equal(
-    render({ kind: 'show', fields: { name: 'café 😀', id: 'i1', n: 1e-7 } }, { format: 'json' }),
-    '{\n  "id": "i1",\n  "n": 1e-07,\n  "name": "caf\\u00e9 \\ud83d\\ude00"\n}\n',
-  )
+  t.equal(render({ kind: 'show', fields: { name: 'café 😀', id: 'i1', n: 1e-7 } }, { format: 'json' }), '{\n  "id": "i1",\n  "n": 1e-07,\n  "name": "caf\\u00e9 \\ud83d\\ude00"\n}\n')
   t.equal(render({ kind: 'show', fields: { b: [], a: {} } }, { format: 'json', noindent: true }), '{"a": {}, "b": []}\n')
 })
 
@@ -138,24 +135,9 @@ t.test('yaml quoting: the strings PyYAML would read back as other types', async 
   }
   t.equal(
     render({ kind: 'show', fields }, { format: 'yaml' }),
-    [
-      "a: 'yes'",
-      "b: ''",
-      "c: '0777'",
-      "d: '1_000'",
-      "e: '~'",
-      "f: 'x: y'",
-      "g: '- item'",
-      "h: it's",
-      'i: "caf\\xE9"',
-      "j: 'two",
-      '',
-      "  lines'",
-      "k: '2024-01-01'",
-      'l: 1e5',
-      'm: ACTIVE',
-      '',
-    ].join('\n'),
+    ["a: 'yes'", "b: ''", "c: '0777'", "d: '1_000'", "e: '~'", "f: 'x: y'", "g: '- item'", "h: it's", 'i: "caf\\xE9"', "j: 'two", '', "  lines'", "k: '2024-01-01'", 'l: 1e5', 'm: ACTIVE', ''].join(
+      '\n',
+    ),
   )
 })
 
@@ -180,7 +162,14 @@ t.test('csv: default nonnumeric quoting, None empty, booleans and numbers bare',
 })
 
 t.test('csv --quote all / minimal / none', async (t) => {
-  const d: ListData = { kind: 'list', columns: ['A', 'B', 'C'], rows: [['x,y', 1, null], ['back\\slash', true, 'say "hi"']] }
+  const d: ListData = {
+    kind: 'list',
+    columns: ['A', 'B', 'C'],
+    rows: [
+      ['x,y', 1, null],
+      ['back\\slash', true, 'say "hi"'],
+    ],
+  }
   t.equal(render(d, { format: 'csv', quote: 'all' }), '"A","B","C"\n"x,y","1",""\n"back\\\\slash","True","say ""hi"""\n')
   t.equal(render(d, { format: 'csv', quote: 'minimal' }), 'A,B,C\n"x,y",1,\nback\\\\slash,True,"say ""hi"""\n')
   t.equal(render(d, { format: 'csv', quote: 'none' }), 'A,B,C\nx\\,y,1,\nback\\\\slash,True,say \\"hi\\"\n')
@@ -207,18 +196,6 @@ t.test('shell: name="value" lines, names lower-cased with _ for space - and :', 
     kind: 'show',
     fields: { 'Datastore Version': '5.7', 'os-ext:status': 'say "hi"', id: 'i1', volume: 1, replicas: null, public: false, tags: ['a'] },
   }
-  t.equal(
-    render(d, { format: 'shell' }),
-    [
-      'datastore_version="5.7"',
-      'id="i1"',
-      'os_ext_status="say \\"hi\\""',
-      'public="False"',
-      'replicas="None"',
-      "tags=\"['a']\"",
-      'volume="1"',
-      '',
-    ].join('\n'),
-  )
+  t.equal(render(d, { format: 'shell' }), ['datastore_version="5.7"', 'id="i1"', 'os_ext_status="say \\"hi\\""', 'public="False"', 'replicas="None"', 'tags="[\'a\']"', 'volume="1"', ''].join('\n'))
   t.equal(render(d, { format: 'shell', prefix: 'db_', columns: ['id'] }), 'db_id="i1"\n')
 })

@@ -12,7 +12,12 @@ const data: ListData = {
   ],
 }
 
-const names = (out: string): string => out.trim().split('\n').map((l) => l.split(' ')[0]).join('')
+const names = (out: string): string =>
+  out
+    .trim()
+    .split('\n')
+    .map((l) => l.split(' ')[0])
+    .join('')
 
 t.test('sorts ascending by default, None last', async (t) => {
   t.equal(names(render(data, { format: 'value', sortColumns: ['Size'] })), 'cbda')
@@ -39,7 +44,15 @@ t.test('strings sort by code point (upper case first)', async (t) => {
 })
 
 t.test('a column of mixed types is left unsorted, like cliff (best effort)', async (t) => {
-  const d: ListData = { kind: 'list', columns: ['N', 'M'], rows: [['x', 2], [1, 1], ['y', 3]] }
+  const d: ListData = {
+    kind: 'list',
+    columns: ['N', 'M'],
+    rows: [
+      ['x', 2],
+      [1, 1],
+      ['y', 3],
+    ],
+  }
   t.equal(render(d, { format: 'value', sortColumns: ['N'] }), 'x 2\n1 1\ny 3\n')
   t.equal(render(d, { format: 'value', sortColumns: ['M', 'N'] }), '1 1\nx 2\ny 3\n', 'the sortable column still applies')
 })

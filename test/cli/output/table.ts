@@ -4,15 +4,15 @@ import { OutputError, render, type ListData, type ShowData } from '../../../src/
 const lines = (...l: string[]): string => l.join('\n') + '\n'
 
 t.test('list table: PrettyTable borders, padding, header, left-aligned strings', async (t) => {
-  const data: ListData = { kind: 'list', columns: ['ID', 'Name'], rows: [['a1b2', 'mysql'], ['c3d4', 'postgresql']] }
-  const expected = lines(
-    '+------+------------+',
-    '| ID   | Name       |',
-    '+------+------------+',
-    '| a1b2 | mysql      |',
-    '| c3d4 | postgresql |',
-    '+------+------------+',
-  )
+  const data: ListData = {
+    kind: 'list',
+    columns: ['ID', 'Name'],
+    rows: [
+      ['a1b2', 'mysql'],
+      ['c3d4', 'postgresql'],
+    ],
+  }
+  const expected = lines('+------+------------+', '| ID   | Name       |', '+------+------------+', '| a1b2 | mysql      |', '| c3d4 | postgresql |', '+------+------------+')
   t.equal(render(data, {}), expected)
   t.equal(render(data, { format: 'table' }), expected)
 })
@@ -71,7 +71,7 @@ t.test('list table: Python str() of lists and dicts', async (t) => {
     render(data, {}),
     lines(
       '+----+----------------------------------------------+-------+',
-      "| ID | Addresses                                    | CIDRs |",
+      '| ID | Addresses                                    | CIDRs |',
       '+----+----------------------------------------------+-------+',
       "| i1 | [{'address': '10.0.0.5', 'type': 'private'}] | []    |",
       '+----+----------------------------------------------+-------+',
@@ -90,15 +90,7 @@ t.test('list table: multi-line cells pad the other cells below; \\r\\n and \\r a
   }
   t.equal(
     render(data, {}),
-    lines(
-      '+-------+----------+',
-      '| Name  | Versions |',
-      '+-------+----------+',
-      '| mysql | 5.7 (a1) |',
-      '|       | 8.0 (b2) |',
-      '| redis | x y      |',
-      '+-------+----------+',
-    ),
+    lines('+-------+----------+', '| Name  | Versions |', '+-------+----------+', '| mysql | 5.7 (a1) |', '|       | 8.0 (b2) |', '| redis | x y      |', '+-------+----------+'),
   )
 })
 
@@ -173,13 +165,7 @@ t.test('show table with no fields prints a bare newline (print_empty is off for 
 
 t.test('-c keeps the command column order, whatever order it is given in', async (t) => {
   const data: ListData = { kind: 'list', columns: ['ID', 'Name', 'Status'], rows: [['i1', 'db1', 'ACTIVE']] }
-  const expected = lines(
-    '+----+--------+',
-    '| ID | Status |',
-    '+----+--------+',
-    '| i1 | ACTIVE |',
-    '+----+--------+',
-  )
+  const expected = lines('+----+--------+', '| ID | Status |', '+----+--------+', '| i1 | ACTIVE |', '+----+--------+')
   t.equal(render(data, { columns: ['Status', 'ID'] }), expected)
   t.equal(render(data, { columns: ['Status', 'nope', 'ID'] }), expected, 'unknown names are dropped')
   t.equal(render(data, { format: 'value', columns: ['Status'] }), 'ACTIVE\n')
@@ -223,9 +209,6 @@ t.test('a format the command kind does not offer is an argparse error (exit 2)',
 
 t.test('none and lines', async (t) => {
   t.equal(render({ kind: 'none' }, { format: 'json' }), '')
-  t.equal(
-    render({ kind: 'lines', lines: ['Request to delete database instance i1 has been accepted.', 'x'] }, {}),
-    'Request to delete database instance i1 has been accepted.\nx\n',
-  )
+  t.equal(render({ kind: 'lines', lines: ['Request to delete database instance i1 has been accepted.', 'x'] }, {}), 'Request to delete database instance i1 has been accepted.\nx\n')
   t.equal(render({ kind: 'lines', lines: [] }), '')
 })

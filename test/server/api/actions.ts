@@ -32,7 +32,11 @@ t.test('restart: REBOOT while the guest restarts, ACTIVE again after; a resumabl
   const mgmt = (await lab.req('GET', `/v1.0/${lab.admin.project}/mgmt/instances/${id}`, { token: lab.admin.token })).body.instance
   t.match(mgmt, { task_description: 'Rebooting the instance.', service_status: 'RESTARTING' }, 'task REBOOTING, service RESTARTING')
   const again = await lab.req('POST', `${p}/instances/${id}/action`, { body: { restart: {} } })
-  t.same(again.body, { unprocessableEntity: { code: 422, message: `Instance ${id} is not currently available for an action to be performed (task status was REBOOTING).` } }, 'no second restart meanwhile')
+  t.same(
+    again.body,
+    { unprocessableEntity: { code: 422, message: `Instance ${id} is not currently available for an action to be performed (task status was REBOOTING).` } },
+    'no second restart meanwhile',
+  )
   const task = lab.server.lab.db.prepare("SELECT kind, state, step FROM tasks WHERE instance_id = ? AND kind = 'restart_instance'").get(id)
   t.same(task, { kind: 'restart_instance', state: 'running', step: 'restart' }, 'recorded as a task')
 
@@ -46,7 +50,11 @@ t.test('restart: REBOOT while the guest restarts, ACTIVE again after; a resumabl
 t.test('a failed restart still ends the task (upstream: task NONE in finally) and is kept on the task row', async (t) => {
   const lab = await apiLab(t, { spawnAgents: false })
   const p = `/v1.0/${lab.demo.project}`
-  const { id, show } = await activeInstance(t, lab, 'fails', { restart: () => { throw new Error('postgres did not answer within 180 s') } })
+  const { id, show } = await activeInstance(t, lab, 'fails', {
+    restart: () => {
+      throw new Error('postgres did not answer within 180 s')
+    },
+  })
   t.equal((await lab.req('POST', `${p}/instances/${id}/action`, { body: { restart: {} } })).status, 202)
   await until(() => lab.server.lab.db.prepare("SELECT state FROM tasks WHERE instance_id = ? AND kind = 'restart_instance'").pluck().get(id) === 'failed', 5000, 'task failed')
   t.equal((await show()).status, 'ACTIVE', 'task back to NONE')
@@ -58,7 +66,13 @@ t.test('a restart interrupted by a server restart resumes and finishes', async (
   const p = `/v1.0/${lab.demo.project}`
   let restarts = 0
   const first = deferred()
-  const { id, agent } = await activeInstance(t, lab, 'across', { restart: async () => { restarts++; if (restarts === 1) await first.promise; return null } })
+  const { id, agent } = await activeInstance(t, lab, 'across', {
+    restart: async () => {
+      restarts++
+      if (restarts === 1) await first.promise
+      return null
+    },
+  })
   t.equal((await lab.req('POST', `${p}/instances/${id}/action`, { body: { restart: {} } })).status, 202)
   await agent.called('restart')
   await lab.server.close()
@@ -132,13 +146,38 @@ t.test('bad action bodies get upstream faults (400, never 500) and change nothin
     ['an unknown action (upstream: 500)', { body: { reboot: {} } }, 400, { badRequest: { code: 400, message: 'Invalid instance action: reboot' } }],
     ['restart not an object', { body: { restart: 1 } }, 400, { badRequest: { code: 400, message: "Validation error: restart 1 is not of type 'object'" } }],
     ['restart null', { body: { restart: null } }, 400, { badRequest: { code: 400, message: "Validation error: restart None is not of type 'object'" } }],
-    ['reset_status null after a valid first key', { body: { restart: {}, reset_status: null } }, 400, { badRequest: { code: 400, message: "Validation error: reset_status None is not of type 'object'" } }],
+    [
+      'reset_status null after a valid first key',
+      { body: { restart: {}, reset_status: null } },
+      400,
+      { badRequest: { code: 400, message: "Validation error: reset_status None is not of type 'object'" } },
+    ],
     ['resize with neither flavor nor volume', { body: { resize: {} } }, 400, { badRequest: { code: 400, message: 'Validation error: resize {} is not valid under any of the given schemas' } }],
-    ['resize to the same flavor (resize.ts has the rest)', { body: { resize: { flavorRef: '1' } } }, 400, { badRequest: { code: 400, message: "The new flavor id must be different than the current flavor id of '1'." } }],
-    ['resize volume not larger', { body: { resize: { volume: { size: 1 } } } }, 400, { badRequest: { code: 400, message: "The new volume 'size' must be larger than the current volume size of '1'." } }],
-    ['promote a non-replica (replication.ts has the rest)', { body: sample('instance-action-promote-replica-request.json') }, 400, { badRequest: { code: 400, message: `Instance ${id} is not a replica.` } }],
+    [
+      'resize to the same flavor (resize.ts has the rest)',
+      { body: { resize: { flavorRef: '1' } } },
+      400,
+      { badRequest: { code: 400, message: "The new flavor id must be different than the current flavor id of '1'." } },
+    ],
+    [
+      'resize volume not larger',
+      { body: { resize: { volume: { size: 1 } } } },
+      400,
+      { badRequest: { code: 400, message: "The new volume 'size' must be larger than the current volume size of '1'." } },
+    ],
+    [
+      'promote a non-replica (replication.ts has the rest)',
+      { body: sample('instance-action-promote-replica-request.json') },
+      400,
+      { badRequest: { code: 400, message: `Instance ${id} is not a replica.` } },
+    ],
     ['eject a non-source', { body: sample('instance-action-eject-replica-request.json') }, 400, { badRequest: { code: 400, message: `Instance ${id} is not a replica source.` } }],
-    ['the last recognised key wins', { body: { restart: {}, bogus: 1, resize: { flavorRef: '1' } } }, 400, { badRequest: { code: 400, message: "The new flavor id must be different than the current flavor id of '1'." } }],
+    [
+      'the last recognised key wins',
+      { body: { restart: {}, bogus: 1, resize: { flavorRef: '1' } } },
+      400,
+      { badRequest: { code: 400, message: "The new flavor id must be different than the current flavor id of '1'." } },
+    ],
   ]
   for (const [what, o, status, body] of cases) {
     const r = await lab.req('POST', url, o)

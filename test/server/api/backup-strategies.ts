@@ -3,7 +3,6 @@ import { randomUUID } from 'node:crypto'
 import { apiLab, missingFields, type ApiLab, otherMember } from '../../helpers/api.js'
 import { sample } from '../../helpers/lab.js'
 
-
 async function createInstance(lab: ApiLab, token?: string, project = lab.demo.project): Promise<string> {
   const r = await lab.req('POST', `/v1.0/${project}/instances`, { token, body: { instance: { name: 'bs', flavorRef: '1', volume: { size: 1 }, datastore: { type: 'mariadb' } } } })
   if (r.status !== 200) throw new Error(`create instance: ${r.status} ${JSON.stringify(r.body)}`)
@@ -31,14 +30,24 @@ t.test('create, list and delete strategies (samples backup-strategy-*)', async (
   const list = await lab.req('GET', `${p}/backup_strategies`)
   t.equal(list.status, 200)
   t.same(missingFields(list.body, sample('backup-strategy-list-response.json')), [])
-  t.same(list.body.backup_strategies.map((s: { swift_container: string }) => s.swift_container), ['nightly_backups', 'project-wide-2'], 'all of the project\'s')
-  t.same((await lab.req('GET', `${p}/backup_strategies?instance_id=${inst}`)).body.backup_strategies.map((s: { instance_id: string }) => s.instance_id), [inst])
+  t.same(
+    list.body.backup_strategies.map((s: { swift_container: string }) => s.swift_container),
+    ['nightly_backups', 'project-wide-2'],
+    "all of the project's",
+  )
+  t.same(
+    (await lab.req('GET', `${p}/backup_strategies?instance_id=${inst}`)).body.backup_strategies.map((s: { instance_id: string }) => s.instance_id),
+    [inst],
+  )
   t.same((await lab.req('GET', `${p}/backup_strategies?project_id=${lab.demo.project}`)).body.backup_strategies.length, 2)
 
   const del = await lab.req('DELETE', `${p}/backup_strategies?instance_id=${inst}`)
   t.equal(del.status, 202)
   t.equal(del.body, undefined)
-  t.same((await lab.req('GET', `${p}/backup_strategies`)).body.backup_strategies.map((s: { instance_id: string }) => s.instance_id), [''])
+  t.same(
+    (await lab.req('GET', `${p}/backup_strategies`)).body.backup_strategies.map((s: { instance_id: string }) => s.instance_id),
+    [''],
+  )
   t.equal((await lab.req('DELETE', `${p}/backup_strategies?instance_id=${inst}`)).status, 202, 'deleting what is gone is fine')
   t.equal((await lab.req('DELETE', `${p}/backup_strategies`)).status, 202, 'no instance_id: the project-wide one')
   t.same((await lab.req('GET', `${p}/backup_strategies`)).body, { backup_strategies: [] })
@@ -60,8 +69,11 @@ t.test('bad bodies: 400, nothing stored', async (t) => {
     t.match(r.body, { badRequest: { code: 400, message } })
   }
   const missing = randomUUID()
-  t.same((await lab.req('POST', `${p}/backup_strategies`, { body: { backup_strategy: { swift_container: 'c', instance_id: missing } } })).body,
-    { itemNotFound: { code: 404, message: `Resource ${missing} cannot be found.` } }, 'an unknown instance')
+  t.same(
+    (await lab.req('POST', `${p}/backup_strategies`, { body: { backup_strategy: { swift_container: 'c', instance_id: missing } } })).body,
+    { itemNotFound: { code: 404, message: `Resource ${missing} cannot be found.` } },
+    'an unknown instance',
+  )
   t.same((await lab.req('GET', `${p}/backup_strategies`)).body, { backup_strategies: [] })
 })
 
@@ -73,18 +85,28 @@ t.test('projects are isolated; admins reach others with project_id', async (t) =
   const a = `/v1.0/${lab.admin.project}`
   const otherInst = await createInstance(lab, other.token, other.project)
   t.equal((await lab.req('POST', `${o}/backup_strategies`, { token: other.token, body: { backup_strategy: { swift_container: 'theirs' } } })).status, 202)
-  t.equal((await lab.req('POST', `${p}/backup_strategies`, { body: { backup_strategy: { swift_container: 'c', instance_id: otherInst } } })).status, 404, 'another project\'s instance is not found')
+  t.equal((await lab.req('POST', `${p}/backup_strategies`, { body: { backup_strategy: { swift_container: 'c', instance_id: otherInst } } })).status, 404, "another project's instance is not found")
   t.equal((await lab.req('POST', `${p}/backup_strategies`, { body: { backup_strategy: { swift_container: 'mine' } } })).status, 202)
-  t.same((await lab.req('GET', `${p}/backup_strategies`)).body.backup_strategies.map((s: { swift_container: string }) => s.swift_container), ['mine'])
+  t.same(
+    (await lab.req('GET', `${p}/backup_strategies`)).body.backup_strategies.map((s: { swift_container: string }) => s.swift_container),
+    ['mine'],
+  )
 
   const denied = { forbidden: { code: 403, message: `Operation not allowed for tenant ${lab.demo.project}.` } }
   t.same((await lab.req('GET', `${p}/backup_strategies?project_id=${other.project}`)).body, denied)
   t.same((await lab.req('DELETE', `${p}/backup_strategies?project_id=${other.project}`)).body, denied)
-  t.same((await lab.req('GET', `${o}/backup_strategies`, { token: other.token })).body.backup_strategies.map((s: { swift_container: string }) => s.swift_container), ['theirs'], 'untouched')
+  t.same(
+    (await lab.req('GET', `${o}/backup_strategies`, { token: other.token })).body.backup_strategies.map((s: { swift_container: string }) => s.swift_container),
+    ['theirs'],
+    'untouched',
+  )
 
   const asAdmin = await lab.req('GET', `${a}/backup_strategies?project_id=${other.project}`, { token: lab.admin.token })
-  t.same(asAdmin.body.backup_strategies.map((s: { project_id: string }) => s.project_id), [other.project])
-  t.same((await lab.req('GET', `${a}/backup_strategies`, { token: lab.admin.token })).body, { backup_strategies: [] }, 'an admin\'s own list is its project\'s')
+  t.same(
+    asAdmin.body.backup_strategies.map((s: { project_id: string }) => s.project_id),
+    [other.project],
+  )
+  t.same((await lab.req('GET', `${a}/backup_strategies`, { token: lab.admin.token })).body, { backup_strategies: [] }, "an admin's own list is its project's")
   t.equal((await lab.req('DELETE', `${a}/backup_strategies?project_id=${other.project}`, { token: lab.admin.token })).status, 202)
   t.same((await lab.req('GET', `${o}/backup_strategies`, { token: other.token })).body, { backup_strategies: [] })
 })

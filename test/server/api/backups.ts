@@ -13,7 +13,12 @@ async function activeInstance(t: Test, lab: ApiLab, name: string, datastore = 'm
   const p = `/v1.0/${lab.demo.project}`
   const id = (await lab.req('POST', `${p}/instances`, { body: { instance: { name, flavorRef: '1', volume: { size: 1 }, datastore: { type: datastore } } } })).body.instance.id as string
   const casts: RpcRequest[] = []
-  const agent = await scriptedAgent(lab.dataDir, id, { create_backup: (req) => { casts.push(req); return null } })
+  const agent = await scriptedAgent(lab.dataDir, id, {
+    create_backup: (req) => {
+      casts.push(req)
+      return null
+    },
+  })
   t.teardown(() => agent.close())
   await agent.heartbeat('HEALTHY')
   await until(async () => (await lab.req('GET', `${p}/instances/${id}`)).body.instance.status === 'ACTIVE', 5000, 'ACTIVE')
@@ -47,16 +52,34 @@ t.test('create, progress, completion: the upstream contract, BACKUP status, noti
   const expected = sample('backup-create-response.json') as { backup: Record<string, unknown> }
   delete expected.backup.storage_driver // api.md 11: the code's view has none
   t.same(missingFields(r.body, expected), [], 'every field of the sample')
-  t.match(b, { name: 'snapshot', description: 'My Backup', status: 'NEW', locationRef: null, size: null, parent_id: null, instance_id: id, project_id: lab.demo.project, datastore: { type: 'mariadb' } })
+  t.match(b, {
+    name: 'snapshot',
+    description: 'My Backup',
+    status: 'NEW',
+    locationRef: null,
+    size: null,
+    parent_id: null,
+    instance_id: id,
+    project_id: lab.demo.project,
+    datastore: { type: 'mariadb' },
+  })
 
   t.equal((await show()).status, 'BACKUP', 'instance status BACKUP while the backup runs')
   t.match((await show()).operating_status, 'HEALTHY', 'operating status unchanged')
-  t.same((await lab.req('POST', `${p}/instances/${id}/action`, { body: { restart: {} } })).body, { unprocessableEntity: { code: 422, message: `Instance ${id} is not currently available for an action to be performed (instance status was BACKUP).` } }, 'other actions refused meanwhile')
+  t.same(
+    (await lab.req('POST', `${p}/instances/${id}/action`, { body: { restart: {} } })).body,
+    { unprocessableEntity: { code: 422, message: `Instance ${id} is not currently available for an action to be performed (instance status was BACKUP).` } },
+    'other actions refused meanwhile',
+  )
   t.equal((await lab.req('POST', `${p}/backups`, { body: { backup: { name: 'second', instance: id } } })).status, 422, 'no second backup meanwhile')
   t.equal((await lab.req('DELETE', `${p}/backups/${b.id}`)).body.unprocessableEntity.message, `Backup ${b.id} cannot be deleted because it is running.`, 'a running backup is not deleted')
 
   await until(() => casts.length === 1, 5000, 'create_backup cast')
-  t.match(casts[0], { method: 'create_backup', reply: false, args: { backup_info: { id: b.id, name: 'snapshot', instance_id: id, backup_type: 'full', parent: null, datastore: 'mariadb' } } }, 'a cast with upstream backup_info')
+  t.match(
+    casts[0],
+    { method: 'create_backup', reply: false, args: { backup_info: { id: b.id, name: 'snapshot', instance_id: id, backup_type: 'full', parent: null, datastore: 'mariadb' } } },
+    'a cast with upstream backup_info',
+  )
   event(lab, id, { backupId: b.id, state: 'BUILDING' })
   await until(async () => (await lab.req('GET', `${p}/backups/${b.id}`)).body.backup.status === 'BUILDING', 5000, 'BUILDING')
   event(lab, 'another-instance', { backupId: b.id, state: 'FAILED', message: 'x' })
@@ -64,10 +87,17 @@ t.test('create, progress, completion: the upstream contract, BACKUP status, noti
   event(lab, id, { backupId: b.id, state: 'COMPLETED', size: 0.14, ...file })
   await until(async () => (await lab.req('GET', `${p}/backups/${b.id}`)).body.backup.status === 'COMPLETED', 5000, 'COMPLETED')
   const got = (await lab.req('GET', `${p}/backups/${b.id}`)).body
-  t.same(missingFields(got, sample('backup-get-response.json')).filter((f) => f !== '.backup.storage_driver'), [], 'GET has the sample fields')
+  t.same(
+    missingFields(got, sample('backup-get-response.json')).filter((f) => f !== '.backup.storage_driver'),
+    [],
+    'GET has the sample fields',
+  )
   t.match(got.backup, { status: 'COMPLETED', size: 0.14, locationRef: file.location }, 'size and location from the guest; an event from another instance was ignored')
   await until(async () => (await show()).status === 'ACTIVE', 5000, 'ACTIVE again')
-  const types = lab.server.lab.notifications.list().map((n) => n.event_type).filter((e) => e.startsWith('dbaas.backup'))
+  const types = lab.server.lab.notifications
+    .list()
+    .map((n) => n.event_type)
+    .filter((e) => e.startsWith('dbaas.backup'))
   t.same(types, ['dbaas.backup_create.start', 'dbaas.backup_create.end'], 'backup_create start and end')
   t.match(lab.server.lab.notifications.list('dbaas.backup_create.end')[0]!.payload, { backup_id: b.id, instance_id: id, name: 'snapshot' })
 
@@ -93,14 +123,22 @@ t.test('validation and faults', async (t) => {
   const p = `/v1.0/${lab.demo.project}`
   const { id } = await activeInstance(t, lab, 'v')
   const redis = await activeInstance(t, lab, 'r', 'redis')
-  const post = async (backup: unknown) => (await lab.req('POST', `${p}/backups`, { body: { backup } }))
+  const post = async (backup: unknown) => await lab.req('POST', `${p}/backups`, { body: { backup } })
   t.same((await post({ name: 'x' })).body, { badRequest: { code: 400, message: 'instance is missing.' } })
   t.match((await post({ name: '', instance: id })).body, { badRequest: { message: /^Validation error: backup\['name'\] '' is too short/ } })
   t.match((await post({ name: 'x', instance: 'not-a-uuid' })).body, { badRequest: { message: /^Validation error: backup\['instance'\]/ } })
   t.match((await post({ name: 'x', instance: id, incremental: 2 })).body, { badRequest: { message: /is greater than the maximum of 1/ } })
   t.equal((await post({ name: 'x', instance: '00000000-0000-0000-0000-000000000000' })).status, 404, 'unknown instance: 404')
-  t.same((await post({ name: 'x', instance: id, parent_id: '00000000-0000-0000-0000-000000000000' })).body, { itemNotFound: { code: 404, message: 'Resource 00000000-0000-0000-0000-000000000000 cannot be found.' } }, 'unknown parent: 404')
-  t.match((await post({ name: 'x', instance: redis.id, incremental: 1 })).body, { badRequest: { code: 400, message: /Incremental backups are not supported by datastore redis/ } }, 'redis has no incrementals: 400')
+  t.same(
+    (await post({ name: 'x', instance: id, parent_id: '00000000-0000-0000-0000-000000000000' })).body,
+    { itemNotFound: { code: 404, message: 'Resource 00000000-0000-0000-0000-000000000000 cannot be found.' } },
+    'unknown parent: 404',
+  )
+  t.match(
+    (await post({ name: 'x', instance: redis.id, incremental: 1 })).body,
+    { badRequest: { code: 400, message: /Incremental backups are not supported by datastore redis/ } },
+    'redis has no incrementals: 400',
+  )
   t.equal((await post({ name: 'x', restore_from: { remote_location: 'http://x/y', local_datastore_version_id: '00000000-0000-0000-0000-000000000000', size: 1 } })).status, 501, 'restore_from: 501')
   t.equal((await lab.req('GET', `${p}/backups/00000000-0000-0000-0000-000000000000`)).status, 404)
   t.equal((await lab.req('GET', `${p}/backups?datastore=nope`)).status, 404, 'unknown datastore filter: 404')
@@ -122,7 +160,17 @@ t.test('isolation, admin listing, quota, pagination, delete with children, resto
   const made: string[] = []
   for (let i = 0; i < 5; i++) {
     const bid = `00000000-0000-0000-0000-00000000000${i}`
-    db.insert({ id: bid, name: `b${i}`, description: null, tenant_id: lab.demo.project, instance_id: id, parent_id: i === 4 ? made[3]! : null, datastore_version_id: dsv, backup_type: 'full', storage_driver: 'local' })
+    db.insert({
+      id: bid,
+      name: `b${i}`,
+      description: null,
+      tenant_id: lab.demo.project,
+      instance_id: id,
+      parent_id: i === 4 ? made[3]! : null,
+      datastore_version_id: dsv,
+      backup_type: 'full',
+      storage_driver: 'local',
+    })
     const f = storeFile(lab, bid, `data-${i}`)
     db.update(bid, { state: 'COMPLETED', ...f, size: 0.01 })
     made.push(bid)
@@ -135,7 +183,11 @@ t.test('isolation, admin listing, quota, pagination, delete with children, resto
   t.notOk(page3.links, 'no next link on a short page')
   t.equal((await lab.req('GET', `${p}/instances/${id}/backups`)).body.backups.length, 5, 'instance backups')
   t.same(missingFields((await lab.req('GET', `${p}/instances/${id}/backups`)).body, sample('instance-backup-list-response.json')), [], 'instance backup list has the sample fields')
-  t.same(missingFields((await lab.req('GET', `${p}/backups`)).body, sample('backup-list-response.json')).filter((f) => !f.endsWith('storage_driver')), [], 'list has the sample fields')
+  t.same(
+    missingFields((await lab.req('GET', `${p}/backups`)).body, sample('backup-list-response.json')).filter((f) => !f.endsWith('storage_driver')),
+    [],
+    'list has the sample fields',
+  )
   t.equal((await lab.req('GET', `${p}/backups?datastore=mariadb`)).body.backups.length, 5, 'datastore filter')
   t.equal((await lab.req('GET', `${p}/backups?datastore=postgresql`)).body.backups.length, 0)
 
@@ -150,15 +202,41 @@ t.test('isolation, admin listing, quota, pagination, delete with children, resto
   t.equal((await lab.req('GET', `${a}/backups/${made[0]}`, { token: lab.admin.token })).status, 200, 'admin reaches any backup by id')
 
   // Restore checks (api.md 6.2).
-  const restore = (backupRef: string, datastore?: object) => lab.req('POST', `${p}/instances`, { body: { instance: { name: 'rest', flavorRef: '1', volume: { size: 1 }, restorePoint: { backupRef }, ...(datastore ? { datastore } : {}) } } })
-  t.same((await restore(made[0]!, { type: 'postgresql' })).body, { badRequest: { code: 400, message: 'The datastore from which the backup was taken, mariadb, does not match the destination datastore of postgresql.' } }, 'another datastore: 400')
-  db.insert({ id: '10000000-0000-0000-0000-000000000000', name: 'new', description: null, tenant_id: lab.demo.project, instance_id: id, parent_id: null, datastore_version_id: dsv, backup_type: 'full', storage_driver: 'local' })
-  t.same((await restore('10000000-0000-0000-0000-000000000000')).body, { conflict: { code: 409, message: 'Unable to create instance because backup 10000000-0000-0000-0000-000000000000 is not completed. Actual state: NEW.' } }, 'not completed: 409')
+  const restore = (backupRef: string, datastore?: object) =>
+    lab.req('POST', `${p}/instances`, { body: { instance: { name: 'rest', flavorRef: '1', volume: { size: 1 }, restorePoint: { backupRef }, ...(datastore ? { datastore } : {}) } } })
+  t.same(
+    (await restore(made[0]!, { type: 'postgresql' })).body,
+    { badRequest: { code: 400, message: 'The datastore from which the backup was taken, mariadb, does not match the destination datastore of postgresql.' } },
+    'another datastore: 400',
+  )
+  db.insert({
+    id: '10000000-0000-0000-0000-000000000000',
+    name: 'new',
+    description: null,
+    tenant_id: lab.demo.project,
+    instance_id: id,
+    parent_id: null,
+    datastore_version_id: dsv,
+    backup_type: 'full',
+    storage_driver: 'local',
+  })
+  t.same(
+    (await restore('10000000-0000-0000-0000-000000000000')).body,
+    { conflict: { code: 409, message: 'Unable to create instance because backup 10000000-0000-0000-0000-000000000000 is not completed. Actual state: NEW.' } },
+    'not completed: 409',
+  )
   db.update('10000000-0000-0000-0000-000000000000', { state: 'FAILED' })
   const ok = await restore(made[4]!)
-  t.equal(ok.status, 200, 'a restore of an incremental without a datastore: the backup\'s')
+  t.equal(ok.status, 200, "a restore of an incremental without a datastore: the backup's")
   const boot = JSON.parse(readFileSync(join(lab.dataDir, 'instances', ok.body.instance.id, 'agent.json'), 'utf8')) as AgentBootstrap
-  t.same(boot.prepare.restore?.chain.map((c) => [c.id, c.type]), [[made[3], 'full'], [made[4], 'incremental']], 'prepare.restore: the chain, oldest first')
+  t.same(
+    boot.prepare.restore?.chain.map((c) => [c.id, c.type]),
+    [
+      [made[3], 'full'],
+      [made[4], 'incremental'],
+    ],
+    'prepare.restore: the chain, oldest first',
+  )
   t.equal(boot.backupDir, join(lab.dataDir, 'backups'), 'the agent knows the store')
   t.match(ok.body.instance.datastore, { type: 'mariadb' })
 

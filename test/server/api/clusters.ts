@@ -8,7 +8,17 @@ async function createInstance(lab: ApiLab): Promise<string> {
   return r.body.instance.id
 }
 
-const cluster = (o: Record<string, unknown> = {}) => ({ cluster: { name: 'c1', datastore: { type: 'mariadb', version: 'default' }, instances: [{ flavorRef: '1', volume: { size: '2' } }, { flavorRef: '1', volume: { size: 2 } }], ...o } })
+const cluster = (o: Record<string, unknown> = {}) => ({
+  cluster: {
+    name: 'c1',
+    datastore: { type: 'mariadb', version: 'default' },
+    instances: [
+      { flavorRef: '1', volume: { size: '2' } },
+      { flavorRef: '1', volume: { size: 2 } },
+    ],
+    ...o,
+  },
+})
 
 t.test('clusters: empty lists, 501 on create, 404 for any cluster', async (t) => {
   const lab = await apiLab(t, { spawnAgents: false, rateLimits: [] })

@@ -11,10 +11,12 @@ async function activeInstance(t: Test, lab: ApiLab, name: string, type: string, 
   t.equal(r.status, 200, `${name} created`)
   const id = r.body.instance.id as string
   const requests: RpcRequest[] = []
-  const record = (method: string): ScriptedHandler => (req) => {
-    requests.push(req)
-    return handlers[method] ? handlers[method]!(req) : null
-  }
+  const record =
+    (method: string): ScriptedHandler =>
+    (req) => {
+      requests.push(req)
+      return handlers[method] ? handlers[method]!(req) : null
+    }
   const agent = await scriptedAgent(lab.dataDir, id, {
     ...handlers,
     update_overrides: record('update_overrides'),
@@ -44,13 +46,21 @@ t.test('attach a dynamic group: update_overrides, apply_overrides, ACTIVE; detac
   const r = await lab.req('PUT', inst.url, { body: { instance: { configuration: cfg } } })
   t.equal(r.status, 202, 'attach: 202')
   t.equal(r.body, undefined, 'empty body')
-  t.same(inst.guest(), [
-    { method: 'update_overrides', args: { overrides: { max_connections: 321, wait_timeout: 60 }, remove: false } },
-    { method: 'apply_overrides', args: { overrides: { max_connections: 321, wait_timeout: 60 } } },
-  ], 'values typed per parameter, persisted then applied live')
+  t.same(
+    inst.guest(),
+    [
+      { method: 'update_overrides', args: { overrides: { max_connections: 321, wait_timeout: 60 }, remove: false } },
+      { method: 'apply_overrides', args: { overrides: { max_connections: 321, wait_timeout: 60 } } },
+    ],
+    'values typed per parameter, persisted then applied live',
+  )
   const shown = await inst.show()
   t.equal(shown.status, 'ACTIVE', 'all keys dynamic: ACTIVE at once')
-  t.match(shown.configuration, { id: cfg, name: 'dyn', links: [{ rel: 'self', href: new RegExp(`/v1.0/${lab.demo.project}/configurations/${cfg}$`) }, { rel: 'bookmark' }] }, 'the instance view shows the group')
+  t.match(
+    shown.configuration,
+    { id: cfg, name: 'dyn', links: [{ rel: 'self', href: new RegExp(`/v1.0/${lab.demo.project}/configurations/${cfg}$`) }, { rel: 'bookmark' }] },
+    'the instance view shows the group',
+  )
   t.same((await lab.req('GET', `${p}/configurations/${cfg}/instances`)).body.instances, [{ id: inst.id, name: 'dyn' }], 'the group lists the instance')
 
   const eff = (await lab.req('GET', `${inst.url}/configuration`)).body.instance.configuration
@@ -59,26 +69,37 @@ t.test('attach a dynamic group: update_overrides, apply_overrides, ACTIVE; detac
   t.equal(eff.connect_timeout, 15, 'base values of the flavor otherwise')
   t.ok(typeof eff.innodb_buffer_pool_size === 'string' && eff.innodb_buffer_pool_size.endsWith('M'))
 
-  t.same((await lab.req('PUT', inst.url, { body: { instance: { configuration: cfg } } })).body,
-    fault('badRequest', 400, `Instance ${inst.id} already has a Configuration Group attached: ${cfg}.`), 'already attached: 400')
+  t.same(
+    (await lab.req('PUT', inst.url, { body: { instance: { configuration: cfg } } })).body,
+    fault('badRequest', 400, `Instance ${inst.id} already has a Configuration Group attached: ${cfg}.`),
+    'already attached: 400',
+  )
   t.same((await lab.req('DELETE', `${p}/configurations/${cfg}`)).status, 400, 'a used group cannot be deleted')
 
   // PATCH of the group re-applies it to the instance.
   inst.requests.length = 0
   t.equal((await lab.req('PATCH', `${p}/configurations/${cfg}`, { body: { configuration: { values: { max_connections: 222 } } } })).status, 200)
-  t.same(inst.guest(), [
-    { method: 'update_overrides', args: { overrides: { max_connections: 222, wait_timeout: 60 }, remove: false } },
-    { method: 'apply_overrides', args: { overrides: { max_connections: 222, wait_timeout: 60 } } },
-  ], 'PATCH of the group re-applies it')
+  t.same(
+    inst.guest(),
+    [
+      { method: 'update_overrides', args: { overrides: { max_connections: 222, wait_timeout: 60 }, remove: false } },
+      { method: 'apply_overrides', args: { overrides: { max_connections: 222, wait_timeout: 60 } } },
+    ],
+    'PATCH of the group re-applies it',
+  )
   t.equal((await inst.show()).status, 'ACTIVE')
 
   inst.requests.length = 0
   const d = await lab.req('PUT', inst.url, { body: { instance: {} } })
   t.equal(d.status, 202, '{} detaches')
-  t.same(inst.guest(), [
-    { method: 'update_overrides', args: { overrides: {}, remove: true } },
-    { method: 'apply_overrides', args: { overrides: { max_connections: 100, wait_timeout: 120 } } },
-  ], 'removed keys are dynamic with base values: those applied live')
+  t.same(
+    inst.guest(),
+    [
+      { method: 'update_overrides', args: { overrides: {}, remove: true } },
+      { method: 'apply_overrides', args: { overrides: { max_connections: 100, wait_timeout: 120 } } },
+    ],
+    'removed keys are dynamic with base values: those applied live',
+  )
   const after = await inst.show()
   t.equal(after.status, 'ACTIVE')
   t.notOk('configuration' in after, 'no configuration in the view')
@@ -106,8 +127,11 @@ t.test('attach a restart-required group: RESTART_REQUIRED until restart; detach 
   await inst.agent.heartbeat('HEALTHY')
   await new Promise((r) => setTimeout(r, 200))
   t.equal((await inst.show()).status, 'RESTART_REQUIRED', 'still RESTART_REQUIRED after a heartbeat')
-  t.same((await lab.req('PUT', inst.url, { body: { instance: {} } })).body,
-    fault('badRequest', 400, 'The operation you have requested cannot be executed because the instance status is currently: RESTART_REQUIRED.'), 'no detach while RESTART_REQUIRED')
+  t.same(
+    (await lab.req('PUT', inst.url, { body: { instance: {} } })).body,
+    fault('badRequest', 400, 'The operation you have requested cannot be executed because the instance status is currently: RESTART_REQUIRED.'),
+    'no detach while RESTART_REQUIRED',
+  )
   t.equal((await lab.req('POST', `${inst.url}/action`, { body: { restart: {} } })).status, 202, 'restart accepted')
   await inst.agent.called('restart')
   await until(async () => (await inst.show()).status === 'ACTIVE', 5000, 'ACTIVE after the restart')
@@ -139,8 +163,11 @@ t.test('attach errors: version mismatch, another project, busy instance, guest f
   const mismatch = await lab.req('PUT', inst.url, { body: { instance: { configuration: pg } } })
   t.equal(mismatch.status, 400, 'another datastore version: 400')
   t.match(mismatch.body.badRequest.message, /^Datastore Version on Configuration .* does not match the Datastore Version on the instance /)
-  t.same((await lab.req('PUT', inst.url, { body: { instance: { configuration: theirs } } })).body,
-    fault('itemNotFound', 404, `Configuration group id: ${theirs} could not be found.`), "another project's group: 404")
+  t.same(
+    (await lab.req('PUT', inst.url, { body: { instance: { configuration: theirs } } })).body,
+    fault('itemNotFound', 404, `Configuration group id: ${theirs} could not be found.`),
+    "another project's group: 404",
+  )
   t.same((await lab.req('PUT', inst.url, { body: { instance: { configuration: 'not-a-uuid' } } })).status, 400, 'not a uuid: schema 400')
 
   fail = true
@@ -153,8 +180,11 @@ t.test('attach errors: version mismatch, another project, busy instance, guest f
   fail = false
 
   lab.server.lab.instances.setTask(inst.id, 'REBOOTING')
-  t.same((await lab.req('PUT', inst.url, { body: { instance: { configuration: mine } } })).body,
-    fault('badRequest', 400, 'The operation you have requested cannot be executed because the instance status is currently: REBOOT.'), 'task not NONE: 400')
+  t.same(
+    (await lab.req('PUT', inst.url, { body: { instance: { configuration: mine } } })).body,
+    fault('badRequest', 400, 'The operation you have requested cannot be executed because the instance status is currently: REBOOT.'),
+    'task not NONE: 400',
+  )
   lab.server.lab.instances.setTask(inst.id, 'NONE')
   t.equal((await lab.req('PUT', inst.url, { body: { instance: { configuration: mine } } })).status, 202, 'then it attaches')
   t.equal((await show()).configuration.name, 'mine')

@@ -12,10 +12,12 @@ async function activeInstance(t: Test, lab: ApiLab, name: string, type: string, 
   t.equal(r.status, 200, `${name} created`)
   const id = r.body.instance.id as string
   const requests: RpcRequest[] = []
-  const record = (method: string): ScriptedHandler => (req) => {
-    requests.push(req)
-    return handlers[method] ? handlers[method]!(req) : null
-  }
+  const record =
+    (method: string): ScriptedHandler =>
+    (req) => {
+      requests.push(req)
+      return handlers[method] ? handlers[method]!(req) : null
+    }
   const agent = await scriptedAgent(lab.dataDir, id, { ...handlers, update_overrides: record('update_overrides'), apply_overrides: record('apply_overrides') })
   t.teardown(() => agent.close())
   await agent.heartbeat('HEALTHY')
@@ -47,9 +49,23 @@ const ATTACKS: Array<[string, Record<string, unknown>, unknown]> = [
   ['redis', { 'notify-keyspace-events': 'K"' }, invalid('notify-keyspace-events', REDIS_QUOTE)],
   ['redis', { save: "'900 1" }, invalid('save', REDIS_QUOTE)],
   ['redis', { save: '900 1\r\nslaveof 10.0.0.1 6379' }, invalid('save', CONTROL)],
-  ['redis', { requirepass: 's3cret' }, { unprocessableEntity: { code: 422, message: 'The configuration parameter requirepass cannot be set for this datastore: the guest agent connects to Redis without a password and would be locked out; use root enable or ACL users instead.' } }],
+  [
+    'redis',
+    { requirepass: 's3cret' },
+    {
+      unprocessableEntity: {
+        code: 422,
+        message:
+          'The configuration parameter requirepass cannot be set for this datastore: the guest agent connects to Redis without a password and would be locked out; use root enable or ACL users instead.',
+      },
+    },
+  ],
   ['redis', { databases: 0 }, { unprocessableEntity: { code: 422, message: 'The value for the configuration parameter databases is less than the minimum allowed: 1' } }],
-  ['redis', { loglevel: 'loud' }, { unprocessableEntity: { code: 422, message: 'The value provided for the configuration parameter loglevel is not valid: it must be one of debug, verbose, notice, warning, nothing.' } }],
+  [
+    'redis',
+    { loglevel: 'loud' },
+    { unprocessableEntity: { code: 422, message: 'The value provided for the configuration parameter loglevel is not valid: it must be one of debug, verbose, notice, warning, nothing.' } },
+  ],
 ]
 
 t.test('attacks: create refuses what the guest or the engine would refuse, and stores nothing', async (t) => {
@@ -61,7 +77,10 @@ t.test('attacks: create refuses what the guest or the engine would refuse, and s
     t.same(r.body, expected, `${type} ${JSON.stringify(values)}`)
   }
   t.same((await lab.req('GET', `${p}/configurations`)).body.configurations, [], 'no group was created')
-  for (const [type, values] of [['redis', { loglevel: 'WARNING', 'maxmemory-policy': 'allkeys-lru', save: '900 1 300 10', databases: 4 }], ['postgresql', { search_path: '"$user", public', timezone: 'UTC' }]] as const)
+  for (const [type, values] of [
+    ['redis', { loglevel: 'WARNING', 'maxmemory-policy': 'allkeys-lru', save: '900 1 300 10', databases: 4 }],
+    ['postgresql', { search_path: '"$user", public', timezone: 'UTC' }],
+  ] as const)
     t.equal((await lab.req('POST', `${p}/configurations`, { body: { configuration: { name: 'good', values, datastore: { type } } } })).status, 200, `${type}: sane values still pass`)
 })
 
@@ -104,10 +123,12 @@ t.test('a PATCH/PUT the engine refuses on an instance is an error, the old value
   let refuse: ((req: RpcRequest) => boolean) | undefined
   let refuseBack: ((name: string, req: RpcRequest) => boolean) | undefined
   let refuser = ''
-  const refusing = (name: string, method: string): ScriptedHandler => (req) => {
-    if ((refuser === name && refuse?.(req)) || refuseBack?.(name, req)) throw new Error(`${method} refused: Variable 'max_connections' can't be set to the value of '0'`)
-    return null
-  }
+  const refusing =
+    (name: string, method: string): ScriptedHandler =>
+    (req) => {
+      if ((refuser === name && refuse?.(req)) || refuseBack?.(name, req)) throw new Error(`${method} refused: Variable 'max_connections' can't be set to the value of '0'`)
+      return null
+    }
   const handlers = (name: string) => ({ update_overrides: refusing(name, 'update_overrides'), apply_overrides: refusing(name, 'apply_overrides') })
   const x = await activeInstance(t, lab, 'x', 'mariadb', handlers('x'))
   const y = await activeInstance(t, lab, 'y', 'mariadb', handlers('y'))
@@ -125,16 +146,30 @@ t.test('a PATCH/PUT the engine refuses on an instance is an error, the old value
     refuse = (req) => req.method === stage && (req.args.overrides as Record<string, unknown>).max_connections === 500
     const r = await lab.req('PATCH', `${p}/configurations/${cfg}`, { body: { configuration: { values: { max_connections: 500 } } } })
     t.equal(r.status, 400, `${stage} refused on b: 400`)
-    t.match(r.body.badRequest.message, new RegExp(`^The configuration could not be applied to instance ${b.id}, nothing was changed: .*${stage} refused`), 'the answer names the instance and the reason')
-    t.same(a.guest(), [
-      { method: 'update_overrides', args: { overrides: { max_connections: 500, wait_timeout: 60 }, remove: false } },
-      { method: 'apply_overrides', args: { overrides: { max_connections: 500, wait_timeout: 60 } } },
-      { method: 'update_overrides', args: { overrides: old, remove: false } },
-      { method: 'apply_overrides', args: { overrides: old } },
-    ], `${stage}: a, changed first, got its old values back, file and live`)
-    const back = stage === 'apply_overrides'
-      ? [{ method: 'update_overrides', args: { overrides: { max_connections: 500, wait_timeout: 60 }, remove: false } }, { method: 'apply_overrides', args: { overrides: { max_connections: 500, wait_timeout: 60 } } }, { method: 'update_overrides', args: { overrides: old, remove: false } }, { method: 'apply_overrides', args: { overrides: old } }]
-      : [{ method: 'update_overrides', args: { overrides: { max_connections: 500, wait_timeout: 60 }, remove: false } }]
+    t.match(
+      r.body.badRequest.message,
+      new RegExp(`^The configuration could not be applied to instance ${b.id}, nothing was changed: .*${stage} refused`),
+      'the answer names the instance and the reason',
+    )
+    t.same(
+      a.guest(),
+      [
+        { method: 'update_overrides', args: { overrides: { max_connections: 500, wait_timeout: 60 }, remove: false } },
+        { method: 'apply_overrides', args: { overrides: { max_connections: 500, wait_timeout: 60 } } },
+        { method: 'update_overrides', args: { overrides: old, remove: false } },
+        { method: 'apply_overrides', args: { overrides: old } },
+      ],
+      `${stage}: a, changed first, got its old values back, file and live`,
+    )
+    const back =
+      stage === 'apply_overrides'
+        ? [
+            { method: 'update_overrides', args: { overrides: { max_connections: 500, wait_timeout: 60 }, remove: false } },
+            { method: 'apply_overrides', args: { overrides: { max_connections: 500, wait_timeout: 60 } } },
+            { method: 'update_overrides', args: { overrides: old, remove: false } },
+            { method: 'apply_overrides', args: { overrides: old } },
+          ]
+        : [{ method: 'update_overrides', args: { overrides: { max_connections: 500, wait_timeout: 60 }, remove: false } }]
     t.same(b.guest(), back, `${stage}: b refused${stage === 'apply_overrides' ? ', and was put back' : ''}`)
     t.same((await lab.req('GET', `${p}/configurations/${cfg}`)).body.configuration, before, 'the group is unchanged')
     for (const i of [a, b]) t.equal((await i.show()).status, 'ACTIVE', 'both instances ACTIVE on their old values')
@@ -153,10 +188,14 @@ t.test('a PATCH/PUT the engine refuses on an instance is an error, the old value
   refuseBack = undefined
   const put = await lab.req('PUT', `${p}/configurations/${cfg}`, { body: { configuration: { values: { max_connections: 300 } } } })
   t.equal(put.status, 202, 'accepted everywhere: 202')
-  t.same(a.guest().slice(-2), [
-    { method: 'update_overrides', args: { overrides: { max_connections: 300 }, remove: false } },
-    { method: 'apply_overrides', args: { overrides: { max_connections: 300, wait_timeout: 120 } } },
-  ], 'a key the PUT removed goes back to its base value live')
+  t.same(
+    a.guest().slice(-2),
+    [
+      { method: 'update_overrides', args: { overrides: { max_connections: 300 }, remove: false } },
+      { method: 'apply_overrides', args: { overrides: { max_connections: 300, wait_timeout: 120 } } },
+    ],
+    'a key the PUT removed goes back to its base value live',
+  )
   t.same((await lab.req('GET', `${p}/configurations/${cfg}`)).body.configuration.values, { max_connections: 300 })
 })
 
@@ -167,6 +206,14 @@ t.test('PATCH applies a name and a description when sent', async (t) => {
   t.equal((await lab.req('PATCH', `${p}/configurations/${cfg}`, { body: { configuration: { name: 'after', description: 'now described' } } })).status, 200)
   t.match((await lab.req('GET', `${p}/configurations/${cfg}`)).body.configuration, { name: 'after', description: 'now described', values: { max_connections: 50 } })
   t.equal((await lab.req('PATCH', `${p}/configurations/${cfg}`, { body: { configuration: { values: { wait_timeout: 30 } } } })).status, 200)
-  t.match((await lab.req('GET', `${p}/configurations/${cfg}`)).body.configuration, { name: 'after', description: 'now described', values: { max_connections: 50, wait_timeout: 30 } }, 'kept when not sent')
-  t.match((await lab.req('PATCH', `${p}/configurations/${cfg}`, { body: { configuration: { name: '' } } })).body, { badRequest: { message: /^Validation error: configuration\['name'\]/ } }, 'an empty name: 400')
+  t.match(
+    (await lab.req('GET', `${p}/configurations/${cfg}`)).body.configuration,
+    { name: 'after', description: 'now described', values: { max_connections: 50, wait_timeout: 30 } },
+    'kept when not sent',
+  )
+  t.match(
+    (await lab.req('PATCH', `${p}/configurations/${cfg}`, { body: { configuration: { name: '' } } })).body,
+    { badRequest: { message: /^Validation error: configuration\['name'\]/ } },
+    'an empty name: 400',
+  )
 })

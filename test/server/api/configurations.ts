@@ -23,12 +23,22 @@ t.test('create, list, show, update and delete a group as a member (transcript 29
   const p = `/v1.0/${lab.demo.project}`
   const v = await versionOf(lab, 'mariadb')
 
-  const created = await lab.req('POST', `${p}/configurations`, { body: { configuration: { name: 'cfg-demo', description: 'demo group', values: { max_connections: 200, connect_timeout: 30 }, datastore: { type: 'mariadb', version: v.name } } } })
+  const created = await lab.req('POST', `${p}/configurations`, {
+    body: { configuration: { name: 'cfg-demo', description: 'demo group', values: { max_connections: 200, connect_timeout: 30 }, datastore: { type: 'mariadb', version: v.name } } },
+  })
   t.equal(created.status, 200, 'create answers 200 (transcript 29)')
   const c = created.body.configuration
   t.same(Object.keys(c), DETAIL_KEYS, 'ConfigDetail keys in upstream order')
   t.same(c.values, { max_connections: 200, connect_timeout: 30 }, 'values as given, in the order given')
-  t.match(c, { name: 'cfg-demo', description: 'demo group', instance_count: 0, datastore_name: 'mariadb', datastore_version_id: v.id, datastore_version_name: v.name, datastore_version_number: v.version })
+  t.match(c, {
+    name: 'cfg-demo',
+    description: 'demo group',
+    instance_count: 0,
+    datastore_name: 'mariadb',
+    datastore_version_id: v.id,
+    datastore_version_name: v.name,
+    datastore_version_number: v.version,
+  })
   t.match(c.created, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d$/, 'naive UTC dates')
   t.same(missingFields(created.body, sample('config-group-create-response.json')), [], 'every field of the create sample')
 
@@ -83,7 +93,9 @@ t.test('PATCH merges values, PUT replaces them (and the name and description onl
   const lab = await apiLab(t, { spawnAgents: false })
   const p = `/v1.0/${lab.demo.project}`
   const v = await versionOf(lab, 'postgresql')
-  const id = (await lab.req('POST', `${p}/configurations`, { body: { configuration: { name: 'pg', values: { work_mem: '8MB', statement_timeout: 1000 }, datastore: { type: 'postgresql', version: v.name } } } })).body.configuration.id
+  const id = (
+    await lab.req('POST', `${p}/configurations`, { body: { configuration: { name: 'pg', values: { work_mem: '8MB', statement_timeout: 1000 }, datastore: { type: 'postgresql', version: v.name } } } })
+  ).body.configuration.id
   const values = async () => (await lab.req('GET', `${p}/configurations/${id}`)).body.configuration
 
   await lab.req('PATCH', `${p}/configurations/${id}`, { body: { configuration: { values: { statement_timeout: 5000, lock_timeout: 10 } } } })
@@ -108,12 +120,13 @@ t.test("another project's groups are not found; admins see every project's", asy
   const lab = await apiLab(t, { spawnAgents: false })
   const p = `/v1.0/${lab.demo.project}`
   const v = await versionOf(lab, 'redis')
-  const id = (await lab.req('POST', `${p}/configurations`, { body: { configuration: { name: 'mine', values: { maxmemory: 1048576 }, datastore: { type: 'redis', version: v.name } } } })).body.configuration.id
+  const id = (await lab.req('POST', `${p}/configurations`, { body: { configuration: { name: 'mine', values: { maxmemory: 1048576 }, datastore: { type: 'redis', version: v.name } } } })).body
+    .configuration.id
   const other = otherMember(lab)
   const o = `/v1.0/${other.project}`
   const notFound = { itemNotFound: { code: 404, message: `Configuration group with ID ${id} could not be found.` } }
 
-  t.same((await lab.req('GET', `${o}/configurations`, { token: other.token })).body, { configurations: [] }, 'not in the other project\'s list')
+  t.same((await lab.req('GET', `${o}/configurations`, { token: other.token })).body, { configurations: [] }, "not in the other project's list")
   for (const [method, path, body] of [
     ['GET', `${o}/configurations/${id}`, undefined],
     ['GET', `${o}/configurations/${id}/instances`, undefined],
@@ -130,15 +143,23 @@ t.test("another project's groups are not found; admins see every project's", asy
 
   const a = `/v1.0/${lab.admin.project}`
   const adminList = await lab.req('GET', `${a}/configurations`, { token: lab.admin.token })
-  t.same(adminList.body.configurations.map((c: { id: string }) => c.id), [id], 'an admin lists every project\'s groups')
+  t.same(
+    adminList.body.configurations.map((c: { id: string }) => c.id),
+    [id],
+    "an admin lists every project's groups",
+  )
   t.equal((await lab.req('GET', `${a}/configurations/${id}`, { token: lab.admin.token })).status, 200, 'and shows them')
   const adminOwn = await lab.req('POST', `${a}/configurations`, { token: lab.admin.token, body: { configuration: { name: 'admins', values: {}, datastore: { type: 'redis' } } } })
   t.equal(adminOwn.status, 200, 'no values and the default version')
-  t.same((await lab.req('GET', `${p}/configurations`)).body.configurations.map((c: { id: string }) => c.id), [id], 'a member does not see the admin project\'s group')
+  t.same(
+    (await lab.req('GET', `${p}/configurations`)).body.configurations.map((c: { id: string }) => c.id),
+    [id],
+    "a member does not see the admin project's group",
+  )
   t.equal((await lab.req('GET', `${p}/configurations/${adminOwn.body.configuration.id}`)).status, 404)
 })
 
-t.test('every bad request gets upstream\'s fault and changes nothing', async (t) => {
+t.test("every bad request gets upstream's fault and changes nothing", async (t) => {
   const lab = await apiLab(t, { spawnAgents: false })
   const p = `/v1.0/${lab.demo.project}`
   const v = await versionOf(lab, 'mariadb')
@@ -163,26 +184,122 @@ t.test('every bad request gets upstream\'s fault and changes nothing', async (t)
     ['unknown datastore', 'POST', create({ name: 'x', values: {}, datastore: { type: 'nosql' } }), 404, { itemNotFound: { code: 404, message: "Datastore 'nosql' cannot be found." } }],
     ['unknown version', 'POST', create({ name: 'x', values: {}, datastore: { type: 'mariadb', version: '9.9' } }), 400, bad("Datastore version '9.9' cannot be found.")],
     // Transcript 36 and 37, with the lab's datastore.
-    ['unknown parameter', 'POST', create({ name: 'bad', values: { no_such_param: 1 }, datastore: ds }), 422, unprocessable(`The configuration parameter no_such_param is not supported for this datastore: mariadb ${v.name}.`)],
-    ['string for an integer', 'POST', create({ name: 'bad2', values: { max_connections: 'lots' }, datastore: ds }), 422, unprocessable('The value provided for the configuration parameter max_connections is not of type integer.')],
-    ['fraction for an integer', 'POST', create({ name: 'x', values: { max_connections: 1.5 }, datastore: ds }), 422, unprocessable('The value provided for the configuration parameter max_connections is not of type integer.')],
-    ['boolean for an integer', 'POST', create({ name: 'x', values: { max_connections: true }, datastore: ds }), 422, unprocessable('The value provided for the configuration parameter max_connections is not of type integer.')],
-    ['null value', 'POST', create({ name: 'x', values: { max_connections: null }, datastore: ds }), 422, unprocessable('The value provided for the configuration parameter max_connections is not of type integer.')],
-    ['number for a string', 'POST', create({ name: 'x', values: { character_set_server: 8 }, datastore: ds }), 422, unprocessable('The value provided for the configuration parameter character_set_server is not of type string.')],
-    ['string for a boolean', 'POST', create({ name: 'x', values: { performance_schema: 'ON' }, datastore: ds }), 422, unprocessable('The value provided for the configuration parameter performance_schema is not of type boolean.')],
-    ['string for a float', 'POST', create({ name: 'x', values: { long_query_time: '2s' }, datastore: ds }), 422, unprocessable('The value provided for the configuration parameter long_query_time is not of type float.')],
-    ['below the minimum', 'POST', create({ name: 'x', values: { connect_timeout: 1 }, datastore: ds }), 422, unprocessable('The value for the configuration parameter connect_timeout is less than the minimum allowed: 2')],
-    ['above the maximum', 'POST', create({ name: 'x', values: { max_connections: 100001 }, datastore: ds }), 422, unprocessable('The value for the configuration parameter max_connections is greater than the maximum allowed: 100000')],
-    ['float below its minimum', 'POST', create({ name: 'x', values: { long_query_time: -0.5 }, datastore: ds }), 422, unprocessable('The value for the configuration parameter long_query_time is less than the minimum allowed: 0')],
-    ['a later key fails', 'POST', create({ name: 'x', values: { max_connections: 10, wait_timeout: 0 }, datastore: ds }), 422, unprocessable('The value for the configuration parameter wait_timeout is less than the minimum allowed: 1')],
-    ['value too long', 'POST', create({ name: 'x', values: { character_set_server: 'x'.repeat(129) }, datastore: ds }), 422, unprocessable('The value provided for the configuration parameter character_set_server is longer than 128 characters.')],
+    [
+      'unknown parameter',
+      'POST',
+      create({ name: 'bad', values: { no_such_param: 1 }, datastore: ds }),
+      422,
+      unprocessable(`The configuration parameter no_such_param is not supported for this datastore: mariadb ${v.name}.`),
+    ],
+    [
+      'string for an integer',
+      'POST',
+      create({ name: 'bad2', values: { max_connections: 'lots' }, datastore: ds }),
+      422,
+      unprocessable('The value provided for the configuration parameter max_connections is not of type integer.'),
+    ],
+    [
+      'fraction for an integer',
+      'POST',
+      create({ name: 'x', values: { max_connections: 1.5 }, datastore: ds }),
+      422,
+      unprocessable('The value provided for the configuration parameter max_connections is not of type integer.'),
+    ],
+    [
+      'boolean for an integer',
+      'POST',
+      create({ name: 'x', values: { max_connections: true }, datastore: ds }),
+      422,
+      unprocessable('The value provided for the configuration parameter max_connections is not of type integer.'),
+    ],
+    [
+      'null value',
+      'POST',
+      create({ name: 'x', values: { max_connections: null }, datastore: ds }),
+      422,
+      unprocessable('The value provided for the configuration parameter max_connections is not of type integer.'),
+    ],
+    [
+      'number for a string',
+      'POST',
+      create({ name: 'x', values: { character_set_server: 8 }, datastore: ds }),
+      422,
+      unprocessable('The value provided for the configuration parameter character_set_server is not of type string.'),
+    ],
+    [
+      'string for a boolean',
+      'POST',
+      create({ name: 'x', values: { performance_schema: 'ON' }, datastore: ds }),
+      422,
+      unprocessable('The value provided for the configuration parameter performance_schema is not of type boolean.'),
+    ],
+    [
+      'string for a float',
+      'POST',
+      create({ name: 'x', values: { long_query_time: '2s' }, datastore: ds }),
+      422,
+      unprocessable('The value provided for the configuration parameter long_query_time is not of type float.'),
+    ],
+    [
+      'below the minimum',
+      'POST',
+      create({ name: 'x', values: { connect_timeout: 1 }, datastore: ds }),
+      422,
+      unprocessable('The value for the configuration parameter connect_timeout is less than the minimum allowed: 2'),
+    ],
+    [
+      'above the maximum',
+      'POST',
+      create({ name: 'x', values: { max_connections: 100001 }, datastore: ds }),
+      422,
+      unprocessable('The value for the configuration parameter max_connections is greater than the maximum allowed: 100000'),
+    ],
+    [
+      'float below its minimum',
+      'POST',
+      create({ name: 'x', values: { long_query_time: -0.5 }, datastore: ds }),
+      422,
+      unprocessable('The value for the configuration parameter long_query_time is less than the minimum allowed: 0'),
+    ],
+    [
+      'a later key fails',
+      'POST',
+      create({ name: 'x', values: { max_connections: 10, wait_timeout: 0 }, datastore: ds }),
+      422,
+      unprocessable('The value for the configuration parameter wait_timeout is less than the minimum allowed: 1'),
+    ],
+    [
+      'value too long',
+      'POST',
+      create({ name: 'x', values: { character_set_server: 'x'.repeat(129) }, datastore: ds }),
+      422,
+      unprocessable('The value provided for the configuration parameter character_set_server is longer than 128 characters.'),
+    ],
     ['PUT: no configuration', 'PUT', {}, 400, bad("Validation error: 'configuration' is a required property")],
     ['PUT: empty name', 'PUT', { configuration: { name: '' } }, 400, bad("Validation error: configuration['name'] '' is too short")],
-    ['PUT: unknown parameter', 'PUT', { configuration: { values: { nope: 1 }, name: 'changed' } }, 422, unprocessable(`The configuration parameter nope is not supported for this datastore: mariadb ${v.name}.`)],
-    ['PUT: above the maximum', 'PUT', { configuration: { values: { max_connections: 1e6 } } }, 422, unprocessable('The value for the configuration parameter max_connections is greater than the maximum allowed: 100000')],
+    [
+      'PUT: unknown parameter',
+      'PUT',
+      { configuration: { values: { nope: 1 }, name: 'changed' } },
+      422,
+      unprocessable(`The configuration parameter nope is not supported for this datastore: mariadb ${v.name}.`),
+    ],
+    [
+      'PUT: above the maximum',
+      'PUT',
+      { configuration: { values: { max_connections: 1e6 } } },
+      422,
+      unprocessable('The value for the configuration parameter max_connections is greater than the maximum allowed: 100000'),
+    ],
     ['PATCH: no configuration', 'PATCH', { values: {} }, 400, bad("Validation error: 'configuration' is a required property")],
     ['PATCH: values not an object', 'PATCH', { configuration: { values: 'x' } }, 400, bad("Validation error: configuration['values'] 'x' is not of type 'object'")],
-    ['PATCH: wrong type', 'PATCH', { configuration: { values: { max_connections: '100' } } }, 422, unprocessable('The value provided for the configuration parameter max_connections is not of type integer.')],
+    [
+      'PATCH: wrong type',
+      'PATCH',
+      { configuration: { values: { max_connections: '100' } } },
+      422,
+      unprocessable('The value provided for the configuration parameter max_connections is not of type integer.'),
+    ],
   ]
   for (const [what, method, body, status, fault] of cases) {
     const r = await lab.req(method, method === 'POST' ? `${p}/configurations` : `${p}/configurations/${id}`, { body })
@@ -197,11 +314,19 @@ t.test('every bad request gets upstream\'s fault and changes nothing', async (t)
   t.equal((await lab.req('GET', `${p}/configurations/nope/instances`)).status, 404)
 })
 
-t.test('keys are matched case-insensitively and stored under the parameter\'s name; values are typed when read', async (t) => {
+t.test("keys are matched case-insensitively and stored under the parameter's name; values are typed when read", async (t) => {
   const lab = await apiLab(t, { spawnAgents: false })
   const p = `/v1.0/${lab.demo.project}`
   const v = await versionOf(lab, 'mariadb')
-  const r = await lab.req('POST', `${p}/configurations`, { body: { configuration: { name: 'typed', values: { MAX_CONNECTIONS: 300, long_query_time: 2, performance_schema: false, character_set_server: 'utf8mb4' }, datastore: { type: 'mariadb', version: v.name } } } })
+  const r = await lab.req('POST', `${p}/configurations`, {
+    body: {
+      configuration: {
+        name: 'typed',
+        values: { MAX_CONNECTIONS: 300, long_query_time: 2, performance_schema: false, character_set_server: 'utf8mb4' },
+        datastore: { type: 'mariadb', version: v.name },
+      },
+    },
+  })
   t.equal(r.status, 200)
   t.same(r.body.configuration.values, { max_connections: 300, long_query_time: 2, performance_schema: false, character_set_server: 'utf8mb4' })
   const id = r.body.configuration.id
@@ -236,7 +361,8 @@ t.test('GET /configurations/{id}/instances reads instances.configuration_id; a g
   const lab = await apiLab(t, { spawnAgents: false, pageSize: 2 })
   const p = `/v1.0/${lab.demo.project}`
   const v = await versionOf(lab, 'mariadb')
-  const cfg = (await lab.req('POST', `${p}/configurations`, { body: { configuration: { name: 'used', values: { max_connections: 20 }, datastore: { type: 'mariadb', version: v.name } } } })).body.configuration
+  const cfg = (await lab.req('POST', `${p}/configurations`, { body: { configuration: { name: 'used', values: { max_connections: 20 }, datastore: { type: 'mariadb', version: v.name } } } })).body
+    .configuration
   const ids: string[] = []
   for (const name of ['a', 'b', 'c']) {
     const r = await lab.req('POST', `${p}/instances`, { body: { instance: { name, flavorRef: '1', volume: { size: 1 }, datastore: { type: 'mariadb', version: v.name } } } })
@@ -249,19 +375,36 @@ t.test('GET /configurations/{id}/instances reads instances.configuration_id; a g
 
   const page1 = await lab.req('GET', `${p}/configurations/${cfg.id}/instances`)
   const sorted = [...ids].sort()
-  t.same(page1.body.instances, sorted.slice(0, 2).map((id) => ({ id, name: ['a', 'b', 'c'][ids.indexOf(id)] })), 'id and name, ids ascending, one page')
+  t.same(
+    page1.body.instances,
+    sorted.slice(0, 2).map((id) => ({ id, name: ['a', 'b', 'c'][ids.indexOf(id)] })),
+    'id and name, ids ascending, one page',
+  )
   t.same(missingFields(page1.body, sample('config-group-list-instances-response.json')), [], 'every field of the sample')
   t.equal(page1.body.links[0].rel, 'next')
   const next = new URL(page1.body.links[0].href)
   t.equal(next.searchParams.get('marker'), sorted[1])
   const page2 = await lab.req('GET', `${p}/configurations/${cfg.id}/instances?${next.searchParams}`)
-  t.same(page2.body.instances.map((i: { id: string }) => i.id), [sorted[2]])
+  t.same(
+    page2.body.instances.map((i: { id: string }) => i.id),
+    [sorted[2]],
+  )
   t.notOk('links' in page2.body, 'last page: no links')
   t.equal((await lab.req('GET', `${p}/configurations/${cfg.id}`)).body.configuration.instance_count, 3, 'instance_count')
 
   const refused = await lab.req('DELETE', `${p}/configurations/${cfg.id}`)
   t.equal(refused.status, 400)
-  t.same(refused.body, { badRequest: { code: 400, message: 'A configuration group cannot be deleted if it is associated with one or more non-terminated instances. Detach the configuration group from all non-terminated instances and please try again.' } }, 'transcript 38')
+  t.same(
+    refused.body,
+    {
+      badRequest: {
+        code: 400,
+        message:
+          'A configuration group cannot be deleted if it is associated with one or more non-terminated instances. Detach the configuration group from all non-terminated instances and please try again.',
+      },
+    },
+    'transcript 38',
+  )
   t.equal((await lab.req('GET', `${p}/configurations/${cfg.id}`)).status, 200, 'still there')
 
   // Instances being deleted (upstream clears their configuration_id then) or deleted do not count.
@@ -277,15 +420,26 @@ t.test('the group list pages by id, at most the page size', async (t) => {
   const lab = await apiLab(t, { spawnAgents: false, pageSize: 2 })
   const p = `/v1.0/${lab.demo.project}`
   const made: string[] = []
-  for (const name of ['g1', 'g2', 'g3']) made.push((await lab.req('POST', `${p}/configurations`, { body: { configuration: { name, values: {}, datastore: { type: 'redis' } } } })).body.configuration.id)
+  for (const name of ['g1', 'g2', 'g3'])
+    made.push((await lab.req('POST', `${p}/configurations`, { body: { configuration: { name, values: {}, datastore: { type: 'redis' } } } })).body.configuration.id)
   made.sort()
   const first = await lab.req('GET', `${p}/configurations?limit=50`)
-  t.same(first.body.configurations.map((c: { id: string }) => c.id), made.slice(0, 2), 'limit is capped at the page size')
+  t.same(
+    first.body.configurations.map((c: { id: string }) => c.id),
+    made.slice(0, 2),
+    'limit is capped at the page size',
+  )
   const href = new URL(first.body.links[0].href)
   t.equal(href.searchParams.get('limit'), '2')
   t.equal(href.searchParams.get('marker'), made[1])
   const second = await lab.req('GET', `${p}/configurations?${href.searchParams}`)
-  t.same(second.body.configurations.map((c: { id: string }) => c.id), made.slice(2))
+  t.same(
+    second.body.configurations.map((c: { id: string }) => c.id),
+    made.slice(2),
+  )
   t.notOk('links' in second.body)
-  t.same((await lab.req('GET', `${p}/configurations?limit=1&marker=${made[0]}`)).body.configurations.map((c: { id: string }) => c.id), [made[1]])
+  t.same(
+    (await lab.req('GET', `${p}/configurations?limit=1&marker=${made[0]}`)).body.configurations.map((c: { id: string }) => c.id),
+    [made[1]],
+  )
 })

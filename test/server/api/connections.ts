@@ -11,30 +11,42 @@ import { readCloudPasswords } from '../../../src/server/clouds.js'
 import { startLab, type InProcessLab } from '../../helpers/lab.js'
 import { until } from '../../helpers/scripted-agent.js'
 
-const canBind = (address: string) => new Promise<boolean>((resolve) => {
-  const s = createServer()
-  s.once('error', () => resolve(false))
-  s.listen(0, address, () => s.close(() => resolve(true)))
-})
+const canBind = (address: string) =>
+  new Promise<boolean>((resolve) => {
+    const s = createServer()
+    s.once('error', () => resolve(false))
+    s.listen(0, address, () => s.close(() => resolve(true)))
+  })
 const bindable = (await canBind('127.0.0.3')) && (await canBind('127.0.0.4'))
 
 /** `count` connections from 127.0.0.1 (in batches, within the listen backlog), every other one sending half an HTTP request. */
 async function openIdle(t: Test, lab: InProcessLab, count: number, port = Number(new URL(lab.url).port), halfRequests = true): Promise<{ sockets: Socket[]; open: () => number }> {
   const sockets: Socket[] = []
   let closed = 0
-  t.teardown(() => { for (const s of sockets) s.destroy() })
+  t.teardown(() => {
+    for (const s of sockets) s.destroy()
+  })
   for (let i = 0; i < count; i += 250) {
-    await Promise.all(Array.from({ length: Math.min(250, count - i) }, (_, k) => new Promise<void>((resolve) => {
-      const s = connect({ host: '127.0.0.1', port, localAddress: '127.0.0.1' })
-      sockets.push(s)
-      // Read what the server sends (its 408), or the end of the stream is never seen.
-      s.on('error', () => {}).resume()
-      s.once('close', () => { closed++; resolve() })
-      s.once('connect', () => {
-        if (halfRequests && (i + k) % 2) s.write('GET /v1.0 HTTP/1.1\r\nHost: lab\r\n')
-        resolve()
-      })
-    })))
+    await Promise.all(
+      Array.from(
+        { length: Math.min(250, count - i) },
+        (_, k) =>
+          new Promise<void>((resolve) => {
+            const s = connect({ host: '127.0.0.1', port, localAddress: '127.0.0.1' })
+            sockets.push(s)
+            // Read what the server sends (its 408), or the end of the stream is never seen.
+            s.on('error', () => {}).resume()
+            s.once('close', () => {
+              closed++
+              resolve()
+            })
+            s.once('connect', () => {
+              if (halfRequests && (i + k) % 2) s.write('GET /v1.0 HTTP/1.1\r\nHost: lab\r\n')
+              resolve()
+            })
+          }),
+      ),
+    )
   }
   return { sockets, open: () => sockets.length - closed }
 }
@@ -54,7 +66,11 @@ async function apiCall(lab: InProcessLab, localAddress: string, token: string, p
 
 async function demoToken(lab: InProcessLab): Promise<{ token: string; project: string }> {
   const pw = readCloudPasswords(lab.cloudsFile)!
-  const r = await lab.server.http.inject({ method: 'POST', url: '/identity/v3/auth/tokens', payload: { auth: { identity: { methods: ['password'], password: { user: { name: 'demo', domain: { name: 'Default' }, password: pw.demo } } } } } })
+  const r = await lab.server.http.inject({
+    method: 'POST',
+    url: '/identity/v3/auth/tokens',
+    payload: { auth: { identity: { methods: ['password'], password: { user: { name: 'demo', domain: { name: 'Default' }, password: pw.demo } } } } },
+  })
   return { token: String(r.headers['x-subject-token']), project: (r.json() as { token: { project: { id: string } } }).token.project.id }
 }
 
@@ -86,7 +102,12 @@ t.test('3000 idle connections from one source: 100 kept, then timed out; the API
 })
 
 t.test('the total cap: beyond it new connections are closed at once; they are accepted again once idle ones time out', { skip: bindable ? false : 'cannot bind 127.0.0.4' }, async (t) => {
-  const lab = await startLab(t, { spawnAgents: false, rateLimits: [], connectionLimits: { total: 40, perSource: 1000, headersTimeoutMs: 3000, checkIntervalMs: 500 }, brokerLimits: { maxConnectionsPerSource: 1000 } })
+  const lab = await startLab(t, {
+    spawnAgents: false,
+    rateLimits: [],
+    connectionLimits: { total: 40, perSource: 1000, headersTimeoutMs: 3000, checkIntervalMs: 500 },
+    brokerLimits: { maxConnectionsPerSource: 1000 },
+  })
   const demo = await demoToken(lab)
   const flood = await openIdle(t, lab, 60)
   await until(() => flood.open() <= 40, 20_000, 'the server to close the connections beyond the total cap')

@@ -31,10 +31,25 @@ t.test('list, show, create, patch and delete datastore versions (upstream sample
   const listSample = sample('datastore-version-mgmt-list-response.json') as { versions: unknown[] }
   t.same(missingFields(list.body.versions[0], listSample.versions[0]), [], 'list items have every field of the sample')
   const redis = await find('redis', '7.0')
-  t.same(redis, {
-    id: redis!.id, name: '7.0', version: '7.0.15', datastore_id: redis!.datastore_id, datastore_name: 'redis', datastore_manager: 'redis', image: null,
-    image_tags: [''], packages: ['redis-server'], active: true, registry_ext: null, repl_strategy: null, default: true,
-  }, 'an installed engine, as registered at start (lists are [""] when empty, as upstream)')
+  t.same(
+    redis,
+    {
+      id: redis!.id,
+      name: '7.0',
+      version: '7.0.15',
+      datastore_id: redis!.datastore_id,
+      datastore_name: 'redis',
+      datastore_manager: 'redis',
+      image: null,
+      image_tags: [''],
+      packages: ['redis-server'],
+      active: true,
+      registry_ext: null,
+      repl_strategy: null,
+      default: true,
+    },
+    'an installed engine, as registered at start (lists are [""] when empty, as upstream)',
+  )
   const shown = await lab.req('GET', `${a}/mgmt/datastore-versions/${redis!.id}`, admin)
   t.same(missingFields(shown.body, sample('datastore-version-mgmt-show-response.json')), [], 'show has every field of the sample')
   t.same(shown.body.version, redis)
@@ -45,12 +60,29 @@ t.test('list, show, create, patch and delete datastore versions (upstream sample
   t.equal(created.body, undefined, 'empty body')
   const test = await find('mysql', 'test')
   t.match(test, { version: '5.7.30', datastore_manager: 'mysql', image: null, image_tags: ['trove'], packages: [''], active: true, default: false })
-  t.ok((await lab.req('GET', `${p}/datastores/mysql/versions`)).body.versions.some((v: { name: string }) => v.name === 'test'), 'members can pick it')
+  t.ok(
+    (await lab.req('GET', `${p}/datastores/mysql/versions`)).body.versions.some((v: { name: string }) => v.name === 'test'),
+    'members can pick it',
+  )
   const params = (await lab.req('GET', `${p}/datastores/versions/${test!.id}/parameters`)).body['configuration-parameters'] as Array<{ name: string }>
-  t.ok(params.some((x) => x.name === 'max_connections'), "it gets its manager's configuration parameters at once")
+  t.ok(
+    params.some((x) => x.name === 'max_connections'),
+    "it gets its manager's configuration parameters at once",
+  )
 
   // A new datastore is created on the way; default: true makes the version its default.
-  const custom = { version: { name: 'edge', datastore_name: 'redis-edge', datastore_manager: 'redis', version: '7.0', image: '42706631-3b76-4d1c-95c9-6a85e72eebda', packages: ['redis-server', 'redis-tools'], active: true, default: true } }
+  const custom = {
+    version: {
+      name: 'edge',
+      datastore_name: 'redis-edge',
+      datastore_manager: 'redis',
+      version: '7.0',
+      image: '42706631-3b76-4d1c-95c9-6a85e72eebda',
+      packages: ['redis-server', 'redis-tools'],
+      active: true,
+      default: true,
+    },
+  }
   t.equal((await lab.req('POST', `${a}/mgmt/datastore-versions`, { body: custom, ...admin })).status, 202)
   const edge = await find('redis-edge', 'edge')
   t.match(edge, { version: '7.0', image: '42706631-3b76-4d1c-95c9-6a85e72eebda', image_tags: [''], packages: ['redis-server', 'redis-tools'], default: true })
@@ -60,13 +92,19 @@ t.test('list, show, create, patch and delete datastore versions (upstream sample
   const patched = await lab.req('PATCH', `${a}/mgmt/datastore-versions/${test!.id}`, { body: sample('datastore-version-mgmt-patch-request.json'), ...admin })
   t.equal(patched.status, 202)
   t.match(await find('mysql', 'new name'), { id: test!.id, version: '5.7.30', image: '42706631-3b76-4d1c-95c9-6a85e72eebda', active: true })
-  t.equal((await lab.req('PATCH', `${a}/mgmt/datastore-versions/${test!.id}`, { body: { default: true, image_tags: ['trove', 'mysql'], registry_ext: 'ext', repl_strategy: 'strategy' }, ...admin })).status, 202)
+  t.equal(
+    (await lab.req('PATCH', `${a}/mgmt/datastore-versions/${test!.id}`, { body: { default: true, image_tags: ['trove', 'mysql'], registry_ext: 'ext', repl_strategy: 'strategy' }, ...admin })).status,
+    202,
+  )
   t.match(await find('mysql', 'new name'), { default: true, image_tags: ['trove', 'mysql'], registry_ext: 'ext', repl_strategy: 'strategy' })
   t.match(await find('mysql', '5.7'), { default: false }, 'one default per datastore')
   t.equal((await lab.req('PATCH', `${a}/mgmt/datastore-versions/${test!.id}`, { body: { default: false }, ...admin })).status, 202)
   t.notOk((await lab.req('GET', `${p}/datastores/mysql`)).body.datastore.default_version, 'default: false clears the default')
   t.equal((await lab.req('PATCH', `${a}/mgmt/datastore-versions/${test!.id}`, { body: { active: false }, ...admin })).status, 202)
-  t.notOk((await lab.req('GET', `${p}/datastores/mysql/versions`)).body.versions.some((v: { id: string }) => v.id === test!.id), 'inactive: members no longer see it')
+  t.notOk(
+    (await lab.req('GET', `${p}/datastores/mysql/versions`)).body.versions.some((v: { id: string }) => v.id === test!.id),
+    'inactive: members no longer see it',
+  )
   t.equal((await lab.req('GET', `${p}/datastores/versions/${test!.id}`)).status, 404)
 
   t.equal((await lab.req('DELETE', `${a}/mgmt/datastore-versions/${edge!.id}`, admin)).status, 202)
@@ -95,13 +133,22 @@ t.test('bad input gets upstream faults and changes nothing', async (t) => {
     ['repeated packages', { version: { ...base, packages: ['a', 'a'] } }, "Validation error: version['packages'] ['a', 'a'] has non-unique elements"],
     ['no image and no tags', { version: { ...base, image_tags: [] } }, 'Image or image tags must be specified.'],
     ['a manager this lab cannot run', { version: { ...base, datastore_manager: 'cassandra' } }, 'Datastore manager cassandra cannot be found. This lab runs mariadb, mysql, postgresql, redis.'],
-    ['active without an engine for it', { version: { ...base, version: '8.0' } },
-      "Datastore version 'x' cannot be active: no installed redis engine has version 8.0 (installed when the server started: redis 7.0.15). Install it and restart 'trove server', use the version number of an installed engine, or make the version inactive."],
-    ['the name doubles as the version number', { version: { ...base, version: undefined } },
-      "Datastore version 'x' cannot be active: no installed redis engine has version x (installed when the server started: redis 7.0.15). Install it and restart 'trove server', use the version number of an installed engine, or make the version inactive."],
+    [
+      'active without an engine for it',
+      { version: { ...base, version: '8.0' } },
+      "Datastore version 'x' cannot be active: no installed redis engine has version 8.0 (installed when the server started: redis 7.0.15). Install it and restart 'trove server', use the version number of an installed engine, or make the version inactive.",
+    ],
+    [
+      'the name doubles as the version number',
+      { version: { ...base, version: undefined } },
+      "Datastore version 'x' cannot be active: no installed redis engine has version x (installed when the server started: redis 7.0.15). Install it and restart 'trove server', use the version number of an installed engine, or make the version inactive.",
+    ],
     ['same name and version', { version: { ...base, datastore_name: 'redis', name: '7.0', version: '7.0.15' } }, "A datastore version with the name '7.0' and version '7.0.15' already exists."],
-    ['same name, another version', { version: { ...base, datastore_name: 'redis', name: '7.0', version: '7' } },
-      "A datastore version with the name '7.0' already exists in datastore 'redis' (version '7.0.15'); version names are unique within a datastore."],
+    [
+      'same name, another version',
+      { version: { ...base, datastore_name: 'redis', name: '7.0', version: '7' } },
+      "A datastore version with the name '7.0' already exists in datastore 'redis' (version '7.0.15'); version names are unique within a datastore.",
+    ],
   ]
   for (const [what, body, message] of cases) {
     const r = await lab.req('POST', `${a}/mgmt/datastore-versions`, { ...(body === undefined ? {} : { body }), ...admin })
@@ -115,10 +162,31 @@ t.test('bad input gets upstream faults and changes nothing', async (t) => {
   const future = (await find('redis', 'future'))!
   const redis = (await find('redis', '7.0'))!
   const patchCases: Array<[string, unknown, number, unknown]> = [
-    ['active without an engine', { active: true }, 400, { badRequest: { code: 400, message: "Datastore version 'future' cannot be active: no installed redis engine has version 8.0 (installed when the server started: redis 7.0.15). Install it and restart 'trove server', use the version number of an installed engine, or make the version inactive." } }],
+    [
+      'active without an engine',
+      { active: true },
+      400,
+      {
+        badRequest: {
+          code: 400,
+          message:
+            "Datastore version 'future' cannot be active: no installed redis engine has version 8.0 (installed when the server started: redis 7.0.15). Install it and restart 'trove server', use the version number of an installed engine, or make the version inactive.",
+        },
+      },
+    ],
     ['the version number', { version: '7.0.15' }, 400, { badRequest: { code: 400, message: "Validation error: Additional properties are not allowed ('version' was unexpected)" } }],
-    ['a manager this lab cannot run', { datastore_manager: 'couchdb' }, 400, { badRequest: { code: 400, message: 'Datastore manager couchdb cannot be found. This lab runs mariadb, mysql, postgresql, redis.' } }],
-    ['a name taken', { name: '7.0' }, 400, { badRequest: { code: 400, message: "A datastore version with the name '7.0' already exists in datastore 'redis' (version '7.0.15'); version names are unique within a datastore." } }],
+    [
+      'a manager this lab cannot run',
+      { datastore_manager: 'couchdb' },
+      400,
+      { badRequest: { code: 400, message: 'Datastore manager couchdb cannot be found. This lab runs mariadb, mysql, postgresql, redis.' } },
+    ],
+    [
+      'a name taken',
+      { name: '7.0' },
+      400,
+      { badRequest: { code: 400, message: "A datastore version with the name '7.0' already exists in datastore 'redis' (version '7.0.15'); version names are unique within a datastore." } },
+    ],
     ['removing the last image reference', { image_tags: [] }, 400, { badRequest: { code: 400, message: 'Image or image tags must be specified.' } }],
     ['not an object', [], 400, { badRequest: { code: 400, message: "Validation error: [] is not of type 'object'" } }],
     ['default as a string', { default: 'yes' }, 400, { badRequest: { code: 400, message: "Validation error: default 'yes' is not one of [True, False]" } }],
@@ -129,15 +197,19 @@ t.test('bad input gets upstream faults and changes nothing', async (t) => {
     t.same(r.body, fault, `PATCH ${what}: fault`)
   }
   t.same(await find('redis', 'future'), future, 'the version is unchanged')
-  t.same((await lab.req('PATCH', `${a}/mgmt/datastore-versions/00000000-0000-0000-0000-000000000000`, { body: {}, ...admin })).body,
-    { itemNotFound: { code: 404, message: "Datastore version '00000000-0000-0000-0000-000000000000' cannot be found." } })
+  t.same((await lab.req('PATCH', `${a}/mgmt/datastore-versions/00000000-0000-0000-0000-000000000000`, { body: {}, ...admin })).body, {
+    itemNotFound: { code: 404, message: "Datastore version '00000000-0000-0000-0000-000000000000' cannot be found." },
+  })
   t.equal((await lab.req('DELETE', `${a}/mgmt/datastore-versions/00000000-0000-0000-0000-000000000000`, admin)).status, 404)
 
   // A version in use by an instance can be neither deleted nor switched to another manager.
   const p = `/v1.0/${lab.demo.project}`
-  const inst = (await lab.req('POST', `${p}/instances`, { body: { instance: { name: 'user', flavorRef: '1', volume: { size: 1 }, datastore: { type: 'redis', version: '7.0' } } } })).body.instance.id as string
+  const inst = (await lab.req('POST', `${p}/instances`, { body: { instance: { name: 'user', flavorRef: '1', volume: { size: 1 }, datastore: { type: 'redis', version: '7.0' } } } })).body.instance
+    .id as string
   t.same((await lab.req('DELETE', `${a}/mgmt/datastore-versions/${redis.id}`, admin)).body, { badRequest: { code: 400, message: 'Datastore version is in use by instance.' } })
-  t.same((await lab.req('PATCH', `${a}/mgmt/datastore-versions/${redis.id}`, { body: { datastore_manager: 'mysql' }, ...admin })).body, { badRequest: { code: 400, message: 'Datastore version is in use by instance.' } })
+  t.same((await lab.req('PATCH', `${a}/mgmt/datastore-versions/${redis.id}`, { body: { datastore_manager: 'mysql' }, ...admin })).body, {
+    badRequest: { code: 400, message: 'Datastore version is in use by instance.' },
+  })
   t.same((await lab.req('DELETE', `${a}/datastores/redis`, admin)).body, { badRequest: { code: 400, message: 'Datastore versions exist for datastore redis.' } })
   t.same(await find('redis', '7.0'), redis, 'still there, unchanged')
 
@@ -174,16 +246,30 @@ t.test('start-up registration keeps what an admin changed', async (t) => {
   t.equal((await patch(redis.id, { active: false })).status, 202, 'an admin deactivates redis 7.0')
   t.equal((await patch(mysql.id, { name: '5.7-prod' })).status, 202, 'renames mysql 5.7')
   t.equal((await lab.req('DELETE', `${a}/mgmt/datastore-versions/${pg.id}`, admin)).status, 202, 'deletes postgresql 16')
-  t.equal((await lab.req('POST', `${a}/mgmt/datastore-versions`, { body: { version: { name: 'custom', datastore_name: 'redis', datastore_manager: 'redis', version: '7.0', image_tags: ['lab'], active: true } }, ...admin })).status, 202, 'adds a version of its own')
+  t.equal(
+    (
+      await lab.req('POST', `${a}/mgmt/datastore-versions`, {
+        body: { version: { name: 'custom', datastore_name: 'redis', datastore_manager: 'redis', version: '7.0', image_tags: ['lab'], active: true } },
+        ...admin,
+      })
+    ).status,
+    202,
+    'adds a version of its own',
+  )
   const custom = (await find('redis', 'custom'))!
   await lab.server.close()
 
   type Row = { name: string; version: string; active: number }
   const restart = async (engines: DetectedEngine[]) => {
     const s = await buildServer({ dataDir: lab.dataDir, host: '127.0.0.1', port: 0, spawnAgents: false, engines, log: () => {} })
-    const rows = Object.fromEntries((s.lab.db.prepare('SELECT v.id, d.name AS ds, v.name, v.version, v.active FROM datastore_versions v JOIN datastores d ON d.id = v.datastore_id').all() as Array<Row & { id: string; ds: string }>)
-      .map((r) => [r.id, { name: r.name, version: r.version, active: r.active }]))
-    const defaults = Object.fromEntries((s.lab.db.prepare('SELECT name, default_version_id FROM datastores').all() as Array<{ name: string; default_version_id: string | null }>).map((d) => [d.name, d.default_version_id]))
+    const rows = Object.fromEntries(
+      (
+        s.lab.db.prepare('SELECT v.id, d.name AS ds, v.name, v.version, v.active FROM datastore_versions v JOIN datastores d ON d.id = v.datastore_id').all() as Array<Row & { id: string; ds: string }>
+      ).map((r) => [r.id, { name: r.name, version: r.version, active: r.active }]),
+    )
+    const defaults = Object.fromEntries(
+      (s.lab.db.prepare('SELECT name, default_version_id FROM datastores').all() as Array<{ name: string; default_version_id: string | null }>).map((d) => [d.name, d.default_version_id]),
+    )
     await s.close()
     return { rows, defaults }
   }

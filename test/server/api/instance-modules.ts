@@ -7,14 +7,30 @@ import type { RpcRequest } from '../../../src/protocol/index.js'
 function fakeGuest() {
   const applied = new Map<string, Record<string, unknown>>()
   const h: Record<string, ScriptedHandler> = {
-    module_apply: (r: RpcRequest) => (r.args.modules as Array<{ module: Record<string, unknown> }>).map(({ module: m }) => {
-      const msg = /message=(.*)/.exec(Buffer.from(String(m.contents), 'base64').toString())?.[1]
-      const res = { id: m.id, name: m.name, type: m.type, datastore: m.datastore, datastore_version: m.datastore_version, tenant: m.tenant, md5: m.md5, status: msg ? 'OK' : 'ERROR', message: msg ?? 'Message not found in contents file', removed: null, contents: m.contents }
-      applied.set(String(m.id), res)
-      return res
-    }),
+    module_apply: (r: RpcRequest) =>
+      (r.args.modules as Array<{ module: Record<string, unknown> }>).map(({ module: m }) => {
+        const msg = /message=(.*)/.exec(Buffer.from(String(m.contents), 'base64').toString())?.[1]
+        const res = {
+          id: m.id,
+          name: m.name,
+          type: m.type,
+          datastore: m.datastore,
+          datastore_version: m.datastore_version,
+          tenant: m.tenant,
+          md5: m.md5,
+          status: msg ? 'OK' : 'ERROR',
+          message: msg ?? 'Message not found in contents file',
+          removed: null,
+          contents: m.contents,
+        }
+        applied.set(String(m.id), res)
+        return res
+      }),
     module_list: (r: RpcRequest) => [...applied.values()].filter((m) => !m.removed).map(({ contents, ...m }) => (r.args.include_contents ? { ...m, contents } : m)),
-    module_remove: (r: RpcRequest) => { applied.get(String((r.args.module as { module: { id: string } }).module.id))!.removed = 'now'; return null },
+    module_remove: (r: RpcRequest) => {
+      applied.get(String((r.args.module as { module: { id: string } }).module.id))!.removed = 'now'
+      return null
+    },
   }
   return { h, applied }
 }
@@ -50,12 +66,19 @@ t.test('instance modules: apply through the guest, list (server and guest), remo
   t.equal(r.status, 200)
   t.match(r.body.modules, [{ name: 'ping-bad', status: 'ERROR', message: 'Message not found in contents file' }], 'unknown and foreign ids skipped; the guest result')
   t.same(g.applied.get(bad.id)!.contents, b64('nothing here\n'), 'the guest gets the contents in the clear (as the client sent them)')
-  t.match((await lab.req('POST', `${base}/modules`, { body: { modules: [{ id: pg.id }] } })).body,
-    { badRequest: { code: 400, message: /^The module is invalid: Module 'pg-only' cannot be applied \(Wrong datastore/ } }, 'datastore mismatch: 400')
+  t.match(
+    (await lab.req('POST', `${base}/modules`, { body: { modules: [{ id: pg.id }] } })).body,
+    { badRequest: { code: 400, message: /^The module is invalid: Module 'pg-only' cannot be applied \(Wrong datastore/ } },
+    'datastore mismatch: 400',
+  )
   t.equal((await lab.req('POST', `${base}/modules`, { body: { nope: 1 } })).status, 400, 'no modules list: 400')
 
   const fromGuest = await lab.req('GET', `${base}/modules?from_guest=true`)
-  t.same(fromGuest.body.modules.map((m: { name: string; status: string }) => [m.name, m.status]).sort(), [['auto', 'OK'], ['ping-bad', 'ERROR'], ['ping-ok', 'OK']])
+  t.same(fromGuest.body.modules.map((m: { name: string; status: string }) => [m.name, m.status]).sort(), [
+    ['auto', 'OK'],
+    ['ping-bad', 'ERROR'],
+    ['ping-ok', 'OK'],
+  ])
   t.notOk('contents' in fromGuest.body.modules[0])
   t.ok((await lab.req('GET', `${base}/modules?from_guest=true&include_contents=true`)).body.modules.every((m: { contents?: string }) => typeof m.contents === 'string'))
   t.equal((await lab.req('GET', `${p}/modules/${ping.id}`)).body.module.instance_count, 1, 'instance_count counts it')

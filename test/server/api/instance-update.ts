@@ -44,8 +44,10 @@ t.test('PUT/PATCH /instances/{id}: samples, the one-attribute rule, schemas, iso
   t.equal((await lab.req('PUT', url, { body: { instance: { name: 'both', access: { is_public: false } } } })).status, 202, 'name plus one attribute')
   await until(async () => (await show()).access.is_public === false, 5000, 'private again')
   t.same((await show()).access, { is_public: false, allowed_cidrs: [] }, 'omitted fields reset, as upstream')
-  t.same((await lab.req('PUT', url, { body: { instance: { access: { allowed_cidrs: ['10.0.0.0/33'] } } } })).body,
-    fault('badRequest', 400, "Validation error: instance['access']['allowed_cidrs'] '10.0.0.0/33' is not a 'cidr'"))
+  t.same(
+    (await lab.req('PUT', url, { body: { instance: { access: { allowed_cidrs: ['10.0.0.0/33'] } } } })).body,
+    fault('badRequest', 400, "Validation error: instance['access']['allowed_cidrs'] '10.0.0.0/33' is not a 'cidr'"),
+  )
 
   const two = await lab.req('PUT', url, { body: { instance: { name: 'x', replica_of: null, datastore_version: '15' } } })
   t.same(two.body, fault('badRequest', 400, "Only one attribute (except 'name') is allowed to update."))
@@ -53,12 +55,21 @@ t.test('PUT/PATCH /instances/{id}: samples, the one-attribute rule, schemas, iso
   t.same(twoNoName.body, fault('badRequest', 400, "Only one attribute (except 'name') is allowed to update."))
   t.equal((await show()).name, 'both', 'a refused update renames nothing')
 
-  t.same((await lab.req('PUT', url, { body: { instance: { slave_of: null } } })).body,
-    fault('badRequest', 400, "Validation error: instance Additional properties are not allowed ('slave_of' was unexpected)"), 'PUT forbids slave_of')
-  t.same((await lab.req('PUT', url, { body: { instance: { flavorRef: '2' } } })).body,
-    fault('badRequest', 400, "Validation error: instance Additional properties are not allowed ('flavorRef' was unexpected)"), 'PUT forbids extra keys')
-  t.same((await lab.req('PATCH', url, { body: { instance: { access: { is_public: true } } } })).body,
-    fault('badRequest', 400, "Validation error: instance Additional properties are not allowed ('access' was unexpected)"), 'access is PUT only')
+  t.same(
+    (await lab.req('PUT', url, { body: { instance: { slave_of: null } } })).body,
+    fault('badRequest', 400, "Validation error: instance Additional properties are not allowed ('slave_of' was unexpected)"),
+    'PUT forbids slave_of',
+  )
+  t.same(
+    (await lab.req('PUT', url, { body: { instance: { flavorRef: '2' } } })).body,
+    fault('badRequest', 400, "Validation error: instance Additional properties are not allowed ('flavorRef' was unexpected)"),
+    'PUT forbids extra keys',
+  )
+  t.same(
+    (await lab.req('PATCH', url, { body: { instance: { access: { is_public: true } } } })).body,
+    fault('badRequest', 400, "Validation error: instance Additional properties are not allowed ('access' was unexpected)"),
+    'access is PUT only',
+  )
   t.match((await lab.req('PUT', url, { body: { instance: { name: '' } } })).body, { badRequest: { code: 400, message: /^Validation error: instance\['name'\] '' / } })
   t.match((await lab.req('PUT', url, { body: {} })).body, { badRequest: { message: "Validation error: 'instance' is a required property" } })
 
@@ -67,14 +78,23 @@ t.test('PUT/PATCH /instances/{id}: samples, the one-attribute rule, schemas, iso
   t.same((await lab.req('PATCH', url, { body: { instance: { slave_of: null } } })).body, notReplica, 'PATCH accepts slave_of')
   t.same((await lab.req('PUT', url, { body: { instance: { replica_of: null } } })).body, notReplica)
 
-  t.same((await lab.req('PATCH', url, { body: sample('instance-patch-upgrade-datastore-version-request.json') })).body,
-    fault('badRequest', 400, "Datastore version 'next-version' cannot be found."), 'unknown version: 400 as upstream')
+  t.same(
+    (await lab.req('PATCH', url, { body: sample('instance-patch-upgrade-datastore-version-request.json') })).body,
+    fault('badRequest', 400, "Datastore version 'next-version' cannot be found."),
+    'unknown version: 400 as upstream',
+  )
   const current = (await show()).datastore.version as string
-  t.same((await lab.req('PATCH', url, { body: { instance: { datastore_version: current } } })).body,
-    fault('badRequest', 400, `Instance ${id} already runs datastore version '${current}'.`), 'upgrade to the current version: 400 (resize.ts has the rest)')
+  t.same(
+    (await lab.req('PATCH', url, { body: { instance: { datastore_version: current } } })).body,
+    fault('badRequest', 400, `Instance ${id} already runs datastore version '${current}'.`),
+    'upgrade to the current version: 400 (resize.ts has the rest)',
+  )
 
-  t.same((await lab.req('PUT', url, { body: sample('instance-put-attach-config-group-request.json') })).body,
-    fault('itemNotFound', 404, 'Configuration group id: 00000000-0000-4000-8000-000000000000 could not be found.'), 'attaching an unknown group: 404 (config-attach.ts has the rest)')
+  t.same(
+    (await lab.req('PUT', url, { body: sample('instance-put-attach-config-group-request.json') })).body,
+    fault('itemNotFound', 404, 'Configuration group id: 00000000-0000-4000-8000-000000000000 could not be found.'),
+    'attaching an unknown group: 404 (config-attach.ts has the rest)',
+  )
   t.equal((await lab.req('PUT', url, { body: sample('instance-put-detach-config-group-request.json') })).status, 202, '{} detaches: nothing attached, a no-op')
   t.equal((await lab.req('PUT', url, { body: sample('instance-put-detach-config-group-request-2.json') })).status, 202, 'configuration null: the same')
 
@@ -86,19 +106,27 @@ t.test('PUT/PATCH /instances/{id}: samples, the one-attribute rule, schemas, iso
   t.equal((await lab.req('PUT', `${admin}/instances/${id}`, { body: { instance: { name: 'by-admin' } }, token: lab.admin.token })).status, 202, 'admins reach any instance by id (upstream)')
 
   // Access changes need an instance that can act (a BUILD instance keeps its task).
-  t.match((await lab.req('PUT', `${admin}/instances/${other}`, { body: { instance: { access: { is_public: true } } }, token: lab.admin.token })).body,
-    { unprocessableEntity: { code: 422, message: `Instance ${other} is not currently available for an action to be performed (instance status was BUILD).` } })
+  t.match((await lab.req('PUT', `${admin}/instances/${other}`, { body: { instance: { access: { is_public: true } } }, token: lab.admin.token })).body, {
+    unprocessableEntity: { code: 422, message: `Instance ${other} is not currently available for an action to be performed (instance status was BUILD).` },
+  })
   t.equal((await lab.req('PUT', `${admin}/instances/${other}`, { body: { instance: { name: 'renamed-in-build' } }, token: lab.admin.token })).status, 202, 'a rename is fine while building')
 })
 
-const hasOpenstack = await exec('openstack', ['--version']).then(() => true, () => false)
+const hasOpenstack = await exec('openstack', ['--version']).then(
+  () => true,
+  () => false,
+)
 
 t.test('the real openstack CLI: database instance update --name / --is-public / --allowed-cidr', { skip: hasOpenstack ? false : 'the openstack client is not installed' }, async (t) => {
   const lab = await apiLab(t, { spawnAgents: false, rateLimits: [] })
   const { id, show } = await activeInstance(t, lab, 'cli-upd')
   const env = { ...lab.env, HOME: lab.dataDir }
   const os = async (...args: string[]) => {
-    try { return (await exec('openstack', args, { env, timeout: 60_000 })).stdout } catch (e) { throw new Error(`openstack ${args.join(' ')}: ${(e as { stderr?: string }).stderr}`) }
+    try {
+      return (await exec('openstack', args, { env, timeout: 60_000 })).stdout
+    } catch (e) {
+      throw new Error(`openstack ${args.join(' ')}: ${(e as { stderr?: string }).stderr}`)
+    }
   }
   await os('database', 'instance', 'update', id, '--name', 'cli-renamed')
   t.equal((await show()).name, 'cli-renamed', '--name')

@@ -25,7 +25,9 @@ t.test('a long poll answers when the status changes, and only then', async (t) =
   t.equal(L.instances.changes.waiting, 0)
 
   let answered = false
-  const poll = lab.req('GET', `${p}/instances/${id}?wait_for_change=BUILD&wait_timeout=25`).finally(() => { answered = true })
+  const poll = lab.req('GET', `${p}/instances/${id}?wait_for_change=BUILD&wait_timeout=25`).finally(() => {
+    answered = true
+  })
   await until(() => L.instances.changes.waiting === 1, 5000, 'the poll waiting')
   await agent.heartbeat('BUILDING')
   await until(() => L.instances.guestStatus(id)?.status_description === 'building', 5000, 'the BUILDING heartbeat applied')
@@ -47,7 +49,7 @@ t.test('a long poll answers when the status changes, and only then', async (t) =
   L.instances.markDeleted(id)
   const r = await gone
   t.equal(r.status, 404, 'an instance deleted meanwhile: 404')
-  t.same(r.body, { itemNotFound: { code: 404, message: `Resource ${id} cannot be found.` } }, "the fault body of any GET of a missing instance")
+  t.same(r.body, { itemNotFound: { code: 404, message: `Resource ${id} cannot be found.` } }, 'the fault body of any GET of a missing instance')
 })
 
 t.test("bad parameters are 400; another project's instance is 404 before any wait", async (t) => {

@@ -21,11 +21,29 @@ t.test('instance create refuses bad input with upstream faults and leaves nothin
     ['unknown datastore', { instance: { ...ok, datastore: { type: 'nosql' } } }, 404, 'itemNotFound', "Datastore 'nosql' cannot be found."],
     ['unknown version', { instance: { ...ok, datastore: { type: 'postgresql', version: '9.9' } } }, 400, 'badRequest', "Datastore version '9.9' cannot be found."],
     ['no datastore', { instance: { name: 'x', flavorRef: '1', volume: { size: 1 } } }, 400, 'badRequest', "Please specify datastore. Default datastore 'None' cannot be found."],
-    ['user db not created', { instance: { ...ok, users: [{ name: 'u', password: 'p', databases: [{ name: 'nope' }] }] } }, 400, 'badRequest', "Database 'nope' of user 'u' is not in the databases to create."],
-    ['extra key in access', { instance: { ...ok, access: { is_public: true, x: 1 } } }, 400, 'badRequest', "Validation error: instance['access'] Additional properties are not allowed ('x' was unexpected)"],
+    [
+      'user db not created',
+      { instance: { ...ok, users: [{ name: 'u', password: 'p', databases: [{ name: 'nope' }] }] } },
+      400,
+      'badRequest',
+      "Database 'nope' of user 'u' is not in the databases to create.",
+    ],
+    [
+      'extra key in access',
+      { instance: { ...ok, access: { is_public: true, x: 1 } } },
+      400,
+      'badRequest',
+      "Validation error: instance['access'] Additional properties are not allowed ('x' was unexpected)",
+    ],
     ['bad cidr', { instance: { ...ok, access: { allowed_cidrs: ['300.1.1.1/8'] } } }, 400, 'badRequest', "Validation error: instance['access']['allowed_cidrs'] '300.1.1.1/8' is not a 'cidr'"],
     ['replica_count without replica_of', { instance: { ...ok, replica_count: 2 } }, 400, 'badRequest', 'Replica count only valid when creating replicas. Cannot create 2 instances.'],
-    ['unknown configuration group', { instance: { ...ok, configuration: '00000000-0000-4000-8000-000000000000' } }, 404, 'itemNotFound', 'Configuration group id: 00000000-0000-4000-8000-000000000000 could not be found.'],
+    [
+      'unknown configuration group',
+      { instance: { ...ok, configuration: '00000000-0000-4000-8000-000000000000' } },
+      404,
+      'itemNotFound',
+      'Configuration group id: 00000000-0000-4000-8000-000000000000 could not be found.',
+    ],
     ['not an object', { instance: 'x' }, 400, 'badRequest', "Validation error: instance 'x' is not of type 'object'"],
     ['no body key', {}, 400, 'badRequest', "Validation error: 'instance' is a required property"],
   ]
@@ -43,6 +61,10 @@ t.test('instance create refuses bad input with upstream faults and leaves nothin
   t.same((await lab.req('GET', `${p}/instances`)).body, { instances: [] }, 'no instance row was written')
   t.same(readdirSync(join(lab.dataDir, 'instances')), [], 'no instance directory was left')
   let claims: string[] = []
-  try { claims = readdirSync(CLAIM_DIR).filter((a) => readFileSync(join(CLAIM_DIR, a), 'utf8').startsWith(lab.dataDir)) } catch { /* none */ }
+  try {
+    claims = readdirSync(CLAIM_DIR).filter((a) => readFileSync(join(CLAIM_DIR, a), 'utf8').startsWith(lab.dataDir))
+  } catch {
+    /* none */
+  }
   t.same(claims, [], 'no address was claimed')
 })

@@ -31,23 +31,49 @@ t.test("projects are isolated: another project's ids are 404, its paths 403, mgm
     const r = await lab.req(method, path, body === undefined ? {} : { body })
     t.same(r.body, notFound, `${method} ${path.slice(d.length)} ${body ? JSON.stringify(body) : ''}: 404`)
   }
-  t.same((await lab.req('GET', `${d}/instances`)).body.instances.map((i: { id: string }) => i.id), [mine], 'lists show only the own project')
-  t.same((await lab.req('GET', `${d}/instances/detail`)).body.instances.map((i: { id: string }) => i.id), [mine])
-  t.same((await lab.req('GET', `${a}/instances`, admin)).body.instances.map((i: { id: string }) => i.id), [theirs], "an admin's tenant list is its own project too (mgmt lists all)")
+  t.same(
+    (await lab.req('GET', `${d}/instances`)).body.instances.map((i: { id: string }) => i.id),
+    [mine],
+    'lists show only the own project',
+  )
+  t.same(
+    (await lab.req('GET', `${d}/instances/detail`)).body.instances.map((i: { id: string }) => i.id),
+    [mine],
+  )
+  t.same(
+    (await lab.req('GET', `${a}/instances`, admin)).body.instances.map((i: { id: string }) => i.id),
+    [theirs],
+    "an admin's tenant list is its own project too (mgmt lists all)",
+  )
   t.equal(lab.server.lab.instances.get(theirs)?.task_description, 'The instance is building.', 'nothing happened to it')
 
   // Every route below another project's path: the tenant check (403), for every kind of resource.
   const forbidden = { forbidden: { code: 403, message: `User with tenant id ${lab.demo.project} cannot access this resource.` } }
   const routes: Array<[string, string, unknown?]> = [
-    ['GET', '/instances'], ['GET', '/instances/detail'], ['POST', '/instances', createBody('x')], ['GET', `/instances/${theirs}`],
-    ['DELETE', `/instances/${theirs}`], ['POST', `/instances/${theirs}/action`, { restart: {} }],
-    ['GET', '/flavors'], ['GET', '/flavors/1'],
-    ['GET', '/datastores'], ['GET', '/datastores/postgresql'], ['DELETE', '/datastores/postgresql'], ['GET', '/datastores/postgresql/versions'],
-    ['GET', `/datastores/postgresql/versions/${dsv}`], ['GET', `/datastores/versions/${dsv}`], ['GET', `/datastores/postgresql/versions/${dsv}/flavors`],
+    ['GET', '/instances'],
+    ['GET', '/instances/detail'],
+    ['POST', '/instances', createBody('x')],
+    ['GET', `/instances/${theirs}`],
+    ['DELETE', `/instances/${theirs}`],
+    ['POST', `/instances/${theirs}/action`, { restart: {} }],
+    ['GET', '/flavors'],
+    ['GET', '/flavors/1'],
+    ['GET', '/datastores'],
+    ['GET', '/datastores/postgresql'],
+    ['DELETE', '/datastores/postgresql'],
+    ['GET', '/datastores/postgresql/versions'],
+    ['GET', `/datastores/postgresql/versions/${dsv}`],
+    ['GET', `/datastores/versions/${dsv}`],
+    ['GET', `/datastores/postgresql/versions/${dsv}/flavors`],
     ['GET', `/datastores/postgresql/versions/${dsv}/volume-types`],
-    ['GET', '/mgmt/instances'], ['GET', `/mgmt/instances/${theirs}`], ['POST', `/mgmt/instances/${theirs}/action`, { stop: {} }],
-    ['GET', '/mgmt/datastore-versions'], ['POST', '/mgmt/datastore-versions', { version: {} }], ['GET', `/mgmt/datastore-versions/${dsv}`],
-    ['PATCH', `/mgmt/datastore-versions/${dsv}`, { active: false }], ['DELETE', `/mgmt/datastore-versions/${dsv}`],
+    ['GET', '/mgmt/instances'],
+    ['GET', `/mgmt/instances/${theirs}`],
+    ['POST', `/mgmt/instances/${theirs}/action`, { stop: {} }],
+    ['GET', '/mgmt/datastore-versions'],
+    ['POST', '/mgmt/datastore-versions', { version: {} }],
+    ['GET', `/mgmt/datastore-versions/${dsv}`],
+    ['PATCH', `/mgmt/datastore-versions/${dsv}`, { active: false }],
+    ['DELETE', `/mgmt/datastore-versions/${dsv}`],
   ]
   for (const [method, path, body] of routes) {
     t.same((await lab.req(method, `${a}${path}`, body === undefined ? {} : { body })).body, forbidden, `${method} {admin project}${path}: 403`)
@@ -56,11 +82,19 @@ t.test("projects are isolated: another project's ids are 404, its paths 403, mgm
   // Mgmt routes through the member's own project: admin_context's 401.
   const unauthorized = { unauthorized: { code: 401, message: 'User does not have admin privileges.' } }
   const mgmt: Array<[string, string, unknown?]> = [
-    ['GET', '/mgmt/instances'], ['GET', `/mgmt/instances/${mine}`], ['GET', `/mgmt/instances/${theirs}`],
-    ['POST', `/mgmt/instances/${mine}/action`, { stop: {} }], ['GET', `/mgmt/instances/${mine}/root`], ['GET', `/mgmt/instances/${mine}/diagnostics`],
-    ['GET', `/mgmt/instances/${mine}/hwinfo`], ['GET', `/mgmt/instances/${mine}/rpc_ping`],
-    ['GET', '/mgmt/datastore-versions'], ['POST', '/mgmt/datastore-versions', { version: {} }], ['GET', `/mgmt/datastore-versions/${dsv}`],
-    ['PATCH', `/mgmt/datastore-versions/${dsv}`, { active: false }], ['DELETE', `/mgmt/datastore-versions/${dsv}`],
+    ['GET', '/mgmt/instances'],
+    ['GET', `/mgmt/instances/${mine}`],
+    ['GET', `/mgmt/instances/${theirs}`],
+    ['POST', `/mgmt/instances/${mine}/action`, { stop: {} }],
+    ['GET', `/mgmt/instances/${mine}/root`],
+    ['GET', `/mgmt/instances/${mine}/diagnostics`],
+    ['GET', `/mgmt/instances/${mine}/hwinfo`],
+    ['GET', `/mgmt/instances/${mine}/rpc_ping`],
+    ['GET', '/mgmt/datastore-versions'],
+    ['POST', '/mgmt/datastore-versions', { version: {} }],
+    ['GET', `/mgmt/datastore-versions/${dsv}`],
+    ['PATCH', `/mgmt/datastore-versions/${dsv}`, { active: false }],
+    ['DELETE', `/mgmt/datastore-versions/${dsv}`],
   ]
   for (const [method, path, body] of mgmt) {
     t.same((await lab.req(method, `${d}${path}`, body === undefined ? {} : { body })).body, unauthorized, `${method} {own project}${path}: 401`)
@@ -83,5 +117,5 @@ t.test("projects are isolated: another project's ids are 404, its paths 403, mgm
   t.equal((await lab.req('POST', `${a}/instances/${mine}/action`, { body: { restart: {} }, ...admin })).status, 202, "an admin restarts a member's instance")
   await agent.called('restart')
   await until(async () => (await lab.req('GET', `${d}/instances/${mine}`)).body.instance.status === 'ACTIVE', 5000, 'ACTIVE after the restart')
-  t.equal((await lab.req('DELETE', `${a}/instances/${mine}`, admin)).status, 202, "and deletes it")
+  t.equal((await lab.req('DELETE', `${a}/instances/${mine}`, admin)).status, 202, 'and deletes it')
 })

@@ -10,16 +10,30 @@ t.test('GET /limits: absolute limits then every rate-limit rule, as the sample',
   t.equal(r.status, 200)
   const expected = sample('limit-show-response.json') as { limits: Array<Record<string, unknown>> }
   t.equal(r.body.limits.length, expected.limits.length, 'one absolute entry and the five default rules')
-  expected.limits.forEach((s, i) => { t.same(missingFields(r.body.limits[i], s), [], `entry ${i} has every field of the sample`) })
+  expected.limits.forEach((s, i) => {
+    t.same(missingFields(r.body.limits[i], s), [], `entry ${i} has every field of the sample`)
+  })
 
   t.same(r.body.limits[0], { verb: 'ABSOLUTE', max_instances: 10, max_ram: -1, max_backups: 50, max_volumes: 40 }, 'upstream defaults')
   t.same(Object.keys(r.body.limits[0]), ['verb', 'max_instances', 'max_ram', 'max_backups', 'max_volumes'], 'keys in upstream order (transcript 10)')
   const rates = r.body.limits.slice(1)
   t.same(Object.keys(rates[0]), ['nextAvailable', 'remaining', 'unit', 'value', 'verb', 'uri', 'regex'], 'keys in upstream order (transcript 10)')
-  t.same(rates.map((x: Record<string, unknown>) => [x.verb, x.uri, x.regex, x.value, x.unit]),
-    [['POST', '*', '.*', 200, 'MINUTE'], ['PUT', '*', '.*', 200, 'MINUTE'], ['DELETE', '*', '.*', 200, 'MINUTE'], ['GET', '*', '.*', 200, 'MINUTE'], ['POST', '*/mgmt', '^/mgmt', 200, 'MINUTE']],
-    "upstream's default rules")
-  t.same(rates.map((x: { remaining: number }) => x.remaining), [200, 200, 200, 199, 200], 'this GET is already counted')
+  t.same(
+    rates.map((x: Record<string, unknown>) => [x.verb, x.uri, x.regex, x.value, x.unit]),
+    [
+      ['POST', '*', '.*', 200, 'MINUTE'],
+      ['PUT', '*', '.*', 200, 'MINUTE'],
+      ['DELETE', '*', '.*', 200, 'MINUTE'],
+      ['GET', '*', '.*', 200, 'MINUTE'],
+      ['POST', '*/mgmt', '^/mgmt', 200, 'MINUTE'],
+    ],
+    "upstream's default rules",
+  )
+  t.same(
+    rates.map((x: { remaining: number }) => x.remaining),
+    [200, 200, 200, 199, 200],
+    'this GET is already counted',
+  )
   for (const x of rates) {
     t.match(x.nextAvailable, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/, 'nextAvailable: seconds and a Z')
     const at = Date.parse(x.nextAvailable)
@@ -28,7 +42,11 @@ t.test('GET /limits: absolute limits then every rate-limit rule, as the sample',
 
   await lab.req('POST', `${p}/instances`, { body: {} })
   const again = (await lab.req('GET', `${p}/limits`)).body.limits.slice(1)
-  t.same(again.map((x: { remaining: number }) => x.remaining), [199, 200, 200, 198, 200], 'real remaining counts (a refused POST counts too)')
+  t.same(
+    again.map((x: { remaining: number }) => x.remaining),
+    [199, 200, 200, 198, 200],
+    'real remaining counts (a refused POST counts too)',
+  )
   const admin = (await lab.req('GET', `/v1.0/${lab.admin.project}/limits`, { token: lab.admin.token })).body.limits
   t.equal(admin[4].remaining, 199, 'counted per project')
 

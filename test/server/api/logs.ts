@@ -13,7 +13,10 @@ function fakeGuest() {
   const requests: Array<Record<string, unknown>> = []
   const view = ({ exposed: _e, ...l }: (typeof logs)[number]) => l
   const h: Record<string, ScriptedHandler> = {
-    guest_log_list: (r: RpcRequest) => { requests.push(r.args); return logs.filter((l) => l.exposed || r.args.is_admin).map(view) },
+    guest_log_list: (r: RpcRequest) => {
+      requests.push(r.args)
+      return logs.filter((l) => l.exposed || r.args.is_admin).map(view)
+    },
     guest_log_action: (r: RpcRequest) => {
       requests.push(r.args)
       const l = logs.find((x) => x.name === r.args.log_name)
@@ -46,11 +49,19 @@ t.test('instance logs: list, show, enable, publish, discard, errors, isolation',
 
   const list = await lab.req('GET', `${base}/log`)
   t.equal(list.status, 200)
-  t.same(list.body.logs.map((l: { name: string }) => l.name), ['general'], 'a member sees the exposed logs')
+  t.same(
+    list.body.logs.map((l: { name: string }) => l.name),
+    ['general'],
+    'a member sees the exposed logs',
+  )
   t.same(missingFields(list.body, sample('instance-log-list-response.json')), [], 'list: the sample fields')
   t.equal(g.requests.at(-1)!.is_admin, false, 'the guest is told the caller is no admin')
   const adminList = await lab.req('GET', `/v1.0/${lab.admin.project}/instances/${id}/log`, { token: lab.admin.token })
-  t.same(adminList.body.logs.map((l: { name: string }) => l.name), ['general', 'error'], 'an admin sees every log')
+  t.same(
+    adminList.body.logs.map((l: { name: string }) => l.name),
+    ['general', 'error'],
+    'an admin sees every log',
+  )
 
   const show = await lab.req('POST', `${base}/log`, { body: sample('instance-log-show-request.json') })
   t.equal(show.status, 200)
@@ -64,8 +75,11 @@ t.test('instance logs: list, show, enable, publish, discard, errors, isolation',
   }
   t.match(g.logs[0], { status: 'Disabled', published: 0 })
 
-  t.same((await lab.req('POST', `${base}/log`, { body: { name: 'general', enable: 1, disable: 1 } })).body,
-    { badRequest: { code: 400, message: 'Cannot enable and disable log.' } }, 'enable and disable together')
+  t.same(
+    (await lab.req('POST', `${base}/log`, { body: { name: 'general', enable: 1, disable: 1 } })).body,
+    { badRequest: { code: 400, message: 'Cannot enable and disable log.' } },
+    'enable and disable together',
+  )
   for (const body of [{}, { name: '' }, { name: 5 }, []]) {
     const r = await lab.req('POST', `${base}/log`, { body })
     t.equal(r.status, 400, `no name (${JSON.stringify(body)}): 400, not upstream's 500`)

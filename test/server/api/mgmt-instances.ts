@@ -41,8 +41,16 @@ t.test('mgmt list and show: every project, upstream shapes, filters and offset p
   t.same(missingFields(byId(active.id), samples[0]), [], 'an ACTIVE instance has every field of the sample')
   t.same(missingFields(byId(failed.id), samples[1]), [], 'a failed one too, with its fault')
   t.match(byId(active.id), {
-    status: 'ACTIVE', operating_status: 'HEALTHY', service_status: 'HEALTHY', tenant_id: lab.demo.project, deleted: false, deleted_at: null,
-    task_description: 'No tasks for the instance.', server_id: active.id, volume_id: active.id, encrypted_rpc_messaging: false,
+    status: 'ACTIVE',
+    operating_status: 'HEALTHY',
+    service_status: 'HEALTHY',
+    tenant_id: lab.demo.project,
+    deleted: false,
+    deleted_at: null,
+    task_description: 'No tasks for the instance.',
+    server_id: active.id,
+    volume_id: active.id,
+    encrypted_rpc_messaging: false,
     server: { id: active.id, name: 'active', status: 'ACTIVE', tenant_id: lab.demo.project, host: hostname() },
   })
   t.match(byId(failed.id), { status: 'ERROR', task_description: 'Build error: guestagent timeout.', fault: { message: 'initdb: could not create directory' } })
@@ -61,7 +69,10 @@ t.test('mgmt list and show: every project, upstream shapes, filters and offset p
   t.notOk(page2.body.links, 'the last page has no next link')
   t.same([...page1.body.instances, ...page2.body.instances].map((i: { id: string }) => i.id).sort(), [active.id, failed.id, building.id].sort())
 
-  for (const [q, message] of [['limit=x', "Invalid limit 'x'."], ['marker=-1', "Invalid marker '-1'."]]) {
+  for (const [q, message] of [
+    ['limit=x', "Invalid limit 'x'."],
+    ['marker=-1', "Invalid marker '-1'."],
+  ]) {
     t.same((await lab.req('GET', `${a}/mgmt/instances?${q}`, admin)).body, { badRequest: { code: 400, message } }, q)
   }
 
@@ -82,9 +93,16 @@ t.test('mgmt list and show: every project, upstream shapes, filters and offset p
   t.equal((await lab.req('DELETE', `/v1.0/${lab.demo.project}/instances/${failed.id}`)).status, 202)
   await until(() => lab.server.lab.instances.getAny(failed.id)?.deleted === 1, 10_000, 'deleted')
   const deleted = await lab.req('GET', `${a}/mgmt/instances?deleted=true`, admin)
-  t.same(deleted.body.instances.map((i: { id: string }) => i.id), [failed.id])
+  t.same(
+    deleted.body.instances.map((i: { id: string }) => i.id),
+    [failed.id],
+  )
   t.match(deleted.body.instances[0], { status: 'SHUTDOWN', deleted: true, deleted_at: String, server: null })
-  t.same((await lab.req('GET', `${a}/mgmt/instances?deleted=False`, admin)).body.instances.map((i: { id: string }) => i.id).sort(), [active.id, building.id].sort(), 'deleted=False (as the openstack client sends it)')
+  t.same(
+    (await lab.req('GET', `${a}/mgmt/instances?deleted=False`, admin)).body.instances.map((i: { id: string }) => i.id).sort(),
+    [active.id, building.id].sort(),
+    'deleted=False (as the openstack client sends it)',
+  )
   t.equal((await lab.req('GET', `${a}/mgmt/instances`, admin)).body.instances.length, 3, 'no filter: deleted ones too (upstream)')
   t.same((await lab.req('GET', `${a}/mgmt/instances/${failed.id}`, admin)).body, { itemNotFound: { code: 404, message: `Resource ${failed.id} cannot be found.` } })
   const gone = (await lab.req('GET', `${a}/mgmt/instances/${failed.id}?deleted=true`, admin)).body.instance
@@ -96,7 +114,11 @@ t.test('root history, diagnostics, hwinfo and rpc_ping', async (t) => {
   const a = `/v1.0/${lab.admin.project}`
   const admin = { token: lab.admin.token }
   const up = await instance(t, lab, 'demo', 'up', 'HEALTHY', { rpc_ping: () => true, enable_root: () => ({ name: 'root', password: 'R'.repeat(36) }), disable_root: () => null })
-  const broken = await instance(t, lab, 'demo', 'broken', 'HEALTHY', { rpc_ping: () => { throw new Error('rpc_ping is broken') } })
+  const broken = await instance(t, lab, 'demo', 'broken', 'HEALTHY', {
+    rpc_ping: () => {
+      throw new Error('rpc_ping is broken')
+    },
+  })
   const silent = await instance(t, lab, 'demo', 'silent')
 
   const root = await lab.req('GET', `${a}/mgmt/instances/${up.id}/root`, admin)
@@ -117,17 +139,21 @@ t.test('root history, diagnostics, hwinfo and rpc_ping', async (t) => {
   t.equal((await lab.req('DELETE', `/v1.0/${lab.demo.project}/instances/${up.id}/root`)).status, 204)
   t.same((await lab.req('GET', `${a}/mgmt/instances/${up.id}/root`, admin)).body.root_history, hist, 'a disable keeps the history (upstream)')
 
-  t.match((await lab.req('GET', `${a}/mgmt/instances/${up.id}/hwinfo`, admin)).body, { hwinfo: { mem_total: 512, num_cpus: 1, limits: /cgroup v[12]|not enforced/ } }, 'the flavor (m1.tiny), and what of it is enforced')
+  t.match(
+    (await lab.req('GET', `${a}/mgmt/instances/${up.id}/hwinfo`, admin)).body,
+    { hwinfo: { mem_total: 512, num_cpus: 1, limits: /cgroup v[12]|not enforced/ } },
+    'the flavor (m1.tiny), and what of it is enforced',
+  )
 
   const ping = await lab.req('GET', `${a}/mgmt/instances/${up.id}/rpc_ping`, admin)
   t.equal(ping.status, 204)
   t.equal(ping.body, undefined)
   t.ok(up.agent.calls.includes('rpc_ping'), 'a real guest call')
-  t.same((await lab.req('GET', `${a}/mgmt/instances/${broken.id}/rpc_ping`, admin)).body,
-    { badRequest: { code: 400, message: 'An error occurred communicating with the guest: rpc_ping is broken.' } })
+  t.same((await lab.req('GET', `${a}/mgmt/instances/${broken.id}/rpc_ping`, admin)).body, { badRequest: { code: 400, message: 'An error occurred communicating with the guest: rpc_ping is broken.' } })
   const t0 = Date.now()
-  t.same((await lab.req('GET', `${a}/mgmt/instances/${silent.id}/rpc_ping`, admin)).body,
-    { badRequest: { code: 400, message: `An error occurred communicating with the guest: the guest agent of instance ${silent.id} is not running.` } })
+  t.same((await lab.req('GET', `${a}/mgmt/instances/${silent.id}/rpc_ping`, admin)).body, {
+    badRequest: { code: 400, message: `An error occurred communicating with the guest: the guest agent of instance ${silent.id} is not running.` },
+  })
   t.ok(Date.now() - t0 < 2000, 'an agent known to be down fails at once')
 
   // Diagnostics read the agent's /proc: stand in a process for it (its command line names the instance directory).
@@ -135,7 +161,9 @@ t.test('root history, diagnostics, hwinfo and rpc_ping', async (t) => {
   t.same(t1.body, { badRequest: { code: 400, message: `An error occurred communicating with the guest: the guest agent of instance ${up.id} is not running.` } }, 'no agent process')
   const dir = join(lab.dataDir, 'instances', up.id)
   const stand = spawn(process.execPath, ['-e', 'setTimeout(() => {}, 60000)', join(dir, 'agent.json')], { stdio: 'ignore' })
-  t.teardown(() => { stand.kill('SIGKILL') })
+  t.teardown(() => {
+    stand.kill('SIGKILL')
+  })
   writeFileSync(join(dir, 'agent.pid'), `${stand.pid}\n`)
   await until(() => readFileSync(`/proc/${stand.pid}/cmdline`, 'utf8').includes(dir), 5000, 'the stand-in process')
   const diag = await lab.req('GET', `${a}/mgmt/instances/${up.id}/diagnostics`, admin)
@@ -188,19 +216,40 @@ t.test('mgmt actions: stop, reboot, reset-task-status; migrate and rebuild are n
     ['unknown action', { restart: {} }, { badRequest: { code: 400, message: 'Invalid instance action: restart' } }],
     ['two actions', { stop: {}, reboot: {} }, { badRequest: { code: 400, message: 'Only one action can be specified per request.' } }],
     ['rebuild without an image', { rebuild: {} }, { badRequest: { code: 400, message: "Validation error: rebuild 'image_id' is a required property" } }],
-    ['rebuild with a bad image id', { rebuild: { image_id: 'x' } }, { badRequest: { code: 400, message: "Validation error: rebuild['image_id'] 'x' does not match '^([0-9a-fA-F]){8}-([0-9a-fA-F]){4}-([0-9a-fA-F]){4}-([0-9a-fA-F]){4}-([0-9a-fA-F]){12}$'" } }],
-    ['rebuild with another key', { rebuild: { image_id: '3e50414a-8532-4646-982c-a66fe8f0411b', x: 1 } }, { badRequest: { code: 400, message: "Validation error: rebuild Additional properties are not allowed ('x' was unexpected)" } }],
+    [
+      'rebuild with a bad image id',
+      { rebuild: { image_id: 'x' } },
+      { badRequest: { code: 400, message: "Validation error: rebuild['image_id'] 'x' does not match '^([0-9a-fA-F]){8}-([0-9a-fA-F]){4}-([0-9a-fA-F]){4}-([0-9a-fA-F]){4}-([0-9a-fA-F]){12}$'" } },
+    ],
+    [
+      'rebuild with another key',
+      { rebuild: { image_id: '3e50414a-8532-4646-982c-a66fe8f0411b', x: 1 } },
+      { badRequest: { code: 400, message: "Validation error: rebuild Additional properties are not allowed ('x' was unexpected)" } },
+    ],
   ]
   const calls = agent.calls.length
   for (const [what, body, fault] of cases) t.same((await act(body)).body, fault, what)
-  t.same((await act({ stop: {} }, { token: lab.demo.token })).body, { forbidden: { code: 403, message: `User with tenant id ${lab.demo.project} cannot access this resource.` } }, "a member cannot use the admin's project")
-  t.same((await lab.req('POST', `/v1.0/${lab.demo.project}/mgmt/instances/${id}/action`, { body: { stop: {} } })).body, { unauthorized: { code: 401, message: 'User does not have admin privileges.' } }, 'a member gets admin_context 401')
+  t.same(
+    (await act({ stop: {} }, { token: lab.demo.token })).body,
+    { forbidden: { code: 403, message: `User with tenant id ${lab.demo.project} cannot access this resource.` } },
+    "a member cannot use the admin's project",
+  )
+  t.same(
+    (await lab.req('POST', `/v1.0/${lab.demo.project}/mgmt/instances/${id}/action`, { body: { stop: {} } })).body,
+    { unauthorized: { code: 401, message: 'User does not have admin privileges.' } },
+    'a member gets admin_context 401',
+  )
   t.equal((await lab.req('POST', `${a}/mgmt/instances/00000000-0000-0000-0000-000000000000/action`, { body: { stop: {} }, ...admin })).status, 404)
   t.equal(agent.calls.length, calls, 'no refused request reached the guest')
   t.match(await show(), { status: 'ACTIVE', task_description: 'No tasks for the instance.' }, 'nothing changed')
 
   // A guest failure of stop is upstream's GuestError (400).
-  const failing = await instance(t, lab, 'demo', 'stubborn', 'HEALTHY', { stop_db: () => { throw new Error('pg_ctl: server does not shut down') } })
-  t.same((await lab.req('POST', `${a}/mgmt/instances/${failing.id}/action`, { body: { stop: {} }, ...admin })).body,
-    { badRequest: { code: 400, message: 'An error occurred communicating with the guest: pg_ctl: server does not shut down.' } })
+  const failing = await instance(t, lab, 'demo', 'stubborn', 'HEALTHY', {
+    stop_db: () => {
+      throw new Error('pg_ctl: server does not shut down')
+    },
+  })
+  t.same((await lab.req('POST', `${a}/mgmt/instances/${failing.id}/action`, { body: { stop: {} }, ...admin })).body, {
+    badRequest: { code: 400, message: 'An error occurred communicating with the guest: pg_ctl: server does not shut down.' },
+  })
 })

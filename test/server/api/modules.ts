@@ -5,20 +5,41 @@ import { join } from 'node:path'
 import { createHash } from 'node:crypto'
 import { apiLab, type ApiLab, otherMember } from '../../helpers/api.js'
 
-
-const LIST_KEYS = ['id', 'name', 'type', 'description', 'tenant_id', 'datastore_id', 'datastore_version_id', 'auto_apply', 'priority_apply',
-  'apply_order', 'is_admin', 'md5', 'visible', 'created', 'updated', 'tenant', 'datastore', 'datastore_version']
+const LIST_KEYS = [
+  'id',
+  'name',
+  'type',
+  'description',
+  'tenant_id',
+  'datastore_id',
+  'datastore_version_id',
+  'auto_apply',
+  'priority_apply',
+  'apply_order',
+  'is_admin',
+  'md5',
+  'visible',
+  'created',
+  'updated',
+  'tenant',
+  'datastore',
+  'datastore_version',
+]
 const CONTENTS = Buffer.from('ping contents\n').toString('base64')
 const md5 = (s: string) => createHash('md5').update(s).digest('hex')
 
 /** Records that `moduleId` was applied to `instanceId` (the guest side that would do it comes later). */
 function markApplied(lab: ApiLab, instanceId: string, moduleId: string, hash: string) {
-  lab.server.lab.db.prepare("INSERT INTO instance_modules (id, instance_id, module_id, md5, created, updated) VALUES (?, ?, ?, ?, '2024-01-01T00:00:00', '2024-01-02T00:00:00')")
+  lab.server.lab.db
+    .prepare("INSERT INTO instance_modules (id, instance_id, module_id, md5, created, updated) VALUES (?, ?, ?, ?, '2024-01-01T00:00:00', '2024-01-02T00:00:00')")
     .run(randomUUID(), instanceId, moduleId, hash)
 }
 
 async function createInstance(lab: ApiLab, token?: string, project = lab.demo.project): Promise<string> {
-  const r = await lab.req('POST', `/v1.0/${project}/instances`, { token, body: { instance: { name: `i-${randomUUID().slice(0, 6)}`, flavorRef: '1', volume: { size: 1 }, datastore: { type: 'mariadb' } } } })
+  const r = await lab.req('POST', `/v1.0/${project}/instances`, {
+    token,
+    body: { instance: { name: `i-${randomUUID().slice(0, 6)}`, flavorRef: '1', volume: { size: 1 }, datastore: { type: 'mariadb' } } },
+  })
   if (r.status !== 200) throw new Error(`create instance: ${r.status} ${JSON.stringify(r.body)}`)
   return r.body.instance.id
 }
@@ -30,9 +51,24 @@ t.test('create, show, list, update and delete a module as a member', async (t) =
   t.equal(created.status, 200)
   const m = created.body.module
   t.same(Object.keys(m), [...LIST_KEYS, 'live_update'], 'ModuleDetail keys in upstream order')
-  t.match(m, { name: 'm1', type: 'ping', description: 'first', tenant_id: lab.demo.project, tenant: lab.demo.project, datastore_id: null,
-    datastore_version_id: null, datastore: 'all', datastore_version: 'all', auto_apply: false, priority_apply: false, apply_order: 5,
-    is_admin: false, visible: true, live_update: false, md5: md5(CONTENTS) })
+  t.match(m, {
+    name: 'm1',
+    type: 'ping',
+    description: 'first',
+    tenant_id: lab.demo.project,
+    tenant: lab.demo.project,
+    datastore_id: null,
+    datastore_version_id: null,
+    datastore: 'all',
+    datastore_version: 'all',
+    auto_apply: false,
+    priority_apply: false,
+    apply_order: 5,
+    is_admin: false,
+    visible: true,
+    live_update: false,
+    md5: md5(CONTENTS),
+  })
   t.notOk('contents' in m, 'contents never in a response')
 
   const stored = lab.server.lab.db.prepare('SELECT contents FROM modules WHERE id = ?').pluck().get(m.id) as string
@@ -49,7 +85,10 @@ t.test('create, show, list, update and delete a module as a member', async (t) =
 
   const list = await lab.req('GET', `${p}/modules`)
   t.same(Object.keys(list.body.modules[0]), LIST_KEYS, 'list items are ModuleView (no live_update)')
-  t.same(list.body.modules.map((x: { id: string }) => x.id), [m.id])
+  t.same(
+    list.body.modules.map((x: { id: string }) => x.id),
+    [m.id],
+  )
 
   const v = (await lab.req('GET', `${p}/datastores/mariadb/versions`)).body.versions[0]
   const scoped = await lab.req('POST', `${p}/modules`, { body: { module: { name: 'm2', module_type: 'ping', contents: CONTENTS, datastore: { type: 'mariadb', version: v.name } } } })
@@ -57,8 +96,16 @@ t.test('create, show, list, update and delete a module as a member', async (t) =
   t.match(scoped.body.module, { datastore: 'mariadb', datastore_version: v.name, datastore_version_id: v.id })
   const dsOnly = await lab.req('POST', `${p}/modules`, { body: { module: { name: 'm3', module_type: 'ping', contents: CONTENTS, datastore: { type: 'mariadb' } } } })
   t.match(dsOnly.body.module, { datastore: 'mariadb', datastore_version: 'all', datastore_version_id: null })
-  t.same((await lab.req('GET', `${p}/modules?datastore=mariadb`)).body.modules.map((x: { name: string }) => x.name), ['m2', 'm3'], 'filter by datastore')
-  t.same((await lab.req('GET', `${p}/modules?datastore=all`)).body.modules.map((x: { name: string }) => x.name), ['m1'], '"all": the modules for every datastore')
+  t.same(
+    (await lab.req('GET', `${p}/modules?datastore=mariadb`)).body.modules.map((x: { name: string }) => x.name),
+    ['m2', 'm3'],
+    'filter by datastore',
+  )
+  t.same(
+    (await lab.req('GET', `${p}/modules?datastore=all`)).body.modules.map((x: { name: string }) => x.name),
+    ['m1'],
+    '"all": the modules for every datastore',
+  )
   t.same((await lab.req('GET', `${p}/modules?datastore=nosuch`)).body, { itemNotFound: { code: 404, message: "Datastore 'nosuch' cannot be found." } })
 
   const newContents = Buffer.from('other').toString('base64')
@@ -104,7 +151,11 @@ t.test('bad input: upstream faults, nothing stored', async (t) => {
 
   t.equal((await lab.req('POST', `${p}/modules`, { body: { module: { name: 'dup', module_type: 'ping', contents: 'x' } } })).status, 200)
   await bad({ module: { name: 'dup', module_type: 'ping', contents: 'y' } }, 400, "A module with the name 'dup' already exists for datastore 'all' and datastore version 'all'")
-  t.equal((await lab.req('POST', `${p}/modules`, { body: { module: { name: 'dup', module_type: 'ping', contents: 'y', datastore: { type: 'mariadb' } } } })).status, 200, 'same name for another datastore is fine')
+  t.equal(
+    (await lab.req('POST', `${p}/modules`, { body: { module: { name: 'dup', module_type: 'ping', contents: 'y', datastore: { type: 'mariadb' } } } })).status,
+    200,
+    'same name for another datastore is fine',
+  )
   const id = (await lab.req('GET', `${p}/modules?datastore=all`)).body.modules[0].id
   const badUpdate = await lab.req('PUT', `${p}/modules/${id}`, { body: { module: { all_datastores: 1, datastore: { type: 'mariadb' } } } })
   t.same(badUpdate.body, { badRequest: { code: 400, message: 'The module is invalid: You cannot set a datastore and specify --all_datastores' } })
@@ -120,8 +171,14 @@ t.test('admin-only options, visibility and isolation between projects', async (t
   const other = otherMember(lab)
   const o = `/v1.0/${other.project}`
 
-  for (const [opt, text] of [[{ all_tenants: 1 }, '(Tenant: all)'], [{ auto_apply: 1 }, '(Auto: 1)'], [{ visible: 0 }, '(Visible: 0)'],
-    [{ priority_apply: 1 }, '(Priority: 1)'], [{ full_access: 0 }, '(Full Access: 0)'], [{ auto_apply: 1, priority_apply: 1 }, '(Auto: 1, Priority: 1)']] as const) {
+  for (const [opt, text] of [
+    [{ all_tenants: 1 }, '(Tenant: all)'],
+    [{ auto_apply: 1 }, '(Auto: 1)'],
+    [{ visible: 0 }, '(Visible: 0)'],
+    [{ priority_apply: 1 }, '(Priority: 1)'],
+    [{ full_access: 0 }, '(Full Access: 0)'],
+    [{ auto_apply: 1, priority_apply: 1 }, '(Auto: 1, Priority: 1)'],
+  ] as const) {
     const r = await lab.req('POST', `${p}/modules`, { body: { module: { name: 'x', module_type: 'ping', contents: 'x', ...opt } } })
     t.same(r.body, { forbidden: { code: 403, message: `You must be admin to create a module with these options. ${text}` } }, JSON.stringify(opt))
   }
@@ -129,7 +186,8 @@ t.test('admin-only options, visibility and isolation between projects', async (t
   const fa = await lab.req('POST', `${a}/modules`, { token: lab.admin.token, body: { module: { name: 'x', module_type: 'ping', contents: 'x', auto_apply: 1, full_access: 1 } } })
   t.same(fa.body, { badRequest: { code: 400, message: 'The following values are invalid: Cannot make module full access: (Auto: 1)' } })
 
-  const global = (await lab.req('POST', `${a}/modules`, { token: lab.admin.token, body: { module: { name: 'global', module_type: 'ping', contents: 'g', all_tenants: 1, auto_apply: 1 } } })).body.module
+  const global = (await lab.req('POST', `${a}/modules`, { token: lab.admin.token, body: { module: { name: 'global', module_type: 'ping', contents: 'g', all_tenants: 1, auto_apply: 1 } } })).body
+    .module
   t.match(global, { tenant_id: null, tenant: 'all', is_admin: true, auto_apply: true })
   const hidden = (await lab.req('POST', `${a}/modules`, { token: lab.admin.token, body: { module: { name: 'hidden', module_type: 'ping', contents: 'h', all_tenants: 1, visible: 0 } } })).body.module
   const adminOwn = (await lab.req('POST', `${a}/modules`, { token: lab.admin.token, body: { module: { name: 'admin-own', module_type: 'ping', contents: 'a' } } })).body.module
@@ -148,12 +206,13 @@ t.test('admin-only options, visibility and isolation between projects', async (t
     t.equal((await lab.req('GET', `${p}/modules/${id}/instances`)).status, 404)
   }
   t.equal((await lab.req('GET', `${p}/modules/${global.id}`)).status, 200, 'a global module can be shown')
-  t.same((await lab.req('PUT', `${p}/modules/${global.id}`, { body: { module: { name: 'mine' } } })).body,
-    { forbidden: { code: 403, message: 'You must be admin to update a module with these options. (Module is an admin module)' } })
-  t.same((await lab.req('DELETE', `${p}/modules/${global.id}`)).body,
-    { forbidden: { code: 403, message: 'You must be admin to delete a module with these options. (Tenant: all, Auto: 1)' } })
-  t.same((await lab.req('PUT', `${p}/modules/${demoMod.id}`, { body: { module: { auto_apply: 1 } } })).body,
-    { forbidden: { code: 403, message: 'You must be admin to update a module with these options. (Auto: 1)' } })
+  t.same((await lab.req('PUT', `${p}/modules/${global.id}`, { body: { module: { name: 'mine' } } })).body, {
+    forbidden: { code: 403, message: 'You must be admin to update a module with these options. (Module is an admin module)' },
+  })
+  t.same((await lab.req('DELETE', `${p}/modules/${global.id}`)).body, { forbidden: { code: 403, message: 'You must be admin to delete a module with these options. (Tenant: all, Auto: 1)' } })
+  t.same((await lab.req('PUT', `${p}/modules/${demoMod.id}`, { body: { module: { auto_apply: 1 } } })).body, {
+    forbidden: { code: 403, message: 'You must be admin to update a module with these options. (Auto: 1)' },
+  })
   t.equal((await lab.req('GET', `${p}/modules/${demoMod.id}`)).body.module.auto_apply, false, 'unchanged')
   t.equal((await lab.req('GET', `${a}/modules/${otherMod.id}`, { token: lab.admin.token })).status, 200, 'an admin reaches any module')
   const adminEdit = await lab.req('PUT', `${a}/modules/${otherMod.id}`, { token: lab.admin.token, body: { module: { all_tenants: 0, description: 'by admin' } } })
@@ -181,12 +240,22 @@ t.test('modules applied to instances: instance lists, counts, live_update, reapp
   t.equal(paged.body.instances.length, 1)
   t.match(paged.body.links[0], { rel: 'next', href: /marker=/ })
   const counts = await lab.req('GET', `${p}/modules/${m.id}/instances?count_only=true`)
-  t.same(counts.body.instances.map((c: Record<string, unknown>) => Object.keys(c)), [0, 1].map(() => ['module_name', 'module_id', 'module_md5', 'instance_count', 'current', 'min_updated_date', 'max_updated_date']))
-  t.same(counts.body.instances.map((c: Record<string, unknown>) => [c.module_md5, c.instance_count, c.current]).sort(), [[m.md5, 1, true], ['f'.repeat(32), 1, false]].sort())
+  t.same(
+    counts.body.instances.map((c: Record<string, unknown>) => Object.keys(c)),
+    [0, 1].map(() => ['module_name', 'module_id', 'module_md5', 'instance_count', 'current', 'min_updated_date', 'max_updated_date']),
+  )
+  t.same(
+    counts.body.instances.map((c: Record<string, unknown>) => [c.module_md5, c.instance_count, c.current]).sort(),
+    [
+      [m.md5, 1, true],
+      ['f'.repeat(32), 1, false],
+    ].sort(),
+  )
   const adminCounts = await lab.req('GET', `${a}/modules/${m.id}/instances?count_only=true`, { token: lab.admin.token })
   t.equal(adminCounts.body.instances.find((c: { current: boolean }) => c.current).instance_count, 2, 'an admin counts every project')
 
-  const applied = 'A module cannot be deleted or its contents modified if it has been applied to a non-terminated instance, unless the module has been marked as \'live_update.\' Please remove the module from all non-terminated instances and try again.'
+  const applied =
+    "A module cannot be deleted or its contents modified if it has been applied to a non-terminated instance, unless the module has been marked as 'live_update.' Please remove the module from all non-terminated instances and try again."
   t.same((await lab.req('DELETE', `${p}/modules/${m.id}`)).body, { forbidden: { code: 403, message: applied } })
   t.same((await lab.req('PUT', `${p}/modules/${m.id}`, { body: { module: { contents: 'c2' } } })).body, { forbidden: { code: 403, message: applied } })
 
@@ -195,7 +264,7 @@ t.test('modules applied to instances: instance lists, counts, live_update, reapp
   t.match(list.body.modules, [{ id: m.id, name: 'applied', type: 'ping', datastore: 'all', datastore_version: 'all', md5: m.md5 }])
   t.notOk('contents' in list.body.modules[0])
   t.equal((await lab.req('GET', `${p}/instances/${i1}/modules?include_contents=true`)).body.modules[0].contents, 'c1', 'include_contents decrypts')
-  t.equal((await lab.req('GET', `${p}/instances/${iAdmin}/modules`)).status, 404, 'another project\'s instance')
+  t.equal((await lab.req('GET', `${p}/instances/${iAdmin}/modules`)).status, 404, "another project's instance")
   t.equal((await lab.req('GET', `${p}/instances/${randomUUID()}/modules`)).status, 404)
   // No agent runs for these instances: the guest routes answer upstream's GuestError (apply/remove: test/server/api/instance-modules.ts).
   const apply = await lab.req('POST', `${p}/instances/${i1}/modules`, { body: { modules: [{ id: m.id }] } })
@@ -212,7 +281,7 @@ t.test('modules applied to instances: instance lists, counts, live_update, reapp
   t.match(rec, [{ tenant_id: lab.demo.project, md5: m.md5, batch_size: 5, force: 1, state: /^(pending|running|done)$/ }], 'the request is recorded (and run in the background)')
   t.equal((await lab.req('PUT', `${p}/modules/${m.id}/instances`, { body: { reapply: { batch_size: 'x' } } })).status, 400)
   t.equal((await lab.req('PUT', `${p}/modules/${m.id}/instances`, { body: {} })).status, 400)
-  t.equal((lab.server.lab.db.prepare('SELECT COUNT(*) FROM module_reapply_requests').pluck().get() as number), 1, 'bad requests record nothing')
+  t.equal(lab.server.lab.db.prepare('SELECT COUNT(*) FROM module_reapply_requests').pluck().get() as number, 1, 'bad requests record nothing')
 
   const live = (await lab.req('POST', `${p}/modules`, { body: { module: { name: 'live', module_type: 'ping', contents: 'l', live_update: 1 } } })).body.module
   markApplied(lab, i1, live.id, live.md5)

@@ -13,7 +13,7 @@ async function versionOf(lab: ApiLab, datastore: string): Promise<{ id: string; 
   return (await lab.req('GET', `/v1.0/${lab.demo.project}/datastores/${datastore}/versions`)).body.versions[0]
 }
 
-t.test('the shipped rules are upstream\'s, with exact bounds', async (t) => {
+t.test("the shipped rules are upstream's, with exact bounds", async (t) => {
   t.equal(rulesFor('mysql').length, 102, 'MySQL: 102 keys (internals.md 4.1)')
   t.equal(rulesFor('redis').length, 53, 'Redis: 53 keys (internals.md 4.3)')
   t.ok(rulesFor('mariadb').length >= 38, 'MariaDB')
@@ -23,11 +23,19 @@ t.test('the shipped rules are upstream\'s, with exact bounds', async (t) => {
   for (const m of ['mysql', 'mariadb', 'postgresql', 'redis']) {
     const doc = JSON.parse(readFileSync(new URL(`../../../src/server/configurations/rules/${m}.json`, import.meta.url), 'utf8'))
     t.match(doc._source, /^openstack\/trove trove\/templates\/\w+\/validation-rules\.json.*commit [0-9a-f]{40}.*Apache-2\.0/, `${m}: the file says where it comes from`)
-    t.ok(rulesFor(m).every((r) => ['integer', 'string', 'boolean', 'float'].includes(r.type)), `${m}: known types`)
+    t.ok(
+      rulesFor(m).every((r) => ['integer', 'string', 'boolean', 'float'].includes(r.type)),
+      `${m}: known types`,
+    )
   }
-  t.same(rulesFor('mysql').find((r) => r.name === 'innodb_buffer_pool_size'), { name: 'innodb_buffer_pool_size', restart_required: true, type: 'integer', min: '5242880', max: '18446744073709551615' }, '2^64-1 is kept exact')
-  t.same(parseRules('{"configuration-parameters":[{"name":"x","restart_required":false,"min":-1,"max":18446744073709547520,"type":"integer"}]}'),
-    [{ name: 'x', restart_required: false, type: 'integer', min: '-1', max: '18446744073709547520' }])
+  t.same(
+    rulesFor('mysql').find((r) => r.name === 'innodb_buffer_pool_size'),
+    { name: 'innodb_buffer_pool_size', restart_required: true, type: 'integer', min: '5242880', max: '18446744073709551615' },
+    '2^64-1 is kept exact',
+  )
+  t.same(parseRules('{"configuration-parameters":[{"name":"x","restart_required":false,"min":-1,"max":18446744073709547520,"type":"integer"}]}'), [
+    { name: 'x', restart_required: false, type: 'integer', min: '-1', max: '18446744073709547520' },
+  ])
 })
 
 t.test('parameters of every installed engine, by datastore and version name and by version id', async (t) => {
@@ -41,12 +49,28 @@ t.test('parameters of every installed engine, by datastore and version name and 
     t.equal(byName.status, 200, `${e.datastore}: list`)
     const list = byName.body['configuration-parameters']
     t.equal(list.length, rulesFor(e.manager).length, `${e.datastore}: one parameter per rule`)
-    t.ok(list.every((x: { datastore_version_id: string }) => x.datastore_version_id === v.id), `${e.datastore}: of this version`)
-    t.same(list.map((x: { name: string }) => x.name), [...list.map((x: { name: string }) => x.name)].sort(), `${e.datastore}: by name`)
+    t.ok(
+      list.every((x: { datastore_version_id: string }) => x.datastore_version_id === v.id),
+      `${e.datastore}: of this version`,
+    )
+    t.same(
+      list.map((x: { name: string }) => x.name),
+      [...list.map((x: { name: string }) => x.name)].sort(),
+      `${e.datastore}: by name`,
+    )
     const byId = await lab.req('GET', `${p}/datastores/versions/${v.id}/parameters`)
     t.same(byId.body, byName.body, `${e.datastore}: the same by version id`)
-    t.same((await lab.req('GET', `${p}/datastores/${(await lab.req('GET', `${p}/datastores/${e.datastore}`)).body.datastore.id}/versions/${v.id}/parameters`)).body, byName.body, `${e.datastore}: datastore and version by id`)
-    for (const x of list) t.same(Object.keys(x), PARAM_KEYS.filter((k) => k in x), `${e.datastore} ${x.name}: keys in upstream order`)
+    t.same(
+      (await lab.req('GET', `${p}/datastores/${(await lab.req('GET', `${p}/datastores/${e.datastore}`)).body.datastore.id}/versions/${v.id}/parameters`)).body,
+      byName.body,
+      `${e.datastore}: datastore and version by id`,
+    )
+    for (const x of list)
+      t.same(
+        Object.keys(x),
+        PARAM_KEYS.filter((k) => k in x),
+        `${e.datastore} ${x.name}: keys in upstream order`,
+      )
     const first = list[0].name
     const show = await lab.req('GET', `${p}/datastores/${e.datastore}/versions/${v.name}/parameters/${first}`)
     t.same(show.body, list[0], `${e.datastore}: show is the bare parameter`)
@@ -136,7 +160,8 @@ t.test('the rules internals.md section 4 calls most important', async (t) => {
   }
   if (installed.has('mariadb')) {
     const v = await versionOf(lab, 'mariadb')
-    const raw = (await lab.server.http.inject({ method: 'GET', url: `${p}/datastores/mariadb/versions/${v.name}/parameters/innodb_buffer_pool_size`, headers: { 'x-auth-token': lab.demo.token } })).body
+    const raw = (await lab.server.http.inject({ method: 'GET', url: `${p}/datastores/mariadb/versions/${v.name}/parameters/innodb_buffer_pool_size`, headers: { 'x-auth-token': lab.demo.token } }))
+      .body
     t.match(raw, /"max":18446744073709551615,/, 'a bound past 2^53 is sent exactly')
     t.equal(JSON.parse(raw).max, 2 ** 64, 'and still parses as a number')
   }
@@ -161,7 +186,11 @@ t.test('parameter errors and contract checks', async (t) => {
   const list = (await lab.req('GET', `${p}/datastores/versions/${v.id}/parameters`)).body
   // api.md 11: the samples show "min": 0, which the code omits; compare with parameters that have both bounds.
   const listSample = sample('datastore-version-parameter-list-response.json') as { 'configuration-parameters': unknown[] }
-  t.same(missingFields({ 'configuration-parameters': list['configuration-parameters'].filter((x: Record<string, unknown>) => 'min' in x && 'max' in x) }, listSample), [], 'every field of the list sample')
+  t.same(
+    missingFields({ 'configuration-parameters': list['configuration-parameters'].filter((x: Record<string, unknown>) => 'min' in x && 'max' in x) }, listSample),
+    [],
+    'every field of the list sample',
+  )
   const show = (await lab.req('GET', `${p}/datastores/versions/${v.id}/parameters/wait_timeout`)).body
   t.same(missingFields(show, sample('datastore-version-parameter-show-response.json')), [], 'every field of the show sample')
   t.same(show, { name: 'wait_timeout', datastore_version_id: v.id, restart_required: false, type: 'integer', max: 31536000, min: 1 })
@@ -181,8 +210,18 @@ t.test('admins create, update and delete parameters; members get 401', async (t)
   // api.md 11: one bare object with max_size/min_size, not the sample's list with max/min.
   t.same(created.body, { name: 'connect_timeout', datastore_version_id: v.id, restart_required: false, type: 'integer', max_size: 65535, min_size: 64 })
   const expectedShape = (sample('datastore-version-parameter-create-response.json') as { 'configuration-parameters': Array<Record<string, unknown>> })['configuration-parameters'][0]
-  t.same(Object.keys(created.body).sort(), Object.keys(expectedShape).map((k) => ({ max: 'max_size', min: 'min_size' }[k] ?? k)).sort(), 'the sample\'s fields, with the code\'s bound names')
-  t.same((await lab.req('GET', `${p}/datastores/versions/${v.id}/parameters/connect_timeout`)).body, { name: 'connect_timeout', datastore_version_id: v.id, restart_required: false, type: 'integer', max: 65535, min: 64 }, 'members see it')
+  t.same(
+    Object.keys(created.body).sort(),
+    Object.keys(expectedShape)
+      .map((k) => ({ max: 'max_size', min: 'min_size' })[k] ?? k)
+      .sort(),
+    "the sample's fields, with the code's bound names",
+  )
+  t.same(
+    (await lab.req('GET', `${p}/datastores/versions/${v.id}/parameters/connect_timeout`)).body,
+    { name: 'connect_timeout', datastore_version_id: v.id, restart_required: false, type: 'integer', max: 65535, min: 64 },
+    'members see it',
+  )
   const dup = await lab.req('POST', a, { ...admin, body: createBody })
   t.same(dup.body, { badRequest: { code: 400, message: `connect_timeout parameter already exists for datastore version ${v.id}.` } }, 'a duplicate: 400')
 
@@ -197,21 +236,29 @@ t.test('admins create, update and delete parameters; members get 401', async (t)
   t.same((await lab.req('GET', `${a}/connect_timeout`, admin)).body, updated.body, 'admin show: the bare MgmtParam')
   const adminList = (await lab.req('GET', a, admin)).body['configuration-parameters']
   t.equal(adminList.length, rulesFor('redis').length + 1, 'admin list')
-  t.same(adminList.find((x: { name: string }) => x.name === 'hz'), { name: 'hz', datastore_version_id: v.id, restart_required: false, type: 'integer', max_size: 500 }, 'max_size/min_size, min_size 0 omitted')
+  t.same(
+    adminList.find((x: { name: string }) => x.name === 'hz'),
+    { name: 'hz', datastore_version_id: v.id, restart_required: false, type: 'integer', max_size: 500 },
+    'max_size/min_size, min_size 0 omitted',
+  )
 
   // The new parameter is one groups can use, and its bounds hold.
   const g = await lab.req('POST', `${p}/configurations`, { body: { configuration: { name: 'g', values: { connect_timeout: 100 }, datastore: { type: 'redis', version: v.name } } } })
   t.equal(g.status, 200, 'a group uses the new parameter')
-  t.same((await lab.req('POST', `${p}/configurations`, { body: { configuration: { name: 'g', values: { connect_timeout: 63 }, datastore: { type: 'redis', version: v.name } } } })).body,
-    { unprocessableEntity: { code: 422, message: 'The value for the configuration parameter connect_timeout is less than the minimum allowed: 64' } })
+  t.same((await lab.req('POST', `${p}/configurations`, { body: { configuration: { name: 'g', values: { connect_timeout: 63 }, datastore: { type: 'redis', version: v.name } } } })).body, {
+    unprocessableEntity: { code: 422, message: 'The value for the configuration parameter connect_timeout is less than the minimum allowed: 64' },
+  })
 
   // Members: 401 on every admin route, and nothing changes.
   const before = (await lab.req('GET', a, admin)).body
   const unauthorized = { unauthorized: { code: 401, message: 'User does not have admin privileges.' } }
   for (const [method, path, body] of [
-    ['GET', m, undefined], ['GET', `${m}/connect_timeout`, undefined], ['POST', m, sample('datastore-version-parameter-create-request.json')],
+    ['GET', m, undefined],
+    ['GET', `${m}/connect_timeout`, undefined],
+    ['POST', m, sample('datastore-version-parameter-create-request.json')],
     ['PUT', `${m}/connect_timeout`, { 'configuration-parameter': { name: 'connect_timeout', data_type: 'string', restart_required: 0 } }],
-    ['DELETE', `${m}/connect_timeout`, undefined], ['POST', m, { nonsense: true }],
+    ['DELETE', `${m}/connect_timeout`, undefined],
+    ['POST', m, { nonsense: true }],
   ] as const) {
     const r = await lab.req(method, path, { body })
     t.equal(r.status, 401, `member ${method} ${path.replace(p, '')}: 401`)
@@ -224,8 +271,14 @@ t.test('admins create, update and delete parameters; members get 401', async (t)
   t.equal(deleted.body, undefined)
   t.same((await lab.req('DELETE', `${a}/connect_timeout`, admin)).body, { badRequest: { code: 400, message: 'Parameter connect_timeout does not exist in the database.' } })
   t.same((await lab.req('GET', `${a}/connect_timeout`, admin)).body, { itemNotFound: { code: 404, message: 'Resource connect_timeout cannot be found.' } })
-  t.same((await lab.req('PUT', `${a}/connect_timeout`, { ...admin, body: sample('datastore-version-parameter-update-request.json') })).body, { itemNotFound: { code: 404, message: 'Resource connect_timeout cannot be found.' } })
-  t.equal((await lab.req('POST', `${p}/configurations`, { body: { configuration: { name: 'g', values: { connect_timeout: 100 }, datastore: { type: 'redis', version: v.name } } } })).status, 422, 'a deleted parameter can no longer be set')
+  t.same((await lab.req('PUT', `${a}/connect_timeout`, { ...admin, body: sample('datastore-version-parameter-update-request.json') })).body, {
+    itemNotFound: { code: 404, message: 'Resource connect_timeout cannot be found.' },
+  })
+  t.equal(
+    (await lab.req('POST', `${p}/configurations`, { body: { configuration: { name: 'g', values: { connect_timeout: 100 }, datastore: { type: 'redis', version: v.name } } } })).status,
+    422,
+    'a deleted parameter can no longer be set',
+  )
   const again = await lab.req('POST', a, { ...admin, body: { 'configuration-parameter': { name: 'connect_timeout', data_type: 'boolean', restart_required: 1 } } })
   t.same(again.body, { name: 'connect_timeout', datastore_version_id: v.id, restart_required: true, type: 'boolean' }, 'created again (a boolean can be registered here, unlike upstream)')
 
@@ -286,7 +339,10 @@ t.test('seeding: idempotent, new versions get their rows, admin changes survive 
 
   const v = await versionOf(lab, 'redis')
   const a = `/v1.0/${lab.admin.project}/mgmt/datastores/versions/${v.id}/parameters`
-  await lab.req('PUT', `${a}/maxclients`, { token: lab.admin.token, body: { 'configuration-parameter': { name: 'maxclients', data_type: 'integer', restart_required: 1, min_size: 1, max_size: 100 } } })
+  await lab.req('PUT', `${a}/maxclients`, {
+    token: lab.admin.token,
+    body: { 'configuration-parameter': { name: 'maxclients', data_type: 'integer', restart_required: 1, min_size: 1, max_size: 100 } },
+  })
   await lab.req('DELETE', `${a}/hz`, { token: lab.admin.token })
   // A rule row drifted from the file (as after an upgrade that changed the rules) is brought back in line.
   db.prepare("UPDATE datastore_configuration_parameters SET min_size = '7' WHERE datastore_version_id = ? AND name = 'timeout'").run(v.id)
@@ -301,9 +357,10 @@ t.test('seeding: idempotent, new versions get their rows, admin changes survive 
   await lab.server.close()
   const again = await buildServer({ dataDir: lab.dataDir, host: '127.0.0.1', port: 0, spawnAgents: false, log: () => {} })
   t.teardown(() => again.close())
-  const row = (name: string) => again.lab.db.prepare('SELECT restart_required, min_size, max_size, deleted FROM datastore_configuration_parameters WHERE datastore_version_id = ? AND name = ?').get(v.id, name)
-  t.same(row('maxclients'), { restart_required: 1, min_size: '1', max_size: '100', deleted: 0 }, 'an admin\'s update survives a restart')
-  t.same(row('hz'), { restart_required: 0, min_size: '0', max_size: '500', deleted: 1 }, 'an admin\'s delete too')
+  const row = (name: string) =>
+    again.lab.db.prepare('SELECT restart_required, min_size, max_size, deleted FROM datastore_configuration_parameters WHERE datastore_version_id = ? AND name = ?').get(v.id, name)
+  t.same(row('maxclients'), { restart_required: 1, min_size: '1', max_size: '100', deleted: 0 }, "an admin's update survives a restart")
+  t.same(row('hz'), { restart_required: 0, min_size: '0', max_size: '500', deleted: 1 }, "an admin's delete too")
   t.same(row('timeout'), { restart_required: 0, min_size: '0', max_size: null, deleted: 0 }, 'rule rows follow the rules')
   t.equal(again.lab.db.prepare('SELECT COUNT(*) FROM datastore_configuration_parameters WHERE datastore_version_id = ?').pluck().get('new-version'), rulesFor('redis').length)
 })

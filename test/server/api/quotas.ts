@@ -5,7 +5,6 @@ import { apiLab, missingFields, type ApiLab } from '../../helpers/api.js'
 import { until } from '../../helpers/scripted-agent.js'
 import { sample } from '../../helpers/lab.js'
 
-
 // Flavor 1 (m1.tiny) has 512 MB of RAM.
 const create = (name: string, size = 1) => ({ instance: { name, flavorRef: '1', volume: { size }, datastore: { type: 'postgresql' } } })
 
@@ -27,14 +26,18 @@ t.test('quota show: own project or admin; shape of the sample', async (t) => {
 
   const own = await lab.req('GET', `${p}/mgmt/quotas/${lab.demo.project}`)
   t.equal(own.status, 200)
-  t.same(own.body, {
-    quotas: [
-      { resource: 'instances', in_use: 0, reserved: 0, limit: 10 },
-      { resource: 'ram', in_use: 0, reserved: 0, limit: -1 },
-      { resource: 'backups', in_use: 0, reserved: 0, limit: 50 },
-      { resource: 'volumes', in_use: 0, reserved: 0, limit: 40 },
-    ],
-  }, 'upstream defaults, nothing used')
+  t.same(
+    own.body,
+    {
+      quotas: [
+        { resource: 'instances', in_use: 0, reserved: 0, limit: 10 },
+        { resource: 'ram', in_use: 0, reserved: 0, limit: -1 },
+        { resource: 'backups', in_use: 0, reserved: 0, limit: 50 },
+        { resource: 'volumes', in_use: 0, reserved: 0, limit: 40 },
+      ],
+    },
+    'upstream defaults, nothing used',
+  )
   t.same(missingFields(own.body, sample('quota-show-response.json')), [], 'every field of the sample')
   t.same(Object.keys(own.body.quotas[0]), ['resource', 'in_use', 'reserved', 'limit'], 'keys in upstream order')
 
@@ -110,12 +113,16 @@ t.test('create is refused with 413 at the limit and leaves nothing behind; delet
 
   const first = await lab.req('POST', `${p}/instances`, { body: create('first', 2) })
   t.equal(first.status, 200)
-  t.same(await usage(lab), {
-    instances: { in_use: 1, reserved: 0, limit: 1 },
-    ram: { in_use: 512, reserved: 0, limit: -1 },
-    backups: { in_use: 0, reserved: 0, limit: 50 },
-    volumes: { in_use: 2, reserved: 0, limit: 40 },
-  }, 'usage committed with the create: one instance, its flavor RAM and its volume')
+  t.same(
+    await usage(lab),
+    {
+      instances: { in_use: 1, reserved: 0, limit: 1 },
+      ram: { in_use: 512, reserved: 0, limit: -1 },
+      backups: { in_use: 0, reserved: 0, limit: 50 },
+      volumes: { in_use: 2, reserved: 0, limit: 40 },
+    },
+    'usage committed with the create: one instance, its flavor RAM and its volume',
+  )
 
   const second = await lab.req('POST', `${p}/instances`, { body: create('second') })
   t.equal(second.status, 413)
@@ -151,7 +158,9 @@ t.test('a create that fails after the reservation rolls it back', async (t) => {
   const p = `/v1.0/${lab.demo.project}`
   const compute = lab.server.lab.compute
   const reserve = compute.reserve
-  compute.reserve = async () => { throw new Error('no address left') }
+  compute.reserve = async () => {
+    throw new Error('no address left')
+  }
   const r = await lab.req('POST', `${p}/instances`, { body: create('doomed') })
   compute.reserve = reserve
   t.equal(r.status, 500)

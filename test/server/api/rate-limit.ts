@@ -60,7 +60,11 @@ t.test('every matching rule counts; the smallest delay wins', async (t) => {
 t.test('view: remaining and nextAvailable at this moment', async (t) => {
   let now = 0
   const limiter = new RateLimiter([rule('GET', 2, 'MINUTE')], () => now)
-  t.same(limiter.view('p').map((v) => v.remaining), [2], 'untouched')
+  t.same(
+    limiter.view('p').map((v) => v.remaining),
+    [2],
+    'untouched',
+  )
   limiter.check('p', 'GET', U)
   limiter.check('p', 'GET', U)
   const v = limiter.view('p')[0]
@@ -72,9 +76,7 @@ t.test('view: remaining and nextAvailable at this moment', async (t) => {
 })
 
 t.test('configuration', async (t) => {
-  t.same(parseRateLimits('(POST, *, .*, 200, MINUTE);(get, */mgmt, ^/mgmt, 5, second)'), [
-    rule('POST', 200, 'MINUTE'), rule('GET', 5, 'SECOND', '^/mgmt', '*/mgmt'),
-  ], "upstream's limits string")
+  t.same(parseRateLimits('(POST, *, .*, 200, MINUTE);(get, */mgmt, ^/mgmt, 5, second)'), [rule('POST', 200, 'MINUTE'), rule('GET', 5, 'SECOND', '^/mgmt', '*/mgmt')], "upstream's limits string")
   t.same(parseRateLimits('  '), [])
   t.throws(() => parseRateLimits('POST, *, .*, 200, MINUTE'), /parentheses/)
   t.throws(() => parseRateLimits('(POST, *, .*, 200)'), /verb, uri, regex, value, unit/)

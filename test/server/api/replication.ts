@@ -16,13 +16,29 @@ const context = (host: string) => ({
   datastore_manager: 'mariadb',
 })
 
-interface Member { id: string; agent: ScriptedAgent; calls: Array<[string, Record<string, unknown>]> }
+interface Member {
+  id: string
+  agent: ScriptedAgent
+  calls: Array<[string, Record<string, unknown>]>
+}
 
 /** A scripted agent that records every call with its args (for order checks). */
 async function member(t: Test, lab: ApiLab, id: string, handlers: Record<string, ScriptedHandler> = {}, log?: Array<[string, string]>): Promise<Member> {
   const calls: Array<[string, Record<string, unknown>]> = []
   const wrapped: Record<string, ScriptedHandler> = {}
-  for (const m of ['make_read_only', 'get_latest_txn_id', 'wait_for_txn', 'detach_replica', 'enable_as_master', 'get_replica_context', 'attach_replica', 'demote_replication_master', 'get_last_txn', 'get_replication_snapshot', ...Object.keys(handlers)]) {
+  for (const m of [
+    'make_read_only',
+    'get_latest_txn_id',
+    'wait_for_txn',
+    'detach_replica',
+    'enable_as_master',
+    'get_replica_context',
+    'attach_replica',
+    'demote_replication_master',
+    'get_last_txn',
+    'get_replication_snapshot',
+    ...Object.keys(handlers),
+  ]) {
     wrapped[m] = (req) => {
       calls.push([req.method, req.args])
       log?.push([id, req.method])
@@ -95,8 +111,11 @@ t.test('create replica: validations and faults in upstream order', async (t) => 
 
   // A source that cannot act: 422 (upstream's validate_can_perform_action).
   const building = (await lab.req('POST', `${p}/instances`, { body: { instance: { name: 'b', flavorRef: '1', volume: { size: 1 }, datastore: { type: 'mariadb' } } } })).body.instance.id
-  t.same((await lab.req('POST', `${p}/instances`, { body: { instance: { name: 'r', replica_of: building } } })).body,
-    fault('unprocessableEntity', 422, `Instance ${building} is not currently available for an action to be performed (instance status was BUILD).`), 'source still building: 422')
+  t.same(
+    (await lab.req('POST', `${p}/instances`, { body: { instance: { name: 'r', replica_of: building } } })).body,
+    fault('unprocessableEntity', 422, `Instance ${building} is not currently available for an action to be performed (instance status was BUILD).`),
+    'source still building: 422',
+  )
   t.equal(lab.server.lab.instances.replicasOf(src.id).length, 0, 'nothing was created')
   t.same(src.calls, [], 'the source was never asked for a snapshot')
 })
@@ -132,14 +151,21 @@ t.test('create replicas: rows, names, quota, agent.json, views; delete refused; 
   t.equal(list.find((i: { id: string }) => i.id === members[0]!.id).replica_of.id, src.id, 'list: replica_of on a replica')
 
   t.same((await lab.req('DELETE', `${p}/instances/${src.id}`)).body, fault('forbidden', 403, 'Detach replicas before deleting replica source.'), 'delete refused while it has replicas')
-  t.same((await lab.req('POST', `${p}/instances`, { body: { instance: { name: 'rr', replica_of: members[0]!.id } } })).body,
-    fault('unauthorized', 401, `Cannot create a replica of a replica ${members[0]!.id}`), 'replica of a replica: 401')
+  t.same(
+    (await lab.req('POST', `${p}/instances`, { body: { instance: { name: 'rr', replica_of: members[0]!.id } } })).body,
+    fault('unauthorized', 401, `Cannot create a replica of a replica ${members[0]!.id}`),
+    'replica of a replica: 401',
+  )
 })
 
 t.test('a snapshot failure: the replica is ERROR (BUILDING_ERROR_REPLICA) with the fault, the source keeps running', async (t) => {
   const lab = await apiLab(t, { spawnAgents: false })
   const p = `/v1.0/${lab.demo.project}`
-  const src = await source(t, lab, 'db', { get_replication_snapshot: () => { throw new Error('mariadb-dump: access denied') } })
+  const src = await source(t, lab, 'db', {
+    get_replication_snapshot: () => {
+      throw new Error('mariadb-dump: access denied')
+    },
+  })
   const r = await lab.req('POST', `${p}/instances`, { body: { instance: { name: 'rep', replica_of: src.id } } })
   const id = r.body.instance.id as string
   await until(async () => (await show(lab, id)).status === 'ERROR', 5000, 'replica ERROR')
@@ -159,19 +185,40 @@ t.test('promote: upstream order of guest calls, the old primary follows, tasks P
   const { members } = await replicas(t, lab, src, 'rep', 2, log)
   const [cand, other] = members as [Member, Member]
   log.length = 0
-  t.same((await lab.req('POST', `${p}/instances/${src.id}/action`, { body: { promote_to_replica_source: {} } })).body, fault('badRequest', 400, `Instance ${src.id} is not a replica.`), 'promote a source: 400')
+  t.same(
+    (await lab.req('POST', `${p}/instances/${src.id}/action`, { body: { promote_to_replica_source: {} } })).body,
+    fault('badRequest', 400, `Instance ${src.id} is not a replica.`),
+    'promote a source: 400',
+  )
 
   const r = await lab.req('POST', `${p}/instances/${cand.id}/action`, { body: sample('instance-action-promote-replica-request.json') })
   t.equal(r.status, 202, 'accepted')
   await until(async () => (await show(lab, cand.id)).status === 'ACTIVE' && !(await show(lab, cand.id)).replica_of, 10_000, 'promoted')
   const order = log.map(([id, m]) => `${id === src.id ? 'old' : id === cand.id ? 'cand' : 'other'}:${m}`)
-  t.same(order, [
-    'old:make_read_only', 'old:get_latest_txn_id', 'cand:wait_for_txn', 'cand:detach_replica', 'cand:enable_as_master', 'cand:make_read_only',
-    'cand:get_replica_context', 'other:detach_replica', 'other:attach_replica', 'old:attach_replica', 'old:demote_replication_master',
-  ], 'internals.md 1.7 order')
-  t.same(cand.calls.find(([m]) => m === 'wait_for_txn')![1], { txn: '0-1-7' }, 'the candidate waits for the old primary\'s last transaction')
+  t.same(
+    order,
+    [
+      'old:make_read_only',
+      'old:get_latest_txn_id',
+      'cand:wait_for_txn',
+      'cand:detach_replica',
+      'cand:enable_as_master',
+      'cand:make_read_only',
+      'cand:get_replica_context',
+      'other:detach_replica',
+      'other:attach_replica',
+      'old:attach_replica',
+      'old:demote_replication_master',
+    ],
+    'internals.md 1.7 order',
+  )
+  t.same(cand.calls.find(([m]) => m === 'wait_for_txn')![1], { txn: '0-1-7' }, "the candidate waits for the old primary's last transaction")
   t.same(src.calls.find(([m]) => m === 'make_read_only')![1], { read_only: true })
-  t.same(cand.calls.filter(([m]) => m === 'make_read_only').map(([, a]) => a), [{ read_only: false }], 'the candidate becomes writable')
+  t.same(
+    cand.calls.filter(([m]) => m === 'make_read_only').map(([, a]) => a),
+    [{ read_only: false }],
+    'the candidate becomes writable',
+  )
   t.same(src.calls.find(([m]) => m === 'attach_replica')![1].replica_info, context(`127.0.0.${cand.id.length}`), 'the old primary follows the candidate')
   const c = await show(lab, cand.id)
   t.same(c.replicas.map((x: { id: string }) => x.id).sort(), [src.id, other.id].sort(), 'the candidate is the source of the set')
@@ -189,7 +236,11 @@ t.test('promote failing: every member PROMOTION_ERROR with a fault on the candid
   const cand = members[0]!
   // The candidate cannot catch up.
   await cand.agent.close()
-  const failing = await scriptedAgent(lab.dataDir, cand.id, { wait_for_txn: () => { throw new Error('the replica did not reach GTID 0-1-7 within 175 s') } })
+  const failing = await scriptedAgent(lab.dataDir, cand.id, {
+    wait_for_txn: () => {
+      throw new Error('the replica did not reach GTID 0-1-7 within 175 s')
+    },
+  })
   t.teardown(() => failing.close())
   await failing.heartbeat('HEALTHY')
   t.equal((await lab.req('POST', `${p}/instances/${cand.id}/action`, { body: { promote_to_replica_source: {} } })).status, 202)
@@ -229,8 +280,16 @@ t.test('eject: only a source whose heartbeat is stale; the most advanced replica
   await until(async () => !(await show(lab, b.id)).replica_of && (await show(lab, b.id)).status === 'ACTIVE', 10_000, 'b took over')
   await until(async () => (await show(lab, a.id)).status === 'ACTIVE', 5000, 'a ACTIVE')
   t.equal((await show(lab, a.id)).replica_of.id, b.id, 'a follows b')
-  t.same(agentB.calls.filter((m) => m !== 'get_filesystem_stats' && m !== 'rpc_ping'), ['get_last_txn', 'detach_replica', 'enable_as_master', 'make_read_only', 'get_replica_context'], 'b: the candidate steps')
-  t.same(agentA.calls.filter((m) => m !== 'get_filesystem_stats' && m !== 'rpc_ping'), ['get_last_txn', 'detach_replica', 'attach_replica'], 'a: re-pointed')
+  t.same(
+    agentB.calls.filter((m) => m !== 'get_filesystem_stats' && m !== 'rpc_ping'),
+    ['get_last_txn', 'detach_replica', 'enable_as_master', 'make_read_only', 'get_replica_context'],
+    'b: the candidate steps',
+  )
+  t.same(
+    agentA.calls.filter((m) => m !== 'get_filesystem_stats' && m !== 'rpc_ping'),
+    ['get_last_txn', 'detach_replica', 'attach_replica'],
+    'a: re-pointed',
+  )
   t.notOk((await show(lab, src.id)).replicas, 'the dead source has no replicas left')
   t.equal((await show(lab, src.id)).status, 'ACTIVE', 'and its task is NONE')
 })
@@ -241,13 +300,21 @@ t.test('detach: PUT/PATCH replica_of, task DETACH then NONE; the replica becomes
   const src = await source(t, lab, 'db')
   const { members } = await replicas(t, lab, src, 'rep')
   const rep = members[0]!
-  t.same((await lab.req('PATCH', `${p}/instances/${src.id}`, { body: sample('instance-patch-detach-replica-request.json') })).body, fault('badRequest', 400, `Instance ${src.id} is not a replica.`), 'a source: 400')
+  t.same(
+    (await lab.req('PATCH', `${p}/instances/${src.id}`, { body: sample('instance-patch-detach-replica-request.json') })).body,
+    fault('badRequest', 400, `Instance ${src.id} is not a replica.`),
+    'a source: 400',
+  )
   const r = await lab.req('PATCH', `${p}/instances/${rep.id}`, { body: { instance: { name: 'standalone', slave_of: null } } })
   t.equal(r.status, 202, 'PATCH slave_of accepted')
   await until(async () => !(await show(lab, rep.id)).replica_of, 5000, 'detached')
   const s = await show(lab, rep.id)
   t.match(s, { name: 'standalone', status: 'ACTIVE' }, 'renamed too, ACTIVE')
-  t.same(rep.calls.filter(([m]) => m === 'detach_replica').map(([, a]) => a), [{ for_failover: false }], 'detach_replica(for_failover=false)')
+  t.same(
+    rep.calls.filter(([m]) => m === 'detach_replica').map(([, a]) => a),
+    [{ for_failover: false }],
+    'detach_replica(for_failover=false)',
+  )
   t.notOk((await show(lab, src.id)).replicas, 'the source has no replicas')
   t.equal((await lab.req('DELETE', `${p}/instances/${src.id}`)).status, 202, 'and can be deleted now')
 })
@@ -262,7 +329,13 @@ t.test('a promote interrupted by a server restart resumes at its step and finish
   let waits = 0
   let release!: () => void
   const held = new Promise<void>((r) => (release = r))
-  const slow = await scriptedAgent(lab.dataDir, cand.id, { wait_for_txn: async () => { if (++waits === 1) await held; return null }, get_replica_context: () => context('127.0.0.7') })
+  const slow = await scriptedAgent(lab.dataDir, cand.id, {
+    wait_for_txn: async () => {
+      if (++waits === 1) await held
+      return null
+    },
+    get_replica_context: () => context('127.0.0.7'),
+  })
   t.teardown(() => slow.close())
   await slow.heartbeat('HEALTHY')
   t.equal((await lab.req('POST', `${p}/instances/${cand.id}/action`, { body: { promote_to_replica_source: {} } })).status, 202)

@@ -23,8 +23,9 @@ async function activeInstance(t: Test, lab: ApiLab, name: string, handlers: Reco
 }
 
 const usage = async (lab: ApiLab, resource: string) =>
-  ((await lab.req('GET', `/v1.0/${lab.admin.project}/mgmt/quotas/${lab.demo.project}`, { token: lab.admin.token })).body.quotas as Array<{ resource: string; in_use: number }>)
-    .find((q) => q.resource === resource)!.in_use
+  ((await lab.req('GET', `/v1.0/${lab.admin.project}/mgmt/quotas/${lab.demo.project}`, { token: lab.admin.token })).body.quotas as Array<{ resource: string; in_use: number }>).find(
+    (q) => q.resource === resource,
+  )!.in_use
 
 t.test('resize flavor: validations and faults', async (t) => {
   const lab = await apiLab(t, { spawnAgents: false })
@@ -60,11 +61,17 @@ t.test('resize flavor: RESIZE, the guest call, agent.json and flavor_id; modify_
   const gate = deferred()
   let args: Record<string, unknown> | undefined
   const { id, show, bootstrap } = await activeInstance(t, lab, 'grow', {
-    start_db_with_conf_changes: async (req: RpcRequest) => { args = req.args; await gate.promise; return null },
+    start_db_with_conf_changes: async (req: RpcRequest) => {
+      args = req.args
+      await gate.promise
+      return null
+    },
   })
   const r = await lab.req('POST', `${p}/instances/${id}/action`, { body: sample('instance-action-resize-request.json') })
   t.equal(r.status, 202, 'the upstream sample is accepted')
-  const wanted = String((sample('instance-action-resize-request.json') as { resize: { flavorRef: string } }).resize.flavorRef).split('/').pop()
+  const wanted = String((sample('instance-action-resize-request.json') as { resize: { flavorRef: string } }).resize.flavorRef)
+    .split('/')
+    .pop()
   await until(() => args !== undefined, 5000, 'start_db_with_conf_changes')
   const f = lab.server.lab.db.prepare('SELECT ram, vcpus FROM flavors WHERE id = ?').get(wanted) as { ram: number; vcpus: number }
   t.same(args, { flavor: { ramMb: f.ram, vcpus: f.vcpus } }, 'the guest gets the new flavor')
@@ -87,8 +94,13 @@ t.test('resize flavor failure: old flavor back (reset_configuration), fault, quo
   const p = `/v1.0/${lab.demo.project}`
   let reset: Record<string, unknown> | undefined
   const { id, show, bootstrap } = await activeInstance(t, lab, 'fails', {
-    start_db_with_conf_changes: () => { throw new Error('mariadbd did not answer within 180 s') },
-    reset_configuration: (req: RpcRequest) => { reset = req.args; return null },
+    start_db_with_conf_changes: () => {
+      throw new Error('mariadbd did not answer within 180 s')
+    },
+    reset_configuration: (req: RpcRequest) => {
+      reset = req.args
+      return null
+    },
   })
   t.equal((await lab.req('POST', `${p}/instances/${id}/action`, { body: { resize: { flavorRef: '2' } } })).status, 202)
   await until(async () => (await show()).status === 'ACTIVE', 5000, 'ACTIVE again')
@@ -106,7 +118,11 @@ t.test('resize volume: validations, quota, RESIZE then the new size', async (t) 
   const gate = deferred()
   let args: Record<string, unknown> | undefined
   const { id, show, bootstrap } = await activeInstance(t, lab, 'vol', {
-    resize_fs: async (req: RpcRequest) => { args = req.args; await gate.promise; return { used: 0.05, total: 3, free: 1 } },
+    resize_fs: async (req: RpcRequest) => {
+      args = req.args
+      await gate.promise
+      return { used: 0.05, total: 3, free: 1 }
+    },
   })
   const act = (size: unknown) => lab.req('POST', `${p}/instances/${id}/action`, { body: { resize: { volume: { size } } } })
   let r = await act(1)
@@ -135,7 +151,13 @@ t.test('upgrade: validations, UPGRADE, pre_upgrade/upgrade/post_upgrade, agent.j
   const p = `/v1.0/${lab.demo.project}`
   const gate = deferred()
   let up: Record<string, unknown> | undefined
-  const { id, show, bootstrap, agent } = await activeInstance(t, lab, 'up', { upgrade: async (req: RpcRequest) => { up = req.args; await gate.promise; return null } })
+  const { id, show, bootstrap, agent } = await activeInstance(t, lab, 'up', {
+    upgrade: async (req: RpcRequest) => {
+      up = req.args
+      await gate.promise
+      return null
+    },
+  })
   const cur = (await show()).datastore.version as string
   const patch = (v: string) => lab.req('PATCH', `${p}/instances/${id}`, { body: { instance: { datastore_version: v } } })
   let r = await patch('nope')
@@ -147,7 +169,12 @@ t.test('upgrade: validations, UPGRADE, pre_upgrade/upgrade/post_upgrade, agent.j
   const engine = lab.server.lab.engines.find((e) => e.manager === 'postgresql')
   t.ok(engine, 'postgresql installed')
   const a = { token: lab.admin.token }
-  r = await lab.req('POST', `/v1.0/${lab.admin.project}/mgmt/datastore-versions`, { ...a, body: { version: { name: `${engine!.version}-lab`, datastore_name: 'postgresql', datastore_manager: 'postgresql', active: true, image: '2e1fd1b6-5c34-4a47-9e43-2a3e5e3b5d5c', version: engine!.version } } })
+  r = await lab.req('POST', `/v1.0/${lab.admin.project}/mgmt/datastore-versions`, {
+    ...a,
+    body: {
+      version: { name: `${engine!.version}-lab`, datastore_name: 'postgresql', datastore_manager: 'postgresql', active: true, image: '2e1fd1b6-5c34-4a47-9e43-2a3e5e3b5d5c', version: engine!.version },
+    },
+  })
   t.equal(r.status, 202, 'second version registered')
   r = await patch(`${engine!.version}-lab`)
   t.equal(r.status, 202, 'upgrade accepted')
@@ -158,15 +185,28 @@ t.test('upgrade: validations, UPGRADE, pre_upgrade/upgrade/post_upgrade, agent.j
   gate.resolve()
   await until(async () => (await show()).status === 'ACTIVE', 5000, 'ACTIVE')
   t.equal((await show()).datastore.version, `${engine!.version}-lab`, 'the instance shows the new version')
-  t.same(agent.calls.filter((c) => /upgrade/.test(c)), ['pre_upgrade', 'upgrade', 'post_upgrade'])
+  t.same(
+    agent.calls.filter((c) => /upgrade/.test(c)),
+    ['pre_upgrade', 'upgrade', 'post_upgrade'],
+  )
 })
 
 t.test('access: update_access with the new CIDRs, agent.json, task back to NONE; failure is UPDATING_ERROR_ACCESS', async (t) => {
   const lab = await apiLab(t, { spawnAgents: false })
   const p = `/v1.0/${lab.demo.project}`
   let got: Record<string, unknown> | undefined
-  const { id, show, bootstrap } = await activeInstance(t, lab, 'acc', { update_access: (req: RpcRequest) => { got = req.args; return { enforced: true } } },
-    { access: { is_public: false, allowed_cidrs: ['10.0.0.0/8'] } })
+  const { id, show, bootstrap } = await activeInstance(
+    t,
+    lab,
+    'acc',
+    {
+      update_access: (req: RpcRequest) => {
+        got = req.args
+        return { enforced: true }
+      },
+    },
+    { access: { is_public: false, allowed_cidrs: ['10.0.0.0/8'] } },
+  )
   t.same(bootstrap().access, { isPublic: false, allowedCidrs: ['10.0.0.0/8'] }, 'create puts the access into agent.json')
   const r = await lab.req('PUT', `${p}/instances/${id}`, { body: { instance: { access: { is_public: true, allowed_cidrs: ['127.0.0.2/32'] } } } })
   t.equal(r.status, 202)
@@ -176,7 +216,11 @@ t.test('access: update_access with the new CIDRs, agent.json, task back to NONE;
   t.same(bootstrap().access, { isPublic: true, allowedCidrs: ['127.0.0.2/32'] }, 'agent.json updated')
   t.same((await show()).access, { is_public: true, allowed_cidrs: ['127.0.0.2/32'] })
 
-  const { id: id2, show: show2 } = await activeInstance(t, lab, 'acc2', { update_access: () => { throw new Error('psql: connection refused') } })
+  const { id: id2, show: show2 } = await activeInstance(t, lab, 'acc2', {
+    update_access: () => {
+      throw new Error('psql: connection refused')
+    },
+  })
   t.equal((await lab.req('PUT', `${p}/instances/${id2}`, { body: { instance: { access: { allowed_cidrs: ['10.1.0.0/16'] } } } })).status, 202)
   await until(async () => (await show2()).status === 'ERROR', 5000, 'ERROR')
   t.match((await show2()).fault?.message, /Updating the access of the instance failed: psql: connection refused/)
@@ -188,7 +232,11 @@ t.test('a resize interrupted by a server restart resumes and finishes', async (t
   const first = deferred()
   let calls = 0
   const { id, agent } = await activeInstance(t, lab, 'across', {
-    start_db_with_conf_changes: async () => { calls++; if (calls === 1) await first.promise; return null },
+    start_db_with_conf_changes: async () => {
+      calls++
+      if (calls === 1) await first.promise
+      return null
+    },
   })
   t.equal((await lab.req('POST', `${p}/instances/${id}/action`, { body: { resize: { flavorRef: '2' } } })).status, 202)
   await agent.called('start_db_with_conf_changes')

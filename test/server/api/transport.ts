@@ -47,7 +47,19 @@ t.test('instance list pagination', async (t) => {
   const db = lab.server.lab.db
   const dsv = db.prepare('SELECT id FROM datastore_versions LIMIT 1').pluck().get() as string
   for (let i = 0; i < 5; i++) {
-    lab.server.lab.instances.create({ id: `00000000-0000-0000-0000-00000000000${i}`, name: `i${i}`, tenant_id: lab.demo.project, flavor_id: '1', volume_size: 1, volume_type: null, datastore_version_id: dsv, address: null, port: null, region_id: 'RegionOne', access: null })
+    lab.server.lab.instances.create({
+      id: `00000000-0000-0000-0000-00000000000${i}`,
+      name: `i${i}`,
+      tenant_id: lab.demo.project,
+      flavor_id: '1',
+      volume_size: 1,
+      volume_type: null,
+      datastore_version_id: dsv,
+      address: null,
+      port: null,
+      region_id: 'RegionOne',
+      access: null,
+    })
   }
   const seen: string[] = []
   let url = `${p}/instances`

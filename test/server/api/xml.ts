@@ -16,7 +16,10 @@ t.test('the mapping round-trips every JSON value', async (t) => {
     { restart: {}, reset_status: null },
   ]
   for (const v of values) t.same(fromXml(toXml(v)), v, JSON.stringify(v))
-  t.match(toXml({ instance: { name: 'x', volume: { size: 1 } } }), /<instance xmlns="http:\/\/docs\.openstack\.org\/database\/api\/v1\.0" xmlns:t="urn:trove:xml:json" name="x"><volume><size t:type="number">1<\/size><\/volume><\/instance>$/)
+  t.match(
+    toXml({ instance: { name: 'x', volume: { size: 1 } } }),
+    /<instance xmlns="http:\/\/docs\.openstack\.org\/database\/api\/v1\.0" xmlns:t="urn:trove:xml:json" name="x"><volume><size t:type="number">1<\/size><\/volume><\/instance>$/,
+  )
   t.match(toXml({ flavors: [{ id: '1' }, { id: '2' }] }), /<flavors [^>]*t:type="list"><flavor id="1"\/><flavor id="2"\/><\/flavors>/, 'lists as repeated singular elements')
   t.match(toXml(parseJsonKeepingNumbers('{"v":{"a":1.0,"b":18446744073709551615}}')), /<a t:type="number">1\.0<\/a><b t:type="number">18446744073709551615<\/b>/, 'numbers verbatim')
   t.ok(Array.isArray(parseJsonKeepingNumbers('[1]')))
@@ -28,12 +31,25 @@ t.test('the mapping round-trips every JSON value', async (t) => {
 })
 
 t.test('malformed XML, DTDs and entities are refused', async (t) => {
-  const refused = [
-    '<!DOCTYPE x [<!ENTITY e SYSTEM "file:///etc/passwd">]><x>&e;</x>', '<x>&e;</x>', '<!ENTITY e "x"><x/>',
-  ]
+  const refused = ['<!DOCTYPE x [<!ENTITY e SYSTEM "file:///etc/passwd">]><x>&e;</x>', '<x>&e;</x>', '<!ENTITY e "x"><x/>']
   for (const x of refused) t.throws(() => fromXml(x), { fault: 'badRequest', message: /DOCTYPE, entity/ }, x)
-  const malformed = ['<x>', '<x></y>', '<x a="1" a="2"/>', '<x/><y/>', 'text', '<x>a & b</x>', '<x a=1/>', '<x>\u0000</x>', '<x t:type="number">one</x>',
-    '<x t:type="list" a="b"/>', '<x a="1"><a>2</a></x>', '<x>text<y/></x>', '<x t:bogus="1"/>', '<?xml version="1.0" encoding="UTF-16"?><x/>', '<a>'.repeat(200) + '</a>'.repeat(200)]
+  const malformed = [
+    '<x>',
+    '<x></y>',
+    '<x a="1" a="2"/>',
+    '<x/><y/>',
+    'text',
+    '<x>a & b</x>',
+    '<x a=1/>',
+    '<x>\u0000</x>',
+    '<x t:type="number">one</x>',
+    '<x t:type="list" a="b"/>',
+    '<x a="1"><a>2</a></x>',
+    '<x>text<y/></x>',
+    '<x t:bogus="1"/>',
+    '<?xml version="1.0" encoding="UTF-16"?><x/>',
+    '<a>'.repeat(200) + '</a>'.repeat(200),
+  ]
   for (const x of malformed) t.throws(() => fromXml(x), { fault: 'badRequest', message: /./ }, x.slice(0, 40))
 })
 
@@ -64,7 +80,8 @@ t.test('XML over HTTP: answers, faults and request bodies', async (t) => {
   t.equal(anon.status, 401)
   t.match(fromXml(anon.body), { error: { code: 401 } })
 
-  const body = '<?xml version="1.0"?><instance name="from-xml"><flavorRef>1</flavorRef><volume size="1"/><datastore type="postgresql"/>' +
+  const body =
+    '<?xml version="1.0"?><instance name="from-xml"><flavorRef>1</flavorRef><volume size="1"/><datastore type="postgresql"/>' +
     '<databases t:type="list" xmlns:t="urn:trove:xml:json"><database name="db1"/></databases></instance>'
   const created = await lab.req('POST', `${p}/instances`, { raw: body, headers: { 'content-type': 'application/xml', accept: 'application/xml' } })
   t.equal(created.status, 200, created.body)

@@ -3,7 +3,15 @@ import { execFileSync } from 'node:child_process'
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import {
-  createInstanceGroups, enforcement, enforcementText, hostHierarchy, instanceGroupDirs, removeInstanceGroups, setInstanceLimits, PIDS_MAX, type Hierarchy,
+  createInstanceGroups,
+  enforcement,
+  enforcementText,
+  hostHierarchy,
+  instanceGroupDirs,
+  removeInstanceGroups,
+  setInstanceLimits,
+  PIDS_MAX,
+  type Hierarchy,
 } from '../../../src/server/compute/cgroups.js'
 
 const read = (f: string) => readFileSync(f, 'utf8').trim()
@@ -41,7 +49,10 @@ t.test('v2 without the controllers (bound to v1, or not delegated): not enforced
   t.same(enforcement(h), { memory: undefined, cpu: undefined, pids: undefined })
   t.equal(enforcementText(enforcement(h)), 'not enforced (no usable memory, cpu or pids cgroup controller)')
   const logs: string[] = []
-  t.same(createInstanceGroups('i2', 512, 1, (m) => logs.push(m), h), [])
+  t.same(
+    createInstanceGroups('i2', 512, 1, (m) => logs.push(m), h),
+    [],
+  )
   t.match(logs, [/memory, cpu, pids limit not enforced/])
   t.equal(enforcementText({ memory: 'v1', cpu: undefined, pids: 'v2' }), 'memory (cgroup v1), pids (cgroup v2); cpu not enforced', 'a mix')
 })
@@ -66,7 +77,10 @@ t.test('this host: the limits it can apply are applied by the kernel, or the tes
   const id = `test-${process.pid}`
   const made = createInstanceGroups(id, 300, 1, (m) => t.comment(m), h)
   t.teardown(() => removeInstanceGroups(made, 2000))
-  if (!made.length) { t.skip(`no cgroup limit can be applied here: ${enforcementText(e)}`, () => {}); return }
+  if (!made.length) {
+    t.skip(`no cgroup limit can be applied here: ${enforcementText(e)}`, () => {})
+    return
+  }
   for (const dir of made) {
     const v2 = existsSync(join(dir, 'cgroup.type'))
     if (existsSync(join(dir, v2 ? 'memory.max' : 'memory.limit_in_bytes'))) t.equal(read(join(dir, v2 ? 'memory.max' : 'memory.limit_in_bytes')), String(300 * 1024 * 1024), `${dir}: memory`)
@@ -80,14 +94,25 @@ t.test('this host: the limits it can apply are applied by the kernel, or the tes
 t.test('a cgroup2 hierarchy mounted here: limits written through the kernel, or a skip with the reason', async (t) => {
   const at = mkdtempSync('/tmp/tv-cg2m.')
   t.teardown(() => rmSync(at, { recursive: true, force: true }))
-  try { execFileSync('mount', ['-t', 'cgroup2', 'none', at], { stdio: 'pipe' }) } catch (e) {
+  try {
+    execFileSync('mount', ['-t', 'cgroup2', 'none', at], { stdio: 'pipe' })
+  } catch (e) {
     t.skip(`cannot mount cgroup2: ${String((e as { stderr?: Buffer }).stderr ?? e).trim()}`, () => {})
     return
   }
-  t.teardown(() => { try { execFileSync('umount', [at]) } catch { /* already gone */ } })
+  t.teardown(() => {
+    try {
+      execFileSync('umount', [at])
+    } catch {
+      /* already gone */
+    }
+  })
   const have = read(join(at, 'cgroup.controllers')).split(/\s+/)
   const usable = ['memory', 'cpu', 'pids'].filter((c) => have.includes(c))
-  if (!usable.length) { t.skip(`cgroup2 here offers only "${have.join(' ')}": memory, cpu and pids are bound to cgroup v1 on this host`, () => {}); return }
+  if (!usable.length) {
+    t.skip(`cgroup2 here offers only "${have.join(' ')}": memory, cpu and pids are bound to cgroup v1 on this host`, () => {})
+    return
+  }
   const h: Hierarchy = { v1: {}, v2: at }
   const made = createInstanceGroups(`test-${process.pid}`, 300, 1, (m) => t.comment(m), h)
   t.teardown(() => removeInstanceGroups(made, 2000))

@@ -14,7 +14,12 @@ export interface MariadbBackupContext {
 }
 
 /** Metadata of a MariaDB backup: the LSN range (xtrabackup_checkpoints). */
-interface MariadbMeta { engine: 'mariadb'; type: 'full' | 'incremental'; from_lsn: string; to_lsn: string }
+interface MariadbMeta {
+  engine: 'mariadb'
+  type: 'full' | 'incremental'
+  from_lsn: string
+  to_lsn: string
+}
 
 const EXT = '.xbstream'
 /** mariadb-backup's --log-copy-interval (default 1000 ms). */
@@ -35,7 +40,15 @@ export async function mariadbBackup(ctx: MariadbBackupContext, info: BackupInfo,
   try {
     // --log-copy-interval: the redo log copier checks every 10 ms, not every second: the
     // backup's end waits for it to reach the final LSN (up to 1 s more on a busy instance).
-    const args = [`--defaults-file=${ctx.cnf}`, '--backup', '--user=root', '--stream=xbstream', `--log-copy-interval=${LOG_COPY_INTERVAL_MS}`, `--target-dir=${work}`, `--extra-lsndir=${join(work, 'lsn')}`]
+    const args = [
+      `--defaults-file=${ctx.cnf}`,
+      '--backup',
+      '--user=root',
+      '--stream=xbstream',
+      `--log-copy-interval=${LOG_COPY_INTERVAL_MS}`,
+      `--target-dir=${work}`,
+      `--extra-lsndir=${join(work, 'lsn')}`,
+    ]
     if (info.backup_type === 'incremental') {
       if (!info.parent) throw new BackupError('an incremental backup needs its parent')
       const parent = await metaFor<MariadbMeta>(info.parent.location, info.parent.id)
@@ -87,8 +100,7 @@ export async function mariadbRestore(ctx: MariadbBackupContext, spec: RestoreSpe
     }
     const t0 = Date.now()
     // Independent files: unpacked (and checked) side by side.
-    await Promise.all(spec.chain.map((b, i) =>
-      unpackVerified(b, `unpacking backup ${b.id} (mbstream)`, { file: ctx.bin('mbstream'), args: ['-x', '-C', dirs[i]!], asUser: true }, ctx.user)))
+    await Promise.all(spec.chain.map((b, i) => unpackVerified(b, `unpacking backup ${b.id} (mbstream)`, { file: ctx.bin('mbstream'), args: ['-x', '-C', dirs[i]!], asUser: true }, ctx.user)))
     const t1 = Date.now()
     const tool = ctx.bin('mariadb-backup')
     checkTool('mariadb-backup --prepare', await streamTool({ file: tool, args: ['--no-defaults', '--prepare', `--target-dir=${dirs[0]}`], asUser: true }, ctx.user))

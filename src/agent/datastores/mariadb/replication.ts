@@ -6,16 +6,7 @@ import { ENGINE_ENV, oneLine } from '../../engine-process.js'
 import type { EngineContext } from '../types.js'
 import { ensureIncluded, writeOwned } from '../overrides.js'
 import { keepIncluded } from '../reconfigure.js'
-import {
-  loadReplicationState,
-  markDetached,
-  replicaContextOf,
-  pollUntil,
-  replicationUserOf,
-  saveReplicationState,
-  type EngineReplication,
-  type Maintenance,
-} from '../replication.js'
+import { loadReplicationState, markDetached, replicaContextOf, pollUntil, replicationUserOf, saveReplicationState, type EngineReplication, type Maintenance } from '../replication.js'
 import { account, identifiedBy, lit, mariadbClient, type MariadbClient } from './users.js'
 import { runQuery } from '../accounts.js'
 
@@ -64,10 +55,7 @@ export class MariadbReplication implements EngineReplication {
     const state = await loadReplicationState(this.ctx.paths)
     const user = replicationUserOf(state)
     const who = account(user.name, '%')
-    const work = () =>
-      this.db.query(
-        `CREATE USER IF NOT EXISTS ${who} ${identifiedBy(user.password)};\nALTER USER ${who} ${identifiedBy(user.password)};\nGRANT ${REPL_GRANTS} ON *.* TO ${who};`,
-      )
+    const work = () => this.db.query(`CREATE USER IF NOT EXISTS ${who} ${identifiedBy(user.password)};\nALTER USER ${who} ${identifiedBy(user.password)};\nGRANT ${REPL_GRANTS} ON *.* TO ${who};`)
     await (m ? m.run(work) : work())
     await saveReplicationState(this.ctx.paths, { ...state, role: state.role === 'replica' ? 'replica' : 'primary', user })
   }
@@ -75,7 +63,6 @@ export class MariadbReplication implements EngineReplication {
   replicaContext(): Promise<ReplicaContext> {
     return replicaContextOf(this.ctx, async () => (await this.db.query('SELECT @@gtid_binlog_pos;'))[0]?.[0] ?? '')
   }
-
 
   async attach(ctx: ReplicaContext, m?: Maintenance): Promise<void> {
     const state = await loadReplicationState(this.ctx.paths)
@@ -178,7 +165,13 @@ export class MariadbReplication implements EngineReplication {
   async lastTxn(): Promise<[string, number]> {
     const s = await this.slaveStatus()
     const rows = await this.db.query('SELECT @@gtid_slave_pos;')
-    const seq = Math.max(0, ...(rows[0]?.[0] ?? '').split(',').filter(Boolean).map((g) => Number(g.split('-')[2] ?? 0)))
+    const seq = Math.max(
+      0,
+      ...(rows[0]?.[0] ?? '')
+        .split(',')
+        .filter(Boolean)
+        .map((g) => Number(g.split('-')[2] ?? 0)),
+    )
     return [s.Master_Server_Id ?? s.Master_Host ?? '', seq]
   }
 }
@@ -222,8 +215,12 @@ function pipeDump(from: [string, string[]], into: [string, string[]], prefix: st
       else resolve(gtid)
     }
     const line = (text: string, fallback: string): string => oneLine(text.split('\n').find((l) => /error/i.test(l)) ?? (text || fallback))
-    src.once('error', (e) => { failed ??= new Error(`mariadb-dump: ${e.message}`) })
-    dst.once('error', (e) => { failed ??= new Error(`mariadb: ${e.message}`) })
+    src.once('error', (e) => {
+      failed ??= new Error(`mariadb-dump: ${e.message}`)
+    })
+    dst.once('error', (e) => {
+      failed ??= new Error(`mariadb: ${e.message}`)
+    })
     src.once('close', (code) => {
       if (code !== 0) {
         failed ??= new Error(`snapshot of the source failed: ${line(srcErr, `mariadb-dump exit ${code}`)}`)

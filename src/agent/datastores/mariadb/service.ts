@@ -73,13 +73,7 @@ export class MariadbService implements Datastore {
     const tool = this.flavour === 'mysql' ? 'mysql_install_db' : 'mariadb-install-db'
     return {
       file: this.bin(tool),
-      args: [
-        `--defaults-file=${cnf}`,
-        `--user=${this.ctx.user.name}`,
-        '--skip-test-db',
-        '--auth-root-authentication-method=socket',
-        '--auth-root-socket-user=root',
-      ],
+      args: [`--defaults-file=${cnf}`, `--user=${this.ctx.user.name}`, '--skip-test-db', '--auth-root-authentication-method=socket', '--auth-root-socket-user=root'],
       asUser: false,
     }
   }

@@ -1,15 +1,5 @@
 import { createHash } from 'node:crypto'
-import {
-  AccountError,
-  CONTROL_CHARS,
-  generatePassword,
-  runQuery,
-  type Accounts,
-  type DatabaseSpec,
-  type UserAttributes,
-  type UserSpec,
-  type UserView,
-} from '../accounts.js'
+import { AccountError, CONTROL_CHARS, generatePassword, runQuery, type Accounts, type DatabaseSpec, type UserAttributes, type UserSpec, type UserView } from '../accounts.js'
 
 /** Databases never listed nor touchable (internals.md 4.1; MariaDB has sys too). */
 export const MARIADB_HIDDEN_DBS = new Set(['mysql', 'information_schema', 'performance_schema', 'sys', 'lost+found'])
@@ -41,8 +31,7 @@ export function validateMariadbDatabase(name: string): void {
 }
 
 export function validateMariadbUser(name: string, host: string): void {
-  if (typeof name !== 'string' || name === '' || USER_BAD.test(name) || CONTROL_CHARS.test(name))
-    throw new AccountError('BadRequest', `'${name}' is not a valid user name.`)
+  if (typeof name !== 'string' || name === '' || USER_BAD.test(name) || CONTROL_CHARS.test(name)) throw new AccountError('BadRequest', `'${name}' is not a valid user name.`)
   if (name.length > MARIADB_USER_MAX) throw new AccountError('BadRequest', `User name '${name}' is too long. Max length = ${MARIADB_USER_MAX}.`)
   if (MARIADB_HIDDEN_USERS.has(name)) throw new AccountError('BadRequest', `'${name}' is a reserved user name.`)
   if (typeof host !== 'string' || host === '' || host.length > 255 || USER_BAD.test(host) || CONTROL_CHARS.test(host) || host === 'localhost')
@@ -236,11 +225,9 @@ export class MariadbAccounts implements Accounts {
     const pw = password ?? generatePassword()
     validatePassword(pw)
     await this.db.query(
-      [
-        `CREATE USER IF NOT EXISTS 'root'@'%' ${identifiedBy(pw)};`,
-        `ALTER USER 'root'@'%' ${identifiedBy(pw)} ACCOUNT UNLOCK;`,
-        `GRANT ALL PRIVILEGES ON *.* TO 'root'@'%' WITH GRANT OPTION;`,
-      ].join('\n'),
+      [`CREATE USER IF NOT EXISTS 'root'@'%' ${identifiedBy(pw)};`, `ALTER USER 'root'@'%' ${identifiedBy(pw)} ACCOUNT UNLOCK;`, `GRANT ALL PRIVILEGES ON *.* TO 'root'@'%' WITH GRANT OPTION;`].join(
+        '\n',
+      ),
     )
     return { name: 'root', password: pw }
   }

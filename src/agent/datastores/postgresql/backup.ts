@@ -20,7 +20,14 @@ export interface PostgresBackupContext {
  * (the WAL since its parent, engines.md 2) records the LSN recovery must reach, and
  * both record the timeline and the last segment they cover.
  */
-interface PostgresMeta { engine: 'postgresql'; type: 'full' | 'incremental'; timeline: number; end_lsn: string; target_lsn?: string; segment_size: number }
+interface PostgresMeta {
+  engine: 'postgresql'
+  type: 'full' | 'incremental'
+  timeline: number
+  end_lsn: string
+  target_lsn?: string
+  segment_size: number
+}
 
 const FULL_EXT = '.tar'
 const WAL_EXT = '.wal.tar'
@@ -74,11 +81,17 @@ export async function postgresBackup(ctx: PostgresBackupContext, info: BackupInf
     await mkdir(archive, { recursive: true, mode: 0o700 })
     await chown(archive, ctx.user.uid, ctx.user.gid)
     try {
-      const { tool: r, stored } = await toolToStore({
-        file: await ctx.bin('pg_basebackup'),
-        args: ['-h', ctx.paths.run, '-p', String(ctx.port), '-U', 'postgres', '-D', '-', '-Ft', '-Xfetch', '-c', 'fast', '-v', '--no-manifest'],
-        asUser: true,
-      }, ctx.user, storeDir, info.id, FULL_EXT)
+      const { tool: r, stored } = await toolToStore(
+        {
+          file: await ctx.bin('pg_basebackup'),
+          args: ['-h', ctx.paths.run, '-p', String(ctx.port), '-U', 'postgres', '-D', '-', '-Ft', '-Xfetch', '-c', 'fast', '-v', '--no-manifest'],
+          asUser: true,
+        },
+        ctx.user,
+        storeDir,
+        info.id,
+        FULL_EXT,
+      )
       checkTool('pg_basebackup', r)
       const end = /write-ahead log end point: ([0-9A-F]+\/[0-9A-F]+)/i.exec(r.stderr)?.[1]
       const tli = Number(/on timeline (\d+)/.exec(r.stderr)?.[1] ?? 1)
@@ -97,7 +110,13 @@ export async function postgresBackup(ctx: PostgresBackupContext, info: BackupInf
   if (!info.parent) throw new BackupError('an incremental backup needs its parent')
   const parent = await metaFor<PostgresMeta>(info.parent.location, info.parent.id)
   if (parent?.engine !== 'postgresql') throw new BackupError(`the parent backup ${info.parent.id} has no PostgreSQL WAL metadata`)
-  if (!(await access(archive).then(() => true, () => false))) throw new BackupError('this instance has no WAL archive (it was created before WAL archiving was enabled): take a full backup first')
+  if (
+    !(await access(archive).then(
+      () => true,
+      () => false,
+    ))
+  )
+    throw new BackupError('this instance has no WAL archive (it was created before WAL archiving was enabled): take a full backup first')
   const [[lsn, tliText]] = (await pg.query('SELECT pg_current_wal_lsn(), (SELECT timeline_id FROM pg_control_checkpoint());')) as [[string, string]]
   const tli = Number(tliText)
   if (tli !== parent.timeline) throw new BackupError(`the instance is on timeline ${tli}, its parent backup on ${parent.timeline}: take a full backup`)
@@ -109,7 +128,12 @@ export async function postgresBackup(ctx: PostgresBackupContext, info: BackupInf
   const end = lsnToBig(switched)
   const last = segmentName(tli, end > 0n ? end - 1n : 0n, segSize)
   const deadline = Date.now() + 120_000
-  while (!(await access(join(archive, last)).then(() => true, () => false))) {
+  while (
+    !(await access(join(archive, last)).then(
+      () => true,
+      () => false,
+    ))
+  ) {
     if (Date.now() > deadline) {
       const st = (await pg.query('SELECT last_failed_wal, last_failed_time FROM pg_stat_archiver;'))[0] ?? []
       throw new BackupError(`WAL segment ${last} was not archived within 120 s${st[0] ? ` (archiving ${st[0]} failed)` : ''}`)

@@ -37,7 +37,10 @@ export function checkPostgresOverrides(o: Overrides): void {
 async function postgresRefusal(postgres: string, paths: InstancePaths, user: RunUser): Promise<string | undefined> {
   const r = await runTool({ file: postgres, args: ['-D', paths.conf, '-C', 'port'], asUser: true }, user)
   if (r.code === 0) return undefined
-  const lines = r.output.split('\n').map((l) => /\b(?:LOG|FATAL|ERROR):\s+(.*)$/.exec(l)?.[1]).filter((l): l is string => !!l)
+  const lines = r.output
+    .split('\n')
+    .map((l) => /\b(?:LOG|FATAL|ERROR):\s+(.*)$/.exec(l)?.[1])
+    .filter((l): l is string => !!l)
   return oneLine(lines.find((l) => !/contains errors$/.test(l)) ?? lines[0] ?? r.output)
 }
 
@@ -54,7 +57,10 @@ export async function postgresUpdateOverrides(paths: InstancePaths, user: RunUse
   const previous = await readFile(file, 'utf8').catch(() => undefined)
   await writeOwned(file, renderPostgresOverrides(remove ? {} : o), user)
   await ensureIncluded(join(paths.conf, 'postgresql.conf'), `include_if_exists = ${pgLit(file)}`)
-  const initialised = await access(join(paths.data, 'PG_VERSION')).then(() => true, () => false)
+  const initialised = await access(join(paths.data, 'PG_VERSION')).then(
+    () => true,
+    () => false,
+  )
   if (remove || !postgres || !initialised) return
   const refusal = await postgresRefusal(postgres, paths, user)
   if (refusal === undefined) return

@@ -5,16 +5,7 @@ import { oneLine, runTool } from '../../engine-process.js'
 import type { EngineContext } from '../types.js'
 import { ensureIncluded, writeOwned } from '../overrides.js'
 import { keepIncluded } from '../reconfigure.js'
-import {
-  loadReplicationState,
-  markDetached,
-  replicaContextOf,
-  pollUntil,
-  replicationUserOf,
-  saveReplicationState,
-  type EngineReplication,
-  type Maintenance,
-} from '../replication.js'
+import { loadReplicationState, markDetached, replicaContextOf, pollUntil, replicationUserOf, saveReplicationState, type EngineReplication, type Maintenance } from '../replication.js'
 import { pgIdent, pgLit, postgresClient, type PostgresClient } from './users.js'
 import { STANDBY_SETTING_NAMES } from './standby-minimums.js'
 
@@ -84,7 +75,13 @@ export class PostgresReplication implements EngineReplication {
   private async tool(name: string, args: string[]): Promise<void> {
     const r = await runTool({ file: 'env', args: [`PGPASSFILE=${this.pgpass}`, await this.bin(name), ...args], asUser: true }, this.ctx.user)
     if (r.code !== 0) {
-      const line = r.output.split('\n').reverse().find((l) => /error|fatal/i.test(l)) ?? r.output.trim().split('\n').pop() ?? `exit ${r.code}`
+      const line =
+        r.output
+          .split('\n')
+          .reverse()
+          .find((l) => /error|fatal/i.test(l)) ??
+        r.output.trim().split('\n').pop() ??
+        `exit ${r.code}`
       throw new Error(`${name} failed: ${oneLine(line)}`)
     }
   }
@@ -123,7 +120,6 @@ export class PostgresReplication implements EngineReplication {
     return replicaContextOf(this.ctx, () => this.latestTxnId())
   }
 
-
   async attach(ctx: ReplicaContext, m?: Maintenance): Promise<void> {
     const state = await loadReplicationState(this.ctx.paths)
     if (m) {
@@ -154,8 +150,32 @@ export class PostgresReplication implements EngineReplication {
     const u = ctx.replica_conf.replication_user
     const names = STANDBY_SETTING_NAMES.map(pgLit).join(', ')
     const r = await runTool(
-      { file: 'env', args: [`PGPASSFILE=${this.pgpass}`, 'PGCONNECT_TIMEOUT=10', await this.bin('psql'), '-X', '-q', '-A', '-t', '-F', '=', '-w',
-        '-h', ctx.master.host, '-p', String(ctx.master.port), '-U', u.name, '-d', 'postgres', '-c', `SELECT name, setting FROM pg_settings WHERE name IN (${names});`], asUser: true },
+      {
+        file: 'env',
+        args: [
+          `PGPASSFILE=${this.pgpass}`,
+          'PGCONNECT_TIMEOUT=10',
+          await this.bin('psql'),
+          '-X',
+          '-q',
+          '-A',
+          '-t',
+          '-F',
+          '=',
+          '-w',
+          '-h',
+          ctx.master.host,
+          '-p',
+          String(ctx.master.port),
+          '-U',
+          u.name,
+          '-d',
+          'postgres',
+          '-c',
+          `SELECT name, setting FROM pg_settings WHERE name IN (${names});`,
+        ],
+        asUser: true,
+      },
       this.ctx.user,
     )
     if (r.code !== 0) throw new Error(`could not read the settings of the new source: ${oneLine(r.output.trim().split('\n').pop() ?? `exit ${r.code}`)}`)

@@ -150,7 +150,11 @@ export class PostgresqlService implements Datastore {
   private repl: PostgresReplication | undefined
   /** Streaming replication (replication.ts). */
   get replication(): PostgresReplication {
-    return (this.repl ??= new PostgresReplication(this.ctx, (n) => this.bin(n), (primary) => this.keepPrimarySettings(primary)))
+    return (this.repl ??= new PostgresReplication(
+      this.ctx,
+      (n) => this.bin(n),
+      (primary) => this.keepPrimarySettings(primary),
+    ))
   }
 
   /** A new replica's data dir is a pg_basebackup of the source (instead of initdb). */
@@ -185,7 +189,13 @@ export class PostgresqlService implements Datastore {
     // A backup of a replica carries its standby.signal (pg_basebackup copies it): a restore is a primary.
     await rm(join(this.ctx.paths.data, 'standby.signal'), { force: true })
     // WAL replayed in archive recovery (an incremental chain) is checked like a standby's.
-    if (await access(join(this.ctx.paths.data, 'recovery.signal')).then(() => true, () => false)) await this.raiseToPrimarySettings()
+    if (
+      await access(join(this.ctx.paths.data, 'recovery.signal')).then(
+        () => true,
+        () => false,
+      )
+    )
+      await this.raiseToPrimarySettings()
   }
 
   async afterRestore(spec: RestoreSpec): Promise<void> {
@@ -194,8 +204,14 @@ export class PostgresqlService implements Datastore {
 
   private backupContext() {
     const b = this.ctx.bootstrap
-    return { paths: this.ctx.paths, user: this.ctx.user, port: b.port, bin: (n: string) => this.bin(n), log: this.ctx.log,
-      client: async () => postgresClient(await this.bin('psql'), this.ctx.paths.run, b.port, this.ctx.user.name) }
+    return {
+      paths: this.ctx.paths,
+      user: this.ctx.user,
+      port: b.port,
+      bin: (n: string) => this.bin(n),
+      log: this.ctx.log,
+      client: async () => postgresClient(await this.bin('psql'), this.ctx.paths.run, b.port, this.ctx.user.name),
+    }
   }
 
   faultLine(text: string): string | undefined {

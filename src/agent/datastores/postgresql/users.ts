@@ -1,14 +1,4 @@
-import {
-  AccountError,
-  CONTROL_CHARS,
-  generatePassword,
-  runQuery,
-  type Accounts,
-  type DatabaseSpec,
-  type UserAttributes,
-  type UserSpec,
-  type UserView,
-} from '../accounts.js'
+import { AccountError, CONTROL_CHARS, generatePassword, runQuery, type Accounts, type DatabaseSpec, type UserAttributes, type UserSpec, type UserView } from '../accounts.js'
 
 /** Databases never listed nor touchable (internals.md 4.2). */
 export const PG_HIDDEN_DBS = new Set(['postgres', 'template0', 'template1'])
@@ -85,8 +75,29 @@ export function postgresClient(psql: string, runDir: string, port: number, runUs
     async query(sql, database = 'postgres') {
       return runQuery({
         file: 'setpriv',
-        args: [`--reuid=${runUser}`, `--regid=${runUser}`, '--init-groups', '--', psql, '-X', '-q', '-A', '-t', '-F', '\t', '-v', 'ON_ERROR_STOP=1',
-          '-h', runDir, '-p', String(port), '-U', 'postgres', '-d', `dbname=${conninfoValue(database)}`],
+        args: [
+          `--reuid=${runUser}`,
+          `--regid=${runUser}`,
+          '--init-groups',
+          '--',
+          psql,
+          '-X',
+          '-q',
+          '-A',
+          '-t',
+          '-F',
+          '\t',
+          '-v',
+          'ON_ERROR_STOP=1',
+          '-h',
+          runDir,
+          '-p',
+          String(port),
+          '-U',
+          'postgres',
+          '-d',
+          `dbname=${conninfoValue(database)}`,
+        ],
         input: sql + '\n',
       })
     },
@@ -126,7 +137,10 @@ export class PostgresAccounts implements Accounts {
     }
     for (const u of users) {
       await this.pg.query(`CREATE ROLE ${pgIdent(u.name)} LOGIN PASSWORD ${pgLit(u.password)};`)
-      await this.grant(u.name, (u.databases ?? []).map((d) => d.name))
+      await this.grant(
+        u.name,
+        (u.databases ?? []).map((d) => d.name),
+      )
     }
   }
 

@@ -33,18 +33,30 @@ class RespConnection {
   private failure: Error | undefined
 
   private constructor(private readonly sock: Socket) {
-    sock.on('data', (d: Buffer) => { this.buf = Buffer.concat([this.buf, d]); this.drain() })
-    const fail = (e: Error) => { this.failure ??= e; for (const w of this.waiting.splice(0)) w.reject(e) }
+    sock.on('data', (d: Buffer) => {
+      this.buf = Buffer.concat([this.buf, d])
+      this.drain()
+    })
+    const fail = (e: Error) => {
+      this.failure ??= e
+      for (const w of this.waiting.splice(0)) w.reject(e)
+    }
     sock.on('error', fail)
     sock.on('close', () => fail(new Error('the redis connection closed')))
   }
 
   static async open(path: string, password: string): Promise<RespConnection> {
     const sock = createConnection(path)
-    await new Promise<void>((resolve, reject) => { sock.once('connect', resolve); sock.once('error', reject) })
+    await new Promise<void>((resolve, reject) => {
+      sock.once('connect', resolve)
+      sock.once('error', reject)
+    })
     const c = new RespConnection(sock)
     const auth = await c.command('AUTH', password)
-    if (auth instanceof Error) { c.close(); throw new BackupError(`redis AUTH failed: ${auth.message}`) }
+    if (auth instanceof Error) {
+      c.close()
+      throw new BackupError(`redis AUTH failed: ${auth.message}`)
+    }
     return c
   }
 
@@ -56,7 +68,9 @@ class RespConnection {
     })
   }
 
-  close(): void { this.sock.destroy() }
+  close(): void {
+    this.sock.destroy()
+  }
 
   private drain(): void {
     for (;;) {
@@ -74,16 +88,20 @@ function parseReply(buf: Buffer): { value: Reply; used: number } | undefined {
   if (eol < 0) return undefined
   const head = buf.subarray(1, eol).toString()
   switch (String.fromCharCode(buf[0]!)) {
-    case '+': return { value: head, used: eol + 2 }
-    case '-': return { value: new Error(head), used: eol + 2 }
-    case ':': return { value: Number(head), used: eol + 2 }
+    case '+':
+      return { value: head, used: eol + 2 }
+    case '-':
+      return { value: new Error(head), used: eol + 2 }
+    case ':':
+      return { value: Number(head), used: eol + 2 }
     case '$': {
       const n = Number(head)
       if (n < 0) return { value: null, used: eol + 2 }
       if (buf.length < eol + 2 + n + 2) return undefined
       return { value: buf.subarray(eol + 2, eol + 2 + n).toString(), used: eol + 2 + n + 2 }
     }
-    default: throw new BackupError(`unexpected redis reply: ${head.slice(0, 80)}`)
+    default:
+      throw new BackupError(`unexpected redis reply: ${head.slice(0, 80)}`)
   }
 }
 

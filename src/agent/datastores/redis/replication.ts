@@ -4,16 +4,7 @@ import { oneLine } from '../../engine-process.js'
 import type { EngineContext } from '../types.js'
 import { ensureIncluded, writeOwned } from '../overrides.js'
 import { keepIncluded } from '../reconfigure.js'
-import {
-  loadReplicationState,
-  markDetached,
-  replicaContextOf,
-  pollUntil,
-  replicationUserOf,
-  saveReplicationState,
-  type EngineReplication,
-  type Maintenance,
-} from '../replication.js'
+import { loadReplicationState, markDetached, replicaContextOf, pollUntil, replicationUserOf, saveReplicationState, type EngineReplication, type Maintenance } from '../replication.js'
 import { redisArg, redisClient, type RedisClient } from './users.js'
 
 /** One word of an `ACL LIST` rule (flags, #hash, key/channel patterns, +@categories). */
@@ -92,7 +83,6 @@ export class RedisReplication implements EngineReplication {
     return safeRootRules((ctx.replica_conf as { root_acl?: unknown }).root_acl)
   }
 
-
   async attach(ctx: ReplicaContext, m?: Maintenance): Promise<void> {
     const state = await loadReplicationState(this.ctx.paths)
     const u = ctx.replica_conf.replication_user
@@ -101,12 +91,7 @@ export class RedisReplication implements EngineReplication {
     if (!WORD.test(host) || !Number.isInteger(port) || !WORD.test(u.name) || !WORD.test(u.password)) throw new Error('the replication source has characters redis.conf cannot hold')
     const work = async () => {
       await this.persist([`replicaof ${host} ${port}`, `masteruser ${u.name}`, `masterauth ${u.password}`, 'replica-read-only yes', 'repl-diskless-sync-delay 0'])
-      await this.redis.run([
-        `CONFIG SET masteruser ${redisArg(u.name)}`,
-        `CONFIG SET masterauth ${redisArg(u.password)}`,
-        'CONFIG SET replica-read-only yes',
-        `REPLICAOF ${redisArg(host)} ${port}`,
-      ])
+      await this.redis.run([`CONFIG SET masteruser ${redisArg(u.name)}`, `CONFIG SET masterauth ${redisArg(u.password)}`, 'CONFIG SET replica-read-only yes', `REPLICAOF ${redisArg(host)} ${port}`])
       const root = RedisReplication.rootRules(ctx)
       if (root) await this.redis.run([`ACL SETUSER root reset ${root}`, 'ACL SAVE'])
       await saveReplicationState(this.ctx.paths, { ...state, role: 'replica', user: u, source: ctx.master })

@@ -87,8 +87,7 @@ export class RedisService implements Datastore {
 
   /** Redis has no users or databases to create; only a root password (an ACL user, not requirepass). */
   async applyPreparePayload(payload: AgentBootstrap['prepare']): Promise<void> {
-    if ((payload.databases ?? []).length + (payload.users ?? []).length > 0)
-      this.ctx.log('prepare: redis has no databases or users; those of the payload are ignored')
+    if ((payload.databases ?? []).length + (payload.users ?? []).length > 0) this.ctx.log('prepare: redis has no databases or users; those of the payload are ignored')
     if (payload.rootPassword) await (await this.accounts()).enableRoot(payload.rootPassword)
   }
 

@@ -15,15 +15,16 @@ export const backupCreate: CommandSpec = {
     { flags: '--description <description>', description: 'An optional description for the backup.' },
     { flags: '--parent <parent>', description: 'Optional ID of the parent backup to perform an incremental backup from.' },
     { flags: '--incremental', description: 'Create an incremental backup based on the last full or incremental backup. It will create a full backup if no existing backup found.' },
-    { flags: '--swift-container <SWIFT_CONTAINER>', description: 'The container name for storing the backup data when Swift is used as backup storage backend. If not specified, will use the container name configured in the backup strategy, otherwise, the default value configured by the cloud operator.' },
+    {
+      flags: '--swift-container <SWIFT_CONTAINER>',
+      description:
+        'The container name for storing the backup data when Swift is used as backup storage backend. If not specified, will use the container name configured in the backup strategy, otherwise, the default value configured by the cloud operator.',
+    },
     { flags: '--restore-from <RESTORE_FROM>', description: 'The original backup data location, typically this is a Swift object URL.' },
     { flags: '--restore-datastore-version <RESTORE_DATASTORE_VERSION>', description: 'ID of the local datastore version corresponding to the original backup' },
     { flags: '--restore-size <RESTORE_SIZE>', description: 'The original backup size.' },
   ],
-  examples: [
-    'trove backup create full1 --instance db1 --wait',
-    'trove backup create inc1 --instance db1 --incremental --wait',
-  ],
+  examples: ['trove backup create full1 --instance db1 --wait', 'trove backup create inc1 --instance db1 --incremental --wait'],
   async run(ctx, args, opts) {
     const client = await ctx.client()
     let body: BackupCreate

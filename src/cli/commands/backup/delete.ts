@@ -6,7 +6,7 @@ import { backupIdFor } from './fields.js'
 
 export const backupDelete: CommandSpec = {
   path: ['backup', 'delete'],
-  summary: 'Deletes backups (an incremental backup\'s children go with it)',
+  summary: "Deletes backups (an incremental backup's children go with it)",
   args: [{ name: 'backup', description: 'ID or name of the backup(s).', variadic: true }],
   output: 'none',
   options: [YES_OPTION],

@@ -9,7 +9,11 @@ export const backupExecutionDelete: CommandSpec = {
   examples: ['trove backup execution delete 7f1ab4c2-0d3e-4f4e-9d2a-3c1d2b6e8a90'],
   async run(ctx, args) {
     let lab = false
-    try { lab = await (await ctx.client()).isLab() } catch { /* no usable settings: not known to be a lab */ }
+    try {
+      lab = await (await ctx.client()).isLab()
+    } catch {
+      /* no usable settings: not known to be a lab */
+    }
     throw new CliError(`cannot delete execution ${String(args.execution)}: Mistral workflow executions (scheduled backups) ${lab ? 'do not exist in this lab' : 'are not supported by this client'}`)
   },
 }

@@ -38,7 +38,10 @@ export function readableSize(gb: unknown): string | undefined {
   const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB']
   let v = bytes
   let u = 0
-  while (v >= 1024 && u < units.length - 1) { v /= 1024; u++ }
+  while (v >= 1024 && u < units.length - 1) {
+    v /= 1024
+    u++
+  }
   const text = u === 0 ? `${Math.round(v)} B` : `${v < 10 ? v.toFixed(1) : Math.round(v)} ${units[u]}`
   return `${text} (${pyStr(gb)} GB)`
 }
@@ -51,7 +54,12 @@ export function showData(b: Backup): { kind: 'show'; fields: Record<string, unkn
 
 /** Algorithm A (cli.md 4): GET by id, else list and match the name exactly. */
 export function findBackup(client: TroveClient, arg: string): Promise<Backup> {
-  return findResource('backup', arg, (id) => client.backups.get(id), () => client.backups.list())
+  return findResource(
+    'backup',
+    arg,
+    (id) => client.backups.get(id),
+    () => client.backups.list(),
+  )
 }
 
 /** Algorithm C for `backup delete`: UUID-like verbatim, else exactly one backup of that name. */

@@ -21,8 +21,10 @@ export const backupList: CommandSpec = {
     let instanceId = opts.instanceId as string | undefined
     if (opts.instance) instanceId = await instanceRefFor(client, String(opts.instance))
     const filter = {
-      datastore: opts.datastore as string | undefined, instance_id: instanceId,
-      all_projects: Boolean(opts.allProjects), project_id: opts.projectId as string | undefined,
+      datastore: opts.datastore as string | undefined,
+      instance_id: instanceId,
+      all_projects: Boolean(opts.allProjects),
+      project_id: opts.projectId as string | undefined,
     }
     let items: Backup[]
     if (opts.limit !== undefined) {

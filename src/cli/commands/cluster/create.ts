@@ -12,7 +12,11 @@ export const clusterCreate: CommandSpec = {
     { name: 'datastore_version', description: 'A datastore version name or ID' },
   ],
   options: [
-    { flags: '--instance <flavor=<flavor_name_or_id>,volume=<volume>,...>', description: "Add an instance to the cluster: flavor=, volume= (required), volume_type=, nic='<net-id=...>', availability_zone=, module=, type=, region=. Repeat for each instance", repeatable: true },
+    {
+      flags: '--instance <flavor=<flavor_name_or_id>,volume=<volume>,...>',
+      description: "Add an instance to the cluster: flavor=, volume= (required), volume_type=, nic='<net-id=...>', availability_zone=, module=, type=, region=. Repeat for each instance",
+      repeatable: true,
+    },
     { flags: '--locality <policy>', description: 'Locality policy to use when creating cluster', choices: ['affinity', 'anti-affinity'] },
     { flags: '--extended_properties, --extended-properties <key=value,...>', description: 'Extended properties, e.g. num_configsvr=1,num_mongos=1' },
     { flags: '--configuration <configuration>', description: 'ID of the configuration group to attach to the cluster' },

@@ -7,11 +7,21 @@ export function clusterFields(c: Cluster): Record<string, unknown> {
   const out: Record<string, unknown> = {}
   for (const [k, v] of Object.entries(c)) {
     if (k === 'links' || k === 'task' || k === 'instances') continue
-    if (k === 'datastore') { out.datastore = c.datastore?.type; out.datastore_version = c.datastore?.version; continue }
-    if (k === 'ip') { out.ip = (c.ip ?? []).map((a) => (typeof a === 'string' ? a : a.address)).join(', '); continue }
+    if (k === 'datastore') {
+      out.datastore = c.datastore?.type
+      out.datastore_version = c.datastore?.version
+      continue
+    }
+    if (k === 'ip') {
+      out.ip = (c.ip ?? []).map((a) => (typeof a === 'string' ? a : a.address)).join(', ')
+      continue
+    }
     out[k] = v
   }
-  if (c.task) { out.task_name = c.task.name; out.task_description = c.task.description }
+  if (c.task) {
+    out.task_name = c.task.name
+    out.task_description = c.task.description
+  }
   if (c.instances?.length) out.instance_count = c.instances.length
   return out
 }
@@ -22,9 +32,20 @@ function splitOutsideQuotes(s: string): string[] {
   let cur = ''
   let quote = ''
   for (const ch of s) {
-    if (quote) { if (ch === quote) quote = ''; else cur += ch; continue }
-    if (ch === '"' || ch === "'") { quote = ch; continue }
-    if (ch === ',') { parts.push(cur); cur = ''; continue }
+    if (quote) {
+      if (ch === quote) quote = ''
+      else cur += ch
+      continue
+    }
+    if (ch === '"' || ch === "'") {
+      quote = ch
+      continue
+    }
+    if (ch === ',') {
+      parts.push(cur)
+      cur = ''
+      continue
+    }
     cur += ch
   }
   parts.push(cur)
@@ -43,7 +64,10 @@ export async function parseClusterInstance(client: TroveClient, value: string, g
   for (const part of splitOutsideQuotes(value)) {
     const i = part.indexOf('=')
     const k = i < 0 ? part : part.slice(0, i)
-    if (i < 0 || !allowed.has(k)) { unknown.push(part); continue }
+    if (i < 0 || !allowed.has(k)) {
+      unknown.push(part)
+      continue
+    }
     kv.push([k, part.slice(i + 1)])
   }
   if (unknown.length) throw new CliError(`Unknown option(s) '${unknown.join(', ')}' specified for instance`)
@@ -64,7 +88,7 @@ export async function parseClusterInstance(client: TroveClient, value: string, g
       if (!['net-id', 'port-id', 'v4-fixed-ip'].includes(k)) throw new CliError(`nic: ${k} is not allowed.`)
       nic[k === 'net-id' ? 'network_id' : k] = p.slice(j + 1)
     }
-    if (('network_id' in nic) === ('port-id' in nic)) throw new CliError("nic: give exactly one of 'net-id' and 'port-id'")
+    if ('network_id' in nic === 'port-id' in nic) throw new CliError("nic: give exactly one of 'net-id' and 'port-id'")
     return nic
   })
   if (nics.length) node.nics = nics
@@ -74,9 +98,12 @@ export async function parseClusterInstance(client: TroveClient, value: string, g
   if (modules.length) {
     node.modules = []
     for (const m of modules) {
-      const mod = await findResource('module', m,
+      const mod = await findResource(
+        'module',
+        m,
         async (id) => (await client.request<{ module: { id: string; name: string } }>('GET', `/modules/${encodeURIComponent(id)}`)).body.module,
-        async () => (await client.request<{ modules: Array<{ id: string; name: string }> }>('GET', '/modules')).body.modules)
+        async () => (await client.request<{ modules: Array<{ id: string; name: string }> }>('GET', '/modules')).body.modules,
+      )
       node.modules.push({ id: mod.id })
     }
   }

@@ -9,7 +9,11 @@ export const clusterGrow: CommandSpec = {
   summary: 'Adds more instances to a cluster',
   args: [{ name: 'cluster', description: 'ID or name of the cluster' }],
   options: [
-    { flags: '--instance <flavor=<flavor_name_or_id>,volume=<volume>,...>', description: 'Add an instance to the cluster (as cluster create, plus name= and related_to=). Repeat for each instance', repeatable: true },
+    {
+      flags: '--instance <flavor=<flavor_name_or_id>,volume=<volume>,...>',
+      description: 'Add an instance to the cluster (as cluster create, plus name= and related_to=). Repeat for each instance',
+      repeatable: true,
+    },
   ],
   output: 'none',
   examples: ['trove cluster grow c1 --instance flavor=m1.small,volume=2,name=c1-3'],

@@ -15,15 +15,17 @@ export const configurationList: CommandSpec = {
     const list = await client.configurations.list({ limit: opts.limit as number | undefined, marker: opts.marker as string | undefined })
     // Upstream's list view has no version number; the openstack client fills the column by
     // loading each group (troveclient's lazy attribute load: GET /configurations/{id}).
-    await Promise.all(list.map(async (c) => {
-      if (c.datastore_version_number !== undefined) return
-      try {
-        c.datastore_version_number = (await client.configurations.get(c.id)).datastore_version_number ?? ''
-      } catch (e) {
-        if (!(e instanceof NotFoundError)) throw e
-        c.datastore_version_number = '' // deleted since the list
-      }
-    }))
+    await Promise.all(
+      list.map(async (c) => {
+        if (c.datastore_version_number !== undefined) return
+        try {
+          c.datastore_version_number = (await client.configurations.get(c.id)).datastore_version_number ?? ''
+        } catch (e) {
+          if (!(e instanceof NotFoundError)) throw e
+          c.datastore_version_number = '' // deleted since the list
+        }
+      }),
+    )
     return {
       kind: 'list',
       columns: ['ID', 'Name', 'Description', 'Datastore Name', 'Datastore Version Name', 'Datastore Version Number'],

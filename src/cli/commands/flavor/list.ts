@@ -12,9 +12,7 @@ export const flavorList: CommandSpec = {
   async run(ctx, _args, opts) {
     if (Boolean(opts.datastoreType) !== Boolean(opts.datastoreVersionId)) throw new CliError('Missing argument(s): datastore-type, datastore-version-id')
     const client = await ctx.client()
-    const flavors = opts.datastoreType
-      ? await client.flavors.listForDatastoreVersion(String(opts.datastoreType), String(opts.datastoreVersionId))
-      : await client.flavors.list()
+    const flavors = opts.datastoreType ? await client.flavors.listForDatastoreVersion(String(opts.datastoreType), String(opts.datastoreVersionId)) : await client.flavors.list()
     return { kind: 'list', columns: ['ID', 'Name', 'RAM', 'vCPUs', 'Disk', 'Ephemeral'], rows: flavors.map((f) => [f.id ?? f.str_id, f.name, f.ram, f.vcpus, f.disk, f.ephemeral]) }
   },
 }

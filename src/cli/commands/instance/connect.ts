@@ -9,7 +9,7 @@ export const instanceConnect: CommandSpec = {
   description: [
     'The password is never taken on the command line (it would show in process lists): the client',
     'reads it from MYSQL_PWD, PGPASSWORD or REDISCLI_AUTH when set, else asks for it on the terminal.',
-    'The lab does not keep passwords: root\'s is the one `trove root enable` printed.',
+    "The lab does not keep passwords: root's is the one `trove root enable` printed.",
   ].join('\n'),
   args: [{ name: 'instance', description: 'Instance (name or ID)' }],
   options: [

@@ -74,8 +74,14 @@ export function connectionInfo(i: Instance, o: { user?: string; database?: strin
   const hostPart = host.includes(':') ? `[${host}]` : host
   const url = `${engine.scheme}://${encodeURIComponent(user)}@${hostPart}:${engine.port}/${database !== undefined ? encodeURIComponent(database) : type === 'redis' ? '0' : ''}`
   return {
-    datastore: type, host, port: engine.port, user, database, url,
-    passwordEnv: engine.passwordEnv, programs: engine.programs,
+    datastore: type,
+    host,
+    port: engine.port,
+    user,
+    database,
+    url,
+    passwordEnv: engine.passwordEnv,
+    programs: engine.programs,
     args: (prompt) => engine.args(host, engine.port, user, database, prompt),
   }
 }

@@ -19,8 +19,14 @@ export const instanceConnection: CommandSpec = {
     return {
       kind: 'show',
       fields: {
-        datastore: c.datastore, host: c.host, port: c.port, user: c.user, database: c.database ?? '',
-        url: c.url, password_env: c.passwordEnv, command: [c.programs[0], ...c.args(false)].join(' '),
+        datastore: c.datastore,
+        host: c.host,
+        port: c.port,
+        user: c.user,
+        database: c.database ?? '',
+        url: c.url,
+        password_env: c.passwordEnv,
+        command: [c.programs[0], ...c.args(false)].join(' '),
       },
     }
   },

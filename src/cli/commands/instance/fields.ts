@@ -24,21 +24,32 @@ export function showFields(i: Instance): Record<string, unknown> {
   const out: Record<string, unknown> = {}
   for (const [k, v] of Object.entries(i)) {
     switch (k) {
-      case 'links': break
-      case 'flavor': out.flavor = i.flavor?.id; break
+      case 'links':
+        break
+      case 'flavor':
+        out.flavor = i.flavor?.id
+        break
       case 'volume':
         out.volume = i.volume?.size
         if (i.volume?.used !== undefined) out.volume_used = i.volume.used
         break
-      case 'ip': out.ip = (i.ip ?? []).join(', '); break
+      case 'ip':
+        out.ip = (i.ip ?? []).join(', ')
+        break
       case 'datastore':
         out.datastore = i.datastore?.type
         out.datastore_version = i.datastore?.version
         out.datastore_version_number = i.datastore?.version_number ?? null
         break
-      case 'configuration': out.configuration = i.configuration?.id; break
-      case 'replica_of': out.replica_of = i.replica_of?.id; break
-      case 'replicas': out.replicas = (i.replicas ?? []).map((r) => r.id).join(', '); break
+      case 'configuration':
+        out.configuration = i.configuration?.id
+        break
+      case 'replica_of':
+        out.replica_of = i.replica_of?.id
+        break
+      case 'replicas':
+        out.replicas = (i.replicas ?? []).map((r) => r.id).join(', ')
+        break
       case 'fault':
         out.fault = i.fault?.message
         out.fault_date = i.fault?.created
@@ -48,9 +59,13 @@ export function showFields(i: Instance): Record<string, unknown> {
         out.public = i.access?.is_public ?? false
         out.allowed_cidrs = i.access?.allowed_cidrs ?? []
         break
-      default: out[k] = v
+      default:
+        out[k] = v
     }
   }
-  if (!('access' in i)) { out.public = false; out.allowed_cidrs = [] }
+  if (!('access' in i)) {
+    out.public = false
+    out.allowed_cidrs = []
+  }
   return out
 }

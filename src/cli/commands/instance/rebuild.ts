@@ -4,7 +4,7 @@ import { instanceIdB } from './action-util.js'
 export const instanceRebuild: CommandSpec = {
   path: ['instance', 'rebuild'],
   summary: 'Rebuilds an instance (the Compute Server)',
-  description: 'Admin only. The lab has no guest images (every guest is this host\'s trove agent), so the server refuses it (HTTP 501).',
+  description: "Admin only. The lab has no guest images (every guest is this host's trove agent), so the server refuses it (HTTP 501).",
   args: [
     { name: 'instance', description: 'ID or name of the instance' },
     { name: 'image', description: 'ID of the new guest image' },

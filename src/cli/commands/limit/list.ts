@@ -11,12 +11,14 @@ export const limitList: CommandSpec = {
   async run(ctx) {
     const [absolute, ...rates] = await (await ctx.client()).limits.list()
     const props = Object.keys(absolute).sort(compareCodePoints)
-    ctx.io.stdout(prettyTableString({
-      fieldNames: ['Property', 'Value'],
-      rows: props.map((p) => [p, pyStr(absolute[p])]),
-      align: ['l', 'l'],
-      printEmpty: true,
-    }) + '\n')
+    ctx.io.stdout(
+      prettyTableString({
+        fieldNames: ['Property', 'Value'],
+        rows: props.map((p) => [p, pyStr(absolute[p])]),
+        align: ['l', 'l'],
+        printEmpty: true,
+      }) + '\n',
+    )
     return { kind: 'list', columns: ['Value', 'Verb', 'Remaining', 'Unit'], rows: rates.map((r) => [r.value, r.verb, r.remaining, r.unit]) }
   },
 }

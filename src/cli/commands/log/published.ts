@@ -8,7 +8,10 @@ import { NotFoundError, type GuestLog, type TroveClient } from '../../../sdk/ind
  * upstream's message on stdout with exit 0 (cli.md 7.10); undefined is returned then.
  */
 export async function publishedText(client: TroveClient, instanceId: string, log: string, o: { publish: boolean; lines: number }, out: (s: string) => void): Promise<string | undefined> {
-  const missing = () => { out(`ERROR: No published '${log}' log was found for ${instanceId}\n`); return undefined }
+  const missing = () => {
+    out(`ERROR: No published '${log}' log was found for ${instanceId}\n`)
+    return undefined
+  }
   let info: GuestLog | undefined
   if (o.publish) info = await client.logs.action(instanceId, log, { publish: true })
   if (await client.isLab()) {

@@ -21,7 +21,10 @@ export const logSet: CommandSpec = {
     const client = await ctx.client()
     const inst = await findInstance(client, String(args.instance))
     const log = await client.logs.action(inst.id, String(args.log_name), {
-      enable: !!opts.enable, disable: !!opts.disable, publish: !!opts.publish, discard: !!opts.discard,
+      enable: !!opts.enable,
+      disable: !!opts.disable,
+      publish: !!opts.publish,
+      discard: !!opts.discard,
     })
     return { kind: 'show', fields: { ...log } }
   },

@@ -31,11 +31,17 @@ export const moduleCreate: CommandSpec = {
     const contents = (await readFile(String(args.file))).toString('base64')
     const b = (k: string) => (opts[k] ? 1 : 0) as 0 | 1
     const m = await client.modules.create({
-      name: String(args.name), module_type: String(args.type), contents,
+      name: String(args.name),
+      module_type: String(args.type),
+      contents,
       ...(opts.description ? { description: String(opts.description) } : {}),
       ...(opts.datastore ? { datastore: { type: String(opts.datastore), ...(opts.datastoreVersion ? { version: String(opts.datastoreVersion) } : {}) } } : {}),
-      all_tenants: b('allTenants'), auto_apply: b('autoApply'), visible: opts.hidden ? 0 : 1, live_update: b('liveUpdate'),
-      priority_apply: b('priorityApply'), apply_order: Number(opts.applyOrder ?? 5),
+      all_tenants: b('allTenants'),
+      auto_apply: b('autoApply'),
+      visible: opts.hidden ? 0 : 1,
+      live_update: b('liveUpdate'),
+      priority_apply: b('priorityApply'),
+      apply_order: Number(opts.applyOrder ?? 5),
       ...(opts.fullAccess ? { full_access: 1 as const } : {}),
     })
     return { kind: 'show', fields: { ...m } }

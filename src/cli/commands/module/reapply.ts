@@ -19,9 +19,11 @@ export const moduleReapply: CommandSpec = {
     const client = await ctx.client()
     const m = await findModule(client, String(args.module))
     await client.modules.reapply(m.id, {
-      ...(opts.md5 ? { md5: String(opts.md5) } : {}), include_clustered: opts.includeClustered ? 1 : 0,
+      ...(opts.md5 ? { md5: String(opts.md5) } : {}),
+      include_clustered: opts.includeClustered ? 1 : 0,
       ...(opts.batchSize !== undefined ? { batch_size: Number(opts.batchSize) } : {}),
-      ...(opts.delay !== undefined ? { batch_delay: Number(opts.delay) } : {}), force: opts.force ? 1 : 0,
+      ...(opts.delay !== undefined ? { batch_delay: Number(opts.delay) } : {}),
+      force: opts.force ? 1 : 0,
     })
     return { kind: 'none' }
   },

@@ -4,7 +4,11 @@ import type { ModuleFields } from '../../../sdk/index.js'
 import { findModule } from './find.js'
 
 const PAIRS = [
-  ['autoApply', 'auto_apply'], ['allTenants', 'all_tenants'], ['liveUpdate', 'live_update'], ['priorityApply', 'priority_apply'], ['fullAccess', 'full_access'],
+  ['autoApply', 'auto_apply'],
+  ['allTenants', 'all_tenants'],
+  ['liveUpdate', 'live_update'],
+  ['priorityApply', 'priority_apply'],
+  ['fullAccess', 'full_access'],
 ] as const
 
 export const moduleUpdate: CommandSpec = {
@@ -45,7 +49,8 @@ export const moduleUpdate: CommandSpec = {
     if (opts.type) f.module_type = String(opts.type)
     if (opts.file) f.contents = (await readFile(String(opts.file))).toString('base64')
     if (opts.description) f.description = String(opts.description)
-    if (opts.datastore || opts.datastoreVersion) f.datastore = { ...(opts.datastore ? { type: String(opts.datastore) } : {}), ...(opts.datastoreVersion ? { version: String(opts.datastoreVersion) } : {}) }
+    if (opts.datastore || opts.datastoreVersion)
+      f.datastore = { ...(opts.datastore ? { type: String(opts.datastore) } : {}), ...(opts.datastoreVersion ? { version: String(opts.datastoreVersion) } : {}) }
     if (opts.allDatastores) f.all_datastores = 1
     if (opts.allDatastoreVersions) f.all_datastore_versions = 1
     // commander: --x sets true, --no-x false, neither leaves undefined (no default set).

@@ -5,7 +5,11 @@ import type { DatabaseUserCreate } from '../../../sdk/index.js'
 export const userCreate: CommandSpec = {
   path: ['user', 'create'],
   summary: 'Creates a user on an instance',
-  args: [{ name: 'instance', description: 'Instance (name or ID)' }, { name: 'name', description: 'Name of user' }, { name: 'password', description: 'Password of user' }],
+  args: [
+    { name: 'instance', description: 'Instance (name or ID)' },
+    { name: 'name', description: 'Name of user' },
+    { name: 'password', description: 'Password of user' },
+  ],
   options: [
     { flags: '--host <host>', description: 'Optional host of user' },
     { flags: '--databases <databases...>', description: 'Optional list of databases' },

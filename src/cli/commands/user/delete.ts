@@ -6,7 +6,10 @@ import { YES_OPTION, confirm } from '../../prompt.js'
 export const userDelete: CommandSpec = {
   path: ['user', 'delete'],
   summary: 'Deletes a user from an instance',
-  args: [{ name: 'instance', description: 'Instance (name or ID)' }, { name: 'name', description: 'Name of user' }],
+  args: [
+    { name: 'instance', description: 'Instance (name or ID)' },
+    { name: 'name', description: 'Name of user' },
+  ],
   options: [{ flags: '--host <host>', description: 'Optional host of user' }, YES_OPTION],
   output: 'none',
   examples: ['trove user delete db1 app'],

@@ -4,7 +4,11 @@ import { findInstance } from '../../resolve.js'
 export const userGrantAccess: CommandSpec = {
   path: ['user', 'grant', 'access'],
   summary: 'Grants access to a database(s) for a user',
-  args: [{ name: 'instance', description: 'Instance (name or ID)' }, { name: 'name', description: 'Name of user' }, { name: 'databases', description: 'List of databases', variadic: true }],
+  args: [
+    { name: 'instance', description: 'Instance (name or ID)' },
+    { name: 'name', description: 'Name of user' },
+    { name: 'databases', description: 'List of databases', variadic: true },
+  ],
   options: [{ flags: '--host <host>', description: 'Optional host of user' }],
   output: 'none',
   examples: ['trove user grant access db1 app shop orders'],

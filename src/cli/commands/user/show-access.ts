@@ -4,7 +4,10 @@ import { findInstance } from '../../resolve.js'
 export const userShowAccess: CommandSpec = {
   path: ['user', 'show', 'access'],
   summary: 'Shows access details of a user of an instance',
-  args: [{ name: 'instance', description: 'Instance (name or ID)' }, { name: 'name', description: 'Name of user' }],
+  args: [
+    { name: 'instance', description: 'Instance (name or ID)' },
+    { name: 'name', description: 'Name of user' },
+  ],
   options: [{ flags: '--host <host>', description: 'Optional host of user' }],
   output: 'list',
   examples: ['trove user show access db1 app'],

@@ -4,7 +4,10 @@ import { findInstance } from '../../resolve.js'
 export const userShow: CommandSpec = {
   path: ['user', 'show'],
   summary: 'Shows details of a database user of an instance',
-  args: [{ name: 'instance', description: 'Instance (name or ID)' }, { name: 'name', description: 'Name of user' }],
+  args: [
+    { name: 'instance', description: 'Instance (name or ID)' },
+    { name: 'name', description: 'Name of user' },
+  ],
   options: [{ flags: '--host <host>', description: 'Optional host of user' }],
   output: 'show',
   examples: ['trove user show db1 app', 'trove user show db1 app --host %'],

@@ -6,7 +6,10 @@ import type { DatabaseUserUpdate } from '../../../sdk/index.js'
 export const userUpdateAttributes: CommandSpec = {
   path: ['user', 'update', 'attributes'],
   summary: "Updates a user's attributes on an instance. At least one optional argument must be provided",
-  args: [{ name: 'instance', description: 'Instance (name or ID)' }, { name: 'name', description: 'Name of user' }],
+  args: [
+    { name: 'instance', description: 'Instance (name or ID)' },
+    { name: 'name', description: 'Name of user' },
+  ],
   options: [
     { flags: '--host <host>', description: 'Optional host of user' },
     { flags: '--new_name <new_name>', description: 'Optional new name of user' },

@@ -2,9 +2,9 @@ import type { Migration } from './index.js'
 
 /** Identity, datastores, flavors, instances, guest statuses, faults, agent credentials, tasks. */
 export const m001: Migration = {
-    version: 1,
-    name: 'identity, datastores, flavors, instances, tasks',
-    sql: `
+  version: 1,
+  name: 'identity, datastores, flavors, instances, tasks',
+  sql: `
 CREATE TABLE settings (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 
 CREATE TABLE projects (
@@ -74,4 +74,4 @@ CREATE TABLE tasks (
   created TEXT NOT NULL, updated TEXT NOT NULL);
 CREATE INDEX tasks_state ON tasks(state);
 `,
-  }
+}

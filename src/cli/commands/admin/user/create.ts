@@ -6,7 +6,8 @@ import { userFields } from '../fields.js'
 export const adminUserCreate: CommandSpec = {
   path: ['admin', 'user', 'create'],
   summary: 'Create a user (Keystone; admin)',
-  description: 'The user gets --project as its default project; grant it a role there with `trove admin role add`. ' +
+  description:
+    'The user gets --project as its default project; grant it a role there with `trove admin role add`. ' +
     'With --random-password the generated password is printed once, in the `password` field: it is stored only as a hash.',
   args: [{ name: 'name', description: 'New user name' }],
   options: [

@@ -5,7 +5,10 @@ export const backupStrategyCreate: CommandSpec = {
   path: ['backup', 'strategy', 'create'],
   summary: 'Creates backup strategy for the project or a particular instance',
   options: [
-    { flags: '--project-id <PROJECT_ID>', description: 'Project ID in Keystone. Only admin user is allowed to create backup strategy for other projects (accepted but not sent, as the openstack client does)' },
+    {
+      flags: '--project-id <PROJECT_ID>',
+      description: 'Project ID in Keystone. Only admin user is allowed to create backup strategy for other projects (accepted but not sent, as the openstack client does)',
+    },
     { flags: '--instance-id <INSTANCE_ID>', description: 'ID of the instance' },
     { flags: '--swift-container <SWIFT_CONTAINER>', description: 'The container name for storing the backup data when Swift is used as backup storage backend' },
   ],
