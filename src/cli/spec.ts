@@ -39,6 +39,8 @@ export interface ArgSpec {
   description: string
   variadic?: boolean
   optional?: boolean
+  /** A JSON document the command parses itself: an empty one gets the JSON parser's own error, as upstream. */
+  json?: boolean
 }
 
 /** What a command's run gets besides its own arguments. */
