@@ -110,7 +110,7 @@ export function registerCommands(
       })
       const ctx = makeContext(command)
       // An empty name or id would look up the whole collection (GET /instances/) and fail in odd ways.
-      const empty = (spec.args ?? []).find((a) => !a.json && [args[a.name]].flat().some((v) => typeof v === 'string' && v.trim() === ''))
+      const empty = (spec.args ?? []).find((a) => !a.allowEmpty && [args[a.name]].flat().some((v) => typeof v === 'string' && v.trim() === ''))
       if (empty) {
         outcome.promise = Promise.reject(usageError(`error: argument '${empty.name}' must not be empty`, `trove ${spec.path.join(' ')} --help`))
         return

@@ -39,8 +39,11 @@ export interface ArgSpec {
   description: string
   variadic?: boolean
   optional?: boolean
-  /** A JSON document the command parses itself: an empty one gets the JSON parser's own error, as upstream. */
-  json?: boolean
+  /**
+   * An empty value means something here, as upstream (an empty image id with --image-tags), or the
+   * command reports it itself (a JSON document gets the JSON parser's error): not refused as empty.
+   */
+  allowEmpty?: boolean
 }
 
 /** What a command's run gets besides its own arguments. */

@@ -8,7 +8,7 @@ export const configurationCreate: CommandSpec = {
   summary: 'Creates a configuration group',
   args: [
     { name: 'name', description: 'Name of the configuration group' },
-    { name: 'values', description: 'Dictionary of the values to set', json: true },
+    { name: 'values', description: 'Dictionary of the values to set', allowEmpty: true },
   ],
   options: [
     { flags: '--datastore <datastore>', description: 'Datastore assigned to the configuration group. Required if default datastore is not configured' },

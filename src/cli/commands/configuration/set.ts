@@ -7,7 +7,7 @@ export const configurationSet: CommandSpec = {
   summary: 'Update a configuration group (replaces all its values)',
   args: [
     { name: 'configuration_group_id', description: 'Configuration group ID' },
-    { name: 'values', description: 'Dictionary of the new values to set', json: true },
+    { name: 'values', description: 'Dictionary of the new values to set', allowEmpty: true },
   ],
   options: [
     { flags: '--name <name>', description: 'New name of the configuration group' },

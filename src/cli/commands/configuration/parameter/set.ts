@@ -6,7 +6,7 @@ export const configurationParameterSet: CommandSpec = {
   summary: 'Patch a configuration group (merges the values)',
   args: [
     { name: 'configuration_group_id', description: 'Configuration group ID' },
-    { name: 'values', description: 'Dictionary of the values to set', json: true },
+    { name: 'values', description: 'Dictionary of the values to set', allowEmpty: true },
   ],
   output: 'none',
   examples: [`trove configuration parameter set 3c2f... '{"max_connections": 200}'`],

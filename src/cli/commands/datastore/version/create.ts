@@ -9,7 +9,7 @@ export const datastoreVersionCreate: CommandSpec = {
     { name: 'version_name', description: 'Datastore version name' },
     { name: 'datastore_name', description: "Datastore name. The datastore is created automatically if it doesn't exist" },
     { name: 'datastore_manager', description: 'Datastore manager, e.g. mysql' },
-    { name: 'image_id', description: 'ID of the datastore image in Glance. This can be empty string if --image-tags is specified' },
+    { name: 'image_id', description: 'ID of the datastore image in Glance. This can be empty string if --image-tags is specified', allowEmpty: true },
   ],
   options: [
     { flags: '--active', description: 'Enable the datastore version' },
