@@ -33,7 +33,8 @@ t.test('Ctrl-C during instance create --wait', async (t) => {
       /* gone */
     }
   })
-  const env = `env -u NODE_OPTIONS OS_CLIENT_CONFIG_FILE=${server.cloudsFile} OS_CLOUD=trove-lab`
+  // CI=true (as CI runs) makes ink print only the last frame: this is a person's terminal.
+  const env = `env -u NODE_OPTIONS -u CI OS_CLIENT_CONFIG_FILE=${server.cloudsFile} OS_CLOUD=trove-lab`
   tmux('send-keys', '-t', session, `${env} ${process.execPath} ${TROVE} instance create cx-db --flavor 1 --size 1 --datastore mariadb --wait; echo "EXIT=$?"`, 'Enter')
   await screenMatching(session, /instance cx-db \([0-9a-f-]{36}\) BUILD/)
   // The server paused: the build cannot finish first, and the CLI's long poll hangs in flight.
