@@ -12,7 +12,7 @@ import { cleanEnv, ROOT, tempDir } from '../helpers/lab.js'
 /**
  * The README, literally: its Quick start's first line (set up and start) and every command
  * of "Using the lab", run by bash on a clean copy of the repository (tracked files only: no
- * dist/, no ../shared), with the python clients installed as the set-up installs them.
+ * dist/, no spec folder beside the clone), with the python clients installed as the set-up installs them.
  * The commands are changed in one way only: the default data dir becomes a temp dir and
  * the port a free one (TROVE_DATA_DIR, TROVE_PORT). What is not literal: node_modules is
  * linked to this checkout's install (npm ci would take minutes; the set-up's own check
