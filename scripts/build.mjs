@@ -9,7 +9,7 @@
 // incremental mode still rewrites files in place), hence this small script.
 import { spawnSync } from 'node:child_process'
 import { createHash } from 'node:crypto'
-import { existsSync, lstatSync, readdirSync, readFileSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs'
+import { cpSync, existsSync, lstatSync, readdirSync, readFileSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs'
 import { dirname, join, relative } from 'node:path'
 import { fileURLToPath } from 'node:url'
 
@@ -62,6 +62,8 @@ if (r.status !== 0) {
   rmSync(out, { recursive: true, force: true })
   process.exit(r.status ?? 1)
 }
+// Data files that modules read at run time (tsc copies only JSON that is imported).
+cpSync(join(root, 'src'), out, { recursive: true, filter: (p) => !p.endsWith('.ts') && !p.endsWith('.tsx') })
 writeFileSync(join(out, '.source-digest'), digest)
 
 // An old in-place dist/ directory (before this script) moves aside first; a symlink is replaced atomically.

@@ -1,8 +1,4 @@
 import { readFileSync } from 'node:fs'
-import mariadb from './rules/mariadb.json' with { type: 'json' }
-import mysql from './rules/mysql.json' with { type: 'json' }
-import postgresql from './rules/postgresql.json' with { type: 'json' }
-import redis from './rules/redis.json' with { type: 'json' }
 
 /** The four value types upstream's validation knows (internals.md 1.11). */
 export const PARAMETER_TYPES = ['integer', 'string', 'boolean', 'float'] as const
@@ -17,8 +13,8 @@ export interface ValidationRule {
   max: string | null
 }
 
-// Imported (not only read) so that tsc copies the files next to this module in dist/.
-const FILES: Record<string, { _source: string }> = { mariadb, mysql, postgresql, redis }
+// Read at first use from beside this module (scripts/build.mjs copies src/**/*.json into dist/).
+const MANAGERS = new Set(['mariadb', 'mysql', 'postgresql', 'redis'])
 
 const cache = new Map<string, ValidationRule[]>()
 
@@ -36,7 +32,7 @@ export function parseRules(text: string): ValidationRule[] {
 
 /** The upstream rules of a datastore manager (mariadb, mysql, postgresql, redis); [] for any other. */
 export function rulesFor(manager: string): ValidationRule[] {
-  if (!Object.hasOwn(FILES, manager)) return []
+  if (!MANAGERS.has(manager)) return []
   let rules = cache.get(manager)
   if (!rules) {
     rules = parseRules(readFileSync(new URL(`./rules/${manager}.json`, import.meta.url), 'utf8'))
