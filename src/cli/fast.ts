@@ -154,9 +154,11 @@ export async function runFast(argv: string[], io: IO): Promise<number | undefine
     import('./errors.js'),
   ])
   const abort = new AbortController()
-  const onSigint = () => abort.abort()
+  const onSigint = () => abort.abort(Object.assign(new Error('cancelled'), { name: 'AbortError' }))
   io.signal ??= abort.signal
-  process.once('SIGINT', onSigint)
+  // on, not once: ink's signal-exit (a --wait on a terminal) re-raises a SIGINT that no other
+  // listener is left to handle, and a once-listener is removed before it runs: the process would die.
+  process.on('SIGINT', onSigint)
   try {
     let client: ReturnType<typeof makeClient> | undefined
     // Ctrl-C drops the requests in flight (a --wait long poll), as on the normal path.
