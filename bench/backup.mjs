@@ -6,51 +6,20 @@
 // (comma list, default all), BENCH_KEEP=1 (keep the work dir: server.log and the agents' logs).
 import { spawn, execFileSync } from 'node:child_process'
 import { appendFileSync, chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync, copyFileSync, statSync, openSync, closeSync, fsyncSync } from 'node:fs'
-import { createServer } from 'node:net'
 import { join } from 'node:path'
-import { parse } from 'yaml'
-import { TroveClient } from '../dist/sdk/index.js'
-import { median, machine, sleep, writeSection, ROOT } from './lib.mjs'
+import { RUN_USER, asUser, clientFor, freePort, median, machine, ok, sleep, until as untilLib, writeSection, ROOT } from './lib.mjs'
 
 const RUNS = Number(process.env.BENCH_RUNS ?? 5)
 const ROWS = Number(process.env.BENCH_ROWS ?? 100_000)
 const ENGINE_FILTER = process.env.BENCH_ENGINES ? process.env.BENCH_ENGINES.split(',') : undefined
 /** The API polling interval of our side (a GET each time). */
 const POLL_MS = 10
-const USER = 'troveguest'
+const USER = RUN_USER
 const PGBIN = '/usr/lib/postgresql/15/bin'
 
-const freePort = () =>
-  new Promise((resolve) => {
-    const s = createServer()
-    s.listen(0, '127.0.0.1', () => {
-      const p = s.address().port
-      s.close(() => resolve(p))
-    })
-  })
-const ok = (cmd, args, opts = {}) => {
-  try {
-    execFileSync(cmd, args, { stdio: 'pipe', ...opts })
-    return true
-  } catch {
-    return false
-  }
-}
-const asUser = (args) => ['setpriv', `--reuid=${USER}`, `--regid=${USER}`, '--init-groups', '--', ...args]
 const run = (cmd, args, opts = {}) => execFileSync(cmd, args, { stdio: ['pipe', 'pipe', 'pipe'], maxBuffer: 1 << 26, ...opts }).toString()
-async function until(check, timeoutMs = 120_000, everyMs = 10) {
-  const end = Date.now() + timeoutMs
-  let last
-  for (;;) {
-    try {
-      if (await check()) return
-    } catch (e) {
-      last = e
-    }
-    if (Date.now() > end) throw new Error(`timed out${last ? ` (${last.message})` : ''}: ${check.toString().slice(0, 120)}`)
-    await sleep(everyMs)
-  }
-}
+/** This script's defaults: 120_000 ms at most, every 10 ms. */
+const until = (check, timeoutMs = 120_000, everyMs = 10) => untilLib(check, timeoutMs, everyMs)
 /**
  * Runs `cmd` with stdout into `file` (the tool "by hand", streamed to a file), then fsyncs
  * the file: a backup is done once it is on disk. Returns ms when the tool exited (before the fsync).
@@ -97,21 +66,6 @@ function startServer(dataDir) {
     child.stdout.on('data', on)
     child.stderr.on('data', on)
     child.once('exit', (c) => reject(new Error(`server exited ${c}: ${out}`)))
-  })
-}
-function clientFor(cloudsFile) {
-  const a = parse(readFileSync(cloudsFile, 'utf8')).clouds['trove-lab'].auth
-  return new TroveClient({
-    auth: {
-      authType: 'password',
-      authUrl: a.auth_url,
-      username: a.username,
-      password: a.password,
-      projectName: a.project_name,
-      userDomainName: 'Default',
-      projectDomainName: 'Default',
-      interface: 'public',
-    },
   })
 }
 
@@ -247,7 +201,7 @@ async function main() {
   let server
   try {
     server = await startServer(dataDir)
-    const client = clientFor(join(dataDir, 'clouds.yaml'))
+    const client = await clientFor(join(dataDir, 'clouds.yaml'))
     for (const [engine, e] of Object.entries(ENGINES)) {
       if (ENGINE_FILTER && !ENGINE_FILTER.includes(engine)) continue
       const keepLog = (id, name) => {

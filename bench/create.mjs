@@ -2,48 +2,14 @@
 // Run with `npm run bench` (or `node bench/create.mjs` after a build). Writes its section of BENCHMARKS.md.
 import { spawn, execFileSync } from 'node:child_process'
 import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
-import { createServer } from 'node:net'
 import { join } from 'node:path'
-import { parse } from 'yaml'
-import { TroveClient } from '../dist/sdk/index.js'
-import { median, machine, rssMb, sleep, writeSection, ROOT } from './lib.mjs'
+import { RUN_USER, asUser, clientFor, freePort, median, machine, ok, rssMb, sleep, until as untilLib, writeSection, ROOT } from './lib.mjs'
 
 const RUNS = Number(process.env.BENCH_RUNS ?? 5)
-const USER = 'troveguest'
+const USER = RUN_USER
 
-function freePort() {
-  return new Promise((resolve) => {
-    const s = createServer()
-    s.listen(0, '127.0.0.1', () => {
-      const p = s.address().port
-      s.close(() => resolve(p))
-    })
-  })
-}
-
-async function until(check, timeoutMs = 60_000, everyMs = 10) {
-  const end = Date.now() + timeoutMs
-  for (;;) {
-    try {
-      if (await check()) return
-    } catch {
-      /* not yet */
-    }
-    if (Date.now() > end) throw new Error('timed out')
-    await sleep(everyMs)
-  }
-}
-
-const ok = (cmd, args, opts = {}) => {
-  try {
-    execFileSync(cmd, args, { stdio: 'pipe', ...opts })
-    return true
-  } catch {
-    return false
-  }
-}
-const asUser = (args) => ['setpriv', `--reuid=${USER}`, `--regid=${USER}`, '--init-groups', ...args]
-
+/** This script's defaults: 60_000 ms at most, every 10 ms. */
+const until = (check, timeoutMs = 60_000, everyMs = 10) => untilLib(check, timeoutMs, everyMs)
 const copy = (template, data) => execFileSync('cp', ['-a', '--reflink=auto', '--', `${template}/.`, `${data}/`])
 
 /**
@@ -172,22 +138,6 @@ function startServer(dataDir) {
   })
 }
 
-function clientFor(cloudsFile) {
-  const a = parse(readFileSync(cloudsFile, 'utf8')).clouds['trove-lab'].auth
-  return new TroveClient({
-    auth: {
-      authType: 'password',
-      authUrl: a.auth_url,
-      username: a.username,
-      password: a.password,
-      projectName: a.project_name,
-      userDomainName: 'Default',
-      projectDomainName: 'Default',
-      interface: 'public',
-    },
-  })
-}
-
 async function main() {
   const root = mkdtempSync('/tmp/tb.')
   chmodSync(root, 0o711)
@@ -215,7 +165,7 @@ async function main() {
     server = await startServer(dataDir)
     await sleep(1000)
     const serverIdle = rssMb(server.child.pid)
-    const client = clientFor(join(dataDir, 'clouds.yaml'))
+    const client = await clientFor(join(dataDir, 'clouds.yaml'))
     await client.flavors.list() // authenticate once, outside the timings
     const agentRss = []
     for (const engine of Object.keys(BASELINES)) {

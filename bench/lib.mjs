@@ -2,11 +2,75 @@
 import { cpus, loadavg, totalmem } from 'node:os'
 import { execFileSync } from 'node:child_process'
 import { existsSync, readFileSync, writeFileSync } from 'node:fs'
+import { createServer } from 'node:net'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 
 export const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..')
 export const sleep = (ms) => new Promise((r) => setTimeout(r, ms))
+
+/** The user the benchmarks run engines as by hand (the lab's run user). */
+export const RUN_USER = 'troveguest'
+
+/** `args` run as RUN_USER (setpriv, as trove runs its engines). */
+export const asUser = (args) => ['setpriv', `--reuid=${RUN_USER}`, `--regid=${RUN_USER}`, '--init-groups', '--', ...args]
+
+/** A free TCP port on 127.0.0.1 (bound to port 0, read, released). */
+export function freePort() {
+  return new Promise((resolve) => {
+    const s = createServer()
+    s.listen(0, '127.0.0.1', () => {
+      const p = s.address().port
+      s.close(() => resolve(p))
+    })
+  })
+}
+
+/** True when `cmd args` exits 0 (output captured, not shown). */
+export function ok(cmd, args, opts = {}) {
+  try {
+    execFileSync(cmd, args, { stdio: 'pipe', ...opts })
+    return true
+  } catch {
+    return false
+  }
+}
+
+/**
+ * Waits until `check()` (sync or async) is truthy, trying every `everyMs`; a throw counts as
+ * not yet. Throws after `timeoutMs`, with the last error seen.
+ */
+export async function until(check, timeoutMs = 60_000, everyMs = 10) {
+  const end = Date.now() + timeoutMs
+  let last
+  for (;;) {
+    try {
+      if (await check()) return
+    } catch (e) {
+      last = e
+    }
+    if (Date.now() > end) throw new Error(`timed out${last ? ` (${last.message})` : ''}: ${check.toString().slice(0, 120)}`)
+    await sleep(everyMs)
+  }
+}
+
+/** An SDK client (dist/sdk: run after a build) for the demo user of a lab's clouds.yaml. */
+export async function clientFor(cloudsFile) {
+  const [{ TroveClient }, { parse }] = await Promise.all([import('../dist/sdk/index.js'), import('yaml')])
+  const a = parse(readFileSync(cloudsFile, 'utf8')).clouds['trove-lab'].auth
+  return new TroveClient({
+    auth: {
+      authType: 'password',
+      authUrl: a.auth_url,
+      username: a.username,
+      password: a.password,
+      projectName: a.project_name,
+      userDomainName: 'Default',
+      projectDomainName: 'Default',
+      interface: 'public',
+    },
+  })
+}
 
 export function median(xs) {
   const s = [...xs].sort((a, b) => a - b)

@@ -6,32 +6,14 @@
 // `node bench/soak.mjs` after a build. Writes the "Soak" section of BENCHMARKS.md.
 import { existsSync, readdirSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { parse } from 'yaml'
-import { TroveClient } from '../dist/sdk/index.js'
 import { processesUnder } from '../dist/server/compute/processes.js'
 import { CLAIM_DIR } from '../dist/server/compute/addresses.js'
 import { instanceGroupDirs } from '../dist/server/compute/cgroups.js'
-import { machine, sleep, writeSection } from './lib.mjs'
+import { clientFor, machine, sleep, writeSection } from './lib.mjs'
 import { fmtMs, login, pct, startTroveServer, stopChild, today, unlimitedQuota, verbose, withRoot } from './harness.mjs'
 
 const SOAK_MS = Number(process.env.SOAK_MS ?? 120_000)
 const CLIENTS = Number(process.env.SOAK_CLIENTS ?? 4)
-
-function clientOf(cloudsFile) {
-  const a = parse(readFileSync(cloudsFile, 'utf8')).clouds['trove-lab'].auth
-  return new TroveClient({
-    auth: {
-      authType: 'password',
-      authUrl: a.auth_url,
-      username: a.username,
-      password: a.password,
-      projectName: a.project_name,
-      userDomainName: 'Default',
-      projectDomainName: 'Default',
-      interface: 'public',
-    },
-  })
-}
 
 await withRoot('tsk', async (root, onCleanup) => {
   const dataDir = join(root, 'lab')
@@ -67,7 +49,7 @@ await withRoot('tsk', async (root, onCleanup) => {
 
   const end = Date.now() + SOAK_MS
   const worker = async (w) => {
-    const c = clientOf(server.cloudsFile)
+    const c = await clientFor(server.cloudsFile)
     for (let i = 0; Date.now() < end; i++) {
       const inst = await timed('POST /instances', () => c.instances.create({ name: `soak-${w}-${i}`, flavorRef: '1', volume: { size: 1 }, datastore: { type: 'redis' } }))
       if (!inst) {

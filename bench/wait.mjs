@@ -5,48 +5,17 @@
 // BENCH_VERBOSE=1. Run with `BENCH_ONLY=wait node bench/run.mjs` (or `node bench/wait.mjs`) after a build.
 import { spawn, execFileSync } from 'node:child_process'
 import { chmodSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
-import { createServer } from 'node:net'
 import { join } from 'node:path'
-import { parse } from 'yaml'
-import { TroveClient, waitFor } from '../dist/sdk/index.js'
-import { median, machine, writeSection, ROOT } from './lib.mjs'
+import { waitFor } from '../dist/sdk/index.js'
+import { RUN_USER, asUser, clientFor, freePort, median, machine, ok, until as untilLib, writeSection, ROOT } from './lib.mjs'
 import { startTroveServer, stopChild, verbose, withRoot } from './harness.mjs'
 
 const RUNS = Number(process.env.BENCH_RUNS ?? 7)
 const ENGINES = (process.env.BENCH_WAIT_ENGINES ?? 'redis').split(',')
 const GOAL_MS = 300
-const USER = 'troveguest'
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms))
-const freePort = () =>
-  new Promise((resolve) => {
-    const s = createServer()
-    s.listen(0, '127.0.0.1', () => {
-      const p = s.address().port
-      s.close(() => resolve(p))
-    })
-  })
-const asUser = (args) => ['setpriv', `--reuid=${USER}`, `--regid=${USER}`, '--init-groups', '--', ...args]
-const ok = (cmd, args) => {
-  try {
-    execFileSync(cmd, args, { stdio: 'pipe' })
-    return true
-  } catch {
-    return false
-  }
-}
-async function until(check, timeoutMs = 60_000, everyMs = 5) {
-  const end = Date.now() + timeoutMs
-  for (;;) {
-    try {
-      if (await check()) return
-    } catch {
-      /* not yet */
-    }
-    if (Date.now() > end) throw new Error('timed out')
-    await sleep(everyMs)
-  }
-}
-
+const USER = RUN_USER
+/** This script's defaults: 60_000 ms at most, every 5 ms. */
+const until = (check, timeoutMs = 60_000, everyMs = 5) => untilLib(check, timeoutMs, everyMs)
 /**
  * The engine's own start by hand on a data directory that exists already (trove copies a
  * pre-initialised template, so init is not part of its create either): process start until
@@ -137,19 +106,7 @@ function logTime(file, re) {
 
 await withRoot('tw', async (root) => {
   const server = await startTroveServer(join(root, 'lab'))
-  const a = parse(readFileSync(server.cloudsFile, 'utf8')).clouds['trove-lab'].auth
-  const client = new TroveClient({
-    auth: {
-      authType: 'password',
-      authUrl: a.auth_url,
-      username: a.username,
-      password: a.password,
-      projectName: a.project_name,
-      userDomainName: 'Default',
-      projectDomainName: 'Default',
-      interface: 'public',
-    },
-  })
+  const client = await clientFor(server.cloudsFile)
   const env = { PATH: process.env.PATH, HOME: root, OS_CLIENT_CONFIG_FILE: server.cloudsFile, OS_CLOUD: 'trove-lab' }
   const gone = (id) =>
     until(

@@ -42,6 +42,33 @@ function sourceDigest() {
   return h.digest('hex')
 }
 
+/**
+ * The agent as one file (dist/agent/bundle.js, with mqtt.js and its ~95 CommonJS files inside):
+ * every instance starts an agent, and Node 20 spends most of an agent's start resolving and
+ * loading ~130 small modules one by one (issue 11: create -> ACTIVE). esbuild does the bundling;
+ * without it (not installed) the agent runs from its modules as before (src/cli/main.ts).
+ */
+async function bundleAgent(dir) {
+  let esbuild
+  try {
+    esbuild = await import('esbuild')
+  } catch {
+    console.error('trove build: esbuild is not installed: the agent runs unbundled (slower start)')
+    return
+  }
+  await esbuild.build({
+    entryPoints: [join(dir, 'agent/index.js')],
+    outfile: join(dir, 'agent/bundle.js'),
+    bundle: true,
+    platform: 'node',
+    format: 'esm',
+    target: 'node20',
+    logLevel: 'warning',
+    // mqtt.js is CommonJS: its require() of Node built-ins needs a real require in an ES module.
+    banner: { js: "import { createRequire as __troveRequire } from 'node:module'; const require = __troveRequire(import.meta.url);" },
+  })
+}
+
 const digest = sourceDigest()
 const force = process.argv.includes('--force')
 try {
@@ -64,6 +91,7 @@ if (r.status !== 0) {
 }
 // Data files that modules read at run time (tsc copies only JSON that is imported).
 cpSync(join(root, 'src'), out, { recursive: true, filter: (p) => !p.endsWith('.ts') && !p.endsWith('.tsx') })
+await bundleAgent(out)
 writeFileSync(join(out, '.source-digest'), digest)
 
 // An old in-place dist/ directory (before this script) moves aside first; a symlink is replaced atomically.

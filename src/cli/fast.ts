@@ -1,7 +1,7 @@
 import type { CommandSpec, IO } from './spec.js'
 
 /**
- * The fast path for the most used read commands (`instance list`, ...): no commander,
+ * The fast path for the most used commands (`instance list`, `instance create`, ...): no commander,
  * no command index, no yaml library; only the command's own module, the SDK and the
  * renderer load. Anything this small parser does not fully understand (help, global
  * options, unknown or unusual options, a wrong number of arguments) returns
@@ -10,6 +10,8 @@ import type { CommandSpec, IO } from './spec.js'
 const FAST: Record<string, () => Promise<CommandSpec>> = {
   'instance list': async () => (await import('./commands/instance/list.js')).instanceList,
   'instance show': async () => (await import('./commands/instance/show.js')).instanceShow,
+  // What a user waits for most (issue 11: `instance create --wait` <= the engine's own start + 0.3 s).
+  'instance create': async () => (await import('./commands/instance/create.js')).instanceCreate,
   'flavor list': async () => (await import('./commands/flavor/list.js')).flavorList,
   'flavor show': async () => (await import('./commands/flavor/show.js')).flavorShow,
   'datastore list': async () => (await import('./commands/datastore/list.js')).datastoreList,
@@ -63,18 +65,24 @@ function outputOptions(kind: 'list' | 'show'): FastOption[] {
     : [...common, o('--prefix <prefix>')]
 }
 
-/** Parses the words after the command path; undefined = leave it to commander. */
+/**
+ * Parses the words after the command path; undefined = leave it to commander. An option whose
+ * form this parser does not read (variadic, optional value, --no-) is left out: a command line
+ * that uses it finds no option here and goes to commander.
+ */
 export function fastParse(spec: CommandSpec, rest: string[]): { args: Record<string, unknown>; opts: Record<string, unknown> } | undefined {
-  if (spec.wait) return undefined
   const options: FastOption[] = []
+  const opts: Record<string, unknown> = spec.output === 'list' ? { format: 'table', quote: 'nonnumeric' } : spec.output === 'show' ? { format: 'table', prefix: '' } : {}
   for (const o of spec.options ?? []) {
     const f = optionOf(o.flags, { repeatable: o.repeatable, int: o.int, choices: o.choices })
-    if (!f) return undefined
+    // A default this parser cannot attribute would be missing from opts.
+    if (!f && o.default !== undefined) return undefined
+    if (!f) continue
     options.push(f)
+    if (o.default !== undefined) opts[f.attr] = o.default
   }
+  if (spec.wait) options.push(optionOf('--wait')!, optionOf('--timeout <seconds>', { int: true })!)
   if (spec.output !== 'none') options.push(...outputOptions(spec.output))
-  const opts: Record<string, unknown> = spec.output === 'list' ? { format: 'table', quote: 'nonnumeric' } : spec.output === 'show' ? { format: 'table', prefix: '' } : {}
-  for (const o of spec.options ?? []) if (o.default !== undefined) opts[optionOf(o.flags)!.attr] = o.default
   const positional: string[] = []
   for (let i = 0; i < rest.length; i++) {
     const w = rest[i]
@@ -146,13 +154,18 @@ export async function runFast(argv: string[], io: IO): Promise<number | undefine
     import('./errors.js'),
   ])
   const abort = new AbortController()
-  const onSigint = () => abort.abort()
+  const onSigint = () => abort.abort(Object.assign(new Error('cancelled'), { name: 'AbortError' }))
   io.signal ??= abort.signal
-  process.once('SIGINT', onSigint)
+  // on, not once: ink's signal-exit (a --wait on a terminal) re-raises a SIGINT that no other
+  // listener is left to handle, and a once-listener is removed before it runs: the process would die.
+  process.on('SIGINT', onSigint)
   try {
     let client: ReturnType<typeof makeClient> | undefined
+    // Ctrl-C drops the requests in flight (a --wait long poll), as on the normal path.
+    io.signal.addEventListener('abort', () => void client?.close(), { once: true })
     const ctx = { io, globals: {}, client: async () => (client ??= makeClient({}, io)) }
     const data = await spec.run(ctx, parsed.args, parsed.opts)
+    if (data.kind === 'exit') return data.code
     const text = render(data, formatOptions(parsed.opts, io))
     if (text) io.stdout(text)
     void client?.close()

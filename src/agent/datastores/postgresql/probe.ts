@@ -16,7 +16,7 @@ function startupMessage(): Buffer {
 /**
  * The postmaster's own readiness flag, line 8 of postmaster.pid ("ready" or, on a hot
  * standby, "standby"): what `pg_ctl -w` polls. Checking it first keeps start-up probes
- * from logging "FATAL: the database system is starting up" every 25 ms.
+ * from logging "FATAL: the database system is starting up" at every poll.
  */
 export async function postmasterReady(pidFile: string): Promise<boolean> {
   try {
