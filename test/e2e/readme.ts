@@ -107,6 +107,7 @@ t.test('the README Quick start and usage, literally, on a clean clone; teardown 
   t.equal(r.code, 0, `${first}\n${r.out}`)
   t.match(r.out, `trove lab server listening on http://127.0.0.1:${port}`)
   t.match(r.out, `export OS_CLIENT_CONFIG_FILE=${lab}/clouds.yaml OS_CLOUD=trove-lab`)
+  t.equal(realpathSync(join(clone, 'dist')), join(clone, basename(built)), 'the set-up kept the build: its sources are the ones it was made from')
 
   // `trove` is this package's CLI; its man pages are where man finds them; the python client is out of the way.
   r = await run('command -v trove', env, home)
