@@ -148,7 +148,9 @@ t.test('every command with empty or garbage positional arguments: one clear line
   const specs = [...COMMANDS, ...legacySpecs(COMMANDS).specs].filter((s) => (s.args ?? []).some((a) => !a.optional))
   t.ok(specs.length > 60, `${specs.length} commands take positional arguments`)
   const jsError = /TypeError|ReferenceError|Cannot read|Cannot convert|is not a function|is not iterable|undefined|\bnull\b|\[object |NaN/
-  const envs = { admin: { ...lab.env, OS_CLOUD: 'trove-lab-admin' }, demo: lab.env }
+  // A token cache (as a user has): one login for the whole sweep instead of one per command.
+  const home = tempDir(t)
+  const envs = { admin: { ...lab.env, HOME: home, OS_CLOUD: 'trove-lab-admin' }, demo: { ...lab.env, HOME: home } }
   for (const spec of specs) {
     const name = spec.path.join(' ')
     const argsWith = (v: string) => (spec.args ?? []).filter((a) => !a.optional).map(() => v)

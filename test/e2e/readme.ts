@@ -1,9 +1,9 @@
 import t from 'tap'
 import { execFileSync, spawn } from 'node:child_process'
 import { createHash } from 'node:crypto'
-import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, realpathSync, symlinkSync, writeFileSync } from 'node:fs'
+import { copyFileSync, cpSync, existsSync, mkdirSync, readdirSync, readFileSync, realpathSync, symlinkSync, writeFileSync } from 'node:fs'
 import { createServer } from 'node:net'
-import { dirname, join } from 'node:path'
+import { basename, dirname, join } from 'node:path'
 import { CLAIM_DIR } from '../../src/server/compute/addresses.js'
 import { processesUnder } from '../../src/server/compute/processes.js'
 import { PYTHON_TROVE_DIVERTED } from '../helpers/clients.js'
@@ -16,7 +16,9 @@ import { cleanEnv, ROOT, tempDir } from '../helpers/lab.js'
  * The commands are changed in one way only: the default data dir becomes a temp dir and
  * the port a free one (TROVE_DATA_DIR, TROVE_PORT). What is not literal: node_modules is
  * linked to this checkout's install (npm ci would take minutes; the set-up's own check
- * sees it as installed), and TROVE_PREFIX points the PATH and man links at a temp prefix
+ * sees it as installed), the build is this checkout's, copied (the set-up's `node
+ * scripts/build.mjs` finds it up to date by its source digest and skips tsc, as on a second
+ * run; .ci/run builds on a fresh clone for real), and TROVE_PREFIX points the PATH and man links at a temp prefix
  * so the host's /usr/local stays as it is. At the end nothing of the lab may be left.
  */
 
@@ -83,6 +85,11 @@ t.test('the README Quick start and usage, literally, on a clean clone; teardown 
     copyFileSync(join(ROOT, f), join(clone, f))
   }
   t.notOk(existsSync(join(clone, 'dist')), 'no build in the clone')
+  // This checkout's build, as scripts/build.mjs lays it out (dist -> .dist.<id>); if its digest
+  // does not match the clone's sources, the set-up rebuilds as it would anyway.
+  const built = realpathSync(join(ROOT, 'dist'))
+  cpSync(built, join(clone, basename(built)), { recursive: true })
+  symlinkSync(basename(built), join(clone, 'dist'))
   mkdirSync(join(clone, 'node_modules'))
   for (const e of readdirSync(join(ROOT, 'node_modules'))) symlinkSync(realpathSync(join(ROOT, 'node_modules', e)), join(clone, 'node_modules', e))
   const lock = createHash('sha256')
@@ -100,6 +107,7 @@ t.test('the README Quick start and usage, literally, on a clean clone; teardown 
   t.equal(r.code, 0, `${first}\n${r.out}`)
   t.match(r.out, `trove lab server listening on http://127.0.0.1:${port}`)
   t.match(r.out, `export OS_CLIENT_CONFIG_FILE=${lab}/clouds.yaml OS_CLOUD=trove-lab`)
+  t.equal(realpathSync(join(clone, 'dist')), join(clone, basename(built)), 'the set-up kept the build: its sources are the ones it was made from')
 
   // `trove` is this package's CLI; its man pages are where man finds them; the python client is out of the way.
   r = await run('command -v trove', env, home)
