@@ -46,4 +46,13 @@ t.test('a lab with cgroups: instance show has no limits row where every limit ap
   const shown = JSON.parse((await cli('instance', 'show', 'lim', '-f', 'json')).stdout) as { limits?: string }
   if (banner.includes('not enforced')) t.equal(shown.limits, banner, 'this host cannot apply some: said as the banner says it')
   else t.equal(shown.limits, undefined, `all applied here (${banner}): no limits field`)
+
+  // trove top (off a terminal: one table) names the flavor and the whole datastore version.
+  const version = JSON.parse(made.stdout).datastore_version as string
+  const top = await cli('top')
+  t.equal(top.code, 0, top.stderr)
+  const header = top.stdout.split('\n').find((l) => l.startsWith('| Name'))?.split('|').map((c) => c.trim())
+  const row = top.stdout.split('\n').find((l) => l.startsWith('| lim '))?.split('|').map((c) => c.trim())
+  t.equal(row?.[header?.indexOf('Flavor') ?? -1], 'm1.tiny', 'top: the flavor by name')
+  t.equal(row?.[header?.indexOf('Datastore') ?? -1], `redis ${version}`, 'top: the datastore and its version, whole')
 })
