@@ -32,11 +32,17 @@ export async function completionNames(makeContext: () => CommandContext, kind: s
   const late = new Promise<string[]>((done) => {
     timer = setTimeout(() => done([]), COMPLETION_NAMES_MS)
   })
+  const ctx = makeContext()
   try {
-    const names = await Promise.race([list(makeContext()).catch(() => []), late])
+    const names = await Promise.race([list(ctx).catch(() => []), late])
     return [...new Set(names.filter((n) => n && !/\s/.test(n)))].sort()
   } finally {
     clearTimeout(timer)
+    // A request still waiting must not keep the process alive: its sockets go.
+    await ctx
+      .client()
+      .then((c) => c.close())
+      .catch(() => undefined)
   }
 }
 
