@@ -75,7 +75,10 @@ function walk(cmd: Command, path: string[], out: Map<string, Node>): void {
   opts.push('--help')
   const args = cmd.registeredArguments.map((a) => ARG_KINDS[a.name()] ?? '')
   const valueOpts = cmd.options.filter((o) => o.long && OPTION_KINDS[o.long] && (o.required || o.optional)).map((o): [string, string] => [o.long!, OPTION_KINDS[o.long!]!])
-  const valued = cmd.options.filter((o) => o.required || o.optional).flatMap((o) => [o.long, o.short]).filter((f): f is string => Boolean(f))
+  const valued = cmd.options
+    .filter((o) => o.required || o.optional)
+    .flatMap((o) => [o.long, o.short])
+    .filter((f): f is string => Boolean(f))
   out.set(path.join(' '), { subs, opts: [...new Set(opts)], args, valueOpts, valued })
   for (const c of cmd.commands) walk(c, [...path, c.name()], out)
 }

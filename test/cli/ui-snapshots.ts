@@ -153,7 +153,10 @@ t.test('trove top off a terminal: one snapshot table', async (t) => {
 })
 
 t.test('trove top: flavor names (not ids) and whole datastore names, columns as wide as they need', async (t) => {
-  const names = new Map([['1', 'm1.tiny'], ['4', 'm1.xlarge']])
+  const names = new Map([
+    ['1', 'm1.tiny'],
+    ['4', 'm1.xlarge'],
+  ])
   const wide: TopSnapshot = {
     at: NOW,
     warnings: [],

@@ -51,8 +51,16 @@ t.test('a lab with cgroups: instance show has no limits row where every limit ap
   const version = JSON.parse(made.stdout).datastore_version as string
   const top = await cli('top')
   t.equal(top.code, 0, top.stderr)
-  const header = top.stdout.split('\n').find((l) => l.startsWith('| Name'))?.split('|').map((c) => c.trim())
-  const row = top.stdout.split('\n').find((l) => l.startsWith('| lim '))?.split('|').map((c) => c.trim())
+  const header = top.stdout
+    .split('\n')
+    .find((l) => l.startsWith('| Name'))
+    ?.split('|')
+    .map((c) => c.trim())
+  const row = top.stdout
+    .split('\n')
+    .find((l) => l.startsWith('| lim '))
+    ?.split('|')
+    .map((c) => c.trim())
   t.equal(row?.[header?.indexOf('Flavor') ?? -1], 'm1.tiny', 'top: the flavor by name')
   t.equal(row?.[header?.indexOf('Datastore') ?? -1], `redis ${version}`, 'top: the datastore and its version, whole')
 })

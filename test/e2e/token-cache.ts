@@ -33,7 +33,11 @@ t.test('token cache: a gone lab is forgotten, other clouds stay', async (t) => {
   rmSync(join(dir, 'a'), { recursive: true, force: true })
   const gone = await runCli(['instance', 'list'], envA)
   t.equal(gone.code, 1)
-  t.match(gone.stderr, new RegExp(`Unable to establish connection to ${a.url.replace(/[.]/g, '\\.')}/identity/v3/auth/tokens`), 'the error names the auth URL (a fresh login), not the old catalog endpoint')
+  t.match(
+    gone.stderr,
+    new RegExp(`Unable to establish connection to ${a.url.replace(/[.]/g, '\\.')}/identity/v3/auth/tokens`),
+    'the error names the auth URL (a fresh login), not the old catalog endpoint',
+  )
   t.notMatch(gone.stderr, /\/v1\.0\//, 'no endpoint of the gone catalog')
   t.same(files(), [bEntry], "A's entry is dropped; B's stays")
 
