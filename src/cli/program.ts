@@ -91,8 +91,14 @@ export function buildProgram(io: IO, outcome: { promise?: Promise<void>; exitCod
     .command('completion')
     .description('Print a shell completion script: eval "$(trove completion bash)"')
     .argument('<shell>', 'bash or zsh')
-    .action((shell: string) => {
+    .argument('[kind]', "(used by the script) 'names KIND' lists instance, flavor, datastore or backup names")
+    .action((shell: string, kind: string | undefined) => {
       outcome.promise = (async () => {
+        if (shell === 'names' && kind) {
+          const { completionNames } = await import('./completion.js')
+          for (const n of await completionNames(makeContext, kind)) io.stdout(`${n}\n`)
+          return
+        }
         if (shell !== 'bash' && shell !== 'zsh') throw new CommanderError(EXIT.usage, 'trove.usage', `error: completion: unknown shell '${shell}' (bash or zsh)`)
         const { completionScript } = await import('./completion.js')
         io.stdout(completionScript(program, shell))

@@ -76,6 +76,16 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
 /** The mark on every answer of a trove lab (src/server/api/http.ts; the SDK imports nothing from the server). */
 const LAB_HEADER = 'x-trove-lab'
 const CONNECT_CODES = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH', 'UND_ERR_CONNECT_TIMEOUT'])
+/** The server's certificate no longer checks out against the CA in use (a lab set up again, a new CA). */
+const TLS_CODES = new Set([
+  'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
+  'SELF_SIGNED_CERT_IN_CHAIN',
+  'DEPTH_ZERO_SELF_SIGNED_CERT',
+  'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
+  'ERR_TLS_CERT_ALTNAME_INVALID',
+  'CERT_HAS_EXPIRED',
+  'CERT_SIGNATURE_FAILURE',
+])
 
 /** Passwords, token ids and lab tokens out of debug lines. */
 export function redact(s: string): string {
@@ -235,7 +245,7 @@ export class TroveClient {
     })
   }
 
-  private connect(force = false): Promise<{ endpoint: string; token?: string; info?: TokenInfo }> {
+  private connect(force = false): Promise<{ endpoint: string; token?: string; info?: TokenInfo; cached?: boolean }> {
     if (this.session && !force) return this.session
     const o = this.opts
     this.session = (async () => {
@@ -248,14 +258,18 @@ export class TroveClient {
       const cache = this.opts.tokenCache
       const key = cache ? tokenCacheKey(a) : ''
       let info = cache && !force ? cache.get(key) : undefined
-      if (info && !tokenStillGood(info)) info = undefined
+      if (info && !tokenStillGood(info)) {
+        cache?.delete(key)
+        info = undefined
+      }
+      const cached = info !== undefined
       if (!info) {
         if (cache && force) cache.delete(key)
         info = await issueToken(this.rawJson, a)
         cache?.set(key, info)
       }
       const url = findEndpoint(info.catalog, 'database', a.interface ?? 'public', a.regionName)
-      return { endpoint: databaseUrl(url, info.projectId), token: info.token, info }
+      return { endpoint: databaseUrl(url, info.projectId), token: info.token, info, cached }
     })()
     this.session.catch(() => {
       this.session = undefined
@@ -296,6 +310,15 @@ export class TroveClient {
         res = await this.send(method, url, o.body, s.token ? { 'x-auth-token': s.token } : {})
       } catch (e) {
         const code = (e as { cause?: { code?: string } }).cause?.code
+        // A cached token whose cloud no longer answers (a lab that is gone, set up again elsewhere,
+        // or with a new CA): the entry is dropped and one fresh login is tried, whose failure, if
+        // any, names the auth URL instead of an endpoint remembered from the old catalog.
+        if (s.cached && !reauthed && e instanceof APIConnectionError && code !== undefined && (CONNECT_CODES.has(code) || TLS_CODES.has(code))) {
+          reauthed = true
+          await this.connect(true)
+          attempt--
+          continue
+        }
         const safe = !this.closed && e instanceof APIConnectionError && (idempotent || (code !== undefined && CONNECT_CODES.has(code)))
         if (safe && attempt < max) {
           await sleep(backoff(attempt))

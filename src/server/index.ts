@@ -51,6 +51,8 @@ export interface ServerOptions extends Partial<LabConfig> {
   engines?: DetectedEngine[]
   /** false: start no agent processes (see LocalComputeOptions.spawnAgents). */
   spawnAgents?: boolean
+  /** false: apply no cgroup limits (default: on unless TROVE_CGROUPS=0). */
+  cgroups?: boolean
   /** Reconciliation period (ms; default TROVE_RECONCILE_MS or 10 s); 0 turns periodic passes off. */
   reconcileMs?: number
   /** `trove.instance.exists` period (ms; default TROVE_EXISTS_INTERVAL_MS or 3600 s); 0 turns it off. */
@@ -122,7 +124,8 @@ export async function buildServer(opts: ServerOptions = {}): Promise<TroveServer
 
   const identity = new IdentityStore(db)
   const instances = new Instances(db)
-  const compute = new LocalCompute({ dataDir: config.dataDir, log, spawnAgents: opts.spawnAgents })
+  const cgroups = opts.cgroups ?? !['0', 'off', 'false'].includes(process.env.TROVE_CGROUPS ?? '')
+  const compute = new LocalCompute({ dataDir: config.dataDir, log, spawnAgents: opts.spawnAgents, cgroups })
   const tasks = new TaskEngine(db, log)
   const brokerFile = join(config.dataDir, 'broker.json')
   let broker: BrokerHandle | undefined

@@ -13,7 +13,16 @@ export type QuotaLimits = Record<QuotaResource, number>
 export type QuotaDeltas = Partial<Record<QuotaResource, number>>
 
 /** Upstream's max_instances_per_tenant, max_ram_per_tenant, max_backups_per_tenant, max_volumes_per_tenant. */
-export const DEFAULT_QUOTAS: Readonly<QuotaLimits> = Object.freeze({ instances: 10, ram: -1, backups: 50, volumes: 40 })
+export const UPSTREAM_QUOTAS: Readonly<QuotaLimits> = Object.freeze({ instances: 10, ram: -1, backups: 50, volumes: 40 })
+
+/**
+ * The lab's defaults (every server is a lab; `quotaDefaults` or an admin's quota update changes
+ * them). Upstream's 40 GB of volumes hold four instances at the 10 GB maximum size, and a replica
+ * counts like any instance, so a source with three replicas at that size already fills them. A
+ * lab volume is a directory with an allotment, not reserved disk: here each of 20 instances may
+ * take the maximum size, and backups are plentiful. RAM stays unlimited, as upstream.
+ */
+export const DEFAULT_QUOTAS: Readonly<QuotaLimits> = Object.freeze({ instances: 20, ram: -1, backups: 100, volumes: 200 })
 
 /** One resource of a project as `GET /mgmt/quotas/{project}` shows it. */
 export interface QuotaUsage {

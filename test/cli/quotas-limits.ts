@@ -7,10 +7,10 @@ t.test('trove limit list: absolute limits table first, whatever -f says', async 
     '+---------------+----------+',
     '| Property      | Value    |',
     '+---------------+----------+',
-    '| max_backups   | 50       |',
-    '| max_instances | 10       |',
+    '| max_backups   | 100      |',
+    '| max_instances | 20       |',
     '| max_ram       | -1       |',
-    '| max_volumes   | 40       |',
+    '| max_volumes   | 200      |',
     '| verb          | ABSOLUTE |',
     '+---------------+----------+',
     '',
@@ -46,10 +46,10 @@ t.test('trove quota show / update (admin)', async (t) => {
       '+-----------+--------+----------+-------+',
       '| Resource  | In Use | Reserved | Limit |',
       '+-----------+--------+----------+-------+',
-      '| instances |      0 |        0 |    10 |',
+      '| instances |      0 |        0 |    20 |',
       '| ram       |      0 |        0 |    -1 |',
-      '| backups   |      0 |        0 |    50 |',
-      '| volumes   |      0 |        0 |    40 |',
+      '| backups   |      0 |        0 |   100 |',
+      '| volumes   |      0 |        0 |   200 |',
       '+-----------+--------+----------+-------+',
       '',
     ].join('\n'),
@@ -64,7 +64,7 @@ t.test('trove quota show / update (admin)', async (t) => {
     'update shows the returned quotas mapping',
   )
   const limit = await runMain(['quota', 'show', 'demo', '-f', 'value', '-c', 'Resource', '-c', 'Limit'], admin)
-  t.equal(limit.stdout, 'instances 7\nram -1\nbackups 50\nvolumes 40\n')
+  t.equal(limit.stdout, 'instances 7\nram -1\nbackups 100\nvolumes 200\n')
   t.same(JSON.parse((await runMain(['quota', 'update', 'demo', 'backups', '5', '-f', 'json'], admin)).stdout), { backups: 5 })
 
   const noProject = await runMain(['quota', 'show', 'nope'], admin)

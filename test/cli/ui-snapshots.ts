@@ -151,3 +151,30 @@ t.test('trove top off a terminal: one snapshot table', async (t) => {
   const text = renderData(snapshotTable(snapshot), { format: 'value' })
   t.equal(text, 'db1 ACTIVE postgresql 15 127.0.0.2 1 0.03/1 GB 4s backup nightly BUILDING\ncache BUILD redis 7 127.0.0.3 1 -/2 GB - BUILD\n')
 })
+
+t.test('trove top: flavor names (not ids) and whole datastore names, columns as wide as they need', async (t) => {
+  const names = new Map([
+    ['1', 'm1.tiny'],
+    ['4', 'm1.xlarge'],
+  ])
+  const wide: TopSnapshot = {
+    at: NOW,
+    warnings: [],
+    rows: [
+      toRow(inst({ datastore: { type: 'mariadb', version: '10.11' } }), [], NOW, names),
+      toRow(inst({ id: '00000000-0000-0000-0000-000000000003', name: 'big', flavor: { id: '4' }, datastore: { type: 'postgresql', version: '15-custom' } }), [], NOW, names),
+      toRow(inst({ id: '00000000-0000-0000-0000-000000000004', name: 'odd', flavor: { id: '99' } }), [], NOW, names),
+    ],
+  }
+  const frame = plain(render(createElement(TopView, { snapshot: wide, filter: '', editingFilter: false, selected: 0, intervalS: 5 })).lastFrame())
+  t.equal(
+    frame.split('\n').slice(1, 5).join('\n'),
+    [
+      'NAME           STATUS     DATASTORE            ADDRESS         FLAVOR    VOLUME      BEAT  TASKS',
+      'db1            ACTIVE     mariadb 10.11        127.0.0.2       m1.tiny   0.03/1 GB   4s',
+      'big            ACTIVE     postgresql 15-custom 127.0.0.2       m1.xlarge 0.03/1 GB   4s',
+      'odd            ACTIVE     postgresql 15        127.0.0.2       99        0.03/1 GB   4s',
+    ].join('\n'),
+  )
+  t.equal(renderData(snapshotTable(wide), { format: 'value' }).split('\n')[1], 'big ACTIVE postgresql 15-custom 127.0.0.2 m1.xlarge 0.03/1 GB 4s ')
+})

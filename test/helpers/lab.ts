@@ -155,11 +155,11 @@ export interface ServerProcess {
   stop(): Promise<number | null>
 }
 
-/** `trove server --data-dir D --port 0` as a child process; resolves once its banner is out. */
-export function startServerProcess(t: Test, dataDir: string, extraArgs: string[] = []): Promise<ServerProcess> {
+/** `trove server --data-dir D --port 0` as a child process (`env`: extra variables); resolves once its banner is out. */
+export function startServerProcess(t: Test, dataDir: string, extraArgs: string[] = [], env: Record<string, string> = {}): Promise<ServerProcess> {
   return new Promise((done, fail) => {
     const [cmd, argv] = troveCommand(['server', '--data-dir', dataDir, '--port', '0', ...extraArgs])
-    const child = spawn(cmd, argv, { stdio: ['ignore', 'pipe', 'pipe'], env: cleanEnv() })
+    const child = spawn(cmd, argv, { stdio: ['ignore', 'pipe', 'pipe'], env: cleanEnv(env) })
     let out = ''
     const onData = (b: Buffer) => {
       out += b

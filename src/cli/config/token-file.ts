@@ -1,4 +1,4 @@
-import { chmodSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs'
+import { chmodSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import type { TokenCache } from '../../sdk/auth/token-cache.js'
 import type { TokenInfo } from '../../sdk/auth/keystone.js'
@@ -7,6 +7,27 @@ import type { TokenInfo } from '../../sdk/auth/keystone.js'
 export function tokenCacheDir(env: Record<string, string | undefined>): string | undefined {
   const base = env.XDG_CACHE_HOME || (env.HOME && env.HOME !== '/nonexistent' ? join(env.HOME, '.cache') : undefined)
   return base ? join(base, 'trove', 'tokens') : undefined
+}
+
+/**
+ * Drops the entries no run can use any more: expired tokens (clouds not used since, labs that
+ * are gone) and files that do not parse. Runs at each login, so the directory stays small.
+ */
+function prune(dir: string): void {
+  try {
+    for (const name of readdirSync(dir)) {
+      if (!name.endsWith('.json')) continue
+      try {
+        const info = JSON.parse(readFileSync(join(dir, name), 'utf8')) as Partial<TokenInfo>
+        if (Number.isFinite(Date.parse(String(info.expiresAt))) && Date.parse(String(info.expiresAt)) > Date.now()) continue
+      } catch {
+        /* unreadable: dropped */
+      }
+      rmSync(join(dir, name), { force: true })
+    }
+  } catch {
+    /* no directory */
+  }
 }
 
 /**
@@ -38,6 +59,7 @@ export function fileTokenCache(env: Record<string, string | undefined>): TokenCa
       } catch {
         /* read-only home: no cache */
       }
+      prune(dir)
     },
     delete(key) {
       try {

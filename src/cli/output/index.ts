@@ -27,8 +27,18 @@ export interface ShowData {
   display?: Record<string, string>
 }
 
-/** What a command returns: a list, one object, nothing, or plain lines for stdout. */
-export type CommandData = ListData | ShowData | { kind: 'none' } | { kind: 'lines'; lines: string[] } | { kind: 'exit'; code: number }
+/**
+ * Several objects of one command (`instance create --replica-count N --wait`): the table,
+ * shell and value formats print each one as `show` does, one after another; json and yaml
+ * print one list of them, so the output stays one document.
+ */
+export interface ShowsData {
+  kind: 'shows'
+  items: ShowData[]
+}
+
+/** What a command returns: a list, one object, several, nothing, or plain lines for stdout. */
+export type CommandData = ListData | ShowData | ShowsData | { kind: 'none' } | { kind: 'lines'; lines: string[] } | { kind: 'exit'; code: number }
 
 /** The output options cliff adds to list and show commands. */
 export interface FormatOptions {
@@ -215,14 +225,29 @@ function shellName(name: string): string {
   return name.toLowerCase().replace(/ /g, '_').replace(/:/g, '_').replace(/-/g, '_')
 }
 
-function renderShow(data: ShowData, opts: FormatOptions): string {
-  const format = checkChoice('-f/--format', opts.format ?? 'table', SHOW_FORMATS)
+/** The fields a show prints, sorted by name, after `-c`. */
+function showEntries(data: ShowData, opts: FormatOptions): { names: string[]; values: unknown[] } {
   const allNames = Object.keys(data.fields)
     .filter((n) => data.fields[n] !== undefined)
     .sort(compareCodePoints)
   const selector = selectColumns(allNames, opts.columns, pyTupleRepr(allNames))
   const names = selector ? allNames.filter((_, i) => selector[i]) : allNames
-  const values = names.map((n) => data.fields[n])
+  return { names, values: names.map((n) => data.fields[n]) }
+}
+
+function renderShows(data: ShowsData, opts: FormatOptions): string {
+  const format = checkChoice('-f/--format', opts.format ?? 'table', SHOW_FORMATS)
+  if (format !== 'json' && format !== 'yaml') return data.items.map((d) => renderShow(d, opts)).join('')
+  const objects = data.items.map((d) => {
+    const { names, values } = showEntries(d, opts)
+    return Object.fromEntries(names.map((n, i) => [n, values[i]]))
+  })
+  return format === 'json' ? pyJsonDumps(objects, opts.noindent ? null : 2) + '\n' : pyYamlSafeDump(objects)
+}
+
+function renderShow(data: ShowData, opts: FormatOptions): string {
+  const format = checkChoice('-f/--format', opts.format ?? 'table', SHOW_FORMATS)
+  const { names, values } = showEntries(data, opts)
   switch (format) {
     case 'table': {
       const spec: PrettyTableSpec = {
@@ -269,6 +294,8 @@ export function render(data: CommandData, opts: FormatOptions = {}): string {
       return renderList(data, opts)
     case 'show':
       return renderShow(data, opts)
+    case 'shows':
+      return renderShows(data, opts)
   }
 }
 

@@ -59,8 +59,11 @@ function parseTime(t: string | undefined): number | undefined {
   return Number.isFinite(ms) ? ms : undefined
 }
 
-/** Builds one row from an instance (as GET /instances/{id} returns it) and its backups. */
-export function toRow(i: Instance, backups: TopBackup[], now: number): TopRow {
+/**
+ * Builds one row from an instance (as GET /instances/{id} returns it) and its backups; the
+ * flavor shows by name where `flavorNames` (id -> name, from GET /flavors) knows it.
+ */
+export function toRow(i: Instance, backups: TopBackup[], now: number, flavorNames: ReadonlyMap<string, string> = new Map()): TopRow {
   const hb = parseTime(i.service_status_updated)
   const busy = backups.filter((b) => BUSY_BACKUP.has(b.status))
   const tasks = [...(i.status !== 'ACTIVE' ? [i.status] : []), ...busy.map((b) => `backup ${b.name} ${b.status}`)].join(', ')
@@ -70,7 +73,7 @@ export function toRow(i: Instance, backups: TopBackup[], now: number): TopRow {
     status: i.status,
     datastore: [i.datastore?.type, i.datastore?.version].filter(Boolean).join(' '),
     address: i.addresses?.[0]?.address ?? i.ip?.[0] ?? '',
-    flavor: String(i.flavor?.id ?? ''),
+    flavor: flavorNames.get(String(i.flavor?.id ?? '')) ?? String(i.flavor?.id ?? ''),
     volume: volumeText(i),
     heartbeatAgeS: hb === undefined ? undefined : (now - hb) / 1000,
     tasks,
@@ -97,6 +100,17 @@ export async function fetchSnapshot(client: TroveClient, now = () => Date.now())
       }
     }),
   )
+  // Instances name their flavor by id only: the names come from the flavor list (ids where it fails).
+  const flavorNames = new Map<string, string>()
+  try {
+    for (const f of await client.flavors.list()) {
+      if (!f.name) continue
+      for (const id of [f.id, f.str_id]) if (id !== undefined && id !== null) flavorNames.set(String(id), f.name)
+    }
+  } catch (e) {
+    if (!(e instanceof APIError)) throw e
+    warnings.push(`flavor names unavailable (HTTP ${e.status})`)
+  }
   let backups: TopBackup[] = []
   try {
     backups = (await client.request<{ backups: TopBackup[] }>('GET', '/backups')).body.backups ?? []
@@ -112,6 +126,7 @@ export async function fetchSnapshot(client: TroveClient, now = () => Date.now())
         i,
         backups.filter((b) => b.instance_id === i.id),
         t,
+        flavorNames,
       ),
     )
   rows.sort((a, b) => a.name.localeCompare(b.name))

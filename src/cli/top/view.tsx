@@ -6,9 +6,11 @@ const STATUS_COLOR: Record<string, string> = { ACTIVE: 'green', ERROR: 'red', BU
 
 const pad = (s: string, n: number) => (s.length > n ? `${s.slice(0, n - 1)}…` : s.padEnd(n))
 
-// Fixed widths; the last column takes what is left and rows are cut at the terminal's edge.
-const COLS: Array<[string, number, (r: TopRow) => string]> = [
-  ['NAME', 14, (r) => r.name],
+// Each column is as wide as its widest value (at least its minimum; a name is cut at 32), so a
+// datastore or flavor name shows whole; the last column takes what is left and rows are cut at
+// the terminal's edge.
+const COLS: Array<[string, number, (r: TopRow) => string, number?]> = [
+  ['NAME', 14, (r) => r.name, 32],
   ['STATUS', 10, (r) => r.status],
   ['DATASTORE', 14, (r) => r.datastore],
   ['ADDRESS', 15, (r) => r.address],
@@ -18,6 +20,15 @@ const COLS: Array<[string, number, (r: TopRow) => string]> = [
   ['TASKS', 0, (r) => r.tasks],
 ]
 const cell = (s: string, w: number) => (w === 0 ? s : pad(s, w))
+
+/** The width of each column for these rows (0 for the last: unpadded). */
+function widths(rows: TopRow[]): number[] {
+  return COLS.map(([h, min, f, max], j) => {
+    if (j === COLS.length - 1) return 0
+    const widest = Math.max(min, h.length, ...rows.map((r) => f(r).length))
+    return max ? Math.min(widest, max) : widest
+  })
+}
 
 /** What the view shows; pure, so tests render it with fixed data. */
 export interface TopViewProps {
@@ -55,17 +66,18 @@ export function TopView(p: TopViewProps) {
 }
 
 function Table(p: { rows: TopRow[]; selected: number; loading: boolean }) {
+  const w = widths(p.rows)
   return (
     <Box flexDirection="column">
       <Text bold wrap="truncate-end">
-        {COLS.map(([h, w]) => cell(h, w)).join(' ')}
+        {COLS.map(([h], j) => cell(h, w[j]!)).join(' ')}
       </Text>
       {p.loading ? <Text dimColor>loading…</Text> : p.rows.length === 0 ? <Text dimColor>no instances</Text> : null}
       {p.rows.map((r, i) => (
         <Text key={r.id} inverse={i === p.selected} wrap="truncate-end">
-          {COLS.map(([h, w, f], j) => (
+          {COLS.map(([h, , f], j) => (
             <Text key={h} color={h === 'STATUS' ? STATUS_COLOR[r.status] : undefined}>
-              {cell(f(r), w)}
+              {cell(f(r), w[j]!)}
               {j < COLS.length - 1 ? ' ' : ''}
             </Text>
           ))}

@@ -26,6 +26,8 @@ export interface Instance {
   updated?: string
   service_status_updated?: string
   fault?: { message: string; created: string; details: string | null }
+  /** trove lab extension: the flavor limits this host cannot apply, e.g. "not enforced (cgroups turned off)"; absent when all apply. */
+  'lab:limits'?: string
   configuration?: { id: string; name: string; links: Link[] }
   replica_of?: { id: string; links: Link[] }
   replicas?: Array<{ id: string; links: Link[] }>

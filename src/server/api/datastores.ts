@@ -1,6 +1,6 @@
 import type { FastifyInstance } from 'fastify'
 import type { Lab } from '../lab.js'
-import { INSTALL_HINT } from '../compute/engines.js'
+import { missingDatastoreMessage } from '../compute/engines.js'
 import { caller } from './guard.js'
 import { type Fault, badRequest, notFound } from './faults.js'
 import { links, versionView, type VersionRow } from './views.js'
@@ -15,13 +15,10 @@ interface DatastoreRow {
 
 const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i
 
-function datastoreNotFound(name: string): Fault {
-  const hint = INSTALL_HINT[name.toLowerCase()]
-  return notFound(
-    hint
-      ? `Datastore '${name}' cannot be found. Its engine is not installed on this lab host: run '${hint}' (or scripts/setup.sh) and restart 'trove server'.`
-      : `Datastore '${name}' cannot be found.`,
-  )
+/** A 404 for a datastore the lab lacks, saying what to do about it (engines.ts). */
+export function datastoreNotFound(lab: Lab, name: string): Fault {
+  const names = (lab.db.prepare('SELECT DISTINCT d.name FROM datastores d JOIN datastore_versions v ON v.datastore_id = d.id WHERE v.active = 1').all() as Array<{ name: string }>).map((r) => r.name)
+  return notFound(missingDatastoreMessage(name, names))
 }
 
 export function findDatastore(lab: Lab, ref: string): DatastoreRow | undefined {
@@ -35,7 +32,7 @@ function versionsOf(lab: Lab, datastoreId: string, activeOnly: boolean): Version
 /** A datastore visible to the caller (non-admins see only datastores with an active version). */
 function visibleDatastore(lab: Lab, ref: string, admin: boolean): DatastoreRow {
   const ds = findDatastore(lab, ref)
-  if (!ds || (!admin && versionsOf(lab, ds.id, true).length === 0)) throw datastoreNotFound(ref)
+  if (!ds || (!admin && versionsOf(lab, ds.id, true).length === 0)) throw datastoreNotFound(lab, ref)
   return ds
 }
 
@@ -55,7 +52,7 @@ export function resolveDatastoreVersion(lab: Lab, spec: { type?: string; version
   }
   const ds = findDatastore(lab, spec.type)
   const active = ds ? versionsOf(lab, ds.id, true) : []
-  if (!ds || active.length === 0) throw datastoreNotFound(spec.type)
+  if (!ds || active.length === 0) throw datastoreNotFound(lab, spec.type)
   let v: VersionRow | undefined
   if (spec.version) {
     const all = versionsOf(lab, ds.id, false)

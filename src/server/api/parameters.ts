@@ -1,12 +1,11 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify'
 import type { Lab } from '../lab.js'
-import { INSTALL_HINT } from '../compute/engines.js'
 import { configurationStore, type ParameterRow, type ParameterSpec } from '../db/configurations.js'
 import { PARAMETER_TYPES } from '../configurations/rules.js'
 import { requireAdmin } from './guard.js'
 import { badRequest, notFound, resourceNotFound } from './faults.js'
 import { compileBodySchema } from './validation.js'
-import { findDatastore } from './datastores.js'
+import { datastoreNotFound, findDatastore } from './datastores.js'
 import { exactInteger, sendJson, type JsonNumber } from './json-literal.js'
 import type { VersionRow } from './views.js'
 
@@ -92,14 +91,7 @@ export async function parameterRoutes(app: FastifyInstance, { lab }: { lab: Lab 
   /** Upstream's get_datastore_version(type=ds, version=ver): datastore by name or id, version by id or name, active. */
   const versionOf = (dsRef: string, ref: string): VersionRow => {
     const ds = findDatastore(lab, dsRef)
-    if (!ds) {
-      const hint = INSTALL_HINT[dsRef.toLowerCase()]
-      throw notFound(
-        hint
-          ? `Datastore '${dsRef}' cannot be found. Its engine is not installed on this lab host: run '${hint}' (or scripts/setup.sh) and restart 'trove server'.`
-          : `Datastore '${dsRef}' cannot be found.`,
-      )
-    }
+    if (!ds) throw datastoreNotFound(lab, dsRef)
     const all = lab.db.prepare('SELECT * FROM datastore_versions WHERE datastore_id = ? ORDER BY name').all(ds.id) as VersionRow[]
     const v = all.find((x) => x.id === ref) ?? all.find((x) => x.name === ref)
     if (!v) throw UUID_RE.test(ref) ? notFound(`Datastore version '${ref}' cannot be found.`) : badRequest(`Datastore version '${ref}' cannot be found.`)

@@ -99,6 +99,10 @@ export function instanceView(req: FastifyRequest, inst: InstanceJoined, lab: Lab
     const group = configurationId ? (lab.db.prepare('SELECT name FROM configurations WHERE id = ?').get(configurationId) as { name: string } | undefined) : undefined
     if (configurationId && group)
       view.configuration = { id: configurationId, name: group.name, links: links(req, (req.params as { tenant?: string }).tenant ?? tenant, 'configurations', configurationId) }
+    // A lab extension, only where this host cannot apply some of the flavor's cgroup limits (the
+    // banner's and hwinfo's `limits`): an upstream field never changes meaning, the key is namespaced.
+    const limits = lab.compute.limitsText()
+    if (limits.includes('not enforced')) view['lab:limits'] = limits
   }
   return view
 }

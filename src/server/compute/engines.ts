@@ -18,12 +18,27 @@ export interface DetectedEngine {
   packages: string
 }
 
-/** What to install when an engine is missing (said in the create error). */
+/** What to install when an engine is missing (said in the create error); MySQL has no Debian package. */
 export const INSTALL_HINT: Record<string, string> = {
   mariadb: 'apt-get install mariadb-server mariadb-backup',
   postgresql: 'apt-get install postgresql',
   redis: 'apt-get install redis-server',
-  mysql: 'install a MySQL server package (mysql-server) from a MySQL APT repository',
+}
+
+/**
+ * The 404 text for a datastore the lab does not have. A known engine that is not installed gets
+ * what to install. `mysql` is special: Debian 12 has no MySQL server (its mysqld is MariaDB's), so
+ * setup cannot install one; the lab offers MariaDB, which MySQL clients and drivers speak to.
+ */
+export function missingDatastoreMessage(name: string, available: readonly string[]): string {
+  const base = `Datastore '${name}' cannot be found.`
+  const key = name.toLowerCase()
+  if (key === 'mysql') {
+    const use = available.includes('mariadb') ? "use the 'mariadb' datastore (MySQL clients and drivers work with it), or install" : 'install'
+    return `${base} This lab host has no MySQL server (Debian 12 has none; its mysqld is MariaDB): ${use} MySQL from Oracle's APT repository and restart 'trove server'.`
+  }
+  const hint = INSTALL_HINT[key]
+  return hint ? `${base} Its engine is not installed on this lab host: run '${hint}' (or scripts/setup.sh) and restart 'trove server'.` : base
 }
 
 async function versionOf(bin: string, args: string[], re: RegExp): Promise<string | undefined> {

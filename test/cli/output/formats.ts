@@ -199,3 +199,17 @@ t.test('shell: name="value" lines, names lower-cased with _ for space - and :', 
   t.equal(render(d, { format: 'shell' }), ['datastore_version="5.7"', 'id="i1"', 'os_ext_status="say \\"hi\\""', 'public="False"', 'replicas="None"', 'tags="[\'a\']"', 'volume="1"', ''].join('\n'))
   t.equal(render(d, { format: 'shell', prefix: 'db_', columns: ['id'] }), 'db_id="i1"\n')
 })
+
+t.test('several shows (instance create --replica-count N --wait): tables one after another, json and yaml one list', async (t) => {
+  const a: ShowData = { kind: 'show', fields: { name: 'r-1', id: 'i1' } }
+  const b: ShowData = { kind: 'show', fields: { name: 'r-2', id: 'i2' } }
+  const shows = { kind: 'shows' as const, items: [a, b] }
+  t.equal(render(shows), render(a) + render(b), 'table: each as instance show prints it')
+  t.equal(render(shows, { format: 'value', columns: ['id'] }), 'i1\ni2\n')
+  t.same(JSON.parse(render(shows, { format: 'json' })), [
+    { id: 'i1', name: 'r-1' },
+    { id: 'i2', name: 'r-2' },
+  ])
+  t.equal(render(shows, { format: 'yaml', columns: ['name'] }), '- name: r-1\n- name: r-2\n')
+  t.throws(() => render(shows, { format: 'csv' }), /invalid choice: 'csv'/)
+})

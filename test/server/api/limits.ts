@@ -14,7 +14,7 @@ t.test('GET /limits: absolute limits then every rate-limit rule, as the sample',
     t.same(missingFields(r.body.limits[i], s), [], `entry ${i} has every field of the sample`)
   })
 
-  t.same(r.body.limits[0], { verb: 'ABSOLUTE', max_instances: 10, max_ram: -1, max_backups: 50, max_volumes: 40 }, 'upstream defaults')
+  t.same(r.body.limits[0], { verb: 'ABSOLUTE', max_instances: 20, max_ram: -1, max_backups: 100, max_volumes: 200 }, 'the lab defaults')
   t.same(Object.keys(r.body.limits[0]), ['verb', 'max_instances', 'max_ram', 'max_backups', 'max_volumes'], 'keys in upstream order (transcript 10)')
   const rates = r.body.limits.slice(1)
   t.same(Object.keys(rates[0]), ['nextAvailable', 'remaining', 'unit', 'value', 'verb', 'uri', 'regex'], 'keys in upstream order (transcript 10)')
@@ -52,8 +52,8 @@ t.test('GET /limits: absolute limits then every rate-limit rule, as the sample',
 
   const set = await lab.req('PUT', `/v1.0/${lab.admin.project}/mgmt/quotas/${lab.demo.project}`, { token: lab.admin.token, body: { quotas: { instances: 3, ram: 4096 } } })
   t.equal(set.status, 200)
-  t.same((await lab.req('GET', `${p}/limits`)).body.limits[0], { verb: 'ABSOLUTE', max_instances: 3, max_ram: 4096, max_backups: 50, max_volumes: 40 }, 'project overrides')
-  t.same((await lab.req('GET', `/v1.0/${lab.admin.project}/limits`, { token: lab.admin.token })).body.limits[0].max_instances, 10, 'other projects keep the defaults')
+  t.same((await lab.req('GET', `${p}/limits`)).body.limits[0], { verb: 'ABSOLUTE', max_instances: 3, max_ram: 4096, max_backups: 100, max_volumes: 200 }, 'project overrides')
+  t.same((await lab.req('GET', `/v1.0/${lab.admin.project}/limits`, { token: lab.admin.token })).body.limits[0].max_instances, 20, 'other projects keep the defaults')
 })
 
 t.test('GET /limits follows the configuration', async (t) => {

@@ -1,4 +1,4 @@
-import type { InstanceCreate } from '../../../sdk/index.js'
+import type { Instance, InstanceCreate, TroveClient } from '../../../sdk/index.js'
 import type { CommandSpec } from '../../spec.js'
 import { CliError } from '../../errors.js'
 import { findFlavor, findInstance } from '../../resolve.js'
@@ -8,6 +8,11 @@ import { findBackup } from '../backup/fields.js'
 import { configurationIdB } from './action-util.js'
 import { promptMissingCreateValues } from '../../prompt.js'
 import { findModule } from '../module/find.js'
+
+/** The ids of an instance's replicas (its `replicas` field). */
+async function replicaIds(client: TroveClient, source: string): Promise<Set<string>> {
+  return new Set(((await client.instances.get(source)).replicas ?? []).map((r) => r.id))
+}
 
 const collect = (v: unknown): string[] => (Array.isArray(v) ? v.map(String) : v === undefined ? [] : [String(v)])
 
@@ -95,8 +100,25 @@ export const instanceCreate: CommandSpec = {
     const cidrs = collect(opts.allowedCidr)
     body.access = { is_public: Boolean(opts.isPublic), ...(cidrs.length ? { allowed_cidrs: cidrs } : {}) }
 
+    // The API answers one replica of several (upstream: the last one made); the others are found
+    // as the source's new replicas, so that --wait waits for and prints every one of them.
+    const before = count !== undefined && count > 1 && opts.wait ? await replicaIds(client, String(body.replica_of)) : undefined
     let inst = await client.instances.create(body)
-    if (opts.wait) inst = (await waitForInstance(ctx, client, inst.id, 'ACTIVE', opts, inst.name)) ?? inst
+    if (!opts.wait) return { kind: 'show', fields: showFields(inst) }
+    if (before) {
+      const made = [...(await replicaIds(client, String(body.replica_of)))].filter((id) => !before.has(id))
+      const ids = made.includes(inst.id) ? made : [...made, inst.id]
+      // They build side by side; one after another, each wait gets what is left of --timeout.
+      const deadline = Date.now() + (opts.timeout === undefined ? 1800 : Number(opts.timeout)) * 1000
+      const all: Instance[] = []
+      for (const id of ids) {
+        const left = Number.isFinite(deadline) ? Math.max(0.001, (deadline - Date.now()) / 1000) : opts.timeout
+        all.push((await waitForInstance(ctx, client, id, 'ACTIVE', { ...opts, timeout: left })) ?? inst)
+      }
+      all.sort((a, b) => a.name.localeCompare(b.name, 'en', { numeric: true }))
+      return { kind: 'shows', items: all.map((i) => ({ kind: 'show', fields: showFields(i) })) }
+    }
+    inst = (await waitForInstance(ctx, client, inst.id, 'ACTIVE', opts, inst.name)) ?? inst
     return { kind: 'show', fields: showFields(inst) }
   },
 }

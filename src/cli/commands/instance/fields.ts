@@ -55,6 +55,10 @@ export function showFields(i: Instance): Record<string, unknown> {
         out.fault_date = i.fault?.created
         if (i.fault?.details) out.fault_details = i.fault.details
         break
+      case 'lab:limits':
+        // The lab's extension: the flavor limits this host cannot apply ("... not enforced").
+        out.limits = v
+        break
       case 'access':
         out.public = i.access?.is_public ?? false
         out.allowed_cidrs = i.access?.allowed_cidrs ?? []
