@@ -33,6 +33,8 @@ interface FastOption {
   valued: boolean
   repeatable?: boolean
   int?: boolean
+  /** a value <= 0 goes to commander, which refuses it before any request */
+  positive?: boolean
   choices?: string[]
 }
 
@@ -81,7 +83,7 @@ export function fastParse(spec: CommandSpec, rest: string[]): { args: Record<str
     options.push(f)
     if (o.default !== undefined) opts[f.attr] = o.default
   }
-  if (spec.wait) options.push(optionOf('--wait')!, optionOf('--timeout <seconds>', { int: true })!)
+  if (spec.wait) options.push(optionOf('--wait')!, optionOf('--timeout <seconds>', { int: true, positive: true })!)
   if (spec.output !== 'none') options.push(...outputOptions(spec.output))
   const positional: string[] = []
   for (let i = 0; i < rest.length; i++) {
@@ -105,6 +107,7 @@ export function fastParse(spec: CommandSpec, rest: string[]): { args: Record<str
       if (o.int) {
         if (!/^-?\d+$/.test(v.trim())) return undefined
         value = Number.parseInt(v, 10)
+        if (o.positive && (value as number) <= 0) return undefined
       }
     } else if (eq > 0) return undefined
     opts[o.attr] = o.repeatable ? [...((opts[o.attr] as unknown[] | undefined) ?? []), value] : value

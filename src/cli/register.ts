@@ -8,6 +8,12 @@ const int = (v: string) => {
   if (!/^-?\d+$/.test(v.trim())) throw new InvalidArgumentError('not an integer.')
   return Number.parseInt(v, 10)
 }
+/** --timeout: checked while parsing, so that a bad value never reaches a request (nothing half-applied). */
+const positiveInt = (v: string) => {
+  const n = int(v)
+  if (n <= 0) throw new InvalidArgumentError('must be a positive number of seconds.')
+  return n
+}
 const collectRepeat = (v: string, prev: string[] | undefined) => [...(prev ?? []), v]
 
 /** cliff's formatter options for a list or show command (cli.md section 3). */
@@ -89,7 +95,7 @@ export function registerCommands(
     }
     if (spec.wait) {
       cmd.addOption(new Option('--wait', 'wait until the operation has finished (shows progress on a terminal)'))
-      cmd.addOption(new Option('--timeout <seconds>', 'with --wait: give up after this many seconds (exit code 8)').argParser(int))
+      cmd.addOption(new Option('--timeout <seconds>', 'with --wait: give up after this many seconds (exit code 8)').argParser(positiveInt))
     }
     leaves.push(cmd)
     if (spec.output !== 'none') addOutputOptions(cmd, spec.output)

@@ -35,6 +35,7 @@ t.test('instance create --wait takes the fast path; options it does not read go 
     ['db1', '--databases', 'a'],
     ['db1', '--users', 'u:p'],
     ['db1', '--timeout', 'soon'],
+    ['db1', '--wait', '--timeout', '0'],
     ['db1', '--size', 'big'],
     ['db1', '--locality', 'near'],
     ['db1', '--wait=1'],
@@ -70,6 +71,7 @@ t.test('the fast path prints exactly what the full program prints', async (t) =>
     ['instance', 'create', 'fast3', '--flavor', 'm1.tiny', '--size', '0', '--datastore', 'redis'],
     ['instance', 'create', 'fast4', '--size', '1'],
     ['instance', 'create', 'fast5', '--flavor', 'm1.tiny', '--size', '1', '--datastore', 'nosuch'],
+    ['instance', 'create', 'fast6', '--flavor', 'm1.tiny', '--size', '1', '--datastore', 'redis', '--wait', '--timeout', '0'],
   ]) {
     // Request ids differ from call to call.
     const norm = (r: { code: number; stdout: string; stderr: string }) => JSON.parse(JSON.stringify(r).replace(/req-[0-9a-f-]{36}/g, 'req-ID')) as typeof r
@@ -77,6 +79,12 @@ t.test('the fast path prints exactly what the full program prints', async (t) =>
     const b = norm(await runMain(args, slow))
     t.same(a, b, args.join(' '))
   }
+  // A bad --timeout is refused before the request: no instance is left behind by it.
+  const bad = await runMain(['instance', 'create', 'fast7', '--flavor', 'm1.tiny', '--size', '1', '--datastore', 'redis', '--wait', '--timeout', '0'], lab.env)
+  t.equal(bad.code, 2)
+  t.match(bad.stderr, /--timeout.*positive/)
+  const names = JSON.parse((await runMain(['instance', 'list', '-f', 'json', '-c', 'Name'], lab.env)).stdout) as Array<{ Name: string }>
+  t.notOk(names.some((i) => i.Name === 'fast6' || i.Name === 'fast7'), 'no instance created by a refused --timeout')
 })
 
 t.test('simple clouds.yaml reader: the same as the yaml library, or it steps aside', async (t) => {
