@@ -1,3 +1,4 @@
+import { outputOptionSpecs } from './output/option-specs.js'
 import type { CommandSpec, IO } from './spec.js'
 
 /**
@@ -20,9 +21,6 @@ const FAST: Record<string, () => Promise<CommandSpec>> = {
   'db list': async () => (await import('./commands/db/list.js')).dbList,
   'user list': async () => (await import('./commands/user/list.js')).userList,
 }
-
-const LIST_FORMATS = ['csv', 'json', 'table', 'value', 'yaml']
-const SHOW_FORMATS = ['json', 'shell', 'table', 'value', 'yaml']
 
 interface FastOption {
   longs: string[]
@@ -49,18 +47,7 @@ function optionOf(flags: string, extra: Partial<FastOption> = {}): FastOption | 
 }
 
 function outputOptions(kind: 'list' | 'show'): FastOption[] {
-  const o = (flags: string, extra: Partial<FastOption> = {}) => optionOf(flags, extra)!
-  const common = [
-    o('-f, --format <format>', { choices: kind === 'list' ? LIST_FORMATS : SHOW_FORMATS }),
-    o('-c, --column <column>', { repeatable: true }),
-    o('--noindent'),
-    o('--max-width <integer>', { int: true }),
-    o('--fit-width'),
-    o('--print-empty'),
-  ]
-  return kind === 'list'
-    ? [...common, o('--sort-column <c>', { repeatable: true }), o('--sort-ascending'), o('--sort-descending'), o('--quote <q>', { choices: ['all', 'minimal', 'none', 'nonnumeric'] })]
-    : [...common, o('--prefix <prefix>')]
+  return outputOptionSpecs(kind).map((o) => optionOf(o.flags, { repeatable: o.repeatable, int: o.int, choices: o.choices ? [...o.choices] : undefined })!)
 }
 
 /** Parses the words after the command path; undefined = leave it to commander. */
@@ -73,7 +60,8 @@ export function fastParse(spec: CommandSpec, rest: string[]): { args: Record<str
     options.push(f)
   }
   if (spec.output !== 'none') options.push(...outputOptions(spec.output))
-  const opts: Record<string, unknown> = spec.output === 'list' ? { format: 'table', quote: 'nonnumeric' } : spec.output === 'show' ? { format: 'table', prefix: '' } : {}
+  const opts: Record<string, unknown> = {}
+  if (spec.output !== 'none') for (const o of outputOptionSpecs(spec.output)) if (o.default !== undefined) opts[optionOf(o.flags)!.attr] = o.default
   for (const o of spec.options ?? []) if (o.default !== undefined) opts[optionOf(o.flags)!.attr] = o.default
   const positional: string[] = []
   for (let i = 0; i < rest.length; i++) {
