@@ -140,8 +140,8 @@ t.test('trove and openstack print the same bytes for every read command and form
     }
     t.equal(a, b, `trove ${args.join(' ')}`)
   }
-  runs.forEach((args, i) => compare(args, ours[i] as string, theirs[i] as string))
-  adminRuns.forEach((args, i) => compare(args, oursAdmin[i] as string, theirsAdmin[i] as string))
+  for (const [i, args] of runs.entries()) compare(args, ours[i] as string, theirs[i] as string)
+  for (const [i, args] of adminRuns.entries()) compare(args, oursAdmin[i] as string, theirsAdmin[i] as string)
 
   // What the data was chosen for is really there (so a lab change cannot hollow the test out).
   const all = theirs.join('')
