@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // Packs the SDK alone as `trove-sdk`: dist/sdk (JS, .d.ts, source maps) and the src/sdk the maps
-// point at, with only the SDK's own dependencies (undici, yaml), so an application installs a
+// point at, with only the SDK's own dependency (yaml), so an application installs a
 // small client instead of the server's stack (fastify, better-sqlite3, aedes, ink, ...).
 // npm has no way to pack a sub-folder of one package as another, hence this script.
 // Usage: node scripts/pack-sdk.mjs [DEST_DIR]   (after `npm run build`); prints the tarball's path.
@@ -34,7 +34,7 @@ try {
     exports: { '.': entry, './package.json': './package.json' },
     sideEffects: false,
     files: ['dist', 'src', 'LICENSE', 'README.md'],
-    dependencies: { undici: pkg.dependencies.undici, yaml: pkg.dependencies.yaml },
+    dependencies: { yaml: pkg.dependencies.yaml },
   }
   writeFileSync(join(stage, 'package.json'), JSON.stringify(sdkPkg, null, 2) + '\n')
   const out = execFileSync('npm', ['pack', '--json', '--pack-destination', dest], { cwd: stage, encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] })

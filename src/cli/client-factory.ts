@@ -31,6 +31,19 @@ export function exactJson(text: string): unknown {
   }
 }
 
+/** JSON text of a request body; bigints (from exactJson or parseValues) are written as their digits. */
+export function exactJsonText(value: unknown): string {
+  if (!containsBigint(value)) return JSON.stringify(value)
+  lossless ??= createRequire(import.meta.url)('lossless-json') as typeof import('lossless-json')
+  return lossless.stringify(value) ?? 'null'
+}
+
+function containsBigint(value: unknown): boolean {
+  if (typeof value === 'bigint') return true
+  if (value === null || typeof value !== 'object') return false
+  return Object.values(value).some(containsBigint)
+}
+
 /** The SDK client of a CLI run: flags > OS_* > clouds.yaml, the token cache, --debug lines on stderr. */
 export function makeClient(globals: Record<string, unknown>, io: IO): TroveClient {
   const tokenCache = fileTokenCache(io.env)
@@ -38,6 +51,7 @@ export function makeClient(globals: Record<string, unknown>, io: IO): TroveClien
     auth: resolveCliAuth(globals as Record<string, string | undefined>, io.env),
     userAgent: `trove/${VERSION}`,
     parseJson: exactJson,
+    stringifyJson: exactJsonText,
     ...(tokenCache ? { tokenCache } : {}),
     ...(globals.debug ? { debug: (l: string) => io.stderr(`${l}\n`) } : {}),
   })

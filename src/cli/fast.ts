@@ -1,3 +1,4 @@
+import { outputOptionSpecs } from './output/option-specs.js'
 import type { CommandSpec, IO } from './spec.js'
 
 /**
@@ -22,9 +23,6 @@ const FAST: Record<string, () => Promise<CommandSpec>> = {
   'db list': async () => (await import('./commands/db/list.js')).dbList,
   'user list': async () => (await import('./commands/user/list.js')).userList,
 }
-
-const LIST_FORMATS = ['csv', 'json', 'table', 'value', 'yaml']
-const SHOW_FORMATS = ['json', 'shell', 'table', 'value', 'yaml']
 
 interface FastOption {
   longs: string[]
@@ -53,18 +51,7 @@ function optionOf(flags: string, extra: Partial<FastOption> = {}): FastOption | 
 }
 
 function outputOptions(kind: 'list' | 'show'): FastOption[] {
-  const o = (flags: string, extra: Partial<FastOption> = {}) => optionOf(flags, extra)!
-  const common = [
-    o('-f, --format <format>', { choices: kind === 'list' ? LIST_FORMATS : SHOW_FORMATS }),
-    o('-c, --column <column>', { repeatable: true }),
-    o('--noindent'),
-    o('--max-width <integer>', { int: true }),
-    o('--fit-width'),
-    o('--print-empty'),
-  ]
-  return kind === 'list'
-    ? [...common, o('--sort-column <c>', { repeatable: true }), o('--sort-ascending'), o('--sort-descending'), o('--quote <q>', { choices: ['all', 'minimal', 'none', 'nonnumeric'] })]
-    : [...common, o('--prefix <prefix>')]
+  return outputOptionSpecs(kind).map((o) => optionOf(o.flags, { repeatable: o.repeatable, int: o.int, choices: o.choices ? [...o.choices] : undefined })!)
 }
 
 /**
@@ -74,7 +61,8 @@ function outputOptions(kind: 'list' | 'show'): FastOption[] {
  */
 export function fastParse(spec: CommandSpec, rest: string[]): { args: Record<string, unknown>; opts: Record<string, unknown> } | undefined {
   const options: FastOption[] = []
-  const opts: Record<string, unknown> = spec.output === 'list' ? { format: 'table', quote: 'nonnumeric' } : spec.output === 'show' ? { format: 'table', prefix: '' } : {}
+  const opts: Record<string, unknown> = {}
+  if (spec.output !== 'none') for (const o of outputOptionSpecs(spec.output)) if (o.default !== undefined) opts[optionOf(o.flags)!.attr] = o.default
   for (const o of spec.options ?? []) {
     const f = optionOf(o.flags, { repeatable: o.repeatable, int: o.int, choices: o.choices })
     // A default this parser cannot attribute would be missing from opts.

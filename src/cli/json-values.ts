@@ -1,3 +1,4 @@
+import { exactJson } from './client-factory.js'
 import { CliError } from './errors.js'
 
 /**
@@ -9,7 +10,8 @@ export function parseValues(s: string): Record<string, unknown> {
   const problem = pythonJsonError(s)
   if (problem) throw new CliError(problem)
   try {
-    return JSON.parse(s) as Record<string, unknown>
+    // Integers beyond 2^53 stay exact (bigints), as Python reads them.
+    return exactJson(s) as Record<string, unknown>
   } catch {
     // NaN and Infinity: Python reads them, JSON cannot carry them to the server.
     throw new CliError(`values must be plain JSON: ${s}`)

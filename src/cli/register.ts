@@ -1,5 +1,6 @@
 import { type Command, Option, InvalidArgumentError } from 'commander'
-import { LIST_FORMATS, QUOTE_MODES, SHOW_FORMATS, render } from './output/index.js'
+import { render } from './output/index.js'
+import { LIST_FORMATS, outputOptionSpecs, SHOW_FORMATS } from './output/option-specs.js'
 import { formatOptions } from './format-options.js'
 import { usageError } from './errors.js'
 import type { CommandContext, CommandSpec } from './spec.js'
@@ -16,22 +17,15 @@ const positiveInt = (v: string) => {
 }
 const collectRepeat = (v: string, prev: string[] | undefined) => [...(prev ?? []), v]
 
-/** cliff's formatter options for a list or show command (cli.md section 3). */
+/** cliff's formatter options for a list or show command (cli.md section 3), from the table the fast path also parses with. */
 function addOutputOptions(cmd: Command, kind: 'list' | 'show'): void {
-  const formats = kind === 'list' ? LIST_FORMATS : SHOW_FORMATS
-  cmd.addOption(new Option('-f, --format <format>', 'the output format').choices([...formats]).default('table'))
-  cmd.addOption(new Option('-c, --column <column>', 'specify the column(s) to include, can be repeated').argParser(collectRepeat))
-  cmd.addOption(new Option('--noindent', 'whether to disable indenting the JSON'))
-  cmd.addOption(new Option('--max-width <integer>', 'maximum display width, <1 to disable').argParser(int))
-  cmd.addOption(new Option('--fit-width', 'fit the table to the display width'))
-  cmd.addOption(new Option('--print-empty', 'print empty table if there is no data to show'))
-  if (kind === 'list') {
-    cmd.addOption(new Option('--sort-column <SORT_COLUMN>', 'specify the column(s) to sort the data (columns specified first have a priority)').argParser(collectRepeat))
-    cmd.addOption(new Option('--sort-ascending', 'sort the column(s) in ascending order'))
-    cmd.addOption(new Option('--sort-descending', 'sort the column(s) in descending order'))
-    cmd.addOption(new Option('--quote <quote_mode>', 'when to include quotes (csv)').choices([...QUOTE_MODES]).default('nonnumeric'))
-  } else {
-    cmd.addOption(new Option('--prefix <prefix>', 'add a prefix to all variable names (shell)').default(''))
+  for (const spec of outputOptionSpecs(kind)) {
+    const option = new Option(spec.flags, spec.help)
+    if (spec.choices) option.choices([...spec.choices])
+    if (spec.default !== undefined) option.default(spec.default)
+    if (spec.int) option.argParser(int)
+    if (spec.repeatable) option.argParser(collectRepeat)
+    cmd.addOption(option)
   }
 }
 

@@ -49,6 +49,8 @@ export interface ClientOptions {
    * (e.g. lossless-json returning bigints) to read them as sent.
    */
   parseJson?: (text: string) => unknown
+  /** Serialises JSON request bodies (default JSON.stringify); the counterpart of parseJson for bodies holding bigints. */
+  stringifyJson?: (value: unknown) => string
 }
 
 /**
@@ -186,7 +188,7 @@ export class TroveClient {
     const h: Record<string, string> = { accept: 'application/json', 'user-agent': this.opts.userAgent ?? 'trove-sdk', ...headers }
     let payload: string | undefined
     if (body !== undefined) {
-      payload = JSON.stringify(body)
+      payload = this.opts.stringifyJson ? this.opts.stringifyJson(body) : JSON.stringify(body)
       h['content-type'] = 'application/json'
     }
     this.opts.debug?.(`REQ: ${method} ${url}${payload ? ` ${redact(payload)}` : ''}`)

@@ -2,114 +2,16 @@
  * Terminal cell width of text, after the `wcwidth` Python package PrettyTable measures with:
  * East Asian wide characters take two cells, combining marks none, and any control character
  * makes the whole string's width -1 (PrettyTable then pads as if it were one cell narrower).
+ * Wide and fullwidth come from get-east-asian-width; the zero-width and control-character
+ * rules are wcwidth's own (no library has its -1), which the CJK rows of the golden test
+ * (test/e2e/golden-output.ts) and test/cli/output/width.ts check.
  */
+
+import { eastAsianWidth } from 'get-east-asian-width'
 
 const ANSI = /\u001b\[[0-9;]*m|\u001b\(B/g
 // biome-ignore lint/suspicious/noMisleadingCharacterClass: each class member is tested alone, one code point at a time
 const ZERO_WIDTH = /^[\p{Mn}\p{Me}\u034f\u200b-\u200f\u2028-\u202e\u2060-\u2063]$/u
-
-// East Asian Wide and Fullwidth ranges (Unicode 15), enough for CJK text and emoji.
-const WIDE: ReadonlyArray<readonly [number, number]> = [
-  [0x1100, 0x115f],
-  [0x231a, 0x231b],
-  [0x2329, 0x232a],
-  [0x23e9, 0x23ec],
-  [0x23f0, 0x23f0],
-  [0x23f3, 0x23f3],
-  [0x25fd, 0x25fe],
-  [0x2614, 0x2615],
-  [0x2648, 0x2653],
-  [0x267f, 0x267f],
-  [0x2693, 0x2693],
-  [0x26a1, 0x26a1],
-  [0x26aa, 0x26ab],
-  [0x26bd, 0x26be],
-  [0x26c4, 0x26c5],
-  [0x26ce, 0x26ce],
-  [0x26d4, 0x26d4],
-  [0x26ea, 0x26ea],
-  [0x26f2, 0x26f3],
-  [0x26f5, 0x26f5],
-  [0x26fa, 0x26fa],
-  [0x26fd, 0x26fd],
-  [0x2705, 0x2705],
-  [0x270a, 0x270b],
-  [0x2728, 0x2728],
-  [0x274c, 0x274c],
-  [0x274e, 0x274e],
-  [0x2753, 0x2755],
-  [0x2757, 0x2757],
-  [0x2795, 0x2797],
-  [0x27b0, 0x27b0],
-  [0x27bf, 0x27bf],
-  [0x2b1b, 0x2b1c],
-  [0x2b50, 0x2b50],
-  [0x2b55, 0x2b55],
-  [0x2e80, 0x303e],
-  [0x3041, 0x33ff],
-  [0x3400, 0x4dbf],
-  [0x4e00, 0x9fff],
-  [0xa000, 0xa4cf],
-  [0xa960, 0xa97f],
-  [0xac00, 0xd7a3],
-  [0xf900, 0xfaff],
-  [0xfe10, 0xfe19],
-  [0xfe30, 0xfe6f],
-  [0xff00, 0xff60],
-  [0xffe0, 0xffe6],
-  [0x16fe0, 0x16fe4],
-  [0x17000, 0x18cd5],
-  [0x1b000, 0x1b2fb],
-  [0x1f004, 0x1f004],
-  [0x1f0cf, 0x1f0cf],
-  [0x1f18e, 0x1f18e],
-  [0x1f191, 0x1f19a],
-  [0x1f200, 0x1f251],
-  [0x1f300, 0x1f320],
-  [0x1f32d, 0x1f335],
-  [0x1f337, 0x1f37c],
-  [0x1f37e, 0x1f393],
-  [0x1f3a0, 0x1f3ca],
-  [0x1f3cf, 0x1f3d3],
-  [0x1f3e0, 0x1f3f0],
-  [0x1f3f4, 0x1f3f4],
-  [0x1f3f8, 0x1f43e],
-  [0x1f440, 0x1f440],
-  [0x1f442, 0x1f4fc],
-  [0x1f4ff, 0x1f53d],
-  [0x1f54b, 0x1f54e],
-  [0x1f550, 0x1f567],
-  [0x1f57a, 0x1f57a],
-  [0x1f595, 0x1f596],
-  [0x1f5a4, 0x1f5a4],
-  [0x1f5fb, 0x1f64f],
-  [0x1f680, 0x1f6c5],
-  [0x1f6cc, 0x1f6cc],
-  [0x1f6d0, 0x1f6d2],
-  [0x1f6d5, 0x1f6d7],
-  [0x1f6eb, 0x1f6ec],
-  [0x1f6f4, 0x1f6fc],
-  [0x1f7e0, 0x1f7eb],
-  [0x1f90c, 0x1f93a],
-  [0x1f93c, 0x1f945],
-  [0x1f947, 0x1f9ff],
-  [0x1fa70, 0x1faff],
-  [0x20000, 0x2fffd],
-  [0x30000, 0x3fffd],
-]
-
-function isWide(cp: number): boolean {
-  let lo = 0
-  let hi = WIDE.length - 1
-  while (lo <= hi) {
-    const mid = (lo + hi) >> 1
-    const [start, end] = WIDE[mid] as readonly [number, number]
-    if (cp < start) hi = mid - 1
-    else if (cp > end) lo = mid + 1
-    else return true
-  }
-  return false
-}
 
 /** Width of one code point: -1 for control characters, 0, 1 or 2. */
 export function charWidth(ch: string): number {
@@ -117,7 +19,7 @@ export function charWidth(ch: string): number {
   if (cp === 0) return 0
   if (cp < 32 || (cp >= 0x7f && cp < 0xa0)) return -1
   if (ZERO_WIDTH.test(ch)) return 0
-  return isWide(cp) ? 2 : 1
+  return eastAsianWidth(cp)
 }
 
 /** PrettyTable's `_str_block_width`: `wcswidth` of the text without ANSI colour codes. */

@@ -1,6 +1,8 @@
 /**
  * Python's `csv.writer` (3.11) with cliff's dialect: `,` delimiter, `"` quote char doubled
- * inside quoted fields, `\` escape char, `\n` line terminator.
+ * inside quoted fields, `\` escape char, `\n` line terminator. Hand-written because Python's
+ * QUOTE_NONNUMERIC is its own rule: the golden test (test/e2e/golden-output.ts) has
+ * `...,"HEALTHY",False,"[{'address': ...}]","1",1,""` (a bool counts as a number: unquoted).
  */
 import { pyStr } from './python-repr.js'
 

@@ -7,6 +7,7 @@ import { CsvError, csvRow, type QuoteMode } from './csv-format.js'
 import { pyJsonDumps } from './json-format.js'
 import { fitMaxWidths, prettyTableString, type Align, type PrettyTableSpec } from './pretty-table.js'
 import { compareCodePoints, pyEq, pyLt, PyTypeError, pyRepr, pyStr, pyTupleRepr } from './python-repr.js'
+import { LIST_FORMATS, QUOTE_MODES, SHOW_FORMATS } from './option-specs.js'
 import { pyYamlSafeDump } from './yaml-format.js'
 
 /** Rows of a list ("Lister") command; `columns` fixes the column order. */
@@ -79,12 +80,7 @@ export class OutputError extends Error {
   }
 }
 
-/** `-f` choices of list commands, sorted as argparse shows them. */
-export const LIST_FORMATS = ['csv', 'json', 'table', 'value', 'yaml'] as const
-/** `-f` choices of show commands, sorted as argparse shows them. */
-export const SHOW_FORMATS = ['json', 'shell', 'table', 'value', 'yaml'] as const
-/** `--quote` choices. */
-export const QUOTE_MODES = ['all', 'minimal', 'none', 'nonnumeric'] as const
+export { LIST_FORMATS, QUOTE_MODES, SHOW_FORMATS } from './option-specs.js'
 
 /** Minimum column widths cliff keeps when wrapping: lists 8, show tables 16. */
 const LIST_MIN_WIDTH = 8

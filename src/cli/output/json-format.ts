@@ -1,64 +1,26 @@
 /**
- * Python's `json.dumps(value, indent=2)` / `json.dumps(value)` as cliff calls it: ASCII-only
- * output (`ensure_ascii`), `", "` and `": "` separators without indent, `","` at line ends with
- * indent, floats as Python spells them.
+ * Python's `json.dumps(value, indent=2)` / `json.dumps(value)` as cliff calls it, from
+ * lossless-json's stringify (exact bigints) plus what the golden test (test/e2e/golden-output.ts)
+ * shows Python does differently from it: `ensure_ascii` (`"golden \u6570..."`, surrogate pairs
+ * for astral characters), floats as Python spells them (`9.4e-08`), and `", "` / `": "`
+ * separators without indent (`--noindent`).
  */
-import { isPlainObject, pyNumberRepr } from './python-repr.js'
+import { createRequire } from 'node:module'
+import { pyNumberRepr } from './python-repr.js'
 
-function escapeString(s: string): string {
-  let out = '"'
-  for (let i = 0; i < s.length; i++) {
-    const ch = s[i] as string
-    const code = s.charCodeAt(i)
-    if (ch === '"') out += '\\"'
-    else if (ch === '\\') out += '\\\\'
-    else if (ch === '\n') out += '\\n'
-    else if (ch === '\r') out += '\\r'
-    else if (ch === '\t') out += '\\t'
-    else if (ch === '\b') out += '\\b'
-    else if (ch === '\f') out += '\\f'
-    // UTF-16 units are exactly the \uXXXX pairs Python writes for astral characters.
-    else if (code < 0x20 || code > 0x7e) out += '\\u' + code.toString(16).padStart(4, '0')
-    else out += ch
-  }
-  return out + '"'
-}
+let lossless: typeof import('lossless-json') | undefined
 
-function encodeNumber(n: number | bigint): string {
-  if (typeof n === 'number') {
-    if (Number.isNaN(n)) return 'NaN'
-    if (n === Infinity) return 'Infinity'
-    if (n === -Infinity) return '-Infinity'
-  }
-  return pyNumberRepr(n)
-}
-
-function encode(value: unknown, indent: number | null, level: number): string {
-  if (value === null || value === undefined) return 'null'
-  if (typeof value === 'boolean') return value ? 'true' : 'false'
-  if (typeof value === 'number' || typeof value === 'bigint') return encodeNumber(value)
-  if (typeof value === 'string') return escapeString(value)
-  if (value instanceof Date) return escapeString(value.toISOString())
-  let open: string
-  let close: string
-  let items: string[]
-  if (Array.isArray(value)) {
-    ;[open, close] = ['[', ']']
-    items = value.map((v) => encode(v, indent, level + 1))
-  } else if (isPlainObject(value)) {
-    ;[open, close] = ['{', '}']
-    items = Object.entries(value).map(([k, v]) => `${escapeString(k)}: ${encode(v, indent, level + 1)}`)
-  } else {
-    return escapeString(String(value))
-  }
-  if (items.length === 0) return open + close
-  if (indent === null) return open + items.join(', ') + close
-  const inner = '\n' + ' '.repeat(indent * (level + 1))
-  const outer = '\n' + ' '.repeat(indent * level)
-  return open + inner + items.join(',' + inner) + outer + close
-}
+const PY_NUMBERS = [{ test: (v: unknown) => typeof v === 'number', stringify: (v: unknown) => pyNumberRepr(v as number) }]
 
 /** `json.dumps(value, indent=indent)` with Python's default separators. */
 export function pyJsonDumps(value: unknown, indent: number | null): string {
-  return encode(value, indent, 0)
+  // Loaded on first use, as in client-factory.ts: tables never pay for it.
+  lossless ??= createRequire(import.meta.url)('lossless-json') as typeof import('lossless-json')
+  const text = (lossless.stringify(value ?? null, undefined, indent ?? 2, PY_NUMBERS) ?? 'null').replace(/[\u007f-\uffff]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`)
+  if (indent !== null) return text
+  // Every newline of the indented text is structural (strings hold "\n" escaped), so the compact form is a rewrite of those.
+  return text
+    .replace(/,\n */g, ', ')
+    .replace(/([[{])\n */g, '$1')
+    .replace(/\n *([\]}])/g, '$1')
 }

@@ -2,7 +2,9 @@
  * The subset of PrettyTable (3.x, default style) that cliff's table formatter uses, reproduced
  * byte for byte: `+---+` rules, one space of padding, a header row, no rules between data rows,
  * per-column alignment, multi-line cells and `max_width` wrapping. cli-table3 cannot match
- * PrettyTable's header alignment, width rules and wrapping, hence a port.
+ * PrettyTable's header alignment, width rules and wrapping, hence a port (cli-table3 is no
+ * longer a dependency). The golden test (test/e2e/golden-output.ts) checks every table,
+ * CJK cells and `--max-width` wrapping included, against the real client's bytes.
  */
 import { blockWidth } from './char-width.js'
 import { fillText } from './text-wrap.js'

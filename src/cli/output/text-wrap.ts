@@ -1,6 +1,8 @@
 /**
  * Python's `textwrap.fill(text, width)` with its default options, which PrettyTable uses to
  * wrap cells wider than a column's maximum width. Lengths count code points, as Python does.
+ * No JavaScript wrapper has textwrap's word splitting (hyphens, sentence punctuation); the
+ * `--max-width` tables of the golden test (test/e2e/golden-output.ts) check the result.
  */
 
 const WS = '[\\t\\n\\x0b\\x0c\\r ]'

@@ -6,7 +6,10 @@
  *
  * This is a port of PyYAML's serializer/emitter state machine rather than a configuration of
  * the `yaml` package, whose quoting and folding rules differ. Shared objects are emitted
- * twice rather than as `&id001` anchors.
+ * twice rather than as `&id001` anchors. Bytes of the golden test (test/e2e/golden-output.ts)
+ * the `yaml` package (lineWidth 80) prints otherwise: `name: "golden \u6570\u636E..."` (it
+ * writes the characters raw), `datastore_version: '10.11'` and `host: '%'` (it double-quotes),
+ * and a long double-quoted description folded with `\` continuations (it folds a plain scalar).
  */
 import { compareCodePoints, isPlainObject, isPyInt, pyFloatRepr } from './python-repr.js'
 
