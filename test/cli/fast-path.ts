@@ -84,7 +84,10 @@ t.test('the fast path prints exactly what the full program prints', async (t) =>
   t.equal(bad.code, 2)
   t.match(bad.stderr, /--timeout.*positive/)
   const names = JSON.parse((await runMain(['instance', 'list', '-f', 'json', '-c', 'Name'], lab.env)).stdout) as Array<{ Name: string }>
-  t.notOk(names.some((i) => i.Name === 'fast6' || i.Name === 'fast7'), 'no instance created by a refused --timeout')
+  t.notOk(
+    names.some((i) => i.Name === 'fast6' || i.Name === 'fast7'),
+    'no instance created by a refused --timeout',
+  )
 })
 
 t.test('simple clouds.yaml reader: the same as the yaml library, or it steps aside', async (t) => {
