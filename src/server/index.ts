@@ -65,6 +65,8 @@ export interface ServerOptions extends Partial<LabConfig> {
   connectionLimits?: Partial<ConnectionLimits>
   /** The broker's packet and per-source limits (defaults: broker/limits.ts). */
   brokerLimits?: BrokerLimits
+  /** The rate limiter's clock, monotonic ms (default performance.now()); tests move it themselves. */
+  rateLimitClock?: () => number
 }
 
 // pg's socket path DIR/instances/<36-char id>/run/.s.PGSQL.5432 must stay within 107 bytes.
@@ -143,7 +145,7 @@ export async function buildServer(opts: ServerOptions = {}): Promise<TroveServer
     log,
     engines,
     quotas: new Quotas(db, config.quotaDefaults),
-    rateLimiter: new RateLimiter(config.rateLimits),
+    rateLimiter: new RateLimiter(config.rateLimits, opts.rateLimitClock),
     credentials: new AgentCredentials(db),
     notifications: new Notifier({ db, log, host: config.host, region: config.region, webhook: config.notificationWebhook, faults: instances }),
     get rpc(): RpcClient {

@@ -120,9 +120,11 @@ for (const e of ENGINES) {
     t.equal((await call(inst.id, 'stop_db')).ok, true, 'stop_db')
     t.notOk(alive(back.enginePid!), 'engine stopped')
     const shutdown = await heartbeat(inst.id, 'SHUTDOWN', mark)
-    await new Promise((r) => setTimeout(r, 1200))
-    // A periodic HEALTHY may have left just before stop_db ran; what counts is after SHUTDOWN.
-    const after = heartbeats.get(inst.id)!.slice(heartbeats.get(inst.id)!.indexOf(shutdown))
+    // A periodic HEALTHY may have left just before stop_db ran; what counts is after SHUTDOWN:
+    // it and the next periodic heartbeat.
+    const since = () => heartbeats.get(inst.id)!.slice(heartbeats.get(inst.id)!.indexOf(shutdown))
+    await waitFor('a periodic heartbeat after SHUTDOWN', () => since().length >= 2 || undefined)
+    const after = since()
     t.ok(after.length >= 2 && after.every((h) => h.status === 'SHUTDOWN' && h.enginePid === undefined), 'stays stopped')
     mark = count(inst.id)
     t.equal((await call(inst.id, 'restart')).ok, true, 'restart')
@@ -152,7 +154,9 @@ for (const e of ENGINES) {
     mark = count(inst.id)
     const again = await call(inst.id, 'restart', {}, reqId)
     t.same(again, first, 'same reply for the same id')
-    await new Promise((r) => setTimeout(r, 300))
+    // Up to the next periodic heartbeat: a restart run again would have reported its states by then.
+    const replied = count(inst.id)
+    await waitFor('a heartbeat after the repeated call', () => count(inst.id) > replied || undefined)
     t.notOk(
       heartbeats
         .get(inst.id)!
@@ -223,7 +227,8 @@ t.test('the engine joins the listed cgroups before it runs', async (t) => {
   t.teardown(async () => {
     await agent.close()
     killEngines(inst.base)
-    await new Promise((r) => setTimeout(r, 200))
+    // A cgroup can be removed once its last process has exited.
+    await waitFor('the cgroups empty', () => dirs.every((d) => readFileSync(join(d, 'cgroup.procs'), 'utf8').trim() === '') || undefined)
     for (const d of dirs) rmdirSync(d)
   })
   const healthy = await heartbeat(inst.id, 'HEALTHY')

@@ -80,9 +80,10 @@ function setting(engine: string, at: Target, name: string): string {
   return r.out.split('\n').pop() ?? ''
 }
 
+/** Polls `probe`; the deadline (`ms`, raised to two minutes) only ends a hang: a busy machine is slower, not failing. */
 async function until(probe: () => boolean, ms = 30_000): Promise<boolean> {
   const start = Date.now()
-  while (Date.now() - start < ms) {
+  while (Date.now() - start < Math.max(ms, 120_000)) {
     if (probe()) return true
     await sleep(200)
   }

@@ -21,7 +21,8 @@ t.test('--wait draws its progress view on a terminal (tmux) and prints the resul
   const env = `env -u NODE_OPTIONS OS_CLIENT_CONFIG_FILE=${server.cloudsFile} OS_CLOUD=trove-lab`
   tmux('send-keys', '-t', session, `${env} ${process.execPath} ${TROVE} instance create tty-db --flavor 1 --size 1 --datastore redis --wait -c name -c status; echo "EXIT=$?"`, 'Enter')
   let screen = ''
-  for (let i = 0; i < 200 && !/EXIT=\d+/.test(screen); i++) {
+  // Until the command ended; the deadline only ends a hang (a create on a busy machine takes long).
+  for (const end = Date.now() + 300_000; Date.now() < end && !/EXIT=\d+/.test(screen); ) {
     await sleep(100)
     screen = tmux('capture-pane', '-t', session, '-p')
   }
@@ -32,7 +33,8 @@ t.test('--wait draws its progress view on a terminal (tmux) and prints the resul
 
   tmux('send-keys', '-t', session, `clear; ${env} ${process.execPath} ${TROVE} instance delete tty-db --yes --wait; echo "EXIT=$?"`, 'Enter')
   screen = ''
-  for (let i = 0; i < 200 && !/EXIT=\d+/.test(screen); i++) {
+  // Until the command ended; the deadline only ends a hang (a create on a busy machine takes long).
+  for (const end = Date.now() + 300_000; Date.now() < end && !/EXIT=\d+/.test(screen); ) {
     await sleep(100)
     screen = tmux('capture-pane', '-t', session, '-p')
   }

@@ -102,7 +102,7 @@ export async function startAgentHarness(t: { teardown(fn: () => unknown): void }
   }
 
   async function waitFor<T>(what: string, fn: () => T | undefined, timeoutMs = 20_000): Promise<T> {
-    const deadline = Date.now() + Math.max(timeoutMs, 120_000) // ends a hang; a busy machine is only slower
+    const deadline = Date.now() + Math.max(timeoutMs, 300_000) // ends a hang; a busy machine is only slower
     for (;;) {
       const v = fn()
       if (v !== undefined && v !== false) return v
@@ -120,7 +120,8 @@ export async function startAgentHarness(t: { teardown(fn: () => unknown): void }
 
   async function call(id: string, method: string, args: Record<string, unknown> = {}, reqId = randomUUID()): Promise<RpcReply> {
     const reply = new Promise<RpcReply>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`no reply to ${method}`)), 30_000)
+      // Ends a hang only: a prepare on a busy machine (2 cores, load 30) took over 30 s.
+      const timer = setTimeout(() => reject(new Error(`no reply to ${method}`)), 300_000)
       replies.set(reqId, (r) => {
         clearTimeout(timer)
         resolve(r)

@@ -90,3 +90,9 @@ export function otherMember(lab: ApiLab): { token: string; project: string } {
   identity.assignRole(user.id, project.id, 'member')
   return { token: identity.issueToken(user, project, ['password']).token, project: project.id }
 }
+
+/** Has `lab`'s server applied a heartbeat of instance `id` sent at `sent` or later (ScriptedAgent.lastSent)? */
+export function heartbeatApplied(lab: Pick<ApiLab, 'server'>, id: string, sent: number): boolean {
+  const last = lab.server.lab.db.prepare('SELECT last_sent FROM service_statuses WHERE instance_id = ?').pluck().get(id) as number | undefined
+  return last !== undefined && last >= sent
+}

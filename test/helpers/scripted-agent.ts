@@ -11,6 +11,10 @@ export interface ScriptedAgent {
   /** Methods of every request received, in order. */
   calls: string[]
   heartbeat(status: MeasuredStatus, fault?: string): Promise<unknown>
+  /** The `sent` stamp of the last heartbeat sent (0 before the first). */
+  readonly lastSent: number
+  /** Resolves when the client has connected `n` times in all (at once if it has): `2` is the first reconnect. */
+  connected(n: number): Promise<void>
   /** Resolves when `n` requests for `method` have arrived (at once if they already have). */
   called(method: string, n?: number): Promise<void>
   close(): Promise<void>
@@ -37,6 +41,8 @@ export async function scriptedAgent(dataDir: string, id: string, handlers: Recor
     clean: false,
     reconnectPeriod: 200,
   })
+  let connects = 1
+  client.on('connect', () => connects++)
   await client.subscribeAsync(agentRpcTopic(id), { qos: 1 })
   const calls: string[] = []
   client.on('message', (_topic, payload) => {
@@ -61,6 +67,10 @@ export async function scriptedAgent(dataDir: string, id: string, handlers: Recor
       lastSent = Math.max(Date.now(), lastSent + 1)
       return client.publishAsync(agentEventTopic(id), encode({ kind: 'heartbeat', sent: lastSent, status, agentPid: process.pid, ...(fault ? { fault } : {}) }), { qos: 1 })
     },
+    get lastSent() {
+      return lastSent
+    },
+    connected: (n) => until(() => connects >= n, 10_000, `connection ${n} to the broker`),
     called: (method, n = 1) => until(() => calls.filter((m) => m === method).length >= n, 10_000, `${n} ${method} call(s)`),
     close: () => client.endAsync(true),
   }
@@ -88,4 +98,14 @@ export function deferred<T = void>(): { promise: Promise<T>; resolve: (v: T) => 
     reject = rej
   })
   return { promise, resolve, reject }
+}
+
+/**
+ * An ordering barrier for "a timer did not fire" checks: resolves once every timer of at most
+ * `ms` armed before this call (an interval's next tick included) has fired. Node runs due timers
+ * in order of expiry, equal expiries in the order they were armed, so this holds however slow or
+ * busy the machine is: a late event loop delays the barrier as much as the timers before it.
+ */
+export function timersArmedBefore(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms))
 }

@@ -1,6 +1,7 @@
 import t, { type Test } from 'tap'
 import mqtt from 'mqtt'
 import { readFileSync } from 'node:fs'
+import { createServer, connect as netConnect, type AddressInfo, type Socket } from 'node:net'
 import { join } from 'node:path'
 import { startLab, type InProcessLab } from '../helpers/lab.js'
 import { until } from '../helpers/scripted-agent.js'
@@ -17,7 +18,7 @@ function brokerOf(lab: InProcessLab): Broker {
   return { port, ca: readFileSync(join(lab.dataDir, 'tls', 'ca.crt'), 'utf8') }
 }
 
-function connect(b: Broker, o: { username?: string; password?: string; clientId?: string; clean?: boolean; localAddress?: string } = {}): Promise<mqtt.MqttClient> {
+function connect(b: Broker, o: { username?: string; password?: string; clientId?: string; clean?: boolean; localAddress?: string; keepalive?: number } = {}): Promise<mqtt.MqttClient> {
   return new Promise((resolve, reject) => {
     const c = mqtt.connect({
       host: '127.0.0.1',
@@ -30,6 +31,7 @@ function connect(b: Broker, o: { username?: string; password?: string; clientId?
       clean: o.clean ?? true,
       reconnectPeriod: 0,
       connectTimeout: 5000,
+      ...(o.keepalive ? { keepalive: o.keepalive } : {}),
       ...(o.localAddress ? { localAddress: o.localAddress } : {}),
     })
     c.once('connect', () => resolve(c))
@@ -131,10 +133,74 @@ t.test("client-id takeover: A cannot log in as B, nor get B's queued calls; one 
   t.equal(await call, 'created u', "B's queued call reached B and was answered")
   t.equal(leaked.length, 1, 'delivered once, to B')
 
-  // A second session with B's own credentials while B is connected: refused, B keeps its session.
-  await t.rejects(connect(broker, { ...b, clean: false }), /Identifier rejected/, 'a second session for B: refused')
-  t.equal(await lab.server.lab.rpc.call(B, 'rpc_ping', {}, 5000), 'pong', 'B still answers')
-  t.ok(b2.connected, 'B was not kicked off')
+  // B's own credentials again while B is connected: one session at a time, the new connection takes it over.
+  const b2Closed = new Promise<void>((r) => b2.once('close', () => r()))
+  const b3 = await connect(broker, { ...b, clean: false })
+  t.teardown(() => {
+    b3.end(true)
+  })
+  await b2Closed
+  t.pass('the previous connection of B is closed')
+  answer(b3, B, () => 'pong 3')
+  t.equal(await lab.server.lab.rpc.call(B, 'rpc_ping', {}, 5000), 'pong 3', 'the new connection is served')
+  t.equal(leaked.length, 1, 'the closed connection got nothing more')
+})
+
+t.test("a silently dead connection: the agent's reconnect with its own credential is served at once", async (t) => {
+  const { lab, broker, a, b } = await twoAgents(t)
+  // B's first connection runs through a proxy this test controls, so that its link can die without a FIN either way.
+  const links: Socket[] = []
+  const proxy = createServer((inbound) => {
+    const outbound = netConnect(broker.port, '127.0.0.1')
+    links.push(inbound, outbound)
+    inbound.pipe(outbound)
+    outbound.pipe(inbound)
+    for (const s of [inbound, outbound]) s.on('error', () => {})
+  })
+  await new Promise<void>((r) => proxy.listen(0, '127.0.0.1', r))
+  t.teardown(() => {
+    for (const s of links) s.destroy()
+    proxy.close()
+  })
+  // Keepalive 600 s: the broker's keepalive timer (1.5 x 600 s) cannot be what frees the session here.
+  const b1 = await connect({ ...broker, port: (proxy.address() as AddressInfo).port }, { ...b, clean: false, keepalive: 600 })
+  t.teardown(() => {
+    b1.end(true)
+  })
+  await b1.subscribeAsync(agentRpcTopic(B), { qos: 1 })
+  answer(b1, B, () => 'old link')
+  t.equal(await lab.server.lab.rpc.call(B, 'rpc_ping', {}, 5000), 'old link', 'served through the proxy')
+
+  // The link dies silently: nothing passes any more, and neither end hears a FIN.
+  const [inbound, outbound] = links as [Socket, Socket]
+  inbound.unpipe(outbound)
+  outbound.unpipe(inbound)
+  inbound.pause()
+  outbound.pause()
+  const queued = lab.server.lab.rpc.call(B, 'create_user', { users: [{ name: 'u', password: 'queued-secret' }] }, 60_000)
+
+  // A, with B's client id, is still refused: the takeover is B's alone.
+  await t.rejects(connect(broker, { ...a, clientId: b.username, clean: false }), /Identifier rejected/, "A with B's client id: refused")
+
+  // B reconnects (directly) with its own credential: accepted at once, the dead connection closed.
+  const started = Date.now()
+  const b2 = await connect(broker, { ...b, clean: false })
+  t.teardown(() => {
+    b2.end(true)
+  })
+  answer(b2, B, (req) => (req.method === 'create_user' ? 'created on the new link' : 'new link'))
+  t.equal(await queued, 'created on the new link', 'the call sent while the link was dead reaches the new connection')
+  t.equal(await lab.server.lab.rpc.call(B, 'rpc_ping', {}, 5000), 'new link', 'the new connection is served')
+  // Generous: the old rule refused the reconnect until the keepalive noticed (here 900 s; agents 22.5 s).
+  t.ok(Date.now() - started < 20_000, `served ${Date.now() - started} ms after the reconnect`)
+  const oldClosed = new Promise<void>((r) => outbound.once('close', () => r()))
+  outbound.resume()
+  await oldClosed
+  t.pass("the broker closed the dead connection's socket")
+  t.ok(
+    lab.logs.some((l) => l.includes(`a new connection of ${b.username} takes its session over`)),
+    'the takeover is logged',
+  )
 })
 
 t.test("forged reply: a reply with B's request id from A is dropped; B's own reply counts", async (t) => {

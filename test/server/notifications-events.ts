@@ -5,7 +5,7 @@ import mqtt from 'mqtt'
 import { existsSync, readFileSync, statSync } from 'node:fs'
 import { join } from 'node:path'
 import { apiLab, otherMember, type ApiLab } from '../helpers/api.js'
-import { scriptedAgent, until, type ScriptedHandler } from '../helpers/scripted-agent.js'
+import { scriptedAgent, timersArmedBefore, until, type ScriptedHandler } from '../helpers/scripted-agent.js'
 import { agentRpcTopic, notificationTopic, type RpcRequest } from '../../src/protocol/index.js'
 import { SubscriberCredentials } from '../../src/server/broker/index.js'
 
@@ -233,14 +233,16 @@ t.test('periodic trove.instance.exists and dbaas.quota', async (t) => {
   // stopPeriodic (called by close) ends them.
   n.stopPeriodic()
   const count = n.list().length
-  await new Promise((r) => setTimeout(r, 400))
+  // Past the point where each stopped interval (150 ms) would have ticked again.
+  await timersArmedBefore(150)
   t.equal(n.list().length, count, 'no periodic event after stopPeriodic')
 })
 
 t.test('periodic events are off when their interval is 0 (quota off by default)', async (t) => {
   const lab = await apiLab(t, { spawnAgents: false, rateLimits: [], existsIntervalMs: 0 })
   await activeInstance(t, lab)
-  await new Promise((r) => setTimeout(r, 400))
+  // Past any tick an interval made of 0 could have (setInterval makes 0 one millisecond).
+  await timersArmedBefore(150)
   t.equal(lab.server.lab.notifications.list('trove.instance.exists').length, 0)
   t.equal(lab.server.lab.notifications.list('dbaas.quota').length, 0)
 })
@@ -335,7 +337,10 @@ t.test('external subscribers: DIR/notifications.json (0600) logs in read-only to
   sub.publish(notificationTopic('dbaas.forged.end'), '{}', { qos: 1 })
   sub.publish(agentRpcTopic('11111111-1111-1111-1111-111111111111'), '{}', { qos: 0 })
   await dropped
-  await new Promise((r) => setTimeout(r, 200))
+  // A barrier: an event the server publishes now reaches the bus after anything the dropped client's
+  // packets could have published (the broker handles a client's packets in order, then closes it).
+  t.equal((await lab.req('POST', `${p}/configurations`, { body: { configuration: { name: 'barrier', values: {}, datastore: { type: 'mariadb' } } } })).status, 200)
+  await until(() => seen.includes(notificationTopic('dbaas.configuration_create.end')), 5000, 'the barrier event on the bus')
   t.same(
     seen.filter((x) => x.includes('forged') || x.includes('/agent/')),
     [],

@@ -139,9 +139,11 @@ export interface BrokerLimits {
 /**
  * The embedded broker, TLS only (the lab's CA, tls.ts: agents authenticate the broker
  * before they send their secret). Anonymous clients and unknown credentials are refused
- * at CONNECT. An agent logs in only with its own client id (its user name) and one
- * session at a time: a second CONNECT for a live session is refused rather than taking
- * it over (a takeover would hand the newcomer the session's queued RPCs). An agent may
+ * at CONNECT. An agent logs in only with its own client id (its user name), so no other
+ * credential can reach its session or the RPCs queued in it. One session at a time: a
+ * new CONNECT with the agent's own credential takes the session over and the broker
+ * closes the previous connection (MQTT's rule). Refusing it instead would lock an agent
+ * out after its link died silently (no FIN), until the keepalive (1.5 x 15 s) noticed. An agent may
  * subscribe only to its own rpc topic, publish only to its own reply/event topics, and
  * is forwarded only its own rpc topic, queued messages included (src/protocol/topics.ts
  * holds the rule). The `notifications` user (SubscriberCredentials) may subscribe to
@@ -163,7 +165,7 @@ export async function startBroker(opts: {
   const subscriber = new SubscriberCredentials(opts.db)
   const maxPacket = opts.limits?.maxPacket ?? MAX_MQTT_PACKET
   const preConnectMax = opts.limits?.preConnectMaxPacket ?? PRE_CONNECT_MAX_PACKET
-  // The client that holds each agent's session now: a second CONNECT is refused while it is open.
+  // The client that holds each agent's session now (to log a takeover).
   const sessions = new Map<string, Client>()
   const broker = await Aedes.createBroker({
     heartbeatInterval: 60_000,
@@ -185,11 +187,9 @@ export async function startBroker(opts: {
         opts.log(`broker: refused ${username} with client id ${JSON.stringify(client.id.slice(0, 80))} (an agent uses its own)`)
         return done(authError(2, 'identifier rejected: an agent connects with its own client id') as never, false)
       }
+      // aedes closes the previous connection of this client id once this one registers.
       const holder = sessions.get(client.id)
-      if (holder && holder !== client && !holder.closed) {
-        opts.log(`broker: refused a second session for ${username} (one is open)`)
-        return done(authError(2, 'identifier rejected: this agent has a session open') as never, false)
-      }
+      if (holder && holder !== client && !holder.closed) opts.log(`broker: a new connection of ${username} takes its session over (the previous one is closed)`)
       sessions.set(client.id, client)
       ;(client as AgentClient).troveInstanceId = instanceId
       done(null, true)

@@ -65,7 +65,8 @@ t.test('no socket, or a silent server, is not answering', async (t) => {
   const path = await fake(t, () => {})
   const t0 = Date.now()
   t.equal(await redisPing(path, 'pw', 100), false)
-  t.ok(Date.now() - t0 < 1000, 'times out')
+  // Generous for a busy machine: without its 100 ms timeout the ping would never return at all.
+  t.ok(Date.now() - t0 < 10_000, 'times out')
 })
 
 t.test('PostgreSQL: postmaster.pid must say ready, then ReadyForQuery', async (t) => {

@@ -81,7 +81,7 @@ t.test('a restart interrupted by a server restart resumes and finishes', async (
   await again.start()
   t.teardown(() => again.close())
   // Back on the new broker, the agent reports a guest that is not healthy: the restart is sent again.
-  await new Promise((r) => setTimeout(r, 500))
+  await agent.connected(2)
   await agent.heartbeat('RUNNING')
   await agent.called('restart', 2)
   await until(() => again.lab.instances.get(id)?.task_description === 'No tasks for the instance.', 5000, 'task NONE')

@@ -1,5 +1,5 @@
 import t, { type Test } from 'tap'
-import { apiLab, type ApiLab } from '../../helpers/api.js'
+import { apiLab, heartbeatApplied, type ApiLab } from '../../helpers/api.js'
 import { scriptedAgent, until, type ScriptedHandler } from '../../helpers/scripted-agent.js'
 import type { RpcRequest } from '../../../src/protocol/index.js'
 
@@ -125,7 +125,8 @@ t.test('attach a restart-required group: RESTART_REQUIRED until restart; detach 
 
   // Heartbeats do not clear it; a restart does.
   await inst.agent.heartbeat('HEALTHY')
-  await new Promise((r) => setTimeout(r, 200))
+  // The heartbeat is through once the server recorded it (its handler runs at once, in full).
+  await until(() => heartbeatApplied(lab, inst.id, inst.agent.lastSent), 5000, 'the heartbeat applied')
   t.equal((await inst.show()).status, 'RESTART_REQUIRED', 'still RESTART_REQUIRED after a heartbeat')
   t.same(
     (await lab.req('PUT', inst.url, { body: { instance: {} } })).body,

@@ -154,7 +154,8 @@ t.test('root history, diagnostics, hwinfo and rpc_ping', async (t) => {
   t.same((await lab.req('GET', `${a}/mgmt/instances/${silent.id}/rpc_ping`, admin)).body, {
     badRequest: { code: 400, message: `An error occurred communicating with the guest: the guest agent of instance ${silent.id} is not running.` },
   })
-  t.ok(Date.now() - t0 < 2000, 'an agent known to be down fails at once')
+  // Generous for a busy machine, and still well under the 15 s call timeout a wait-it-out would take.
+  t.ok(Date.now() - t0 < 10_000, 'an agent known to be down fails at once')
 
   // Diagnostics read the agent's /proc: stand in a process for it (its command line names the instance directory).
   const t1 = await lab.req('GET', `${a}/mgmt/instances/${up.id}/diagnostics`, admin)

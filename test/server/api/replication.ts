@@ -346,7 +346,7 @@ t.test('a promote interrupted by a server restart resumes at its step and finish
   const again = await buildServer({ dataDir: lab.dataDir, host: '127.0.0.1', port: 0, spawnAgents: false, log: () => {} })
   await again.start()
   t.teardown(() => again.close())
-  await new Promise((r) => setTimeout(r, 500))
+  await Promise.all([slow.connected(2), src.agent.connected(2)])
   await slow.heartbeat('HEALTHY')
   await src.agent.heartbeat('HEALTHY')
   await until(() => again.lab.instances.get(cand.id)?.task_description === 'No tasks for the instance.', 10_000, 'promote finished')

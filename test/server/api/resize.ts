@@ -246,7 +246,7 @@ t.test('a resize interrupted by a server restart resumes and finishes', async (t
   const again = await buildServer({ dataDir: lab.dataDir, host: '127.0.0.1', port: 0, spawnAgents: false, log: () => {} })
   await again.start()
   t.teardown(() => again.close())
-  await new Promise((r) => setTimeout(r, 500))
+  await agent.connected(2)
   await agent.heartbeat('HEALTHY')
   await agent.called('start_db_with_conf_changes', 2)
   await until(() => again.lab.instances.get(id)?.task_description === 'No tasks for the instance.', 5000, 'task NONE')
