@@ -23,7 +23,19 @@ async function instance(lab, manager, onCleanup) {
   if (!dsv) throw new Error(`no ${manager} datastore version on this machine`)
   const id = crypto.randomUUID()
   const { address, port } = await lab.compute.reserve(id, manager, lab.instances.addressesInUse())
-  lab.instances.create({ id, name: `bench-ops-${manager}`, tenant_id: project, flavor_id: '1', volume_size: 1, volume_type: null, datastore_version_id: dsv, address, port, region_id: lab.config.region, access: null })
+  lab.instances.create({
+    id,
+    name: `bench-ops-${manager}`,
+    tenant_id: project,
+    flavor_id: '1',
+    volume_size: 1,
+    volume_type: null,
+    datastore_version_id: dsv,
+    address,
+    port,
+    region_id: lab.config.region,
+    access: null,
+  })
   lab.tasks.submit('create_instance', id, { databases: [], users: [] })
   onCleanup(async () => {
     lab.instances.setTask(id, 'DELETING')
@@ -99,9 +111,17 @@ async function main() {
       rows.push(`| ${manager} | ${op} | ${before ? `${cell(b?.p50)} | ${cell(b?.p95)} | ` : ''}${cell(v.p50)} | ${cell(v.p95)} |`)
     }
   const rssRows = Object.entries(results).map(([m, r]) => `| ${m} | ${before?.[m] ? `${before[m].rss.toFixed(1)} MB | ` : ''}${r.rss.toFixed(1)} MB | ${r.rss <= 60 ? 'yes' : 'NO'} |`)
-  const loads = Object.entries(results).map(([m, r]) => `${m} ${r.load.toFixed(1)}`).join(', ')
+  const loads = Object.entries(results)
+    .map(([m, r]) => `${m} ${r.load.toFixed(1)}`)
+    .join(', ')
   const text = [
-    `Command: \`node bench/agent-ops.mjs\` after a build (BENCH_ONLY=agent-ops with \`npm run bench\`), ${today()}, ${machine()}. 1-minute load average at the end of each engine's run: ${loads}${before ? `; before: ${Object.entries(before).map(([m, r]) => `${m} ${r.load.toFixed(1)}`).join(', ')}` : ''}.`,
+    `Command: \`node bench/agent-ops.mjs\` after a build (BENCH_ONLY=agent-ops with \`npm run bench\`), ${today()}, ${machine()}. 1-minute load average at the end of each engine's run: ${loads}${
+      before
+        ? `; before: ${Object.entries(before)
+            .map(([m, r]) => `${m} ${r.load.toFixed(1)}`)
+            .join(', ')}`
+        : ''
+    }.`,
     '',
     `Server -> agent -> engine round trips (lab.rpc.call through the embedded broker to the real agent of an ACTIVE instance), ${N} of each operation, one at a time, in rounds (create, list, delete). Redis has no users or databases: its root operations stand in.${before ? ' "Before": the same script on the code that spawned `mariadb`/`psql`/`redis-cli` per call (commit 8ab4cfa); "after": the engines\' Node drivers over one kept connection.' : ''}`,
     '',

@@ -22,7 +22,11 @@ function sql(inst: Instance, user: string, password: string, db: string, stateme
   const b = inst.bootstrap
   const r =
     b.datastore.manager === 'mariadb'
-      ? spawnSync('mariadb', ['--no-defaults', '-h', b.address, '-P', String(b.port), '-u', user, '-N', '-B', '-D', db], { input: statement, encoding: 'utf8', env: { ...process.env, MYSQL_PWD: password } })
+      ? spawnSync('mariadb', ['--no-defaults', '-h', b.address, '-P', String(b.port), '-u', user, '-N', '-B', '-D', db], {
+          input: statement,
+          encoding: 'utf8',
+          env: { ...process.env, MYSQL_PWD: password },
+        })
       : spawnSync(PSQL, ['-X', '-q', '-A', '-t', '-v', 'ON_ERROR_STOP=1', '-h', b.address, '-p', String(b.port), '-U', user, '-d', `dbname='${db.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'`], {
           input: statement,
           encoding: 'utf8',
@@ -75,7 +79,12 @@ t.test('postgresql: quotes, backslashes, unicode, % and _ in names; a tab is ref
     t.equal(r.out, u.name, `${JSON.stringify(u.name)} logs in with its password and writes in ${JSON.stringify(dbs[i])}`)
   }
   t.notOk(sql(inst, 'pct%_u', '%_pw', dbs[0]!, 'SELECT 1;').ok, 'no access to a database not granted')
-  const tab = await call(id, 'create_user', { users: [{ name: 'a\tb', password: 'pw' }, { name: 'fine', password: 'pw' }] })
+  const tab = await call(id, 'create_user', {
+    users: [
+      { name: 'a\tb', password: 'pw' },
+      { name: 'fine', password: 'pw' },
+    ],
+  })
   t.match(tab.error, { type: 'BadRequest', message: /^'a.b' is not a valid user name\.$/ })
   t.notOk((await names(id, 'list_users')).includes('fine'), 'nothing half-applied')
   const tabDb = await call(id, 'create_database', { databases: [{ name: 'x\ty' }] })
@@ -109,11 +118,20 @@ t.test('mariadb: unicode, %, _, ?, @ and # in names; quotes and tabs refused who
   await ok(id, 'create_user', { users: users.map((u) => ({ name: u.name, host: u.host, password: u.password, databases: [{ name: u.db }] })) })
   for (const u of users) {
     t.same(await ok(id, 'get_user', { username: u.name, hostname: u.host }), { name: u.name, host: u.host, databases: [{ name: u.db }] }, `${u.name} listed with ${u.db}`)
-    t.equal(sql(inst, u.name, u.password, u.db, 'CREATE TABLE t (v varchar(80)); INSERT INTO t VALUES (CURRENT_USER()); SELECT v FROM t;').out, `${u.name}@${u.host}`, `${u.name} logs in and writes in ${u.db}`)
+    t.equal(
+      sql(inst, u.name, u.password, u.db, 'CREATE TABLE t (v varchar(80)); INSERT INTO t VALUES (CURRENT_USER()); SELECT v FROM t;').out,
+      `${u.name}@${u.host}`,
+      `${u.name} logs in and writes in ${u.db}`,
+    )
   }
-  t.notOk(sql(inst, 'jürgen✓', `p'w"\\ü?`, 'myXdb', 'SELECT 1;').ok, "the grant on my_db does not open myXdb (_ is literal)")
+  t.notOk(sql(inst, 'jürgen✓', `p'w"\\ü?`, 'myXdb', 'SELECT 1;').ok, 'the grant on my_db does not open myXdb (_ is literal)')
   for (const bad of ["o'neil", 'a\tb', 'back\\slash', 'a"b']) {
-    const r = await call(id, 'create_user', { users: [{ name: 'fine', password: 'pw' }, { name: bad, password: 'pw' }] })
+    const r = await call(id, 'create_user', {
+      users: [
+        { name: 'fine', password: 'pw' },
+        { name: bad, password: 'pw' },
+      ],
+    })
     t.match(r.error, { type: 'BadRequest', message: `'${bad.replace('\t', ' ')}' is not a valid user name.` }, JSON.stringify(bad))
   }
   t.notOk((await names(id, 'list_users')).includes('fine'), 'nothing half-applied')
@@ -138,7 +156,10 @@ t.test('redis: a root password with a tab, quotes, a backslash and unicode goes 
   const inst = await launch('redis', '7.0', undefined, { databases: [], users: [] })
   const id = inst.id
   const cli = (user: string, pw: string, ...cmd: string[]) =>
-    spawnSync('redis-cli', ['--no-auth-warning', '-h', inst.bootstrap.address, '-p', String(inst.bootstrap.port), '--user', user, ...cmd], { encoding: 'utf8', env: { ...process.env, REDISCLI_AUTH: pw } }).stdout.trim()
+    spawnSync('redis-cli', ['--no-auth-warning', '-h', inst.bootstrap.address, '-p', String(inst.bootstrap.port), '--user', user, ...cmd], {
+      encoding: 'utf8',
+      env: { ...process.env, REDISCLI_AUTH: pw },
+    }).stdout.trim()
   const pw = `r\t'"\\ü %_ ~* +@all`
   await ok(id, 'enable_root_with_password', { root_password: pw })
   t.equal(cli('root', pw, 'SET', 'k', 'v'), 'OK', 'root logs in with exactly that password')

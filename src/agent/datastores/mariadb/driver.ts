@@ -53,9 +53,11 @@ async function connection(socket: string): Promise<Connection> {
   const key = `mariadb:${socket}`
   const kept = await keptDriver<Kept>(key, async () => {
     const { createConnection } = await driver()
-    const conn = await createConnection({ socketPath: socket, user: 'root', connectTimeout: 30_000, rowsAsArray: true, dateStrings: true, bigIntAsNumber: false, insertIdAsNumber: true }).catch((e) => {
-      throw clientError(e)
-    })
+    const conn = await createConnection({ socketPath: socket, user: 'root', connectTimeout: 30_000, rowsAsArray: true, dateStrings: true, bigIntAsNumber: false, insertIdAsNumber: true }).catch(
+      (e) => {
+        throw clientError(e)
+      },
+    )
     const handle: Kept = { conn, close: () => conn.end().catch(() => conn.destroy()) }
     conn.on('error', () => void dropDriver(key, handle))
     conn.on('end', () => void dropDriver(key, handle))

@@ -77,7 +77,9 @@ export function createDatabaseSql(db: DatabaseSpec): Sql {
   return (q) => `CREATE DATABASE ${q.id(db.name)} CHARACTER SET ${charset}${collate ? ` COLLATE ${collate}` : ''}`
 }
 
-const grantSql = (db: string, name: string, host: string): Sql => (q) => ({ sql: `GRANT ALL PRIVILEGES ON ${grantTarget(q, db)} TO ${ACCOUNT}`, values: [name, host] })
+const grantSql =
+  (db: string, name: string, host: string): Sql =>
+  (q) => ({ sql: `GRANT ALL PRIVILEGES ON ${grantTarget(q, db)} TO ${ACCOUNT}`, values: [name, host] })
 const alterPasswordSql = (name: string, host: string, password: string): Sql => ({ sql: `ALTER USER ${ACCOUNT} ${IDENTIFIED}`, values: [name, host, nativePasswordHash(password)] })
 
 export function createUserSql(u: UserSpec): Sql[] {
@@ -124,11 +126,7 @@ export class MariadbAccounts implements Accounts {
   }
 
   async listUsers(): Promise<UserView[]> {
-    const [users, grants, dbs] = await Promise.all([
-      this.db.query("SELECT User, Host FROM mysql.user WHERE is_role = 'N'"),
-      this.db.query('SELECT User, Host, Db FROM mysql.db'),
-      this.databaseNames(),
-    ])
+    const [users, grants, dbs] = await Promise.all([this.db.query("SELECT User, Host FROM mysql.user WHERE is_role = 'N'"), this.db.query('SELECT User, Host, Db FROM mysql.db'), this.databaseNames()])
     const existing = new Set(dbs)
     return users
       .filter(([name, host]) => !MARIADB_HIDDEN_USERS.has(name!) && !MARIADB_REPLICATION_USER.test(name!) && host !== 'localhost')

@@ -102,7 +102,8 @@ export class RedisReplication implements EngineReplication {
         ['REPLICAOF', host, String(port)],
       ])
       const root = RedisReplication.rootRules(ctx)
-      if (root) await this.redis.run([
+      if (root)
+        await this.redis.run([
           ['ACL', 'SETUSER', 'root', 'reset', ...root.split(' ')],
           ['ACL', 'SAVE'],
         ])

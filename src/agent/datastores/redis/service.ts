@@ -151,7 +151,8 @@ export class RedisService implements Datastore {
   /** A restored instance keeps the root its backup's instance had (same password). */
   async afterRestore(spec: RestoreSpec): Promise<void> {
     const rules = await (await import('./backup.js')).redisRootOfBackup(spec)
-    if (rules) await redisClient(this.sockets[0]!, this.secretFile).run([
+    if (rules)
+      await redisClient(this.sockets[0]!, this.secretFile).run([
         ['ACL', 'SETUSER', 'root', 'reset', ...rules.split(' ')],
         ['ACL', 'SAVE'],
       ])
