@@ -3,7 +3,7 @@
 // at a time, median and p95 of the server -> agent -> engine round trip; then the agent's RSS (VmRSS of the
 // real detached `trove agent`) after 200 operations. Redis has no users or databases: its account operations
 // (enable_root / is_root_enabled / disable_root) stand in.
-// BENCH_OPS_OUT=file writes the figures as JSON; BENCH_OPS_BEFORE=file (the same script run on the code
+// BENCH_OPS_OUT=file writes the figures as JSON (BENCH_OPS_RENDER=file writes the section from them again); BENCH_OPS_BEFORE=file (the same script run on the code
 // before the change) adds them as "before" columns. BENCH_ENGINES=mariadb,postgresql,redis.
 // Run with `npm run bench` (BENCH_ONLY=agent-ops) or `node bench/agent-ops.mjs` after a build.
 import { readFileSync, writeFileSync } from 'node:fs'
@@ -67,7 +67,13 @@ function operations(manager) {
 }
 
 async function main() {
-  const results = {}
+  // BENCH_OPS_RENDER=file: only write the section from figures measured earlier (BENCH_OPS_OUT of a run).
+  const results = process.env.BENCH_OPS_RENDER ? JSON.parse(readFileSync(process.env.BENCH_OPS_RENDER, 'utf8')) : {}
+  if (!process.env.BENCH_OPS_RENDER) await measure(results)
+  render(results)
+}
+
+async function measure(results) {
   await withRoot('tbo', async (root, onCleanup) => {
     const dataDir = join(root, 'lab')
     const server = await buildServer({ dataDir, host: '127.0.0.1', port: 0, rateLimits: [], log: () => undefined })
@@ -77,8 +83,16 @@ async function main() {
     for (const manager of ENGINES) {
       const id = await instance(lab, manager, onCleanup)
       const call = async (method, args) => {
-        const r = await lab.rpc.call(id, method, args, 60_000)
-        return r
+        try {
+          return await lab.rpc.call(id, method, args, 60_000)
+        } catch (e) {
+          // The agent's side of a failed call, before the work dir is removed.
+          const log = readFileSync(join(dataDir, 'instances', id, 'agent.log'), 'utf8')
+            .split('\n')
+            .slice(-40)
+            .join('\n')
+          throw new Error(`${manager} ${method}: ${e.message}\n-- agent.log:\n${log}`)
+        }
       }
       const ops = operations(manager)
       const names = Object.keys(ops)
@@ -102,7 +116,9 @@ async function main() {
     }
   })
   if (process.env.BENCH_OPS_OUT) writeFileSync(process.env.BENCH_OPS_OUT, JSON.stringify(results, null, 2))
+}
 
+function render(results) {
   const cell = (x) => (x === undefined ? '-' : fmtMs(x))
   const rows = []
   for (const [manager, r] of Object.entries(results))

@@ -26,8 +26,25 @@ export interface PostgresClient {
 
 type Driver = typeof import('pg')
 let loading: Promise<Driver> | undefined
-/** node-postgres, loaded the first time a PostgreSQL instance needs it. */
-const driver = (): Promise<Driver> => (loading ??= import('pg').then((m) => (m as unknown as { default: Driver }).default ?? m))
+/**
+ * node-postgres, loaded the first time a PostgreSQL instance needs it. When it loads it
+ * probes for Cloudflare Workers: without a global `navigator` (Node 20) it touches the
+ * global `Response`, whose lazy load compiles WebAssembly, which the agent's --jitless
+ * turns off: the agent died on its first PostgreSQL statement. Node 21 and later define
+ * `navigator` ("Node.js/<major>"); on Node 20 the same value is defined for the import only.
+ */
+const driver = (): Promise<Driver> =>
+  (loading ??= (async () => {
+    const g = globalThis as { navigator?: unknown }
+    const shim = g.navigator === undefined
+    if (shim) Object.defineProperty(globalThis, 'navigator', { value: { userAgent: `Node.js/${process.versions.node.split('.')[0]}` }, configurable: true, writable: true })
+    try {
+      const m = await import('pg')
+      return (m as unknown as { default: Driver }).default ?? m
+    } finally {
+      if (shim) delete g.navigator
+    }
+  })())
 
 /** The server's error as psql printed it ("ERROR:  role ... already exists"): the guest faults keep their text. */
 function clientError(e: unknown): Error {
