@@ -7,6 +7,7 @@ const scripts = [
   './api.mjs',
   './auth-flood.mjs',
   './rpc.mjs',
+  './agent-ops.mjs',
   './heartbeats.mjs',
   './mqtt-limits.mjs',
   './memory.mjs',

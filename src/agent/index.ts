@@ -8,6 +8,7 @@ import { timestampedLog, type Log } from './log.js'
 import { RpcDispatcher, agentMethods, encodeReply } from './rpc.js'
 import { BackupRunner } from './backup-rpc.js'
 import { Supervisor } from './supervisor.js'
+import { closeDrivers } from './datastores/drivers.js'
 import { supervisorLogs } from './log-rpc.js'
 import { ModuleManager } from './module-rpc.js'
 
@@ -91,6 +92,7 @@ export async function startAgent(bootstrapPath: string, opts: AgentOptions = {})
     (closing ??= (async () => {
       clearInterval(timer)
       supervisor.close()
+      await closeDrivers()
       if (client) await (await import('./connection.js')).endConnection(client)
       const owner = await readFile(pidFile, 'utf8').catch(() => '')
       if (owner.trim() === String(process.pid)) await rm(pidFile, { force: true })

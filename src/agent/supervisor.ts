@@ -6,6 +6,7 @@ import { loadDatastore } from './datastores/index.js'
 import type { Datastore, EngineCommand, InstancePaths, RunUser } from './datastores/types.js'
 import type { Accounts } from './datastores/accounts.js'
 import { checkOverrides, type Overrides } from './datastores/overrides.js'
+import { closeDrivers } from './datastores/drivers.js'
 import { CGROUP_EXIT, EngineProcess, isEngineProcess, lookupUser, oneLine, readPidFile, readTail, resolveExecutable, runTool, socketPathProblem, type ExitInfo } from './engine-process.js'
 import type { Log } from './log.js'
 import { deriveStatus, type EngineState } from './status.js'
@@ -626,6 +627,8 @@ export class Supervisor {
     }
     const t0 = Date.now()
     const ds = this.ds!
+    // The agent's own connections go first: the engine then stops without waiting on them.
+    await closeDrivers()
     this.stopping = proc
     proc.kill(ds.stopSignal)
     this.log(`stopping ${ds.name} pid ${proc.pid} (${ds.stopSignal})`)

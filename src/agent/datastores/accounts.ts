@@ -1,6 +1,4 @@
-import { spawn } from 'node:child_process'
 import { randomInt } from 'node:crypto'
-import { ENGINE_ENV, oneLine } from '../engine-process.js'
 
 /**
  * Databases, users and root of one engine (internals.md 2 and 4.1-4.3): what the
@@ -95,18 +93,12 @@ export function pageOf<T>(items: T[], key: (t: T) => string, limit: unknown, mar
 }
 
 /**
- * Control characters (C0, DEL and C1) would break the line/tab-separated output of the
- * engines' clients: a name with a tab was listed truncated and could not be deleted.
+ * Control characters (C0, DEL and C1) in names and hosts are refused. They once broke
+ * the line/tab-separated output of the engines' clients (a name with a tab was listed
+ * truncated and could not be deleted); the drivers return fields whole now, but such a
+ * name would still be unreadable in upstream's tools and the engines' logs.
  */
 export const CONTROL_CHARS = /\p{Cc}/u
-
-export interface ClientRun {
-  file: string
-  args: string[]
-  env?: Record<string, string>
-  input: string
-  timeoutMs?: number
-}
 
 /**
  * The create-time databases, users (granted their databases) and root password, applied
@@ -136,44 +128,4 @@ export async function applyPreparePayload(a: Accounts, payload: { databases?: Da
   }
   await a.createUsers(fresh)
   if (payload.rootPassword) await a.enableRoot(payload.rootPassword)
-}
-
-/** runClient for a client in batch mode: one row per line, columns separated by tabs. */
-export async function runQuery(run: ClientRun): Promise<string[][]> {
-  const out = await runClient(run)
-  return out
-    .split('\n')
-    .filter((l) => l !== '')
-    .map((l) => l.split('\t'))
-}
-
-/**
- * Runs an engine client with the statements on stdin (never in argv, where any local
- * user could read a password), and resolves with stdout. A non-zero exit rejects with
- * the client's own error line.
- */
-export function runClient(run: ClientRun): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(run.file, run.args, {
-      stdio: ['pipe', 'pipe', 'pipe'],
-      env: { ...ENGINE_ENV, ...(run.env ?? {}) },
-    })
-    let out = ''
-    let err = ''
-    const timer = setTimeout(() => child.kill('SIGKILL'), run.timeoutMs ?? 60_000)
-    child.stdout.on('data', (b: Buffer) => (out += b.toString()))
-    child.stderr.on('data', (b: Buffer) => (err = (err + b.toString()).slice(-8192)))
-    child.once('error', (e) => {
-      clearTimeout(timer)
-      reject(new Error(`${run.file}: ${e.message}`))
-    })
-    child.once('close', (code, signal) => {
-      clearTimeout(timer)
-      if (code === 0) return resolve(out)
-      const line = err.split('\n').find((l) => /ERROR|FATAL|error/.test(l)) ?? err
-      reject(new Error(oneLine(line || `${run.file} ended with ${signal ?? `code ${code}`}`)))
-    })
-    child.stdin.on('error', () => undefined)
-    child.stdin.end(run.input)
-  })
 }

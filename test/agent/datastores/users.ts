@@ -1,36 +1,52 @@
 import t from 'tap'
 import { AccountError, generatePassword, pageOf } from '../../../src/agent/datastores/accounts.js'
+import type { MariadbClient, Sql as MariadbSql } from '../../../src/agent/datastores/mariadb/driver.js'
+import type { PostgresClient, Sql as PostgresSql } from '../../../src/agent/datastores/postgresql/driver.js'
 import {
   MariadbAccounts,
-  account,
   createDatabaseSql,
   createUserSql,
   grantTarget,
-  ident,
-  lit,
   nativePasswordHash,
   unescapeGrantDb,
   validateMariadbDatabase,
   validateMariadbUser,
 } from '../../../src/agent/datastores/mariadb/users.js'
 import * as pg from '../../../src/agent/datastores/postgresql/users.js'
-import { enableRootCommand, redisArg } from '../../../src/agent/datastores/redis/users.js'
+import { enableRootCommand } from '../../../src/agent/datastores/redis/users.js'
 import { accountMethods } from '../../../src/agent/account-rpc.js'
 import { RpcFailure } from '../../../src/agent/rpc.js'
 
-t.test('mariadb: quoting', async (t) => {
-  t.equal(ident('a`b'), '`a``b`')
-  t.equal(lit("it's \\ ok"), "'it''s \\\\ ok'")
-  t.equal(account("o'neil", '%'), "'o''neil'@'%'")
-  t.equal(grantTarget('my_db%x'), '`my\\_db\\%x`.*', 'wildcards escaped in grants')
+/** A statement as text with its values after it (a fake connector: identifiers quoted the way the real one does, checked end to end in test/e2e/agent-users.ts). */
+const myQuote = { id: (n: string) => '`' + n.replace(/`/g, '``') + '`' }
+function myText(st: MariadbSql): string {
+  const s = typeof st === 'function' ? st(myQuote) : st
+  return typeof s === 'string' ? s : `${s.sql} ${JSON.stringify(s.values)}`
+}
+const pgQuote = { id: (n: string) => '"' + n.replace(/"/g, '""') + '"', lit: (v: string) => "'" + v.replace(/'/g, "''") + "'" }
+function pgText(st: PostgresSql): string {
+  const s = typeof st === 'function' ? st(pgQuote) : st
+  return typeof s === 'string' ? s : `${s.sql} ${JSON.stringify(s.values)}`
+}
+const fakeMariadb = (answer: (sql: string) => string[][]): MariadbClient => ({
+  query: async (...sts) => {
+    let rows: string[][] = []
+    for (const st of sts) rows = answer(myText(st))
+    return rows
+  },
+  records: async () => [],
+})
+
+t.test('mariadb: statements', async (t) => {
+  t.equal(grantTarget(myQuote, 'my_db%x'), '`my\\_db\\%x`.*', 'wildcards escaped in grants')
   t.equal(unescapeGrantDb('my\\_db'), 'my_db')
-  t.equal(createDatabaseSql({ name: 'a' }), 'CREATE DATABASE `a` CHARACTER SET utf8mb3 COLLATE utf8mb3_general_ci;', 'upstream defaults')
-  t.equal(createDatabaseSql({ name: 'a', character_set: 'utf8mb4' }), 'CREATE DATABASE `a` CHARACTER SET utf8mb4;')
+  t.equal(myText(createDatabaseSql({ name: 'a' })), 'CREATE DATABASE `a` CHARACTER SET utf8mb3 COLLATE utf8mb3_general_ci', 'upstream defaults')
+  t.equal(myText(createDatabaseSql({ name: 'a', character_set: 'utf8mb4' })), 'CREATE DATABASE `a` CHARACTER SET utf8mb4')
   t.throws(() => createDatabaseSql({ name: 'a', character_set: 'utf8; DROP' }), { message: "'utf8; DROP' is not a valid character set." })
-  t.equal(
-    createUserSql({ name: 'u', password: "p'w", databases: [{ name: 'd_1' }] }),
-    `CREATE USER 'u'@'%' IDENTIFIED BY PASSWORD '${nativePasswordHash("p'w")}';\nGRANT ALL PRIVILEGES ON \`d\\_1\`.* TO 'u'@'%';`,
-    'the hash, never the clear password',
+  t.same(
+    createUserSql({ name: 'u', password: "p'w", databases: [{ name: 'd_1' }] }).map(myText),
+    [`CREATE USER ?@? IDENTIFIED BY PASSWORD ? ["u","%","${nativePasswordHash("p'w")}"]`, 'GRANT ALL PRIVILEGES ON `d\\_1`.* TO ?@? ["u","%"]'],
+    'names and the hash as values, never the clear password',
   )
 })
 
@@ -39,12 +55,12 @@ t.test('mariadb: passwords go out as their mysql_native_password hash', async (t
   t.equal(nativePasswordHash('password'), '*2470C0C06DEE42FD1618BB99005ADCA2EC9D1E19')
   t.equal(nativePasswordHash('pässwört'), nativePasswordHash('pässwört'), 'utf-8 bytes, deterministic')
   const sent: string[] = []
-  const a = new MariadbAccounts({
-    query: async (sql) => {
+  const a = new MariadbAccounts(
+    fakeMariadb((sql) => {
       sent.push(sql)
       return sql.startsWith('SELECT User, Host FROM') ? [['bob', '%']] : []
-    },
-  })
+    }),
+  )
   await a.createUsers([{ name: 'bob', password: 'Secret-1' }])
   await a.changePasswords([{ name: 'bob', host: '%', password: 'Secret-2' }])
   await a.updateAttributes('bob', '%', { password: 'Secret-3' })
@@ -55,7 +71,7 @@ t.test('mariadb: passwords go out as their mysql_native_password hash', async (t
       `${pw} never sent in clear`,
     )
     t.ok(
-      sent.some((s) => s.includes(`IDENTIFIED BY PASSWORD '${nativePasswordHash(pw)}'`)),
+      sent.some((s) => s.includes('IDENTIFIED BY PASSWORD ?') && s.includes(`"${nativePasswordHash(pw)}"`)),
       `${pw} sent as its hash`,
     )
   }
@@ -78,25 +94,25 @@ t.test('mariadb: names', async (t) => {
 t.test('mariadb: accounts run the SQL they should and hide system users', async (t) => {
   const sent: string[] = []
   const rows: Record<string, string[][]> = {
-    'SHOW DATABASES;': [['information_schema'], ['mysql'], ['performance_schema'], ['sys'], ['app_db']],
-    "SELECT User, Host FROM mysql.user WHERE is_role = 'N';": [
+    'SHOW DATABASES': [['information_schema'], ['mysql'], ['performance_schema'], ['sys'], ['app_db']],
+    "SELECT User, Host FROM mysql.user WHERE is_role = 'N'": [
       ['root', 'localhost'],
       ['mariadb.sys', 'localhost'],
       ['root', '%'],
       ['app', '%'],
       ['x', 'localhost'],
     ],
-    'SELECT User, Host, Db FROM mysql.db;': [
+    'SELECT User, Host, Db FROM mysql.db': [
       ['app', '%', 'app\\_db'],
       ['app', '%', 'gone'],
     ],
   }
-  const a = new MariadbAccounts({
-    query: async (sql) => {
+  const a = new MariadbAccounts(
+    fakeMariadb((sql) => {
       sent.push(sql)
       return rows[sql] ?? []
-    },
-  })
+    }),
+  )
   t.same(await a.listDatabases(), [{ name: 'app_db' }])
   t.same(await a.listUsers(), [{ name: 'app', host: '%', databases: [{ name: 'app_db' }] }], 'root, localhost and system users hidden; grants unescaped')
   await t.rejects(a.deleteUser('nobody', '%'), { message: 'User nobody cannot be found on the instance.', rpcType: 'NotFound' })
@@ -108,12 +124,10 @@ t.test('mariadb: accounts run the SQL they should and hide system users', async 
 })
 
 t.test('postgresql: quoting, SQL and names', async (t) => {
-  t.equal(pg.pgIdent('a"b'), '"a""b"')
-  t.equal(pg.pgLit("it's \\"), "'it''s \\'", 'standard-conforming strings: backslash is literal')
-  t.equal(pg.conninfoValue("a'b\\c"), "'a\\'b\\\\c'")
-  t.same(pg.createDatabaseSql({ name: 'd' }), ['CREATE DATABASE "d";', 'REVOKE CONNECT, TEMPORARY ON DATABASE "d" FROM PUBLIC;'])
-  t.same(pg.createDatabaseSql({ name: 'd', character_set: 'UTF8', collate: 'C.UTF-8' })[0], `CREATE DATABASE "d" TEMPLATE template0 ENCODING 'UTF8' LC_COLLATE 'C.UTF-8' LC_CTYPE 'C.UTF-8';`)
-  t.equal(pg.grantSchemaSql('u'), 'GRANT ALL ON SCHEMA public TO "u";', 'PG15: CREATE on public must be granted')
+  t.equal(pg.pgLit("it's \\"), "'it''s \\'", 'standard-conforming strings (configuration files): backslash is literal')
+  t.same(pg.createDatabaseSql({ name: 'd' }).map(pgText), ['CREATE DATABASE "d"', 'REVOKE CONNECT, TEMPORARY ON DATABASE "d" FROM PUBLIC'])
+  t.same(pgText(pg.createDatabaseSql({ name: 'd', character_set: 'UTF8', collate: 'C.UTF-8' })[0]!), `CREATE DATABASE "d" TEMPLATE template0 ENCODING 'UTF8' LC_COLLATE 'C.UTF-8' LC_CTYPE 'C.UTF-8'`)
+  t.equal(pgText(pg.grantSchemaSql('u')), 'GRANT ALL ON SCHEMA public TO "u"', 'PG15: CREATE on public must be granted')
   t.doesNotThrow(() => pg.validatePostgresDatabase('bad name!'), 'PostgreSQL accepts what it can quote')
   t.throws(() => pg.validatePostgresDatabase('a\nb'), { message: "'a\nb' is not a valid schema name." })
   t.throws(() => pg.validatePostgresDatabase('template1'), { message: "'template1' is a reserved database name." })
@@ -124,26 +138,28 @@ t.test('postgresql: quoting, SQL and names', async (t) => {
 
 t.test('postgresql: delete user reassigns and drops owned objects in every database first', async (t) => {
   const sent: Array<[string, string | undefined]> = []
-  const a = new pg.PostgresAccounts({
-    query: async (sql, db) => {
+  const client: PostgresClient = {
+    query: async (sts, db) => {
+      const list = Array.isArray(sts) ? sts : [sts]
+      const sql = list.map(pgText).join('; ')
       sent.push([sql, db])
       if (sql.startsWith('SELECT rolname FROM pg_roles')) return [['bob'], ['postgres'], ['root']]
       if (sql.startsWith('SELECT datname FROM pg_database WHERE datallowconn')) return [['app'], ['postgres'], ['template1']]
       return []
     },
-  })
+  }
+  const a = new pg.PostgresAccounts(client)
   await a.deleteUser('bob', '%')
   const owned = sent.filter(([s]) => s.startsWith('REASSIGN OWNED'))
   t.same(
     owned.map(([, db]) => db),
     ['app', 'postgres', 'template1'],
   )
-  t.equal(sent[sent.length - 1]![0], 'DROP ROLE "bob";')
+  t.equal(sent[sent.length - 1]![0], 'DROP ROLE "bob"')
 })
 
-t.test('redis: arguments quoted, root is an ACL user', async (t) => {
-  t.equal(redisArg('a "b" \\c'), '"a \\"b\\" \\\\c"')
-  t.equal(enableRootCommand('pw'), 'ACL SETUSER root on resetpass ">pw" ~* &* +@all')
+t.test('redis: root is an ACL user, its password one argument', async (t) => {
+  t.same(enableRootCommand('p w"\\'), ['ACL', 'SETUSER', 'root', 'on', 'resetpass', '>p w"\\', '~*', '&*', '+@all'])
 })
 
 t.test('paging and the RPC table', async (t) => {

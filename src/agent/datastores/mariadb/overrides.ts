@@ -1,7 +1,7 @@
 import { join } from 'node:path'
 import type { InstancePaths, RunUser } from '../types.js'
 import { ensureIncluded, writeOwned, type OverrideValue, type Overrides } from '../overrides.js'
-import { lit, type MariadbClient } from './users.js'
+import type { MariadbClient, Sql } from './driver.js'
 
 /** The user overrides file, included at the end of my.cnf (upstream's conf.d/20-user-...cnf). */
 export const mariadbOverridesFile = (paths: InstancePaths): string => join(paths.conf, 'overrides.cnf')
@@ -20,20 +20,21 @@ export function renderMariadbOverrides(o: Overrides): string {
 
 const UNIT: Record<string, bigint> = { K: 1024n, M: 1024n ** 2n, G: 1024n ** 3n, T: 1024n ** 4n }
 
-/** A SET GLOBAL value: booleans ON/OFF, sizes with a unit (16M: an option file's form) in bytes, other strings as literals. */
-function sqlValue(v: OverrideValue): string {
-  if (typeof v === 'boolean') return v ? 'ON' : 'OFF'
-  if (typeof v === 'number') return String(v)
+/** A SET GLOBAL value: booleans ON/OFF, sizes with a unit (16M: an option file's form) in bytes, other strings as a parameter. */
+function sqlValue(v: OverrideValue): { sql: string; values: unknown[] } {
+  if (typeof v === 'boolean') return { sql: v ? 'ON' : 'OFF', values: [] }
+  if (typeof v === 'number') return { sql: String(v), values: [] }
   const size = /^(\d+)([KMGT])$/i.exec(v)
-  if (size) return String(BigInt(size[1]!) * UNIT[size[2]!.toUpperCase()]!)
-  return lit(v)
+  if (size) return { sql: String(BigInt(size[1]!) * UNIT[size[2]!.toUpperCase()]!), values: [] }
+  return { sql: '?', values: [v] }
 }
 
-/** SET GLOBAL for each value, names with `_` (the option file takes either). */
-export function mariadbSetGlobal(o: Overrides): string {
-  return Object.entries(o)
-    .map(([k, v]) => `SET GLOBAL ${k.replace(/-/g, '_')} = ${sqlValue(v)};`)
-    .join('\n')
+/** SET GLOBAL for each value, names with `_` (the option file takes either; names are the validated parameter names). */
+export function mariadbSetGlobal(o: Overrides): Sql[] {
+  return Object.entries(o).map(([k, v]) => {
+    const value = sqlValue(v)
+    return { sql: `SET GLOBAL ${k.replace(/-/g, '_')} = ${value.sql}`, values: value.values }
+  })
 }
 
 /** update_overrides: the file (emptied on remove) and the include line in my.cnf. */
@@ -45,5 +46,5 @@ export async function mariadbUpdateOverrides(paths: InstancePaths, cnf: string, 
 
 /** apply_overrides: live, through SET GLOBAL (MariaDB has no SET PERSIST: the file persists them). */
 export async function mariadbApplyOverrides(db: MariadbClient, o: Overrides): Promise<void> {
-  if (Object.keys(o).length) await db.query(mariadbSetGlobal(o))
+  if (Object.keys(o).length) await db.query(...mariadbSetGlobal(o))
 }

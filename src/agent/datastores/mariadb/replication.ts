@@ -7,8 +7,8 @@ import type { EngineContext } from '../types.js'
 import { ensureIncluded, writeOwned } from '../overrides.js'
 import { keepIncluded } from '../reconfigure.js'
 import { loadReplicationState, markDetached, replicaContextOf, pollUntil, replicationUserOf, saveReplicationState, type EngineReplication, type Maintenance } from '../replication.js'
-import { account, identifiedBy, lit, mariadbClient, type MariadbClient } from './users.js'
-import { runQuery } from '../accounts.js'
+import { mariadbClient, type MariadbClient, type Sql } from './driver.js'
+import { ACCOUNT, IDENTIFIED, nativePasswordHash } from './users.js'
 
 /**
  * The replication account's privileges: replication itself, plus what a consistent
@@ -37,7 +37,7 @@ export class MariadbReplication implements EngineReplication {
     private readonly cnf: string,
     private readonly socket: string,
   ) {
-    this.db = mariadbClient(cnf, socket)
+    this.db = mariadbClient(socket)
     this.file = join(ctx.paths.conf, 'replication.cnf')
   }
 
@@ -54,32 +54,39 @@ export class MariadbReplication implements EngineReplication {
   async enableAsMaster(m?: Maintenance): Promise<void> {
     const state = await loadReplicationState(this.ctx.paths)
     const user = replicationUserOf(state)
-    const who = account(user.name, '%')
-    const work = () => this.db.query(`CREATE USER IF NOT EXISTS ${who} ${identifiedBy(user.password)};\nALTER USER ${who} ${identifiedBy(user.password)};\nGRANT ${REPL_GRANTS} ON *.* TO ${who};`)
+    const who = [user.name, '%']
+    const hash = nativePasswordHash(user.password)
+    const work = () =>
+      this.db.query(
+        { sql: `CREATE USER IF NOT EXISTS ${ACCOUNT} ${IDENTIFIED}`, values: [...who, hash] },
+        { sql: `ALTER USER ${ACCOUNT} ${IDENTIFIED}`, values: [...who, hash] },
+        { sql: `GRANT ${REPL_GRANTS} ON *.* TO ${ACCOUNT}`, values: who },
+      )
     await (m ? m.run(work) : work())
     await saveReplicationState(this.ctx.paths, { ...state, role: state.role === 'replica' ? 'replica' : 'primary', user })
   }
 
   replicaContext(): Promise<ReplicaContext> {
-    return replicaContextOf(this.ctx, async () => (await this.db.query('SELECT @@gtid_binlog_pos;'))[0]?.[0] ?? '')
+    return replicaContextOf(this.ctx, async () => (await this.db.query('SELECT @@gtid_binlog_pos'))[0]?.[0] ?? '')
   }
 
   async attach(ctx: ReplicaContext, m?: Maintenance): Promise<void> {
     const state = await loadReplicationState(this.ctx.paths)
     const u = ctx.replica_conf.replication_user
-    const change = (pos: 'slave_pos' | 'current_pos') =>
-      `CHANGE MASTER TO MASTER_HOST=${lit(ctx.master.host)}, MASTER_PORT=${Number(ctx.master.port)}, MASTER_USER=${lit(u.name)}, ` +
-      `MASTER_PASSWORD=${lit(u.password)}, MASTER_USE_GTID=${pos}, MASTER_CONNECT_RETRY=5;`
+    const change = (pos: 'slave_pos' | 'current_pos'): Sql => ({
+      sql: `CHANGE MASTER TO MASTER_HOST=?, MASTER_PORT=${Number(ctx.master.port)}, MASTER_USER=?, MASTER_PASSWORD=?, MASTER_USE_GTID=${pos}, MASTER_CONNECT_RETRY=5`,
+      values: [ctx.master.host, u.name, u.password],
+    })
     const work = async () => {
       await this.persistReadOnly(true)
       if (!m) {
         // A new replica: load the source's data, then start from the dump's GTID position.
-        await this.db.query('SET GLOBAL read_only=ON;\nSTOP SLAVE;\nRESET SLAVE ALL;\nRESET MASTER;')
+        await this.db.query('SET GLOBAL read_only=ON', 'STOP SLAVE', 'RESET SLAVE ALL', 'RESET MASTER')
         const gtid = await this.loadDump(ctx)
-        await this.db.query(`FLUSH PRIVILEGES;\nSET GLOBAL gtid_slave_pos=${lit(gtid)};\n${change('slave_pos')}\nSTART SLAVE;`)
+        await this.db.query('FLUSH PRIVILEGES', { sql: 'SET GLOBAL gtid_slave_pos=?', values: [gtid] }, change('slave_pos'), 'START SLAVE')
       } else {
         // An existing instance re-pointed: its own writes are only in its binlog state (engines.md).
-        await this.db.query(`SET GLOBAL read_only=ON;\nSTOP SLAVE;\nRESET SLAVE ALL;\n${change('current_pos')}\nSTART SLAVE;`)
+        await this.db.query('SET GLOBAL read_only=ON', 'STOP SLAVE', 'RESET SLAVE ALL', change('current_pos'), 'START SLAVE')
       }
       await saveReplicationState(this.ctx.paths, { ...state, role: 'replica', user: u, source: ctx.master })
       await this.waitRunning(60_000)
@@ -89,13 +96,7 @@ export class MariadbReplication implements EngineReplication {
 
   /** SHOW SLAVE STATUS as name → value (empty when not a replica). */
   private async slaveStatus(): Promise<Record<string, string>> {
-    // With column names (the shared client skips them): header row, then the values.
-    const [names = [], values = []] = await runQuery({
-      file: 'mariadb',
-      args: [`--defaults-file=${this.cnf}`, `--socket=${this.socket}`, '-uroot', '--batch', '--raw'],
-      input: 'SHOW SLAVE STATUS;\n',
-    })
-    return Object.fromEntries(names.map((n, i) => [n, values[i] ?? '']))
+    return (await this.db.records('SHOW SLAVE STATUS'))[0] ?? {}
   }
 
   private async waitRunning(ms: number): Promise<void> {
@@ -134,7 +135,7 @@ export class MariadbReplication implements EngineReplication {
 
   async detach(_forFailover: boolean, m: Maintenance): Promise<void> {
     await m.run(async () => {
-      await this.db.query('STOP SLAVE;\nRESET SLAVE ALL;\nSET GLOBAL read_only=OFF;')
+      await this.db.query('STOP SLAVE', 'RESET SLAVE ALL', 'SET GLOBAL read_only=OFF')
       await this.persistReadOnly(false)
       await markDetached(this.ctx.paths)
     })
@@ -145,12 +146,12 @@ export class MariadbReplication implements EngineReplication {
   }
 
   async makeReadOnly(readOnly: boolean): Promise<void> {
-    await this.db.query(`SET GLOBAL read_only=${readOnly ? 'ON' : 'OFF'};`)
+    await this.db.query(`SET GLOBAL read_only=${readOnly ? 'ON' : 'OFF'}`)
     await this.persistReadOnly(readOnly)
   }
 
   async latestTxnId(): Promise<string> {
-    const rows = await this.db.query('SELECT @@gtid_binlog_pos;')
+    const rows = await this.db.query('SELECT @@gtid_binlog_pos')
     return rows[0]?.[0] ?? ''
   }
 
@@ -158,13 +159,13 @@ export class MariadbReplication implements EngineReplication {
     if (txn === '') return
     if (!GTID_LIST.test(txn)) throw new Error(`'${oneLine(txn, 80)}' is not a GTID position`)
     const secs = Math.max(1, Math.floor(timeoutMs / 1000) - 5)
-    const rows = await this.db.query(`SELECT MASTER_GTID_WAIT(${lit(txn)}, ${secs});`)
+    const rows = await this.db.query({ sql: `SELECT MASTER_GTID_WAIT(?, ${secs})`, values: [txn] })
     if (rows[0]?.[0] !== '0') throw new Error(`the replica did not reach GTID ${txn} within ${secs} s`)
   }
 
   async lastTxn(): Promise<[string, number]> {
     const s = await this.slaveStatus()
-    const rows = await this.db.query('SELECT @@gtid_slave_pos;')
+    const rows = await this.db.query('SELECT @@gtid_slave_pos')
     const seq = Math.max(
       0,
       ...(rows[0]?.[0] ?? '')

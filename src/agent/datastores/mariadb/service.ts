@@ -7,7 +7,8 @@ import type { Datastore, EngineCommand, EngineContext, TemplateInit } from '../t
 import { lastMatchingLine } from '../../engine-process.js'
 import { renderMariadbCnf, renderMariadbTemplateCnf } from './config.js'
 import { mariadbPing } from './probe.js'
-import { MariadbAccounts, lit, mariadbClient } from './users.js'
+import { mariadbClient } from './driver.js'
+import { MariadbAccounts } from './users.js'
 import type { AgentBootstrap } from '../../../protocol/index.js'
 import { applyPreparePayload, type Accounts } from '../accounts.js'
 import type { Overrides } from '../overrides.js'
@@ -106,7 +107,7 @@ export class MariadbService implements Datastore {
   }
 
   async accounts(): Promise<Accounts> {
-    return new MariadbAccounts(mariadbClient(this.cnf, this.sockets[0]!))
+    return new MariadbAccounts(mariadbClient(this.sockets[0]!))
   }
 
   /** The create-time databases, users and root password, before prepare reports HEALTHY. */
@@ -119,11 +120,11 @@ export class MariadbService implements Datastore {
   }
 
   applyOverrides(overrides: Overrides): Promise<void> {
-    return mariadbApplyOverrides(mariadbClient(this.cnf, this.sockets[0]!), overrides)
+    return mariadbApplyOverrides(mariadbClient(this.sockets[0]!), overrides)
   }
 
   guestLogs(): GuestLogDef[] {
-    return mariadbGuestLogs(this.ctx, this.cnf, this.logFile, mariadbClient(this.cnf, this.sockets[0]!))
+    return mariadbGuestLogs(this.ctx, this.cnf, this.logFile, mariadbClient(this.sockets[0]!))
   }
 
   /** Resize/access/upgrade: my.cnf again (no secrets in it), with the group's include kept. */
@@ -137,7 +138,7 @@ export class MariadbService implements Datastore {
   /** update_access: my.cnf for the next start, SET GLOBAL init_connect for new connections now. */
   async applyAccess(): Promise<boolean> {
     await this.rewriteConfig()
-    await mariadbClient(this.cnf, this.sockets[0]!).query(`SET GLOBAL init_connect = ${lit(mariadbInitConnect(this.ctx.bootstrap.access) ?? '')};`)
+    await mariadbClient(this.sockets[0]!).query({ sql: 'SET GLOBAL init_connect = ?', values: [mariadbInitConnect(this.ctx.bootstrap.access) ?? ''] })
     return true
   }
 

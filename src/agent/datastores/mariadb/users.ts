@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto'
-import { AccountError, CONTROL_CHARS, generatePassword, runQuery, type Accounts, type DatabaseSpec, type UserAttributes, type UserSpec, type UserView } from '../accounts.js'
+import type { MariadbClient, Quote, Sql } from './driver.js'
+import { AccountError, CONTROL_CHARS, generatePassword, type Accounts, type DatabaseSpec, type UserAttributes, type UserSpec, type UserView } from '../accounts.js'
 
 /** Databases never listed nor touchable (internals.md 4.1; MariaDB has sys too). */
 export const MARIADB_HIDDEN_DBS = new Set(['mysql', 'information_schema', 'performance_schema', 'sys', 'lost+found'])
@@ -46,12 +47,6 @@ export function validatePassword(password: unknown): asserts password is string 
   if (typeof password !== 'string' || password === '' || CONTROL_CHARS.test(password)) throw new AccountError('BadRequest', 'The password is not valid.')
 }
 
-/** A backquoted identifier. */
-export const ident = (name: string): string => '`' + name.replace(/`/g, '``') + '`'
-/** A string literal (the server runs without NO_BACKSLASH_ESCAPES). */
-export const lit = (s: string): string => "'" + s.replace(/\\/g, '\\\\').replace(/'/g, "''").replace(/\0/g, '\\0') + "'"
-export const account = (name: string, host: string): string => `${lit(name)}@${lit(host)}`
-
 /**
  * The mysql_native_password hash of a password: '*' and SHA1(SHA1(password)) in upper-case
  * hex, what PASSWORD() computes. Statements carry this hash (IDENTIFIED BY PASSWORD '*...'),
@@ -62,46 +57,34 @@ export function nativePasswordHash(password: string): string {
   return '*' + createHash('sha1').update(inner).digest('hex').toUpperCase()
 }
 
-/** `IDENTIFIED BY PASSWORD '*hash'`: the clause for CREATE/ALTER USER, without the clear password. */
-export const identifiedBy = (password: string): string => `IDENTIFIED BY PASSWORD ${lit(nativePasswordHash(password))}`
+/** An account in a statement: `?@?`, name and host as values the connector escapes. */
+export const ACCOUNT = '?@?'
+/** `IDENTIFIED BY PASSWORD ?`: the clause for CREATE/ALTER USER, its value the hash, never the clear password. */
+export const IDENTIFIED = 'IDENTIFIED BY PASSWORD ?'
 /**
  * A database in GRANT ... ON `db`.*: `_` and `%` are wildcards there, so upstream's
  * unescaped grant on `my_db` also opened `myXdb`. Escaped, it opens exactly `my_db`.
  */
-export const grantTarget = (db: string): string => ident(db.replace(/([_%])/g, '\\$1')) + '.*'
+export const grantTarget = (q: Quote, db: string): string => q.id(db.replace(/([_%])/g, '\\$1')) + '.*'
 /** mysql.db stores the escaped pattern; back to the database name. */
 export const unescapeGrantDb = (db: string): string => db.replace(/\\([_%\\])/g, '$1')
 
-export function createDatabaseSql(db: DatabaseSpec): string {
+export function createDatabaseSql(db: DatabaseSpec): Sql {
   const charset = db.character_set ?? 'utf8mb3'
   const collate = db.collate ?? (db.character_set ? undefined : 'utf8mb3_general_ci')
   if (!CHARSET.test(charset)) throw new AccountError('BadRequest', `'${charset}' is not a valid character set.`)
   if (collate !== undefined && !CHARSET.test(collate)) throw new AccountError('BadRequest', `'${collate}' is not a valid collation.`)
-  return `CREATE DATABASE ${ident(db.name)} CHARACTER SET ${charset}${collate ? ` COLLATE ${collate}` : ''};`
+  return (q) => `CREATE DATABASE ${q.id(db.name)} CHARACTER SET ${charset}${collate ? ` COLLATE ${collate}` : ''}`
 }
 
-export function createUserSql(u: UserSpec): string {
+const grantSql =
+  (db: string, name: string, host: string): Sql =>
+  (q) => ({ sql: `GRANT ALL PRIVILEGES ON ${grantTarget(q, db)} TO ${ACCOUNT}`, values: [name, host] })
+const alterPasswordSql = (name: string, host: string, password: string): Sql => ({ sql: `ALTER USER ${ACCOUNT} ${IDENTIFIED}`, values: [name, host, nativePasswordHash(password)] })
+
+export function createUserSql(u: UserSpec): Sql[] {
   const host = u.host ?? '%'
-  const who = account(u.name, host)
-  return [`CREATE USER ${who} ${identifiedBy(u.password)};`, ...(u.databases ?? []).map((d) => `GRANT ALL PRIVILEGES ON ${grantTarget(d.name)} TO ${who};`)].join('\n')
-}
-
-export interface MariadbClient {
-  /** Runs statements as root over the unix socket; the rows of the last result, tab-separated fields. */
-  query(sql: string): Promise<string[][]>
-}
-
-/** The `mariadb` client as OS root over the socket (unix_socket auth), statements on stdin. */
-export function mariadbClient(cnf: string, socket: string): MariadbClient {
-  return {
-    async query(sql) {
-      return runQuery({
-        file: 'mariadb',
-        args: [`--defaults-file=${cnf}`, `--socket=${socket}`, '-uroot', '--batch', '--raw', '--skip-column-names'],
-        input: sql + '\n',
-      })
-    },
-  }
+  return [{ sql: `CREATE USER ${ACCOUNT} ${IDENTIFIED}`, values: [u.name, host, nativePasswordHash(u.password)] }, ...(u.databases ?? []).map((d) => grantSql(d.name, u.name, host))]
 }
 
 /** MariaDB/MySQL users, databases and root (internals.md 4.1, engines.md 1). */
@@ -109,19 +92,19 @@ export class MariadbAccounts implements Accounts {
   constructor(private readonly db: MariadbClient) {}
 
   private async databaseNames(): Promise<string[]> {
-    const rows = await this.db.query('SHOW DATABASES;')
+    const rows = await this.db.query('SHOW DATABASES')
     return rows.map((r) => r[0]!).filter((n) => !MARIADB_HIDDEN_DBS.has(n.toLowerCase()))
   }
 
   async createDatabases(dbs: DatabaseSpec[]): Promise<void> {
     for (const d of dbs) validateMariadbDatabase(d.name)
-    if (dbs.length) await this.db.query(dbs.map(createDatabaseSql).join('\n'))
+    if (dbs.length) await this.db.query(...dbs.map(createDatabaseSql))
   }
 
   async deleteDatabase(name: string): Promise<void> {
     validateMariadbDatabase(name)
     if (!(await this.databaseNames()).includes(name)) throw new AccountError('NotFound', `Database ${name} cannot be found on the instance.`)
-    await this.db.query(`DROP DATABASE ${ident(name)};`)
+    await this.db.query((q) => `DROP DATABASE ${q.id(name)}`)
   }
 
   async listDatabases(): Promise<Array<{ name: string }>> {
@@ -134,20 +117,16 @@ export class MariadbAccounts implements Accounts {
       validatePassword(u.password)
       for (const d of u.databases ?? []) validateMariadbDatabase(d.name)
     }
-    if (users.length) await this.db.query(users.map(createUserSql).join('\n'))
+    if (users.length) await this.db.query(...users.flatMap(createUserSql))
   }
 
   async deleteUser(name: string, host: string): Promise<void> {
     await this.requireUser(name, host)
-    await this.db.query(`DROP USER ${account(name, host)};`)
+    await this.db.query({ sql: `DROP USER ${ACCOUNT}`, values: [name, host] })
   }
 
   async listUsers(): Promise<UserView[]> {
-    const [users, grants, dbs] = await Promise.all([
-      this.db.query("SELECT User, Host FROM mysql.user WHERE is_role = 'N';"),
-      this.db.query('SELECT User, Host, Db FROM mysql.db;'),
-      this.databaseNames(),
-    ])
+    const [users, grants, dbs] = await Promise.all([this.db.query("SELECT User, Host FROM mysql.user WHERE is_role = 'N'"), this.db.query('SELECT User, Host, Db FROM mysql.db'), this.databaseNames()])
     const existing = new Set(dbs)
     return users
       .filter(([name, host]) => !MARIADB_HIDDEN_USERS.has(name!) && !MARIADB_REPLICATION_USER.test(name!) && host !== 'localhost')
@@ -176,17 +155,17 @@ export class MariadbAccounts implements Accounts {
     await this.requireUser(name, host)
     const newName = attrs.name ?? name
     const newHost = attrs.host ?? host
-    const sql: string[] = []
+    const sql: Sql[] = []
     if (newName !== name || newHost !== host) {
       validateMariadbUser(newName, newHost)
       if (await this.getUser(newName, newHost)) throw new AccountError('BadRequest', `A user with the name "${newName}" already exists.`)
-      sql.push(`RENAME USER ${account(name, host)} TO ${account(newName, newHost)};`)
+      sql.push({ sql: `RENAME USER ${ACCOUNT} TO ${ACCOUNT}`, values: [name, host, newName, newHost] })
     }
     if (attrs.password !== undefined) {
       validatePassword(attrs.password)
-      sql.push(`ALTER USER ${account(newName, newHost)} ${identifiedBy(attrs.password)};`)
+      sql.push(alterPasswordSql(newName, newHost, attrs.password))
     }
-    if (sql.length) await this.db.query(sql.join('\n'))
+    if (sql.length) await this.db.query(...sql)
   }
 
   async changePasswords(users: Array<{ name: string; host?: string; password: string }>): Promise<void> {
@@ -194,7 +173,7 @@ export class MariadbAccounts implements Accounts {
       await this.requireUser(u.name, u.host ?? '%')
       validatePassword(u.password)
     }
-    if (users.length) await this.db.query(users.map((u) => `ALTER USER ${account(u.name, u.host ?? '%')} ${identifiedBy(u.password)};`).join('\n'))
+    if (users.length) await this.db.query(...users.map((u) => alterPasswordSql(u.name, u.host ?? '%', u.password)))
   }
 
   async grantAccess(name: string, host: string, databases: string[]): Promise<void> {
@@ -204,13 +183,13 @@ export class MariadbAccounts implements Accounts {
       validateMariadbDatabase(d)
       if (!existing.has(d)) throw new AccountError('NotFound', `Database ${d} cannot be found on the instance.`)
     }
-    if (databases.length) await this.db.query(databases.map((d) => `GRANT ALL PRIVILEGES ON ${grantTarget(d)} TO ${account(name, host)};`).join('\n'))
+    if (databases.length) await this.db.query(...databases.map((d) => grantSql(d, name, host)))
   }
 
   async revokeAccess(name: string, host: string, database: string): Promise<void> {
     const u = await this.requireUser(name, host)
     if (!u.databases.some((d) => d.name === database)) throw new AccountError('NotFound', `Database ${database} cannot be found on the instance.`)
-    await this.db.query(`REVOKE ALL PRIVILEGES ON ${grantTarget(database)} FROM ${account(name, host)};`)
+    await this.db.query((q) => ({ sql: `REVOKE ALL PRIVILEGES ON ${grantTarget(q, database)} FROM ${ACCOUNT}`, values: [name, host] }))
   }
 
   async listAccess(name: string, host: string): Promise<Array<{ name: string }>> {
@@ -224,10 +203,11 @@ export class MariadbAccounts implements Accounts {
   async enableRoot(password?: string): Promise<{ name: string; password: string }> {
     const pw = password ?? generatePassword()
     validatePassword(pw)
+    const hash = nativePasswordHash(pw)
     await this.db.query(
-      [`CREATE USER IF NOT EXISTS 'root'@'%' ${identifiedBy(pw)};`, `ALTER USER 'root'@'%' ${identifiedBy(pw)} ACCOUNT UNLOCK;`, `GRANT ALL PRIVILEGES ON *.* TO 'root'@'%' WITH GRANT OPTION;`].join(
-        '\n',
-      ),
+      { sql: `CREATE USER IF NOT EXISTS 'root'@'%' ${IDENTIFIED}`, values: [hash] },
+      { sql: `ALTER USER 'root'@'%' ${IDENTIFIED} ACCOUNT UNLOCK`, values: [hash] },
+      `GRANT ALL PRIVILEGES ON *.* TO 'root'@'%' WITH GRANT OPTION`,
     )
     return { name: 'root', password: pw }
   }
@@ -237,11 +217,11 @@ export class MariadbAccounts implements Accounts {
    * is_root_enabled still reports; dropping root@'%' really disables remote root.
    */
   async disableRoot(): Promise<void> {
-    await this.db.query(`DROP USER IF EXISTS 'root'@'%';`)
+    await this.db.query(`DROP USER IF EXISTS 'root'@'%'`)
   }
 
   async isRootEnabled(): Promise<boolean> {
-    const rows = await this.db.query("SELECT COUNT(*) FROM mysql.user WHERE User = 'root' AND Host <> 'localhost';")
+    const rows = await this.db.query("SELECT COUNT(*) FROM mysql.user WHERE User = 'root' AND Host <> 'localhost'")
     return Number(rows[0]?.[0] ?? 0) > 0
   }
 }

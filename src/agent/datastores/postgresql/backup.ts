@@ -3,7 +3,8 @@ import { join } from 'node:path'
 import type { BackupInfo, RestoreSpec } from '../../../protocol/index.js'
 import type { InstancePaths, RunUser } from '../types.js'
 import { BackupError, checkTool, metaFor, moveEntries, removePartial, toolToStore, unpackVerified, writeMeta, type StoredBackup } from '../backup-files.js'
-import { pgLit, type PostgresClient } from './users.js'
+import type { PostgresClient } from './driver.js'
+import { pgLit } from './users.js'
 
 /** What the PostgreSQL backup code needs from the service. */
 export interface PostgresBackupContext {
@@ -117,12 +118,12 @@ export async function postgresBackup(ctx: PostgresBackupContext, info: BackupInf
     ))
   )
     throw new BackupError('this instance has no WAL archive (it was created before WAL archiving was enabled): take a full backup first')
-  const [[lsn, tliText]] = (await pg.query('SELECT pg_current_wal_lsn(), (SELECT timeline_id FROM pg_control_checkpoint());')) as [[string, string]]
+  const [[lsn, tliText]] = (await pg.query('SELECT pg_current_wal_lsn(), (SELECT timeline_id FROM pg_control_checkpoint())')) as [[string, string]]
   const tli = Number(tliText)
   if (tli !== parent.timeline) throw new BackupError(`the instance is on timeline ${tli}, its parent backup on ${parent.timeline}: take a full backup`)
   // A record at or after `lsn` for recovery to stop at, even when nothing was written
   // since the last switch (a switch into an empty segment writes nothing).
-  const rows = await pg.query(`SELECT pg_logical_emit_message(false, 'trove', ${pgLit(`backup ${info.id}`)}); SELECT pg_switch_wal();`)
+  const rows = await pg.query([{ sql: `SELECT pg_logical_emit_message(false, 'trove', $1)`, values: [`backup ${info.id}`] }, 'SELECT pg_switch_wal()'])
   const switched = rows[rows.length - 1]?.[0] ?? ''
   // The switched segment (the byte before the switch's end) is complete now; wait for the archiver.
   const end = lsnToBig(switched)
@@ -135,7 +136,7 @@ export async function postgresBackup(ctx: PostgresBackupContext, info: BackupInf
     ))
   ) {
     if (Date.now() > deadline) {
-      const st = (await pg.query('SELECT last_failed_wal, last_failed_time FROM pg_stat_archiver;'))[0] ?? []
+      const st = (await pg.query('SELECT last_failed_wal, last_failed_time FROM pg_stat_archiver'))[0] ?? []
       throw new BackupError(`WAL segment ${last} was not archived within 120 s${st[0] ? ` (archiving ${st[0]} failed)` : ''}`)
     }
     await new Promise((r) => setTimeout(r, 100))
@@ -175,7 +176,7 @@ async function walSegmentSize(ctx: PostgresBackupContext, pg: PostgresClient): P
   const size = name ? (await stat(join(walDir, name)).catch(() => undefined))?.size : undefined
   // A power of two from 1 MB to 1 GB, as initdb allows.
   if (size && size >= 1 << 20 && size <= 1 << 30 && (size & (size - 1)) === 0) return size
-  return Number((await pg.query("SELECT setting FROM pg_settings WHERE name = 'wal_segment_size';"))[0]?.[0] ?? 16777216)
+  return Number((await pg.query("SELECT setting FROM pg_settings WHERE name = 'wal_segment_size'"))[0]?.[0] ?? 16777216)
 }
 
 /** After a full backup, segments before its end point are needed by no later incremental of this instance. */
@@ -239,11 +240,12 @@ export async function postgresAfterRestore(ctx: PostgresBackupContext, spec: Res
   if (spec.chain.length < 2) return
   const pg = await ctx.client()
   const deadline = Date.now() + 600_000
-  while ((await pg.query('SELECT pg_is_in_recovery();'))[0]?.[0] === 't') {
+  while ((await pg.query('SELECT pg_is_in_recovery()'))[0]?.[0] === 't') {
     if (Date.now() > deadline) throw new BackupError('recovery of the restored WAL did not finish within 600 s')
     await new Promise((r) => setTimeout(r, 100))
   }
-  await pg.query('ALTER SYSTEM RESET restore_command; ALTER SYSTEM RESET recovery_target_lsn; ALTER SYSTEM RESET recovery_target_action; SELECT pg_reload_conf();')
+  // ALTER SYSTEM refuses a transaction block: one statement at a time.
+  await pg.query(['ALTER SYSTEM RESET restore_command', 'ALTER SYSTEM RESET recovery_target_lsn', 'ALTER SYSTEM RESET recovery_target_action', 'SELECT pg_reload_conf()'])
   await rm(restoreWalDir(ctx.paths), { recursive: true, force: true })
   ctx.log(`restore: WAL replayed up to the recovery target of backup ${spec.backupId}, promoted`)
 }

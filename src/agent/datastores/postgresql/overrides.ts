@@ -3,7 +3,8 @@ import { join } from 'node:path'
 import { oneLine, runTool } from '../../engine-process.js'
 import type { InstancePaths, RunUser } from '../types.js'
 import { OverrideError, ensureIncluded, writeOwned, type OverrideValue, type Overrides } from '../overrides.js'
-import { pgLit, type PostgresClient } from './users.js'
+import type { PostgresClient } from './driver.js'
+import { pgLit } from './users.js'
 
 /** The user overrides file, included at the end of postgresql.conf. */
 export const postgresOverridesFile = (paths: InstancePaths): string => join(paths.conf, 'overrides.conf')
@@ -76,5 +77,5 @@ export async function postgresUpdateOverrides(paths: InstancePaths, user: RunUse
  * detach's template defaults come back by the file no longer naming them.
  */
 export async function postgresApplyOverrides(pg: PostgresClient): Promise<void> {
-  await pg.query('SELECT pg_reload_conf();')
+  await pg.query('SELECT pg_reload_conf()')
 }

@@ -6,7 +6,8 @@ import type { Datastore, EngineCommand, EngineContext, TemplateInit } from '../t
 import { lastMatchingLine } from '../../engine-process.js'
 import { renderPgHba, renderPostgresConf } from './config.js'
 import { postgresPing } from './probe.js'
-import { PostgresAccounts, pgLit, postgresClient } from './users.js'
+import { postgresClient } from './driver.js'
+import { PostgresAccounts, pgLit } from './users.js'
 import type { AgentBootstrap } from '../../../protocol/index.js'
 import { applyPreparePayload, type Accounts } from '../accounts.js'
 import type { Overrides } from '../overrides.js'
@@ -106,7 +107,7 @@ export class PostgresqlService implements Datastore {
 
   async accounts(): Promise<Accounts> {
     const b = this.ctx.bootstrap
-    return new PostgresAccounts(postgresClient(await this.bin('psql'), this.ctx.paths.run, b.port, this.ctx.user.name))
+    return new PostgresAccounts(postgresClient(this.ctx.paths.run, b.port))
   }
 
   /** The create-time databases, users and root password, before prepare reports HEALTHY. */
@@ -123,7 +124,7 @@ export class PostgresqlService implements Datastore {
 
   async applyOverrides(): Promise<void> {
     const b = this.ctx.bootstrap
-    await postgresApplyOverrides(postgresClient(await this.bin('psql'), this.ctx.paths.run, b.port, this.ctx.user.name))
+    await postgresApplyOverrides(postgresClient(this.ctx.paths.run, b.port))
   }
 
   guestLogs(): GuestLogDef[] {
@@ -143,7 +144,7 @@ export class PostgresqlService implements Datastore {
   async applyAccess(): Promise<boolean> {
     await this.rewriteConfig()
     const b = this.ctx.bootstrap
-    await postgresClient(await this.bin('psql'), this.ctx.paths.run, b.port, this.ctx.user.name).query('SELECT pg_reload_conf();')
+    await postgresClient(this.ctx.paths.run, b.port).query('SELECT pg_reload_conf()')
     return true
   }
 
@@ -210,7 +211,7 @@ export class PostgresqlService implements Datastore {
       port: b.port,
       bin: (n: string) => this.bin(n),
       log: this.ctx.log,
-      client: async () => postgresClient(await this.bin('psql'), this.ctx.paths.run, b.port, this.ctx.user.name),
+      client: async () => postgresClient(this.ctx.paths.run, b.port),
     }
   }
 

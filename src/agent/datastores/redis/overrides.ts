@@ -1,7 +1,7 @@
 import { join } from 'node:path'
 import type { InstancePaths, RunUser } from '../types.js'
 import { OverrideError, ensureIncluded, writeOwned, type OverrideValue, type Overrides } from '../overrides.js'
-import { redisArg, type RedisClient } from './users.js'
+import type { RedisClient } from './driver.js'
 
 /** The user overrides file, included at the end of redis.conf. */
 export const redisOverridesFile = (paths: InstancePaths): string => join(paths.conf, 'overrides.conf')
@@ -44,5 +44,5 @@ export async function redisUpdateOverrides(paths: InstancePaths, conf: string, u
 /** apply_overrides: CONFIG SET per key (immutable ones fail: the server marks them restart_required). */
 export async function redisApplyOverrides(redis: RedisClient, o: Overrides): Promise<void> {
   const entries = Object.entries(o)
-  if (entries.length) await redis.run(entries.map(([k, v]) => `CONFIG SET ${redisArg(k)} ${redisArg(text(v))}`))
+  if (entries.length) await redis.run(entries.map(([k, v]) => ['CONFIG', 'SET', k, text(v)]))
 }

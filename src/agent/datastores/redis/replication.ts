@@ -5,7 +5,7 @@ import type { EngineContext } from '../types.js'
 import { ensureIncluded, writeOwned } from '../overrides.js'
 import { keepIncluded } from '../reconfigure.js'
 import { loadReplicationState, markDetached, replicaContextOf, pollUntil, replicationUserOf, saveReplicationState, type EngineReplication, type Maintenance } from '../replication.js'
-import { redisArg, redisClient, type RedisClient } from './users.js'
+import { redisClient, type RedisClient } from './driver.js'
 
 /** One word of an `ACL LIST` rule (flags, #hash, key/channel patterns, +@categories). */
 const ROOT_RULE = /^[A-Za-z0-9~*&%@+#:_-]+$/
@@ -43,7 +43,7 @@ export class RedisReplication implements EngineReplication {
 
   private async info(): Promise<Record<string, string>> {
     const out: Record<string, string> = {}
-    for (const l of await this.redis.run(['INFO replication'])) {
+    for (const l of await this.redis.run([['INFO', 'replication']])) {
       const i = l.indexOf(':')
       if (i > 0) out[l.slice(0, i)] = l.slice(i + 1).trim()
     }
@@ -60,7 +60,11 @@ export class RedisReplication implements EngineReplication {
     const user = replicationUserOf(state, 'repl_')
     if (!WORD.test(user.name) || !WORD.test(user.password)) throw new Error('the replication account has characters redis.conf cannot hold')
     const work = async () => {
-      await this.redis.run([`ACL SETUSER ${redisArg(user.name)} reset on ${redisArg('>' + user.password)} +psync +replconf +ping`, 'ACL SAVE', 'CONFIG SET repl-diskless-sync-delay 0'])
+      await this.redis.run([
+        ['ACL', 'SETUSER', user.name, 'reset', 'on', '>' + user.password, '+psync', '+replconf', '+ping'],
+        ['ACL', 'SAVE'],
+        ['CONFIG', 'SET', 'repl-diskless-sync-delay', '0'],
+      ])
       if (state.role !== 'replica') await this.persist(['repl-diskless-sync-delay 0'])
     }
     await (m ? m.run(work) : work())
@@ -74,7 +78,7 @@ export class RedisReplication implements EngineReplication {
    */
   async replicaContext(): Promise<ReplicaContext> {
     const c = await replicaContextOf(this.ctx, () => this.latestTxnId())
-    const line = (await this.redis.run(['ACL LIST'])).find((l) => l.startsWith('user root '))
+    const line = (await this.redis.run([['ACL', 'LIST']])).find((l) => l.startsWith('user root '))
     return line ? ({ ...c, replica_conf: { ...c.replica_conf, root_acl: line.slice('user root '.length) } } as ReplicaContext) : c
   }
 
@@ -91,9 +95,18 @@ export class RedisReplication implements EngineReplication {
     if (!WORD.test(host) || !Number.isInteger(port) || !WORD.test(u.name) || !WORD.test(u.password)) throw new Error('the replication source has characters redis.conf cannot hold')
     const work = async () => {
       await this.persist([`replicaof ${host} ${port}`, `masteruser ${u.name}`, `masterauth ${u.password}`, 'replica-read-only yes', 'repl-diskless-sync-delay 0'])
-      await this.redis.run([`CONFIG SET masteruser ${redisArg(u.name)}`, `CONFIG SET masterauth ${redisArg(u.password)}`, 'CONFIG SET replica-read-only yes', `REPLICAOF ${redisArg(host)} ${port}`])
+      await this.redis.run([
+        ['CONFIG', 'SET', 'masteruser', u.name],
+        ['CONFIG', 'SET', 'masterauth', u.password],
+        ['CONFIG', 'SET', 'replica-read-only', 'yes'],
+        ['REPLICAOF', host, String(port)],
+      ])
       const root = RedisReplication.rootRules(ctx)
-      if (root) await this.redis.run([`ACL SETUSER root reset ${root}`, 'ACL SAVE'])
+      if (root)
+        await this.redis.run([
+          ['ACL', 'SETUSER', 'root', 'reset', ...root.split(' ')],
+          ['ACL', 'SAVE'],
+        ])
       await saveReplicationState(this.ctx.paths, { ...state, role: 'replica', user: u, source: ctx.master })
     }
     await (m ? m.run(work) : work())
@@ -112,7 +125,11 @@ export class RedisReplication implements EngineReplication {
   async detach(_forFailover: boolean, m: Maintenance): Promise<void> {
     await m.run(async () => {
       await this.persist(['repl-diskless-sync-delay 0'])
-      await this.redis.run(['REPLICAOF NO ONE', 'CONFIG SET masterauth ""', 'CONFIG SET masteruser ""'])
+      await this.redis.run([
+        ['REPLICAOF', 'NO', 'ONE'],
+        ['CONFIG', 'SET', 'masterauth', ''],
+        ['CONFIG', 'SET', 'masteruser', ''],
+      ])
       await markDetached(this.ctx.paths)
     })
   }

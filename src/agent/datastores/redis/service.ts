@@ -7,7 +7,8 @@ import type { Datastore, EngineCommand, EngineContext } from '../types.js'
 import { lastMatchingLine } from '../../engine-process.js'
 import { renderRedisAcl, renderRedisConf } from './config.js'
 import { redisPing } from './probe.js'
-import { RedisAccounts, redisClient } from './users.js'
+import { redisClient } from './driver.js'
+import { RedisAccounts } from './users.js'
 import type { AgentBootstrap } from '../../../protocol/index.js'
 import type { Accounts } from '../accounts.js'
 import type { Overrides } from '../overrides.js'
@@ -139,7 +140,7 @@ export class RedisService implements Datastore {
   // Backups (redis/backup.ts).
   async backup(info: BackupInfo, storeDir: string): Promise<StoredBackup> {
     // ACL users are not in the RDB: root's rule (a hash, not the password) goes in the metadata.
-    const line = (await redisClient(this.sockets[0]!, this.secretFile).run(['ACL LIST'])).find((l) => l.startsWith('user root on '))
+    const line = (await redisClient(this.sockets[0]!, this.secretFile).run([['ACL', 'LIST']])).find((l) => l.startsWith('user root on '))
     return (await import('./backup.js')).redisBackup({ ...this.backupContext(), rootAcl: line?.slice('user root '.length) }, info, storeDir)
   }
 
@@ -150,7 +151,11 @@ export class RedisService implements Datastore {
   /** A restored instance keeps the root its backup's instance had (same password). */
   async afterRestore(spec: RestoreSpec): Promise<void> {
     const rules = await (await import('./backup.js')).redisRootOfBackup(spec)
-    if (rules) await redisClient(this.sockets[0]!, this.secretFile).run([`ACL SETUSER root reset ${rules}`, 'ACL SAVE'])
+    if (rules)
+      await redisClient(this.sockets[0]!, this.secretFile).run([
+        ['ACL', 'SETUSER', 'root', 'reset', ...rules.split(' ')],
+        ['ACL', 'SAVE'],
+      ])
   }
 
   private backupContext() {

@@ -1,30 +1,8 @@
-import { readFile } from 'node:fs/promises'
-import { NotSupportedError, generatePassword, runClient, type Accounts } from '../accounts.js'
+import type { RedisClient } from './driver.js'
+import { NotSupportedError, generatePassword, type Accounts } from '../accounts.js'
 
-/** One argument of a redis-cli input line: double-quoted, with `\` and `"` escaped. */
-export const redisArg = (s: string): string => '"' + s.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n').replace(/\r/g, '\\r') + '"'
-
-/** The ACL rule that makes `root` a full user with exactly this password. */
-export const enableRootCommand = (password: string): string => `ACL SETUSER root on resetpass ${redisArg('>' + password)} ~* &* +@all`
-
-export interface RedisClient {
-  /** Runs commands (one per line) and returns redis-cli's raw output lines; an error reply rejects. */
-  run(lines: string[]): Promise<string[]>
-}
-
-/** redis-cli over the unix socket; the admin password from the 0600 secret file goes in REDISCLI_AUTH, never argv. */
-export function redisClient(socket: string, secretFile: string): RedisClient {
-  return {
-    async run(lines) {
-      const password = (await readFile(secretFile, 'utf8')).trim()
-      const out = await runClient({ file: 'redis-cli', args: ['-s', socket], env: { REDISCLI_AUTH: password }, input: lines.join('\n') + '\n' })
-      const result = out.split('\n').filter((l) => l !== '')
-      const err = result.find((l) => /^(ERR|WRONGPASS|NOPERM|NOAUTH|WRONGTYPE)\b/.test(l) || /^\(error\)/.test(l))
-      if (err) throw new Error(err)
-      return result
-    },
-  }
-}
+/** The ACL rule that makes `root` a full user with exactly this password: one argument per rule. */
+export const enableRootCommand = (password: string): string[] => ['ACL', 'SETUSER', 'root', 'on', 'resetpass', '>' + password, '~*', '&*', '+@all']
 
 const notSupported = (op: string): never => {
   throw new NotSupportedError(`The '${op}' operation is not supported for the 'redis' datastore.`)
@@ -78,16 +56,19 @@ export class RedisAccounts implements Accounts {
 
   async enableRoot(password?: string): Promise<{ name: string; password: string }> {
     const pw = password ?? generatePassword()
-    await this.redis.run([enableRootCommand(pw), 'ACL SAVE'])
+    await this.redis.run([enableRootCommand(pw), ['ACL', 'SAVE']])
     return { name: 'root', password: pw }
   }
 
   async disableRoot(): Promise<void> {
-    await this.redis.run(['ACL DELUSER root', 'ACL SAVE'])
+    await this.redis.run([
+      ['ACL', 'DELUSER', 'root'],
+      ['ACL', 'SAVE'],
+    ])
   }
 
   async isRootEnabled(): Promise<boolean> {
-    const lines = await this.redis.run(['ACL LIST'])
+    const lines = await this.redis.run([['ACL', 'LIST']])
     return lines.some((l) => /^user root on\b/.test(l))
   }
 }
