@@ -64,6 +64,8 @@ async function bundleAgent(dir) {
     format: 'esm',
     target: 'node20',
     logLevel: 'warning',
+    // The engines' drivers stay outside: an agent loads only its own engine's, on first use.
+    external: ['pg', 'mariadb', '@redis/client'],
     // mqtt.js is CommonJS: its require() of Node built-ins needs a real require in an ES module.
     banner: { js: "import { createRequire as __troveRequire } from 'node:module'; const require = __troveRequire(import.meta.url);" },
   })
