@@ -49,6 +49,7 @@ function sourceDigest() {
  * without it (not installed) the agent runs from its modules as before (src/cli/main.ts).
  */
 async function bundleAgent(dir) {
+  if (!existsSync(join(dir, 'agent/index.js'))) return // a tree without an agent (the build's own test)
   let esbuild
   try {
     esbuild = await import('esbuild')

@@ -219,7 +219,7 @@ t.test('periodic trove.instance.exists and dbaas.quota', async (t) => {
     .list('dbaas.quota')
     .filter((e) => e.payload.tenant_id === lab.demo.project && e.payload.resource === 'instances')
     .at(-1)!
-  t.match(q.payload, { resource: 'instances', in_use: 1, reserved: 0, limit: 10, updated: /^\d{4}-/ })
+  t.match(q.payload, { resource: 'instances', in_use: 1, reserved: 0, limit: 20, updated: /^\d{4}-/ })
   t.same(
     new Set(
       n

@@ -22,7 +22,7 @@ const used = (q: Quotas, tenant: string) => Object.fromEntries(q.usage(tenant).m
 t.test('reserve, commit, rollback (run_with_quotas)', async (t) => {
   const db = openDatabase(join(tempDir(t), 'q.db'))
   t.teardown(() => db.close())
-  const q = new Quotas(db, { ...DEFAULT_QUOTAS, instances: 2, ram: 1024 })
+  const q = new Quotas(db, { instances: 2, ram: 1024, backups: 50, volumes: 40 })
 
   const a = q.reserve('p', instanceDeltas(512, 5))
   t.same(used(q, 'p'), { instances: [0, 1, 2], ram: [0, 512, 1024], backups: [0, 0, 50], volumes: [0, 5, 40] }, 'reserved, not yet in use')
@@ -93,7 +93,7 @@ t.test('migration 2 counts the instances a database already holds', async (t) =>
   row.run('d', 'p1', '2', 4, 1, 1) // deleted
   row.run('e', 'p2', '1', 1, 1, 0)
   t.ok(migrate(old) >= 1, 'migrated (2 and any later ones)')
-  const q = new Quotas(old, DEFAULT_QUOTAS)
+  const q = new Quotas(old, { instances: 10, ram: -1, backups: 50, volumes: 40 })
   t.same(used(q, 'p1'), { instances: [2, 0, 10], ram: [2560, 0, -1], backups: [0, 0, 50], volumes: [5, 0, 40] })
   t.same(used(q, 'p2').instances, [1, 0, 10])
   t.match(old.prepare('SELECT id FROM quota_usages LIMIT 1').pluck().get(), /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/, 'uuid ids')

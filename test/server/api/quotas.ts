@@ -30,13 +30,13 @@ t.test('quota show: own project or admin; shape of the sample', async (t) => {
     own.body,
     {
       quotas: [
-        { resource: 'instances', in_use: 0, reserved: 0, limit: 10 },
+        { resource: 'instances', in_use: 0, reserved: 0, limit: 20 },
         { resource: 'ram', in_use: 0, reserved: 0, limit: -1 },
-        { resource: 'backups', in_use: 0, reserved: 0, limit: 50 },
-        { resource: 'volumes', in_use: 0, reserved: 0, limit: 40 },
+        { resource: 'backups', in_use: 0, reserved: 0, limit: 100 },
+        { resource: 'volumes', in_use: 0, reserved: 0, limit: 200 },
       ],
     },
-    'upstream defaults, nothing used',
+    'the lab defaults (upstream: 10, 50, 40), nothing used',
   )
   t.same(missingFields(own.body, sample('quota-show-response.json')), [], 'every field of the sample')
   t.same(Object.keys(own.body.quotas[0]), ['resource', 'in_use', 'reserved', 'limit'], 'keys in upstream order')
@@ -69,7 +69,7 @@ t.test('quota update: admin only, upstream body and faults, no partial update', 
   let u = await usage(lab)
   t.equal(u.instances.limit, 10)
   t.equal(u.backups.limit, 30)
-  t.equal(u.volumes.limit, 40, 'others keep their default')
+  t.equal(u.volumes.limit, 200, 'others keep their default')
 
   const nulls = await put({ quotas: { instances: null, ram: 2048, volumes: -1 } })
   t.same(nulls.body, { quotas: { ram: 2048, volumes: -1 } }, 'null limits are skipped; -1 is accepted')
@@ -118,8 +118,8 @@ t.test('create is refused with 413 at the limit and leaves nothing behind; delet
     {
       instances: { in_use: 1, reserved: 0, limit: 1 },
       ram: { in_use: 512, reserved: 0, limit: -1 },
-      backups: { in_use: 0, reserved: 0, limit: 50 },
-      volumes: { in_use: 2, reserved: 0, limit: 40 },
+      backups: { in_use: 0, reserved: 0, limit: 100 },
+      volumes: { in_use: 2, reserved: 0, limit: 200 },
     },
     'usage committed with the create: one instance, its flavor RAM and its volume',
   )
@@ -164,7 +164,7 @@ t.test('a create that fails after the reservation rolls it back', async (t) => {
   const r = await lab.req('POST', `${p}/instances`, { body: create('doomed') })
   compute.reserve = reserve
   t.equal(r.status, 500)
-  t.same((await usage(lab)).instances, { in_use: 0, reserved: 0, limit: 10 }, 'rolled back')
+  t.same((await usage(lab)).instances, { in_use: 0, reserved: 0, limit: 20 }, 'rolled back')
   const statuses = lab.server.lab.db.prepare('SELECT status FROM reservations').pluck().all()
   t.same(statuses, ['Rolled Back', 'Rolled Back', 'Rolled Back'], 'one reservation per resource, each rolled back')
 })
@@ -186,6 +186,6 @@ t.test('open reservations of a server that died are rolled back at start', async
   quotas.reserve(lab.demo.project, { instances: 1, ram: 512 })
   t.equal((await usage(lab)).instances.reserved, 1)
   t.equal(quotas.rollbackOpen(), 2)
-  t.same((await usage(lab)).instances, { in_use: 0, reserved: 0, limit: 10 })
+  t.same((await usage(lab)).instances, { in_use: 0, reserved: 0, limit: 20 })
   t.equal(quotas.rollbackOpen(), 0, 'nothing open any more')
 })
