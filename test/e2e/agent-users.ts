@@ -3,9 +3,8 @@ import t from 'tap'
 import { spawnSync } from 'node:child_process'
 import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
-import type { AgentBootstrap, EngineManager } from '../../src/protocol/index.js'
-import { startAgent, type AgentHandle } from '../../src/agent/index.js'
-import { startAgentHarness, type Instance } from '../helpers/agent-harness.js'
+import { startAgentHarness } from '../helpers/agent-harness.js'
+import { engineSql, inProcessAgents } from '../helpers/agent-clients.js'
 
 const isRoot = process.getuid?.() === 0
 const hasUser = spawnSync('id', ['troveguest']).status === 0
@@ -14,49 +13,10 @@ if (!isRoot || !hasUser) {
   process.exit(0)
 }
 
-const { heartbeats, call, waitFor, makeInstance, killEngines, freePort } = await startAgentHarness(t)
-
-// ---- the engines' own clients over TCP, as a user would log in (passwords in the environment, not argv) ----
-const PSQL = '/usr/lib/postgresql/15/bin/psql'
-
-function sql(inst: Instance, user: string, password: string, db: string, statement: string): { ok: boolean; out: string } {
-  const b = inst.bootstrap
-  const r =
-    b.datastore.manager === 'mariadb'
-      ? spawnSync('mariadb', ['--no-defaults', '-h', b.address, '-P', String(b.port), '-u', user, '-N', '-B', db], {
-          input: statement,
-          encoding: 'utf8',
-          env: { ...process.env, MYSQL_PWD: password },
-        })
-      : spawnSync(PSQL, ['-X', '-q', '-A', '-t', '-v', 'ON_ERROR_STOP=1', '-h', b.address, '-p', String(b.port), '-U', user, '-d', db], {
-          input: statement,
-          encoding: 'utf8',
-          env: { ...process.env, PGPASSWORD: password, PGCONNECT_TIMEOUT: '5' },
-        })
-  return { ok: r.status === 0, out: (r.stdout + r.stderr).trim() }
-}
-
-async function ok(id: string, method: string, args: Record<string, unknown> = {}): Promise<unknown> {
-  const r = await call(id, method, args)
-  if (!r.ok) throw new Error(`${method}: ${r.error?.type}: ${r.error?.message}`)
-  return r.result
-}
-
-const started: Array<{ inst: Instance; handle: AgentHandle }> = []
-t.teardown(async () => {
-  for (const s of started) {
-    await s.handle.close()
-    killEngines(s.inst.base)
-  }
-})
-
-async function launch(manager: EngineManager, version: string, binDir: string | undefined, prepare: AgentBootstrap['prepare']): Promise<Instance> {
-  const inst = makeInstance(manager, version, await freePort(), { ...(binDir ? { binDir } : {}), prepare })
-  const handle = await startAgent(inst.config, { log: () => {} })
-  started.push({ inst, handle })
-  await waitFor('HEALTHY', () => (heartbeats.get(inst.id) ?? []).find((h) => h.status === 'HEALTHY'), 120_000)
-  return inst
-}
+const harness = await startAgentHarness(t)
+const { call } = harness
+const { ok, launch } = inProcessAgents(t, harness)
+const sql = engineSql
 
 for (const [manager, version, binDir] of [
   ['mariadb', '10.11', undefined],
