@@ -74,8 +74,18 @@ async function bundleAgent(dir) {
 
 const digest = sourceDigest()
 const force = process.argv.includes('--force')
+/** A build made while esbuild could not be loaded (npm ci's prepare, for one) lacks the agent's bundle: redo it once esbuild loads. */
+async function bundleMissing() {
+  if (!existsSync(join(dist, 'agent/index.js')) || existsSync(join(dist, 'agent/bundle.js'))) return false
+  try {
+    await import('esbuild')
+    return true
+  } catch {
+    return false
+  }
+}
 try {
-  if (!force && readFileSync(join(dist, '.source-digest'), 'utf8') === digest) process.exit(0)
+  if (!force && readFileSync(join(dist, '.source-digest'), 'utf8') === digest && !(await bundleMissing())) process.exit(0)
 } catch {
   /* no build yet */
 }
