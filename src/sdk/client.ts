@@ -75,7 +75,7 @@ export interface Response<T> {
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
-/** The mark on every answer of a trove lab (src/server/api/http.ts; the SDK imports nothing from the server). */
+/** The mark on every answer of a trove lab (src/server/http/server.ts; the SDK imports nothing from the server). */
 const LAB_HEADER = 'x-trove-lab'
 const CONNECT_CODES = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH', 'UND_ERR_CONNECT_TIMEOUT'])
 /** The server's certificate no longer checks out against the CA in use (a lab set up again, a new CA). */

@@ -26,21 +26,21 @@ import { DetachReplicaFlow } from './tasks/detach-replica.js'
 import { ResizeFlavorFlow, ResizeVolumeFlow, UpgradeInstanceFlow } from './tasks/resize-instance.js'
 import { BackupInstanceFlow } from './tasks/backup-instance.js'
 import { InstanceTask } from './tasks/instance-tasks.js'
-import { createHttp, baseUrl } from './api/http.js'
-import type { ConnectionLimits } from './api/connections.js'
-import { tenantGuard } from './api/guard.js'
-import { versionRoutes } from './api/versions.js'
-import { tenantRoutes } from './api/routes.js'
+import { createHttp, baseUrl } from './http/server.js'
+import type { ConnectionLimits } from './http/connections.js'
+import { tenantGuard } from './http/guard.js'
+import { versionRoutes } from './routes/versions.js'
+import { tenantRoutes } from './routes/index.js'
 import { readCloudPasswords, writeClouds } from './clouds.js'
 import { DEFAULT_QUOTAS, Quotas } from './quotas.js'
-import { DEFAULT_RATE_LIMITS, RateLimiter, rateLimitHook } from './api/rate-limit.js'
+import { DEFAULT_RATE_LIMITS, RateLimiter, rateLimitHook } from './http/rate-limit.js'
 import { DEFAULT_EXISTS_INTERVAL_MS, Notifier } from './notifications.js'
 import { Reconciler } from './reconcile.js'
 import type { Lab, LabConfig } from './lab.js'
 import { acquireLock, assertNotRunning, banner, checkRunUser, choosePort, DEFAULT_PORT, defaultDataDir, previousPort, writeState } from './lab-state.js'
 
 export type { Lab, LabConfig } from './lab.js'
-export { parseRateLimits } from './api/rate-limit.js'
+export { parseRateLimits } from './http/rate-limit.js'
 export { DEFAULT_PORT, defaultDataDir, logFile, readState, banner, LabError, type LabState } from './lab-state.js'
 export { startBackground, stopServer, resetLab, type ResetSummary, type StartOptions } from './lab-control.js'
 
@@ -61,7 +61,7 @@ export interface ServerOptions extends Partial<LabConfig> {
   quotaNotificationIntervalMs?: number
   /** Password login throttle (identity/login-guard.ts; default DEFAULT_LOGIN_THROTTLE). */
   loginThrottle?: Partial<LoginThrottleOptions>
-  /** Caps and timeouts of API connections (api/connections.ts; default defaultConnectionLimits()). */
+  /** Caps and timeouts of API connections (http/connections.ts; default defaultConnectionLimits()). */
   connectionLimits?: Partial<ConnectionLimits>
   /** The broker's packet and per-source limits (defaults: broker/limits.ts). */
   brokerLimits?: BrokerLimits

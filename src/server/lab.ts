@@ -7,7 +7,7 @@ import type { LocalCompute } from './compute/local.js'
 import type { DetectedEngine } from './compute/engines.js'
 import type { TaskEngine } from './tasks/engine.js'
 import type { QuotaLimits, Quotas } from './quotas.js'
-import type { RateLimiter, RateLimitRule } from './api/rate-limit.js'
+import type { RateLimiter, RateLimitRule } from './http/rate-limit.js'
 import type { Notifier } from './notifications.js'
 
 export interface LabConfig {

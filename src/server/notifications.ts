@@ -6,7 +6,7 @@ import { notificationTopic } from '../protocol/index.js'
 import type { DB } from './db/index.js'
 import { isoNow } from './db/index.js'
 import type { InstanceJoined } from './db/instances.js'
-import { instanceStatus } from './api/views.js'
+import { instanceStatus } from './http/views.js'
 
 /**
  * Notifications (internals.md 5, upstream trove/common/notification.py). Each event is

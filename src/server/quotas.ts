@@ -1,8 +1,8 @@
 import { randomUUID } from 'node:crypto'
 import type { DB } from './db/index.js'
 import { isoNow } from './db/index.js'
-import { Fault } from './api/faults.js'
-import { pyRepr } from './api/validation.js'
+import { Fault } from './errors.js'
+import { pyRepr } from './http/validation.js'
 
 /** Upstream's quota resources (trove/quota/quota.py), in the order views list them. */
 export const QUOTA_RESOURCES = ['instances', 'ram', 'backups', 'volumes'] as const

@@ -9,7 +9,7 @@ import t from 'tap'
 import { execFile, spawn } from 'node:child_process'
 import { promisify } from 'node:util'
 import { runCli, runMain, startLab } from '../helpers/lab.js'
-import { DEFAULT_RATE_LIMITS } from '../../src/server/api/rate-limit.js'
+import { DEFAULT_RATE_LIMITS } from '../../src/server/http/rate-limit.js'
 
 const exec = promisify(execFile)
 const hasOpenstack = await exec('openstack', ['--version']).then(

@@ -4,7 +4,7 @@ import { join } from 'node:path'
 import { migrate, openDatabase } from '../../src/server/db/index.js'
 import { m001 } from '../../src/server/db/migrations/m001-core.js'
 import { DEFAULT_QUOTAS, Quotas, instanceDeltas } from '../../src/server/quotas.js'
-import { Fault } from '../../src/server/api/faults.js'
+import { Fault } from '../../src/server/errors.js'
 import { tempDir } from '../helpers/lab.js'
 
 /** The fault `fn` throws, or undefined. */

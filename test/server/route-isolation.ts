@@ -1,5 +1,5 @@
 // Project isolation on EVERY route (issue 6): the route table is read from the route modules
-// themselves (api/routes.ts), so a route added later is covered without editing this test.
+// themselves (routes/index.ts), so a route added later is covered without editing this test.
 // A member calling any route with another project's resource ids gets 404 (401 on admin-only
 // mgmt routes), never a 2xx and never a 500: the resources exist (asserted) and mutating routes
 // get a body their owner could send, so the ownership check is what answers, not the body's
@@ -10,7 +10,7 @@ import Fastify from 'fastify'
 import { randomUUID } from 'node:crypto'
 import { apiLab, otherMember } from '../helpers/api.js'
 import { scriptedAgent, until } from '../helpers/scripted-agent.js'
-import { tenantRoutes } from '../../src/server/api/routes.js'
+import { tenantRoutes } from '../../src/server/routes/index.js'
 
 /** Collection segment -> the kind of project-owned resource an `:id`-like parameter after it names. */
 const OWNED = ['instances', 'configurations', 'modules', 'backups', 'clusters'] as const

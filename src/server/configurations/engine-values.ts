@@ -1,4 +1,4 @@
-import { unprocessable } from '../api/faults.js'
+import { unprocessable } from '../errors.js'
 
 /**
  * What the guest or the engine itself would refuse, checked before a group's values are

@@ -1,5 +1,5 @@
-import { badRequest, unprocessable } from '../api/faults.js'
-import { exactInteger, pythonFloat } from '../api/json-literal.js'
+import { badRequest, unprocessable } from '../errors.js'
+import { exactInteger, pythonFloat } from '../http/json-literal.js'
 
 /** What validation needs of a parameter (a datastore_configuration_parameters row). */
 export interface ParameterRule {

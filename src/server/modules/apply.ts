@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto'
 import { isoNow } from '../db/index.js'
 import type { Lab } from '../lab.js'
-import { badRequest } from '../api/faults.js'
+import { badRequest } from '../errors.js'
 import { RPC_TIMEOUT } from '../broker/rpc.js'
 import { agentReachable } from '../tasks/agent-health.js'
 import { ModuleContentsCipher } from './contents.js'

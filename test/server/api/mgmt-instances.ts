@@ -6,7 +6,7 @@ import { join } from 'node:path'
 import { apiLab, missingFields, type ApiLab } from '../../helpers/api.js'
 import { ROOT, sample } from '../../helpers/lab.js'
 import { scriptedAgent, until, type ScriptedHandler } from '../../helpers/scripted-agent.js'
-import { LAB_NETWORK } from '../../../src/server/api/views.js'
+import { LAB_NETWORK } from '../../../src/server/http/views.js'
 
 const createBody = (name: string) => ({ instance: { name, flavorRef: '1', volume: { size: 1 }, datastore: { type: 'postgresql' } } })
 

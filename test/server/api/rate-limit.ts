@@ -2,7 +2,7 @@ import t from 'tap'
 import { readdirSync } from 'node:fs'
 import { join } from 'node:path'
 import { apiLab } from '../../helpers/api.js'
-import { DEFAULT_RATE_LIMITS, RateLimiter, parseRateLimits, type RateLimitRule } from '../../../src/server/api/rate-limit.js'
+import { DEFAULT_RATE_LIMITS, RateLimiter, parseRateLimits, type RateLimitRule } from '../../../src/server/http/rate-limit.js'
 
 const rule = (verb: string, value: number, unit: RateLimitRule['unit'], regex = '.*', uri = '*'): RateLimitRule => ({ verb, uri, regex, value, unit })
 const U = '/v1.0/p1/instances'

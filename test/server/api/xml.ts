@@ -1,7 +1,7 @@
 import t from 'tap'
 import { apiLab } from '../../helpers/api.js'
-import { fromXml, parseJsonKeepingNumbers, toXml, wantsXml } from '../../../src/server/api/xml.js'
-import { JsonNumber } from '../../../src/server/api/json-literal.js'
+import { fromXml, parseJsonKeepingNumbers, toXml, wantsXml } from '../../../src/server/http/xml.js'
+import { JsonNumber } from '../../../src/server/http/json-literal.js'
 
 const XML = { accept: 'application/xml' }
 

@@ -1,0 +1,180 @@
+import type { FastifyRequest } from 'fastify'
+import { ServiceStatus } from '../../protocol/index.js'
+import type { InstanceJoined } from '../db/instances.js'
+import type { Lab } from '../lab.js'
+import { taskById } from '../tasks/instance-tasks.js'
+import { baseUrl } from './server.js'
+
+/**
+ * Response shapes (api.md section 8), field for field and in upstream's key order.
+ * Links use the request's own scheme: upstream forces https, which breaks the links
+ * of a plain-http lab (upstream quirk, not copied).
+ */
+export function links(req: FastifyRequest, tenant: string, collection: string, id: string) {
+  const base = baseUrl(req)
+  return [
+    { href: `${base}/v1.0/${tenant}/${collection}/${id}`, rel: 'self' },
+    { href: `${base}/${collection}/${id}`, rel: 'bookmark' },
+  ]
+}
+
+const SERVICE_BY_CODE = new Map<number, (typeof ServiceStatus)[keyof typeof ServiceStatus]>(Object.values(ServiceStatus).map((s) => [s.code, s]))
+
+/** API status (api.md 4.1), first match wins. */
+export function instanceStatus(inst: InstanceJoined): string {
+  const task = taskById(inst.task_id)
+  if (task.error) return 'ERROR'
+  switch (task.action) {
+    case 'BUILDING':
+      return inst.server_status === 'ERROR' ? 'ERROR' : 'BUILD'
+    case 'REBOOTING':
+      return 'REBOOT'
+    case 'RESIZING':
+      return 'RESIZE'
+    case 'UPGRADING':
+      return 'UPGRADE'
+    case 'RESTART_REQUIRED':
+      return 'RESTART_REQUIRED'
+    case 'PROMOTING':
+      return 'PROMOTE'
+    case 'EJECTING':
+      return 'EJECT'
+    case 'DETACHING':
+      return 'DETACH'
+    case 'DELETING':
+      return ['ACTIVE', 'SHUTDOWN', 'DELETED'].includes(inst.server_status) ? 'SHUTDOWN' : 'ERROR'
+  }
+  if (inst.backup_running) return 'BACKUP'
+  if (['BUILD', 'ERROR', 'REBOOT', 'RESIZE', 'ACTIVE', 'SHUTDOWN'].includes(inst.server_status)) return inst.server_status
+  if (inst.server_status === 'VERIFY_RESIZE') return 'RESIZE'
+  return 'UNKNOWN'
+}
+
+/** operating_status (api.md 4.2): the guest's health, only once the instance is ACTIVE with no task. */
+export function operatingStatus(inst: InstanceJoined, lab: Lab): string {
+  const task = taskById(inst.task_id)
+  if (task.action !== 'NONE' || inst.server_status !== 'ACTIVE' || inst.status_id === null) return ''
+  const svc = SERVICE_BY_CODE.get(inst.status_id)
+  if (!svc) return 'ERROR'
+  const fresh = inst.status_updated !== null && Date.now() - Date.parse(inst.status_updated + 'Z') < lab.config.heartbeatExpiryMs
+  if (!fresh && svc !== ServiceStatus.RESTART_REQUIRED) return ServiceStatus.FAILED_TIMEOUT_GUESTAGENT.api
+  return svc.api
+}
+
+export const LAB_NETWORK = 'trove-lab'
+
+export interface VolumeUsage {
+  used: number
+  used_percent: number
+}
+
+export function instanceView(req: FastifyRequest, inst: InstanceJoined, lab: Lab, o: { detail: boolean; admin: boolean; usage?: VolumeUsage }) {
+  const tenant = inst.tenant_id
+  const access = inst.access ? (JSON.parse(inst.access) as Record<string, unknown>) : { is_public: false }
+  const view: Record<string, unknown> = {
+    id: inst.id,
+    name: inst.name,
+    status: instanceStatus(inst),
+    operating_status: operatingStatus(inst, lab),
+    links: links(req, (req.params as { tenant?: string }).tenant ?? tenant, 'instances', inst.id),
+    flavor: { id: inst.flavor_id, links: links(req, (req.params as { tenant?: string }).tenant ?? tenant, 'flavors', inst.flavor_id) },
+    datastore: { type: inst.ds_name, version: inst.dsv_name, ...(o.detail ? { version_number: inst.dsv_version } : {}) },
+    region: inst.region_id,
+    access,
+  }
+  if (inst.address) {
+    view.ip = [inst.address]
+    view.addresses = [{ address: inst.address, type: 'private', network: LAB_NETWORK }]
+  }
+  view.volume = { size: inst.volume_size, ...(o.usage ?? {}) }
+  if (o.admin) view.tenant_id = tenant
+  Object.assign(view, replicationView(req, inst, lab))
+  if (o.detail) {
+    view.created = inst.created
+    view.updated = inst.updated
+    view.service_status_updated = inst.status_updated ?? inst.updated
+    if (inst.fault_message) view.fault = { message: inst.fault_message, created: inst.fault_created, details: o.admin ? inst.fault_details : null }
+    // The attached configuration group (transcript: after service_status_updated).
+    const configurationId = (inst as InstanceJoined & { configuration_id?: string | null }).configuration_id
+    const group = configurationId ? (lab.db.prepare('SELECT name FROM configurations WHERE id = ?').get(configurationId) as { name: string } | undefined) : undefined
+    if (configurationId && group)
+      view.configuration = { id: configurationId, name: group.name, links: links(req, (req.params as { tenant?: string }).tenant ?? tenant, 'configurations', configurationId) }
+    // A lab extension, only where this host cannot apply some of the flavor's cgroup limits (the
+    // banner's and hwinfo's `limits`): an upstream field never changes meaning, the key is namespaced.
+    const limits = lab.compute.limitsText()
+    if (limits.includes('not enforced')) view['lab:limits'] = limits
+  }
+  return view
+}
+
+export interface FlavorRow {
+  id: string
+  name: string
+  ram: number
+  vcpus: number
+  disk: number
+  ephemeral: number
+}
+
+export function flavorView(req: FastifyRequest, tenant: string, f: FlavorRow) {
+  return {
+    id: /^\d+$/.test(f.id) ? Number(f.id) : null,
+    links: links(req, tenant, 'flavors', f.id),
+    name: f.name,
+    ram: f.ram,
+    vcpus: f.vcpus,
+    disk: f.disk,
+    ephemeral: f.ephemeral,
+    str_id: f.id,
+  }
+}
+
+export interface VersionRow {
+  id: string
+  datastore_id: string
+  name: string
+  manager: string
+  version: string
+  image_id: string | null
+  image_tags: string
+  packages: string
+  active: number
+  registry_ext: string | null
+  repl_strategy: string | null
+}
+
+export function versionView(req: FastifyRequest, tenant: string, v: VersionRow, o: { admin: boolean; withDatastore: boolean }) {
+  const view: Record<string, unknown> = {
+    id: v.id,
+    name: v.name,
+    version: v.version,
+    links: links(req, tenant, 'datastores/versions', v.id),
+  }
+  if (o.withDatastore) view.datastore = v.datastore_id
+  if (o.admin) {
+    Object.assign(view, {
+      active: v.active === 1,
+      packages: v.packages,
+      image: v.image_id,
+      registry_ext: v.registry_ext,
+      repl_strategy: v.repl_strategy,
+      image_tags: v.image_tags ? v.image_tags.split(',') : [],
+    })
+  }
+  return view
+}
+
+/**
+ * `replica_of: {id, links}` on a replica and `replicas: [{id, links}]` on a source,
+ * in list and show views alike (upstream's InstanceView).
+ */
+export function replicationView(req: FastifyRequest, inst: InstanceJoined, lab: Lab): Record<string, unknown> {
+  const tenant = (req.params as { tenant?: string }).tenant ?? inst.tenant_id
+  const out: Record<string, unknown> = {}
+  const source = inst.slave_of_id
+  if (source) out.replica_of = { id: source, links: links(req, tenant, 'instances', source) }
+  // Rows of the instance queries carry their replicas' ids; other callers look them up.
+  const replicas = inst.replica_ids !== undefined ? (inst.replica_ids ? inst.replica_ids.split(',') : []) : lab.instances.replicaIds(inst.id)
+  if (replicas.length) out.replicas = replicas.map((r) => ({ id: r, links: links(req, tenant, 'instances', r) }))
+  return out
+}

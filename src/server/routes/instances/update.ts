@@ -1,0 +1,140 @@
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
+import { isoNow } from '../../db/index.js'
+import type { InstanceJoined } from '../../db/instances.js'
+import type { Lab } from '../../lab.js'
+import type { FlowHandler, TaskRow } from '../../tasks/engine.js'
+import { badRequest } from '../../errors.js'
+import { accessSchema, loadInstance } from './crud.js'
+import { validateCanPerformAction } from './actions.js'
+import { checkDetachReplica } from './replicas.js'
+import { compileBodySchema, nonEmptyString, uuid } from '../../http/validation.js'
+import { caller } from '../../http/guard.js'
+import { attachConfiguration, checkAttach, checkDetach, detachConfiguration } from '../../configurations/attach.js'
+import { upgradeChange } from './upgrade.js'
+import { runUpdateAccess } from '../../tasks/update-access.js'
+
+/**
+ * Upstream's instance.update (PUT: `access`, no `slave_of`) and instance.edit (PATCH,
+ * deprecated: `slave_of`, no `access`); neither allows other keys.
+ */
+function updateSchema(extra: Record<string, unknown>) {
+  return compileBodySchema({
+    type: 'object',
+    required: ['instance'],
+    properties: {
+      instance: {
+        type: 'object',
+        additionalProperties: false,
+        properties: {
+          name: nonEmptyString,
+          configuration: { oneOf: [uuid, { type: 'null' }] },
+          replica_of: {},
+          datastore_version: nonEmptyString,
+          ...extra,
+        },
+      },
+    },
+  })
+}
+const checkPut = updateSchema({ access: accessSchema })
+const checkPatch = updateSchema({ slave_of: {} })
+
+interface UpdateBody {
+  name?: string
+  configuration?: string | null
+  replica_of?: unknown
+  slave_of?: unknown
+  datastore_version?: string
+  access?: { is_public?: boolean; allowed_cidrs?: string[] }
+}
+
+const CIDR_RE = /^(25[0-5]|2[0-4]\d|1?\d?\d)(\.(25[0-5]|2[0-4]\d|1?\d?\d)){3}\/(3[0-2]|[12]?\d)$/
+
+/** The access change's flow (task UPDATING): see tasks/update-access.ts. A task row makes it survive a restart. */
+export class UpdateAccessFlow implements FlowHandler {
+  readonly kind = 'update_access'
+  constructor(private readonly lab: Lab) {}
+
+  async run(task: TaskRow): Promise<void> {
+    // The engine enforces the new access (tasks/update-access.ts).
+    await runUpdateAccess(this.lab, task)
+  }
+}
+
+/**
+ * PUT and PATCH /instances/{id} (api.md 6.2, routes 7/8): rename, access, detach
+ * replica, upgrade and configuration attach/detach, at most one besides `name`.
+ */
+export async function instanceUpdateRoutes(app: FastifyInstance, { lab }: { lab: Lab }): Promise<void> {
+  // Registered here, before the server starts, so that unfinished tasks resume.
+  lab.tasks.register(new UpdateAccessFlow(lab))
+  const rename = lab.db.prepare('UPDATE instances SET name = ?, updated = ? WHERE id = ?')
+  const setAccess = lab.db.prepare('UPDATE instances SET access = ?, updated = ? WHERE id = ?')
+
+  const update = (put: boolean) => async (req: FastifyRequest, reply: FastifyReply) => {
+    ;(put ? checkPut : checkPatch)(req.body)
+    const body = (req.body as { instance: UpdateBody }).instance
+    const keys = Object.keys(body)
+    if (keys.filter((k) => k !== 'name').length > 1) throw badRequest("Only one attribute (except 'name') is allowed to update.")
+    const { id } = req.params as { id: string }
+    const inst = loadInstance(lab, req, id)
+
+    // Upstream renames first and then validates the other change, so a refused
+    // change still renames. Here everything is checked before anything is written.
+    let apply: (() => void) | undefined
+    let guest: (() => Promise<void>) | undefined
+    let after: (() => void) | undefined
+    if ('replica_of' in body || 'slave_of' in body) {
+      // Detach the replica (replicas.ts, internals.md 1.9): task DETACHING, then the flow.
+      apply = checkDetachReplica(lab, req, inst)
+      after = () => lab.tasks.submit('detach_replica', inst.id)
+    } else if ('configuration' in body || keys.length === 0) {
+      // `{"instance": {}}` detaches too (api.md 10).
+      guest = configurationChange(lab, req, inst, body.configuration ?? null)
+    } else if (body.datastore_version !== undefined) {
+      ;({ apply, after } = upgradeChange(lab, req, inst, body.datastore_version))
+    } else if (body.access !== undefined) {
+      for (const c of body.access.allowed_cidrs ?? []) if (!CIDR_RE.test(c)) throw badRequest(`Validation error: instance['access']['allowed_cidrs'] '${c}' is not a 'cidr'`)
+      // Upstream does not check the instance's state and would overwrite a running
+      // task (a BUILDING instance would never leave UPDATING): refuse as actions do.
+      validateCanPerformAction(lab, inst)
+      const value = JSON.stringify({ is_public: body.access.is_public ?? false, allowed_cidrs: body.access.allowed_cidrs ?? [] })
+      apply = () => {
+        setAccess.run(value, isoNow(), inst.id)
+        lab.instances.setTask(inst.id, 'UPDATING')
+      }
+      after = () => lab.tasks.submit('update_access', inst.id)
+    }
+
+    lab.db.transaction(() => {
+      if (body.name !== undefined) rename.run(body.name, isoNow(), inst.id)
+      apply?.()
+    })()
+    after?.()
+    // Synchronous as upstream's (internals.md 1.11): the guest calls finish before the 202.
+    if (guest) await guest()
+    return reply.code(202).send()
+  }
+
+  app.put('/instances/:id', update(true))
+  app.patch('/instances/:id', update(false))
+}
+
+/**
+ * Attach or detach (internals.md 1.11): everything is checked here, before the
+ * rename is written; the returned step makes the guest calls. Detaching when
+ * nothing is attached is upstream's no-op.
+ */
+function configurationChange(lab: Lab, req: FastifyRequest, inst: InstanceJoined, configuration: string | null): (() => Promise<void>) | undefined {
+  // dbaas.instance_attach_configuration / _detach_configuration: .start, then .end or .error when the guest calls finish.
+  if (configuration !== null) {
+    const g = checkAttach(lab, inst, configuration, caller(req))
+    return () => lab.notifications.action(req, 'instance_attach_configuration', inst.id, { instance_id: inst.id, configuration_id: g.id }, () => attachConfiguration(lab, inst.id, g))
+  }
+  // Upstream notifies a detach with nothing attached too (a no-op inside the notification).
+  const detach = checkDetach(lab, inst)
+  return () =>
+    lab.notifications.action(req, 'instance_detach_configuration', inst.id, { instance_id: inst.id }, async () => {
+      if (detach) await detachConfiguration(lab, inst)
+    })
+}
