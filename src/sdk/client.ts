@@ -23,7 +23,10 @@ import { MgmtDatastoreVersions } from './resources/mgmt-datastore-versions.js'
 import { Logs } from './resources/logs.js'
 import { Modules } from './resources/modules.js'
 import { MgmtInstances } from './resources/mgmt-instances.js'
-import { LinkMarker } from './pagination.js'
+import { LinkMarker } from './transport.js'
+import type { Query, RequestOptions, Response, Transport } from './transport.js'
+
+export type { Query, RequestOptions, Response } from './transport.js'
 
 /** How to reach and authenticate to a Trove API. */
 export interface ClientOptions {
@@ -51,27 +54,6 @@ export interface ClientOptions {
   parseJson?: (text: string) => unknown
   /** Serialises JSON request bodies (default JSON.stringify); the counterpart of parseJson for bodies holding bigints. */
   stringifyJson?: (value: unknown) => string
-}
-
-/**
- * Query values: undefined/null are dropped; booleans render as Python does (True/False), like
- * troveclient; a LinkMarker (a marker from a next link) is sent as the server gave it.
- */
-export type Query = Record<string, string | number | boolean | LinkMarker | undefined | null>
-
-export interface RequestOptions {
-  body?: unknown
-  query?: Query
-  /** Allow retries on failures after the request may have been sent (GET/PUT/DELETE are idempotent). */
-  idempotent?: boolean
-  /** The service the path is below: the database endpoint (default) or the identity (Keystone v3) one. */
-  service?: 'database' | 'identity'
-}
-
-export interface Response<T> {
-  status: number
-  body: T
-  headers: Record<string, string | string[] | undefined>
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
@@ -106,7 +88,7 @@ class TransportTimeout extends Error {
  * A Trove v1.0 client. Authenticates lazily (once, again on a 401), finds the
  * database endpoint in the catalog, and exposes one object per resource.
  */
-export class TroveClient {
+export class TroveClient implements Transport {
   /** Database instances. */
   readonly instances: Instances
   /** Flavors. */

@@ -1,4 +1,4 @@
-import type { Query, TroveClient } from './client.js'
+import { LinkMarker, type Query, type Transport } from './transport.js'
 
 /** One page of a paginated collection, plus the marker of the next page if the server gave one. */
 export interface Page<T> {
@@ -11,16 +11,7 @@ export interface Page<T> {
   next?: string
 }
 
-/**
- * A marker taken from a next link, to send back the way troveclient does: as it is,
- * escaping only characters a URL cannot carry. Upstream Trove encodes non-UUID markers
- * (`name@host`, database names) twice in its links precisely because its client decodes
- * once and sends the result without encoding it again; encoding it again would make the
- * server compare against the still-encoded text and skip or repeat rows.
- */
-export class LinkMarker {
-  constructor(readonly value: string) {}
-}
+export { LinkMarker }
 
 /** Wraps a marker from `Page.next` for a query (see LinkMarker). */
 export const linkMarker = (m: string | undefined): LinkMarker | undefined => (m === undefined ? undefined : new LinkMarker(m))
@@ -30,7 +21,7 @@ interface ListBody {
 }
 
 /** Fetches one page and reads the next marker from `links`, as troveclient's Paginated does. */
-export async function getPage<T>(client: TroveClient, path: string, key: string, query: Query): Promise<Page<T>> {
+export async function getPage<T>(client: Transport, path: string, key: string, query: Query): Promise<Page<T>> {
   const res = await client.request<ListBody & Record<string, unknown>>('GET', path, { query })
   const body = res.body ?? {}
   const items = (body[key] ?? []) as T[]
@@ -52,7 +43,7 @@ export async function getPage<T>(client: TroveClient, path: string, key: string,
  * Follows each next link's marker as the server gave it (LinkMarker). Stops when a page has
  * no next link (or repeats a marker, to never loop forever).
  */
-export async function* paginate<T>(client: TroveClient, path: string, key: string, query: Query = {}): AsyncGenerator<T> {
+export async function* paginate<T>(client: Transport, path: string, key: string, query: Query = {}): AsyncGenerator<T> {
   let marker: Query[string] = query.marker
   const seen = new Set<string>()
   for (;;) {

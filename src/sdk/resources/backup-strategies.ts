@@ -1,4 +1,4 @@
-import type { TroveClient } from '../client.js'
+import type { Transport } from '../transport.js'
 
 /** A backup strategy (where a project's or instance's backups go). */
 export interface BackupStrategy {
@@ -23,7 +23,7 @@ export interface BackupStrategyCreate {
 
 /** Backup strategies: `/backup_strategies`. */
 export class BackupStrategies {
-  constructor(private readonly client: TroveClient) {}
+  constructor(private readonly client: Transport) {}
 
   /** GET /backup_strategies?[instance_id][&project_id]. */
   async list(f: BackupStrategyFilter = {}): Promise<BackupStrategy[]> {

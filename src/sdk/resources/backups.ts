@@ -1,4 +1,4 @@
-import type { TroveClient } from '../client.js'
+import type { Transport } from '../transport.js'
 import { getPage, paginate, type Page } from '../pagination.js'
 
 /** A backup (api.md 6.12; upstream's BackupView). `size` is in GB, null until known. */
@@ -61,7 +61,7 @@ function query(o: BackupListOptions): Record<string, string | number | boolean |
 
 /** Backups: `/backups` and `/instances/{id}/backups`. */
 export class Backups {
-  constructor(private readonly client: TroveClient) {}
+  constructor(private readonly client: Transport) {}
 
   /** One page of backups. */
   page(o: BackupListOptions = {}): Promise<Page<Backup>> {

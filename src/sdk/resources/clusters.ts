@@ -1,4 +1,4 @@
-import type { TroveClient } from '../client.js'
+import type { Transport } from '../transport.js'
 
 /** A cluster member as the cluster object lists it. */
 export interface ClusterInstance {
@@ -56,7 +56,7 @@ export interface ClusterListOptions {
 
 /** Clusters: `/clusters`. */
 export class Clusters {
-  constructor(private readonly client: TroveClient) {}
+  constructor(private readonly client: Transport) {}
 
   /** GET /clusters (one page). */
   async list(o: ClusterListOptions = {}): Promise<Cluster[]> {

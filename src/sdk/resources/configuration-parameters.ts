@@ -1,4 +1,4 @@
-import type { TroveClient } from '../client.js'
+import type { Transport } from '../transport.js'
 
 /** A configuration parameter a datastore version accepts. */
 export interface ConfigurationParameter {
@@ -20,7 +20,7 @@ function base(version: string, datastore?: string): string {
 
 /** Configuration parameters of a datastore version. */
 export class ConfigurationParameters {
-  constructor(private readonly client: TroveClient) {}
+  constructor(private readonly client: Transport) {}
 
   /** GET .../parameters (`datastore` omitted: the version must be an ID). */
   async list(version: string, datastore?: string): Promise<ConfigurationParameter[]> {

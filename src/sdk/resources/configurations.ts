@@ -1,5 +1,5 @@
-import type { TroveClient } from '../client.js'
-import type { Query } from '../client.js'
+import type { Transport } from '../transport.js'
+import type { Query } from '../transport.js'
 
 /** Configuration values: parameter name to value. */
 export type ConfigurationValues = Record<string, unknown>
@@ -52,7 +52,7 @@ const page = (o: ConfigurationListOptions): Query => ({ limit: o.limit, marker: 
 
 /** Configuration groups: `/configurations`. */
 export class Configurations {
-  constructor(private readonly client: TroveClient) {}
+  constructor(private readonly client: Transport) {}
 
   /** GET /configurations (one page). */
   async list(o: ConfigurationListOptions = {}): Promise<Configuration[]> {

@@ -1,4 +1,4 @@
-import type { TroveClient } from '../client.js'
+import type { Transport } from '../transport.js'
 import { paginate } from '../pagination.js'
 
 /** A database (schema) on an instance, as the API returns it. */
@@ -19,7 +19,7 @@ const enc = encodeURIComponent
 
 /** Databases (schemas) of an instance: `/instances/{id}/databases`. */
 export class Databases {
-  constructor(private readonly client: TroveClient) {}
+  constructor(private readonly client: Transport) {}
 
   /** Every database of an instance, following `links` rel=next markers. */
   list(instanceId: string): AsyncGenerator<Database> {

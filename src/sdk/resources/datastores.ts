@@ -1,9 +1,9 @@
-import type { TroveClient } from '../client.js'
+import type { Transport } from '../transport.js'
 import type { Datastore, DatastoreVersion } from './types.js'
 
 /** Datastores: `/datastores`. */
 export class Datastores {
-  constructor(private readonly client: TroveClient) {}
+  constructor(private readonly client: Transport) {}
 
   /** GET /datastores (non-admins see datastores with an active version only). */
   async list(): Promise<Datastore[]> {
@@ -43,7 +43,7 @@ export interface VolumeType {
 
 /** Datastore versions. */
 export class DatastoreVersions {
-  constructor(private readonly client: TroveClient) {}
+  constructor(private readonly client: Transport) {}
 
   /** GET /datastores/{datastore}/versions. */
   async list(datastore: string): Promise<DatastoreVersion[]> {

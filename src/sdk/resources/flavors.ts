@@ -1,9 +1,9 @@
-import type { TroveClient } from '../client.js'
+import type { Transport } from '../transport.js'
 import type { Flavor } from './types.js'
 
 /** Flavors: `/flavors` and the flavors of a datastore version. */
 export class Flavors {
-  constructor(private readonly client: TroveClient) {}
+  constructor(private readonly client: Transport) {}
 
   /** GET /flavors. */
   async list(): Promise<Flavor[]> {

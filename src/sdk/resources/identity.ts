@@ -1,4 +1,4 @@
-import type { TroveClient } from '../client.js'
+import type { Transport } from '../transport.js'
 import { NotFoundError, TroveError } from '../errors.js'
 
 /** A Keystone v3 project. */
@@ -38,7 +38,7 @@ export interface RoleAssignment {
  * GET by id first, then a list filtered by name.
  */
 export class Identity {
-  constructor(private readonly client: TroveClient) {}
+  constructor(private readonly client: Transport) {}
 
   private req<T>(method: string, path: string, body?: unknown, query?: Record<string, string>) {
     return this.client.request<T>(method, path, { service: 'identity', body, query })

@@ -1,4 +1,4 @@
-import type { TroveClient } from '../client.js'
+import type { Transport } from '../transport.js'
 import { getPage, paginate, type Page } from '../pagination.js'
 import type { Instance, InstanceCreate } from './types.js'
 
@@ -27,7 +27,7 @@ export interface InstanceUpdate {
 
 /** Database instances: `/instances`. */
 export class Instances {
-  constructor(private readonly client: TroveClient) {}
+  constructor(private readonly client: Transport) {}
 
   /** One page of instances. */
   page(o: InstanceListOptions = {}): Promise<Page<Instance>> {

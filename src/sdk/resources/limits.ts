@@ -1,4 +1,4 @@
-import type { TroveClient } from '../client.js'
+import type { Transport } from '../transport.js'
 
 /** The absolute limits (first element of `GET /limits`). */
 export interface AbsoluteLimits {
@@ -24,7 +24,7 @@ export interface RateLimit {
 
 /** Limits of the caller's project: `/limits`. */
 export class Limits {
-  constructor(private readonly client: TroveClient) {}
+  constructor(private readonly client: Transport) {}
 
   /** GET /limits: the absolute limits first, then the rate limits. */
   async list(): Promise<[AbsoluteLimits, ...RateLimit[]]> {

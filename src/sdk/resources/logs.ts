@@ -1,4 +1,4 @@
-import type { TroveClient } from '../client.js'
+import type { Transport } from '../transport.js'
 import { NotFoundError } from '../errors.js'
 
 /** A guest log as the guest shows it (api.md 6.5). */
@@ -36,7 +36,7 @@ const enc = encodeURIComponent
 
 /** Guest logs of an instance: `/instances/{id}/log`. */
 export class Logs {
-  constructor(private readonly client: TroveClient) {}
+  constructor(private readonly client: Transport) {}
 
   /** GET /instances/{id}/log. */
   async list(instanceId: string): Promise<GuestLog[]> {

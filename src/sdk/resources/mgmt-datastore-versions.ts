@@ -1,4 +1,4 @@
-import type { TroveClient } from '../client.js'
+import type { Transport } from '../transport.js'
 
 /** Body of `POST /mgmt/datastore-versions`. */
 export interface MgmtDatastoreVersionCreate {
@@ -27,7 +27,7 @@ const enc = encodeURIComponent
 
 /** Datastore versions (admin): `/mgmt/datastore-versions`. */
 export class MgmtDatastoreVersions {
-  constructor(private readonly client: TroveClient) {}
+  constructor(private readonly client: Transport) {}
 
   /** POST /mgmt/datastore-versions `{"version": {...}}` (202, no body). */
   async create(version: MgmtDatastoreVersionCreate): Promise<void> {

@@ -1,4 +1,4 @@
-import type { TroveClient } from '../client.js'
+import type { Transport } from '../transport.js'
 import { getPage, paginate, type Page } from '../pagination.js'
 import type { Instance } from './types.js'
 
@@ -24,7 +24,7 @@ export interface MgmtInstanceListOptions {
 
 /** Instances of every project (admin): `/mgmt/instances`. */
 export class MgmtInstances {
-  constructor(private readonly client: TroveClient) {}
+  constructor(private readonly client: Transport) {}
 
   /** troveclient's query order: limit, marker, include_clustered, project_id, deleted. */
   private query(o: MgmtInstanceListOptions) {

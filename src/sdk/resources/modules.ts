@@ -1,4 +1,4 @@
-import type { TroveClient } from '../client.js'
+import type { Transport } from '../transport.js'
 import { paginate } from '../pagination.js'
 import type { Instance } from './types.js'
 
@@ -83,7 +83,7 @@ const enc = encodeURIComponent
 
 /** Modules (`/modules`) and the modules of instances (`/instances/{id}/modules`). */
 export class Modules {
-  constructor(private readonly client: TroveClient) {}
+  constructor(private readonly client: Transport) {}
 
   /** GET /modules[?datastore=<name or id or all>] (not paginated). */
   async list(datastore?: string): Promise<Module[]> {

@@ -1,4 +1,4 @@
-import type { TroveClient } from '../client.js'
+import type { Transport } from '../transport.js'
 
 /** One resource's quota and usage. */
 export interface QuotaUsage {
@@ -12,7 +12,7 @@ const enc = encodeURIComponent
 
 /** Project quotas (admin): `/mgmt/quotas/{project}`. */
 export class Quotas {
-  constructor(private readonly client: TroveClient) {}
+  constructor(private readonly client: Transport) {}
 
   /** GET /mgmt/quotas/{project}. */
   async show(projectId: string): Promise<QuotaUsage[]> {

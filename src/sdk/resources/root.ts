@@ -1,4 +1,4 @@
-import type { TroveClient } from '../client.js'
+import type { Transport } from '../transport.js'
 
 /** The root user's credentials returned by enable. */
 export interface RootUser {
@@ -13,7 +13,7 @@ const enc = encodeURIComponent
 
 /** The root user of an instance or cluster: `/{instances|clusters}/{id}/root`. */
 export class Root {
-  constructor(private readonly client: TroveClient) {}
+  constructor(private readonly client: Transport) {}
 
   /** POST /{target}/{id}/root, with `{"password": P}` only when a password is given. */
   async enable(id: string, password?: string, target: RootTarget = 'instances'): Promise<RootUser> {

@@ -1,4 +1,4 @@
-import type { TroveClient } from '../client.js'
+import type { Transport } from '../transport.js'
 import { paginate } from '../pagination.js'
 
 /** A database user of an instance, as the API returns it. */
@@ -32,7 +32,7 @@ export function userSegment(name: string, host?: string): string {
 
 /** Database users of an instance: `/instances/{id}/users`. */
 export class Users {
-  constructor(private readonly client: TroveClient) {}
+  constructor(private readonly client: Transport) {}
 
   /** Every user of an instance, following `links` rel=next markers. */
   list(instanceId: string): AsyncGenerator<DatabaseUser> {

@@ -1,4 +1,4 @@
-import type { Migration } from './index.js'
+import type { Migration } from './migration.js'
 
 /** Identity, datastores, flavors, instances, guest statuses, faults, agent credentials, tasks. */
 export const m001: Migration = {

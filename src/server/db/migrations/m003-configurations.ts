@@ -1,4 +1,4 @@
-import type { Migration } from './index.js'
+import type { Migration } from './migration.js'
 
 /**
  * Configuration groups (internals.md 7): the groups, their values, the parameters

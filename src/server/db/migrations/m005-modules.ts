@@ -1,4 +1,4 @@
-import type { Migration } from './index.js'
+import type { Migration } from './migration.js'
 
 /**
  * Modules (internals.md 7, api.md 6.20): the modules, the instances they are applied

@@ -1,4 +1,4 @@
-import type { Migration } from './index.js'
+import type { Migration } from './migration.js'
 
 /**
  * Backup strategies (internals.md 7, api.md 6.13): where a project's (instance_id '')

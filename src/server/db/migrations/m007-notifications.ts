@@ -1,4 +1,4 @@
-import type { Migration } from './index.js'
+import type { Migration } from './migration.js'
 
 /**
  * Notifications (internals.md 5): every event the server emits, as sent. instance_id

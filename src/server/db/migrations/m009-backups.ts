@@ -1,4 +1,4 @@
-import type { Migration } from './index.js'
+import type { Migration } from './migration.js'
 
 /**
  * Backups (internals.md 7, upstream's `backups` table): soft-deleted rows, a parent for

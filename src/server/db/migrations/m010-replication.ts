@@ -1,4 +1,4 @@
-import type { Migration } from './index.js'
+import type { Migration } from './migration.js'
 
 /**
  * Replication (internals.md 7): `instances.slave_of_id` names the replica source of a
