@@ -3,7 +3,7 @@
 import { spawn, execFileSync } from 'node:child_process'
 import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { RUN_USER, asUser, clientFor, freePort, median, machine, ok, rssMb, sleep, until as untilLib, writeSection, ROOT } from './lib.mjs'
+import { RUN_USER, asUser, clientFor, freePort, median, machine, ok, pgBin, rssMb, sleep, startPostgres, until as untilLib, writeSection, ROOT } from './lib.mjs'
 
 const RUNS = Number(process.env.BENCH_RUNS ?? 5)
 const USER = RUN_USER
@@ -54,7 +54,7 @@ const BASELINES = {
     },
   },
   postgresql: {
-    bin: () => execFileSync('sh', ['-c', 'ls -d /usr/lib/postgresql/*/bin | sort -V | tail -1']).toString().trim(),
+    bin: pgBin,
     init(dir) {
       mkdirSync(dir, { recursive: true })
       execFileSync('chown', ['-R', `${USER}:${USER}`, dir])
@@ -62,27 +62,12 @@ const BASELINES = {
       execFileSync(init[0], init.slice(1), { stdio: 'ignore' })
     },
     async start(dir, template, port) {
-      const bin = this.bin()
       mkdirSync(join(dir, 'run'), { recursive: true })
       mkdirSync(join(dir, 'data'), { mode: 0o700 })
       execFileSync('chown', ['-R', `${USER}:${USER}`, dir])
       const t0 = performance.now()
       copy(template, join(dir, 'data'))
-      const args = asUser([
-        join(bin, 'postgres'),
-        '-D',
-        join(dir, 'data'),
-        '-c',
-        `port=${port}`,
-        '-c',
-        'listen_addresses=127.0.0.1',
-        '-c',
-        `unix_socket_directories=${dir}/run`,
-        '-c',
-        'shared_buffers=51MB',
-      ])
-      const p = spawn(args[0], args.slice(1), { stdio: 'ignore' })
-      await until(() => ok(join(bin, 'pg_isready'), ['-q', '-h', join(dir, 'run'), '-p', String(port), '-U', 'postgres', '-d', 'postgres']))
+      const p = await startPostgres(join(dir, 'data'), join(dir, 'run'), port, 10)
       return {
         ms: performance.now() - t0,
         stop: () => {

@@ -1,6 +1,6 @@
 // Shared helpers of the benchmark scripts.
 import { cpus, loadavg, totalmem } from 'node:os'
-import { execFileSync } from 'node:child_process'
+import { execFileSync, spawn } from 'node:child_process'
 import { existsSync, readFileSync, writeFileSync } from 'node:fs'
 import { createServer } from 'node:net'
 import { dirname, join } from 'node:path'
@@ -52,6 +52,22 @@ export async function until(check, timeoutMs = 60_000, everyMs = 10) {
     if (Date.now() > end) throw new Error(`timed out${last ? ` (${last.message})` : ''}: ${check.toString().slice(0, 120)}`)
     await sleep(everyMs)
   }
+}
+
+/** The newest installed PostgreSQL's bin directory. */
+export const pgBin = () => execFileSync('sh', ['-c', 'ls -d /usr/lib/postgresql/*/bin | sort -V | tail -1']).toString().trim()
+
+/**
+ * Starts postgres on `dataDir` (as RUN_USER, TCP on 127.0.0.1:port, its socket in `runDir`, the
+ * agent's shared_buffers) and resolves when pg_isready answers (asked every `everyMs`): the engine's own start as the
+ * create and wait benchmarks time it.
+ */
+export async function startPostgres(dataDir, runDir, port, everyMs = 5) {
+  const bin = pgBin()
+  const args = asUser([join(bin, 'postgres'), '-D', dataDir, '-c', `port=${port}`, '-c', 'listen_addresses=127.0.0.1', '-c', `unix_socket_directories=${runDir}`, '-c', 'shared_buffers=51MB'])
+  const p = spawn(args[0], args.slice(1), { stdio: 'ignore' })
+  await until(() => ok(join(bin, 'pg_isready'), ['-q', '-h', runDir, '-p', String(port), '-U', 'postgres', '-d', 'postgres']), 60_000, everyMs)
+  return p
 }
 
 /** An SDK client (dist/sdk: run after a build) for the demo user of a lab's clouds.yaml. */

@@ -7,7 +7,7 @@ import { spawn, execFileSync } from 'node:child_process'
 import { chmodSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { waitFor } from '../dist/sdk/index.js'
-import { RUN_USER, asUser, clientFor, freePort, median, machine, ok, until as untilLib, writeSection, ROOT } from './lib.mjs'
+import { RUN_USER, asUser, clientFor, freePort, median, machine, ok, pgBin, startPostgres, until as untilLib, writeSection, ROOT } from './lib.mjs'
 import { startTroveServer, stopChild, verbose, withRoot } from './harness.mjs'
 
 const RUNS = Number(process.env.BENCH_RUNS ?? 7)
@@ -36,28 +36,14 @@ const BY_HAND = {
     return { ms: performance.now() - t0, p }
   },
   async postgresql(dir) {
-    const bin = execFileSync('sh', ['-c', 'ls -d /usr/lib/postgresql/*/bin | sort -V | tail -1']).toString().trim()
+    const bin = pgBin()
     mkdirSync(join(dir, 'run'), { recursive: true })
     execFileSync('chown', ['-R', `${USER}:${USER}`, dir])
     const init = asUser([join(bin, 'initdb'), '-D', join(dir, 'data'), '-U', 'postgres', '-E', 'UTF8', '--locale=C.UTF-8', '--auth-local=trust'])
     execFileSync(init[0], init.slice(1), { stdio: 'ignore' })
     const port = await freePort()
     const t0 = performance.now()
-    const args = asUser([
-      join(bin, 'postgres'),
-      '-D',
-      join(dir, 'data'),
-      '-c',
-      `port=${port}`,
-      '-c',
-      'listen_addresses=127.0.0.1',
-      '-c',
-      `unix_socket_directories=${dir}/run`,
-      '-c',
-      'shared_buffers=51MB',
-    ])
-    const p = spawn(args[0], args.slice(1), { stdio: 'ignore' })
-    await until(() => ok(join(bin, 'pg_isready'), ['-q', '-h', join(dir, 'run'), '-p', String(port), '-U', 'postgres', '-d', 'postgres']))
+    const p = await startPostgres(join(dir, 'data'), join(dir, 'run'), port)
     return { ms: performance.now() - t0, p }
   },
   async mariadb(dir) {
