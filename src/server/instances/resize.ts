@@ -1,10 +1,12 @@
 import type { FastifyRequest } from 'fastify'
-import type { InstanceJoined } from '../../db/instances.js'
-import type { Lab } from '../../lab.js'
-import type { ResizeFlavorPayload, ResizeVolumePayload } from '../../tasks/resize-instance.js'
-import { Fault, badRequest } from '../../errors.js'
-import { findFlavor } from '../flavors.js'
+import type { InstanceJoined } from '../db/instances.js'
+import type { Lab } from '../lab.js'
+import type { ResizeFlavorPayload, ResizeVolumePayload } from '../tasks/resize-instance.js'
+import { Fault, badRequest } from '../errors.js'
+// The flavor look-up belongs to its own domain (domain-rest moves it out of routes/).
+import { findFlavor } from '../routes/flavors.js'
 import { validateCanPerformAction } from './actions.js'
+import { checkVolumeLimit } from './allocation.js'
 
 /** The `resize` action's body (the route's schema has checked its shape). */
 export interface ResizeBody {
@@ -51,7 +53,7 @@ function resizeFlavor(lab: Lab, req: FastifyRequest, inst: InstanceJoined, flavo
  */
 function resizeVolume(lab: Lab, req: FastifyRequest, inst: InstanceJoined, size: number): void {
   if (!inst.volume_size) throw badRequest(`Instance ${inst.id} has no volume.`)
-  if (size > lab.config.maxVolumeSize) throw new Fault('overLimit', `Volume 'size' cannot exceed maximum of ${lab.config.maxVolumeSize} GB, ${size} cannot be accepted.`)
+  checkVolumeLimit(lab, size)
   const members = [inst, ...lab.instances.replicasOf(inst.id).filter((r) => (r.volume_size ?? 0) < size)]
   const deltas = members.map((m) => size - (m.volume_size ?? 0))
   const total = deltas.reduce((a, b) => a + b, 0)
