@@ -17,6 +17,16 @@ export interface VersionRecord {
   bin_dir: string | null
 }
 
+/** A flavors row. */
+export interface FlavorRecord {
+  id: string
+  name: string
+  ram: number
+  vcpus: number
+  disk: number
+  ephemeral: number
+}
+
 /**
  * Read-only look-ups of the rows an instance refers to (its flavor, datastore version,
  * datastore, configuration group), as the instance domain and its flows need them.
@@ -29,8 +39,8 @@ export class InstanceRefs {
     this.st = new StatementCache(db)
   }
 
-  flavor(id: string): { name: string; ram: number; vcpus: number } | undefined {
-    return this.st.get('SELECT name, ram, vcpus FROM flavors WHERE id = ?').get(id) as { name: string; ram: number; vcpus: number } | undefined
+  flavor(id: string): FlavorRecord | undefined {
+    return this.st.get('SELECT * FROM flavors WHERE id = ?').get(id) as FlavorRecord | undefined
   }
 
   version(id: string): VersionRecord | undefined {

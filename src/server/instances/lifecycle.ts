@@ -10,8 +10,8 @@ import { configurationStore } from '../db/configurations.js'
 import { rootHistory } from '../db/root-history.js'
 import { checkGroupForEngine } from '../configurations/attach.js'
 import { loadModulesByIds, validateModulesFor } from '../modules/apply.js'
-// Datastore and flavor look-ups belong to their own domain (domain-rest moves them out of routes/).
-import { findFlavor } from '../routes/flavors.js'
+import { instanceRefs } from '../db/instance-refs.js'
+// The datastore look-up belongs to its own domain (domain-rest moves it out of routes/).
 import { resolveDatastoreVersion } from '../routes/datastores.js'
 import { checkCreatePayload } from './accounts.js'
 import { accessJson, checkCidrs, type AccessBody } from './access.js'
@@ -48,7 +48,7 @@ export async function createInstance(lab: Lab, req: FastifyRequest, who: Request
   if (body.replica_count !== undefined && body.replica_count > 1) throw badRequest(`Replica count only valid when creating replicas. Cannot create ${body.replica_count} instances.`)
   if (body.flavorRef === undefined) throw badRequest('Validation error: instance flavorRef is required')
   const flavorRef = String(body.flavorRef).split('/').pop() ?? ''
-  const flavor = findFlavor(lab, flavorRef)
+  const flavor = instanceRefs(lab.db).flavor(flavorRef)
   if (!flavor) throw badRequest(`Resource ${flavorRef} cannot be found.`)
   // Backups: a restore builds the backup's datastore version unless the body names one (restore-point.ts).
   const restore = body.restorePoint
@@ -133,7 +133,7 @@ export function deleteInstance(lab: Lab, req: FastifyRequest, inst: InstanceJoin
   if (inst.task_id === InstanceTask.DELETING.id) return
   if (status === 'BUILD') throw unprocessable(`Instance ${inst.id} is not ready. (Status is ${status}).`)
   refuseDeleteOfSource(lab, inst)
-  lab.quotas.run(inst.tenant_id, instanceDeltas(findFlavor(lab, inst.flavor_id)?.ram ?? 0, inst.volume_size, -1), () => lab.instances.setTask(inst.id, 'DELETING'))
+  lab.quotas.run(inst.tenant_id, instanceDeltas(instanceRefs(lab.db).flavor(inst.flavor_id)?.ram ?? 0, inst.volume_size, -1), () => lab.instances.setTask(inst.id, 'DELETING'))
   lab.notifications.start(req, 'instance_delete', inst.id, { instance_id: inst.id })
   lab.tasks.submit('delete_instance', inst.id)
 }
