@@ -6,7 +6,9 @@ import { notificationTopic } from '../protocol/index.js'
 import type { DB } from './db/index.js'
 import { isoNow } from './db/index.js'
 import type { InstanceJoined } from './db/instances.js'
-import { instanceStatus } from './http/views.js'
+import { instanceRefs, type InstanceRefs } from './db/instance-refs.js'
+import { NotificationStore } from './db/notifications.js'
+import { instanceStatus } from './instances/status.js'
 
 /**
  * Notifications (internals.md 5, upstream trove/common/notification.py). Each event is
@@ -100,11 +102,13 @@ export class Notifier {
   private broker: Aedes | undefined
   private webhooksInFlight = 0
   private readonly host = hostname()
-  private readonly insert
+  private readonly store: NotificationStore
+  private readonly refs: InstanceRefs
   private timers: NodeJS.Timeout[] = []
 
   constructor(private readonly o: NotifierOptions) {
-    this.insert = o.db.prepare('INSERT INTO notifications (id, event_type, publisher_id, priority, payload, created, instance_id, request_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?)')
+    this.store = new NotificationStore(o.db)
+    this.refs = instanceRefs(o.db)
   }
 
   /** The broker notifications go out on, once it runs (in-process subscribers: aedes.subscribe). */
@@ -130,7 +134,7 @@ export class Notifier {
       }
       const text = JSON.stringify(msg)
       const requestId = typeof payload.request_id === 'string' ? payload.request_id : null
-      this.insert.run(msg.message_id, eventType, msg.publisher_id, msg.priority, JSON.stringify(payload), isoNow(), o.instanceId ?? null, requestId)
+      this.store.insert(msg.message_id, eventType, msg.publisher_id, msg.priority, JSON.stringify(payload), isoNow(), o.instanceId ?? null, requestId)
       this.broker?.publish({ cmd: 'publish', topic: notificationTopic(eventType), payload: Buffer.from(text), qos: 1, retain: false, dup: false }, (err) => {
         if (err) this.o.log(`notification ${eventType}: broker publish failed: ${err.message}`)
       })
@@ -237,10 +241,8 @@ export class Notifier {
 
   /** Upstream's base usage payload (TroveInstanceCreate & co). */
   usage(inst: InstanceJoined): Record<string, unknown> {
-    const flavor = this.o.db.prepare('SELECT name, ram FROM flavors WHERE id = ?').get(inst.flavor_id) as { name: string; ram: number } | undefined
-    const launched = this.o.db.prepare("SELECT created FROM notifications WHERE instance_id = ? AND event_type = 'trove.instance.create' ORDER BY created DESC LIMIT 1").pluck().get(inst.id) as
-      | string
-      | undefined
+    const flavor = this.refs.flavor(inst.flavor_id)
+    const launched = this.store.launchedAt(inst.id)
     // Upstream: the API status, lower-cased (instance.status.lower()).
     const state = inst.deleted ? 'deleted' : instanceStatus(inst).toLowerCase()
     return {
@@ -300,11 +302,10 @@ export class Notifier {
   /** `dbaas.quota` for every resource of every project that has a quota or a usage. */
   quotas(usage: PeriodicNotifications['quotaUsage']): void {
     try {
-      const tenants = this.o.db.prepare('SELECT tenant_id FROM quota_usages UNION SELECT tenant_id FROM quotas ORDER BY 1').pluck().all() as string[]
-      const updatedOf = this.o.db.prepare('SELECT updated FROM quota_usages WHERE tenant_id = ? AND resource = ?').pluck()
+      const tenants = this.store.quotaTenants()
       for (const tenantId of tenants) {
         for (const q of usage(tenantId)) {
-          const updated = (updatedOf.get(tenantId, q.resource) as string | undefined) ?? null
+          const updated = this.store.quotaUsageUpdated(tenantId, q.resource) ?? null
           this.emit('dbaas.quota', { tenant_id: tenantId, resource: q.resource, in_use: q.in_use, reserved: q.reserved, limit: q.limit, updated })
         }
       }
@@ -342,23 +343,13 @@ export class Notifier {
   }
 
   private startTraits(event: string, instanceId: string): Record<string, unknown> {
-    const row = this.o.db
-      .prepare('SELECT payload FROM notifications WHERE instance_id = ? AND event_type = ? ORDER BY created DESC, rowid DESC LIMIT 1')
-      .pluck()
-      .get(instanceId, `dbaas.${event}.start`) as string | undefined
+    const row = this.store.lastPayload(instanceId, `dbaas.${event}.start`)
     return row ? (JSON.parse(row) as Record<string, unknown>) : { tenant_id: null, client_ip: null, server_ip: this.o.host, request_id: null }
   }
 
   /** Stored events, oldest first (tests, diagnostics). */
   list(eventType?: string): Array<{ event_type: string; publisher_id: string; priority: string; payload: Record<string, unknown>; created: string; instance_id: string | null }> {
-    const rows = this.o.db.prepare(`SELECT * FROM notifications ${eventType ? 'WHERE event_type = ?' : ''} ORDER BY rowid`).all(...(eventType ? [eventType] : [])) as Array<{
-      event_type: string
-      publisher_id: string
-      priority: string
-      payload: string
-      created: string
-      instance_id: string | null
-    }>
+    const rows = this.store.list(eventType)
     return rows.map((r) => ({ ...r, payload: JSON.parse(r.payload) as Record<string, unknown> }))
   }
 }

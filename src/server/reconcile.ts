@@ -175,13 +175,7 @@ export class Reconciler {
     const report = emptyReport()
     if (lab.tasks.isClosed) return report
     const { compute, log } = lab
-    const rows = lab.db.prepare('SELECT id, deleted, address, task_id, task_start_time FROM instances').all() as Array<{
-      id: string
-      deleted: number
-      address: string | null
-      task_id: number
-      task_start_time: string | null
-    }>
+    const rows = lab.instances.reconcileRows()
     const live = new Map(rows.filter((r) => !r.deleted).map((r) => [r.id, r]))
     const deleted = new Set(rows.filter((r) => r.deleted).map((r) => r.id))
     const manageProcesses = this.opts.spawnAgents !== false
@@ -199,7 +193,7 @@ export class Reconciler {
     // Instances a running flow drives: its own, and any its payload names (a promote or a
     // cluster resize sets the task of several instances from one task row).
     const driven = new Set<string>()
-    for (const r of lab.db.prepare("SELECT instance_id, payload FROM tasks WHERE state = 'running'").all() as Array<{ instance_id: string; payload: string }>) {
+    for (const r of lab.tasks.allRunning()) {
       driven.add(r.instance_id)
       for (const m of r.payload.matchAll(/[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}/g)) driven.add(m[0])
     }

@@ -1,3 +1,4 @@
+import type Database from 'better-sqlite3'
 import type { DB } from './index.js'
 import { isoNow } from './index.js'
 
@@ -58,44 +59,74 @@ export interface BackupFilter {
   datastoreId?: string
 }
 
-/** Prepared statements for the backups table. */
+const stores = new WeakMap<DB, Backups>()
+
+/** The backups repository of a database (one per DB, so each statement is prepared once). */
+export function backupStore(db: DB): Backups {
+  let s = stores.get(db)
+  if (!s) {
+    s = new Backups(db)
+    stores.set(db, s)
+  }
+  return s
+}
+
+/** Prepared statements for the backups table, each prepared on first use and kept. */
 export class Backups {
+  private readonly stmts = new Map<string, Database.Statement<unknown[]>>()
+
   constructor(private readonly db: DB) {}
 
+  private prepare(sql: string): Database.Statement<unknown[]> {
+    let st = this.stmts.get(sql)
+    if (!st) {
+      st = this.db.prepare<unknown[]>(sql)
+      this.stmts.set(sql, st)
+    }
+    return st
+  }
+
+  /** A backup row, deleted or not (the backup flow's final report). */
+  row(id: string): BackupRow | undefined {
+    return this.prepare('SELECT * FROM backups WHERE id = ?').get(id) as BackupRow | undefined
+  }
+
   get(id: string): BackupJoined | undefined {
-    return this.db.prepare(`${JOINED} WHERE b.id = ? AND b.deleted = 0`).get(id) as BackupJoined | undefined
+    return this.prepare(`${JOINED} WHERE b.id = ? AND b.deleted = 0`).get(id) as BackupJoined | undefined
   }
 
   /** One page, newest update first, offset pagination (upstream's _paginate). */
   list(f: BackupFilter, offset: number, limit: number): BackupJoined[] {
-    return this.db
-      .prepare(`${JOINED} WHERE b.deleted = 0 AND (@tenant IS NULL OR b.tenant_id = @tenant)
+    return this.prepare(`${JOINED} WHERE b.deleted = 0 AND (@tenant IS NULL OR b.tenant_id = @tenant)
       AND (@instance IS NULL OR b.instance_id = @instance) AND (@ds IS NULL OR v.datastore_id = @ds)
-      ORDER BY b.updated DESC, b.created DESC, b.id LIMIT @limit OFFSET @offset`)
-      .all({ tenant: f.tenantId ?? null, instance: f.instanceId ?? null, ds: f.datastoreId ?? null, limit, offset }) as BackupJoined[]
+      ORDER BY b.updated DESC, b.created DESC, b.id LIMIT @limit OFFSET @offset`).all({
+      tenant: f.tenantId ?? null,
+      instance: f.instanceId ?? null,
+      ds: f.datastoreId ?? null,
+      limit,
+      offset,
+    }) as BackupJoined[]
   }
 
   insert(row: Pick<BackupRow, 'id' | 'name' | 'description' | 'tenant_id' | 'instance_id' | 'parent_id' | 'datastore_version_id' | 'backup_type' | 'storage_driver'>): void {
     const now = isoNow()
-    this.db
-      .prepare(`INSERT INTO backups (id, name, description, tenant_id, state, instance_id, parent_id, datastore_version_id, backup_type, storage_driver, created, updated)
-      VALUES (@id, @name, @description, @tenant_id, 'NEW', @instance_id, @parent_id, @datastore_version_id, @backup_type, @storage_driver, @now, @now)`)
-      .run({ ...row, now })
+    this.prepare(`INSERT INTO backups (id, name, description, tenant_id, state, instance_id, parent_id, datastore_version_id, backup_type, storage_driver, created, updated)
+      VALUES (@id, @name, @description, @tenant_id, 'NEW', @instance_id, @parent_id, @datastore_version_id, @backup_type, @storage_driver, @now, @now)`).run({ ...row, now })
   }
 
   /** The first running backup of an instance (upstream's Backup.running). */
   running(instanceId: string): BackupRow | undefined {
-    return this.db.prepare("SELECT * FROM backups WHERE instance_id = ? AND deleted = 0 AND state IN ('NEW', 'BUILDING', 'SAVING') LIMIT 1").get(instanceId) as BackupRow | undefined
+    return this.prepare("SELECT * FROM backups WHERE instance_id = ? AND deleted = 0 AND state IN ('NEW', 'BUILDING', 'SAVING') LIMIT 1").get(instanceId) as BackupRow | undefined
   }
 
   /** The newest COMPLETED backup of an instance (the parent of `incremental: 1`). */
   lastCompleted(instanceId: string): BackupRow | undefined {
-    return this.db.prepare("SELECT * FROM backups WHERE instance_id = ? AND deleted = 0 AND state = 'COMPLETED' ORDER BY created DESC, rowid DESC LIMIT 1").get(instanceId) as BackupRow | undefined
+    return this.prepare("SELECT * FROM backups WHERE instance_id = ? AND deleted = 0 AND state = 'COMPLETED' ORDER BY created DESC, rowid DESC LIMIT 1").get(instanceId) as BackupRow | undefined
   }
 
   /** reset_status: an instance's running backups become FAILED (upstream's fail_for_instance). */
   failRunning(instanceId: string): number {
-    return this.db.prepare("UPDATE backups SET state = 'FAILED', updated = ? WHERE instance_id = ? AND deleted = 0 AND state IN ('NEW', 'BUILDING', 'SAVING')").run(isoNow(), instanceId).changes
+    return this.prepare("UPDATE backups SET state = 'FAILED', updated = ? WHERE instance_id = ? AND deleted = 0 AND state IN ('NEW', 'BUILDING', 'SAVING')").run(isoNow(), instanceId).changes
   }
 
   /** Sets columns of a backup; `sent` (when given) must be newer than the last applied update. */
@@ -103,16 +134,16 @@ export class Backups {
     const cols = Object.keys(fields).filter((k) => ['state', 'size', 'checksum', 'location', 'backup_timestamp'].includes(k))
     const set = [...cols.map((c) => `${c} = @${c}`), 'updated = @updated', ...(sent !== undefined ? ['last_sent = @sent'] : [])].join(', ')
     const guard = sent !== undefined ? ' AND last_sent < @sent' : ''
-    return this.db.prepare(`UPDATE backups SET ${set} WHERE id = @id AND deleted = 0${guard}`).run({ ...fields, id, updated: isoNow(), sent: sent ?? null }).changes > 0
+    return this.prepare(`UPDATE backups SET ${set} WHERE id = @id AND deleted = 0${guard}`).run({ ...fields, id, updated: isoNow(), sent: sent ?? null }).changes > 0
   }
 
   children(id: string): BackupRow[] {
-    return this.db.prepare('SELECT * FROM backups WHERE parent_id = ? AND deleted = 0 ORDER BY created').all(id) as BackupRow[]
+    return this.prepare('SELECT * FROM backups WHERE parent_id = ? AND deleted = 0 ORDER BY created').all(id) as BackupRow[]
   }
 
   /** Soft delete (rows are kept, as upstream's preserve_on_delete). */
   markDeleted(id: string, state?: string): void {
     const now = isoNow()
-    this.db.prepare('UPDATE backups SET deleted = 1, deleted_at = ?, updated = ?, state = COALESCE(?, state) WHERE id = ?').run(now, now, state ?? null, id)
+    this.prepare('UPDATE backups SET deleted = 1, deleted_at = ?, updated = ?, state = COALESCE(?, state) WHERE id = ?').run(now, now, state ?? null, id)
   }
 }

@@ -4,6 +4,7 @@ import { isoNow } from './index.js'
 import { InstanceTask, type InstanceTaskName } from '../tasks/instance-tasks.js'
 import { ServiceStatus, type ServiceStatusName } from '../../protocol/index.js'
 import { InstanceChanges } from '../instance-changes.js'
+import { StatementCache } from './statements.js'
 
 export interface InstanceRow {
   id: string
@@ -86,10 +87,13 @@ function fastRows(stmt: ReturnType<DB['prepare']>): (...args: unknown[]) => unkn
 /** Prepared statements for instances and their guest statuses and faults. */
 export class Instances {
   private readonly s
+  /** Statements prepared on first use (columns added by later migrations). */
+  private readonly st: StatementCache
   /** Wakes long polls of GET /instances/{id}?wait_for_change when a row below changes. */
   readonly changes = new InstanceChanges()
 
   constructor(private readonly db: DB) {
+    this.st = new StatementCache(db)
     this.s = {
       get: db.prepare(`${JOINED} WHERE i.id = ? AND i.deleted = 0`),
       listTenant: fastRows(db.prepare(`${JOINED} WHERE i.tenant_id = ? AND i.deleted = 0 AND i.id > ? ORDER BY i.id LIMIT ?`)),
@@ -205,25 +209,60 @@ export class Instances {
 
   /** Makes `id` a replica of `sourceId`, or (null) a standalone instance. */
   setSlaveOf(id: string, sourceId: string | null): void {
-    this.db.prepare('UPDATE instances SET slave_of_id = ?, updated = ? WHERE id = ?').run(sourceId, isoNow(), id)
+    this.st.get('UPDATE instances SET slave_of_id = ?, updated = ? WHERE id = ?').run(sourceId, isoNow(), id)
     this.changes.notify(id)
+  }
+
+  // Column updates that wake no long poll (the API status does not change with them).
+  rename(id: string, name: string): void {
+    this.st.get('UPDATE instances SET name = ?, updated = ? WHERE id = ?').run(name, isoNow(), id)
+  }
+
+  setAccess(id: string, access: string): void {
+    this.st.get('UPDATE instances SET access = ?, updated = ? WHERE id = ?').run(access, isoNow(), id)
+  }
+
+  setDatastoreVersion(id: string, versionId: string): void {
+    this.st.get('UPDATE instances SET datastore_version_id = ?, updated = ? WHERE id = ?').run(versionId, isoNow(), id)
+  }
+
+  setFlavor(id: string, flavorId: string): void {
+    this.st.get('UPDATE instances SET flavor_id = ?, updated = ? WHERE id = ?').run(flavorId, isoNow(), id)
+  }
+
+  setVolumeSize(id: string, size: number): void {
+    this.st.get('UPDATE instances SET volume_size = ?, updated = ? WHERE id = ?').run(size, isoNow(), id)
+  }
+
+  /** The attached configuration group at create (configurations/attach.ts writes it otherwise). */
+  setConfiguration(id: string, configurationId: string | null): void {
+    this.st.get('UPDATE instances SET configuration_id = ? WHERE id = ?').run(configurationId, id)
+  }
+
+  /** When the agent last sent a heartbeat (epoch ms; 0 never), undefined without a status row. */
+  lastSent(id: string): number | undefined {
+    return this.st.pluck('SELECT last_sent FROM service_statuses WHERE instance_id = ?').get(id) as number | undefined
+  }
+
+  /** The guest's last reported status and when it was sent. */
+  lastReport(id: string): { status_description: string; last_sent: number } | undefined {
+    return this.st.get('SELECT status_description, last_sent FROM service_statuses WHERE instance_id = ?').get(id) as { status_description: string; last_sent: number } | undefined
+  }
+
+  /** Every row, deleted or not, with what the reconciler needs. */
+  reconcileRows(): Array<{ id: string; deleted: number; address: string | null; task_id: number; task_start_time: string | null }> {
+    return this.st.get('SELECT id, deleted, address, task_id, task_start_time FROM instances').all() as never
   }
 
   /** The live replicas of a source, oldest first. */
   replicasOf(id: string): InstanceJoined[] {
-    this.replicasStmt ??= this.db.prepare(`${JOINED} WHERE i.slave_of_id = ? AND i.deleted = 0 ORDER BY i.created, i.id`)
-    return this.replicasStmt.all(id) as InstanceJoined[]
+    return this.st.get(`${JOINED} WHERE i.slave_of_id = ? AND i.deleted = 0 ORDER BY i.created, i.id`).all(id) as InstanceJoined[]
   }
-
-  private replicasStmt: ReturnType<DB['prepare']> | undefined
 
   /** The ids of an instance's replicas (every instance view asks: one prepared index lookup). */
   replicaIds(id: string): string[] {
-    this.replicaIdsStmt ??= this.db.prepare('SELECT id FROM instances WHERE slave_of_id = ? AND deleted = 0 ORDER BY created, id').pluck()
-    return this.replicaIdsStmt.all(id) as string[]
+    return this.st.pluck('SELECT id FROM instances WHERE slave_of_id = ? AND deleted = 0 ORDER BY created, id').all(id) as string[]
   }
-
-  private replicaIdsStmt: ReturnType<DB['prepare']> | undefined
 
   markDeleted(id: string): void {
     const now = isoNow()

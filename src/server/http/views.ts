@@ -1,8 +1,8 @@
 import type { FastifyRequest } from 'fastify'
-import { ServiceStatus } from '../../protocol/index.js'
 import type { InstanceJoined } from '../db/instances.js'
+import { instanceRefs } from '../db/instance-refs.js'
 import type { Lab } from '../lab.js'
-import { taskById } from '../tasks/instance-tasks.js'
+import { instanceStatus, operatingStatus } from '../instances/status.js'
 import { baseUrl } from './server.js'
 
 /**
@@ -16,49 +16,6 @@ export function links(req: FastifyRequest, tenant: string, collection: string, i
     { href: `${base}/v1.0/${tenant}/${collection}/${id}`, rel: 'self' },
     { href: `${base}/${collection}/${id}`, rel: 'bookmark' },
   ]
-}
-
-const SERVICE_BY_CODE = new Map<number, (typeof ServiceStatus)[keyof typeof ServiceStatus]>(Object.values(ServiceStatus).map((s) => [s.code, s]))
-
-/** API status (api.md 4.1), first match wins. */
-export function instanceStatus(inst: InstanceJoined): string {
-  const task = taskById(inst.task_id)
-  if (task.error) return 'ERROR'
-  switch (task.action) {
-    case 'BUILDING':
-      return inst.server_status === 'ERROR' ? 'ERROR' : 'BUILD'
-    case 'REBOOTING':
-      return 'REBOOT'
-    case 'RESIZING':
-      return 'RESIZE'
-    case 'UPGRADING':
-      return 'UPGRADE'
-    case 'RESTART_REQUIRED':
-      return 'RESTART_REQUIRED'
-    case 'PROMOTING':
-      return 'PROMOTE'
-    case 'EJECTING':
-      return 'EJECT'
-    case 'DETACHING':
-      return 'DETACH'
-    case 'DELETING':
-      return ['ACTIVE', 'SHUTDOWN', 'DELETED'].includes(inst.server_status) ? 'SHUTDOWN' : 'ERROR'
-  }
-  if (inst.backup_running) return 'BACKUP'
-  if (['BUILD', 'ERROR', 'REBOOT', 'RESIZE', 'ACTIVE', 'SHUTDOWN'].includes(inst.server_status)) return inst.server_status
-  if (inst.server_status === 'VERIFY_RESIZE') return 'RESIZE'
-  return 'UNKNOWN'
-}
-
-/** operating_status (api.md 4.2): the guest's health, only once the instance is ACTIVE with no task. */
-export function operatingStatus(inst: InstanceJoined, lab: Lab): string {
-  const task = taskById(inst.task_id)
-  if (task.action !== 'NONE' || inst.server_status !== 'ACTIVE' || inst.status_id === null) return ''
-  const svc = SERVICE_BY_CODE.get(inst.status_id)
-  if (!svc) return 'ERROR'
-  const fresh = inst.status_updated !== null && Date.now() - Date.parse(inst.status_updated + 'Z') < lab.config.heartbeatExpiryMs
-  if (!fresh && svc !== ServiceStatus.RESTART_REQUIRED) return ServiceStatus.FAILED_TIMEOUT_GUESTAGENT.api
-  return svc.api
 }
 
 export const LAB_NETWORK = 'trove-lab'
@@ -96,9 +53,9 @@ export function instanceView(req: FastifyRequest, inst: InstanceJoined, lab: Lab
     if (inst.fault_message) view.fault = { message: inst.fault_message, created: inst.fault_created, details: o.admin ? inst.fault_details : null }
     // The attached configuration group (transcript: after service_status_updated).
     const configurationId = (inst as InstanceJoined & { configuration_id?: string | null }).configuration_id
-    const group = configurationId ? (lab.db.prepare('SELECT name FROM configurations WHERE id = ?').get(configurationId) as { name: string } | undefined) : undefined
-    if (configurationId && group)
-      view.configuration = { id: configurationId, name: group.name, links: links(req, (req.params as { tenant?: string }).tenant ?? tenant, 'configurations', configurationId) }
+    const groupName = configurationId ? instanceRefs(lab.db).configurationName(configurationId) : undefined
+    if (configurationId && groupName !== undefined)
+      view.configuration = { id: configurationId, name: groupName, links: links(req, (req.params as { tenant?: string }).tenant ?? tenant, 'configurations', configurationId) }
     // A lab extension, only where this host cannot apply some of the flavor's cgroup limits (the
     // banner's and hwinfo's `limits`): an upstream field never changes meaning, the key is namespaced.
     const limits = lab.compute.limitsText()

@@ -5,7 +5,7 @@ import { isoNow } from '../db/index.js'
 import { caller } from '../http/guard.js'
 import { Fault } from '../errors.js'
 import { compileBodySchema, nonEmptyString, uuid } from '../http/validation.js'
-import { loadInstance } from './instances/crud.js'
+import { loadInstance } from '../instances/load.js'
 
 /** Upstream's backup_strategy.create schema: no extra keys. */
 const checkCreate = compileBodySchema({
@@ -64,7 +64,7 @@ export async function backupStrategyRoutes(app: FastifyInstance, { lab }: { lab:
     checkCreate(req.body)
     const b = (req.body as { backup_strategy: { swift_container: string; instance_id?: string } }).backup_strategy
     // Upstream records any instance id; here it must be an instance the caller can see.
-    if (b.instance_id) loadInstance(lab, req, b.instance_id)
+    if (b.instance_id) loadInstance(lab, caller(req), b.instance_id)
     lab.db
       .prepare(`INSERT INTO backup_strategy (id, tenant_id, instance_id, backend, swift_container, created) VALUES (?, ?, ?, 'swift', ?, ?)
       ON CONFLICT (tenant_id, instance_id) DO UPDATE SET swift_container = excluded.swift_container, backend = excluded.backend`)

@@ -1,9 +1,11 @@
 import type { FastifyInstance } from 'fastify'
 import { RPC_TIMEOUT } from '../broker/rpc.js'
 import type { Lab } from '../lab.js'
+import { caller } from '../http/guard.js'
 import { Fault, badRequest } from '../errors.js'
-import { accountsCall, accountsInstance, checkDatabaseName, pageBody, pageQuery } from './guest-accounts.js'
-import { loadInstance } from './instances/crud.js'
+import { accountsCall, accountsInstance, checkDatabaseName } from '../instances/accounts.js'
+import { pageBody, pageQuery } from '../http/paging.js'
+import { loadInstance } from '../instances/load.js'
 import { compileBodySchema, nonEmptyString } from '../http/validation.js'
 
 /** Upstream's database create schema (apischema.py). */
@@ -25,7 +27,7 @@ type Db = { name: string; character_set?: string; collate?: string }
 export async function databaseRoutes(app: FastifyInstance, { lab }: { lab: Lab }): Promise<void> {
   app.get('/instances/:id/databases', async (req) => {
     const { id } = req.params as { id: string }
-    accountsInstance(lab, req, id)
+    accountsInstance(lab, caller(req), id)
     const { limit, marker } = pageQuery(lab, req)
     const [dbs, next] = await accountsCall<[Array<{ name: string }>, string | null]>(lab, id, 'list_databases', { limit, marker, include_marker: false })
     return pageBody(
@@ -39,7 +41,7 @@ export async function databaseRoutes(app: FastifyInstance, { lab }: { lab: Lab }
 
   app.post('/instances/:id/databases', async (req, reply) => {
     const { id } = req.params as { id: string }
-    const inst = accountsInstance(lab, req, id)
+    const inst = accountsInstance(lab, caller(req), id)
     checkCreate(req.body)
     const dbs = (req.body as { databases: Db[] }).databases
     // dbaas.database_create (upstream joins the names with "."); .end once the guest has created them.
@@ -65,13 +67,13 @@ export async function databaseRoutes(app: FastifyInstance, { lab }: { lab: Lab }
   // Upstream's SchemaController has no show: 501 for any caller who may see the instance.
   app.get('/instances/:id/databases/:name', async (req) => {
     const { id } = req.params as { id: string }
-    loadInstance(lab, req, id)
+    loadInstance(lab, caller(req), id)
     throw new Fault('notImplemented', 'The server has either erred or is incapable of performing the requested operation.')
   })
 
   app.delete('/instances/:id/databases/:name', async (req, reply) => {
     const { id, name } = req.params as { id: string; name: string }
-    const inst = accountsInstance(lab, req, id)
+    const inst = accountsInstance(lab, caller(req), id)
     await lab.notifications.action(req, 'database_delete', id, { instance_id: id, dbname: name }, async () => {
       checkDatabaseName(inst.dsv_manager!, name)
       await accountsCall(lab, id, 'delete_database', { database: { name } }, RPC_TIMEOUT.high)

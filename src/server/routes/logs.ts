@@ -1,14 +1,12 @@
 import { readFile, readdir } from 'node:fs/promises'
 import { join } from 'node:path'
 import type { FastifyInstance } from 'fastify'
-import type { RpcMethod } from '../../protocol/index.js'
-import { GuestError, RPC_TIMEOUT } from '../broker/rpc.js'
+import { RPC_TIMEOUT } from '../broker/rpc.js'
 import type { Lab } from '../lab.js'
-import { agentReachable } from '../tasks/agent-health.js'
 import { caller } from '../http/guard.js'
-import { Fault, badRequest, notFound } from '../errors.js'
-import { guestFault } from '../http/guest.js'
-import { loadInstance } from './instances/crud.js'
+import { badRequest, notFound } from '../errors.js'
+import { guestCallWith as guestCall } from '../instances/guest.js'
+import { loadInstance } from '../instances/load.js'
 
 /** The guest's show dict of a log (api.md 6.5 GuestLog). */
 export interface GuestLog {
@@ -27,24 +25,6 @@ const LOG_CONTAINER = 'database_logs'
 /** A log name as engines define them (general, slow_query...): also what may go into a storage path. */
 const LOG_NAME = /^[A-Za-z0-9_-]{1,64}$/
 
-/**
- * A guest call from a route with arguments and the guest's typed refusals: BadRequest
- * and Forbidden (a log not exposed to non-admins: upstream's GuestError) are 400,
- * NotFound 404, NotSupported 501; anything else, and an agent known to be down, is
- * upstream's GuestError/GuestTimeout (400).
- */
-export async function guestCall<T = unknown>(lab: Lab, id: string, method: RpcMethod, args: Record<string, unknown>, timeoutMs = RPC_TIMEOUT.low): Promise<T> {
-  if (!agentReachable(lab, id)) throw guestFault(new GuestError('GuestError', `the guest agent of instance ${id} is not running`))
-  try {
-    return await lab.rpc.call<T>(id, method, args, timeoutMs)
-  } catch (e) {
-    if (e instanceof GuestError && (e.type === 'BadRequest' || e.type === 'Forbidden')) throw badRequest(e.message)
-    if (e instanceof GuestError && e.type === 'NotFound') throw notFound(e.message)
-    if (e instanceof GuestError && e.type === 'NotSupported') throw new Fault('notImplemented', e.message)
-    throw guestFault(e)
-  }
-}
-
 const flag = (v: unknown): boolean => v !== undefined && v !== null && v !== false && v !== 0 && v !== '' && v !== '0'
 
 /**
@@ -54,14 +34,14 @@ const flag = (v: unknown): boolean => v !== undefined && v !== null && v !== fal
  */
 export async function logRoutes(app: FastifyInstance, { lab }: { lab: Lab }): Promise<void> {
   app.get('/instances/:id/log', async (req) => {
-    const inst = loadInstance(lab, req, (req.params as { id: string }).id)
+    const inst = loadInstance(lab, caller(req), (req.params as { id: string }).id)
     const logs = await guestCall<GuestLog[]>(lab, inst.id, 'guest_log_list', { is_admin: caller(req).isAdmin }, RPC_TIMEOUT.high)
     return { logs }
   })
 
   // Upstream: no policy check and no schema (a missing name is a 500 there; a 400 here).
   app.post('/instances/:id/log', async (req) => {
-    const inst = loadInstance(lab, req, (req.params as { id: string }).id)
+    const inst = loadInstance(lab, caller(req), (req.params as { id: string }).id)
     const body = req.body as Record<string, unknown> | undefined
     if (!body || typeof body !== 'object' || Array.isArray(body) || typeof body.name !== 'string' || body.name === '') throw badRequest("Validation error: 'name' is a required property")
     const enable = flag(body.enable)
@@ -95,7 +75,7 @@ export async function logRoutes(app: FastifyInstance, { lab }: { lab: Lab }): Pr
    */
   app.get('/instances/:id/log/:name/contents', async (req) => {
     const { id, name } = req.params as { id: string; name: string }
-    const inst = loadInstance(lab, req, id)
+    const inst = loadInstance(lab, caller(req), id)
     if (!LOG_NAME.test(name)) throw notFound(`Log '${name}' is not defined.`)
     const q = req.query as { lines?: string }
     const lines = q.lines === undefined || q.lines === '' ? 0 : Number(q.lines)

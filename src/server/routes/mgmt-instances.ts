@@ -10,9 +10,11 @@ import { InstanceTask, taskById } from '../tasks/instance-tasks.js'
 import { REBOOT_FIRST_STEP } from '../tasks/reboot-instance.js'
 import { requireAdmin } from '../http/guard.js'
 import { Fault, badRequest, resourceNotFound, unprocessable } from '../errors.js'
-import { guestCall, guestFault } from '../http/guest.js'
+import { guestCall, guestFault } from '../instances/guest.js'
 import { baseUrl } from '../http/server.js'
-import { resetInstanceTask } from './instances/actions.js'
+import { resetInstanceTask } from '../instances/actions.js'
+import { instanceRefs } from '../db/instance-refs.js'
+import { rootHistory as rootHistoryStore } from '../db/root-history.js'
 import { compileBodySchema, uuid } from '../http/validation.js'
 import { LAB_NETWORK, instanceView } from '../http/views.js'
 
@@ -87,7 +89,7 @@ async function mgmtInstanceDetail(req: FastifyRequest, lab: Lab, inst: InstanceJ
 
 /** Who last enabled root through the API and when (root.ts records it; a disable keeps it, as upstream). */
 function rootHistory(lab: Lab, id: string): { user: string; created: string } | undefined {
-  return lab.db.prepare('SELECT user, created FROM root_enabled_history WHERE id = ?').get(id) as { user: string; created: string } | undefined
+  return rootHistoryStore(lab.db).of(id)
 }
 
 function queryFlag(v: unknown): boolean | undefined {
@@ -170,7 +172,7 @@ export async function mgmtInstanceRoutes(app: FastifyInstance, { lab }: { lab: L
     const inst = load(id)
     // The instance's hardware is its flavor, enforced as cgroup limits: RAM in MB, vCPUs; `limits` says
     // which of them this host enforces ("not enforced" where no cgroup controller can be used).
-    const flavor = lab.db.prepare('SELECT ram, vcpus FROM flavors WHERE id = ?').get(inst.flavor_id) as { ram: number; vcpus: number } | undefined
+    const flavor = instanceRefs(lab.db).flavor(inst.flavor_id)
     return { hwinfo: { mem_total: flavor?.ram ?? null, num_cpus: flavor?.vcpus ?? null, limits: lab.compute.limitsText() } }
   })
 

@@ -7,11 +7,11 @@ import { caller } from '../http/guard.js'
 import { Fault, badRequest, notFound } from '../errors.js'
 import { compileBodySchema, nonEmptyString } from '../http/validation.js'
 import { findDatastore, resolveDatastoreVersion } from './datastores.js'
-import { loadInstance } from './instances/crud.js'
+import { loadInstance } from '../instances/load.js'
 import { baseUrl } from '../http/server.js'
 import { instanceView } from '../http/views.js'
 import { RPC_TIMEOUT } from '../broker/rpc.js'
-import { guestCall } from './logs.js'
+import { guestCallWith as guestCall } from '../instances/guest.js'
 import { guestModulePayload, loadModulesByIds, recordInstanceModules, runReapply, validateModulesFor, type GuestModuleResult } from '../modules/apply.js'
 
 /** Upstream's config module_types (the guest drivers that exist). */
@@ -461,7 +461,7 @@ export async function moduleRoutes(app: FastifyInstance, { lab }: { lab: Lab }):
 
   // Instance modules (6.7): the server's record of what was applied, or (from_guest) the guest's.
   app.get('/instances/:id/modules', async (req) => {
-    const inst = loadInstance(lab, req, (req.params as { id: string }).id)
+    const inst = loadInstance(lab, caller(req), (req.params as { id: string }).id)
     const q = req.query as { include_contents?: string; from_guest?: string }
     if (q.from_guest) {
       const modules = await guestCall<GuestModuleResult[]>(lab, inst.id, 'module_list', { include_contents: !!q.include_contents }, RPC_TIMEOUT.high)
@@ -492,7 +492,7 @@ export async function moduleRoutes(app: FastifyInstance, { lab }: { lab: Lab }):
   /** Upstream's module_apply: unknown or foreign ids skipped, a datastore mismatch 400, the guest applies them. */
   app.post('/instances/:id/modules', async (req) => {
     const { projectId, isAdmin } = caller(req)
-    const inst = loadInstance(lab, req, (req.params as { id: string }).id)
+    const inst = loadInstance(lab, caller(req), (req.params as { id: string }).id)
     const body = req.body as { modules?: unknown } | undefined
     if (!body || typeof body !== 'object' || !Array.isArray(body.modules)) throw badRequest("Validation error: 'modules' is a required property")
     const ids = body.modules.map((m) => (m && typeof m === 'object' ? (m as { id?: unknown }).id : undefined)).filter((x): x is string => typeof x === 'string')
@@ -507,7 +507,7 @@ export async function moduleRoutes(app: FastifyInstance, { lab }: { lab: Lab }):
   /** Upstream's module_remove: the guest undoes each applied copy, then the records go. */
   app.delete('/instances/:id/modules/:module_id', async (req, reply) => {
     const { id, module_id: moduleId } = req.params as { id: string; module_id: string }
-    const inst = loadInstance(lab, req, id)
+    const inst = loadInstance(lab, caller(req), id)
     const m = load(req, moduleId)
     const applied = db.prepare('SELECT id FROM instance_modules WHERE instance_id = ? AND module_id = ? AND deleted = 0').pluck().all(inst.id, m.id) as string[]
     if (applied.length) {

@@ -1,7 +1,8 @@
 import type { FastifyInstance } from 'fastify'
 import type { Lab } from '../lab.js'
+import { caller } from '../http/guard.js'
 import { Fault, badRequest } from '../errors.js'
-import { loadInstance } from './instances/crud.js'
+import { loadInstance } from '../instances/load.js'
 
 /**
  * Instance SSL, routes 15-16 (api.md 6.6): certificates come from Barbican and are
@@ -11,11 +12,11 @@ import { loadInstance } from './instances/crud.js'
 export async function sslRoutes(app: FastifyInstance, { lab }: { lab: Lab }): Promise<void> {
   const SSL_MODES = ['basic', 'enforced', 'mtls']
   app.get('/instances/:id/ssl', async (req) => {
-    loadInstance(lab, req, (req.params as { id: string }).id)
+    loadInstance(lab, caller(req), (req.params as { id: string }).id)
     throw new Fault('notImplemented', 'Instance SSL (showing the certificate) is not supported by this lab server yet.')
   })
   app.post('/instances/:id/ssl', async (req) => {
-    loadInstance(lab, req, (req.params as { id: string }).id)
+    loadInstance(lab, caller(req), (req.params as { id: string }).id)
     const body = req.body as { ssl?: Record<string, unknown> } | undefined
     if (!body || typeof body.ssl !== 'object' || body.ssl === null || Array.isArray(body.ssl)) throw badRequest("Validation error: 'ssl' is a required property")
     const chosen = ['enable', 'disable', 'rollback'].filter((k) => body.ssl![k])

@@ -2,8 +2,10 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import { RPC_TIMEOUT } from '../broker/rpc.js'
 import type { InstanceJoined } from '../db/instances.js'
 import type { Lab } from '../lab.js'
+import { caller } from '../http/guard.js'
 import { badRequest, notFound } from '../errors.js'
-import { accountsCall, accountsInstance, checkDatabaseName, checkUserName, pageBody, pageQuery, parseUserId } from './guest-accounts.js'
+import { accountsCall, accountsInstance, checkDatabaseName, checkUserName, parseUserId } from '../instances/accounts.js'
+import { pageBody, pageQuery } from '../http/paging.js'
 import { compileBodySchema, nonEmptyString } from '../http/validation.js'
 
 interface UserView {
@@ -48,7 +50,7 @@ export async function userRoutes(app: FastifyInstance, { lab }: { lab: Lab }): P
   /** The path's user on the caller's ready instance; 404 when it does not exist (or is a hidden one). */
   const pathUser = async (req: FastifyRequest): Promise<{ id: string; inst: InstanceJoined; user: UserView }> => {
     const { id, user } = req.params as { id: string; user: string }
-    const inst = accountsInstance(lab, req, id)
+    const inst = accountsInstance(lab, caller(req), id)
     const { name, host: h } = parseUserId(user)
     try {
       checkUserName(inst.dsv_manager!, name, h)
@@ -62,7 +64,7 @@ export async function userRoutes(app: FastifyInstance, { lab }: { lab: Lab }): P
 
   app.get('/instances/:id/users', async (req) => {
     const { id } = req.params as { id: string }
-    accountsInstance(lab, req, id)
+    accountsInstance(lab, caller(req), id)
     const { limit, marker } = pageQuery(lab, req)
     const [users, next] = await accountsCall<[UserView[], string | null]>(lab, id, 'list_users', { limit, marker, include_marker: false }, RPC_TIMEOUT.high)
     return pageBody(req, 'users', users.map(view), limit, next)
@@ -70,7 +72,7 @@ export async function userRoutes(app: FastifyInstance, { lab }: { lab: Lab }): P
 
   app.post('/instances/:id/users', async (req, reply) => {
     const { id } = req.params as { id: string }
-    const inst = accountsInstance(lab, req, id)
+    const inst = accountsInstance(lab, caller(req), id)
     checkCreate(req.body)
     const users = (req.body as { users: Array<{ name: string; password: string; host?: string; databases?: Array<{ name: string }> }> }).users
     // dbaas.user_create (names joined with ","; never the passwords).
@@ -94,7 +96,7 @@ export async function userRoutes(app: FastifyInstance, { lab }: { lab: Lab }): P
 
   const changePasswords = async (req: FastifyRequest, reply: FastifyReply) => {
     const { id } = req.params as { id: string }
-    const inst = accountsInstance(lab, req, id)
+    const inst = accountsInstance(lab, caller(req), id)
     checkPasswords(req.body)
     const users = (req.body as { users: Array<{ name: string; password: string; host?: string }> }).users
     await lab.notifications.action(req, 'user_change_password', id, { instance_id: id, username: users.map((u) => u.name).join(',') }, async () => {
@@ -117,7 +119,7 @@ export async function userRoutes(app: FastifyInstance, { lab }: { lab: Lab }): P
 
   const update = async (req: FastifyRequest, reply: FastifyReply) => {
     const params = req.params as { id: string; user: string }
-    accountsInstance(lab, req, params.id)
+    accountsInstance(lab, caller(req), params.id)
     checkUpdate(req.body)
     await lab.notifications.action(req, 'user_update_attributes', params.id, { instance_id: params.id, username: parseUserId(params.user).name }, async () => {
       const { id, inst, user } = await pathUser(req)
@@ -137,7 +139,7 @@ export async function userRoutes(app: FastifyInstance, { lab }: { lab: Lab }): P
 
   app.delete('/instances/:id/users/:user', async (req, reply) => {
     const params = req.params as { id: string; user: string }
-    accountsInstance(lab, req, params.id)
+    accountsInstance(lab, caller(req), params.id)
     await lab.notifications.action(req, 'user_delete', params.id, { instance_id: params.id, username: parseUserId(params.user).name }, async () => {
       const { id, user } = await pathUser(req)
       await accountsCall(lab, id, 'delete_user', { user: { name: user.name, host: user.host } }, RPC_TIMEOUT.high)

@@ -7,19 +7,19 @@ import type { Lab } from '../lab.js'
  */
 export function agentReachable(lab: Lab, id: string): boolean {
   if (lab.compute.agentAlive(id)) return true
-  const sent = lab.db.prepare('SELECT last_sent FROM service_statuses WHERE instance_id = ?').pluck().get(id) as number | undefined
+  const sent = lab.instances.lastSent(id)
   return sent !== undefined && sent > 0 && Date.now() - sent < lab.config.heartbeatExpiryMs
 }
 
 /** Has the guest reported HEALTHY in a heartbeat sent at or after `since` (epoch ms)? */
 export function healthySince(lab: Lab, id: string, since: number): boolean {
-  const row = lab.db.prepare('SELECT status_description, last_sent FROM service_statuses WHERE instance_id = ?').get(id) as { status_description: string; last_sent: number } | undefined
+  const row = lab.instances.lastReport(id)
   return row?.status_description === 'healthy' && row.last_sent >= since
 }
 
 /** Has the agent sent any heartbeat at or after `since` (epoch ms), i.e. is it connected again? */
 export function heardSince(lab: Lab, id: string, since: number): boolean {
-  const sent = lab.db.prepare('SELECT last_sent FROM service_statuses WHERE instance_id = ?').pluck().get(id) as number | undefined
+  const sent = lab.instances.lastSent(id)
   return sent !== undefined && sent >= since
 }
 

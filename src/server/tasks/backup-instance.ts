@@ -1,6 +1,6 @@
 import type { AgentEvent, BackupInfo } from '../../protocol/index.js'
 import type { Lab } from '../lab.js'
-import { Backups, RUNNING_STATES, type BackupRow } from '../db/backups.js'
+import { backupStore, type BackupRow, type Backups, RUNNING_STATES } from '../db/backups.js'
 import { isStoreLocation, removeBackupFiles } from '../compute/backup-store.js'
 import { isoNow } from '../db/index.js'
 import type { FlowHandler, TaskRow } from './engine.js'
@@ -36,7 +36,7 @@ export class BackupInstanceFlow implements FlowHandler {
   private readonly backups: Backups
 
   constructor(private readonly lab: Lab) {
-    this.backups = new Backups(lab.db)
+    this.backups = backupStore(lab.db)
   }
 
   async run(task: TaskRow): Promise<void> {
@@ -100,7 +100,7 @@ export class BackupInstanceFlow implements FlowHandler {
 
   /** The row reached an end state: the notification, and the files of a failed backup removed. */
   private ended(backupId: string, instanceId: string): void {
-    const row = this.lab.db.prepare('SELECT * FROM backups WHERE id = ?').get(backupId) as BackupRow | undefined
+    const row = this.backups.row(backupId)
     if (!row) return
     if (row.state === 'COMPLETED') {
       this.lab.log(`backup ${backupId} of instance ${instanceId} COMPLETED (${row.size} GB)`)

@@ -1,20 +1,9 @@
 import { randomUUID } from 'node:crypto'
 import type { DB } from '../db/index.js'
 import { isoNow } from '../db/index.js'
+import { Tasks, type TaskRow } from '../db/tasks.js'
 
-export interface TaskRow {
-  id: string
-  instance_id: string
-  kind: string
-  state: 'running' | 'done' | 'failed'
-  step: string
-  payload: string
-  error: string | null
-  created: string
-  updated: string
-  /** Set on a task picked up by resumeAll (a previous run died or stopped mid-flow), even at its first step. */
-  resumed?: boolean
-}
+export type { TaskRow } from '../db/tasks.js'
 
 /**
  * Fault injection for the chaos tests: TROVE_TEST_CRASH_AT=<kind>:<step> (several
@@ -55,10 +44,14 @@ export class TaskEngine {
   private readonly inflight = new Set<Promise<void>>()
   private closed = false
 
+  private readonly rows: Tasks
+
   constructor(
-    private readonly db: DB,
+    db: DB,
     private readonly log: (m: string) => void,
-  ) {}
+  ) {
+    this.rows = new Tasks(db)
+  }
 
   register(h: FlowHandler): void {
     this.handlers.set(h.kind, h)
@@ -68,9 +61,7 @@ export class TaskEngine {
   submit(kind: string, instanceId: string, payload: Record<string, unknown> = {}, firstStep = 'start'): TaskRow {
     const now = isoNow()
     const task: TaskRow = { id: randomUUID(), instance_id: instanceId, kind, state: 'running', step: firstStep, payload: JSON.stringify(payload), error: null, created: now, updated: now }
-    this.db
-      .prepare('INSERT INTO tasks (id, instance_id, kind, state, step, payload, created, updated) VALUES (?, ?, ?, ?, ?, ?, ?, ?)')
-      .run(task.id, task.instance_id, task.kind, task.state, task.step, task.payload, task.created, task.updated)
+    this.rows.insert(task)
     crashPoint(kind, firstStep)
     this.start(task)
     return task
@@ -79,20 +70,23 @@ export class TaskEngine {
   /** Records the step about to be taken. */
   step(task: TaskRow, step: string): void {
     task.step = step
-    this.db.prepare('UPDATE tasks SET step = ?, updated = ? WHERE id = ?').run(step, isoNow(), task.id)
+    this.rows.setStep(task.id, step, isoNow())
     crashPoint(task.kind, step)
   }
 
   finish(task: TaskRow, state: 'done' | 'failed', error?: string): void {
     task.state = state
     task.payload = scrubSecrets(task.payload)
-    this.db.prepare('UPDATE tasks SET state = ?, error = ?, payload = ?, updated = ? WHERE id = ?').run(state, error ?? null, task.payload, isoNow(), task.id)
+    this.rows.finish(task.id, state, error ?? null, task.payload, isoNow())
   }
 
   running(instanceId: string, kind?: string): TaskRow | undefined {
-    return this.db
-      .prepare(`SELECT * FROM tasks WHERE instance_id = ? AND state = 'running' ${kind ? 'AND kind = ?' : ''} ORDER BY created DESC LIMIT 1`)
-      .get(...(kind ? [instanceId, kind] : [instanceId])) as TaskRow | undefined
+    return this.rows.running(instanceId, kind)
+  }
+
+  /** Every running task (the reconciler's "driven" instances). */
+  allRunning(): TaskRow[] {
+    return this.rows.allRunning()
   }
 
   private start(task: TaskRow): void {
@@ -117,7 +111,7 @@ export class TaskEngine {
 
   /** Resumes every task a previous run left unfinished. */
   resumeAll(): number {
-    const rows = this.db.prepare("SELECT * FROM tasks WHERE state = 'running' ORDER BY created").all() as TaskRow[]
+    const rows = this.rows.allRunning()
     for (const t of rows) {
       t.resumed = true
       this.log(`resuming task ${t.kind} for instance ${t.instance_id} at step ${t.step}`)

@@ -2,6 +2,7 @@ import type { AccessSpec, FilesystemStats, FlavorSpec } from '../../protocol/ind
 import { RPC_TIMEOUT } from '../broker/rpc.js'
 import { isoNow } from '../db/index.js'
 import type { Lab } from '../lab.js'
+import { instanceRefs } from '../db/instance-refs.js'
 import type { FlowHandler, TaskRow } from './engine.js'
 import { InstanceTask, type InstanceTaskName } from './instance-tasks.js'
 import { agentReachable, heardSince } from './agent-health.js'
@@ -32,7 +33,7 @@ export interface UpgradePayload {
 
 /** A flavor's RAM and vCPUs as the agent renders config from them. */
 export function flavorSpec(lab: Lab, flavorId: string): FlavorSpec & { name: string } {
-  const f = lab.db.prepare('SELECT name, ram, vcpus FROM flavors WHERE id = ?').get(flavorId) as { name: string; ram: number; vcpus: number } | undefined
+  const f = instanceRefs(lab.db).flavor(flavorId)
   if (!f) throw new Error(`flavor ${flavorId} no longer exists`)
   return { ramMb: f.ram, vcpus: f.vcpus, name: f.name }
 }
@@ -131,7 +132,7 @@ export class ResizeFlavorFlow implements FlowHandler {
     if (!failure) {
       const before = lab.instances.get(id)
       lab.db.transaction(() => {
-        lab.db.prepare('UPDATE instances SET flavor_id = ?, updated = ? WHERE id = ?').run(p.newFlavorId, isoNow(), id)
+        lab.instances.setFlavor(id, p.newFlavorId)
         endTask(lab, id, 'RESIZING')
       })()
       const after = lab.instances.get(id)
@@ -215,7 +216,7 @@ export class ResizeVolumeFlow implements FlowHandler {
     if (lab.tasks.isClosed) throw new Error('server shutting down')
     if (!failure) {
       lab.db.transaction(() => {
-        lab.db.prepare('UPDATE instances SET volume_size = ?, updated = ? WHERE id = ?').run(p.newSize, isoNow(), id)
+        lab.instances.setVolumeSize(id, p.newSize)
         endTask(lab, id, 'RESIZING')
       })()
       lab.notifications.end('instance_resize_volume', id)
@@ -278,7 +279,7 @@ export class UpgradeInstanceFlow implements FlowHandler {
     lab.log(`instance ${id}: upgrade failed: ${failure.message}; back to datastore version ${p.oldVersionId}`)
     let restored = true
     try {
-      lab.db.prepare('UPDATE instances SET datastore_version_id = ?, updated = ? WHERE id = ?').run(p.oldVersionId, isoNow(), id)
+      lab.instances.setDatastoreVersion(id, p.oldVersionId)
       await this.switchTo(id, p.oldVersionId)
     } catch (e) {
       restored = false
@@ -299,7 +300,7 @@ export class UpgradeInstanceFlow implements FlowHandler {
 
   /** agent.json and the running agent on a datastore version's name and binaries. */
   private async switchTo(id: string, versionId: string): Promise<void> {
-    const v = this.lab.db.prepare('SELECT name, bin_dir FROM datastore_versions WHERE id = ?').get(versionId) as { name: string; bin_dir: string | null } | undefined
+    const v = instanceRefs(this.lab.db).version(versionId)
     if (!v) throw new Error(`datastore version ${versionId} no longer exists`)
     const datastore = { version: v.name, ...(v.bin_dir ? { binDir: v.bin_dir } : {}) }
     this.lab.compute.updateBootstrap(id, (b) => {

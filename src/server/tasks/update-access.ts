@@ -1,6 +1,6 @@
 import { RPC_TIMEOUT } from '../broker/rpc.js'
 import type { Lab } from '../lab.js'
-import type { TaskRow } from './engine.js'
+import type { FlowHandler, TaskRow } from './engine.js'
 import { InstanceTask } from './instance-tasks.js'
 import { accessSpec, agentReady } from './resize-instance.js'
 
@@ -44,4 +44,14 @@ export async function runUpdateAccess(lab: Lab, task: TaskRow): Promise<void> {
     lab.instances.setTask(id, 'UPDATING_ERROR_ACCESS')
   })()
   throw failure
+}
+
+/** The access change's flow (task UPDATING): runUpdateAccess above. A task row makes it survive a restart. */
+export class UpdateAccessFlow implements FlowHandler {
+  readonly kind = 'update_access'
+  constructor(private readonly lab: Lab) {}
+
+  async run(task: TaskRow): Promise<void> {
+    await runUpdateAccess(this.lab, task)
+  }
 }

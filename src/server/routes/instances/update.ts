@@ -1,17 +1,16 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
-import { isoNow } from '../../db/index.js'
 import type { InstanceJoined } from '../../db/instances.js'
 import type { Lab } from '../../lab.js'
-import type { FlowHandler, TaskRow } from '../../tasks/engine.js'
 import { badRequest } from '../../errors.js'
-import { accessSchema, loadInstance } from './crud.js'
-import { validateCanPerformAction } from './actions.js'
-import { checkDetachReplica } from './replicas.js'
 import { compileBodySchema, nonEmptyString, uuid } from '../../http/validation.js'
 import { caller } from '../../http/guard.js'
 import { attachConfiguration, checkAttach, checkDetach, detachConfiguration } from '../../configurations/attach.js'
-import { upgradeChange } from './upgrade.js'
-import { runUpdateAccess } from '../../tasks/update-access.js'
+import { accessJson, accessSchema, checkCidrs, type AccessBody } from '../../instances/access.js'
+import { loadInstance } from '../../instances/load.js'
+import { validateCanPerformAction } from '../../instances/actions.js'
+import { checkDetachReplica } from '../../instances/replicas.js'
+import { upgradeChange } from '../../instances/upgrade.js'
+import { UpdateAccessFlow } from '../../tasks/update-access.js'
 
 /**
  * Upstream's instance.update (PUT: `access`, no `slave_of`) and instance.edit (PATCH,
@@ -45,20 +44,7 @@ interface UpdateBody {
   replica_of?: unknown
   slave_of?: unknown
   datastore_version?: string
-  access?: { is_public?: boolean; allowed_cidrs?: string[] }
-}
-
-const CIDR_RE = /^(25[0-5]|2[0-4]\d|1?\d?\d)(\.(25[0-5]|2[0-4]\d|1?\d?\d)){3}\/(3[0-2]|[12]?\d)$/
-
-/** The access change's flow (task UPDATING): see tasks/update-access.ts. A task row makes it survive a restart. */
-export class UpdateAccessFlow implements FlowHandler {
-  readonly kind = 'update_access'
-  constructor(private readonly lab: Lab) {}
-
-  async run(task: TaskRow): Promise<void> {
-    // The engine enforces the new access (tasks/update-access.ts).
-    await runUpdateAccess(this.lab, task)
-  }
+  access?: AccessBody
 }
 
 /**
@@ -68,8 +54,6 @@ export class UpdateAccessFlow implements FlowHandler {
 export async function instanceUpdateRoutes(app: FastifyInstance, { lab }: { lab: Lab }): Promise<void> {
   // Registered here, before the server starts, so that unfinished tasks resume.
   lab.tasks.register(new UpdateAccessFlow(lab))
-  const rename = lab.db.prepare('UPDATE instances SET name = ?, updated = ? WHERE id = ?')
-  const setAccess = lab.db.prepare('UPDATE instances SET access = ?, updated = ? WHERE id = ?')
 
   const update = (put: boolean) => async (req: FastifyRequest, reply: FastifyReply) => {
     ;(put ? checkPut : checkPatch)(req.body)
@@ -77,7 +61,7 @@ export async function instanceUpdateRoutes(app: FastifyInstance, { lab }: { lab:
     const keys = Object.keys(body)
     if (keys.filter((k) => k !== 'name').length > 1) throw badRequest("Only one attribute (except 'name') is allowed to update.")
     const { id } = req.params as { id: string }
-    const inst = loadInstance(lab, req, id)
+    const inst = loadInstance(lab, caller(req), id)
 
     // Upstream renames first and then validates the other change, so a refused
     // change still renames. Here everything is checked before anything is written.
@@ -85,7 +69,7 @@ export async function instanceUpdateRoutes(app: FastifyInstance, { lab }: { lab:
     let guest: (() => Promise<void>) | undefined
     let after: (() => void) | undefined
     if ('replica_of' in body || 'slave_of' in body) {
-      // Detach the replica (replicas.ts, internals.md 1.9): task DETACHING, then the flow.
+      // Detach the replica (instances/replicas.ts, internals.md 1.9): task DETACHING, then the flow.
       apply = checkDetachReplica(lab, req, inst)
       after = () => lab.tasks.submit('detach_replica', inst.id)
     } else if ('configuration' in body || keys.length === 0) {
@@ -94,20 +78,20 @@ export async function instanceUpdateRoutes(app: FastifyInstance, { lab }: { lab:
     } else if (body.datastore_version !== undefined) {
       ;({ apply, after } = upgradeChange(lab, req, inst, body.datastore_version))
     } else if (body.access !== undefined) {
-      for (const c of body.access.allowed_cidrs ?? []) if (!CIDR_RE.test(c)) throw badRequest(`Validation error: instance['access']['allowed_cidrs'] '${c}' is not a 'cidr'`)
+      checkCidrs(body.access)
       // Upstream does not check the instance's state and would overwrite a running
       // task (a BUILDING instance would never leave UPDATING): refuse as actions do.
       validateCanPerformAction(lab, inst)
-      const value = JSON.stringify({ is_public: body.access.is_public ?? false, allowed_cidrs: body.access.allowed_cidrs ?? [] })
+      const value = accessJson(body.access)
       apply = () => {
-        setAccess.run(value, isoNow(), inst.id)
+        lab.instances.setAccess(inst.id, value)
         lab.instances.setTask(inst.id, 'UPDATING')
       }
       after = () => lab.tasks.submit('update_access', inst.id)
     }
 
     lab.db.transaction(() => {
-      if (body.name !== undefined) rename.run(body.name, isoNow(), inst.id)
+      if (body.name !== undefined) lab.instances.rename(inst.id, body.name)
       apply?.()
     })()
     after?.()

@@ -1,8 +1,8 @@
 import type { FastifyReply } from 'fastify'
-import type { InstanceJoined } from '../../db/instances.js'
-import type { Lab } from '../../lab.js'
-import { badRequest, resourceNotFound } from '../../errors.js'
-import { instanceStatus } from '../../http/views.js'
+import type { InstanceJoined } from '../db/instances.js'
+import type { Lab } from '../lab.js'
+import { badRequest, resourceNotFound } from '../errors.js'
+import { instanceStatus } from '../instances/status.js'
 
 /**
  * Long poll of GET /instances/{id} (an extension of the API, README "API notes"): with

@@ -1,16 +1,17 @@
 import { existsSync } from 'node:fs'
-import type { FastifyRequest } from 'fastify'
-import type { RestoreSpec } from '../../../protocol/index.js'
-import type { Lab } from '../../lab.js'
-import { Backups, RESTORABLE_STATES, type BackupJoined } from '../../db/backups.js'
-import { Fault, badRequest, notFound } from '../../errors.js'
-import { loadBackup } from '../backups.js'
-import { resolveDatastoreVersion } from '../datastores.js'
-import type { VersionRow } from '../../http/views.js'
+import type { RestoreSpec } from '../../protocol/index.js'
+import type { Lab } from '../lab.js'
+import { backupStore, RESTORABLE_STATES, type BackupJoined } from '../db/backups.js'
+import { instanceRefs, type VersionRecord } from '../db/instance-refs.js'
+import { Fault, badRequest, notFound } from '../errors.js'
+import { loadBackup } from '../backups/load.js'
+// The datastore look-up belongs to its own domain (domain-rest moves it out of routes/).
+import { resolveDatastoreVersion } from '../routes/datastores.js'
+import type { Requester } from './load.js'
 
 /** What a create with restorePoint needs: the datastore version to build and the chain for prepare. */
 export interface RestorePoint {
-  version: VersionRow
+  version: Omit<VersionRecord, 'bin_dir'>
   spec: RestoreSpec
 }
 
@@ -23,13 +24,13 @@ export interface RestorePoint {
  */
 export function resolveRestorePoint(
   lab: Lab,
-  req: FastifyRequest,
+  who: Requester,
   backupRef: string,
   datastore: { type?: string; version?: string; version_number?: string } | undefined,
   volumeSize: number,
 ): RestorePoint {
-  const backups = new Backups(lab.db)
-  const backup = loadBackup(lab, req, backupRef)
+  const backups = backupStore(lab.db)
+  const backup = loadBackup(lab, who, backupRef)
   const chain: BackupJoined[] = []
   for (let b: BackupJoined | undefined = backup; b; b = b.parent_id ? backups.get(b.parent_id) : undefined) {
     if (chain.some((c) => c.id === b!.id)) throw badRequest(`Backup ${backup.id} has a cyclic chain of parents.`)
@@ -40,15 +41,15 @@ export function resolveRestorePoint(
   }
   const size = chain.reduce((s, b) => s + (b.size ?? 0), 0)
   if (size > volumeSize) throw new Fault('forbidden', `Backup is too large for given flavor or volume. Backup size: ${size} GBs. Available size: ${volumeSize} GBs.`)
-  let version: VersionRow
+  let version: RestorePoint['version']
   if (datastore?.type || datastore?.version) {
     version = resolveDatastoreVersion(lab, datastore)
-    const target = (lab.db.prepare('SELECT name FROM datastores WHERE id = ?').pluck().get(version.datastore_id) as string | undefined) ?? ''
+    const target = instanceRefs(lab.db).datastoreName(version.datastore_id) ?? ''
     if (backup.ds_name && backup.ds_name !== target) {
       throw badRequest(`The datastore from which the backup was taken, ${backup.ds_name}, does not match the destination datastore of ${target}.`)
     }
   } else {
-    const v = backup.datastore_version_id ? (lab.db.prepare('SELECT * FROM datastore_versions WHERE id = ?').get(backup.datastore_version_id) as VersionRow | undefined) : undefined
+    const v = backup.datastore_version_id ? instanceRefs(lab.db).version(backup.datastore_version_id) : undefined
     if (!v) throw badRequest(`The datastore version of backup ${backup.id} no longer exists: give the datastore to restore into.`)
     version = v
   }

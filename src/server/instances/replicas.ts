@@ -1,17 +1,16 @@
 import { randomUUID } from 'node:crypto'
 import type { FastifyRequest } from 'fastify'
-import type { EngineManager } from '../../../protocol/index.js'
-import type { InstanceJoined } from '../../db/instances.js'
-import type { Lab } from '../../lab.js'
-import { InstanceTask, taskById } from '../../tasks/instance-tasks.js'
-import type { ReplicationSetPayload } from '../../tasks/promote-replica.js'
-import { instanceDeltas } from '../../quotas.js'
-import { caller } from '../../http/guard.js'
-import { Fault, badRequest, resourceNotFound, unprocessable } from '../../errors.js'
-import { findFlavor } from '../flavors.js'
-import { allocationLock } from './crud.js'
-import { validateCanPerformAction } from './actions.js'
-import { instanceView } from '../../http/views.js'
+import type { EngineManager } from '../../protocol/index.js'
+import type { InstanceJoined } from '../db/instances.js'
+import type { Lab } from '../lab.js'
+import type { ReplicationSetPayload } from '../tasks/promote-replica.js'
+import { instanceDeltas } from '../quotas.js'
+import { Fault, badRequest, resourceNotFound, unprocessable } from '../errors.js'
+import { instanceRefs } from '../db/instance-refs.js'
+import { allocationLock } from './allocation.js'
+import { checkIdle, validateCanPerformAction } from './actions.js'
+import type { Requester } from './load.js'
+import { accessJson, type AccessBody } from './access.js'
 
 /** Datastore managers whose guests replicate (upstream's replication_strategy per datastore). */
 const REPLICATING = new Set(['mariadb', 'mysql', 'postgresql', 'redis'])
@@ -29,7 +28,7 @@ export interface ReplicaCreateBody {
   users?: unknown[]
   restorePoint?: unknown
   nics?: Array<Record<string, unknown>>
-  access?: { is_public?: boolean; allowed_cidrs?: string[] }
+  access?: AccessBody
 }
 
 const slaveOf = (inst: InstanceJoined): string | null => inst.slave_of_id ?? null
@@ -40,11 +39,11 @@ const slaveOf = (inst: InstanceJoined): string | null => inst.slave_of_id ?? nul
  * the source), the source visible to the caller (404), not itself a replica (401, as
  * upstream's Forbidden maps), no users or databases, a datastore that replicates, and
  * a source that can act (422). `replica_count` rows named `<name>-1..N` when more than
- * one; quota is taken for every one of them (upstream counts one: a quirk). Answers the
- * last one created, as upstream does.
+ * one; quota is taken for every one of them (upstream counts one: a quirk). Returns the
+ * last one created (the one upstream answers with).
  */
-export async function createReplicas(lab: Lab, req: FastifyRequest, body: ReplicaCreateBody): Promise<{ instance: Record<string, unknown> }> {
-  const { projectId, isAdmin } = caller(req)
+export async function createReplicas(lab: Lab, req: FastifyRequest, who: Requester, body: ReplicaCreateBody): Promise<string> {
+  const { projectId, isAdmin } = who
   const sourceId = String(body.replica_of)
   if (body.flavorRef !== undefined) throw badRequest('Cannot specify flavor when creating replicas.')
   if (body.datastore !== undefined) throw badRequest('Cannot specify datastore when creating replicas.')
@@ -58,7 +57,7 @@ export async function createReplicas(lab: Lab, req: FastifyRequest, body: Replic
   if ((body.nics ?? []).some((n) => n.ip_address !== undefined)) throw badRequest('Cannot specify IP address when creating replicas.')
   const manager = source.dsv_manager ?? ''
   if (!REPLICATING.has(manager)) throw badRequest(`Replication is not supported for the '${source.ds_name ?? manager}' datastore.`)
-  const flavor = findFlavor(lab, source.flavor_id)
+  const flavor = instanceRefs(lab.db).flavor(source.flavor_id)
   if (!flavor) throw badRequest(`Resource ${source.flavor_id} cannot be found.`)
   validateCanPerformAction(lab, source)
 
@@ -69,7 +68,7 @@ export async function createReplicas(lab: Lab, req: FastifyRequest, body: Replic
   const deltas = instanceDeltas(flavor.ram * count, size * count)
   deltas.instances = count
   const reservation = lab.quotas.reserve(projectId, deltas)
-  const access = body.access ? JSON.stringify({ is_public: body.access.is_public ?? false, allowed_cidrs: body.access.allowed_cidrs ?? [] }) : source.access
+  const access = body.access ? accessJson(body.access) : source.access
   const reserved: Array<{ id: string; address: string }> = []
   await lab.quotas.settle(
     reservation,
@@ -114,19 +113,12 @@ export async function createReplicas(lab: Lab, req: FastifyRequest, body: Replic
     lab.notifications.instanceCreateStarted(req, lab.instances.get(id), {})
     lab.tasks.submit('create_instance', id, { databases: [], users: [], replicaOf: source.id })
   }
-  return { instance: instanceView(req, lab.instances.get(ids[ids.length - 1]!)!, lab, { detail: true, admin: isAdmin }) }
+  return ids[ids.length - 1]!
 }
 
 /** DELETE of a source with replicas (internals.md 1.10): upstream's ReplicaSourceDeleteForbidden (403). */
 export function refuseDeleteOfSource(lab: Lab, inst: InstanceJoined): void {
   if (lab.instances.replicasOf(inst.id).length) throw new Fault('forbidden', 'Detach replicas before deleting replica source.')
-}
-
-/** A member of a replication set that is busy with a task of its own (not upstream: its task would be lost). */
-function checkIdle(inst: InstanceJoined): void {
-  const task = taskById(inst.task_id)
-  if (task !== InstanceTask.NONE && task !== InstanceTask.RESTART_REQUIRED)
-    throw unprocessable(`Instance ${inst.id} is not currently available for an action to be performed (task status was ${task.action}).`)
 }
 
 /**

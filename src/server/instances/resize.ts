@@ -1,10 +1,11 @@
 import type { FastifyRequest } from 'fastify'
-import type { InstanceJoined } from '../../db/instances.js'
-import type { Lab } from '../../lab.js'
-import type { ResizeFlavorPayload, ResizeVolumePayload } from '../../tasks/resize-instance.js'
-import { Fault, badRequest } from '../../errors.js'
-import { findFlavor } from '../flavors.js'
+import type { InstanceJoined } from '../db/instances.js'
+import type { Lab } from '../lab.js'
+import type { ResizeFlavorPayload, ResizeVolumePayload } from '../tasks/resize-instance.js'
+import { Fault, badRequest } from '../errors.js'
+import { instanceRefs } from '../db/instance-refs.js'
 import { validateCanPerformAction } from './actions.js'
+import { checkVolumeLimit } from './allocation.js'
 
 /** The `resize` action's body (the route's schema has checked its shape). */
 export interface ResizeBody {
@@ -31,10 +32,10 @@ function resizeFlavor(lab: Lab, req: FastifyRequest, inst: InstanceJoined, flavo
   validateCanPerformAction(lab, inst)
   const newId = flavorRef.split('/').pop() ?? ''
   if (newId === inst.flavor_id) throw badRequest(`The new flavor id must be different than the current flavor id of '${inst.flavor_id}'.`)
-  const newF = findFlavor(lab, newId)
+  const newF = instanceRefs(lab.db).flavor(newId)
   if (!newF) throw badRequest(`Resource ${newId} cannot be found.`)
   if (newF.ephemeral) throw new Fault('notImplemented', 'Local storage not supported.')
-  const oldF = findFlavor(lab, inst.flavor_id)
+  const oldF = instanceRefs(lab.db).flavor(inst.flavor_id)
   const ramDelta = newF.ram - (oldF?.ram ?? 0)
   const payload: ResizeFlavorPayload = { oldFlavorId: inst.flavor_id, newFlavorId: newF.id, ramDelta }
   // Checked, reserved and committed with the task change: a 413 leaves nothing behind.
@@ -51,7 +52,7 @@ function resizeFlavor(lab: Lab, req: FastifyRequest, inst: InstanceJoined, flavo
  */
 function resizeVolume(lab: Lab, req: FastifyRequest, inst: InstanceJoined, size: number): void {
   if (!inst.volume_size) throw badRequest(`Instance ${inst.id} has no volume.`)
-  if (size > lab.config.maxVolumeSize) throw new Fault('overLimit', `Volume 'size' cannot exceed maximum of ${lab.config.maxVolumeSize} GB, ${size} cannot be accepted.`)
+  checkVolumeLimit(lab, size)
   const members = [inst, ...lab.instances.replicasOf(inst.id).filter((r) => (r.volume_size ?? 0) < size)]
   const deltas = members.map((m) => size - (m.volume_size ?? 0))
   const total = deltas.reduce((a, b) => a + b, 0)

@@ -1,21 +1,21 @@
 import type { FastifyRequest } from 'fastify'
-import { isoNow } from '../../db/index.js'
-import type { InstanceJoined } from '../../db/instances.js'
-import type { Lab } from '../../lab.js'
-import type { UpgradePayload } from '../../tasks/resize-instance.js'
-import { badRequest } from '../../errors.js'
+import type { InstanceJoined } from '../db/instances.js'
+import { instanceRefs, type VersionRecord } from '../db/instance-refs.js'
+import type { Lab } from '../lab.js'
+import type { UpgradePayload } from '../tasks/resize-instance.js'
+import { badRequest } from '../errors.js'
 import { validateCanPerformAction } from './actions.js'
-import type { VersionRow } from '../../http/views.js'
 
 /**
  * Upstream's DatastoreVersion.load within the instance's datastore: by id, then by
  * name; an unknown version is a 400 (DatastoreVersionNotFound is not in the fault
  * map), an inactive one too.
  */
-export function upgradeTarget(lab: Lab, inst: InstanceJoined, ref: string): VersionRow & { bin_dir: string | null } {
-  const current = lab.db.prepare('SELECT datastore_id FROM datastore_versions WHERE id = ?').get(inst.datastore_version_id) as { datastore_id: string } | undefined
+export function upgradeTarget(lab: Lab, inst: InstanceJoined, ref: string): VersionRecord {
+  const refs = instanceRefs(lab.db)
+  const current = inst.datastore_version_id ? refs.version(inst.datastore_version_id) : undefined
   if (!current) throw badRequest(`Datastore version '${ref}' cannot be found.`)
-  const all = lab.db.prepare('SELECT * FROM datastore_versions WHERE datastore_id = ?').all(current.datastore_id) as Array<VersionRow & { bin_dir: string | null }>
+  const all = refs.versionsOf(current.datastore_id)
   const v = all.find((x) => x.id === ref) ?? all.find((x) => x.name === ref)
   if (!v) throw badRequest(`Datastore version '${ref}' cannot be found.`)
   if (!v.active) throw badRequest(`Datastore version '${v.name}' is not active.`)
@@ -37,7 +37,7 @@ export function upgradeChange(lab: Lab, req: FastifyRequest, inst: InstanceJoine
   const payload: UpgradePayload = { oldVersionId: inst.datastore_version_id ?? '', newVersionId: v.id }
   return {
     apply: () => {
-      lab.db.prepare('UPDATE instances SET datastore_version_id = ?, updated = ? WHERE id = ?').run(v.id, isoNow(), inst.id)
+      lab.instances.setDatastoreVersion(inst.id, v.id)
       lab.instances.setTask(inst.id, 'UPGRADING')
       lab.instances.setServiceStatus(inst.id, 'UPGRADING')
     },

@@ -1,14 +1,12 @@
-import type { FastifyRequest } from 'fastify'
 import type { RpcMethod } from '../../protocol/index.js'
 import { GuestError, RPC_TIMEOUT } from '../broker/rpc.js'
 import type { InstanceJoined } from '../db/instances.js'
 import type { Lab } from '../lab.js'
 import { agentReachable } from '../tasks/agent-health.js'
 import { Fault, badRequest, notFound, unprocessable } from '../errors.js'
-import { guestFault } from '../http/guest.js'
-import { baseUrl } from '../http/server.js'
-import { loadInstance } from './instances/crud.js'
-import { instanceStatus } from '../http/views.js'
+import { guestFault } from './guest.js'
+import { loadInstance, type Requester } from './load.js'
+import { instanceStatus } from './status.js'
 
 /** Datastores with databases and users (api.md 6.8/6.9). */
 export const ACCOUNT_MANAGERS = new Set(['mysql', 'mariadb', 'postgresql'])
@@ -22,8 +20,8 @@ const RUNNING = new Set(['healthy', 'running', 'restart required'])
  * 422 when its datastore has no such thing or its engine is not running (upstream's
  * load_and_verify).
  */
-export function accountsInstance(lab: Lab, req: FastifyRequest, id: string, managers = ACCOUNT_MANAGERS): InstanceJoined {
-  const inst = loadInstance(lab, req, id)
+export function accountsInstance(lab: Lab, who: Requester, id: string, managers = ACCOUNT_MANAGERS): InstanceJoined {
+  const inst = loadInstance(lab, who, id)
   const manager = inst.dsv_manager ?? 'unknown'
   if (!managers.has(manager)) throw unprocessable(`Operation not supported for datastore ${manager}.`)
   const status = instanceStatus(inst)
@@ -46,29 +44,6 @@ export async function accountsCall<T = unknown>(lab: Lab, id: string, method: Rp
     if (e instanceof GuestError && e.type === 'NotSupported') throw new Fault('notImplemented', e.message)
     throw guestFault(e)
   }
-}
-
-/** limit/marker of a guest-paged list (api.md 3): min(limit or 20, 20). */
-export function pageQuery(lab: Lab, req: FastifyRequest): { limit: number; marker: string | undefined } {
-  const q = req.query as { limit?: string; marker?: string }
-  const requested = q.limit !== undefined ? Number.parseInt(q.limit, 10) : lab.config.pageSize
-  if (!Number.isFinite(requested) || requested < 0) throw badRequest(`Invalid limit '${q.limit}'.`)
-  return { limit: Math.min(requested || lab.config.pageSize, lab.config.pageSize), marker: q.marker || undefined }
-}
-
-/** `{key: items}` plus a next link (request URL with marker set, encoded twice, https) when the guest says more follow. */
-export function pageBody(req: FastifyRequest, key: string, items: unknown[], limit: number, next: string | null): Record<string, unknown> {
-  const body: Record<string, unknown> = { [key]: items }
-  if (next) {
-    const url = new URL(`${baseUrl(req)}${req.url}`)
-    url.protocol = 'https:'
-    url.searchParams.set('limit', String(limit))
-    // Twice, as upstream does for these non-UUID markers (name@host, database names): its
-    // client decodes the link once and sends the result as it is (cli.md 7.8).
-    url.searchParams.set('marker', encodeURIComponent(next))
-    body.links = [{ rel: 'next', href: url.toString() }]
-  }
-  return body
 }
 
 /** A user path id: `name` or `name@host`, split on the last `@`; no host is `%` (api.md 6.9). */
