@@ -10,7 +10,7 @@ import { authorizeAdminRule } from '../http/policy.js'
 import { baseUrl } from '../http/server.js'
 import { loadInstance } from './instances/crud.js'
 import { validateCanPerformAction } from './instances/actions.js'
-import { findDatastore } from './datastores.js'
+import { findDatastore } from '../datastores/resolve.js'
 
 /** Engines whose guest can back up (upstream: a datastore with a backup_strategy). */
 export const BACKUP_MANAGERS = new Set(['mariadb', 'mysql', 'postgresql', 'redis'])

@@ -3,7 +3,7 @@ import type { Lab } from '../lab.js'
 import { caller, requireAdmin } from '../http/guard.js'
 import { Fault, badRequest, notFound } from '../errors.js'
 import { compileBodySchema, nonEmptyString, uuid } from '../http/validation.js'
-import { resolveDatastoreVersion } from './datastores.js'
+import { resolveDatastoreVersion } from '../datastores/resolve.js'
 
 const volumeSize = {
   oneOf: [

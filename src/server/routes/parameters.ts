@@ -5,7 +5,7 @@ import { PARAMETER_TYPES } from '../configurations/rules.js'
 import { requireAdmin } from '../http/guard.js'
 import { badRequest, notFound, resourceNotFound } from '../errors.js'
 import { compileBodySchema } from '../http/validation.js'
-import { datastoreNotFound, findDatastore } from './datastores.js'
+import { datastoreNotFound, findDatastore } from '../datastores/resolve.js'
 import { exactInteger, sendJson, type JsonNumber } from '../http/json-literal.js'
 import type { VersionRow } from '../http/views.js'
 

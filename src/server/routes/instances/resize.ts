@@ -3,7 +3,7 @@ import type { InstanceJoined } from '../../db/instances.js'
 import type { Lab } from '../../lab.js'
 import type { ResizeFlavorPayload, ResizeVolumePayload } from '../../tasks/resize-instance.js'
 import { Fault, badRequest } from '../../errors.js'
-import { findFlavor } from '../flavors.js'
+import { findFlavor } from '../../flavors/find.js'
 import { validateCanPerformAction } from './actions.js'
 
 /** The `resize` action's body (the route's schema has checked its shape). */

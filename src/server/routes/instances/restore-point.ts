@@ -5,7 +5,7 @@ import type { Lab } from '../../lab.js'
 import { Backups, RESTORABLE_STATES, type BackupJoined } from '../../db/backups.js'
 import { Fault, badRequest, notFound } from '../../errors.js'
 import { loadBackup } from '../backups.js'
-import { resolveDatastoreVersion } from '../datastores.js'
+import { resolveDatastoreVersion } from '../../datastores/resolve.js'
 import type { VersionRow } from '../../http/views.js'
 
 /** What a create with restorePoint needs: the datastore version to build and the chain for prepare. */
