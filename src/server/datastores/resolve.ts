@@ -90,3 +90,36 @@ export function resolveDatastoreVersion(lab: Lab, spec: { type?: string; version
   if (!v.active) throw badRequest(`Datastore version '${v.name}' is not active.`)
   return v
 }
+
+/** Upstream's get_datastore_version(type=ds, version=ver): datastore by name or id, version by id or name, active. */
+export function activeVersionOf(lab: Lab, dsRef: string, ref: string): VersionRow {
+  const ds = findDatastore(lab, dsRef)
+  if (!ds) throw datastoreNotFound(lab, dsRef)
+  const all = versionsOf(lab, ds.id, false)
+  const v = all.find((x) => x.id === ref) ?? all.find((x) => x.name === ref)
+  if (!v) throw isUuid(ref) ? notFound(`Datastore version '${ref}' cannot be found.`) : badRequest(`Datastore version '${ref}' cannot be found.`)
+  if (!v.active) throw badRequest(`Datastore version '${v.name}' is not active.`)
+  return v
+}
+
+/**
+ * The version a new configuration group is for: upstream's get_datastore_version,
+ * except that a version named outright may be inactive (api.md 6.14: inactive
+ * versions accepted).
+ */
+export function groupVersion(lab: Lab, spec: { type?: string; version?: string; version_number?: string } | undefined): VersionRow {
+  if (spec?.type && spec.version) {
+    const ds = findDatastore(lab, spec.type)
+    if (ds) {
+      const all = versionsOf(lab, ds.id, false)
+      const v = all.find((x) => x.id === spec.version) ?? all.find((x) => x.name === spec.version)
+      if (v && (spec.version_number === undefined || v.version === spec.version_number)) return v
+    }
+  }
+  return resolveDatastoreVersion(lab, spec ?? {})
+}
+
+/** The name of a version's datastore. */
+export function datastoreNameOf(lab: Lab, v: VersionRow): string {
+  return datastores(lab.db).nameOf(v.datastore_id) as string
+}
