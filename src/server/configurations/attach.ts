@@ -1,6 +1,5 @@
 import type { Lab } from '../lab.js'
 import { RPC_TIMEOUT } from '../broker/rpc.js'
-import { isoNow } from '../db/index.js'
 import type { InstanceJoined } from '../db/instances.js'
 import { flavors } from '../db/flavors.js'
 import { configurationStore, type ConfigurationJoined } from '../db/configurations.js'

@@ -215,7 +215,6 @@ export async function moduleRoutes(app: FastifyInstance, { lab }: { lab: Lab }):
 
   // Reapply: the request is recorded and run in the background (modules/apply.ts runReapply), answered 202.
   app.put('/modules/:id/instances', async (req, reply) => {
-    const { projectId, isAdmin } = caller(req)
     checkReapply(req.body)
     const m = load(req, (req.params as { id: string }).id)
     const r = (req.body as { reapply: ReapplyFields }).reapply
