@@ -5,7 +5,7 @@ import { quotaOverrides } from './db/quotas.js'
 import { quotaUsages } from './db/quota-usages.js'
 import { COMMITTED, ROLLED_BACK, reservations } from './db/reservations.js'
 import { Fault } from './errors.js'
-import { pyRepr } from './http/validation.js'
+import { pyRepr } from './py-repr.js'
 
 /** Upstream's quota resources (trove/quota/quota.py), in the order views list them. */
 export const QUOTA_RESOURCES = ['instances', 'ram', 'backups', 'volumes'] as const
