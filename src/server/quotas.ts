@@ -1,8 +1,11 @@
 import { randomUUID } from 'node:crypto'
 import type { DB } from './db/index.js'
 import { isoNow } from './db/index.js'
+import { quotaOverrides } from './db/quotas.js'
+import { quotaUsages } from './db/quota-usages.js'
+import { COMMITTED, ROLLED_BACK, reservations } from './db/reservations.js'
 import { Fault } from './errors.js'
-import { pyRepr } from './http/validation.js'
+import { pyRepr } from './py-repr.js'
 
 /** Upstream's quota resources (trove/quota/quota.py), in the order views list them. */
 export const QUOTA_RESOURCES = ['instances', 'ram', 'backups', 'volumes'] as const
@@ -37,10 +40,6 @@ export interface Reservation {
   readonly tenantId: string
   readonly ids: readonly string[]
 }
-
-const RESERVED = 'Reserved'
-const COMMITTED = 'Committed'
-const ROLLED_BACK = 'Rolled Back'
 
 /** Is `name` one of the quota resources? */
 export function isQuotaResource(name: string): name is QuotaResource {
@@ -77,23 +76,7 @@ export class Quotas {
     for (const r of QUOTA_RESOURCES) {
       if (!Number.isInteger(defaults[r]) || defaults[r] < -1) throw new Error(`quota default for ${r} must be an integer >= -1, not ${String(defaults[r])}`)
     }
-    this.s = {
-      overrides: db.prepare('SELECT resource, hard_limit FROM quotas WHERE tenant_id = ?'),
-      usages: db.prepare('SELECT id, resource, in_use, reserved FROM quota_usages WHERE tenant_id = ?'),
-      upsertQuota: db.prepare(`INSERT INTO quotas (id, created, updated, tenant_id, resource, hard_limit) VALUES (?, ?, ?, ?, ?, ?)
-        ON CONFLICT (tenant_id, resource) DO UPDATE SET hard_limit = excluded.hard_limit, updated = excluded.updated`),
-      ensureUsage: db.prepare(`INSERT INTO quota_usages (id, created, updated, tenant_id, in_use, reserved, resource)
-        VALUES (?, ?, ?, ?, 0, 0, ?) ON CONFLICT (tenant_id, resource) DO NOTHING`),
-      usageId: db.prepare('SELECT id FROM quota_usages WHERE tenant_id = ? AND resource = ?').pluck(),
-      addReserved: db.prepare('UPDATE quota_usages SET reserved = reserved + ?, updated = ? WHERE id = ?'),
-      insertReservation: db.prepare('INSERT INTO reservations (id, created, updated, usage_id, delta, status) VALUES (?, ?, ?, ?, ?, ?)'),
-      // The status condition makes commit and rollback act once per reservation, whatever calls them twice.
-      closeReservation: db.prepare(`UPDATE reservations SET status = ?, updated = ? WHERE id = ? AND status = '${RESERVED}'
-        RETURNING usage_id, delta`),
-      commitUsage: db.prepare('UPDATE quota_usages SET in_use = MAX(in_use + ?, 0), reserved = reserved - ?, updated = ? WHERE id = ?'),
-      rollbackUsage: db.prepare('UPDATE quota_usages SET reserved = reserved - ?, updated = ? WHERE id = ?'),
-      open: db.prepare(`SELECT id FROM reservations WHERE status = '${RESERVED}'`).pluck(),
-    }
+    this.s = { overrides: quotaOverrides(db), usages: quotaUsages(db), reservations: reservations(db) }
 
     const reserve = db.transaction((tenantId: string, deltas: QuotaDeltas): Reservation => {
       const limits = this.limits(tenantId)
@@ -109,11 +92,10 @@ export class Quotas {
       for (const r of QUOTA_RESOURCES) {
         const d = deltas[r]
         if (!d) continue
-        this.s.ensureUsage.run(randomUUID(), now, now, tenantId, r)
-        const usageId = this.s.usageId.get(tenantId, r) as string
-        this.s.addReserved.run(d, now, usageId)
+        const usageId = this.s.usages.ensure(tenantId, r, now)
+        this.s.usages.addReserved(usageId, d, now)
         const id = randomUUID()
-        this.s.insertReservation.run(id, now, now, usageId, d, RESERVED)
+        this.s.reservations.insert(id, usageId, d, now)
         ids.push(id)
       }
       return { tenantId, ids }
@@ -123,10 +105,10 @@ export class Quotas {
     this.settleTx = db.transaction((r: Reservation, commit: boolean) => {
       const now = isoNow()
       for (const id of r.ids) {
-        const row = this.s.closeReservation.get(commit ? COMMITTED : ROLLED_BACK, now, id) as { usage_id: string; delta: number } | undefined
+        const row = this.s.reservations.close(id, commit ? COMMITTED : ROLLED_BACK, now)
         if (!row) continue
-        if (commit) this.s.commitUsage.run(row.delta, row.delta, now, row.usage_id)
-        else this.s.rollbackUsage.run(row.delta, now, row.usage_id)
+        if (commit) this.s.usages.commit(row.usage_id, row.delta, now)
+        else this.s.usages.rollback(row.usage_id, row.delta, now)
       }
     })
   }
@@ -134,7 +116,7 @@ export class Quotas {
   /** The hard limits of a project: its overrides, else the defaults. */
   limits(tenantId: string): QuotaLimits {
     const out: QuotaLimits = { ...this.defaults }
-    for (const row of this.s.overrides.all(tenantId) as Array<{ resource: string; hard_limit: number }>) {
+    for (const row of this.s.overrides.ofTenant(tenantId)) {
       if (isQuotaResource(row.resource)) out[row.resource] = row.hard_limit
     }
     return out
@@ -153,7 +135,7 @@ export class Quotas {
       const now = isoNow()
       for (const r of QUOTA_RESOURCES) {
         const v = limits[r]
-        if (v !== undefined) this.s.upsertQuota.run(randomUUID(), now, now, tenantId, r, v)
+        if (v !== undefined) this.s.overrides.set(tenantId, r, v, now)
       }
     })()
   }
@@ -229,14 +211,14 @@ export class Quotas {
    * with the server, and its `reserved` usage would otherwise be held forever.
    */
   rollbackOpen(): number {
-    const ids = this.s.open.all() as string[]
+    const ids = this.s.reservations.open()
     if (ids.length) this.settleTx({ tenantId: '', ids }, false)
     return ids.length
   }
 
   private usageOf(tenantId: string): Record<QuotaResource, { in_use: number; reserved: number }> {
     const out = Object.fromEntries(QUOTA_RESOURCES.map((r) => [r, { in_use: 0, reserved: 0 }])) as Record<QuotaResource, { in_use: number; reserved: number }>
-    for (const row of this.s.usages.all(tenantId) as Array<{ resource: string; in_use: number; reserved: number }>) {
+    for (const row of this.s.usages.ofTenant(tenantId)) {
       if (isQuotaResource(row.resource)) out[row.resource] = { in_use: row.in_use, reserved: row.reserved }
     }
     return out

@@ -5,6 +5,8 @@ import { chmodSync, existsSync, readFileSync, renameSync, writeFileSync } from '
 import { Aedes, type Client } from 'aedes'
 import type { DB } from '../db/index.js'
 import { isoNow } from '../db/index.js'
+import { agentCredentials } from '../db/agent-credentials.js'
+import { settings } from '../db/settings.js'
 import { MAX_MQTT_PACKET, agentMay, agentMqttUser, instanceIdFromAgentUser, notificationTopic } from '../../protocol/index.js'
 import { sha256 } from '../identity/secrets.js'
 import { MAX_CONNECTIONS_PER_SOURCE, PRE_CONNECT_MAX_PACKET, capConnectionsPerSource, guardedConnection } from './limits.js'
@@ -27,19 +29,19 @@ export class AgentCredentials {
     const username = agentMqttUser(instanceId)
     const password = randomBytes(32).toString('base64url')
     const salt = randomBytes(16).toString('hex')
-    this.db.prepare('INSERT OR REPLACE INTO agent_credentials (instance_id, username, salt, digest, created) VALUES (?, ?, ?, ?, ?)').run(instanceId, username, salt, sha256(salt + password), isoNow())
+    agentCredentials(this.db).put(instanceId, username, salt, sha256(salt + password), isoNow())
     return { username, password }
   }
 
   verify(username: string, password: string): string | undefined {
-    const row = this.db.prepare('SELECT instance_id, salt, digest FROM agent_credentials WHERE username = ?').get(username) as { instance_id: string; salt: string; digest: string } | undefined
+    const row = agentCredentials(this.db).byUsername(username)
     if (!row) return undefined
     const got = Buffer.from(sha256(row.salt + password), 'hex')
     return timingSafeEqual(got, Buffer.from(row.digest, 'hex')) ? row.instance_id : undefined
   }
 
   revoke(instanceId: string): void {
-    this.db.prepare('DELETE FROM agent_credentials WHERE instance_id = ?').run(instanceId)
+    agentCredentials(this.db).delete(instanceId)
   }
 }
 
@@ -82,7 +84,7 @@ export class SubscriberCredentials {
 
   verify(username: string, password: string): boolean {
     if (username !== NOTIFICATIONS_MQTT_USER) return false
-    const raw = this.db.prepare('SELECT value FROM settings WHERE key = ?').pluck().get(SUBSCRIBER_KEY) as string | undefined
+    const raw = settings(this.db).get(SUBSCRIBER_KEY)
     if (!raw) return false
     const row = JSON.parse(raw) as { salt: string; digest: string }
     const got = Buffer.from(sha256(row.salt + password), 'hex')
@@ -108,9 +110,7 @@ export class SubscriberCredentials {
     if (!password) {
       password = randomBytes(32).toString('base64url')
       const salt = randomBytes(16).toString('hex')
-      this.db
-        .prepare('INSERT INTO settings (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value')
-        .run(SUBSCRIBER_KEY, JSON.stringify({ username: NOTIFICATIONS_MQTT_USER, salt, digest: sha256(salt + password), created: isoNow() }))
+      settings(this.db).put(SUBSCRIBER_KEY, JSON.stringify({ username: NOTIFICATIONS_MQTT_USER, salt, digest: sha256(salt + password), created: isoNow() }))
     }
     const content: SubscriberFile = { host: at.host, port: at.port, ca: at.ca, username: NOTIFICATIONS_MQTT_USER, password, topic: NOTIFICATIONS_TOPIC_FILTER }
     // Written beside and renamed: the secret is never in a file readable by others, even briefly.

@@ -1,7 +1,7 @@
 import type { Lab } from '../lab.js'
 import { RPC_TIMEOUT } from '../broker/rpc.js'
-import { isoNow } from '../db/index.js'
 import type { InstanceJoined } from '../db/instances.js'
+import { flavors } from '../db/flavors.js'
 import { configurationStore, type ConfigurationJoined } from '../db/configurations.js'
 import { InstanceTask } from '../tasks/instance-tasks.js'
 import { badRequest, notFound } from '../errors.js'
@@ -58,7 +58,7 @@ export function overridesOf(lab: Lab, versionId: string, values: Array<[string, 
 
 /** The flavor's RAM and the base config values the agent rendered for this instance. */
 export function instanceBaseConfiguration(lab: Lab, inst: InstanceJoined): Record<string, DefaultValue> {
-  const flavor = lab.db.prepare('SELECT ram FROM flavors WHERE id = ?').get(inst.flavor_id) as { ram: number } | undefined
+  const flavor = inst.flavor_id ? flavors(lab.db).get(inst.flavor_id) : undefined
   return baseConfiguration(inst.dsv_manager ?? '', flavor?.ram ?? 512, inst.port)
 }
 
@@ -82,7 +82,7 @@ export function effectiveConfiguration(lab: Lab, inst: InstanceJoined): Record<s
 }
 
 export function configurationIdOf(lab: Lab, instanceId: string): string | null {
-  return (lab.db.prepare('SELECT configuration_id FROM instances WHERE id = ?').pluck().get(instanceId) as string | null | undefined) ?? null
+  return configurationStore(lab.db).groups.attachedTo(instanceId)
 }
 
 async function guestCall(lab: Lab, id: string, method: 'update_overrides' | 'apply_overrides', args: Record<string, unknown>): Promise<void> {
@@ -147,7 +147,7 @@ export async function attachConfiguration(lab: Lab, instanceId: string, g: Confi
   const { overrides, restartRequired } = groupOverrides(lab, g.id, g.datastore_version_id)
   await guestCall(lab, instanceId, 'update_overrides', { overrides, remove: false })
   lab.db.transaction(() => {
-    lab.db.prepare('UPDATE instances SET configuration_id = ?, updated = ? WHERE id = ?').run(g.id, isoNow(), instanceId)
+    configurationStore(lab.db).groups.setAttached(instanceId, g.id)
     lab.instances.setTask(instanceId, 'RESTART_REQUIRED')
   })()
   try {
@@ -173,7 +173,7 @@ export async function detachConfiguration(lab: Lab, inst: InstanceJoined): Promi
   const { overrides, restartRequired } = groupOverrides(lab, attached, inst.datastore_version_id)
   await guestCall(lab, inst.id, 'update_overrides', { overrides: {}, remove: true })
   lab.db.transaction(() => {
-    lab.db.prepare('UPDATE instances SET configuration_id = NULL, updated = ? WHERE id = ?').run(isoNow(), inst.id)
+    configurationStore(lab.db).groups.setAttached(inst.id, null)
     lab.instances.setTask(inst.id, 'RESTART_REQUIRED')
   })()
   const base = instanceBaseConfiguration(lab, inst)

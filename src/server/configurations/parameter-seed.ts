@@ -1,5 +1,6 @@
 import type { DB } from '../db/index.js'
 import { configurationStore } from '../db/configurations.js'
+import { datastoreVersions } from '../db/datastore-versions.js'
 import { rulesFor } from './rules.js'
 
 /**
@@ -12,7 +13,7 @@ import { rulesFor } from './rules.js'
  */
 export function seedConfigurationParameters(db: DB, versionIds?: string[]): number {
   const { parameters } = configurationStore(db)
-  const versions = db.prepare('SELECT id, manager FROM datastore_versions').all() as Array<{ id: string; manager: string }>
+  const versions = datastoreVersions(db).managers()
   const only = versionIds ? new Set(versionIds) : undefined
   let written = 0
   db.transaction(() => {

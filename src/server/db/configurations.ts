@@ -83,6 +83,8 @@ export class ConfigurationGroups {
       dropValues: db.prepare('UPDATE configuration_parameters SET deleted = 1, deleted_at = ? WHERE configuration_id = ? AND deleted = 0'),
       instances: db.prepare(`SELECT id, name FROM instances WHERE ${USING} AND id > ? ORDER BY id LIMIT ?`),
       countInstances: db.prepare(`SELECT COUNT(*) FROM instances WHERE ${USING}`).pluck(),
+      attachedTo: db.prepare('SELECT configuration_id FROM instances WHERE id = ?').pluck(),
+      setAttached: db.prepare('UPDATE instances SET configuration_id = ?, updated = ? WHERE id = ?'),
     }
   }
 
@@ -144,6 +146,16 @@ export class ConfigurationGroups {
 
   countInstancesUsing(id: string): number {
     return this.s.countInstances.get(id) as number
+  }
+
+  /** The group attached to an instance (its configuration_id), or null. */
+  attachedTo(instanceId: string): string | null {
+    return (this.s.attachedTo.get(instanceId) as string | null | undefined) ?? null
+  }
+
+  /** Records the group attached to an instance (null: none). */
+  setAttached(instanceId: string, groupId: string | null): void {
+    this.s.setAttached.run(groupId, isoNow(), instanceId)
   }
 }
 

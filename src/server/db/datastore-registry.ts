@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto'
 import type { DetectedEngine } from '../compute/engines.js'
 import { installedEngineFor } from '../compute/engine-match.js'
 import type { DB } from './index.js'
+import { settings } from './settings.js'
 
 /**
  * What start-up registration remembers between runs (one JSON value in `settings`):
@@ -20,7 +21,7 @@ interface RegistryState {
 const STATE_KEY = 'datastore_registry'
 
 function loadState(db: DB): RegistryState | undefined {
-  const raw = db.prepare('SELECT value FROM settings WHERE key = ?').pluck().get(STATE_KEY) as string | undefined
+  const raw = settings(db).get(STATE_KEY)
   if (!raw) return undefined
   try {
     const v = JSON.parse(raw) as Partial<RegistryState>
@@ -31,7 +32,7 @@ function loadState(db: DB): RegistryState | undefined {
 }
 
 function saveState(db: DB, s: RegistryState): void {
-  db.prepare('INSERT INTO settings (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value').run(STATE_KEY, JSON.stringify(s))
+  settings(db).put(STATE_KEY, JSON.stringify(s))
 }
 
 interface VersionRow {

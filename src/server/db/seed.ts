@@ -1,6 +1,7 @@
 import type { DetectedEngine } from '../compute/engines.js'
 import type { DB } from './index.js'
 import { registerEngines } from './datastore-registry.js'
+import { flavors } from './flavors.js'
 
 /** The lab's flavors: 512 MB to 8 GB of RAM, 1 to 4 vCPUs (ids are integers, like Nova's). */
 export const LAB_FLAVORS = [
@@ -12,9 +13,9 @@ export const LAB_FLAVORS = [
 ]
 
 export function seedFlavors(db: DB): void {
-  const ins = db.prepare('INSERT OR IGNORE INTO flavors (id, name, ram, vcpus, disk, ephemeral) VALUES (?, ?, ?, ?, ?, 0)')
+  const repo = flavors(db)
   db.transaction(() => {
-    for (const f of LAB_FLAVORS) ins.run(f.id, f.name, f.ram, f.vcpus, f.disk)
+    for (const f of LAB_FLAVORS) repo.insertOrIgnore(f)
   })()
 }
 

@@ -1,5 +1,8 @@
 import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv'
 import { badRequest } from '../errors.js'
+import { pyRepr } from '../py-repr.js'
+
+export { pyRepr }
 
 /**
  * Request schemas are enforced before a route runs, as upstream's apischema.py is.
@@ -11,21 +14,6 @@ const ajv = new Ajv({ allErrors: false, strict: false })
 /** Upstream's non_empty_string. */
 export const nonEmptyString = { type: 'string', minLength: 1, maxLength: 255, pattern: '^.*[0-9a-zA-Z]+.*$' } as const
 export const uuid = { type: 'string', pattern: '^([0-9a-fA-F]){8}-([0-9a-fA-F]){4}-([0-9a-fA-F]){4}-([0-9a-fA-F]){4}-([0-9a-fA-F]){12}$' } as const
-
-/** Python repr of a JSON value, as jsonschema prints instances in its messages. */
-export function pyRepr(v: unknown, depth = 0): string {
-  if (v === null || v === undefined) return 'None'
-  if (v === true) return 'True'
-  if (v === false) return 'False'
-  if (typeof v === 'number') return String(v)
-  if (typeof v === 'string') return v.includes("'") && !v.includes('"') ? `"${v}"` : `'${v.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'`
-  // Cut off like Python's reprlib: a deeply nested body must not exhaust the stack (that was a 500).
-  if (depth > 64) return '...'
-  if (Array.isArray(v)) return `[${v.map((x) => pyRepr(x, depth + 1)).join(', ')}]`
-  return `{${Object.entries(v as Record<string, unknown>)
-    .map(([k, x]) => `${pyRepr(k)}: ${pyRepr(x, depth + 1)}`)
-    .join(', ')}}`
-}
 
 /** jsonschema's error path: the first segment bare, the rest as Python subscripts. */
 function pathOf(instancePath: string): string {

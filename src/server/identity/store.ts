@@ -1,6 +1,13 @@
 import type { DB } from '../db/index.js'
 import { isoNow } from '../db/index.js'
+import { type ProjectRecord, projects } from '../db/projects.js'
+import { roleAssignments } from '../db/role-assignments.js'
+import { type Role, roles } from '../db/roles.js'
+import { tokens } from '../db/tokens.js'
+import { users } from '../db/users.js'
 import { DUMMY_PASSWORD_HASH, hashPassword, hexId, randomSecret, sha256, verifyPassword } from './secrets.js'
+
+export type { Role }
 
 export interface Project {
   id: string
@@ -13,10 +20,6 @@ export interface User {
   name: string
   domain_id: string
   default_project_id: string | null
-}
-export interface Role {
-  id: string
-  name: string
 }
 
 /** What a validated token says about its bearer. */
@@ -33,6 +36,11 @@ export interface AuthContext {
 
 export const DEFAULT_DOMAIN = { id: 'default', name: 'Default' }
 
+/** A project as tokens and the v3 look-ups carry it. */
+function project(p: ProjectRecord | undefined): Project | undefined {
+  return p && { id: p.id, name: p.name, domain_id: p.domain_id, description: p.description }
+}
+
 /** Keystone's expires_at form: UTC with microseconds and a Z. */
 export function keystoneTime(d: Date): string {
   return d.toISOString().replace(/\.(\d{3})Z$/, '.$1000Z')
@@ -45,23 +53,13 @@ export function keystoneTime(d: Date): string {
  */
 export class IdentityStore {
   private readonly cache = new Map<string, { ctx: AuthContext; until: number }>()
-  private readonly stmts
+  private readonly repo
 
   constructor(
     private readonly db: DB,
     private readonly tokenTtlSeconds = 3600,
   ) {
-    this.stmts = {
-      projectById: db.prepare('SELECT id, name, domain_id, description FROM projects WHERE id = ?'),
-      projectByName: db.prepare('SELECT id, name, domain_id, description FROM projects WHERE name = ? AND domain_id = ?'),
-      userById: db.prepare('SELECT id, name, domain_id, default_project_id, password_hash, enabled FROM users WHERE id = ?'),
-      userByName: db.prepare('SELECT id, name, domain_id, default_project_id, password_hash, enabled FROM users WHERE name = ? AND domain_id = ?'),
-      rolesFor: db.prepare('SELECT r.id, r.name FROM role_assignments a JOIN roles r ON r.id = a.role_id WHERE a.user_id = ? AND a.project_id = ? ORDER BY r.name'),
-      insertToken: db.prepare('INSERT INTO tokens (digest, user_id, project_id, methods, audit_id, issued_at, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?)'),
-      tokenByDigest: db.prepare('SELECT user_id, project_id, methods, audit_id, issued_at, expires_at FROM tokens WHERE digest = ?'),
-      purgeTokens: db.prepare('DELETE FROM tokens WHERE expires_at < ?'),
-      deleteToken: db.prepare('DELETE FROM tokens WHERE digest = ?'),
-    }
+    this.repo = { projects: projects(db), users: users(db), roles: roles(db), assignments: roleAssignments(db), tokens: tokens(db) }
   }
 
   /** Resolves a domain reference ({id} or {name}) to its id; only the default domain exists. */
@@ -73,49 +71,47 @@ export class IdentityStore {
   }
 
   findProject(ref: { id?: string; name?: string; domainId?: string }): Project | undefined {
-    if (ref.id) return this.stmts.projectById.get(ref.id) as Project | undefined
-    if (ref.name) return this.stmts.projectByName.get(ref.name, ref.domainId ?? DEFAULT_DOMAIN.id) as Project | undefined
+    if (ref.id) return project(this.repo.projects.get(ref.id))
+    if (ref.name) return project(this.repo.projects.byName(ref.name, ref.domainId ?? DEFAULT_DOMAIN.id))
     return undefined
   }
 
   listProjects(): Project[] {
-    return this.db.prepare('SELECT id, name, domain_id, description FROM projects ORDER BY name').all() as Project[]
+    return this.repo.projects.list().map((p) => project(p)!)
   }
 
   ensureRole(name: string): Role {
-    const row = this.db.prepare('SELECT id, name FROM roles WHERE name = ?').get(name) as Role | undefined
+    const row = this.repo.roles.byName(name)
     if (row) return row
     const role = { id: hexId(), name }
-    this.db.prepare('INSERT INTO roles (id, name) VALUES (?, ?)').run(role.id, role.name)
+    this.repo.roles.insert(role)
     return role
   }
 
   createProject(name: string, description = ''): Project {
     const p = { id: hexId(), name, domain_id: DEFAULT_DOMAIN.id }
-    this.db.prepare('INSERT INTO projects (id, name, domain_id, description, created) VALUES (?, ?, ?, ?, ?)').run(p.id, p.name, p.domain_id, description, isoNow())
+    this.repo.projects.insert({ ...p, description, enabled: 1 }, isoNow())
     return p
   }
 
   createUser(name: string, password: string, defaultProjectId: string | null): User {
     const u = { id: hexId(), name, domain_id: DEFAULT_DOMAIN.id, default_project_id: defaultProjectId }
-    this.db
-      .prepare('INSERT INTO users (id, name, domain_id, password_hash, default_project_id, created) VALUES (?, ?, ?, ?, ?, ?)')
-      .run(u.id, u.name, u.domain_id, hashPassword(password), defaultProjectId, isoNow())
+    this.repo.users.insert({ ...u, password_hash: hashPassword(password) }, isoNow())
     return u
   }
 
   setPassword(userId: string, password: string): void {
-    this.db.prepare('UPDATE users SET password_hash = ? WHERE id = ?').run(hashPassword(password), userId)
+    this.repo.users.setPasswordHash(userId, hashPassword(password))
     this.cache.clear()
   }
 
   assignRole(userId: string, projectId: string, roleName: string): void {
     const role = this.ensureRole(roleName)
-    this.db.prepare('INSERT OR IGNORE INTO role_assignments (user_id, project_id, role_id) VALUES (?, ?, ?)').run(userId, projectId, role.id)
+    this.repo.assignments.grant(userId, projectId, role.id)
   }
 
   userByName(name: string, domainId = DEFAULT_DOMAIN.id): User | undefined {
-    const row = this.stmts.userByName.get(name, domainId) as (User & { password_hash: string }) | undefined
+    const row = this.repo.users.byName(name, domainId)
     return row ? { id: row.id, name: row.name, domain_id: row.domain_id, default_project_id: row.default_project_id } : undefined
   }
 
@@ -138,11 +134,11 @@ export class IdentityStore {
   }
 
   private loginRow(ref: { id?: string; name?: string; domainId?: string }) {
-    return (ref.id ? this.stmts.userById.get(ref.id) : this.stmts.userByName.get(ref.name ?? '', ref.domainId ?? DEFAULT_DOMAIN.id)) as (User & { password_hash: string; enabled: number }) | undefined
+    return ref.id ? this.repo.users.get(ref.id) : this.repo.users.byName(ref.name ?? '', ref.domainId ?? DEFAULT_DOMAIN.id)
   }
 
   rolesFor(userId: string, projectId: string): Role[] {
-    return this.stmts.rolesFor.all(userId, projectId) as Role[]
+    return this.repo.assignments.rolesFor(userId, projectId)
   }
 
   /** Issues a token; `expiresAt` may not extend a parent token's life (token method). */
@@ -152,8 +148,16 @@ export class IdentityStore {
     let expires = new Date(now.getTime() + this.tokenTtlSeconds * 1000)
     if (notAfter && notAfter < expires) expires = notAfter
     const ctx = this.contextFor(user, project, methods, randomSecret(16), keystoneTime(now), keystoneTime(expires))
-    this.stmts.insertToken.run(sha256(token), user.id, project?.id ?? null, methods.join(','), ctx.auditId, ctx.issuedAt, ctx.expiresAt)
-    if (Math.random() < 0.01) this.stmts.purgeTokens.run(keystoneTime(now))
+    this.repo.tokens.insert({
+      digest: sha256(token),
+      user_id: user.id,
+      project_id: project?.id ?? null,
+      methods: methods.join(','),
+      audit_id: ctx.auditId,
+      issued_at: ctx.issuedAt,
+      expires_at: ctx.expiresAt,
+    })
+    if (Math.random() < 0.01) this.repo.tokens.purgeExpired(keystoneTime(now))
     return { token, ctx }
   }
 
@@ -169,12 +173,12 @@ export class IdentityStore {
     const now = Date.now()
     const hit = this.cache.get(digest)
     if (hit && hit.until > now) return hit.ctx
-    const row = this.stmts.tokenByDigest.get(digest) as { user_id: string; project_id: string | null; methods: string; audit_id: string; issued_at: string; expires_at: string } | undefined
+    const row = this.repo.tokens.get(digest)
     if (!row || Date.parse(row.expires_at) <= now) {
       this.cache.delete(digest)
       return undefined
     }
-    const u = this.stmts.userById.get(row.user_id) as (User & { enabled: number }) | undefined
+    const u = this.repo.users.get(row.user_id)
     if (!u?.enabled) return undefined
     const project = row.project_id ? (this.findProject({ id: row.project_id }) ?? null) : null
     const user = { id: u.id, name: u.name, domain_id: u.domain_id, default_project_id: u.default_project_id }
@@ -188,7 +192,7 @@ export class IdentityStore {
   /** Revokes a token (Keystone's DELETE /v3/auth/tokens): from now on it validates nowhere. */
   revoke(token: string): void {
     const digest = sha256(token)
-    this.stmts.deleteToken.run(digest)
+    this.repo.tokens.delete(digest)
     this.cache.delete(digest)
   }
 
@@ -197,7 +201,7 @@ export class IdentityStore {
    * passwords. Returns the passwords (only then known in clear) for clouds.yaml.
    */
   bootstrap(): { admin: string; demo: string } | undefined {
-    const existing = this.db.prepare('SELECT count(*) FROM users').pluck().get() as number
+    const existing = this.repo.users.count()
     if (existing > 0) return undefined
     const pw = { admin: randomSecret(18), demo: randomSecret(18) }
     this.db.transaction(() => {

@@ -5,8 +5,7 @@ import { backupStore, RESTORABLE_STATES, type BackupJoined } from '../db/backups
 import { instanceRefs, type VersionRecord } from '../db/instance-refs.js'
 import { Fault, badRequest, notFound } from '../errors.js'
 import { loadBackup } from '../backups/load.js'
-// The datastore look-up belongs to its own domain (domain-rest moves it out of routes/).
-import { resolveDatastoreVersion } from '../routes/datastores.js'
+import { resolveDatastoreVersion } from '../datastores/resolve.js'
 import type { Requester } from './load.js'
 
 /** What a create with restorePoint needs: the datastore version to build and the chain for prepare. */

@@ -1,31 +1,15 @@
-import { randomUUID } from 'node:crypto'
 import { isoNow } from '../db/index.js'
 import type { Lab } from '../lab.js'
 import { badRequest } from '../errors.js'
 import { RPC_TIMEOUT } from '../broker/rpc.js'
 import { agentReachable } from '../tasks/agent-health.js'
 import { ModuleContentsCipher } from './contents.js'
+import { datastoreVersions } from '../db/datastore-versions.js'
+import { type AppliedGroup, type AppliedModule, instanceModules } from '../db/instance-modules.js'
+import { modules as moduleRepo, type ModuleRow } from '../db/modules.js'
+import { moduleReapplyRequests } from '../db/module-reapply-requests.js'
 
-/** The modules table's row (what the guest payload is built from). */
-interface Row {
-  id: string
-  name: string
-  type: string
-  contents: string
-  description: string | null
-  tenant_id: string | null
-  datastore_id: string | null
-  datastore_version_id: string | null
-  auto_apply: number
-  visible: number
-  live_update: number
-  md5: string
-  created: string
-  updated: string
-  priority_apply: number
-  apply_order: number
-  is_admin: number
-}
+type Row = ModuleRow
 
 /** What the guest's module_apply returns per module (internals.md 3.6). */
 export interface GuestModuleResult {
@@ -46,23 +30,17 @@ const ALL = 'all'
  * silently skipped (api.md 6.7).
  */
 export function loadModulesByIds(lab: Lab, ids: string[], projectId: string, isAdmin: boolean): Row[] {
-  if (!ids.length) return []
-  const scope = isAdmin ? '' : ' AND (tenant_id = ? OR tenant_id IS NULL)'
-  const rows = lab.db.prepare(`SELECT * FROM modules WHERE deleted = 0 AND id IN (${ids.map(() => '?').join(',')})${scope}`).all(...ids, ...(isAdmin ? [] : [projectId])) as Row[]
-  return rows
+  return moduleRepo(lab.db).byIds(ids, { projectId, isAdmin })
 }
 
 /** Upstream's Modules.load_auto_apply: the project's (and global) auto-apply modules for a datastore version. */
 export function loadAutoApply(lab: Lab, projectId: string, datastoreVersionId: string): Row[] {
   const dsId = datastoreOf(lab, datastoreVersionId)
-  return lab.db
-    .prepare(`SELECT * FROM modules WHERE deleted = 0 AND auto_apply = 1 AND (tenant_id = ? OR tenant_id IS NULL)
-    AND (datastore_id IS NULL OR datastore_id = ?) AND (datastore_version_id IS NULL OR datastore_version_id = ?)`)
-    .all(projectId, dsId, datastoreVersionId) as Row[]
+  return moduleRepo(lab.db).autoApply(projectId, dsId, datastoreVersionId)
 }
 
 function datastoreOf(lab: Lab, versionId: string): string | null {
-  return (lab.db.prepare('SELECT datastore_id FROM datastore_versions WHERE id = ?').pluck().get(versionId) as string | undefined) ?? null
+  return datastoreVersions(lab.db).datastoreOf(versionId) ?? null
 }
 
 /** Upstream's Modules.validate: 400 ModuleInvalid when a module is for another datastore or version. */
@@ -78,40 +56,39 @@ export function validateModulesFor(lab: Lab, modules: Row[], datastoreVersionId:
 /** Upstream's convert_modules_to_list: `{module: {...view, contents}}` per module, contents in the clear, in apply order. */
 export function guestModulePayload(lab: Lab, modules: Row[]): Array<{ module: Record<string, unknown> }> {
   const cipher = new ModuleContentsCipher(lab.config.dataDir)
-  const name = (table: 'datastores' | 'datastore_versions', id: string | null) =>
-    id === null ? ALL : ((lab.db.prepare(`SELECT name FROM ${table} WHERE id = ?`).pluck().get(id) as string | undefined) ?? id)
+  const repo = moduleRepo(lab.db)
   const sorted = [...modules].sort((a, b) => b.priority_apply - a.priority_apply || a.apply_order - b.apply_order)
-  return sorted.map((m) => ({
-    module: {
-      id: m.id,
-      name: m.name,
-      type: m.type,
-      md5: m.md5,
-      contents: cipher.decrypt(m.contents),
-      datastore: name('datastores', m.datastore_id),
-      datastore_version: name('datastore_versions', m.datastore_version_id),
-      tenant: m.tenant_id ?? ALL,
-      auto_apply: m.auto_apply === 1,
-      visible: m.visible === 1,
-      is_admin: m.is_admin === 1,
-      priority_apply: m.priority_apply === 1,
-      apply_order: m.apply_order,
-      live_update: m.live_update === 1,
-      created: m.created,
-      updated: m.updated,
-    },
-  }))
+  return sorted.map((m) => {
+    const n = repo.names(m.datastore_id, m.datastore_version_id)
+    return {
+      module: {
+        id: m.id,
+        name: m.name,
+        type: m.type,
+        md5: m.md5,
+        contents: cipher.decrypt(m.contents),
+        datastore: m.datastore_id === null ? ALL : (n.ds_name ?? m.datastore_id),
+        datastore_version: m.datastore_version_id === null ? ALL : (n.dsv_name ?? m.datastore_version_id),
+        tenant: m.tenant_id ?? ALL,
+        auto_apply: m.auto_apply === 1,
+        visible: m.visible === 1,
+        is_admin: m.is_admin === 1,
+        priority_apply: m.priority_apply === 1,
+        apply_order: m.apply_order,
+        live_update: m.live_update === 1,
+        created: m.created,
+        updated: m.updated,
+      },
+    }
+  })
 }
 
 /** Upstream's add_instance_modules: the applied md5 per module, one live row per (instance, module). */
 export function recordInstanceModules(lab: Lab, instanceId: string, modules: Row[]): void {
   const now = isoNow()
+  const repo = instanceModules(lab.db)
   const tx = lab.db.transaction(() => {
-    for (const m of modules) {
-      const updated = lab.db.prepare('UPDATE instance_modules SET md5 = ?, updated = ? WHERE instance_id = ? AND module_id = ? AND deleted = 0').run(m.md5, now, instanceId, m.id)
-      if (updated.changes === 0)
-        lab.db.prepare('INSERT INTO instance_modules (id, instance_id, module_id, md5, created, updated) VALUES (?, ?, ?, ?, ?, ?)').run(randomUUID(), instanceId, m.id, m.md5, now, now)
-    }
+    for (const m of modules) repo.record(instanceId, m.id, m.md5, now)
   })
   tx()
 }
@@ -138,19 +115,6 @@ export async function applyModulesAtCreate(lab: Lab, instanceId: string, moduleI
   }
 }
 
-/** A recorded reapply request (module_reapply_requests). */
-interface ReapplyRow {
-  id: string
-  module_id: string
-  tenant_id: string
-  is_admin: number
-  md5: string | null
-  batch_size: number | null
-  batch_delay: number | null
-  force: number
-  state: string
-}
-
 /** Upstream's module_reapply_max_batch_size and module_reapply_min_batch_delay (s). */
 const REAPPLY_MAX_BATCH = 50
 const REAPPLY_MIN_DELAY_S = 2
@@ -163,20 +127,15 @@ const REAPPLY_MIN_DELAY_S = 2
  * Runs in the background; the request row ends 'done'.
  */
 export async function runReapply(lab: Lab, requestId: string): Promise<void> {
-  const r = lab.db.prepare('SELECT * FROM module_reapply_requests WHERE id = ?').get(requestId) as ReapplyRow | undefined
+  const requests = moduleReapplyRequests(lab.db)
+  const r = requests.get(requestId)
   if (r?.state !== 'pending') return
-  lab.db.prepare("UPDATE module_reapply_requests SET state = 'running' WHERE id = ?").run(r.id)
-  const m = lab.db.prepare('SELECT * FROM modules WHERE id = ? AND deleted = 0').get(r.module_id) as Row | undefined
+  requests.setState(r.id, 'running')
+  const m = moduleRepo(lab.db).get(r.module_id)
   let applied = 0
   try {
     if (!m) return
-    const scope = r.is_admin ? '' : ' AND i.tenant_id = @tenant'
-    const filter = r.md5 ? ' AND im.md5 = @md5' : r.force ? '' : ' AND im.md5 != @current'
-    const ids = lab.db
-      .prepare(`SELECT DISTINCT i.id FROM instance_modules im JOIN instances i ON i.id = im.instance_id
-      WHERE im.module_id = @module AND im.deleted = 0 AND i.deleted = 0${scope}${filter} ORDER BY i.id`)
-      .pluck()
-      .all({ module: m.id, tenant: r.tenant_id, md5: r.md5, current: m.md5 }) as string[]
+    const ids = instanceModules(lab.db).reapplyTargets({ moduleId: m.id, tenant: r.is_admin ? null : r.tenant_id, md5: r.md5 || null, force: r.force === 1, current: m.md5 })
     const batch = Math.min(r.batch_size ?? REAPPLY_MAX_BATCH, REAPPLY_MAX_BATCH)
     const delayMs = Math.max(r.batch_delay ?? REAPPLY_MIN_DELAY_S, REAPPLY_MIN_DELAY_S) * 1000
     const payload = guestModulePayload(lab, [m])
@@ -199,7 +158,32 @@ export async function runReapply(lab: Lab, requestId: string): Promise<void> {
       )
     }
   } finally {
-    lab.db.prepare("UPDATE module_reapply_requests SET state = 'done' WHERE id = ?").run(r.id)
+    requests.setState(r.id, 'done')
     lab.log(`module ${r.module_id}: reapplied on ${applied} instance(s)`)
   }
+}
+
+/** The modules the server recorded as applied to an instance, oldest first, with their names. */
+export function appliedModules(lab: Lab, instanceId: string): AppliedModule[] {
+  return instanceModules(lab.db).ofInstance(instanceId)
+}
+
+/** Is the module applied to the instance (a live record)? */
+export function isApplied(lab: Lab, instanceId: string, moduleId: string): boolean {
+  return instanceModules(lab.db).applied(instanceId, moduleId).length > 0
+}
+
+/** Forgets that the module is applied to the instance (after the guest removed it). */
+export function forgetApplied(lab: Lab, instanceId: string, moduleId: string): void {
+  instanceModules(lab.db).markRemoved(instanceId, moduleId, isoNow())
+}
+
+/** Per md5, the live instances (of `tenant`, every project's with null) that have the module. */
+export function appliedGroups(lab: Lab, moduleId: string, tenant: string | null): AppliedGroup[] {
+  return instanceModules(lab.db).groups(moduleId, tenant)
+}
+
+/** A page of the ids of live instances (of `tenant`, or all with null) that have the module, in id order. */
+export function instancesWithModule(lab: Lab, moduleId: string, tenant: string | null, marker: string, limit: number): string[] {
+  return instanceModules(lab.db).instancePage(moduleId, tenant, marker, limit)
 }

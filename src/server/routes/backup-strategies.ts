@@ -1,7 +1,7 @@
-import { randomUUID } from 'node:crypto'
 import type { FastifyInstance, FastifyRequest } from 'fastify'
 import type { Lab } from '../lab.js'
 import { isoNow } from '../db/index.js'
+import { type StrategyRow, backupStrategies } from '../db/backup-strategies.js'
 import { caller } from '../http/guard.js'
 import { Fault } from '../errors.js'
 import { compileBodySchema, nonEmptyString, uuid } from '../http/validation.js'
@@ -20,15 +20,6 @@ const checkCreate = compileBodySchema({
     },
   },
 })
-
-interface StrategyRow {
-  id: string
-  tenant_id: string
-  instance_id: string
-  backend: string
-  swift_container: string
-  created: string
-}
 
 /** Strategy, in upstream's key order (sample backup-strategy-create-response.json). */
 const view = (s: StrategyRow) => ({ project_id: s.tenant_id, instance_id: s.instance_id, backend: s.backend, swift_container: s.swift_container })
@@ -50,11 +41,7 @@ export async function backupStrategyRoutes(app: FastifyInstance, { lab }: { lab:
   app.get('/backup_strategies', async (req) => {
     const { project, instanceId } = targetProject(req)
     // As upstream: without instance_id, every strategy of the project (project-wide and per instance).
-    const rows = (
-      instanceId
-        ? lab.db.prepare('SELECT * FROM backup_strategy WHERE tenant_id = ? AND instance_id = ? ORDER BY created, rowid').all(project, instanceId)
-        : lab.db.prepare('SELECT * FROM backup_strategy WHERE tenant_id = ? ORDER BY created, rowid').all(project)
-    ) as StrategyRow[]
+    const rows = backupStrategies(lab.db).list(project, instanceId || null)
     return { backup_strategies: rows.map(view) }
   })
 
@@ -65,18 +52,14 @@ export async function backupStrategyRoutes(app: FastifyInstance, { lab }: { lab:
     const b = (req.body as { backup_strategy: { swift_container: string; instance_id?: string } }).backup_strategy
     // Upstream records any instance id; here it must be an instance the caller can see.
     if (b.instance_id) loadInstance(lab, caller(req), b.instance_id)
-    lab.db
-      .prepare(`INSERT INTO backup_strategy (id, tenant_id, instance_id, backend, swift_container, created) VALUES (?, ?, ?, 'swift', ?, ?)
-      ON CONFLICT (tenant_id, instance_id) DO UPDATE SET swift_container = excluded.swift_container, backend = excluded.backend`)
-      .run(randomUUID(), projectId, b.instance_id ?? '', b.swift_container, isoNow())
-    const row = lab.db.prepare('SELECT * FROM backup_strategy WHERE tenant_id = ? AND instance_id = ?').get(projectId, b.instance_id ?? '') as StrategyRow
+    const row = backupStrategies(lab.db).put(projectId, b.instance_id ?? '', b.swift_container, isoNow())
     return reply.code(202).send({ backup_strategy: view(row) })
   })
 
   // Deleting what is not there is not an error (upstream).
   app.delete('/backup_strategies', async (req, reply) => {
     const { project, instanceId } = targetProject(req)
-    lab.db.prepare('DELETE FROM backup_strategy WHERE tenant_id = ? AND instance_id = ?').run(project, instanceId ?? '')
+    backupStrategies(lab.db).delete(project, instanceId ?? '')
     return reply.code(202).send()
   })
 }

@@ -9,8 +9,7 @@ import { baseUrl } from '../http/server.js'
 import { loadInstance } from '../instances/load.js'
 import { loadBackup } from '../backups/load.js'
 import { createBackup, deleteBackup } from '../backups/lifecycle.js'
-// The datastore look-up belongs to its own domain (domain-rest moves it out of routes/).
-import { findDatastore } from './datastores.js'
+import { findDatastore } from '../datastores/resolve.js'
 
 /** Upstream's backup.create schema (apischema.py). */
 const checkCreate = compileBodySchema({

@@ -4,7 +4,7 @@ import { instanceRefs } from '../db/instance-refs.js'
 import { caller, requireAdmin } from '../http/guard.js'
 import { Fault, badRequest, notFound } from '../errors.js'
 import { compileBodySchema, nonEmptyString, uuid } from '../http/validation.js'
-import { resolveDatastoreVersion } from './datastores.js'
+import { resolveDatastoreVersion } from '../datastores/resolve.js'
 
 const volumeSize = {
   oneOf: [

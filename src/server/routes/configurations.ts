@@ -6,9 +6,8 @@ import { caller } from '../http/guard.js'
 import { badRequest, notFound } from '../errors.js'
 import { compileBodySchema, nonEmptyString } from '../http/validation.js'
 import { baseUrl } from '../http/server.js'
-import { findDatastore, resolveDatastoreVersion } from './datastores.js'
+import { datastoreNameOf, groupVersion } from '../datastores/resolve.js'
 import { sendJson } from '../http/json-literal.js'
-import type { VersionRow } from '../http/views.js'
 import { updateGroupEverywhere } from '../configurations/attach.js'
 import { checkEngineValues } from '../configurations/engine-values.js'
 
@@ -110,26 +109,6 @@ function typedValues(parameters: DatastoreParameters, versionId: string, rows: C
   return maskValues(rows.map((r) => [r.configuration_key, readValue(r.configuration_value, rules.get(r.configuration_key))]))
 }
 
-/**
- * The version a new group is for: upstream's get_datastore_version, except that a
- * version named outright may be inactive (api.md 6.14: inactive versions accepted).
- */
-function groupVersion(lab: Lab, spec: GroupBody['configuration']['datastore']): VersionRow {
-  if (spec?.type && spec.version) {
-    const ds = findDatastore(lab, spec.type)
-    if (ds) {
-      const all = lab.db.prepare('SELECT * FROM datastore_versions WHERE datastore_id = ?').all(ds.id) as VersionRow[]
-      const v = all.find((x) => x.id === spec.version) ?? all.find((x) => x.name === spec.version)
-      if (v && (spec.version_number === undefined || v.version === spec.version_number)) return v
-    }
-  }
-  return resolveDatastoreVersion(lab, spec ?? {})
-}
-
-function datastoreName(lab: Lab, v: VersionRow): string {
-  return lab.db.prepare('SELECT name FROM datastores WHERE id = ?').pluck().get(v.datastore_id) as string
-}
-
 /** Routes 45-51 (api.md 6.14). Attaching a group to an instance is PUT /instances/{id}. */
 export async function configurationRoutes(app: FastifyInstance, { lab }: { lab: Lab }): Promise<void> {
   const { groups, parameters } = configurationStore(lab.db)
@@ -157,9 +136,9 @@ export async function configurationRoutes(app: FastifyInstance, { lab }: { lab: 
     checkCreate(req.body)
     const body = (req.body as GroupBody).configuration
     const version = groupVersion(lab, body.datastore)
-    const stored = validValues(body.values ?? {}, version.id, version.manager, { datastore: datastoreName(lab, version), name: version.name })
+    const stored = validValues(body.values ?? {}, version.id, version.manager, { datastore: datastoreNameOf(lab, version), name: version.name })
     const id = groups.create({ name: body.name!, description: body.description ?? null, tenant_id: projectId, datastore_version_id: version.id }, stored)
-    lab.notifications.sync(req, 'configuration_create', { name: body.name, datastore: datastoreName(lab, version), datastore_version: version.name }, { configuration_id: id })
+    lab.notifications.sync(req, 'configuration_create', { name: body.name, datastore: datastoreNameOf(lab, version), datastore_version: version.name }, { configuration_id: id })
     // The values in the order given (upstream shows the request's dict), typed as a show would.
     const values = typedValues(
       parameters,

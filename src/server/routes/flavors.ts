@@ -1,15 +1,8 @@
 import type { FastifyInstance } from 'fastify'
 import type { Lab } from '../lab.js'
 import { resourceNotFound } from '../errors.js'
-import { flavorView, type FlavorRow } from '../http/views.js'
-
-export function listFlavors(lab: Lab): FlavorRow[] {
-  return lab.db.prepare('SELECT * FROM flavors ORDER BY CAST(id AS INTEGER), id').all() as FlavorRow[]
-}
-
-export function findFlavor(lab: Lab, ref: string): FlavorRow | undefined {
-  return lab.db.prepare('SELECT * FROM flavors WHERE id = ?').get(ref) as FlavorRow | undefined
-}
+import { flavorView } from '../http/views.js'
+import { findFlavor, listFlavors } from '../flavors/find.js'
 
 export async function flavorRoutes(app: FastifyInstance, { lab }: { lab: Lab }): Promise<void> {
   app.get('/flavors', async (req) => {

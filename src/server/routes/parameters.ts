@@ -3,13 +3,10 @@ import type { Lab } from '../lab.js'
 import { configurationStore, type ParameterRow, type ParameterSpec } from '../db/configurations.js'
 import { PARAMETER_TYPES } from '../configurations/rules.js'
 import { requireAdmin } from '../http/guard.js'
-import { badRequest, notFound, resourceNotFound } from '../errors.js'
+import { badRequest, resourceNotFound } from '../errors.js'
 import { compileBodySchema } from '../http/validation.js'
-import { datastoreNotFound, findDatastore } from './datastores.js'
+import { type VersionRow, activeVersionOf, versionById as versionByIdAny } from '../datastores/resolve.js'
 import { exactInteger, sendJson, type JsonNumber } from '../http/json-literal.js'
-import type { VersionRow } from '../http/views.js'
-
-const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i
 
 const integerLike = { oneOf: [{ type: 'integer' }, { type: 'string', pattern: '^-?[0-9]+$' }] }
 
@@ -82,22 +79,8 @@ function specOf(name: string, body: ParameterBody['configuration-parameter']): P
 export async function parameterRoutes(app: FastifyInstance, { lab }: { lab: Lab }): Promise<void> {
   const { parameters } = configurationStore(lab.db)
 
-  const versionById = (vid: string): VersionRow => {
-    const v = lab.db.prepare('SELECT * FROM datastore_versions WHERE id = ?').get(vid) as VersionRow | undefined
-    if (!v) throw notFound(`Datastore version '${vid}' cannot be found.`)
-    return v
-  }
-
-  /** Upstream's get_datastore_version(type=ds, version=ver): datastore by name or id, version by id or name, active. */
-  const versionOf = (dsRef: string, ref: string): VersionRow => {
-    const ds = findDatastore(lab, dsRef)
-    if (!ds) throw datastoreNotFound(lab, dsRef)
-    const all = lab.db.prepare('SELECT * FROM datastore_versions WHERE datastore_id = ? ORDER BY name').all(ds.id) as VersionRow[]
-    const v = all.find((x) => x.id === ref) ?? all.find((x) => x.name === ref)
-    if (!v) throw UUID_RE.test(ref) ? notFound(`Datastore version '${ref}' cannot be found.`) : badRequest(`Datastore version '${ref}' cannot be found.`)
-    if (!v.active) throw badRequest(`Datastore version '${v.name}' is not active.`)
-    return v
-  }
+  const versionById = (vid: string): VersionRow => versionByIdAny(lab, vid, true)
+  const versionOf = (dsRef: string, ref: string): VersionRow => activeVersionOf(lab, dsRef, ref)
 
   const list = (v: VersionRow) => ({ 'configuration-parameters': parameters.list(v.id).map(parameterView) })
   const show = (v: VersionRow, name: string) => {
