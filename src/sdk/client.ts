@@ -24,6 +24,7 @@ import { Logs } from './resources/logs.js'
 import { Modules } from './resources/modules.js'
 import { MgmtInstances } from './resources/mgmt-instances.js'
 import { LinkMarker } from './pagination.js'
+import { setTimeout as sleep } from 'node:timers/promises'
 
 /** How to reach and authenticate to a Trove API. */
 export interface ClientOptions {
@@ -74,7 +75,6 @@ export interface Response<T> {
   headers: Record<string, string | string[] | undefined>
 }
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
 /** The mark on every answer of a trove lab (src/server/http/server.ts; the SDK imports nothing from the server). */
 const LAB_HEADER = 'x-trove-lab'
 const CONNECT_CODES = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH', 'UND_ERR_CONNECT_TIMEOUT'])

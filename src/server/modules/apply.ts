@@ -5,6 +5,7 @@ import { badRequest } from '../errors.js'
 import { RPC_TIMEOUT } from '../broker/rpc.js'
 import { agentReachable } from '../tasks/agent-health.js'
 import { ModuleContentsCipher } from './contents.js'
+import { setTimeout as sleep } from 'node:timers/promises'
 
 /** The modules table's row (what the guest payload is built from). */
 interface Row {
@@ -181,7 +182,7 @@ export async function runReapply(lab: Lab, requestId: string): Promise<void> {
     const delayMs = Math.max(r.batch_delay ?? REAPPLY_MIN_DELAY_S, REAPPLY_MIN_DELAY_S) * 1000
     const payload = guestModulePayload(lab, [m])
     for (let i = 0; i < ids.length; i += batch) {
-      if (i > 0) await new Promise((res) => setTimeout(res, delayMs))
+      if (i > 0) await sleep(delayMs)
       await Promise.all(
         ids.slice(i, i + batch).map(async (id) => {
           if (!agentReachable(lab, id)) {
