@@ -16,17 +16,14 @@ export { mariadbBase, mariadbMemory, MARIADB_INIT_KEYS } from './mariadb.js'
 export { postgresBase, postgresMemory } from './postgresql.js'
 export { redisBase, redisMaxmemoryMb } from './redis.js'
 
+const BASE: Record<string, (ramMb: number, port: number | null) => BaseConfiguration> = {
+  mysql: mariadbBase,
+  mariadb: mariadbBase,
+  postgresql: postgresBase,
+  redis: redisBase,
+}
+
 /** The base configuration of `manager` for a flavor of `ramMb` MB, its port first when given; empty for an unknown manager. */
 export function baseConfiguration(manager: string, ramMb: number, port: number | null): BaseConfiguration {
-  switch (manager) {
-    case 'mysql':
-    case 'mariadb':
-      return mariadbBase(ramMb, port)
-    case 'postgresql':
-      return postgresBase(ramMb, port)
-    case 'redis':
-      return redisBase(ramMb, port)
-    default:
-      return {}
-  }
+  return Object.hasOwn(BASE, manager) ? BASE[manager]!(ramMb, port) : {}
 }
