@@ -7,6 +7,7 @@ import { existsSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { apiLab } from '../../helpers/api.js'
 import { until } from '../../helpers/scripted-agent.js'
+import { fileSettings, shownSettings } from '../../helpers/engine-conf.js'
 import { INSTANCE_FILES, type AgentBootstrap } from '../../../src/protocol/index.js'
 import { instancePaths } from '../../../src/agent/supervisor.js'
 import { renderMariadbCnf } from '../../../src/agent/datastores/mariadb/config.js'
@@ -20,58 +21,6 @@ function agentFile(b: AgentBootstrap): string {
   if (b.datastore.manager === 'postgresql') return renderPostgresConf(input)
   if (b.datastore.manager === 'redis') return renderRedisConf(input)
   return renderMariadbCnf({ ...input, runUser: b.runUser, serverId: b.serverId })
-}
-
-/**
- * The settings an engine reads from its file, as it reads them (later lines win):
- * MariaDB's [mysqld] options (`-` and `_` alike, a bare option is 1), postgresql.conf's
- * `name = value` (a quoted literal unquoted), redis.conf's `name rest-of-line`.
- */
-function parse(manager: string, text: string): Map<string, string> {
-  const out = new Map<string, string>()
-  let section = ''
-  for (const raw of text.split('\n')) {
-    const line = raw.trim()
-    if (!line || line.startsWith('#') || line.startsWith('!')) continue
-    if (manager === 'mariadb') {
-      const s = /^\[(.+)\]$/.exec(line)
-      if (s) section = s[1]!
-      else if (section === 'mysqld') {
-        const [k, ...v] = line.split('=')
-        out.set(k!.trim().replace(/-/g, '_'), v.length ? v.join('=').trim() : '1')
-      }
-    } else if (manager === 'postgresql') {
-      const m = /^(\w+)\s*=\s*(.*)$/.exec(line)
-      if (!m) throw new Error(`not a postgresql.conf line: ${line}`)
-      const v = m[2]!
-      out.set(m[1]!, /^'.*'$/.test(v) ? v.slice(1, -1).replace(/''/g, "'") : v)
-    } else {
-      const m = /^(\S+)\s+(.*)$/.exec(line)
-      if (!m) throw new Error(`not a redis.conf line: ${line}`)
-      out.set(m[1]!, m[2]!)
-    }
-  }
-  return out
-}
-
-/** The agent's own lines (paths, address, sockets, logging, locale, replication plumbing): not the user's to tune, not shown. */
-const AGENT_ONLY: Record<string, string[]> = {
-  mariadb: ['user', 'datadir', 'tmpdir', 'bind_address', 'socket', 'pid_file', 'log_error', 'server_id', 'log_bin', 'log_slave_updates', 'gtid_strict_mode'],
-  postgresql: [
-    'data_directory',
-    'hba_file',
-    'ident_file',
-    'external_pid_file',
-    'listen_addresses',
-    'unix_socket_directories',
-    'unix_socket_permissions',
-    'log_line_prefix',
-    'lc_messages',
-    'lc_monetary',
-    'lc_numeric',
-    'lc_time',
-  ],
-  redis: ['bind', 'unixsocket', 'unixsocketperm', 'pidfile', 'dir', 'logfile', 'daemonize', 'aclfile'],
 }
 
 const RAM_MB = [512, 1024, 4096, 16384]
@@ -101,13 +50,11 @@ t.test('the instance configuration the API shows is the file the agent writes, p
       t.equal(boot.flavor.ramMb, ram, `${name}: the agent is told its flavor's RAM`)
 
       const shown = (await lab.req('GET', `${p}/instances/${id}/configuration`)).body.instance.configuration as Record<string, unknown>
-      const file = parse(engine, agentFile(boot))
-      const norm = (k: string) => (engine === 'mariadb' ? k.replace(/-/g, '_') : k)
-      const apiView = new Map(Object.entries(shown).map(([k, v]) => [norm(k), String(v)]))
-      const fileView = new Map([...file].filter(([k]) => !AGENT_ONLY[engine]!.includes(k)))
-      t.same(Object.fromEntries(apiView), Object.fromEntries(fileView), `${name}: API view = the agent's file`)
-      t.ok(apiView.size > 8, `${name}: the comparison covers the base settings (${apiView.size})`)
-      memoryValues.add(fileView.get(memoryKey))
+      const apiView = shownSettings(engine, shown)
+      const fileView = fileSettings(engine, agentFile(boot))
+      t.same(apiView, fileView, `${name}: API view = the agent's file`)
+      t.ok(Object.keys(apiView).length > 8, `${name}: the comparison covers the base settings (${Object.keys(apiView).length})`)
+      memoryValues.add(fileView[memoryKey])
     }
     // The RAM-derived values differ between sizes: the comparison is not of constants.
     t.equal(memoryValues.size, RAM_MB.length, `${engine}: ${memoryKey} follows the RAM (${[...memoryValues].join(', ')})`)
