@@ -26,7 +26,7 @@ function imports(file: string): Imp[] {
   return out
 }
 
-/** The src/ area a relative import lands in (sdk, cli, server, agent, protocol), or the package name. */
+/** The src/ area a relative import lands in (sdk, cli, server, agent, protocol, common), or the package name. */
 function area(imp: Imp): string {
   if (!imp.target.startsWith('.')) return imp.target.startsWith('node:') ? 'node' : imp.target.split('/')[0]
   return relative(SRC, resolve(dirname(imp.from), imp.target)).split('/')[0]
@@ -47,6 +47,14 @@ t.test('the scan sees the imports it checks', async (t) => {
   t.ok(
     all.some((i) => areaOf(i.from) === 'agent' && area(i) === 'protocol'),
     'agent -> protocol found',
+  )
+  t.ok(
+    all.some((i) => areaOf(i.from) === 'server' && area(i) === 'common'),
+    'server -> common found',
+  )
+  t.ok(
+    all.some((i) => areaOf(i.from) === 'agent' && area(i) === 'common'),
+    'agent -> common found',
   )
 })
 
@@ -70,6 +78,22 @@ t.test('server and agent share only src/protocol', async (t) => {
     proto.map((i) => `${relative(ROOT, i.from)} -> ${i.target}`),
     [],
     'protocol depends on nothing',
+  )
+})
+
+// src/common holds what server and agent must agree on (engine base configurations, units):
+// server, agent and cli may import it; it imports nothing but node built-ins and itself.
+t.test('src/common is a leaf that server, agent and cli may share', async (t) => {
+  const bad = all.filter((i) => areaOf(i.from) === 'common' && !['common', 'node'].includes(area(i)))
+  t.same(
+    bad.map((i) => `${relative(ROOT, i.from)} -> ${i.target}`),
+    [],
+  )
+  const users = all.filter((i) => area(i) === 'common' && !['common', 'server', 'agent', 'cli'].includes(areaOf(i.from)))
+  t.same(
+    users.map((i) => `${relative(ROOT, i.from)} -> ${i.target}`),
+    [],
+    'only server, agent and cli import common',
   )
 })
 

@@ -4,6 +4,7 @@ import type { Datastore } from './datastores/types.js'
 import { oneLine } from './engine-process.js'
 import type { Log } from './log.js'
 import { RpcFailure, type AgentOperations, type RpcHandler } from './rpc.js'
+import { GB } from '../common/units.js'
 
 type UpdateBackup = Extract<AgentEvent, { kind: 'update_backup' }>
 
@@ -17,8 +18,6 @@ export interface BackupDeps {
   emit(ev: Omit<UpdateBackup, 'kind' | 'sent'>): void
   log: Log
 }
-
-const GB = 1024 ** 3
 
 /**
  * create_backup (internals.md 1.4): a cast. Reports BUILDING, runs the engine's online

@@ -2,6 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process'
 import { access, constants, open, readFile, readlink, realpath } from 'node:fs/promises'
 import { join } from 'node:path'
 import type { EngineCommand, RunUser } from './datastores/types.js'
+import { setTimeout as sleep } from 'node:timers/promises'
 
 /** Linux caps sun_path at 108 bytes including the terminating NUL. */
 export const MAX_SOCKET_PATH = 107
@@ -172,7 +173,7 @@ export class EngineProcess {
     const deadline = Date.now() + timeoutMs
     while (Date.now() < deadline) {
       if (this.gone || !(await isAlive(this.pid))) return true
-      await new Promise((r) => setTimeout(r, 20))
+      await sleep(20)
     }
     return false
   }

@@ -3,6 +3,7 @@ import type { Datastore } from './datastores/types.js'
 import { checkAccess } from './datastores/reconfigure.js'
 import type { Log } from './log.js'
 import { RpcFailure, type RpcHandler } from './rpc.js'
+import { GB } from '../common/units.js'
 
 /** What the resize/upgrade/access methods act on: the supervisor's bootstrap and its maintenance(). */
 export interface Reconfigurable {
@@ -12,8 +13,6 @@ export interface Reconfigurable {
   filesystemStats(): Promise<FilesystemStats>
   log: Log
 }
-
-const GB = 1024 ** 3
 
 function bad(message: string): never {
   throw new RpcFailure('BadRequest', message)

@@ -11,6 +11,7 @@ import { CGROUP_EXIT, EngineProcess, isEngineProcess, lookupUser, oneLine, readP
 import type { Log } from './log.js'
 import { deriveStatus, type EngineState } from './status.js'
 import type { TemplateCache, TemplateIdentity } from './template-cache.js'
+import { setTimeout as sleep } from 'node:timers/promises'
 
 /** How long prepare waits for a fresh engine to answer before reporting FAILED. */
 const PREPARE_ANSWER_MS = 120_000
@@ -53,8 +54,6 @@ export function instancePaths(baseDir: string): InstancePaths {
     tmp: join(baseDir, INSTANCE_FILES.tmpDir),
   }
 }
-
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms))
 
 /**
  * Owns the engine process: prepare on first boot, re-adopt or start on later boots,

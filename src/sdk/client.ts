@@ -27,6 +27,7 @@ import { LinkMarker } from './transport.js'
 import type { Query, RequestOptions, Response, Transport } from './transport.js'
 
 export type { Query, RequestOptions, Response } from './transport.js'
+import { setTimeout as sleep } from 'node:timers/promises'
 
 /** How to reach and authenticate to a Trove API. */
 export interface ClientOptions {
@@ -56,7 +57,6 @@ export interface ClientOptions {
   stringifyJson?: (value: unknown) => string
 }
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
 /** The mark on every answer of a trove lab (src/server/http/server.ts; the SDK imports nothing from the server). */
 const LAB_HEADER = 'x-trove-lab'
 const CONNECT_CODES = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH', 'UND_ERR_CONNECT_TIMEOUT'])

@@ -6,6 +6,7 @@ import { CLAIM_DIR } from './compute/addresses.js'
 import { instanceGroupDirs, removeInstanceGroups } from './compute/cgroups.js'
 import { isAlive, processesUnder, terminate } from './compute/processes.js'
 import { acquireLock, assertNotRunning, choosePort, LabError, lockHolder, logFile, readState, type LabState } from './lab-state.js'
+import { setTimeout as sleep } from 'node:timers/promises'
 
 /**
  * The lab as a local service: `trove server start|stop|status|logs|reset`. A background
@@ -13,7 +14,6 @@ import { acquireLock, assertNotRunning, choosePort, LabError, lockHolder, logFil
  */
 
 const TROVE_BIN = resolve(dirname(fileURLToPath(import.meta.url)), '../../bin/trove')
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
 
 export interface StartOptions {
   dataDir: string

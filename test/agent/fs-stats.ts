@@ -1,7 +1,9 @@
 import t from 'tap'
 import { mkdirSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { diskUsage, filesystemStats, toGb } from '../../src/agent/fs-stats.js'
+import { filesystemStats } from '../../src/agent/fs-stats.js'
+import { diskUsage } from '../../src/common/disk-usage.js'
+import { toGb } from '../../src/common/units.js'
 
 t.test('toGb rounds like upstream and never reports 0 for a used volume', async (t) => {
   t.equal(toGb(0), 0)

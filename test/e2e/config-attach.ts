@@ -5,6 +5,7 @@ import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { promisify } from 'node:util'
 import { runCli, startServerProcess, tempDir } from '../helpers/lab.js'
+import { fileSettings, shownSettings } from '../helpers/engine-conf.js'
 
 const exec = promisify(execFile)
 const PSQL = '/usr/lib/postgresql/15/bin/psql'
@@ -64,6 +65,11 @@ t.test('attach/detach configuration groups to MariaDB, PostgreSQL and Redis with
     const live = () => engineValue(e.engine, ip, instDir, e.key)
     const before = live()
     t.not(before, e.shown, `${e.engine}: ${e.key} is ${before} before`)
+    // Before any group, `configuration default` shows the engine's file as the agent wrote it.
+    const confFile = join(instDir, 'conf', { mariadb: 'my.cnf', postgresql: 'postgresql.conf', redis: 'redis.conf' }[e.engine]!)
+    const defaults = shownSettings(e.engine, await osJson('configuration', 'default', name))
+    t.same(defaults, fileSettings(e.engine, readFileSync(confFile, 'utf8')), `${e.engine}: configuration default = the engine's file`)
+    t.ok(Object.keys(defaults).length > 8, `${e.engine}: ${Object.keys(defaults).length} settings compared`)
 
     const [version] = JSON.parse((await exec('openstack', ['datastore', 'version', 'list', e.engine, '-f', 'json'], { env })).stdout)
     const cfg = await osJson('configuration', 'create', `cfg-${e.engine}`, JSON.stringify({ [e.key]: e.value }), '--datastore', e.engine, '--datastore-version', version.Name)

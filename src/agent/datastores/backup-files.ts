@@ -7,6 +7,7 @@ import { pipeline } from 'node:stream/promises'
 import { BACKUP_META_SUFFIX, type RestoreSpec } from '../../protocol/index.js'
 import { ENGINE_ENV, oneLine, wrapperArgs } from '../engine-process.js'
 import type { EngineCommand, RunUser } from './types.js'
+import { setTimeout as sleep } from 'node:timers/promises'
 
 /**
  * The guest's side of the directory store (see src/server/compute/backup-store.ts).
@@ -40,7 +41,6 @@ export class BackupError extends Error {}
 const CHUNK = 1 << 20
 /** While a backup file grows, its data is flushed to disk every this many bytes (the last fsync then has little left). */
 const SYNC_EVERY = 8 << 20
-const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms))
 
 /** A tool's stdin or stdout: a stream through the agent, a file descriptor, or nothing. */
 type Io = Readable | number | undefined

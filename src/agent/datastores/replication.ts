@@ -3,6 +3,7 @@ import { readFile, rename, rm, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import type { ReplicaContext, ReplicationUser } from '../../protocol/index.js'
 import type { EngineContext, InstancePaths } from './types.js'
+import { setTimeout as sleep } from 'node:timers/promises'
 
 /**
  * Runs engine work with no other lifecycle operation meanwhile (the supervisor's
@@ -81,7 +82,7 @@ export async function pollUntil<T>(probe: () => Promise<T | undefined>, ms: numb
     const v = await probe()
     if (v !== undefined) return v
     if (Date.now() >= deadline) throw timeout()
-    await new Promise((r) => setTimeout(r, everyMs))
+    await sleep(everyMs)
   }
 }
 

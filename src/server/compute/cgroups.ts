@@ -1,5 +1,6 @@
 import { existsSync, mkdirSync, readFileSync, rmdirSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
+import { setTimeout as sleep } from 'node:timers/promises'
 
 /**
  * cgroup limits for an instance's engine (engines.md section 4): memory from the flavor's
@@ -185,7 +186,7 @@ export async function removeInstanceGroups(dirs: string[], patienceMs = 5000): P
       }
     })
     if (!left.length || Date.now() > until) break
-    await new Promise((r) => setTimeout(r, 100))
+    await sleep(100)
   }
   return left.length === 0
 }

@@ -1,4 +1,5 @@
 import { readdirSync, readFileSync, readlinkSync } from 'node:fs'
+import { setTimeout as sleep } from 'node:timers/promises'
 
 export function isAlive(pid: number | undefined | null): boolean {
   if (!pid || pid <= 0) return false
@@ -38,8 +39,6 @@ export function processesUnder(dir: string): number[] {
   }
   return found
 }
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
 
 /** SIGTERM, wait up to `graceMs`, then SIGKILL whatever is left. */
 export async function terminate(pids: number[], graceMs = 10_000): Promise<void> {

@@ -8,7 +8,7 @@ import { badRequest, notFound } from '../errors.js'
 import { guestFault } from '../instances/guest.js'
 import { agentReachable } from '../tasks/agent-health.js'
 import { instanceStatus } from '../instances/status.js'
-import { baseConfiguration, type DefaultValue } from './defaults.js'
+import { baseConfiguration, type ConfigValue as DefaultValue } from '../../common/engines/index.js'
 import { checkEngineValues } from './engine-values.js'
 
 /** The group's values typed per parameter, as the guest gets them (JSON scalars). */

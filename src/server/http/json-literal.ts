@@ -1,4 +1,5 @@
 import type { FastifyReply } from 'fastify'
+import { pyFloatRepr } from '../../common/python-float.js'
 
 /**
  * A JSON number written out verbatim. Upstream is Python: its integers have no
@@ -18,18 +19,10 @@ export function exactInteger(v: bigint | number | string): number | JsonNumber {
   return b >= BigInt(Number.MIN_SAFE_INTEGER) && b <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(b) : new JsonNumber(b.toString())
 }
 
-/** A float as Python's repr prints it: `1.0`, `0.5`, `1e-05`, `1e+16`. */
+/** A float as Python's repr prints it: `1.0`, `0.5`, `1e-05`, `1e+16` (JSON's spelling for the non-finite). */
 export function pythonFloat(x: number): JsonNumber {
   if (!Number.isFinite(x)) return new JsonNumber(x > 0 ? 'Infinity' : x < 0 ? '-Infinity' : 'NaN')
-  if (Object.is(x, -0)) return new JsonNumber('-0.0')
-  const abs = Math.abs(x)
-  if (abs !== 0 && (abs < 1e-4 || abs >= 1e16)) {
-    const [mantissa, exp] = x.toExponential().split('e')
-    const sign = exp.startsWith('-') ? '-' : '+'
-    return new JsonNumber(`${mantissa}e${sign}${exp.replace(/^[-+]/, '').padStart(2, '0')}`)
-  }
-  const s = String(x)
-  return new JsonNumber(s.includes('.') ? s : `${s}.0`)
+  return new JsonNumber(pyFloatRepr(x))
 }
 
 /** JSON.stringify that writes JsonNumbers (and bigints) verbatim. */

@@ -8,6 +8,7 @@ import { datastoreVersions } from '../db/datastore-versions.js'
 import { type AppliedGroup, type AppliedModule, instanceModules } from '../db/instance-modules.js'
 import { modules as moduleRepo, type ModuleRow } from '../db/modules.js'
 import { moduleReapplyRequests } from '../db/module-reapply-requests.js'
+import { setTimeout as sleep } from 'node:timers/promises'
 
 type Row = ModuleRow
 
@@ -140,7 +141,7 @@ export async function runReapply(lab: Lab, requestId: string): Promise<void> {
     const delayMs = Math.max(r.batch_delay ?? REAPPLY_MIN_DELAY_S, REAPPLY_MIN_DELAY_S) * 1000
     const payload = guestModulePayload(lab, [m])
     for (let i = 0; i < ids.length; i += batch) {
-      if (i > 0) await new Promise((res) => setTimeout(res, delayMs))
+      if (i > 0) await sleep(delayMs)
       await Promise.all(
         ids.slice(i, i + batch).map(async (id) => {
           if (!agentReachable(lab, id)) {

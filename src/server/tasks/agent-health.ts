@@ -1,4 +1,5 @@
 import type { Lab } from '../lab.js'
+import { setTimeout as sleep } from 'node:timers/promises'
 
 /**
  * Is the instance's "server" up? The lab has no Nova: the server is the agent
@@ -37,7 +38,7 @@ export async function answering(lab: Lab, id: string): Promise<boolean> {
       return true
     } catch {
       if (Date.now() - since > lab.config.heartbeatExpiryMs) return false
-      await new Promise((r) => setTimeout(r, 200))
+      await sleep(200)
     }
   }
 }

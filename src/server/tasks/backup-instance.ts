@@ -6,8 +6,7 @@ import { isoNow } from '../db/index.js'
 import type { FlowHandler, TaskRow } from './engine.js'
 import { answering } from './agent-health.js'
 import { agentReachable, heardSince } from './agent-health.js'
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
+import { setTimeout as sleep } from 'node:timers/promises'
 
 /** Upstream's agent_replication_snapshot_timeout (SNAP): how long a backup may take. */
 export const BACKUP_TIMEOUT_MS = 1_800_000

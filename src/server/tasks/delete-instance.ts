@@ -2,6 +2,7 @@ import type { Lab } from '../lab.js'
 import { RPC_TIMEOUT } from '../broker/rpc.js'
 import type { FlowHandler, TaskRow } from './engine.js'
 import { heardSince } from './agent-health.js'
+import { setTimeout as sleep } from 'node:timers/promises'
 
 /**
  * Delete: ask the agent to stop its engine and exit (a clean shutdown flushes the
@@ -25,7 +26,7 @@ export class DeleteInstanceFlow implements FlowHandler {
     if (task.resumed && lab.compute.agentAlive(inst.id)) {
       while (!heardSince(lab, inst.id, since) && Date.now() - since < Math.min(lab.config.heartbeatExpiryMs, 3 * lab.config.heartbeatMs)) {
         if (lab.tasks.isClosed) throw new Error('server shutting down')
-        await new Promise((r) => setTimeout(r, 100))
+        await sleep(100)
       }
     }
     if (lab.compute.agentAlive(inst.id) && (!task.resumed || heardSince(lab, inst.id, since))) {

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto'
 import type { DB } from '../db/index.js'
 import { isoNow } from '../db/index.js'
 import { Tasks, type TaskRow } from '../db/tasks.js'
+import { setTimeout as sleep } from 'node:timers/promises'
 
 export type { TaskRow } from '../db/tasks.js'
 
@@ -127,6 +128,6 @@ export class TaskEngine {
   /** Stops accepting work; running flows stop at their next await and resume at next start. */
   async close(): Promise<void> {
     this.closed = true
-    await Promise.race([Promise.allSettled([...this.inflight]), new Promise((r) => setTimeout(r, 2000))])
+    await Promise.race([Promise.allSettled([...this.inflight]), sleep(2000)])
   }
 }

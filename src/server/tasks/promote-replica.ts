@@ -5,8 +5,7 @@ import { InstanceTask, type InstanceTaskName } from './instance-tasks.js'
 import type { FlowHandler, TaskRow } from './engine.js'
 import { answering, heardSince } from './agent-health.js'
 import { guestMessage } from './replica-create.js'
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
+import { setTimeout as sleep } from 'node:timers/promises'
 
 /** The members of a replication set a promote/eject works on (fixed when the API accepted it). */
 export interface ReplicationSetPayload {

@@ -4,14 +4,13 @@ import { InstanceTask } from './instance-tasks.js'
 import type { FlowHandler, TaskRow } from './engine.js'
 import { agentReachable, healthySince, heardSince } from './agent-health.js'
 import { endRebooting } from './restart-instance.js'
+import { setTimeout as sleep } from 'node:timers/promises'
 
 /** Upstream polls for a healthy guest for 60 s after a reboot (internals.md 1.3). */
 export const REBOOT_HEALTHY_WAIT_MS = 60_000
 
 /** The step a reboot starts at (pass it to TaskEngine.submit). */
 export const REBOOT_FIRST_STEP = 'stop'
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
 
 /**
  * The admin's reboot (api.md 7.2). Upstream reboots the Nova server; here the

@@ -6,8 +6,7 @@ import { instanceRefs } from '../db/instance-refs.js'
 import type { FlowHandler, TaskRow } from './engine.js'
 import { InstanceTask, type InstanceTaskName } from './instance-tasks.js'
 import { agentReachable, heardSince } from './agent-health.js'
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
+import { setTimeout as sleep } from 'node:timers/promises'
 
 /** Payload of a resize_flavor task (written by the API). */
 export interface ResizeFlavorPayload {

@@ -3,8 +3,7 @@ import { RPC_TIMEOUT } from '../broker/rpc.js'
 import { InstanceTask } from './instance-tasks.js'
 import type { FlowHandler, TaskRow } from './engine.js'
 import { healthySince, heardSince } from './agent-health.js'
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
+import { setTimeout as sleep } from 'node:timers/promises'
 
 /** The instance's task back to NONE, unless something else (a reset, a delete) took over meanwhile. */
 export function endRebooting(lab: Lab, id: string): void {

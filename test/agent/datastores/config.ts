@@ -1,9 +1,10 @@
 // Config rendering from the flavor (upstream templates' formulas) for each engine.
 import t from 'tap'
 import { createHash } from 'node:crypto'
-import { mariadbMemory, renderMariadbCnf } from '../../../src/agent/datastores/mariadb/config.js'
-import { postgresMemory, renderPgHba, renderPostgresConf } from '../../../src/agent/datastores/postgresql/config.js'
-import { redisMaxmemoryMb, renderRedisAcl, renderRedisConf } from '../../../src/agent/datastores/redis/config.js'
+import { renderMariadbCnf } from '../../../src/agent/datastores/mariadb/config.js'
+import { renderPgHba, renderPostgresConf } from '../../../src/agent/datastores/postgresql/config.js'
+import { renderRedisAcl, renderRedisConf } from '../../../src/agent/datastores/redis/config.js'
+import { mariadbMemory, postgresMemory, redisMaxmemoryMb } from '../../../src/common/engines/index.js'
 import { instancePaths } from '../../../src/agent/supervisor.js'
 
 const paths = instancePaths('/i/abc')

@@ -5,6 +5,7 @@ import type { InstancePaths, RunUser } from '../types.js'
 import { BackupError, checkTool, metaFor, moveEntries, removePartial, toolToStore, unpackVerified, writeMeta, type StoredBackup } from '../backup-files.js'
 import type { PostgresClient } from './driver.js'
 import { pgLit } from './users.js'
+import { setTimeout as sleep } from 'node:timers/promises'
 
 /** What the PostgreSQL backup code needs from the service. */
 export interface PostgresBackupContext {
@@ -139,7 +140,7 @@ export async function postgresBackup(ctx: PostgresBackupContext, info: BackupInf
       const st = (await pg.query('SELECT last_failed_wal, last_failed_time FROM pg_stat_archiver'))[0] ?? []
       throw new BackupError(`WAL segment ${last} was not archived within 120 s${st[0] ? ` (archiving ${st[0]} failed)` : ''}`)
     }
-    await new Promise((r) => setTimeout(r, 100))
+    await sleep(100)
   }
   const first = segmentName(tli, lsnToBig(parent.end_lsn), segSize)
   const from = segnoOf(first, segSize)
@@ -242,7 +243,7 @@ export async function postgresAfterRestore(ctx: PostgresBackupContext, spec: Res
   const deadline = Date.now() + 600_000
   while ((await pg.query('SELECT pg_is_in_recovery()'))[0]?.[0] === 't') {
     if (Date.now() > deadline) throw new BackupError('recovery of the restored WAL did not finish within 600 s')
-    await new Promise((r) => setTimeout(r, 100))
+    await sleep(100)
   }
   // ALTER SYSTEM refuses a transaction block: one statement at a time.
   await pg.query(['ALTER SYSTEM RESET restore_command', 'ALTER SYSTEM RESET recovery_target_lsn', 'ALTER SYSTEM RESET recovery_target_action', 'SELECT pg_reload_conf()'])

@@ -5,6 +5,7 @@ import type { BackupInfo, RestoreSpec } from '../../../protocol/index.js'
 import type { InstancePaths, RunUser } from '../types.js'
 import { BackupError, copyVerified, fileToStore, metaFor, move, removePartial, writeMeta, type StoredBackup } from '../backup-files.js'
 import { safeRootRules } from './replication.js'
+import { setTimeout as sleep } from 'node:timers/promises'
 
 /** What the Redis backup code needs from the service. */
 export interface RedisBackupContext {
@@ -164,8 +165,6 @@ export async function redisBackup(ctx: RedisBackupContext, info: BackupInfo, sto
     throw e
   }
 }
-
-const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms))
 
 /**
  * Restore: the RDB copied into tmp with its MD5 checked on the way (one read), then

@@ -2,6 +2,7 @@ import type { Backup, TroveClient } from '../../../sdk/index.js'
 import { CliError } from '../../errors.js'
 import { pyStr } from '../../output/python-repr.js'
 import { findResource, isUuidLike } from '../../resolve.js'
+import { GB } from '../../../common/units.js'
 
 /** `backup list` columns (cli.md 7.3), in order. */
 export const LIST_COLUMNS = ['ID', 'Instance ID', 'Name', 'Status', 'Parent ID', 'Updated', 'Project ID']
@@ -34,7 +35,7 @@ export function showFields(b: Backup): Record<string, unknown> {
  */
 export function readableSize(gb: unknown): string | undefined {
   if (typeof gb !== 'number' || !Number.isFinite(gb) || gb < 0) return undefined
-  const bytes = gb * 1024 ** 3
+  const bytes = gb * GB
   const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB']
   let v = bytes
   let u = 0
