@@ -69,7 +69,7 @@ const NOT_XML_CHAR = /[\u0000-\u0008\u000B\u000C\u000E-\u001F\uFFFE\uFFFF]|[\uD8
 
 // fast-xml-parser escapes only & < > " ': tab, CR and LF must be references too or
 // a reader normalises them to spaces, and XML 1.0 cannot carry some characters at all.
-function escape(s: string): string {
+function escapeXml(s: string): string {
   return s
     .replace(NOT_XML_CHAR, '\uFFFD')
     .replace(/&/g, '&amp;')
@@ -96,10 +96,10 @@ class NotExpressible extends Error {}
 function scalarText(v: unknown): string | undefined {
   if (v === null) return 'None'
   if (typeof v === 'boolean') return v ? 'True' : 'False'
-  if (typeof v === 'string') return escape(v)
+  if (typeof v === 'string') return escapeXml(v)
   if (typeof v === 'number') return Number.isFinite(v) ? String(v) : 'None'
   if (typeof v === 'bigint') return v.toString()
-  if (v instanceof JsonNumber) return escape(v.text)
+  if (v instanceof JsonNumber) return escapeXml(v.text)
   return undefined
 }
 
