@@ -36,6 +36,9 @@ import { JsonNumber } from './json-literal.js'
  * Requests with a DOCTYPE, an entity declaration or a reference to any entity but the
  * five predefined ones are refused with 400 (no XXE, no entity expansion); anything
  * else malformed is upstream's 400 "Malformed request body".
+ *
+ * Tested against that client's own code: test/server/api/xml-old-client.ts runs its
+ * TroveXmlClient (morph_request, morph_response_body) with python3 against a server.
  */
 
 export const XML_NS = 'http://docs.openstack.org/database/api/v1.0'
