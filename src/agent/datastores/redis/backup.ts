@@ -1,11 +1,11 @@
 import { chown, readFile, rm } from 'node:fs/promises'
-import { createConnection, type Socket } from 'node:net'
 import { join } from 'node:path'
 import type { BackupInfo, RestoreSpec } from '../../../protocol/index.js'
 import type { InstancePaths, RunUser } from '../types.js'
 import { BackupError, copyVerified, fileToStore, metaFor, move, removePartial, writeMeta, type StoredBackup } from '../backup-files.js'
 import { safeRootRules } from './replication.js'
 import { setTimeout as sleep } from 'node:timers/promises'
+import { RespConnection } from './resp.js'
 
 /** What the Redis backup code needs from the service. */
 export interface RedisBackupContext {
@@ -21,94 +21,9 @@ export interface RedisBackupContext {
 const EXT = '.rdb'
 const DUMP = 'dump.rdb'
 
-type Reply = string | number | null | Error
-
-/**
- * A minimal RESP connection over the instance's unix socket: one connection for the
- * whole backup instead of a redis-cli process per command, so that polling the save
- * every few milliseconds costs next to nothing.
- */
-class RespConnection {
-  private buf = Buffer.alloc(0)
-  private readonly waiting: Array<{ resolve: (r: Reply) => void; reject: (e: Error) => void }> = []
-  private failure: Error | undefined
-
-  private constructor(private readonly sock: Socket) {
-    sock.on('data', (d: Buffer) => {
-      this.buf = Buffer.concat([this.buf, d])
-      this.drain()
-    })
-    const fail = (e: Error) => {
-      this.failure ??= e
-      for (const w of this.waiting.splice(0)) w.reject(e)
-    }
-    sock.on('error', fail)
-    sock.on('close', () => fail(new Error('the redis connection closed')))
-  }
-
-  static async open(path: string, password: string): Promise<RespConnection> {
-    const sock = createConnection(path)
-    await new Promise<void>((resolve, reject) => {
-      sock.once('connect', resolve)
-      sock.once('error', reject)
-    })
-    const c = new RespConnection(sock)
-    const auth = await c.command('AUTH', password)
-    if (auth instanceof Error) {
-      c.close()
-      throw new BackupError(`redis AUTH failed: ${auth.message}`)
-    }
-    return c
-  }
-
-  command(...args: string[]): Promise<Reply> {
-    if (this.failure) return Promise.reject(this.failure)
-    return new Promise((resolve, reject) => {
-      this.waiting.push({ resolve, reject })
-      this.sock.write(`*${args.length}\r\n` + args.map((a) => `$${Buffer.byteLength(a)}\r\n${a}\r\n`).join(''))
-    })
-  }
-
-  close(): void {
-    this.sock.destroy()
-  }
-
-  private drain(): void {
-    for (;;) {
-      const parsed = parseReply(this.buf)
-      if (!parsed) return
-      this.buf = this.buf.subarray(parsed.used)
-      this.waiting.shift()?.resolve(parsed.value)
-    }
-  }
-}
-
-/** One RESP reply (simple string, error, integer, bulk string) at the start of buf, or undefined while incomplete. */
-function parseReply(buf: Buffer): { value: Reply; used: number } | undefined {
-  const eol = buf.indexOf('\r\n')
-  if (eol < 0) return undefined
-  const head = buf.subarray(1, eol).toString()
-  switch (String.fromCharCode(buf[0]!)) {
-    case '+':
-      return { value: head, used: eol + 2 }
-    case '-':
-      return { value: new Error(head), used: eol + 2 }
-    case ':':
-      return { value: Number(head), used: eol + 2 }
-    case '$': {
-      const n = Number(head)
-      if (n < 0) return { value: null, used: eol + 2 }
-      if (buf.length < eol + 2 + n + 2) return undefined
-      return { value: buf.subarray(eol + 2, eol + 2 + n).toString(), used: eol + 2 + n + 2 }
-    }
-    default:
-      throw new BackupError(`unexpected redis reply: ${head.slice(0, 80)}`)
-  }
-}
-
 /** `INFO persistence` as a map. */
 async function persistence(redis: RespConnection): Promise<Record<string, string>> {
-  const text = await redis.command('INFO', 'persistence')
+  const text = await redis.command(['INFO', 'persistence']).catch((e: Error) => e)
   if (typeof text !== 'string') throw new BackupError(`INFO persistence failed: ${text instanceof Error ? text.message : String(text)}`)
   const out: Record<string, string> = {}
   for (const line of text.split('\r\n')) {
@@ -127,15 +42,19 @@ async function persistence(redis: RespConnection): Promise<Record<string, string
  */
 export async function redisBackup(ctx: RedisBackupContext, info: BackupInfo, storeDir: string): Promise<StoredBackup> {
   if (info.backup_type !== 'full') throw new BackupError('redis has no incremental backups')
-  const redis = await RespConnection.open(ctx.socket, (await readFile(ctx.secretFile, 'utf8')).trim())
+  // One connection for the whole backup, so that polling the save every few milliseconds costs next to nothing.
+  const redis = await RespConnection.open(ctx.socket, (await readFile(ctx.secretFile, 'utf8')).trim()).catch((e: NodeJS.ErrnoException) => {
+    // A socket error (the engine is gone) as it is; an error reply is AUTH's.
+    throw e.code ? e : new BackupError(`redis AUTH failed: ${e.message}`)
+  })
   try {
     // rdb_saves (Redis 7) counts finished saves; LASTSAVE has one-second resolution, so two
     // saves within a second would look like none.
     const counter = (p: Record<string, string>) => Number(p.rdb_saves ?? NaN)
     const before = counter(await persistence(redis))
-    const beforeLast = await redis.command('LASTSAVE')
+    const beforeLast = await redis.command(['LASTSAVE'])
     for (let i = 0; ; i++) {
-      const r = await redis.command('BGSAVE')
+      const r = await redis.command(['BGSAVE']).catch((e: Error) => e)
       if (!(r instanceof Error)) break
       // A save (a save point, or an AOF rewrite) already running: wait for it, then ours.
       if (!/in progress|already/i.test(r.message) || i >= 1000) throw new BackupError(`BGSAVE failed: ${r.message}`)
@@ -144,7 +63,7 @@ export async function redisBackup(ctx: RedisBackupContext, info: BackupInfo, sto
     const deadline = Date.now() + 600_000
     for (;;) {
       const p = await persistence(redis)
-      const done = Number.isNaN(before) ? (await redis.command('LASTSAVE')) !== beforeLast : counter(p) > before
+      const done = Number.isNaN(before) ? (await redis.command(['LASTSAVE'])) !== beforeLast : counter(p) > before
       if (p.rdb_bgsave_in_progress === '0' && done) {
         if (p.rdb_last_bgsave_status !== 'ok') throw new BackupError(`BGSAVE failed (rdb_last_bgsave_status ${p.rdb_last_bgsave_status}); see the redis log`)
         break

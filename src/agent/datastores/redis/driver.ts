@@ -1,5 +1,6 @@
 import { readFile } from 'node:fs/promises'
 import { dropDriver, keptDriver } from '../drivers.js'
+import { RespConnection } from './resp.js'
 
 export interface RedisClient {
   /**
@@ -11,14 +12,9 @@ export interface RedisClient {
   run(commands: string[][]): Promise<string[]>
 }
 
-type Driver = typeof import('@redis/client')
-let loading: Promise<Driver> | undefined
-/** node-redis's client package (without the modules' commands), loaded the first time a Redis instance needs it. */
-const driver = (): Promise<Driver> => (loading ??= import('@redis/client'))
-
 interface Conn {
   password: string
-  send(args: string[]): Promise<unknown>
+  redis: RespConnection
   close(): Promise<void>
 }
 
@@ -38,32 +34,28 @@ const clientError = (e: unknown): Error => new Error(e instanceof Error ? e.mess
  * agent; the password comes from the 0600 secret file and is only ever in this process.
  * No reconnect loop and no offline queue: when the server goes away the connection is
  * dropped and the next command connects again (re-reading the secret, which a restore
- * may have changed).
+ * may have changed). RESP through node-redis's decoder and encoder only (resp.ts: the
+ * whole client cost the agent 14 MB).
  */
 async function connection(socket: string, secretFile: string): Promise<Conn> {
   const key = `redis:${socket}`
   const password = (await readFile(secretFile, 'utf8')).trim()
   const have = await keptDriver<Conn>(key, () => open(key, socket, password))
-  if (have.password === password) return have
+  if (have.password === password && have.redis.open) return have
   await dropDriver(key, have)
   return keptDriver<Conn>(key, () => open(key, socket, password))
 }
 
 async function open(key: string, socket: string, password: string): Promise<Conn> {
-  const { createClient } = await driver()
-  const client = createClient({ socket: { path: socket, connectTimeout: 30_000, reconnectStrategy: false }, password, disableOfflineQueue: true })
-  const conn: Conn = {
-    password,
-    send: (args) => client.sendCommand(args),
-    close: async () => {
-      if (client.isOpen) await client.close().catch(() => client.destroy())
-    },
-  }
-  client.on('error', () => void dropDriver(key, conn))
-  client.on('end', () => void dropDriver(key, conn))
-  await client.connect().catch((e: unknown) => {
+  const redis = await RespConnection.open(socket, password).catch((e: unknown) => {
     throw clientError(e)
   })
+  const conn: Conn = {
+    password,
+    redis,
+    close: async () => redis.close(),
+  }
+  redis.onEnd(() => void dropDriver(key, conn))
   return conn
 }
 
@@ -75,7 +67,7 @@ export function redisClient(socket: string, secretFile: string): RedisClient {
       for (const args of commands)
         out.push(
           ...lines(
-            await conn.send(args).catch((e: unknown) => {
+            await conn.redis.command(args).catch((e: unknown) => {
               throw clientError(e)
             }),
           ),
