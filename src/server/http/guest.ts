@@ -1,4 +1,4 @@
-import type { RpcMethod } from '../../protocol/index.js'
+import type { RpcArgs, RpcMethodWithoutArgs, RpcResult } from '../../protocol/index.js'
 import { GuestError, GuestTimeout, RPC_TIMEOUT } from '../broker/rpc.js'
 import type { Lab } from '../lab.js'
 import { agentReachable } from '../tasks/agent-health.js'
@@ -21,10 +21,10 @@ export function guestFault(e: unknown): Fault {
  * A synchronous guest call made by an API route. An agent known to be down fails at
  * once instead of after the whole timeout (upstream waits it out).
  */
-export async function guestCall<T = unknown>(lab: Lab, id: string, method: RpcMethod, timeoutMs = RPC_TIMEOUT.low): Promise<T> {
+export async function guestCall<M extends RpcMethodWithoutArgs>(lab: Lab, id: string, method: M, timeoutMs = RPC_TIMEOUT.low): Promise<RpcResult<M>> {
   if (!agentReachable(lab, id)) throw guestFault(new GuestError('GuestError', `the guest agent of instance ${id} is not running`))
   try {
-    return await lab.rpc.call<T>(id, method, {}, timeoutMs)
+    return await lab.rpc.call(id, method, {} as RpcArgs<M>, timeoutMs)
   } catch (e) {
     throw guestFault(e)
   }

@@ -1,7 +1,7 @@
 import { readFile, readdir } from 'node:fs/promises'
 import { join } from 'node:path'
 import type { FastifyInstance } from 'fastify'
-import type { RpcMethod } from '../../protocol/index.js'
+import type { RpcArgs, RpcMethod, RpcResult } from '../../protocol/index.js'
 import { GuestError, RPC_TIMEOUT } from '../broker/rpc.js'
 import type { Lab } from '../lab.js'
 import { agentReachable } from '../tasks/agent-health.js'
@@ -33,10 +33,10 @@ const LOG_NAME = /^[A-Za-z0-9_-]{1,64}$/
  * NotFound 404, NotSupported 501; anything else, and an agent known to be down, is
  * upstream's GuestError/GuestTimeout (400).
  */
-export async function guestCall<T = unknown>(lab: Lab, id: string, method: RpcMethod, args: Record<string, unknown>, timeoutMs = RPC_TIMEOUT.low): Promise<T> {
+export async function guestCall<M extends RpcMethod>(lab: Lab, id: string, method: M, args: RpcArgs<M>, timeoutMs = RPC_TIMEOUT.low): Promise<RpcResult<M>> {
   if (!agentReachable(lab, id)) throw guestFault(new GuestError('GuestError', `the guest agent of instance ${id} is not running`))
   try {
-    return await lab.rpc.call<T>(id, method, args, timeoutMs)
+    return await lab.rpc.call(id, method, args, timeoutMs)
   } catch (e) {
     if (e instanceof GuestError && (e.type === 'BadRequest' || e.type === 'Forbidden')) throw badRequest(e.message)
     if (e instanceof GuestError && e.type === 'NotFound') throw notFound(e.message)
@@ -55,7 +55,7 @@ const flag = (v: unknown): boolean => v !== undefined && v !== null && v !== fal
 export async function logRoutes(app: FastifyInstance, { lab }: { lab: Lab }): Promise<void> {
   app.get('/instances/:id/log', async (req) => {
     const inst = loadInstance(lab, req, (req.params as { id: string }).id)
-    const logs = await guestCall<GuestLog[]>(lab, inst.id, 'guest_log_list', { is_admin: caller(req).isAdmin }, RPC_TIMEOUT.high)
+    const logs = await guestCall(lab, inst.id, 'guest_log_list', { is_admin: caller(req).isAdmin }, RPC_TIMEOUT.high)
     return { logs }
   })
 
@@ -67,7 +67,7 @@ export async function logRoutes(app: FastifyInstance, { lab }: { lab: Lab }): Pr
     const enable = flag(body.enable)
     const disable = flag(body.disable)
     if (enable && disable) throw badRequest('Cannot enable and disable log.')
-    const log = await guestCall<GuestLog>(
+    const log = await guestCall(
       lab,
       inst.id,
       'guest_log_action',
@@ -100,7 +100,7 @@ export async function logRoutes(app: FastifyInstance, { lab }: { lab: Lab }): Pr
     const q = req.query as { lines?: string }
     const lines = q.lines === undefined || q.lines === '' ? 0 : Number(q.lines)
     if (!Number.isInteger(lines) || lines < 0) throw badRequest(`Invalid lines '${q.lines}': a non-negative integer is expected.`)
-    const log = await guestCall<GuestLog>(
+    const log = await guestCall(
       lab,
       inst.id,
       'guest_log_action',

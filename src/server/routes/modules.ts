@@ -12,7 +12,7 @@ import { baseUrl } from '../http/server.js'
 import { instanceView } from '../http/views.js'
 import { RPC_TIMEOUT } from '../broker/rpc.js'
 import { guestCall } from './logs.js'
-import { guestModulePayload, loadModulesByIds, recordInstanceModules, runReapply, validateModulesFor, type GuestModuleResult } from '../modules/apply.js'
+import { guestModulePayload, loadModulesByIds, recordInstanceModules, runReapply, validateModulesFor } from '../modules/apply.js'
 
 /** Upstream's config module_types (the guest drivers that exist). */
 export const MODULE_TYPES = ['ping', 'new_relic_license']
@@ -464,7 +464,7 @@ export async function moduleRoutes(app: FastifyInstance, { lab }: { lab: Lab }):
     const inst = loadInstance(lab, req, (req.params as { id: string }).id)
     const q = req.query as { include_contents?: string; from_guest?: string }
     if (q.from_guest) {
-      const modules = await guestCall<GuestModuleResult[]>(lab, inst.id, 'module_list', { include_contents: !!q.include_contents }, RPC_TIMEOUT.high)
+      const modules = await guestCall(lab, inst.id, 'module_list', { include_contents: !!q.include_contents }, RPC_TIMEOUT.high)
       return { modules }
     }
     const rows = db
@@ -499,7 +499,7 @@ export async function moduleRoutes(app: FastifyInstance, { lab }: { lab: Lab }):
     const modules = loadModulesByIds(lab, ids, projectId, isAdmin)
     validateModulesFor(lab, modules, inst.datastore_version_id ?? '')
     if (!modules.length) return { modules: [] }
-    const results = await guestCall<GuestModuleResult[]>(lab, inst.id, 'module_apply', { modules: guestModulePayload(lab, modules) }, RPC_TIMEOUT.high)
+    const results = await guestCall(lab, inst.id, 'module_apply', { modules: guestModulePayload(lab, modules) }, RPC_TIMEOUT.high)
     recordInstanceModules(lab, inst.id, modules)
     return { modules: results }
   })

@@ -29,8 +29,8 @@ export async function rootRoutes(app: FastifyInstance, { lab }: { lab: Lab }): P
     if (password !== undefined && password !== null && (typeof password !== 'string' || password === '')) throw badRequest('Validation error: password must be a non-empty string')
     const user =
       typeof password === 'string'
-        ? await accountsCall<{ name: string; password: string }>(lab, id, 'enable_root_with_password', { root_password: password }, RPC_TIMEOUT.high)
-        : await accountsCall<{ name: string; password: string }>(lab, id, 'enable_root', {}, RPC_TIMEOUT.high)
+        ? await accountsCall(lab, id, 'enable_root_with_password', { root_password: password }, RPC_TIMEOUT.high)
+        : await accountsCall(lab, id, 'enable_root', {}, RPC_TIMEOUT.high)
     lab.db
       .prepare(
         'INSERT INTO root_enabled_history (id, user, created, deleted_at) VALUES (?, ?, ?, NULL) ON CONFLICT(id) DO UPDATE SET user = excluded.user, created = excluded.created, deleted_at = NULL',

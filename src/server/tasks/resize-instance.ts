@@ -1,4 +1,4 @@
-import type { AccessSpec, FilesystemStats, FlavorSpec } from '../../protocol/index.js'
+import type { AccessSpec, FlavorSpec } from '../../protocol/index.js'
 import { RPC_TIMEOUT } from '../broker/rpc.js'
 import { isoNow } from '../db/index.js'
 import type { Lab } from '../lab.js'
@@ -207,7 +207,7 @@ export class ResizeVolumeFlow implements FlowHandler {
       lab.compute.updateBootstrap(id, (b) => {
         b.volumeSize = p.newSize
       })
-      const stats = await lab.rpc.call<FilesystemStats>(id, 'resize_fs', { volumeSize: p.newSize }, RPC_TIMEOUT.high)
+      const stats = await lab.rpc.call(id, 'resize_fs', { volumeSize: p.newSize }, RPC_TIMEOUT.high)
       lab.log(`instance ${id}: volume ${p.oldSize} -> ${p.newSize} GB (${stats?.used ?? '?'} GB used)`)
     } catch (e) {
       failure = e as Error
