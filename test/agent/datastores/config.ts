@@ -4,7 +4,7 @@ import { createHash } from 'node:crypto'
 import { mariadbMemory, renderMariadbCnf } from '../../../src/agent/datastores/mariadb/config.js'
 import { postgresMemory, renderPgHba, renderPostgresConf } from '../../../src/agent/datastores/postgresql/config.js'
 import { redisMaxmemoryMb, renderRedisAcl, renderRedisConf } from '../../../src/agent/datastores/redis/config.js'
-import { instancePaths } from '../../../src/agent/supervisor.js'
+import { instancePaths } from '../../../src/agent/preparation.js'
 
 const paths = instancePaths('/i/abc')
 

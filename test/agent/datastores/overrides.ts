@@ -88,7 +88,7 @@ t.test('update_overrides/apply_overrides RPCs: arguments checked, remove passed 
 })
 
 t.test('attacks: the guest refuses what Redis or PostgreSQL would misread, before writing anything', async (t) => {
-  const { instancePaths } = await import('../../../src/agent/supervisor.js')
+  const { instancePaths } = await import('../../../src/agent/preparation.js')
   const { redisUpdateOverrides, redisOverridesFile } = await import('../../../src/agent/datastores/redis/overrides.js')
   const { postgresUpdateOverrides, postgresOverridesFile } = await import('../../../src/agent/datastores/postgresql/overrides.js')
   const dir = mkdtempSync('/tmp/ov.')
