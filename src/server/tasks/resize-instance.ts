@@ -186,7 +186,7 @@ export class ResizeFlavorFlow implements FlowHandler {
  * so growing it is bookkeeping: `volume_size` in the DB and agent.json, and the guest
  * call `resize_fs {volumeSize}` so the running agent reports the new total (and the
  * API's used_percent follows). The size is an allotment, not a filesystem limit
- * (see the agent's resize-rpc.ts). On failure the old size stays, a fault is
+ * (see the agent's handlers/reconfigure.ts). On failure the old size stays, a fault is
  * recorded and the quota delta is given back; task NONE in every case.
  */
 export class ResizeVolumeFlow implements FlowHandler {
