@@ -5,12 +5,13 @@ import type { MqttClient } from './connection.js'
 import { isAlive, oneLine } from './engine-process.js'
 import { filesystemStats } from './fs-stats.js'
 import { timestampedLog, type Log } from './log.js'
-import { RpcDispatcher, agentMethods, encodeReply } from './rpc.js'
-import { BackupRunner } from './backup-rpc.js'
+import { RpcDispatcher, encodeReply } from './rpc.js'
+import { agentMethods } from './handlers/index.js'
+import { BackupRunner } from './handlers/backup.js'
 import { Supervisor } from './supervisor.js'
 import { closeDrivers } from './datastores/drivers.js'
-import { supervisorLogs } from './log-rpc.js'
-import { ModuleManager } from './module-rpc.js'
+import { supervisorLogs } from './handlers/logs.js'
+import { ModuleManager } from './handlers/modules.js'
 
 export interface AgentHandle {
   /** Settles with the exit code when the agent has ended (close() or shutdown_agent). */

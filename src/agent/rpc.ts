@@ -1,94 +1,18 @@
-import { MAX_MQTT_PACKET, encode, type FilesystemStats, type RpcError, type RpcReply, type RpcRequest } from '../protocol/index.js'
+import { MAX_MQTT_PACKET, encode, type RpcReply, type RpcRequest } from '../protocol/index.js'
 import { oneLine } from './engine-process.js'
 import type { Log } from './log.js'
 import { ReplyCache } from './reply-cache.js'
-import { accountMethods } from './account-rpc.js'
-import type { Accounts } from './datastores/accounts.js'
-import type { Overrides } from './datastores/overrides.js'
-import { configMethods } from './config-rpc.js'
-import { backupMethods } from './backup-rpc.js'
-import type { BackupInfo } from '../protocol/index.js'
-import { replicationMethods, type ReplicationHost } from './replication-rpc.js'
-import { reconfigureMethods, type Reconfigurable } from './resize-rpc.js'
-import { logMethods } from './log-rpc.js'
-import type { GuestLogManager } from './guest-log.js'
-import { moduleMethods, type ModuleManager } from './module-rpc.js'
+import { RpcFailure, toRpcError } from './rpc-failure.js'
 
-/** An error with an explicit type for the reply (otherwise it is a GuestError). */
-export class RpcFailure extends Error {
-  constructor(
-    readonly type: string,
-    message: string,
-  ) {
-    super(message)
-  }
-}
-
+/**
+ * A handler as the dispatcher sees it: any method name, any arguments. The agent's
+ * table is typed by the catalogue (handlers/index.ts); a request is still checked
+ * at run time, here (an unknown method) and by each handler (its arguments).
+ */
 export type RpcHandler = (args: Record<string, unknown>, req: RpcRequest) => Promise<unknown>
-
-/** What the agent's methods act on. */
-export interface AgentOperations {
-  prepare(): Promise<void>
-  stopDb(): Promise<void>
-  restart(timeoutMs?: number): Promise<void>
-  shutdown(): Promise<void>
-  filesystemStats(): Promise<FilesystemStats>
-  /** The engine's databases/users/root; without it those RPCs are not supported. */
-  accounts?(): Promise<Accounts>
-  /** update_overrides/apply_overrides; without them those RPCs are not supported. */
-  updateOverrides?(overrides: Overrides, remove: boolean): Promise<void>
-  applyOverrides?(overrides: Overrides): Promise<void>
-  /** Resize, upgrade and access methods (resize-rpc.ts); without it those RPCs are not supported. */
-  reconfigure?: () => Reconfigurable
-  /** guest_log_list/guest_log_action; without it those RPCs are not supported. */
-  guestLogs?(): Promise<GuestLogManager>
-  /** module_apply/module_list/module_remove; without it those RPCs are not supported. */
-  modules?: ModuleManager
-  /** The replication methods (replication-rpc.ts); without it those RPCs are not supported. */
-  replication?: () => ReplicationHost
-  /** create_backup (backup-rpc.ts); without it that RPC is not supported. */
-  createBackup?(info: BackupInfo): Promise<void>
-}
-
-/** The guest RPC methods implemented so far (upstream names, internals.md 2). */
-export function agentMethods(ops: AgentOperations): Record<string, RpcHandler> {
-  return {
-    rpc_ping: async () => true,
-    get_filesystem_stats: () => ops.filesystemStats(),
-    prepare: async () => {
-      await ops.prepare()
-      return null
-    },
-    stop_db: async () => {
-      await ops.stopDb()
-      return null
-    },
-    restart: async (_args, req) => {
-      await ops.restart(req.timeoutMs)
-      return null
-    },
-    shutdown_agent: async () => {
-      await ops.shutdown()
-      return null
-    },
-    ...(ops.accounts ? accountMethods(() => ops.accounts!()) : {}),
-    ...configMethods(ops),
-    ...(ops.reconfigure ? reconfigureMethods(ops.reconfigure) : {}),
-    ...(ops.guestLogs ? logMethods(() => ops.guestLogs!()) : {}),
-    ...(ops.modules ? moduleMethods(ops.modules) : {}),
-    ...(ops.replication ? replicationMethods(ops.replication) : {}),
-    ...backupMethods(ops),
-  }
-}
 
 function isRequest(v: Partial<RpcRequest> | undefined): v is RpcRequest {
   return typeof v?.id === 'string' && v.id !== '' && typeof v.method === 'string'
-}
-
-/** Errors become a type and one line of message: no stack, nothing but our own text. */
-export function toRpcError(err: unknown): RpcError {
-  if (err instanceof RpcFailure) return { type: err.type, message: oneLine(err.message) }
-  return { type: 'GuestError', message: oneLine(err instanceof Error ? err.message : String(err)) }
 }
 
 /**
@@ -101,7 +25,7 @@ export class RpcDispatcher {
   private readonly running = new Set<string>()
 
   constructor(
-    private readonly methods: Record<string, RpcHandler>,
+    private readonly methods: Readonly<Record<string, RpcHandler>>,
     private readonly publish: (reply: RpcReply) => Promise<void>,
     private readonly log: Log,
     /** Called after a request finished and its reply (if any) was published. */

@@ -1,16 +1,18 @@
 import type { ChildProcess } from 'node:child_process'
-import { access, chmod, chown, mkdir, readFile, readdir, realpath, rename, rm, stat, writeFile } from 'node:fs/promises'
+import { access, realpath, rm, stat } from 'node:fs/promises'
 import { join } from 'node:path'
 import { INSTANCE_FILES, type AgentBootstrap, type MeasuredStatus } from '../protocol/index.js'
 import { loadDatastore } from './datastores/index.js'
-import type { Datastore, EngineCommand, InstancePaths, RunUser } from './datastores/types.js'
+import type { Datastore, InstancePaths, RunUser } from './datastores/types.js'
 import type { Accounts } from './datastores/accounts.js'
-import { checkOverrides, type Overrides } from './datastores/overrides.js'
+import type { Overrides } from './datastores/overrides.js'
 import { closeDrivers } from './datastores/drivers.js'
-import { CGROUP_EXIT, EngineProcess, isEngineProcess, lookupUser, oneLine, readPidFile, readTail, resolveExecutable, runTool, socketPathProblem, type ExitInfo } from './engine-process.js'
+import { CGROUP_EXIT, EngineProcess, isEngineProcess, lookupUser, oneLine, readPidFile, readTail, resolveExecutable, socketPathProblem, type ExitInfo } from './engine-process.js'
+import { GuestError } from './guest-error.js'
 import type { Log } from './log.js'
+import { Preparation, instancePaths, type PrepareHost } from './preparation.js'
 import { deriveStatus, type EngineState } from './status.js'
-import type { TemplateCache, TemplateIdentity } from './template-cache.js'
+import type { TemplateCache } from './template-cache.js'
 import { setTimeout as sleep } from 'node:timers/promises'
 
 /** How long prepare waits for a fresh engine to answer before reporting FAILED. */
@@ -32,32 +34,10 @@ const BACKOFF_MIN_MS = 500
 const BACKOFF_MAX_MS = 30_000
 const BACKOFF_RESET_MS = 60_000
 
-/** A data dir copied from a template; `synced` settles (with the error, if any) once the copy is on disk. */
-interface CopiedTemplate {
-  key: string
-  synced: Promise<Error | undefined>
-}
-
-/** An error whose message is fit for the heartbeat's fault and an RPC reply. */
-export class GuestError extends Error {}
-
-/** The copied data dir could not be synced: a disk problem, not the template's. */
-class CopySyncError extends GuestError {}
-
-export function instancePaths(baseDir: string): InstancePaths {
-  return {
-    base: baseDir,
-    data: join(baseDir, INSTANCE_FILES.dataDir),
-    run: join(baseDir, INSTANCE_FILES.runDir),
-    log: join(baseDir, INSTANCE_FILES.logDir),
-    conf: join(baseDir, INSTANCE_FILES.confDir),
-    tmp: join(baseDir, INSTANCE_FILES.tmpDir),
-  }
-}
-
 /**
- * Owns the engine process: prepare on first boot, re-adopt or start on later boots,
- * crash restarts with backoff, and the stop/restart operations. Lifecycle operations
+ * Owns the engine process: prepare on first boot (its steps in preparation.ts),
+ * re-adopt or start on later boots, crash restarts with backoff, and the
+ * stop/restart operations. Lifecycle operations
  * run one at a time (a promise chain); the derived status is pushed to `onChange` the
  * moment it changes, so a heartbeat goes out without waiting for the next period.
  */
@@ -201,71 +181,7 @@ export class Supervisor {
     this.set({ phase: 'building', alive: false, answering: false, lastExit: 'none' })
     try {
       await this.load()
-      const ds = this.ds!
-      const user = this.user!
-      // The template key needs the engine's version (a process): read it meanwhile.
-      const identity = this.templates?.identify(ds)
-      identity?.catch(() => undefined)
-      this.log(`prepare: ${ds.name} ${this.bootstrap.datastore.version}, ${this.bootstrap.flavor.ramMb} MB RAM`)
-      // An engine still running here comes from a prepare that failed or was interrupted:
-      // its data is not trusted.
-      await this.killCurrent()
-      const leftover = await this.findRunning()
-      if (leftover) {
-        this.log(`prepare: killing engine pid ${leftover} left by an interrupted prepare`)
-        const p = EngineProcess.adopt(leftover)
-        p.kill('SIGKILL')
-        await p.waitGone(10_000)
-        p.release()
-      }
-      for (const dir of [this.paths.data, this.paths.run, this.paths.log, this.paths.tmp, this.paths.conf]) {
-        await mkdir(dir, { recursive: true })
-        await chown(dir, user.uid, user.gid)
-        await chmod(dir, 0o700)
-      }
-      this.dataReal = await realpath(this.paths.data)
-      // Wipe a half-initialised data dir (an earlier prepare died); keep the dir and its owner.
-      const leftovers = await this.wipeDataDir()
-      if (leftovers > 0) this.log(`prepare: wiped ${leftovers} entries of a half-initialised data dir`)
-      await ds.writeConfig()
-      if (this.bootstrap.prepare.overrides && Object.keys(this.bootstrap.prepare.overrides).length) {
-        if (!ds.updateOverrides) throw new GuestError(`${ds.name} has no configuration overrides`)
-        await ds.updateOverrides(checkOverrides(this.bootstrap.prepare.overrides), false)
-      }
-      const seeded = await this.seed(ds)
-      const init = seeded ? undefined : await ds.initCommand()
-      const template = init && identity ? await this.copyTemplate(identity) : undefined
-      if (init && !template) await this.runInit(init)
-      let proc: EngineProcess
-      try {
-        proc = await this.startAnswering()
-        const unsynced = await template?.synced
-        if (unsynced) throw new CopySyncError(`could not sync the copied data dir: ${unsynced.message}`)
-      } catch (err) {
-        if (!template || !init || this.closed) throw err
-        // Whatever the reason (a bad template, or the instance's own config or port), a
-        // normal init tells: if it fails too, its fault is the one reported.
-        const what = err instanceof CopySyncError ? 'could not use' : 'did not come up from'
-        this.log(`prepare: ${ds.name} ${what} template ${template.key} (${oneLine((err as Error).message)}); initialising from scratch`)
-        await template.synced
-        await this.killCurrent()
-        await this.wipeDataDir()
-        await this.runInit(init)
-        proc = await this.startAnswering()
-        // A fresh init came up where the template's copy did not: the template is bad.
-        if (!(err instanceof CopySyncError))
-          await this.templates!.evict(template.key).then(
-            () => this.log(`template ${template.key} evicted: a fresh init started where its copy did not`),
-            (e: Error) => this.log(`template ${template.key}: could not evict it: ${oneLine(e.message)}`),
-          )
-      }
-      const payload = this.bootstrap.prepare
-      if (payload.restore) await ds.afterRestore?.(payload.restore)
-      if (payload.replica) await ds.attachReplica!(payload.replica)
-      else if (ds.applyPreparePayload) await ds.applyPreparePayload(payload)
-      else if (payload.databases.length + payload.users.length > 0 || payload.rootPassword) this.log(`prepare: databases/users/root password of the payload are not supported yet, ignored`)
-      await writeFile(join(this.paths.base, INSTANCE_FILES.prepareDone), new Date().toISOString() + '\n')
-      await this.forgetPreparePasswords()
+      const proc = await new Preparation(this.prepareHost()).run()
       this.set({ phase: 'ready' })
       this.log(`prepare: done in ${Date.now() - t0} ms, engine pid ${proc.pid}`)
     } catch (err) {
@@ -274,84 +190,25 @@ export class Supervisor {
     }
   }
 
-  /**
-   * Once prepared, the create-time passwords (users, root) are no longer needed: remove
-   * them from agent.json so they do not rest on disk (the file is 0600, but still).
-   * Read-modify-rename, as the server does when it updates the file.
-   */
-  private async forgetPreparePasswords(): Promise<void> {
-    const file = join(this.paths.base, INSTANCE_FILES.bootstrap)
-    try {
-      const b = JSON.parse(await readFile(file, 'utf8')) as AgentBootstrap
-      const p = b.prepare
-      if (!p || (!p.rootPassword && !p.users?.some((u) => u.password))) return
-      delete p.rootPassword
-      p.users = (p.users ?? []).map((u) => ({ ...u, password: '' }))
-      const tmp = `${file}.${process.pid}.tmp`
-      await writeFile(tmp, JSON.stringify(b, null, 2), { mode: 0o600 })
-      await rename(tmp, file)
-    } catch (err) {
-      this.log(`prepare: could not remove the create-time passwords from agent.json: ${oneLine((err as Error).message)}`)
+  /** What preparation (preparation.ts) gets: the loaded engine and control of its process. */
+  private prepareHost(): PrepareHost {
+    const self = this
+    return {
+      bootstrap: this.bootstrap,
+      paths: this.paths,
+      ds: this.ds!,
+      user: this.user!,
+      templates: this.templates,
+      log: this.log,
+      get closed() {
+        return self.closed
+      },
+      track: (c) => (this.tool = c),
+      killCurrent: () => this.killCurrent(),
+      findRunning: () => this.findRunning(),
+      setDataReal: (path) => (this.dataReal = path),
+      startAnswering: () => this.startAnswering(),
     }
-  }
-
-  /** Restore or replica seeding instead of init: true when the data dir was filled. */
-  private async seed(ds: Datastore): Promise<boolean> {
-    const { restore, replica } = this.bootstrap.prepare
-    if (restore) {
-      if (!ds.restoreBackup) throw new GuestError(`${ds.name} cannot restore backups`)
-      const t0 = Date.now()
-      await ds.restoreBackup(restore)
-      this.log(`prepare: restored backup ${restore.backupId} in ${Date.now() - t0} ms`)
-      return true
-    }
-    if (replica) {
-      if (!ds.attachReplica) throw new GuestError(`${ds.name} cannot be a replica`)
-      return ds.seedReplica ? ds.seedReplica(replica) : false
-    }
-    return false
-  }
-
-  /**
-   * The data dir from the lab's template (made first when there is none). Any problem
-   * (no usable template dir, init or copy failing, a corrupt template) is logged once
-   * and leaves an empty data dir for a normal init: the cache never fails a create.
-   */
-  private async copyTemplate(identity: Promise<TemplateIdentity>): Promise<CopiedTemplate | undefined> {
-    const cache = this.templates!
-    const t0 = Date.now()
-    try {
-      const tpl = await cache.provide(this.ds!, await identity)
-      this.checkClosed()
-      const t1 = Date.now()
-      await cache.copyInto(tpl.path, this.paths.data)
-      this.checkClosed()
-      // Synced while the engine starts; prepare.done waits for it.
-      const t2 = Date.now()
-      const synced = cache.sync(this.paths.data).then(
-        () => void this.log(`prepare: copy synced in ${Date.now() - t2} ms`),
-        (err: Error) => err,
-      )
-      const made = tpl.built ? `, template made in ${t1 - t0} ms` : ''
-      this.log(`prepare: data dir copied from template ${tpl.key} in ${Date.now() - t1} ms${made}`)
-      return { key: tpl.key, synced }
-    } catch (err) {
-      this.checkClosed()
-      this.log(`prepare: template not used (${oneLine((err as Error).message)}); initialising from scratch`)
-      await this.wipeDataDir()
-      return undefined
-    }
-  }
-
-  private async runInit(init: EngineCommand): Promise<void> {
-    const t1 = Date.now()
-    const r = await runTool(init, this.user!, (c) => (this.tool = c))
-    this.checkClosed()
-    if (r.code !== 0) {
-      const why = this.ds!.faultLine(r.output) ?? lastLine(r.output) ?? `exit code ${r.code ?? r.signal}`
-      throw new GuestError(`${init.file} failed: ${why}`)
-    }
-    this.log(`prepare: data dir initialised in ${Date.now() - t1} ms`)
   }
 
   /** Start a freshly prepared engine and wait until it answers, or throw why not. */
@@ -376,16 +233,6 @@ export class Supervisor {
     this.proc.kill('SIGKILL')
     await this.proc.waitGone(10_000)
     this.proc = undefined
-  }
-
-  /** Empties the data dir, keeping the dir itself with the run user as owner and mode 0700. */
-  private async wipeDataDir(): Promise<number> {
-    const data = this.paths.data
-    const entries = await readdir(data)
-    await Promise.all(entries.map((n) => rm(join(data, n), { recursive: true, force: true })))
-    await chown(data, this.user!.uid, this.user!.gid)
-    await chmod(data, 0o700)
-    return entries.length
   }
 
   private fail(err: unknown): void {
@@ -695,9 +542,4 @@ function logSize(path: string): Promise<number> {
     (s) => s.size,
     () => 0,
   )
-}
-
-function lastLine(text: string): string | undefined {
-  const lines = text.split('\n').filter((l) => l.trim() !== '')
-  return lines.length ? oneLine(lines[lines.length - 1]!) : undefined
 }

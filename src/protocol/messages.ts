@@ -1,3 +1,4 @@
+import type { RpcMethod } from './rpc-catalogue.js'
 import type { ServiceStatusName } from './statuses.js'
 
 /**
@@ -30,76 +31,6 @@ export interface RpcReply {
   ok: boolean
   result?: unknown
   error?: RpcError
-}
-
-/** Guest RPC methods implemented so far (the upstream names). */
-export type RpcMethod =
-  | 'prepare'
-  | 'rpc_ping'
-  | 'get_filesystem_stats'
-  | 'stop_db'
-  | 'restart'
-  | 'shutdown_agent'
-  // databases, users and root (issue 4)
-  | 'create_database'
-  | 'delete_database'
-  | 'list_databases'
-  | 'create_user'
-  | 'delete_user'
-  | 'list_users'
-  | 'get_user'
-  | 'update_attributes'
-  | 'change_passwords'
-  | 'grant_access'
-  | 'revoke_access'
-  | 'list_access'
-  | 'enable_root'
-  | 'enable_root_with_password'
-  | 'disable_root'
-  | 'is_root_enabled'
-  // configuration groups (issue 4 item 4)
-  | 'update_overrides'
-  | 'apply_overrides'
-  // backups and restore (issue 4 item 6; src/protocol/backup.ts)
-  | 'create_backup'
-  | 'delete_backup_files'
-  // resize and upgrade (issue 4 item 5)
-  | 'start_db_with_conf_changes'
-  | 'reset_configuration'
-  | 'resize_fs'
-  | 'pre_upgrade'
-  | 'post_upgrade'
-  | 'upgrade'
-  // access (is_public / allowed_cidrs, issue 4 item 3)
-  | 'update_access'
-  // replication (issue 4 item 7; src/protocol/replication.ts)
-  | 'backup_required_for_replication'
-  | 'get_replication_snapshot'
-  | 'get_replica_context'
-  | 'attach_replica'
-  | 'detach_replica'
-  | 'enable_as_master'
-  | 'demote_replication_master'
-  | 'make_read_only'
-  | 'get_latest_txn_id'
-  | 'get_last_txn'
-  | 'wait_for_txn'
-  // guest logs (issue 4 item 8)
-  | 'guest_log_list'
-  | 'guest_log_action'
-  // modules (issue 4 item 9)
-  | 'module_list'
-  | 'module_apply'
-  | 'module_remove'
-
-/** Result of get_filesystem_stats: sizes of the instance's volume (its data dir). */
-export interface FilesystemStats {
-  /** GB used by the data directory. */
-  used: number
-  /** GB allotted (the volume size). */
-  total: number
-  /** bytes free of the allotment. */
-  free: number
 }
 
 /** Agent -> server events (the conductor casts). */

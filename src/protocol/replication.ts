@@ -13,7 +13,7 @@ export interface ReplicationUser {
  * get_replica_context's answer (upstream's shape: master{host, port},
  * replica_conf{log_position, replication_user}).
  */
-export interface ReplicaContext {
+export type ReplicaContext = {
   master: { host: string; port: number }
   replica_conf: { log_position?: unknown; replication_user: ReplicationUser }
   /** The source's datastore manager (upstream's dataset.datastore_manager). */

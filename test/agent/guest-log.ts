@@ -2,7 +2,7 @@ import t, { type Test } from 'tap'
 import { appendFileSync, existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { GuestLogManager, LOG_CHUNK_BYTES, type GuestLogDef } from '../../src/agent/guest-log.js'
-import { ModuleManager } from '../../src/agent/module-rpc.js'
+import { ModuleManager } from '../../src/agent/handlers/modules.js'
 
 function setup(t: Test, restart = false) {
   const dir = mkdtempSync('/tmp/gl.')

@@ -1,6 +1,8 @@
 import t from 'tap'
 import type { RpcReply, RpcRequest } from '../../src/protocol/index.js'
-import { RpcDispatcher, RpcFailure, agentMethods, encodeReply, type RpcHandler } from '../../src/agent/rpc.js'
+import { RpcDispatcher, encodeReply, type RpcHandler } from '../../src/agent/rpc.js'
+import { RpcFailure } from '../../src/agent/rpc-failure.js'
+import { agentMethods } from '../../src/agent/handlers/index.js'
 import { MAX_MQTT_PACKET } from '../../src/protocol/index.js'
 
 function setup(methods: Record<string, RpcHandler>) {

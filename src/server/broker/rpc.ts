@@ -1,6 +1,19 @@
 import { randomUUID } from 'node:crypto'
 import type { Aedes } from 'aedes'
-import { ALL_AGENT_EVENTS, ALL_AGENT_REPLIES, agentRpcTopic, decode, encode, instanceIdFromTopic, type AgentEvent, type RpcMethod, type RpcReply, type RpcRequest } from '../../protocol/index.js'
+import {
+  ALL_AGENT_EVENTS,
+  ALL_AGENT_REPLIES,
+  agentRpcTopic,
+  decode,
+  encode,
+  instanceIdFromTopic,
+  type AgentEvent,
+  type RpcArgs,
+  type RpcMethod,
+  type RpcReply,
+  type RpcRequest,
+  type RpcResult,
+} from '../../protocol/index.js'
 
 /** A guest call that failed on the guest side (upstream GuestError, a 400 in the API). */
 export class GuestError extends Error {
@@ -75,10 +88,14 @@ export class RpcClient {
     )
   }
 
-  /** A call: resolves with the guest's result, rejects with GuestError or GuestTimeout. */
-  call<T = unknown>(instanceId: string, method: RpcMethod, args: Record<string, unknown> = {}, timeoutMs = RPC_TIMEOUT.low): Promise<T> {
+  /**
+   * A call: resolves with the guest's result, rejects with GuestError or GuestTimeout.
+   * Arguments and result are typed by the method's entry in the catalogue
+   * (src/protocol/rpc-catalogue.ts); the result is the agent's word, not checked here.
+   */
+  call<M extends RpcMethod>(instanceId: string, method: M, args: RpcArgs<M>, timeoutMs = RPC_TIMEOUT.low): Promise<RpcResult<M>> {
     const req: RpcRequest = { id: randomUUID(), method, args, sent: Date.now(), reply: true, timeoutMs }
-    return new Promise<T>((resolve, reject) => {
+    return new Promise<RpcResult<M>>((resolve, reject) => {
       const timer = setTimeout(() => {
         this.pending.delete(req.id)
         reject(new GuestTimeout())
@@ -93,7 +110,7 @@ export class RpcClient {
   }
 
   /** A cast: fire and forget. */
-  async cast(instanceId: string, method: RpcMethod, args: Record<string, unknown> = {}): Promise<void> {
+  async cast<M extends RpcMethod>(instanceId: string, method: M, args: RpcArgs<M>): Promise<void> {
     await this.publish(instanceId, { id: randomUUID(), method, args, sent: Date.now(), reply: false })
   }
 

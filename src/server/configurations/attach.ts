@@ -1,3 +1,4 @@
+import type { RpcArgs } from '../../protocol/index.js'
 import type { Lab } from '../lab.js'
 import { RPC_TIMEOUT } from '../broker/rpc.js'
 import type { InstanceJoined } from '../db/instances.js'
@@ -85,7 +86,7 @@ export function configurationIdOf(lab: Lab, instanceId: string): string | null {
   return configurationStore(lab.db).groups.attachedTo(instanceId)
 }
 
-async function guestCall(lab: Lab, id: string, method: 'update_overrides' | 'apply_overrides', args: Record<string, unknown>): Promise<void> {
+async function guestCall<M extends 'update_overrides' | 'apply_overrides'>(lab: Lab, id: string, method: M, args: RpcArgs<M>): Promise<void> {
   try {
     await lab.rpc.call(id, method, args, RPC_TIMEOUT.high)
   } catch (e) {

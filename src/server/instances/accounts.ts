@@ -1,4 +1,4 @@
-import type { RpcMethod } from '../../protocol/index.js'
+import type { RpcArgs, RpcMethod, RpcResult } from '../../protocol/index.js'
 import { GuestError, RPC_TIMEOUT } from '../broker/rpc.js'
 import type { InstanceJoined } from '../db/instances.js'
 import type { Lab } from '../lab.js'
@@ -35,9 +35,9 @@ export function accountsInstance(lab: Lab, who: Requester, id: string, managers 
  * upstream message), NotFound (404), NotSupported (501, upstream's
  * DatastoreOperationNotSupported); anything else is upstream's GuestError/GuestTimeout.
  */
-export async function accountsCall<T = unknown>(lab: Lab, id: string, method: RpcMethod, args: Record<string, unknown> = {}, timeoutMs = RPC_TIMEOUT.low): Promise<T> {
+export async function accountsCall<M extends RpcMethod>(lab: Lab, id: string, method: M, args: RpcArgs<M>, timeoutMs = RPC_TIMEOUT.low): Promise<RpcResult<M>> {
   try {
-    return await lab.rpc.call<T>(id, method, args, timeoutMs)
+    return await lab.rpc.call(id, method, args, timeoutMs)
   } catch (e) {
     if (e instanceof GuestError && e.type === 'BadRequest') throw badRequest(e.message)
     if (e instanceof GuestError && e.type === 'NotFound') throw notFound(e.message)

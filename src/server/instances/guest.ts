@@ -1,4 +1,4 @@
-import type { RpcMethod } from '../../protocol/index.js'
+import type { RpcArgs, RpcMethod, RpcMethodWithoutArgs, RpcResult } from '../../protocol/index.js'
 import { GuestError, GuestTimeout, RPC_TIMEOUT } from '../broker/rpc.js'
 import type { Lab } from '../lab.js'
 import { agentReachable } from '../tasks/agent-health.js'
@@ -26,10 +26,10 @@ function agentDown(id: string): Fault {
  * A synchronous guest call made for an API request. An agent known to be down fails at
  * once instead of after the whole timeout (upstream waits it out).
  */
-export async function guestCall<T = unknown>(lab: Lab, id: string, method: RpcMethod, timeoutMs = RPC_TIMEOUT.low): Promise<T> {
+export async function guestCall<M extends RpcMethodWithoutArgs>(lab: Lab, id: string, method: M, timeoutMs = RPC_TIMEOUT.low): Promise<RpcResult<M>> {
   if (!agentReachable(lab, id)) throw agentDown(id)
   try {
-    return await lab.rpc.call<T>(id, method, {}, timeoutMs)
+    return await lab.rpc.call(id, method, {} as RpcArgs<M>, timeoutMs)
   } catch (e) {
     throw guestFault(e)
   }
@@ -41,10 +41,10 @@ export async function guestCall<T = unknown>(lab: Lab, id: string, method: RpcMe
  * NotSupported 501; anything else, and an agent known to be down, is upstream's
  * GuestError/GuestTimeout (400).
  */
-export async function guestCallWith<T = unknown>(lab: Lab, id: string, method: RpcMethod, args: Record<string, unknown>, timeoutMs = RPC_TIMEOUT.low): Promise<T> {
+export async function guestCallWith<M extends RpcMethod>(lab: Lab, id: string, method: M, args: RpcArgs<M>, timeoutMs = RPC_TIMEOUT.low): Promise<RpcResult<M>> {
   if (!agentReachable(lab, id)) throw agentDown(id)
   try {
-    return await lab.rpc.call<T>(id, method, args, timeoutMs)
+    return await lab.rpc.call(id, method, args, timeoutMs)
   } catch (e) {
     if (e instanceof GuestError && (e.type === 'BadRequest' || e.type === 'Forbidden')) throw badRequest(e.message)
     if (e instanceof GuestError && e.type === 'NotFound') throw notFound(e.message)

@@ -23,8 +23,8 @@ export async function enableRoot(lab: Lab, who: Requester, id: string, userId: s
   if (password !== undefined && password !== null && (typeof password !== 'string' || password === '')) throw badRequest('Validation error: password must be a non-empty string')
   const user =
     typeof password === 'string'
-      ? await accountsCall<{ name: string; password: string }>(lab, id, 'enable_root_with_password', { root_password: password }, RPC_TIMEOUT.high)
-      : await accountsCall<{ name: string; password: string }>(lab, id, 'enable_root', {}, RPC_TIMEOUT.high)
+      ? await accountsCall(lab, id, 'enable_root_with_password', { root_password: password }, RPC_TIMEOUT.high)
+      : await accountsCall(lab, id, 'enable_root', {}, RPC_TIMEOUT.high)
   rootHistory(lab.db).enable(id, userId, nowIso())
   return user
 }

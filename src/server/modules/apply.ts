@@ -1,3 +1,4 @@
+import type { RpcModuleSpec } from '../../protocol/index.js'
 import { isoNow } from '../db/index.js'
 import type { Lab } from '../lab.js'
 import { badRequest } from '../errors.js'
@@ -55,7 +56,7 @@ export function validateModulesFor(lab: Lab, modules: Row[], datastoreVersionId:
 }
 
 /** Upstream's convert_modules_to_list: `{module: {...view, contents}}` per module, contents in the clear, in apply order. */
-export function guestModulePayload(lab: Lab, modules: Row[]): Array<{ module: Record<string, unknown> }> {
+export function guestModulePayload(lab: Lab, modules: Row[]): Array<{ module: RpcModuleSpec }> {
   const cipher = new ModuleContentsCipher(lab.config.dataDir)
   const repo = moduleRepo(lab.db)
   const sorted = [...modules].sort((a, b) => b.priority_apply - a.priority_apply || a.apply_order - b.apply_order)
@@ -108,7 +109,7 @@ export async function applyModulesAtCreate(lab: Lab, instanceId: string, moduleI
   const modules = [...asked, ...auto.filter((a) => !asked.some((m) => m.id === a.id))]
   if (!modules.length) return
   try {
-    const results = await lab.rpc.call<GuestModuleResult[]>(instanceId, 'module_apply', { modules: guestModulePayload(lab, modules) }, RPC_TIMEOUT.high)
+    const results = await lab.rpc.call(instanceId, 'module_apply', { modules: guestModulePayload(lab, modules) }, RPC_TIMEOUT.high)
     recordInstanceModules(lab, instanceId, modules)
     lab.log(`instance ${instanceId}: modules applied at create: ${results.map((r) => `${r.name} ${r.status}`).join(', ')}`)
   } catch (e) {

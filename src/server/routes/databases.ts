@@ -29,7 +29,7 @@ export async function databaseRoutes(app: FastifyInstance, { lab }: { lab: Lab }
     const { id } = req.params as { id: string }
     accountsInstance(lab, caller(req), id)
     const { limit, marker } = pageQuery(lab, req)
-    const [dbs, next] = await accountsCall<[Array<{ name: string }>, string | null]>(lab, id, 'list_databases', { limit, marker, include_marker: false })
+    const [dbs, next] = await accountsCall(lab, id, 'list_databases', { limit, marker, include_marker: false })
     return pageBody(
       req,
       'databases',
@@ -54,7 +54,7 @@ export async function databaseRoutes(app: FastifyInstance, { lab }: { lab: Lab }
       }
       // Upstream asks the guest for a page starting at each name (Schemas.create).
       for (const d of dbs) {
-        const [found] = await accountsCall<[Array<{ name: string }>, string | null]>(lab, id, 'list_databases', { limit: 1, marker: d.name, include_marker: true })
+        const [found] = await accountsCall(lab, id, 'list_databases', { limit: 1, marker: d.name, include_marker: true })
         if (found[0]?.name === d.name) throw badRequest(`A database with the name "${d.name}" already exists.`)
       }
       const payload = dbs.map((d) => ({ name: d.name, ...(d.character_set ? { character_set: d.character_set } : {}), ...(d.collate ? { collate: d.collate } : {}) }))

@@ -35,7 +35,7 @@ const flag = (v: unknown): boolean => v !== undefined && v !== null && v !== fal
 export async function logRoutes(app: FastifyInstance, { lab }: { lab: Lab }): Promise<void> {
   app.get('/instances/:id/log', async (req) => {
     const inst = loadInstance(lab, caller(req), (req.params as { id: string }).id)
-    const logs = await guestCall<GuestLog[]>(lab, inst.id, 'guest_log_list', { is_admin: caller(req).isAdmin }, RPC_TIMEOUT.high)
+    const logs = await guestCall(lab, inst.id, 'guest_log_list', { is_admin: caller(req).isAdmin }, RPC_TIMEOUT.high)
     return { logs }
   })
 
@@ -47,7 +47,7 @@ export async function logRoutes(app: FastifyInstance, { lab }: { lab: Lab }): Pr
     const enable = flag(body.enable)
     const disable = flag(body.disable)
     if (enable && disable) throw badRequest('Cannot enable and disable log.')
-    const log = await guestCall<GuestLog>(
+    const log = await guestCall(
       lab,
       inst.id,
       'guest_log_action',
@@ -80,7 +80,7 @@ export async function logRoutes(app: FastifyInstance, { lab }: { lab: Lab }): Pr
     const q = req.query as { lines?: string }
     const lines = q.lines === undefined || q.lines === '' ? 0 : Number(q.lines)
     if (!Number.isInteger(lines) || lines < 0) throw badRequest(`Invalid lines '${q.lines}': a non-negative integer is expected.`)
-    const log = await guestCall<GuestLog>(
+    const log = await guestCall(
       lab,
       inst.id,
       'guest_log_action',

@@ -20,7 +20,6 @@ import {
   recordInstanceModules,
   runReapply,
   validateModulesFor,
-  type GuestModuleResult,
 } from '../modules/apply.js'
 import {
   ALL,
@@ -229,7 +228,7 @@ export async function moduleRoutes(app: FastifyInstance, { lab }: { lab: Lab }):
     const inst = loadInstance(lab, caller(req), (req.params as { id: string }).id)
     const q = req.query as { include_contents?: string; from_guest?: string }
     if (q.from_guest) {
-      const modules = await guestCall<GuestModuleResult[]>(lab, inst.id, 'module_list', { include_contents: !!q.include_contents }, RPC_TIMEOUT.high)
+      const modules = await guestCall(lab, inst.id, 'module_list', { include_contents: !!q.include_contents }, RPC_TIMEOUT.high)
       return { modules }
     }
     const rows = appliedModules(lab, inst.id)
@@ -261,7 +260,7 @@ export async function moduleRoutes(app: FastifyInstance, { lab }: { lab: Lab }):
     const modules = loadModulesByIds(lab, ids, projectId, isAdmin)
     validateModulesFor(lab, modules, inst.datastore_version_id ?? '')
     if (!modules.length) return { modules: [] }
-    const results = await guestCall<GuestModuleResult[]>(lab, inst.id, 'module_apply', { modules: guestModulePayload(lab, modules) }, RPC_TIMEOUT.high)
+    const results = await guestCall(lab, inst.id, 'module_apply', { modules: guestModulePayload(lab, modules) }, RPC_TIMEOUT.high)
     recordInstanceModules(lab, inst.id, modules)
     return { modules: results }
   })

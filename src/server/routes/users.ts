@@ -57,7 +57,7 @@ export async function userRoutes(app: FastifyInstance, { lab }: { lab: Lab }): P
     } catch {
       throw userNotFound(name)
     }
-    const found = await accountsCall<UserView | null>(lab, id, 'get_user', { username: name, hostname: h })
+    const found = await accountsCall(lab, id, 'get_user', { username: name, hostname: h })
     if (!found) throw userNotFound(name)
     return { id, inst, user: found }
   }
@@ -66,7 +66,7 @@ export async function userRoutes(app: FastifyInstance, { lab }: { lab: Lab }): P
     const { id } = req.params as { id: string }
     accountsInstance(lab, caller(req), id)
     const { limit, marker } = pageQuery(lab, req)
-    const [users, next] = await accountsCall<[UserView[], string | null]>(lab, id, 'list_users', { limit, marker, include_marker: false }, RPC_TIMEOUT.high)
+    const [users, next] = await accountsCall(lab, id, 'list_users', { limit, marker, include_marker: false }, RPC_TIMEOUT.high)
     return pageBody(req, 'users', users.map(view), limit, next)
   })
 
@@ -149,7 +149,7 @@ export async function userRoutes(app: FastifyInstance, { lab }: { lab: Lab }): P
 
   app.get('/instances/:id/users/:user/databases', async (req) => {
     const { id, user } = await pathUser(req)
-    const dbs = await accountsCall<Array<{ name: string }>>(lab, id, 'list_access', { username: user.name, hostname: user.host })
+    const dbs = await accountsCall(lab, id, 'list_access', { username: user.name, hostname: user.host })
     return { databases: dbs.map((d) => ({ name: d.name })) }
   })
 

@@ -60,7 +60,7 @@ export class EjectReplicaSourceFlow implements FlowHandler {
     const errors: string[] = []
     for (const r of replicas) {
       try {
-        const [src, txn] = await guest<[string, number]>(lab, r, 'get_last_txn')
+        const [src, txn] = await guest(lab, r, 'get_last_txn')
         reports.push({ id: r, source: String(src), txn: Number(txn) })
       } catch (e) {
         errors.push(`${r}: ${guestMessage(e)}`)

@@ -1,4 +1,4 @@
-import type { ReplicaContext, RpcMethod } from '../../protocol/index.js'
+import type { ReplicaContext, RpcArgs, RpcMethod, RpcOptionalArgs, RpcResult } from '../../protocol/index.js'
 import type { Lab } from '../lab.js'
 import { RPC_TIMEOUT } from '../broker/rpc.js'
 import { InstanceTask, type InstanceTaskName } from './instance-tasks.js'
@@ -42,8 +42,8 @@ export class Steps {
 }
 
 /** A guest call with upstream's HIGH timeout. */
-export function guest<T = unknown>(lab: Lab, id: string, method: RpcMethod, args: Record<string, unknown> = {}): Promise<T> {
-  return lab.rpc.call<T>(id, method, args, RPC_TIMEOUT.high)
+export function guest<M extends RpcMethod>(lab: Lab, id: string, method: M, ...[args]: RpcOptionalArgs<M>): Promise<RpcResult<M>> {
+  return lab.rpc.call(id, method, args ?? ({} as RpcArgs<M>), RPC_TIMEOUT.high)
 }
 
 /**
@@ -90,7 +90,7 @@ export async function takeOver(lab: Lab, steps: Steps, candidate: string): Promi
     lab.instances.setSlaveOf(candidate, null)
   })
   await steps.run('writable', () => guest(lab, candidate, 'make_read_only', { read_only: false }).then(() => undefined))
-  return guest<ReplicaContext>(lab, candidate, 'get_replica_context')
+  return guest(lab, candidate, 'get_replica_context')
 }
 
 /**
@@ -122,7 +122,7 @@ export class PromoteReplicaFlow implements FlowHandler {
     const failed: string[] = []
     try {
       // Re-read on resume: the old primary stays read-only, so the position holds.
-      let txn: unknown
+      let txn = ''
       await steps.run('read_only', () => guest(lab, source, 'make_read_only', { read_only: true }).then(() => undefined))
       await steps.run('catch_up', async () => {
         txn = await guest(lab, source, 'get_latest_txn_id')

@@ -24,7 +24,7 @@ export async function replicaSnapshot(lab: Lab, replicaId: string, sourceId: str
     const source = lab.instances.get(sourceId)
     if (!source) throw new Error(`the replica source ${sourceId} no longer exists`)
     if (!(await answering(lab, sourceId))) throw new Error(`the guest agent of ${sourceId} does not answer`)
-    const snapshot = await lab.rpc.call<Record<string, unknown>>(
+    const snapshot = await lab.rpc.call(
       sourceId,
       'get_replication_snapshot',
       { snapshot_info: { id: replicaId, name: `replication snapshot for ${replicaId}`, instance_id: sourceId }, replica_source_config: {} },

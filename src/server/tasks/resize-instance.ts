@@ -1,4 +1,4 @@
-import type { AccessSpec, FilesystemStats, FlavorSpec } from '../../protocol/index.js'
+import type { AccessSpec, FlavorSpec } from '../../protocol/index.js'
 import { RPC_TIMEOUT } from '../broker/rpc.js'
 import { isoNow } from '../db/index.js'
 import type { Lab } from '../lab.js'
@@ -186,7 +186,7 @@ export class ResizeFlavorFlow implements FlowHandler {
  * so growing it is bookkeeping: `volume_size` in the DB and agent.json, and the guest
  * call `resize_fs {volumeSize}` so the running agent reports the new total (and the
  * API's used_percent follows). The size is an allotment, not a filesystem limit
- * (see the agent's resize-rpc.ts). On failure the old size stays, a fault is
+ * (see the agent's handlers/reconfigure.ts). On failure the old size stays, a fault is
  * recorded and the quota delta is given back; task NONE in every case.
  */
 export class ResizeVolumeFlow implements FlowHandler {
@@ -207,7 +207,7 @@ export class ResizeVolumeFlow implements FlowHandler {
       lab.compute.updateBootstrap(id, (b) => {
         b.volumeSize = p.newSize
       })
-      const stats = await lab.rpc.call<FilesystemStats>(id, 'resize_fs', { volumeSize: p.newSize }, RPC_TIMEOUT.high)
+      const stats = await lab.rpc.call(id, 'resize_fs', { volumeSize: p.newSize }, RPC_TIMEOUT.high)
       lab.log(`instance ${id}: volume ${p.oldSize} -> ${p.newSize} GB (${stats?.used ?? '?'} GB used)`)
     } catch (e) {
       failure = e as Error

@@ -28,7 +28,7 @@ export async function runUpdateAccess(lab: Lab, task: TaskRow): Promise<void> {
         b.access = access
       })
     await agentReady(lab, id, resumed)
-    const r = await lab.rpc.call<{ enforced?: boolean } | null>(id, 'update_access', { access }, RPC_TIMEOUT.high)
+    const r = await lab.rpc.call(id, 'update_access', { access }, RPC_TIMEOUT.high)
     if (r && r.enforced === false) lab.log(`instance ${id}: access recorded; ${inst.ds_name ?? 'this datastore'} cannot check client addresses, allowed_cidrs not enforced`)
   } catch (e) {
     failure = e as Error

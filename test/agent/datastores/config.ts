@@ -5,7 +5,7 @@ import { renderMariadbCnf } from '../../../src/agent/datastores/mariadb/config.j
 import { renderPgHba, renderPostgresConf } from '../../../src/agent/datastores/postgresql/config.js'
 import { renderRedisAcl, renderRedisConf } from '../../../src/agent/datastores/redis/config.js'
 import { mariadbMemory, postgresMemory, redisMaxmemoryMb } from '../../../src/common/engines/index.js'
-import { instancePaths } from '../../../src/agent/supervisor.js'
+import { instancePaths } from '../../../src/agent/preparation.js'
 
 const paths = instancePaths('/i/abc')
 

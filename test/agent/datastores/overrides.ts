@@ -6,7 +6,8 @@ import { checkOverrides, ensureIncluded } from '../../../src/agent/datastores/ov
 import { mariadbSetGlobal, renderMariadbOverrides } from '../../../src/agent/datastores/mariadb/overrides.js'
 import { renderPostgresOverrides } from '../../../src/agent/datastores/postgresql/overrides.js'
 import { renderRedisOverrides } from '../../../src/agent/datastores/redis/overrides.js'
-import { type RpcFailure, agentMethods, type AgentOperations } from '../../../src/agent/rpc.js'
+import type { RpcFailure } from '../../../src/agent/rpc-failure.js'
+import { agentMethods, type AgentOperations } from '../../../src/agent/handlers/index.js'
 
 t.test('MariaDB: an option file section and SET GLOBAL, typed', async (t) => {
   const o = { max_connections: 321, 'local-infile': false, sql_mode: 'STRICT_ALL_TABLES,NO_ZERO_DATE', init_connect: "SET NAMES 'utf8'", max_allowed_packet: '16M' }
@@ -87,7 +88,7 @@ t.test('update_overrides/apply_overrides RPCs: arguments checked, remove passed 
 })
 
 t.test('attacks: the guest refuses what Redis or PostgreSQL would misread, before writing anything', async (t) => {
-  const { instancePaths } = await import('../../../src/agent/supervisor.js')
+  const { instancePaths } = await import('../../../src/agent/preparation.js')
   const { redisUpdateOverrides, redisOverridesFile } = await import('../../../src/agent/datastores/redis/overrides.js')
   const { postgresUpdateOverrides, postgresOverridesFile } = await import('../../../src/agent/datastores/postgresql/overrides.js')
   const dir = mkdtempSync('/tmp/ov.')

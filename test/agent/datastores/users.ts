@@ -14,8 +14,8 @@ import {
 } from '../../../src/agent/datastores/mariadb/users.js'
 import * as pg from '../../../src/agent/datastores/postgresql/users.js'
 import { enableRootCommand } from '../../../src/agent/datastores/redis/users.js'
-import { accountMethods } from '../../../src/agent/account-rpc.js'
-import { RpcFailure } from '../../../src/agent/rpc.js'
+import { accountMethods } from '../../../src/agent/handlers/accounts.js'
+import { RpcFailure } from '../../../src/agent/rpc-failure.js'
 
 /** A statement as text with its values after it (a fake connector: identifiers quoted the way the real one does, checked end to end in test/e2e/agent-users.ts). */
 const myQuote = { id: (n: string) => '`' + n.replace(/`/g, '``') + '`' }

@@ -3,7 +3,7 @@ import { apiLab, otherMember } from '../../helpers/api.js'
 import { scriptedAgent, until, type ScriptedHandler } from '../../helpers/scripted-agent.js'
 import type { RpcRequest } from '../../../src/protocol/index.js'
 
-/** A guest applying modules in memory the way module-rpc.ts does (ping: the message is the result). */
+/** A guest applying modules in memory the way handlers/modules.ts does (ping: the message is the result). */
 function fakeGuest() {
   const applied = new Map<string, Record<string, unknown>>()
   const h: Record<string, ScriptedHandler> = {

@@ -1,5 +1,4 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify'
-import type { FilesystemStats } from '../../../protocol/index.js'
 import type { Lab } from '../../lab.js'
 import { caller } from '../../http/guard.js'
 import { badRequest } from '../../errors.js'
@@ -104,7 +103,7 @@ export async function instanceRoutes(app: FastifyInstance, { lab }: { lab: Lab }
     let usage: VolumeUsage | undefined
     if (!NO_USAGE_STATUSES.has(instanceStatus(inst)) && lab.compute.agentAlive(inst.id)) {
       try {
-        const fs = await lab.rpc.call<FilesystemStats>(inst.id, 'get_filesystem_stats', {}, 3000)
+        const fs = await lab.rpc.call(inst.id, 'get_filesystem_stats', {}, 3000)
         usage = { used: Math.round(fs.used * 100) / 100, used_percent: fs.total > 0 ? Math.round((fs.used / fs.total) * 10000) / 100 : 0 }
       } catch {
         /* upstream omits usage when the guest does not answer */

@@ -1,7 +1,8 @@
-import { replicaContextOf, type ReplicaContext } from '../protocol/index.js'
-import type { Datastore } from './datastores/types.js'
-import type { EngineReplication, Maintenance } from './datastores/replication.js'
-import { RpcFailure, type RpcHandler } from './rpc.js'
+import { replicaContextOf, type ReplicaContext, type ReplicationRpc } from '../../protocol/index.js'
+import type { Datastore } from '../datastores/types.js'
+import type { EngineReplication, Maintenance } from '../datastores/replication.js'
+import { RpcFailure } from '../rpc-failure.js'
+import type { Handlers } from './types.js'
 
 /** What the replication methods act on: the supervisor's engine and its maintenance. */
 export interface ReplicationHost {
@@ -21,7 +22,7 @@ const WAIT_TXN_MS = 120_000
  * backup_required_for_replication. Engine work that changes the engine runs in the
  * supervisor's maintenance (one lifecycle operation at a time); reads run directly.
  */
-export function replicationMethods(host: () => ReplicationHost): Record<string, RpcHandler> {
+export function replicationMethods(host: () => ReplicationHost): Handlers<ReplicationRpc> {
   const engine = (): EngineReplication => {
     const h = host()
     const r = h.datastore?.replication

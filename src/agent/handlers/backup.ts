@@ -1,10 +1,11 @@
 import { access } from 'node:fs/promises'
-import type { AgentEvent, BackupInfo } from '../protocol/index.js'
-import type { Datastore } from './datastores/types.js'
-import { oneLine } from './engine-process.js'
-import type { Log } from './log.js'
-import { RpcFailure, type AgentOperations, type RpcHandler } from './rpc.js'
-import { GB } from '../common/units.js'
+import type { AgentEvent, BackupInfo, BackupRpc } from '../../protocol/index.js'
+import type { Datastore } from '../datastores/types.js'
+import { oneLine } from '../engine-process.js'
+import type { Log } from '../log.js'
+import { RpcFailure } from '../rpc-failure.js'
+import type { Handlers } from './types.js'
+import { GB } from '../../common/units.js'
 
 type UpdateBackup = Extract<AgentEvent, { kind: 'update_backup' }>
 
@@ -72,10 +73,8 @@ export class BackupRunner {
   }
 }
 
-/** The backup RPC methods (create_backup), when the agent has a runner. */
-export function backupMethods(ops: AgentOperations): Record<string, RpcHandler> {
-  const { createBackup } = ops
-  if (!createBackup) return {}
+/** The backup RPC methods (create_backup), given the agent's runner. */
+export function backupMethods(createBackup: (info: BackupInfo) => Promise<void>): Handlers<BackupRpc> {
   return {
     create_backup: async (args) => {
       const info = args.backup_info as BackupInfo | undefined

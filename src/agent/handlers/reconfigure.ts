@@ -1,11 +1,11 @@
-import type { AgentBootstrap, FilesystemStats, FlavorSpec, UpgradeSpec } from '../protocol/index.js'
-import type { Datastore } from './datastores/types.js'
-import { checkAccess } from './datastores/reconfigure.js'
-import type { Log } from './log.js'
-import { RpcFailure, type RpcHandler } from './rpc.js'
-import { GB } from '../common/units.js'
+import type { AgentBootstrap, FilesystemStats, FlavorSpec, ReconfigureRpc, RpcRequest, UpgradeSpec } from '../../protocol/index.js'
+import type { Datastore } from '../datastores/types.js'
+import type { Log } from '../log.js'
+import { RpcFailure } from '../rpc-failure.js'
+import type { Handlers } from './types.js'
+import { GB } from '../../common/units.js'
 
-/** What the resize/upgrade/access methods act on: the supervisor's bootstrap and its maintenance(). */
+/** What the resize/upgrade methods (and update_access, access.ts) act on: the supervisor's bootstrap and its maintenance(). */
 export interface Reconfigurable {
   /** The bootstrap object the engine drivers read (changed in place). */
   readonly config: AgentBootstrap
@@ -14,7 +14,7 @@ export interface Reconfigurable {
   log: Log
 }
 
-function bad(message: string): never {
+export function bad(message: string): never {
   throw new RpcFailure('BadRequest', message)
 }
 
@@ -30,7 +30,7 @@ function rewriter(ds: Datastore): () => Promise<void> {
 }
 
 /**
- * Resize (internals.md 1.2), upgrade and access (2): the server has already
+ * Resize (internals.md 1.2) and upgrade (2): the server has already
  * rewritten agent.json; these methods change the running agent's bootstrap (the
  * same object the engine drivers read), render the engine's config again and
  * restart or reload it.
@@ -48,12 +48,9 @@ function rewriter(ds: Datastore): () => Promise<void> {
  *   new version's binaries (stop, switch, start). A real major upgrade would also
  *   run pg_upgrade / mariadb-upgrade on the data dir; this machine has one version
  *   per engine, so versions differ in name only and the data needs nothing.
- * - update_access {access}: allowed_cidrs made live by the engine's own checks
- *   (pg_hba + reload, MariaDB init_connect); returns {enforced: false} for engines
- *   that cannot check client addresses (Redis).
  */
-export function reconfigureMethods(target: () => Reconfigurable): Record<string, RpcHandler> {
-  const confChange = async (args: Record<string, unknown>, timeoutMs: number | undefined) => {
+export function reconfigureMethods(target: () => Reconfigurable): Handlers<ReconfigureRpc> {
+  const confChange = async (args: { readonly flavor?: unknown }, timeoutMs: RpcRequest['timeoutMs']): Promise<null> => {
     const t = target()
     const flavor = flavorArg(args.flavor)
     await t.maintenance(
@@ -104,20 +101,5 @@ export function reconfigureMethods(target: () => Reconfigurable): Record<string,
       return null
     },
     post_upgrade: async () => null,
-    update_access: async (args) => {
-      const t = target()
-      let access
-      try {
-        access = checkAccess(args.access)
-      } catch (err) {
-        bad((err as Error).message)
-      }
-      return t.maintenance(async (ds) => {
-        t.config.access = access
-        const enforced = ds.applyAccess ? await ds.applyAccess() : false
-        t.log(`access: ${access.allowedCidrs.length ? access.allowedCidrs.join(', ') : 'any address'}${enforced ? '' : ` (not enforced: ${ds.name} cannot check client addresses)`}`)
-        return { enforced }
-      })
-    },
   }
 }

@@ -1,5 +1,7 @@
-import { AccountError, NotSupportedError, pageOf, type Accounts, type DatabaseSpec, type UserSpec } from './datastores/accounts.js'
-import { RpcFailure, type RpcHandler } from './rpc.js'
+import type { AccountRpc, RpcMethod, RpcResult, RpcUncheckedArgs } from '../../protocol/index.js'
+import { AccountError, NotSupportedError, pageOf, type Accounts, type DatabaseSpec, type UserSpec } from '../datastores/accounts.js'
+import { RpcFailure } from '../rpc-failure.js'
+import type { Handler, Handlers } from './types.js'
 
 const str = (v: unknown, what: string): string => {
   if (typeof v !== 'string') throw new RpcFailure('BadRequest', `${what} must be a string`)
@@ -13,18 +15,23 @@ const host = (v: unknown): string => (typeof v === 'string' && v !== '' ? v : '%
 /** `database` / `user` arguments may be a name or an object with one (upstream sends serialized models). */
 const nameOf = (v: unknown, what: string): string => str(typeof v === 'object' && v !== null ? (v as { name?: unknown }).name : v, what)
 
+/** One method's work on the engine's accounts. */
+// biome-ignore lint/suspicious/noConfusingVoidType: many of the engine's operations return Promise<void>
+type AccountOperation<M extends RpcMethod> = (a: Accounts, args: RpcUncheckedArgs<M>) => Promise<RpcResult<M> | void>
+
 /**
  * The users/databases/root RPCs (internals.md 2, upstream names and arguments). Caller
  * mistakes come back typed (BadRequest, NotFound, NotSupported) so the API can answer
  * with the right status instead of a generic GuestError.
  */
-export function accountMethods(accounts: () => Promise<Accounts>): Record<string, RpcHandler> {
+export function accountMethods(accounts: () => Promise<Accounts>): Handlers<AccountRpc> {
+  // The engine's void operations answer null, as upstream's do.
   const wrap =
-    (fn: (a: Accounts, args: Record<string, unknown>) => Promise<unknown>): RpcHandler =>
+    <M extends RpcMethod>(fn: AccountOperation<M>): Handler<M> =>
     async (args) => {
       try {
         const result = await fn(await accounts(), args)
-        return result === undefined ? null : result
+        return (result === undefined ? null : result) as RpcResult<M>
       } catch (err) {
         if (err instanceof AccountError || err instanceof NotSupportedError) throw new RpcFailure(err.rpcType, err.message)
         throw err

@@ -1,48 +1,19 @@
 import { chmod, mkdir, readFile, readdir, rename, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
-import type { Log } from './log.js'
-import { RpcFailure, type RpcHandler } from './rpc.js'
+import type { ModuleRpc, RpcModuleResult, RpcModuleSpec } from '../../protocol/index.js'
+import type { Log } from '../log.js'
+import { RpcFailure } from '../rpc-failure.js'
+import type { Handlers } from './types.js'
 
 /** Directory in the instance dir holding applied modules (upstream's ~/modules). */
 export const MODULES_DIR = 'modules'
 const ALL = 'all'
 
 /** A module as the server sends it (upstream's module view, decrypted contents). */
-interface ModuleSpec {
-  id: string
-  name: string
-  type: string
-  contents: string
-  md5: string
-  datastore?: string | null
-  datastore_version?: string | null
-  tenant?: string | null
-  auto_apply?: boolean
-  visible?: boolean
-  is_admin?: boolean
-  priority_apply?: boolean
-  apply_order?: number
-}
+type ModuleSpec = RpcModuleSpec
 
 /** result.json (internals.md 3.6): what module_list returns. */
-export interface ModuleResult {
-  id: string
-  name: string
-  type: string
-  datastore: string
-  datastore_version: string
-  tenant: string
-  auto_apply: boolean
-  visible: boolean
-  is_admin: boolean
-  md5: string
-  status: 'OK' | 'ERROR'
-  message: string
-  created: string
-  updated: string
-  removed: string | null
-  contents?: string
-}
+export type ModuleResult = RpcModuleResult
 
 /** A module driver: applies the decoded contents file; [ok, message]. */
 type Driver = {
@@ -235,12 +206,12 @@ export class ModuleManager {
 }
 
 /** module_apply(modules), module_list(include_contents), module_remove(module) (internals.md 2). */
-export function moduleMethods(manager: ModuleManager): Record<string, RpcHandler> {
+export function moduleMethods(manager: () => ModuleManager): Handlers<ModuleRpc> {
   return {
-    module_apply: (args) => manager.apply(args.modules),
-    module_list: (args) => manager.list(args.include_contents === true || args.include_contents === 1),
+    module_apply: (args) => manager().apply(args.modules),
+    module_list: (args) => manager().list(args.include_contents === true || args.include_contents === 1),
     module_remove: async (args) => {
-      await manager.remove(args.module)
+      await manager().remove(args.module)
       return null
     },
   }

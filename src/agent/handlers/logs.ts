@@ -1,8 +1,10 @@
 import { join } from 'node:path'
-import { GuestLogError, GuestLogManager } from './guest-log.js'
-import type { Log } from './log.js'
-import { RpcFailure, type RpcHandler } from './rpc.js'
-import type { Supervisor } from './supervisor.js'
+import type { LogRpc } from '../../protocol/index.js'
+import { GuestLogError, GuestLogManager } from '../guest-log.js'
+import type { Log } from '../log.js'
+import { RpcFailure } from '../rpc-failure.js'
+import type { Supervisor } from '../supervisor.js'
+import type { Handlers } from './types.js'
 
 /** File in the instance dir keeping the guest logs' enabled state (0600). */
 export const GUEST_LOG_STATE = 'guest-logs.json'
@@ -15,7 +17,7 @@ const flag = (v: unknown): boolean => v === true || v === 1 || v === '1' || v ==
  * context; here the server passes it. Refusals come back typed (BadRequest, NotFound,
  * Forbidden, NotSupported).
  */
-export function logMethods(manager: () => Promise<GuestLogManager>): Record<string, RpcHandler> {
+export function logMethods(manager: () => Promise<GuestLogManager>): Handlers<LogRpc> {
   const typed = async <T>(fn: () => Promise<T>): Promise<T> => {
     try {
       return await fn()
