@@ -1,5 +1,6 @@
 import { chown, readFile, writeFile } from 'node:fs/promises'
 import type { RunUser } from './types.js'
+import { CONTROL } from '../../common/engines/value-rules.js'
 
 /** A configuration group's values as the server sends them: typed per the parameter. */
 export type OverrideValue = string | number | boolean
@@ -20,7 +21,7 @@ export function checkOverrides(v: unknown): Overrides {
     if (!KEY.test(k)) throw new OverrideError(`'${k}' is not a valid configuration parameter name`)
     if (typeof x === 'number' && !Number.isFinite(x)) throw new OverrideError(`the value of ${k} is not a finite number`)
     if (typeof x !== 'string' && typeof x !== 'number' && typeof x !== 'boolean') throw new OverrideError(`the value of ${k} must be a string, number or boolean`)
-    if (typeof x === 'string' && /\p{Cc}/u.test(x)) throw new OverrideError(`the value of ${k} has control characters`)
+    if (typeof x === 'string' && CONTROL.test(x)) throw new OverrideError(`the value of ${k} has control characters`)
     out[k] = x
   }
   return out

@@ -12,7 +12,7 @@ import { redisBase } from './redis.js'
 import type { BaseConfiguration } from './types.js'
 
 export type { BaseConfiguration, ConfigValue } from './types.js'
-export { mariadbBase, mariadbMemory, MARIADB_INIT_KEYS } from './mariadb.js'
+export { mariadbBase, mariadbMemory, MARIADB_BARE_OPTIONS, MARIADB_INIT_KEYS } from './mariadb.js'
 export { postgresBase, postgresMemory } from './postgresql.js'
 export { redisBase, redisMaxmemoryMb } from './redis.js'
 

@@ -29,6 +29,13 @@ export function mariadbMemory(ramMb: number) {
  */
 export const MARIADB_INIT_KEYS = ['skip-name-resolve', 'innodb_page_size', 'innodb_log_file_size'] as const
 
+/**
+ * Options the option file names bare (the API shows them as 1): mariadb-install-db reads
+ * the [mysqld] group too and refuses `skip-name-resolve=1` (its own option parser takes
+ * the bare form only).
+ */
+export const MARIADB_BARE_OPTIONS: readonly string[] = ['skip-name-resolve']
+
 /** [mysqld]'s tunable base settings: upstream's template for the flavor's RAM. */
 export function mariadbBase(ramMb: number, port: number | null): BaseConfiguration {
   const m = mariadbMemory(ramMb)

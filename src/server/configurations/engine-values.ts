@@ -1,4 +1,5 @@
 import { unprocessable } from '../errors.js'
+import { locksAgentOut, valueProblem, type ValueProblem } from '../../common/engines/value-rules.js'
 
 /**
  * What the guest or the engine itself would refuse, checked before a group's values are
@@ -10,12 +11,9 @@ import { unprocessable } from '../errors.js'
  * Hand-written: no library knows these engines' configuration-file syntax.
  */
 
-/** Control characters (C0, DEL, C1): a configuration file is line-based; the guest refuses them too. */
-const CONTROL = /\p{Cc}/u
-
-/** Parameters that would lock the guest agent out of its engine (by manager). */
-const LOCKOUT: Record<string, Record<string, string>> = {
-  redis: { requirepass: 'the guest agent connects to Redis without a password and would be locked out; use root enable or ACL users instead' },
+/** Why a parameter that would lock the guest agent out of its engine is refused (by manager). */
+const LOCKOUT_REASON: Record<string, string> = {
+  redis: 'the guest agent connects to Redis without a password and would be locked out; use root enable or ACL users instead',
 }
 
 /** Engine minimums stricter than the upstream rules' (Redis refuses to start below them). */
@@ -32,16 +30,11 @@ const CHOICES: Record<string, Record<string, string[]>> = {
   },
 }
 
-/** Why an engine cannot take this text as a value, or undefined when it can. */
-function syntaxProblem(manager: string, text: string): string | undefined {
-  if (CONTROL.test(text)) return 'contains a control character'
-  // In postgresql.conf a backslash escapes the next character (`\'` a quote, `\b` a
-  // backspace): the value would not reach PostgreSQL as given, or not parse at all.
-  if (manager === 'postgresql' && text.includes('\\')) return 'contains a backslash, which PostgreSQL would read as an escape'
-  // redis.conf splits a line into words with its own quoting: a quote or backslash in a
-  // value changes what Redis reads, an unbalanced one stops it at start.
-  if (manager === 'redis' && /["'\\]/.test(text)) return 'contains a quote or a backslash, which Redis would read as quoting'
-  return undefined
+/** How the 422 words each problem (common/engines/value-rules.ts finds them). */
+const PROBLEM: Record<ValueProblem, string> = {
+  control: 'contains a control character',
+  backslash: 'contains a backslash, which PostgreSQL would read as an escape',
+  quote: 'contains a quote or a backslash, which Redis would read as quoting',
 }
 
 /**
@@ -56,10 +49,9 @@ export function checkEngineValues(manager: string, values: Array<[string, string
   }
   for (const [name, text] of values) {
     const key = name.toLowerCase()
-    const lockout = own(LOCKOUT, key)
-    if (lockout) throw unprocessable(`The configuration parameter ${name} cannot be set for this datastore: ${lockout}.`)
-    const problem = syntaxProblem(manager, text)
-    if (problem) throw unprocessable(`The value provided for the configuration parameter ${name} is not valid: it ${problem}.`)
+    if (locksAgentOut(manager, key)) throw unprocessable(`The configuration parameter ${name} cannot be set for this datastore: ${LOCKOUT_REASON[manager]}.`)
+    const problem = valueProblem(manager, text)
+    if (problem) throw unprocessable(`The value provided for the configuration parameter ${name} is not valid: it ${PROBLEM[problem]}.`)
     const min = own(MINIMUM, key)
     if (min !== undefined && types.get(name) === 'integer' && /^-?\d+$/.test(text) && BigInt(text) < BigInt(min))
       throw unprocessable(`The value for the configuration parameter ${name} is less than the minimum allowed: ${min}`)

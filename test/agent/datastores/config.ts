@@ -1,7 +1,7 @@
 // Config rendering from the flavor (upstream templates' formulas) for each engine.
 import t from 'tap'
 import { createHash } from 'node:crypto'
-import { renderMariadbCnf } from '../../../src/agent/datastores/mariadb/config.js'
+import { renderMariadbCnf, renderMariadbTemplateCnf } from '../../../src/agent/datastores/mariadb/config.js'
 import { renderPgHba, renderPostgresConf } from '../../../src/agent/datastores/postgresql/config.js'
 import { renderRedisAcl, renderRedisConf } from '../../../src/agent/datastores/redis/config.js'
 import { mariadbMemory, postgresMemory, redisMaxmemoryMb } from '../../../src/common/engines/index.js'
@@ -43,10 +43,14 @@ t.test('MariaDB my.cnf', async (t) => {
     'innodb_buffer_pool_size=300M',
     'max_connections=200',
     'log-bin=/i/abc/data/mysql-bin',
+    // Bare: mariadb-install-db reads [mysqld] too and refuses skip-name-resolve=1.
+    'skip-name-resolve',
   ])
     t.ok(cnf.split('\n').includes(line), line)
   t.match(cnf, /^\[client\]\nport=3306\nsocket=\/i\/abc\/run\/mysqld.sock$/m)
   t.match(cnf, /^\[mariadb-backup\]$/m)
+  const template = renderMariadbTemplateCnf({ dataDir: '/t/d', runUser: 'troveguest' })
+  t.same(template.split('\n').slice(-4), ['skip-name-resolve', 'innodb_page_size=16k', 'innodb_log_file_size=50M', ''], 'the template cnf: install-db settings, the bare option bare')
 })
 
 t.test('PostgreSQL: shared_buffers a tenth below 3 GB, a quarter from 3 GB', async (t) => {

@@ -1,7 +1,7 @@
 import type { InstancePaths } from '../types.js'
 import type { AccessSpec } from '../../../protocol/index.js'
 import { mariadbInitConnectLine } from './access.js'
-import { MARIADB_INIT_KEYS, mariadbBase, type BaseConfiguration } from '../../../common/engines/index.js'
+import { MARIADB_BARE_OPTIONS, MARIADB_INIT_KEYS, mariadbBase, type BaseConfiguration } from '../../../common/engines/index.js'
 
 export interface MariadbConfigInput {
   paths: InstancePaths
@@ -14,9 +14,9 @@ export interface MariadbConfigInput {
   access?: AccessSpec
 }
 
-/** Option-file lines (`key=value`) of some of the shared base settings, in their order. */
+/** Option-file lines (`key=value`, or a bare option) of some of the shared base settings, in their order. */
 function cnfLines(base: BaseConfiguration, keys: readonly string[] = Object.keys(base)): string {
-  return keys.map((k) => `${k}=${String(base[k])}`).join('\n')
+  return keys.map((k) => (MARIADB_BARE_OPTIONS.includes(k) ? k : `${k}=${String(base[k])}`)).join('\n')
 }
 
 /**

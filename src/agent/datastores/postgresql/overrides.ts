@@ -5,6 +5,7 @@ import type { InstancePaths, RunUser } from '../types.js'
 import { OverrideError, ensureIncluded, writeOwned, type OverrideValue, type Overrides } from '../overrides.js'
 import type { PostgresClient } from './driver.js'
 import { pgLit } from './users.js'
+import { valueProblem } from '../../../common/engines/value-rules.js'
 
 /** The user overrides file, included at the end of postgresql.conf. */
 export const postgresOverridesFile = (paths: InstancePaths): string => join(paths.conf, 'overrides.conf')
@@ -26,7 +27,7 @@ export function renderPostgresOverrides(o: Overrides): string {
  * server refuses them first).
  */
 export function checkPostgresOverrides(o: Overrides): void {
-  for (const [k, v] of Object.entries(o)) if (typeof v === 'string' && v.includes('\\')) throw new OverrideError(`the value of ${k} contains a backslash`)
+  for (const [k, v] of Object.entries(o)) if (typeof v === 'string' && valueProblem('postgresql', v) === 'backslash') throw new OverrideError(`the value of ${k} contains a backslash`)
 }
 
 /**

@@ -2,6 +2,7 @@ import { join } from 'node:path'
 import type { InstancePaths, RunUser } from '../types.js'
 import { OverrideError, ensureIncluded, writeOwned, type OverrideValue, type Overrides } from '../overrides.js'
 import type { RedisClient } from './driver.js'
+import { locksAgentOut, valueProblem } from '../../../common/engines/value-rules.js'
 
 /** The user overrides file, included at the end of redis.conf. */
 export const redisOverridesFile = (paths: InstancePaths): string => join(paths.conf, 'overrides.conf')
@@ -24,8 +25,8 @@ export function renderRedisOverrides(o: Overrides): string {
  */
 export function checkRedisOverrides(o: Overrides): void {
   for (const [k, v] of Object.entries(o)) {
-    if (k.toLowerCase() === 'requirepass') throw new OverrideError('requirepass cannot be set: the guest agent would be locked out of Redis')
-    if (typeof v === 'string' && /["'\\]/.test(v)) throw new OverrideError(`the value of ${k} contains a quote or a backslash`)
+    if (locksAgentOut('redis', k)) throw new OverrideError('requirepass cannot be set: the guest agent would be locked out of Redis')
+    if (typeof v === 'string' && valueProblem('redis', v) === 'quote') throw new OverrideError(`the value of ${k} contains a quote or a backslash`)
   }
 }
 
