@@ -1,7 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process'
 import { access, constants, open, readFile, readlink, realpath } from 'node:fs/promises'
 import { join } from 'node:path'
-import type { EngineCommand, RunUser } from './datastores/types.js'
+import type { EngineCommand, RunUser } from './datastores/context.js'
 import { setTimeout as sleep } from 'node:timers/promises'
 
 /** Linux caps sun_path at 108 bytes including the terminating NUL. */

@@ -6,7 +6,7 @@ import type { Readable, Writable } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
 import { BACKUP_META_SUFFIX, type RestoreSpec } from '../../protocol/index.js'
 import { ENGINE_ENV, oneLine, wrapperArgs } from '../engine-process.js'
-import type { EngineCommand, RunUser } from './types.js'
+import type { EngineCommand, RunUser } from './context.js'
 import { setTimeout as sleep } from 'node:timers/promises'
 
 /**

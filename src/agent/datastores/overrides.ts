@@ -1,5 +1,5 @@
 import { chown, readFile, writeFile } from 'node:fs/promises'
-import type { RunUser } from './types.js'
+import type { RunUser } from './context.js'
 import { CONTROL } from '../../common/engines/value-rules.js'
 
 /** A configuration group's values as the server sends them: typed per the parameter. */

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto'
 import { readFile, rename, rm, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import type { ReplicaContext, ReplicationUser } from '../../protocol/index.js'
-import type { EngineContext, InstancePaths } from './types.js'
+import type { EngineContext, InstancePaths } from './context.js'
 import { setTimeout as sleep } from 'node:timers/promises'
 
 /**

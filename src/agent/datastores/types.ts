@@ -1,42 +1,12 @@
 import type { AgentBootstrap, BackupInfo, ReplicaSpec, RestoreSpec } from '../../protocol/index.js'
 import type { StoredBackup } from './backup-files.js'
-import type { Log } from '../log.js'
 import type { Accounts } from './accounts.js'
 import type { Overrides } from './overrides.js'
 import type { EngineReplication } from './replication.js'
 import type { GuestLogDef } from '../guest-log.js'
 
-/** The instance directory's parts (names from INSTANCE_FILES). */
-export interface InstancePaths {
-  base: string
-  data: string
-  run: string
-  log: string
-  conf: string
-  tmp: string
-}
-
-/** The unprivileged account the engine runs as. */
-export interface RunUser {
-  name: string
-  uid: number
-  gid: number
-}
-
-/** Everything an engine driver needs; built once per agent. */
-export interface EngineContext {
-  bootstrap: AgentBootstrap
-  paths: InstancePaths
-  user: RunUser
-  log: Log
-}
-
-/** A program to run: `asUser` drops to the run user with setpriv before exec. */
-export interface EngineCommand {
-  file: string
-  args: string[]
-  asUser: boolean
-}
+export type { EngineCommand, EngineContext, InstancePaths, RunUser } from './context.js'
+import type { EngineCommand } from './context.js'
 
 /** An init command for a template data dir, and what else shapes the files it writes. */
 export interface TemplateInit {

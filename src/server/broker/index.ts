@@ -1,5 +1,5 @@
 import { createServer, type Server } from 'node:tls'
-import { connectionBudget } from '../http/connections.js'
+import { connectionBudget } from '../connection-budget.js'
 import { randomBytes, timingSafeEqual } from 'node:crypto'
 import { chmodSync, existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs'
 import { Aedes, type Client } from 'aedes'

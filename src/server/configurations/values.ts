@@ -1,5 +1,5 @@
 import { badRequest, unprocessable } from '../errors.js'
-import { exactInteger, pythonFloat } from '../http/json-literal.js'
+import { exactInteger, pythonFloat } from '../json-number.js'
 
 /** What validation needs of a parameter (a datastore_configuration_parameters row). */
 export interface ParameterRule {

@@ -1,7 +1,7 @@
-import { readFileSync } from 'node:fs'
 import type { Server } from 'node:http'
 import type { Socket } from 'node:net'
 import { sourceKey } from '../identity/login-guard.js'
+import { connectionBudget } from '../connection-budget.js'
 
 export interface ConnectionLimits {
   /** Open connections in total (server.maxConnections): beyond, a new one is closed at once. */
@@ -16,21 +16,6 @@ export interface ConnectionLimits {
   keepAliveTimeoutMs: number
   /** How often Node checks the two timeouts above (its default, 30 s, lets idle sockets pile up). */
   checkIntervalMs: number
-}
-
-/**
- * A quarter of the process's open-file limit, at most 4096: the API and the broker may each
- * hold that many connections, and half the table stays for SQLite, agents' processes, engine
- * sockets and the reconciler's /proc reads. Node has no getrlimit: /proc/self/limits tells.
- */
-export function connectionBudget(): number {
-  try {
-    const soft = /^Max open files\s+(\d+|unlimited)/m.exec(readFileSync('/proc/self/limits', 'utf8'))?.[1]
-    if (soft && soft !== 'unlimited') return Math.max(64, Math.min(4096, Math.floor(Number(soft) / 4)))
-  } catch {
-    /* not Linux: keep the cap */
-  }
-  return 4096
 }
 
 /**

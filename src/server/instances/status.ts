@@ -1,12 +1,19 @@
 import { ServiceStatus } from '../../protocol/index.js'
 import type { InstanceJoined } from '../db/instances.js'
-import type { Lab } from '../lab.js'
 import { InstanceTask, taskById } from '../tasks/instance-tasks.js'
+
+/**
+ * What status derivation needs of the lab: the heartbeat expiry. A structural type, not Lab:
+ * lab.ts names the notifier, whose events carry these statuses, so importing Lab would be a cycle.
+ */
+export interface HeartbeatClock {
+  config: { heartbeatExpiryMs: number }
+}
 
 const SERVICE_BY_CODE = new Map<number, (typeof ServiceStatus)[keyof typeof ServiceStatus]>(Object.values(ServiceStatus).map((s) => [s.code, s]))
 
 /** A heartbeat newer than the expiry (internals.md 3.2). */
-function heartbeatFresh(lab: Lab, inst: InstanceJoined): boolean {
+function heartbeatFresh(lab: HeartbeatClock, inst: InstanceJoined): boolean {
   return inst.status_updated !== null && Date.now() - Date.parse(inst.status_updated + 'Z') < lab.config.heartbeatExpiryMs
 }
 
@@ -41,7 +48,7 @@ export function instanceStatus(inst: InstanceJoined): string {
 }
 
 /** operating_status (api.md 4.2): the guest's health, only once the instance is ACTIVE with no task. */
-export function operatingStatus(inst: InstanceJoined, lab: Lab): string {
+export function operatingStatus(inst: InstanceJoined, lab: HeartbeatClock): string {
   const task = taskById(inst.task_id)
   if (task.action !== 'NONE' || inst.server_status !== 'ACTIVE' || inst.status_id === null) return ''
   const svc = SERVICE_BY_CODE.get(inst.status_id)
@@ -54,7 +61,7 @@ export function operatingStatus(inst: InstanceJoined, lab: Lab): string {
  * The guest's status as upstream's instance load sees it: with no task running, a
  * heartbeat older than the expiry reads as "guestagent error" (internals.md 3.2).
  */
-export function effectiveServiceStatus(lab: Lab, inst: InstanceJoined): { description: string; api: string } {
+export function effectiveServiceStatus(lab: HeartbeatClock, inst: InstanceJoined): { description: string; api: string } {
   const svc = inst.status_id === null ? undefined : SERVICE_BY_CODE.get(inst.status_id)
   if (!svc) return { description: inst.status_description ?? 'unknown', api: 'ERROR' }
   if (inst.task_id === InstanceTask.NONE.id && !heartbeatFresh(lab, inst) && svc !== ServiceStatus.RESTART_REQUIRED) {
