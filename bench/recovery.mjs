@@ -107,7 +107,7 @@ await withRoot('trc', async (root, onCleanup) => {
   const s = (xs) => `${(median(xs) / 1000).toFixed(2)} s (max ${(Math.max(...xs) / 1000).toFixed(2)} s)`
   const text = [
     `${today()}, ${machine()}. \`node bench/recovery.mjs\`: ${INSTANCES} Redis instances, median of ${RUNS} runs each.`,
-    'The machine is shared with other work; figures vary between runs. `test/e2e/chaos.ts` asserts the bounds.',
+    'The machine is shared with other work; figures vary between runs. `test/e2e/chaos-kills.ts` asserts the bounds.',
     '',
     '| event | recovered when | time | bound |',
     '|---|---|---|---|',

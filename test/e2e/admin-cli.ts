@@ -4,6 +4,7 @@ import { execFile } from 'node:child_process'
 import { join } from 'node:path'
 import { promisify } from 'node:util'
 import { runCli, startServerProcess, tempDir } from '../helpers/lab.js'
+import { openstackSession } from '../helpers/openstack-session.js'
 import { detectEngines } from '../../src/server/compute/engines.js'
 
 const exec = promisify(execFile)
@@ -24,7 +25,9 @@ t.test('the real openstack CLI: datastore versions as admin, restart of a real R
       throw new Error(`openstack ${args.join(' ')} failed: ${(e as { stderr?: string }).stderr ?? (e as Error).message}`)
     }
   }
-  const asAdmin = (...args: string[]) => openstack('--os-cloud', 'trove-lab-admin', ...args)
+  // The admin's commands in one python process (about 1 s of CPU saved per command).
+  const admin = openstackSession(t, { ...env, OS_CLOUD: 'trove-lab-admin' })
+  const asAdmin = (...args: string[]) => admin.run(args)
 
   const versions = JSON.parse(await asAdmin('datastore', 'version', 'list', 'redis', '-f', 'json')) as Array<{ ID: string; Name: string; Version: string }>
   const installed = versions.find((v) => v.Name === redis.name)

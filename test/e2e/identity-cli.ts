@@ -4,6 +4,7 @@ import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { promisify } from 'node:util'
 import { labEnv, runCli, startServerProcess, tempDir } from '../helpers/lab.js'
+import { openstackSession } from '../helpers/openstack-session.js'
 
 const exec = promisify(execFile)
 const hasOpenstack = await exec('openstack', ['--version']).then(
@@ -21,8 +22,9 @@ t.test('the real openstack CLI as admin makes a project and a user; the new user
       throw new Error(`openstack ${args.join(' ')} failed: ${(e as { stderr?: string }).stderr ?? (e as Error).message}`)
     }
   }
-  const admin = labEnv(server.cloudsFile, 'trove-lab-admin')
-  const asAdmin = (...args: string[]) => run(admin, args)
+  // The admin's commands in one python process (its credentials never change here).
+  const admin = openstackSession(t, { ...labEnv(server.cloudsFile, 'trove-lab-admin'), HOME: dir })
+  const asAdmin = (...args: string[]) => admin.run(args)
 
   const project = JSON.parse(await asAdmin('project', 'create', 'e2e-team', '--description', 'made by openstack', '-f', 'json')) as Record<string, unknown>
   t.match(project, { name: 'e2e-team', description: 'made by openstack', domain_id: 'default', enabled: true })

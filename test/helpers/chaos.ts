@@ -1,0 +1,144 @@
+// The fault-injection suite's shared parts (test/e2e/chaos-*.ts): `trove server` as a child that
+// can be killed and started again on the same data dir, SDK clients of its lab, condition polls,
+// the instance's files (pids, sockets) and a leftover scan. One file per scenario so that tap runs
+// them side by side; `npm run chaos` (CHAOS=long) runs them all in the long mode.
+import type { Test } from 'tap'
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
+import { existsSync, readFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { parse } from 'yaml'
+import { TroveClient } from '../../src/sdk/index.js'
+import { cleanEnv, troveCommand } from './lab.js'
+import { processesUnder } from '../../src/server/compute/processes.js'
+import { CLAIM_DIR } from '../../src/server/compute/addresses.js'
+import { instanceGroupDirs } from '../../src/server/compute/cgroups.js'
+import { detectEngines } from '../../src/server/compute/engines.js'
+
+export const LONG = process.env.CHAOS === 'long'
+export const ROUNDS = LONG ? Number(process.env.CHAOS_ROUNDS ?? 3) : 1
+export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
+/** Like sleep, but does not keep the process alive (a race's deadline). */
+export const deadline = (ms: number) =>
+  new Promise<void>((r) => {
+    setTimeout(r, ms).unref()
+  })
+export const redis = (await detectEngines()).find((e) => e.manager === 'redis')
+/** The tests' skip option: Redis is what the chaos suite runs. */
+export const needsRedis = { skip: redis ? false : 'redis-server is not installed' }
+
+export interface Server {
+  child: ChildProcess
+  url: string
+  out: () => string
+  exited: Promise<{ code: number | null; signal: string | null }>
+}
+
+/** `trove server` as a child process; `extra` adds environment (the crash point). */
+export function startServer(t: Test, dataDir: string, extra: Record<string, string> = {}): Promise<Server> {
+  return new Promise((done, fail) => {
+    const [cmd, argv] = troveCommand(['server', '--data-dir', dataDir, '--port', '0', '--rate-limits', 'none'])
+    const child = spawn(cmd, argv, { stdio: ['ignore', 'pipe', 'pipe'], env: cleanEnv(extra) })
+    let out = ''
+    const exited = new Promise<{ code: number | null; signal: string | null }>((r) => child.once('exit', (code, signal) => r({ code, signal })))
+    const onData = (b: Buffer) => {
+      out += b
+      const m = /listening on (http:\/\/\S+)/.exec(out)
+      if (m && out.includes('use it:')) done({ child, url: m[1]!, out: () => out, exited })
+    }
+    child.stdout.on('data', onData)
+    child.stderr.on('data', onData)
+    void exited.then(({ code, signal }) => {
+      if (!/listening on/.test(out)) fail(new Error(`server exited ${code ?? signal}: ${out}`))
+    })
+    t.teardown(async () => {
+      if (child.exitCode === null && child.signalCode === null) {
+        child.kill('SIGTERM')
+        await exited
+      }
+    })
+  })
+}
+
+const clients = new Map<string, TroveClient>()
+/** An SDK client of the lab's demo user (the URL changes with every server start: port 0). */
+export function clientOf(dataDir: string, cloud = 'trove-lab'): TroveClient {
+  const text = readFileSync(join(dataDir, 'clouds.yaml'), 'utf8')
+  const key = `${cloud}\n${text}`
+  const known = clients.get(key)
+  if (known) return known
+  const a = parse(text).clouds[cloud].auth
+  const made = new TroveClient({
+    maxRetries: 0,
+    timeoutMs: 30_000,
+    auth: {
+      authType: 'password',
+      authUrl: a.auth_url,
+      username: a.username,
+      password: a.password,
+      projectName: a.project_name,
+      userDomainName: 'Default',
+      projectDomainName: 'Default',
+      interface: 'public',
+    },
+  })
+  clients.set(key, made)
+  return made
+}
+
+/** Polls until `probe` holds; resolves with the time it took (ms), rejects after `ms`. */
+export async function until(probe: () => Promise<boolean> | boolean, ms: number, what: string): Promise<number> {
+  const start = Date.now()
+  for (;;) {
+    try {
+      if (await probe()) return Date.now() - start
+    } catch {
+      /* not yet */
+    }
+    if (Date.now() - start > ms) throw new Error(`timed out after ${ms} ms waiting for ${what}`)
+    await sleep(200)
+  }
+}
+
+export const instanceDir = (dataDir: string, id: string) => join(dataDir, 'instances', id)
+export const pidIn = (file: string) => {
+  try {
+    return Number(readFileSync(file, 'utf8').trim()) || undefined
+  } catch {
+    return undefined
+  }
+}
+export const agentPid = (dataDir: string, id: string) => pidIn(join(instanceDir(dataDir, id), 'agent.pid'))
+export const enginePid = (dataDir: string, id: string) => pidIn(join(instanceDir(dataDir, id), 'run/redis.pid'))
+
+/** redis-cli over the instance's socket with the agent's admin password. */
+export function redisCli(dataDir: string, id: string, ...args: string[]): string {
+  const dir = instanceDir(dataDir, id)
+  const r = spawnSync('redis-cli', ['-s', join(dir, 'run/redis.sock'), '--raw', ...args], {
+    encoding: 'utf8',
+    timeout: 10_000,
+    env: { PATH: process.env.PATH, REDISCLI_AUTH: readFileSync(join(dir, 'conf/admin.secret'), 'utf8').trim() },
+  })
+  return `${r.stdout ?? ''}${r.stderr ?? ''}`.trim()
+}
+
+export async function byName(c: TroveClient, name: string) {
+  return (await c.instances.page({ limit: 100 })).items.find((i) => i.name === name)
+}
+
+/** No process, directory, address claim or cgroup of the instance left. */
+export function leftovers(dataDir: string, id: string, address: string | undefined): string[] {
+  const found: string[] = []
+  const dir = instanceDir(dataDir, id)
+  if (existsSync(dir)) found.push(`directory ${dir}`)
+  const procs = processesUnder(dir)
+  if (procs.length) found.push(`processes ${procs.join(' ')}`)
+  if (address) {
+    try {
+      if (readFileSync(join(CLAIM_DIR, address), 'utf8') === dir) found.push(`claim ${address}`)
+    } catch {
+      /* released */
+    }
+  }
+  for (const g of instanceGroupDirs(id)) if (existsSync(g)) found.push(`cgroup ${g}`)
+  return found
+}
