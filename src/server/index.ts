@@ -250,13 +250,15 @@ export async function buildServer(opts: ServerOptions = {}): Promise<TroveServer
       started = true
       return { url, brokerPort: broker.port, cloudsFile, createdPasswords }
     },
+    // The reverse of start: first no new request (those in flight finish, and may submit
+    // tasks), then the task engine, then the bus and the database that tasks use.
     async close() {
       reconciler?.stop()
       lab.notifications.stopPeriodic()
-      await tasks.close()
-      create.close()
       instances.changes.close() // long polls answer now: http.close() waits for requests in flight
       if (started) await http.close()
+      await tasks.close()
+      create.close()
       lab.notifications.attach(undefined)
       rpc?.close()
       await broker?.close()

@@ -6,7 +6,7 @@ import { notificationTopic } from '../protocol/index.js'
 import type { DB } from './db/index.js'
 import { isoNow } from './db/index.js'
 import type { InstanceJoined } from './db/instances.js'
-import { instanceRefs, type InstanceRefs } from './db/instance-refs.js'
+import { flavors, type Flavors } from './db/flavors.js'
 import { NotificationStore } from './db/notifications.js'
 import { instanceStatus } from './instances/status.js'
 
@@ -103,12 +103,12 @@ export class Notifier {
   private webhooksInFlight = 0
   private readonly host = hostname()
   private readonly store: NotificationStore
-  private readonly refs: InstanceRefs
+  private readonly flavors: Flavors
   private timers: NodeJS.Timeout[] = []
 
   constructor(private readonly o: NotifierOptions) {
     this.store = new NotificationStore(o.db)
-    this.refs = instanceRefs(o.db)
+    this.flavors = flavors(o.db)
   }
 
   /** The broker notifications go out on, once it runs (in-process subscribers: aedes.subscribe). */
@@ -241,7 +241,7 @@ export class Notifier {
 
   /** Upstream's base usage payload (TroveInstanceCreate & co). */
   usage(inst: InstanceJoined): Record<string, unknown> {
-    const flavor = this.refs.flavor(inst.flavor_id)
+    const flavor = this.flavors.get(inst.flavor_id)
     const launched = this.store.launchedAt(inst.id)
     // Upstream: the API status, lower-cased (instance.status.lower()).
     const state = inst.deleted ? 'deleted' : instanceStatus(inst).toLowerCase()

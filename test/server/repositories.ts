@@ -3,7 +3,10 @@ import { join } from 'node:path'
 import { openDatabase, type DB } from '../../src/server/db/index.js'
 import { Backups, backupStore } from '../../src/server/db/backups.js'
 import { Instances } from '../../src/server/db/instances.js'
-import { instanceRefs } from '../../src/server/db/instance-refs.js'
+import { flavors } from '../../src/server/db/flavors.js'
+import { datastoreVersions } from '../../src/server/db/datastore-versions.js'
+import { datastores } from '../../src/server/db/datastores.js'
+import { configurationStore } from '../../src/server/db/configurations.js'
 import { NotificationStore } from '../../src/server/db/notifications.js'
 import { rootHistory } from '../../src/server/db/root-history.js'
 import { Tasks } from '../../src/server/db/tasks.js'
@@ -57,11 +60,11 @@ t.test('repositories prepare each statement once per database, not per call', as
     ['notifications.list', () => notifications.list()],
     ['notifications.list(type)', () => notifications.list('trove.instance.create')],
     ['notifications.quotaTenants', () => notifications.quotaTenants()],
-    ['refs.flavor', () => instanceRefs(db).flavor('1')],
-    ['refs.version', () => instanceRefs(db).version('v')],
-    ['refs.versionsOf', () => instanceRefs(db).versionsOf('d')],
-    ['refs.datastoreName', () => instanceRefs(db).datastoreName('d')],
-    ['refs.configurationName', () => instanceRefs(db).configurationName('c')],
+    ['flavors.get', () => flavors(db).get('1')],
+    ['datastoreVersions.get', () => datastoreVersions(db).get('v')],
+    ['datastoreVersions.ofDatastore', () => datastoreVersions(db).ofDatastore('d')],
+    ['datastores.nameOf', () => datastores(db).nameOf('d')],
+    ['configurations.nameOf', () => configurationStore(db).groups.nameOf('c')],
     ['rootHistory.enabled', () => rootHistory(db).enabled('i')],
     ['rootHistory.everEnabled', () => rootHistory(db).everEnabled('i')],
     ['rootHistory.of', () => rootHistory(db).of('i')],
@@ -85,7 +88,7 @@ t.test('one repository per database handle', async (t) => {
   })
   t.equal(backupStore(a), backupStore(a), 'backupStore: the same repository for the same handle')
   t.not(backupStore(a), backupStore(b), 'backupStore: another for another handle')
-  t.equal(instanceRefs(a), instanceRefs(a), 'instanceRefs: the same repository for the same handle')
+  t.equal(flavors(a), flavors(a), 'flavors: the same repository for the same handle')
   t.equal(rootHistory(a), rootHistory(a), 'rootHistory: the same repository for the same handle')
   t.not(rootHistory(a), rootHistory(b), 'rootHistory: another for another handle')
 })

@@ -1,6 +1,7 @@
 import type Database from 'better-sqlite3'
 import type { DB } from './index.js'
 import { isoNow } from './index.js'
+import { repository } from './repository.js'
 
 /** Backup states (internals.md 3.4). */
 export const BackupState = {
@@ -57,18 +58,6 @@ export interface BackupFilter {
   tenantId?: string
   instanceId?: string
   datastoreId?: string
-}
-
-const stores = new WeakMap<DB, Backups>()
-
-/** The backups repository of a database (one per DB, so each statement is prepared once). */
-export function backupStore(db: DB): Backups {
-  let s = stores.get(db)
-  if (!s) {
-    s = new Backups(db)
-    stores.set(db, s)
-  }
-  return s
 }
 
 /** Prepared statements for the backups table, each prepared on first use and kept. */
@@ -147,3 +136,6 @@ export class Backups {
     this.prepare('UPDATE backups SET deleted = 1, deleted_at = ?, updated = ?, state = COALESCE(?, state) WHERE id = ?').run(now, now, state ?? null, id)
   }
 }
+
+/** The backups repository of a database (one per DB, so each statement is prepared once). */
+export const backupStore = repository((db: DB) => new Backups(db))

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto'
 import type { DB } from './index.js'
 import { isoNow } from './index.js'
+import { repository } from './repository.js'
 import { InstanceTask } from '../tasks/instance-tasks.js'
 
 export interface ConfigurationRow {
@@ -69,6 +70,7 @@ export class ConfigurationGroups {
   constructor(private readonly db: DB) {
     this.s = {
       get: db.prepare(`${JOINED} WHERE c.id = ? AND c.deleted = 0`),
+      nameOf: db.prepare('SELECT name FROM configurations WHERE id = ?').pluck(),
       listTenant: db.prepare(`${JOINED} WHERE c.tenant_id = ? AND c.deleted = 0 AND c.id > ? ORDER BY c.id LIMIT ?`),
       listAll: db.prepare(`${JOINED} WHERE c.deleted = 0 AND c.id > ? ORDER BY c.id LIMIT ?`),
       insert: db.prepare(`INSERT INTO configurations (id, name, description, tenant_id, datastore_version_id, created, updated)
@@ -90,6 +92,11 @@ export class ConfigurationGroups {
 
   get(id: string): ConfigurationJoined | undefined {
     return this.s.get.get(id) as ConfigurationJoined | undefined
+  }
+
+  /** A group's name, deleted or not (an instance view names the group it had). */
+  nameOf(id: string): string | undefined {
+    return this.s.nameOf.get(id) as string | undefined
   }
 
   /** One page of groups, ids ascending after `marker`: a project's, or every project's (tenantId null). */
@@ -245,14 +252,5 @@ export class DatastoreParameters {
   }
 }
 
-const stores = new WeakMap<DB, { groups: ConfigurationGroups; parameters: DatastoreParameters }>()
-
 /** The statements of one database, prepared once and shared by the route modules. */
-export function configurationStore(db: DB): { groups: ConfigurationGroups; parameters: DatastoreParameters } {
-  let s = stores.get(db)
-  if (!s) {
-    s = { groups: new ConfigurationGroups(db), parameters: new DatastoreParameters(db) }
-    stores.set(db, s)
-  }
-  return s
-}
+export const configurationStore = repository((db: DB) => ({ groups: new ConfigurationGroups(db), parameters: new DatastoreParameters(db) }))

@@ -1,5 +1,6 @@
 import type { DB } from './index.js'
-import { StatementCache, perDb } from './statements.js'
+import { StatementCache } from './statements.js'
+import { repository } from './repository.js'
 
 /** The root_enabled_history table: who enabled root on an instance, and whether it still is. */
 export class RootHistory {
@@ -44,4 +45,4 @@ export class RootHistory {
   }
 }
 
-export const rootHistory = perDb((db) => new RootHistory(db))
+export const rootHistory = repository((db) => new RootHistory(db))

@@ -33,16 +33,3 @@ export class StatementCache {
     return st
   }
 }
-
-/** One instance of a repository per database handle. */
-export function perDb<T>(make: (db: DB) => T): (db: DB) => T {
-  const stores = new WeakMap<DB, T>()
-  return (db) => {
-    let s = stores.get(db)
-    if (s === undefined) {
-      s = make(db)
-      stores.set(db, s)
-    }
-    return s
-  }
-}

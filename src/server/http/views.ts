@@ -1,6 +1,10 @@
 import type { FastifyRequest } from 'fastify'
 import type { InstanceJoined } from '../db/instances.js'
-import { instanceRefs } from '../db/instance-refs.js'
+import { configurationStore } from '../db/configurations.js'
+import type { VersionRow } from '../db/datastore-versions.js'
+import type { FlavorRow } from '../db/flavors.js'
+
+export type { FlavorRow, VersionRow }
 import type { Lab } from '../lab.js'
 import { instanceStatus, operatingStatus } from '../instances/status.js'
 import { baseUrl } from './server.js'
@@ -53,7 +57,7 @@ export function instanceView(req: FastifyRequest, inst: InstanceJoined, lab: Lab
     if (inst.fault_message) view.fault = { message: inst.fault_message, created: inst.fault_created, details: o.admin ? inst.fault_details : null }
     // The attached configuration group (transcript: after service_status_updated).
     const configurationId = (inst as InstanceJoined & { configuration_id?: string | null }).configuration_id
-    const groupName = configurationId ? instanceRefs(lab.db).configurationName(configurationId) : undefined
+    const groupName = configurationId ? configurationStore(lab.db).groups.nameOf(configurationId) : undefined
     if (configurationId && groupName !== undefined)
       view.configuration = { id: configurationId, name: groupName, links: links(req, (req.params as { tenant?: string }).tenant ?? tenant, 'configurations', configurationId) }
     // A lab extension, only where this host cannot apply some of the flavor's cgroup limits (the
@@ -62,15 +66,6 @@ export function instanceView(req: FastifyRequest, inst: InstanceJoined, lab: Lab
     if (limits.includes('not enforced')) view['lab:limits'] = limits
   }
   return view
-}
-
-export interface FlavorRow {
-  id: string
-  name: string
-  ram: number
-  vcpus: number
-  disk: number
-  ephemeral: number
 }
 
 export function flavorView(req: FastifyRequest, tenant: string, f: FlavorRow) {
@@ -84,20 +79,6 @@ export function flavorView(req: FastifyRequest, tenant: string, f: FlavorRow) {
     ephemeral: f.ephemeral,
     str_id: f.id,
   }
-}
-
-export interface VersionRow {
-  id: string
-  datastore_id: string
-  name: string
-  manager: string
-  version: string
-  image_id: string | null
-  image_tags: string
-  packages: string
-  active: number
-  registry_ext: string | null
-  repl_strategy: string | null
 }
 
 export function versionView(req: FastifyRequest, tenant: string, v: VersionRow, o: { admin: boolean; withDatastore: boolean }) {

@@ -10,7 +10,7 @@ import { configurationStore } from '../db/configurations.js'
 import { rootHistory } from '../db/root-history.js'
 import { checkGroupForEngine } from '../configurations/attach.js'
 import { loadModulesByIds, validateModulesFor } from '../modules/apply.js'
-import { instanceRefs } from '../db/instance-refs.js'
+import { flavors } from '../db/flavors.js'
 import { resolveDatastoreVersion } from '../datastores/resolve.js'
 import { checkCreatePayload } from './accounts.js'
 import { accessJson, checkCidrs, type AccessBody } from './access.js'
@@ -47,7 +47,7 @@ export async function createInstance(lab: Lab, req: FastifyRequest, who: Request
   if (body.replica_count !== undefined && body.replica_count > 1) throw badRequest(`Replica count only valid when creating replicas. Cannot create ${body.replica_count} instances.`)
   if (body.flavorRef === undefined) throw badRequest('Validation error: instance flavorRef is required')
   const flavorRef = String(body.flavorRef).split('/').pop() ?? ''
-  const flavor = instanceRefs(lab.db).flavor(flavorRef)
+  const flavor = flavors(lab.db).get(flavorRef)
   if (!flavor) throw badRequest(`Resource ${flavorRef} cannot be found.`)
   // Backups: a restore builds the backup's datastore version unless the body names one (restore-point.ts).
   const restore = body.restorePoint
@@ -132,7 +132,7 @@ export function deleteInstance(lab: Lab, req: FastifyRequest, inst: InstanceJoin
   if (inst.task_id === InstanceTask.DELETING.id) return
   if (status === 'BUILD') throw unprocessable(`Instance ${inst.id} is not ready. (Status is ${status}).`)
   refuseDeleteOfSource(lab, inst)
-  lab.quotas.run(inst.tenant_id, instanceDeltas(instanceRefs(lab.db).flavor(inst.flavor_id)?.ram ?? 0, inst.volume_size, -1), () => lab.instances.setTask(inst.id, 'DELETING'))
+  lab.quotas.run(inst.tenant_id, instanceDeltas(flavors(lab.db).get(inst.flavor_id)?.ram ?? 0, inst.volume_size, -1), () => lab.instances.setTask(inst.id, 'DELETING'))
   lab.notifications.start(req, 'instance_delete', inst.id, { instance_id: inst.id })
   lab.tasks.submit('delete_instance', inst.id)
 }

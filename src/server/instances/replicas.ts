@@ -6,7 +6,7 @@ import type { Lab } from '../lab.js'
 import type { ReplicationSetPayload } from '../tasks/promote-replica.js'
 import { instanceDeltas } from '../quotas.js'
 import { Fault, badRequest, resourceNotFound, unprocessable } from '../errors.js'
-import { instanceRefs } from '../db/instance-refs.js'
+import { flavors } from '../db/flavors.js'
 import { allocationLock } from './allocation.js'
 import { checkIdle, validateCanPerformAction } from './actions.js'
 import type { Requester } from './load.js'
@@ -57,7 +57,7 @@ export async function createReplicas(lab: Lab, req: FastifyRequest, who: Request
   if ((body.nics ?? []).some((n) => n.ip_address !== undefined)) throw badRequest('Cannot specify IP address when creating replicas.')
   const manager = source.dsv_manager ?? ''
   if (!REPLICATING.has(manager)) throw badRequest(`Replication is not supported for the '${source.ds_name ?? manager}' datastore.`)
-  const flavor = instanceRefs(lab.db).flavor(source.flavor_id)
+  const flavor = flavors(lab.db).get(source.flavor_id)
   if (!flavor) throw badRequest(`Resource ${source.flavor_id} cannot be found.`)
   validateCanPerformAction(lab, source)
 

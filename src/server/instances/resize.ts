@@ -3,7 +3,7 @@ import type { InstanceJoined } from '../db/instances.js'
 import type { Lab } from '../lab.js'
 import type { ResizeFlavorPayload, ResizeVolumePayload } from '../tasks/resize-instance.js'
 import { Fault, badRequest } from '../errors.js'
-import { instanceRefs } from '../db/instance-refs.js'
+import { flavors } from '../db/flavors.js'
 import { validateCanPerformAction } from './actions.js'
 import { checkVolumeLimit } from './allocation.js'
 
@@ -32,10 +32,10 @@ function resizeFlavor(lab: Lab, req: FastifyRequest, inst: InstanceJoined, flavo
   validateCanPerformAction(lab, inst)
   const newId = flavorRef.split('/').pop() ?? ''
   if (newId === inst.flavor_id) throw badRequest(`The new flavor id must be different than the current flavor id of '${inst.flavor_id}'.`)
-  const newF = instanceRefs(lab.db).flavor(newId)
+  const newF = flavors(lab.db).get(newId)
   if (!newF) throw badRequest(`Resource ${newId} cannot be found.`)
   if (newF.ephemeral) throw new Fault('notImplemented', 'Local storage not supported.')
-  const oldF = instanceRefs(lab.db).flavor(inst.flavor_id)
+  const oldF = flavors(lab.db).get(inst.flavor_id)
   const ramDelta = newF.ram - (oldF?.ram ?? 0)
   const payload: ResizeFlavorPayload = { oldFlavorId: inst.flavor_id, newFlavorId: newF.id, ramDelta }
   // Checked, reserved and committed with the task change: a 413 leaves nothing behind.

@@ -2,7 +2,8 @@ import { existsSync } from 'node:fs'
 import type { RestoreSpec } from '../../protocol/index.js'
 import type { Lab } from '../lab.js'
 import { backupStore, RESTORABLE_STATES, type BackupJoined } from '../db/backups.js'
-import { instanceRefs, type VersionRecord } from '../db/instance-refs.js'
+import { datastoreVersions, type VersionRow } from '../db/datastore-versions.js'
+import { datastores } from '../db/datastores.js'
 import { Fault, badRequest, notFound } from '../errors.js'
 import { loadBackup } from '../backups/load.js'
 import { resolveDatastoreVersion } from '../datastores/resolve.js'
@@ -10,7 +11,7 @@ import type { Requester } from './load.js'
 
 /** What a create with restorePoint needs: the datastore version to build and the chain for prepare. */
 export interface RestorePoint {
-  version: Omit<VersionRecord, 'bin_dir'>
+  version: Omit<VersionRow, 'bin_dir'>
   spec: RestoreSpec
 }
 
@@ -43,12 +44,12 @@ export function resolveRestorePoint(
   let version: RestorePoint['version']
   if (datastore?.type || datastore?.version) {
     version = resolveDatastoreVersion(lab, datastore)
-    const target = instanceRefs(lab.db).datastoreName(version.datastore_id) ?? ''
+    const target = datastores(lab.db).nameOf(version.datastore_id) ?? ''
     if (backup.ds_name && backup.ds_name !== target) {
       throw badRequest(`The datastore from which the backup was taken, ${backup.ds_name}, does not match the destination datastore of ${target}.`)
     }
   } else {
-    const v = backup.datastore_version_id ? instanceRefs(lab.db).version(backup.datastore_version_id) : undefined
+    const v = backup.datastore_version_id ? datastoreVersions(lab.db).get(backup.datastore_version_id) : undefined
     if (!v) throw badRequest(`The datastore version of backup ${backup.id} no longer exists: give the datastore to restore into.`)
     version = v
   }

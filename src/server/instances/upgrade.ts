@@ -1,6 +1,6 @@
 import type { FastifyRequest } from 'fastify'
 import type { InstanceJoined } from '../db/instances.js'
-import { instanceRefs, type VersionRecord } from '../db/instance-refs.js'
+import { datastoreVersions, type VersionRow } from '../db/datastore-versions.js'
 import type { Lab } from '../lab.js'
 import type { UpgradePayload } from '../tasks/resize-instance.js'
 import { badRequest } from '../errors.js'
@@ -11,11 +11,11 @@ import { validateCanPerformAction } from './actions.js'
  * name; an unknown version is a 400 (DatastoreVersionNotFound is not in the fault
  * map), an inactive one too.
  */
-export function upgradeTarget(lab: Lab, inst: InstanceJoined, ref: string): VersionRecord {
-  const refs = instanceRefs(lab.db)
-  const current = inst.datastore_version_id ? refs.version(inst.datastore_version_id) : undefined
+export function upgradeTarget(lab: Lab, inst: InstanceJoined, ref: string): VersionRow {
+  const versions = datastoreVersions(lab.db)
+  const current = inst.datastore_version_id ? versions.get(inst.datastore_version_id) : undefined
   if (!current) throw badRequest(`Datastore version '${ref}' cannot be found.`)
-  const all = refs.versionsOf(current.datastore_id)
+  const all = versions.ofDatastore(current.datastore_id)
   const v = all.find((x) => x.id === ref) ?? all.find((x) => x.name === ref)
   if (!v) throw badRequest(`Datastore version '${ref}' cannot be found.`)
   if (!v.active) throw badRequest(`Datastore version '${v.name}' is not active.`)

@@ -1,6 +1,6 @@
 import type { FastifyInstance } from 'fastify'
 import type { Lab } from '../lab.js'
-import { instanceRefs } from '../db/instance-refs.js'
+import { datastores } from '../db/datastores.js'
 import { caller, requireAdmin } from '../http/guard.js'
 import { Fault, badRequest, notFound } from '../errors.js'
 import { compileBodySchema, nonEmptyString, uuid } from '../http/validation.js'
@@ -103,7 +103,7 @@ export async function clusterRoutes(app: FastifyInstance, { lab }: { lab: Lab })
       throw badRequest(`Locality '${c.locality}' is not supported. Valid values are: affinity, anti-affinity.`)
     }
     const version = resolveDatastoreVersion(lab, c.datastore)
-    const ds = instanceRefs(lab.db).datastoreName(version.datastore_id) as string
+    const ds = datastores(lab.db).nameOf(version.datastore_id) as string
     throw new Fault('notImplemented', `Clusters are not supported for datastore ${ds}.`)
   })
 

@@ -15,7 +15,7 @@ import { Fault, badRequest, resourceNotFound, unprocessable } from '../errors.js
 import { guestCall, guestFault } from '../instances/guest.js'
 import { baseUrl } from '../http/server.js'
 import { resetInstanceTask } from '../instances/actions.js'
-import { instanceRefs } from '../db/instance-refs.js'
+import { flavors } from '../db/flavors.js'
 import { rootHistory as rootHistoryStore } from '../db/root-history.js'
 import { compileBodySchema, uuid } from '../http/validation.js'
 import { LAB_NETWORK, instanceView } from '../http/views.js'
@@ -174,7 +174,7 @@ export async function mgmtInstanceRoutes(app: FastifyInstance, { lab }: { lab: L
     const inst = load(id)
     // The instance's hardware is its flavor, enforced as cgroup limits: RAM in MB, vCPUs; `limits` says
     // which of them this host enforces ("not enforced" where no cgroup controller can be used).
-    const flavor = instanceRefs(lab.db).flavor(inst.flavor_id)
+    const flavor = flavors(lab.db).get(inst.flavor_id)
     return { hwinfo: { mem_total: flavor?.ram ?? null, num_cpus: flavor?.vcpus ?? null, limits: lab.compute.limitsText() } }
   })
 

@@ -2,7 +2,7 @@ import type { AgentEvent } from '../../protocol/index.js'
 import type { EngineManager } from '../../protocol/index.js'
 import type { RestoreSpec } from '../../protocol/index.js'
 import type { Lab } from '../lab.js'
-import { instanceRefs } from '../db/instance-refs.js'
+import { flavors } from '../db/flavors.js'
 import { InstanceTask } from './instance-tasks.js'
 import { accessSpec } from './resize-instance.js'
 import { applyModulesAtCreate } from '../modules/apply.js'
@@ -54,7 +54,7 @@ export class CreateInstanceFlow implements FlowHandler {
     try {
       if (task.step === 'start' || task.step === 'launch' || !lab.compute.hasBootstrap(inst.id)) {
         lab.tasks.step(task, 'launch')
-        const flavor = instanceRefs(lab.db).flavor(inst.flavor_id)
+        const flavor = flavors(lab.db).get(inst.flavor_id)
         if (!flavor || !inst.dsv_manager || !inst.address || !inst.port) throw new Error('instance record is incomplete (flavor, datastore or address missing)')
         // A relaunch after a crash mid-launch: the old agent (if any) holds revoked credentials.
         await lab.compute.stopAgent(inst.id)

@@ -2,7 +2,8 @@ import type { AccessSpec, FlavorSpec } from '../../protocol/index.js'
 import { RPC_TIMEOUT } from '../broker/rpc.js'
 import { isoNow } from '../db/index.js'
 import type { Lab } from '../lab.js'
-import { instanceRefs } from '../db/instance-refs.js'
+import { datastoreVersions } from '../db/datastore-versions.js'
+import { flavors } from '../db/flavors.js'
 import type { FlowHandler, TaskRow } from './engine.js'
 import { InstanceTask, type InstanceTaskName } from './instance-tasks.js'
 import { agentReachable, heardSince } from './agent-health.js'
@@ -32,7 +33,7 @@ export interface UpgradePayload {
 
 /** A flavor's RAM and vCPUs as the agent renders config from them. */
 export function flavorSpec(lab: Lab, flavorId: string): FlavorSpec & { name: string } {
-  const f = instanceRefs(lab.db).flavor(flavorId)
+  const f = flavors(lab.db).get(flavorId)
   if (!f) throw new Error(`flavor ${flavorId} no longer exists`)
   return { ramMb: f.ram, vcpus: f.vcpus, name: f.name }
 }
@@ -299,7 +300,7 @@ export class UpgradeInstanceFlow implements FlowHandler {
 
   /** agent.json and the running agent on a datastore version's name and binaries. */
   private async switchTo(id: string, versionId: string): Promise<void> {
-    const v = instanceRefs(this.lab.db).version(versionId)
+    const v = datastoreVersions(this.lab.db).get(versionId)
     if (!v) throw new Error(`datastore version ${versionId} no longer exists`)
     const datastore = { version: v.name, ...(v.bin_dir ? { binDir: v.bin_dir } : {}) }
     this.lab.compute.updateBootstrap(id, (b) => {
