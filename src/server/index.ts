@@ -7,7 +7,8 @@ import { Instances } from './db/instances.js'
 import { registerDatastores, seedFlavors } from './db/seed.js'
 import { seedConfigurationParameters } from './configurations/parameter-seed.js'
 import { IdentityStore } from './identity/store.js'
-import { identityRoutes } from './identity/routes.js'
+import { identityRoutes } from './routes/identity.js'
+import { identityAdminRoutes } from './routes/identity-admin.js'
 import { LoginGuard, type LoginThrottleOptions } from './identity/login-guard.js'
 import { AgentCredentials, SubscriberCredentials, startBroker, type BrokerHandle, type BrokerLimits } from './broker/index.js'
 import { RpcClient } from './broker/rpc.js'
@@ -185,7 +186,10 @@ export async function buildServer(opts: ServerOptions = {}): Promise<TroveServer
   const http = createHttp(log, opts.connectionLimits)
   await http.register(versionRoutes)
   const logins = new LoginGuard(opts.loginThrottle, log)
-  await http.register(async (app) => identityRoutes(app, { store: identity, baseUrl, region: config.region, logins }))
+  await http.register(async (app) => {
+    await identityRoutes(app, { store: identity, baseUrl, region: config.region, logins })
+    await identityAdminRoutes(app, { store: identity, baseUrl })
+  })
   await http.register(
     async (app) => {
       app.addHook('preHandler', tenantGuard(lab))

@@ -1,6 +1,6 @@
 import type { FastifyReply, FastifyRequest } from 'fastify'
 import type { Lab } from '../lab.js'
-import { unauthorized } from '../identity/routes.js'
+import { unauthorized } from './keystone-errors.js'
 import { Fault } from '../errors.js'
 
 /**

@@ -1,6 +1,6 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
-import { DuplicateName, IdentityAdmin, type Assignment, type ProjectRecord, type UserRecord } from './admin-store.js'
-import { DEFAULT_DOMAIN, type AuthContext, type IdentityStore, type Role } from './store.js'
+import { DuplicateName, IdentityAdmin, type Assignment, type ProjectRecord, type UserRecord } from '../identity/admin-store.js'
+import { DEFAULT_DOMAIN, type AuthContext, type IdentityStore, type Role } from '../identity/store.js'
 
 type Obj = Record<string, unknown>
 const obj = (v: unknown): Obj | undefined => (v !== null && typeof v === 'object' && !Array.isArray(v) ? (v as Obj) : undefined)

@@ -1,16 +1,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
-import { DEFAULT_DOMAIN, IdentityStore, type AuthContext, type Project, type User } from './store.js'
-import { identityAdminRoutes } from './admin-routes.js'
-import { LoginGuard } from './login-guard.js'
-
-/** Keystone's error body; keystonemiddleware answers the v1.0 API with it too. */
-export function keystoneError(reply: FastifyReply, code: number, title: string, message: string): FastifyReply {
-  return reply.code(code).send({ error: { code, title, message } })
-}
-
-export function unauthorized(reply: FastifyReply): FastifyReply {
-  return keystoneError(reply, 401, 'Unauthorized', 'The request you have made requires authentication.')
-}
+import { DEFAULT_DOMAIN, IdentityStore, type AuthContext, type Project, type User } from '../identity/store.js'
+import { keystoneError, unauthorized } from '../http/keystone-errors.js'
+import { LoginGuard } from '../identity/login-guard.js'
 
 export interface IdentityRouteOptions {
   store: IdentityStore
@@ -169,7 +160,5 @@ export async function identityRoutes(app: FastifyInstance, opts: IdentityRouteOp
     const visible = store.listProjects().filter((p) => (caller.isAdmin || p.id === caller.project?.id) && (name === undefined || p.name === name))
     return { projects: visible.map((p) => projectView(req, p)), links: { self: `${v3(req)}/projects`, next: null, previous: null } }
   })
-
-  // Projects, users, roles and grants for admins (admin-routes.ts).
-  await identityAdminRoutes(app, opts)
+  // Projects, users, roles and grants for admins: routes/identity-admin.ts.
 }
