@@ -1,10 +1,11 @@
 import { createHash } from 'node:crypto'
 import { chmod, mkdir, open, readFile, rename, rm, stat, writeFile } from 'node:fs/promises'
 import { dirname, join } from 'node:path'
+import type { RpcGuestLog } from '../protocol/index.js'
 import type { Log } from './log.js'
 
 /** Upstream's LogType: SYS logs are always on and can only be published; USER logs can be switched. */
-export type GuestLogType = 'SYS' | 'USER'
+export type GuestLogType = RpcGuestLog['type']
 
 /** One log an engine exposes (upstream's guest_log definitions, internals.md 3.5 and 4). */
 export interface GuestLogDef {
@@ -22,17 +23,8 @@ export interface GuestLogDef {
   setEnabled?(on: boolean): Promise<boolean>
 }
 
-/** The show dict of a log (api.md 6.5 GuestLog; sizes are integers like the upstream code). */
-export interface GuestLogView {
-  name: string
-  type: GuestLogType
-  status: string
-  published: number
-  pending: number
-  container: string
-  prefix: string
-  metafile: string
-}
+/** The show dict of a log (api.md 6.5 GuestLog; sizes are integers like the upstream code): the catalogue's. */
+export type GuestLogView = RpcGuestLog
 
 /** Why an action is refused; the RPC layer turns `kind` into the reply's error type. */
 export class GuestLogError extends Error {

@@ -11,6 +11,14 @@ export { pyRepr }
  */
 const ajv = new Ajv({ allErrors: false, strict: false })
 
+/** Upstream's volume_size: a positive integer, or its decimal text. */
+export const volumeSize = {
+  oneOf: [
+    { type: 'integer', minimum: 1 },
+    { type: 'string', pattern: '^[0-9]+$' },
+  ],
+} as const
+
 /** Upstream's non_empty_string. */
 export const nonEmptyString = { type: 'string', minLength: 1, maxLength: 255, pattern: '^.*[0-9a-zA-Z]+.*$' } as const
 export const uuid = { type: 'string', pattern: '^([0-9a-fA-F]){8}-([0-9a-fA-F]){4}-([0-9a-fA-F]){4}-([0-9a-fA-F]){4}-([0-9a-fA-F]){12}$' } as const

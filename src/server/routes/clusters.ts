@@ -3,15 +3,9 @@ import type { Lab } from '../lab.js'
 import { datastores } from '../db/datastores.js'
 import { caller, requireAdmin } from '../http/guard.js'
 import { Fault, badRequest, notFound } from '../errors.js'
-import { compileBodySchema, nonEmptyString, uuid } from '../http/validation.js'
+import { compileBodySchema, nonEmptyString, uuid, volumeSize } from '../http/validation.js'
 import { resolveDatastoreVersion } from '../datastores/resolve.js'
 
-const volumeSize = {
-  oneOf: [
-    { type: 'integer', minimum: 1 },
-    { type: 'string', pattern: '^[0-9]+$' },
-  ],
-} as const
 const nodeType = { oneOf: [nonEmptyString, { type: 'array', items: nonEmptyString }] } as const
 const clusterInstance = {
   type: 'object',

@@ -8,18 +8,6 @@ import { badRequest, notFound } from '../errors.js'
 import { guestCallWith as guestCall } from '../instances/guest.js'
 import { loadInstance } from '../instances/load.js'
 
-/** The guest's show dict of a log (api.md 6.5 GuestLog). */
-export interface GuestLog {
-  name: string
-  type: 'SYS' | 'USER'
-  status: string
-  published: number
-  pending: number
-  container: string
-  prefix: string
-  metafile: string
-}
-
 /** Upstream's guest_log_container_name: the container (here a directory of the lab's store) logs are published into. */
 const LOG_CONTAINER = 'database_logs'
 /** A log name as engines define them (general, slow_query...): also what may go into a storage path. */

@@ -3,7 +3,7 @@ import type { Lab } from '../../lab.js'
 import { Fault, badRequest } from '../../errors.js'
 import { caller } from '../../http/guard.js'
 import { authorizeAdminRule } from '../../http/policy.js'
-import { compileBodySchema, nonEmptyString } from '../../http/validation.js'
+import { compileBodySchema, nonEmptyString, volumeSize } from '../../http/validation.js'
 import { loadInstance } from '../../instances/load.js'
 import { beginRestart, resetInstanceStatus } from '../../instances/actions.js'
 import { resizeAction, type ResizeBody } from '../../instances/resize.js'
@@ -29,12 +29,7 @@ const ACTION_SCHEMAS: Record<string, (body: unknown) => void> = {
                 type: 'object',
                 required: ['size'],
                 properties: {
-                  size: {
-                    oneOf: [
-                      { type: 'integer', minimum: 1 },
-                      { type: 'string', pattern: '^[0-9]+$' },
-                    ],
-                  },
+                  size: volumeSize,
                 },
               },
             },

@@ -2,7 +2,7 @@ import type { FastifyInstance, FastifyRequest } from 'fastify'
 import type { Lab } from '../../lab.js'
 import { caller } from '../../http/guard.js'
 import { badRequest } from '../../errors.js'
-import { compileBodySchema, nonEmptyString, uuid } from '../../http/validation.js'
+import { compileBodySchema, nonEmptyString, uuid, volumeSize } from '../../http/validation.js'
 import { baseUrl } from '../../http/server.js'
 import { instanceView, type VolumeUsage } from '../../http/views.js'
 import { MAX_WAIT_S, WAIT_HEADER, waitForChange } from '../../http/wait.js'
@@ -27,12 +27,7 @@ const checkCreate = compileBodySchema({
           type: 'object',
           required: ['size'],
           properties: {
-            size: {
-              oneOf: [
-                { type: 'integer', minimum: 1 },
-                { type: 'string', pattern: '^[0-9]+$' },
-              ],
-            },
+            size: volumeSize,
             type: { oneOf: [nonEmptyString, { type: 'null' }] },
           },
         },
