@@ -14,9 +14,9 @@ fail() { say "$*"; exit 1; }
 [ "$(id -u)" = 0 ] || fail "run as root (it installs Debian packages and creates the engine user)"
 command -v apt-get >/dev/null && command -v dpkg-divert >/dev/null || fail "this needs a Debian (12) host with apt-get and dpkg-divert"
 
-# What package.json's "engines" allows: ^20.19.0 || ^22.12.0 || ^24.0.0 (test/package.ts keeps them equal).
+# What package.json's "engines" allows: ^20.19.0 || ^22.13.0 || ^24.0.0 (test/package.ts keeps them equal).
 node_ok() {
-  command -v node >/dev/null && node -e 'const [a, b] = process.versions.node.split(".").map(Number); process.exit((a === 20 && b >= 19) || (a === 22 && b >= 12) || a === 24 ? 0 : 1)'
+  command -v node >/dev/null && node -e 'const [a, b] = process.versions.node.split(".").map(Number); process.exit((a === 20 && b >= 19) || (a === 22 && b >= 13) || a === 24 ? 0 : 1)'
 }
 
 # python3-openstackclient + python3-troveclient: the real clients, used by the interop tests and benchmarks;

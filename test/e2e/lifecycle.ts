@@ -27,8 +27,13 @@ async function engineAnswers(engine: string, ip: string): Promise<string> {
   return (await exec('redis-cli', ['-h', ip, '-p', '6379', 'ping'])).stdout
 }
 
-function uidOf(pid: number): number {
-  return Number(/^Uid:\s+(\d+)/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))![1])
+/** The real uid of a process, or undefined once it has exited (an engine's short-lived helper may end between the scan and the read). */
+function uidOf(pid: number): number | undefined {
+  try {
+    return Number(/^Uid:\s+(\d+)/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))![1])
+  } catch {
+    return undefined
+  }
 }
 
 t.test('create, serve, survive a server restart and delete one instance of each engine through the CLI', async (t) => {
@@ -57,7 +62,7 @@ t.test('create, serve, survive a server restart and delete one instance of each 
   for (const [engine, { id, ip }] of created) {
     t.match(await engineAnswers(engine, ip), engine === 'redis' ? /NOAUTH/ : /accepting|alive/, `${engine} answers its own client at ${ip} (and refuses anonymous logins)`)
     const pids = processesUnder(join(dataDir, 'instances', id))
-    const engineUids = pids.map(uidOf).filter((u) => u !== 0)
+    const engineUids = pids.map(uidOf).filter((u) => u !== undefined && u !== 0)
     t.ok(engineUids.length > 0, `${engine}: the engine runs as an unprivileged user`)
     // Every limit this host can enforce (cgroup v1 or v2) holds the flavor's value and the engine; the others are a skip, not a pass.
     const groups = instanceGroups(id)
@@ -70,7 +75,7 @@ t.test('create, serve, survive a server restart and delete one instance of each 
       }
       const inGroup = readFileSync(join(g.dir, 'cgroup.procs'), 'utf8').split('\n').filter(Boolean).map(Number)
       t.ok(
-        pids.some((p) => inGroup.includes(p) && uidOf(p) !== 0),
+        pids.some((p) => inGroup.includes(p) && (uidOf(p) ?? 0) !== 0),
         `${engine}: the engine is in its ${g.limits.join('/')} cgroup`,
       )
     }
