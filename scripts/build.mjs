@@ -10,7 +10,7 @@
 import { spawnSync } from 'node:child_process'
 import { createHash } from 'node:crypto'
 import { cpSync, existsSync, lstatSync, readdirSync, readFileSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs'
-import { dirname, join, relative } from 'node:path'
+import { dirname, join, relative, sep } from 'node:path'
 import { fileURLToPath } from 'node:url'
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..')
@@ -48,15 +48,8 @@ function sourceDigest() {
  * loading ~130 small modules one by one (issue 11: create -> ACTIVE). esbuild does the bundling;
  * without it (not installed) the agent runs from its modules as before (src/cli/main.ts).
  */
-async function bundleAgent(dir) {
+async function bundleAgent(dir, esbuild) {
   if (!existsSync(join(dir, 'agent/index.js'))) return // a tree without an agent (the build's own test)
-  let esbuild
-  try {
-    esbuild = await import('esbuild')
-  } catch {
-    console.error('trove build: esbuild is not installed: the agent runs unbundled (slower start)')
-    return
-  }
   await esbuild.build({
     entryPoints: [join(dir, 'agent/index.js')],
     outfile: join(dir, 'agent/bundle.js'),
@@ -72,11 +65,62 @@ async function bundleAgent(dir) {
   })
 }
 
+/**
+ * The CLI as a few files (dist/cli-bundle/: main.js and the chunks it imports on demand), for
+ * the same reason: every `trove` command is a new process, and resolving and loading its modules
+ * one by one cost ~70 ms of a ~180 ms `trove --help` here (issue 11). The bundle sits one level
+ * under dist/, as cli/ does, so that the relative paths its modules use at run time
+ * (`../../package.json`, `../agent/bundle.js`) and its imports of the server's and the agent's
+ * entry points (kept outside: `trove server` loads the server from its modules) mean the same.
+ * Packages stay in node_modules. bin/trove falls back to dist/cli/main.js where there is no bundle.
+ */
+async function bundleCli(dir, esbuild) {
+  if (!existsSync(join(dir, 'cli/main.js'))) return
+  const outdir = join(dir, 'cli-bundle')
+  const outside = [join(dir, 'server') + sep, join(dir, 'agent') + sep]
+  await esbuild.build({
+    entryPoints: [join(dir, 'cli/main.js')],
+    outdir,
+    bundle: true,
+    splitting: true,
+    chunkNames: '[name]-[hash]',
+    platform: 'node',
+    format: 'esm',
+    target: 'node20',
+    logLevel: 'warning',
+    packages: 'external',
+    sourcemap: true,
+    plugins: [
+      {
+        name: 'outside-entry-points',
+        setup(build) {
+          build.onResolve({ filter: /^\.\.?\// }, (args) => {
+            const target = join(args.resolveDir, args.path)
+            if (!outside.some((o) => target.startsWith(o))) return undefined
+            return { path: relative(outdir, target).replace(/^(?!\.)/, './'), external: true }
+          })
+        },
+      },
+    ],
+  })
+}
+
+async function loadEsbuild() {
+  try {
+    return await import('esbuild')
+  } catch {
+    console.error('trove build: esbuild is not installed: the agent and the CLI run unbundled (slower start)')
+    return undefined
+  }
+}
+
 const digest = sourceDigest()
 const force = process.argv.includes('--force')
-/** A build made while esbuild could not be loaded (npm ci's prepare, for one) lacks the agent's bundle: redo it once esbuild loads. */
+/** A build made while esbuild could not be loaded (npm ci's prepare, for one) lacks the bundles: redo it once esbuild loads. */
 async function bundleMissing() {
-  if (!existsSync(join(dist, 'agent/index.js')) || existsSync(join(dist, 'agent/bundle.js'))) return false
+  const agentMissing = existsSync(join(dist, 'agent/index.js')) && !existsSync(join(dist, 'agent/bundle.js'))
+  const cliMissing = existsSync(join(dist, 'cli/main.js')) && !existsSync(join(dist, 'cli-bundle/main.js'))
+  if (!agentMissing && !cliMissing) return false
   try {
     await import('esbuild')
     return true
@@ -104,7 +148,11 @@ if (r.status !== 0) {
 }
 // Data files that modules read at run time (tsc copies only JSON that is imported).
 cpSync(join(root, 'src'), out, { recursive: true, filter: (p) => !p.endsWith('.ts') && !p.endsWith('.tsx') })
-await bundleAgent(out)
+const esbuild = await loadEsbuild()
+if (esbuild) {
+  await bundleAgent(out, esbuild)
+  await bundleCli(out, esbuild)
+}
 writeFileSync(join(out, '.source-digest'), digest)
 
 // An old in-place dist/ directory (before this script) moves aside first; a symlink is replaced atomically.

@@ -52,6 +52,11 @@ export interface ServerOptions extends Partial<LabConfig> {
   engines?: DetectedEngine[]
   /** false: start no agent processes (see LocalComputeOptions.spawnAgents). */
   spawnAgents?: boolean
+  /**
+   * Where agents keep pre-initialised data dirs (agent/template-cache.ts; default DIR/templates,
+   * else TROVE_TEMPLATES_DIR). Labs that share one (a test suite's) initialise each engine once.
+   */
+  templatesDir?: string
   /** false: apply no cgroup limits (default: on unless TROVE_CGROUPS=0). */
   cgroups?: boolean
   /** Reconciliation period (ms; default TROVE_RECONCILE_MS or 10 s); 0 turns periodic passes off. */
@@ -128,7 +133,8 @@ export async function buildServer(opts: ServerOptions = {}): Promise<TroveServer
   const identity = new IdentityStore(db)
   const instances = new Instances(db)
   const cgroups = opts.cgroups ?? !['0', 'off', 'false'].includes(process.env.TROVE_CGROUPS ?? '')
-  const compute = new LocalCompute({ dataDir: config.dataDir, log, spawnAgents: opts.spawnAgents, cgroups })
+  const templatesDir = opts.templatesDir ?? process.env.TROVE_TEMPLATES_DIR
+  const compute = new LocalCompute({ dataDir: config.dataDir, log, spawnAgents: opts.spawnAgents, cgroups, ...(templatesDir ? { templatesDir: resolve(templatesDir) } : {}) })
   const tasks = new TaskEngine(db, log)
   const brokerFile = join(config.dataDir, 'broker.json')
   let broker: BrokerHandle | undefined

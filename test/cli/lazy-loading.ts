@@ -4,9 +4,9 @@
 // ~130 modules. Both are start-up time a user waits for (issue 11).
 import t from 'tap'
 import { spawn } from 'node:child_process'
-import { writeFileSync } from 'node:fs'
+import { readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { pathToFileURL } from 'node:url'
+import { fileURLToPath, pathToFileURL } from 'node:url'
 import { apiLab } from '../helpers/api.js'
 import { ROOT, TROVE, tempDir } from '../helpers/lab.js'
 
@@ -30,7 +30,19 @@ function traced(dir: string, args: string[], env: Record<string, string>): Promi
   })
 }
 
-const under = (loaded: string[], part: string) => loaded.filter((u) => u.includes(part))
+/**
+ * What was loaded, module by module: a chunk of the CLI's bundle (dist/cli-bundle/, scripts/build.mjs)
+ * stands for the source modules its source map lists, named as their built files (`.../cli/ui/wait.js`).
+ */
+function modules(loaded: string[]): string[] {
+  return loaded.flatMap((u) => {
+    if (!u.includes('/cli-bundle/') || !u.startsWith('file:')) return [u]
+    const map = JSON.parse(readFileSync(`${fileURLToPath(u)}.map`, 'utf8')) as { sources: string[] }
+    return [u, ...map.sources.map((s) => `bundled:${s.replace(/^(\.\.\/)+src/, '').replace(/\.tsx?$/, '.js')}`)]
+  })
+}
+
+const under = (loaded: string[], part: string) => modules(loaded).filter((u) => u.includes(part))
 
 t.test('instance create --wait off a terminal loads neither commander nor ink nor React', async (t) => {
   const lab = await apiLab(t, { spawnAgents: false })
@@ -39,6 +51,8 @@ t.test('instance create --wait off a terminal loads neither commander nor ink no
   const r = await traced(dir, ['instance', 'create', 'lazy', '--flavor', 'm1.tiny', '--size', '1', '--datastore', 'redis', '--wait', '--timeout', '1', '-f', 'value', '-c', 'id'], lab.env)
   t.equal(r.code, 8, 'the wait timed out', { stderr: r.stderr })
   t.match(r.stderr, /instance lazy \([0-9a-f-]{36}\): BUILD/, 'the plain progress lines of a non-terminal')
+  t.ok(under(r.loaded, '/cli-bundle/main.js').length, 'bin/trove runs the CLI from its bundle (run npm run build with esbuild installed)')
+  t.same(under(r.loaded, '/dist/cli/'), [], 'and none of its modules one by one')
   t.ok(under(r.loaded, '/cli/ui/wait.js').length, 'the hook sees the wait module load')
   for (const part of ['/node_modules/ink/', '/node_modules/react/', '/node_modules/commander/', '/node_modules/yaml/', '/cli/program.js', '/cli/commands/index.js']) {
     t.same(under(r.loaded, part), [], `${part} not loaded`)

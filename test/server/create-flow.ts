@@ -1,6 +1,6 @@
 import t from 'tap'
 import mqtt from 'mqtt'
-import { readFileSync } from 'node:fs'
+import { existsSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { apiLab } from '../helpers/api.js'
 import { runMain } from '../helpers/lab.js'
@@ -51,6 +51,9 @@ t.test('a guest failure or a build timeout ends in ERROR with a fault; --wait fa
   t.teardown(() => agent.close())
   t.equal(agent.boot.flavor.ramMb, 512, 'the bootstrap carries the flavor')
   t.equal(agent.boot.port, 5432, 'the standard port')
+  t.ok(process.env.TROVE_TEMPLATES_DIR, 'the test labs share a template dir (helpers/lab.ts)')
+  t.equal(agent.boot.templateDir, process.env.TROVE_TEMPLATES_DIR, 'the agent uses the dir TROVE_TEMPLATES_DIR names')
+  t.notOk(existsSync(join(lab.dataDir, 'templates')), 'and the lab has none of its own')
 
   const del = await lab.req('DELETE', `${p}/instances/${id}`)
   t.equal(del.status, 422, 'no delete while building (upstream)')

@@ -32,6 +32,8 @@ export interface LocalComputeOptions {
    * by someone else (tests drive the protocol with scripted agents this way).
    */
   spawnAgents?: boolean
+  /** Pre-initialised data dirs for the agents (default DIR/templates); root-owned, 0711. */
+  templatesDir?: string
 }
 
 /**
@@ -48,7 +50,7 @@ export class LocalCompute {
   readonly storageDir: string
   constructor(private readonly opts: LocalComputeOptions) {
     this.instancesDir = join(opts.dataDir, 'instances')
-    this.templatesDir = join(opts.dataDir, 'templates')
+    this.templatesDir = opts.templatesDir ?? join(opts.dataDir, 'templates')
     this.backupsDir = ensureBackupStore(opts.dataDir)
     this.storageDir = join(opts.dataDir, 'storage')
     mkdirSync(this.instancesDir, { recursive: true, mode: 0o711 })
