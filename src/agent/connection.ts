@@ -2,11 +2,14 @@ import { readFileSync } from 'node:fs'
 import { Socket, isIP } from 'node:net'
 import { connect as tlsConnect } from 'node:tls'
 // The client alone: the package's index also loads the ws/tls/socks transports (~10 MB RSS).
-import mqttClient, { type IClientOptions } from 'mqtt/lib/client'
+import mqttClientModule, { type IClientOptions } from 'mqtt/lib/client'
+import { commonJsDefault, isFunction } from '../common/commonjs.js'
 import { agentEventTopic, agentRpcTopic, encode, type BrokerLocation } from '../protocol/index.js'
 import type { Log } from './log.js'
 
-type MqttClient = InstanceType<typeof mqttClient.default>
+type MqttClientClass = typeof mqttClientModule.default
+type MqttClient = InstanceType<MqttClientClass>
+const MqttClientClass = commonJsDefault<MqttClientClass>(mqttClientModule as unknown as MqttClientClass, isFunction)
 
 export interface ConnectionOptions {
   instanceId: string
@@ -57,7 +60,7 @@ export function connectBroker(o: ConnectionOptions): MqttClient {
     writeCache: false,
     will,
   }
-  const client = new mqttClient.default(() => {
+  const client = new MqttClientClass(() => {
     let loc: BrokerLocation
     try {
       loc = brokerLocation(o.brokerFile)

@@ -1,3 +1,4 @@
+import { commonJsDefault, isFunction } from '../../../common/commonjs.js'
 import { createConnection, type Socket } from 'node:net'
 
 /**
@@ -107,5 +108,5 @@ let loading: Promise<RespModules> | undefined
 const resp = (): Promise<RespModules> =>
   (loading ??= Promise.all([import('@redis/client/dist/lib/RESP/decoder.js'), import('@redis/client/dist/lib/RESP/encoder.js')]).then(([d, e]) => ({
     Decoder: d.Decoder,
-    encode: e.default.default,
+    encode: commonJsDefault<RespModules['encode']>(e.default as unknown as RespModules['encode'], isFunction),
   })))
