@@ -69,7 +69,17 @@ if [ "$(cat node_modules/.trove-setup 2>/dev/null)" != "$stamp" ]; then
   # against the headers of the running Node (node-gyp would try to download them otherwise).
   nodedir=$(dirname "$(dirname "$(readlink -f "$(command -v node)")")")
   [ -e "$nodedir/include/node/node.h" ] && export npm_config_nodedir="$nodedir"
+  # The binary compiled here once (~100 s on 2 cores) serves every later checkout: better-sqlite3's
+  # installer, prebuild-install, takes a prebuilt from a local directory before it tries to download.
+  prebuilds=/var/cache/trove-lab/prebuilds
+  mkdir -p "$prebuilds"
+  export npm_config_better_sqlite3_local_prebuilds="$prebuilds"
   JOBS=max npm ci --no-audit --no-fund --loglevel=error
+  sqlite=node_modules/better-sqlite3
+  prebuilt="$prebuilds/better-sqlite3-v$(node -p "require('./$sqlite/package.json').version")-node-v$(node -p process.versions.modules)-linux-$(node -p process.arch).tar.gz"
+  if [ ! -e "$prebuilt" ] && [ -e "$sqlite/build/Release/better_sqlite3.node" ]; then
+    tar -C "$sqlite" -czf "$prebuilt.$$" build/Release/better_sqlite3.node && mv "$prebuilt.$$" "$prebuilt"
+  fi
   echo "$stamp" > node_modules/.trove-setup
 fi
 node scripts/build.mjs   # nothing happens when dist/ is up to date
