@@ -4,9 +4,7 @@
 import t, { type Test } from 'tap'
 import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { parse } from 'yaml'
-import { TroveClient } from '../../src/sdk/index.js'
-import { runCli, startServerProcess, tempDir } from '../helpers/lab.js'
+import { labClient, runCli, startServerProcess, tempDir } from '../helpers/lab.js'
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
 
@@ -14,21 +12,7 @@ t.test('bad configuration values against real engines: refused, nothing half-app
   const dir = tempDir(t, 'tcg')
   const dataDir = join(dir, 'lab')
   const server = await startServerProcess(t, dataDir)
-  const a = parse(readFileSync(server.cloudsFile, 'utf8')).clouds['trove-lab'].auth
-  const client = new TroveClient({
-    maxRetries: 0,
-    timeoutMs: 120_000,
-    auth: {
-      authType: 'password',
-      authUrl: a.auth_url,
-      username: a.username,
-      password: a.password,
-      projectName: a.project_name,
-      userDomainName: 'Default',
-      projectDomainName: 'Default',
-      interface: 'public',
-    },
-  })
+  const client = labClient(server.cloudsFile, { maxRetries: 0, timeoutMs: 120_000 })
   const trove = (...args: string[]) => runCli(args, server.env)
   const waitStatus = async (id: string, want: string, ms = 120_000): Promise<string> => {
     const start = Date.now()

@@ -6,9 +6,8 @@ import type { Test } from 'tap'
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
 import { existsSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { parse } from 'yaml'
-import { TroveClient } from '../../src/sdk/index.js'
-import { cleanEnv, troveCommand } from './lab.js'
+import type { TroveClient } from '../../src/sdk/index.js'
+import { cleanEnv, labClient, troveCommand } from './lab.js'
 import { processesUnder } from '../../src/server/compute/processes.js'
 import { CLAIM_DIR } from '../../src/server/compute/addresses.js'
 import { instanceGroupDirs } from '../../src/server/compute/cgroups.js'
@@ -66,21 +65,7 @@ export function clientOf(dataDir: string, cloud = 'trove-lab'): TroveClient {
   const key = `${cloud}\n${text}`
   const known = clients.get(key)
   if (known) return known
-  const a = parse(text).clouds[cloud].auth
-  const made = new TroveClient({
-    maxRetries: 0,
-    timeoutMs: 30_000,
-    auth: {
-      authType: 'password',
-      authUrl: a.auth_url,
-      username: a.username,
-      password: a.password,
-      projectName: a.project_name,
-      userDomainName: 'Default',
-      projectDomainName: 'Default',
-      interface: 'public',
-    },
-  })
+  const made = labClient(join(dataDir, 'clouds.yaml'), { maxRetries: 0, timeoutMs: 30_000 }, cloud)
   clients.set(key, made)
   return made
 }

@@ -12,6 +12,7 @@ import { instanceGroupDirs, removeInstanceGroups } from '../../src/server/comput
 import { main } from '../../src/cli/main.js'
 import type { IO } from '../../src/cli/spec.js'
 import { contract } from './contract.js'
+import { resolveAuth, TroveClient, type ClientOptions } from '../../src/sdk/index.js'
 
 export const ROOT = resolve(fileURLToPath(import.meta.url), '../../..')
 export const TROVE = join(ROOT, 'bin/trove')
@@ -102,6 +103,11 @@ export function cleanEnv(extra: Record<string, string> = {}): Record<string, str
     env[k] = v
   }
   return { ...env, ...extra }
+}
+
+/** An SDK client of a lab's user, configured the way an SDK user does it: from the lab's clouds.yaml. */
+export function labClient(cloudsFile: string, opts: Omit<ClientOptions, 'auth'> = {}, cloud = 'trove-lab'): TroveClient {
+  return new TroveClient({ ...opts, auth: resolveAuth({ env: { OS_CLIENT_CONFIG_FILE: cloudsFile }, cloud }) })
 }
 
 export function labEnv(cloudsFile: string, cloud = 'trove-lab'): Record<string, string> {

@@ -6,10 +6,9 @@ import { spawn } from 'node:child_process'
 import { existsSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import type { Test } from 'tap'
-import { parse } from 'yaml'
-import { TroveClient, NotFoundError, type Instance } from '../../src/sdk/index.js'
+import { type TroveClient, NotFoundError, type Instance } from '../../src/sdk/index.js'
 import { processesUnder } from '../../src/server/compute/processes.js'
-import { startLab, type InProcessLab } from './lab.js'
+import { labClient, startLab, type InProcessLab } from './lab.js'
 
 export type Engine = 'mariadb' | 'postgresql' | 'redis'
 export const PASSWORD = 'Pw-one-1'
@@ -27,20 +26,7 @@ export interface System {
 /** A lab with room for three engines' instances at once and no rate limits. */
 export async function startSystem(t: Test): Promise<System> {
   const lab = await startLab(t, { quotaDefaults: { instances: 40, ram: -1, backups: 200, volumes: 200 }, rateLimits: [] })
-  const a = parse(readFileSync(lab.cloudsFile, 'utf8')).clouds['trove-lab'].auth
-  const client = new TroveClient({
-    timeoutMs: 60_000,
-    auth: {
-      authType: 'password',
-      authUrl: a.auth_url,
-      username: a.username,
-      password: a.password,
-      projectName: a.project_name,
-      userDomainName: 'Default',
-      projectDomainName: 'Default',
-      interface: 'public',
-    },
-  })
+  const client = labClient(lab.cloudsFile, { timeoutMs: 60_000 })
   return { lab, client, instanceDir: (id) => join(lab.dataDir, 'instances', id) }
 }
 
