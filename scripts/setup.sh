@@ -84,6 +84,13 @@ if [ "$(cat node_modules/.trove-setup 2>/dev/null)" != "$stamp" ]; then
   fi
   echo "$stamp" > node_modules/.trove-setup
 fi
+# tap builds its plugin set (.taprc's `plugin`) into node_modules; the first run after that set
+# changes still starts its test processes with the old set's loaders (tap 21), so build it here.
+tapstamp="$(sha256sum .taprc | cut -d' ' -f1)"
+if [ "$(cat node_modules/.trove-tap 2>/dev/null)" != "$tapstamp" ]; then
+  node_modules/.bin/tap build >/dev/null
+  echo "$tapstamp" > node_modules/.trove-tap
+fi
 node scripts/build.mjs   # nothing happens when dist/ is up to date
 
 # This package's CLI on PATH and its man pages where `man trove` finds them.
