@@ -9,7 +9,7 @@ import { GB } from '../../common/units.js'
  * An instance's volume (docs/isolation.md): a sparse ext4 image `<dir>/volume.img` attached to a
  * loop device and mounted nosuid,nodev where the driver says, its root owned by the instance's
  * uid/gid, mode 0700. A real filesystem, so "disk full" happens to the engine, and resize volume
- * is an online grow (truncate, `losetup -c`, `resize2fs`).
+ * is a grow (truncate, `losetup -c`, `resize2fs`): online where the host allows it (see growVolume).
  *
  * The loop device is attached with `losetup --find --show` rather than `mount -o loop`: the driver
  * needs the device's name for the online grow (`losetup -c`, `resize2fs`) and for an undo or a
@@ -396,9 +396,10 @@ export async function sweepVolumes(dir: string, keep: Iterable<string>, tools?: 
     await umountAll(t, [l.device])
     await tool(t.losetup, ['--detach', l.device])
     if (!l.deleted) {
-      const file = await securePath(l.file)
-      const st = await lstatOrUndefined(file)
-      if (st?.isFile()) await unlink(file)
+      // An image in a directory others may write to is left where it is (never unlinked through a swapped path).
+      const file = await securePath(l.file).catch(() => undefined)
+      const st = file && (await lstatOrUndefined(file))
+      if (file && st?.isFile()) await unlink(file)
     }
     swept.push(l.file)
   }
