@@ -398,7 +398,7 @@ export async function sweepVolumes(dir: string, keep: Iterable<string>, tools?: 
     if (!l.deleted) {
       // An image in a directory others may write to is left where it is (never unlinked through a swapped path).
       const file = await securePath(l.file).catch(() => undefined)
-      const st = file && (await lstatOrUndefined(file))
+      const st = file ? await lstatOrUndefined(file) : undefined
       if (file && st?.isFile()) await unlink(file)
     }
     swept.push(l.file)
