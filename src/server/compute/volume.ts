@@ -2,6 +2,7 @@ import { execFile } from 'node:child_process'
 import { constants, type Stats } from 'node:fs'
 import { lstat, mkdir, open, realpath, rmdir, statfs, unlink } from 'node:fs/promises'
 import { basename, dirname, join, sep } from 'node:path'
+import { setTimeout as sleep } from 'node:timers/promises'
 import { promisify } from 'node:util'
 import { GB } from '../../common/units.js'
 
@@ -305,6 +306,29 @@ export async function unmountVolume(p: VolumePaths, tools?: Partial<VolumeTools>
   await umountAll(t, device ? [device] : [], await securePath(p.mountPoint))
 }
 
+export interface GrowOptions {
+  tools?: Partial<VolumeTools>
+  /**
+   * How long an offline grow waits for a device "in use" to be freed (default 5 s): a new mount
+   * namespace (a sandbox being set up by runc, `ip netns exec`, `unshare -m`) starts with a copy of
+   * every mount of the host, this volume's included, until it drops them.
+   */
+  busyTimeoutMs?: number
+}
+
+/** Runs `step` again while it fails because the device is in use, up to `timeoutMs`; then its error. */
+async function untilFree<T>(step: () => Promise<T>, timeoutMs: number): Promise<T> {
+  const end = Date.now() + timeoutMs
+  for (let every = 20; ; every = Math.min(every * 2, 500)) {
+    try {
+      return await step()
+    } catch (e) {
+      if (!/ is in use\./.test((e as Error).message) || Date.now() + every > end) throw e
+      await sleep(every)
+    }
+  }
+}
+
 /**
  * Grows a volume to `newSizeBytes`: the image is extended, the loop device told (`losetup -c`) and
  * the filesystem grown by `resize2fs`. Mounted, the grow is online; ext4's online resize needs
@@ -315,8 +339,8 @@ export async function unmountVolume(p: VolumePaths, tools?: Partial<VolumeTools>
  * fail rather than be resized under its user. A shrink is refused; the same size is a no-op. When a
  * step fails before the filesystem grew, the image is cut back to its size.
  */
-export async function growVolume(p: VolumePaths, newSizeBytes: number, tools?: Partial<VolumeTools>): Promise<Volume> {
-  const t = { ...TOOLS, ...tools }
+export async function growVolume(p: VolumePaths, newSizeBytes: number, opts: GrowOptions = {}): Promise<Volume> {
+  const t = { ...TOOLS, ...opts.tools }
   if (!Number.isSafeInteger(newSizeBytes) || newSizeBytes <= 0 || newSizeBytes % 4096) throw new Error(`volume size ${newSizeBytes} refused: a positive multiple of 4096 bytes`)
   const image = await securePath(p.image)
   const mountPoint = await securePath(p.mountPoint)
@@ -336,7 +360,7 @@ export async function growVolume(p: VolumePaths, newSizeBytes: number, tools?: P
     try {
       if (device) await tool(t.losetup, ['--set-capacity', device])
       // e2fsck -p exits 1 when it corrected something: the filesystem is then fine to resize.
-      if (!online) await tool(t.e2fsck, ['-f', '-p', target], [0, 1])
+      if (!online) await untilFree(() => tool(t.e2fsck, ['-f', '-p', target], [0, 1]), opts.busyTimeoutMs ?? 5000)
       await tool(t.resize2fs, [target])
     } catch (e) {
       if ((await blockCount(t, target).catch(() => undefined)) === blocksBefore) {
@@ -355,6 +379,9 @@ export async function growVolume(p: VolumePaths, newSizeBytes: number, tools?: P
 
 /** Used, total and free bytes of a mounted volume as df shows them (statfs: Size, Used, Avail). */
 export async function volumeUsage(mountPoint: string): Promise<VolumeUsage> {
+  // Not mounted, statfs would answer for the host's filesystem: a mount point is on another device than its parent.
+  const [here, parent] = await Promise.all([lstat(mountPoint), lstat(dirname(mountPoint))])
+  if (!here.isDirectory() || here.dev === parent.dev) throw new Error(`volume at ${mountPoint} is not mounted`)
   const s = await statfs(mountPoint)
   return { totalBytes: s.blocks * s.bsize, usedBytes: (s.blocks - s.bfree) * s.bsize, freeBytes: s.bavail * s.bsize }
 }

@@ -95,7 +95,7 @@ const df = (mnt: string) => {
   return { totalBytes: size!, usedBytes: used!, freeBytes: avail! }
 }
 
-t.test('64 MB volume: owned by the uid, filled to ENOSPC as that uid, grown online to 128 MB, filled again, destroyed without a trace', async (t) => {
+t.test('64 MB volume: owned by the uid, filled to ENOSPC as that uid, grown to 128 MB (online where the host allows), filled again, destroyed without a trace', async (t) => {
   const dir = labDir(t)
   const uid = someUid()
   const paths = { image: join(dir, 'volume.img'), mountPoint: join(dir, 'mnt') }
@@ -141,15 +141,21 @@ t.test('64 MB volume: owned by the uid, filled to ENOSPC as that uid, grown onli
   t.pass('destroy again: nothing to do')
 })
 
-t.test('destroy after a crash half-way through an earlier destroy (already umounted, still attached)', async (t) => {
+t.test('destroy after a crash: half-way through an earlier destroy, or right after the image was made', async (t) => {
   const dir = labDir(t)
   const paths = { image: join(dir, 'volume.img'), mountPoint: join(dir, 'mnt') }
   await createVolume({ ...paths, sizeBytes: 8 * MB, uid: 0, gid: 0 })
   execFileSync('umount', [paths.mountPoint])
   t.same((await inspectVolume(paths)).mounted, false)
+  await rejectsWith(t, volumeUsage(paths.mountPoint), `volume at ${paths.mountPoint} is not mounted`, "no usage of the host's filesystem for an unmounted volume")
   await destroyVolume(paths)
   t.same(loopsUnder(dir), [])
   t.same(readdirSync(dir), [])
+  // A crash right after the image was made: nothing attached, nothing mounted.
+  writeFileSync(paths.image, '')
+  mkdirSync(paths.mountPoint)
+  await destroyVolume(paths)
+  t.same(readdirSync(dir), [], 'the image and the mount point are removed')
 })
 
 t.test('refused before anything is made: over the free space, symlinks, an existing image, a bad size, a directory others write to', async (t) => {
@@ -209,19 +215,21 @@ t.test('a failure half-way leaves nothing: mkfs refusing the size, a mount that 
 
   const vol = await createVolume({ ...paths, sizeBytes: 8 * MB, uid: 1, gid: 1 })
   const before = await volumeUsage(paths.mountPoint)
-  await rejectsWith(t, growVolume(paths, 16 * MB, { resize2fs: join(bin, 'resize2fs') }), 'resize2fs: planted failure')
+  await rejectsWith(t, growVolume(paths, 16 * MB, { tools: { resize2fs: join(bin, 'resize2fs') } }), 'resize2fs: planted failure')
   t.equal(lstatSync(paths.image).size, 8 * MB, 'the image is cut back')
   t.same(await volumeUsage(paths.mountPoint), before, 'the filesystem as it was')
   t.same(await grow(t, paths, 16 * MB), { ...vol, sizeBytes: 16 * MB }, 'and a grow works after it')
 
   // Offline grow while the filesystem is still mounted in another mount namespace (a sandbox the
   // driver forgot to stop): e2fsck opens the device exclusively and fails; nothing is changed.
-  const holder = spawn('unshare', ['--mount', '--propagation', 'private', '--', 'sh', '-c', 'echo ready; exec cat'], { stdio: ['pipe', 'pipe', 'inherit'] })
+  // The holder drops the other volumes of concurrent runs of this test, which its new namespace copied too.
+  const drop = `findmnt -rn -o TARGET | grep '^/tmp/tv-vol\\.' | grep -v '^${dir}/' | while read -r m; do umount -l "$m"; done`
+  const holder = spawn('unshare', ['--mount', '--propagation', 'private', '--', 'sh', '-c', `${drop}; echo ready; exec cat`], { stdio: ['pipe', 'pipe', 'inherit'] })
   t.teardown(() => holder.kill())
   await once(holder.stdout!, 'data')
   await unmountVolume(paths)
   t.same((await inspectVolume(paths)).mounted, false, 'not mounted here')
-  const e = await growVolume(paths, 24 * MB).catch((err: Error) => err)
+  const e = await growVolume(paths, 24 * MB, { busyTimeoutMs: 0 }).catch((err: Error) => err)
   t.match(e, { message: /^e2fsck: \/dev\/loop\d+ is in use\. \(Cannot continue, aborting\.\)$/ }, 'refused: the device is busy elsewhere')
   t.equal(lstatSync(paths.image).size, 16 * MB, 'the image is cut back')
   holder.stdin!.end()
@@ -235,11 +243,10 @@ t.test("sweep: this lab's volumes not kept (mounted, or with a deleted image) ar
     mkdirSync(join(d, n))
     return createVolume({ image: join(d, n, 'volume.img'), mountPoint: join(d, n, 'mnt'), sizeBytes: 8 * MB, uid: 1, gid: 1 })
   }
-  const kept = await vols(lab, 'a1')
-  const gone = await vols(lab, 'a2')
-  const deleted = await vols(lab, 'a3')
+  // Made at the same time: parallel creates each get a loop device of their own.
+  const [kept, gone, deleted, elsewhere] = await Promise.all([vols(lab, 'a1'), vols(lab, 'a2'), vols(lab, 'a3'), vols(other, 'b1')])
+  t.equal(new Set([kept, gone, deleted, elsewhere].map((v) => v.device)).size, 4, 'four loop devices')
   unlinkSync(deleted.image)
-  const elsewhere = await vols(other, 'b1')
   const swept = await sweepVolumes(lab, [kept.image])
   t.same(swept.sort(), [gone.image, deleted.image])
   t.same(loopsUnder(lab), [kept.image], 'only the kept one is attached')
