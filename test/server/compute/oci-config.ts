@@ -2,7 +2,6 @@ import t from 'tap'
 import { ETC_ENTRIES, MASKED_PATHS, VOLUME_MOUNT, etcIdentity, ociConfig } from '../../../src/server/compute/oci-config.js'
 import { type MobyProfile, toOciSeccomp } from '../../../src/server/compute/seccomp.js'
 
-// biome-ignore lint/suspicious/noExplicitAny: the config is JSON read field by field
 type J = any
 
 const base = {
