@@ -1,5 +1,6 @@
-import { execFile, spawn } from 'node:child_process'
-import { closeSync, constants, existsSync, lstatSync, mkdirSync, openSync, readFileSync, readdirSync, readlinkSync, rmSync, rmdirSync, symlinkSync, writeFileSync } from 'node:fs'
+import { spawn } from 'node:child_process'
+import { closeSync, constants as fsc, existsSync, lstatSync, mkdirSync, openSync, readFileSync, readdirSync, readlinkSync, rmSync, rmdirSync, symlinkSync, writeFileSync } from 'node:fs'
+import { constants } from 'node:os'
 import { dirname, join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { ETC_ENTRIES, SYSTEM_DIRS, etcIdentity, ociConfig, type SandboxLimits } from './oci-config.js'
@@ -92,14 +93,34 @@ interface RunResult {
   stderr: string
 }
 
-/** Runs a tool without a shell; never throws for an exit code (the caller decides). */
+/**
+ * Runs a tool without a shell; never throws for an exit code (the caller decides). Resolves once the tool
+ * has exited and its output is read: a process it leaves behind (`runc exec sh -c 'daemon &'`) may hold
+ * the pipes open for ever, so they are given a short grace after the exit, then closed.
+ */
 function runTool(file: string, args: string[], timeoutMs = 60_000): Promise<RunResult> {
   return new Promise((resolve, reject) => {
-    execFile(file, args, { timeout: timeoutMs, maxBuffer: 16 * 1024 * 1024 }, (err, stdout, stderr) => {
-      if (err && typeof (err as NodeJS.ErrnoException).code === 'string') return reject(new Error(`${file}: ${err.message}`))
-      const code = err ? ((err as { code?: number }).code ?? 1) : 0
-      resolve({ code, stdout: String(stdout), stderr: String(stderr) })
+    const child = spawn(file, args, { stdio: ['ignore', 'pipe', 'pipe'], timeout: timeoutMs })
+    const out: Buffer[] = []
+    const err: Buffer[] = []
+    child.stdout.on('data', (b: Buffer) => out.push(b))
+    child.stderr.on('data', (b: Buffer) => err.push(b))
+    let code = 1
+    let grace: NodeJS.Timeout | undefined
+    const done = () => {
+      clearTimeout(grace)
+      resolve({ code, stdout: Buffer.concat(out).toString(), stderr: Buffer.concat(err).toString() })
+    }
+    child.once('error', (e) => reject(new Error(`${file}: ${e.message}`)))
+    child.once('exit', (c, signal) => {
+      code = c ?? (signal ? 128 + (constants.signals[signal] ?? 0) : 1)
+      grace = setTimeout(() => {
+        child.stdout.destroy()
+        child.stderr.destroy()
+        done()
+      }, 500)
     })
+    child.once('close', done)
   })
 }
 
@@ -196,11 +217,13 @@ export function writeBundle(o: CreateSandboxOptions, rt: SandboxRuntime): string
 export async function createSandbox(rt: SandboxRuntime, o: CreateSandboxOptions): Promise<SandboxState> {
   checkId(o.id)
   mkdirSync(rt.root, { recursive: true, mode: 0o700 })
+  // Never rewrite the bundle of, or undo, a sandbox that exists already.
+  if (await sandboxState(rt, o.id)) throw new Error(`runc run: sandbox ${o.id} already exists`)
   writeBundle(o, rt)
   const logFile = o.logFile ?? join(dirname(o.bundleDir), 'sandbox.log')
   const runcLog = join(o.bundleDir, 'runc.log')
   rmSync(runcLog, { force: true })
-  const fd = openSync(logFile, constants.O_WRONLY | constants.O_CREAT | constants.O_APPEND | constants.O_NOFOLLOW, 0o640)
+  const fd = openSync(logFile, fsc.O_WRONLY | fsc.O_CREAT | fsc.O_APPEND | fsc.O_NOFOLLOW, 0o640)
   const [file, argv] = runcArgs(rt, ['--log', runcLog, '--log-format', 'json', 'run', '--detach', '--bundle', o.bundleDir, o.id])
   let code: number | null
   try {
