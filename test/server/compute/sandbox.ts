@@ -1,7 +1,7 @@
 import t, { type Test } from 'tap'
 import { execFileSync } from 'node:child_process'
 import { randomBytes, randomInt } from 'node:crypto'
-import { chownSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs'
+import { chownSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import {
   type CreateSandboxOptions,
@@ -100,6 +100,19 @@ t.test('a shell as uid N in its own namespaces, read-only system, its volume, no
   const hidden = ['/root', '/work', '/run/trove', '/home', '/var/lib/mysql', '/etc/shadow', '/etc/hostname', '/etc/ssl/private', '/sys']
   const secret = `tv-private-${run}`
   // One exec for the file-system checks (each runc exec costs ~0.2 s): one "what path" line each.
+  // A syscall the containers-common profile denies (io_pgetevents, EPERM) that the kernel would answer with EINVAL.
+  const probe = join(o.volumeDir, 'seccomp-probe.py')
+  writeFileSync(
+    probe,
+    [
+      'import ctypes, os, platform',
+      'libc = ctypes.CDLL(None, use_errno=True)',
+      "nr = {'x86_64': 333, 'aarch64': 292}[platform.machine()]",
+      'libc.syscall(nr, 0, 0, 0, None, None, None)',
+      "print('io_pgetevents', os.strerror(ctypes.get_errno()))",
+    ].join('\n'),
+  )
+  t.equal(execFileSync('python3', [probe]).toString(), 'io_pgetevents Invalid argument\n', 'on the host: EINVAL')
   const fsReport = await sh(
     [
       `for p in ${roPaths.join(' ')}; do touch $p 2>/dev/null && echo "writable $p" || echo "read-only $p"; done`,
@@ -110,6 +123,7 @@ t.test('a shell as uid N in its own namespaces, read-only system, its volume, no
       'echo "keys $(stat -c "%F %t:%T" /proc/keys)"',
       'echo "netdevs $(tail -n +3 /proc/net/dev | cut -d: -f1 | tr -d " " | tr "\\n" " ")"',
       `python3 -c "import socket; s=socket.socket(); s.bind(('0.0.0.0', 80)); print('port80 bound')"`,
+      'python3 /var/lib/trove-instance/seccomp-probe.py',
     ].join('\n'),
   )
   const lines = fsReport.stdout.trim().split('\n')
@@ -129,6 +143,7 @@ t.test('a shell as uid N in its own namespaces, read-only system, its volume, no
   t.ok(lines.includes(`passwd trove:x:${o.uid}:${o.gid}:trove:/var/lib/trove-instance:/bin/sh`), 'its own passwd')
   t.ok(lines.includes('keys character special file 1:3'), '/proc/keys masked (/dev/null over it)')
   t.ok(lines.includes('netdevs lo '), 'a network namespace of its own, with only lo')
+  t.ok(lines.includes('io_pgetevents Operation not permitted'), 'in the sandbox: EPERM from the seccomp profile')
   t.ok(lines.includes('port80 bound'), 'a port under 1024 without a capability (ip_unprivileged_port_start=0)')
   t.equal(fsReport.stderr, '', `nothing failed unexpectedly: ${fsReport.stderr}`)
   const priv = await sh('chown 0 /var/lib/trove-instance/f || echo refused')
