@@ -218,13 +218,15 @@ export async function createSandbox(rt: SandboxRuntime, o: CreateSandboxOptions)
   checkId(o.id)
   mkdirSync(rt.root, { recursive: true, mode: 0o700 })
   // Never rewrite the bundle of, or undo, a sandbox that exists already.
-  if (await sandboxState(rt, o.id)) throw new Error(`runc run: sandbox ${o.id} already exists`)
+  if (existsSync(join(rt.root, o.id))) throw new Error(`runc run: sandbox ${o.id} already exists`)
   writeBundle(o, rt)
   const logFile = o.logFile ?? join(dirname(o.bundleDir), 'sandbox.log')
   const runcLog = join(o.bundleDir, 'runc.log')
+  const pidFile = join(o.bundleDir, 'init.pid')
   rmSync(runcLog, { force: true })
+  rmSync(pidFile, { force: true })
   const fd = openSync(logFile, fsc.O_WRONLY | fsc.O_CREAT | fsc.O_APPEND | fsc.O_NOFOLLOW, 0o640)
-  const [file, argv] = runcArgs(rt, ['--log', runcLog, '--log-format', 'json', 'run', '--detach', '--bundle', o.bundleDir, o.id])
+  const [file, argv] = runcArgs(rt, ['--log', runcLog, '--log-format', 'json', 'run', '--detach', '--pid-file', pidFile, '--bundle', o.bundleDir, o.id])
   let code: number | null
   try {
     code = await new Promise<number | null>((resolve, reject) => {
@@ -242,9 +244,9 @@ export async function createSandbox(rt: SandboxRuntime, o: CreateSandboxOptions)
     await destroySandbox(rt, o.id).catch(() => {})
     throw new Error(`runc run: ${lastLine(why)}`)
   }
-  const state = await sandboxState(rt, o.id)
-  if (!state) throw new Error(`runc run: sandbox ${o.id} is gone right after start (see ${logFile})`)
-  return state
+  // The pid file instead of one more `runc state` (~0.1 s on a busy host).
+  const pid = Number(readFileSync(pidFile, 'utf8'))
+  return { status: existsSync(`/proc/${pid}`) ? 'running' : 'stopped', pid }
 }
 
 /** The sandbox's runc state, or undefined when runc does not know it. */
