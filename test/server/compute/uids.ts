@@ -128,7 +128,7 @@ t.test("the sandbox's /etc/passwd and /etc/group, read by the real tools", async
   t.throws(() => passwdFor({ uid: 65534, gid: 65534 }), /not an instance's/)
   const canUnshare = process.getuid?.() === 0 && spawnSync('unshare', ['--mount', 'true']).status === 0
   if (!canUnshare) {
-    t.skip('needs root and unshare --mount (util-linux) to bind the files over /etc in a private namespace')
+    t.skip('needs root and unshare --mount (util-linux) to bind the files over /etc in a private namespace', () => {})
     return
   }
   const { root } = lab()
