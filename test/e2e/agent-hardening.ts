@@ -107,4 +107,3 @@ t.test('postgresql: log and WAL readable by the run user only', async (t) => {
   t.same(openToOthers(join(pg.base, 'log')), [], 'postgresql.log 0600')
   t.same(openToOthers(join(pg.base, 'conf')), [], 'config 0600 (it names the paths and the replication user)')
 })
-

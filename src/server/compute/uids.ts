@@ -65,14 +65,13 @@ function settings(o: UidOptions) {
 }
 
 /**
- * Claims a free uid (and the same gid) for the instance at `ownerDir`. Idempotent: an
- * owner that already holds one gets it back. Starts at a random offset in the range so
+ * Claims a free uid (and the same gid) for the instance at `ownerDir`. Each call claims
+ * another uid: a flow resuming after a crash asks `uidOf` first (a scan of every claim,
+ * which allocation itself does not pay). Starts at a random offset in the range so
  * concurrent labs rarely contend for the same claim (they would still get different ones).
  */
 export function allocateUid(ownerDir: string, o: UidOptions = {}): InstanceIds {
   const { dir, range } = settings(o)
-  const held = listClaims(dir).find((c) => c.owner === ownerDir && inRange(Number(c.name), range))
-  if (held) return { uid: Number(held.name), gid: Number(held.name) }
   const users = hostIds(o.passwdFile ?? '/etc/passwd')
   const groups = hostIds(o.groupFile ?? '/etc/group')
   const size = range.last - range.first + 1
