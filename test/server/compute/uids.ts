@@ -54,6 +54,11 @@ t.test('the range runs out with a one-line error; host ids are skipped; a stale 
   t.same(allocateUid(owner('a'), o), { uid: 500102, gid: 500102 }, 'a host user and a host group id are skipped')
   t.throws(() => allocateUid(owner('b'), o), /^no free uid left in 500100-500102 \(claims in .*\)$/)
   rmSync(owner('a'), { recursive: true })
+  // Another process deciding about that stale claim right now (its lock, a live pid): skipped, not raced.
+  writeFileSync(join(claimDir, '.500102.lock'), String(process.pid))
+  t.throws(() => allocateUid(owner('b'), o), /^no free uid left/, 'a stale claim under a live lock is left to its taker')
+  t.equal(readFileSync(join(claimDir, '500102'), 'utf8'), join(root, 'instances', 'a'), 'and untouched')
+  rmSync(join(claimDir, '.500102.lock'))
   t.same(allocateUid(owner('c'), o), { uid: 500102, gid: 500102 }, 'the claim of a deleted instance directory is taken over')
   t.equal(readFileSync(join(claimDir, '500102'), 'utf8'), owner('c'))
 })
