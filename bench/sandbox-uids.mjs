@@ -26,7 +26,7 @@ try {
   uidOf(owners[N - 1], o)
   const scan = ms(t0)
   t0 = process.hrtime.bigint()
-  owners.forEach((d, i) => releaseUid(ids[i], d, o))
+  for (const [i, d] of owners.entries()) releaseUid(ids[i], d, o)
   const release = ms(t0) / N
   console.log(`uids: allocate ${alloc.toFixed(2)} ms, passwdFor ${passwd.toFixed(3)} ms, release ${release.toFixed(2)} ms each; uidOf over ${N} claims ${scan.toFixed(1)} ms`)
 } finally {
