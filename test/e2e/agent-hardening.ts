@@ -32,9 +32,10 @@ function openToOthers(dir: string, match: (name: string) => boolean = () => true
 }
 
 // Both engines start at once: the test waits on the slower one only.
-const [ma, pg] = await Promise.all([
+const [ma, pg, rd] = await Promise.all([
   launch('mariadb', '10.11', undefined, { databases: [{ name: 'appdb' }], users: [] }),
   launch('postgresql', '15', '/usr/lib/postgresql/15/bin', { databases: [{ name: 'appdb' }], users: [] }),
+  launch('redis', '7.0', undefined, { databases: [], users: [] }),
 ])
 
 t.test('mariadb: INTO OUTFILE and LOAD_FILE only inside the volume, even for root', async (t) => {
@@ -106,4 +107,17 @@ t.test('postgresql: log and WAL readable by the run user only', async (t) => {
   t.same(openToOthers(join(pg.base, 'data', 'pg_wal')), [], 'WAL 0600')
   t.same(openToOthers(join(pg.base, 'log')), [], 'postgresql.log 0600')
   t.same(openToOthers(join(pg.base, 'conf')), [], 'config 0600 (it names the paths and the replication user)')
+})
+
+t.test('redis: its socket asks for the password too; log and snapshot readable by the run user only', async (t) => {
+  const socket = join(rd.base, 'run', 'redis.sock')
+  const cli = (...args: string[]) => spawnSync('redis-cli', ['-s', socket, ...args], { encoding: 'utf8', env: { PATH: process.env.PATH } })
+  t.match(cli('PING').stdout, /NOAUTH/, 'no command without AUTH, on the socket as over TCP')
+  t.match(cli('SET', 'k', 'v').stdout, /NOAUTH/)
+  const root = ((await ok(rd.id, 'enable_root')) as { password: string }).password
+  const save = spawnSync('redis-cli', ['-s', socket, '--user', 'root', '--no-auth-warning', 'SAVE'], { encoding: 'utf8', env: { PATH: process.env.PATH, REDISCLI_AUTH: root } })
+  t.equal(save.stdout.trim(), 'OK', save.stderr || 'SAVE as root with its password')
+  t.ok(existsSync(join(rd.base, 'data', 'dump.rdb')), 'a snapshot exists')
+  t.same(openToOthers(join(rd.base, 'data')), [], 'snapshot 0600')
+  t.same(openToOthers(join(rd.base, 'log')), [], 'redis.log 0600')
 })
