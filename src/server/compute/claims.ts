@@ -4,18 +4,18 @@ import { dirname, join } from 'node:path'
 
 /**
  * Machine-wide claims on a name (a loopback address, a uid): a file created exclusively
- * (linked into place: EEXIST like O_EXCL) in a directory shared by every trove server on this machine, naming the instance
- * directory that owns it. A claim whose owner directory is gone is stale and may be
- * taken over.
+ * (linked into place: EEXIST like O_EXCL) in a directory shared by every trove server on
+ * this machine, naming the instance directory that owns it. A claim whose owner
+ * directory is gone is stale and may be taken over.
  *
  * Taking over (and sweeping) is "read, still stale? unlink, create": two processes doing
  * it at once could each unlink the other's fresh claim and both win. So it happens only
  * under a per-name lock file (`.NAME.lock`, O_EXCL, holding the taker's pid), removed by
  * its taker. A busy lock means "someone else is deciding": the name is skipped, never
- * waited for. A lock left by a process that died inside that window (a few syscalls)
- * is removed by `sweepClaims` once its pid is gone (so is a crashed writer's temporary file). No library does this: lockfile
- * packages lock one path for one process and know nothing of owner directories.
- * Hand-written, and small.
+ * waited for. A lock left by a process that died inside that window (a few syscalls),
+ * and a crashed writer's temporary file, are removed by `sweepClaims` once the pid is
+ * gone. Hand-written: lockfile packages lock one path for one process and know nothing
+ * of owner directories or stale takeover.
  */
 
 export interface ClaimOwner {
