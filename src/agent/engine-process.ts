@@ -7,10 +7,16 @@ import { setTimeout as sleep } from 'node:timers/promises'
 /** Linux caps sun_path at 108 bytes including the terminating NUL. */
 export const MAX_SOCKET_PATH = 107
 
-/** The environment every engine and tool gets: nothing inherited from the agent. */
+/**
+ * The environment every engine and tool gets: nothing inherited from the agent.
+ * UMASK/UMASK_DIR are read by MariaDB's programs only (mysys): mariadbd otherwise sets
+ * its own umask for files 0660 (binlogs, logs, data files), undoing the wrapper's 077.
+ */
 export const ENGINE_ENV = {
   PATH: '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin',
   LANG: 'C.UTF-8',
+  UMASK: '0600',
+  UMASK_DIR: '0700',
 }
 
 /**

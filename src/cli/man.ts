@@ -125,7 +125,10 @@ function mainPage(): string {
   out += optionItem('DIR/clouds.yaml', 'Written by trove server (mode 0600): clouds trove-lab (demo) and trove-lab-admin (admin) with their passwords.')
   out += optionItem('DIR/trove.db', 'The lab server state (SQLite, WAL).')
   out += optionItem('DIR/server.pid, DIR/server.json, DIR/server.log', 'The running server (its lock), where it listens, and the log of a background server.')
-  out += optionItem('DIR/instances/ID/', 'An instance: agent.json (0600), agent.log, and the engine directories data, conf, run, log, tmp (owned by troveguest, 0700).')
+  out += optionItem(
+    'DIR/instances/ID/',
+    'An instance: agent.json (0600), agent.log, and the engine directories data, conf, run, log, tmp and, for MariaDB, files (secure_file_priv) (owned by troveguest, 0700).',
+  )
   out += optionItem('/run/trove/addresses/', 'Machine-wide claims of the loopback addresses given to instances.')
   out +=
     "DIR is \\-\\-data\\-dir, else TROVE_DATA_DIR, else /var/lib/trove\\-lab for root, else ~/.local/share/trove\\-lab (not upstream Trove's /var/lib/trove and port 8779, so a lab and a real Trove can share a host).\n"

@@ -260,6 +260,7 @@ export class Reconciler {
       /* no claims yet */
     }
     for (const address of claims) {
+      if (address.startsWith('.')) continue // a claim being written or decided (compute/claims.ts)
       let owner = ''
       try {
         owner = readFileSync(join(CLAIM_DIR, address), 'utf8')

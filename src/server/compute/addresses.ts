@@ -1,6 +1,5 @@
-import { closeSync, existsSync, mkdirSync, openSync, readFileSync, unlinkSync, writeSync } from 'node:fs'
 import { createServer } from 'node:net'
-import { join } from 'node:path'
+import { claimName, releaseName } from './claims.js'
 
 /**
  * Loopback addresses for instances (127.0.0.2 upwards), like a private network
@@ -8,7 +7,7 @@ import { join } from 'node:path'
  *  - nothing on this machine listens on the engine's port there (probed by binding), and
  *  - no other trove server on this machine has claimed it: a claim is a file created
  *    with O_EXCL in a machine-wide directory, naming the instance directory that owns
- *    it. A claim whose instance directory is gone is stale and may be taken over.
+ *    it. A claim whose instance directory is gone is stale and may be taken over (claims.ts).
  * The claim closes the window between probing and the engine binding its port, which
  * matters when several labs (e.g. parallel test runs) share the machine.
  */
@@ -27,46 +26,13 @@ export function portFree(address: string, port: number): Promise<boolean> {
   })
 }
 
-function claimFile(address: string): string {
-  return join(CLAIM_DIR, address)
-}
-
-/** Claims the address for `ownerDir`; false if a live owner holds it. */
+/** Claims the address for `ownerDir`; false if a live owner holds it (claims.ts). */
 export function claim(address: string, ownerDir: string): boolean {
-  mkdirSync(CLAIM_DIR, { recursive: true, mode: 0o755 })
-  const file = claimFile(address)
-  for (let attempt = 0; attempt < 2; attempt++) {
-    try {
-      const fd = openSync(file, 'wx', 0o644)
-      writeSync(fd, ownerDir)
-      closeSync(fd)
-      return true
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e
-      let owner = ''
-      try {
-        owner = readFileSync(file, 'utf8')
-      } catch {
-        continue
-      }
-      if (owner === ownerDir) return true
-      if (owner && existsSync(owner)) return false
-      try {
-        unlinkSync(file)
-      } catch {
-        /* raced with another taker */
-      }
-    }
-  }
-  return false
+  return claimName(CLAIM_DIR, address, ownerDir)
 }
 
 export function release(address: string, ownerDir: string): void {
-  try {
-    if (readFileSync(claimFile(address), 'utf8') === ownerDir) unlinkSync(claimFile(address))
-  } catch {
-    /* already gone */
-  }
+  releaseName(CLAIM_DIR, address, ownerDir)
 }
 
 /**

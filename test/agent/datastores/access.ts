@@ -23,7 +23,7 @@ t.test('pg_hba: one host line per CIDR, replication open', async (t) => {
   t.match(hba, /^host all all 127\.0\.0\.2\/32 scram-sha-256\nhost all all 10\.9\.0\.0\/16 scram-sha-256$/m)
   t.notMatch(hba, /^host all all all /m, 'no catch-all line')
   t.match(hba, /^host replication all all scram-sha-256$/m)
-  t.match(hba, /^local all all trust$/m, 'the agent keeps its socket')
+  t.match(hba, /^local all postgres trust$/m, 'the agent keeps its socket')
 })
 
 t.test('MariaDB init_connect', async (t) => {

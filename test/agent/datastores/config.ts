@@ -71,7 +71,9 @@ t.test('PostgreSQL: shared_buffers a tenth below 3 GB, a quarter from 3 GB', asy
     'wal_level = replica',
   ])
     t.ok(conf.split('\n').includes(line), line)
-  t.match(renderPgHba(), /^local all all trust$/m)
+  t.match(renderPgHba(), /^local all postgres trust$/m)
+  t.match(renderPgHba(), /^local all all scram-sha-256$/m, 'every other role needs its password on the socket too')
+  t.notMatch(renderPgHba(), /^local all all trust$/m)
   t.notMatch(renderPgHba(), /^host .* trust$/m, 'no trust over TCP')
 })
 

@@ -1,3 +1,4 @@
+import { join } from 'node:path'
 import type { InstancePaths } from '../types.js'
 import type { AccessSpec } from '../../../protocol/index.js'
 import { mariadbInitConnectLine } from './access.js'
@@ -43,6 +44,14 @@ ${MARIADB_INIT_SETTINGS}
 }
 
 /**
+ * The one directory `SELECT ... INTO OUTFILE`, `LOAD DATA INFILE` and `LOAD_FILE()` may
+ * use (secure_file_priv): inside the instance's volume, beside (not in) the data dir,
+ * where a subdirectory would be a database. Nothing else of the host is theirs to read or
+ * write, whatever the user's FILE privilege.
+ */
+export const mariadbFilesDir = (p: InstancePaths): string => join(p.base, 'files')
+
+/**
  * The instance's my.cnf: engines.md's tested layout (the agent's own lines: paths, the
  * address, replication plumbing) plus the shared base settings (common/engines), which
  * the API shows as the instance's configuration.
@@ -63,6 +72,7 @@ bind-address=${c.address}
 socket=${socket}
 pid-file=${p.run}/mysqld.pid
 log-error=${p.log}/error.log
+secure-file-priv=${mariadbFilesDir(p)}
 server-id=${c.serverId}
 log-bin=${p.data}/mysql-bin
 log-slave-updates=ON

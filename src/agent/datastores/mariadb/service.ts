@@ -1,11 +1,11 @@
-import { chown, writeFile } from 'node:fs/promises'
+import { chown, lstat, mkdir, writeFile } from 'node:fs/promises'
 import { hostname } from 'node:os'
 import { join } from 'node:path'
 import { MariadbReplication } from './replication.js'
 import { replicaContextOf, type ReplicaSpec } from '../../../protocol/index.js'
 import type { Datastore, EngineCommand, EngineContext, TemplateInit } from '../types.js'
 import { lastMatchingLine } from '../../engine-process.js'
-import { renderMariadbCnf, renderMariadbTemplateCnf } from './config.js'
+import { mariadbFilesDir, renderMariadbCnf, renderMariadbTemplateCnf } from './config.js'
 import { mariadbPing } from './probe.js'
 import { mariadbClient } from './driver.js'
 import { MariadbAccounts } from './users.js'
@@ -64,6 +64,22 @@ export class MariadbService implements Datastore {
     })
     await writeFile(this.cnf, text, { mode: 0o600 })
     await chown(this.cnf, this.ctx.user.uid, this.ctx.user.gid)
+    await this.filesDir()
+  }
+
+  /**
+   * secure_file_priv's directory (config.ts), made before the server starts (it refuses
+   * a missing one). In the instance's base dir, which only root writes, so nothing there
+   * is the tenant's link; still checked with lstat, never followed.
+   */
+  private async filesDir(): Promise<void> {
+    const dir = mariadbFilesDir(this.ctx.paths)
+    await mkdir(dir, { mode: 0o700 }).catch((e: NodeJS.ErrnoException) => {
+      if (e.code !== 'EEXIST') throw e
+    })
+    const st = await lstat(dir)
+    if (!st.isDirectory()) throw new Error(`${dir} is not a directory`)
+    await chown(dir, this.ctx.user.uid, this.ctx.user.gid)
   }
 
   async initCommand(): Promise<EngineCommand> {

@@ -59,8 +59,8 @@ interface Conn {
 }
 
 /**
- * A connection as postgres over the 0700 socket directory (trust for local sockets:
- * only root and the run user reach it). Every field comes back as the server's text:
+ * A connection as postgres over the 0700 socket directory (pg_hba trusts only that
+ * role on the socket: config.ts; only root and the run user reach it). Every field comes back as the server's text:
  * callers compare what psql printed.
  */
 async function connect(runDir: string, port: number, database: string): Promise<Conn> {
