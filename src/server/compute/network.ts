@@ -66,7 +66,10 @@ const ip = (args: string[]) => runTool('ip', args)
 
 /** A short, name-safe form of an id (letters and digits only). */
 function shortId(id: string, n: number): string {
-  const s = id.toLowerCase().replace(/[^a-z0-9]/g, '').slice(0, n)
+  const s = id
+    .toLowerCase()
+    .replace(/[^a-z0-9]/g, '')
+    .slice(0, n)
   if (!s) throw new Error(`an id needs letters or digits: ${JSON.stringify(id)}`)
   return s
 }

@@ -20,7 +20,10 @@ export class ToolError extends Error {
 }
 
 function lastLine(s: string): string {
-  const lines = s.split('\n').map((l) => l.trim()).filter(Boolean)
+  const lines = s
+    .split('\n')
+    .map((l) => l.trim())
+    .filter(Boolean)
   return lines[lines.length - 1] ?? ''
 }
 

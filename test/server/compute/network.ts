@@ -2,10 +2,11 @@
 // host-local plugins, nftables. Two instances on one lab bridge, each with a TCP server; what reaches
 // what under each rule set; and that detach and destroy leave nothing behind.
 import t, { type Test } from 'tap'
-import { type ChildProcess, execFileSync, spawn } from 'node:child_process'
+import { execFileSync, spawn } from 'node:child_process'
 import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs'
 import { connect, createServer, type Server } from 'node:net'
 import { join } from 'node:path'
+import { createInterface } from 'node:readline'
 import { randomBytes } from 'node:crypto'
 import { setTimeout as sleep } from 'node:timers/promises'
 import {
@@ -68,28 +69,65 @@ const missing = [
   !existsSync('/usr/lib/cni/bridge') && '/usr/lib/cni/bridge (containernetworking-plugins)',
 ].filter(Boolean)
 
-/** A TCP server in a namespace, on a port the kernel picks; resolves with the port once it listens. */
-function serveIn(t: Test, netns: string, name: string): Promise<number> {
-  const code = `const s=require('net').createServer(c=>c.end(${JSON.stringify(name)}));s.listen(0,'0.0.0.0',()=>console.log(s.address().port))`
-  const child = spawn('ip', ['netns', 'exec', netns, process.execPath, '-e', code], { stdio: ['ignore', 'pipe', 'inherit'] })
+/** One node process per namespace (spawning one per connection costs ~0.5 s here): a TCP server answering
+ * its name, on a port the kernel picks, and a client dialling on request (one JSON line per dial on stdin,
+ * one JSON line per answer on stdout: `got <name>` or the error code). */
+const HELPER = `const net=require('net');const open=new Map();
+const s=net.createServer(c=>c.end(process.argv[1]));s.listen(0,'0.0.0.0',()=>console.log(JSON.stringify({port:s.address().port})));
+require('readline').createInterface({input:process.stdin}).on('line',l=>{const q=JSON.parse(l);
+if(q.cancel){open.get(q.cancel)?.destroy();return}
+const c=net.connect({host:q.host,port:q.port,localAddress:q.localAddress});open.set(q.id,c);let d='';
+c.on('data',b=>d+=b);c.on('end',()=>console.log(JSON.stringify({id:q.id,out:'got '+d})));
+c.on('error',e=>console.log(JSON.stringify({id:q.id,out:e.code})))})`
+
+interface Dial {
+  out: Promise<string>
+  cancel(): void
+}
+
+interface Helper {
+  port: number
+  dial(host: string, port: number, localAddress?: string): Dial
+}
+
+async function helperIn(t: Test, netns: string, name: string): Promise<Helper> {
+  const child = spawn('ip', ['netns', 'exec', netns, process.execPath, '-e', HELPER, name], { stdio: ['pipe', 'pipe', 'inherit'] })
   t.teardown(() => {
     child.kill()
   })
-  return new Promise((resolve, reject) => {
-    child.stdout!.once('data', (b: Buffer) => resolve(Number(b.toString().trim())))
-    child.once('exit', (c) => reject(new Error(`server in ${netns} exited ${c}`)))
+  const waiting = new Map<number, (out: string) => void>()
+  let ready: (port: number) => void
+  const port = new Promise<number>((resolve, reject) => {
+    ready = resolve
+    child.once('exit', (c) => reject(new Error(`helper in ${netns} exited ${c}`)))
   })
+  createInterface({ input: child.stdout! }).on('line', (l) => {
+    const m = JSON.parse(l) as { port?: number; id?: number; out?: string }
+    if (m.port) ready(m.port)
+    else waiting.get(m.id!)?.(m.out!)
+  })
+  let next = 0
+  return {
+    port: await port,
+    dial(host, p, localAddress) {
+      const id = ++next
+      const out = new Promise<string>((resolve) => waiting.set(id, resolve))
+      child.stdin!.write(`${JSON.stringify({ id, host, port: p, localAddress })}\n`)
+      return { out, cancel: () => child.stdin!.write(`${JSON.stringify({ cancel: id })}\n`) }
+    },
+  }
 }
 
-/** A connection from a namespace (or the host when netns is null): spawns a client that prints what it got. */
-function dial(netns: string | null, address: string, port: number, localAddress?: string): { child: ChildProcess; out: Promise<string> } {
-  const code = `const c=require('net').connect({host:${JSON.stringify(address)},port:${port}${localAddress ? `,localAddress:${JSON.stringify(localAddress)}` : ''}});let d='';c.on('data',b=>d+=b);c.on('end',()=>{console.log('got '+d)});c.on('error',e=>console.log(e.code))`
-  const args = netns ? ['netns', 'exec', netns, process.execPath, '-e', code] : [process.execPath, '-e', code]
-  const child = spawn(netns ? 'ip' : args.shift()!, netns ? args : args, { stdio: ['ignore', 'pipe', 'inherit'] })
-  let text = ''
-  child.stdout!.on('data', (b: Buffer) => (text += b))
-  const out = new Promise<string>((resolve) => child.once('exit', () => resolve(text.trim())))
-  return { child, out }
+/** A connection from the host. */
+function dialHost(host: string, port: number): Dial {
+  const c = connect({ host, port })
+  let d = ''
+  const out = new Promise<string>((resolve) => {
+    c.on('data', (b) => (d += b))
+    c.on('end', () => resolve(`got ${d}`))
+    c.on('error', (e: NodeJS.ErrnoException) => resolve(e.code ?? e.message))
+  })
+  return { out, cancel: () => c.destroy() }
 }
 
 async function waitFor(what: string, cond: () => Promise<boolean>, ms = 30_000): Promise<void> {
@@ -134,12 +172,22 @@ t.test('two instances on a lab bridge, filtered', { skip: missing.length ? `need
   t.not(a.address, b.address)
   for (const x of [a, b]) {
     const routes = JSON.parse(execFileSync('ip', ['-n', x.netns, '-j', '-4', 'route']).toString()) as { dst: string }[]
-    t.same(routes.map((r) => r.dst), [l.subnet], `${x.netns}: only the lab subnet is routed`)
+    t.same(
+      routes.map((r) => r.dst),
+      [l.subnet],
+      `${x.netns}: only the lab subnet is routed`,
+    )
     t.throws(() => execFileSync('ip', ['-n', x.netns, 'route', 'get', '1.1.1.1'], { stdio: 'pipe' }), 'nothing routes off the host')
   }
 
-  const pa = await serveIn(t, a.netns, 'A')
-  const pb = await serveIn(t, b.netns, 'B')
+  const ha = await helperIn(t, a.netns, 'A')
+  const hb = await helperIn(t, b.netns, 'B')
+  const [pa, pb] = [ha.port, hb.port]
+  const helpers = new Map<Attachment, Helper>([
+    [a, ha],
+    [b, hb],
+  ])
+  const dial = (from: Attachment | null, to: string, port: number, localAddress?: string) => (from ? helpers.get(from)!.dial(to, port, localAddress) : dialHost(to, port))
   const hostServer = (name: string) =>
     new Promise<Server>((resolve) => {
       const s = createServer((c) => c.end(name)).listen(0, l.gateway, () => resolve(s))
@@ -150,17 +198,16 @@ t.test('two instances on a lab bridge, filtered', { skip: missing.length ? `need
   const portOf = (s: Server) => (s.address() as { port: number }).port
 
   const reaches = async (from: Attachment | null, to: string, port: number, name: string, localAddress?: string) =>
-    t.equal(await dial(from?.netns ?? null, to, port, localAddress).out, `got ${name}`, `${from?.netns ?? 'host'} reaches ${name}`)
+    t.equal(await dial(from, to, port, localAddress).out, `got ${name}`, `${from?.netns ?? 'host'} reaches ${name}`)
   /** A blocked connection: its SYN is counted by the drop rule, and no answer comes. */
   const blocked = async (from: Attachment, to: string, port: number, what: string, localAddress?: string) => {
     const before = await blockedCount(l)
-    const d = dial(from.netns, to, port, localAddress)
+    const d = dial(from, to, port, localAddress)
     let done = ''
     void d.out.then((o) => (done = o || 'exited'))
     await waitFor(`a dropped SYN (${what})`, async () => done !== '' || (await blockedCount(l)) > before)
     t.equal(done, '', `${what}: dropped, no answer`)
-    d.child.kill()
-    await d.out
+    d.cancel()
   }
   const rules = (bAllowed: string[], bPeers: string[]): FirewallRules => ({
     instances: [
@@ -178,7 +225,7 @@ t.test('two instances on a lab bridge, filtered', { skip: missing.length ? `need
   await reaches(a, b.address, pb, 'B') // B public (empty allowed_cidrs)
   await blocked(b, a.address, pa, 'B to A (A allows the host only)')
   await reaches(a, l.gateway, portOf(broker), 'broker')
-  t.equal(await dial(a.netns, l.gateway, portOf(other)).out, 'ECONNREFUSED', 'an instance reaches no other host port')
+  t.equal(await dial(a, l.gateway, portOf(other)).out, 'ECONNREFUSED', 'an instance reaches no other host port')
 
   await applyFirewall(l, rules([`${l.gateway}/32`], []))
   await blocked(a, b.address, pb, 'A to B (B allows the host only)')
@@ -209,8 +256,15 @@ t.test('two instances on a lab bridge, filtered', { skip: missing.length ? `need
   t.notOk(existsSync(a.netnsPath), 'no namespace left')
   t.notOk(links().includes(a.hostIf), 'no veth left')
   const leaseDir = join(dir, 'network', 'leases')
-  const leases = () => readdirSync(leaseDir, { recursive: true }).map(String).filter((f) => /\d+\.\d+\.\d+\.\d+$/.test(f))
-  t.same(leases().map((f) => f.split('/').pop()), [b.address], 'only B holds a lease')
+  const leases = () =>
+    readdirSync(leaseDir, { recursive: true })
+      .map(String)
+      .filter((f) => /\d+\.\d+\.\d+\.\d+$/.test(f))
+  t.same(
+    leases().map((f) => f.split('/').pop()),
+    [b.address],
+    'only B holds a lease',
+  )
 
   await removeFirewall(l)
   await removeFirewall(l) // idempotent
@@ -218,7 +272,10 @@ t.test('two instances on a lab bridge, filtered', { skip: missing.length ? `need
   await destroyLabNetwork(l) // idempotent
   t.notOk(await firewallPresent(l), 'no nft table left')
   t.notOk(existsSync(b.netnsPath), 'no namespace left')
-  t.notOk(links().some((n) => n === l.bridge || n === b.hostIf), 'no bridge or veth left')
+  t.notOk(
+    links().some((n) => n === l.bridge || n === b.hostIf),
+    'no bridge or veth left',
+  )
   t.notOk(existsSync(claimFile), 'the claim is released')
   t.notOk(existsSync(join(dir, 'network')), 'no leases or records left')
 })
