@@ -112,7 +112,7 @@ export function firewallScript(lab: FirewallLab, rules: FirewallRules): string {
     `table bridge ${t} {`,
     `  set ports { type ifname;${elements(inst.map((r) => r.hostIf))} }`,
     `  counter ${BLOCKED_COUNTER} { }`,
-    ...inst.flatMap((r, i) => [`  set allow_${i} { type ipv4_addr; flags interval;${elements(r.allowed)} }`, `  set peers_${i} { type ipv4_addr;${elements(r.peers)} }`]),
+    ...inst.flatMap((r, i) => [`  set allow_${i} { type ipv4_addr; flags interval; auto-merge;${elements(r.allowed)} }`, `  set peers_${i} { type ipv4_addr;${elements(r.peers)} }`]),
     '  chain spoof {',
     ...inst.flatMap((r) => [
       `    iifname ${r.hostIf} ip saddr != ${r.address} meta l4proto tcp counter name ${BLOCKED_COUNTER} drop`,

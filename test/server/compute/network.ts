@@ -55,7 +55,11 @@ t.test('subnets and claims (no privilege needed)', async (t) => {
 t.test('firewall script: values validated before anything runs', async (t) => {
   const lab = { labId: 'x1', bridge: 'trovebr-x1', subnet: '10.213.4.0/24', gateway: '10.213.4.1' }
   const ok = { address: '10.213.4.2', hostIf: 'veth1', ports: [5432], allowedCidrs: [], peers: [] }
-  t.match(firewallScript(lab, { instances: [ok], hostPorts: [1883] }), /set allow_0 \{ type ipv4_addr; flags interval; elements = \{ 10\.213\.4\.0\/24 \}; \}/, 'empty allowed_cidrs: the lab subnet')
+  t.match(
+    firewallScript(lab, { instances: [ok], hostPorts: [1883] }),
+    /set allow_0 \{ type ipv4_addr; flags interval; auto-merge; elements = \{ 10\.213\.4\.0\/24 \}; \}/,
+    'empty allowed_cidrs: the lab subnet',
+  )
   t.throws(() => firewallScript(lab, { instances: [{ ...ok, allowedCidrs: ['10.0.0.0/33'] }], hostPorts: [] }), /^firewall: not an IPv4 CIDR: "10\.0\.0\.0\/33"$/)
   t.throws(() => firewallScript(lab, { instances: [{ ...ok, peers: ['1.2.3.4; flush ruleset'] }], hostPorts: [] }), /^firewall: not an IPv4 address/)
   t.throws(() => firewallScript(lab, { instances: [{ ...ok, hostIf: 'a"b' }], hostPorts: [] }), /^firewall: not an interface name/)
@@ -233,14 +237,22 @@ t.test('two instances on a lab bridge, filtered', { skip: missing.length ? `need
 
   await applyFirewall(l, rules([`${l.gateway}/32`], [a.address]))
   await reaches(a, b.address, pb, 'B') // A is B's replication peer
-  const forged = l.subnet.replace(/0\/24$/, '250')
-  execFileSync('ip', ['-n', a.netns, 'addr', 'add', `${forged}/24`, 'dev', 'eth0'])
-  await blocked(a, b.address, pb, 'A forging another source address', forged)
-
   const bad = { ...rules([], []), hostPorts: [0] }
   await t.rejects(applyFirewall(l, bad), /^firewall: not a port: 0$/)
   await reaches(a, b.address, pb, 'B') // the rules in place are unchanged
-  await t.rejects(runTool('nft', ['-f', '-'], { input: 'table inet x { chain c { nonsense } }\n' }), /^nft: .+$/, 'a tool failure is one line naming the tool')
+  // A script the kernel refuses half-way (it would first delete the tables, then block A): nothing of it applies.
+  const refused = `${firewallScript(l, rules([`${l.gateway}/32`], []))}add rule bridge ${labId}nosuch between drop\n`
+  await t.rejects(runTool('nft', ['-f', '-'], { input: refused }), /^nft: [^\n]+$/, 'a tool failure is one line naming the tool')
+  t.ok(await firewallPresent(l), 'the tables are still there')
+  await reaches(a, b.address, pb, 'B') // and the rules in them too
+  await applyFirewall(l, rules([l.subnet, `${l.gateway}/32`, `${a.address}/32`], []))
+  await reaches(a, b.address, pb, 'B') // overlapping allowed CIDRs are merged
+  // B's other peer (an address no instance holds yet): A takes it on its interface and dials from it.
+  const forged = l.subnet.replace(/0\/24$/, '250')
+  await applyFirewall(l, rules([`${l.gateway}/32`], [forged]))
+  execFileSync('ip', ['-n', a.netns, 'addr', 'add', `${forged}/24`, 'dev', 'eth0'])
+  await blocked(a, b.address, pb, "A forging a peer's address", forged)
+
   await t.rejects(attachInstance({ ...l, cniPath: join(dir, 'no-cni') }, ids[2]!), /^cni bridge ADD: .+$/)
   t.notOk(existsSync(`/run/netns/trove-${ids[2]}`), 'a failed attach leaves no namespace')
 
