@@ -272,11 +272,16 @@ function attachFile(lab: LabNetwork, instanceId: string): string {
 export async function attachInstance(lab: LabNetwork, instanceId: string): Promise<Attachment> {
   const file = attachFile(lab, instanceId)
   const recorded = readJson<Attachment>(file)
-  if (recorded && existsSync(recorded.netnsPath)) return recorded
-  if (recorded) await detachInstance(lab, instanceId)
   const netns = netnsName(instanceId)
   const netnsPath = `/run/netns/${netns}`
-  await ip(['netns', 'add', netns])
+  if (recorded?.address && existsSync(recorded.netnsPath)) return recorded
+  if (recorded || existsSync(netnsPath)) await detachInstance(lab, instanceId) // a half-made attachment
+  // Recorded before the namespace exists, so that a crash from here on leaves something sweepNetwork finds.
+  writeFileSync(file, JSON.stringify({ instanceId, netnsPath, netns, address: '', hostIf: '' } satisfies Attachment), { mode: 0o600 })
+  await ip(['netns', 'add', netns]).catch((e: unknown) => {
+    rmSync(file, { force: true })
+    throw e
+  })
   try {
     await ip(['-n', netns, 'link', 'set', 'dev', 'lo', 'up'])
     const result = JSON.parse(await cni(lab, 'ADD', netns, netnsPath)) as CniResult
@@ -289,6 +294,7 @@ export async function attachInstance(lab: LabNetwork, instanceId: string): Promi
   } catch (e) {
     await cni(lab, 'DEL', netns, netnsPath).catch(() => {})
     await ip(['netns', 'del', netns]).catch(() => {})
+    rmSync(file, { force: true })
     throw e
   }
 }

@@ -147,7 +147,7 @@ t.test('two instances on a lab bridge, filtered', { skip: missing.length ? `need
   const dir = mkdtempSync('/tmp/tv-net.')
   const labId = `t${run}`
   let lab: LabNetwork | undefined
-  const ids = [`a${run}`, `b${run}`, `c${run}`]
+  const ids = [`a${run}`, `b${run}`, `c${run}`, `d${run}`]
   t.teardown(async () => {
     if (lab) {
       await removeFirewall(lab).catch(() => {})
@@ -257,8 +257,12 @@ t.test('two instances on a lab bridge, filtered', { skip: missing.length ? `need
   t.notOk(existsSync(`/run/netns/trove-${ids[2]}`), 'a failed attach leaves no namespace')
 
   const c = await attachInstance(l, ids[2]!)
-  t.same(await sweepNetwork(l, new Set([ids[0]!, ids[1]!])), [c.netns], 'sweep removes what is not kept')
-  t.notOk(existsSync(c.netnsPath))
+  // A crash after the namespace was made, before CNI ADD: a record without an address, and the namespace.
+  const d = { instanceId: ids[3]!, netns: `trove-${ids[3]}`, netnsPath: `/run/netns/trove-${ids[3]}`, address: '', hostIf: '' }
+  writeFileSync(join(dir, 'network', 'instances', `${ids[3]}.json`), JSON.stringify(d))
+  execFileSync('ip', ['netns', 'add', d.netns])
+  t.same(await sweepNetwork(l, new Set([ids[0]!, ids[1]!])), [c.netns, d.netns].sort(), 'sweep removes what is not kept')
+  t.notOk(existsSync(c.netnsPath) || existsSync(d.netnsPath), 'their namespaces are gone')
 
   const links = () => JSON.parse(execFileSync('ip', ['-j', 'link']).toString()).map((x: { ifname: string }) => x.ifname) as string[]
   const d0 = performance.now()
