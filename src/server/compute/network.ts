@@ -188,6 +188,8 @@ export async function ensureLabNetwork(opts: LabNetworkOptions): Promise<LabNetw
   const recordFile = join(stateDir(opts.dir), 'lab.json')
   let lab = readJson<LabNetwork>(recordFile)
   if (!lab) {
+    // The bridge's name keeps 7 characters of the lab id: never adopt another lab's bridge.
+    if (await linkExists(bridgeName(opts.labId))) throw new Error(`lab network: a link named ${bridgeName(opts.labId)} exists already (another lab's?)`)
     const claimDir = opts.claimDir ?? DEFAULT_CLAIM_DIR
     const used = await hostSubnets()
     let subnet: string | undefined

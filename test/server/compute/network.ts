@@ -52,20 +52,6 @@ t.test('subnets and claims (no privilege needed)', async (t) => {
   t.notOk(existsSync(join(dir, '10.9.1.0_24')))
 })
 
-t.test('firewall script: values validated before anything runs', async (t) => {
-  const lab = { labId: 'x1', bridge: 'trovebr-x1', subnet: '10.213.4.0/24', gateway: '10.213.4.1' }
-  const ok = { address: '10.213.4.2', hostIf: 'veth1', ports: [5432], allowedCidrs: [], peers: [] }
-  t.match(
-    firewallScript(lab, { instances: [ok], hostPorts: [1883] }),
-    /set allow_0 \{ type ipv4_addr; flags interval; auto-merge; elements = \{ 10\.213\.4\.0\/24 \}; \}/,
-    'empty allowed_cidrs: the lab subnet',
-  )
-  t.throws(() => firewallScript(lab, { instances: [{ ...ok, allowedCidrs: ['10.0.0.0/33'] }], hostPorts: [] }), /^firewall: not an IPv4 CIDR: "10\.0\.0\.0\/33"$/)
-  t.throws(() => firewallScript(lab, { instances: [{ ...ok, peers: ['1.2.3.4; flush ruleset'] }], hostPorts: [] }), /^firewall: not an IPv4 address/)
-  t.throws(() => firewallScript(lab, { instances: [{ ...ok, hostIf: 'a"b' }], hostPorts: [] }), /^firewall: not an interface name/)
-  t.throws(() => firewallScript(lab, { instances: [ok], hostPorts: [70000] }), /^firewall: not a port: 70000$/)
-})
-
 const missing = [
   process.getuid?.() !== 0 && 'root',
   !has('ip', ['-V']) && 'ip (iproute2)',
@@ -163,6 +149,9 @@ t.test('two instances on a lab bridge, filtered', { skip: missing.length ? `need
   t.match(l.bridge, /^trovebr-t[0-9a-f]{6}$/)
   t.match(l.subnet, /^10\.213\.\d+\.0\/24$/)
   t.same(await ensureLabNetwork({ labId, dir }), l, 'ensure is idempotent')
+  const dir2 = mkdtempSync('/tmp/tv-net2.')
+  t.teardown(() => rmSync(dir2, { recursive: true, force: true }))
+  await t.rejects(ensureLabNetwork({ labId: `${labId}other`, dir: dir2 }), { message: `lab network: a link named ${l.bridge} exists already (another lab's?)` })
   t.match(execFileSync('ip', ['-4', 'addr', 'show', 'dev', l.bridge]).toString(), `inet ${l.gateway}/24`, 'the gateway is on the bridge')
   const claimFile = join(DEFAULT_CLAIM_DIR, l.subnet.replace('/', '_'))
   t.ok(existsSync(claimFile), 'the subnet is claimed machine-wide')
