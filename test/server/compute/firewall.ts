@@ -1,0 +1,23 @@
+// The firewall's rule script, without privilege: what it is made of and what it refuses before nft
+// runs. What the rules do to real traffic is proven in network.ts (two instances on a lab bridge).
+import t from 'tap'
+import { firewallScript, tableName } from '../../../src/server/compute/firewall.js'
+
+t.test('table names', async (t) => {
+  t.equal(tableName('4F2a-77c1-9e00'), 'trove_4f2a77c19e00')
+  t.throws(() => tableName('--'), /a lab id needs letters or digits/)
+})
+
+t.test('firewall script: values validated before anything runs', async (t) => {
+  const lab = { labId: 'x1', bridge: 'trovebr-x1', subnet: '10.213.4.0/24', gateway: '10.213.4.1' }
+  const ok = { address: '10.213.4.2', hostIf: 'veth1', ports: [5432], allowedCidrs: [], peers: [] }
+  t.match(
+    firewallScript(lab, { instances: [ok], hostPorts: [1883] }),
+    /set allow_0 \{ type ipv4_addr; flags interval; auto-merge; elements = \{ 10\.213\.4\.0\/24 \}; \}/,
+    'empty allowed_cidrs: the lab subnet',
+  )
+  t.throws(() => firewallScript(lab, { instances: [{ ...ok, allowedCidrs: ['10.0.0.0/33'] }], hostPorts: [] }), /^firewall: not an IPv4 CIDR: "10\.0\.0\.0\/33"$/)
+  t.throws(() => firewallScript(lab, { instances: [{ ...ok, peers: ['1.2.3.4; flush ruleset'] }], hostPorts: [] }), /^firewall: not an IPv4 address/)
+  t.throws(() => firewallScript(lab, { instances: [{ ...ok, hostIf: 'a"b' }], hostPorts: [] }), /^firewall: not an interface name/)
+  t.throws(() => firewallScript(lab, { instances: [ok], hostPorts: [70000] }), /^firewall: not a port: 70000$/)
+})
