@@ -1,8 +1,9 @@
 // Ctrl-C during `--wait` on a real terminal (tmux): exit 3, "cancelled", the progress line ends
 // on a clean "✖ ... cancelled" (no stale spinner, no ERROR), the process ends at once (the long
 // poll in flight is dropped), and the instance goes on to ACTIVE without us. MariaDB: its first
-// instance in a new lab makes the data-dir template, which leaves time to see BUILD; the server
-// is then paused (SIGSTOP), so the build cannot finish first and the long poll hangs in flight.
+// instance with an empty template dir makes the data-dir template, which leaves time to see BUILD
+// (so this lab has a template dir of its own, not the suite's shared one); the server is then
+// paused (SIGSTOP), so the build cannot finish first and the long poll hangs in flight.
 import t from 'tap'
 import { execFileSync } from 'node:child_process'
 import { join } from 'node:path'
@@ -23,7 +24,7 @@ async function screenMatching(session: string, re: RegExp, ms = 120_000): Promis
 
 t.test('Ctrl-C during instance create --wait', async (t) => {
   const dir = tempDir(t, 'tx')
-  const server = await startServerProcess(t, join(dir, 'lab'))
+  const server = await startServerProcess(t, join(dir, 'lab'), [], { TROVE_TEMPLATES_DIR: join(dir, 'templates') })
   const session = `trove-cancel-${process.pid}`
   tmux('new-session', '-d', '-s', session, '-x', '140', '-y', '30', 'bash --norc --noprofile')
   t.teardown(() => {
