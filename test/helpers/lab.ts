@@ -1,6 +1,4 @@
 import { spawn, type ChildProcess } from 'node:child_process'
-import { createHash } from 'node:crypto'
-import { tmpdir } from 'node:os'
 import { chmodSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs'
 import { join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -12,17 +10,14 @@ import { instanceGroupDirs, removeInstanceGroups } from '../../src/server/comput
 import { main } from '../../src/cli/main.js'
 import type { IO } from '../../src/cli/spec.js'
 import { contract } from './contract.js'
+import { SUITE_TEMPLATES_DIR } from './templates-dir.js'
 import { resolveAuth, TroveClient, type ClientOptions } from '../../src/sdk/index.js'
 
 export const ROOT = resolve(fileURLToPath(import.meta.url), '../../..')
 export const TROVE = join(ROOT, 'bin/trove')
 
-/**
- * The labs of a test run share one template dir (TROVE_TEMPLATES_DIR, read by the server; the
- * template cache keys each template by everything that shapes it): each engine is initialised
- * once per checkout instead of once per lab. It lives outside the checkout, one per checkout.
- */
-process.env.TROVE_TEMPLATES_DIR ??= join(tmpdir(), `trove-test-templates-${createHash('sha256').update(ROOT).digest('hex').slice(0, 12)}`)
+/** The labs of a test run share one template dir (helpers/templates-dir.ts). */
+process.env.TROVE_TEMPLATES_DIR ??= SUITE_TEMPLATES_DIR
 
 /**
  * Runs the real bin/trove. tap's processinfo injects its loader into every child's
