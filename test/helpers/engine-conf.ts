@@ -36,7 +36,7 @@ function parse(manager: string, text: string): Map<string, string> {
 
 /** The agent's own lines (paths, address, sockets, logging, locale, replication and archiving plumbing, includes): not the user's to tune, not shown. */
 const AGENT_ONLY: Record<string, string[]> = {
-  mariadb: ['user', 'datadir', 'tmpdir', 'bind_address', 'socket', 'pid_file', 'log_error', 'server_id', 'log_bin', 'log_slave_updates', 'gtid_strict_mode'],
+  mariadb: ['user', 'datadir', 'tmpdir', 'secure_file_priv', 'bind_address', 'socket', 'pid_file', 'log_error', 'server_id', 'log_bin', 'log_slave_updates', 'gtid_strict_mode'],
   postgresql: [
     'data_directory',
     'hba_file',
