@@ -5,6 +5,7 @@
 // exit code is non-zero when any of them or tap fails, and the coverage floor is checked last.
 // npm-run-all and concurrently would run the commands, but they interleave the outputs line by line
 // (or prefix every line), which would bury tap's summary that .ci/run reads; this is ~40 lines.
+// Not named test.mjs: tap's default selection takes such a name for a test file (.taprc's include).
 import { spawn } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
 
