@@ -71,8 +71,9 @@ t.test('a guest failure or a build timeout ends in ERROR with a fault; --wait fa
   const w = await runMain(['instance', 'show', id, '-f', 'value', '-c', 'fault'], lab.env)
   t.equal(w.stdout.trim(), 'initdb: error: could not create directory: No space left on device')
 
-  const other = JSON.parse((await runMain(['instance', 'list', '-f', 'json'], lab.env)).stdout).find((i: Record<string, string>) => i.Name === 'x')
+  // The create's answer first: only then is 'x' sure to be listed.
   t.equal((await waiting).code, 0)
+  const other = JSON.parse((await runMain(['instance', 'list', '-f', 'json'], lab.env)).stdout).find((i: Record<string, string>) => i.Name === 'x')
   const refused = await runMain(['instance', 'delete', 'x'], lab.env)
   t.equal(refused.code, 1, 'deleting while it still builds is refused')
   t.match(refused.stdout, /is not ready\. \(Status is BUILD\)\. \(HTTP 422\)/)
