@@ -2,7 +2,7 @@
 // `npm test` after the build: the static checks (types, Biome, the layering rules) run beside tap
 // instead of before it. Each of them uses one core for 5-25 s; on a 2-core machine the other core
 // sat idle meanwhile. Their output is held back and printed after tap's, each under its name; the
-// exit code is non-zero when any of them or tap fails, and the coverage floor is checked last.
+// exit code is non-zero when any of them or tap fails; coverage is reported and its floor checked last.
 // npm-run-all and concurrently would run the commands, but they interleave the outputs line by line
 // (or prefix every line), which would bury tap's summary that .ci/run reads; this is ~40 lines.
 // Not named test.mjs: tap's default selection takes such a name for a test file (.taprc's include).
@@ -45,5 +45,8 @@ for (const r of await Promise.all(running)) {
   process.stdout.write(`\n# ${r.name}: ${r.code === 0 ? 'ok' : `FAILED (exit ${r.code})`}\n${r.output}`)
   if (r.code !== 0) failed = true
 }
-if (tapCode === 0) failed = (await inherited(process.execPath, [here('./coverage-floor.mjs')])) !== 0 || failed
+if (tapCode === 0) {
+  failed = (await inherited(process.execPath, [here('./coverage-report.mjs')])) !== 0 || failed
+  failed = (await inherited(process.execPath, [here('./coverage-floor.mjs')])) !== 0 || failed
+}
 process.exit(failed ? 1 : 0)

@@ -243,7 +243,7 @@ t.test('the agent as a child process: SIGTERM keeps the engine, a crash sends th
   const children: Array<ReturnType<typeof spawn>> = []
   const logs: string[] = []
   const run = (): { child: ReturnType<typeof spawn>; exit: Promise<number | null> } => {
-    const child = spawn(process.execPath, ['--import', '@tapjs/typescript/import', 'test/agent/fixtures/run-agent.ts', '--config', inst.config], {
+    const child = spawn(process.execPath, ['--import', 'tsx', 'test/agent/fixtures/run-agent.ts', '--config', inst.config], {
       stdio: ['ignore', 'ignore', 'pipe'],
     })
     children.push(child)

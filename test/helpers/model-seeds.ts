@@ -1,8 +1,7 @@
 // Picks seeds for the bounded run of test/e2e/model.ts: prints the seeds whose command
 // sequence, replayed on a rough count of instances, replicas and backups (which commands
 // would apply), runs the wanted commands in order. Not a test; run it by hand:
-//   node --import=file://$PWD/node_modules/@tapjs/typescript/dist/esm/import.mjs \
-//     test/helpers/model-seeds.ts MAX_COMMANDS FIRST_SEED COUNT replica,replica,promote
+//   node --import=tsx test/helpers/model-seeds.ts MAX_COMMANDS FIRST_SEED COUNT replica,replica,promote
 import fc from 'fast-check'
 import { commands } from './model-commands.js'
 const max = Number(process.argv[2] ?? 4)

@@ -77,7 +77,7 @@ const out = [];
 for (let i = 0; i < 20; i++) { const d = dir + '/' + tag + '-' + i; fs.mkdirSync(d); out.push(allocateUid(d, { claimDir, range: { first: ${range.first}, last: ${range.last} } }).uid) }
 console.log(JSON.stringify(out))`
   owner('x')
-  const procs = ['p', 'q'].map((tag) => run(process.execPath, ['--import', '@tapjs/typescript/import', '--input-type=module', '-e', script, claimDir, instances, tag]))
+  const procs = ['p', 'q'].map((tag) => run(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script, claimDir, instances, tag]))
   const [p, q] = (await Promise.all(procs)).map((r) => JSON.parse(r.stdout) as number[])
   const all = [...p!, ...q!]
   t.equal(all.length, 40)
