@@ -10,14 +10,9 @@ import { join } from 'node:path'
 import mqtt from 'mqtt'
 import { ALL_AGENT_EVENTS, ALL_AGENT_REPLIES, agentRpcTopic, decode, encode, type AgentEvent, type EngineManager, type RpcReply, type RpcRequest } from '../../src/protocol/index.js'
 import { startAgent, type AgentHandle } from '../../src/agent/index.js'
-import { startAgentHarness, type Instance } from '../helpers/agent-harness.js'
+import { startAgentHarness, type Instance, requireAgentHost } from '../helpers/agent-harness.js'
 
-const isRoot = process.getuid?.() === 0
-const hasUser = spawnSync('id', ['troveguest']).status === 0
-if (!isRoot || !hasUser) {
-  t.plan(0, 'needs root and the troveguest user (scripts/setup.sh)')
-  process.exit(0)
-}
+requireAgentHost(t)
 
 const ENGINES: Array<{ manager: EngineManager; version: string; binDir?: string; bin: string }> = [
   { manager: 'mariadb', version: '10.11', bin: '/usr/sbin/mariadbd' },

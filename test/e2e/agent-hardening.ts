@@ -7,15 +7,10 @@ import { spawnSync } from 'node:child_process'
 import { existsSync, lstatSync, readdirSync, readFileSync, rmSync } from 'node:fs'
 import { randomBytes } from 'node:crypto'
 import { join } from 'node:path'
-import { startAgentHarness } from '../helpers/agent-harness.js'
+import { startAgentHarness, requireAgentHost } from '../helpers/agent-harness.js'
 import { engineSql, inProcessAgents } from '../helpers/agent-clients.js'
 
-const isRoot = process.getuid?.() === 0
-const hasUser = spawnSync('id', ['troveguest']).status === 0
-if (!isRoot || !hasUser) {
-  t.plan(0, 'needs root and the troveguest user (scripts/setup.sh)')
-  process.exit(0)
-}
+requireAgentHost(t)
 
 const harness = await startAgentHarness(t)
 const { ok, launch } = inProcessAgents(t, harness)

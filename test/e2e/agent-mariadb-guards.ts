@@ -8,14 +8,9 @@ import { join } from 'node:path'
 import { startAgent, type AgentHandle } from '../../src/agent/index.js'
 import { Supervisor } from '../../src/agent/supervisor.js'
 import { nativePasswordHash } from '../../src/agent/datastores/mariadb/users.js'
-import { startAgentHarness, type Instance } from '../helpers/agent-harness.js'
+import { startAgentHarness, type Instance, requireAgentHost } from '../helpers/agent-harness.js'
 
-const isRoot = process.getuid?.() === 0
-const hasUser = spawnSync('id', ['troveguest']).status === 0
-if (!isRoot || !hasUser) {
-  t.plan(0, 'needs root and the troveguest user (scripts/setup.sh)')
-  process.exit(0)
-}
+requireAgentHost(t)
 
 const { heartbeats, call, waitFor, makeInstance, killEngines, freePort } = await startAgentHarness(t)
 

@@ -7,17 +7,11 @@ import { randomUUID } from 'node:crypto'
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import type { AgentBootstrap, EngineManager } from '../../src/protocol/index.js'
-import { freePort } from '../helpers/agent-harness.js'
+import { freePort, requireAgentHost } from '../helpers/agent-harness.js'
 import { startAgent, type AgentHandle } from '../../src/agent/index.js'
 import { TEMPLATE_INFO } from '../../src/agent/template-cache.js'
 
-const isRoot = process.getuid?.() === 0
-const guest = spawnSync('id', ['-u', 'troveguest'], { encoding: 'utf8' })
-if (!isRoot || guest.status !== 0) {
-  t.plan(0, 'needs root and the troveguest user (scripts/setup.sh)')
-  process.exit(0)
-}
-const guestUid = Number(guest.stdout.trim())
+const guestUid = requireAgentHost(t)
 const PG_BIN = '/usr/lib/postgresql/15/bin'
 const VERSIONS: Record<string, { version: string; binDir?: string }> = {
   postgresql: { version: '15', binDir: PG_BIN },

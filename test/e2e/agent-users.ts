@@ -3,15 +3,10 @@ import t from 'tap'
 import { spawnSync } from 'node:child_process'
 import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { startAgentHarness } from '../helpers/agent-harness.js'
+import { startAgentHarness, requireAgentHost } from '../helpers/agent-harness.js'
 import { engineSql, inProcessAgents } from '../helpers/agent-clients.js'
 
-const isRoot = process.getuid?.() === 0
-const hasUser = spawnSync('id', ['troveguest']).status === 0
-if (!isRoot || !hasUser) {
-  t.plan(0, 'needs root and the troveguest user (scripts/setup.sh)')
-  process.exit(0)
-}
+requireAgentHost(t)
 
 const harness = await startAgentHarness(t)
 const { call } = harness

@@ -1,6 +1,7 @@
 // A real (in-process aedes) broker and a server-side MQTT client for agent tests against real
 // engines: heartbeats and replies are collected, RPCs are sent as the server would.
 import { Aedes } from 'aedes'
+import { spawnSync } from 'node:child_process'
 import { randomUUID } from 'node:crypto'
 import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import net from 'node:net'
@@ -49,6 +50,19 @@ export async function freePort(): Promise<number> {
 }
 
 /** Starts the broker and the server-side client; everything is torn down with `t`. */
+/**
+ * Ends the test file with a stated skip (not a pass) unless it runs as root on a host with the
+ * troveguest user (scripts/setup.sh), as the agent e2e files need. Returns troveguest's uid.
+ */
+export function requireAgentHost(t: { plan(n: number, reason: string): void }): number {
+  const guest = spawnSync('id', ['-u', 'troveguest'], { encoding: 'utf8' })
+  if (process.getuid?.() !== 0 || guest.status !== 0) {
+    t.plan(0, 'needs root and the troveguest user (scripts/setup.sh)')
+    process.exit(0)
+  }
+  return Number(guest.stdout.trim())
+}
+
 export async function startAgentHarness(t: { teardown(fn: () => unknown): void }) {
   // ---- broker and a server-side client ----
   // TLS with a CA of its own, as the lab's broker: agents connect to nothing else.
