@@ -15,6 +15,8 @@ import { RpcClient } from './broker/rpc.js'
 import { ensureBrokerTls, type BrokerTls } from './broker/tls.js'
 import { pinBrokerCa } from './broker/pin-ca.js'
 import { LocalCompute } from './compute/local.js'
+import { SandboxedCompute } from './compute/sandboxed.js'
+import type { Compute } from './compute/compute.js'
 import { detectEngines, type DetectedEngine } from './compute/engines.js'
 import { TaskEngine } from './tasks/engine.js'
 import { CreateInstanceFlow } from './tasks/create-instance.js'
@@ -115,6 +117,7 @@ export async function buildServer(opts: ServerOptions = {}): Promise<TroveServer
     pageSize: opts.pageSize ?? 20,
     quotaDefaults: { ...DEFAULT_QUOTAS, ...opts.quotaDefaults },
     rateLimits: [...(opts.rateLimits ?? DEFAULT_RATE_LIMITS)],
+    isolation: opts.isolation ?? 'none',
     ...(opts.notificationWebhook ? { notificationWebhook: opts.notificationWebhook } : {}),
   }
   if (config.dataDir.length > MAX_DATA_DIR_LENGTH) {
@@ -134,7 +137,8 @@ export async function buildServer(opts: ServerOptions = {}): Promise<TroveServer
   const instances = new Instances(db)
   const cgroups = opts.cgroups ?? !['0', 'off', 'false'].includes(process.env.TROVE_CGROUPS ?? '')
   const templatesDir = opts.templatesDir ?? process.env.TROVE_TEMPLATES_DIR
-  const compute = new LocalCompute({ dataDir: config.dataDir, log, spawnAgents: opts.spawnAgents, cgroups, ...(templatesDir ? { templatesDir: resolve(templatesDir) } : {}) })
+  const computeOptions = { dataDir: config.dataDir, log, spawnAgents: opts.spawnAgents, cgroups, ...(templatesDir ? { templatesDir: resolve(templatesDir) } : {}) }
+  const compute: Compute = config.isolation === 'sandbox' ? new SandboxedCompute(computeOptions) : new LocalCompute(computeOptions)
   const tasks = new TaskEngine(db, log)
   const brokerFile = join(config.dataDir, 'broker.json')
   let broker: BrokerHandle | undefined
@@ -213,11 +217,24 @@ export async function buildServer(opts: ServerOptions = {}): Promise<TroveServer
     lab,
     http,
     async start() {
-      const previous = existsSync(brokerFile) ? (JSON.parse(readFileSync(brokerFile, 'utf8')) as BrokerLocation) : undefined
-      // The lab's CA (made at the first start) and the broker's certificate for the address agents dial.
-      brokerTls = ensureBrokerTls(join(config.dataDir, 'tls'), [config.host])
-      broker = await startBroker({ db, host: config.host, tls: brokerTls, preferredPort: previous?.port, log, limits: opts.brokerLimits, maxConnections: opts.connectionLimits?.total })
-      writeFileSync(brokerFile, JSON.stringify({ host: config.host, port: broker.port } satisfies BrokerLocation), { mode: 0o644 })
+      const previous = existsSync(brokerFile) ? (JSON.parse(readFileSync(brokerFile, 'utf8')) as BrokerLocation & { gateway?: BrokerLocation }) : undefined
+      // A sandboxed lab's agents dial the broker on the lab bridge's gateway, from their own namespaces.
+      const gateway = compute instanceof SandboxedCompute ? await compute.prepareLab() : undefined
+      // The lab's CA (made at the first start) and the broker's certificate for the addresses agents dial.
+      brokerTls = ensureBrokerTls(join(config.dataDir, 'tls'), gateway ? [config.host, gateway] : [config.host])
+      broker = await startBroker({
+        db,
+        host: config.host,
+        tls: brokerTls,
+        preferredPort: previous?.port,
+        log,
+        limits: opts.brokerLimits,
+        maxConnections: opts.connectionLimits?.total,
+        ...(gateway ? { extraHosts: [{ host: gateway, preferredPort: previous?.gateway?.host === gateway ? previous.gateway.port : undefined }] } : {}),
+      })
+      const gatewayLocation = gateway ? { host: gateway, port: broker.extraPorts[gateway]! } : undefined
+      writeFileSync(brokerFile, JSON.stringify({ host: config.host, port: broker.port, ...(gatewayLocation ? { gateway: gatewayLocation } : {}) }), { mode: 0o644 })
+      if (gatewayLocation && compute instanceof SandboxedCompute) await compute.setBroker(gatewayLocation)
       rpc = new RpcClient(broker.broker, log)
       lab.notifications.attach(broker.broker)
       // External notification subscribers: read-only MQTT credential in DIR/notifications.json (0600).
@@ -242,7 +259,7 @@ export async function buildServer(opts: ServerOptions = {}): Promise<TroveServer
         // (A just restarted agent may not have written agent.pid yet.)
         if (opts.spawnAgents !== false && !restarted.has(inst.id) && inst.task_id === InstanceTask.NONE.id && compute.hasBootstrap(inst.id) && !compute.agentAlive(inst.id)) {
           log(`instance ${inst.id}: agent not running, starting it`)
-          compute.spawnAgent(inst.id)
+          await compute.spawnAgent(inst.id)
         }
       }
       tasks.resumeAll()
@@ -310,6 +327,7 @@ export async function runServer(opts: ServerOptions & { out?: (s: string) => voi
     brokerPort: started.brokerPort,
     startedAt: new Date().toISOString(),
     limits: server.lab.compute.limitsText(),
+    isolation: server.lab.config.isolation,
   }
   writeState(dataDir, state)
   if (note) server.lab.log(note)

@@ -20,6 +20,8 @@ export interface StartOptions {
   host?: string
   port?: number
   rateLimits?: string
+  /** --isolation of the server (docs/isolation.md). */
+  isolation?: 'none' | 'sandbox'
   /** How long to wait for the server to listen. */
   timeoutMs?: number
 }
@@ -40,6 +42,7 @@ export async function startBackground(opts: StartOptions): Promise<LabState> {
   if (opts.host) args.push('--host', opts.host)
   if (opts.port !== undefined) args.push('--port', String(opts.port))
   if (opts.rateLimits !== undefined) args.push('--rate-limits', opts.rateLimits)
+  if (opts.isolation !== undefined) args.push('--isolation', opts.isolation)
   const env = { ...process.env }
   delete env.NODE_OPTIONS // a test runner's loader is not the lab's
   const child = spawn(process.execPath, args, { detached: true, stdio: ['ignore', fd, fd], env, cwd: '/' })

@@ -216,7 +216,7 @@ export class Reconciler {
       if (Date.now() - last < this.respawnAfterMs) continue
       log(`reconcile: instance ${inst.id}: agent not running, starting it`)
       this.spawned.set(inst.id, Date.now())
-      compute.spawnAgent(inst.id)
+      await compute.spawnAgent(inst.id)
       report.restartedAgents.push(inst.id)
     }
     for (const id of this.spawned.keys()) if (!live.has(id)) this.spawned.delete(id)
