@@ -50,7 +50,7 @@ export function registerServerCommands(program: Command, io: IO, outcome: { prom
   const dataDirHelp = 'state, instances, clouds.yaml and logs (env: TROVE_DATA_DIR; default /var/lib/trove-lab for root, else ~/.local/share/trove-lab)'
   const portHelp = 'API port (env: TROVE_PORT; default 18779, or the next free one when taken; 0 picks any free one)'
   const isolationHelp =
-    'what new instances get: none (default: every engine on a loopback address as one user) or sandbox (a runc sandbox, uid, volume and network namespace each; root, Redis only so far)'
+    'what new instances get: none (default: every engine on a loopback address as one user) or sandbox (a runc sandbox, uid, volume and network namespace each, as root; Redis, MariaDB, PostgreSQL)'
   const rateHelp = "API rate limits as upstream writes them, '(VERB, URI, REGEX, VALUE, UNIT);...', or 'none' (default: 200 per minute per verb and project)"
   const cmd = program
     .command('server')

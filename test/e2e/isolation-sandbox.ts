@@ -1,16 +1,18 @@
 // isolation: 'sandbox' end to end (docs/isolation.md, issue 14): a lab started in-process with sandboxes,
 // Redis instances created through the SDK, each with its own uid, runc sandbox, loop-mounted volume and
 // network namespace on the lab bridge behind the packet filter; delete leaves nothing of them behind.
-import t from 'tap'
+import t, { type Test } from 'tap'
 import { execFileSync } from 'node:child_process'
-import { existsSync, readFileSync, readlinkSync, statSync } from 'node:fs'
+import { randomUUID } from 'node:crypto'
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, readlinkSync, rmSync, statSync } from 'node:fs'
 import { type AddressInfo, type Socket, connect, createServer } from 'node:net'
 import { once } from 'node:events'
 import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { blockedCount, tableName } from '../../src/server/compute/firewall.js'
 import { netnsName } from '../../src/server/compute/network.js'
-import { execInSandbox, listSandboxes, sandboxCgroupDirs } from '../../src/server/compute/sandbox.js'
+import { createSandbox, execInSandbox, listSandboxes, sandboxCgroupDirs } from '../../src/server/compute/sandbox.js'
+import { Reconciler } from '../../src/server/reconcile.js'
 import { removeSandboxLab, type SandboxedCompute } from '../../src/server/compute/sandboxed.js'
 import { UID_CLAIM_DIR } from '../../src/server/compute/uids.js'
 import type { Instance, TroveClient } from '../../src/sdk/index.js'
@@ -206,15 +208,25 @@ t.test('a sandboxed Redis: its own uid, namespaces, volume and address; delete l
   // Refused, not half-run: what the sandboxed agent cannot do yet.
   await t.rejects(client.backups.create({ name: 'x', instance: a.id }), { status: 400, message: /sandbox/ }, 'backup refused with the reason')
   await t.rejects(client.instances.resizeVolume(a.id, 2), { status: 400, message: /sandbox/ }, 'volume resize refused with the reason')
-  await t.rejects(client.instances.create({ name: 'sb-m', flavorRef: '1', volume: { size: 1 }, datastore: { type: 'mariadb' } }), { status: 400, message: /sandbox/ }, 'mariadb refused')
+  await t.rejects(client.instances.create({ name: 'sb-r', replica_of: a.id }), { status: 400, message: /sandbox/ }, 'a replica refused with the reason')
 
-  // Delete: nothing of the instance is left.
-  const image = join(c.instanceDir(a.id), 'volume.img')
-  await client.instances.delete(a.id)
+  // Delete: nothing of the instance is left; the other's filter entry stays.
+  await deleteAndCheck(t, c, client, a.id)
+  const ports = execFileSync('nft', ['list', 'set', 'bridge', tableName(c.labId), 'ports'], { encoding: 'utf8' })
+  t.ok(ports.includes((JSON.parse(readFileSync(join(c.instanceDir(b.id), 'sandbox.json'), 'utf8')) as { hostIf: string }).hostIf), "b's element stays")
+})
+
+/** Deletes the instance through the API, then checks that no part of its sandbox is left on the host. */
+async function deleteAndCheck(t: Test, c: SandboxedCompute, client: TroveClient, id: string): Promise<void> {
+  const dir = c.instanceDir(id)
+  const rec = JSON.parse(readFileSync(join(dir, 'sandbox.json'), 'utf8')) as { uid: number; hostIf: string }
+  const image = join(dir, 'volume.img')
+  const mnt = join(dir, 'mnt')
+  await client.instances.delete(id)
   const deadline = Date.now() + 120_000
   while (Date.now() < deadline) {
     try {
-      await client.instances.get(a.id)
+      await client.instances.get(id)
     } catch {
       break
     }
@@ -223,15 +235,119 @@ t.test('a sandboxed Redis: its own uid, namespaces, volume and address; delete l
   t.notOk(existsSync(join(UID_CLAIM_DIR, String(rec.uid))), 'no uid claim')
   t.equal(execFileSync('losetup', ['-j', image], { encoding: 'utf8' }).trim(), '', 'no loop device')
   t.notOk(readFileSync('/proc/self/mounts', 'utf8').includes(mnt), 'no mount')
-  t.notOk(existsSync(`/run/netns/${netnsName(a.id)}`), 'no network namespace')
+  t.notOk(existsSync(`/run/netns/${netnsName(id)}`), 'no network namespace')
   const ports = execFileSync('nft', ['list', 'set', 'bridge', tableName(c.labId), 'ports'], { encoding: 'utf8' })
   t.notOk(ports.includes(rec.hostIf), 'no nft element for its veth')
-  t.ok(ports.includes((JSON.parse(readFileSync(join(c.instanceDir(b.id), 'sandbox.json'), 'utf8')) as { hostIf: string }).hostIf), "b's element stays")
   t.same(
-    sandboxCgroupDirs(c.runtime, a.id).filter((d) => existsSync(d)),
+    sandboxCgroupDirs(c.runtime, id).filter((d) => existsSync(d)),
     [],
     'no cgroup',
   )
-  t.notOk((await listSandboxes(c.runtime)).includes(a.id), 'no runc state')
-  t.notOk(existsSync(c.instanceDir(a.id)), 'no instance directory')
+  t.notOk((await listSandboxes(c.runtime)).includes(id), 'no runc state')
+  t.notOk(existsSync(dir), 'no instance directory')
+}
+
+/** The engine's process in the sandbox: its uid and namespaces checked, its data files on the volume. */
+function checkEngine(t: Test, c: SandboxedCompute, id: string, exe: RegExp): void {
+  const rec = JSON.parse(readFileSync(join(c.instanceDir(id), 'sandbox.json'), 'utf8')) as { uid: number }
+  const engine = sandboxPids(c, id).find((p) => exe.test(exeOf(p)))
+  if (!engine) {
+    t.fail(`no ${exe} process in the sandbox's cgroup`)
+    return
+  }
+  t.same(uidsOf(engine), [rec.uid, rec.uid, rec.uid, rec.uid], `the engine runs as the instance's uid ${rec.uid}`)
+  for (const ns of ['pid', 'net', 'mnt']) t.not(readlinkSync(`/proc/${engine}/ns/${ns}`), readlinkSync(`/proc/self/ns/${ns}`), `in a ${ns} namespace of its own`)
+  const data = join(c.instanceDir(id), 'mnt', 'data')
+  t.match(execFileSync('findmnt', ['-n', '-o', 'SOURCE', '--target', data], { encoding: 'utf8' }).trim(), /^\/dev\/loop\d+$/, 'its data dir is on the loop-mounted volume')
+  t.equal(statSync(data).uid, rec.uid, "the data dir is the instance uid's")
+}
+
+t.test('sandboxed MariaDB and PostgreSQL: initialised inside, as the instance uid, answering on the lab network', async (t) => {
+  const lab = await startLab(t, { isolation: 'sandbox', reconcileMs: 0 })
+  const c = lab.server.lab.compute as SandboxedCompute
+  t.teardown(() => removeSandboxLab(c))
+  const client = labClient(lab.cloudsFile)
+  const t0 = Date.now()
+  const [m, p] = await Promise.all([
+    client.instances.create({ name: 'sb-maria', flavorRef: '1', volume: { size: 1 }, datastore: { type: 'mariadb' } }),
+    client.instances.create({ name: 'sb-pg', flavorRef: '1', volume: { size: 1 }, datastore: { type: 'postgresql' } }),
+  ])
+  const [im, ip] = await Promise.all([waitStatus(client, m.id, 'BUILD'), waitStatus(client, p.id, 'BUILD')])
+  t.comment(`MariaDB and PostgreSQL ACTIVE ${Date.now() - t0} ms after their creates (at once, initialised in the sandbox)`)
+  for (const [i, id] of [
+    [im, m.id],
+    [ip, p.id],
+  ] as const)
+    if (i.status !== 'ACTIVE') t.fail(`${id} is ${i.status}; sandbox.log: ${readFileSync(join(c.instanceDir(id), 'sandbox.log'), 'utf8').slice(-3000)}`)
+  if (im.status !== 'ACTIVE' || ip.status !== 'ACTIVE') return
+  t.equal(im['lab:isolation'], 'sandbox')
+  t.equal(ip['lab:isolation'], 'sandbox')
+
+  checkEngine(t, c, m.id, /\/(mariadbd|mysqld)$/)
+  checkEngine(t, c, p.id, /\/postgres$/)
+  // A client on the host logs in over the lab network (root enabled through the API; passwords in the environment).
+  const mroot = await client.root.enable(m.id)
+  const mout = execFileSync('mariadb', ['-h', im.ip![0]!, '-u', 'root', '--batch', '--skip-column-names', '-e', 'SELECT CURRENT_USER()'], {
+    encoding: 'utf8',
+    env: { ...process.env, MYSQL_PWD: mroot.password },
+  })
+  t.equal(mout.trim(), 'root@%', 'mariadb answers root over the lab network')
+  const proot = await client.root.enable(p.id)
+  const pout = execFileSync('psql', ['-h', ip.ip![0]!, '-U', proot.name, '-d', 'postgres', '-tAc', 'SELECT current_user'], { encoding: 'utf8', env: { ...process.env, PGPASSWORD: proot.password } })
+  t.equal(pout.trim(), proot.name, 'postgresql answers root over the lab network')
+  // The agent's own superuser (MariaDB's unix_socket account of the instance user) is not the tenant's to see or take.
+  const names: string[] = []
+  for await (const u of client.users.list(m.id)) names.push(u.name)
+  t.notOk(names.includes('trove'), "the agent's account is not in user list")
+  await t.rejects(client.users.create(m.id, [{ name: 'trove', password: 'Secret-12345', databases: [] }]), { status: 400, message: /reserved/ }, "the agent's account name is reserved")
+
+  await deleteAndCheck(t, c, client, m.id)
+  await deleteAndCheck(t, c, client, p.id)
+})
+
+t.test('what a crash leaves of a sandbox is removed by the reconciler', async (t) => {
+  const lab = await startLab(t, { isolation: 'sandbox', reconcileMs: 0 })
+  const c = lab.server.lab.compute as SandboxedCompute
+  t.teardown(() => removeSandboxLab(c))
+  const uidOfDir = (id: string) => (JSON.parse(readFileSync(join(c.instanceDir(id), 'sandbox.json'), 'utf8')) as { uid: number }).uid
+
+  // A server dead between reserving (directory, record, uid, namespace) and writing the row.
+  const halfMade = randomUUID()
+  await c.reserve(halfMade, 'redis', new Set())
+  const halfUid = uidOfDir(halfMade)
+  // Parts whose directory is gone (removed by hand, or a crash the record could not tell about): a namespace,
+  // a uid claim and a runc sandbox of this lab that no instance directory owns.
+  const dirless = randomUUID()
+  await c.reserve(dirless, 'redis', new Set())
+  const dirlessUid = uidOfDir(dirless)
+  rmSync(c.instanceDir(dirless), { recursive: true })
+  const stray = randomUUID()
+  const strayDir = mkdtempSync('/tmp/tv-stray.')
+  t.teardown(() => rmSync(strayDir, { recursive: true, force: true }))
+  mkdirSync(join(strayDir, 'volume'))
+  await createSandbox(c.runtime, {
+    id: stray,
+    bundleDir: join(strayDir, 'bundle'),
+    uid: 429_999,
+    gid: 429_999,
+    volumeDir: join(strayDir, 'volume'),
+    limits: { pids: 16 },
+    args: ['sleep', '600'],
+    env: ['PATH=/usr/bin:/bin'],
+  })
+  t.ok((await listSandboxes(c.runtime)).includes(stray), 'the stray sandbox runs')
+
+  const report = await new Reconciler(lab.server.lab, { graceMs: 0 }).run()
+  t.ok(report.orphanDirs.includes(halfMade), 'the half-made instance directory is removed')
+  t.notOk(existsSync(c.instanceDir(halfMade)), '...with its directory')
+  t.notOk(existsSync(join(UID_CLAIM_DIR, String(halfUid))), '...its uid claim')
+  t.notOk(existsSync(`/run/netns/${netnsName(halfMade)}`), '...and its namespace')
+  t.ok(report.sandboxLeftovers.includes(`sandbox ${stray}`), `the stray sandbox is swept (${report.sandboxLeftovers.join(', ')})`)
+  t.notOk((await listSandboxes(c.runtime)).includes(stray), '...and gone from runc')
+  t.ok(report.sandboxLeftovers.includes(`netns ${netnsName(dirless)}`), 'the namespace no directory owns is swept')
+  t.notOk(existsSync(`/run/netns/${netnsName(dirless)}`), '...and gone')
+  t.ok(report.sandboxLeftovers.includes(`uid ${dirlessUid}`), 'the uid claim no directory owns is released')
+  t.notOk(existsSync(join(UID_CLAIM_DIR, String(dirlessUid))), '...and gone')
+  const again = await new Reconciler(lab.server.lab, { graceMs: 0 }).run()
+  t.same([again.orphanDirs, again.sandboxLeftovers], [[], []], 'a second pass finds nothing')
 })

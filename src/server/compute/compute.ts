@@ -46,4 +46,9 @@ export interface Compute {
   hasBootstrap(id: string): boolean
   /** Removes an instance for good, every part of it. */
   destroy(id: string, address: string | null): Promise<void>
+  /**
+   * Removes the parts of instances whose directory is gone (a crash between steps): what the driver
+   * finds by name on the host but no instance directory owns. Returns what it removed (the reconciler).
+   */
+  sweep?(): Promise<string[]>
 }

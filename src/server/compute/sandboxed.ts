@@ -26,7 +26,7 @@ import type { AccessSpec } from '../../protocol/resize.js'
 import type { Compute, Isolation, LaunchSpec } from './compute.js'
 import { applyFirewall, removeFirewall, type FirewallRules } from './firewall.js'
 import { AGENT_NODE_FLAGS, ENGINE_PORTS, LocalCompute, TROVE_BIN, type LocalComputeOptions } from './local.js'
-import { attachInstance, destroyLabNetwork, detachInstance, ensureLabNetwork, netnsName, type LabNetwork } from './network.js'
+import { attachInstance, destroyLabNetwork, detachInstance, ensureLabNetwork, netnsName, sweepNetwork, type LabNetwork } from './network.js'
 import { SYSTEM_DIRS, VOLUME_MOUNT } from './oci-config.js'
 import { createSandbox, destroySandbox, killSandbox, sweepSandboxes, type SandboxRuntime } from './sandbox.js'
 import { hostSeccomp, type OciSeccomp } from './seccomp.js'
@@ -344,6 +344,43 @@ export class SandboxedCompute implements Compute {
     if (!this.sandboxed(id)) return this.local.spawnNow(id)
     await mountVolume(this.volumePaths(id))
     return this.startSandbox(id, this.readRecord(id))
+  }
+
+  /**
+   * The parts no instance directory owns any more (a crash between the steps of a create or a delete, or
+   * a directory removed by hand): the lab's runc sandboxes and cgroups, loop devices of images under the
+   * instances directory, namespaces and leases on the lab network, uid claims of gone directories.
+   * An instance's directory is made before any of its parts and removed after all of them, so every id
+   * with a directory is kept (its own delete, or the reconciler's removal of the directory, destroys it).
+   */
+  async sweep(): Promise<string[]> {
+    let ids: string[] = []
+    try {
+      ids = readdirSync(this.instancesDir)
+    } catch {
+      return []
+    }
+    const keep = new Set(ids)
+    const removed: string[] = []
+    removed.push(...(await sweepSandboxes(this.runtime, keep)).map((id) => `sandbox ${id}`))
+    removed.push(
+      ...(
+        await sweepVolumes(
+          this.instancesDir,
+          [...keep].map((id) => this.volumePaths(id).image),
+        )
+      ).map((f) => `volume ${f}`),
+    )
+    if (this.net) removed.push(...(await sweepNetwork(this.net, keep)).map((n) => `netns ${n}`))
+    removed.push(
+      ...sweepUids(
+        this.instancesDir,
+        [...keep].map((id) => this.instanceDir(id)),
+        this.opts.uids,
+      ).map((u) => `uid ${u}`),
+    )
+    if (removed.some((r) => r.startsWith('netns '))) await this.applyRules()
+    return removed
   }
 
   /** The sandbox's init (the agent), by runc's pid file, if it still runs in this instance's cgroup. */

@@ -7,7 +7,7 @@ import type { Lab } from '../lab.js'
  * store and object store are out of its reach until the server-written streams of the design exist;
  * its volume and runc limits are fixed at create until the driver grows and updates them.
  */
-export const SANDBOX_MANAGERS = new Set(['redis'])
+export const SANDBOX_MANAGERS = new Set(['redis', 'mariadb', 'postgresql'])
 
 const WHY = 'it runs in a sandbox (isolation sandbox, docs/isolation.md)'
 
