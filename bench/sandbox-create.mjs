@@ -11,10 +11,19 @@ const RUNS = Number(process.env.BENCH_RUNS ?? 5)
 const { buildServer } = await import('../dist/server/index.js')
 const { removeSandboxLab } = await import('../dist/server/compute/sandboxed.js')
 
+/** The driver's log lines give each part's time: `<part> in N ms`. */
+const parts = new Map()
+function record(line) {
+  for (const m of line.matchAll(/(uid \d+|address \S+ \(netns\)|volume|filter|sandbox \(runc\)) in (\d+) ms/g)) {
+    const key = m[1].startsWith('address') ? 'address (netns)' : m[1].startsWith('uid') ? 'uid' : m[1]
+    parts.set(key, [...(parts.get(key) ?? []), Number(m[2])])
+  }
+}
+
 async function lab(isolation) {
   const dir = mkdtempSync('/tmp/tv-bench-iso.')
   chmodSync(dir, 0o711)
-  const server = await buildServer({ dataDir: join(dir, 'lab'), host: '127.0.0.1', port: 0, isolation, reconcileMs: 0, log: () => {} })
+  const server = await buildServer({ dataDir: join(dir, 'lab'), host: '127.0.0.1', port: 0, isolation, reconcileMs: 0, log: record })
   const { cloudsFile } = await server.start()
   return { dir, server, client: await clientFor(cloudsFile) }
 }
@@ -61,3 +70,5 @@ for (const isolation of ['none', 'sandbox']) {
   const fmt = (xs) => `median ${median(xs).toFixed(0)} ms (min ${Math.min(...xs).toFixed(0)}, max ${Math.max(...xs).toFixed(0)})`
   console.log(`redis, isolation ${isolation}: create -> ACTIVE ${fmt(create)}; delete -> gone ${fmt(del)} over ${RUNS} runs`)
 }
+// Every create's parts (the first one's included).
+console.log(`sandbox parts, median over ${RUNS + 1} creates: ${[...parts].map(([k, xs]) => `${k} ${median(xs)} ms`).join(', ')}`)
