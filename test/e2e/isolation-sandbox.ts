@@ -16,7 +16,8 @@ import { Reconciler } from '../../src/server/reconcile.js'
 import { removeSandboxLab, type SandboxedCompute } from '../../src/server/compute/sandboxed.js'
 import { UID_CLAIM_DIR } from '../../src/server/compute/uids.js'
 import type { Instance, TroveClient } from '../../src/sdk/index.js'
-import { labClient, startLab } from '../helpers/lab.js'
+import { buildServer, resetLab } from '../../src/server/index.js'
+import { labClient, startLab, tempDir } from '../helpers/lab.js'
 
 /** What this host lacks for real sandboxes, or undefined. */
 function lacking(): string | undefined {
@@ -350,4 +351,60 @@ t.test('what a crash leaves of a sandbox is removed by the reconciler', async (t
   t.notOk(existsSync(join(UID_CLAIM_DIR, String(dirlessUid))), '...and gone')
   const again = await new Reconciler(lab.server.lab, { graceMs: 0 }).run()
   t.same([again.orphanDirs, again.sandboxLeftovers], [[], []], 'a second pass finds nothing')
+})
+
+t.test('a server restart keeps a sandboxed instance running; trove server reset removes every part of the lab', async (t) => {
+  const dataDir = join(tempDir(t), 'lab')
+  const open = async () => {
+    const server = await buildServer({ dataDir, host: '127.0.0.1', port: 0, isolation: 'sandbox', reconcileMs: 0, log: () => {} })
+    const { cloudsFile } = await server.start()
+    return { server, client: labClient(cloudsFile), c: server.lab.compute as SandboxedCompute }
+  }
+  let lab = await open()
+  const first = lab.c
+  t.teardown(async () => {
+    await lab.server.close().catch(() => undefined)
+    await removeSandboxLab(first)
+  })
+  const inst = await lab.client.instances.create({ name: 'sb-restart', flavorRef: '1', volume: { size: 1 }, datastore: { type: 'redis' } })
+  const up = await waitStatus(lab.client, inst.id, 'BUILD')
+  t.equal(up.status, 'ACTIVE')
+  const ip = up.ip![0]!
+  const root = await lab.client.root.enable(inst.id)
+  t.match(await redis(ip, root.password, ['SET k kept']), /\+OK\r\n\+OK/, 'a key written')
+  const agent = lab.c.agentPid(inst.id)
+
+  // The server stops and starts again: the sandbox keeps running, its agent finds the broker again.
+  await lab.server.close()
+  t.ok(first.agentAlive(inst.id), 'the agent runs on while no server does')
+  lab = await open()
+  t.equal(lab.c.agentPid(inst.id), agent, 'the same agent (not restarted by the new server)')
+  const deadline = Date.now() + 60_000
+  let shown = await lab.client.instances.get(inst.id)
+  while (shown.volume?.used === undefined && Date.now() < deadline) {
+    await sleep(200)
+    shown = await lab.client.instances.get(inst.id)
+  }
+  t.equal(shown.status, 'ACTIVE')
+  t.ok(shown.volume?.used !== undefined, 'the agent answers the new server (volume usage from the guest)')
+  t.match(await redis(ip, root.password, ['GET k']), /\+OK\r\n\$4\r\nkept\r\n/, 'the engine kept running with its data')
+
+  // trove server reset (the server stopped): nothing of the lab is left on the host.
+  const net = lab.c.network
+  const rec = JSON.parse(readFileSync(join(lab.c.instanceDir(inst.id), 'sandbox.json'), 'utf8')) as { uid: number }
+  const image = join(lab.c.instanceDir(inst.id), 'volume.img')
+  await lab.server.close()
+  await resetLab(dataDir)
+  t.notOk(existsSync(dataDir), 'the data dir is gone')
+  t.equal(execFileSync('ip', ['-br', 'link', 'show', 'type', 'bridge'], { encoding: 'utf8' }).includes(net.bridge), false, 'no lab bridge')
+  t.notOk(execFileSync('nft', ['list', 'tables'], { encoding: 'utf8' }).includes(tableName(lab.c.labId)), 'no nft tables')
+  t.equal(execFileSync('losetup', ['-j', image], { encoding: 'utf8' }).trim(), '', 'no loop device')
+  t.notOk(existsSync(`/run/netns/${netnsName(inst.id)}`), 'no network namespace')
+  t.notOk(existsSync(join(UID_CLAIM_DIR, String(rec.uid))), 'no uid claim')
+  t.same(
+    sandboxCgroupDirs(lab.c.runtime).filter((d) => existsSync(d)),
+    [],
+    "no cgroup parent of the lab's sandboxes",
+  )
+  t.notOk(lab.c.agentAlive(inst.id), 'no agent')
 })
