@@ -40,7 +40,7 @@ import { DEFAULT_RATE_LIMITS, RateLimiter, rateLimitHook } from './http/rate-lim
 import { DEFAULT_EXISTS_INTERVAL_MS, Notifier } from './notifications.js'
 import { Reconciler } from './reconcile.js'
 import type { Lab, LabConfig } from './lab.js'
-import { acquireLock, assertNotRunning, banner, checkRunUser, choosePort, DEFAULT_PORT, defaultDataDir, previousPort, writeState } from './lab-state.js'
+import { acquireLock, assertNotRunning, banner, checkRunUser, choosePort, DEFAULT_PORT, defaultDataDir, LabError, previousPort, writeState } from './lab-state.js'
 
 export type { Lab, LabConfig } from './lab.js'
 export { parseRateLimits } from './http/rate-limit.js'
@@ -219,7 +219,12 @@ export async function buildServer(opts: ServerOptions = {}): Promise<TroveServer
     async start() {
       const previous = existsSync(brokerFile) ? (JSON.parse(readFileSync(brokerFile, 'utf8')) as BrokerLocation & { gateway?: BrokerLocation }) : undefined
       // A sandboxed lab's agents dial the broker on the lab bridge's gateway, from their own namespaces.
-      const gateway = compute instanceof SandboxedCompute ? await compute.prepareLab() : undefined
+      const gateway =
+        compute instanceof SandboxedCompute
+          ? await compute.prepareLab().catch((e: Error) => {
+              throw new LabError(e.message, 'trove server --isolation none')
+            })
+          : undefined
       // The lab's CA (made at the first start) and the broker's certificate for the addresses agents dial.
       brokerTls = ensureBrokerTls(join(config.dataDir, 'tls'), gateway ? [config.host, gateway] : [config.host])
       broker = await startBroker({

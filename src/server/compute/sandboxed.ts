@@ -26,7 +26,7 @@ import type { AccessSpec } from '../../protocol/resize.js'
 import type { Compute, Isolation, LaunchSpec } from './compute.js'
 import { applyFirewall, removeFirewall, type FirewallRules } from './firewall.js'
 import { AGENT_NODE_FLAGS, ENGINE_PORTS, LocalCompute, TROVE_BIN, type LocalComputeOptions } from './local.js'
-import { attachInstance, destroyLabNetwork, detachInstance, ensureLabNetwork, netnsName, sweepNetwork, type LabNetwork } from './network.js'
+import { DEFAULT_CNI_PATH, attachInstance, destroyLabNetwork, detachInstance, ensureLabNetwork, netnsName, sweepNetwork, type LabNetwork } from './network.js'
 import { SYSTEM_DIRS, VOLUME_MOUNT } from './oci-config.js'
 import { createSandbox, destroySandbox, killSandbox, sweepSandboxes, type SandboxRuntime } from './sandbox.js'
 import { hostSeccomp, type OciSeccomp } from './seccomp.js'
@@ -65,6 +65,34 @@ interface SandboxRecord {
 const RECORD = 'sandbox.json'
 
 const ms = (x: number) => `${Math.round(x)} ms`
+
+/** The host tools a sandboxed lab runs, and the Debian package of each. */
+const HOST_TOOLS: Array<[string, string]> = [
+  ['runc', 'runc'],
+  ['nft', 'nftables'],
+  ['ip', 'iproute2'],
+  ['losetup', 'mount'],
+  ['mount', 'mount'],
+  ['umount', 'mount'],
+  ['findmnt', 'util-linux'],
+  ['mkfs.ext4', 'e2fsprogs'],
+]
+
+/**
+ * Why this host cannot run sandboxes, in one line (what is missing and the package to install), or
+ * undefined: the server refuses `--isolation sandbox` at start with it, before making anything.
+ */
+export function sandboxHostProblem(o: { uid?: number; path?: string; cniPath?: string } = {}): string | undefined {
+  if ((o.uid ?? process.getuid?.()) !== 0) return '--isolation sandbox needs root (loop devices, mounts, network namespaces, nftables, runc)'
+  const dirs = (o.path ?? process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin').split(':').filter(Boolean)
+  for (const [tool, pkg] of HOST_TOOLS) if (!dirs.some((d) => existsSync(join(d, tool)))) return `--isolation sandbox needs ${tool}, which is not installed (Debian package ${pkg})`
+  for (const plugin of ['bridge', 'host-local']) {
+    const dir = o.cniPath ?? DEFAULT_CNI_PATH
+    if (!existsSync(join(dir, plugin))) return `--isolation sandbox needs the CNI ${plugin} plugin in ${dir} (Debian package containernetworking-plugins)`
+  }
+  if (!existsSync('/dev/loop-control')) return '--isolation sandbox needs loop devices (/dev/loop-control is missing: the loop module, or a container given no loop devices)'
+  return undefined
+}
 
 /** The lab's id for its bridge, nft tables and cgroup parent: a digest of its data directory. */
 export function labIdOf(dataDir: string): string {
@@ -157,6 +185,8 @@ export class SandboxedCompute implements Compute {
 
   /** Makes (or finds again) the lab's bridge and subnet; returns the gateway address the broker must listen on. */
   async prepareLab(): Promise<string> {
+    const problem = sandboxHostProblem()
+    if (problem) throw new Error(problem)
     this.net = await ensureLabNetwork({
       labId: this.labId,
       dir: this.opts.dataDir,
