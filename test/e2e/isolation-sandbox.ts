@@ -389,6 +389,23 @@ t.test('a server restart keeps a sandboxed instance running; trove server reset 
   t.ok(shown.volume?.used !== undefined, 'the agent answers the new server (volume usage from the guest)')
   t.match(await redis(ip, root.password, ['GET k']), /\+OK\r\n\$4\r\nkept\r\n/, 'the engine kept running with its data')
 
+  // The agent dies (it is the sandbox's init: the engine goes with it): the reconciler starts the sandbox
+  // again on the same volume and address, and the engine comes back with its saved data.
+  t.match(await redis(ip, root.password, ['SAVE']), /\+OK\r\n\+OK/, 'saved')
+  process.kill(lab.c.agentPid(inst.id)!, 'SIGKILL')
+  while (lab.c.agentAlive(inst.id)) await sleep(20)
+  const report = await new Reconciler(lab.server.lab, {}).run()
+  t.same(report.restartedAgents, [inst.id], 'the reconciler restarted the sandbox')
+  const back = Date.now() + 60_000
+  let got = ''
+  while (Date.now() < back) {
+    got = await redis(ip, root.password, ['GET k']).catch((e: Error) => e.message)
+    if (got.includes('kept')) break
+    await sleep(200)
+  }
+  t.match(got, /\$4\r\nkept\r\n/, 'the engine is back on the same address with its data')
+  t.not(lab.c.agentPid(inst.id), agent, 'under a new agent')
+
   // trove server reset (the server stopped): nothing of the lab is left on the host.
   const net = lab.c.network
   const rec = JSON.parse(readFileSync(join(lab.c.instanceDir(inst.id), 'sandbox.json'), 'utf8')) as { uid: number }
