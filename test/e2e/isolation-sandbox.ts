@@ -211,6 +211,21 @@ t.test('a sandboxed Redis: its own uid, namespaces, volume and address; delete l
   await t.rejects(client.instances.resizeVolume(a.id, 2), { status: 400, message: /sandbox/ }, 'volume resize refused with the reason')
   await t.rejects(client.instances.create({ name: 'sb-r', replica_of: a.id }), { status: 400, message: /sandbox/ }, 'a replica refused with the reason')
 
+  // restart (the engine, by the agent inside) and an admin's reboot (the agent too: the sandbox again).
+  const rootB = await client.root.enable(b.id)
+  await client.instances.restart(b.id)
+  t.equal((await client.instances.get(b.id)).status, 'REBOOT', 'restart: REBOOT at once')
+  t.equal((await waitStatus(client, b.id, 'REBOOT')).status, 'ACTIVE', 'restart: ACTIVE again')
+  t.match(await authPing(ipB, 'root', rootB.password), /\+PONG/, 'restart: redis answers')
+  const agentB = c.agentPid(b.id)
+  const admin = labClient(lab.cloudsFile, {}, 'trove-lab-admin')
+  await admin.request('POST', `/mgmt/instances/${b.id}/action`, { body: { reboot: {} } })
+  t.equal((await client.instances.get(b.id)).status, 'REBOOT', 'reboot: REBOOT at once')
+  t.equal((await waitStatus(client, b.id, 'REBOOT')).status, 'ACTIVE', 'reboot: ACTIVE again')
+  const agentB2 = c.agentPid(b.id)
+  t.ok(agentB2 && agentB2 !== agentB, `reboot: a new agent (a new sandbox): ${agentB} -> ${agentB2}`)
+  t.match(await authPing(ipB, 'root', rootB.password), /\+PONG/, 'reboot: redis answers on the same address')
+
   // Delete: nothing of the instance is left; the other's filter entry stays.
   await deleteAndCheck(t, c, client, a.id)
   const ports = execFileSync('nft', ['list', 'set', 'bridge', tableName(c.labId), 'ports'], { encoding: 'utf8' })
