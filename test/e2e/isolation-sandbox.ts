@@ -2,7 +2,7 @@
 // Redis instances created through the SDK, each with its own uid, runc sandbox, loop-mounted volume and
 // network namespace on the lab bridge behind the packet filter; delete leaves nothing of them behind.
 import t, { type Test } from 'tap'
-import { execFileSync } from 'node:child_process'
+import { execFileSync, spawnSync } from 'node:child_process'
 import { randomUUID } from 'node:crypto'
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, readlinkSync, rmSync, statSync } from 'node:fs'
 import { type AddressInfo, type Socket, connect, createServer } from 'node:net'
@@ -311,6 +311,18 @@ t.test('sandboxed MariaDB and PostgreSQL: initialised inside, as the instance ui
   const proot = await client.root.enable(p.id)
   const pout = execFileSync('psql', ['-h', ip.ip![0]!, '-U', proot.name, '-d', 'postgres', '-tAc', 'SELECT current_user'], { encoding: 'utf8', env: { ...process.env, PGPASSWORD: proot.password } })
   t.equal(pout.trim(), proot.name, 'postgresql answers root over the lab network')
+  // A write past the volume fails in the engine: the volume filled from inside (as the instance user), then a
+  // table written by PostgreSQL gets its own "No space left on device"; freed, it works again.
+  const fill = await execInSandbox(c.runtime, p.id, ['dd', 'if=/dev/zero', 'of=/var/lib/trove-instance/tmp/fill', 'bs=1M'], 300_000)
+  t.match(fill.stderr, /No space left on device/, 'the volume fills up (dd: no space left)')
+  const psql = (sql: string) =>
+    spawnSync('psql', ['-h', ip.ip![0]!, '-U', proot.name, '-d', 'postgres', '-v', 'ON_ERROR_STOP=1', '-tAc', sql], { encoding: 'utf8', env: { ...process.env, PGPASSWORD: proot.password } })
+  const full = psql("CREATE TABLE big AS SELECT repeat('x', 1000) AS v FROM generate_series(1, 200000)")
+  t.not(full.status, 0, 'the write past the volume fails')
+  t.match(full.stderr, /No space left on device/, `with the engine's error: ${full.stderr.trim().split('\n')[0]}`)
+  await execInSandbox(c.runtime, p.id, ['rm', '-f', '/var/lib/trove-instance/tmp/fill'])
+  t.equal(psql('SELECT 1').stdout.trim(), '1', 'space freed: the engine answers again')
+
   // The agent's own superuser (MariaDB's unix_socket account of the instance user) is not the tenant's to see or take.
   const names: string[] = []
   for await (const u of client.users.list(m.id)) names.push(u.name)
