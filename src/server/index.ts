@@ -15,7 +15,7 @@ import { RpcClient } from './broker/rpc.js'
 import { ensureBrokerTls, type BrokerTls } from './broker/tls.js'
 import { pinBrokerCa } from './broker/pin-ca.js'
 import { LocalCompute } from './compute/local.js'
-import { SandboxedCompute } from './compute/sandboxed.js'
+import { SandboxedCompute, sandboxedInstanceIds } from './compute/sandboxed.js'
 import type { Compute } from './compute/compute.js'
 import { detectEngines, type DetectedEngine } from './compute/engines.js'
 import { TaskEngine } from './tasks/engine.js'
@@ -127,6 +127,12 @@ export async function buildServer(opts: ServerOptions = {}): Promise<TroveServer
   chmodSync(config.dataDir, 0o711)
   checkTraversable(config.dataDir)
 
+  // Sandboxed instances are the sandboxed driver's alone: the local one would remove their directories
+  // through their mounted volumes and knows nothing of their namespaces, uids or sandboxes.
+  const sandboxed = config.isolation === 'none' ? sandboxedInstanceIds(join(config.dataDir, 'instances')) : []
+  if (sandboxed.length) {
+    throw new LabError(`this lab has ${sandboxed.length} sandboxed instance(s) (e.g. ${sandboxed[0]}): it cannot run with --isolation none`, 'trove server --isolation sandbox')
+  }
   const db: DB = openDatabase(join(config.dataDir, 'trove.db'))
   seedFlavors(db)
   const engines = opts.engines ?? (await detectEngines())

@@ -108,6 +108,15 @@ export function firewallCidrs(access: AccessSpec | undefined, gateway: string): 
   return v4.length ? v4 : [`${gateway}/32`]
 }
 
+/** The instances under `instancesDir` that have a sandbox (their record). */
+export function sandboxedInstanceIds(instancesDir: string): string[] {
+  try {
+    return readdirSync(instancesDir).filter((id) => existsSync(join(instancesDir, id, RECORD)))
+  } catch {
+    return []
+  }
+}
+
 /**
  * Where instances live under `isolation: 'sandbox'` (docs/isolation.md): per instance a uid (uids.ts),
  * a volume (volume.ts) mounted at the instance's data, a network namespace on the lab bridge
@@ -222,13 +231,7 @@ export class SandboxedCompute implements Compute {
 
   /** The instances (by directory) that have a sandbox record. */
   sandboxedIds(): string[] {
-    let ids: string[] = []
-    try {
-      ids = readdirSync(this.instancesDir)
-    } catch {
-      return []
-    }
-    return ids.filter((id) => existsSync(this.recordFile(id)))
+    return sandboxedInstanceIds(this.instancesDir)
   }
 
   /** The lab's whole rule set from the records, applied in one transaction (one at a time). */

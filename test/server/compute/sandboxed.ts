@@ -3,6 +3,7 @@ import t from 'tap'
 import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { firewallCidrs, labIdOf, sandboxHostProblem } from '../../../src/server/compute/sandboxed.js'
+import { buildServer } from '../../../src/server/index.js'
 
 t.test('a host lacking a tool is refused in one line naming it and its package', async (t) => {
   const dir = mkdtempSync('/tmp/tv-preflight.')
@@ -36,4 +37,18 @@ t.test("a lab's id is a digest of its data dir: stable, distinct, name-safe", as
   t.equal(labIdOf('/var/lib/trove-lab'), labIdOf('/var/lib/trove-lab/'))
   t.not(labIdOf('/tmp/a/lab'), labIdOf('/tmp/b/lab'))
   t.match(labIdOf('/x'), /^[0-9a-f]{12}$/)
+})
+
+t.test('a lab with sandboxed instances refuses to start with --isolation none (the local driver would rm through their volumes)', async (t) => {
+  const dir = mkdtempSync('/tmp/tv-isonone.')
+  chmodSync(dir, 0o711)
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }))
+  const inst = join(dir, 'lab', 'instances', '2b1f6c0e-3c1e-4f43-9a57-0f2a8c1d9e01')
+  mkdirSync(inst, { recursive: true })
+  writeFileSync(join(inst, 'sandbox.json'), '{}')
+  await t.rejects(buildServer({ dataDir: join(dir, 'lab'), port: 0, log: () => {} }), {
+    name: 'LabError',
+    message: 'this lab has 1 sandboxed instance(s) (e.g. 2b1f6c0e-3c1e-4f43-9a57-0f2a8c1d9e01): it cannot run with --isolation none',
+    hint: 'trove server --isolation sandbox',
+  })
 })
