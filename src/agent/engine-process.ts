@@ -30,8 +30,10 @@ const WRAPPER = 'umask 077; while [ "$1" != -- ]; do echo $$ > "$1/cgroup.procs"
 /** Exit code of the wrapper when it could not join a cgroup. */
 export const CGROUP_EXIT = 97
 
-export function wrapperArgs(cmd: EngineCommand, user: RunUser, cgroups: string[]): string[] {
-  const drop = cmd.asUser ? ['setpriv', `--reuid=${user.name}`, `--regid=${user.name}`, '--init-groups', '--'] : []
+export function wrapperArgs(cmd: EngineCommand, user: RunUser, cgroups: string[], ownUid = process.getuid?.()): string[] {
+  // An agent that already is the run user (in its sandbox, docs/isolation.md) has nothing to drop,
+  // and could not: setpriv's --init-groups needs CAP_SETGID.
+  const drop = cmd.asUser && ownUid !== user.uid ? ['setpriv', `--reuid=${user.name}`, `--regid=${user.name}`, '--init-groups', '--'] : []
   return ['-c', WRAPPER, 'sh', ...cgroups, '--', ...drop, cmd.file, ...cmd.args]
 }
 

@@ -15,6 +15,7 @@ interface ServerOpts {
   host?: string
   port?: string
   rateLimits?: string
+  isolation?: string
 }
 
 const server = () => import('../server/index.js')
@@ -26,6 +27,13 @@ function portOf(opts: ServerOpts, env: IO['env']): { port?: number; explicit: bo
   const port = Number(raw)
   if (!/^\d+$/.test(raw) || port > 65535) throw new CommanderError(EXIT.usage, 'trove.port', `error: --port must be a port number, not '${raw}'`)
   return { port, explicit: true }
+}
+
+/** --isolation: none (the default) or sandbox (docs/isolation.md). */
+function isolationOf(opts: ServerOpts): 'none' | 'sandbox' | undefined {
+  const v = opts.isolation
+  if (v === undefined || v === 'none' || v === 'sandbox') return v
+  throw new CommanderError(EXIT.usage, 'trove.isolation', `error: --isolation must be none or sandbox, not '${v}'`)
 }
 
 /** Lab failures (LabError) become the CLI's one-line errors. */
@@ -41,6 +49,8 @@ async function labCall<T>(f: () => Promise<T>): Promise<T> {
 export function registerServerCommands(program: Command, io: IO, outcome: { promise?: Promise<void> }): void {
   const dataDirHelp = 'state, instances, clouds.yaml and logs (env: TROVE_DATA_DIR; default /var/lib/trove-lab for root, else ~/.local/share/trove-lab)'
   const portHelp = 'API port (env: TROVE_PORT; default 18779, or the next free one when taken; 0 picks any free one)'
+  const isolationHelp =
+    'what new instances get: none (default: every engine on a loopback address as one user) or sandbox (a runc sandbox, uid, volume and network namespace each, as root; Redis, MariaDB, PostgreSQL)'
   const rateHelp = "API rate limits as upstream writes them, '(VERB, URI, REGEX, VALUE, UNIT);...', or 'none' (default: 200 per minute per verb and project)"
   const cmd = program
     .command('server')
@@ -49,11 +59,13 @@ export function registerServerCommands(program: Command, io: IO, outcome: { prom
     .option('--host <address>', 'address to listen on (default 127.0.0.1)')
     .option('--port <port>', portHelp)
     .option('--rate-limits <rules>', rateHelp)
+    .option('--isolation <mode>', isolationHelp)
     .addHelpText('after', '\nAs a service: trove server start | status | logs | stop | reset (see their --help).\n')
     .action((opts: ServerOpts) => {
       outcome.promise = (async () => {
         const { runServer, parseRateLimits } = await server()
         const { port, explicit } = portOf(opts, io.env)
+        const isolation = isolationOf(opts)
         let rateLimits: ReturnType<typeof parseRateLimits> | undefined
         if (opts.rateLimits !== undefined) {
           try {
@@ -62,7 +74,9 @@ export function registerServerCommands(program: Command, io: IO, outcome: { prom
             throw new CommanderError(EXIT.usage, 'trove.port', `error: --rate-limits: ${(e as Error).message}`)
           }
         }
-        await labCall(() => runServer({ dataDir: opts.dataDir ?? io.env.TROVE_DATA_DIR, host: opts.host, port, explicitPort: explicit, ...(rateLimits ? { rateLimits } : {}) }))
+        await labCall(() =>
+          runServer({ dataDir: opts.dataDir ?? io.env.TROVE_DATA_DIR, host: opts.host, port, explicitPort: explicit, ...(rateLimits ? { rateLimits } : {}), ...(isolation ? { isolation } : {}) }),
+        )
       })()
     })
   const dataDirOf = async (sub: Command) => {
@@ -78,12 +92,16 @@ export function registerServerCommands(program: Command, io: IO, outcome: { prom
     .option('--host <address>', 'address to listen on (default 127.0.0.1)')
     .option('--port <port>', portHelp)
     .option('--rate-limits <rules>', rateHelp)
+    .option('--isolation <mode>', isolationHelp)
     .action(function (this: Command) {
       outcome.promise = (async () => {
         const o = this.optsWithGlobals() as ServerOpts
         const { port, explicit } = portOf(o, io.env)
+        const isolation = isolationOf(o)
         const { startBackground, banner } = await server()
-        const state = await labCall(async () => startBackground({ dataDir: await dataDirOf(this), host: o.host, ...(explicit ? { port } : {}), rateLimits: o.rateLimits }))
+        const state = await labCall(async () =>
+          startBackground({ dataDir: await dataDirOf(this), host: o.host, ...(explicit ? { port } : {}), rateLimits: o.rateLimits, ...(isolation ? { isolation } : {}) }),
+        )
         io.stdout(banner(state))
         io.stdout(`  stop it:   trove server stop      log: trove server logs      remove everything: trove server reset\n`)
       })()

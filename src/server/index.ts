@@ -15,6 +15,8 @@ import { RpcClient } from './broker/rpc.js'
 import { ensureBrokerTls, type BrokerTls } from './broker/tls.js'
 import { pinBrokerCa } from './broker/pin-ca.js'
 import { LocalCompute } from './compute/local.js'
+import { SandboxedCompute, sandboxedInstanceIds } from './compute/sandboxed.js'
+import type { Compute } from './compute/compute.js'
 import { detectEngines, type DetectedEngine } from './compute/engines.js'
 import { TaskEngine } from './tasks/engine.js'
 import { CreateInstanceFlow } from './tasks/create-instance.js'
@@ -38,7 +40,7 @@ import { DEFAULT_RATE_LIMITS, RateLimiter, rateLimitHook } from './http/rate-lim
 import { DEFAULT_EXISTS_INTERVAL_MS, Notifier } from './notifications.js'
 import { Reconciler } from './reconcile.js'
 import type { Lab, LabConfig } from './lab.js'
-import { acquireLock, assertNotRunning, banner, checkRunUser, choosePort, DEFAULT_PORT, defaultDataDir, previousPort, writeState } from './lab-state.js'
+import { acquireLock, assertNotRunning, banner, checkRunUser, choosePort, DEFAULT_PORT, defaultDataDir, LabError, previousPort, writeState } from './lab-state.js'
 
 export type { Lab, LabConfig } from './lab.js'
 export { parseRateLimits } from './http/rate-limit.js'
@@ -115,6 +117,7 @@ export async function buildServer(opts: ServerOptions = {}): Promise<TroveServer
     pageSize: opts.pageSize ?? 20,
     quotaDefaults: { ...DEFAULT_QUOTAS, ...opts.quotaDefaults },
     rateLimits: [...(opts.rateLimits ?? DEFAULT_RATE_LIMITS)],
+    isolation: opts.isolation ?? 'none',
     ...(opts.notificationWebhook ? { notificationWebhook: opts.notificationWebhook } : {}),
   }
   if (config.dataDir.length > MAX_DATA_DIR_LENGTH) {
@@ -124,6 +127,12 @@ export async function buildServer(opts: ServerOptions = {}): Promise<TroveServer
   chmodSync(config.dataDir, 0o711)
   checkTraversable(config.dataDir)
 
+  // Sandboxed instances are the sandboxed driver's alone: the local one would remove their directories
+  // through their mounted volumes and knows nothing of their namespaces, uids or sandboxes.
+  const sandboxed = config.isolation === 'none' ? sandboxedInstanceIds(join(config.dataDir, 'instances')) : []
+  if (sandboxed.length) {
+    throw new LabError(`this lab has ${sandboxed.length} sandboxed instance(s) (e.g. ${sandboxed[0]}): it cannot run with --isolation none`, 'trove server --isolation sandbox')
+  }
   const db: DB = openDatabase(join(config.dataDir, 'trove.db'))
   seedFlavors(db)
   const engines = opts.engines ?? (await detectEngines())
@@ -134,7 +143,8 @@ export async function buildServer(opts: ServerOptions = {}): Promise<TroveServer
   const instances = new Instances(db)
   const cgroups = opts.cgroups ?? !['0', 'off', 'false'].includes(process.env.TROVE_CGROUPS ?? '')
   const templatesDir = opts.templatesDir ?? process.env.TROVE_TEMPLATES_DIR
-  const compute = new LocalCompute({ dataDir: config.dataDir, log, spawnAgents: opts.spawnAgents, cgroups, ...(templatesDir ? { templatesDir: resolve(templatesDir) } : {}) })
+  const computeOptions = { dataDir: config.dataDir, log, spawnAgents: opts.spawnAgents, cgroups, ...(templatesDir ? { templatesDir: resolve(templatesDir) } : {}) }
+  const compute: Compute = config.isolation === 'sandbox' ? new SandboxedCompute(computeOptions) : new LocalCompute(computeOptions)
   const tasks = new TaskEngine(db, log)
   const brokerFile = join(config.dataDir, 'broker.json')
   let broker: BrokerHandle | undefined
@@ -213,11 +223,29 @@ export async function buildServer(opts: ServerOptions = {}): Promise<TroveServer
     lab,
     http,
     async start() {
-      const previous = existsSync(brokerFile) ? (JSON.parse(readFileSync(brokerFile, 'utf8')) as BrokerLocation) : undefined
-      // The lab's CA (made at the first start) and the broker's certificate for the address agents dial.
-      brokerTls = ensureBrokerTls(join(config.dataDir, 'tls'), [config.host])
-      broker = await startBroker({ db, host: config.host, tls: brokerTls, preferredPort: previous?.port, log, limits: opts.brokerLimits, maxConnections: opts.connectionLimits?.total })
-      writeFileSync(brokerFile, JSON.stringify({ host: config.host, port: broker.port } satisfies BrokerLocation), { mode: 0o644 })
+      const previous = existsSync(brokerFile) ? (JSON.parse(readFileSync(brokerFile, 'utf8')) as BrokerLocation & { gateway?: BrokerLocation }) : undefined
+      // A sandboxed lab's agents dial the broker on the lab bridge's gateway, from their own namespaces.
+      const gateway =
+        compute instanceof SandboxedCompute
+          ? await compute.prepareLab().catch((e: Error) => {
+              throw new LabError(e.message, 'trove server --isolation none')
+            })
+          : undefined
+      // The lab's CA (made at the first start) and the broker's certificate for the addresses agents dial.
+      brokerTls = ensureBrokerTls(join(config.dataDir, 'tls'), gateway ? [config.host, gateway] : [config.host])
+      broker = await startBroker({
+        db,
+        host: config.host,
+        tls: brokerTls,
+        preferredPort: previous?.port,
+        log,
+        limits: opts.brokerLimits,
+        maxConnections: opts.connectionLimits?.total,
+        ...(gateway ? { extraHosts: [{ host: gateway, preferredPort: previous?.gateway?.host === gateway ? previous.gateway.port : undefined }] } : {}),
+      })
+      const gatewayLocation = gateway ? { host: gateway, port: broker.extraPorts[gateway]! } : undefined
+      writeFileSync(brokerFile, JSON.stringify({ host: config.host, port: broker.port, ...(gatewayLocation ? { gateway: gatewayLocation } : {}) }), { mode: 0o644 })
+      if (gatewayLocation && compute instanceof SandboxedCompute) await compute.setBroker(gatewayLocation)
       rpc = new RpcClient(broker.broker, log)
       lab.notifications.attach(broker.broker)
       // External notification subscribers: read-only MQTT credential in DIR/notifications.json (0600).
@@ -242,7 +270,7 @@ export async function buildServer(opts: ServerOptions = {}): Promise<TroveServer
         // (A just restarted agent may not have written agent.pid yet.)
         if (opts.spawnAgents !== false && !restarted.has(inst.id) && inst.task_id === InstanceTask.NONE.id && compute.hasBootstrap(inst.id) && !compute.agentAlive(inst.id)) {
           log(`instance ${inst.id}: agent not running, starting it`)
-          compute.spawnAgent(inst.id)
+          await compute.spawnAgent(inst.id)
         }
       }
       tasks.resumeAll()
@@ -310,6 +338,7 @@ export async function runServer(opts: ServerOptions & { out?: (s: string) => voi
     brokerPort: started.brokerPort,
     startedAt: new Date().toISOString(),
     limits: server.lab.compute.limitsText(),
+    isolation: server.lab.config.isolation,
   }
   writeState(dataDir, state)
   if (note) server.lab.log(note)

@@ -20,6 +20,8 @@ export interface StartOptions {
   host?: string
   port?: number
   rateLimits?: string
+  /** --isolation of the server (docs/isolation.md). */
+  isolation?: 'none' | 'sandbox'
   /** How long to wait for the server to listen. */
   timeoutMs?: number
 }
@@ -40,6 +42,7 @@ export async function startBackground(opts: StartOptions): Promise<LabState> {
   if (opts.host) args.push('--host', opts.host)
   if (opts.port !== undefined) args.push('--port', String(opts.port))
   if (opts.rateLimits !== undefined) args.push('--rate-limits', opts.rateLimits)
+  if (opts.isolation !== undefined) args.push('--isolation', opts.isolation)
   const env = { ...process.env }
   delete env.NODE_OPTIONS // a test runner's loader is not the lab's
   const child = spawn(process.execPath, args, { detached: true, stdio: ['ignore', fd, fd], env, cwd: '/' })
@@ -176,6 +179,18 @@ export async function resetLab(dataDir: string): Promise<ResetSummary> {
     }
     const left = groups.filter((g) => existsSync(g))
     if (left.length) throw new LabError(`cgroup ${left[0]} is still busy: nothing else removed yet`, 'run trove server reset again')
+    // A lab that ran sandboxes (docs/isolation.md): their volumes are mounted inside the data dir, so they go
+    // first (never an rm through a mounted volume), with the lab's bridge, filter, runc state and uid claims.
+    if (existsSync(join(dir, 'sandbox')) || existsSync(join(dir, 'network'))) {
+      const { SandboxedCompute, removeSandboxLab } = await import('./compute/sandboxed.js')
+      const c = new SandboxedCompute({ dataDir: dir, log: () => {} })
+      try {
+        await c.prepareLab()
+        await removeSandboxLab(c)
+      } catch (e) {
+        throw new LabError(`the lab's sandboxes could not all be removed: ${(e as Error).message}: nothing else removed yet`, 'run trove server reset again')
+      }
+    }
     rmSync(dir, { recursive: true, force: true })
     return { dataDir: dir, ...(serverPid ? { serverPid } : {}), instances: ids.length, processes: pids.length, addresses, cgroups: groups.length }
   } finally {

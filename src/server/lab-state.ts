@@ -37,6 +37,8 @@ export interface LabState {
   startedAt: string
   /** What resource limits instances get here (cgroups), or why they are not enforced. */
   limits?: string
+  /** What new instances get (docs/isolation.md): none or sandbox. */
+  isolation?: string
 }
 
 /** A failure of a lab command with its one-line message (the CLI prints it as is). */
@@ -177,6 +179,11 @@ export function banner(s: LabState): string {
     `  Trove API  ${s.url}/v1.0/<project_id>    Keystone  ${s.url}/identity/v3    MQTT broker  mqtts://${s.host}:${s.brokerPort}`,
     `  data       ${s.dataDir}`,
     ...(s.limits ? [`  limits     ${s.limits}`] : []),
+    ...(s.isolation
+      ? [
+          `  isolation  ${s.isolation === 'sandbox' ? 'sandbox (a runc sandbox, uid, volume and network namespace per new instance)' : 'none (every engine on a loopback address as one user: not isolated)'}`,
+        ]
+      : []),
     `  use it:    export OS_CLIENT_CONFIG_FILE=${s.cloudsFile} OS_CLOUD=trove-lab   (trove-lab-admin for admin)`,
     `             trove instance list        # or: openstack database instance list`,
     '',

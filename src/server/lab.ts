@@ -3,7 +3,7 @@ import type { Instances } from './db/instances.js'
 import type { IdentityStore } from './identity/store.js'
 import type { AgentCredentials } from './broker/index.js'
 import type { RpcClient } from './broker/rpc.js'
-import type { LocalCompute } from './compute/local.js'
+import type { Compute, Isolation } from './compute/compute.js'
 import type { DetectedEngine } from './compute/engines.js'
 import type { TaskEngine } from './tasks/engine.js'
 import type { QuotaLimits, Quotas } from './quotas.js'
@@ -29,6 +29,11 @@ export interface LabConfig {
   quotaDefaults: QuotaLimits
   /** Rate-limit rules per project (upstream's ratelimit filter); [] turns rate limiting off. */
   rateLimits: RateLimitRule[]
+  /**
+   * What new instances get (docs/isolation.md): `none`, every engine on a loopback address as the lab's
+   * run user; `sandbox`, a runc sandbox, uid, volume and network namespace each (opt-in).
+   */
+  isolation: Isolation
   /** Every notification is also POSTed here (background, bounded time; failures logged). */
   notificationWebhook?: string
 }
@@ -40,7 +45,7 @@ export interface Lab {
   identity: IdentityStore
   instances: Instances
   credentials: AgentCredentials
-  compute: LocalCompute
+  compute: Compute
   rpc: RpcClient
   /** PEM of the lab's broker CA (broker/tls.ts), pinned in each agent's bootstrap. */
   brokerCa: string

@@ -53,12 +53,14 @@ export interface ReconcileReport {
   reclaimed: string[]
   /** cgroups of deleted instances that were removed. */
   leftoverCgroups: string[]
+  /** Sandbox parts no instance directory owns that were removed (compute.sweep: runc, volumes, namespaces, uids). */
+  sandboxLeftovers: string[]
   /** Instances stuck in a transient task with no flow, and what became of them. */
   stuckTasks: Array<{ id: string; task: string; outcome: string }>
 }
 
 function emptyReport(): ReconcileReport {
-  return { adopted: 0, restartedAgents: [], orphanProcesses: [], orphanDirs: [], staleClaims: [], reclaimed: [], leftoverCgroups: [], stuckTasks: [] }
+  return { adopted: 0, restartedAgents: [], orphanProcesses: [], orphanDirs: [], staleClaims: [], reclaimed: [], leftoverCgroups: [], sandboxLeftovers: [], stuckTasks: [] }
 }
 
 /** Age in ms of a path's last change; Infinity when it is gone. */
@@ -216,7 +218,7 @@ export class Reconciler {
       if (Date.now() - last < this.respawnAfterMs) continue
       log(`reconcile: instance ${inst.id}: agent not running, starting it`)
       this.spawned.set(inst.id, Date.now())
-      compute.spawnAgent(inst.id)
+      await compute.spawnAgent(inst.id)
       report.restartedAgents.push(inst.id)
     }
     for (const id of this.spawned.keys()) if (!live.has(id)) this.spawned.delete(id)
@@ -296,6 +298,16 @@ export class Reconciler {
           log(`reconcile: cgroup ${dir} of deleted instance ${id} removed`)
           report.leftoverCgroups.push(dir)
         } else log(`reconcile: cgroup ${dir} of deleted instance ${id} is still busy`)
+      }
+    }
+
+    // 6. Parts of sandboxes whose instance directory is gone (compute/sandboxed.ts).
+    if (manageProcesses && compute.sweep) {
+      try {
+        report.sandboxLeftovers = await compute.sweep()
+        for (const r of report.sandboxLeftovers) log(`reconcile: ${r} belonged to no instance directory: removed`)
+      } catch (e) {
+        log(`reconcile: sweeping sandbox leftovers failed: ${(e as Error).message}`)
       }
     }
     return report

@@ -13,6 +13,11 @@ t.test('the launcher drops privileges with setpriv and joins cgroups before exec
   t.same(wrapperArgs({ file: 'mariadbd', args: ['--defaults-file=/c'], asUser: false }, user, []).slice(2), ['sh', '--', 'mariadbd', '--defaults-file=/c'], 'root engines run as is')
 })
 
+t.test('an agent that is the run user already (in its sandbox) drops nothing: setpriv --init-groups would need CAP_SETGID', async (t) => {
+  t.same(wrapperArgs({ file: 'redis-server', args: ['/x/redis.conf'], asUser: true }, user, [], user.uid).slice(2), ['sh', '--', 'redis-server', '/x/redis.conf'])
+  t.same(wrapperArgs({ file: 'redis-server', args: ['/x/redis.conf'], asUser: true }, user, [], 0).slice(2, 5), ['sh', '--', 'setpriv'], 'root still drops')
+})
+
 t.test('socket path limit', async (t) => {
   t.equal(socketPathProblem('/' + 'a'.repeat(106)), undefined, '107 bytes is fine')
   t.match(socketPathProblem('/' + 'a'.repeat(107)), /^socket path too long \(108 bytes, max 107\): \//)

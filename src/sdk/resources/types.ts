@@ -26,6 +26,8 @@ export interface Instance {
   updated?: string
   service_status_updated?: string
   fault?: { message: string; created: string; details: string | null }
+  /** The lab's extension: how the instance is kept apart (`sandbox`: runc, a uid, a volume and a network namespace of its own; `none`). */
+  'lab:isolation'?: 'none' | 'sandbox'
   /** trove lab extension: the flavor limits this host cannot apply, e.g. "not enforced (cgroups turned off)"; absent when all apply. */
   'lab:limits'?: string
   configuration?: { id: string; name: string; links: Link[] }

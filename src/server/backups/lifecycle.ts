@@ -7,6 +7,7 @@ import { Fault, badRequest, unprocessable } from '../errors.js'
 import { loadInstance, type Requester } from '../instances/load.js'
 import { validateCanPerformAction } from '../instances/actions.js'
 import { loadBackup } from './load.js'
+import { BACKUP_STORE, refuseInSandbox } from '../instances/sandbox-limits.js'
 
 /** Engines whose guest can back up (upstream: a datastore with a backup_strategy). */
 export const BACKUP_MANAGERS = new Set(['mariadb', 'mysql', 'postgresql', 'redis'])
@@ -41,6 +42,7 @@ export function createBackup(lab: Lab, req: FastifyRequest, who: Requester, body
   if (!body.instance) throw badRequest('instance is missing.')
   const inst = loadInstance(lab, who, body.instance)
   validateCanPerformAction(lab, inst)
+  refuseInSandbox(lab, inst.id, 'Backup', BACKUP_STORE)
   const manager = inst.dsv_manager ?? ''
   if (!BACKUP_MANAGERS.has(manager)) throw new Fault('notImplemented', `The 'backup_create' operation is not supported for the '${inst.ds_name ?? manager}' datastore.`)
   let parentId: string | null = null

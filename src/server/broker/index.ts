@@ -126,6 +126,8 @@ export interface BrokerHandle {
   broker: Aedes
   port: number
   host: string
+  /** The port of each extra host. */
+  extraPorts: Record<string, number>
   close(): Promise<void>
 }
 
@@ -160,6 +162,8 @@ export async function startBroker(opts: {
   limits?: BrokerLimits
   /** The total cap of open connections (default: connectionBudget()). */
   maxConnections?: number
+  /** More addresses to listen on (a sandboxed lab's gateway), each on its own port. */
+  extraHosts?: Array<{ host: string; preferredPort?: number | undefined }>
 }): Promise<BrokerHandle> {
   const creds = new AgentCredentials(opts.db)
   const subscriber = new SubscriberCredentials(opts.db)
@@ -216,28 +220,32 @@ export async function startBroker(opts: {
   broker.on('clientDisconnect', (client) => {
     if (sessions.get(client.id) === client) sessions.delete(client.id)
   })
-  const server: Server = createServer({ key: opts.tls.key, cert: opts.tls.cert, minVersion: 'TLSv1.2', handshakeTimeout: 10_000 }, (socket) => {
-    // No Nagle: an RPC is a small request and a small reply; with Nagle and delayed ACKs each round trip waited ~40 ms twice.
-    socket.setNoDelay(true)
-    let client: Client | undefined
-    const conn = guardedConnection(socket, () => (client?.connected ? maxPacket : preConnectMax))
-    client = broker.handle(conn as never)
-  })
-  server.on('tlsClientError', () => {
-    /* a failed handshake: the socket is already gone */
-  })
-  capConnectionsPerSource(server, opts.limits?.maxConnectionsPerSource ?? MAX_CONNECTIONS_PER_SOURCE)
-  // A flood of idle connections must not take the process's file table (the API and the
-  // reconciler share it): beyond the cap Node closes new ones at once, and a connection
-  // that sends no CONNECT is closed after connectTimeout.
-  server.maxConnections = opts.maxConnections ?? connectionBudget()
+  const maxConnections = opts.maxConnections ?? connectionBudget()
+  const makeServer = (): Server => {
+    const server: Server = createServer({ key: opts.tls.key, cert: opts.tls.cert, minVersion: 'TLSv1.2', handshakeTimeout: 10_000 }, (socket) => {
+      // No Nagle: an RPC is a small request and a small reply; with Nagle and delayed ACKs each round trip waited ~40 ms twice.
+      socket.setNoDelay(true)
+      let client: Client | undefined
+      const conn = guardedConnection(socket, () => (client?.connected ? maxPacket : preConnectMax))
+      client = broker.handle(conn as never)
+    })
+    server.on('tlsClientError', () => {
+      /* a failed handshake: the socket is already gone */
+    })
+    capConnectionsPerSource(server, opts.limits?.maxConnectionsPerSource ?? MAX_CONNECTIONS_PER_SOURCE)
+    // A flood of idle connections must not take the process's file table (the API and the
+    // reconciler share it): beyond the cap Node closes new ones at once, and a connection
+    // that sends no CONNECT is closed after connectTimeout.
+    server.maxConnections = maxConnections
+    server.on('drop', () => {
+      if (Date.now() - dropLogged < 60_000) return
+      dropLogged = Date.now()
+      opts.log(`broker: refusing connections: ${server.maxConnections} are open (the total cap)`)
+    })
+    return server
+  }
   let dropLogged = 0
-  server.on('drop', () => {
-    if (Date.now() - dropLogged < 60_000) return
-    dropLogged = Date.now()
-    opts.log(`broker: refusing connections: ${server.maxConnections} are open (the total cap)`)
-  })
-  const listen = (port: number) =>
+  const listen = (server: Server, host: string, port: number) =>
     new Promise<number>((resolve, reject) => {
       const onError = (e: Error) => {
         server.off('listening', onListening)
@@ -249,22 +257,35 @@ export async function startBroker(opts: {
       }
       server.once('error', onError)
       server.once('listening', onListening)
-      server.listen(port, opts.host)
+      server.listen(port, host)
     })
-  let port: number
-  try {
-    // Prefer the port of the previous run, so that running agents find us again at once.
-    port = await listen(opts.preferredPort ?? 0)
-  } catch {
-    port = await listen(0)
+  // Prefer the port of the previous run, so that running agents find us again at once.
+  const listenPreferred = async (server: Server, host: string, preferred: number | undefined) => {
+    try {
+      return await listen(server, host, preferred ?? 0)
+    } catch {
+      return listen(server, host, 0)
+    }
   }
+  const server = makeServer()
+  const port = await listenPreferred(server, opts.host, opts.preferredPort)
+  // More listeners on the same broker: a sandboxed lab's gateway, where its agents connect from their namespaces.
+  const extra: Server[] = []
+  const extraPorts: Record<string, number> = {}
+  for (const e of opts.extraHosts ?? []) {
+    const s = makeServer()
+    extra.push(s)
+    extraPorts[e.host] = await listenPreferred(s, e.host, e.preferredPort)
+  }
+  const closeServer = (s: Server) => new Promise<void>((r) => s.close(() => r()))
   return {
     broker,
     port,
     host: opts.host,
+    extraPorts,
     close: () =>
       new Promise<void>((resolve) => {
-        broker.close(() => server.close(() => resolve()))
+        broker.close(() => void Promise.all([server, ...extra].map(closeServer)).then(() => resolve()))
         // Connected agents keep sockets open; close() waits for them otherwise.
         for (const c of Object.values((broker as unknown as { clients: Record<string, Client> }).clients ?? {})) c.close()
       }),

@@ -1,5 +1,5 @@
 import type { Instances } from '../db/instances.js'
-import type { LocalCompute } from '../compute/local.js'
+import type { Compute } from '../compute/compute.js'
 
 /**
  * Pins the broker CA in every instance's bootstrap that lacks it (a lab made before
@@ -9,7 +9,7 @@ import type { LocalCompute } from '../compute/local.js'
  * trusts the old CA, so it could not reach the broker again. Runs at server start,
  * before flows resume. Returns the ids of the instances whose agent it restarted.
  */
-export async function pinBrokerCa(o: { ca: string; instances: Instances; compute: LocalCompute; log: (m: string) => void; spawnAgents: boolean }): Promise<string[]> {
+export async function pinBrokerCa(o: { ca: string; instances: Instances; compute: Compute; log: (m: string) => void; spawnAgents: boolean }): Promise<string[]> {
   const restarted: string[] = []
   await Promise.all(
     o.instances.listAll().map(async (inst) => {
@@ -30,7 +30,7 @@ export async function pinBrokerCa(o: { ca: string; instances: Instances; compute
       restarted.push(inst.id)
       o.log(`instance ${inst.id}: broker CA pinned in the bootstrap, restarting its agent`)
       await o.compute.stopAgent(inst.id)
-      o.compute.spawnAgent(inst.id)
+      await o.compute.spawnAgent(inst.id)
     }),
   )
   return restarted

@@ -7,12 +7,13 @@ import { allocate, claim, release } from './addresses.js'
 import { createInstanceGroups, groupPids, instanceGroupDirs, removeInstanceGroups, enforcementText, setInstanceLimits } from './cgroups.js'
 import { isAlive, processesUnder, terminate } from './processes.js'
 import { ensureBackupStore } from './backup-store.js'
+import type { Compute, LaunchSpec } from './compute.js'
 
 /** Standard ports: each instance has its own address, so every engine keeps its usual port. */
 export const ENGINE_PORTS: Record<EngineManager, number> = { mariadb: 3306, mysql: 3306, postgresql: 5432, redis: 6379 }
 
 /** bin/trove of this package, whether running from dist/ or from src/ under a TS loader. */
-const TROVE_BIN = resolve(dirname(fileURLToPath(import.meta.url)), '../../../bin/trove')
+export const TROVE_BIN = resolve(dirname(fileURLToPath(import.meta.url)), '../../../bin/trove')
 
 /**
  * V8 flags of every agent (issue 7: <= 60 MB RSS each). An agent mostly waits on the broker and on
@@ -41,7 +42,8 @@ export interface LocalComputeOptions {
  * DIR/instances/<id> (its volume), a loopback address of its own, and a detached
  * `trove agent` that runs the engine and outlives the server.
  */
-export class LocalCompute {
+export class LocalCompute implements Compute {
+  readonly isolation = 'none' as const
   readonly instancesDir: string
   readonly templatesDir: string
   /** The backup store (backup-store.ts): DIR/backups, root 0700. */
@@ -64,6 +66,10 @@ export class LocalCompute {
     return join(this.instancesDir, id)
   }
 
+  isolationOf(): 'none' {
+    return 'none'
+  }
+
   /** Creates the instance directory and claims a free loopback address for it. */
   async reserve(id: string, manager: EngineManager, inUse: Set<string>): Promise<{ address: string; port: number }> {
     const dir = this.instanceDir(id)
@@ -83,14 +89,19 @@ export class LocalCompute {
   }
 
   /** Sets up limits, writes the agent's bootstrap (0600) and starts the agent. */
-  launch(boot: Omit<AgentBootstrap, 'baseDir' | 'cgroups'>): number {
+  async launch(boot: LaunchSpec): Promise<number> {
+    return this.launchNow(boot)
+  }
+
+  /** launch(), synchronously (the sandboxed driver's legacy instances use it too). */
+  launchNow(boot: LaunchSpec): number {
     const baseDir = this.instanceDir(boot.instanceId)
     const cgroups = this.opts.cgroups === false ? [] : createInstanceGroups(boot.instanceId, boot.flavor.ramMb, boot.flavor.vcpus, this.opts.log)
     const full: AgentBootstrap = { ...boot, baseDir, cgroups, templateDir: this.templatesDir, backupDir: this.backupsDir, storageDir: this.storageDir }
     const file = join(baseDir, INSTANCE_FILES.bootstrap)
     writeFileSync(file, JSON.stringify(full, null, 2), { mode: 0o600 })
     chmodSync(file, 0o600)
-    return this.spawnAgent(boot.instanceId)
+    return this.spawnNow(boot.instanceId)
   }
 
   /**
@@ -125,8 +136,15 @@ export class LocalCompute {
     return setInstanceLimits(id, ramMb, vcpus)
   }
 
+  /** Allowed CIDRs are the engine's to enforce here (every instance is on the host's loopback). */
+  async applyAccess(): Promise<void> {}
+
   /** Starts (or restarts) the agent of an instance whose bootstrap exists. */
-  spawnAgent(id: string): number {
+  async spawnAgent(id: string): Promise<number> {
+    return this.spawnNow(id)
+  }
+
+  spawnNow(id: string): number {
     if (this.opts.spawnAgents === false) return 0
     const baseDir = this.instanceDir(id)
     const log = openSync(join(baseDir, INSTANCE_FILES.agentLog), 'a', 0o600)

@@ -77,6 +77,8 @@ export interface OciConfigOptions {
   etcBinds: readonly string[]
   /** Which SYSTEM_DIRS to bind (default all; where the host has a symlink, the rootfs has the same symlink instead). */
   systemBinds?: readonly string[]
+  /** More host directories or files bound read-only (the agent's package and node binary). */
+  extraBinds?: ReadonlyArray<{ source: string; destination: string }>
   /** A network namespace to join (e.g. /run/netns/x); a new, empty one when absent. */
   netnsPath?: string | undefined
   limits: SandboxLimits
@@ -113,6 +115,7 @@ export function ociConfig(o: OciConfigOptions) {
     { destination: '/dev/shm', type: 'tmpfs', source: 'shm', options: ['nosuid', 'noexec', 'nodev', 'mode=1777', `size=${tmp}`] },
     { destination: '/dev/mqueue', type: 'mqueue', source: 'mqueue', options: ['nosuid', 'noexec', 'nodev'] },
     ...(o.systemBinds ?? SYSTEM_DIRS).map((d) => ro(d, d)),
+    ...(o.extraBinds ?? []).map((b) => ro(b.source, b.destination)),
     ro(o.etcDir, '/etc'),
     ...o.etcBinds.map((e) => ro(`/etc/${e}`, `/etc/${e}`)),
     { destination: VOLUME_MOUNT, type: 'bind', source: o.volumeDir, options: ['bind', 'rw', 'nosuid', 'nodev'] },

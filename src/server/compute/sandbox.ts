@@ -43,6 +43,10 @@ export interface CreateSandboxOptions {
   logFile?: string
   /** The seccomp profile (seccomp.ts hostSeccomp()); none when absent. */
   seccomp?: OciSeccomp | undefined
+  /** Host paths bound read-only (e.g. the agent's package outside /usr). */
+  extraBinds?: ReadonlyArray<{ source: string; destination: string }>
+  /** More files of the sandbox's own /etc (name -> text, mode 0644, root's): e.g. where the broker is. */
+  etcFiles?: Record<string, string>
 }
 
 export interface SandboxState {
@@ -175,7 +179,8 @@ export function writeBundle(o: CreateSandboxOptions, rt: SandboxRuntime): string
     else systemBinds.push(d)
   }
   const id = etcIdentity(o.uid, o.gid, o.id)
-  for (const [name, text] of Object.entries(id)) writeFileSync(join(etc, name), text, { mode: 0o644, flag: 'wx' })
+  for (const name of Object.keys(o.etcFiles ?? {})) if (!/^[a-z0-9][a-z0-9._-]*$/.test(name) || name in id) throw new Error(`sandbox: invalid /etc file name ${JSON.stringify(name)}`)
+  for (const [name, text] of Object.entries({ ...o.etcFiles, ...id })) writeFileSync(join(etc, name), text, { mode: 0o644, flag: 'wx' })
   const etcBinds: string[] = []
   for (const e of ETC_ENTRIES) {
     const st = lstatSync(join('/etc', e), { throwIfNoEntry: false })
@@ -196,6 +201,7 @@ export function writeBundle(o: CreateSandboxOptions, rt: SandboxRuntime): string
     etcDir: etc,
     etcBinds,
     systemBinds,
+    ...(o.extraBinds ? { extraBinds: o.extraBinds } : {}),
     netnsPath: o.netnsPath,
     limits: o.limits,
     cgroupsPath: `${rt.cgroupParent}/${o.id}`,

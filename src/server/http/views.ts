@@ -64,6 +64,8 @@ export function instanceView(req: FastifyRequest, inst: InstanceJoined, lab: Lab
     // banner's and hwinfo's `limits`): an upstream field never changes meaning, the key is namespaced.
     const limits = lab.compute.limitsText()
     if (limits.includes('not enforced')) view['lab:limits'] = limits
+    // A lab extension too (docs/isolation.md): `sandbox` (runc, its own uid, volume and network) or `none`.
+    view['lab:isolation'] = lab.compute.isolationOf(inst.id)
   }
   return view
 }

@@ -19,6 +19,7 @@ import type { Requester } from './load.js'
 import { refuseDeleteOfSource } from './replicas.js'
 import { resolveRestorePoint } from './restore-point.js'
 import { instanceStatus } from './status.js'
+import { refuseNewInSandbox } from './sandbox-limits.js'
 
 /** The create body (the route's schema has checked its shape; replicas.ts takes `replica_of` bodies). */
 export interface CreateBody {
@@ -54,6 +55,7 @@ export async function createInstance(lab: Lab, req: FastifyRequest, who: Request
     ? resolveRestorePoint(lab, who, (body.restorePoint as { backupRef: string }).backupRef, body.datastore, Number(body.volume?.size ?? lab.config.maxVolumeSize))
     : undefined
   const version = restore?.version ?? resolveDatastoreVersion(lab, body.datastore)
+  refuseNewInSandbox(lab, { manager: version.manager, restore: !!restore })
   // A configuration group at create (upstream's load + datastore version check): its values
   // are written into the engine's config before the first start (prepare's overrides).
   const group = body.configuration ? configurationStore(lab.db).groups.get(body.configuration) : undefined

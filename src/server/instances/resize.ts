@@ -6,6 +6,7 @@ import { Fault, badRequest } from '../errors.js'
 import { flavors } from '../db/flavors.js'
 import { validateCanPerformAction } from './actions.js'
 import { checkVolumeLimit } from './allocation.js'
+import { refuseInSandbox } from './sandbox-limits.js'
 
 /** The `resize` action's body (the route's schema has checked its shape). */
 export interface ResizeBody {
@@ -19,6 +20,8 @@ export interface ResizeBody {
  * and the quota committed before the 202; the flows do the work.
  */
 export function resizeAction(lab: Lab, req: FastifyRequest, inst: InstanceJoined, body: ResizeBody): void {
+  if (body.volume !== undefined) refuseInSandbox(lab, inst.id, 'Resizing the volume', 'whose volume is fixed at create so far')
+  else refuseInSandbox(lab, inst.id, 'Resizing the flavor', 'whose memory, CPU and pids limits are fixed at create so far')
   if (body.volume !== undefined) resizeVolume(lab, req, inst, Number(body.volume.size))
   else resizeFlavor(lab, req, inst, String(body.flavorRef))
 }

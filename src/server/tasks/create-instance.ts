@@ -58,7 +58,7 @@ export class CreateInstanceFlow implements FlowHandler {
         if (!flavor || !inst.dsv_manager || !inst.address || !inst.port) throw new Error('instance record is incomplete (flavor, datastore or address missing)')
         // A relaunch after a crash mid-launch: the old agent (if any) holds revoked credentials.
         await lab.compute.stopAgent(inst.id)
-        lab.compute.launch({
+        await lab.compute.launch({
           instanceId: inst.id,
           datastore: { manager: inst.dsv_manager as EngineManager, version: inst.dsv_name ?? '', ...(inst.dsv_bin_dir ? { binDir: inst.dsv_bin_dir } : {}) },
           brokerFile: lab.brokerFile,
@@ -83,7 +83,7 @@ export class CreateInstanceFlow implements FlowHandler {
         lab.tasks.step(task, 'wait')
       } else if (!lab.compute.agentAlive(inst.id)) {
         lab.log(`instance ${inst.id}: agent not running, starting it again`)
-        lab.compute.spawnAgent(inst.id)
+        await lab.compute.spawnAgent(inst.id)
       }
     } catch (e) {
       this.fail(inst.id, 'BUILDING_ERROR_SERVER', `Failed to start the guest agent: ${(e as Error).message}`)

@@ -62,7 +62,7 @@ export class RebootInstanceFlow implements FlowHandler {
       let since = Date.parse(task.updated + 'Z')
       if (task.step === 'launch') {
         since = Date.now()
-        if (!lab.compute.agentAlive(id)) lab.compute.spawnAgent(id)
+        if (!lab.compute.agentAlive(id)) await lab.compute.spawnAgent(id)
         lab.tasks.step(task, 'wait')
       }
       const deadline = Date.now() + REBOOT_HEALTHY_WAIT_MS

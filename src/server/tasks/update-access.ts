@@ -27,6 +27,7 @@ export async function runUpdateAccess(lab: Lab, task: TaskRow): Promise<void> {
       lab.compute.updateBootstrap(id, (b) => {
         b.access = access
       })
+    await lab.compute.applyAccess(id, access)
     await agentReady(lab, id, resumed)
     const r = await lab.rpc.call(id, 'update_access', { access }, RPC_TIMEOUT.high)
     if (r && r.enforced === false) lab.log(`instance ${id}: access recorded; ${inst.ds_name ?? 'this datastore'} cannot check client addresses, allowed_cidrs not enforced`)

@@ -1,3 +1,4 @@
+import { userInfo } from 'node:os'
 import type { Connection, SqlError } from 'mariadb'
 import { dropDriver, keptDriver } from '../drivers.js'
 
@@ -19,6 +20,13 @@ export interface MariadbClient {
   /** One statement's rows as column name → text (SHOW SLAVE STATUS). */
   records(sql: string): Promise<Array<Record<string, string>>>
 }
+
+/**
+ * The account the agent logs in as over the socket (unix_socket: the OS user's own name, no password).
+ * On the host the agent is root; in a sandbox (docs/isolation.md) it is the instance's user, whom
+ * install-db then makes the second unix_socket superuser (`--auth-root-socket-user`).
+ */
+export const AGENT_DB_USER = process.getuid?.() === 0 ? 'root' : userInfo().username
 
 type Driver = typeof import('mariadb')
 let loading: Promise<Driver> | undefined
@@ -53,7 +61,7 @@ async function connection(socket: string): Promise<Connection> {
   const key = `mariadb:${socket}`
   const kept = await keptDriver<Kept>(key, async () => {
     const { createConnection } = await driver()
-    const conn = await createConnection({ socketPath: socket, user: 'root', connectTimeout: 30_000, rowsAsArray: true, dateStrings: true, bigIntAsNumber: false, insertIdAsNumber: true }).catch(
+    const conn = await createConnection({ socketPath: socket, user: AGENT_DB_USER, connectTimeout: 30_000, rowsAsArray: true, dateStrings: true, bigIntAsNumber: false, insertIdAsNumber: true }).catch(
       (e) => {
         throw clientError(e)
       },

@@ -1,4 +1,5 @@
 import { socketProbe } from '../socket-probe.js'
+import { AGENT_DB_USER } from './driver.js'
 
 const CLIENT_LONG_PASSWORD = 0x1
 const CLIENT_PROTOCOL_41 = 0x200
@@ -14,13 +15,13 @@ function packet(seq: number, payload: Buffer): Buffer {
   return Buffer.concat([head, payload])
 }
 
-/** HandshakeResponse41 for root with no password: root@localhost authenticates via unix_socket. */
+/** HandshakeResponse41 for the agent's account (root on the host) with no password: it authenticates via unix_socket. */
 function handshakeResponse(): Buffer {
   const fixed = Buffer.alloc(32)
   fixed.writeUInt32LE(CLIENT_LONG_PASSWORD | CLIENT_PROTOCOL_41 | CLIENT_SECURE_CONNECTION | CLIENT_PLUGIN_AUTH, 0)
   fixed.writeUInt32LE(16 * 1024 * 1024, 4)
   fixed[8] = 45 // utf8mb4_general_ci; the remaining 23 bytes are filler
-  return Buffer.concat([fixed, Buffer.from('root\0'), Buffer.from([0]), Buffer.from('mysql_native_password\0')])
+  return Buffer.concat([fixed, Buffer.from(`${AGENT_DB_USER}\0`), Buffer.from([0]), Buffer.from('mysql_native_password\0')])
 }
 
 /**

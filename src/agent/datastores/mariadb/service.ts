@@ -7,7 +7,7 @@ import type { Datastore, EngineCommand, EngineContext, TemplateInit } from '../t
 import { lastMatchingLine } from '../../engine-process.js'
 import { mariadbFilesDir, renderMariadbCnf, renderMariadbTemplateCnf } from './config.js'
 import { mariadbPing } from './probe.js'
-import { mariadbClient } from './driver.js'
+import { AGENT_DB_USER, mariadbClient } from './driver.js'
 import { MariadbAccounts } from './users.js'
 import type { AgentBootstrap } from '../../../protocol/index.js'
 import { applyPreparePayload, type Accounts } from '../accounts.js'
@@ -90,7 +90,7 @@ export class MariadbService implements Datastore {
     const tool = this.flavour === 'mysql' ? 'mysql_install_db' : 'mariadb-install-db'
     return {
       file: this.bin(tool),
-      args: [`--defaults-file=${cnf}`, `--user=${this.ctx.user.name}`, '--skip-test-db', '--auth-root-authentication-method=socket', '--auth-root-socket-user=root'],
+      args: [`--defaults-file=${cnf}`, `--user=${this.ctx.user.name}`, '--skip-test-db', '--auth-root-authentication-method=socket', `--auth-root-socket-user=${AGENT_DB_USER}`],
       asUser: false,
     }
   }

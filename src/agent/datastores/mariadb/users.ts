@@ -1,11 +1,12 @@
 import { createHash } from 'node:crypto'
 import type { MariadbClient, Quote, Sql } from './driver.js'
+import { AGENT_DB_USER } from './driver.js'
 import { AccountError, CONTROL_CHARS, generatePassword, type Accounts, type DatabaseSpec, type UserAttributes, type UserSpec, type UserView } from '../accounts.js'
 
 /** Databases never listed nor touchable (internals.md 4.1; MariaDB has sys too). */
 export const MARIADB_HIDDEN_DBS = new Set(['mysql', 'information_schema', 'performance_schema', 'sys', 'lost+found'])
 /** Upstream's ignore_users, plus MariaDB's own system accounts and roles. */
-export const MARIADB_HIDDEN_USERS = new Set(['os_admin', 'root', 'mariadb.sys', 'PUBLIC', ''])
+export const MARIADB_HIDDEN_USERS = new Set(['os_admin', 'root', 'mariadb.sys', 'PUBLIC', '', AGENT_DB_USER])
 /** The replication accounts the agent creates (replication.ts: slave_<8 hex>): system accounts, never listed. */
 const MARIADB_REPLICATION_USER = /^slave_[0-9a-f]{8}$/
 

@@ -1,0 +1,74 @@
+// create -> ACTIVE of a Redis instance in a sandbox (`isolation: 'sandbox'`, src/server/compute/sandboxed.ts:
+// uid, volume, netns + filter, runc with the agent as init) beside one with `isolation: 'none'` (a loopback
+// address, the agent on the host), each lab started in this process, creates one after the other (each
+// deleted once ACTIVE, the delete timed until the instance is gone). ACTIVE is polled every 10 ms.
+// Knobs: BENCH_RUNS (5). Run as root after a build: `node bench/sandbox-create.mjs`.
+import { chmodSync, mkdtempSync, rmSync } from 'node:fs'
+import { join } from 'node:path'
+import { clientFor, machine, median, sleep } from './lib.mjs'
+
+const RUNS = Number(process.env.BENCH_RUNS ?? 5)
+const { buildServer } = await import('../dist/server/index.js')
+const { removeSandboxLab } = await import('../dist/server/compute/sandboxed.js')
+
+/** The driver's log lines give each part's time: `<part> in N ms`. */
+const parts = new Map()
+function record(line) {
+  for (const m of line.matchAll(/(uid \d+|address \S+ \(netns\)|volume|filter|sandbox \(runc\)) in (\d+) ms/g)) {
+    const key = m[1].startsWith('address') ? 'address (netns)' : m[1].startsWith('uid') ? 'uid' : m[1]
+    parts.set(key, [...(parts.get(key) ?? []), Number(m[2])])
+  }
+}
+
+async function lab(isolation) {
+  const dir = mkdtempSync('/tmp/tv-bench-iso.')
+  chmodSync(dir, 0o711)
+  const server = await buildServer({ dataDir: join(dir, 'lab'), host: '127.0.0.1', port: 0, isolation, reconcileMs: 0, log: record })
+  const { cloudsFile } = await server.start()
+  return { dir, server, client: await clientFor(cloudsFile) }
+}
+
+async function measure(isolation) {
+  const l = await lab(isolation)
+  const create = []
+  const del = []
+  try {
+    for (let i = 0; i < RUNS + 1; i++) {
+      let t0 = performance.now()
+      const inst = await l.client.instances.create({ name: `b${i}`, flavorRef: '1', volume: { size: 1 }, datastore: { type: 'redis' } })
+      for (;;) {
+        const s = (await l.client.instances.get(inst.id)).status
+        if (s === 'ACTIVE') break
+        if (s !== 'BUILD') throw new Error(`${isolation}: instance ${inst.id} is ${s}`)
+        await sleep(10)
+      }
+      // The first create of a lab pays one-off costs (module loading, the lab's first rules): not counted.
+      if (i > 0) create.push(performance.now() - t0)
+      t0 = performance.now()
+      await l.client.instances.delete(inst.id)
+      for (;;) {
+        try {
+          await l.client.instances.get(inst.id)
+        } catch {
+          break
+        }
+        await sleep(10)
+      }
+      if (i > 0) del.push(performance.now() - t0)
+    }
+  } finally {
+    if (isolation === 'sandbox') await removeSandboxLab(l.server.lab.compute)
+    await l.server.close()
+    rmSync(l.dir, { recursive: true, force: true })
+  }
+  return { create, del }
+}
+
+console.log(machine())
+for (const isolation of ['none', 'sandbox']) {
+  const { create, del } = await measure(isolation)
+  const fmt = (xs) => `median ${median(xs).toFixed(0)} ms (min ${Math.min(...xs).toFixed(0)}, max ${Math.max(...xs).toFixed(0)})`
+  console.log(`redis, isolation ${isolation}: create -> ACTIVE ${fmt(create)}; delete -> gone ${fmt(del)} over ${RUNS} runs`)
+}
+// Every create's parts (the first one's included).
+console.log(`sandbox parts, median over ${RUNS + 1} creates: ${[...parts].map(([k, xs]) => `${k} ${median(xs)} ms`).join(', ')}`)

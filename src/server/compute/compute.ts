@@ -1,0 +1,54 @@
+import type { AgentBootstrap, EngineManager } from '../../protocol/index.js'
+import type { AccessSpec } from '../../protocol/resize.js'
+
+/** How an instance is kept apart from the others (docs/isolation.md). */
+export type Isolation = 'none' | 'sandbox'
+
+export const ISOLATIONS: readonly Isolation[] = ['none', 'sandbox']
+
+/** What the server gives a compute driver to launch an agent with (the driver adds where things are). */
+export type LaunchSpec = Omit<AgentBootstrap, 'baseDir' | 'cgroups'>
+
+/**
+ * Where instances live, as the API, the flows and the reconciler see it. Two drivers: LocalCompute
+ * (local.ts: processes on this host, `none`) and SandboxedCompute (sandboxed.ts: a runc sandbox, a
+ * uid, a volume and a network namespace per instance, `sandbox`), which keeps running the instances
+ * an earlier `none` run made through a LocalCompute of its own.
+ */
+export interface Compute {
+  /** What new instances get. */
+  readonly isolation: Isolation
+  readonly instancesDir: string
+  readonly templatesDir: string
+  readonly backupsDir: string
+  readonly storageDir: string
+  instanceDir(id: string): string
+  /** What an existing instance has (an instance of an earlier `none` run keeps `none`). */
+  isolationOf(id: string): Isolation
+  /** Creates what the instance needs before its row exists, and its address. */
+  reserve(id: string, manager: EngineManager, inUse: Set<string>): Promise<{ address: string; port: number }>
+  /** Re-asserts an instance's address claim (server start, reconciler). */
+  reclaim(id: string, address: string): boolean
+  /** Writes the agent's bootstrap and starts the agent. */
+  launch(boot: LaunchSpec): Promise<number>
+  /** Changes the instance's bootstrap (read, changed, written whole). */
+  updateBootstrap(id: string, change: (b: AgentBootstrap) => void): AgentBootstrap
+  /** Makes the host enforce the instance's access (a packet filter); nothing where the engine alone does. */
+  applyAccess(id: string, access: AccessSpec | undefined): Promise<void>
+  limitsText(): string
+  setLimits(id: string, ramMb: number, vcpus: number): string[]
+  /** Starts (or restarts) the agent of an instance whose bootstrap exists. */
+  spawnAgent(id: string): Promise<number>
+  /** The agent's pid on this host, while it runs. */
+  agentPid(id: string): number | undefined
+  agentAlive(id: string): boolean
+  stopAgent(id: string): Promise<void>
+  hasBootstrap(id: string): boolean
+  /** Removes an instance for good, every part of it. */
+  destroy(id: string, address: string | null): Promise<void>
+  /**
+   * Removes the parts of instances whose directory is gone (a crash between steps): what the driver
+   * finds by name on the host but no instance directory owns. Returns what it removed (the reconciler).
+   */
+  sweep?(): Promise<string[]>
+}

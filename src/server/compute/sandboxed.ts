@@ -1,0 +1,560 @@
+import { createHash, randomBytes } from 'node:crypto'
+import {
+  closeSync,
+  constants as fsc,
+  existsSync,
+  fchownSync,
+  fstatSync,
+  lstatSync,
+  mkdirSync,
+  openSync,
+  readFileSync,
+  readdirSync,
+  realpathSync,
+  renameSync,
+  rmSync,
+  unlinkSync,
+  writeFileSync,
+  writeSync,
+} from 'node:fs'
+import { isIPv4 } from 'node:net'
+import { dirname, join, resolve, sep } from 'node:path'
+import { setTimeout as sleep } from 'node:timers/promises'
+import { GB } from '../../common/units.js'
+import { INSTANCE_FILES, type AgentBootstrap, type BrokerLocation, type EngineManager } from '../../protocol/index.js'
+import type { AccessSpec } from '../../protocol/resize.js'
+import type { Compute, Isolation, LaunchSpec } from './compute.js'
+import { applyFirewall, removeFirewall, type FirewallRules } from './firewall.js'
+import { AGENT_NODE_FLAGS, ENGINE_PORTS, LocalCompute, TROVE_BIN, type LocalComputeOptions } from './local.js'
+import { DEFAULT_CNI_PATH, attachInstance, destroyLabNetwork, detachInstance, ensureLabNetwork, netnsName, sweepNetwork, type LabNetwork } from './network.js'
+import { SYSTEM_DIRS, VOLUME_MOUNT } from './oci-config.js'
+import { createSandbox, destroySandbox, killSandbox, sweepSandboxes, type SandboxRuntime } from './sandbox.js'
+import { hostSeccomp, type OciSeccomp } from './seccomp.js'
+import { allocateUid, releaseUid, sweepUids, uidOf, type UidOptions } from './uids.js'
+import { createVolume, destroyVolume, mountVolume, sweepVolumes, type VolumePaths } from './volume.js'
+
+/** Where a sandboxed agent finds the broker: a file of its own /etc (root's, read-only inside). */
+export const SANDBOX_BROKER_FILE = 'trove-broker.json'
+/** The run user inside every sandbox (its /etc/passwd names the instance's uid so). */
+export const SANDBOX_USER = 'trove'
+/** Processes and threads of one instance (agent ~12, Redis ~6, MariaDB ~40, PostgreSQL ~1 per connection). */
+const SANDBOX_PIDS = 1024
+/** The least memory a sandbox gets: the agent (~60 MB) lives inside the flavor's RAM too. */
+const MIN_SANDBOX_MB = 256
+
+export interface SandboxedComputeOptions extends LocalComputeOptions {
+  /** The range the lab's /24 is carved from (network.ts; default 10.213.0.0/16). */
+  networkRange?: string
+  /** Machine-wide subnet claims (network.ts; default /run/trove/subnets). */
+  subnetClaimDir?: string
+  uids?: UidOptions
+}
+
+/** What the server made for a sandboxed instance, recorded (root's, 0600) beside its parts. */
+interface SandboxRecord {
+  instanceId: string
+  uid?: number
+  gid?: number
+  address?: string
+  hostIf?: string
+  port?: number
+  allowedCidrs?: string[]
+  flavor?: { ramMb: number; vcpus: number }
+}
+
+const RECORD = 'sandbox.json'
+
+const ms = (x: number) => `${Math.round(x)} ms`
+
+/** The host tools a sandboxed lab runs, and the Debian package of each. */
+const HOST_TOOLS: Array<[string, string]> = [
+  ['runc', 'runc'],
+  ['nft', 'nftables'],
+  ['ip', 'iproute2'],
+  ['losetup', 'mount'],
+  ['mount', 'mount'],
+  ['umount', 'mount'],
+  ['findmnt', 'util-linux'],
+  ['mkfs.ext4', 'e2fsprogs'],
+]
+
+/**
+ * Why this host cannot run sandboxes, in one line (what is missing and the package to install), or
+ * undefined: the server refuses `--isolation sandbox` at start with it, before making anything.
+ */
+export function sandboxHostProblem(o: { uid?: number; path?: string; cniPath?: string } = {}): string | undefined {
+  if ((o.uid ?? process.getuid?.()) !== 0) return '--isolation sandbox needs root (loop devices, mounts, network namespaces, nftables, runc)'
+  const dirs = (o.path ?? process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin').split(':').filter(Boolean)
+  for (const [tool, pkg] of HOST_TOOLS) if (!dirs.some((d) => existsSync(join(d, tool)))) return `--isolation sandbox needs ${tool}, which is not installed (Debian package ${pkg})`
+  for (const plugin of ['bridge', 'host-local']) {
+    const dir = o.cniPath ?? DEFAULT_CNI_PATH
+    if (!existsSync(join(dir, plugin))) return `--isolation sandbox needs the CNI ${plugin} plugin in ${dir} (Debian package containernetworking-plugins)`
+  }
+  if (!existsSync('/dev/loop-control')) return '--isolation sandbox needs loop devices (/dev/loop-control is missing: the loop module, or a container given no loop devices)'
+  return undefined
+}
+
+/** The lab's id for its bridge, nft tables and cgroup parent: a digest of its data directory. */
+export function labIdOf(dataDir: string): string {
+  return createHash('sha256').update(resolve(dataDir)).digest('hex').slice(0, 12)
+}
+
+/** The allowed source CIDRs of the packet filter (IPv4 only: the lab network is); [] = the lab subnet. */
+export function firewallCidrs(access: AccessSpec | undefined, gateway: string): string[] {
+  const cidrs = access?.allowedCidrs ?? []
+  if (!cidrs.length) return []
+  const v4 = cidrs.filter((c) => isIPv4(c.split('/')[0] ?? ''))
+  // Only IPv6 sources named: no instance of the (IPv4) lab may connect; the host always may.
+  return v4.length ? v4 : [`${gateway}/32`]
+}
+
+/** The instances under `instancesDir` that have a sandbox (their record). */
+export function sandboxedInstanceIds(instancesDir: string): string[] {
+  try {
+    return readdirSync(instancesDir).filter((id) => existsSync(join(instancesDir, id, RECORD)))
+  } catch {
+    return []
+  }
+}
+
+/**
+ * Where instances live under `isolation: 'sandbox'` (docs/isolation.md): per instance a uid (uids.ts),
+ * a volume (volume.ts) mounted at the instance's data, a network namespace on the lab bridge
+ * (network.ts) behind the lab's packet filter (firewall.ts), and a runc sandbox (sandbox.ts) whose init
+ * is the agent, running as the instance's uid and starting the engine as itself. Everything here runs
+ * as root on paths it made: the instance directory (root 0700) holds the record, the volume's image and
+ * mount point, the bundle and the sandbox's log; the only file written inside the volume is the agent's
+ * bootstrap, opened without following links (the volume is a filesystem of its own: no hard link can
+ * reach a host file). Instances an earlier `none` run made keep running through a LocalCompute.
+ */
+export class SandboxedCompute implements Compute {
+  readonly isolation = 'sandbox' as const
+  readonly local: LocalCompute
+  readonly labId: string
+  readonly runtime: SandboxRuntime
+  private net: LabNetwork | undefined
+  private broker: BrokerLocation | undefined
+  private rules: Promise<unknown> = Promise.resolve()
+  private readonly seccomp: OciSeccomp | undefined
+
+  constructor(private readonly opts: SandboxedComputeOptions) {
+    this.local = new LocalCompute(opts)
+    this.labId = labIdOf(opts.dataDir)
+    this.runtime = { root: join(opts.dataDir, 'sandbox', 'runc'), cgroupParent: `trove-${this.labId}` }
+    this.seccomp = hostSeccomp()
+  }
+
+  get instancesDir(): string {
+    return this.local.instancesDir
+  }
+  get templatesDir(): string {
+    return this.local.templatesDir
+  }
+  get backupsDir(): string {
+    return this.local.backupsDir
+  }
+  get storageDir(): string {
+    return this.local.storageDir
+  }
+  /** The lab's network (after prepareLab). */
+  get network(): LabNetwork {
+    if (!this.net) throw new Error('the lab network is not set up (server not started)')
+    return this.net
+  }
+
+  instanceDir(id: string): string {
+    return this.local.instanceDir(id)
+  }
+
+  private recordFile(id: string): string {
+    return join(this.instanceDir(id), RECORD)
+  }
+
+  isolationOf(id: string): Isolation {
+    return existsSync(this.recordFile(id)) ? 'sandbox' : 'none'
+  }
+
+  private sandboxed(id: string): boolean {
+    return this.isolationOf(id) === 'sandbox'
+  }
+
+  private readRecord(id: string): SandboxRecord {
+    return JSON.parse(readFileSync(this.recordFile(id), 'utf8')) as SandboxRecord
+  }
+
+  private writeRecord(r: SandboxRecord): void {
+    const file = this.recordFile(r.instanceId)
+    writeFileSync(`${file}.tmp`, JSON.stringify(r), { mode: 0o600 })
+    renameSync(`${file}.tmp`, file)
+  }
+
+  private volumePaths(id: string): VolumePaths {
+    return { image: join(this.instanceDir(id), 'volume.img'), mountPoint: join(this.instanceDir(id), 'mnt') }
+  }
+
+  /** Makes (or finds again) the lab's bridge and subnet; returns the gateway address the broker must listen on. */
+  async prepareLab(): Promise<string> {
+    const problem = sandboxHostProblem()
+    if (problem) throw new Error(problem)
+    this.net = await ensureLabNetwork({
+      labId: this.labId,
+      dir: this.opts.dataDir,
+      ...(this.opts.networkRange ? { range: this.opts.networkRange } : {}),
+      ...(this.opts.subnetClaimDir ? { claimDir: this.opts.subnetClaimDir } : {}),
+    })
+    mkdirSync(this.runtime.root, { recursive: true, mode: 0o700 })
+    return this.net.gateway
+  }
+
+  /**
+   * Where the broker listens for the lab's agents (the gateway and a port): the packet filter lets
+   * instances reach that port only, and every sandbox's /etc/trove-broker.json says it.
+   */
+  async setBroker(loc: BrokerLocation): Promise<void> {
+    this.broker = loc
+    for (const id of this.sandboxedIds()) {
+      const etc = join(this.instanceDir(id), 'bundle', 'etc')
+      if (!existsSync(etc)) continue
+      writeFileSync(join(etc, `${SANDBOX_BROKER_FILE}.tmp`), JSON.stringify(loc), { mode: 0o644 })
+      renameSync(join(etc, `${SANDBOX_BROKER_FILE}.tmp`), join(etc, SANDBOX_BROKER_FILE))
+    }
+    await this.applyRules()
+  }
+
+  hasNetwork(): boolean {
+    return this.net !== undefined
+  }
+
+  get uidOptions(): UidOptions | undefined {
+    return this.opts.uids
+  }
+
+  /** The instances (by directory) that have a sandbox record. */
+  sandboxedIds(): string[] {
+    return sandboxedInstanceIds(this.instancesDir)
+  }
+
+  /** The lab's whole rule set from the records, applied in one transaction (one at a time). */
+  private applyRules(): Promise<void> {
+    const run = this.rules.then(async () => {
+      if (!this.net) return
+      const instances: FirewallRules['instances'] = []
+      for (const id of this.sandboxedIds()) {
+        let r: SandboxRecord
+        try {
+          r = this.readRecord(id)
+        } catch {
+          continue
+        }
+        if (r.address && r.hostIf && r.port) instances.push({ address: r.address, hostIf: r.hostIf, ports: [r.port], allowedCidrs: r.allowedCidrs ?? [], peers: [] })
+      }
+      await applyFirewall(this.net, { instances, hostPorts: this.broker ? [this.broker.port] : [] })
+    })
+    this.rules = run.catch(() => undefined)
+    return run
+  }
+
+  /** A uid and an address on the lab network (its namespace attached); undone whole on failure. */
+  async reserve(id: string, manager: EngineManager, _inUse: Set<string>): Promise<{ address: string; port: number }> {
+    const net = this.network
+    const dir = this.instanceDir(id)
+    mkdirSync(dir, { mode: 0o700 })
+    const port = ENGINE_PORTS[manager]
+    // Recorded first: from here on destroy() finds every part made, whatever step fails or crashes.
+    const rec: SandboxRecord = { instanceId: id, port }
+    try {
+      const t0 = performance.now()
+      this.writeRecord(rec)
+      Object.assign(rec, allocateUid(dir, this.opts.uids))
+      this.writeRecord(rec)
+      const t1 = performance.now()
+      const a = await attachInstance(net, id)
+      Object.assign(rec, { address: a.address, hostIf: a.hostIf })
+      this.writeRecord(rec)
+      this.opts.log(`instance ${id}: uid ${rec.uid} in ${ms(t1 - t0)}, address ${a.address} (netns) in ${ms(performance.now() - t1)}`)
+      return { address: a.address, port }
+    } catch (e) {
+      await this.destroy(id, null).catch(() => undefined)
+      throw e
+    }
+  }
+
+  reclaim(id: string, address: string): boolean {
+    return this.sandboxed(id) || this.local.reclaim(id, address)
+  }
+
+  /**
+   * The volume (its root the uid's, 0700), the packet filter's entry, the bootstrap inside the volume
+   * (0600, the uid's) and the sandbox. On failure the volume and the sandbox made here are undone (the
+   * uid and the address stay with the instance's row until delete).
+   */
+  async launch(boot: LaunchSpec): Promise<number> {
+    const id = boot.instanceId
+    if (!this.sandboxed(id)) return this.local.launchNow(boot)
+    const rec = this.readRecord(id)
+    if (rec.uid === undefined || rec.gid === undefined || !rec.address) throw new Error(`instance ${id}: its sandbox was not reserved whole`)
+    const paths = this.volumePaths(id)
+    try {
+      const t0 = performance.now()
+      rec.allowedCidrs = firewallCidrs(boot.access, this.network.gateway)
+      rec.flavor = boot.flavor
+      this.writeRecord(rec)
+      // The volume (mkfs) and the filter (nft) are independent: made at once.
+      let volumeMs = 0
+      let filterMs = 0
+      const volume = (existsSync(paths.image) ? mountVolume(paths) : createVolume({ ...paths, sizeBytes: Math.max(1, boot.volumeSize) * GB, uid: rec.uid, gid: rec.gid })).then(
+        () => (volumeMs = performance.now() - t0),
+      )
+      const filter = this.applyRules().then(() => (filterMs = performance.now() - t0))
+      const [v, f] = await Promise.allSettled([volume, filter])
+      if (v.status === 'rejected') throw v.reason
+      if (f.status === 'rejected') throw f.reason
+      // Engine data, logs and the agent's files all live in the volume; the host's directories
+      // (templates, backups, object store) are not the guest's to see.
+      const full: AgentBootstrap = { ...boot, baseDir: VOLUME_MOUNT, cgroups: [], address: rec.address, brokerFile: `/etc/${SANDBOX_BROKER_FILE}`, runUser: SANDBOX_USER }
+      writeInVolume(paths.mountPoint, INSTANCE_FILES.bootstrap, JSON.stringify(full, null, 2), rec.uid, rec.gid)
+      const t3 = performance.now()
+      const pid = await this.startSandbox(id, rec)
+      this.opts.log(`instance ${id}: volume in ${ms(volumeMs)}, filter in ${ms(filterMs)} (at once), sandbox (runc) in ${ms(performance.now() - t3)}`)
+      return pid
+    } catch (e) {
+      await destroySandbox(this.runtime, id).catch(() => undefined)
+      await destroyVolume(paths).catch(() => undefined)
+      throw e
+    }
+  }
+
+  /** Host paths the agent needs inside: the package's bin/, dist/, package.json, node_modules, and node. */
+  private agentBinds(): Array<{ source: string; destination: string }> {
+    const root = resolve(dirname(TROVE_BIN), '..')
+    const inSystem = (p: string) => SYSTEM_DIRS.some((d) => p === d || p.startsWith(d + sep))
+    const binds: Array<{ source: string; destination: string }> = []
+    for (const part of ['bin', 'dist', 'package.json', 'node_modules']) {
+      const p = join(root, part)
+      if (existsSync(p) && !inSystem(p)) binds.push({ source: realpathSync(p), destination: p })
+    }
+    const node = process.execPath
+    if (!inSystem(node)) binds.push({ source: realpathSync(node), destination: node })
+    return binds
+  }
+
+  private async startSandbox(id: string, rec: SandboxRecord): Promise<number> {
+    if (!this.broker) throw new Error('the broker does not listen on the lab network yet (server not started)')
+    await destroySandbox(this.runtime, id)
+    const dir = this.instanceDir(id)
+    const ramMb = Math.max(rec.flavor?.ramMb ?? MIN_SANDBOX_MB, MIN_SANDBOX_MB)
+    const state = await createSandbox(this.runtime, {
+      id,
+      bundleDir: join(dir, 'bundle'),
+      uid: rec.uid!,
+      gid: rec.gid!,
+      volumeDir: this.volumePaths(id).mountPoint,
+      netnsPath: `/run/netns/${netnsName(id)}`,
+      limits: { memoryBytes: ramMb * 1024 * 1024, cpus: rec.flavor?.vcpus ?? 1, pids: SANDBOX_PIDS },
+      args: [process.execPath, ...AGENT_NODE_FLAGS, TROVE_BIN, 'agent', '--config', `${VOLUME_MOUNT}/${INSTANCE_FILES.bootstrap}`],
+      env: ['PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin', 'LANG=C.UTF-8', 'NODE_ENV=production', `HOME=${VOLUME_MOUNT}`],
+      logFile: join(dir, 'sandbox.log'),
+      seccomp: this.seccomp,
+      extraBinds: this.agentBinds(),
+      etcFiles: { [SANDBOX_BROKER_FILE]: JSON.stringify(this.broker) },
+    })
+    return state.pid
+  }
+
+  /** Reads the bootstrap in the volume (never through a link), changes it, writes it back whole. */
+  updateBootstrap(id: string, change: (b: AgentBootstrap) => void): AgentBootstrap {
+    if (!this.sandboxed(id)) return this.local.updateBootstrap(id, change)
+    const rec = this.readRecord(id)
+    const mnt = this.volumePaths(id).mountPoint
+    const b = JSON.parse(readInVolume(mnt, INSTANCE_FILES.bootstrap)) as AgentBootstrap
+    change(b)
+    writeInVolume(mnt, INSTANCE_FILES.bootstrap, JSON.stringify(b, null, 2), rec.uid!, rec.gid!)
+    return b
+  }
+
+  async applyAccess(id: string, access: AccessSpec | undefined): Promise<void> {
+    if (!this.sandboxed(id)) return
+    const rec = this.readRecord(id)
+    rec.allowedCidrs = firewallCidrs(access, this.network.gateway)
+    this.writeRecord(rec)
+    await this.applyRules()
+  }
+
+  limitsText(): string {
+    return `memory, CPU and pids per sandbox (runc); ${this.local.limitsText()} for instances without a sandbox`
+  }
+
+  setLimits(id: string, ramMb: number, vcpus: number): string[] {
+    if (!this.sandboxed(id)) return this.local.setLimits(id, ramMb, vcpus)
+    return ['a sandbox keeps the limits it started with']
+  }
+
+  async spawnAgent(id: string): Promise<number> {
+    if (!this.sandboxed(id)) return this.local.spawnNow(id)
+    await mountVolume(this.volumePaths(id))
+    return this.startSandbox(id, this.readRecord(id))
+  }
+
+  /**
+   * The parts no instance directory owns any more (a crash between the steps of a create or a delete, or
+   * a directory removed by hand): the lab's runc sandboxes and cgroups, loop devices of images under the
+   * instances directory, namespaces and leases on the lab network, uid claims of gone directories.
+   * An instance's directory is made before any of its parts and removed after all of them, so every id
+   * with a directory is kept (its own delete, or the reconciler's removal of the directory, destroys it).
+   */
+  async sweep(): Promise<string[]> {
+    let ids: string[] = []
+    try {
+      ids = readdirSync(this.instancesDir)
+    } catch {
+      return []
+    }
+    const keep = new Set(ids)
+    const removed: string[] = []
+    removed.push(...(await sweepSandboxes(this.runtime, keep)).map((id) => `sandbox ${id}`))
+    removed.push(
+      ...(
+        await sweepVolumes(
+          this.instancesDir,
+          [...keep].map((id) => this.volumePaths(id).image),
+        )
+      ).map((f) => `volume ${f}`),
+    )
+    if (this.net) removed.push(...(await sweepNetwork(this.net, keep)).map((n) => `netns ${n}`))
+    removed.push(
+      ...sweepUids(
+        this.instancesDir,
+        [...keep].map((id) => this.instanceDir(id)),
+        this.opts.uids,
+      ).map((u) => `uid ${u}`),
+    )
+    if (removed.some((r) => r.startsWith('netns '))) await this.applyRules()
+    return removed
+  }
+
+  /** The sandbox's init (the agent), by runc's pid file, if it still runs in this instance's cgroup. */
+  private initPid(id: string): number | undefined {
+    try {
+      const pid = Number(readFileSync(join(this.instanceDir(id), 'bundle', 'init.pid'), 'utf8'))
+      if (!Number.isInteger(pid) || pid <= 0) return undefined
+      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
+      if (/^\d+ \(.*\) [ZX]/s.test(stat)) return undefined
+      return readFileSync(`/proc/${pid}/cgroup`, 'utf8').includes(`/${this.runtime.cgroupParent}/${id}`) ? pid : undefined
+    } catch {
+      return undefined
+    }
+  }
+
+  agentPid(id: string): number | undefined {
+    return this.sandboxed(id) ? this.initPid(id) : this.local.agentPid(id)
+  }
+
+  agentAlive(id: string): boolean {
+    return this.sandboxed(id) ? this.initPid(id) !== undefined : this.local.agentAlive(id)
+  }
+
+  /** The agent is the sandbox's init: stopping it ends the sandbox (engine included); the volume and network stay. */
+  async stopAgent(id: string): Promise<void> {
+    if (!this.sandboxed(id)) return this.local.stopAgent(id)
+    if (this.initPid(id) !== undefined) {
+      await killSandbox(this.runtime, id, 'TERM')
+      for (let i = 0; i < 250 && this.initPid(id) !== undefined; i++) await sleep(20)
+    }
+    await destroySandbox(this.runtime, id)
+  }
+
+  hasBootstrap(id: string): boolean {
+    if (!this.sandboxed(id)) return this.local.hasBootstrap(id)
+    return lstatSync(join(this.volumePaths(id).mountPoint, INSTANCE_FILES.bootstrap), { throwIfNoEntry: false })?.isFile() ?? false
+  }
+
+  /**
+   * Every part, each step idempotent and tried even when an earlier one failed: the sandbox (its
+   * processes, runc state, cgroups), the filter's entry, the namespace, the volume, the uid, the directory.
+   */
+  async destroy(id: string, address: string | null): Promise<void> {
+    if (!this.sandboxed(id)) return this.local.destroy(id, address)
+    const dir = this.instanceDir(id)
+    let rec: SandboxRecord | undefined
+    try {
+      rec = this.readRecord(id)
+    } catch {
+      /* a record cut short: each step below finds its part by name */
+    }
+    const errors: Error[] = []
+    const step = async (f: () => Promise<unknown> | unknown) => {
+      try {
+        await f()
+      } catch (e) {
+        errors.push(e as Error)
+      }
+    }
+    await step(() => destroySandbox(this.runtime, id, join(dir, 'bundle')))
+    await step(() => unlinkSync(this.recordFile(id)))
+    await step(() => this.applyRules())
+    await step(() => (this.net ? detachInstance(this.net, id) : undefined))
+    await step(() => destroyVolume(this.volumePaths(id)))
+    await step(() => {
+      const ids = rec?.uid !== undefined ? { uid: rec.uid, gid: rec.gid ?? rec.uid } : uidOf(dir, this.opts.uids)
+      if (ids) releaseUid(ids, dir, this.opts.uids)
+    })
+    if (errors.length) {
+      // Put the record back so a later delete (or the reconciler) finds the parts still there.
+      if (rec) this.writeRecord(rec)
+      throw new Error(`instance ${id}: not everything of its sandbox was removed: ${errors.map((e) => e.message).join('; ')}`)
+    }
+    rmSync(dir, { recursive: true, force: true })
+  }
+}
+
+/**
+ * Removes every sandbox of the lab and the lab's own parts (bridge, subnet, packet filter, runc state,
+ * uid claims): `trove server reset` and test teardowns. What a crash left behind is swept by name.
+ */
+export async function removeSandboxLab(c: SandboxedCompute): Promise<void> {
+  const errors: string[] = []
+  const step = async (f: () => Promise<unknown> | unknown) => {
+    try {
+      await f()
+    } catch (e) {
+      errors.push((e as Error).message)
+    }
+  }
+  for (const id of c.sandboxedIds()) await step(() => c.destroy(id, null))
+  await step(() => sweepSandboxes(c.runtime, []))
+  await step(() => existsSync(c.instancesDir) && sweepVolumes(c.instancesDir, []))
+  await step(() => c.hasNetwork() && destroyLabNetwork(c.network))
+  await step(() => removeFirewall({ labId: c.labId }))
+  await step(() => sweepUids(c.instancesDir, [], c.uidOptions))
+  await step(() => rmSync(c.runtime.root, { recursive: true, force: true }))
+  if (errors.length) throw new Error(`the lab's sandboxes were not all removed: ${errors.join('; ')}`)
+}
+
+/** Reads `name` directly in the volume's root: never through a link, a regular file of at most 1 MB. */
+function readInVolume(mountPoint: string, name: string): string {
+  const fd = openSync(join(mountPoint, name), fsc.O_RDONLY | fsc.O_NOFOLLOW | fsc.O_NONBLOCK)
+  try {
+    const st = fstatSync(fd)
+    if (!st.isFile() || st.size > 1 << 20) throw new Error(`${name} in the instance's volume is not a plain file of at most 1 MB`)
+    return readFileSync(fd, 'utf8')
+  } finally {
+    closeSync(fd)
+  }
+}
+
+/**
+ * Writes `name` in the volume's root as the instance's file (0600): a new file (O_EXCL, no link
+ * followed) renamed over the old one, so neither a link planted by the guest nor a reader midway sees
+ * anything but a whole file of ours.
+ */
+function writeInVolume(mountPoint: string, name: string, text: string, uid: number, gid: number): void {
+  const tmp = join(mountPoint, `.${name}.${randomBytes(6).toString('hex')}.tmp`)
+  const fd = openSync(tmp, fsc.O_WRONLY | fsc.O_CREAT | fsc.O_EXCL | fsc.O_NOFOLLOW, 0o600)
+  try {
+    writeSync(fd, text)
+    fchownSync(fd, uid, gid)
+  } finally {
+    closeSync(fd)
+  }
+  renameSync(tmp, join(mountPoint, name))
+}

@@ -1,0 +1,54 @@
+// The sandboxed driver's pure parts (the driver itself runs for real in test/e2e/isolation-sandbox.ts).
+import t from 'tap'
+import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { firewallCidrs, labIdOf, sandboxHostProblem } from '../../../src/server/compute/sandboxed.js'
+import { buildServer } from '../../../src/server/index.js'
+
+t.test('a host lacking a tool is refused in one line naming it and its package', async (t) => {
+  const dir = mkdtempSync('/tmp/tv-preflight.')
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }))
+  const bin = join(dir, 'bin')
+  const cni = join(dir, 'cni')
+  mkdirSync(bin)
+  mkdirSync(cni)
+  t.equal(sandboxHostProblem({ uid: 1000 }), '--isolation sandbox needs root (loop devices, mounts, network namespaces, nftables, runc)')
+  t.equal(sandboxHostProblem({ uid: 0, path: bin, cniPath: cni }), '--isolation sandbox needs runc, which is not installed (Debian package runc)')
+  for (const tool of ['runc', 'nft', 'ip', 'losetup', 'mount', 'umount', 'findmnt']) {
+    writeFileSync(join(bin, tool), '#!/bin/sh\n')
+    chmodSync(join(bin, tool), 0o755)
+  }
+  t.equal(sandboxHostProblem({ uid: 0, path: bin, cniPath: cni }), '--isolation sandbox needs mkfs.ext4, which is not installed (Debian package e2fsprogs)')
+  writeFileSync(join(bin, 'mkfs.ext4'), '')
+  t.equal(sandboxHostProblem({ uid: 0, path: bin, cniPath: cni }), `--isolation sandbox needs the CNI bridge plugin in ${cni} (Debian package containernetworking-plugins)`)
+  writeFileSync(join(cni, 'bridge'), '')
+  writeFileSync(join(cni, 'host-local'), '')
+  t.equal(sandboxHostProblem({ uid: 0, path: bin, cniPath: cni }), undefined, 'everything there')
+})
+
+t.test('the filter gets the IPv4 allowed CIDRs; none means the lab subnet; only IPv6 means the host alone', async (t) => {
+  t.same(firewallCidrs(undefined, '10.213.0.1'), [])
+  t.same(firewallCidrs({ isPublic: true, allowedCidrs: [] }, '10.213.0.1'), [])
+  t.same(firewallCidrs({ isPublic: false, allowedCidrs: ['192.0.2.0/24', '2001:db8::/32'] }, '10.213.0.1'), ['192.0.2.0/24'])
+  t.same(firewallCidrs({ isPublic: false, allowedCidrs: ['2001:db8::/32'] }, '10.213.0.1'), ['10.213.0.1/32'])
+})
+
+t.test("a lab's id is a digest of its data dir: stable, distinct, name-safe", async (t) => {
+  t.equal(labIdOf('/var/lib/trove-lab'), labIdOf('/var/lib/trove-lab/'))
+  t.not(labIdOf('/tmp/a/lab'), labIdOf('/tmp/b/lab'))
+  t.match(labIdOf('/x'), /^[0-9a-f]{12}$/)
+})
+
+t.test('a lab with sandboxed instances refuses to start with --isolation none (the local driver would rm through their volumes)', async (t) => {
+  const dir = mkdtempSync('/tmp/tv-isonone.')
+  chmodSync(dir, 0o711)
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }))
+  const inst = join(dir, 'lab', 'instances', '2b1f6c0e-3c1e-4f43-9a57-0f2a8c1d9e01')
+  mkdirSync(inst, { recursive: true })
+  writeFileSync(join(inst, 'sandbox.json'), '{}')
+  await t.rejects(buildServer({ dataDir: join(dir, 'lab'), port: 0, log: () => {} }), {
+    name: 'LabError',
+    message: 'this lab has 1 sandboxed instance(s) (e.g. 2b1f6c0e-3c1e-4f43-9a57-0f2a8c1d9e01): it cannot run with --isolation none',
+    hint: 'trove server --isolation sandbox',
+  })
+})
