@@ -26,6 +26,8 @@ import { EjectReplicaSourceFlow } from './tasks/eject-replica.js'
 import { DetachReplicaFlow } from './tasks/detach-replica.js'
 import { ResizeFlavorFlow, ResizeVolumeFlow, UpgradeInstanceFlow } from './tasks/resize-instance.js'
 import { BackupInstanceFlow } from './tasks/backup-instance.js'
+import { ExpireBackupsFlow } from './tasks/expire-backups.js'
+import { BackupScheduler } from './backups/scheduler.js'
 import { InstanceTask } from './tasks/instance-tasks.js'
 import { createHttp, baseUrl } from './http/server.js'
 import type { ConnectionLimits } from './http/connections.js'
@@ -73,6 +75,10 @@ export interface ServerOptions extends Partial<LabConfig> {
   brokerLimits?: BrokerLimits
   /** The rate limiter's clock, monotonic ms (default performance.now()); tests move it themselves. */
   rateLimitClock?: () => number
+  /** The clock of backup schedules and retention (default the real one); tests move it themselves. */
+  clock?: () => Date
+  /** The backup scheduler's longest sleep (ms; default 30 s); 0: no timer, passes only through lab.scheduler.tick(). */
+  backupSchedulerMs?: number
 }
 
 // pg's socket path DIR/instances/<36-char id>/run/.s.PGSQL.5432 must stay within 107 bytes.
@@ -140,6 +146,7 @@ export async function buildServer(opts: ServerOptions = {}): Promise<TroveServer
   let broker: BrokerHandle | undefined
   let rpc: RpcClient | undefined
   let brokerTls: BrokerTls | undefined
+  let scheduler: BackupScheduler | undefined
 
   const lab: Lab = {
     config,
@@ -163,7 +170,13 @@ export async function buildServer(opts: ServerOptions = {}): Promise<TroveServer
       if (!brokerTls) throw new Error('server not started')
       return brokerTls.ca
     },
+    get scheduler(): BackupScheduler {
+      if (!scheduler) throw new Error('server not built')
+      return scheduler
+    },
   }
+  const clock = opts.clock ?? (() => new Date())
+  scheduler = new BackupScheduler(lab, clock, opts.backupSchedulerMs ?? 30_000)
   const create = new CreateInstanceFlow(lab)
   tasks.register(create)
   tasks.register(new DeleteInstanceFlow(lab))
@@ -178,6 +191,7 @@ export async function buildServer(opts: ServerOptions = {}): Promise<TroveServer
   tasks.register(new UpgradeInstanceFlow(lab))
   const backupFlow = new BackupInstanceFlow(lab)
   tasks.register(backupFlow)
+  tasks.register(new ExpireBackupsFlow(lab, clock))
   // Reservations of API calls the last run died in would hold their usage forever.
   const interrupted = lab.quotas.rollbackOpen()
   if (interrupted) log(`rolled back ${interrupted} quota reservation(s) of requests interrupted by the last shutdown`)
@@ -246,6 +260,8 @@ export async function buildServer(opts: ServerOptions = {}): Promise<TroveServer
         }
       }
       tasks.resumeAll()
+      // Backup schedules: a schedule due while the server was down runs once now.
+      lab.scheduler.start()
       // Reconciliation (reconcile.ts): at start and then periodically.
       const reconcileMs = opts.reconcileMs ?? (Number(process.env.TROVE_RECONCILE_MS) || 10_000)
       reconciler = new Reconciler(lab, { spawnAgents: opts.spawnAgents })
@@ -263,6 +279,7 @@ export async function buildServer(opts: ServerOptions = {}): Promise<TroveServer
     // The reverse of start: first no new request (those in flight finish, and may submit
     // tasks), then the task engine, then the bus and the database that tasks use.
     async close() {
+      scheduler?.stop()
       reconciler?.stop()
       lab.notifications.stopPeriodic()
       instances.changes.close() // long polls answer now: http.close() waits for requests in flight

@@ -9,6 +9,7 @@ import type { TaskEngine } from './tasks/engine.js'
 import type { QuotaLimits, Quotas } from './quotas.js'
 import type { RateLimiter, RateLimitRule } from './http/rate-limit.js'
 import type { Notifier } from './notifications.js'
+import type { BackupScheduler } from './backups/scheduler.js'
 
 export interface LabConfig {
   dataDir: string
@@ -53,4 +54,6 @@ export interface Lab {
   engines: DetectedEngine[]
   /** Notifications (internals.md 5): stored, published on the broker, optionally POSTed. */
   notifications: Notifier
+  /** Backup schedules and retention (backups/scheduler.ts); its `now()` is the server's clock for them. */
+  scheduler: BackupScheduler
 }

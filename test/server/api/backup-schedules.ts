@@ -1,0 +1,199 @@
+// Backup schedules and retention through the API, with the scheduler's clock in the test's hands
+// (no timer: lab.scheduler.tick() runs a pass) and a scripted agent standing in for the guest.
+import t, { type Test } from 'tap'
+import { existsSync, writeFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { createHash } from 'node:crypto'
+import { apiLab, type ApiLab } from '../../helpers/api.js'
+import { scriptedAgent, until } from '../../helpers/scripted-agent.js'
+import { agentEventTopic, encode, type AgentEvent, type RpcRequest } from '../../../src/protocol/index.js'
+
+/** A clock the test moves. */
+function clock(start: string) {
+  let now = new Date(start)
+  return { now: () => now, set: (iso: string) => (now = new Date(iso)) }
+}
+
+async function scheduledLab(t: Test, start: string) {
+  const c = clock(start)
+  const lab = await apiLab(t, { spawnAgents: false, clock: c.now, backupSchedulerMs: 0 })
+  return { lab, clock: c, p: `/v1.0/${lab.demo.project}` }
+}
+
+async function activeInstance(t: Test, lab: ApiLab, name: string, datastore = 'mariadb') {
+  const p = `/v1.0/${lab.demo.project}`
+  const id = (await lab.req('POST', `${p}/instances`, { body: { instance: { name, flavorRef: '1', volume: { size: 1 }, datastore: { type: datastore } } } })).body.instance.id as string
+  const casts: RpcRequest[] = []
+  const agent = await scriptedAgent(lab.dataDir, id, {
+    create_backup: (req) => {
+      casts.push(req)
+      return null
+    },
+  })
+  t.teardown(() => agent.close())
+  await agent.heartbeat('HEALTHY')
+  await until(async () => (await lab.req('GET', `${p}/instances/${id}`)).body.instance.status === 'ACTIVE', 5000, 'ACTIVE')
+  return { id, casts }
+}
+
+let sent = Date.now()
+/** The guest reports a backup COMPLETED, with a file in the store. */
+async function complete(lab: ApiLab, instanceId: string, backupId: string): Promise<string> {
+  const location = join(lab.dataDir, 'backups', `${backupId}.xbstream`)
+  writeFileSync(location, `bytes of ${backupId}`)
+  const checksum = createHash('md5').update(`bytes of ${backupId}`).digest('hex')
+  const msg: AgentEvent = { kind: 'update_backup', sent: ++sent, backupId, state: 'COMPLETED', location, checksum, size: 0.001 }
+  lab.server.lab.notifications.bus!.publish({ cmd: 'publish', topic: agentEventTopic(instanceId), payload: encode(msg), qos: 1, retain: false, dup: false } as never, () => {})
+  const p = `/v1.0/${lab.demo.project}`
+  await until(async () => (await lab.req('GET', `${p}/backups/${backupId}`)).body.backup.status === 'COMPLETED', 5000, 'COMPLETED')
+  await until(async () => (await lab.req('GET', `${p}/instances/${instanceId}`)).body.instance.status === 'ACTIVE', 5000, 'ACTIVE again')
+  return location
+}
+
+t.test('a schedule runs when due, once after missed times, as an automated backup through POST /backups', async (t) => {
+  const { lab, clock, p } = await scheduledLab(t, '2026-12-05T10:00:30Z')
+  const { id } = await activeInstance(t, lab, 'db1')
+  const r = await lab.req('POST', `${p}/instances/${id}/schedules`, { body: { schedule: { name: 'every5', pattern: '*/5 * * * *', description: 'five', incremental: true } } })
+  t.equal(r.status, 200)
+  const s = r.body.schedule
+  t.match(s, { name: 'every5', pattern: '*/5 * * * *', description: 'five', incremental: true, instance_id: id, next_run: '2026-12-05T10:05:00', last_run: null, project_id: lab.demo.project })
+
+  clock.set('2026-12-05T10:04:59Z')
+  t.same(lab.server.lab.scheduler.tick().ran, [], 'not due before its time')
+  clock.set('2026-12-05T10:05:00Z')
+  const first = lab.server.lab.scheduler.tick().ran
+  t.equal(first.length, 1, 'due at its time: one execution')
+  let execs = (await lab.req('GET', `${p}/schedules/${s.id}/executions`)).body.executions
+  t.equal(execs.length, 1)
+  t.match(execs[0], { schedule_id: s.id, instance_id: id, scheduled_at: '2026-12-05T10:05:00', state: 'RUNNING', message: null })
+  const b1 = (await lab.req('GET', `${p}/backups/${execs[0].backup_id}`)).body.backup
+  t.match(b1, { name: 'every5', description: 'five', automated: true, parent_id: null, status: 'NEW' }, 'an incremental schedule with no backup to build on takes a full one')
+  t.equal((await lab.req('GET', `${p}/instances/${id}/schedules/${s.id}`)).body.schedule.next_run, '2026-12-05T10:10:00', 'next run moved on')
+
+  // Due again while the backup still runs: the instance is BACKUP, the execution fails with the reason.
+  clock.set('2026-12-05T10:10:00Z')
+  lab.server.lab.scheduler.tick()
+  execs = (await lab.req('GET', `${p}/schedules/${s.id}/executions`)).body.executions
+  t.match(execs[0], { state: 'ERROR', backup_id: null, message: /not currently available.*BACKUP.*\(HTTP 422\)/ }, 'an instance that cannot act gives a failed execution')
+  await complete(lab, id, b1.id)
+  execs = (await lab.req('GET', `${p}/schedules/${s.id}/executions`)).body.executions
+  t.equal(execs[1].state, 'SUCCESS', 'the first execution succeeded with its backup')
+
+  // The server was "down" from 10:10 to 11:02: one run at the next pass, not ten.
+  clock.set('2026-12-05T11:02:13Z')
+  t.equal(lab.server.lab.scheduler.tick().ran.length, 1, 'missed times run once')
+  t.equal(lab.server.lab.scheduler.tick().ran.length, 0, 'and not again')
+  t.equal((await lab.req('GET', `${p}/schedules/${s.id}`)).body.schedule.next_run, '2026-12-05T11:05:00')
+  execs = (await lab.req('GET', `${p}/schedules/${s.id}/executions`)).body.executions
+  const b2 = (await lab.req('GET', `${p}/backups/${execs[0].backup_id}`)).body.backup
+  t.match(b2, { automated: true, parent_id: b1.id }, 'with a full backup to build on, the schedule takes an incremental')
+
+  // Manual backups are not automated; listing, deleting executions and schedules.
+  await complete(lab, id, b2.id)
+  const list = (await lab.req('GET', `${p}/instances/${id}/schedules`)).body.schedules
+  t.same(
+    list.map((x: { id: string }) => x.id),
+    [s.id],
+  )
+  t.equal((await lab.req('DELETE', `${p}/executions/${execs[0].id}`)).status, 202)
+  t.equal((await lab.req('GET', `${p}/schedules/${s.id}/executions`)).body.executions.length, 2, 'execution deleted')
+  t.equal((await lab.req('GET', `${p}/backups/${b2.id}`)).status, 200, 'its backup stays')
+  t.equal((await lab.req('DELETE', `${p}/instances/${id}/schedules/${s.id}`)).status, 202)
+  t.equal((await lab.req('GET', `${p}/schedules/${s.id}`)).status, 404, 'schedule deleted')
+  clock.set('2026-12-05T12:00:00Z')
+  t.same(lab.server.lab.scheduler.tick().ran, [], 'a deleted schedule does not run')
+})
+
+t.test('bad input: nothing created, upstream faults', async (t) => {
+  const { lab, p } = await scheduledLab(t, '2026-12-05T10:00:00Z')
+  const { id } = await activeInstance(t, lab, 'db1')
+  const { id: rid } = await activeInstance(t, lab, 'r1', 'redis')
+  const post = (inst: string, schedule: unknown, token?: string) => lab.req('POST', `${p}/instances/${inst}/schedules`, { body: { schedule }, ...(token ? { token } : {}) })
+  const cases: Array<[string, unknown, number, RegExp]> = [
+    ['six fields', { name: 'x', pattern: '* * * * * *' }, 400, /Invalid schedule pattern '\* \* \* \* \* \*': a schedule has five fields/],
+    ['garbage', { name: 'x', pattern: 'every day' }, 400, /Invalid schedule pattern 'every day'/],
+    ['out of range', { name: 'x', pattern: '61 * * * *' }, 400, /Invalid schedule pattern '61 \* \* \* \*': .*minute/],
+    ['never runs', { name: 'x', pattern: '0 0 30 2 *' }, 400, /it never runs/],
+    ['no pattern', { name: 'x' }, 400, /Invalid schedule pattern/],
+    ['no name', { pattern: '0 * * * *' }, 400, /Invalid schedule name/],
+    ['bad incremental', { name: 'x', pattern: '0 * * * *', incremental: 'yes' }, 400, /'incremental'/],
+  ]
+  for (const [what, body, status, message] of cases) {
+    const r = await post(id, body)
+    t.equal(r.status, status, what)
+    t.match(r.body.badRequest?.message, message, what)
+  }
+  const redis = await post(rid, { name: 'x', pattern: '0 * * * *', incremental: true })
+  t.match(redis.body, { badRequest: { code: 400, message: /Incremental backups are not supported by datastore redis/ } }, 'redis has no incrementals')
+  const unknown = await post('6f1c1d9e-0000-4000-8000-000000000000', { name: 'x', pattern: '0 * * * *' })
+  t.match(unknown.body, { itemNotFound: { code: 404 } }, 'unknown instance')
+  const other = await lab.req('POST', `/v1.0/${lab.admin.project}/instances/${id}/schedules`, { body: { schedule: { name: 'x', pattern: '0 * * * *' } }, token: lab.admin.token })
+  t.ok(other.status === 404 || other.status === 200, 'an admin may schedule any instance')
+  if (other.status === 200) await lab.req('DELETE', `/v1.0/${lab.admin.project}/schedules/${other.body.schedule.id}`, { token: lab.admin.token })
+  t.same((await lab.req('GET', `${p}/instances/${id}/schedules`)).body.schedules, [], 'nothing created')
+  t.equal((await lab.req('GET', `${p}/schedules/6f1c1d9e-0000-4000-8000-000000000000`)).status, 404)
+  // Retention
+  for (const [v, m] of [
+    [{ days: -1 }, /Invalid backup retention days -1: an integer from 0 to 365/],
+    [{ days: 100000 }, /Invalid backup retention days 100000/],
+    [{ count: 0 }, /Invalid backup retention count 0: an integer from 1 to 1000/],
+    [{ weeks: 1 }, /unknown key 'weeks'/],
+    [7, /Invalid backup_retention/],
+  ] as const) {
+    const u = await lab.req('PUT', `${p}/instances/${id}`, { body: { instance: { backup_retention: v } } })
+    t.match([u.status, u.body.badRequest?.message], [400, m], `update ${JSON.stringify(v)}`)
+    const c = await lab.req('POST', `${p}/instances`, { body: { instance: { name: 'n', flavorRef: '1', volume: { size: 1 }, datastore: { type: 'redis' }, backup_retention: v } } })
+    t.match([c.status, c.body.badRequest?.message], [400, m], `create ${JSON.stringify(v)}`)
+  }
+  t.equal((await lab.req('GET', `${p}/instances`)).body.instances.length, 2, 'no instance created')
+  t.same((await lab.req('GET', `${p}/instances/${id}`)).body.instance.backup_retention, { days: 1, count: null }, 'lab default: 1 day, no count')
+})
+
+t.test('retention: count and days expire automated backups, manual ones stay, files go with rows', async (t) => {
+  const { lab, clock, p } = await scheduledLab(t, '2026-12-05T10:00:30Z')
+  const { id } = await activeInstance(t, lab, 'db1')
+  t.equal((await lab.req('PUT', `${p}/instances/${id}`, { body: { instance: { backup_retention: { count: 1 } } } })).status, 202)
+  t.same((await lab.req('GET', `${p}/instances/${id}`)).body.instance.backup_retention, { days: 1, count: 1 })
+  const s = (await lab.req('POST', `${p}/instances/${id}/schedules`, { body: { schedule: { name: 'auto', pattern: '0 * * * *' } } })).body.schedule
+  const manual = (await lab.req('POST', `${p}/backups`, { body: { backup: { name: 'manual', instance: id } } })).body.backup
+  t.equal(manual.automated, false, 'a manual backup is not automated')
+  const manualFile = await complete(lab, id, manual.id)
+  const run = async (at: string) => {
+    clock.set(at)
+    lab.server.lab.scheduler.tick()
+    const e = (await lab.req('GET', `${p}/schedules/${s.id}/executions`)).body.executions[0]
+    return { id: e.backup_id as string, file: await complete(lab, id, e.backup_id) }
+  }
+  const a1 = await run('2026-12-05T11:00:00Z')
+  const a2 = await run('2026-12-05T12:00:00Z')
+  const r = lab.server.lab.scheduler.tick()
+  t.same(r.expiring, [id], 'an expiry task for the instance')
+  await until(async () => (await lab.req('GET', `${p}/backups/${a1.id}`)).status === 404, 5000, 'older automated backup expired')
+  t.notOk(existsSync(a1.file), 'its file is gone')
+  t.ok(existsSync(a2.file), 'the newest automated backup stays')
+  t.equal((await lab.req('GET', `${p}/backups/${manual.id}`)).status, 200, 'the manual backup stays')
+  t.ok(existsSync(manualFile))
+  const execs = (await lab.req('GET', `${p}/schedules/${s.id}/executions`)).body.executions
+  t.match(execs[1], { backup_id: a1.id, state: 'SUCCESS' }, 'the execution still tells its outcome')
+
+  // Days: a day later the last automated backup expires too (retention 1 day).
+  clock.set('2026-12-06T12:00:01Z')
+  // The clock passed 13:00 and later hours: one run (missed times once), completed, then kept (it is young).
+  lab.server.lab.scheduler.tick()
+  const e = (await lab.req('GET', `${p}/schedules/${s.id}/executions`)).body.executions[0]
+  await complete(lab, id, e.backup_id)
+  lab.server.lab.scheduler.tick()
+  await until(async () => (await lab.req('GET', `${p}/backups/${a2.id}`)).status === 404, 5000, 'a backup older than the retention days expired')
+  t.equal((await lab.req('GET', `${p}/backups/${e.backup_id}`)).status, 200, 'the young one stays')
+
+  // Retention 0: automated backups off. The schedule's runs fail with the reason; existing automated backups expire.
+  t.equal((await lab.req('PUT', `${p}/instances/${id}`, { body: { instance: { backup_retention: { days: 0 } } } })).status, 202)
+  clock.set('2026-12-06T13:00:00Z')
+  lab.server.lab.scheduler.tick()
+  const off = (await lab.req('GET', `${p}/schedules/${s.id}/executions`)).body.executions[0]
+  t.match(off, { state: 'ERROR', backup_id: null, message: /Automated backups of instance .* are off \(backup retention 0 days\)/ })
+  await until(async () => (await lab.req('GET', `${p}/backups/${e.backup_id}`)).status === 404, 5000, 'automated backups expire with retention 0')
+  t.equal((await lab.req('GET', `${p}/backups/${manual.id}`)).status, 200, 'the manual backup still stays')
+  const quota = lab.server.lab.quotas.usage(lab.demo.project).find((q) => q.resource === 'backups')
+  t.equal(quota?.in_use, 1, 'the quota was given back for each expired backup')
+})
