@@ -1,12 +1,19 @@
 // Backup schedules and retention through the API, with the scheduler's clock in the test's hands
 // (no timer: lab.scheduler.tick() runs a pass) and a scripted agent standing in for the guest.
 import t, { type Test } from 'tap'
-import { existsSync, writeFileSync } from 'node:fs'
+import { existsSync, rmSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { createHash } from 'node:crypto'
 import { apiLab, type ApiLab } from '../../helpers/api.js'
 import { scriptedAgent, until } from '../../helpers/scripted-agent.js'
 import { agentEventTopic, encode, type AgentEvent, type RpcRequest } from '../../../src/protocol/index.js'
+import { tempDir } from '../../helpers/lab.js'
+import { buildServer } from '../../../src/server/index.js'
+import { openDatabase } from '../../../src/server/db/index.js'
+import { Tasks } from '../../../src/server/db/tasks.js'
+import { backupStore } from '../../../src/server/db/backups.js'
+import { scheduleStore } from '../../../src/server/db/backup-schedules.js'
+import { createSchedule } from '../../../src/server/backups/schedules.js'
 
 /** A clock the test moves. */
 function clock(start: string) {
@@ -196,4 +203,56 @@ t.test('retention: count and days expire automated backups, manual ones stay, fi
   t.equal((await lab.req('GET', `${p}/backups/${manual.id}`)).status, 200, 'the manual backup still stays')
   const quota = lab.server.lab.quotas.usage(lab.demo.project).find((q) => q.resource === 'backups')
   t.equal(quota?.in_use, 1, 'the quota was given back for each expired backup')
+})
+
+t.test('restart: a schedule missed while the server was down runs once at start; an expiry killed midway finishes', async (t) => {
+  const dir = tempDir(t)
+  const dataDir = join(dir, 'lab')
+  const c = clock('2026-12-05T10:00:30Z')
+  const build = (maxSleep: number) => buildServer({ dataDir, host: '127.0.0.1', port: 0, log: () => {}, spawnAgents: false, clock: c.now, backupSchedulerMs: maxSleep })
+  // First run: an instance row (it never gets ACTIVE: no agent), a schedule, and three automated backups.
+  let server = await build(0)
+  await server.start()
+  const { lab } = server
+  const version = lab.db.prepare("SELECT v.id FROM datastore_versions v JOIN datastores d ON d.id = v.datastore_id WHERE d.name = 'mariadb'").pluck().get() as string
+  const id = '0b7e2b7a-1111-4222-8333-444455556666'
+  lab.instances.create({ id, name: 'i', tenant_id: 'p1', flavor_id: '1', volume_size: 1, volume_type: null, datastore_version_id: version, address: null, port: null, region_id: 'RegionOne', access: null })
+  const s = createSchedule(lab, { projectId: 'p1', isAdmin: false }, id, { name: 'hourly', pattern: '0 * * * *' }, c.now())
+  const backups = backupStore(lab.db)
+  const files: Record<string, string> = {}
+  for (const [bid, created, parent] of [
+    ['b-full', '2026-12-01T00:00:00', null],
+    ['b-inc', '2026-12-02T00:00:00', 'b-full'],
+    ['b-new', '2026-12-05T09:00:00', null],
+  ] as const) {
+    backups.insert({ id: bid, name: bid, description: null, tenant_id: 'p1', instance_id: id, parent_id: parent, datastore_version_id: version, backup_type: parent ? 'incremental' : 'full', storage_driver: 'local', automated: true, created })
+    files[bid] = join(dataDir, 'backups', `${bid}.xbstream`)
+    writeFileSync(files[bid], bid)
+    backups.update(bid, { state: 'COMPLETED', location: files[bid], checksum: createHash('md5').update(bid).digest('hex') })
+  }
+  lab.quotas.run('p1', { backups: 3 }, () => undefined)
+  await server.close()
+
+  // What a kill -9 in the middle of the expiry leaves: the task recorded at the step of b-inc, whose file is gone and row is not.
+  const db = openDatabase(join(dataDir, 'trove.db'))
+  new Tasks(db).insert({ id: 'task-1', instance_id: id, kind: 'expire_backups', state: 'running', step: 'remove:b-inc', payload: JSON.stringify({ backupIds: ['b-inc', 'b-full'] }), error: null, created: '2026-12-05T10:00:40', updated: '2026-12-05T10:00:40' })
+  db.close()
+  rmSync(files['b-inc'])
+
+  // The server was down from 10:00:40 to 13:20: at start, one run (not three) and the expiry finished.
+  c.set('2026-12-05T13:20:00Z')
+  server = await build(60_000)
+  t.teardown(() => server.close())
+  await server.start()
+  const store = scheduleStore(server.lab.db)
+  await until(() => store.executions(s.id).length > 0, 5000, 'the missed run at start')
+  const executions = store.executions(s.id)
+  t.equal(executions.length, 1, 'missed runs run once')
+  t.match(executions[0], { scheduled_at: '2026-12-05T11:00:00', state: 'ERROR', error: /is not ready|not currently available|BUILD/ }, 'an instance that is not ACTIVE: a failed execution with the reason')
+  t.equal(store.get(s.id)?.next_run, '2026-12-05T14:00:00')
+  const b2 = backupStore(server.lab.db)
+  await until(() => !b2.get('b-inc') && !b2.get('b-full'), 5000, 'the resumed expiry')
+  t.notOk(existsSync(files['b-full']), 'b-full: file gone with its row')
+  t.ok(b2.get('b-new') && existsSync(files['b-new']), 'b-new (young) kept with its file')
+  t.equal(server.lab.quotas.usage('p1').find((q) => q.resource === 'backups')?.in_use, 1, 'the quota given back once per backup')
 })
