@@ -170,7 +170,7 @@ export async function buildServer(opts: ServerOptions = {}): Promise<TroveServer
       if (!brokerTls) throw new Error('server not started')
       return brokerTls.ca
     },
-    get scheduler(): BackupScheduler {
+    get scheduler() {
       if (!scheduler) throw new Error('server not built')
       return scheduler
     },
@@ -261,7 +261,7 @@ export async function buildServer(opts: ServerOptions = {}): Promise<TroveServer
       }
       tasks.resumeAll()
       // Backup schedules: a schedule due while the server was down runs once now.
-      lab.scheduler.start()
+      scheduler?.start()
       // Reconciliation (reconcile.ts): at start and then periodically.
       const reconcileMs = opts.reconcileMs ?? (Number(process.env.TROVE_RECONCILE_MS) || 10_000)
       reconciler = new Reconciler(lab, { spawnAgents: opts.spawnAgents })

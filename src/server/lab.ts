@@ -9,7 +9,6 @@ import type { TaskEngine } from './tasks/engine.js'
 import type { QuotaLimits, Quotas } from './quotas.js'
 import type { RateLimiter, RateLimitRule } from './http/rate-limit.js'
 import type { Notifier } from './notifications.js'
-import type { BackupScheduler } from './backups/scheduler.js'
 
 export interface LabConfig {
   dataDir: string
@@ -55,5 +54,11 @@ export interface Lab {
   /** Notifications (internals.md 5): stored, published on the broker, optionally POSTed. */
   notifications: Notifier
   /** Backup schedules and retention (backups/scheduler.ts); its `now()` is the server's clock for them. */
-  scheduler: BackupScheduler
+  scheduler: {
+    now(): Date
+    /** A schedule or a retention changed: look again at when the next pass is due. */
+    wake(): void
+    /** One pass now: [schedule, execution] ids run, instances whose expiry was submitted. */
+    tick(): { ran: Array<[string, string]>; expiring: string[] }
+  }
 }

@@ -48,7 +48,8 @@ export interface ScheduleCreateBody {
 /** Creates a schedule of an instance the caller can see; everything checked before the row is written. */
 export function createSchedule(lab: Lab, who: Requester, instanceId: string, body: ScheduleCreateBody, now: Date): ScheduleRow {
   const inst = loadInstance(lab, who, instanceId)
-  if (typeof body.name !== 'string' || !/[0-9a-zA-Z]/.test(body.name) || body.name.length > 255) throw badRequest("Invalid schedule name: 'name' must be a string of 1 to 255 characters with a letter or digit.")
+  if (typeof body.name !== 'string' || !/[0-9a-zA-Z]/.test(body.name) || body.name.length > 255)
+    throw badRequest("Invalid schedule name: 'name' must be a string of 1 to 255 characters with a letter or digit.")
   if (body.description !== undefined && body.description !== null && (typeof body.description !== 'string' || body.description.length > 255))
     throw badRequest("Invalid schedule description: 'description' must be a string of at most 255 characters.")
   if (body.incremental !== undefined && body.incremental !== null && typeof body.incremental !== 'boolean' && body.incremental !== 0 && body.incremental !== 1)
@@ -57,8 +58,7 @@ export function createSchedule(lab: Lab, who: Requester, instanceId: string, bod
   const manager = inst.dsv_manager ?? ''
   const incremental = body.incremental === true || body.incremental === 1
   if (!BACKUP_MANAGERS.has(manager)) throw badRequest(`Backups are not supported for the '${inst.ds_name ?? manager}' datastore: it cannot have a backup schedule.`)
-  if (incremental && !INCREMENTAL_MANAGERS.has(manager))
-    throw badRequest(`Incremental backups are not supported by datastore ${inst.ds_name ?? manager}: schedule full backups instead.`)
+  if (incremental && !INCREMENTAL_MANAGERS.has(manager)) throw badRequest(`Incremental backups are not supported by datastore ${inst.ds_name ?? manager}: schedule full backups instead.`)
   const row: ScheduleRow = {
     id: randomUUID(),
     tenant_id: inst.tenant_id,

@@ -100,10 +100,19 @@ export class Backups {
   }
 
   /** `created`: the scheduler's clock for automated backups (default now). */
-  insert(row: Pick<BackupRow, 'id' | 'name' | 'description' | 'tenant_id' | 'instance_id' | 'parent_id' | 'datastore_version_id' | 'backup_type' | 'storage_driver'> & { automated?: boolean; created?: string }): void {
+  insert(
+    row: Pick<BackupRow, 'id' | 'name' | 'description' | 'tenant_id' | 'instance_id' | 'parent_id' | 'datastore_version_id' | 'backup_type' | 'storage_driver'> & {
+      automated?: boolean
+      created?: string
+    },
+  ): void {
     const now = row.created ?? isoNow()
     this.prepare(`INSERT INTO backups (id, name, description, tenant_id, state, instance_id, parent_id, datastore_version_id, backup_type, storage_driver, automated, created, updated)
-      VALUES (@id, @name, @description, @tenant_id, 'NEW', @instance_id, @parent_id, @datastore_version_id, @backup_type, @storage_driver, @automated, @now, @now)`).run({ ...row, automated: row.automated ? 1 : 0, now })
+      VALUES (@id, @name, @description, @tenant_id, 'NEW', @instance_id, @parent_id, @datastore_version_id, @backup_type, @storage_driver, @automated, @now, @now)`).run({
+      ...row,
+      automated: row.automated ? 1 : 0,
+      now,
+    })
   }
 
   /** The first running backup of an instance (upstream's Backup.running). */

@@ -24,7 +24,7 @@ export async function backupScheduleRoutes(app: FastifyInstance, { lab }: { lab:
     const { id } = req.params as { id: string }
     const body = req.body as { schedule?: unknown } | undefined
     if (!body || typeof body !== 'object' || !body.schedule || typeof body.schedule !== 'object' || Array.isArray(body.schedule))
-      throw badRequest("Invalid request body: it is {\"schedule\": {\"name\": ..., \"pattern\": ...}}.")
+      throw badRequest('Invalid request body: it is {"schedule": {"name": ..., "pattern": ...}}.')
     const s = createSchedule(lab, caller(req), id, body.schedule as ScheduleCreateBody, lab.scheduler.now())
     lab.scheduler.wake()
     return { schedule: scheduleView(s) }

@@ -134,9 +134,14 @@ t.test('bad input: nothing created, upstream faults', async (t) => {
   t.match(redis.body, { badRequest: { code: 400, message: /Incremental backups are not supported by datastore redis/ } }, 'redis has no incrementals')
   const unknown = await post('6f1c1d9e-0000-4000-8000-000000000000', { name: 'x', pattern: '0 * * * *' })
   t.match(unknown.body, { itemNotFound: { code: 404 } }, 'unknown instance')
-  const other = await lab.req('POST', `/v1.0/${lab.admin.project}/instances/${id}/schedules`, { body: { schedule: { name: 'x', pattern: '0 * * * *' } }, token: lab.admin.token })
-  t.ok(other.status === 404 || other.status === 200, 'an admin may schedule any instance')
-  if (other.status === 200) await lab.req('DELETE', `/v1.0/${lab.admin.project}/schedules/${other.body.schedule.id}`, { token: lab.admin.token })
+  const adminInst = (
+    await lab.req('POST', `/v1.0/${lab.admin.project}/instances`, {
+      body: { instance: { name: 'theirs', flavorRef: '1', volume: { size: 1 }, datastore: { type: 'redis' } } },
+      token: lab.admin.token,
+    })
+  ).body.instance.id as string
+  const other = await post(adminInst, { name: 'x', pattern: '0 * * * *' })
+  t.match(other.body, { itemNotFound: { code: 404, message: `Resource ${adminInst} cannot be found.` } }, "another project's instance: 404")
   t.same((await lab.req('GET', `${p}/instances/${id}/schedules`)).body.schedules, [], 'nothing created')
   t.equal((await lab.req('GET', `${p}/schedules/6f1c1d9e-0000-4000-8000-000000000000`)).status, 404)
   // Retention
@@ -153,6 +158,7 @@ t.test('bad input: nothing created, upstream faults', async (t) => {
     t.match([c.status, c.body.badRequest?.message], [400, m], `create ${JSON.stringify(v)}`)
   }
   t.equal((await lab.req('GET', `${p}/instances`)).body.instances.length, 2, 'no instance created')
+  t.same((await lab.req('GET', `/v1.0/${lab.admin.project}/instances/${adminInst}/schedules`, { token: lab.admin.token })).body.schedules, [], 'none on the other instance either')
   t.same((await lab.req('GET', `${p}/instances/${id}`)).body.instance.backup_retention, { days: 1, count: null }, 'lab default: 1 day, no count')
 })
 
@@ -216,7 +222,19 @@ t.test('restart: a schedule missed while the server was down runs once at start;
   const { lab } = server
   const version = lab.db.prepare("SELECT v.id FROM datastore_versions v JOIN datastores d ON d.id = v.datastore_id WHERE d.name = 'mariadb'").pluck().get() as string
   const id = '0b7e2b7a-1111-4222-8333-444455556666'
-  lab.instances.create({ id, name: 'i', tenant_id: 'p1', flavor_id: '1', volume_size: 1, volume_type: null, datastore_version_id: version, address: null, port: null, region_id: 'RegionOne', access: null })
+  lab.instances.create({
+    id,
+    name: 'i',
+    tenant_id: 'p1',
+    flavor_id: '1',
+    volume_size: 1,
+    volume_type: null,
+    datastore_version_id: version,
+    address: null,
+    port: null,
+    region_id: 'RegionOne',
+    access: null,
+  })
   const s = createSchedule(lab, { projectId: 'p1', isAdmin: false }, id, { name: 'hourly', pattern: '0 * * * *' }, c.now())
   const backups = backupStore(lab.db)
   const files: Record<string, string> = {}
@@ -225,7 +243,19 @@ t.test('restart: a schedule missed while the server was down runs once at start;
     ['b-inc', '2026-12-02T00:00:00', 'b-full'],
     ['b-new', '2026-12-05T09:00:00', null],
   ] as const) {
-    backups.insert({ id: bid, name: bid, description: null, tenant_id: 'p1', instance_id: id, parent_id: parent, datastore_version_id: version, backup_type: parent ? 'incremental' : 'full', storage_driver: 'local', automated: true, created })
+    backups.insert({
+      id: bid,
+      name: bid,
+      description: null,
+      tenant_id: 'p1',
+      instance_id: id,
+      parent_id: parent,
+      datastore_version_id: version,
+      backup_type: parent ? 'incremental' : 'full',
+      storage_driver: 'local',
+      automated: true,
+      created,
+    })
     files[bid] = join(dataDir, 'backups', `${bid}.xbstream`)
     writeFileSync(files[bid], bid)
     backups.update(bid, { state: 'COMPLETED', location: files[bid], checksum: createHash('md5').update(bid).digest('hex') })
@@ -235,7 +265,17 @@ t.test('restart: a schedule missed while the server was down runs once at start;
 
   // What a kill -9 in the middle of the expiry leaves: the task recorded at the step of b-inc, whose file is gone and row is not.
   const db = openDatabase(join(dataDir, 'trove.db'))
-  new Tasks(db).insert({ id: 'task-1', instance_id: id, kind: 'expire_backups', state: 'running', step: 'remove:b-inc', payload: JSON.stringify({ backupIds: ['b-inc', 'b-full'] }), error: null, created: '2026-12-05T10:00:40', updated: '2026-12-05T10:00:40' })
+  new Tasks(db).insert({
+    id: 'task-1',
+    instance_id: id,
+    kind: 'expire_backups',
+    state: 'running',
+    step: 'remove:b-inc',
+    payload: JSON.stringify({ backupIds: ['b-inc', 'b-full'] }),
+    error: null,
+    created: '2026-12-05T10:00:40',
+    updated: '2026-12-05T10:00:40',
+  })
   db.close()
   rmSync(files['b-inc'])
 
@@ -248,7 +288,11 @@ t.test('restart: a schedule missed while the server was down runs once at start;
   await until(() => store.executions(s.id).length > 0, 5000, 'the missed run at start')
   const executions = store.executions(s.id)
   t.equal(executions.length, 1, 'missed runs run once')
-  t.match(executions[0], { scheduled_at: '2026-12-05T11:00:00', state: 'ERROR', error: /is not ready|not currently available|BUILD/ }, 'an instance that is not ACTIVE: a failed execution with the reason')
+  t.match(
+    executions[0],
+    { scheduled_at: '2026-12-05T11:00:00', state: 'ERROR', error: /is not ready|not currently available|BUILD/ },
+    'an instance that is not ACTIVE: a failed execution with the reason',
+  )
   t.equal(store.get(s.id)?.next_run, '2026-12-05T14:00:00')
   const b2 = backupStore(server.lab.db)
   await until(() => !b2.get('b-inc') && !b2.get('b-full'), 5000, 'the resumed expiry')

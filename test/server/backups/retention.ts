@@ -26,7 +26,13 @@ t.test('days: automated backups older than the retention expire; manual and runn
 })
 
 t.test('count: only the newest COMPLETED automated ones are kept; failed ones go', async (t) => {
-  const rows = [b('a1', '2026-12-05T01:00:00'), b('a2', '2026-12-05T02:00:00'), b('f', '2026-12-05T02:30:00', { state: 'FAILED' }), b('a3', '2026-12-05T03:00:00'), b('m', '2026-12-05T00:00:00', { automated: 0 })]
+  const rows = [
+    b('a1', '2026-12-05T01:00:00'),
+    b('a2', '2026-12-05T02:00:00'),
+    b('f', '2026-12-05T02:30:00', { state: 'FAILED' }),
+    b('a3', '2026-12-05T03:00:00'),
+    b('m', '2026-12-05T00:00:00', { automated: 0 }),
+  ]
   const now = at('2026-12-05T04:00:00')
   t.same(expiredBackups(inst({ backup_retention_count: 1 }), rows, now).sort(), ['a1', 'a2', 'f'])
   t.same(expiredBackups(inst({ backup_retention_count: 2 }), rows, now).sort(), ['a1', 'f'])

@@ -3,7 +3,7 @@ import { EXECUTION_COLUMNS, executionRow } from '../schedule/fields.js'
 
 export const backupExecutionList: CommandSpec = {
   path: ['backup', 'execution', 'list'],
-  summary: 'Lists the executions of a backup schedule, newest first: each one\'s backup, or its error (trove lab)',
+  summary: "Lists the executions of a backup schedule, newest first: each one's backup, or its error (trove lab)",
   args: [{ name: 'schedule', description: 'ID of the schedule.' }],
   options: [{ flags: '--limit <limit>', description: 'Return up to N number of the most recent executions.', int: true }],
   output: 'list',

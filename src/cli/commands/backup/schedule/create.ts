@@ -6,7 +6,7 @@ export const backupScheduleCreate: CommandSpec = {
   path: ['backup', 'schedule', 'create'],
   summary: 'Schedules backups of an instance (trove lab; the server runs them, no Mistral)',
   description:
-    'PATTERN has five cron fields, minute hour day-of-month month day-of-week, in UTC (or @hourly, @daily, @weekly, @monthly, @yearly). Each run takes an automated backup named NAME, kept for the instance\'s backup retention (--backup-retention of instance create and update).',
+    "PATTERN has five cron fields, minute hour day-of-month month day-of-week, in UTC (or @hourly, @daily, @weekly, @monthly, @yearly). Each run takes an automated backup named NAME, kept for the instance's backup retention (--backup-retention of instance create and update).",
   args: [
     { name: 'instance', description: 'ID or name of the instance.' },
     { name: 'pattern', description: 'Cron style pattern describing schedule occurrence (UTC).' },

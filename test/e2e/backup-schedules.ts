@@ -1,0 +1,125 @@
+// Backup schedules and retention end to end: a real lab (in this process, so the test drives the
+// scheduler's clock), a real Redis instance and its agent, the real bin/trove (legacy names and
+// openstack-style nouns). Every wait is on a condition.
+import t from 'tap'
+import { existsSync } from 'node:fs'
+import { runCli, startLab } from '../helpers/lab.js'
+
+const until = async (probe: () => Promise<boolean>, what: string, ms = 180_000) => {
+  const end = Date.now() + ms
+  while (!(await probe())) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`)
+    await new Promise((r) => setTimeout(r, 200))
+  }
+}
+
+t.test('schedules run automated backups that expire by retention, through bin/trove', async (t) => {
+  let now = new Date('2026-12-05T10:00:30Z')
+  const lab = await startLab(t, { clock: () => now, backupSchedulerMs: 0 })
+  const scheduler = lab.server.lab.scheduler
+  const cli = (...args: string[]) => runCli(args, lab.env)
+  const json = async (...args: string[]) => {
+    const r = await cli(...args, '-f', 'json')
+    if (r.code !== 0) throw new Error(`trove ${args.join(' ')}: exit ${r.code}: ${r.stderr.trim()}`)
+    return JSON.parse(r.stdout)
+  }
+  const inst = await json(
+    'instance',
+    'create',
+    'r1',
+    '--flavor',
+    'm1.tiny',
+    '--size',
+    '1',
+    '--datastore',
+    'redis',
+    '--backup-retention',
+    '1',
+    '--backup-retention-count',
+    '1',
+    '--wait',
+    '--timeout',
+    '180',
+  )
+  t.equal(inst.status, 'ACTIVE')
+  t.same(inst.backup_retention, { days: 1, count: 1 }, 'instance create --backup-retention and --backup-retention-count')
+
+  // Legacy name, then the openstack-style nouns.
+  const s = await json('schedule-create', 'r1', '*/10 * * * *', 'auto', '--description', 'every ten minutes')
+  t.match(s, { name: 'auto', pattern: '*/10 * * * *', description: 'every ten minutes', incremental: false, instance_id: inst.id, next_run: '2026-12-05T10:10:00' })
+  t.same(
+    (await json('backup', 'schedule', 'list', 'r1')).map((r: Record<string, unknown>) => [r.ID, r.Name, r.Pattern, r['Next Run']]),
+    [[s.id, 'auto', '*/10 * * * *', '2026-12-05T10:10:00']],
+    'backup schedule list',
+  )
+  t.match(await json('schedule-show', s.id), { id: s.id, name: 'auto' }, 'schedule-show')
+  t.equal((await json('schedule-list', 'r1')).length, 1, 'schedule-list')
+
+  const manual = await json('backup', 'create', 'manual', '--instance', 'r1', '--wait', '--timeout', '180')
+  t.match(manual, { status: 'COMPLETED', automated: false }, 'a manual backup')
+
+  /** Moves the clock to `iso`, runs a pass, and waits for the execution's backup to be COMPLETED. */
+  const runAt = async (iso: string) => {
+    now = new Date(iso)
+    t.equal(scheduler.tick().ran.length, 1, `the schedule ran at ${iso}`)
+    const [e] = await json('backup', 'execution', 'list', s.id)
+    t.ok(e['Backup ID'], `the execution names its backup (${e.State})`)
+    await until(async () => (await json('backup', 'show', e['Backup ID'])).status === 'COMPLETED', 'the automated backup COMPLETED')
+    await until(async () => (await json('instance', 'show', 'r1')).status === 'ACTIVE', 'r1 ACTIVE again')
+    return json('backup', 'show', e['Backup ID'])
+  }
+  const a1 = await runAt('2026-12-05T10:10:00Z')
+  t.match(a1, { name: 'auto', description: 'every ten minutes', automated: true, status: 'COMPLETED', instance_id: inst.id }, 'an automated backup, COMPLETED')
+  t.ok(existsSync(a1.locationRef), 'its file is in the store')
+  const a2 = await runAt('2026-12-05T10:20:00Z')
+
+  // Retention count 1: the pass after a2 expires a1 (file and row); a2 and the manual backup stay.
+  now = new Date('2026-12-05T10:20:05Z')
+  t.same(scheduler.tick().expiring, [inst.id], 'an expiry for r1')
+  await until(async () => (await cli('backup', 'show', a1.id)).code === 1, 'a1 expired')
+  t.notOk(existsSync(a1.locationRef), "a1's file is gone")
+  t.ok(existsSync(a2.locationRef), 'a2 stays')
+  t.equal((await json('backup', 'show', manual.id)).status, 'COMPLETED', 'the manual backup stays')
+
+  const execs = await json('execution-list', s.id)
+  t.same(
+    execs.map((e: Record<string, unknown>) => [e['Backup ID'], e.State]),
+    [
+      [a2.id, 'SUCCESS'],
+      [a1.id, 'SUCCESS'],
+    ],
+    'execution-list: each run with its backup and outcome, newest first',
+  )
+  t.equal((await cli('execution-delete', execs[1].ID)).code, 0, 'execution-delete')
+  t.equal((await json('backup', 'execution', 'list', s.id)).length, 1)
+
+  // Bad input: one line, the upstream fault, nothing created.
+  const bad: Array<[string[], RegExp]> = [
+    [['schedule-create', 'r1', 'not a pattern', 'x'], /^Invalid schedule pattern 'not a pattern': a schedule has five fields.*\(HTTP 400\) \(Request-ID: req-[0-9a-f-]+\)\n$/],
+    [['backup', 'schedule', 'create', 'r1', '0 0 30 2 *', 'x'], /^Invalid schedule pattern '0 0 30 2 \*': it never runs\. \(HTTP 400\) \(Request-ID: req-[0-9a-f-]+\)\n$/],
+    [['backup', 'schedule', 'create', 'r1', '0 * * * *', 'x', '--incremental'], /^Incremental backups are not supported by datastore redis.*\(HTTP 400\) \(Request-ID: req-[0-9a-f-]+\)\n$/],
+    [['schedule-create', 'no-such-instance', '0 * * * *', 'x'], /^Failed to get resource ID for no-such-instance, error: 404 \(HTTP 404\)( \(Request-ID: req-[0-9a-f-]+\))?\n$/],
+    [
+      ['schedule-create', '6f1c1d9e-0000-4000-8000-000000000000', '0 * * * *', 'x'],
+      /^Resource 6f1c1d9e-0000-4000-8000-000000000000 cannot be found\. \(HTTP 404\)( \(Request-ID: req-[0-9a-f-]+\))?\n$/,
+    ],
+    [['instance', 'update', 'r1', '--backup-retention', '-1'], /^Invalid backup retention days -1: an integer from 0 to 365 .*\(HTTP 400\) \(Request-ID: req-[0-9a-f-]+\)\n$/],
+    [['update', 'r1', '--backup-retention', '99999'], /^Invalid backup retention days 99999.*\(HTTP 400\) \(Request-ID: req-[0-9a-f-]+\)\n$/],
+    [['instance', 'update', 'r1', '--backup-retention-count', '0'], /^Invalid backup retention count 0: an integer from 1 to 1000.*\(HTTP 400\) \(Request-ID: req-[0-9a-f-]+\)\n$/],
+    [['schedule-show', '6f1c1d9e-0000-4000-8000-000000000000'], /^Backup schedule 6f1c1d9e-0000-4000-8000-000000000000 cannot be found\. \(HTTP 404\)( \(Request-ID: req-[0-9a-f-]+\))?\n$/],
+  ]
+  for (const [args, message] of bad) {
+    const r = await cli(...args)
+    t.equal(r.code, 1, `trove ${args.join(' ')}: exit 1`)
+    t.match(r.stderr, message, `trove ${args.join(' ')}: one line`)
+  }
+  t.equal((await json('backup', 'schedule', 'list', 'r1')).length, 1, 'no schedule created by bad input')
+  t.same((await json('instance', 'show', 'r1')).backup_retention, { days: 1, count: 1 }, 'retention unchanged by bad input')
+  t.equal((await cli('instance', 'update', 'r1', '--backup-retention', '3', '--backup-retention-count', 'none')).code, 0)
+  t.same((await json('instance', 'show', 'r1')).backup_retention, { days: 3, count: null }, 'instance update --backup-retention')
+
+  t.equal((await cli('backup', 'schedule', 'delete', s.id)).code, 0, 'backup schedule delete')
+  t.same(await json('schedule-list', 'r1'), [], 'no schedule left')
+  t.equal((await cli('instance', 'delete', 'r1', '--wait', '--timeout', '120')).code, 0, 'r1 deleted')
+  t.equal((await json('backup', 'show', a2.id)).status, 'COMPLETED', "a deleted instance's automated backup is kept for its retention")
+})
