@@ -34,6 +34,7 @@ import type { ConnectionLimits } from './http/connections.js'
 import { tenantGuard } from './http/guard.js'
 import { versionRoutes } from './routes/versions.js'
 import { tenantRoutes } from './routes/index.js'
+import { mistralRoutes } from './routes/mistral.js'
 import { readCloudPasswords, writeClouds } from './clouds.js'
 import { DEFAULT_QUOTAS, Quotas } from './quotas.js'
 import { DEFAULT_RATE_LIMITS, RateLimiter, rateLimitHook } from './http/rate-limit.js'
@@ -218,6 +219,8 @@ export async function buildServer(opts: ServerOptions = {}): Promise<TroveServer
     },
     { prefix: '/v1.0/:tenant' },
   )
+  // The Mistral v2 subset of the legacy client's schedule commands (catalog type workflowv2).
+  await http.register(mistralRoutes, { prefix: '/mistral/v2', lab })
   // Paths with no project segment fail the tenant check upstream (api.md 1), after authentication.
   http.get('/v1.0', { preHandler: tenantGuard(lab) }, async () => ({}))
 

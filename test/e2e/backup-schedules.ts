@@ -2,8 +2,27 @@
 // scheduler's clock), a real Redis instance and its agent, the real bin/trove (legacy names and
 // openstack-style nouns). Every wait is on a condition.
 import t from 'tap'
-import { existsSync } from 'node:fs'
-import { runCli, startLab } from '../helpers/lab.js'
+import { existsSync, readFileSync } from 'node:fs'
+import { spawn, spawnSync } from 'node:child_process'
+import { parse } from 'yaml'
+import { cleanEnv, runCli, startLab } from '../helpers/lab.js'
+
+/** Whether the real python legacy client and Mistral's client are installed. */
+const legacyClient = () => spawnSync('/usr/bin/python3', ['-c', 'import troveclient.shell, mistralclient'], { stdio: 'ignore' }).status === 0
+
+/** OS_* settings of the lab's demo user for the python client (it reads no clouds.yaml). */
+function legacyEnv(cloudsFile: string): Record<string, string> {
+  const auth = (parse(readFileSync(cloudsFile, 'utf8')) as { clouds: Record<string, { auth: Record<string, string> }> }).clouds['trove-lab'].auth
+  return cleanEnv({
+    OS_AUTH_URL: auth.auth_url,
+    OS_USERNAME: auth.username,
+    OS_PASSWORD: auth.password,
+    OS_PROJECT_NAME: auth.project_name,
+    OS_USER_DOMAIN_NAME: 'Default',
+    OS_PROJECT_DOMAIN_NAME: 'Default',
+    OS_REGION_NAME: 'RegionOne',
+  })
+}
 
 const until = async (probe: () => Promise<boolean>, what: string, ms = 180_000) => {
   const end = Date.now() + ms
@@ -59,10 +78,10 @@ t.test('schedules run automated backups that expire by retention, through bin/tr
   t.match(manual, { status: 'COMPLETED', automated: false }, 'a manual backup')
 
   /** Moves the clock to `iso`, runs a pass, and waits for the execution's backup to be COMPLETED. */
-  const runAt = async (iso: string) => {
+  const runAt = async (iso: string, sid: string = s.id) => {
     now = new Date(iso)
     t.equal(scheduler.tick().ran.length, 1, `the schedule ran at ${iso}`)
-    const [e] = await json('backup', 'execution', 'list', s.id)
+    const [e] = await json('backup', 'execution', 'list', sid)
     t.ok(e['Backup ID'], `the execution names its backup (${e.State})`)
     await until(async () => (await json('backup', 'show', e['Backup ID'])).status === 'COMPLETED', 'the automated backup COMPLETED')
     await until(async () => (await json('instance', 'show', 'r1')).status === 'ACTIVE', 'r1 ACTIVE again')
@@ -119,6 +138,45 @@ t.test('schedules run automated backups that expire by retention, through bin/tr
   t.same((await json('instance', 'show', 'r1')).backup_retention, { days: 3, count: null }, 'instance update --backup-retention')
 
   t.equal((await cli('backup', 'schedule', 'delete', s.id)).code, 0, 'backup schedule delete')
+
+  // The real legacy python client (python-troveclient's `trove` shell), whose schedule commands talk to
+  // Mistral's v2 API from the catalog (workflowv2): the lab serves that subset from its own schedules.
+  if (legacyClient()) {
+    const py = legacyEnv(lab.cloudsFile)
+    // Asynchronous: the lab answers from this very process.
+    const legacy = (...args: string[]) =>
+      new Promise<{ status: number | null; stdout: string; stderr: string }>((done) => {
+        const child = spawn('/usr/bin/python3', ['-c', "import sys; from troveclient.shell import main; sys.argv[0] = 'trove'; main()", ...args], { env: py })
+        let stdout = ''
+        let stderr = ''
+        child.stdout.on('data', (b) => {
+          stdout += b
+        })
+        child.stderr.on('data', (b) => {
+          stderr += b
+        })
+        child.on('close', (status) => done({ status, stdout, stderr }))
+      })
+    const made = await legacy('schedule-create', 'r1', '*/15 * * * *', 'legacy', '--description', 'from the python client')
+    t.equal(made.status, 0, `python trove schedule-create (${made.stderr.trim()})`)
+    const legacyId = /\| id\s+\| ([0-9a-f-]{36})/.exec(made.stdout)?.[1] ?? ''
+    t.match(await json('backup', 'schedule', 'show', legacyId), { name: 'legacy', description: 'from the python client', pattern: '*/15 * * * *', instance_id: inst.id }, 'the schedule is ours')
+    t.match((await legacy('schedule-list', 'r1')).stdout, legacyId, 'python trove schedule-list')
+    t.match((await legacy('schedule-show', legacyId)).stdout, /next_execution_time\s+\| 2026-12-05 10:30:00/, 'python trove schedule-show')
+    const b3 = await runAt('2026-12-05T10:30:00Z', legacyId)
+    t.match(b3, { name: 'legacy', automated: true }, 'it runs as any schedule')
+    const listed = await legacy('execution-list', legacyId)
+    t.equal(listed.status, 0, `python trove execution-list (${listed.stderr.trim()})`)
+    const execId = /([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}).*SUCCESS/.exec(listed.stdout)?.[1]
+    t.ok(execId && listed.stdout.includes(b3.id), 'python trove execution-list: the run, SUCCESS, with its backup')
+    t.equal((await legacy('execution-delete', execId ?? '')).status, 0, 'python trove execution-delete')
+    t.same(await json('backup', 'execution', 'list', legacyId), [], 'execution gone')
+    const badPattern = await legacy('schedule-create', 'r1', 'bogus', 'x')
+    t.match(badPattern.stdout + badPattern.stderr, /Invalid schedule pattern 'bogus'/, 'python trove schedule-create: the error')
+    t.equal((await legacy('schedule-delete', legacyId)).status, 0, 'python trove schedule-delete')
+    t.equal((await cli('schedule-show', legacyId)).code, 1, 'gone')
+  } else t.comment('python-troveclient with python-mistralclient not installed: legacy python client part skipped')
+
   t.same(await json('schedule-list', 'r1'), [], 'no schedule left')
   t.equal((await cli('instance', 'delete', 'r1', '--wait', '--timeout', '120')).code, 0, 'r1 deleted')
   t.equal((await json('backup', 'show', a2.id)).status, 'COMPLETED', "a deleted instance's automated backup is kept for its retention")

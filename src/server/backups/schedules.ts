@@ -3,7 +3,7 @@ import { Cron } from 'croner'
 import type { Lab } from '../lab.js'
 import { scheduleStore, type ExecutionRow, type ScheduleRow } from '../db/backup-schedules.js'
 import { isoNow } from '../db/index.js'
-import { badRequest, notFound } from '../errors.js'
+import { Fault, badRequest, notFound } from '../errors.js'
 import { loadInstance, type Requester } from '../instances/load.js'
 import { BACKUP_MANAGERS, INCREMENTAL_MANAGERS } from './lifecycle.js'
 
@@ -46,7 +46,7 @@ export interface ScheduleCreateBody {
 }
 
 /** Creates a schedule of an instance the caller can see; everything checked before the row is written. */
-export function createSchedule(lab: Lab, who: Requester, instanceId: string, body: ScheduleCreateBody, now: Date): ScheduleRow {
+export function createSchedule(lab: Lab, who: Requester, instanceId: string, body: ScheduleCreateBody, now: Date, id: string = randomUUID()): ScheduleRow {
   const inst = loadInstance(lab, who, instanceId)
   if (typeof body.name !== 'string' || !/[0-9a-zA-Z]/.test(body.name) || body.name.length > 255)
     throw badRequest("Invalid schedule name: 'name' must be a string of 1 to 255 characters with a letter or digit.")
@@ -59,8 +59,9 @@ export function createSchedule(lab: Lab, who: Requester, instanceId: string, bod
   const incremental = body.incremental === true || body.incremental === 1
   if (!BACKUP_MANAGERS.has(manager)) throw badRequest(`Backups are not supported for the '${inst.ds_name ?? manager}' datastore: it cannot have a backup schedule.`)
   if (incremental && !INCREMENTAL_MANAGERS.has(manager)) throw badRequest(`Incremental backups are not supported by datastore ${inst.ds_name ?? manager}: schedule full backups instead.`)
+  if (scheduleStore(lab.db).get(id)) throw new Fault('conflict', `Backup schedule ${id} already exists.`)
   const row: ScheduleRow = {
-    id: randomUUID(),
+    id,
     tenant_id: inst.tenant_id,
     instance_id: inst.id,
     name: body.name,

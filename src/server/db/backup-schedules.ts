@@ -130,6 +130,16 @@ export class BackupSchedules {
     return this.st.get(`${EXEC} WHERE e.schedule_id = ? ORDER BY e.started DESC, e.rowid DESC`).all(scheduleId) as ExecutionRow[]
   }
 
+  /** Every execution of a project's schedules, newest first (Mistral's execution list). */
+  executionsOfTenant(tenantId: string | undefined): ExecutionRow[] {
+    return this.st.get(`${EXEC} WHERE (@t IS NULL OR e.tenant_id = @t) ORDER BY e.started DESC, e.rowid DESC`).all({ t: tenantId ?? null }) as ExecutionRow[]
+  }
+
+  /** Every schedule of a project (Mistral's cron trigger list). */
+  ofTenant(tenantId: string | undefined): ScheduleRow[] {
+    return this.st.get('SELECT * FROM backup_schedules WHERE (@t IS NULL OR tenant_id = @t) ORDER BY created, id').all({ t: tenantId ?? null }) as ScheduleRow[]
+  }
+
   deleteExecution(id: string): void {
     this.st.get('DELETE FROM backup_executions WHERE id = ?').run(id)
   }
