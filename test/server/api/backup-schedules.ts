@@ -300,3 +300,56 @@ t.test('restart: a schedule missed while the server was down runs once at start;
   t.ok(b2.get('b-new') && existsSync(files['b-new']), 'b-new (young) kept with its file')
   t.equal(server.lab.quotas.usage('p1').find((q) => q.resource === 'backups')?.in_use, 1, 'the quota given back once per backup')
 })
+
+t.test('the Mistral v2 subset: cron triggers are schedules, executions their runs; Mistral faults', async (t) => {
+  const { lab, clock, p } = await scheduledLab(t, '2026-12-05T10:00:30Z')
+  const { id } = await activeInstance(t, lab, 'db1')
+  const m = '/mistral/v2'
+  const tok = await lab.req('GET', '/identity/v3/auth/tokens', { headers: { 'x-subject-token': lab.demo.token } })
+  t.match(
+    tok.body.token.catalog.find((c: { type: string }) => c.type === 'workflowv2'),
+    { name: 'mistral', endpoints: [{ interface: 'public', url: /\/mistral\/v2$/ }] },
+    'workflowv2 in the catalog',
+  )
+  t.equal((await lab.req('GET', `${m}/cron_triggers`, { token: '' })).status, 401, 'a token is required')
+  const name = '3f2a9c1e-5b6d-4e7f-8a9b-0c1d2e3f4a5b'
+  const input = { instance: id, name: 'legacy', description: null, incremental: false }
+  const made = await lab.req('POST', `${m}/cron_triggers`, {
+    body: { name, workflow_name: 'trove.backup_create', pattern: '0 * * * *', first_execution_time: null, remaining_executions: null, workflow_input: JSON.stringify(input) },
+  })
+  t.equal(made.status, 201)
+  t.match(made.body, { name, pattern: '0 * * * *', workflow_name: 'trove.backup_create', next_execution_time: '2026-12-05 11:00:00', created_at: '2026-12-05 10:00:30' })
+  t.same(JSON.parse(made.body.workflow_input), input, 'the workflow input comes back as the client sent it')
+  t.match((await lab.req('GET', `${p}/schedules/${name}`)).body.schedule, { id: name, name: 'legacy', instance_id: id }, 'it is a schedule of the lab')
+  t.same(
+    (await lab.req('GET', `${m}/cron_triggers`)).body.cron_triggers.map((c: { name: string }) => c.name),
+    [name],
+  )
+  for (const [body, message] of [
+    [{ name, workflow_name: 'other', pattern: '0 * * * *' }, /only the trove.backup_create workflow/],
+    [{ name: 'nightly', workflow_name: 'trove.backup_create', pattern: '0 * * * *', workflow_input: JSON.stringify(input) }, /names cron triggers by UUID/],
+    [{ name: '4f2a9c1e-5b6d-4e7f-8a9b-0c1d2e3f4a5b', workflow_name: 'trove.backup_create', pattern: 'nope', workflow_input: JSON.stringify(input) }, /Invalid schedule pattern 'nope'/],
+    [{ name: '4f2a9c1e-5b6d-4e7f-8a9b-0c1d2e3f4a5b', workflow_name: 'trove.backup_create', pattern: '0 * * * *', remaining_executions: 3, workflow_input: JSON.stringify(input) }, /not supported/],
+  ] as const) {
+    const r = await lab.req('POST', `${m}/cron_triggers`, { body })
+    t.match([r.status, r.body], [400, { faultstring: message, faultcode: 'Client' }], `refused: ${String(message)}`)
+  }
+  t.match((await lab.req('GET', `${m}/cron_triggers/4f2a9c1e-5b6d-4e7f-8a9b-0c1d2e3f4a5b`)).body, { faultstring: /cannot be found/ }, '404 with a faultstring')
+  // Three runs; the client pages with marker = the last id it got until a page is empty.
+  for (const at of ['2026-12-05T11:00:00Z', '2026-12-05T12:00:00Z', '2026-12-05T13:00:00Z']) {
+    clock.set(at)
+    lab.server.lab.scheduler.tick() // the instance is BACKUP after the first: the later runs are ERROR executions
+  }
+  const page1 = (await lab.req('GET', `${m}/executions?limit=2&sort_dirs=desc`)).body.executions
+  t.equal(page1.length, 2)
+  const page2 = (await lab.req('GET', `${m}/executions?limit=2&sort_dirs=desc&marker=${page1[1].id}`)).body.executions
+  t.equal(page2.length, 1)
+  t.same((await lab.req('GET', `${m}/executions?limit=2&marker=${page2[0].id}`)).body.executions, [], 'then an empty page')
+  t.match(page2[0], { workflow_name: 'trove.backup_create', state: 'RUNNING', created_at: '2026-12-05 11:00:00' })
+  t.same(JSON.parse(page2[0].input), input, 'an execution carries its cron trigger input (the client matches them)')
+  t.match(JSON.parse(page2[0].output), { backup_id: /^[0-9a-f-]{36}$/ })
+  t.match(page1[0], { state: 'ERROR', state_info: /not currently available/ })
+  t.equal((await lab.req('DELETE', `${m}/executions/${page1[0].id}`)).status, 204)
+  t.equal((await lab.req('DELETE', `${m}/cron_triggers/${name}`)).status, 204)
+  t.equal((await lab.req('GET', `${p}/schedules/${name}`)).status, 404)
+})
