@@ -74,6 +74,15 @@ t.test('schedules run automated backups that expire by retention, through bin/tr
   t.match(await json('schedule-show', s.id), { id: s.id, name: 'auto' }, 'schedule-show')
   t.equal((await json('schedule-list', 'r1')).length, 1, 'schedule-list')
 
+  // A key written with Redis's own client before the automated backups: a restore must have it.
+  const redis = async (name: string, input: string) => {
+    const { password } = await json('root', 'enable', name)
+    const ip = (await json('instance', 'show', name)).ip as string
+    const r = spawnSync('redis-cli', ['-h', ip, '-p', '6379', '--user', 'root', '--no-auth-warning'], { input, env: { ...process.env, REDISCLI_AUTH: password }, encoding: 'utf8' })
+    if (r.status !== 0) throw new Error(`redis-cli: ${r.stderr}`)
+    return r.stdout.trim()
+  }
+  t.equal(await redis('r1', 'SET scheduled yes\n'), 'OK')
   const manual = await json('backup', 'create', 'manual', '--instance', 'r1', '--wait', '--timeout', '180')
   t.match(manual, { status: 'COMPLETED', automated: false }, 'a manual backup')
 
@@ -180,4 +189,16 @@ t.test('schedules run automated backups that expire by retention, through bin/tr
   t.same(await json('schedule-list', 'r1'), [], 'no schedule left')
   t.equal((await cli('instance', 'delete', 'r1', '--wait', '--timeout', '120')).code, 0, 'r1 deleted')
   t.equal((await json('backup', 'show', a2.id)).status, 'COMPLETED', "a deleted instance's automated backup is kept for its retention")
+  const r2 = await json('instance', 'create', 'r2', '--flavor', 'm1.tiny', '--size', '1', '--backup', a2.id, '--wait', '--timeout', '180')
+  t.equal(r2.status, 'ACTIVE', 'and restorable after the instance is gone')
+  t.equal(await redis('r2', 'GET scheduled\n'), 'yes', 'the restore has the data')
+  t.equal((await cli('instance', 'delete', 'r2', '--wait', '--timeout', '120')).code, 0, 'r2 deleted')
+
+  // Its retention (3 days) after the deletion: the automated backups go, the manual one stays.
+  now = new Date(Date.now() + 3 * 86_400_000 + 60_000)
+  t.ok(scheduler.tick().expiring.includes(inst.id), 'expiry of the deleted instance')
+  await until(async () => (await cli('backup', 'show', a2.id)).code === 1, 'a2 expired after the retention')
+  t.notOk(existsSync(a2.locationRef), "a2's file is gone")
+  t.equal((await json('backup', 'show', manual.id)).status, 'COMPLETED', 'the manual backup of the deleted instance stays')
+  t.equal((await cli('backup', 'delete', manual.id)).code, 0)
 })
