@@ -79,8 +79,9 @@ export async function mistralRoutes(app: FastifyInstance, { lab }: { lab: Lab })
     if (reply.statusCode < 400 || typeof payload !== 'string') return payload
     try {
       const body = JSON.parse(payload) as Record<string, { message?: string }>
-      const fault = Object.values(body)[0]
-      if (fault && typeof fault.message === 'string') return JSON.stringify({ faultstring: fault.message, faultcode: reply.statusCode < 500 ? 'Client' : 'Server', debuginfo: null })
+      const [name, fault] = Object.entries(body)[0] ?? []
+      // Keystone's 401 body (`error`) stays: keystonemiddleware answers it in front of Mistral too.
+      if (name !== 'error' && fault && typeof fault.message === 'string') return JSON.stringify({ faultstring: fault.message, faultcode: reply.statusCode < 500 ? 'Client' : 'Server', debuginfo: null })
     } catch {
       /* not a fault body */
     }
