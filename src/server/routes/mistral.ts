@@ -81,7 +81,8 @@ export async function mistralRoutes(app: FastifyInstance, { lab }: { lab: Lab })
       const body = JSON.parse(payload) as Record<string, { message?: string }>
       const [name, fault] = Object.entries(body)[0] ?? []
       // Keystone's 401 body (`error`) stays: keystonemiddleware answers it in front of Mistral too.
-      if (name !== 'error' && fault && typeof fault.message === 'string') return JSON.stringify({ faultstring: fault.message, faultcode: reply.statusCode < 500 ? 'Client' : 'Server', debuginfo: null })
+      if (name !== 'error' && fault && typeof fault.message === 'string')
+        return JSON.stringify({ faultstring: fault.message, faultcode: reply.statusCode < 500 ? 'Client' : 'Server', debuginfo: null })
     } catch {
       /* not a fault body */
     }
