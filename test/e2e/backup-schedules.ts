@@ -2,10 +2,15 @@
 // scheduler's clock), a real Redis instance and its agent, the real bin/trove (legacy names and
 // openstack-style nouns). Every wait is on a condition.
 import t from 'tap'
-import { existsSync, readFileSync } from 'node:fs'
+import { existsSync, readFileSync, writeFileSync } from 'node:fs'
+import { join } from 'node:path'
+import Database from 'better-sqlite3'
 import { spawn, spawnSync } from 'node:child_process'
 import { parse } from 'yaml'
-import { cleanEnv, runCli, startLab } from '../helpers/lab.js'
+import { cleanEnv, runCli, startLab, startServerProcess, tempDir, troveCommand } from '../helpers/lab.js'
+import { buildServer } from '../../src/server/index.js'
+import { backupStore } from '../../src/server/db/backups.js'
+import { scheduleStore } from '../../src/server/db/backup-schedules.js'
 
 /** Whether the real python legacy client and Mistral's client are installed. */
 const legacyClient = () => spawnSync('/usr/bin/python3', ['-c', 'import troveclient.shell, mistralclient'], { stdio: 'ignore' }).status === 0
@@ -201,4 +206,81 @@ t.test('schedules run automated backups that expire by retention, through bin/tr
   t.notOk(existsSync(a2.locationRef), "a2's file is gone")
   t.equal((await json('backup', 'show', manual.id)).status, 'COMPLETED', 'the manual backup of the deleted instance stays')
   t.equal((await cli('backup', 'delete', manual.id)).code, 0)
+})
+
+t.test('kill -9 of the server in the middle of an expiry: the next start finishes it, no file without a row nor a row without its file', async (t) => {
+  const dir = tempDir(t, 'tx')
+  const dataDir = join(dir, 'lab')
+  // A lab with an instance row and 250 automated backups, made in this process and closed.
+  const server = await buildServer({ dataDir, host: '127.0.0.1', port: 0, log: () => {}, spawnAgents: false, backupSchedulerMs: 0 })
+  const { lab } = server
+  const version = lab.db.prepare("SELECT v.id FROM datastore_versions v JOIN datastores d ON d.id = v.datastore_id WHERE d.name = 'redis'").pluck().get() as string
+  const id = '0b7e2b7a-1111-4222-8333-444455556666'
+  lab.instances.create({
+    id,
+    name: 'i',
+    tenant_id: 'p1',
+    flavor_id: '1',
+    volume_size: 1,
+    volume_type: null,
+    datastore_version_id: version,
+    address: null,
+    port: null,
+    region_id: 'RegionOne',
+    access: null,
+  })
+  scheduleStore(lab.db).setRetention(id, 1, 1)
+  lab.quotas.setLimits('p1', { backups: -1 })
+  const backups = backupStore(lab.db)
+  const N = 250
+  const files: string[] = []
+  for (let i = 0; i < N; i++) {
+    const bid = `kill-${String(i).padStart(4, '0')}`
+    backups.insert({
+      id: bid,
+      name: bid,
+      description: null,
+      tenant_id: 'p1',
+      instance_id: id,
+      parent_id: null,
+      datastore_version_id: version,
+      backup_type: 'full',
+      storage_driver: 'local',
+      automated: true,
+      created: new Date(Date.now() - (N - i) * 1000).toISOString().slice(0, 19),
+    })
+    files.push(join(dataDir, 'backups', `${bid}.rdb`))
+    writeFileSync(files[i], bid)
+    backups.update(bid, { state: 'COMPLETED', location: files[i], checksum: '0'.repeat(32) })
+  }
+  lab.quotas.run('p1', { backups: N }, () => undefined)
+  await server.close()
+
+  // The real server, killed (SIGKILL, by the chaos hook) right after recording its second batch.
+  // (Spawned here: the helper's teardown would wait for the exit of a process already gone.)
+  const [cmd, argv] = troveCommand(['server', '--data-dir', dataDir, '--port', '0'])
+  const first = spawn(cmd, argv, { stdio: 'ignore', env: cleanEnv({ TROVE_TEST_CRASH_AT: 'expire_backups:remove:1' }) })
+  const signal = await new Promise((r) => first.once('exit', (_c, s) => r(s)))
+  t.equal(signal, 'SIGKILL', 'killed mid-expiry')
+  const state = () => {
+    const db = new Database(join(dataDir, 'trove.db'), { readonly: true })
+    try {
+      const live = db.prepare('SELECT id FROM backups WHERE deleted = 0 AND instance_id = ?').pluck().all(id) as string[]
+      const task = db.prepare("SELECT state, step FROM tasks WHERE kind = 'expire_backups'").get() as { state: string; step: string } | undefined
+      return { live, task }
+    } finally {
+      db.close()
+    }
+  }
+  const killed = state()
+  t.same(killed.task, { state: 'running', step: 'remove:1' }, 'the task was recorded at its second batch')
+  t.equal(killed.live.length, N - 100, 'the first batch (100 backups) was gone, the rest not yet')
+
+  const second = await startServerProcess(t, dataDir)
+  t.teardown(() => second.stop())
+  await until(async () => state().task?.state === 'done', 'the resumed expiry')
+  const after = state()
+  t.same(after.live, [`kill-${String(N - 1).padStart(4, '0')}`], 'only the newest automated backup is left (retention count 1)')
+  const onDisk = files.filter((f) => existsSync(f))
+  t.same(onDisk, [files[N - 1]], 'every other file is gone: no file without its row, no row without its file')
 })
