@@ -14,6 +14,7 @@ const scripts = [
   './scale.mjs',
   './replication.mjs',
   './backup.mjs',
+  './retention.mjs',
   './recovery.mjs',
   './soak.mjs',
 ]

@@ -80,6 +80,12 @@ export const LEGACY_ALIASES: LegacyAlias[] = [
   },
   { name: 'backup-delete', target: ['backup', 'delete'] },
   { name: 'execution-delete', target: ['backup', 'execution', 'delete'] },
+  // Backup schedules: the legacy client's names, served by the lab's server (no Mistral).
+  { name: 'schedule-create', target: ['backup', 'schedule', 'create'] },
+  { name: 'schedule-list', target: ['backup', 'schedule', 'list'] },
+  { name: 'schedule-show', target: ['backup', 'schedule', 'show'] },
+  { name: 'schedule-delete', target: ['backup', 'schedule', 'delete'] },
+  { name: 'execution-list', target: ['backup', 'execution', 'list'] },
   // Clusters
   { name: 'cluster-list', target: ['cluster', 'list'] },
   { name: 'cluster-show', target: ['cluster', 'show'] },
@@ -167,7 +173,6 @@ function unsupported(name: string, why: string | ((lab: boolean) => string)): Co
 }
 
 const NOT_IN_API = (lab: boolean) => (lab ? 'not supported by the Trove v1.0 API of this lab' : 'not supported by this client')
-const MISTRAL = 'backup schedules are Mistral workflows, not part of the Trove v1.0 API; not supported'
 
 function legacyOnly(name: string, summary: string, args: ArgSpec[], run: CommandSpec['run'], output: CommandSpec['output'] = 'none', options: OptionSpec[] = []): CommandSpec {
   return { path: [name], summary, args, options, output, hidden: true, legacy: true, run }
@@ -221,20 +226,6 @@ export const LEGACY_ONLY: CommandSpec[] = [
   legacyOnly('secgroup-list-rules', 'Lists the rules of a security group', [sg], unsupported('secgroup-list-rules', NOT_IN_API)),
   legacyOnly('secgroup-add-rule', 'Adds a rule to a security group', [sg, { name: 'cidr', description: 'CIDR address' }], unsupported('secgroup-add-rule', NOT_IN_API)),
   legacyOnly('secgroup-delete-rule', 'Deletes a security group rule', [{ name: 'security_group_rule', description: 'ID of the rule' }], unsupported('secgroup-delete-rule', NOT_IN_API)),
-  legacyOnly(
-    'schedule-create',
-    'Schedules backups for an instance',
-    [
-      { name: 'instance', description: 'ID or name of the instance' },
-      { name: 'pattern', description: 'Cron style pattern' },
-      { name: 'name', description: 'Name of the backup' },
-    ],
-    unsupported('schedule-create', MISTRAL),
-  ),
-  legacyOnly('schedule-list', 'Lists scheduled backups of an instance', [{ name: 'instance', description: 'ID or name of the instance' }], unsupported('schedule-list', MISTRAL)),
-  legacyOnly('schedule-show', 'Shows a backup schedule', [{ name: 'id', description: 'Schedule ID' }], unsupported('schedule-show', MISTRAL)),
-  legacyOnly('schedule-delete', 'Deletes a backup schedule', [{ name: 'id', description: 'Schedule ID' }], unsupported('schedule-delete', MISTRAL)),
-  legacyOnly('execution-list', 'Lists executions of a backup schedule', [{ name: 'schedule', description: 'Schedule ID' }], unsupported('execution-list', MISTRAL)),
 ]
 
 /** `--volume-type <x>` also as `--volume_type <x>` (the legacy shell's spelling). */

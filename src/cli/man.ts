@@ -104,7 +104,7 @@ function mainPage(): string {
   out +=
     '.PP\nLegacy\\-only commands: ' +
     esc(LEGACY_ONLY.map((c) => c.path[0]).join(', ')) +
-    '. volume\\-type\\-list and volume\\-type\\-show call the API; the metadata, security group, schedule and execution commands fail with one line (exit 1): the Trove v1.0 API of the lab has no such resources.\n'
+    '. volume\\-type\\-list and volume\\-type\\-show call the API; the metadata and security group commands fail with one line (exit 1): the Trove v1.0 API of the lab has no such resources. The schedule and execution commands run the backup schedules of the lab (\\fBtrove backup schedule\\fR, \\fBtrove backup execution\\fR).\n'
   out += '.SH GLOBAL OPTIONS\n'
   for (const v of ENV_VARS) if (v.flag && (v.flag.startsWith('--os-') || v.flag === '--insecure')) out += optionItem(v.flag, `${v.description} Overrides ${v.name}.`)
   out += optionItem('--debug', 'Print each request and response (secrets redacted) and stack traces of errors.')

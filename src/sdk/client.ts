@@ -17,6 +17,7 @@ import { ConfigurationParameters } from './resources/configuration-parameters.js
 import { Limits } from './resources/limits.js'
 import { Quotas } from './resources/quotas.js'
 import { BackupStrategies } from './resources/backup-strategies.js'
+import { BackupSchedules } from './resources/backup-schedules.js'
 import { Backups } from './resources/backups.js'
 import { Clusters } from './resources/clusters.js'
 import { MgmtDatastoreVersions } from './resources/mgmt-datastore-versions.js'
@@ -117,6 +118,8 @@ export class TroveClient implements Transport {
   readonly backupStrategies: BackupStrategies
   /** Backups (and an instance's backups). */
   readonly backups: Backups
+  /** Backup schedules of instances and their executions (lab extension). */
+  readonly backupSchedules: BackupSchedules
   /** Clusters. */
   readonly clusters: Clusters
   /** Datastore versions (admin). */
@@ -152,6 +155,7 @@ export class TroveClient implements Transport {
     this.quotas = new Quotas(this)
     this.backupStrategies = new BackupStrategies(this)
     this.backups = new Backups(this)
+    this.backupSchedules = new BackupSchedules(this)
     this.clusters = new Clusters(this)
     this.mgmtDatastoreVersions = new MgmtDatastoreVersions(this)
     this.logs = new Logs(this)

@@ -25,6 +25,7 @@ export type { ConfigurationParameter } from './resources/configuration-parameter
 export type { AbsoluteLimits, RateLimit } from './resources/limits.js'
 export type { QuotaUsage } from './resources/quotas.js'
 export type { BackupStrategy, BackupStrategyCreate, BackupStrategyFilter } from './resources/backup-strategies.js'
+export type { BackupSchedule, BackupScheduleCreate, BackupExecution, BackupSchedules } from './resources/backup-schedules.js'
 export type { Backup, BackupCreate, BackupListOptions } from './resources/backups.js'
 export type { Cluster, ClusterListOptions, ClusterCreate, ClusterInstance, ClusterInstanceCreate } from './resources/clusters.js'
 export type { VolumeType } from './resources/datastores.js'

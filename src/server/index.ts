@@ -28,12 +28,15 @@ import { EjectReplicaSourceFlow } from './tasks/eject-replica.js'
 import { DetachReplicaFlow } from './tasks/detach-replica.js'
 import { ResizeFlavorFlow, ResizeVolumeFlow, UpgradeInstanceFlow } from './tasks/resize-instance.js'
 import { BackupInstanceFlow } from './tasks/backup-instance.js'
+import { ExpireBackupsFlow } from './tasks/expire-backups.js'
+import { BackupScheduler } from './backups/scheduler.js'
 import { InstanceTask } from './tasks/instance-tasks.js'
 import { createHttp, baseUrl } from './http/server.js'
 import type { ConnectionLimits } from './http/connections.js'
 import { tenantGuard } from './http/guard.js'
 import { versionRoutes } from './routes/versions.js'
 import { tenantRoutes } from './routes/index.js'
+import { mistralRoutes } from './routes/mistral.js'
 import { readCloudPasswords, writeClouds } from './clouds.js'
 import { DEFAULT_QUOTAS, Quotas } from './quotas.js'
 import { DEFAULT_RATE_LIMITS, RateLimiter, rateLimitHook } from './http/rate-limit.js'
@@ -75,6 +78,10 @@ export interface ServerOptions extends Partial<LabConfig> {
   brokerLimits?: BrokerLimits
   /** The rate limiter's clock, monotonic ms (default performance.now()); tests move it themselves. */
   rateLimitClock?: () => number
+  /** The clock of backup schedules and retention (default the real one); tests move it themselves. */
+  clock?: () => Date
+  /** The backup scheduler's longest sleep (ms; default 30 s); 0: no timer, passes only through lab.scheduler.tick(). */
+  backupSchedulerMs?: number
 }
 
 // pg's socket path DIR/instances/<36-char id>/run/.s.PGSQL.5432 must stay within 107 bytes.
@@ -150,6 +157,7 @@ export async function buildServer(opts: ServerOptions = {}): Promise<TroveServer
   let broker: BrokerHandle | undefined
   let rpc: RpcClient | undefined
   let brokerTls: BrokerTls | undefined
+  let scheduler: BackupScheduler | undefined
 
   const lab: Lab = {
     config,
@@ -173,7 +181,13 @@ export async function buildServer(opts: ServerOptions = {}): Promise<TroveServer
       if (!brokerTls) throw new Error('server not started')
       return brokerTls.ca
     },
+    get scheduler() {
+      if (!scheduler) throw new Error('server not built')
+      return scheduler
+    },
   }
+  const clock = opts.clock ?? (() => new Date())
+  scheduler = new BackupScheduler(lab, clock, opts.backupSchedulerMs ?? 30_000)
   const create = new CreateInstanceFlow(lab)
   tasks.register(create)
   tasks.register(new DeleteInstanceFlow(lab))
@@ -188,6 +202,7 @@ export async function buildServer(opts: ServerOptions = {}): Promise<TroveServer
   tasks.register(new UpgradeInstanceFlow(lab))
   const backupFlow = new BackupInstanceFlow(lab)
   tasks.register(backupFlow)
+  tasks.register(new ExpireBackupsFlow(lab, clock))
   // Reservations of API calls the last run died in would hold their usage forever.
   const interrupted = lab.quotas.rollbackOpen()
   if (interrupted) log(`rolled back ${interrupted} quota reservation(s) of requests interrupted by the last shutdown`)
@@ -214,6 +229,8 @@ export async function buildServer(opts: ServerOptions = {}): Promise<TroveServer
     },
     { prefix: '/v1.0/:tenant' },
   )
+  // The Mistral v2 subset of the legacy client's schedule commands (catalog type workflowv2).
+  await http.register(mistralRoutes, { prefix: '/mistral/v2', lab })
   // Paths with no project segment fail the tenant check upstream (api.md 1), after authentication.
   http.get('/v1.0', { preHandler: tenantGuard(lab) }, async () => ({}))
 
@@ -274,6 +291,8 @@ export async function buildServer(opts: ServerOptions = {}): Promise<TroveServer
         }
       }
       tasks.resumeAll()
+      // Backup schedules: a schedule due while the server was down runs once now.
+      scheduler?.start()
       // Reconciliation (reconcile.ts): at start and then periodically.
       const reconcileMs = opts.reconcileMs ?? (Number(process.env.TROVE_RECONCILE_MS) || 10_000)
       reconciler = new Reconciler(lab, { spawnAgents: opts.spawnAgents })
@@ -291,6 +310,7 @@ export async function buildServer(opts: ServerOptions = {}): Promise<TroveServer
     // The reverse of start: first no new request (those in flight finish, and may submit
     // tasks), then the task engine, then the bus and the database that tasks use.
     async close() {
+      scheduler?.stop()
       reconciler?.stop()
       lab.notifications.stopPeriodic()
       instances.changes.close() // long polls answer now: http.close() waits for requests in flight

@@ -58,4 +58,12 @@ export interface Lab {
   engines: DetectedEngine[]
   /** Notifications (internals.md 5): stored, published on the broker, optionally POSTed. */
   notifications: Notifier
+  /** Backup schedules and retention (backups/scheduler.ts); its `now()` is the server's clock for them. */
+  scheduler: {
+    now(): Date
+    /** A schedule or a retention changed: look again at when the next pass is due. */
+    wake(): void
+    /** One pass now: [schedule, execution] ids run, instances whose expiry was submitted. */
+    tick(): { ran: Array<[string, string]>; expiring: string[] }
+  }
 }

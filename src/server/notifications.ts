@@ -170,7 +170,12 @@ export class Notifier {
   // ------------------------------------------------------------ API action events
 
   /** `dbaas.<event>.start`, sent by the API for the request `req`. */
-  start(req: FastifyRequest, event: string, instanceId: string | undefined, traits: Record<string, unknown>): void {
+  start(req: FastifyRequest | { tenantId: string }, event: string, instanceId: string | undefined, traits: Record<string, unknown>): void {
+    // No request: the server started the work itself (a backup schedule), as upstream's periodic tasks do.
+    if ('tenantId' in req) {
+      this.emit(`dbaas.${event}.start`, { tenant_id: req.tenantId, client_ip: null, server_ip: this.o.host, server_type: 'taskmanager', request_id: null, ...traits }, { instanceId })
+      return
+    }
     this.emit(`dbaas.${event}.start`, { ...this.apiTraits(req), ...traits }, { service: 'api', instanceId })
   }
 

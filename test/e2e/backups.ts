@@ -123,7 +123,7 @@ t.test('backup and restore per engine through the CLI', async (t) => {
   )
 
   const exec = await cli('backup', 'execution', 'delete', 'x')
-  t.match(exec, { code: 1, stderr: /Mistral workflow executions .* do not exist in this lab/ }, 'backup execution delete: a clear error')
+  t.match(exec, { code: 1, stderr: /^Backup schedule execution x cannot be found\. \(HTTP 404\) \(Request-ID: req-[0-9a-f-]+\)\n$/ }, 'backup execution delete of an unknown execution: a clear error')
 
   // Everything goes: instances, then backups (the full takes its incremental with it).
   const names = (await json('instance', 'list')).map((i: { Name: string }) => i.Name)

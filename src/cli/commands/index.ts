@@ -65,7 +65,12 @@ import { backupListInstance } from './backup/list-instance.js'
 import { backupShow } from './backup/show.js'
 import { backupCreate } from './backup/create.js'
 import { backupDelete } from './backup/delete.js'
-import { backupExecutionDelete } from './backup/execution-delete.js'
+import { backupExecutionDelete } from './backup/execution/delete.js'
+import { backupExecutionList } from './backup/execution/list.js'
+import { backupScheduleCreate } from './backup/schedule/create.js'
+import { backupScheduleList } from './backup/schedule/list.js'
+import { backupScheduleShow } from './backup/schedule/show.js'
+import { backupScheduleDelete } from './backup/schedule/delete.js'
 import { clusterList } from './cluster/list.js'
 import { clusterShow } from './cluster/show.js'
 import { clusterCreate } from './cluster/create.js'
@@ -157,6 +162,11 @@ export const COMMANDS: CommandSpec[] = [
   backupCreate,
   backupDelete,
   backupExecutionDelete,
+  backupExecutionList,
+  backupScheduleCreate,
+  backupScheduleList,
+  backupScheduleShow,
+  backupScheduleDelete,
   backupStrategyList,
   backupStrategyCreate,
   backupStrategyDelete,

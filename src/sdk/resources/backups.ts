@@ -16,6 +16,8 @@ export interface Backup {
   parent_id: string | null
   project_id: string
   datastore?: { type: string; version: string; version_id: string }
+  /** trove lab extension: taken by a backup schedule (expires by its instance's retention). */
+  automated?: boolean
   [extra: string]: unknown
 }
 

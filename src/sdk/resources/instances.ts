@@ -23,6 +23,8 @@ export interface InstanceUpdate {
   /** null: detach the instance from its replica source. */
   replica_of?: null
   access?: { is_public?: boolean; allowed_cidrs?: string[] }
+  /** trove lab extension: retention of automated backups (days 0..365, 0 = off; count 1..1000 or null = none). */
+  backup_retention?: { days?: number; count?: number | null }
 }
 
 /** Database instances: `/instances`. */

@@ -33,6 +33,8 @@ export interface Instance {
   configuration?: { id: string; name: string; links: Link[] }
   replica_of?: { id: string; links: Link[] }
   replicas?: Array<{ id: string; links: Link[] }>
+  /** trove lab extension: how long automated backups are kept (count null: no count limit). */
+  backup_retention?: { days: number; count: number | null }
   locality?: string
   password?: string
   [extra: string]: unknown
@@ -56,6 +58,8 @@ export interface InstanceCreate {
   locality?: string
   region_name?: string
   access?: { is_public?: boolean; allowed_cidrs?: string[] }
+  /** trove lab extension: retention of automated backups (days 0..365, 0 = off; count 1..1000 or null). */
+  backup_retention?: { days?: number; count?: number | null }
 }
 
 /** A flavor. `id` is null when the flavor id is not an integer (then use `str_id`). */

@@ -8,6 +8,7 @@ import { loadInstance, type Requester } from '../instances/load.js'
 import { validateCanPerformAction } from '../instances/actions.js'
 import { loadBackup } from './load.js'
 import { BACKUP_STORE, refuseInSandbox } from '../instances/sandbox-limits.js'
+import { isoNow } from '../db/index.js'
 
 /** Engines whose guest can back up (upstream: a datastore with a backup_strategy). */
 export const BACKUP_MANAGERS = new Set(['mariadb', 'mysql', 'postgresql', 'redis'])
@@ -30,13 +31,22 @@ export interface BackupCreateBody {
   storage_driver?: string
 }
 
+/** Who started a backup besides the body: a request, or a schedule (no request; the backup is automated). */
+export interface BackupOrigin {
+  req?: FastifyRequest
+  automated?: boolean
+  /** The scheduler's clock: an automated backup's creation time, which its retention counts from. */
+  now?: Date
+}
+
 /**
  * POST /backups (api.md 6.4): the instance can act and its engine backs up; a parent
  * (or `incremental: 1`, the last completed one) continues a chain of the same instance.
  * The row is written with the quota, checked again for a running backup; then the flow
  * runs. Returns the new backup's id.
  */
-export function createBackup(lab: Lab, req: FastifyRequest, who: Requester, body: BackupCreateBody): string {
+export function createBackup(lab: Lab, origin: FastifyRequest | BackupOrigin, who: Requester, body: BackupCreateBody): string {
+  const { req, automated, now } = 'raw' in origin ? { req: origin, automated: false, now: undefined } : origin
   const { projectId } = who
   const backups = backupStore(lab.db)
   if (!body.instance) throw badRequest('instance is missing.')
@@ -77,10 +87,12 @@ export function createBackup(lab: Lab, req: FastifyRequest, who: Requester, body
       datastore_version_id: inst.datastore_version_id,
       backup_type: parentId ? 'incremental' : 'full',
       storage_driver: body.storage_driver ?? 'local',
+      automated,
+      ...(now ? { created: isoNow(now) } : {}),
     })
   })
   lab.instances.changes.notify(inst.id) // its status is BACKUP now
-  lab.notifications.start(req, 'backup_create', inst.id, { name: body.name, instance_id: inst.id, description: body.description ?? null, parent_id: parentId })
+  lab.notifications.start(req ?? { tenantId: projectId }, 'backup_create', inst.id, { name: body.name, instance_id: inst.id, description: body.description ?? null, parent_id: parentId })
   lab.tasks.submit('create_backup', inst.id, { backupId: id })
   return id
 }
@@ -109,18 +121,44 @@ export function deleteBackup(lab: Lab, req: FastifyRequest, who: Requester, id: 
     }
   }
   lab.notifications.start(req, 'backup_delete', root.instance_id ?? undefined, { backup_id: root.id })
-  for (const b of order) {
-    lab.quotas.run(b.tenant_id, { backups: -1 }, () => {
-      let failed = false
-      try {
-        removeBackupFiles(lab.config.dataDir, b.id)
-      } catch (e) {
-        failed = true
-        lab.log(`backup ${b.id}: could not delete its files: ${(e as Error).message}`)
-      }
-      backups.markDeleted(b.id, failed ? 'DELETE_FAILED' : undefined)
-    })
-    lab.log(`backup ${b.id} deleted`)
-  }
+  for (const b of order) removeBackup(lab, b)
   return root
+}
+
+/**
+ * Removes one backup: its files, then its row (soft delete) with the quota given back, in
+ * one transaction. Repeatable: a row already deleted is left alone, so a resumed expiry
+ * (tasks/expire-backups.ts) never gives the quota back twice.
+ */
+export function removeBackup(lab: Lab, b: Pick<BackupJoined, 'id' | 'tenant_id'>, reason = 'deleted'): void {
+  removeBackups(lab, [b], reason)
+}
+
+/**
+ * removeBackup for several backups of one project: every file first, then all the rows and
+ * the quota in one transaction (one commit for the lot: expiring 1,000 backups one commit
+ * each took 11 s). Rows already deleted are left alone.
+ */
+export function removeBackups(lab: Lab, list: Array<Pick<BackupJoined, 'id' | 'tenant_id'>>, reason = 'deleted'): void {
+  const backups = backupStore(lab.db)
+  const byTenant = new Map<string, string[]>()
+  for (const b of list) {
+    if (backups.row(b.id)?.deleted !== 0) continue
+    byTenant.set(b.tenant_id, [...(byTenant.get(b.tenant_id) ?? []), b.id])
+  }
+  for (const [tenant, ids] of byTenant) {
+    const failed = new Set<string>()
+    for (const id of ids) {
+      try {
+        removeBackupFiles(lab.config.dataDir, id)
+      } catch (e) {
+        failed.add(id)
+        lab.log(`backup ${id}: could not delete its files: ${(e as Error).message}`)
+      }
+    }
+    lab.quotas.run(tenant, { backups: -ids.length }, () => {
+      for (const id of ids) backups.markDeleted(id, failed.has(id) ? 'DELETE_FAILED' : undefined)
+    })
+    for (const id of ids) lab.log(`backup ${id} ${reason}`)
+  }
 }

@@ -40,6 +40,8 @@ export interface BackupRow {
   datastore_version_id: string | null
   storage_driver: string | null
   last_sent: number
+  /** 1: taken by a schedule (m011), expires by its instance's retention; 0: manual, kept until deleted. */
+  automated: number
 }
 
 /** A backup with its datastore's and version's names (the view's `datastore`). */
@@ -97,10 +99,20 @@ export class Backups {
     }) as BackupJoined[]
   }
 
-  insert(row: Pick<BackupRow, 'id' | 'name' | 'description' | 'tenant_id' | 'instance_id' | 'parent_id' | 'datastore_version_id' | 'backup_type' | 'storage_driver'>): void {
-    const now = isoNow()
-    this.prepare(`INSERT INTO backups (id, name, description, tenant_id, state, instance_id, parent_id, datastore_version_id, backup_type, storage_driver, created, updated)
-      VALUES (@id, @name, @description, @tenant_id, 'NEW', @instance_id, @parent_id, @datastore_version_id, @backup_type, @storage_driver, @now, @now)`).run({ ...row, now })
+  /** `created`: the scheduler's clock for automated backups (default now). */
+  insert(
+    row: Pick<BackupRow, 'id' | 'name' | 'description' | 'tenant_id' | 'instance_id' | 'parent_id' | 'datastore_version_id' | 'backup_type' | 'storage_driver'> & {
+      automated?: boolean
+      created?: string
+    },
+  ): void {
+    const now = row.created ?? isoNow()
+    this.prepare(`INSERT INTO backups (id, name, description, tenant_id, state, instance_id, parent_id, datastore_version_id, backup_type, storage_driver, automated, created, updated)
+      VALUES (@id, @name, @description, @tenant_id, 'NEW', @instance_id, @parent_id, @datastore_version_id, @backup_type, @storage_driver, @automated, @now, @now)`).run({
+      ...row,
+      automated: row.automated ? 1 : 0,
+      now,
+    })
   }
 
   /** The first running backup of an instance (upstream's Backup.running). */

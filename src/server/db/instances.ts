@@ -28,6 +28,9 @@ export interface InstanceRow {
   deleted_at: string | null
   /** The replica source of a replica (m010); absent in rows of callers that do not set it. */
   slave_of_id?: string | null
+  /** Retention of automated backups (m011): days (0 = automated backups off) and a count (null = none). */
+  backup_retention_days?: number
+  backup_retention_count?: number | null
 }
 
 /** An instance with what its views need in one row: version, datastore, guest status, fault. */

@@ -62,6 +62,8 @@ export function instanceView(req: FastifyRequest, inst: InstanceJoined, lab: Lab
       view.configuration = { id: configurationId, name: groupName, links: links(req, (req.params as { tenant?: string }).tenant ?? tenant, 'configurations', configurationId) }
     // A lab extension, only where this host cannot apply some of the flavor's cgroup limits (the
     // banner's and hwinfo's `limits`): an upstream field never changes meaning, the key is namespaced.
+    // Lab extension (README "API notes"): how long automated backups are kept.
+    if (inst.backup_retention_days !== undefined) view.backup_retention = { days: inst.backup_retention_days, count: inst.backup_retention_count ?? null }
     const limits = lab.compute.limitsText()
     if (limits.includes('not enforced')) view['lab:limits'] = limits
     // A lab extension too (docs/isolation.md): `sandbox` (runc, its own uid, volume and network) or `none`.

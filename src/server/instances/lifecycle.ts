@@ -20,6 +20,8 @@ import { refuseDeleteOfSource } from './replicas.js'
 import { resolveRestorePoint } from './restore-point.js'
 import { instanceStatus } from './status.js'
 import { refuseNewInSandbox } from './sandbox-limits.js'
+import { scheduleStore } from '../db/backup-schedules.js'
+import { checkRetention } from '../backups/retention.js'
 
 /** The create body (the route's schema has checked its shape; replicas.ts takes `replica_of` bodies). */
 export interface CreateBody {
@@ -36,6 +38,8 @@ export interface CreateBody {
   modules?: unknown[]
   region_name?: string
   access?: AccessBody
+  /** Lab extension: retention of automated backups (backups/retention.ts). */
+  backup_retention?: unknown
 }
 
 /**
@@ -82,6 +86,7 @@ export async function createInstance(lab: Lab, req: FastifyRequest, who: Request
     }
   }
   checkCidrs(body.access)
+  const retention = body.backup_retention !== undefined ? checkRetention(body.backup_retention) : undefined
 
   const id = randomUUID()
   // Quota (internals.md 6): reserved before anything is made (413 leaves nothing behind),
@@ -92,7 +97,7 @@ export async function createInstance(lab: Lab, req: FastifyRequest, who: Request
     reservation,
     allocationLock.run(async () => {
       const { address, port } = await lab.compute.reserve(id, version.manager as EngineManager, lab.instances.addressesInUse())
-      lab.quotas.commitWith(reservation, () =>
+      lab.quotas.commitWith(reservation, () => {
         lab.instances.create({
           id,
           name: body.name,
@@ -105,8 +110,9 @@ export async function createInstance(lab: Lab, req: FastifyRequest, who: Request
           port,
           region_id: lab.config.region,
           access: body.access ? accessJson(body.access) : null,
-        }),
-      )
+        })
+        if (retention) scheduleStore(lab.db).setRetention(id, retention.days, retention.count)
+      })
     }),
   )
   lab.notifications.instanceCreateStarted(req, lab.instances.get(id), body)

@@ -68,6 +68,8 @@ export function backupView(b: BackupJoined): Record<string, unknown> {
     project_id: b.tenant_id,
   }
   if (b.datastore_version_id) view.datastore = { type: b.ds_name, version: b.dsv_name, version_id: b.datastore_version_id }
+  // Lab extension (README "API notes"): taken by a backup schedule, expires by its instance's retention.
+  view.automated = b.automated === 1
   return view
 }
 

@@ -43,6 +43,8 @@ export async function identityRoutes(app: FastifyInstance, opts: IdentityRouteOp
       { id: 'identity', name: 'keystone', type: 'identity', endpoints: [ep(`${base}/identity/v3`, 'identity-public')] },
       // The URL already holds the project id: clients use catalog URLs verbatim (cli.md 10.2).
       { id: 'database', name: 'trove', type: 'database', endpoints: [ep(`${base}/v1.0/${project.id}`, 'database-public')] },
+      // The Mistral v2 subset the legacy client's schedule commands use (routes/mistral.ts).
+      { id: 'workflowv2', name: 'mistral', type: 'workflowv2', endpoints: [ep(`${base}/mistral/v2`, 'workflowv2-public')] },
     ]
   }
 

@@ -21,6 +21,7 @@ import { rootRoutes } from './root.js'
 import { instanceConfigurationRoutes } from './instances/configuration.js'
 import { backupRoutes } from './backups.js'
 import { logRoutes } from './logs.js'
+import { backupScheduleRoutes } from './backup-schedules.js'
 
 /** Every route module below /v1.0/{project_id} (the tenant guard runs before each). Add new modules here. */
 export async function tenantRoutes(app: FastifyInstance, { lab }: { lab: Lab }): Promise<void> {
@@ -45,4 +46,5 @@ export async function tenantRoutes(app: FastifyInstance, { lab }: { lab: Lab }):
   await app.register(instanceConfigurationRoutes, { lab })
   await app.register(backupRoutes, { lab })
   await app.register(logRoutes, { lab })
+  await app.register(backupScheduleRoutes, { lab })
 }

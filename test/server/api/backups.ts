@@ -48,7 +48,11 @@ t.test('create, progress, completion: the upstream contract, BACKUP status, noti
   const r = await lab.req('POST', `${p}/backups`, { body })
   t.equal(r.status, 202, 'the upstream sample is accepted')
   const b = r.body.backup
-  t.same(Object.keys(b), ['id', 'name', 'description', 'locationRef', 'instance_id', 'created', 'updated', 'size', 'status', 'parent_id', 'project_id', 'datastore'], 'upstream key order')
+  t.same(
+    Object.keys(b),
+    ['id', 'name', 'description', 'locationRef', 'instance_id', 'created', 'updated', 'size', 'status', 'parent_id', 'project_id', 'datastore', 'automated'],
+    'upstream key order, then the lab extension automated',
+  )
   const expected = sample('backup-create-response.json') as { backup: Record<string, unknown> }
   delete expected.backup.storage_driver // api.md 11: the code's view has none
   t.same(missingFields(r.body, expected), [], 'every field of the sample')

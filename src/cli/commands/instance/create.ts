@@ -7,6 +7,7 @@ import { showFields } from './fields.js'
 import { findBackup } from '../backup/fields.js'
 import { configurationIdB } from './action-util.js'
 import { promptMissingCreateValues } from '../../prompt.js'
+import { RETENTION_OPTIONS, retentionBody } from './retention.js'
 import { findModule } from '../module/find.js'
 
 /** The ids of an instance's replicas (its `replicas` field). */
@@ -42,6 +43,7 @@ export const instanceCreate: CommandSpec = {
     { flags: '--module <module>', description: 'ID or name of the module to apply. Specify multiple times to apply multiple modules', repeatable: true },
     { flags: '--locality <policy>', description: 'Locality policy to use when creating replicas. Choose one of affinity, anti-affinity', choices: ['affinity', 'anti-affinity'] },
     { flags: '--region <region>', description: 'Name of region in which to create the instance', hidden: true },
+    ...RETENTION_OPTIONS,
   ],
   examples: [
     'trove instance create db1 --flavor m1.tiny --size 1 --datastore postgresql --wait',
@@ -99,6 +101,8 @@ export const instanceCreate: CommandSpec = {
     if (opts.region) body.region_name = String(opts.region)
     const cidrs = collect(opts.allowedCidr)
     body.access = { is_public: Boolean(opts.isPublic), ...(cidrs.length ? { allowed_cidrs: cidrs } : {}) }
+    const retention = retentionBody(opts)
+    if (retention) body.backup_retention = retention
 
     // The API answers one replica of several (upstream: the last one made); the others are found
     // as the source's new replicas, so that --wait waits for and prints every one of them.

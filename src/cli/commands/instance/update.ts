@@ -2,6 +2,7 @@ import type { InstanceUpdate } from '../../../sdk/index.js'
 import type { CommandSpec } from '../../spec.js'
 import { CliError, usageError } from '../../errors.js'
 import { instanceIdB } from './action-util.js'
+import { RETENTION_OPTIONS, retentionBody } from './retention.js'
 
 const list = (v: unknown): string[] => (Array.isArray(v) ? v.map(String) : v === undefined ? [] : [String(v)])
 
@@ -20,6 +21,7 @@ export const instanceUpdate: CommandSpec = {
     { flags: '--is-public', description: 'Make the database service publicly accessible' },
     { flags: '--is-private', description: 'Make the database service inaccessible to the public' },
     { flags: '--allowed-cidr <ALLOWED_CIDRS>', description: 'IP CIDR that is allowed to access the database service (can be repeated)', repeatable: true },
+    ...RETENTION_OPTIONS,
   ],
   examples: ['trove instance update db1 --name db2', 'trove instance update db1 --allowed-cidr 10.0.0.0/8 --allowed-cidr 127.0.0.1/32'],
   async run(ctx, args, opts) {
@@ -37,6 +39,8 @@ export const instanceUpdate: CommandSpec = {
       if (opts.isPublic || opts.isPrivate) body.access.is_public = Boolean(opts.isPublic)
       if (cidrs.length) body.access.allowed_cidrs = cidrs
     }
+    const retention = retentionBody(opts)
+    if (retention) body.backup_retention = retention
     const client = await ctx.client()
     await client.instances.update(await instanceIdB(client, String(args.instance)), body)
     return { kind: 'none' }

@@ -11,6 +11,8 @@ import { validateCanPerformAction } from '../../instances/actions.js'
 import { checkDetachReplica } from '../../instances/replicas.js'
 import { upgradeChange } from '../../instances/upgrade.js'
 import { UpdateAccessFlow } from '../../tasks/update-access.js'
+import { scheduleStore } from '../../db/backup-schedules.js'
+import { checkRetention, DEFAULT_RETENTION_DAYS } from '../../backups/retention.js'
 
 /**
  * Upstream's instance.update (PUT: `access`, no `slave_of`) and instance.edit (PATCH,
@@ -29,6 +31,8 @@ function updateSchema(extra: Record<string, unknown>) {
           configuration: { oneOf: [uuid, { type: 'null' }] },
           replica_of: {},
           datastore_version: nonEmptyString,
+          // Lab extension: checked by checkRetention (backups/retention.ts) for a message naming the range.
+          backup_retention: {},
           ...extra,
         },
       },
@@ -45,6 +49,7 @@ interface UpdateBody {
   slave_of?: unknown
   datastore_version?: string
   access?: AccessBody
+  backup_retention?: unknown
 }
 
 /**
@@ -88,6 +93,11 @@ export async function instanceUpdateRoutes(app: FastifyInstance, { lab }: { lab:
         lab.instances.setTask(inst.id, 'UPDATING')
       }
       after = () => lab.tasks.submit('update_access', inst.id)
+    } else if (body.backup_retention !== undefined) {
+      // Retention of automated backups (lab extension): applies at the scheduler's next pass.
+      const r = checkRetention(body.backup_retention, { days: inst.backup_retention_days ?? DEFAULT_RETENTION_DAYS, count: inst.backup_retention_count ?? null })
+      apply = () => scheduleStore(lab.db).setRetention(inst.id, r.days, r.count)
+      after = () => lab.scheduler.wake()
     }
 
     lab.db.transaction(() => {
