@@ -116,6 +116,7 @@ t.test("every route: another project's ids are 404/401, its path 403, nothing of
     'PUT /instances/:id/users/:user/databases': { databases: [{ name: 'theirs_db' }] },
     'POST /instances/:id/log': { name: 'general', enable: 1 },
     'POST /instances/:id/modules': { modules: [{ id: theirs.modules }] },
+    'POST /instances/:id/schedules': { schedule: { name: 'nightly', pattern: '0 3 * * *' } },
     'PUT /configurations/:id': { configuration: { values: { max_connections: 50 } } },
     'PATCH /configurations/:id': { configuration: { values: { max_connections: 50 } } },
     'PUT /modules/:id': { module: { name: 'renamed' } },

@@ -115,7 +115,6 @@ export function ociConfig(o: OciConfigOptions) {
     { destination: '/dev/shm', type: 'tmpfs', source: 'shm', options: ['nosuid', 'noexec', 'nodev', 'mode=1777', `size=${tmp}`] },
     { destination: '/dev/mqueue', type: 'mqueue', source: 'mqueue', options: ['nosuid', 'noexec', 'nodev'] },
     ...(o.systemBinds ?? SYSTEM_DIRS).map((d) => ro(d, d)),
-    ...(o.extraBinds ?? []).map((b) => ro(b.source, b.destination)),
     ro(o.etcDir, '/etc'),
     ...o.etcBinds.map((e) => ro(`/etc/${e}`, `/etc/${e}`)),
     { destination: VOLUME_MOUNT, type: 'bind', source: o.volumeDir, options: ['bind', 'rw', 'nosuid', 'nodev'] },
@@ -126,6 +125,9 @@ export function ociConfig(o: OciConfigOptions) {
       source: 'tmpfs',
       options: ['nosuid', 'nodev', 'mode=755', `uid=${o.uid}`, `gid=${o.gid}`, 'size=8m'],
     },
+    // Last: an extra bind under /tmp or /run (a package installed or cloned there) would be hidden by
+    // the sandbox's own tmpfs mounted after it.
+    ...(o.extraBinds ?? []).map((b) => ro(b.source, b.destination)),
   ]
   const noCaps = { bounding: [], effective: [], permitted: [], inheritable: [], ambient: [] }
   const resources: Record<string, unknown> = { devices: [{ allow: false, access: 'rwm' }] }

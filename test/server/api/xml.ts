@@ -31,6 +31,11 @@ t.test("old Trove's mapping (python-troveclient's compat/xml.py): answers", asyn
   )
   t.equal(toXml({ rootEnabled: true }), `${DECL}<rootEnabled ${NS}>True</rootEnabled>`, "a scalar document (the client's rootEnabled case)")
   t.equal(toXml({ instances: [] }), `${DECL}<instances ${NS}/>`)
+  t.equal(
+    toXml({ instance: { id: 'a', 'lab:isolation': 'sandbox', 'lab:limits': 'memory not enforced' } }),
+    toXml({ instance: { id: 'a' } }),
+    "the lab's namespaced extensions are left out of old Trove's XML, which has no name for them",
+  )
   t.match(toXml(parseJsonKeepingNumbers('{"v":{"a":1.0,"b":18446744073709551615}}')), /<v [^>]*a="1\.0" b="18446744073709551615"\/>$/, 'numbers verbatim')
   t.ok(Array.isArray(parseJsonKeepingNumbers('[1]')))
   t.ok((parseJsonKeepingNumbers('{"x":2}') as { x: unknown }).x instanceof JsonNumber)

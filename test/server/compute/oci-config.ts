@@ -57,6 +57,10 @@ t.test('mounts: system dirs and /etc read-only, the volume read-write, private /
     ['/usr'],
     'a merged-/usr host binds /usr only',
   )
+  // A package cloned under /tmp (the CI's checkout) is bound after the sandbox's /tmp tmpfs, not hidden by it.
+  const extra: J = ociConfig({ ...base, extraBinds: [{ source: '/tmp/clone/dist', destination: '/tmp/clone/dist' }] })
+  const at = (d: string) => extra.mounts.findIndex((m: J) => m.destination === d)
+  t.ok(at('/tmp/clone/dist') > at('/tmp') && at('/tmp/clone/dist') > at('/run'), 'extra binds come after the tmpfs mounts that could hide them')
   t.ok(ETC_ENTRIES.includes('mysql') && !ETC_ENTRIES.some((e) => ['passwd', 'shadow', 'hostname', 'ssl/private', 'ssl'].includes(e)), 'no host identity or secrets')
 })
 
