@@ -1,7 +1,11 @@
 // Fails when the suite's coverage (tap's json-summary, .tap/report/coverage-summary.json) falls
 // below the floor in scripts/coverage-floor.json: the level of the day coverage was switched on,
 // rounded down to a whole percent, less one point for the run-to-run variance of paths the e2e
-// tests take (2026-12-05, fresh clone: lines 90.52, functions 86.92, branches 85.49). Raise the floor when coverage grows; never lower it.
+// tests take (2026-12-05, fresh clone: lines 90.52, functions 86.92, branches 85.49). Raised on
+// 2026-12-05 once tsx's maps were reported right (scripts/coverage-report.mjs; two full runs: lines
+// 92.11-92.12, functions 92.1, branches 86.98-87.04) to lines 91, functions 90 (the day's new
+// sandbox and schedule code not yet measured in a full run), branches 85. Raise the floor when
+// coverage grows; never lower it.
 // `node scripts/coverage-floor.mjs --set` writes the last run's level (rounded down) as the floor.
 import { readFileSync, writeFileSync } from 'node:fs'
 
