@@ -2,6 +2,7 @@
 // scheduler's clock), a real Redis instance and its agent, the real bin/trove (legacy names and
 // openstack-style nouns). Every wait is on a condition.
 import t from 'tap'
+import { instanceRow } from '../helpers/api.js'
 import { existsSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import Database from 'better-sqlite3'
@@ -214,21 +215,7 @@ t.test('kill -9 of the server in the middle of an expiry: the next start finishe
   // A lab with an instance row and 250 automated backups, made in this process and closed.
   const server = await buildServer({ dataDir, host: '127.0.0.1', port: 0, log: () => {}, spawnAgents: false, backupSchedulerMs: 0 })
   const { lab } = server
-  const version = lab.db.prepare("SELECT v.id FROM datastore_versions v JOIN datastores d ON d.id = v.datastore_id WHERE d.name = 'redis'").pluck().get() as string
-  const id = '0b7e2b7a-1111-4222-8333-444455556666'
-  lab.instances.create({
-    id,
-    name: 'i',
-    tenant_id: 'p1',
-    flavor_id: '1',
-    volume_size: 1,
-    volume_type: null,
-    datastore_version_id: version,
-    address: null,
-    port: null,
-    region_id: 'RegionOne',
-    access: null,
-  })
+  const { id, version } = instanceRow(lab, 'redis')
   scheduleStore(lab.db).setRetention(id, 1, 1)
   lab.quotas.setLimits('p1', { backups: -1 })
   const backups = backupStore(lab.db)

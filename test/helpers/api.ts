@@ -2,6 +2,9 @@ import type { Test } from 'tap'
 import { readCloudPasswords } from '../../src/server/clouds.js'
 import { startLab, type InProcessLab } from './lab.js'
 import type { ServerOptions } from '../../src/server/index.js'
+import type { Lab } from '../../src/server/lab.js'
+import type { RpcRequest } from '../../src/protocol/index.js'
+import { scriptedAgent, until } from './scripted-agent.js'
 
 export interface ApiLab extends InProcessLab {
   /** Tokens and project ids of the lab users. */
@@ -95,4 +98,40 @@ export function otherMember(lab: ApiLab): { token: string; project: string } {
 export function heartbeatApplied(lab: Pick<ApiLab, 'server'>, id: string, sent: number): boolean {
   const last = lab.server.lab.db.prepare('SELECT last_sent FROM service_statuses WHERE instance_id = ?').pluck().get(id) as number | undefined
   return last !== undefined && last >= sent
+}
+
+/** An instance built to ACTIVE by a scripted agent; `casts` collects its create_backup requests. */
+export async function backupReadyInstance(t: Test, lab: ApiLab, name: string, datastore = 'mariadb') {
+  const p = `/v1.0/${lab.demo.project}`
+  const id = (await lab.req('POST', `${p}/instances`, { body: { instance: { name, flavorRef: '1', volume: { size: 1 }, datastore: { type: datastore } } } })).body.instance.id as string
+  const casts: RpcRequest[] = []
+  const agent = await scriptedAgent(lab.dataDir, id, {
+    create_backup: (req) => {
+      casts.push(req)
+      return null
+    },
+  })
+  t.teardown(() => agent.close())
+  await agent.heartbeat('HEALTHY')
+  await until(async () => (await lab.req('GET', `${p}/instances/${id}`)).body.instance.status === 'ACTIVE', 5000, 'ACTIVE')
+  return { id, agent, casts, show: async () => (await lab.req('GET', `${p}/instances/${id}`)).body.instance }
+}
+
+/** An instance row of project p1 written straight into a lab's database (no agent, never ACTIVE), and its datastore version. */
+export function instanceRow(lab: Lab, datastore: string, id = '0b7e2b7a-1111-4222-8333-444455556666'): { id: string; version: string } {
+  const version = lab.db.prepare('SELECT v.id FROM datastore_versions v JOIN datastores d ON d.id = v.datastore_id WHERE d.name = ?').pluck().get(datastore) as string
+  lab.instances.create({
+    id,
+    name: 'i',
+    tenant_id: 'p1',
+    flavor_id: '1',
+    volume_size: 1,
+    volume_type: null,
+    datastore_version_id: version,
+    address: null,
+    port: null,
+    region_id: 'RegionOne',
+    access: null,
+  })
+  return { id, version }
 }

@@ -4,9 +4,9 @@ import t, { type Test } from 'tap'
 import { existsSync, rmSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { createHash } from 'node:crypto'
-import { apiLab, type ApiLab } from '../../helpers/api.js'
-import { scriptedAgent, until } from '../../helpers/scripted-agent.js'
-import { agentEventTopic, encode, type AgentEvent, type RpcRequest } from '../../../src/protocol/index.js'
+import { apiLab, backupReadyInstance, instanceRow, type ApiLab } from '../../helpers/api.js'
+import { until } from '../../helpers/scripted-agent.js'
+import { agentEventTopic, encode, type AgentEvent } from '../../../src/protocol/index.js'
 import { tempDir } from '../../helpers/lab.js'
 import { buildServer } from '../../../src/server/index.js'
 import { openDatabase } from '../../../src/server/db/index.js'
@@ -27,22 +27,6 @@ async function scheduledLab(t: Test, start: string) {
   return { lab, clock: c, p: `/v1.0/${lab.demo.project}` }
 }
 
-async function activeInstance(t: Test, lab: ApiLab, name: string, datastore = 'mariadb') {
-  const p = `/v1.0/${lab.demo.project}`
-  const id = (await lab.req('POST', `${p}/instances`, { body: { instance: { name, flavorRef: '1', volume: { size: 1 }, datastore: { type: datastore } } } })).body.instance.id as string
-  const casts: RpcRequest[] = []
-  const agent = await scriptedAgent(lab.dataDir, id, {
-    create_backup: (req) => {
-      casts.push(req)
-      return null
-    },
-  })
-  t.teardown(() => agent.close())
-  await agent.heartbeat('HEALTHY')
-  await until(async () => (await lab.req('GET', `${p}/instances/${id}`)).body.instance.status === 'ACTIVE', 5000, 'ACTIVE')
-  return { id, casts }
-}
-
 let sent = Date.now()
 /** The guest reports a backup COMPLETED, with a file in the store. */
 async function complete(lab: ApiLab, instanceId: string, backupId: string): Promise<string> {
@@ -59,7 +43,7 @@ async function complete(lab: ApiLab, instanceId: string, backupId: string): Prom
 
 t.test('a schedule runs when due, once after missed times, as an automated backup through POST /backups', async (t) => {
   const { lab, clock, p } = await scheduledLab(t, '2026-12-05T10:00:30Z')
-  const { id } = await activeInstance(t, lab, 'db1')
+  const { id } = await backupReadyInstance(t, lab, 'db1')
   const r = await lab.req('POST', `${p}/instances/${id}/schedules`, { body: { schedule: { name: 'every5', pattern: '*/5 * * * *', description: 'five', incremental: true } } })
   t.equal(r.status, 200)
   const s = r.body.schedule
@@ -113,8 +97,8 @@ t.test('a schedule runs when due, once after missed times, as an automated backu
 
 t.test('bad input: nothing created, upstream faults', async (t) => {
   const { lab, p } = await scheduledLab(t, '2026-12-05T10:00:00Z')
-  const { id } = await activeInstance(t, lab, 'db1')
-  const { id: rid } = await activeInstance(t, lab, 'r1', 'redis')
+  const { id } = await backupReadyInstance(t, lab, 'db1')
+  const { id: rid } = await backupReadyInstance(t, lab, 'r1', 'redis')
   const post = (inst: string, schedule: unknown, token?: string) => lab.req('POST', `${p}/instances/${inst}/schedules`, { body: { schedule }, ...(token ? { token } : {}) })
   const cases: Array<[string, unknown, number, RegExp]> = [
     ['six fields', { name: 'x', pattern: '* * * * * *' }, 400, /Invalid schedule pattern '\* \* \* \* \* \*': a schedule has five fields/],
@@ -164,7 +148,7 @@ t.test('bad input: nothing created, upstream faults', async (t) => {
 
 t.test('retention: count and days expire automated backups, manual ones stay, files go with rows', async (t) => {
   const { lab, clock, p } = await scheduledLab(t, '2026-12-05T10:00:30Z')
-  const { id } = await activeInstance(t, lab, 'db1')
+  const { id } = await backupReadyInstance(t, lab, 'db1')
   t.equal((await lab.req('PUT', `${p}/instances/${id}`, { body: { instance: { backup_retention: { count: 1 } } } })).status, 202)
   t.same((await lab.req('GET', `${p}/instances/${id}`)).body.instance.backup_retention, { days: 1, count: 1 })
   const s = (await lab.req('POST', `${p}/instances/${id}/schedules`, { body: { schedule: { name: 'auto', pattern: '0 * * * *' } } })).body.schedule
@@ -224,21 +208,7 @@ t.test('restart: a schedule missed while the server was down runs once at start;
   let server = await build(0)
   await server.start()
   const { lab } = server
-  const version = lab.db.prepare("SELECT v.id FROM datastore_versions v JOIN datastores d ON d.id = v.datastore_id WHERE d.name = 'mariadb'").pluck().get() as string
-  const id = '0b7e2b7a-1111-4222-8333-444455556666'
-  lab.instances.create({
-    id,
-    name: 'i',
-    tenant_id: 'p1',
-    flavor_id: '1',
-    volume_size: 1,
-    volume_type: null,
-    datastore_version_id: version,
-    address: null,
-    port: null,
-    region_id: 'RegionOne',
-    access: null,
-  })
+  const { id, version } = instanceRow(lab, 'mariadb')
   const s = createSchedule(lab, { projectId: 'p1', isAdmin: false }, id, { name: 'hourly', pattern: '0 * * * *' }, c.now())
   const backups = backupStore(lab.db)
   const files: Record<string, string> = {}
@@ -307,7 +277,7 @@ t.test('restart: a schedule missed while the server was down runs once at start;
 
 t.test('the Mistral v2 subset: cron triggers are schedules, executions their runs; Mistral faults', async (t) => {
   const { lab, clock, p } = await scheduledLab(t, '2026-12-05T10:00:30Z')
-  const { id } = await activeInstance(t, lab, 'db1')
+  const { id } = await backupReadyInstance(t, lab, 'db1')
   const m = '/mistral/v2'
   const tok = await lab.req('GET', '/identity/v3/auth/tokens', { headers: { 'x-subject-token': lab.demo.token } })
   t.match(

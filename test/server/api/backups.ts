@@ -1,29 +1,12 @@
-import t, { type Test } from 'tap'
+import t from 'tap'
 import { existsSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { createHash } from 'node:crypto'
-import { apiLab, missingFields, otherMember, type ApiLab } from '../../helpers/api.js'
-import { scriptedAgent, until } from '../../helpers/scripted-agent.js'
+import { apiLab, backupReadyInstance, missingFields, otherMember, type ApiLab } from '../../helpers/api.js'
+import { until } from '../../helpers/scripted-agent.js'
 import { sample } from '../../helpers/lab.js'
-import { agentEventTopic, encode, type AgentBootstrap, type AgentEvent, type RpcRequest } from '../../../src/protocol/index.js'
+import { agentEventTopic, encode, type AgentBootstrap, type AgentEvent } from '../../../src/protocol/index.js'
 import { Backups } from '../../../src/server/db/backups.js'
-
-/** An instance built to ACTIVE by a scripted agent; `casts` collects create_backup requests. */
-async function activeInstance(t: Test, lab: ApiLab, name: string, datastore = 'mariadb') {
-  const p = `/v1.0/${lab.demo.project}`
-  const id = (await lab.req('POST', `${p}/instances`, { body: { instance: { name, flavorRef: '1', volume: { size: 1 }, datastore: { type: datastore } } } })).body.instance.id as string
-  const casts: RpcRequest[] = []
-  const agent = await scriptedAgent(lab.dataDir, id, {
-    create_backup: (req) => {
-      casts.push(req)
-      return null
-    },
-  })
-  t.teardown(() => agent.close())
-  await agent.heartbeat('HEALTHY')
-  await until(async () => (await lab.req('GET', `${p}/instances/${id}`)).body.instance.status === 'ACTIVE', 5000, 'ACTIVE')
-  return { id, agent, casts, show: async () => (await lab.req('GET', `${p}/instances/${id}`)).body.instance }
-}
 
 let sent = Date.now()
 /** An update_backup as the guest sends it (published on the lab's broker in-process). */
@@ -42,7 +25,7 @@ function storeFile(lab: ApiLab, backupId: string, content = 'backup-bytes'): { l
 t.test('create, progress, completion: the upstream contract, BACKUP status, notifications', async (t) => {
   const lab = await apiLab(t, { spawnAgents: false })
   const p = `/v1.0/${lab.demo.project}`
-  const { id, casts, show } = await activeInstance(t, lab, 'src')
+  const { id, casts, show } = await backupReadyInstance(t, lab, 'src')
   const body = sample('backup-create-request.json') as { backup: Record<string, unknown> }
   body.backup.instance = id
   const r = await lab.req('POST', `${p}/backups`, { body })
@@ -125,8 +108,8 @@ t.test('create, progress, completion: the upstream contract, BACKUP status, noti
 t.test('validation and faults', async (t) => {
   const lab = await apiLab(t, { spawnAgents: false })
   const p = `/v1.0/${lab.demo.project}`
-  const { id } = await activeInstance(t, lab, 'v')
-  const redis = await activeInstance(t, lab, 'r', 'redis')
+  const { id } = await backupReadyInstance(t, lab, 'v')
+  const redis = await backupReadyInstance(t, lab, 'r', 'redis')
   const post = async (backup: unknown) => await lab.req('POST', `${p}/backups`, { body: { backup } })
   t.same((await post({ name: 'x' })).body, { badRequest: { code: 400, message: 'instance is missing.' } })
   t.match((await post({ name: '', instance: id })).body, { badRequest: { message: /^Validation error: backup\['name'\] '' is too short/ } })
@@ -158,7 +141,7 @@ t.test('validation and faults', async (t) => {
 t.test('isolation, admin listing, quota, pagination, delete with children, restore checks', async (t) => {
   const lab = await apiLab(t, { spawnAgents: false })
   const p = `/v1.0/${lab.demo.project}`
-  const { id } = await activeInstance(t, lab, 'iso')
+  const { id } = await backupReadyInstance(t, lab, 'iso')
   const db = new Backups(lab.server.lab.db)
   const dsv = lab.server.lab.instances.get(id)!.datastore_version_id
   const made: string[] = []
