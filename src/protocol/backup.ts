@@ -5,11 +5,15 @@
  * checksum before it touches the data dir.
  */
 
+import type { PitrSpec } from './archive.js'
+
 /** What a restore (a create with restorePoint) hands to prepare: the backup and its chain. */
 export interface RestoreSpec {
   backupId: string
   /** Full chain, oldest (the full backup) first, ending with the backup itself. */
   chain: Array<{ id: string; location: string; checksum: string; type: 'full' | 'incremental' }>
+  /** Point-in-time recovery: replay the source's archive after the chain (archive.ts). */
+  pitr?: PitrSpec
 }
 
 /** What create_backup (a cast) hands to the guest: upstream's backup_info. */

@@ -1,5 +1,6 @@
 import type { RpcMethod } from './rpc-catalogue.js'
 import type { ServiceStatusName } from './statuses.js'
+import type { ArchiveStatus } from './archive.js'
 
 /**
  * RPC over MQTT (internals.md section 0 and 2). Both calls and casts are published
@@ -45,6 +46,8 @@ export type AgentEvent =
       /** Process ids, so the server can clean up if the agent is gone. */
       agentPid: number
       enginePid?: number
+      /** The log archiver's state (PostgreSQL, MariaDB); absent from agents that have none. */
+      archive?: ArchiveStatus
     }
   | {
       /**
