@@ -1,4 +1,4 @@
-import type { AgentBootstrap, BackupInfo, ReplicaSpec, RestoreSpec } from '../../protocol/index.js'
+import type { AgentBootstrap, ArchiveStatus, BackupInfo, ReplicaSpec, RestoreSpec } from '../../protocol/index.js'
 import type { StoredBackup } from './backup-files.js'
 import type { Accounts } from './accounts.js'
 import type { Overrides } from './overrides.js'
@@ -15,6 +15,18 @@ export interface TemplateInit {
   files: Array<{ path: string; text: string }>
   /** Anything else the output depends on (e.g. the host name MariaDB writes into its grant tables). */
   extra: Record<string, string>
+}
+
+/**
+ * The engine's log archiver (protocol/archive.ts): streams the log into the archive
+ * directory while the engine runs and resumes where the archive stops after any
+ * restart. Started by the agent once the engine answers, stopped before the engine is.
+ */
+export interface Archiver {
+  start(): Promise<void>
+  stop(): Promise<void>
+  /** For each heartbeat; never throws. */
+  status(): ArchiveStatus
 }
 
 /**
@@ -81,6 +93,11 @@ export interface Datastore {
    * the caller has verified; the engine is not running. Replaces init.
    */
   restoreBackup?(spec: RestoreSpec): Promise<void>
+  /**
+   * Continuous archiving into `archiveDir` (protocol/archive.ts); engines without it
+   * (Redis) leave it out and report no archive.
+   */
+  archiver?(archiveDir: string): Archiver
   /** After a restore, once the engine answers (e.g. re-create the agent's admin access). */
   afterRestore?(spec: RestoreSpec): Promise<void>
   /**
