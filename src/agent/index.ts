@@ -1,6 +1,6 @@
 import { readFile, rm, writeFile } from 'node:fs/promises'
-import { join, resolve } from 'node:path'
-import { INSTANCE_FILES, agentEventTopic, agentReplyTopic, decode, encode, type AgentBootstrap, type AgentEvent, type RpcReply, type RpcRequest } from '../protocol/index.js'
+import { dirname, isAbsolute, join, resolve } from 'node:path'
+import { INSTANCE_FILES, agentEventTopic, agentReplyTopic, decode, encode, type AgentBootstrap, type AgentEvent, type FilesystemStats, type RpcReply, type RpcRequest } from '../protocol/index.js'
 import type { MqttClient } from './connection.js'
 import { isAlive, oneLine } from './engine-process.js'
 import { filesystemStats } from './fs-stats.js'
@@ -77,12 +77,17 @@ export async function startAgent(bootstrapPath: string, opts: AgentOptions = {})
     if (enginePid !== undefined) event.enginePid = enginePid
     const fault = supervisor.faultMessage
     if (fault !== undefined) event.fault = fault
+    const volume = freshStats()
+    if (volume) event.volume = volume
     client.publish(agentEventTopic(id), encode(event), { qos: 1 })
   }
 
   const supervisor = new Supervisor(bootstrap, log, (status) => {
     log(`status ${status}`)
-    heartbeat()
+    // The instance view after HEALTHY shows the volume's usage: measured now (a fresh data
+    // dir walks in milliseconds), it saves the server a call to this agent right after.
+    if (status === 'HEALTHY') void recentStats().then(heartbeat, heartbeat)
+    else heartbeat()
   })
 
   let client: MqttClient | undefined
@@ -114,17 +119,23 @@ export async function startAgent(bootstrapPath: string, opts: AgentOptions = {})
   })
   // GET /instances/{id} asks for the volume usage on each call: a walk of the data directory per call
   // cost CPU and up to 20 MB of RSS under load (issue 7). Calls within a second share one walk.
-  let stats: { at: number; volume: number; p: ReturnType<typeof filesystemStats> } | undefined
+  let stats: { at: number; volume: number; p: ReturnType<typeof filesystemStats>; value?: FilesystemStats } | undefined
   const recentStats = (): ReturnType<typeof filesystemStats> => {
     if (!stats || Date.now() - stats.at > 1000 || stats.volume !== bootstrap.volumeSize) {
       const p = filesystemStats(supervisor.paths.data, bootstrap.volumeSize)
-      stats = { at: Date.now(), volume: bootstrap.volumeSize, p }
-      p.catch(() => {
-        if (stats?.p === p) stats = undefined
-      })
+      const entry: NonNullable<typeof stats> = { at: Date.now(), volume: bootstrap.volumeSize, p }
+      stats = entry
+      p.then(
+        (v) => (entry.value = v),
+        () => {
+          if (stats === entry) stats = undefined
+        },
+      )
     }
     return stats.p
   }
+  /** The last measurement, while it is at most a second old (what recentStats would answer). */
+  const freshStats = (): FilesystemStats | undefined => (stats?.value && Date.now() - stats.at <= 1000 && stats.volume === bootstrap.volumeSize ? stats.value : undefined)
   const rpc = new RpcDispatcher(
     agentMethods({
       prepare: () => supervisor.prepare(),
@@ -163,40 +174,79 @@ export async function startAgent(bootstrapPath: string, opts: AgentOptions = {})
     Math.max(bootstrap.heartbeatMs, 100),
   )
 
-  // The engine's init/start runs in other processes, so start it first and load the
-  // MQTT client (~40 ms of module loading) meanwhile: create -> HEALTHY is measured.
+  // The engine's init/start runs in other processes, so start it first and connect to the
+  // broker while they run (supervisor.quiet): create -> HEALTHY is measured.
   void supervisor.boot().catch((err: Error) => log(`boot: ${oneLine(err.message)}`))
-  const { connectBroker } = await import('./connection.js')
-  client = connectBroker({
-    instanceId: id,
-    brokerFile: bootstrap.brokerFile,
-    username: bootstrap.mqtt.username,
-    password: bootstrap.mqtt.password,
-    ...(bootstrap.mqtt.ca ? { ca: bootstrap.mqtt.ca } : {}),
-    localAddress: bootstrap.address,
-    log,
-    onConnect: heartbeat,
-    onMessage: (payload) => {
-      if (closing) return
-      rpc.handle(decode<RpcRequest>(payload)).catch((err: Error) => log(`rpc: ${oneLine(err.message)}`))
-    },
-  })
+  void (async () => {
+    const { connectBroker } = await import('./connection.js')
+    await supervisor.quiet
+    if (closing) return
+    client = connectBroker({
+      instanceId: id,
+      brokerFile: bootstrap.brokerFile,
+      username: bootstrap.mqtt.username,
+      password: bootstrap.mqtt.password,
+      ...(bootstrap.mqtt.ca ? { ca: bootstrap.mqtt.ca } : {}),
+      localAddress: bootstrap.address,
+      log,
+      onConnect: heartbeat,
+      onMessage: (payload) => {
+        if (closing) return
+        rpc.handle(decode<RpcRequest>(payload)).catch((err: Error) => log(`rpc: ${oneLine(err.message)}`))
+      },
+    })
+  })().catch((err: Error) => log(`broker: ${oneLine(err.message)}`))
 
   return { done, close: () => end(0) }
 }
 
-const USAGE = 'usage: trove agent --config FILE'
+const USAGE = 'usage: trove agent --config FILE | --standby'
+
+/**
+ * `trove agent --standby` (server/compute/standby.ts): load everything an agent runs,
+ * then wait for one line on stdin, the path of a bootstrap; end of file first: exit.
+ * Given a path, become the agent an ordinary spawn would have started: the process
+ * title (the command line others read) says `--config PATH`, the working directory
+ * is the instance's.
+ */
+async function awaitBootstrap(): Promise<string | undefined> {
+  await Promise.all([import('./connection.js'), import('./datastores/redis/service.js'), import('./datastores/mariadb/service.js'), import('./datastores/postgresql/service.js')])
+  let text = ''
+  for await (const chunk of process.stdin) {
+    text += String(chunk)
+    if (text.includes('\n')) break
+  }
+  process.stdin.destroy()
+  const path = text.split('\n')[0]?.trim()
+  if (!path || !isAbsolute(path)) return undefined
+  process.title = [process.execPath, ...process.execArgv, process.argv[1], 'agent', '--config', path].join(' ')
+  process.chdir(dirname(path))
+  return path
+}
 
 /** CLI entry: `trove agent --config FILE`. Resolves with the exit code; never exits the process. */
 export async function runAgent(argv: string[]): Promise<number> {
   let config: string | undefined
+  let standby = false
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!
     if (a === '--config') config = argv[++i]
     else if (a.startsWith('--config=')) config = a.slice('--config='.length)
+    else if (a === '--standby') standby = true
+    else if (a.startsWith('--title-room=')) continue
     else {
       process.stderr.write(`unknown argument: ${a}\n${USAGE}\n`)
       return 2
+    }
+  }
+  if (standby && !config) {
+    config = await awaitBootstrap()
+    if (!config) return 0
+    const shown = await readFile('/proc/self/cmdline', 'utf8').catch(() => '')
+    // Every check of "is this the instance's agent" reads the command line: one without the path would be a stray agent.
+    if (!shown.includes(config)) {
+      timestampedLog()(`agent: the process title could not take ${config} (${shown.length} bytes of room)`)
+      return 1
     }
   }
   if (!config) {

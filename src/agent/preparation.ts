@@ -51,6 +51,8 @@ export interface PrepareHost {
   setDataReal(path: string): void
   /** Start the freshly prepared engine and wait until it answers, or throw why not. */
   startAnswering(): Promise<EngineProcess>
+  /** Says that what comes next runs in other processes (a restore, an init, a copy): the agent may connect meanwhile. */
+  waitingElsewhere(): void
 }
 
 /**
@@ -96,8 +98,10 @@ export class Preparation {
       if (!ds.updateOverrides) throw new GuestError(`${ds.name} has no configuration overrides`)
       await ds.updateOverrides(checkOverrides(h.bootstrap.prepare.overrides), false)
     }
+    if (h.bootstrap.prepare.restore || h.bootstrap.prepare.replica) h.waitingElsewhere()
     const seeded = await this.seed(ds)
     const init = seeded ? undefined : await ds.initCommand()
+    if (init) h.waitingElsewhere()
     const template = init && identity ? await this.copyTemplate(identity) : undefined
     if (init && !template) await this.runInit(init)
     let proc: EngineProcess

@@ -1,4 +1,4 @@
-import type { RpcMethod } from './rpc-catalogue.js'
+import type { FilesystemStats, RpcMethod } from './rpc-catalogue.js'
 import type { ServiceStatusName } from './statuses.js'
 import type { ArchiveStatus } from './archive.js'
 
@@ -46,6 +46,11 @@ export type AgentEvent =
       /** Process ids, so the server can clean up if the agent is gone. */
       agentPid: number
       enginePid?: number
+      /**
+       * The volume's usage, measured at most a second before (sent with the change to
+       * HEALTHY), so that the instance view right after it needs no call to the agent.
+       */
+      volume?: FilesystemStats
       /** The log archiver's state (PostgreSQL, MariaDB); absent from agents that have none. */
       archive?: ArchiveStatus
     }

@@ -57,6 +57,8 @@ export interface ServerOptions extends Partial<LabConfig> {
   engines?: DetectedEngine[]
   /** false: start no agent processes (see LocalComputeOptions.spawnAgents). */
   spawnAgents?: boolean
+  /** false: no agent started ahead of the next create (compute/standby.ts). */
+  standbyAgent?: boolean
   /**
    * Where agents keep pre-initialised data dirs (agent/template-cache.ts; default DIR/templates,
    * else TROVE_TEMPLATES_DIR). Labs that share one (a test suite's) initialise each engine once.
@@ -151,7 +153,7 @@ export async function buildServer(opts: ServerOptions = {}): Promise<TroveServer
   const cgroups = opts.cgroups ?? !['0', 'off', 'false'].includes(process.env.TROVE_CGROUPS ?? '')
   const templatesDir = opts.templatesDir ?? process.env.TROVE_TEMPLATES_DIR
   const computeOptions = { dataDir: config.dataDir, log, spawnAgents: opts.spawnAgents, cgroups, ...(templatesDir ? { templatesDir: resolve(templatesDir) } : {}) }
-  const compute: Compute = config.isolation === 'sandbox' ? new SandboxedCompute(computeOptions) : new LocalCompute(computeOptions)
+  const compute: Compute = config.isolation === 'sandbox' ? new SandboxedCompute(computeOptions) : new LocalCompute({ ...computeOptions, standbyAgent: opts.standbyAgent !== false })
   const tasks = new TaskEngine(db, log)
   const brokerFile = join(config.dataDir, 'broker.json')
   let broker: BrokerHandle | undefined
@@ -210,7 +212,7 @@ export async function buildServer(opts: ServerOptions = {}): Promise<TroveServer
   const onAgentEvent = (id: string, ev: AgentEvent) => {
     if (ev.kind === 'update_backup') return backupFlow.onAgentEvent(id, ev)
     if (ev.kind !== 'heartbeat') return
-    if (!instances.heartbeat(id, ev.status, ev.sent, ev.agentPid ?? null, ev.enginePid ?? null)) return
+    if (!instances.heartbeat(id, ev.status, ev.sent, ev.agentPid ?? null, ev.enginePid ?? null, ev.volume)) return
     create.onAgentEvent(id, ev)
   }
 
@@ -305,6 +307,7 @@ export async function buildServer(opts: ServerOptions = {}): Promise<TroveServer
         quotaUsage: (tenantId) => lab.quotas.usage(tenantId),
       })
       started = true
+      compute.startStandby?.()
       return { url, brokerPort: broker.port, cloudsFile, createdPasswords }
     },
     // The reverse of start: first no new request (those in flight finish, and may submit
@@ -319,6 +322,7 @@ export async function buildServer(opts: ServerOptions = {}): Promise<TroveServer
       create.close()
       lab.notifications.attach(undefined)
       rpc?.close()
+      compute.close?.()
       await broker?.close()
       db.close()
     },

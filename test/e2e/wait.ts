@@ -2,17 +2,36 @@
 // learns of ACTIVE (create) and of the instance's end (delete) through the long poll of
 // GET /instances/{id}?wait_for_change (README "API notes"), not by polling.
 import t from 'tap'
+import { readdirSync, readFileSync, readlinkSync } from 'node:fs'
 import { join } from 'node:path'
 import { runCli, startServerProcess, tempDir } from '../helpers/lab.js'
+import { until } from '../helpers/scripted-agent.js'
 import { detectEngines } from '../../src/server/compute/engines.js'
 
 const redis = (await detectEngines()).find((e) => e.manager === 'redis')
+
+/** Pids of the standby agents a lab's server keeps (compute/standby.ts): `agent --standby`, working in the lab's dir. */
+function standbyAgents(labDir: string): number[] {
+  return readdirSync('/proc')
+    .filter((n) => /^\d+$/.test(n))
+    .map(Number)
+    .filter((pid) => {
+      try {
+        return readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('agent\0--standby\0') && readlinkSync(`/proc/${pid}/cwd`) === labDir
+      } catch {
+        return false
+      }
+    })
+}
 
 t.test('trove instance create --wait and delete --wait use the long poll', { skip: redis ? false : 'redis-server is not installed' }, async (t) => {
   const dir = tempDir(t, 'tw')
   const server = await startServerProcess(t, join(dir, 'lab'))
   t.teardown(() => server.stop())
   const env = server.env
+  const labDir = join(dir, 'lab')
+  await until(() => standbyAgents(labDir).length === 1, 30_000, 'the server keeps one agent started ahead of the next create')
+  const [standby] = standbyAgents(labDir)
 
   const created = await runCli(['instance', 'create', 'waited', '--flavor', 'm1.tiny', '--size', '1', '--datastore', 'redis', '--wait', '--debug', '-f', 'json'], env)
   t.equal(created.code, 0, 'create --wait exits 0', { stderr: created.stderr.slice(-3000) })
@@ -27,6 +46,19 @@ t.test('trove instance create --wait and delete --wait use the long poll', { ski
   )
   t.ok(requests.length <= 3, 'a change answers a poll: no polling loop (one poll per status change, BUILD -> ACTIVE)')
 
+  // The standby became the instance's agent, as a spawned agent would look to every check.
+  const instDir = join(labDir, 'instances', id)
+  t.equal(Number(readFileSync(join(instDir, 'agent.pid'), 'utf8')), standby, 'the agent that runs the instance is the standby the server had started')
+  t.match(readFileSync(`/proc/${standby}/cmdline`, 'utf8'), ` agent --config ${instDir}/agent.json`, 'its command line names the bootstrap, like a spawned agent')
+  t.equal(readlinkSync(`/proc/${standby}/cwd`), instDir, "it works in the instance's directory")
+  const agentLog = readFileSync(join(instDir, 'agent.log'), 'utf8')
+  t.match(agentLog, `agent ${standby} starting for instance ${id}`, "its log is the instance's agent.log")
+  // The broker's TLS handshake runs once the engine is starting, not before (supervisor.quiet).
+  const at = (re: RegExp) => agentLog.split('\n').findIndex((l) => re.test(l))
+  t.ok(at(/ started redis, pid /) >= 0 && at(/ started redis, pid /) < at(/ connected to the broker/), 'the engine was started before the agent connected to the broker')
+  await until(() => standbyAgents(labDir).filter((p) => p !== standby).length === 1, 30_000, 'a new standby agent for the next create')
+  const next = standbyAgents(labDir).find((p) => p !== standby)!
+
   const deleted = await runCli(['instance', 'delete', id, '--yes', '--wait', '--debug'], env)
   t.equal(deleted.code, 0, 'delete --wait exits 0', { stderr: deleted.stderr.slice(-3000) })
   const polls = deleted.stderr.split('\n').filter((l) => l.startsWith('REQ: GET ') && l.includes('wait_for_change='))
@@ -34,4 +66,12 @@ t.test('trove instance create --wait and delete --wait use the long poll', { ski
   t.match(deleted.stderr, /RESP: \[404\]/, 'the wait ends at the 404 of the deleted instance')
   const list = await runCli(['instance', 'list', '-f', 'value', '-c', 'ID'], env)
   t.equal(list.stdout, '', 'no instance left')
+  t.ok(standbyAgents(labDir).includes(next), 'the standby agent waits on')
+  await server.stop()
+  await until(() => standbyAgents(labDir).length === 0, 30_000, 'the stopped server leaves no standby agent behind')
+  // Killed, the server cannot stop it: the standby's stdin ends with the server, and it exits.
+  const again = await startServerProcess(t, labDir)
+  await until(() => standbyAgents(labDir).length === 1, 30_000, 'the restarted server has its standby agent')
+  again.child.kill('SIGKILL')
+  await until(() => standbyAgents(labDir).length === 0, 30_000, 'a standby agent ends with a server killed -9')
 })

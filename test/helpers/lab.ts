@@ -185,7 +185,7 @@ export function startServerProcess(t: Test, dataDir: string, extraArgs: string[]
           output: () => out,
           stop: () =>
             new Promise((r) => {
-              if (child.exitCode !== null) return r(child.exitCode)
+              if (child.exitCode !== null || child.signalCode !== null) return r(child.exitCode)
               child.once('exit', (c) => r(c))
               child.kill('SIGTERM')
             }),
@@ -199,7 +199,8 @@ export function startServerProcess(t: Test, dataDir: string, extraArgs: string[]
       if (!/listening on/.test(out)) fail(new Error(`server exited ${c}: ${out}`))
     })
     t.teardown(async () => {
-      if (child.exitCode === null) {
+      // Killed by the test (exitCode stays null then, signalCode says why): nothing to wait for.
+      if (child.exitCode === null && child.signalCode === null) {
         child.kill('SIGTERM')
         await new Promise((r) => child.once('exit', r))
       }

@@ -43,6 +43,10 @@ export interface Compute {
   agentPid(id: string): number | undefined
   agentAlive(id: string): boolean
   stopAgent(id: string): Promise<void>
+  /** Starts what the driver runs for itself once the server runs (an agent ahead of the next create). */
+  startStandby?(): void
+  /** Stops what the driver runs for itself at server stop (instances keep running). */
+  close?(): void
   hasBootstrap(id: string): boolean
   /** Removes an instance for good, every part of it. */
   destroy(id: string, address: string | null): Promise<void>

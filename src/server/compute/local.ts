@@ -8,6 +8,7 @@ import { createInstanceGroups, groupPids, instanceGroupDirs, removeInstanceGroup
 import { isAlive, processesUnder, terminate } from './processes.js'
 import { ensureBackupStore } from './backup-store.js'
 import type { Compute, LaunchSpec } from './compute.js'
+import { StandbyAgent } from './standby.js'
 
 /** Standard ports: each instance has its own address, so every engine keeps its usual port. */
 export const ENGINE_PORTS: Record<EngineManager, number> = { mariadb: 3306, mysql: 3306, postgresql: 5432, redis: 6379 }
@@ -23,6 +24,9 @@ export const TROVE_BIN = resolve(dirname(fileURLToPath(import.meta.url)), '../..
  */
 export const AGENT_NODE_FLAGS = ['--jitless', '--max-semi-space-size=1']
 
+/** The environment of every agent: nothing of the server's but a PATH. */
+const AGENT_ENV = { PATH: process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin', LANG: 'C.UTF-8', NODE_ENV: 'production' }
+
 export interface LocalComputeOptions {
   dataDir: string
   log: (m: string) => void
@@ -35,6 +39,8 @@ export interface LocalComputeOptions {
   spawnAgents?: boolean
   /** Pre-initialised data dirs for the agents (default DIR/templates); root-owned, 0711. */
   templatesDir?: string
+  /** Keep one agent started ahead of the next create (standby.ts); needs spawnAgents. */
+  standbyAgent?: boolean
 }
 
 /**
@@ -50,6 +56,7 @@ export class LocalCompute implements Compute {
   readonly backupsDir: string
   /** The lab's object store (a directory store for Swift's containers, e.g. database_logs), root 0700. */
   readonly storageDir: string
+  private readonly standby: StandbyAgent | undefined
   constructor(private readonly opts: LocalComputeOptions) {
     this.instancesDir = join(opts.dataDir, 'instances')
     this.templatesDir = opts.templatesDir ?? join(opts.dataDir, 'templates')
@@ -60,6 +67,19 @@ export class LocalCompute implements Compute {
     // The engines run as an unprivileged user and must traverse down to their directories.
     chmodSync(opts.dataDir, 0o711)
     chmodSync(this.instancesDir, 0o711)
+    if (opts.standbyAgent && opts.spawnAgents !== false) {
+      this.standby = new StandbyAgent({ dataDir: opts.dataDir, instancesDir: this.instancesDir, command: [process.execPath, ...AGENT_NODE_FLAGS, TROVE_BIN], env: AGENT_ENV, log: opts.log })
+    }
+  }
+
+  /** Once the server runs: start the standby agent (if the options ask for one). */
+  startStandby(): void {
+    this.standby?.ensure()
+  }
+
+  /** Stops what the driver runs for itself (the standby agent); instances keep running. */
+  close(): void {
+    this.standby?.stop()
   }
 
   instanceDir(id: string): string {
@@ -147,6 +167,11 @@ export class LocalCompute implements Compute {
   spawnNow(id: string): number {
     if (this.opts.spawnAgents === false) return 0
     const baseDir = this.instanceDir(id)
+    const warm = this.standby?.take(baseDir)
+    if (warm) {
+      setImmediate(() => this.standby?.ensure())
+      return warm
+    }
     const log = openSync(join(baseDir, INSTANCE_FILES.agentLog), 'a', 0o600)
     try {
       // Detached in its own session: the agent and its engine outlive the server. Started
@@ -157,7 +182,7 @@ export class LocalCompute implements Compute {
         detached: true,
         stdio: ['ignore', log, log],
         cwd: baseDir,
-        env: { PATH: process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin', LANG: 'C.UTF-8', NODE_ENV: 'production' },
+        env: AGENT_ENV,
       })
       child.unref()
       return child.pid ?? 0

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto'
 import type { DB } from './index.js'
 import { isoNow } from './index.js'
 import { InstanceTask, type InstanceTaskName } from '../tasks/instance-tasks.js'
-import { ServiceStatus, type ServiceStatusName } from '../../protocol/index.js'
+import { ServiceStatus, type FilesystemStats, type ServiceStatusName } from '../../protocol/index.js'
 import { InstanceChanges } from '../instance-changes.js'
 import { StatementCache } from './statements.js'
 
@@ -181,7 +181,21 @@ export class Instances {
   }
 
   /** Applies a heartbeat unless an equally new or newer one was seen (upstream's conductor_lastseen guard). */
-  heartbeat(id: string, status: ServiceStatusName, sent: number, agentPid: number | null, enginePid: number | null): boolean {
+  /**
+   * Volume usage an agent sent with a heartbeat (protocol: at most a second old when sent),
+   * kept in memory only: the instance view uses it while it is that fresh instead of a call.
+   */
+  private readonly usage = new Map<string, { at: number; stats: FilesystemStats }>()
+
+  /** The usage of `id` an agent sent within the last `maxAgeMs`, if any. */
+  recentUsage(id: string, maxAgeMs: number): FilesystemStats | undefined {
+    const u = this.usage.get(id)
+    if (u && Date.now() - u.at <= maxAgeMs) return u.stats
+    this.usage.delete(id)
+    return undefined
+  }
+
+  heartbeat(id: string, status: ServiceStatusName, sent: number, agentPid: number | null, enginePid: number | null, volume?: unknown): boolean {
     const s = ServiceStatus[status]
     // Every agent sends one every few seconds: an fsync each (synchronous=FULL) blocked the event loop
     // for most of the time at 1,000 agents. A heartbeat that a crash loses is simply sent again, and
@@ -196,7 +210,13 @@ export class Instances {
         this.s.syncFull.run()
       }
     }
-    if (applied) this.changes.notify(id)
+    if (applied) {
+      // An agent's word, checked like any other: three finite, non-negative numbers.
+      const v = volume as Partial<FilesystemStats> | undefined
+      if (v && [v.used, v.total, v.free].every((n) => typeof n === 'number' && Number.isFinite(n) && n >= 0))
+        this.usage.set(id, { at: Date.now(), stats: { used: v.used!, total: v.total!, free: v.free! } })
+      this.changes.notify(id)
+    }
     return applied
   }
 

@@ -96,9 +96,11 @@ export async function instanceRoutes(app: FastifyInstance, { lab }: { lab: Lab }
     const q = req.query as { wait_for_change?: string; wait_timeout?: string }
     if (q.wait_for_change !== undefined) inst = await waitForChange(lab, reply, inst, q)
     let usage: VolumeUsage | undefined
-    if (!NO_USAGE_STATUSES.has(instanceStatus(inst)) && lab.compute.agentAlive(inst.id)) {
+    // What the agent sent with its last heartbeat while as fresh as its own cache (1 s), else a call.
+    const pushed = NO_USAGE_STATUSES.has(instanceStatus(inst)) ? undefined : lab.instances.recentUsage(inst.id, 1000)
+    if (pushed || (!NO_USAGE_STATUSES.has(instanceStatus(inst)) && lab.compute.agentAlive(inst.id))) {
       try {
-        const fs = await lab.rpc.call(inst.id, 'get_filesystem_stats', {}, 3000)
+        const fs = pushed ?? (await lab.rpc.call(inst.id, 'get_filesystem_stats', {}, 3000))
         usage = { used: Math.round(fs.used * 100) / 100, used_percent: fs.total > 0 ? Math.round((fs.used / fs.total) * 10000) / 100 : 0 }
       } catch {
         /* upstream omits usage when the guest does not answer */
