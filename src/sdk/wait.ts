@@ -22,6 +22,11 @@ export interface WaitOptions<T> {
    * undefined where the server offers no such wait, and waitFor polls (e.g. Instances.changed).
    */
   watch?: (last: T, maxMs: number) => Promise<T> | undefined
+  /**
+   * The resource as the caller has it already (e.g. a create's answer): the wait starts by
+   * waiting for a change from it (watch, or a poll after the interval) instead of fetching it.
+   */
+  initial?: T
   /** Called on every poll. */
   onProgress?: (r: T | undefined, elapsedMs: number) => void
   /** Aborts the wait. */
@@ -72,7 +77,7 @@ export async function waitFor<T>(o: WaitOptions<T>): Promise<T | undefined> {
   const timeout = o.timeoutMs ?? 30 * 60_000
   let interval = o.intervalMs ?? 500
   const cap = Math.max(interval, 2000)
-  let last: T | undefined
+  let last: T | undefined = o.initial
   const next = async (): Promise<T> => {
     if (last === undefined) return o.fetch()
     const left = Math.max(0, timeout - (Date.now() - start))

@@ -51,7 +51,7 @@ t.test('waitFor: a watch that is not offered falls back to polling; an abort end
   await t.rejects(p, { message: 'cancelled' }, 'an abort rejects while the watch is pending')
 })
 
-t.test('against the lab: one GET, then a long poll that the status change answers', async (t) => {
+t.test("against the lab: from the create's answer, one long poll that the status change answers", async (t) => {
   const lab = await apiLab(t, { spawnAgents: false, rateLimits: [] })
   const lines: string[] = []
   const client = new TroveClient({
@@ -62,13 +62,16 @@ t.test('against the lab: one GET, then a long poll that the status change answer
     },
   })
   t.teardown(() => client.close())
+  const fresh = new TroveClient({ endpoint: `${lab.url}/v1.0/${lab.demo.project}`, token: lab.demo.token })
+  t.teardown(() => fresh.close())
+  t.equal(fresh.instances.changed(ID, 'BUILD', 1000), undefined, 'before an answer has shown the offer: nothing sent')
   const inst = await client.instances.create({ name: 'sdk-wait', flavorRef: '1', volume: { size: 1 }, datastore: { type: 'redis' } })
-  t.equal(client.instances.changed(inst.id, 'BUILD', 1000), undefined, 'before a GET has shown the offer: nothing sent')
   const agent = await scriptedAgent(lab.dataDir, inst.id)
   t.teardown(() => agent.close())
 
   const seen: string[] = []
   const done = waitFor<Instance>({
+    initial: inst,
     fetch: () => client.instances.get(inst.id),
     watch: (i, ms) => client.instances.changed(inst.id, i.status, ms),
     status: (i) => i.status,
@@ -81,23 +84,23 @@ t.test('against the lab: one GET, then a long poll that the status change answer
   await agent.heartbeat('HEALTHY')
   const r = await done
   t.equal(r?.status, 'ACTIVE')
-  t.same(seen, ['BUILD', 'ACTIVE'])
+  t.same(seen, ['ACTIVE'])
   const base = `${lab.url}/v1.0/${lab.demo.project}/instances/${inst.id}`
   t.same(
     lines.slice(1).map((l) => l.replace(/wait_timeout=[\d.]+/, 'wait_timeout=N')),
-    [`REQ: GET ${base}`, `REQ: GET ${base}?wait_for_change=BUILD&wait_timeout=N`],
-    'a GET, then one long poll (intervalMs 1 would have polled many times)',
+    [`REQ: GET ${base}?wait_for_change=BUILD&wait_timeout=N`],
+    "the create's answer offered the long poll and is where the wait starts: one long poll, no GET (intervalMs 1 would have polled many times)",
   )
 })
 
-for (const offered of [false, true]) {
-  t.test(`trove instance create --wait against a cloud that ${offered ? 'offers' : 'does not offer'} the long poll`, async (t) => {
+for (const offered of [false, 'on GET', 'on create'] as const) {
+  t.test(`trove instance create --wait against a cloud that ${offered ? `offers the long poll ${offered}` : 'does not offer the long poll'}`, async (t) => {
     let plainGets = 0
     const api = await fakeTrove(t, (s) => {
       const headers = offered ? { 'x-trove-wait-for-change': '25' } : undefined
       if (s.method === 'GET' && s.url === '/flavors/1') return { body: { flavor } }
       if (s.method === 'GET' && s.url.startsWith('/flavors')) return { body: { flavors: [flavor] } }
-      if (s.method === 'POST' && s.url === '/instances') return { body: { instance: instance('BUILD') } }
+      if (s.method === 'POST' && s.url === '/instances') return { body: { instance: instance('BUILD') }, ...(offered === 'on create' ? { headers } : {}) }
       if (s.method === 'GET' && s.url === `/instances/${ID}`) return { body: { instance: instance(++plainGets < 3 ? 'BUILD' : 'ACTIVE') }, headers }
       if (s.method === 'GET' && s.url.startsWith(`/instances/${ID}?wait_for_change=BUILD&wait_timeout=`)) return { body: { instance: instance('ACTIVE') }, headers }
       return fault(404, 'itemNotFound', `unexpected ${s.method} ${s.url}`)
@@ -107,8 +110,16 @@ for (const offered of [false, true]) {
     const waits = api.seen.filter((s) => s.url.startsWith(`/instances/${ID}`)).map((s) => s.url.replace(ID, 'ID').replace(/wait_timeout=[\d.]+/, 'wait_timeout=N'))
     t.same(
       waits,
-      offered ? ['/instances/ID', '/instances/ID?wait_for_change=BUILD&wait_timeout=N'] : ['/instances/ID', '/instances/ID', '/instances/ID'],
-      offered ? 'a GET, then a long poll that answers ACTIVE' : 'plain polling until ACTIVE, no unknown parameter sent',
+      offered === 'on create'
+        ? ['/instances/ID?wait_for_change=BUILD&wait_timeout=N']
+        : offered
+          ? ['/instances/ID', '/instances/ID?wait_for_change=BUILD&wait_timeout=N']
+          : ['/instances/ID', '/instances/ID', '/instances/ID'],
+      offered === 'on create'
+        ? "from the create's answer, a long poll that answers ACTIVE"
+        : offered
+          ? 'a GET, then a long poll that answers ACTIVE'
+          : 'plain polling from the create answer until ACTIVE, no unknown parameter sent',
     )
   })
 }

@@ -66,6 +66,8 @@ export async function waitForInstance(
   target: 'ACTIVE' | 'DELETED' | readonly string[],
   opts: Record<string, unknown>,
   name?: string,
+  /** The instance as the caller has it (a create's answer): the wait starts from it, no GET first. */
+  initial?: Instance,
 ): Promise<Instance | undefined> {
   const timeoutS = opts.timeout === undefined ? 1800 : Number(opts.timeout)
   if (!Number.isFinite(timeoutS) || timeoutS <= 0) throw new CliError(`--timeout must be a positive number of seconds, not '${String(opts.timeout)}'`, 2)
@@ -75,6 +77,7 @@ export async function waitForInstance(
     const r = await waitFor<Instance>({
       fetch: () => client.instances.get(id),
       watch: (i, maxMs) => client.instances.changed(id, i.status, maxMs),
+      ...(initial ? { initial } : {}),
       status: (i) => i.status,
       until: typeof target === 'string' ? [target] : [...target],
       // A delete runs until the instance is gone: one in ERROR stays ERROR meanwhile (upstream's status).

@@ -41,7 +41,7 @@ export class Instances {
     return paginate<Instance>(this.client, o.detailed ? '/instances/detail' : '/instances', 'instances', { limit: o.limit, marker: o.marker, include_clustered: o.includeClustered ?? false })
   }
 
-  /** The longest long poll the server offers, in ms, from the header of the last get(); undefined: none (poll). */
+  /** The longest long poll the server offers, in ms, from the header of the last get() (or create()); undefined: none (poll). */
   private longPollMs: number | undefined
 
   /** GET /instances/{id}. */
@@ -75,7 +75,10 @@ export class Instances {
 
   /** POST /instances: starts a build; the instance comes back in BUILD. */
   async create(body: InstanceCreate): Promise<Instance> {
-    return (await this.client.request<{ instance: Instance }>('POST', '/instances', { body: { instance: body } })).body.instance
+    const r = await this.client.request<{ instance: Instance }>('POST', '/instances', { body: { instance: body } })
+    // A lab says on the create's answer too that it offers the long poll: a wait can start with one.
+    if (r.headers[WAIT_HEADER] !== undefined) this.learnLongPoll(r.headers[WAIT_HEADER])
+    return r.body.instance
   }
 
   /** DELETE /instances/{id}: starts deletion (202). */

@@ -122,7 +122,7 @@ export const instanceCreate: CommandSpec = {
       all.sort((a, b) => a.name.localeCompare(b.name, 'en', { numeric: true }))
       return { kind: 'shows', items: all.map((i) => ({ kind: 'show', fields: showFields(i) })) }
     }
-    inst = (await waitForInstance(ctx, client, inst.id, 'ACTIVE', opts, inst.name)) ?? inst
+    inst = (await waitForInstance(ctx, client, inst.id, 'ACTIVE', opts, inst.name, inst)) ?? inst
     return { kind: 'show', fields: showFields(inst) }
   },
 }

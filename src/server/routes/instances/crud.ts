@@ -109,12 +109,14 @@ export async function instanceRoutes(app: FastifyInstance, { lab }: { lab: Lab }
     return { instance: instanceView(req, inst, lab, { detail: true, admin: caller(req).isAdmin, usage }) }
   })
 
-  app.post('/instances', async (req) => {
+  app.post('/instances', async (req, reply) => {
     const who = caller(req)
     checkCreate(req.body)
     const body = (req.body as { instance: CreateBody }).instance
     // Replication (instances/replicas.ts): a replica copies flavor, volume and datastore from its source.
     const id = body.replica_of !== undefined && body.replica_of !== null ? await createReplicas(lab, req, who, body) : await createInstance(lab, req, who, body)
+    // The long poll offered on the create's answer too, so a --wait can start with one (no GET first).
+    reply.header(WAIT_HEADER, String(MAX_WAIT_S))
     return { instance: instanceView(req, lab.instances.get(id)!, lab, { detail: true, admin: who.isAdmin }) }
   })
 
