@@ -6,7 +6,7 @@ import type { ArchiveStatus } from '../../../protocol/index.js'
 import { ENGINE_ENV, oneLine, wrapperArgs } from '../../engine-process.js'
 import type { Archiver, InstancePaths, RunUser } from '../types.js'
 import { binlogName, type BinlogUnit } from './binlog-parse.js'
-import { archiveFiles, holes, readSidecar, readUnits, sealSegment, type ArchiveFile, type BinlogTool } from './binlog-segments.js'
+import { archiveFiles, FD3, holes, openDir, readSidecar, readUnits, sealSegment, type ArchiveFile, type BinlogTool } from './binlog-segments.js'
 import type { MariadbClient } from './driver.js'
 import { ACCOUNT, ARCHIVER_DB_USER, IDENTIFIED, nativePasswordHash } from './users.js'
 
@@ -185,11 +185,23 @@ export class MariadbArchiver implements Archiver {
       '--raw',
       '--stop-never',
       `--stop-never-slave-server-id=${DUMP_SERVER_ID}`,
-      `--result-file=${this.ctx.archiveDir}/`,
+      // The archive dir as fd 3: the store above it is root's (binlog-segments.ts).
+      `--result-file=${FD3}/`,
       from,
     ]
     const cmd = { file: this.ctx.bin('mariadb-binlog'), args, asUser: true }
-    const child = spawn('/bin/sh', wrapperArgs(cmd, this.ctx.user, []), { cwd: this.ctx.archiveDir, stdio: ['ignore', 'ignore', 'pipe'], env: ENGINE_ENV })
+    let child: ChildProcess
+    try {
+      const dir = await openDir(this.ctx.archiveDir)
+      try {
+        child = spawn('/bin/sh', wrapperArgs(cmd, this.ctx.user, []), { stdio: ['ignore', 'ignore', 'pipe', dir.fd], env: ENGINE_ENV })
+      } finally {
+        await dir.close()
+      }
+    } catch (e) {
+      this.lastError = oneLine((e as Error).message)
+      return this.retry()
+    }
     this.child = child
     this.caughtUp = false
     this.behindSince = Date.now()
@@ -200,7 +212,9 @@ export class MariadbArchiver implements Archiver {
     })
     this.ctx.log(`archiver: streaming from ${from} (pid ${child.pid})`)
     this.exited = new Promise((resolve) => {
-      child.once('error', () => undefined)
+      child.once('error', (e) => {
+        stderr += e.message
+      })
       child.once('close', (code, signal) => {
         this.child = undefined
         const why = oneLine(stderr.trim().split('\n').pop() || `exit ${code ?? signal}`)

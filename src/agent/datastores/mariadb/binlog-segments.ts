@@ -1,11 +1,11 @@
+import { spawn } from 'node:child_process'
 import { createHash } from 'node:crypto'
-import { createReadStream } from 'node:fs'
+import { constants, createReadStream } from 'node:fs'
 import { chown, open, readdir, readFile, rename } from 'node:fs/promises'
 import { join } from 'node:path'
 import { createInterface } from 'node:readline'
 import { SEGMENT_SIDECAR_SUFFIX, type ArchiveSegment } from '../../../protocol/index.js'
-import { streamTool } from '../backup-files.js'
-import { oneLine } from '../../engine-process.js'
+import { ENGINE_ENV, oneLine, wrapperArgs } from '../../engine-process.js'
 import type { RunUser } from '../types.js'
 import { BinlogParser, binlogSeq, type BinlogUnit } from './binlog-parse.js'
 
@@ -49,6 +49,16 @@ export async function sha256File(path: string): Promise<{ sha256: string; bytes:
   return { sha256: hash.digest('hex'), bytes }
 }
 
+/**
+ * The store is root's (0700): the run user cannot reach the archive by path. The agent
+ * opens a file or the archive directory and hands it to the tool as fd 3, which the tool
+ * names by this path (a link to what was opened, whatever the directories above it).
+ */
+export const FD3 = '/proc/self/fd/3'
+
+/** Opens a directory for FD3. */
+export const openDir = (dir: string) => open(dir, constants.O_RDONLY | constants.O_DIRECTORY)
+
 export interface BinlogTool {
   /** mariadb-binlog's path. */
   binary: string
@@ -63,14 +73,28 @@ export interface BinlogTool {
  */
 export async function readUnits(tool: BinlogTool, file: string, from = 0): Promise<{ units: BinlogUnit[]; complete: boolean; error: string }> {
   const parser = new BinlogParser()
-  const args = ['TZ=UTC', tool.binary, '--no-defaults', ...(from > 4 ? [`--start-position=${from}`] : []), file]
-  const r = await streamTool({ file: 'env', args, asUser: true }, tool.user, {
-    sink: async (out) => {
-      for await (const l of createInterface({ input: out, crlfDelay: Number.POSITIVE_INFINITY })) parser.line(l)
-    },
-  })
-  const error = r.code === 0 ? '' : oneLine(r.stderr.trim().split('\n').pop() || `exit ${r.code ?? r.signal}`)
-  return { units: parser.units, complete: r.code === 0, error }
+  const args = ['TZ=UTC', tool.binary, '--no-defaults', ...(from > 4 ? [`--start-position=${from}`] : []), FD3]
+  const fh = await open(file, 'r')
+  try {
+    const child = spawn('/bin/sh', wrapperArgs({ file: 'env', args, asUser: true }, tool.user, []), { stdio: ['ignore', 'pipe', 'pipe', fh.fd], env: ENGINE_ENV })
+    let stderr = ''
+    child.stderr!.on('data', (b: Buffer) => {
+      stderr = (stderr + b.toString()).slice(-4096)
+    })
+    const closed = new Promise<number | null>((resolve) => {
+      child.once('error', (e) => {
+        stderr += e.message
+        resolve(-1)
+      })
+      child.once('close', (code) => resolve(code))
+    })
+    for await (const l of createInterface({ input: child.stdout!, crlfDelay: Number.POSITIVE_INFINITY })) parser.line(l)
+    const code = await closed
+    const error = code === 0 ? '' : oneLine(stderr.trim().split('\n').pop() || `exit ${code}`)
+    return { units: parser.units, complete: code === 0, error }
+  } finally {
+    await fh.close()
+  }
 }
 
 const iso = (epochSeconds: number): string => new Date(epochSeconds * 1000).toISOString()
