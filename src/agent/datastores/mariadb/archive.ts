@@ -60,6 +60,8 @@ export class MariadbArchiver implements Archiver {
   private behindSince: number | undefined
   private lagChecked = 0
   private caughtUp = false
+  /** When the archive last held everything the server had written (epoch ms, taken before the look). */
+  private caughtUpAt: number | undefined
   private readonly cnf: string
   private readonly tool: BinlogTool
 
@@ -96,8 +98,14 @@ export class MariadbArchiver implements Archiver {
     return { state: 'streaming', latest_time }
   }
 
+  /**
+   * The newest commit stamp in the archive; and, once the archive held all the server had
+   * written at a moment C, every second before C's too (an idle instance's window still
+   * reaches the present: nothing stamped then is missing). Whole seconds, as the binlog.
+   */
   private latestTime(): string | null {
-    const t = Math.max(this.sealedLatest ?? -1, this.open?.latest ?? -1)
+    const seen = this.caughtUpAt === undefined ? -1 : Math.floor(this.caughtUpAt / 1000) - 1
+    const t = Math.max(this.sealedLatest ?? -1, this.open?.latest ?? -1, seen)
     return t < 0 ? null : new Date(t * 1000).toISOString()
   }
 
@@ -278,7 +286,9 @@ export class MariadbArchiver implements Archiver {
     const size = (await stat(join(dir, last.name))).size
     if (this.open?.name !== last.name || size < this.open.size) this.open = { name: last.name, size: 0, pos: 0, latest: this.open?.latest ?? null, at: 0 }
     const o = this.open
-    if (size === o.size || Date.now() - o.at < LAG_MS) return
+    // Caught up, the window's end comes from caughtUpAt: the open file is read only when
+    // behind (reading it is the archiver's main cost on a busy instance).
+    if (size === o.size || Date.now() - o.at < LAG_MS || this.caughtUp) return
     const read = await readUnits(this.tool, join(dir, last.name), o.pos)
     const units: BinlogUnit[] = read.units.filter((u) => u.start >= o.pos)
     if (units.length) {
@@ -292,14 +302,17 @@ export class MariadbArchiver implements Archiver {
   /** Caught up when the archive's newest file is as long as the server's current one. */
   private async trackLag(files: ArchiveFile[]): Promise<void> {
     if (!this.child || Date.now() - this.lagChecked < TICK_MS) return
-    this.lagChecked = Date.now()
+    const looked = Date.now()
+    this.lagChecked = looked
     const st = (await this.ctx.db.query('SHOW MASTER STATUS'))[0]
     const last = files[files.length - 1]
     if (!st || !last) return
     const size = (await stat(join(this.ctx.archiveDir, last.name))).size
     const behind = st[0] !== last.name || size < Number(st[1])
-    if (!behind) this.behindSince = undefined
-    else this.behindSince ??= Date.now()
+    if (!behind) {
+      this.behindSince = undefined
+      this.caughtUpAt = looked
+    } else this.behindSince ??= Date.now()
     this.caughtUp = this.behindSince === undefined || Date.now() - this.behindSince <= LAG_MS
   }
 }
