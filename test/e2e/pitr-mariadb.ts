@@ -183,8 +183,11 @@ t.test('the archiver streams, seals rotations and starts where a backup can repl
     { encoding: 'utf8', maxBuffer: 1 << 30 },
   ).stdout
   t.notMatch(text, /trove_archiver/, 'nothing of the account reaches the binlog')
-  const st = archiver.status()
-  t.ok(st.latest_time && Date.parse(st.latest_time) >= Date.parse(last.last_time!), 'status has the latest commit time')
+  await waitFor('the latest time', () => {
+    const st = archiver.status()
+    return (st.latest_time && Date.parse(st.latest_time) >= Date.parse(last.last_time!)) || undefined
+  })
+  t.pass('status has the latest commit time')
 })
 
 t.test('kill -9 of the archiver, then a restart of the engine: it resumes with no hole', async (t) => {

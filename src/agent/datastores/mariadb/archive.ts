@@ -286,9 +286,10 @@ export class MariadbArchiver implements Archiver {
     const size = (await stat(join(dir, last.name))).size
     if (this.open?.name !== last.name || size < this.open.size) this.open = { name: last.name, size: 0, pos: 0, latest: this.open?.latest ?? null, at: 0 }
     const o = this.open
-    // Caught up, the window's end comes from caughtUpAt: the open file is read only when
-    // behind (reading it is the archiver's main cost on a busy instance).
-    if (size === o.size || Date.now() - o.at < LAG_MS || this.caughtUp) return
+    // Caught up a moment ago, the window's end comes from caughtUpAt: the open file is read
+    // only otherwise (reading it is the archiver's main cost on a busy instance).
+    const fresh = this.caughtUpAt !== undefined && Date.now() - this.caughtUpAt < LAG_MS
+    if (size === o.size || Date.now() - o.at < LAG_MS || fresh) return
     const read = await readUnits(this.tool, join(dir, last.name), o.pos)
     const units: BinlogUnit[] = read.units.filter((u) => u.start >= o.pos)
     if (units.length) {
