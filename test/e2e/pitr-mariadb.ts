@@ -5,7 +5,7 @@
 // the middle gives exactly the rows stamped at or before it; 'latest' after kill -9 of the
 // engine misses at most 1 s of acknowledged rows.
 import t, { type Test } from 'tap'
-import { spawnSync } from 'node:child_process'
+import { spawn, spawnSync } from 'node:child_process'
 import { createHash } from 'node:crypto'
 import { mkdirSync, readdirSync, readFileSync, readlinkSync, renameSync, statSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
@@ -190,7 +190,7 @@ t.test('the archiver streams, seals rotations and starts where a backup can repl
   t.pass('status has the latest commit time')
 })
 
-t.test('kill -9 of the archiver, then a restart of the engine: it resumes with no hole', async (t) => {
+t.test('kill -9 of the archiver, of its agent, then a restart of the engine: it resumes with no hole', async (t) => {
   const pid = dumpPid()!
   process.kill(pid, 'SIGKILL')
   await waitFor('a new mariadb-binlog', () => {
@@ -201,6 +201,27 @@ t.test('kill -9 of the archiver, then a restart of the engine: it resumes with n
   await waitFor('rows', () => rows.length > n + 20 || undefined)
   await rotate()
   checkSealed(t, 'after kill -9 of the archiver')
+
+  // An agent killed: its archiver's mariadb-binlog goes on alone; the next archiver stops it first.
+  await archiver.stop()
+  const other = spawn(process.execPath, ['--import', 'tsx', 'test/agent/fixtures/run-mariadb-archiver.ts', src.config, archiveDir], { stdio: ['ignore', 'pipe', 'inherit'] })
+  t.teardown(() => void other.kill('SIGKILL'))
+  await new Promise<void>((resolve, reject) => {
+    other.stdout!.on('data', (b: Buffer) => b.toString().includes('streaming') && resolve())
+    other.once('exit', (c) => reject(new Error(`the archiver process exited (${c})`)))
+  })
+  const stray = dumpPid()!
+  other.kill('SIGKILL')
+  await waitFor('the archiver process gone', () => other.exitCode !== null || other.signalCode !== null || undefined)
+  t.ok(alive(stray), "the killed agent's mariadb-binlog runs on")
+  await archiver.start()
+  await waitFor('the stray stopped and a new one streaming', () => (!alive(stray) && dumpPid() && archiver.status().state === 'streaming') || undefined)
+  t.ok(
+    agentLog.some((l) => l.includes(`killed mariadb-binlog ${stray} left by a previous agent`)),
+    'the new archiver killed the stray first',
+  )
+  await rotate()
+  checkSealed(t, 'after an agent was killed')
 
   const enginePid = Number(readFileSync(join(src.base, 'run', 'mysqld.pid'), 'utf8'))
   const hb = heartbeats.get(src.id)!.length

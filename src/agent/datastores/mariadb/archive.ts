@@ -1,9 +1,9 @@
 import { spawn, type ChildProcess } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
-import { chown, mkdir, open, rename, stat } from 'node:fs/promises'
+import { chown, mkdir, open, readFile, rename, rm, stat, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import type { ArchiveStatus } from '../../../protocol/index.js'
-import { ENGINE_ENV, oneLine, wrapperArgs } from '../../engine-process.js'
+import { ENGINE_ENV, isAlive, oneLine, wrapperArgs } from '../../engine-process.js'
 import type { Archiver, InstancePaths, RunUser } from '../types.js'
 import { binlogName, type BinlogUnit } from './binlog-parse.js'
 import { archiveFiles, FD3, holes, openDir, readSidecar, readUnits, sealSegment, type ArchiveFile, type BinlogTool } from './binlog-segments.js'
@@ -63,10 +63,12 @@ export class MariadbArchiver implements Archiver {
   /** When the archive last held everything the server had written (epoch ms, taken before the look). */
   private caughtUpAt: number | undefined
   private readonly cnf: string
+  private readonly pidFile: string
   private readonly tool: BinlogTool
 
   constructor(private readonly ctx: MariadbArchiverContext) {
     this.cnf = join(ctx.paths.run, 'archiver.cnf')
+    this.pidFile = join(ctx.paths.run, 'archiver.pid')
     this.tool = { binary: ctx.bin('mariadb-binlog'), user: ctx.user }
   }
 
@@ -74,6 +76,7 @@ export class MariadbArchiver implements Archiver {
     if (this.running) return
     this.running = true
     this.failed = undefined
+    this.needAccount = true
     await this.makeDir()
     this.timer = setInterval(() => void this.tick(), TICK_MS)
     await this.launch()
@@ -187,6 +190,7 @@ export class MariadbArchiver implements Archiver {
       return this.retry()
     }
     if (!from) return
+    await this.killStray()
     const args = [
       `--defaults-file=${this.cnf}`,
       '--read-from-remote-server',
@@ -211,6 +215,8 @@ export class MariadbArchiver implements Archiver {
       return this.retry()
     }
     this.child = child
+    // The wrapper execs into the tool: the same pid.
+    await writeFile(this.pidFile, `${child.pid}\n`, { mode: 0o600 }).catch(() => undefined)
     this.caughtUp = false
     this.behindSince = Date.now()
     const t0 = Date.now()
@@ -236,6 +242,29 @@ export class MariadbArchiver implements Archiver {
         resolve()
       })
     })
+  }
+
+  /**
+   * A mariadb-binlog left by a killed agent still writes into the archive: two writers on
+   * one file would corrupt it, so it is killed (and gone) before a new one starts. Only a
+   * live process of the run user running mariadb-binlog --stop-never is (the pid file is in
+   * a directory the user writes).
+   */
+  private async killStray(): Promise<void> {
+    const pid = Number.parseInt(await readFile(this.pidFile, 'utf8').catch(() => ''), 10)
+    if (!(pid > 1) || pid === this.child?.pid) return
+    try {
+      const cmd = (await readFile(`/proc/${pid}/cmdline`, 'utf8')).split('\0')
+      const st = await stat(`/proc/${pid}`)
+      if (st.uid !== this.ctx.user.uid || !cmd.some((a) => a.endsWith('mariadb-binlog')) || !cmd.includes('--stop-never')) return
+      process.kill(pid, 'SIGKILL')
+      this.ctx.log(`archiver: killed mariadb-binlog ${pid} left by a previous agent`)
+      const deadline = Date.now() + 10_000
+      while ((await isAlive(pid)) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10))
+    } catch {
+      /* gone already */
+    }
+    await rm(this.pidFile, { force: true })
   }
 
   private retry(): void {
