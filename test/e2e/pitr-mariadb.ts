@@ -336,3 +336,34 @@ t.test('a corrupted segment fails the restore clearly', async (t) => {
   t.ok(hb, 'the restore failed')
   t.match(JSON.stringify(hb), new RegExp(`archive segment ${seg.name.replace('.', '\\.')} is corrupt`), 'naming the segment and its checksum')
 })
+
+t.test('binlogs purged on the server before they were archived: a gap naming them', async (t) => {
+  // The engine again (the 'latest' test killed it and its agent), with the archiver still off.
+  const hb = heartbeats.get(src.id)!.length
+  agents.push(await startAgent(src.config, { log: () => {} }))
+  await waitFor(
+    'the engine back',
+    () =>
+      heartbeats
+        .get(src.id)!
+        .slice(hb)
+        .find((h) => h.status === 'HEALTHY'),
+    300_000,
+  )
+  const open = readdirSync(archiveDir)
+    .filter((f) => /^mysql-bin\.\d+$/.test(f))
+    .sort()
+    .pop()!
+  sql(src, 'FLUSH BINARY LOGS; FLUSH BINARY LOGS')
+  const current = sql(src, 'SHOW MASTER STATUS').split('\t')[0]!
+  sql(src, `PURGE BINARY LOGS TO '${current}'`)
+  const again = svc.archiver(archiveDir)
+  t.teardown(() => again.stop())
+  await again.start()
+  await waitFor('gap', () => again.status().state === 'gap' || undefined)
+  const st = again.status()
+  t.match(st.detail, new RegExp(`^missing from the archive: ${open.replace('.', '\\.')}(, mysql-bin\\.\\d+)* \\(purged on the server before it was archived\\)$`), `the gap names ${open} and why`)
+  t.ok(readdirSync(archiveDir).includes(`${open}.partial`), 'the file cut short is set aside, never sealed as if whole')
+  await waitFor(`${current} streamed`, () => readdirSync(archiveDir).includes(current) || undefined)
+  t.pass('streaming goes on from the oldest file the server still has')
+})
