@@ -14,6 +14,7 @@ const scripts = [
   './scale.mjs',
   './replication.mjs',
   './backup.mjs',
+  './binlog-archive.mjs',
   './retention.mjs',
   './recovery.mjs',
   './soak.mjs',

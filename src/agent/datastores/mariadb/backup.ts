@@ -1,6 +1,6 @@
 import { chown, mkdir, readFile, rm } from 'node:fs/promises'
 import { join } from 'node:path'
-import type { BackupInfo, RestoreSpec } from '../../../protocol/index.js'
+import type { ArchiveStart, BackupInfo, RestoreSpec } from '../../../protocol/index.js'
 import type { InstancePaths, RunUser } from '../types.js'
 import { BackupError, checkTool, metaFor, removePartial, streamTool, toolToStore, unpackVerified, writeMeta, type StoredBackup } from '../backup-files.js'
 
@@ -19,6 +19,10 @@ interface MariadbMeta {
   type: 'full' | 'incremental'
   from_lsn: string
   to_lsn: string
+  /** Where the backup's consistent point is in the binlog (PITR replays the archive from there). */
+  archive?: ArchiveStart
+  /** The GTID position of that point. */
+  gtid?: string
 }
 
 const EXT = '.xbstream'
@@ -57,8 +61,16 @@ export async function mariadbBackup(ctx: MariadbBackupContext, info: BackupInfo,
     }
     const { tool, stored } = await toolToStore({ file: ctx.bin('mariadb-backup'), args, asUser: false }, ctx.user, storeDir, info.id, EXT)
     checkTool('mariadb-backup --backup', tool)
+    const at = new Date().toISOString()
     const cp = parseCheckpoints(await readFile(join(work, 'lsn', 'xtrabackup_checkpoints'), 'utf8'))
-    await writeMeta(storeDir, info.id, { engine: 'mariadb', type: info.backup_type, from_lsn: cp.from_lsn ?? '0', to_lsn: cp.to_lsn ?? '' } satisfies MariadbMeta)
+    const start = binlogStart(await readFile(join(work, 'lsn', 'xtrabackup_info'), 'utf8').catch(() => ''), at)
+    await writeMeta(storeDir, info.id, {
+      engine: 'mariadb',
+      type: info.backup_type,
+      from_lsn: cp.from_lsn ?? '0',
+      to_lsn: cp.to_lsn ?? '',
+      ...(start ? { archive: start.archive, gtid: start.gtid } : {}),
+    } satisfies MariadbMeta)
     return stored
   } catch (e) {
     await removePartial(storeDir, info.id, [EXT])
@@ -66,6 +78,18 @@ export async function mariadbBackup(ctx: MariadbBackupContext, info: BackupInfo,
   } finally {
     await rm(work, { recursive: true, force: true })
   }
+}
+
+/**
+ * The backup's binlog position from xtrabackup_info (`binlog_pos = filename
+ * 'mysql-bin.000002', position '605', GTID of the last change '0-7-9'`), taken while
+ * commits were blocked. Its time is when the backup ended: later than the consistent
+ * point, so a restore to it or after has everything the backup holds.
+ */
+export function binlogStart(info: string, time: string): { archive: ArchiveStart; gtid: string } | undefined {
+  const m = /^binlog_pos = filename '(mysql-bin\.(\d+))', position '(\d+)'(?:, GTID of the last change '([^']*)')?/m.exec(info)
+  if (!m) return undefined
+  return { archive: { seq: Number(m[2]), position: `${m[1]}:${m[3]}`, time }, gtid: m[4] ?? '' }
 }
 
 function parseCheckpoints(text: string): Record<string, string> {

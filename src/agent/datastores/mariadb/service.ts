@@ -3,7 +3,7 @@ import { hostname } from 'node:os'
 import { join } from 'node:path'
 import { MariadbReplication } from './replication.js'
 import { replicaContextOf, type ReplicaSpec } from '../../../protocol/index.js'
-import type { Datastore, EngineCommand, EngineContext, TemplateInit } from '../types.js'
+import type { Archiver, Datastore, EngineCommand, EngineContext, TemplateInit } from '../types.js'
 import { lastMatchingLine } from '../../engine-process.js'
 import { mariadbFilesDir, renderMariadbCnf, renderMariadbTemplateCnf } from './config.js'
 import { mariadbPing } from './probe.js'
@@ -18,6 +18,7 @@ import { mariadbApplyOverrides, mariadbOverridesFile, mariadbUpdateOverrides } f
 import { keepIncluded } from '../reconfigure.js'
 import { mariadbInitConnect } from './access.js'
 import { mariadbGuestLogs } from './logs.js'
+import { MariadbArchiver } from './archive.js'
 import type { GuestLogDef } from '../../guest-log.js'
 
 /**
@@ -180,6 +181,20 @@ export class MariadbService implements Datastore {
 
   private backupContext() {
     return { cnf: this.cnf, paths: this.ctx.paths, user: this.ctx.user, bin: (n: string) => this.bin(n), log: this.ctx.log }
+  }
+
+  private archiveContext() {
+    return { paths: this.ctx.paths, user: this.ctx.user, socket: this.sockets[0]!, db: mariadbClient(this.sockets[0]!), bin: (n: string) => this.bin(n), log: this.ctx.log }
+  }
+
+  /** Binlogs streamed into the archive (mariadb/archive.ts). */
+  archiver(archiveDir: string): Archiver {
+    return new MariadbArchiver({ ...this.archiveContext(), archiveDir })
+  }
+
+  /** Point-in-time recovery: the source's archive replayed on the restored data, the engine up (mariadb/pitr.ts). */
+  async afterRestore(spec: RestoreSpec): Promise<void> {
+    if (spec.pitr) await (await import('./pitr.js')).mariadbReplay(this.archiveContext(), spec.pitr)
   }
 
   faultLine(text: string): string | undefined {

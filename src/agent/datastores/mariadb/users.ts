@@ -5,8 +5,11 @@ import { AccountError, CONTROL_CHARS, generatePassword, type Accounts, type Data
 
 /** Databases never listed nor touchable (internals.md 4.1; MariaDB has sys too). */
 export const MARIADB_HIDDEN_DBS = new Set(['mysql', 'information_schema', 'performance_schema', 'sys', 'lost+found'])
-/** Upstream's ignore_users, plus MariaDB's own system accounts and roles. */
-export const MARIADB_HIDDEN_USERS = new Set(['os_admin', 'root', 'mariadb.sys', 'PUBLIC', '', AGENT_DB_USER])
+/** The binlog archiver's account (archive.ts) and the point-in-time replay's, while it runs (pitr.ts). */
+export const ARCHIVER_DB_USER = 'trove_archiver'
+export const REPLAY_DB_USER = 'trove_pitr'
+/** Upstream's ignore_users, plus MariaDB's own system accounts and roles, and the agent's own. */
+export const MARIADB_HIDDEN_USERS = new Set(['os_admin', 'root', 'mariadb.sys', 'PUBLIC', '', AGENT_DB_USER, ARCHIVER_DB_USER, REPLAY_DB_USER])
 /** The replication accounts the agent creates (replication.ts: slave_<8 hex>): system accounts, never listed. */
 const MARIADB_REPLICATION_USER = /^slave_[0-9a-f]{8}$/
 

@@ -1,0 +1,148 @@
+import { randomBytes } from 'node:crypto'
+import { chown, copyFile, mkdir, open, rm } from 'node:fs/promises'
+import { join } from 'node:path'
+import type { ArchiveStart, PitrSpec } from '../../../protocol/index.js'
+import { BackupError, checkTool, streamTool } from '../backup-files.js'
+import type { InstancePaths, RunUser } from '../types.js'
+import { binlogName, stopPosition } from './binlog-parse.js'
+import { archiveFiles, readSidecar, readUnits, sha256File, type BinlogTool } from './binlog-segments.js'
+import type { MariadbClient } from './driver.js'
+import { ACCOUNT, IDENTIFIED, nativePasswordHash, REPLAY_DB_USER } from './users.js'
+
+export interface MariadbReplayContext {
+  paths: InstancePaths
+  user: RunUser
+  socket: string
+  db: MariadbClient
+  bin(name: string): string
+  log(m: string): void
+}
+
+/** 'mysql-bin.000002:605' (anything after the position, e.g. a GTID, ignored). */
+export function parseStart(start: ArchiveStart): { file: string; pos: number } {
+  const m = /^(mysql-bin\.\d{6,}):(\d+)\b/.exec(start.position)
+  if (!m) throw new BackupError(`the base backup's binlog position ${JSON.stringify(start.position)} is not file:position`)
+  return { file: m[1]!, pos: Number(m[2]) }
+}
+
+/**
+ * The target as the binlog can tell it: whole epoch seconds. A transaction stamped in
+ * T's second or before is replayed, none stamped after (a fraction of T is dropped:
+ * the binlog stamps whole seconds, so T is read as the end of its second).
+ */
+export function targetSeconds(target: PitrSpec['target']): number | 'latest' {
+  if (target === 'latest') return 'latest'
+  const ms = Date.parse(target.time)
+  if (!Number.isFinite(ms)) throw new BackupError(`the restore time ${JSON.stringify(target.time)} is not an ISO 8601 time`)
+  return Math.floor(ms / 1000)
+}
+
+/** A segment copied out of the archive, its sha256 checked against its sidecar (when sealed). */
+async function copyChecked(archiveDir: string, name: string, sealed: boolean, dest: string, user: RunUser): Promise<void> {
+  const side = sealed ? await readSidecar(archiveDir, name) : undefined
+  if (sealed && !side) throw new BackupError(`archive segment ${name}: its sidecar is unreadable`)
+  await copyFile(join(archiveDir, name), dest)
+  await chown(dest, user.uid, user.gid)
+  if (side) {
+    const { sha256 } = await sha256File(dest)
+    if (sha256 !== side.sha256) throw new BackupError(`archive segment ${name} is corrupt: its sha256 is ${sha256}, its sidecar says ${side.sha256}`)
+  }
+}
+
+/**
+ * Point-in-time recovery after the base backup was restored and the engine started on
+ * it: the archive's binlogs from the backup's position up to the target (or all of it
+ * for 'latest', the open segment up to its last whole transaction), each copied into a
+ * private scratch dir and checked first, then `mariadb-binlog | mariadb` as the run user
+ * (both parse what the tenant wrote), through a pipe: no decoded event is written
+ * anywhere. The client logs in with a temporary account (random password in a 0600
+ * option file of the run user, dropped afterwards; created with sql_log_bin=0).
+ * Stop positions come from our own parse of the events (binlog-parse.ts), not from
+ * --stop-datetime, which is exclusive and would drop the target second.
+ */
+export async function mariadbReplay(ctx: MariadbReplayContext, pitr: PitrSpec): Promise<void> {
+  const t0 = Date.now()
+  const start = parseStart(pitr.start)
+  const target = targetSeconds(pitr.target)
+  const all = (await archiveFiles(pitr.archiveDir)).filter((f) => f.seq >= pitr.start.seq)
+  if (all[0]?.name !== start.file) throw new BackupError(`the archive ${pitr.archiveDir} has no ${start.file}, where the base backup starts`)
+  for (const [i, f] of all.entries()) {
+    if (f.seq !== pitr.start.seq + i) throw new BackupError(`the archive has a gap: ${binlogName(pitr.start.seq + i)} is missing`)
+  }
+  const work = join(ctx.paths.tmp, 'pitr')
+  await rm(work, { recursive: true, force: true })
+  await mkdir(work, { mode: 0o700 })
+  await chown(work, ctx.user.uid, ctx.user.gid)
+  const tool: BinlogTool = { binary: ctx.bin('mariadb-binlog'), user: ctx.user }
+  try {
+    // The files to replay and where the replay stops in the last one.
+    const picked: string[] = []
+    let stop: number | undefined
+    for (const [i, f] of all.entries()) {
+      const dest = join(work, f.name)
+      await copyChecked(pitr.archiveDir, f.name, f.sealed, dest, ctx.user)
+      picked.push(dest)
+      const from = i === 0 ? start.pos : 0
+      const lastFile = i === all.length - 1
+      if (!lastFile && target !== 'latest') {
+        const side = await readSidecar(pitr.archiveDir, f.name)
+        // Wholly at or before the target: no need to read it.
+        if (side && (side.last_time === null || Math.floor(Date.parse(side.last_time) / 1000) <= target)) continue
+      } else if (!lastFile) continue
+      const read = await readUnits(tool, dest, from)
+      if (f.sealed && !read.complete) throw new BackupError(`archive segment ${f.name}: mariadb-binlog could not read it: ${read.error}`)
+      const s = stopPosition(read.units, target, from)
+      if (s?.reached) {
+        stop = s.pos
+        break
+      }
+      if (lastFile) stop = s?.pos ?? from
+    }
+    if (picked.length === 1 && stop !== undefined && stop <= start.pos) {
+      ctx.log(`restore: nothing in the archive to replay after ${pitr.start.position}`)
+      return
+    }
+    await withReplayAccount(ctx, work, async (cnf) => {
+      const args = ['--no-defaults', `--start-position=${start.pos}`, ...(stop !== undefined ? [`--stop-position=${stop}`] : []), ...picked]
+      const client = { file: ctx.bin('mariadb'), args: [`--defaults-file=${cnf}`, '--batch', '--binary-mode', '--max-allowed-packet=1G'], asUser: true }
+      let applied: Awaited<ReturnType<typeof streamTool>> | undefined
+      const dump = await streamTool({ file: ctx.bin('mariadb-binlog'), args, asUser: true }, ctx.user, {
+        sink: async (out) => {
+          applied = await streamTool(client, ctx.user, { input: out })
+        },
+      })
+      checkTool('mariadb-binlog (reading the archive)', dump)
+      checkTool('mariadb (replaying the archive)', applied!)
+    })
+    const what = target === 'latest' ? 'latest' : new Date(target * 1000).toISOString()
+    ctx.log(`restore: replayed ${picked.length} binlog file(s) of the archive from ${pitr.start.position} to ${what} (stop ${stop ?? 'end'}) in ${Date.now() - t0} ms`)
+  } finally {
+    await rm(work, { recursive: true, force: true })
+  }
+}
+
+async function withReplayAccount(ctx: MariadbReplayContext, work: string, fn: (cnf: string) => Promise<void>): Promise<void> {
+  const password = randomBytes(24).toString('base64url')
+  const who = [REPLAY_DB_USER, 'localhost']
+  const quiet = 'SET STATEMENT sql_log_bin=0 FOR'
+  const hash = nativePasswordHash(password)
+  await ctx.db.query(
+    { sql: `${quiet} CREATE USER IF NOT EXISTS ${ACCOUNT} ${IDENTIFIED}`, values: [...who, hash] },
+    { sql: `${quiet} ALTER USER ${ACCOUNT} ${IDENTIFIED}`, values: [...who, hash] },
+    { sql: `${quiet} GRANT ALL PRIVILEGES ON *.* TO ${ACCOUNT} WITH GRANT OPTION`, values: who },
+  )
+  const cnf = join(work, 'replay.cnf')
+  try {
+    const fh = await open(cnf, 'w', 0o600)
+    try {
+      await fh.writeFile(`[client]\nuser=${REPLAY_DB_USER}\npassword=${password}\nsocket=${ctx.socket}\n`)
+    } finally {
+      await fh.close()
+    }
+    await chown(cnf, ctx.user.uid, ctx.user.gid)
+    await fn(cnf)
+  } finally {
+    await rm(cnf, { force: true })
+    await ctx.db.query({ sql: `${quiet} DROP USER IF EXISTS ${ACCOUNT}`, values: who })
+  }
+}
