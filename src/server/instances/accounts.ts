@@ -63,7 +63,8 @@ const HIDDEN_DBS: Record<string, string[]> = {
   mysql: ['mysql', 'information_schema', 'performance_schema', 'sys', 'lost+found'],
   postgresql: ['postgres', 'template0', 'template1'],
 }
-const HIDDEN_USERS: Record<string, string[]> = { mysql: ['os_admin', 'root', 'mariadb.sys', 'PUBLIC'], postgresql: ['os_admin', 'postgres', 'root'] }
+/** Accounts of the engine and of the agent (the MariaDB archiver's and point-in-time replay's, agent/datastores/mariadb/users.ts). */
+const HIDDEN_USERS: Record<string, string[]> = { mysql: ['os_admin', 'root', 'mariadb.sys', 'PUBLIC', 'trove_archiver', 'trove_pitr'], postgresql: ['os_admin', 'postgres', 'root'] }
 const family = (manager: string): 'mysql' | 'postgresql' => (manager === 'postgresql' ? 'postgresql' : 'mysql')
 
 export function checkDatabaseName(manager: string, name: string): void {

@@ -171,6 +171,12 @@ t.test('users: create (sample), list/show (samples), passwords, attributes, acce
     badRequest: { code: 400, message: 'A user with the name "dbuser1" already exists.' },
   })
   t.equal((await lab.req('POST', `${base}/users`, { body: { users: [{ name: 'root', password: 'x' }] } })).status, 400, 'reserved')
+  for (const name of ['trove_archiver', 'trove_pitr'])
+    t.same(
+      (await lab.req('POST', `${base}/users`, { body: { users: [{ name, password: 'x' }] } })).body,
+      { badRequest: { code: 400, message: `'${name}' is a reserved user name.` } },
+      `${name}: the agent's account`,
+    )
   t.match((await lab.req('POST', `${base}/users`, { body: { users: [{ name: 'h', password: 'x', host: 'a b' }] } })).body, {
     badRequest: { message: /^Validation error: users\[0\]\['host'\] 'a b' does not match/ },
   })
