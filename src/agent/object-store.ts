@@ -2,7 +2,8 @@ import { once } from 'node:events'
 import { readFile } from 'node:fs/promises'
 import type { IncomingMessage } from 'node:http'
 import { Agent, request, type RequestOptions } from 'node:https'
-import type { Readable } from 'node:stream'
+import { Readable } from 'node:stream'
+import { finished } from 'node:stream/promises'
 import { objectPath, type AgentBootstrap } from '../protocol/index.js'
 
 /**
@@ -52,6 +53,8 @@ export class ObjectStore {
     const req = request(await this.options(method, container, name))
     req.end()
     const [res] = (await once(req, 'response')) as [IncomingMessage]
+    // A connection lost while the body is read is the body's error (res), not an uncaught one of req.
+    req.on('error', () => undefined)
     return res
   }
 
@@ -93,19 +96,21 @@ export class ObjectStore {
         answered = res
         resolve(res)
       })
-      req.once('error', reject)
+      req.on('error', reject)
     })
     response.catch(() => undefined)
     const stopped = response.then(() => undefined)
+    // pipe() keeps to the socket's pace (backpressure); the request is ended (or aborted) here, not by it.
+    const src = Readable.from(Buffer.isBuffer(body) ? [body] : body)
+    src.pipe(req, { end: false })
     try {
-      for await (const chunk of Buffer.isBuffer(body) ? [body] : body) {
-        if (answered) break
-        if (!req.write(chunk)) await Promise.race([once(req, 'drain'), stopped])
-      }
+      await Promise.race([finished(src), stopped])
     } catch (e) {
       req.destroy()
       throw e
     }
+    // Answered before the end (a refusal): the rest is not sent.
+    if (answered) src.destroy()
     if (!answered && !(await commit())) {
       req.destroy()
       return ''

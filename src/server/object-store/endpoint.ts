@@ -205,13 +205,11 @@ async function serve(req: IncomingMessage, res: ServerResponse, g: Grant, contai
     case 'HEAD': {
       if (!g.read) throw forbidden('this object is not readable by this instance')
       const { fh, size } = await openObject(g.path)
-      try {
-        res.writeHead(200, { 'Content-Type': 'application/octet-stream', 'Content-Length': String(size) })
-        if (req.method === 'HEAD') res.end()
-        else await pipeline(fh.createReadStream({ autoClose: false }), res)
-      } finally {
+      res.writeHead(200, { 'Content-Type': 'application/octet-stream', 'Content-Length': String(size) })
+      if (req.method === 'HEAD') {
         await fh.close()
-      }
+        res.end()
+      } else await pipeline(fh.createReadStream(), res) // the stream closes the handle
       return
     }
     case 'DELETE': {

@@ -2,7 +2,7 @@ import { createHash, randomBytes } from 'node:crypto'
 import { constants as fsc } from 'node:fs'
 import { link, open, readdir, rename, rm, stat, statfs, unlink, type FileHandle } from 'node:fs/promises'
 import { dirname, join } from 'node:path'
-import { Transform, type Readable, type Writable } from 'node:stream'
+import { Transform, Writable, type Readable } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
 
 /** A refusal with its HTTP status (Swift's: 403, 404, 409, 413, 422). */
@@ -44,7 +44,19 @@ export async function writeObject(final: string, body: Readable, o: { limit: num
         done(null, chunk)
       },
     })
-    await pipeline(body, count, fh.createWriteStream({ autoClose: false }) as unknown as Writable)
+    // Not pipeline(body, ...): a refusal would destroy the request, and with it the socket the 413 goes out on.
+    body.once('error', (e) => count.destroy(e))
+    body.once('close', () => {
+      if (!body.readableEnded) count.destroy(new StoreError(400, 'the upload was cut short'))
+    })
+    body.pipe(count)
+    // Writes through the handle (not fh.createWriteStream, whose reference would keep fh.close() waiting).
+    const file = new Writable({
+      write(chunk: Buffer, _enc, done) {
+        fh.write(chunk).then(() => done(), done)
+      },
+    })
+    await pipeline(count, file)
     await fh.sync()
     const etag = hash.digest('hex')
     const claimed = o.etag()
