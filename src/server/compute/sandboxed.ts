@@ -389,13 +389,12 @@ export class SandboxedCompute implements Compute {
     return this.store ? `https://${this.store.host}:${this.store.port}` : undefined
   }
 
-  /** updateBootstrap when `change` says it changed something. */
+  /** updateBootstrap only when `change` changes something (read first: no write for nothing at every start). */
   private updateBootstrapIf(id: string, change: (b: AgentBootstrap) => boolean): boolean {
-    let changed = false
-    this.updateBootstrap(id, (b) => {
-      changed = change(b)
-    })
-    return changed
+    const b = JSON.parse(readInVolume(this.volumePaths(id).mountPoint, INSTANCE_FILES.bootstrap)) as AgentBootstrap
+    if (!change(b)) return false
+    this.updateBootstrap(id, change)
+    return true
   }
 
   /** Reads the bootstrap in the volume (never through a link), changes it, writes it back whole. */
