@@ -51,9 +51,14 @@ export async function writeObject(final: string, body: Readable, o: { limit: num
     })
     body.pipe(count)
     // Writes through the handle (not fh.createWriteStream, whose reference would keep fh.close() waiting).
+    // TLS hands the body over in records of ~16 KiB: buffered up to 1 MiB and written together (writev).
     const file = new Writable({
+      highWaterMark: 1 << 20,
       write(chunk: Buffer, _enc, done) {
         fh.write(chunk).then(() => done(), done)
+      },
+      writev(chunks, done) {
+        fh.writev(chunks.map((c) => c.chunk as Buffer)).then(() => done(), done)
       },
     })
     await pipeline(count, file)
