@@ -1,8 +1,9 @@
 import { createHash } from 'node:crypto'
 import { chmod, mkdir, open, readFile, rename, rm, stat, writeFile } from 'node:fs/promises'
 import { dirname, join } from 'node:path'
-import type { RpcGuestLog } from '../protocol/index.js'
+import { LOG_CONTAINER as OBJECT_LOG_CONTAINER, type RpcGuestLog } from '../protocol/index.js'
 import type { Log } from './log.js'
+import { objectStore, type ObjectStore } from './object-store.js'
 
 /** Upstream's LogType: SYS logs are always on and can only be published; USER logs can be switched. */
 export type GuestLogType = RpcGuestLog['type']
@@ -37,7 +38,7 @@ export class GuestLogError extends Error {
 }
 
 /** Upstream's guest_log_container_name and guest_log_limit. */
-export const LOG_CONTAINER = 'database_logs'
+export const LOG_CONTAINER = OBJECT_LOG_CONTAINER
 export const LOG_CHUNK_BYTES = 1_000_000
 /** How much of the head of a file its header digest covers (the first line, at most this). */
 const HEADER_BYTES = 4096
@@ -74,7 +75,9 @@ export interface GuestLogOptions {
  * The guest's log manager (upstream GuestLog, trove/guestagent/guest_log.py). Publishing
  * appends the bytes not yet published as objects `log-<timestamp>` of at most 1 MB under
  * STORAGE/database_logs/<instance>/<datastore>-<log>/, plus a metafile beside the
- * prefix; the lab's directory store stands in for Swift (dirs 0700, files 0600, root).
+ * prefix; the lab's directory store stands in for Swift (dirs 0700, files 0600, root). In a sandbox
+ * the same objects go through the server's object store (./object-store.ts): PUT per object, GET of
+ * the metafile, DELETE of the prefix.
  */
 export class GuestLogManager {
   private state: Record<string, SavedState> | undefined
@@ -161,6 +164,12 @@ export class GuestLogManager {
     return `${this.o.instanceId}/${this.o.manager}-${d.name}`
   }
 
+  /** The object store when it stands for `storageDir` (a sandbox). */
+  private remote(): ObjectStore | undefined {
+    const s = objectStore()
+    return s?.o.storageDir && s.o.storageDir === this.o.storageDir ? s : undefined
+  }
+
   private containerDir(): string | undefined {
     return this.o.storageDir ? join(this.o.storageDir, LOG_CONTAINER) : undefined
   }
@@ -168,7 +177,15 @@ export class GuestLogManager {
   private async meta(d: GuestLogDef): Promise<Meta | undefined> {
     const c = this.containerDir()
     if (!c) return undefined
+    const remote = this.remote()
     try {
+      if (remote) {
+        const body = await remote.get(LOG_CONTAINER, `${this.base(d)}_metafile`)
+        if (!body) return undefined
+        const parts: Buffer[] = []
+        for await (const b of body) parts.push(b as Buffer)
+        return JSON.parse(Buffer.concat(parts).toString('utf8')) as Meta
+      }
       return JSON.parse(await readFile(join(c, `${this.base(d)}_metafile`), 'utf8')) as Meta
     } catch {
       return undefined
@@ -225,7 +242,12 @@ export class GuestLogManager {
     }
     const from = meta?.log_size ?? 0
     const dir = join(c, this.base(d))
-    await mkdirPrivate(dir, this.o.storageDir!)
+    const remote = this.remote()
+    const put = async (name: string, data: Buffer) => {
+      if (remote) await remote.put(LOG_CONTAINER, name, data, () => createHash('md5').update(data).digest('hex'))
+      else await writeFile(join(c, name), data, { mode: 0o600 })
+    }
+    if (!remote) await mkdirPrivate(dir, this.o.storageDir!)
     let offset = from
     if (size > from) {
       const fh = await open(d.file, 'r')
@@ -237,7 +259,7 @@ export class GuestLogManager {
           const { bytesRead } = await fh.read(buf, 0, n, offset)
           if (bytesRead === 0) break
           last = objectName(last)
-          await writeFile(join(dir, last), buf.subarray(0, bytesRead), { mode: 0o600 })
+          await put(`${this.base(d)}/${last}`, buf.subarray(0, bytesRead))
           offset += bytesRead
         }
       } finally {
@@ -246,14 +268,23 @@ export class GuestLogManager {
     }
     const m: Meta = { log_name: d.name, log_type: d.type, log_file: d.file, log_size: offset, log_header_digest: digest }
     const metafile = join(c, `${this.base(d)}_metafile`)
-    await writeFile(`${metafile}.tmp`, JSON.stringify(m) + '\n', { mode: 0o600 })
-    await rename(`${metafile}.tmp`, metafile)
+    if (remote) await put(`${this.base(d)}_metafile`, Buffer.from(JSON.stringify(m) + '\n'))
+    else {
+      await writeFile(`${metafile}.tmp`, JSON.stringify(m) + '\n', { mode: 0o600 })
+      await rename(`${metafile}.tmp`, metafile)
+    }
     this.o.log(`guest log ${d.name}: published ${offset - from} bytes`)
   }
 
   /** Deletes every published object and the metafile. */
   private async discard(d: GuestLogDef): Promise<void> {
     const c = this.containerDir()!
+    const remote = this.remote()
+    if (remote) {
+      await remote.remove(LOG_CONTAINER, `${this.base(d)}/`)
+      await remote.remove(LOG_CONTAINER, `${this.base(d)}_metafile`)
+      return
+    }
     await rm(join(c, this.base(d)), { recursive: true, force: true })
     await rm(join(c, `${this.base(d)}_metafile`), { force: true })
   }

@@ -12,6 +12,7 @@ import { Supervisor } from './supervisor.js'
 import { closeDrivers } from './datastores/drivers.js'
 import { supervisorLogs } from './handlers/logs.js'
 import { ModuleManager } from './handlers/modules.js'
+import { ObjectStore, setObjectStore } from './object-store.js'
 
 export interface AgentHandle {
   /** Settles with the exit code when the agent has ended (close() or shutdown_agent). */
@@ -63,6 +64,18 @@ export async function startAgent(bootstrapPath: string, opts: AgentOptions = {})
   const pidFile = join(bootstrap.baseDir, INSTANCE_FILES.agentPid)
   await claimPidFile(pidFile, bootstrap.baseDir)
   log(`agent ${process.pid} starting for instance ${id} (${bootstrap.datastore.manager} ${bootstrap.datastore.version})`)
+  // A sandbox: backups and published logs stream through the server's object store (object-store.ts).
+  if (bootstrap.objectStore && bootstrap.mqtt.ca)
+    setObjectStore(
+      new ObjectStore({
+        bootstrapFile: bootstrapPath,
+        username: bootstrap.mqtt.username,
+        password: bootstrap.mqtt.password,
+        ca: bootstrap.mqtt.ca,
+        backupDir: bootstrap.backupDir,
+        storageDir: bootstrap.storageDir,
+      }),
+    )
 
   let lastSent = 0
   const heartbeat = (): void => {
@@ -99,6 +112,7 @@ export async function startAgent(bootstrapPath: string, opts: AgentOptions = {})
       clearInterval(timer)
       supervisor.close()
       await closeDrivers()
+      setObjectStore(undefined)
       if (client) await (await import('./connection.js')).endConnection(client)
       const owner = await readFile(pidFile, 'utf8').catch(() => '')
       if (owner.trim() === String(process.pid)) await rm(pidFile, { force: true })

@@ -57,6 +57,12 @@ export interface AgentBootstrap {
    * guest logs go to STORAGE/database_logs/<instance>/... Absent: log publishing is not supported.
    */
   storageDir?: string
+  /**
+   * A sandboxed instance's store (object-store.ts): backups and published logs go through the server's
+   * object store at this URL (the lab's gateway, TLS pinned to `mqtt.ca`, the MQTT credential as the
+   * login). `backupDir` then only names the store in the locations the agent reports; it never opens it.
+   */
+  objectStore?: { url: string }
   /** Who may connect over TCP (the instance's access); absent or no CIDRs: anyone. */
   access?: AccessSpec
   prepare: {

@@ -32,7 +32,8 @@ import { ExpireBackupsFlow } from './tasks/expire-backups.js'
 import { BackupScheduler } from './backups/scheduler.js'
 import { InstanceTask } from './tasks/instance-tasks.js'
 import { createHttp, baseUrl } from './http/server.js'
-import type { ConnectionLimits } from './http/connections.js'
+import { capConnections, defaultConnectionLimits, type ConnectionLimits } from './http/connections.js'
+import { startObjectStore, type ObjectStoreHandle } from './object-store/endpoint.js'
 import { tenantGuard } from './http/guard.js'
 import { versionRoutes } from './routes/versions.js'
 import { tenantRoutes } from './routes/index.js'
@@ -159,6 +160,7 @@ export async function buildServer(opts: ServerOptions = {}): Promise<TroveServer
   let broker: BrokerHandle | undefined
   let rpc: RpcClient | undefined
   let brokerTls: BrokerTls | undefined
+  let objectStore: ObjectStoreHandle | undefined
   let scheduler: BackupScheduler | undefined
 
   const lab: Lab = {
@@ -242,7 +244,7 @@ export async function buildServer(opts: ServerOptions = {}): Promise<TroveServer
     lab,
     http,
     async start() {
-      const previous = existsSync(brokerFile) ? (JSON.parse(readFileSync(brokerFile, 'utf8')) as BrokerLocation & { gateway?: BrokerLocation }) : undefined
+      const previous = existsSync(brokerFile) ? (JSON.parse(readFileSync(brokerFile, 'utf8')) as BrokerLocation & { gateway?: BrokerLocation; store?: BrokerLocation }) : undefined
       // A sandboxed lab's agents dial the broker on the lab bridge's gateway, from their own namespaces.
       const gateway =
         compute instanceof SandboxedCompute
@@ -263,8 +265,18 @@ export async function buildServer(opts: ServerOptions = {}): Promise<TroveServer
         ...(gateway ? { extraHosts: [{ host: gateway, preferredPort: previous?.gateway?.host === gateway ? previous.gateway.port : undefined }] } : {}),
       })
       const gatewayLocation = gateway ? { host: gateway, port: broker.extraPorts[gateway]! } : undefined
-      writeFileSync(brokerFile, JSON.stringify({ host: config.host, port: broker.port, ...(gatewayLocation ? { gateway: gatewayLocation } : {}) }), { mode: 0o644 })
-      if (gatewayLocation && compute instanceof SandboxedCompute) await compute.setBroker(gatewayLocation)
+      // Sandboxed agents' backups and published logs stream through the server's object store on the gateway.
+      if (gateway) {
+        objectStore = await startObjectStore({ lab, host: gateway, port: previous?.store?.host === gateway ? previous.store.port : undefined, tls: brokerTls, log })
+        capConnections(objectStore.server as never, { ...defaultConnectionLimits(), ...opts.connectionLimits }, (m) => log(`object store: ${m}`))
+      }
+      const storeLocation = gateway && objectStore ? { host: gateway, port: objectStore.port } : undefined
+      writeFileSync(
+        brokerFile,
+        JSON.stringify({ host: config.host, port: broker.port, ...(gatewayLocation ? { gateway: gatewayLocation } : {}), ...(storeLocation ? { store: storeLocation } : {}) }),
+        { mode: 0o644 },
+      )
+      if (gatewayLocation && compute instanceof SandboxedCompute) await compute.setBroker(gatewayLocation, storeLocation)
       rpc = new RpcClient(broker.broker, log)
       lab.notifications.attach(broker.broker)
       // External notification subscribers: read-only MQTT credential in DIR/notifications.json (0600).
@@ -323,6 +335,7 @@ export async function buildServer(opts: ServerOptions = {}): Promise<TroveServer
       lab.notifications.attach(undefined)
       rpc?.close()
       compute.close?.()
+      await objectStore?.close()
       await broker?.close()
       db.close()
     },

@@ -207,7 +207,6 @@ t.test('a sandboxed Redis: its own uid, namespaces, volume and address; delete l
   )
 
   // Refused, not half-run: what the sandboxed agent cannot do yet.
-  await t.rejects(client.backups.create({ name: 'x', instance: a.id }), { status: 400, message: /sandbox/ }, 'backup refused with the reason')
   await t.rejects(client.instances.resizeVolume(a.id, 2), { status: 400, message: /sandbox/ }, 'volume resize refused with the reason')
   await t.rejects(client.instances.create({ name: 'sb-r', replica_of: a.id }), { status: 400, message: /sandbox/ }, 'a replica refused with the reason')
 

@@ -1,10 +1,12 @@
 import { spawn } from 'node:child_process'
 import { createHash, type Hash } from 'node:crypto'
-import { cp, open, readdir, readFile, rename, rm, stat, writeFile, type FileHandle } from 'node:fs/promises'
-import { join } from 'node:path'
-import type { Readable, Writable } from 'node:stream'
+import { createReadStream, createWriteStream } from 'node:fs'
+import { access, cp, open, readdir, readFile, rename, rm, stat, writeFile, type FileHandle } from 'node:fs/promises'
+import { basename, dirname, join, resolve } from 'node:path'
+import { Readable, type Writable } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
-import { BACKUP_META_SUFFIX, type RestoreSpec } from '../../protocol/index.js'
+import { BACKUP_CONTAINER, BACKUP_META_SUFFIX, type RestoreSpec } from '../../protocol/index.js'
+import { objectStore, type ObjectStore } from '../object-store.js'
 import { ENGINE_ENV, oneLine, wrapperArgs } from '../engine-process.js'
 import type { EngineCommand, RunUser } from './context.js'
 import { setTimeout as sleep } from 'node:timers/promises'
@@ -18,7 +20,40 @@ import { setTimeout as sleep } from 'node:timers/promises'
  * and unpacks into a scratch dir while the agent checks the file's MD5 beside it; only
  * a file that matches its recorded MD5 gets anywhere near the data dir. Files are
  * root's, 0600, in the store's 0700 directory.
+ *
+ * In a sandbox the store's directory is out of the agent's sight: `dir` is then only the name the
+ * server's store has in the bootstrap (`backupDir`), and every function here streams through the
+ * server's object store instead (../object-store.ts): the tool's stdout straight into a PUT, a GET
+ * straight into the unpacking tool, MD5 on the way both times. Same signatures, same results.
  */
+
+/** The object store when `dir` names its backup store (a sandbox); undefined: the directory store. */
+function remoteFor(dir: string): ObjectStore | undefined {
+  const s = objectStore()
+  return s?.o.backupDir && resolve(dir) === resolve(s.o.backupDir) ? s : undefined
+}
+
+/** The object store and object name of a chain file in a sandbox. */
+function remoteFile(location: string): { s: ObjectStore; name: string } | undefined {
+  const s = remoteFor(dirname(location))
+  return s ? { s, name: basename(location) } : undefined
+}
+
+/** Chunks of `from`, each also fed to `hash` and counted. */
+async function* hashing(from: AsyncIterable<Buffer>, hash: Hash, count: (n: number) => void): AsyncGenerator<Buffer> {
+  for await (const c of from) {
+    hash.update(c)
+    count(c.length)
+    yield c
+  }
+}
+
+/** GET of a chain file, or the missing-file error. */
+async function getChainFile(b: ChainFile, r: { s: ObjectStore; name: string }): Promise<Readable> {
+  const body = await r.s.get(BACKUP_CONTAINER, r.name)
+  if (!body) throw new BackupError(`backup ${b.id}: its file ${b.location} is missing from the backup store`)
+  return body
+}
 
 /** A finished backup file. */
 export interface StoredBackup {
@@ -99,6 +134,11 @@ export async function streamTool(
   }
 }
 
+/** Throws unless the store `dir` can be reached: the directory (isolation none), or the object store that stands for it. */
+export async function checkStore(dir: string): Promise<void> {
+  if (!remoteFor(dir)) await access(dir)
+}
+
 /** Throws a BackupError naming the tool and its last error line unless it exited 0. */
 export function checkTool(what: string, r: StreamedTool): void {
   if (r.code === 0) return
@@ -177,6 +217,8 @@ function rollingSync(fh: FileHandle): { progress: (bytes: number) => void; settl
  * and removes the `.tmp` of a failed run (removePartial).
  */
 export async function toolToStore(cmd: EngineCommand, user: RunUser, dir: string, id: string, ext: string): Promise<{ tool: StreamedTool; stored: StoredBackup }> {
+  const remote = remoteFor(dir)
+  if (remote) return toolToObject(remote, cmd, user, dir, id, ext)
   const final = storePath(dir, id, ext)
   const tmp = `${final}.tmp`
   const out = await open(tmp, 'w', 0o600)
@@ -206,11 +248,65 @@ export async function toolToStore(cmd: EngineCommand, user: RunUser, dir: string
 }
 
 /**
+ * toolToStore in a sandbox: the tool's stdout streamed into a PUT of `<id><ext>`, MD5 on the way; the
+ * upload is committed (its MD5 sent as the ETag trailer) only when the tool exited 0, else aborted,
+ * so the server names nothing. A refusal (over the limit) stops the tool.
+ */
+async function toolToObject(s: ObjectStore, cmd: EngineCommand, user: RunUser, dir: string, id: string, ext: string): Promise<{ tool: StreamedTool; stored: StoredBackup }> {
+  const hash = createHash('md5')
+  let bytes = 0
+  let digest: string | undefined
+  const md5 = () => (digest ??= hash.digest('hex'))
+  let decide!: (ok: boolean) => void
+  const decision = new Promise<boolean>((r) => (decide = r))
+  let put: Promise<string> | undefined
+  const tool = await streamTool(cmd, user, {
+    sink: (stdout) =>
+      new Promise<void>((done, failed) => {
+        async function* body(): AsyncGenerator<Buffer> {
+          try {
+            yield* hashing(stdout, hash, (n) => (bytes += n))
+          } finally {
+            // Left early (the server refused): the tool gets EPIPE rather than a full pipe forever.
+            if (!stdout.readableEnded) stdout.destroy()
+            done()
+          }
+        }
+        put = s.put(BACKUP_CONTAINER, `${id}${ext}`, body(), md5, () => decision)
+        put.catch(failed)
+      }),
+  }).catch((e: unknown) => {
+    decide(false)
+    throw e
+  })
+  decide(tool.code === 0)
+  const etag = await put!
+  const checksum = md5()
+  if (tool.code === 0 && etag !== checksum) throw new BackupError(`the object store stored ${id}${ext} with MD5 ${etag}, the agent sent ${checksum}`)
+  return { tool, stored: { location: storePath(dir, id, ext), checksum, bytes } }
+}
+
+/**
  * Copies the file `src` (opened once: a file renamed over it meanwhile does not
  * matter) into the store as `<id><ext>`, MD5 on the way, fsync, rename, fsync of the
  * directory.
  */
 export async function fileToStore(src: string, dir: string, id: string, ext: string): Promise<StoredBackup> {
+  const remote = remoteFor(dir)
+  if (remote) {
+    const hash = createHash('md5')
+    let bytes = 0
+    let digest: string | undefined
+    const md5 = () => (digest ??= hash.digest('hex'))
+    const etag = await remote.put(
+      BACKUP_CONTAINER,
+      `${id}${ext}`,
+      hashing(createReadStream(src, { highWaterMark: CHUNK }), hash, (n) => (bytes += n)),
+      md5,
+    )
+    if (etag !== md5()) throw new BackupError(`the object store stored ${id}${ext} with MD5 ${etag}, the agent sent ${md5()}`)
+    return { location: storePath(dir, id, ext), checksum: etag, bytes }
+  }
   const final = storePath(dir, id, ext)
   const tmp = `${final}.tmp`
   const hash = createHash('md5')
@@ -256,6 +352,11 @@ async function syncDir(dir: string): Promise<void> {
 
 /** Removes whatever a failed backup left in the store. */
 export async function removePartial(dir: string, id: string, exts: string[]): Promise<void> {
+  const remote = remoteFor(dir)
+  if (remote) {
+    for (const ext of [...exts, BACKUP_META_SUFFIX]) await remote.remove(BACKUP_CONTAINER, `${id}${ext}`).catch(() => undefined)
+    return
+  }
   for (const ext of exts) {
     await rm(storePath(dir, id, ext) + '.tmp', { force: true })
     await rm(storePath(dir, id, ext), { force: true })
@@ -265,13 +366,27 @@ export async function removePartial(dir: string, id: string, exts: string[]): Pr
 
 /** The backup's metadata beside its data (0600, written atomically). */
 export async function writeMeta(dir: string, id: string, meta: Record<string, unknown>): Promise<void> {
+  const remote = remoteFor(dir)
+  if (remote) {
+    const text = Buffer.from(JSON.stringify(meta, null, 2) + '\n')
+    await remote.put(BACKUP_CONTAINER, `${id}${BACKUP_META_SUFFIX}`, text, () => createHash('md5').update(text).digest('hex'))
+    return
+  }
   const final = storePath(dir, id, BACKUP_META_SUFFIX)
   await writeFile(final + '.tmp', JSON.stringify(meta, null, 2) + '\n', { mode: 0o600 })
   await rename(final + '.tmp', final)
 }
 
 export async function readMeta<T = Record<string, unknown>>(dir: string, id: string): Promise<T | undefined> {
+  const remote = remoteFor(dir)
   try {
+    if (remote) {
+      const body = await remote.get(BACKUP_CONTAINER, `${id}${BACKUP_META_SUFFIX}`)
+      if (!body) return undefined
+      const parts: Buffer[] = []
+      for await (const c of body) parts.push(c as Buffer)
+      return JSON.parse(Buffer.concat(parts).toString('utf8')) as T
+    }
     return JSON.parse(await readFile(storePath(dir, id, BACKUP_META_SUFFIX), 'utf8')) as T
   } catch {
     return undefined
@@ -303,6 +418,11 @@ export async function md5File(path: string): Promise<string> {
 export type ChainFile = RestoreSpec['chain'][number]
 
 async function checkPresent(b: ChainFile): Promise<void> {
+  const r = remoteFile(b.location)
+  if (r) {
+    if ((await r.s.size(BACKUP_CONTAINER, r.name)) === undefined) throw new BackupError(`backup ${b.id}: its file ${b.location} is missing from the backup store`)
+    return
+  }
   const s = await stat(b.location).catch(() => undefined)
   if (!s?.isFile()) throw new BackupError(`backup ${b.id}: its file ${b.location} is missing from the backup store`)
 }
@@ -319,6 +439,14 @@ export async function verifyChain(spec: RestoreSpec): Promise<void> {
   if (!spec.chain.length) throw new BackupError(`backup ${spec.backupId} has no files to restore`)
   await Promise.all(
     spec.chain.map(async (b) => {
+      const r = remoteFile(b.location)
+      if (r) {
+        const hash = createHash('md5')
+        for await (const c of await getChainFile(b, r)) hash.update(c as Buffer)
+        const actual = hash.digest('hex')
+        if (actual !== b.checksum) throw mismatch(b, actual)
+        return
+      }
       await checkPresent(b)
       const actual = await md5File(b.location)
       if (actual !== b.checksum) throw mismatch(b, actual)
@@ -333,6 +461,19 @@ export async function verifyChain(spec: RestoreSpec): Promise<void> {
  * error (whatever the tool made of the damaged file); then the tool's exit code.
  */
 export async function unpackVerified(b: ChainFile, what: string, cmd: EngineCommand, user: RunUser): Promise<void> {
+  const remote = remoteFile(b.location)
+  if (remote) {
+    // The GET streamed into the tool's stdin, MD5 on the way: one pass, no copy on the volume.
+    const hash = createHash('md5')
+    const body = await getChainFile(b, remote)
+    const r = await streamTool(cmd, user, { input: Readable.from(hashing(body, hash, () => undefined)) })
+    // A tool that stopped reading early: the rest still counts for the checksum.
+    for await (const c of body) hash.update(c as Buffer)
+    const actual = hash.digest('hex')
+    if (actual !== b.checksum) throw mismatch(b, actual)
+    checkTool(what, r)
+    return
+  }
   await checkPresent(b)
   const [r, actual] = await Promise.all([streamTool(cmd, user, { input: b.location }), md5File(b.location)])
   if (actual !== b.checksum) throw mismatch(b, actual)
@@ -341,9 +482,15 @@ export async function unpackVerified(b: ChainFile, what: string, cmd: EngineComm
 
 /** Copies backup file `b` to `dest` (mode 0600), MD5 checked on the way; a mismatch removes dest and throws. */
 export async function copyVerified(b: ChainFile, dest: string): Promise<void> {
-  await checkPresent(b)
   const hash = createHash('md5')
-  await copyHashing(b.location, dest, hash, 0o600)
+  const remote = remoteFile(b.location)
+  if (remote) {
+    const body = await getChainFile(b, remote)
+    await pipeline(Readable.from(hashing(body, hash, () => undefined)), createWriteStream(dest, { mode: 0o600, flags: 'wx' }))
+  } else {
+    await checkPresent(b)
+    await copyHashing(b.location, dest, hash, 0o600)
+  }
   const actual = hash.digest('hex')
   if (actual !== b.checksum) {
     await rm(dest, { force: true })

@@ -1,5 +1,5 @@
-import { access } from 'node:fs/promises'
 import type { AgentEvent, BackupInfo, BackupRpc } from '../../protocol/index.js'
+import { checkStore } from '../datastores/backup-files.js'
 import type { Datastore } from '../datastores/types.js'
 import { oneLine } from '../engine-process.js'
 import type { Log } from '../log.js'
@@ -56,7 +56,7 @@ export class BackupRunner {
     }
     try {
       if (!deps.storeDir) throw new Error('this agent has no backup store (backupDir) in its bootstrap')
-      await access(deps.storeDir)
+      await checkStore(deps.storeDir)
       report({ backupId: info.id, state: 'BUILDING' })
       const storeDir = deps.storeDir
       const stored = await deps.maintenance(async (ds) => {

@@ -7,7 +7,6 @@ import { Fault, badRequest, unprocessable } from '../errors.js'
 import { loadInstance, type Requester } from '../instances/load.js'
 import { validateCanPerformAction } from '../instances/actions.js'
 import { loadBackup } from './load.js'
-import { BACKUP_STORE, refuseInSandbox } from '../instances/sandbox-limits.js'
 import { isoNow } from '../db/index.js'
 
 /** Engines whose guest can back up (upstream: a datastore with a backup_strategy). */
@@ -52,7 +51,6 @@ export function createBackup(lab: Lab, origin: FastifyRequest | BackupOrigin, wh
   if (!body.instance) throw badRequest('instance is missing.')
   const inst = loadInstance(lab, who, body.instance)
   validateCanPerformAction(lab, inst)
-  refuseInSandbox(lab, inst.id, 'Backup', BACKUP_STORE)
   const manager = inst.dsv_manager ?? ''
   if (!BACKUP_MANAGERS.has(manager)) throw new Fault('notImplemented', `The 'backup_create' operation is not supported for the '${inst.ds_name ?? manager}' datastore.`)
   let parentId: string | null = null

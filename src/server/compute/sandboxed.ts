@@ -134,6 +134,7 @@ export class SandboxedCompute implements Compute {
   readonly runtime: SandboxRuntime
   private net: LabNetwork | undefined
   private broker: BrokerLocation | undefined
+  private store: BrokerLocation | undefined
   private rules: Promise<unknown> = Promise.resolve()
   private readonly seccomp: OciSeccomp | undefined
 
@@ -210,8 +211,19 @@ export class SandboxedCompute implements Compute {
    * Where the broker listens for the lab's agents (the gateway and a port): the packet filter lets
    * instances reach that port only, and every sandbox's /etc/trove-broker.json says it.
    */
-  async setBroker(loc: BrokerLocation): Promise<void> {
+  async setBroker(loc: BrokerLocation, store?: BrokerLocation): Promise<void> {
     this.broker = loc
+    this.store = store
+    // A store on another port than the last run's: the bootstraps say the new one (agents read it per operation).
+    for (const id of store ? this.sandboxedIds() : []) {
+      if (!this.hasBootstrap(id)) continue
+      try {
+        if (this.updateBootstrapIf(id, (b) => b.objectStore?.url !== this.storeUrl() && (b.objectStore = { url: this.storeUrl()! }) !== undefined))
+          this.opts.log(`instance ${id}: object store now at ${this.storeUrl()}`)
+      } catch (e) {
+        this.opts.log(`instance ${id}: bootstrap not updated: ${(e as Error).message}`)
+      }
+    }
     for (const id of this.sandboxedIds()) {
       const etc = join(this.instanceDir(id), 'bundle', 'etc')
       if (!existsSync(etc)) continue
@@ -248,7 +260,7 @@ export class SandboxedCompute implements Compute {
         }
         if (r.address && r.hostIf && r.port) instances.push({ address: r.address, hostIf: r.hostIf, ports: [r.port], allowedCidrs: r.allowedCidrs ?? [], peers: [] })
       }
-      await applyFirewall(this.net, { instances, hostPorts: this.broker ? [this.broker.port] : [] })
+      await applyFirewall(this.net, { instances, hostPorts: [this.broker?.port, this.store?.port].filter((p): p is number => p !== undefined) })
     })
     this.rules = run.catch(() => undefined)
     return run
@@ -311,7 +323,18 @@ export class SandboxedCompute implements Compute {
       if (f.status === 'rejected') throw f.reason
       // Engine data, logs and the agent's files all live in the volume; the host's directories
       // (templates, backups, object store) are not the guest's to see.
-      const full: AgentBootstrap = { ...boot, baseDir: VOLUME_MOUNT, cgroups: [], address: rec.address, brokerFile: `/etc/${SANDBOX_BROKER_FILE}`, runUser: SANDBOX_USER }
+      // Backups and published logs go through the server's object store (object-store/endpoint.ts); the
+      // store's paths are only names in the locations the agent reports.
+      const store = this.storeUrl()
+      const full: AgentBootstrap = {
+        ...boot,
+        baseDir: VOLUME_MOUNT,
+        cgroups: [],
+        address: rec.address,
+        brokerFile: `/etc/${SANDBOX_BROKER_FILE}`,
+        runUser: SANDBOX_USER,
+        ...(store ? { objectStore: { url: store }, backupDir: this.backupsDir, storageDir: this.storageDir } : {}),
+      }
       writeInVolume(paths.mountPoint, INSTANCE_FILES.bootstrap, JSON.stringify(full, null, 2), rec.uid, rec.gid)
       const t3 = performance.now()
       const pid = await this.startSandbox(id, rec)
@@ -359,6 +382,19 @@ export class SandboxedCompute implements Compute {
       etcFiles: { [SANDBOX_BROKER_FILE]: JSON.stringify(this.broker) },
     })
     return state.pid
+  }
+
+  /** The object store's URL for agents (after setBroker). */
+  storeUrl(): string | undefined {
+    return this.store ? `https://${this.store.host}:${this.store.port}` : undefined
+  }
+
+  /** updateBootstrap only when `change` changes something (read first: no write for nothing at every start). */
+  private updateBootstrapIf(id: string, change: (b: AgentBootstrap) => boolean): boolean {
+    const b = JSON.parse(readInVolume(this.volumePaths(id).mountPoint, INSTANCE_FILES.bootstrap)) as AgentBootstrap
+    if (!change(b)) return false
+    this.updateBootstrap(id, change)
+    return true
   }
 
   /** Reads the bootstrap in the volume (never through a link), changes it, writes it back whole. */

@@ -59,7 +59,7 @@ export async function createInstance(lab: Lab, req: FastifyRequest, who: Request
     ? resolveRestorePoint(lab, who, (body.restorePoint as { backupRef: string }).backupRef, body.datastore, Number(body.volume?.size ?? lab.config.maxVolumeSize))
     : undefined
   const version = restore?.version ?? resolveDatastoreVersion(lab, body.datastore)
-  refuseNewInSandbox(lab, { manager: version.manager, restore: !!restore })
+  refuseNewInSandbox(lab, { manager: version.manager })
   // A configuration group at create (upstream's load + datastore version check): its values
   // are written into the engine's config before the first start (prepare's overrides).
   const group = body.configuration ? configurationStore(lab.db).groups.get(body.configuration) : undefined

@@ -3,9 +3,10 @@ import type { Lab } from '../lab.js'
 
 /**
  * What an instance in a sandbox (docs/isolation.md) cannot do yet, refused before anything starts
- * (400, the reason named) rather than half-run: its agent sees only its own volume, so the host's backup
- * store and object store are out of its reach until the server-written streams of the design exist;
- * its volume and runc limits are fixed at create until the driver grows and updates them.
+ * (400, the reason named) rather than half-run: replicas (replication between members of a set through
+ * the bridge is not built), and resizes (its volume and runc limits are fixed at create until the driver
+ * grows and updates them). Backups, restores and log publishing stream through the server's object store
+ * (object-store/endpoint.ts) and are not refused.
  */
 export const SANDBOX_MANAGERS = new Set(['redis', 'mariadb', 'postgresql'])
 
@@ -16,14 +17,10 @@ export function refuseInSandbox(lab: Lab, instanceId: string, what: string, beca
   if (lab.compute.isolationOf(instanceId) === 'sandbox') throw badRequest(`${what} of instance ${instanceId} is not supported yet: ${WHY}, ${because}.`)
 }
 
-/** Refuses a create the lab's sandboxes cannot run yet (a datastore, a restore, a replica). */
-export function refuseNewInSandbox(lab: Lab, o: { manager: string; restore?: boolean; replica?: boolean }): void {
+/** Refuses a create the lab's sandboxes cannot run yet (a datastore, a replica). */
+export function refuseNewInSandbox(lab: Lab, o: { manager: string; replica?: boolean }): void {
   if (lab.compute.isolation !== 'sandbox') return
   const tail = 'this lab gives every new instance a sandbox (trove server --isolation sandbox, docs/isolation.md)'
   if (!SANDBOX_MANAGERS.has(o.manager)) throw badRequest(`Datastore '${o.manager}' does not run in a sandbox yet (only ${[...SANDBOX_MANAGERS].join(', ')}): ${tail}.`)
-  if (o.restore) throw badRequest(`Creating an instance from a backup is not supported yet: its agent could not read the backup store; ${tail}.`)
   if (o.replica) throw badRequest(`Replicas are not supported yet: ${tail}.`)
 }
-
-export const BACKUP_STORE = 'its agent cannot reach the backup store'
-export const OBJECT_STORE = 'its agent cannot reach the object store logs are published to'

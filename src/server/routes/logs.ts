@@ -7,7 +7,6 @@ import { caller } from '../http/guard.js'
 import { badRequest, notFound } from '../errors.js'
 import { guestCallWith as guestCall } from '../instances/guest.js'
 import { loadInstance } from '../instances/load.js'
-import { OBJECT_STORE, refuseInSandbox } from '../instances/sandbox-limits.js'
 
 /** Upstream's guest_log_container_name: the container (here a directory of the lab's store) logs are published into. */
 const LOG_CONTAINER = 'database_logs'
@@ -36,7 +35,6 @@ export async function logRoutes(app: FastifyInstance, { lab }: { lab: Lab }): Pr
     const enable = flag(body.enable)
     const disable = flag(body.disable)
     if (enable && disable) throw badRequest('Cannot enable and disable log.')
-    if (flag(body.publish) || flag(body.discard)) refuseInSandbox(lab, inst.id, 'Publishing or discarding a log', OBJECT_STORE)
     const log = await guestCall(
       lab,
       inst.id,

@@ -2,6 +2,7 @@ import { chown, mkdir, readFile, rm } from 'node:fs/promises'
 import { join } from 'node:path'
 import type { ArchiveStart, BackupInfo, RestoreSpec } from '../../../protocol/index.js'
 import type { InstancePaths, RunUser } from '../types.js'
+import { AGENT_DB_USER } from './driver.js'
 import { BackupError, checkTool, metaFor, removePartial, streamTool, toolToStore, unpackVerified, writeMeta, type StoredBackup } from '../backup-files.js'
 
 /** What the MariaDB backup code needs from the service. */
@@ -47,7 +48,8 @@ export async function mariadbBackup(ctx: MariadbBackupContext, info: BackupInfo,
     const args = [
       `--defaults-file=${ctx.cnf}`,
       '--backup',
-      '--user=root',
+      // root on the host; in a sandbox the instance's user, the other unix_socket superuser (driver.ts).
+      `--user=${AGENT_DB_USER}`,
       '--stream=xbstream',
       `--log-copy-interval=${LOG_COPY_INTERVAL_MS}`,
       `--target-dir=${work}`,
