@@ -1,39 +1,16 @@
 // Backups and restores through the real CLI against a real lab, per engine (MariaDB, PostgreSQL, Redis).
 import t from 'tap'
-import { spawnSync } from 'node:child_process'
 import { openSync, readSync, writeSync, closeSync, statSync } from 'node:fs'
 import { join } from 'node:path'
 import { runCli, startServerProcess, tempDir } from '../helpers/lab.js'
 import { processesUnder } from '../../src/server/compute/processes.js'
+import { engineClient, writeRows } from '../helpers/clients.js'
 
-const PSQL = '/usr/lib/postgresql/15/bin/psql'
 const N = 100
 const M = 30
 
-/** Runs SQL (or redis commands) with the engine's own client over TCP; stdout trimmed, throws on failure. */
-function client(engine: string, ip: string, user: string, password: string, input: string): string {
-  const r =
-    engine === 'mariadb'
-      ? spawnSync('mariadb', ['--no-defaults', '-h', ip, '-P', '3306', '-u', user, '-N', '-B', 'd1'], { input, env: { ...process.env, MYSQL_PWD: password } })
-      : engine === 'postgresql'
-        ? spawnSync(PSQL, ['-X', '-q', '-At', '-v', 'ON_ERROR_STOP=1', '-h', ip, '-p', '5432', '-U', user, '-d', 'd1'], {
-            input,
-            env: { ...process.env, PGPASSWORD: password, PGCONNECT_TIMEOUT: '5' },
-          })
-        : spawnSync('redis-cli', ['-h', ip, '-p', '6379', '--user', user, '--no-auth-warning'], { input, env: { ...process.env, REDISCLI_AUTH: password } })
-  if (r.status !== 0) throw new Error(`${engine} client failed: ${r.stderr.toString()}`)
-  return r.stdout.toString().trim()
-}
-
-/** Rows (keys for Redis) numbered from..to. */
-function write(engine: string, ip: string, user: string, pw: string, from: number, to: number): void {
-  if (engine === 'mariadb') client(engine, ip, user, pw, `CREATE TABLE IF NOT EXISTS t (v int); INSERT INTO t SELECT seq FROM seq_${from}_to_${to};`)
-  else if (engine === 'postgresql') client(engine, ip, user, pw, `CREATE TABLE IF NOT EXISTS t (v int); INSERT INTO t SELECT generate_series(${from}, ${to});`)
-  else client(engine, ip, user, pw, Array.from({ length: to - from + 1 }, (_, i) => `SET k${from + i} v${from + i}`).join('\n') + '\n')
-}
-
 function count(engine: string, ip: string, user: string, pw: string): number {
-  return Number(engine === 'redis' ? client(engine, ip, user, pw, 'DBSIZE\n') : client(engine, ip, user, pw, 'SELECT count(*) FROM t;'))
+  return Number(engine === 'redis' ? engineClient(engine, ip, user, pw, 'DBSIZE\n') : engineClient(engine, ip, user, pw, 'SELECT count(*) FROM t;'))
 }
 
 t.test('backup and restore per engine through the CLI', async (t) => {
@@ -57,13 +34,13 @@ t.test('backup and restore per engine through the CLI', async (t) => {
         const src = `src-${engine}`
         const inst = await create(src, engine, engine === 'redis' ? [] : ['--databases', 'd1', '--users', 'u1:Pw-one-1'])
         const [user, pw] = await credentials(engine, src)
-        write(engine, inst.ip, user, pw, 1, N)
+        writeRows(engine, inst.ip, user, pw, 1, N)
         t.equal(count(engine, inst.ip, user, pw), N, `${engine}: ${N} rows written with the engine's own client`)
 
         const full = await json('backup', 'create', `full-${engine}`, '--instance', src, '--description', 'first', '--wait', '--timeout', '180')
         t.match(full, { name: `full-${engine}`, status: 'COMPLETED', instance_id: inst.id, parent_id: null, datastore: engine, description: 'first' }, `${engine}: full backup COMPLETED`)
         t.ok(full.size > 0 && /^[^ ]+$/.test(full.locationRef), `${engine}: size and location recorded`)
-        write(engine, inst.ip, user, pw, N + 1, N + M)
+        writeRows(engine, inst.ip, user, pw, N + 1, N + M)
 
         let restoreFrom = full
         if (engine !== 'redis') {
@@ -88,7 +65,7 @@ t.test('backup and restore per engine through the CLI', async (t) => {
         if (engine !== 'redis') {
           const ri = await create(`ri-${engine}`, engine, ['--backup', restoreFrom.id])
           t.equal(count(engine, ri.ip, ru, rp), N + M, `${engine}: the incremental restore has ${N + M} rows`)
-          write(engine, ri.ip, ru, rp, N + M + 1, N + M + 1)
+          writeRows(engine, ri.ip, ru, rp, N + M + 1, N + M + 1)
           t.equal(count(engine, ri.ip, ru, rp), N + M + 1, `${engine}: the restored instance takes writes`)
         }
 

@@ -11,8 +11,7 @@ import { removeSandboxLab, type SandboxedCompute } from '../../src/server/comput
 import { backupStore } from '../../src/server/db/backups.js'
 import type { Backup, Instance, TroveClient } from '../../src/sdk/index.js'
 import { labClient, startLab } from '../helpers/lab.js'
-
-const PSQL = '/usr/lib/postgresql/15/bin/psql'
+import { PSQL, engineClient, writeRows } from '../helpers/clients.js'
 
 function lacking(): string | undefined {
   if (process.getuid?.() !== 0) return 'needs root (runc, loop devices, mounts, netns, nft)'
@@ -32,29 +31,8 @@ function lacking(): string | undefined {
 const why = lacking()
 if (why) t.plan(0, why)
 
-/** SQL (or redis commands) with the engine's own client over TCP to the instance's address. */
-function sql(engine: string, ip: string, user: string, password: string, input: string): string {
-  const r =
-    engine === 'mariadb'
-      ? spawnSync('mariadb', ['--no-defaults', '-h', ip, '-P', '3306', '-u', user, '-N', '-B', 'd1'], { input, env: { ...process.env, MYSQL_PWD: password } })
-      : engine === 'postgresql'
-        ? spawnSync(PSQL, ['-X', '-q', '-At', '-v', 'ON_ERROR_STOP=1', '-h', ip, '-p', '5432', '-U', user, '-d', 'd1'], {
-            input,
-            env: { ...process.env, PGPASSWORD: password, PGCONNECT_TIMEOUT: '5' },
-          })
-        : spawnSync('redis-cli', ['-h', ip, '-p', '6379', '--user', user, '--no-auth-warning'], { input, env: { ...process.env, REDISCLI_AUTH: password } })
-  if (r.status !== 0) throw new Error(`${engine} client failed: ${r.stderr.toString()}`)
-  return r.stdout.toString().trim()
-}
-
-function write(engine: string, ip: string, user: string, pw: string, from: number, to: number): void {
-  if (engine === 'mariadb') sql(engine, ip, user, pw, `CREATE TABLE IF NOT EXISTS t (v int); INSERT INTO t SELECT seq FROM seq_${from}_to_${to};`)
-  else if (engine === 'postgresql') sql(engine, ip, user, pw, `CREATE TABLE IF NOT EXISTS t (v int); INSERT INTO t SELECT generate_series(${from}, ${to});`)
-  else sql(engine, ip, user, pw, Array.from({ length: to - from + 1 }, (_, i) => `SET k${from + i} v${from + i}`).join('\n') + '\n')
-}
-
 const count = (engine: string, ip: string, user: string, pw: string): number =>
-  Number(engine === 'redis' ? sql(engine, ip, user, pw, 'DBSIZE\n') : sql(engine, ip, user, pw, 'SELECT count(*) FROM t;'))
+  Number(engine === 'redis' ? engineClient(engine, ip, user, pw, 'DBSIZE\n') : engineClient(engine, ip, user, pw, 'SELECT count(*) FROM t;'))
 
 async function waitInstance(client: TroveClient, id: string, from: string): Promise<Instance> {
   const deadline = Date.now() + 600_000
@@ -135,7 +113,7 @@ t.test('sandboxed instances: backup, restore into a new sandbox, log publish; th
         const ip = inst.ip![0]!
         const cred = async (id: string): Promise<[string, string]> => (engine === 'redis' ? ['root', (await client.root.enable(id)).password] : ['u1', 'Pw-one-1'])
         const [user, pw] = await cred(inst.id)
-        write(engine, ip, user, pw, 1, 100)
+        writeRows(engine, ip, user, pw, 1, 100)
 
         const full = await waitBackup(client, (await client.backups.create({ name: `full-${engine}`, instance: inst.id })).id)
         t.equal(full.status, 'COMPLETED', `${engine}: full backup of a sandboxed instance COMPLETED${full.status === 'FAILED' ? ` (${JSON.stringify(full)})` : ''}`)
@@ -150,7 +128,7 @@ t.test('sandboxed instances: backup, restore into a new sandbox, log publish; th
         )
         sources[engine] = { inst, full }
 
-        write(engine, ip, user, pw, 101, 130)
+        writeRows(engine, ip, user, pw, 101, 130)
         let from = full
         if (engine !== 'redis') {
           const inc = await waitBackup(client, (await client.backups.create({ name: `inc-${engine}`, instance: inst.id, incremental: 1 })).id)
@@ -171,7 +149,7 @@ t.test('sandboxed instances: backup, restore into a new sandbox, log publish; th
           await admin.logs.action(inst.id, logName, { enable: true })
           await client.instances.restart(inst.id)
           t.equal((await waitInstance(client, inst.id, 'REBOOT')).status, 'ACTIVE', 'postgresql: restarted with the general log on')
-          sql(engine, ip, user, pw, 'SELECT 1;')
+          engineClient(engine, ip, user, pw, 'SELECT 1;')
         }
         const published = await admin.logs.action(inst.id, logName, { publish: true })
         t.ok(published.published > 0, `${engine}: log ${logName} published (${published.published} bytes)`)

@@ -1,4 +1,5 @@
 import { existsSync } from 'node:fs'
+import { spawnSync } from 'node:child_process'
 
 /**
  * The python `trove` client (python3-troveclient). scripts/setup.sh diverts Debian's
@@ -7,3 +8,28 @@ import { existsSync } from 'node:fs'
  */
 export const PYTHON_TROVE_DIVERTED = '/usr/libexec/trove-lab/python-trove'
 export const PYTHON_TROVE = existsSync(PYTHON_TROVE_DIVERTED) ? PYTHON_TROVE_DIVERTED : '/usr/bin/trove'
+
+/** PostgreSQL 15's psql (Debian's path). */
+export const PSQL = '/usr/lib/postgresql/15/bin/psql'
+
+/** Runs SQL (or redis commands) with the engine's own client over TCP, in database d1; stdout trimmed, throws on failure. */
+export function engineClient(engine: string, ip: string, user: string, password: string, input: string): string {
+  const r =
+    engine === 'mariadb'
+      ? spawnSync('mariadb', ['--no-defaults', '-h', ip, '-P', '3306', '-u', user, '-N', '-B', 'd1'], { input, env: { ...process.env, MYSQL_PWD: password } })
+      : engine === 'postgresql'
+        ? spawnSync(PSQL, ['-X', '-q', '-At', '-v', 'ON_ERROR_STOP=1', '-h', ip, '-p', '5432', '-U', user, '-d', 'd1'], {
+            input,
+            env: { ...process.env, PGPASSWORD: password, PGCONNECT_TIMEOUT: '5' },
+          })
+        : spawnSync('redis-cli', ['-h', ip, '-p', '6379', '--user', user, '--no-auth-warning'], { input, env: { ...process.env, REDISCLI_AUTH: password } })
+  if (r.status !== 0) throw new Error(`${engine} client failed: ${r.stderr.toString()}`)
+  return r.stdout.toString().trim()
+}
+
+/** Rows of table t (keys k<N> for Redis) numbered from..to, through engineClient. */
+export function writeRows(engine: string, ip: string, user: string, pw: string, from: number, to: number): void {
+  if (engine === 'mariadb') engineClient(engine, ip, user, pw, `CREATE TABLE IF NOT EXISTS t (v int); INSERT INTO t SELECT seq FROM seq_${from}_to_${to};`)
+  else if (engine === 'postgresql') engineClient(engine, ip, user, pw, `CREATE TABLE IF NOT EXISTS t (v int); INSERT INTO t SELECT generate_series(${from}, ${to});`)
+  else engineClient(engine, ip, user, pw, Array.from({ length: to - from + 1 }, (_, i) => `SET k${from + i} v${from + i}`).join('\n') + '\n')
+}
