@@ -1,9 +1,11 @@
 import { createHash } from 'node:crypto'
-import { open, readdir, rename, stat, writeFile } from 'node:fs/promises'
+import { spawn } from 'node:child_process'
+import { constants } from 'node:fs'
+import { open, readdir, rename, stat, writeFile, type FileHandle } from 'node:fs/promises'
 import { join } from 'node:path'
 import { SEGMENT_SIDECAR_SUFFIX, type ArchiveSegment } from '../../../protocol/index.js'
-import { runTool } from '../../engine-process.js'
-import type { RunUser } from '../types.js'
+import { ENGINE_ENV, wrapperArgs } from '../../engine-process.js'
+import type { EngineCommand, RunUser } from '../types.js'
 
 /** A WAL segment's file name: timeline, log id, segment (8 hex digits each). */
 export const WAL_NAME = /^[0-9A-F]{24}$/
@@ -16,6 +18,42 @@ export const WAL_NAME = /^[0-9A-F]{24}$/
 export function walSeq(name: string, segSize: number): number {
   const perId = 0x100000000 / segSize
   return Number.parseInt(name.slice(8, 16), 16) * perId + Number.parseInt(name.slice(16, 24), 16)
+}
+
+/**
+ * The store is root's (0700) and each instance's archive directory is its user's: the
+ * user cannot reach it by path, so the agent opens it and hands the open directory to
+ * the tool as fd 3, which the tool names /proc/self/fd/3 (a link to the directory itself,
+ * whatever the permissions of the directories above it). Nothing else of the store is
+ * reachable from the tool.
+ */
+export const DIR_FD_PATH = '/proc/self/fd/3'
+
+export function openDir(dir: string): Promise<FileHandle> {
+  return open(dir, constants.O_RDONLY | constants.O_DIRECTORY)
+}
+
+/** runTool (as the instance's user), with `dir` open as fd 3 (DIR_FD_PATH). */
+async function runInDir(cmd: EngineCommand, user: RunUser, dir: string): Promise<{ code: number | null; output: string }> {
+  const fd = await openDir(dir)
+  try {
+    return await new Promise((resolve) => {
+      const child = spawn('/bin/sh', wrapperArgs(cmd, user, []), { stdio: ['ignore', 'pipe', 'pipe', fd.fd], env: ENGINE_ENV })
+      // Only the first and the last commit lines matter, and a busy segment's dump is long:
+      // its first 64 KiB and its last 1 MiB are kept.
+      let head = ''
+      let tail = ''
+      child.stdout!.on('data', (b: Buffer) => {
+        if (head.length < 1 << 16) head += b.toString()
+        else tail = (tail + b.toString()).slice(-(1 << 20))
+      })
+      child.stderr!.on('data', (b: Buffer) => (tail = (tail + b.toString()).slice(-(1 << 20))))
+      child.once('error', (e) => resolve({ code: -1, output: e.message }))
+      child.once('close', (code) => resolve({ code, output: `${head}\n${tail}` }))
+    })
+  } finally {
+    await fd.close()
+  }
 }
 
 /** sha256 (hex) and size of a file. */
@@ -60,7 +98,7 @@ export function commitTimes(output: string): { first_time: string | null; last_t
  */
 export async function writeSidecar(dir: string, name: string, segSize: number, waldump: string, user: RunUser): Promise<ArchiveSegment> {
   const { sha256, bytes } = await sha256File(join(dir, name))
-  const dump = await runTool({ file: waldump, args: ['--rmgr=Transaction', '-p', dir, name], asUser: true }, user)
+  const dump = await runInDir({ file: waldump, args: ['--rmgr=Transaction', '-p', DIR_FD_PATH, name], asUser: true }, user, dir)
   const seg: ArchiveSegment = { name, seq: walSeq(name, segSize), sha256, bytes, ...commitTimes(dump.output) }
   const final = join(dir, name + SEGMENT_SIDECAR_SUFFIX)
   await writeFile(final + '.tmp', JSON.stringify(seg) + '\n', { mode: 0o600 })

@@ -5,7 +5,7 @@ import { setTimeout as sleep } from 'node:timers/promises'
 import type { ArchiveStatus } from '../../../protocol/index.js'
 import { ENGINE_ENV, isAlive, oneLine, wrapperArgs } from '../../engine-process.js'
 import type { Archiver, InstancePaths, RunUser } from '../types.js'
-import { firstHole, listArchive, segmentSizeIn, writeSidecar } from './archive-segments.js'
+import { DIR_FD_PATH, firstHole, listArchive, openDir, segmentSizeIn, writeSidecar } from './archive-segments.js'
 import type { PostgresClient } from './driver.js'
 
 /** The physical slot that keeps every WAL segment on the engine until the archive has it. */
@@ -168,14 +168,15 @@ export class PostgresArchiver implements Archiver {
   private async spawnReceiver(): Promise<void> {
     const cmd = {
       file: await this.ctx.bin('pg_receivewal'),
-      args: ['-D', this.dir, '-S', ARCHIVE_SLOT, '--synchronous', '--no-loop', '-w', '-h', this.ctx.paths.run, '-p', String(this.ctx.port), '-U', 'postgres'],
+      args: ['-D', DIR_FD_PATH, '-S', ARCHIVE_SLOT, '--synchronous', '--no-loop', '-w', '-d', `host=${this.ctx.paths.run} port=${this.ctx.port} user=postgres application_name=${ARCHIVE_SLOT}`],
       asUser: true,
     }
     const log = await open(this.logFile, 'a', 0o600)
+    const dirFd = await openDir(this.dir)
     try {
       await log.chown(this.ctx.user.uid, this.ctx.user.gid)
       // Its own session: a signal to the agent's group does not cut the stream.
-      const child = spawn('/bin/sh', wrapperArgs(cmd, this.ctx.user, []), { detached: true, stdio: ['ignore', log.fd, log.fd], env: ENGINE_ENV })
+      const child = spawn('/bin/sh', wrapperArgs(cmd, this.ctx.user, []), { detached: true, stdio: ['ignore', log.fd, log.fd, dirFd.fd], env: ENGINE_ENV })
       if (child.pid === undefined) throw new Error(`could not start pg_receivewal: ${await new Promise<string>((r) => child.once('error', (e) => r(e.message)))}`)
       child.unref()
       const pid = child.pid
@@ -189,6 +190,7 @@ export class PostgresArchiver implements Archiver {
       this.ctx.log(`archive: pg_receivewal started, pid ${pid}`)
     } finally {
       await log.close()
+      await dirFd.close()
     }
   }
 
@@ -197,7 +199,7 @@ export class PostgresArchiver implements Archiver {
     const pid = Number.parseInt(await readFile(this.pidFile, 'utf8').catch(() => ''), 10)
     if (!Number.isInteger(pid) || !(await isAlive(pid))) return
     const cmdline = await readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => '')
-    if (!cmdline.includes('pg_receivewal') || !cmdline.includes(this.dir)) return
+    if (!cmdline.includes('pg_receivewal') || !cmdline.includes(`application_name=${ARCHIVE_SLOT}`)) return
     process.kill(pid, 'SIGTERM')
     for (let i = 0; i < 500 && (await isAlive(pid)); i++) await sleep(20)
     this.ctx.log(`archive: stopped the pg_receivewal (pid ${pid}) an earlier agent left running`)

@@ -1,7 +1,7 @@
 import { chmod, chown, mkdir, readdir, rm, stat, writeFile, appendFile, access } from 'node:fs/promises'
 import { join } from 'node:path'
 import type { ArchiveStart, BackupInfo, RestoreSpec } from '../../../protocol/index.js'
-import { PITR_SCRIPT, pitrRecoveryConf } from './restore-pitr.js'
+import { PITR_SCRIPT, PITR_WAL, pitrRecoveryConf } from './restore-pitr.js'
 import type { InstancePaths, RunUser } from '../types.js'
 import { BackupError, checkTool, metaFor, moveEntries, removePartial, toolToStore, unpackVerified, writeMeta, type StoredBackup } from '../backup-files.js'
 import type { PostgresClient } from './driver.js'
@@ -238,7 +238,8 @@ export async function postgresRestore(ctx: PostgresBackupContext, spec: RestoreS
   let recovery: string
   if (spec.pitr) {
     // Point in time: the source's archive (then the chain's own WAL) up to the target.
-    recovery = await pitrRecoveryConf(ctx, spec.pitr, incs.length ? wal : undefined)
+    const fullMeta = await metaFor<PostgresMeta>(full!.location, full!.id)
+    recovery = await pitrRecoveryConf(ctx, spec.pitr, incs.length ? wal : undefined, fullMeta?.segment_size ?? 16 << 20)
   } else {
     if (!incs.length) return
     const last = await metaFor<PostgresMeta>(incs[incs.length - 1]!.location, incs[incs.length - 1]!.id)
@@ -274,6 +275,6 @@ export async function postgresAfterRestore(ctx: PostgresBackupContext, spec: Res
     'SELECT pg_reload_conf()',
   ])
   await rm(restoreWalDir(ctx.paths), { recursive: true, force: true })
-  if (spec.pitr) await rm(join(ctx.paths.tmp, PITR_SCRIPT), { force: true })
+  if (spec.pitr) for (const f of [PITR_SCRIPT, PITR_WAL]) await rm(join(ctx.paths.tmp, f), { recursive: true, force: true })
   ctx.log(spec.pitr ? `restore: archive replayed to ${spec.pitr.target === 'latest' ? 'its end' : spec.pitr.target.time}, promoted` : `restore: WAL replayed up to the recovery target of backup ${spec.backupId}, promoted`)
 }
