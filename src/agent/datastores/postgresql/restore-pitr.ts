@@ -75,6 +75,16 @@ ${chainWal ? `if [ -f ${shQuote(chainWal)}/"$f" ]; then exec cp ${shQuote(chainW
 }
 
 /**
+ * An ISO 8601 time as recovery_target_time takes it: it refuses the `T` and the `Z`
+ * (`2026-12-05 14:25:34.022+00` is accepted); the digits are kept as given (microseconds).
+ */
+export function pgTime(iso: string): string {
+  const m = /^(\d{4}-\d\d-\d\d)T(\d\d:\d\d:\d\d(?:\.\d{1,6})?)(Z|[+-]\d\d:\d\d)$/.exec(iso)
+  if (!m) throw new BackupError(`not an ISO 8601 time with its zone: ${iso}`)
+  return `${m[1]} ${m[2]}${m[3] === 'Z' ? '+00' : m[3]}`
+}
+
+/**
  * The recovery settings of a point-in-time restore (appended to postgresql.auto.conf by
  * postgresRestore, reset by postgresAfterRestore): the script above as restore_command,
  * and `recovery_target_time` (inclusive: the last transaction committed at or before
@@ -87,6 +97,6 @@ export async function pitrRecoveryConf(ctx: { paths: InstancePaths; user: RunUse
   await writeFile(script, pitrScript(walDir, chainWal), { mode: 0o700 })
   await chown(script, ctx.user.uid, ctx.user.gid)
   const lines = [`restore_command = ${pgLit(`${script} "%f" "%p"`)}`]
-  if (pitr.target !== 'latest') lines.push(`recovery_target_time = ${pgLit(pitr.target.time)}`, 'recovery_target_inclusive = on', `recovery_target_action = 'promote'`)
+  if (pitr.target !== 'latest') lines.push(`recovery_target_time = ${pgLit(pgTime(pitr.target.time))}`, 'recovery_target_inclusive = on', `recovery_target_action = 'promote'`)
   return lines.join('\n') + '\n'
 }
