@@ -146,7 +146,10 @@ t.test('point-in-time restore of PostgreSQL through the CLI', async (t) => {
   const missing = acked.filter((c) => !have.has(c.id))
   const lastKept = acked.filter((c) => have.has(c.id)).pop()!
   const rpoMs = missing.length ? acked[acked.length - 1]!.ack - lastKept.ack : 0
-  t.ok(missing.every((m) => m.id > lastKept.id), 'only a tail is missing, no hole')
+  t.ok(
+    missing.every((m) => m.id > lastKept.id),
+    'only a tail is missing, no hole',
+  )
   t.ok(rpoMs <= 1000, `RPO after kill -9 of engine and agent: ${missing.length} acknowledged rows missing, ${rpoMs} ms of commits (goal <= 1000 ms)`)
   t.comment(`pitr: restore to T ${pitrMs} ms; RPO ${rpoMs} ms (${missing.length} of ${acked.length} rows)`)
 
@@ -157,7 +160,11 @@ t.test('point-in-time restore of PostgreSQL through the CLI', async (t) => {
     .sort()
   rmSync(join(archive, complete[complete.length - 1]!))
   const gap = await cli('instance', 'create', 'nope5', '--flavor', 'm1.tiny', '--size', '1', '--restore-from', src.id, '--restore-latest')
-  t.match(gap, { code: 1, stderr: /^Cannot restore to the latest time: the archive has a gap \(segment \d+ is missing from the archive\); the restorable window is \S+ to \S+\. \(HTTP 400\)/ }, `a gap refused: ${gap.stderr.trim()}`)
+  t.match(
+    gap,
+    { code: 1, stderr: /^Cannot restore to the latest time: the archive has a gap \(segment \d+ is missing from the archive\); the restorable window is \S+ to \S+\. \(HTTP 400\)/ },
+    `a gap refused: ${gap.stderr.trim()}`,
+  )
   t.equal(gap.stderr.trim().split('\n').length, 1, 'one line')
   t.notOk((await names()).includes('nope5'), 'nothing created for the gap')
   void redis

@@ -65,7 +65,10 @@ export function windowInput(lab: Lab, instanceId: string): WindowInput & { backu
 }
 
 /** The instance view's lab extension (README "API notes"): the restore window and the archiver's state. */
-export function archiveView(lab: Lab, instanceId: string): { earliest_restorable_time: string | null; latest_restorable_time: string | null; archive: { state: ArchiveStatus['state']; detail: string | null } } {
+export function archiveView(
+  lab: Lab,
+  instanceId: string,
+): { earliest_restorable_time: string | null; latest_restorable_time: string | null; archive: { state: ArchiveStatus['state']; detail: string | null } } {
   const row = archiveStore(lab.db).get(instanceId)
   const state = row?.state ?? 'off'
   if (!row || !existsSync(archiveDir(lab, instanceId))) return { earliest_restorable_time: null, latest_restorable_time: null, archive: { state, detail: row?.detail ?? null } }

@@ -122,7 +122,10 @@ export async function listArchive(dir: string): Promise<ArchiveListing> {
   const names = await readdir(dir).catch(() => [] as string[])
   const have = new Set(names)
   const complete = names.filter((n) => WAL_NAME.test(n)).sort()
-  const partial = names.filter((n) => n.endsWith('.partial') && WAL_NAME.test(n.slice(0, -8))).sort().pop()
+  const partial = names
+    .filter((n) => n.endsWith('.partial') && WAL_NAME.test(n.slice(0, -8)))
+    .sort()
+    .pop()
   return { complete, unsealed: complete.filter((n) => !have.has(n + SEGMENT_SIDECAR_SUFFIX)), partial }
 }
 

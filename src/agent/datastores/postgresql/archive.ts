@@ -110,10 +110,13 @@ export class PostgresArchiver implements Archiver {
     const at = Date.now()
     try {
       await pg.query(`SELECT CASE WHEN pg_is_in_recovery() THEN NULL ELSE pg_logical_emit_message(true, '${ARCHIVE_SLOT}', '') END`)
-      row = (await pg.query(`SELECT pg_is_in_recovery(), CASE WHEN pg_is_in_recovery() THEN NULL ELSE pg_current_wal_lsn() END,
+      row =
+        (
+          await pg.query(`SELECT pg_is_in_recovery(), CASE WHEN pg_is_in_recovery() THEN NULL ELSE pg_current_wal_lsn() END,
   (SELECT setting FROM pg_settings WHERE name = 'wal_segment_size'),
   (SELECT coalesce(wal_status, '') FROM pg_replication_slots WHERE slot_name = '${ARCHIVE_SLOT}'),
-  (SELECT r.flush_lsn FROM pg_replication_slots s JOIN pg_stat_replication r ON r.pid = s.active_pid WHERE s.slot_name = '${ARCHIVE_SLOT}')`))[0] ?? []
+  (SELECT r.flush_lsn FROM pg_replication_slots s JOIN pg_stat_replication r ON r.pid = s.active_pid WHERE s.slot_name = '${ARCHIVE_SLOT}')`)
+        )[0] ?? []
     } catch {
       // The engine is down or restarting: nothing is committed meanwhile; the receiver ends on its own.
       await this.seal()

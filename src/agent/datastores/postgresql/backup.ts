@@ -162,7 +162,15 @@ export async function postgresBackup(ctx: PostgresBackupContext, info: BackupInf
   try {
     const { tool: r, stored } = await toolToStore({ file: 'tar', args: ['-c', '-f', '-', '-C', archive, ...names], asUser: false }, ctx.user, storeDir, info.id, WAL_EXT)
     checkTool('tar of the archived WAL', r)
-    await writeMeta(storeDir, info.id, { engine: 'postgresql', type: 'incremental', timeline: tli, end_lsn: lsn, target_lsn: lsn, segment_size: segSize, archive: archiveStart(tli, lsn, segSize) } satisfies PostgresMeta)
+    await writeMeta(storeDir, info.id, {
+      engine: 'postgresql',
+      type: 'incremental',
+      timeline: tli,
+      end_lsn: lsn,
+      target_lsn: lsn,
+      segment_size: segSize,
+      archive: archiveStart(tli, lsn, segSize),
+    } satisfies PostgresMeta)
     return stored
   } catch (e) {
     await removePartial(storeDir, info.id, [WAL_EXT])
@@ -276,5 +284,9 @@ export async function postgresAfterRestore(ctx: PostgresBackupContext, spec: Res
   ])
   await rm(restoreWalDir(ctx.paths), { recursive: true, force: true })
   if (spec.pitr) for (const f of [PITR_SCRIPT, PITR_WAL]) await rm(join(ctx.paths.tmp, f), { recursive: true, force: true })
-  ctx.log(spec.pitr ? `restore: archive replayed to ${spec.pitr.target === 'latest' ? 'its end' : spec.pitr.target.time}, promoted` : `restore: WAL replayed up to the recovery target of backup ${spec.backupId}, promoted`)
+  ctx.log(
+    spec.pitr
+      ? `restore: archive replayed to ${spec.pitr.target === 'latest' ? 'its end' : spec.pitr.target.time}, promoted`
+      : `restore: WAL replayed up to the recovery target of backup ${spec.backupId}, promoted`,
+  )
 }

@@ -6,7 +6,10 @@ import { findInstance } from '../../resolve.js'
 /** Point-in-time restore options of instance create (trove lab extension, README "Backups"). */
 export const RESTORE_TIME_OPTIONS: OptionSpec[] = [
   { flags: '--restore-from <SOURCE>', description: 'Restore from the log archive of this instance (name or ID; the ID of a deleted one) to --restore-time or --restore-latest (trove lab)' },
-  { flags: '--restore-time <TIME>', description: 'With --restore-from: the point in time, ISO 8601 with its zone, e.g. 2026-12-04T10:00:00Z; every transaction committed at or before it is restored (trove lab)' },
+  {
+    flags: '--restore-time <TIME>',
+    description: 'With --restore-from: the point in time, ISO 8601 with its zone, e.g. 2026-12-04T10:00:00Z; every transaction committed at or before it is restored (trove lab)',
+  },
   { flags: '--restore-latest', description: 'With --restore-from: everything the archive holds (trove lab)' },
 ]
 
