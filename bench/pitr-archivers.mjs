@@ -27,7 +27,7 @@ async function one(mode) {
   execFileSync('chown', ['-R', `${RUN_USER}:${RUN_USER}`, root])
   sh([join(bin, 'initdb'), '-D', data, '-U', 'postgres', '--auth=trust'])
   const port = await freePort()
-  const conf = [`port=${port}`, `unix_socket_directories='${run}'`, 'listen_addresses=\'\'', 'shared_buffers=51MB', 'wal_level=replica', 'max_wal_senders=5', 'max_replication_slots=5']
+  const conf = [`port=${port}`, `unix_socket_directories='${run}'`, "listen_addresses=''", 'shared_buffers=51MB', 'wal_level=replica', 'max_wal_senders=5', 'max_replication_slots=5']
   if (mode === 'archive_command') conf.push('archive_mode=on', `archive_command='cp "%p" "${arch}/%f.part" && mv "${arch}/%f.part" "${arch}/%f"'`, 'archive_timeout=1')
   writeFileSync(join(data, 'postgresql.auto.conf'), conf.join('\n') + '\n')
   const pg = spawn(asUser([join(bin, 'postgres'), '-D', data])[0], asUser([join(bin, 'postgres'), '-D', data]).slice(1), { stdio: 'ignore' })
@@ -37,7 +37,11 @@ async function one(mode) {
   let recv
   if (mode === 'pg_receivewal') {
     psql("SELECT pg_create_physical_replication_slot('a', true)")
-    recv = spawn(asUser([join(bin, 'pg_receivewal'), '-D', arch, '-S', 'a', '--synchronous', '-h', run, '-p', String(port), '-U', 'postgres'])[0], asUser([join(bin, 'pg_receivewal'), '-D', arch, '-S', 'a', '--synchronous', '-h', run, '-p', String(port), '-U', 'postgres']).slice(1), { stdio: 'ignore' })
+    recv = spawn(
+      asUser([join(bin, 'pg_receivewal'), '-D', arch, '-S', 'a', '--synchronous', '-h', run, '-p', String(port), '-U', 'postgres'])[0],
+      asUser([join(bin, 'pg_receivewal'), '-D', arch, '-S', 'a', '--synchronous', '-h', run, '-p', String(port), '-U', 'postgres']).slice(1),
+      { stdio: 'ignore' },
+    )
   }
   const base = join(root, 'base')
   sh([join(bin, 'pg_basebackup'), '-h', run, '-p', String(port), '-U', 'postgres', '-D', base, '-Xfetch', '-c', 'fast'])
@@ -49,7 +53,11 @@ async function one(mode) {
   const tps = Number(/tps = ([\d.]+)/.exec(out)?.[1] ?? 0)
   const perSecondMb = (dirSize(arch) - before) / SECONDS / 2 ** 20
   // RPO: writes go on, then kill -9 of everything; what the archive has is recovered from the base.
-  const load = spawn(asUser([join(bin, 'pgbench'), '-n', '-h', run, '-p', String(port), '-U', 'postgres', '-c', String(CLIENTS), '-T', '30', '-f', script, 'postgres'])[0], asUser([join(bin, 'pgbench'), '-n', '-h', run, '-p', String(port), '-U', 'postgres', '-c', String(CLIENTS), '-T', '30', '-f', script, 'postgres']).slice(1), { stdio: 'ignore' })
+  const load = spawn(
+    asUser([join(bin, 'pgbench'), '-n', '-h', run, '-p', String(port), '-U', 'postgres', '-c', String(CLIENTS), '-T', '30', '-f', script, 'postgres'])[0],
+    asUser([join(bin, 'pgbench'), '-n', '-h', run, '-p', String(port), '-U', 'postgres', '-c', String(CLIENTS), '-T', '30', '-f', script, 'postgres']).slice(1),
+    { stdio: 'ignore' },
+  )
   await sleep(3000)
   const killedAt = Date.now()
   pg.kill('SIGKILL')
@@ -57,19 +65,24 @@ async function one(mode) {
   load.kill('SIGKILL')
   await sleep(500)
   // (The shell's own command line names the dir too: it may kill itself last.)
-  spawnSync('sh', ['-c', `for p in $(ls /proc | grep -E '^[0-9]+$'); do [ $p = $$ ] || { tr '\\0' ' ' < /proc/$p/cmdline 2>/dev/null | grep -q '${root}' && kill -9 $p; }; done; true`], { stdio: 'ignore' })
+  spawnSync('sh', ['-c', `for p in $(ls /proc | grep -E '^[0-9]+$'); do [ $p = $$ ] || { tr '\\0' ' ' < /proc/$p/cmdline 2>/dev/null | grep -q '${root}' && kill -9 $p; }; done; true`], {
+    stdio: 'ignore',
+  })
   let rpoMs = null
   if (mode !== 'none') {
     // Recover the base with the archive (a .partial served as its segment), no target: everything it holds.
     const port2 = await freePort()
-    writeFileSync(join(base, 'postgresql.auto.conf'), `port=${port2}\nunix_socket_directories='${run}'\nlisten_addresses=''\nrestore_command='cp "${arch}/%f" "%p" 2>/dev/null || cp "${arch}/%f.partial" "%p"'\n`)
+    writeFileSync(
+      join(base, 'postgresql.auto.conf'),
+      `port=${port2}\nunix_socket_directories='${run}'\nlisten_addresses=''\nrestore_command='cp "${arch}/%f" "%p" 2>/dev/null || cp "${arch}/%f.partial" "%p"'\n`,
+    )
     writeFileSync(join(base, 'recovery.signal'), '')
     execFileSync('chown', ['-R', `${RUN_USER}:${RUN_USER}`, base])
     rmSync(join(base, 'postmaster.pid'), { force: true })
     const pg2 = spawn(asUser([join(bin, 'postgres'), '-D', base])[0], asUser([join(bin, 'postgres'), '-D', base]).slice(1), { stdio: 'ignore' })
     const psql2 = (sql) => sh([join(bin, 'psql'), '-X', '-At', '-h', run, '-p', String(port2), '-U', 'postgres', '-c', sql]).trim()
     await until(() => psql2('SELECT pg_is_in_recovery()') === 'f', 120_000, 100)
-    const newest = Date.parse(psql2("SELECT to_char(max(at) AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"') FROM t"))
+    const newest = Date.parse(psql2('SELECT to_char(max(at) AT TIME ZONE \'UTC\', \'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"\') FROM t'))
     rpoMs = killedAt - newest
     pg2.kill('SIGKILL')
   }

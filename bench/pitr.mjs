@@ -37,7 +37,11 @@ const ENGINES = {
     async connect(ip) {
       const { default: mariadb } = await import('mariadb')
       const c = await mariadb.createConnection({ host: ip, port: 3306, user: 'u1', password: 'Pw-one-1', database: 'd1' })
-      return { insert: (w, n) => c.query('INSERT INTO t VALUES (?, ?)', [w, n]), query: async (sql) => (await c.query({ sql, rowsAsArray: true })).map((r) => r.map(Number)), end: () => c.end().catch(() => {}) }
+      return {
+        insert: (w, n) => c.query('INSERT INTO t VALUES (?, ?)', [w, n]),
+        query: async (sql) => (await c.query({ sql, rowsAsArray: true })).map((r) => r.map(Number)),
+        end: () => c.end().catch(() => {}),
+      }
     },
     table: 'CREATE TABLE IF NOT EXISTS t (w int, n int, PRIMARY KEY (w, n))',
     // The archiver's process writes its pid beside the engine's (binlog's part): killed if there.
@@ -88,11 +92,15 @@ const dataDir = join(dir, 'lab')
 const server = await startServer(dataDir)
 const sdk = await clientFor(join(dataDir, 'clouds.yaml'))
 const active = async (id) => {
-  await until(async () => {
-    const i = await sdk.instances.get(id)
-    if (i.status === 'ERROR') throw new Error(`instance ${id} is ERROR: ${i.fault?.message}`)
-    return i.status === 'ACTIVE'
-  }, 600_000, 50)
+  await until(
+    async () => {
+      const i = await sdk.instances.get(id)
+      if (i.status === 'ERROR') throw new Error(`instance ${id} is ERROR: ${i.fault?.message}`)
+      return i.status === 'ACTIVE'
+    },
+    600_000,
+    50,
+  )
   return sdk.instances.get(id)
 }
 const createTimed = async (body) => {
@@ -183,7 +191,14 @@ try {
   await new Promise((r) => server.once('exit', r))
   // What the lab started under the work dir (engines, agents, archivers), as bench/backup.mjs does.
   for (let pass = 0; pass < 2; pass++, await sleep(1000))
-    spawnSync('sh', ['-c', `for p in $(ls /proc | grep -E '^[0-9]+$'); do readlink /proc/$p/cwd 2>/dev/null | grep -q '^${dir}' && kill -9 $p; tr '\\0' ' ' < /proc/$p/cmdline 2>/dev/null | grep -q '${dir}' && kill -9 $p; done; true`], { stdio: 'ignore' })
+    spawnSync(
+      'sh',
+      [
+        '-c',
+        `for p in $(ls /proc | grep -E '^[0-9]+$'); do readlink /proc/$p/cwd 2>/dev/null | grep -q '^${dir}' && kill -9 $p; tr '\\0' ' ' < /proc/$p/cmdline 2>/dev/null | grep -q '${dir}' && kill -9 $p; done; true`,
+      ],
+      { stdio: 'ignore' },
+    )
   if (!process.env.BENCH_KEEP) rmSync(dir, { recursive: true, force: true })
   else process.stdout.write(`kept ${dir}\n`)
 }

@@ -1,4 +1,4 @@
-import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs'
+import { existsSync, readFileSync, readdirSync } from 'node:fs'
 import { dirname, join } from 'node:path'
 import { BACKUP_META_SUFFIX, SEGMENT_SIDECAR_SUFFIX, archiveDirOf, type ArchiveSegment, type ArchiveStart, type ArchiveStatus } from '../../protocol/index.js'
 import type { Lab } from '../lab.js'
@@ -7,28 +7,38 @@ import { backupStore, RESTORABLE_STATES } from '../db/backups.js'
 import { scheduleStore } from '../db/backup-schedules.js'
 import { archiveWindow, type BaseBackup, type SealedSegment, type WindowInput } from './archive-window.js'
 
-/** Sidecars per archive directory, read again only when the directory changed (its mtime). */
-const sidecarCache = new Map<string, { mtimeMs: number; segments: Array<SealedSegment & { name: string }> }>()
+/**
+ * Parsed sidecars by path: a sidecar never changes once written (rename into place), so
+ * only the listing is read again each time (a file deleted a moment ago is seen at once).
+ */
+const sidecarCache = new Map<string, SealedSegment & { name: string }>()
 
 /** The complete segments of an archive directory, from their sidecars (unreadable ones are left out: a hole). */
 export function readSidecars(dir: string): Array<SealedSegment & { name: string }> {
-  const st = statSync(dir, { throwIfNoEntry: false })
-  if (!st) return []
-  const cached = sidecarCache.get(dir)
-  if (cached && cached.mtimeMs === st.mtimeMs) return cached.segments
-  const names = new Set(readdirSync(dir))
+  let names: Set<string>
+  try {
+    names = new Set(readdirSync(dir))
+  } catch {
+    return []
+  }
   const segments: Array<SealedSegment & { name: string }> = []
   for (const n of names) {
     if (!n.endsWith(SEGMENT_SIDECAR_SUFFIX)) continue
-    try {
-      const s = JSON.parse(readFileSync(join(dir, n), 'utf8')) as ArchiveSegment
-      if (!Number.isSafeInteger(s.seq) || typeof s.name !== 'string') continue
-      segments.push({ name: s.name, seq: s.seq, last_time: typeof s.last_time === 'string' ? s.last_time : null, present: names.has(n.slice(0, -SEGMENT_SIDECAR_SUFFIX.length)) })
-    } catch {
-      /* a sidecar being replaced, or garbage: not counted */
+    const path = join(dir, n)
+    let seg = sidecarCache.get(path)
+    if (!seg) {
+      try {
+        const s = JSON.parse(readFileSync(path, 'utf8')) as ArchiveSegment
+        if (!Number.isSafeInteger(s.seq) || typeof s.name !== 'string') continue
+        seg = { name: s.name, seq: s.seq, last_time: typeof s.last_time === 'string' && !Number.isNaN(Date.parse(s.last_time)) ? s.last_time : null, present: false }
+        if (sidecarCache.size > 100_000) sidecarCache.clear()
+        sidecarCache.set(path, seg)
+      } catch {
+        continue // a sidecar being replaced, or garbage: not counted
+      }
     }
+    segments.push({ ...seg, present: names.has(n.slice(0, -SEGMENT_SIDECAR_SUFFIX.length)) })
   }
-  sidecarCache.set(dir, { mtimeMs: st.mtimeMs, segments })
   return segments
 }
 

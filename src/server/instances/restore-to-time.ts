@@ -44,7 +44,7 @@ export function resolveRestoreToTime(
     throw badRequest(`Instance ${ref} has no archive to restore to a time from (its backup retention is 0 days, or it was never archived).`)
   if (target === 'latest' && state.state === 'gap' && state.detail) throw badRequest(`Cannot restore instance ${ref} to the latest time: the archive has a gap (${state.detail}).`)
   // Times are compared on what the store holds now; a time is "in the future" against this server's clock.
-  const choice = chooseBase(input, target === 'latest' ? 'latest' : { time: new Date(Date.parse(target.time)).toISOString() }, Date.now())
+  const choice = chooseBase(input, target, Date.now())
   if (!choice.ok) throw badRequest(choice.message)
   const restore = resolveRestorePoint(lab, who, choice.base.id, datastore, volumeSize)
   restore.spec.pitr = { archiveDir: archiveDir(lab, ref), target: target === 'latest' ? 'latest' : { time: target.time }, start: choice.base.start }
