@@ -32,9 +32,18 @@ t.test('choice: the newest base at or before the time whose archive reaches it',
 })
 
 t.test('refusals name the window', async (t) => {
-  t.same(chooseBase(input, at('12:00:01'), now), { ok: false, message: 'Restore time 2026-12-05T12:00:01Z is in the future; the restorable window is 2026-12-05T10:00:00.000Z to 2026-12-05T11:30:00.000Z.' })
-  t.same(chooseBase(input, at('09:59:59'), now), { ok: false, message: 'Restore time 2026-12-05T09:59:59Z is before the restorable window; the restorable window is 2026-12-05T10:00:00.000Z to 2026-12-05T11:30:00.000Z.' })
-  t.same(chooseBase(input, at('11:45:00'), now), { ok: false, message: 'Restore time 2026-12-05T11:45:00Z is after the latest restorable time; the restorable window is 2026-12-05T10:00:00.000Z to 2026-12-05T11:30:00.000Z.' })
+  t.same(chooseBase(input, at('12:00:01'), now), {
+    ok: false,
+    message: 'Restore time 2026-12-05T12:00:01Z is in the future; the restorable window is 2026-12-05T10:00:00.000Z to 2026-12-05T11:30:00.000Z.',
+  })
+  t.same(chooseBase(input, at('09:59:59'), now), {
+    ok: false,
+    message: 'Restore time 2026-12-05T09:59:59Z is before the restorable window; the restorable window is 2026-12-05T10:00:00.000Z to 2026-12-05T11:30:00.000Z.',
+  })
+  t.same(chooseBase(input, at('11:45:00'), now), {
+    ok: false,
+    message: 'Restore time 2026-12-05T11:45:00Z is after the latest restorable time; the restorable window is 2026-12-05T10:00:00.000Z to 2026-12-05T11:30:00.000Z.',
+  })
   t.same(chooseBase({ ...input, bases: [] }, 'latest', now), { ok: false, message: 'Cannot restore to the latest time: nothing is restorable yet (no backup taken while archiving was on).' })
 })
 
