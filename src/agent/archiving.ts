@@ -25,10 +25,10 @@ export class ArchiveKeeper {
     return !!this.bootstrap.archive && !!this.bootstrap.backupDir
   }
 
-  /** The engine answers: start archiving if it is on (idempotent). */
-  engineAnswering(): void {
+  /** The engine answers: start archiving if it is on (idempotent); settles once it is started. */
+  engineAnswering(): Promise<void> {
     this.answering = true
-    void this.serial(() => this.startIfWanted())
+    return this.serial(() => this.startIfWanted()).catch((e: Error) => this.log(`archive: ${oneLine(e.message)}`))
   }
 
   /** Before the engine stops: stop the archiver (it starts again when the engine answers). */

@@ -89,7 +89,7 @@ export async function startAgent(bootstrapPath: string, opts: AgentOptions = {})
   })
 
   const archiving = new ArchiveKeeper(bootstrap, () => supervisor.datastore, log)
-  supervisor.engineHooks = { answering: () => archiving.engineAnswering(), beforeStop: () => archiving.beforeEngineStop() }
+  supervisor.engineHooks = { answering: () => void archiving.engineAnswering(), beforeStop: () => archiving.beforeEngineStop() }
 
   let client: MqttClient | undefined
   let finish!: (code: number) => void
