@@ -18,7 +18,7 @@ export class Archives {
   /** The last state written per instance: a heartbeat that changes nothing writes nothing. */
   private readonly last = new Map<string, string>()
 
-  constructor(db: DB) {
+  constructor(private readonly db: DB) {
     this.st = new StatementCache(db)
   }
 
@@ -33,11 +33,21 @@ export class Archives {
     const key = `${s.state}\n${s.latest_time}\n${s.detail ?? ''}`
     if (this.last.get(instanceId) === key) return
     // A reported state 'off' with no time keeps the newest time known: the archive is still there.
-    this.st
-      .get(`INSERT INTO instance_archives (instance_id, state, latest_time, detail, updated) VALUES (?, ?, ?, ?, ?)
+    const upsert = this.st.get(`INSERT INTO instance_archives (instance_id, state, latest_time, detail, updated) VALUES (?, ?, ?, ?, ?)
       ON CONFLICT(instance_id) DO UPDATE SET state = excluded.state, latest_time = coalesce(excluded.latest_time, instance_archives.latest_time),
       detail = excluded.detail, updated = excluded.updated`)
-      .run(instanceId, s.state, s.latest_time, s.detail ?? null, new Date().toISOString())
+    const args = [instanceId, s.state, s.latest_time, s.detail ?? null, new Date().toISOString()]
+    // With each heartbeat (the time moves on): no fsync of its own, as Instances.heartbeat; a lost
+    // one is sent again with the next heartbeat.
+    if (this.db.inTransaction) upsert.run(...args)
+    else {
+      this.st.get('PRAGMA synchronous = NORMAL').run()
+      try {
+        upsert.run(...args)
+      } finally {
+        this.st.get('PRAGMA synchronous = FULL').run()
+      }
+    }
     this.last.set(instanceId, key)
   }
 
