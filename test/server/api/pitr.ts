@@ -122,6 +122,13 @@ t.test('restore to a time: the window in the view, refusals before anything is c
     { backupId: 'b0000000-0000-4000-8000-000000000002', pitr: { archiveDir: archive, target: { time: '2026-12-05T11:05:00.123456Z' }, start: { seq: 5 } } },
     'the newer base and the archive handed to the create',
   )
+
+  // The source deleted: its backups and archive stay for its retention, and restores still work.
+  L.instances.markDeleted(SRC)
+  const after = await create({ instanceRef: SRC, latest: true })
+  t.equal(after.status, 200, 'latest from a deleted source: accepted')
+  const task2 = L.db.prepare("SELECT payload FROM tasks WHERE kind = 'create_instance' AND instance_id = ?").pluck().get(after.body.instance.id) as string
+  t.match(JSON.parse(task2).restore, { pitr: { target: 'latest', start: { seq: 5 } } }, 'from the newest base')
 })
 
 t.test('pruning: segments older than the oldest kept base go; a deleted instance loses its archive with its last backup', async (t) => {
