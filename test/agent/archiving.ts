@@ -14,7 +14,17 @@ function setup(o: { archive?: boolean; backupDir?: string; withArchiver?: boolea
     stop: async () => void calls.push('stop'),
     status: (): ArchiveStatus => ({ state: 'streaming', latest_time: '2026-12-05T10:00:00.000Z' }),
   }
-  const ds = { name: 'postgresql', ...(o.withArchiver === false ? {} : { archiver: (dir: string) => (dirs.push(dir), archiver) }) } as unknown as Datastore
+  const ds = {
+    name: 'postgresql',
+    ...(o.withArchiver === false
+      ? {}
+      : {
+          archiver: (dir: string) => {
+            dirs.push(dir)
+            return archiver
+          },
+        }),
+  } as unknown as Datastore
   const bootstrap = { instanceId: 'i1', archive: o.archive ?? true, backupDir: 'backupDir' in o ? o.backupDir : '/store' } as AgentBootstrap
   const keeper = new ArchiveKeeper(
     bootstrap,
