@@ -3,7 +3,7 @@ import { chown, mkdir, open, readFile, rm, writeFile } from 'node:fs/promises'
 import { dirname, join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import type { ArchiveStatus } from '../../../protocol/index.js'
-import { ENGINE_ENV, isAlive, oneLine, wrapperArgs } from '../../engine-process.js'
+import { ENGINE_ENV, isAlive, lastMatchingLine, oneLine, readTail, wrapperArgs } from '../../engine-process.js'
 import type { Archiver, InstancePaths, RunUser } from '../types.js'
 import { DIR_FD_PATH, firstHole, listArchive, openDir, segmentSizeIn, writeSidecar } from './archive-segments.js'
 import type { PostgresClient } from './driver.js'
@@ -153,7 +153,7 @@ export class PostgresArchiver implements Archiver {
     if (this.samples.length > 600) this.samples.splice(0, this.samples.length - 600)
     const latest = newest !== undefined ? new Date(newest).toISOString() : this.state.latest_time
     if (hole) this.state = { state: 'gap', latest_time: latest, detail: hole }
-    else if (!flushed) this.state = { state: 'lagging', latest_time: latest, detail: 'pg_receivewal is not connected' }
+    else if (!flushed) this.state = { state: 'lagging', latest_time: latest, detail: `pg_receivewal is not connected${await this.lastError()}` }
     else this.state = { state: newest !== undefined && now - newest <= LAG_MS ? 'streaming' : 'lagging', latest_time: latest }
   }
 
@@ -195,6 +195,12 @@ export class PostgresArchiver implements Archiver {
       await log.close()
       await dirFd.close()
     }
+  }
+
+  /** The receiver's last error line (its log), as ': ...', or ''. */
+  private async lastError(): Promise<string> {
+    const line = lastMatchingLine(await readTail(this.logFile, 4096), /pg_receivewal: error:/)
+    return line ? `: ${oneLine(line.replace(/^.*pg_receivewal: error: /, ''), 200)}` : ''
   }
 
   /** A receiver an earlier agent started (and was killed before it stopped it). */
