@@ -9,6 +9,7 @@ import { RpcDispatcher, encodeReply } from './rpc.js'
 import { agentMethods } from './handlers/index.js'
 import { BackupRunner } from './handlers/backup.js'
 import { Supervisor } from './supervisor.js'
+import { ArchiveKeeper } from './archiving.js'
 import { closeDrivers } from './datastores/drivers.js'
 import { supervisorLogs } from './handlers/logs.js'
 import { ModuleManager } from './handlers/modules.js'
@@ -92,6 +93,8 @@ export async function startAgent(bootstrapPath: string, opts: AgentOptions = {})
     if (fault !== undefined) event.fault = fault
     const volume = freshStats()
     if (volume) event.volume = volume
+    const archive = archiving.status()
+    if (archive) event.archive = archive
     client.publish(agentEventTopic(id), encode(event), { qos: 1 })
   }
 
@@ -103,6 +106,9 @@ export async function startAgent(bootstrapPath: string, opts: AgentOptions = {})
     else heartbeat()
   })
 
+  const archiving = new ArchiveKeeper(bootstrap, () => supervisor.datastore, log)
+  supervisor.engineHooks = { answering: () => void archiving.engineAnswering(), beforeStop: () => archiving.beforeEngineStop() }
+
   let client: MqttClient | undefined
   let finish!: (code: number) => void
   const done = new Promise<number>((r) => (finish = r))
@@ -110,6 +116,7 @@ export async function startAgent(bootstrapPath: string, opts: AgentOptions = {})
   const end = (code: number): Promise<void> =>
     (closing ??= (async () => {
       clearInterval(timer)
+      await archiving.close()
       supervisor.close()
       await closeDrivers()
       setObjectStore(undefined)
@@ -170,6 +177,7 @@ export async function startAgent(bootstrapPath: string, opts: AgentOptions = {})
       modules: new ModuleManager(bootstrap.baseDir, log),
       replication: () => supervisor,
       createBackup: (info) => backups.create(info),
+      archiving: () => archiving,
     }),
     (reply: RpcReply) => new Promise<void>((res, rej) => client!.publish(agentReplyTopic(id), encodeReply(reply, log), { qos: 1 }, (err) => (err ? rej(err) : res()))),
     log,

@@ -68,6 +68,8 @@ export class Supervisor {
   private preparing: Promise<void> | undefined
   private closed = false
   readonly paths: InstancePaths
+  /** Continuous archiving (archiving.ts): told when the engine answers, and before it is stopped. */
+  engineHooks: { answering(): void; beforeStop(): Promise<void> } | undefined
 
   constructor(
     private readonly bootstrap: AgentBootstrap,
@@ -487,6 +489,7 @@ export class Supervisor {
     }
     const t0 = Date.now()
     const ds = this.ds!
+    await this.engineHooks?.beforeStop()
     // The agent's own connections go first: the engine then stops without waiting on them.
     await closeDrivers()
     this.stopping = proc
@@ -527,7 +530,9 @@ export class Supervisor {
   }
 
   private set(change: Partial<EngineState>): void {
+    const was = this.state.phase === 'ready' && this.state.answering
     this.state = { ...this.state, ...change }
+    if (!was && this.state.phase === 'ready' && this.state.answering && !this.closed) this.engineHooks?.answering()
     const status = deriveStatus(this.state)
     if (status !== this.current) {
       this.current = status

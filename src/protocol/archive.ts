@@ -26,7 +26,8 @@ export interface ArchiveSegment {
   /**
    * Position of the segment in the instance's log, consecutive integers with no hole
    * when nothing is missing (PostgreSQL: the segment number across timelines, i.e.
-   * (log id << 32 | seg) of the name; MariaDB: the binlog file's numeric suffix). A
+   * log id * (2^32 / wal_segment_size) + seg of the name (XLogFromFileName; `log id << 32 |
+   * seg` would jump at each log id boundary); MariaDB: the binlog file's numeric suffix). A
    * hole between two sidecars is a gap.
    */
   seq: number

@@ -53,6 +53,11 @@ export interface AgentBootstrap {
   /** The lab's backup storage root (a directory store), where backups are written and read. */
   backupDir?: string
   /**
+   * Continuous archiving of the engine's log into the store (archive.ts): on while the
+   * instance's backup retention is more than 0 days. Absent: off.
+   */
+  archive?: boolean
+  /**
    * The lab's object storage root (a directory store standing in for Swift): published
    * guest logs go to STORAGE/database_logs/<instance>/... Absent: log publishing is not supported.
    */

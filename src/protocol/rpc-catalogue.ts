@@ -1,3 +1,4 @@
+import type { ArchiveStatus } from './archive.js'
 import type { BackupInfo } from './backup.js'
 import type { ReplicaContext } from './replication.js'
 import type { AccessSpec, FlavorSpec, UpgradeSpec } from './resize.js'
@@ -82,6 +83,15 @@ export interface ConfigRpc {
 /** Backups (issue 4 item 6; create_backup is a cast, progress comes back as update_backup events). */
 export interface BackupRpc {
   create_backup: { args: { backup_info: BackupInfo }; result: null }
+}
+
+/** Continuous archiving (issue 15, protocol/archive.ts). */
+export interface ArchiveRpc {
+  /**
+   * On or off (the instance's backup retention changed to or from 0 days); the server
+   * has already rewritten agent.json's `archive`. Answers the archiver's state.
+   */
+  set_archiving: { args: { enabled: boolean }; result: ArchiveStatus }
 }
 
 /** Resize and upgrade (issue 4 item 5). */
@@ -195,7 +205,7 @@ export interface ModuleRpc {
 }
 
 /** The whole catalogue, one entry per method. */
-export interface RpcCatalogue extends CoreRpc, AccountRpc, ConfigRpc, BackupRpc, ReconfigureRpc, AccessRpc, ReplicationRpc, LogRpc, ModuleRpc {}
+export interface RpcCatalogue extends CoreRpc, AccountRpc, ConfigRpc, BackupRpc, ArchiveRpc, ReconfigureRpc, AccessRpc, ReplicationRpc, LogRpc, ModuleRpc {}
 
 /** Guest RPC method names. */
 export type RpcMethod = keyof RpcCatalogue

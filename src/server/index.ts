@@ -43,6 +43,7 @@ import { DEFAULT_QUOTAS, Quotas } from './quotas.js'
 import { DEFAULT_RATE_LIMITS, RateLimiter, rateLimitHook } from './http/rate-limit.js'
 import { DEFAULT_EXISTS_INTERVAL_MS, Notifier } from './notifications.js'
 import { Reconciler } from './reconcile.js'
+import { archiveStore } from './db/archives.js'
 import type { Lab, LabConfig } from './lab.js'
 import { acquireLock, assertNotRunning, banner, checkRunUser, choosePort, DEFAULT_PORT, defaultDataDir, LabError, previousPort, writeState } from './lab-state.js'
 
@@ -211,10 +212,12 @@ export async function buildServer(opts: ServerOptions = {}): Promise<TroveServer
   const interrupted = lab.quotas.rollbackOpen()
   if (interrupted) log(`rolled back ${interrupted} quota reservation(s) of requests interrupted by the last shutdown`)
 
+  const archives = archiveStore(db)
   const onAgentEvent = (id: string, ev: AgentEvent) => {
     if (ev.kind === 'update_backup') return backupFlow.onAgentEvent(id, ev)
     if (ev.kind !== 'heartbeat') return
     if (!instances.heartbeat(id, ev.status, ev.sent, ev.agentPid ?? null, ev.enginePid ?? null, ev.volume)) return
+    if (ev.archive) archives.record(id, ev.archive)
     create.onAgentEvent(id, ev)
   }
 

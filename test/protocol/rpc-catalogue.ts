@@ -35,6 +35,7 @@ const CATALOGUE = {
   update_overrides: true,
   apply_overrides: true,
   create_backup: true,
+  set_archiving: true,
   start_db_with_conf_changes: true,
   reset_configuration: true,
   resize_fs: true,
@@ -79,6 +80,7 @@ t.test('an agent with every capability offers exactly the catalogue', async (t) 
     modules: {} as never,
     replication: unused,
     createBackup: unused,
+    archiving: unused,
   })
   t.same(Object.keys(m).sort(), Object.keys(CATALOGUE).sort())
   t.ok(

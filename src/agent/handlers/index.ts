@@ -6,6 +6,8 @@ import type { RpcHandler } from '../rpc.js'
 import { accessMethods } from './access.js'
 import { accountMethods } from './accounts.js'
 import { backupMethods } from './backup.js'
+import { archiveMethods } from './archive.js'
+import type { ArchiveKeeper } from '../archiving.js'
 import { configMethods } from './config.js'
 import { logMethods } from './logs.js'
 import { moduleMethods, type ModuleManager } from './modules.js'
@@ -35,6 +37,8 @@ export interface AgentOperations {
   replication?: () => ReplicationHost
   /** create_backup (backup.ts); without it that RPC is not supported. */
   createBackup?(info: BackupInfo): Promise<void>
+  /** set_archiving (archive.ts); without it that RPC is not supported. */
+  archiving?: () => ArchiveKeeper
 }
 
 /** Every method of the catalogue: a handler, or undefined where this agent lacks the capability. */
@@ -112,6 +116,10 @@ export function agentMethods(ops: AgentOperations): Readonly<Record<string, RpcH
     ...when(
       !!ops.createBackup,
       backupMethods((info) => ops.createBackup!(info)),
+    ),
+    ...when(
+      !!ops.archiving,
+      archiveMethods(() => ops.archiving!()),
     ),
   }
   return Object.fromEntries(Object.entries(table).filter(([, h]) => h !== undefined)) as Record<string, RpcHandler>

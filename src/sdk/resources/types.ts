@@ -35,6 +35,12 @@ export interface Instance {
   replicas?: Array<{ id: string; links: Link[] }>
   /** trove lab extension: how long automated backups are kept (count null: no count limit). */
   backup_retention?: { days: number; count: number | null }
+  /** trove lab extension: the oldest time a point-in-time restore can reach (ISO 8601 UTC); null without an archive. */
+  earliest_restorable_time?: string | null
+  /** trove lab extension: the newest time a point-in-time restore can reach (everything committed up to it is archived). */
+  latest_restorable_time?: string | null
+  /** trove lab extension: the log archiver's state (off, streaming, lagging, gap, failed) and why. */
+  archive?: { state: 'off' | 'streaming' | 'lagging' | 'gap' | 'failed'; detail: string | null }
   locality?: string
   password?: string
   [extra: string]: unknown
@@ -48,7 +54,11 @@ export interface InstanceCreate {
   datastore?: { type?: string; version?: string; version_number?: string }
   databases?: Array<{ name: string; character_set?: string; collate?: string }>
   users?: Array<{ name: string; password: string; host?: string; databases?: Array<{ name: string }> }>
-  restorePoint?: { backupRef: string }
+  /**
+   * A backup (upstream), or (trove lab extension) a point in time of an instance's log
+   * archive: its id (deleted or not) and an ISO 8601 time, or `latest: true`.
+   */
+  restorePoint?: { backupRef: string } | { instanceRef: string; restoreTime: string } | { instanceRef: string; latest: true }
   availability_zone?: string
   nics?: Array<Record<string, string>>
   configuration?: string

@@ -8,6 +8,7 @@ export type { FlavorRow, VersionRow }
 import type { Lab } from '../lab.js'
 import { instanceStatus, operatingStatus } from '../instances/status.js'
 import { baseUrl } from './server.js'
+import { archiveView } from '../backups/archive-store.js'
 
 /**
  * Response shapes (api.md section 8), field for field and in upstream's key order.
@@ -64,6 +65,8 @@ export function instanceView(req: FastifyRequest, inst: InstanceJoined, lab: Lab
     // banner's and hwinfo's `limits`): an upstream field never changes meaning, the key is namespaced.
     // Lab extension (README "API notes"): how long automated backups are kept.
     if (inst.backup_retention_days !== undefined) view.backup_retention = { days: inst.backup_retention_days, count: inst.backup_retention_count ?? null }
+    // Lab extension (README "API notes"): point-in-time restore window and the log archiver's state.
+    Object.assign(view, archiveView(lab, inst.id))
     const limits = lab.compute.limitsText()
     if (limits.includes('not enforced')) view['lab:limits'] = limits
     // A lab extension too (docs/isolation.md): `sandbox` (runc, its own uid, volume and network) or `none`.

@@ -18,6 +18,7 @@ import { allocationLock, checkVolumeSize } from './allocation.js'
 import type { Requester } from './load.js'
 import { refuseDeleteOfSource } from './replicas.js'
 import { resolveRestorePoint } from './restore-point.js'
+import { resolveRestoreToTime } from './restore-to-time.js'
 import { instanceStatus } from './status.js'
 import { refuseNewInSandbox } from './sandbox-limits.js'
 import { scheduleStore } from '../db/backup-schedules.js'
@@ -55,9 +56,7 @@ export async function createInstance(lab: Lab, req: FastifyRequest, who: Request
   const flavor = flavors(lab.db).get(flavorRef)
   if (!flavor) throw badRequest(`Resource ${flavorRef} cannot be found.`)
   // Backups: a restore builds the backup's datastore version unless the body names one (restore-point.ts).
-  const restore = body.restorePoint
-    ? resolveRestorePoint(lab, who, (body.restorePoint as { backupRef: string }).backupRef, body.datastore, Number(body.volume?.size ?? lab.config.maxVolumeSize))
-    : undefined
+  const restore = body.restorePoint ? restorePointOf(lab, who, body) : undefined
   const version = restore?.version ?? resolveDatastoreVersion(lab, body.datastore)
   refuseNewInSandbox(lab, { manager: version.manager })
   // A configuration group at create (upstream's load + datastore version check): its values
@@ -128,6 +127,16 @@ export async function createInstance(lab: Lab, req: FastifyRequest, who: Request
     ...(createModules.length ? { modules: createModules.map((m) => m.id) } : {}),
   })
   return id
+}
+
+/** restorePoint: a backup (upstream's backupRef), or a source instance and a time (restore-to-time.ts). */
+function restorePointOf(lab: Lab, who: Requester, body: CreateBody) {
+  const point = body.restorePoint as { backupRef?: string; instanceRef?: string; restoreTime?: unknown; latest?: unknown }
+  const size = Number(body.volume?.size ?? lab.config.maxVolumeSize)
+  if (point.backupRef !== undefined && point.instanceRef !== undefined) throw badRequest('restorePoint takes backupRef or instanceRef, not both.')
+  if (point.instanceRef !== undefined) return resolveRestoreToTime(lab, who, point, body.datastore, size)
+  if (point.backupRef === undefined) throw badRequest("restorePoint needs backupRef (a backup) or instanceRef with restoreTime or latest (trove lab's point-in-time restore).")
+  return resolveRestorePoint(lab, who, point.backupRef, body.datastore, size)
 }
 
 /**

@@ -9,6 +9,7 @@ import { applyModulesAtCreate } from '../modules/apply.js'
 import { groupOverrides } from '../configurations/attach.js'
 import type { FlowHandler, TaskRow } from './engine.js'
 import { replicaSnapshot } from './replica-create.js'
+import { DEFAULT_RETENTION_DAYS } from '../backups/retention.js'
 
 type Outcome = { ok: true } | { ok: false; message: string; timeout?: boolean }
 
@@ -71,6 +72,8 @@ export class CreateInstanceFlow implements FlowHandler {
           runUser: lab.config.runUser,
           serverId: serverIdFor(inst.id),
           heartbeatMs: lab.config.heartbeatMs,
+          // Continuous archiving follows the backup retention (backups/archiving.ts).
+          archive: (inst.backup_retention_days ?? DEFAULT_RETENTION_DAYS) > 0,
           prepare: {
             databases: (payload.databases ?? []) as never,
             users: (payload.users ?? []) as never,

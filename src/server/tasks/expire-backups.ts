@@ -2,6 +2,7 @@ import type { Lab } from '../lab.js'
 import { scheduleStore } from '../db/backup-schedules.js'
 import { removeBackups } from '../backups/lifecycle.js'
 import { expiredBackups } from '../backups/retention.js'
+import { pruneArchive } from '../backups/archive-prune.js'
 import type { FlowHandler, TaskRow } from './engine.js'
 
 /**
@@ -46,5 +47,8 @@ export class ExpireBackupsFlow implements FlowHandler {
       // Let requests in between batches.
       if ((i + 1) * BATCH < backupIds.length) await new Promise((r) => setImmediate(r))
     }
+    // The log archive follows: what no kept backup can use goes (backups/archive-prune.ts).
+    lab.tasks.step(task, 'prune_archive')
+    pruneArchive(lab, inst.id)
   }
 }

@@ -1,6 +1,7 @@
 import { chmod, chown, mkdir, readdir, rm, stat, writeFile, appendFile, access } from 'node:fs/promises'
 import { join } from 'node:path'
-import type { BackupInfo, RestoreSpec } from '../../../protocol/index.js'
+import type { ArchiveStart, BackupInfo, RestoreSpec } from '../../../protocol/index.js'
+import { PITR_SCRIPT, PITR_WAL, pitrRecoveryConf } from './restore-pitr.js'
 import type { InstancePaths, RunUser } from '../types.js'
 import { BackupError, checkTool, metaFor, moveEntries, removePartial, toolToStore, unpackVerified, writeMeta, type StoredBackup } from '../backup-files.js'
 import type { PostgresClient } from './driver.js'
@@ -29,6 +30,8 @@ interface PostgresMeta {
   end_lsn: string
   target_lsn?: string
   segment_size: number
+  /** Where the backup starts in the continuous archive (point-in-time recovery). */
+  archive?: ArchiveStart
 }
 
 const FULL_EXT = '.tar'
@@ -99,7 +102,7 @@ export async function postgresBackup(ctx: PostgresBackupContext, info: BackupInf
       const tli = Number(/on timeline (\d+)/.exec(r.stderr)?.[1] ?? 1)
       if (!end) throw new BackupError('pg_basebackup did not report its write-ahead log end point')
       const segSize = await segSizeQuery
-      await writeMeta(storeDir, info.id, { engine: 'postgresql', type: 'full', timeline: tli, end_lsn: end, segment_size: segSize } satisfies PostgresMeta)
+      await writeMeta(storeDir, info.id, { engine: 'postgresql', type: 'full', timeline: tli, end_lsn: end, segment_size: segSize, archive: archiveStart(tli, end, segSize) } satisfies PostgresMeta)
       await pruneArchive(archive, segmentName(tli, lsnToBig(end), segSize), segSize)
       return stored
     } catch (e) {
@@ -159,12 +162,29 @@ export async function postgresBackup(ctx: PostgresBackupContext, info: BackupInf
   try {
     const { tool: r, stored } = await toolToStore({ file: 'tar', args: ['-c', '-f', '-', '-C', archive, ...names], asUser: false }, ctx.user, storeDir, info.id, WAL_EXT)
     checkTool('tar of the archived WAL', r)
-    await writeMeta(storeDir, info.id, { engine: 'postgresql', type: 'incremental', timeline: tli, end_lsn: lsn, target_lsn: lsn, segment_size: segSize } satisfies PostgresMeta)
+    await writeMeta(storeDir, info.id, {
+      engine: 'postgresql',
+      type: 'incremental',
+      timeline: tli,
+      end_lsn: lsn,
+      target_lsn: lsn,
+      segment_size: segSize,
+      archive: archiveStart(tli, lsn, segSize),
+    } satisfies PostgresMeta)
     return stored
   } catch (e) {
     await removePartial(storeDir, info.id, [WAL_EXT])
     throw e
   }
+}
+
+/**
+ * The backup's consistent point in the log: the segment holding it, and a time taken
+ * once the tool reported it, so every commit before that point is at or before the time
+ * (a restore to any time from it on reaches consistency first).
+ */
+function archiveStart(tli: number, lsn: string, segSize: number): ArchiveStart {
+  return { seq: Number(segnoOf(segmentName(tli, lsnToBig(lsn), segSize), segSize)), position: `${tli}/${lsn}`, time: new Date().toISOString() }
 }
 
 /**
@@ -223,11 +243,19 @@ export async function postgresRestore(ctx: PostgresBackupContext, spec: RestoreS
     await rm(base, { recursive: true, force: true })
   }
   await chmod(data, 0o700)
-  if (!incs.length) return
-  const last = await metaFor<PostgresMeta>(incs[incs.length - 1]!.location, incs[incs.length - 1]!.id)
-  if (!last?.target_lsn) throw new BackupError(`backup ${spec.backupId} has no recovery target in its metadata`)
+  let recovery: string
+  if (spec.pitr) {
+    // Point in time: the source's archive (then the chain's own WAL) up to the target.
+    const fullMeta = await metaFor<PostgresMeta>(full!.location, full!.id)
+    recovery = await pitrRecoveryConf(ctx, spec.pitr, incs.length ? wal : undefined, fullMeta?.segment_size ?? 16 << 20)
+  } else {
+    if (!incs.length) return
+    const last = await metaFor<PostgresMeta>(incs[incs.length - 1]!.location, incs[incs.length - 1]!.id)
+    if (!last?.target_lsn) throw new BackupError(`backup ${spec.backupId} has no recovery target in its metadata`)
+    recovery = `restore_command = ${pgLit(`cp "${wal}/%f" "%p"`)}\nrecovery_target_lsn = ${pgLit(last.target_lsn)}\nrecovery_target_action = 'promote'\n`
+  }
   const auto = join(data, 'postgresql.auto.conf')
-  await appendFile(auto, `${RESTORE_MARK}\nrestore_command = ${pgLit(`cp "${wal}/%f" "%p"`)}\nrecovery_target_lsn = ${pgLit(last.target_lsn)}\nrecovery_target_action = 'promote'\n`)
+  await appendFile(auto, `${RESTORE_MARK}\n${recovery}`)
   await chown(auto, ctx.user.uid, ctx.user.gid)
   await writeFile(join(data, 'recovery.signal'), '', { mode: 0o600 })
   await chown(join(data, 'recovery.signal'), ctx.user.uid, ctx.user.gid)
@@ -238,7 +266,7 @@ const restoreWalDir = (paths: InstancePaths): string => join(paths.tmp, 'restore
 
 /** Once the restored engine answers: wait for the end of recovery, then drop the recovery settings. */
 export async function postgresAfterRestore(ctx: PostgresBackupContext, spec: RestoreSpec): Promise<void> {
-  if (spec.chain.length < 2) return
+  if (spec.chain.length < 2 && !spec.pitr) return
   const pg = await ctx.client()
   const deadline = Date.now() + 600_000
   while ((await pg.query('SELECT pg_is_in_recovery()'))[0]?.[0] === 't') {
@@ -246,7 +274,19 @@ export async function postgresAfterRestore(ctx: PostgresBackupContext, spec: Res
     await sleep(100)
   }
   // ALTER SYSTEM refuses a transaction block: one statement at a time.
-  await pg.query(['ALTER SYSTEM RESET restore_command', 'ALTER SYSTEM RESET recovery_target_lsn', 'ALTER SYSTEM RESET recovery_target_action', 'SELECT pg_reload_conf()'])
+  await pg.query([
+    'ALTER SYSTEM RESET restore_command',
+    'ALTER SYSTEM RESET recovery_target_lsn',
+    'ALTER SYSTEM RESET recovery_target_time',
+    'ALTER SYSTEM RESET recovery_target_inclusive',
+    'ALTER SYSTEM RESET recovery_target_action',
+    'SELECT pg_reload_conf()',
+  ])
   await rm(restoreWalDir(ctx.paths), { recursive: true, force: true })
-  ctx.log(`restore: WAL replayed up to the recovery target of backup ${spec.backupId}, promoted`)
+  if (spec.pitr) for (const f of [PITR_SCRIPT, PITR_WAL]) await rm(join(ctx.paths.tmp, f), { recursive: true, force: true })
+  ctx.log(
+    spec.pitr
+      ? `restore: archive replayed to ${spec.pitr.target === 'latest' ? 'its end' : spec.pitr.target.time}, promoted`
+      : `restore: WAL replayed up to the recovery target of backup ${spec.backupId}, promoted`,
+  )
 }

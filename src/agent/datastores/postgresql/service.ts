@@ -2,7 +2,8 @@ import { access, chown, rm, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { PostgresReplication } from './replication.js'
 import { replicaContextOf, type ReplicaSpec } from '../../../protocol/index.js'
-import type { Datastore, EngineCommand, EngineContext, TemplateInit } from '../types.js'
+import type { Archiver, Datastore, EngineCommand, EngineContext, TemplateInit } from '../types.js'
+import { PostgresArchiver } from './archive.js'
 import { lastMatchingLine } from '../../engine-process.js'
 import { renderPgHba, renderPostgresConf } from './config.js'
 import { postgresPing } from './probe.js'
@@ -201,6 +202,11 @@ export class PostgresqlService implements Datastore {
 
   async afterRestore(spec: RestoreSpec): Promise<void> {
     return (await import('./backup.js')).postgresAfterRestore(this.backupContext(), spec)
+  }
+
+  /** Continuous WAL archiving (archive.ts). */
+  archiver(archiveDir: string): Archiver {
+    return new PostgresArchiver(this.backupContext(), archiveDir)
   }
 
   private backupContext() {

@@ -8,6 +8,7 @@ import { findBackup } from '../backup/fields.js'
 import { configurationIdB } from './action-util.js'
 import { promptMissingCreateValues } from '../../prompt.js'
 import { RETENTION_OPTIONS, retentionBody } from './retention.js'
+import { RESTORE_TIME_OPTIONS, restoreTimePoint } from './restore-time.js'
 import { findModule } from '../module/find.js'
 
 /** The ids of an instance's replicas (its `replicas` field). */
@@ -44,11 +45,14 @@ export const instanceCreate: CommandSpec = {
     { flags: '--locality <policy>', description: 'Locality policy to use when creating replicas. Choose one of affinity, anti-affinity', choices: ['affinity', 'anti-affinity'] },
     { flags: '--region <region>', description: 'Name of region in which to create the instance', hidden: true },
     ...RETENTION_OPTIONS,
+    ...RESTORE_TIME_OPTIONS,
   ],
   examples: [
     'trove instance create db1 --flavor m1.tiny --size 1 --datastore postgresql --wait',
     'trove instance create app --flavor 2 --size 2 --datastore mariadb --databases app --users app:secret',
     'trove instance create app-replica --replica-of app --wait',
+    'trove instance create app-at-ten --flavor m1.tiny --size 1 --restore-from app --restore-time 2026-12-04T10:00:00Z --wait',
+    'trove instance create app-latest --flavor m1.tiny --size 1 --restore-from app --restore-latest --wait',
   ],
   async run(ctx, args, opts) {
     await promptMissingCreateValues(ctx, opts)
@@ -75,6 +79,8 @@ export const instanceCreate: CommandSpec = {
     if (users.length) body.users = users
     if (opts.configuration) body.configuration = await configurationIdB(client, String(opts.configuration))
     if (opts.backup) body.restorePoint = { backupRef: (await findBackup(client, String(opts.backup))).id }
+    const pitr = await restoreTimePoint(client, opts)
+    if (pitr) body.restorePoint = pitr
     if (opts.availabilityZone) body.availability_zone = String(opts.availabilityZone)
     const ds: InstanceCreate['datastore'] = {}
     if (opts.datastore) ds.type = String(opts.datastore)

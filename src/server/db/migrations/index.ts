@@ -15,5 +15,6 @@ import { m008 } from './m008-root-history.js'
 import { m009 } from './m009-backups.js'
 import { m010 } from './m010-replication.js'
 import { m011 } from './m011-backup-schedules.js'
+import { m012 } from './m012-archives.js'
 
-export const MIGRATIONS: Migration[] = [m001, m002, m003, m005, m006, m007, m008, m009, m010, m011]
+export const MIGRATIONS: Migration[] = [m001, m002, m003, m005, m006, m007, m008, m009, m010, m011, m012]

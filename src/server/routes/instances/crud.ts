@@ -49,7 +49,11 @@ const checkCreate = compileBodySchema({
             },
           },
         },
-        restorePoint: { type: 'object', required: ['backupRef'], properties: { backupRef: uuid } },
+        // instanceRef + restoreTime | latest: the lab's point-in-time restore (instances/restore-to-time.ts).
+        restorePoint: {
+          type: 'object',
+          properties: { backupRef: uuid, instanceRef: uuid, restoreTime: nonEmptyString, latest: { type: 'boolean' } },
+        },
         replica_of: uuid,
         replica_count: { type: 'integer', minimum: 1, maximum: 3 },
         availability_zone: nonEmptyString,

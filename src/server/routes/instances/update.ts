@@ -12,6 +12,7 @@ import { checkDetachReplica } from '../../instances/replicas.js'
 import { upgradeChange } from '../../instances/upgrade.js'
 import { UpdateAccessFlow } from '../../tasks/update-access.js'
 import { scheduleStore } from '../../db/backup-schedules.js'
+import { applyArchiving } from '../../backups/archiving.js'
 import { checkRetention, DEFAULT_RETENTION_DAYS } from '../../backups/retention.js'
 
 /**
@@ -97,7 +98,11 @@ export async function instanceUpdateRoutes(app: FastifyInstance, { lab }: { lab:
       // Retention of automated backups (lab extension): applies at the scheduler's next pass.
       const r = checkRetention(body.backup_retention, { days: inst.backup_retention_days ?? DEFAULT_RETENTION_DAYS, count: inst.backup_retention_count ?? null })
       apply = () => scheduleStore(lab.db).setRetention(inst.id, r.days, r.count)
-      after = () => lab.scheduler.wake()
+      const was = (inst.backup_retention_days ?? DEFAULT_RETENTION_DAYS) > 0
+      after = () => {
+        lab.scheduler.wake()
+        if (was !== r.days > 0) applyArchiving(lab, inst.id, r.days > 0)
+      }
     }
 
     lab.db.transaction(() => {

@@ -1,0 +1,85 @@
+import { archiveDirOf, type AgentBootstrap, type ArchiveStatus } from '../protocol/index.js'
+import type { Archiver, Datastore } from './datastores/types.js'
+import { oneLine } from './engine-process.js'
+import type { Log } from './log.js'
+
+/**
+ * Continuous archiving, engine-neutral: the datastore's archiver (if it has one) runs
+ * while archiving is on (bootstrap.archive, set from the instance's backup retention,
+ * and a backupDir to archive into) and the engine answers. The supervisor calls
+ * `engineAnswering` when the engine answers (after prepare, a restart, a re-adopt) and
+ * `beforeEngineStop` before it stops it; `status` goes into each heartbeat.
+ */
+export class ArchiveKeeper {
+  private archiver: Archiver | undefined
+  private answering = false
+  private queue: Promise<unknown> = Promise.resolve()
+
+  constructor(
+    private readonly bootstrap: AgentBootstrap,
+    private readonly datastore: () => Datastore | undefined,
+    private readonly log: Log,
+  ) {}
+
+  private get enabled(): boolean {
+    return !!this.bootstrap.archive && !!this.bootstrap.backupDir
+  }
+
+  /** The engine answers: start archiving if it is on (idempotent); settles once it is started. */
+  engineAnswering(): Promise<void> {
+    this.answering = true
+    return this.serial(() => this.startIfWanted()).catch((e: Error) => this.log(`archive: ${oneLine(e.message)}`))
+  }
+
+  /** Before the engine stops: stop the archiver (it starts again when the engine answers). */
+  beforeEngineStop(): Promise<void> {
+    this.answering = false
+    return this.serial(() => this.stopArchiver())
+  }
+
+  /** set_archiving: the bootstrap was rewritten by the server; follow it now. */
+  async set(enabled: boolean): Promise<ArchiveStatus> {
+    this.bootstrap.archive = enabled
+    await this.serial(() => (enabled ? this.startIfWanted() : this.stopArchiver()))
+    return this.status() ?? { state: 'off', latest_time: null, detail: 'the instance is not loaded yet' }
+  }
+
+  /**
+   * The agent is going away (the engine keeps running): the archiver stops; the slot keeps
+   * the engine's WAL until the next agent's archiver has it.
+   */
+  close(): Promise<void> {
+    this.answering = false
+    return this.serial(() => this.stopArchiver())
+  }
+
+  /** For the heartbeat: undefined until the datastore is known. */
+  status(): ArchiveStatus | undefined {
+    const ds = this.datastore()
+    if (!ds) return undefined
+    if (!ds.archiver) return { state: 'off', latest_time: null, detail: `${ds.name} has no log archive: scheduled backups only` }
+    if (!this.bootstrap.backupDir) return { state: 'off', latest_time: null, detail: 'no backup storage for this instance' }
+    if (!this.bootstrap.archive) return { state: 'off', latest_time: null, detail: 'backup retention is 0 days' }
+    if (!this.archiver) return { state: 'lagging', latest_time: null, detail: `waiting for ${ds.name} to answer` }
+    return this.archiver.status()
+  }
+
+  private async startIfWanted(): Promise<void> {
+    const ds = this.datastore()
+    if (!this.enabled || !this.answering || !ds?.archiver) return
+    this.archiver ??= ds.archiver(archiveDirOf(this.bootstrap.backupDir!, this.bootstrap.instanceId))
+    await this.archiver.start().catch((e: Error) => this.log(`archive: could not start: ${oneLine(e.message)}`))
+  }
+
+  private async stopArchiver(): Promise<void> {
+    const a = this.archiver
+    this.archiver = undefined
+    await a?.stop().catch((e: Error) => this.log(`archive: could not stop: ${oneLine(e.message)}`))
+  }
+
+  private serial(fn: () => Promise<void>): Promise<void> {
+    const run = this.queue.then(fn)
+    this.queue = run.catch(() => undefined)
+    return run
+  }
+}
