@@ -209,6 +209,11 @@ t.test('a sandboxed Redis: its own uid, namespaces, volume and address; delete l
   // Refused, not half-run: what the sandboxed agent cannot do yet.
   await t.rejects(client.instances.resizeVolume(a.id, 2), { status: 400, message: /sandbox/ }, 'volume resize refused with the reason')
   await t.rejects(client.instances.create({ name: 'sb-r', replica_of: a.id }), { status: 400, message: /sandbox/ }, 'a replica refused with the reason')
+  await t.rejects(
+    client.instances.create({ name: 'sb-p', flavorRef: '1', volume: { size: 1 }, restorePoint: { instanceRef: a.id, latest: true } }),
+    { status: 400, message: /point in time is not supported yet.*sandbox/ },
+    'a restore to a point in time refused with the reason',
+  )
 
   // restart (the engine, by the agent inside) and an admin's reboot (the agent too: the sandbox again).
   const rootB = await client.root.enable(b.id)

@@ -17,10 +17,11 @@ export function refuseInSandbox(lab: Lab, instanceId: string, what: string, beca
   if (lab.compute.isolationOf(instanceId) === 'sandbox') throw badRequest(`${what} of instance ${instanceId} is not supported yet: ${WHY}, ${because}.`)
 }
 
-/** Refuses a create the lab's sandboxes cannot run yet (a datastore, a replica). */
-export function refuseNewInSandbox(lab: Lab, o: { manager: string; replica?: boolean }): void {
+/** Refuses a create the lab's sandboxes cannot run yet (a datastore, a replica, a restore to a point in time). */
+export function refuseNewInSandbox(lab: Lab, o: { manager?: string; replica?: boolean; pitr?: boolean }): void {
   if (lab.compute.isolation !== 'sandbox') return
   const tail = 'this lab gives every new instance a sandbox (trove server --isolation sandbox, docs/isolation.md)'
-  if (!SANDBOX_MANAGERS.has(o.manager)) throw badRequest(`Datastore '${o.manager}' does not run in a sandbox yet (only ${[...SANDBOX_MANAGERS].join(', ')}): ${tail}.`)
+  if (o.manager !== undefined && !SANDBOX_MANAGERS.has(o.manager)) throw badRequest(`Datastore '${o.manager}' does not run in a sandbox yet (only ${[...SANDBOX_MANAGERS].join(', ')}): ${tail}.`)
   if (o.replica) throw badRequest(`Replicas are not supported yet: ${tail}.`)
+  if (o.pitr) throw badRequest(`Restoring to a point in time is not supported yet: the object store does not serve a source's log archive to a sandboxed agent; ${tail}.`)
 }
