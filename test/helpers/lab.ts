@@ -11,7 +11,7 @@ import { main } from '../../src/cli/main.js'
 import type { IO } from '../../src/cli/spec.js'
 import { contract } from './contract.js'
 import { SUITE_TEMPLATES_DIR } from './templates-dir.js'
-import { resolveAuth, TroveClient, type ClientOptions } from '../../src/sdk/index.js'
+import { resolveAuth, TroveClient, type ClientOptions, type Instance } from '../../src/sdk/index.js'
 
 export const ROOT = resolve(fileURLToPath(import.meta.url), '../../..')
 export const TROVE = join(ROOT, 'bin/trove')
@@ -103,6 +103,22 @@ export function cleanEnv(extra: Record<string, string> = {}): Record<string, str
 /** An SDK client of a lab's user, configured the way an SDK user does it: from the lab's clouds.yaml. */
 export function labClient(cloudsFile: string, opts: Omit<ClientOptions, 'auth'> = {}, cloud = 'trove-lab'): TroveClient {
   return new TroveClient({ ...opts, auth: resolveAuth({ env: { OS_CLIENT_CONFIG_FILE: cloudsFile }, cloud }) })
+}
+
+/**
+ * Polls (SDK, in this process) until `done` holds for the instance named or numbered `ref`
+ * (undefined once it is gone), with a pause growing from 0.1 to 1 s; the instance as last seen.
+ * For the waits of tests whose subject is not the CLI process: a bin/trove run costs ~0.3 s of
+ * CPU, and such loops ran dozens. The deadline only ends a hang (a busy machine is only slower).
+ */
+export async function pollInstance(cloudsFile: string, ref: string, done: (i: Instance | undefined) => boolean, timeoutMs = 300_000): Promise<Instance | undefined> {
+  const client = labClient(cloudsFile)
+  const deadline = Date.now() + timeoutMs
+  for (let pause = 100; ; pause = Math.min(pause * 2, 1000)) {
+    const i = (await client.instances.page({ limit: 1000 })).items.find((x) => x.id === ref || x.name === ref)
+    if (done(i) || Date.now() > deadline) return i
+    await new Promise((r) => setTimeout(r, pause))
+  }
 }
 
 export function labEnv(cloudsFile: string, cloud = 'trove-lab'): Record<string, string> {
