@@ -3,7 +3,7 @@ import { chmodSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:
 import { join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import type { Test } from 'tap'
-import { buildServer, type ServerOptions, type TroveServer } from '../../src/server/index.js'
+import type { ServerOptions, TroveServer } from '../../src/server/index.js'
 import { processesUnder, terminate } from '../../src/server/compute/processes.js'
 import { CLAIM_DIR } from '../../src/server/compute/addresses.js'
 import { instanceGroupDirs, removeInstanceGroups } from '../../src/server/compute/cgroups.js'
@@ -82,6 +82,9 @@ export interface InProcessLab {
 
 /** A server in this process on port 0 (HTTP, broker, tasks; no agents needed for API tests). */
 export async function startLab(t: Test, opts: ServerOptions = {}): Promise<InProcessLab> {
+  // Loaded here, not at the top: the server's modules cost a test process ~1.4 s of CPU, and
+  // most of the files that use these helpers run `trove server` as a process, or no server.
+  const { buildServer } = await import('../../src/server/index.js')
   const dir = tempDir(t)
   const logs: string[] = []
   const server = await buildServer({ dataDir: join(dir, 'lab'), host: '127.0.0.1', port: 0, log: (m) => logs.push(m), ...opts })
