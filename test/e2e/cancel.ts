@@ -7,7 +7,7 @@
 import t from 'tap'
 import { execFileSync } from 'node:child_process'
 import { join } from 'node:path'
-import { runCli, startServerProcess, tempDir, TROVE } from '../helpers/lab.js'
+import { pollInstance, runCli, startServerProcess, tempDir, TROVE } from '../helpers/lab.js'
 
 const tmux = (...args: string[]) => execFileSync('tmux', args).toString()
 
@@ -57,11 +57,7 @@ t.test('Ctrl-C during instance create --wait', async (t) => {
 
   process.kill(server.child.pid!, 'SIGCONT')
   // The create goes on without us.
-  const deadline = Date.now() + 300_000
-  let status = ''
-  while (Date.now() < deadline && status !== 'ACTIVE' && status !== 'ERROR') {
-    status = (await runCli(['instance', 'show', 'cx-db', '-f', 'value', '-c', 'status'], server.env)).stdout.trim()
-  }
-  t.equal(status, 'ACTIVE')
+  await pollInstance(server.cloudsFile, 'cx-db', (i) => i?.status === 'ACTIVE' || i?.status === 'ERROR')
+  t.equal((await runCli(['instance', 'show', 'cx-db', '-f', 'value', '-c', 'status'], server.env)).stdout.trim(), 'ACTIVE')
   await server.stop()
 })

@@ -1,13 +1,12 @@
 // Configuration groups attached to real engines through the real `openstack database configuration attach/detach`.
 import t, { type Test } from 'tap'
-import { execFile, spawnSync } from 'node:child_process'
+import { spawnSync } from 'node:child_process'
 import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { promisify } from 'node:util'
 import { runCli, startServerProcess, tempDir } from '../helpers/lab.js'
+import { openstackSession, type OpenstackSession } from '../helpers/openstack-session.js'
 import { fileSettings, shownSettings } from '../helpers/engine-conf.js'
 
-const exec = promisify(execFile)
 const PSQL = '/usr/lib/postgresql/15/bin/psql'
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
 
@@ -34,18 +33,23 @@ t.test('attach/detach configuration groups to MariaDB, PostgreSQL and Redis with
   const dataDir = join(dir, 'lab')
   const server = await startServerProcess(t, dataDir)
   const env = { ...server.env, HOME: dir }
-  const os = async (...args: string[]): Promise<string> => (await exec('openstack', ['database', ...args], { env })).stdout
-  const osJson = async (...args: string[]): Promise<any> => JSON.parse(await os(...args, '-f', 'json'))
-  const status = async (name: string): Promise<string> => (await osJson('instance', 'show', name)).status
-  const waitStatus = async (name: string, want: string, ms = 60_000): Promise<string> => {
-    const start = Date.now()
-    let s = ''
-    while (Date.now() - start < ms) {
-      s = await status(name)
-      if (s === want) break
-      await sleep(300)
+  // Each engine's commands run in one python `openstack` process of its own (a start of the
+  // client costs ~1 s of CPU: the status polls alone started dozens), the admin's in another.
+  const admin = openstackSession(t, { ...env, OS_CLOUD: 'trove-lab-admin' })
+  const clientsOf = (session: OpenstackSession) => {
+    const os = (...args: string[]): Promise<string> => session.run(['database', ...args])
+    const osJson = async (...args: string[]): Promise<any> => JSON.parse(await os(...args, '-f', 'json'))
+    const waitStatus = async (name: string, want: string, ms = 60_000): Promise<string> => {
+      const start = Date.now()
+      let s = ''
+      for (let pause = 100; Date.now() - start < ms; pause = Math.min(pause * 2, 1000)) {
+        s = (await osJson('instance', 'show', name)).status
+        if (s === want) break
+        await sleep(pause)
+      }
+      return s
     }
-    return s
+    return { session, os, osJson, waitStatus }
   }
 
   const engines = [
@@ -56,6 +60,7 @@ t.test('attach/detach configuration groups to MariaDB, PostgreSQL and Redis with
   await Promise.all(engines.map(async (e) => check(t, e)))
 
   async function check(t: Test, e: (typeof engines)[number]): Promise<void> {
+    const { session, os, osJson, waitStatus } = clientsOf(openstackSession(t, env))
     const name = `g-${e.engine}`
     const extra = e.users ? ['--databases', 'd1', '--users', 'u1:Pw-one-1'] : []
     const r = await runCli(['instance', 'create', name, '--flavor', 'm1.tiny', '--size', '1', '--datastore', e.engine, ...extra, '--wait', '--timeout', '120', '-f', 'json'], server.env)
@@ -71,7 +76,7 @@ t.test('attach/detach configuration groups to MariaDB, PostgreSQL and Redis with
     t.same(defaults, fileSettings(e.engine, readFileSync(confFile, 'utf8')), `${e.engine}: configuration default = the engine's file`)
     t.ok(Object.keys(defaults).length > 8, `${e.engine}: ${Object.keys(defaults).length} settings compared`)
 
-    const [version] = JSON.parse((await exec('openstack', ['datastore', 'version', 'list', e.engine, '-f', 'json'], { env })).stdout)
+    const [version] = JSON.parse(await session.run(['datastore', 'version', 'list', e.engine, '-f', 'json']))
     const cfg = await osJson('configuration', 'create', `cfg-${e.engine}`, JSON.stringify({ [e.key]: e.value }), '--datastore', e.engine, '--datastore-version', version.Name)
     await os('configuration', 'attach', name, cfg.id)
     const shown = await osJson('instance', 'show', name)
@@ -93,7 +98,7 @@ t.test('attach/detach configuration groups to MariaDB, PostgreSQL and Redis with
       t.equal(await waitStatus(name, 'ACTIVE'), 'ACTIVE', `${e.engine}: ACTIVE after a restart`)
       t.equal(live(), e.shown, `${e.engine}: still ${e.shown} after an engine restart`)
       // A reboot (admin) starts a new agent and a new engine: the agent reads nothing back, the engine its files.
-      await exec('openstack', ['--os-cloud', 'trove-lab-admin', 'database', 'instance', 'reboot', id], { env })
+      await admin.run(['database', 'instance', 'reboot', id])
       t.equal(await waitStatus(name, 'ACTIVE'), 'ACTIVE', `${e.engine}: ACTIVE after a reboot`)
       t.equal(live(), e.shown, `${e.engine}: still ${e.shown} after an agent and engine restart`)
     }

@@ -12,9 +12,15 @@ const hasOpenstack = await exec('openstack', ['--version']).then(
   () => false,
 )
 
+// One lab for the first two tests (a server's first start costs ~3 s of CPU): they run one after
+// the other, each with its own project, user or token. The password guessing has a lab of its
+// own: it counts the failed logins of this address, and the first test makes one.
+const labDir = tempDir(t, 'ti')
+const shared = hasOpenstack ? await startServerProcess(t, join(labDir, 'lab')) : undefined
+
 t.test('the real openstack CLI as admin makes a project and a user; the new user lists instances', { skip: hasOpenstack ? false : 'the openstack client is not installed' }, async (t) => {
   const dir = tempDir(t, 'ti')
-  const server = await startServerProcess(t, join(dir, 'lab'))
+  const server = shared!
   const run = async (env: Record<string, string>, args: string[]) => {
     try {
       return (await exec('openstack', args, { env: { ...env, HOME: dir }, timeout: 60_000 })).stdout
@@ -93,7 +99,7 @@ t.test('the real openstack CLI as admin makes a project and a user; the new user
 
 t.test('openstack token revoke: the token stops working at once', { skip: hasOpenstack ? false : 'the openstack client is not installed' }, async (t) => {
   const dir = tempDir(t, 'tr')
-  const server = await startServerProcess(t, join(dir, 'lab'))
+  const server = shared!
   const run = async (env: Record<string, string>, args: string[]): Promise<{ code: number; out: string }> => {
     try {
       const r = await exec('openstack', args, { env: { ...env, HOME: dir }, timeout: 60_000 })

@@ -3,7 +3,7 @@ import { chmodSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:
 import { join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import type { Test } from 'tap'
-import { buildServer, type ServerOptions, type TroveServer } from '../../src/server/index.js'
+import type { ServerOptions, TroveServer } from '../../src/server/index.js'
 import { processesUnder, terminate } from '../../src/server/compute/processes.js'
 import { CLAIM_DIR } from '../../src/server/compute/addresses.js'
 import { instanceGroupDirs, removeInstanceGroups } from '../../src/server/compute/cgroups.js'
@@ -11,7 +11,7 @@ import { main } from '../../src/cli/main.js'
 import type { IO } from '../../src/cli/spec.js'
 import { contract } from './contract.js'
 import { SUITE_TEMPLATES_DIR } from './templates-dir.js'
-import { resolveAuth, TroveClient, type ClientOptions } from '../../src/sdk/index.js'
+import { resolveAuth, TroveClient, type ClientOptions, type Instance } from '../../src/sdk/index.js'
 
 export const ROOT = resolve(fileURLToPath(import.meta.url), '../../..')
 export const TROVE = join(ROOT, 'bin/trove')
@@ -82,6 +82,9 @@ export interface InProcessLab {
 
 /** A server in this process on port 0 (HTTP, broker, tasks; no agents needed for API tests). */
 export async function startLab(t: Test, opts: ServerOptions = {}): Promise<InProcessLab> {
+  // Loaded here, not at the top: the server's modules cost a test process ~1.4 s of CPU, and
+  // most of the files that use these helpers run `trove server` as a process, or no server.
+  const { buildServer } = await import('../../src/server/index.js')
   const dir = tempDir(t)
   const logs: string[] = []
   const server = await buildServer({ dataDir: join(dir, 'lab'), host: '127.0.0.1', port: 0, log: (m) => logs.push(m), ...opts })
@@ -103,6 +106,22 @@ export function cleanEnv(extra: Record<string, string> = {}): Record<string, str
 /** An SDK client of a lab's user, configured the way an SDK user does it: from the lab's clouds.yaml. */
 export function labClient(cloudsFile: string, opts: Omit<ClientOptions, 'auth'> = {}, cloud = 'trove-lab'): TroveClient {
   return new TroveClient({ ...opts, auth: resolveAuth({ env: { OS_CLIENT_CONFIG_FILE: cloudsFile }, cloud }) })
+}
+
+/**
+ * Polls (SDK, in this process) until `done` holds for the instance named or numbered `ref`
+ * (undefined once it is gone), with a pause growing from 0.1 to 1 s; the instance as last seen.
+ * For the waits of tests whose subject is not the CLI process: a bin/trove run costs ~0.3 s of
+ * CPU, and such loops ran dozens. The deadline only ends a hang (a busy machine is only slower).
+ */
+export async function pollInstance(cloudsFile: string, ref: string, done: (i: Instance | undefined) => boolean, timeoutMs = 300_000): Promise<Instance | undefined> {
+  const client = labClient(cloudsFile)
+  const deadline = Date.now() + timeoutMs
+  for (let pause = 100; ; pause = Math.min(pause * 2, 1000)) {
+    const i = (await client.instances.page({ limit: 1000 })).items.find((x) => x.id === ref || x.name === ref)
+    if (done(i) || Date.now() > deadline) return i
+    await new Promise((r) => setTimeout(r, pause))
+  }
 }
 
 export function labEnv(cloudsFile: string, cloud = 'trove-lab'): Record<string, string> {
