@@ -17,20 +17,26 @@ const NAME_LISTS: Record<string, (ctx: CommandContext) => Promise<string[]>> = {
   datastore: async (ctx) => (await (await ctx.client()).datastores.list()).map((d) => d.name),
 }
 
-/** How long a completion may take to list names: past it, it offers none. */
+/** How long a completion may take to list names: past it, it offers none (TROVE_COMPLETION_MS overrides it, for slow clouds). */
 export const COMPLETION_NAMES_MS = 2000
+
+/** The cap in force: TROVE_COMPLETION_MS when it is a positive number of milliseconds. */
+export function completionCapMs(env: Record<string, string | undefined>): number {
+  const ms = Number(env.TROVE_COMPLETION_MS)
+  return Number.isFinite(ms) && ms > 0 ? ms : COMPLETION_NAMES_MS
+}
 
 /**
  * `trove completion names KIND`: the names of the cloud the user is configured for, for the
  * completion script. Never fails and never waits long: any error or a slow cloud gives none
  * (a completion must not print errors into the command line being typed).
  */
-export async function completionNames(makeContext: () => CommandContext, kind: string): Promise<string[]> {
+export async function completionNames(makeContext: () => CommandContext, kind: string, capMs = COMPLETION_NAMES_MS): Promise<string[]> {
   const list = NAME_LISTS[kind]
   if (!list) return []
   let timer: NodeJS.Timeout | undefined
   const late = new Promise<string[]>((done) => {
-    timer = setTimeout(() => done([]), COMPLETION_NAMES_MS)
+    timer = setTimeout(() => done([]), capMs)
   })
   const ctx = makeContext()
   try {
@@ -132,9 +138,9 @@ ${valuedCase}
   esac
 }
 # Names from the cloud the user is configured for: silent on any error, and never longer than
-# a few seconds (the CLI gives up after ${COMPLETION_NAMES_MS / 1000} s, timeout(1) makes sure).
+# a few seconds (the CLI gives up after ${COMPLETION_NAMES_MS / 1000} s or TROVE_COMPLETION_MS, timeout(1) makes sure).
 _trove_names() {
-  timeout 4 trove completion names "$1" 2>/dev/null
+  timeout "$(( \${TROVE_COMPLETION_MS:-${COMPLETION_NAMES_MS}} / 1000 + 2 ))" trove completion names "$1" 2>/dev/null
 }
 _trove() {
   local cur prev path w i subs n kind

@@ -95,8 +95,8 @@ export function buildProgram(io: IO, outcome: { promise?: Promise<void>; exitCod
     .action((shell: string, kind: string | undefined) => {
       outcome.promise = (async () => {
         if (shell === 'names' && kind) {
-          const { completionNames } = await import('./completion.js')
-          for (const n of await completionNames(makeContext, kind)) io.stdout(`${n}\n`)
+          const { completionNames, completionCapMs } = await import('./completion.js')
+          for (const n of await completionNames(makeContext, kind, completionCapMs(io.env))) io.stdout(`${n}\n`)
           return
         }
         if (shell !== 'bash' && shell !== 'zsh') throw new CommanderError(EXIT.usage, 'trove.usage', `error: completion: unknown shell '${shell}' (bash or zsh)`)
