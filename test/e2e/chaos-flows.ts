@@ -21,10 +21,24 @@ t.test('chaos: the server killed mid backup, restore, resize, replica create and
     resize: LONG ? ['start', 'resize'] : ['resize'],
     replica: LONG ? ['start', 'launch', 'wait'] : ['launch'],
   }
-  const crashAt = async (point: string, act: (c: TroveClient) => Promise<unknown>): Promise<void> => {
+  /**
+   * Restarts the server to die at `point`, then acts. `ready`: instances the action needs ACTIVE and HEALTHY: after
+   * a restart, an instance whose last heartbeat is older than the expiry reads as a guest agent timeout until
+   * its agent's next one, which on a busy machine can come after the action (the API rightly refuses it).
+   */
+  const crashAt = async (point: string, act: (c: TroveClient) => Promise<unknown>, ready: string[] = []): Promise<void> => {
     server.child.kill('SIGTERM')
     await server.exited
     server = await startServer(t, dataDir, { TROVE_TEST_CRASH_AT: point })
+    for (const id of ready)
+      await until(
+        async () => {
+          const i = await clientOf(dataDir).instances.get(id)
+          return i.status === 'ACTIVE' && i.operating_status === 'HEALTHY'
+        },
+        90_000,
+        `${id} ACTIVE and HEALTHY (a fresh heartbeat) before the action`,
+      )
     const done = act(clientOf(dataDir)).catch((e: Error) => e)
     const death = await Promise.race([server.exited, deadline(90_000).then(() => undefined)])
     const outcome = await done
@@ -72,9 +86,13 @@ t.test('chaos: the server killed mid backup, restore, resize, replica create and
   let restorable: string | undefined
   for (const step of points.backup) {
     let backupId = ''
-    await crashAt(`create_backup:${step}`, async (cl) => {
-      backupId = (await cl.backups.create({ name: `b-${step}`, instance: src })).id
-    })
+    await crashAt(
+      `create_backup:${step}`,
+      async (cl) => {
+        backupId = (await cl.backups.create({ name: `b-${step}`, instance: src })).id
+      },
+      [src],
+    )
     const found = (await c().backups.page({ limit: 100 })).items.find((b) => b.name === `b-${step}`)
     if (!found) {
       t.pass(`backup killed at ${step} before its row was written: no backup`)
@@ -115,7 +133,7 @@ t.test('chaos: the server killed mid backup, restore, resize, replica create and
   let flavor = '1'
   for (const step of points.resize) {
     const want = flavor === '1' ? '2' : '1'
-    await crashAt(`resize_flavor:${step}`, (cl) => cl.instances.resizeFlavor(src, want))
+    await crashAt(`resize_flavor:${step}`, (cl) => cl.instances.resizeFlavor(src, want), [src])
     const ms = await until(
       async () => {
         const i = await c().instances.get(src)
@@ -138,7 +156,7 @@ t.test('chaos: the server killed mid backup, restore, resize, replica create and
   const replicas: string[] = []
   for (const step of points.replica) {
     const name = `fx-rp-${step}`
-    await crashAt(`create_instance:${step}`, (cl) => cl.instances.create({ name, replica_of: src }))
+    await crashAt(`create_instance:${step}`, (cl) => cl.instances.create({ name, replica_of: src }), [src])
     const got = await byName(c(), name)
     if (!got) {
       t.pass(`replica create killed at ${step} before its row was written`)
@@ -191,7 +209,7 @@ t.test('chaos: the server killed mid backup, restore, resize, replica create and
     const steps = promoteSteps(candidate, members)
     const step = steps[round]
     if (!step) break
-    await crashAt(`promote_to_replica_source:${step}`, (cl) => cl.instances.promoteToReplicaSource(candidate))
+    await crashAt(`promote_to_replica_source:${step}`, (cl) => cl.instances.promoteToReplicaSource(candidate), [primary, ...members])
     const ms = await until(
       async () => {
         const all = await Promise.all([primary, ...members].map((id) => c().instances.get(id)))
@@ -213,7 +231,7 @@ t.test('chaos: the server killed mid backup, restore, resize, replica create and
     for (const step of ['start', 'detach']) {
       const member = members.pop()
       if (!member) break
-      await crashAt(`detach_replica:${step}`, (cl) => cl.instances.detachReplica(member))
+      await crashAt(`detach_replica:${step}`, (cl) => cl.instances.detachReplica(member), [member])
       const ms = await until(
         async () => {
           const i = await c().instances.get(member)

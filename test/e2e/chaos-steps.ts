@@ -16,11 +16,25 @@ t.test('chaos: the server killed at every recorded step of create, restart, rebo
   let server = await startServer(t, dataDir)
   const created = new Map<string, { id: string; ip: string }>()
 
-  /** Starts a server that dies at `point`, makes `act` happen, waits for the death, starts a clean server. */
-  const crashAt = async (point: string, act: (c: TroveClient) => Promise<unknown>): Promise<void> => {
+  /**
+   * Starts a server that dies at `point`, makes `act` happen, waits for the death, starts a clean server.
+   * `ready`: instances the action needs ACTIVE and HEALTHY first: after a restart, an instance whose last
+   * heartbeat is older than the expiry reads as a guest agent timeout until its agent's next one, which
+   * on a busy machine can come after the action (the API then rightly refuses it).
+   */
+  const crashAt = async (point: string, act: (c: TroveClient) => Promise<unknown>, ready: string[] = []): Promise<void> => {
     await server.child.kill('SIGTERM')
     await server.exited
     server = await startServer(t, dataDir, { TROVE_TEST_CRASH_AT: point })
+    for (const id of ready)
+      await until(
+        async () => {
+          const i = await clientOf(dataDir).instances.get(id)
+          return i.status === 'ACTIVE' && i.operating_status === 'HEALTHY'
+        },
+        90_000,
+        `${id} ACTIVE and HEALTHY (a fresh heartbeat) before the action`,
+      )
     const done = act(clientOf(dataDir)).catch((e: Error) => e)
     const death = await Promise.race([server.exited, deadline(90_000).then(() => undefined)])
     t.equal(death?.signal, 'SIGKILL', `${point}: the server died there`)
@@ -61,7 +75,7 @@ t.test('chaos: the server killed at every recorded step of create, restart, rebo
     t.equal(redisCli(dataDir, dataId, 'SAVE'), 'OK')
     for (const [i, step] of ['start', 'restart'].entries()) {
       const { id } = created.get(names[i]!)!
-      await crashAt(`restart_instance:${step}`, (cl) => cl.request('POST', `/instances/${id}/action`, { body: { restart: {} } }))
+      await crashAt(`restart_instance:${step}`, (cl) => cl.request('POST', `/instances/${id}/action`, { body: { restart: {} } }), [id])
       const ms = await waitStatus(names[i]!, 'ACTIVE', 60_000)
       await until(async () => (await c().instances.get(id)).operating_status === 'HEALTHY', 180_000, 'HEALTHY')
       t.pass(`restart killed at ${step}: ACTIVE ${ms} ms after the restart`)
@@ -72,7 +86,7 @@ t.test('chaos: the server killed at every recorded step of create, restart, rebo
       // Reboot (mgmt): stop, launch, wait.
       for (const step of ['stop', 'launch', 'wait']) {
         const { id } = created.get(names[2]!)!
-        await crashAt(`reboot_instance:${step}`, () => clientOf(dataDir, 'trove-lab-admin').request('POST', `/mgmt/instances/${id}/action`, { body: { reboot: {} } }))
+        await crashAt(`reboot_instance:${step}`, () => clientOf(dataDir, 'trove-lab-admin').request('POST', `/mgmt/instances/${id}/action`, { body: { reboot: {} } }), [id])
         const ms = await waitStatus(names[2]!, 'ACTIVE', 90_000)
         t.pass(`reboot killed at ${step}: ACTIVE ${ms} ms after the restart`)
       }
@@ -105,7 +119,7 @@ t.test('chaos: the server killed at every recorded step of create, restart, rebo
     ]
     for (const [step, name] of deletions) {
       const { id, ip } = created.get(name)!
-      await crashAt(`delete_instance:${step}`, (cl) => cl.instances.delete(id))
+      await crashAt(`delete_instance:${step}`, (cl) => cl.instances.delete(id), [id])
       const ms = await until(async () => !(await byName(c(), name)), 60_000, `${name} deleted`)
       await until(() => leftovers(dataDir, id, ip).length === 0, 20_000, 'nothing left').catch(() => undefined)
       t.same(leftovers(dataDir, id, ip), [], `delete killed at ${step}: gone ${ms} ms after the restart, nothing left behind`)
