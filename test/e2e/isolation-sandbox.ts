@@ -349,6 +349,23 @@ t.test('sandboxed MariaDB and PostgreSQL: initialised inside, as the instance ui
   await execInSandbox(c.runtime, p.id, ['rm', '-f', '/var/lib/trove-instance/tmp/fill'])
   t.equal(psql('SELECT 1').stdout.trim(), '1', 'space freed: the engine answers again')
 
+  // PostgreSQL outlives its agent too (kill -9); spawnAgent (runc exec) starts one that re-adopts the postmaster.
+  const reportedPg = lab.server.lab.instances.guestStatus(p.id)?.engine_pid
+  const postmaster = sandboxPids(c, p.id).find((pid) => nsPidOf(pid) === reportedPg)
+  const pgAgent = c.agentPid(p.id)
+  t.ok(postmaster && pgAgent, `the postmaster (host pid ${postmaster}) and the agent (${pgAgent})`)
+  if (!postmaster || !pgAgent) return
+  process.kill(pgAgent, 'SIGKILL')
+  while (c.agentAlive(p.id)) await sleep(20)
+  t.ok(existsSync(`/proc/${postmaster}`), 'the postmaster outlives its agent')
+  t.equal(psql('SELECT 2').stdout.trim(), '2', 'and answers with no agent')
+  const pgAgent2 = await c.spawnAgent(p.id)
+  t.equal(readlinkSync(`/proc/${pgAgent2}/ns/pid`), readlinkSync(`/proc/${postmaster}/ns/pid`), 'a new agent in the same sandbox')
+  const adoptedPg = Date.now() + 60_000
+  while (lab.server.lab.instances.guestStatus(p.id)?.agent_pid !== nsPidOf(pgAgent2) && Date.now() < adoptedPg) await sleep(100)
+  t.equal(lab.server.lab.instances.guestStatus(p.id)?.engine_pid, reportedPg, 'which re-adopts the same postmaster')
+  t.ok(existsSync(`/proc/${postmaster}`), 'still running')
+
   // The agent's own superuser (MariaDB's unix_socket account of the instance user) is not the tenant's to see or take.
   const names: string[] = []
   for await (const u of client.users.list(m.id)) names.push(u.name)

@@ -376,7 +376,10 @@ export class SandboxedCompute implements Compute {
       etcFiles: { [SANDBOX_BROKER_FILE]: JSON.stringify(this.broker) },
     })
     if (state.status !== 'running') throw new Error(`instance ${id}: the sandbox's init exited at once (see ${join(dir, 'sandbox.log')})`)
-    return this.execAgent(id)
+    const t0 = performance.now()
+    const pid = await this.execAgent(id)
+    this.opts.log(`instance ${id}: agent (runc exec) in ${ms(performance.now() - t0)}`)
+    return pid
   }
 
   /** Starts the agent in the running sandbox (as its uid, with its profile: runc exec); its host pid. */
