@@ -1,5 +1,5 @@
 // create -> ACTIVE of a Redis instance in a sandbox (`isolation: 'sandbox'`, src/server/compute/sandboxed.ts:
-// uid, volume, netns + filter, runc with the agent as init) beside one with `isolation: 'none'` (a loopback
+// uid, volume, netns + filter, runc: catatonit as init, then the agent by runc exec) beside one with `isolation: 'none'` (a loopback
 // address, the agent on the host), each lab started in this process, creates one after the other (each
 // deleted once ACTIVE, the delete timed until the instance is gone). ACTIVE is polled every 10 ms.
 // Knobs: BENCH_RUNS (5). Run as root after a build: `node bench/sandbox-create.mjs`.
@@ -14,7 +14,7 @@ const { removeSandboxLab } = await import('../dist/server/compute/sandboxed.js')
 /** The driver's log lines give each part's time: `<part> in N ms`. */
 const parts = new Map()
 function record(line) {
-  for (const m of line.matchAll(/(uid \d+|address \S+ \(netns\)|volume|filter|sandbox \(runc\)) in (\d+) ms/g)) {
+  for (const m of line.matchAll(/(uid \d+|address \S+ \(netns\)|volume|filter|sandbox \(runc\)|agent \(runc exec\)) in (\d+) ms/g)) {
     const key = m[1].startsWith('address') ? 'address (netns)' : m[1].startsWith('uid') ? 'uid' : m[1]
     parts.set(key, [...(parts.get(key) ?? []), Number(m[2])])
   }

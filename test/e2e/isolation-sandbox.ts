@@ -4,7 +4,7 @@
 import t, { type Test } from 'tap'
 import { execFileSync, spawnSync } from 'node:child_process'
 import { randomUUID } from 'node:crypto'
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, readlinkSync, rmSync, statSync } from 'node:fs'
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, readlinkSync, rmSync, statSync } from 'node:fs'
 import { type AddressInfo, type Socket, connect, createServer } from 'node:net'
 import { once } from 'node:events'
 import { join } from 'node:path'
@@ -24,6 +24,7 @@ function lacking(): string | undefined {
   if (process.getuid?.() !== 0) return 'needs root (runc, loop devices, mounts, netns, nft)'
   const tools: Array<[string, string[], string]> = [
     ['runc', ['--version'], 'runc'],
+    ['catatonit', ['--version'], 'catatonit'],
     ['nft', ['--version'], 'nftables'],
     ['losetup', ['--version'], 'mount (util-linux)'],
     ['mkfs.ext4', ['-V'], 'e2fsprogs'],
@@ -112,6 +113,32 @@ const exeOf = (pid: number) => {
   } catch {
     return ''
   }
+}
+
+/** The last field of NSpid: the pid as its own PID namespace sees it. */
+const nsPidOf = (pid: number) =>
+  Number(
+    /^NSpid:\s+(.*)$/m
+      .exec(readFileSync(`/proc/${pid}/status`, 'utf8'))![1]!
+      .split(/\s+/)
+      .pop(),
+  )
+const statusField = (pid: number, field: string) => new RegExp(`^${field}:\\s+(.*)$`, 'm').exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1]
+
+/** Every host process in the PID namespace `ns` (a /proc/<pid>/ns/pid link), zombies included, with its state. */
+function nsProcesses(ns: string): Array<{ pid: number; state: string; comm: string }> {
+  const found: Array<{ pid: number; state: string; comm: string }> = []
+  for (const name of readdirSync('/proc')) {
+    if (!/^\d+$/.test(name)) continue
+    try {
+      if (readlinkSync(`/proc/${name}/ns/pid`) !== ns) continue
+      const m = /^\d+ \((.*)\) (\S)/s.exec(readFileSync(`/proc/${name}/stat`, 'utf8'))!
+      found.push({ pid: Number(name), comm: m[1]!, state: m[2]! })
+    } catch {
+      /* gone meanwhile */
+    }
+  }
+  return found
 }
 
 /** Tries a TCP connect to ip:port from inside the sandbox (bash's /dev/tcp, given up after 4 s): the exit code. */
@@ -327,6 +354,23 @@ t.test('sandboxed MariaDB and PostgreSQL: initialised inside, as the instance ui
   await execInSandbox(c.runtime, p.id, ['rm', '-f', '/var/lib/trove-instance/tmp/fill'])
   t.equal(psql('SELECT 1').stdout.trim(), '1', 'space freed: the engine answers again')
 
+  // PostgreSQL outlives its agent too (kill -9); spawnAgent (runc exec) starts one that re-adopts the postmaster.
+  const reportedPg = lab.server.lab.instances.guestStatus(p.id)?.engine_pid
+  const postmaster = sandboxPids(c, p.id).find((pid) => nsPidOf(pid) === reportedPg)
+  const pgAgent = c.agentPid(p.id)
+  t.ok(postmaster && pgAgent, `the postmaster (host pid ${postmaster}) and the agent (${pgAgent})`)
+  if (!postmaster || !pgAgent) return
+  process.kill(pgAgent, 'SIGKILL')
+  while (c.agentAlive(p.id)) await sleep(20)
+  t.ok(existsSync(`/proc/${postmaster}`), 'the postmaster outlives its agent')
+  t.equal(psql('SELECT 2').stdout.trim(), '2', 'and answers with no agent')
+  const pgAgent2 = await c.spawnAgent(p.id)
+  t.equal(readlinkSync(`/proc/${pgAgent2}/ns/pid`), readlinkSync(`/proc/${postmaster}/ns/pid`), 'a new agent in the same sandbox')
+  const adoptedPg = Date.now() + 60_000
+  while (lab.server.lab.instances.guestStatus(p.id)?.agent_pid !== nsPidOf(pgAgent2) && Date.now() < adoptedPg) await sleep(100)
+  t.equal(lab.server.lab.instances.guestStatus(p.id)?.engine_pid, reportedPg, 'which re-adopts the same postmaster')
+  t.ok(existsSync(`/proc/${postmaster}`), 'still running')
+
   // The agent's own superuser (MariaDB's unix_socket account of the instance user) is not the tenant's to see or take.
   const names: string[] = []
   for await (const u of client.users.list(m.id)) names.push(u.name)
@@ -420,22 +464,69 @@ t.test('a server restart keeps a sandboxed instance running; trove server reset 
   t.ok(shown.volume?.used !== undefined, 'the agent answers the new server (volume usage from the guest)')
   t.match(await redis(ip, root.password, ['GET k']), /\+OK\r\n\$4\r\nkept\r\n/, 'the engine kept running with its data')
 
-  // The agent dies (it is the sandbox's init: the engine goes with it): the reconciler starts the sandbox
-  // again on the same volume and address, and the engine comes back with its saved data.
+  // The agent dies (kill -9). The sandbox's init is catatonit, not the agent: the engine runs on, the same
+  // process, re-parented to the init and answering; the reconciler starts a new agent in the same sandbox
+  // (runc exec, as the instance's uid with the sandbox's profile), which re-adopts that engine.
   t.match(await redis(ip, root.password, ['SAVE']), /\+OK\r\n\+OK/, 'saved')
-  process.kill(lab.c.agentPid(inst.id)!, 'SIGKILL')
+  const engineOf = () => sandboxPids(lab.c, inst.id).find((p) => /redis-(server|check-rdb)$/.test(exeOf(p)))
+  const engine = engineOf()!
+  const init = Number(readFileSync(join(lab.c.instanceDir(inst.id), 'bundle', 'init.pid'), 'utf8'))
+  t.match(exeOf(init), /catatonit$/, "the sandbox's init is catatonit")
+  const pidNs = readlinkSync(`/proc/${engine}/ns/pid`)
+  const reported = lab.server.lab.instances.guestStatus(inst.id)?.engine_pid
+  t.equal(reported, nsPidOf(engine), 'the agent reports the engine it runs')
+  const oldAgent = lab.c.agentPid(inst.id)!
+  t.equal(readlinkSync(`/proc/${oldAgent}/ns/pid`), pidNs, 'the agent is in the sandbox')
+  process.kill(oldAgent, 'SIGKILL')
   while (lab.c.agentAlive(inst.id)) await sleep(20)
+  t.ok(existsSync(`/proc/${engine}`), `the engine (host pid ${engine}) outlives its agent`)
+  // The agent leaves its cgroup (agentAlive false) a moment before the kernel re-parents its children.
+  const reparented = Date.now() + 20_000
+  while (Number(statusField(engine, 'PPid')) !== init && Date.now() < reparented) await sleep(20)
+  t.equal(Number(statusField(engine, 'PPid')), init, "re-parented to the sandbox's init")
+  t.match(await redis(ip, root.password, ['GET k']), /\+OK\r\n\$4\r\nkept\r\n/, 'and answers with no agent')
   const report = await new Reconciler(lab.server.lab, {}).run()
-  t.same(report.restartedAgents, [inst.id], 'the reconciler restarted the sandbox')
-  const back = Date.now() + 60_000
-  let got = ''
-  while (Date.now() < back) {
-    got = await redis(ip, root.password, ['GET k']).catch((e: Error) => e.message)
-    if (got.includes('kept')) break
-    await sleep(200)
+  t.same(report.restartedAgents, [inst.id], 'the reconciler started a new agent')
+  const agent2 = lab.c.agentPid(inst.id)!
+  t.ok(agent2 && agent2 !== oldAgent, `a new agent: ${oldAgent} -> ${agent2}`)
+  t.equal(readlinkSync(`/proc/${agent2}/ns/pid`), pidNs, 'in the same sandbox (runc exec)')
+  t.equal(Number(readFileSync(join(lab.c.instanceDir(inst.id), 'bundle', 'init.pid'), 'utf8')), init, 'under the same init')
+  const recR = JSON.parse(readFileSync(join(lab.c.instanceDir(inst.id), 'sandbox.json'), 'utf8')) as { uid: number }
+  t.same(uidsOf(agent2), [recR.uid, recR.uid, recR.uid, recR.uid], "the new agent runs as the instance's uid")
+  t.equal(statusField(agent2, 'NoNewPrivs'), '1', 'with no_new_privs')
+  t.equal(statusField(agent2, 'Seccomp'), '2', 'filtered by the seccomp profile')
+  t.equal(statusField(agent2, 'CapEff'), '0000000000000000', 'and no capability')
+  // Re-adopted: the new agent's heartbeat names the same engine, which never stopped.
+  const adopted = Date.now() + 60_000
+  let st = lab.server.lab.instances.guestStatus(inst.id)
+  while (st?.agent_pid !== nsPidOf(agent2) && Date.now() < adopted) {
+    await sleep(100)
+    st = lab.server.lab.instances.guestStatus(inst.id)
   }
-  t.match(got, /\$4\r\nkept\r\n/, 'the engine is back on the same address with its data')
-  t.not(lab.c.agentPid(inst.id), agent, 'under a new agent')
+  t.equal(st?.agent_pid, nsPidOf(agent2), 'the new agent reports')
+  t.equal(st?.engine_pid, reported, 'the same engine pid, re-adopted')
+  t.equal(engineOf(), engine, 'the same engine process on the host')
+  t.match(await redis(ip, root.password, ['GET k']), /\+OK\r\n\$4\r\nkept\r\n/, 'which still answers')
+
+  // The init reaps what is re-parented to it: an orphan that exits leaves no zombie in the namespace.
+  await execInSandbox(lab.c.runtime, inst.id, ['sh', '-c', 'sleep 0.5 & exit 0'])
+  const reaped = Date.now() + 20_000
+  while (nsProcesses(pidNs).some((p) => p.comm === 'sleep') && Date.now() < reaped) await sleep(50)
+  // (A killed agent's zombie is its host parent's to reap, PID 1 of the host, outside the sandbox: not counted.)
+  const inNs = new Set(nsProcesses(pidNs).map((p) => p.pid))
+  t.same(
+    nsProcesses(pidNs).filter((p) => p.comm === 'sleep' || (p.state === 'Z' && inNs.has(Number(statusField(p.pid, 'PPid'))))),
+    [],
+    "the orphan is reaped: no zombie in the sandbox's PID namespace",
+  )
+
+  // restart still restarts the engine (the agent stops it, the next one starts it).
+  await lab.client.instances.restart(inst.id)
+  t.equal((await waitStatus(lab.client, inst.id, 'REBOOT')).status, 'ACTIVE', 'restart: ACTIVE again')
+  const engine2 = engineOf()
+  t.ok(engine2 && engine2 !== engine, `restart: a new engine process: ${engine} -> ${engine2}`)
+  t.match(await redis(ip, root.password, ['GET k']), /\+OK\r\n\$4\r\nkept\r\n/, 'restart: the engine answers with its data')
+  t.equal(readlinkSync(`/proc/${engine2}/ns/pid`), pidNs, 'in the same sandbox')
 
   // trove server reset (the server stopped): nothing of the lab is left on the host.
   const net = lab.c.network
@@ -455,4 +546,8 @@ t.test('a server restart keeps a sandboxed instance running; trove server reset 
     "no cgroup parent of the lab's sandboxes",
   )
   t.notOk(lab.c.agentAlive(inst.id), 'no agent')
+  // The init itself is reaped by its host parent (PID 1 of the host), which may take a moment.
+  const emptied = Date.now() + 20_000
+  while (nsProcesses(pidNs).length && Date.now() < emptied) await sleep(50)
+  t.same(nsProcesses(pidNs), [], "no process left in the sandbox's PID namespace")
 })

@@ -216,6 +216,23 @@ export function writeBundle(o: CreateSandboxOptions, rt: SandboxRuntime): string
   return file
 }
 
+/** Runs runc with its stdout and stderr (and so those of a detached process it starts) appended to `logFile`: the exit code. */
+async function runcLogged(rt: SandboxRuntime, args: string[], logFile: string, what: string): Promise<number | null> {
+  const fd = openSync(logFile, fsc.O_WRONLY | fsc.O_CREAT | fsc.O_APPEND | fsc.O_NOFOLLOW, 0o640)
+  const [file, argv] = runcArgs(rt, args)
+  try {
+    return await new Promise<number | null>((resolve, reject) => {
+      const child = spawn(file, argv, { stdio: ['ignore', fd, fd] })
+      child.once('error', reject)
+      child.once('exit', (c) => resolve(c))
+    })
+  } catch (e) {
+    throw new Error(`runc ${what}: ${(e as Error).message}`)
+  } finally {
+    closeSync(fd)
+  }
+}
+
 /**
  * Writes the bundle and starts the sandbox (`runc run --detach`: runc itself exits once the init runs).
  * The init's stdout and stderr go to the log file; runc's own messages to <bundle>/runc.log.
@@ -231,20 +248,7 @@ export async function createSandbox(rt: SandboxRuntime, o: CreateSandboxOptions)
   const pidFile = join(o.bundleDir, 'init.pid')
   rmSync(runcLog, { force: true })
   rmSync(pidFile, { force: true })
-  const fd = openSync(logFile, fsc.O_WRONLY | fsc.O_CREAT | fsc.O_APPEND | fsc.O_NOFOLLOW, 0o640)
-  const [file, argv] = runcArgs(rt, ['--log', runcLog, '--log-format', 'json', 'run', '--detach', '--pid-file', pidFile, '--bundle', o.bundleDir, o.id])
-  let code: number | null
-  try {
-    code = await new Promise<number | null>((resolve, reject) => {
-      const child = spawn(file, argv, { stdio: ['ignore', fd, fd] })
-      child.once('error', reject)
-      child.once('exit', (c) => resolve(c))
-    })
-  } catch (e) {
-    throw new Error(`runc run: ${(e as Error).message}`)
-  } finally {
-    closeSync(fd)
-  }
+  const code = await runcLogged(rt, ['--log', runcLog, '--log-format', 'json', 'run', '--detach', '--pid-file', pidFile, '--bundle', o.bundleDir, o.id], logFile, 'run')
   if (code !== 0) {
     const why = lastRuncError(runcLog) || `exit code ${code}`
     await destroySandbox(rt, o.id).catch(() => {})
@@ -265,6 +269,32 @@ export async function sandboxState(rt: SandboxRuntime, id: string): Promise<Sand
     if (missing(e)) return undefined
     throw e
   }
+}
+
+export interface ExecDetachedOptions {
+  args: string[]
+  /** Where runc writes the process's host pid. */
+  pidFile: string
+  /** Where its stdout and stderr go (appended): a file the host owns. */
+  logFile: string
+  /** runc's own JSON log (its errors). */
+  runcLog: string
+}
+
+/**
+ * Starts a process in the running sandbox and returns its host pid once it runs (`runc exec --detach`).
+ * runc builds it from the bundle's config.json (its user, capabilities, no_new_privs, rlimits, env and
+ * cwd) and applies the sandbox's seccomp profile and cgroups as to the init: the same guest as before.
+ * Its parent on the host is whoever reaps runc's orphans; its own children are the sandbox init's once
+ * it exits (the kernel re-parents within the PID namespace).
+ */
+export async function execDetached(rt: SandboxRuntime, id: string, o: ExecDetachedOptions): Promise<number> {
+  checkId(id)
+  rmSync(o.pidFile, { force: true })
+  rmSync(o.runcLog, { force: true })
+  const code = await runcLogged(rt, ['--log', o.runcLog, '--log-format', 'json', 'exec', '--detach', '--pid-file', o.pidFile, id, ...o.args], o.logFile, 'exec')
+  if (code !== 0) throw new Error(`runc exec: ${lastLine(lastRuncError(o.runcLog) || `exit code ${code}`)}`)
+  return Number(readFileSync(o.pidFile, 'utf8'))
 }
 
 /** Runs a command inside the sandbox as its user, with its limits and seccomp (for tests and admin). */

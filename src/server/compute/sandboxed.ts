@@ -1,22 +1,5 @@
-import { createHash, randomBytes } from 'node:crypto'
-import {
-  closeSync,
-  constants as fsc,
-  existsSync,
-  fchownSync,
-  fstatSync,
-  lstatSync,
-  mkdirSync,
-  openSync,
-  readFileSync,
-  readdirSync,
-  realpathSync,
-  renameSync,
-  rmSync,
-  unlinkSync,
-  writeFileSync,
-  writeSync,
-} from 'node:fs'
+import { createHash } from 'node:crypto'
+import { existsSync, lstatSync, mkdirSync, readFileSync, readdirSync, realpathSync, renameSync, rmSync, unlinkSync, writeFileSync } from 'node:fs'
 import { isIPv4 } from 'node:net'
 import { dirname, join, resolve, sep } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
@@ -28,9 +11,10 @@ import { applyFirewall, removeFirewall, type FirewallRules } from './firewall.js
 import { AGENT_NODE_FLAGS, ENGINE_PORTS, LocalCompute, TROVE_BIN, type LocalComputeOptions } from './local.js'
 import { DEFAULT_CNI_PATH, attachInstance, destroyLabNetwork, detachInstance, ensureLabNetwork, netnsName, sweepNetwork, type LabNetwork } from './network.js'
 import { SYSTEM_DIRS, VOLUME_MOUNT } from './oci-config.js'
-import { createSandbox, destroySandbox, killSandbox, sweepSandboxes, type SandboxRuntime } from './sandbox.js'
+import { createSandbox, destroySandbox, execDetached, sweepSandboxes, type SandboxRuntime } from './sandbox.js'
 import { hostSeccomp, type OciSeccomp } from './seccomp.js'
 import { allocateUid, releaseUid, sweepUids, uidOf, type UidOptions } from './uids.js'
+import { readInVolume, writeInVolume } from './volume-files.js'
 import { createVolume, destroyVolume, mountVolume, sweepVolumes, type VolumePaths } from './volume.js'
 
 /** Where a sandboxed agent finds the broker: a file of its own /etc (root's, read-only inside). */
@@ -41,6 +25,14 @@ export const SANDBOX_USER = 'trove'
 const SANDBOX_PIDS = 1024
 /** The least memory a sandbox gets: the agent (~60 MB) lives inside the flavor's RAM too. */
 const MIN_SANDBOX_MB = 256
+/**
+ * The sandbox's init: catatonit in pause mode (docs/isolation.md). It starts nothing, reaps every process
+ * re-parented to it (the engine once its agent is gone) and ends the sandbox only when signalled, so the
+ * agent is one more process (`runc exec`) that may stop and start again while the engine runs on.
+ */
+const SANDBOX_INIT = ['catatonit', '-P']
+/** The agent's host pid (runc exec --pid-file), in the bundle: the host's file, not the guest's. */
+const AGENT_PID_FILE = 'agent.pid'
 
 export interface SandboxedComputeOptions extends LocalComputeOptions {
   /** The range the lab's /24 is carved from (network.ts; default 10.213.0.0/16). */
@@ -69,6 +61,7 @@ const ms = (x: number) => `${Math.round(x)} ms`
 /** The host tools a sandboxed lab runs, and the Debian package of each. */
 const HOST_TOOLS: Array<[string, string]> = [
   ['runc', 'runc'],
+  ['catatonit', 'catatonit'],
   ['nft', 'nftables'],
   ['ip', 'iproute2'],
   ['losetup', 'mount'],
@@ -121,7 +114,8 @@ export function sandboxedInstanceIds(instancesDir: string): string[] {
  * Where instances live under `isolation: 'sandbox'` (docs/isolation.md): per instance a uid (uids.ts),
  * a volume (volume.ts) mounted at the instance's data, a network namespace on the lab bridge
  * (network.ts) behind the lab's packet filter (firewall.ts), and a runc sandbox (sandbox.ts) whose init
- * is the agent, running as the instance's uid and starting the engine as itself. Everything here runs
+ * is catatonit; the agent runs in it by `runc exec` as the instance's uid and starts the engine as itself,
+ * so the engine outlives its agent as it does without a sandbox. Everything here runs
  * as root on paths it made: the instance directory (root 0700) holds the record, the volume's image and
  * mount point, the bundle and the sandbox's log; the only file written inside the volume is the agent's
  * bootstrap, opened without following links (the volume is a filesystem of its own: no hard link can
@@ -374,14 +368,29 @@ export class SandboxedCompute implements Compute {
       volumeDir: this.volumePaths(id).mountPoint,
       netnsPath: `/run/netns/${netnsName(id)}`,
       limits: { memoryBytes: ramMb * 1024 * 1024, cpus: rec.flavor?.vcpus ?? 1, pids: SANDBOX_PIDS },
-      args: [process.execPath, ...AGENT_NODE_FLAGS, TROVE_BIN, 'agent', '--config', `${VOLUME_MOUNT}/${INSTANCE_FILES.bootstrap}`],
+      args: SANDBOX_INIT,
       env: ['PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin', 'LANG=C.UTF-8', 'NODE_ENV=production', `HOME=${VOLUME_MOUNT}`],
       logFile: join(dir, 'sandbox.log'),
       seccomp: this.seccomp,
       extraBinds: this.agentBinds(),
       etcFiles: { [SANDBOX_BROKER_FILE]: JSON.stringify(this.broker) },
     })
-    return state.pid
+    if (state.status !== 'running') throw new Error(`instance ${id}: the sandbox's init exited at once (see ${join(dir, 'sandbox.log')})`)
+    const t0 = performance.now()
+    const pid = await this.execAgent(id)
+    this.opts.log(`instance ${id}: agent (runc exec) in ${ms(performance.now() - t0)}`)
+    return pid
+  }
+
+  /** Starts the agent in the running sandbox (as its uid, with its profile: runc exec); its host pid. */
+  private execAgent(id: string): Promise<number> {
+    const bundle = join(this.instanceDir(id), 'bundle')
+    return execDetached(this.runtime, id, {
+      args: [process.execPath, ...AGENT_NODE_FLAGS, TROVE_BIN, 'agent', '--config', `${VOLUME_MOUNT}/${INSTANCE_FILES.bootstrap}`],
+      pidFile: join(bundle, AGENT_PID_FILE),
+      logFile: join(this.instanceDir(id), 'sandbox.log'),
+      runcLog: join(bundle, 'runc-exec.log'),
+    })
   }
 
   /** The object store's URL for agents (after setBroker). */
@@ -425,9 +434,14 @@ export class SandboxedCompute implements Compute {
     return ['a sandbox keeps the limits it started with']
   }
 
+  /**
+   * A new agent: in the running sandbox when there is one (its engine keeps running and is re-adopted by
+   * its pid file, as without a sandbox), else in a new sandbox (after a host reboot or a crash of the init).
+   */
   async spawnAgent(id: string): Promise<number> {
     if (!this.sandboxed(id)) return this.local.spawnNow(id)
     await mountVolume(this.volumePaths(id))
+    if (this.initPid(id) !== undefined) return this.execAgent(id)
     return this.startSandbox(id, this.readRecord(id))
   }
 
@@ -468,10 +482,15 @@ export class SandboxedCompute implements Compute {
     return removed
   }
 
-  /** The sandbox's init (the agent), by runc's pid file, if it still runs in this instance's cgroup. */
+  /** The sandbox's init (catatonit), by runc's pid file, if it still runs in this instance's cgroup. */
   private initPid(id: string): number | undefined {
+    return this.pidIn(id, 'init.pid')
+  }
+
+  /** The pid a runc pid file of the bundle names, if it still runs (not a zombie) in this instance's cgroup. */
+  private pidIn(id: string, file: string): number | undefined {
     try {
-      const pid = Number(readFileSync(join(this.instanceDir(id), 'bundle', 'init.pid'), 'utf8'))
+      const pid = Number(readFileSync(join(this.instanceDir(id), 'bundle', file), 'utf8'))
       if (!Number.isInteger(pid) || pid <= 0) return undefined
       const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
       if (/^\d+ \(.*\) [ZX]/s.test(stat)) return undefined
@@ -482,21 +501,35 @@ export class SandboxedCompute implements Compute {
   }
 
   agentPid(id: string): number | undefined {
-    return this.sandboxed(id) ? this.initPid(id) : this.local.agentPid(id)
+    return this.sandboxed(id) ? this.pidIn(id, AGENT_PID_FILE) : this.local.agentPid(id)
   }
 
   agentAlive(id: string): boolean {
-    return this.sandboxed(id) ? this.initPid(id) !== undefined : this.local.agentAlive(id)
+    return this.agentPid(id) !== undefined
   }
 
-  /** The agent is the sandbox's init: stopping it ends the sandbox (engine included); the volume and network stay. */
+  /**
+   * Stops the agent only (SIGTERM, SIGKILL after 5 s): the engine keeps running, re-parented to the
+   * sandbox's init, and the next agent re-adopts it. The agent is not this process's child (runc exec
+   * left it), so its end is seen in /proc (gone, or a zombie its host parent has yet to reap).
+   */
   async stopAgent(id: string): Promise<void> {
     if (!this.sandboxed(id)) return this.local.stopAgent(id)
-    if (this.initPid(id) !== undefined) {
-      await killSandbox(this.runtime, id, 'TERM')
-      for (let i = 0; i < 250 && this.initPid(id) !== undefined; i++) await sleep(20)
+    for (const [signal, ms] of [
+      ['SIGTERM', 5000],
+      ['SIGKILL', 5000],
+    ] as const) {
+      const pid = this.agentPid(id)
+      if (pid === undefined) return
+      try {
+        process.kill(pid, signal)
+      } catch {
+        return
+      }
+      const deadline = Date.now() + ms
+      while (this.agentPid(id) === pid && Date.now() < deadline) await sleep(20)
     }
-    await destroySandbox(this.runtime, id)
+    if (this.agentPid(id) !== undefined) throw new Error(`instance ${id}: its agent did not end after SIGKILL`)
   }
 
   hasBootstrap(id: string): boolean {
@@ -564,33 +597,4 @@ export async function removeSandboxLab(c: SandboxedCompute): Promise<void> {
   await step(() => sweepUids(c.instancesDir, [], c.uidOptions))
   await step(() => rmSync(c.runtime.root, { recursive: true, force: true }))
   if (errors.length) throw new Error(`the lab's sandboxes were not all removed: ${errors.join('; ')}`)
-}
-
-/** Reads `name` directly in the volume's root: never through a link, a regular file of at most 1 MB. */
-function readInVolume(mountPoint: string, name: string): string {
-  const fd = openSync(join(mountPoint, name), fsc.O_RDONLY | fsc.O_NOFOLLOW | fsc.O_NONBLOCK)
-  try {
-    const st = fstatSync(fd)
-    if (!st.isFile() || st.size > 1 << 20) throw new Error(`${name} in the instance's volume is not a plain file of at most 1 MB`)
-    return readFileSync(fd, 'utf8')
-  } finally {
-    closeSync(fd)
-  }
-}
-
-/**
- * Writes `name` in the volume's root as the instance's file (0600): a new file (O_EXCL, no link
- * followed) renamed over the old one, so neither a link planted by the guest nor a reader midway sees
- * anything but a whole file of ours.
- */
-function writeInVolume(mountPoint: string, name: string, text: string, uid: number, gid: number): void {
-  const tmp = join(mountPoint, `.${name}.${randomBytes(6).toString('hex')}.tmp`)
-  const fd = openSync(tmp, fsc.O_WRONLY | fsc.O_CREAT | fsc.O_EXCL | fsc.O_NOFOLLOW, 0o600)
-  try {
-    writeSync(fd, text)
-    fchownSync(fd, uid, gid)
-  } finally {
-    closeSync(fd)
-  }
-  renameSync(tmp, join(mountPoint, name))
 }

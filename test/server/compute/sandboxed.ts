@@ -14,7 +14,9 @@ t.test('a host lacking a tool is refused in one line naming it and its package',
   mkdirSync(cni)
   t.equal(sandboxHostProblem({ uid: 1000 }), '--isolation sandbox needs root (loop devices, mounts, network namespaces, nftables, runc)')
   t.equal(sandboxHostProblem({ uid: 0, path: bin, cniPath: cni }), '--isolation sandbox needs runc, which is not installed (Debian package runc)')
-  for (const tool of ['runc', 'nft', 'ip', 'losetup', 'mount', 'umount', 'findmnt']) {
+  writeFileSync(join(bin, 'runc'), '')
+  t.equal(sandboxHostProblem({ uid: 0, path: bin, cniPath: cni }), '--isolation sandbox needs catatonit, which is not installed (Debian package catatonit)', "the sandbox's init")
+  for (const tool of ['runc', 'catatonit', 'nft', 'ip', 'losetup', 'mount', 'umount', 'findmnt']) {
     writeFileSync(join(bin, tool), '#!/bin/sh\n')
     chmodSync(join(bin, tool), 0o755)
   }
