@@ -44,8 +44,8 @@ const ENGINES = {
       }
     },
     table: 'CREATE TABLE IF NOT EXISTS t (w int, n int, PRIMARY KEY (w, n))',
-    // The archiver's process writes its pid beside the engine's (binlog's part): killed if there.
-    pids: (base) => [join(base, 'run/mariadb.pid'), join(base, 'run/mariadb-binlog.pid')],
+    // The engine's and the archiver's pid files (mariadb/service.ts, mariadb/archive.ts).
+    pids: (base) => [join(base, 'run/mysqld.pid'), join(base, 'run/archiver.pid')],
   },
 }
 const E = ENGINES[ENGINE]

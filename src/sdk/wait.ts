@@ -78,6 +78,8 @@ export async function waitFor<T>(o: WaitOptions<T>): Promise<T | undefined> {
   let interval = o.intervalMs ?? 500
   const cap = Math.max(interval, 2000)
   let last: T | undefined = o.initial
+  // What the caller has is the first thing shown (e.g. BUILD at once after a create).
+  if (o.initial !== undefined) o.onProgress?.(o.initial, 0)
   const next = async (): Promise<T> => {
     if (last === undefined) return o.fetch()
     const left = Math.max(0, timeout - (Date.now() - start))

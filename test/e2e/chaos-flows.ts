@@ -7,12 +7,11 @@ import { readdirSync } from 'node:fs'
 import { join } from 'node:path'
 import type { TroveClient } from '../../src/sdk/index.js'
 import { tempDir } from '../helpers/lab.js'
-import { LONG, byName, clientOf, deadline, needsRedis, redisCli, sleep, startServer, until } from '../helpers/chaos.js'
+import { LONG, byName, clientOf, needsRedis, redisCli, sleep, startServer, until, crashAt as crashAtHelper, type CrashLab } from '../helpers/chaos.js'
 
 t.test('chaos: the server killed mid backup, restore, resize, replica create and promote', needsRedis, async (t) => {
   const dir = tempDir(t, 'tf')
   const dataDir = join(dir, 'lab')
-  let server = await startServer(t, dataDir)
   const c = () => clientOf(dataDir)
   // Lean: one representative mid step of each flow; long: every step.
   const points = {
@@ -21,34 +20,9 @@ t.test('chaos: the server killed mid backup, restore, resize, replica create and
     resize: LONG ? ['start', 'resize'] : ['resize'],
     replica: LONG ? ['start', 'launch', 'wait'] : ['launch'],
   }
-  /**
-   * Restarts the server to die at `point`, then acts. `ready`: instances the action needs ACTIVE and HEALTHY: after
-   * a restart, an instance whose last heartbeat is older than the expiry reads as a guest agent timeout until
-   * its agent's next one, which on a busy machine can come after the action (the API rightly refuses it).
-   */
-  const crashAt = async (point: string, act: (c: TroveClient) => Promise<unknown>, ready: string[] = []): Promise<void> => {
-    server.child.kill('SIGTERM')
-    await server.exited
-    server = await startServer(t, dataDir, { TROVE_TEST_CRASH_AT: point })
-    for (const id of ready)
-      await until(
-        async () => {
-          const i = await clientOf(dataDir).instances.get(id)
-          return i.status === 'ACTIVE' && i.operating_status === 'HEALTHY'
-        },
-        90_000,
-        `${id} ACTIVE and HEALTHY (a fresh heartbeat) before the action`,
-      )
-    const done = act(clientOf(dataDir)).catch((e: Error) => e)
-    const death = await Promise.race([server.exited, deadline(90_000).then(() => undefined)])
-    const outcome = await done
-    t.equal(death?.signal, 'SIGKILL', `${point}: the server died there${death ? '' : ` (the request ended: ${outcome instanceof Error ? outcome.message : 'ok'})`}`)
-    if (!death) {
-      server.child.kill('SIGKILL')
-      await server.exited
-    }
-    server = await startServer(t, dataDir)
-  }
+  const lab: CrashLab = { dataDir, server: await startServer(t, dataDir) }
+  const crashAt = (point: string, act: (c: TroveClient) => Promise<unknown>, ready: string[] = []) => crashAtHelper(t, lab, point, act, ready)
+
   const settled = (id: string, ms = 90_000) =>
     until(
       async () => {
@@ -268,10 +242,10 @@ t.test('chaos: the server killed mid backup, restore, resize, replica create and
       )
     if (delay >= 0) await sleep(delay)
     else await attach
-    server.child.kill('SIGKILL')
-    await server.exited
+    lab.server.child.kill('SIGKILL')
+    await lab.server.exited
     const answer = await attach
-    server = await startServer(t, dataDir)
+    lab.server = await startServer(t, dataDir)
     const tag = delay < 0 ? 'attach killed after it answered' : `attach killed ${delay} ms into the request (${answer})`
     await until(async () => ['ACTIVE', 'RESTART_REQUIRED'].includes((await c().instances.get(primary)).status), 180_000, 'a clear state')
     const inst = await c().instances.get(primary)
@@ -299,5 +273,5 @@ t.test('chaos: the server killed mid backup, restore, resize, replica create and
   await c().instances.delete(primary)
   await until(async () => (await c().instances.page({ limit: 100 })).items.length === 0, 90_000, 'all deleted')
   t.same(readdirSync(join(dataDir, 'instances')), [], 'no instance directory left')
-  t.notMatch(server.out(), /error \S+ (GET|POST|PUT|PATCH|DELETE) /, 'no request ended in a 500')
+  t.notMatch(lab.server.out(), /error \S+ (GET|POST|PUT|PATCH|DELETE) /, 'no request ended in a 500')
 })

@@ -8,39 +8,16 @@ import { readdirSync } from 'node:fs'
 import { join } from 'node:path'
 import type { TroveClient } from '../../src/sdk/index.js'
 import { tempDir } from '../helpers/lab.js'
-import { LONG, byName, clientOf, deadline, leftovers, needsRedis, redisCli, ROUNDS, sleep, startServer, until } from '../helpers/chaos.js'
+import { LONG, byName, clientOf, leftovers, needsRedis, redisCli, ROUNDS, sleep, startServer, until, crashAt as crashAtHelper, type CrashLab } from '../helpers/chaos.js'
 
 t.test('chaos: the server killed at every recorded step of create, restart, reboot and delete', needsRedis, async (t) => {
   const dir = tempDir(t, 'tx')
   const dataDir = join(dir, 'lab')
-  let server = await startServer(t, dataDir)
   const created = new Map<string, { id: string; ip: string }>()
 
-  /**
-   * Starts a server that dies at `point`, makes `act` happen, waits for the death, starts a clean server.
-   * `ready`: instances the action needs ACTIVE and HEALTHY first: after a restart, an instance whose last
-   * heartbeat is older than the expiry reads as a guest agent timeout until its agent's next one, which
-   * on a busy machine can come after the action (the API then rightly refuses it).
-   */
-  const crashAt = async (point: string, act: (c: TroveClient) => Promise<unknown>, ready: string[] = []): Promise<void> => {
-    await server.child.kill('SIGTERM')
-    await server.exited
-    server = await startServer(t, dataDir, { TROVE_TEST_CRASH_AT: point })
-    for (const id of ready)
-      await until(
-        async () => {
-          const i = await clientOf(dataDir).instances.get(id)
-          return i.status === 'ACTIVE' && i.operating_status === 'HEALTHY'
-        },
-        90_000,
-        `${id} ACTIVE and HEALTHY (a fresh heartbeat) before the action`,
-      )
-    const done = act(clientOf(dataDir)).catch((e: Error) => e)
-    const death = await Promise.race([server.exited, deadline(90_000).then(() => undefined)])
-    t.equal(death?.signal, 'SIGKILL', `${point}: the server died there`)
-    await done
-    server = await startServer(t, dataDir)
-  }
+  const lab: CrashLab = { dataDir, server: await startServer(t, dataDir) }
+  const crashAt = (point: string, act: (c: TroveClient) => Promise<unknown>, ready: string[] = []) => crashAtHelper(t, lab, point, act, ready)
+
   const c = () => clientOf(dataDir)
   const waitStatus = async (name: string, want: string, ms = 90_000) =>
     until(
@@ -92,17 +69,17 @@ t.test('chaos: the server killed at every recorded step of create, restart, rebo
       }
       // A kill at a random moment of a create, not at a step boundary.
       const name = `cx${round}-random`
-      await server.child.kill('SIGTERM')
-      await server.exited
-      server = await startServer(t, dataDir)
+      await lab.server.child.kill('SIGTERM')
+      await lab.server.exited
+      lab.server = await startServer(t, dataDir)
       const pending = c()
         .instances.create({ name, flavorRef: '1', volume: { size: 1 }, datastore: { type: 'redis' } })
         .catch((e: Error) => e)
       await sleep(Math.floor(Math.random() * 1500))
-      server.child.kill('SIGKILL')
-      await server.exited
+      lab.server.child.kill('SIGKILL')
+      await lab.server.exited
       await pending
-      server = await startServer(t, dataDir)
+      lab.server = await startServer(t, dataDir)
       const got = await byName(c(), name)
       if (got) {
         await waitStatus(name, 'ACTIVE')
@@ -131,5 +108,5 @@ t.test('chaos: the server killed at every recorded step of create, restart, rebo
       .instances.delete(id)
       .then(() => until(async () => !(await byName(c(), name)), 60_000, 'deleted'))
   t.same(readdirSync(join(dataDir, 'instances')), [], 'no instance directory left')
-  t.notMatch(server.out(), /error \S+ (GET|POST|PUT|PATCH|DELETE) /, 'no request ended in a 500')
+  t.notMatch(lab.server.out(), /error \S+ (GET|POST|PUT|PATCH|DELETE) /, 'no request ended in a 500')
 })

@@ -58,6 +58,43 @@ export function startServer(t: Test, dataDir: string, extra: Record<string, stri
   })
 }
 
+/** A lab whose server the chaos tests restart: `server` is the one running now. */
+export interface CrashLab {
+  dataDir: string
+  server: Server
+}
+
+/**
+ * Restarts the lab's server so that it dies at `point` (TROVE_TEST_CRASH_AT), makes `act` happen,
+ * checks that it died there (SIGKILL), and starts a clean server. `ready`: instances the action
+ * needs ACTIVE and HEALTHY first: after a restart, an instance whose last heartbeat is older than
+ * the expiry reads as a guest agent timeout until its agent's next one, which on a busy machine
+ * can come after the action (the API then rightly refuses it).
+ */
+export async function crashAt(t: Test, lab: CrashLab, point: string, act: (c: TroveClient) => Promise<unknown>, ready: string[] = []): Promise<void> {
+  lab.server.child.kill('SIGTERM')
+  await lab.server.exited
+  lab.server = await startServer(t, lab.dataDir, { TROVE_TEST_CRASH_AT: point })
+  for (const id of ready)
+    await until(
+      async () => {
+        const i = await clientOf(lab.dataDir).instances.get(id)
+        return i.status === 'ACTIVE' && i.operating_status === 'HEALTHY'
+      },
+      90_000,
+      `${id} ACTIVE and HEALTHY (a fresh heartbeat) before the action`,
+    )
+  const done = act(clientOf(lab.dataDir)).catch((e: Error) => e)
+  const death = await Promise.race([lab.server.exited, deadline(90_000).then(() => undefined)])
+  const outcome = await done
+  t.equal(death?.signal, 'SIGKILL', `${point}: the server died there${death ? '' : ` (the request ended: ${outcome instanceof Error ? outcome.message : 'ok'})`}`)
+  if (!death) {
+    lab.server.child.kill('SIGKILL')
+    await lab.server.exited
+  }
+  lab.server = await startServer(t, lab.dataDir)
+}
+
 const clients = new Map<string, TroveClient>()
 /** An SDK client of the lab's demo user (the URL changes with every server start: port 0). */
 export function clientOf(dataDir: string, cloud = 'trove-lab'): TroveClient {

@@ -84,7 +84,7 @@ t.test("against the lab: from the create's answer, one long poll that the status
   await agent.heartbeat('HEALTHY')
   const r = await done
   t.equal(r?.status, 'ACTIVE')
-  t.same(seen, ['ACTIVE'])
+  t.same(seen, ['BUILD', 'ACTIVE'], 'the create answer shown first, then the change')
   const base = `${lab.url}/v1.0/${lab.demo.project}/instances/${inst.id}`
   t.same(
     lines.slice(1).map((l) => l.replace(/wait_timeout=[\d.]+/, 'wait_timeout=N')),
