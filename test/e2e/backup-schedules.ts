@@ -124,6 +124,18 @@ t.test('schedules run automated backups that expire by retention, through bin/tr
     ],
     'execution-list: each run with its backup and outcome, newest first',
   )
+  t.same(
+    (await json('execution-list', s.id, '--limit', '1')).map((e: Record<string, unknown>) => e.ID),
+    [execs[0].ID],
+    '--limit 1: the newest',
+  )
+  t.same(
+    (await json('execution-list', s.id, '--limit', '1', '--marker', execs[0].ID)).map((e: Record<string, unknown>) => e.ID),
+    [execs[1].ID],
+    '--marker: the page after it',
+  )
+  const badMarker = await cli('execution-list', s.id, '--marker', 'nope')
+  t.match(badMarker, { code: 1, stderr: /^No execution with ID 'nope' in schedule / }, 'an unknown marker: one line')
   t.equal((await cli('execution-delete', execs[1].ID)).code, 0, 'execution-delete')
   t.equal((await json('backup', 'execution', 'list', s.id)).length, 1)
 
