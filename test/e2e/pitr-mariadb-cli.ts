@@ -81,8 +81,8 @@ t.test('point-in-time restore of MariaDB through the CLI', async (t) => {
 
   const src = await create('src', '--datastore', 'mariadb', '--databases', 'd1', '--users', 'u1:Pw-one-1')
   t.equal(src.status, 'ACTIVE', 'source ACTIVE')
-  await until(async () => (await json('instance', 'show', 'src')).archive_state === 'streaming', 60_000, 'the archive streaming')
-  t.pass('the source archives its binlog (archive_state streaming)')
+  await until(async () => (await json('instance', 'show', 'src')).archive?.state === 'streaming', 60_000, 'the archive streaming')
+  t.pass('the source archives its binlog (archive.state streaming)')
 
   const w = writer(src.ip)
   await until(() => w.commits.length >= 100 || !!w.failed, 60_000, '100 rows written')

@@ -81,17 +81,17 @@ t.test('point-in-time restore of PostgreSQL through the CLI', async (t) => {
 
   const [src, redis] = await Promise.all([create('src', '--datastore', 'postgresql', '--databases', 'd1', '--users', 'u1:Pw-one-1'), create('kv', '--datastore', 'redis')])
   t.equal(src.status, 'ACTIVE', 'source ACTIVE')
-  await until(async () => (await json('instance', 'show', 'src')).archive_state === 'streaming', 60_000, 'the archive streaming')
-  t.pass('the source archives its WAL (archive_state streaming)')
+  await until(async () => (await json('instance', 'show', 'src')).archive?.state === 'streaming', 60_000, 'the archive streaming')
+  t.pass('the source archives its WAL (archive.state streaming)')
   // Retention 0 turns archiving off (the running agent is told), and a value above 0 on again.
   t.equal((await cli('instance', 'update', 'src', '--backup-retention', '0')).code, 0, 'retention 0')
-  await until(async () => (await json('instance', 'show', 'src')).archive_state === 'off', 60_000, 'the archive off')
-  t.match(await json('instance', 'show', 'src'), { archive_state: 'off', archive_detail: 'backup retention is 0 days' }, 'retention 0: archive off, and why')
+  await until(async () => (await json('instance', 'show', 'src')).archive?.state === 'off', 60_000, 'the archive off')
+  t.match(await json('instance', 'show', 'src'), { archive: { state: 'off', detail: 'backup retention is 0 days' } }, 'retention 0: archive off, and why')
   t.equal((await cli('instance', 'update', 'src', '--backup-retention', '1')).code, 0, 'retention 1')
-  await until(async () => (await json('instance', 'show', 'src')).archive_state === 'streaming', 60_000, 'the archive streaming again')
+  await until(async () => (await json('instance', 'show', 'src')).archive?.state === 'streaming', 60_000, 'the archive streaming again')
   t.pass('retention 1: streaming again')
   const kvShown = await json('instance', 'show', 'kv')
-  t.match(kvShown, { archive_state: 'off', earliest_restorable_time: null, latest_restorable_time: null }, 'redis: no archive, no restorable times')
+  t.match(kvShown, { archive: { state: 'off' }, earliest_restorable_time: null, latest_restorable_time: null }, 'redis: no archive, no restorable times')
 
   const w = writer(src.ip)
   await until(() => w.commits.length >= 100 || !!w.failed, 60_000, '100 rows written')

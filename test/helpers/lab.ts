@@ -39,7 +39,9 @@ export function tempDir(t: Test, prefix = 'tv'): string {
   chmodSync(d, 0o711)
   t.teardown(async () => {
     await killEverythingUnder(d)
-    rmSync(d, { recursive: true, force: true })
+    // TROVE_TEST_KEEP=1 keeps a failed test's directory (server, agent and engine logs) to read.
+    if (process.env.TROVE_TEST_KEEP && t.passing() === false) t.comment(`kept ${d}`)
+    else rmSync(d, { recursive: true, force: true })
   })
   return d
 }

@@ -77,8 +77,6 @@ server-id=${c.serverId}
 log-bin=${p.data}/mysql-bin
 log-slave-updates=ON
 gtid-strict-mode=ON
-binlog_checksum=CRC32
-sync_binlog=1
 ${cnfLines(mariadbBase(c.ramMb, c.port))}
 ${mariadbInitConnectLine(c.access)}
 [mariadb-backup]

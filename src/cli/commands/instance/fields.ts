@@ -59,11 +59,6 @@ export function showFields(i: Instance): Record<string, unknown> {
         // The lab's extension: the flavor limits this host cannot apply ("... not enforced").
         out.limits = v
         break
-      case 'archive':
-        // The lab's point-in-time archive: its state, and why (a gap, off, ...).
-        out.archive_state = i.archive?.state
-        out.archive_detail = i.archive?.detail ?? null
-        break
       case 'access':
         out.public = i.access?.is_public ?? false
         out.allowed_cidrs = i.access?.allowed_cidrs ?? []
