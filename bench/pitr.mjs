@@ -41,7 +41,11 @@ const ENGINES = {
       c.on('error', () => {})
       return {
         insert: (w, n) => c.query('INSERT INTO t VALUES (?, ?)', [w, n]),
-        query: async (sql) => (await c.query({ sql, rowsAsArray: true })).map((r) => r.map(Number)),
+        // A statement without rows (CREATE TABLE) answers an OK packet, not an array.
+        query: async (sql) => {
+          const r = await c.query({ sql, rowsAsArray: true })
+          return Array.isArray(r) ? r.map((row) => row.map(Number)) : []
+        },
         end: () => c.end().catch(() => {}),
       }
     },

@@ -107,9 +107,14 @@ export class PostgresArchiver implements Archiver {
     // position: once the archive has that position it has a commit later than any time
     // before `at`, so recovery to such a time finds where to stop (PostgreSQL stops only
     // at a commit, and refuses to end before its target on an idle instance).
+    // Not while a standby streams from this primary: a promote takes the primary's last position and
+    // waits for the candidate to replay it; a message written after that reaches the other replicas but
+    // not the promoted one, which then forks its timeline behind them (they could not follow it).
     const at = Date.now()
     try {
-      await pg.query(`SELECT CASE WHEN pg_is_in_recovery() THEN NULL ELSE pg_logical_emit_message(true, '${ARCHIVE_SLOT}', '') END`)
+      await pg.query(
+        `SELECT CASE WHEN pg_is_in_recovery() OR EXISTS (SELECT 1 FROM pg_stat_replication WHERE application_name <> '${ARCHIVE_SLOT}') THEN NULL ELSE pg_logical_emit_message(true, '${ARCHIVE_SLOT}', '') END`,
+      )
       row =
         (
           await pg.query(`SELECT pg_is_in_recovery(), CASE WHEN pg_is_in_recovery() THEN NULL ELSE pg_current_wal_lsn() END,
