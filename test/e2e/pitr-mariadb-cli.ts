@@ -7,54 +7,21 @@
 import t from 'tap'
 import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { setTimeout as sleep } from 'node:timers/promises'
 import mariadb from 'mariadb'
 import { runCli, startServerProcess, tempDir } from '../helpers/lab.js'
 import { until } from '../helpers/chaos.js'
-
-interface Commit {
-  id: number
-  /** Date.now() before the INSERT was sent, and once its commit was acknowledged. */
-  sent: number
-  ack: number
-}
+import { rowWriter } from '../helpers/pitr.js'
 
 const connect = (host: string) => mariadb.createConnection({ host, port: 3306, user: 'u1', password: 'Pw-one-1', database: 'd1', connectTimeout: 5000 })
 
 /** Commits one row at a time, 10 ms apart, until stopped or the connection fails. */
-function writer(ip: string) {
-  const commits: Commit[] = []
-  let stop = false
-  let failed: Error | undefined
-  const done = (async () => {
+const writer = (ip: string) =>
+  rowWriter(async () => {
     const c = await connect(ip)
     c.on('error', () => undefined)
     await c.query('CREATE TABLE IF NOT EXISTS t (id int PRIMARY KEY)')
-    try {
-      for (let id = 1; !stop; id++) {
-        const sent = Date.now()
-        await c.query('INSERT INTO t VALUES (?)', [id])
-        commits.push({ id, sent, ack: Date.now() })
-        await sleep(10) // the workload's pace (a row every 10 ms), not a wait for a condition
-      }
-    } catch (e) {
-      failed = e as Error
-    } finally {
-      await c.end().catch(() => undefined)
-    }
-  })()
-  return {
-    commits,
-    get failed() {
-      return failed
-    },
-    stop: async () => {
-      stop = true
-      await done
-    },
-    done,
-  }
-}
+    return { insert: (id) => c.query('INSERT INTO t VALUES (?)', [id]), end: () => c.end() }
+  })
 
 async function ids(ip: string): Promise<number[]> {
   const c = await connect(ip)

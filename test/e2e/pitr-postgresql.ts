@@ -6,53 +6,20 @@
 import t from 'tap'
 import { readFileSync, readdirSync, rmSync } from 'node:fs'
 import { join } from 'node:path'
-import { setTimeout as sleep } from 'node:timers/promises'
 import pg from 'pg'
 import { runCli, startServerProcess, tempDir } from '../helpers/lab.js'
 import { until } from '../helpers/chaos.js'
-
-interface Commit {
-  id: number
-  /** Date.now() before the INSERT was sent, and once its commit was acknowledged. */
-  sent: number
-  ack: number
-}
+import { rowWriter } from '../helpers/pitr.js'
 
 /** Commits one row at a time, 10 ms apart, until stopped or the connection fails. */
-function writer(ip: string) {
-  const commits: Commit[] = []
-  let stop = false
-  let failed: Error | undefined
-  const done = (async () => {
+const writer = (ip: string) =>
+  rowWriter(async () => {
     const c = new pg.Client({ host: ip, port: 5432, user: 'u1', password: 'Pw-one-1', database: 'd1', connectionTimeoutMillis: 5000 })
     c.on('error', () => undefined)
     await c.connect()
     await c.query('CREATE TABLE IF NOT EXISTS t (id int PRIMARY KEY)')
-    try {
-      for (let id = 1; !stop; id++) {
-        const sent = Date.now()
-        await c.query('INSERT INTO t VALUES ($1)', [id])
-        commits.push({ id, sent, ack: Date.now() })
-        await sleep(10) // the workload's pace (a row every 10 ms), not a wait for a condition
-      }
-    } catch (e) {
-      failed = e as Error
-    } finally {
-      await c.end().catch(() => undefined)
-    }
-  })()
-  return {
-    commits,
-    get failed() {
-      return failed
-    },
-    stop: async () => {
-      stop = true
-      await done
-    },
-    done,
-  }
-}
+    return { insert: (id) => c.query('INSERT INTO t VALUES ($1)', [id]), end: () => c.end() }
+  })
 
 async function ids(ip: string): Promise<number[]> {
   const c = new pg.Client({ host: ip, port: 5432, user: 'u1', password: 'Pw-one-1', database: 'd1' })

@@ -117,13 +117,13 @@ export async function backupReadyInstance(t: Test, lab: ApiLab, name: string, da
   return { id, agent, casts, show: async () => (await lab.req('GET', `${p}/instances/${id}`)).body.instance }
 }
 
-/** An instance row of project p1 written straight into a lab's database (no agent, never ACTIVE), and its datastore version. */
-export function instanceRow(lab: Lab, datastore: string, id = '0b7e2b7a-1111-4222-8333-444455556666'): { id: string; version: string } {
+/** An instance row of project `tenant` (p1) written straight into a lab's database (no agent, never ACTIVE), and its datastore version. */
+export function instanceRow(lab: Lab, datastore: string, id = '0b7e2b7a-1111-4222-8333-444455556666', tenant = 'p1'): { id: string; version: string } {
   const version = lab.db.prepare('SELECT v.id FROM datastore_versions v JOIN datastores d ON d.id = v.datastore_id WHERE d.name = ?').pluck().get(datastore) as string
   lab.instances.create({
     id,
     name: 'i',
-    tenant_id: 'p1',
+    tenant_id: tenant,
     flavor_id: '1',
     volume_size: 1,
     volume_type: null,

@@ -4,7 +4,7 @@
 import t from 'tap'
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { apiLab } from '../../helpers/api.js'
+import { apiLab, instanceRow } from '../../helpers/api.js'
 import { backupStore } from '../../../src/server/db/backups.js'
 import { archiveStore } from '../../../src/server/db/archives.js'
 import { pruneArchive } from '../../../src/server/backups/archive-prune.js'
@@ -22,19 +22,7 @@ t.test('restore to a time: the window in the view, refusals before anything is c
     [SRC, 'postgresql'],
     [KV, 'redis'],
   ] as const)
-    L.instances.create({
-      id,
-      name: ds,
-      tenant_id: lab.demo.project,
-      flavor_id: '1',
-      volume_size: 1,
-      volume_type: null,
-      datastore_version_id: version(ds),
-      address: null,
-      port: null,
-      region_id: 'RegionOne',
-      access: null,
-    })
+    instanceRow(L, ds, id, lab.demo.project)
   const store = L.compute.backupsDir
   const backups = backupStore(L.db)
   const addBackup = (id: string, seq: number, time: string) => {
@@ -134,20 +122,7 @@ t.test('restore to a time: the window in the view, refusals before anything is c
 t.test('pruning: segments older than the oldest kept base go; a deleted instance loses its archive with its last backup', async (t) => {
   const lab = await apiLab(t, { spawnAgents: false, backupSchedulerMs: 0 })
   const L = lab.server.lab
-  const version = L.db.prepare("SELECT v.id FROM datastore_versions v JOIN datastores d ON d.id = v.datastore_id WHERE d.name = 'postgresql'").pluck().get() as string
-  L.instances.create({
-    id: SRC,
-    name: 'pg',
-    tenant_id: 'p1',
-    flavor_id: '1',
-    volume_size: 1,
-    volume_type: null,
-    datastore_version_id: version,
-    address: null,
-    port: null,
-    region_id: 'RegionOne',
-    access: null,
-  })
+  const { version } = instanceRow(L, 'postgresql', SRC)
   const store = L.compute.backupsDir
   const backups = backupStore(L.db)
   const id = 'b0000000-0000-4000-8000-000000000009'
