@@ -48,3 +48,15 @@ export function rowWriter(open: () => Promise<RowSink>) {
     done,
   }
 }
+
+/**
+ * What a restore to the latest time kept of the acknowledged commits (`have`: the ids restored):
+ * the ones missing, whether they are only a tail (no hole), and the RPO, the time between the last
+ * commit kept and the last acknowledged.
+ */
+export function rpoOf(acked: Commit[], have: Set<number>): { missing: Commit[]; tailOnly: boolean; rpoMs: number } {
+  const missing = acked.filter((c) => !have.has(c.id))
+  const lastKept = acked.filter((c) => have.has(c.id)).pop()
+  const rpoMs = missing.length ? acked[acked.length - 1]!.ack - (lastKept?.ack ?? 0) : 0
+  return { missing, tailOnly: missing.every((m) => m.id > (lastKept?.id ?? 0)), rpoMs }
+}

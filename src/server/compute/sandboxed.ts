@@ -1,6 +1,4 @@
-import { createHash } from 'node:crypto'
 import { existsSync, lstatSync, mkdirSync, readFileSync, readdirSync, realpathSync, renameSync, rmSync, unlinkSync, writeFileSync } from 'node:fs'
-import { isIPv4 } from 'node:net'
 import { dirname, join, resolve, sep } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { GB } from '../../common/units.js'
@@ -9,12 +7,13 @@ import type { AccessSpec } from '../../protocol/resize.js'
 import type { Compute, Isolation, LaunchSpec } from './compute.js'
 import { applyFirewall, removeFirewall, type FirewallRules } from './firewall.js'
 import { AGENT_NODE_FLAGS, ENGINE_PORTS, LocalCompute, TROVE_BIN, type LocalComputeOptions } from './local.js'
-import { DEFAULT_CNI_PATH, attachInstance, destroyLabNetwork, detachInstance, ensureLabNetwork, netnsName, sweepNetwork, type LabNetwork } from './network.js'
+import { attachInstance, destroyLabNetwork, detachInstance, ensureLabNetwork, netnsName, sweepNetwork, type LabNetwork } from './network.js'
 import { SYSTEM_DIRS, VOLUME_MOUNT } from './oci-config.js'
 import { createSandbox, destroySandbox, execDetached, sweepSandboxes, type SandboxRuntime } from './sandbox.js'
 import { hostSeccomp, type OciSeccomp } from './seccomp.js'
 import { allocateUid, releaseUid, sweepUids, uidOf, type UidOptions } from './uids.js'
 import { readInVolume, writeInVolume } from './volume-files.js'
+import { firewallCidrs, labIdOf, sandboxHostProblem } from './sandbox-host.js'
 import { createVolume, destroyVolume, mountVolume, sweepVolumes, type VolumePaths } from './volume.js'
 
 /** Where a sandboxed agent finds the broker: a file of its own /etc (root's, read-only inside). */
@@ -58,49 +57,6 @@ const RECORD = 'sandbox.json'
 
 const ms = (x: number) => `${Math.round(x)} ms`
 
-/** The host tools a sandboxed lab runs, and the Debian package of each. */
-const HOST_TOOLS: Array<[string, string]> = [
-  ['runc', 'runc'],
-  ['catatonit', 'catatonit'],
-  ['nft', 'nftables'],
-  ['ip', 'iproute2'],
-  ['losetup', 'mount'],
-  ['mount', 'mount'],
-  ['umount', 'mount'],
-  ['findmnt', 'util-linux'],
-  ['mkfs.ext4', 'e2fsprogs'],
-]
-
-/**
- * Why this host cannot run sandboxes, in one line (what is missing and the package to install), or
- * undefined: the server refuses `--isolation sandbox` at start with it, before making anything.
- */
-export function sandboxHostProblem(o: { uid?: number; path?: string; cniPath?: string } = {}): string | undefined {
-  if ((o.uid ?? process.getuid?.()) !== 0) return '--isolation sandbox needs root (loop devices, mounts, network namespaces, nftables, runc)'
-  const dirs = (o.path ?? process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin').split(':').filter(Boolean)
-  for (const [tool, pkg] of HOST_TOOLS) if (!dirs.some((d) => existsSync(join(d, tool)))) return `--isolation sandbox needs ${tool}, which is not installed (Debian package ${pkg})`
-  for (const plugin of ['bridge', 'host-local']) {
-    const dir = o.cniPath ?? DEFAULT_CNI_PATH
-    if (!existsSync(join(dir, plugin))) return `--isolation sandbox needs the CNI ${plugin} plugin in ${dir} (Debian package containernetworking-plugins)`
-  }
-  if (!existsSync('/dev/loop-control')) return '--isolation sandbox needs loop devices (/dev/loop-control is missing: the loop module, or a container given no loop devices)'
-  return undefined
-}
-
-/** The lab's id for its bridge, nft tables and cgroup parent: a digest of its data directory. */
-export function labIdOf(dataDir: string): string {
-  return createHash('sha256').update(resolve(dataDir)).digest('hex').slice(0, 12)
-}
-
-/** The allowed source CIDRs of the packet filter (IPv4 only: the lab network is); [] = the lab subnet. */
-export function firewallCidrs(access: AccessSpec | undefined, gateway: string): string[] {
-  const cidrs = access?.allowedCidrs ?? []
-  if (!cidrs.length) return []
-  const v4 = cidrs.filter((c) => isIPv4(c.split('/')[0] ?? ''))
-  // Only IPv6 sources named: no instance of the (IPv4) lab may connect; the host always may.
-  return v4.length ? v4 : [`${gateway}/32`]
-}
-
 /** The instances under `instancesDir` that have a sandbox (their record). */
 export function sandboxedInstanceIds(instancesDir: string): string[] {
   try {
@@ -114,9 +70,8 @@ export function sandboxedInstanceIds(instancesDir: string): string[] {
  * Where instances live under `isolation: 'sandbox'` (docs/isolation.md): per instance a uid (uids.ts),
  * a volume (volume.ts) mounted at the instance's data, a network namespace on the lab bridge
  * (network.ts) behind the lab's packet filter (firewall.ts), and a runc sandbox (sandbox.ts) whose init
- * is catatonit; the agent runs in it by `runc exec` as the instance's uid and starts the engine as itself,
- * so the engine outlives its agent as it does without a sandbox. Everything here runs
- * as root on paths it made: the instance directory (root 0700) holds the record, the volume's image and
+ * is catatonit; the agent runs in it (`runc exec`) as the instance's uid and starts the engine, which
+ * outlives it. Everything here runs as root on paths it made: the instance directory (root 0700) holds the record, the volume's image and
  * mount point, the bundle and the sandbox's log; the only file written inside the volume is the agent's
  * bootstrap, opened without following links (the volume is a filesystem of its own: no hard link can
  * reach a host file). Instances an earlier `none` run made keep running through a LocalCompute.

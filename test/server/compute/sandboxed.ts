@@ -2,7 +2,7 @@
 import t from 'tap'
 import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { firewallCidrs, labIdOf, sandboxHostProblem } from '../../../src/server/compute/sandboxed.js'
+import { firewallCidrs, labIdOf, sandboxHostProblem } from '../../../src/server/compute/sandbox-host.js'
 import { buildServer } from '../../../src/server/index.js'
 
 t.test('a host lacking a tool is refused in one line naming it and its package', async (t) => {

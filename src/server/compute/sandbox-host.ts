@@ -1,0 +1,51 @@
+import { createHash } from 'node:crypto'
+import { existsSync } from 'node:fs'
+import { isIPv4 } from 'node:net'
+import { join, resolve } from 'node:path'
+import type { AccessSpec } from '../../protocol/resize.js'
+import { DEFAULT_CNI_PATH } from './network.js'
+
+// What a sandboxed lab needs of its host and how it names its parts (sandboxed.ts uses them).
+
+/** The host tools a sandboxed lab runs, and the Debian package of each. */
+const HOST_TOOLS: Array<[string, string]> = [
+  ['runc', 'runc'],
+  ['catatonit', 'catatonit'],
+  ['nft', 'nftables'],
+  ['ip', 'iproute2'],
+  ['losetup', 'mount'],
+  ['mount', 'mount'],
+  ['umount', 'mount'],
+  ['findmnt', 'util-linux'],
+  ['mkfs.ext4', 'e2fsprogs'],
+]
+
+/**
+ * Why this host cannot run sandboxes, in one line (what is missing and the package to install), or
+ * undefined: the server refuses `--isolation sandbox` at start with it, before making anything.
+ */
+export function sandboxHostProblem(o: { uid?: number; path?: string; cniPath?: string } = {}): string | undefined {
+  if ((o.uid ?? process.getuid?.()) !== 0) return '--isolation sandbox needs root (loop devices, mounts, network namespaces, nftables, runc)'
+  const dirs = (o.path ?? process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin').split(':').filter(Boolean)
+  for (const [tool, pkg] of HOST_TOOLS) if (!dirs.some((d) => existsSync(join(d, tool)))) return `--isolation sandbox needs ${tool}, which is not installed (Debian package ${pkg})`
+  for (const plugin of ['bridge', 'host-local']) {
+    const dir = o.cniPath ?? DEFAULT_CNI_PATH
+    if (!existsSync(join(dir, plugin))) return `--isolation sandbox needs the CNI ${plugin} plugin in ${dir} (Debian package containernetworking-plugins)`
+  }
+  if (!existsSync('/dev/loop-control')) return '--isolation sandbox needs loop devices (/dev/loop-control is missing: the loop module, or a container given no loop devices)'
+  return undefined
+}
+
+/** The lab's id for its bridge, nft tables and cgroup parent: a digest of its data directory. */
+export function labIdOf(dataDir: string): string {
+  return createHash('sha256').update(resolve(dataDir)).digest('hex').slice(0, 12)
+}
+
+/** The allowed source CIDRs of the packet filter (IPv4 only: the lab network is); [] = the lab subnet. */
+export function firewallCidrs(access: AccessSpec | undefined, gateway: string): string[] {
+  const cidrs = access?.allowedCidrs ?? []
+  if (!cidrs.length) return []
+  const v4 = cidrs.filter((c) => isIPv4(c.split('/')[0] ?? ''))
+  // Only IPv6 sources named: no instance of the (IPv4) lab may connect; the host always may.
+  return v4.length ? v4 : [`${gateway}/32`]
+}
