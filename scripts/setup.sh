@@ -23,8 +23,9 @@ node_ok() {
 # tmux: a real terminal for the tests of the interactive views; make, g++, python3: node-gyp builds better-sqlite3;
 # mosquitto-clients and jq: the README's notification subscriber (mosquitto_sub over TLS);
 # runc, catatonit (each sandbox's init), containernetworking-plugins, nftables, e2fsprogs and
-# golang-github-containers-common (its seccomp.json): the per-instance sandboxes of docs/isolation.md.
-pkgs=(mariadb-server mariadb-backup postgresql redis-server procps iproute2 util-linux python3-openstackclient python3-troveclient tmux make g++ python3 mosquitto-clients jq runc catatonit containernetworking-plugins nftables e2fsprogs golang-github-containers-common)
+# golang-github-containers-common (its seccomp.json): the per-instance sandboxes of docs/isolation.md;
+# haproxy: the replication sets' writer and reader endpoints (src/server/endpoints/).
+pkgs=(mariadb-server mariadb-backup postgresql redis-server procps iproute2 util-linux python3-openstackclient python3-troveclient tmux make g++ python3 mosquitto-clients jq runc catatonit containernetworking-plugins nftables e2fsprogs golang-github-containers-common haproxy)
 node_ok || command -v npm >/dev/null || pkgs+=(nodejs npm)
 missing=()
 installed=" $(dpkg-query -W -f='${Package}:${Status} ' "${pkgs[@]}" 2>/dev/null || true) "
