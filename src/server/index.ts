@@ -43,6 +43,7 @@ import { DEFAULT_QUOTAS, Quotas } from './quotas.js'
 import { DEFAULT_RATE_LIMITS, RateLimiter, rateLimitHook } from './http/rate-limit.js'
 import { DEFAULT_EXISTS_INTERVAL_MS, Notifier } from './notifications.js'
 import { Reconciler } from './reconcile.js'
+import { EndpointSync } from './endpoints/sets.js'
 import { archiveStore } from './db/archives.js'
 import type { Lab, LabConfig } from './lab.js'
 import { acquireLock, assertNotRunning, banner, checkRunUser, choosePort, DEFAULT_PORT, defaultDataDir, LabError, previousPort, writeState } from './lab-state.js'
@@ -70,6 +71,8 @@ export interface ServerOptions extends Partial<LabConfig> {
   cgroups?: boolean
   /** Reconciliation period (ms; default TROVE_RECONCILE_MS or 10 s); 0 turns periodic passes off. */
   reconcileMs?: number
+  /** How often the replication sets' endpoints are synced with the records (ms; default 1000). */
+  endpointSyncMs?: number
   /** `trove.instance.exists` period (ms; default TROVE_EXISTS_INTERVAL_MS or 3600 s); 0 turns it off. */
   existsIntervalMs?: number
   /** `dbaas.quota` period (ms; default TROVE_QUOTA_NOTIFICATION_INTERVAL_MS, else off). */
@@ -243,6 +246,7 @@ export async function buildServer(opts: ServerOptions = {}): Promise<TroveServer
 
   let started = false
   let reconciler: Reconciler | undefined
+  let endpoints: EndpointSync | undefined
   return {
     lab,
     http,
@@ -314,6 +318,9 @@ export async function buildServer(opts: ServerOptions = {}): Promise<TroveServer
       const reconcileMs = opts.reconcileMs ?? (Number(process.env.TROVE_RECONCILE_MS) || 10_000)
       reconciler = new Reconciler(lab, { spawnAgents: opts.spawnAgents })
       if (reconcileMs > 0) reconciler.start(reconcileMs)
+      // The replication sets' endpoints (endpoints/sets.ts): at start and then every second.
+      endpoints = new EndpointSync(lab)
+      endpoints.start(opts.endpointSyncMs ?? 1000)
       const envMs = (name: string) => (process.env[name] !== undefined && process.env[name] !== '' ? Number(process.env[name]) : undefined)
       lab.notifications.startPeriodic({
         existsMs: opts.existsIntervalMs ?? envMs('TROVE_EXISTS_INTERVAL_MS') ?? DEFAULT_EXISTS_INTERVAL_MS,
@@ -330,6 +337,7 @@ export async function buildServer(opts: ServerOptions = {}): Promise<TroveServer
     async close() {
       scheduler?.stop()
       reconciler?.stop()
+      await endpoints?.stop()
       lab.notifications.stopPeriodic()
       instances.changes.close() // long polls answer now: http.close() waits for requests in flight
       if (started) await http.close()

@@ -49,6 +49,25 @@ function rows(engine: string, at: Target): number[] {
     .sort((a, b) => a - b)
 }
 
+/**
+ * The address of the instance that answers at `host` on the engine's port (an endpoint, issue 16):
+ * MariaDB's bind address and PostgreSQL's server address as u1 (the same credentials on every member), Redis's
+ * bind with each member's admin secret in turn (its ACL is per instance). '' when nothing answers.
+ */
+function served(engine: string, host: string, members: Target[]): string {
+  if (engine === 'mariadb') return engineRun(engine, { ip: host, dir: '' }, 'SELECT @@bind_address;').out
+  if (engine === 'postgresql') return engineRun(engine, { ip: host, dir: '' }, 'SELECT host(inet_server_addr());').out
+  for (const m of members) {
+    const r = spawnSync('redis-cli', ['-h', host, '-p', '6379', 'CONFIG', 'GET', 'bind'], {
+      encoding: 'utf8',
+      env: { ...process.env, REDISCLI_AUTH: readFileSync(join(m.dir, 'conf/admin.secret'), 'utf8').trim() },
+    })
+    const bind = (r.stdout ?? '').trim().split('\n')[1]
+    if (r.status === 0 && bind) return bind
+  }
+  return ''
+}
+
 /** Polls `probe`; the deadline (`ms`, raised to two minutes) only ends a hang: a busy machine is slower, not failing. */
 async function until(probe: () => boolean, ms = 30_000): Promise<boolean> {
   const start = Date.now()
@@ -57,6 +76,16 @@ async function until(probe: () => boolean, ms = 30_000): Promise<boolean> {
     await sleep(200)
   }
   return probe()
+}
+
+/** Polls an async `probe` (a CLI call) until it holds; false after two minutes. */
+async function untilShown(probe: () => Promise<boolean>): Promise<boolean> {
+  const start = Date.now()
+  while (Date.now() - start < 120_000) {
+    if (await probe()) return true
+    await sleep(300)
+  }
+  return false
 }
 
 t.test('replication with the real CLI: MariaDB (GTID), PostgreSQL (streaming), Redis (REPLICAOF)', async (t) => {
@@ -111,6 +140,15 @@ t.test('replication with the real CLI: MariaDB (GTID), PostgreSQL (streaming), R
     t.ok(await until(() => rows(engine, R).join() === '1,2'), 'the replica has the source rows')
     t.equal(write(engine, S, 3).code, 0, 'row 3 written on the source')
     t.ok(await until(() => rows(engine, R).join() === '1,2,3'), 'row 3 reaches the replica')
+    // The set's endpoints (issue 16): the writer reaches the source, the reader the replica.
+    const set = await json('instance', 'show', src)
+    t.match(set.writer_endpoint, /^127\.\d+\.\d+\.\d+:\d+$/, `the source shows its writer endpoint (${set.writer_endpoint})`)
+    t.match(set.reader_endpoint, /^127\.\d+\.\d+\.\d+:\d+$/, `and its reader endpoint (${set.reader_endpoint})`)
+    t.equal((await json('instance', 'show', rep)).writer_endpoint, set.writer_endpoint, 'the replica shows the same writer endpoint')
+    const writerHost = String(set.writer_endpoint).split(':')[0]!
+    const readerHost = String(set.reader_endpoint).split(':')[0]!
+    t.ok(await until(() => served(engine, writerHost, [S, R]) === source.ip), 'the writer endpoint reaches the source')
+    t.ok(await until(() => served(engine, readerHost, [S, R]) === replica.ip), 'the reader endpoint reaches the replica')
     const refused = write(engine, R, 99)
     t.match(`${refused.out} ${refused.err}`, engine === 'mariadb' ? /read-only/ : engine === 'postgresql' ? /read-only transaction/ : /READONLY/, 'a write on the replica is refused')
     t.notOk(rows(engine, R).includes(99), 'nothing written on the replica')
@@ -130,6 +168,8 @@ t.test('replication with the real CLI: MariaDB (GTID), PostgreSQL (streaming), R
     t.equal((await json('instance', 'show', src)).replica_of, replica.id, 'the old primary shows replica_of')
     t.equal(write(engine, R, 4).code, 0, 'row 4 written on the new primary')
     t.ok(await until(() => rows(engine, S).join() === '1,2,3,4'), 'row 4 reaches the old primary')
+    t.ok(await until(() => served(engine, writerHost, [S, R]) === replica.ip), 'the writer endpoint follows the promote')
+    t.ok(await until(() => served(engine, readerHost, [S, R]) === source.ip), 'the reader endpoint reaches the old primary, now a replica')
     const refusedOld = write(engine, S, 98)
     t.not(refusedOld.code === 0 && !/READONLY|read-only/.test(refusedOld.out + refusedOld.err), true, 'the old primary refuses writes')
 
@@ -137,6 +177,8 @@ t.test('replication with the real CLI: MariaDB (GTID), PostgreSQL (streaming), R
     t.equal(detached.code, 0, `detach --wait (${detached.stderr.trim().split('\n').pop()})`)
     t.notOk((await json('instance', 'show', src)).replica_of, 'detached: no replica_of')
     t.notOk((await json('instance', 'show', rep)).replicas, 'the new primary has no replicas left')
+    t.ok(await untilShown(async () => (await json('instance', 'show', src)).writer_endpoint === undefined), 'the detached instance leaves the set')
+    t.equal((await json('instance', 'show', rep)).writer_endpoint, set.writer_endpoint, 'the primary keeps the endpoint')
     t.equal(write(engine, S, 5).code, 0, 'the detached instance takes writes')
     await sleep(500)
     t.notOk(rows(engine, R).includes(5), 'and they stay there')
@@ -145,6 +187,9 @@ t.test('replication with the real CLI: MariaDB (GTID), PostgreSQL (streaming), R
     t.equal(gone.code, 0, 'both deleted')
   }
 
+  // Every set gone: the lab's HAProxy is stopped (endpoints/sets.ts).
+  const haproxyRuns = () => spawnSync('ps', ['-eo', 'args'], { encoding: 'utf8' }).stdout.includes(join(dataDir, 'endpoints'))
+  t.ok(await untilShown(async () => !haproxyRuns()), "no set left: the lab's HAProxy is stopped")
   const ps = spawnSync('ps', ['-eo', 'args'], { encoding: 'utf8' }).stdout
   t.notOk(
     ps.split('\n').some((l) => l.includes(join(dataDir, 'instances'))),

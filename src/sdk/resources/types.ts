@@ -41,6 +41,10 @@ export interface Instance {
   latest_restorable_time?: string | null
   /** trove lab extension: the log archiver's state (off, streaming, lagging, gap, failed) and why. */
   archive?: { state: 'off' | 'streaming' | 'lagging' | 'gap' | 'failed'; detail: string | null }
+  /** trove lab extension: `host:port` that always reaches the replication set's current primary (issue 16). */
+  writer_endpoint?: string
+  /** trove lab extension: `host:port` spread over the set's healthy replicas (the primary when none is). */
+  reader_endpoint?: string
   locality?: string
   password?: string
   [extra: string]: unknown

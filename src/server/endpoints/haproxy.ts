@@ -127,7 +127,7 @@ export class Haproxy {
    */
   apply(sets: readonly EndpointSet[]): Promise<void> {
     return this.serial(async () => {
-      if (sets.length === 0) return this.stopNow()
+      if (sets.length === 0) return this.masterPid() === null && !existsSync(this.cfgPath) ? undefined : this.stopNow()
       mkdirSync(this.dir, { recursive: true, mode: 0o700 })
       const text = renderConfig({ adminSocket: this.adminSocket, sets, user: this.user, group: this.group })
       const running = this.masterPid()

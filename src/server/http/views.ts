@@ -9,6 +9,7 @@ import type { Lab } from '../lab.js'
 import { instanceStatus, operatingStatus } from '../instances/status.js'
 import { baseUrl } from './server.js'
 import { archiveView } from '../backups/archive-store.js'
+import { endpointView } from '../endpoints/sets.js'
 
 /**
  * Response shapes (api.md section 8), field for field and in upstream's key order.
@@ -67,6 +68,8 @@ export function instanceView(req: FastifyRequest, inst: InstanceJoined, lab: Lab
     if (inst.backup_retention_days !== undefined) view.backup_retention = { days: inst.backup_retention_days, count: inst.backup_retention_count ?? null }
     // Lab extension (README "API notes"): point-in-time restore window and the log archiver's state.
     Object.assign(view, archiveView(lab, inst.id))
+    // Lab extension (README "API notes", issue 16): the replication set's writer and reader endpoints.
+    Object.assign(view, endpointView(lab, inst.id))
     const limits = lab.compute.limitsText()
     if (limits.includes('not enforced')) view['lab:limits'] = limits
     // A lab extension too (docs/isolation.md): `sandbox` (runc, its own uid, volume and network) or `none`.

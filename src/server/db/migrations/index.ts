@@ -16,5 +16,6 @@ import { m009 } from './m009-backups.js'
 import { m010 } from './m010-replication.js'
 import { m011 } from './m011-backup-schedules.js'
 import { m012 } from './m012-archives.js'
+import { m013 } from './m013-replication-sets.js'
 
-export const MIGRATIONS: Migration[] = [m001, m002, m003, m005, m006, m007, m008, m009, m010, m011, m012]
+export const MIGRATIONS: Migration[] = [m001, m002, m003, m005, m006, m007, m008, m009, m010, m011, m012, m013]
