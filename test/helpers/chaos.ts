@@ -4,7 +4,7 @@
 // them side by side; `npm run chaos` (CHAOS=long) runs them all in the long mode.
 import type { Test } from 'tap'
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
-import { existsSync, readFileSync } from 'node:fs'
+import { existsSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import type { TroveClient } from '../../src/sdk/index.js'
 import { cleanEnv, labClient, troveCommand } from './lab.js'
@@ -32,11 +32,17 @@ export interface Server {
   exited: Promise<{ code: number | null; signal: string | null }>
 }
 
-/** `trove server` as a child process; `extra` adds environment (the crash point). */
+/** The file that arms a running chaos server (TROVE_TEST_CRASH_AT=@FILE, see tasks/engine.ts): empty, no crash point. */
+export const armFile = (dataDir: string) => `${dataDir}.crash-at`
+
+/**
+ * `trove server` as a child process, armable through armFile(dataDir) (no crash point while it is
+ * empty or missing); `extra` adds environment.
+ */
 export function startServer(t: Test, dataDir: string, extra: Record<string, string> = {}): Promise<Server> {
   return new Promise((done, fail) => {
     const [cmd, argv] = troveCommand(['server', '--data-dir', dataDir, '--port', '0', '--rate-limits', 'none'])
-    const child = spawn(cmd, argv, { stdio: ['ignore', 'pipe', 'pipe'], env: cleanEnv(extra) })
+    const child = spawn(cmd, argv, { stdio: ['ignore', 'pipe', 'pipe'], env: cleanEnv({ TROVE_TEST_CRASH_AT: `@${armFile(dataDir)}`, ...extra }) })
     let out = ''
     const exited = new Promise<{ code: number | null; signal: string | null }>((r) => child.once('exit', (code, signal) => r({ code, signal })))
     const onData = (b: Buffer) => {
@@ -65,16 +71,14 @@ export interface CrashLab {
 }
 
 /**
- * Restarts the lab's server so that it dies at `point` (TROVE_TEST_CRASH_AT), makes `act` happen,
- * checks that it died there (SIGKILL), and starts a clean server. `ready`: instances the action
- * needs ACTIVE and HEALTHY first: after a restart, an instance whose last heartbeat is older than
- * the expiry reads as a guest agent timeout until its agent's next one, which on a busy machine
- * can come after the action (the API then rightly refuses it).
+ * Arms the lab's running server so that it dies at `point` (TROVE_TEST_CRASH_AT=@FILE), makes
+ * `act` happen, checks that it died there (SIGKILL), disarms and starts a clean server: one
+ * server start per kill (restarting the server with the point in its environment took two).
+ * `ready`: instances the action needs ACTIVE and HEALTHY first: after a restart, an instance
+ * whose last heartbeat is older than the expiry reads as a guest agent timeout until its agent's
+ * next one, which on a busy machine can come after the action (the API then rightly refuses it).
  */
 export async function crashAt(t: Test, lab: CrashLab, point: string, act: (c: TroveClient) => Promise<unknown>, ready: string[] = []): Promise<void> {
-  lab.server.child.kill('SIGTERM')
-  await lab.server.exited
-  lab.server = await startServer(t, lab.dataDir, { TROVE_TEST_CRASH_AT: point })
   for (const id of ready)
     await until(
       async () => {
@@ -84,9 +88,18 @@ export async function crashAt(t: Test, lab: CrashLab, point: string, act: (c: Tr
       90_000,
       `${id} ACTIVE and HEALTHY (a fresh heartbeat) before the action`,
     )
-  const done = act(clientOf(lab.dataDir)).catch((e: Error) => e)
-  const death = await Promise.race([lab.server.exited, deadline(90_000).then(() => undefined)])
-  const outcome = await done
+  const armed = armFile(lab.dataDir)
+  writeFileSync(armed, point)
+  let death: { code: number | null; signal: string | null } | undefined
+  let outcome: unknown
+  try {
+    const done = act(clientOf(lab.dataDir)).catch((e: Error) => e)
+    death = await Promise.race([lab.server.exited, deadline(90_000).then(() => undefined)])
+    outcome = await done
+  } finally {
+    // Disarmed before any server starts again: the restarted one resumes the flow past the point.
+    writeFileSync(armed, '')
+  }
   t.equal(death?.signal, 'SIGKILL', `${point}: the server died there${death ? '' : ` (the request ended: ${outcome instanceof Error ? outcome.message : 'ok'})`}`)
   if (!death) {
     lab.server.child.kill('SIGKILL')
