@@ -29,6 +29,7 @@ import { DetachReplicaFlow } from './tasks/detach-replica.js'
 import { ResizeFlavorFlow, ResizeVolumeFlow, UpgradeInstanceFlow } from './tasks/resize-instance.js'
 import { BackupInstanceFlow } from './tasks/backup-instance.js'
 import { ExpireBackupsFlow } from './tasks/expire-backups.js'
+import { ExpireArchiveFlow } from './tasks/expire-archive.js'
 import { BackupScheduler } from './backups/scheduler.js'
 import { InstanceTask } from './tasks/instance-tasks.js'
 import { createHttp, baseUrl } from './http/server.js'
@@ -211,6 +212,7 @@ export async function buildServer(opts: ServerOptions = {}): Promise<TroveServer
   const backupFlow = new BackupInstanceFlow(lab)
   tasks.register(backupFlow)
   tasks.register(new ExpireBackupsFlow(lab, clock))
+  tasks.register(new ExpireArchiveFlow(lab, clock))
   // Reservations of API calls the last run died in would hold their usage forever.
   const interrupted = lab.quotas.rollbackOpen()
   if (interrupted) log(`rolled back ${interrupted} quota reservation(s) of requests interrupted by the last shutdown`)

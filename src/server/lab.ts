@@ -64,6 +64,6 @@ export interface Lab {
     /** A schedule or a retention changed: look again at when the next pass is due. */
     wake(): void
     /** One pass now: [schedule, execution] ids run, instances whose expiry was submitted. */
-    tick(): { ran: Array<[string, string]>; expiring: string[] }
+    tick(): { ran: Array<[string, string]>; expiring: string[]; archives: string[] }
   }
 }

@@ -48,9 +48,9 @@ t.teardown(async () => {
   for (const i of instances) killEngines(i.base)
 })
 
-async function boot(inst: Instance, status = 'HEALTHY'): Promise<void> {
+async function boot(inst: Instance, status = 'HEALTHY', log: (l: string) => void = () => {}): Promise<void> {
   instances.push(inst)
-  agents.push(await startAgent(inst.config, { log: () => {} }))
+  agents.push(await startAgent(inst.config, { log }))
   await waitFor(status, () => (heartbeats.get(inst.id) ?? []).find((h) => h.status === status || h.status === 'FAILED'), 300_000)
 }
 
@@ -258,13 +258,17 @@ t.test('a segment missing from the archive is a gap in the status', async (t) =>
 })
 
 /** A new instance restored from the base backup plus the archive. */
-async function restore(target: { time: string } | 'latest'): Promise<{ inst: Instance; ids: Set<number> }> {
+async function restore(target: { time: string } | 'latest'): Promise<{ inst: Instance; ids: Set<number>; log: string[] }> {
   const spec: RestoreSpec = { backupId: base.id, chain: [{ id: base.id, location: base.location, checksum: base.checksum, type: 'full' }], pitr: { archiveDir, target, start: base.start } }
   const inst = makeInstance('mariadb', '10.11', await freePort(), { prepare: { databases: [], users: [], restore: spec } })
-  await boot(inst)
+  const log: string[] = []
+  await boot(inst, 'HEALTHY', (l) => log.push(l))
   const ids = new Set(sql(inst, 'SELECT id FROM pitr.t').split('\n').filter(Boolean).map(Number))
-  return { inst, ids }
+  return { inst, ids, log }
 }
+
+/** The durability settings the replay relaxes (pitr.ts), as the engine has them now. */
+const durability = (inst: Instance): string => sql(inst, 'SELECT @@global.sync_binlog, @@global.innodb_flush_log_at_trx_commit')
 
 t.test('restore to a time in the middle: exactly the rows stamped at or before it', async (t) => {
   const startMs = Date.parse(base.start.time)
@@ -281,7 +285,12 @@ t.test('restore to a time in the middle: exactly the rows stamped at or before i
     all.some(([, ts]) => Math.floor(ts) > T),
     'rows exist after T',
   )
-  const { ids } = await restore({ time: new Date(T * 1000).toISOString() })
+  const { ids, inst, log } = await restore({ time: new Date(T * 1000).toISOString() })
+  // The replay ran with sync_binlog=0 and innodb_flush_log_at_trx_commit=2; the restored instance
+  // is back on what its configuration says (the source's: the same my.cnf), before it is healthy.
+  t.match(log.join('\n'), /sync_binlog=0, innodb_flush_log_at_trx_commit=2 during the replay, back to sync_binlog=1, innodb_flush_log_at_trx_commit=1/, 'the replay relaxed durability')
+  t.equal(durability(inst), durability(src), 'the restored instance is back on the configured durability')
+  t.equal(durability(inst), '1\t1', 'sync_binlog=1, innodb_flush_log_at_trx_commit=1')
   const missing = [...expected].filter((id) => !ids.has(id))
   const extra = [...ids].filter((id) => !expected.has(id))
   t.same({ missing, extra }, { missing: [], extra: [] }, `restored to ${new Date(T * 1000).toISOString()}: ${ids.size} rows, exactly those stamped at or before it`)

@@ -88,3 +88,14 @@ export function expiredBackups(inst: RetentionInstanceRow, backups: RetentionBac
     .sort((a, b) => depth(b) - depth(a))
     .map((b) => b.id)
 }
+
+/**
+ * Whether the archive of a deleted instance that has no live backup left (no base a
+ * restore could start from: Archives.orphans) expires at `now`: once its retention
+ * period after the deletion has passed, as its automated backups would have (a deleted
+ * instance that never had any kept its archive for ever before). Pure.
+ */
+export function archiveExpired(inst: { deleted_at: string | null; backup_retention_days: number }, now: Date): boolean {
+  const gone = inst.deleted_at ? ms(inst.deleted_at) : now.getTime()
+  return now.getTime() - gone >= inst.backup_retention_days * DAY_MS
+}

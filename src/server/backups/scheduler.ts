@@ -4,7 +4,8 @@ import { scheduleStore, type BackupSchedules, type ScheduleRow } from '../db/bac
 import { isoNow } from '../db/index.js'
 import { Fault } from '../errors.js'
 import { createBackup } from './lifecycle.js'
-import { expiredBackups } from './retention.js'
+import { archiveStore } from '../db/archives.js'
+import { archiveExpired, expiredBackups } from './retention.js'
 import { nextRun } from './schedules.js'
 
 /** What one pass did (tests and the log read it). */
@@ -13,6 +14,8 @@ export interface TickResult {
   ran: Array<[string, string]>
   /** expire_backups tasks submitted: instance ids. */
   expiring: string[]
+  /** expire_archive tasks submitted (a deleted instance's archive that nothing needs): instance ids. */
+  archives: string[]
 }
 
 /**
@@ -79,11 +82,12 @@ export class BackupScheduler {
   /** One pass at the clock's now: due schedules, then retention. */
   tick(): TickResult {
     const now = this.now()
-    const result: TickResult = { ran: [], expiring: [] }
+    const result: TickResult = { ran: [], expiring: [], archives: [] }
     // A deleted instance's schedules go with it (its automated backups stay for the retention period).
     for (const id of this.store.ofDeletedInstances()) this.store.delete(id)
     for (const s of this.store.due(isoNow(now))) result.ran.push([s.id, this.runSchedule(s, now)])
     result.expiring = this.sweep(now)
+    result.archives = this.sweepArchives(now)
     return result
   }
 
@@ -126,6 +130,18 @@ export class BackupScheduler {
       const ids = expiredBackups(inst, store.liveBackups(inst.id), now)
       if (!ids.length) continue
       lab.tasks.submit('expire_backups', inst.id, { backupIds: ids })
+      out.push(inst.id)
+    }
+    return out
+  }
+
+  /** Submits the removal of each deleted instance's archive that no backup needs and whose retention passed (tasks/expire-archive.ts). */
+  private sweepArchives(now: Date): string[] {
+    const { lab } = this
+    const out: string[] = []
+    for (const inst of archiveStore(lab.db).orphans()) {
+      if (!archiveExpired(inst, now) || lab.tasks.running(inst.id, 'expire_archive')) continue
+      lab.tasks.submit('expire_archive', inst.id)
       out.push(inst.id)
     }
     return out

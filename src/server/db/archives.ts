@@ -54,6 +54,30 @@ export class Archives {
   get(instanceId: string): ArchiveRow | undefined {
     return this.st.get('SELECT * FROM instance_archives WHERE instance_id = ?').get(instanceId) as ArchiveRow | undefined
   }
+
+  /**
+   * Deleted instances whose archive is still recorded and that have no live backup left
+   * (their retention decides when the archive goes: backups/retention.ts archiveExpired).
+   */
+  orphans(): ArchiveOrphanRow[] {
+    return this.st
+      .get(`SELECT i.id, i.deleted_at, i.backup_retention_days FROM instance_archives a JOIN instances i ON i.id = a.instance_id
+      WHERE i.deleted = 1 AND NOT EXISTS (SELECT 1 FROM backups b WHERE b.instance_id = i.id AND b.deleted = 0)`)
+      .all() as ArchiveOrphanRow[]
+  }
+
+  /** The archive was removed: its record goes (the last step of tasks/expire-archive.ts). */
+  forget(instanceId: string): void {
+    this.st.get('DELETE FROM instance_archives WHERE instance_id = ?').run(instanceId)
+    this.last.delete(instanceId)
+  }
+}
+
+/** A deleted instance with an archive and no live backup (Archives.orphans). */
+export interface ArchiveOrphanRow {
+  id: string
+  deleted_at: string | null
+  backup_retention_days: number
 }
 
 const STATES: ReadonlyArray<ArchiveStatus['state']> = ['off', 'streaming', 'lagging', 'gap', 'failed']

@@ -1,6 +1,6 @@
 // Retention rules (backups/retention.ts): pure, with the clock given.
 import t from 'tap'
-import { checkRetention, expiredBackups } from '../../../src/server/backups/retention.js'
+import { archiveExpired, checkRetention, expiredBackups } from '../../../src/server/backups/retention.js'
 import type { RetentionBackupRow, RetentionInstanceRow } from '../../../src/server/db/backup-schedules.js'
 
 const inst = (o: Partial<RetentionInstanceRow> = {}): RetentionInstanceRow => ({ id: 'i', deleted: 0, deleted_at: null, backup_retention_days: 1, backup_retention_count: null, ...o })
@@ -69,6 +69,13 @@ t.test('a deleted instance keeps its automated backups for its retention from th
   const gone = inst({ deleted: 1, deleted_at: '2026-12-05T00:00:00', backup_retention_days: 2 })
   t.same(expiredBackups(gone, rows, at('2026-12-06T23:59:59')), [], 'within the retention after deletion: all kept (restorable), even an old one')
   t.same(expiredBackups(gone, rows, at('2026-12-07T00:00:00')).sort(), ['a1', 'a2'], 'then all automated ones go; the manual one stays')
+})
+
+t.test("a deleted instance's archive with no backup left: kept for its retention from the deletion", async (t) => {
+  const gone = { deleted_at: '2026-12-05T00:00:00', backup_retention_days: 2 }
+  t.notOk(archiveExpired(gone, at('2026-12-06T23:59:59')), 'within the retention: kept')
+  t.ok(archiveExpired(gone, at('2026-12-07T00:00:00')), 'then it expires')
+  t.ok(archiveExpired({ ...gone, backup_retention_days: 0 }, at('2026-12-05T00:00:00')), 'retention 0 (archiving off): at once')
 })
 
 t.test('checkRetention: ranges and messages', async (t) => {

@@ -69,11 +69,14 @@ export interface BinlogTool {
  * The whole transactions of a binlog file (from byte `from`), decoded by mariadb-binlog
  * run as the run user (it parses what the tenant wrote) in UTC. `complete` is false
  * when the tool stopped early (a file cut mid-event: the open segment); the units are
- * then those before the cut.
+ * then those before the cut. Row events are left out of the text (decode-rows without
+ * -v: their headers only), which is all the parse needs. With `stopAfter` (epoch
+ * seconds) the read ends at the first transaction stamped after it (the replay stops
+ * there: nothing past it is needed), and counts as complete.
  */
-export async function readUnits(tool: BinlogTool, file: string, from = 0): Promise<{ units: BinlogUnit[]; complete: boolean; error: string }> {
+export async function readUnits(tool: BinlogTool, file: string, from = 0, stopAfter?: number): Promise<{ units: BinlogUnit[]; complete: boolean; error: string }> {
   const parser = new BinlogParser()
-  const args = ['TZ=UTC', tool.binary, '--no-defaults', ...(from > 4 ? [`--start-position=${from}`] : []), FD3]
+  const args = ['TZ=UTC', tool.binary, '--no-defaults', '--base64-output=decode-rows', ...(from > 4 ? [`--start-position=${from}`] : []), FD3]
   const fh = await open(file, 'r')
   try {
     const child = spawn('/bin/sh', wrapperArgs({ file: 'env', args, asUser: true }, tool.user, []), { stdio: ['ignore', 'pipe', 'pipe', fh.fd], env: ENGINE_ENV })
@@ -88,7 +91,20 @@ export async function readUnits(tool: BinlogTool, file: string, from = 0): Promi
       })
       child.once('close', (code) => resolve(code))
     })
-    for await (const l of createInterface({ input: child.stdout!, crlfDelay: Number.POSITIVE_INFINITY })) parser.line(l)
+    let passed = false
+    for await (const l of createInterface({ input: child.stdout!, crlfDelay: Number.POSITIVE_INFINITY })) {
+      parser.line(l)
+      if (stopAfter !== undefined && (parser.units.at(-1)?.time ?? 0) > stopAfter) {
+        passed = true
+        break
+      }
+    }
+    if (passed) {
+      child.stdout!.destroy()
+      child.kill('SIGKILL')
+      await closed
+      return { units: parser.units, complete: true, error: '' }
+    }
     const code = await closed
     const error = code === 0 ? '' : oneLine(stderr.trim().split('\n').pop() || `exit ${code}`)
     return { units: parser.units, complete: code === 0, error }
