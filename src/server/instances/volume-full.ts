@@ -18,9 +18,14 @@ export function volumeIsFull(v: FilesystemStats): boolean {
   return v.free < Math.max(v.total * 1024 ** 3 * 0.01, 1024 ** 2)
 }
 
-/** The instance is in ERROR because its volume is full (the latest fault says so). */
+/**
+ * The instance is in ERROR because its volume is full: the latest fault says so, or is a failed volume resize
+ * (the flow's fault: a resize fails without setting ERROR, so an ERROR instance got it only when it was
+ * allowed to resize for a full volume), so that it may try again.
+ */
 export function erroredForFullVolume(inst: InstanceJoined): boolean {
-  return inst.server_status === 'ERROR' && (inst.fault_message?.startsWith(VOLUME_FULL_FAULT) ?? false)
+  const f = inst.fault_message ?? ''
+  return inst.server_status === 'ERROR' && (f.startsWith(VOLUME_FULL_FAULT) || /^Resizing the volume to \d+ GB failed/.test(f))
 }
 
 /** After a heartbeat with the volume's figures: ERROR and a fault when it became full, ACTIVE when it has room again. */

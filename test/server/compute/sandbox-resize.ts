@@ -73,3 +73,13 @@ t.test('a volume is full with less than 1% (at least 1 MiB) left for the engine'
   t.equal(volumeIsFull({ used: 0.9, total: 0.05, free: 512 * 1024 }), true, 'a tiny volume: under 1 MiB')
   t.equal(volumeIsFull({ used: 0.93, total: 0.95, free: 0 }), true, 'nothing left')
 })
+
+t.test('ERROR for a full volume: the fault says so, or a volume resize tried then failed (a resize is allowed again)', async (t) => {
+  const { erroredForFullVolume } = await import('../../../src/server/instances/volume-full.js')
+  const inst = (server_status: string, fault_message: string | null) => ({ server_status, fault_message }) as Parameters<typeof erroredForFullVolume>[0]
+  t.equal(erroredForFullVolume(inst('ERROR', 'Volume full: 0.93 of 0.95 GB used, ...')), true)
+  t.equal(erroredForFullVolume(inst('ERROR', 'Resizing the volume to 2 GB failed: resize2fs: ...')), true)
+  t.equal(erroredForFullVolume(inst('ACTIVE', 'Volume full: 0.93 of 0.95 GB used, ...')), false, 'ACTIVE again: an old fault')
+  t.equal(erroredForFullVolume(inst('ERROR', 'The build was interrupted and no flow is left to finish it.')), false, 'ERROR for another reason')
+  t.equal(erroredForFullVolume(inst('ERROR', null)), false)
+})
