@@ -184,11 +184,12 @@ export class ResizeFlavorFlow implements FlowHandler {
 }
 
 /**
- * Resize volume (internals.md 1.2, online): the volume is a directory on the host,
- * so growing it is bookkeeping: `volume_size` in the DB and agent.json, and the guest
- * call `resize_fs {volumeSize}` so the running agent reports the new total (and the
- * API's used_percent follows). The size is an allotment, not a filesystem limit
- * (see the agent's handlers/reconfigure.ts). On failure the old size stays, a fault is
+ * Resize volume (internals.md 1.2, online): with `--isolation none` the volume is a directory
+ * on the host, so growing it is bookkeeping: `volume_size` in the DB and agent.json, and the
+ * guest call `resize_fs {volumeSize}` so the running agent reports the new total (and the
+ * API's used_percent follows); the size is an allotment, not a filesystem limit (see the
+ * agent's handlers/reconfigure.ts). A sandbox's volume is a filesystem, grown first by the
+ * compute driver (sandbox-volume.ts: online, or offline with the sandbox restarted). On failure the old size stays, a fault is
  * recorded and the quota delta is given back; task NONE in every case.
  */
 export class ResizeVolumeFlow implements FlowHandler {
