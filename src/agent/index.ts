@@ -3,7 +3,7 @@ import { dirname, isAbsolute, join, resolve } from 'node:path'
 import { INSTANCE_FILES, agentEventTopic, agentReplyTopic, decode, encode, type AgentBootstrap, type AgentEvent, type FilesystemStats, type RpcReply, type RpcRequest } from '../protocol/index.js'
 import type { MqttClient } from './connection.js'
 import { isAlive, oneLine } from './engine-process.js'
-import { filesystemStats } from './fs-stats.js'
+import { filesystemStats, isMountPoint, volumeStats } from './fs-stats.js'
 import { timestampedLog, type Log } from './log.js'
 import { RpcDispatcher, encodeReply } from './rpc.js'
 import { agentMethods } from './handlers/index.js'
@@ -140,10 +140,14 @@ export async function startAgent(bootstrapPath: string, opts: AgentOptions = {})
   })
   // GET /instances/{id} asks for the volume usage on each call: a walk of the data directory per call
   // cost CPU and up to 20 MB of RSS under load (issue 7). Calls within a second share one walk.
+  // A volume that is a filesystem of its own (a sandbox's) is measured by statfs: its real size and free
+  // space, cheap enough to go with every heartbeat (the server reports a full volume from it).
+  const ownVolume = await isMountPoint(bootstrap.baseDir)
+  const measureVolume = (): Promise<FilesystemStats> => (ownVolume ? volumeStats(bootstrap.baseDir) : filesystemStats(supervisor.paths.data, bootstrap.volumeSize))
   let stats: { at: number; volume: number; p: ReturnType<typeof filesystemStats>; value?: FilesystemStats } | undefined
   const recentStats = (): ReturnType<typeof filesystemStats> => {
     if (!stats || Date.now() - stats.at > 1000 || stats.volume !== bootstrap.volumeSize) {
-      const p = filesystemStats(supervisor.paths.data, bootstrap.volumeSize)
+      const p = measureVolume()
       const entry: NonNullable<typeof stats> = { at: Date.now(), volume: bootstrap.volumeSize, p }
       stats = entry
       p.then(
@@ -170,7 +174,7 @@ export async function startAgent(bootstrapPath: string, opts: AgentOptions = {})
       reconfigure: () => ({
         config: supervisor.config,
         maintenance: (fn, o) => supervisor.maintenance(fn, o),
-        filesystemStats: () => filesystemStats(supervisor.paths.data, bootstrap.volumeSize),
+        filesystemStats: measureVolume,
         log,
       }),
       guestLogs: supervisorLogs(supervisor, log),
@@ -188,10 +192,10 @@ export async function startAgent(bootstrapPath: string, opts: AgentOptions = {})
 
   const timer = setInterval(
     () => {
-      supervisor
-        .measure()
-        .catch((err: Error) => log(`measure: ${oneLine(err.message)}`))
-        .finally(heartbeat)
+      Promise.all([
+        supervisor.measure().catch((err: Error) => log(`measure: ${oneLine(err.message)}`)),
+        ownVolume ? recentStats().catch((err: Error) => log(`volume: ${oneLine(err.message)}`)) : undefined,
+      ]).finally(heartbeat)
     },
     Math.max(bootstrap.heartbeatMs, 100),
   )

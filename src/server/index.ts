@@ -46,6 +46,7 @@ import { DEFAULT_EXISTS_INTERVAL_MS, Notifier } from './notifications.js'
 import { Reconciler } from './reconcile.js'
 import { EndpointSync } from './endpoints/sets.js'
 import { archiveStore } from './db/archives.js'
+import { noteVolumeUsage } from './instances/volume-full.js'
 import type { Lab, LabConfig } from './lab.js'
 import { acquireLock, assertNotRunning, banner, checkRunUser, choosePort, DEFAULT_PORT, defaultDataDir, LabError, previousPort, writeState } from './lab-state.js'
 
@@ -223,6 +224,8 @@ export async function buildServer(opts: ServerOptions = {}): Promise<TroveServer
     if (ev.kind !== 'heartbeat') return
     if (!instances.heartbeat(id, ev.status, ev.sent, ev.agentPid ?? null, ev.enginePid ?? null, ev.volume)) return
     if (ev.archive) archives.record(id, ev.archive)
+    // The heartbeat's figures, as the usage check above accepted them (an agent's word).
+    noteVolumeUsage(lab, id, ev.volume && instances.recentUsage(id, 1000))
     create.onAgentEvent(id, ev)
   }
 

@@ -29,3 +29,16 @@ t.test('walks a tree counting allocated blocks', async (t) => {
   t.equal(stats.used, 0.01)
   t.ok(stats.free > 2 * 1024 ** 3 - 200_000 && stats.free < 2 * 1024 ** 3)
 })
+
+t.test("a volume of its own is measured by statfs (df's figures); a plain directory is not a mount point", async (t) => {
+  const { isMountPoint, volumeStats } = await import('../../src/agent/fs-stats.js')
+  const { statfsSync } = await import('node:fs')
+  t.equal(await isMountPoint(t.testdir({})), false, 'a directory of the host')
+  t.equal(await isMountPoint('/proc'), true, '/proc is a filesystem of its own')
+  t.equal(await isMountPoint('/nonexistent-dir'), false)
+  const s = statfsSync('/')
+  const v = await volumeStats('/')
+  t.equal(v.total, Math.round(((s.blocks * s.bsize) / 1024 ** 3) * 100) / 100, 'total: the filesystem size in GB')
+  t.ok(Math.abs(v.free - s.bavail * s.bsize) < 256 * 1024 ** 2, 'free: what an unprivileged writer may still use (bytes)')
+  t.ok(v.used > 0 && v.used <= v.total)
+})

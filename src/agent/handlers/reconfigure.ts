@@ -39,7 +39,9 @@ function rewriter(ds: Datastore): () => Promise<void> {
  *   settings for that flavor; the engine is stopped, its config rendered, started
  *   and waited for (maintenance with stopped). Upstream sends the rendered config;
  *   here the agent renders it itself, as it does at prepare, from the flavor.
- * - resize_fs {volumeSize}: the volume is a directory of the host's filesystem, so
+ * - resize_fs {volumeSize}: in a sandbox the server has already grown the volume's
+ *   filesystem, and the stats are its statfs figures (fs-stats.ts volumeStats). Otherwise
+ *   the volume is a directory of the host's filesystem, so
  *   there is nothing to grow; its size is the agent's notion of the allotment
  *   (get_filesystem_stats' total, the API's used_percent). Not enforced: a per-
  *   directory limit needs project quotas or a loop device, neither available to a

@@ -36,7 +36,15 @@ export interface Compute {
   /** Makes the host enforce the instance's access (a packet filter); nothing where the engine alone does. */
   applyAccess(id: string, access: AccessSpec | undefined): Promise<void>
   limitsText(): string
-  setLimits(id: string, ramMb: number, vcpus: number): string[]
+  /** Sets the instance's memory, CPU and pids limits to a flavor; returns the problems (never throws). */
+  setLimits(id: string, ramMb: number, vcpus: number): string[] | Promise<string[]>
+  /** Why the instance's volume cannot grow to `sizeGb` on this host (undefined: it can, or nothing to grow). */
+  volumeGrowthProblem?(id: string, sizeGb: number): string | undefined
+  /**
+   * Grows the instance's volume to `sizeGb` where the driver made it a filesystem (undefined otherwise);
+   * `stopGuest` stops the engine and agent cleanly when the grow must be offline.
+   */
+  growVolume?(id: string, sizeGb: number, stopGuest: () => Promise<void>): Promise<{ online: boolean } | undefined>
   /** Starts (or restarts) the agent of an instance whose bootstrap exists. */
   spawnAgent(id: string): Promise<number>
   /** The agent's pid on this host, while it runs. */

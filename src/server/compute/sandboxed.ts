@@ -15,6 +15,7 @@ import { allocateUid, releaseUid, sweepUids, uidOf, type UidOptions } from './ui
 import { readInVolume, writeInVolume } from './volume-files.js'
 import { firewallCidrs, labIdOf, sandboxHostProblem } from './sandbox-host.js'
 import { createVolume, destroyVolume, mountVolume, sweepVolumes, type VolumePaths } from './volume.js'
+import { growSandboxVolume, updateSandboxLimits, volumeGrowthProblem } from './sandbox-resize.js'
 
 /** Where a sandboxed agent finds the broker: a file of its own /etc (root's, read-only inside). */
 export const SANDBOX_BROKER_FILE = 'trove-broker.json'
@@ -384,9 +385,30 @@ export class SandboxedCompute implements Compute {
     return `memory, CPU and pids per sandbox (runc); ${this.local.limitsText()} for instances without a sandbox`
   }
 
-  setLimits(id: string, ramMb: number, vcpus: number): string[] {
+  /** The sandbox's limits follow the flavor (`runc update`), and its record (a new sandbox starts with them). */
+  async setLimits(id: string, ramMb: number, vcpus: number): Promise<string[]> {
     if (!this.sandboxed(id)) return this.local.setLimits(id, ramMb, vcpus)
-    return ['a sandbox keeps the limits it started with']
+    const rec = this.readRecord(id)
+    rec.flavor = { ramMb, vcpus }
+    this.writeRecord(rec)
+    if (this.initPid(id) === undefined) return [] // no sandbox running: the next one starts with the record's
+    const limits = { memoryBytes: Math.max(ramMb, MIN_SANDBOX_MB) * 1024 * 1024, cpus: vcpus, pids: SANDBOX_PIDS }
+    return updateSandboxLimits(this.runtime, id, limits).then(
+      () => [],
+      (e: Error) => [e.message],
+    )
+  }
+
+  volumeGrowthProblem(id: string, sizeGb: number): string | undefined {
+    return this.sandboxed(id) ? volumeGrowthProblem(this.volumePaths(id), sizeGb * GB) : undefined
+  }
+
+  /** Grows a sandboxed instance's volume (sandbox-resize.ts: online where the host allows, else with the sandbox restarted). */
+  async growVolume(id: string, sizeGb: number, stopGuest: () => Promise<void>): Promise<{ online: boolean } | undefined> {
+    if (!this.sandboxed(id)) return undefined
+    const bundleDir = join(this.instanceDir(id), 'bundle')
+    const restart = () => this.spawnAgent(id)
+    return growSandboxVolume({ id, runtime: this.runtime, bundleDir, paths: this.volumePaths(id), sizeBytes: sizeGb * GB, stopGuest, restart, log: this.opts.log })
   }
 
   /**

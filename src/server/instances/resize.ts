@@ -6,7 +6,7 @@ import { Fault, badRequest } from '../errors.js'
 import { flavors } from '../db/flavors.js'
 import { validateCanPerformAction } from './actions.js'
 import { checkVolumeLimit } from './allocation.js'
-import { refuseInSandbox } from './sandbox-limits.js'
+import { validateCanResizeVolume } from './volume-full.js'
 
 /** The `resize` action's body (the route's schema has checked its shape). */
 export interface ResizeBody {
@@ -20,8 +20,6 @@ export interface ResizeBody {
  * and the quota committed before the 202; the flows do the work.
  */
 export function resizeAction(lab: Lab, req: FastifyRequest, inst: InstanceJoined, body: ResizeBody): void {
-  if (body.volume !== undefined) refuseInSandbox(lab, inst.id, 'Resizing the volume', 'whose volume is fixed at create so far')
-  else refuseInSandbox(lab, inst.id, 'Resizing the flavor', 'whose memory, CPU and pids limits are fixed at create so far')
   if (body.volume !== undefined) resizeVolume(lab, req, inst, Number(body.volume.size))
   else resizeFlavor(lab, req, inst, String(body.flavorRef))
 }
@@ -60,8 +58,14 @@ function resizeVolume(lab: Lab, req: FastifyRequest, inst: InstanceJoined, size:
   const deltas = members.map((m) => size - (m.volume_size ?? 0))
   const total = deltas.reduce((a, b) => a + b, 0)
   lab.quotas.run(inst.tenant_id, { volumes: total }, () => {
-    for (const m of members) validateCanPerformAction(lab, m)
+    // A full volume (ERROR, volume-full.ts) is what a resize cures: allowed then.
+    for (const m of members) validateCanResizeVolume(lab, m)
     if (size <= inst.volume_size!) throw badRequest(`The new volume 'size' must be larger than the current volume size of '${inst.volume_size}'.`)
+    // A sandbox's volume is a sparse image on the host's filesystem: the growth must fit there.
+    for (const m of members) {
+      const problem = lab.compute.volumeGrowthProblem?.(m.id, size)
+      if (problem) throw badRequest(`Resizing the volume of instance ${m.id} to ${size} GB is refused: ${problem}.`)
+    }
     for (const m of members) lab.instances.setTask(m.id, 'RESIZING')
   })
   members.forEach((m, i) => {

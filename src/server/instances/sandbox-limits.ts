@@ -4,9 +4,8 @@ import type { Lab } from '../lab.js'
 /**
  * What an instance in a sandbox (docs/isolation.md) cannot do yet, refused before anything starts
  * (400, the reason named) rather than half-run: replicas (replication between members of a set through
- * the bridge is not built), and resizes (its volume and runc limits are fixed at create until the driver
- * grows and updates them). Backups, restores and log publishing stream through the server's object store
- * (object-store/endpoint.ts) and are not refused.
+ * the bridge is not built). Resizes grow the volume and update the limits (compute/sandbox-resize.ts); backups,
+ * restores and log publishing stream through the server's object store (object-store/endpoint.ts).
  */
 export const SANDBOX_MANAGERS = new Set(['redis', 'mariadb', 'postgresql'])
 

@@ -8,6 +8,7 @@ import type { FlowHandler, TaskRow } from './engine.js'
 import { InstanceTask, type InstanceTaskName } from './instance-tasks.js'
 import { agentReachable, heardSince } from './agent-health.js'
 import { setTimeout as sleep } from 'node:timers/promises'
+import { growInstanceVolume } from './sandbox-volume.js'
 
 /** Payload of a resize_flavor task (written by the API). */
 export interface ResizeFlavorPayload {
@@ -121,9 +122,9 @@ export class ResizeFlavorFlow implements FlowHandler {
       lab.compute.updateBootstrap(id, (b) => {
         b.flavor = flavor
       })
-      if (newF.ramMb >= oldF.ramMb) this.limits(id, flavor)
+      if (newF.ramMb >= oldF.ramMb) await this.limits(id, flavor)
       await lab.rpc.call(id, 'start_db_with_conf_changes', { flavor }, RPC_TIMEOUT.high)
-      this.limits(id, flavor)
+      await this.limits(id, flavor)
     } catch (e) {
       failure = e as Error
     }
@@ -161,9 +162,9 @@ export class ResizeFlavorFlow implements FlowHandler {
         lab.compute.updateBootstrap(id, (b) => {
           b.flavor = flavor
         })
-        if (newF && newF.ramMb > oldF.ramMb) this.limits(id, flavor) // shrinking back below usage may need the restart first
+        if (newF && newF.ramMb > oldF.ramMb) await this.limits(id, flavor) // shrinking back below usage may need the restart first
         await lab.rpc.call(id, 'reset_configuration', { flavor }, RPC_TIMEOUT.high)
-        this.limits(id, flavor)
+        await this.limits(id, flavor)
       } catch (e) {
         lab.log(`instance ${id}: restoring the old configuration failed: ${(e as Error).message}`)
       }
@@ -177,17 +178,18 @@ export class ResizeFlavorFlow implements FlowHandler {
     throw failure
   }
 
-  private limits(id: string, f: FlavorSpec): void {
-    for (const problem of this.lab.compute.setLimits(id, f.ramMb, f.vcpus)) this.lab.log(`instance ${id}: cgroup limit not set: ${problem}`)
+  private async limits(id: string, f: FlavorSpec): Promise<void> {
+    for (const problem of await this.lab.compute.setLimits(id, f.ramMb, f.vcpus)) this.lab.log(`instance ${id}: cgroup limit not set: ${problem}`)
   }
 }
 
 /**
- * Resize volume (internals.md 1.2, online): the volume is a directory on the host,
- * so growing it is bookkeeping: `volume_size` in the DB and agent.json, and the guest
- * call `resize_fs {volumeSize}` so the running agent reports the new total (and the
- * API's used_percent follows). The size is an allotment, not a filesystem limit
- * (see the agent's handlers/reconfigure.ts). On failure the old size stays, a fault is
+ * Resize volume (internals.md 1.2, online): with `--isolation none` the volume is a directory
+ * on the host, so growing it is bookkeeping: `volume_size` in the DB and agent.json, and the
+ * guest call `resize_fs {volumeSize}` so the running agent reports the new total (and the
+ * API's used_percent follows); the size is an allotment, not a filesystem limit (see the
+ * agent's handlers/reconfigure.ts). A sandbox's volume is a filesystem, grown first by the
+ * compute driver (sandbox-volume.ts: online, or offline with the sandbox restarted). On failure the old size stays, a fault is
  * recorded and the quota delta is given back; task NONE in every case.
  */
 export class ResizeVolumeFlow implements FlowHandler {
@@ -205,6 +207,9 @@ export class ResizeVolumeFlow implements FlowHandler {
     try {
       lab.tasks.step(task, 'resize_fs')
       await agentReady(lab, id, resumed)
+      // A sandbox's volume is a filesystem: grown first (sandbox-volume.ts), the agent then reports it. First,
+      // because agent.json is in that volume: a full one has no room for it until it grew.
+      await growInstanceVolume(lab, id, p.newSize)
       lab.compute.updateBootstrap(id, (b) => {
         b.volumeSize = p.newSize
       })
