@@ -263,6 +263,12 @@ async function blockCount(t: VolumeTools, target: string): Promise<number> {
   return Number(/^Block count:\s+(\d+)/m.exec(await tool(t.dumpe2fs, ['-h', target]))?.[1])
 }
 
+/** The filesystem's size in bytes, from its superblock (dumpe2fs -h: block count times block size). */
+async function filesystemBytes(t: VolumeTools, target: string): Promise<number> {
+  const h = await tool(t.dumpe2fs, ['-h', target])
+  return Number(/^Block count:\s+(\d+)/m.exec(h)?.[1]) * Number(/^Block size:\s+(\d+)/m.exec(h)?.[1])
+}
+
 /**
  * Attaches (if need be) and mounts an existing volume, e.g. after a host reboot or an offline grow;
  * does nothing to what is already attached and mounted.
@@ -352,9 +358,11 @@ export async function growVolume(p: VolumePaths, newSizeBytes: number, opts: Gro
     const old = (await fh.stat()).size
     if (newSizeBytes < old) throw new Error(`volume shrink refused: ${formatSize(old)} to ${formatSize(newSizeBytes)} (a volume only grows)`)
     const vol = { image, mountPoint, device: device ?? '', sizeBytes: newSizeBytes }
-    if (newSizeBytes === old) return vol
-    await refuseOverFree(dirname(image), newSizeBytes - old, 'volume growth')
     const target = device ?? image
+    // The same size: nothing to do, unless a grow was cut short after the image was extended (a server
+    // killed before resize2fs): then the filesystem is still smaller than its image and the grow goes on.
+    if (newSizeBytes === old && (await filesystemBytes(t, target)) >= old) return vol
+    await refuseOverFree(dirname(image), newSizeBytes - old, 'volume growth')
     const blocksBefore = await blockCount(t, target)
     await fh.truncate(newSizeBytes)
     try {
