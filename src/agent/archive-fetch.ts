@@ -1,7 +1,6 @@
 import { constants as fsc } from 'node:fs'
 import { mkdir, open, readFile, rm } from 'node:fs/promises'
 import { basename, join, resolve } from 'node:path'
-import { pipeline } from 'node:stream/promises'
 import { ARCHIVE_CONTAINER, ARCHIVE_OBJECT_NAME, SEGMENT_SIDECAR_SUFFIX, type ArchiveSegment, type RestoreSpec } from '../protocol/index.js'
 import { BackupError } from './datastores/backup-files.js'
 import { objectStore } from './object-store.js'
@@ -38,7 +37,7 @@ export async function fetchArchive(restore: RestoreSpec, tmpDir: string): Promis
     if (!body) throw new BackupError(`archive segment ${name} of instance ${source} went missing from the backup store`)
     const fh = await open(join(dest, name), fsc.O_WRONLY | fsc.O_CREAT | fsc.O_EXCL | fsc.O_NOFOLLOW, 0o600)
     try {
-      await pipeline(body, fh.createWriteStream({ autoClose: false }))
+      for await (const b of body) await fh.write(b as Buffer)
     } finally {
       await fh.close()
     }

@@ -177,7 +177,11 @@ async function sealStored(dir: string, file: string, claimed: string, first: str
   })
   const hash = createHash('sha256')
   try {
-    for await (const b of fh.createReadStream({ autoClose: false })) hash.update(b as Buffer)
+    const buf = Buffer.allocUnsafe(1 << 20)
+    for (let n = 1; n > 0; ) {
+      n = (await fh.read(buf, 0, buf.length, null)).bytesRead
+      hash.update(buf.subarray(0, n))
+    }
   } finally {
     await fh.close()
   }
