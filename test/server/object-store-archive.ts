@@ -139,7 +139,17 @@ t.test('the archive container, the shipper and the fetch', async (t) => {
   const pitr = { archiveDir: store, target: 'latest' as const, start: { seq: 2, position: '1/2000028', time: '2026-12-05T10:00:06Z' } }
   const restore: RestoreSpec = { backupId: 'b', chain: [], pitr }
   const now = new Date().toISOString()
-  new Tasks(L.db).insert({ id: randomUUID(), instance_id: other, kind: 'create_instance', state: 'running', step: 'prepare', payload: JSON.stringify({ restore }), error: null, created: now, updated: now })
+  new Tasks(L.db).insert({
+    id: randomUUID(),
+    instance_id: other,
+    kind: 'create_instance',
+    state: 'running',
+    step: 'prepare',
+    payload: JSON.stringify({ restore }),
+    error: null,
+    created: now,
+    updated: now,
+  })
   const list = await call('GET', me, { c: otherCred })
   t.same(JSON.parse(list.body).names, ['000000010000000000000002', '000000010000000000000002.seg.json', '000000010000000000000003.partial'], 'the list: from the base segment on')
   t.equal((await call('GET', `${me}/000000010000000000000001`, { c: otherCred })).status, 403, 'a segment before the base: 403')
