@@ -50,12 +50,13 @@ export class ArchiveShipper {
     this.schedule(0)
   }
 
-  /** Stops, after one last pass (a stopped engine's last commits reach the store). */
+  /** Stops, after one last pass (a stopped engine's last commits reach the store), and closes its store client. */
   async stop(): Promise<void> {
     this.running = false
     clearTimeout(this.timer)
     await this.passing
     await this.pass().catch((e: Error) => this.fail(e))
+    this.store.close()
   }
 
   /** Every commit up to this time is in the store (null: not known yet). */

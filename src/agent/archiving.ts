@@ -4,7 +4,7 @@ import { ArchiveShipper } from './archive-ship.js'
 import type { Archiver, Datastore } from './datastores/types.js'
 import { oneLine } from './engine-process.js'
 import type { Log } from './log.js'
-import { objectStore } from './object-store.js'
+import { ObjectStore, objectStore } from './object-store.js'
 
 /** A sandboxed instance's archive in its own volume, shipped from there (archive-ship.ts). */
 export const LOCAL_ARCHIVE = 'archive'
@@ -87,7 +87,8 @@ export class ArchiveKeeper {
     const archiver = (this.archiver ??= ds.archiver(dir))
     await archiver.start().catch((e: Error) => this.log(`archive: could not start: ${oneLine(e.message)}`))
     if (store) {
-      this.shipper ??= new ArchiveShipper(store, dir, this.bootstrap.instanceId, () => archiver.status().latest_time, this.log)
+      // Its own connections: a backup's stream never shares a socket with the shipper's every-0.5-s requests.
+      this.shipper ??= new ArchiveShipper(new ObjectStore(store.o), dir, this.bootstrap.instanceId, () => archiver.status().latest_time, this.log)
       this.shipper.start()
     }
   }
