@@ -31,8 +31,9 @@ export class ArchiveShipper {
   private passing: Promise<void> | undefined
   /** Sealed segments the store has. */
   private readonly stored = new Set<string>()
-  /** Open objects: bytes the store holds of each. */
+  /** Open objects: bytes the store holds of each, and the local file's mtime when they were sent. */
   private readonly opened = new Map<string, number>()
+  private readonly openedAt = new Map<string, number>()
   private shipped: string | null = null
   private failure: string | undefined
 
@@ -117,7 +118,11 @@ export class ArchiveShipper {
     }
     const open = files.filter((n) => !n.endsWith('.history') && !have.has(n.replace(/\.partial$/, '') + SEGMENT_SIDECAR_SUFFIX)).sort(bySeq)
     for (const n of open) await this.shipOpen(n)
-    for (const k of this.opened.keys()) if (this.stored.has(k.replace(/\.partial$/, ''))) this.opened.delete(k)
+    for (const k of this.opened.keys())
+      if (this.stored.has(k.replace(/\.partial$/, ''))) {
+        this.opened.delete(k)
+        this.openedAt.delete(k)
+      }
     this.shipped = claim
     this.failure = undefined
   }
@@ -154,20 +159,28 @@ export class ArchiveShipper {
     const name = WAL.test(local) && !local.endsWith('.partial') ? `${local}.partial` : local
     const fh = await openLocal(join(this.dir, local))
     try {
-      const size = WAL.test(local) ? await walLength(fh) : (await fh.stat()).size
+      const st = await fh.stat()
+      const size = WAL.test(local) ? await walLength(fh) : st.size
       const had = this.opened.get(name)
-      if (had === size) return
-      if (had !== undefined && had < size) {
-        const from = had - (had % PAGE)
+      // WAL lengths are whole pages: the last one fills up without the length changing, the mtime does.
+      if (had === size && this.openedAt.get(name) === st.mtimeMs) return
+      if (had !== undefined && had <= size) {
+        // From the start of the last page sent: it may have been sent part-written.
+        const from = Math.max(0, had - 1) - (Math.max(0, had - 1) % PAGE)
         const hash = createHash('md5')
         const ok = await this.store
           .put(ARCHIVE_CONTAINER, this.object(name), hashed(fh, from, size, hash), () => hash.digest('hex'), undefined, { [ARCHIVE_HEADERS.offset]: String(from) })
           .then(() => true, conflictIsDone)
-        if (ok === true) return void this.opened.set(name, size)
+        if (ok === true) {
+          this.opened.set(name, size)
+          this.openedAt.set(name, st.mtimeMs)
+          return
+        }
       }
       const hash = createHash('md5')
       await this.store.put(ARCHIVE_CONTAINER, this.object(name), hashed(fh, 0, size, hash), () => hash.digest('hex'))
       this.opened.set(name, size)
+      this.openedAt.set(name, st.mtimeMs)
     } catch (e) {
       // Sealed meanwhile (409): the next pass sends the seal.
       if ((e as { status?: number }).status !== 409) throw e

@@ -97,6 +97,17 @@ t.test('the archive container, the shipper and the fetch', async (t) => {
   t.equal(readFileSync(join(store, '000000010000000000000002.partial')).length, 3 * 8192, 'the open segment as far as it is written')
   t.equal(shipper.latest(), claim, 'latest: the claim as the pass began')
 
+  // The open segment's last page fills up (its length in pages does not change): sent again.
+  const open2 = join(local, '000000010000000000000002.partial')
+  const grow = readFileSync(open2)
+  grow.fill(7, 3 * 8192, 3 * 8192 + 100)
+  writeFileSync(open2, grow)
+  await shipper.pass()
+  grow.fill(9, 3 * 8192 + 100, 3 * 8192 + 4000)
+  writeFileSync(open2, grow)
+  await shipper.pass()
+  t.same(readFileSync(join(store, '000000010000000000000002.partial')), grow.subarray(0, 4 * 8192), 'a page that filled up after it was sent is sent again')
+
   // The open segment grows: appended; then complete and sealed: only the seal crosses.
   const s2 = walBytes(2048, 2)
   writeFileSync(join(local, '000000010000000000000002.partial'), Buffer.concat([s2.subarray(0, 700 * 8192), Buffer.alloc(SEG - 700 * 8192)]))
