@@ -209,7 +209,7 @@ t.test('sandboxed instances archive through the store and restore to a point in 
         const local = join(c.instanceDir(src.id), 'mnt', 'archive')
         await until(() => readdirSync(local).filter((n) => n.endsWith(SIDECAR)).length <= 1, 30_000, `${engine}: the volume keeps one sealed segment`)
         t.ok(readdirSync(local).filter((n) => n.endsWith(SIDECAR)).length <= 1, `${engine}: stored segments are removed from the volume (left: ${readdirSync(local).join(' ')})`)
-        // A temporary file exists while an upload is in flight (every 0.5 s): none stays.
+        // A temporary file exists while an upload is in flight (every 0.25 s): none stays.
         const tmps = readdirSync(store).filter((n) => n.endsWith('.tmp'))
         await until(() => !readdirSync(store).some((n) => tmps.includes(n)), 30_000, `${engine}: in-flight temporary files gone`)
         t.pass(`${engine}: no temporary file stays in the store`)
