@@ -146,7 +146,7 @@ async function put(req: IncomingMessage, res: ServerResponse, lab: Lab, instance
     res.end()
     return
   }
-  const r = await writeObject(path, req, { limit, etag, overwrite: !history })
+  const r = await writeObject(path, req, { limit, etag, overwrite: !history, sha256: sealing })
   if (sealing) {
     // The seq from the name (and, for WAL, the segment size from the bytes): never the agent's word.
     const wal = WAL.test(file)
