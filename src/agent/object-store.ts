@@ -88,8 +88,15 @@ export class ObjectStore {
    * PUT of `body` (chunks as they come). `commit` is asked once the body ended: false aborts the
    * upload (the server then names nothing). Resolves with the server's MD5 once it has the object.
    */
-  async put(container: string, name: string, body: AsyncIterable<Buffer> | Buffer, md5: () => string, commit: () => boolean | Promise<boolean> = () => true): Promise<string> {
-    const req = request(await this.options('PUT', container, name, { 'Transfer-Encoding': 'chunked', Trailer: 'ETag' }))
+  async put(
+    container: string,
+    name: string,
+    body: AsyncIterable<Buffer> | Buffer,
+    md5: () => string,
+    commit: () => boolean | Promise<boolean> = () => true,
+    headers: Record<string, string> = {},
+  ): Promise<string> {
+    const req = request(await this.options('PUT', container, name, { ...headers, 'Transfer-Encoding': 'chunked', Trailer: 'ETag' }))
     let answered: IncomingMessage | undefined
     const response = new Promise<IncomingMessage>((resolve, reject) => {
       req.once('response', (res: IncomingMessage) => {
@@ -130,10 +137,11 @@ export class ObjectStore {
   }
 }
 
-async function refusal(res: IncomingMessage, what: string): Promise<Error> {
+/** The server's refusal; `status` its HTTP status (the archive shipper tells a 409 apart). */
+async function refusal(res: IncomingMessage, what: string): Promise<Error & { status?: number }> {
   let body = ''
   for await (const b of res) body = (body + (b as Buffer).toString()).slice(0, 500)
-  return new Error(`the object store refused ${what}: ${res.statusCode} ${body.trim()}`)
+  return Object.assign(new Error(`the object store refused ${what}: ${res.statusCode} ${body.trim()}`), { status: res.statusCode })
 }
 
 let current: ObjectStore | undefined

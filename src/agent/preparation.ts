@@ -2,6 +2,7 @@ import type { ChildProcess } from 'node:child_process'
 import { chmod, chown, mkdir, readFile, readdir, realpath, rename, rm, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { INSTANCE_FILES, type AgentBootstrap } from '../protocol/index.js'
+import { dropFetchedArchive, fetchArchive } from './archive-fetch.js'
 import type { Datastore, EngineCommand, InstancePaths, RunUser } from './datastores/types.js'
 import { checkOverrides } from './datastores/overrides.js'
 import { EngineProcess, oneLine, runTool } from './engine-process.js'
@@ -128,7 +129,10 @@ export class Preparation {
         )
     }
     const payload = h.bootstrap.prepare
-    if (payload.restore) await ds.afterRestore?.(payload.restore)
+    if (payload.restore) {
+      await ds.afterRestore?.(payload.restore)
+      await dropFetchedArchive(h.paths.tmp)
+    }
     if (payload.replica) await ds.attachReplica!(payload.replica)
     else if (ds.applyPreparePayload) await ds.applyPreparePayload(payload)
     else if (payload.databases.length + payload.users.length > 0 || payload.rootPassword) h.log(`prepare: databases/users/root password of the payload are not supported yet, ignored`)
@@ -164,6 +168,8 @@ export class Preparation {
     if (restore) {
       if (!ds.restoreBackup) throw new GuestError(`${ds.name} cannot restore backups`)
       const t0 = Date.now()
+      // In a sandbox: the source's archive, for a restore to a point in time, fetched through the store.
+      await fetchArchive(restore, this.h.paths.tmp)
       await ds.restoreBackup(restore)
       this.h.log(`prepare: restored backup ${restore.backupId} in ${Date.now() - t0} ms`)
       return true

@@ -86,3 +86,41 @@ export interface PitrSpec {
   /** The base backup's start in the log (from its meta). */
   start: ArchiveStart
 }
+
+/**
+ * The archive through the object store (a sandboxed instance: docs/pitr.md, "From a sandbox"). The
+ * agent's archiver writes into its own volume; the agent ships each file as the object
+ * `archive/<instance id>/<file name>`: a sealed segment once (its claimed commit times in the
+ * ARCHIVE_HEADERS; the server computes sha256, size and seq itself and writes the sidecar), the open
+ * one again and again (replaceable until its segment is sealed; `offset` appends to what was shipped).
+ * A restoring agent GETs `archive/<source id>` (the names its RestoreSpec may read, JSON) and each of them.
+ */
+export const ARCHIVE_CONTAINER = 'archive'
+
+/** What an archive object may be called: WAL segments (open: `.partial`), timeline histories, binlogs. */
+export const ARCHIVE_OBJECT_NAME = /^(?:[0-9A-F]{24}(?:\.partial)?|[0-9A-F]{8}\.history|mysql-bin\.[0-9]{6,9})(?:\.seg\.json)?$/
+
+/** Request headers of an archive PUT. */
+export const ARCHIVE_HEADERS = {
+  /** Sealing: the segment is complete; the agent's claims about its first and last commit ('' when none). */
+  firstTime: 'x-archive-first-time',
+  lastTime: 'x-archive-last-time',
+  /**
+   * Sealing what the store holds already (an empty body): the open object, whole, has this sha256
+   * (the agent's sidecar); the server checks it over its own bytes (409 when not: then sent whole).
+   */
+  sha256: 'x-archive-sha256',
+  /** Appending to the open object from this byte on (it must hold at least that much). */
+  offset: 'x-archive-offset',
+} as const
+
+/**
+ * The seq of an archive file from its name (protocol ArchiveSegment.seq): PostgreSQL log id *
+ * segments per log id + segment (`segSize`: wal_segment_size), MariaDB the binlog's suffix.
+ */
+export function segmentSeqOf(name: string, segSize = 16 << 20): number | undefined {
+  const wal = /^[0-9A-F]{8}([0-9A-F]{8})([0-9A-F]{8})(?:\.partial)?$/.exec(name)
+  if (wal) return Number.parseInt(wal[1]!, 16) * (0x100000000 / segSize) + Number.parseInt(wal[2]!, 16)
+  const bin = /^mysql-bin\.([0-9]{6,9})(?:\.partial)?$/.exec(name)
+  return bin ? Number(bin[1]) : undefined
+}

@@ -242,8 +242,8 @@ t.test('a sandboxed Redis: its own uid, namespaces, volume and address; delete l
   await t.rejects(client.instances.create({ name: 'sb-r', replica_of: a.id }), { status: 400, message: /sandbox/ }, 'a replica refused with the reason')
   await t.rejects(
     client.instances.create({ name: 'sb-p', flavorRef: '1', volume: { size: 1 }, restorePoint: { instanceRef: a.id, latest: true } }),
-    { status: 400, message: /point in time is not supported yet.*sandbox/ },
-    'a restore to a point in time refused with the reason',
+    { status: 400, message: /\(redis\) has no log archive/ },
+    'a restore to a point in time of a Redis source refused: no log archive (sandboxed ones work: sandbox-pitr.ts)',
   )
 
   // restart (the engine, by the agent inside) and an admin's reboot (the agent too: the sandbox again).

@@ -56,7 +56,6 @@ export async function createInstance(lab: Lab, req: FastifyRequest, who: Request
   const flavor = flavors(lab.db).get(flavorRef)
   if (!flavor) throw badRequest(`Resource ${flavorRef} cannot be found.`)
   // Backups: a restore builds the backup's datastore version unless the body names one (restore-point.ts).
-  if ((body.restorePoint as { instanceRef?: unknown } | undefined)?.instanceRef !== undefined) refuseNewInSandbox(lab, { pitr: true })
   const restore = body.restorePoint ? restorePointOf(lab, who, body) : undefined
   const version = restore?.version ?? resolveDatastoreVersion(lab, body.datastore)
   refuseNewInSandbox(lab, { manager: version.manager })

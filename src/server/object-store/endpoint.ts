@@ -4,10 +4,11 @@ import { createServer, type Server } from 'node:https'
 import { join } from 'node:path'
 import { pipeline } from 'node:stream/promises'
 import { GB } from '../../common/units.js'
-import { BACKUP_CONTAINER, LOG_CONTAINER, OBJECT_STORE_PREFIX, validObjectName, type RestoreSpec } from '../../protocol/index.js'
+import { ARCHIVE_CONTAINER, BACKUP_CONTAINER, LOG_CONTAINER, OBJECT_STORE_PREFIX, validObjectName, type RestoreSpec } from '../../protocol/index.js'
 import { backupStore } from '../db/backups.js'
 import { Tasks } from '../db/tasks.js'
 import type { Lab } from '../lab.js'
+import { serveArchive } from './archive.js'
 import { bytesUnder, openObject, StoreError, writeObject } from './files.js'
 
 /**
@@ -20,7 +21,8 @@ import { bytesUnder, openObject, StoreError, writeObject } from './files.js'
  *   (its running backup row), write-once; GET/HEAD only for the files of the restore chain of this
  *   instance's running create (the task's RestoreSpec), and the metadata of the parent of its running
  *   backup (what an incremental builds on);
- * - `database_logs/<instance>/...`: everything under its own instance id, nothing else.
+ * - `database_logs/<instance>/...`: everything under its own instance id, nothing else;
+ * - `archive/...`: its own log archive, written; a source's, read while restoring from it (archive.ts).
  * The server writes every file itself (files.ts): the store's directories stay root's and unseen.
  */
 
@@ -126,6 +128,7 @@ export async function startObjectStore(o: ObjectStoreOptions): Promise<ObjectSto
     active.set(instanceId, n + 1)
     try {
       let grant: Grant
+      if (container === ARCHIVE_CONTAINER) return await serveArchive(req, res, lab, instanceId, name)
       if (container === BACKUP_CONTAINER) grant = backupGrant(lab, instanceId, name)
       else if (container === LOG_CONTAINER) grant = logGrant(lab, instanceId, name)
       else throw new StoreError(404, `no container ${container}`)

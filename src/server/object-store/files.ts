@@ -26,13 +26,19 @@ const KEEP_FREE = 256 << 20
  * 409) or renamed over it (`overwrite`), and the directory fsynced. Anything short of that removes the
  * temporary file: no half-written object ever has a name.
  */
-export async function writeObject(final: string, body: Readable, o: { limit: number; etag: () => string | undefined; overwrite: boolean }): Promise<{ etag: string; bytes: number }> {
+export async function writeObject(
+  final: string,
+  body: Readable,
+  o: { limit: number; etag: () => string | undefined; overwrite: boolean; sha256?: boolean },
+): Promise<{ etag: string; bytes: number; sha256: string }> {
   const dir = dirname(final)
   const fs = await statfs(dir)
   const limit = Math.min(o.limit, Math.max(0, fs.bavail * fs.bsize - KEEP_FREE))
   const tmp = `${final}.${randomBytes(6).toString('hex')}.tmp`
   const fh = await open(tmp, fsc.O_WRONLY | fsc.O_CREAT | fsc.O_EXCL | fsc.O_NOFOLLOW, 0o600)
   const hash = createHash('md5')
+  // The archive's sidecars record the server's own sha256 of a segment (object-store/archive.ts): on request.
+  const sha = o.sha256 ? createHash('sha256') : undefined
   let bytes = 0
   let named = false
   try {
@@ -41,6 +47,7 @@ export async function writeObject(final: string, body: Readable, o: { limit: num
         bytes += chunk.length
         if (bytes > limit) return done(new StoreError(413, `object too large: more than its limit of ${limit} bytes`))
         hash.update(chunk)
+        sha?.update(chunk)
         done(null, chunk)
       },
     })
@@ -75,7 +82,7 @@ export async function writeObject(final: string, body: Readable, o: { limit: num
     }
     named = true
     await syncDir(dir)
-    return { etag, bytes }
+    return { etag, bytes, sha256: sha?.digest('hex') ?? '' }
   } finally {
     await fh.close().catch(() => undefined)
     if (!named) await rm(tmp, { force: true })
@@ -118,7 +125,7 @@ export async function bytesUnder(dir: string, prefix = '', deep = false): Promis
   return total
 }
 
-async function syncDir(dir: string): Promise<void> {
+export async function syncDir(dir: string): Promise<void> {
   const d = await open(dir, 'r')
   try {
     await d.sync()
