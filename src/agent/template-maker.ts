@@ -1,4 +1,4 @@
-import { readFile } from 'node:fs/promises'
+import { mkdir, readFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import type { AgentBootstrap } from '../protocol/index.js'
 import { loadDatastore } from './datastores/index.js'
@@ -21,7 +21,9 @@ export async function makeTemplate(config: string): Promise<number> {
     const paths = instancePaths(bootstrap.baseDir)
     const user = await lookupUser(bootstrap.runUser)
     const ds = await loadDatastore(bootstrap.datastore.manager, { bootstrap, paths, user, log })
-    const cache = new TemplateCache({ dir: join(bootstrap.baseDir, 'templates'), manager: bootstrap.datastore.manager, user, instanceId: bootstrap.instanceId, log })
+    const dir = join(bootstrap.baseDir, 'templates')
+    await mkdir(dir, { recursive: true, mode: 0o700 })
+    const cache = new TemplateCache({ dir, manager: bootstrap.datastore.manager, user, instanceId: bootstrap.instanceId, log })
     const t0 = Date.now()
     const made = await cache.provide(ds, await cache.identify(ds))
     log(`template ${made.key} made in ${Date.now() - t0} ms`)

@@ -385,14 +385,16 @@ t.test('sandboxed MariaDB and PostgreSQL: initialised inside, as the instance ui
     'no template maker left running',
   )
   const t1 = Date.now()
-  const [m2, p2] = await Promise.all([
+  const [m2, m3, p2] = await Promise.all([
     client.instances.create({ name: 'sb-maria2', flavorRef: '1', volume: { size: 1 }, datastore: { type: 'mariadb' } }),
+    client.instances.create({ name: 'sb-maria3', flavorRef: '1', volume: { size: 1 }, datastore: { type: 'mariadb' } }),
     client.instances.create({ name: 'sb-pg2', flavorRef: '1', volume: { size: 1 }, datastore: { type: 'postgresql' } }),
   ])
-  const [im2, ip2] = await Promise.all([waitStatus(client, m2.id, 'BUILD'), waitStatus(client, p2.id, 'BUILD')])
-  t.comment(`MariaDB and PostgreSQL from the template ACTIVE ${Date.now() - t1} ms after their creates (at once)`)
+  const [im2, im3, ip2] = await Promise.all([waitStatus(client, m2.id, 'BUILD'), waitStatus(client, m3.id, 'BUILD'), waitStatus(client, p2.id, 'BUILD')])
+  t.comment(`two MariaDB and a PostgreSQL from the templates ACTIVE ${Date.now() - t1} ms after their creates (at once)`)
   for (const [i, id] of [
     [im2, m2.id],
+    [im3, m3.id],
     [ip2, p2.id],
   ] as const) {
     const log = readFileSync(join(c.instanceDir(id), 'sandbox.log'), 'utf8')
@@ -400,7 +402,7 @@ t.test('sandboxed MariaDB and PostgreSQL: initialised inside, as the instance ui
     t.match(log, /prepare: data dir copied by the server from template/, `${i.datastore?.type}: its data dir is the lab template's copy`)
     t.notMatch(log, /data dir initialised|initialising from scratch/, 'not initialised inside')
   }
-  if (im2.status !== 'ACTIVE' || ip2.status !== 'ACTIVE') return
+  if (im2.status !== 'ACTIVE' || im3.status !== 'ACTIVE' || ip2.status !== 'ACTIVE') return
   checkEngine(t, c, m2.id, /\/(mariadbd|mysqld)$/)
   checkEngine(t, c, p2.id, /\/postgres$/)
   const mroot2 = await client.root.enable(m2.id)
@@ -408,9 +410,25 @@ t.test('sandboxed MariaDB and PostgreSQL: initialised inside, as the instance ui
     spawnSync('mariadb', ['-h', host, '-u', 'root', '--batch', '--skip-column-names', '-e', sql], { encoding: 'utf8', env: { ...process.env, MYSQL_PWD: password } })
   t.equal(maria(im2.ip![0]!, mroot2.password, 'SELECT CURRENT_USER()').stdout.trim(), 'root@%', 'the copy answers its own root')
   t.not(maria(im2.ip![0]!, mroot.password, 'SELECT 1').status, 0, "the first instance's root password does not open the copy")
-  // No password came with the template: the only account with one is the root just enabled on the copy.
-  const withPassword = maria(im2.ip![0]!, mroot2.password, "SELECT CONCAT(User, '@', Host) FROM mysql.global_priv WHERE IFNULL(JSON_VALUE(Priv, '$.authentication_string'), '') <> '' ORDER BY 1")
-  t.same(withPassword.stdout.trim().split('\n'), ['root@%'], 'no account of the template has a password')
+  // Two copies of one template share no credential: no account has the same password hash in both.
+  const mroot3 = await client.root.enable(m3.id)
+  const hashes = (host: string, password: string) =>
+    maria(
+      host,
+      password,
+      "SELECT CONCAT(User, '@', Host, ' ', JSON_VALUE(Priv, '$.authentication_string')) FROM mysql.global_priv WHERE IFNULL(JSON_VALUE(Priv, '$.authentication_string'), '') NOT IN ('', 'invalid')",
+    )
+      .stdout.trim()
+      .split('\n')
+      .filter(Boolean)
+  const h2 = hashes(im2.ip![0]!, mroot2.password)
+  const h3 = hashes(im3.ip![0]!, mroot3.password)
+  t.ok(h2.length >= 1 && h3.length >= 1, `accounts with passwords in each copy (${h2.length}, ${h3.length})`)
+  t.same(
+    h2.filter((x) => h3.includes(x)),
+    [],
+    'no password hash shared between two copies of the template',
+  )
   const proot2 = await client.root.enable(p2.id)
   const pg = (host: string, password: string) =>
     spawnSync('psql', ['-h', host, '-U', proot2.name, '-d', 'postgres', '-tAc', 'SELECT current_user'], { encoding: 'utf8', env: { ...process.env, PGPASSWORD: password } })
@@ -420,6 +438,7 @@ t.test('sandboxed MariaDB and PostgreSQL: initialised inside, as the instance ui
   await deleteAndCheck(t, c, client, m.id)
   await deleteAndCheck(t, c, client, p.id)
   await deleteAndCheck(t, c, client, m2.id)
+  await deleteAndCheck(t, c, client, m3.id)
   await deleteAndCheck(t, c, client, p2.id)
 })
 

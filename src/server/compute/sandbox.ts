@@ -343,11 +343,14 @@ async function removeGroups(dirs: string[]): Promise<void> {
  */
 export async function destroySandbox(rt: SandboxRuntime, id: string, bundleDir?: string): Promise<void> {
   checkId(id)
-  try {
-    await runc(rt, ['delete', '--force', id])
-  } catch (e) {
-    if (!missing(e)) throw e
-  }
+  // runc keeps a state directory per sandbox under its root: none, nothing for runc to delete (a create's
+  // clean slate costs no runc run then; ~0.05-0.1 s on a busy host).
+  if (existsSync(join(rt.root, id)))
+    try {
+      await runc(rt, ['delete', '--force', id])
+    } catch (e) {
+      if (!missing(e)) throw e
+    }
   await removeGroups(sandboxCgroupDirs(rt, id))
   if (bundleDir) rmSync(bundleDir, { recursive: true, force: true })
 }
