@@ -5,12 +5,22 @@
 // Knobs: BENCH_RUNS (5), BENCH_ENGINE (redis; mariadb and postgresql start from the lab's sandbox template from the
 // second create on: the first, not counted, starts its build, which is waited for). Run as root after a build:
 // `node bench/sandbox-create.mjs`.
-import { chmodSync, mkdtempSync, rmSync } from 'node:fs'
+import { chmodSync, mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { join } from 'node:path'
 import { clientFor, machine, median, sleep } from './lib.mjs'
 
 const RUNS = Number(process.env.BENCH_RUNS ?? 5)
 const ENGINE = process.env.BENCH_ENGINE ?? 'redis'
+const initKb = []
+/** Rss and Pss of the sandbox's init, in kB (smaps_rollup). */
+function initRssKb(pidFile) {
+  try {
+    const text = readFileSync(`/proc/${Number(readFileSync(pidFile, 'utf8'))}/smaps_rollup`, 'utf8')
+    return { rss: Number(/^Rss:\s+(\d+)/m.exec(text)[1]), pss: Number(/^Pss:\s+(\d+)/m.exec(text)[1]) }
+  } catch {
+    return { rss: Number.NaN, pss: Number.NaN }
+  }
+}
 const { buildServer } = await import('../dist/server/index.js')
 const { removeSandboxLab } = await import('../dist/server/compute/sandboxed.js')
 
@@ -47,6 +57,8 @@ async function measure(isolation) {
       }
       // The first create of a lab pays one-off costs (module loading, the lab's first rules): not counted.
       if (i > 0) create.push(performance.now() - t0)
+      // What the sandbox itself keeps resident beyond the agent and the engine: its init (catatonit).
+      if (isolation === 'sandbox') initKb.push(initRssKb(join(l.server.lab.compute.instanceDir(inst.id), 'bundle', 'init.pid')))
       t0 = performance.now()
       await l.client.instances.delete(inst.id)
       for (;;) {
@@ -59,7 +71,7 @@ async function measure(isolation) {
       }
       if (i > 0) del.push(performance.now() - t0)
       // The first create of an engine with a template starts its build: waited for, so the others copy it.
-      if (i === 0 && isolation === 'sandbox') await l.server.lab.compute.templates.settled()
+      if (i === 0 && isolation === 'sandbox') await l.server.lab.compute.templates?.settled()
     }
   } finally {
     if (isolation === 'sandbox') await removeSandboxLab(l.server.lab.compute)
@@ -77,3 +89,4 @@ for (const isolation of ['none', 'sandbox']) {
 }
 // Every create's parts (the first one's included).
 console.log(`sandbox parts, median over ${RUNS + 1} creates: ${[...parts].map(([k, xs]) => `${k} ${median(xs)} ms`).join(', ')}`)
+console.log(`sandbox init (catatonit) resident, median: Rss ${median(initKb.map((k) => k.rss))} kB, Pss ${median(initKb.map((k) => k.pss))} kB`)
