@@ -2,19 +2,32 @@
 // uid, volume, netns + filter, runc: catatonit as init, then the agent by runc exec) beside one with `isolation: 'none'` (a loopback
 // address, the agent on the host), each lab started in this process, creates one after the other (each
 // deleted once ACTIVE, the delete timed until the instance is gone). ACTIVE is polled every 10 ms.
-// Knobs: BENCH_RUNS (5). Run as root after a build: `node bench/sandbox-create.mjs`.
-import { chmodSync, mkdtempSync, rmSync } from 'node:fs'
+// Knobs: BENCH_RUNS (5), BENCH_ENGINE (redis; mariadb and postgresql start from the lab's sandbox template from the
+// second create on: the first, not counted, starts its build, which is waited for). Run as root after a build:
+// `node bench/sandbox-create.mjs`.
+import { chmodSync, mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { join } from 'node:path'
 import { clientFor, machine, median, sleep } from './lib.mjs'
 
 const RUNS = Number(process.env.BENCH_RUNS ?? 5)
+const ENGINE = process.env.BENCH_ENGINE ?? 'redis'
+const initKb = []
+/** Rss and Pss of the sandbox's init, in kB (smaps_rollup). */
+function initRssKb(pidFile) {
+  try {
+    const text = readFileSync(`/proc/${Number(readFileSync(pidFile, 'utf8'))}/smaps_rollup`, 'utf8')
+    return { rss: Number(/^Rss:\s+(\d+)/m.exec(text)[1]), pss: Number(/^Pss:\s+(\d+)/m.exec(text)[1]) }
+  } catch {
+    return { rss: Number.NaN, pss: Number.NaN }
+  }
+}
 const { buildServer } = await import('../dist/server/index.js')
 const { removeSandboxLab } = await import('../dist/server/compute/sandboxed.js')
 
 /** The driver's log lines give each part's time: `<part> in N ms`. */
 const parts = new Map()
 function record(line) {
-  for (const m of line.matchAll(/(uid \d+|address \S+ \(netns\)|volume|filter|sandbox \(runc\)|agent \(runc exec\)) in (\d+) ms/g)) {
+  for (const m of line.matchAll(/(uid \d+|address \S+ \(netns\)|volume|filter|template copied|sandbox \(runc\)|agent \(runc exec\)|agent \(started by the init\) seen) in (\d+) ms/g)) {
     const key = m[1].startsWith('address') ? 'address (netns)' : m[1].startsWith('uid') ? 'uid' : m[1]
     parts.set(key, [...(parts.get(key) ?? []), Number(m[2])])
   }
@@ -35,7 +48,7 @@ async function measure(isolation) {
   try {
     for (let i = 0; i < RUNS + 1; i++) {
       let t0 = performance.now()
-      const inst = await l.client.instances.create({ name: `b${i}`, flavorRef: '1', volume: { size: 1 }, datastore: { type: 'redis' } })
+      const inst = await l.client.instances.create({ name: `b${i}`, flavorRef: '1', volume: { size: 1 }, datastore: { type: ENGINE } })
       for (;;) {
         const s = (await l.client.instances.get(inst.id)).status
         if (s === 'ACTIVE') break
@@ -44,6 +57,8 @@ async function measure(isolation) {
       }
       // The first create of a lab pays one-off costs (module loading, the lab's first rules): not counted.
       if (i > 0) create.push(performance.now() - t0)
+      // What the sandbox itself keeps resident beyond the agent and the engine: its init (catatonit).
+      if (isolation === 'sandbox') initKb.push(initRssKb(join(l.server.lab.compute.instanceDir(inst.id), 'bundle', 'init.pid')))
       t0 = performance.now()
       await l.client.instances.delete(inst.id)
       for (;;) {
@@ -55,6 +70,8 @@ async function measure(isolation) {
         await sleep(10)
       }
       if (i > 0) del.push(performance.now() - t0)
+      // The first create of an engine with a template starts its build: waited for, so the others copy it.
+      if (i === 0 && isolation === 'sandbox') await l.server.lab.compute.templates?.settled()
     }
   } finally {
     if (isolation === 'sandbox') await removeSandboxLab(l.server.lab.compute)
@@ -68,7 +85,8 @@ console.log(machine())
 for (const isolation of ['none', 'sandbox']) {
   const { create, del } = await measure(isolation)
   const fmt = (xs) => `median ${median(xs).toFixed(0)} ms (min ${Math.min(...xs).toFixed(0)}, max ${Math.max(...xs).toFixed(0)})`
-  console.log(`redis, isolation ${isolation}: create -> ACTIVE ${fmt(create)}; delete -> gone ${fmt(del)} over ${RUNS} runs`)
+  console.log(`${ENGINE}, isolation ${isolation}: create -> ACTIVE ${fmt(create)}; delete -> gone ${fmt(del)} over ${RUNS} runs`)
 }
 // Every create's parts (the first one's included).
 console.log(`sandbox parts, median over ${RUNS + 1} creates: ${[...parts].map(([k, xs]) => `${k} ${median(xs)} ms`).join(', ')}`)
+console.log(`sandbox init (catatonit) resident, median: Rss ${median(initKb.map((k) => k.rss))} kB, Pss ${median(initKb.map((k) => k.pss))} kB`)

@@ -226,7 +226,7 @@ export async function startAgent(bootstrapPath: string, opts: AgentOptions = {})
   return { done, close: () => end(0) }
 }
 
-const USAGE = 'usage: trove agent --config FILE | --standby'
+const USAGE = 'usage: trove agent --config FILE | --standby | --make-template --config FILE'
 
 /**
  * `trove agent --standby` (server/compute/standby.ts): load everything an agent runs,
@@ -254,11 +254,13 @@ async function awaitBootstrap(): Promise<string | undefined> {
 export async function runAgent(argv: string[]): Promise<number> {
   let config: string | undefined
   let standby = false
+  let template = false
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!
     if (a === '--config') config = argv[++i]
     else if (a.startsWith('--config=')) config = a.slice('--config='.length)
     else if (a === '--standby') standby = true
+    else if (a === '--make-template') template = true
     else if (a.startsWith('--title-room=')) continue
     else {
       process.stderr.write(`unknown argument: ${a}\n${USAGE}\n`)
@@ -279,6 +281,7 @@ export async function runAgent(argv: string[]): Promise<number> {
     process.stderr.write(`missing --config\n${USAGE}\n`)
     return 2
   }
+  if (template) return (await import('./template-maker.js')).makeTemplate(resolve(config))
   let handle: AgentHandle
   try {
     handle = await startAgent(resolve(config))

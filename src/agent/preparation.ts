@@ -1,5 +1,5 @@
 import type { ChildProcess } from 'node:child_process'
-import { chmod, chown, mkdir, readFile, readdir, realpath, rename, rm, writeFile } from 'node:fs/promises'
+import { chmod, chown, mkdir, readFile, readdir, realpath, rename, rm, stat, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { INSTANCE_FILES, type AgentBootstrap } from '../protocol/index.js'
 import { dropFetchedArchive, fetchArchive } from './archive-fetch.js'
@@ -8,7 +8,7 @@ import { checkOverrides } from './datastores/overrides.js'
 import { EngineProcess, oneLine, runTool } from './engine-process.js'
 import { GuestError } from './guest-error.js'
 import type { Log } from './log.js'
-import type { TemplateCache, TemplateIdentity } from './template-cache.js'
+import { TEMPLATE_INFO, syncTree, type TemplateCache, type TemplateIdentity } from './template-cache.js'
 
 /** A data dir copied from a template; `synced` settles (with the error, if any) once the copy is on disk. */
 interface CopiedTemplate {
@@ -91,8 +91,11 @@ export class Preparation {
       await chmod(dir, 0o700)
     }
     h.setDataReal(await realpath(h.paths.data))
+    // The server copied the lab's template in (a sandbox: bootstrap prepare.fromTemplate); its template.json,
+    // removed once taken, tells a first prepare from one that died after taking it.
+    const copied = !!h.bootstrap.prepare.fromTemplate && (await stat(join(h.paths.data, TEMPLATE_INFO)).catch(() => undefined)) !== undefined
     // Wipe a half-initialised data dir (an earlier prepare died); keep the dir and its owner.
-    const leftovers = await this.wipeDataDir()
+    const leftovers = copied ? 0 : await this.wipeDataDir()
     if (leftovers > 0) h.log(`prepare: wiped ${leftovers} entries of a half-initialised data dir`)
     await ds.writeConfig()
     if (h.bootstrap.prepare.overrides && Object.keys(h.bootstrap.prepare.overrides).length) {
@@ -103,7 +106,7 @@ export class Preparation {
     const seeded = await this.seed(ds)
     const init = seeded ? undefined : await ds.initCommand()
     if (init) h.waitingElsewhere()
-    const template = init && identity ? await this.copyTemplate(identity) : undefined
+    const template = init && copied ? await this.takeCopied() : init && identity ? await this.copyTemplate(identity) : undefined
     if (init && !template) await this.runInit(init)
     let proc: EngineProcess
     try {
@@ -122,8 +125,8 @@ export class Preparation {
       await this.runInit(init)
       proc = await h.startAnswering()
       // A fresh init came up where the template's copy did not: the template is bad.
-      if (!(err instanceof CopySyncError))
-        await h.templates!.evict(template.key).then(
+      if (!(err instanceof CopySyncError) && h.templates)
+        await h.templates.evict(template.key).then(
           () => h.log(`template ${template.key} evicted: a fresh init started where its copy did not`),
           (e: Error) => h.log(`template ${template.key}: could not evict it: ${oneLine(e.message)}`),
         )
@@ -211,6 +214,21 @@ export class Preparation {
       await this.wipeDataDir()
       return undefined
     }
+  }
+
+  /** The data dir the server copied from its template (a sandbox's): kept, synced while the engine starts. */
+  private async takeCopied(): Promise<CopiedTemplate> {
+    const { h } = this
+    const info = JSON.parse(await readFile(join(h.paths.data, TEMPLATE_INFO), 'utf8').catch(() => '{}')) as { key?: string }
+    await rm(join(h.paths.data, TEMPLATE_INFO), { force: true })
+    const t0 = Date.now()
+    const synced = syncTree(h.paths.data, h.user, (c) => h.track(c)).then(
+      () => void h.log(`prepare: copy synced in ${Date.now() - t0} ms`),
+      (err: Error) => err,
+    )
+    const key = info.key ?? 'of the lab'
+    h.log(`prepare: data dir copied by the server from template ${key}`)
+    return { key, synced }
   }
 
   private async runInit(init: EngineCommand): Promise<void> {

@@ -80,6 +80,11 @@ export interface AgentBootstrap {
     restore?: RestoreSpec
     /** Create as a replica of another instance (seeded from it, then attached). */
     replica?: ReplicaSpec
+    /**
+     * A sandbox's data dir was copied by the server from the lab's template (with its template.json):
+     * prepare starts the engine from it instead of initialising (and initialises when it does not come up).
+     */
+    fromTemplate?: boolean
   }
 }
 

@@ -381,8 +381,69 @@ t.test('sandboxed MariaDB and PostgreSQL: initialised inside, as the instance ui
   t.notOk(names.includes('trove'), "the agent's account is not in user list")
   await t.rejects(client.users.create(m.id, [{ name: 'trove', password: 'Secret-12345', databases: [] }]), { status: 400, message: /reserved/ }, "the agent's account name is reserved")
 
+  // The first creates started the lab's templates (made in sandboxes of their own, sandbox-template.ts); the next
+  // MariaDB and PostgreSQL start from a copy the server made into their fresh volumes, with credentials of their own.
+  await c.templates.settled()
+  t.notOk(
+    (await listSandboxes(c.runtime)).some((s) => s.startsWith('tpl-')),
+    'no template maker left running',
+  )
+  const t1 = Date.now()
+  const [m2, m3, p2] = await Promise.all([
+    client.instances.create({ name: 'sb-maria2', flavorRef: '1', volume: { size: 1 }, datastore: { type: 'mariadb' } }),
+    client.instances.create({ name: 'sb-maria3', flavorRef: '1', volume: { size: 1 }, datastore: { type: 'mariadb' } }),
+    client.instances.create({ name: 'sb-pg2', flavorRef: '1', volume: { size: 1 }, datastore: { type: 'postgresql' } }),
+  ])
+  const [im2, im3, ip2] = await Promise.all([waitStatus(client, m2.id, 'BUILD'), waitStatus(client, m3.id, 'BUILD'), waitStatus(client, p2.id, 'BUILD')])
+  t.comment(`two MariaDB and a PostgreSQL from the templates ACTIVE ${Date.now() - t1} ms after their creates (at once)`)
+  for (const [i, id] of [
+    [im2, m2.id],
+    [im3, m3.id],
+    [ip2, p2.id],
+  ] as const) {
+    const log = readFileSync(join(c.instanceDir(id), 'sandbox.log'), 'utf8')
+    t.equal(i.status, 'ACTIVE', `${id} ACTIVE`)
+    t.match(log, /prepare: data dir copied by the server from template/, `${i.datastore?.type}: its data dir is the lab template's copy`)
+    t.notMatch(log, /data dir initialised|initialising from scratch/, 'not initialised inside')
+  }
+  if (im2.status !== 'ACTIVE' || im3.status !== 'ACTIVE' || ip2.status !== 'ACTIVE') return
+  checkEngine(t, c, m2.id, /\/(mariadbd|mysqld)$/)
+  checkEngine(t, c, p2.id, /\/postgres$/)
+  const mroot2 = await client.root.enable(m2.id)
+  const maria = (host: string, password: string, sql: string) =>
+    spawnSync('mariadb', ['-h', host, '-u', 'root', '--batch', '--skip-column-names', '-e', sql], { encoding: 'utf8', env: { ...process.env, MYSQL_PWD: password } })
+  t.equal(maria(im2.ip![0]!, mroot2.password, 'SELECT CURRENT_USER()').stdout.trim(), 'root@%', 'the copy answers its own root')
+  t.not(maria(im2.ip![0]!, mroot.password, 'SELECT 1').status, 0, "the first instance's root password does not open the copy")
+  // Two copies of one template share no credential: no account has the same password hash in both.
+  const mroot3 = await client.root.enable(m3.id)
+  const hashes = (host: string, password: string) =>
+    maria(
+      host,
+      password,
+      "SELECT CONCAT(User, '@', Host, ' ', JSON_VALUE(Priv, '$.authentication_string')) FROM mysql.global_priv WHERE IFNULL(JSON_VALUE(Priv, '$.authentication_string'), '') NOT IN ('', 'invalid')",
+    )
+      .stdout.trim()
+      .split('\n')
+      .filter(Boolean)
+  const h2 = hashes(im2.ip![0]!, mroot2.password)
+  const h3 = hashes(im3.ip![0]!, mroot3.password)
+  t.ok(h2.length >= 1 && h3.length >= 1, `accounts with passwords in each copy (${h2.length}, ${h3.length})`)
+  t.same(
+    h2.filter((x) => h3.includes(x)),
+    [],
+    'no password hash shared between two copies of the template',
+  )
+  const proot2 = await client.root.enable(p2.id)
+  const pg = (host: string, password: string) =>
+    spawnSync('psql', ['-h', host, '-U', proot2.name, '-d', 'postgres', '-tAc', 'SELECT current_user'], { encoding: 'utf8', env: { ...process.env, PGPASSWORD: password } })
+  t.equal(pg(ip2.ip![0]!, proot2.password).stdout.trim(), proot2.name, 'the PostgreSQL copy answers its own root')
+  t.not(pg(ip2.ip![0]!, proot.password).status, 0, "the first instance's root password does not open the copy")
+
   await deleteAndCheck(t, c, client, m.id)
   await deleteAndCheck(t, c, client, p.id)
+  await deleteAndCheck(t, c, client, m2.id)
+  await deleteAndCheck(t, c, client, m3.id)
+  await deleteAndCheck(t, c, client, p2.id)
 })
 
 t.test('what a crash leaves of a sandbox is removed by the reconciler', async (t) => {
@@ -481,6 +542,7 @@ t.test('a server restart keeps a sandboxed instance running; trove server reset 
   t.equal(reported, nsPidOf(engine), 'the agent reports the engine it runs')
   const oldAgent = lab.c.agentPid(inst.id)!
   t.equal(readlinkSync(`/proc/${oldAgent}/ns/pid`), pidNs, 'the agent is in the sandbox')
+  t.equal(Number(statusField(oldAgent, 'PPid')), init, "the agent's parent is the sandbox's init (it reaps the agent's end, not the host)")
   process.kill(oldAgent, 'SIGKILL')
   while (lab.c.agentAlive(inst.id)) await sleep(20)
   t.ok(existsSync(`/proc/${engine}`), `the engine (host pid ${engine}) outlives its agent`)
@@ -495,6 +557,7 @@ t.test('a server restart keeps a sandboxed instance running; trove server reset 
   t.ok(agent2 && agent2 !== oldAgent, `a new agent: ${oldAgent} -> ${agent2}`)
   t.equal(readlinkSync(`/proc/${agent2}/ns/pid`), pidNs, 'in the same sandbox (runc exec)')
   t.equal(Number(readFileSync(join(lab.c.instanceDir(inst.id), 'bundle', 'init.pid'), 'utf8')), init, 'under the same init')
+  t.equal(Number(statusField(agent2, 'PPid')), init, "the new agent's parent is the sandbox's init too")
   const recR = JSON.parse(readFileSync(join(lab.c.instanceDir(inst.id), 'sandbox.json'), 'utf8')) as { uid: number }
   t.same(uidsOf(agent2), [recR.uid, recR.uid, recR.uid, recR.uid], "the new agent runs as the instance's uid")
   t.equal(statusField(agent2, 'NoNewPrivs'), '1', 'with no_new_privs')
@@ -516,12 +579,11 @@ t.test('a server restart keeps a sandboxed instance running; trove server reset 
   await execInSandbox(lab.c.runtime, inst.id, ['sh', '-c', 'sleep 0.5 & exit 0'])
   const reaped = Date.now() + 20_000
   while (nsProcesses(pidNs).some((p) => p.comm === 'sleep') && Date.now() < reaped) await sleep(50)
-  // (A killed agent's zombie is its host parent's to reap, PID 1 of the host, outside the sandbox: not counted.)
-  const inNs = new Set(nsProcesses(pidNs).map((p) => p.pid))
+  // The killed agent's zombie included: its parent is the init too (the launcher, sandbox-launch.ts).
   t.same(
-    nsProcesses(pidNs).filter((p) => p.comm === 'sleep' || (p.state === 'Z' && inNs.has(Number(statusField(p.pid, 'PPid'))))),
+    nsProcesses(pidNs).filter((p) => p.comm === 'sleep' || p.state === 'Z'),
     [],
-    "the orphan is reaped: no zombie in the sandbox's PID namespace",
+    "the orphan and the killed agent are reaped: no zombie in the sandbox's PID namespace",
   )
 
   // restart still restarts the engine (the agent stops it, the next one starts it).

@@ -271,32 +271,6 @@ export async function sandboxState(rt: SandboxRuntime, id: string): Promise<Sand
   }
 }
 
-export interface ExecDetachedOptions {
-  args: string[]
-  /** Where runc writes the process's host pid. */
-  pidFile: string
-  /** Where its stdout and stderr go (appended): a file the host owns. */
-  logFile: string
-  /** runc's own JSON log (its errors). */
-  runcLog: string
-}
-
-/**
- * Starts a process in the running sandbox and returns its host pid once it runs (`runc exec --detach`).
- * runc builds it from the bundle's config.json (its user, capabilities, no_new_privs, rlimits, env and
- * cwd) and applies the sandbox's seccomp profile and cgroups as to the init: the same guest as before.
- * Its parent on the host is whoever reaps runc's orphans; its own children are the sandbox init's once
- * it exits (the kernel re-parents within the PID namespace).
- */
-export async function execDetached(rt: SandboxRuntime, id: string, o: ExecDetachedOptions): Promise<number> {
-  checkId(id)
-  rmSync(o.pidFile, { force: true })
-  rmSync(o.runcLog, { force: true })
-  const code = await runcLogged(rt, ['--log', o.runcLog, '--log-format', 'json', 'exec', '--detach', '--pid-file', o.pidFile, id, ...o.args], o.logFile, 'exec')
-  if (code !== 0) throw new Error(`runc exec: ${lastLine(lastRuncError(o.runcLog) || `exit code ${code}`)}`)
-  return Number(readFileSync(o.pidFile, 'utf8'))
-}
-
 /** Runs a command inside the sandbox as its user, with its limits and seccomp (for tests and admin). */
 export async function execInSandbox(rt: SandboxRuntime, id: string, args: string[], timeoutMs = 60_000): Promise<RunResult> {
   checkId(id)
@@ -369,11 +343,14 @@ async function removeGroups(dirs: string[]): Promise<void> {
  */
 export async function destroySandbox(rt: SandboxRuntime, id: string, bundleDir?: string): Promise<void> {
   checkId(id)
-  try {
-    await runc(rt, ['delete', '--force', id])
-  } catch (e) {
-    if (!missing(e)) throw e
-  }
+  // runc keeps a state directory per sandbox under its root: none, nothing for runc to delete (a create's
+  // clean slate costs no runc run then; ~0.05-0.1 s on a busy host).
+  if (existsSync(join(rt.root, id)))
+    try {
+      await runc(rt, ['delete', '--force', id])
+    } catch (e) {
+      if (!missing(e)) throw e
+    }
   await removeGroups(sandboxCgroupDirs(rt, id))
   if (bundleDir) rmSync(bundleDir, { recursive: true, force: true })
 }

@@ -9,7 +9,9 @@ import { applyFirewall, removeFirewall, type FirewallRules } from './firewall.js
 import { AGENT_NODE_FLAGS, ENGINE_PORTS, LocalCompute, TROVE_BIN, type LocalComputeOptions } from './local.js'
 import { attachInstance, destroyLabNetwork, detachInstance, ensureLabNetwork, netnsName, sweepNetwork, type LabNetwork } from './network.js'
 import { SYSTEM_DIRS, VOLUME_MOUNT } from './oci-config.js'
-import { createSandbox, destroySandbox, execDetached, sweepSandboxes, type SandboxRuntime } from './sandbox.js'
+import { createSandbox, destroySandbox, sweepSandboxes, type SandboxRuntime } from './sandbox.js'
+import { SandboxTemplates } from './sandbox-template.js'
+import { awaitFirstChild, initStarting, launchInSandbox } from './sandbox-launch.js'
 import { hostSeccomp, type OciSeccomp } from './seccomp.js'
 import { allocateUid, releaseUid, sweepUids, uidOf, type UidOptions } from './uids.js'
 import { readInVolume, writeInVolume } from './volume-files.js'
@@ -55,6 +57,8 @@ interface SandboxRecord {
 }
 
 const RECORD = 'sandbox.json'
+/** Every sandboxed process's environment: nothing of the server's. */
+const SANDBOX_ENV = ['PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin', 'LANG=C.UTF-8', 'NODE_ENV=production', `HOME=${VOLUME_MOUNT}`]
 
 const ms = (x: number) => `${Math.round(x)} ms`
 
@@ -87,12 +91,30 @@ export class SandboxedCompute implements Compute {
   private store: BrokerLocation | undefined
   private rules: Promise<unknown> = Promise.resolve()
   private readonly seccomp: OciSeccomp | undefined
+  /** MariaDB's and PostgreSQL's pre-initialised data dirs (sandbox-template.ts). */
+  readonly templates: SandboxTemplates
 
   constructor(private readonly opts: SandboxedComputeOptions) {
     this.local = new LocalCompute(opts)
     this.labId = labIdOf(opts.dataDir)
     this.runtime = { root: join(opts.dataDir, 'sandbox', 'runc'), cgroupParent: `trove-${this.labId}` }
     this.seccomp = hostSeccomp()
+    this.templates = new SandboxTemplates({
+      dir: join(opts.dataDir, 'sandbox', 'templates'),
+      runtime: this.runtime,
+      seccomp: this.seccomp,
+      uids: opts.uids,
+      agentCommand: [process.execPath, ...AGENT_NODE_FLAGS, TROVE_BIN],
+      agentBinds: () => this.agentBinds(),
+      env: SANDBOX_ENV,
+      log: opts.log,
+    })
+  }
+
+  /** Stops what the driver runs for itself (the standby agent, template builds); instances keep running. */
+  close(): void {
+    this.local.close()
+    this.templates.stop()
   }
 
   get instancesDir(): string {
@@ -264,13 +286,19 @@ export class SandboxedCompute implements Compute {
       // The volume (mkfs) and the filter (nft) are independent: made at once.
       let volumeMs = 0
       let filterMs = 0
-      const volume = (existsSync(paths.image) ? mountVolume(paths) : createVolume({ ...paths, sizeBytes: Math.max(1, boot.volumeSize) * GB, uid: rec.uid, gid: rec.gid })).then(
+      const fresh = !existsSync(paths.image)
+      const volume = (!fresh ? mountVolume(paths) : createVolume({ ...paths, sizeBytes: Math.max(1, boot.volumeSize) * GB, uid: rec.uid, gid: rec.gid })).then(
         () => (volumeMs = performance.now() - t0),
       )
       const filter = this.applyRules().then(() => (filterMs = performance.now() - t0))
       const [v, f] = await Promise.allSettled([volume, filter])
       if (v.status === 'rejected') throw v.reason
       if (f.status === 'rejected') throw f.reason
+      // MariaDB and PostgreSQL: the lab's template into the new volume (a relaunch finds the volume made: its agent initialises).
+      const template = fresh ? this.templates.take(boot) : undefined
+      const t2 = performance.now()
+      if (template) await this.templates.copyInto(template, paths.mountPoint, rec.uid, rec.gid)
+      const copyMs = template ? `, template copied in ${ms(performance.now() - t2)}` : ''
       // Engine data, logs and the agent's files all live in the volume; the host's directories
       // (templates, backups, object store) are not the guest's to see.
       // Backups and published logs go through the server's object store (object-store/endpoint.ts); the
@@ -283,12 +311,13 @@ export class SandboxedCompute implements Compute {
         address: rec.address,
         brokerFile: `/etc/${SANDBOX_BROKER_FILE}`,
         runUser: SANDBOX_USER,
+        prepare: { ...boot.prepare, ...(template ? { fromTemplate: true } : {}) },
         ...(store ? { objectStore: { url: store }, backupDir: this.backupsDir, storageDir: this.storageDir } : {}),
       }
       writeInVolume(paths.mountPoint, INSTANCE_FILES.bootstrap, JSON.stringify(full, null, 2), rec.uid, rec.gid)
       const t3 = performance.now()
       const pid = await this.startSandbox(id, rec)
-      this.opts.log(`instance ${id}: volume in ${ms(volumeMs)}, filter in ${ms(filterMs)} (at once), sandbox (runc) in ${ms(performance.now() - t3)}`)
+      this.opts.log(`instance ${id}: volume in ${ms(volumeMs)}, filter in ${ms(filterMs)} (at once)${copyMs}, sandbox (runc) in ${ms(performance.now() - t3)}`)
       return pid
     } catch (e) {
       await destroySandbox(this.runtime, id).catch(() => undefined)
@@ -324,8 +353,9 @@ export class SandboxedCompute implements Compute {
       volumeDir: this.volumePaths(id).mountPoint,
       netnsPath: `/run/netns/${netnsName(id)}`,
       limits: { memoryBytes: ramMb * 1024 * 1024, cpus: rec.flavor?.vcpus ?? 1, pids: SANDBOX_PIDS },
-      args: SANDBOX_INIT,
-      env: ['PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin', 'LANG=C.UTF-8', 'NODE_ENV=production', `HOME=${VOLUME_MOUNT}`],
+      // The init starts the agent (its first child) and becomes catatonit: one runc call, not two.
+      args: initStarting(SANDBOX_INIT, this.agentArgs()),
+      env: SANDBOX_ENV,
       logFile: join(dir, 'sandbox.log'),
       seccomp: this.seccomp,
       extraBinds: this.agentBinds(),
@@ -333,16 +363,20 @@ export class SandboxedCompute implements Compute {
     })
     if (state.status !== 'running') throw new Error(`instance ${id}: the sandbox's init exited at once (see ${join(dir, 'sandbox.log')})`)
     const t0 = performance.now()
-    const pid = await this.execAgent(id)
-    this.opts.log(`instance ${id}: agent (runc exec) in ${ms(performance.now() - t0)}`)
+    const pid = await awaitFirstChild(this.runtime, id, state.pid, join(dir, 'bundle', AGENT_PID_FILE))
+    this.opts.log(`instance ${id}: agent (started by the init) seen in ${ms(performance.now() - t0)}`)
     return pid
   }
 
-  /** Starts the agent in the running sandbox (as its uid, with its profile: runc exec); its host pid. */
+  private agentArgs(): string[] {
+    return [process.execPath, ...AGENT_NODE_FLAGS, TROVE_BIN, 'agent', '--config', `${VOLUME_MOUNT}/${INSTANCE_FILES.bootstrap}`]
+  }
+
+  /** Starts the agent in the running sandbox (as its uid, with its profile: runc exec), a child of its init; its host pid. */
   private execAgent(id: string): Promise<number> {
     const bundle = join(this.instanceDir(id), 'bundle')
-    return execDetached(this.runtime, id, {
-      args: [process.execPath, ...AGENT_NODE_FLAGS, TROVE_BIN, 'agent', '--config', `${VOLUME_MOUNT}/${INSTANCE_FILES.bootstrap}`],
+    return launchInSandbox(this.runtime, id, {
+      args: this.agentArgs(),
       pidFile: join(bundle, AGENT_PID_FILE),
       logFile: join(this.instanceDir(id), 'sandbox.log'),
       runcLog: join(bundle, 'runc-exec.log'),
@@ -438,6 +472,7 @@ export class SandboxedCompute implements Compute {
     }
     const keep = new Set(ids)
     const removed: string[] = []
+    for (const b of this.templates.building) keep.add(b)
     removed.push(...(await sweepSandboxes(this.runtime, keep)).map((id) => `sandbox ${id}`))
     removed.push(
       ...(
@@ -566,6 +601,8 @@ export async function removeSandboxLab(c: SandboxedCompute): Promise<void> {
       errors.push((e as Error).message)
     }
   }
+  c.templates.stop()
+  await c.templates.settled()
   for (const id of c.sandboxedIds()) await step(() => c.destroy(id, null))
   await step(() => sweepSandboxes(c.runtime, []))
   await step(() => existsSync(c.instancesDir) && sweepVolumes(c.instancesDir, []))
