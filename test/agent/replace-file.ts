@@ -27,5 +27,9 @@ t.test('a link planted at the name is replaced, its target never written', async
   symlinkSync(join(dir, 'no', 'such'), join(dir, 'dangling'))
   await replaceFile(join(dir, 'dangling'), 'x')
   t.equal(readFileSync(join(dir, 'dangling'), 'utf8'), 'x')
-  t.same(readdirSync(dir).filter((n) => n.endsWith('.tmp')), [], 'no temporary file left')
+  t.same(
+    readdirSync(dir).filter((n) => n.endsWith('.tmp')),
+    [],
+    'no temporary file left',
+  )
 })

@@ -12,7 +12,12 @@ if (why) t.plan(0, why)
 
 /** Redis commands as the attacker's root over the lab network, one per line: redis-cli's output. */
 function cli(ip: string, password: string, ...commands: string[]): string {
-  const r = spawnSync('redis-cli', ['-h', ip, '--user', 'root', '--no-auth-warning'], { input: `${commands.join('\n')}\n`, encoding: 'utf8', env: { ...process.env, REDISCLI_AUTH: password }, timeout: 60_000 })
+  const r = spawnSync('redis-cli', ['-h', ip, '--user', 'root', '--no-auth-warning'], {
+    input: `${commands.join('\n')}\n`,
+    encoding: 'utf8',
+    env: { ...process.env, REDISCLI_AUTH: password },
+    timeout: 60_000,
+  })
   return `${r.stdout}${r.stderr}`.trim()
 }
 

@@ -43,7 +43,16 @@ export async function attackLab(t: Test): Promise<AttackLab> {
   const user = identity.createUser('victim', password, project.id)
   identity.assignRole(user.id, project.id, 'member')
   const victim = new TroveClient({
-    auth: { authType: 'password', authUrl: `${lab.url}/identity/v3`, username: 'victim', password, projectName: 'victim', userDomainName: 'Default', projectDomainName: 'Default', interface: 'public' },
+    auth: {
+      authType: 'password',
+      authUrl: `${lab.url}/identity/v3`,
+      username: 'victim',
+      password,
+      projectName: 'victim',
+      userDomainName: 'Default',
+      projectDomainName: 'Default',
+      interface: 'public',
+    },
   })
   const secret = `host-secret-${randomBytes(12).toString('hex')}`
   const path = join(lab.dataDir, 'canary.secret')
@@ -157,10 +166,11 @@ export function shellProbes(a: AttackLab, victim: { id: string; ip: string; port
     { what: "read the victim's agent.json (its credentials)", script: `cat ${vdir}/agent.json`, control: `cat ${VOL}/agent.json` },
     { what: "read the victim's logs", script: `cat ${vdir}/log/*`, control: `ls ${VOL}/log` },
     { what: "reach the victim's sockets", script: `ls ${vdir}/run`, control: `ls ${VOL}/run` },
-    { what: 'read the lab\'s clouds.yaml', script: `cat ${a.lab.cloudsFile}` },
-    { what: 'read the lab\'s SQLite database', script: `head -c 16 ${join(d, 'trove.db')}` },
+    { what: "read the lab's clouds.yaml", script: `cat ${a.lab.cloudsFile}` },
+    { what: "read the lab's SQLite database", script: `head -c 16 ${join(d, 'trove.db')}` },
     { what: "read the lab's CA key", script: `cat ${join(d, 'tls', 'ca.key')}`, control: 'cat /etc/trove-broker.json' },
-    { what: 'read the host canary', script: `cat ${a.canary.path}` },
+    // Its bytes, not its name: the sandbox may have a file of its own at the same path (its own /tmp).
+    { what: 'read the host canary', script: `grep -F -q ${a.canary.secret} ${a.canary.path}` },
     { what: "read the host's /etc/shadow", script: 'cat /etc/shadow' },
     { what: 'see host users in /etc/passwd', script: "grep -v -E '^(root|trove|nobody):' /etc/passwd", control: 'grep -q "^trove:" /etc/passwd' },
     { what: 'write the sandbox /etc', script: 'echo x >> /etc/passwd' },
@@ -190,7 +200,12 @@ export async function runShellProbes(t: Test, shell: Shell, probes: ShellProbe[]
 /** What this host lacks for the attack suite (root, runc, nft, the CNI plugins, the engine), or undefined. */
 export function lackingForAttack(engineBin: string, args: string[], path?: string): string | undefined {
   if (process.getuid?.() !== 0) return 'needs root (runc, loop devices, mounts, netns, nft)'
-  for (const [tool, a] of [['runc', ['--version']], ['nft', ['--version']], ['mkfs.ext4', ['-V']], [path ?? engineBin, args]] as const) {
+  for (const [tool, a] of [
+    ['runc', ['--version']],
+    ['nft', ['--version']],
+    ['mkfs.ext4', ['-V']],
+    [path ?? engineBin, args],
+  ] as const) {
     if (spawnSync(tool, a, { stdio: 'ignore' }).status !== 0) return `${tool} is not installed`
   }
   if (!existsSync('/usr/lib/cni/bridge')) return 'the CNI bridge plugin is missing (containernetworking-plugins)'
