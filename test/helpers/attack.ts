@@ -5,7 +5,7 @@
 import type { Test } from 'tap'
 import { spawnSync } from 'node:child_process'
 import { createHash, randomBytes } from 'node:crypto'
-import { existsSync, readdirSync, readFileSync, statfsSync, writeFileSync } from 'node:fs'
+import { existsSync, readdirSync, readFileSync, readlinkSync, statfsSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { execInSandbox, sandboxCgroupDirs } from '../../src/server/compute/sandbox.js'
@@ -118,6 +118,26 @@ export function volumeSums(c: SandboxedCompute, id: string, only: RegExp): Map<s
     if (e.isFile() && only.test(p.slice(mnt.length))) out.set(p.slice(mnt.length), sha256(p))
   }
   return out
+}
+
+/** Host pids of the engine's processes in a sandbox (its cgroup's members whose program is the engine's). */
+export function enginePids(c: SandboxedCompute, id: string): number[] {
+  for (const dir of sandboxCgroupDirs(c.runtime, id)) {
+    let pids: number[]
+    try {
+      pids = readFileSync(join(dir, 'cgroup.procs'), 'utf8').split('\n').filter(Boolean).map(Number)
+    } catch {
+      continue
+    }
+    return pids.filter((p) => {
+      try {
+        return /\/(redis-server|redis-check-rdb|mariadbd|mysqld|postgres)$/.test(readlinkSync(`/proc/${p}/exe`))
+      } catch {
+        return false
+      }
+    })
+  }
+  return []
 }
 
 /** Free bytes of the filesystem holding `path` on the host. */
