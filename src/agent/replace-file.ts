@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto'
 import { constants as fsc } from 'node:fs'
-import { open, rename, rm } from 'node:fs/promises'
+import { type FileHandle, open, rename, rm, unlink } from 'node:fs/promises'
 
 /**
  * Writes `path` as a new file renamed over the old name: a link a tenant planted at that name (its shell
@@ -22,4 +22,26 @@ export async function replaceFile(path: string, data: string | Uint8Array, o: { 
     await rm(tmp, { force: true })
     throw e
   }
+}
+
+/**
+ * Opens `path` to append (created 0600 when absent) without following a link there: a link a tenant
+ * planted at the name (an engine's log, which the agent opens as root without a sandbox and chowns) is
+ * removed and a plain file made in its place. Anything else that is not a regular file is refused.
+ */
+export async function openAppend(path: string, mode = 0o600): Promise<FileHandle> {
+  const flags = fsc.O_WRONLY | fsc.O_APPEND | fsc.O_CREAT | fsc.O_NOFOLLOW | fsc.O_NONBLOCK
+  let fh: FileHandle
+  try {
+    fh = await open(path, flags, mode)
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== 'ELOOP') throw e
+    await unlink(path)
+    fh = await open(path, flags | fsc.O_EXCL, mode)
+  }
+  if (!(await fh.stat()).isFile()) {
+    await fh.close()
+    throw new Error(`${path} is not a regular file`)
+  }
+  return fh
 }

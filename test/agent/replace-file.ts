@@ -2,7 +2,7 @@ import t from 'tap'
 import { lstatSync, mkdtempSync, readFileSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { replaceFile } from '../../src/agent/replace-file.js'
+import { openAppend, replaceFile } from '../../src/agent/replace-file.js'
 import { ensureIncluded, writeOwned } from '../../src/agent/datastores/overrides.js'
 
 t.test('a link planted at the name is replaced, its target never written', async (t) => {
@@ -32,4 +32,27 @@ t.test('a link planted at the name is replaced, its target never written', async
     [],
     'no temporary file left',
   )
+})
+
+t.test("openAppend: an engine log's name with a link planted is a plain file again; the target is untouched", async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'open-append-'))
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }))
+  const target = join(dir, 'host-file')
+  writeFileSync(target, 'host\n', { mode: 0o644 })
+  const log = join(dir, 'redis.log')
+  symlinkSync(target, log)
+  const fh = await openAppend(log)
+  await fh.write('engine line\n')
+  await fh.close()
+  t.equal(readFileSync(target, 'utf8'), 'host\n', "the link's target is unchanged")
+  t.ok(lstatSync(log).isFile(), 'the log is a plain file')
+  // A dangling link (its target's directory absent inside a sandbox) is no ENOENT either.
+  rmSync(log)
+  symlinkSync(join(dir, 'no', 'such'), log)
+  await (await openAppend(log)).close()
+  t.ok(lstatSync(log).isFile(), 'a dangling link is replaced too')
+  const again = await openAppend(log)
+  await again.write('appended\n')
+  await again.close()
+  t.equal(readFileSync(log, 'utf8'), 'appended\n', 'an existing plain log is appended to')
 })

@@ -196,7 +196,7 @@ export function shellProbes(a: AttackLab, victim: { id: string; ip: string; port
     { what: 'write the sandbox /etc', script: 'echo x >> /etc/passwd' },
     { what: 'write the system directories', script: 'touch /usr/bin/attack' },
     // The test runner's own command line names this file: a shell seeing the host's processes finds it.
-    { what: "see the host's processes (the test runner)", script: "grep -l -a -E 'e2e[/]attack-' /proc/[0-9]*/cmdline", control: "grep -l -a -E 'trove[/]bin|bin[/]trove' /proc/[0-9]*/cmdline" },
+    { what: "see the host's processes (the test runner)", script: "grep -q -a -E 'e2e[/]attack-' /proc/[0-9]*/cmdline", control: "grep -q -a -E 'trove[/]bin|bin[/]trove' /proc/[0-9]*/cmdline" },
     { what: 'gain a capability (mount)', script: 'mount -t tmpfs none /tmp', control: 'mount --version' },
     { what: 'read the kernel or cgroup control files (/sys)', script: 'ls /sys/fs/cgroup' },
     { what: "connect to the victim's engine port over the bridge", script: tcp(victim.ip, victim.port), control: tcp(own.ip, own.port) },
