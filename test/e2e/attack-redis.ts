@@ -40,11 +40,13 @@ t.test('redis: root, its file and code commands, and everything from a shell as 
       t.match(cli(ip, password, `MIGRATE ${victim.ip![0]} 6379 mk 0 3000`), /IOERR|timeout|connect/i, "MIGRATE to the other tenant's instance cannot connect")
     },
     configuration: { 'maxmemory-policy': 'allkeys-lru' },
+    // A value bigger than what is left, then BGSAVE: its failure makes Redis refuse writes (MISCONF, stop-writes-on-bgsave-error).
     fullWrite: (inst, password) => {
       const ip = inst.ip![0]!
-      const save = cli(ip, password, 'SET big x', 'SAVE')
-      const info = cli(ip, password, 'INFO persistence')
-      return `${save} ${/rdb_last_bgsave_status:\S+/.exec(info)?.[0] ?? ''} ${cli(ip, password, 'SET after-full x')}`
+      cli(ip, password, `EVAL "redis.call('SET', 'big', string.rep('x', 8000000)) return 1" 0`, 'BGSAVE')
+      const pause = new Int32Array(new SharedArrayBuffer(4))
+      for (let i = 0; i < 300 && /rdb_bgsave_in_progress:1/.test(cli(ip, password, 'INFO persistence')); i++) Atomics.wait(pause, 0, 0, 200)
+      return `${/rdb_last_bgsave_status:\S+/.exec(cli(ip, password, 'INFO persistence'))?.[0] ?? ''} ${cli(ip, password, 'SET after-full x')}`
     },
     log: { name: 'redis', file: 'log/redis.log' },
     stableFiles: /^\/(victim\.canary|agent\.json|conf\/|data\/dump\.rdb)/,

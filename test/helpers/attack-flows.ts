@@ -184,10 +184,19 @@ export async function runAttack(t: Test, e: EngineAttack): Promise<void> {
     }
 
     // restart with every link in place: the engine comes back
+    const before = enginePids(a.c, mine.id)
     await a.attacker.instances.restart(mine.id)
     const back = await waitWhile(a.attacker, mine.id, 'REBOOT', 'SHUTDOWN')
     t.equal(back.status, 'ACTIVE', 'after the restart: ACTIVE')
-    t.ok(answers(e.engine, ip, root), `and its engine answers${answers(e.engine, ip, root) ? '' : `: ${diagnose(a, mine.id)}`}`)
+    // Restarted for real: a new engine process (not the old one still answering), which answers.
+    const restarted = Date.now() + 120_000
+    let up = false
+    while (!up && Date.now() < restarted) {
+      const now = enginePids(a.c, mine.id)
+      up = now.length > 0 && !now.some((p) => before.includes(p)) && answers(e.engine, ip, root)
+      if (!up) await new Promise((r) => setTimeout(r, 300))
+    }
+    t.ok(up, `and a new engine process answers${up ? '' : `: ${diagnose(a, mine.id)}`}`)
     unchanged(t, 'restart')
   })
 
@@ -228,7 +237,11 @@ export async function runAttack(t: Test, e: EngineAttack): Promise<void> {
     }
     t.ok(ok, `the attacker's instance recovers: ACTIVE, its engine answers${ok ? '' : `: ${diagnose(a, mine.id)}`}`)
     // The signal was real: its own engine's processes are all new ones.
-    const now = enginePids(a.c, mine.id)
+    let now = enginePids(a.c, mine.id)
+    while ((now.length === 0 || now.some((p) => mineEngine.includes(p))) && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 300))
+      now = enginePids(a.c, mine.id)
+    }
     t.ok(now.length > 0 && !now.some((p) => mineEngine.includes(p)), `its own engine was killed and started again (${mineEngine.join(' ')} -> ${now.join(' ')})`)
   })
 
