@@ -48,7 +48,8 @@ function answers(engine: string, ip: string, root: string): boolean {
 function diagnose(a: AttackLab, id: string): string {
   const dir = a.c.instanceDir(id)
   const parts = [`sandbox.log: ${tail(join(dir, 'sandbox.log'), 1500)}`]
-  for (const f of readdirSync(join(dir, 'mnt', 'log'))) if (!f.startsWith('attack')) parts.push(`${f}: ${tail(join(dir, 'mnt', 'log', f), 1500)}`)
+  // Plain files only: a planted link would be followed here, by root on the host.
+  for (const f of readdirSync(join(dir, 'mnt', 'log'))) if (lstatSync(join(dir, 'mnt', 'log', f)).isFile()) parts.push(`${f}: ${tail(join(dir, 'mnt', 'log', f), 1500)}`)
   const agent = a.c.agentPid(id)
   if (agent)
     for (const fd of readdirSync(`/proc/${agent}/fd`)) {
