@@ -1,5 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process'
 import { access, constants, open, readFile, readlink, realpath } from 'node:fs/promises'
+import { openAppend } from './replace-file.js'
 import { join } from 'node:path'
 import type { EngineCommand, RunUser } from './datastores/context.js'
 import { setTimeout as sleep } from 'node:timers/promises'
@@ -132,7 +133,8 @@ export class EngineProcess {
 
   /** Starts the engine in its own session (it must outlive the agent), output appended to logFile. */
   static async spawn(cmd: EngineCommand, user: RunUser, cgroups: string[], logFile: string): Promise<EngineProcess> {
-    const log = await open(logFile, 'a', 0o600)
+    // Not through a link planted at the log's name (replace-file.ts): it is chowned below.
+    const log = await openAppend(logFile)
     try {
       await log.chown(user.uid, user.gid)
       const child = spawn('/bin/sh', wrapperArgs(cmd, user, cgroups), {

@@ -1,4 +1,5 @@
-import { chown, readFile, writeFile } from 'node:fs/promises'
+import { lstat, readFile } from 'node:fs/promises'
+import { replaceFile } from '../replace-file.js'
 import type { RunUser } from './context.js'
 import { CONTROL } from '../../common/engines/value-rules.js'
 
@@ -29,8 +30,8 @@ export function checkOverrides(v: unknown): Overrides {
 
 /** Writes a config file owned by the run user, mode 0600 (the engine reads it as that user). */
 export async function writeOwned(path: string, text: string, user: RunUser): Promise<void> {
-  await writeFile(path, text, { mode: 0o600 })
-  await chown(path, user.uid, user.gid)
+  // Replaced, not written through: a link planted at the name is not followed (replace-file.ts).
+  await replaceFile(path, text, { mode: 0o600, owner: { uid: user.uid, gid: user.gid } })
 }
 
 /**
@@ -41,5 +42,7 @@ export async function writeOwned(path: string, text: string, user: RunUser): Pro
 export async function ensureIncluded(mainConf: string, line: string): Promise<void> {
   const text = await readFile(mainConf, 'utf8')
   if (text.split('\n').includes(line)) return
-  await writeFile(mainConf, (text.endsWith('\n') ? text : text + '\n') + line + '\n')
+  const st = await lstat(mainConf)
+  // The file again, whole, under its mode and owner: a link planted in its place is replaced, not followed.
+  await replaceFile(mainConf, (text.endsWith('\n') ? text : text + '\n') + line + '\n', { mode: st.isFile() ? st.mode & 0o777 : 0o600, owner: { uid: st.uid, gid: st.gid } })
 }

@@ -1,4 +1,5 @@
-import { chmod, mkdir, readFile, readdir, rename, writeFile } from 'node:fs/promises'
+import { chmod, mkdir, readFile, readdir } from 'node:fs/promises'
+import { replaceFile } from '../replace-file.js'
 import { join } from 'node:path'
 import type { ModuleRpc, RpcModuleResult, RpcModuleSpec } from '../../protocol/index.js'
 import type { Log } from '../log.js'
@@ -50,11 +51,11 @@ const DRIVERS: Record<string, Driver> = {
       const text = await readFile(file, 'utf8')
       const key = keyValues(text).get('license_key') ?? text.trim().split('\n')[0]?.trim()
       if (!key) return [false, 'License key not found in contents file']
-      await writeFile(join(dir, 'newrelic.cfg'), `license_key=${key}\n`, { mode: 0o600 })
+      await replaceFile(join(dir, 'newrelic.cfg'), `license_key=${key}\n`)
       return [true, 'License key written']
     },
     async remove(_m, dir) {
-      await writeFile(join(dir, 'newrelic.cfg'), '', { mode: 0o600 })
+      await replaceFile(join(dir, 'newrelic.cfg'), '')
       return [true, 'License key removed']
     },
   },
@@ -122,7 +123,7 @@ export class ModuleManager {
       await chmod(d, 0o700)
     }
     const file = join(dir, 'contents.dat')
-    await writeFile(file, decodeContents(typeof m.contents === 'string' ? m.contents : ''), { mode: 0o600 })
+    await replaceFile(file, decodeContents(typeof m.contents === 'string' ? m.contents : ''))
     const previous = await this.readResult(dir)
     const time = now()
     let ok = false
@@ -200,8 +201,7 @@ export class ModuleManager {
 
   private async writeResult(dir: string, r: ModuleResult): Promise<void> {
     const file = join(dir, 'result.json')
-    await writeFile(`${file}.tmp`, JSON.stringify(r) + '\n', { mode: 0o600 })
-    await rename(`${file}.tmp`, file)
+    await replaceFile(file, JSON.stringify(r) + '\n')
   }
 }
 
