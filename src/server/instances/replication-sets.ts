@@ -1,7 +1,6 @@
 import { replicationSets } from '../compute/replication-rules.js'
 import type { Lab } from '../lab.js'
 import { InstanceTask } from '../tasks/instance-tasks.js'
-import type { ReplicationSetPayload } from '../tasks/promote-replica.js'
 
 /** The flows that move members between sources while they run (their payload names the whole set), and the task their instance has meanwhile. */
 const SET_FLOWS = new Map([
@@ -23,7 +22,7 @@ export function labReplicationSets(lab: Pick<Lab, 'instances' | 'tasks'>): strin
     // Until the flow sets its members' tasks back (NONE, or an error): then the records alone say the set.
     if (SET_FLOWS.get(task.kind) === undefined || tasks.get(task.instance_id) !== SET_FLOWS.get(task.kind)) continue
     try {
-      const p = JSON.parse(task.payload) as Partial<ReplicationSetPayload>
+      const p = JSON.parse(task.payload) as { source?: string; replicas?: string[] } // ReplicationSetPayload (promote-replica.ts)
       for (const r of p.replicas ?? []) if (p.source) links.push([p.source, r])
       if (p.source) links.push([p.source, task.instance_id])
     } catch {
