@@ -2,7 +2,7 @@
 // and nft: each replica in a sandbox of its own, seeded and streaming over the lab bridge from the source's
 // address and standard port with the replication account's password; the packet filter lets the members of
 // a replication set reach each other's engine port and no one else (the sources allow the host only); the
-// rules follow promote, detach and delete.
+// rules follow promote, eject, detach and delete.
 import t, { type Test } from 'tap'
 import { execFileSync, spawnSync } from 'node:child_process'
 import { existsSync, readFileSync } from 'node:fs'
@@ -101,7 +101,8 @@ async function active(t: Test, c: SandboxedCompute, client: TroveClient, id: str
 }
 
 t.test('replicas of sandboxed instances: over the bridge, the filter follows the replication set', async (t) => {
-  const lab = await startLab(t, { isolation: 'sandbox', reconcileMs: 0 })
+  // Heartbeats every second, stale after 8 s: the eject below waits for that, not for the default 30 s.
+  const lab = await startLab(t, { isolation: 'sandbox', reconcileMs: 0, heartbeatMs: 1000, heartbeatExpiryMs: 8000 })
   const c = lab.server.lab.compute as SandboxedCompute
   t.teardown(() => removeSandboxLab(c))
   const client = labClient(lab.cloudsFile)
@@ -171,21 +172,50 @@ t.test('replicas of sandboxed instances: over the bridge, the filter follows the
     t.equal(await probeFrom(c, src.id, ip1, port), 0, "the old source reaches the new source's port")
     t.not(await probeFrom(c, out.id, ip1, port), 0, 'the outsider still does not')
 
-    // Detach replica 2: out of the set, its elements go; it can no longer open a connection to the set.
-    await client.instances.detachReplica(r2.id)
-    const d2 = await waitInstance(client, r2.id, (i) => i.status === 'ACTIVE' && !i.replica_of)
-    t.notOk(d2.replica_of, 'replica 2 detached')
-    t.ok(await until(() => !replicationElements(c).some((e) => e.split(' ').includes(ip2)), 60_000), "no element names replica 2's address")
-    t.not(await probeFrom(c, r2.id, ip1, port), 0, "replica 2 cannot open a connection to the source's port any more")
-    t.equal(await probeFrom(c, src.id, ip1, port), 0, 'the remaining member still can')
+    // Eject: the new source (replica 1) dies, its agent stopped and its engine killed; once its heartbeat is
+    // stale, the most advanced of the two others becomes the source and the other follows it, through rules
+    // that were already there.
+    await c.stopAgent(r1.id)
+    await execInSandbox(c.runtime, r1.id, ['sh', '-c', 'kill -9 -1'])
+    t.not(await probeFrom(c, src.id, ip1, port), 0, "replica 1's engine is gone")
+    const accepted = await until(async () => {
+      try {
+        await client.instances.ejectReplicaSource(r1.id)
+        return true
+      } catch {
+        return false
+      }
+    }, 120_000)
+    t.ok(accepted, 'eject accepted once its heartbeat is stale')
+    let pair: [Instance, Instance] | undefined
+    t.ok(
+      await until(async () => {
+        const [a, b] = await Promise.all([client.instances.get(src.id), client.instances.get(r2.id)])
+        const followsOf = (x: Instance, y: Instance) => !y.replica_of && x.replica_of?.id === y.id && x.status === 'ACTIVE' && y.status === 'ACTIVE'
+        pair = followsOf(a, b) ? [b, a] : followsOf(b, a) ? [a, b] : undefined
+        return pair !== undefined
+      }),
+      'one of the others is the source, the other follows it',
+    )
+    if (!pair) return
+    const [nw, fol] = pair
+    const [ipN, ipF] = [nw.ip![0]!, fol.ip![0]!]
+    writeRows(engine, ipN, user, pw, 71, 80)
+    t.ok(await until(() => rows(engine, ipF, user, pw).join() === range(1, 80).join()), 'writes on the new source reach the follower')
+    t.ok(await until(() => !replicationElements(c).some((e) => e.split(' ').includes(ip1)), 60_000), 'the ejected source left the set: no element names it')
+    t.equal(await probeFrom(c, fol.id, ipN, port), 0, "the follower reaches the new source's port")
 
-    // Delete: the replica, then the source; no element of the set is left.
-    await client.instances.delete(src.id)
-    await waitInstance(client, src.id, (i) => i.status === 'DELETED').catch(() => undefined)
-    t.ok(await until(async () => (await client.instances.get(src.id).catch(() => undefined)) === undefined), 'the old source is deleted')
-    await client.instances.delete(r1.id)
-    await client.instances.delete(r2.id)
-    for (const id of [r1.id, r2.id]) t.ok(await until(async () => (await client.instances.get(id).catch(() => undefined)) === undefined), `${id} deleted`)
+    // Detach the follower: out of the set, its elements go; it can no longer open a connection to the source.
+    await client.instances.detachReplica(fol.id)
+    const d = await waitInstance(client, fol.id, (i) => i.status === 'ACTIVE' && !i.replica_of)
+    t.notOk(d.replica_of, 'the follower is detached')
+    t.ok(await until(() => !replicationElements(c).some((e) => e.split(' ').includes(ipF)), 60_000), "no element names the detached member's address")
+    t.not(await probeFrom(c, fol.id, ipN, port), 0, "it cannot open a connection to the source's port any more")
+    t.not(await probeFrom(c, out.id, ipN, port), 0, 'nor can the outsider')
+
+    // Delete: every member; no element of the set is left.
+    for (const id of [src.id, r1.id, r2.id]) await client.instances.delete(id)
+    for (const id of [src.id, r1.id, r2.id]) t.ok(await until(async () => (await client.instances.get(id).catch(() => undefined)) === undefined), `${id} deleted`)
     t.notOk(
       replicationElements(c).some((e) => [ipS, ip1, ip2].some((a) => e.split(' ').includes(a))),
       'no element of the set is left',
