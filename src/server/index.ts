@@ -48,6 +48,7 @@ import { EndpointSync } from './endpoints/sets.js'
 import { archiveStore } from './db/archives.js'
 import { noteVolumeUsage } from './instances/volume-full.js'
 import type { Lab, LabConfig } from './lab.js'
+import { labReplicationSets } from './instances/replication-sets.js'
 import { acquireLock, assertNotRunning, banner, checkRunUser, choosePort, DEFAULT_PORT, defaultDataDir, LabError, previousPort, writeState } from './lab-state.js'
 
 export type { Lab, LabConfig } from './lab.js'
@@ -196,6 +197,8 @@ export async function buildServer(opts: ServerOptions = {}): Promise<TroveServer
       return scheduler
     },
   }
+  // The packet filter lets the members of a replication set reach each other (sandboxed labs).
+  compute.followReplicationSets?.(() => labReplicationSets(lab))
   const clock = opts.clock ?? (() => new Date())
   scheduler = new BackupScheduler(lab, clock, opts.backupSchedulerMs ?? 30_000)
   const create = new CreateInstanceFlow(lab)

@@ -33,6 +33,10 @@ export interface Compute {
   launch(boot: LaunchSpec): Promise<number>
   /** Changes the instance's bootstrap (read, changed, written whole). */
   updateBootstrap(id: string, change: (b: AgentBootstrap) => void): AgentBootstrap
+  /** Where the driver reads the lab's replication sets (ids) from when it writes its packet filter. */
+  followReplicationSets?(sets: () => string[][]): void
+  /** A replication set changed (a member detached, promoted, ejected): the filter follows the records. */
+  replicationChanged?(): Promise<void>
   /** Makes the host enforce the instance's access (a packet filter); nothing where the engine alone does. */
   applyAccess(id: string, access: AccessSpec | undefined): Promise<void>
   limitsText(): string

@@ -34,7 +34,7 @@ export interface InstanceRule {
   ports: number[]
   /** Source CIDRs allowed to the engine port (allowed_cidrs); empty: the whole lab subnet (is_public). The host always is. */
   allowedCidrs: string[]
-  /** Replication peers' addresses, allowed to the engine port whatever allowedCidrs says. */
+  /** Replication peers' addresses (the other members of its replication set), allowed to the engine port whatever allowedCidrs says. */
   peers: string[]
 }
 
@@ -62,6 +62,9 @@ export function tableName(labId: string): string {
   if (!s) throw new Error(`a lab id needs letters or digits: ${JSON.stringify(labId)}`)
   return `trove_${s}`
 }
+
+/** The bridge table's set of (peer, instance, engine port) a replication set allows (replication-rules.ts). */
+export const REPLICATION_SET = 'replication'
 
 /** The counter of TCP segments dropped between instances or from a forged source (a refused connection attempt counts its SYNs). */
 export const BLOCKED_COUNTER = 'blocked_tcp'
@@ -107,12 +110,15 @@ export function firewallScript(lab: FirewallLab, rules: FirewallRules): string {
     peers: [...new Set(r.peers.map(address))],
   }))
   for (const r of inst) if (!r.ports.length) throw new Error(`firewall: no engine port for ${r.address}`)
+  // peer . instance . engine port, for every peer of every instance (a set lists both directions).
+  const replication = [...new Set(inst.flatMap((r) => r.peers.flatMap((p) => r.ports.map((port) => `${p} . ${r.address} . ${port}`))))]
   const hostPorts = [...new Set(rules.hostPorts.map(port))]
   const bridge: string[] = [
     `table bridge ${t} {`,
     `  set ports { type ifname;${elements(inst.map((r) => r.hostIf))} }`,
     `  counter ${BLOCKED_COUNTER} { }`,
-    ...inst.flatMap((r, i) => [`  set allow_${i} { type ipv4_addr; flags interval; auto-merge;${elements(r.allowed)} }`, `  set peers_${i} { type ipv4_addr;${elements(r.peers)} }`]),
+    ...inst.map((r, i) => `  set allow_${i} { type ipv4_addr; flags interval; auto-merge;${elements(r.allowed)} }`),
+    `  set ${REPLICATION_SET} { type ipv4_addr . ipv4_addr . inet_service;${elements(replication)} }`,
     '  chain spoof {',
     ...inst.flatMap((r) => [
       `    iifname ${r.hostIf} ip saddr != ${r.address} meta l4proto tcp counter name ${BLOCKED_COUNTER} drop`,
@@ -128,12 +134,10 @@ export function firewallScript(lab: FirewallLab, rules: FirewallRules): string {
     '    ether type != ip drop',
     ...inst.flatMap((r, i) => {
       const dports = `{ ${r.ports.join(', ')} }`
-      return [
-        `    ip daddr ${r.address} tcp dport ${dports} ip saddr @allow_${i} accept`,
-        `    ip daddr ${r.address} tcp dport ${dports} ip saddr @peers_${i} accept`,
-        `    ip saddr ${r.address} tcp sport ${dports} tcp flags & (syn | ack) != syn accept`,
-      ]
+      return [`    ip daddr ${r.address} tcp dport ${dports} ip saddr @allow_${i} accept`, `    ip saddr ${r.address} tcp sport ${dports} tcp flags & (syn | ack) != syn accept`]
     }),
+    // Members of a replication set to each other's engine port: one lookup, whatever the set's size.
+    `    ip saddr . ip daddr . tcp dport @${REPLICATION_SET} accept`,
     `    meta l4proto tcp counter name ${BLOCKED_COUNTER} drop`,
     '    drop',
     '  }',

@@ -15,6 +15,7 @@ import { awaitFirstChild, initStarting, launchInSandbox } from './sandbox-launch
 import { hostSeccomp, type OciSeccomp } from './seccomp.js'
 import { allocateUid, releaseUid, sweepUids, uidOf, type UidOptions } from './uids.js'
 import { readInVolume, writeInVolume } from './volume-files.js'
+import { peerAddresses } from './replication-rules.js'
 import { firewallCidrs, labIdOf, sandboxHostProblem } from './sandbox-host.js'
 import { createVolume, destroyVolume, mountVolume, sweepVolumes, type VolumePaths } from './volume.js'
 import { growSandboxVolume, updateSandboxLimits, volumeGrowthProblem } from './sandbox-resize.js'
@@ -90,6 +91,7 @@ export class SandboxedCompute implements Compute {
   private broker: BrokerLocation | undefined
   private store: BrokerLocation | undefined
   private rules: Promise<unknown> = Promise.resolve()
+  private sets: () => string[][] = () => []
   private readonly seccomp: OciSeccomp | undefined
   /** MariaDB's and PostgreSQL's pre-initialised data dirs (sandbox-template.ts). */
   readonly templates: SandboxTemplates
@@ -218,19 +220,30 @@ export class SandboxedCompute implements Compute {
     return sandboxedInstanceIds(this.instancesDir)
   }
 
-  /** The lab's whole rule set from the records, applied in one transaction (one at a time). */
+  followReplicationSets(sets: () => string[][]): void {
+    this.sets = sets
+  }
+
+  replicationChanged(): Promise<void> {
+    return this.applyRules()
+  }
+
+  /** The lab's whole rule set from the records (sandbox records, the server's replication sets), applied in one transaction (one at a time). */
   private applyRules(): Promise<void> {
     const run = this.rules.then(async () => {
       if (!this.net) return
-      const instances: FirewallRules['instances'] = []
+      const records = new Map<string, SandboxRecord>()
       for (const id of this.sandboxedIds()) {
-        let r: SandboxRecord
         try {
-          r = this.readRecord(id)
+          records.set(id, this.readRecord(id))
         } catch {
-          continue
+          /* a record being written or cut short: no entry */
         }
-        if (r.address && r.hostIf && r.port) instances.push({ address: r.address, hostIf: r.hostIf, ports: [r.port], allowedCidrs: r.allowedCidrs ?? [], peers: [] })
+      }
+      const peers = peerAddresses(this.sets(), (id) => records.get(id)?.address)
+      const instances: FirewallRules['instances'] = []
+      for (const [id, r] of records) {
+        if (r.address && r.hostIf && r.port) instances.push({ address: r.address, hostIf: r.hostIf, ports: [r.port], allowedCidrs: r.allowedCidrs ?? [], peers: peers.get(id) ?? [] })
       }
       await applyFirewall(this.net, { instances, hostPorts: [this.broker?.port, this.store?.port].filter((p): p is number => p !== undefined) })
     })

@@ -11,7 +11,7 @@ import { allocationLock } from './allocation.js'
 import { checkIdle, validateCanPerformAction } from './actions.js'
 import type { Requester } from './load.js'
 import { accessJson, type AccessBody } from './access.js'
-import { refuseInSandbox, refuseNewInSandbox } from './sandbox-limits.js'
+import { refuseNewInSandbox } from './sandbox-limits.js'
 
 /** Datastore managers whose guests replicate (upstream's replication_strategy per datastore). */
 const REPLICATING = new Set(['mariadb', 'mysql', 'postgresql', 'redis'])
@@ -57,8 +57,7 @@ export async function createReplicas(lab: Lab, req: FastifyRequest, who: Request
   if (body.restorePoint !== undefined) throw badRequest('Cannot specify restorePoint when creating replicas.')
   if ((body.nics ?? []).some((n) => n.ip_address !== undefined)) throw badRequest('Cannot specify IP address when creating replicas.')
   const manager = source.dsv_manager ?? ''
-  refuseNewInSandbox(lab, { manager, replica: true })
-  refuseInSandbox(lab, source.id, 'Replicating', 'whose engine port only its allowed CIDRs reach so far')
+  refuseNewInSandbox(lab, { manager, replicaOf: source.id })
   if (!REPLICATING.has(manager)) throw badRequest(`Replication is not supported for the '${source.ds_name ?? manager}' datastore.`)
   const flavor = flavors(lab.db).get(source.flavor_id)
   if (!flavor) throw badRequest(`Resource ${source.flavor_id} cannot be found.`)

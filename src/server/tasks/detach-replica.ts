@@ -3,6 +3,7 @@ import { InstanceTask } from './instance-tasks.js'
 import type { FlowHandler, TaskRow } from './engine.js'
 import { guestMessage } from './replica-create.js'
 import { awaitAgents, guest } from './promote-replica.js'
+import { followReplicationChange } from '../instances/replication-sets.js'
 
 /**
  * Detach a replica from its source (internals.md 1.9): the guest's
@@ -32,6 +33,8 @@ export class DetachReplicaFlow implements FlowHandler {
       lab.instances.addFault(id, failure.message)
     }
     if (lab.instances.get(id)?.task_id === InstanceTask.DETACHING.id) lab.instances.setTask(id, 'NONE')
+    // Out of the set: its peers' rule for it goes (and its own for them).
+    await followReplicationChange(lab, `the detach of ${id}`)
     lab.notifications.end('instance_detach', id, failure)
     if (failure) throw failure
   }

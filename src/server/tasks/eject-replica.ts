@@ -2,6 +2,7 @@ import type { Lab } from '../lab.js'
 import { InstanceTask } from './instance-tasks.js'
 import type { FlowHandler, TaskRow } from './engine.js'
 import { guestMessage } from './replica-create.js'
+import { followReplicationChange } from '../instances/replication-sets.js'
 import { Steps, awaitAgents, follow, guest, setTasks, takeOver, type ReplicationSetPayload } from './promote-replica.js'
 
 /**
@@ -38,6 +39,7 @@ export class EjectReplicaSourceFlow implements FlowHandler {
       }
       lab.tasks.step(task, 'finish')
       setTasks(lab, members, 'EJECTING', 'NONE')
+      await followReplicationChange(lab, `the ejection of ${source}`)
       lab.log(`replica source ${source} ejected; ${candidate} is the new replica source`)
       lab.notifications.end('instance_eject', source)
     } catch (e) {
@@ -45,6 +47,7 @@ export class EjectReplicaSourceFlow implements FlowHandler {
       const message = `Ejection of replica source ${source} failed: ${guestMessage(e)}`
       lab.instances.addFault(source, message)
       setTasks(lab, members, 'EJECTING', 'EJECTION_ERROR')
+      await followReplicationChange(lab, `the ejection of ${source}`)
       lab.notifications.end('instance_eject', source, message)
       lab.log(message)
       throw new Error(message)

@@ -5,6 +5,7 @@ import { InstanceTask, type InstanceTaskName } from './instance-tasks.js'
 import type { FlowHandler, TaskRow } from './engine.js'
 import { answering, heardSince } from './agent-health.js'
 import { guestMessage } from './replica-create.js'
+import { followReplicationChange } from '../instances/replication-sets.js'
 import { setTimeout as sleep } from 'node:timers/promises'
 
 /** The members of a replication set a promote/eject works on (fixed when the API accepted it). */
@@ -153,12 +154,14 @@ export class PromoteReplicaFlow implements FlowHandler {
       const message = `Replica promotion of ${candidate} failed: ${guestMessage(e)}`
       lab.instances.addFault(candidate, message)
       setTasks(lab, members, 'PROMOTING', 'PROMOTION_ERROR')
+      await followReplicationChange(lab, `the promotion of ${candidate}`)
       lab.notifications.end('instance_promote', candidate, message)
       lab.log(`instance ${candidate}: ${message}`)
       throw new Error(message)
     }
     setTasks(lab, failed, 'PROMOTING', 'PROMOTION_ERROR')
     setTasks(lab, members, 'PROMOTING', 'NONE')
+    await followReplicationChange(lab, `the promotion of ${candidate}`)
     lab.log(`instance ${candidate} is the replica source now (old source ${source}${failed.length ? `; failed replicas: ${failed.join(', ')}` : ''})`)
     lab.notifications.end('instance_promote', candidate, failed.length ? `replicas failed to follow the new source: ${failed.join(', ')}` : undefined)
     if (failed.length) throw new Error(`replicas failed to follow the new source: ${failed.join(', ')}`)

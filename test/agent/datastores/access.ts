@@ -23,6 +23,7 @@ t.test('pg_hba: one host line per CIDR, replication open', async (t) => {
   t.match(hba, /^host all all 127\.0\.0\.2\/32 scram-sha-256\nhost all all 10\.9\.0\.0\/16 scram-sha-256$/m)
   t.notMatch(hba, /^host all all all /m, 'no catch-all line')
   t.match(hba, /^host replication all all scram-sha-256$/m)
+  t.match(hba, /^host postgres replicator all scram-sha-256$/m, "a member's pg_rewind and settings read (the replication role only)")
   t.match(hba, /^local all postgres trust$/m, 'the agent keeps its socket')
 })
 
@@ -30,6 +31,9 @@ t.test('MariaDB init_connect', async (t) => {
   t.equal(mariadbInitConnect(undefined), undefined)
   t.equal(mariadbInitConnectLine({ isPublic: false, allowedCidrs: [] }), '')
   const sql = mariadbInitConnect({ isPublic: false, allowedCidrs: ['127.0.0.2/32'] })!
-  t.match(sql, /^IF NOT \(SUBSTRING_INDEX\(USER\(\),'@',-1\) = 'localhost' OR \(INET_ATON\(SUBSTRING_INDEX\(USER\(\),'@',-1\)\) & 4294967295\) = 2130706434\) THEN SIGNAL SQLSTATE '42000'/)
+  t.match(
+    sql,
+    /^IF NOT \(SUBSTRING_INDEX\(USER\(\),'@',-1\) = 'localhost' OR SUBSTRING_INDEX\(CURRENT_USER\(\),'@',1\) REGEXP '\^slave_\[0-9a-f\]\{8\}\$' OR \(INET_ATON\(SUBSTRING_INDEX\(USER\(\),'@',-1\)\) & 4294967295\) = 2130706434\) THEN SIGNAL SQLSTATE '42000'/,
+  )
   t.notMatch(mariadbInitConnectLine({ isPublic: false, allowedCidrs: ['10.0.0.0/8'] }).slice('init_connect="'.length, -2), /["\\]/, 'nothing to escape inside the double quotes')
 })

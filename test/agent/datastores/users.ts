@@ -87,6 +87,8 @@ t.test('mariadb: names', async (t) => {
   for (const bad of ['a\tb', 'a\u0085b', 'a\u007fb']) t.throws(() => validateMariadbUser(bad, '%'), { message: `'${bad}' is not a valid user name.` }, JSON.stringify(bad))
   for (const bad of ["o'x", 'a;b', 'a`b', ' a', 'a ', 'a,b', 'a/b', 'a\\b', 'a"b', '']) t.throws(() => validateMariadbUser(bad, '%'), { message: `'${bad}' is not a valid user name.` })
   t.throws(() => validateMariadbUser('root', '%'), { message: "'root' is a reserved user name." })
+  t.throws(() => validateMariadbUser('slave_0a1b2c3d', '%'), { message: "'slave_0a1b2c3d' is a reserved user name." }, 'a replication account name (init_connect lets it in from anywhere)')
+  t.doesNotThrow(() => validateMariadbUser('slave_x', '%'), 'other slave_ names are not')
   t.throws(() => validateMariadbUser('u', 'localhost'), { message: "'localhost' is not a valid hostname." })
   t.doesNotThrow(() => validateMariadbUser('u', '192.168.0.%'))
 })

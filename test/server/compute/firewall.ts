@@ -16,6 +16,20 @@ t.test('firewall script: values validated before anything runs', async (t) => {
     /set allow_0 \{ type ipv4_addr; flags interval; auto-merge; elements = \{ 10\.213\.4\.0\/24 \}; \}/,
     'empty allowed_cidrs: the lab subnet',
   )
+  const peers = firewallScript(lab, {
+    instances: [
+      { ...ok, peers: ['10.213.4.3'] },
+      { ...ok, address: '10.213.4.3', hostIf: 'veth2', ports: [5432], peers: ['10.213.4.2'] },
+    ],
+    hostPorts: [],
+  })
+  t.match(
+    peers,
+    /set replication \{ type ipv4_addr \. ipv4_addr \. inet_service; elements = \{ 10\.213\.4\.3 \. 10\.213\.4\.2 \. 5432, 10\.213\.4\.2 \. 10\.213\.4\.3 \. 5432 \}; \}/,
+    "a replication set's members: each to the other's engine port",
+  )
+  t.match(peers, /ip saddr \. ip daddr \. tcp dport @replication accept/, 'one lookup for every set')
+  t.notMatch(firewallScript(lab, { instances: [ok], hostPorts: [] }), /elements = \{[^}]* \. /, 'no replication set: no element')
   t.throws(() => firewallScript(lab, { instances: [{ ...ok, allowedCidrs: ['10.0.0.0/33'] }], hostPorts: [] }), /^firewall: not an IPv4 CIDR: "10\.0\.0\.0\/33"$/)
   t.throws(() => firewallScript(lab, { instances: [{ ...ok, peers: ['1.2.3.4; flush ruleset'] }], hostPorts: [] }), /^firewall: not an IPv4 address/)
   t.throws(() => firewallScript(lab, { instances: [{ ...ok, hostIf: 'a"b' }], hostPorts: [] }), /^firewall: not an interface name/)

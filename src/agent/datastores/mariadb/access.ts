@@ -1,5 +1,6 @@
 import type { AccessSpec } from '../../../protocol/index.js'
 import { restrictingCidrs } from '../reconfigure.js'
+import { MARIADB_REPLICATION_USER } from './users.js'
 
 /**
  * MariaDB has no address filter of its own that spares existing accounts (host
@@ -18,7 +19,10 @@ export function mariadbInitConnect(access: AccessSpec | undefined): string | und
   if (!nets) return undefined
   const host = "SUBSTRING_INDEX(USER(),'@',-1)"
   const tests = nets.map((n) => `(INET_ATON(${host}) & ${n.mask}) = ${n.network}`)
-  return `IF NOT (${host} = 'localhost' OR ${tests.join(' OR ')}) THEN SIGNAL SQLSTATE '42000' SET MESSAGE_TEXT = 'Access denied: the client address is not in the allowed CIDRs of this instance'; END IF`
+  // The agents' replication account (a reserved name, users.ts) connects from the other members of its
+  // set, whose addresses the CIDRs need not hold: in a sandbox the packet filter admits only them.
+  const replication = `SUBSTRING_INDEX(CURRENT_USER(),'@',1) REGEXP '${MARIADB_REPLICATION_USER.source}'`
+  return `IF NOT (${host} = 'localhost' OR ${replication} OR ${tests.join(' OR ')}) THEN SIGNAL SQLSTATE '42000' SET MESSAGE_TEXT = 'Access denied: the client address is not in the allowed CIDRs of this instance'; END IF`
 }
 
 /** The my.cnf line (double-quoted: the statement has single quotes and no double quotes or backslashes). */

@@ -7,7 +7,7 @@ import type { EngineContext } from '../types.js'
 import { ensureIncluded, writeOwned } from '../overrides.js'
 import { keepIncluded } from '../reconfigure.js'
 import { loadReplicationState, markDetached, replicaContextOf, pollUntil, replicationUserOf, saveReplicationState, type EngineReplication, type Maintenance } from '../replication.js'
-import { mariadbClient, type MariadbClient, type Sql } from './driver.js'
+import { AGENT_DB_USER, mariadbClient, type MariadbClient, type Sql } from './driver.js'
 import { ACCOUNT, IDENTIFIED, nativePasswordHash } from './users.js'
 
 /**
@@ -125,7 +125,7 @@ export class MariadbReplication implements EngineReplication {
     try {
       return await pipeDump(
         ['mariadb-dump', [`--defaults-file=${srcCnf}`, '--protocol=TCP', '--single-transaction', '--gtid', '--master-data=2', '--all-databases', '--routines', '--events', '--triggers', '--hex-blob']],
-        ['mariadb', [`--defaults-file=${this.cnf}`, `--socket=${this.socket}`, '-uroot', '--batch']],
+        ['mariadb', [`--defaults-file=${this.cnf}`, `--socket=${this.socket}`, `--user=${AGENT_DB_USER}`, '--batch']],
         'SET SESSION sql_log_bin=0;\n',
       )
     } finally {

@@ -11,7 +11,7 @@ export const REPLAY_DB_USER = 'trove_pitr'
 /** Upstream's ignore_users, plus MariaDB's own system accounts and roles, and the agent's own. */
 export const MARIADB_HIDDEN_USERS = new Set(['os_admin', 'root', 'mariadb.sys', 'PUBLIC', '', AGENT_DB_USER, ARCHIVER_DB_USER, REPLAY_DB_USER])
 /** The replication accounts the agent creates (replication.ts: slave_<8 hex>): system accounts, never listed. */
-const MARIADB_REPLICATION_USER = /^slave_[0-9a-f]{8}$/
+export const MARIADB_REPLICATION_USER = /^slave_[0-9a-f]{8}$/
 
 /**
  * Upstream's MySQLSchema name rule. Upstream's regex needs at least two characters
@@ -38,7 +38,8 @@ export function validateMariadbDatabase(name: string): void {
 export function validateMariadbUser(name: string, host: string): void {
   if (typeof name !== 'string' || name === '' || USER_BAD.test(name) || CONTROL_CHARS.test(name)) throw new AccountError('BadRequest', `'${name}' is not a valid user name.`)
   if (name.length > MARIADB_USER_MAX) throw new AccountError('BadRequest', `User name '${name}' is too long. Max length = ${MARIADB_USER_MAX}.`)
-  if (MARIADB_HIDDEN_USERS.has(name)) throw new AccountError('BadRequest', `'${name}' is a reserved user name.`)
+  // A replication account's name too: init_connect (access.ts) lets those in from any address.
+  if (MARIADB_HIDDEN_USERS.has(name) || MARIADB_REPLICATION_USER.test(name)) throw new AccountError('BadRequest', `'${name}' is a reserved user name.`)
   if (typeof host !== 'string' || host === '' || host.length > 255 || USER_BAD.test(host) || CONTROL_CHARS.test(host) || host === 'localhost')
     throw new AccountError('BadRequest', `'${host}' is not a valid hostname.`)
 }

@@ -1,0 +1,224 @@
+// Replicas of sandboxed instances (docs/isolation.md, issue 14), per engine, end to end on real runc, CNI
+// and nft: each replica in a sandbox of its own, seeded and streaming over the lab bridge from the source's
+// address and standard port with the replication account's password; the packet filter lets the members of
+// a replication set reach each other's engine port and no one else (the sources allow the host only); the
+// rules follow promote, eject, detach and delete.
+import t, { type Test } from 'tap'
+import { execFileSync, spawnSync } from 'node:child_process'
+import { existsSync, readFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { setTimeout as sleep } from 'node:timers/promises'
+import { REPLICATION_SET, tableName } from '../../src/server/compute/firewall.js'
+import { execInSandbox } from '../../src/server/compute/sandbox.js'
+import { removeSandboxLab, type SandboxedCompute } from '../../src/server/compute/sandboxed.js'
+import type { Instance, TroveClient } from '../../src/sdk/index.js'
+import { labClient, startLab } from '../helpers/lab.js'
+import { PSQL, engineClient, writeRows } from '../helpers/clients.js'
+
+function lacking(): string | undefined {
+  if (process.getuid?.() !== 0) return 'needs root (runc, loop devices, mounts, netns, nft)'
+  for (const [tool, args] of [
+    ['runc', ['--version']],
+    ['nft', ['--version']],
+    ['mkfs.ext4', ['-V']],
+    ['redis-server', ['--version']],
+    ['mariadbd', ['--version']],
+  ] as const) {
+    if (spawnSync(tool, args, { stdio: 'ignore' }).status !== 0) return `${tool} is not installed`
+  }
+  if (!existsSync('/usr/lib/cni/bridge')) return 'the CNI bridge plugin is missing (containernetworking-plugins)'
+  if (!existsSync(PSQL)) return 'postgresql 15 is not installed'
+  return undefined
+}
+const why = lacking()
+if (why) t.plan(0, why)
+
+/** SANDBOX_REPL_ENGINES=redis narrows the run (development). */
+const ENGINES = (process.env.SANDBOX_REPL_ENGINES ?? 'redis,mariadb,postgresql').split(',')
+const PORTS: Record<string, number> = { redis: 6379, mariadb: 3306, postgresql: 5432 }
+
+/** The rows (Redis: keys k<N>) an instance has, as a sorted list of numbers ([] when it does not answer). */
+function rows(engine: string, ip: string, user: string, pw: string): number[] {
+  try {
+    const out = engineClient(engine, ip, user, pw, engine === 'redis' ? 'KEYS k*\n' : 'SELECT v FROM t ORDER BY v;')
+    return out
+      .split('\n')
+      .filter(Boolean)
+      .map((l) => Number(l.replace(/^k/, '')))
+      .filter(Number.isFinite)
+      .sort((a, b) => a - b)
+  } catch {
+    return []
+  }
+}
+const range = (from: number, to: number) => Array.from({ length: to - from + 1 }, (_, i) => from + i)
+
+/** Polls `probe` until it holds; the deadline only ends a hang (a busy machine is slower, not failing). */
+async function until(probe: () => boolean | Promise<boolean>, ms = 300_000): Promise<boolean> {
+  const deadline = Date.now() + ms
+  while (Date.now() < deadline) {
+    if (await probe()) return true
+    await sleep(250)
+  }
+  return probe()
+}
+
+async function waitInstance(client: TroveClient, id: string, done: (i: Instance) => boolean): Promise<Instance> {
+  const deadline = Date.now() + 600_000
+  for (;;) {
+    const i = await client.instances.get(id)
+    if (done(i) || Date.now() > deadline) return i
+    await sleep(300)
+  }
+}
+
+/** Tries a TCP connect to ip:port from inside the sandbox (bash's /dev/tcp, given up after 4 s): the exit code. */
+async function probeFrom(c: SandboxedCompute, id: string, ip: string, port: number): Promise<number> {
+  return (await execInSandbox(c.runtime, id, ['timeout', '4', 'bash', '-c', `exec 3<>/dev/tcp/${ip}/${port}`])).code
+}
+
+/** The lab's replication set: "peer instance port" per element. */
+function replicationElements(c: SandboxedCompute): string[] {
+  const out = JSON.parse(execFileSync('nft', ['-j', 'list', 'set', 'bridge', tableName(c.labId), REPLICATION_SET], { encoding: 'utf8' })) as {
+    nftables: Array<{ set?: { elem?: Array<{ concat: Array<string | number> }> } }>
+  }
+  return (out.nftables.find((e) => e.set)?.set?.elem ?? []).map((e) => e.concat.join(' '))
+}
+
+const logTail = (f: string) => {
+  try {
+    return readFileSync(f, 'utf8').slice(-3000)
+  } catch {
+    return ''
+  }
+}
+
+async function active(t: Test, c: SandboxedCompute, client: TroveClient, id: string, what: string): Promise<Instance | undefined> {
+  const i = await waitInstance(client, id, (x) => x.status !== 'BUILD')
+  if (i.status === 'ACTIVE') return i
+  t.fail(`${what}: ${i.status} ${JSON.stringify(i.fault ?? '')}; agent.log: ${logTail(join(c.instanceDir(id), 'mnt', 'agent.log'))} sandbox.log: ${logTail(join(c.instanceDir(id), 'sandbox.log'))}`)
+  return undefined
+}
+
+t.test('replicas of sandboxed instances: over the bridge, the filter follows the replication set', async (t) => {
+  // Heartbeats every second, stale after 8 s: the eject below waits for that, not for the default 30 s.
+  const lab = await startLab(t, { isolation: 'sandbox', reconcileMs: 0, heartbeatMs: 1000, heartbeatExpiryMs: 8000 })
+  const c = lab.server.lab.compute as SandboxedCompute
+  t.teardown(() => removeSandboxLab(c))
+  const client = labClient(lab.cloudsFile)
+  const gw = c.network.gateway
+  // A sandbox outside every set, allowing the lab subnet: it probes the members' ports.
+  const outsider = await client.instances.create({ name: 'sr-outsider', flavorRef: '1', volume: { size: 1 }, datastore: { type: 'redis' } })
+  const outInst = await active(t, c, client, outsider.id, 'the outsider')
+  if (!outInst) return
+  const out = outInst
+
+  await Promise.all(ENGINES.map((engine) => t.test(engine, (t) => check(t, engine))))
+
+  async function check(t: Test, engine: string): Promise<void> {
+    const port = PORTS[engine]!
+    const sql = engine !== 'redis'
+    const users = sql ? { databases: [{ name: 'd1' }], users: [{ name: 'u1', password: 'Pw-one-1', databases: [{ name: 'd1' }] }] } : {}
+    // The source lets in the host only (allowed_cidrs: the gateway): no instance reaches it but its set.
+    const made = await client.instances.create({ name: `sr-${engine}`, flavorRef: '1', volume: { size: 1 }, datastore: { type: engine }, access: { allowed_cidrs: [`${gw}/32`] }, ...users })
+    const src = await active(t, c, client, made.id, `${engine} source`)
+    if (!src) return
+    const [user, pw] = sql ? ['u1', 'Pw-one-1'] : ['root', (await client.root.enable(src.id)).password]
+    const ipS = src.ip![0]!
+    writeRows(engine, ipS, user, pw, 1, 50)
+
+    // Two replicas (replica_count), each in a sandbox of its own.
+    const t0 = Date.now()
+    const last = await client.instances.create({ name: `sr-${engine}-rep`, replica_of: src.id, replica_count: 2 })
+    const ids = (((await client.instances.get(src.id)) as { replicas?: Array<{ id: string }> }).replicas ?? []).map((r) => r.id)
+    t.ok(ids.includes(last.id), 'the source lists the replica the create answered with')
+    t.equal(ids.length, 2, 'two replicas')
+    const r1 = await active(t, c, client, ids[0]!, `${engine} replica 1`)
+    const r2 = await active(t, c, client, ids[1]!, `${engine} replica 2`)
+    if (!r1 || !r2) return
+    t.comment(`${engine}: two sandboxed replicas ACTIVE in ${((Date.now() - t0) / 1000).toFixed(1)} s`)
+    t.equal(r1['lab:isolation'], 'sandbox', 'the replica has a sandbox of its own')
+    const [ip1, ip2] = [r1.ip![0]!, r2.ip![0]!]
+    t.not(ip1, ipS, 'its own address')
+    t.ok(await until(() => rows(engine, ip1, user, pw).join() === range(1, 50).join()), "replica 1 has the source's data")
+    t.ok(await until(() => rows(engine, ip2, user, pw).join() === range(1, 50).join()), "replica 2 has the source's data")
+    writeRows(engine, ipS, user, pw, 51, 60)
+    t.ok(await until(() => rows(engine, ip1, user, pw).join() === range(1, 60).join()), 'later writes stream to replica 1')
+    t.ok(await until(() => rows(engine, ip2, user, pw).join() === range(1, 60).join()), 'and to replica 2')
+
+    // The filter: the set's members reach each other's engine port, both ways; the outsider does not.
+    const els = replicationElements(c)
+    for (const [from, to] of [
+      [ip1, ipS],
+      [ipS, ip1],
+      [ip2, ipS],
+      [ip1, ip2],
+    ])
+      t.ok(els.includes(`${from} ${to} ${port}`), `the replication set lets ${from} reach ${to}:${port}`)
+    t.equal(await probeFrom(c, r1.id, ipS, port), 0, "replica 1 opens a connection to the source's port")
+    t.equal(await probeFrom(c, src.id, ip2, port), 0, "the source opens one to replica 2's (both ways: promote needs no rule change)")
+    t.not(await probeFrom(c, out.id, ipS, port), 0, "the outsider cannot open a connection to the source's port")
+    t.not(await probeFrom(c, out.id, ip1, port), 0, "nor to a replica's")
+
+    // Promote replica 1: the roles switch, writes flow the other way (to the old source and replica 2).
+    await client.instances.promoteToReplicaSource(r1.id)
+    const p1 = await waitInstance(client, r1.id, (i) => i.status === 'ACTIVE' && !i.replica_of)
+    t.notOk(p1.replica_of, `replica 1 is the source now (${p1.status})`)
+    const old = await waitInstance(client, src.id, (i) => i.status !== 'PROMOTE' && !!i.replica_of)
+    t.ok(old.replica_of, 'the old source follows it')
+    writeRows(engine, ip1, user, pw, 61, 70)
+    t.ok(await until(() => rows(engine, ipS, user, pw).join() === range(1, 70).join()), 'writes on the new source reach the old one')
+    t.ok(await until(() => rows(engine, ip2, user, pw).join() === range(1, 70).join()), 'and replica 2')
+    t.equal(await probeFrom(c, src.id, ip1, port), 0, "the old source reaches the new source's port")
+    t.not(await probeFrom(c, out.id, ip1, port), 0, 'the outsider still does not')
+
+    // Eject: the new source (replica 1) dies, its agent stopped and its engine killed; once its heartbeat is
+    // stale, the most advanced of the two others becomes the source and the other follows it, through rules
+    // that were already there.
+    await c.stopAgent(r1.id)
+    await execInSandbox(c.runtime, r1.id, ['sh', '-c', 'kill -9 -1'])
+    t.not(await probeFrom(c, src.id, ip1, port), 0, "replica 1's engine is gone")
+    const accepted = await until(async () => {
+      try {
+        await client.instances.ejectReplicaSource(r1.id)
+        return true
+      } catch {
+        return false
+      }
+    }, 120_000)
+    t.ok(accepted, 'eject accepted once its heartbeat is stale')
+    let pair: [Instance, Instance] | undefined
+    t.ok(
+      await until(async () => {
+        const [a, b] = await Promise.all([client.instances.get(src.id), client.instances.get(r2.id)])
+        const followsOf = (x: Instance, y: Instance) => !y.replica_of && x.replica_of?.id === y.id && x.status === 'ACTIVE' && y.status === 'ACTIVE'
+        pair = followsOf(a, b) ? [b, a] : followsOf(b, a) ? [a, b] : undefined
+        return pair !== undefined
+      }),
+      'one of the others is the source, the other follows it',
+    )
+    if (!pair) return
+    const [nw, fol] = pair
+    const [ipN, ipF] = [nw.ip![0]!, fol.ip![0]!]
+    writeRows(engine, ipN, user, pw, 71, 80)
+    t.ok(await until(() => rows(engine, ipF, user, pw).join() === range(1, 80).join()), 'writes on the new source reach the follower')
+    t.ok(await until(() => !replicationElements(c).some((e) => e.split(' ').includes(ip1)), 60_000), 'the ejected source left the set: no element names it')
+    t.equal(await probeFrom(c, fol.id, ipN, port), 0, "the follower reaches the new source's port")
+
+    // Detach the follower: out of the set, its elements go; it can no longer open a connection to the source.
+    await client.instances.detachReplica(fol.id)
+    const d = await waitInstance(client, fol.id, (i) => i.status === 'ACTIVE' && !i.replica_of)
+    t.notOk(d.replica_of, 'the follower is detached')
+    t.ok(await until(() => !replicationElements(c).some((e) => e.split(' ').includes(ipF)), 60_000), "no element names the detached member's address")
+    t.not(await probeFrom(c, fol.id, ipN, port), 0, "it cannot open a connection to the source's port any more")
+    t.not(await probeFrom(c, out.id, ipN, port), 0, 'nor can the outsider')
+
+    // Delete: every member; no element of the set is left.
+    for (const id of [src.id, r1.id, r2.id]) await client.instances.delete(id)
+    for (const id of [src.id, r1.id, r2.id]) t.ok(await until(async () => (await client.instances.get(id).catch(() => undefined)) === undefined), `${id} deleted`)
+    t.notOk(
+      replicationElements(c).some((e) => [ipS, ip1, ip2].some((a) => e.split(' ').includes(a))),
+      'no element of the set is left',
+    )
+  }
+})
