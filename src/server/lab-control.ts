@@ -182,7 +182,8 @@ export async function resetLab(dataDir: string): Promise<ResetSummary> {
     // A lab that ran sandboxes (docs/isolation.md): their volumes are mounted inside the data dir, so they go
     // first (never an rm through a mounted volume), with the lab's bridge, filter, runc state and uid claims.
     if (existsSync(join(dir, 'sandbox')) || existsSync(join(dir, 'network'))) {
-      const { SandboxedCompute, removeSandboxLab } = await import('./compute/sandboxed.js')
+      const { SandboxedCompute } = await import('./compute/sandboxed.js')
+      const { removeSandboxLab } = await import('./compute/sandbox-lab.js')
       const c = new SandboxedCompute({ dataDir: dir, log: () => {} })
       try {
         await c.prepareLab()

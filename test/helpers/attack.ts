@@ -9,7 +9,8 @@ import { existsSync, readdirSync, readFileSync, readlinkSync, statfsSync, writeF
 import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { execInSandbox, sandboxCgroupDirs } from '../../src/server/compute/sandbox.js'
-import { removeSandboxLab, type SandboxedCompute } from '../../src/server/compute/sandboxed.js'
+import { removeSandboxLab } from '../../src/server/compute/sandbox-lab.js'
+import type { SandboxedCompute } from '../../src/server/compute/sandboxed.js'
 import { type Instance, TroveClient } from '../../src/sdk/index.js'
 import { labClient, startLab, type InProcessLab } from './lab.js'
 

@@ -5,9 +5,9 @@ import { GB } from '../../common/units.js'
 import { INSTANCE_FILES, type AgentBootstrap, type BrokerLocation, type EngineManager } from '../../protocol/index.js'
 import type { AccessSpec } from '../../protocol/resize.js'
 import type { Compute, Isolation, LaunchSpec } from './compute.js'
-import { applyFirewall, removeFirewall, type FirewallRules } from './firewall.js'
+import { applyFirewall, type FirewallRules } from './firewall.js'
 import { AGENT_NODE_FLAGS, ENGINE_PORTS, LocalCompute, TROVE_BIN, type LocalComputeOptions } from './local.js'
-import { attachInstance, destroyLabNetwork, detachInstance, ensureLabNetwork, netnsName, sweepNetwork, type LabNetwork } from './network.js'
+import { attachInstance, detachInstance, ensureLabNetwork, netnsName, sweepNetwork, type LabNetwork } from './network.js'
 import { SYSTEM_DIRS, VOLUME_MOUNT } from './oci-config.js'
 import { createSandbox, destroySandbox, sweepSandboxes, type SandboxRuntime } from './sandbox.js'
 import { SandboxTemplates } from './sandbox-template.js'
@@ -599,29 +599,4 @@ export class SandboxedCompute implements Compute {
     }
     rmSync(dir, { recursive: true, force: true })
   }
-}
-
-/**
- * Removes every sandbox of the lab and the lab's own parts (bridge, subnet, packet filter, runc state,
- * uid claims): `trove server reset` and test teardowns. What a crash left behind is swept by name.
- */
-export async function removeSandboxLab(c: SandboxedCompute): Promise<void> {
-  const errors: string[] = []
-  const step = async (f: () => Promise<unknown> | unknown) => {
-    try {
-      await f()
-    } catch (e) {
-      errors.push((e as Error).message)
-    }
-  }
-  c.templates.stop()
-  await c.templates.settled()
-  for (const id of c.sandboxedIds()) await step(() => c.destroy(id, null))
-  await step(() => sweepSandboxes(c.runtime, []))
-  await step(() => existsSync(c.instancesDir) && sweepVolumes(c.instancesDir, []))
-  await step(() => c.hasNetwork() && destroyLabNetwork(c.network))
-  await step(() => removeFirewall({ labId: c.labId }))
-  await step(() => sweepUids(c.instancesDir, [], c.uidOptions))
-  await step(() => rmSync(c.runtime.root, { recursive: true, force: true }))
-  if (errors.length) throw new Error(`the lab's sandboxes were not all removed: ${errors.join('; ')}`)
 }

@@ -10,13 +10,6 @@ import type { Lab } from '../lab.js'
  */
 export const SANDBOX_MANAGERS = new Set(['redis', 'mariadb', 'postgresql'])
 
-const WHY = 'it runs in a sandbox (isolation sandbox, docs/isolation.md)'
-
-/** Refuses `what` for a sandboxed instance (`because`: what the sandbox lacks for it). */
-export function refuseInSandbox(lab: Lab, instanceId: string, what: string, because: string): void {
-  if (lab.compute.isolationOf(instanceId) === 'sandbox') throw badRequest(`${what} of instance ${instanceId} is not supported yet: ${WHY}, ${because}.`)
-}
-
 /**
  * Refuses a create the lab's sandboxes cannot run yet (a datastore), and a replica of an instance without a
  * sandbox (an earlier `none` run's, on a loopback address no sandbox reaches).
