@@ -7,9 +7,10 @@ import t from 'tap'
 import { spawnSync } from 'node:child_process'
 import { readFileSync } from 'node:fs'
 import { runAttack } from '../helpers/attack-flows.js'
-import { lackingForAttack, sandboxShell, VOL } from '../helpers/attack.js'
+import { sandboxShell, VOL } from '../helpers/attack.js'
+import { sandboxLacking } from '../helpers/sandbox-host.js'
 
-const why = lackingForAttack('mariadbd', ['--version'])
+const why = sandboxLacking(['mariadb'])
 if (why) t.plan(0, why)
 
 /** SQL as the attacker's root over the lab network: stdout, stderr and the exit code. */

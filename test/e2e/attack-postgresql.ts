@@ -5,9 +5,9 @@ import t from 'tap'
 import { spawnSync } from 'node:child_process'
 import { PSQL } from '../helpers/clients.js'
 import { runAttack } from '../helpers/attack-flows.js'
-import { lackingForAttack } from '../helpers/attack.js'
+import { sandboxLacking } from '../helpers/sandbox-host.js'
 
-const why = lackingForAttack('postgres', ['-V'], PSQL)
+const why = sandboxLacking(['postgresql'])
 if (why) t.plan(0, why)
 
 /** SQL as the attacker's root over the lab network; stdout, or throws with the error. */

@@ -5,9 +5,10 @@
 import t from 'tap'
 import { spawnSync } from 'node:child_process'
 import { runAttack } from '../helpers/attack-flows.js'
-import { lackingForAttack, sandboxShell } from '../helpers/attack.js'
+import { sandboxShell } from '../helpers/attack.js'
+import { sandboxLacking } from '../helpers/sandbox-host.js'
 
-const why = lackingForAttack('redis-server', ['--version'])
+const why = sandboxLacking(['redis'])
 if (why) t.plan(0, why)
 
 /** Redis commands as the attacker's root over the lab network, one per line: redis-cli's output. */

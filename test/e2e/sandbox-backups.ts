@@ -2,7 +2,7 @@
 // object store on the lab gateway, src/server/object-store/), per engine, end to end; and the attack side:
 // a shell as the instance's user inside its sandbox, holding its agent's credentials, tries the store.
 import t, { type Test } from 'tap'
-import { execFileSync, spawnSync } from 'node:child_process'
+import { execFileSync } from 'node:child_process'
 import { existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
@@ -12,24 +12,10 @@ import type { SandboxedCompute } from '../../src/server/compute/sandboxed.js'
 import { backupStore } from '../../src/server/db/backups.js'
 import type { Backup, Instance, TroveClient } from '../../src/sdk/index.js'
 import { labClient, startLab } from '../helpers/lab.js'
-import { PSQL, engineClient, writeRows } from '../helpers/clients.js'
+import { engineClient, writeRows } from '../helpers/clients.js'
+import { sandboxLacking } from '../helpers/sandbox-host.js'
 
-function lacking(): string | undefined {
-  if (process.getuid?.() !== 0) return 'needs root (runc, loop devices, mounts, netns, nft)'
-  for (const [tool, args] of [
-    ['runc', ['--version']],
-    ['nft', ['--version']],
-    ['mkfs.ext4', ['-V']],
-    ['redis-server', ['--version']],
-    ['mariadbd', ['--version']],
-  ] as const) {
-    if (spawnSync(tool, args, { stdio: 'ignore' }).status !== 0) return `${tool} is not installed`
-  }
-  if (!existsSync('/usr/lib/cni/bridge')) return 'the CNI bridge plugin is missing (containernetworking-plugins)'
-  if (!existsSync(PSQL)) return 'postgresql 15 is not installed'
-  return undefined
-}
-const why = lacking()
+const why = sandboxLacking(['redis', 'mariadb', 'postgresql'])
 if (why) t.plan(0, why)
 
 const count = (engine: string, ip: string, user: string, pw: string): number =>

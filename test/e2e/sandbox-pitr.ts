@@ -6,7 +6,6 @@
 // of the engine and the agent, a restore to the latest time misses at most 1 s. The attack side: a
 // shell as the instance's user, with its agent's credential, tries the archive container.
 import t, { type Test } from 'tap'
-import { spawnSync } from 'node:child_process'
 import { createHash } from 'node:crypto'
 import { existsSync, lstatSync, readdirSync, readFileSync, symlinkSync } from 'node:fs'
 import { join } from 'node:path'
@@ -19,26 +18,12 @@ import type { SandboxedCompute } from '../../src/server/compute/sandboxed.js'
 import { archiveDirOf, type ArchiveSegment } from '../../src/protocol/index.js'
 import type { Instance, TroveClient } from '../../src/sdk/index.js'
 import { until } from '../helpers/chaos.js'
-import { PSQL } from '../helpers/clients.js'
 import { labClient, startLab } from '../helpers/lab.js'
 import { rowWriter, rpoOf, type RowSink } from '../helpers/pitr.js'
 import { fromInside } from '../helpers/sandbox-store.js'
+import { sandboxLacking } from '../helpers/sandbox-host.js'
 
-function lacking(): string | undefined {
-  if (process.getuid?.() !== 0) return 'needs root (runc, loop devices, mounts, netns, nft)'
-  for (const [tool, args] of [
-    ['runc', ['--version']],
-    ['nft', ['--version']],
-    ['mkfs.ext4', ['-V']],
-    ['mariadbd', ['--version']],
-  ] as const) {
-    if (spawnSync(tool, args, { stdio: 'ignore' }).status !== 0) return `${tool} is not installed`
-  }
-  if (!existsSync('/usr/lib/cni/bridge')) return 'the CNI bridge plugin is missing (containernetworking-plugins)'
-  if (!existsSync(PSQL)) return 'postgresql 15 is not installed'
-  return undefined
-}
-const why = lacking()
+const why = sandboxLacking(['mariadb', 'postgresql'])
 if (why) t.plan(0, why)
 
 type Engine = 'postgresql' | 'mariadb'

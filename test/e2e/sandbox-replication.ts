@@ -4,8 +4,8 @@
 // a replication set reach each other's engine port and no one else (the sources allow the host only); the
 // rules follow promote, eject, detach and delete.
 import t, { type Test } from 'tap'
-import { execFileSync, spawnSync } from 'node:child_process'
-import { existsSync, readFileSync } from 'node:fs'
+import { execFileSync } from 'node:child_process'
+import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { REPLICATION_SET, tableName } from '../../src/server/compute/firewall.js'
@@ -14,24 +14,10 @@ import { removeSandboxLab } from '../../src/server/compute/sandbox-lab.js'
 import type { SandboxedCompute } from '../../src/server/compute/sandboxed.js'
 import type { Instance, TroveClient } from '../../src/sdk/index.js'
 import { labClient, startLab } from '../helpers/lab.js'
-import { PSQL, engineClient, writeRows } from '../helpers/clients.js'
+import { engineClient, writeRows } from '../helpers/clients.js'
+import { sandboxLacking } from '../helpers/sandbox-host.js'
 
-function lacking(): string | undefined {
-  if (process.getuid?.() !== 0) return 'needs root (runc, loop devices, mounts, netns, nft)'
-  for (const [tool, args] of [
-    ['runc', ['--version']],
-    ['nft', ['--version']],
-    ['mkfs.ext4', ['-V']],
-    ['redis-server', ['--version']],
-    ['mariadbd', ['--version']],
-  ] as const) {
-    if (spawnSync(tool, args, { stdio: 'ignore' }).status !== 0) return `${tool} is not installed`
-  }
-  if (!existsSync('/usr/lib/cni/bridge')) return 'the CNI bridge plugin is missing (containernetworking-plugins)'
-  if (!existsSync(PSQL)) return 'postgresql 15 is not installed'
-  return undefined
-}
-const why = lacking()
+const why = sandboxLacking(['redis', 'mariadb', 'postgresql'])
 if (why) t.plan(0, why)
 
 /** SANDBOX_REPL_ENGINES=redis narrows the run (development). */
@@ -146,6 +132,12 @@ t.test('replicas of sandboxed instances: over the bridge, the filter follows the
     writeRows(engine, ipS, user, pw, 51, 60)
     t.ok(await until(() => rows(engine, ip1, user, pw).join() === range(1, 60).join()), 'later writes stream to replica 1')
     t.ok(await until(() => rows(engine, ip2, user, pw).join() === range(1, 60).join()), 'and to replica 2')
+    // The set's endpoints (issue 16, endpoints/sets.ts): HAProxy on the host reaches the sandboxed members.
+    const shown = await waitInstance(client, src.id, (i) => typeof i.writer_endpoint === 'string')
+    const [writerHost, readerHost] = [shown.writer_endpoint, shown.reader_endpoint].map((e) => String(e).split(':')[0]!)
+    t.equal(shown.writer_endpoint, `${writerHost}:${port}`, `the source shows its writer endpoint (${shown.writer_endpoint})`)
+    t.ok(await until(() => rows(engine, writerHost, user, pw).join() === range(1, 60).join()), 'the writer endpoint reaches the source with its credentials')
+    if (sql) t.ok(await until(() => rows(engine, readerHost, user, pw).join() === range(1, 60).join()), 'the reader endpoint reaches a replica with the same credentials')
 
     // The filter: the set's members reach each other's engine port, both ways; the outsider does not.
     const els = replicationElements(c)

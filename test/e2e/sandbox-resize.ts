@@ -4,8 +4,7 @@
 // resize; a size beyond the host's free space is refused with the figures; a new flavor moves the sandbox's
 // memory, CPU and pids limits (its cgroup files) and the engine's own settings.
 import t, { type Test } from 'tap'
-import { existsSync, readFileSync, readdirSync, statSync, statfsSync } from 'node:fs'
-import { spawnSync } from 'node:child_process'
+import { readFileSync, readdirSync, statSync, statfsSync } from 'node:fs'
 import { randomBytes } from 'node:crypto'
 import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
@@ -15,26 +14,10 @@ import type { SandboxedCompute } from '../../src/server/compute/sandboxed.js'
 import { updateSandboxLimits } from '../../src/server/compute/sandbox-resize.js'
 import type { Instance, TroveClient } from '../../src/sdk/index.js'
 import { labClient, startLab } from '../helpers/lab.js'
-import { PSQL, engineClient, writeRows } from '../helpers/clients.js'
+import { engineClient, writeRows } from '../helpers/clients.js'
+import { sandboxLacking } from '../helpers/sandbox-host.js'
 
-function lacking(): string | undefined {
-  if (process.getuid?.() !== 0) return 'needs root (runc, loop devices, mounts, netns, nft)'
-  for (const [tool, args] of [
-    ['runc', ['--version']],
-    ['nft', ['--version']],
-    ['mkfs.ext4', ['-V']],
-    ['resize2fs', []],
-    ['redis-server', ['--version']],
-    ['mariadbd', ['--version']],
-  ] as const) {
-    const r = spawnSync(tool, args, { stdio: 'ignore' })
-    if (r.error) return `${tool} is not installed`
-  }
-  if (!existsSync('/usr/lib/cni/bridge')) return 'the CNI bridge plugin is missing (containernetworking-plugins)'
-  if (!existsSync(PSQL)) return 'postgresql 15 is not installed'
-  return undefined
-}
-const why = lacking()
+const why = sandboxLacking(['redis', 'mariadb', 'postgresql'], [['resize2fs', []]])
 if (why) t.plan(0, why)
 
 const GB = 1024 ** 3

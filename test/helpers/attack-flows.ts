@@ -6,7 +6,7 @@ import type { Test } from 'tap'
 import { execFileSync, spawnSync } from 'node:child_process'
 import { chownSync, lstatSync, readdirSync, readFileSync, readlinkSync, statSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
-import type { Instance, TroveClient } from '../../src/sdk/index.js'
+import type { Instance } from '../../src/sdk/index.js'
 import { engineClient, writeRows } from './clients.js'
 import { type AttackLab, attackLab, createActive, enginePids, tail, hostFiles, hostFree, oomKills, runShellProbes, type Shell, shellProbes, VOL, volumeSums, waitWhile } from './attack.js'
 

@@ -3,9 +3,8 @@
 // its engine gives one) and tries everything the threat model says it must not reach. Each probe comes
 // with a control that must succeed through the same path, so a probe that cannot fail is seen as such.
 import type { Test } from 'tap'
-import { spawnSync } from 'node:child_process'
 import { createHash, randomBytes } from 'node:crypto'
-import { existsSync, readdirSync, readFileSync, readlinkSync, statfsSync, writeFileSync } from 'node:fs'
+import { readdirSync, readFileSync, readlinkSync, statfsSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { execInSandbox, sandboxCgroupDirs } from '../../src/server/compute/sandbox.js'
@@ -219,16 +218,3 @@ export async function runShellProbes(t: Test, shell: Shell, probes: ShellProbe[]
 }
 
 /** What this host lacks for the attack suite (root, runc, nft, the CNI plugins, the engine), or undefined. */
-export function lackingForAttack(engineBin: string, args: string[], path?: string): string | undefined {
-  if (process.getuid?.() !== 0) return 'needs root (runc, loop devices, mounts, netns, nft)'
-  for (const [tool, a] of [
-    ['runc', ['--version']],
-    ['nft', ['--version']],
-    ['mkfs.ext4', ['-V']],
-    [path ?? engineBin, args],
-  ] as const) {
-    if (spawnSync(tool, a, { stdio: 'ignore' }).status !== 0) return `${tool} is not installed`
-  }
-  if (!existsSync('/usr/lib/cni/bridge')) return 'the CNI bridge plugin is missing (containernetworking-plugins)'
-  return undefined
-}
