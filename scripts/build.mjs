@@ -66,6 +66,46 @@ async function bundleAgent(dir, esbuild) {
 }
 
 /**
+ * The server as one file (dist/server/bundle.js, with fastify, aedes, ajv and the other packages
+ * inside), for the same reason: every lab and every e2e test starts `trove server`, and loading
+ * the server's modules and packages one by one cost most of a start's CPU (issue 11, BENCHMARKS).
+ * better-sqlite3 stays outside (a native addon found through `bindings`). The server's own
+ * modules find files by their own place (`new URL('./rules/x.json', import.meta.url)`, bin/trove
+ * for the agents): in each of them, import.meta.url becomes the URL of the module it was, so those
+ * paths mean in the bundle what they meant in dist/ (esbuild has no per-module import.meta.url).
+ */
+async function bundleServer(dir, esbuild) {
+  if (!existsSync(join(dir, 'server/index.js'))) return
+  const outdir = join(dir, 'server')
+  await esbuild.build({
+    entryPoints: [join(dir, 'server/index.js')],
+    outfile: join(outdir, 'bundle.js'),
+    bundle: true,
+    platform: 'node',
+    format: 'esm',
+    target: 'node20',
+    logLevel: 'warning',
+    external: ['better-sqlite3'],
+    // Packages written in CommonJS require() Node built-ins: that needs a real require in an ES module.
+    banner: { js: "import { createRequire as __troveRequire } from 'node:module'; const require = __troveRequire(import.meta.url);" },
+    plugins: [
+      {
+        name: 'module-urls',
+        setup(build) {
+          build.onLoad({ filter: /\.js$/ }, (args) => {
+            if (!args.path.startsWith(dir + sep)) return undefined
+            const text = readFileSync(args.path, 'utf8')
+            if (!text.includes('import.meta.url')) return undefined
+            const own = `new URL(${JSON.stringify(`./${relative(outdir, args.path).split(sep).join('/')}`)}, import.meta.url).href`
+            return { contents: text.replaceAll('import.meta.url', own), loader: 'js' }
+          })
+        },
+      },
+    ],
+  })
+}
+
+/**
  * The CLI as a few files (dist/cli-bundle/: main.js and the chunks it imports on demand), for
  * the same reason: every `trove` command is a new process, and resolving and loading its modules
  * one by one cost ~70 ms of a ~180 ms `trove --help` here (issue 11). The bundle sits one level
@@ -109,7 +149,7 @@ async function loadEsbuild() {
   try {
     return await import('esbuild')
   } catch {
-    console.error('trove build: esbuild is not installed: the agent and the CLI run unbundled (slower start)')
+    console.error('trove build: esbuild is not installed: the agent, the CLI and the server run unbundled (slower start)')
     return undefined
   }
 }
@@ -120,7 +160,8 @@ const force = process.argv.includes('--force')
 async function bundleMissing() {
   const agentMissing = existsSync(join(dist, 'agent/index.js')) && !existsSync(join(dist, 'agent/bundle.js'))
   const cliMissing = existsSync(join(dist, 'cli/main.js')) && !existsSync(join(dist, 'cli-bundle/main.js'))
-  if (!agentMissing && !cliMissing) return false
+  const serverMissing = existsSync(join(dist, 'server/index.js')) && !existsSync(join(dist, 'server/bundle.js'))
+  if (!agentMissing && !cliMissing && !serverMissing) return false
   try {
     await import('esbuild')
     return true
@@ -152,6 +193,7 @@ const esbuild = await loadEsbuild()
 if (esbuild) {
   await bundleAgent(out, esbuild)
   await bundleCli(out, esbuild)
+  await bundleServer(out, esbuild)
 }
 writeFileSync(join(out, '.source-digest'), digest)
 
