@@ -85,7 +85,26 @@ t.test('trove and openstack print the same bytes for every read command and form
   const [instance, config] = await Promise.all([
     // No archiving (retention 0): its state and latest restorable time move between our call and openstack's
     // (a golden run saw 'streaming' then 'lagging'); the archive dict is still shown, as {'state': 'off', ...}.
-    json(['instance', 'create', NAME, '--flavor', 'm1.tiny', '--size', '1', '--datastore', 'mariadb', '--databases', 'd1', '--users', 'u1:Pw-golden-1', '--backup-retention', '0', '--wait', '--timeout', '240']),
+    json([
+      'instance',
+      'create',
+      NAME,
+      '--flavor',
+      'm1.tiny',
+      '--size',
+      '1',
+      '--datastore',
+      'mariadb',
+      '--databases',
+      'd1',
+      '--users',
+      'u1:Pw-golden-1',
+      '--backup-retention',
+      '0',
+      '--wait',
+      '--timeout',
+      '240',
+    ]),
     // 2^53 + 2: beyond what a double holds exactly next to 2^53 + 1, and still exact as an even double.
     json(['configuration', 'create', 'cfg 配置', '{"sort_buffer_size": 9007199254740994, "max_connections": 100, "autocommit": 1}', '--datastore', 'mariadb', '--datastore-version', '10.11']),
   ])
