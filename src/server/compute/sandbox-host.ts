@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto'
-import { existsSync } from 'node:fs'
+import { existsSync, readdirSync } from 'node:fs'
 import { isIPv4 } from 'node:net'
 import { join, resolve } from 'node:path'
 import type { AccessSpec } from '../../protocol/resize.js'
@@ -48,4 +48,16 @@ export function firewallCidrs(access: AccessSpec | undefined, gateway: string): 
   const v4 = cidrs.filter((c) => isIPv4(c.split('/')[0] ?? ''))
   // Only IPv6 sources named: no instance of the (IPv4) lab may connect; the host always may.
   return v4.length ? v4 : [`${gateway}/32`]
+}
+
+/** An instance's sandbox record, in its directory (sandboxed.ts writes it before each part is made). */
+export const SANDBOX_RECORD = 'sandbox.json'
+
+/** The instances under `instancesDir` that have a sandbox (their record). */
+export function sandboxedInstanceIds(instancesDir: string): string[] {
+  try {
+    return readdirSync(instancesDir).filter((id) => existsSync(join(instancesDir, id, SANDBOX_RECORD)))
+  } catch {
+    return []
+  }
 }

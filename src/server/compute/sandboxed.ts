@@ -16,7 +16,7 @@ import { hostSeccomp, type OciSeccomp } from './seccomp.js'
 import { allocateUid, releaseUid, sweepUids, uidOf, type UidOptions } from './uids.js'
 import { readInVolume, writeInVolume } from './volume-files.js'
 import { peerAddresses } from './replication-rules.js'
-import { firewallCidrs, labIdOf, sandboxHostProblem } from './sandbox-host.js'
+import { firewallCidrs, labIdOf, SANDBOX_RECORD, sandboxedInstanceIds, sandboxHostProblem } from './sandbox-host.js'
 import { createVolume, destroyVolume, mountVolume, sweepVolumes, type VolumePaths } from './volume.js'
 import { growSandboxVolume, updateSandboxLimits, volumeGrowthProblem } from './sandbox-resize.js'
 
@@ -57,20 +57,10 @@ interface SandboxRecord {
   flavor?: { ramMb: number; vcpus: number }
 }
 
-const RECORD = 'sandbox.json'
 /** Every sandboxed process's environment: nothing of the server's. */
 const SANDBOX_ENV = ['PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin', 'LANG=C.UTF-8', 'NODE_ENV=production', `HOME=${VOLUME_MOUNT}`]
 
 const ms = (x: number) => `${Math.round(x)} ms`
-
-/** The instances under `instancesDir` that have a sandbox (their record). */
-export function sandboxedInstanceIds(instancesDir: string): string[] {
-  try {
-    return readdirSync(instancesDir).filter((id) => existsSync(join(instancesDir, id, RECORD)))
-  } catch {
-    return []
-  }
-}
 
 /**
  * Where instances live under `isolation: 'sandbox'` (docs/isolation.md): per instance a uid (uids.ts),
@@ -142,7 +132,7 @@ export class SandboxedCompute implements Compute {
   }
 
   private recordFile(id: string): string {
-    return join(this.instanceDir(id), RECORD)
+    return join(this.instanceDir(id), SANDBOX_RECORD)
   }
 
   isolationOf(id: string): Isolation {
