@@ -1,5 +1,5 @@
-import { existsSync, lstatSync, mkdirSync, readFileSync, readdirSync, realpathSync, renameSync, rmSync, unlinkSync, writeFileSync } from 'node:fs'
-import { dirname, join, resolve, sep } from 'node:path'
+import { existsSync, lstatSync, mkdirSync, renameSync, rmSync, unlinkSync, writeFileSync } from 'node:fs'
+import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { GB } from '../../common/units.js'
 import { INSTANCE_FILES, type AgentBootstrap, type BrokerLocation, type EngineManager } from '../../protocol/index.js'
@@ -7,35 +7,35 @@ import type { AccessSpec } from '../../protocol/resize.js'
 import type { Compute, Isolation, LaunchSpec } from './compute.js'
 import { applyFirewall, type FirewallRules } from './firewall.js'
 import { AGENT_NODE_FLAGS, ENGINE_PORTS, LocalCompute, TROVE_BIN, type LocalComputeOptions } from './local.js'
-import { attachInstance, detachInstance, ensureLabNetwork, netnsName, sweepNetwork, type LabNetwork } from './network.js'
-import { SYSTEM_DIRS, VOLUME_MOUNT } from './oci-config.js'
-import { createSandbox, destroySandbox, sweepSandboxes, type SandboxRuntime } from './sandbox.js'
+import { attachInstance, detachInstance, ensureLabNetwork, netnsName, type LabNetwork } from './network.js'
+import { VOLUME_MOUNT } from './oci-config.js'
+import { createSandbox, destroySandbox, type SandboxRuntime } from './sandbox.js'
 import { SandboxTemplates } from './sandbox-template.js'
+import { sweepSandboxParts } from './sandbox-sweep.js'
 import { awaitFirstChild, initStarting, launchInSandbox } from './sandbox-launch.js'
 import { hostSeccomp, type OciSeccomp } from './seccomp.js'
-import { allocateUid, releaseUid, sweepUids, uidOf, type UidOptions } from './uids.js'
+import { allocateUid, releaseUid, uidOf, type UidOptions } from './uids.js'
 import { readInVolume, writeInVolume } from './volume-files.js'
 import { peerAddresses } from './replication-rules.js'
 import { firewallCidrs, labIdOf, SANDBOX_RECORD, sandboxedInstanceIds, sandboxHostProblem } from './sandbox-host.js'
-import { createVolume, destroyVolume, mountVolume, sweepVolumes, type VolumePaths } from './volume.js'
+import {
+  AGENT_PID_FILE,
+  agentArgs,
+  agentBinds,
+  livePidIn,
+  readSandboxRecord,
+  SANDBOX_BROKER_FILE,
+  SANDBOX_ENV,
+  SANDBOX_INIT,
+  SANDBOX_USER,
+  type SandboxRecord,
+  sandboxLimits,
+  writeSandboxRecord,
+} from './sandbox-guest.js'
+import { createVolume, destroyVolume, mountVolume, type VolumePaths } from './volume.js'
 import { growSandboxVolume, updateSandboxLimits, volumeGrowthProblem } from './sandbox-resize.js'
 
-/** Where a sandboxed agent finds the broker: a file of its own /etc (root's, read-only inside). */
-export const SANDBOX_BROKER_FILE = 'trove-broker.json'
-/** The run user inside every sandbox (its /etc/passwd names the instance's uid so). */
-export const SANDBOX_USER = 'trove'
-/** Processes and threads of one instance (agent ~12, Redis ~6, MariaDB ~40, PostgreSQL ~1 per connection). */
-const SANDBOX_PIDS = 1024
-/** The least memory a sandbox gets: the agent (~60 MB) lives inside the flavor's RAM too. */
-const MIN_SANDBOX_MB = 256
-/**
- * The sandbox's init: catatonit in pause mode (docs/isolation.md). It starts nothing, reaps every process
- * re-parented to it (the engine once its agent is gone) and ends the sandbox only when signalled, so the
- * agent is one more process (`runc exec`) that may stop and start again while the engine runs on.
- */
-const SANDBOX_INIT = ['catatonit', '-P']
-/** The agent's host pid (runc exec --pid-file), in the bundle: the host's file, not the guest's. */
-const AGENT_PID_FILE = 'agent.pid'
+export { SANDBOX_BROKER_FILE, SANDBOX_USER } from './sandbox-guest.js'
 
 export interface SandboxedComputeOptions extends LocalComputeOptions {
   /** The range the lab's /24 is carved from (network.ts; default 10.213.0.0/16). */
@@ -44,21 +44,6 @@ export interface SandboxedComputeOptions extends LocalComputeOptions {
   subnetClaimDir?: string
   uids?: UidOptions
 }
-
-/** What the server made for a sandboxed instance, recorded (root's, 0600) beside its parts. */
-interface SandboxRecord {
-  instanceId: string
-  uid?: number
-  gid?: number
-  address?: string
-  hostIf?: string
-  port?: number
-  allowedCidrs?: string[]
-  flavor?: { ramMb: number; vcpus: number }
-}
-
-/** Every sandboxed process's environment: nothing of the server's. */
-const SANDBOX_ENV = ['PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin', 'LANG=C.UTF-8', 'NODE_ENV=production', `HOME=${VOLUME_MOUNT}`]
 
 const ms = (x: number) => `${Math.round(x)} ms`
 
@@ -97,7 +82,7 @@ export class SandboxedCompute implements Compute {
       seccomp: this.seccomp,
       uids: opts.uids,
       agentCommand: [process.execPath, ...AGENT_NODE_FLAGS, TROVE_BIN],
-      agentBinds: () => this.agentBinds(),
+      agentBinds,
       env: SANDBOX_ENV,
       log: opts.log,
     })
@@ -144,13 +129,11 @@ export class SandboxedCompute implements Compute {
   }
 
   private readRecord(id: string): SandboxRecord {
-    return JSON.parse(readFileSync(this.recordFile(id), 'utf8')) as SandboxRecord
+    return readSandboxRecord(this.instanceDir(id))
   }
 
   private writeRecord(r: SandboxRecord): void {
-    const file = this.recordFile(r.instanceId)
-    writeFileSync(`${file}.tmp`, JSON.stringify(r), { mode: 0o600 })
-    renameSync(`${file}.tmp`, file)
+    writeSandboxRecord(this.instanceDir(r.instanceId), r)
   }
 
   private volumePaths(id: string): VolumePaths {
@@ -329,25 +312,10 @@ export class SandboxedCompute implements Compute {
     }
   }
 
-  /** Host paths the agent needs inside: the package's bin/, dist/, package.json, node_modules, and node. */
-  private agentBinds(): Array<{ source: string; destination: string }> {
-    const root = resolve(dirname(TROVE_BIN), '..')
-    const inSystem = (p: string) => SYSTEM_DIRS.some((d) => p === d || p.startsWith(d + sep))
-    const binds: Array<{ source: string; destination: string }> = []
-    for (const part of ['bin', 'dist', 'package.json', 'node_modules']) {
-      const p = join(root, part)
-      if (existsSync(p) && !inSystem(p)) binds.push({ source: realpathSync(p), destination: p })
-    }
-    const node = process.execPath
-    if (!inSystem(node)) binds.push({ source: realpathSync(node), destination: node })
-    return binds
-  }
-
   private async startSandbox(id: string, rec: SandboxRecord): Promise<number> {
     if (!this.broker) throw new Error('the broker does not listen on the lab network yet (server not started)')
     await destroySandbox(this.runtime, id)
     const dir = this.instanceDir(id)
-    const ramMb = Math.max(rec.flavor?.ramMb ?? MIN_SANDBOX_MB, MIN_SANDBOX_MB)
     const state = await createSandbox(this.runtime, {
       id,
       bundleDir: join(dir, 'bundle'),
@@ -355,13 +323,13 @@ export class SandboxedCompute implements Compute {
       gid: rec.gid!,
       volumeDir: this.volumePaths(id).mountPoint,
       netnsPath: `/run/netns/${netnsName(id)}`,
-      limits: { memoryBytes: ramMb * 1024 * 1024, cpus: rec.flavor?.vcpus ?? 1, pids: SANDBOX_PIDS },
+      limits: sandboxLimits(rec.flavor),
       // The init starts the agent (its first child) and becomes catatonit: one runc call, not two.
-      args: initStarting(SANDBOX_INIT, this.agentArgs()),
+      args: initStarting(SANDBOX_INIT, agentArgs()),
       env: SANDBOX_ENV,
       logFile: join(dir, 'sandbox.log'),
       seccomp: this.seccomp,
-      extraBinds: this.agentBinds(),
+      extraBinds: agentBinds(),
       etcFiles: { [SANDBOX_BROKER_FILE]: JSON.stringify(this.broker) },
     })
     if (state.status !== 'running') throw new Error(`instance ${id}: the sandbox's init exited at once (see ${join(dir, 'sandbox.log')})`)
@@ -371,15 +339,11 @@ export class SandboxedCompute implements Compute {
     return pid
   }
 
-  private agentArgs(): string[] {
-    return [process.execPath, ...AGENT_NODE_FLAGS, TROVE_BIN, 'agent', '--config', `${VOLUME_MOUNT}/${INSTANCE_FILES.bootstrap}`]
-  }
-
   /** Starts the agent in the running sandbox (as its uid, with its profile: runc exec), a child of its init; its host pid. */
   private execAgent(id: string): Promise<number> {
     const bundle = join(this.instanceDir(id), 'bundle')
     return launchInSandbox(this.runtime, id, {
-      args: this.agentArgs(),
+      args: agentArgs(),
       pidFile: join(bundle, AGENT_PID_FILE),
       logFile: join(this.instanceDir(id), 'sandbox.log'),
       runcLog: join(bundle, 'runc-exec.log'),
@@ -429,8 +393,7 @@ export class SandboxedCompute implements Compute {
     rec.flavor = { ramMb, vcpus }
     this.writeRecord(rec)
     if (this.initPid(id) === undefined) return [] // no sandbox running: the next one starts with the record's
-    const limits = { memoryBytes: Math.max(ramMb, MIN_SANDBOX_MB) * 1024 * 1024, cpus: vcpus, pids: SANDBOX_PIDS }
-    return updateSandboxLimits(this.runtime, id, limits).then(
+    return updateSandboxLimits(this.runtime, id, sandboxLimits(rec.flavor)).then(
       () => [],
       (e: Error) => [e.message],
     )
@@ -459,40 +422,9 @@ export class SandboxedCompute implements Compute {
     return this.startSandbox(id, this.readRecord(id))
   }
 
-  /**
-   * The parts no instance directory owns any more (a crash between the steps of a create or a delete, or
-   * a directory removed by hand): the lab's runc sandboxes and cgroups, loop devices of images under the
-   * instances directory, namespaces and leases on the lab network, uid claims of gone directories.
-   * An instance's directory is made before any of its parts and removed after all of them, so every id
-   * with a directory is kept (its own delete, or the reconciler's removal of the directory, destroys it).
-   */
+  /** The lab's parts that no instance directory owns any more (sandbox-sweep.ts), and the filter without them. */
   async sweep(): Promise<string[]> {
-    let ids: string[] = []
-    try {
-      ids = readdirSync(this.instancesDir)
-    } catch {
-      return []
-    }
-    const keep = new Set(ids)
-    const removed: string[] = []
-    for (const b of this.templates.building) keep.add(b)
-    removed.push(...(await sweepSandboxes(this.runtime, keep)).map((id) => `sandbox ${id}`))
-    removed.push(
-      ...(
-        await sweepVolumes(
-          this.instancesDir,
-          [...keep].map((id) => this.volumePaths(id).image),
-        )
-      ).map((f) => `volume ${f}`),
-    )
-    if (this.net) removed.push(...(await sweepNetwork(this.net, keep)).map((n) => `netns ${n}`))
-    removed.push(
-      ...sweepUids(
-        this.instancesDir,
-        [...keep].map((id) => this.instanceDir(id)),
-        this.opts.uids,
-      ).map((u) => `uid ${u}`),
-    )
+    const removed = await sweepSandboxParts({ instancesDir: this.instancesDir, runtime: this.runtime, net: this.net, uids: this.opts.uids, building: this.templates.building })
     if (removed.some((r) => r.startsWith('netns '))) await this.applyRules()
     return removed
   }
@@ -504,15 +436,7 @@ export class SandboxedCompute implements Compute {
 
   /** The pid a runc pid file of the bundle names, if it still runs (not a zombie) in this instance's cgroup. */
   private pidIn(id: string, file: string): number | undefined {
-    try {
-      const pid = Number(readFileSync(join(this.instanceDir(id), 'bundle', file), 'utf8'))
-      if (!Number.isInteger(pid) || pid <= 0) return undefined
-      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
-      if (/^\d+ \(.*\) [ZX]/s.test(stat)) return undefined
-      return readFileSync(`/proc/${pid}/cgroup`, 'utf8').includes(`/${this.runtime.cgroupParent}/${id}`) ? pid : undefined
-    } catch {
-      return undefined
-    }
+    return livePidIn(join(this.instanceDir(id), 'bundle', file), `/${this.runtime.cgroupParent}/${id}`)
   }
 
   agentPid(id: string): number | undefined {
