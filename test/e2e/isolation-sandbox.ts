@@ -160,7 +160,8 @@ t.test('a sandboxed Redis: its own uid, namespaces, volume and address; delete l
   const t0 = Date.now()
   // The first one lets only TEST-NET-1 (and the host) in: the second must not reach it.
   const a = await client.instances.create({ name: 'sb-a', flavorRef: '1', volume: { size: 1 }, datastore: { type: 'redis' }, access: { allowed_cidrs: ['192.0.2.0/24'] } })
-  const b = await client.instances.create({ name: 'sb-b', flavorRef: '1', volume: { size: 1 }, datastore: { type: 'redis' } })
+  // The second is public without CIDRs: every source may connect (upstream's 0.0.0.0/0 rule).
+  const b = await client.instances.create({ name: 'sb-b', flavorRef: '1', volume: { size: 1 }, datastore: { type: 'redis' }, access: { is_public: true } })
   const ia = await waitStatus(client, a.id, 'BUILD')
   const ib = await waitStatus(client, b.id, 'BUILD')
   t.comment(`two sandboxed Redis instances ACTIVE ${Date.now() - t0} ms after the first create`)
@@ -207,11 +208,12 @@ t.test('a sandboxed Redis: its own uid, namespaces, volume and address; delete l
   t.equal(statSync(dump).uid, rec.uid, "the data file is the instance uid's")
 
   // Between instances: b cannot open a connection to a's 6379 (a allows 192.0.2.0/24 only); a reaches b's
-  // (b allows the lab subnet), and b reaches the broker on the gateway: the probe itself works.
+  // (b is public), and b reaches the broker on the gateway: the probe itself works. (No access rule at all lets
+  // in no other instance: the attack suite's victims have none.)
   const ipB = ib.ip![0]!
   const before = await blockedCount(net)
   t.equal(await probeFrom(c, b.id, ipB, 6379), 0, 'b reaches its own port (probe works)')
-  t.equal(await probeFrom(c, a.id, ipB, 6379), 0, "a reaches b's 6379 (b allows the lab subnet)")
+  t.equal(await probeFrom(c, a.id, ipB, 6379), 0, "a reaches b's 6379 (b is public)")
   t.not(await probeFrom(c, b.id, ip, 6379), 0, "b cannot open a connection to a's 6379")
   t.ok((await blockedCount(net)) > before, 'the packet filter counted the refused SYNs')
   // To the host: the broker's port on the gateway only; another port listening there is refused.

@@ -32,7 +32,7 @@ export interface InstanceRule {
   hostIf: string
   /** The engine's port(s). */
   ports: number[]
-  /** Source CIDRs allowed to the engine port (allowed_cidrs); empty: the whole lab subnet (is_public). The host always is. */
+  /** Source CIDRs of the lab's instances allowed to the engine port (sandbox-host.ts firewallCidrs); empty: none. The host always is. */
   allowedCidrs: string[]
   /** Replication peers' addresses (the other members of its replication set), allowed to the engine port whatever allowedCidrs says. */
   peers: string[]
@@ -101,12 +101,11 @@ export function firewallScript(lab: FirewallLab, rules: FirewallRules): string {
   const t = tableName(lab.labId)
   const br = ifname(lab.bridge)
   const gw = address(lab.gateway)
-  const subnet = cidr(lab.subnet)
   const inst = rules.instances.map((r) => ({
     address: address(r.address),
     hostIf: ifname(r.hostIf),
     ports: [...new Set(r.ports.map(port))],
-    allowed: [...new Set(r.allowedCidrs.length ? r.allowedCidrs.map(cidr) : [subnet])],
+    allowed: [...new Set(r.allowedCidrs.map(cidr))],
     peers: [...new Set(r.peers.map(address))],
   }))
   for (const r of inst) if (!r.ports.length) throw new Error(`firewall: no engine port for ${r.address}`)

@@ -41,13 +41,17 @@ export function labIdOf(dataDir: string): string {
   return createHash('sha256').update(resolve(dataDir)).digest('hex').slice(0, 12)
 }
 
-/** The allowed source CIDRs of the packet filter (IPv4 only: the lab network is); [] = the lab subnet. */
-export function firewallCidrs(access: AccessSpec | undefined, gateway: string): string[] {
+/**
+ * The source CIDRs the packet filter lets in from the lab's instances (IPv4 only: the lab network is); the
+ * host always may connect. Other instances are refused unless the owner allowed them, as a VM's security
+ * group refuses other tenants' VMs: no allowed_cidrs means none of them ([]); `is_public` without
+ * allowed_cidrs means every source (upstream's default rule for a public instance is 0.0.0.0/0);
+ * only IPv6 sources named means none of the (IPv4) lab.
+ */
+export function firewallCidrs(access: AccessSpec | undefined): string[] {
   const cidrs = access?.allowedCidrs ?? []
-  if (!cidrs.length) return []
-  const v4 = cidrs.filter((c) => isIPv4(c.split('/')[0] ?? ''))
-  // Only IPv6 sources named: no instance of the (IPv4) lab may connect; the host always may.
-  return v4.length ? v4 : [`${gateway}/32`]
+  if (!cidrs.length) return access?.isPublic ? ['0.0.0.0/0'] : []
+  return cidrs.filter((c) => isIPv4(c.split('/')[0] ?? ''))
 }
 
 /** An instance's sandbox record, in its directory (sandboxed.ts writes it before each part is made). */

@@ -266,7 +266,7 @@ export class SandboxedCompute implements Compute {
     const paths = this.volumePaths(id)
     try {
       const t0 = performance.now()
-      rec.allowedCidrs = firewallCidrs(boot.access, this.network.gateway)
+      rec.allowedCidrs = firewallCidrs(boot.access)
       rec.flavor = boot.flavor
       this.writeRecord(rec)
       // The volume (mkfs) and the filter (nft) are independent: made at once.
@@ -377,7 +377,7 @@ export class SandboxedCompute implements Compute {
   async applyAccess(id: string, access: AccessSpec | undefined): Promise<void> {
     if (!this.sandboxed(id)) return
     const rec = this.readRecord(id)
-    rec.allowedCidrs = firewallCidrs(access, this.network.gateway)
+    rec.allowedCidrs = firewallCidrs(access)
     this.writeRecord(rec)
     await this.applyRules()
   }

@@ -28,11 +28,12 @@ t.test('a host lacking a tool is refused in one line naming it and its package',
   t.equal(sandboxHostProblem({ uid: 0, path: bin, cniPath: cni }), undefined, 'everything there')
 })
 
-t.test('the filter gets the IPv4 allowed CIDRs; none means the lab subnet; only IPv6 means the host alone', async (t) => {
-  t.same(firewallCidrs(undefined, '10.213.0.1'), [])
-  t.same(firewallCidrs({ isPublic: true, allowedCidrs: [] }, '10.213.0.1'), [])
-  t.same(firewallCidrs({ isPublic: false, allowedCidrs: ['192.0.2.0/24', '2001:db8::/32'] }, '10.213.0.1'), ['192.0.2.0/24'])
-  t.same(firewallCidrs({ isPublic: false, allowedCidrs: ['2001:db8::/32'] }, '10.213.0.1'), ['10.213.0.1/32'])
+t.test('the filter lets in the IPv4 allowed CIDRs; none: no other instance; is_public alone: every one', async (t) => {
+  t.same(firewallCidrs(undefined), [], 'no access given: the host only')
+  t.same(firewallCidrs({ isPublic: false, allowedCidrs: [] }), [], 'private, no CIDRs: the host only')
+  t.same(firewallCidrs({ isPublic: true, allowedCidrs: [] }), ['0.0.0.0/0'], "public without CIDRs: upstream's 0.0.0.0/0")
+  t.same(firewallCidrs({ isPublic: true, allowedCidrs: ['192.0.2.0/24', '2001:db8::/32'] }), ['192.0.2.0/24'], 'CIDRs named: those (IPv4) only')
+  t.same(firewallCidrs({ isPublic: false, allowedCidrs: ['2001:db8::/32'] }), [], 'only IPv6 named: no instance of the IPv4 lab')
 })
 
 t.test("a lab's id is a digest of its data dir: stable, distinct, name-safe", async (t) => {
