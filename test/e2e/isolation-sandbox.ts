@@ -4,7 +4,7 @@
 import t, { type Test } from 'tap'
 import { execFileSync, spawnSync } from 'node:child_process'
 import { randomUUID } from 'node:crypto'
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, readlinkSync, rmSync, statSync } from 'node:fs'
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, readlinkSync, rmSync, statSync } from 'node:fs'
 import { type AddressInfo, type Socket, connect, createServer } from 'node:net'
 import { once } from 'node:events'
 import { join } from 'node:path'
@@ -16,9 +16,9 @@ import { Reconciler } from '../../src/server/reconcile.js'
 import { removeSandboxLab } from '../../src/server/compute/sandbox-lab.js'
 import type { SandboxedCompute } from '../../src/server/compute/sandboxed.js'
 import { UID_CLAIM_DIR } from '../../src/server/compute/uids.js'
-import type { Instance, TroveClient } from '../../src/sdk/index.js'
-import { buildServer, resetLab } from '../../src/server/index.js'
-import { labClient, startLab, tempDir } from '../helpers/lab.js'
+import type { TroveClient } from '../../src/sdk/index.js'
+import { labClient, startLab } from '../helpers/lab.js'
+import { authPing, exeOf, nsPidOf, probeFrom, redis, sandboxPids, uidsOf, waitStatus } from '../helpers/sandbox-proc.js'
 
 /** What this host lacks for real sandboxes, or undefined. */
 function lacking(): string | undefined {
@@ -45,108 +45,6 @@ function lacking(): string | undefined {
 
 const why = lacking()
 if (why) t.plan(0, why)
-
-/** AUTH then PING over TCP from this host; resolves with what Redis answered. */
-function authPing(host: string, user: string, password: string): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const s = connect({ host, port: 6379 })
-    let got = ''
-    s.setTimeout(10_000, () => s.destroy(new Error('redis did not answer in 10 s')))
-    s.on('connect', () => s.write(`AUTH ${user} ${password}\r\nPING\r\n`))
-    s.on('data', (b) => {
-      got += b.toString()
-      if (got.split('\r\n').length > 2) {
-        s.end()
-        resolve(got)
-      }
-    })
-    s.on('error', reject)
-  })
-}
-
-/** Runs Redis commands after AUTH, one RESP answer line each. */
-function redis(host: string, password: string, commands: string[]): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const s = connect({ host, port: 6379 })
-    let got = ''
-    s.setTimeout(30_000, () => s.destroy(new Error('redis did not answer in 30 s')))
-    s.on('connect', () => s.write(`AUTH root ${password}\r\n${commands.join('\r\n')}\r\n`))
-    s.on('data', (b) => {
-      got += b.toString()
-      if (got.split('\r\n').length > commands.length + 1) {
-        s.end()
-        resolve(got)
-      }
-    })
-    s.on('error', reject)
-  })
-}
-
-async function waitStatus(client: TroveClient, id: string, from: string): Promise<Instance> {
-  const deadline = Date.now() + 300_000
-  for (;;) {
-    const i = await client.instances.get(id)
-    if (i.status !== from || Date.now() > deadline) return i
-    await (client.instances.changed(id, from, 20_000) ?? sleep(200))
-  }
-}
-
-/** Host pids in the sandbox's cgroup (any one hierarchy lists them all). */
-function sandboxPids(c: SandboxedCompute, id: string): number[] {
-  for (const dir of sandboxCgroupDirs(c.runtime, id)) {
-    try {
-      return readFileSync(join(dir, 'cgroup.procs'), 'utf8').split('\n').filter(Boolean).map(Number)
-    } catch {
-      /* not this hierarchy */
-    }
-  }
-  return []
-}
-
-const uidsOf = (pid: number) =>
-  /^Uid:\s+(.*)$/m
-    .exec(readFileSync(`/proc/${pid}/status`, 'utf8'))![1]!
-    .split(/\s+/)
-    .map(Number)
-const exeOf = (pid: number) => {
-  try {
-    return readlinkSync(`/proc/${pid}/exe`)
-  } catch {
-    return ''
-  }
-}
-
-/** The last field of NSpid: the pid as its own PID namespace sees it. */
-const nsPidOf = (pid: number) =>
-  Number(
-    /^NSpid:\s+(.*)$/m
-      .exec(readFileSync(`/proc/${pid}/status`, 'utf8'))![1]!
-      .split(/\s+/)
-      .pop(),
-  )
-const statusField = (pid: number, field: string) => new RegExp(`^${field}:\\s+(.*)$`, 'm').exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1]
-
-/** Every host process in the PID namespace `ns` (a /proc/<pid>/ns/pid link), zombies included, with its state. */
-function nsProcesses(ns: string): Array<{ pid: number; state: string; comm: string }> {
-  const found: Array<{ pid: number; state: string; comm: string }> = []
-  for (const name of readdirSync('/proc')) {
-    if (!/^\d+$/.test(name)) continue
-    try {
-      if (readlinkSync(`/proc/${name}/ns/pid`) !== ns) continue
-      const m = /^\d+ \((.*)\) (\S)/s.exec(readFileSync(`/proc/${name}/stat`, 'utf8'))!
-      found.push({ pid: Number(name), comm: m[1]!, state: m[2]! })
-    } catch {
-      /* gone meanwhile */
-    }
-  }
-  return found
-}
-
-/** Tries a TCP connect to ip:port from inside the sandbox (bash's /dev/tcp, given up after 4 s): the exit code. */
-async function probeFrom(c: SandboxedCompute, id: string, ip: string, port: number): Promise<number> {
-  const r = await execInSandbox(c.runtime, id, ['timeout', '4', 'bash', '-c', `exec 3<>/dev/tcp/${ip}/${port}`])
-  return r.code
-}
 
 t.test('a sandboxed Redis: its own uid, namespaces, volume and address; delete leaves nothing', async (t) => {
   const lab = await startLab(t, { isolation: 'sandbox', reconcileMs: 0 })
@@ -494,129 +392,4 @@ t.test('what a crash leaves of a sandbox is removed by the reconciler', async (t
   t.notOk(existsSync(join(UID_CLAIM_DIR, String(dirlessUid))), '...and gone')
   const again = await new Reconciler(lab.server.lab, { graceMs: 0 }).run()
   t.same([again.orphanDirs, again.sandboxLeftovers], [[], []], 'a second pass finds nothing')
-})
-
-t.test('a server restart keeps a sandboxed instance running; trove server reset removes every part of the lab', async (t) => {
-  const dataDir = join(tempDir(t), 'lab')
-  const open = async () => {
-    const server = await buildServer({ dataDir, host: '127.0.0.1', port: 0, isolation: 'sandbox', reconcileMs: 0, log: () => {} })
-    const { cloudsFile } = await server.start()
-    return { server, client: labClient(cloudsFile), c: server.lab.compute as SandboxedCompute }
-  }
-  let lab = await open()
-  const first = lab.c
-  t.teardown(async () => {
-    await lab.server.close().catch(() => undefined)
-    await removeSandboxLab(first)
-  })
-  const inst = await lab.client.instances.create({ name: 'sb-restart', flavorRef: '1', volume: { size: 1 }, datastore: { type: 'redis' } })
-  const up = await waitStatus(lab.client, inst.id, 'BUILD')
-  t.equal(up.status, 'ACTIVE')
-  const ip = up.ip![0]!
-  const root = await lab.client.root.enable(inst.id)
-  t.match(await redis(ip, root.password, ['SET k kept']), /\+OK\r\n\+OK/, 'a key written')
-  const agent = lab.c.agentPid(inst.id)
-
-  // The server stops and starts again: the sandbox keeps running, its agent finds the broker again.
-  await lab.server.close()
-  t.ok(first.agentAlive(inst.id), 'the agent runs on while no server does')
-  lab = await open()
-  t.equal(lab.c.agentPid(inst.id), agent, 'the same agent (not restarted by the new server)')
-  const deadline = Date.now() + 60_000
-  let shown = await lab.client.instances.get(inst.id)
-  while (shown.volume?.used === undefined && Date.now() < deadline) {
-    await sleep(200)
-    shown = await lab.client.instances.get(inst.id)
-  }
-  t.equal(shown.status, 'ACTIVE')
-  t.ok(shown.volume?.used !== undefined, 'the agent answers the new server (volume usage from the guest)')
-  t.match(await redis(ip, root.password, ['GET k']), /\+OK\r\n\$4\r\nkept\r\n/, 'the engine kept running with its data')
-
-  // The agent dies (kill -9). The sandbox's init is catatonit, not the agent: the engine runs on, the same
-  // process, re-parented to the init and answering; the reconciler starts a new agent in the same sandbox
-  // (runc exec, as the instance's uid with the sandbox's profile), which re-adopts that engine.
-  t.match(await redis(ip, root.password, ['SAVE']), /\+OK\r\n\+OK/, 'saved')
-  const engineOf = () => sandboxPids(lab.c, inst.id).find((p) => /redis-(server|check-rdb)$/.test(exeOf(p)))
-  const engine = engineOf()!
-  const init = Number(readFileSync(join(lab.c.instanceDir(inst.id), 'bundle', 'init.pid'), 'utf8'))
-  t.match(exeOf(init), /catatonit$/, "the sandbox's init is catatonit")
-  const pidNs = readlinkSync(`/proc/${engine}/ns/pid`)
-  const reported = lab.server.lab.instances.guestStatus(inst.id)?.engine_pid
-  t.equal(reported, nsPidOf(engine), 'the agent reports the engine it runs')
-  const oldAgent = lab.c.agentPid(inst.id)!
-  t.equal(readlinkSync(`/proc/${oldAgent}/ns/pid`), pidNs, 'the agent is in the sandbox')
-  t.equal(Number(statusField(oldAgent, 'PPid')), init, "the agent's parent is the sandbox's init (it reaps the agent's end, not the host)")
-  process.kill(oldAgent, 'SIGKILL')
-  while (lab.c.agentAlive(inst.id)) await sleep(20)
-  t.ok(existsSync(`/proc/${engine}`), `the engine (host pid ${engine}) outlives its agent`)
-  // The agent leaves its cgroup (agentAlive false) a moment before the kernel re-parents its children.
-  const reparented = Date.now() + 20_000
-  while (Number(statusField(engine, 'PPid')) !== init && Date.now() < reparented) await sleep(20)
-  t.equal(Number(statusField(engine, 'PPid')), init, "re-parented to the sandbox's init")
-  t.match(await redis(ip, root.password, ['GET k']), /\+OK\r\n\$4\r\nkept\r\n/, 'and answers with no agent')
-  const report = await new Reconciler(lab.server.lab, {}).run()
-  t.same(report.restartedAgents, [inst.id], 'the reconciler started a new agent')
-  const agent2 = lab.c.agentPid(inst.id)!
-  t.ok(agent2 && agent2 !== oldAgent, `a new agent: ${oldAgent} -> ${agent2}`)
-  t.equal(readlinkSync(`/proc/${agent2}/ns/pid`), pidNs, 'in the same sandbox (runc exec)')
-  t.equal(Number(readFileSync(join(lab.c.instanceDir(inst.id), 'bundle', 'init.pid'), 'utf8')), init, 'under the same init')
-  t.equal(Number(statusField(agent2, 'PPid')), init, "the new agent's parent is the sandbox's init too")
-  const recR = JSON.parse(readFileSync(join(lab.c.instanceDir(inst.id), 'sandbox.json'), 'utf8')) as { uid: number }
-  t.same(uidsOf(agent2), [recR.uid, recR.uid, recR.uid, recR.uid], "the new agent runs as the instance's uid")
-  t.equal(statusField(agent2, 'NoNewPrivs'), '1', 'with no_new_privs')
-  t.equal(statusField(agent2, 'Seccomp'), '2', 'filtered by the seccomp profile')
-  t.equal(statusField(agent2, 'CapEff'), '0000000000000000', 'and no capability')
-  // Re-adopted: the new agent's heartbeat names the same engine, which never stopped.
-  const adopted = Date.now() + 60_000
-  let st = lab.server.lab.instances.guestStatus(inst.id)
-  while (st?.agent_pid !== nsPidOf(agent2) && Date.now() < adopted) {
-    await sleep(100)
-    st = lab.server.lab.instances.guestStatus(inst.id)
-  }
-  t.equal(st?.agent_pid, nsPidOf(agent2), 'the new agent reports')
-  t.equal(st?.engine_pid, reported, 'the same engine pid, re-adopted')
-  t.equal(engineOf(), engine, 'the same engine process on the host')
-  t.match(await redis(ip, root.password, ['GET k']), /\+OK\r\n\$4\r\nkept\r\n/, 'which still answers')
-
-  // The init reaps what is re-parented to it: an orphan that exits leaves no zombie in the namespace.
-  await execInSandbox(lab.c.runtime, inst.id, ['sh', '-c', 'sleep 0.5 & exit 0'])
-  const reaped = Date.now() + 20_000
-  while (nsProcesses(pidNs).some((p) => p.comm === 'sleep') && Date.now() < reaped) await sleep(50)
-  // The killed agent's zombie included: its parent is the init too (the launcher, sandbox-launch.ts).
-  t.same(
-    nsProcesses(pidNs).filter((p) => p.comm === 'sleep' || p.state === 'Z'),
-    [],
-    "the orphan and the killed agent are reaped: no zombie in the sandbox's PID namespace",
-  )
-
-  // restart still restarts the engine (the agent stops it, the next one starts it).
-  await lab.client.instances.restart(inst.id)
-  t.equal((await waitStatus(lab.client, inst.id, 'REBOOT')).status, 'ACTIVE', 'restart: ACTIVE again')
-  const engine2 = engineOf()
-  t.ok(engine2 && engine2 !== engine, `restart: a new engine process: ${engine} -> ${engine2}`)
-  t.match(await redis(ip, root.password, ['GET k']), /\+OK\r\n\$4\r\nkept\r\n/, 'restart: the engine answers with its data')
-  t.equal(readlinkSync(`/proc/${engine2}/ns/pid`), pidNs, 'in the same sandbox')
-
-  // trove server reset (the server stopped): nothing of the lab is left on the host.
-  const net = lab.c.network
-  const rec = JSON.parse(readFileSync(join(lab.c.instanceDir(inst.id), 'sandbox.json'), 'utf8')) as { uid: number }
-  const image = join(lab.c.instanceDir(inst.id), 'volume.img')
-  await lab.server.close()
-  await resetLab(dataDir)
-  t.notOk(existsSync(dataDir), 'the data dir is gone')
-  t.equal(execFileSync('ip', ['-br', 'link', 'show', 'type', 'bridge'], { encoding: 'utf8' }).includes(net.bridge), false, 'no lab bridge')
-  t.notOk(execFileSync('nft', ['list', 'tables'], { encoding: 'utf8' }).includes(tableName(lab.c.labId)), 'no nft tables')
-  t.equal(execFileSync('losetup', ['-j', image], { encoding: 'utf8' }).trim(), '', 'no loop device')
-  t.notOk(existsSync(`/run/netns/${netnsName(inst.id)}`), 'no network namespace')
-  t.notOk(existsSync(join(UID_CLAIM_DIR, String(rec.uid))), 'no uid claim')
-  t.same(
-    sandboxCgroupDirs(lab.c.runtime).filter((d) => existsSync(d)),
-    [],
-    "no cgroup parent of the lab's sandboxes",
-  )
-  t.notOk(lab.c.agentAlive(inst.id), 'no agent')
-  // The init itself is reaped by its host parent (PID 1 of the host), which may take a moment.
-  const emptied = Date.now() + 20_000
-  while (nsProcesses(pidNs).length && Date.now() < emptied) await sleep(50)
-  t.same(nsProcesses(pidNs), [], "no process left in the sandbox's PID namespace")
 })

@@ -1,3 +1,4 @@
+import { isIPv4 } from 'node:net'
 import { closeSync, existsSync, lstatSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync, unlinkSync, writeFileSync, writeSync } from 'node:fs'
 import { join } from 'node:path'
 import { runTool, ToolError } from './tool.js'
@@ -205,6 +206,9 @@ export async function ensureLabNetwork(opts: LabNetworkOptions): Promise<LabNetw
     const base = ipv4ToInt(subnet.split('/')[0]!)
     lab = { labId: opts.labId, dir: opts.dir, bridge: bridgeName(opts.labId), subnet, gateway: intToIpv4(base + 1), claimDir, cniPath: opts.cniPath ?? DEFAULT_CNI_PATH }
     writeFileSync(recordFile, JSON.stringify(lab), { mode: 0o600 })
+  } else if (!claimSubnet(lab.claimDir, lab.subnet, opts.dir)) {
+    // The claim is on /run: a host reboot emptied it, and another lab may have claimed the subnet first.
+    throw new Error(`lab network: the lab's subnet ${lab.subnet} is claimed by another lab (${lab.claimDir}); move this lab with --network-range or stop the other one`)
   }
   if (!(await linkExists(lab.bridge))) {
     try {
@@ -240,7 +244,7 @@ export function cniConfig(lab: LabNetwork): string {
 }
 
 /** Runs the CNI bridge plugin; its error is the `msg` of the JSON error it prints on stdout (CNI spec). */
-async function cni(lab: LabNetwork, command: 'ADD' | 'DEL', containerId: string, netnsPath: string): Promise<string> {
+async function cni(lab: LabNetwork, command: 'ADD' | 'DEL', containerId: string, netnsPath: string, address?: string): Promise<string> {
   const env: NodeJS.ProcessEnv = {
     PATH: process.env.PATH,
     CNI_COMMAND: command,
@@ -248,6 +252,8 @@ async function cni(lab: LabNetwork, command: 'ADD' | 'DEL', containerId: string,
     CNI_NETNS: netnsPath,
     CNI_IFNAME: 'eth0',
     CNI_PATH: lab.cniPath,
+    // host-local's way to ask for one address (its IPAMEnvArgs): the same address again after a reboot.
+    ...(address ? { CNI_ARGS: `IgnoreUnknown=1;IP=${address}` } : {}),
   }
   try {
     return await runTool(join(lab.cniPath, 'bridge'), [], { input: cniConfig(lab), env }, `cni bridge ${command}`)
@@ -268,10 +274,12 @@ function attachFile(lab: LabNetwork, instanceId: string): string {
 }
 
 /**
- * Gives the instance its network namespace on the lab bridge and an address from host-local.
- * Idempotent: an instance already attached (its record and namespace present) gets the same answer.
+ * Gives the instance its network namespace on the lab bridge and an address from host-local (`address`
+ * when given: the one it had, after a host reboot took its namespace). Idempotent: an instance already
+ * attached (its record and namespace present) gets the same answer.
  */
-export async function attachInstance(lab: LabNetwork, instanceId: string): Promise<Attachment> {
+export async function attachInstance(lab: LabNetwork, instanceId: string, address?: string): Promise<Attachment> {
+  if (address && !isIPv4(address)) throw new Error(`lab network: not an IPv4 address: ${JSON.stringify(address)}`)
   const file = attachFile(lab, instanceId)
   const recorded = readJson<Attachment>(file)
   const netns = netnsName(instanceId)
@@ -286,7 +294,7 @@ export async function attachInstance(lab: LabNetwork, instanceId: string): Promi
   })
   try {
     await ip(['-n', netns, 'link', 'set', 'dev', 'lo', 'up'])
-    const result = JSON.parse(await cni(lab, 'ADD', netns, netnsPath)) as CniResult
+    const result = JSON.parse(await cni(lab, 'ADD', netns, netnsPath, address)) as CniResult
     const addr = result.ips?.[0]?.address?.split('/')[0]
     const hostIf = result.interfaces?.find((i) => !i.sandbox && i.name !== lab.bridge)?.name
     if (!addr || !hostIf) throw new Error(`cni bridge ADD: no address or host interface in its result for ${instanceId}`)

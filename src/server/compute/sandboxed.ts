@@ -12,6 +12,7 @@ import { VOLUME_MOUNT } from './oci-config.js'
 import { createSandbox, destroySandbox, type SandboxRuntime } from './sandbox.js'
 import { SandboxTemplates } from './sandbox-template.js'
 import { sweepSandboxParts } from './sandbox-sweep.js'
+import { recoverSandboxes } from './sandbox-recover.js'
 import { awaitFirstChild, initStarting, launchInSandbox } from './sandbox-launch.js'
 import { hostSeccomp, type OciSeccomp } from './seccomp.js'
 import { allocateUid, releaseUid, uidOf, type UidOptions } from './uids.js'
@@ -147,10 +148,11 @@ export class SandboxedCompute implements Compute {
     this.net = await ensureLabNetwork({
       labId: this.labId,
       dir: this.opts.dataDir,
-      ...(this.opts.networkRange ? { range: this.opts.networkRange } : {}),
+      ...((this.opts.networkRange ?? process.env.TROVE_NETWORK_RANGE) ? { range: this.opts.networkRange ?? process.env.TROVE_NETWORK_RANGE } : {}),
       ...(this.opts.subnetClaimDir ? { claimDir: this.opts.subnetClaimDir } : {}),
     })
     mkdirSync(this.runtime.root, { recursive: true, mode: 0o700 })
+    await recoverSandboxes({ instancesDir: this.instancesDir, ids: this.sandboxedIds(), net: this.net, uids: this.opts.uids, log: this.opts.log })
     return this.net.gateway
   }
 

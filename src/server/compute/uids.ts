@@ -91,6 +91,12 @@ export function releaseUid(ids: InstanceIds, ownerDir: string, o: UidOptions = {
   releaseName(settings(o).dir, String(ids.uid), ownerDir)
 }
 
+/** Claims again the uid an instance's record names (after a reboot emptied /run); false if another lab took it meanwhile. */
+export function reclaimUid(ids: InstanceIds, ownerDir: string, o: UidOptions = {}): boolean {
+  const { dir, range } = settings(o)
+  return inRange(ids.uid, range) && claimName(dir, String(ids.uid), ownerDir)
+}
+
 /** The uid an owner holds, if any (e.g. to re-assert it after a reboot emptied /run). */
 export function uidOf(ownerDir: string, o: UidOptions = {}): InstanceIds | undefined {
   const { dir, range } = settings(o)

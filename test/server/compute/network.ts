@@ -3,7 +3,7 @@
 // what under each rule set; and that detach and destroy leave nothing behind.
 import t, { type Test } from 'tap'
 import { execFileSync, spawn } from 'node:child_process'
-import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs'
 import { connect, createServer, type Server } from 'node:net'
 import { join } from 'node:path'
 import { createInterface } from 'node:readline'
@@ -155,14 +155,28 @@ t.test('two instances on a lab bridge, filtered', { skip: missing.length ? `need
   t.match(execFileSync('ip', ['-4', 'addr', 'show', 'dev', l.bridge]).toString(), `inet ${l.gateway}/24`, 'the gateway is on the bridge')
   const claimFile = join(DEFAULT_CLAIM_DIR, l.subnet.replace('/', '_'))
   t.ok(existsSync(claimFile), 'the subnet is claimed machine-wide')
+  // A host reboot empties /run: the claim is made again at the next start, unless another live lab took it.
+  rmSync(claimFile)
+  t.same(await ensureLabNetwork({ labId, dir }), l, 'ensured again after the claim was lost')
+  t.equal(readFileSync(claimFile, 'utf8'), dir, 'the subnet is claimed again')
+  writeFileSync(claimFile, dir2)
+  await t.rejects(ensureLabNetwork({ labId, dir }), { message: new RegExp(`^lab network: the lab's subnet ${l.subnet.replace(/\./g, '\\.')} is claimed by another lab`) })
+  writeFileSync(claimFile, dir)
 
   const t0 = performance.now()
   const a = await attachInstance(l, ids[0]!)
   const t1 = performance.now()
-  const b = await attachInstance(l, ids[1]!)
+  let b = await attachInstance(l, ids[1]!)
   t.comment(`attach: ${(t1 - t0).toFixed(0)} ms, ${(performance.now() - t1).toFixed(0)} ms`)
   t.same(await attachInstance(l, ids[0]!), a, 'attach is idempotent')
   t.not(a.address, b.address)
+  // After a reboot (its namespace gone) it is attached again with the address it had.
+  await runTool('ip', ['netns', 'del', b.netns])
+  const b2 = await attachInstance(l, ids[1]!, b.address)
+  t.equal(b2.address, b.address, 'the same address again after its namespace was lost')
+  t.ok(existsSync(b2.netnsPath), 'in a new namespace')
+  await t.rejects(attachInstance(l, ids[2]!, '10.0.0.1; x'), /not an IPv4 address/, 'an address is validated before CNI sees it')
+  b = b2
   for (const x of [a, b]) {
     const routes = JSON.parse(execFileSync('ip', ['-n', x.netns, '-j', '-4', 'route']).toString()) as { dst: string }[]
     t.same(
@@ -215,7 +229,9 @@ t.test('two instances on a lab bridge, filtered', { skip: missing.length ? `need
   t.comment(`firewall apply (2 instances): ${(performance.now() - f0).toFixed(0)} ms`)
   await reaches(null, a.address, pa, 'A')
   await reaches(null, b.address, pb, 'B')
-  await reaches(a, b.address, pb, 'B') // B public (empty allowed_cidrs)
+  await blocked(a, b.address, pb, 'A to B (B has no allowed CIDRs: the host only)')
+  await applyFirewall(l, rules(['0.0.0.0/0'], []))
+  await reaches(a, b.address, pb, 'B') // B public (is_public: 0.0.0.0/0)
   await blocked(b, a.address, pa, 'B to A (A allows the host only)')
   await reaches(a, l.gateway, portOf(broker), 'broker')
   t.equal(await dial(a, l.gateway, portOf(other)).out, 'ECONNREFUSED', 'an instance reaches no other host port')
