@@ -1,3 +1,4 @@
+import { writeSync } from 'node:fs'
 import { readFile, rm, writeFile } from 'node:fs/promises'
 import { dirname, isAbsolute, join, resolve } from 'node:path'
 import { INSTANCE_FILES, agentEventTopic, agentReplyTopic, decode, encode, type AgentBootstrap, type AgentEvent, type FilesystemStats, type RpcReply, type RpcRequest } from '../protocol/index.js'
@@ -5,6 +6,7 @@ import type { MqttClient } from './connection.js'
 import { isAlive, oneLine } from './engine-process.js'
 import { filesystemStats, isMountPoint, volumeStats } from './fs-stats.js'
 import { timestampedLog, type Log } from './log.js'
+import { openAppend } from './replace-file.js'
 import { RpcDispatcher, encodeReply } from './rpc.js'
 import { agentMethods } from './handlers/index.js'
 import { BackupRunner } from './handlers/backup.js'
@@ -53,14 +55,32 @@ async function claimPidFile(pidFile: string, baseDir: string): Promise<void> {
 }
 
 /**
+ * A sandboxed agent's log: each line to its output (the host's sandbox.log) and appended to its own
+ * agent.log in the volume, opened without following a link (replace-file.ts), so `guest` can be published.
+ * Written synchronously: lines stay in order and the last ones before a crash are there.
+ */
+async function ownLogSink(file: string, also?: (line: string) => void): Promise<(line: string) => void> {
+  const fh = await openAppend(file)
+  const out = also ?? ((line: string) => void process.stderr.write(`${line}\n`))
+  return (line) => {
+    out(line)
+    try {
+      writeSync(fh.fd, `${line}\n`)
+    } catch {
+      /* a full volume: the line still reached the output */
+    }
+  }
+}
+
+/**
  * Starts the guest agent for the instance described by the bootstrap file. It returns
  * once the agent runs; prepare (or re-adopting the engine) and the broker connection
  * proceed in the background, in parallel, so the engine's first answer is reported
  * without waiting on anything else.
  */
 export async function startAgent(bootstrapPath: string, opts: AgentOptions = {}): Promise<AgentHandle> {
-  const log: Log = timestampedLog(opts.log)
   const bootstrap = await readBootstrap(bootstrapPath)
+  const log: Log = timestampedLog(bootstrap.ownLog ? await ownLogSink(join(bootstrap.baseDir, INSTANCE_FILES.agentLog), opts.log) : opts.log)
   const id = bootstrap.instanceId
   const pidFile = join(bootstrap.baseDir, INSTANCE_FILES.agentPid)
   await claimPidFile(pidFile, bootstrap.baseDir)

@@ -42,6 +42,11 @@ export interface AgentBootstrap {
   serverId: number
   /** Heartbeat period in milliseconds. */
   heartbeatMs: number
+  /**
+   * The agent appends its own log to baseDir/agent.log (the `guest` guest log) itself: in a sandbox its
+   * output goes to a host file outside the instance. Absent: the server sends its output there.
+   */
+  ownLog?: boolean
   /** cgroup v1 directories to put the engine into (already created by the server), if any. */
   cgroups?: string[]
   /**

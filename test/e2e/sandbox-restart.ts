@@ -44,7 +44,7 @@ t.test('a server restart keeps a sandboxed instance running; a host reboot makes
   const open = async () => {
     const server = await buildServer({ dataDir, host: '127.0.0.1', port: 0, isolation: 'sandbox', reconcileMs: 0, log: () => {} })
     const { cloudsFile } = await server.start()
-    return { server, client: labClient(cloudsFile), c: server.lab.compute as SandboxedCompute }
+    return { server, client: labClient(cloudsFile), admin: labClient(cloudsFile, {}, 'trove-lab-admin'), c: server.lab.compute as SandboxedCompute }
   }
   let lab = await open()
   const first = lab.c
@@ -58,6 +58,9 @@ t.test('a server restart keeps a sandboxed instance running; a host reboot makes
   const ip = up.ip![0]!
   const root = await lab.client.root.enable(inst.id)
   t.match(await redis(ip, root.password, ['SET k kept']), /\+OK\r\n\+OK/, 'a key written')
+  // The agent's own log is in its volume (it writes it there itself), so the admin's `guest` log publishes.
+  t.ok((await lab.admin.logs.action(inst.id, 'guest', { publish: true })).published > 0, 'the guest log is published')
+  t.match(JSON.stringify(await lab.admin.logs.contents(inst.id, 'guest')), /agent \d+ starting for instance/, "it is the agent's log")
   const agent = lab.c.agentPid(inst.id)
 
   // The server stops and starts again: the sandbox keeps running, its agent finds the broker again.

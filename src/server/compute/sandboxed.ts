@@ -299,6 +299,7 @@ export class SandboxedCompute implements Compute {
         address: rec.address,
         brokerFile: `/etc/${SANDBOX_BROKER_FILE}`,
         runUser: SANDBOX_USER,
+        ownLog: true,
         prepare: { ...boot.prepare, ...(template ? { fromTemplate: true } : {}) },
         ...(store ? { objectStore: { url: store }, backupDir: this.backupsDir, storageDir: this.storageDir } : {}),
       }
