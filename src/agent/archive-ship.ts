@@ -8,6 +8,8 @@ import type { ObjectStore } from './object-store.js'
 
 /** How often the open segment is shipped: the RPO of a sandboxed instance's archive (docs/pitr.md). */
 export const SHIP_MS = 250
+/** After the store refused a write for the archive's cap (507): the next try (retention frees room in minutes, not seconds). */
+const FULL_RETRY_MS = 30_000
 /** WAL page size: an open WAL segment is re-sent from the start of the page it ended in. */
 const PAGE = 8192
 const WAL = /^[0-9A-F]{24}(?:\.partial)?$/
@@ -80,12 +82,17 @@ export class ArchiveShipper {
     if (!this.running) return
     this.timer = setTimeout(() => {
       const t0 = Date.now()
+      let full = false
       this.passing = this.pass()
-        .catch((e: Error) => this.fail(e))
+        .catch((e: Error & { status?: number }) => {
+          full = e.status === 507
+          this.fail(e)
+        })
         .finally(() => {
           this.passing = undefined
           // Passes start SHIP_MS apart (a slow one is followed at once): the loss bound stays SHIP_MS + one pass.
-          this.schedule(Math.max(0, SHIP_MS - (Date.now() - t0)))
+          // An archive at its cap (507) waits for retention to make room: no segment sent again every pass.
+          this.schedule(full ? FULL_RETRY_MS : Math.max(0, SHIP_MS - (Date.now() - t0)))
         })
     }, ms)
     this.timer.unref()

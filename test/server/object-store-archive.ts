@@ -8,6 +8,7 @@ import { createHash, randomUUID } from 'node:crypto'
 import { existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, renameSync, symlinkSync, writeFileSync } from 'node:fs'
 import { request } from 'node:https'
 import { join } from 'node:path'
+import { GB } from '../../src/common/units.js'
 import { fetchArchive } from '../../src/agent/archive-fetch.js'
 import { ArchiveShipper, walLength } from '../../src/agent/archive-ship.js'
 import { ObjectStore, setObjectStore } from '../../src/agent/object-store.js'
@@ -144,6 +145,23 @@ t.test('the archive container, the shipper and the fetch', async (t) => {
   t.equal((await call('PUT', `${me}/000000010000000000000009.partial`, { headers: { 'Content-Length': String(SEG + 1) } })).status, 413, "over a segment's size: 413")
   t.equal((await call('PUT', `${me}/000000010000000000000009.partial`, { body: Buffer.from('x'), headers: { 'x-archive-offset': '5' } })).status, 409, 'an append with nothing to append to: 409')
   t.equal((await call('PUT', `${me}/000000010000000000000001`, { headers: { 'x-archive-last-time': 'yesterday' } })).status, 400, 'a claimed time that is not one: 400')
+
+  // The archive's cap (archive-cap.ts): its volume times TROVE_ARCHIVE_CAP_FACTOR, set here to 1,000 bytes
+  // (the other instance's archive, empty so far: this one's is listed below).
+  process.env.TROVE_ARCHIVE_CAP_FACTOR = String(1000 / GB)
+  t.teardown(() => delete process.env.TROVE_ARCHIVE_CAP_FACTOR)
+  const theirStore = archiveDirOf(L.compute.backupsDir, other)
+  const put = (name: string, bytes: number, headers: Record<string, string> = {}) => call('PUT', `${other}/${name}`, { body: Buffer.alloc(bytes), headers, c: otherCred })
+  const over = await put('00000001000000000000000A.partial', 1001)
+  t.equal(over.status, 507, 'an object past the cap: 507')
+  t.match(over.body, new RegExp(`the archive of instance ${other} holds 0 bytes, at its cap of 1000 \\(`), 'saying what it holds and its cap')
+  t.notOk(existsSync(join(theirStore, '00000001000000000000000A.partial')), 'and nothing stored')
+  t.equal((await put('00000001000000000000000A.partial', 600)).status, 201, 'within the cap: stored')
+  t.equal((await put('00000001000000000000000A.partial', 500, { 'x-archive-offset': '600' })).status, 507, 'an append past it: 507')
+  t.equal((await put('00000001000000000000000A.partial', 900)).status, 201, 'its open object replaced by a bigger one within the cap (counted once)')
+  t.equal((await put('00000001000000000000000B.partial', 200)).status, 507, 'another object once it is full')
+  delete process.env.TROVE_ARCHIVE_CAP_FACTOR
+  t.equal((await put('00000001000000000000000B.partial', 200)).status, 201, 'the default cap (20 x the volume) has room')
 
   // Reads: only a running restore to a time from this archive, from its base's segment on.
   t.equal((await call('GET', me, { c: otherCred })).status, 403, 'no restore running: 403')

@@ -10,6 +10,7 @@ import { readSidecars } from '../backups/archive-store.js'
 import { Tasks } from '../db/tasks.js'
 import type { Lab } from '../lab.js'
 import { openObject, StoreError, syncDir, writeObject } from './files.js'
+import { archiveBytes, archiveCapBytes, archiveChanged, archiveGrew } from './archive-cap.js'
 
 /**
  * The `archive` container of the object store (docs/pitr.md, "From a sandbox"): a sandboxed agent
@@ -122,9 +123,10 @@ async function put(req: IncomingMessage, res: ServerResponse, lab: Lab, instance
   if (sealing && file !== base) throw new StoreError(400, `${file} is an open segment: it is not sealed under that name`)
   if (history && (sealing || offsetHeader !== undefined)) throw new StoreError(400, 'a timeline history is written whole, once')
   if (await exists(sidecar)) throw new StoreError(409, `segment ${base} is stored already (a sealed segment is written once)`)
-  const limit = history ? HISTORY_LIMIT : WAL.test(file) ? WAL_SEGMENT : (lab.instances.get(instanceId)?.volume_size ?? 1) * GB
+  const volumeGb = lab.instances.get(instanceId)?.volume_size ?? 1
+  const segmentLimit = history ? HISTORY_LIMIT : WAL.test(file) ? WAL_SEGMENT : volumeGb * GB
   const declared = Number(req.headers['content-length'] ?? NaN)
-  if (declared > limit) throw new StoreError(413, `object too large: ${declared} bytes, a segment is at most ${limit}`)
+  if (declared > segmentLimit) throw new StoreError(413, `object too large: ${declared} bytes, a segment is at most ${segmentLimit}`)
   const etag = () => {
     const v = req.headers.etag ?? req.trailers.etag
     return typeof v === 'string' ? v.replace(/"/g, '') : undefined
@@ -133,32 +135,56 @@ async function put(req: IncomingMessage, res: ServerResponse, lab: Lab, instance
   if (sealing && typeof stored === 'string') {
     req.resume()
     const seg = await sealStored(dir, file, stored, first, last)
+    archiveChanged(dir)
     res.writeHead(201, { 'Content-Length': '0' })
     res.end()
     return void seg
+  }
+  // The instance's whole archive under its cap (archive-cap.ts), for what adds bytes (a seal of the stored open
+  // object adds none): an open object replaced or appended to counts once.
+  const cap = archiveCapBytes(volumeGb)
+  const held = await archiveBytes(dir)
+  const sizeOf = async (p: string) => (await stat(p).catch(() => undefined))?.size ?? 0
+  // A WAL segment sent whole replaces its open object (removed once it is sealed).
+  const before = (await sizeOf(path)) + (sealing && WAL.test(file) ? await sizeOf(`${path}.partial`) : 0)
+  // A seal may always write what it replaces (its open object): the archive does not grow by it.
+  const limit = Math.min(segmentLimit, Math.max(before + cap.bytes - held, sealing ? before : 0))
+  const full = () =>
+    new StoreError(
+      507,
+      `the archive of instance ${instanceId} holds ${held} bytes, at its cap of ${cap.bytes} (${cap.factor} x its ${volumeGb} GB volume): no more is stored until retention removes older segments`,
+    )
+  const end = offsetHeader !== undefined ? Number(offsetHeader) + declared : declared
+  if ((!sealing && limit <= before) || end > limit) {
+    req.resume()
+    throw full()
   }
   if (offsetHeader !== undefined) {
     if (sealing) throw new StoreError(400, 'a sealed segment is written whole')
     const offset = Number(offsetHeader)
     if (!Number.isSafeInteger(offset) || offset < 0) throw new StoreError(400, `bad ${ARCHIVE_HEADERS.offset}`)
     const r = await appendObject(path, req, offset, limit, etag)
+    archiveGrew(dir, r.bytes - before)
     res.writeHead(201, { ETag: r.etag, 'Content-Length': '0' })
     res.end()
     return
   }
   const r = await writeObject(path, req, { limit, etag, overwrite: !history, sha256: sealing })
+  archiveGrew(dir, r.bytes - before)
   if (sealing) {
     // The seq from the name (and, for WAL, the segment size from the bytes): never the agent's word.
     const wal = WAL.test(file)
     const seq = wal && (r.bytes < 1 << 20 || (r.bytes & (r.bytes - 1)) !== 0) ? undefined : segmentSeqOf(file, wal ? r.bytes : undefined)
     if (seq === undefined) {
       await rm(path, { force: true })
+      archiveChanged(dir)
       throw new StoreError(422, `${file} of ${r.bytes} bytes is not a whole segment`)
     }
     const seg: ArchiveSegment = { name: file, seq, sha256: r.sha256, bytes: r.bytes, first_time: first, last_time: last }
     await writeSidecar(sidecar, seg)
     if (wal) await rm(`${path}.partial`, { force: true })
     await syncDir(dir)
+    archiveChanged(dir)
   }
   res.writeHead(201, { ETag: r.etag, 'Content-Length': '0' })
   res.end()
@@ -220,7 +246,7 @@ async function writeSidecar(path: string, seg: ArchiveSegment): Promise<void> {
  * of the log that only grows, so what it held past `offset` is the same bytes again, and an append cut
  * short leaves a shorter prefix, never a wrong byte. Replayed only up to its last whole record.
  */
-async function appendObject(path: string, body: IncomingMessage, offset: number, limit: number, etag: () => string | undefined): Promise<{ etag: string }> {
+async function appendObject(path: string, body: IncomingMessage, offset: number, limit: number, etag: () => string | undefined): Promise<{ etag: string; bytes: number }> {
   const fh = await open(path, fsc.O_WRONLY | fsc.O_NOFOLLOW).catch((e: NodeJS.ErrnoException) => {
     throw e.code === 'ENOENT' ? new StoreError(409, 'no open segment of that name to append to') : e
   })
@@ -244,7 +270,7 @@ async function appendObject(path: string, body: IncomingMessage, offset: number,
     }
     if (at < st.size) await fh.truncate(at)
     await fh.sync()
-    return { etag: md5 }
+    return { etag: md5, bytes: at }
   } finally {
     await fh.close()
   }
