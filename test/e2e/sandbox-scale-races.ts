@@ -1,7 +1,8 @@
-// Races of a sandboxed lab met at scale (issue 14 item 7, the 70-instance run). The reconciler's sweep of a sandboxed lab (sandbox-sweep.ts) against creates running at the same time (issue 14
-// item 7, the 70-instance scale run): a sweep keeps the instance directories it listed at its start, so a create
-// that made its directory after that lost its network namespace to it ("runc run failed: invalid netns path", seen
-// with 10 creates at once). Creates now wait for a running sweep before they make their directory.
+// Races of a sandboxed lab met in the 70-instance scale run (issue 14 item 7, bench/scale.mjs). (1) The reconciler's
+// sweep (sandbox-sweep.ts) keeps the instance directories it listed at its start, so a create that made its directory
+// after that lost its network namespace to it ("runc run failed: invalid netns path", seen with 10 creates at once):
+// creates now wait for a running sweep before they make their directory. (2) A delete removes the record before the
+// directory: the reconciler's reclaim in between claimed the lab address as a loopback one (left behind).
 import t from 'tap'
 import { execFileSync } from 'node:child_process'
 import { randomUUID } from 'node:crypto'
