@@ -17,7 +17,7 @@ const ROWS = Number(process.env.BENCH_ROWS ?? 100_000)
 const ENGINES = (process.env.BENCH_ENGINES ?? 'redis,mariadb,postgresql').split(',')
 const PSQL = '/usr/lib/postgresql/15/bin/psql'
 const { buildServer } = await import('../dist/server/index.js')
-const { removeSandboxLab } = await import('../dist/server/compute/sandboxed.js')
+const { removeSandboxLab } = await import('../dist/server/compute/sandbox-lab.js')
 
 function sql(engine, ip, user, password, input) {
   const r =

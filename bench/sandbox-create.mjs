@@ -22,7 +22,7 @@ function initRssKb(pidFile) {
   }
 }
 const { buildServer } = await import('../dist/server/index.js')
-const { removeSandboxLab } = await import('../dist/server/compute/sandboxed.js')
+const { removeSandboxLab } = await import('../dist/server/compute/sandbox-lab.js')
 
 /** The driver's log lines give each part's time: `<part> in N ms`. */
 const parts = new Map()

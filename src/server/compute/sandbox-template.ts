@@ -43,6 +43,8 @@ export interface SandboxTemplatesOptions {
   agentBinds: () => Array<{ source: string; destination: string }>
   env: string[]
   log: (m: string) => void
+  /** The driver's sweep running, if one does: a build waits for it before it makes its parts (SandboxedCompute.sweeping). */
+  sweeping?: () => Promise<unknown> | undefined
 }
 
 const nameOf = (manager: EngineManager, version: string) => `${manager}-${version.replace(/[^A-Za-z0-9._-]/g, '_')}`
@@ -101,6 +103,8 @@ export class SandboxTemplates {
   /** Runs the agent's `--make-template` in a sandbox of its own, then takes its output as root's. */
   private async build(boot: LaunchSpec, path: string): Promise<void> {
     const t0 = performance.now()
+    for (let s = this.o.sweeping?.(); s; s = this.o.sweeping?.()) await s
+    // From the check to building.add: no await (a sweep starting meanwhile would not know the build's id).
     const id = `tpl-${boot.datastore.manager}-${randomBytes(4).toString('hex')}`
     const work = join(this.o.dir, `.${id}`)
     const vol = join(work, 'vol')

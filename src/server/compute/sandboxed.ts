@@ -67,6 +67,8 @@ export class SandboxedCompute implements Compute {
   private broker: BrokerLocation | undefined
   private store: BrokerLocation | undefined
   private rules: Promise<unknown> = Promise.resolve()
+  /** The sweep running (sweep()), until it ends. */
+  private sweepRun: Promise<unknown> | undefined
   private sets: () => string[][] = () => []
   private readonly seccomp: OciSeccomp | undefined
   /** MariaDB's and PostgreSQL's pre-initialised data dirs (sandbox-template.ts). */
@@ -86,6 +88,7 @@ export class SandboxedCompute implements Compute {
       agentBinds,
       env: SANDBOX_ENV,
       log: opts.log,
+      sweeping: () => this.sweeping(),
     })
   }
 
@@ -230,6 +233,8 @@ export class SandboxedCompute implements Compute {
   async reserve(id: string, manager: EngineManager, _inUse: Set<string>): Promise<{ address: string; port: number }> {
     const net = this.network
     const dir = this.instanceDir(id)
+    // Checked in the tick the directory is made (an await in between would let a sweep start first).
+    while (this.sweepRun) await this.sweepRun
     mkdirSync(dir, { mode: 0o700 })
     const port = ENGINE_PORTS[manager]
     // Recorded first: from here on destroy() finds every part made, whatever step fails or crashes.
@@ -252,7 +257,17 @@ export class SandboxedCompute implements Compute {
   }
 
   reclaim(id: string, address: string): boolean {
-    return this.sandboxed(id) || this.local.reclaim(id, address)
+    return this.sandboxed(id) || this.onLabNetwork(address) || this.local.reclaim(id, address)
+  }
+
+  /**
+   * An address of the lab's /24 is host-local's lease, never a loopback claim. A delete removes the record before
+   * the directory: the reconciler's reclaim in between took the instance for a `none` one and claimed its lab
+   * address under /run/trove/addresses, a claim left behind (14 of 70 in the scale run).
+   */
+  private onLabNetwork(address: string): boolean {
+    const subnet = this.net?.subnet
+    return subnet !== undefined && address.startsWith(subnet.slice(0, subnet.lastIndexOf('.') + 1))
   }
 
   /**
@@ -425,9 +440,27 @@ export class SandboxedCompute implements Compute {
     return this.startSandbox(id, this.readRecord(id))
   }
 
+  /**
+   * The sweep running, if one does. A sweep keeps the parts of the instance directories and template builds it
+   * lists at its start, and takes every other part of the lab for an orphan's: a directory made while it runs
+   * would lose its new namespace, uid claim, loop device or sandbox to it (seen with 10 creates at once: "runc run
+   * failed: invalid netns path"). So reserve() and a template build wait for it, then make their directory (or
+   * build id) in the same tick as the check. A sweep lasts a few runc/losetup/CNI calls, once per reconcile.
+   */
+  sweeping(): Promise<unknown> | undefined {
+    return this.sweepRun
+  }
+
   /** The lab's parts that no instance directory owns any more (sandbox-sweep.ts), and the filter without them. */
   async sweep(): Promise<string[]> {
-    const removed = await sweepSandboxParts({ instancesDir: this.instancesDir, runtime: this.runtime, net: this.net, uids: this.opts.uids, building: this.templates.building })
+    while (this.sweepRun) await this.sweepRun
+    // sweepSandboxParts lists the directories before its first await: marked running in the same tick.
+    const run = sweepSandboxParts({ instancesDir: this.instancesDir, runtime: this.runtime, net: this.net, uids: this.opts.uids, building: this.templates.building })
+    this.sweepRun = run.then(
+      () => (this.sweepRun = undefined),
+      () => (this.sweepRun = undefined),
+    )
+    const removed = await run
     if (removed.some((r) => r.startsWith('netns '))) await this.applyRules()
     return removed
   }
