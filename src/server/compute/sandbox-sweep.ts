@@ -40,3 +40,33 @@ export async function sweepSandboxParts(o: SweepParts): Promise<string[]> {
   removed.push(...sweepUids(o.instancesDir, dirs, o.uids).map((u) => `uid ${u}`))
   return removed
 }
+
+/**
+ * One sweep at a time, and a way to wait for it. A sweep keeps the parts of the instance directories and template
+ * builds it lists at its start, and takes every other part of the lab for an orphan's: a directory made while it
+ * runs would lose its new namespace, uid claim, loop device or sandbox to it (seen with 10 creates at once: "runc
+ * run failed: invalid netns path"). So a create (SandboxedCompute.reserve) and a template build wait for it, then
+ * make their directory (or build id) in the same tick as the check. A sweep lasts a few runc/losetup/CNI calls,
+ * once per reconcile.
+ */
+export class Sweeper {
+  private run: Promise<unknown> | undefined
+
+  constructor(private readonly parts: () => SweepParts) {}
+
+  /** The sweep running, if one does (settles when it ends, whatever its outcome). */
+  running(): Promise<unknown> | undefined {
+    return this.run
+  }
+
+  async sweep(): Promise<string[]> {
+    while (this.run) await this.run
+    // sweepSandboxParts lists the directories before its first await: marked running in the same tick.
+    const run = sweepSandboxParts(this.parts())
+    this.run = run.then(
+      () => (this.run = undefined),
+      () => (this.run = undefined),
+    )
+    return run
+  }
+}

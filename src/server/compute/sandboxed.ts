@@ -1,4 +1,4 @@
-import { existsSync, lstatSync, mkdirSync, renameSync, rmSync, unlinkSync, writeFileSync } from 'node:fs'
+import { existsSync, lstatSync, mkdirSync, renameSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { GB } from '../../common/units.js'
@@ -7,15 +7,16 @@ import type { AccessSpec } from '../../protocol/resize.js'
 import type { Compute, Isolation, LaunchSpec } from './compute.js'
 import { applyFirewall, type FirewallRules } from './firewall.js'
 import { AGENT_NODE_FLAGS, ENGINE_PORTS, LocalCompute, TROVE_BIN, type LocalComputeOptions } from './local.js'
-import { attachInstance, detachInstance, ensureLabNetwork, netnsName, type LabNetwork } from './network.js'
+import { attachInstance, ensureLabNetwork, netnsName, type LabNetwork } from './network.js'
 import { VOLUME_MOUNT } from './oci-config.js'
 import { createSandbox, destroySandbox, type SandboxRuntime } from './sandbox.js'
 import { SandboxTemplates } from './sandbox-template.js'
-import { sweepSandboxParts } from './sandbox-sweep.js'
+import { Sweeper } from './sandbox-sweep.js'
+import { destroySandboxedInstance } from './sandbox-destroy.js'
 import { recoverSandboxes } from './sandbox-recover.js'
 import { awaitFirstChild, initStarting, launchInSandbox } from './sandbox-launch.js'
 import { hostSeccomp, type OciSeccomp } from './seccomp.js'
-import { allocateUid, releaseUid, uidOf, type UidOptions } from './uids.js'
+import { allocateUid, type UidOptions } from './uids.js'
 import { readInVolume, writeInVolume } from './volume-files.js'
 import { peerAddresses } from './replication-rules.js'
 import { firewallCidrs, labIdOf, SANDBOX_RECORD, sandboxedInstanceIds, sandboxHostProblem } from './sandbox-host.js'
@@ -67,8 +68,8 @@ export class SandboxedCompute implements Compute {
   private broker: BrokerLocation | undefined
   private store: BrokerLocation | undefined
   private rules: Promise<unknown> = Promise.resolve()
-  /** The sweep running (sweep()), until it ends. */
-  private sweepRun: Promise<unknown> | undefined
+  /** Sweeps of orphan parts, one at a time; creates wait for a running one (sandbox-sweep.ts). */
+  private readonly sweeper = new Sweeper(() => ({ instancesDir: this.instancesDir, runtime: this.runtime, net: this.net, uids: this.opts.uids, building: this.templates.building }))
   private sets: () => string[][] = () => []
   private readonly seccomp: OciSeccomp | undefined
   /** MariaDB's and PostgreSQL's pre-initialised data dirs (sandbox-template.ts). */
@@ -234,7 +235,7 @@ export class SandboxedCompute implements Compute {
     const net = this.network
     const dir = this.instanceDir(id)
     // Checked in the tick the directory is made (an await in between would let a sweep start first).
-    while (this.sweepRun) await this.sweepRun
+    while (this.sweeper.running()) await this.sweeper.running()
     mkdirSync(dir, { mode: 0o700 })
     const port = ENGINE_PORTS[manager]
     // Recorded first: from here on destroy() finds every part made, whatever step fails or crashes.
@@ -440,27 +441,13 @@ export class SandboxedCompute implements Compute {
     return this.startSandbox(id, this.readRecord(id))
   }
 
-  /**
-   * The sweep running, if one does. A sweep keeps the parts of the instance directories and template builds it
-   * lists at its start, and takes every other part of the lab for an orphan's: a directory made while it runs
-   * would lose its new namespace, uid claim, loop device or sandbox to it (seen with 10 creates at once: "runc run
-   * failed: invalid netns path"). So reserve() and a template build wait for it, then make their directory (or
-   * build id) in the same tick as the check. A sweep lasts a few runc/losetup/CNI calls, once per reconcile.
-   */
   sweeping(): Promise<unknown> | undefined {
-    return this.sweepRun
+    return this.sweeper.running()
   }
 
   /** The lab's parts that no instance directory owns any more (sandbox-sweep.ts), and the filter without them. */
   async sweep(): Promise<string[]> {
-    while (this.sweepRun) await this.sweepRun
-    // sweepSandboxParts lists the directories before its first await: marked running in the same tick.
-    const run = sweepSandboxParts({ instancesDir: this.instancesDir, runtime: this.runtime, net: this.net, uids: this.opts.uids, building: this.templates.building })
-    this.sweepRun = run.then(
-      () => (this.sweepRun = undefined),
-      () => (this.sweepRun = undefined),
-    )
-    const removed = await run
+    const removed = await this.sweeper.sweep()
     if (removed.some((r) => r.startsWith('netns '))) await this.applyRules()
     return removed
   }
@@ -512,41 +499,9 @@ export class SandboxedCompute implements Compute {
     return lstatSync(join(this.volumePaths(id).mountPoint, INSTANCE_FILES.bootstrap), { throwIfNoEntry: false })?.isFile() ?? false
   }
 
-  /**
-   * Every part, each step idempotent and tried even when an earlier one failed: the sandbox (its
-   * processes, runc state, cgroups), the filter's entry, the namespace, the volume, the uid, the directory.
-   */
+  /** Every part of a sandboxed instance (sandbox-destroy.ts); an instance without a sandbox by the local driver. */
   async destroy(id: string, address: string | null): Promise<void> {
     if (!this.sandboxed(id)) return this.local.destroy(id, address)
-    const dir = this.instanceDir(id)
-    let rec: SandboxRecord | undefined
-    try {
-      rec = this.readRecord(id)
-    } catch {
-      /* a record cut short: each step below finds its part by name */
-    }
-    const errors: Error[] = []
-    const step = async (f: () => Promise<unknown> | unknown) => {
-      try {
-        await f()
-      } catch (e) {
-        errors.push(e as Error)
-      }
-    }
-    await step(() => destroySandbox(this.runtime, id, join(dir, 'bundle')))
-    await step(() => unlinkSync(this.recordFile(id)))
-    await step(() => this.applyRules())
-    await step(() => (this.net ? detachInstance(this.net, id) : undefined))
-    await step(() => destroyVolume(this.volumePaths(id)))
-    await step(() => {
-      const ids = rec?.uid !== undefined ? { uid: rec.uid, gid: rec.gid ?? rec.uid } : uidOf(dir, this.opts.uids)
-      if (ids) releaseUid(ids, dir, this.opts.uids)
-    })
-    if (errors.length) {
-      // Put the record back so a later delete (or the reconciler) finds the parts still there.
-      if (rec) this.writeRecord(rec)
-      throw new Error(`instance ${id}: not everything of its sandbox was removed: ${errors.map((e) => e.message).join('; ')}`)
-    }
-    rmSync(dir, { recursive: true, force: true })
+    await destroySandboxedInstance({ id, dir: this.instanceDir(id), runtime: this.runtime, net: this.net, uids: this.opts.uids, applyRules: () => this.applyRules() })
   }
 }
