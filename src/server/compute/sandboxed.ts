@@ -217,7 +217,8 @@ export class SandboxedCompute implements Compute {
       const peers = peerAddresses(this.sets(), (id) => records.get(id)?.address)
       const instances: FirewallRules['instances'] = []
       for (const [id, r] of records) {
-        if (r.address && r.hostIf && r.port) instances.push({ address: r.address, hostIf: r.hostIf, ports: [r.port], allowedCidrs: r.allowedCidrs ?? [], peers: peers.get(id) ?? [], partitioned: r.partitioned === true })
+        if (r.address && r.hostIf && r.port)
+          instances.push({ address: r.address, hostIf: r.hostIf, ports: [r.port], allowedCidrs: r.allowedCidrs ?? [], peers: peers.get(id) ?? [], partitioned: r.partitioned === true })
       }
       await applyFirewall(this.net, { instances, hostPorts: [this.broker?.port, this.store?.port].filter((p): p is number => p !== undefined) })
     })

@@ -110,7 +110,10 @@ t.test('fault verbs: admin only, bad input, and each verb on the instance own pr
     'one .end notification per fault done',
   )
   t.match(ends[0], { tenant_id: a.project, user_name: 'admin' })
-  t.ok(lab.server.lab.notifications.list('dbaas.instance_fault.error').some((n) => n.payload.kind === 'partition'), 'the refused partition is an .error')
+  t.ok(
+    lab.server.lab.notifications.list('dbaas.instance_fault.error').some((n) => n.payload.kind === 'partition'),
+    'the refused partition is an .error',
+  )
 
   // A deleted instance: 404.
   await lab.req('DELETE', `/v1.0/${lab.demo.project}/instances/${other.id}`)
