@@ -49,5 +49,5 @@ t.test('firewall script: a partitioned instance (faults.ts) is cut off both ways
     const body = new RegExp(`chain ${chain} \\{\\n    type filter hook \\w+ priority 0; policy accept;\\n    [io]ifname @partitioned drop\\n`)
     t.match(cut, body, `${chain}: the partitioned port dropped before any accept`)
   }
-  t.match(cut, /chain from_host \{\n    type filter hook output priority 0; policy accept;\n    oifname @partitioned drop\n/, "the host's own frames to it")
+  t.match(cut, /chain from_host \{\n {4}type filter hook output priority 0; policy accept;\n {4}oifname @partitioned drop\n/, "the host's own frames to it")
 })
