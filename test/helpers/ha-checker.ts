@@ -197,8 +197,10 @@ export interface Writers {
   readonly ops: Op[]
   /** Acknowledged ops so far. */
   acked(): number
-  /** Resolves once `n` more ops are acknowledged after now (or the deadline ends a hang: false). */
+  /** Resolves true once `n` more ops are acknowledged after now (false: the deadline ended a hang). */
   moreAcks(n: number, deadlineMs?: number): Promise<boolean>
+  /** Resolves true once an acknowledged op satisfies `test` (ops acknowledged before the call count too). */
+  until(test: (op: Op) => boolean, deadlineMs?: number): Promise<boolean>
   /** Stops every client (each finishes or times out its op in flight) and answers the history's ops. */
   stop(): Promise<Op[]>
 }
@@ -214,15 +216,24 @@ export function startWriters(t: Target, o: { clients: number; opTimeoutMs?: numb
   let next = 1
   let stopping = false
   let ackCount = 0
-  const waiters = new Set<{ at: number; resolve: (ok: boolean) => void }>()
-  const ack = () => {
+  // Conditions waited on, checked at every acknowledgement (no polling).
+  const waiters = new Set<{ done: (op: Op) => boolean; resolve: (ok: boolean) => void }>()
+  const ack = (op: Op) => {
     ackCount++
     for (const w of waiters)
-      if (ackCount >= w.at) {
+      if (w.done(op)) {
         waiters.delete(w)
         w.resolve(true)
       }
   }
+  const wait = (done: (op: Op) => boolean, deadlineMs: number) =>
+    new Promise<boolean>((resolve) => {
+      const w = { done, resolve }
+      waiters.add(w)
+      setTimeout(() => {
+        if (waiters.delete(w)) resolve(false)
+      }, deadlineMs).unref()
+    })
   const loop = async (client: number) => {
     let conn: Conn | undefined
     while (!stopping) {
@@ -239,7 +250,7 @@ export function startWriters(t: Target, o: { clients: number; opTimeoutMs?: numb
       try {
         op.server = await within(conn.write(op.key, client), timeout)
         op.ackAt = Date.now()
-        ack()
+        ack(op)
       } catch (e) {
         op.error = (e as Error).message
         conn.close()
@@ -253,13 +264,12 @@ export function startWriters(t: Target, o: { clients: number; opTimeoutMs?: numb
     ops,
     acked: () => ackCount,
     moreAcks(n, deadlineMs = 300_000) {
-      return new Promise((resolve) => {
-        const w = { at: ackCount + n, resolve }
-        waiters.add(w)
-        setTimeout(() => {
-          if (waiters.delete(w)) resolve(false)
-        }, deadlineMs).unref()
-      })
+      const at = ackCount + n
+      return wait(() => ackCount >= at, deadlineMs)
+    },
+    until(test, deadlineMs = 300_000) {
+      if (ops.some((op) => op.ackAt !== undefined && test(op))) return Promise.resolve(true)
+      return wait((op) => test(op), deadlineMs)
     },
     async stop() {
       stopping = true
