@@ -1,5 +1,5 @@
 // Failover figures (issue 16 item 8), the HA checker (test/helpers/ha-checker.ts, ha-run.ts) repeated: per
-// engine and fault kind, K runs, each on a fresh sandboxed source with one replica, clients writing through
+// engine and fault kind, K runs, each on a fresh sandboxed source with two replicas, clients writing through
 // the writer endpoint while the primary is faulted with the admin verbs; prints per engine and kind the time
 // from the fault to the first acknowledged write on the new primary (median, max), and the acknowledged
 // writes lost and split-brain writes summed over the runs. Until automatic failover lands (ha-run.ts
@@ -45,7 +45,7 @@ try {
       let lost = 0
       let split = 0
       for (let i = 0; i < K; i++) {
-        const set = await ha.createSet(client, /** @type {import('../test/helpers/ha-checker.ts').Engine} */ (engine), `fo-${engine}-${i}`)
+        const set = await ha.createSet(client, /** @type {import('../test/helpers/ha-checker.ts').Engine} */ (engine), `fo-${engine}-${i}`, 2)
         try {
           const run = await ha.runFault({ client, admin, set, primaryId: set.ids[0], scenario: kind, clients: 2, pauseMs: 20_000 })
           if (run.report.failoverMs !== undefined) times.push(run.report.failoverMs)
@@ -55,7 +55,7 @@ try {
         } catch (e) {
           console.error(`  ${engine} ${kind} #${i + 1}: failed: ${/** @type {Error} */ (e).message}`)
         } finally {
-          for (const id of [...set.ids].reverse()) await client.instances.delete(id).catch(() => undefined)
+          await ha.deleteSet(client, set)
         }
       }
       const med = times.length ? s(median(times)) : '-'

@@ -172,3 +172,21 @@ export async function runFault(o: {
   const report = analyse({ ops: writers.ops, faultAt, initialPrimary, finalPrimary, members })
   return { report, unreadable, newPrimaryId }
 }
+
+/** Deletes the set's instances: the replicas first, then each other once it no longer has replicas (a source with replicas cannot be deleted). */
+export async function deleteSet(client: TroveClient, set: HaSet): Promise<void> {
+  for (const id of [...set.ids].reverse()) {
+    await until(
+      async () => {
+        try {
+          await client.instances.delete(id)
+          return true
+        } catch (e) {
+          return (e as { status?: number }).status === 404
+        }
+      },
+      120_000,
+      500,
+    )
+  }
+}
