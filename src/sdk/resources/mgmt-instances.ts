@@ -59,7 +59,7 @@ export class MgmtInstances {
   }
 
   /**
-   * Injects a fault into an instance (lab only, admin only; a member gets ForbiddenError):
+   * Injects a fault into an instance (lab only, admin only; a member gets UnauthorizedError, as on every mgmt route):
    * POST /mgmt/instances/{id}/faults `{"fault": {"kind": KIND}}`. `heal` undoes pause and partition.
    */
   async injectFault(id: string, kind: FaultKind): Promise<InjectedFault> {

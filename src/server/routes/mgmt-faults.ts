@@ -1,6 +1,6 @@
 import type { FastifyInstance } from 'fastify'
 import type { Lab } from '../lab.js'
-import { caller } from '../http/guard.js'
+import { caller, requireAdmin } from '../http/guard.js'
 import { Fault, badRequest, notFound, resourceNotFound } from '../errors.js'
 import { AFTER, FAULT_KINDS, FaultRefused, isFaultKind } from '../compute/faults.js'
 
@@ -9,14 +9,15 @@ const KINDS = FAULT_KINDS.join(', ')
 /**
  * Fault injection (issue 16 item 6, a lab extension; README "Fault injection"):
  * `POST /mgmt/instances/{id}/faults` with `{"fault": {"kind": "kill-engine|kill-agent|pause|partition|heal"}}`
- * answers 200 with what was done and what the lab does next. Admins only: a member gets 403 `forbidden`.
+ * answers 200 with what was done and what the lab does next. Admins only: a member gets what every mgmt route
+ * answers (upstream's admin_context: 401 `unauthorized`, "User does not have admin privileges.").
  * Each fault is recorded as the notifications `dbaas.instance_fault.start` and `.end` (or `.error`), with
  * the instance, the kind, the user and the time, so a checker or a user can line up the timeline.
  */
 export async function mgmtFaultRoutes(app: FastifyInstance, { lab }: { lab: Lab }): Promise<void> {
   app.post('/mgmt/instances/:id/faults', async (req) => {
+    requireAdmin(req)
     const c = caller(req)
-    if (!c.isAdmin) throw new Fault('forbidden', 'Fault injection is for admins only: user does not have admin privileges.')
     const { id } = req.params as { id: string }
     const body = req.body as { fault?: { kind?: unknown } } | null
     const fault = body?.fault

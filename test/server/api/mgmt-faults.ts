@@ -1,5 +1,5 @@
 // Fault injection verbs (issue 16 item 6) through the API on an `--isolation none` lab: admin only (a member
-// gets 403), bad input refused with the kinds named, and each verb acting on the instance's own real processes
+// gets 401, as on every mgmt route), bad input refused with the kinds named, and each verb acting on the instance's own real processes
 // (stand-ins for its agent and engine, found as the driver finds them), never on another instance's or the host's.
 import t from 'tap'
 import { spawn, type ChildProcess } from 'node:child_process'
@@ -57,7 +57,7 @@ t.test('fault verbs: admin only, bad input, and each verb on the instance own pr
   const other = await instance(lab, 'f-other')
 
   const member = await lab.req('POST', `/v1.0/${lab.demo.project}/mgmt/instances/${one.id}/faults`, { body: { fault: { kind: 'pause' } } })
-  t.same(member, { ...member, status: 403, body: { forbidden: { code: 403, message: 'Fault injection is for admins only: user does not have admin privileges.' } } }, 'a member gets 403')
+  t.same(member, { ...member, status: 401, body: { unauthorized: { code: 401, message: 'User does not have admin privileges.' } } }, 'a member gets what every mgmt route answers (401)')
   const kinds = 'kill-engine, kill-agent, pause, partition, heal'
   t.same((await inject(one.id, 'reboot')).body, { badRequest: { code: 400, message: `Invalid fault kind "reboot": one of ${kinds}.` } }, 'an unknown kind: 400 naming the kinds')
   t.same((await inject(one.id, undefined)).body, { badRequest: { code: 400, message: `Invalid fault kind null: one of ${kinds}.` } }, 'no kind')
