@@ -7,7 +7,8 @@
 // lab's manual path, not HA figures, and are printed only (not written to BENCHMARKS.md).
 // Knobs: BENCH_FAILOVER_K (3), BENCH_FAILOVER_ENGINES (postgresql,mariadb,redis),
 // BENCH_FAILOVER_KINDS (kill-engine,kill-engine+agent,pause,partition). Needs root (sandboxes). After a build:
-// `node bench/failover.mjs`.
+// `node bench/failover.mjs`. No periodic reconciliation (as in test/e2e/chaos-ha.ts): a killed agent stays dead
+// (the eject needs its heartbeat stale), and the sandbox sweep's race with a create cannot fail a run.
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -27,7 +28,7 @@ const ha = await tsImport('../test/helpers/ha-run.ts', import.meta.url)
 const checker = await tsImport('../test/helpers/ha-checker.ts', import.meta.url)
 
 const dir = mkdtempSync(join(tmpdir(), 'trove-failover-'))
-const server = await buildServer({ dataDir: join(dir, 'lab'), host: '127.0.0.1', port: 0, isolation: 'sandbox', reconcileMs: 1000, heartbeatMs: 1000, heartbeatExpiryMs: 6000, log: () => undefined })
+const server = await buildServer({ dataDir: join(dir, 'lab'), host: '127.0.0.1', port: 0, isolation: 'sandbox', reconcileMs: 0, heartbeatMs: 1000, heartbeatExpiryMs: 6000, log: () => undefined })
 const { cloudsFile } = await server.start()
 /** @param {string} cloud */
 const clientOf = (cloud) => new TroveClient({ auth: resolveAuth({ env: { OS_CLIENT_CONFIG_FILE: cloudsFile }, cloud }) })
