@@ -9,7 +9,7 @@
 // BENCH_FAILOVER_KINDS (kill-engine,kill-engine+agent,pause,partition). Needs root (sandboxes). After a build:
 // `node bench/failover.mjs`. No periodic reconciliation (as in test/e2e/chaos-ha.ts): a killed agent stays dead
 // (the eject needs its heartbeat stale), and the sandbox sweep's race with a create cannot fail a run.
-import { mkdtempSync, rmSync } from 'node:fs'
+import { chmodSync, mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { tsImport } from 'tsx/esm/api'
@@ -28,6 +28,8 @@ const ha = await tsImport('../test/helpers/ha-run.ts', import.meta.url)
 const checker = await tsImport('../test/helpers/ha-checker.ts', import.meta.url)
 
 const dir = mkdtempSync(join(tmpdir(), 'trove-failover-'))
+// The engines' users traverse down to their instance directories (a directory made here, 0700 by mkdtemp).
+chmodSync(dir, 0o711)
 const server = await buildServer({ dataDir: join(dir, 'lab'), host: '127.0.0.1', port: 0, isolation: 'sandbox', reconcileMs: 0, heartbeatMs: 1000, heartbeatExpiryMs: 6000, log: () => undefined })
 const { cloudsFile } = await server.start()
 /** @param {string} cloud */
