@@ -115,8 +115,10 @@ export async function runFault(o: {
   let faultAt = 0
   try {
     if (!(await writers.moreAcks(30, 120_000))) throw new Error('the writers got no acknowledgement before the fault')
-    faultAt = Date.now()
     for (const kind of SCENARIOS[o.scenario]!) log(`${o.scenario}: ${(await admin.mgmtInstances.injectFault(o.primaryId, kind)).effect}`)
+    // The fault's time is when the verb answered (the signal sent, the rules applied): a write sent before may
+    // still have been taken by the primary before it, and would count as an instant recovery.
+    faultAt = Date.now()
     const healAt = o.scenario === 'pause' ? faultAt + (o.pauseMs ?? 20_000) : undefined
     const inPlace = o.scenario === 'kill-engine'
     if (FAILOVER === 'manual' && !inPlace) {
