@@ -31,6 +31,7 @@ import { adminProjectList } from './admin/project/list.js'
 import { adminUserCreate } from './admin/user/create.js'
 import { adminUserList } from './admin/user/list.js'
 import { adminRoleAdd } from './admin/role/add.js'
+import { adminFaultInject } from './admin/fault/inject.js'
 import { dbList } from './db/list.js'
 import { dbCreate } from './db/create.js'
 import { dbDelete } from './db/delete.js'
@@ -212,4 +213,5 @@ export const COMMANDS: CommandSpec[] = [
   adminUserCreate,
   adminUserList,
   adminRoleAdd,
+  adminFaultInject,
 ]

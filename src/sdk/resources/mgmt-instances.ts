@@ -22,6 +22,23 @@ export interface MgmtInstanceListOptions {
   deleted?: boolean
 }
 
+/** The fault verbs of `POST /mgmt/instances/{id}/faults` (a lab extension; admin only). */
+export const FAULT_KINDS = ['kill-engine', 'kill-agent', 'pause', 'partition', 'heal'] as const
+export type FaultKind = (typeof FAULT_KINDS)[number]
+
+/** What a fault verb did (the server's answer). */
+export interface InjectedFault {
+  instance_id: string
+  kind: FaultKind
+  /** What was done, in one line (e.g. the pids signalled). */
+  effect: string
+  /** What the lab does next by itself (e.g. the supervisor restarts a killed engine). */
+  after: string
+  /** When, ISO 8601 with milliseconds (UTC). */
+  injected_at: string
+  user_id: string
+}
+
 /** Instances of every project (admin): `/mgmt/instances`. */
 export class MgmtInstances {
   constructor(private readonly client: Transport) {}
@@ -39,6 +56,14 @@ export class MgmtInstances {
   /** Every instance across pages: `for await (const i of client.mgmtInstances.list()) ...`. */
   list(o: MgmtInstanceListOptions = {}): AsyncGenerator<MgmtInstance> {
     return paginate<MgmtInstance>(this.client, '/mgmt/instances', 'instances', this.query(o))
+  }
+
+  /**
+   * Injects a fault into an instance (lab only, admin only; a member gets UnauthorizedError, as on every mgmt route):
+   * POST /mgmt/instances/{id}/faults `{"fault": {"kind": KIND}}`. `heal` undoes pause and partition.
+   */
+  async injectFault(id: string, kind: FaultKind): Promise<InjectedFault> {
+    return (await this.client.request<{ fault: InjectedFault }>('POST', `/mgmt/instances/${encodeURIComponent(id)}/faults`, { body: { fault: { kind } } })).body.fault
   }
 
   /** GET /mgmt/instances/{id}. */

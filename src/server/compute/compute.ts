@@ -1,5 +1,6 @@
 import type { AgentBootstrap, EngineManager } from '../../protocol/index.js'
 import type { AccessSpec } from '../../protocol/resize.js'
+import type { FaultKind } from './faults.js'
 
 /** How an instance is kept apart from the others (docs/isolation.md). */
 export type Isolation = 'none' | 'sandbox'
@@ -60,6 +61,8 @@ export interface Compute {
   /** Stops what the driver runs for itself at server stop (instances keep running). */
   close?(): void
   hasBootstrap(id: string): boolean
+  /** Injects a fault into the instance (faults.ts; lab only, admin only): one line of what was done, or FaultRefused. */
+  injectFault(id: string, kind: FaultKind): Promise<string>
   /** Removes an instance for good, every part of it. */
   destroy(id: string, address: string | null): Promise<void>
   /**

@@ -21,7 +21,8 @@ import { runTool } from './tool.js'
  *    conntrack works: replies to the host's own connections, and new connections only to the gateway's
  *    named ports (broker, object store); the rest refused with a reset. A forward chain drops anything
  *    routed between the bridge and another interface: nothing leaves the host or enters the lab.
- * The host reaches every instance (its frames take the bridge's output hook, which is not filtered).
+ * The host reaches every instance (its frames take the bridge's output hook, filtered only for an instance
+ * partitioned by a fault: faults.ts), and a partitioned instance's port passes no frame either way.
  */
 
 /** What one instance lets in. */
@@ -36,6 +37,8 @@ export interface InstanceRule {
   allowedCidrs: string[]
   /** Replication peers' addresses (the other members of its replication set), allowed to the engine port whatever allowedCidrs says. */
   peers: string[]
+  /** Cut off both ways (faults.ts `partition`): no frame to or from its port, the host's included, whatever the rest allows. */
+  partitioned?: boolean
 }
 
 /** A lab's whole rule set. */
@@ -65,6 +68,9 @@ export function tableName(labId: string): string {
 
 /** The bridge table's set of (peer, instance, engine port) a replication set allows (replication-rules.ts). */
 export const REPLICATION_SET = 'replication'
+
+/** The bridge table's set of the ports (host ends of veths) of partitioned instances (faults.ts). */
+export const PARTITIONED_SET = 'partitioned'
 
 /** The counter of TCP segments dropped between instances or from a forged source (a refused connection attempt counts its SYNs). */
 export const BLOCKED_COUNTER = 'blocked_tcp'
@@ -107,6 +113,7 @@ export function firewallScript(lab: FirewallLab, rules: FirewallRules): string {
     ports: [...new Set(r.ports.map(port))],
     allowed: [...new Set(r.allowedCidrs.map(cidr))],
     peers: [...new Set(r.peers.map(address))],
+    partitioned: r.partitioned === true,
   }))
   for (const r of inst) if (!r.ports.length) throw new Error(`firewall: no engine port for ${r.address}`)
   // peer . instance . engine port, for every peer of every instance (a set lists both directions).
@@ -115,6 +122,7 @@ export function firewallScript(lab: FirewallLab, rules: FirewallRules): string {
   const bridge: string[] = [
     `table bridge ${t} {`,
     `  set ports { type ifname;${elements(inst.map((r) => r.hostIf))} }`,
+    `  set ${PARTITIONED_SET} { type ifname;${elements(inst.filter((r) => r.partitioned).map((r) => r.hostIf))} }`,
     `  counter ${BLOCKED_COUNTER} { }`,
     ...inst.map((r, i) => `  set allow_${i} { type ipv4_addr; flags interval; auto-merge;${elements(r.allowed)} }`),
     `  set ${REPLICATION_SET} { type ipv4_addr . ipv4_addr . inet_service;${elements(replication)} }`,
@@ -127,6 +135,8 @@ export function firewallScript(lab: FirewallLab, rules: FirewallRules): string {
     '  }',
     '  chain between {',
     '    type filter hook forward priority 0; policy accept;',
+    `    iifname @${PARTITIONED_SET} drop`,
+    `    oifname @${PARTITIONED_SET} drop`,
     '    iifname != @ports accept',
     '    jump spoof',
     '    ether type arp accept',
@@ -142,8 +152,14 @@ export function firewallScript(lab: FirewallLab, rules: FirewallRules): string {
     '  }',
     '  chain to_host {',
     '    type filter hook input priority 0; policy accept;',
+    `    iifname @${PARTITIONED_SET} drop`,
     '    iifname != @ports accept',
     '    jump spoof',
+    '  }',
+    // The host's own frames to a partitioned instance (the endpoints' HAProxy, the server): the only chain that sees them.
+    '  chain from_host {',
+    '    type filter hook output priority 0; policy accept;',
+    `    oifname @${PARTITIONED_SET} drop`,
     '  }',
     '}',
   ]

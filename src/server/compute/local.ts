@@ -9,6 +9,7 @@ import { isAlive, processesUnder, terminate } from './processes.js'
 import { ensureBackupStore } from './backup-store.js'
 import type { Compute, LaunchSpec } from './compute.js'
 import { StandbyAgent } from './standby.js'
+import { injectLocalFault, type FaultKind } from './faults.js'
 
 /** Standard ports: each instance has its own address, so every engine keeps its usual port. */
 export const ENGINE_PORTS: Record<EngineManager, number> = { mariadb: 3306, mysql: 3306, postgresql: 5432, redis: 6379 }
@@ -211,6 +212,11 @@ export class LocalCompute implements Compute {
   async stopAgent(id: string): Promise<void> {
     const pid = this.agentPid(id)
     if (pid && isAlive(pid)) await terminate([pid], 5000)
+  }
+
+  /** An admin's fault verb (faults.ts): signals to the instance's own processes; no partition (no network of its own). */
+  injectFault(id: string, kind: FaultKind): Promise<string> {
+    return injectLocalFault({ id, dir: this.instanceDir(id), agentPid: this.agentPid(id), groupDirs: this.opts.cgroups === false ? [] : instanceGroupDirs(id) }, kind)
   }
 
   hasBootstrap(id: string): boolean {

@@ -34,6 +34,8 @@ export interface SandboxRecord {
   port?: number
   allowedCidrs?: string[]
   flavor?: { ramMb: number; vcpus: number }
+  /** Cut off the network both ways by `trove admin fault inject ... partition` until heal (faults.ts; the filter reads it here). */
+  partitioned?: boolean
 }
 
 export function readSandboxRecord(instanceDir: string): SandboxRecord {

@@ -271,6 +271,12 @@ export async function sandboxState(rt: SandboxRuntime, id: string): Promise<Sand
   }
 }
 
+/** Freezes (`runc pause`: the cgroup freezer) or thaws (`runc resume`) every process of the sandbox (fault injection). */
+export async function freezeSandbox(rt: SandboxRuntime, id: string, frozen: boolean): Promise<void> {
+  checkId(id)
+  await runc(rt, [frozen ? 'pause' : 'resume', id])
+}
+
 /** Runs a command inside the sandbox as its user, with its limits and seccomp (for tests and admin). */
 export async function execInSandbox(rt: SandboxRuntime, id: string, args: string[], timeoutMs = 60_000): Promise<RunResult> {
   checkId(id)

@@ -36,6 +36,7 @@ import {
 } from './sandbox-guest.js'
 import { createVolume, destroyVolume, mountVolume, type VolumePaths } from './volume.js'
 import { growSandboxVolume, updateSandboxLimits, volumeGrowthProblem } from './sandbox-resize.js'
+import { injectSandboxFault, type FaultKind } from './faults.js'
 
 export { SANDBOX_BROKER_FILE, SANDBOX_USER } from './sandbox-guest.js'
 
@@ -222,7 +223,8 @@ export class SandboxedCompute implements Compute {
       const peers = peerAddresses(this.sets(), (id) => records.get(id)?.address)
       const instances: FirewallRules['instances'] = []
       for (const [id, r] of records) {
-        if (r.address && r.hostIf && r.port) instances.push({ address: r.address, hostIf: r.hostIf, ports: [r.port], allowedCidrs: r.allowedCidrs ?? [], peers: peers.get(id) ?? [] })
+        if (r.address && r.hostIf && r.port)
+          instances.push({ address: r.address, hostIf: r.hostIf, ports: [r.port], allowedCidrs: r.allowedCidrs ?? [], peers: peers.get(id) ?? [], partitioned: r.partitioned === true })
       }
       await applyFirewall(this.net, { instances, hostPorts: [this.broker?.port, this.store?.port].filter((p): p is number => p !== undefined) })
     })
@@ -492,6 +494,21 @@ export class SandboxedCompute implements Compute {
       while (this.agentPid(id) === pid && Date.now() < deadline) await sleep(20)
     }
     if (this.agentPid(id) !== undefined) throw new Error(`instance ${id}: its agent did not end after SIGKILL`)
+  }
+
+  /** An admin's fault verb (faults.ts); a partition lives in the sandbox record, as the filter is rebuilt from the records. */
+  injectFault(id: string, kind: FaultKind): Promise<string> {
+    if (!this.sandboxed(id)) return this.local.injectFault(id, kind)
+    const setPartitioned = async (on: boolean) => {
+      const rec = this.readRecord(id)
+      const was = rec.partitioned === true
+      if (on) rec.partitioned = true
+      else delete rec.partitioned
+      this.writeRecord(rec)
+      await this.applyRules()
+      return was
+    }
+    return injectSandboxFault({ id, runtime: this.runtime, initPid: this.initPid(id), agentPid: this.agentPid(id), setPartitioned }, kind)
   }
 
   hasBootstrap(id: string): boolean {

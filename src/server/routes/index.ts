@@ -8,6 +8,7 @@ import { limitRoutes } from './limits.js'
 import { quotaRoutes } from './quotas.js'
 import { instanceActionRoutes } from './instances/actions.js'
 import { mgmtInstanceRoutes } from './mgmt-instances.js'
+import { mgmtFaultRoutes } from './mgmt-faults.js'
 import { datastoreAdminRoutes } from './datastore-admin.js'
 import { configurationRoutes } from './configurations.js'
 import { parameterRoutes } from './parameters.js'
@@ -33,6 +34,7 @@ export async function tenantRoutes(app: FastifyInstance, { lab }: { lab: Lab }):
   await app.register(quotaRoutes, { lab })
   await app.register(instanceActionRoutes, { lab })
   await app.register(mgmtInstanceRoutes, { lab })
+  await app.register(mgmtFaultRoutes, { lab })
   await app.register(datastoreAdminRoutes, { lab })
   await app.register(configurationRoutes, { lab })
   await app.register(parameterRoutes, { lab })

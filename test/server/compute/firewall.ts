@@ -35,3 +35,19 @@ t.test('firewall script: values validated before anything runs', async (t) => {
   t.throws(() => firewallScript(lab, { instances: [{ ...ok, hostIf: 'a"b' }], hostPorts: [] }), /^firewall: not an interface name/)
   t.throws(() => firewallScript(lab, { instances: [ok], hostPorts: [70000] }), /^firewall: not a port: 70000$/)
 })
+
+t.test('firewall script: a partitioned instance (faults.ts) is cut off both ways, the host included, and no other', async (t) => {
+  const lab = { labId: 'x1', bridge: 'trovebr-x1', subnet: '10.213.4.0/24', gateway: '10.213.4.1' }
+  const a = { address: '10.213.4.2', hostIf: 'veth1', ports: [5432], allowedCidrs: [], peers: [] }
+  const b = { ...a, address: '10.213.4.3', hostIf: 'veth2' }
+  const none = firewallScript(lab, { instances: [a, b], hostPorts: [] })
+  t.match(none, /set partitioned \{ type ifname; \}/, 'no fault: an empty set')
+  const cut = firewallScript(lab, { instances: [a, { ...b, partitioned: true }], hostPorts: [] })
+  t.match(cut, /set partitioned \{ type ifname; elements = \{ "veth2" \}; \}/, 'only the partitioned port is in the set')
+  // Every hook that sees its frames drops them first: between instances, to the host, from the host.
+  for (const chain of ['between', 'to_host', 'from_host']) {
+    const body = new RegExp(`chain ${chain} \\{\\n    type filter hook \\w+ priority 0; policy accept;\\n    [io]ifname @partitioned drop\\n`)
+    t.match(cut, body, `${chain}: the partitioned port dropped before any accept`)
+  }
+  t.match(cut, /chain from_host \{\n {4}type filter hook output priority 0; policy accept;\n {4}oifname @partitioned drop\n/, "the host's own frames to it")
+})

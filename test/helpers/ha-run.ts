@@ -1,0 +1,197 @@
+// One checker run over one fault on a replication set (issue 16 items 6-7), shared by test/e2e/chaos-ha.ts and
+// bench/failover.mjs: clients write through the writer endpoint, the fault is injected with the admin verbs, the
+// failover happens (FAILOVER below), the old primary is healed, every member is read and the history analysed.
+import { setTimeout as sleep } from 'node:timers/promises'
+import type { FaultKind, Instance, TroveClient } from '../../src/sdk/index.js'
+import { analyse, prepare, readMember, serverOf, startWriters, type CheckerReport, type Engine, type MemberRead, type Target } from './ha-checker.js'
+
+/**
+ * How the set fails over. 'manual': the eject API, retried until the dead primary's heartbeat is stale
+ * (the lab's ServerOptions.heartbeatExpiryMs); 'auto': nothing, the server's automatic failover (engineer
+ * ha's, issue 16 items 1-4) moves the primary. Switching is this one line.
+ */
+export const FAILOVER: 'manual' | 'auto' = 'manual'
+
+export const ENGINE_PORTS: Record<Engine, number> = { postgresql: 5432, mariadb: 3306, redis: 6379 }
+
+/** The faults of the issue's item 7: each a list of verbs injected at once into the primary; `pause` is healed after pauseMs. */
+export const SCENARIOS: Record<string, FaultKind[]> = {
+  // The agent lives and its supervisor restarts the engine in place: heartbeats go on, so there is no
+  // failover to make (the eject is refused while the heartbeat is current); the checker measures the recovery.
+  'kill-engine': ['kill-engine'],
+  'kill-engine+agent': ['kill-agent', 'kill-engine'],
+  pause: ['pause'],
+  partition: ['partition'],
+}
+
+/** Polls `probe` until it holds; the deadline only ends a hang (a busy machine is slower, not failing). */
+export async function until(probe: () => boolean | Promise<boolean>, ms = 300_000, every = 200): Promise<boolean> {
+  const deadline = Date.now() + ms
+  while (Date.now() < deadline) {
+    if (await probe()) return true
+    await sleep(every)
+  }
+  return probe()
+}
+
+/** A source and its replicas, ACTIVE, with the credentials the checker's clients use. */
+export interface HaSet {
+  engine: Engine
+  ids: string[]
+  user: string
+  password: string
+  /** The writer endpoint as a checker target. */
+  writer: Target
+  /** A member's own address as a target. */
+  member(inst: Instance): Target
+}
+
+const ready = (i: Instance) => i.status === 'ACTIVE' || i.status === 'ERROR' || i.status === 'FAILED'
+
+/** Creates a source with `replicas` replicas (SQL engines: database d1, user u1) and waits for its writer endpoint. */
+export async function createSet(client: TroveClient, engine: Engine, name: string, replicas = 1): Promise<HaSet> {
+  const sql = engine !== 'redis'
+  const extra = sql ? { databases: [{ name: 'd1' }], users: [{ name: 'u1', password: 'Ha-check-1', databases: [{ name: 'd1' }] }] } : {}
+  const made = await client.instances.create({ name, flavorRef: '1', volume: { size: 1 }, datastore: { type: engine }, ...extra })
+  let src = made
+  await until(async () => ready((src = await client.instances.get(made.id))), 600_000, 500)
+  if (src.status !== 'ACTIVE') throw new Error(`${engine} source ${made.id}: ${src.status} ${JSON.stringify(src.fault ?? '')}`)
+  const [user, password] = sql ? ['u1', 'Ha-check-1'] : ['root', (await client.root.enable(src.id)).password!]
+  await client.instances.create({ name: `${name}-r`, replica_of: src.id, replica_count: replicas })
+  const ids = [src.id, ...(((await client.instances.get(src.id)).replicas ?? []).map((r) => r.id) as string[])]
+  for (const id of ids.slice(1)) {
+    let r: Instance | undefined
+    await until(async () => ready((r = await client.instances.get(id))), 600_000, 500)
+    if (r?.status !== 'ACTIVE') throw new Error(`${engine} replica ${id}: ${r?.status} ${JSON.stringify(r?.fault ?? '')}`)
+  }
+  let shown: Instance | undefined
+  await until(async () => typeof (shown = await client.instances.get(src.id)).writer_endpoint === 'string', 120_000)
+  const [host, port] = String(shown?.writer_endpoint).split(':')
+  const base = { engine, user, password, ...(sql ? { database: 'd1' } : {}) }
+  return {
+    engine,
+    ids,
+    user,
+    password,
+    writer: { ...base, host: host!, port: Number(port) },
+    member: (inst) => ({ ...base, host: inst.ip![0]!, port: ENGINE_PORTS[engine] }),
+  }
+}
+
+export interface FaultRun {
+  report: CheckerReport
+  /** Members that could not be read at the end (their server id unknown). */
+  unreadable: string[]
+  /** The instance that is the primary after the run. */
+  newPrimaryId: string | undefined
+}
+
+/**
+ * One fault on the set's current primary `primaryId`, injected by `admin` (the verbs), with `clients` writers
+ * through the writer endpoint; the failover per FAILOVER; heal; every member read; the history analysed.
+ */
+export async function runFault(o: {
+  client: TroveClient
+  admin: TroveClient
+  set: HaSet
+  primaryId: string
+  scenario: keyof typeof SCENARIOS
+  clients?: number
+  pauseMs?: number
+  log?: (m: string) => void
+}): Promise<FaultRun> {
+  const { set, admin, client } = o
+  const log = o.log ?? (() => undefined)
+  await until(async () => {
+    try {
+      await prepare(set.writer)
+      return true
+    } catch {
+      return false
+    }
+  }, 120_000)
+  const initialPrimary = await serverOf(set.writer)
+  const writers = startWriters(set.writer, { clients: o.clients ?? 2 })
+  let faultAt = 0
+  try {
+    if (!(await writers.moreAcks(30, 120_000))) throw new Error('the writers got no acknowledgement before the fault')
+    for (const kind of SCENARIOS[o.scenario]!) log(`${o.scenario}: ${(await admin.mgmtInstances.injectFault(o.primaryId, kind)).effect}`)
+    // The fault's time is when the verb answered (the signal sent, the rules applied): a write sent before may
+    // still have been taken by the primary before it, and would count as an instant recovery.
+    faultAt = Date.now()
+    const healAt = o.scenario === 'pause' ? faultAt + (o.pauseMs ?? 20_000) : undefined
+    const inPlace = o.scenario === 'kill-engine'
+    if (FAILOVER === 'manual' && !inPlace) {
+      const ejected = await until(
+        async () => {
+          try {
+            await client.instances.ejectReplicaSource(o.primaryId)
+            return true
+          } catch {
+            return false
+          }
+        },
+        180_000,
+        250,
+      )
+      if (!ejected) throw new Error('eject was not accepted in 180 s')
+      log(`${o.scenario}: eject accepted ${((Date.now() - faultAt) / 1000).toFixed(1)} s after the fault`)
+    }
+    // The new primary's first acknowledged write, then more traffic on it.
+    const moved = await writers.until((op) => op.server !== undefined && (inPlace || op.server !== initialPrimary) && op.sentAt >= faultAt, 300_000)
+    if (!moved) throw new Error(inPlace ? 'no write was acknowledged after the fault in 300 s' : 'no write was acknowledged by another server than the old primary in 300 s')
+    await writers.moreAcks(20, 120_000)
+    if (healAt !== undefined) await until(() => Date.now() >= healAt, 120_000, 100)
+    if (o.scenario === 'pause' || o.scenario === 'partition') log(`${o.scenario}: heal: ${(await admin.mgmtInstances.injectFault(o.primaryId, 'heal')).effect}`)
+    // Writes after the heal: an old primary that still took writes through the endpoint would show as split brain.
+    await writers.moreAcks(20, 120_000)
+  } finally {
+    await writers.stop()
+  }
+  const finalPrimary = await serverOf(set.writer)
+  const members: MemberRead[] = []
+  const unreadable: string[] = []
+  let newPrimaryId: string | undefined
+  for (const id of set.ids) {
+    const inst = await client.instances.get(id)
+    let read: MemberRead | undefined
+    await until(
+      async () => {
+        try {
+          read = await readMember(set.member(inst))
+          return true
+        } catch {
+          return false
+        }
+      },
+      60_000,
+      500,
+    )
+    if (!read) {
+      unreadable.push(id)
+      continue
+    }
+    members.push(read)
+    if (read.server === finalPrimary) newPrimaryId = id
+  }
+  const report = analyse({ ops: writers.ops, faultAt, initialPrimary, finalPrimary, members })
+  return { report, unreadable, newPrimaryId }
+}
+
+/** Deletes the set's instances: the replicas first, then each other once it no longer has replicas (a source with replicas cannot be deleted). */
+export async function deleteSet(client: TroveClient, set: HaSet): Promise<void> {
+  for (const id of [...set.ids].reverse()) {
+    await until(
+      async () => {
+        try {
+          await client.instances.delete(id)
+          return true
+        } catch (e) {
+          return (e as { status?: number }).status === 404
+        }
+      },
+      120_000,
+      500,
+    )
+  }
+}
