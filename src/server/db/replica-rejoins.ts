@@ -37,6 +37,12 @@ export class ReplicaRejoins {
   remove(instanceId: string): void {
     this.st.get('DELETE FROM replica_rejoins WHERE instance_id = ?').run(instanceId)
   }
+
+  /** Rejoined: the row goes, and the faults that announced the rejoin (`prefix`) are no longer shown. */
+  done(instanceId: string, prefix: string): void {
+    this.remove(instanceId)
+    this.st.get("UPDATE instance_faults SET deleted = 1, updated = ? WHERE instance_id = ? AND deleted = 0 AND substr(message, 1, length(?)) = ?").run(isoNow(), instanceId, prefix, prefix)
+  }
 }
 
 export const replicaRejoins = repository((db: DB) => new ReplicaRejoins(db))

@@ -9,8 +9,10 @@ import { guestMessage } from './replica-create.js'
 
 export const REJOIN_FLOW = 'rejoin_replica_set'
 
-/** What `instance show` says of an ejected source until it follows the new primary. */
-export const rejoinFault = (newSource: string): string => `Ejected from its replication set: rejoining the replication set of ${newSource} as its replica once its guest agent is back.`
+const EJECTED = 'Ejected from its replication set:'
+
+/** What `instance show` says of an ejected source until it follows the new primary (removed once it does). */
+export const rejoinFault = (newSource: string): string => `${EJECTED} rejoining the replication set of ${newSource} as its replica once its guest agent is back.`
 
 /**
  * The eject flow's hook (eject-replica.ts, manual or automatic), called once it has chosen the new
@@ -87,7 +89,7 @@ export class RejoinReplicaFlow implements FlowHandler {
       lab.tasks.step(task, 'finish')
       lab.db.transaction(() => {
         lab.instances.setSlaveOf(id, primary)
-        replicaRejoins(lab.db).remove(id)
+        replicaRejoins(lab.db).done(id, EJECTED)
         if (lab.instances.get(id)?.task_id === InstanceTask.REJOINING.id) lab.instances.setTask(id, 'NONE')
       })()
       // Its engine's own config now keeps it a replica: the agent needs the fence no more.

@@ -73,7 +73,7 @@ export class PostgresReplication implements EngineReplication {
   }
 
   /** A tool as the run user with PGPASSFILE set (env, so no secret reaches argv). */
-  private async tool(name: string, args: string[]): Promise<void> {
+  private async tool(name: string, args: string[]): Promise<string> {
     const r = await runTool({ file: 'env', args: [`PGPASSFILE=${this.pgpass}`, await this.bin(name), ...args], asUser: true }, this.ctx.user)
     if (r.code !== 0) {
       const line =
@@ -85,6 +85,7 @@ export class PostgresReplication implements EngineReplication {
         `exit ${r.code}`
       throw new Error(`${name} failed: ${oneLine(line)}`)
     }
+    return r.output
   }
 
   /** After postgresql.conf was rendered again (resize, access): the standby settings stay included. */
@@ -163,7 +164,8 @@ export class PostgresReplication implements EngineReplication {
     const u = ctx.replica_conf.replication_user
     const src = `host=${conninfo(ctx.master.host)} port=${ctx.master.port} user=${conninfo(u.name)} dbname=postgres`
     try {
-      await this.tool('pg_rewind', [`--target-pgdata=${this.ctx.paths.data}`, `--source-server=${src}`])
+      const out = await this.tool('pg_rewind', [`--target-pgdata=${this.ctx.paths.data}`, `--source-server=${src}`])
+      this.ctx.log(`pg_rewind against ${ctx.master.host}:${ctx.master.port}: ${oneLine(out.trim().split('\n').pop() ?? '')}`)
     } catch (err) {
       this.ctx.log(`${(err as Error).message}: taking a fresh copy of the new source instead`)
       for (const e of await readdir(this.ctx.paths.data)) await rm(join(this.ctx.paths.data, e), { recursive: true, force: true })
