@@ -53,6 +53,8 @@ async function stopReceiving(engine: RejoinEngine, at: Target): Promise<void> {
     await admin("ALTER SYSTEM SET primary_conninfo = ''")
     await admin('SELECT pg_reload_conf()')
     await until(async () => (await admin('SELECT count(*) FROM pg_stat_wal_receiver')) === '0', 'the replica stopped receiving')
+    // Out of postgresql.auto.conf again, not reloaded: pg_rewind copies that file to the old primary.
+    await admin('ALTER SYSTEM RESET primary_conninfo')
   }
 }
 
