@@ -176,7 +176,10 @@ export async function checkRejoin(t: Test, engine: RejoinEngine): Promise<void> 
       .split('\n')
       .filter((l) => /fenced|pg_rewind|fresh copy|diverged/.test(l))
     for (const l of said) t.comment(l)
-    t.ok(said.some((l) => /fenced read-only/.test(l)), 'its agent started the engine fenced')
+    t.ok(
+      said.some((l) => /fenced read-only/.test(l)),
+      'its agent started the engine fenced',
+    )
     t.ok(await write(engine, R, 4), 'row 4 written on the new primary')
     await until(async () => (await rows(engine, S)).join() === '1,2,3,4', 'rows 3 and 4 on the old primary')
     t.pass('the old primary received the new primary writes')
@@ -189,6 +192,12 @@ export async function checkRejoin(t: Test, engine: RejoinEngine): Promise<void> 
   }
   t.ok(attempts > 0, `${attempts} writes tried on the old primary while it came back`)
   t.same(accepted, [], 'not one of them was accepted')
-  t.notOk((await rows(engine, S)).some((n) => n >= 1000), 'none is in its data')
-  t.notOk((await rows(engine, R)).some((n) => n >= 1000), 'nor in the new primary')
+  t.notOk(
+    (await rows(engine, S)).some((n) => n >= 1000),
+    'none is in its data',
+  )
+  t.notOk(
+    (await rows(engine, R)).some((n) => n >= 1000),
+    'nor in the new primary',
+  )
 }

@@ -30,7 +30,9 @@ export class ReplicaRejoins {
   /** Records (or re-targets) the rejoin of an ejected source. */
   record(instanceId: string, newSourceId: string): void {
     this.st
-      .get('INSERT INTO replica_rejoins (instance_id, new_source_id, ejected) VALUES (?, ?, ?) ON CONFLICT(instance_id) DO UPDATE SET new_source_id = excluded.new_source_id, ejected = excluded.ejected')
+      .get(
+        'INSERT INTO replica_rejoins (instance_id, new_source_id, ejected) VALUES (?, ?, ?) ON CONFLICT(instance_id) DO UPDATE SET new_source_id = excluded.new_source_id, ejected = excluded.ejected',
+      )
       .run(instanceId, newSourceId, isoNow())
   }
 
@@ -41,7 +43,7 @@ export class ReplicaRejoins {
   /** Rejoined: the row goes, and the faults that announced the rejoin (`prefix`) are no longer shown. */
   done(instanceId: string, prefix: string): void {
     this.remove(instanceId)
-    this.st.get("UPDATE instance_faults SET deleted = 1, updated = ? WHERE instance_id = ? AND deleted = 0 AND substr(message, 1, length(?)) = ?").run(isoNow(), instanceId, prefix, prefix)
+    this.st.get('UPDATE instance_faults SET deleted = 1, updated = ? WHERE instance_id = ? AND deleted = 0 AND substr(message, 1, length(?)) = ?').run(isoNow(), instanceId, prefix, prefix)
   }
 }
 

@@ -80,6 +80,8 @@ export class RejoinReplicaFlow implements FlowHandler {
       if (!target) throw new Error(`the new primary ${primary} no longer exists`)
       if (target.slave_of_id) throw new Error(`${primary} is no replica source any more (it replicates from ${target.slave_of_id})`)
       await awaitAgents(lab, task, [id, primary])
+      // A sandbox's packet filter lets it reach the new primary while this flow runs (its task and payload say the link).
+      await followReplicationChange(lab, `the start of the rejoin of ${id}`)
       await steps.run('read_only', () => guest(lab, id, 'make_read_only', { read_only: true }).then(() => undefined))
       await steps.run('attach', async () => {
         const context = await guest(lab, primary, 'get_replica_context')

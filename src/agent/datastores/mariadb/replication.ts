@@ -102,7 +102,7 @@ export class MariadbReplication implements EngineReplication {
         this.ctx.log(`${(err as Error).message}: diverged from the new source, reloading a fresh copy of it`)
         await this.db.query('STOP SLAVE', 'RESET SLAVE ALL')
         for (const [name] of await this.db.query("SELECT schema_name FROM information_schema.schemata WHERE schema_name NOT IN ('mysql', 'information_schema', 'performance_schema', 'sys')"))
-          await this.db.query(`DROP DATABASE \`${name!.replace(/`/g, "``")}\``)
+          await this.db.query(`DROP DATABASE \`${name!.replace(/`/g, '``')}\``)
         await this.db.query('RESET MASTER')
         const gtid = await this.loadDump(ctx)
         await this.db.query('FLUSH PRIVILEGES', { sql: 'SET GLOBAL gtid_slave_pos=?', values: [gtid] }, change('slave_pos'), 'START SLAVE')
