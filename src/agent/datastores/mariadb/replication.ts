@@ -94,7 +94,7 @@ export class MariadbReplication implements EngineReplication {
       await this.db.query('SET GLOBAL read_only=ON', 'STOP SLAVE', 'RESET SLAVE ALL', change('current_pos'), 'START SLAVE')
       await saveReplicationState(this.ctx.paths, { ...state, role: 'replica', user: u, source: ctx.master })
       try {
-        await this.waitRunning(60_000)
+        await this.waitRunning(60_000, 1000)
       } catch (err) {
         if ((await this.slaveStatus()).Last_IO_Errno !== '1236') throw err
         // 1236: it has transactions the new source never received (an ejected primary's last
@@ -117,14 +117,22 @@ export class MariadbReplication implements EngineReplication {
     return (await this.db.records('SHOW SLAVE STATUS'))[0] ?? {}
   }
 
-  private async waitRunning(ms: number): Promise<void> {
+  /**
+   * Until both threads run. `settleMs` (a re-pointed instance): and have run that long with no error since
+   * the source took the dump request: the IO thread says Yes while it connects, before a source that lacks
+   * its position answers 1236.
+   */
+  private async waitRunning(ms: number, settleMs = 0): Promise<void> {
     let last: Record<string, string> = {}
+    let since = 0
     await pollUntil(
       async () => {
         last = await this.slaveStatus()
         // The source lacks this replica's position (it diverged, or the binlog is gone): no retry helps.
         if (last.Last_IO_Errno === '1236') throw new Error(`replication did not start: ${oneLine(last.Last_IO_Error ?? 'error 1236')}`)
-        return last.Slave_IO_Running === 'Yes' && last.Slave_SQL_Running === 'Yes' ? true : undefined
+        const running = last.Slave_IO_Running === 'Yes' && last.Slave_SQL_Running === 'Yes' && (!settleMs || /^Waiting for master to send event/.test(last.Slave_IO_State ?? ''))
+        since = running ? since || Date.now() : 0
+        return running && Date.now() - since >= settleMs ? true : undefined
       },
       ms,
       () => new Error(`replication did not start: ${oneLine(last.Last_IO_Error || last.Last_SQL_Error || `IO ${last.Slave_IO_Running ?? 'none'}, SQL ${last.Slave_SQL_Running ?? 'none'}`)}`),
