@@ -274,6 +274,8 @@ export class Supervisor {
     this.set({ phase: 'ready' })
     const pid = await this.findRunning()
     if (pid === undefined) {
+      // Ejected from its set: the engine starts read-only or not at all (never a second primary).
+      if (!(await this.fence(false))) return
       const t0 = Date.now()
       const proc = await this.spawn()
       this.report()
@@ -291,6 +293,26 @@ export class Supervisor {
     }
     this.report()
     if (!this.state.answering) await this.waitAnswering(proc, START_ANSWER_MS)
+    await this.fence(true)
+  }
+
+  /**
+   * bootstrap.ejected (server/tasks/rejoin-replica.ts): this instance's set has a new primary, so its
+   * engine must refuse writes until the server has made it that primary's replica. False when the
+   * engine could not be fenced: it must not start (the fault says why; the rejoin then ends in ERROR).
+   */
+  private async fence(running: boolean): Promise<boolean> {
+    const f = this.bootstrap.ejected
+    const r = this.ds?.replication
+    if (!f || !r) return true
+    try {
+      await r.fence(f, running)
+      this.log(`ejected from its replication set: ${this.ds!.name} fenced read-only (new primary ${f.newSource.id})`)
+      return true
+    } catch (err) {
+      this.fail(new GuestError(`could not fence the ejected ${this.ds!.name} read-only: ${oneLine((err as Error).message)}`))
+      return false
+    }
   }
 
   private async spawn(): Promise<EngineProcess> {

@@ -73,6 +73,13 @@ export interface AgentBootstrap {
    * login). `backupDir` then only names the store in the locations the agent reports; it never opens it.
    */
   objectStore?: { url: string }
+  /**
+   * Set by the server when this instance was ejected as its replication set's source (a dead primary
+   * replaced by one of its replicas): the agent starts its engine fenced, read-only (PostgreSQL a standby,
+   * MariaDB read_only, Redis a replica of `newSource`), until the server's rejoin flow has made it a
+   * replica of the new primary (server/tasks/rejoin-replica.ts) and removes this.
+   */
+  ejected?: EjectedFence
   /** Who may connect over TCP (the instance's access); absent or no CIDRs: anyone. */
   access?: AccessSpec
   prepare: {
@@ -91,6 +98,11 @@ export interface AgentBootstrap {
      */
     fromTemplate?: boolean
   }
+}
+
+/** What an ejected instance's agent is told: the set's new primary (its address and engine port). */
+export interface EjectedFence {
+  newSource: { id: string; host: string; port: number }
 }
 
 /** Broker location file written by the server. */

@@ -45,6 +45,7 @@ import { DEFAULT_QUOTAS, Quotas } from './quotas.js'
 import { DEFAULT_RATE_LIMITS, RateLimiter, rateLimitHook } from './http/rate-limit.js'
 import { DEFAULT_EXISTS_INTERVAL_MS, Notifier } from './notifications.js'
 import { Reconciler } from './reconcile.js'
+import { RejoinReplicaFlow } from './tasks/rejoin-replica.js'
 import { EndpointSync } from './endpoints/sets.js'
 import { archiveStore } from './db/archives.js'
 import { noteVolumeUsage } from './instances/volume-full.js'
@@ -211,6 +212,8 @@ export async function buildServer(opts: ServerOptions = {}): Promise<TroveServer
   tasks.register(new PromoteReplicaFlow(lab))
   tasks.register(new EjectReplicaSourceFlow(lab))
   tasks.register(new DetachReplicaFlow(lab))
+  const rejoin = new RejoinReplicaFlow(lab)
+  tasks.register(rejoin)
   tasks.register(new ResizeFlavorFlow(lab))
   tasks.register(new ResizeVolumeFlow(lab))
   tasks.register(new UpgradeInstanceFlow(lab))
@@ -231,6 +234,7 @@ export async function buildServer(opts: ServerOptions = {}): Promise<TroveServer
     // The heartbeat's figures, as the usage check above accepted them (an agent's word).
     noteVolumeUsage(lab, id, ev.volume && instances.recentUsage(id, 1000))
     create.onAgentEvent(id, ev)
+    rejoin.onAgentEvent(id, ev)
   }
 
   const http = createHttp(log, opts.connectionLimits)

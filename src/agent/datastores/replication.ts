@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto'
 import { readFile, rename, rm, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
-import type { ReplicaContext, ReplicationUser } from '../../protocol/index.js'
+import type { EjectedFence, ReplicaContext, ReplicationUser } from '../../protocol/index.js'
 import type { EngineContext, InstancePaths } from './context.js'
 import { setTimeout as sleep } from 'node:timers/promises'
 
@@ -40,6 +40,12 @@ export interface EngineReplication {
   waitForTxn(txn: string, timeoutMs: number): Promise<void>
   /** [the source this replica follows, its last applied transaction as a number]. */
   lastTxn(): Promise<[string, number]>
+  /**
+   * This instance was ejected from its set (bootstrap.ejected): make the engine refuse writes from its
+   * next start on (its config), and at once when `running` (an engine that outlived its agent), before
+   * the server's rejoin flow makes it a replica of the new primary.
+   */
+  fence(f: EjectedFence, running: boolean): Promise<void>
   /** Fill the empty data dir from the source instead of init (PostgreSQL); false: init normally. */
   seed?(ctx: ReplicaContext): Promise<boolean>
 }

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto'
 import { mkdirSync } from 'node:fs'
 import { join } from 'node:path'
 import { allocate, release } from '../compute/addresses.js'
+import { replicaRejoins } from '../db/replica-rejoins.js'
 import { replicationSets, type SetMemberRow } from '../db/replication-sets.js'
 import type { Lab } from '../lab.js'
 import { InstanceTask } from '../tasks/instance-tasks.js'
@@ -55,6 +56,7 @@ export class EndpointSync {
   /** One pass: places new members, drops departed ones, applies the result to HAProxy. */
   async sync(): Promise<void> {
     const sets = replicationSets(this.lab.db)
+    const rejoining = replicaRejoins(this.lab.db).pendingIds()
     await this.place()
     const bySet = new Map<string, SetMemberRow[]>()
     for (const m of sets.members()) bySet.set(m.set_id, [...(bySet.get(m.set_id) ?? []), m])
@@ -69,14 +71,17 @@ export class EndpointSync {
         continue
       }
       const busy = members.some((m) => m.task_id !== InstanceTask.NONE.id)
-      const primary = busy ? (this.applied.get(set.id) ?? null) : primaryOf(members, this.applied.get(set.id) ?? null)
+      // An ejected source waiting to rejoin (tasks/rejoin-replica.ts) stays in its set but is neither
+      // its primary nor a reader until it follows the new primary (its data may have diverged).
+      const steady = members.filter((m) => !rejoining.has(m.instance_id))
+      const primary = busy ? (this.applied.get(set.id) ?? null) : primaryOf(steady, this.applied.get(set.id) ?? null)
       if (!busy) {
         // A member neither the primary nor replicating from a member has left the set (detached).
-        for (const m of members) {
+        for (const m of steady) {
           if (m.instance_id !== primary && !members.some((s) => s.instance_id === m.slave_of_id)) sets.leave(m.instance_id)
         }
       }
-      const serving = members.filter((m) => m.address && m.port)
+      const serving = steady.filter((m) => m.address && m.port)
       out.push({
         id: set.id,
         port: set.port,

@@ -6,6 +6,8 @@ import { InstanceTask } from '../tasks/instance-tasks.js'
 const SET_FLOWS = new Map([
   ['promote_to_replica_source', InstanceTask.PROMOTING.id],
   ['eject_replica_source', InstanceTask.EJECTING.id],
+  // An ejected source rejoining (tasks/rejoin-replica.ts): payload { source: the new primary, replicas: [itself] }.
+  ['rejoin_replica_set', InstanceTask.REJOINING.id],
 ])
 
 /**

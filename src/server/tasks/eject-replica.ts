@@ -4,13 +4,14 @@ import type { FlowHandler, TaskRow } from './engine.js'
 import { guestMessage } from './replica-create.js'
 import { followReplicationChange } from '../instances/replication-sets.js'
 import { Steps, awaitAgents, follow, guest, setTasks, takeOver, type ReplicationSetPayload } from './promote-replica.js'
+import { rejoinAfterEject } from './rejoin-replica.js'
 
 /**
  * Eject a dead replica source (internals.md 1.8): every replica reports the source it
  * follows and its last transaction (get_last_txn); they must all follow the same one;
  * the most advanced becomes the new source (detach, enable_as_master, writable) and the
- * others follow it. The dead source is left as it is (its replicas no longer point at
- * it). All members were set EJECTING by the API; they end NONE, or EJECTION_ERROR with a
+ * others follow it. The dead source is fenced and rejoins the set as a replica of the
+ * new source once its agent is back (rejoin-replica.ts). All members were set EJECTING by the API; they end NONE, or EJECTION_ERROR with a
  * fault on the dead source when a step fails.
  */
 export class EjectReplicaSourceFlow implements FlowHandler {
@@ -29,6 +30,8 @@ export class EjectReplicaSourceFlow implements FlowHandler {
       // The candidate is chosen again on resume: one already detached reports no source.
       const candidate = await this.pickCandidate(replicas)
       const others = replicas.filter((r) => r !== candidate)
+      // Before the candidate takes writes: the dead source is fenced and rejoins it when back (rejoin-replica.ts).
+      rejoinAfterEject(lab, source, candidate)
       const steps = new Steps(lab, task, ['start', 'detach', 'enable_as_master', 'writable', ...others.map((r) => `replica:${r}`), 'finish'])
       const context = await takeOver(lab, steps, candidate)
       for (const r of others) {

@@ -12,6 +12,9 @@ export const InstanceTask = {
   BUILDING_ERROR_REPLICA: { id: 0x54, action: 'BUILDING', description: 'Build error: Replica.', error: true },
   PROMOTION_ERROR: { id: 0x55, action: 'PROMOTING', description: 'Replica Promotion Error.', error: true },
   EJECTION_ERROR: { id: 0x56, action: 'EJECTING', description: 'Replica Source Ejection Error.', error: true },
+  // Lab extension (issue 16): an ejected source rejoining its set as a replica, the tail of its ejection.
+  REJOINING: { id: 0x70, action: 'EJECTING', description: 'Rejoining the replication set as a replica.', error: false },
+  REJOIN_ERROR: { id: 0x71, action: 'EJECTING', description: 'Rejoin of the replication set failed.', error: true },
   UPDATING: { id: 0x0c, action: 'UPDATING', description: 'Updating the instance.', error: false },
   UPGRADING: { id: 0x59, action: 'UPGRADING', description: 'Upgrading the instance.', error: false },
   BUILDING_ERROR_SERVER: { id: 0x51, action: 'BUILDING', description: 'Build error: Server.', error: true },

@@ -54,3 +54,18 @@ t.test('eject: the dead source leaves the set at the end; deleted members link n
   t.same(labReplicationSets(fakeLab(after, [])), [['a', 'b']])
   t.same(labReplicationSets(fakeLab([{ id: 'b', slave_of_id: 'gone', task_id: NONE }], [])), [], 'a source deleted meanwhile: no set')
 })
+
+t.test('rejoin: an ejected source is linked to the new primary while its rejoin runs, then by its slave_of', async (t) => {
+  const J = InstanceTask.REJOINING.id
+  const rejoin = { kind: 'rejoin_replica_set', instance_id: 'd', payload: JSON.stringify({ source: 'a', replicas: ['d'] }) }
+  const waiting: Row[] = [
+    { id: 'd', slave_of_id: null, task_id: NONE },
+    { id: 'a', slave_of_id: null, task_id: NONE },
+    { id: 'b', slave_of_id: 'a', task_id: NONE },
+  ]
+  t.same(labReplicationSets(fakeLab(waiting, [])), [['a', 'b']], 'waiting for its agent: outside the set')
+  const during = waiting.map((r) => (r.id === 'd' ? { ...r, task_id: J } : r))
+  t.same(labReplicationSets(fakeLab(during, [rejoin])), [['a', 'b', 'd']], 'rejoining: it reaches the new primary (pg_rewind, CHANGE MASTER, REPLICAOF)')
+  const done = waiting.map((r) => (r.id === 'd' ? { ...r, slave_of_id: 'a' } : r))
+  t.same(labReplicationSets(fakeLab(done, [])), [['a', 'b', 'd']], 'rejoined: a replica of the new primary')
+})

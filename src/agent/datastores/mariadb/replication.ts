@@ -1,7 +1,7 @@
 import { spawn } from 'node:child_process'
 import { rm, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
-import type { ReplicaContext } from '../../../protocol/index.js'
+import type { EjectedFence, ReplicaContext } from '../../../protocol/index.js'
 import { ENGINE_ENV, oneLine } from '../../engine-process.js'
 import type { EngineContext } from '../types.js'
 import { ensureIncluded, writeOwned } from '../overrides.js'
@@ -84,12 +84,30 @@ export class MariadbReplication implements EngineReplication {
         await this.db.query('SET GLOBAL read_only=ON', 'STOP SLAVE', 'RESET SLAVE ALL', 'RESET MASTER')
         const gtid = await this.loadDump(ctx)
         await this.db.query('FLUSH PRIVILEGES', { sql: 'SET GLOBAL gtid_slave_pos=?', values: [gtid] }, change('slave_pos'), 'START SLAVE')
-      } else {
-        // An existing instance re-pointed: its own writes are only in its binlog state (engines.md).
-        await this.db.query('SET GLOBAL read_only=ON', 'STOP SLAVE', 'RESET SLAVE ALL', change('current_pos'), 'START SLAVE')
+        await saveReplicationState(this.ctx.paths, { ...state, role: 'replica', user: u, source: ctx.master })
+        await this.waitRunning(60_000)
+        return
       }
+      // An existing instance re-pointed: its own writes are only in its binlog state (engines.md), so
+      // current_pos (gtid_current_pos: a former primary's gtid_binlog_pos; slave_pos would start it
+      // from the position it last replicated, before its own writes, and fetch them twice).
+      await this.db.query('SET GLOBAL read_only=ON', 'STOP SLAVE', 'RESET SLAVE ALL', change('current_pos'), 'START SLAVE')
       await saveReplicationState(this.ctx.paths, { ...state, role: 'replica', user: u, source: ctx.master })
-      await this.waitRunning(60_000)
+      try {
+        await this.waitRunning(60_000, 1000)
+      } catch (err) {
+        if ((await this.slaveStatus()).Last_IO_Errno !== '1236') throw err
+        // 1236: it has transactions the new source never received (an ejected primary's last
+        // asynchronous writes): it cannot follow; rebuilt from a fresh copy of the source instead.
+        this.ctx.log(`${(err as Error).message}: diverged from the new source, reloading a fresh copy of it`)
+        await this.db.query('STOP SLAVE', 'RESET SLAVE ALL')
+        for (const [name] of await this.db.query("SELECT schema_name FROM information_schema.schemata WHERE schema_name NOT IN ('mysql', 'information_schema', 'performance_schema', 'sys')"))
+          await this.db.query(`DROP DATABASE \`${name!.replace(/`/g, '``')}\``)
+        await this.db.query('RESET MASTER')
+        const gtid = await this.loadDump(ctx)
+        await this.db.query('FLUSH PRIVILEGES', { sql: 'SET GLOBAL gtid_slave_pos=?', values: [gtid] }, change('slave_pos'), 'START SLAVE')
+        await this.waitRunning(60_000)
+      }
     }
     await (m ? m.run(work) : work())
   }
@@ -99,12 +117,22 @@ export class MariadbReplication implements EngineReplication {
     return (await this.db.records('SHOW SLAVE STATUS'))[0] ?? {}
   }
 
-  private async waitRunning(ms: number): Promise<void> {
+  /**
+   * Until both threads run. `settleMs` (a re-pointed instance): and have run that long with no error since
+   * the source took the dump request: the IO thread says Yes while it connects, before a source that lacks
+   * its position answers 1236.
+   */
+  private async waitRunning(ms: number, settleMs = 0): Promise<void> {
     let last: Record<string, string> = {}
+    let since = 0
     await pollUntil(
       async () => {
         last = await this.slaveStatus()
-        return last.Slave_IO_Running === 'Yes' && last.Slave_SQL_Running === 'Yes' ? true : undefined
+        // The source lacks this replica's position (it diverged, or the binlog is gone): no retry helps.
+        if (last.Last_IO_Errno === '1236') throw new Error(`replication did not start: ${oneLine(last.Last_IO_Error ?? 'error 1236')}`)
+        const running = last.Slave_IO_Running === 'Yes' && last.Slave_SQL_Running === 'Yes' && (!settleMs || /^Waiting for master to send event/.test(last.Slave_IO_State ?? ''))
+        since = running ? since || Date.now() : 0
+        return running && Date.now() - since >= settleMs ? true : undefined
       },
       ms,
       () => new Error(`replication did not start: ${oneLine(last.Last_IO_Error || last.Last_SQL_Error || `IO ${last.Slave_IO_Running ?? 'none'}, SQL ${last.Slave_SQL_Running ?? 'none'}`)}`),
@@ -139,6 +167,12 @@ export class MariadbReplication implements EngineReplication {
       await this.persistReadOnly(false)
       await markDetached(this.ctx.paths)
     })
+  }
+
+  /** An ejected primary: read_only from its next start, and at once when it runs (a tenant's SUPER-less accounts then write nothing). */
+  async fence(_f: EjectedFence, running: boolean): Promise<void> {
+    await this.persistReadOnly(true)
+    if (running) await this.db.query('SET GLOBAL read_only=ON')
   }
 
   async demote(m: Maintenance): Promise<void> {

@@ -1,6 +1,6 @@
-import { chown, writeFile } from 'node:fs/promises'
+import { chown, readdir, rm, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
-import type { ReplicaContext } from '../../../protocol/index.js'
+import type { EjectedFence, ReplicaContext } from '../../../protocol/index.js'
 import { oneLine, runTool } from '../../engine-process.js'
 import type { EngineContext } from '../types.js'
 import { ensureIncluded, writeOwned } from '../overrides.js'
@@ -73,7 +73,7 @@ export class PostgresReplication implements EngineReplication {
   }
 
   /** A tool as the run user with PGPASSFILE set (env, so no secret reaches argv). */
-  private async tool(name: string, args: string[]): Promise<void> {
+  private async tool(name: string, args: string[]): Promise<string> {
     const r = await runTool({ file: 'env', args: [`PGPASSFILE=${this.pgpass}`, await this.bin(name), ...args], asUser: true }, this.ctx.user)
     if (r.code !== 0) {
       const line =
@@ -85,6 +85,7 @@ export class PostgresReplication implements EngineReplication {
         `exit ${r.code}`
       throw new Error(`${name} failed: ${oneLine(line)}`)
     }
+    return r.output
   }
 
   /** After postgresql.conf was rendered again (resize, access): the standby settings stay included. */
@@ -120,19 +121,28 @@ export class PostgresReplication implements EngineReplication {
     return replicaContextOf(this.ctx, () => this.latestTxnId())
   }
 
+  /**
+   * An ejected primary starts as a standby with no source (standby.signal alone): read-only, it replays
+   * its own WAL and waits. attach then rewinds it (its role is still `primary`). A running engine that
+   * outlived its agent cannot be turned read-only in place: the server's rejoin stops it for pg_rewind.
+   */
+  async fence(_f: EjectedFence, running: boolean): Promise<void> {
+    if (running) return
+    const signal = join(this.ctx.paths.data, 'standby.signal')
+    await writeFile(signal, '', { mode: 0o600 })
+    await chown(signal, this.ctx.user.uid, this.ctx.user.gid)
+  }
+
   async attach(ctx: ReplicaContext, m?: Maintenance): Promise<void> {
     const state = await loadReplicationState(this.ctx.paths)
     if (m) {
-      const standby = await this.inRecovery()
+      // A former primary (a promote's old source, or an ejected one fenced as a standby) is rewound.
+      const former = !(await this.inRecovery()) || state.role !== 'replica'
       await m.run(
         async () => {
           // A former primary first drops whatever it wrote after the new primary took over.
           await this.writePgpass(ctx)
-          if (!standby) {
-            const u = ctx.replica_conf.replication_user
-            const src = `host=${conninfo(ctx.master.host)} port=${ctx.master.port} user=${conninfo(u.name)} dbname=postgres`
-            await this.tool('pg_rewind', [`--target-pgdata=${this.ctx.paths.data}`, `--source-server=${src}`])
-          }
+          if (former) await this.rewind(ctx)
           // The new source may run a higher max_connections (etc.) than this instance's own
           // config or group: as its standby this instance must run at least as much.
           await this.raiseToPrimary(await this.sourceSettings(ctx))
@@ -143,6 +153,24 @@ export class PostgresReplication implements EngineReplication {
     }
     await saveReplicationState(this.ctx.paths, { ...state, role: 'replica', user: ctx.replica_conf.replication_user, source: ctx.master })
     await this.waitStreaming(60_000)
+  }
+
+  /**
+   * pg_rewind against the new source (the engine runs with wal_log_hints, common/engines/postgresql.ts).
+   * When it cannot (a data dir made without wal_log_hints, WAL the source no longer has), the data dir
+   * is replaced by a fresh pg_basebackup of the source rather than left unable to follow.
+   */
+  private async rewind(ctx: ReplicaContext): Promise<void> {
+    const u = ctx.replica_conf.replication_user
+    const src = `host=${conninfo(ctx.master.host)} port=${ctx.master.port} user=${conninfo(u.name)} dbname=postgres`
+    try {
+      const out = await this.tool('pg_rewind', [`--target-pgdata=${this.ctx.paths.data}`, `--source-server=${src}`])
+      this.ctx.log(`pg_rewind against ${ctx.master.host}:${ctx.master.port}: ${oneLine(out.trim().split('\n').pop() ?? '')}`)
+    } catch (err) {
+      this.ctx.log(`${(err as Error).message}: taking a fresh copy of the new source instead`)
+      for (const e of await readdir(this.ctx.paths.data)) await rm(join(this.ctx.paths.data, e), { recursive: true, force: true })
+      await this.tool('pg_basebackup', ['-h', ctx.master.host, '-p', String(ctx.master.port), '-U', u.name, '-D', this.ctx.paths.data, '-Fp', '-Xs', '-c', 'fast', '-w'])
+    }
   }
 
   /** What the source runs of the settings a standby must match, asked as the replication user. */

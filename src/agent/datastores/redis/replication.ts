@@ -1,5 +1,5 @@
 import { join } from 'node:path'
-import type { ReplicaContext } from '../../../protocol/index.js'
+import type { EjectedFence, ReplicaContext } from '../../../protocol/index.js'
 import { oneLine } from '../../engine-process.js'
 import type { EngineContext } from '../types.js'
 import { ensureIncluded, writeOwned } from '../overrides.js'
@@ -120,6 +120,21 @@ export class RedisReplication implements EngineReplication {
       () => new Error(`the replica did not sync with its source: link ${oneLine(last.master_link_status ?? 'unknown')}`),
       100,
     )
+  }
+
+  /**
+   * An ejected primary starts as a read-only replica of the new one, without its credentials (the link
+   * stays down, its data untouched) until the server's rejoin attaches it for real (a full resync).
+   */
+  async fence(f: EjectedFence, running: boolean): Promise<void> {
+    const { host, port } = f.newSource
+    if (!WORD.test(host) || !Number.isInteger(port)) throw new Error('the new source has characters redis.conf cannot hold')
+    await this.persist([`replicaof ${host} ${port}`, 'replica-read-only yes', 'repl-diskless-sync-delay 0'])
+    if (running)
+      await this.redis.run([
+        ['CONFIG', 'SET', 'replica-read-only', 'yes'],
+        ['REPLICAOF', host, String(port)],
+      ])
   }
 
   async detach(_forFailover: boolean, m: Maintenance): Promise<void> {
