@@ -43,6 +43,8 @@ export interface SandboxedComputeOptions extends LocalComputeOptions {
   /** Machine-wide subnet claims (network.ts; default /run/trove/subnets). */
   subnetClaimDir?: string
   uids?: UidOptions
+  /** A sandbox template dir shared with other labs of this host (sandbox-template.ts); default DIR/sandbox/templates, the lab's own. */
+  sandboxTemplatesDir?: string
 }
 
 const ms = (x: number) => `${Math.round(x)} ms`
@@ -77,7 +79,8 @@ export class SandboxedCompute implements Compute {
     this.runtime = { root: join(opts.dataDir, 'sandbox', 'runc'), cgroupParent: `trove-${this.labId}` }
     this.seccomp = hostSeccomp()
     this.templates = new SandboxTemplates({
-      dir: join(opts.dataDir, 'sandbox', 'templates'),
+      dir: opts.sandboxTemplatesDir ?? join(opts.dataDir, 'sandbox', 'templates'),
+      shared: opts.sandboxTemplatesDir !== undefined,
       runtime: this.runtime,
       seccomp: this.seccomp,
       uids: opts.uids,
