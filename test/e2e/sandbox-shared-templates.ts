@@ -2,8 +2,9 @@
 // labs that need one at once each build it in a sandbox of their own and one copy is published; a lab started
 // later takes it at its first create without a build; a dir that others could write is refused.
 import t from 'tap'
-import { chmodSync, mkdirSync, readFileSync, readdirSync, statSync } from 'node:fs'
+import { chmodSync, existsSync, mkdirSync, readFileSync, readdirSync, statSync } from 'node:fs'
 import { basename, join } from 'node:path'
+import { INSTANCE_FILES } from '../../src/protocol/index.js'
 import type { LaunchSpec } from '../../src/server/compute/compute.js'
 import { removeSandboxLab } from '../../src/server/compute/sandbox-lab.js'
 import type { SandboxedCompute } from '../../src/server/compute/sandboxed.js'
@@ -66,6 +67,14 @@ t.test('labs sharing a sandbox template dir: one template published, a later lab
   const c = await sandboxLab()
   t.equal(c.c.templates.take(boot), path, 'a later lab takes it with no build')
   t.same(readdirSync(shared), [basename(path!)], 'its start kept the dir as it was')
+
+  // A template removed while a create copies it (the shared dir's owner removed the dir): the create goes on
+  // without it (the agent initialises), nothing of the copy left in the volume.
+  const volume = tempDir(t, 'tsv')
+  t.equal(await c.c.templates.copyInto(join(shared, 'gone'), volume, 0, 0), false, 'a template gone: no copy')
+  t.notOk(existsSync(join(volume, INSTANCE_FILES.dataDir)), 'and no data dir left in the volume')
+  t.equal(await c.c.templates.copyInto(path!, volume, 0, 0), true, 'the template there: copied')
+  t.ok(existsSync(join(volume, INSTANCE_FILES.dataDir, 'template.json')), 'into the data dir')
 })
 
 t.test('a shared sandbox template dir that others could write is refused', async (t) => {

@@ -104,15 +104,24 @@ export class SandboxTemplates {
 
   /**
    * Copies the template into the fresh volume's data dir (`<mountPoint>/data`, made here), owned by the
-   * instance's uid. The volume was never used: no process of the instance has run, so nothing in it can
-   * be a link planted for root to follow.
+   * instance's uid; false (nothing left in the volume) when the template went away meanwhile (a shared dir
+   * removed by its owner): the agent then initialises. The volume was never used: no process of the
+   * instance has run, so nothing in it can be a link planted for root to follow.
    */
-  async copyInto(template: string, mountPoint: string, uid: number, gid: number): Promise<void> {
+  async copyInto(template: string, mountPoint: string, uid: number, gid: number): Promise<boolean> {
     const data = join(mountPoint, INSTANCE_FILES.dataDir)
     if (lstatSync(data, { throwIfNoEntry: false })) throw new Error(`sandbox template: ${data} exists (not a fresh volume)`)
     mkdirSync(data, { mode: 0o700 })
-    await runTool('cp', ['-a', '--sparse=always', '--', `${template}/.`, `${data}/`])
+    try {
+      await runTool('cp', ['-a', '--sparse=always', '--', `${template}/.`, `${data}/`])
+    } catch (e) {
+      if (existsSync(template)) throw e
+      rmSync(data, { recursive: true, force: true })
+      this.o.log(`sandbox template ${template}: gone while copied; the instance initialises its own`)
+      return false
+    }
     await runTool('chown', ['-R', '--no-dereference', `${uid}:${gid}`, '--', data])
+    return true
   }
 
   /** Runs the agent's `--make-template` in a sandbox of its own, then takes its output as root's. */

@@ -286,8 +286,8 @@ export class SandboxedCompute implements Compute {
       // MariaDB and PostgreSQL: the lab's template into the new volume (a relaunch finds the volume made: its agent initialises).
       const template = fresh ? this.templates.take(boot) : undefined
       const t2 = performance.now()
-      if (template) await this.templates.copyInto(template, paths.mountPoint, rec.uid, rec.gid)
-      const copyMs = template ? `, template copied in ${ms(performance.now() - t2)}` : ''
+      const copied = template ? await this.templates.copyInto(template, paths.mountPoint, rec.uid, rec.gid) : false
+      const copyMs = copied ? `, template copied in ${ms(performance.now() - t2)}` : ''
       // Engine data, logs and the agent's files all live in the volume; the host's directories
       // (templates, backups, object store) are not the guest's to see.
       // Backups and published logs go through the server's object store (object-store/endpoint.ts); the
@@ -300,7 +300,7 @@ export class SandboxedCompute implements Compute {
         address: rec.address,
         brokerFile: `/etc/${SANDBOX_BROKER_FILE}`,
         runUser: SANDBOX_USER,
-        prepare: { ...boot.prepare, ...(template ? { fromTemplate: true } : {}) },
+        prepare: { ...boot.prepare, ...(copied ? { fromTemplate: true } : {}) },
         ...(store ? { objectStore: { url: store }, backupDir: this.backupsDir, storageDir: this.storageDir } : {}),
       }
       writeInVolume(paths.mountPoint, INSTANCE_FILES.bootstrap, JSON.stringify(full, null, 2), rec.uid, rec.gid)
