@@ -15,5 +15,8 @@ const ROOT = resolve(fileURLToPath(import.meta.url), '../../..')
  */
 export const SUITE_SANDBOX_TEMPLATES_DIR = join(tmpdir(), `trove-test-sandbox-templates-${createHash('sha256').update(ROOT).digest('hex').slice(0, 12)}`)
 
-/** Server options of a sandboxed lab that shares the suite's sandbox templates. */
-export const sharedSandboxTemplates = { sandboxTemplatesDir: SUITE_SANDBOX_TEMPLATES_DIR } as const
+/**
+ * Server options of a sandboxed lab that shares the suite's sandbox templates; none with
+ * TROVE_TEST_OWN_SANDBOX_TEMPLATES=1 (each lab builds its own, as before: to measure what sharing saves).
+ */
+export const sharedSandboxTemplates: { sandboxTemplatesDir?: string } = process.env.TROVE_TEST_OWN_SANDBOX_TEMPLATES === '1' ? {} : { sandboxTemplatesDir: SUITE_SANDBOX_TEMPLATES_DIR }
