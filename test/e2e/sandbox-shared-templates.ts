@@ -63,8 +63,12 @@ t.test('labs sharing a sandbox template dir: one template published, a later lab
   t.equal(logs.filter((l) => /sandbox template mariadb-\S+ made in/.test(l)).length, 1, 'one lab published it')
   t.equal(logs.filter((l) => /another lab published it first; using theirs/.test(l)).length, 1, "the other dropped its copy and uses the first's")
 
-  // A lab started later (another test file, a restart) keeps the dir and takes the template at its first create.
-  const c = await sandboxLab()
+  // A lab started later (another test file, a restart) keeps the dir and takes the template at its first create
+  // (built, not started: what is asked of it needs no network, broker or HTTP).
+  const { buildServer } = await import('../../src/server/index.js')
+  const later = await buildServer({ dataDir: join(tempDir(t, 'tsl'), 'lab'), host: '127.0.0.1', port: 0, isolation: 'sandbox', reconcileMs: 0, sandboxTemplatesDir: shared, log: () => {} })
+  t.teardown(() => later.close())
+  const c = { c: later.lab.compute as SandboxedCompute }
   t.equal(c.c.templates.take(boot), path, 'a later lab takes it with no build')
   t.same(readdirSync(shared), [basename(path!)], 'its start kept the dir as it was')
 
