@@ -72,6 +72,12 @@ export interface ServerOptions extends Partial<LabConfig> {
    * else TROVE_TEMPLATES_DIR). Labs that share one (a test suite's) initialise each engine once.
    */
   templatesDir?: string
+  /**
+   * Under `isolation: 'sandbox'`: a dir of root's (0700) where MariaDB's and PostgreSQL's sandbox templates
+   * are kept and shared with other labs of this host (compute/sandbox-template.ts; default DIR/sandbox/templates,
+   * the lab's own, made again in each run; else TROVE_SANDBOX_TEMPLATES_DIR). A test suite's labs then build each once.
+   */
+  sandboxTemplatesDir?: string
   /** false: apply no cgroup limits (default: on unless TROVE_CGROUPS=0). */
   cgroups?: boolean
   /** Reconciliation period (ms; default TROVE_RECONCILE_MS or 10 s); 0 turns periodic passes off. */
@@ -163,7 +169,11 @@ export async function buildServer(opts: ServerOptions = {}): Promise<TroveServer
   const cgroups = opts.cgroups ?? !['0', 'off', 'false'].includes(process.env.TROVE_CGROUPS ?? '')
   const templatesDir = opts.templatesDir ?? process.env.TROVE_TEMPLATES_DIR
   const computeOptions = { dataDir: config.dataDir, log, spawnAgents: opts.spawnAgents, cgroups, ...(templatesDir ? { templatesDir: resolve(templatesDir) } : {}) }
-  const compute: Compute = config.isolation === 'sandbox' ? new SandboxedCompute(computeOptions) : new LocalCompute({ ...computeOptions, standbyAgent: opts.standbyAgent !== false })
+  const sandboxTemplatesDir = opts.sandboxTemplatesDir ?? process.env.TROVE_SANDBOX_TEMPLATES_DIR
+  const compute: Compute =
+    config.isolation === 'sandbox'
+      ? new SandboxedCompute({ ...computeOptions, ...(sandboxTemplatesDir ? { sandboxTemplatesDir: resolve(sandboxTemplatesDir) } : {}) })
+      : new LocalCompute({ ...computeOptions, standbyAgent: opts.standbyAgent !== false })
   const tasks = new TaskEngine(db, log)
   const brokerFile = join(config.dataDir, 'broker.json')
   let broker: BrokerHandle | undefined

@@ -6,16 +6,12 @@
 // and booleans. The python client runs in cliff's interactive mode (commands read from
 // stdin by one process, about 1 s per process saved per command).
 import t from 'tap'
-import { execFile, spawn } from 'node:child_process'
-import { promisify } from 'node:util'
+import { spawn } from 'node:child_process'
 import { runCli, runMain, startLab } from '../helpers/lab.js'
 import { DEFAULT_RATE_LIMITS } from '../../src/server/http/rate-limit.js'
+import { hasOpenstackClient } from '../helpers/openstack-session.js'
 
-const exec = promisify(execFile)
-const hasOpenstack = await exec('openstack', ['--version']).then(
-  () => true,
-  () => false,
-)
+const hasOpenstack = hasOpenstackClient()
 
 const MARK = '@@golden-mark@@'
 const NAME = 'golden 数据库 ✓'

@@ -4,13 +4,10 @@ import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { promisify } from 'node:util'
 import { labEnv, runCli, startServerProcess, tempDir } from '../helpers/lab.js'
-import { openstackSession } from '../helpers/openstack-session.js'
+import { hasOpenstackClient, openstackSession } from '../helpers/openstack-session.js'
 
 const exec = promisify(execFile)
-const hasOpenstack = await exec('openstack', ['--version']).then(
-  () => true,
-  () => false,
-)
+const hasOpenstack = hasOpenstackClient()
 
 // One lab for the first two tests (a server's first start costs ~3 s of CPU): they run one after
 // the other, each with its own project, user or token. The password guessing has a lab of its

@@ -5,14 +5,11 @@
 import t from 'tap'
 import { execFile } from 'node:child_process'
 import { promisify } from 'node:util'
-import { openstackSession } from '../helpers/openstack-session.js'
+import { hasOpenstackClient, openstackSession } from '../helpers/openstack-session.js'
 import { startLab } from '../helpers/lab.js'
 
 const exec = promisify(execFile)
-const hasOpenstack = await exec('openstack', ['--version']).then(
-  () => true,
-  () => false,
-)
+const hasOpenstack = hasOpenstackClient()
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
 /** The client shows a configuration's values as a JSON string. */
 const values = (v: unknown): unknown => (typeof v === 'string' ? JSON.parse(v) : v)

@@ -12,6 +12,7 @@ import type { SandboxedCompute } from '../../src/server/compute/sandboxed.js'
 import { backupStore } from '../../src/server/db/backups.js'
 import type { Backup, Instance, TroveClient } from '../../src/sdk/index.js'
 import { labClient, startLab } from '../helpers/lab.js'
+import { sharedSandboxTemplates } from '../helpers/sandbox-templates.js'
 import { engineClient, writeRows } from '../helpers/clients.js'
 import { sandboxLacking } from '../helpers/sandbox-host.js'
 
@@ -83,7 +84,7 @@ const one = (r) => new Promise((resolve) => {
 }
 
 t.test('sandboxed instances: backup, restore into a new sandbox, log publish; the store refuses what is not granted', async (t) => {
-  const lab = await startLab(t, { isolation: 'sandbox', reconcileMs: 0 })
+  const lab = await startLab(t, { isolation: 'sandbox', reconcileMs: 0, ...sharedSandboxTemplates })
   const c = lab.server.lab.compute as SandboxedCompute
   t.teardown(() => removeSandboxLab(c))
   const client = labClient(lab.cloudsFile)

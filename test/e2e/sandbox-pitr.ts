@@ -19,6 +19,7 @@ import { archiveDirOf, type ArchiveSegment } from '../../src/protocol/index.js'
 import type { Instance, TroveClient } from '../../src/sdk/index.js'
 import { until } from '../helpers/chaos.js'
 import { labClient, startLab } from '../helpers/lab.js'
+import { sharedSandboxTemplates } from '../helpers/sandbox-templates.js'
 import { rowWriter, rpoOf, type RowSink } from '../helpers/pitr.js'
 import { fromInside } from '../helpers/sandbox-store.js'
 import { sandboxLacking } from '../helpers/sandbox-host.js'
@@ -82,7 +83,7 @@ const sha256 = (path: string): string => createHash('sha256').update(readFileSyn
 const SIDECAR = '.seg.json'
 
 t.test('sandboxed instances archive through the store and restore to a point in time', async (t) => {
-  const lab = await startLab(t, { isolation: 'sandbox', reconcileMs: 0 })
+  const lab = await startLab(t, { isolation: 'sandbox', reconcileMs: 0, ...sharedSandboxTemplates })
   const c = lab.server.lab.compute as SandboxedCompute
   t.teardown(() => removeSandboxLab(c))
   const client = labClient(lab.cloudsFile)

@@ -14,6 +14,7 @@ import { removeSandboxLab } from '../../src/server/compute/sandbox-lab.js'
 import type { SandboxedCompute } from '../../src/server/compute/sandboxed.js'
 import type { Instance, TroveClient } from '../../src/sdk/index.js'
 import { labClient, startLab } from '../helpers/lab.js'
+import { sharedSandboxTemplates } from '../helpers/sandbox-templates.js'
 import { engineClient, writeRows } from '../helpers/clients.js'
 import { sandboxLacking } from '../helpers/sandbox-host.js'
 
@@ -89,7 +90,7 @@ async function active(t: Test, c: SandboxedCompute, client: TroveClient, id: str
 
 t.test('replicas of sandboxed instances: over the bridge, the filter follows the replication set', async (t) => {
   // Heartbeats every second, stale after 8 s: the eject below waits for that, not for the default 30 s.
-  const lab = await startLab(t, { isolation: 'sandbox', reconcileMs: 0, heartbeatMs: 1000, heartbeatExpiryMs: 8000 })
+  const lab = await startLab(t, { isolation: 'sandbox', reconcileMs: 0, heartbeatMs: 1000, heartbeatExpiryMs: 8000, ...sharedSandboxTemplates })
   const c = lab.server.lab.compute as SandboxedCompute
   t.teardown(() => removeSandboxLab(c))
   const client = labClient(lab.cloudsFile)

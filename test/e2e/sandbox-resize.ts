@@ -14,6 +14,7 @@ import type { SandboxedCompute } from '../../src/server/compute/sandboxed.js'
 import { updateSandboxLimits } from '../../src/server/compute/sandbox-resize.js'
 import type { Instance, TroveClient } from '../../src/sdk/index.js'
 import { labClient, startLab } from '../helpers/lab.js'
+import { sharedSandboxTemplates } from '../helpers/sandbox-templates.js'
 import { engineClient, writeRows } from '../helpers/clients.js'
 import { sandboxLacking } from '../helpers/sandbox-host.js'
 
@@ -104,7 +105,7 @@ async function fillFromShell(c: SandboxedCompute, id: string, leaveMb: number): 
 }
 
 t.test('resize of sandboxed instances: the volume grows (disk full cured), the flavor moves the limits', async (t) => {
-  const lab = await startLab(t, { isolation: 'sandbox', reconcileMs: 0, maxVolumeSize: 100_000 })
+  const lab = await startLab(t, { isolation: 'sandbox', reconcileMs: 0, maxVolumeSize: 100_000, ...sharedSandboxTemplates })
   const c = lab.server.lab.compute as SandboxedCompute
   t.teardown(() => removeSandboxLab(c))
   const client = labClient(lab.cloudsFile)
@@ -239,7 +240,7 @@ function oomKills(c: SandboxedCompute, id: string): number {
 }
 
 t.test("the flavor's memory limit is the kernel's: an engine past it is killed, and the agent starts it again", async (t) => {
-  const lab = await startLab(t, { isolation: 'sandbox', reconcileMs: 0 })
+  const lab = await startLab(t, { isolation: 'sandbox', reconcileMs: 0, ...sharedSandboxTemplates })
   const c = lab.server.lab.compute as SandboxedCompute
   t.teardown(() => removeSandboxLab(c))
   const client = labClient(lab.cloudsFile)

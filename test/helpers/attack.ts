@@ -12,6 +12,7 @@ import { removeSandboxLab } from '../../src/server/compute/sandbox-lab.js'
 import type { SandboxedCompute } from '../../src/server/compute/sandboxed.js'
 import { type Instance, TroveClient } from '../../src/sdk/index.js'
 import { labClient, startLab, type InProcessLab } from './lab.js'
+import { sharedSandboxTemplates } from './sandbox-templates.js'
 
 /** Where an instance's volume is inside its sandbox. */
 export const VOL = '/var/lib/trove-instance'
@@ -33,7 +34,7 @@ export interface AttackLab {
 
 /** A lab with `isolation: 'sandbox'` and a second tenant. */
 export async function attackLab(t: Test): Promise<AttackLab> {
-  const lab = await startLab(t, { isolation: 'sandbox' })
+  const lab = await startLab(t, { isolation: 'sandbox', ...sharedSandboxTemplates })
   const c = lab.server.lab.compute as SandboxedCompute
   // Registered after the lab's own teardown, so it runs first.
   t.teardown(() => removeSandboxLab(c))

@@ -1,4 +1,6 @@
 import { execFile, spawn } from 'node:child_process'
+import { accessSync, constants } from 'node:fs'
+import { delimiter, join } from 'node:path'
 import type { Test } from 'tap'
 
 const MARK = '@@openstack-session-mark@@'
@@ -107,4 +109,22 @@ function alone(args: string[], env: Record<string, string>): Promise<{ code: num
       resolve({ code, stdout, stderr })
     })
   })
+}
+
+/**
+ * Whether the python `openstack` client is installed: an executable `openstack` on PATH. Found without
+ * running it: `openstack --version` is a python start, ~1.3 s of CPU for a yes.
+ */
+export function hasOpenstackClient(): boolean {
+  return (process.env.PATH ?? '')
+    .split(delimiter)
+    .filter(Boolean)
+    .some((dir) => {
+      try {
+        accessSync(join(dir, 'openstack'), constants.X_OK)
+        return true
+      } catch {
+        return false
+      }
+    })
 }

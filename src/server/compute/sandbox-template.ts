@@ -1,6 +1,6 @@
-import { randomBytes } from 'node:crypto'
-import { chownSync, existsSync, lstatSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs'
-import { join } from 'node:path'
+import { createHash, randomBytes } from 'node:crypto'
+import { chownSync, existsSync, lstatSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs'
+import { delimiter, dirname, join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { INSTANCE_FILES, type AgentBootstrap, type EngineManager } from '../../protocol/index.js'
 import type { LaunchSpec } from './compute.js'
@@ -25,6 +25,12 @@ import { allocateUid, releaseUid, type UidOptions } from './uids.js'
  * (postgresql/service.ts says why that is fine). Templates are made again in each server run (the first
  * create of an engine starts the build and initialises itself meanwhile), so an upgraded engine never
  * starts from an old one's files.
+ *
+ * A shared dir (ServerOptions.sandboxTemplatesDir: a test suite's labs, one host) is kept instead: a
+ * template there is named by a fingerprint of what shapes it (the engine's program and the agent's code
+ * that inits it, by size, mtime and inode), so a changed engine or agent never takes an older one; labs
+ * that build one at once each build in a dir of their own and publish by rename(), the loser dropping its
+ * copy. The dir must be root's, 0700 (it is checked): only root's labs write or read it.
  */
 
 /** Engines whose data dir is made by an init command. */
@@ -33,8 +39,10 @@ const TEMPLATED: ReadonlySet<EngineManager> = new Set(['mariadb', 'postgresql'])
 const BUILD_MS = 180_000
 
 export interface SandboxTemplatesOptions {
-  /** DIR/sandbox/templates (made here, root 0700; emptied at start). */
+  /** DIR/sandbox/templates (made here, root 0700; emptied at start), or a shared dir (`shared`). */
   dir: string
+  /** `dir` is shared with other labs of this host: kept at start, templates named by fingerprint. */
+  shared?: boolean
   runtime: SandboxRuntime
   seccomp: OciSeccomp | undefined
   uids?: UidOptions | undefined
@@ -55,17 +63,26 @@ export class SandboxTemplates {
   readonly building = new Set<string>()
 
   constructor(private readonly o: SandboxTemplatesOptions) {
-    rmSync(o.dir, { recursive: true, force: true })
+    if (!o.shared) rmSync(o.dir, { recursive: true, force: true })
     mkdirSync(o.dir, { recursive: true, mode: 0o700 })
+    if (o.shared) {
+      const st = lstatSync(o.dir)
+      if (!st.isDirectory() || st.uid !== process.getuid?.() || (st.mode & 0o077) !== 0) throw new Error(`sandbox templates dir ${o.dir}: must be a directory of this user's, mode 0700`)
+    }
+  }
+
+  /** The template's name: engine and version, and in a shared dir the fingerprint of what makes it. */
+  private nameFor(boot: LaunchSpec): string {
+    const { manager, version } = boot.datastore
+    return this.o.shared ? `${nameOf(manager, version)}-${fingerprint(boot, this.o.agentCommand)}` : nameOf(manager, version)
   }
 
   /** The ready template for this engine and version, if there is one; else its build is started (once per run). */
   take(boot: LaunchSpec): string | undefined {
-    const { manager, version } = boot.datastore
-    if (!TEMPLATED.has(manager) || boot.prepare.restore || boot.prepare.replica) return undefined
-    const path = join(this.o.dir, nameOf(manager, version))
+    if (!TEMPLATED.has(boot.datastore.manager) || boot.prepare.restore || boot.prepare.replica) return undefined
+    const key = this.nameFor(boot)
+    const path = join(this.o.dir, key)
     if (existsSync(path)) return path
-    const key = nameOf(manager, version)
     if (!this.builds.has(key)) {
       const build = this.build(boot, path).catch((e: Error) => {
         this.o.log(`sandbox template ${key}: not made (${e.message}); instances initialise their own`)
@@ -89,15 +106,24 @@ export class SandboxTemplates {
 
   /**
    * Copies the template into the fresh volume's data dir (`<mountPoint>/data`, made here), owned by the
-   * instance's uid. The volume was never used: no process of the instance has run, so nothing in it can
-   * be a link planted for root to follow.
+   * instance's uid; false (nothing left in the volume) when the template went away meanwhile (a shared dir
+   * removed by its owner): the agent then initialises. The volume was never used: no process of the
+   * instance has run, so nothing in it can be a link planted for root to follow.
    */
-  async copyInto(template: string, mountPoint: string, uid: number, gid: number): Promise<void> {
+  async copyInto(template: string, mountPoint: string, uid: number, gid: number): Promise<boolean> {
     const data = join(mountPoint, INSTANCE_FILES.dataDir)
     if (lstatSync(data, { throwIfNoEntry: false })) throw new Error(`sandbox template: ${data} exists (not a fresh volume)`)
     mkdirSync(data, { mode: 0o700 })
-    await runTool('cp', ['-a', '--sparse=always', '--', `${template}/.`, `${data}/`])
+    try {
+      await runTool('cp', ['-a', '--sparse=always', '--', `${template}/.`, `${data}/`])
+    } catch (e) {
+      if (existsSync(template)) throw e
+      rmSync(data, { recursive: true, force: true })
+      this.o.log(`sandbox template ${template}: gone while copied; the instance initialises its own`)
+      return false
+    }
     await runTool('chown', ['-R', '--no-dereference', `${uid}:${gid}`, '--', data])
+    return true
   }
 
   /** Runs the agent's `--make-template` in a sandbox of its own, then takes its output as root's. */
@@ -147,10 +173,18 @@ export class SandboxTemplates {
       const made = join(vol, 'templates')
       const keys = existsSync(made) ? readdirSync(made).filter((n) => !n.startsWith('.')) : []
       if (keys.length !== 1) throw new Error(lastLine(join(work, 'build.log')) || 'the template maker left no template')
-      const tmp = `${path}.tmp`
+      // In the work dir (same filesystem), so that only a complete template ever has the final name.
+      const tmp = join(work, 'template')
       renameSync(join(made, keys[0]!), tmp)
       await runTool('chown', ['-R', '--no-dereference', '0:0', '--', tmp])
-      renameSync(tmp, path)
+      try {
+        renameSync(tmp, path)
+      } catch (e) {
+        // Another lab sharing the dir published the same template first (rename onto a non-empty dir): theirs is used.
+        if (!existsSync(path)) throw e
+        this.o.log(`sandbox template ${keys[0]}: another lab published it first; using theirs`)
+        return
+      }
       this.o.log(`sandbox template ${keys[0]} made in ${Math.round(performance.now() - t0)} ms`)
     } finally {
       this.building.delete(id)
@@ -159,6 +193,32 @@ export class SandboxTemplates {
       rmSync(work, { recursive: true, force: true })
     }
   }
+}
+
+/**
+ * What shapes a template, for a shared dir: the engine's program and the agent's code that makes it (its
+ * template cache and the engine's datastore module), each by path, size, mtime and inode; any change (an
+ * upgraded engine, a rebuilt agent) names a new template.
+ */
+function fingerprint(boot: LaunchSpec, agentCommand: readonly string[]): string {
+  const { manager, binDir } = boot.datastore
+  const program = manager === 'postgresql' && binDir ? join(binDir, 'postgres') : onPath(manager === 'postgresql' ? 'postgres' : 'mariadbd')
+  // bin/trove runs dist/cli/main.js; the agent's code is dist/agent (scripts/build.mjs).
+  const agentDir = join(dirname(agentCommand.at(-1) ?? ''), '..', 'dist', 'agent')
+  const dsDir = join(agentDir, 'datastores', manager)
+  const files = [program, join(agentDir, 'template-cache.js'), join(agentDir, 'template-maker.js'), ...(existsSync(dsDir) ? readdirSync(dsDir).map((f) => join(dsDir, f)) : [])]
+  const h = createHash('sha256').update(JSON.stringify(boot.datastore))
+  for (const f of files) {
+    const st = f ? statSync(f, { throwIfNoEntry: false }) : undefined
+    h.update(`\0${f}:${st ? `${st.size}:${st.mtimeMs}:${st.ino}` : '-'}`)
+  }
+  return h.digest('hex').slice(0, 12)
+}
+
+/** The first `name` on PATH (and the sbin dirs, where Debian puts mariadbd), or '' when there is none. */
+function onPath(name: string): string {
+  const dirs = [...(process.env.PATH ?? '').split(delimiter), '/usr/sbin', '/usr/local/sbin'].filter(Boolean)
+  return dirs.map((d) => join(d, name)).find((p) => existsSync(p)) ?? ''
 }
 
 /** A pid that runs (neither gone nor a zombie). */

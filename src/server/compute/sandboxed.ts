@@ -46,6 +46,8 @@ export interface SandboxedComputeOptions extends LocalComputeOptions {
   /** Machine-wide subnet claims (network.ts; default /run/trove/subnets). */
   subnetClaimDir?: string
   uids?: UidOptions
+  /** A sandbox template dir shared with other labs of this host (sandbox-template.ts); default DIR/sandbox/templates, the lab's own. */
+  sandboxTemplatesDir?: string
 }
 
 const ms = (x: number) => `${Math.round(x)} ms`
@@ -82,7 +84,8 @@ export class SandboxedCompute implements Compute {
     this.runtime = { root: join(opts.dataDir, 'sandbox', 'runc'), cgroupParent: `trove-${this.labId}` }
     this.seccomp = hostSeccomp()
     this.templates = new SandboxTemplates({
-      dir: join(opts.dataDir, 'sandbox', 'templates'),
+      dir: opts.sandboxTemplatesDir ?? join(opts.dataDir, 'sandbox', 'templates'),
+      shared: opts.sandboxTemplatesDir !== undefined,
       runtime: this.runtime,
       seccomp: this.seccomp,
       uids: opts.uids,
@@ -303,8 +306,8 @@ export class SandboxedCompute implements Compute {
       // MariaDB and PostgreSQL: the lab's template into the new volume (a relaunch finds the volume made: its agent initialises).
       const template = fresh ? this.templates.take(boot) : undefined
       const t2 = performance.now()
-      if (template) await this.templates.copyInto(template, paths.mountPoint, rec.uid, rec.gid)
-      const copyMs = template ? `, template copied in ${ms(performance.now() - t2)}` : ''
+      const copied = template ? await this.templates.copyInto(template, paths.mountPoint, rec.uid, rec.gid) : false
+      const copyMs = copied ? `, template copied in ${ms(performance.now() - t2)}` : ''
       // Engine data, logs and the agent's files all live in the volume; the host's directories
       // (templates, backups, object store) are not the guest's to see.
       // Backups and published logs go through the server's object store (object-store/endpoint.ts); the
@@ -318,7 +321,7 @@ export class SandboxedCompute implements Compute {
         brokerFile: `/etc/${SANDBOX_BROKER_FILE}`,
         runUser: SANDBOX_USER,
         ownLog: true,
-        prepare: { ...boot.prepare, ...(template ? { fromTemplate: true } : {}) },
+        prepare: { ...boot.prepare, ...(copied ? { fromTemplate: true } : {}) },
         ...(store ? { objectStore: { url: store }, backupDir: this.backupsDir, storageDir: this.storageDir } : {}),
       }
       writeInVolume(paths.mountPoint, INSTANCE_FILES.bootstrap, JSON.stringify(full, null, 2), rec.uid, rec.gid)

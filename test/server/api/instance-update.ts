@@ -4,6 +4,7 @@ import { promisify } from 'node:util'
 import { apiLab, type ApiLab } from '../../helpers/api.js'
 import { scriptedAgent, until } from '../../helpers/scripted-agent.js'
 import { sample } from '../../helpers/lab.js'
+import { hasOpenstackClient } from '../../helpers/openstack-session.js'
 
 const exec = promisify(execFile)
 const createBody = (name: string) => ({ instance: { name, flavorRef: '1', volume: { size: 1 }, datastore: { type: 'postgresql' } } })
@@ -112,10 +113,7 @@ t.test('PUT/PATCH /instances/{id}: samples, the one-attribute rule, schemas, iso
   t.equal((await lab.req('PUT', `${admin}/instances/${other}`, { body: { instance: { name: 'renamed-in-build' } }, token: lab.admin.token })).status, 202, 'a rename is fine while building')
 })
 
-const hasOpenstack = await exec('openstack', ['--version']).then(
-  () => true,
-  () => false,
-)
+const hasOpenstack = hasOpenstackClient()
 
 t.test('the real openstack CLI: database instance update --name / --is-public / --allowed-cidr', { skip: hasOpenstack ? false : 'the openstack client is not installed' }, async (t) => {
   const lab = await apiLab(t, { spawnAgents: false, rateLimits: [] })
