@@ -8,6 +8,7 @@
 import type { RestoreSpec } from './backup.js'
 import type { ReplicaSpec } from './replication.js'
 import type { AccessSpec } from './resize.js'
+import type { HaSpec } from './ha.js'
 
 export type EngineManager = 'mariadb' | 'mysql' | 'postgresql' | 'redis'
 
@@ -68,6 +69,11 @@ export interface AgentBootstrap {
    * login). `backupDir` then only names the store in the locations the agent reports; it never opens it.
    */
   objectStore?: { url: string }
+  /**
+   * A member of a replication set with automatic failover (ha.ts, docs/ha.md): its heartbeat
+   * period, and for the primary the lease it must hold to keep its engine running. Absent: none.
+   */
+  ha?: HaSpec
   /** Who may connect over TCP (the instance's access); absent or no CIDRs: anyone. */
   access?: AccessSpec
   prepare: {

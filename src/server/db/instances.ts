@@ -31,6 +31,8 @@ export interface InstanceRow {
   /** Retention of automated backups (m011): days (0 = automated backups off) and a count (null = none). */
   backup_retention_days?: number
   backup_retention_count?: number | null
+  /** Automatic failover of the replication set this instance is the primary of (m014): 1 = on. */
+  auto_failover?: number
 }
 
 /** An instance with what its views need in one row: version, datastore, guest status, fault. */
@@ -234,6 +236,17 @@ export class Instances {
   setSlaveOf(id: string, sourceId: string | null): void {
     this.st.get('UPDATE instances SET slave_of_id = ?, updated = ? WHERE id = ?').run(sourceId, isoNow(), id)
     this.changes.notify(id)
+  }
+
+  /** Automatic failover on (true) or off for the set `id` is the primary of (m014). */
+  setAutoFailover(id: string, on: boolean): void {
+    this.st.get('UPDATE instances SET auto_failover = ?, updated = ? WHERE id = ?').run(on ? 1 : 0, isoNow(), id)
+    this.changes.notify(id)
+  }
+
+  /** The live instances with automatic failover on. */
+  autoFailoverIds(): string[] {
+    return this.st.pluck('SELECT id FROM instances WHERE auto_failover = 1 AND deleted = 0 ORDER BY id').all() as string[]
   }
 
   // Column updates that wake no long poll (the API status does not change with them).
