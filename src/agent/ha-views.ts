@@ -32,14 +32,17 @@ export function replicationViews(b: AgentBootstrap): ReplicationViews {
     case 'mysql': {
       const db = mariadbClient(join(run, 'mysqld.sock'))
       return {
-        replicasConnected: async () =>
-          Number((await db.query("SELECT count(*) FROM information_schema.PROCESSLIST WHERE COMMAND IN ('Binlog Dump', 'Binlog Dump GTID');"))[0]?.[0] ?? 0),
+        replicasConnected: async () => Number((await db.query("SELECT count(*) FROM information_schema.PROCESSLIST WHERE COMMAND IN ('Binlog Dump', 'Binlog Dump GTID');"))[0]?.[0] ?? 0),
         linkUp: async () => (await db.records('SHOW SLAVE STATUS'))[0]?.Slave_IO_Running === 'Yes',
       }
     }
     case 'redis': {
       const redis = redisClient(join(run, 'redis.sock'), join(b.baseDir, 'conf', REDIS_ADMIN_SECRET))
-      const info = async (key: string) => (await redis.run([['INFO', 'replication']])).find((l) => l.startsWith(`${key}:`))?.split(':')[1]?.trim()
+      const info = async (key: string) =>
+        (await redis.run([['INFO', 'replication']]))
+          .find((l) => l.startsWith(`${key}:`))
+          ?.split(':')[1]
+          ?.trim()
       return {
         replicasConnected: async () => Number((await info('connected_slaves')) ?? 0),
         linkUp: async () => (await info('master_link_status')) === 'up',

@@ -88,11 +88,16 @@ export class Lease {
     if (this.fenced && this.holds) this.serial(() => this.lift())
   }
 
-  /** set_ha: joins, changes role in, or leaves an HA set. A fenced engine stays fenced until a lease. */
+  /**
+   * set_ha: joins, changes role in, or leaves an HA set. Made a primary (the flag turned on, or a
+   * promotion), the message itself is the control plane's word: a first lease from now (the server
+   * counts its own from when it sent it; the margin covers the transit). A fenced engine stays fenced
+   * until a renewal.
+   */
   set(spec: HaSpec | undefined): void {
     const was = this.spec?.role
     this.spec = spec
-    if (spec?.role === 'primary' && was !== 'primary') this.expiry = Number.NEGATIVE_INFINITY
+    if (spec?.role === 'primary' && was !== 'primary' && !this.fenced) this.expiry = this.now() + spec.leaseMs
   }
 
   /** Fence when the lease lapsed and no replica is connected; run every `checkMs`. */

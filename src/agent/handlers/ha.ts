@@ -8,7 +8,8 @@ function specOf(v: unknown): HaSpec | undefined {
   if (v === null || v === undefined) return undefined
   const s = v as Partial<HaSpec>
   const ms = (x: unknown) => typeof x === 'number' && Number.isInteger(x) && x > 0 && x <= 600_000
-  if ((s.role !== 'primary' && s.role !== 'replica') || !ms(s.heartbeatMs) || !ms(s.leaseMs) || !ms(s.marginMs)) throw new RpcFailure('BadRequest', 'ha: role, heartbeatMs, leaseMs and marginMs are needed')
+  if ((s.role !== 'primary' && s.role !== 'replica') || !ms(s.heartbeatMs) || !ms(s.leaseMs) || !ms(s.marginMs))
+    throw new RpcFailure('BadRequest', 'ha: role, heartbeatMs, leaseMs and marginMs are needed')
   return { role: s.role, heartbeatMs: s.heartbeatMs!, leaseMs: s.leaseMs!, marginMs: s.marginMs! }
 }
 

@@ -46,6 +46,17 @@ export class EndpointSync {
     this.timer.unref()
   }
 
+  /** One pass now, after any pass in progress (a failover moves the writer at once, not at the next tick). */
+  async syncNow(): Promise<void> {
+    await this.running
+    this.running ??= this.sync()
+      .catch((e: Error) => this.lab.log(`endpoints: ${e.message}`))
+      .finally(() => {
+        this.running = undefined
+      })
+    await this.running
+  }
+
   /** Stops syncing; HAProxy keeps serving (the endpoints outlive the control plane). */
   async stop(): Promise<void> {
     clearInterval(this.timer)

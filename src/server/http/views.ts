@@ -9,6 +9,7 @@ import type { Lab } from '../lab.js'
 import { instanceStatus, operatingStatus } from '../instances/status.js'
 import { baseUrl } from './server.js'
 import { archiveView } from '../backups/archive-store.js'
+import { autoFailoverView } from '../ha/flag.js'
 import { endpointView } from '../endpoints/sets.js'
 
 /**
@@ -70,6 +71,8 @@ export function instanceView(req: FastifyRequest, inst: InstanceJoined, lab: Lab
     Object.assign(view, archiveView(lab, inst.id))
     // Lab extension (README "API notes", issue 16): the replication set's writer and reader endpoints.
     Object.assign(view, endpointView(lab, inst.id))
+    // Lab extension (README "API notes", docs/ha.md): automatic failover of the instance's replication set.
+    if (inst.slave_of_id || lab.instances.replicaIds(inst.id).length || inst.auto_failover) Object.assign(view, autoFailoverView(lab, inst))
     const limits = lab.compute.limitsText()
     if (limits.includes('not enforced')) view['lab:limits'] = limits
     // A lab extension too (docs/isolation.md): `sandbox` (runc, its own uid, volume and network) or `none`.

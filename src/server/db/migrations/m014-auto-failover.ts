@@ -8,5 +8,8 @@ import type { Migration } from './migration.js'
 export const m014: Migration = {
   version: 14,
   name: 'auto failover',
-  sql: `ALTER TABLE instances ADD COLUMN auto_failover INTEGER NOT NULL DEFAULT 0;`,
+  sql: `
+ALTER TABLE instances ADD COLUMN auto_failover INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE instances ADD COLUMN failed_over_to TEXT;
+`,
 }
