@@ -36,6 +36,8 @@ export class Lease {
   private fenced = false
   private chain: Promise<void> = Promise.resolve()
   private checking = false
+  /** Logged once per lapse: writable on the replicas' word. */
+  private failsafe = false
 
   constructor(
     spec: HaSpec | undefined,
@@ -106,6 +108,8 @@ export class Lease {
     this.checking = true
     try {
       const connected = await this.views.replicasConnected().catch(() => 0)
+      if (connected > 0 && !this.failsafe) this.log(`ha: lease lapsed; ${connected} replica(s) connected: staying writable`)
+      this.failsafe = connected > 0
       if (connected > 0 || this.holds || this.fenced) return
       this.fenced = true
       this.log(`ha: lease lapsed and no replica connected: fencing the engine`)

@@ -129,6 +129,12 @@ export class HaMonitor {
   }
 
   private notGone(inst: InstanceJoined, d: Extract<Decision, { failover: false }>): void {
+    // Once per episode of silence: why the set was not failed over.
+    const timeline = this.timelines.get(inst.id)
+    if (timeline && !timeline.noted) {
+      timeline.noted = true
+      this.lab.log(`ha: ${inst.id} not heard within its lease; not failing over: ${d.reason}`)
+    }
     if (!d.degraded || this.degraded.has(inst.id)) return
     this.degraded.add(inst.id)
     const message = `Automatic failover of ${inst.id} cannot complete: the primary is gone and ${d.reason}; the set is DEGRADED.`

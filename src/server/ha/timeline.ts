@@ -1,6 +1,8 @@
 /** The moments of one automatic failover (issue 16 item 2: recorded in its notification). */
 export class Timeline {
   private readonly at: Array<[string, number]> = []
+  /** The monitor logged why it did not fail over (once per episode). */
+  noted = false
 
   constructor(lastHeardAt: number, faultSeenAt: number) {
     this.at.push(['last_heartbeat', lastHeardAt], ['fault_seen', faultSeenAt])
