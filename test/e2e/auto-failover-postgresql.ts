@@ -95,7 +95,7 @@ t.test('automatic failover on PostgreSQL', async (t) => {
       return false
     }
   }, 'the writer endpoint answers')
-  await until(() => readFileSync(join(dirOf(src.id), 'agent.json'), 'utf8').includes('"role":"primary"'), "the primary's bootstrap holds its HA spec")
+  await until(() => (JSON.parse(readFileSync(join(dirOf(src.id), 'agent.json'), 'utf8')) as { ha?: { role?: string } }).ha?.role === 'primary', "the primary's bootstrap holds its HA spec")
   t.ok(tryWrite(writer, 1), 'a write through the writer endpoint')
 
   // 1. The primary's agent dies; its engine lives: not a failover, and the agent is started again.
