@@ -231,7 +231,7 @@ export async function buildServer(opts: ServerOptions = {}): Promise<TroveServer
     if (ev.kind === 'update_backup') return backupFlow.onAgentEvent(id, ev)
     if (ev.kind !== 'heartbeat') return
     if (!instances.heartbeat(id, ev.status, ev.sent, ev.agentPid ?? null, ev.enginePid ?? null, ev.volume)) return
-    ha?.onHeartbeat(id, ev.sent)
+    ha?.onHeartbeat(id, ev.sent, ev.status)
     if (ev.archive) archives.record(id, ev.archive)
     // The heartbeat's figures, as the usage check above accepted them (an agent's word).
     noteVolumeUsage(lab, id, ev.volume && instances.recentUsage(id, 1000))

@@ -11,7 +11,8 @@ import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import type { Instance, TroveClient } from '../../src/sdk/index.js'
 import { killEverythingUnder, labClient, tempDir } from '../helpers/lab.js'
-import { engineClient } from '../helpers/clients.js'
+import { execFile } from 'node:child_process'
+import { PSQL } from '../helpers/clients.js'
 
 const HA = { heartbeatMs: 200, leaseMs: 1000, marginMs: 500 }
 const PW = 'Pw-one-1'
@@ -26,14 +27,26 @@ async function until(probe: () => boolean | Promise<boolean>, what: string, ms =
 }
 
 const host = (endpoint: string) => endpoint.slice(0, endpoint.lastIndexOf(':'))
-const tryWrite = (ip: string, n: number): boolean => {
-  try {
-    engineClient('postgresql', ip, 'u1', PW, `INSERT INTO t VALUES (${n});`)
-    return true
-  } catch {
-    return false
-  }
+/**
+ * psql as u1, asynchronously: the server runs in this process, and a blocking client waiting on a
+ * dead address would freeze it (its heartbeats, RPCs and monitor) for the connect timeout.
+ */
+function sql(ip: string, input: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const c = execFile(
+      PSQL,
+      ['-X', '-q', '-At', '-v', 'ON_ERROR_STOP=1', '-h', ip, '-p', '5432', '-U', 'u1', '-d', 'd1', '-c', input],
+      { env: { ...process.env, PGPASSWORD: PW, PGCONNECT_TIMEOUT: '2' } },
+      (err, stdout) => (err ? reject(err) : resolve(stdout.trim())),
+    )
+    c.stdin?.end()
+  })
 }
+const tryWrite = (ip: string, n: number): Promise<boolean> =>
+  sql(ip, `INSERT INTO t VALUES (${n});`).then(
+    () => true,
+    () => false,
+  )
 const pidOf = (file: string): number => Number.parseInt(readFileSync(file, 'utf8'), 10)
 const kill9 = (pid: number) => {
   try {
@@ -62,7 +75,10 @@ t.test('automatic failover on PostgreSQL', async (t) => {
     const { cloudsFile } = await server.start()
     return { server, client: labClient(cloudsFile) }
   }
-  let { server, client } = await start()
+  t.teardown(() => {
+    if (t.passing() === false) t.comment(logs.filter((l) => /ha:|eject|endpoints|reconcile|agent/.test(l)).join('\n'))
+  })
+  const { server, client } = await start()
   let closed = false
   t.teardown(() => (closed ? undefined : server.close()))
   const lab = server.lab
@@ -87,16 +103,16 @@ t.test('automatic failover on PostgreSQL', async (t) => {
   await waitFor(rep.id, (i) => i.status === 'ACTIVE', 'replica ACTIVE')
   const view = await waitFor(src.id, (i) => i.writer_endpoint !== undefined && i.auto_failover === true, 'endpoints and flag')
   const writer = host(view.writer_endpoint!)
-  await until(() => {
-    try {
-      engineClient('postgresql', writer, 'u1', PW, 'CREATE TABLE IF NOT EXISTS t (v int primary key);')
-      return true
-    } catch {
-      return false
-    }
-  }, 'the writer endpoint answers')
+  await until(
+    () =>
+      sql(writer, 'CREATE TABLE IF NOT EXISTS t (v int primary key);').then(
+        () => true,
+        () => false,
+      ),
+    'the writer endpoint answers',
+  )
   await until(() => (JSON.parse(readFileSync(join(dirOf(src.id), 'agent.json'), 'utf8')) as { ha?: { role?: string } }).ha?.role === 'primary', "the primary's bootstrap holds its HA spec")
-  t.ok(tryWrite(writer, 1), 'a write through the writer endpoint')
+  t.ok(await tryWrite(writer, 1), 'a write through the writer endpoint')
 
   // 1. The primary's agent dies; its engine lives: not a failover, and the agent is started again.
   const agentPid = pidOf(join(dirOf(src.id), 'agent.pid'))
@@ -107,7 +123,7 @@ t.test('automatic failover on PostgreSQL', async (t) => {
     return p !== agentPid && alive(p) && (lab.instances.lastSent(src.id) ?? 0) > Date.now() - 2000
   }, 'a new agent heartbeating')
   t.equal(lab.instances.get(src.id)!.auto_failover, 1, 'dead agent, healthy engine: still the primary')
-  t.ok(tryWrite(writer, 2), 'writes go on through the writer endpoint')
+  t.ok(await tryWrite(writer, 2), 'writes go on through the writer endpoint')
 
   // 2. kill -9 of the primary's engine and agent: failover.
   const enginePid = pidOf(join(dirOf(src.id), 'data/postmaster.pid'))
@@ -120,14 +136,14 @@ t.test('automatic failover on PostgreSQL', async (t) => {
   t.comment(`postgresql: kill -9 of engine and agent -> first write through writer_endpoint: ${failoverMs} ms`)
   const promoted = await waitFor(rep.id, (i) => i.replica_of === undefined && i.status === 'ACTIVE' && i.auto_failover === true, 'the replica is the primary')
   t.equal(promoted.writer_endpoint, view.writer_endpoint, 'the same writer endpoint')
-  t.equal(engineClient('postgresql', writer, 'u1', PW, 'SELECT host(inet_server_addr());'), lab.instances.get(rep.id)!.address, 'the writer endpoint reaches the new primary')
+  t.equal(await sql(writer, 'SELECT host(inet_server_addr());'), lab.instances.get(rep.id)!.address, 'the writer endpoint reaches the new primary')
   const note = lab.notifications.list('trove.instance.auto_failover')
   t.equal(note.length, 1, 'one failover notification')
   t.comment(`timeline: ${JSON.stringify((note[0]!.payload as { timeline: unknown }).timeline)}`)
   t.equal(lab.instances.get(src.id)!.auto_failover, 2, 'the old primary is marked failed over')
   // Its agent is started again by the server; without a lease it holds the engine stopped.
   await until(() => readFileSync(join(dirOf(src.id), 'agent.log'), 'utf8').includes('ha: primary without a lease'), "the old primary's agent holding its engine")
-  t.notOk(tryWrite(lab.instances.get(src.id)!.address!, 9999), 'the old primary takes no write')
+  t.notOk(await tryWrite(lab.instances.get(src.id)!.address!, 9999), 'the old primary takes no write')
 
   // 3. A new replica; the control plane goes down: the primary keeps its writes (its replica is connected).
   const rep2 = await client.instances.create({ name: 'ha-pg-r2', replica_of: rep.id })
@@ -146,20 +162,14 @@ t.test('automatic failover on PostgreSQL', async (t) => {
     'the lease lapsing with a replica connected',
   )
   t.ok(Date.now() - downAt >= HA.leaseMs - 250, 'past the lease')
-  t.ok(tryWrite(primaryIp, 200), 'control plane down, replica connected: the primary stays writable')
+  t.ok(await tryWrite(primaryIp, 200), 'control plane down, replica connected: the primary stays writable')
 
   // 4. The replica dies too: the primary fences itself within the lease (its engine stops).
   const goneAt = Date.now()
   kill9(pidOf(join(rep2Dir, 'agent.pid')))
   kill9(pidOf(join(rep2Dir, 'data/postmaster.pid')))
-  await until(() => !tryWrite(primaryIp, 300 + Math.floor(Math.random() * 1e6)), 'the primary refusing writes')
+  await until(async () => !(await tryWrite(primaryIp, 300 + Math.floor(Math.random() * 1e6))), 'the primary refusing writes')
   const fencedMs = Date.now() - goneAt
   t.comment(`postgresql: control plane down, replica killed -> primary fenced after ${fencedMs} ms`)
   t.ok(readFileSync(join(dirOf(rep.id), 'agent.log'), 'utf8').includes('lease lapsed and no replica connected: fencing'), 'fenced by its lease')
-
-  // The control plane comes back: the primary is leased again and takes writes.
-  ;({ server, client } = await start())
-  closed = false
-  await until(() => tryWrite(primaryIp, 400), 'the primary writable again once leased')
-  t.pass('unfenced by a renewed lease')
 })

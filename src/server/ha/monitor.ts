@@ -44,6 +44,8 @@ export class HaMonitor {
   private readonly looking = new Set<string>()
   private readonly timelines = new Map<string, Timeline>()
   private readonly degraded = new Set<string>()
+  /** Primaries whose set has no replica to promote: leased again even with their engine down. */
+  private readonly revive = new Set<string>()
   private timer: NodeJS.Timeout | undefined
   private lastReconcile = 0
   private closed = false
@@ -70,9 +72,16 @@ export class HaMonitor {
     await Promise.allSettled([...this.pending])
   }
 
-  /** An accepted heartbeat: an HA primary's is acknowledged (renew_lease) and counted. */
-  onHeartbeat(id: string, sent: number): void {
+  /**
+   * An accepted heartbeat: an HA primary's is acknowledged (renew_lease) and counted when its engine
+   * is HEALTHY. One whose engine is down (crashed, or held stopped by an agent that started again) is
+   * not: its lease lapses and the witnesses decide; a local restart would race the promotion. Only a set
+   * with no replica able to take over (DEGRADED) gets its primary back that way (`revive`).
+   */
+  onHeartbeat(id: string, sent: number, status?: string): void {
     if (this.closed || !this.primaries.has(id)) return
+    if (status === 'HEALTHY') this.revive.delete(id)
+    else if (!this.revive.has(id)) return
     this.lastHeard.set(id, this.now())
     this.lab.rpc.cast(id, 'renew_lease', { sent }).catch(() => undefined)
   }
@@ -135,6 +144,7 @@ export class HaMonitor {
       timeline.noted = true
       this.lab.log(`ha: ${inst.id} not heard within its lease; not failing over: ${d.reason}`)
     }
+    if (d.degraded) this.revive.add(inst.id)
     if (!d.degraded || this.degraded.has(inst.id)) return
     this.degraded.add(inst.id)
     const message = `Automatic failover of ${inst.id} cannot complete: the primary is gone and ${d.reason}; the set is DEGRADED.`

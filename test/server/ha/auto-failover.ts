@@ -110,6 +110,16 @@ t.test('auto_failover: refusals, the flag in views, agents and bootstraps; detec
   await src.agent.heartbeat('HEALTHY')
   const stamp = src.agent.lastSent
   await until(() => src.requests.some((r) => r.method === 'renew_lease' && r.args.sent === stamp), 5000, 'renew_lease of that heartbeat')
+  // One whose engine is down is not (a crashed engine, or an agent holding it stopped): the witnesses decide.
+  await src.agent.heartbeat('SHUTDOWN')
+  const down = src.agent.lastSent
+  await src.agent.heartbeat('HEALTHY')
+  const up = src.agent.lastSent
+  await until(() => src.requests.some((r) => r.method === 'renew_lease' && r.args.sent === up), 5000, 'renew_lease of the next healthy one')
+  t.notOk(
+    src.requests.some((r) => r.method === 'renew_lease' && r.args.sent === down),
+    'no lease for a heartbeat with the engine down',
+  )
 
   // A slow primary: no heartbeat for longer than the lease, but its engine answers the probe.
   const addr = lab.server.lab.instances.get(src.id)!
