@@ -87,6 +87,7 @@ export class Lease {
     const at = this.sends.get(sent)
     if (at === undefined || !this.spec || this.spec.role !== 'primary') return
     this.expiry = Math.max(this.expiry, leaseExpiry(at, this.spec))
+    if (this.holds) this.failsafe = false
     if (this.fenced && this.holds) this.serial(() => this.lift())
   }
 
