@@ -24,7 +24,8 @@ export function replicationViews(b: AgentBootstrap): ReplicationViews {
     case 'postgresql': {
       const one = async (sql: string) => (await postgresClient(run, b.port).query(sql))[0]?.[0] ?? ''
       return {
-        replicasConnected: async () => Number(await one("SELECT count(*) FROM pg_stat_replication WHERE state = 'streaming';")),
+        // Replicas stream over TCP under their instance id; the log archiver's pg_receivewal (archive.ts) is local and no replica.
+        replicasConnected: async () => Number(await one("SELECT count(*) FROM pg_stat_replication WHERE state = 'streaming' AND client_addr IS NOT NULL AND application_name <> 'pg_receivewal';")),
         linkUp: async () => (await one("SELECT count(*) FROM pg_stat_wal_receiver WHERE status = 'streaming';")) === '1',
       }
     }
@@ -32,7 +33,12 @@ export function replicationViews(b: AgentBootstrap): ReplicationViews {
     case 'mysql': {
       const db = mariadbClient(join(run, 'mysqld.sock'))
       return {
-        replicasConnected: async () => Number((await db.query("SELECT count(*) FROM information_schema.PROCESSLIST WHERE COMMAND IN ('Binlog Dump', 'Binlog Dump GTID');"))[0]?.[0] ?? 0),
+        // Replicas log in as the replication account (slave_...) over TCP; a local binlog reader is no replica.
+        replicasConnected: async () =>
+          Number(
+            (await db.query("SELECT count(*) FROM information_schema.PROCESSLIST WHERE COMMAND IN ('Binlog Dump', 'Binlog Dump GTID') AND USER LIKE 'slave\\_%' AND HOST <> 'localhost';"))[0]?.[0] ??
+              0,
+          ),
         linkUp: async () => (await db.records('SHOW SLAVE STATUS'))[0]?.Slave_IO_Running === 'Yes',
       }
     }
