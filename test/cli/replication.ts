@@ -45,7 +45,11 @@ t.test('instance update/create --auto-failover: one line per refusal, on/off onl
   t.same([bad.code, bad.stderr.split('\n')[0]], [2, "argument --auto-failover: invalid choice: 'maybe' (choose from 'on', 'off')"], 'a bad value: usage error')
   const none = await runMain(['instance', 'update', 'src', '--auto-failover', 'on'], env)
   t.equal(none.code, 1)
-  t.match(none.stderr, new RegExp(`^Instance ${id} has no replicas: automatic failover needs a replica source with one or more replicas\\. \\(HTTP 400\\)[^\\n]*\\n$`), 'no replicas: the server refuses, one line')
+  t.match(
+    none.stderr,
+    new RegExp(`^Instance ${id} has no replicas: automatic failover needs a replica source with one or more replicas\\. \\(HTTP 400\\)[^\\n]*\\n$`),
+    'no replicas: the server refuses, one line',
+  )
   const off = await runMain(['instance', 'update', 'src', '--auto-failover', 'off'], env)
   t.equal(off.code, 0, 'off on a source without replicas: accepted (a no-op)')
   const create = await runMain(['instance', 'create', 'x', '--flavor', '1', '--size', '1', '--datastore', 'mariadb', '--auto-failover', 'on'], env)
