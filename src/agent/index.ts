@@ -16,6 +16,8 @@ import { closeDrivers } from './datastores/drivers.js'
 import { supervisorLogs } from './handlers/logs.js'
 import { ModuleManager } from './handlers/modules.js'
 import { ObjectStore, setObjectStore } from './object-store.js'
+import { Lease } from './lease.js'
+import { replicationViews } from './ha-views.js'
 
 export interface AgentHandle {
   /** Settles with the exit code when the agent has ended (close() or shutdown_agent). */
@@ -107,6 +109,7 @@ export async function startAgent(bootstrapPath: string, opts: AgentOptions = {})
     lastSent = sent
     const status = supervisor.status
     const event: AgentEvent = { kind: 'heartbeat', sent, status, agentPid: process.pid }
+    lease.sent(sent)
     const enginePid = supervisor.enginePid
     if (enginePid !== undefined) event.enginePid = enginePid
     const fault = supervisor.faultMessage
@@ -126,6 +129,10 @@ export async function startAgent(bootstrapPath: string, opts: AgentOptions = {})
     else heartbeat()
   })
 
+  // HA members (lease.ts): the primary's lease and fence; fast heartbeats for every member.
+  const lease = new Lease(bootstrap.ha, { fence: () => supervisor.stopDb(), unfence: () => supervisor.restart() }, replicationViews(bootstrap), log)
+  supervisor.holdStart = () => lease.startsFenced()
+
   const archiving = new ArchiveKeeper(bootstrap, () => supervisor.datastore, log)
   supervisor.engineHooks = { answering: () => void archiving.engineAnswering(), beforeStop: () => archiving.beforeEngineStop() }
 
@@ -136,6 +143,7 @@ export async function startAgent(bootstrapPath: string, opts: AgentOptions = {})
   const end = (code: number): Promise<void> =>
     (closing ??= (async () => {
       clearInterval(timer)
+      clearInterval(leaseTimer)
       await archiving.close()
       supervisor.close()
       await closeDrivers()
@@ -202,6 +210,7 @@ export async function startAgent(bootstrapPath: string, opts: AgentOptions = {})
       replication: () => supervisor,
       createBackup: (info) => backups.create(info),
       archiving: () => archiving,
+      ha: { lease: () => lease, changed: () => schedule() },
     }),
     (reply: RpcReply) => new Promise<void>((res, rej) => client!.publish(agentReplyTopic(id), encodeReply(reply, log), { qos: 1 }, (err) => (err ? rej(err) : res()))),
     log,
@@ -210,15 +219,22 @@ export async function startAgent(bootstrapPath: string, opts: AgentOptions = {})
     },
   )
 
-  const timer = setInterval(
-    () => {
-      Promise.all([
-        supervisor.measure().catch((err: Error) => log(`measure: ${oneLine(err.message)}`)),
-        ownVolume ? recentStats().catch((err: Error) => log(`volume: ${oneLine(err.message)}`)) : undefined,
-      ]).finally(heartbeat)
-    },
-    Math.max(bootstrap.heartbeatMs, 100),
-  )
+  const beat = () => {
+    Promise.all([
+      supervisor.measure().catch((err: Error) => log(`measure: ${oneLine(err.message)}`)),
+      ownVolume ? recentStats().catch((err: Error) => log(`volume: ${oneLine(err.message)}`)) : undefined,
+    ]).finally(heartbeat)
+  }
+  let timer: NodeJS.Timeout | undefined
+  let leaseTimer: NodeJS.Timeout | undefined
+  // The period follows set_ha: an HA member heartbeats fast, and its lease is checked often.
+  const schedule = () => {
+    clearInterval(timer)
+    clearInterval(leaseTimer)
+    timer = setInterval(beat, Math.max(lease.heartbeatMs ?? bootstrap.heartbeatMs, 100))
+    leaseTimer = lease.heartbeatMs === undefined ? undefined : setInterval(() => void lease.check().catch((err: Error) => log(`lease: ${oneLine(err.message)}`)), lease.checkMs)
+  }
+  schedule()
 
   // The engine's init/start runs in other processes, so start it first and connect to the
   // broker while they run (supervisor.quiet): create -> HEALTHY is measured.

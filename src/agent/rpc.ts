@@ -20,6 +20,9 @@ function isRequest(v: Partial<RpcRequest> | undefined): v is RpcRequest {
  * A repeated id (QoS 1 redelivery) is answered from the cache, or, while the first copy
  * still runs, dropped: that copy's reply will go out.
  */
+/** Methods an HA member gets several times a second (lease.ts): logged only when they fail. */
+const QUIET = new Set<string>(['renew_lease', 'ha_view'])
+
 export class RpcDispatcher {
   private readonly cache = new ReplyCache(200)
   private readonly running = new Set<string>()
@@ -60,7 +63,7 @@ export class RpcDispatcher {
     }
     this.cache.set(req.id, req.reply ? reply : null)
     this.running.delete(req.id)
-    this.log(`rpc ${oneLine(String(req.method), 80)} ${req.id}: ${reply.ok ? 'ok' : `${reply.error!.type}: ${reply.error!.message}`} in ${Date.now() - t0} ms`)
+    if (!reply.ok || !QUIET.has(req.method)) this.log(`rpc ${oneLine(String(req.method), 80)} ${req.id}: ${reply.ok ? 'ok' : `${reply.error!.type}: ${reply.error!.message}`} in ${Date.now() - t0} ms`)
     if (req.reply) await this.send(reply)
     this.afterReply(req, reply)
   }

@@ -270,9 +270,18 @@ export class Supervisor {
     return undefined
   }
 
+  /** Asked at boot when the engine is not running: true holds it stopped (lease.ts). */
+  holdStart: (() => boolean) | undefined
+
   private async adoptOrStart(): Promise<void> {
     this.set({ phase: 'ready' })
     const pid = await this.findRunning()
+    if (pid === undefined && this.holdStart?.()) {
+      // An HA primary without a lease (lease.ts): stopped until the control plane renews it.
+      this.wanted = 'stopped'
+      this.set({ alive: false, answering: false, lastExit: 'stopped' })
+      return
+    }
     if (pid === undefined) {
       // Ejected from its set: the engine starts read-only or not at all (never a second primary).
       if (!(await this.fence(false))) return

@@ -8,6 +8,7 @@
 import type { RestoreSpec } from './backup.js'
 import type { ReplicaSpec } from './replication.js'
 import type { AccessSpec } from './resize.js'
+import type { HaSpec } from './ha.js'
 
 export type EngineManager = 'mariadb' | 'mysql' | 'postgresql' | 'redis'
 
@@ -80,6 +81,11 @@ export interface AgentBootstrap {
    * replica of the new primary (server/tasks/rejoin-replica.ts) and removes this.
    */
   ejected?: EjectedFence
+  /**
+   * A member of a replication set with automatic failover (ha.ts, docs/ha.md): its heartbeat
+   * period, and for the primary the lease it must hold to keep its engine running. Absent: none.
+   */
+  ha?: HaSpec
   /** Who may connect over TCP (the instance's access); absent or no CIDRs: anyone. */
   access?: AccessSpec
   prepare: {

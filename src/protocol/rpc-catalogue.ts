@@ -1,6 +1,7 @@
 import type { ArchiveStatus } from './archive.js'
 import type { BackupInfo } from './backup.js'
 import type { ReplicaContext } from './replication.js'
+import type { HaRpc } from './ha.js'
 import type { AccessSpec, FlavorSpec, UpgradeSpec } from './resize.js'
 
 /**
@@ -205,7 +206,7 @@ export interface ModuleRpc {
 }
 
 /** The whole catalogue, one entry per method. */
-export interface RpcCatalogue extends CoreRpc, AccountRpc, ConfigRpc, BackupRpc, ArchiveRpc, ReconfigureRpc, AccessRpc, ReplicationRpc, LogRpc, ModuleRpc {}
+export interface RpcCatalogue extends CoreRpc, AccountRpc, ConfigRpc, BackupRpc, ArchiveRpc, ReconfigureRpc, AccessRpc, ReplicationRpc, LogRpc, ModuleRpc, HaRpc {}
 
 /** Guest RPC method names. */
 export type RpcMethod = keyof RpcCatalogue

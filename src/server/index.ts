@@ -47,6 +47,7 @@ import { DEFAULT_EXISTS_INTERVAL_MS, Notifier } from './notifications.js'
 import { Reconciler } from './reconcile.js'
 import { RejoinReplicaFlow } from './tasks/rejoin-replica.js'
 import { EndpointSync } from './endpoints/sets.js'
+import { HaMonitor } from './ha/monitor.js'
 import { archiveStore } from './db/archives.js'
 import { noteVolumeUsage } from './instances/volume-full.js'
 import type { Lab, LabConfig } from './lab.js'
@@ -58,7 +59,9 @@ export { parseRateLimits } from './http/rate-limit.js'
 export { DEFAULT_PORT, defaultDataDir, logFile, readState, banner, LabError, type LabState } from './lab-state.js'
 export { startBackground, stopServer, resetLab, type ResetSummary, type StartOptions } from './lab-control.js'
 
-export interface ServerOptions extends Partial<LabConfig> {
+export interface ServerOptions extends Partial<Omit<LabConfig, 'ha'>> {
+  /** HA sets' heartbeat, lease and margin (ms; defaults 500, 2000, 1000): tests make them short. */
+  ha?: Partial<LabConfig['ha']>
   /** Log sink (default: stderr with a timestamp). */
   log?: (m: string) => void
   /** Engines to offer; detected from the host when absent (tests may pass a subset). */
@@ -138,6 +141,7 @@ export async function buildServer(opts: ServerOptions = {}): Promise<TroveServer
     buildTimeoutMs: opts.buildTimeoutMs ?? 180_000,
     heartbeatMs: opts.heartbeatMs ?? 5_000,
     heartbeatExpiryMs: opts.heartbeatExpiryMs ?? 30_000,
+    ha: { heartbeatMs: 500, leaseMs: 2_000, marginMs: 1_000, ...opts.ha },
     runUser: opts.runUser ?? DEFAULT_RUN_USER,
     pageSize: opts.pageSize ?? 20,
     quotaDefaults: { ...DEFAULT_QUOTAS, ...opts.quotaDefaults },
@@ -240,6 +244,7 @@ export async function buildServer(opts: ServerOptions = {}): Promise<TroveServer
     if (ev.kind === 'update_backup') return backupFlow.onAgentEvent(id, ev)
     if (ev.kind !== 'heartbeat') return
     if (!instances.heartbeat(id, ev.status, ev.sent, ev.agentPid ?? null, ev.enginePid ?? null, ev.volume)) return
+    ha?.onHeartbeat(id, ev.sent, ev.status)
     if (ev.archive) archives.record(id, ev.archive)
     // The heartbeat's figures, as the usage check above accepted them (an agent's word).
     noteVolumeUsage(lab, id, ev.volume && instances.recentUsage(id, 1000))
@@ -270,6 +275,7 @@ export async function buildServer(opts: ServerOptions = {}): Promise<TroveServer
   let started = false
   let reconciler: Reconciler | undefined
   let endpoints: EndpointSync | undefined
+  let ha: HaMonitor | undefined
   return {
     lab,
     http,
@@ -344,6 +350,10 @@ export async function buildServer(opts: ServerOptions = {}): Promise<TroveServer
       // The replication sets' endpoints (endpoints/sets.ts): at start and then every second.
       endpoints = new EndpointSync(lab)
       endpoints.start(opts.endpointSyncMs ?? 1000)
+      // Automatic failover (ha/monitor.ts): leases, detection, failover; the endpoints move at once.
+      const sync = endpoints
+      ha = new HaMonitor(lab, { syncEndpoints: () => sync.syncNow() })
+      ha.start()
       const envMs = (name: string) => (process.env[name] !== undefined && process.env[name] !== '' ? Number(process.env[name]) : undefined)
       lab.notifications.startPeriodic({
         existsMs: opts.existsIntervalMs ?? envMs('TROVE_EXISTS_INTERVAL_MS') ?? DEFAULT_EXISTS_INTERVAL_MS,
@@ -360,6 +370,7 @@ export async function buildServer(opts: ServerOptions = {}): Promise<TroveServer
     async close() {
       scheduler?.stop()
       reconciler?.stop()
+      await ha?.stop()
       await endpoints?.stop()
       lab.notifications.stopPeriodic()
       instances.changes.close() // long polls answer now: http.close() waits for requests in flight

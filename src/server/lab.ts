@@ -22,6 +22,11 @@ export interface LabConfig {
   /** Agent heartbeat period and the age after which a heartbeat is stale (upstream agent_heartbeat_expiry). */
   heartbeatMs: number
   heartbeatExpiryMs: number
+  /**
+   * Sets with automatic failover (ha/, docs/ha.md): their members' heartbeat period, the primary's
+   * lease (from each acknowledged heartbeat's sending) and the margin the server adds before it promotes.
+   */
+  ha: { heartbeatMs: number; leaseMs: number; marginMs: number }
   runUser: string
   /** Page size cap for paginated lists (upstream *_page_size). */
   pageSize: number

@@ -33,3 +33,26 @@ t.test('instance create --replica-of/--replica-count, promote, eject, detach', a
   const help = await runMain(['instance', 'promote', '--help'], env)
   t.match(help.stdout, /--wait/, 'promote --wait')
 })
+
+t.test('instance update/create --auto-failover: one line per refusal, on/off only', async (t) => {
+  const lab = await startLab(t, { spawnAgents: false })
+  const env = lab.env
+  const made = await runMain(['instance', 'create', 'src', '--flavor', '1', '--size', '1', '--datastore', 'mariadb', '-f', 'value', '-c', 'id'], env)
+  const id = made.stdout.trim()
+  lab.server.lab.instances.setServerStatus(id, 'ACTIVE')
+  lab.server.lab.instances.setTask(id, 'NONE')
+  const bad = await runMain(['instance', 'update', 'src', '--auto-failover', 'maybe'], env)
+  t.same([bad.code, bad.stderr.split('\n')[0]], [2, "argument --auto-failover: invalid choice: 'maybe' (choose from 'on', 'off')"], 'a bad value: usage error')
+  const none = await runMain(['instance', 'update', 'src', '--auto-failover', 'on'], env)
+  t.equal(none.code, 1)
+  t.match(
+    none.stderr,
+    new RegExp(`^Instance ${id} has no replicas: automatic failover needs a replica source with one or more replicas\\. \\(HTTP 400\\)[^\\n]*\\n$`),
+    'no replicas: the server refuses, one line',
+  )
+  const off = await runMain(['instance', 'update', 'src', '--auto-failover', 'off'], env)
+  t.equal(off.code, 0, 'off on a source without replicas: accepted (a no-op)')
+  const create = await runMain(['instance', 'create', 'x', '--flavor', '1', '--size', '1', '--datastore', 'mariadb', '--auto-failover', 'on'], env)
+  t.match(create.stderr, /^Automatic failover needs replicas: [^\n]* \(HTTP 400\)[^\n]*\n$/, 'at create without --replica-of: one line')
+  t.equal(create.code, 1)
+})

@@ -59,6 +59,9 @@ const CATALOGUE = {
   module_list: true,
   module_apply: true,
   module_remove: true,
+  set_ha: true,
+  renew_lease: true,
+  ha_view: true,
 } as const satisfies { [M in RpcMethod]: true }
 
 const unused = (): never => {
@@ -81,6 +84,7 @@ t.test('an agent with every capability offers exactly the catalogue', async (t) 
     replication: unused,
     createBackup: unused,
     archiving: unused,
+    ha: { lease: unused, changed: unused },
   })
   t.same(Object.keys(m).sort(), Object.keys(CATALOGUE).sort())
   t.ok(

@@ -14,6 +14,9 @@ import { moduleMethods, type ModuleManager } from './modules.js'
 import { reconfigureMethods, type Reconfigurable } from './reconfigure.js'
 import { replicationMethods, type ReplicationHost } from './replication.js'
 import type { Handler, Handlers } from './types.js'
+import { haMethods } from './ha.js'
+import type { Lease } from '../lease.js'
+import type { HaSpec } from '../../protocol/index.js'
 
 /** What the agent's methods act on. */
 export interface AgentOperations {
@@ -39,6 +42,8 @@ export interface AgentOperations {
   createBackup?(info: BackupInfo): Promise<void>
   /** set_archiving (archive.ts); without it that RPC is not supported. */
   archiving?: () => ArchiveKeeper
+  /** set_ha/renew_lease/ha_view (ha.ts); `changed` follows a new spec (the heartbeat period). */
+  ha?: { lease: () => Lease; changed: (spec: HaSpec | undefined) => void }
 }
 
 /** Every method of the catalogue: a handler, or undefined where this agent lacks the capability. */
@@ -120,6 +125,13 @@ export function agentMethods(ops: AgentOperations): Readonly<Record<string, RpcH
     ...when(
       !!ops.archiving,
       archiveMethods(() => ops.archiving!()),
+    ),
+    ...when(
+      !!ops.ha,
+      haMethods(
+        () => ops.ha!.lease(),
+        (spec) => ops.ha!.changed(spec),
+      ),
     ),
   }
   return Object.fromEntries(Object.entries(table).filter(([, h]) => h !== undefined)) as Record<string, RpcHandler>

@@ -25,6 +25,8 @@ export interface InstanceUpdate {
   access?: { is_public?: boolean; allowed_cidrs?: string[] }
   /** trove lab extension: retention of automated backups (days 0..365, 0 = off; count 1..1000 or null = none). */
   backup_retention?: { days?: number; count?: number | null }
+  /** trove lab extension: automatic failover of the replication set this source is the primary of (needs replicas). */
+  auto_failover?: boolean
 }
 
 /** Database instances: `/instances`. */

@@ -45,6 +45,8 @@ export interface Instance {
   writer_endpoint?: string
   /** trove lab extension: `host:port` spread over the set's healthy replicas (the primary when none is). */
   reader_endpoint?: string
+  /** trove lab extension: the replication set fails over by itself when its primary is gone (a replica shows its source's). */
+  auto_failover?: boolean
   locality?: string
   password?: string
   [extra: string]: unknown
@@ -74,6 +76,8 @@ export interface InstanceCreate {
   access?: { is_public?: boolean; allowed_cidrs?: string[] }
   /** trove lab extension: retention of automated backups (days 0..365, 0 = off; count 1..1000 or null). */
   backup_retention?: { days?: number; count?: number | null }
+  /** trove lab extension: with replica_of, the source's replication set fails over by itself. */
+  auto_failover?: boolean
 }
 
 /** A flavor. `id` is null when the flavor id is not an integer (then use `str_id`). */

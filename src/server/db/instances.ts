@@ -31,6 +31,10 @@ export interface InstanceRow {
   /** Retention of automated backups (m011): days (0 = automated backups off) and a count (null = none). */
   backup_retention_days?: number
   backup_retention_count?: number | null
+  /** Automatic failover of the replication set this instance is the primary of (m014): 1 = on. */
+  auto_failover?: number
+  /** A failed-over primary (auto_failover 2): the primary that took its place (m014). */
+  failed_over_to?: string | null
 }
 
 /** An instance with what its views need in one row: version, datastore, guest status, fault. */
@@ -234,6 +238,22 @@ export class Instances {
   setSlaveOf(id: string, sourceId: string | null): void {
     this.st.get('UPDATE instances SET slave_of_id = ?, updated = ? WHERE id = ?').run(sourceId, isoNow(), id)
     this.changes.notify(id)
+  }
+
+  /** Automatic failover of the set `id` is the primary of (m014): off (false, 0), on (true, 1), or 2: failed over (ha/flag.ts). */
+  setAutoFailover(id: string, value: boolean | 0 | 1 | 2, failedOverTo: string | null = null): void {
+    this.st.get('UPDATE instances SET auto_failover = ?, failed_over_to = ?, updated = ? WHERE id = ?').run(Number(value), failedOverTo, isoNow(), id)
+    this.changes.notify(id)
+  }
+
+  /** Live failed-over primaries (auto_failover 2) that `id` took the place of. */
+  failedOverTo(id: string): string[] {
+    return this.st.pluck('SELECT id FROM instances WHERE auto_failover = 2 AND failed_over_to = ? AND deleted = 0 ORDER BY id').all(id) as string[]
+  }
+
+  /** The live instances whose auto_failover is `value` (1: on). */
+  autoFailoverIds(value: 1 | 2 = 1): string[] {
+    return this.st.pluck('SELECT id FROM instances WHERE auto_failover = ? AND deleted = 0 ORDER BY id').all(value) as string[]
   }
 
   // Column updates that wake no long poll (the API status does not change with them).

@@ -20,6 +20,8 @@ export interface SetMemberRow {
   port: number | null
   slave_of_id: string | null
   task_id: number
+  /** m014: 1 on the primary of a set with automatic failover, 2 on a primary it failed over. */
+  auto_failover: number
 }
 
 /** Statements of the replication sets. */
@@ -43,7 +45,7 @@ export class ReplicationSets {
   members(): SetMemberRow[] {
     return this.st
       .get(
-        `SELECT m.set_id, m.instance_id, i.address, i.port, i.slave_of_id, i.task_id FROM replication_set_members m
+        `SELECT m.set_id, m.instance_id, i.address, i.port, i.slave_of_id, i.task_id, i.auto_failover FROM replication_set_members m
          JOIN instances i ON i.id = m.instance_id WHERE i.deleted = 0 ORDER BY m.set_id, i.created, i.id`,
       )
       .all() as SetMemberRow[]

@@ -47,6 +47,17 @@ export class EndpointSync {
     this.timer.unref()
   }
 
+  /** One pass now, after any pass in progress (a failover moves the writer at once, not at the next tick). */
+  async syncNow(): Promise<void> {
+    await this.running
+    this.running ??= this.sync()
+      .catch((e: Error) => this.lab.log(`endpoints: ${e.message}`))
+      .finally(() => {
+        this.running = undefined
+      })
+    await this.running
+  }
+
   /** Stops syncing; HAProxy keeps serving (the endpoints outlive the control plane). */
   async stop(): Promise<void> {
     clearInterval(this.timer)
@@ -129,14 +140,17 @@ export class EndpointSync {
 
 /**
  * The member the others replicate from: of the members with no source, the one with the most replicas;
- * on a tie (a detach left two members without a source), the primary it was.
+ * on a tie (a detach left two members without a source), the one automatic failover made primary (never
+ * the one it failed over: an eject of a one-replica set leaves both without replicas, ha/), then the
+ * primary it was.
  */
 function primaryOf(members: readonly SetMemberRow[], was: string | null): string | null {
-  let best: { id: string; n: number } | null = null
+  let best: { id: string; n: number; ha: number } | null = null
   for (const m of members) {
     if (m.slave_of_id) continue
     const n = members.filter((r) => r.slave_of_id === m.instance_id).length
-    if (!best || n > best.n || (n === best.n && m.instance_id === was)) best = { id: m.instance_id, n }
+    const ha = m.auto_failover === 1 ? 1 : m.auto_failover === 2 ? -1 : 0
+    if (!best || n > best.n || (n === best.n && (ha > best.ha || (ha === best.ha && m.instance_id === was)))) best = { id: m.instance_id, n, ha }
   }
   return best?.id ?? null
 }

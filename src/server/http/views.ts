@@ -10,6 +10,7 @@ import { instanceStatus, operatingStatus } from '../instances/status.js'
 import { baseUrl } from './server.js'
 import { archiveView } from '../backups/archive-store.js'
 import { rejoinView } from '../tasks/rejoin-replica.js'
+import { autoFailoverView } from '../ha/flag.js'
 import { endpointView } from '../endpoints/sets.js'
 
 /**
@@ -73,6 +74,8 @@ export function instanceView(req: FastifyRequest, inst: InstanceJoined, lab: Lab
     Object.assign(view, endpointView(lab, inst.id))
     // Lab extension (README "API notes", issue 16): an ejected source's pending rejoin.
     Object.assign(view, rejoinView(lab, inst.id))
+    // Lab extension (README "API notes", docs/ha.md): automatic failover of the instance's replication set.
+    if (inst.slave_of_id || lab.instances.replicaIds(inst.id).length || inst.auto_failover) Object.assign(view, autoFailoverView(lab, inst))
     const limits = lab.compute.limitsText()
     if (limits.includes('not enforced')) view['lab:limits'] = limits
     // A lab extension too (docs/isolation.md): `sandbox` (runc, its own uid, volume and network) or `none`.

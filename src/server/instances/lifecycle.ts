@@ -41,6 +41,8 @@ export interface CreateBody {
   access?: AccessBody
   /** Lab extension: retention of automated backups (backups/retention.ts). */
   backup_retention?: unknown
+  /** Lab extension (ha/flag.ts): only with replica_of. */
+  auto_failover?: unknown
 }
 
 /**

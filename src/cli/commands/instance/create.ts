@@ -8,6 +8,7 @@ import { findBackup } from '../backup/fields.js'
 import { configurationIdB } from './action-util.js'
 import { promptMissingCreateValues } from '../../prompt.js'
 import { RETENTION_OPTIONS, retentionBody } from './retention.js'
+import { onOff } from './update.js'
 import { RESTORE_TIME_OPTIONS, restoreTimePoint } from './restore-time.js'
 import { findModule } from '../module/find.js'
 
@@ -45,6 +46,7 @@ export const instanceCreate: CommandSpec = {
     { flags: '--locality <policy>', description: 'Locality policy to use when creating replicas. Choose one of affinity, anti-affinity', choices: ['affinity', 'anti-affinity'] },
     { flags: '--region <region>', description: 'Name of region in which to create the instance', hidden: true },
     ...RETENTION_OPTIONS,
+    { flags: '--auto-failover <on|off>', description: 'With --replica-of: the replication set fails over by itself when its primary is gone (trove extension)' },
     ...RESTORE_TIME_OPTIONS,
   ],
   examples: [
@@ -109,6 +111,7 @@ export const instanceCreate: CommandSpec = {
     body.access = { is_public: Boolean(opts.isPublic), ...(cidrs.length ? { allowed_cidrs: cidrs } : {}) }
     const retention = retentionBody(opts)
     if (retention) body.backup_retention = retention
+    if (opts.autoFailover !== undefined) body.auto_failover = onOff('--auto-failover', opts.autoFailover)
 
     // The API answers one replica of several (upstream: the last one made); the others are found
     // as the source's new replicas, so that --wait waits for and prints every one of them.

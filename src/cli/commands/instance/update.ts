@@ -4,6 +4,14 @@ import { CliError, usageError } from '../../errors.js'
 import { instanceIdB } from './action-util.js'
 import { RETENTION_OPTIONS, retentionBody } from './retention.js'
 
+/** `on`/`off` (also true/false, yes/no, 1/0) as a boolean; anything else is a usage error naming the flag. */
+export function onOff(flag: string, v: unknown): boolean {
+  const s = String(v).toLowerCase()
+  if (['on', 'true', 'yes', '1'].includes(s)) return true
+  if (['off', 'false', 'no', '0'].includes(s)) return false
+  throw usageError(`argument ${flag}: invalid choice: '${String(v)}' (choose from 'on', 'off')`)
+}
+
 const list = (v: unknown): string[] => (Array.isArray(v) ? v.map(String) : v === undefined ? [] : [String(v)])
 
 export const instanceUpdate: CommandSpec = {
@@ -22,8 +30,9 @@ export const instanceUpdate: CommandSpec = {
     { flags: '--is-private', description: 'Make the database service inaccessible to the public' },
     { flags: '--allowed-cidr <ALLOWED_CIDRS>', description: 'IP CIDR that is allowed to access the database service (can be repeated)', repeatable: true },
     ...RETENTION_OPTIONS,
+    { flags: '--auto-failover <on|off>', description: 'Fail the replication set over by itself when its primary is gone (a replica source with replicas; trove extension)' },
   ],
-  examples: ['trove instance update db1 --name db2', 'trove instance update db1 --allowed-cidr 10.0.0.0/8 --allowed-cidr 127.0.0.1/32'],
+  examples: ['trove instance update db1 --name db2', 'trove instance update db1 --auto-failover on', 'trove instance update db1 --allowed-cidr 10.0.0.0/8 --allowed-cidr 127.0.0.1/32'],
   async run(ctx, args, opts) {
     if (opts.isPublic && opts.isPrivate) throw usageError('argument --is-private: not allowed with argument --is-public')
     const remove = Boolean(opts.removeConfiguration || opts.remove_configuration)
@@ -41,6 +50,7 @@ export const instanceUpdate: CommandSpec = {
     }
     const retention = retentionBody(opts)
     if (retention) body.backup_retention = retention
+    if (opts.autoFailover !== undefined) body.auto_failover = onOff('--auto-failover', opts.autoFailover)
     const client = await ctx.client()
     await client.instances.update(await instanceIdB(client, String(args.instance)), body)
     return { kind: 'none' }

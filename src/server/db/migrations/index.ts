@@ -17,6 +17,7 @@ import { m010 } from './m010-replication.js'
 import { m011 } from './m011-backup-schedules.js'
 import { m012 } from './m012-archives.js'
 import { m013 } from './m013-replication-sets.js'
+import { m014 } from './m014-auto-failover.js'
 import { m015 } from './m015-replica-rejoins.js'
 
-export const MIGRATIONS: Migration[] = [m001, m002, m003, m005, m006, m007, m008, m009, m010, m011, m012, m013, m015]
+export const MIGRATIONS: Migration[] = [m001, m002, m003, m005, m006, m007, m008, m009, m010, m011, m012, m013, m014, m015]

@@ -11,6 +11,8 @@ import { loadInstance } from '../../instances/load.js'
 import { instanceStatus } from '../../instances/status.js'
 import { createInstance, deleteInstance, type CreateBody } from '../../instances/lifecycle.js'
 import { createReplicas } from '../../instances/replicas.js'
+import { createAutoFailover } from '../../ha/flag.js'
+import { haChanged } from '../../ha/monitor.js'
 
 /** Upstream's instance.create schema (apischema.py), the parts a lab can honour. */
 const checkCreate = compileBodySchema({
@@ -56,6 +58,8 @@ const checkCreate = compileBodySchema({
         },
         replica_of: uuid,
         replica_count: { type: 'integer', minimum: 1, maximum: 3 },
+        // Lab extension (docs/ha.md): with replica_of, the source's set fails over by itself.
+        auto_failover: {},
         availability_zone: nonEmptyString,
         nics: { type: 'array', maxItems: 1, items: { type: 'object' } },
         configuration: { oneOf: [nonEmptyString, { type: 'null' }] },
@@ -118,7 +122,13 @@ export async function instanceRoutes(app: FastifyInstance, { lab }: { lab: Lab }
     checkCreate(req.body)
     const body = (req.body as { instance: CreateBody }).instance
     // Replication (instances/replicas.ts): a replica copies flavor, volume and datastore from its source.
-    const id = body.replica_of !== undefined && body.replica_of !== null ? await createReplicas(lab, req, who, body) : await createInstance(lab, req, who, body)
+    const replica = body.replica_of !== undefined && body.replica_of !== null
+    const autoFailover = createAutoFailover(body.auto_failover, replica)
+    const id = replica ? await createReplicas(lab, req, who, body) : await createInstance(lab, req, who, body)
+    if (autoFailover) {
+      lab.instances.setAutoFailover(String(body.replica_of), true)
+      haChanged(lab)
+    }
     // The long poll offered on the create's answer too, so a --wait can start with one (no GET first).
     reply.header(WAIT_HEADER, String(MAX_WAIT_S))
     return { instance: instanceView(req, lab.instances.get(id)!, lab, { detail: true, admin: who.isAdmin }) }

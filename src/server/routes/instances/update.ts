@@ -9,6 +9,8 @@ import { accessJson, accessSchema, checkCidrs, type AccessBody } from '../../ins
 import { loadInstance } from '../../instances/load.js'
 import { validateCanPerformAction } from '../../instances/actions.js'
 import { checkDetachReplica } from '../../instances/replicas.js'
+import { autoFailoverValue, checkAutoFailover } from '../../ha/flag.js'
+import { haChanged } from '../../ha/monitor.js'
 import { upgradeChange } from '../../instances/upgrade.js'
 import { UpdateAccessFlow } from '../../tasks/update-access.js'
 import { scheduleStore } from '../../db/backup-schedules.js'
@@ -34,6 +36,8 @@ function updateSchema(extra: Record<string, unknown>) {
           datastore_version: nonEmptyString,
           // Lab extension: checked by checkRetention (backups/retention.ts) for a message naming the range.
           backup_retention: {},
+          // Lab extension (README "API notes", docs/ha.md): checked by autoFailoverValue for a message naming it.
+          auto_failover: {},
           ...extra,
         },
       },
@@ -51,6 +55,7 @@ interface UpdateBody {
   datastore_version?: string
   access?: AccessBody
   backup_retention?: unknown
+  auto_failover?: unknown
 }
 
 /**
@@ -94,6 +99,10 @@ export async function instanceUpdateRoutes(app: FastifyInstance, { lab }: { lab:
         lab.instances.setTask(inst.id, 'UPDATING')
       }
       after = () => lab.tasks.submit('update_access', inst.id)
+    } else if (body.auto_failover !== undefined) {
+      // Automatic failover of a replication set (ha/flag.ts): its agents follow at once (ha/monitor.ts).
+      apply = checkAutoFailover(lab, inst, autoFailoverValue(body.auto_failover))
+      after = () => haChanged(lab)
     } else if (body.backup_retention !== undefined) {
       // Retention of automated backups (lab extension): applies at the scheduler's next pass.
       const r = checkRetention(body.backup_retention, { days: inst.backup_retention_days ?? DEFAULT_RETENTION_DAYS, count: inst.backup_retention_count ?? null })

@@ -1,0 +1,103 @@
+// The primary's lease and fence (agent/lease.ts) with an injected clock, a fake engine and fake
+// replication views: lapse + no replica -> fenced; lapse with replicas -> writable (failsafe);
+// renewals count from the heartbeat's sending; an HA primary starts fenced until its first lease.
+import t from 'tap'
+import { Lease } from '../../src/agent/lease.js'
+import { promotableAt, type HaSpec } from '../../src/protocol/index.js'
+
+const spec: HaSpec = { role: 'primary', heartbeatMs: 100, leaseMs: 1000, marginMs: 400 }
+
+function setup(o: { connected?: number; spec?: HaSpec } = {}) {
+  let now = 0
+  const events: string[] = []
+  const state = { connected: o.connected ?? 0, failViews: false }
+  const lease = new Lease(
+    o.spec ?? spec,
+    {
+      fence: async () => void events.push('fence'),
+      unfence: async () => void events.push('unfence'),
+    },
+    {
+      replicasConnected: async () => {
+        if (state.failViews) throw new Error('engine down')
+        return state.connected
+      },
+      linkUp: async () => false,
+    },
+    () => undefined,
+    () => now,
+  )
+  return { lease, events, state, at: (ms: number) => (now = ms) }
+}
+
+t.test('a lapsed lease with no replica connected fences; renewals count from sending', async (t) => {
+  const { lease, events, at } = setup()
+  at(0)
+  lease.set(undefined)
+  lease.set(spec) // made primary by set_ha: a first lease from now
+  t.ok(lease.holds, 'set_ha primary: holds a first lease')
+  lease.sent(1_000_000) // heartbeat stamp 1e6 sent at monotonic 0
+  at(900)
+  lease.renew(1_000_000)
+  at(999)
+  t.ok(lease.holds, 'still held just before sending + lease')
+  at(1000)
+  // A late acknowledgement of an old heartbeat does not stretch the lease.
+  lease.renew(1_000_000)
+  t.notOk(lease.holds, 'lapsed at sending + lease, however late the ack')
+  lease.renew(42) // an unknown stamp: ignored
+  t.notOk(lease.holds, 'an ack of a heartbeat never sent gives nothing')
+  await lease.check()
+  t.same(events, ['fence'], 'fenced')
+  t.ok(lease.isFenced)
+  t.ok(1000 < promotableAt(0, spec), 'fenced before the server may promote (lease + margin after it heard the heartbeat)')
+  // The control plane is back and renews: the engine starts again.
+  at(1100)
+  lease.sent(1_000_100)
+  lease.renew(1_000_100)
+  await new Promise((r) => setImmediate(r))
+  t.same(events, ['fence', 'unfence'], 'unfenced on a renewal')
+  t.notOk(lease.isFenced)
+})
+
+t.test('failsafe: with replicas connected a lapsed lease keeps the engine writable', async (t) => {
+  const { lease, events, state, at } = setup({ connected: 1 })
+  lease.set(spec)
+  at(5000)
+  t.notOk(lease.holds, 'lapsed')
+  await lease.check()
+  t.same(events, [], 'not fenced while a replica is connected')
+  state.connected = 0
+  await lease.check()
+  t.same(events, ['fence'], 'fenced once the replicas are gone')
+})
+
+t.test('a view that fails counts as no replica (fence on doubt)', async (t) => {
+  const { lease, events, state, at } = setup({ connected: 1 })
+  lease.set(spec)
+  state.failViews = true
+  at(5000)
+  await lease.check()
+  t.same(events, ['fence'])
+})
+
+t.test('an HA primary starts fenced until its first renewal; replicas never fence', async (t) => {
+  const { lease, events, at } = setup({ spec })
+  t.ok(lease.startsFenced(), 'the engine is held at boot')
+  t.ok(lease.isFenced)
+  lease.set(spec) // set_ha again (the server's reconcile): still no lease while fenced
+  t.notOk(lease.holds, 'no lease from set_ha while held fenced')
+  at(10)
+  lease.sent(7)
+  lease.renew(7)
+  await new Promise((r) => setImmediate(r))
+  t.same(events, ['unfence'], 'started once leased')
+
+  const replica = setup({ spec: { ...spec, role: 'replica' } })
+  t.notOk(replica.lease.startsFenced(), 'a replica starts normally')
+  replica.at(100_000)
+  t.ok(replica.lease.holds, 'a replica needs no lease')
+  await replica.lease.check()
+  t.same(replica.events, [], 'and never fences')
+  t.same(await replica.lease.view(), { linkUp: false, replicasConnected: null, leased: false, fenced: false }, 'its view reports its link')
+})
