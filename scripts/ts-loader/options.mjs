@@ -1,7 +1,7 @@
 // What hooks.mjs and warm.mjs share: esbuild's options for one file and the cache file of its output.
 import { createHash } from 'node:crypto'
 import { readFileSync } from 'node:fs'
-import { basename, join } from 'node:path'
+import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 
 export const ROOT = fileURLToPath(new URL('../..', import.meta.url))
@@ -19,12 +19,12 @@ export function transformOptions(path) {
     platform: 'node',
     sourcemap: 'inline',
     sourcesContent: false,
-    sourcefile: basename(path),
+    sourcefile: path,
     tsconfigRaw,
   }
 }
 
-const salt = `${esbuildVersion}\0${JSON.stringify(tsconfigRaw)}\0v1\0`
+const salt = `${esbuildVersion}\0${JSON.stringify(tsconfigRaw)}\0v2\0`
 /** The cache file of a source's output: named by the digest of its path, its text and the options. */
 export function cacheFile(path, source) {
   const h = createHash('sha1').update(salt).update(path).update('\0').update(source).digest('hex')
