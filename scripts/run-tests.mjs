@@ -1,12 +1,16 @@
 #!/usr/bin/env node
-// `npm test` after the build: the static checks (types, Biome, the layering rules) run beside tap
-// instead of before it. Each of them uses one core for 5-25 s; on a 2-core machine the other core
-// sat idle meanwhile. Their output is held back and printed after tap's, each under its name; the
-// exit code is non-zero when any of them or tap fails; coverage is reported and its floor checked last.
+// `npm test`: the build, then tap; the static checks (types, Biome, the layering rules) and the
+// filling of the test processes' TypeScript cache (scripts/ts-loader/warm.mjs) run beside them.
+// Each check uses one core for 5-25 s and the build one core for ~20 s: on a 2-core machine the
+// other core sat idle meanwhile, so the checks start with the build, not after it. Their output is
+// held back and printed after tap's, each under its name; the exit code is non-zero when any of
+// them, the build or tap fails; coverage is reported and its floor checked last. A failed build
+// runs no test (tap is not started: .ci/run then counts the run as failed).
 // npm-run-all and concurrently would run the commands, but they interleave the outputs line by line
-// (or prefix every line), which would bury tap's summary that .ci/run reads; this is ~40 lines.
+// (or prefix every line), which would bury tap's summary that .ci/run reads; this is ~60 lines.
 // Not named test.mjs: tap's default selection takes such a name for a test file (.taprc's include).
 import { spawn } from 'node:child_process'
+import { setPriority } from 'node:os'
 import { fileURLToPath } from 'node:url'
 
 const here = (path) => fileURLToPath(new URL(path, import.meta.url))
@@ -18,10 +22,21 @@ const checks = [
   ['lint:deps', [npm, ['run', '--silent', 'lint:deps']]],
 ]
 
-/** Runs a command with its output captured; resolves with the exit code and the output. */
-function captured(cmd, args) {
+/**
+ * Runs a command with its output captured; resolves with the exit code and the output. A `niced`
+ * command yields the CPU to the build and the tests (their children inherit the niceness): the
+ * build is on the path to the end of the run, a check is not until tap ends.
+ */
+function captured(cmd, args, niced = false) {
   return new Promise((resolve) => {
     const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] })
+    if (niced && child.pid) {
+      try {
+        setPriority(child.pid, 10)
+      } catch {
+        /* not permitted here: it only runs at the same priority */
+      }
+    }
     const out = []
     child.stdout.on('data', (b) => out.push(b))
     child.stderr.on('data', (b) => out.push(b))
@@ -38,7 +53,16 @@ function inherited(cmd, args) {
   })
 }
 
-const running = checks.map(([name, [cmd, args]]) => captured(cmd, args).then((r) => ({ name, ...r })))
+const running = checks.map(([name, [cmd, args]]) => captured(cmd, args, true).then((r) => ({ name, ...r })))
+const warm = captured(process.execPath, [here('./ts-loader/warm.mjs')])
+const build = await inherited(process.execPath, [here('./build.mjs')])
+const warmed = await warm
+if (warmed.output) process.stderr.write(warmed.output)
+if (build !== 0) {
+  for (const r of await Promise.all(running)) process.stdout.write(`\n# ${r.name}: ${r.code === 0 ? 'ok' : `FAILED (exit ${r.code})`}\n${r.output}`)
+  console.error('npm test: the build failed; no test ran')
+  process.exit(1)
+}
 const tapCode = await inherited(here('../node_modules/.bin/tap'), process.argv.slice(2))
 let failed = tapCode !== 0
 for (const r of await Promise.all(running)) {

@@ -1,0 +1,4 @@
+// The `--import` of a test process (.taprc's node-arg): registers hooks.mjs.
+import { register } from 'node:module'
+
+register('./hooks.mjs', import.meta.url)
