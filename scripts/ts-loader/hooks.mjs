@@ -13,7 +13,8 @@ import { fileURLToPath } from 'node:url'
 import { cacheFile, transformOptions } from './options.mjs'
 
 const TS = /\.(ts|tsx|mts|cts)$/
-const JS_OF_TS = { '.js': '.ts', '.jsx': '.tsx', '.mjs': '.mts', '.cjs': '.cts' }
+/** What a `.js`-style specifier may name in TypeScript, in the order tsc looks (`./view.js` is view.ts or view.tsx). */
+const JS_OF_TS = { '.js': ['.ts', '.tsx'], '.jsx': ['.tsx'], '.mjs': ['.mts'], '.cjs': ['.cts'] }
 let esbuild
 
 /**
@@ -28,8 +29,9 @@ export async function resolve(specifier, context, next) {
       const url = new URL(specifier, parent)
       const path = fileURLToPath(url)
       if (!existsSync(path)) {
-        const ts = path.slice(0, -ext.length) + JS_OF_TS[ext]
-        if (existsSync(ts)) return { url: new URL(specifier.slice(0, -ext.length) + JS_OF_TS[ext], parent).href, format: 'module', shortCircuit: true }
+        for (const to of JS_OF_TS[ext]) {
+          if (existsSync(path.slice(0, -ext.length) + to)) return { url: new URL(specifier.slice(0, -ext.length) + to, parent).href, format: 'module', shortCircuit: true }
+        }
       }
     }
   }

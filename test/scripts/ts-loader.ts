@@ -65,6 +65,12 @@ t.test('the repository runs: a .tsx component, and a test file that imports src/
   const r = run(entry)
   t.equal(r.status, 0, r.stderr)
   t.equal(r.stdout.trim(), 'true true')
+  // `./view.js` written in a .ts module names view.tsx when that is the file (test/cli/ui-snapshots.ts imports so).
+  writeFileSync(join(dir, 'view.tsx'), "export const View = (): string => 'hi'\n")
+  writeFileSync(join(dir, 'uses.ts'), "import { View } from './view.js'\nconsole.log(typeof View)\n")
+  const viaJs = run(join(dir, 'uses.ts'))
+  t.equal(viaJs.status, 0, viaJs.stderr)
+  t.equal(viaJs.stdout.trim(), 'function', './view.js resolves to view.tsx')
 })
 
 t.test('warm.mjs fills the cache for every TypeScript file and prunes entries no file produces', async (t) => {
