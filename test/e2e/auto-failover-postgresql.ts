@@ -117,12 +117,15 @@ t.test('automatic failover on PostgreSQL', async (t) => {
   // 1. The primary's agent dies; its engine lives: not a failover, and the agent is started again.
   const agentPid = pidOf(join(dirOf(src.id), 'agent.pid'))
   kill9(agentPid)
-  await until(() => logs.some((l) => l.includes(`ha: ${src.id} not heard within its lease; not failing over: the primary's engine answers`)), 'the monitor refusing to fail over')
+  // The reconciler may start the next agent before the lease lapses (the monitor then has nothing to decide) or
+  // after (it then refuses: the engine answers); either way no failover. The decision itself: test/server/ha/.
   await until(() => {
     const p = Number.parseInt(readFileSync(join(dirOf(src.id), 'agent.pid'), 'utf8'), 10)
     return p !== agentPid && alive(p) && (lab.instances.lastSent(src.id) ?? 0) > Date.now() - 2000
   }, 'a new agent heartbeating')
   t.equal(lab.instances.get(src.id)!.auto_failover, 1, 'dead agent, healthy engine: still the primary')
+  t.equal(lab.notifications.list('trove.instance.auto_failover').length, 0, 'no failover')
+  t.equal(lab.instances.get(rep.id)!.slave_of_id, src.id, 'the replica still follows it')
   t.ok(await tryWrite(writer, 2), 'writes go on through the writer endpoint')
 
   // 2. kill -9 of the primary's engine and agent: failover.
