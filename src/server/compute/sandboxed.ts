@@ -223,7 +223,13 @@ export class SandboxedCompute implements Compute {
           /* a record being written or cut short: no entry */
         }
       }
-      const peers = peerAddresses(this.sets(), (id) => records.get(id)?.address)
+      let sets: string[][] = []
+      try {
+        sets = this.sets()
+      } catch {
+        /* the server's database is closed (a lab removed after its server stopped): no replication set holds */
+      }
+      const peers = peerAddresses(sets, (id) => records.get(id)?.address)
       const instances: FirewallRules['instances'] = []
       for (const [id, r] of records) {
         if (r.address && r.hostIf && r.port)
