@@ -43,6 +43,14 @@ function sourceDigest() {
 }
 
 /**
+ * The bundles' source maps (a linked .map beside each, composed from tsc's maps, so they name
+ * src/*.ts). Node reads one only when source maps are on (--enable-source-maps) or coverage is
+ * collected: the coverage of the servers and agents that tests start is then counted on src/
+ * (scripts/coverage-report.mjs), not on a bundle. The sources are on disk: their text is left out.
+ */
+const sourceMaps = { sourcemap: 'linked', sourcesContent: false }
+
+/**
  * The agent as one file (dist/agent/bundle.js, with mqtt.js and its ~95 CommonJS files inside):
  * every instance starts an agent, and Node 20 spends most of an agent's start resolving and
  * loading ~130 small modules one by one (issue 11: create -> ACTIVE). esbuild does the bundling;
@@ -60,6 +68,7 @@ async function bundleAgent(dir, esbuild) {
     logLevel: 'warning',
     // The engines' drivers stay outside: an agent loads only its own engine's, on first use.
     external: ['pg', 'mariadb', '@redis/client'],
+    ...sourceMaps,
     // mqtt.js is CommonJS: its require() of Node built-ins needs a real require in an ES module.
     banner: { js: "import { createRequire as __troveRequire } from 'node:module'; const require = __troveRequire(import.meta.url);" },
   })
@@ -86,6 +95,7 @@ async function bundleServer(dir, esbuild) {
     target: 'node20',
     logLevel: 'warning',
     external: ['better-sqlite3'],
+    ...sourceMaps,
     // Packages written in CommonJS require() Node built-ins: that needs a real require in an ES module.
     banner: { js: "import { createRequire as __troveRequire } from 'node:module'; const require = __troveRequire(import.meta.url);" },
     plugins: [

@@ -20,6 +20,15 @@ export const TROVE = join(ROOT, 'bin/trove')
 process.env.TROVE_TEMPLATES_DIR ??= SUITE_TEMPLATES_DIR
 
 /**
+ * With tap's coverage on, the processes tests start (trove commands, lab servers and their agents)
+ * count too: tap covers only its own test processes (its loader, which they drop with NODE_OPTIONS),
+ * so the code that only e2e tests reach, in a server or an agent, counted as never run. Node writes
+ * a process's coverage into NODE_V8_COVERAGE at its exit, in the format tap's files have
+ * (scripts/coverage-report.mjs reads them all).
+ */
+if (process.env._TAPJS_PROCESSINFO_COVERAGE_ === '1') process.env.NODE_V8_COVERAGE ??= join(ROOT, '.tap/coverage')
+
+/**
  * Runs the real bin/trove. tap's processinfo injects its loader into every child's
  * NODE_OPTIONS; `env -u` drops it, so the child is exactly what a user runs (env
  * execs node in place: the pid stays the child's).

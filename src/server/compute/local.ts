@@ -25,8 +25,15 @@ export const TROVE_BIN = resolve(dirname(fileURLToPath(import.meta.url)), '../..
  */
 export const AGENT_NODE_FLAGS = ['--jitless', '--max-semi-space-size=1']
 
-/** The environment of every agent: nothing of the server's but a PATH. */
-const AGENT_ENV = { PATH: process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin', LANG: 'C.UTF-8', NODE_ENV: 'production' }
+/**
+ * The environment of every agent: nothing of the server's but a PATH, and Node's coverage directory
+ * where a test run collects the coverage of the processes it starts (test/helpers/lab.ts).
+ */
+function agentEnv(): Record<string, string> {
+  const env: Record<string, string> = { PATH: process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin', LANG: 'C.UTF-8', NODE_ENV: 'production' }
+  if (process.env.NODE_V8_COVERAGE) env.NODE_V8_COVERAGE = process.env.NODE_V8_COVERAGE
+  return env
+}
 
 export interface LocalComputeOptions {
   dataDir: string
@@ -69,7 +76,7 @@ export class LocalCompute implements Compute {
     chmodSync(opts.dataDir, 0o711)
     chmodSync(this.instancesDir, 0o711)
     if (opts.standbyAgent && opts.spawnAgents !== false) {
-      this.standby = new StandbyAgent({ dataDir: opts.dataDir, instancesDir: this.instancesDir, command: [process.execPath, ...AGENT_NODE_FLAGS, TROVE_BIN], env: AGENT_ENV, log: opts.log })
+      this.standby = new StandbyAgent({ dataDir: opts.dataDir, instancesDir: this.instancesDir, command: [process.execPath, ...AGENT_NODE_FLAGS, TROVE_BIN], env: agentEnv(), log: opts.log })
     }
   }
 
@@ -183,7 +190,7 @@ export class LocalCompute implements Compute {
         detached: true,
         stdio: ['ignore', log, log],
         cwd: baseDir,
-        env: AGENT_ENV,
+        env: agentEnv(),
       })
       child.unref()
       return child.pid ?? 0
