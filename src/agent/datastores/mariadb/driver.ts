@@ -61,11 +61,20 @@ async function connection(socket: string): Promise<Connection> {
   const key = `mariadb:${socket}`
   const kept = await keptDriver<Kept>(key, async () => {
     const { createConnection } = await driver()
-    const conn = await createConnection({ socketPath: socket, user: AGENT_DB_USER, connectTimeout: 30_000, rowsAsArray: true, dateStrings: true, bigIntAsNumber: false, insertIdAsNumber: true }).catch(
-      (e) => {
-        throw clientError(e)
-      },
-    )
+    // sql_log_off: the agent's own statements (status polls, the archive) stay out of the user's general
+    // log (a superuser's session setting), as the PostgreSQL agent's do.
+    const conn = await createConnection({
+      socketPath: socket,
+      user: AGENT_DB_USER,
+      initSql: 'SET SESSION sql_log_off = 1',
+      connectTimeout: 30_000,
+      rowsAsArray: true,
+      dateStrings: true,
+      bigIntAsNumber: false,
+      insertIdAsNumber: true,
+    }).catch((e) => {
+      throw clientError(e)
+    })
     const handle: Kept = { conn, close: () => conn.end().catch(() => conn.destroy()) }
     conn.on('error', () => void dropDriver(key, handle))
     conn.on('end', () => void dropDriver(key, handle))
