@@ -36,6 +36,12 @@ export interface PartPoolOptions<T> {
   drop: (key: string, part: T) => Promise<unknown>
   log: (m: string) => void
   what: string
+  /**
+   * A sweep of the lab running, if one does: a make waits for it (a sweep keeps the keys the pool lists at its start
+   * and takes any other part of the lab for an orphan's: a namespace made while it ran was swept, seen in
+   * test/e2e/sandbox-scale-races.ts).
+   */
+  sweeping?: () => Promise<unknown> | undefined
 }
 
 /**
@@ -82,6 +88,12 @@ export class PartPool<T> {
 
   /** Starts making parts up to the pool's size (none once stopped, or after a failed make until the next claim). */
   refill(): void {
+    const sweep = this.o.sweeping?.()
+    // Checked in the tick the keys are listed as making (no await in between).
+    if (sweep) {
+      void sweep.then(() => this.refill())
+      return
+    }
     while (!this.stopped && !this.failed && this.ready.length + this.making.size < this.o.size) {
       const key = poolKey()
       this.making.add(key)
@@ -112,6 +124,8 @@ export class PartPool<T> {
 
 export interface SandboxPoolsOptions {
   size: number
+  /** The lab's sweep running, if one does (refills wait for it). */
+  sweeping?: () => Promise<unknown> | undefined
   /** Refills wait this long after the last claim or `quiet` (default DEFAULT_REFILL_DELAY_MS). */
   refillDelayMs?: number
   /** DIR/sandbox/pool (root 0700): the pooled volumes' images and mount points. */
@@ -137,6 +151,7 @@ export class SandboxPools {
       size: o.size,
       what: 'network namespace',
       log: o.log,
+      ...(o.sweeping ? { sweeping: o.sweeping } : {}),
       make: (key) => attachInstance(o.net, key),
       drop: (key) => detachInstance(o.net, key),
     })
@@ -144,6 +159,7 @@ export class SandboxPools {
       size: o.size,
       what: 'volume',
       log: o.log,
+      ...(o.sweeping ? { sweeping: o.sweeping } : {}),
       // Root's until claimed (its root dir made the instance's uid's then).
       make: (key) => createVolume({ ...this.pathsOf(key), sizeBytes: POOL_VOLUME_GB * GB, uid: 0, gid: 0 }),
       drop: (key) => destroyVolume(this.pathsOf(key)),

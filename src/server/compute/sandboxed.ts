@@ -171,7 +171,7 @@ export class SandboxedCompute implements Compute {
     mkdirSync(this.runtime.root, { recursive: true, mode: 0o700 })
     await recoverSandboxes({ instancesDir: this.instancesDir, ids: this.sandboxedIds(), net: this.net, uids: this.opts.uids, log: this.opts.log })
     const size = this.opts.poolSize ?? poolSizeFrom(process.env.TROVE_SANDBOX_POOL)
-    this.pools = new SandboxPools({ size, dir: join(this.opts.dataDir, 'sandbox', 'pool'), net: this.net, log: this.opts.log })
+    this.pools = new SandboxPools({ size, dir: join(this.opts.dataDir, 'sandbox', 'pool'), net: this.net, log: this.opts.log, sweeping: () => this.sweeping() })
     for (const r of await this.pools.sweepLeftovers(claimedNetKeys(this.instancesDir, this.sandboxedIds()))) this.opts.log(`swept ${r}`)
     if (size > 0) this.pools.start()
     return this.net.gateway

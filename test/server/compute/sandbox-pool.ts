@@ -4,7 +4,7 @@ import t from 'tap'
 import { PartPool, poolSizeFrom } from '../../../src/server/compute/sandbox-pool.js'
 
 /** A pool whose makes resolve when the test says (`finish`), or fail (`fail`), recording what it made and dropped. */
-function harness(size: number) {
+function harness(size: number, sweeping?: () => Promise<unknown> | undefined) {
   const made: string[] = []
   const dropped: string[] = []
   const logs: string[] = []
@@ -13,6 +13,7 @@ function harness(size: number) {
     size,
     what: 'part',
     log: (m) => logs.push(m),
+    ...(sweeping ? { sweeping } : {}),
     make: (key) =>
       new Promise<string>((resolve, reject) => {
         made.push(key)
@@ -102,6 +103,21 @@ t.test('drain: the ready parts and those still being made are dropped; nothing i
   h.pool.refill()
   t.equal(h.pending.length, 0, 'a drained pool makes nothing')
   t.equal(h.pool.claim(), undefined)
+})
+
+t.test('a refill waits for a running sweep of the lab (which would take a part made meanwhile for an orphan)', async (t) => {
+  let end!: () => void
+  let sweep: Promise<void> | undefined = new Promise<void>((r) => (end = r)).then(() => (sweep = undefined))
+  const h = harness(2, () => sweep)
+  h.pool.start()
+  t.equal(h.made.length, 0, 'nothing made while the sweep runs')
+  t.same(h.pool.keys(), [])
+  end()
+  await sweep
+  await new Promise((r) => setImmediate(r))
+  t.equal(h.made.length, 2, 'made once it ended')
+  await h.finish()
+  t.equal(h.pool.readyCount, 2)
 })
 
 t.test('TROVE_SANDBOX_POOL', async (t) => {
