@@ -306,7 +306,7 @@ export class SandboxedCompute implements Compute {
       let volumeMs = 0
       let filterMs = 0
       const fresh = !existsSync(paths.image)
-      // A fresh 1 GB volume from the pool (never used: renamed here, mounted, its root made the uid's).
+      // A fresh 1 GB volume from the pool (never used: its mount and image moved here, its root made the uid's).
       let pooled = false
       const sizeBytes = Math.max(1, boot.volumeSize) * GB
       const made = async () =>
