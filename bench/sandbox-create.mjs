@@ -27,8 +27,10 @@ const { removeSandboxLab } = await import('../dist/server/compute/sandbox-lab.js
 /** The driver's log lines give each part's time: `<part> in N ms`. */
 const parts = new Map()
 function record(line) {
-  for (const m of line.matchAll(/(uid \d+|address \S+ \(netns\)|volume|filter|template copied|sandbox \(runc\)|agent \(runc exec\)|agent \(started by the init\) seen) in (\d+) ms/g)) {
-    const key = m[1].startsWith('address') ? 'address (netns)' : m[1].startsWith('uid') ? 'uid' : m[1]
+  for (const m of line.matchAll(
+    /(uid \d+|address \S+ \(netns[^)]*\)|volume(?: \(pooled\))?|filter|template copied|sandbox \(runc\)|agent \(runc exec\)|agent \(started by the init\) seen) in (\d+) ms/g,
+  )) {
+    const key = m[1].startsWith('address') ? (m[1].includes('pooled') ? 'address (netns, pooled)' : 'address (netns)') : m[1].startsWith('uid') ? 'uid' : m[1]
     parts.set(key, [...(parts.get(key) ?? []), Number(m[2])])
   }
 }

@@ -81,6 +81,11 @@ export interface ServerOptions extends Partial<Omit<LabConfig, 'ha'>> {
    * the lab's own, made again in each run; else TROVE_SANDBOX_TEMPLATES_DIR). A test suite's labs then build each once.
    */
   sandboxTemplatesDir?: string
+  /**
+   * Under `isolation: 'sandbox'`: network namespaces and 1 GB volumes kept ready, of each, for the next creates
+   * (compute/sandbox-pool.ts; default TROVE_SANDBOX_POOL, else 2); 0 turns the pools off.
+   */
+  sandboxPool?: number
   /** false: apply no cgroup limits (default: on unless TROVE_CGROUPS=0). */
   cgroups?: boolean
   /** Reconciliation period (ms; default TROVE_RECONCILE_MS or 10 s); 0 turns periodic passes off. */
@@ -176,7 +181,11 @@ export async function buildServer(opts: ServerOptions = {}): Promise<TroveServer
   const sandboxTemplatesDir = opts.sandboxTemplatesDir ?? process.env.TROVE_SANDBOX_TEMPLATES_DIR
   const compute: Compute =
     config.isolation === 'sandbox'
-      ? new SandboxedCompute({ ...computeOptions, ...(sandboxTemplatesDir ? { sandboxTemplatesDir: resolve(sandboxTemplatesDir) } : {}) })
+      ? new SandboxedCompute({
+          ...computeOptions,
+          ...(sandboxTemplatesDir ? { sandboxTemplatesDir: resolve(sandboxTemplatesDir) } : {}),
+          ...(opts.sandboxPool !== undefined ? { poolSize: opts.sandboxPool } : {}),
+        })
       : new LocalCompute({ ...computeOptions, standbyAgent: opts.standbyAgent !== false })
   const tasks = new TaskEngine(db, log)
   const brokerFile = join(config.dataDir, 'broker.json')
@@ -379,7 +388,7 @@ export async function buildServer(opts: ServerOptions = {}): Promise<TroveServer
       create.close()
       lab.notifications.attach(undefined)
       rpc?.close()
-      compute.close?.()
+      await compute.close?.()
       await objectStore?.close()
       await broker?.close()
       db.close()

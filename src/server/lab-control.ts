@@ -184,7 +184,8 @@ export async function resetLab(dataDir: string): Promise<ResetSummary> {
     if (existsSync(join(dir, 'sandbox')) || existsSync(join(dir, 'network'))) {
       const { SandboxedCompute } = await import('./compute/sandboxed.js')
       const { removeSandboxLab } = await import('./compute/sandbox-lab.js')
-      const c = new SandboxedCompute({ dataDir: dir, log: () => {} })
+      // No pool: prepareLab sweeps what a crash left in it, and makes none.
+      const c = new SandboxedCompute({ dataDir: dir, log: () => {}, poolSize: 0 })
       try {
         await c.prepareLab()
         await removeSandboxLab(c)

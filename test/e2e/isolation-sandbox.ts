@@ -10,7 +10,6 @@ import { once } from 'node:events'
 import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { blockedCount, tableName } from '../../src/server/compute/firewall.js'
-import { netnsName } from '../../src/server/compute/network.js'
 import { createSandbox, execInSandbox, listSandboxes, sandboxCgroupDirs } from '../../src/server/compute/sandbox.js'
 import { Reconciler } from '../../src/server/reconcile.js'
 import { removeSandboxLab } from '../../src/server/compute/sandbox-lab.js'
@@ -18,7 +17,7 @@ import type { SandboxedCompute } from '../../src/server/compute/sandboxed.js'
 import { UID_CLAIM_DIR } from '../../src/server/compute/uids.js'
 import type { TroveClient } from '../../src/sdk/index.js'
 import { labClient, startLab } from '../helpers/lab.js'
-import { authPing, exeOf, nsPidOf, probeFrom, redis, sandboxPids, uidsOf, waitStatus } from '../helpers/sandbox-proc.js'
+import { authPing, exeOf, netnsOf, nsPidOf, probeFrom, redis, sandboxPids, uidsOf, waitStatus } from '../helpers/sandbox-proc.js'
 
 /** What this host lacks for real sandboxes, or undefined. */
 function lacking(): string | undefined {
@@ -92,7 +91,7 @@ t.test('a sandboxed Redis: its own uid, namespaces, volume and address; delete l
     t.same(uidsOf(pid), [rec.uid, rec.uid, rec.uid, rec.uid], `the ${what} runs as uid ${rec.uid} (real, effective, saved, fs)`)
     for (const ns of ['pid', 'net', 'mnt']) t.not(readlinkSync(`/proc/${pid}/ns/${ns}`), readlinkSync(`/proc/self/ns/${ns}`), `the ${what} is in a ${ns} namespace of its own`)
   }
-  t.equal(statSync(`/proc/${engine}/ns/net`).ino, statSync(`/run/netns/${netnsName(a.id)}`).ino, 'the engine is in the network namespace attached to the bridge')
+  t.equal(statSync(`/proc/${engine}/ns/net`).ino, statSync(`/run/netns/${netnsOf(c, a.id)}`).ino, 'the engine is in the network namespace attached to the bridge')
 
   // The engine's data files are on the loop-mounted volume.
   t.match(await redis(ip, root.password, ['SET k v', 'SAVE']), /\+OK\r\n\+OK\r\n\+OK/, 'SET and SAVE')
@@ -172,6 +171,7 @@ t.test('a sandboxed Redis: its own uid, namespaces, volume and address; delete l
 async function deleteAndCheck(t: Test, c: SandboxedCompute, client: TroveClient, id: string): Promise<void> {
   const dir = c.instanceDir(id)
   const rec = JSON.parse(readFileSync(join(dir, 'sandbox.json'), 'utf8')) as { uid: number; hostIf: string }
+  const netns = netnsOf(c, id)
   const image = join(dir, 'volume.img')
   const mnt = join(dir, 'mnt')
   await client.instances.delete(id)
@@ -187,7 +187,7 @@ async function deleteAndCheck(t: Test, c: SandboxedCompute, client: TroveClient,
   t.notOk(existsSync(join(UID_CLAIM_DIR, String(rec.uid))), 'no uid claim')
   t.equal(execFileSync('losetup', ['-j', image], { encoding: 'utf8' }).trim(), '', 'no loop device')
   t.notOk(readFileSync('/proc/self/mounts', 'utf8').includes(mnt), 'no mount')
-  t.notOk(existsSync(`/run/netns/${netnsName(id)}`), 'no network namespace')
+  t.notOk(existsSync(`/run/netns/${netns}`), 'no network namespace')
   const ports = execFileSync('nft', ['list', 'set', 'bridge', tableName(c.labId), 'ports'], { encoding: 'utf8' })
   t.notOk(ports.includes(rec.hostIf), 'no nft element for its veth')
   t.same(
@@ -357,11 +357,13 @@ t.test('what a crash leaves of a sandbox is removed by the reconciler', async (t
   const halfMade = randomUUID()
   await c.reserve(halfMade, 'redis', new Set())
   const halfUid = uidOfDir(halfMade)
+  const halfNs = netnsOf(c, halfMade)
   // Parts whose directory is gone (removed by hand, or a crash the record could not tell about): a namespace,
   // a uid claim and a runc sandbox of this lab that no instance directory owns.
   const dirless = randomUUID()
   await c.reserve(dirless, 'redis', new Set())
   const dirlessUid = uidOfDir(dirless)
+  const dirlessNs = netnsOf(c, dirless)
   rmSync(c.instanceDir(dirless), { recursive: true })
   const stray = randomUUID()
   const strayDir = mkdtempSync('/tmp/tv-stray.')
@@ -383,11 +385,11 @@ t.test('what a crash leaves of a sandbox is removed by the reconciler', async (t
   t.ok(report.orphanDirs.includes(halfMade), 'the half-made instance directory is removed')
   t.notOk(existsSync(c.instanceDir(halfMade)), '...with its directory')
   t.notOk(existsSync(join(UID_CLAIM_DIR, String(halfUid))), '...its uid claim')
-  t.notOk(existsSync(`/run/netns/${netnsName(halfMade)}`), '...and its namespace')
+  t.notOk(existsSync(`/run/netns/${halfNs}`), '...and its namespace')
   t.ok(report.sandboxLeftovers.includes(`sandbox ${stray}`), `the stray sandbox is swept (${report.sandboxLeftovers.join(', ')})`)
   t.notOk((await listSandboxes(c.runtime)).includes(stray), '...and gone from runc')
-  t.ok(report.sandboxLeftovers.includes(`netns ${netnsName(dirless)}`), 'the namespace no directory owns is swept')
-  t.notOk(existsSync(`/run/netns/${netnsName(dirless)}`), '...and gone')
+  t.ok(report.sandboxLeftovers.includes(`netns ${dirlessNs}`), 'the namespace no directory owns is swept')
+  t.notOk(existsSync(`/run/netns/${dirlessNs}`), '...and gone')
   // The uid claims are the host's, not the lab's: a claim whose directory is gone is released by whichever
   // lab sweeps first (claims.ts), so another test's lab running meanwhile may have done it.
   t.notOk(existsSync(join(UID_CLAIM_DIR, String(dirlessUid))), 'the uid claim no directory owns is released')

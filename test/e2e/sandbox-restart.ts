@@ -7,7 +7,6 @@ import { existsSync, readFileSync, readlinkSync, rmSync } from 'node:fs'
 import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { removeFirewall, tableName } from '../../src/server/compute/firewall.js'
-import { netnsName } from '../../src/server/compute/network.js'
 import { execInSandbox, sandboxCgroupDirs, sweepSandboxes } from '../../src/server/compute/sandbox.js'
 import { removeSandboxLab } from '../../src/server/compute/sandbox-lab.js'
 import type { SandboxedCompute } from '../../src/server/compute/sandboxed.js'
@@ -16,7 +15,7 @@ import { Reconciler } from '../../src/server/reconcile.js'
 import { buildServer, resetLab } from '../../src/server/index.js'
 import { labClient, tempDir } from '../helpers/lab.js'
 import { sandboxLacking } from '../helpers/sandbox-host.js'
-import { exeOf, nsPidOf, nsProcesses, redis, sandboxPids, statusField, uidsOf, waitStatus } from '../helpers/sandbox-proc.js'
+import { exeOf, netnsOf, nsPidOf, nsProcesses, redis, sandboxPids, statusField, uidsOf, waitStatus } from '../helpers/sandbox-proc.js'
 
 const why = sandboxLacking(['redis'], [['catatonit', ['--version']]])
 if (why) t.plan(0, why)
@@ -26,13 +25,13 @@ if (why) t.plan(0, why)
  * cgroups, the volume's mount and loop device, the instance's namespace, the bridge, the nft tables, and the
  * claims on /run (the uid's and the subnet's). Only this test's lab's parts.
  */
-async function simulateReboot(c: SandboxedCompute, id: string, uid: number): Promise<void> {
+async function simulateReboot(c: SandboxedCompute, id: string, uid: number, netns: string): Promise<void> {
   await sweepSandboxes(c.runtime, [])
   const mnt = join(c.instanceDir(id), 'mnt')
   const device = execFileSync('findmnt', ['-n', '-o', 'SOURCE', '--target', mnt], { encoding: 'utf8' }).trim()
   execFileSync('umount', [mnt])
   execFileSync('losetup', ['--detach', device])
-  execFileSync('ip', ['netns', 'del', netnsName(id)])
+  execFileSync('ip', ['netns', 'del', netns])
   execFileSync('ip', ['link', 'del', 'dev', c.network.bridge])
   await removeFirewall({ labId: c.labId })
   rmSync(join(UID_CLAIM_DIR, String(uid)))
@@ -147,9 +146,10 @@ t.test('a server restart keeps a sandboxed instance running; a host reboot makes
   // packet filter and the claims on /run are gone; the data dir stays. The next server makes them again at
   // start (sandbox-recover.ts): the instance comes back with its address, uid, volume and data.
   const before = JSON.parse(readFileSync(join(lab.c.instanceDir(inst.id), 'sandbox.json'), 'utf8')) as { uid: number; address: string }
+  const netns = netnsOf(lab.c, inst.id)
   await lab.server.close()
-  await simulateReboot(lab.c, inst.id, before.uid)
-  t.notOk(existsSync(`/run/netns/${netnsName(inst.id)}`), 'reboot: no namespace')
+  await simulateReboot(lab.c, inst.id, before.uid, netns)
+  t.notOk(existsSync(`/run/netns/${netns}`), 'reboot: no namespace')
   t.notOk(existsSync(join(UID_CLAIM_DIR, String(before.uid))), 'reboot: no uid claim')
   lab = await open()
   const again = Date.now() + 120_000
@@ -174,7 +174,7 @@ t.test('a server restart keeps a sandboxed instance running; a host reboot makes
   t.equal(execFileSync('ip', ['-br', 'link', 'show', 'type', 'bridge'], { encoding: 'utf8' }).includes(net.bridge), false, 'no lab bridge')
   t.notOk(execFileSync('nft', ['list', 'tables'], { encoding: 'utf8' }).includes(tableName(lab.c.labId)), 'no nft tables')
   t.equal(execFileSync('losetup', ['-j', image], { encoding: 'utf8' }).trim(), '', 'no loop device')
-  t.notOk(existsSync(`/run/netns/${netnsName(inst.id)}`), 'no network namespace')
+  t.notOk(existsSync(`/run/netns/${netns}`), 'no network namespace')
   t.notOk(existsSync(join(UID_CLAIM_DIR, String(rec.uid))), 'no uid claim')
   t.same(
     sandboxCgroupDirs(lab.c.runtime).filter((d) => existsSync(d)),

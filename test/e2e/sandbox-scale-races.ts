@@ -9,11 +9,11 @@ import { randomUUID } from 'node:crypto'
 import { existsSync, readdirSync, readFileSync, rmSync, unlinkSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { CLAIM_DIR } from '../../src/server/compute/addresses.js'
-import { netnsName } from '../../src/server/compute/network.js'
 import { removeSandboxLab } from '../../src/server/compute/sandbox-lab.js'
 import type { SandboxedCompute } from '../../src/server/compute/sandboxed.js'
 import { UID_CLAIM_DIR } from '../../src/server/compute/uids.js'
 import { startLab } from '../helpers/lab.js'
+import { netnsOf } from '../helpers/sandbox-proc.js'
 
 function lacking(): string | undefined {
   if (process.getuid?.() !== 0) return 'needs root (netns, nft, runc)'
@@ -70,8 +70,8 @@ t.test('creates started while a sweep runs keep their namespace, address and uid
   t.same(await c.sweep(), [], 'a later sweep finds nothing to remove')
   for (const [i, id] of ids.entries()) {
     const r = reserved[i]!
-    t.ok(existsSync(`/run/netns/${netnsName(id)}`), `instance ${i}: its namespace is there`)
-    const addrs = execFileSync('ip', ['-n', netnsName(id), '-j', '-4', 'addr', 'show'], { encoding: 'utf8' })
+    t.ok(existsSync(`/run/netns/${netnsOf(c, id)}`), `instance ${i}: its namespace is there`)
+    const addrs = execFileSync('ip', ['-n', netnsOf(c, id), '-j', '-4', 'addr', 'show'], { encoding: 'utf8' })
     t.ok(addrs.includes(`"${r.address}"`), `instance ${i}: its address ${r.address} is on its interface`)
     t.equal(uidClaimsOf(c.instanceDir(id)), 1, `instance ${i}: its uid claim is there`)
   }
@@ -80,10 +80,11 @@ t.test('creates started while a sweep runs keep their namespace, address and uid
   // Sweeps and creates interleaved, as the reconciler (every 10 s) meets a burst of creates.
   const more = Array.from({ length: 4 }, () => randomUUID())
   const done = await Promise.all([c.sweep(), ...more.map((id, i) => (i % 2 ? c.sweep().then(() => c.reserve(id, 'redis', new Set())) : c.reserve(id, 'redis', new Set())))])
-  for (const id of more) t.ok(existsSync(`/run/netns/${netnsName(id)}`), `interleaved create ${id.slice(0, 8)}: its namespace is there`)
+  for (const id of more) t.ok(existsSync(`/run/netns/${netnsOf(c, id)}`), `interleaved create ${id.slice(0, 8)}: its namespace is there`)
   t.ok(done.length === more.length + 1)
+  const names = new Map([...ids, ...more].map((id) => [id, netnsOf(c, id)]))
   for (const id of [...ids, ...more]) await c.destroy(id, null)
-  for (const id of [...ids, ...more]) t.notOk(existsSync(`/run/netns/${netnsName(id)}`), `instance ${id.slice(0, 8)}: its namespace is gone after its delete`)
+  for (const [id, ns] of names) t.notOk(existsSync(`/run/netns/${ns}`), `instance ${id.slice(0, 8)}: its namespace is gone after its delete`)
 })
 
 t.test("a delete's window without the record: the reconciler's reclaim makes no loopback claim for the lab address", async (t) => {
@@ -108,6 +109,7 @@ t.test("a delete's window without the record: the reconciler's reclaim makes no 
   t.ok(c.reclaim(id, address), 'still its own without the record (a lease of the lab network)')
   t.notOk(existsSync(claimFile), `no claim ${claimFile} was made for the lab address`)
   writeFileSync(join(c.instanceDir(id), 'sandbox.json'), record)
+  const ns = netnsOf(c, id)
   await c.destroy(id, null)
-  t.notOk(existsSync(`/run/netns/${netnsName(id)}`), 'its delete removed its namespace')
+  t.notOk(existsSync(`/run/netns/${ns}`), 'its delete removed its namespace')
 })

@@ -7,9 +7,9 @@ import { execFileSync, spawnSync } from 'node:child_process'
 import { chownSync, lstatSync, readdirSync, readFileSync, readlinkSync, statSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import type { Instance } from '../../src/sdk/index.js'
-import { netnsName } from '../../src/server/compute/network.js'
 import { engineClient, writeRows } from './clients.js'
 import { type AttackLab, attackLab, createActive, enginePids, tail, hostFiles, hostFree, oomKills, runShellProbes, type Shell, shellProbes, VOL, volumeSums, waitWhile } from './attack.js'
+import { netnsOf } from './sandbox-proc.js'
 
 export interface EngineAttack {
   engine: 'postgresql' | 'mariadb' | 'redis'
@@ -74,7 +74,7 @@ export async function runAttack(t: Test, e: EngineAttack): Promise<void> {
   // The filter drops a refused SYN (the bridge family cannot reject): an engine's own client (a FEDERATED table,
   // MIGRATE) then waits out the kernel's SYN retries, ~2 minutes. One retry in the attacker's namespace makes
   // the same refusal fail in ~3 s; what passes and what does not is unchanged.
-  execFileSync('ip', ['netns', 'exec', netnsName(mine.id), 'sysctl', '-qw', 'net.ipv4.tcp_syn_retries=1'])
+  execFileSync('ip', ['netns', 'exec', netnsOf(a.c, mine.id), 'sysctl', '-qw', 'net.ipv4.tcp_syn_retries=1'])
   const vip = victim.ip![0]!
   const ip = mine.ip![0]!
   const vroot = (await a.victim.root.enable(victim.id)).password

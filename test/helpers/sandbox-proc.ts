@@ -4,6 +4,7 @@ import { readFileSync, readdirSync, readlinkSync } from 'node:fs'
 import { connect } from 'node:net'
 import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
+import { netnsName } from '../../src/server/compute/network.js'
 import { execInSandbox, sandboxCgroupDirs } from '../../src/server/compute/sandbox.js'
 import type { SandboxedCompute } from '../../src/server/compute/sandboxed.js'
 import type { Instance, TroveClient } from '../../src/sdk/index.js'
@@ -108,4 +109,10 @@ export function nsProcesses(ns: string): Array<{ pid: number; state: string; com
 export async function probeFrom(c: SandboxedCompute, id: string, ip: string, port: number): Promise<number> {
   const r = await execInSandbox(c.runtime, id, ['timeout', '4', 'bash', '-c', `exec 3<>/dev/tcp/${ip}/${port}`])
   return r.code
+}
+
+/** The name of an instance's network namespace: a pooled one keeps its pool key (sandbox.json's netKey). */
+export function netnsOf(c: SandboxedCompute, id: string): string {
+  const rec = JSON.parse(readFileSync(join(c.instanceDir(id), 'sandbox.json'), 'utf8')) as { netKey?: string }
+  return netnsName(rec.netKey ?? id)
 }

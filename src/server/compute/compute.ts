@@ -59,7 +59,7 @@ export interface Compute {
   /** Starts what the driver runs for itself once the server runs (an agent ahead of the next create). */
   startStandby?(): void
   /** Stops what the driver runs for itself at server stop (instances keep running). */
-  close?(): void
+  close?(): void | Promise<void>
   hasBootstrap(id: string): boolean
   /** Injects a fault into the instance (faults.ts; lab only, admin only): one line of what was done, or FaultRefused. */
   injectFault(id: string, kind: FaultKind): Promise<string>

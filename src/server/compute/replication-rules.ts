@@ -1,3 +1,5 @@
+import type { FirewallRules } from './firewall.js'
+import type { SandboxRecord } from './sandbox-guest.js'
 /**
  * Replication sets for the packet filter (docs/isolation.md, "packet filter"): the members of one set
  * may reach each other's engine port, both ways, so that a promote, an eject or a failover needs no rule
@@ -53,4 +55,21 @@ export function peerAddresses(sets: readonly string[][], addressOf: (id: string)
     }
   }
   return peers
+}
+
+/** The packet filter's instance entries from the lab's sandbox records and the server's replication sets (`sets` may throw: none then). */
+export function instanceRules(records: Map<string, SandboxRecord>, sets: () => string[][]): FirewallRules['instances'] {
+  let held: string[][] = []
+  try {
+    held = sets()
+  } catch {
+    /* the server's database is closed (a lab removed after its server stopped): no replication set holds */
+  }
+  const peers = peerAddresses(held, (id) => records.get(id)?.address)
+  const instances: FirewallRules['instances'] = []
+  for (const [id, r] of records) {
+    if (r.address && r.hostIf && r.port)
+      instances.push({ address: r.address, hostIf: r.hostIf, ports: [r.port], allowedCidrs: r.allowedCidrs ?? [], peers: peers.get(id) ?? [], partitioned: r.partitioned === true })
+  }
+  return instances
 }

@@ -42,7 +42,7 @@ export async function destroySandboxedInstance(o: DestroyParts): Promise<void> {
   await step(() => destroySandbox(o.runtime, id, join(dir, 'bundle')))
   await step(() => unlinkSync(join(dir, SANDBOX_RECORD)))
   await step(() => o.applyRules())
-  await step(() => (o.net ? detachInstance(o.net, id) : undefined))
+  await step(() => (o.net ? detachInstance(o.net, rec?.netKey ?? id) : undefined))
   await step(() => destroyVolume({ image: join(dir, 'volume.img'), mountPoint: join(dir, 'mnt') }))
   await step(() => {
     const ids = rec?.uid !== undefined ? { uid: rec.uid, gid: rec.gid ?? rec.uid } : uidOf(dir, o.uids)

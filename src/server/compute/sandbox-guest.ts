@@ -36,6 +36,8 @@ export interface SandboxRecord {
   flavor?: { ramMb: number; vcpus: number }
   /** Cut off the network both ways by `trove admin fault inject ... partition` until heal (faults.ts; the filter reads it here). */
   partitioned?: boolean
+  /** The key its network namespace was attached under when it came from the pool (sandbox-pool.ts); else the instance id. */
+  netKey?: string
 }
 
 export function readSandboxRecord(instanceDir: string): SandboxRecord {

@@ -31,7 +31,7 @@ export async function recoverSandboxes(o: RecoverParts): Promise<void> {
       if (existsSync(image)) await mountVolume({ image, mountPoint: join(dir, 'mnt') })
       if (rec.uid !== undefined && !reclaimUid({ uid: rec.uid, gid: rec.gid ?? rec.uid }, dir, o.uids)) o.log(`instance ${id}: its uid ${rec.uid} is claimed by another lab`)
       if (!rec.address) continue
-      const a = await attachInstance(o.net, id, rec.address)
+      const a = await attachInstance(o.net, rec.netKey ?? id, rec.address)
       if (a.address !== rec.address) throw new Error(`its address ${rec.address} came back as ${a.address}`)
       if (a.hostIf !== rec.hostIf) {
         writeSandboxRecord(dir, { ...rec, hostIf: a.hostIf })

@@ -1,11 +1,10 @@
 import { existsSync, lstatSync, mkdirSync, renameSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { setTimeout as sleep } from 'node:timers/promises'
 import { GB } from '../../common/units.js'
 import { INSTANCE_FILES, type AgentBootstrap, type BrokerLocation, type EngineManager } from '../../protocol/index.js'
 import type { AccessSpec } from '../../protocol/resize.js'
 import type { Compute, Isolation, LaunchSpec } from './compute.js'
-import { applyFirewall, type FirewallRules } from './firewall.js'
+import { applyFirewall } from './firewall.js'
 import { AGENT_NODE_FLAGS, ENGINE_PORTS, LocalCompute, TROVE_BIN, type LocalComputeOptions } from './local.js'
 import { attachInstance, ensureLabNetwork, netnsName, type LabNetwork } from './network.js'
 import { VOLUME_MOUNT } from './oci-config.js'
@@ -18,7 +17,7 @@ import { awaitFirstChild, initStarting, launchInSandbox } from './sandbox-launch
 import { hostSeccomp, type OciSeccomp } from './seccomp.js'
 import { allocateUid, type UidOptions } from './uids.js'
 import { readInVolume, writeInVolume } from './volume-files.js'
-import { peerAddresses } from './replication-rules.js'
+import { instanceRules } from './replication-rules.js'
 import { firewallCidrs, labIdOf, SANDBOX_RECORD, sandboxedInstanceIds, sandboxHostProblem } from './sandbox-host.js'
 import {
   AGENT_PID_FILE,
@@ -34,7 +33,9 @@ import {
   sandboxLimits,
   writeSandboxRecord,
 } from './sandbox-guest.js'
-import { createVolume, destroyVolume, mountVolume, type VolumePaths } from './volume.js'
+import { createVolume, destroyVolume, mountVolume, ownVolumeRoot, type VolumePaths } from './volume.js'
+import { claimedNetKeys, poolSizeFrom, SandboxPools } from './sandbox-pool.js'
+import { stopSandboxAgent } from './sandbox-stop.js'
 import { growSandboxVolume, updateSandboxLimits, volumeGrowthProblem } from './sandbox-resize.js'
 import { injectSandboxFault, type FaultKind } from './faults.js'
 
@@ -48,6 +49,8 @@ export interface SandboxedComputeOptions extends LocalComputeOptions {
   uids?: UidOptions
   /** A sandbox template dir shared with other labs of this host (sandbox-template.ts); default DIR/sandbox/templates, the lab's own. */
   sandboxTemplatesDir?: string
+  /** Network namespaces and 1 GB volumes kept ready, of each (sandbox-pool.ts; default TROVE_SANDBOX_POOL, else 2); 0: none. */
+  poolSize?: number
 }
 
 const ms = (x: number) => `${Math.round(x)} ms`
@@ -72,7 +75,12 @@ export class SandboxedCompute implements Compute {
   private store: BrokerLocation | undefined
   private rules: Promise<unknown> = Promise.resolve()
   /** Sweeps of orphan parts, one at a time; creates wait for a running one (sandbox-sweep.ts). */
-  private readonly sweeper = new Sweeper(() => ({ instancesDir: this.instancesDir, runtime: this.runtime, net: this.net, uids: this.opts.uids, building: this.templates.building }))
+  private readonly sweeper = new Sweeper(() => ({
+    ...{ instancesDir: this.instancesDir, runtime: this.runtime, net: this.net, uids: this.opts.uids },
+    building: [...this.templates.building, ...(this.pools?.keys() ?? []), ...claimedNetKeys(this.instancesDir, this.sandboxedIds())],
+  }))
+  /** Parts made ahead of creates (after prepareLab). */
+  pools: SandboxPools | undefined
   private sets: () => string[][] = () => []
   private readonly seccomp: OciSeccomp | undefined
   /** MariaDB's and PostgreSQL's pre-initialised data dirs (sandbox-template.ts). */
@@ -97,10 +105,11 @@ export class SandboxedCompute implements Compute {
     })
   }
 
-  /** Stops what the driver runs for itself (the standby agent, template builds); instances keep running. */
-  close(): void {
+  /** Stops what the driver runs for itself (the standby agent, template builds) and removes the pools' parts; instances keep running. */
+  async close(): Promise<void> {
     this.local.close()
     this.templates.stop()
+    await this.pools?.drain()
   }
 
   get instancesDir(): string {
@@ -161,6 +170,10 @@ export class SandboxedCompute implements Compute {
     })
     mkdirSync(this.runtime.root, { recursive: true, mode: 0o700 })
     await recoverSandboxes({ instancesDir: this.instancesDir, ids: this.sandboxedIds(), net: this.net, uids: this.opts.uids, log: this.opts.log })
+    const size = this.opts.poolSize ?? poolSizeFrom(process.env.TROVE_SANDBOX_POOL)
+    this.pools = new SandboxPools({ size, dir: join(this.opts.dataDir, 'sandbox', 'pool'), net: this.net, log: this.opts.log, sweeping: () => this.sweeping() })
+    for (const r of await this.pools.sweepLeftovers(claimedNetKeys(this.instancesDir, this.sandboxedIds()))) this.opts.log(`swept ${r}`)
+    if (size > 0) this.pools.start()
     return this.net.gateway
   }
 
@@ -223,18 +236,7 @@ export class SandboxedCompute implements Compute {
           /* a record being written or cut short: no entry */
         }
       }
-      let sets: string[][] = []
-      try {
-        sets = this.sets()
-      } catch {
-        /* the server's database is closed (a lab removed after its server stopped): no replication set holds */
-      }
-      const peers = peerAddresses(sets, (id) => records.get(id)?.address)
-      const instances: FirewallRules['instances'] = []
-      for (const [id, r] of records) {
-        if (r.address && r.hostIf && r.port)
-          instances.push({ address: r.address, hostIf: r.hostIf, ports: [r.port], allowedCidrs: r.allowedCidrs ?? [], peers: peers.get(id) ?? [], partitioned: r.partitioned === true })
-      }
+      const instances = instanceRules(records, this.sets)
       await applyFirewall(this.net, { instances, hostPorts: [this.broker?.port, this.store?.port].filter((p): p is number => p !== undefined) })
     })
     this.rules = run.catch(() => undefined)
@@ -257,10 +259,12 @@ export class SandboxedCompute implements Compute {
       Object.assign(rec, allocateUid(dir, this.opts.uids))
       this.writeRecord(rec)
       const t1 = performance.now()
-      const a = await attachInstance(net, id)
-      Object.assign(rec, { address: a.address, hostIf: a.hostIf })
+      // A pooled namespace is the instance's from the record written in this tick (a sweep keeps what records name).
+      const pooled = this.pools?.claimNetns()
+      const a = pooled ?? (await attachInstance(net, id))
+      Object.assign(rec, { address: a.address, hostIf: a.hostIf }, pooled ? { netKey: pooled.instanceId } : {})
       this.writeRecord(rec)
-      this.opts.log(`instance ${id}: uid ${rec.uid} in ${ms(t1 - t0)}, address ${a.address} (netns) in ${ms(performance.now() - t1)}`)
+      this.opts.log(`instance ${id}: uid ${rec.uid} in ${ms(t1 - t0)}, address ${a.address} (netns${pooled ? ', pooled' : ''}) in ${ms(performance.now() - t1)}`)
       return { address: a.address, port }
     } catch (e) {
       await this.destroy(id, null).catch(() => undefined)
@@ -302,9 +306,14 @@ export class SandboxedCompute implements Compute {
       let volumeMs = 0
       let filterMs = 0
       const fresh = !existsSync(paths.image)
-      const volume = (!fresh ? mountVolume(paths) : createVolume({ ...paths, sizeBytes: Math.max(1, boot.volumeSize) * GB, uid: rec.uid, gid: rec.gid })).then(
-        () => (volumeMs = performance.now() - t0),
-      )
+      // A fresh 1 GB volume from the pool (never used: its mount and image moved here, its root made the uid's).
+      let pooled = false
+      const sizeBytes = Math.max(1, boot.volumeSize) * GB
+      const made = async () =>
+        (pooled = (await this.pools?.takeVolume(sizeBytes / GB, paths)) === true)
+          ? ownVolumeRoot(paths.mountPoint, rec.uid!, rec.gid!)
+          : createVolume({ ...paths, sizeBytes, uid: rec.uid!, gid: rec.gid! })
+      const volume = (fresh ? made() : mountVolume(paths)).then(() => (volumeMs = performance.now() - t0))
       const filter = this.applyRules().then(() => (filterMs = performance.now() - t0))
       const [v, f] = await Promise.allSettled([volume, filter])
       if (v.status === 'rejected') throw v.reason
@@ -333,7 +342,8 @@ export class SandboxedCompute implements Compute {
       writeInVolume(paths.mountPoint, INSTANCE_FILES.bootstrap, JSON.stringify(full, null, 2), rec.uid, rec.gid)
       const t3 = performance.now()
       const pid = await this.startSandbox(id, rec)
-      this.opts.log(`instance ${id}: volume in ${ms(volumeMs)}, filter in ${ms(filterMs)} (at once)${copyMs}, sandbox (runc) in ${ms(performance.now() - t3)}`)
+      this.pools?.quiet()
+      this.opts.log(`instance ${id}: volume${pooled ? ' (pooled)' : ''} in ${ms(volumeMs)}, filter in ${ms(filterMs)} (at once)${copyMs}, sandbox (runc) in ${ms(performance.now() - t3)}`)
       return pid
     } catch (e) {
       await destroySandbox(this.runtime, id).catch(() => undefined)
@@ -352,7 +362,7 @@ export class SandboxedCompute implements Compute {
       uid: rec.uid!,
       gid: rec.gid!,
       volumeDir: this.volumePaths(id).mountPoint,
-      netnsPath: `/run/netns/${netnsName(id)}`,
+      netnsPath: `/run/netns/${netnsName(rec.netKey ?? id)}`,
       limits: sandboxLimits(rec.flavor),
       // The init starts the agent (its first child) and becomes catatonit: one runc call, not two.
       args: initStarting(SANDBOX_INIT, agentArgs()),
@@ -481,28 +491,9 @@ export class SandboxedCompute implements Compute {
     return this.agentPid(id) !== undefined
   }
 
-  /**
-   * Stops the agent only (SIGTERM, SIGKILL after 5 s): the engine keeps running, re-parented to the
-   * sandbox's init, and the next agent re-adopts it. The agent is not this process's child (runc exec
-   * left it), so its end is seen in /proc (gone, or a zombie its host parent has yet to reap).
-   */
-  async stopAgent(id: string): Promise<void> {
-    if (!this.sandboxed(id)) return this.local.stopAgent(id)
-    for (const [signal, ms] of [
-      ['SIGTERM', 5000],
-      ['SIGKILL', 5000],
-    ] as const) {
-      const pid = this.agentPid(id)
-      if (pid === undefined) return
-      try {
-        process.kill(pid, signal)
-      } catch {
-        return
-      }
-      const deadline = Date.now() + ms
-      while (this.agentPid(id) === pid && Date.now() < deadline) await sleep(20)
-    }
-    if (this.agentPid(id) !== undefined) throw new Error(`instance ${id}: its agent did not end after SIGKILL`)
+  /** Stops the agent only (sandbox-stop.ts): the engine keeps running under the sandbox's init. */
+  stopAgent(id: string): Promise<void> {
+    return this.sandboxed(id) ? stopSandboxAgent(id, () => this.agentPid(id)) : this.local.stopAgent(id)
   }
 
   /** An admin's fault verb (faults.ts); a partition lives in the sandbox record, as the filter is rebuilt from the records. */

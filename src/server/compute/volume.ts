@@ -1,6 +1,6 @@
 import { execFile } from 'node:child_process'
 import { constants, type Stats } from 'node:fs'
-import { lstat, mkdir, open, realpath, rmdir, statfs, unlink } from 'node:fs/promises'
+import { lstat, mkdir, open, realpath, rename, rmdir, statfs, unlink } from 'node:fs/promises'
 import { basename, dirname, join, sep } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { promisify } from 'node:util'
@@ -228,17 +228,43 @@ export async function createVolume(o: CreateVolumeOptions): Promise<Volume> {
     }
     await tool(t.mount, ['-t', 'ext4', '-o', 'nosuid,nodev', device, mountPoint])
     undo.push(() => tool(t.umount, [mountPoint]))
-    const root = await open(mountPoint, constants.O_RDONLY | constants.O_DIRECTORY | constants.O_NOFOLLOW)
-    try {
-      await root.chown(o.uid, o.gid)
-      await root.chmod(0o700)
-    } finally {
-      await root.close()
-    }
+    await ownVolumeRoot(mountPoint, o.uid, o.gid)
     return { image, mountPoint, device, sizeBytes: o.sizeBytes }
   } catch (e) {
     for (const step of undo.reverse()) await step().catch(() => {})
     throw e
+  }
+}
+
+/**
+ * Moves a volume made elsewhere (a pool's: sandbox-pool.ts), attached and mounted, to `to`: its mount first
+ * (`mount --move`; where the parent mount is shared, which refuses a move, umount and mount again), then its image
+ * (a rename: the loop device follows the file). `to.mountPoint` is made (0700) and must not exist; `to.image` neither.
+ */
+export async function moveVolume(from: VolumePaths, to: VolumePaths, device: string, tools?: Partial<VolumeTools>): Promise<void> {
+  const t = { ...TOOLS, ...tools }
+  const image = await securePath(to.image)
+  const mountPoint = await securePath(to.mountPoint)
+  if (await lstatOrUndefined(image)) throw new Error(`volume image ${image} already exists`)
+  await mkdir(mountPoint, { mode: 0o700 })
+  try {
+    await tool(t.mount, ['--move', from.mountPoint, mountPoint])
+  } catch {
+    await tool(t.umount, [from.mountPoint])
+    await tool(t.mount, ['-t', 'ext4', '-o', 'nosuid,nodev', device, mountPoint])
+  }
+  await rmdir(from.mountPoint).catch(() => {})
+  await rename(from.image, image)
+}
+
+/** The mounted volume's root made uid:gid's, mode 0700 (opened without following a link). */
+export async function ownVolumeRoot(mountPoint: string, uid: number, gid: number): Promise<void> {
+  const root = await open(mountPoint, constants.O_RDONLY | constants.O_DIRECTORY | constants.O_NOFOLLOW)
+  try {
+    await root.chown(uid, gid)
+    await root.chmod(0o700)
+  } finally {
+    await root.close()
   }
 }
 
