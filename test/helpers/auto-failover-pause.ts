@@ -13,7 +13,12 @@ async function linkTimeout(engine: HaEngine, ip: string): Promise<number> {
     const v = await clientRun(engine, ip, 'SHOW wal_receiver_timeout;')
     return v.endsWith('min') ? Number.parseInt(v, 10) * 60 : v.endsWith('ms') ? Number.parseInt(v, 10) / 1000 : Number.parseInt(v, 10)
   }
-  if (engine === 'mariadb') return Number(await clientRun(engine, ip, 'SELECT @@slave_net_timeout;'))
+  if (engine === 'mariadb') {
+    // A replica's heartbeat period goes with it (1 s in a set, half the timeout out of one): checked at once.
+    const [timeout, period] = (await clientRun(engine, ip, "SELECT @@slave_net_timeout, (SELECT VARIABLE_VALUE FROM information_schema.GLOBAL_STATUS WHERE VARIABLE_NAME = 'SLAVE_HEARTBEAT_PERIOD');")).split('\t').map(Number)
+    const replica = (await clientRun(engine, ip, 'SELECT @@read_only;')) === '1'
+    return !replica || period === (timeout === DEFAULT_LINK_S ? DEFAULT_LINK_S / 2 : 1) ? timeout! : -1
+  }
   return Number((await clientRun(engine, ip, 'CONFIG GET repl-timeout')).split('\n')[1])
 }
 

@@ -36,8 +36,11 @@ export async function mariadbHaSettings(cnf: string, paths: InstancePaths, user:
     await ensureIncluded(cnf, `!include ${file}`)
   }
   const current = Number((await db.query('SELECT @@GLOBAL.slave_net_timeout'))[0]?.[0])
-  const link = (await db.records('SHOW ALL SLAVES STATUS'))[0]
-  const periodNow = link ? Number(link.Slave_heartbeat_period) : period
+  const link = (await db.records('SHOW SLAVE STATUS'))[0]
+  // The default connection's period (a status variable; SHOW ALL SLAVES STATUS has it too). Unreadable: taken as
+  // right, so that an unknown never restarts the replication threads at every start.
+  const shown = Number((await db.query("SHOW GLOBAL STATUS LIKE 'Slave_heartbeat_period'"))[0]?.[1])
+  const periodNow = link && Number.isFinite(shown) ? shown : period
   if (current === timeout && periodNow === period) return undefined
   await db.query(`SET GLOBAL slave_net_timeout = ${timeout}`)
   if (link) {
