@@ -169,9 +169,10 @@ export async function startHaLab(t: Test, engine: HaEngine): Promise<HaLab> {
     enginePid: (id) => pidOf(join(dirOf(id), ops.pidFile)),
     agentPid: (id) => pidOf(join(dirOf(id), 'agent.pid')),
     get,
+    // Instance flows (a PostgreSQL replica's basebackup) take minutes on a loaded machine: ten, to end only a hang.
     waitFor: async (id, done, what) => {
       let last: Instance | undefined
-      await until(async () => done((last = await get(id).catch(() => last as Instance))), what)
+      await until(async () => done((last = await get(id).catch(() => last as Instance))), what, 600_000)
       return last!
     },
     agentLog: (id) => readFileSync(join(dirOf(id), 'agent.log'), 'utf8'),
@@ -202,7 +203,9 @@ export async function createHaSet(lab: HaLab, name: string): Promise<HaSet> {
   // Redis has no users but root; a replica copies its source's root rule (redis/replication.ts).
   if (engine === 'redis') await client.root.enable(source.id, PW)
   const replica = await client.instances.create({ name: `${name}-r1`, replica_of: source.id, auto_failover: true })
+  const t0 = Date.now()
   await lab.waitFor(replica.id, (i) => i.status === 'ACTIVE', 'replica ACTIVE')
+  lab.t.comment(`${engine}: replica ACTIVE in ${((Date.now() - t0) / 1000).toFixed(1)} s`)
   const view = await lab.waitFor(source.id, (i) => i.writer_endpoint !== undefined && i.auto_failover === true, 'endpoints and flag')
   const writer = host(view.writer_endpoint!)
   await until(() => ok(ops.prepare(writer)), 'the writer endpoint answers')
