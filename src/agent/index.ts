@@ -1,7 +1,19 @@
 import { writeSync } from 'node:fs'
 import { readFile, rm, writeFile } from 'node:fs/promises'
 import { dirname, isAbsolute, join, resolve } from 'node:path'
-import { INSTANCE_FILES, agentEventTopic, agentReplyTopic, decode, encode, type AgentBootstrap, type AgentEvent, type FilesystemStats, type RpcReply, type RpcRequest } from '../protocol/index.js'
+import {
+  INSTANCE_FILES,
+  agentEventTopic,
+  linkTimeoutSeconds,
+  agentReplyTopic,
+  decode,
+  encode,
+  type AgentBootstrap,
+  type AgentEvent,
+  type FilesystemStats,
+  type RpcReply,
+  type RpcRequest,
+} from '../protocol/index.js'
 import type { MqttClient } from './connection.js'
 import { isAlive, oneLine } from './engine-process.js'
 import { filesystemStats, isMountPoint, volumeStats } from './fs-stats.js'
@@ -130,11 +142,32 @@ export async function startAgent(bootstrapPath: string, opts: AgentOptions = {})
   })
 
   // HA members (lease.ts): the primary's lease and fence; fast heartbeats for every member.
-  const lease = new Lease(bootstrap.ha, { fence: () => supervisor.stopDb(), unfence: () => supervisor.restart() }, replicationViews(bootstrap), log)
+  const lease = new Lease(bootstrap.ha, { fence: () => supervisor.stopDb(), unfence: () => supervisor.restart() }, replicationViews(bootstrap), log, undefined, bootstrap.ejected !== undefined)
   supervisor.holdStart = () => lease.startsFenced()
 
   const archiving = new ArchiveKeeper(bootstrap, () => supervisor.datastore, log)
-  supervisor.engineHooks = { answering: () => void archiving.engineAnswering(), beforeStop: () => archiving.beforeEngineStop() }
+  // An HA member's engine settings (datastores/*/ha-settings.ts: short replication-link timeouts, Redis's AOF),
+  // or the configured ones again out of a set: on each set_ha and each time the engine starts answering, one at a
+  // time, in the supervisor's maintenance (no replication change meanwhile). A stopped engine fails it: logged;
+  // its next start applies it.
+  let haSettings: Promise<void> = Promise.resolve()
+  const applyHaSettings = (): void => {
+    haSettings = haSettings
+      .then(async () => {
+        const spec = lease.haSpec
+        if (!supervisor.datastore?.haSettings) return
+        const changed = await supervisor.maintenance((ds) => ds.haSettings!(spec ? linkTimeoutSeconds(spec) : undefined))
+        if (changed) log(`ha: ${changed}`)
+      })
+      .catch((err: Error) => log(`ha settings: ${oneLine(err.message)}`))
+  }
+  supervisor.engineHooks = {
+    answering: () => {
+      void archiving.engineAnswering()
+      applyHaSettings()
+    },
+    beforeStop: () => archiving.beforeEngineStop(),
+  }
 
   let client: MqttClient | undefined
   let finish!: (code: number) => void
@@ -210,7 +243,14 @@ export async function startAgent(bootstrapPath: string, opts: AgentOptions = {})
       replication: () => supervisor,
       createBackup: (info) => backups.create(info),
       archiving: () => archiving,
-      ha: { lease: () => lease, changed: () => schedule() },
+      ha: {
+        lease: () => lease,
+        changed: () => {
+          schedule()
+          applyHaSettings()
+        },
+        ejected: (f, held) => supervisor.ejectedNow(f, held),
+      },
     }),
     (reply: RpcReply) => new Promise<void>((res, rej) => client!.publish(agentReplyTopic(id), encodeReply(reply, log), { qos: 1 }, (err) => (err ? rej(err) : res()))),
     log,

@@ -39,14 +39,26 @@ export class Lease {
   /** Logged once per lapse: writable on the replicas' word. */
   private failsafe = false
 
+  /**
+   * @param ejected the bootstrap says this instance was ejected from its set (a failover made another member
+   * primary): its engine starts fenced read-only by its own config (the supervisor), and the rejoin flow needs it
+   * running to make it the new primary's replica, so the lease neither holds it stopped nor stops it, until the
+   * instance has another role (set_ha).
+   */
   constructor(
     spec: HaSpec | undefined,
     private readonly engine: Fenceable,
     private readonly views: ReplicationViews,
     private readonly log: Log,
     private readonly now: () => number = () => performance.now(),
+    private ejected = false,
   ) {
     this.spec = spec
+  }
+
+  /** The HA set's spec this member follows now (undefined: in no HA set). */
+  get haSpec(): HaSpec | undefined {
+    return this.spec
   }
 
   /** The heartbeat period an HA member uses; undefined: the instance's ordinary one. */
@@ -71,9 +83,25 @@ export class Lease {
   /** At boot: an HA primary starts with its engine held stopped until the first lease. */
   startsFenced(): boolean {
     if (this.spec?.role !== 'primary') return false
+    if (this.ejected) {
+      this.log('ha: ejected from its set: the engine starts read-only for its rejoin, not held stopped')
+      return false
+    }
     this.fenced = true
     this.log('ha: primary without a lease: the engine stays stopped until the control plane renews it')
     return true
+  }
+
+  /**
+   * The rejoin flow says this instance was ejected (set_ha with `ejected`): from now on the lease neither fences
+   * nor lifts; true when the engine was held stopped by it (the caller starts it fenced read-only).
+   */
+  eject(): boolean {
+    const held = this.fenced
+    this.ejected = true
+    this.fenced = false
+    if (held) this.log('ha: ejected from its set: the engine starts read-only for its rejoin')
+    return held
   }
 
   /** A heartbeat went out with `sent`: remember when, to count an acknowledgement's lease from it. */
@@ -100,12 +128,13 @@ export class Lease {
   set(spec: HaSpec | undefined): void {
     const was = this.spec?.role
     this.spec = spec
+    if (spec?.role !== 'primary') this.ejected = false
     if (spec?.role === 'primary' && was !== 'primary' && !this.fenced) this.expiry = this.now() + spec.leaseMs
   }
 
   /** Fence when the lease lapsed and no replica is connected; run every `checkMs`. */
   async check(): Promise<void> {
-    if (this.holds || this.fenced || this.checking) return
+    if (this.holds || this.fenced || this.checking || this.ejected) return
     this.checking = true
     try {
       const connected = await this.views.replicasConnected().catch(() => 0)

@@ -1,7 +1,7 @@
 import type { ChildProcess } from 'node:child_process'
 import { access, realpath, rm, stat } from 'node:fs/promises'
 import { join } from 'node:path'
-import { INSTANCE_FILES, type AgentBootstrap, type MeasuredStatus } from '../protocol/index.js'
+import { INSTANCE_FILES, type AgentBootstrap, type EjectedFence, type MeasuredStatus } from '../protocol/index.js'
 import { loadDatastore } from './datastores/index.js'
 import type { Datastore, InstancePaths, RunUser } from './datastores/types.js'
 import type { Accounts } from './datastores/accounts.js'
@@ -415,6 +415,20 @@ export class Supervisor {
     await this.ready()
     this.wanted = 'stopped'
     return this.exclusive(() => this.stopEngine())
+  }
+
+  /**
+   * set_ha with `ejected` (the rejoin of a primary a failover deposed): the bootstrap's fence from now on, and
+   * on the engine: at once when it runs, or at its start when the lease held it stopped (`held`: started now).
+   */
+  async ejectedNow(f: EjectedFence, held: boolean): Promise<void> {
+    this.bootstrap.ejected = f
+    const r = (await this.ready()).replication
+    if (!r) return
+    if (!held) return this.exclusive(() => r.fence(f, true))
+    await this.exclusive(() => r.fence(f, false))
+    await this.restart()
+    this.log(`ejected from its replication set: ${this.ds!.name} started fenced read-only (new primary ${f.newSource.id})`)
   }
 
   /** restart: stop, start, and wait until it answers. */

@@ -8,7 +8,7 @@
 import type { RestoreSpec } from './backup.js'
 import type { ReplicaSpec } from './replication.js'
 import type { AccessSpec } from './resize.js'
-import type { HaSpec } from './ha.js'
+import type { EjectedFence, HaSpec } from './ha.js'
 
 export type EngineManager = 'mariadb' | 'mysql' | 'postgresql' | 'redis'
 
@@ -104,11 +104,6 @@ export interface AgentBootstrap {
      */
     fromTemplate?: boolean
   }
-}
-
-/** What an ejected instance's agent is told: the set's new primary (its address and engine port). */
-export interface EjectedFence {
-  newSource: { id: string; host: string; port: number }
 }
 
 /** Broker location file written by the server. */

@@ -33,6 +33,11 @@ export function promotableAt(lastHeardAt: number, spec: Pick<HaSpec, 'leaseMs' |
   return lastHeardAt + spec.leaseMs + spec.marginMs
 }
 
+/** What an ejected instance's agent is told: the set's new primary (its address and engine port). */
+export interface EjectedFence {
+  newSource: { id: string; host: string; port: number }
+}
+
 /** What an HA member's agent reports of its engine's replication (ha_view). */
 export type HaView = {
   /** A replica: is its replication link to the source up (streaming / IO thread running / link up)? null: not a replica. */
@@ -47,10 +52,23 @@ export type HaView = {
 
 /** Guest RPCs of HA (rpc-catalogue.ts). */
 export interface HaRpc {
-  /** The instance joins (spec) or leaves (null) an HA set: heartbeat period, lease and role. */
-  set_ha: { args: { ha: HaSpec | null }; result: null }
+  /**
+   * The instance joins (spec) or leaves (null) an HA set: heartbeat period, lease and role. With `ejected` (the
+   * rejoin flow, on a primary a failover deposed): its engine is fenced read-only as the bootstrap's `ejected`
+   * says (started so when the lease held it stopped), and the lease stops nothing any more; answered once done.
+   */
+  set_ha: { args: { ha: HaSpec | null; ejected?: EjectedFence }; result: null }
   /** The control plane acknowledges the heartbeat sent at `sent` (a cast): the lease is renewed. */
   renew_lease: { args: { sent: number }; result: null }
   /** The member's view of its replication (the detection's third witness). */
   ha_view: { args: Record<string, never>; result: HaView }
+}
+
+/**
+ * The replication-link timeout of an HA member (whole seconds; docs/ha.md "Dead links"): a replica whose
+ * source sent nothing for this long reports its link down, so a paused or cut-off primary is seen gone about
+ * when its lease lapses, not after the engine's default minute. Never under 2 s (keepalives go every second).
+ */
+export function linkTimeoutSeconds(spec: Pick<HaSpec, 'leaseMs' | 'marginMs'>): number {
+  return Math.max(2, Math.ceil((spec.leaseMs + spec.marginMs) / 1000))
 }

@@ -7,7 +7,7 @@ import { promotableAt, type HaSpec } from '../../src/protocol/index.js'
 
 const spec: HaSpec = { role: 'primary', heartbeatMs: 100, leaseMs: 1000, marginMs: 400 }
 
-function setup(o: { connected?: number; spec?: HaSpec } = {}) {
+function setup(o: { connected?: number; spec?: HaSpec; ejected?: boolean } = {}) {
   let now = 0
   const events: string[] = []
   const state = { connected: o.connected ?? 0, failViews: false }
@@ -26,6 +26,7 @@ function setup(o: { connected?: number; spec?: HaSpec } = {}) {
     },
     () => undefined,
     () => now,
+    o.ejected,
   )
   return { lease, events, state, at: (ms: number) => (now = ms) }
 }
@@ -100,4 +101,29 @@ t.test('an HA primary starts fenced until its first renewal; replicas never fenc
   await replica.lease.check()
   t.same(replica.events, [], 'and never fences')
   t.same(await replica.lease.view(), { linkUp: false, replicasConnected: null, leased: false, fenced: false }, 'its view reports its link')
+})
+
+t.test('an ejected primary (a failover deposed it): its engine is neither held stopped nor fenced, until it has another role', async (t) => {
+  const booted = setup({ ejected: true })
+  t.notOk(booted.lease.startsFenced(), 'started with an ejected bootstrap: the engine starts (read-only, by the supervisor)')
+  booted.at(5000)
+  await booted.lease.check()
+  t.same(booted.events, [], 'no lease, no replica: still not stopped (the rejoin flow needs it running)')
+
+  // An agent that started before the eject holds its engine stopped; set_ha with `ejected` releases it.
+  const live = setup()
+  t.ok(live.lease.startsFenced(), 'an HA primary without a lease holds its engine')
+  t.ok(live.lease.eject(), 'eject: the engine was held stopped (the caller starts it fenced read-only)')
+  t.notOk(live.lease.isFenced)
+  live.at(5000)
+  await live.lease.check()
+  t.same(live.events, [], 'ejected: the lease stops nothing')
+  t.notOk(live.lease.eject(), 'a second eject: nothing held')
+
+  // Rejoined: a replica of the new primary; promoted later, it is an ordinary HA primary again.
+  live.lease.set({ ...spec, role: 'replica' })
+  live.lease.set(spec)
+  live.at(10_000)
+  await live.lease.check()
+  t.same(live.events, ['fence'], 'a primary again: its lease fences as before')
 })

@@ -84,7 +84,7 @@ t.test('an agent with every capability offers exactly the catalogue', async (t) 
     replication: unused,
     createBackup: unused,
     archiving: unused,
-    ha: { lease: unused, changed: unused },
+    ha: { lease: unused, changed: unused, ejected: unused },
   })
   t.same(Object.keys(m).sort(), Object.keys(CATALOGUE).sort())
   t.ok(

@@ -122,4 +122,11 @@ export interface Datastore {
   applyAccess?(): Promise<boolean>
   /** The guest logs this engine exposes (guest_log_list/guest_log_action). */
   guestLogs?(): GuestLogDef[]
+  /**
+   * An HA member's engine settings (docs/ha.md "Dead links", "Redis durability") on the running engine:
+   * `linkTimeoutS` seconds of replication-link timeout (and keepalives well inside it), or the engine's
+   * configured values again when `undefined` (the instance left its HA set). Idempotent; returns what it
+   * changed (for the log), or undefined when nothing needed to.
+   */
+  haSettings?(linkTimeoutS: number | undefined): Promise<string | undefined>
 }

@@ -16,7 +16,7 @@ import { replicationMethods, type ReplicationHost } from './replication.js'
 import type { Handler, Handlers } from './types.js'
 import { haMethods } from './ha.js'
 import type { Lease } from '../lease.js'
-import type { HaSpec } from '../../protocol/index.js'
+import type { EjectedFence, HaSpec } from '../../protocol/index.js'
 
 /** What the agent's methods act on. */
 export interface AgentOperations {
@@ -43,7 +43,7 @@ export interface AgentOperations {
   /** set_archiving (archive.ts); without it that RPC is not supported. */
   archiving?: () => ArchiveKeeper
   /** set_ha/renew_lease/ha_view (ha.ts); `changed` follows a new spec (the heartbeat period). */
-  ha?: { lease: () => Lease; changed: (spec: HaSpec | undefined) => void }
+  ha?: { lease: () => Lease; changed: (spec: HaSpec | undefined) => void; ejected: (f: EjectedFence, held: boolean) => Promise<void> }
 }
 
 /** Every method of the catalogue: a handler, or undefined where this agent lacks the capability. */
@@ -131,6 +131,7 @@ export function agentMethods(ops: AgentOperations): Readonly<Record<string, RpcH
       haMethods(
         () => ops.ha!.lease(),
         (spec) => ops.ha!.changed(spec),
+        (f, held) => ops.ha!.ejected(f, held),
       ),
     ),
   }

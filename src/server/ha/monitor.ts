@@ -227,6 +227,11 @@ export class HaMonitor {
     for (const inst of lab.instances.listAll()) {
       if (inst.task_id !== InstanceTask.NONE.id && inst.task_id !== InstanceTask.RESTART_REQUIRED.id) continue
       const spec = haSpecOf(lab, inst)
+      // A primary gets its lease once its replicas are idle: while its first replica is being built there is none
+      // to promote (and the monitor fails nothing over while a task runs), so a lease could only make it fence
+      // itself under that replica's copy (a busy host once delayed the renewals past a 1 s lease: pg_basebackup
+      // was cut and the replica FAILED).
+      if (spec?.role === 'primary' && lab.instances.replicasOf(inst.id).some((r) => r.task_id !== InstanceTask.NONE.id)) continue
       const key = JSON.stringify(spec ?? null)
       if ((this.applied.get(inst.id) ?? 'null') === key) continue
       this.applied.set(inst.id, key)

@@ -3,6 +3,7 @@ import type { Lab } from '../lab.js'
 import { replicaRejoins } from '../db/replica-rejoins.js'
 import { followReplicationChange } from '../instances/replication-sets.js'
 import { InstanceTask } from './instance-tasks.js'
+import { AUTO_FAILOVER, haSpecOf } from '../ha/flag.js'
 import type { FlowHandler, TaskRow } from './engine.js'
 import { Steps, awaitAgents, guest, type ReplicationSetPayload } from './promote-replica.js'
 import { guestMessage } from './replica-create.js'
@@ -82,6 +83,14 @@ export class RejoinReplicaFlow implements FlowHandler {
       await awaitAgents(lab, task, [id, primary])
       // A sandbox's packet filter lets it reach the new primary while this flow runs (its task and payload say the link).
       await followReplicationChange(lab, `the start of the rejoin of ${id}`)
+      // A primary automatic failover deposed: its agent may have started again before the eject told its bootstrap
+      // (the reconciler restarts agents), and its lease then holds the engine stopped. Told now, it starts the
+      // engine fenced read-only (agent supervisor.ejectedNow), which the steps below need.
+      const inst = lab.instances.get(id)
+      if (inst?.auto_failover === AUTO_FAILOVER.deposed && target.address && target.port) {
+        const ejected = { newSource: { id: primary, host: target.address, port: target.port } }
+        await lab.rpc.call(id, 'set_ha', { ha: haSpecOf(lab, inst) ?? null, ejected }, 120_000)
+      }
       await steps.run('read_only', () => guest(lab, id, 'make_read_only', { read_only: true }).then(() => undefined))
       await steps.run('attach', async () => {
         const context = await guest(lab, primary, 'get_replica_context')

@@ -204,6 +204,8 @@ t.test('the flag goes off when the last replica is detached', async (t) => {
   // Heartbeats keep the primary leased meanwhile (no failover while the detach runs).
   const beat = setInterval(() => void src.agent.heartbeat('HEALTHY'), 100)
   t.teardown(() => clearInterval(beat))
+  // The primary's spec comes once its replica is idle (not while it is built).
+  await until(() => src.requests.some((r) => r.method === 'set_ha' && (r.args.ha as { role?: string } | null)?.role === 'primary'), 5000, "the primary's spec")
   t.equal((await lab.req('PATCH', `${p}/instances/${r1.id}`, { body: { instance: { replica_of: null } } })).status, 202, 'detach accepted')
   await until(async () => (await show(lab, src.id)).auto_failover === undefined || (await show(lab, src.id)).auto_failover === false, 10_000, 'flag off')
   t.equal(lab.server.lab.instances.get(src.id)!.auto_failover, 0, 'off in the records')

@@ -17,6 +17,7 @@ import type { StoredBackup } from '../backup-files.js'
 import { mariadbApplyOverrides, mariadbOverridesFile, mariadbUpdateOverrides } from './overrides.js'
 import { keepIncluded } from '../reconfigure.js'
 import { mariadbInitConnect } from './access.js'
+import { keepHaSettings, mariadbHaSettings } from './ha-settings.js'
 import { mariadbGuestLogs } from './logs.js'
 import { MariadbArchiver } from './archive.js'
 import type { GuestLogDef } from '../../guest-log.js'
@@ -150,6 +151,11 @@ export class MariadbService implements Datastore {
     const file = mariadbOverridesFile(this.ctx.paths)
     await keepIncluded(this.cnf, file, `!include ${file}`)
     await this.replication.keepIncluded()
+    await keepHaSettings(this.cnf, this.ctx.paths)
+  }
+
+  haSettings(linkTimeoutS: number | undefined): Promise<string | undefined> {
+    return mariadbHaSettings(this.cnf, this.ctx.paths, this.ctx.user, mariadbClient(this.sockets[0]!), linkTimeoutS)
   }
 
   /** update_access: my.cnf for the next start, SET GLOBAL init_connect for new connections now. */

@@ -127,7 +127,11 @@ export class PostgresReplication implements EngineReplication {
    * outlived its agent cannot be turned read-only in place: the server's rejoin stops it for pg_rewind.
    */
   async fence(_f: EjectedFence, running: boolean): Promise<void> {
-    if (running) return
+    if (!running) await this.standbySignal()
+  }
+
+  /** standby.signal: the engine starts as a standby (read-only), whatever else its config says. */
+  private async standbySignal(): Promise<void> {
     const signal = join(this.ctx.paths.data, 'standby.signal')
     await writeFile(signal, '', { mode: 0o600 })
     await chown(signal, this.ctx.user.uid, this.ctx.user.gid)
@@ -170,6 +174,10 @@ export class PostgresReplication implements EngineReplication {
       this.ctx.log(`${(err as Error).message}: taking a fresh copy of the new source instead`)
       for (const e of await readdir(this.ctx.paths.data)) await rm(join(this.ctx.paths.data, e), { recursive: true, force: true })
       await this.tool('pg_basebackup', ['-h', ctx.master.host, '-p', String(ctx.master.port), '-U', u.name, '-D', this.ctx.paths.data, '-Fp', '-Xs', '-c', 'fast', '-w'])
+      // The copy is the new primary's data dir, with no standby.signal (the fence's went with the old files): at
+      // once, so that the maintenance's restart after a later step failed (the new source gone meanwhile) starts
+      // it as a standby, not as a second writable primary.
+      await this.standbySignal()
     }
   }
 

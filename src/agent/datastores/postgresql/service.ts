@@ -18,6 +18,7 @@ import { postgresArchiveConf } from './backup.js'
 import { postgresApplyOverrides, postgresOverridesFile, postgresUpdateOverrides } from './overrides.js'
 import { keepIncluded } from '../reconfigure.js'
 import { postgresGuestLogs } from './logs.js'
+import { keepHaSettings, postgresHaSettings } from './ha-settings.js'
 import { controlSettings, currentMinimums, keepStandbyMinimums, raiseOverrides, raiseToPrimarySettings } from './standby-minimums.js'
 import type { GuestLogDef } from '../../guest-log.js'
 
@@ -139,6 +140,11 @@ export class PostgresqlService implements Datastore {
     await keepStandbyMinimums(this.ctx.paths)
     await keepIncluded(join(this.ctx.paths.conf, 'postgresql.conf'), file, `include_if_exists = ${pgLit(file)}`)
     await this.replication.keepIncluded()
+    await keepHaSettings(this.ctx.paths)
+  }
+
+  haSettings(linkTimeoutS: number | undefined): Promise<string | undefined> {
+    return postgresHaSettings(this.ctx.paths, this.ctx.user, postgresClient(this.ctx.paths.run, this.ctx.bootstrap.port), linkTimeoutS)
   }
 
   /** update_access: pg_hba.conf again, then a reload (new connections are checked against it). */

@@ -16,6 +16,7 @@ import type { BackupInfo, RestoreSpec } from '../../../protocol/index.js'
 import type { StoredBackup } from '../backup-files.js'
 import { redisApplyOverrides, redisOverridesFile, redisUpdateOverrides } from './overrides.js'
 import { keepIncluded } from '../reconfigure.js'
+import { keepHaSettings, redisHaSettings } from './ha-settings.js'
 import { redisGuestLogs } from './logs.js'
 import type { GuestLogDef } from '../../guest-log.js'
 
@@ -115,6 +116,11 @@ export class RedisService implements Datastore {
     const file = redisOverridesFile(this.ctx.paths)
     await keepIncluded(this.conf, file, `include ${file}`)
     await this.replication.keepIncluded()
+    await keepHaSettings(this.conf, this.ctx.paths)
+  }
+
+  haSettings(linkTimeoutS: number | undefined): Promise<string | undefined> {
+    return redisHaSettings(this.conf, this.ctx.paths, this.ctx.user, redisClient(this.sockets[0]!, this.secretFile), linkTimeoutS)
   }
 
   /**

@@ -1,0 +1,6 @@
+// Automatic failover end to end on real Redis (issue 16 items 2-4, docs/ha.md): the scenarios of
+// test/helpers/auto-failover.ts (checkAutoFailover), one lab.
+import t from 'tap'
+import { checkAutoFailover } from '../helpers/auto-failover.js'
+
+t.test('automatic failover on Redis', (t) => checkAutoFailover(t, 'redis'))
