@@ -24,7 +24,7 @@ export const AFTER: Record<FaultKind, string> = {
   'kill-agent': 'the engine keeps running; the reconciler starts a new agent, which re-adopts it; heartbeats stop until then',
   pause: 'nothing: agent and engine stay frozen (heartbeats stop, connections hang) until heal',
   partition: 'nothing: the instance stays cut off (from the broker, its peers, clients and the endpoints) until heal',
-  heal: 'the instance runs and reaches the network again; an old primary that was ejected meanwhile is left as it is',
+  heal: 'the instance runs and reaches the network again; an old primary that was failed over meanwhile rejoins as a replica (the rejoin flow)',
 }
 
 /** A fault the instance cannot take: `invalid` for a verb it can never take (a 400), else nothing to act on now (a 409). */
