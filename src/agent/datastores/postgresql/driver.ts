@@ -66,7 +66,18 @@ interface Conn {
 async function connect(runDir: string, port: number, database: string): Promise<Conn> {
   const pg = await driver()
   const identity = (v: string) => v
-  const client = new pg.Client({ host: runDir, port, user: 'postgres', database, connectionTimeoutMillis: 30_000, types: { getTypeParser: () => identity } })
+  // synchronous_commit=local: the agent's own sessions never wait for a replica's acknowledgement (docs/ha.md
+  // "Synchronous replication"). With one kept connection, a single waiting commit would hold every later
+  // statement of the agent, sync_view and the set_sync_replication that releases the wait included.
+  const client = new pg.Client({
+    host: runDir,
+    port,
+    user: 'postgres',
+    database,
+    connectionTimeoutMillis: 30_000,
+    options: '-c synchronous_commit=local',
+    types: { getTypeParser: () => identity },
+  })
   client.on('error', () => undefined)
   await client.connect().catch((e: unknown) => {
     throw clientError(e)
