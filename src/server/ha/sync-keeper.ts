@@ -61,8 +61,11 @@ export class SyncKeeper {
         lab.log(`sync: ${message}`)
       }
     }
+    // An ejected source due to rejoin is the rejoin flow's until it follows its new primary (its engine is held fenced).
+    const rejoining = replicaRejoins(lab.db).pendingIds()
     for (const inst of lab.instances.listAll()) {
       if (inst.task_id !== InstanceTask.NONE.id && inst.task_id !== InstanceTask.RESTART_REQUIRED.id) continue
+      if (rejoining.has(inst.id)) continue
       const spec = syncSpecOf(lab, inst)
       const key = JSON.stringify(spec)
       const before = this.applied.get(inst.id)

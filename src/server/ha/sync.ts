@@ -71,8 +71,6 @@ export function syncSpecOf(lab: Lab, inst: InstanceJoined): SyncSpec | null {
   }
   const source = inst.slave_of_id ? lab.instances.get(inst.slave_of_id) : undefined
   if (source?.sync_replication === 1) return { role: 'replica' }
-  const rejoin = replicaRejoins(lab.db).get(inst.id)
-  if (rejoin && lab.instances.get(rejoin.new_source_id)?.sync_replication === 1) return { role: 'replica' }
   return null
 }
 
