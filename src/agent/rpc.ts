@@ -21,7 +21,7 @@ function isRequest(v: Partial<RpcRequest> | undefined): v is RpcRequest {
  * still runs, dropped: that copy's reply will go out.
  */
 /** Methods an HA member gets several times a second (lease.ts): logged only when they fail. */
-const QUIET = new Set<string>(['renew_lease', 'ha_view'])
+const QUIET = new Set<string>(['renew_lease', 'ha_view', 'sync_view'])
 
 export class RpcDispatcher {
   private readonly cache = new ReplyCache(200)

@@ -2,6 +2,7 @@ import type { ArchiveStatus } from './archive.js'
 import type { BackupInfo } from './backup.js'
 import type { ReplicaContext } from './replication.js'
 import type { HaRpc } from './ha.js'
+import type { SyncRpc } from './sync.js'
 import type { AccessSpec, FlavorSpec, UpgradeSpec } from './resize.js'
 
 /**
@@ -206,7 +207,7 @@ export interface ModuleRpc {
 }
 
 /** The whole catalogue, one entry per method. */
-export interface RpcCatalogue extends CoreRpc, AccountRpc, ConfigRpc, BackupRpc, ArchiveRpc, ReconfigureRpc, AccessRpc, ReplicationRpc, LogRpc, ModuleRpc, HaRpc {}
+export interface RpcCatalogue extends CoreRpc, AccountRpc, ConfigRpc, BackupRpc, ArchiveRpc, ReconfigureRpc, AccessRpc, ReplicationRpc, LogRpc, ModuleRpc, HaRpc, SyncRpc {}
 
 /** Guest RPC method names. */
 export type RpcMethod = keyof RpcCatalogue

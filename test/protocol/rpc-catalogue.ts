@@ -62,6 +62,8 @@ const CATALOGUE = {
   set_ha: true,
   renew_lease: true,
   ha_view: true,
+  set_sync_replication: true,
+  sync_view: true,
 } as const satisfies { [M in RpcMethod]: true }
 
 const unused = (): never => {

@@ -3,6 +3,7 @@ import { readFile, rename, rm, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import type { EjectedFence, ReplicaContext, ReplicationUser } from '../../protocol/index.js'
 import type { EngineContext, InstancePaths } from './context.js'
+import type { EngineSync } from './sync.js'
 import { setTimeout as sleep } from 'node:timers/promises'
 
 /**
@@ -48,6 +49,8 @@ export interface EngineReplication {
   fence(f: EjectedFence, running: boolean): Promise<void>
   /** Fill the empty data dir from the source instead of init (PostgreSQL); false: init normally. */
   seed?(ctx: ReplicaContext): Promise<boolean>
+  /** Synchronous replication (sync.ts); absent where the engine has none (Redis). */
+  readonly sync?: EngineSync
 }
 
 /** What the agent remembers about replication (conf/replication.json, root, 0600). */

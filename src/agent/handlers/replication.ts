@@ -1,6 +1,7 @@
-import { replicaContextOf, type ReplicaContext, type ReplicationRpc } from '../../protocol/index.js'
+import { replicaContextOf, syncSpecOf, type ReplicaContext, type ReplicationRpc, type SyncRpc } from '../../protocol/index.js'
 import type { Datastore } from '../datastores/types.js'
 import type { EngineReplication, Maintenance } from '../datastores/replication.js'
+import type { EngineSync } from '../datastores/sync.js'
 import { RpcFailure } from '../rpc-failure.js'
 import type { Handlers } from './types.js'
 
@@ -10,6 +11,12 @@ export interface ReplicationHost {
   /** Settles once a restarted agent has re-adopted its engine (then requires a prepared instance). */
   ready(): Promise<unknown>
   maintenance<T>(fn: (ds: Datastore) => Promise<T>, opts?: { stopped?: boolean; timeoutMs?: number }): Promise<T>
+}
+
+/** The engine's synchronous replication, or NotSupported (Redis). */
+function syncOf(r: EngineReplication): EngineSync {
+  if (!r.sync) throw new RpcFailure('NotSupported', 'Synchronous replication is not supported for this datastore.')
+  return r.sync
 }
 
 /** wait_for_txn's default wait when the call carries no timeout (upstream: 60 to 120 s). */
@@ -22,7 +29,7 @@ const WAIT_TXN_MS = 120_000
  * backup_required_for_replication. Engine work that changes the engine runs in the
  * supervisor's maintenance (one lifecycle operation at a time); reads run directly.
  */
-export function replicationMethods(host: () => ReplicationHost): Handlers<ReplicationRpc> {
+export function replicationMethods(host: () => ReplicationHost): Handlers<ReplicationRpc & SyncRpc> {
   const engine = (): EngineReplication => {
     const h = host()
     const r = h.datastore?.replication
@@ -105,6 +112,18 @@ export function replicationMethods(host: () => ReplicationHost): Handlers<Replic
     },
     get_latest_txn_id: async () => (await prepared()).latestTxnId(),
     get_last_txn: async () => (await prepared()).lastTxn(),
+    set_sync_replication: async (args) => {
+      let spec: ReturnType<typeof syncSpecOf>
+      try {
+        spec = syncSpecOf(args.sync)
+      } catch (err) {
+        throw new RpcFailure('BadRequest', (err as Error).message)
+      }
+      const sync = syncOf(await prepared())
+      await maintenance().run(() => sync.apply(spec))
+      return null
+    },
+    sync_view: async () => syncOf(await prepared()).view(),
     wait_for_txn: async (args, req) => {
       if (typeof args.txn !== 'string') throw new RpcFailure('BadRequest', 'txn must be a string')
       await (await prepared()).waitForTxn(args.txn, req.timeoutMs ?? WAIT_TXN_MS)

@@ -27,6 +27,8 @@ export interface InstanceUpdate {
   backup_retention?: { days?: number; count?: number | null }
   /** trove lab extension: automatic failover of the replication set this source is the primary of (needs replicas). */
   auto_failover?: boolean
+  /** trove lab extension: synchronous replication of the set this source is the primary of (PostgreSQL, MariaDB; needs an ACTIVE replica). */
+  sync_replication?: boolean
 }
 
 /** Database instances: `/instances`. */

@@ -47,6 +47,13 @@ export interface Instance {
   reader_endpoint?: string
   /** trove lab extension: the replication set fails over by itself when its primary is gone (a replica shows its source's). */
   auto_failover?: boolean
+  /** trove lab extension: each commit on the set's primary waits until a replica has it (a replica shows its source's). */
+  sync_replication?: boolean
+  /**
+   * trove lab extension, with sync_replication on: `synchronous` (a replica acknowledges), `waiting` (none can:
+   * commits wait), `async` (the engine fell back), `unknown` (not asked yet).
+   */
+  sync_replication_status?: 'synchronous' | 'waiting' | 'async' | 'unknown'
   locality?: string
   password?: string
   [extra: string]: unknown

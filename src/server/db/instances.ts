@@ -35,6 +35,8 @@ export interface InstanceRow {
   auto_failover?: number
   /** A failed-over primary (auto_failover 2): the primary that took its place (m014). */
   failed_over_to?: string | null
+  /** Synchronous replication of the replication set this instance is the primary of (m016): 1 = on. */
+  sync_replication?: number
 }
 
 /** An instance with what its views need in one row: version, datastore, guest status, fault. */
@@ -254,6 +256,17 @@ export class Instances {
   /** The live instances whose auto_failover is `value` (1: on). */
   autoFailoverIds(value: 1 | 2 = 1): string[] {
     return this.st.pluck('SELECT id FROM instances WHERE auto_failover = ? AND deleted = 0 ORDER BY id').all(value) as string[]
+  }
+
+  /** Synchronous replication of the set `id` is the primary of (m016, ha/sync.ts). */
+  setSyncReplication(id: string, on: boolean): void {
+    this.st.get('UPDATE instances SET sync_replication = ?, updated = ? WHERE id = ?').run(Number(on), isoNow(), id)
+    this.changes.notify(id)
+  }
+
+  /** The live primaries with synchronous replication on. */
+  syncReplicationIds(): string[] {
+    return this.st.pluck('SELECT id FROM instances WHERE sync_replication = 1 AND deleted = 0 ORDER BY id').all() as string[]
   }
 
   // Column updates that wake no long poll (the API status does not change with them).

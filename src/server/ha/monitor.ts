@@ -7,12 +7,15 @@ import { decide, type Decision } from './decision.js'
 import { AUTO_FAILOVER, haSpecOf } from './flag.js'
 import { probeEngine } from './probe.js'
 import { Timeline } from './timeline.js'
+import { SyncKeeper } from './sync-keeper.js'
 
 export interface HaMonitorOptions {
   /** Moves the set's endpoints now (EndpointSync.syncNow), not at the next tick. */
   syncEndpoints: () => Promise<void>
   /** How often sets are looked at (ms; default 100). */
   tickMs?: number
+  /** How long a synchronous set may have no replica able to acknowledge before it is reported (ms; sync-keeper.ts). */
+  syncGraceMs?: number
   now?: () => number
 }
 
@@ -50,6 +53,8 @@ export class HaMonitor {
   private lastReconcile = 0
   private closed = false
   private readonly pending = new Set<Promise<unknown>>()
+  /** Synchronous replication of the sets, on the same pass (sync-keeper.ts). */
+  private readonly sync: SyncKeeper
 
   constructor(
     private readonly lab: Lab,
@@ -57,6 +62,7 @@ export class HaMonitor {
   ) {
     this.now = opts.now ?? Date.now
     this.startedAt = this.now()
+    this.sync = new SyncKeeper(lab, { graceMs: opts.syncGraceMs, now: this.now, track: (p) => this.track(p) })
     monitors.set(lab, this)
   }
 
@@ -237,6 +243,7 @@ export class HaMonitor {
       this.applied.set(inst.id, key)
       this.apply(inst.id, spec)
     }
+    this.sync.reconcile()
   }
 
   private apply(id: string, spec: HaSpec | undefined): void {

@@ -11,6 +11,7 @@ import { baseUrl } from './server.js'
 import { archiveView } from '../backups/archive-store.js'
 import { rejoinView } from '../tasks/rejoin-replica.js'
 import { autoFailoverView } from '../ha/flag.js'
+import { syncReplicationView } from '../ha/sync.js'
 import { endpointView } from '../endpoints/sets.js'
 
 /**
@@ -76,6 +77,8 @@ export function instanceView(req: FastifyRequest, inst: InstanceJoined, lab: Lab
     Object.assign(view, rejoinView(lab, inst.id))
     // Lab extension (README "API notes", docs/ha.md): automatic failover of the instance's replication set.
     if (inst.slave_of_id || lab.instances.replicaIds(inst.id).length || inst.auto_failover) Object.assign(view, autoFailoverView(lab, inst))
+    // Lab extension (README "API notes", docs/ha.md): synchronous replication of the set, and how it stands.
+    if (inst.slave_of_id || lab.instances.replicaIds(inst.id).length || inst.sync_replication) Object.assign(view, syncReplicationView(lab, inst))
     const limits = lab.compute.limitsText()
     if (limits.includes('not enforced')) view['lab:limits'] = limits
     // A lab extension too (docs/isolation.md): `sandbox` (runc, its own uid, volume and network) or `none`.

@@ -43,6 +43,7 @@ export interface CreateBody {
   backup_retention?: unknown
   /** Lab extension (ha/flag.ts): only with replica_of. */
   auto_failover?: unknown
+  sync_replication?: unknown
 }
 
 /**

@@ -32,8 +32,8 @@ export class EjectReplicaSourceFlow implements FlowHandler {
       const others = replicas.filter((r) => r !== candidate)
       // Before the candidate takes writes: the dead source is fenced and rejoins it when back (rejoin-replica.ts).
       rejoinAfterEject(lab, source, candidate)
-      const steps = new Steps(lab, task, ['start', 'detach', 'enable_as_master', 'writable', ...others.map((r) => `replica:${r}`), 'finish'])
-      const context = await takeOver(lab, steps, candidate)
+      const steps = new Steps(lab, task, ['start', 'sync', 'detach', 'enable_as_master', 'writable', ...others.map((r) => `replica:${r}`), 'finish'])
+      const context = await takeOver(lab, steps, candidate, { source, replicas })
       for (const r of others) {
         await steps.run(`replica:${r}`, async () => {
           await follow(lab, r, context)

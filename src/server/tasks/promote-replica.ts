@@ -83,8 +83,20 @@ export function setTasks(lab: Lab, ids: string[], from: InstanceTaskName, to: In
 /**
  * The candidate becomes the source (promote and eject alike): detach it, make it a
  * master, let it take writes; returns the context the other members attach with.
+ * With synchronous replication on the set (docs/ha.md), the flag moves to the candidate
+ * and its engine is set to wait for one of the other members first, while still a
+ * replica: a PostgreSQL standby is writable as soon as it is promoted.
  */
-export async function takeOver(lab: Lab, steps: Steps, candidate: string): Promise<ReplicaContext> {
+export async function takeOver(lab: Lab, steps: Steps, candidate: string, set: ReplicationSetPayload): Promise<ReplicaContext> {
+  await steps.run('sync', async () => {
+    if (lab.instances.get(set.source)?.sync_replication !== 1 && lab.instances.get(candidate)?.sync_replication !== 1) return
+    const standbys = [set.source, ...set.replicas].filter((id) => id !== candidate && lab.instances.get(id)).sort()
+    await guest(lab, candidate, 'set_sync_replication', { sync: { role: 'primary', standbys } })
+    lab.db.transaction(() => {
+      lab.instances.setSyncReplication(set.source, false)
+      lab.instances.setSyncReplication(candidate, true)
+    })()
+  })
   await steps.run('detach', () => guest(lab, candidate, 'detach_replica', { for_failover: true }).then(() => undefined))
   await steps.run('enable_as_master', async () => {
     await guest(lab, candidate, 'enable_as_master', { replica_source_config: {} })
@@ -119,7 +131,7 @@ export class PromoteReplicaFlow implements FlowHandler {
     const members = [source, ...replicas]
     if (lab.instances.get(candidate)?.task_id !== InstanceTask.PROMOTING.id) return // reset or deleted meanwhile
     await awaitAgents(lab, task, members)
-    const steps = new Steps(lab, task, ['start', 'read_only', 'catch_up', 'detach', 'enable_as_master', 'writable', ...others.map((r) => `replica:${r}`), 'old_primary', 'finish'])
+    const steps = new Steps(lab, task, ['start', 'read_only', 'catch_up', 'sync', 'detach', 'enable_as_master', 'writable', ...others.map((r) => `replica:${r}`), 'old_primary', 'finish'])
     const failed: string[] = []
     try {
       // Re-read on resume: the old primary stays read-only, so the position holds.
@@ -129,7 +141,7 @@ export class PromoteReplicaFlow implements FlowHandler {
         txn = await guest(lab, source, 'get_latest_txn_id')
         await guest(lab, candidate, 'wait_for_txn', { txn })
       })
-      const context = await takeOver(lab, steps, candidate)
+      const context = await takeOver(lab, steps, candidate, { source, replicas })
       for (const r of others) {
         await steps.run(`replica:${r}`, async () => {
           try {

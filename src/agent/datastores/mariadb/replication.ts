@@ -9,6 +9,7 @@ import { keepIncluded } from '../reconfigure.js'
 import { loadReplicationState, markDetached, replicaContextOf, pollUntil, replicationUserOf, saveReplicationState, type EngineReplication, type Maintenance } from '../replication.js'
 import { AGENT_DB_USER, mariadbClient, type MariadbClient, type Sql } from './driver.js'
 import { ACCOUNT, IDENTIFIED, nativePasswordHash } from './users.js'
+import { MariadbSync } from './sync.js'
 
 /**
  * The replication account's privileges: replication itself, plus what a consistent
@@ -31,6 +32,7 @@ const GTID_LIST = /^(\d+-\d+-\d+)(,\d+-\d+-\d+)*$/
 export class MariadbReplication implements EngineReplication {
   private readonly db: MariadbClient
   private readonly file: string
+  readonly sync: MariadbSync
 
   constructor(
     private readonly ctx: EngineContext,
@@ -39,6 +41,7 @@ export class MariadbReplication implements EngineReplication {
   ) {
     this.db = mariadbClient(socket)
     this.file = join(ctx.paths.conf, 'replication.cnf')
+    this.sync = new MariadbSync(ctx, cnf, socket)
   }
 
   private async persistReadOnly(readOnly: boolean): Promise<void> {
@@ -46,9 +49,10 @@ export class MariadbReplication implements EngineReplication {
     await ensureIncluded(this.cnf, `!include ${this.file}`)
   }
 
-  /** After my.cnf was rendered again (resize, access): the replication settings stay included. */
-  keepIncluded(): Promise<void> {
-    return keepIncluded(this.cnf, this.file, `!include ${this.file}`)
+  /** After my.cnf was rendered again (resize, access): the replication and synchronous settings stay included. */
+  async keepIncluded(): Promise<void> {
+    await keepIncluded(this.cnf, this.file, `!include ${this.file}`)
+    await this.sync.keepIncluded()
   }
 
   async enableAsMaster(m?: Maintenance): Promise<void> {

@@ -66,11 +66,22 @@ interface Conn {
 async function connect(runDir: string, port: number, database: string): Promise<Conn> {
   const pg = await driver()
   const identity = (v: string) => v
-  // The agent's own statements (status polls every few hundred ms, the archive's heartbeat) stay out of
-  // the user's general log (logs.ts: every statement when it is on): they drowned the user's statements
-  // and grew the log on the user's volume. Both settings are the superuser's to set, per session.
-  const options = '-c log_statement=none -c log_min_duration_statement=-1'
-  const client = new pg.Client({ host: runDir, port, user: 'postgres', database, options, connectionTimeoutMillis: 30_000, types: { getTypeParser: () => identity } })
+  // The agent's own sessions (one kept connection):
+  // - synchronous_commit=local: they never wait for a replica's acknowledgement (docs/ha.md "Synchronous
+  //   replication"); a single waiting commit would hold every later statement of the agent, sync_view and the
+  //   set_sync_replication that releases the wait included.
+  // - log_statement=none, log_min_duration_statement=-1: their statements (status polls every few hundred ms,
+  //   the archive's heartbeat) stay out of the user's general log (logs.ts: every statement when it is on):
+  //   they drowned the user's statements and grew the log on the user's volume. Superuser settings, per session.
+  const client = new pg.Client({
+    host: runDir,
+    port,
+    user: 'postgres',
+    database,
+    connectionTimeoutMillis: 30_000,
+    options: '-c synchronous_commit=local -c log_statement=none -c log_min_duration_statement=-1',
+    types: { getTypeParser: () => identity },
+  })
   client.on('error', () => undefined)
   await client.connect().catch((e: unknown) => {
     throw clientError(e)

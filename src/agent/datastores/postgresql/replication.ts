@@ -9,6 +9,7 @@ import { loadReplicationState, markDetached, replicaContextOf, pollUntil, replic
 import { postgresClient, type PostgresClient, type Sql } from './driver.js'
 import { pgLit } from './users.js'
 import { STANDBY_SETTING_NAMES } from './standby-minimums.js'
+import { PostgresSync } from './sync.js'
 
 /** Upstream's replication role (REPLICATION SUPERUSER LOGIN: pg_rewind needs a superuser). */
 export const PG_REPL_ROLE = 'replicator'
@@ -30,6 +31,7 @@ const conninfo = (s: string): string => "'" + s.replace(/\\/g, '\\\\').replace(/
 export class PostgresReplication implements EngineReplication {
   private readonly file: string
   private readonly pgpass: string
+  readonly sync: PostgresSync
 
   constructor(
     private readonly ctx: EngineContext,
@@ -39,6 +41,7 @@ export class PostgresReplication implements EngineReplication {
   ) {
     this.file = join(ctx.paths.conf, 'replication.conf')
     this.pgpass = join(ctx.paths.conf, 'pgpass')
+    this.sync = new PostgresSync(ctx)
   }
 
   private async pg(): Promise<PostgresClient> {
@@ -88,9 +91,10 @@ export class PostgresReplication implements EngineReplication {
     return r.output
   }
 
-  /** After postgresql.conf was rendered again (resize, access): the standby settings stay included. */
-  keepIncluded(): Promise<void> {
-    return keepIncluded(join(this.ctx.paths.conf, 'postgresql.conf'), this.file, `include_if_exists = ${pgLit(this.file)}`)
+  /** After postgresql.conf was rendered again (resize, access): the standby and synchronous settings stay included. */
+  async keepIncluded(): Promise<void> {
+    await keepIncluded(join(this.ctx.paths.conf, 'postgresql.conf'), this.file, `include_if_exists = ${pgLit(this.file)}`)
+    await this.sync.keepIncluded()
   }
 
   async seed(ctx: ReplicaContext): Promise<boolean> {

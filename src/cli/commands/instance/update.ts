@@ -31,8 +31,17 @@ export const instanceUpdate: CommandSpec = {
     { flags: '--allowed-cidr <ALLOWED_CIDRS>', description: 'IP CIDR that is allowed to access the database service (can be repeated)', repeatable: true },
     ...RETENTION_OPTIONS,
     { flags: '--auto-failover <on|off>', description: 'Fail the replication set over by itself when its primary is gone (a replica source with replicas; trove extension)' },
+    {
+      flags: '--sync-replication <on|off>',
+      description: 'Each commit on the replica source waits until a replica has it (PostgreSQL, MariaDB; a source with an ACTIVE replica; trove extension)',
+    },
   ],
-  examples: ['trove instance update db1 --name db2', 'trove instance update db1 --auto-failover on', 'trove instance update db1 --allowed-cidr 10.0.0.0/8 --allowed-cidr 127.0.0.1/32'],
+  examples: [
+    'trove instance update db1 --name db2',
+    'trove instance update db1 --auto-failover on',
+    'trove instance update db1 --sync-replication on',
+    'trove instance update db1 --allowed-cidr 10.0.0.0/8 --allowed-cidr 127.0.0.1/32',
+  ],
   async run(ctx, args, opts) {
     if (opts.isPublic && opts.isPrivate) throw usageError('argument --is-private: not allowed with argument --is-public')
     const remove = Boolean(opts.removeConfiguration || opts.remove_configuration)
@@ -51,6 +60,7 @@ export const instanceUpdate: CommandSpec = {
     const retention = retentionBody(opts)
     if (retention) body.backup_retention = retention
     if (opts.autoFailover !== undefined) body.auto_failover = onOff('--auto-failover', opts.autoFailover)
+    if (opts.syncReplication !== undefined) body.sync_replication = onOff('--sync-replication', opts.syncReplication)
     const client = await ctx.client()
     await client.instances.update(await instanceIdB(client, String(args.instance)), body)
     return { kind: 'none' }

@@ -19,5 +19,6 @@ import { m012 } from './m012-archives.js'
 import { m013 } from './m013-replication-sets.js'
 import { m014 } from './m014-auto-failover.js'
 import { m015 } from './m015-replica-rejoins.js'
+import { m016 } from './m016-sync-replication.js'
 
-export const MIGRATIONS: Migration[] = [m001, m002, m003, m005, m006, m007, m008, m009, m010, m011, m012, m013, m014, m015]
+export const MIGRATIONS: Migration[] = [m001, m002, m003, m005, m006, m007, m008, m009, m010, m011, m012, m013, m014, m015, m016]

@@ -12,6 +12,7 @@ import { instanceStatus } from '../../instances/status.js'
 import { createInstance, deleteInstance, type CreateBody } from '../../instances/lifecycle.js'
 import { createReplicas } from '../../instances/replicas.js'
 import { createAutoFailover } from '../../ha/flag.js'
+import { refuseSyncAtCreate } from '../../ha/sync.js'
 import { haChanged } from '../../ha/monitor.js'
 
 /** Upstream's instance.create schema (apischema.py), the parts a lab can honour. */
@@ -60,6 +61,8 @@ const checkCreate = compileBodySchema({
         replica_count: { type: 'integer', minimum: 1, maximum: 3 },
         // Lab extension (docs/ha.md): with replica_of, the source's set fails over by itself.
         auto_failover: {},
+        // Lab extension (docs/ha.md): refused at create, with a hint (ha/sync.ts).
+        sync_replication: {},
         availability_zone: nonEmptyString,
         nics: { type: 'array', maxItems: 1, items: { type: 'object' } },
         configuration: { oneOf: [nonEmptyString, { type: 'null' }] },
@@ -124,6 +127,7 @@ export async function instanceRoutes(app: FastifyInstance, { lab }: { lab: Lab }
     // Replication (instances/replicas.ts): a replica copies flavor, volume and datastore from its source.
     const replica = body.replica_of !== undefined && body.replica_of !== null
     const autoFailover = createAutoFailover(body.auto_failover, replica)
+    refuseSyncAtCreate(body.sync_replication)
     const id = replica ? await createReplicas(lab, req, who, body) : await createInstance(lab, req, who, body)
     if (autoFailover) {
       lab.instances.setAutoFailover(String(body.replica_of), true)

@@ -11,6 +11,7 @@ import { validateCanPerformAction } from '../../instances/actions.js'
 import { checkDetachReplica } from '../../instances/replicas.js'
 import { autoFailoverValue, checkAutoFailover } from '../../ha/flag.js'
 import { haChanged } from '../../ha/monitor.js'
+import { checkSyncReplication, syncReplicationValue } from '../../ha/sync.js'
 import { upgradeChange } from '../../instances/upgrade.js'
 import { UpdateAccessFlow } from '../../tasks/update-access.js'
 import { scheduleStore } from '../../db/backup-schedules.js'
@@ -38,6 +39,8 @@ function updateSchema(extra: Record<string, unknown>) {
           backup_retention: {},
           // Lab extension (README "API notes", docs/ha.md): checked by autoFailoverValue for a message naming it.
           auto_failover: {},
+          // Lab extension (README "API notes", docs/ha.md): checked by syncReplicationValue.
+          sync_replication: {},
           ...extra,
         },
       },
@@ -56,6 +59,7 @@ interface UpdateBody {
   access?: AccessBody
   backup_retention?: unknown
   auto_failover?: unknown
+  sync_replication?: unknown
 }
 
 /**
@@ -102,6 +106,10 @@ export async function instanceUpdateRoutes(app: FastifyInstance, { lab }: { lab:
     } else if (body.auto_failover !== undefined) {
       // Automatic failover of a replication set (ha/flag.ts): its agents follow at once (ha/monitor.ts).
       apply = checkAutoFailover(lab, inst, autoFailoverValue(body.auto_failover))
+      after = () => haChanged(lab)
+    } else if (body.sync_replication !== undefined) {
+      // Synchronous replication of a replication set (ha/sync.ts): its engines follow at once (ha/sync-keeper.ts).
+      apply = checkSyncReplication(lab, inst, syncReplicationValue(body.sync_replication))
       after = () => haChanged(lab)
     } else if (body.backup_retention !== undefined) {
       // Retention of automated backups (lab extension): applies at the scheduler's next pass.

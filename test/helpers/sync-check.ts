@@ -1,0 +1,148 @@
+// Synchronous replication on a real engine (docs/ha.md "Synchronous replication"): the scenario
+// test/e2e/sync-replication-<engine>.ts runs, one lab per file.
+//   1. Commit latency, asynchronous then synchronous (a figure, reported as a comment).
+//   2. sync_replication on: the primary's engine is set (synchronous_standby_names / semi-sync), the view says synchronous.
+//   3. The replica stops receiving: a commit is NOT acknowledged (it waits), the view says waiting, a notification follows;
+//      the replica receives again: the commit is acknowledged and the row is on the replica.
+//   4. Stopped again, a commit waits; sync_replication off releases it (the escape hatch), the replica still stopped.
+import type { Test } from 'tap'
+import { execFile } from 'node:child_process'
+import { join } from 'node:path'
+import type { Instance } from '../../src/sdk/index.js'
+import { labClient, pollInstance, startLab } from './lab.js'
+import { PSQL } from './clients.js'
+
+export type SyncEngine = 'postgresql' | 'mariadb'
+
+interface Target {
+  ip: string
+  dir: string
+}
+
+/** SQL as u1 over TCP, asynchronously (the server runs in this process); stdout, or throws. */
+function run(engine: SyncEngine, at: Target, sql: string): Promise<string> {
+  const [file, args, env] =
+    engine === 'mariadb'
+      ? ['mariadb', ['--no-defaults', '--connect-timeout=5', '-h', at.ip, '-P', '3306', '-u', 'u1', '-N', '-B', 'd1'], { MYSQL_PWD: 'Pw-one-1' }]
+      : [PSQL, ['-X', '-q', '-At', '-v', 'ON_ERROR_STOP=1', '-h', at.ip, '-p', '5432', '-U', 'u1', '-d', 'd1'], { PGPASSWORD: 'Pw-one-1', PGCONNECT_TIMEOUT: '5' }]
+  return new Promise((resolve, reject) => {
+    const c = execFile(file, args, { encoding: 'utf8', env: { ...process.env, ...env } }, (err, stdout, stderr) =>
+      err ? reject(new Error(`${sql.slice(0, 60)}: ${stderr || err.message}`)) : resolve(stdout.trim()),
+    )
+    c.stdin?.end(sql)
+  })
+}
+
+/** As the engine's superuser over its socket (the replica's receiver is stopped and started this way). */
+function admin(engine: SyncEngine, at: Target, sql: string): Promise<string> {
+  const [file, args] =
+    engine === 'mariadb'
+      ? ['mariadb', ['--no-defaults', '-S', join(at.dir, 'run/mysqld.sock'), '-u', 'root', '-N', '-B', '-e', sql]]
+      : [PSQL, ['-X', '-q', '-At', '-h', join(at.dir, 'run'), '-p', '5432', '-U', 'postgres', '-d', 'postgres', '-c', sql]]
+  return new Promise((resolve, reject) => {
+    execFile(file, args, { encoding: 'utf8', timeout: 15_000 }, (err, out, stderr) => (err ? reject(new Error(`${sql}: ${stderr || err.message}`)) : resolve(out.trim())))
+  })
+}
+
+async function until(probe: () => Promise<boolean> | boolean, what: string, ms = 240_000): Promise<void> {
+  const start = Date.now()
+  for (let pause = 50; ; pause = Math.min(pause * 2, 500)) {
+    if (await probe()) return
+    if (Date.now() - start > ms) throw new Error(`timed out waiting for ${what}`)
+    await new Promise((r) => setTimeout(r, pause))
+  }
+}
+
+/** The replica stops (false) or starts again (true) receiving from its source, and is seen to. */
+async function receiving(engine: SyncEngine, at: Target, on: boolean): Promise<void> {
+  if (engine === 'mariadb') {
+    await admin(engine, at, on ? 'START SLAVE' : 'STOP SLAVE')
+    await until(async () => (await admin(engine, at, "SHOW GLOBAL STATUS LIKE 'Slave_running'")).endsWith(on ? 'ON' : 'OFF'), 'the replica receiving or not')
+    return
+  }
+  // primary_conninfo emptied in postgresql.auto.conf (then reset): the walreceiver stops, and starts with the agent's again.
+  await admin(engine, at, on ? 'ALTER SYSTEM RESET primary_conninfo' : "ALTER SYSTEM SET primary_conninfo = ''")
+  await admin(engine, at, 'SELECT pg_reload_conf()')
+  await until(async () => (await admin(engine, at, "SELECT count(*) FROM pg_stat_wal_receiver WHERE status = 'streaming'")) === (on ? '1' : '0'), 'the receiver started or stopped')
+}
+
+/** `n` single-row commits in one session: ms per commit. */
+async function commitMs(engine: SyncEngine, at: Target, from: number, n: number): Promise<number> {
+  const sql = Array.from({ length: n }, (_, i) => `INSERT INTO t VALUES (${from + i});`).join('\n')
+  const t0 = process.hrtime.bigint()
+  await run(engine, at, sql)
+  return Number(process.hrtime.bigint() - t0) / 1e6 / n
+}
+
+export async function checkSync(t: Test, engine: SyncEngine): Promise<void> {
+  const lab = await startLab(t, { heartbeatMs: 300, heartbeatExpiryMs: 2_000, reconcileMs: 0 })
+  t.teardown(() => {
+    if (t.passing() === false) t.comment(lab.logs.filter((l) => /sync|rpc set_sync/.test(l)).join('\n'))
+  })
+  const api = lab.server.lab
+  const c = labClient(lab.cloudsFile)
+  const src = await c.instances.create({
+    name: `sync-${engine}`,
+    flavorRef: '1',
+    volume: { size: 1 },
+    datastore: { type: engine },
+    databases: [{ name: 'd1' }],
+    users: [{ name: 'u1', password: 'Pw-one-1', databases: [{ name: 'd1' }] }],
+  })
+  const active = async (id: string) => (await pollInstance(lab.cloudsFile, id, (i) => i?.status === 'ACTIVE' || i?.status === 'ERROR'))!
+  t.equal((await active(src.id)).status, 'ACTIVE', 'primary ACTIVE')
+  const at = (i: Instance): Target => ({ ip: (i as { ip?: string[] }).ip![0]!, dir: join(lab.dataDir, 'instances', i.id) })
+  const S = at(await c.instances.get(src.id))
+  await run(engine, S, 'CREATE TABLE t (id int primary key);')
+  const rep = await c.instances.create({ name: `sync-${engine}-r1`, replica_of: src.id } as Parameters<typeof c.instances.create>[0])
+  t.equal((await active(rep.id)).status, 'ACTIVE', 'replica ACTIVE')
+  const R = at(await c.instances.get(rep.id))
+  const has = async (target: Target, id: number) => (await run(engine, target, `SELECT count(*) FROM t WHERE id = ${id};`).catch(() => '')) === '1'
+
+  // 1. Asynchronous commit latency first.
+  const asyncMs = await commitMs(engine, S, 1000, 200)
+
+  // 2. On.
+  await c.instances.update(src.id, { sync_replication: true })
+  const view = async (id: string) => (await c.instances.get(id)) as Instance & { sync_replication?: boolean; sync_replication_status?: string }
+  await until(async () => (await view(src.id)).sync_replication_status === 'synchronous', 'the set synchronous')
+  t.match(await view(rep.id), { sync_replication: true, sync_replication_status: 'synchronous' }, "the replica's view shows its set's")
+  if (engine === 'postgresql') t.equal(await run(engine, S, 'SHOW synchronous_standby_names;'), `ANY 1 ("${rep.id}")`, 'the primary waits for its replica (by its application_name)')
+  else t.equal(await run(engine, S, 'SELECT @@rpl_semi_sync_master_enabled, @@rpl_semi_sync_master_wait_point, @@rpl_semi_sync_slave_enabled;'), '1\tAFTER_SYNC\t0', 'semi-sync on the primary')
+  if (engine === 'mariadb') t.equal(await run(engine, R, 'SELECT @@rpl_semi_sync_slave_enabled;'), '1', 'the replica acknowledges')
+  const syncMs = await commitMs(engine, S, 2000, 200)
+  t.comment(`${engine}: commit latency, 200 single-row commits in one session: async ${asyncMs.toFixed(2)} ms, sync ${syncMs.toFixed(2)} ms`)
+  t.ok(await has(R, 2199), 'the last synchronous commit is on the replica')
+
+  // 3. The replica stops receiving: a commit waits instead of being acknowledged.
+  await receiving(engine, R, false)
+  let acknowledged = false
+  const pending = run(engine, S, 'INSERT INTO t VALUES (3000);').then(() => {
+    acknowledged = true
+  })
+  await until(async () => (await view(src.id)).sync_replication_status === 'waiting', 'the view saying commits wait')
+  t.notOk(acknowledged, 'a commit no replica received is not acknowledged')
+  await until(() => api.notifications.list('trove.instance.sync_replication.waiting').length === 1, 'a waiting notification')
+  t.notOk(acknowledged, 'still waiting after the report')
+  await receiving(engine, R, true)
+  await pending
+  t.ok(acknowledged, 'acknowledged once the replica receives again')
+  await until(() => has(R, 3000), 'the row on the replica')
+  await until(async () => (await view(src.id)).sync_replication_status === 'synchronous', 'synchronous again')
+  await until(() => api.notifications.list('trove.instance.sync_replication.restored').length === 1, 'a restored notification')
+
+  // 4. Stopped again: sync_replication off releases a waiting commit (the replica still stopped).
+  await receiving(engine, R, false)
+  acknowledged = false
+  const held = run(engine, S, 'INSERT INTO t VALUES (4000);').then(() => {
+    acknowledged = true
+  })
+  await until(async () => (await view(src.id)).sync_replication_status === 'waiting', 'waiting again')
+  t.notOk(acknowledged, 'waiting')
+  await c.instances.update(src.id, { sync_replication: false })
+  await held
+  t.ok(acknowledged, 'turning it off releases the commit')
+  t.equal((await view(src.id)).sync_replication, false, 'shown off')
+  await receiving(engine, R, true)
+  await until(() => has(R, 4000), 'the released row reaches the replica once it receives')
+}
