@@ -4,8 +4,13 @@
 // tests take (2026-12-05, fresh clone: lines 90.52, functions 86.92, branches 85.49). Raised on
 // 2026-12-05 once tsx's maps were reported right (scripts/coverage-report.mjs; two full runs: lines
 // 92.11-92.12, functions 92.1, branches 86.98-87.04) to lines 91, functions 90 (the day's new
-// sandbox and schedule code not yet measured in a full run), branches 85. Raise the floor when
-// coverage grows; never lower it.
+// sandbox and schedule code not yet measured in a full run), branches 85. Set again on 2026-12-06, when
+// the coverage of the servers, agents and trove commands that tests start came to count (test/helpers/lab.ts;
+// fresh clone, a loaded run: lines 96.32, functions 90.88, branches 89.09), by the same rule: lines and
+// statements 95, functions 89, branches 88. Functions is one point lower than the floor before: that floor
+// stood on tsx's figures, which counted esbuild's helpers in each file as functions run (measured right, with
+// scripts/ts-loader, the test processes alone ran 84.72%). Raise the floor when coverage grows; never lower it
+// for any other reason.
 // `node scripts/coverage-floor.mjs --set` writes the last run's level (rounded down) as the floor.
 import { readFileSync, writeFileSync } from 'node:fs'
 
