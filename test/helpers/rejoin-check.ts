@@ -75,7 +75,7 @@ async function rows(engine: RejoinEngine, at: Target): Promise<number[]> {
 }
 
 /** Polls until `probe` holds; the deadline only ends a hang (a busy machine is slower, not failing). */
-async function until(probe: () => Promise<boolean> | boolean, what: string, ms = 240_000): Promise<void> {
+export async function until(probe: () => Promise<boolean> | boolean, what: string, ms = 240_000): Promise<void> {
   const start = Date.now()
   for (let pause = 50; ; pause = Math.min(pause * 2, 500)) {
     if (await probe()) return

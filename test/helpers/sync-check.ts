@@ -11,6 +11,7 @@ import { join } from 'node:path'
 import type { Instance } from '../../src/sdk/index.js'
 import { labClient, pollInstance, startLab } from './lab.js'
 import { PSQL } from './clients.js'
+import { until } from './rejoin-check.js'
 
 export type SyncEngine = 'postgresql' | 'mariadb'
 
@@ -42,15 +43,6 @@ function admin(engine: SyncEngine, at: Target, sql: string): Promise<string> {
   return new Promise((resolve, reject) => {
     execFile(file, args, { encoding: 'utf8', timeout: 15_000 }, (err, out, stderr) => (err ? reject(new Error(`${sql}: ${stderr || err.message}`)) : resolve(out.trim())))
   })
-}
-
-async function until(probe: () => Promise<boolean> | boolean, what: string, ms = 240_000): Promise<void> {
-  const start = Date.now()
-  for (let pause = 50; ; pause = Math.min(pause * 2, 500)) {
-    if (await probe()) return
-    if (Date.now() - start > ms) throw new Error(`timed out waiting for ${what}`)
-    await new Promise((r) => setTimeout(r, pause))
-  }
 }
 
 /** The replica stops (false) or starts again (true) receiving from its source, and is seen to. */
