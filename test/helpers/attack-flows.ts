@@ -8,7 +8,23 @@ import { chownSync, lstatSync, readdirSync, readFileSync, readlinkSync, statSync
 import { join } from 'node:path'
 import type { Instance } from '../../src/sdk/index.js'
 import { engineClient, writeRows } from './clients.js'
-import { type AttackLab, attackLab, createActive, enginePids, tail, hostFiles, hostFree, oomKills, runShellProbes, type Shell, shellProbes, VOL, volumeSums, waitWhile } from './attack.js'
+import {
+  type AttackLab,
+  attackLab,
+  createActive,
+  engineMainPids,
+  enginePids,
+  tail,
+  hostFiles,
+  hostFree,
+  oomKills,
+  runShellProbes,
+  type Shell,
+  shellProbes,
+  VOL,
+  volumeSums,
+  waitWhile,
+} from './attack.js'
 import { netnsOf } from './sandbox-proc.js'
 
 export interface EngineAttack {
@@ -89,7 +105,7 @@ export async function runAttack(t: Test, e: EngineAttack): Promise<void> {
   const data0 = victimData(e.engine, vip, vuser, vpw)
   const files0 = volumeSums(a.c, victim.id, e.stableFiles)
   const host0 = hostFiles(a, victim.id)
-  const victimEngine = enginePids(a.c, victim.id)
+  const victimEngine = engineMainPids(a.c, victim.id)
   t.ok(files0.size > 1, `victim files checksummed: ${[...files0.keys()].join(' ')}`)
   const unchanged = (t: Test, when: string) => {
     t.same(hostFiles(a, victim.id), host0, `${when}: the lab's secrets and the host's files are byte for byte unchanged`)
@@ -231,7 +247,7 @@ export async function runAttack(t: Test, e: EngineAttack): Promise<void> {
     t.ok(mineEngine.length > 0 && victimEngine.length > 0, 'both engines found in their sandboxes')
     const killed = await shell('kill -9 -1; echo survived')
     t.comment(`kill -9 -1: ${killed.code} ${killed.out.trim()}`)
-    t.same(enginePids(a.c, victim.id), victimEngine, `the victim's engine is the same process (${victimEngine.join(' ')})`)
+    t.same(engineMainPids(a.c, victim.id), victimEngine, `the victim's engine is the same process (${victimEngine.join(' ')})`)
     unchanged(t, 'kill -9 -1')
     // The agent (also the instance's user) went with it: the reconciler starts a new one, which starts the engine.
     const deadline = Date.now() + 120_000

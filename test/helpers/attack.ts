@@ -141,6 +141,22 @@ export function enginePids(c: SandboxedCompute, id: string): number[] {
   return []
 }
 
+/**
+ * The engine's main process(es) in the instance's sandbox: those of enginePids whose parent is not one of
+ * them (PostgreSQL's postmaster; its backends and workers come and go on their own).
+ */
+export function engineMainPids(c: SandboxedCompute, id: string): number[] {
+  const pids = enginePids(c, id)
+  const parentOf = (p: number): number => {
+    try {
+      return Number(/^PPid:\s*(\d+)/m.exec(readFileSync(`/proc/${p}/status`, 'utf8'))?.[1])
+    } catch {
+      return 0
+    }
+  }
+  return pids.filter((p) => !pids.includes(parentOf(p)))
+}
+
 /** Free bytes of the filesystem holding `path` on the host. */
 export function hostFree(path: string): number {
   const s = statfsSync(path)
