@@ -49,11 +49,13 @@ function treeOf(pid: number): number[] {
 /**
  * A CPU hog aimed at the primary: its agent and engine processes at nice 19, with busy loops at nice 19 too,
  * two per core: they share the CPU equally with the primary (which gets a fraction of what is left), while the
- * rest of the machine (the server, other tests at nice 0) hardly notices them. Returns the loops.
+ * rest of the machine (the server, other tests at nice 0) hardly notices them. Returns the loops. Each loop
+ * ends by itself once this test process is gone (`kill -0`, a shell builtin, is its condition): a test file
+ * killed by tap's timeout runs no teardown, and its loops had run on for as long as the machine did.
  */
 function cpuHog(pids: number[]): ChildProcess[] {
   for (const p of pids) for (const q of treeOf(p)) spawnSync('renice', ['-n', '19', '-p', String(q)], { stdio: 'ignore' })
-  return Array.from({ length: availableParallelism() * 2 }, () => spawn('nice', ['-n', '19', 'sh', '-c', 'while :; do :; done'], { stdio: 'ignore' }))
+  return Array.from({ length: availableParallelism() * 2 }, () => spawn('nice', ['-n', '19', 'sh', '-c', `while kill -0 ${process.pid} 2>/dev/null; do :; done`], { stdio: 'ignore' }))
 }
 
 export async function checkDeadLinks(t: Test, engine: HaEngine): Promise<void> {
