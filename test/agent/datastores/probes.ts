@@ -3,8 +3,10 @@ import t, { type Test } from 'tap'
 import { createServer, type Socket } from 'node:net'
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
+import { setTimeout as sleep } from 'node:timers/promises'
 import { mariadbPing } from '../../../src/agent/datastores/mariadb/probe.js'
 import { postgresPing } from '../../../src/agent/datastores/postgresql/probe.js'
+import { dropDriver, keptDrivers } from '../../../src/agent/datastores/drivers.js'
 import { redisPing } from '../../../src/agent/datastores/redis/probe.js'
 
 /** Serves one connection with `serve`; returns the socket path. */
@@ -85,6 +87,7 @@ t.test('PostgreSQL: postmaster.pid must say ready, then ReadyForQuery', async (t
       setTimeout(() => s.write(all.subarray(12)), 5)
     })
   })
+  t.teardown(() => dropDriver(`postgresql-probe:${path}`))
   t.equal(await postgresPing(path, pidFile, 1000), false, 'starting: no connection attempted')
   t.equal(connections, 0)
   writeFileSync(pidFile, '1\n/d\n0\n5432\n/r\n*\n0 0\nready   \n')
@@ -102,6 +105,49 @@ t.test('PostgreSQL: an ErrorResponse (starting up) is not answering', async (t) 
     })
   })
   t.equal(await postgresPing(path, join(dir, 'postmaster.pid'), 1000), false)
+})
+
+t.test('PostgreSQL: one kept session, an empty query per later probe; a silent or closed session is replaced', async (t) => {
+  const dir = t.testdir({ 'postmaster.pid': '1\n/d\n0\n5432\n/r\n*\n0 0\nready   \n' })
+  const pidFile = join(dir, 'postmaster.pid')
+  const sockets: Socket[] = []
+  let queries = 0
+  let silent = false
+  const authOk = Buffer.from([0x52, 0, 0, 0, 8, 0, 0, 0, 0])
+  const ready = Buffer.from([0x5a, 0, 0, 0, 5, 0x49])
+  const path = await fake(t, (s) => {
+    sockets.push(s)
+    s.once('data', () => {
+      s.write(Buffer.concat([authOk, ready]))
+      s.on('data', (b) => {
+        if (b[0] !== 0x51) return // Terminate
+        t.same([...b], [0x51, 0, 0, 0, 5, 0], 'an empty simple query')
+        queries++
+        // EmptyQueryResponse, a NoticeResponse sent meanwhile (skipped), ReadyForQuery
+        if (!silent) s.write(Buffer.concat([Buffer.from([0x49, 0, 0, 0, 4]), Buffer.from([0x4e, 0, 0, 0, 4]), ready]))
+      })
+    })
+  })
+  t.teardown(() => dropDriver(`postgresql-probe:${path}`))
+  t.equal(await postgresPing(path, pidFile, 1000), true, 'the first probe opens the session')
+  t.equal(await postgresPing(path, pidFile, 1000), true)
+  t.same(await Promise.all([postgresPing(path, pidFile, 1000), postgresPing(path, pidFile, 1000)]), [true, true], 'overlapping probes take turns')
+  t.equal(sockets.length, 1, 'one session for every probe')
+  t.equal(queries, 3)
+  silent = true
+  t.equal(await postgresPing(path, pidFile, 100), false, 'a server that stops answering (SIGSTOP) times out')
+  silent = false
+  t.equal(await postgresPing(path, pidFile, 1000), true, 'the next probe opens a new session')
+  t.equal(sockets.length, 2)
+  const kept = keptDrivers()
+  sockets[1]!.destroy()
+  // The server ended it: the kept session lets go on its close event (tap's timeout bounds the wait).
+  while (keptDrivers() === kept) await sleep(5)
+  t.equal(await postgresPing(path, pidFile, 1000), true, 'a session the server ended is replaced')
+  t.equal(sockets.length, 3)
+  writeFileSync(pidFile, '1\n/d\n0\n5432\n/r\n*\n0 0\nstopping\n')
+  t.equal(await postgresPing(path, pidFile, 1000), false, 'stopping: not answering')
+  t.equal(keptDrivers(), kept - 1, 'and the session is let go')
 })
 
 t.test('Redis: AUTH then PING, only +PONG counts', async (t) => {
