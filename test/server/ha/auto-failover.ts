@@ -7,7 +7,7 @@ import { existsSync } from 'node:fs'
 import { createServer, type Server } from 'node:net'
 import { join } from 'node:path'
 import { apiLab, type ApiLab } from '../../helpers/api.js'
-import { scriptedAgent, until, type ScriptedAgent, type ScriptedHandler } from '../../helpers/scripted-agent.js'
+import { HA_MEMBER_METHODS, haMemberAnswer, scriptedAgent, until, type ScriptedAgent, type ScriptedHandler } from '../../helpers/scripted-agent.js'
 import type { RpcRequest } from '../../../src/protocol/index.js'
 
 const fault = (name: string, code: number, message: string) => ({ [name]: { code, message } })
@@ -25,27 +25,10 @@ async function member(t: Test, lab: ApiLab, id: string, handlers: Record<string,
   const record: ScriptedHandler = (req) => {
     requests.push(req)
     const h = handlers[req.method]
-    if (h) return h(req)
-    if (req.method === 'get_replica_context' || req.method === 'get_replication_snapshot')
-      return { master: { host: '127.0.0.1', port: 3306 }, replica_conf: { replication_user: { name: 'slave_1', password: 'Secret-pw-1' } }, datastore_manager: 'mariadb' }
-    if (req.method === 'get_latest_txn_id') return '0-1-7'
-    return null
+    return h ? h(req) : haMemberAnswer(req)
   }
-  const methods = [
-    'set_ha',
-    'renew_lease',
-    'ha_view',
-    'get_last_txn',
-    'get_replica_context',
-    'get_replication_snapshot',
-    'detach_replica',
-    'enable_as_master',
-    'make_read_only',
-    'attach_replica',
-    'get_latest_txn_id',
-  ]
   await until(() => existsSync(join(lab.dataDir, 'instances', id, 'agent.json')), 5000, `agent.json of ${id}`)
-  const agent = await scriptedAgent(lab.dataDir, id, Object.fromEntries([...methods, ...Object.keys(handlers)].map((m) => [m, record])))
+  const agent = await scriptedAgent(lab.dataDir, id, Object.fromEntries([...HA_MEMBER_METHODS, ...Object.keys(handlers)].map((m) => [m, record])))
   t.teardown(() => agent.close())
   await agent.heartbeat('HEALTHY')
   return { id, agent, requests }
