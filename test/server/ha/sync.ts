@@ -95,6 +95,17 @@ t.test('sync_replication: refusals, view, engines told, waiting reported, off, p
   records.setTask(r1.id, 'REBOOTING')
   t.equal((await put(src.id, { sync_replication: true })).status, 422, 'a task on a replica: 422')
   records.setTask(r1.id, 'NONE')
+  // Its only replica's engine is down (its agent says so; the instance itself stays ACTIVE): none can acknowledge.
+  await r1.agent.heartbeat('SHUTDOWN')
+  await until(async () => (await show(lab, r1.id)).operating_status === 'SHUTDOWN', 5000, "r1's engine shown down")
+  t.equal((await show(lab, r1.id)).status, 'ACTIVE', 'r1 itself ACTIVE')
+  t.same(
+    (await put(src.id, { sync_replication: true })).body,
+    fault('unprocessableEntity', 422, `No replica of instance ${src.id} can acknowledge commits (none is ACTIVE with its engine running): synchronous replication would hold every write.`),
+    'no replica with its engine running: 422',
+  )
+  await r1.agent.heartbeat('HEALTHY')
+  await until(async () => (await show(lab, r1.id)).operating_status === 'HEALTHY', 5000, "r1's engine up again")
   t.equal(records.get(src.id)!.sync_replication, 0, 'nothing written by the refusals')
   t.notOk(
     [src, r1, redis].some((m) => m.requests.some((r) => r.method === 'set_sync_replication' && r.args.sync !== null)),
