@@ -45,6 +45,8 @@ export class ArchiveShipper {
     private readonly instanceId: string,
     private readonly claim: () => string | null,
     private readonly log: (m: string) => void,
+    /** Pass cadence and the wait after a 507 (tests shorten them). */
+    private readonly timing: { shipMs: number; fullRetryMs: number } = { shipMs: SHIP_MS, fullRetryMs: FULL_RETRY_MS },
   ) {}
 
   start(): void {
@@ -92,7 +94,7 @@ export class ArchiveShipper {
           this.passing = undefined
           // Passes start SHIP_MS apart (a slow one is followed at once): the loss bound stays SHIP_MS + one pass.
           // An archive at its cap (507) waits for retention to make room: no segment sent again every pass.
-          this.schedule(full ? FULL_RETRY_MS : Math.max(0, SHIP_MS - (Date.now() - t0)))
+          this.schedule(full ? this.timing.fullRetryMs : Math.max(0, this.timing.shipMs - (Date.now() - t0)))
         })
     }, ms)
     this.timer.unref()

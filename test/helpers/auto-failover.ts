@@ -145,7 +145,7 @@ export async function startHaLab(t: Test, engine: HaEngine): Promise<HaLab> {
   const { cloudsFile } = await server.start()
   const client = labClient(cloudsFile)
   t.teardown(() => {
-    if (t.passing() === false) t.comment(logs.filter((l) => /ha:|eject|endpoints|reconcile|agent/.test(l)).join('\n'))
+    if (t.passing() === false) t.comment(logs.filter((l) => /ha:|eject|rejoin|sync|endpoints|reconcile|agent/.test(l)).join('\n'))
   })
   let closed = false
   const close = async () => {
@@ -188,8 +188,11 @@ export interface HaSet {
   writerEndpoint: string
 }
 
-/** A primary (d1/u1; Redis: root enabled) and one replica with auto_failover on; the writer endpoint answering a write. */
-export async function createHaSet(lab: HaLab, name: string): Promise<HaSet> {
+/**
+ * A primary (d1/u1; Redis: root enabled) and one replica with auto_failover on; the writer endpoint answering a write.
+ * `syncReplication`: then sync_replication on, once the replica acknowledges (status `synchronous`).
+ */
+export async function createHaSet(lab: HaLab, name: string, opts: { syncReplication?: boolean } = {}): Promise<HaSet> {
   const { client, ops } = lab
   const engine = ops.engine
   const source = await client.instances.create({
@@ -210,6 +213,10 @@ export async function createHaSet(lab: HaLab, name: string): Promise<HaSet> {
   const writer = host(view.writer_endpoint!)
   await until(() => ok(ops.prepare(writer)), 'the writer endpoint answers')
   await until(() => (JSON.parse(readFileSync(join(lab.dirOf(source.id), 'agent.json'), 'utf8')) as { ha?: { role?: string } }).ha?.role === 'primary', "the primary's bootstrap holds its HA spec")
+  if (opts.syncReplication) {
+    await client.instances.update(source.id, { sync_replication: true })
+    await lab.waitFor(source.id, (i) => i.sync_replication_status === 'synchronous', 'synchronous')
+  }
   return { source, replica, writer, writerEndpoint: view.writer_endpoint! }
 }
 

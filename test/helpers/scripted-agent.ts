@@ -1,7 +1,18 @@
 import mqtt from 'mqtt'
 import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { agentEventTopic, agentReplyTopic, agentRpcTopic, encode, type AgentBootstrap, type MeasuredStatus, type RpcRequest } from '../../src/protocol/index.js'
+import {
+  agentEventTopic,
+  agentReplyTopic,
+  agentRpcTopic,
+  encode,
+  type AgentBootstrap,
+  type HaRpc,
+  type MeasuredStatus,
+  type ReplicationRpc,
+  type RpcRequest,
+  type SyncRpc,
+} from '../../src/protocol/index.js'
 
 /** A handler's result is the call's result; a thrown error becomes a GuestError reply. */
 export type ScriptedHandler = (req: RpcRequest) => unknown
@@ -74,6 +85,44 @@ export async function scriptedAgent(dataDir: string, id: string, handlers: Recor
     called: (method, n = 1) => until(() => calls.filter((m) => m === method).length >= n, 10_000, `${n} ${method} call(s)`),
     close: () => client.endAsync(true),
   }
+}
+
+/** The catalogue's families a member of an HA set answers: replication, automatic failover, synchronous replication. */
+export type HaMemberMethod = keyof ReplicationRpc | keyof HaRpc | keyof SyncRpc
+
+/**
+ * Every method of those families, once, for the scripted members of test/server/ha/. `satisfies` makes this list a
+ * compile error when a family gains, loses or renames a method, so the members answer what the server may send
+ * them (the create, promote and eject flows, the monitor, the sync keeper), and stay in step with each other.
+ */
+export const HA_MEMBER_METHODS = Object.keys({
+  backup_required_for_replication: true,
+  get_replication_snapshot: true,
+  get_replica_context: true,
+  attach_replica: true,
+  detach_replica: true,
+  enable_as_master: true,
+  demote_replication_master: true,
+  make_read_only: true,
+  get_latest_txn_id: true,
+  get_last_txn: true,
+  wait_for_txn: true,
+  set_ha: true,
+  renew_lease: true,
+  ha_view: true,
+  set_sync_replication: true,
+  sync_view: true,
+} as const satisfies { [M in HaMemberMethod]: true }) as HaMemberMethod[]
+
+/**
+ * A scripted member's answer to one of HA_MEMBER_METHODS when its test has none of its own: a MariaDB replica
+ * context (a replication user), a GTID, else null.
+ */
+export function haMemberAnswer(req: RpcRequest): unknown {
+  if (req.method === 'get_replica_context' || req.method === 'get_replication_snapshot')
+    return { master: { host: '127.0.0.1', port: 3306 }, replica_conf: { replication_user: { name: 'slave_1', password: 'Secret-pw-1' } }, datastore_manager: 'mariadb' }
+  if (req.method === 'get_latest_txn_id') return '0-1-7'
+  return null
 }
 
 /**

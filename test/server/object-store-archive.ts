@@ -3,7 +3,7 @@
 // fetch (src/agent/archive-fetch.ts) against it: sealed segments written once with the server's own
 // sha256 and seq, the open segment appended to and then sealed without a second upload, the volume
 // emptied of stored segments, a planted link not shipped; reads only for a running restore to a time.
-import t from 'tap'
+import t, { type Test } from 'tap'
 import { createHash, randomUUID } from 'node:crypto'
 import { existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, renameSync, symlinkSync, writeFileSync } from 'node:fs'
 import { request } from 'node:https'
@@ -18,6 +18,7 @@ import { Tasks } from '../../src/server/db/tasks.js'
 import { startObjectStore } from '../../src/server/object-store/endpoint.js'
 import { instanceRow } from '../helpers/api.js'
 import { startLab, tempDir } from '../helpers/lab.js'
+import { until } from '../helpers/scripted-agent.js'
 
 const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex')
 const SEG = 16 << 20
@@ -36,7 +37,8 @@ t.test('segmentSeqOf: WAL across log ids, binlogs by suffix', async (t) => {
   t.equal(segmentSeqOf('evil'), undefined)
 })
 
-t.test('the archive container, the shipper and the fetch', async (t) => {
+/** A lab's object store over https on loopback, two instances' rows and credentials, and an agent's client for each. */
+async function storeLab(t: Test) {
   const lab = await startLab(t, { spawnAgents: false, reconcileMs: 0 })
   const L = lab.server.lab
   const tls = ensureBrokerTls(join(lab.dataDir, 'tls'), ['127.0.0.1'])
@@ -50,6 +52,11 @@ t.test('the archive container, the shipper and the fetch', async (t) => {
   writeFileSync(bootstrapFile, JSON.stringify({ objectStore: { url: `https://127.0.0.1:${server.port}` } }), { mode: 0o600 })
   const client = (c: { username: string; password: string }) =>
     new ObjectStore({ bootstrapFile, username: c.username, password: c.password, ca: tls.ca, backupDir: L.compute.backupsDir, storageDir: L.compute.storageDir })
+  return { L, tls, server, me, other, cred, otherCred, client, bootstrapFile }
+}
+
+t.test('the archive container, the shipper and the fetch', async (t) => {
+  const { L, tls, server, me, other, cred, otherCred, client, bootstrapFile } = await storeLab(t)
   const mine = client(cred)
   t.teardown(() => mine.close())
   const call = (method: string, path: string, o: { body?: Buffer; headers?: Record<string, string>; c?: typeof cred } = {}) =>
@@ -207,4 +214,79 @@ t.test('walLength: the pages before the first zero page header', async (t) => {
     t.equal(await walLength(fh), pages * 8192, `${pages} pages`)
     await fh.close()
   }
+})
+
+t.test('the shipper at the archive cap (507): the segment kept and retried later, the gap reported until it is shipped', async (t) => {
+  const { L, me, cred, client } = await storeLab(t)
+  const mine = client(cred)
+  t.teardown(() => mine.close())
+  // Every write the shipper tries, with its answer: the store is real, this only watches.
+  const tries: Array<{ name: string; at: number; status: number }> = []
+  const put = mine.put.bind(mine)
+  mine.put = (async (...a: Parameters<typeof put>) => {
+    const at = Date.now()
+    try {
+      const r = await put(...a)
+      tries.push({ name: a[1], at, status: 201 })
+      return r
+    } catch (e) {
+      tries.push({ name: a[1], at, status: (e as { status?: number }).status ?? 0 })
+      throw e
+    }
+  }) as typeof put
+  const local = join(tempDir(t, 'arch507'), 'archive')
+  mkdirSync(local)
+  const seal = (name: string, b: Buffer, last: string) => {
+    writeFileSync(join(local, name), b)
+    writeFileSync(join(local, `${name}.seg.json`), JSON.stringify({ name, seq: segmentSeqOf(name), sha256: sha(b), bytes: b.length, first_time: null, last_time: last }))
+  }
+  const store = archiveDirOf(L.compute.backupsDir, me)
+  // The cap: 1,000 bytes (1 GB volume x the factor).
+  process.env.TROVE_ARCHIVE_CAP_FACTOR = String(1000 / GB)
+  t.teardown(() => delete process.env.TROVE_ARCHIVE_CAP_FACTOR)
+  const b1 = Buffer.alloc(600, 1)
+  const b2 = Buffer.alloc(500, 2)
+  seal('mysql-bin.000001', b1, '2026-12-05T10:00:01Z')
+  writeFileSync(join(local, 'mysql-bin.000002'), b2.subarray(0, 100))
+  let claim = '2026-12-05T10:00:02Z'
+  const logs: string[] = []
+  const fullRetryMs = 1500
+  const shipper = new ArchiveShipper(
+    mine,
+    local,
+    me,
+    () => claim,
+    (m) => logs.push(m),
+    { shipMs: 50, fullRetryMs },
+  )
+  t.teardown(() => shipper.stop())
+  await shipper.pass()
+  t.equal(shipper.latest(), '2026-12-05T10:00:02Z', '700 bytes under the cap: shipped')
+
+  // The open binlog fills to 500 bytes and is sealed: over the cap (with the sidecar the server wrote). The store refuses (507).
+  seal('mysql-bin.000002', b2, '2026-12-05T10:00:03Z')
+  writeFileSync(join(local, 'mysql-bin.000003'), Buffer.alloc(50, 3))
+  claim = '2026-12-05T10:00:04Z'
+  shipper.start()
+  const refused = () => tries.filter((x) => x.name === `${me}/mysql-bin.000002` && x.status === 507)
+  await until(() => refused().length >= 2, 10_000, 'the segment refused twice').catch((e) => {
+    t.comment(JSON.stringify(tries), logs)
+    throw e
+  })
+  t.match(shipper.error(), new RegExp(`507 the archive of instance ${me} holds \\d+ bytes, at its cap of 1000`), 'the error: the store full, in its words')
+  t.equal(logs.filter((l) => l.includes('507')).length, 1, 'logged once, not every try')
+  t.ok(refused()[1]!.at - refused()[0]!.at >= fullRetryMs, `retried after the wait for a full store (${refused()[1]!.at - refused()[0]!.at} ms), not every pass`)
+  t.equal(shipper.latest(), '2026-12-05T10:00:02Z', 'latest stays where the store is whole: the gap is not claimed as shipped')
+  t.same(readFileSync(join(local, 'mysql-bin.000002')), b2, 'the refused segment is kept in the volume')
+  t.ok(existsSync(join(local, 'mysql-bin.000001')), 'and so is the one before it (only a shipped newer seal removes it)')
+  t.equal(readFileSync(join(store, 'mysql-bin.000002')).length, 100, 'the store still has what it took before')
+
+  // Retention makes room (here: the cap back to its default): the next try ships it, nothing lost.
+  delete process.env.TROVE_ARCHIVE_CAP_FACTOR
+  await until(() => shipper.latest() === '2026-12-05T10:00:04Z', 10_000, 'shipped after the store had room')
+  t.notOk(shipper.error(), 'no error once shipped')
+  t.same(readFileSync(join(store, 'mysql-bin.000002')), b2, 'the refused segment is stored whole')
+  t.match(JSON.parse(readFileSync(join(store, 'mysql-bin.000002.seg.json'), 'utf8')), { seq: 2, sha256: sha(b2), bytes: 500 }, 'sealed, by its bytes')
+  t.same(readFileSync(join(store, 'mysql-bin.000003')), Buffer.alloc(50, 3), 'the open one after it too')
+  t.notOk(existsSync(join(local, 'mysql-bin.000001')), 'the volume lets go of the older segment only now')
 })

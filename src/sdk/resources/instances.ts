@@ -27,7 +27,7 @@ export interface InstanceUpdate {
   backup_retention?: { days?: number; count?: number | null }
   /** trove lab extension: automatic failover of the replication set this source is the primary of (needs replicas). */
   auto_failover?: boolean
-  /** trove lab extension: synchronous replication of the set this source is the primary of (PostgreSQL, MariaDB; needs an ACTIVE replica). */
+  /** trove lab extension: synchronous replication of the set this source is the primary of (PostgreSQL, MariaDB; needs an ACTIVE replica whose engine runs). */
   sync_replication?: boolean
 }
 

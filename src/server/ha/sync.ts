@@ -4,7 +4,7 @@ import { replicaRejoins } from '../db/replica-rejoins.js'
 import type { Lab } from '../lab.js'
 import { badRequest, unprocessable } from '../errors.js'
 import { checkIdle } from '../instances/actions.js'
-import { instanceStatus } from '../instances/status.js'
+import { effectiveServiceStatus, instanceStatus } from '../instances/status.js'
 
 /** Engines whose replication can hold a commit until a replica has it (docs/ha.md). */
 const SYNC_ENGINES = new Set(['postgresql', 'mariadb', 'mysql'])
@@ -37,8 +37,17 @@ export function refuseSyncAtCreate(v: unknown): void {
 }
 
 /**
+ * A replica that can acknowledge a commit: ACTIVE (no task, its server up) and its engine running by its agent's
+ * last heartbeat, while that is fresh (a replica whose engine is down, or whose agent is silent, shows ACTIVE too:
+ * the instance status is the server's, the engine's is operating_status).
+ */
+function canAcknowledge(lab: Lab, r: InstanceJoined): boolean {
+  return instanceStatus(r) === 'ACTIVE' && ['ACTIVE', 'HEALTHY'].includes(effectiveServiceStatus(lab, r).api)
+}
+
+/**
  * PUT/PATCH `{"instance": {"sync_replication": true|false}}` (a lab extension, README "API notes"): on only
- * on a PostgreSQL or MariaDB replica source with at least one replica that can acknowledge (ACTIVE), with no
+ * on a PostgreSQL or MariaDB replica source with at least one replica that can acknowledge (canAcknowledge), with no
  * task running on the set. Off is always allowed on a source (it also releases commits that wait).
  * Returns the write, for the route's transaction.
  */
@@ -50,8 +59,8 @@ export function checkSyncReplication(lab: Lab, inst: InstanceJoined, on: boolean
     if (!replicas.length) throw badRequest(`Instance ${inst.id} has no replicas: synchronous replication needs a replica source with one or more replicas.`)
   }
   for (const m of [inst, ...replicas]) checkIdle(m)
-  if (on && !replicas.some((r) => instanceStatus(r) === 'ACTIVE'))
-    throw unprocessable(`No replica of instance ${inst.id} can acknowledge commits (none is ACTIVE): synchronous replication would hold every write.`)
+  if (on && !replicas.some((r) => canAcknowledge(lab, r)))
+    throw unprocessable(`No replica of instance ${inst.id} can acknowledge commits (none is ACTIVE with its engine running): synchronous replication would hold every write.`)
   return () => lab.instances.setSyncReplication(inst.id, on)
 }
 

@@ -159,17 +159,22 @@ async function put(req: IncomingMessage, res: ServerResponse, lab: Lab, instance
     req.resume()
     throw full()
   }
+  // A body of undeclared length (the shipper streams files) meets the cap while it arrives: the same 507, not
+  // the write's 413 (the shipper waits after a 507; it would send the segment again every pass after a 413).
+  const overCap = (e: unknown): never => {
+    throw limit < segmentLimit && e instanceof StoreError && e.status === 413 ? full() : e
+  }
   if (offsetHeader !== undefined) {
     if (sealing) throw new StoreError(400, 'a sealed segment is written whole')
     const offset = Number(offsetHeader)
     if (!Number.isSafeInteger(offset) || offset < 0) throw new StoreError(400, `bad ${ARCHIVE_HEADERS.offset}`)
-    const r = await appendObject(path, req, offset, limit, etag)
+    const r = await appendObject(path, req, offset, limit, etag).catch(overCap)
     archiveGrew(dir, r.bytes - before)
     res.writeHead(201, { ETag: r.etag, 'Content-Length': '0' })
     res.end()
     return
   }
-  const r = await writeObject(path, req, { limit, etag, overwrite: !history, sha256: sealing })
+  const r = await writeObject(path, req, { limit, etag, overwrite: !history, sha256: sealing }).catch(overCap)
   archiveGrew(dir, r.bytes - before)
   if (sealing) {
     // The seq from the name (and, for WAL, the segment size from the bytes): never the agent's word.

@@ -88,6 +88,7 @@ export class TaskEngine {
 
   finish(task: TaskRow, state: 'done' | 'failed', error?: string): void {
     task.state = state
+    task.error = error ?? null
     task.payload = scrubSecrets(task.payload)
     this.rows.finish(task.id, state, error ?? null, task.payload, isoNow())
   }

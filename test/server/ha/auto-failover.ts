@@ -7,7 +7,7 @@ import { existsSync } from 'node:fs'
 import { createServer, type Server } from 'node:net'
 import { join } from 'node:path'
 import { apiLab, type ApiLab } from '../../helpers/api.js'
-import { scriptedAgent, until, type ScriptedAgent, type ScriptedHandler } from '../../helpers/scripted-agent.js'
+import { HA_MEMBER_METHODS, haMemberAnswer, scriptedAgent, until, type ScriptedAgent, type ScriptedHandler } from '../../helpers/scripted-agent.js'
 import type { RpcRequest } from '../../../src/protocol/index.js'
 
 const fault = (name: string, code: number, message: string) => ({ [name]: { code, message } })
@@ -25,27 +25,10 @@ async function member(t: Test, lab: ApiLab, id: string, handlers: Record<string,
   const record: ScriptedHandler = (req) => {
     requests.push(req)
     const h = handlers[req.method]
-    if (h) return h(req)
-    if (req.method === 'get_replica_context' || req.method === 'get_replication_snapshot')
-      return { master: { host: '127.0.0.1', port: 3306 }, replica_conf: { replication_user: { name: 'slave_1', password: 'Secret-pw-1' } }, datastore_manager: 'mariadb' }
-    if (req.method === 'get_latest_txn_id') return '0-1-7'
-    return null
+    return h ? h(req) : haMemberAnswer(req)
   }
-  const methods = [
-    'set_ha',
-    'renew_lease',
-    'ha_view',
-    'get_last_txn',
-    'get_replica_context',
-    'get_replication_snapshot',
-    'detach_replica',
-    'enable_as_master',
-    'make_read_only',
-    'attach_replica',
-    'get_latest_txn_id',
-  ]
   await until(() => existsSync(join(lab.dataDir, 'instances', id, 'agent.json')), 5000, `agent.json of ${id}`)
-  const agent = await scriptedAgent(lab.dataDir, id, Object.fromEntries([...methods, ...Object.keys(handlers)].map((m) => [m, record])))
+  const agent = await scriptedAgent(lab.dataDir, id, Object.fromEntries([...HA_MEMBER_METHODS, ...Object.keys(handlers)].map((m) => [m, record])))
   t.teardown(() => agent.close())
   await agent.heartbeat('HEALTHY')
   return { id, agent, requests }
@@ -210,4 +193,80 @@ t.test('the flag goes off when the last replica is detached', async (t) => {
   await until(async () => (await show(lab, src.id)).auto_failover === undefined || (await show(lab, src.id)).auto_failover === false, 10_000, 'flag off')
   t.equal(lab.server.lab.instances.get(src.id)!.auto_failover, 0, 'off in the records')
   await until(() => src.requests.some((r) => r.method === 'set_ha' && r.args.ha === null), 5000, 'the agent leaves HA')
+})
+
+t.test('no replica able to take over: the set is DEGRADED and reported, nothing promoted', async (t) => {
+  const lab = await apiLab(t, { spawnAgents: false, ha: HA })
+  const p = `/v1.0/${lab.demo.project}`
+  const src = await source(t, lab, 'db')
+  const made = await lab.req('POST', `${p}/instances`, { body: { instance: { name: 'r1', replica_of: src.id, auto_failover: true } } })
+  // The replica's engine is down too: its agent cannot say how its link stands (a real one's query fails).
+  const r1 = await member(t, lab, made.body.instance.id, {
+    ha_view: () => {
+      throw new Error('engine down')
+    },
+  })
+  await until(async () => (await show(lab, r1.id)).status === 'ACTIVE', 5000, 'r1 ACTIVE')
+  // The primary is leased until it has its spec, then goes silent; nothing answers at its engine's address.
+  const beat = setInterval(() => void src.agent.heartbeat('HEALTHY'), 100)
+  await until(() => src.requests.some((r) => r.method === 'set_ha' && (r.args.ha as { role?: string } | null)?.role === 'primary'), 5000, "the primary's spec")
+  clearInterval(beat)
+  const notes = () => lab.server.lab.notifications.list('trove.instance.auto_failover.degraded')
+  await until(() => notes().length === 1, 10_000, 'the degraded notification')
+  const message = `Automatic failover of ${src.id} cannot complete: the primary is gone and no replica answers; the set is DEGRADED.`
+  t.match(notes()[0]!.payload, { instance_id: src.id, message }, 'notified, with why')
+  t.equal((await show(lab, src.id)).fault?.message, message, "shown as the primary's fault")
+  // The monitor goes on looking; nothing moves, and the report is not repeated.
+  const looks = () => r1.requests.filter((r) => r.method === 'ha_view').length
+  const before = looks()
+  await until(() => looks() >= before + 3, 10_000, 'three more looks')
+  t.equal(notes().length, 1, 'one report per episode')
+  t.equal(lab.server.lab.notifications.list('trove.instance.auto_failover').length, 0, 'no failover')
+  t.notOk(
+    r1.requests.some((r) => ['detach_replica', 'enable_as_master'].includes(r.method)),
+    'the replica was not promoted (no second primary)',
+  )
+  t.equal(lab.server.lab.instances.get(r1.id)!.slave_of_id, src.id, 'it still follows the primary')
+  t.equal(lab.server.lab.instances.get(src.id)!.auto_failover, 1, 'the primary is not marked failed over')
+  // The set's only primary may come back as it is: its next heartbeat is acknowledged, even with its engine down.
+  await src.agent.heartbeat('SHUTDOWN')
+  const stamp = src.agent.lastSent
+  await until(() => src.requests.some((r) => r.method === 'renew_lease' && r.args.sent === stamp), 5000, 'its lease renewed')
+  t.pass('the primary, heard again, is leased again (still the only one)')
+})
+
+t.test('a failover that cannot complete: reported, the set in error, never two primaries', async (t) => {
+  const lab = await apiLab(t, { spawnAgents: false, ha: HA })
+  const p = `/v1.0/${lab.demo.project}`
+  const src = await source(t, lab, 'db')
+  const made = await lab.req('POST', `${p}/instances`, { body: { instance: { name: 'r1', replica_of: src.id, auto_failover: true } } })
+  // The replica sees its link down (the witnesses agree), but cannot say how far it got: the eject flow fails.
+  const r1 = await member(t, lab, made.body.instance.id, {
+    ha_view: () => ({ linkUp: false, replicasConnected: null, leased: false, fenced: false }),
+    get_last_txn: () => {
+      throw new Error('engine down')
+    },
+  })
+  await until(async () => (await show(lab, r1.id)).status === 'ACTIVE', 5000, 'r1 ACTIVE')
+  const beat = setInterval(() => void src.agent.heartbeat('HEALTHY'), 100)
+  await until(() => src.requests.some((r) => r.method === 'set_ha' && (r.args.ha as { role?: string } | null)?.role === 'primary'), 5000, "the primary's spec")
+  clearInterval(beat)
+  const errors = () => lab.server.lab.notifications.list('trove.instance.auto_failover.error')
+  await until(() => errors().length === 1, 15_000, 'the failover error notification')
+  t.match(errors()[0]!.payload, { instance_id: src.id, error: /no replica reported its last transaction/ }, 'notified, with why')
+  t.match((await show(lab, src.id)).fault?.message, /^Ejection of replica source .* failed: no replica reported its last transaction/, "shown as the primary's fault")
+  t.same([(await show(lab, src.id)).status, (await show(lab, r1.id)).status], ['ERROR', 'ERROR'], 'both members shown in error')
+  t.equal(lab.server.lab.notifications.list('trove.instance.auto_failover').length, 0, 'no failover recorded')
+  t.notOk(
+    r1.requests.some((r) => ['detach_replica', 'enable_as_master'].includes(r.method)),
+    'the replica was not promoted',
+  )
+  t.equal(lab.server.lab.instances.get(r1.id)!.slave_of_id, src.id, 'it still follows the old primary')
+  // The old primary is marked failed over first: never leased again, so its agent keeps its engine fenced.
+  t.equal(lab.server.lab.instances.get(src.id)!.auto_failover, 2, 'the old primary is marked failed over')
+  const leases = src.requests.filter((r) => r.method === 'renew_lease').length
+  await src.agent.heartbeat('HEALTHY')
+  await r1.agent.heartbeat('HEALTHY')
+  await until(() => lab.server.lab.instances.lastSent(r1.id) === r1.agent.lastSent, 5000, 'a later heartbeat handled')
+  t.equal(src.requests.filter((r) => r.method === 'renew_lease').length, leases, 'the old primary is not leased again')
 })

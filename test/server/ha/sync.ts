@@ -6,7 +6,7 @@ import t, { type Test } from 'tap'
 import { existsSync } from 'node:fs'
 import { join } from 'node:path'
 import { apiLab, otherMember, type ApiLab } from '../../helpers/api.js'
-import { scriptedAgent, until, type ScriptedAgent } from '../../helpers/scripted-agent.js'
+import { HA_MEMBER_METHODS, haMemberAnswer, scriptedAgent, until, type ScriptedAgent } from '../../helpers/scripted-agent.js'
 import type { RpcRequest, SyncView } from '../../../src/protocol/index.js'
 
 const fault = (name: string, code: number, message: string) => ({ [name]: { code, message } })
@@ -24,28 +24,10 @@ async function member(t: Test, lab: ApiLab, id: string): Promise<Member> {
   const requests: RpcRequest[] = []
   const handle = (req: RpcRequest): unknown => {
     requests.push(req)
-    if (req.method === 'get_replica_context' || req.method === 'get_replication_snapshot')
-      return { master: { host: '127.0.0.1', port: 3306 }, replica_conf: { replication_user: { name: 'slave_1', password: 'Secret-pw-1' } }, datastore_manager: 'mariadb' }
-    if (req.method === 'get_latest_txn_id') return '0-1-7'
-    if (req.method === 'sync_view') return view
-    return null
+    return req.method === 'sync_view' ? view : haMemberAnswer(req)
   }
-  const methods = [
-    'set_ha',
-    'set_sync_replication',
-    'sync_view',
-    'get_replica_context',
-    'get_replication_snapshot',
-    'detach_replica',
-    'enable_as_master',
-    'make_read_only',
-    'attach_replica',
-    'get_latest_txn_id',
-    'wait_for_txn',
-    'demote_replication_master',
-  ]
   await until(() => existsSync(join(lab.dataDir, 'instances', id, 'agent.json')), 5000, `agent.json of ${id}`)
-  const agent = await scriptedAgent(lab.dataDir, id, Object.fromEntries(methods.map((m) => [m, handle])))
+  const agent = await scriptedAgent(lab.dataDir, id, Object.fromEntries(HA_MEMBER_METHODS.map((m) => [m, handle])))
   t.teardown(() => agent.close())
   await agent.heartbeat('HEALTHY')
   return { id, agent, requests }
@@ -113,6 +95,17 @@ t.test('sync_replication: refusals, view, engines told, waiting reported, off, p
   records.setTask(r1.id, 'REBOOTING')
   t.equal((await put(src.id, { sync_replication: true })).status, 422, 'a task on a replica: 422')
   records.setTask(r1.id, 'NONE')
+  // Its only replica's engine is down (its agent says so; the instance itself stays ACTIVE): none can acknowledge.
+  await r1.agent.heartbeat('SHUTDOWN')
+  await until(async () => (await show(lab, r1.id)).operating_status === 'SHUTDOWN', 5000, "r1's engine shown down")
+  t.equal((await show(lab, r1.id)).status, 'ACTIVE', 'r1 itself ACTIVE')
+  t.same(
+    (await put(src.id, { sync_replication: true })).body,
+    fault('unprocessableEntity', 422, `No replica of instance ${src.id} can acknowledge commits (none is ACTIVE with its engine running): synchronous replication would hold every write.`),
+    'no replica with its engine running: 422',
+  )
+  await r1.agent.heartbeat('HEALTHY')
+  await until(async () => (await show(lab, r1.id)).operating_status === 'HEALTHY', 5000, "r1's engine up again")
   t.equal(records.get(src.id)!.sync_replication, 0, 'nothing written by the refusals')
   t.notOk(
     [src, r1, redis].some((m) => m.requests.some((r) => r.method === 'set_sync_replication' && r.args.sync !== null)),

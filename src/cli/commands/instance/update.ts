@@ -33,7 +33,7 @@ export const instanceUpdate: CommandSpec = {
     { flags: '--auto-failover <on|off>', description: 'Fail the replication set over by itself when its primary is gone (a replica source with replicas; trove extension)' },
     {
       flags: '--sync-replication <on|off>',
-      description: 'Each commit on the replica source waits until a replica has it (PostgreSQL, MariaDB; a source with an ACTIVE replica; trove extension)',
+      description: 'Each commit on the replica source waits until a replica has it (PostgreSQL, MariaDB; a source with an ACTIVE replica whose engine runs; trove extension)',
     },
   ],
   examples: [
