@@ -10,10 +10,12 @@
 // fault to the set whole again). stderr: one line per fault. Knobs: BENCH_FAILOVER_K (3), BENCH_FAILOVER_ENGINES
 // (postgresql,mariadb,redis), BENCH_FAILOVER_KINDS (kill-engine,kill-engine+agent,pause,partition),
 // BENCH_FAILOVER_SYNC (off; on: sync_replication on each set, PostgreSQL and MariaDB only, Redis refuses it),
-// BENCH_FAILOVER_REJOIN_S (300). Needs root (sandboxes). After a build: `node bench/failover.mjs`.
+// BENCH_FAILOVER_REJOIN_S (300), BENCH_FAILOVER_LOG (a file the server's log is appended to). Each fault's line
+// has the monitor's timeline (its auto_failover notification) from the fault. Needs root (sandboxes). After a
+// build: `node bench/failover.mjs`.
 // No periodic reconciliation (as in test/e2e/chaos-ha.ts: its sandbox sweep can race a create): a pass is run
 // every 2 s while a set is not whole (a killed agent is started again by it), never while a set is created.
-import { chmodSync, mkdtempSync, rmSync } from 'node:fs'
+import { appendFileSync, chmodSync, mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { tsImport } from 'tsx/esm/api'
@@ -24,6 +26,7 @@ const ENGINES = (process.env.BENCH_FAILOVER_ENGINES ?? 'postgresql,mariadb,redis
 const KINDS = (process.env.BENCH_FAILOVER_KINDS ?? 'kill-engine,kill-engine+agent,pause,partition').split(',')
 const SYNC = process.env.BENCH_FAILOVER_SYNC === 'on'
 const REJOIN_MS = Number(process.env.BENCH_FAILOVER_REJOIN_S ?? 300) * 1000
+const LOG = process.env.BENCH_FAILOVER_LOG
 
 const { buildServer } = await import('../dist/server/index.js')
 const { TroveClient, resolveAuth } = await import('../dist/sdk/index.js')
@@ -37,7 +40,15 @@ const checker = await tsImport('../test/helpers/ha-checker.ts', import.meta.url)
 const dir = mkdtempSync(join(tmpdir(), 'trove-failover-'))
 // The engines' users traverse down to their instance directories (a directory made here, 0700 by mkdtemp).
 chmodSync(dir, 0o711)
-const server = await buildServer({ dataDir: join(dir, 'lab'), host: '127.0.0.1', port: 0, isolation: 'sandbox', reconcileMs: 0, ...ha.HA_LAB, log: () => undefined })
+const server = await buildServer({
+  dataDir: join(dir, 'lab'),
+  host: '127.0.0.1',
+  port: 0,
+  isolation: 'sandbox',
+  reconcileMs: 0,
+  ...ha.HA_LAB,
+  log: LOG ? (m) => appendFileSync(LOG, `${new Date().toISOString()} ${m}\n`) : () => undefined,
+})
 const { cloudsFile } = await server.start()
 const reconciler = new Reconciler(server.lab, {})
 /** @param {string} cloud */
@@ -74,6 +85,7 @@ try {
       }
       for (let i = 0; i < K; i++) {
         const tag = `${engine} ${kind} ${mode} #${i + 1}`
+        if (LOG) appendFileSync(LOG, `${new Date().toISOString()} bench: ${tag}: fault on ${primary || 'a new set'}\n`)
         try {
           if (!set) {
             set = await ha.createSet(client, /** @type {import('../test/helpers/ha-checker.ts').Engine} */ (engine), `fo-${engine}-${sets}`, 2, { sync: SYNC })
@@ -87,9 +99,16 @@ try {
           split += r.splitBrain.length
           if (r.failedOver) failovers++
           if (r.failedOver && run.wholeMs !== undefined) rejoins.push(run.wholeMs)
+          // The monitor's timeline of this fault's failover (its notification), from the fault: what the time went to.
+          /** @type {Array<Record<string, { at: string }>>} */
+          const tls = server.lab.notifications.list('trove.instance.auto_failover').map((n) => /** @type {any} */ (n.payload).timeline ?? {})
+          const tl = tls.filter((x) => Date.parse(x.fault_seen?.at ?? '') >= run.faultAt - 1000).at(-1) ?? {}
+          const steps = Object.entries(tl)
+            .map(([k, v]) => `${k} ${s(Date.parse(v.at) - run.faultAt)}`)
+            .join(', ')
           const whole = run.wholeMs === undefined ? `not whole in ${s(REJOIN_MS)} s: a new set` : `whole again after ${s(run.wholeMs)} s`
           console.error(
-            `  ${tag}: ${checker.reportLine(r)}; ${whole}${r.lost.length ? `; lost keys ${JSON.stringify(r.lost.slice(0, 10))}` : ''}${run.unreadable.length ? `; unreadable ${run.unreadable}` : ''}`,
+            `  ${tag}: ${checker.reportLine(r)}; ${whole}${steps ? ` (from the fault, s: ${steps})` : ''}${r.lost.length ? `; lost keys ${JSON.stringify(r.lost.slice(0, 10))}` : ''}${run.unreadable.length ? `; unreadable ${run.unreadable}` : ''}`,
           )
           if (run.wholeMs === undefined || !run.newPrimaryId) await drop()
           else primary = run.newPrimaryId

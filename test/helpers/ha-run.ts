@@ -110,6 +110,8 @@ export interface FaultRun {
    * replica; after a failover: the old primary rejoined as a replica by itself). undefined: not within rejoinMs.
    */
   wholeMs: number | undefined
+  /** Epoch ms of the fault (when the verb answered). */
+  faultAt: number
 }
 
 /**
@@ -133,15 +135,17 @@ export async function runFault(o: {
 }): Promise<FaultRun> {
   const { set, admin, client } = o
   const log = o.log ?? (() => undefined)
+  // The table, and the primary's identity, through the writer endpoint (retried: a loaded machine times out a connect).
+  let initialPrimary = ''
   await until(async () => {
     try {
       await prepare(set.writer)
+      initialPrimary = await serverOf(set.writer)
       return true
     } catch {
       return false
     }
   }, 120_000)
-  const initialPrimary = await serverOf(set.writer)
   // Keys above every earlier run's on this set (a set is reused across faults): the analysis reads only these.
   const firstKey = Date.now() * 1000
   const writers = startWriters(set.writer, { clients: o.clients ?? 2, firstKey })
@@ -185,7 +189,15 @@ export async function runFault(o: {
     250,
   )
   if (wholeMs !== undefined) log(`${o.scenario}: the set whole again ${(wholeMs / 1000).toFixed(1)} s after the fault`)
-  const finalPrimary = await serverOf(set.writer)
+  let finalPrimary = ''
+  await until(async () => {
+    try {
+      finalPrimary = await serverOf(set.writer)
+      return true
+    } catch {
+      return false
+    }
+  }, 120_000)
   const members: MemberRead[] = []
   const unreadable: string[] = []
   let newPrimaryId: string | undefined
@@ -212,7 +224,7 @@ export async function runFault(o: {
     if (read.server === finalPrimary) newPrimaryId = id
   }
   const report = analyse({ ops: writers.ops, faultAt, initialPrimary, finalPrimary, members, firstKey })
-  return { report, unreadable, newPrimaryId, wholeMs }
+  return { report, unreadable, newPrimaryId, wholeMs, faultAt }
 }
 
 /** Deletes the set's instances: the replicas first, then each other once it no longer has replicas (a source with replicas cannot be deleted). */
