@@ -32,6 +32,7 @@ const { buildServer } = await import('../dist/server/index.js')
 const { TroveClient, resolveAuth } = await import('../dist/sdk/index.js')
 const { removeSandboxLab } = await import('../dist/server/compute/sandbox-lab.js')
 const { Reconciler } = await import('../dist/server/reconcile.js')
+const { processesUnder, terminate } = await import('../dist/server/compute/processes.js')
 /** @type {typeof import('../test/helpers/ha-run.ts')} */
 const ha = await tsImport('../test/helpers/ha-run.ts', import.meta.url)
 /** @type {typeof import('../test/helpers/ha-checker.ts')} */
@@ -130,5 +131,8 @@ try {
 } finally {
   await server.close()
   await removeSandboxLab(/** @type {any} */ (server.lab.compute)).catch(() => undefined)
+  // What the close leaves running under the lab (the endpoints' HAProxy master outlived the runs otherwise).
+  const left = processesUnder(dir)
+  if (left.length) await terminate(left, 5000)
   rmSync(dir, { recursive: true, force: true })
 }
