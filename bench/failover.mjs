@@ -86,7 +86,7 @@ try {
       }
       for (let i = 0; i < K; i++) {
         const tag = `${engine} ${kind} ${mode} #${i + 1}`
-        if (LOG) appendFileSync(LOG, `${new Date().toISOString()} bench: ${tag}: fault on ${primary || 'a new set'}\n`)
+        if (LOG) appendFileSync(LOG, `${new Date().toISOString()} bench: ${tag}: fault on ${set ? primary : 'a new set'}\n`)
         try {
           if (!set) {
             set = await ha.createSet(client, /** @type {import('../test/helpers/ha-checker.ts').Engine} */ (engine), `fo-${engine}-${sets}`, 2, { sync: SYNC })

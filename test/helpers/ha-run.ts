@@ -227,20 +227,25 @@ export async function runFault(o: {
   return { report, unreadable, newPrimaryId, wholeMs, faultAt }
 }
 
-/** Deletes the set's instances: the replicas first, then each other once it no longer has replicas (a source with replicas cannot be deleted). */
+/**
+ * Deletes the set's instances: each replica first, its source once it has none left (a source with replicas
+ * cannot be deleted); tried again in turns, as failovers change which member is the source.
+ */
 export async function deleteSet(client: TroveClient, set: HaSet): Promise<void> {
-  for (const id of [...set.ids].reverse()) {
-    await until(
-      async () => {
+  let left = [...set.ids].reverse()
+  await until(
+    async () => {
+      for (const id of [...left]) {
         try {
           await client.instances.delete(id)
-          return true
+          left = left.filter((x) => x !== id)
         } catch (e) {
-          return (e as { status?: number }).status === 404
+          if ((e as { status?: number }).status === 404) left = left.filter((x) => x !== id)
         }
-      },
-      120_000,
-      500,
-    )
-  }
+      }
+      return left.length === 0
+    },
+    240_000,
+    500,
+  )
 }
