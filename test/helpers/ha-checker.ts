@@ -36,6 +36,8 @@ export interface History {
   initialPrimary: string
   finalPrimary: string
   members: MemberRead[]
+  /** The run's first key (Writers' firstKey): keys below are an earlier run's on the same set, not read. */
+  firstKey?: number
 }
 
 export interface CheckerReport {
@@ -58,7 +60,7 @@ export interface CheckerReport {
 /** The analysis of a history: no engine, no clock; what it reports is computed from the ops and the reads only. */
 export function analyse(h: History): CheckerReport {
   const acked = h.ops.filter((o) => o.ackAt !== undefined)
-  const final = new Set(h.members.find((m) => m.server === h.finalPrimary)?.keys ?? [])
+  const final = new Set([...(h.members.find((m) => m.server === h.finalPrimary)?.keys ?? [])].filter((k) => k >= (h.firstKey ?? 0)))
   const attempted = new Set(h.ops.map((o) => o.key))
   const lost = acked.filter((o) => !final.has(o.key)).map((o) => o.key)
   const firstNew = acked.filter((o) => o.server === h.finalPrimary && o.sentAt >= h.faultAt).reduce((m, o) => Math.min(m, o.ackAt!), Number.POSITIVE_INFINITY)
@@ -210,10 +212,10 @@ export interface Writers {
  * all: unique and increasing), send it, record the ack or the error; after an error, a new connection.
  * An op without an answer in `opTimeoutMs` is recorded as an error (its outcome unknown), never as an ack.
  */
-export function startWriters(t: Target, o: { clients: number; opTimeoutMs?: number }): Writers {
+export function startWriters(t: Target, o: { clients: number; opTimeoutMs?: number; firstKey?: number }): Writers {
   const ops: Op[] = []
   const timeout = o.opTimeoutMs ?? 2000
-  let next = 1
+  let next = o.firstKey ?? 1
   let stopping = false
   let ackCount = 0
   // Conditions waited on, checked at every acknowledgement (no polling).

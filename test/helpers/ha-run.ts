@@ -1,23 +1,26 @@
-// One checker run over one fault on a replication set (issue 16 items 6-7), shared by test/e2e/chaos-ha.ts and
+// One checker run over one fault on a replication set (issue 16 items 6-8), shared by test/e2e/chaos-ha.ts and
 // bench/failover.mjs: clients write through the writer endpoint, the fault is injected with the admin verbs, the
-// failover happens (FAILOVER below), the old primary is healed, every member is read and the history analysed.
+// set fails over by itself, the old primary is healed, the set is waited for until it is whole
+// again (the old primary rejoined as a replica by itself), every member is read and the history analysed.
 import { setTimeout as sleep } from 'node:timers/promises'
 import type { FaultKind, Instance, TroveClient } from '../../src/sdk/index.js'
 import { analyse, prepare, readMember, serverOf, startWriters, type CheckerReport, type Engine, type MemberRead, type Target } from './ha-checker.js'
+import { HA } from './auto-failover.js'
 
 /**
- * How the set fails over. 'manual': the eject API, retried until the dead primary's heartbeat is stale
- * (the lab's ServerOptions.heartbeatExpiryMs); 'auto': nothing, the server's automatic failover (engineer
- * ha's, issue 16 items 1-4) moves the primary. Switching is this one line.
+ * The lab's options for the sets: the auto-failover e2e tests' HA timings (heartbeat 200 ms, lease 1 s, margin
+ * 0.5 s; ServerOptions.ha). The set fails over by itself (docs/ha.md); nothing here ejects or promotes.
  */
-export const FAILOVER: 'manual' | 'auto' = 'manual'
+export const HA_LAB = { ha: HA }
 
 export const ENGINE_PORTS: Record<Engine, number> = { postgresql: 5432, mariadb: 3306, redis: 6379 }
 
 /** The faults of the issue's item 7: each a list of verbs injected at once into the primary; `pause` is healed after pauseMs. */
 export const SCENARIOS: Record<string, FaultKind[]> = {
-  // The agent lives and its supervisor restarts the engine in place: heartbeats go on, so there is no
-  // failover to make (the eject is refused while the heartbeat is current); the checker measures the recovery.
+  // The agent lives and its supervisor restarts the engine in place. Its heartbeats go on but, the engine not
+  // HEALTHY, renew no lease: when the restart takes longer than the lease and margin (and the replicas see
+  // their link down) the set fails over instead, else it recovers in place. The checker measures the time to
+  // the first acknowledged write after the fault either way, and the report says which (failedOver).
   'kill-engine': ['kill-engine'],
   'kill-engine+agent': ['kill-agent', 'kill-engine'],
   pause: ['pause'],
@@ -38,6 +41,8 @@ export async function until(probe: () => boolean | Promise<boolean>, ms = 300_00
 export interface HaSet {
   engine: Engine
   ids: string[]
+  /** sync_replication on. */
+  sync: boolean
   user: string
   password: string
   /** The writer endpoint as a checker target. */
@@ -48,8 +53,10 @@ export interface HaSet {
 
 const ready = (i: Instance) => i.status === 'ACTIVE' || i.status === 'ERROR' || i.status === 'FAILED'
 
-/** Creates a source with `replicas` replicas (SQL engines: database d1, user u1) and waits for its writer endpoint. */
-export async function createSet(client: TroveClient, engine: Engine, name: string, replicas = 1): Promise<HaSet> {
+/**
+ * Creates a source with `replicas` replicas (SQL engines: database d1, user u1), turns on auto_failover and, with `sync`, sync_replication, and waits for its writer endpoint and for the set to be whole.
+ */
+export async function createSet(client: TroveClient, engine: Engine, name: string, replicas = 1, o: { sync?: boolean } = {}): Promise<HaSet> {
   const sql = engine !== 'redis'
   const extra = sql ? { databases: [{ name: 'd1' }], users: [{ name: 'u1', password: 'Ha-check-1', databases: [{ name: 'd1' }] }] } : {}
   const made = await client.instances.create({ name, flavorRef: '1', volume: { size: 1 }, datastore: { type: engine }, ...extra })
@@ -64,18 +71,32 @@ export async function createSet(client: TroveClient, engine: Engine, name: strin
     await until(async () => ready((r = await client.instances.get(id))), 600_000, 500)
     if (r?.status !== 'ACTIVE') throw new Error(`${engine} replica ${id}: ${r?.status} ${JSON.stringify(r?.fault ?? '')}`)
   }
+  await client.instances.update(src.id, { auto_failover: true })
+  if (o.sync) await client.instances.update(src.id, { sync_replication: true })
   let shown: Instance | undefined
   await until(async () => typeof (shown = await client.instances.get(src.id)).writer_endpoint === 'string', 120_000)
+  if (!(await until(async () => (await setState(client, ids, o.sync)).whole, 120_000, 250))) throw new Error(`${engine} set of ${src.id}: not whole with auto_failover on in 120 s`)
   const [host, port] = String(shown?.writer_endpoint).split(':')
   const base = { engine, user, password, ...(sql ? { database: 'd1' } : {}) }
   return {
     engine,
     ids,
+    sync: o.sync === true,
     user,
     password,
     writer: { ...base, host: host!, port: Number(port) },
     member: (inst) => ({ ...base, host: inst.ip![0]!, port: ENGINE_PORTS[engine] }),
   }
+}
+
+/** The set as the API shows it: its primary (no source, auto_failover on) and whether every other member follows it, ACTIVE. */
+export async function setState(client: TroveClient, ids: string[], sync = false): Promise<{ primary?: string; whole: boolean }> {
+  const members = await Promise.all(ids.map((id) => client.instances.get(id)))
+  const primaries = members.filter((m) => m.replica_of === undefined && m.auto_failover === true)
+  const primary = primaries.length === 1 ? primaries[0] : undefined
+  const whole =
+    primary !== undefined && members.every((m) => m.status === 'ACTIVE' && (m === primary || m.replica_of?.id === primary.id)) && (!sync || primary.sync_replication_status === 'synchronous')
+  return { primary: primary?.id, whole }
 }
 
 export interface FaultRun {
@@ -84,11 +105,19 @@ export interface FaultRun {
   unreadable: string[]
   /** The instance that is the primary after the run. */
   newPrimaryId: string | undefined
+  /**
+   * Fault -> the set whole again as the API shows it (the primary ACTIVE, every other member ACTIVE and its
+   * replica; after a failover: the old primary rejoined as a replica by itself). undefined: not within rejoinMs.
+   */
+  wholeMs: number | undefined
+  /** Epoch ms of the fault (when the verb answered). */
+  faultAt: number
 }
 
 /**
  * One fault on the set's current primary `primaryId`, injected by `admin` (the verbs), with `clients` writers
- * through the writer endpoint; the failover per FAILOVER; heal; every member read; the history analysed.
+ * through the writer endpoint; the set fails over by itself (or, kill-engine, may recover in place); heal; the
+ * set waited for until whole again; every member read; the history analysed.
  */
 export async function runFault(o: {
   client: TroveClient
@@ -98,20 +127,28 @@ export async function runFault(o: {
   scenario: keyof typeof SCENARIOS
   clients?: number
   pauseMs?: number
+  /** How long the set may take to be whole again after the fault (default 300 s). */
+  rejoinMs?: number
+  /** Called every 2 s while the set is not whole (a reconciliation pass: a killed agent is started again). */
+  reconcile?: () => Promise<unknown>
   log?: (m: string) => void
 }): Promise<FaultRun> {
   const { set, admin, client } = o
   const log = o.log ?? (() => undefined)
+  // The table, and the primary's identity, through the writer endpoint (retried: a loaded machine times out a connect).
+  let initialPrimary = ''
   await until(async () => {
     try {
       await prepare(set.writer)
+      initialPrimary = await serverOf(set.writer)
       return true
     } catch {
       return false
     }
   }, 120_000)
-  const initialPrimary = await serverOf(set.writer)
-  const writers = startWriters(set.writer, { clients: o.clients ?? 2 })
+  // Keys above every earlier run's on this set (a set is reused across faults): the analysis reads only these.
+  const firstKey = Date.now() * 1000
+  const writers = startWriters(set.writer, { clients: o.clients ?? 2, firstKey })
   let faultAt = 0
   try {
     if (!(await writers.moreAcks(30, 120_000))) throw new Error('the writers got no acknowledgement before the fault')
@@ -121,22 +158,6 @@ export async function runFault(o: {
     faultAt = Date.now()
     const healAt = o.scenario === 'pause' ? faultAt + (o.pauseMs ?? 20_000) : undefined
     const inPlace = o.scenario === 'kill-engine'
-    if (FAILOVER === 'manual' && !inPlace) {
-      const ejected = await until(
-        async () => {
-          try {
-            await client.instances.ejectReplicaSource(o.primaryId)
-            return true
-          } catch {
-            return false
-          }
-        },
-        180_000,
-        250,
-      )
-      if (!ejected) throw new Error('eject was not accepted in 180 s')
-      log(`${o.scenario}: eject accepted ${((Date.now() - faultAt) / 1000).toFixed(1)} s after the fault`)
-    }
     // The new primary's first acknowledged write, then more traffic on it.
     const moved = await writers.until((op) => op.server !== undefined && (inPlace || op.server !== initialPrimary) && op.sentAt >= faultAt, 300_000)
     if (!moved) throw new Error(inPlace ? 'no write was acknowledged after the fault in 300 s' : 'no write was acknowledged by another server than the old primary in 300 s')
@@ -148,7 +169,35 @@ export async function runFault(o: {
   } finally {
     await writers.stop()
   }
-  const finalPrimary = await serverOf(set.writer)
+  // The set whole again: after a failover the old primary rejoins by itself (the rejoin flow, on its first
+  // heartbeat after the eject; a killed agent first needs a reconciliation pass to be started again).
+  let wholeMs: number | undefined
+  let lastPass = 0
+  await until(
+    async () => {
+      if ((await setState(client, set.ids, set.sync)).whole) {
+        wholeMs = Date.now() - faultAt
+        return true
+      }
+      if (o.reconcile && Date.now() - lastPass >= 2000) {
+        lastPass = Date.now()
+        await o.reconcile().catch((e: Error) => log(`reconcile: ${e.message}`))
+      }
+      return false
+    },
+    o.rejoinMs ?? 300_000,
+    250,
+  )
+  if (wholeMs !== undefined) log(`${o.scenario}: the set whole again ${(wholeMs / 1000).toFixed(1)} s after the fault`)
+  let finalPrimary = ''
+  await until(async () => {
+    try {
+      finalPrimary = await serverOf(set.writer)
+      return true
+    } catch {
+      return false
+    }
+  }, 120_000)
   const members: MemberRead[] = []
   const unreadable: string[] = []
   let newPrimaryId: string | undefined
@@ -174,24 +223,29 @@ export async function runFault(o: {
     members.push(read)
     if (read.server === finalPrimary) newPrimaryId = id
   }
-  const report = analyse({ ops: writers.ops, faultAt, initialPrimary, finalPrimary, members })
-  return { report, unreadable, newPrimaryId }
+  const report = analyse({ ops: writers.ops, faultAt, initialPrimary, finalPrimary, members, firstKey })
+  return { report, unreadable, newPrimaryId, wholeMs, faultAt }
 }
 
-/** Deletes the set's instances: the replicas first, then each other once it no longer has replicas (a source with replicas cannot be deleted). */
+/**
+ * Deletes the set's instances: each replica first, its source once it has none left (a source with replicas
+ * cannot be deleted); tried again in turns, as failovers change which member is the source.
+ */
 export async function deleteSet(client: TroveClient, set: HaSet): Promise<void> {
-  for (const id of [...set.ids].reverse()) {
-    await until(
-      async () => {
+  let left = [...set.ids].reverse()
+  await until(
+    async () => {
+      for (const id of [...left]) {
         try {
           await client.instances.delete(id)
-          return true
+          left = left.filter((x) => x !== id)
         } catch (e) {
-          return (e as { status?: number }).status === 404
+          if ((e as { status?: number }).status === 404) left = left.filter((x) => x !== id)
         }
-      },
-      120_000,
-      500,
-    )
-  }
+      }
+      return left.length === 0
+    },
+    240_000,
+    500,
+  )
 }
