@@ -1,6 +1,6 @@
 // Failover figures (issue 16 item 8), the HA checker (test/helpers/ha-checker.ts, ha-run.ts) repeated: per
 // engine, fault kind and replication mode, K faults on one sandboxed set (a source, two replicas, auto_failover
-// on, the auto-failover e2e tests' HA timings: heartbeat 200 ms, lease 1 s, margin 0.5 s), clients writing
+// on, the dead-link tests' HA timings: heartbeat 200 ms, lease 1 s, margin 0.5 s), clients writing
 // through the writer endpoint while the current primary is faulted with the admin verbs. The set fails over by
 // itself; after each fault the old primary rejoins as a replica by itself and the next fault goes to the
 // current primary. A set not whole again within BENCH_FAILOVER_REJOIN_S (or a run that fails) is deleted and a

@@ -42,7 +42,7 @@ function rows(engine: string, ip: string, user: string, pw: string): number[] {
 const range = (from: number, to: number) => Array.from({ length: to - from + 1 }, (_, i) => from + i)
 
 /** Polls `probe` until it holds; the deadline only ends a hang (a busy machine is slower, not failing). */
-async function until(probe: () => boolean | Promise<boolean>, ms = 300_000): Promise<boolean> {
+async function until(probe: () => boolean | Promise<boolean>, ms = 150_000): Promise<boolean> {
   const deadline = Date.now() + ms
   while (Date.now() < deadline) {
     if (await probe()) return true
@@ -51,11 +51,15 @@ async function until(probe: () => boolean | Promise<boolean>, ms = 300_000): Pro
   return probe()
 }
 
+/**
+ * Polls the instance until `done` holds, it is in ERROR (no wait of this file outlives a failed step: the CI run
+ * once only said that the file overran its 10 minutes), or four minutes passed.
+ */
 async function waitInstance(client: TroveClient, id: string, done: (i: Instance) => boolean): Promise<Instance> {
-  const deadline = Date.now() + 600_000
+  const deadline = Date.now() + 240_000
   for (;;) {
     const i = await client.instances.get(id)
-    if (done(i) || Date.now() > deadline) return i
+    if (done(i) || i.status === 'ERROR' || Date.now() > deadline) return i
     await sleep(300)
   }
 }
@@ -81,12 +85,20 @@ const logTail = (f: string) => {
   }
 }
 
-async function active(t: Test, c: SandboxedCompute, client: TroveClient, id: string, what: string): Promise<Instance | undefined> {
-  const i = await waitInstance(client, id, (x) => x.status !== 'BUILD')
-  if (i.status === 'ACTIVE') return i
-  t.fail(`${what}: ${i.status} ${JSON.stringify(i.fault ?? '')}; agent.log: ${logTail(join(c.instanceDir(id), 'mnt', 'agent.log'))} sandbox.log: ${logTail(join(c.instanceDir(id), 'sandbox.log'))}`)
+/** Waits for `done`; when it does not come, fails with the instance's status, fault and logs. */
+async function settled(t: Test, c: SandboxedCompute, client: TroveClient, id: string, what: string, done: (i: Instance) => boolean): Promise<Instance | undefined> {
+  const i = await waitInstance(client, id, done)
+  if (done(i)) return i
+  report(t, c, i, what)
   return undefined
 }
+
+function report(t: Test, c: SandboxedCompute, i: Instance, what: string): void {
+  const logs = `agent.log: ${logTail(join(c.instanceDir(i.id), 'mnt', 'agent.log'))} sandbox.log: ${logTail(join(c.instanceDir(i.id), 'sandbox.log'))}`
+  t.fail(`${what}: ${i.status} ${JSON.stringify(i.fault ?? '')}; ${logs}`)
+}
+
+const active = (t: Test, c: SandboxedCompute, client: TroveClient, id: string, what: string) => settled(t, c, client, id, what, (i) => i.status === 'ACTIVE')
 
 t.test('replicas of sandboxed instances: over the bridge, the filter follows the replication set', async (t) => {
   // Heartbeats every second, stale after 8 s: the eject below waits for that, not for the default 30 s.
@@ -106,6 +118,9 @@ t.test('replicas of sandboxed instances: over the bridge, the filter follows the
   async function check(t: Test, engine: string): Promise<void> {
     const port = PORTS[engine]!
     const sql = engine !== 'redis'
+    // Each stage's time in the output: when the file overruns its timeout, the log says where it stood.
+    const began = Date.now()
+    const stage = (what: string) => t.comment(`${engine}: ${what} at ${((Date.now() - began) / 1000).toFixed(1)} s`)
     const users = sql ? { databases: [{ name: 'd1' }], users: [{ name: 'u1', password: 'Pw-one-1', databases: [{ name: 'd1' }] }] } : {}
     // The source lets in the host only (allowed_cidrs: the gateway): no instance reaches it but its set.
     const made = await client.instances.create({ name: `sr-${engine}`, flavorRef: '1', volume: { size: 1 }, datastore: { type: engine }, access: { allowed_cidrs: [`${gw}/32`] }, ...users })
@@ -154,18 +169,20 @@ t.test('replicas of sandboxed instances: over the bridge, the filter follows the
     t.not(await probeFrom(c, out.id, ipS, port), 0, "the outsider cannot open a connection to the source's port")
     t.not(await probeFrom(c, out.id, ip1, port), 0, "nor to a replica's")
 
+    stage('the filter checked')
     // Promote replica 1: the roles switch, writes flow the other way (to the old source and replica 2).
     await client.instances.promoteToReplicaSource(r1.id)
-    const p1 = await waitInstance(client, r1.id, (i) => i.status === 'ACTIVE' && !i.replica_of)
-    t.notOk(p1.replica_of, `replica 1 is the source now (${p1.status})`)
-    const old = await waitInstance(client, src.id, (i) => i.status !== 'PROMOTE' && !!i.replica_of)
-    t.ok(old.replica_of, 'the old source follows it')
+    const p1 = await settled(t, c, client, r1.id, 'the promoted replica', (i) => i.status === 'ACTIVE' && !i.replica_of)
+    const old = await settled(t, c, client, src.id, 'the old source', (i) => i.status === 'ACTIVE' && !!i.replica_of)
+    if (!p1 || !old) return
+    t.pass('replica 1 is the source now, the old source follows it')
     writeRows(engine, ip1, user, pw, 61, 70)
     t.ok(await until(() => rows(engine, ipS, user, pw).join() === range(1, 70).join()), 'writes on the new source reach the old one')
     t.ok(await until(() => rows(engine, ip2, user, pw).join() === range(1, 70).join()), 'and replica 2')
     t.equal(await probeFrom(c, src.id, ip1, port), 0, "the old source reaches the new source's port")
     t.not(await probeFrom(c, out.id, ip1, port), 0, 'the outsider still does not')
 
+    stage('promoted')
     // Eject: the new source (replica 1) dies, its agent stopped and its engine killed; once its heartbeat is
     // stale, the most advanced of the two others becomes the source and the other follows it, through rules
     // that were already there.
@@ -191,7 +208,11 @@ t.test('replicas of sandboxed instances: over the bridge, the filter follows the
       }),
       'one of the others is the source, the other follows it',
     )
-    if (!pair) return
+    if (!pair) {
+      for (const id of [src.id, r2.id]) report(t, c, await client.instances.get(id), 'after the eject')
+      return
+    }
+    stage('ejected')
     const [nw, fol] = pair
     const [ipN, ipF] = [nw.ip![0]!, fol.ip![0]!]
     writeRows(engine, ipN, user, pw, 71, 80)
@@ -199,14 +220,16 @@ t.test('replicas of sandboxed instances: over the bridge, the filter follows the
     t.ok(await until(() => !replicationElements(c).some((e) => e.split(' ').includes(ip1)), 60_000), 'the ejected source left the set: no element names it')
     t.equal(await probeFrom(c, fol.id, ipN, port), 0, "the follower reaches the new source's port")
 
+    stage('the new source streams')
     // Detach the follower: out of the set, its elements go; it can no longer open a connection to the source.
     await client.instances.detachReplica(fol.id)
-    const d = await waitInstance(client, fol.id, (i) => i.status === 'ACTIVE' && !i.replica_of)
-    t.notOk(d.replica_of, 'the follower is detached')
+    if (!(await settled(t, c, client, fol.id, 'the detached follower', (i) => i.status === 'ACTIVE' && !i.replica_of))) return
+    t.pass('the follower is detached')
     t.ok(await until(() => !replicationElements(c).some((e) => e.split(' ').includes(ipF)), 60_000), "no element names the detached member's address")
     t.not(await probeFrom(c, fol.id, ipN, port), 0, "it cannot open a connection to the source's port any more")
     t.not(await probeFrom(c, out.id, ipN, port), 0, 'nor can the outsider')
 
+    stage('detached')
     // Delete: every member; no element of the set is left.
     for (const id of [src.id, r1.id, r2.id]) await client.instances.delete(id)
     for (const id of [src.id, r1.id, r2.id]) t.ok(await until(async () => (await client.instances.get(id).catch(() => undefined)) === undefined), `${id} deleted`)
@@ -214,5 +237,6 @@ t.test('replicas of sandboxed instances: over the bridge, the filter follows the
       replicationElements(c).some((e) => [ipS, ip1, ip2].some((a) => e.split(' ').includes(a))),
       'no element of the set is left',
     )
+    stage('deleted')
   }
 })

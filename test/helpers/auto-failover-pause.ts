@@ -59,7 +59,7 @@ function cpuHog(pids: number[]): ChildProcess[] {
 }
 
 export async function checkDeadLinks(t: Test, engine: HaEngine): Promise<void> {
-  const lab = await startHaLab(t, engine)
+  const lab = await startHaLab(t, engine, HA)
   const { ops } = lab
   const api = lab.server.lab
   const { source: src, replica: rep, writer } = await createHaSet(lab, `dl-${engine}`)

@@ -13,7 +13,15 @@ import { PSQL } from './clients.js'
 import { killEverythingUnder, labClient, tempDir } from './lab.js'
 
 export type HaEngine = 'postgresql' | 'mariadb' | 'redis'
+/** Short HA timings: the dead-link tests (auto-failover-pause.ts), the HA checker's sets (ha-run.ts) and bench/failover.mjs. */
 export const HA = { heartbeatMs: 200, leaseMs: 1000, marginMs: 500 }
+/**
+ * The other HA e2e tests' timings: the server's default lease and margin (index.ts), fast heartbeats. With the 1 s
+ * lease, a full suite run (load 5-8, the server in the test process) once delayed a promoted primary's first
+ * renewals past its lease: it fenced itself (a fast shutdown) right after the failover, and the test's next
+ * session through the writer endpoint was ended (docs/ha.md "Not covered").
+ */
+export const HA_E2E = { heartbeatMs: 200, leaseMs: 2000, marginMs: 1000 }
 const PW = 'Pw-one-1'
 
 /** Polls `probe` every 50 ms until true; the deadline (two minutes) only ends a hang. */
@@ -122,6 +130,8 @@ export interface HaLab {
   /** The lab's admin (fault injection). */
   admin: TroveClient
   dataDir: string
+  /** The lab's HA timings. */
+  ha: typeof HA
   logs: string[]
   /** The instance's directory. */
   dirOf(id: string): string
@@ -135,13 +145,13 @@ export interface HaLab {
   close(): Promise<void>
 }
 
-export async function startHaLab(t: Test, engine: HaEngine): Promise<HaLab> {
+export async function startHaLab(t: Test, engine: HaEngine, ha: typeof HA = HA_E2E): Promise<HaLab> {
   const dir = tempDir(t, 'ha')
   const dataDir = join(dir, 'lab')
   t.teardown(() => killEverythingUnder(dir))
   const { buildServer } = await import('../../src/server/index.js')
   const logs: string[] = []
-  const server = await buildServer({ dataDir, host: '127.0.0.1', port: 0, log: (m) => logs.push(m), ha: HA, reconcileMs: 500 })
+  const server = await buildServer({ dataDir, host: '127.0.0.1', port: 0, log: (m) => logs.push(m), ha, reconcileMs: 500 })
   const { cloudsFile } = await server.start()
   const client = labClient(cloudsFile)
   t.teardown(() => {
@@ -164,6 +174,7 @@ export async function startHaLab(t: Test, engine: HaEngine): Promise<HaLab> {
     client,
     admin: labClient(cloudsFile, {}, 'trove-lab-admin'),
     dataDir,
+    ha,
     logs,
     dirOf,
     enginePid: (id) => pidOf(join(dirOf(id), ops.pidFile)),
@@ -249,6 +260,18 @@ export async function checkAutoFailover(t: Test, engine: HaEngine): Promise<void
   t.equal(labApi.notifications.list('trove.instance.auto_failover').length, 0, 'no failover')
   t.equal(labApi.instances.get(rep.id)!.slave_of_id, src.id, 'the replica still follows it')
   t.ok(await ops.tryWrite(writer, 2), 'writes go on through the writer endpoint')
+  // Asynchronous replication may lose an acknowledged write that the replica had not received when the primary died
+  // (a run beside CPU hogs once lost row 2, killed within milliseconds of its commit): the rejoin check below reads
+  // row 2 on the old primary after the failover, so the replica has it before the kill.
+  const repIp = labApi.instances.get(rep.id)!.address!
+  await until(
+    () =>
+      ops.count(repIp, [2]).then(
+        (c) => c === 1,
+        () => false,
+      ),
+    'row 2 on the replica',
+  )
 
   // 2. kill -9 of the primary's engine and agent: failover.
   const enginePid = lab.enginePid(src.id)
@@ -268,7 +291,9 @@ export async function checkAutoFailover(t: Test, engine: HaEngine): Promise<void
   const note = labApi.notifications.list('trove.instance.auto_failover')
   t.equal(note.length, 1, 'one failover notification')
   t.comment(`timeline: ${JSON.stringify((note[0]!.payload as { timeline: unknown }).timeline)}`)
-  t.equal(labApi.instances.get(src.id)!.auto_failover, 2, 'the old primary is marked failed over')
+  // Marked failed over (2) until it follows the set again: a rejoin that was quicker than this check has cleared it.
+  const deposed = labApi.instances.get(src.id)!
+  t.ok(deposed.auto_failover === 2 || (deposed.auto_failover === 0 && deposed.slave_of_id === rep.id), `the old primary is marked failed over, or has rejoined (${deposed.auto_failover})`)
   // Its agent is started again by the server: without a lease it holds the engine stopped, or (started after the
   // eject) it starts it fenced read-only for the rejoin.
   await until(() => /ha: primary without a lease|ha: ejected from its set/.test(lab.agentLog(src.id)), "the old primary's agent fencing its engine")
@@ -294,7 +319,7 @@ export async function checkAutoFailover(t: Test, engine: HaEngine): Promise<void
   const downAt = Date.now()
   await lab.close()
   await until(() => lab.agentLog(rep.id).slice(logBefore).includes('lease lapsed; 1 replica(s) connected: staying writable'), 'the lease lapsing with a replica connected')
-  t.ok(Date.now() - downAt >= HA.leaseMs - 250, 'past the lease')
+  t.ok(Date.now() - downAt >= lab.ha.leaseMs - 250, 'past the lease')
   t.ok(await ops.tryWrite(primaryIp, 200), 'control plane down, replica connected: the primary stays writable')
 
   // 4. The replica dies too: the primary fences itself within the lease (its engine stops).

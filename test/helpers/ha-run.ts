@@ -8,7 +8,7 @@ import { analyse, prepare, readMember, serverOf, startWriters, type CheckerRepor
 import { HA } from './auto-failover.js'
 
 /**
- * The lab's options for the sets: the auto-failover e2e tests' HA timings (heartbeat 200 ms, lease 1 s, margin
+ * The lab's options for the sets: the dead-link tests' HA timings (heartbeat 200 ms, lease 1 s, margin
  * 0.5 s; ServerOptions.ha). The set fails over by itself (docs/ha.md); nothing here ejects or promotes.
  */
 export const HA_LAB = { ha: HA }
