@@ -130,7 +130,8 @@ export class HaMonitor {
       Promise.all(
         replicas.map((r) =>
           lab.rpc.call(r.id, 'ha_view', {}, 1000).then(
-            (v) => ({ id: r.id, linkUp: v.linkUp === true }),
+            // A reply not shaped as a view (an agent may be hostile) counts as none: that replica did not answer.
+            (v) => (v !== null && typeof v === 'object' && typeof v.linkUp === 'boolean' ? { id: r.id, linkUp: v.linkUp } : { id: r.id }),
             () => ({ id: r.id }),
           ),
         ),

@@ -195,45 +195,52 @@ t.test('the flag goes off when the last replica is detached', async (t) => {
   await until(() => src.requests.some((r) => r.method === 'set_ha' && r.args.ha === null), 5000, 'the agent leaves HA')
 })
 
-t.test('no replica able to take over: the set is DEGRADED and reported, nothing promoted', async (t) => {
-  const lab = await apiLab(t, { spawnAgents: false, ha: HA })
-  const p = `/v1.0/${lab.demo.project}`
-  const src = await source(t, lab, 'db')
-  const made = await lab.req('POST', `${p}/instances`, { body: { instance: { name: 'r1', replica_of: src.id, auto_failover: true } } })
-  // The replica's engine is down too: its agent cannot say how its link stands (a real one's query fails).
-  const r1 = await member(t, lab, made.body.instance.id, {
-    ha_view: () => {
+// The replica's engine is down too: its agent cannot say how its link stands (a real one's query fails); or a
+// hostile agent answers its view with null (once made the monitor's look throw: no decision, no report, ever).
+const unanswered: Array<[string, () => unknown]> = [
+  [
+    'its view fails',
+    () => {
       throw new Error('engine down')
     },
+  ],
+  ['its view is null', () => null],
+]
+for (const [how, view] of unanswered)
+  t.test(`no replica able to take over (${how}): the set is DEGRADED and reported, nothing promoted`, async (t) => {
+    const lab = await apiLab(t, { spawnAgents: false, ha: HA })
+    const p = `/v1.0/${lab.demo.project}`
+    const src = await source(t, lab, 'db')
+    const made = await lab.req('POST', `${p}/instances`, { body: { instance: { name: 'r1', replica_of: src.id, auto_failover: true } } })
+    const r1 = await member(t, lab, made.body.instance.id, { ha_view: view })
+    await until(async () => (await show(lab, r1.id)).status === 'ACTIVE', 5000, 'r1 ACTIVE')
+    // The primary is leased until it has its spec, then goes silent; nothing answers at its engine's address.
+    const beat = setInterval(() => void src.agent.heartbeat('HEALTHY'), 100)
+    await until(() => src.requests.some((r) => r.method === 'set_ha' && (r.args.ha as { role?: string } | null)?.role === 'primary'), 5000, "the primary's spec")
+    clearInterval(beat)
+    const notes = () => lab.server.lab.notifications.list('trove.instance.auto_failover.degraded')
+    await until(() => notes().length === 1, 10_000, 'the degraded notification')
+    const message = `Automatic failover of ${src.id} cannot complete: the primary is gone and no replica answers; the set is DEGRADED.`
+    t.match(notes()[0]!.payload, { instance_id: src.id, message }, 'notified, with why')
+    t.equal((await show(lab, src.id)).fault?.message, message, "shown as the primary's fault")
+    // The monitor goes on looking; nothing moves, and the report is not repeated.
+    const looks = () => r1.requests.filter((r) => r.method === 'ha_view').length
+    const before = looks()
+    await until(() => looks() >= before + 3, 10_000, 'three more looks')
+    t.equal(notes().length, 1, 'one report per episode')
+    t.equal(lab.server.lab.notifications.list('trove.instance.auto_failover').length, 0, 'no failover')
+    t.notOk(
+      r1.requests.some((r) => ['detach_replica', 'enable_as_master'].includes(r.method)),
+      'the replica was not promoted (no second primary)',
+    )
+    t.equal(lab.server.lab.instances.get(r1.id)!.slave_of_id, src.id, 'it still follows the primary')
+    t.equal(lab.server.lab.instances.get(src.id)!.auto_failover, 1, 'the primary is not marked failed over')
+    // The set's only primary may come back as it is: its next heartbeat is acknowledged, even with its engine down.
+    await src.agent.heartbeat('SHUTDOWN')
+    const stamp = src.agent.lastSent
+    await until(() => src.requests.some((r) => r.method === 'renew_lease' && r.args.sent === stamp), 5000, 'its lease renewed')
+    t.pass('the primary, heard again, is leased again (still the only one)')
   })
-  await until(async () => (await show(lab, r1.id)).status === 'ACTIVE', 5000, 'r1 ACTIVE')
-  // The primary is leased until it has its spec, then goes silent; nothing answers at its engine's address.
-  const beat = setInterval(() => void src.agent.heartbeat('HEALTHY'), 100)
-  await until(() => src.requests.some((r) => r.method === 'set_ha' && (r.args.ha as { role?: string } | null)?.role === 'primary'), 5000, "the primary's spec")
-  clearInterval(beat)
-  const notes = () => lab.server.lab.notifications.list('trove.instance.auto_failover.degraded')
-  await until(() => notes().length === 1, 10_000, 'the degraded notification')
-  const message = `Automatic failover of ${src.id} cannot complete: the primary is gone and no replica answers; the set is DEGRADED.`
-  t.match(notes()[0]!.payload, { instance_id: src.id, message }, 'notified, with why')
-  t.equal((await show(lab, src.id)).fault?.message, message, "shown as the primary's fault")
-  // The monitor goes on looking; nothing moves, and the report is not repeated.
-  const looks = () => r1.requests.filter((r) => r.method === 'ha_view').length
-  const before = looks()
-  await until(() => looks() >= before + 3, 10_000, 'three more looks')
-  t.equal(notes().length, 1, 'one report per episode')
-  t.equal(lab.server.lab.notifications.list('trove.instance.auto_failover').length, 0, 'no failover')
-  t.notOk(
-    r1.requests.some((r) => ['detach_replica', 'enable_as_master'].includes(r.method)),
-    'the replica was not promoted (no second primary)',
-  )
-  t.equal(lab.server.lab.instances.get(r1.id)!.slave_of_id, src.id, 'it still follows the primary')
-  t.equal(lab.server.lab.instances.get(src.id)!.auto_failover, 1, 'the primary is not marked failed over')
-  // The set's only primary may come back as it is: its next heartbeat is acknowledged, even with its engine down.
-  await src.agent.heartbeat('SHUTDOWN')
-  const stamp = src.agent.lastSent
-  await until(() => src.requests.some((r) => r.method === 'renew_lease' && r.args.sent === stamp), 5000, 'its lease renewed')
-  t.pass('the primary, heard again, is leased again (still the only one)')
-})
 
 t.test('a failover that cannot complete: reported, the set in error, never two primaries', async (t) => {
   const lab = await apiLab(t, { spawnAgents: false, ha: HA })
