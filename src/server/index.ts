@@ -361,7 +361,8 @@ export async function buildServer(opts: ServerOptions = {}): Promise<TroveServer
       endpoints.start(opts.endpointSyncMs ?? 1000)
       // Automatic failover (ha/monitor.ts): leases, detection, failover; the endpoints move at once.
       const sync = endpoints
-      ha = new HaMonitor(lab, { syncEndpoints: () => sync.syncNow() })
+      lab.endpoints = { writerTo: (id) => sync.writerTo(id) }
+      ha = new HaMonitor(lab, { syncEndpoints: () => sync.syncNow(), writerMovedAt: (id) => sync.writerMovedAt(id) })
       ha.start()
       const envMs = (name: string) => (process.env[name] !== undefined && process.env[name] !== '' ? Number(process.env[name]) : undefined)
       lab.notifications.startPeriodic({

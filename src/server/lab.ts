@@ -63,6 +63,12 @@ export interface Lab {
   engines: DetectedEngine[]
   /** Notifications (internals.md 5): stored, published on the broker, optionally POSTed. */
   notifications: Notifier
+  /**
+   * The replication sets' endpoints (endpoints/sets.ts), once the server has started them: `writerTo` moves a
+   * set's writer endpoint to a member that has just been made writable (the eject flow, before the other
+   * replicas follow it).
+   */
+  endpoints?: { writerTo(instanceId: string): Promise<void> }
   /** Backup schedules and retention (backups/scheduler.ts); its `now()` is the server's clock for them. */
   scheduler: {
     now(): Date

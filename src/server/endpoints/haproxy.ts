@@ -191,8 +191,14 @@ export class Haproxy {
     return this.serial(async () => {
       const proxy = writerProxy(setId)
       if (from !== null && from !== to) {
-        await this.runtime(`set server ${proxy}/${from} state maint`)
-        await this.runtime(`shutdown sessions server ${proxy}/${from}`)
+        // A reload while an eject ran may have dropped the old primary (an ejected source waiting to rejoin serves
+        // nothing, sets.ts): then there is nothing of it to stop, and the new one is enabled all the same.
+        try {
+          await this.runtime(`set server ${proxy}/${from} state maint`)
+          await this.runtime(`shutdown sessions server ${proxy}/${from}`)
+        } catch (e) {
+          if (!/No such server/i.test((e as Error).message)) throw e
+        }
       }
       await this.runtime(`set server ${proxy}/${to} state ready`)
     })

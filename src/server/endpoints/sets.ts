@@ -27,6 +27,7 @@ export class EndpointSync {
   private readonly applied = new Map<string, string | null>()
   private timer: NodeJS.Timeout | undefined
   private running: Promise<void> | undefined
+  private readonly movedAt = new Map<string, number>()
 
   constructor(private readonly lab: Lab) {
     this.ownerDir = join(lab.config.dataDir, 'endpoints')
@@ -56,6 +57,37 @@ export class EndpointSync {
         this.running = undefined
       })
     await this.running
+  }
+
+  /**
+   * The eject flow's candidate is writable (tasks/eject-replica.ts): the writer endpoint of its set moves to it
+   * now, at run time, before the other replicas follow it (each restarts its engine: seconds on the failover's
+   * path otherwise). Passes made while the flow runs keep it (a busy set keeps the primary last applied); the
+   * records say the same once the flow has ended. Runs after any pass in progress, never beside one.
+   */
+  async writerTo(instanceId: string): Promise<void> {
+    while (this.running) await this.running
+    this.running = this.moveWriter(instanceId)
+      .catch((e: Error) => this.lab.log(`endpoints: ${e.message}`))
+      .finally(() => {
+        this.running = undefined
+      })
+    await this.running
+  }
+
+  /** When the writer of the set of `instanceId` last moved to it at run time (ms, server clock). */
+  writerMovedAt(instanceId: string): number | undefined {
+    return this.movedAt.get(instanceId)
+  }
+
+  private async moveWriter(instanceId: string): Promise<void> {
+    const set = replicationSets(this.lab.db).ofInstance(instanceId)
+    const before = set && this.applied.get(set.id)
+    if (!set || before === undefined || before === instanceId || this.haproxy.masterPid() === null) return
+    await this.haproxy.movePrimary(set.id, before, instanceId)
+    this.applied.set(set.id, instanceId)
+    this.movedAt.set(instanceId, Date.now())
+    this.lab.log(`endpoints: set ${set.id}: writer moved to ${instanceId} (writable; before the other members follow it)`)
   }
 
   /** Stops syncing; HAProxy keeps serving (the endpoints outlive the control plane). */
@@ -103,6 +135,7 @@ export class EndpointSync {
       const before = this.applied.get(set.id)
       if (before !== undefined && primary !== null && before !== primary && this.haproxy.masterPid() !== null) {
         await this.haproxy.movePrimary(set.id, before, primary).catch((e: Error) => this.lab.log(`endpoints: set ${set.id}: ${e.message}`))
+        this.movedAt.set(primary, Date.now())
         this.lab.log(`endpoints: set ${set.id}: writer moved to ${primary}`)
       }
       this.applied.set(set.id, primary)

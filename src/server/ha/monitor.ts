@@ -12,6 +12,8 @@ import { SyncKeeper } from './sync-keeper.js'
 export interface HaMonitorOptions {
   /** Moves the set's endpoints now (EndpointSync.syncNow), not at the next tick. */
   syncEndpoints: () => Promise<void>
+  /** When the writer endpoint last moved to an instance (EndpointSync.writerMovedAt): the timeline's `writer_moved`. */
+  writerMovedAt?: (id: string) => number | undefined
   /** How often sets are looked at (ms; default 100). */
   tickMs?: number
   /** How long a synchronous set may have no replica able to acknowledge before it is reported (ms; sync-keeper.ts). */
@@ -189,6 +191,9 @@ export class HaMonitor {
       )
       return
     }
+    // The eject flow moved the writer once the candidate was writable (before the other replicas followed it).
+    const moved = this.opts.writerMovedAt?.(promoted)
+    if (moved !== undefined && moved >= timeline.seenAt) timeline.mark('writer_moved', moved)
     timeline.mark('promoted', this.now())
     lab.instances.setAutoFailover(inst.id, AUTO_FAILOVER.deposed, promoted)
     lab.instances.setAutoFailover(promoted, AUTO_FAILOVER.on)

@@ -8,8 +8,13 @@ export class Timeline {
     this.at.push(['last_heartbeat', lastHeardAt], ['fault_seen', faultSeenAt])
   }
 
-  mark(what: 'agreed' | 'promoted' | 'endpoints_moved', at: number): void {
+  mark(what: 'agreed' | 'writer_moved' | 'promoted' | 'endpoints_moved', at: number): void {
     this.at.push([what, at])
+  }
+
+  /** When the fault was seen (ms). */
+  get seenAt(): number {
+    return this.at[1]![1]
   }
 
   /** ISO times by moment, and each one's ms after the fault was seen. */

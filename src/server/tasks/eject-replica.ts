@@ -34,6 +34,8 @@ export class EjectReplicaSourceFlow implements FlowHandler {
       rejoinAfterEject(lab, source, candidate)
       const steps = new Steps(lab, task, ['start', 'sync', 'detach', 'enable_as_master', 'writable', ...others.map((r) => `replica:${r}`), 'finish'])
       const context = await takeOver(lab, steps, candidate, { source, replicas })
+      // Writable now: the set's writer endpoint reaches it at once, not after the others below have followed it.
+      await lab.endpoints?.writerTo(candidate)
       for (const r of others) {
         await steps.run(`replica:${r}`, async () => {
           await follow(lab, r, context)

@@ -6,6 +6,9 @@ import { join } from 'node:path'
 import { apiLab, otherMember, type ApiLab } from '../../helpers/api.js'
 import { scriptedAgent, until, type ScriptedAgent, type ScriptedHandler } from '../../helpers/scripted-agent.js'
 import { sample } from '../../helpers/lab.js'
+import { replicationSets } from '../../../src/server/db/replication-sets.js'
+import { cliCommand } from '../../../src/server/endpoints/haproxy.js'
+import { writerProxy } from '../../../src/server/endpoints/haproxy-config.js'
 
 const fault = (name: string, code: number, message: string) => ({ [name]: { code, message } })
 
@@ -270,23 +273,47 @@ t.test('eject: only a source whose heartbeat is stale; the most advanced replica
   await a.agent.close()
   await b.agent.close()
   const host = `127.0.0.9:3306`
-  const agentA = await scriptedAgent(lab.dataDir, a.id, { get_last_txn: () => [host, 10], get_replica_context: () => context('127.0.0.2') })
+  // a's re-pointing is held until the writer endpoint is checked (a real one restarts its engine: seconds).
+  let repointed!: () => void
+  const held = new Promise<void>((r) => (repointed = r))
+  t.teardown(() => repointed())
+  const agentA = await scriptedAgent(lab.dataDir, a.id, { get_last_txn: () => [host, 10], get_replica_context: () => context('127.0.0.2'), attach_replica: () => held.then(() => true) })
   const agentB = await scriptedAgent(lab.dataDir, b.id, { get_last_txn: () => [host, 12], get_replica_context: () => context('127.0.0.3') })
   t.teardown(() => Promise.all([agentA.close(), agentB.close()]))
   await agentA.heartbeat('HEALTHY')
   await agentB.heartbeat('HEALTHY')
+  // The set's writer endpoint (a real HAProxy, endpoints/sets.ts) reaches the source until the eject.
+  const admin = join(lab.dataDir, 'endpoints', 'admin.sock')
+  /** The writer proxy's servers that take connections (HAProxy's `show stat`: not in maintenance). */
+  const writers = async () => {
+    const set = replicationSets(lab.server.lab.db).ofInstance(src.id)
+    if (!set) return []
+    return (await cliCommand(admin, 'show stat'))
+      .split('\n')
+      .map((l) => l.split(','))
+      .filter((f) => f[0] === writerProxy(set.id) && f[1] !== 'FRONTEND' && f[1] !== 'BACKEND' && f[17] !== 'MAINT')
+      .map((f) => f[1])
+  }
+  let seen: unknown
+  await until(async () => (seen = await writers().catch((e: Error) => e.message)).toString() === src.id, 30_000, 'the writer endpoint on the source').catch((e: Error) => {
+    throw new Error(`${e.message}: ${JSON.stringify(seen)}`)
+  })
   t.equal((await eject()).status, 202, 'a dead source: accepted')
   t.equal((await show(lab, src.id)).status, 'EJECT', 'EJECT while it runs')
+  await agentA.called('attach_replica')
+  t.same(await writers(), [b.id], 'b writable: the writer endpoint reaches it while a is still being re-pointed')
+  t.equal((await show(lab, b.id)).status, 'EJECT', 'the flow still runs')
+  repointed()
   await until(async () => !(await show(lab, b.id)).replica_of && (await show(lab, b.id)).status === 'ACTIVE', 10_000, 'b took over')
   await until(async () => (await show(lab, a.id)).status === 'ACTIVE', 5000, 'a ACTIVE')
   t.equal((await show(lab, a.id)).replica_of.id, b.id, 'a follows b')
   t.same(
-    agentB.calls.filter((m) => m !== 'get_filesystem_stats' && m !== 'rpc_ping'),
+    agentB.calls.filter((m) => !['get_filesystem_stats', 'rpc_ping', 'set_sync_replication'].includes(m)),
     ['get_last_txn', 'detach_replica', 'enable_as_master', 'make_read_only', 'get_replica_context'],
     'b: the candidate steps',
   )
   t.same(
-    agentA.calls.filter((m) => m !== 'get_filesystem_stats' && m !== 'rpc_ping'),
+    agentA.calls.filter((m) => !['get_filesystem_stats', 'rpc_ping', 'set_sync_replication'].includes(m)),
     ['get_last_txn', 'detach_replica', 'attach_replica'],
     'a: re-pointed',
   )

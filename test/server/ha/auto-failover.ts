@@ -156,7 +156,8 @@ t.test('auto_failover: refusals, the flag in views, agents and bootstraps; detec
   const n = notifications()[0]!.payload as { instance_id: string; new_primary_id: string; timeline: Record<string, { after_fault_ms: number }> }
   t.equal(n.instance_id, src.id, 'names the old primary')
   t.equal(n.new_primary_id, r1.id, 'and the new one')
-  t.same(Object.keys(n.timeline), ['last_heartbeat', 'fault_seen', 'agreed', 'promoted', 'endpoints_moved'], 'the timeline')
+  t.same(Object.keys(n.timeline), ['last_heartbeat', 'fault_seen', 'agreed', 'writer_moved', 'promoted', 'endpoints_moved'], 'the timeline')
+  t.ok(n.timeline.writer_moved!.after_fault_ms <= n.timeline.promoted!.after_fault_ms, 'the writer moved before the flow ended')
   t.comment(`timeline: ${JSON.stringify(n.timeline)}`)
   t.equal(lab.server.lab.instances.get(r1.id)!.auto_failover, 1, 'the flag follows the new primary')
   t.equal(lab.server.lab.instances.get(src.id)!.auto_failover, 2, 'the old primary is marked failed over')
