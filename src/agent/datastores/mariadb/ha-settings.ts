@@ -4,6 +4,7 @@ import type { InstancePaths, RunUser } from '../types.js'
 import { ensureIncluded, writeOwned } from '../overrides.js'
 import { keepIncluded } from '../reconfigure.js'
 import type { MariadbClient } from './driver.js'
+import { CONNECT_RETRY_S } from './replication.js'
 
 /** MariaDB's own default slave_net_timeout (no configuration group sets it: rules/mariadb.json). */
 const DEFAULT_NET_TIMEOUT = 60
@@ -41,13 +42,15 @@ export async function mariadbHaSettings(cnf: string, paths: InstancePaths, user:
   // right, so that an unknown never restarts the replication threads at every start.
   const shown = Number((await db.query("SHOW GLOBAL STATUS LIKE 'Slave_heartbeat_period'"))[0]?.[1])
   const periodNow = link && Number.isFinite(shown) ? shown : period
-  if (current === timeout && periodNow === period) return undefined
+  // A replica attached before CONNECT_RETRY_S was 1 (it was 5 s) is brought to it with the period.
+  const retryNow = link ? Number(link.Connect_Retry) : CONNECT_RETRY_S
+  if (current === timeout && periodNow === period && (retryNow === CONNECT_RETRY_S || !Number.isFinite(retryNow))) return undefined
   await db.query(`SET GLOBAL slave_net_timeout = ${timeout}`)
   if (link) {
     const io = link.Slave_IO_Running !== 'No'
     const sql = link.Slave_SQL_Running === 'Yes'
     await db.query('STOP SLAVE')
-    await db.query(`CHANGE MASTER TO MASTER_HEARTBEAT_PERIOD = ${period}`)
+    await db.query(`CHANGE MASTER TO MASTER_HEARTBEAT_PERIOD = ${period}, MASTER_CONNECT_RETRY = ${CONNECT_RETRY_S}`)
     if (io && sql) await db.query('START SLAVE')
     else if (io) await db.query('START SLAVE IO_THREAD')
     else if (sql) await db.query('START SLAVE SQL_THREAD')

@@ -12,6 +12,13 @@ import { ACCOUNT, IDENTIFIED, nativePasswordHash } from './users.js'
 import { MariadbSync } from './sync.js'
 
 /**
+ * How long a replica's IO thread waits before it connects again to a source that refused it (MariaDB's
+ * default: 60 s). A source restarted in place (its supervisor, after a crash) is back within a second or two;
+ * with 5 s here its replicas stayed behind for up to 5 s after it, and a failover in that window (bench/failover.mjs:
+ * a second kill -9 of the engine seconds after the first) lost every write made since the restart.
+ */
+export const CONNECT_RETRY_S = 1
+/**
  * The replication account's privileges: replication itself, plus what a consistent
  * mariadb-dump of the source needs (engines.md 1: the replica is seeded from a
  * snapshot of the source, loaded over the same account).
@@ -82,7 +89,7 @@ export class MariadbReplication implements EngineReplication {
     const state = await loadReplicationState(this.ctx.paths)
     const u = ctx.replica_conf.replication_user
     const change = (pos: 'slave_pos' | 'current_pos'): Sql => ({
-      sql: `CHANGE MASTER TO MASTER_HOST=?, MASTER_PORT=${Number(ctx.master.port)}, MASTER_USER=?, MASTER_PASSWORD=?, MASTER_USE_GTID=${pos}, MASTER_CONNECT_RETRY=5`,
+      sql: `CHANGE MASTER TO MASTER_HOST=?, MASTER_PORT=${Number(ctx.master.port)}, MASTER_USER=?, MASTER_PASSWORD=?, MASTER_USE_GTID=${pos}, MASTER_CONNECT_RETRY=${CONNECT_RETRY_S}`,
       values: [ctx.master.host, u.name, u.password],
     })
     const work = async () => {
