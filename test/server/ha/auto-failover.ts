@@ -196,6 +196,27 @@ t.test('the flag goes off when the last replica is detached', async (t) => {
   await until(() => src.requests.some((r) => r.method === 'set_ha' && r.args.ha === null), 5000, 'the agent leaves HA')
 })
 
+/** Once r1 is ACTIVE, the primary heartbeats until it has its spec (leased), then goes silent; nothing answers at its engine's address. */
+async function silentOnceLeased(lab: ApiLab, src: Member, r1: Member): Promise<void> {
+  await until(async () => (await show(lab, r1.id)).status === 'ACTIVE', 5000, 'r1 ACTIVE')
+  const beat = setInterval(() => void src.agent.heartbeat('HEALTHY'), 100)
+  try {
+    await until(() => src.requests.some((r) => r.method === 'set_ha' && (r.args.ha as { role?: string } | null)?.role === 'primary'), 5000, "the primary's spec")
+  } finally {
+    clearInterval(beat)
+  }
+}
+
+/** No failover recorded, r1 not promoted (no second primary), still following src. */
+function nothingPromoted(t: Test, lab: ApiLab, src: Member, r1: Member): void {
+  t.equal(lab.server.lab.notifications.list('trove.instance.auto_failover').length, 0, 'no failover recorded')
+  t.notOk(
+    r1.requests.some((r) => ['detach_replica', 'enable_as_master'].includes(r.method)),
+    'the replica was not promoted (no second primary)',
+  )
+  t.equal(lab.server.lab.instances.get(r1.id)!.slave_of_id, src.id, 'it still follows the old primary')
+}
+
 // The replica's engine is down too: its agent cannot say how its link stands (a real one's query fails); or a
 // hostile agent answers its view with null (once made the monitor's look throw: no decision, no report, ever).
 const unanswered: Array<[string, () => unknown]> = [
@@ -214,11 +235,7 @@ for (const [how, view] of unanswered)
     const src = await source(t, lab, 'db')
     const made = await lab.req('POST', `${p}/instances`, { body: { instance: { name: 'r1', replica_of: src.id, auto_failover: true } } })
     const r1 = await member(t, lab, made.body.instance.id, { ha_view: view })
-    await until(async () => (await show(lab, r1.id)).status === 'ACTIVE', 5000, 'r1 ACTIVE')
-    // The primary is leased until it has its spec, then goes silent; nothing answers at its engine's address.
-    const beat = setInterval(() => void src.agent.heartbeat('HEALTHY'), 100)
-    await until(() => src.requests.some((r) => r.method === 'set_ha' && (r.args.ha as { role?: string } | null)?.role === 'primary'), 5000, "the primary's spec")
-    clearInterval(beat)
+    await silentOnceLeased(lab, src, r1)
     const notes = () => lab.server.lab.notifications.list('trove.instance.auto_failover.degraded')
     await until(() => notes().length === 1, 10_000, 'the degraded notification')
     const message = `Automatic failover of ${src.id} cannot complete: the primary is gone and no replica answers; the set is DEGRADED.`
@@ -229,12 +246,7 @@ for (const [how, view] of unanswered)
     const before = looks()
     await until(() => looks() >= before + 3, 10_000, 'three more looks')
     t.equal(notes().length, 1, 'one report per episode')
-    t.equal(lab.server.lab.notifications.list('trove.instance.auto_failover').length, 0, 'no failover')
-    t.notOk(
-      r1.requests.some((r) => ['detach_replica', 'enable_as_master'].includes(r.method)),
-      'the replica was not promoted (no second primary)',
-    )
-    t.equal(lab.server.lab.instances.get(r1.id)!.slave_of_id, src.id, 'it still follows the primary')
+    nothingPromoted(t, lab, src, r1)
     t.equal(lab.server.lab.instances.get(src.id)!.auto_failover, 1, 'the primary is not marked failed over')
     // The set's only primary may come back as it is: its next heartbeat is acknowledged, even with its engine down.
     await src.agent.heartbeat('SHUTDOWN')
@@ -255,21 +267,13 @@ t.test('a failover that cannot complete: reported, the set in error, never two p
       throw new Error('engine down')
     },
   })
-  await until(async () => (await show(lab, r1.id)).status === 'ACTIVE', 5000, 'r1 ACTIVE')
-  const beat = setInterval(() => void src.agent.heartbeat('HEALTHY'), 100)
-  await until(() => src.requests.some((r) => r.method === 'set_ha' && (r.args.ha as { role?: string } | null)?.role === 'primary'), 5000, "the primary's spec")
-  clearInterval(beat)
+  await silentOnceLeased(lab, src, r1)
   const errors = () => lab.server.lab.notifications.list('trove.instance.auto_failover.error')
   await until(() => errors().length === 1, 15_000, 'the failover error notification')
   t.match(errors()[0]!.payload, { instance_id: src.id, error: /no replica reported its last transaction/ }, 'notified, with why')
   t.match((await show(lab, src.id)).fault?.message, /^Ejection of replica source .* failed: no replica reported its last transaction/, "shown as the primary's fault")
   t.same([(await show(lab, src.id)).status, (await show(lab, r1.id)).status], ['ERROR', 'ERROR'], 'both members shown in error')
-  t.equal(lab.server.lab.notifications.list('trove.instance.auto_failover').length, 0, 'no failover recorded')
-  t.notOk(
-    r1.requests.some((r) => ['detach_replica', 'enable_as_master'].includes(r.method)),
-    'the replica was not promoted',
-  )
-  t.equal(lab.server.lab.instances.get(r1.id)!.slave_of_id, src.id, 'it still follows the old primary')
+  nothingPromoted(t, lab, src, r1)
   // The old primary is marked failed over first: never leased again, so its agent keeps its engine fenced.
   t.equal(lab.server.lab.instances.get(src.id)!.auto_failover, 2, 'the old primary is marked failed over')
   const leases = src.requests.filter((r) => r.method === 'renew_lease').length
