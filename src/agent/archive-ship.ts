@@ -129,6 +129,7 @@ export class ArchiveShipper {
     }
     const open = files.filter((n) => !n.endsWith('.history') && !have.has(n.replace(/\.partial$/, '') + SEGMENT_SIDECAR_SUFFIX)).sort(bySeq)
     for (const n of open) await this.shipOpen(n)
+    await this.dropEndedTimelines(files, open)
     for (const k of this.opened.keys())
       if (this.stored.has(k.replace(/\.partial$/, ''))) {
         this.opened.delete(k)
@@ -136,6 +137,27 @@ export class ArchiveShipper {
       }
     this.shipped = claim
     this.failure = undefined
+  }
+
+  /**
+   * A `.partial` of an older timeline than the newest WAL file here is where that timeline ended (a failover
+   * promoted another member; pg_receivewal moved on to the new timeline and never writes it again). Once the
+   * store holds it whole it goes from the volume: one segment per failover would otherwise stay for ever
+   * (BENCHMARKS.md: a 1 GB volume full after 20 failovers). The store keeps it for restores to a time on that
+   * timeline, until retention removes it with the segments before the oldest kept backup (backups/archive-prune.ts).
+   */
+  private async dropEndedTimelines(files: string[], open: string[]): Promise<void> {
+    const timeline = (n: string) => Number.parseInt(n.slice(0, 8), 16)
+    const newest = Math.max(0, ...files.filter((n) => WAL.test(n)).map(timeline))
+    for (const n of open) {
+      if (!WAL.test(n) || !n.endsWith('.partial') || timeline(n) >= newest) continue
+      const fh = await openLocal(join(this.dir, n))
+      const whole = await walLength(fh).finally(() => fh.close())
+      if (this.opened.get(n) !== whole) continue
+      await rm(join(this.dir, n), { force: true })
+      this.opened.delete(n)
+      this.openedAt.delete(n)
+    }
   }
 
   /** A sealed segment: the seal alone when the store holds the open object whole, else the file. */

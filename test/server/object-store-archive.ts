@@ -203,6 +203,25 @@ t.test('the archive container, the shipper and the fetch', async (t) => {
   const partial = readFileSync(join(spec.pitr!.archiveDir, '000000010000000000000003.partial'))
   t.equal(partial.length, SEG, 'the open WAL segment filled up to its size')
   t.same(partial.subarray(0, 8192), walBytes(1, 3).subarray(0, 8192), 'with its bytes first')
+
+  // A failover: timeline 1 ended in segment 3 (one more page written first) and the archiver streams
+  // timeline 2. Where timeline 1 ended goes from the volume once the store holds it whole; the store keeps it.
+  const ended = walBytes(2, 3)
+  writeFileSync(join(local, '000000010000000000000003.partial'), ended)
+  writeFileSync(join(local, '00000002.history'), '1\t0/3002000\tno recovery target specified\n')
+  writeFileSync(join(local, '000000020000000000000003.partial'), walBytes(3, 4))
+  await shipper.pass()
+  t.same(
+    readdirSync(local).sort(),
+    ['000000010000000000000002', '000000010000000000000002.seg.json', '00000002.history', '000000020000000000000003.partial', '000000FF.history'],
+    "the ended timeline's segment gone from the volume, the new timeline's open one kept",
+  )
+  t.same(readFileSync(join(store, '000000010000000000000003.partial')), ended.subarray(0, 2 * 8192), 'the store holds where timeline 1 ended, whole')
+  t.equal(readFileSync(join(store, '000000020000000000000003.partial')).length, 3 * 8192, "and timeline 2's open segment")
+  t.ok(existsSync(join(store, '00000002.history')), 'and its history')
+  await shipper.pass()
+  t.ok(existsSync(join(local, '000000020000000000000003.partial')), 'the newest timeline is never dropped')
+  t.notOk(shipper.error(), `no failure (${logs.join('; ')})`)
 })
 
 t.test('walLength: the pages before the first zero page header', async (t) => {

@@ -148,9 +148,15 @@ t.test('pruning: segments older than the oldest kept base go; a deleted instance
     writeFileSync(join(archive, seg(s)), 'wal')
     writeFileSync(join(archive, `${seg(s)}.seg.json`), JSON.stringify({ name: seg(s), seq: s, sha256: 'x', bytes: 3, first_time: null, last_time: null }))
   }
-  t.equal(pruneArchive(L, SRC), 2, 'segments 1 and 2 removed')
+  // Where timelines 2 and 3 ended (failovers): never sealed; the one before the base goes, the other stays.
+  const ended = (tli: number, s: number) => `0000000${tli}${seg(s).slice(8)}.partial`
+  writeFileSync(join(archive, ended(2, 2)), 'wal')
+  writeFileSync(join(archive, ended(3, 3)), 'wal')
+  t.equal(pruneArchive(L, SRC), 3, 'segments 1 and 2 removed, and the ended timeline in segment 2')
   t.notOk(existsSync(join(archive, seg(2))) || existsSync(join(archive, `${seg(2)}.seg.json`)), 'file and sidecar gone')
   t.ok(existsSync(join(archive, seg(3))), 'the base start segment kept')
+  t.notOk(existsSync(join(archive, ended(2, 2))), "timeline 2's end, before the base: gone")
+  t.ok(existsSync(join(archive, ended(3, 3))), "timeline 3's end, in the base's segment: kept")
   L.instances.markDeleted(SRC)
   t.equal(pruneArchive(L, SRC), 0, 'deleted, a backup left: kept')
   backups.markDeleted(id)
