@@ -257,3 +257,12 @@ export function lastMatchingLine(text: string, re: RegExp): string | undefined {
   const last = lines[lines.length - 1]
   return last === undefined ? undefined : oneLine(last)
 }
+
+/** `p`, or a rejection once `ms` have passed. */
+export function withDeadline<T>(p: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`no answer within ${ms} ms`)), ms)
+  })
+  return Promise.race([p, late]).finally(() => clearTimeout(timer))
+}

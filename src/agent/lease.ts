@@ -2,7 +2,7 @@ import { performance } from 'node:perf_hooks'
 import { leaseExpiry, type HaSpec, type HaView } from '../protocol/index.js'
 import type { ReplicationViews } from './ha-views.js'
 import type { Log } from './log.js'
-import { oneLine } from './engine-process.js'
+import { oneLine, withDeadline } from './engine-process.js'
 
 /** What fencing acts on: the supervisor's stop that lasts (stop_db) and its restart. */
 export interface Fenceable {
@@ -71,6 +71,11 @@ export class Lease {
     return Math.max(50, Math.min(250, Math.floor((this.spec?.marginMs ?? 1000) / 4)))
   }
 
+  /** How long `check` waits for the engine's view of its replicas. */
+  get viewMs(): number {
+    return Math.max(1000, this.spec?.marginMs ?? 1000)
+  }
+
   /** The primary holds a lease now (others need none). */
   get holds(): boolean {
     return this.spec?.role !== 'primary' || this.now() < this.expiry
@@ -137,7 +142,10 @@ export class Lease {
     if (this.holds || this.fenced || this.checking || this.ejected) return
     this.checking = true
     try {
-      const connected = await this.views.replicasConnected().catch(() => 0)
+      // A view that does not answer within the margin (1 s at least) counts as none (fence on doubt): the
+      // engine's own SQL can wait behind a commit that waits for a replica (MariaDB semi-sync, cut off), and a
+      // check that never ends never fences. The margin is the time the fence has before a promotion.
+      const connected = await withDeadline(this.views.replicasConnected(), this.viewMs).catch(() => 0)
       if (connected > 0 && !this.failsafe) this.log(`ha: lease lapsed; ${connected} replica(s) connected: staying writable`)
       this.failsafe = connected > 0
       if (connected > 0 || this.holds || this.fenced) return

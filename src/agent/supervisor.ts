@@ -7,7 +7,7 @@ import type { Datastore, InstancePaths, RunUser } from './datastores/types.js'
 import type { Accounts } from './datastores/accounts.js'
 import type { Overrides } from './datastores/overrides.js'
 import { closeDrivers } from './datastores/drivers.js'
-import { CGROUP_EXIT, EngineProcess, isEngineProcess, lookupUser, oneLine, readPidFile, readTail, resolveExecutable, socketPathProblem, type ExitInfo } from './engine-process.js'
+import { CGROUP_EXIT, EngineProcess, isEngineProcess, lookupUser, oneLine, readPidFile, readTail, resolveExecutable, socketPathProblem, withDeadline, type ExitInfo } from './engine-process.js'
 import { GuestError } from './guest-error.js'
 import type { Log } from './log.js'
 import { Preparation, instancePaths, type PrepareHost } from './preparation.js'
@@ -29,6 +29,8 @@ const POLL_FIRST_MS = 5
 const POLL_FIRST_FOR_MS = 2000
 /** A graceful stop gets this long before SIGKILL. */
 const STOP_GRACE_MS = 60_000
+/** A deposed primary's engine made read-only within this, or killed and started read-only (ejectedNow). */
+const EJECT_FENCE_MS = 10_000
 /** Crash restarts back off from 0.5 s, doubling up to 30 s; 60 s of health resets it. */
 const BACKOFF_MIN_MS = 500
 const BACKOFF_MAX_MS = 30_000
@@ -241,7 +243,10 @@ export class Supervisor {
     return proc
   }
 
-  /** Kill (not stop) the engine this agent runs, if any: during prepare its data is not trusted. */
+  /**
+   * Kill (not stop) the engine this agent runs, if any: during prepare its data is not trusted, and a deposed
+   * primary's waiting commits must not be answered (ejectedNow). Not restarted as a crash.
+   */
   private async killCurrent(): Promise<void> {
     if (!this.proc?.alive) return
     this.stopping = this.proc
@@ -425,7 +430,19 @@ export class Supervisor {
     this.bootstrap.ejected = f
     const r = (await this.ready()).replication
     if (!r) return
-    if (!held) return this.exclusive(() => r.fence(f, true))
+    if (!held) {
+      const fencing = this.exclusive(() => r.fence(f, true))
+      try {
+        return await withDeadline(fencing, EJECT_FENCE_MS)
+      } catch (err) {
+        // A synchronous primary cut off from its replicas: its commits wait for an acknowledgement no replica
+        // will send, and the agent's SQL (one connection) waits behind them. Turning semi-sync off would
+        // acknowledge commits the new primary does not have; SIGKILL acknowledges none.
+        this.log(`ejected from its replication set: ${this.ds!.name} not fenced read-only (${oneLine((err as Error).message)}): killing it`)
+      }
+      await this.killCurrent()
+      await withDeadline(fencing, EJECT_FENCE_MS).catch(() => undefined)
+    }
     await this.exclusive(() => r.fence(f, false))
     await this.restart()
     this.log(`ejected from its replication set: ${this.ds!.name} started fenced read-only (new primary ${f.newSource.id})`)

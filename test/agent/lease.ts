@@ -10,7 +10,7 @@ const spec: HaSpec = { role: 'primary', heartbeatMs: 100, leaseMs: 1000, marginM
 function setup(o: { connected?: number; spec?: HaSpec; ejected?: boolean } = {}) {
   let now = 0
   const events: string[] = []
-  const state = { connected: o.connected ?? 0, failViews: false }
+  const state = { connected: o.connected ?? 0, failViews: false, hangViews: false }
   const lease = new Lease(
     o.spec ?? spec,
     {
@@ -20,6 +20,7 @@ function setup(o: { connected?: number; spec?: HaSpec; ejected?: boolean } = {})
     {
       replicasConnected: async () => {
         if (state.failViews) throw new Error('engine down')
+        if (state.hangViews) return new Promise<number>(() => undefined)
         return state.connected
       },
       linkUp: async () => false,
@@ -80,6 +81,16 @@ t.test('a view that fails counts as no replica (fence on doubt)', async (t) => {
   at(5000)
   await lease.check()
   t.same(events, ['fence'])
+})
+
+t.test('a view that does not answer within the margin (1 s at least) counts as no replica (its SQL waits behind a stuck commit)', async (t) => {
+  const { lease, events, state, at } = setup({ connected: 1 })
+  lease.set(spec)
+  state.hangViews = true
+  at(5000)
+  t.equal(lease.viewMs, 1000, 'the margin, 1 s at least')
+  await lease.check()
+  t.same(events, ['fence'], 'fenced, not stuck in the check')
 })
 
 t.test('an HA primary starts fenced until its first renewal; replicas never fence', async (t) => {

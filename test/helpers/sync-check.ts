@@ -10,7 +10,7 @@ import { execFile } from 'node:child_process'
 import { join } from 'node:path'
 import type { Instance } from '../../src/sdk/index.js'
 import { labClient, pollInstance, startLab } from './lab.js'
-import { PSQL } from './clients.js'
+import { PSQL, superSql } from './clients.js'
 import { until } from './rejoin-check.js'
 
 export type SyncEngine = 'postgresql' | 'mariadb'
@@ -34,28 +34,17 @@ function run(engine: SyncEngine, at: Target, sql: string): Promise<string> {
   })
 }
 
-/** As the engine's superuser over its socket (the replica's receiver is stopped and started this way). */
-function admin(engine: SyncEngine, at: Target, sql: string): Promise<string> {
-  const [file, args] =
-    engine === 'mariadb'
-      ? ['mariadb', ['--no-defaults', '-S', join(at.dir, 'run/mysqld.sock'), '-u', 'root', '-N', '-B', '-e', sql]]
-      : [PSQL, ['-X', '-q', '-At', '-h', join(at.dir, 'run'), '-p', '5432', '-U', 'postgres', '-d', 'postgres', '-c', sql]]
-  return new Promise((resolve, reject) => {
-    execFile(file, args, { encoding: 'utf8', timeout: 15_000 }, (err, out, stderr) => (err ? reject(new Error(`${sql}: ${stderr || err.message}`)) : resolve(out.trim())))
-  })
-}
-
 /** The replica stops (false) or starts again (true) receiving from its source, and is seen to. */
 async function receiving(engine: SyncEngine, at: Target, on: boolean): Promise<void> {
   if (engine === 'mariadb') {
-    await admin(engine, at, on ? 'START SLAVE' : 'STOP SLAVE')
-    await until(async () => (await admin(engine, at, "SHOW GLOBAL STATUS LIKE 'Slave_running'")).endsWith(on ? 'ON' : 'OFF'), 'the replica receiving or not')
+    await superSql(engine, at.dir, on ? 'START SLAVE' : 'STOP SLAVE')
+    await until(async () => (await superSql(engine, at.dir, "SHOW GLOBAL STATUS LIKE 'Slave_running'")).endsWith(on ? 'ON' : 'OFF'), 'the replica receiving or not')
     return
   }
   // primary_conninfo emptied in postgresql.auto.conf (then reset): the walreceiver stops, and starts with the agent's again.
-  await admin(engine, at, on ? 'ALTER SYSTEM RESET primary_conninfo' : "ALTER SYSTEM SET primary_conninfo = ''")
-  await admin(engine, at, 'SELECT pg_reload_conf()')
-  await until(async () => (await admin(engine, at, "SELECT count(*) FROM pg_stat_wal_receiver WHERE status = 'streaming'")) === (on ? '1' : '0'), 'the receiver started or stopped')
+  await superSql(engine, at.dir, on ? 'ALTER SYSTEM RESET primary_conninfo' : "ALTER SYSTEM SET primary_conninfo = ''")
+  await superSql(engine, at.dir, 'SELECT pg_reload_conf()')
+  await until(async () => (await superSql(engine, at.dir, "SELECT count(*) FROM pg_stat_wal_receiver WHERE status = 'streaming'")) === (on ? '1' : '0'), 'the receiver started or stopped')
 }
 
 /** `n` single-row commits in one session: ms per commit. */
@@ -137,4 +126,33 @@ export async function checkSync(t: Test, engine: SyncEngine): Promise<void> {
   t.equal((await view(src.id)).sync_replication, false, 'shown off')
   await receiving(engine, R, true)
   await until(() => has(R, 4000), 'the released row reaches the replica once it receives')
+  if (engine === 'mariadb') await fenceWhileWaiting(t, lab, { src: src.id, rep: rep.id }, S, R)
+}
+
+/**
+ * 5. (MariaDB) A deposed synchronous primary whose commit waits for an acknowledgement no replica will send (a
+ *    partitioned primary, healed after its set failed over): the agent's SQL waits behind that commit, so the
+ *    rejoin's fence (set_ha `ejected`) cannot make it read-only by SQL. It kills the engine (which answers no
+ *    waiting commit) and starts it read-only, within its bound; turning semi-sync off would have acknowledged
+ *    the commit. PostgreSQL needs no step of its own: its fence is the rejoin's restart, which ends such a session.
+ */
+async function fenceWhileWaiting(t: Test, lab: Awaited<ReturnType<typeof startLab>>, ids: { src: string; rep: string }, S: Target, R: Target): Promise<void> {
+  const c = labClient(lab.cloudsFile)
+  const view = async (id: string) => (await c.instances.get(id)) as Instance & { sync_replication_status?: string }
+  await c.instances.update(ids.src, { sync_replication: true })
+  await until(async () => (await view(ids.src)).sync_replication_status === 'synchronous', 'synchronous again')
+  await receiving('mariadb', R, false)
+  let outcome = 'waiting'
+  const stuck = run('mariadb', S, 'INSERT INTO t VALUES (5000);').then(
+    () => (outcome = 'acknowledged'),
+    (e: Error) => (outcome = `refused: ${e.message}`),
+  )
+  await until(async () => (await superSql('mariadb', S.dir, "SELECT count(*) FROM information_schema.PROCESSLIST WHERE STATE LIKE '%semi-sync ACK%'")) === '1', 'the commit waiting for an ACK')
+  const t0 = Date.now()
+  await lab.server.lab.rpc.call(ids.src, 'set_ha', { ha: null, ejected: { newSource: { id: ids.rep, host: R.ip, port: 3306 } } }, 120_000)
+  const took = Date.now() - t0
+  t.ok(took < 60_000, `the fence answered in ${took} ms`)
+  await stuck
+  t.match(outcome, /^refused/, 'the waiting commit was not acknowledged')
+  t.equal(await superSql('mariadb', S.dir, 'SELECT @@read_only'), '1', 'the engine runs again, read-only')
 }
