@@ -2,11 +2,11 @@
 // timeouts an HA member runs, a primary under a CPU hog that is NOT failed over, a SIGSTOPped primary that is,
 // within a bound, its rejoin once thawed, and the engine's defaults back when the flag goes off.
 import type { Test } from 'tap'
-import { execFile, spawn, spawnSync, type ChildProcess } from 'node:child_process'
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
 import { readdirSync, readFileSync } from 'node:fs'
 import { availableParallelism } from 'node:os'
-import { join } from 'node:path'
 import { clientRun, createHaSet, HA, startHaLab, until, type HaEngine } from './auto-failover.js'
+import { superSql } from './clients.js'
 import { linkTimeoutSeconds } from '../../src/protocol/index.js'
 
 /** The link timeout the engine runs now, in seconds (as u1 / root over TCP). */
@@ -72,11 +72,7 @@ export async function checkDeadLinks(t: Test, engine: HaEngine): Promise<void> {
   if (engine === 'mariadb') {
     // A primary restarted in place is followed again within a second (with 5 s, a failover right after the restart
     // lost every write made since: bench/failover.mjs, kill-engine). Read as the engine's root over its socket.
-    const status = await new Promise<string>((resolve, reject) =>
-      execFile('mariadb', ['--no-defaults', '-S', join(lab.dirOf(rep.id), 'run/mysqld.sock'), '-u', 'root', '-e', 'SHOW SLAVE STATUS\\G'], { encoding: 'utf8', timeout: 15_000 }, (e, out) =>
-        e ? reject(e) : resolve(out),
-      ),
-    )
+    const status = await superSql('mariadb', lab.dirOf(rep.id), 'SHOW SLAVE STATUS\\G')
     t.match(status, /Connect_Retry: 1\n/, 'the replica connects again every second to a source that refused it')
   }
 

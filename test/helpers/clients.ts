@@ -1,5 +1,6 @@
 import { existsSync } from 'node:fs'
-import { spawnSync } from 'node:child_process'
+import { execFile, spawnSync } from 'node:child_process'
+import { join } from 'node:path'
 
 /**
  * The python `trove` client (python3-troveclient). scripts/setup.sh diverts Debian's
@@ -11,6 +12,17 @@ export const PYTHON_TROVE = existsSync(PYTHON_TROVE_DIVERTED) ? PYTHON_TROVE_DIV
 
 /** PostgreSQL 15's psql (Debian's path). */
 export const PSQL = '/usr/lib/postgresql/15/bin/psql'
+
+/** SQL as the engine's superuser over the socket of the instance whose directory is `dir`: its output, or throws. */
+export function superSql(engine: 'mariadb' | 'postgresql', dir: string, sql: string): Promise<string> {
+  const [file, args] =
+    engine === 'mariadb'
+      ? ['mariadb', ['--no-defaults', '-S', join(dir, 'run/mysqld.sock'), '-u', 'root', '-N', '-B', '-e', sql]]
+      : [PSQL, ['-X', '-q', '-At', '-h', join(dir, 'run'), '-p', '5432', '-U', 'postgres', '-d', 'postgres', '-c', sql]]
+  return new Promise<string>((resolve, reject) => {
+    execFile(file, args, { encoding: 'utf8', timeout: 15_000 }, (err, out, stderr) => (err ? reject(new Error(`${sql}: ${stderr || err.message}`)) : resolve(out.trim())))
+  })
+}
 
 /** Runs SQL (or redis commands) with the engine's own client over TCP, in database d1; stdout trimmed, throws on failure. */
 export function engineClient(engine: string, ip: string, user: string, password: string, input: string): string {

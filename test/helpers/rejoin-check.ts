@@ -4,6 +4,7 @@ import type { Test } from 'tap'
 import { execFile } from 'node:child_process'
 import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
+import { superSql } from './clients.js'
 import { labClient, pollInstance, startLab } from './lab.js'
 
 const PSQL = '/usr/lib/postgresql/15/bin/psql'
@@ -38,21 +39,10 @@ function secret(dir: string): string {
   }
 }
 
-/** SQL as the engine's superuser over its socket. */
-function superSql(engine: 'mariadb' | 'postgresql', at: Target, sql: string): Promise<string> {
-  return new Promise<string>((resolve, reject) => {
-    const [file, args] =
-      engine === 'mariadb'
-        ? ['mariadb', ['--no-defaults', '-S', join(at.dir, 'run/mysqld.sock'), '-u', 'root', '-N', '-B', '-e', sql]]
-        : [PSQL, ['-X', '-q', '-At', '-h', join(at.dir, 'run'), '-p', '5432', '-U', 'postgres', '-d', 'postgres', '-c', sql]]
-    execFile(file, args, { encoding: 'utf8', timeout: 15_000 }, (err, out, stderr) => (err ? reject(new Error(`${sql}: ${stderr || err.message}`)) : resolve(out.trim())))
-  })
-}
-
 /** The replica stops receiving from its source (as its engine's superuser over the socket), and is seen to. */
 async function stopReceiving(engine: RejoinEngine, at: Target): Promise<void> {
   if (engine === 'redis') return
-  const admin = (sql: string) => superSql(engine, at, sql)
+  const admin = (sql: string) => superSql(engine, at.dir, sql)
   if (engine === 'mariadb') await admin('STOP SLAVE')
   else {
     await admin("ALTER SYSTEM SET primary_conninfo = ''")
@@ -195,7 +185,7 @@ export async function checkRejoin(t: Test, engine: RejoinEngine): Promise<void> 
       t.comment(readFileSync(join(S.dir, 'agent.log'), 'utf8').slice(-4000))
       if (engine !== 'redis') {
         const receiving = engine === 'postgresql' ? 'SELECT pg_is_in_recovery(), status, sender_host, flushed_lsn, pg_last_wal_replay_lsn() FROM pg_stat_wal_receiver' : 'SHOW SLAVE STATUS\\G'
-        t.comment(await superSql(engine, S, receiving).catch((err: Error) => err.message))
+        t.comment(await superSql(engine, S.dir, receiving).catch((err: Error) => err.message))
       }
       throw e
     }

@@ -36,38 +36,31 @@ export class EndpointSync {
 
   /** Syncs now and then every `ms`; a failed sync is logged and tried again at the next tick. */
   start(ms = 1000): void {
-    const tick = () => {
-      this.running ??= this.sync()
-        .catch((e: Error) => this.lab.log(`endpoints: ${e.message}`))
-        .finally(() => {
-          this.running = undefined
-        })
-    }
+    const tick = () => void (this.running ?? this.serialized(() => this.sync()))
     tick()
     this.timer = setInterval(tick, ms)
     this.timer.unref()
   }
 
   /** One pass now, after any pass in progress (a failover moves the writer at once, not at the next tick). */
-  async syncNow(): Promise<void> {
-    await this.running
-    this.running ??= this.sync()
-      .catch((e: Error) => this.lab.log(`endpoints: ${e.message}`))
-      .finally(() => {
-        this.running = undefined
-      })
-    await this.running
+  syncNow(): Promise<void> {
+    return this.serialized(() => this.sync())
   }
 
   /**
    * The eject flow's candidate is writable (tasks/eject-replica.ts): the writer endpoint of its set moves to it
    * now, at run time, before the other replicas follow it (each restarts its engine: seconds on the failover's
    * path otherwise). Passes made while the flow runs keep it (a busy set keeps the primary last applied); the
-   * records say the same once the flow has ended. Runs after any pass in progress, never beside one.
+   * records say the same once the flow has ended.
    */
-  async writerTo(instanceId: string): Promise<void> {
+  writerTo(instanceId: string): Promise<void> {
+    return this.serialized(() => this.moveWriter(instanceId))
+  }
+
+  /** Runs `pass` after any pass in progress, never beside one; a failure is logged (the next tick tries again). */
+  private async serialized(pass: () => Promise<void>): Promise<void> {
     while (this.running) await this.running
-    this.running = this.moveWriter(instanceId)
+    this.running = pass()
       .catch((e: Error) => this.lab.log(`endpoints: ${e.message}`))
       .finally(() => {
         this.running = undefined
@@ -134,9 +127,14 @@ export class EndpointSync {
       })
       const before = this.applied.get(set.id)
       if (before !== undefined && primary !== null && before !== primary && this.haproxy.masterPid() !== null) {
-        await this.haproxy.movePrimary(set.id, before, primary).catch((e: Error) => this.lab.log(`endpoints: set ${set.id}: ${e.message}`))
-        this.movedAt.set(primary, Date.now())
-        this.lab.log(`endpoints: set ${set.id}: writer moved to ${primary}`)
+        const moved = await this.haproxy.movePrimary(set.id, before, primary).then(
+          () => true,
+          (e: Error) => void this.lab.log(`endpoints: set ${set.id}: ${e.message}`),
+        )
+        if (moved) {
+          this.movedAt.set(primary, Date.now())
+          this.lab.log(`endpoints: set ${set.id}: writer moved to ${primary}`)
+        }
       }
       this.applied.set(set.id, primary)
     }

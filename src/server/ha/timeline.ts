@@ -19,12 +19,10 @@ export class Timeline {
 
   /** ISO times by moment, and each one's ms after the fault was seen. */
   json(): Record<string, { at: string; after_fault_ms: number }> {
-    const seen = this.at[1]![1]
-    return Object.fromEntries(this.at.map(([k, t]) => [k, { at: new Date(t).toISOString(), after_fault_ms: t - seen }]))
+    return Object.fromEntries(this.at.map(([k, t]) => [k, { at: new Date(t).toISOString(), after_fault_ms: t - this.seenAt }]))
   }
 
   text(): string {
-    const seen = this.at[1]![1]
-    return this.at.map(([k, t]) => `${k} ${t - seen >= 0 ? '+' : ''}${t - seen} ms`).join(', ')
+    return this.at.map(([k, t]) => `${k} ${t - this.seenAt >= 0 ? '+' : ''}${t - this.seenAt} ms`).join(', ')
   }
 }
