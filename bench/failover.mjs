@@ -15,7 +15,7 @@
 // build: `node bench/failover.mjs`.
 // No periodic reconciliation (as in test/e2e/chaos-ha.ts: its sandbox sweep can race a create): a pass is run
 // every 2 s while a set is not whole (a killed agent is started again by it), never while a set is created.
-import { appendFileSync, chmodSync, mkdtempSync, rmSync } from 'node:fs'
+import { appendFileSync, chmodSync, mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { tsImport } from 'tsx/esm/api'
@@ -39,6 +39,14 @@ const ha = await tsImport('../test/helpers/ha-run.ts', import.meta.url)
 const checker = await tsImport('../test/helpers/ha-checker.ts', import.meta.url)
 
 const dir = mkdtempSync(join(tmpdir(), 'trove-failover-'))
+/** An instance's agent log (a sandboxed agent writes it in its volume's mount). */
+const agentLog = (/** @type {string} */ id) => {
+  try {
+    return readFileSync(join(dir, 'lab', 'instances', id, 'mnt', 'agent.log'), 'utf8')
+  } catch {
+    return ''
+  }
+}
 // The engines' users traverse down to their instance directories (a directory made here, 0700 by mkdtemp).
 chmodSync(dir, 0o711)
 const server = await buildServer({
@@ -93,7 +101,7 @@ try {
             sets++
             primary = set.ids[0]
           }
-          const run = await ha.runFault({ client, admin, set, primaryId: primary, scenario: kind, clients: 2, pauseMs: 20_000, rejoinMs: REJOIN_MS, reconcile: () => reconciler.run() })
+          const run = await ha.runFault({ client, admin, set, primaryId: primary, scenario: kind, clients: 2, pauseMs: 20_000, rejoinMs: REJOIN_MS, reconcile: () => reconciler.run(), agentLog })
           const r = run.report
           if (r.failoverMs !== undefined) times.push(r.failoverMs)
           lost += r.lost.length
@@ -107,7 +115,13 @@ try {
           const steps = Object.entries(tl)
             .map(([k, v]) => `${k} ${s(Date.parse(v.at) - run.faultAt)}`)
             .join(', ')
-          const whole = run.wholeMs === undefined ? `not whole in ${s(REJOIN_MS)} s: a new set` : `whole again after ${s(run.wholeMs)} s`
+          const fenced =
+            kind !== 'partition'
+              ? ''
+              : run.fencedMs === undefined
+                ? '; the cut-off primary NOT fenced by its lease before the heal'
+                : `; the cut-off primary fenced by its lease ${s(run.fencedMs)} s after the fault`
+          const whole = `${run.wholeMs === undefined ? `not whole in ${s(REJOIN_MS)} s: a new set` : `whole again after ${s(run.wholeMs)} s`}${fenced}`
           console.error(
             `  ${tag}: ${checker.reportLine(r)}; ${whole}${steps ? ` (from the fault, s: ${steps})` : ''}${r.lost.length ? `; lost keys ${JSON.stringify(r.lost.slice(0, 10))}` : ''}${run.unreadable.length ? `; unreadable ${run.unreadable}` : ''}`,
           )

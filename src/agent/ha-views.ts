@@ -4,6 +4,7 @@ import { mariadbClient } from './datastores/mariadb/driver.js'
 import { postgresClient } from './datastores/postgresql/driver.js'
 import { redisClient } from './datastores/redis/driver.js'
 import { REDIS_ADMIN_SECRET } from './datastores/redis/service.js'
+import { silentPeers } from './silent-peers.js'
 
 /** What the lease and the server's detection ask the engine about its replication (docs/ha.md). */
 export interface ReplicationViews {
@@ -15,8 +16,9 @@ export interface ReplicationViews {
 
 /**
  * Per engine, from the engine's own bookkeeping: PostgreSQL pg_stat_replication (walsenders
- * streaming) and pg_stat_wal_receiver; MariaDB the binlog dump threads and the IO thread of
- * SHOW SLAVE STATUS; Redis INFO replication (connected_slaves, master_link_status).
+ * streaming) and pg_stat_wal_receiver; MariaDB the binlog dump threads (but those whose
+ * connection went silent: silent-peers.ts) and the IO thread of SHOW SLAVE STATUS; Redis INFO
+ * replication (connected_slaves, master_link_status).
  */
 export function replicationViews(b: AgentBootstrap): ReplicationViews {
   const run = join(b.baseDir, 'run')
@@ -33,12 +35,13 @@ export function replicationViews(b: AgentBootstrap): ReplicationViews {
     case 'mysql': {
       const db = mariadbClient(join(run, 'mysqld.sock'))
       return {
-        // Replicas log in as the replication account (slave_...) over TCP; a local binlog reader is no replica.
-        replicasConnected: async () =>
-          Number(
-            (await db.query("SELECT count(*) FROM information_schema.PROCESSLIST WHERE COMMAND IN ('Binlog Dump', 'Binlog Dump GTID') AND USER LIKE 'slave\\_%' AND HOST <> 'localhost';"))[0]?.[0] ??
-              0,
-          ),
+        // Replicas log in as the replication account (slave_...) over TCP; a local binlog reader is no replica, nor
+        // is one whose connection has gone silent (cut off: its dump thread would stay listed for minutes).
+        replicasConnected: async () => {
+          const hosts = await db.query("SELECT HOST FROM information_schema.PROCESSLIST WHERE COMMAND IN ('Binlog Dump', 'Binlog Dump GTID') AND USER LIKE 'slave\\_%' AND HOST <> 'localhost';")
+          const silent = await silentPeers()
+          return hosts.filter(([host]) => !silent.has(host ?? '')).length
+        },
         linkUp: async () => (await db.records('SHOW SLAVE STATUS'))[0]?.Slave_IO_Running === 'Yes',
       }
     }

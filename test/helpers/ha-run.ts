@@ -112,6 +112,20 @@ export interface FaultRun {
   wholeMs: number | undefined
   /** Epoch ms of the fault (when the verb answered). */
   faultAt: number
+  /**
+   * partition, with `agentLog`: fault -> the cut-off primary's agent fencing its engine by its lease (its log line's
+   * time); undefined: not before the heal.
+   */
+  fencedMs?: number
+}
+
+/** The time of the first 'fencing the engine' line of an agent's log at or after `since` (epoch ms). */
+export function fencedAt(log: string, since: number): number | undefined {
+  for (const m of log.matchAll(/^(\S+) ha: lease lapsed and no replica connected: fencing/gm)) {
+    const at = Date.parse(m[1]!)
+    if (at >= since) return at
+  }
+  return undefined
 }
 
 /**
@@ -131,6 +145,8 @@ export async function runFault(o: {
   rejoinMs?: number
   /** Called every 2 s while the set is not whole (a reconciliation pass: a killed agent is started again). */
   reconcile?: () => Promise<unknown>
+  /** An instance's agent log (partition: the cut-off primary is waited for to fence itself before the heal, 30 s at most). */
+  agentLog?: (id: string) => string
   log?: (m: string) => void
 }): Promise<FaultRun> {
   const { set, admin, client } = o
@@ -150,6 +166,7 @@ export async function runFault(o: {
   const firstKey = Date.now() * 1000
   const writers = startWriters(set.writer, { clients: o.clients ?? 2, firstKey })
   let faultAt = 0
+  let fencedMs: number | undefined
   try {
     if (!(await writers.moreAcks(30, 120_000))) throw new Error('the writers got no acknowledgement before the fault')
     for (const kind of SCENARIOS[o.scenario]!) log(`${o.scenario}: ${(await admin.mgmtInstances.injectFault(o.primaryId, kind)).effect}`)
@@ -163,6 +180,12 @@ export async function runFault(o: {
     if (!moved) throw new Error(inPlace ? 'no write was acknowledged after the fault in 300 s' : 'no write was acknowledged by another server than the old primary in 300 s')
     await writers.moreAcks(20, 120_000)
     if (healAt !== undefined) await until(() => Date.now() >= healAt, 120_000, 100)
+    if (o.scenario === 'partition' && o.agentLog) {
+      const log = o.agentLog
+      await until(() => fencedAt(log(o.primaryId), faultAt) !== undefined, 30_000, 100)
+      const at = fencedAt(log(o.primaryId), faultAt)
+      if (at !== undefined) fencedMs = at - faultAt
+    }
     if (o.scenario === 'pause' || o.scenario === 'partition') log(`${o.scenario}: heal: ${(await admin.mgmtInstances.injectFault(o.primaryId, 'heal')).effect}`)
     // Writes after the heal: an old primary that still took writes through the endpoint would show as split brain.
     await writers.moreAcks(20, 120_000)
@@ -224,7 +247,7 @@ export async function runFault(o: {
     if (read.server === finalPrimary) newPrimaryId = id
   }
   const report = analyse({ ops: writers.ops, faultAt, initialPrimary, finalPrimary, members, firstKey })
-  return { report, unreadable, newPrimaryId, wholeMs, faultAt }
+  return { report, unreadable, newPrimaryId, wholeMs, faultAt, fencedMs }
 }
 
 /**
