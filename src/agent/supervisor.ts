@@ -29,6 +29,9 @@ const POLL_FIRST_MS = 5
 const POLL_FIRST_FOR_MS = 2000
 /** A graceful stop gets this long before SIGKILL. */
 const STOP_GRACE_MS = 60_000
+/** What a stop waits at most for the archiver to stop (it ships its last segment), then for the agent's connections to close. */
+const BEFORE_STOP_MS = 15_000
+const CLOSE_DRIVERS_MS = 5_000
 /** A deposed primary's engine made read-only within this, or killed and started read-only (ejectedNow). */
 const EJECT_FENCE_MS = 10_000
 /** Crash restarts back off from 0.5 s, doubling up to 30 s; 60 s of health resets it. */
@@ -551,9 +554,11 @@ export class Supervisor {
     }
     const t0 = Date.now()
     const ds = this.ds!
-    await this.engineHooks?.beforeStop()
+    // Neither may hold the stop (a fence): the archiver's tick and the agent's one connection can wait on the engine
+    // itself (a MariaDB commit waiting for a semi-sync acknowledgement holds SHOW MASTER STATUS); stopping it ends them.
+    await withDeadline(this.engineHooks?.beforeStop() ?? Promise.resolve(), BEFORE_STOP_MS).catch((e: Error) => this.log(`before stopping ${ds.name}: ${oneLine(e.message)}; stopping it anyway`))
     // The agent's own connections go first: the engine then stops without waiting on them.
-    await closeDrivers()
+    await withDeadline(closeDrivers(), CLOSE_DRIVERS_MS).catch(() => undefined)
     this.stopping = proc
     proc.kill(ds.stopSignal)
     this.log(`stopping ${ds.name} pid ${proc.pid} (${ds.stopSignal})`)

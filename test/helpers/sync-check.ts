@@ -130,11 +130,13 @@ export async function checkSync(t: Test, engine: SyncEngine): Promise<void> {
 }
 
 /**
- * 5. (MariaDB) A deposed synchronous primary whose commit waits for an acknowledgement no replica will send (a
- *    partitioned primary, healed after its set failed over): the agent's SQL waits behind that commit, so the
- *    rejoin's fence (set_ha `ejected`) cannot make it read-only by SQL. It kills the engine (which answers no
- *    waiting commit) and starts it read-only, within its bound; turning semi-sync off would have acknowledged
- *    the commit. PostgreSQL needs no step of its own: its fence is the rejoin's restart, which ends such a session.
+ * 5. (MariaDB) A synchronous primary cut off from its replicas has a commit waiting for an acknowledgement no replica
+ *    will send, and the agent's SQL (one connection: the archiver's SHOW MASTER STATUS first) waits behind it.
+ *    a. Its lease's fence (stop_db, the same stop): stops the engine within its bounds, the commit not acknowledged.
+ *    b. Started again, a commit waiting again, the rejoin's fence (set_ha `ejected`) cannot make it read-only by
+ *       SQL: it kills the engine (which answers no waiting commit) and starts it read-only within its bound; turning
+ *       semi-sync off would have acknowledged the commit.
+ *    PostgreSQL needs no step of its own: its fences stop or restart the engine, which ends such a session.
  */
 async function fenceWhileWaiting(t: Test, lab: Awaited<ReturnType<typeof startLab>>, ids: { src: string; rep: string }, S: Target, R: Target): Promise<void> {
   const c = labClient(lab.cloudsFile)
@@ -142,17 +144,43 @@ async function fenceWhileWaiting(t: Test, lab: Awaited<ReturnType<typeof startLa
   await c.instances.update(ids.src, { sync_replication: true })
   await until(async () => (await view(ids.src)).sync_replication_status === 'synchronous', 'synchronous again')
   await receiving('mariadb', R, false)
-  let outcome = 'waiting'
-  const stuck = run('mariadb', S, 'INSERT INTO t VALUES (5000);').then(
-    () => (outcome = 'acknowledged'),
-    (e: Error) => (outcome = `refused: ${e.message}`),
-  )
-  await until(async () => (await superSql('mariadb', S.dir, "SELECT count(*) FROM information_schema.PROCESSLIST WHERE STATE LIKE '%semi-sync ACK%'")) === '1', 'the commit waiting for an ACK')
-  const t0 = Date.now()
-  await lab.server.lab.rpc.call(ids.src, 'set_ha', { ha: null, ejected: { newSource: { id: ids.rep, host: R.ip, port: 3306 } } }, 120_000)
-  const took = Date.now() - t0
-  t.ok(took < 60_000, `the fence answered in ${took} ms`)
-  await stuck
-  t.match(outcome, /^refused/, 'the waiting commit was not acknowledged')
+  // Two writers, as the checker's: one commit waits for the ACK, the next one waits in its group commit holding the
+  // binlog's lock, and the agent's own SHOW MASTER STATUS (the archiver's) waits behind it (seen to in a).
+  const waiting = async (key: number, agentHeld: boolean) => {
+    const outcomes: string[] = []
+    const done = Promise.all(
+      [key, key + 1].map((k) =>
+        run('mariadb', S, `INSERT INTO t VALUES (${k});`).then(
+          () => outcomes.push('acknowledged'),
+          (e: Error) => outcomes.push(`refused: ${e.message}`),
+        ),
+      ),
+    )
+    await until(async () => (await superSql('mariadb', S.dir, "SELECT count(*) FROM information_schema.PROCESSLIST WHERE STATE LIKE '%semi-sync ACK%'")) === '1', 'a commit waiting for an ACK')
+    if (agentHeld)
+      await until(
+        async () => (await superSql('mariadb', S.dir, "SELECT count(*) FROM information_schema.PROCESSLIST WHERE INFO = 'SHOW MASTER STATUS' AND TIME_MS > 1000")) === '1',
+        "the agent's SQL waiting behind it",
+      )
+    return { outcomes, done }
+  }
+  const timed = async (what: string, call: () => Promise<unknown>) => {
+    const t0 = Date.now()
+    await call()
+    const took = Date.now() - t0
+    t.ok(took < 60_000, `${what} answered in ${took} ms`)
+  }
+
+  const a = await waiting(5000, true)
+  await timed('stop_db (the lease fence)', () => lab.server.lab.rpc.call(ids.src, 'stop_db', {}, 120_000))
+  await a.done
+  t.notOk(a.outcomes.includes('acknowledged'), `the waiting commits were not acknowledged by the stop (${a.outcomes})`)
+  await lab.server.lab.rpc.call(ids.src, 'restart', {}, 120_000)
+
+  // SET GLOBAL read_only waits for the commits itself, whatever the archiver does.
+  const b = await waiting(5010, false)
+  await timed('the ejected fence', () => lab.server.lab.rpc.call(ids.src, 'set_ha', { ha: null, ejected: { newSource: { id: ids.rep, host: R.ip, port: 3306 } } }, 120_000))
+  await b.done
+  t.notOk(b.outcomes.includes('acknowledged'), `the waiting commits were not acknowledged by the fence (${b.outcomes})`)
   t.equal(await superSql('mariadb', S.dir, 'SELECT @@read_only'), '1', 'the engine runs again, read-only')
 }
