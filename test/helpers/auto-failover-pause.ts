@@ -72,7 +72,7 @@ export async function checkDeadLinks(t: Test, engine: HaEngine): Promise<void> {
   if (engine === 'mariadb') {
     // A primary restarted in place is followed again within a second (with 5 s, a failover right after the restart
     // lost every write made since: bench/failover.mjs, kill-engine). Read as the engine's root over its socket.
-    const status = await superSql('mariadb', lab.dirOf(rep.id), 'SHOW SLAVE STATUS\\G')
+    const status = await superSql('mariadb', lab.dirOf(rep.id), 'SHOW SLAVE STATUS\\G', true)
     t.match(status, /Connect_Retry: 1\n/, 'the replica connects again every second to a source that refused it')
   }
 

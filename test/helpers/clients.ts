@@ -13,11 +13,14 @@ export const PYTHON_TROVE = existsSync(PYTHON_TROVE_DIVERTED) ? PYTHON_TROVE_DIV
 /** PostgreSQL 15's psql (Debian's path). */
 export const PSQL = '/usr/lib/postgresql/15/bin/psql'
 
-/** SQL as the engine's superuser over the socket of the instance whose directory is `dir`: its output, or throws. */
-export function superSql(engine: 'mariadb' | 'postgresql', dir: string, sql: string): Promise<string> {
+/**
+ * SQL as the engine's superuser over the socket of the instance whose directory is `dir`: its output, or throws.
+ * Values only, tab-separated; MariaDB with `named`: as the client prints it (`\G` then shows `Name: value` lines).
+ */
+export function superSql(engine: 'mariadb' | 'postgresql', dir: string, sql: string, named = false): Promise<string> {
   const [file, args] =
     engine === 'mariadb'
-      ? ['mariadb', ['--no-defaults', '-S', join(dir, 'run/mysqld.sock'), '-u', 'root', '-N', '-B', '-e', sql]]
+      ? ['mariadb', ['--no-defaults', '-S', join(dir, 'run/mysqld.sock'), '-u', 'root', ...(named ? [] : ['-N', '-B']), '-e', sql]]
       : [PSQL, ['-X', '-q', '-At', '-h', join(dir, 'run'), '-p', '5432', '-U', 'postgres', '-d', 'postgres', '-c', sql]]
   return new Promise<string>((resolve, reject) => {
     execFile(file, args, { encoding: 'utf8', timeout: 15_000 }, (err, out, stderr) => (err ? reject(new Error(`${sql}: ${stderr || err.message}`)) : resolve(out.trim())))

@@ -185,7 +185,7 @@ export async function checkRejoin(t: Test, engine: RejoinEngine): Promise<void> 
       t.comment(readFileSync(join(S.dir, 'agent.log'), 'utf8').slice(-4000))
       if (engine !== 'redis') {
         const receiving = engine === 'postgresql' ? 'SELECT pg_is_in_recovery(), status, sender_host, flushed_lsn, pg_last_wal_replay_lsn() FROM pg_stat_wal_receiver' : 'SHOW SLAVE STATUS\\G'
-        t.comment(await superSql(engine, S.dir, receiving).catch((err: Error) => err.message))
+        t.comment(await superSql(engine, S.dir, receiving, true).catch((err: Error) => err.message))
       }
       throw e
     }
