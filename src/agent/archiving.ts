@@ -5,6 +5,7 @@ import type { Archiver, Datastore } from './datastores/types.js'
 import { oneLine } from './engine-process.js'
 import type { Log } from './log.js'
 import { ObjectStore, objectStore } from './object-store.js'
+import { Serial } from './serial.js'
 
 /** A sandboxed instance's archive in its own volume, shipped from there (archive-ship.ts). */
 export const LOCAL_ARCHIVE = 'archive'
@@ -22,7 +23,7 @@ export class ArchiveKeeper {
   private archiver: Archiver | undefined
   private shipper: ArchiveShipper | undefined
   private answering = false
-  private queue: Promise<unknown> = Promise.resolve()
+  private readonly queue = new Serial()
 
   constructor(
     private readonly bootstrap: AgentBootstrap,
@@ -104,8 +105,6 @@ export class ArchiveKeeper {
   }
 
   private serial(fn: () => Promise<void>): Promise<void> {
-    const run = this.queue.then(fn)
-    this.queue = run.catch(() => undefined)
-    return run
+    return this.queue.run(fn)
   }
 }

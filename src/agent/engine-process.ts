@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process'
-import { access, constants, open, readFile, readlink, realpath } from 'node:fs/promises'
+import { access, constants, open, readFile, readlink, realpath, stat } from 'node:fs/promises'
 import { openAppend } from './replace-file.js'
 import { join } from 'node:path'
 import type { EngineCommand, RunUser } from './datastores/context.js'
@@ -265,4 +265,29 @@ export function withDeadline<T>(p: Promise<T>, ms: number): Promise<T> {
     timer = setTimeout(() => reject(new Error(`no answer within ${ms} ms`)), ms)
   })
   return Promise.race([p, late]).finally(() => clearTimeout(timer))
+}
+
+/** cgroup v1 dirs to join (EngineProcess.spawn); missing ones are skipped with a log line. */
+export async function usableCgroups(dirs: string[], log: (m: string) => void): Promise<string[]> {
+  const usable: string[] = []
+  for (const dir of dirs) {
+    if (await exists(join(dir, 'cgroup.procs'))) usable.push(dir)
+    else log(`cgroup ${dir} does not exist, not used`)
+  }
+  return usable
+}
+
+export async function exists(path: string): Promise<boolean> {
+  return access(path).then(
+    () => true,
+    () => false,
+  )
+}
+
+/** A file's size, 0 when it is not there. */
+export function logSize(path: string): Promise<number> {
+  return stat(path).then(
+    (s) => s.size,
+    () => 0,
+  )
 }

@@ -4,6 +4,7 @@ import { dirname, join } from 'node:path'
 import { LOG_CONTAINER as OBJECT_LOG_CONTAINER, type RpcGuestLog } from '../protocol/index.js'
 import type { Log } from './log.js'
 import { objectStore, type ObjectStore } from './object-store.js'
+import { Serial } from './serial.js'
 
 /** Upstream's LogType: SYS logs are always on and can only be published; USER logs can be switched. */
 export type GuestLogType = RpcGuestLog['type']
@@ -81,7 +82,7 @@ export interface GuestLogOptions {
  */
 export class GuestLogManager {
   private state: Record<string, SavedState> | undefined
-  private queue: Promise<unknown> = Promise.resolve()
+  private readonly queue = new Serial()
 
   constructor(
     private readonly defs: GuestLogDef[],
@@ -127,9 +128,7 @@ export class GuestLogManager {
   }
 
   private serial<T>(fn: () => Promise<T>): Promise<T> {
-    const run = this.queue.then(fn)
-    this.queue = run.catch(() => undefined)
-    return run
+    return this.queue.run(fn)
   }
 
   private async loadState(): Promise<Record<string, SavedState>> {

@@ -3,6 +3,7 @@ import { leaseExpiry, type HaSpec, type HaView } from '../protocol/index.js'
 import type { ReplicationViews } from './ha-views.js'
 import type { Log } from './log.js'
 import { oneLine, withDeadline } from './engine-process.js'
+import { Serial } from './serial.js'
 
 /** What fencing acts on: the supervisor's stop that lasts (stop_db) and its restart. */
 export interface Fenceable {
@@ -34,7 +35,7 @@ export class Lease {
   private readonly sends = new Map<number, number>()
   private expiry = Number.NEGATIVE_INFINITY
   private fenced = false
-  private chain: Promise<void> = Promise.resolve()
+  private readonly chain = new Serial()
   private checking = false
   /** Logged once per lapse: writable on the replicas' word. */
   private failsafe = false
@@ -183,8 +184,6 @@ export class Lease {
   }
 
   private serial(fn: () => Promise<void>): Promise<void> {
-    const run = this.chain.then(fn)
-    this.chain = run.catch(() => undefined)
-    return run
+    return this.chain.run(fn)
   }
 }

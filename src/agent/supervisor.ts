@@ -1,5 +1,5 @@
 import type { ChildProcess } from 'node:child_process'
-import { access, realpath, rm, stat } from 'node:fs/promises'
+import { realpath, rm } from 'node:fs/promises'
 import { join } from 'node:path'
 import { INSTANCE_FILES, type AgentBootstrap, type EjectedFence, type MeasuredStatus } from '../protocol/index.js'
 import { loadDatastore } from './datastores/index.js'
@@ -7,37 +7,30 @@ import type { Datastore, InstancePaths, RunUser } from './datastores/types.js'
 import type { Accounts } from './datastores/accounts.js'
 import type { Overrides } from './datastores/overrides.js'
 import { closeDrivers } from './datastores/drivers.js'
-import { CGROUP_EXIT, EngineProcess, isEngineProcess, lookupUser, oneLine, readPidFile, readTail, resolveExecutable, socketPathProblem, withDeadline, type ExitInfo } from './engine-process.js'
+import {
+  CGROUP_EXIT,
+  EngineProcess,
+  exists,
+  isEngineProcess,
+  logSize,
+  lookupUser,
+  oneLine,
+  readPidFile,
+  readTail,
+  resolveExecutable,
+  socketPathProblem,
+  usableCgroups,
+  withDeadline,
+  type ExitInfo,
+} from './engine-process.js'
 import { GuestError } from './guest-error.js'
 import type { Log } from './log.js'
 import { Preparation, instancePaths, type PrepareHost } from './preparation.js'
 import { deriveStatus, type EngineState } from './status.js'
 import type { TemplateCache } from './template-cache.js'
 import { setTimeout as sleep } from 'node:timers/promises'
-
-/** How long prepare waits for a fresh engine to answer before reporting FAILED. */
-const PREPARE_ANSWER_MS = 120_000
-/**
- * Fast polling after a (re)start; afterwards the heartbeat's probe takes over. Every 5 ms for
- * the first 2 s (a Redis answers ~40 ms after its start: each 25 ms step cost ~12 ms on average
- * of create -> ACTIVE, issue 11; a probe of an engine not yet listening is one failed connect),
- * then every 25 ms.
- */
-const START_ANSWER_MS = 120_000
-const POLL_MS = 25
-const POLL_FIRST_MS = 5
-const POLL_FIRST_FOR_MS = 2000
-/** A graceful stop gets this long before SIGKILL. */
-const STOP_GRACE_MS = 60_000
-/** What a stop waits at most for the archiver to stop (it ships its last segment), then for the agent's connections to close. */
-const BEFORE_STOP_MS = 15_000
-const CLOSE_DRIVERS_MS = 5_000
-/** A deposed primary's engine made read-only within this, or killed and started read-only (ejectedNow). */
-const EJECT_FENCE_MS = 10_000
-/** Crash restarts back off from 0.5 s, doubling up to 30 s; 60 s of health resets it. */
-const BACKOFF_MIN_MS = 500
-const BACKOFF_MAX_MS = 30_000
-const BACKOFF_RESET_MS = 60_000
+import { Serial } from './serial.js'
+import * as timing from './supervisor-timing.js'
 
 /**
  * Owns the engine process: prepare on first boot (its steps in preparation.ts),
@@ -63,11 +56,10 @@ export class Supervisor {
   /** Where the log stood when the current process started (its own lines come after). */
   private logMark = 0
   private wanted: 'running' | 'stopped' = 'running'
-  private queue: Promise<unknown> = Promise.resolve()
-  private busy = 0
+  private readonly queue = new Serial()
   private measuring = false
   private restartTimer: NodeJS.Timeout | undefined
-  private backoffMs = BACKOFF_MIN_MS
+  private backoffMs = timing.BACKOFF_MIN_MS
   private answeringSince = 0
   private tool: ChildProcess | undefined
   private preparing: Promise<void> | undefined
@@ -236,11 +228,11 @@ export class Supervisor {
     const ds = this.ds!
     const t0 = Date.now()
     const proc = await this.spawn()
-    const answered = await this.waitAnswering(proc, PREPARE_ANSWER_MS)
+    const answered = await this.waitAnswering(proc, timing.PREPARE_ANSWER_MS)
     this.checkClosed()
     if (!answered) {
       if (!proc.alive) throw new GuestError(await this.exitFault(await proc.exited))
-      throw new GuestError(`${ds.name} did not answer within ${PREPARE_ANSWER_MS / 1000} s`)
+      throw new GuestError(`${ds.name} did not answer within ${timing.PREPARE_ANSWER_MS / 1000} s`)
     }
     this.log(`prepare: ${ds.name} answered ${Date.now() - t0} ms after start`)
     return proc
@@ -296,7 +288,7 @@ export class Supervisor {
       const t0 = Date.now()
       const proc = await this.spawn()
       this.report()
-      if (await this.waitAnswering(proc, START_ANSWER_MS)) this.log(`${this.ds!.name} answered ${Date.now() - t0} ms after start`)
+      if (await this.waitAnswering(proc, timing.START_ANSWER_MS)) this.log(`${this.ds!.name} answered ${Date.now() - t0} ms after start`)
       return
     }
     const proc = EngineProcess.adopt(pid)
@@ -309,7 +301,7 @@ export class Supervisor {
       this.set({ answering: true })
     }
     this.report()
-    if (!this.state.answering) await this.waitAnswering(proc, START_ANSWER_MS)
+    if (!this.state.answering) await this.waitAnswering(proc, timing.START_ANSWER_MS)
     await this.fence(true)
   }
 
@@ -336,7 +328,7 @@ export class Supervisor {
     const ds = this.ds!
     for (const f of ds.staleFiles) await rm(f, { force: true })
     this.logMark = await logSize(ds.logFile)
-    const proc = await EngineProcess.spawn(await ds.serverCommand(), this.user!, await this.cgroups(), ds.logFile)
+    const proc = await EngineProcess.spawn(await ds.serverCommand(), this.user!, await usableCgroups(this.bootstrap.cgroups ?? [], this.log), ds.logFile)
     this.quietDone()
     this.watch(proc)
     this.log(`started ${ds.name}, pid ${proc.pid}`)
@@ -348,8 +340,8 @@ export class Supervisor {
   private async start(): Promise<void> {
     const t0 = Date.now()
     const proc = await this.spawn()
-    if (await this.waitAnswering(proc, START_ANSWER_MS)) this.log(`${this.ds!.name} answered ${Date.now() - t0} ms after start`)
-    else if (proc.alive) this.log(`${this.ds!.name} is up but did not answer within ${START_ANSWER_MS / 1000} s`)
+    if (await this.waitAnswering(proc, timing.START_ANSWER_MS)) this.log(`${this.ds!.name} answered ${Date.now() - t0} ms after start`)
+    else if (proc.alive) this.log(`${this.ds!.name} is up but did not answer within ${timing.START_ANSWER_MS / 1000} s`)
   }
 
   private watch(proc: EngineProcess): void {
@@ -365,9 +357,9 @@ export class Supervisor {
     this.set({ alive: false, answering: false, lastExit: 'crashed' })
     this.log(`${this.ds!.name} pid ${proc.pid} died: ${await this.exitFault(info)}`)
     if (this.state.phase !== 'ready' || this.wanted !== 'running' || this.closed) return
-    if (healthyFor >= BACKOFF_RESET_MS) this.backoffMs = BACKOFF_MIN_MS
+    if (healthyFor >= timing.BACKOFF_RESET_MS) this.backoffMs = timing.BACKOFF_MIN_MS
     const delay = this.backoffMs
-    this.backoffMs = Math.min(delay * 2, BACKOFF_MAX_MS)
+    this.backoffMs = Math.min(delay * 2, timing.BACKOFF_MAX_MS)
     this.log(`restarting ${this.ds!.name} in ${delay} ms`)
     clearTimeout(this.restartTimer)
     this.restartTimer = setTimeout(() => {
@@ -401,7 +393,7 @@ export class Supervisor {
         return true
       }
       if (Date.now() >= deadline) return false
-      await sleep(Date.now() - start < POLL_FIRST_FOR_MS ? POLL_FIRST_MS : POLL_MS)
+      await sleep(Date.now() - start < timing.POLL_FIRST_FOR_MS ? timing.POLL_FIRST_MS : timing.POLL_MS)
     }
     return false
   }
@@ -409,10 +401,10 @@ export class Supervisor {
   /** The heartbeat's measurement: probe the engine unless an operation is changing it. */
   async measure(): Promise<void> {
     const proc = this.proc
-    if (!proc?.alive || this.busy > 0 || this.measuring || this.state.phase !== 'ready') return
+    if (!proc?.alive || this.queue.busy > 0 || this.measuring || this.state.phase !== 'ready') return
     this.measuring = true
     const ok = await this.ds!.probe(2000).finally(() => (this.measuring = false))
-    if (proc !== this.proc || !proc.alive || this.busy > 0) return
+    if (proc !== this.proc || !proc.alive || this.queue.busy > 0) return
     if (ok && !this.state.answering) this.answeringSince = Date.now()
     if (!ok) this.answeringSince = 0
     this.set({ answering: ok })
@@ -436,7 +428,7 @@ export class Supervisor {
     if (!held) {
       const fencing = this.exclusive(() => r.fence(f, true))
       try {
-        return await withDeadline(fencing, EJECT_FENCE_MS)
+        return await withDeadline(fencing, timing.EJECT_FENCE_MS)
       } catch (err) {
         // A synchronous primary cut off from its replicas: its commits wait for an acknowledgement no replica
         // will send, and the agent's SQL (one connection) waits behind them. Turning semi-sync off would
@@ -444,7 +436,7 @@ export class Supervisor {
         this.log(`ejected from its replication set: ${this.ds!.name} not fenced read-only (${oneLine((err as Error).message)}): killing it`)
       }
       await this.killCurrent()
-      await withDeadline(fencing, EJECT_FENCE_MS).catch(() => undefined)
+      await withDeadline(fencing, timing.EJECT_FENCE_MS).catch(() => undefined)
     }
     await this.exclusive(() => r.fence(f, false))
     await this.restart()
@@ -452,12 +444,12 @@ export class Supervisor {
   }
 
   /** restart: stop, start, and wait until it answers. */
-  async restart(timeoutMs = START_ANSWER_MS): Promise<void> {
+  async restart(timeoutMs = timing.START_ANSWER_MS): Promise<void> {
     await this.ready()
     this.wanted = 'running'
     return this.exclusive(async () => {
       await this.stopEngine()
-      this.backoffMs = BACKOFF_MIN_MS
+      this.backoffMs = timing.BACKOFF_MIN_MS
       const proc = await this.spawn()
       if (await this.waitAnswering(proc, timeoutMs)) return
       if (!proc.alive) throw new GuestError(await this.exitFault(await proc.exited))
@@ -526,8 +518,8 @@ export class Supervisor {
         failure = { error }
       }
       this.wanted = 'running'
-      this.backoffMs = BACKOFF_MIN_MS
-      const timeoutMs = opts.timeoutMs ?? START_ANSWER_MS
+      this.backoffMs = timing.BACKOFF_MIN_MS
+      const timeoutMs = opts.timeoutMs ?? timing.START_ANSWER_MS
       const proc = await this.spawn()
       const answered = await this.waitAnswering(proc, timeoutMs)
       if (failure) throw failure.error
@@ -556,14 +548,16 @@ export class Supervisor {
     const ds = this.ds!
     // Neither may hold the stop (a fence): the archiver's tick and the agent's one connection can wait on the engine
     // itself (a MariaDB commit waiting for a semi-sync acknowledgement holds SHOW MASTER STATUS); stopping it ends them.
-    await withDeadline(this.engineHooks?.beforeStop() ?? Promise.resolve(), BEFORE_STOP_MS).catch((e: Error) => this.log(`before stopping ${ds.name}: ${oneLine(e.message)}; stopping it anyway`))
+    await withDeadline(this.engineHooks?.beforeStop() ?? Promise.resolve(), timing.BEFORE_STOP_MS).catch((e: Error) =>
+      this.log(`before stopping ${ds.name}: ${oneLine(e.message)}; stopping it anyway`),
+    )
     // The agent's own connections go first: the engine then stops without waiting on them.
-    await withDeadline(closeDrivers(), CLOSE_DRIVERS_MS).catch(() => undefined)
+    await withDeadline(closeDrivers(), timing.CLOSE_DRIVERS_MS).catch(() => undefined)
     this.stopping = proc
     proc.kill(ds.stopSignal)
     this.log(`stopping ${ds.name} pid ${proc.pid} (${ds.stopSignal})`)
-    if (!(await proc.waitGone(STOP_GRACE_MS))) {
-      this.log(`${ds.name} pid ${proc.pid} did not stop within ${STOP_GRACE_MS / 1000} s, killing it`)
+    if (!(await proc.waitGone(timing.STOP_GRACE_MS))) {
+      this.log(`${ds.name} pid ${proc.pid} did not stop within ${timing.STOP_GRACE_MS / 1000} s, killing it`)
       proc.kill('SIGKILL')
       await proc.waitGone(10_000)
     }
@@ -573,27 +567,8 @@ export class Supervisor {
     this.log(`${ds.name} stopped in ${Date.now() - t0} ms`)
   }
 
-  /** cgroup v1 dirs to join; missing ones are skipped with a log line. */
-  private async cgroups(): Promise<string[]> {
-    const dirs: string[] = []
-    for (const dir of this.bootstrap.cgroups ?? []) {
-      if (await exists(join(dir, 'cgroup.procs'))) dirs.push(dir)
-      else this.log(`cgroup ${dir} does not exist, not used`)
-    }
-    return dirs
-  }
-
   private exclusive<T>(fn: () => Promise<T>): Promise<T> {
-    const run = this.queue.then(async () => {
-      this.busy++
-      try {
-        return await fn()
-      } finally {
-        this.busy--
-      }
-    })
-    this.queue = run.catch(() => undefined)
-    return run
+    return this.queue.run(fn)
   }
 
   private set(change: Partial<EngineState>): void {
@@ -614,18 +589,4 @@ export class Supervisor {
     this.proc?.release()
     this.tool?.kill('SIGTERM')
   }
-}
-
-async function exists(path: string): Promise<boolean> {
-  return access(path).then(
-    () => true,
-    () => false,
-  )
-}
-
-function logSize(path: string): Promise<number> {
-  return stat(path).then(
-    (s) => s.size,
-    () => 0,
-  )
 }
