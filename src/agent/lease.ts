@@ -149,7 +149,9 @@ export class Lease {
       const connected = await withDeadline(this.views.replicasConnected(), this.viewMs).catch(() => 0)
       if (connected > 0 && !this.failsafe) this.log(`ha: lease lapsed; ${connected} replica(s) connected: staying writable`)
       this.failsafe = connected > 0
-      if (connected > 0 || this.holds || this.fenced) return
+      // Looked at again after the wait: a renewal, or set_ha `ejected` (the rejoin flow, which then needs the
+      // engine running), may have come meanwhile.
+      if (connected > 0 || this.holds || this.fenced || this.ejected) return
       this.fenced = true
       this.log(`ha: lease lapsed and no replica connected: fencing the engine`)
       await this.serial(async () => {

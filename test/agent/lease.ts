@@ -10,7 +10,7 @@ const spec: HaSpec = { role: 'primary', heartbeatMs: 100, leaseMs: 1000, marginM
 function setup(o: { connected?: number; spec?: HaSpec; ejected?: boolean } = {}) {
   let now = 0
   const events: string[] = []
-  const state = { connected: o.connected ?? 0, failViews: false, hangViews: false }
+  const state = { connected: o.connected ?? 0, failViews: false, hangViews: false, pending: undefined as Promise<number> | undefined }
   const lease = new Lease(
     o.spec ?? spec,
     {
@@ -21,6 +21,7 @@ function setup(o: { connected?: number; spec?: HaSpec; ejected?: boolean } = {})
       replicasConnected: async () => {
         if (state.failViews) throw new Error('engine down')
         if (state.hangViews) return new Promise<number>(() => undefined)
+        if (state.pending) return state.pending
         return state.connected
       },
       linkUp: async () => false,
@@ -91,6 +92,20 @@ t.test('a view that does not answer within the margin (1 s at least) counts as n
   t.equal(lease.viewMs, 1000, 'the margin, 1 s at least')
   await lease.check()
   t.same(events, ['fence'], 'fenced, not stuck in the check')
+})
+
+t.test('set_ha `ejected` arriving while a check waits for the view: no fence (the rejoin needs the engine running)', async (t) => {
+  const { lease, events, state, at } = setup({ connected: 1 })
+  lease.set(spec)
+  at(5000)
+  let answer!: (n: number) => void
+  state.pending = new Promise<number>((r) => (answer = r))
+  const checking = lease.check()
+  t.equal(lease.eject(), false, 'ejected while the check waits (the engine not held stopped)')
+  answer(0)
+  await checking
+  t.same(events, [], 'not fenced')
+  t.notOk(lease.isFenced)
 })
 
 t.test('an HA primary starts fenced until its first renewal; replicas never fence', async (t) => {
