@@ -57,8 +57,13 @@ export function tempDir(t: Test, prefix = 'tv'): string {
 
 /** Kills whatever an instance under `dir` left running and drops its address claims. */
 export async function killEverythingUnder(dir: string): Promise<void> {
-  const pids = processesUnder(dir)
-  if (pids.length) await terminate(pids, 5000)
+  // Again until none is left: an agent still alive when its engine died restarts it (its crash backoff) after
+  // the first look, and that engine would outlive the lab (seen: mariadbd under directories long removed).
+  for (let round = 0; round < 5; round++) {
+    const pids = processesUnder(dir)
+    if (!pids.length) break
+    await terminate(pids, 5000)
+  }
   const ids: string[] = []
   for (const sub of ['lab/instances', 'instances']) {
     try {
