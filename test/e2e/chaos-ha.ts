@@ -137,6 +137,9 @@ t.test('fault verbs and the HA checker on sandboxed replication sets', async (t)
     // Cut off from the control plane and its replicas, the primary stops its engine by its lease (MariaDB: its cut-off
     // replicas' dump threads, still listed, are not counted once their connections go silent: silent-peers.ts).
     if (kind === 'partition') t.ok(run.fencedMs !== undefined, `the cut-off primary fenced itself before the heal (${run.fencedMs} ms after the fault)`)
+    // PostgreSQL: the other replica follows the new primary with a reload, its engine not restarted.
+    const sibling = set.ids.find((id) => id !== set.ids[0] && id !== run.newPrimaryId)
+    if (engine === 'postgresql' && r.failedOver && sibling) t.match(agentLog(sibling), /primary_conninfo reloaded, no restart/, 'the other replica followed the new primary without a restart')
     t.same(r.splitBrain, [], 'no write accepted by the old primary after the new one took one')
     t.same(r.phantom, [], 'no key nobody sent')
     t.same(run.unreadable, [], 'every member read')

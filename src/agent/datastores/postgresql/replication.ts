@@ -146,6 +146,11 @@ export class PostgresReplication implements EngineReplication {
     if (m) {
       // A former primary (a promote's old source, or an ejected one fenced as a standby) is rewound.
       const former = !(await this.inRecovery()) || state.role !== 'replica'
+      if (!former && (await this.repointInPlace(ctx, m))) {
+        await saveReplicationState(this.ctx.paths, { ...state, role: 'replica', user: ctx.replica_conf.replication_user, source: ctx.master })
+        await this.waitStreaming(60_000)
+        return
+      }
       await m.run(
         async () => {
           // A former primary first drops whatever it wrote after the new primary took over.
@@ -161,6 +166,33 @@ export class PostgresReplication implements EngineReplication {
     }
     await saveReplicationState(this.ctx.paths, { ...state, role: 'replica', user: ctx.replica_conf.replication_user, source: ctx.master })
     await this.waitStreaming(60_000)
+  }
+
+  /**
+   * A running standby re-pointed to a sibling promoted in its place (the failover's other replicas): PostgreSQL 13+
+   * reads primary_conninfo on reload and restarts its WAL receiver with it, which follows the new source's timeline
+   * (recovery_target_timeline 'latest'), so the engine keeps running (a restart cost a synchronous set ~2 s before
+   * its first acknowledged write: bench/failover.mjs). Not when the new source runs a setting a hot standby must
+   * match higher than this one runs (that needs a restart): false, and attach restarts it.
+   */
+  private async repointInPlace(ctx: ReplicaContext, m: Maintenance): Promise<boolean> {
+    if (Number(await this.value('SHOW server_version_num')) < 130000) return false
+    await this.writePgpass(ctx)
+    const source = await this.sourceSettings(ctx)
+    const rows = await (await this.pg()).query({ sql: 'SELECT name, setting FROM pg_settings WHERE name = ANY($1)', values: [STANDBY_SETTING_NAMES] })
+    const running = new Map(rows.map(([name, setting]) => [name, Number(setting)]))
+    const higher = Object.entries(source).filter(([name, v]) => v > (running.get(name) ?? 0))
+    if (higher.length) {
+      this.ctx.log(`the new source runs ${higher.map(([n, v]) => `${n} ${v}`).join(', ')}: restarting to follow it`)
+      return false
+    }
+    await m.run(async () => {
+      await this.raiseToPrimary(source)
+      await this.writeStandby(ctx)
+      await (await this.pg()).query('SELECT pg_reload_conf()')
+    })
+    this.ctx.log(`following ${ctx.master.host}:${ctx.master.port}: primary_conninfo reloaded, no restart`)
+    return true
   }
 
   /**
