@@ -1,9 +1,10 @@
 // Fast dead-link detection in HA sets (docs/ha.md "Dead links") end to end on a real engine: the replication-link
-// timeouts an HA member runs, a primary under a CPU hog that is NOT failed over, a SIGSTOPped primary that is,
+// timeouts an HA member runs, a primary under a CPU hog or on a slow disk that is NOT failed over, a SIGSTOPped primary that is,
 // within a bound, its rejoin once thawed, and the engine's defaults back when the flag goes off.
 import type { Test } from 'tap'
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
-import { readdirSync, readFileSync } from 'node:fs'
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmdirSync, writeFileSync } from 'node:fs'
+import { join } from 'node:path'
 import { availableParallelism } from 'node:os'
 import { clientRun, createHaSet, HA, startHaLab, until, type HaEngine } from './auto-failover.js'
 import { superSql } from './clients.js'
@@ -59,6 +60,65 @@ function cpuHog(pids: number[]): ChildProcess[] {
   return Array.from({ length: availableParallelism() * 2 }, () => spawn('nice', ['-n', '19', 'sh', '-c', `while kill -0 ${process.pid} 2>/dev/null; do :; done`], { stdio: 'ignore' }))
 }
 
+/** What the slow disk allows: writes a second and bytes a second, to the device that holds the instance's files. */
+const SLOW_IOPS = 20
+const SLOW_BPS = 1024 * 1024
+
+/**
+ * A slow disk under the primary (cgroup v1 blkio throttling): its agent's and engine's processes (those to come
+ * too: a child stays in its parent's cgroup) moved into a blkio cgroup of their own whose writes to the whole disk
+ * that holds `dir` are throttled; the writes a commit waits for (fsync, O_DIRECT) are the ones the throttle sees.
+ * `undo` moves them back and removes it. A string where the host cannot: no blkio hierarchy (cgroup v2's io
+ * controller would move the processes out of their own cgroups for every controller), or no block device.
+ */
+function slowDisk(dir: string, pids: number[]): { what: string; writes(): number; undo(): void } | string {
+  const root = '/sys/fs/cgroup/blkio'
+  if (!existsSync(join(root, 'blkio.throttle.write_iops_device'))) return 'this host has no cgroup v1 blkio hierarchy'
+  const source = spawnSync('findmnt', ['-n', '-o', 'SOURCE', '-T', dir], { encoding: 'utf8' }).stdout.trim()
+  const parent = spawnSync('lsblk', ['-n', '-d', '-o', 'PKNAME', source], { encoding: 'utf8' }).stdout.trim()
+  const disk = parent ? `/dev/${parent}` : source
+  const majMin = spawnSync('lsblk', ['-n', '-d', '-o', 'MAJ:MIN', disk], { encoding: 'utf8' }).stdout.trim()
+  if (!/^\d+:\d+$/.test(majMin)) return `${dir} is on no block device (${source || 'unknown'})`
+  const cg = join(root, `trove-slow-disk-${process.pid}`)
+  mkdirSync(cg, { recursive: true })
+  writeFileSync(join(cg, 'blkio.throttle.write_iops_device'), `${majMin} ${SLOW_IOPS}`)
+  writeFileSync(join(cg, 'blkio.throttle.write_bps_device'), `${majMin} ${SLOW_BPS}`)
+  const moved = new Map<number, string>()
+  for (const p of pids.flatMap(treeOf)) {
+    try {
+      const was = /^\d+:blkio:(.*)$/m.exec(readFileSync(`/proc/${p}/cgroup`, 'utf8'))?.[1] ?? '/'
+      writeFileSync(join(cg, 'cgroup.procs'), String(p))
+      moved.set(p, was)
+    } catch {
+      /* gone meanwhile */
+    }
+  }
+  let undone = false
+  return {
+    what: `${SLOW_IOPS} writes/s, ${SLOW_BPS / 1024} KB/s to ${disk}`,
+    /** The writes to the disk that went through the throttle so far. */
+    writes: () => Number(new RegExp(`^${majMin} Write (\\d+)$`, 'm').exec(readFileSync(join(cg, 'blkio.throttle.io_serviced'), 'utf8'))?.[1] ?? 0),
+    undo() {
+      if (undone) return
+      undone = true
+      // The processes now in it (children made meanwhile go where their parents were).
+      const home = [...moved.values()][0] ?? '/'
+      for (const p of readFileSync(join(cg, 'cgroup.procs'), 'utf8').split('\n').filter(Boolean).map(Number)) {
+        try {
+          writeFileSync(join(root, moved.get(p) ?? home, 'cgroup.procs'), String(p))
+        } catch {
+          /* gone meanwhile */
+        }
+      }
+      try {
+        rmdirSync(cg)
+      } catch {
+        /* a process still exiting: the empty cgroup is left behind */
+      }
+    },
+  }
+}
+
 export async function checkDeadLinks(t: Test, engine: HaEngine): Promise<void> {
   const lab = await startHaLab(t, engine, HA)
   const { ops } = lab
@@ -76,39 +136,53 @@ export async function checkDeadLinks(t: Test, engine: HaEngine): Promise<void> {
     t.match(status, /Connect_Retry: 1\n/, 'the replica connects again every second to a source that refused it')
   }
 
-  // 1. A CPU hog on the primary: it is slow, not gone. Watched for 40 of its heartbeats (8 s at 200 ms: over five
-  //    times the lease plus the margin), with writes going on: no failover. (Its processes stay at nice 19: the
-  //    pause below does not care.)
+  /** Watched for 40 of the primary's heartbeats (8 s at 200 ms: over five times the lease plus the margin), with writes going on: no failover. */
+  let n = 1000
+  async function notFailedOver(what: string): Promise<void> {
+    let beats = 0
+    let last = api.instances.lastSent(src.id)
+    let writes = 0
+    let gap = 0
+    let seenAt = Date.now()
+    await until(
+      async () => {
+        if (await ops.tryWrite(writer, n++)) writes++
+        const now = api.instances.lastSent(src.id)
+        if (now !== last) {
+          beats++
+          gap = Math.max(gap, Date.now() - seenAt)
+          seenAt = Date.now()
+        }
+        last = now
+        return beats >= 40
+      },
+      `40 heartbeats of the primary under ${what}`,
+      600_000,
+    )
+    t.comment(`${engine}: under ${what} ${writes} writes through writer_endpoint; longest wait for a heartbeat ${gap} ms (period ${HA.heartbeatMs} ms)`)
+    t.equal(api.notifications.list('trove.instance.auto_failover').length, 0, `a slow primary under ${what} is not failed over`)
+    t.equal(api.instances.get(src.id)!.auto_failover, 1, 'it is still the HA primary')
+    t.ok(writes > 0, 'writes went on through the writer endpoint')
+  }
+
+  // 1. A CPU hog on the primary: it is slow, not gone. (Its processes stay at nice 19: the pause below does not care.)
   const hogs = cpuHog([lab.agentPid(src.id), lab.enginePid(src.id)])
   t.teardown(() => {
     for (const h of hogs) h.kill('SIGKILL')
   })
-  let beats = 0
-  let last = api.instances.lastSent(src.id)
-  let writes = 0
-  let n = 1000
-  let gap = 0
-  let seenAt = Date.now()
-  await until(
-    async () => {
-      if (await ops.tryWrite(writer, n++)) writes++
-      const now = api.instances.lastSent(src.id)
-      if (now !== last) {
-        beats++
-        gap = Math.max(gap, Date.now() - seenAt)
-        seenAt = Date.now()
-      }
-      last = now
-      return beats >= 40
-    },
-    '40 heartbeats of the primary under the CPU hog',
-    600_000,
-  )
+  await notFailedOver('a CPU hog')
   for (const h of hogs) h.kill('SIGKILL')
-  t.comment(`${engine}: under the CPU hog ${writes} writes through writer_endpoint; longest wait for a heartbeat ${gap} ms (period ${HA.heartbeatMs} ms)`)
-  t.equal(api.notifications.list('trove.instance.auto_failover').length, 0, 'a slow primary under a CPU hog is not failed over')
-  t.equal(api.instances.get(src.id)!.auto_failover, 1, 'it is still the HA primary')
-  t.ok(writes > 0, 'writes went on through the writer endpoint')
+
+  // 1b. A slow disk under the primary: its writes throttled (the engine's commits wait on them), not gone either.
+  const slow = slowDisk(lab.dirOf(src.id), [lab.agentPid(src.id), lab.enginePid(src.id)])
+  if (typeof slow === 'string') t.pass('a slow primary on a slow disk is not failed over', { skip: slow })
+  else {
+    t.teardown(() => slow.undo())
+    await notFailedOver(`a slow disk (${slow.what})`)
+    const writes = slow.writes()
+    t.ok(writes > 0, `the primary's writes went through the throttle (${writes})`)
+    slow.undo()
+  }
 
   // 2. The primary's agent and engine SIGSTOPped (the pause fault): its replica's link times out within seconds,
   //    and the set fails over; the first write through writer_endpoint is timed.
