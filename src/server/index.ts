@@ -285,6 +285,7 @@ export async function buildServer(opts: ServerOptions = {}): Promise<TroveServer
   let reconciler: Reconciler | undefined
   let endpoints: EndpointSync | undefined
   let ha: HaMonitor | undefined
+  let closing: Promise<void> | undefined
   return {
     lab,
     http,
@@ -377,22 +378,26 @@ export async function buildServer(opts: ServerOptions = {}): Promise<TroveServer
     },
     // The reverse of start: first no new request (those in flight finish, and may submit
     // tasks), then the task engine, then the bus and the database that tasks use.
-    async close() {
-      scheduler?.stop()
-      reconciler?.stop()
-      await ha?.stop()
-      await endpoints?.stop()
-      lab.notifications.stopPeriodic()
-      instances.changes.close() // long polls answer now: http.close() waits for requests in flight
-      if (started) await http.close()
-      await tasks.close()
-      create.close()
-      lab.notifications.attach(undefined)
-      rpc?.close()
-      await compute.close?.()
-      await objectStore?.close()
-      await broker?.close()
-      db.close()
+    close() {
+      // Once: a second close (a test's teardown after the test closed it) waits for the first.
+      closing ??= (async () => {
+        scheduler?.stop()
+        reconciler?.stop()
+        await ha?.stop()
+        await endpoints?.stop()
+        lab.notifications.stopPeriodic()
+        instances.changes.close() // long polls answer now: http.close() waits for requests in flight
+        if (started) await http.close()
+        await tasks.close()
+        create.close()
+        lab.notifications.attach(undefined)
+        rpc?.close()
+        await compute.close?.()
+        await objectStore?.close()
+        await broker?.close()
+        db.close()
+      })()
+      return closing
     },
   }
 }

@@ -24,3 +24,13 @@ t.test('the data directory must be reachable by the engine user and short enough
   t.equal(statSync(join(dir, 'lab')).mode & 0o777, 0o711, 'DIR is 0711: traversable, not listable')
   for (const f of ['trove.db', 'trove.db-wal', 'trove.db-shm']) t.equal(statSync(join(dir, 'lab', f)).mode & 0o777, 0o600, `${f} is 0600`)
 })
+
+t.test('a started server closes once, however often close is called', async (t) => {
+  const dir = tempDir(t, 'tc')
+  const server = await buildServer({ dataDir: join(dir, 'lab'), host: '127.0.0.1', port: 0, log: () => {} })
+  await server.start()
+  const first = server.close()
+  t.equal(server.close(), first, 'a close while one runs is that close')
+  await first
+  await t.resolves(server.close(), 'a close after it resolves')
+})
