@@ -108,22 +108,7 @@ export class MariadbReplication implements EngineReplication {
       // from the position it last replicated, before its own writes, and fetch them twice).
       // A former semi-sync primary (an ejected one of a synchronous set) stops waiting for ACKs first: its reload
       // of a fresh copy below (DROP DATABASE, the dump) is binlogged and waited for an ACK no replica of it sends.
-      // A semi-sync replica's STOP SLAVE first connects to its source to end its dump thread there, waiting up to
-      // rpl_semi_sync_slave_kill_conn_timeout for a source that a failover left dead or cut off (1 s of each
-      // synchronous failover, bench/failover.mjs): not while slave_enabled is off, which is set back before START SLAVE
-      // (the IO thread reads it when it connects). The old source's dump thread ends when it next writes to the
-      // closed connection.
-      const semiSync = (await this.db.query('SELECT @@rpl_semi_sync_slave_enabled'))[0]?.[0] === '1'
-      await this.db.query(
-        'SET GLOBAL read_only=ON',
-        'SET GLOBAL rpl_semi_sync_master_enabled=OFF',
-        'SET GLOBAL rpl_semi_sync_slave_enabled=OFF',
-        'STOP SLAVE',
-        'RESET SLAVE ALL',
-        change('current_pos'),
-        `SET GLOBAL rpl_semi_sync_slave_enabled=${semiSync ? 'ON' : 'OFF'}`,
-        'START SLAVE',
-      )
+      await this.db.query('SET GLOBAL read_only=ON', 'SET GLOBAL rpl_semi_sync_master_enabled=OFF', 'STOP SLAVE', 'RESET SLAVE ALL', change('current_pos'), 'START SLAVE')
       await saveReplicationState(this.ctx.paths, { ...state, role: 'replica', user: u, source: ctx.master })
       try {
         await this.waitRunning(60_000, 1000)
@@ -195,8 +180,7 @@ export class MariadbReplication implements EngineReplication {
 
   async detach(_forFailover: boolean, m: Maintenance): Promise<void> {
     await m.run(async () => {
-      // slave_enabled off: STOP SLAVE does not wait for a dead source (attach); a primary acknowledges nothing anyway.
-      await this.db.query('SET GLOBAL rpl_semi_sync_slave_enabled=OFF', 'STOP SLAVE', 'RESET SLAVE ALL', 'SET GLOBAL read_only=OFF')
+      await this.db.query('STOP SLAVE', 'RESET SLAVE ALL', 'SET GLOBAL read_only=OFF')
       await this.persistReadOnly(false)
       await markDetached(this.ctx.paths)
     })
