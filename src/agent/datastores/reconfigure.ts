@@ -1,4 +1,4 @@
-import { access } from 'node:fs/promises'
+import { exists } from '../engine-process.js'
 import type { AccessSpec } from '../../protocol/index.js'
 import { ensureIncluded } from './overrides.js'
 
@@ -8,10 +8,7 @@ import { ensureIncluded } from './overrides.js'
  * writes the main file from scratch, and the group must keep winning.
  */
 export async function keepIncluded(mainConf: string, overridesFile: string, line: string): Promise<void> {
-  const present = await access(overridesFile).then(
-    () => true,
-    () => false,
-  )
+  const present = await exists(overridesFile)
   if (present) await ensureIncluded(mainConf, line)
 }
 

@@ -1,5 +1,6 @@
-import { chmod, chown, mkdir, readdir, rm, stat, writeFile, appendFile, access } from 'node:fs/promises'
+import { chmod, chown, mkdir, readdir, rm, stat, writeFile, appendFile } from 'node:fs/promises'
 import { join } from 'node:path'
+import { exists } from '../../engine-process.js'
 import type { ArchiveStart, BackupInfo, RestoreSpec } from '../../../protocol/index.js'
 import { PITR_SCRIPT, PITR_WAL, pitrRecoveryConf } from './restore-pitr.js'
 import type { InstancePaths, RunUser } from '../types.js'
@@ -115,13 +116,7 @@ export async function postgresBackup(ctx: PostgresBackupContext, info: BackupInf
   if (!info.parent) throw new BackupError('an incremental backup needs its parent')
   const parent = await metaFor<PostgresMeta>(info.parent.location, info.parent.id)
   if (parent?.engine !== 'postgresql') throw new BackupError(`the parent backup ${info.parent.id} has no PostgreSQL WAL metadata`)
-  if (
-    !(await access(archive).then(
-      () => true,
-      () => false,
-    ))
-  )
-    throw new BackupError('this instance has no WAL archive (it was created before WAL archiving was enabled): take a full backup first')
+  if (!(await exists(archive))) throw new BackupError('this instance has no WAL archive (it was created before WAL archiving was enabled): take a full backup first')
   const [[lsn, tliText]] = (await pg.query('SELECT pg_current_wal_lsn(), (SELECT timeline_id FROM pg_control_checkpoint())')) as [[string, string]]
   const tli = Number(tliText)
   if (tli !== parent.timeline) throw new BackupError(`the instance is on timeline ${tli}, its parent backup on ${parent.timeline}: take a full backup`)
@@ -133,12 +128,7 @@ export async function postgresBackup(ctx: PostgresBackupContext, info: BackupInf
   const end = lsnToBig(switched)
   const last = segmentName(tli, end > 0n ? end - 1n : 0n, segSize)
   const deadline = Date.now() + 120_000
-  while (
-    !(await access(join(archive, last)).then(
-      () => true,
-      () => false,
-    ))
-  ) {
+  while (!(await exists(join(archive, last)))) {
     if (Date.now() > deadline) {
       const st = (await pg.query('SELECT last_failed_wal, last_failed_time FROM pg_stat_archiver'))[0] ?? []
       throw new BackupError(`WAL segment ${last} was not archived within 120 s${st[0] ? ` (archiving ${st[0]} failed)` : ''}`)

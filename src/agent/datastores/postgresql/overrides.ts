@@ -1,6 +1,6 @@
-import { access, readFile, rm } from 'node:fs/promises'
+import { readFile, rm } from 'node:fs/promises'
 import { join } from 'node:path'
-import { oneLine, runTool } from '../../engine-process.js'
+import { exists, oneLine, runTool } from '../../engine-process.js'
 import type { InstancePaths, RunUser } from '../types.js'
 import { OverrideError, ensureIncluded, writeOwned, type OverrideValue, type Overrides } from '../overrides.js'
 import type { PostgresClient } from './driver.js'
@@ -59,10 +59,7 @@ export async function postgresUpdateOverrides(paths: InstancePaths, user: RunUse
   const previous = await readFile(file, 'utf8').catch(() => undefined)
   await writeOwned(file, renderPostgresOverrides(remove ? {} : o), user)
   await ensureIncluded(join(paths.conf, 'postgresql.conf'), `include_if_exists = ${pgLit(file)}`)
-  const initialised = await access(join(paths.data, 'PG_VERSION')).then(
-    () => true,
-    () => false,
-  )
+  const initialised = await exists(join(paths.data, 'PG_VERSION'))
   if (remove || !postgres || !initialised) return
   const refusal = await postgresRefusal(postgres, paths, user)
   if (refusal === undefined) return

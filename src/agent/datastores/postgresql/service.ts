@@ -4,7 +4,7 @@ import { PostgresReplication } from './replication.js'
 import { replicaContextOf, type ReplicaSpec } from '../../../protocol/index.js'
 import type { Archiver, Datastore, EngineCommand, EngineContext, TemplateInit } from '../types.js'
 import { PostgresArchiver } from './archive.js'
-import { lastMatchingLine } from '../../engine-process.js'
+import { exists, lastMatchingLine } from '../../engine-process.js'
 import { renderPgHba, renderPostgresConf } from './config.js'
 import { postgresPing } from './probe.js'
 import { postgresClient } from './driver.js'
@@ -197,13 +197,7 @@ export class PostgresqlService implements Datastore {
     // A backup of a replica carries its standby.signal (pg_basebackup copies it): a restore is a primary.
     await rm(join(this.ctx.paths.data, 'standby.signal'), { force: true })
     // WAL replayed in archive recovery (an incremental chain) is checked like a standby's.
-    if (
-      await access(join(this.ctx.paths.data, 'recovery.signal')).then(
-        () => true,
-        () => false,
-      )
-    )
-      await this.raiseToPrimarySettings()
+    if (await exists(join(this.ctx.paths.data, 'recovery.signal'))) await this.raiseToPrimarySettings()
   }
 
   async afterRestore(spec: RestoreSpec): Promise<void> {
