@@ -86,25 +86,28 @@ export class SyncKeeper {
     this.reported.delete(id)
   }
 
-  /** One call at a time per member; a failed one is tried again at the next pass. */
+  /**
+   * One call at a time per member; a failed one is tried again at the next pass. Not tracked for the monitor's stop:
+   * its outcome touches only this keeper's memory and the log, and a call to an agent not connected to this broker yet
+   * (a server just started: the broker's sessions start empty, the call is lost) would hold a server's close for its
+   * whole timeout (bench/failover.mjs, control-plane-down: a close took 10 s). The next server applies again.
+   */
   private apply(id: string, spec: SyncSpec | null, key: string): void {
     if (this.applying.has(id) || !this.lab.compute.hasBootstrap(id)) return
     this.applying.add(id)
-    void this.opts.track(
-      this.lab.rpc
-        .call(id, 'set_sync_replication', { sync: spec }, 15_000)
-        .then(
-          () => {
-            this.applied.set(id, key)
-            this.lab.log(`sync: instance ${id}: ${spec ? (spec.role === 'primary' ? `primary, acknowledged by one of ${spec.standbys.join(', ')}` : 'replica, acknowledges') : 'not synchronous'}`)
-          },
-          (e: Error) => {
-            this.applied.delete(id)
-            this.lab.log(`sync: instance ${id}: set_sync_replication failed: ${e.message}`)
-          },
-        )
-        .finally(() => this.applying.delete(id)),
-    )
+    void this.lab.rpc
+      .call(id, 'set_sync_replication', { sync: spec }, 15_000)
+      .then(
+        () => {
+          this.applied.set(id, key)
+          this.lab.log(`sync: instance ${id}: ${spec ? (spec.role === 'primary' ? `primary, acknowledged by one of ${spec.standbys.join(', ')}` : 'replica, acknowledges') : 'not synchronous'}`)
+        },
+        (e: Error) => {
+          this.applied.delete(id)
+          this.lab.log(`sync: instance ${id}: set_sync_replication failed: ${e.message}`)
+        },
+      )
+      .finally(() => this.applying.delete(id))
   }
 
   /** Ask the primary; report a set whose commits wait for a replica that none can be. */
