@@ -8,7 +8,8 @@
 // first acknowledged write on the final primary (median, max), acknowledged writes lost and split-brain writes
 // summed, how many faults failed over, and in how many of those the old primary rejoined (median time from the
 // fault to the set whole again). stderr: one line per fault. Knobs: BENCH_FAILOVER_K (3), BENCH_FAILOVER_ENGINES
-// (postgresql,mariadb,redis), BENCH_FAILOVER_KINDS (kill-engine,kill-engine+agent,pause,partition),
+// (postgresql,mariadb,redis), BENCH_FAILOVER_KINDS (kill-engine,kill-engine+agent,pause,partition,control-plane-down:
+// kill -9 of engine and agent with the server closed for 5 s from the fault, then a new one on the same data dir),
 // BENCH_FAILOVER_SYNC (off; on: sync_replication on each set, PostgreSQL and MariaDB only, Redis refuses it),
 // BENCH_FAILOVER_REJOIN_S (300), BENCH_FAILOVER_LOG (a file the server's log is appended to). Each fault's line
 // has the monitor's timeline (its auto_failover notification) from the fault. Needs root (sandboxes). After a
@@ -23,7 +24,7 @@ import { median } from './lib.mjs'
 
 const K = Number(process.env.BENCH_FAILOVER_K ?? 3)
 const ENGINES = (process.env.BENCH_FAILOVER_ENGINES ?? 'postgresql,mariadb,redis').split(',')
-const KINDS = (process.env.BENCH_FAILOVER_KINDS ?? 'kill-engine,kill-engine+agent,pause,partition').split(',')
+const KINDS = (process.env.BENCH_FAILOVER_KINDS ?? 'kill-engine,kill-engine+agent,pause,partition,control-plane-down').split(',')
 const SYNC = process.env.BENCH_FAILOVER_SYNC === 'on'
 const REJOIN_MS = Number(process.env.BENCH_FAILOVER_REJOIN_S ?? 300) * 1000
 const LOG = process.env.BENCH_FAILOVER_LOG
@@ -49,21 +50,35 @@ const agentLog = (/** @type {string} */ id) => {
 }
 // The engines' users traverse down to their instance directories (a directory made here, 0700 by mkdtemp).
 chmodSync(dir, 0o711)
-const server = await buildServer({
+const serverOptions = {
   dataDir: join(dir, 'lab'),
   host: '127.0.0.1',
   port: 0,
-  isolation: 'sandbox',
+  isolation: /** @type {const} */ ('sandbox'),
   reconcileMs: 0,
   ...ha.HA_LAB,
-  log: LOG ? (m) => appendFileSync(LOG, `${new Date().toISOString()} ${m}\n`) : () => undefined,
-})
-const { cloudsFile } = await server.start()
-const reconciler = new Reconciler(server.lab, {})
+  log: LOG ? (/** @type {string} */ m) => appendFileSync(LOG, `${new Date().toISOString()} ${m}\n`) : () => undefined,
+}
+let server = await buildServer(serverOptions)
+let { cloudsFile } = await server.start()
+let reconciler = new Reconciler(server.lab, {})
 /** @param {string} cloud */
 const clientOf = (cloud) => new TroveClient({ auth: resolveAuth({ env: { OS_CLIENT_CONFIG_FILE: cloudsFile }, cloud }) })
-const client = clientOf('trove-lab')
-const admin = clientOf('trove-lab-admin')
+let client = clientOf('trove-lab')
+let admin = clientOf('trove-lab-admin')
+/** The control-plane-down scenario's: the server closed, and a new one on the same data directory (a new API port). */
+/** @type {import('../test/helpers/ha-run.ts').ControlPlane} */
+const controlPlane = {
+  stop: () => server.close(),
+  async start() {
+    server = await buildServer(serverOptions)
+    ;({ cloudsFile } = await server.start())
+    reconciler = new Reconciler(server.lab, {})
+    client = clientOf('trove-lab')
+    admin = clientOf('trove-lab-admin')
+    return { client, admin }
+  },
+}
 const s = (/** @type {number} */ ms) => (ms / 1000).toFixed(2)
 const mode = SYNC ? 'sync' : 'async'
 
@@ -78,6 +93,8 @@ try {
     for (const kind of KINDS) {
       /** @type {number[]} */
       const times = []
+      /** control-plane-down: the control plane back -> the first acknowledged write on the final primary. @type {number[]} */
+      const sinceUp = []
       /** @type {number[]} */
       const rejoins = []
       let lost = 0
@@ -101,9 +118,22 @@ try {
             sets++
             primary = set.ids[0]
           }
-          const run = await ha.runFault({ client, admin, set, primaryId: primary, scenario: kind, clients: 2, pauseMs: 20_000, rejoinMs: REJOIN_MS, reconcile: () => reconciler.run(), agentLog })
+          const run = await ha.runFault({
+            client,
+            admin,
+            set,
+            primaryId: primary,
+            scenario: kind,
+            clients: 2,
+            pauseMs: 20_000,
+            rejoinMs: REJOIN_MS,
+            reconcile: () => reconciler.run(),
+            agentLog,
+            controlPlane,
+          })
           const r = run.report
           if (r.failoverMs !== undefined) times.push(r.failoverMs)
+          if (r.failoverMs !== undefined && run.upMs !== undefined) sinceUp.push(r.failoverMs - run.upMs)
           lost += r.lost.length
           split += r.splitBrain.length
           if (r.failedOver) failovers++
@@ -121,7 +151,8 @@ try {
               : run.fencedMs === undefined
                 ? '; the cut-off primary NOT fenced by its lease before the heal'
                 : `; the cut-off primary fenced by its lease ${s(run.fencedMs)} s after the fault`
-          const whole = `${run.wholeMs === undefined ? `not whole in ${s(REJOIN_MS)} s: a new set` : `whole again after ${s(run.wholeMs)} s`}${fenced}`
+          const up = run.upMs === undefined ? '' : `the control plane back after ${s(run.upMs)} s; `
+          const whole = `${up}${run.wholeMs === undefined ? `not whole in ${s(REJOIN_MS)} s: a new set` : `whole again after ${s(run.wholeMs)} s`}${fenced}`
           console.error(
             `  ${tag}: ${checker.reportLine(r)}; ${whole}${steps ? ` (from the fault, s: ${steps})` : ''}${r.lost.length ? `; lost keys ${JSON.stringify(r.lost.slice(0, 10))}` : ''}${run.unreadable.length ? `; unreadable ${run.unreadable}` : ''}`,
           )
@@ -140,6 +171,7 @@ try {
       console.log(
         `${engine.padEnd(11)} ${kind.padEnd(18)} ${mode.padEnd(5)}  ${String(times.length).padStart(4)}  ${med.padStart(8)}  ${max.padStart(5)}  ${String(lost).padStart(4)}  ${String(split).padStart(11)}  ${String(failovers).padStart(9)}  ${rj.padStart(19)}  ${String(sets).padStart(4)}  ${String(failed).padStart(6)}`,
       )
+      if (sinceUp.length) console.log(`${''.padEnd(11)} (the control plane back -> the first acknowledged write: median ${s(median(sinceUp))} s, max ${s(Math.max(...sinceUp))} s)`)
     }
   }
 } finally {

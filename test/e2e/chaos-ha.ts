@@ -8,6 +8,7 @@
 import t, { type Test } from 'tap'
 import { existsSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
+import { buildServer } from '../../src/server/index.js'
 import { removeSandboxLab } from '../../src/server/compute/sandbox-lab.js'
 import { execInSandbox } from '../../src/server/compute/sandbox.js'
 import { Reconciler } from '../../src/server/reconcile.js'
@@ -16,7 +17,7 @@ import type { TroveClient } from '../../src/sdk/index.js'
 import { labClient, runCli, startLab } from '../helpers/lab.js'
 import { sandboxLacking } from '../helpers/sandbox-host.js'
 import { reportLine, serverOf, type Engine } from '../helpers/ha-checker.js'
-import { ENGINE_PORTS, HA_LAB, SCENARIOS, createSet, deleteSet, runFault, until, type HaSet } from '../helpers/ha-run.js'
+import { ENGINE_PORTS, HA_LAB, SCENARIOS, createSet, deleteSet, runFault, until, type ControlPlane, type HaSet } from '../helpers/ha-run.js'
 
 const LONG = process.env.CHAOS === 'long'
 const ENGINES: Engine[] = LONG ? ['postgresql', 'mariadb', 'redis'] : ['postgresql']
@@ -44,19 +45,33 @@ t.test('fault verbs and the HA checker on sandboxed replication sets', async (t)
   // The auto-failover tests' HA timings. No periodic reconciliation: its sandbox sweep can take a netns made
   // during its pass for a leftover (sandbox-sweep.ts lists the instance directories first, the namespaces later)
   // and fail a create; the test runs a pass itself where it needs one (a killed agent started again).
-  const lab = await startLab(t, { isolation: 'sandbox', reconcileMs: 0, ...HA_LAB })
-  const reconciler = new Reconciler(lab.server.lab, {})
+  const options = { isolation: 'sandbox', reconcileMs: 0, ...HA_LAB } as const
+  const lab = await startLab(t, options)
+  // The control-plane-down scenario replaces the server (and with it the API's port and these clients).
+  let server = lab.server
+  let reconciler = new Reconciler(server.lab, {})
   const c = lab.server.lab.compute as SandboxedCompute
   // First of the teardowns (last registered): the server closes (no flow still acting on an instance), then the
   // sandboxes go, before the lab's temporary directory is removed.
   t.teardown(async () => {
-    await lab.server.close()
-    await removeSandboxLab(c)
+    await server.close()
+    await removeSandboxLab(server.lab.compute as SandboxedCompute)
   })
   // The server's log where a failure can be read after the run (HA_LOG=FILE).
   if (process.env.HA_LOG) t.teardown(() => writeFileSync(process.env.HA_LOG!, lab.logs.join('\n')))
-  const client = labClient(lab.cloudsFile)
-  const admin = labClient(lab.cloudsFile, {}, 'trove-lab-admin')
+  let client = labClient(lab.cloudsFile)
+  let admin = labClient(lab.cloudsFile, {}, 'trove-lab-admin')
+  const controlPlane: ControlPlane = {
+    stop: () => server.close(),
+    async start() {
+      server = await buildServer({ dataDir: lab.dataDir, host: '127.0.0.1', port: 0, log: (m) => lab.logs.push(m), ...options })
+      const { cloudsFile } = await server.start()
+      reconciler = new Reconciler(server.lab, {})
+      client = labClient(cloudsFile)
+      admin = labClient(cloudsFile, {}, 'trove-lab-admin')
+      return { client, admin }
+    },
+  }
   const adminEnv = { ...lab.env, OS_CLOUD: 'trove-lab-admin' }
 
   for (const engine of ENGINES) await t.test(engine, (t) => verbs(t, engine))
@@ -121,7 +136,19 @@ t.test('fault verbs and the HA checker on sandboxed replication sets', async (t)
     const set = await createSet(client, engine, `hc-${engine}-${kind.replace(/\W/g, '')}`, 2)
     const t0 = Date.now()
     const agentLog = (id: string) => (existsSync(join(lab.dataDir, 'instances', id, 'mnt', 'agent.log')) ? readFileSync(join(lab.dataDir, 'instances', id, 'mnt', 'agent.log'), 'utf8') : '')
-    const run = await runFault({ client, admin, set, primaryId: set.ids[0]!, scenario: kind, clients: 2, pauseMs: 20_000, reconcile: () => reconciler.run(), log: (m) => t.comment(m), agentLog })
+    const run = await runFault({
+      client,
+      admin,
+      set,
+      primaryId: set.ids[0]!,
+      scenario: kind,
+      clients: 2,
+      pauseMs: 20_000,
+      reconcile: () => reconciler.run(),
+      log: (m) => t.comment(m),
+      agentLog,
+      controlPlane,
+    })
     const r = run.report
     t.comment(`${engine} ${kind} (automatic failover): ${reportLine(r)}; lost keys ${JSON.stringify(r.lost.slice(0, 20))} (run ${((Date.now() - t0) / 1000).toFixed(0)} s)`)
     t.ok(r.acked > 50, `writes acknowledged (${r.acked})`)

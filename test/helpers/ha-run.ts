@@ -25,6 +25,19 @@ export const SCENARIOS: Record<string, FaultKind[]> = {
   'kill-engine+agent': ['kill-agent', 'kill-engine'],
   pause: ['pause'],
   partition: ['partition'],
+  // kill -9 of the primary's engine and agent, the control plane stopped right after (before its lease and margin
+  // could lapse) and started again CONTROL_PLANE_DOWN_MS later: no failover can be decided meanwhile; the new control
+  // plane learns the members' state afresh (heartbeats, views) and fails over. Needs runFault's `controlPlane`.
+  'control-plane-down': ['kill-agent', 'kill-engine'],
+}
+
+/** How long the control-plane-down scenario keeps the control plane stopped, from the fault. */
+export const CONTROL_PLANE_DOWN_MS = 5000
+
+/** Stops the control plane and starts it again on the same data directory (new API clients: a new port). */
+export interface ControlPlane {
+  stop(): Promise<void>
+  start(): Promise<{ client: TroveClient; admin: TroveClient }>
 }
 
 /** Polls `probe` until it holds; the deadline only ends a hang (a busy machine is slower, not failing). */
@@ -112,6 +125,8 @@ export interface FaultRun {
   wholeMs: number | undefined
   /** Epoch ms of the fault (when the verb answered). */
   faultAt: number
+  /** control-plane-down: fault -> the control plane started again (answering its API). */
+  upMs?: number
   /**
    * partition, with `agentLog`: fault -> the cut-off primary's agent fencing its engine by its lease (its log line's
    * time); undefined: not before the heal.
@@ -147,9 +162,13 @@ export async function runFault(o: {
   reconcile?: () => Promise<unknown>
   /** An instance's agent log (partition: the cut-off primary is waited for to fence itself before the heal, 30 s at most). */
   agentLog?: (id: string) => string
+  /** control-plane-down: the control plane to stop and start again (the clients the run uses after it are start's). */
+  controlPlane?: ControlPlane
   log?: (m: string) => void
 }): Promise<FaultRun> {
-  const { set, admin, client } = o
+  const { set } = o
+  let { admin, client } = o
+  if (o.scenario === 'control-plane-down' && !o.controlPlane) throw new Error('control-plane-down needs a controlPlane to stop and start')
   const log = o.log ?? (() => undefined)
   // The table, and the primary's identity, through the writer endpoint (retried: a loaded machine times out a connect).
   let initialPrimary = ''
@@ -167,12 +186,21 @@ export async function runFault(o: {
   const writers = startWriters(set.writer, { clients: o.clients ?? 2, firstKey })
   let faultAt = 0
   let fencedMs: number | undefined
+  let upMs: number | undefined
   try {
     if (!(await writers.moreAcks(30, 120_000))) throw new Error('the writers got no acknowledgement before the fault')
     for (const kind of SCENARIOS[o.scenario]!) log(`${o.scenario}: ${(await admin.mgmtInstances.injectFault(o.primaryId, kind)).effect}`)
     // The fault's time is when the verb answered (the signal sent, the rules applied): a write sent before may
     // still have been taken by the primary before it, and would count as an instant recovery.
     faultAt = Date.now()
+    if (o.scenario === 'control-plane-down') {
+      await o.controlPlane!.stop()
+      log(`${o.scenario}: control plane stopped ${Date.now() - faultAt} ms after the fault`)
+      await until(() => Date.now() >= faultAt + CONTROL_PLANE_DOWN_MS, 60_000, 50)
+      ;({ client, admin } = await o.controlPlane!.start())
+      upMs = Date.now() - faultAt
+      log(`${o.scenario}: control plane started again ${upMs} ms after the fault`)
+    }
     const healAt = o.scenario === 'pause' ? faultAt + (o.pauseMs ?? 20_000) : undefined
     const inPlace = o.scenario === 'kill-engine'
     // The new primary's first acknowledged write, then more traffic on it.
@@ -247,7 +275,7 @@ export async function runFault(o: {
     if (read.server === finalPrimary) newPrimaryId = id
   }
   const report = analyse({ ops: writers.ops, faultAt, initialPrimary, finalPrimary, members, firstKey })
-  return { report, unreadable, newPrimaryId, wholeMs, faultAt, fencedMs }
+  return { report, unreadable, newPrimaryId, wholeMs, faultAt, fencedMs, upMs }
 }
 
 /**
