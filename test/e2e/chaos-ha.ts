@@ -4,7 +4,7 @@
 // while the primary is faulted, the set fails over by itself (auto_failover on, ha-run.ts HA_LAB's timings),
 // the old primary is healed and rejoins as a replica by itself, and every member is read: lost and split-brain
 // writes, the failover time and the time to the set whole again are reported. `npm test`: PostgreSQL, a partition. `npm run chaos` (CHAOS=long): every engine
-// and every fault kind, a fresh set for each.
+// and every fault kind (control-plane-down: the lab's server closed and a new one started), a fresh set for each.
 import t, { type Test } from 'tap'
 import { existsSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
@@ -20,8 +20,9 @@ import { reportLine, serverOf, type Engine } from '../helpers/ha-checker.js'
 import { ENGINE_PORTS, HA_LAB, SCENARIOS, createSet, deleteSet, runFault, until, type ControlPlane, type HaSet } from '../helpers/ha-run.js'
 
 const LONG = process.env.CHAOS === 'long'
-const ENGINES: Engine[] = LONG ? ['postgresql', 'mariadb', 'redis'] : ['postgresql']
-const KINDS = LONG ? Object.keys(SCENARIOS) : ['partition']
+// CHAOS_HA_ENGINES, CHAOS_HA_KINDS (comma-separated): a part of the long run (a scenario rehearsed alone).
+const ENGINES = (process.env.CHAOS_HA_ENGINES?.split(',') ?? (LONG ? ['postgresql', 'mariadb', 'redis'] : ['postgresql'])) as Engine[]
+const KINDS = process.env.CHAOS_HA_KINDS?.split(',') ?? (LONG ? Object.keys(SCENARIOS) : ['partition'])
 
 const why = sandboxLacking(ENGINES)
 if (why) t.plan(0, why)
