@@ -148,7 +148,9 @@ export class PostgresReplication implements EngineReplication {
       const former = !(await this.inRecovery()) || state.role !== 'replica'
       if (!former && (await this.repointInPlace(ctx, m))) {
         await saveReplicationState(this.ctx.paths, { ...state, role: 'replica', user: ctx.replica_conf.replication_user, source: ctx.master })
-        await this.waitStreaming(60_000)
+        // From the new source: the receiver the reload ends may still say `streaming` for a moment (or, its source cut
+        // off, until wal_receiver_timeout).
+        await this.waitStreaming(60_000, ctx.master)
         return
       }
       await m.run(
@@ -259,9 +261,13 @@ export class PostgresReplication implements EngineReplication {
     return out
   }
 
-  private async waitStreaming(ms: number): Promise<void> {
+  /** Until the WAL receiver streams (from `source` when given: its sender host and port). */
+  private async waitStreaming(ms: number, source?: { host: string; port: number }): Promise<void> {
+    const sql: Sql = source
+      ? { sql: "SELECT count(*) FROM pg_stat_wal_receiver WHERE status = 'streaming' AND sender_host = $1 AND sender_port = $2", values: [source.host, source.port] }
+      : "SELECT count(*) FROM pg_stat_wal_receiver WHERE status = 'streaming';"
     await pollUntil(
-      async () => ((await this.value("SELECT count(*) FROM pg_stat_wal_receiver WHERE status = 'streaming';").catch(() => '0')) === '1' ? true : undefined),
+      async () => ((await this.value(sql).catch(() => '0')) === '1' ? true : undefined),
       ms,
       () => new Error(`the standby is not streaming from its source after ${ms / 1000} s`),
       200,
