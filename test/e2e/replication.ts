@@ -140,8 +140,13 @@ t.test('replication with the real CLI: MariaDB (GTID), PostgreSQL (streaming), R
     t.ok(await until(() => rows(engine, R).join() === '1,2'), 'the replica has the source rows')
     t.equal(write(engine, S, 3).code, 0, 'row 3 written on the source')
     t.ok(await until(() => rows(engine, R).join() === '1,2,3'), 'row 3 reaches the replica')
-    // The set's endpoints (issue 16): the writer reaches the source, the reader the replica.
-    const set = await json('instance', 'show', src)
+    // The set's endpoints (issue 16): the writer reaches the source, the reader the replica. The endpoint pass (every
+    // second) places a new set: a Redis replica can be ACTIVE and streaming before it has (a full run failed here).
+    let set = await json('instance', 'show', src)
+    await untilShown(async () => {
+      set = await json('instance', 'show', src)
+      return set.writer_endpoint !== undefined && set.reader_endpoint !== undefined
+    })
     t.match(set.writer_endpoint, /^127\.\d+\.\d+\.\d+:\d+$/, `the source shows its writer endpoint (${set.writer_endpoint})`)
     t.match(set.reader_endpoint, /^127\.\d+\.\d+\.\d+:\d+$/, `and its reader endpoint (${set.reader_endpoint})`)
     t.equal((await json('instance', 'show', rep)).writer_endpoint, set.writer_endpoint, 'the replica shows the same writer endpoint')
