@@ -36,7 +36,7 @@ function asSent(path: string): Buffer {
 const socketOf = (inst: Instance): string => join(inst.base, 'run', 'mysqld.sock')
 
 function sql(inst: Instance, text: string): string {
-  const r = spawnSync('mariadb', ['--no-defaults', `--socket=${socketOf(inst)}`, '-uroot', '-N', '-B', '-e', text], { encoding: 'utf8' })
+  const r = spawnSync('mariadb', ['--no-defaults', `--socket=${socketOf(inst)}`, '-uroot', '-N', '-B', '-e', text], { encoding: 'utf8', maxBuffer: 1 << 28 })
   if (r.status !== 0) throw new Error(`mariadb: ${r.stderr}`)
   return r.stdout.trim()
 }
@@ -288,9 +288,14 @@ t.test('restore to a time in the middle: exactly the rows stamped at or before i
   const { ids, inst, log } = await restore({ time: new Date(T * 1000).toISOString() })
   // The replay ran with sync_binlog=0 and innodb_flush_log_at_trx_commit=0; the restored instance
   // is back on what its configuration says (the source's: the same my.cnf), before it is healthy.
-  t.match(log.join('\n'), /sync_binlog=0, innodb_flush_log_at_trx_commit=0 during the replay, back to sync_binlog=1, innodb_flush_log_at_trx_commit=1/, 'the replay relaxed durability')
+  t.match(
+    log.join('\n'),
+    /sync_binlog=0, innodb_flush_log_at_trx_commit=0, max_allowed_packet=1073741824 during the replay, back to sync_binlog=1, innodb_flush_log_at_trx_commit=1, max_allowed_packet=\d+/,
+    'the replay relaxed durability',
+  )
   t.equal(durability(inst), durability(src), 'the restored instance is back on the configured durability')
   t.equal(durability(inst), '1\t1', 'sync_binlog=1, innodb_flush_log_at_trx_commit=1')
+  t.equal(sql(inst, 'SELECT @@global.max_allowed_packet'), sql(src, 'SELECT @@global.max_allowed_packet'), 'and on the configured max_allowed_packet')
   const missing = [...expected].filter((id) => !ids.has(id))
   const extra = [...ids].filter((id) => !expected.has(id))
   t.same({ missing, extra }, { missing: [], extra: [] }, `restored to ${new Date(T * 1000).toISOString()}: ${ids.size} rows, exactly those stamped at or before it`)
@@ -303,6 +308,70 @@ t.test('restore to a time in the middle: exactly the rows stamped at or before i
     rows.some((r) => r.sent >= (T + 1) * 1000 && ids.has(r.id)),
     'no row sent after T is',
   )
+})
+
+t.test('a mixed workload replays exactly: batches for row transactions, mariadb-binlog for the rest', async (t) => {
+  // What the batched replay must not take into a batch (DDL, a non-transactional table, a transaction
+  // touching both, a second GTID domain, a transaction larger than a batch's bytes), between runs of
+  // one-row transactions long enough for several batches, across a rotation; strings that look like
+  // mariadb-binlog's own lines.
+  sql(
+    src,
+    [
+      'CREATE DATABASE mixed',
+      'CREATE TABLE mixed.inno (id INT PRIMARY KEY, v TEXT, n INT) ENGINE=InnoDB',
+      'CREATE TABLE mixed.plain (id INT PRIMARY KEY, v TEXT) ENGINE=MyISAM',
+      "INSERT INTO mixed.inno SELECT seq, CONCAT('row ', seq), seq FROM mixed.seq_1_to_500",
+      'BEGIN; UPDATE mixed.inno SET n = n + 1 WHERE id % 3 = 0; DELETE FROM mixed.inno WHERE id % 7 = 0; COMMIT',
+      "BEGIN; INSERT INTO mixed.inno VALUES (100001, 'rolled back', 0); ROLLBACK",
+      "INSERT INTO mixed.plain VALUES (1, 'not transactional')",
+      "BEGIN; INSERT INTO mixed.inno VALUES (100002, 'with the MyISAM row', 0); INSERT INTO mixed.plain VALUES (2, 'in a transaction'); COMMIT",
+      ...Array.from({ length: 250 }, (_, i) => `INSERT INTO mixed.inno VALUES (${200_000 + i}, 'one ${i}', ${i})`),
+    ].join(';\n'),
+  )
+  await rotate()
+  sql(
+    src,
+    [
+      "INSERT INTO mixed.inno VALUES (300000, 'a\\nCOMMIT/*!*/;\\nSTART TRANSACTION\\n# at 4\\n\\'', 1)",
+      'ALTER TABLE mixed.inno ADD COLUMN w INT DEFAULT 7',
+      'SET SESSION gtid_domain_id = 1',
+      "INSERT INTO mixed.inno (id, v, n) VALUES (300001, 'domain 1', 1)",
+      "INSERT INTO mixed.inno (id, v, n) VALUES (300002, 'domain 1 again', 2)",
+      'SET SESSION gtid_domain_id = 0',
+      "INSERT INTO mixed.inno (id, v, n) SELECT 400000 + seq, REPEAT('x', 1000), seq FROM mixed.seq_1_to_6000",
+      ...Array.from({ length: 250 }, (_, i) => `UPDATE mixed.inno SET n = n + 1 WHERE id = ${200_000 + i}`),
+    ].join(';\n'),
+  )
+  const want = {
+    inno: sql(src, 'SELECT * FROM mixed.inno ORDER BY id'),
+    plain: sql(src, 'SELECT * FROM mixed.plain ORDER BY id'),
+    columns: sql(src, 'SHOW CREATE TABLE mixed.inno'),
+    domain1: sql(src, 'SELECT @@gtid_binlog_pos')
+      .split(',')
+      .find((g) => g.startsWith('1-')),
+  }
+  t.ok(want.domain1, `the source has a GTID in domain 1 (${want.domain1})`)
+  const [file, pos] = sql(src, 'SHOW MASTER STATUS').split('\t')
+  await waitFor('the archive holds the workload', () => (archiver.status().state === 'streaming' && statSync(join(archiveDir, file!)).size >= Number(pos)) || undefined)
+  const { inst, log } = await restore('latest')
+  const got = {
+    inno: sql(inst, 'SELECT * FROM mixed.inno ORDER BY id'),
+    plain: sql(inst, 'SELECT * FROM mixed.plain ORDER BY id'),
+    columns: sql(inst, 'SHOW CREATE TABLE mixed.inno'),
+    domain1: sql(inst, 'SELECT @@gtid_binlog_pos')
+      .split(',')
+      .find((g) => g.startsWith('1-')),
+  }
+  t.equal(got.inno.split('\n').length, want.inno.split('\n').length, 'as many InnoDB rows as the source')
+  t.ok(got.inno === want.inno, 'the InnoDB table is the same, row for row')
+  t.equal(got.plain, want.plain, 'the MyISAM table is the same')
+  t.equal(got.columns, want.columns, 'the DDL was replayed')
+  t.equal(got.domain1, want.domain1, "domain 1's GTID position is the source's")
+  const replayed = log.join('\n').match(/replay \d+ ms \((\d+) transaction\(s\) in (\d+) batch\(es\), (\d+) range\(s\) through mariadb-binlog/)
+  t.ok(replayed, 'the replay was planned and batched')
+  const [transactions, batches, ranges] = (replayed ?? []).slice(1).map(Number)
+  t.ok(transactions! > 500 && batches! >= 4 && ranges! >= 3, `${transactions} transactions in ${batches} batches, ${ranges} ranges through mariadb-binlog`)
 })
 
 t.test("'latest' after kill -9 of the engine misses at most 1 s of acknowledged rows", async (t) => {

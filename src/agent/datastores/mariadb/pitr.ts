@@ -1,10 +1,13 @@
 import { randomBytes } from 'node:crypto'
 import { chown, copyFile, mkdir, open, rm } from 'node:fs/promises'
 import { join } from 'node:path'
+import { PassThrough, type Writable } from 'node:stream'
+import { pipeline } from 'node:stream/promises'
 import type { ArchiveStart, PitrSpec } from '../../../protocol/index.js'
-import { BackupError, checkTool, streamTool } from '../backup-files.js'
-import type { InstancePaths, RunUser } from '../types.js'
+import { BackupError, checkTool, type StreamedTool, streamTool } from '../backup-files.js'
+import type { EngineCommand, InstancePaths, RunUser } from '../types.js'
 import { binlogName, stopPosition } from './binlog-parse.js'
+import { planReplay, type ReplayFile, type ReplayStep, UnplannableBinlog } from './binlog-replay.js'
 import { archiveFiles, readSidecar, readUnits, sha256File, type BinlogTool } from './binlog-segments.js'
 import type { MariadbClient } from './driver.js'
 import { ACCOUNT, IDENTIFIED, nativePasswordHash, REPLAY_DB_USER } from './users.js'
@@ -112,33 +115,103 @@ export async function mariadbReplay(ctx: MariadbReplayContext, pitr: PitrSpec): 
       ctx.log(`restore: nothing in the archive to replay after ${pitr.start.position}`)
       return
     }
+    const files: ReplayFile[] = picked.map((path, i) => ({ path, from: i === 0 ? start.pos : 4, ...(i === picked.length - 1 && stop !== undefined ? { to: stop } : {}) }))
+    let how = ''
     const relaxed = await timed('replay', () =>
       withReplayAccount(ctx, work, (cnf) =>
         withRelaxedDurability(ctx.db, async () => {
-          const args = ['--no-defaults', `--start-position=${start.pos}`, ...(stop !== undefined ? [`--stop-position=${stop}`] : []), ...picked]
-          const client = { file: ctx.bin('mariadb'), args: [`--defaults-file=${cnf}`, '--batch', '--binary-mode', '--max-allowed-packet=1G'], asUser: true }
-          let applied: Awaited<ReturnType<typeof streamTool>> | undefined
-          const dump = await streamTool({ file: ctx.bin('mariadb-binlog'), args, asUser: true }, ctx.user, {
-            sink: async (out) => {
-              applied = await streamTool(client, ctx.user, { input: out })
-            },
+          const client: EngineCommand = { file: ctx.bin('mariadb'), args: [`--defaults-file=${cnf}`, '--batch', '--binary-mode', '--max-allowed-packet=1G'], asUser: true }
+          const plan = await planReplay(files).catch((e: unknown) => {
+            if (!(e instanceof UnplannableBinlog)) throw e
+            how = `one transaction at a time (not batched: ${e.message})`
+            return undefined
           })
-          checkTool('mariadb-binlog (reading the archive)', dump)
-          checkTool('mariadb (replaying the archive)', applied!)
+          if (plan) {
+            const { batches, transactions, ranges } = plan.counts
+            how = `${transactions} transaction(s) in ${batches} batch(es), ${ranges} range(s) through mariadb-binlog`
+            await replayPlanned(ctx, plan.steps, client)
+          } else await replayPlain(ctx, start.pos, stop, picked, client)
         }),
       ),
     )
     const what = target === 'latest' ? 'latest' : new Date(target * 1000).toISOString()
     ctx.log(
-      `restore: replayed ${picked.length} binlog file(s) of the archive from ${pitr.start.position} to ${what} (stop ${stop ?? 'end'}) in ${Date.now() - t0} ms: copy and check ${took.copy} ms, stop scan ${took.scan} ms, replay ${took.replay} ms (${relaxed})`,
+      `restore: replayed ${picked.length} binlog file(s) of the archive from ${pitr.start.position} to ${what} (stop ${stop ?? 'end'}) in ${Date.now() - t0} ms: copy and check ${took.copy} ms, stop scan ${took.scan} ms, replay ${took.replay} ms (${how}; ${relaxed})`,
     )
   } finally {
     await rm(work, { recursive: true, force: true })
   }
 }
 
-/** The settings relaxed for the replay, and what they are relaxed to. */
-export const REPLAY_DURABILITY = { sync_binlog: '0', innodb_flush_log_at_trx_commit: '0' } as const
+/** `mariadb-binlog | mariadb`: every transaction as the tool prints it, one after another. */
+async function replayPlain(ctx: MariadbReplayContext, from: number, stop: number | undefined, picked: string[], client: EngineCommand): Promise<void> {
+  const args = ['--no-defaults', `--start-position=${from}`, ...(stop !== undefined ? [`--stop-position=${stop}`] : []), ...picked]
+  let applied: StreamedTool | undefined
+  const dump = await streamTool({ file: ctx.bin('mariadb-binlog'), args, asUser: true }, ctx.user, {
+    sink: async (out) => {
+      applied = await streamTool(client, ctx.user, { input: out })
+    },
+  })
+  checkTool('mariadb-binlog (reading the archive)', dump)
+  checkTool('mariadb (replaying the archive)', applied!)
+}
+
+/**
+ * Writes `text`, waiting for the stream to take more when it is full; rejects when the
+ * stream is (or gets) destroyed instead: its reader gone, a 'drain' would never come
+ * (the 'close' may have been emitted before this write, so it is checked, not awaited).
+ */
+export function writeOrFail(stream: Writable, text: string, why: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (stream.destroyed) return reject(new BackupError(why))
+    if (stream.write(text)) return resolve()
+    const done = (): void => {
+      stream.off('drain', done).off('close', done)
+      if (stream.destroyed) reject(new BackupError(why))
+      else resolve()
+    }
+    stream.once('drain', done).once('close', done)
+  })
+}
+
+/**
+ * The planned replay (binlog-replay.ts) into one client session: the batches' SQL, and
+ * for each range left to it, mariadb-binlog's output for exactly that range, in order.
+ * A failure of either ends the client's input; the client's own fault is reported
+ * first (it is the cause when the input broke because the client exited).
+ */
+async function replayPlanned(ctx: MariadbReplayContext, steps: AsyncIterable<ReplayStep>, client: EngineCommand): Promise<void> {
+  const input = new PassThrough()
+  const feed = async (): Promise<void> => {
+    try {
+      for await (const s of steps) {
+        if (s.kind === 'sql') await writeOrFail(input, s.text, 'mariadb (replaying the archive) stopped reading')
+        else {
+          const args = ['--no-defaults', `--start-position=${s.start}`, `--stop-position=${s.stop}`, s.path]
+          const dump = await streamTool({ file: ctx.bin('mariadb-binlog'), args, asUser: true }, ctx.user, { sink: (out) => pipeline(out, input, { end: false }) })
+          checkTool('mariadb-binlog (reading the archive)', dump)
+        }
+      }
+      input.end()
+    } catch (e) {
+      input.destroy()
+      throw e
+    }
+  }
+  const [applied, fed] = await Promise.allSettled([streamTool(client, ctx.user, { input }), feed()])
+  if (applied.status === 'rejected') throw applied.reason
+  checkTool('mariadb (replaying the archive)', applied.value)
+  if (fed.status === 'rejected') throw fed.reason instanceof UnplannableBinlog ? new BackupError(`the archive changed during the replay: ${fed.reason.message}`) : fed.reason
+}
+
+/**
+ * The settings relaxed for the replay, and what they are relaxed to. max_allowed_packet:
+ * a transaction's row events reach the server as one BINLOG statement (mariadb-binlog's
+ * and the batches' alike), larger than the configured packet (1 MB on a small flavor)
+ * when one statement changed a few MB of rows; the client's session takes the global
+ * value when it connects, after this is set.
+ */
+export const REPLAY_DURABILITY = { sync_binlog: '0', innodb_flush_log_at_trx_commit: '0', max_allowed_packet: String(1 << 30) } as const
 
 /**
  * The replay is one client session applying one transaction after another: with the
