@@ -188,6 +188,12 @@ t.test('several files: each gets its own format description; events before the f
     { path: p2, from: 4 },
   ])
   t.same(counts, { batches: 2, transactions: 2, ranges: 0 }, 'no range: rotate, GTID list and checkpoint apply nothing')
+  // The open file before its first whole transaction: the scan's stop is 0 there ('latest' right after a rotation).
+  const none = await all([
+    { path: p1, from },
+    { path: p2, from: 4, to: 0 },
+  ])
+  t.same(none.counts, { batches: 1, transactions: 1, ranges: 0 }, 'a last file stopped at 0 gives nothing')
   const texts = steps.map((s) => (s.kind === 'sql' ? s.text : ''))
   t.ok(
     texts.every((x) => x.startsWith('SET @@SESSION.PSEUDO_SLAVE_MODE=1;')),

@@ -178,7 +178,7 @@ export interface ReplayFile {
   path: string
   /** Where the replay starts in it (4: the first event after the magic). */
   from: number
-  /** Where it stops (exclusive; the end of the file when undefined). */
+  /** Where it stops (exclusive; the end of the file when undefined; at or before `from`: nothing of it). */
   to?: number
 }
 
@@ -213,6 +213,8 @@ export async function planReplay(files: ReplayFile[], batch = BATCH): Promise<{ 
   }
   const plan: Planned[] = []
   for (const file of files) {
+    // A stop at or before the start: nothing of this file (the open one, before its first whole transaction).
+    if (file.to !== undefined && file.to <= Math.max(file.from, 4)) continue
     const fde = await formatDescription(file.path)
     const p: Planned = { file, fde, steps: [] }
     let open: Array<Extract<Unit, { kind: 'batchable' }>> = []

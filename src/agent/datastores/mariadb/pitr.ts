@@ -4,6 +4,7 @@ import { join } from 'node:path'
 import { PassThrough, type Writable } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
 import type { ArchiveStart, PitrSpec } from '../../../protocol/index.js'
+import { oneLine } from '../../engine-process.js'
 import { BackupError, checkTool, type StreamedTool, streamTool } from '../backup-files.js'
 import type { EngineCommand, InstancePaths, RunUser } from '../types.js'
 import { binlogName, stopPosition } from './binlog-parse.js'
@@ -121,9 +122,9 @@ export async function mariadbReplay(ctx: MariadbReplayContext, pitr: PitrSpec): 
       withReplayAccount(ctx, work, (cnf) =>
         withRelaxedDurability(ctx.db, async () => {
           const client: EngineCommand = { file: ctx.bin('mariadb'), args: [`--defaults-file=${cnf}`, '--batch', '--binary-mode', '--max-allowed-packet=1G'], asUser: true }
-          const plan = await planReplay(files).catch((e: unknown) => {
-            if (!(e instanceof UnplannableBinlog)) throw e
-            how = `one transaction at a time (not batched: ${e.message})`
+          // Whatever stops the plan (a file it cannot read, or its own fault), the plain replay still can.
+          const plan = await planReplay(files).catch((e: Error) => {
+            how = `one transaction at a time (not batched: ${oneLine(e.message)})`
             return undefined
           })
           if (plan) {
