@@ -272,7 +272,8 @@ export async function planReplay(files: ReplayFile[], batch = BATCH): Promise<{ 
           }
           if (ROWS.has(e.type)) rows.push(e.raw)
           else if (e.type !== EV.XID) {
-            if (e.type !== EV.ANNOTATE_ROWS) throw new UnplannableBinlog(`${file.path} changed since the replay was planned (event type ${e.type} at ${e.pos})`)
+            // Between two of its transactions a batch may span inert events (a binlog checkpoint).
+            if (e.type !== EV.ANNOTATE_ROWS && !INERT.has(e.type)) throw new UnplannableBinlog(`${file.path} changed since the replay was planned (event type ${e.type} at ${e.pos})`)
           } else {
             parts.push(`BINLOG '${Buffer.concat(rows).toString('base64')}';\n`)
             rows = []
