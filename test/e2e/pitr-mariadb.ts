@@ -7,7 +7,7 @@
 import t, { type Test } from 'tap'
 import { spawn, spawnSync } from 'node:child_process'
 import { createHash } from 'node:crypto'
-import { mkdirSync, readdirSync, readFileSync, readlinkSync, renameSync, statSync, writeFileSync } from 'node:fs'
+import { chownSync, copyFileSync, mkdirSync, readdirSync, readFileSync, readlinkSync, renameSync, statSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { createConnection, type Connection } from 'mariadb'
 import { startAgent, type AgentHandle } from '../../src/agent/index.js'
@@ -15,6 +15,8 @@ import { instancePaths } from '../../src/agent/preparation.js'
 import { lookupUser } from '../../src/agent/engine-process.js'
 import { MariadbService } from '../../src/agent/datastores/mariadb/service.js'
 import type { Archiver } from '../../src/agent/datastores/types.js'
+import { readUnits } from '../../src/agent/datastores/mariadb/binlog-segments.js'
+import { scanUnits } from '../../src/agent/datastores/mariadb/binlog-replay.js'
 import { archiveDirOf, type ArchiveSegment, type ArchiveStart, type RestoreSpec } from '../../src/protocol/index.js'
 import { startAgentHarness, type Instance, requireAgentHost } from '../helpers/agent-harness.js'
 
@@ -368,6 +370,16 @@ t.test('a mixed workload replays exactly: batches for row transactions, mariadb-
   t.equal(got.plain, want.plain, 'the MyISAM table is the same')
   t.equal(got.columns, want.columns, 'the DDL was replayed')
   t.equal(got.domain1, want.domain1, "domain 1's GTID position is the source's")
+  // The restore's stop scan reads event headers itself: the same units as mariadb-binlog's text gives, on every file here.
+  for (const name of readdirSync(archiveDir).filter((f) => /^mysql-bin\.\d+$/.test(f))) {
+    // A copy: the open file grows while it is read.
+    const path = join(root, `units-${name}`)
+    copyFileSync(join(archiveDir, name), path)
+    chownSync(path, user.uid, user.gid) // mariadb-binlog runs as the run user
+    const theirs = await readUnits({ binary: 'mariadb-binlog', user }, path)
+    const ours = await scanUnits(path)
+    t.same(ours.units, theirs.units, `${name}: the same ${theirs.units.length} units from the headers as from mariadb-binlog's text`)
+  }
   const replayed = log.join('\n').match(/replay \d+ ms \((\d+) transaction\(s\) in (\d+) batch\(es\), (\d+) range\(s\) through mariadb-binlog/)
   t.ok(replayed, 'the replay was planned and batched')
   const [transactions, batches, ranges] = (replayed ?? []).slice(1).map(Number)

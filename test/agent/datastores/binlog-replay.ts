@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { PassThrough } from 'node:stream'
 import { crc32 } from 'node:zlib'
-import { planReplay, type ReplayFile, type ReplayStep } from '../../../src/agent/datastores/mariadb/binlog-replay.js'
+import { planReplay, type ReplayFile, type ReplayStep, scanUnits } from '../../../src/agent/datastores/mariadb/binlog-replay.js'
 import { writeOrFail } from '../../../src/agent/datastores/mariadb/pitr.js'
 
 const dir = mkdtempSync(join(tmpdir(), 'binlog-replay-'))
@@ -23,6 +23,8 @@ const GTID_STANDALONE = 1
 class File {
   readonly parts: Buffer[] = [Buffer.from([0xfe, 0x62, 0x69, 0x6e])]
   pos = 4
+  /** The stamp of the next events (epoch seconds). */
+  time = 1_796_000_000
   constructor(
     readonly crc = true,
     readonly serverId = 7,
@@ -40,7 +42,7 @@ class File {
   event(type: number, body: Buffer, o: { serverId?: number; fde?: boolean } = {}): number {
     const size = 19 + body.length + (this.crc || o.fde ? 4 : 0)
     const head = Buffer.alloc(19)
-    head.writeUInt32LE(1_796_000_000, 0)
+    head.writeUInt32LE(this.time, 0)
     head[4] = type
     head.writeUInt32LE(o.serverId ?? this.serverId, 5)
     head.writeUInt32LE(size, 9)
@@ -74,9 +76,17 @@ class File {
     return { start, end: this.pos, rows }
   }
 
+  /** A Query event: thread id, exec time, db length, error code, status variables' length (2 bytes of them), the db, NUL, the text. */
+  query(text: string): number {
+    const post = Buffer.alloc(13)
+    post[8] = 1
+    post.writeUInt16LE(2, 11)
+    return this.event(2, Buffer.concat([post, Buffer.from([0, 0]), Buffer.from('d\0'), Buffer.from(text)]))
+  }
+
   ddl(seq: number): { start: number; end: number } {
     const start = this.gtid(seq, GTID_STANDALONE | GTID_DDL)
-    this.event(2, Buffer.from('CREATE TABLE d.u (id INT)'))
+    this.query('CREATE TABLE d.u (id INT)')
     return { start, end: this.pos }
   }
 
@@ -154,10 +164,10 @@ t.test('what a batch must not take goes to mariadb-binlog whole, consecutive ran
   const myisam = f.gtid(2, GTID_STANDALONE)
   f.event(19, Buffer.from('map'))
   f.event(23, Buffer.alloc(8))
-  f.event(2, Buffer.from('COMMIT'))
+  f.query('COMMIT')
   // A transaction with a Query event inside (statement format): not batchable either; it follows at once.
   f.gtid(3)
-  f.event(2, Buffer.from('INSERT INTO d.t VALUES (2)'))
+  f.query('INSERT INTO d.t VALUES (2)')
   f.event(16, Buffer.alloc(8))
   const mixedEnd = f.pos
   f.rowTx(4)
@@ -259,4 +269,51 @@ t.test('writeOrFail: waits for a full stream, fails on a gone one', async (t) =>
   await t.rejects(waiting, { message: 'the reader is gone' }, 'destroyed while waiting: it fails')
   // The case that hung a replay: the stream was destroyed before the write ('close' already emitted).
   await t.rejects(writeOrFail(s, 'late', 'the reader is gone'), { message: 'the reader is gone' }, 'destroyed before: it fails at once')
+})
+
+t.test('scanUnits: the units BinlogParser finds in the text, from the event headers', async (t) => {
+  const f = new File()
+  const t0 = f.time
+  const from = f.pos
+  const a = f.rowTx(1)
+  f.time = t0 + 1
+  const ddl = f.ddl(2)
+  // A non-transactional statement: standalone GTID, row events, a Query COMMIT.
+  const myisamStart = f.gtid(3, GTID_STANDALONE)
+  f.event(19, Buffer.from('map'))
+  f.event(23, Buffer.alloc(8))
+  f.time = t0 + 2
+  f.query('COMMIT')
+  const myisamEnd = f.pos
+  f.time = t0 + 3
+  const b = f.rowTx(4)
+  const path = f.write('scan')
+  const whole = await scanUnits(path)
+  t.same(whole, {
+    units: [
+      { start: a.start, end: a.end, time: t0 },
+      { start: ddl.start, end: ddl.end, time: t0 + 1 },
+      { start: myisamStart, end: myisamEnd, time: t0 + 2 },
+      { start: b.start, end: b.end, time: t0 + 3 },
+    ],
+    complete: true,
+    cut: false,
+    error: '',
+  })
+  t.same((await scanUnits(path, ddl.start)).units.length, 3, 'from a position')
+  t.same(
+    (await scanUnits(path, from, t0 + 1)).units.map((u) => u.time),
+    [t0, t0 + 1, t0 + 2],
+    'with stopAfter, up to the first unit stamped after it',
+  )
+  // The open segment of a stopped archiver: cut inside the last event.
+  writeFileSync(join(dir, 'scan-cut'), Buffer.concat(f.parts).subarray(0, b.end - 5))
+  const cut = await scanUnits(join(dir, 'scan-cut'))
+  t.same([cut.units.length, cut.complete, cut.cut], [3, false, true], 'cut: the whole units before it, and said to be cut')
+  const bad = Buffer.concat(f.parts)
+  bad[ddl.end - 6]! ^= 1
+  writeFileSync(join(dir, 'scan-crc'), bad)
+  const crc = await scanUnits(join(dir, 'scan-crc'))
+  t.same([crc.units.length, crc.complete, crc.cut], [1, false, false], "a bad CRC32: not a cut (mariadb-binlog's to judge)")
+  t.match(crc.error, /fails its CRC32/)
 })

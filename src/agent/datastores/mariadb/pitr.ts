@@ -8,7 +8,7 @@ import { oneLine } from '../../engine-process.js'
 import { BackupError, checkTool, type StreamedTool, streamTool } from '../backup-files.js'
 import type { EngineCommand, InstancePaths, RunUser } from '../types.js'
 import { binlogName, stopPosition } from './binlog-parse.js'
-import { planReplay, type ReplayFile, type ReplayStep, UnplannableBinlog } from './binlog-replay.js'
+import { planReplay, type ReplayFile, type ReplayStep, scanUnits, UnplannableBinlog } from './binlog-replay.js'
 import { archiveFiles, readSidecar, readUnits, sha256File, type BinlogTool } from './binlog-segments.js'
 import type { MariadbClient } from './driver.js'
 import { ACCOUNT, IDENTIFIED, nativePasswordHash, REPLAY_DB_USER } from './users.js'
@@ -103,7 +103,14 @@ export async function mariadbReplay(ctx: MariadbReplayContext, pitr: PitrSpec): 
         // Wholly at or before the target: no need to read it.
         if (side && (side.last_time === null || Math.floor(Date.parse(side.last_time) / 1000) <= target)) continue
       } else if (!lastFile) continue
-      const read = await timed('scan', () => readUnits(tool, dest, from, target === 'latest' ? undefined : target))
+      const stopAfter = target === 'latest' ? undefined : target
+      const read = await timed('scan', async () => {
+        // Our read of the event headers; mariadb-binlog's decode (5-10x slower) where ours stops short of the end for another reason than a cut open segment.
+        const ours = await scanUnits(dest, from, stopAfter)
+        if (ours.complete || (ours.cut && !f.sealed)) return ours
+        ctx.log(`restore: ${f.name}: ${oneLine(ours.error)}; read with mariadb-binlog`)
+        return readUnits(tool, dest, from, stopAfter)
+      })
       if (f.sealed && !read.complete) throw new BackupError(`archive segment ${f.name}: mariadb-binlog could not read it: ${read.error}`)
       const s = stopPosition(read.units, target, from)
       if (s?.reached) {
