@@ -14,6 +14,7 @@ import { startAgent, type AgentHandle } from '../../src/agent/index.js'
 import { instancePaths } from '../../src/agent/preparation.js'
 import { lookupUser } from '../../src/agent/engine-process.js'
 import { MariadbService } from '../../src/agent/datastores/mariadb/service.js'
+import { RESUME_PREFIX } from '../../src/agent/datastores/mariadb/archive.js'
 import type { Archiver } from '../../src/agent/datastores/types.js'
 import { readUnits } from '../../src/agent/datastores/mariadb/binlog-segments.js'
 import { scanUnits } from '../../src/agent/datastores/mariadb/binlog-replay.js'
@@ -194,11 +195,31 @@ t.test('the archiver streams, seals rotations and starts where a backup can repl
 
 t.test('kill -9 of the archiver, of its agent, then a restart of the engine: it resumes with no hole', async (t) => {
   const pid = dumpPid()!
+  const openName = readdirSync(archiveDir)
+    .filter((f) => /^mysql-bin\.\d+$/.test(f))
+    .sort()
+    .pop()!
+  const before = statSync(join(archiveDir, openName)).size
   process.kill(pid, 'SIGKILL')
   await waitFor('a new mariadb-binlog', () => {
     const p = dumpPid()
     return p && p !== pid ? p : undefined
   })
+  // The new one rewrites the open file from its start, beside the archive's copy, which never shrinks meanwhile.
+  let smallest = before
+  await waitFor('the resumed copy in place', () => {
+    smallest = Math.min(smallest, statSync(join(archiveDir, openName)).size)
+    return agentLog.some((l) => l.includes(`${RESUME_PREFIX}${openName} caught up`)) || undefined
+  })
+  t.ok(
+    agentLog.some((l) => l.includes(`into ${RESUME_PREFIX}${openName} until it is as long as the archive's copy`)),
+    `resumed into ${RESUME_PREFIX}${openName}`,
+  )
+  t.ok(smallest >= before, `the archive's ${openName} never shrank while it was rewritten (${smallest} >= ${before} bytes)`)
+  t.notOk(
+    readdirSync(archiveDir).some((f) => f.startsWith(RESUME_PREFIX)),
+    'no resumed file left beside the archive',
+  )
   const n = rows.length
   await waitFor('rows', () => rows.length > n + 20 || undefined)
   await rotate()

@@ -1,12 +1,13 @@
 import { spawn, type ChildProcess } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
-import { chown, mkdir, open, readFile, rename, rm, stat, writeFile } from 'node:fs/promises'
+import { chown, mkdir, open, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import type { ArchiveStatus } from '../../../protocol/index.js'
 import { ENGINE_ENV, isAlive, oneLine, wrapperArgs } from '../../engine-process.js'
 import type { Archiver, InstancePaths, RunUser } from '../types.js'
-import { binlogName, type BinlogUnit } from './binlog-parse.js'
-import { archiveFiles, FD3, holes, openDir, readSidecar, readUnits, sealSegment, type ArchiveFile, type BinlogTool } from './binlog-segments.js'
+import { BINLOG_FILE, binlogName, type BinlogUnit } from './binlog-parse.js'
+import { scanUnits } from './binlog-replay.js'
+import { archiveFiles, FD3, holes, openDir, readSidecar, sealSegment, type ArchiveFile, type BinlogTool } from './binlog-segments.js'
 import type { MariadbClient } from './driver.js'
 import { ACCOUNT, ARCHIVER_DB_USER, IDENTIFIED, nativePasswordHash } from './users.js'
 
@@ -15,6 +16,11 @@ const DUMP_SERVER_ID = 4_000_000_001
 /** How often the archive is looked at (sealing, gaps, lag); not a wait for a test. */
 const TICK_MS = 250
 const LAG_MS = 1000
+/**
+ * The name prefix of the files a resumed mariadb-binlog writes (it rewrites the file it resumes from
+ * its start): beside the archive's copy, which stays whole until the new one is as long.
+ */
+export const RESUME_PREFIX = '.resume-'
 
 export interface MariadbArchiverContext {
   archiveDir: string
@@ -35,7 +41,11 @@ export interface MariadbArchiverContext {
  * under the server's own name and flushes every event; it is restarted whenever it
  * exits (engine restart, kill), each time from the first file the archive does not
  * hold whole, which it rewrites from its start: no hole, no duplicate, no file left
- * half-written once a later one exists. A file is sealed (sha256, commit times:
+ * half-written once a later one exists. A resumed tool writes under RESUME_PREFIX beside
+ * the archive's copy, and each of its files replaces (rename) the archive's once it is at
+ * least as long: the archive's copy never shrinks, so a restore that reads it while the
+ * source catches up after a restart gets all it held (it read nothing, silently, when the
+ * copy was rewritten in place: bench/pitr.mjs's second restore to a time). A file is sealed (sha256, commit times:
  * binlog-segments.ts) once a later one exists. Missing seqs (a file purged on the
  * server before it was archived) are reported as a gap.
  *
@@ -191,6 +201,8 @@ export class MariadbArchiver implements Archiver {
     }
     if (!from) return
     await this.killStray()
+    // Rewritten from its start: beside the archive's copy, not over it (adoptResumed).
+    const resumed = await this.resuming(from)
     const args = [
       `--defaults-file=${this.cnf}`,
       '--read-from-remote-server',
@@ -198,7 +210,7 @@ export class MariadbArchiver implements Archiver {
       '--stop-never',
       `--stop-never-slave-server-id=${DUMP_SERVER_ID}`,
       // The archive dir as fd 3: the store above it is root's (binlog-segments.ts).
-      `--result-file=${FD3}/`,
+      `--result-file=${FD3}/${resumed ? RESUME_PREFIX : ''}`,
       from,
     ]
     const cmd = { file: this.ctx.bin('mariadb-binlog'), args, asUser: true }
@@ -224,7 +236,7 @@ export class MariadbArchiver implements Archiver {
     child.stderr!.on('data', (b: Buffer) => {
       stderr = (stderr + b.toString()).slice(-4096)
     })
-    this.ctx.log(`archiver: streaming from ${from} (pid ${child.pid})`)
+    this.ctx.log(`archiver: streaming from ${from} (pid ${child.pid})${resumed ? `, into ${RESUME_PREFIX}${from} until it is as long as the archive's copy` : ''}`)
     this.exited = new Promise((resolve) => {
       child.once('error', (e) => {
         stderr += e.message
@@ -280,6 +292,7 @@ export class MariadbArchiver implements Archiver {
     this.ticking = true
     try {
       const dir = this.ctx.archiveDir
+      await this.adoptResumed()
       const files = await archiveFiles(dir)
       for (const f of files.slice(0, -1)) {
         if (f.sealed) continue
@@ -297,6 +310,38 @@ export class MariadbArchiver implements Archiver {
       this.lastError = oneLine((e as Error).message)
     } finally {
       this.ticking = false
+    }
+  }
+
+  /**
+   * Whether the tool resumes over a file the archive holds bytes of (it rewrites it from its
+   * start); the resumed files a killed earlier run left are removed first (partial copies of
+   * what the server still has: the new run writes them again).
+   */
+  private async resuming(from: string): Promise<boolean> {
+    const dir = this.ctx.archiveDir
+    for (const n of await readdir(dir)) if (n.startsWith(RESUME_PREFIX)) await rm(join(dir, n), { force: true })
+    const size = await stat(join(dir, from)).then(
+      (st) => st.size,
+      () => 0,
+    )
+    return size > 0
+  }
+
+  /**
+   * A resumed tool's files take the place of the archive's, by rename, each once it is at least as long
+   * (the same binlog from its start: the longer holds all the shorter does), oldest first: a later file
+   * exists only once the tool wrote the earlier one whole. The tool writes on into the renamed file.
+   */
+  private async adoptResumed(): Promise<void> {
+    const dir = this.ctx.archiveDir
+    const resumed = (await readdir(dir)).filter((n) => n.startsWith(RESUME_PREFIX) && BINLOG_FILE.test(n.slice(RESUME_PREFIX.length))).sort()
+    for (const n of resumed) {
+      const name = n.slice(RESUME_PREFIX.length)
+      const [mine, theirs] = await Promise.all([stat(join(dir, n)), stat(join(dir, name)).catch(() => undefined)])
+      if (theirs && mine.size < theirs.size) return
+      await rename(join(dir, n), join(dir, name))
+      if (theirs) this.ctx.log(`archiver: ${n} caught up (${mine.size} bytes): in place of ${name}`)
     }
   }
 
@@ -319,7 +364,8 @@ export class MariadbArchiver implements Archiver {
     // only otherwise (reading it is the archiver's main cost on a busy instance).
     const fresh = this.caughtUpAt !== undefined && Date.now() - this.caughtUpAt < LAG_MS
     if (size === o.size || Date.now() - o.at < LAG_MS || fresh) return
-    const read = await readUnits(this.tool, join(dir, last.name), o.pos)
+    // The event headers read here (binlog-replay.ts): a mariadb-binlog decode each second was most of this cost.
+    const read = await scanUnits(join(dir, last.name), o.pos)
     const units: BinlogUnit[] = read.units.filter((u) => u.start >= o.pos)
     if (units.length) {
       o.pos = units[units.length - 1]!.end
