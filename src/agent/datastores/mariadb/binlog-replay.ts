@@ -75,24 +75,33 @@ interface BinlogEvent {
 /** An event's stamp: epoch seconds (whole: the binlog's resolution). */
 const stamp = (e: BinlogEvent): number => e.raw.readUInt32LE(0)
 
-/** Reads the events of `path` in [from, to) (to: the end of the file when undefined). */
-async function* events(path: string, from: number, to?: number): AsyncGenerator<BinlogEvent> {
+/**
+ * Reads the events of `path` in [from, to) (to: the end of the file when undefined), a read's
+ * worth at a time (an await per event was most of the time on 160,000 events).
+ */
+async function* events(path: string, from: number, to?: number): AsyncGenerator<BinlogEvent[]> {
   let pending: Buffer = Buffer.alloc(0)
   let pos = from
   for await (const chunk of createReadStream(path, { start: from, ...(to !== undefined ? { end: to - 1 } : {}), highWaterMark: 1 << 20 })) {
     pending = pending.length ? Buffer.concat([pending, chunk as Buffer]) : (chunk as Buffer)
     let off = 0
+    const out: BinlogEvent[] = []
     while (pending.length - off >= HEADER) {
       const size = pending.readUInt32LE(off + 9)
       if (size < HEADER) throw new UnplannableBinlog(`an event at ${pos} claims ${size} bytes`)
       if (pending.length - off < size) break
       const raw = pending.subarray(off, off + size)
       const next = raw.readUInt32LE(13)
-      if (next !== pos + size) throw new UnplannableBinlog(`the event at ${pos} says the next is at ${next}, not ${pos + size}`)
-      yield { pos, type: raw[4]!, serverId: raw.readUInt32LE(5), raw }
+      if (next !== pos + size) {
+        // The events before it are whole: theirs to use.
+        if (out.length) yield out
+        throw new UnplannableBinlog(`the event at ${pos} says the next is at ${next}, not ${pos + size}`)
+      }
+      out.push({ pos, type: raw[4]!, serverId: raw.readUInt32LE(5), raw })
       pos += size
       off += size
     }
+    if (out.length) yield out
     pending = pending.subarray(off)
   }
   if (pending.length) throw new CutBinlog(`${pending.length} bytes at ${pos} are not a whole event`)
@@ -156,18 +165,19 @@ export async function scanUnits(path: string, from = 0, stopAfter?: number): Pro
   let open: { start: number; ddl: boolean } | undefined
   try {
     const fde = await formatDescription(path)
-    for await (const e of events(path, Math.max(from, 4))) {
-      check(fde, e)
-      let done = false
-      if (e.type === EV.GTID) open = { start: e.pos, ddl: (e.raw[HEADER + 12]! & GTID_DDL) !== 0 }
-      else if (!open) continue
-      else if (e.type === EV.XID) done = true
-      else if (e.type === EV.QUERY) done = open.ddl || COMMIT.test(queryText(e, fde.crc))
-      if (!done || !open) continue
-      units.push({ start: open.start, end: e.pos + e.raw.length, time: stamp(e) })
-      open = undefined
-      if (stopAfter !== undefined && stamp(e) > stopAfter) break
-    }
+    scan: for await (const chunk of events(path, Math.max(from, 4)))
+      for (const e of chunk) {
+        check(fde, e)
+        let done = false
+        if (e.type === EV.GTID) open = { start: e.pos, ddl: (e.raw[HEADER + 12]! & GTID_DDL) !== 0 }
+        else if (!open) continue
+        else if (e.type === EV.XID) done = true
+        else if (e.type === EV.QUERY) done = open.ddl || COMMIT.test(queryText(e, fde.crc))
+        if (!done || !open) continue
+        units.push({ start: open.start, end: e.pos + e.raw.length, time: stamp(e) })
+        open = undefined
+        if (stopAfter !== undefined && stamp(e) > stopAfter) break scan
+      }
     return { units, complete: true, cut: false, error: '' }
   } catch (err) {
     return { units, complete: false, cut: err instanceof CutBinlog, error: (err as Error).message }
@@ -182,47 +192,53 @@ type Unit = { kind: 'batchable'; start: number; end: number; domain: number; ser
  * GTID (not standalone, not DDL, not XA), then only annotations, table maps and row
  * events, then its Xid; anything else is 'other' up to the next GTID (or `to`).
  */
-async function* units(path: string, from: number, to: number | undefined, fde: { crc: boolean }): AsyncGenerator<Unit> {
+async function* units(path: string, from: number, to: number | undefined, fde: { crc: boolean }): AsyncGenerator<Unit[]> {
   let cur: { start: number; domain: number; serverId: number; seq: bigint; ok: boolean; done: boolean; bytes: number } | undefined
   let other: number | undefined
   let pos = from
-  const close = function* (at: number): Generator<Unit> {
+  let out: Unit[] = []
+  const close = (at: number): void => {
     if (cur) {
-      if (cur.ok && cur.done) yield { kind: 'batchable', start: cur.start, end: at, domain: cur.domain, serverId: cur.serverId, seq: cur.seq, bytes: cur.bytes }
-      else yield { kind: 'other', start: cur.start, end: at }
+      if (cur.ok && cur.done) out.push({ kind: 'batchable', start: cur.start, end: at, domain: cur.domain, serverId: cur.serverId, seq: cur.seq, bytes: cur.bytes })
+      else out.push({ kind: 'other', start: cur.start, end: at })
       cur = undefined
     }
     if (other !== undefined) {
-      yield { kind: 'other', start: other, end: at }
+      out.push({ kind: 'other', start: other, end: at })
       other = undefined
     }
   }
-  for await (const e of events(path, from, to)) {
-    check(fde, e)
-    pos = e.pos + e.raw.length
-    if (e.type === EV.GTID) {
-      yield* close(e.pos)
-      const flags = e.raw[HEADER + 12]!
-      const ok = (flags & GTID_TRANSACTIONAL) !== 0 && (flags & (GTID_STANDALONE | GTID_DDL | GTID_XA)) === 0
-      cur = { start: e.pos, seq: e.raw.readBigUInt64LE(HEADER), domain: e.raw.readUInt32LE(HEADER + 8), serverId: e.serverId, ok, done: false, bytes: 0 }
-      continue
+  for await (const chunk of events(path, from, to)) {
+    for (const e of chunk) {
+      check(fde, e)
+      pos = e.pos + e.raw.length
+      if (e.type === EV.GTID) {
+        close(e.pos)
+        const flags = e.raw[HEADER + 12]!
+        const ok = (flags & GTID_TRANSACTIONAL) !== 0 && (flags & (GTID_STANDALONE | GTID_DDL | GTID_XA)) === 0
+        cur = { start: e.pos, seq: e.raw.readBigUInt64LE(HEADER), domain: e.raw.readUInt32LE(HEADER + 8), serverId: e.serverId, ok, done: false, bytes: 0 }
+        continue
+      }
+      if (cur) {
+        if (cur.done) {
+          // After the Xid only inert events may follow in a batchable unit; they end it.
+          if (INERT.has(e.type)) {
+            close(e.pos)
+            continue
+          }
+          cur.ok = false
+        } else if (e.type === EV.XID) cur.done = true
+        else if (ROWS.has(e.type)) cur.bytes += e.raw.length
+        else if (e.type !== EV.ANNOTATE_ROWS) cur.ok = false
+        continue
+      }
+      if (!INERT.has(e.type)) other ??= e.pos
     }
-    if (cur) {
-      if (cur.done) {
-        // After the Xid only inert events may follow in a batchable unit; they end it.
-        if (INERT.has(e.type)) {
-          yield* close(e.pos)
-          continue
-        }
-        cur.ok = false
-      } else if (e.type === EV.XID) cur.done = true
-      else if (ROWS.has(e.type)) cur.bytes += e.raw.length
-      else if (e.type !== EV.ANNOTATE_ROWS) cur.ok = false
-      continue
-    }
-    if (!INERT.has(e.type)) other ??= e.pos
+    if (out.length) yield out
+    out = []
   }
-  yield* close(pos)
+  close(pos)
+  if (out.length) yield out
 }
 
 /** What the replay sends: SQL text of its own, or a byte range for mariadb-binlog. */
@@ -278,19 +294,20 @@ export async function planReplay(files: ReplayFile[], batch = BATCH): Promise<{ 
       open = []
       openBytes = 0
     }
-    for await (const u of units(file.path, Math.max(file.from, 4), file.to, fde)) {
-      if (u.kind === 'other') {
-        flush()
-        const last = p.steps.at(-1)
-        if (last?.kind === 'tool' && last.stop === u.start) last.stop = u.end
-        else p.steps.push({ kind: 'tool', start: u.start, stop: u.end })
-        continue
+    for await (const chunk of units(file.path, Math.max(file.from, 4), file.to, fde))
+      for (const u of chunk) {
+        if (u.kind === 'other') {
+          flush()
+          const last = p.steps.at(-1)
+          if (last?.kind === 'tool' && last.stop === u.start) last.stop = u.end
+          else p.steps.push({ kind: 'tool', start: u.start, stop: u.end })
+          continue
+        }
+        const head = open[0]
+        if (head && (head.domain !== u.domain || head.serverId !== u.serverId || open.length >= batch.units || openBytes + u.bytes > batch.bytes)) flush()
+        open.push(u)
+        openBytes += u.bytes
       }
-      const head = open[0]
-      if (head && (head.domain !== u.domain || head.serverId !== u.serverId || open.length >= batch.units || openBytes + u.bytes > batch.bytes)) flush()
-      open.push(u)
-      openBytes += u.bytes
-    }
     flush()
     plan.push(p)
   }
@@ -318,22 +335,23 @@ export async function planReplay(files: ReplayFile[], batch = BATCH): Promise<{ 
         parts.push(`SET @@session.gtid_domain_id=${last.domain}, @@session.server_id=${last.serverId};\nSET @@session.gtid_seq_no=${last.seq};\nSTART TRANSACTION;\n`)
         let u = 0
         let rows: Buffer[] = []
-        for await (const e of events(file.path, s.units[0]!.start, last.end)) {
-          check(fde, e)
-          if (e.pos === s.units[u]!.start) {
-            if (e.type !== EV.GTID) throw new UnplannableBinlog(`${file.path} changed since the replay was planned (no GTID at ${e.pos})`)
-            continue
+        for await (const chunk of events(file.path, s.units[0]!.start, last.end))
+          for (const e of chunk) {
+            check(fde, e)
+            if (e.pos === s.units[u]!.start) {
+              if (e.type !== EV.GTID) throw new UnplannableBinlog(`${file.path} changed since the replay was planned (no GTID at ${e.pos})`)
+              continue
+            }
+            if (ROWS.has(e.type)) rows.push(e.raw)
+            else if (e.type !== EV.XID) {
+              // Between two of its transactions a batch may span inert events (a binlog checkpoint).
+              if (e.type !== EV.ANNOTATE_ROWS && !INERT.has(e.type)) throw new UnplannableBinlog(`${file.path} changed since the replay was planned (event type ${e.type} at ${e.pos})`)
+            } else {
+              parts.push(`BINLOG '${Buffer.concat(rows).toString('base64')}';\n`)
+              rows = []
+              u++
+            }
           }
-          if (ROWS.has(e.type)) rows.push(e.raw)
-          else if (e.type !== EV.XID) {
-            // Between two of its transactions a batch may span inert events (a binlog checkpoint).
-            if (e.type !== EV.ANNOTATE_ROWS && !INERT.has(e.type)) throw new UnplannableBinlog(`${file.path} changed since the replay was planned (event type ${e.type} at ${e.pos})`)
-          } else {
-            parts.push(`BINLOG '${Buffer.concat(rows).toString('base64')}';\n`)
-            rows = []
-            u++
-          }
-        }
         if (u !== s.units.length) throw new UnplannableBinlog(`${file.path} changed since the replay was planned`)
         parts.push('COMMIT;\n')
         yield { kind: 'sql', text: parts.join('') }

@@ -55,7 +55,7 @@ async function copyChecked(archiveDir: string, name: string, sealed: boolean, de
 
 /**
  * Point-in-time recovery after the base backup was restored and the engine started on
- * it: the archive's binlogs from the backup's position up to the target (or all of it
+ * it (what needs no engine, `prepareMariadbReplay`, runs beside the base restore): the archive's binlogs from the backup's position up to the target (or all of it
  * for 'latest', the open segment up to its last whole transaction), each copied into a
  * private scratch dir and checked first, then `mariadb-binlog | mariadb` as the run user
  * (both parse what the tenant wrote), through a pipe: no decoded event is written
@@ -64,7 +64,64 @@ async function copyChecked(archiveDir: string, name: string, sealed: boolean, de
  * Stop positions come from our own parse of the events (binlog-parse.ts), not from
  * --stop-datetime, which is exclusive and would drop the target second.
  */
-export async function mariadbReplay(ctx: MariadbReplayContext, pitr: PitrSpec): Promise<void> {
+export async function mariadbReplay(ctx: MariadbReplayContext, pitr: PitrSpec, prepared?: Promise<PreparedReplay>): Promise<void> {
+  const p = await (prepared ?? prepareMariadbReplay(ctx, pitr))
+  const { took, files, stop, picked, start } = p
+  try {
+    if (!files.length) {
+      ctx.log(`restore: nothing in the archive to replay after ${pitr.start.position}`)
+      return
+    }
+    const t = Date.now()
+    let how = ''
+    const relaxed = await withReplayAccount(ctx, p.work, (cnf) =>
+      withRelaxedDurability(ctx.db, async () => {
+        const client: EngineCommand = { file: ctx.bin('mariadb'), args: [`--defaults-file=${cnf}`, '--batch', '--binary-mode', '--max-allowed-packet=1G'], asUser: true }
+        if (p.plan) {
+          const { batches, transactions, ranges } = p.plan.counts
+          how = `${transactions} transaction(s) in ${batches} batch(es), ${ranges} range(s) through mariadb-binlog`
+          await replayPlanned(ctx, p.plan.steps, client)
+        } else {
+          how = `one transaction at a time (not batched: ${p.planError})`
+          await replayPlain(ctx, start, stop, picked, client)
+        }
+      }),
+    )
+    const what = p.target === 'latest' ? 'latest' : new Date(p.target * 1000).toISOString()
+    ctx.log(
+      `restore: replayed ${picked.length} binlog file(s) of the archive from ${pitr.start.position} to ${what} (stop ${stop ?? 'end'}): copy and check ${took.copy} ms, stop scan ${took.scan} ms, plan ${took.plan} ms (beside the base restore: ${p.readyAfter} ms after it began), replay ${Date.now() - t} ms (${how}; ${relaxed})`,
+    )
+  } finally {
+    await p.discard()
+  }
+}
+
+/** What the replay needs and the engine does not: the files copied and checked, where it stops, the plan. */
+export interface PreparedReplay {
+  work: string
+  target: number | 'latest'
+  /** The copies, and where the replay starts (the first) and stops (the last). */
+  picked: string[]
+  start: number
+  stop: number | undefined
+  /** What to replay (empty: nothing after the backup's position). */
+  files: ReplayFile[]
+  plan?: Awaited<ReturnType<typeof planReplay>>
+  planError?: string
+  took: { copy: number; scan: number; plan: number }
+  /** Milliseconds from its start to its end. */
+  readyAfter: number
+  /** Removes the copies. */
+  discard(): Promise<void>
+}
+
+/**
+ * The archive's binlogs from the backup's position up to the target (or all of it for
+ * 'latest', the open segment up to its last whole transaction), each copied into a
+ * private scratch dir and checked; the stop position; the batched replay's plan (a
+ * plan that fails for any reason leaves the plain replay, which still can).
+ */
+export async function prepareMariadbReplay(ctx: Pick<MariadbReplayContext, 'paths' | 'user' | 'bin' | 'log'>, pitr: PitrSpec): Promise<PreparedReplay> {
   const t0 = Date.now()
   const start = parseStart(pitr.start)
   const target = targetSeconds(pitr.target)
@@ -77,9 +134,10 @@ export async function mariadbReplay(ctx: MariadbReplayContext, pitr: PitrSpec): 
   await rm(work, { recursive: true, force: true })
   await mkdir(work, { mode: 0o700 })
   await chown(work, ctx.user.uid, ctx.user.gid)
+  const discard = () => rm(work, { recursive: true, force: true })
   const tool: BinlogTool = { binary: ctx.bin('mariadb-binlog'), user: ctx.user }
-  // Where the time goes (logged at the end): copy and sha256 check, our decode for the stop position, the replay.
-  const took = { copy: 0, scan: 0, replay: 0 }
+  // Where the time goes (logged at the end): copy and sha256 check, the scan for the stop position, the plan.
+  const took = { copy: 0, scan: 0, plan: 0 }
   const timed = async <T>(what: keyof typeof took, fn: () => Promise<T>): Promise<T> => {
     const t = Date.now()
     try {
@@ -119,35 +177,22 @@ export async function mariadbReplay(ctx: MariadbReplayContext, pitr: PitrSpec): 
       }
       if (lastFile) stop = s?.pos ?? from
     }
-    if (picked.length === 1 && stop !== undefined && stop <= start.pos) {
-      ctx.log(`restore: nothing in the archive to replay after ${pitr.start.position}`)
-      return
-    }
-    const files: ReplayFile[] = picked.map((path, i) => ({ path, from: i === 0 ? start.pos : 4, ...(i === picked.length - 1 && stop !== undefined ? { to: stop } : {}) }))
-    let how = ''
-    const relaxed = await timed('replay', () =>
-      withReplayAccount(ctx, work, (cnf) =>
-        withRelaxedDurability(ctx.db, async () => {
-          const client: EngineCommand = { file: ctx.bin('mariadb'), args: [`--defaults-file=${cnf}`, '--batch', '--binary-mode', '--max-allowed-packet=1G'], asUser: true }
-          // Whatever stops the plan (a file it cannot read, or its own fault), the plain replay still can.
-          const plan = await planReplay(files).catch((e: Error) => {
-            how = `one transaction at a time (not batched: ${oneLine(e.message)})`
+    const nothing = picked.length === 1 && stop !== undefined && stop <= start.pos
+    const files: ReplayFile[] = nothing ? [] : picked.map((path, i) => ({ path, from: i === 0 ? start.pos : 4, ...(i === picked.length - 1 && stop !== undefined ? { to: stop } : {}) }))
+    let planError: string | undefined
+    // Whatever stops the plan (a file it cannot read, or its own fault), the plain replay still can.
+    const plan = files.length
+      ? await timed('plan', () =>
+          planReplay(files).catch((e: Error) => {
+            planError = oneLine(e.message)
             return undefined
-          })
-          if (plan) {
-            const { batches, transactions, ranges } = plan.counts
-            how = `${transactions} transaction(s) in ${batches} batch(es), ${ranges} range(s) through mariadb-binlog`
-            await replayPlanned(ctx, plan.steps, client)
-          } else await replayPlain(ctx, start.pos, stop, picked, client)
-        }),
-      ),
-    )
-    const what = target === 'latest' ? 'latest' : new Date(target * 1000).toISOString()
-    ctx.log(
-      `restore: replayed ${picked.length} binlog file(s) of the archive from ${pitr.start.position} to ${what} (stop ${stop ?? 'end'}) in ${Date.now() - t0} ms: copy and check ${took.copy} ms, stop scan ${took.scan} ms, replay ${took.replay} ms (${how}; ${relaxed})`,
-    )
-  } finally {
-    await rm(work, { recursive: true, force: true })
+          }),
+        )
+      : undefined
+    return { work, target, picked, start: start.pos, stop, files, ...(plan ? { plan } : {}), ...(planError ? { planError } : {}), took, readyAfter: Date.now() - t0, discard }
+  } catch (e) {
+    await discard()
+    throw e
   }
 }
 

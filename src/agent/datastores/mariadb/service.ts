@@ -20,6 +20,7 @@ import { mariadbInitConnect } from './access.js'
 import { keepHaSettings, mariadbHaSettings } from './ha-settings.js'
 import { mariadbGuestLogs } from './logs.js'
 import { MariadbArchiver } from './archive.js'
+import type { PreparedReplay } from './pitr.js'
 import type { GuestLogDef } from '../../guest-log.js'
 
 /**
@@ -181,8 +182,27 @@ export class MariadbService implements Datastore {
     return (await import('./backup.js')).mariadbBackup(this.backupContext(), info, storeDir)
   }
 
+  /** A restore to a point in time: the archive's copies, stop position and plan, made beside the base restore. */
+  private replayPrepared: Promise<PreparedReplay> | undefined
+
   async restoreBackup(spec: RestoreSpec): Promise<void> {
-    return (await import('./backup.js')).mariadbRestore(this.backupContext(), spec)
+    if (spec.pitr) {
+      const prepared = import('./pitr.js').then((m) => m.prepareMariadbReplay(this.archiveContext(), spec.pitr!))
+      // Awaited by afterRestore; handled here too, so that a fault before then is not an unhandled rejection.
+      prepared.catch(() => undefined)
+      this.replayPrepared = prepared
+    }
+    try {
+      await (await import('./backup.js')).mariadbRestore(this.backupContext(), spec)
+    } catch (e) {
+      // No replay follows: its copies go.
+      await this.replayPrepared?.then(
+        (p) => p.discard(),
+        () => undefined,
+      )
+      this.replayPrepared = undefined
+      throw e
+    }
   }
 
   private backupContext() {
@@ -200,7 +220,10 @@ export class MariadbService implements Datastore {
 
   /** Point-in-time recovery: the source's archive replayed on the restored data, the engine up (mariadb/pitr.ts). */
   async afterRestore(spec: RestoreSpec): Promise<void> {
-    if (spec.pitr) await (await import('./pitr.js')).mariadbReplay(this.archiveContext(), spec.pitr)
+    if (!spec.pitr) return
+    const prepared = this.replayPrepared
+    this.replayPrepared = undefined
+    await (await import('./pitr.js')).mariadbReplay(this.archiveContext(), spec.pitr, prepared)
   }
 
   faultLine(text: string): string | undefined {
