@@ -189,36 +189,11 @@ export async function prepareMariadbReplay(ctx: Pick<MariadbReplayContext, 'path
           }),
         )
       : undefined
-    // The batches' SQL made now too (the agent runs --jitless: reading, checking and encoding the events is its
-    // slowest part), up to PREMADE_BYTES; past that the replay makes the rest as it goes.
-    if (plan) {
-      const made = await timed('plan', () => premake(plan.steps, PREMADE_BYTES))
-      plan.steps = made
-    }
     return { work, target, picked, start: start.pos, stop, files, ...(plan ? { plan } : {}), ...(planError ? { planError } : {}), took, readyAfter: Date.now() - t0, discard }
   } catch (e) {
     await discard()
     throw e
   }
-}
-
-/** The SQL made before the engine is up, at most (held in memory until the replay). */
-const PREMADE_BYTES = 64 << 20
-
-/** The steps read ahead up to `cap` bytes of SQL, then the rest of them as they come. */
-async function premake(steps: AsyncGenerator<ReplayStep>, cap: number): Promise<AsyncGenerator<ReplayStep>> {
-  const ahead: ReplayStep[] = []
-  let bytes = 0
-  while (bytes < cap) {
-    const r = await steps.next()
-    if (r.done) break
-    ahead.push(r.value)
-    if (r.value.kind === 'sql') bytes += r.value.text.length
-  }
-  return (async function* () {
-    yield* ahead
-    yield* steps
-  })()
 }
 
 /** `mariadb-binlog | mariadb`: every transaction as the tool prints it, one after another. */
