@@ -333,6 +333,16 @@ t.test('restore to a time in the middle: exactly the rows stamped at or before i
   )
 })
 
+/** What the mixed workload left: both tables row for row, the InnoDB table's DDL, the GTID position of domain 1. */
+const mixedState = (inst: Instance) => ({
+  inno: sql(inst, 'SELECT * FROM mixed.inno ORDER BY id'),
+  plain: sql(inst, 'SELECT * FROM mixed.plain ORDER BY id'),
+  columns: sql(inst, 'SHOW CREATE TABLE mixed.inno'),
+  domain1: sql(inst, 'SELECT @@gtid_binlog_pos')
+    .split(',')
+    .find((g) => g.startsWith('1-')),
+})
+
 t.test('a mixed workload replays exactly: batches for row transactions, mariadb-binlog for the rest', async (t) => {
   // What the batched replay must not take into a batch (DDL, a non-transactional table, a transaction
   // touching both, a second GTID domain, a transaction larger than a batch's bytes), between runs of
@@ -366,26 +376,12 @@ t.test('a mixed workload replays exactly: batches for row transactions, mariadb-
       ...Array.from({ length: 250 }, (_, i) => `UPDATE mixed.inno SET n = n + 1 WHERE id = ${200_000 + i}`),
     ].join(';\n'),
   )
-  const want = {
-    inno: sql(src, 'SELECT * FROM mixed.inno ORDER BY id'),
-    plain: sql(src, 'SELECT * FROM mixed.plain ORDER BY id'),
-    columns: sql(src, 'SHOW CREATE TABLE mixed.inno'),
-    domain1: sql(src, 'SELECT @@gtid_binlog_pos')
-      .split(',')
-      .find((g) => g.startsWith('1-')),
-  }
+  const want = mixedState(src)
   t.ok(want.domain1, `the source has a GTID in domain 1 (${want.domain1})`)
   const [file, pos] = sql(src, 'SHOW MASTER STATUS').split('\t')
   await waitFor('the archive holds the workload', () => (archiver.status().state === 'streaming' && statSync(join(archiveDir, file!)).size >= Number(pos)) || undefined)
   const { inst, log } = await restore('latest')
-  const got = {
-    inno: sql(inst, 'SELECT * FROM mixed.inno ORDER BY id'),
-    plain: sql(inst, 'SELECT * FROM mixed.plain ORDER BY id'),
-    columns: sql(inst, 'SHOW CREATE TABLE mixed.inno'),
-    domain1: sql(inst, 'SELECT @@gtid_binlog_pos')
-      .split(',')
-      .find((g) => g.startsWith('1-')),
-  }
+  const got = mixedState(inst)
   t.equal(got.inno.split('\n').length, want.inno.split('\n').length, 'as many InnoDB rows as the source')
   t.ok(got.inno === want.inno, 'the InnoDB table is the same, row for row')
   t.equal(got.plain, want.plain, 'the MyISAM table is the same')

@@ -1,6 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
-import { chown, mkdir, open, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises'
+import { chown, lstat, mkdir, open, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import type { ArchiveStatus } from '../../../protocol/index.js'
 import { ENGINE_ENV, isAlive, oneLine, wrapperArgs } from '../../engine-process.js'
@@ -338,7 +338,9 @@ export class MariadbArchiver implements Archiver {
     const resumed = (await readdir(dir)).filter((n) => n.startsWith(RESUME_PREFIX) && BINLOG_FILE.test(n.slice(RESUME_PREFIX.length))).sort()
     for (const n of resumed) {
       const name = n.slice(RESUME_PREFIX.length)
-      const [mine, theirs] = await Promise.all([stat(join(dir, n)), stat(join(dir, name)).catch(() => undefined)])
+      const [mine, theirs] = await Promise.all([lstat(join(dir, n)), lstat(join(dir, name)).catch(() => undefined)])
+      // Only the tool's regular files (the directory is the run user's: a planted link is not adopted).
+      if (!mine.isFile()) continue
       if (theirs && mine.size < theirs.size) return
       await rename(join(dir, n), join(dir, name))
       if (theirs) this.ctx.log(`archiver: ${n} caught up (${mine.size} bytes): in place of ${name}`)

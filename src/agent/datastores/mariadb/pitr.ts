@@ -55,14 +55,15 @@ async function copyChecked(archiveDir: string, name: string, sealed: boolean, de
 
 /**
  * Point-in-time recovery after the base backup was restored and the engine started on
- * it (what needs no engine, `prepareMariadbReplay`, runs beside the base restore): the archive's binlogs from the backup's position up to the target (or all of it
- * for 'latest', the open segment up to its last whole transaction), each copied into a
- * private scratch dir and checked first, then `mariadb-binlog | mariadb` as the run user
- * (both parse what the tenant wrote), through a pipe: no decoded event is written
- * anywhere. The client logs in with a temporary account (random password in a 0600
- * option file of the run user, dropped afterwards; created with sql_log_bin=0).
- * Stop positions come from our own parse of the events (binlog-parse.ts), not from
- * --stop-datetime, which is exclusive and would drop the target second.
+ * it. What needs no engine (`prepareMariadbReplay`: the copies, the stop position, the
+ * plan) runs beside the base restore; here, the replay into one `mariadb` client session
+ * as the run user: row transactions in batches, everything else through `mariadb-binlog`
+ * for its byte range (binlog-replay.ts), or `mariadb-binlog | mariadb` for all of it when
+ * the plan failed. Nothing decoded is written anywhere. The client logs in with a
+ * temporary account (random password in a 0600 option file of the run user, dropped
+ * afterwards; created with sql_log_bin=0). Stop positions come from our own read of the
+ * events (scanUnits), not from --stop-datetime, which is exclusive and would drop the
+ * target second.
  */
 export async function mariadbReplay(ctx: MariadbReplayContext, pitr: PitrSpec, prepared?: Promise<PreparedReplay>): Promise<void> {
   const p = await (prepared ?? prepareMariadbReplay(ctx, pitr))
