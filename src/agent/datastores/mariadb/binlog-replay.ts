@@ -184,6 +184,17 @@ export async function scanUnits(path: string, from = 0, stopAfter?: number): Pro
   }
 }
 
+/** Consecutive row transactions replayed under one commit: [start, end), the last one's GTID, how many. */
+interface Batch {
+  kind: 'batch'
+  start: number
+  end: number
+  domain: number
+  serverId: number
+  seq: bigint
+  count: number
+}
+
 /** A transaction, or a stretch of events, of one file. */
 type Unit = { kind: 'batchable'; start: number; end: number; domain: number; serverId: number; seq: bigint; bytes: number } | { kind: 'other'; start: number; end: number }
 
@@ -279,7 +290,9 @@ export async function planReplay(files: ReplayFile[], batch = BATCH): Promise<{ 
   type Planned = {
     file: ReplayFile
     fde: { raw: Buffer; crc: boolean }
-    steps: Array<{ kind: 'batch'; units: Array<Extract<Unit, { kind: 'batchable' }>> } | { kind: 'tool'; start: number; stop: number }>
+    // A batch as its byte range, its last transaction's GTID and how many it holds: not each transaction (a 1 GB
+    // binlog of one-row transactions has millions).
+    steps: Array<Batch | { kind: 'tool'; start: number; stop: number }>
   }
   const plan: Planned[] = []
   for (const file of files) {
@@ -287,11 +300,11 @@ export async function planReplay(files: ReplayFile[], batch = BATCH): Promise<{ 
     if (file.to !== undefined && file.to <= Math.max(file.from, 4)) continue
     const fde = await formatDescription(file.path)
     const p: Planned = { file, fde, steps: [] }
-    let open: Array<Extract<Unit, { kind: 'batchable' }>> = []
+    let open: Batch | undefined
     let openBytes = 0
     const flush = () => {
-      if (open.length) p.steps.push({ kind: 'batch', units: open })
-      open = []
+      if (open) p.steps.push(open)
+      open = undefined
       openBytes = 0
     }
     for await (const chunk of units(file.path, Math.max(file.from, 4), file.to, fde))
@@ -303,9 +316,12 @@ export async function planReplay(files: ReplayFile[], batch = BATCH): Promise<{ 
           else p.steps.push({ kind: 'tool', start: u.start, stop: u.end })
           continue
         }
-        const head = open[0]
-        if (head && (head.domain !== u.domain || head.serverId !== u.serverId || open.length >= batch.units || openBytes + u.bytes > batch.bytes)) flush()
-        open.push(u)
+        if (open && (open.domain !== u.domain || open.serverId !== u.serverId || open.count >= batch.units || openBytes + u.bytes > batch.bytes)) flush()
+        if (open) {
+          open.end = u.end
+          open.seq = u.seq
+          open.count++
+        } else open = { kind: 'batch', start: u.start, end: u.end, domain: u.domain, serverId: u.serverId, seq: u.seq, count: 1 }
         openBytes += u.bytes
       }
     flush()
@@ -316,7 +332,7 @@ export async function planReplay(files: ReplayFile[], batch = BATCH): Promise<{ 
     if (s.kind === 'tool') counts.ranges++
     else {
       counts.batches++
-      counts.transactions += s.units.length
+      counts.transactions += s.count
     }
   }
   const steps = (async function* (): AsyncGenerator<ReplayStep> {
@@ -330,29 +346,30 @@ export async function planReplay(files: ReplayFile[], batch = BATCH): Promise<{ 
         }
         const parts: string[] = primed ? [] : [preamble(fde.raw)]
         primed = true
-        const last = s.units.at(-1)!
         // gtid_seq_no on its own: a SET checks it against the domain in force before the statement.
-        parts.push(`SET @@session.gtid_domain_id=${last.domain}, @@session.server_id=${last.serverId};\nSET @@session.gtid_seq_no=${last.seq};\nSTART TRANSACTION;\n`)
-        let u = 0
+        parts.push(`SET @@session.gtid_domain_id=${s.domain}, @@session.server_id=${s.serverId};\nSET @@session.gtid_seq_no=${s.seq};\nSTART TRANSACTION;\n`)
+        const changed = (why: string) => new UnplannableBinlog(`${file.path} changed since the replay was planned (${why})`)
+        let gtids = 0
+        let done = 0
         let rows: Buffer[] = []
-        for await (const chunk of events(file.path, s.units[0]!.start, last.end))
+        for await (const chunk of events(file.path, s.start, s.end))
           for (const e of chunk) {
             check(fde, e)
-            if (e.pos === s.units[u]!.start) {
-              if (e.type !== EV.GTID) throw new UnplannableBinlog(`${file.path} changed since the replay was planned (no GTID at ${e.pos})`)
-              continue
-            }
-            if (ROWS.has(e.type)) rows.push(e.raw)
-            else if (e.type !== EV.XID) {
+            if (e.type === EV.GTID) {
+              // Each transaction opens with its GTID, after the one before ended (or first of all).
+              if (gtids !== done || (gtids === 0 && e.pos !== s.start)) throw changed(`a GTID at ${e.pos}`)
+              gtids++
+            } else if (gtids === done) {
               // Between two of its transactions a batch may span inert events (a binlog checkpoint).
-              if (e.type !== EV.ANNOTATE_ROWS && !INERT.has(e.type)) throw new UnplannableBinlog(`${file.path} changed since the replay was planned (event type ${e.type} at ${e.pos})`)
-            } else {
+              if (!INERT.has(e.type)) throw changed(`event type ${e.type} at ${e.pos}`)
+            } else if (ROWS.has(e.type)) rows.push(e.raw)
+            else if (e.type === EV.XID) {
               parts.push(`BINLOG '${Buffer.concat(rows).toString('base64')}';\n`)
               rows = []
-              u++
-            }
+              done++
+            } else if (e.type !== EV.ANNOTATE_ROWS) throw changed(`event type ${e.type} at ${e.pos}`)
           }
-        if (u !== s.units.length) throw new UnplannableBinlog(`${file.path} changed since the replay was planned`)
+        if (gtids !== s.count || done !== s.count) throw changed(`${done} of ${s.count} transactions`)
         parts.push('COMMIT;\n')
         yield { kind: 'sql', text: parts.join('') }
       }
