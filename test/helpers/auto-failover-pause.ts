@@ -8,6 +8,7 @@ import { join } from 'node:path'
 import { availableParallelism } from 'node:os'
 import { clientRun, createHaSet, HA, startHaLab, until, type HaEngine } from './auto-failover.js'
 import { superSql } from './clients.js'
+import { BLKIO_ROOT, sweepSlowDiskCgroups } from './slow-disk-sweep.js'
 import { linkTimeoutSeconds } from '../../src/protocol/index.js'
 
 /** The link timeout the engine runs now, in seconds (as u1 / root over TCP). */
@@ -72,13 +73,14 @@ const SLOW_BPS = 1024 * 1024
  * controller would move the processes out of their own cgroups for every controller), or no block device.
  */
 function slowDisk(dir: string, pids: number[]): { what: string; writes(): number; undo(): void } | string {
-  const root = '/sys/fs/cgroup/blkio'
+  const root = BLKIO_ROOT
   if (!existsSync(join(root, 'blkio.throttle.write_iops_device'))) return 'this host has no cgroup v1 blkio hierarchy'
   const source = spawnSync('findmnt', ['-n', '-o', 'SOURCE', '-T', dir], { encoding: 'utf8' }).stdout.trim()
   const parent = spawnSync('lsblk', ['-n', '-d', '-o', 'PKNAME', source], { encoding: 'utf8' }).stdout.trim()
   const disk = parent ? `/dev/${parent}` : source
   const majMin = spawnSync('lsblk', ['-n', '-d', '-o', 'MAJ:MIN', disk], { encoding: 'utf8' }).stdout.trim()
   if (!/^\d+:\d+$/.test(majMin)) return `${dir} is on no block device (${source || 'unknown'})`
+  sweepSlowDiskCgroups()
   const cg = join(root, `trove-slow-disk-${process.pid}`)
   mkdirSync(cg, { recursive: true })
   writeFileSync(join(cg, 'blkio.throttle.write_iops_device'), `${majMin} ${SLOW_IOPS}`)
@@ -113,7 +115,7 @@ function slowDisk(dir: string, pids: number[]): { what: string; writes(): number
       try {
         rmdirSync(cg)
       } catch {
-        /* a process still exiting: the empty cgroup is left behind */
+        /* still busy (a process forked or exiting meanwhile): slow-disk-sweep.ts removes it once this test has ended */
       }
     },
   }
