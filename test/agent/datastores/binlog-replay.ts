@@ -18,6 +18,10 @@ t.teardown(() => rmSync(dir, { recursive: true, force: true }))
 const GTID_TRANSACTIONAL = 4
 const GTID_DDL = 32
 const GTID_STANDALONE = 1
+const STMT_END_F = 1
+const NO_FOREIGN_KEY_CHECKS_F = 2
+/** A binlog statement of a row transaction: its table, then a rows event per flags (the last one's ending it). */
+type Statement = { table: number; flags: number[] }
 
 /** A binlog file being written: events appended with their next position and checksum. */
 class File {
@@ -29,12 +33,14 @@ class File {
     readonly crc = true,
     readonly serverId = 7,
   ) {
-    // The format description: version 4, a server version, a timestamp, header length 19, a few
-    // post-header lengths, then the checksum algorithm (1: CRC32, 0: none) and 4 checksum bytes.
-    const body = Buffer.alloc(2 + 50 + 4 + 1 + 8)
+    // The format description: version 4, a server version, a timestamp, header length 19, the
+    // post-header length of each event type (8 for table maps and rows events: a 6-byte table id and
+    // 2 bytes of flags), then the checksum algorithm (1: CRC32, 0: none) and 4 checksum bytes.
+    const body = Buffer.alloc(2 + 50 + 4 + 1 + 164)
     body.writeUInt16LE(4, 0)
     body.write('10.11.19-MariaDB', 2)
     body[56] = 19
+    for (const type of [19, 23, 24, 25]) body[57 + type - 1] = 8
     this.event(15, Buffer.concat([body, Buffer.from([crc ? 1 : 0])]), { fde: true })
   }
 
@@ -64,16 +70,21 @@ class File {
     return this.event(162, body, { serverId })
   }
 
-  /** A row transaction: GTID, annotation, table map, write rows, Xid. Returns its [start, end] and its row events. */
-  rowTx(seq: number, o: { domain?: number; serverId?: number; rowBytes?: number } = {}): { start: number; end: number; rows: Buffer } {
+  /**
+   * A row transaction: GTID, annotation, then per statement its table's map and its rows events (the
+   * rows opaque: the seq's byte), then the Xid. Returns its [start, end] and its table map and rows events.
+   */
+  rowTx(seq: number, o: { domain?: number; serverId?: number; rowBytes?: number; statements?: Statement[] } = {}): { start: number; end: number; events: Buffer[] } {
     const start = this.gtid(seq, GTID_TRANSACTIONAL, o.domain ?? 0, o.serverId)
     this.event(160, Buffer.from('INSERT INTO d.t VALUES (1)'))
     const before = this.parts.length
-    this.event(19, Buffer.from(`table map ${seq}`))
-    this.event(23, Buffer.alloc(o.rowBytes ?? 16, seq & 0xff))
-    const rows = Buffer.concat(this.parts.slice(before))
+    for (const st of o.statements ?? [{ table: 1, flags: [STMT_END_F] }]) {
+      this.event(19, tableMap(st.table))
+      for (const flags of st.flags) this.event(23, Buffer.concat([postHeader(st.table, flags), Buffer.alloc(o.rowBytes ?? 16, seq & 0xff)]))
+    }
+    const events = this.parts.slice(before)
     this.event(16, Buffer.alloc(8))
-    return { start, end: this.pos, rows }
+    return { start, end: this.pos, events }
   }
 
   /** A Query event: thread id, exec time, db length, error code, status variables' length (2 bytes of them), the db, NUL, the text. */
@@ -96,6 +107,33 @@ class File {
     return path
   }
 }
+
+/** A table map's or rows event's post-header: the 6-byte table id, 2 bytes of flags. */
+function postHeader(table: number, flags: number): Buffer {
+  const b = Buffer.alloc(8)
+  b.writeUIntLE(table, 0, 6)
+  b.writeUInt16LE(flags, 6)
+  return b
+}
+
+/** A table map: its post-header, the database and table names (the rest opaque to the plan). */
+const tableMap = (table: number): Buffer => Buffer.concat([postHeader(table, 1), Buffer.from(`\x01d\0\x02t${table}\0`)])
+
+/** The events of a BINLOG statement's base64: type, table id, the rows events' flags, and whether its CRC32 holds. */
+function decoded(base64: string, crc = true): Array<{ type: number; table: number; flags: number; crcOk: boolean; payload: string }> {
+  const b = Buffer.from(base64, 'base64')
+  const out = []
+  for (let at = 0; at < b.length; ) {
+    const e = b.subarray(at, at + b.readUInt32LE(at + 9))
+    const end = e.length - (crc ? 4 : 0)
+    out.push({ type: e[4]!, table: e.readUIntLE(19, 6), flags: e.readUInt16LE(25), crcOk: !crc || crc32(e.subarray(0, end)) === e.readUInt32LE(end), payload: e.subarray(27, end).toString('hex') })
+    at += e.length
+  }
+  return out
+}
+
+/** The events as the file has them, decoded the same way. */
+const fileEvents = (events: Buffer[], crc = true) => decoded(Buffer.concat(events).toString('base64'), crc)
 
 async function all(files: ReplayFile[], batch?: { units: number; bytes: number }) {
   const { steps, counts } = await planReplay(files, batch)
@@ -127,16 +165,96 @@ t.test('row transactions in batches, a DDL through mariadb-binlog, in binlog ord
   t.match(first!.text, /^SET @@SESSION\.PSEUDO_SLAVE_MODE=1;[\s\S]*BINLOG '[^']+';\n/, "the session is set up and given the file's format description first")
   t.match(first!.text, /SET @@session\.gtid_domain_id=0, @@session\.server_id=7;\nSET @@session\.gtid_seq_no=2;\nSTART TRANSACTION;\n/, "the first batch commits under its last transaction's GTID")
   t.ok(first!.text.endsWith('COMMIT;\n'), 'and commits once')
+  t.equal(binlogOf(first!.text).length, 2, "one BINLOG statement after the format description's")
+  const sent = decoded(binlogOf(first!.text)[1]!)
   t.same(
-    binlogOf(first!.text).slice(1),
-    [a[0]!.rows.toString('base64'), a[1]!.rows.toString('base64')],
-    'each transaction is one BINLOG statement of its own table map and row events (no GTID, annotation or Xid)',
+    sent.map((e) => [e.type, e.table, e.flags, e.crcOk]),
+    [
+      [19, 1, 1, true],
+      [23, 1, 0, true],
+      [23, 1, STMT_END_F, true],
+    ],
+    "the batch's two transactions as one statement: the first one's table map, the first rows event no longer ending the statement (its CRC32 made again)",
+  )
+  t.same(
+    sent.map((e) => e.payload),
+    [...fileEvents(a[0]!.events), ...fileEvents(a[1]!.events)].filter((e, i) => e.type !== 19 || i === 0).map((e) => e.payload),
+    'the same table map and rows, no GTID, annotation or Xid',
   )
   t.notMatch(second!.text, /PSEUDO_SLAVE_MODE/, 'the next batch needs no set-up')
   t.match(second!.text, /gtid_seq_no=3;/, 'the second batch: transaction 3')
   t.match(third!.text, /^SET @@SESSION\.PSEUDO_SLAVE_MODE=1;/, "after the tool's range (whose output resets the session) it is set up again")
   t.match(third!.text, /gtid_seq_no=6;/, 'the last batch: transactions 5 and 6')
-  t.same(binlogOf(third!.text).slice(1), [b[0]!.rows.toString('base64'), b[1]!.rows.toString('base64')])
+  t.same(
+    decoded(binlogOf(third!.text)[1]!).map((e) => [e.type, e.flags, e.payload]),
+    [
+      [19, 1, fileEvents(b[0]!.events)[0]!.payload],
+      [23, 0, fileEvents(b[0]!.events)[1]!.payload],
+      [23, STMT_END_F, fileEvents(b[1]!.events)[1]!.payload],
+    ],
+  )
+})
+
+t.test('the statements of a batch: one where they can be, one of its own where the tables or the flags change', async (t) => {
+  const f = new File()
+  const from = f.pos
+  const one = (table: number, flags = STMT_END_F): Statement => ({ table, flags: [flags] })
+  const txs = [
+    f.rowTx(1),
+    f.rowTx(2, { statements: [{ table: 1, flags: [0, STMT_END_F] }] }), // a statement of two rows events: joins
+    f.rowTx(3, { statements: [one(2)] }), // another table: a statement of its own
+    f.rowTx(4, { statements: [one(1)] }), // table 1 again: not mapped by the open statement
+    f.rowTx(5, { statements: [one(1, NO_FOREIGN_KEY_CHECKS_F | STMT_END_F)] }), // other flags
+    f.rowTx(6, { statements: [one(1), one(1)] }), // two statements: the second joins the first
+    f.rowTx(7, { statements: [{ table: 2, flags: [0] }] }), // no rows event ends it: sent as it is, joined by nothing
+    f.rowTx(8, { statements: [one(2)] }),
+  ]
+  const path = f.write('statements')
+  const { steps, counts } = await all([{ path, from }])
+  t.same(counts, { batches: 1, transactions: 8, ranges: 0 })
+  const sent = decoded(binlogOf((steps[0] as Extract<ReplayStep, { kind: 'sql' }>).text)[1]!)
+  const M = 19
+  const R = 23
+  const E = STMT_END_F
+  t.same(
+    sent.map((e) => [e.type, e.table, e.type === M ? '' : e.flags]),
+    [
+      [M, 1, ''],
+      [R, 1, 0],
+      [R, 1, 0],
+      [R, 1, E],
+      [M, 2, ''],
+      [R, 2, E],
+      [M, 1, ''],
+      [R, 1, E],
+      [M, 1, ''],
+      [R, 1, NO_FOREIGN_KEY_CHECKS_F | E],
+      [M, 1, ''],
+      [R, 1, 0],
+      [R, 1, E],
+      [M, 2, ''],
+      [R, 2, 0],
+      [M, 2, ''],
+      [R, 2, E],
+    ],
+    'statements joined only under the same table maps and flags',
+  )
+  t.ok(
+    sent.every((e) => e.crcOk),
+    'every event sent has a valid CRC32',
+  )
+  t.same(
+    sent.filter((e) => e.type === R).map((e) => e.payload),
+    txs.flatMap((tx) => fileEvents(tx.events).filter((e) => e.type === R)).map((e) => e.payload),
+    'every rows event, in binlog order',
+  )
+  // A format description whose table ids are not 6 bytes: the plan refuses the file (the plain replay takes it).
+  const bytes = Buffer.concat(f.parts)
+  bytes[4 + 19 + 57 + 18] = 6
+  const fdeLength = bytes.readUInt32LE(4 + 9)
+  bytes.writeUInt32LE(crc32(bytes.subarray(4, 4 + fdeLength - 4)), 4 + fdeLength - 4)
+  writeFileSync(join(dir, 'four-byte-ids'), bytes)
+  await t.rejects(planReplay([{ path: join(dir, 'four-byte-ids'), from }]), { name: 'UnplannableBinlog', message: /without a 6-byte table id/ })
 })
 
 t.test('a batch ends where the domain or the server changes, at its byte cap, and at the stop position', async (t) => {
@@ -211,7 +329,7 @@ t.test('several files: each gets its own format description; events before the f
     texts.every((x) => x.startsWith('SET @@SESSION.PSEUDO_SLAVE_MODE=1;')),
     'each file starts with its set-up',
   )
-  t.equal(binlogOf(texts[1]!)[1], tx.rows.toString('base64'), 'a file without checksums: its events as they are')
+  t.equal(binlogOf(texts[1]!)[1], Buffer.concat(tx.events).toString('base64'), 'a file without checksums: its events as they are')
 })
 
 t.test('a file the plan cannot trust is refused before anything is sent', async (t) => {
