@@ -4,13 +4,12 @@
 // GTID each batch commits under, and the files the plan must refuse. The real engine replays plans in
 // test/e2e/pitr-mariadb.ts (a mixed workload, row for row).
 import t from 'tap'
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { PassThrough } from 'node:stream'
 import { crc32 } from 'node:zlib'
 import { planReplay, type ReplayFile, type ReplayStep, scanUnits } from '../../../src/agent/datastores/mariadb/binlog-replay.js'
-import { writeOrFail } from '../../../src/agent/datastores/mariadb/pitr.js'
+import { writeScript } from '../../../src/agent/datastores/mariadb/pitr.js'
 
 const dir = mkdtempSync(join(tmpdir(), 'binlog-replay-'))
 t.teardown(() => rmSync(dir, { recursive: true, force: true }))
@@ -372,21 +371,30 @@ t.test('a file that changed between the plan and the replay fails the replay', a
   )
 })
 
-t.test('writeOrFail: waits for a full stream, fails on a gone one', async (t) => {
-  const s = new PassThrough({ highWaterMark: 4 })
-  const full = writeOrFail(s, 'more than four bytes', 'gone')
-  let settled = false
-  void full.then(() => (settled = true))
-  await new Promise((r) => setImmediate(r))
-  t.notOk(settled, 'a full stream: it waits')
-  s.read()
-  await full
-  t.pass('drained: it resolves')
-  const waiting = writeOrFail(s, 'x'.repeat(100), 'the reader is gone')
-  s.destroy()
-  await t.rejects(waiting, { message: 'the reader is gone' }, 'destroyed while waiting: it fails')
-  // The case that hung a replay: the stream was destroyed before the write ('close' already emitted).
-  await t.rejects(writeOrFail(s, 'late', 'the reader is gone'), { message: 'the reader is gone' }, 'destroyed before: it fails at once')
+t.test('writeScript: each run of batches into a file of its own, the ranges between them in order', async (t) => {
+  const work = mkdtempSync(join(dir, 'script-'))
+  async function* steps(): AsyncGenerator<ReplayStep> {
+    yield { kind: 'sql', text: 'one;\n' }
+    yield { kind: 'sql', text: 'two;\n' }
+    yield { kind: 'tool', path: '/x', start: 4, stop: 9 }
+    yield { kind: 'tool', path: '/x', start: 9, stop: 12 }
+    yield { kind: 'sql', text: 'three;\n' }
+  }
+  const script = await writeScript(steps(), work)
+  t.same(
+    script.map((s) => (s.kind === 'file' ? readFileSync(s.path, 'utf8') : [s.start, s.stop])),
+    ['one;\ntwo;\n', [4, 9], [9, 12], 'three;\n'],
+  )
+  t.same(
+    script.filter((s) => s.kind === 'file').map((s) => statSync((s as { path: string }).path).mode & 0o777),
+    [0o600, 0o600],
+    "the agent's files only",
+  )
+  async function* failing(): AsyncGenerator<ReplayStep> {
+    yield { kind: 'sql', text: 'one;\n' }
+    throw new Error('the plan could not read it')
+  }
+  await t.rejects(writeScript(failing(), mkdtempSync(join(dir, 'script-'))), { message: 'the plan could not read it' }, "the plan's fault is the caller's (it replays the plain way)")
 })
 
 t.test('scanUnits: the units BinlogParser finds in the text, from the event headers', async (t) => {
