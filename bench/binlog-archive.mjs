@@ -3,8 +3,9 @@
 // on a scratch mariadbd with the agent's binlog settings. Two comparisons, each side run BENCH_RUNS times
 // (default 5), alternating which goes first; medians:
 //   1. sync_binlog=1 (the agent's, for RPO) next to sync_binlog=0 (the engine's default), no archiver;
-//   2. with the archiver (dist/agent/datastores/mariadb/archive.js, the agent's own class: mariadb-binlog
-//      --raw --stop-never as the run user, sealing on rotation) next to without, sync_binlog=1.
+//   2. with the archiver (dist/agent/datastores/mariadb/archive.js, the agent's own class: the binlog
+//      files' new bytes copied every 200 ms, sealing on rotation) next to without, sync_binlog=1; and
+//      `mariadb-binlog --raw --stop-never` alone ("tool": the stream the archiver was until session 17).
 // Also: how far behind the archive was when the writers stopped (bytes), and how long it took to catch up.
 // Needs root and the troveguest user; run `npm run build` first, then `node bench/binlog-archive.mjs`
 // (or `npm run bench` with BENCH_ONLY=binlog-archive).
@@ -104,7 +105,7 @@ try {
     },
     sync1: () => writes(),
     tool: async () => {
-      // mariadb-binlog alone, as the archiver runs it (as root here, over the socket): the tool's own share.
+      // mariadb-binlog alone, as the archiver ran it until session 17 (as root here, over the socket): the stream's own share.
       const dir = join(base, `tool-${results.tool.length}`)
       mkdirSync(dir, { mode: 0o700 })
       const tool = spawn('mariadb-binlog', ['--no-defaults', `--socket=${socket}`, '-uroot', '--read-from-remote-server', '--raw', '--stop-never', `--result-file=${dir}/`, st0.File], {

@@ -4,7 +4,7 @@
 //   transactions as fast as they can for BENCH_SECONDS (default 8), with archiving off (backup retention
 //   0) and on (retention 1), alternated BENCH_RUNS times (default 3), medians; goal >= 0.9x;
 // - RPO: the same writers, each recording the time its commits were acknowledged, then kill -9 of the
-//   whole instance (engine, agent and the archiver's own process) while they write; a restore to the
+//   whole instance (engine, agent and the archiver's own process if it has one: pg_receivewal) while they write; a restore to the
 //   latest time; the acknowledged commits missing from it, in ms of commits (newest acknowledged minus
 //   newest restored); goal <= 1 s;
 // - restore to a time (1 s before the last acknowledged commit before the kill, or the end of the window
@@ -55,8 +55,8 @@ const ENGINES = {
       }
     },
     table: 'CREATE TABLE IF NOT EXISTS t (w int, n int, PRIMARY KEY (w, n))',
-    // The engine's and the archiver's pid files (mariadb/service.ts, mariadb/archive.ts).
-    pids: (base) => [join(base, 'run/mysqld.pid'), join(base, 'run/archiver.pid')],
+    // The engine's pid file (mariadb/service.ts); the archiver is the agent's own (mariadb/archive.ts: a tail of the binlog files).
+    pids: (base) => [join(base, 'run/mysqld.pid')],
   },
 }
 const E = ENGINES[ENGINE]

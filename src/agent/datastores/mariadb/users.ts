@@ -5,7 +5,7 @@ import { AccountError, CONTROL_CHARS, generatePassword, type Accounts, type Data
 
 /** Databases never listed nor touchable (internals.md 4.1; MariaDB has sys too). */
 export const MARIADB_HIDDEN_DBS = new Set(['mysql', 'information_schema', 'performance_schema', 'sys', 'lost+found'])
-/** The binlog archiver's account (archive.ts) and the point-in-time replay's, while it runs (pitr.ts). */
+/** The account an older agent's binlog archiver made (archive.ts drops it) and the point-in-time replay's, while it runs (pitr.ts). */
 export const ARCHIVER_DB_USER = 'trove_archiver'
 export const REPLAY_DB_USER = 'trove_pitr'
 /** Upstream's ignore_users, plus MariaDB's own system accounts and roles, and the agent's own. */
