@@ -91,7 +91,7 @@ export async function mariadbReplay(ctx: MariadbReplayContext, pitr: PitrSpec, p
     )
     const what = p.target === 'latest' ? 'latest' : new Date(p.target * 1000).toISOString()
     ctx.log(
-      `restore: replayed ${picked.length} binlog file(s) of the archive from ${pitr.start.position} to ${what} (stop ${stop ?? 'end'}): copy and check ${took.copy} ms, stop scan ${took.scan} ms, plan ${took.plan} ms, batches written ${took.write} ms (beside the base restore: ${p.readyAfter} ms after it began), replay ${Date.now() - t} ms (${how}; ${relaxed})`,
+      `restore: replayed ${picked.length} binlog file(s) of the archive from ${pitr.start.position} to ${what} (stop ${stop ?? 'end'}): copy and check ${took.copy} ms, stop scan ${took.scan} ms, plan and batches written ${took.plan} ms (beside the base restore: ${p.readyAfter} ms after it began), replay ${Date.now() - t} ms (${how}; ${relaxed})`,
     )
   } finally {
     await p.discard()
@@ -111,7 +111,7 @@ export interface PreparedReplay {
   /** The plan's counts, and its steps with each run of batches already written to a file. */
   plan?: { counts: ReplayCounts; script: ScriptStep[] }
   planError?: string
-  took: { copy: number; scan: number; plan: number; write: number }
+  took: { copy: number; scan: number; plan: number }
   /** Milliseconds from its start to its end. */
   readyAfter: number
   /** Removes the copies. */
@@ -140,7 +140,7 @@ export async function prepareMariadbReplay(ctx: Pick<MariadbReplayContext, 'path
   const discard = () => rm(work, { recursive: true, force: true })
   const tool: BinlogTool = { binary: ctx.bin('mariadb-binlog'), user: ctx.user }
   // Where the time goes (logged at the end): copy and sha256 check, the scan for the stop position, the plan.
-  const took = { copy: 0, scan: 0, plan: 0, write: 0 }
+  const took = { copy: 0, scan: 0, plan: 0 }
   const timed = async <T>(what: keyof typeof took, fn: () => Promise<T>): Promise<T> => {
     const t = Date.now()
     try {
@@ -184,24 +184,17 @@ export async function prepareMariadbReplay(ctx: Pick<MariadbReplayContext, 'path
     const files: ReplayFile[] = nothing ? [] : picked.map((path, i) => ({ path, from: i === 0 ? start.pos : 4, ...(i === picked.length - 1 && stop !== undefined ? { to: stop } : {}) }))
     let planError: string | undefined
     // Whatever stops the plan (a file it cannot read, or its own fault), the plain replay still can.
-    const planned = files.length
-      ? await timed('plan', () =>
-          planReplay(files).catch((e: Error) => {
-            planError = oneLine(e.message)
+    // One pass plans the replay and writes its batches (binlog-replay.ts); a file it cannot read leaves the plain replay.
+    const plan = files.length
+      ? await timed('plan', async () => {
+          try {
+            const { steps, counts } = await planReplay(files)
+            return { script: await writeScript(steps, work), counts }
+          } catch (e) {
+            planError = oneLine((e as Error).message)
             return undefined
-          }),
-        )
-      : undefined
-    const plan = planned
-      ? await timed('write', () =>
-          writeScript(planned.steps, work).then(
-            (script) => ({ counts: planned.counts, script }),
-            (e: Error) => {
-              planError = oneLine(e.message)
-              return undefined
-            },
-          ),
-        )
+          }
+        })
       : undefined
     return { work, target, picked, start: start.pos, stop, files, ...(plan ? { plan } : {}), ...(planError ? { planError } : {}), took, readyAfter: Date.now() - t0, discard }
   } catch (e) {
