@@ -415,10 +415,17 @@ t.test('scanUnits: the units BinlogParser finds in the text, from the event head
   writeFileSync(join(dir, 'scan-cut'), Buffer.concat(f.parts).subarray(0, b.end - 5))
   const cut = await scanUnits(join(dir, 'scan-cut'))
   t.same([cut.units.length, cut.complete, cut.cut], [3, false, true], 'cut: the whole units before it, and said to be cut')
+  // A body byte flipped: the scan reads headers only (it finds where a replay stops); the pass that plans the replay refuses it.
   const bad = Buffer.concat(f.parts)
   bad[ddl.end - 6]! ^= 1
   writeFileSync(join(dir, 'scan-crc'), bad)
-  const crc = await scanUnits(join(dir, 'scan-crc'))
-  t.same([crc.units.length, crc.complete, crc.cut], [1, false, false], "a bad CRC32: not a cut (mariadb-binlog's to judge)")
-  t.match(crc.error, /fails its CRC32/)
+  t.same((await scanUnits(join(dir, 'scan-crc'))).units.length, 4, 'a bad CRC32 in a body: the same units')
+  await t.rejects(all([{ path: join(dir, 'scan-crc'), from }]), { message: /fails its CRC32/ }, 'which the replay refuses')
+  // A header that does not hold (its next position): not a cut, mariadb-binlog's to judge.
+  const moved = Buffer.concat(f.parts)
+  moved.writeUInt32LE(ddl.end + 1, ddl.start + 13) // the DDL's GTID event
+  writeFileSync(join(dir, 'scan-next'), moved)
+  const next = await scanUnits(join(dir, 'scan-next'))
+  t.same([next.units.length, next.complete, next.cut], [1, false, false], 'a header that does not hold: the units before it, not a cut')
+  t.match(next.error, /says the next is at/)
 })

@@ -240,7 +240,8 @@ export async function writeScript(steps: AsyncIterable<ReplayStep>, work: string
 
 /** `mariadb-binlog | mariadb`: every transaction as the tool prints it, one after another. */
 async function replayPlain(ctx: MariadbReplayContext, from: number, stop: number | undefined, picked: string[], client: EngineCommand): Promise<void> {
-  const args = ['--no-defaults', `--start-position=${from}`, ...(stop !== undefined ? [`--stop-position=${stop}`] : []), ...picked]
+  // Each event's CRC32 checked: nothing here read the bodies before (scanUnits reads headers only).
+  const args = ['--no-defaults', '--verify-binlog-checksum', `--start-position=${from}`, ...(stop !== undefined ? [`--stop-position=${stop}`] : []), ...picked]
   let applied: StreamedTool | undefined
   const dump = await streamTool({ file: ctx.bin('mariadb-binlog'), args, asUser: true }, ctx.user, {
     sink: async (out) => {
@@ -264,7 +265,7 @@ async function replayPlanned(ctx: MariadbReplayContext, steps: ScriptStep[], cli
       for (const s of steps) {
         if (s.kind === 'file') await pipeline(createReadStream(s.path), input, { end: false })
         else {
-          const args = ['--no-defaults', `--start-position=${s.start}`, `--stop-position=${s.stop}`, s.path]
+          const args = ['--no-defaults', '--verify-binlog-checksum', `--start-position=${s.start}`, `--stop-position=${s.stop}`, s.path]
           const dump = await streamTool({ file: ctx.bin('mariadb-binlog'), args, asUser: true }, ctx.user, { sink: (out) => pipeline(out, input, { end: false }) })
           checkTool('mariadb-binlog (reading the archive)', dump)
         }
