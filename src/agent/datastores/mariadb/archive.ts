@@ -1,11 +1,11 @@
-import { constants as fsc } from 'node:fs'
-import { chown, mkdir, open, readdir, readFile, rename, rm, stat, type FileHandle } from 'node:fs/promises'
+import { chown, mkdir, readdir, readFile, rename, rm, stat } from 'node:fs/promises'
 import { dirname, join } from 'node:path'
 import type { ArchiveStatus } from '../../../protocol/index.js'
 import { isAlive, oneLine } from '../../engine-process.js'
 import type { Archiver, InstancePaths, RunUser } from '../types.js'
 import { binlogName, binlogSeq, type BinlogUnit } from './binlog-parse.js'
 import { scanUnits } from './binlog-replay.js'
+import { growCopy } from './binlog-copy.js'
 import { archiveFiles, holes, readSidecar, sealSegment, type ArchiveFile, type BinlogTool } from './binlog-segments.js'
 import type { MariadbClient } from './driver.js'
 import { ACCOUNT, ARCHIVER_DB_USER } from './users.js'
@@ -18,14 +18,6 @@ import { ACCOUNT, ARCHIVER_DB_USER } from './users.js'
 const TICK_MS = 200
 /** Caught up longer ago than this: lagging. */
 const LAG_MS = 1000
-/** Bytes read and written at a time. */
-const CHUNK = 1 << 20
-/** How much of a copy's end is compared with the server's file before the first append to it in a run. */
-const PREFIX_CHECK = 4096
-/** The format description's flags, LOG_EVENT_BINLOG_IN_USE_F their bit 0: byte 21 of a binlog file (4 + 17). */
-const FLAGS_BYTE = 21
-/** An archive file: never a link (the archive dir is the run user's), never waited on (a FIFO planted there). */
-const ARCHIVE_FILE = fsc.O_RDWR | fsc.O_NOFOLLOW | fsc.O_NONBLOCK
 
 export interface MariadbArchiverContext {
   archiveDir: string
@@ -50,7 +42,7 @@ interface ServerLog {
  * binlog files into the archive itself, every TICK_MS. A tick asks the server, over the
  * agent's own connection, SHOW MASTER STATUS (the current file and the end of its last whole
  * event group) and, when that is not the file the archive is copying, SHOW BINARY LOGS (names
- * and sizes); each copy then grows from its size up to its file's size when the server has
+ * and sizes); each copy then grows (binlog-copy.ts) from its size up to its file's size when the server has
  * closed that file (a later one exists), up to SHOW MASTER STATUS's position for the current
  * one (never past it: the bytes beyond may be a group half-written), read from the binlog dir
  * (a regular file of the run user, never through a link) and appended to the archive's file
@@ -308,7 +300,9 @@ export class MariadbArchiver implements Archiver {
       // Listed after the current file (a rotation between the two statements): its whole groups are not known yet.
       if (!closed && l.name !== current.name) break
       const target = closed ? l.size : current.pos
-      const size = await this.append(l.name, target, closed)
+      const grown = await growCopy({ archiveDir: this.ctx.archiveDir, binlogDir: this.binlogDir, user: this.ctx.user, running: () => this.running, verified: this.verified }, l.name, target, closed)
+      if (grown.failed) this.failed = grown.failed
+      const size = grown.size
       if (l.name === current.name) copied = size
       // A later file only once this one is whole: every file but the newest is then complete (sealing).
       if (size < target) break
@@ -345,101 +339,6 @@ export class MariadbArchiver implements Archiver {
 
   private notePurged(name: string): void {
     if (!this.purged.includes(name)) this.purged.push(name)
-  }
-
-  /**
-   * Grows the archive's copy of `name` towards `target` bytes (what the server has of it whole);
-   * a file the server closed is then whole, its in-use flag cleared. Returns the copy's size.
-   */
-  private async append(name: string, target: number, closed: boolean): Promise<number> {
-    const dir = this.ctx.archiveDir
-    let out = await openArchiveFile(dir, name, false)
-    try {
-      let size = 0
-      if (out) {
-        const st = await out.stat()
-        if (!st.isFile()) throw new Error(`${join(dir, name)} is not a regular file`)
-        size = st.size
-      }
-      if (size > target) {
-        this.failed = `the server's ${name} has ${target} bytes, fewer than the archive's copy (${size}): was it truncated? Nothing more is copied into it`
-        return size
-      }
-      if (size < target) {
-        const src = await this.openSource(name)
-        try {
-          if (out && size > 0 && !this.verified.has(name) && !(await this.isPrefix(src, out, name, size))) return size
-          this.verified.add(name)
-          if (!out) {
-            // Made once its source proved readable: no empty copy is left behind.
-            out = (await openArchiveFile(dir, name, true))!
-            await syncDir(dir)
-          }
-          const st = await out.stat()
-          if (!st.isFile()) throw new Error(`${join(dir, name)} is not a regular file`)
-          if (st.uid !== this.ctx.user.uid || st.gid !== this.ctx.user.gid) await out.chown(this.ctx.user.uid, this.ctx.user.gid)
-          size = await this.fill(src, out, size, target)
-        } finally {
-          await src.close()
-        }
-      }
-      if (out && closed && size === target) await clearInUse(out)
-      return size
-    } finally {
-      await out?.close()
-    }
-  }
-
-  /** The server's binlog file: a regular file of the run user, never through a link (the data dir is the user's). */
-  private async openSource(name: string): Promise<FileHandle> {
-    const path = join(this.binlogDir!, name)
-    const src = await open(path, fsc.O_RDONLY | fsc.O_NOFOLLOW | fsc.O_NONBLOCK)
-    const st = await src.stat().catch(async (e: Error) => {
-      await src.close()
-      throw e
-    })
-    if (st.isFile() && st.uid === this.ctx.user.uid) return src
-    await src.close()
-    throw new Error(`${path} is not a regular file of ${this.ctx.user.name}`)
-  }
-
-  /** Appends the server's bytes [size, target) (what it has of them) to the copy, then fdatasync; the copy's new size. */
-  private async fill(src: FileHandle, out: FileHandle, size: number, target: number): Promise<number> {
-    let at = size
-    while (at < target && this.running) {
-      const buf = Buffer.allocUnsafe(Math.min(CHUNK, target - at))
-      const got = await readAt(src, buf, at)
-      if (!got) break
-      const chunk = buf.subarray(0, got)
-      // Copied cleared: the copy's bytes never change once written.
-      if (at <= FLAGS_BYTE && FLAGS_BYTE < at + got) chunk[FLAGS_BYTE - at]! &= ~1
-      for (let done = 0; done < got; ) done += (await out.write(chunk, done, got - done, at + done)).bytesWritten
-      at += got
-    }
-    if (at > size) await out.datasync()
-    return at
-  }
-
-  /**
-   * Whether the copy (`size` bytes) is the start of the server's file, by its last bytes (the
-   * in-use flag aside): else `failed`, naming the file.
-   */
-  private async isPrefix(src: FileHandle, out: FileHandle, name: string, size: number): Promise<boolean> {
-    const n = Math.min(PREFIX_CHECK, size)
-    const [mine, theirs] = [Buffer.alloc(n), Buffer.alloc(n)]
-    const [a, b] = [await readAt(out, mine, size - n), await readAt(src, theirs, size - n)]
-    if (b < n) {
-      this.failed = `the server's ${name} is shorter than the archive's copy (${size} bytes): was it truncated? Nothing more is copied into it`
-      return false
-    }
-    const flag = FLAGS_BYTE - (size - n)
-    if (flag >= 0 && flag < n) {
-      mine[flag]! &= ~1
-      theirs[flag]! &= ~1
-    }
-    if (a === n && mine.equals(theirs)) return true
-    this.failed = `the archive's ${name} is not a prefix of the server's ${name} (they differ in the ${n} bytes before byte ${size}): nothing more is copied into it`
-    return false
   }
 
   /** Seals complete files, works out gaps and the latest commit time. */
@@ -491,44 +390,4 @@ export class MariadbArchiver implements Archiver {
     o.size = size
     o.at = Date.now()
   }
-}
-
-/** An archive file (made, 0600, with `create`; undefined when missing without); never through a link. */
-async function openArchiveFile(dir: string, name: string, create: boolean): Promise<FileHandle | undefined> {
-  const path = join(dir, name)
-  try {
-    return await open(path, create ? ARCHIVE_FILE | fsc.O_CREAT | fsc.O_EXCL : ARCHIVE_FILE, 0o600)
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'ENOENT' && !create) return undefined
-    throw e
-  }
-}
-
-/** A new file's name made durable (as sealSegment does for the sidecars). */
-async function syncDir(dir: string): Promise<void> {
-  const d = await open(dir, 'r')
-  await d.sync().finally(() => d.close())
-}
-
-/** Reads into `buf` from `pos` until it is full or the file ends; the bytes read. */
-async function readAt(fh: FileHandle, buf: Buffer, pos: number): Promise<number> {
-  let got = 0
-  while (got < buf.length) {
-    const { bytesRead } = await fh.read(buf, got, buf.length - got, pos + got)
-    if (!bytesRead) break
-    got += bytesRead
-  }
-  return got
-}
-
-/**
- * A whole copy as the server's closed file: LOG_EVENT_BINLOG_IN_USE_F cleared (copied cleared
- * already; a copy from before may not be). The format description's CRC32 leaves it out.
- */
-async function clearInUse(fh: FileHandle): Promise<void> {
-  const b = Buffer.alloc(1)
-  if ((await readAt(fh, b, FLAGS_BYTE)) !== 1 || !(b[0]! & 1)) return
-  b[0]! &= ~1
-  await fh.write(b, 0, 1, FLAGS_BYTE)
-  await fh.datasync()
 }
