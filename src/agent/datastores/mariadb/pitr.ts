@@ -57,10 +57,11 @@ async function copyChecked(archiveDir: string, name: string, sealed: boolean, de
 /**
  * Point-in-time recovery after the base backup was restored and the engine started on
  * it. What needs no engine (`prepareMariadbReplay`: the copies, the stop position, the
- * plan, the batches' SQL written out) runs beside the base restore; here, the replay into one `mariadb` client session
- * as the run user: row transactions in batches, everything else through `mariadb-binlog`
- * for its byte range (binlog-replay.ts), or `mariadb-binlog | mariadb` for all of it when
- * the plan failed. Nothing decoded is written anywhere. The client logs in with a
+ * plan, the batches' SQL written out) runs beside the base restore; here, the replay into
+ * one `mariadb` client session as the run user: row transactions in batches, everything
+ * else through `mariadb-binlog` for its byte range (binlog-replay.ts), or `mariadb-binlog
+ * | mariadb` for all of it when the plan failed. Nothing decoded is written anywhere (the
+ * batches hold the events as they are, base64, in the private scratch dir). The client logs in with a
  * temporary account (random password in a 0600 option file of the run user, dropped
  * afterwards; created with sql_log_bin=0). Stop positions come from our own read of the
  * events (scanUnits), not from --stop-datetime, which is exclusive and would drop the
@@ -183,8 +184,8 @@ export async function prepareMariadbReplay(ctx: Pick<MariadbReplayContext, 'path
     const nothing = picked.length === 1 && stop !== undefined && stop <= start.pos
     const files: ReplayFile[] = nothing ? [] : picked.map((path, i) => ({ path, from: i === 0 ? start.pos : 4, ...(i === picked.length - 1 && stop !== undefined ? { to: stop } : {}) }))
     let planError: string | undefined
-    // Whatever stops the plan (a file it cannot read, or its own fault), the plain replay still can.
-    // One pass plans the replay and writes its batches (binlog-replay.ts); a file it cannot read leaves the plain replay.
+    // One pass plans the replay and writes its batches (binlog-replay.ts); whatever stops it (a file it
+    // cannot read, or its own fault), the plain replay still can.
     const plan = files.length
       ? await timed('plan', async () => {
           try {
