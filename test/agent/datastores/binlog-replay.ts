@@ -350,6 +350,34 @@ t.test('a file the pass cannot trust fails it (the caller writes every step befo
   await t.rejects(all([{ path: join(dir, 'text'), from: 4 }]), { message: 'not a binlog file' })
 })
 
+t.test('an event of many reads is walked whole; a format description of an impossible size is refused', async (t) => {
+  const f = new File()
+  const from = f.pos
+  f.rowTx(1)
+  // A statement's text of 3 MB (its annotation), three reads' worth, inside a row transaction.
+  const start = f.gtid(2)
+  f.event(160, Buffer.alloc(3 << 20, 0x61))
+  f.event(19, tableMap(1))
+  f.event(23, Buffer.concat([postHeader(1, STMT_END_F), Buffer.alloc(16, 2)]))
+  f.event(16, Buffer.alloc(8))
+  const end = f.pos
+  f.rowTx(3)
+  const path = f.write('large-event')
+  const scan = await scanUnits(path)
+  t.ok(scan.complete, 'the scan reads it to its end')
+  t.same(
+    scan.units.map((u) => [u.start, u.end]).filter(([s]) => s === start),
+    [[start, end]],
+    'the transaction with the large event, where it starts and ends',
+  )
+  const { counts } = await all([{ path, from }])
+  t.same(counts, { batches: 1, transactions: 3, ranges: 0 }, 'a row transaction like the others (its annotation is not sent)')
+  const huge = Buffer.concat(f.parts)
+  huge.writeUInt32LE(1 << 30, 4 + 9) // the format description claims 1 GB
+  writeFileSync(join(dir, 'huge-fde'), huge)
+  await t.rejects(all([{ path: join(dir, 'huge-fde'), from }]), { name: 'UnplannableBinlog', message: /a format description of 1073741824 bytes/ })
+})
+
 t.test('writeScript: each run of batches into a file of its own, the ranges between them in order', async (t) => {
   const work = mkdtempSync(join(dir, 'script-'))
   async function* steps(): AsyncGenerator<ReplayStep> {

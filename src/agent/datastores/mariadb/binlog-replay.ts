@@ -99,10 +99,17 @@ interface Frames {
  * await per event was most of the time on 160,000 events), without an object per event.
  */
 async function* frames(path: string, from: number, to?: number): AsyncGenerator<Frames> {
-  let pending: Buffer = Buffer.alloc(0)
+  // The bytes not walked yet, as the reads left them: joined only once the next event is whole (an
+  // event of many reads, a statement's text of 100 MB, would otherwise be copied once per read).
+  let parts: Buffer[] = []
+  let have = 0
+  let need = HEADER
   let pos = from
   for await (const chunk of createReadStream(path, { start: from, ...(to !== undefined ? { end: to - 1 } : {}), highWaterMark: 1 << 20 })) {
-    pending = pending.length ? Buffer.concat([pending, chunk as Buffer]) : (chunk as Buffer)
+    parts.push(chunk as Buffer)
+    have += (chunk as Buffer).length
+    if (have < need) continue
+    const pending = parts.length === 1 ? parts[0]! : Buffer.concat(parts, have)
     const f: Frames = { buf: pending, base: pos, at: [] }
     let off = 0
     while (pending.length - off >= HEADER) {
@@ -120,9 +127,12 @@ async function* frames(path: string, from: number, to?: number): AsyncGenerator<
       off += size
     }
     if (f.at.length) yield f
-    pending = pending.subarray(off)
+    const rest = pending.subarray(off)
+    parts = rest.length ? [rest] : []
+    have = rest.length
+    need = have >= HEADER ? Math.max(u32(rest, 9), HEADER) : HEADER
   }
-  if (pending.length) throw new CutBinlog(`${pending.length} bytes at ${pos} are not a whole event`)
+  if (have) throw new CutBinlog(`${have} bytes at ${pos} are not a whole event`)
 }
 
 /** The events of `path` in [from, to) as objects, a read's worth at a time. */
@@ -145,7 +155,10 @@ async function formatDescription(path: string): Promise<{ raw: Buffer; crc: bool
     await fh.read(head, 0, head.length, 0)
     if (!head.subarray(0, 4).equals(MAGIC)) throw new UnplannableBinlog('not a binlog file')
     if (head[4 + 4] !== EV.FORMAT_DESCRIPTION) throw new UnplannableBinlog('no format description at byte 4')
-    const raw = Buffer.alloc(head.readUInt32LE(4 + 9))
+    // A few hundred bytes in every MariaDB release: a size beyond that is not one (and not allocated).
+    const size = u32(head, 4 + 9)
+    if (size < HEADER + 57 + 5 || size > 64 << 10) throw new UnplannableBinlog(`a format description of ${size} bytes`)
+    const raw = Buffer.alloc(size)
     await fh.read(raw, 0, raw.length, 4)
     // Its last five bytes: the checksum algorithm (0 none, 1 CRC32) and a checksum.
     const alg = raw[raw.length - 5]
