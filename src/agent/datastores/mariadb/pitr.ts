@@ -290,7 +290,7 @@ async function replayPlanned(ctx: MariadbReplayContext, steps: ScriptStep[], cli
  * when one statement changed a few MB of rows; the client's session takes the global
  * value when it connects, after this is set.
  */
-export const REPLAY_DURABILITY = { sync_binlog: '0', innodb_flush_log_at_trx_commit: '0', max_allowed_packet: String(1 << 30) } as const
+const REPLAY_SETTINGS = { sync_binlog: '0', innodb_flush_log_at_trx_commit: '0', max_allowed_packet: String(1 << 30) } as const
 
 /**
  * The replay is one client session applying one transaction after another: with the
@@ -309,10 +309,10 @@ export const REPLAY_DURABILITY = { sync_binlog: '0', innodb_flush_log_at_trx_com
  * failed anyway. Returns what it did, for the log.
  */
 export async function withRelaxedDurability(db: MariadbClient, fn: () => Promise<void>): Promise<string> {
-  const names = Object.keys(REPLAY_DURABILITY) as Array<keyof typeof REPLAY_DURABILITY>
+  const names = Object.keys(REPLAY_SETTINGS) as Array<keyof typeof REPLAY_SETTINGS>
   const [was] = await db.query(`SELECT ${names.map((n) => `@@global.${n}`).join(', ')}`)
   const set = (values: readonly string[]) => db.query(...names.map((n, i) => ({ sql: `SET GLOBAL ${n} = ?`, values: [Number(values[i])] })))
-  await set(names.map((n) => REPLAY_DURABILITY[n]))
+  await set(names.map((n) => REPLAY_SETTINGS[n]))
   try {
     await fn()
   } catch (e) {
@@ -323,7 +323,7 @@ export async function withRelaxedDurability(db: MariadbClient, fn: () => Promise
   // Not ACTIVE with relaxed durability, nor with replayed commits only in the page cache: a failure here fails the restore.
   await set(was!)
   await db.query('FLUSH NO_WRITE_TO_BINLOG ENGINE LOGS, BINARY LOGS')
-  return `${names.map((n) => `${n}=${REPLAY_DURABILITY[n]}`).join(', ')} during the replay, back to ${names.map((n, i) => `${n}=${was![i]}`).join(', ')}`
+  return `${names.map((n) => `${n}=${REPLAY_SETTINGS[n]}`).join(', ')} during the replay, back to ${names.map((n, i) => `${n}=${was![i]}`).join(', ')}`
 }
 
 async function withReplayAccount<T>(ctx: MariadbReplayContext, work: string, fn: (cnf: string) => Promise<T>): Promise<T> {
