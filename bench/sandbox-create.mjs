@@ -1,7 +1,8 @@
-// create -> ACTIVE of a Redis instance in a sandbox (`isolation: 'sandbox'`, src/server/compute/sandboxed.ts:
-// uid, volume, netns + filter, runc: catatonit as init, then the agent by runc exec) beside one with `isolation: 'none'` (a loopback
-// address, the agent on the host), each lab started in this process, creates one after the other (each
-// deleted once ACTIVE, the delete timed until the instance is gone). ACTIVE is polled every 10 ms.
+// create -> ACTIVE of a Redis instance in a sandbox (`isolation: 'sandbox'`, src/server/compute/sandboxed.ts: a warm
+// sandbox taken whole, its agent waiting, when the lab holds one (sandbox-warm.ts); else uid, volume, netns + filter,
+// runc with the agent as the init's first child) beside one with `isolation: 'none'` (a loopback address, the standby
+// agent on the host), each lab started in this process, creates one after the other (each deleted once ACTIVE, the
+// delete timed until the instance is gone). ACTIVE is polled every 10 ms.
 // Knobs: BENCH_RUNS (5), BENCH_ENGINE (redis; mariadb and postgresql start from the lab's sandbox template from the
 // second create on: the first, not counted, starts its build, which is waited for). Run as root after a build:
 // `node bench/sandbox-create.mjs`.
@@ -11,6 +12,10 @@ import { clientFor, machine, median, sleep } from './lib.mjs'
 
 const RUNS = Number(process.env.BENCH_RUNS ?? 5)
 const ENGINE = process.env.BENCH_ENGINE ?? 'redis'
+// BENCH_BURST=1: each create right after the last delete (the pools and the warm sandbox have no time to refill: the
+// creates past what they hold take the cold path). Default: each create once the lab is ready again (a warm sandbox
+// made, the pools full: the lab refills after 1 s without a create), as creates spaced by more than that find it.
+const BURST = process.env.BENCH_BURST === '1'
 const initKb = []
 /** Rss and Pss of the sandbox's init, in kB (smaps_rollup). */
 function initRssKb(pidFile) {
@@ -28,7 +33,7 @@ const { removeSandboxLab } = await import('../dist/server/compute/sandbox-lab.js
 const parts = new Map()
 function record(line) {
   for (const m of line.matchAll(
-    /(uid \d+|address \S+ \(netns[^)]*\)|volume(?: \(pooled\))?|filter|template copied|sandbox \(runc\)|agent \(runc exec\)|agent \(started by the init\) seen) in (\d+) ms/g,
+    /(uid \d+|address \S+ \(netns[^)]*\)|volume(?: \(pooled\))?|warm sandbox, limits|filter|template copied|sandbox \(runc\)|agent \(runc exec\)|agent \(started by the init\) seen) in (\d+) ms/g,
   )) {
     const key = m[1].startsWith('address') ? (m[1].includes('pooled') ? 'address (netns, pooled)' : 'address (netns)') : m[1].startsWith('uid') ? 'uid' : m[1]
     parts.set(key, [...(parts.get(key) ?? []), Number(m[2])])
@@ -45,12 +50,21 @@ async function lab(isolation) {
   return { dir, server, client: await clientFor(cloudsFile) }
 }
 
+/** Until the sandbox lab holds a warm sandbox and its pools are full (at most 30 s). */
+async function ready(compute) {
+  for (const end = Date.now() + 30_000; Date.now() < end; await sleep(20)) {
+    if ((compute.warm?.readyCount ?? 0) >= 1 && compute.pools.netns.readyCount >= 1 && compute.pools.volumes.readyCount >= 1) return
+  }
+  throw new Error('the sandbox lab made no warm sandbox within 30 s')
+}
+
 async function measure(isolation) {
   const l = await lab(isolation)
   const create = []
   const del = []
   try {
     for (let i = 0; i < RUNS + 1; i++) {
+      if (!BURST && isolation === 'sandbox') await ready(l.server.lab.compute)
       let t0 = performance.now()
       const inst = await l.client.instances.create({ name: `b${i}`, flavorRef: '1', volume: { size: 1 }, datastore: { type: ENGINE } })
       for (;;) {

@@ -1,4 +1,4 @@
-import { writeSync } from 'node:fs'
+import { existsSync, rmSync, watch, writeFileSync, writeSync, type FSWatcher } from 'node:fs'
 import { readFile, rm, writeFile } from 'node:fs/promises'
 import { dirname, isAbsolute, join, resolve } from 'node:path'
 import {
@@ -302,7 +302,43 @@ export async function startAgent(bootstrapPath: string, opts: AgentOptions = {})
   return { done, close: () => end(0) }
 }
 
-const USAGE = 'usage: trove agent --config FILE | --standby | --make-template --config FILE'
+const USAGE = 'usage: trove agent --config FILE [--await-config] | --standby | --make-template --config FILE'
+
+/** The modules an agent runs, loaded ahead of need (a standby's or a warm sandbox's wait). */
+function preload(): Promise<unknown> {
+  return Promise.all([import('./connection.js'), import('./datastores/redis/service.js'), import('./datastores/mariadb/service.js'), import('./datastores/postgresql/service.js')])
+}
+
+/**
+ * `trove agent --config FILE --await-config`: the agent of a warm sandbox (server/compute/sandbox-warm.ts), started
+ * before any instance is its: load everything, then wait until FILE exists (the server writes it whole, by a
+ * rename, when a create takes the sandbox), then run as any agent. An inotify watch on its directory, and a
+ * check every second in case the watch misses it (or cannot be made).
+ */
+async function awaitConfig(path: string): Promise<void> {
+  await preload()
+  const marker = join(dirname(path), INSTANCE_FILES.awaiting)
+  await new Promise<void>((resolve) => {
+    let watcher: FSWatcher | undefined
+    const check = (): void => {
+      if (!existsSync(path)) return
+      watcher?.close()
+      clearInterval(timer)
+      resolve()
+    }
+    const timer = setInterval(check, 1000)
+    try {
+      watcher = watch(dirname(path), check)
+      watcher.on('error', () => undefined)
+    } catch {
+      /* polled only */
+    }
+    // The server counts the sandbox warm from this file on (sandboxed.ts makeWarm).
+    writeFileSync(marker, '', { mode: 0o600 })
+    check()
+  })
+  rmSync(marker, { force: true })
+}
 
 /**
  * `trove agent --standby` (server/compute/standby.ts): load everything an agent runs,
@@ -312,7 +348,7 @@ const USAGE = 'usage: trove agent --config FILE | --standby | --make-template --
  * is the instance's.
  */
 async function awaitBootstrap(): Promise<string | undefined> {
-  await Promise.all([import('./connection.js'), import('./datastores/redis/service.js'), import('./datastores/mariadb/service.js'), import('./datastores/postgresql/service.js')])
+  await preload()
   let text = ''
   for await (const chunk of process.stdin) {
     text += String(chunk)
@@ -330,12 +366,14 @@ async function awaitBootstrap(): Promise<string | undefined> {
 export async function runAgent(argv: string[]): Promise<number> {
   let config: string | undefined
   let standby = false
+  let awaiting = false
   let template = false
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!
     if (a === '--config') config = argv[++i]
     else if (a.startsWith('--config=')) config = a.slice('--config='.length)
     else if (a === '--standby') standby = true
+    else if (a === '--await-config') awaiting = true
     else if (a === '--make-template') template = true
     else if (a.startsWith('--title-room=')) continue
     else {
@@ -358,6 +396,7 @@ export async function runAgent(argv: string[]): Promise<number> {
     return 2
   }
   if (template) return (await import('./template-maker.js')).makeTemplate(resolve(config))
+  if (awaiting) await awaitConfig(resolve(config))
   let handle: AgentHandle
   try {
     handle = await startAgent(resolve(config))

@@ -119,6 +119,8 @@ export const INSTANCE_FILES = {
   agentLog: 'agent.log',
   /** Written by the agent when prepare finished (upstream .guestagent.prepare.end). */
   prepareDone: 'prepare.done',
+  /** Written by a warm sandbox's agent once it waits for its bootstrap (`--await-config`); removed when it has it. */
+  awaiting: 'agent.awaiting',
   dataDir: 'data',
   runDir: 'run',
   logDir: 'log',

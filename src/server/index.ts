@@ -86,6 +86,8 @@ export interface ServerOptions extends Partial<Omit<LabConfig, 'ha'>> {
    * (compute/sandbox-pool.ts; default TROVE_SANDBOX_POOL, else 2); 0 turns the pools off.
    */
   sandboxPool?: number
+  /** Warm sandboxes kept (sandbox-warm.ts; default 1 while the pools are on, at most WARM_MAX); 0: none. */
+  sandboxWarm?: number
   /** false: apply no cgroup limits (default: on unless TROVE_CGROUPS=0). */
   cgroups?: boolean
   /** Reconciliation period (ms; default TROVE_RECONCILE_MS or 10 s); 0 turns periodic passes off. */
@@ -185,6 +187,7 @@ export async function buildServer(opts: ServerOptions = {}): Promise<TroveServer
           ...computeOptions,
           ...(sandboxTemplatesDir ? { sandboxTemplatesDir: resolve(sandboxTemplatesDir) } : {}),
           ...(opts.sandboxPool !== undefined ? { poolSize: opts.sandboxPool } : {}),
+          ...(opts.sandboxWarm !== undefined ? { warmSize: opts.sandboxWarm } : {}),
         })
       : new LocalCompute({ ...computeOptions, standbyAgent: opts.standbyAgent !== false })
   const tasks = new TaskEngine(db, log)

@@ -225,7 +225,7 @@ export class Reconciler {
 
     // An id is left over when its row is deleted, or it has no row and its directory
     // (if any) is older than the grace period (a create in progress writes it first).
-    const leftover = (id: string) => !live.has(id) && (deleted.has(id) || ageOf(compute.instanceDir(id)) >= this.graceMs)
+    const leftover = (id: string) => !live.has(id) && !compute.keeps?.(id) && (deleted.has(id) || ageOf(compute.instanceDir(id)) >= this.graceMs)
 
     // 2. Processes of instances that are gone (the directory may be gone too).
     if (manageProcesses) {

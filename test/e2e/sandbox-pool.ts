@@ -1,6 +1,7 @@
 // The sandbox driver's pools (sandbox-pool.ts, docs/isolation.md "Pools") on real runc, CNI, nft and loop devices:
 // a create takes a pooled namespace and volume, the pools refill, a crash's pooled parts are swept at the next
-// start, and `trove server reset` removes the pooled parts too.
+// start, and `trove server reset` removes the pooled parts too. Without warm sandboxes (test/e2e/sandbox-warm.ts), which
+// would take the pooled parts first.
 import t from 'tap'
 import { execFileSync } from 'node:child_process'
 import { existsSync, statSync } from 'node:fs'
@@ -34,7 +35,7 @@ const loopsUnder = (dir: string) =>
 t.test('a create takes pooled parts, the pools refill, a crash and a reset leave none', async (t) => {
   const dataDir = join(tempDir(t), 'lab')
   const open = async () => {
-    const server = await buildServer({ dataDir, host: '127.0.0.1', port: 0, isolation: 'sandbox', reconcileMs: 0, sandboxPool: 1, log: () => {} })
+    const server = await buildServer({ dataDir, host: '127.0.0.1', port: 0, isolation: 'sandbox', reconcileMs: 0, sandboxPool: 1, sandboxWarm: 0, log: () => {} })
     const { cloudsFile } = await server.start()
     const c = server.lab.compute as SandboxedCompute
     return { server, client: labClient(cloudsFile), c, pools: c.pools! }

@@ -28,6 +28,13 @@ export interface Compute {
   isolationOf(id: string): Isolation
   /** Creates what the instance needs before its row exists, and its address. */
   reserve(id: string, manager: EngineManager, inUse: Set<string>): Promise<{ address: string; port: number }>
+  /**
+   * The id for a new instance with a volume of `volumeGb` when the driver has made its parts ahead (a warm
+   * sandbox, sandbox-warm.ts): taken now, its reserve must follow. Undefined: the caller draws an id.
+   */
+  takeWarm?(volumeGb: number): string | undefined
+  /** Whether the driver keeps `id`'s directory though no instance row names it (a warm sandbox); the reconciler leaves it. */
+  keeps?(id: string): boolean
   /** Re-asserts an instance's address claim (server start, reconciler). */
   reclaim(id: string, address: string): boolean
   /** Writes the agent's bootstrap and starts the agent. */

@@ -1,6 +1,7 @@
 import { existsSync, readFileSync, realpathSync, renameSync, writeFileSync } from 'node:fs'
 import { dirname, join, resolve, sep } from 'node:path'
-import { INSTANCE_FILES } from '../../protocol/index.js'
+import { type AgentBootstrap, INSTANCE_FILES } from '../../protocol/index.js'
+import type { LaunchSpec } from './compute.js'
 import { AGENT_NODE_FLAGS, TROVE_BIN } from './local.js'
 import { SYSTEM_DIRS, VOLUME_MOUNT } from './oci-config.js'
 import { SANDBOX_RECORD } from './sandbox-host.js'
@@ -38,6 +39,10 @@ export interface SandboxRecord {
   partitioned?: boolean
   /** The key its network namespace was attached under when it came from the pool (sandbox-pool.ts); else the instance id. */
   netKey?: string
+  /** A warm sandbox (sandbox-warm.ts) no create has taken yet: no instance's row names it; removed at server start. */
+  warm?: true
+  /** Its agent was started before it was an instance's and waits for its bootstrap (`--await-config`) until launch writes it. */
+  awaiting?: true
 }
 
 export function readSandboxRecord(instanceDir: string): SandboxRecord {
@@ -72,8 +77,8 @@ export function agentBinds(): Array<{ source: string; destination: string }> {
 }
 
 /** The agent's command line inside the sandbox (its bootstrap is in the volume). */
-export function agentArgs(): string[] {
-  return [process.execPath, ...AGENT_NODE_FLAGS, TROVE_BIN, 'agent', '--config', `${VOLUME_MOUNT}/${INSTANCE_FILES.bootstrap}`]
+export function agentArgs(awaiting = false): string[] {
+  return [process.execPath, ...AGENT_NODE_FLAGS, TROVE_BIN, 'agent', '--config', `${VOLUME_MOUNT}/${INSTANCE_FILES.bootstrap}`, ...(awaiting ? ['--await-config'] : [])]
 }
 
 /** The pid a runc pid file names, if it still runs (not a zombie) in the cgroup `cgroupPath` (e.g. `/trove-lab/id`). */
@@ -86,5 +91,25 @@ export function livePidIn(pidFile: string, cgroupPath: string): number | undefin
     return readFileSync(`/proc/${pid}/cgroup`, 'utf8').includes(cgroupPath) ? pid : undefined
   } catch {
     return undefined
+  }
+}
+
+/**
+ * A sandboxed agent's bootstrap. Engine data, logs and the agent's files all live in the volume; the host's
+ * directories (templates, backups, object store) are not the guest's to see: backups and published logs go through
+ * the server's object store (object-store/endpoint.ts), the store's paths being only names in the locations the
+ * agent reports.
+ */
+export function guestBootstrap(boot: LaunchSpec, address: string, fromTemplate: boolean, store: string | undefined, dirs: { backupDir: string; storageDir: string }): AgentBootstrap {
+  return {
+    ...boot,
+    baseDir: VOLUME_MOUNT,
+    cgroups: [],
+    address,
+    brokerFile: `/etc/${SANDBOX_BROKER_FILE}`,
+    runUser: SANDBOX_USER,
+    ownLog: true,
+    prepare: { ...boot.prepare, ...(fromTemplate ? { fromTemplate: true } : {}) },
+    ...(store ? { objectStore: { url: store }, ...dirs } : {}),
   }
 }

@@ -19,6 +19,7 @@ export async function removeSandboxLab(c: SandboxedCompute): Promise<void> {
       errors.push((e as Error).message)
     }
   }
+  await step(() => c.warm?.drain())
   await step(() => c.pools?.drain())
   c.templates.stop()
   await c.templates.settled()

@@ -36,6 +36,8 @@ export interface PartPoolOptions<T> {
   drop: (key: string, part: T) => Promise<unknown>
   log: (m: string) => void
   what: string
+  /** A new part's key (default poolKey()). */
+  newKey?: () => string
   /**
    * A sweep of the lab running, if one does: a make waits for it (a sweep keeps the keys the pool lists at its start
    * and takes any other part of the lab for an orphan's: a namespace made while it ran was swept, seen in
@@ -95,7 +97,7 @@ export class PartPool<T> {
       return
     }
     while (!this.stopped && !this.failed && this.ready.length + this.making.size < this.o.size) {
-      const key = poolKey()
+      const key = (this.o.newKey ?? poolKey)()
       this.making.add(key)
       const run = this.o.make(key).then(
         async (part) => {
@@ -145,6 +147,8 @@ export class SandboxPools {
   readonly netns: PartPool<Attachment>
   readonly volumes: PartPool<Volume>
   private timer: NodeJS.Timeout | undefined
+  /** Other pools refilled with these (the warm sandboxes, sandbox-warm.ts). */
+  private readonly followers: Array<{ refill: () => void }> = []
 
   constructor(private readonly o: SandboxPoolsOptions) {
     this.netns = new PartPool({
@@ -216,8 +220,14 @@ export class SandboxPools {
       this.timer = undefined
       this.netns.refill()
       this.volumes.refill()
+      for (const f of this.followers) f.refill()
     }, this.o.refillDelayMs ?? DEFAULT_REFILL_DELAY_MS)
     this.timer.unref()
+  }
+
+  /** Refills `pool` when these refill (after the same quiet). */
+  follow(pool: { refill: () => void }): void {
+    this.followers.push(pool)
   }
 
   /** The keys a sweep must keep (pooled namespaces, ready or being made). */

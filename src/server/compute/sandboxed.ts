@@ -4,37 +4,36 @@ import { GB } from '../../common/units.js'
 import { INSTANCE_FILES, type AgentBootstrap, type BrokerLocation, type EngineManager } from '../../protocol/index.js'
 import type { AccessSpec } from '../../protocol/resize.js'
 import type { Compute, Isolation, LaunchSpec } from './compute.js'
-import { applyFirewall } from './firewall.js'
 import { AGENT_NODE_FLAGS, ENGINE_PORTS, LocalCompute, TROVE_BIN, type LocalComputeOptions } from './local.js'
-import { attachInstance, ensureLabNetwork, netnsName, type LabNetwork } from './network.js'
-import { VOLUME_MOUNT } from './oci-config.js'
-import { createSandbox, destroySandbox, type SandboxRuntime } from './sandbox.js'
+import { ensureLabNetwork, type LabNetwork } from './network.js'
+import { destroySandbox, type SandboxRuntime } from './sandbox.js'
 import { SandboxTemplates } from './sandbox-template.js'
 import { Sweeper } from './sandbox-sweep.js'
 import { destroySandboxedInstance } from './sandbox-destroy.js'
 import { recoverSandboxes } from './sandbox-recover.js'
-import { awaitFirstChild, initStarting, launchInSandbox } from './sandbox-launch.js'
+import { launchInSandbox } from './sandbox-launch.js'
 import { hostSeccomp, type OciSeccomp } from './seccomp.js'
-import { allocateUid, type UidOptions } from './uids.js'
+import type { UidOptions } from './uids.js'
 import { readInVolume, writeInVolume } from './volume-files.js'
-import { instanceRules } from './replication-rules.js'
 import { firewallCidrs, labIdOf, SANDBOX_RECORD, sandboxedInstanceIds, sandboxHostProblem } from './sandbox-host.js'
 import {
   AGENT_PID_FILE,
   agentArgs,
   agentBinds,
+  guestBootstrap,
   livePidIn,
   readSandboxRecord,
   SANDBOX_BROKER_FILE,
   SANDBOX_ENV,
-  SANDBOX_INIT,
-  SANDBOX_USER,
   type SandboxRecord,
   sandboxLimits,
   writeSandboxRecord,
 } from './sandbox-guest.js'
-import { createVolume, destroyVolume, mountVolume, ownVolumeRoot, type VolumePaths } from './volume.js'
+import { destroyVolume, mountVolume, type VolumePaths } from './volume.js'
 import { claimedNetKeys, poolSizeFrom, SandboxPools } from './sandbox-pool.js'
+import { WARM_MAX, WarmSandboxes, warmLimits } from './sandbox-warm.js'
+import { LabRules } from './sandbox-rules.js'
+import { makeWarm, newVolume, reserveParts, startSandbox } from './sandbox-build.js'
 import { stopSandboxAgent } from './sandbox-stop.js'
 import { growSandboxVolume, updateSandboxLimits, volumeGrowthProblem } from './sandbox-resize.js'
 import { injectSandboxFault, type FaultKind } from './faults.js'
@@ -51,6 +50,8 @@ export interface SandboxedComputeOptions extends LocalComputeOptions {
   sandboxTemplatesDir?: string
   /** Network namespaces and 1 GB volumes kept ready, of each (sandbox-pool.ts; default TROVE_SANDBOX_POOL, else 2); 0: none. */
   poolSize?: number
+  /** Warm sandboxes kept (sandbox-warm.ts; default 1 while the pools are on, at most WARM_MAX); 0: none. */
+  warmSize?: number
 }
 
 const ms = (x: number) => `${Math.round(x)} ms`
@@ -59,8 +60,8 @@ const ms = (x: number) => `${Math.round(x)} ms`
  * Where instances live under `isolation: 'sandbox'` (docs/isolation.md): per instance a uid (uids.ts),
  * a volume (volume.ts) mounted at the instance's data, a network namespace on the lab bridge
  * (network.ts) behind the lab's packet filter (firewall.ts), and a runc sandbox (sandbox.ts) whose init
- * is catatonit; the agent runs in it (`runc exec`) as the instance's uid and starts the engine, which
- * outlives it. Everything here runs as root on paths it made: the instance directory (root 0700) holds the record, the volume's image and
+ * is catatonit; the agent runs in it (the init's first child, or `runc exec` for a new agent) as the instance's uid
+ * and starts the engine, which outlives it. One sandbox is kept warm for the next create (sandbox-warm.ts). Everything here runs as root on paths it made: the instance directory (root 0700) holds the record, the volume's image and
  * mount point, the bundle and the sandbox's log; the only file written inside the volume is the agent's
  * bootstrap, opened without following links (the volume is a filesystem of its own: no hard link can
  * reach a host file). Instances an earlier `none` run made keep running through a LocalCompute.
@@ -73,7 +74,12 @@ export class SandboxedCompute implements Compute {
   private net: LabNetwork | undefined
   private broker: BrokerLocation | undefined
   private store: BrokerLocation | undefined
-  private rules: Promise<unknown> = Promise.resolve()
+  /** The lab's packet filter from the records (sandbox-rules.ts). */
+  private readonly rules = new LabRules({
+    net: () => this.net,
+    records: () => this.records(),
+    hostPorts: () => [this.broker?.port, this.store?.port].filter((p): p is number => p !== undefined),
+  })
   /** Sweeps of orphan parts, one at a time; creates wait for a running one (sandbox-sweep.ts). */
   private readonly sweeper = new Sweeper(() => ({
     ...{ instancesDir: this.instancesDir, runtime: this.runtime, net: this.net, uids: this.opts.uids },
@@ -81,8 +87,9 @@ export class SandboxedCompute implements Compute {
   }))
   /** Parts made ahead of creates (after prepareLab). */
   pools: SandboxPools | undefined
-  private sets: () => string[][] = () => []
-  private readonly seccomp: OciSeccomp | undefined
+  /** Whole sandboxes made ahead of creates, their agent waiting (sandbox-warm.ts; after setBroker). */
+  warm: WarmSandboxes | undefined
+  readonly seccomp: OciSeccomp | undefined
   /** MariaDB's and PostgreSQL's pre-initialised data dirs (sandbox-template.ts). */
   readonly templates: SandboxTemplates
 
@@ -109,6 +116,7 @@ export class SandboxedCompute implements Compute {
   async close(): Promise<void> {
     this.local.close()
     this.templates.stop()
+    await this.warm?.drain()
     await this.pools?.drain()
   }
 
@@ -146,15 +154,28 @@ export class SandboxedCompute implements Compute {
     return this.isolationOf(id) === 'sandbox'
   }
 
-  private readRecord(id: string): SandboxRecord {
+  /** Every sandbox record, by id (one being written or cut short: left out). */
+  private records(): Map<string, SandboxRecord> {
+    const records = new Map<string, SandboxRecord>()
+    for (const id of this.sandboxedIds()) {
+      try {
+        records.set(id, this.readRecord(id))
+      } catch {
+        /* no entry */
+      }
+    }
+    return records
+  }
+
+  readRecord(id: string): SandboxRecord {
     return readSandboxRecord(this.instanceDir(id))
   }
 
-  private writeRecord(r: SandboxRecord): void {
+  writeRecord(r: SandboxRecord): void {
     writeSandboxRecord(this.instanceDir(r.instanceId), r)
   }
 
-  private volumePaths(id: string): VolumePaths {
+  volumePaths(id: string): VolumePaths {
     return { image: join(this.instanceDir(id), 'volume.img'), mountPoint: join(this.instanceDir(id), 'mnt') }
   }
 
@@ -169,6 +190,11 @@ export class SandboxedCompute implements Compute {
       ...(this.opts.subnetClaimDir ? { claimDir: this.opts.subnetClaimDir } : {}),
     })
     mkdirSync(this.runtime.root, { recursive: true, mode: 0o700 })
+    // Warm sandboxes of the last run that no create took: no row names them.
+    for (const id of this.sandboxedIds().filter((i) => this.readRecord(i).warm)) {
+      await this.destroy(id, null)
+      this.opts.log(`swept warm sandbox ${id}`)
+    }
     await recoverSandboxes({ instancesDir: this.instancesDir, ids: this.sandboxedIds(), net: this.net, uids: this.opts.uids, log: this.opts.log })
     const size = this.opts.poolSize ?? poolSizeFrom(process.env.TROVE_SANDBOX_POOL)
     this.pools = new SandboxPools({ size, dir: join(this.opts.dataDir, 'sandbox', 'pool'), net: this.net, log: this.opts.log, sweeping: () => this.sweeping() })
@@ -201,6 +227,44 @@ export class SandboxedCompute implements Compute {
       renameSync(join(etc, `${SANDBOX_BROKER_FILE}.tmp`), join(etc, SANDBOX_BROKER_FILE))
     }
     await this.applyRules()
+    this.startWarm()
+  }
+
+  /** Keeps warm sandboxes once agents can reach the broker (as many as the pools keep of each part, at most WARM_MAX). */
+  private startWarm(): void {
+    if (this.warm || !this.pools) return
+    const size = Math.min(this.opts.warmSize ?? this.opts.poolSize ?? poolSizeFrom(process.env.TROVE_SANDBOX_POOL), WARM_MAX)
+    this.warm = new WarmSandboxes({
+      size,
+      make: (id) => makeWarm(this, id),
+      drop: (id) => this.destroy(id, null),
+      alive: (id) => this.agentPid(id) !== undefined,
+      log: this.opts.log,
+      sweeping: () => this.sweeping(),
+    })
+    this.pools.follow(this.warm)
+    this.warm.start()
+  }
+
+  /** A new instance's id: a warm sandbox's when one fits (its reserve then takes it), else undefined. */
+  takeWarm(volumeGb: number): string | undefined {
+    const id = this.warm?.take(volumeGb)
+    if (id) this.pools?.quiet()
+    return id
+  }
+
+  /** Whether the lab keeps `id`'s directory though no row names it (a warm sandbox). */
+  keeps(id: string): boolean {
+    return this.warm?.holds(id) ?? false
+  }
+
+  /** Where the broker listens for agents (after setBroker). */
+  get brokerLocation(): BrokerLocation | undefined {
+    return this.broker
+  }
+
+  log(m: string): void {
+    this.opts.log(m)
   }
 
   hasNetwork(): boolean {
@@ -217,59 +281,29 @@ export class SandboxedCompute implements Compute {
   }
 
   followReplicationSets(sets: () => string[][]): void {
-    this.sets = sets
+    this.rules.follow(sets)
   }
 
   replicationChanged(): Promise<void> {
     return this.applyRules()
   }
 
-  /** The lab's whole rule set from the records (sandbox records, the server's replication sets), applied in one transaction (one at a time). */
   private applyRules(): Promise<void> {
-    const run = this.rules.then(async () => {
-      if (!this.net) return
-      const records = new Map<string, SandboxRecord>()
-      for (const id of this.sandboxedIds()) {
-        try {
-          records.set(id, this.readRecord(id))
-        } catch {
-          /* a record being written or cut short: no entry */
-        }
-      }
-      const instances = instanceRules(records, this.sets)
-      await applyFirewall(this.net, { instances, hostPorts: [this.broker?.port, this.store?.port].filter((p): p is number => p !== undefined) })
-    })
-    this.rules = run.catch(() => undefined)
-    return run
+    return this.rules.apply()
   }
 
   /** A uid and an address on the lab network (its namespace attached); undone whole on failure. */
   async reserve(id: string, manager: EngineManager, _inUse: Set<string>): Promise<{ address: string; port: number }> {
-    const net = this.network
-    const dir = this.instanceDir(id)
-    // Checked in the tick the directory is made (an await in between would let a sweep start first).
-    while (this.sweeper.running()) await this.sweeper.running()
-    mkdirSync(dir, { mode: 0o700 })
     const port = ENGINE_PORTS[manager]
-    // Recorded first: from here on destroy() finds every part made, whatever step fails or crashes.
-    const rec: SandboxRecord = { instanceId: id, port }
-    try {
-      const t0 = performance.now()
+    if (this.warm?.reserved(id)) {
+      // A warm sandbox taken for this create (takeWarm): it is the instance's from this record on.
+      const rec = this.readRecord(id)
+      delete rec.warm
+      rec.port = port
       this.writeRecord(rec)
-      Object.assign(rec, allocateUid(dir, this.opts.uids))
-      this.writeRecord(rec)
-      const t1 = performance.now()
-      // A pooled namespace is the instance's from the record written in this tick (a sweep keeps what records name).
-      const pooled = this.pools?.claimNetns()
-      const a = pooled ?? (await attachInstance(net, id))
-      Object.assign(rec, { address: a.address, hostIf: a.hostIf }, pooled ? { netKey: pooled.instanceId } : {})
-      this.writeRecord(rec)
-      this.opts.log(`instance ${id}: uid ${rec.uid} in ${ms(t1 - t0)}, address ${a.address} (netns${pooled ? ', pooled' : ''}) in ${ms(performance.now() - t1)}`)
-      return { address: a.address, port }
-    } catch (e) {
-      await this.destroy(id, null).catch(() => undefined)
-      throw e
+      return { address: rec.address!, port }
     }
+    return reserveParts(this, id, port, `instance ${id}`)
   }
 
   reclaim(id: string, address: string): boolean {
@@ -297,23 +331,21 @@ export class SandboxedCompute implements Compute {
     const rec = this.readRecord(id)
     if (rec.uid === undefined || rec.gid === undefined || !rec.address) throw new Error(`instance ${id}: its sandbox was not reserved whole`)
     const paths = this.volumePaths(id)
+    // A warm sandbox (sandbox-warm.ts): its agent waits for this bootstrap (one a crash or a reboot ended goes the usual way).
+    const warm = rec.awaiting === true && this.agentPid(id) !== undefined
     try {
       const t0 = performance.now()
+      delete rec.awaiting
       rec.allowedCidrs = firewallCidrs(boot.access)
       rec.flavor = boot.flavor
       this.writeRecord(rec)
-      // The volume (mkfs) and the filter (nft) are independent: made at once.
+      // The volume (mkfs) or a warm sandbox's limits, and the filter (nft), are independent: made at once.
       let volumeMs = 0
       let filterMs = 0
-      const fresh = !existsSync(paths.image)
-      // A fresh 1 GB volume from the pool (never used: its mount and image moved here, its root made the uid's).
+      const fresh = warm || !existsSync(paths.image)
       let pooled = false
-      const sizeBytes = Math.max(1, boot.volumeSize) * GB
-      const made = async () =>
-        (pooled = (await this.pools?.takeVolume(sizeBytes / GB, paths)) === true)
-          ? ownVolumeRoot(paths.mountPoint, rec.uid!, rec.gid!)
-          : createVolume({ ...paths, sizeBytes, uid: rec.uid!, gid: rec.gid! })
-      const volume = (fresh ? made() : mountVolume(paths)).then(() => (volumeMs = performance.now() - t0))
+      const first = warm ? warmLimits(this.runtime, id, boot.flavor) : fresh ? newVolume(this, id, rec, boot.volumeSize).then((p) => void (pooled = p)) : mountVolume(paths)
+      const volume = first.then(() => (volumeMs = performance.now() - t0))
       const filter = this.applyRules().then(() => (filterMs = performance.now() - t0))
       const [v, f] = await Promise.allSettled([volume, filter])
       if (v.status === 'rejected') throw v.reason
@@ -323,60 +355,21 @@ export class SandboxedCompute implements Compute {
       const t2 = performance.now()
       const copied = template ? await this.templates.copyInto(template, paths.mountPoint, rec.uid, rec.gid) : false
       const copyMs = copied ? `, template copied in ${ms(performance.now() - t2)}` : ''
-      // Engine data, logs and the agent's files all live in the volume; the host's directories
-      // (templates, backups, object store) are not the guest's to see.
-      // Backups and published logs go through the server's object store (object-store/endpoint.ts); the
-      // store's paths are only names in the locations the agent reports.
-      const store = this.storeUrl()
-      const full: AgentBootstrap = {
-        ...boot,
-        baseDir: VOLUME_MOUNT,
-        cgroups: [],
-        address: rec.address,
-        brokerFile: `/etc/${SANDBOX_BROKER_FILE}`,
-        runUser: SANDBOX_USER,
-        ownLog: true,
-        prepare: { ...boot.prepare, ...(copied ? { fromTemplate: true } : {}) },
-        ...(store ? { objectStore: { url: store }, backupDir: this.backupsDir, storageDir: this.storageDir } : {}),
-      }
+      const full = guestBootstrap(boot, rec.address, copied, this.storeUrl(), { backupDir: this.backupsDir, storageDir: this.storageDir })
       writeInVolume(paths.mountPoint, INSTANCE_FILES.bootstrap, JSON.stringify(full, null, 2), rec.uid, rec.gid)
       const t3 = performance.now()
-      const pid = await this.startSandbox(id, rec)
+      const pid = warm ? this.agentPid(id) : await startSandbox(this, id, rec)
+      if (pid === undefined) throw new Error(`instance ${id}: the warm sandbox's agent ended`)
       this.pools?.quiet()
-      this.opts.log(`instance ${id}: volume${pooled ? ' (pooled)' : ''} in ${ms(volumeMs)}, filter in ${ms(filterMs)} (at once)${copyMs}, sandbox (runc) in ${ms(performance.now() - t3)}`)
+      if (warm) this.warm?.refill()
+      const part1 = warm ? `warm sandbox, limits in ${ms(volumeMs)}` : `volume${pooled ? ' (pooled)' : ''} in ${ms(volumeMs)}`
+      this.opts.log(`instance ${id}: ${part1}, filter in ${ms(filterMs)} (at once)${copyMs}, ${warm ? 'bootstrap handed over' : `sandbox (runc) in ${ms(performance.now() - t3)}`}`)
       return pid
     } catch (e) {
       await destroySandbox(this.runtime, id).catch(() => undefined)
       await destroyVolume(paths).catch(() => undefined)
       throw e
     }
-  }
-
-  private async startSandbox(id: string, rec: SandboxRecord): Promise<number> {
-    if (!this.broker) throw new Error('the broker does not listen on the lab network yet (server not started)')
-    await destroySandbox(this.runtime, id)
-    const dir = this.instanceDir(id)
-    const state = await createSandbox(this.runtime, {
-      id,
-      bundleDir: join(dir, 'bundle'),
-      uid: rec.uid!,
-      gid: rec.gid!,
-      volumeDir: this.volumePaths(id).mountPoint,
-      netnsPath: `/run/netns/${netnsName(rec.netKey ?? id)}`,
-      limits: sandboxLimits(rec.flavor),
-      // The init starts the agent (its first child) and becomes catatonit: one runc call, not two.
-      args: initStarting(SANDBOX_INIT, agentArgs()),
-      env: SANDBOX_ENV,
-      logFile: join(dir, 'sandbox.log'),
-      seccomp: this.seccomp,
-      extraBinds: agentBinds(),
-      etcFiles: { [SANDBOX_BROKER_FILE]: JSON.stringify(this.broker) },
-    })
-    if (state.status !== 'running') throw new Error(`instance ${id}: the sandbox's init exited at once (see ${join(dir, 'sandbox.log')})`)
-    const t0 = performance.now()
-    const pid = await awaitFirstChild(this.runtime, id, state.pid, join(dir, 'bundle', AGENT_PID_FILE))
-    this.opts.log(`instance ${id}: agent (started by the init) seen in ${ms(performance.now() - t0)}`)
-    return pid
   }
 
   /** Starts the agent in the running sandbox (as its uid, with its profile: runc exec), a child of its init; its host pid. */
@@ -459,7 +452,7 @@ export class SandboxedCompute implements Compute {
     if (!this.sandboxed(id)) return this.local.spawnNow(id)
     await mountVolume(this.volumePaths(id))
     if (this.initPid(id) !== undefined) return this.execAgent(id)
-    return this.startSandbox(id, this.readRecord(id))
+    return startSandbox(this, id, this.readRecord(id))
   }
 
   sweeping(): Promise<unknown> | undefined {
@@ -493,6 +486,8 @@ export class SandboxedCompute implements Compute {
 
   /** Stops the agent only (sandbox-stop.ts): the engine keeps running under the sandbox's init. */
   stopAgent(id: string): Promise<void> {
+    // A warm sandbox's agent, still waiting, has read no bootstrap and holds no credentials: launch hands it its own.
+    if (this.sandboxed(id) && this.readRecord(id).awaiting) return Promise.resolve()
     return this.sandboxed(id) ? stopSandboxAgent(id, () => this.agentPid(id)) : this.local.stopAgent(id)
   }
 
