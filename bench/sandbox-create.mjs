@@ -12,10 +12,12 @@ import { clientFor, machine, median, sleep } from './lib.mjs'
 
 const RUNS = Number(process.env.BENCH_RUNS ?? 5)
 const ENGINE = process.env.BENCH_ENGINE ?? 'redis'
-// BENCH_BURST=1: each create right after the last delete (the pools and the warm sandbox have no time to refill: the
-// creates past what they hold take the cold path). Default: each create once the lab is ready again (a warm sandbox
-// made, the pools full: the lab refills after 1 s without a create), as creates spaced by more than that find it.
+// BENCH_BURST=1: each create right after the last delete (the pools refill only after 1 s without a create, the warm
+// sandbox at once: a create finds it when the last one's was made meanwhile). Default: each create once the lab is
+// ready again (a warm sandbox made, the pools holding parts), as creates spaced by a second or more find it.
+// BENCH_WARM=0: no warm sandbox (the cold path: pooled parts, runc and the agent's start on the create's path).
 const BURST = process.env.BENCH_BURST === '1'
+const WARM = process.env.BENCH_WARM === '0' ? 0 : undefined
 const initKb = []
 /** Rss and Pss of the sandbox's init, in kB (smaps_rollup). */
 function initRssKb(pidFile) {
@@ -45,7 +47,7 @@ async function lab(isolation) {
   chmodSync(dir, 0o711)
   // No rate limits: the 10 ms polls are ~100 GETs a second, and past the default 200 a minute each answer was a 429
   // whose Retry-After (1 s) the SDK waited out: the sandbox's figures had ~0.6 s of that in them (session 18).
-  const server = await buildServer({ dataDir: join(dir, 'lab'), host: '127.0.0.1', port: 0, isolation, reconcileMs: 0, rateLimits: [], log: record })
+  const server = await buildServer({ dataDir: join(dir, 'lab'), host: '127.0.0.1', port: 0, isolation, reconcileMs: 0, rateLimits: [], ...(WARM === 0 ? { sandboxWarm: 0 } : {}), log: record })
   const { cloudsFile } = await server.start()
   return { dir, server, client: await clientFor(cloudsFile) }
 }
@@ -53,7 +55,7 @@ async function lab(isolation) {
 /** Until the sandbox lab holds a warm sandbox and its pools are full (at most 30 s). */
 async function ready(compute) {
   for (const end = Date.now() + 30_000; Date.now() < end; await sleep(20)) {
-    if ((compute.warm?.readyCount ?? 0) >= 1 && compute.pools.netns.readyCount >= 1 && compute.pools.volumes.readyCount >= 1) return
+    if ((WARM === 0 || (compute.warm?.readyCount ?? 0) >= 1) && compute.pools.netns.readyCount >= 1 && compute.pools.volumes.readyCount >= 1) return
   }
   throw new Error('the sandbox lab made no warm sandbox within 30 s')
 }
@@ -105,6 +107,7 @@ for (const isolation of ['none', 'sandbox']) {
   const fmt = (xs) => `median ${median(xs).toFixed(0)} ms (min ${Math.min(...xs).toFixed(0)}, max ${Math.max(...xs).toFixed(0)})`
   console.log(`${ENGINE}, isolation ${isolation}: create -> ACTIVE ${fmt(create)}; delete -> gone ${fmt(del)} over ${RUNS} runs`)
 }
+console.log(`${BURST ? 'burst' : 'spaced'} creates, warm sandbox ${WARM === 0 ? 'off' : 'on'}: ${parts.get('warm sandbox, limits')?.length ?? 0} of ${RUNS + 1} sandboxed creates took one`)
 // Every create's parts (the first one's included).
 console.log(`sandbox parts, median over ${RUNS + 1} creates: ${[...parts].map(([k, xs]) => `${k} ${median(xs)} ms`).join(', ')}`)
 console.log(`sandbox init (catatonit) resident, median: Rss ${median(initKb.map((k) => k.rss))} kB, Pss ${median(initKb.map((k) => k.pss))} kB`)
