@@ -39,6 +39,7 @@ export interface BuildContext {
 
 const ms = (x: number) => `${Math.round(x)} ms`
 
+/** The instance's directory, record, uid and network namespace (a pooled one when ready); undone whole on failure. */
 export async function reserveParts(c: BuildContext, id: string, port: number, what: string, extra: Partial<SandboxRecord> = {}): Promise<{ address: string; port: number }> {
   const net = c.network
   const dir = c.instanceDir(id)
@@ -99,6 +100,7 @@ export async function makeWarm(c: BuildContext, id: string): Promise<number> {
   }
 }
 
+/** The instance's runc sandbox (made again if one is left), the agent as its init's first child; the agent's host pid. */
 export async function startSandbox(c: BuildContext, id: string, rec: SandboxRecord): Promise<number> {
   if (!c.brokerLocation) throw new Error('the broker does not listen on the lab network yet (server not started)')
   await destroySandbox(c.runtime, id)

@@ -61,8 +61,9 @@ const ms = (x: number) => `${Math.round(x)} ms`
  * a volume (volume.ts) mounted at the instance's data, a network namespace on the lab bridge
  * (network.ts) behind the lab's packet filter (firewall.ts), and a runc sandbox (sandbox.ts) whose init
  * is catatonit; the agent runs in it (the init's first child, or `runc exec` for a new agent) as the instance's uid
- * and starts the engine, which outlives it. One sandbox is kept warm for the next create (sandbox-warm.ts). Everything here runs as root on paths it made: the instance directory (root 0700) holds the record, the volume's image and
- * mount point, the bundle and the sandbox's log; the only file written inside the volume is the agent's
+ * and starts the engine, which outlives it. One sandbox is kept warm for the next create (sandbox-warm.ts).
+ * Everything here runs as root on paths it made: the instance directory (root 0700) holds the record, the volume's
+ * image and mount point, the bundle and the sandbox's log; the only file written inside the volume is the agent's
  * bootstrap, opened without following links (the volume is a filesystem of its own: no hard link can
  * reach a host file). Instances an earlier `none` run made keep running through a LocalCompute.
  */
@@ -191,7 +192,8 @@ export class SandboxedCompute implements Compute {
     })
     mkdirSync(this.runtime.root, { recursive: true, mode: 0o700 })
     // Warm sandboxes of the last run that no create took: no row names them.
-    for (const id of this.sandboxedIds().filter((i) => this.readRecord(i).warm)) {
+    for (const [id, r] of this.records()) {
+      if (!r.warm) continue
       await this.destroy(id, null)
       this.opts.log(`swept warm sandbox ${id}`)
     }
