@@ -217,10 +217,24 @@ export async function ensureLabNetwork(opts: LabNetworkOptions): Promise<LabNetw
       if (!(await linkExists(lab.bridge))) throw e // else a concurrent ensure made it
     }
   }
+  await pinBridgeAddress(lab.bridge)
   const addrs = JSON.parse(await ip(['-j', '-4', 'addr', 'show', 'dev', lab.bridge])) as { addr_info?: { local?: string }[] }[]
   if (!addrs.some((l) => l.addr_info?.some((a) => a.local === lab.gateway))) await ip(['addr', 'add', `${lab.gateway}/24`, 'dev', lab.bridge])
   await ip(['link', 'set', 'dev', lab.bridge, 'up'])
   return lab
+}
+
+/**
+ * Pins the bridge's MAC address (the one it has): a Linux bridge whose address was never set takes the lowest of
+ * its ports' and changes it as veths join and leave, and every instance's ARP entry for the gateway then pointed at
+ * an address gone, its traffic to the broker dropped until the entry expired (up to ~45 s; an instance's probe of
+ * the broker timed out in a full test run right after another sandbox's veth joined). Set once, the kernel keeps it
+ * (addr_assign_type 3, NET_ADDR_SET); a bridge that has it already is left as it is.
+ */
+async function pinBridgeAddress(bridge: string): Promise<void> {
+  const sys = `/sys/class/net/${bridge}`
+  if (readFileSync(join(sys, 'addr_assign_type'), 'utf8').trim() === '3') return
+  await ip(['link', 'set', 'dev', bridge, 'address', readFileSync(join(sys, 'address'), 'utf8').trim()])
 }
 
 /** The CNI network config of the lab (spec 1.0.0): bridge plugin, host-local IPAM, no default route. */

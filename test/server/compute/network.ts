@@ -153,6 +153,16 @@ t.test('two instances on a lab bridge, filtered', { skip: missing.length ? `need
   t.teardown(() => rmSync(dir2, { recursive: true, force: true }))
   await t.rejects(ensureLabNetwork({ labId: `${labId}other`, dir: dir2 }), { message: `lab network: a link named ${l.bridge} exists already (another lab's?)` })
   t.match(execFileSync('ip', ['-4', 'addr', 'show', 'dev', l.bridge]).toString(), `inet ${l.gateway}/24`, 'the gateway is on the bridge')
+  // The gateway's MAC stays what the instances learnt: a bridge left to itself takes its lowest port's.
+  const mac = () => readFileSync(`/sys/class/net/${l.bridge}/address`, 'utf8').trim()
+  const pinned = mac()
+  t.equal(readFileSync(`/sys/class/net/${l.bridge}/addr_assign_type`, 'utf8').trim(), '3', "the bridge's address is set (NET_ADDR_SET), not its ports'")
+  const low = `tvl${run}`
+  t.teardown(() => runTool('ip', ['link', 'del', low]).catch(() => {}))
+  await runTool('ip', ['link', 'add', low, 'address', '02:00:00:00:00:00', 'type', 'veth', 'peer', 'name', `tvm${run}`])
+  await runTool('ip', ['link', 'set', low, 'master', l.bridge])
+  t.equal(mac(), pinned, 'a port with a lower MAC joining does not change it')
+  await runTool('ip', ['link', 'del', low])
   const claimFile = join(DEFAULT_CLAIM_DIR, l.subnet.replace('/', '_'))
   t.ok(existsSync(claimFile), 'the subnet is claimed machine-wide')
   // A host reboot empties /run: the claim is made again at the next start, unless another live lab took it.
