@@ -12,7 +12,7 @@ import type { SandboxRuntime } from './sandbox.js'
  */
 export const WARM_FLAVOR = { ramMb: 512, vcpus: 1 } as const
 
-/** Warm sandboxes kept at most (each holds an agent waiting, ~40 MB): one create's worth. */
+/** Warm sandboxes kept at most (each holds an agent waiting, ~50 MB RSS): one create's worth. */
 export const WARM_MAX = 1
 
 export interface WarmSandboxesOptions {
