@@ -34,6 +34,10 @@ if (!['none', 'sandbox'].includes(ISOLATION)) throw new Error(`BENCH_SCALE_ISOLA
 const SERVER_GOAL = 150
 const SANDBOX_GOAL_MB = 5
 const TOTAL = Object.values(COUNTS).reduce((a, b) => a + b, 0)
+// The sandboxed lab runs without its pools and warm sandbox (TROVE_SANDBOX_POOL=0, unless set): they are parts the lab
+// keeps standing (pooled volumes and namespaces, one whole sandbox), which the leak checks after the deletes, counting
+// by lab, would take for the deleted instances'. Every create here takes the cold path.
+process.env.TROVE_SANDBOX_POOL ??= '0'
 
 /** Proportional set size of a process (shared pages split between their users), MB. */
 function pssOf(pid) {
