@@ -266,7 +266,7 @@ const created = (r) => [
   ...Object.entries(r.created).map(([e, c]) => `| ${c.count} ${e} | ${c.secs.toFixed(1)} s | ${(c.secs / c.count).toFixed(2)} s |`),
 ]
 const head = [
-  `Command: \`${ISOLATION === 'sandbox' ? 'BENCH_SCALE_ISOLATION=sandbox node bench/scale.mjs' : 'npm run bench` (bench/scale.mjs'}\`${ISOLATION === 'sandbox' ? ' (as root)' : ')'}, ${today()}, ${machine()}.`,
+  `Command: ${ISOLATION === 'sandbox' ? '`BENCH_SCALE_ISOLATION=sandbox node bench/scale.mjs` (as root)' : '`npm run bench` (bench/scale.mjs)'}, ${today()}, ${machine()}.`,
   '',
   `\`trove server${ISOLATION === 'sandbox' ? ' --isolation sandbox' : ''}\`; instances of flavor m1.tiny (1 GB volume) created through the API in parallel batches of ${BATCH} (a batch`,
   'is POSTed, then waited for until every instance in it is ACTIVE), engine after engine, then all deleted.',
