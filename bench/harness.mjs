@@ -11,6 +11,7 @@ import { ROOT, sleep } from './lib.mjs'
 import { processesUnder, terminate } from '../dist/server/compute/processes.js'
 import { instanceGroupDirs, removeInstanceGroups } from '../dist/server/compute/cgroups.js'
 import { CLAIM_DIR } from '../dist/server/compute/addresses.js'
+import { SERVER_ENV, SERVER_NODE_FLAGS } from '../dist/server/lab-control.js'
 
 /** Linux clock ticks per second (getconf CLK_TCK: 100 on every Linux Node runs on). */
 export const CLK_TCK = 100
@@ -117,12 +118,33 @@ export async function stopChild(child, graceMs = 10_000) {
   clearTimeout(timer)
 }
 
-/** `trove server` (bin/trove, as a user runs it) in its own process: { child, pid, url, cloudsFile }. */
+/**
+ * `trove server` (bin/trove) in its own process, tuned as `trove server start` runs it (SERVER_NODE_FLAGS and
+ * SERVER_ENV of src/server/lab-control.ts; BENCH_SERVER_TUNING=0: Node's and glibc's defaults, as a foreground
+ * `trove server`): { child, pid, url, cloudsFile }.
+ */
 export function startTroveServer(dataDir, args = [], nodeArgs = process.env.BENCH_NODE_ARGS ? process.env.BENCH_NODE_ARGS.split(' ') : []) {
+  const tuned = process.env.BENCH_SERVER_TUNING !== '0'
   return new Promise((resolve, reject) => {
     const child = spawn(
       '/usr/bin/env',
-      ['-u', 'NODE_OPTIONS', process.execPath, ...nodeArgs, join(ROOT, 'bin/trove'), 'server', '--data-dir', dataDir, '--port', '0', '--rate-limits', 'none', ...args],
+      [
+        '-u',
+        'NODE_OPTIONS',
+        ...(tuned ? Object.entries(SERVER_ENV).map(([k, v]) => `${k}=${v}`) : []),
+        process.execPath,
+        ...(tuned ? SERVER_NODE_FLAGS : []),
+        ...nodeArgs,
+        join(ROOT, 'bin/trove'),
+        'server',
+        '--data-dir',
+        dataDir,
+        '--port',
+        '0',
+        '--rate-limits',
+        'none',
+        ...args,
+      ],
       { stdio: ['ignore', 'pipe', 'pipe'] },
     )
     let out = ''

@@ -57,7 +57,7 @@ import { acquireLock, assertNotRunning, banner, checkRunUser, choosePort, DEFAUL
 export type { Lab, LabConfig } from './lab.js'
 export { parseRateLimits } from './http/rate-limit.js'
 export { DEFAULT_PORT, defaultDataDir, logFile, readState, banner, LabError, type LabState } from './lab-state.js'
-export { startBackground, stopServer, resetLab, type ResetSummary, type StartOptions } from './lab-control.js'
+export { startBackground, stopServer, resetLab, SERVER_ENV, SERVER_NODE_FLAGS, type ResetSummary, type StartOptions } from './lab-control.js'
 
 export interface ServerOptions extends Partial<Omit<LabConfig, 'ha'>> {
   /** HA sets' heartbeat, lease and margin (ms; defaults 500, 2000, 1000): tests make them short. */

@@ -15,6 +15,18 @@ import { setTimeout as sleep } from 'node:timers/promises'
 
 const TROVE_BIN = resolve(dirname(fileURLToPath(import.meta.url)), '../../bin/trove')
 
+/**
+ * How a background lab's process is tuned (both only take effect when a process starts, so a
+ * foreground `trove server` runs with Node's and glibc's defaults, ~50 MB more resident):
+ * - V8's young generation capped at 4 MB a semi-space: the server's allocation rate grew it to its
+ *   16 MB default (32 MB resident) for no measurable gain in request throughput (BENCHMARKS.md);
+ * - one malloc arena: every login's scrypt takes 16 MB in whichever thread-pool thread runs it, and
+ *   glibc keeps that in the thread's arena (its mmap threshold rises past 16 MB after the first free),
+ *   up to 64 MB for four threads. One arena keeps at most one such block, at no cost to a login.
+ */
+export const SERVER_NODE_FLAGS = ['--max-semi-space-size=4']
+export const SERVER_ENV: Record<string, string> = { MALLOC_ARENA_MAX: '1' }
+
 export interface StartOptions {
   dataDir: string
   host?: string
@@ -38,12 +50,12 @@ export async function startBackground(opts: StartOptions): Promise<LabState> {
   const log = logFile(dir)
   const from = existsSync(log) ? statSync(log).size : 0
   const fd = openSync(log, 'a', 0o600)
-  const args = [TROVE_BIN, 'server', '--data-dir', dir]
+  const args = [...SERVER_NODE_FLAGS, TROVE_BIN, 'server', '--data-dir', dir]
   if (opts.host) args.push('--host', opts.host)
   if (opts.port !== undefined) args.push('--port', String(opts.port))
   if (opts.rateLimits !== undefined) args.push('--rate-limits', opts.rateLimits)
   if (opts.isolation !== undefined) args.push('--isolation', opts.isolation)
-  const env = { ...process.env }
+  const env = { ...SERVER_ENV, ...process.env } // what the user set wins
   delete env.NODE_OPTIONS // a test runner's loader is not the lab's
   const child = spawn(process.execPath, args, { detached: true, stdio: ['ignore', fd, fd], env, cwd: '/' })
   closeSync(fd)

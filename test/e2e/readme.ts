@@ -6,6 +6,7 @@ import { createServer } from 'node:net'
 import { basename, dirname, join } from 'node:path'
 import { CLAIM_DIR } from '../../src/server/compute/addresses.js'
 import { processesUnder } from '../../src/server/compute/processes.js'
+import { readState } from '../../src/server/lab-state.js'
 import { PYTHON_TROVE_DIVERTED } from '../helpers/clients.js'
 import { cleanEnv, ROOT, tempDir } from '../helpers/lab.js'
 
@@ -108,6 +109,11 @@ t.test('the README Quick start and usage, literally, on a clean clone; teardown 
   t.match(r.out, `trove lab server listening on http://127.0.0.1:${port}`)
   t.match(r.out, `export OS_CLIENT_CONFIG_FILE=${lab}/clouds.yaml OS_CLOUD=trove-lab`)
   t.equal(realpathSync(join(clone, 'dist')), join(clone, basename(built)), 'the set-up kept the build: its sources are the ones it was made from')
+  // The background lab runs tuned for memory (lab-control.ts: SERVER_NODE_FLAGS, SERVER_ENV).
+  const pid = readState(lab)?.pid
+  const proc = (f: string) => readFileSync(`/proc/${pid}/${f}`, 'utf8').split('\0')
+  t.ok(proc('cmdline').includes('--max-semi-space-size=4'), "the server's young generation is capped")
+  t.ok(proc('environ').includes('MALLOC_ARENA_MAX=1'), 'the server has one malloc arena')
 
   // `trove` is this package's CLI; its man pages are where man finds them; the python client is out of the way.
   r = await run('command -v trove', env, home)
