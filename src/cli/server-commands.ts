@@ -44,10 +44,12 @@ function portOf(opts: ServerOpts, env: IO['env']): { port?: number; explicit: bo
 }
 
 /** --isolation: none (the default) or sandbox (docs/isolation.md). */
-function isolationOf(opts: ServerOpts): 'none' | 'sandbox' | undefined {
-  const v = opts.isolation
+/** --isolation, else TROVE_ISOLATION; undefined when neither is given (the server's default). */
+function isolationOf(opts: ServerOpts, env: Record<string, string | undefined>): 'none' | 'sandbox' | undefined {
+  const v = opts.isolation ?? (env.TROVE_ISOLATION || undefined)
   if (v === undefined || v === 'none' || v === 'sandbox') return v
-  throw new CommanderError(EXIT.usage, 'trove.isolation', `error: --isolation must be none or sandbox, not '${v}'`)
+  const what = opts.isolation === undefined ? 'TROVE_ISOLATION' : '--isolation'
+  throw new CommanderError(EXIT.usage, 'trove.isolation', `error: ${what} must be none or sandbox, not '${v}'`)
 }
 
 /** Lab failures (LabError) become the CLI's one-line errors. */
@@ -64,7 +66,7 @@ export function registerServerCommands(program: Command, io: IO, outcome: { prom
   const dataDirHelp = 'state, instances, clouds.yaml and logs (env: TROVE_DATA_DIR; default /var/lib/trove-lab for root, else ~/.local/share/trove-lab)'
   const portHelp = 'API port (env: TROVE_PORT; default 18779, or the next free one when taken; 0 picks any free one)'
   const isolationHelp =
-    'what new instances get: none (default: every engine on a loopback address as one user) or sandbox (a runc sandbox, uid, volume and network namespace each, as root; Redis, MariaDB, PostgreSQL)'
+    'what new instances get (env: TROVE_ISOLATION): none (default: every engine on a loopback address as one user) or sandbox (a runc sandbox, uid, volume and network namespace each, as root; Redis, MariaDB, PostgreSQL)'
   const rateHelp = "API rate limits as upstream writes them, '(VERB, URI, REGEX, VALUE, UNIT);...', or 'none' (default: 200 per minute per verb and project)"
   const cmd = program
     .command('server')
@@ -79,7 +81,7 @@ export function registerServerCommands(program: Command, io: IO, outcome: { prom
       outcome.promise = (async () => {
         const { runServer, parseRateLimits } = await server()
         const { port, explicit } = portOf(opts, io.env)
-        const isolation = isolationOf(opts)
+        const isolation = isolationOf(opts, io.env)
         let rateLimits: ReturnType<typeof parseRateLimits> | undefined
         if (opts.rateLimits !== undefined) {
           try {
@@ -111,7 +113,7 @@ export function registerServerCommands(program: Command, io: IO, outcome: { prom
       outcome.promise = (async () => {
         const o = this.optsWithGlobals() as ServerOpts
         const { port, explicit } = portOf(o, io.env)
-        const isolation = isolationOf(o)
+        const isolation = isolationOf(o, io.env)
         const { startBackground, banner } = await server()
         const state = await labCall(async () =>
           startBackground({ dataDir: await dataDirOf(this), host: o.host, ...(explicit ? { port } : {}), rateLimits: o.rateLimits, ...(isolation ? { isolation } : {}) }),

@@ -17,7 +17,7 @@ import { pinBrokerCa } from './broker/pin-ca.js'
 import { LocalCompute } from './compute/local.js'
 import { sandboxedInstanceIds } from './compute/sandbox-host.js'
 import { SandboxedCompute } from './compute/sandboxed.js'
-import type { Compute } from './compute/compute.js'
+import type { Compute, Isolation } from './compute/compute.js'
 import { detectEngines, type DetectedEngine } from './compute/engines.js'
 import { TaskEngine } from './tasks/engine.js'
 import { CreateInstanceFlow } from './tasks/create-instance.js'
@@ -137,6 +137,12 @@ export interface TroveServer {
 }
 
 /** Wires database, identity, broker, compute, tasks and HTTP without listening (CONVENTIONS 11). */
+/** TROVE_ISOLATION (as `trove server` reads it beside --isolation), else `none`. */
+function isolationFromEnv(v: string | undefined): Isolation {
+  if (!v || v === 'none' || v === 'sandbox') return (v || 'none') as Isolation
+  throw new LabError(`TROVE_ISOLATION must be none or sandbox, not '${v}'`, 'unset it, or set it to none or sandbox')
+}
+
 export async function buildServer(opts: ServerOptions = {}): Promise<TroveServer> {
   const log = opts.log ?? ((m: string) => process.stderr.write(`${new Date().toISOString()} ${m}\n`))
   const config: LabConfig = {
@@ -153,7 +159,7 @@ export async function buildServer(opts: ServerOptions = {}): Promise<TroveServer
     pageSize: opts.pageSize ?? 20,
     quotaDefaults: { ...DEFAULT_QUOTAS, ...opts.quotaDefaults },
     rateLimits: [...(opts.rateLimits ?? DEFAULT_RATE_LIMITS)],
-    isolation: opts.isolation ?? 'none',
+    isolation: opts.isolation ?? isolationFromEnv(process.env.TROVE_ISOLATION),
     ...(opts.notificationWebhook ? { notificationWebhook: opts.notificationWebhook } : {}),
   }
   if (config.dataDir.length > MAX_DATA_DIR_LENGTH) {

@@ -175,3 +175,13 @@ t.test('every command with empty or garbage positional arguments: one clear line
     }
   }
 })
+
+t.test('trove server: an unknown isolation, from --isolation or TROVE_ISOLATION, is one usage line and nothing starts', async (t) => {
+  const dir = tempDir(t)
+  const env = { HOME: dir, TROVE_DATA_DIR: join(dir, 'lab') }
+  const flag = await runMain(['server', '--isolation', 'vm', '--port', '0'], env)
+  t.same([flag.code, flag.stderr.split('\n')[0]], [2, "error: --isolation must be none or sandbox, not 'vm'"])
+  const fromEnv = await runMain(['server', 'start', '--port', '0'], { ...env, TROVE_ISOLATION: 'vm' })
+  t.same([fromEnv.code, fromEnv.stderr.split('\n')[0]], [2, "error: TROVE_ISOLATION must be none or sandbox, not 'vm'"])
+  t.notOk(readdirSync(dir).includes('lab'), 'no data dir was made')
+})

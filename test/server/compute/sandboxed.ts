@@ -1,6 +1,6 @@
 // The sandboxed driver's pure parts (the driver itself runs for real in test/e2e/isolation-sandbox.ts).
 import t from 'tap'
-import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { firewallCidrs, labIdOf, sandboxHostProblem } from '../../../src/server/compute/sandbox-host.js'
 import { buildServer } from '../../../src/server/index.js'
@@ -49,9 +49,22 @@ t.test('a lab with sandboxed instances refuses to start with --isolation none (t
   const inst = join(dir, 'lab', 'instances', '2b1f6c0e-3c1e-4f43-9a57-0f2a8c1d9e01')
   mkdirSync(inst, { recursive: true })
   writeFileSync(join(inst, 'sandbox.json'), '{}')
-  await t.rejects(buildServer({ dataDir: join(dir, 'lab'), port: 0, log: () => {} }), {
+  await t.rejects(buildServer({ dataDir: join(dir, 'lab'), port: 0, log: () => {}, isolation: 'none' }), {
     name: 'LabError',
     message: 'this lab has 1 sandboxed instance(s) (e.g. 2b1f6c0e-3c1e-4f43-9a57-0f2a8c1d9e01): it cannot run with --isolation none',
     hint: 'trove server --isolation sandbox',
   })
+})
+
+t.test('TROVE_ISOLATION is the default isolation of an in-process server too; an unknown value is refused before anything is made', async (t) => {
+  const dir = mkdtempSync('/tmp/tv-isoenv.')
+  const was = process.env.TROVE_ISOLATION
+  process.env.TROVE_ISOLATION = 'vm'
+  t.teardown(() => {
+    if (was === undefined) delete process.env.TROVE_ISOLATION
+    else process.env.TROVE_ISOLATION = was
+    rmSync(dir, { recursive: true, force: true })
+  })
+  await t.rejects(buildServer({ dataDir: join(dir, 'lab'), port: 0, log: () => {} }), { name: 'LabError', message: "TROVE_ISOLATION must be none or sandbox, not 'vm'" })
+  t.notOk(existsSync(join(dir, 'lab')), 'no data dir')
 })
