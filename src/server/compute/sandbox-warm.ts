@@ -50,7 +50,7 @@ export class WarmSandboxes {
       what: 'warm sandbox',
       newKey: randomUUID,
       make: o.make,
-      drop: (id) => o.drop(id),
+      drop: o.drop,
       log: o.log,
       ...(o.sweeping ? { sweeping: o.sweeping } : {}),
     })
