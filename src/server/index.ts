@@ -66,7 +66,11 @@ export interface ServerOptions extends Partial<Omit<LabConfig, 'ha'>> {
   log?: (m: string) => void
   /** Engines to offer; detected from the host when absent (tests may pass a subset). */
   engines?: DetectedEngine[]
-  /** false: start no agent processes (see LocalComputeOptions.spawnAgents). */
+  /**
+   * false: start no agent processes (see LocalComputeOptions.spawnAgents): the API-only mode of tests and benches
+   * whose agents are simulated. Such a lab runs `isolation: 'none'` whatever TROVE_ISOLATION says (a sandbox is made
+   * to run its agent), and asking for both is refused.
+   */
   spawnAgents?: boolean
   /** false: no agent started ahead of the next create (compute/standby.ts). */
   standbyAgent?: boolean
@@ -159,9 +163,10 @@ export async function buildServer(opts: ServerOptions = {}): Promise<TroveServer
     pageSize: opts.pageSize ?? 20,
     quotaDefaults: { ...DEFAULT_QUOTAS, ...opts.quotaDefaults },
     rateLimits: [...(opts.rateLimits ?? DEFAULT_RATE_LIMITS)],
-    isolation: opts.isolation ?? isolationFromEnv(process.env.TROVE_ISOLATION),
+    isolation: opts.isolation ?? (opts.spawnAgents === false ? 'none' : isolationFromEnv(process.env.TROVE_ISOLATION)),
     ...(opts.notificationWebhook ? { notificationWebhook: opts.notificationWebhook } : {}),
   }
+  if (config.isolation === 'sandbox' && opts.spawnAgents === false) throw new LabError('a sandboxed lab runs its agents in their sandboxes: spawnAgents: false needs isolation none')
   if (config.dataDir.length > MAX_DATA_DIR_LENGTH) {
     throw new Error(`data directory path is too long (${config.dataDir.length} > ${MAX_DATA_DIR_LENGTH} characters): engine socket paths would exceed 107 bytes`)
   }

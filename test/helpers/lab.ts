@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process'
-import { chmodSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs'
+import { chmodSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs'
 import { join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import type { Test } from 'tap'
@@ -11,6 +11,7 @@ import { main } from '../../src/cli/main.js'
 import type { IO } from '../../src/cli/spec.js'
 import { contract } from './contract.js'
 import { SUITE_TEMPLATES_DIR } from './templates-dir.js'
+import { SUITE_SANDBOX_TEMPLATES_DIR } from './sandbox-templates.js'
 import { resolveAuth, TroveClient, type ClientOptions, type Instance } from '../../src/sdk/index.js'
 
 export const ROOT = resolve(fileURLToPath(import.meta.url), '../../..')
@@ -18,6 +19,9 @@ export const TROVE = join(ROOT, 'bin/trove')
 
 /** The labs of a test run share one template dir (helpers/templates-dir.ts). */
 process.env.TROVE_TEMPLATES_DIR ??= SUITE_TEMPLATES_DIR
+// The whole suite on the sandboxed compute (`TROVE_ISOLATION=sandbox npm test`, issue 14): its labs share the
+// sandbox templates as the sandbox test files' do (helpers/sandbox-templates.ts).
+if (process.env.TROVE_ISOLATION === 'sandbox') process.env.TROVE_SANDBOX_TEMPLATES_DIR ??= SUITE_SANDBOX_TEMPLATES_DIR
 
 /**
  * With tap's coverage on, the processes tests start (trove commands, lab servers and their agents)
@@ -47,12 +51,37 @@ export function tempDir(t: Test, prefix = 'tv'): string {
   const d = mkdtempSync(`/tmp/${prefix}.`)
   chmodSync(d, 0o711)
   t.teardown(async () => {
+    await removeSandboxedLabs(d)
     await killEverythingUnder(d)
     // TROVE_TEST_KEEP=1 keeps a failed test's directory (server, agent and engine logs) to read.
     if (process.env.TROVE_TEST_KEEP && t.passing() === false) t.comment(`kept ${d}`)
     else rmSync(d, { recursive: true, force: true })
   })
   return d
+}
+
+/**
+ * Removes the sandboxed labs under `dir` (itself or a directory up to two levels down that ran sandboxes) as
+ * `trove server reset` does: their volumes are mounted inside, so no rm may go through them first. The labs
+ * of files that do not ask for sandboxes have them under `TROVE_ISOLATION=sandbox`. A lab whose server still
+ * runs (a process the test left) is stopped by the reset.
+ */
+async function removeSandboxedLabs(dir: string): Promise<void> {
+  // What removeSandboxLab removes last: a lab its own file removed already is passed over.
+  const sandboxed = (d: string) => existsSync(join(d, 'sandbox', 'runc')) || existsSync(join(d, 'network'))
+  const labs: string[] = []
+  const visit = (d: string, depth: number) => {
+    if (sandboxed(d)) labs.push(d)
+    else if (depth < 2) for (const e of readdirSync(d, { withFileTypes: true })) if (e.isDirectory()) visit(join(d, e.name), depth + 1)
+  }
+  try {
+    visit(dir, 0)
+  } catch {
+    /* gone */
+  }
+  if (!labs.length) return
+  const { resetLab } = await import('../../src/server/lab-control.js')
+  for (const lab of labs) await resetLab(lab)
 }
 
 /** Kills whatever an instance under `dir` left running and drops its address claims. */

@@ -58,6 +58,7 @@ t.test('a lab with sandboxed instances refuses to start with --isolation none (t
 
 t.test('TROVE_ISOLATION is the default isolation of an in-process server too; an unknown value is refused before anything is made', async (t) => {
   const dir = mkdtempSync('/tmp/tv-isoenv.')
+  chmodSync(dir, 0o711)
   const was = process.env.TROVE_ISOLATION
   process.env.TROVE_ISOLATION = 'vm'
   t.teardown(() => {
@@ -67,4 +68,13 @@ t.test('TROVE_ISOLATION is the default isolation of an in-process server too; an
   })
   await t.rejects(buildServer({ dataDir: join(dir, 'lab'), port: 0, log: () => {} }), { name: 'LabError', message: "TROVE_ISOLATION must be none or sandbox, not 'vm'" })
   t.notOk(existsSync(join(dir, 'lab')), 'no data dir')
+  // The API-only mode (simulated agents) has nothing to sandbox: TROVE_ISOLATION does not apply, asking for both is refused.
+  process.env.TROVE_ISOLATION = 'sandbox'
+  const api = await buildServer({ dataDir: join(dir, 'api'), port: 0, log: () => {}, spawnAgents: false })
+  t.equal(api.lab.config.isolation, 'none')
+  await api.close()
+  await t.rejects(buildServer({ dataDir: join(dir, 'both'), port: 0, log: () => {}, spawnAgents: false, isolation: 'sandbox' }), {
+    name: 'LabError',
+    message: 'a sandboxed lab runs its agents in their sandboxes: spawnAgents: false needs isolation none',
+  })
 })
