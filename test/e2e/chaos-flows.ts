@@ -3,9 +3,9 @@
 // step of each (lean) or at every step (long, `npm run chaos`); the flow must end (backup
 // COMPLETED or FAILED, instance ACTIVE), keep every row written before, and leave a consistent set.
 import t from 'tap'
-import { readdirSync } from 'node:fs'
 import { join } from 'node:path'
 import type { TroveClient } from '../../src/sdk/index.js'
+import { instanceDirs } from '../helpers/guest.js'
 import { tempDir } from '../helpers/lab.js'
 import { LONG, byName, clientOf, needsRedis, redisCli, sleep, startServer, until, crashAt as crashAtHelper, type CrashLab } from '../helpers/chaos.js'
 
@@ -272,6 +272,6 @@ t.test('chaos: the server killed mid backup, restore, resize, replica create and
   await until(async () => !(await c().instances.page({ limit: 100 })).items.some((i) => members.includes(i.id)), 90_000, 'replicas deleted')
   await c().instances.delete(primary)
   await until(async () => (await c().instances.page({ limit: 100 })).items.length === 0, 90_000, 'all deleted')
-  t.same(readdirSync(join(dataDir, 'instances')), [], 'no instance directory left')
+  t.same(instanceDirs(dataDir), [], 'no instance directory left')
   t.notMatch(lab.server.out(), /error \S+ (GET|POST|PUT|PATCH|DELETE) /, 'no request ended in a 500')
 })

@@ -1,9 +1,9 @@
 // Fault injection (issue 6), part 3 of 4: agents and engines are SIGKILLed and come back; the
 // server is SIGKILLed while instances serve traffic.
 import t from 'tap'
-import { readdirSync } from 'node:fs'
 import { join } from 'node:path'
 import { isAlive } from '../../src/server/compute/processes.js'
+import { instanceDirs } from '../helpers/guest.js'
 import { tempDir } from '../helpers/lab.js'
 import { LONG, agentPid, clientOf, enginePid, needsRedis, redisCli, sleep, startServer, until } from '../helpers/chaos.js'
 
@@ -105,7 +105,7 @@ t.test('chaos: killed agents and engines come back; the server killed under traf
 
   for (const id of ids) await c().instances.delete(id)
   await until(async () => (await c().instances.page({ limit: 100 })).items.length === 0, 60_000, 'all deleted')
-  t.same(readdirSync(join(dataDir, 'instances')), [], 'no instance directory left')
+  t.same(instanceDirs(dataDir), [], 'no instance directory left')
   await server.child.kill('SIGTERM')
   await server.exited
 })

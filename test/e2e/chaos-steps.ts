@@ -4,9 +4,9 @@
 // mode (Redis, one round); `npm run chaos` (CHAOS=long) adds rounds, random kills mid-flow and the
 // reboot flow.
 import t from 'tap'
-import { readdirSync } from 'node:fs'
 import { join } from 'node:path'
 import type { TroveClient } from '../../src/sdk/index.js'
+import { instanceDirs } from '../helpers/guest.js'
 import { tempDir } from '../helpers/lab.js'
 import { LONG, byName, clientOf, leftovers, needsRedis, redisCli, ROUNDS, sleep, startServer, until, crashAt as crashAtHelper, type CrashLab } from '../helpers/chaos.js'
 
@@ -107,6 +107,6 @@ t.test('chaos: the server killed at every recorded step of create, restart, rebo
     await c()
       .instances.delete(id)
       .then(() => until(async () => !(await byName(c(), name)), 60_000, 'deleted'))
-  t.same(readdirSync(join(dataDir, 'instances')), [], 'no instance directory left')
+  t.same(instanceDirs(dataDir), [], 'no instance directory left')
   t.notMatch(lab.server.out(), /error \S+ (GET|POST|PUT|PATCH|DELETE) /, 'no request ended in a 500')
 })

@@ -1,8 +1,9 @@
 import t from 'tap'
 import { execFile } from 'node:child_process'
-import { existsSync, readdirSync, readFileSync } from 'node:fs'
+import { existsSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { promisify } from 'node:util'
+import { instanceDirs } from '../helpers/guest.js'
 import { runCli, startServerProcess, tempDir } from '../helpers/lab.js'
 import { processesUnder } from '../../src/server/compute/processes.js'
 import { CLAIM_DIR } from '../../src/server/compute/addresses.js'
@@ -124,7 +125,7 @@ t.test('create, serve, survive a server restart and delete one instance of each 
   t.equal(del.code, 0, `delete --wait exits 0 (${del.stderr.trim()})`)
   t.equal(del.stdout.match(/has been accepted/g)?.length, 3)
   t.same(JSON.parse((await runCli(['instance', 'list', '-f', 'json'], env)).stdout), [], 'no instance left')
-  t.same(readdirSync(join(dataDir, 'instances')), [], 'instance directories removed')
+  t.same(instanceDirs(dataDir), [], 'instance directories removed')
   t.same(processesUnder(join(dataDir, 'instances')), [], 'no engine or agent process left')
   t.same(
     [...created.values()].flatMap(({ id }) => instanceGroupDirs(id)).filter((g) => existsSync(g)),

@@ -8,6 +8,7 @@ import { join } from 'node:path'
 import { availableParallelism } from 'node:os'
 import { clientRun, createHaSet, HA, startHaLab, until, type HaEngine } from './auto-failover.js'
 import { superSql } from './clients.js'
+import { running } from './guest.js'
 import { BLKIO_ROOT, sweepSlowDiskCgroups } from './slow-disk-sweep.js'
 import { linkTimeoutSeconds } from '../../src/protocol/index.js'
 
@@ -168,7 +169,8 @@ export async function checkDeadLinks(t: Test, engine: HaEngine): Promise<void> {
   }
 
   // 1. A CPU hog on the primary: it is slow, not gone. (Its processes stay at nice 19: the pause below does not care.)
-  const hogs = cpuHog([lab.agentPid(src.id), lab.enginePid(src.id)])
+  const primaryPids = () => [running(lab.agentPid(src.id), "the primary's agent"), running(lab.enginePid(src.id), "the primary's engine")]
+  const hogs = cpuHog(primaryPids())
   t.teardown(() => {
     for (const h of hogs) h.kill('SIGKILL')
   })
@@ -176,7 +178,7 @@ export async function checkDeadLinks(t: Test, engine: HaEngine): Promise<void> {
   for (const h of hogs) h.kill('SIGKILL')
 
   // 1b. A slow disk under the primary: its writes throttled (the engine's commits wait on them), not gone either.
-  const slow = slowDisk(lab.dirOf(src.id), [lab.agentPid(src.id), lab.enginePid(src.id)])
+  const slow = slowDisk(lab.dirOf(src.id), primaryPids())
   if (typeof slow === 'string') t.pass('a slow primary on a slow disk is not failed over', { skip: slow })
   else {
     t.teardown(() => slow.undo())

@@ -11,6 +11,7 @@ import type { Instance, TroveClient } from '../../src/sdk/index.js'
 import type { TroveServer } from '../../src/server/index.js'
 import { PSQL } from './clients.js'
 import { killEverythingUnder, labClient, tempDir } from './lab.js'
+import { guestDir, guestPid } from './guest.js'
 
 export type HaEngine = 'postgresql' | 'mariadb' | 'redis'
 /** Short HA timings: the dead-link tests (auto-failover-pause.ts), the HA checker's sets (ha-run.ts) and bench/failover.mjs. */
@@ -34,15 +35,17 @@ export async function until(probe: () => boolean | Promise<boolean>, what: strin
 }
 
 export const host = (endpoint: string) => endpoint.slice(0, endpoint.lastIndexOf(':'))
-export const pidOf = (file: string): number => Number.parseInt(readFileSync(file, 'utf8'), 10)
-export const kill = (pid: number, sig: NodeJS.Signals = 'SIGKILL') => {
+/** Signals `pid`; none (its pid file names no running process) is a test failure. */
+export const kill = (pid: number | undefined, sig: NodeJS.Signals = 'SIGKILL') => {
+  if (pid === undefined) throw new Error('no process to signal: its pid file names none that runs')
   try {
     process.kill(pid, sig)
   } catch {
     /* gone */
   }
 }
-export const alive = (pid: number) => {
+export const alive = (pid: number | undefined) => {
+  if (pid === undefined) return false
   try {
     process.kill(pid, 0)
     return true
@@ -133,11 +136,11 @@ export interface HaLab {
   /** The lab's HA timings. */
   ha: typeof HA
   logs: string[]
-  /** The instance's directory. */
+  /** The directory of the instance's own files (helpers/guest.ts: its volume under a sandbox). */
   dirOf(id: string): string
-  /** The instance's engine pid, from its pid file. */
-  enginePid(id: string): number
-  agentPid(id: string): number
+  /** The host pid of the instance's engine, from its pid file; undefined when none runs (helpers/guest.ts). */
+  enginePid(id: string): number | undefined
+  agentPid(id: string): number | undefined
   get(id: string): Promise<Instance>
   waitFor(id: string, done: (i: Instance) => boolean, what: string): Promise<Instance>
   agentLog(id: string): string
@@ -165,7 +168,7 @@ export async function startHaLab(t: Test, engine: HaEngine, ha: typeof HA = HA_E
   }
   t.teardown(close)
   const get = (id: string) => client.instances.get(id)
-  const dirOf = (id: string) => join(dataDir, 'instances', id)
+  const dirOf = (id: string) => guestDir(dataDir, id)
   const ops = engineOps(engine)
   return {
     t,
@@ -177,8 +180,8 @@ export async function startHaLab(t: Test, engine: HaEngine, ha: typeof HA = HA_E
     ha,
     logs,
     dirOf,
-    enginePid: (id) => pidOf(join(dirOf(id), ops.pidFile)),
-    agentPid: (id) => pidOf(join(dirOf(id), 'agent.pid')),
+    enginePid: (id) => guestPid(dataDir, id, ops.pidFile),
+    agentPid: (id) => guestPid(dataDir, id, 'agent.pid'),
     get,
     // Instance flows (a PostgreSQL replica's basebackup) take minutes on a loaded machine: ten, to end only a hang.
     waitFor: async (id, done, what) => {

@@ -8,6 +8,7 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import type { TroveClient } from '../../src/sdk/index.js'
 import { cleanEnv, labClient, troveCommand } from './lab.js'
+import { guestDir, guestPid } from './guest.js'
 import { processesUnder } from '../../src/server/compute/processes.js'
 import { CLAIM_DIR } from '../../src/server/compute/addresses.js'
 import { instanceGroupDirs } from '../../src/server/compute/cgroups.js'
@@ -142,12 +143,12 @@ export const pidIn = (file: string) => {
     return undefined
   }
 }
-export const agentPid = (dataDir: string, id: string) => pidIn(join(instanceDir(dataDir, id), 'agent.pid'))
-export const enginePid = (dataDir: string, id: string) => pidIn(join(instanceDir(dataDir, id), 'run/redis.pid'))
+export const agentPid = (dataDir: string, id: string) => guestPid(dataDir, id, 'agent.pid')
+export const enginePid = (dataDir: string, id: string) => guestPid(dataDir, id, 'run/redis.pid')
 
 /** redis-cli over the instance's socket with the agent's admin password. */
 export function redisCli(dataDir: string, id: string, ...args: string[]): string {
-  const dir = instanceDir(dataDir, id)
+  const dir = guestDir(dataDir, id)
   const r = spawnSync('redis-cli', ['-s', join(dir, 'run/redis.sock'), '--raw', ...args], {
     encoding: 'utf8',
     timeout: 10_000,

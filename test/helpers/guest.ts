@@ -1,0 +1,63 @@
+import { existsSync, readdirSync, readFileSync } from 'node:fs'
+import { join } from 'node:path'
+
+// An instance's own files and processes as root on the host finds them, on either compute: under
+// `--isolation none` its directory and host pids; under `sandbox` (docs/isolation.md) its volume, mounted at
+// the directory's `mnt`, and pids of the sandbox's own PID namespace in its pid files.
+
+const sandboxed = (dataDir: string, id: string) => existsSync(join(dataDir, 'instances', id, 'sandbox.json'))
+
+/** The directory holding an instance's agent.json, conf/, run/, data/ and logs. */
+export function guestDir(dataDir: string, id: string): string {
+  const dir = join(dataDir, 'instances', id)
+  return sandboxed(dataDir, id) ? join(dir, 'mnt') : dir
+}
+
+/** The host pid of the process a pid file of the instance names (`file` relative to guestDir), if it runs. */
+export function guestPid(dataDir: string, id: string, file: string): number | undefined {
+  let pid: number | undefined
+  try {
+    pid = Number(readFileSync(join(guestDir(dataDir, id), file), 'utf8').trim()) || undefined
+  } catch {
+    return undefined
+  }
+  return pid !== undefined && sandboxed(dataDir, id) ? hostPidOf(id, pid) : pid
+}
+
+/** The host pid of the process that is `nsPid` in instance `id`'s sandbox: its innermost NSpid, in the instance's cgroup. */
+function hostPidOf(id: string, nsPid: number): number | undefined {
+  for (const e of readdirSync('/proc')) {
+    if (!/^\d+$/.test(e)) continue
+    try {
+      const ns = /^NSpid:\s+(.*)$/m
+        .exec(readFileSync(`/proc/${e}/status`, 'utf8'))?.[1]
+        ?.trim()
+        .split(/\s+/)
+        .map(Number)
+      if (ns && ns.length > 1 && ns.at(-1) === nsPid && readFileSync(`/proc/${e}/cgroup`, 'utf8').includes(`/${id}`)) return Number(e)
+    } catch {
+      /* gone meanwhile */
+    }
+  }
+  return undefined
+}
+
+/** `pid`, or a test failure saying that `what` does not run. */
+export function running(pid: number | undefined, what: string): number {
+  if (pid === undefined) throw new Error(`${what} does not run`)
+  return pid
+}
+
+/**
+ * The instance directories of a lab, but a warm sandbox's (docs/isolation.md *Warm sandboxes*: made ahead of the
+ * next create, it belongs to no instance yet; its record says `warm`).
+ */
+export function instanceDirs(dataDir: string): string[] {
+  return readdirSync(join(dataDir, 'instances')).filter((id) => {
+    try {
+      return (JSON.parse(readFileSync(join(dataDir, 'instances', id, 'sandbox.json'), 'utf8')) as { warm?: boolean }).warm !== true
+    } catch {
+      return true // no record: not a sandbox
+    }
+  })
+}
