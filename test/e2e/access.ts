@@ -7,6 +7,7 @@ import { readFileSync } from 'node:fs'
 import net from 'node:net'
 import { join } from 'node:path'
 import { runCli, startServerProcess, tempDir } from '../helpers/lab.js'
+import { guestDir } from '../helpers/guest.js'
 
 const PSQL = '/usr/lib/postgresql/15/bin/psql'
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
@@ -101,17 +102,17 @@ t.test('allowed_cidrs refuse and allow client addresses on PostgreSQL and MariaD
     t.match(allowed.out, /127\.0\.0\.2/, 'the engine saw 127.0.0.2')
 
     // Live change: 127.0.0.1 only. No restart: the same engine process.
-    const pid = readFileSync(join(dataDir, 'instances', shown.id, 'agent.pid'), 'utf8')
+    const pid = readFileSync(join(guestDir(dataDir, shown.id), 'agent.pid'), 'utf8')
     r = await trove(['instance', 'update', name, '--allowed-cidr', '127.0.0.1/32'])
     t.equal(r.code, 0, `instance update --allowed-cidr (${r.stderr.trim()})`)
     for (let i = 0; i < 100 && (direct = await query(e.engine, shown.ip, e.port)).code !== 0; i++) await sleep(200)
     t.equal(direct.code, 0, `from 127.0.0.1: allowed after the update (${direct.out})`)
     allowed = await query(e.engine, '127.0.0.1', via2)
     t.not(allowed.code, 0, 'from 127.0.0.2: refused after the update')
-    t.equal(readFileSync(join(dataDir, 'instances', shown.id, 'agent.pid'), 'utf8'), pid, 'the same agent (no reboot)')
+    t.equal(readFileSync(join(guestDir(dataDir, shown.id), 'agent.pid'), 'utf8'), pid, 'the same agent (no reboot)')
     const show = JSON.parse((await trove(['instance', 'show', name, '-f', 'json'])).stdout)
     t.match(show, { status: 'ACTIVE', allowed_cidrs: ['127.0.0.1/32'] })
-    t.same(JSON.parse(readFileSync(join(dataDir, 'instances', shown.id, 'agent.json'), 'utf8')).access, { isPublic: false, allowedCidrs: ['127.0.0.1/32'] }, 'agent.json holds it for the next start')
+    t.same(JSON.parse(readFileSync(join(guestDir(dataDir, shown.id), 'agent.json'), 'utf8')).access, { isPublic: false, allowedCidrs: ['127.0.0.1/32'] }, 'agent.json holds it for the next start')
 
     // Open again: no CIDRs = anyone.
     r = await trove(['instance', 'update', name, '--allowed-cidr', '0.0.0.0/0'])

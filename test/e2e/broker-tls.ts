@@ -13,6 +13,7 @@ import type { AgentBootstrap } from '../../src/protocol/index.js'
 import { startAgentHarness } from '../helpers/agent-harness.js'
 import { labEnv, runMain, tempDir } from '../helpers/lab.js'
 import { until } from '../helpers/scripted-agent.js'
+import { guestDir, guestPid } from '../helpers/guest.js'
 
 t.test('impostor broker: an agent sends its password to no one but a broker with the pinned CA', async (t) => {
   const { root, brokerFile, count, makeInstance, freePort } = await startAgentHarness(t)
@@ -89,7 +90,7 @@ t.test('upgrade: a bootstrap without the broker CA gets it at the next server st
   const created = await runMain(['instance', 'create', 'old', '--flavor', '1', '--size', '1', '--datastore', 'redis', '--wait', '--timeout', '60', '-f', 'value', '-c', 'id'], env)
   t.equal(created.code, 0, created.stderr)
   const id = created.stdout.trim()
-  const bootFile = join(dataDir, 'instances', id, 'agent.json')
+  const bootFile = join(guestDir(dataDir, id), 'agent.json')
   const ca = readFileSync(join(dataDir, 'tls', 'ca.crt'), 'utf8')
   t.equal((JSON.parse(readFileSync(bootFile, 'utf8')) as AgentBootstrap).mqtt.ca, ca, 'a new bootstrap pins the CA')
 
@@ -99,7 +100,7 @@ t.test('upgrade: a bootstrap without the broker CA gets it at the next server st
   const boot = JSON.parse(readFileSync(bootFile, 'utf8')) as AgentBootstrap
   delete boot.mqtt.ca
   writeFileSync(bootFile, JSON.stringify(boot), { mode: 0o600 })
-  const oldPid = Number(readFileSync(join(dataDir, 'instances', id, 'agent.pid'), 'utf8'))
+  const oldPid = guestPid(dataDir, id, 'agent.pid')
 
   const second = await start()
   running = second
@@ -111,12 +112,7 @@ t.test('upgrade: a bootstrap without the broker CA gets it at the next server st
   await until(
     () => {
       // agent.pid is absent between the old agent's exit and the new one's start.
-      let pid = 0
-      try {
-        pid = Number(readFileSync(join(dataDir, 'instances', id, 'agent.pid'), 'utf8').trim())
-      } catch {
-        /* not yet */
-      }
+      const pid = guestPid(dataDir, id, 'agent.pid') ?? 0
       return pid > 0 && pid !== oldPid
     },
     20_000,

@@ -6,6 +6,7 @@ import { join } from 'node:path'
 import { runCli, startServerProcess, tempDir } from '../helpers/lab.js'
 import { openstackSession, type OpenstackSession } from '../helpers/openstack-session.js'
 import { fileSettings, shownSettings } from '../helpers/engine-conf.js'
+import { guestDir } from '../helpers/guest.js'
 
 const PSQL = '/usr/lib/postgresql/15/bin/psql'
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
@@ -66,7 +67,7 @@ t.test('attach/detach configuration groups to MariaDB, PostgreSQL and Redis with
     const r = await runCli(['instance', 'create', name, '--flavor', 'm1.tiny', '--size', '1', '--datastore', e.engine, ...extra, '--wait', '--timeout', '120', '-f', 'json'], server.env)
     t.equal(r.code, 0, `${e.engine}: create --wait (${r.stderr.trim().split('\n').pop()})`)
     const { id, ip } = JSON.parse(r.stdout) as { id: string; ip: string }
-    const instDir = join(dataDir, 'instances', id)
+    const instDir = guestDir(dataDir, id)
     const live = () => engineValue(e.engine, ip, instDir, e.key)
     const before = live()
     t.not(before, e.shown, `${e.engine}: ${e.key} is ${before} before`)
@@ -142,7 +143,7 @@ t.test('attach/detach configuration groups to MariaDB, PostgreSQL and Redis with
     const created = JSON.parse(c.stdout) as { id: string; ip: string; status: string }
     t.equal(created.status, 'ACTIVE', `${e.engine}: ACTIVE, no restart needed`)
     t.match((await osJson('instance', 'show', created.id)).configuration, cfg.id, `${e.engine}: the group is attached from the start`)
-    t.equal(engineValue(e.engine, created.ip, join(dataDir, 'instances', created.id), e.key), e.shown, `${e.engine}: ${e.key} = ${e.shown} from the first start`)
+    t.equal(engineValue(e.engine, created.ip, guestDir(dataDir, created.id), e.key), e.shown, `${e.engine}: ${e.key} = ${e.shown} from the first start`)
     t.equal((await runCli(['instance', 'delete', created.id, '--wait'], server.env)).code, 0, `${e.engine}: deleted`)
     await os('configuration', 'delete', cfg.id)
   }

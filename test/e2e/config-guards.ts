@@ -5,6 +5,7 @@ import t, { type Test } from 'tap'
 import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { labClient, runCli, startServerProcess, tempDir } from '../helpers/lab.js'
+import { guestDir } from '../helpers/guest.js'
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
 
@@ -29,7 +30,7 @@ t.test('bad configuration values against real engines: refused, nothing half-app
     t.equal(r.code, 0, `${engine}: create --wait (${r.stderr.trim().split('\n').pop()})`)
     return JSON.parse(r.stdout).id as string
   }
-  const overridesFile = (id: string) => readFileSync(join(dataDir, 'instances', id, 'conf', 'overrides.conf'), 'utf8')
+  const overridesFile = (id: string) => readFileSync(join(guestDir(dataDir, id), 'conf', 'overrides.conf'), 'utf8')
   const refusal = async (p: Promise<unknown>): Promise<{ status?: number; message: string }> =>
     p.then(
       () => ({ message: 'accepted' }),

@@ -7,6 +7,7 @@ import { spawnSync } from 'node:child_process'
 import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { killEverythingUnder, labEnv, runCli, startServerProcess, tempDir } from '../helpers/lab.js'
+import { guestDir } from '../helpers/guest.js'
 
 const PSQL = '/usr/lib/postgresql/15/bin/psql'
 const N = 50
@@ -100,7 +101,7 @@ t.test('the issue 4 journey per engine through bin/trove against one lab', { job
   t.teardown(() => killEverythingUnder(dataDir))
   const env = { ...server.env, HOME: dir }
   const adminEnv = { ...labEnv(server.cloudsFile, 'trove-lab-admin'), HOME: dir }
-  const at = (inst: { id: string; ip: string }): Target => ({ ip: inst.ip, dir: join(dataDir, 'instances', inst.id) })
+  const at = (inst: { id: string; ip: string }): Target => ({ ip: inst.ip, dir: guestDir(dataDir, inst.id) })
 
   await Promise.all(
     ENGINES.map((engine) =>

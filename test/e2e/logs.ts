@@ -4,6 +4,7 @@ import { spawnSync } from 'node:child_process'
 import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs'
 import { join } from 'node:path'
 import { labEnv, runCli, startServerProcess, tempDir } from '../helpers/lab.js'
+import { guestDir } from '../helpers/guest.js'
 
 const PSQL = '/usr/lib/postgresql/15/bin/psql'
 
@@ -105,7 +106,7 @@ t.test('guest logs of MariaDB, PostgreSQL and Redis with trove log ...', async (
         t.match(await cli(['log', 'tail', name, 'general']), /ERROR: No published 'general' log was found/, 'tail of a discarded log')
         t.match(await json(['log', 'set', name, 'general', '--disable']), { status: 'Disabled' }, 'mariadb: general disabled')
         t.notOk(
-          query(engine, ip, "SELECT 'marker-after-disable';") && readFileSync(join(server.dataDir, 'instances', id, 'log', 'mysql-general.log'), 'utf8').includes('marker-after-disable'),
+          query(engine, ip, "SELECT 'marker-after-disable';") && readFileSync(join(guestDir(server.dataDir, id), 'log', 'mysql-general.log'), 'utf8').includes('marker-after-disable'),
           'nothing logged once disabled',
         )
       }

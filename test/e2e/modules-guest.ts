@@ -4,6 +4,7 @@ import { spawnSync } from 'node:child_process'
 import { readFileSync, statSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { runCli, startServerProcess, tempDir } from '../helpers/lab.js'
+import { guestDir } from '../helpers/guest.js'
 
 t.test('trove module create/apply/query/list-instance/retrieve/remove against a real guest', async (t) => {
   const dir = tempDir(t, 'tg')
@@ -58,7 +59,7 @@ t.test('trove module create/apply/query/list-instance/retrieve/remove against a 
   t.match(await json(['module', 'instance-count', 'ping1']), [{ 'Module Name': 'ping1', Current: true, Count: 1 }], 'module instance-count')
 
   // On the guest: BASE/modules/<type>/<id>/{contents.dat,result.json}, 0700 dirs and 0600 files.
-  const mdir = join(server.dataDir, 'instances', id, 'modules', 'ping', ping.id)
+  const mdir = join(guestDir(server.dataDir, id), 'modules', 'ping', ping.id)
   t.equal(readFileSync(join(mdir, 'contents.dat'), 'utf8'), 'message=Hello from the ping module\n', 'contents kept decoded')
   t.equal(statSync(mdir).mode & 0o777, 0o700)
   t.equal(statSync(join(mdir, 'contents.dat')).mode & 0o777, 0o600)

@@ -5,6 +5,7 @@ import { spawnSync } from 'node:child_process'
 import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { killEverythingUnder, runCli, startServerProcess, tempDir } from '../helpers/lab.js'
+import { guestDir } from '../helpers/guest.js'
 
 const PSQL = '/usr/lib/postgresql/15/bin/psql'
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
@@ -124,7 +125,7 @@ t.test('replication with the real CLI: MariaDB (GTID), PostgreSQL (streaming), R
     const created = await cli('instance', 'create', src, '--flavor', 'm1.tiny', '--size', '1', '--datastore', engine, ...extra, '--wait', '--timeout', '180', '-f', 'json')
     t.equal(created.code, 0, `source created (${created.stderr.trim().split('\n').pop()})`)
     const source = JSON.parse(created.stdout) as { id: string; ip: string }
-    const at = (id: string, ip: string): Target => ({ ip, dir: join(dataDir, 'instances', id) })
+    const at = (id: string, ip: string): Target => ({ ip, dir: guestDir(dataDir, id) })
     const S = at(source.id, source.ip)
     if (sql) t.equal(engineRun(engine, S, 'CREATE TABLE t (id int primary key);').code, 0, 'table created')
     for (const n of [1, 2]) t.equal(write(engine, S, n).code, 0, `row ${n} written on the source`)

@@ -5,6 +5,7 @@ import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { runCli, startServerProcess, tempDir } from '../helpers/lab.js'
 import { instanceGroups, limitFiles } from '../../src/server/compute/cgroups.js'
+import { guestDir } from '../helpers/guest.js'
 
 const PSQL = '/usr/lib/postgresql/15/bin/psql'
 const MB = 1024 * 1024
@@ -59,7 +60,7 @@ t.test('resize flavor and volume on MariaDB, PostgreSQL and Redis; upgrade Postg
     let r = await trove(['instance', 'create', name, '--flavor', 'm1.tiny', '--size', '1', '--datastore', e.engine, ...extra, '--wait', '--timeout', '150', '-f', 'json'])
     t.equal(r.code, 0, `create --wait (${r.stderr.trim().split('\n').pop()})`)
     const { id, ip } = JSON.parse(r.stdout) as { id: string; ip: string }
-    const instDir = join(dataDir, 'instances', id)
+    const instDir = guestDir(dataDir, id)
     const sql = (q: string) => run(e.engine, ip, instDir, q)
     const memLimit = () => {
       const mem = instanceGroups(id).find((g) => g.limits.includes('memory'))

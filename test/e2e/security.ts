@@ -13,6 +13,7 @@ import { TroveClient } from '../../src/sdk/index.js'
 import { runCli, startServerProcess, tempDir, TROVE } from '../helpers/lab.js'
 import { detectEngines } from '../../src/server/compute/engines.js'
 import { DEFAULT_RUN_USER } from '../../src/protocol/index.js'
+import { guestDir } from '../helpers/guest.js'
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
 const engines = await detectEngines()
@@ -118,7 +119,7 @@ t.test(
     for (const f of walk(join(dataDir, 'instances'))) {
       if (f.endsWith('/conf/admin.secret')) add(`engine admin secret ${f.split('/').slice(-3, -2)}`, readFileSync(f, 'utf8').trim())
     }
-    const boot = JSON.parse(readFileSync(join(dataDir, 'instances', pg.id, 'agent.json'), 'utf8')) as { mqtt: { password: string } }
+    const boot = JSON.parse(readFileSync(join(guestDir(dataDir, pg.id), 'agent.json'), 'utf8')) as { mqtt: { password: string } }
     add('agent MQTT password', boot.mqtt.password)
     add('demo user password', auth.password)
     await client.request('POST', `/instances/${pg.id}/action`, { body: { restart: {} } })
@@ -147,7 +148,7 @@ t.test(
         t.comment(`${f} absent`)
       }
     }
-    for (const id of [pg.id, rd.id]) t.equal((statSync(join(dataDir, 'instances', id, 'agent.json')).mode & 0o777).toString(8), '600', 'agent.json 0600')
+    for (const id of [pg.id, rd.id]) t.equal((statSync(join(guestDir(dataDir, id), 'agent.json')).mode & 0o777).toString(8), '600', 'agent.json 0600')
     const holders: string[] = []
     const bad: string[] = []
     for (const f of walk(dataDir)) {

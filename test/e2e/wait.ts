@@ -26,7 +26,9 @@ function standbyAgents(labDir: string): number[] {
 
 t.test('trove instance create --wait and delete --wait use the long poll', { skip: redis ? false : 'redis-server is not installed' }, async (t) => {
   const dir = tempDir(t, 'tw')
-  const server = await startServerProcess(t, join(dir, 'lab'))
+  // The standby agent checked below is the `none` compute's (a sandboxed lab keeps a warm sandbox instead:
+  // test/e2e/sandbox-warm.ts), so this lab is `none` whatever TROVE_ISOLATION says.
+  const server = await startServerProcess(t, join(dir, 'lab'), ['--isolation', 'none'])
   t.teardown(() => server.stop())
   const env = server.env
   const labDir = join(dir, 'lab')
@@ -70,7 +72,7 @@ t.test('trove instance create --wait and delete --wait use the long poll', { ski
   await server.stop()
   await until(() => standbyAgents(labDir).length === 0, 30_000, 'the stopped server leaves no standby agent behind')
   // Killed, the server cannot stop it: the standby's stdin ends with the server, and it exits.
-  const again = await startServerProcess(t, labDir)
+  const again = await startServerProcess(t, labDir, ['--isolation', 'none'])
   await until(() => standbyAgents(labDir).length === 1, 30_000, 'the restarted server has its standby agent')
   again.child.kill('SIGKILL')
   await until(() => standbyAgents(labDir).length === 0, 30_000, 'a standby agent ends with a server killed -9')

@@ -9,6 +9,7 @@ import type { Test } from 'tap'
 import { type TroveClient, NotFoundError, type Instance } from '../../src/sdk/index.js'
 import { processesUnder } from '../../src/server/compute/processes.js'
 import { labClient, startLab, type InProcessLab } from './lab.js'
+import { guestDir } from './guest.js'
 
 export type Engine = 'mariadb' | 'postgresql' | 'redis'
 export const PASSWORD = 'Pw-one-1'
@@ -55,8 +56,8 @@ export async function engineRun(sys: System, engine: Engine, inst: Instance, inp
       ? await run('mariadb', ['--no-defaults', '-h', ip, '-P', '3306', '-u', 'u1', '-N', '-B', 'd1'], input, { MYSQL_PWD: PASSWORD })
       : engine === 'postgresql'
         ? await run(PSQL, ['-X', '-q', '-At', '-v', 'ON_ERROR_STOP=1', '-h', ip, '-p', '5432', '-U', 'u1', '-d', 'd1'], input, { PGPASSWORD: PASSWORD, PGCONNECT_TIMEOUT: '5' })
-        : await run('redis-cli', ['-s', join(sys.instanceDir(inst.id), 'run/redis.sock')], input + '\n', {
-            REDISCLI_AUTH: readFileSync(join(sys.instanceDir(inst.id), 'conf/admin.secret'), 'utf8').trim(),
+        : await run('redis-cli', ['-s', join(guestDir(sys.lab.dataDir, inst.id), 'run/redis.sock')], input + '\n', {
+            REDISCLI_AUTH: readFileSync(join(guestDir(sys.lab.dataDir, inst.id), 'conf/admin.secret'), 'utf8').trim(),
           })
   if (r.code !== 0 || /^(ERR|READONLY|ERROR)/m.test(r.out + '\n' + r.err)) throw new Error(`${engine} client on ${inst.name}: ${r.err || r.out}`)
   return r.out

@@ -6,6 +6,7 @@ import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { superSql } from './clients.js'
 import { labClient, pollInstance, startLab } from './lab.js'
+import { guestDir } from './guest.js'
 
 const PSQL = '/usr/lib/postgresql/15/bin/psql'
 export type RejoinEngine = 'postgresql' | 'mariadb' | 'redis'
@@ -100,7 +101,7 @@ export async function checkRejoin(t: Test, engine: RejoinEngine): Promise<void> 
   const active = async (id: string) => (await pollInstance(lab.cloudsFile, id, (i) => i?.status === 'ACTIVE' || i?.status === 'ERROR'))!
   const S0 = await active(src.id)
   t.equal(S0.status, 'ACTIVE', 'primary ACTIVE')
-  const at = (id: string, ip: string): Target => ({ ip, dir: join(lab.dataDir, 'instances', id) })
+  const at = (id: string, ip: string): Target => ({ ip, dir: guestDir(lab.dataDir, id) })
   const S = at(src.id, (S0 as { ip?: string[] }).ip![0]!)
   if (sql) t.equal((await run(engine, S, 'CREATE TABLE t (id int primary key)')).code, 0, 'table created')
   t.ok(await write(engine, S, 1), 'row 1 written on the primary')

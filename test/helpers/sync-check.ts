@@ -7,11 +7,11 @@
 //   4. Stopped again, a commit waits; sync_replication off releases it (the escape hatch), the replica still stopped.
 import type { Test } from 'tap'
 import { execFile } from 'node:child_process'
-import { join } from 'node:path'
 import type { Instance } from '../../src/sdk/index.js'
 import { labClient, pollInstance, startLab } from './lab.js'
 import { PSQL, superSql } from './clients.js'
 import { until } from './rejoin-check.js'
+import { guestDir } from './guest.js'
 
 export type SyncEngine = 'postgresql' | 'mariadb'
 
@@ -88,7 +88,7 @@ export async function checkSync(t: Test, engine: SyncEngine): Promise<void> {
   })
   const active = async (id: string) => (await pollInstance(lab.cloudsFile, id, (i) => i?.status === 'ACTIVE' || i?.status === 'ERROR'))!
   t.equal((await active(src.id)).status, 'ACTIVE', 'primary ACTIVE')
-  const at = (i: Instance): Target => ({ ip: (i as { ip?: string[] }).ip![0]!, dir: join(lab.dataDir, 'instances', i.id) })
+  const at = (i: Instance): Target => ({ ip: (i as { ip?: string[] }).ip![0]!, dir: guestDir(lab.dataDir, i.id) })
   const S = at(await c.instances.get(src.id))
   await run(engine, S, 'CREATE TABLE t (id int primary key);')
   const rep = await c.instances.create({ name: `sync-${engine}-r1`, replica_of: src.id } as Parameters<typeof c.instances.create>[0])
