@@ -54,7 +54,9 @@ function query(engine: string, host: string, port: number): Promise<{ code: numb
 t.test('allowed_cidrs refuse and allow client addresses on PostgreSQL and MariaDB (Redis cannot check addresses: not tested)', async (t) => {
   const dir = tempDir(t, 'ta')
   const dataDir = join(dir, 'lab')
-  const server = await startServerProcess(t, dataDir)
+  // Client sources on loopback (127.0.0.1, 127.0.0.2): the `none` network, explicit whatever TROVE_ISOLATION says.
+  // On a sandbox's own address the packet filter decides first (test/e2e/isolation-sandbox.ts).
+  const server = await startServerProcess(t, dataDir, ['--isolation', 'none'])
   const env = { ...server.env, HOME: dir }
   const trove = (args: string[]) => runCli(args, env)
 

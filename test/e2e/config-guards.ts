@@ -65,7 +65,7 @@ t.test('bad configuration values against real engines: refused, nothing half-app
     t.equal((await client.instances.get(id)).status, 'ACTIVE', `${engine}: the instance is ACTIVE`)
 
     // And it survives a restart (the file is one the engine takes).
-    const pidFile = join(dataDir, 'instances', id, engine === 'redis' ? 'run/redis.pid' : 'data/postmaster.pid')
+    const pidFile = join(guestDir(dataDir, id), engine === 'redis' ? 'run/redis.pid' : 'data/postmaster.pid')
     const pid = () => readFileSync(pidFile, 'utf8').split('\n')[0]
     const pidBefore = pid()
     const restarted = await trove('instance', 'restart', id, '--wait', '--timeout', '120')

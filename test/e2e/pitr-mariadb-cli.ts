@@ -5,12 +5,12 @@
 // docs/pitr-mariadb.md), with no hole; after kill -9 of the engine and the agent, a restore to the
 // latest time misses at most 1 s of acknowledged rows.
 import t from 'tap'
-import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import mariadb from 'mariadb'
 import { runCli, startServerProcess, tempDir } from '../helpers/lab.js'
 import { until } from '../helpers/chaos.js'
 import { rowWriter, rpoOf } from '../helpers/pitr.js'
+import { guestPid, running } from '../helpers/guest.js'
 
 const connect = (host: string) => mariadb.createConnection({ host, port: 3306, user: 'u1', password: 'Pw-one-1', database: 'd1', connectTimeout: 5000 })
 
@@ -31,8 +31,6 @@ async function ids(ip: string): Promise<number[]> {
     await c.end()
   }
 }
-
-const pidIn = (file: string): number => Number.parseInt(readFileSync(file, 'utf8'), 10)
 
 t.test('point-in-time restore of MariaDB through the CLI', async (t) => {
   const dir = tempDir(t, 'tq')
@@ -92,9 +90,8 @@ t.test('point-in-time restore of MariaDB through the CLI', async (t) => {
   // kill -9 of the engine and the agent while the writer runs; then restore everything the archive has.
   const n = w.commits.length
   await until(() => w.commits.length >= n + 100, 60_000, '100 more rows')
-  const base = join(dataDir, 'instances', src.id)
-  process.kill(pidIn(join(base, 'run/mysqld.pid')), 'SIGKILL')
-  process.kill(pidIn(join(base, 'agent.pid')), 'SIGKILL')
+  process.kill(running(guestPid(dataDir, src.id, 'run/mysqld.pid'), 'mysqld'), 'SIGKILL')
+  process.kill(running(guestPid(dataDir, src.id, 'agent.pid'), 'the agent'), 'SIGKILL')
   await w.done
   t.ok(w.failed, 'the writer saw the engine go')
   const acked = w.commits

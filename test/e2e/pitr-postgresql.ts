@@ -4,12 +4,13 @@
 // the agent, a restore to the latest time misses at most 1 s of acknowledged rows; bad inputs are
 // refused with one line and create nothing.
 import t from 'tap'
-import { readFileSync, readdirSync, rmSync } from 'node:fs'
+import { readdirSync, rmSync } from 'node:fs'
 import { join } from 'node:path'
 import pg from 'pg'
 import { runCli, startServerProcess, tempDir } from '../helpers/lab.js'
 import { until } from '../helpers/chaos.js'
 import { rowWriter, rpoOf } from '../helpers/pitr.js'
+import { guestPid, running } from '../helpers/guest.js'
 
 /** Commits one row at a time, 10 ms apart, until stopped or the connection fails. */
 const writer = (ip: string) =>
@@ -30,8 +31,6 @@ async function ids(ip: string): Promise<number[]> {
     await c.end()
   }
 }
-
-const pidIn = (file: string): number => Number.parseInt(readFileSync(file, 'utf8'), 10)
 
 t.test('point-in-time restore of PostgreSQL through the CLI', async (t) => {
   const dir = tempDir(t, 'tp')
@@ -108,9 +107,8 @@ t.test('point-in-time restore of PostgreSQL through the CLI', async (t) => {
   // kill -9 of the engine and the agent while the writer runs; then restore everything the archive has.
   const n = w.commits.length
   await until(() => w.commits.length >= n + 100, 60_000, '100 more rows')
-  const base = join(dataDir, 'instances', src.id)
-  process.kill(pidIn(join(base, 'data/postmaster.pid')), 'SIGKILL')
-  process.kill(pidIn(join(base, 'agent.pid')), 'SIGKILL')
+  process.kill(running(guestPid(dataDir, src.id, 'data/postmaster.pid'), 'postgres'), 'SIGKILL')
+  process.kill(running(guestPid(dataDir, src.id, 'agent.pid'), 'the agent'), 'SIGKILL')
   await w.done
   t.ok(w.failed, 'the writer saw the engine go')
   const acked = w.commits

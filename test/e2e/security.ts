@@ -56,7 +56,9 @@ t.test(
   async (t) => {
     const dir = tempDir(t, 'ts')
     const dataDir = join(dir, 'lab')
-    const server = await startServerProcess(t, dataDir)
+    // The `none` layout's file modes and owners (one engine user, troveguest): explicit whatever TROVE_ISOLATION
+    // says. A sandbox's are the attack suites' (test/e2e/attack-*.ts, isolation-sandbox.ts).
+    const server = await startServerProcess(t, dataDir, ['--isolation', 'none'])
     const auth = parse(readFileSync(server.cloudsFile, 'utf8')).clouds['trove-lab'].auth
     const client = new TroveClient({
       auth: {

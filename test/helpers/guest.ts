@@ -13,11 +13,16 @@ export function guestDir(dataDir: string, id: string): string {
   return sandboxed(dataDir, id) ? join(dir, 'mnt') : dir
 }
 
-/** The host pid of the process a pid file of the instance names (`file` relative to guestDir), if it runs. */
+/** The host pid of the process a pid file of the instance names (`file` relative to guestDir; its first line), if it runs. */
 export function guestPid(dataDir: string, id: string, file: string): number | undefined {
   let pid: number | undefined
   try {
-    pid = Number(readFileSync(join(guestDir(dataDir, id), file), 'utf8').trim()) || undefined
+    pid =
+      Number(
+        readFileSync(join(guestDir(dataDir, id), file), 'utf8')
+          .split('\n')[0]!
+          .trim(),
+      ) || undefined
   } catch {
     return undefined
   }
