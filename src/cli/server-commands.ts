@@ -231,7 +231,7 @@ export function registerServerCommands(program: Command, io: IO, outcome: { prom
           return
         }
         io.stdout(
-          `removed the lab at ${r.dataDir}: ${r.serverPid ? `server (pid ${r.serverPid}) stopped, ` : ''}${r.instances} instance(s), ${r.processes} process(es), ${r.addresses} address claim(s), ${r.cgroups} cgroup(s)\n`,
+          `removed the lab at ${r.dataDir}: ${r.serverPid ? `server (pid ${r.serverPid}) stopped, ` : ''}${r.instances} instance(s), ${r.processes} process(es), ${r.addresses} address claim(s), ${r.cgroups} cgroup(s)${r.sandboxes ? `, ${r.sandboxes} sandbox(es)` : ''}\n`,
         )
       })()
     })

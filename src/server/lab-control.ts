@@ -128,6 +128,8 @@ export interface ResetSummary {
   processes: number
   addresses: number
   cgroups: number
+  /** Sandboxes removed (with their volumes, namespaces and uids): a sandboxed lab's instances and warm sandbox. */
+  sandboxes?: number
 }
 
 /** cgroup directories named trove-<id> under the v1 memory and cpu hierarchies (any depth the server may have used). */
@@ -191,6 +193,7 @@ export async function resetLab(dataDir: string): Promise<ResetSummary> {
     }
     const left = groups.filter((g) => existsSync(g))
     if (left.length) throw new LabError(`cgroup ${left[0]} is still busy: nothing else removed yet`, 'run trove server reset again')
+    let sandboxes = 0
     // A lab that ran sandboxes (docs/isolation.md): their volumes are mounted inside the data dir, so they go
     // first (never an rm through a mounted volume), with the lab's bridge, filter, runc state and uid claims.
     if (existsSync(join(dir, 'sandbox')) || existsSync(join(dir, 'network'))) {
@@ -200,13 +203,14 @@ export async function resetLab(dataDir: string): Promise<ResetSummary> {
       const c = new SandboxedCompute({ dataDir: dir, log: () => {}, poolSize: 0 })
       try {
         await c.prepareLab()
+        sandboxes = c.sandboxedIds().length
         await removeSandboxLab(c)
       } catch (e) {
         throw new LabError(`the lab's sandboxes could not all be removed: ${(e as Error).message}: nothing else removed yet`, 'run trove server reset again')
       }
     }
     rmSync(dir, { recursive: true, force: true })
-    return { dataDir: dir, ...(serverPid ? { serverPid } : {}), instances: ids.length, processes: pids.length, addresses, cgroups: groups.length }
+    return { dataDir: dir, ...(serverPid ? { serverPid } : {}), instances: ids.length, processes: pids.length, addresses, cgroups: groups.length, ...(sandboxes ? { sandboxes } : {}) }
   } finally {
     release()
   }

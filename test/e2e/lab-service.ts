@@ -5,6 +5,7 @@ import { join } from 'node:path'
 import { processesUnder, isAlive } from '../../src/server/compute/processes.js'
 import { CLAIM_DIR } from '../../src/server/compute/addresses.js'
 import { cleanEnv, labEnv, runCli, tempDir } from '../helpers/lab.js'
+import { labProcesses } from '../helpers/guest.js'
 
 /** The lab as a local service, through the real CLI: start, status, logs, stop, start again, reset. */
 
@@ -88,7 +89,11 @@ t.test('start in the background, status, a second lab refused, stop, start again
   r = await runCli(['instance', 'create', 'svc1', '--flavor', 'm1.tiny', '--size', '1', '--datastore', 'redis', '--wait', '-f', 'value', '-c', 'id'], cli)
   t.equal(r.code, 0, r.stderr)
   const id = r.stdout.trim().split('\n').at(-1)!
-  t.ok(claimsUnder(lab).length, 'the instance holds an address')
+  // A loopback address is claimed under CLAIM_DIR; a sandbox's (TROVE_ISOLATION=sandbox) is on the lab's bridge, in its record.
+  const sandboxRecord = join(lab, 'instances', id, 'sandbox.json')
+  const sandboxed = existsSync(sandboxRecord)
+  const address = sandboxed ? (JSON.parse(readFileSync(sandboxRecord, 'utf8')) as { address?: string }).address : claimsUnder(lab)[0]
+  t.ok(address, 'the instance holds an address')
 
   r = await runCli(['server', 'logs', '-n', '50'], env)
   t.equal(r.code, 0)
@@ -97,7 +102,7 @@ t.test('start in the background, status, a second lab refused, stop, start again
   r = await runCli(['server', 'stop'], env)
   t.same([r.code, r.stdout], [0, `trove lab server (pid ${pid}) stopped\n`])
   t.notOk(isAlive(pid))
-  t.ok(processesUnder(lab).length >= 2, 'instances keep running when the server stops')
+  t.ok(labProcesses(lab).length >= 2, 'instances keep running when the server stops')
   r = await runCli(['server', 'status'], env)
   t.same([r.code, r.stderr.split('\n')[0]], [1, `trove lab server: not running (data dir ${lab})`])
 
@@ -111,7 +116,10 @@ t.test('start in the background, status, a second lab refused, stop, start again
   t.same([r.code, r.stderr], [2, `trove server reset removes every instance and all data of ${lab}: add --yes\n`], 'off a terminal reset needs --yes')
   r = await runCli(['server', 'reset', '--yes'], env)
   t.equal(r.code, 0, r.stderr)
-  t.match(r.stdout, /^removed the lab at .*: server \(pid \d+\) stopped, 1 instance\(s\), [2-9] process\(es\), 1 address claim\(s\)/)
+  if (sandboxed) {
+    // Sandboxed (TROVE_ISOLATION=sandbox): no process of the host's view or address claim; the sandboxes say it (the instance's and the warm one).
+    t.match(r.stdout, /^removed the lab at .*: server \(pid \d+\) stopped, 1 instance\(s\), \d+ process\(es\), 0 address claim\(s\), \d+ cgroup\(s\), [12] sandbox\(es\)\n$/)
+  } else t.match(r.stdout, /^removed the lab at .*: server \(pid \d+\) stopped, 1 instance\(s\), [2-9] process\(es\), 1 address claim\(s\)/)
   t.notOk(existsSync(lab), 'no file')
   t.same(processesUnder(dir), [], 'no process')
   t.same(claimsUnder(lab), [], 'no address')

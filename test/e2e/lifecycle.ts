@@ -3,12 +3,12 @@ import { execFile } from 'node:child_process'
 import { existsSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { promisify } from 'node:util'
-import { instanceDirs } from '../helpers/guest.js'
 import { runCli, startServerProcess, tempDir } from '../helpers/lab.js'
 import { processesUnder } from '../../src/server/compute/processes.js'
 import { CLAIM_DIR } from '../../src/server/compute/addresses.js'
 import { until } from '../helpers/scripted-agent.js'
 import { enforcementText, instanceGroupDirs, instanceGroups, limitFiles, LIMITS } from '../../src/server/compute/cgroups.js'
+import { guestProcesses, instanceDirs } from '../helpers/guest.js'
 
 const exec = promisify(execFile)
 
@@ -53,7 +53,9 @@ t.test('create, serve, survive a server restart and delete one instance of each 
       const inst = JSON.parse(r.stdout)
       t.equal(inst.status, 'ACTIVE', `${engine}: ACTIVE`)
       t.equal(inst.operating_status, 'HEALTHY', `${engine}: HEALTHY`)
-      t.match(inst.ip, /^127\.0\.\d+\.\d+$/, `${engine}: its own loopback address`)
+      // Its own address: on loopback, or under TROVE_ISOLATION=sandbox on the lab's bridge (never the host's loopback).
+      if (inst['lab:isolation'] === 'sandbox') t.match(inst.ip, /^(?!127\.)\d+\.\d+\.\d+\.\d+$/, `${engine}: its own address on the lab's bridge`)
+      else t.match(inst.ip, /^127\.0\.\d+\.\d+$/, `${engine}: its own loopback address`)
       t.equal(inst.datastore, engine)
       created.set(engine, { id: inst.id, ip: inst.ip })
     }),
@@ -62,9 +64,11 @@ t.test('create, serve, survive a server restart and delete one instance of each 
 
   for (const [engine, { id, ip }] of created) {
     t.match(await engineAnswers(engine, ip), engine === 'redis' ? /NOAUTH/ : /accepting|alive/, `${engine} answers its own client at ${ip} (and refuses anonymous logins)`)
-    const pids = processesUnder(join(dataDir, 'instances', id))
+    const pids = guestProcesses(dataDir, id)
     const engineUids = pids.map(uidOf).filter((u) => u !== undefined && u !== 0)
     t.ok(engineUids.length > 0, `${engine}: the engine runs as an unprivileged user`)
+    // A sandbox's limits are runc's, in its own cgroup (test/e2e/isolation-sandbox.ts checks them).
+    if (existsSync(join(dataDir, 'instances', id, 'sandbox.json'))) continue
     // Every limit this host can enforce (cgroup v1 or v2) holds the flavor's value and the engine; the others are a skip, not a pass.
     const groups = instanceGroups(id)
     const notEnforced = LIMITS.filter((l) => !groups.some((g) => g.limits.includes(l)))
@@ -127,6 +131,11 @@ t.test('create, serve, survive a server restart and delete one instance of each 
   t.same(JSON.parse((await runCli(['instance', 'list', '-f', 'json'], env)).stdout), [], 'no instance left')
   t.same(instanceDirs(dataDir), [], 'instance directories removed')
   t.same(processesUnder(join(dataDir, 'instances')), [], 'no engine or agent process left')
+  t.same(
+    [...created.values()].flatMap((c) => guestProcesses(dataDir, c.id)),
+    [],
+    'none in their cgroups either (where a sandbox has them)',
+  )
   t.same(
     [...created.values()].flatMap(({ id }) => instanceGroupDirs(id)).filter((g) => existsSync(g)),
     [],

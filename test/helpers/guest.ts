@@ -1,5 +1,6 @@
 import { existsSync, readdirSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
+import { processesUnder } from '../../src/server/compute/processes.js'
 
 // An instance's own files and processes as root on the host finds them, on either compute: under
 // `--isolation none` its directory and host pids; under `sandbox` (docs/isolation.md) its volume, mounted at
@@ -65,4 +66,37 @@ export function instanceDirs(dataDir: string): string[] {
       return true // no record: not a sandbox
     }
   })
+}
+
+/** Host pids of the processes in a cgroup named by instance `id` (a sandbox's, or a `none` instance's limits). */
+function groupProcesses(id: string): number[] {
+  const pids: number[] = []
+  for (const e of readdirSync('/proc')) {
+    if (!/^\d+$/.test(e)) continue
+    try {
+      if (readFileSync(`/proc/${e}/cgroup`, 'utf8').includes(`/${id}\n`)) pids.push(Number(e))
+    } catch {
+      /* gone meanwhile */
+    }
+  }
+  return pids
+}
+
+/**
+ * An instance's processes: those processesUnder finds by their paths under its directory (a `none` instance's) and
+ * those in its cgroup (a sandbox's paths are its mount namespace's). Also after the delete: it needs no record.
+ */
+export function guestProcesses(dataDir: string, id: string): number[] {
+  return [...new Set([...processesUnder(join(dataDir, 'instances', id)), ...groupProcesses(id)])]
+}
+
+/** Every instance's processes in a lab (guestProcesses of each instance directory). */
+export function labProcesses(dataDir: string): number[] {
+  let ids: string[] = []
+  try {
+    ids = readdirSync(join(dataDir, 'instances'))
+  } catch {
+    /* none */
+  }
+  return [...new Set([...processesUnder(dataDir), ...ids.flatMap((id) => guestProcesses(dataDir, id))])]
 }
