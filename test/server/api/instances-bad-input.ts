@@ -3,6 +3,7 @@ import { readdirSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { apiLab } from '../../helpers/api.js'
 import { CLAIM_DIR } from '../../../src/server/compute/addresses.js'
+import { instanceDirs } from '../../helpers/guest.js'
 
 t.test('instance create refuses bad input with upstream faults and leaves nothing behind', async (t) => {
   const lab = await apiLab(t)
@@ -59,7 +60,7 @@ t.test('instance create refuses bad input with upstream faults and leaves nothin
   t.equal(mismatch.status, 400, 'a mariadb group on a postgresql instance: 400')
   t.match(mismatch.body, { badRequest: { message: /^Datastore Version on Configuration .* does not match the Datastore Version on the instance / } })
   t.same((await lab.req('GET', `${p}/instances`)).body, { instances: [] }, 'no instance row was written')
-  t.same(readdirSync(join(lab.dataDir, 'instances')), [], 'no instance directory was left')
+  t.same(instanceDirs(lab.dataDir), [], 'no instance directory was left')
   let claims: string[] = []
   try {
     claims = readdirSync(CLAIM_DIR).filter((a) => readFileSync(join(CLAIM_DIR, a), 'utf8').startsWith(lab.dataDir))

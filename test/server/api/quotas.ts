@@ -1,9 +1,8 @@
 import t from 'tap'
-import { readdirSync } from 'node:fs'
-import { join } from 'node:path'
 import { apiLab, missingFields, type ApiLab } from '../../helpers/api.js'
 import { until } from '../../helpers/scripted-agent.js'
 import { sample } from '../../helpers/lab.js'
+import { instanceDirs } from '../../helpers/guest.js'
 
 // Flavor 1 (m1.tiny) has 512 MB of RAM.
 const create = (name: string, size = 1) => ({ instance: { name, flavorRef: '1', volume: { size }, datastore: { type: 'postgresql' } } })
@@ -18,7 +17,7 @@ async function setQuota(lab: ApiLab, quotas: Record<string, number>) {
   if (r.status !== 200) throw new Error(`quota update failed: ${JSON.stringify(r.body)}`)
 }
 
-const instanceDirs = (lab: ApiLab) => readdirSync(join(lab.dataDir, 'instances'))
+const labInstanceDirs = (lab: ApiLab) => instanceDirs(lab.dataDir)
 
 t.test('quota show: own project or admin; shape of the sample', async (t) => {
   const lab = await apiLab(t, { spawnAgents: false })
@@ -128,7 +127,7 @@ t.test('create is refused with 413 at the limit and leaves nothing behind; delet
   t.equal(second.status, 413)
   t.same(second.body, { overLimit: { code: 413, message: "Quota exceeded for resources: ['instances']." } })
   t.equal((await lab.req('GET', `${p}/instances`)).body.instances.length, 1, 'no row for the refused create')
-  t.same(instanceDirs(lab), [first.body.instance.id], 'no instance directory for the refused create')
+  t.same(labInstanceDirs(lab), [first.body.instance.id], 'no instance directory for the refused create')
   t.equal((await usage(lab)).instances.reserved, 0, 'nothing left reserved')
 
   await setQuota(lab, { instances: 5, ram: 1000, volumes: 2 })
@@ -176,7 +175,7 @@ t.test('concurrent creates never exceed the quota', async (t) => {
   const codes = results.map((r) => r.status).sort()
   t.same(codes, [200, 200, 200, 413, 413, 413, 413, 413], 'exactly the quota succeeds')
   t.equal((await lab.req('GET', `${p}/instances`)).body.instances.length, 3)
-  t.equal(instanceDirs(lab).length, 3)
+  t.equal(labInstanceDirs(lab).length, 3)
   t.same((await usage(lab)).instances, { in_use: 3, reserved: 0, limit: 3 }, 'quotaDefaults is the default limit')
 })
 

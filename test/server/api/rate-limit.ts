@@ -1,8 +1,7 @@
 import t from 'tap'
-import { readdirSync } from 'node:fs'
-import { join } from 'node:path'
 import { apiLab } from '../../helpers/api.js'
 import { DEFAULT_RATE_LIMITS, RateLimiter, parseRateLimits, type RateLimitRule } from '../../../src/server/http/rate-limit.js'
+import { instanceDirs } from '../../helpers/guest.js'
 
 const rule = (verb: string, value: number, unit: RateLimitRule['unit'], regex = '.*', uri = '*'): RateLimitRule => ({ verb, uri, regex, value, unit })
 const U = '/v1.0/p1/instances'
@@ -115,7 +114,7 @@ t.test('over the limit: 413 with Retry-After, per project, recovering after the 
   t.equal(limited.body.overLimit.retryAfter, '60', 'a minute until the next POST')
   t.equal(limited.body.overLimit.details, 'Only 1 POST request(s) can be made to * every minute.')
   t.equal(lab.server.lab.instances.listAll().length, 0, 'a rate-limited create makes nothing')
-  t.same(readdirSync(join(lab.dataDir, 'instances')), [])
+  t.same(instanceDirs(lab.dataDir), [])
 })
 
 t.test('a rule on part of the API leaves the rest alone', async (t) => {
