@@ -3,13 +3,13 @@
 // killed at the create's steps (lean: launch; long, `npm run chaos`: every step). The resumed
 // restore ends ACTIVE with exactly the rows committed before it, none missing, none extra.
 import t from 'tap'
-import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import pg from 'pg'
 import type { TroveClient } from '../../src/sdk/index.js'
 import { tempDir } from '../helpers/lab.js'
-import { LONG, byName, clientOf, crashAt, instanceDir, startServer, until, type CrashLab } from '../helpers/chaos.js'
+import { LONG, byName, clientOf, crashAt, startServer, until, type CrashLab } from '../helpers/chaos.js'
 import { detectEngines } from '../../src/server/compute/engines.js'
+import { guestPid, running } from '../helpers/guest.js'
 
 const postgres = (await detectEngines()).find((e) => e.manager === 'postgresql')
 
@@ -57,12 +57,13 @@ t.test('chaos: the archiver killed, and the server killed mid restore to a point
   await commit(ip, 51, 100)
 
   // The archiver (pg_receivewal) killed -9: the agent starts it again, from where the archive stops.
-  const receiver = join(instanceDir(dataDir, src.id), 'run/pg_receivewal.pid')
-  const killed = Number.parseInt(readFileSync(receiver, 'utf8'), 10)
+  // Host pids (helpers/guest.ts): a sandbox's pid file holds its own namespace's.
+  const receiver = () => guestPid(dataDir, src.id, 'run/pg_receivewal.pid')
+  const killed = running(receiver(), 'pg_receivewal')
   process.kill(killed, 'SIGKILL')
   await until(
     () => {
-      const now = Number.parseInt(readFileSync(receiver, 'utf8'), 10)
+      const now = receiver() ?? 0
       return now > 0 && now !== killed
     },
     60_000,
