@@ -3,7 +3,7 @@ import { createHash, type Hash } from 'node:crypto'
 import { createReadStream, createWriteStream } from 'node:fs'
 import { access, cp, open, readdir, readFile, rename, rm, stat, writeFile, type FileHandle } from 'node:fs/promises'
 import { basename, dirname, join, resolve } from 'node:path'
-import { Readable, type Writable } from 'node:stream'
+import { PassThrough, Readable, type Writable } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
 import { BACKUP_CONTAINER, BACKUP_META_SUFFIX, type RestoreSpec } from '../../protocol/index.js'
 import { objectStore, type ObjectStore } from '../object-store.js'
@@ -427,6 +427,19 @@ async function checkPresent(b: ChainFile): Promise<void> {
   if (!s?.isFile()) throw new BackupError(`backup ${b.id}: its file ${b.location} is missing from the backup store`)
 }
 
+/** Resolves when `w` wants more or is gone (the tool it feeds stopped reading). */
+function drainedOrClosed(w: PassThrough): Promise<void> {
+  return new Promise((resolve) => {
+    const done = () => {
+      w.off('drain', done)
+      w.off('close', done)
+      resolve()
+    }
+    w.on('drain', done)
+    w.on('close', done)
+  })
+}
+
 function mismatch(b: ChainFile, actual: string): BackupError {
   return new BackupError(`backup ${b.id} failed its checksum verification: ${b.location} has MD5 checksum ${actual}, expected ${b.checksum}; nothing was restored`)
 }
@@ -463,12 +476,27 @@ export async function verifyChain(spec: RestoreSpec): Promise<void> {
 export async function unpackVerified(b: ChainFile, what: string, cmd: EngineCommand, user: RunUser): Promise<void> {
   const remote = remoteFile(b.location)
   if (remote) {
-    // The GET streamed into the tool's stdin, MD5 on the way: one pass, no copy on the volume.
+    // The GET streamed into the tool's stdin, MD5 on the way: one pass, no copy on the volume. The body is read
+    // here to its end whatever the tool does: a tool that gives up on a damaged file ends its stdin (the pipe
+    // then closes), and the checksum of the whole file is what the fault names, not the pipe's "aborted".
     const hash = createHash('md5')
     const body = await getChainFile(b, remote)
-    const r = await streamTool(cmd, user, { input: Readable.from(hashing(body, hash, () => undefined)) })
-    // A tool that stopped reading early: the rest still counts for the checksum.
-    for await (const c of body) hash.update(c as Buffer)
+    const toTool = new PassThrough()
+    const fed = (async () => {
+      try {
+        for await (const c of body) {
+          hash.update(c as Buffer)
+          if (!toTool.destroyed && !toTool.write(c)) await drainedOrClosed(toTool)
+        }
+        toTool.end()
+      } catch (e) {
+        toTool.destroy()
+        return e
+      }
+    })()
+    const r = await streamTool(cmd, user, { input: toTool })
+    const failed = await fed
+    if (failed) throw failed
     const actual = hash.digest('hex')
     if (actual !== b.checksum) throw mismatch(b, actual)
     checkTool(what, r)
