@@ -100,6 +100,9 @@ t.test('the README Quick start and usage, literally, on a clean clone; teardown 
 
   const port = await freePort()
   const base = cleanEnv({ HOME: home, TROVE_PREFIX: prefix, TROVE_DATA_DIR: lab, TROVE_PORT: String(port) })
+  // The README as a new user runs it: the default isolation. (Under TROVE_ISOLATION=sandbox a sandboxed agent could not
+  // load this clone's node_modules, which are links into this checkout's, outside what a sandbox binds.)
+  delete base.TROVE_ISOLATION
   const env = { ...base, PATH: `${prefix}/bin:${base.PATH ?? '/usr/bin:/bin'}` }
   const param = (line: string) => line.replaceAll('/var/lib/trove-lab', lab)
 

@@ -191,7 +191,8 @@ export async function checkDeadLinks(t: Test, engine: HaEngine): Promise<void> {
   // 2. The primary's agent and engine SIGSTOPped (the pause fault): its replica's link times out within seconds,
   //    and the set fails over; the first write through writer_endpoint is timed.
   const paused = Date.now()
-  t.match((await lab.admin.mgmtInstances.injectFault(src.id, 'pause')).effect, /SIGSTOP/, 'paused (SIGSTOP to agent and engine)')
+  // The fault's effect names how: SIGSTOP on `none`, the freezer (runc pause) for a sandbox.
+  t.match((await lab.admin.mgmtInstances.injectFault(src.id, 'pause')).effect, /SIGSTOP|sandbox frozen \(runc pause\): agent and engine/, 'paused (agent and engine)')
   t.teardown(() => lab.admin.mgmtInstances.injectFault(src.id, 'heal').catch(() => undefined))
   await until(() => ops.tryWrite(writer, n++), 'a write through writer_endpoint after the failover')
   const pauseMs = Date.now() - paused

@@ -30,6 +30,14 @@ export function guestPid(dataDir: string, id: string, file: string): number | un
   return pid !== undefined && sandboxed(dataDir, id) ? hostPidOf(id, pid) : pid
 }
 
+/**
+ * The host pid of a pid as instance `id`'s agent reports it (guest status: agent_pid, engine_pid): the same pid on
+ * `none`, the sandbox's PID namespace's one under `sandbox` (signalling it from the host would hit another process).
+ */
+export function hostPid(dataDir: string, id: string, pid: number): number | undefined {
+  return sandboxed(dataDir, id) ? hostPidOf(id, pid) : pid
+}
+
 /** The host pid of the process that is `nsPid` in instance `id`'s sandbox: its innermost NSpid, in the instance's cgroup. */
 function hostPidOf(id: string, nsPid: number): number | undefined {
   for (const e of readdirSync('/proc')) {

@@ -6,7 +6,7 @@ import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { superSql } from './clients.js'
 import { labClient, pollInstance, startLab } from './lab.js'
-import { guestDir } from './guest.js'
+import { guestDir, hostPid, running } from './guest.js'
 
 const PSQL = '/usr/lib/postgresql/15/bin/psql'
 export type RejoinEngine = 'postgresql' | 'mariadb' | 'redis'
@@ -122,8 +122,9 @@ export async function checkRejoin(t: Test, engine: RejoinEngine): Promise<void> 
   // The primary dies: agent first (it would restart its engine), then the engine.
   const guest = api.instances.guestStatus(src.id)!
   t.ok(guest.agent_pid && guest.engine_pid, 'the primary reported its agent and engine pids')
-  process.kill(guest.agent_pid!, 'SIGKILL')
-  process.kill(guest.engine_pid!, 'SIGKILL')
+  // Host pids: a sandbox's agent reports its PID namespace's (helpers/guest.ts).
+  process.kill(running(hostPid(lab.dataDir, src.id, guest.agent_pid!), "the primary's agent"), 'SIGKILL')
+  process.kill(running(hostPid(lab.dataDir, src.id, guest.engine_pid!), "the primary's engine"), 'SIGKILL')
   await until(() => !api.compute.agentAlive(src.id), 'the agent gone')
 
   // eject: refused while the heartbeat is current, accepted once it expired.
