@@ -17,7 +17,7 @@ import { pinBrokerCa } from './broker/pin-ca.js'
 import { LocalCompute } from './compute/local.js'
 import { sandboxedInstanceIds } from './compute/sandbox-host.js'
 import { SandboxedCompute } from './compute/sandboxed.js'
-import type { Compute, Isolation } from './compute/compute.js'
+import type { Compute } from './compute/compute.js'
 import { detectEngines, type DetectedEngine } from './compute/engines.js'
 import { TaskEngine } from './tasks/engine.js'
 import { CreateInstanceFlow } from './tasks/create-instance.js'
@@ -52,7 +52,7 @@ import { archiveStore } from './db/archives.js'
 import { noteVolumeUsage } from './instances/volume-full.js'
 import type { Lab, LabConfig } from './lab.js'
 import { labReplicationSets } from './instances/replication-sets.js'
-import { acquireLock, assertNotRunning, banner, checkRunUser, choosePort, DEFAULT_PORT, defaultDataDir, LabError, previousPort, writeState } from './lab-state.js'
+import { acquireLock, assertNotRunning, banner, checkRunUser, choosePort, DEFAULT_PORT, defaultDataDir, isolationFromEnv, LabError, previousPort, writeState } from './lab-state.js'
 
 export type { Lab, LabConfig } from './lab.js'
 export { parseRateLimits } from './http/rate-limit.js'
@@ -141,12 +141,6 @@ export interface TroveServer {
 }
 
 /** Wires database, identity, broker, compute, tasks and HTTP without listening (CONVENTIONS 11). */
-/** TROVE_ISOLATION (as `trove server` reads it beside --isolation), else `none`. */
-function isolationFromEnv(v: string | undefined): Isolation {
-  if (!v || v === 'none' || v === 'sandbox') return (v || 'none') as Isolation
-  throw new LabError(`TROVE_ISOLATION must be none or sandbox, not '${v}'`, 'unset it, or set it to none or sandbox')
-}
-
 export async function buildServer(opts: ServerOptions = {}): Promise<TroveServer> {
   const log = opts.log ?? ((m: string) => process.stderr.write(`${new Date().toISOString()} ${m}\n`))
   const config: LabConfig = {

@@ -3,6 +3,7 @@ import { homedir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { isAlive } from './compute/processes.js'
 import { portFree } from './compute/addresses.js'
+import type { Isolation } from './compute/compute.js'
 
 /**
  * Where a lab lives and who runs it. The defaults are this project's own, not upstream
@@ -202,4 +203,10 @@ export function checkRunUser(user: string): void {
   if (!passwd.split('\n').some((l) => l.startsWith(`${user}:`))) {
     throw new LabError(`the engine user ${user} does not exist: this host is not set up`, 'bash scripts/setup.sh (as root, in a clone of trove)')
   }
+}
+
+/** TROVE_ISOLATION (as `trove server` reads it beside --isolation), else `none`. */
+export function isolationFromEnv(v: string | undefined): Isolation {
+  if (!v || v === 'none' || v === 'sandbox') return (v || 'none') as Isolation
+  throw new LabError(`TROVE_ISOLATION must be none or sandbox, not '${v}'`, 'unset it, or set it to none or sandbox')
 }
