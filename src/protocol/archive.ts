@@ -58,6 +58,14 @@ export interface ArchiveStatus {
 }
 
 /**
+ * How a hole in the archive (segment seqs `from` to `to`, both missing) is named, by the
+ * PostgreSQL agent in its status detail and by the server in its refusals: one wording,
+ * whichever of them sees the hole first.
+ */
+export const archiveHoleText = (h: { from: number; to: number }): string =>
+  h.from === h.to ? `segment ${h.from} is missing from the archive` : `segments ${h.from} to ${h.to} are missing from the archive`
+
+/**
  * Where a base backup starts in the log, recorded by the agent in the backup's meta
  * (`<id>.meta.json`, key `archive`) when it completes, so that the server can check the
  * archive covers the range from the backup to a restore time.

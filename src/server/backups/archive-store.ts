@@ -71,7 +71,14 @@ export function windowInput(lab: Lab, instanceId: string): WindowInput & { backu
       locations.set(b.id, b.location)
     }
   }
-  return { bases, segments: readSidecars(archiveDir(lab, instanceId)), latestTime: archiveStore(lab.db).get(instanceId)?.latest_time ?? null, backups: locations }
+  const row = archiveStore(lab.db).get(instanceId)
+  return {
+    bases,
+    segments: readSidecars(archiveDir(lab, instanceId)),
+    latestTime: row?.latest_time ?? null,
+    agentGap: row?.state === 'gap' ? row.detail : null,
+    backups: locations,
+  }
 }
 
 /** The instance view's lab extension (README "API notes"): the restore window and the archiver's state. */

@@ -1,4 +1,4 @@
-import type { ArchiveStart } from '../../protocol/index.js'
+import { type ArchiveStart, archiveHoleText } from '../../protocol/index.js'
 
 /**
  * The restore window of an archive (issue 15 item 4), from what the store holds: the
@@ -25,6 +25,11 @@ export interface WindowInput {
   segments: SealedSegment[]
   /** ArchiveStatus.latest_time as last reported (everything committed up to it is archived). */
   latestTime: string | null
+  /**
+   * The gap the agent last reported (ArchiveStatus.detail with state 'gap'), if any: it sees
+   * a hole in the archive's files as soon as it is made, before the store's view has it.
+   */
+  agentGap?: string | null
 }
 
 /** How far a restore from one base backup can go. */
@@ -75,7 +80,7 @@ function reaches(input: WindowInput): Reach[] {
   return out
 }
 
-const holeText = (h: { from: number; to: number }): string => (h.from === h.to ? `segment ${h.from} is missing from the archive` : `segments ${h.from} to ${h.to} are missing from the archive`)
+const holeText = archiveHoleText
 
 /** earliest/latest restorable times and the gap, if any (nulls: nothing restorable). */
 export function archiveWindow(input: WindowInput): ArchiveWindow {
@@ -101,7 +106,8 @@ export function chooseBase(input: WindowInput, target: { time: string } | 'lates
   if (target === 'latest') {
     const newest = r[0]
     if (!newest) return { ok: false, message: `Cannot restore to the latest time: ${window}.` }
-    if (newest.hole) return { ok: false, message: `Cannot restore to the latest time: the archive has a gap (${holeText(newest.hole)}); ${window}.` }
+    const gap = newest.hole ? holeText(newest.hole) : input.agentGap
+    if (gap) return { ok: false, message: `Cannot restore to the latest time: the archive has a gap (${gap}); ${window}.` }
     return { ok: true, base: newest.base }
   }
   const t = ms(target.time)

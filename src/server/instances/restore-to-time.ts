@@ -42,7 +42,6 @@ export function resolveRestoreToTime(
   const input = windowInput(lab, ref)
   if (!state || (!input.segments.length && !input.bases.length))
     throw badRequest(`Instance ${ref} has no archive to restore to a time from (its backup retention is 0 days, or it was never archived).`)
-  if (target === 'latest' && state.state === 'gap' && state.detail) throw badRequest(`Cannot restore instance ${ref} to the latest time: the archive has a gap (${state.detail}).`)
   // Times are compared on what the store holds now; a time is "in the future" against this server's clock.
   const choice = chooseBase(input, target, Date.now())
   if (!choice.ok) throw badRequest(choice.message)

@@ -100,6 +100,11 @@ t.test('restore to a time: the window in the view, refusals before anything is c
   rmSync(join(archive, seg(3)))
   const gap = await create({ instanceRef: SRC, restoreTime: '2026-12-05T10:50:00Z' })
   t.match(gap.body.badRequest?.message, /is past a gap in the archive \(segment 3 is missing from the archive\)/, 'a gap: 400')
+  // The agent reports a hole its sealed segments do not show yet: latest refused in the same words.
+  archiveStore(L.db).record(SRC, { state: 'gap', latest_time: now, detail: 'segment 7 is missing from the archive' })
+  const seen = await create({ instanceRef: SRC, latest: true })
+  t.equal(seen.body.badRequest?.message, `Cannot restore to the latest time: the archive has a gap (segment 7 is missing from the archive); ${window}.`, 'a gap the agent saw: 400, one wording')
+  archiveStore(L.db).record(SRC, { state: 'streaming', latest_time: now })
   t.equal(count(), before, 'nothing created by any refusal')
 
   const ok = await create({ instanceRef: SRC, restoreTime: '2026-12-05T11:05:00.123456Z' })

@@ -4,6 +4,7 @@ import t from 'tap'
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { archiveHoleText } from '../../../src/protocol/index.js'
 import { archiveWindow, chooseBase, type BaseBackup, type SealedSegment, type WindowInput } from '../../../src/server/backups/archive-window.js'
 import { readSidecars } from '../../../src/server/backups/archive-store.js'
 
@@ -64,6 +65,15 @@ t.test('gaps: a missing segment file, or a hole in the sequence', async (t) => {
     ok: false,
     message: 'Cannot restore to the latest time: the archive has a gap (segments 5 to 6 are missing from the archive); the restorable window is 2026-12-05T10:00:00.000Z to 2026-12-05T11:00:00.000Z.',
   })
+  // The agent saw a hole the store's view has not caught up with: the same sentence, its
+  // wording (one for both, protocol's archiveHoleText), the window as the store has it.
+  const seen = { ...input, agentGap: archiveHoleText({ from: 6, to: 6 }) }
+  t.same(chooseBase(seen, 'latest', now), {
+    ok: false,
+    message: 'Cannot restore to the latest time: the archive has a gap (segment 6 is missing from the archive); the restorable window is 2026-12-05T10:00:00.000Z to 2026-12-05T11:30:00.000Z.',
+  })
+  t.match(chooseBase(seen, at('11:15:00'), now), { ok: true, base: { id: 'b2' } }, 'a time is still judged on the sealed segments')
+  t.same(chooseBase(hole, 'latest', now), chooseBase({ ...hole, agentGap: 'segment 9 is missing from the archive' }, 'latest', now), 'a hole the store sees is named by it')
 })
 
 t.test('a deleted source: the same answers from what the store holds', async (t) => {

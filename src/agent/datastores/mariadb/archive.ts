@@ -353,7 +353,7 @@ export class MariadbArchiver implements Archiver {
     }
     const missing = holes(files).map(binlogName)
     this.gapDetail = missing.length
-      ? `missing from the archive: ${missing.join(', ')}${missing.some((m) => this.purged.includes(m)) ? ' (purged on the server before it was archived)' : ''}`
+      ? `${missing.join(', ')} ${missing.length === 1 ? 'is' : 'are'} missing from the archive${missing.some((m) => this.purged.includes(m)) ? ' (purged on the server before it was archived)' : ''}`
       : undefined
     await this.trackLatest(files)
   }

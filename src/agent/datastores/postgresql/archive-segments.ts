@@ -3,7 +3,7 @@ import { spawn } from 'node:child_process'
 import { constants } from 'node:fs'
 import { open, readdir, rename, stat, writeFile, type FileHandle } from 'node:fs/promises'
 import { join } from 'node:path'
-import { SEGMENT_SIDECAR_SUFFIX, type ArchiveSegment } from '../../../protocol/index.js'
+import { archiveHoleText, SEGMENT_SIDECAR_SUFFIX, type ArchiveSegment } from '../../../protocol/index.js'
 import { ENGINE_ENV, wrapperArgs } from '../../engine-process.js'
 import type { EngineCommand, RunUser } from '../types.js'
 
@@ -137,7 +137,7 @@ export async function listArchive(dir: string): Promise<ArchiveListing> {
 export function firstHole(names: string[], segSize: number, fromSeq = 0): string | undefined {
   const seqs = [...new Set(names.map((n) => walSeq(n.replace(/\.partial$/, ''), segSize)))].filter((s) => s >= fromSeq).sort((a, b) => a - b)
   for (let i = 1; i < seqs.length; i++) {
-    if (seqs[i]! !== seqs[i - 1]! + 1) return `WAL segments ${seqs[i - 1]! + 1} to ${seqs[i]! - 1} (segment numbers) are missing from the archive`
+    if (seqs[i]! !== seqs[i - 1]! + 1) return archiveHoleText({ from: seqs[i - 1]! + 1, to: seqs[i]! - 1 })
   }
   return undefined
 }
