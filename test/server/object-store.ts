@@ -2,16 +2,18 @@
 // database and credentials: authentication, per-object grants, names, limits, write-once, the MD5 the agent
 // claims, an upload cut short; and the agent's client (src/agent/object-store.ts) against it.
 import t from 'tap'
-import { createHash, randomUUID } from 'node:crypto'
-import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs'
+import { createHash, randomBytes, randomUUID } from 'node:crypto'
+import { appendFileSync, existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs'
+import { createServer as createHttpServer, Agent as HttpAgent, request as httpRequest } from 'node:http'
 import { request } from 'node:https'
 import { join } from 'node:path'
 import { ObjectStore } from '../../src/agent/object-store.js'
 import { ensureBrokerTls } from '../../src/server/broker/tls.js'
 import { backupStore } from '../../src/server/db/backups.js'
 import { startObjectStore } from '../../src/server/object-store/endpoint.js'
+import { sendObject } from '../../src/server/object-store/files.js'
 import { instanceRow } from '../helpers/api.js'
-import { startLab } from '../helpers/lab.js'
+import { startLab, tempDir } from '../helpers/lab.js'
 import { until } from '../helpers/scripted-agent.js'
 
 t.test('the object store: grants, names, limits, write-once, checksums', async (t) => {
@@ -122,4 +124,43 @@ t.test('the object store: grants, names, limits, write-once, checksums', async (
     'a refusal is an error naming it',
   )
   t.equal(await client.size('backups', `${id}.tar`).catch((e: Error) => e.message), 'the object store refused HEAD backups/' + `${id}.tar: 403`, 'HEAD outside a chain: refused')
+})
+
+t.test('a GET sends the bytes its Content-Length names, however the object grows meanwhile (an open archive segment)', async (t) => {
+  // sendObject over plain http on loopback; 24 MB is more than the socket buffers hold, so the server is
+  // still reading the file when it grows. Before the fix the bytes past the length went out and the
+  // kept-alive connection's next response failed to parse ("Expected HTTP/").
+  const dir = tempDir(t, 'objsend')
+  const path = join(dir, 'segment.partial')
+  const first = randomBytes(24 << 20)
+  writeFileSync(path, first)
+  const server = createHttpServer((req, res) => {
+    sendObject(req, res, path).catch(() => res.destroy())
+  })
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r))
+  t.teardown(() => new Promise<void>((r) => server.close(() => r())))
+  const agent = new HttpAgent({ keepAlive: true, maxSockets: 1 })
+  t.teardown(() => agent.destroy())
+  const port = (server.address() as { port: number }).port
+  const get = (onFirstChunk?: () => void) =>
+    new Promise<{ length: number; body: Buffer; reused: boolean }>((resolve, reject) => {
+      const req = httpRequest({ host: '127.0.0.1', port, path: '/', agent }, (res) => {
+        const parts: Buffer[] = []
+        res.on('data', (b: Buffer) => {
+          if (!parts.length && onFirstChunk) onFirstChunk()
+          parts.push(b)
+        })
+        res.on('end', () => resolve({ length: Number(res.headers['content-length']), body: Buffer.concat(parts), reused: req.reusedSocket }))
+        res.on('error', reject)
+      })
+      req.on('error', reject)
+      req.end()
+    })
+  const more = randomBytes(1 << 20)
+  const a = await get(() => appendFileSync(path, more))
+  t.equal(a.length, first.length, 'the length is the size when the object was opened')
+  t.ok(a.body.equals(first), 'exactly those bytes')
+  const b = await get()
+  t.ok(b.reused, 'the next request on the same connection')
+  t.equal(b.body.length, first.length + more.length, 'and it reads the grown object whole')
 })

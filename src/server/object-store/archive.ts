@@ -3,13 +3,12 @@ import { constants as fsc } from 'node:fs'
 import { mkdir, open, readdir, rename, rm, stat } from 'node:fs/promises'
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import { dirname, join } from 'node:path'
-import { pipeline } from 'node:stream/promises'
 import { GB } from '../../common/units.js'
 import { ARCHIVE_HEADERS, ARCHIVE_OBJECT_NAME, SEGMENT_SIDECAR_SUFFIX, archiveDirOf, segmentSeqOf, type ArchiveSegment, type PitrSpec, type RestoreSpec } from '../../protocol/index.js'
 import { readSidecars } from '../backups/archive-store.js'
 import { Tasks } from '../db/tasks.js'
 import type { Lab } from '../lab.js'
-import { openObject, StoreError, syncDir, writeObject } from './files.js'
+import { openObject, sendObject, StoreError, syncDir, writeObject } from './files.js'
 import { archiveBytes, archiveCapBytes, archiveChanged, archiveGrew } from './archive-cap.js'
 
 /**
@@ -93,12 +92,7 @@ export async function serveArchive(req: IncomingMessage, res: ServerResponse, la
     return
   }
   if (!allowed.includes(file)) throw forbidden(`archive object ${file} is not in the range this instance restores`)
-  const { fh, size } = await openObject(join(dir, file))
-  res.writeHead(200, { 'Content-Type': 'application/octet-stream', 'Content-Length': String(size) })
-  if (req.method === 'HEAD') {
-    await fh.close()
-    res.end()
-  } else await pipeline(fh.createReadStream(), res)
+  await sendObject(req, res, join(dir, file))
 }
 
 /** A claimed commit time: ISO 8601 or '' (none); anything else refused. */

@@ -2,14 +2,13 @@ import { mkdir, rm } from 'node:fs/promises'
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import { createServer, type Server } from 'node:https'
 import { join } from 'node:path'
-import { pipeline } from 'node:stream/promises'
 import { GB } from '../../common/units.js'
 import { ARCHIVE_CONTAINER, BACKUP_CONTAINER, LOG_CONTAINER, OBJECT_STORE_PREFIX, validObjectName, type RestoreSpec } from '../../protocol/index.js'
 import { backupStore } from '../db/backups.js'
 import { Tasks } from '../db/tasks.js'
 import type { Lab } from '../lab.js'
 import { serveArchive } from './archive.js'
-import { bytesUnder, openObject, StoreError, writeObject } from './files.js'
+import { bytesUnder, sendObject, StoreError, writeObject } from './files.js'
 
 /**
  * The object store sandboxed agents reach over the lab bridge (docs/isolation.md, "the stream";
@@ -207,13 +206,7 @@ async function serve(req: IncomingMessage, res: ServerResponse, g: Grant, contai
     case 'GET':
     case 'HEAD': {
       if (!g.read) throw forbidden('this object is not readable by this instance')
-      const { fh, size } = await openObject(g.path)
-      res.writeHead(200, { 'Content-Type': 'application/octet-stream', 'Content-Length': String(size) })
-      if (req.method === 'HEAD') {
-        await fh.close()
-        res.end()
-      } else await pipeline(fh.createReadStream(), res) // the stream closes the handle
-      return
+      return await sendObject(req, res, g.path)
     }
     case 'DELETE': {
       if (!g.remove) throw forbidden('this object is not this instance to delete')

@@ -4,6 +4,7 @@ import { link, open, readdir, rename, rm, stat, statfs, unlink, type FileHandle 
 import { dirname, join } from 'node:path'
 import { Transform, Writable, type Readable } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
+import type { IncomingMessage, ServerResponse } from 'node:http'
 
 /** A refusal with its HTTP status (Swift's: 403, 404, 409, 413, 422). */
 export class StoreError extends Error {
@@ -105,6 +106,35 @@ export async function openObject(path: string): Promise<{ fh: FileHandle; size: 
     throw new StoreError(404, 'no such object')
   }
   return { fh, size: st.size }
+}
+
+/**
+ * Answers a GET or HEAD of the object at `path` with exactly the bytes its Content-Length names: an
+ * open archive segment grows while it is read (appends), and bytes past the length would be read by
+ * the client as the start of its next response on the kept-alive connection ("Expected HTTP/").
+ * Should it shrink meanwhile (an append refused and cut back), the connection is dropped rather than
+ * left waiting for bytes that never come.
+ */
+export async function sendObject(req: IncomingMessage, res: ServerResponse, path: string): Promise<void> {
+  const { fh, size } = await openObject(path)
+  res.strictContentLength = true
+  res.writeHead(200, { 'Content-Type': 'application/octet-stream', 'Content-Length': String(size) })
+  if (req.method === 'HEAD' || size === 0) {
+    await fh.close()
+    res.end()
+    return
+  }
+  let sent = 0
+  const count = new Transform({
+    transform(chunk: Buffer, _enc, done) {
+      sent += chunk.length
+      done(null, chunk)
+    },
+    flush(done) {
+      done(sent === size ? null : new Error(`the object shrank while it was read (${sent} of ${size} bytes)`))
+    },
+  })
+  await pipeline(fh.createReadStream({ start: 0, end: size - 1 }), count, res) // the stream closes the handle
 }
 
 /** Bytes of the files under `dir` whose names start with `prefix` (recursively when `deep`). */
