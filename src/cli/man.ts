@@ -86,7 +86,7 @@ function mainPage(): string {
   out += optionItem('trove completion bash|zsh', 'Print a completion script for the shell (commands, legacy names and options): eval "$(trove completion bash)".')
   out += optionItem(
     'trove server',
-    "Run the lab server in the foreground until SIGTERM or SIGINT. One server per data dir (a second one is refused); PORT defaults to TROVE_PORT, else the last run's port, else 18779, else the next free port (printed); an explicit PORT that is taken is refused. \\-\\-isolation none|sandbox (else TROVE_ISOLATION, else none) is what new instances get: none, every engine on a loopback address as one user; sandbox, a runc sandbox, uid, volume and network namespace each (as root; docs/isolation.md).",
+    "Run the lab server in the foreground until SIGTERM or SIGINT. One server per data dir (a second one is refused); PORT defaults to TROVE_PORT, else the last run's port, else 18779, else the next free port (printed); an explicit PORT that is taken is refused. \\-\\-isolation sandbox|none (else TROVE_ISOLATION, else sandbox) is what new instances get: sandbox, a runc sandbox, uid, volume and network namespace each (as root; a host without runc, nftables, the CNI plugins or loop devices is refused, naming what is missing; docs/isolation.md); none, every engine on a loopback address as one user, not isolated.",
   )
   out += optionItem('trove server start', 'Start the same server in the background (output in DIR/server.log) and print where it listens, once it does.')
   out += optionItem('trove server status', 'Whether the lab server runs (pid, URL, data dir); exit 1 when it does not.')

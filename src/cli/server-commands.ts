@@ -43,7 +43,6 @@ function portOf(opts: ServerOpts, env: IO['env']): { port?: number; explicit: bo
   return { port, explicit: true }
 }
 
-/** --isolation: none (the default) or sandbox (docs/isolation.md). */
 /** --isolation, else TROVE_ISOLATION; undefined when neither is given (the server's default). */
 function isolationOf(opts: ServerOpts, env: Record<string, string | undefined>): 'none' | 'sandbox' | undefined {
   const v = opts.isolation ?? (env.TROVE_ISOLATION || undefined)
@@ -66,7 +65,7 @@ export function registerServerCommands(program: Command, io: IO, outcome: { prom
   const dataDirHelp = 'state, instances, clouds.yaml and logs (env: TROVE_DATA_DIR; default /var/lib/trove-lab for root, else ~/.local/share/trove-lab)'
   const portHelp = 'API port (env: TROVE_PORT; default 18779, or the next free one when taken; 0 picks any free one)'
   const isolationHelp =
-    'what new instances get (env: TROVE_ISOLATION): none (default: every engine on a loopback address as one user) or sandbox (a runc sandbox, uid, volume and network namespace each, as root; Redis, MariaDB, PostgreSQL)'
+    'what new instances get (env: TROVE_ISOLATION): sandbox (the default: a runc sandbox, uid, volume and network namespace each, as root; docs/isolation.md) or none (every engine on a loopback address as one user: not isolated)'
   const rateHelp = "API rate limits as upstream writes them, '(VERB, URI, REGEX, VALUE, UNIT);...', or 'none' (default: 200 per minute per verb and project)"
   const cmd = program
     .command('server')

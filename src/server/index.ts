@@ -52,7 +52,7 @@ import { archiveStore } from './db/archives.js'
 import { noteVolumeUsage } from './instances/volume-full.js'
 import type { Lab, LabConfig } from './lab.js'
 import { labReplicationSets } from './instances/replication-sets.js'
-import { acquireLock, assertNotRunning, banner, checkRunUser, choosePort, DEFAULT_PORT, defaultDataDir, isolationFromEnv, LabError, previousPort, writeState } from './lab-state.js'
+import { acquireLock, assertNotRunning, banner, checkRunUser, choosePort, DEFAULT_PORT, defaultDataDir, labIsolation, LabError, previousPort, writeState } from './lab-state.js'
 
 export type { Lab, LabConfig } from './lab.js'
 export { parseRateLimits } from './http/rate-limit.js'
@@ -157,10 +157,9 @@ export async function buildServer(opts: ServerOptions = {}): Promise<TroveServer
     pageSize: opts.pageSize ?? 20,
     quotaDefaults: { ...DEFAULT_QUOTAS, ...opts.quotaDefaults },
     rateLimits: [...(opts.rateLimits ?? DEFAULT_RATE_LIMITS)],
-    isolation: opts.isolation ?? (opts.spawnAgents === false ? 'none' : isolationFromEnv(process.env.TROVE_ISOLATION)),
+    isolation: labIsolation(opts),
     ...(opts.notificationWebhook ? { notificationWebhook: opts.notificationWebhook } : {}),
   }
-  if (config.isolation === 'sandbox' && opts.spawnAgents === false) throw new LabError('a sandboxed lab runs its agents in their sandboxes: spawnAgents: false needs isolation none')
   if (config.dataDir.length > MAX_DATA_DIR_LENGTH) {
     throw new Error(`data directory path is too long (${config.dataDir.length} > ${MAX_DATA_DIR_LENGTH} characters): engine socket paths would exceed 107 bytes`)
   }
@@ -303,7 +302,7 @@ export async function buildServer(opts: ServerOptions = {}): Promise<TroveServer
       const gateway =
         compute instanceof SandboxedCompute
           ? await compute.prepareLab().catch((e: Error) => {
-              throw new LabError(e.message, 'trove server --isolation none')
+              throw new LabError(e.message, (e as Error & { hint?: string }).hint ?? 'trove server --isolation none')
             })
           : undefined
       // The lab's CA (made at the first start) and the broker's certificate for the addresses agents dial.
@@ -422,6 +421,7 @@ export async function runServer(opts: ServerOptions & { out?: (s: string) => voi
   assertNotRunning(dataDir)
   checkRunUser(opts.runUser ?? DEFAULT_RUN_USER)
   const { port, note } = await choosePort(host, opts.explicitPort ? opts.port : undefined, previousPort(dataDir))
+  labIsolation(opts) // its refusals before the lock makes the data dir
   const release = acquireLock(dataDir)
   let server: TroveServer | undefined
   let started: Awaited<ReturnType<TroveServer['start']>>

@@ -4,6 +4,7 @@ import { join, resolve } from 'node:path'
 import { isAlive } from './compute/processes.js'
 import { portFree } from './compute/addresses.js'
 import type { Isolation } from './compute/compute.js'
+import { SANDBOX_HOST_HINT, sandboxHostProblem } from './compute/sandbox-host.js'
 
 /**
  * Where a lab lives and who runs it. The defaults are this project's own, not upstream
@@ -205,8 +206,25 @@ export function checkRunUser(user: string): void {
   }
 }
 
-/** TROVE_ISOLATION (as `trove server` reads it beside --isolation), else `none`. */
+/**
+ * The isolation a lab runs: the option, else TROVE_ISOLATION, else sandbox; `none` for an API-only lab (spawnAgents
+ * false: its agents are simulated, there is nothing to sandbox; asking for both is refused). A sandboxed lab on a host
+ * that cannot run sandboxes is refused here, before anything is made, naming what is missing and the way out.
+ */
+export function labIsolation(o: { isolation?: Isolation; spawnAgents?: boolean }): Isolation {
+  const isolation = o.isolation ?? (o.spawnAgents === false ? 'none' : isolationFromEnv(process.env.TROVE_ISOLATION))
+  if (isolation === 'sandbox' && o.spawnAgents === false) throw new LabError('a sandboxed lab runs its agents in their sandboxes: spawnAgents: false needs isolation none')
+  const problem = isolation === 'sandbox' ? sandboxHostProblem() : undefined
+  if (problem) throw new LabError(problem, SANDBOX_HOST_HINT)
+  return isolation
+}
+
+/**
+ * TROVE_ISOLATION (as `trove server` reads it beside --isolation), else `sandbox`: each instance isolated
+ * like a VM unless `none` is asked for explicitly (issue 14; a host that cannot run sandboxes is refused at
+ * start, naming what is missing and `--isolation none`).
+ */
 export function isolationFromEnv(v: string | undefined): Isolation {
-  if (!v || v === 'none' || v === 'sandbox') return (v || 'none') as Isolation
+  if (!v || v === 'none' || v === 'sandbox') return (v || 'sandbox') as Isolation
   throw new LabError(`TROVE_ISOLATION must be none or sandbox, not '${v}'`, 'unset it, or set it to none or sandbox')
 }

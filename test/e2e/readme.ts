@@ -5,6 +5,10 @@ import { copyFileSync, cpSync, existsSync, mkdirSync, readdirSync, readFileSync,
 import { createServer } from 'node:net'
 import { basename, dirname, join } from 'node:path'
 import { CLAIM_DIR } from '../../src/server/compute/addresses.js'
+import { tableName } from '../../src/server/compute/firewall.js'
+import { bridgeName } from '../../src/server/compute/network.js'
+import { labIdOf } from '../../src/server/compute/sandbox-host.js'
+import { UID_CLAIM_DIR } from '../../src/server/compute/uids.js'
 import { processesUnder } from '../../src/server/compute/processes.js'
 import { readState } from '../../src/server/lab-state.js'
 import { PYTHON_TROVE_DIVERTED } from '../helpers/clients.js'
@@ -91,8 +95,9 @@ t.test('the README Quick start and usage, literally, on a clean clone; teardown 
   const built = realpathSync(join(ROOT, 'dist'))
   cpSync(built, join(clone, basename(built)), { recursive: true })
   symlinkSync(basename(built), join(clone, 'dist'))
-  mkdirSync(join(clone, 'node_modules'))
-  for (const e of readdirSync(join(ROOT, 'node_modules'))) symlinkSync(realpathSync(join(ROOT, 'node_modules', e)), join(clone, 'node_modules', e))
+  // node_modules as hard links of this checkout's files (~1 s): the lab's sandboxed agents (the default isolation) get the
+  // clone's node_modules bound into their sandboxes, where links pointing out of it would lead nowhere.
+  execFileSync('cp', ['-al', join(ROOT, 'node_modules'), join(clone, 'node_modules')])
   const lock = createHash('sha256')
     .update(readFileSync(join(clone, 'package-lock.json')))
     .digest('hex')
@@ -100,8 +105,7 @@ t.test('the README Quick start and usage, literally, on a clean clone; teardown 
 
   const port = await freePort()
   const base = cleanEnv({ HOME: home, TROVE_PREFIX: prefix, TROVE_DATA_DIR: lab, TROVE_PORT: String(port) })
-  // The README as a new user runs it: the default isolation. (Under TROVE_ISOLATION=sandbox a sandboxed agent could not
-  // load this clone's node_modules, which are links into this checkout's, outside what a sandbox binds.)
+  // The README as a new user runs it: the default isolation, sandbox (the suite's own default is none).
   delete base.TROVE_ISOLATION
   const env = { ...base, PATH: `${prefix}/bin:${base.PATH ?? '/usr/bin:/bin'}` }
   const param = (line: string) => line.replaceAll('/var/lib/trove-lab', lab)
@@ -117,6 +121,7 @@ t.test('the README Quick start and usage, literally, on a clean clone; teardown 
   const proc = (f: string) => readFileSync(`/proc/${pid}/${f}`, 'utf8').split('\0')
   t.ok(proc('cmdline').includes('--max-semi-space-size=4'), "the server's young generation is capped")
   t.ok(proc('environ').includes('MALLOC_ARENA_MAX=1'), 'the server has one malloc arena')
+  t.match(r.out, /isolation +sandbox \(/, 'the default isolation: sandboxes, as the banner says')
 
   // `trove` is this package's CLI; its man pages are where man finds them; the python client is out of the way.
   r = await run('command -v trove', env, home)
@@ -156,6 +161,23 @@ t.test('the README Quick start and usage, literally, on a clean clone; teardown 
     /* none */
   }
   t.same(claims, [], 'no address claim')
+  // The sandboxes' parts: none of this lab's network, rules, loop devices, mounts or uid claims.
+  const labId = labIdOf(lab)
+  t.notOk(execFileSync('nft', ['list', 'tables'], { encoding: 'utf8' }).includes(tableName(labId)), 'no nft table')
+  t.notOk(execFileSync('ip', ['-br', 'link', 'show', 'type', 'bridge'], { encoding: 'utf8' }).includes(bridgeName(labId)), 'no lab bridge')
+  const lines = (cmd: string, args: string[]) => execFileSync(cmd, args, { encoding: 'utf8' }).split('\n')
+  t.same(
+    lines('losetup', ['--list', '--noheadings', '--output', 'BACK-FILE']).filter((f) => f.startsWith(`${tmp}/`)),
+    [],
+    'no loop device',
+  )
+  t.same(
+    lines('findmnt', ['-rn', '-o', 'TARGET']).filter((m) => m.startsWith(`${tmp}/`)),
+    [],
+    'no mount',
+  )
+  const uidClaims = existsSync(UID_CLAIM_DIR) ? readdirSync(UID_CLAIM_DIR).filter((u) => readFileSync(join(UID_CLAIM_DIR, u), 'utf8').startsWith(`${lab}/`)) : []
+  t.same(uidClaims, [], 'no uid claim')
   const groups: string[] = []
   const walk = (d: string, depth: number) => {
     let es

@@ -20,6 +20,9 @@ const HOST_TOOLS: Array<[string, string]> = [
   ['mkfs.ext4', 'e2fsprogs'],
 ]
 
+/** What to do about a host that cannot run sandboxes (the default isolation). */
+export const SANDBOX_HOST_HINT = 'bash scripts/setup.sh (as root); or trove server --isolation none (instances not isolated)'
+
 /**
  * Why this host cannot run sandboxes, in one line (what is missing and the package to install), or
  * undefined: the server refuses `--isolation sandbox` at start with it, before making anything.

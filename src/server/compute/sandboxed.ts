@@ -15,7 +15,7 @@ import { launchInSandbox } from './sandbox-launch.js'
 import { hostSeccomp, type OciSeccomp } from './seccomp.js'
 import type { UidOptions } from './uids.js'
 import { readInVolume, writeInVolume } from './volume-files.js'
-import { firewallCidrs, labIdOf, SANDBOX_RECORD, sandboxedInstanceIds, sandboxHostProblem } from './sandbox-host.js'
+import { firewallCidrs, labIdOf, SANDBOX_HOST_HINT, SANDBOX_RECORD, sandboxedInstanceIds, sandboxHostProblem } from './sandbox-host.js'
 import {
   AGENT_PID_FILE,
   agentArgs,
@@ -183,7 +183,7 @@ export class SandboxedCompute implements Compute {
   /** Makes (or finds again) the lab's bridge and subnet; returns the gateway address the broker must listen on. */
   async prepareLab(): Promise<string> {
     const problem = sandboxHostProblem()
-    if (problem) throw new Error(problem)
+    if (problem) throw Object.assign(new Error(problem), { hint: SANDBOX_HOST_HINT })
     this.net = await ensureLabNetwork({
       labId: this.labId,
       dir: this.opts.dataDir,

@@ -4,6 +4,7 @@ import { chmodSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } 
 import { join } from 'node:path'
 import { firewallCidrs, labIdOf, sandboxHostProblem } from '../../../src/server/compute/sandbox-host.js'
 import { buildServer } from '../../../src/server/index.js'
+import { isolationFromEnv } from '../../../src/server/lab-state.js'
 
 t.test('a host lacking a tool is refused in one line naming it and its package', async (t) => {
   const dir = mkdtempSync('/tmp/tv-preflight.')
@@ -67,6 +68,7 @@ t.test('TROVE_ISOLATION is the default isolation of an in-process server too; an
     rmSync(dir, { recursive: true, force: true })
   })
   await t.rejects(buildServer({ dataDir: join(dir, 'lab'), port: 0, log: () => {} }), { name: 'LabError', message: "TROVE_ISOLATION must be none or sandbox, not 'vm'" })
+  t.same([isolationFromEnv(undefined), isolationFromEnv(''), isolationFromEnv('none')], ['sandbox', 'sandbox', 'none'], 'unset or empty: sandbox, the default')
   t.notOk(existsSync(join(dir, 'lab')), 'no data dir')
   // The API-only mode (simulated agents) has nothing to sandbox: TROVE_ISOLATION does not apply, asking for both is refused.
   process.env.TROVE_ISOLATION = 'sandbox'
