@@ -18,7 +18,8 @@ function run(entry: string) {
 }
 
 t.test('.taprc runs test files through scripts/ts-loader, not tsx', async (t) => {
-  t.same(nodeArgs, ['--import=./scripts/ts-loader/register.mjs'])
+  // Beside it, only the suite's default isolation (test/helpers/suite-isolation.mjs): no other loader.
+  t.same(nodeArgs, ['--import=./scripts/ts-loader/register.mjs', '--import=./test/helpers/suite-isolation.mjs'])
 })
 
 t.test('a .ts module runs: types stripped, ./x.js meaning x.ts, its own URL, stack lines and a source map naming the source', async (t) => {

@@ -488,7 +488,7 @@ export async function unpackVerified(b: ChainFile, what: string, cmd: EngineComm
           hash.update(c as Buffer)
           if (!toTool.destroyed && !toTool.write(c)) await drainedOrClosed(toTool)
         }
-        toTool.end()
+        if (!toTool.destroyed) toTool.end()
       } catch (e) {
         toTool.destroy()
         return e
