@@ -144,6 +144,30 @@ export function claimSubnet(claimDir: string, subnet: string, ownerDir: string):
   return false
 }
 
+/**
+ * Removes what labs whose data dir is gone left of their network (the dir removed by hand, or by a killed test's
+ * cleanup, without a reset): each claim in `claimDir` that names a directory that no longer exists, and the bridge of
+ * that lab (`labIdOf` its path: the id is a digest of it). Returns the ids swept (the caller removes their packet
+ * filter). Left behind, such a bridge kept its /24 out of use for good, and every nft command read its tables.
+ */
+export async function sweepOrphanNetworks(claimDir: string, labIdOf: (dir: string) => string): Promise<string[]> {
+  const swept: string[] = []
+  for (const name of existsSync(claimDir) ? readdirSync(claimDir) : []) {
+    let owner = ''
+    try {
+      owner = readFileSync(join(claimDir, name), 'utf8')
+    } catch {
+      continue // released meanwhile
+    }
+    if (!owner.startsWith('/') || existsSync(owner)) continue
+    const bridge = bridgeName(labIdOf(owner))
+    if (await linkExists(bridge)) await ip(['link', 'del', 'dev', bridge]).catch(() => undefined)
+    releaseSubnet(claimDir, name.replace('_', '/'), owner)
+    swept.push(labIdOf(owner))
+  }
+  return swept
+}
+
 export function releaseSubnet(claimDir: string, subnet: string, ownerDir: string): void {
   const file = join(claimDir, subnet.replace('/', '_'))
   try {

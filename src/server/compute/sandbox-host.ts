@@ -3,7 +3,8 @@ import { existsSync, readdirSync } from 'node:fs'
 import { isIPv4 } from 'node:net'
 import { join, resolve } from 'node:path'
 import type { AccessSpec } from '../../protocol/resize.js'
-import { DEFAULT_CNI_PATH } from './network.js'
+import { removeFirewall } from './firewall.js'
+import { DEFAULT_CNI_PATH, sweepOrphanNetworks } from './network.js'
 
 // What a sandboxed lab needs of its host and how it names its parts (sandboxed.ts uses them).
 
@@ -67,4 +68,14 @@ export function sandboxedInstanceIds(instancesDir: string): string[] {
   } catch {
     return []
   }
+}
+
+/**
+ * The network and packet filter of labs whose data dir is gone (network.ts sweepOrphanNetworks): swept at each
+ * sandboxed lab's start, so that what one lab left behind does not stay on the host for good. Returns their ids.
+ */
+export async function sweepOrphanLabs(claimDir: string): Promise<string[]> {
+  const ids = await sweepOrphanNetworks(claimDir, labIdOf)
+  for (const labId of ids) await removeFirewall({ labId })
+  return ids
 }

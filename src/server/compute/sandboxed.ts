@@ -5,7 +5,7 @@ import { INSTANCE_FILES, type AgentBootstrap, type BrokerLocation, type EngineMa
 import type { AccessSpec } from '../../protocol/resize.js'
 import type { Compute, Isolation, LaunchSpec } from './compute.js'
 import { AGENT_NODE_FLAGS, ENGINE_PORTS, LocalCompute, TROVE_BIN, type LocalComputeOptions } from './local.js'
-import { ensureLabNetwork, type LabNetwork } from './network.js'
+import { DEFAULT_CLAIM_DIR, ensureLabNetwork, type LabNetwork } from './network.js'
 import { destroySandbox, type SandboxRuntime } from './sandbox.js'
 import { SandboxTemplates } from './sandbox-template.js'
 import { Sweeper } from './sandbox-sweep.js'
@@ -15,7 +15,7 @@ import { launchInSandbox } from './sandbox-launch.js'
 import { hostSeccomp, type OciSeccomp } from './seccomp.js'
 import type { UidOptions } from './uids.js'
 import { readInVolume, writeInVolume } from './volume-files.js'
-import { firewallCidrs, labIdOf, SANDBOX_HOST_HINT, SANDBOX_RECORD, sandboxedInstanceIds, sandboxHostProblem } from './sandbox-host.js'
+import { firewallCidrs, labIdOf, SANDBOX_HOST_HINT, SANDBOX_RECORD, sandboxedInstanceIds, sandboxHostProblem, sweepOrphanLabs } from './sandbox-host.js'
 import {
   AGENT_PID_FILE,
   agentArgs,
@@ -184,6 +184,8 @@ export class SandboxedCompute implements Compute {
   async prepareLab(): Promise<string> {
     const problem = sandboxHostProblem()
     if (problem) throw Object.assign(new Error(problem), { hint: SANDBOX_HOST_HINT })
+    const orphans = await sweepOrphanLabs(this.opts.subnetClaimDir ?? DEFAULT_CLAIM_DIR).catch((e: Error) => this.opts.log(`sweeping orphaned lab networks: ${e.message}`))
+    if (orphans?.length) this.opts.log(`swept the bridges and packet filters of ${orphans.length} lab(s) whose data dir is gone: ${orphans.join(', ')}`)
     this.net = await ensureLabNetwork({
       labId: this.labId,
       dir: this.opts.dataDir,

@@ -11,6 +11,7 @@ import { randomBytes } from 'node:crypto'
 import { setTimeout as sleep } from 'node:timers/promises'
 import {
   attachInstance,
+  bridgeName,
   claimSubnet,
   DEFAULT_CLAIM_DIR,
   destroyLabNetwork,
@@ -22,7 +23,8 @@ import {
   type Attachment,
   type LabNetwork,
 } from '../../../src/server/compute/network.js'
-import { applyFirewall, blockedCount, firewallPresent, firewallScript, removeFirewall, type FirewallRules } from '../../../src/server/compute/firewall.js'
+import { applyFirewall, blockedCount, firewallPresent, firewallScript, removeFirewall, tableName, type FirewallRules } from '../../../src/server/compute/firewall.js'
+import { labIdOf, sweepOrphanLabs } from '../../../src/server/compute/sandbox-host.js'
 import { runTool } from '../../../src/server/compute/tool.js'
 
 const has = (f: string, args: string[]) => {
@@ -309,4 +311,28 @@ t.test('two instances on a lab bridge, filtered', { skip: missing.length ? `need
   )
   t.notOk(existsSync(claimFile), 'the claim is released')
   t.notOk(existsSync(join(dir, 'network')), 'no leases or records left')
+})
+
+t.test("a lab whose data dir is gone: the next lab's start sweeps its bridge, packet filter and claim", { skip: missing.length ? `needs ${missing.join(', ')}` : false }, async (t) => {
+  const claimDir = mkdtempSync('/tmp/tv-claims.')
+  const live = mkdtempSync('/tmp/tv-live.')
+  const gone = `${live}-gone` // never made: as a lab dir removed without a reset
+  t.teardown(() => rmSync(claimDir, { recursive: true, force: true }))
+  t.teardown(() => rmSync(live, { recursive: true, force: true }))
+  const [goneId, liveId] = [labIdOf(gone), labIdOf(live)]
+  for (const id of [goneId, liveId]) {
+    t.teardown(() => runTool('ip', ['link', 'del', bridgeName(id)]).catch(() => {}))
+    t.teardown(() => removeFirewall({ labId: id }).catch(() => {}))
+    await runTool('ip', ['link', 'add', 'name', bridgeName(id), 'type', 'bridge'])
+    await runTool('nft', ['-f', '-'], { input: `table inet ${tableName(id)} { }\ntable bridge ${tableName(id)} { }\n` })
+  }
+  t.ok(claimSubnet(claimDir, '10.9.3.0/24', gone) && claimSubnet(claimDir, '10.9.4.0/24', live), 'both claimed')
+  t.same(await sweepOrphanLabs(claimDir), [goneId], 'the lab whose dir is gone')
+  t.notOk(existsSync(join(claimDir, '10.9.3.0_24')), 'its claim released')
+  t.notOk(has('ip', ['link', 'show', 'dev', bridgeName(goneId)]), 'its bridge removed')
+  t.notOk(await firewallPresent({ labId: goneId }), 'its packet filter removed')
+  t.equal(readFileSync(join(claimDir, '10.9.4.0_24'), 'utf8'), live, "the live lab's claim kept")
+  t.ok(has('ip', ['link', 'show', 'dev', bridgeName(liveId)]), 'and its bridge')
+  t.ok(await firewallPresent({ labId: liveId }), 'and its packet filter')
+  t.same(await sweepOrphanLabs(claimDir), [], 'nothing more the second time')
 })
