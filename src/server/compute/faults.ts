@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs'
 import { groupPids } from './cgroups.js'
 import { isAlive, processesUnder } from './processes.js'
-import { freezeSandbox, sandboxCgroupDirs, sandboxState, type SandboxRuntime } from './sandbox.js'
+import { freezeSandbox, sandboxCgroupDirs, sandboxCgroupPath, sandboxState, type SandboxRuntime } from './sandbox.js'
 
 /**
  * Fault injection (issue 16 item 6; lab only, admin only): `trove admin fault inject INSTANCE KIND`.
@@ -113,7 +113,7 @@ export interface SandboxFaultTarget {
 
 /** The sandbox's processes but its init and its agent (the engine and what it started), each checked to be in the sandbox's own cgroup. */
 function sandboxEngine(t: SandboxFaultTarget): number[] {
-  const own = `/${t.runtime.cgroupParent}/${t.id}`
+  const own = sandboxCgroupPath(t.runtime, t.id)
   const pids = new Set(groupPids(sandboxCgroupDirs(t.runtime, t.id)))
   for (const p of [t.initPid, t.agentPid]) if (p !== undefined) pids.delete(p)
   return [...pids].filter((p) => {

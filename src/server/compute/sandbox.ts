@@ -4,6 +4,7 @@ import { constants } from 'node:os'
 import { dirname, join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { ETC_ENTRIES, SYSTEM_DIRS, etcIdentity, ociConfig, type SandboxLimits } from './oci-config.js'
+import { hostHierarchy, LIMITS, type Hierarchy } from './cgroups.js'
 import type { OciSeccomp } from './seccomp.js'
 
 /**
@@ -294,6 +295,24 @@ export async function killSandbox(rt: SandboxRuntime, id: string, signal = 'KILL
   }
 }
 
+/**
+ * runc's cgroupsPath prefix for a lab's sandboxes: relative (under the server's own groups, whose limits keep
+ * applying) where the flavor limits are cgroup v1's, as on this lab's hybrid host; absolute, at the root of the
+ * unified hierarchy, where they are v2's (Debian 12 with systemd): v2 delegates a controller only from a group with
+ * no process of its own, and the server's group holds the server (under systemd, its whole login session), so runc
+ * could not enable memory, cpu and pids below it and every create failed. Docker's cgroupfs driver does the same
+ * (`/docker/<id>`). The v2 branch is runc's and the kernel's code; this host binds every controller to v1, so it is
+ * unit-tested only (test/server/compute/sandbox.ts).
+ */
+export function sandboxCgroupParent(labId: string, h: Hierarchy = hostHierarchy()): string {
+  return !LIMITS.some((l) => h.v1[l]) && h.v2 ? `/trove-${labId}` : `trove-${labId}`
+}
+
+/** The cgroup path of sandbox `id` as /proc/PID/cgroup shows it (its tail, for a relative parent). */
+export function sandboxCgroupPath(rt: SandboxRuntime, id: string): string {
+  return `${rt.cgroupParent.startsWith('/') ? '' : '/'}${rt.cgroupParent}/${id}`
+}
+
 /** The sandbox's cgroup directories on this host (v1: one per hierarchy; v2: one), whether they exist or not. */
 export function sandboxCgroupDirs(rt: SandboxRuntime, id?: string): string[] {
   const mounts = readFileSync('/proc/self/mounts', 'utf8')
@@ -305,7 +324,7 @@ export function sandboxCgroupDirs(rt: SandboxRuntime, id?: string): string[] {
     const [num, ctrls, path] = line.split(':')
     if (path === undefined) continue
     const mount = num === '0' && ctrls === '' ? mounts.find((f) => f[2] === 'cgroup2')?.[1] : mounts.find((f) => f[2] === 'cgroup' && ctrls!.split(',').every((c) => f[3]!.split(',').includes(c)))?.[1]
-    if (mount) dirs.push(join(mount, path, rt.cgroupParent, ...(id ? [id] : [])))
+    if (mount) dirs.push(join(mount, rt.cgroupParent.startsWith('/') ? '' : path, rt.cgroupParent, ...(id ? [id] : [])))
   }
   return dirs
 }

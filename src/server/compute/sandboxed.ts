@@ -6,7 +6,7 @@ import type { AccessSpec } from '../../protocol/resize.js'
 import type { Compute, Isolation, LaunchSpec } from './compute.js'
 import { AGENT_NODE_FLAGS, ENGINE_PORTS, LocalCompute, TROVE_BIN, type LocalComputeOptions } from './local.js'
 import { DEFAULT_CLAIM_DIR, ensureLabNetwork, type LabNetwork } from './network.js'
-import { destroySandbox, type SandboxRuntime } from './sandbox.js'
+import { destroySandbox, sandboxCgroupParent, sandboxCgroupPath, type SandboxRuntime } from './sandbox.js'
 import { SandboxTemplates } from './sandbox-template.js'
 import { Sweeper } from './sandbox-sweep.js'
 import { destroySandboxedInstance } from './sandbox-destroy.js'
@@ -97,7 +97,7 @@ export class SandboxedCompute implements Compute {
   constructor(private readonly opts: SandboxedComputeOptions) {
     this.local = new LocalCompute(opts)
     this.labId = labIdOf(opts.dataDir)
-    this.runtime = { root: join(opts.dataDir, 'sandbox', 'runc'), cgroupParent: `trove-${this.labId}` }
+    this.runtime = { root: join(opts.dataDir, 'sandbox', 'runc'), cgroupParent: sandboxCgroupParent(this.labId) }
     this.seccomp = hostSeccomp()
     this.templates = new SandboxTemplates({
       dir: opts.sandboxTemplatesDir ?? join(opts.dataDir, 'sandbox', 'templates'),
@@ -477,7 +477,7 @@ export class SandboxedCompute implements Compute {
 
   /** The pid a runc pid file of the bundle names, if it still runs (not a zombie) in this instance's cgroup. */
   private pidIn(id: string, file: string): number | undefined {
-    return livePidIn(join(this.instanceDir(id), 'bundle', file), `/${this.runtime.cgroupParent}/${id}`)
+    return livePidIn(join(this.instanceDir(id), 'bundle', file), sandboxCgroupPath(this.runtime, id))
   }
 
   agentPid(id: string): number | undefined {

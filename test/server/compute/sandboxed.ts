@@ -1,7 +1,8 @@
 // The sandboxed driver's pure parts (the driver itself runs for real in test/e2e/isolation-sandbox.ts).
 import t from 'tap'
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
+import { sandboxCgroupDirs, sandboxCgroupParent, sandboxCgroupPath } from '../../../src/server/compute/sandbox.js'
 import { firewallCidrs, labIdOf, sandboxHostProblem } from '../../../src/server/compute/sandbox-host.js'
 import { buildServer } from '../../../src/server/index.js'
 import { isolationFromEnv } from '../../../src/server/lab-state.js'
@@ -79,4 +80,20 @@ t.test('TROVE_ISOLATION is the default isolation of an in-process server too; an
     name: 'LabError',
     message: 'a sandboxed lab runs its agents in their sandboxes: spawnAgents: false needs isolation none',
   })
+})
+
+t.test("the sandboxes' cgroups: under the server's own groups on cgroup v1, at the unified root on v2", async (t) => {
+  const hybrid = { v1: { memory: '/sys/fs/cgroup/memory/x', cpu: '/sys/fs/cgroup/cpu/x', pids: '/sys/fs/cgroup/pids/x' }, v2: '/sys/fs/cgroup/unified/x' }
+  const unified = { v1: {}, v2: '/sys/fs/cgroup/user.slice/user-0.slice/session-1.scope' }
+  t.equal(sandboxCgroupParent('abc', hybrid), 'trove-abc', 'v1 (this host): relative, nested under the server (its limits apply)')
+  t.equal(sandboxCgroupParent('abc', unified), '/trove-abc', 'v2 only: absolute, where a group with no process of its own can delegate memory, cpu and pids')
+  t.equal(sandboxCgroupParent('abc', { v1: {} }), 'trove-abc', 'no cgroup at all: as before (runc says why)')
+  t.equal(sandboxCgroupPath({ root: '/r', cgroupParent: 'trove-abc' }, 'i1'), '/trove-abc/i1', "relative: the tail of /proc/PID/cgroup's path")
+  t.equal(sandboxCgroupPath({ root: '/r', cgroupParent: '/trove-abc' }, 'i1'), '/trove-abc/i1', 'absolute: the whole path')
+  const own = readFileSync('/proc/self/cgroup', 'utf8')
+    .split('\n')
+    .find((l) => l.startsWith('0::'))
+    ?.slice(3)
+  const dirs = sandboxCgroupDirs({ root: '/r', cgroupParent: '/trove-abc' }, 'i1')
+  t.ok(dirs.length > 0 && dirs.every((d) => d.endsWith('/trove-abc/i1') && (own === '/' || own === undefined || !d.includes(own))), `absolute: not under this process's group (${dirs.join(', ')})`)
 })
