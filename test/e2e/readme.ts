@@ -1,7 +1,7 @@
 import t from 'tap'
 import { execFileSync, spawn } from 'node:child_process'
 import { createHash } from 'node:crypto'
-import { copyFileSync, cpSync, existsSync, mkdirSync, readdirSync, readFileSync, realpathSync, symlinkSync, writeFileSync } from 'node:fs'
+import { copyFileSync, cpSync, existsSync, mkdirSync, readdirSync, readFileSync, realpathSync, rmSync, symlinkSync, writeFileSync } from 'node:fs'
 import { createServer } from 'node:net'
 import { basename, dirname, join } from 'node:path'
 import { CLAIM_DIR } from '../../src/server/compute/addresses.js'
@@ -20,8 +20,8 @@ import { cleanEnv, ROOT, tempDir } from '../helpers/lab.js'
  * dist/, no spec folder beside the clone), with the python clients installed as the set-up installs them.
  * The commands are changed in one way only: the default data dir becomes a temp dir and
  * the port a free one (TROVE_DATA_DIR, TROVE_PORT). What is not literal: node_modules is
- * linked to this checkout's install (npm ci would take minutes; the set-up's own check
- * sees it as installed), the build is this checkout's, copied (the set-up's `node
+ * a hard-linked copy of this checkout's install (npm ci would take minutes; the set-up's own
+ * check sees it as installed), the build is this checkout's, copied (the set-up's `node
  * scripts/build.mjs` finds it up to date by its source digest and skips tsc, as on a second
  * run; .ci/run builds on a fresh clone for real), and TROVE_PREFIX points the PATH and man links at a temp prefix
  * so the host's /usr/local stays as it is. At the end nothing of the lab may be left.
@@ -101,6 +101,8 @@ t.test('the README Quick start and usage, literally, on a clean clone; teardown 
   const lock = createHash('sha256')
     .update(readFileSync(join(clone, 'package-lock.json')))
     .digest('hex')
+  // A file of its own (the copy's is a hard link to this checkout's stamp, which a write would change too).
+  rmSync(join(clone, 'node_modules/.trove-setup'), { force: true })
   writeFileSync(join(clone, 'node_modules/.trove-setup'), `${lock} node-abi-${process.versions.modules}\n`)
 
   const port = await freePort()

@@ -151,17 +151,21 @@ export function claimSubnet(claimDir: string, subnet: string, ownerDir: string):
  * filter). Left behind, such a bridge kept its /24 out of use for good, and every nft command read its tables.
  */
 export async function sweepOrphanNetworks(claimDir: string, labIdOf: (dir: string) => string): Promise<string[]> {
-  const swept: string[] = []
+  const owners = new Map<string, string>()
   for (const name of existsSync(claimDir) ? readdirSync(claimDir) : []) {
-    let owner = ''
     try {
-      owner = readFileSync(join(claimDir, name), 'utf8')
+      owners.set(name, readFileSync(join(claimDir, name), 'utf8'))
     } catch {
-      continue // released meanwhile
+      /* released meanwhile */
     }
+  }
+  // A bridge name keeps 7 characters of the id: never one that a live lab's name shares.
+  const live = new Set([...owners.values()].filter((o) => existsSync(o)).map((o) => bridgeName(labIdOf(o))))
+  const swept: string[] = []
+  for (const [name, owner] of owners) {
     if (!owner.startsWith('/') || existsSync(owner)) continue
     const bridge = bridgeName(labIdOf(owner))
-    if (await linkExists(bridge)) await ip(['link', 'del', 'dev', bridge]).catch(() => undefined)
+    if (!live.has(bridge) && (await linkExists(bridge))) await ip(['link', 'del', 'dev', bridge]).catch(() => undefined)
     releaseSubnet(claimDir, name.replace('_', '/'), owner)
     swept.push(labIdOf(owner))
   }
