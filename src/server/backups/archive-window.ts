@@ -80,8 +80,6 @@ function reaches(input: WindowInput): Reach[] {
   return out
 }
 
-const holeText = archiveHoleText
-
 /** earliest/latest restorable times and the gap, if any (nulls: nothing restorable). */
 export function archiveWindow(input: WindowInput): ArchiveWindow {
   const r = reaches(input)
@@ -89,7 +87,7 @@ export function archiveWindow(input: WindowInput): ArchiveWindow {
   const earliest = Math.min(...r.map((x) => ms(x.base.start.time)))
   const latest = Math.max(...r.map((x) => x.until))
   const newest = r.reduce((a, b) => (ms(b.base.start.time) > ms(a.base.start.time) ? b : a))
-  return { earliest: iso(earliest), latest: iso(latest), gap: newest.hole ? holeText(newest.hole) : null }
+  return { earliest: iso(earliest), latest: iso(latest), gap: newest.hole ? archiveHoleText(newest.hole) : null }
 }
 
 export type BaseChoice = { ok: true; base: BaseBackup } | { ok: false; message: string }
@@ -106,7 +104,7 @@ export function chooseBase(input: WindowInput, target: { time: string } | 'lates
   if (target === 'latest') {
     const newest = r[0]
     if (!newest) return { ok: false, message: `Cannot restore to the latest time: ${window}.` }
-    const gap = newest.hole ? holeText(newest.hole) : input.agentGap
+    const gap = newest.hole ? archiveHoleText(newest.hole) : input.agentGap
     if (gap) return { ok: false, message: `Cannot restore to the latest time: the archive has a gap (${gap}); ${window}.` }
     return { ok: true, base: newest.base }
   }
@@ -116,6 +114,6 @@ export function chooseBase(input: WindowInput, target: { time: string } | 'lates
   const fit = r.find((x) => ms(x.base.start.time) <= t && x.until >= t)
   if (fit) return { ok: true, base: fit.base }
   const cut = r.find((x) => ms(x.base.start.time) <= t && x.hole)
-  if (cut?.hole) return { ok: false, message: `Restore time ${target.time} is past a gap in the archive (${holeText(cut.hole)}); ${window}.` }
+  if (cut?.hole) return { ok: false, message: `Restore time ${target.time} is past a gap in the archive (${archiveHoleText(cut.hole)}); ${window}.` }
   return { ok: false, message: `Restore time ${target.time} is after the latest restorable time; ${window}.` }
 }

@@ -302,7 +302,7 @@ export async function killSandbox(rt: SandboxRuntime, id: string, signal = 'KILL
  * no process of its own, and the server's group holds the server (under systemd, its whole login session), so runc
  * could not enable memory, cpu and pids below it and every create failed. Docker's cgroupfs driver does the same
  * (`/docker/<id>`). The v2 branch is runc's and the kernel's code; this host binds every controller to v1, so it is
- * unit-tested only (test/server/compute/sandbox.ts).
+ * unit-tested only (test/server/compute/sandboxed.ts).
  */
 export function sandboxCgroupParent(labId: string, h: Hierarchy = hostHierarchy()): string {
   return !LIMITS.some((l) => h.v1[l]) && h.v2 ? `/trove-${labId}` : `trove-${labId}`
