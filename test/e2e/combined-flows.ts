@@ -4,7 +4,7 @@
 // group) than the replica; a PostgreSQL promote with two replicas, where the other replica
 // must follow the new primary.
 import t from 'tap'
-import { spawnSync } from 'node:child_process'
+import { spawn, spawnSync } from 'node:child_process'
 import { join } from 'node:path'
 import { killEverythingUnder, runCli, startServerProcess, tempDir } from '../helpers/lab.js'
 
@@ -119,7 +119,22 @@ t.test('combined flows on real engines', async (t) => {
       }
       const [a, b] = (await Promise.all(replicaNames.map((n) => json('instance', 'show', n)))) as Array<{ name: string; ip: string }>
       t.ok(await until(() => ids('postgresql', a!.ip) === '1' && ids('postgresql', b!.ip) === '1'), 'row 1 on both replicas')
+      // A client keeps writing to the old primary through the promote (PostgreSQL has no read-only switch): the other
+      // replica streams that WAL until it is re-pointed, past the point where the new primary's timeline forks, and
+      // must still follow it (it once waited forever: "new timeline 2 forked off ... before current recovery point").
+      t.equal(sql('postgresql', S, 'CREATE TABLE w (id int);').code, 0, 'a table for the writes during the promote')
+      const writer = spawn(
+        PSQL,
+        ['-X', '-q', '-h', S, '-p', '5432', '-U', 'u1', '-d', 'd1', '-c', 'DO $$ BEGIN FOR i IN 1..100000 LOOP INSERT INTO w VALUES (i); COMMIT; PERFORM pg_sleep(0.01); END LOOP; END $$;'],
+        {
+          stdio: 'ignore',
+          env: { ...process.env, PGPASSWORD: 'Pw-one-1' },
+        },
+      )
+      t.teardown(() => writer.kill())
+      t.ok(await until(() => Number(sql('postgresql', b!.ip, 'SELECT count(*) FROM w;').out) > 0), 'the writes reach the other replica')
       const p = await cli('instance', 'promote', a!.name, '--wait', '--timeout', '180')
+      writer.kill()
       t.equal(p.code, 0, `promote --wait (${last(p.stderr)})`)
       t.equal((await json('instance', 'show', b!.name)).replica_of, (await json('instance', 'show', a!.name)).id, 'the other replica follows the new primary')
       t.equal(sql('postgresql', a!.ip, 'INSERT INTO t VALUES (2);').code, 0, 'row 2 on the new primary')

@@ -93,9 +93,20 @@ async function settled(t: Test, c: SandboxedCompute, client: TroveClient, id: st
   return undefined
 }
 
+/** The instance's agent, sandbox and engine logs (their tails), for a failure's message. */
+function logsOf(c: SandboxedCompute, id: string): string {
+  const mnt = join(c.instanceDir(id), 'mnt')
+  return `agent.log: ${logTail(join(mnt, 'agent.log'))} sandbox.log: ${logTail(join(c.instanceDir(id), 'sandbox.log'))} postgresql.log: ${logTail(join(mnt, 'log', 'postgresql.log'))}`
+}
+
 function report(t: Test, c: SandboxedCompute, i: Instance, what: string): void {
-  const logs = `agent.log: ${logTail(join(c.instanceDir(i.id), 'mnt', 'agent.log'))} sandbox.log: ${logTail(join(c.instanceDir(i.id), 'sandbox.log'))}`
-  t.fail(`${what}: ${i.status} ${JSON.stringify(i.fault ?? '')}; ${logs}`)
+  t.fail(`${what}: ${i.status} ${JSON.stringify(i.fault ?? '')}; ${logsOf(c, i.id)}`)
+}
+
+/** Polls `probe` until it holds; when it does not, fails with the logs of `ids` (the members it is about). */
+async function converges(t: Test, c: SandboxedCompute, ids: string[], probe: () => boolean, what: string): Promise<boolean> {
+  if (await until(probe)) return t.pass(what)
+  return t.fail(`${what}; ${ids.map((id) => `${id}: ${logsOf(c, id)}`).join(' ')}`)
 }
 
 const active = (t: Test, c: SandboxedCompute, client: TroveClient, id: string, what: string) => settled(t, c, client, id, what, (i) => i.status === 'ACTIVE')
@@ -177,8 +188,8 @@ t.test('replicas of sandboxed instances: over the bridge, the filter follows the
     if (!p1 || !old) return
     t.pass('replica 1 is the source now, the old source follows it')
     writeRows(engine, ip1, user, pw, 61, 70)
-    t.ok(await until(() => rows(engine, ipS, user, pw).join() === range(1, 70).join()), 'writes on the new source reach the old one')
-    t.ok(await until(() => rows(engine, ip2, user, pw).join() === range(1, 70).join()), 'and replica 2')
+    await converges(t, c, [src.id, r1.id], () => rows(engine, ipS, user, pw).join() === range(1, 70).join(), 'writes on the new source reach the old one')
+    await converges(t, c, [r2.id, r1.id], () => rows(engine, ip2, user, pw).join() === range(1, 70).join(), 'and replica 2')
     t.equal(await probeFrom(c, src.id, ip1, port), 0, "the old source reaches the new source's port")
     t.not(await probeFrom(c, out.id, ip1, port), 0, 'the outsider still does not')
 
@@ -216,7 +227,7 @@ t.test('replicas of sandboxed instances: over the bridge, the filter follows the
     const [nw, fol] = pair
     const [ipN, ipF] = [nw.ip![0]!, fol.ip![0]!]
     writeRows(engine, ipN, user, pw, 71, 80)
-    t.ok(await until(() => rows(engine, ipF, user, pw).join() === range(1, 80).join()), 'writes on the new source reach the follower')
+    await converges(t, c, [fol.id, nw.id], () => rows(engine, ipF, user, pw).join() === range(1, 80).join(), 'writes on the new source reach the follower')
     t.ok(await until(() => !replicationElements(c).some((e) => e.split(' ').includes(ip1)), 60_000), 'the ejected source left the set: no element names it')
     t.equal(await probeFrom(c, fol.id, ipN, port), 0, "the follower reaches the new source's port")
 
