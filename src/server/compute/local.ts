@@ -10,6 +10,7 @@ import { ensureBackupStore } from './backup-store.js'
 import type { Compute, LaunchSpec } from './compute.js'
 import { StandbyAgent } from './standby.js'
 import { injectLocalFault, type FaultKind } from './faults.js'
+import { Trash } from './trash.js'
 
 /** Standard ports: each instance has its own address, so every engine keeps its usual port. */
 export const ENGINE_PORTS: Record<EngineManager, number> = { mariadb: 3306, mysql: 3306, postgresql: 5432, redis: 6379 }
@@ -65,6 +66,8 @@ export class LocalCompute implements Compute {
   /** The lab's object store (a directory store for Swift's containers, e.g. database_logs), root 0700. */
   readonly storageDir: string
   private readonly standby: StandbyAgent | undefined
+  /** Deleted instances' directories, removed in the background (trash.ts). */
+  private readonly trash: Trash
   constructor(private readonly opts: LocalComputeOptions) {
     this.instancesDir = join(opts.dataDir, 'instances')
     this.templatesDir = opts.templatesDir ?? join(opts.dataDir, 'templates')
@@ -75,6 +78,8 @@ export class LocalCompute implements Compute {
     // The engines run as an unprivileged user and must traverse down to their directories.
     chmodSync(opts.dataDir, 0o711)
     chmodSync(this.instancesDir, 0o711)
+    this.trash = new Trash(join(opts.dataDir, 'trash'), opts.log)
+    this.trash.sweep()
     if (opts.standbyAgent && opts.spawnAgents !== false) {
       this.standby = new StandbyAgent({ dataDir: opts.dataDir, instancesDir: this.instancesDir, command: [process.execPath, ...AGENT_NODE_FLAGS, TROVE_BIN], env: agentEnv(), log: opts.log })
     }
@@ -85,9 +90,10 @@ export class LocalCompute implements Compute {
     this.standby?.ensure()
   }
 
-  /** Stops what the driver runs for itself (the standby agent); instances keep running. */
-  close(): void {
+  /** Stops what the driver runs for itself (the standby agent) and ends the trash's removals; instances keep running. */
+  async close(): Promise<void> {
     this.standby?.stop()
+    await this.trash.settled()
   }
 
   instanceDir(id: string): string {
@@ -237,12 +243,12 @@ export class LocalCompute implements Compute {
   async destroy(id: string, address: string | null): Promise<void> {
     const dir = this.instanceDir(id)
     const agent = this.agentPid(id)
-    if (agent && isAlive(agent)) await terminate([agent], 5000)
+    if (agent && isAlive(agent) && (await terminate([agent], 5000)).length) this.opts.log(`instance ${id}: its agent had not ended 5 s after SIGTERM: killed`)
     const groups = instanceGroupDirs(id)
     const pids = new Set([...processesUnder(dir), ...groupPids(groups)])
     if (pids.size) await terminate([...pids], 15_000)
     if (!(await removeInstanceGroups(groups))) this.opts.log(`instance ${id}: cgroups still busy, left in place: ${groups.join(' ')}`)
-    rmSync(dir, { recursive: true, force: true })
+    this.trash.discard(dir)
     if (address) release(address, dir)
   }
 }

@@ -40,8 +40,8 @@ export function processesUnder(dir: string): number[] {
   return found
 }
 
-/** SIGTERM, wait up to `graceMs`, then SIGKILL whatever is left. */
-export async function terminate(pids: number[], graceMs = 10_000): Promise<void> {
+/** SIGTERM, wait up to `graceMs`, then SIGKILL whatever is left: the pids that had to be killed. */
+export async function terminate(pids: number[], graceMs = 10_000): Promise<number[]> {
   for (const p of pids) {
     try {
       process.kill(p, 'SIGTERM')
@@ -51,10 +51,12 @@ export async function terminate(pids: number[], graceMs = 10_000): Promise<void>
   }
   const until = Date.now() + graceMs
   while (Date.now() < until && pids.some(isAlive)) await sleep(50)
+  const killed: number[] = []
   for (const p of pids) {
     if (isAlive(p)) {
       try {
         process.kill(p, 'SIGKILL')
+        killed.push(p)
       } catch {
         /* gone */
       }
@@ -62,4 +64,5 @@ export async function terminate(pids: number[], graceMs = 10_000): Promise<void>
   }
   const hard = Date.now() + 5000
   while (Date.now() < hard && pids.some(isAlive)) await sleep(50)
+  return killed
 }

@@ -115,7 +115,7 @@ export class SandboxedCompute implements Compute {
 
   /** Stops what the driver runs for itself (the standby agent, template builds) and removes the pools' parts; instances keep running. */
   async close(): Promise<void> {
-    this.local.close()
+    await this.local.close()
     this.templates.stop()
     await this.warm?.drain()
     await this.pools?.drain()

@@ -140,6 +140,9 @@ export class TaskEngine {
   /** Stops accepting work; running flows stop at their next await and resume at next start. */
   async close(): Promise<void> {
     this.closed = true
-    await Promise.race([Promise.allSettled([...this.inflight]), sleep(2000)])
+    // The wait's timer ends with it (left running, it held a stopping server's event loop for its 2 s).
+    const waited = new AbortController()
+    await Promise.race([Promise.allSettled([...this.inflight]), sleep(2000, undefined, { signal: waited.signal }).catch(() => undefined)])
+    waited.abort()
   }
 }

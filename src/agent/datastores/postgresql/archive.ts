@@ -78,7 +78,11 @@ export class PostgresArchiver implements Archiver {
     const r = this.receiver
     if (r) {
       process.kill(r.pid, 'SIGTERM')
-      await Promise.race([r.exited, sleep(10_000)])
+      // The wait's timer ends with it: left running, it kept a stopping agent alive for its 10 s (every PostgreSQL
+      // delete took ~7 s, the server's grace before SIGKILL).
+      const waited = new AbortController()
+      await Promise.race([r.exited, sleep(10_000, undefined, { signal: waited.signal }).catch(() => undefined)])
+      waited.abort()
     }
     this.receiver = undefined
   }
