@@ -17,6 +17,8 @@ export const STOP_GRACE_MS = 60_000
 /** What a stop waits at most for the archiver to stop (it ships its last segment), then for the agent's connections to close. */
 export const BEFORE_STOP_MS = 15_000
 export const CLOSE_DRIVERS_MS = 5_000
+/** How long stop_db (the lease's fence) waits behind another operation before it kills the engine (stopDb). */
+export const STOP_QUEUE_MS = 10_000
 /** A deposed primary's engine made read-only within this, or killed and started read-only (ejectedNow). */
 export const EJECT_FENCE_MS = 10_000
 /** Crash restarts back off from 0.5 s, doubling up to 30 s; 60 s of health resets it. */

@@ -410,11 +410,35 @@ export class Supervisor {
     this.set({ answering: ok })
   }
 
-  /** stop_db: a graceful stop that lasts (no crash restarts) until restart. */
+  /**
+   * stop_db: a graceful stop that lasts (no crash restarts) until restart. It is the lease's fence, so it does not
+   * wait for ever behind another operation: one can wait on the engine itself (a set_sync_replication whose SQL
+   * queues behind a MariaDB commit waiting for a semi-sync acknowledgement no replica will send, on the agent's one
+   * connection). After STOP_QUEUE_MS in the queue the engine is killed (SIGKILL acknowledges no waiting commit),
+   * which ends that operation; the stop then runs in its turn.
+   */
   async stopDb(): Promise<void> {
     await this.ready()
     this.wanted = 'stopped'
-    return this.exclusive(() => this.stopEngine())
+    let queued = true
+    const stopping = this.exclusive(() => {
+      queued = false
+      return this.stopEngine()
+    })
+    const waited = new AbortController()
+    const inTurn = await Promise.race([
+      stopping.then(
+        () => true,
+        () => true,
+      ),
+      sleep(timing.STOP_QUEUE_MS, false, { signal: waited.signal }).catch(() => false),
+    ])
+    waited.abort()
+    if (!inTurn && queued && this.proc?.alive) {
+      this.log(`stop_db: another operation has held ${this.ds!.name} for ${timing.STOP_QUEUE_MS / 1000} s: killing it`)
+      await this.killCurrent()
+    }
+    return stopping
   }
 
   /**

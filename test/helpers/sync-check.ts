@@ -7,6 +7,8 @@
 //   4. Stopped again, a commit waits; sync_replication off releases it (the escape hatch), the replica still stopped.
 import type { Test } from 'tap'
 import { execFile } from 'node:child_process'
+import { statSync } from 'node:fs'
+import { join } from 'node:path'
 import type { Instance } from '../../src/sdk/index.js'
 import { labClient, pollInstance, startLab } from './lab.js'
 import { PSQL, superSql } from './clients.js'
@@ -198,7 +200,18 @@ async function fenceWhileWaiting(t: Test, lab: Awaited<ReturnType<typeof startLa
   }
 
   const a = await waiting(5000, true)
-  await timed('stop_db (the lease fence)', () => lab.server.lab.rpc.call(ids.src, 'stop_db', {}, 120_000))
+  // The set's keeper may call set_sync_replication on the primary meanwhile (it did under load): its SQL waits on the
+  // agent's one connection while it holds the agent's operation queue, where the fence waited for ever (the RPC's 120 s
+  // ran out). It writes sync.cnf first, inside the queue: that is the sign it holds it.
+  const syncCnf = join(guestDir(lab.dataDir, ids.src), 'conf', 'sync.cnf')
+  const before = statSync(syncCnf).mtimeMs
+  const keeper = lab.server.lab.rpc.call(ids.src, 'set_sync_replication', { sync: { role: 'primary', standbys: [ids.rep] } }, 120_000).then(
+    () => 'answered',
+    (e: Error) => `failed: ${e.message}`,
+  )
+  await until(() => statSync(syncCnf).mtimeMs > before, 'a set_sync_replication holding the queue')
+  await timed('stop_db (the lease fence) behind it', () => lab.server.lab.rpc.call(ids.src, 'stop_db', {}, 120_000))
+  t.match(await keeper, /^failed: /, 'the set_sync_replication ended with the engine, not answered')
   await a.done
   t.notOk(a.outcomes.includes('acknowledged'), `the waiting commits were not acknowledged by the stop (${a.outcomes})`)
   await lab.server.lab.rpc.call(ids.src, 'restart', {}, 120_000)
