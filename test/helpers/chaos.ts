@@ -121,16 +121,21 @@ export function clientOf(dataDir: string, cloud = 'trove-lab'): TroveClient {
   return made
 }
 
-/** Polls until `probe` holds; resolves with the time it took (ms), rejects after `ms`. */
+/**
+ * Polls until `probe` holds; resolves with the time it took (ms). The deadline only ends a hang: `ms` is raised to two
+ * minutes, as scripted-agent.ts's is (a CI run beside a CPU hog once failed a 30 s wait for the sandboxed archiver to
+ * prune its volume), so a busy machine slows a test down instead of failing it.
+ */
 export async function until(probe: () => Promise<boolean> | boolean, ms: number, what: string): Promise<number> {
   const start = Date.now()
+  const limit = Math.max(ms, 120_000)
   for (;;) {
     try {
       if (await probe()) return Date.now() - start
     } catch {
       /* not yet */
     }
-    if (Date.now() - start > ms) throw new Error(`timed out after ${ms} ms waiting for ${what}`)
+    if (Date.now() - start > limit) throw new Error(`timed out after ${limit} ms waiting for ${what}`)
     await sleep(200)
   }
 }
