@@ -171,6 +171,9 @@ async function fenceWhileWaiting(t: Test, lab: Awaited<ReturnType<typeof startLa
   const view = async (id: string) => (await c.instances.get(id)) as Instance & { sync_replication_status?: string }
   await c.instances.update(ids.src, { sync_replication: true })
   await until(async () => (await view(ids.src)).sync_replication_status === 'synchronous', 'synchronous again')
+  // Any set_sync_replication from here on writes sync.cnf first, inside the agent's operation queue (below).
+  const syncCnf = join(guestDir(lab.dataDir, ids.src), 'conf', 'sync.cnf')
+  const before = statSync(syncCnf).mtimeMs
   await receiving('mariadb', R, false)
   // Two writers, as the checker's: one commit waits for the ACK, the next one waits in its group commit holding the
   // binlog's lock, and the agent's own SHOW MASTER STATUS (the archiver's) waits behind it (seen to in a).
@@ -202,16 +205,15 @@ async function fenceWhileWaiting(t: Test, lab: Awaited<ReturnType<typeof startLa
   const a = await waiting(5000, true)
   // The set's keeper may call set_sync_replication on the primary meanwhile (it did under load): its SQL waits on the
   // agent's one connection while it holds the agent's operation queue, where the fence waited for ever (the RPC's 120 s
-  // ran out). It writes sync.cnf first, inside the queue: that is the sign it holds it.
-  const syncCnf = join(guestDir(lab.dataDir, ids.src), 'conf', 'sync.cnf')
-  const before = statSync(syncCnf).mtimeMs
+  // ran out). One is sent here; sync.cnf written since the commits began waiting is the sign that one (this one, or
+  // the keeper's before it) holds the queue.
   const keeper = lab.server.lab.rpc.call(ids.src, 'set_sync_replication', { sync: { role: 'primary', standbys: [ids.rep] } }, 120_000).then(
     () => 'answered',
     (e: Error) => `failed: ${e.message}`,
   )
   await until(() => statSync(syncCnf).mtimeMs > before, 'a set_sync_replication holding the queue')
   await timed('stop_db (the lease fence) behind it', () => lab.server.lab.rpc.call(ids.src, 'stop_db', {}, 120_000))
-  t.match(await keeper, /^failed: /, 'the set_sync_replication ended with the engine, not answered')
+  t.match(await keeper, /^failed: /, 'the set_sync_replication sent ended with the engine, not answered')
   await a.done
   t.notOk(a.outcomes.includes('acknowledged'), `the waiting commits were not acknowledged by the stop (${a.outcomes})`)
   await lab.server.lab.rpc.call(ids.src, 'restart', {}, 120_000)
