@@ -267,6 +267,28 @@ export function withDeadline<T>(p: Promise<T>, ms: number): Promise<T> {
   return Promise.race([p, late]).finally(() => clearTimeout(timer))
 }
 
+/** Why an engine ended: the signal, or its own error line in its log since `logMark`, or its exit code. */
+export async function exitFault(ds: { name: string; logFile: string; faultLine(log: string): string | undefined }, info: ExitInfo, logMark: number): Promise<string> {
+  if (info.signal) return `${ds.name} killed by ${info.signal}`
+  if (info.code === CGROUP_EXIT) return 'could not join the cgroups'
+  const line = ds.faultLine(await readTail(ds.logFile, 65_536, logMark))
+  if (line) return line
+  return info.code === null ? `${ds.name} exited` : `${ds.name} exited with code ${info.code}`
+}
+
+/** Whether `p` settles (either way) within `ms`; the timer ends with it (a timer left armed keeps a stopping process alive). */
+export async function settledWithin(p: Promise<unknown>, ms: number): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined
+  const late = new Promise<boolean>((resolve) => {
+    timer = setTimeout(() => resolve(false), ms)
+  })
+  const settled = p.then(
+    () => true,
+    () => true,
+  )
+  return Promise.race([settled, late]).finally(() => clearTimeout(timer))
+}
+
 /** cgroup v1 dirs to join (EngineProcess.spawn); missing ones are skipped with a log line. */
 export async function usableCgroups(dirs: string[], log: (m: string) => void): Promise<string[]> {
   const usable: string[] = []

@@ -8,7 +8,6 @@ import type { Accounts } from './datastores/accounts.js'
 import type { Overrides } from './datastores/overrides.js'
 import { closeDrivers } from './datastores/drivers.js'
 import {
-  CGROUP_EXIT,
   EngineProcess,
   exists,
   isEngineProcess,
@@ -16,11 +15,12 @@ import {
   lookupUser,
   oneLine,
   readPidFile,
-  readTail,
   resolveExecutable,
   socketPathProblem,
   usableCgroups,
   withDeadline,
+  settledWithin,
+  exitFault,
   type ExitInfo,
 } from './engine-process.js'
 import { GuestError } from './guest-error.js'
@@ -371,14 +371,9 @@ export class Supervisor {
     }, delay)
   }
 
-  /** Why it ended: the signal, or the engine's own error line since it started, or its exit code. */
-  private async exitFault(info: ExitInfo): Promise<string> {
-    const ds = this.ds!
-    if (info.signal) return `${ds.name} killed by ${info.signal}`
-    if (info.code === CGROUP_EXIT) return 'could not join the cgroups'
-    const line = ds.faultLine(await readTail(ds.logFile, 65_536, this.logMark))
-    if (line) return line
-    return info.code === null ? `${ds.name} exited` : `${ds.name} exited with code ${info.code}`
+  /** Why it ended (engine-process.ts exitFault), its log read from where this start began. */
+  private exitFault(info: ExitInfo): Promise<string> {
+    return exitFault(this.ds!, info, this.logMark)
   }
 
   /** Poll every 25 ms until the engine answers, it dies, or the time is up. */
@@ -411,30 +406,18 @@ export class Supervisor {
   }
 
   /**
-   * stop_db: a graceful stop that lasts (no crash restarts) until restart. It is the lease's fence, so it does not
-   * wait for ever behind another operation: one can wait on the engine itself (a set_sync_replication whose SQL
-   * queues behind a MariaDB commit waiting for a semi-sync acknowledgement no replica will send, on the agent's one
-   * connection). After STOP_QUEUE_MS in the queue the engine is killed (SIGKILL acknowledges no waiting commit),
-   * which ends that operation; the stop then runs in its turn.
-   */
+   * stop_db: a graceful stop that lasts (no crash restarts) until restart; the lease's fence. Queued behind another
+   * operation for STOP_QUEUE_MS (one can wait on the engine: a set_sync_replication behind a MariaDB commit waiting for
+   * a semi-sync ACK), it kills the engine (acknowledging no waiting commit), which ends that operation, then stops. */
   async stopDb(): Promise<void> {
     await this.ready()
     this.wanted = 'stopped'
     let queued = true
-    const stopping = this.exclusive(() => {
+    const stopping = this.exclusive(async () => {
       queued = false
       return this.stopEngine()
     })
-    const waited = new AbortController()
-    const inTurn = await Promise.race([
-      stopping.then(
-        () => true,
-        () => true,
-      ),
-      sleep(timing.STOP_QUEUE_MS, false, { signal: waited.signal }).catch(() => false),
-    ])
-    waited.abort()
-    if (!inTurn && queued && this.proc?.alive) {
+    if (!(await settledWithin(stopping, timing.STOP_QUEUE_MS)) && queued && this.proc?.alive) {
       this.log(`stop_db: another operation has held ${this.ds!.name} for ${timing.STOP_QUEUE_MS / 1000} s: killing it`)
       await this.killCurrent()
     }

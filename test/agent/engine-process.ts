@@ -1,7 +1,7 @@
 import t from 'tap'
 import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { isAlive, lastMatchingLine, oneLine, readPidFile, readTail, resolveExecutable, socketPathProblem, wrapperArgs } from '../../src/agent/engine-process.js'
+import { isAlive, lastMatchingLine, oneLine, readPidFile, readTail, resolveExecutable, settledWithin, socketPathProblem, wrapperArgs } from '../../src/agent/engine-process.js'
 
 const user = { name: 'troveguest', uid: 999, gid: 995 }
 
@@ -47,4 +47,14 @@ t.test('processes', async (t) => {
   t.equal(await isAlive(2 ** 22 + 1), false)
   t.equal(await resolveExecutable('sh'), await resolveExecutable('/bin/sh'))
   await t.rejects(resolveExecutable('no-such-binary-here'), /not found/)
+})
+
+t.test('settledWithin: true when the promise settles either way in time, false when not; no timer left armed', async (t) => {
+  const timers = () => process.getActiveResourcesInfo().filter((r) => r === 'Timeout').length
+  const before = timers()
+  t.equal(await settledWithin(Promise.resolve(1), 60_000), true, 'resolved')
+  t.equal(await settledWithin(Promise.reject(new Error('no')), 60_000), true, 'rejected')
+  // The 60 s timers above ended with their promises: one left armed kept a stopping agent alive for 10 s.
+  t.equal(timers(), before, 'no timer left armed')
+  t.equal(await settledWithin(new Promise(() => undefined), 20), false, 'not settled in time')
 })

@@ -3,7 +3,7 @@ import { chown, mkdir, open, readFile, rm, writeFile } from 'node:fs/promises'
 import { dirname, join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import type { ArchiveStatus } from '../../../protocol/index.js'
-import { ENGINE_ENV, isAlive, lastMatchingLine, oneLine, readTail, wrapperArgs } from '../../engine-process.js'
+import { ENGINE_ENV, isAlive, lastMatchingLine, oneLine, readTail, settledWithin, wrapperArgs } from '../../engine-process.js'
 import type { Archiver, InstancePaths, RunUser } from '../types.js'
 import { DIR_FD_PATH, firstHole, listArchive, openDir, segmentSizeIn, writeSidecar } from './archive-segments.js'
 import type { PostgresClient } from './driver.js'
@@ -78,11 +78,9 @@ export class PostgresArchiver implements Archiver {
     const r = this.receiver
     if (r) {
       process.kill(r.pid, 'SIGTERM')
-      // The wait's timer ends with it: left running, it kept a stopping agent alive for its 10 s (every PostgreSQL
+      // settledWithin ends its timer: a sleep raced here kept a stopping agent alive for its 10 s (every PostgreSQL
       // delete took ~7 s, the server's grace before SIGKILL).
-      const waited = new AbortController()
-      await Promise.race([r.exited, sleep(10_000, undefined, { signal: waited.signal }).catch(() => undefined)])
-      waited.abort()
+      await settledWithin(r.exited, 10_000)
     }
     this.receiver = undefined
   }
