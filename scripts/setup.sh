@@ -65,8 +65,9 @@ if [ "$(dpkg-divert --truename /usr/bin/trove)" != "$python_trove" ]; then
   dpkg-divert --quiet --local --rename --divert "$python_trove" --add /usr/bin/trove
 fi
 
-# npm ci only when the lock file or the Node ABI changed since the last one (better-sqlite3 is native).
-stamp="$(sha256sum package-lock.json | cut -d' ' -f1) node-abi-$(node -p process.versions.modules)"
+# npm ci only when the lock file, the patches npm ci applies (patches/, package.json's prepare) or the
+# Node ABI changed since the last one (better-sqlite3 is native).
+stamp="$(cat package-lock.json patches/* | sha256sum | cut -d' ' -f1) node-abi-$(node -p process.versions.modules)"
 if [ "$(cat node_modules/.trove-setup 2>/dev/null)" != "$stamp" ]; then
   # better-sqlite3 compiles SQLite (its prebuilt binaries cannot be downloaded here): on all cores,
   # against the headers of the running Node (node-gyp would try to download them otherwise).
