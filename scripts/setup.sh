@@ -67,7 +67,7 @@ fi
 
 # npm ci only when the lock file, the patches npm ci applies (patches/, package.json's prepare) or the
 # Node ABI changed since the last one (better-sqlite3 is native).
-stamp="$(cat package-lock.json patches/* | sha256sum | cut -d' ' -f1) node-abi-$(node -p process.versions.modules)"
+stamp="$(bash scripts/install-stamp.sh)"
 if [ "$(cat node_modules/.trove-setup 2>/dev/null)" != "$stamp" ]; then
   # better-sqlite3 compiles SQLite (its prebuilt binaries cannot be downloaded here): on all cores,
   # against the headers of the running Node (node-gyp would try to download them otherwise).

@@ -1,6 +1,5 @@
 import t from 'tap'
 import { execFileSync, spawn } from 'node:child_process'
-import { createHash } from 'node:crypto'
 import { copyFileSync, cpSync, existsSync, mkdirSync, readdirSync, readFileSync, realpathSync, rmSync, symlinkSync, writeFileSync } from 'node:fs'
 import { createServer } from 'node:net'
 import { basename, dirname, join } from 'node:path'
@@ -98,12 +97,10 @@ t.test('the README Quick start and usage, literally, on a clean clone; teardown 
   // node_modules as hard links of this checkout's files (~1 s): the lab's sandboxed agents (the default isolation) get the
   // clone's node_modules bound into their sandboxes, where links pointing out of it would lead nowhere.
   execFileSync('cp', ['-al', join(ROOT, 'node_modules'), join(clone, 'node_modules')])
-  const lock = createHash('sha256')
-    .update(readFileSync(join(clone, 'package-lock.json')))
-    .digest('hex')
-  // A file of its own (the copy's is a hard link to this checkout's stamp, which a write would change too).
+  // The set-up's stamp of an install (scripts/install-stamp.sh), in a file of its own (the copy's is a hard link to
+  // this checkout's stamp, which a write would change too).
   rmSync(join(clone, 'node_modules/.trove-setup'), { force: true })
-  writeFileSync(join(clone, 'node_modules/.trove-setup'), `${lock} node-abi-${process.versions.modules}\n`)
+  writeFileSync(join(clone, 'node_modules/.trove-setup'), execFileSync('bash', [join(clone, 'scripts/install-stamp.sh')], { encoding: 'utf8' }))
 
   const port = await freePort()
   const base = cleanEnv({ HOME: home, TROVE_PREFIX: prefix, TROVE_DATA_DIR: lab, TROVE_PORT: String(port) })
@@ -118,6 +115,8 @@ t.test('the README Quick start and usage, literally, on a clean clone; teardown 
   t.match(r.out, `trove lab server listening on http://127.0.0.1:${port}`)
   t.match(r.out, `export OS_CLIENT_CONFIG_FILE=${lab}/clouds.yaml OS_CLOUD=trove-lab`)
   t.equal(realpathSync(join(clone, 'dist')), join(clone, basename(built)), 'the set-up kept the build: its sources are the ones it was made from')
+  // npm ci (~100 s, patch-package's "Applying patches" among its lines) did not run: the stamp says installed.
+  t.notMatch(r.out, /Applying patches|added \d+ packages/, 'the set-up kept the install')
   // The background lab runs tuned for memory (lab-control.ts: SERVER_NODE_FLAGS, SERVER_ENV).
   const pid = readState(lab)?.pid
   const proc = (f: string) => readFileSync(`/proc/${pid}/${f}`, 'utf8').split('\0')
