@@ -277,16 +277,12 @@ export async function exitFault(ds: { name: string; logFile: string; faultLine(l
 }
 
 /** Whether `p` settles (either way) within `ms`; the timer ends with it (a timer left armed keeps a stopping process alive). */
-export async function settledWithin(p: Promise<unknown>, ms: number): Promise<boolean> {
-  let timer: NodeJS.Timeout | undefined
-  const late = new Promise<boolean>((resolve) => {
-    timer = setTimeout(() => resolve(false), ms)
-  })
+export function settledWithin(p: Promise<unknown>, ms: number): Promise<boolean> {
   const settled = p.then(
     () => true,
     () => true,
   )
-  return Promise.race([settled, late]).finally(() => clearTimeout(timer))
+  return withDeadline(settled, ms).catch(() => false)
 }
 
 /** cgroup v1 dirs to join (EngineProcess.spawn); missing ones are skipped with a log line. */

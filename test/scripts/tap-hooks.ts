@@ -27,5 +27,9 @@ t.test('the patch applied: no hook recorded the modules this process loaded', as
 })
 
 t.test('coverage is still taken in test processes', async (t) => {
-  t.equal(process.env._TAPJS_PROCESSINFO_COVERAGE_, '1', 'tap covers this process (its inspector session, not the hooks)')
+  t.equal(process.env._TAPJS_PROCESSINFO_COVERAGE_, '1', 'tap covers this process')
+  // processinfo's own module instance (the same URL as its --import loaded): its inspector session, started at the
+  // process's start, is what takes the coverage at exit; without the hooks it must still be there.
+  const coverage = (await import(join(ROOT, 'node_modules/@tapjs/processinfo/dist/esm/register-coverage.js'))) as { SESSION?: unknown }
+  t.ok(coverage.SESSION, 'the coverage session is running')
 })
