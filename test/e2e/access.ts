@@ -51,7 +51,7 @@ function query(engine: string, host: string, port: number): Promise<{ code: numb
   })
 }
 
-t.test('allowed_cidrs refuse and allow client addresses on PostgreSQL and MariaDB (Redis cannot check addresses: not tested)', async (t) => {
+t.test('allowed_cidrs refuse and allow client addresses on PostgreSQL and MariaDB (Redis cannot check addresses: not tested)', { jobs: 2 }, async (t) => {
   const dir = tempDir(t, 'ta')
   const dataDir = join(dir, 'lab')
   // Client sources on loopback (127.0.0.1, 127.0.0.2): the `none` network, explicit whatever TROVE_ISOLATION says.

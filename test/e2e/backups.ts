@@ -13,7 +13,7 @@ function count(engine: string, ip: string, user: string, pw: string): number {
   return Number(engine === 'redis' ? engineClient(engine, ip, user, pw, 'DBSIZE\n') : engineClient(engine, ip, user, pw, 'SELECT count(*) FROM t;'))
 }
 
-t.test('backup and restore per engine through the CLI', async (t) => {
+t.test('backup and restore per engine through the CLI', { jobs: 3 }, async (t) => {
   const dir = tempDir(t, 'tb')
   const server = await startServerProcess(t, join(dir, 'lab'))
   const env = server.env

@@ -36,7 +36,7 @@ async function until(probe: () => boolean, ms = 30_000): Promise<boolean> {
   return probe()
 }
 
-t.test('combined flows on real engines', async (t) => {
+t.test('combined flows on real engines', { jobs: 4 }, async (t) => {
   const dir = tempDir(t, 'tf')
   const dataDir = join(dir, 'lab')
   const server = await startServerProcess(t, dataDir)

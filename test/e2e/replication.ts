@@ -89,7 +89,7 @@ async function untilShown(probe: () => Promise<boolean>): Promise<boolean> {
   return false
 }
 
-t.test('replication with the real CLI: MariaDB (GTID), PostgreSQL (streaming), Redis (REPLICAOF)', async (t) => {
+t.test('replication with the real CLI: MariaDB (GTID), PostgreSQL (streaming), Redis (REPLICAOF)', { jobs: ENGINES.length }, async (t) => {
   const dir = tempDir(t, 'tr')
   const dataDir = join(dir, 'lab')
   const server = await startServerProcess(t, dataDir)

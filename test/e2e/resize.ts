@@ -43,7 +43,7 @@ const ENGINES = [
   { engine: 'redis', memory: 'CONFIG GET maxmemory', tiny: String(384 * MB), small: String(768 * MB), write: 'SET k resized', count: 'GET k', rows: 'resized' },
 ]
 
-t.test('resize flavor and volume on MariaDB, PostgreSQL and Redis; upgrade PostgreSQL to a second registered version', async (t) => {
+t.test('resize flavor and volume on MariaDB, PostgreSQL and Redis; upgrade PostgreSQL to a second registered version', { jobs: ENGINES.length }, async (t) => {
   const dir = tempDir(t, 'tr')
   const dataDir = join(dir, 'lab')
   const server = await startServerProcess(t, dataDir)

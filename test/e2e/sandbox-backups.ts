@@ -83,7 +83,7 @@ const one = (r) => new Promise((resolve) => {
   return JSON.parse(r.stdout) as Array<number | string>
 }
 
-t.test('sandboxed instances: backup, restore into a new sandbox, log publish; the store refuses what is not granted', async (t) => {
+t.test('sandboxed instances: backup, restore into a new sandbox, log publish; the store refuses what is not granted', { jobs: 3 }, async (t) => {
   const lab = await startLab(t, { isolation: 'sandbox', reconcileMs: 0, ...sharedSandboxTemplates })
   const c = lab.server.lab.compute as SandboxedCompute
   t.teardown(() => removeSandboxLab(c))

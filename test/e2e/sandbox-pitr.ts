@@ -82,7 +82,7 @@ async function createActive(t: Test, c: SandboxedCompute, client: TroveClient, b
 const sha256 = (path: string): string => createHash('sha256').update(readFileSync(path)).digest('hex')
 const SIDECAR = '.seg.json'
 
-t.test('sandboxed instances archive through the store and restore to a point in time', async (t) => {
+t.test('sandboxed instances archive through the store and restore to a point in time', { jobs: 2 }, async (t) => {
   const lab = await startLab(t, { isolation: 'sandbox', reconcileMs: 0, ...sharedSandboxTemplates })
   const c = lab.server.lab.compute as SandboxedCompute
   t.teardown(() => removeSandboxLab(c))

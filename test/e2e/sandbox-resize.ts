@@ -104,7 +104,7 @@ async function fillFromShell(c: SandboxedCompute, id: string, leaveMb: number): 
   return r.stderr
 }
 
-t.test('resize of sandboxed instances: the volume grows (disk full cured), the flavor moves the limits', async (t) => {
+t.test('resize of sandboxed instances: the volume grows (disk full cured), the flavor moves the limits', { jobs: 3 }, async (t) => {
   const lab = await startLab(t, { isolation: 'sandbox', reconcileMs: 0, maxVolumeSize: 100_000, ...sharedSandboxTemplates })
   const c = lab.server.lab.compute as SandboxedCompute
   t.teardown(() => removeSandboxLab(c))
