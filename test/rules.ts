@@ -106,3 +106,37 @@ t.test('no MQTT topic literal outside src/protocol', async (t) => {
     'the pattern finds the topics that protocol/ holds',
   )
 })
+
+/**
+ * Subtests started together (`Promise.all` over `t.test`) whose parent has no `jobs` option: tap runs a
+ * test's subtests one at a time unless its `jobs` allows more, so such a Promise.all only waits for a
+ * series. Nine e2e files had it (the per-engine checks ran one after another, ~100 s each). The check is
+ * textual: a `jobs:` must come before the Promise.all in the file (the parent's options precede its body).
+ */
+function serialisedSubtests(text: string): number {
+  let found = 0
+  for (let at = text.indexOf('Promise.all('); at >= 0; at = text.indexOf('Promise.all(', at + 1)) {
+    let depth = 0
+    let end = at + 'Promise.all'.length
+    for (; end < text.length; end++) {
+      if (text[end] === '(') depth++
+      else if (text[end] === ')' && --depth === 0) break
+    }
+    if (/\bt\.test\(/.test(text.slice(at, end)) && !text.slice(0, at).includes('jobs:')) found++
+  }
+  return found
+}
+
+t.test('subtests started together run together (their parent has jobs)', async (t) => {
+  const planted = "t.test('all', async (t) => {\n  await Promise.all(['a', 'b'].map((e) => t.test(e, async () => {})))\n})\n"
+  t.equal(serialisedSubtests(planted), 1, 'a Promise.all over t.test without jobs is found')
+  t.equal(serialisedSubtests(planted.replace('async (t) =>', '{ jobs: 2 }, async (t) =>')), 0, 'with jobs on the parent it is not')
+  t.equal(serialisedSubtests('await Promise.all([a(), b()])\nfor (const e of x) await t.test(e, f)\n'), 0, 'nor a Promise.all of other work, nor subtests in series on purpose')
+  const offenders = files(join(ROOT, 'test'))
+    .filter((f) => !f.includes('/helpers/') && !f.includes('/fixtures/'))
+    .filter((f) => serialisedSubtests(readFileSync(f, 'utf8')) > 0)
+  t.same(
+    offenders.map((f) => relative(ROOT, f)),
+    [],
+  )
+})

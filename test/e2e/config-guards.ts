@@ -9,7 +9,7 @@ import { guestDir } from '../helpers/guest.js'
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
 
-t.test('bad configuration values against real engines: refused, nothing half-applied, the instance restarts', async (t) => {
+t.test('bad configuration values against real engines: refused, nothing half-applied, the instance restarts', { jobs: 2 }, async (t) => {
   const dir = tempDir(t, 'tcg')
   const dataDir = join(dir, 'lab')
   const server = await startServerProcess(t, dataDir)
