@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process'
-import { existsSync, readdirSync } from 'node:fs'
+import { existsSync, readdirSync, statSync } from 'node:fs'
 import { join } from 'node:path'
 import { promisify } from 'node:util'
 import type { EngineManager } from '../../protocol/index.js'
@@ -41,11 +41,15 @@ export function missingDatastoreMessage(name: string, available: readonly string
   return hint ? `${base} Its engine is not installed on this lab host: run '${hint}' (or scripts/setup.sh) and restart 'trove server'.` : base
 }
 
+/** Probes that failed (a binary that did not run or answer in time) in this process's current probe. */
+let failedProbes = 0
+
 async function versionOf(bin: string, args: string[], re: RegExp): Promise<string | undefined> {
   try {
     const { stdout } = await run(bin, args, { timeout: 10_000 })
     return re.exec(stdout)?.[1]
   } catch {
+    failedProbes++
     return undefined
   }
 }
@@ -56,8 +60,46 @@ function which(name: string): string | undefined {
   return undefined
 }
 
-/** Reads the installed engines' versions from their binaries (in parallel). */
-export async function detectEngines(): Promise<DetectedEngine[]> {
+/** The engine binaries this host has now, each with what changes when it is replaced (an upgrade, a removal). */
+function binariesSignature(): string {
+  const pgRoot = '/usr/lib/postgresql'
+  const pg = existsSync(pgRoot) ? readdirSync(pgRoot).flatMap((d) => [join(pgRoot, d, 'bin', 'postgres'), join(pgRoot, d, 'bin', 'initdb')]) : []
+  return [which('mariadbd'), which('mysqld'), which('redis-server'), ...pg]
+    .map((bin) => {
+      if (!bin) return '-'
+      try {
+        const s = statSync(bin)
+        return `${bin}:${s.ino}:${s.size}:${s.mtimeMs}`
+      } catch {
+        return `${bin}:-`
+      }
+    })
+    .join('\n')
+}
+
+let probed: { signature: string; engines: Promise<DetectedEngine[]> } | undefined
+
+/**
+ * Reads the installed engines' versions from their binaries (in parallel), once per set of binaries in a
+ * process: a process that builds several servers (an embedding program, the test suite: ~260 lab starts,
+ * each ~5 `--version` runs) asks again only when a binary changed. A probe that failed (say, timed out on a
+ * busy host) is not kept: the next server asks again rather than lacking that engine for good.
+ */
+export function detectEngines(): Promise<DetectedEngine[]> {
+  const signature = binariesSignature()
+  if (probed?.signature !== signature) {
+    const before = failedProbes
+    const engines = probeEngines()
+    const entry = { signature, engines }
+    probed = entry
+    void engines.then(() => {
+      if (failedProbes !== before && probed === entry) probed = undefined
+    })
+  }
+  return probed.engines
+}
+
+async function probeEngines(): Promise<DetectedEngine[]> {
   const found: Array<Promise<DetectedEngine | undefined>> = []
   const mariadbd = which('mariadbd')
   if (mariadbd) {
