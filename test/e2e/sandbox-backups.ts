@@ -111,8 +111,8 @@ t.test('sandboxed instances: backup, restore into a new sandbox, log publish; th
         t.ok(st.isFile() && st.uid === 0 && (st.mode & 0o777) === 0o600, `${engine}: the backup file is the server's (root, 0600)`)
         t.equal(execFileSync('md5sum', [file], { encoding: 'utf8' }).split(' ')[0], backupStore(lab.server.lab.db).get(full.id)?.checksum, `${engine}: its MD5 is the recorded checksum`)
         t.notOk(
-          readdirSync(c.backupsDir).some((n) => n.endsWith('.tmp')),
-          `${engine}: no temporary file left in the store`,
+          readdirSync(c.backupsDir).some((n) => n.startsWith(`${full.id}.`) && n.endsWith('.tmp')),
+          `${engine}: no temporary file of the backup left in the store`,
         )
         sources[engine] = { inst, full }
 
