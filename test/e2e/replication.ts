@@ -89,7 +89,7 @@ async function untilShown(probe: () => Promise<boolean>): Promise<boolean> {
   return false
 }
 
-t.test('replication with the real CLI: MariaDB (GTID), PostgreSQL (streaming), Redis (REPLICAOF)', { jobs: ENGINES.length }, async (t) => {
+t.test('replication with the real CLI: MariaDB (GTID), PostgreSQL (streaming), Redis (REPLICAOF)', async (t) => {
   const dir = tempDir(t, 'tr')
   const dataDir = join(dir, 'lab')
   const server = await startServerProcess(t, dataDir)
@@ -101,21 +101,19 @@ t.test('replication with the real CLI: MariaDB (GTID), PostgreSQL (streaming), R
     return JSON.parse(r.stdout)
   }
 
-  await Promise.all(
-    ENGINES.map((engine) =>
-      t.test(engine, async (t) => {
-        try {
-          await check(t, engine)
-        } finally {
-          // Whatever happened, nothing is left running (a failed step may have left both).
-          for (const name of [`r-${engine}-rep`, `r-${engine}`]) {
-            await cli('instance', 'reset', 'status', name).catch(() => undefined)
-            await cli('instance', 'delete', name, '--wait', '--timeout', '120').catch(() => undefined)
-          }
+  for (const engine of ENGINES) {
+    await t.test(engine, async (t) => {
+      try {
+        await check(t, engine)
+      } finally {
+        // Whatever happened, nothing is left running (a failed step may have left both).
+        for (const name of [`r-${engine}-rep`, `r-${engine}`]) {
+          await cli('instance', 'reset', 'status', name).catch(() => undefined)
+          await cli('instance', 'delete', name, '--wait', '--timeout', '120').catch(() => undefined)
         }
-      }),
-    ),
-  )
+      }
+    })
+  }
 
   async function check(t: Test, engine: string): Promise<void> {
     const src = `r-${engine}`

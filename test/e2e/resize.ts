@@ -43,7 +43,7 @@ const ENGINES = [
   { engine: 'redis', memory: 'CONFIG GET maxmemory', tiny: String(384 * MB), small: String(768 * MB), write: 'SET k resized', count: 'GET k', rows: 'resized' },
 ]
 
-t.test('resize flavor and volume on MariaDB, PostgreSQL and Redis; upgrade PostgreSQL to a second registered version', { jobs: ENGINES.length }, async (t) => {
+t.test('resize flavor and volume on MariaDB, PostgreSQL and Redis; upgrade PostgreSQL to a second registered version', async (t) => {
   const dir = tempDir(t, 'tr')
   const dataDir = join(dir, 'lab')
   const server = await startServerProcess(t, dataDir)
@@ -52,7 +52,7 @@ t.test('resize flavor and volume on MariaDB, PostgreSQL and Redis; upgrade Postg
   const trove = (args: string[], e = env) => runCli(args, e)
   const showJson = async (name: string) => JSON.parse((await trove(['instance', 'show', name, '-f', 'json'])).stdout)
 
-  await Promise.all(ENGINES.map((e) => t.test(e.engine, (t) => check(t, e))))
+  for (const e of ENGINES) await t.test(e.engine, (t) => check(t, e))
 
   async function check(t: Test, e: (typeof ENGINES)[number]): Promise<void> {
     const name = `rs-${e.engine}`

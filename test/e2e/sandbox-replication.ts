@@ -111,7 +111,7 @@ async function converges(t: Test, c: SandboxedCompute, ids: string[], probe: () 
 
 const active = (t: Test, c: SandboxedCompute, client: TroveClient, id: string, what: string) => settled(t, c, client, id, what, (i) => i.status === 'ACTIVE')
 
-t.test('replicas of sandboxed instances: over the bridge, the filter follows the replication set', { jobs: ENGINES.length }, async (t) => {
+t.test('replicas of sandboxed instances: over the bridge, the filter follows the replication set', async (t) => {
   // Heartbeats every second, stale after 8 s: the eject below waits for that, not for the default 30 s.
   const lab = await startLab(t, { isolation: 'sandbox', reconcileMs: 0, heartbeatMs: 1000, heartbeatExpiryMs: 8000, ...sharedSandboxTemplates })
   const c = lab.server.lab.compute as SandboxedCompute
@@ -124,7 +124,7 @@ t.test('replicas of sandboxed instances: over the bridge, the filter follows the
   if (!outInst) return
   const out = outInst
 
-  await Promise.all(ENGINES.map((engine) => t.test(engine, (t) => check(t, engine))))
+  for (const engine of ENGINES) await t.test(engine, (t) => check(t, engine))
 
   async function check(t: Test, engine: string): Promise<void> {
     const port = PORTS[engine]!
