@@ -111,5 +111,16 @@ console.log('\nCPU-s   processes  kind')
 for (const [k, v] of top(kinds, 30)) console.log(`${v.toFixed(1).padStart(7)} ${String(counts.get(k)).padStart(10)}  ${k}`)
 console.log('\nCPU-s  test file (itself and what it started)')
 for (const [k, v] of top(files, 40)) console.log(`${v.toFixed(1).padStart(7)}  ${k}`)
+// A process's CPU as a cost per start plus a share of a core while it lives (least squares over the kind's
+// processes): what a shorter test or one process fewer saves, for the kinds that live long or start often.
+console.log('\nper start  while living  processes  kind (CPU-s = per start + share x lifetime)')
+for (const [k] of top(kinds, 30)) {
+  const pts = records.filter((r) => r.kind === k)
+  if (!k.startsWith('node: ') || pts.length < 5) continue
+  const n = pts.length
+  const [sx, sy, sxx, sxy] = pts.reduce((a, r) => [a[0] + r.et, a[1] + r.cpu, a[2] + r.et * r.et, a[3] + r.et * r.cpu], [0, 0, 0, 0])
+  const share = n * sxx - sx * sx > 0 ? (n * sxy - sx * sy) / (n * sxx - sx * sx) : 0
+  console.log(`${((sy - share * sx) / n).toFixed(2).padStart(9)}  ${`${(share * 100).toFixed(1)}%`.padStart(12)}  ${String(n).padStart(9)}  ${k}`)
+}
 if (!keep) rmSync(dir, { recursive: true, force: true })
 process.exitCode = code
