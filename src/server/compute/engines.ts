@@ -41,17 +41,10 @@ export function missingDatastoreMessage(name: string, available: readonly string
   return hint ? `${base} Its engine is not installed on this lab host: run '${hint}' (or scripts/setup.sh) and restart 'trove server'.` : base
 }
 
-/** Probes that failed (a binary that did not run or answer in time) in this process's current probe. */
-let failedProbes = 0
-
-async function versionOf(bin: string, args: string[], re: RegExp): Promise<string | undefined> {
-  try {
-    const { stdout } = await run(bin, args, { timeout: 10_000 })
-    return re.exec(stdout)?.[1]
-  } catch {
-    failedProbes++
-    return undefined
-  }
+/** The version `re` finds in what `bin args` prints; rejects when the binary does not run or answer in time. */
+async function versionIn(bin: string, args: string[], re: RegExp): Promise<string | undefined> {
+  const { stdout } = await run(bin, args, { timeout: 10_000 })
+  return re.exec(stdout)?.[1]
 }
 
 const PATH_DIRS = (process.env.PATH ?? '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin').split(':').concat(['/usr/sbin', '/usr/bin'])
@@ -88,18 +81,24 @@ let probed: { signature: string; engines: Promise<DetectedEngine[]> } | undefine
 export function detectEngines(): Promise<DetectedEngine[]> {
   const signature = binariesSignature()
   if (probed?.signature !== signature) {
-    const before = failedProbes
-    const engines = probeEngines()
-    const entry = { signature, engines }
+    const probe = probeEngines()
+    const entry = { signature, engines: probe.then((p) => p.engines) }
     probed = entry
-    void engines.then(() => {
-      if (failedProbes !== before && probed === entry) probed = undefined
+    void probe.then((p) => {
+      if (!p.complete && probed === entry) probed = undefined
     })
   }
   return probed.engines
 }
 
-async function probeEngines(): Promise<DetectedEngine[]> {
+/** The engines found, and whether every binary answered (`complete`: the answer may be kept). */
+async function probeEngines(): Promise<{ engines: DetectedEngine[]; complete: boolean }> {
+  let complete = true
+  const versionOf = (bin: string, args: string[], re: RegExp) =>
+    versionIn(bin, args, re).catch(() => {
+      complete = false
+      return undefined
+    })
   const found: Array<Promise<DetectedEngine | undefined>> = []
   const mariadbd = which('mariadbd')
   if (mariadbd) {
@@ -140,5 +139,6 @@ async function probeEngines(): Promise<DetectedEngine[]> {
       ),
     )
   }
-  return (await Promise.all(found)).filter((e): e is DetectedEngine => e !== undefined)
+  const engines = (await Promise.all(found)).filter((e): e is DetectedEngine => e !== undefined)
+  return { engines, complete }
 }
