@@ -11,6 +11,7 @@ import mqtt from 'mqtt'
 import { ALL_AGENT_EVENTS, ALL_AGENT_REPLIES, agentRpcTopic, decode, encode, type AgentEvent, type EngineManager, type RpcReply, type RpcRequest } from '../../src/protocol/index.js'
 import { startAgent, type AgentHandle } from '../../src/agent/index.js'
 import { startAgentHarness, type Instance, requireAgentHost } from '../helpers/agent-harness.js'
+import { TS_LOADER } from '../helpers/ts-loader.js'
 
 requireAgentHost(t)
 
@@ -239,7 +240,7 @@ t.test('the agent as a child process: SIGTERM keeps the engine, a crash sends th
   const children: Array<ReturnType<typeof spawn>> = []
   const logs: string[] = []
   const run = (): { child: ReturnType<typeof spawn>; exit: Promise<number | null> } => {
-    const child = spawn(process.execPath, ['--import', 'tsx', 'test/agent/fixtures/run-agent.ts', '--config', inst.config], {
+    const child = spawn(process.execPath, ['--import', TS_LOADER, 'test/agent/fixtures/run-agent.ts', '--config', inst.config], {
       stdio: ['ignore', 'ignore', 'pipe'],
     })
     children.push(child)

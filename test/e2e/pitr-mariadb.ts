@@ -36,6 +36,7 @@ import { readUnits } from '../../src/agent/datastores/mariadb/binlog-segments.js
 import { planReplay, scanUnits } from '../../src/agent/datastores/mariadb/binlog-replay.js'
 import { archiveDirOf, type ArchiveSegment, type ArchiveStart, type RestoreSpec } from '../../src/protocol/index.js'
 import { startAgentHarness, type Instance, requireAgentHost } from '../helpers/agent-harness.js'
+import { TS_LOADER } from '../helpers/ts-loader.js'
 
 requireAgentHost(t)
 
@@ -250,7 +251,7 @@ t.test('the archiver copies the binlog, seals rotations and starts where a backu
 t.test("kill -9 of the archiver, a copy that is no prefix of the server's, a restart of the engine: it resumes with no hole", async (t) => {
   // An archiver in a process of its own (as in an agent), killed -9 while the writer writes.
   await archiver.stop()
-  const other = spawn(process.execPath, ['--import', 'tsx', 'test/agent/fixtures/run-mariadb-archiver.ts', src.config, archiveDir], { stdio: ['ignore', 'pipe', 'inherit'] })
+  const other = spawn(process.execPath, ['--import', TS_LOADER, 'test/agent/fixtures/run-mariadb-archiver.ts', src.config, archiveDir], { stdio: ['ignore', 'pipe', 'inherit'] })
   t.teardown(() => void other.kill('SIGKILL'))
   await new Promise<void>((resolve, reject) => {
     other.stdout!.on('data', (b: Buffer) => b.toString().includes('streaming') && resolve())

@@ -7,6 +7,7 @@ import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, 
 import { join, resolve } from 'node:path'
 import { promisify } from 'node:util'
 import { allocateUid, passwdFor, releaseUid, sweepUids, uidOf, uidRangeFrom } from '../../../src/server/compute/uids.js'
+import { TS_LOADER } from '../../helpers/ts-loader.js'
 
 const run = promisify(execFile)
 
@@ -77,7 +78,7 @@ const out = [];
 for (let i = 0; i < 20; i++) { const d = dir + '/' + tag + '-' + i; fs.mkdirSync(d); out.push(allocateUid(d, { claimDir, range: { first: ${range.first}, last: ${range.last} } }).uid) }
 console.log(JSON.stringify(out))`
   owner('x')
-  const procs = ['p', 'q'].map((tag) => run(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script, claimDir, instances, tag]))
+  const procs = ['p', 'q'].map((tag) => run(process.execPath, ['--import', TS_LOADER, '--input-type=module', '-e', script, claimDir, instances, tag]))
   const [p, q] = (await Promise.all(procs)).map((r) => JSON.parse(r.stdout) as number[])
   const all = [...p!, ...q!]
   t.equal(all.length, 40)
