@@ -17,7 +17,7 @@ const root = join(dirname(fileURLToPath(import.meta.url)), '..')
 const dist = join(root, 'dist')
 const KEEP = 3
 
-/** A digest of everything the build reads: sources, tsconfig, the compiler's version. */
+/** A digest of everything the build reads: sources, tsconfig, the compiler's version, this script. */
 function sourceDigest() {
   const h = createHash('sha256')
   const walk = (dir) => {
@@ -34,6 +34,8 @@ function sourceDigest() {
   }
   walk(join(root, 'src'))
   h.update(readFileSync(join(root, 'tsconfig.json')))
+  // This script too: how it bundles (esbuild's options) is part of the build.
+  h.update(readFileSync(fileURLToPath(import.meta.url)))
   try {
     h.update(readFileSync(join(root, 'node_modules/typescript/package.json')))
   } catch {
@@ -43,12 +45,15 @@ function sourceDigest() {
 }
 
 /**
- * The bundles' source maps (a linked .map beside each, composed from tsc's maps, so they name
- * src/*.ts). Node reads one only when source maps are on (--enable-source-maps) or coverage is
- * collected: the coverage of the servers and agents that tests start is then counted on src/
- * (scripts/coverage-report.mjs), not on a bundle. The sources are on disk: their text is left out.
+ * The bundles' source maps: a .map beside each, composed from tsc's maps, so they name src/*.ts, and
+ * not named in the bundle (esbuild's `external`). Node reads a named map in every process that loads
+ * the file whenever coverage is collected, and writes it into that process's coverage file: in a
+ * full `npm test` two thirds of the ~1.5 GB of coverage was these few maps, again and again, and each
+ * `trove` command spent ~0.03 CPU-s on them (issue 11). scripts/coverage-report.mjs adds them once, so
+ * that the coverage of the servers, agents and commands that tests start is counted on src/. The
+ * sources are on disk: their text is left out.
  */
-const sourceMaps = { sourcemap: 'linked', sourcesContent: false }
+const sourceMaps = { sourcemap: 'external', sourcesContent: false }
 
 /**
  * The agent as one file (dist/agent/bundle.js, with mqtt.js and its ~95 CommonJS files inside):
@@ -139,7 +144,7 @@ async function bundleCli(dir, esbuild) {
     target: 'node20',
     logLevel: 'warning',
     packages: 'external',
-    sourcemap: true,
+    ...sourceMaps,
     plugins: [
       {
         name: 'outside-entry-points',
