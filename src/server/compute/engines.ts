@@ -53,10 +53,12 @@ function which(name: string): string | undefined {
   return undefined
 }
 
+/** Where Debian's PostgreSQL packages put each major version (`<major>/bin`). */
+const PG_ROOT = '/usr/lib/postgresql'
+
 /** The engine binaries this host has now, each with what changes when it is replaced (an upgrade, a removal). */
 function binariesSignature(): string {
-  const pgRoot = '/usr/lib/postgresql'
-  const pg = existsSync(pgRoot) ? readdirSync(pgRoot).flatMap((d) => [join(pgRoot, d, 'bin', 'postgres'), join(pgRoot, d, 'bin', 'initdb')]) : []
+  const pg = existsSync(PG_ROOT) ? readdirSync(PG_ROOT).flatMap((d) => [join(PG_ROOT, d, 'bin', 'postgres'), join(PG_ROOT, d, 'bin', 'initdb')]) : []
   return [which('mariadbd'), which('mysqld'), which('redis-server'), ...pg]
     .map((bin) => {
       if (!bin) return '-'
@@ -119,11 +121,10 @@ async function probeEngines(): Promise<{ engines: DetectedEngine[]; complete: bo
       }),
     )
   }
-  const pgRoot = '/usr/lib/postgresql'
-  if (existsSync(pgRoot)) {
-    const majors = readdirSync(pgRoot).filter((d) => /^\d+$/.test(d) && existsSync(join(pgRoot, d, 'bin', 'postgres')) && existsSync(join(pgRoot, d, 'bin', 'initdb')))
+  if (existsSync(PG_ROOT)) {
+    const majors = readdirSync(PG_ROOT).filter((d) => /^\d+$/.test(d) && existsSync(join(PG_ROOT, d, 'bin', 'postgres')) && existsSync(join(PG_ROOT, d, 'bin', 'initdb')))
     for (const major of majors) {
-      const binDir = join(pgRoot, major, 'bin')
+      const binDir = join(PG_ROOT, major, 'bin')
       found.push(
         versionOf(join(binDir, 'postgres'), ['--version'], /PostgreSQL\)\s+(\d+(?:\.\d+)?)/).then((v) =>
           v ? { datastore: 'postgresql', manager: 'postgresql' as const, name: major, version: v, binDir, packages: `postgresql-${major}` } : undefined,
