@@ -26,6 +26,9 @@ function openssl(args: string[], cwd: string): void {
   execFileSync('openssl', args, { cwd, stdio: ['ignore', 'ignore', 'pipe'] })
 }
 
+/** `openssl req` arguments for a certificate with a new P-256 key, unencrypted (its directory protects it). */
+const NEW_CERT_AND_KEY = ['req', '-x509', '-new', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes']
+
 function subjectAltNames(hosts: string[]): string {
   return hosts.map((h) => (isIP(h) ? `IP:${h}` : `DNS:${h}`)).join(',')
 }
@@ -59,14 +62,7 @@ export function ensureBrokerTls(dir: string, hosts: string[]): BrokerTls {
   if (!existsSync(caKey) || !existsSync(caCrt)) {
     openssl(
       [
-        'req',
-        '-x509',
-        '-new',
-        '-newkey',
-        'ec',
-        '-pkeyopt',
-        'ec_paramgen_curve:prime256v1',
-        '-nodes',
+        ...NEW_CERT_AND_KEY,
         '-keyout',
         'ca.key.tmp',
         '-out',
@@ -97,14 +93,7 @@ export function ensureBrokerTls(dir: string, hosts: string[]): BrokerTls {
     // lab's first start ran three, ~95 ms each with the event loop blocked (issue 11).
     openssl(
       [
-        'req',
-        '-x509',
-        '-new',
-        '-newkey',
-        'ec',
-        '-pkeyopt',
-        'ec_paramgen_curve:prime256v1',
-        '-nodes',
+        ...NEW_CERT_AND_KEY,
         '-keyout',
         'server.key.tmp',
         '-out',
