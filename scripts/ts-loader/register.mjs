@@ -8,7 +8,7 @@ const ROOT = fileURLToPath(new URL('../..', import.meta.url))
 const main = process.argv[1] ? relative(ROOT, process.argv[1]) : ''
 // A test file (.taprc's include and exclude) imports tap first: loaded before the hooks are registered,
 // its ~170 modules skip them. Node 20 runs module hooks on a thread of their own, and each module
-// loaded through them costs a round trip to it: ~0.1 CPU-s of a test process's ~0.65 (issue 11).
+// loaded through them costs a round trip to it: ~0.1-0.2 CPU-s a test process (issue 11, BENCHMARKS.md).
 if (main.startsWith(`test${sep}`) && !main.startsWith(`test${sep}helpers${sep}`) && !main.startsWith(`test${sep}agent${sep}fixtures${sep}`)) await import('tap')
 
 register('./hooks.mjs', import.meta.url)
