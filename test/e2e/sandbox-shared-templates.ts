@@ -8,7 +8,7 @@ import { INSTANCE_FILES } from '../../src/protocol/index.js'
 import type { LaunchSpec } from '../../src/server/compute/compute.js'
 import { removeSandboxLab } from '../../src/server/compute/sandbox-lab.js'
 import type { SandboxedCompute } from '../../src/server/compute/sandboxed.js'
-import { type InProcessLab, startLab, tempDir } from '../helpers/lab.js'
+import { type InProcessLab, startLab, tempDir, serverModule } from '../helpers/lab.js'
 import { sandboxLacking } from '../helpers/sandbox-host.js'
 
 const why = sandboxLacking(['mariadb'])
@@ -65,7 +65,7 @@ t.test('labs sharing a sandbox template dir: one template published, a later lab
 
   // A lab started later (another test file, a restart) keeps the dir and takes the template at its first create
   // (built, not started: what is asked of it needs no network, broker or HTTP).
-  const { buildServer } = await import('../../src/server/index.js')
+  const { buildServer } = await serverModule()
   const later = await buildServer({ dataDir: join(tempDir(t, 'tsl'), 'lab'), host: '127.0.0.1', port: 0, isolation: 'sandbox', reconcileMs: 0, sandboxTemplatesDir: shared, log: () => {} })
   t.teardown(() => later.close())
   const c = { c: later.lab.compute as SandboxedCompute }

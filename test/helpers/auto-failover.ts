@@ -10,7 +10,7 @@ import { setTimeout as sleep } from 'node:timers/promises'
 import type { Instance, TroveClient } from '../../src/sdk/index.js'
 import type { TroveServer } from '../../src/server/index.js'
 import { PSQL } from './clients.js'
-import { killEverythingUnder, labClient, tempDir } from './lab.js'
+import { killEverythingUnder, labClient, serverModule, tempDir } from './lab.js'
 import { guestDir, guestPid } from './guest.js'
 
 export type HaEngine = 'postgresql' | 'mariadb' | 'redis'
@@ -152,7 +152,7 @@ export async function startHaLab(t: Test, engine: HaEngine, ha: typeof HA = HA_E
   const dir = tempDir(t, 'ha')
   const dataDir = join(dir, 'lab')
   t.teardown(() => killEverythingUnder(dir))
-  const { buildServer } = await import('../../src/server/index.js')
+  const { buildServer } = await serverModule()
   const logs: string[] = []
   const server = await buildServer({ dataDir, host: '127.0.0.1', port: 0, log: (m) => logs.push(m), ha, reconcileMs: 500 })
   const { cloudsFile } = await server.start()

@@ -125,11 +125,29 @@ export interface InProcessLab {
   logs: string[]
 }
 
+/**
+ * The server's module for the labs of this process. Loaded when a lab starts, not at the top: most of the
+ * files that use these helpers run `trove server` as a process, or no server. Under `npm test`, which has just
+ * built dist/ from these sources and says so in TROVE_TEST_BUNDLES, it is the server's bundle, the file
+ * `trove server` runs: ~0.4 CPU-s to load with coverage on, where src/server/index.ts through the test loader
+ * (~300 modules of ours, fastify's and ajv's files) took ~1.5, in each of ~100 test processes (issue 11).
+ * Coverage counts it on src/ through the bundle's source map, as for `trove server` processes. A test file run
+ * by itself (`npx tap FILE`) loads the sources, which may be newer than dist/.
+ */
+export async function serverModule(): Promise<Pick<typeof import('../../src/server/index.js'), 'buildServer'>> {
+  if (process.env.TROVE_TEST_BUNDLES === '1') return (await import(BUNDLED_SERVER)) as typeof import('../../src/server/index.js')
+  return import('../../src/server/index.js')
+}
+const BUNDLED_SERVER = new URL('../../dist/server/bundle.js', import.meta.url).href
+
+/** buildServer() of serverModule(): the bundle's under `npm test`, the sources' otherwise. */
+export async function buildServer(opts: ServerOptions = {}): Promise<TroveServer> {
+  return (await serverModule()).buildServer(opts)
+}
+
 /** A server in this process on port 0 (HTTP, broker, tasks; no agents needed for API tests). */
 export async function startLab(t: Test, opts: ServerOptions = {}): Promise<InProcessLab> {
-  // Loaded here, not at the top: the server's modules cost a test process ~1.4 s of CPU, and
-  // most of the files that use these helpers run `trove server` as a process, or no server.
-  const { buildServer } = await import('../../src/server/index.js')
+  const { buildServer } = await serverModule()
   const dir = tempDir(t)
   const logs: string[] = []
   const server = await buildServer({ dataDir: join(dir, 'lab'), host: '127.0.0.1', port: 0, log: (m) => logs.push(m), ...opts })

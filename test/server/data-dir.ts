@@ -1,8 +1,8 @@
 import t from 'tap'
 import { chmodSync, mkdirSync, statSync } from 'node:fs'
 import { join } from 'node:path'
-import { buildServer, defaultDataDir } from '../../src/server/index.js'
-import { tempDir } from '../helpers/lab.js'
+import { defaultDataDir } from '../../src/server/index.js'
+import { tempDir, buildServer } from '../helpers/lab.js'
 
 t.test('default data directory', async (t) => {
   t.equal(defaultDataDir({ TROVE_DATA_DIR: '/srv/x' }), '/srv/x', 'TROVE_DATA_DIR wins')

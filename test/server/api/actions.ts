@@ -1,8 +1,7 @@
 import t, { type Test } from 'tap'
 import { apiLab, type ApiLab } from '../../helpers/api.js'
 import { deferred, scriptedAgent, until, type ScriptedHandler } from '../../helpers/scripted-agent.js'
-import { sample } from '../../helpers/lab.js'
-import { buildServer } from '../../../src/server/index.js'
+import { sample, buildServer } from '../../helpers/lab.js'
 
 const createBody = (name: string) => ({ instance: { name, flavorRef: '1', volume: { size: 1 }, datastore: { type: 'postgresql' } } })
 

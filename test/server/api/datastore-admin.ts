@@ -1,8 +1,7 @@
 import t from 'tap'
 import { apiLab, missingFields, type ApiLab } from '../../helpers/api.js'
-import { sample } from '../../helpers/lab.js'
+import { sample, buildServer } from '../../helpers/lab.js'
 import { until } from '../../helpers/scripted-agent.js'
-import { buildServer } from '../../../src/server/index.js'
 import type { DetectedEngine } from '../../../src/server/compute/engines.js'
 
 /** Engines the lab believes installed: no instance is started in these tests, so they need not be. */

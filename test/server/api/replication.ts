@@ -5,7 +5,7 @@ import { existsSync, readFileSync, statSync } from 'node:fs'
 import { join } from 'node:path'
 import { apiLab, otherMember, type ApiLab } from '../../helpers/api.js'
 import { scriptedAgent, until, type ScriptedAgent, type ScriptedHandler } from '../../helpers/scripted-agent.js'
-import { sample } from '../../helpers/lab.js'
+import { sample, serverModule } from '../../helpers/lab.js'
 import { replicationSets } from '../../../src/server/db/replication-sets.js'
 import { cliCommand } from '../../../src/server/endpoints/haproxy.js'
 import { writerProxy } from '../../../src/server/endpoints/haproxy-config.js'
@@ -369,7 +369,7 @@ t.test('a promote interrupted by a server restart resumes at its step and finish
   await slow.called('wait_for_txn')
   await lab.server.close()
 
-  const { buildServer } = await import('../../../src/server/index.js')
+  const { buildServer } = await serverModule()
   const again = await buildServer({ dataDir: lab.dataDir, host: '127.0.0.1', port: 0, spawnAgents: false, log: () => {} })
   await again.start()
   t.teardown(() => again.close())

@@ -5,7 +5,7 @@ import { join } from 'node:path'
 import type { RpcRequest } from '../../../src/protocol/index.js'
 import { apiLab, type ApiLab } from '../../helpers/api.js'
 import { deferred, scriptedAgent, until, type ScriptedHandler } from '../../helpers/scripted-agent.js'
-import { sample } from '../../helpers/lab.js'
+import { sample, serverModule } from '../../helpers/lab.js'
 
 const createBody = (name: string, o: Record<string, unknown> = {}) => ({ instance: { name, flavorRef: '1', volume: { size: 1 }, datastore: { type: 'postgresql' }, ...o } })
 
@@ -242,7 +242,7 @@ t.test('a resize interrupted by a server restart resumes and finishes', async (t
   await agent.called('start_db_with_conf_changes')
   await lab.server.close()
 
-  const { buildServer } = await import('../../../src/server/index.js')
+  const { buildServer } = await serverModule()
   const again = await buildServer({ dataDir: lab.dataDir, host: '127.0.0.1', port: 0, spawnAgents: false, log: () => {} })
   await again.start()
   t.teardown(() => again.close())

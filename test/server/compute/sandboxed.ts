@@ -4,8 +4,8 @@ import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, wr
 import { join } from 'node:path'
 import { sandboxCgroupDirs, sandboxCgroupParent, sandboxCgroupPath } from '../../../src/server/compute/sandbox.js'
 import { firewallCidrs, labIdOf, sandboxHostProblem } from '../../../src/server/compute/sandbox-host.js'
-import { buildServer } from '../../../src/server/index.js'
 import { isolationFromEnv } from '../../../src/server/lab-state.js'
+import { buildServer } from '../../helpers/lab.js'
 
 t.test('a host lacking a tool is refused in one line naming it and its package', async (t) => {
   const dir = mkdtempSync('/tmp/tv-preflight.')
