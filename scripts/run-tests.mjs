@@ -11,8 +11,10 @@
 // (or prefix every line), which would bury tap's summary that .ci/run reads; this is ~60 lines.
 // Not named test.mjs: tap's default selection takes such a name for a test file (.taprc's include).
 import { spawn } from 'node:child_process'
+import { rmSync } from 'node:fs'
 import { setPriority } from 'node:os'
 import { fileURLToPath } from 'node:url'
+import { ensureTapBundle, TAP_BUNDLE } from './ts-loader/tap-bundle.mjs'
 
 const here = (path) => fileURLToPath(new URL(path, import.meta.url))
 
@@ -80,13 +82,18 @@ const warmed = await warm
 if (warmed.output) process.stderr.write(warmed.output)
 const tapBuilt = await tapBuild
 if (tapBuilt && tapBuilt.code !== 0) process.stderr.write(`npm test: tap build failed (exit ${tapBuilt.code}); tap tries again\n${tapBuilt.output}`)
+// After tap's build: the Test class it makes is part of the bundle. Without a bundle the test processes load tap's modules.
+await ensureTapBundle().catch((e) => {
+  rmSync(TAP_BUNDLE, { force: true })
+  process.stderr.write(`npm test: tap's bundle could not be made (${e.message.split('\n')[0]}); test processes load tap's modules\n`)
+})
 if (build !== 0) {
   for (const r of await Promise.all(running)) process.stdout.write(`\n# ${r.name}: ${r.code === 0 ? 'ok' : `FAILED (exit ${r.code})`}\n${r.output}`)
   console.error('npm test: the build failed; no test ran')
   process.exit(1)
 }
-// dist/ is now built from these sources: test processes may load the server's bundle instead of its
-// ~300 modules (test/helpers/lab.ts serverModule).
+// dist/ is now built from these sources and tap's bundle made: test processes load the server's bundle
+// instead of its ~300 modules (test/helpers/lab.ts serverModule), and tap's (ts-loader/register.mjs).
 process.env.TROVE_TEST_BUNDLES = '1'
 const tapCode = await inherited(here('../node_modules/.bin/tap'), process.argv.slice(2))
 let failed = tapCode !== 0

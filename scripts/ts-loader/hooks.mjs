@@ -17,11 +17,19 @@ const TS = /\.(ts|tsx|mts|cts)$/
 const JS_OF_TS = { '.js': ['.ts', '.tsx'], '.jsx': ['.tsx'], '.mjs': ['.mts'], '.cjs': ['.cts'] }
 let esbuild
 
+/** tap's bundle (tap-bundle.mjs) where register.mjs loaded it: `import 'tap'` is that module. */
+let tapUrl
+
+export function initialize(data) {
+  tapUrl = data?.tap
+}
+
 /**
  * `./x.js` written in a .ts module means `./x.ts` (TypeScript's NodeNext convention) when no x.js
  * sits beside it; the entry `node test/x.ts` and `import('./x.ts')` resolve as they are.
  */
 export async function resolve(specifier, context, next) {
+  if (specifier === 'tap' && tapUrl) return { url: tapUrl, format: 'module', shortCircuit: true }
   const parent = context.parentURL
   if (parent?.startsWith('file:') && TS.test(parent) && (specifier.startsWith('./') || specifier.startsWith('../'))) {
     const ext = specifier.match(/\.[cm]?jsx?$/)?.[0]
