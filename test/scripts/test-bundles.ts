@@ -13,7 +13,7 @@ import { buildServer, ROOT, serverModule, tempDir } from '../helpers/lab.js'
  */
 const underNpmTest = process.env.TROVE_TEST_BUNDLES === '1'
 const run = promisify(execFile)
-const TAP_BUNDLE = join(ROOT, 'node_modules/@tapjs/.trove-bundle/tap.mjs')
+const { TAP_BUNDLE, tapBundleCurrent } = (await import(join(ROOT, 'scripts/ts-loader/tap-bundle.mjs'))) as { TAP_BUNDLE: string; tapBundleCurrent: () => boolean }
 
 t.test('in-process labs: the bundle under npm test, the sources otherwise', async (t) => {
   const mod = await serverModule()
@@ -28,7 +28,6 @@ t.test('in-process labs: the bundle under npm test, the sources otherwise', asyn
 })
 
 t.test("tap: this process's is the bundle under npm test, the package otherwise", async (t) => {
-  const { tapBundleCurrent } = (await import(join(ROOT, 'scripts/ts-loader/tap-bundle.mjs'))) as { tapBundleCurrent: () => boolean }
   const resolved = import.meta.resolve('tap')
   if (!underNpmTest) {
     t.match(resolved, /\/node_modules\/tap\//, "tap's own modules")
