@@ -3,7 +3,7 @@
 // claims, an upload cut short; and the agent's client (src/agent/object-store.ts) against it.
 import t from 'tap'
 import { createHash, randomBytes, randomUUID } from 'node:crypto'
-import { appendFileSync, existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs'
+import { appendFileSync, existsSync, readdirSync, readFileSync, watch, writeFileSync } from 'node:fs'
 import { createServer as createHttpServer, Agent as HttpAgent, request as httpRequest } from 'node:http'
 import { request } from 'node:https'
 import { join } from 'node:path'
@@ -15,6 +15,19 @@ import { sendObject } from '../../src/server/object-store/files.js'
 import { instanceRow } from '../helpers/api.js'
 import { startLab, tempDir } from '../helpers/lab.js'
 import { until } from '../helpers/scripted-agent.js'
+
+/**
+ * The temporary files of uploads into `dir`, watched (inotify) from now on: `cameAndWent()` once one has been made and
+ * none is left. The server makes it when the request reaches it, which may be after the client has given up on it: a
+ * wait for "no temporary file" alone could look before it came (seen once in a full run beside a CPU hog).
+ */
+function temporaryFiles(dir: string): { cameAndWent: () => boolean; close: () => void } {
+  let came = false
+  const watcher = watch(dir, (_event, name) => {
+    if (String(name).endsWith('.tmp')) came = true
+  })
+  return { cameAndWent: () => came && !readdirSync(dir).some((n) => n.endsWith('.tmp')), close: () => watcher.close() }
+}
 
 t.test('the object store: grants, names, limits, write-once, checksums', async (t) => {
   const lab = await startLab(t, { spawnAgents: false, reconcileMs: 0 })
@@ -103,6 +116,7 @@ t.test('the object store: grants, names, limits, write-once, checksums', async (
   const sum = h.digest('hex')
   t.equal(await client.put('backups', `${id}.tar`, chunks(32), () => sum), sum, 'a streamed PUT: the server computed the same MD5')
   t.equal(md5(readFileSync(join(L.compute.backupsDir, `${id}.tar`))), sum, 'the file is whole')
+  const abortedTmp = temporaryFiles(L.compute.backupsDir)
   t.equal(
     await client.put(
       'backups',
@@ -116,7 +130,8 @@ t.test('the object store: grants, names, limits, write-once, checksums', async (
   )
   // The server removes the aborted upload's temporary file when it sees the stream end: waited for (a full run's
   // load once took longer than the 2 s this loop gave it).
-  await until(() => !readdirSync(L.compute.backupsDir).some((n) => n.endsWith('.tmp')), 60_000, "the aborted upload's temporary file removed").catch(() => undefined)
+  await until(abortedTmp.cameAndWent, 60_000, "the aborted upload's temporary file made and removed").catch(() => undefined)
+  abortedTmp.close()
   t.same(readdirSync(L.compute.backupsDir).sort(), [`${id}.tar`], 'names nothing, leaves nothing')
   await t.rejects(
     client.put('backups', `${randomUUID()}.tar`, chunks(2), () => ''),
