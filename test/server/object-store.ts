@@ -26,6 +26,8 @@ function temporaryFiles(dir: string): { cameAndWent: () => boolean; close: () =>
   const watcher = watch(dir, (_event, name) => {
     if (String(name).endsWith('.tmp')) came = true
   })
+  // Not what keeps the test process alive: a failure before close() ends the file instead of holding it open.
+  watcher.unref()
   return { cameAndWent: () => came && !readdirSync(dir).some((n) => n.endsWith('.tmp')), close: () => watcher.close() }
 }
 
