@@ -71,6 +71,7 @@ t.test('a create takes pooled parts, the pools refill, a crash and a reset leave
   const crashedKey = lab.pools.keys()[0]!
   const crashedLoops = loopsUnder(join(dataDir, 'sandbox', 'pool'))
   t.equal(crashedLoops.length, 1)
+  await lab.c.pools?.halt() // a crash ends the refills too (none may mount a volume after the next start's sweep)
   lab.c.pools = undefined
   await lab.server.close()
   t.ok(existsSync(`/run/netns/${netnsName(crashedKey)}`), 'the crash left a pooled namespace')
@@ -86,6 +87,7 @@ t.test('a create takes pooled parts, the pools refill, a crash and a reset leave
   // A reset with the pools full (the server stopped without draining them): nothing of the lab is left.
   await full(lab.pools, 1)
   const lastKey = lab.pools.keys()[0]!
+  await lab.c.pools?.halt()
   lab.c.pools = undefined
   await lab.server.close()
   await resetLab(dataDir)

@@ -90,7 +90,11 @@ t.test('a warm sandbox: made ahead, kept, taken whole by a create, made again; a
   t.notOk(readSandboxRecord(lab.c.instanceDir(cold.id)).awaiting, 'its agent read its bootstrap at start')
   t.equal(lab.c.warm!.keys()[0], next, 'the warm sandbox is still there')
 
-  // 4. A crash: the server ends without removing its warm sandbox; the next start does.
+  // 4. A crash: the server ends without removing its warm sandbox; the next start does. A crash ends the process's
+  // refills and makes too: halted first, so that none of this lab's ends after the next start's sweep (a refill's
+  // volume mounted in the pool's directory then was seen on a busy machine: EBUSY at the teardown).
+  await lab.c.warm?.halt()
+  await lab.c.pools?.halt()
   lab.c.warm = undefined
   lab.c.pools = undefined
   await lab.server.close()

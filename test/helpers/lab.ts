@@ -243,8 +243,8 @@ export interface ServerProcess {
   cloudsFile: string
   env: Record<string, string>
   output(): string
-  /** SIGTERM and wait for exit. */
-  stop(): Promise<number | null>
+  /** SIGTERM and wait for exit: the exit code, or the signal that ended it. */
+  stop(): Promise<number | NodeJS.Signals | null>
 }
 
 /** `trove server --data-dir D --port 0` as a child process (`env`: extra variables); resolves once its banner is out. */
@@ -267,8 +267,8 @@ export function startServerProcess(t: Test, dataDir: string, extraArgs: string[]
           output: () => out,
           stop: () =>
             new Promise((r) => {
-              if (child.exitCode !== null || child.signalCode !== null) return r(child.exitCode)
-              child.once('exit', (c) => r(c))
+              if (child.exitCode !== null || child.signalCode !== null) return r(child.exitCode ?? child.signalCode)
+              child.once('exit', (c, s) => r(c ?? s))
               child.kill('SIGTERM')
             }),
         }

@@ -116,6 +116,12 @@ export class PartPool<T> {
     }
   }
 
+  /** Stops refilling and waits for the makes running (their parts removed); keeps the parts ready, as a crash would. */
+  async halt(): Promise<void> {
+    this.stopped = true
+    await this.settled()
+  }
+
   /** Stops refilling and removes every part not claimed (those being made too, once made). */
   async drain(): Promise<void> {
     this.stopped = true
@@ -259,6 +265,12 @@ export class SandboxPools {
       await destroyVolume(this.pathsOf(got.key)).catch(() => undefined)
       return false
     }
+  }
+
+  /** No more refills and no make running; what the pools hold stays (what a crash leaves, for the next start's sweep). */
+  async halt(): Promise<void> {
+    clearTimeout(this.timer)
+    await Promise.all([this.netns.halt(), this.volumes.halt()])
   }
 
   async drain(): Promise<void> {

@@ -104,6 +104,11 @@ export class WarmSandboxes {
     return this.taken.has(id) || this.pool.keys().includes(id)
   }
 
+  /** Stops refilling and waits for the makes running; the warm sandboxes ready stay (what a crash leaves). */
+  halt(): Promise<void> {
+    return this.pool.halt()
+  }
+
   /** Stops refilling and removes every warm sandbox no create took. */
   drain(): Promise<void> {
     return this.pool.drain()
