@@ -253,7 +253,17 @@ export class PostgresReplication implements EngineReplication {
     const src = `host=${conninfo(ctx.master.host)} port=${ctx.master.port} user=${conninfo(u.name)} dbname=postgres`
     try {
       const out = await this.tool('pg_rewind', [`--target-pgdata=${this.ctx.paths.data}`, `--source-server=${src}`])
-      this.ctx.log(`pg_rewind against ${ctx.master.host}:${ctx.master.port}: ${oneLine(out.trim().split('\n').pop() ?? '')}`)
+      // Every line: where the servers diverged, and from which checkpoint it rewound (or why it did not).
+      this.ctx.log(
+        `pg_rewind against ${ctx.master.host}:${ctx.master.port}: ${oneLine(
+          out
+            .trim()
+            .replace(/^pg_rewind: /gm, '')
+            .split('\n')
+            .join('; '),
+          400,
+        )}`,
+      )
     } catch (err) {
       this.ctx.log(`${(err as Error).message}: taking a fresh copy of the new source instead`)
       for (const e of await readdir(this.ctx.paths.data)) await rm(join(this.ctx.paths.data, e), { recursive: true, force: true })
