@@ -423,12 +423,27 @@ export async function runServer(opts: ServerOptions & { out?: (s: string) => voi
   const { port, note } = await choosePort(host, opts.explicitPort ? opts.port : undefined, previousPort(dataDir))
   labIsolation(opts) // its refusals before the lock makes the data dir
   const release = acquireLock(dataDir)
+  // SIGTERM/SIGINT handled from here on: one during the start stops the server once it has started (nothing half
+  // made), and one sent as soon as the banner is seen finds the handler there. Installed after the banner, it came
+  // too late for a supervisor that signals when it reads the banner's first lines (a run with coverage: killed).
+  let stopRequested = false
+  let wake: (() => void) | undefined
+  const stop = () => {
+    process.off('SIGTERM', stop)
+    process.off('SIGINT', stop)
+    stopRequested = true
+    wake?.()
+  }
+  process.on('SIGTERM', stop)
+  process.on('SIGINT', stop)
   let server: TroveServer | undefined
   let started: Awaited<ReturnType<TroveServer['start']>>
   try {
     server = await buildServer({ ...opts, dataDir, host, port })
     started = await server.start()
   } catch (e) {
+    process.off('SIGTERM', stop)
+    process.off('SIGINT', stop)
     await server?.close().catch(() => undefined)
     release()
     throw e
@@ -449,15 +464,7 @@ export async function runServer(opts: ServerOptions & { out?: (s: string) => voi
   if (note) server.lab.log(note)
   if (!server.lab.engines.length) server.lab.log('no database engine found (mariadb, postgresql, redis): instances cannot be created; run bash scripts/setup.sh')
   out(banner(state))
-  await new Promise<void>((done) => {
-    const stop = () => {
-      process.off('SIGTERM', stop)
-      process.off('SIGINT', stop)
-      done()
-    }
-    process.on('SIGTERM', stop)
-    process.on('SIGINT', stop)
-  })
+  if (!stopRequested) await new Promise<void>((done) => (wake = done))
   server.lab.log('shutting down (instances keep running)')
   await server.close()
   release()
