@@ -1,5 +1,5 @@
-import { existsSync, mkdirSync, readFileSync, writeFileSync, statSync, chmodSync } from 'node:fs'
-import { dirname, join, resolve } from 'node:path'
+import { existsSync, readFileSync, writeFileSync } from 'node:fs'
+import { join, resolve } from 'node:path'
 import type { FastifyInstance } from 'fastify'
 import { DEFAULT_RUN_USER, type AgentEvent, type BrokerLocation } from '../protocol/index.js'
 import { openDatabase, type DB } from './db/index.js'
@@ -52,7 +52,7 @@ import { archiveStore } from './db/archives.js'
 import { noteVolumeUsage } from './instances/volume-full.js'
 import type { Lab, LabConfig } from './lab.js'
 import { labReplicationSets } from './instances/replication-sets.js'
-import { acquireLock, assertNotRunning, banner, checkRunUser, choosePort, DEFAULT_PORT, defaultDataDir, labIsolation, LabError, previousPort, writeState } from './lab-state.js'
+import { acquireLock, assertNotRunning, banner, checkRunUser, choosePort, DEFAULT_PORT, defaultDataDir, labIsolation, LabError, prepareDataDir, previousPort, writeState } from './lab-state.js'
 
 export type { Lab, LabConfig } from './lab.js'
 export { parseRateLimits } from './http/rate-limit.js'
@@ -116,22 +116,6 @@ export interface ServerOptions extends Partial<Omit<LabConfig, 'ha'>> {
   backupSchedulerMs?: number
 }
 
-// pg's socket path DIR/instances/<36-char id>/run/.s.PGSQL.5432 must stay within 107 bytes.
-const MAX_DATA_DIR_LENGTH = 107 - '/instances/'.length - 36 - '/run/.s.PGSQL.5432'.length
-
-/** Every ancestor must let the engine user through (x for others), or engines cannot reach their data. */
-function checkTraversable(dir: string): void {
-  for (let d = dirname(dir); ; d = dirname(d)) {
-    const mode = statSync(d).mode
-    if ((mode & 0o001) === 0) {
-      throw new Error(
-        `data directory ${dir} is not reachable by the engine user: ${d} has mode ${(mode & 0o777).toString(8)}; pick a directory outside it (e.g. --data-dir /var/lib/trove-lab) or run: chmod o+x ${d}`,
-      )
-    }
-    if (d === dirname(d)) break
-  }
-}
-
 export interface TroveServer {
   lab: Lab
   http: FastifyInstance
@@ -160,12 +144,7 @@ export async function buildServer(opts: ServerOptions = {}): Promise<TroveServer
     isolation: labIsolation(opts),
     ...(opts.notificationWebhook ? { notificationWebhook: opts.notificationWebhook } : {}),
   }
-  if (config.dataDir.length > MAX_DATA_DIR_LENGTH) {
-    throw new Error(`data directory path is too long (${config.dataDir.length} > ${MAX_DATA_DIR_LENGTH} characters): engine socket paths would exceed 107 bytes`)
-  }
-  mkdirSync(config.dataDir, { recursive: true, mode: 0o711 })
-  chmodSync(config.dataDir, 0o711)
-  checkTraversable(config.dataDir)
+  prepareDataDir(config.dataDir)
 
   // Sandboxed instances are the sandboxed driver's alone: the local one would remove their directories
   // through their mounted volumes and knows nothing of their namespaces, uids or sandboxes.

@@ -1,6 +1,6 @@
-import { closeSync, existsSync, mkdirSync, openSync, readFileSync, renameSync, unlinkSync, writeFileSync, writeSync } from 'node:fs'
+import { chmodSync, closeSync, existsSync, mkdirSync, openSync, readFileSync, renameSync, statSync, unlinkSync, writeFileSync, writeSync } from 'node:fs'
 import { homedir } from 'node:os'
-import { join, resolve } from 'node:path'
+import { dirname, join, resolve } from 'node:path'
 import { isAlive } from './compute/processes.js'
 import { portFree } from './compute/addresses.js'
 import type { Isolation } from './compute/compute.js'
@@ -227,4 +227,30 @@ export function labIsolation(o: { isolation?: Isolation; spawnAgents?: boolean }
 export function isolationFromEnv(v: string | undefined): Isolation {
   if (!v || v === 'none' || v === 'sandbox') return (v || 'sandbox') as Isolation
   throw new LabError(`TROVE_ISOLATION must be none or sandbox, not '${v}'`, 'unset it, or set it to none or sandbox')
+}
+
+// pg's socket path DIR/instances/<36-char id>/run/.s.PGSQL.5432 must stay within 107 bytes.
+const MAX_DATA_DIR_LENGTH = 107 - '/instances/'.length - 36 - '/run/.s.PGSQL.5432'.length
+
+/** Every ancestor must let the engine user through (x for others), or engines cannot reach their data. */
+function checkTraversable(dir: string): void {
+  for (let d = dirname(dir); ; d = dirname(d)) {
+    const mode = statSync(d).mode
+    if ((mode & 0o001) === 0) {
+      throw new Error(
+        `data directory ${dir} is not reachable by the engine user: ${d} has mode ${(mode & 0o777).toString(8)}; pick a directory outside it (e.g. --data-dir /var/lib/trove-lab) or run: chmod o+x ${d}`,
+      )
+    }
+    if (d === dirname(d)) break
+  }
+}
+
+/** The data dir made (0711) and checked: short enough for the engines' socket paths, reachable by the engine user. */
+export function prepareDataDir(dir: string): void {
+  if (dir.length > MAX_DATA_DIR_LENGTH) {
+    throw new Error(`data directory path is too long (${dir.length} > ${MAX_DATA_DIR_LENGTH} characters): engine socket paths would exceed 107 bytes`)
+  }
+  mkdirSync(dir, { recursive: true, mode: 0o711 })
+  chmodSync(dir, 0o711)
+  checkTraversable(dir)
 }
