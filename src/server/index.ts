@@ -401,28 +401,36 @@ export async function runServer(opts: ServerOptions & { out?: (s: string) => voi
   checkRunUser(opts.runUser ?? DEFAULT_RUN_USER)
   const { port, note } = await choosePort(host, opts.explicitPort ? opts.port : undefined, previousPort(dataDir))
   labIsolation(opts) // its refusals before the lock makes the data dir
-  const release = acquireLock(dataDir)
-  // SIGTERM/SIGINT handled from here on: one during the start stops the server once it has started (nothing half
-  // made), and one sent as soon as the banner is seen finds the handler there. Installed after the banner, it came
-  // too late for a supervisor that signals when it reads the banner's first lines (a run with coverage: killed).
+  // SIGTERM/SIGINT handled from before the lock on: one during the start stops the server once it has started (nothing
+  // half made), and one sent as soon as the lock file or the banner is seen finds the handler there. Installed after the
+  // banner, it came too late for a supervisor that signals when it reads the banner's first lines (under coverage: killed).
   let stopRequested = false
   let wake: (() => void) | undefined
-  const stop = () => {
+  const unhandled = () => {
     process.off('SIGTERM', stop)
     process.off('SIGINT', stop)
+  }
+  const stop = () => {
+    unhandled()
     stopRequested = true
     wake?.()
   }
   process.on('SIGTERM', stop)
   process.on('SIGINT', stop)
+  let release: () => void
+  try {
+    release = acquireLock(dataDir)
+  } catch (e) {
+    unhandled()
+    throw e
+  }
   let server: TroveServer | undefined
   let started: Awaited<ReturnType<TroveServer['start']>>
   try {
     server = await buildServer({ ...opts, dataDir, host, port })
     started = await server.start()
   } catch (e) {
-    process.off('SIGTERM', stop)
-    process.off('SIGINT', stop)
+    unhandled()
     await server?.close().catch(() => undefined)
     release()
     throw e
