@@ -18,11 +18,19 @@ export function figures(text: string): string[] {
 function recorded(figure: string): boolean {
   const esc = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')
   const [num, unit] = figure.endsWith(' requests/s') ? [figure.slice(0, -' requests/s'.length), ''] : [figure, '']
-  return new RegExp(`(^|[^\\d.])${esc(num + unit)}(?![\\d])`, 'm').test(benchmarks)
+  // BENCHMARKS.md may group thousands (1,280 s where README's figure is read as 1280 s).
+  const grouped = esc(num + unit).replace(/^(\d+)/, (int) => int.replace(/\B(?=(\d{3})+$)/g, ',?'))
+  return new RegExp(`(?<![\\d.])(?<!\\d,)${grouped}(?![\\d])`, 'm').test(benchmarks)
 }
 
 t.test('figures(): numbers with their units', async (t) => {
   t.same(figures('about 0.16 s, p99 5.09 ms, 118 MB, 10.0 %, 1.12x, 6,089 requests/s; 2 cores, 50 instances'), ['0.16 s', '5.09 ms', '118 MB', '10.0 %', '1.12x', '6089 requests/s'])
+})
+
+t.test('recorded(): thousands grouped or not, never another number', async (t) => {
+  t.ok(recorded('1280 s'), 'BENCHMARKS.md writes 1,280 s')
+  t.notOk(recorded('280 s'), 'not the end of a larger number (1,280 s)')
+  t.notOk(recorded('1281 s'), 'a figure it does not have')
 })
 
 t.test("README's Performance figures are BENCHMARKS.md's", async (t) => {
