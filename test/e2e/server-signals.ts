@@ -9,7 +9,7 @@ import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { cleanEnv, tempDir, troveCommand } from '../helpers/lab.js'
 
-/** `trove server` on `dataDir`, SIGTERMed once `ready` holds (polled on each output chunk and every 5 ms). */
+/** `trove server` on `dataDir`, SIGTERMed once `ready` holds (polled every 5 ms); how it ended, and what it printed. */
 async function signalled(dataDir: string, ready: (out: string) => boolean): Promise<{ code: number | null; signal: string | null; out: string }> {
   const [cmd, argv] = troveCommand(['server', '--data-dir', dataDir, '--port', '0', '--isolation', 'none'])
   const child = spawn(cmd, argv, { stdio: ['ignore', 'pipe', 'pipe'], env: cleanEnv() })
