@@ -177,11 +177,13 @@ for (const e of ENGINES) {
     const busy = net.createServer()
     await new Promise<void>((r) => busy.listen(0, '127.0.0.1', r))
     const inst = makeInstance(e.manager, e.version, (busy.address() as net.AddressInfo).port, { binDir: e.binDir })
-    const agent = await startAgent(inst.config, { log: () => {} })
+    const lines: string[] = []
+    const agent = await startAgent(inst.config, { log: (l) => lines.push(l) })
     t.teardown(async () => {
       await agent.close()
       killEngines(inst.base)
       busy.close()
+      if (t.passing() === false || process.env.AGENT_TEST_VERBOSE) t.comment(lines.join('\n'))
     })
     const failed = await heartbeat(inst.id, 'FAILED')
     t.match(failed.fault, /Address already in use|could not create any TCP\/IP sockets|Failed listening/, `fault: ${failed.fault}`)

@@ -121,9 +121,10 @@ function checkDataDir(t: Test, inst: Instance): void {
 }
 
 /** The template dir holds exactly one template (no scratch), whose template.json names its key. */
-function onlyTemplate(t: Test, dir: string): string {
+function onlyTemplate(t: Test, dir: string, ...made: Instance[]): string {
   const names = readdirSync(dir)
-  t.equal(names.length, 1, `one entry in the template dir: ${names.join(' ')}`)
+  const logs = names.length === 1 ? '' : made.map((i) => `\n${i.log()}`).join('')
+  t.equal(names.length, 1, `one entry in the template dir: ${names.join(' ')}${logs}`)
   const key = names[0]!
   t.equal(JSON.parse(readFileSync(join(dir, key, TEMPLATE_INFO), 'utf8')).key, key, 'template.json names its key')
   t.equal(statSync(join(dir, key)).uid, guestUid, 'template owned by the run user')
@@ -135,7 +136,7 @@ t.test('postgresql: two instances from one template start, serve and are indepen
   const a = await prepared('postgresql', { templates: dir })
   t.match(a.log(), /template postgresql-[0-9a-f]{16} published/, 'the first create made the template')
   t.match(a.log(), /data dir copied from template/, 'and copied it')
-  const key = onlyTemplate(t, dir)
+  const key = onlyTemplate(t, dir, a)
   const b = await prepared('postgresql', { templates: dir })
   t.match(b.log(), new RegExp(`data dir copied from template ${key} in \\d+ ms\\n`), 'the second only copied it')
   t.notMatch(b.log(), /initialised|published/, 'no init the second time')
@@ -157,7 +158,7 @@ t.test('mariadb: two instances from one template; root socket login and their ow
   const dir = templateDir('mdb')
   const a = await prepared('mariadb', { templates: dir, serverId: 21 })
   t.match(a.log(), /template mariadb-[0-9a-f]{16} published/)
-  const key = onlyTemplate(t, dir)
+  const key = onlyTemplate(t, dir, a)
   const b = await prepared('mariadb', { templates: dir, serverId: 22 })
   t.match(b.log(), new RegExp(`data dir copied from template ${key} in \\d+ ms\\n`))
   t.notMatch(b.log(), /initialised|published/)
@@ -183,14 +184,14 @@ t.test('three agents making the same template at once: one publishes, all start'
   if (process.env.AGENT_TEST_VERBOSE) t.comment(logs)
   t.equal(logs.match(/ published\n/g)?.length, 1, 'exactly one rename won')
   t.equal(logs.match(/data dir copied from template/g)?.length, 3, 'all three copied the one template')
-  onlyTemplate(t, dir)
+  onlyTemplate(t, dir, ...insts)
   for (const i of insts) t.equal(sql(i, 'select 1'), '1')
 })
 
 t.test('a template the engine cannot start from: a normal init, and the template is evicted', async (t) => {
   const dir = templateDir('broken')
-  await prepared('postgresql', { templates: dir })
-  const key = onlyTemplate(t, dir)
+  const a = await prepared('postgresql', { templates: dir })
+  const key = onlyTemplate(t, dir, a)
   // template.json is fine, the data is not.
   rmSync(join(dir, key, 'global/pg_control'))
   const b = await prepared('postgresql', { templates: dir })

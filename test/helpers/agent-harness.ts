@@ -115,19 +115,26 @@ export async function startAgentHarness(t: { teardown(fn: () => unknown): void }
     }
   }
 
-  async function waitFor<T>(what: string, fn: () => T | undefined, timeoutMs = 20_000): Promise<T> {
+  async function waitFor<T>(what: string | (() => string), fn: () => T | undefined, timeoutMs = 20_000): Promise<T> {
     const deadline = Date.now() + Math.max(timeoutMs, 300_000) // ends a hang; a busy machine is only slower
     for (;;) {
       const v = fn()
       if (v !== undefined && v !== false) return v
-      if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
+      if (Date.now() > deadline) throw new Error(`timed out waiting for ${typeof what === 'string' ? what : what()}`)
       await new Promise((r) => setTimeout(r, 10))
     }
   }
 
   /** The first heartbeat at index >= from with the given status. */
   function heartbeat(id: string, status: string, from = 0, pred: (h: Heartbeat) => boolean = () => true): Promise<Heartbeat> {
-    return waitFor(`${status} heartbeat`, () => (heartbeats.get(id) ?? []).slice(from).find((h) => h.status === status && pred(h)))
+    // On a timeout, the statuses seen instead (and the last fault) say what the agent did.
+    const seen = (): string => {
+      const since = (heartbeats.get(id) ?? []).slice(from)
+      const statuses = since.map((h) => h.status).filter((s, i, all) => s !== all[i - 1])
+      const fault = since.findLast((h) => h.fault)?.fault
+      return `${status} heartbeat (seen since: ${statuses.join(' ') || 'none'}${fault ? `; last fault: ${fault}` : ''})`
+    }
+    return waitFor(seen, () => (heartbeats.get(id) ?? []).slice(from).find((h) => h.status === status && pred(h)))
   }
 
   const count = (id: string): number => heartbeats.get(id)?.length ?? 0
