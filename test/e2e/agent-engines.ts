@@ -21,7 +21,7 @@ const ENGINES: Array<{ manager: EngineManager; version: string; binDir?: string;
   { manager: 'redis', version: '7.0', bin: '/usr/bin/redis-server' },
 ]
 
-const { root, pki, heartbeats, gone, call, heartbeat, count, waitFor, makeInstance, killEngines, freePort, alive } = await startAgentHarness(t)
+const { root, pki, heartbeats, gone, call, heartbeat, count, waitFor, endpoint, makeInstance, killEngines, alive } = await startAgentHarness(t)
 
 /** The engine's own client answers (over its unix socket). */
 function clientAnswers(inst: Instance): boolean {
@@ -55,7 +55,7 @@ t.teardown(() => {
 // ---- one full life cycle per engine ----
 for (const e of ENGINES) {
   t.test(e.manager, async (t) => {
-    const inst = makeInstance(e.manager, e.version, await freePort(), { binDir: e.binDir })
+    const inst = makeInstance(e.manager, e.version, await endpoint(e.manager), { binDir: e.binDir })
     const lines: string[] = []
     const agents: AgentHandle[] = []
     const start = async (): Promise<AgentHandle> => {
@@ -174,9 +174,10 @@ for (const e of ENGINES) {
 // ---- failures and the process boundary (Redis: the fastest engine) ----
 for (const e of ENGINES) {
   t.test(`${e.manager}: a prepare failure is reported as FAILED with the engine's own reason`, async (t) => {
+    const at = await endpoint(e.manager)
     const busy = net.createServer()
-    await new Promise<void>((r) => busy.listen(0, '127.0.0.1', r))
-    const inst = makeInstance(e.manager, e.version, (busy.address() as net.AddressInfo).port, { binDir: e.binDir })
+    await new Promise<void>((r) => busy.listen(at.port, at.address, r))
+    const inst = makeInstance(e.manager, e.version, at, { binDir: e.binDir })
     const lines: string[] = []
     const agent = await startAgent(inst.config, { log: (l) => lines.push(l) })
     t.teardown(async () => {
@@ -205,7 +206,7 @@ for (const e of ENGINES) {
 t.test('a socket path over 107 bytes fails prepare with a clear message', async (t) => {
   const deep = join(root, 'x'.repeat(90))
   mkdirSync(deep, { mode: 0o711 })
-  const inst = makeInstance('redis', '7.0', await freePort(), { parent: deep })
+  const inst = makeInstance('redis', '7.0', await endpoint('redis'), { parent: deep })
   const agent = await startAgent(inst.config, { log: () => {} })
   t.teardown(() => agent.close())
   const failed = await heartbeat(inst.id, 'FAILED')
@@ -221,7 +222,7 @@ t.test('the engine joins the listed cgroups before it runs', async (t) => {
   const name = `trove-test-${process.pid}`
   const dirs = [join('/sys/fs/cgroup/memory', self, name), join('/sys/fs/cgroup/pids', name)]
   for (const d of dirs) mkdirSync(d)
-  const inst = makeInstance('redis', '7.0', await freePort(), { cgroups: [...dirs, '/sys/fs/cgroup/pids/no-such-group'] })
+  const inst = makeInstance('redis', '7.0', await endpoint('redis'), { cgroups: [...dirs, '/sys/fs/cgroup/pids/no-such-group'] })
   const agent = await startAgent(inst.config, { log: () => {} })
   t.teardown(async () => {
     await agent.close()
@@ -238,7 +239,7 @@ t.test('the engine joins the listed cgroups before it runs', async (t) => {
 })
 
 t.test('the agent as a child process: SIGTERM keeps the engine, a crash sends the last will', async (t) => {
-  const inst = makeInstance('redis', '7.0', await freePort())
+  const inst = makeInstance('redis', '7.0', await endpoint('redis'))
   const children: Array<ReturnType<typeof spawn>> = []
   const logs: string[] = []
   const run = (): { child: ReturnType<typeof spawn>; exit: Promise<number | null> } => {
@@ -304,7 +305,7 @@ t.test('the agent follows the broker to another port (broker file re-read at eac
   }
   const first = await start()
   writeFileSync(own, JSON.stringify({ host: '127.0.0.1', port: first.port }))
-  const inst = makeInstance('redis', '7.0', await freePort(), { brokerFile: own })
+  const inst = makeInstance('redis', '7.0', await endpoint('redis'), { brokerFile: own })
   const lines: string[] = []
   const agent = await startAgent(inst.config, { log: (l) => lines.push(l) })
   let second: Awaited<ReturnType<typeof start>> | undefined

@@ -12,7 +12,7 @@ import { startAgentHarness, type Instance, requireAgentHost } from '../helpers/a
 
 requireAgentHost(t)
 
-const { heartbeats, call, waitFor, makeInstance, killEngines, freePort } = await startAgentHarness(t)
+const { heartbeats, call, waitFor, endpoint, makeInstance, killEngines } = await startAgentHarness(t)
 
 const login = (inst: Instance, user: string, password: string): boolean =>
   spawnSync('mariadb', ['--no-defaults', '-h', inst.bootstrap.address, '-P', String(inst.bootstrap.port), '-u', user, '-N', '-B', '-e', 'SELECT 1'], {
@@ -38,7 +38,7 @@ async function ok(id: string, method: string, args: Record<string, unknown> = {}
 }
 
 let handle: AgentHandle | undefined
-const inst = makeInstance('mariadb', '10.11', await freePort(), {
+const inst = makeInstance('mariadb', '10.11', await endpoint('mariadb'), {
   prepare: { databases: [{ name: 'appdb' }], users: [{ name: 'app', password: 'Prep-pw-0', databases: [{ name: 'appdb' }] }] },
 })
 t.teardown(async () => {

@@ -7,7 +7,7 @@ import { randomUUID } from 'node:crypto'
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import type { AgentBootstrap, EngineManager } from '../../src/protocol/index.js'
-import { freePort, requireAgentHost } from '../helpers/agent-harness.js'
+import { claimEndpoint, type Endpoint, releaseEndpoint, requireAgentHost } from '../helpers/agent-harness.js'
 import { startAgent, type AgentHandle } from '../../src/agent/index.js'
 import { TEMPLATE_INFO } from '../../src/agent/template-cache.js'
 
@@ -23,9 +23,11 @@ const root = mkdtempSync('/tmp/tvt-')
 chmodSync(root, 0o711)
 const agents: AgentHandle[] = []
 const bases: string[] = []
+const endpoints: Endpoint[] = []
 t.teardown(async () => {
   for (const a of agents) await a.close()
   for (const b of bases) killEngines(b)
+  for (const e of endpoints) releaseEndpoint(e)
   rmSync(root, { recursive: true, force: true })
 })
 
@@ -52,14 +54,16 @@ async function prepared(manager: EngineManager, o: { templates?: string; serverI
   bases.push(base)
   const id = randomUUID()
   const v = VERSIONS[manager]!
+  const at = await claimEndpoint(manager, root)
+  endpoints.push(at)
   const bootstrap: AgentBootstrap = {
     instanceId: id,
     datastore: { manager, version: v.version, ...(v.binDir ? { binDir: v.binDir } : {}) },
     brokerFile: join(root, 'no-broker.json'),
     mqtt: { username: `agent-${id}`, password: 'x' },
     baseDir: base,
-    address: '127.0.0.1',
-    port: await freePort(),
+    address: at.address,
+    port: at.port,
     flavor: { ramMb: 512, vcpus: 1 },
     volumeSize: 1,
     runUser: 'troveguest',

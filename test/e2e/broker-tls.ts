@@ -15,7 +15,7 @@ import { until } from '../helpers/scripted-agent.js'
 import { guestDir, guestPid } from '../helpers/guest.js'
 
 t.test('impostor broker: an agent sends its password to no one but a broker with the pinned CA', async (t) => {
-  const { root, brokerFile, count, makeInstance, freePort } = await startAgentHarness(t)
+  const { root, brokerFile, count, endpoint, makeInstance } = await startAgentHarness(t)
   // Whoever binds a port while the server is down: a plain listener, and a TLS one with a CA of its own.
   const other = ensureBrokerTls(join(root, 'impostor-tls'), ['127.0.0.1'])
   const seen = { plain: [] as Buffer[], plainConnections: 0, tls: [] as Buffer[], tlsAttempts: 0 }
@@ -42,7 +42,7 @@ t.test('impostor broker: an agent sends its password to no one but a broker with
   const own = join(root, 'broker-impostor.json')
   const at = (s: net.Server) => writeFileSync(own, JSON.stringify({ host: '127.0.0.1', port: (s.address() as net.AddressInfo).port }))
   at(plain)
-  const inst = makeInstance('redis', '7.0', await freePort(), { brokerFile: own })
+  const inst = makeInstance('redis', '7.0', await endpoint('redis'), { brokerFile: own })
   // A long secret to look for, and no engine to start (prepare fails fast; the agent still dials).
   const password = randomBytes(32).toString('base64url')
   const boot = JSON.parse(readFileSync(inst.config, 'utf8')) as AgentBootstrap

@@ -40,7 +40,7 @@ import { TS_LOADER } from '../helpers/ts-loader.js'
 
 requireAgentHost(t)
 
-const { heartbeats, waitFor, makeInstance, killEngines, freePort, root, alive } = await startAgentHarness(t)
+const { heartbeats, waitFor, endpoint, makeInstance, killEngines, root, alive } = await startAgentHarness(t)
 
 const sha = (path: string): string => createHash('sha256').update(readFileSync(path)).digest('hex')
 /**
@@ -76,7 +76,7 @@ async function boot(inst: Instance, status = 'HEALTHY', log: (l: string) => void
 }
 
 // ---- the source, its archiver and a writer ----
-const src = makeInstance('mariadb', '10.11', await freePort())
+const src = makeInstance('mariadb', '10.11', await endpoint('mariadb'))
 await boot(src)
 sql(src, 'CREATE DATABASE pitr; CREATE TABLE pitr.t (id BIGINT AUTO_INCREMENT PRIMARY KEY, ts DATETIME(6) NOT NULL)')
 const agentLog: string[] = []
@@ -351,7 +351,7 @@ t.test('a segment missing from the archive is a gap in the status', async (t) =>
 /** A new instance restored from the base backup plus the archive. */
 async function restore(target: { time: string } | 'latest'): Promise<{ inst: Instance; ids: Set<number>; log: string[] }> {
   const spec: RestoreSpec = { backupId: base.id, chain: [{ id: base.id, location: base.location, checksum: base.checksum, type: 'full' }], pitr: { archiveDir, target, start: base.start } }
-  const inst = makeInstance('mariadb', '10.11', await freePort(), { prepare: { databases: [], users: [], restore: spec } })
+  const inst = makeInstance('mariadb', '10.11', await endpoint('mariadb'), { prepare: { databases: [], users: [], restore: spec } })
   const log: string[] = []
   await boot(inst, 'HEALTHY', (l) => log.push(l))
   const ids = new Set(sql(inst, 'SELECT id FROM pitr.t').split('\n').filter(Boolean).map(Number))
@@ -543,7 +543,7 @@ t.test('a corrupted segment fails the restore clearly', async (t) => {
   buf[buf.length - 10]! ^= 0xff
   writeFileSync(path, buf)
   const spec: RestoreSpec = { backupId: base.id, chain: [{ id: base.id, location: base.location, checksum: base.checksum, type: 'full' }], pitr: { archiveDir, target: 'latest', start: base.start } }
-  const inst = makeInstance('mariadb', '10.11', await freePort(), { prepare: { databases: [], users: [], restore: spec } })
+  const inst = makeInstance('mariadb', '10.11', await endpoint('mariadb'), { prepare: { databases: [], users: [], restore: spec } })
   await boot(inst, 'FAILED')
   const hb = heartbeats.get(inst.id)!.find((h) => h.status === 'FAILED')
   t.ok(hb, 'the restore failed')

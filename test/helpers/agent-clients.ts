@@ -44,7 +44,7 @@ export function inProcessAgents(t: { teardown(fn: () => unknown): void }, h: Har
       return r.result
     },
     async launch(manager: EngineManager, version: string, binDir: string | undefined, prepare: AgentBootstrap['prepare']): Promise<Instance> {
-      const inst = h.makeInstance(manager, version, await h.freePort(), { ...(binDir ? { binDir } : {}), prepare })
+      const inst = h.makeInstance(manager, version, await h.endpoint(manager), { ...(binDir ? { binDir } : {}), prepare })
       const handle = await startAgent(inst.config, { log: () => {} })
       started.push({ inst, handle })
       await h.waitFor('HEALTHY', () => (h.heartbeats.get(inst.id) ?? []).find((x) => x.status === 'HEALTHY'), 120_000)

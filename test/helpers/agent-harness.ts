@@ -4,7 +4,7 @@ import { Aedes } from 'aedes'
 import { spawnSync } from 'node:child_process'
 import { randomUUID } from 'node:crypto'
 import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
-import net from 'node:net'
+import type net from 'node:net'
 import tls from 'node:tls'
 import { join } from 'node:path'
 import mqtt from 'mqtt'
@@ -22,6 +22,7 @@ import {
   type RpcRequest,
 } from '../../src/protocol/index.js'
 import { ensureBrokerTls } from '../../src/server/broker/tls.js'
+import { allocate, release } from '../../src/server/compute/addresses.js'
 
 export type Heartbeat = Extract<AgentEvent, { kind: 'heartbeat' }> & { at: number }
 
@@ -40,13 +41,32 @@ export interface InstanceOptions {
   prepare?: AgentBootstrap['prepare']
 }
 
-/** A port nobody listens on now (bound to 0, then released). */
-export async function freePort(): Promise<number> {
-  const s = net.createServer()
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r))
-  const port = (s.address() as net.AddressInfo).port
-  await new Promise((r) => s.close(r))
-  return port
+/** Where a test's engine listens, and the dir that owns its address's claim. */
+export interface Endpoint {
+  address: string
+  port: number
+  owner: string
+}
+
+/** Each engine's usual port: below the ephemeral range, so no bind(0) or connect() elsewhere on the machine takes it. */
+const ENGINE_PORTS: Record<EngineManager, number> = { mariadb: 3306, mysql: 3306, postgresql: 5432, redis: 6379 }
+
+/**
+ * An address and port for a test's engine, as a lab gives its instances (compute/addresses.ts): a loopback address
+ * claimed machine-wide, where the engine's usual port is free. A port probed free on 127.0.0.1 and released (how these
+ * tests did it before) is only "free now": any process's bind(0) on the machine can take it before the engine binds it.
+ * The claim's owner is a new dir under `parent`, one per endpoint (an owner may claim its own address again: two
+ * endpoints of one owner could get one address while the first engine is down). The claim is stale once that dir is
+ * gone; `releaseEndpoint` ends it sooner.
+ */
+export async function claimEndpoint(manager: EngineManager, parent: string): Promise<Endpoint> {
+  const owner = mkdtempSync(join(parent, 'claim-'))
+  const port = ENGINE_PORTS[manager]
+  return { address: await allocate(port, owner, new Set()), port, owner }
+}
+
+export function releaseEndpoint(e: Endpoint): void {
+  release(e.address, e.owner)
 }
 
 /** Starts the broker and the server-side client; everything is torn down with `t`. */
@@ -97,10 +117,12 @@ export async function startAgentHarness(t: { teardown(fn: () => unknown): void }
     }
   })
 
+  const endpoints: Endpoint[] = []
   t.teardown(async () => {
     await server.endAsync(true)
     await new Promise<void>((r) => broker.close(() => r()))
     brokerServer.close()
+    for (const e of endpoints) releaseEndpoint(e)
     rmSync(root, { recursive: true, force: true })
   })
 
@@ -153,7 +175,14 @@ export async function startAgentHarness(t: { teardown(fn: () => unknown): void }
     return reply
   }
 
-  function makeInstance(manager: EngineManager, version: string, port: number, o: InstanceOptions = {}): Instance {
+  /** An endpoint of this harness's own (claimEndpoint), released at its teardown. */
+  async function endpoint(manager: EngineManager): Promise<Endpoint> {
+    const e = await claimEndpoint(manager, root)
+    endpoints.push(e)
+    return e
+  }
+
+  function makeInstance(manager: EngineManager, version: string, at: Endpoint, o: InstanceOptions = {}): Instance {
     const { binDir, cgroups } = o
     const id = randomUUID()
     const base = mkdtempSync(join(o.parent ?? root, `${manager.slice(0, 2)}-`))
@@ -164,8 +193,8 @@ export async function startAgentHarness(t: { teardown(fn: () => unknown): void }
       brokerFile: o.brokerFile ?? brokerFile,
       mqtt: { username: `agent-${id}`, password: 'x', ca: pki.ca },
       baseDir: base,
-      address: '127.0.0.1',
-      port,
+      address: at.address,
+      port: at.port,
       flavor: { ramMb: 512, vcpus: 1 },
       volumeSize: 2,
       runUser: 'troveguest',
@@ -191,5 +220,5 @@ export async function startAgentHarness(t: { teardown(fn: () => unknown): void }
     }
   }
 
-  return { root, brokerFile, pki, heartbeats, gone, call, heartbeat, count, waitFor, makeInstance, killEngines, freePort, alive }
+  return { root, brokerFile, pki, heartbeats, gone, call, heartbeat, count, waitFor, endpoint, makeInstance, killEngines, alive }
 }
