@@ -23,6 +23,7 @@ import {
 } from '../../src/protocol/index.js'
 import { ensureBrokerTls } from '../../src/server/broker/tls.js'
 import { allocate, release } from '../../src/server/compute/addresses.js'
+import { ENGINE_PORTS } from '../../src/server/compute/local.js'
 
 export type Heartbeat = Extract<AgentEvent, { kind: 'heartbeat' }> & { at: number }
 
@@ -48,12 +49,10 @@ export interface Endpoint {
   owner: string
 }
 
-/** Each engine's usual port: below the ephemeral range, so no bind(0) or connect() elsewhere on the machine takes it. */
-const ENGINE_PORTS: Record<EngineManager, number> = { mariadb: 3306, mysql: 3306, postgresql: 5432, redis: 6379 }
-
 /**
  * An address and port for a test's engine, as a lab gives its instances (compute/addresses.ts): a loopback address
- * claimed machine-wide, where the engine's usual port is free. A port probed free on 127.0.0.1 and released (how these
+ * claimed machine-wide, where the engine's usual port is free (ENGINE_PORTS, the lab's own: below the ephemeral range,
+ * so no bind(0) or connect() elsewhere on the machine takes it). A port probed free on 127.0.0.1 and released (how these
  * tests did it before) is only "free now": any process's bind(0) on the machine can take it before the engine binds it.
  * The claim's owner is a new dir under `parent`, one per endpoint (an owner may claim its own address again: two
  * endpoints of one owner could get one address while the first engine is down). The claim is stale once that dir is
